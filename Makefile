@@ -1,0 +1,57 @@
+# CoEdge developer entry points. On a fresh Debian 12 machine:
+#   make demo   installs what is needed, builds, and runs the main job
+#   make test   installs what is needed, builds, and runs every test
+# Every target is safe to re-run.
+
+BUILD    ?= build
+JOBS     ?= $(shell nproc)
+CMAKE    ?= cmake
+COEDGE   := $(BUILD)/bin/coedge
+
+# Debian packages the project needs, to build, test, benchmark and plot.
+PACKAGES := g++ make cmake pkg-config libyaml-cpp-dev libcli11-dev nlohmann-json3-dev \
+            libgtest-dev libgmock-dev libbenchmark-dev gnuplot-nox
+
+.PHONY: all setup build test test-unit asan demo bench clean help
+
+all: build
+
+help:
+	@echo "make setup   install the Debian packages the project needs (needs root; idempotent)"
+	@echo "make build   configure and build into $(BUILD)/"
+	@echo "make test    setup + build + every test (ctest, labels unit/integration/slow)"
+	@echo "make asan    build and run the tests under AddressSanitizer + UBSan"
+	@echo "make demo    setup + build + the lamppost comparison in the simulator"
+	@echo "make bench   setup + build + the benchmarks (docs/PERFORMANCE.md)"
+
+# Installs only what is missing, so a provisioned machine needs no network.
+setup:
+	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing:" $$missing; \
+	  if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	else echo "All build dependencies are installed."; fi
+
+$(BUILD)/CMakeCache.txt:
+	$(CMAKE) --preset default -B $(BUILD)
+
+build: setup $(BUILD)/CMakeCache.txt
+	$(CMAKE) --build $(BUILD) -j $(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+asan: setup
+	$(CMAKE) --preset asan
+	$(CMAKE) --build build-asan -j $(JOBS)
+	cd build-asan && ctest --output-on-failure -j $(JOBS)
+
+demo: build
+	$(COEDGE) sim examples/lamppost.yaml --compare --out results/lamppost
+
+bench: build
+	$(BUILD)/bin/coedge_bench --benchmark_counters_tabular=true
+
+clean:
+	rm -rf $(BUILD) build-asan

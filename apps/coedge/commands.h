@@ -1,0 +1,19 @@
+// The subcommands of the `coedge` program. Each registers its options on the CLI11 app and
+// returns the process exit code when run: 0 success, 1 runtime failure (I/O), 2 bad input.
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace coedge::app {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitBadInput = 2;
+
+// Adds the subcommand to `app`; the returned function runs it once parsing succeeded.
+std::function<int()> add_sim_command(CLI::App& app);
+std::function<int()> add_city_command(CLI::App& app);
+
+}  // namespace coedge::app

@@ -1,0 +1,23 @@
+// `coedge`: the one command-line program, with one subcommand per job.
+#include <string>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "CoEdge: cooperative edge system for distributed real-time deep-learning tasks.\n"
+      "Run 'coedge SUBCOMMAND --help' for the options of each subcommand."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("coedge 0.1.0"));
+  auto sim = coedge::app::add_sim_command(app);
+  auto city = coedge::app::add_city_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : coedge::app::kExitBadInput;
+  }
+  if (app.got_subcommand("sim")) return sim();
+  if (app.got_subcommand("city")) return city();
+  return coedge::app::kExitBadInput;
+}

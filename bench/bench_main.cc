@@ -1,0 +1,120 @@
+// CoEdge benchmarks (Google Benchmark). Speed goals of the foundation issue, measured here
+// and recorded in docs/PERFORMANCE.md with the command that reproduces them:
+//  - BM_SimulatedJobs: simulated jobs per second of wall time on one core (goal >= 1e6);
+//  - BM_DispatcherStage1: CoEdge stage 1 for 1k/10k/100k tasks on city fleets with one
+//    node per ten tasks (goal < 2 s at 100k tasks and 10k nodes; per-task cost flat);
+//  - BM_SchedulerDecide: one coedge local-scheduler decision with 50 models queued
+//    (goal < 5 us median), timed together with putting the batch back in the queues.
+// Not tests: nothing here asserts a time.
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "config/scenario_loader.h"
+#include "policy/coedge_dispatcher.h"
+#include "policy/local_scheduler.h"
+#include "sim/city_generator.h"
+#include "sim/simulator.h"
+
+namespace coedge {
+namespace {
+
+const std::vector<ModelProfile>& jetson_models() {
+  static const std::vector<ModelProfile> models = [] {
+    auto loaded = load_profile_set(COEDGE_SOURCE_DIR "/examples/profiles/jetson-tx2.yaml");
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "%s\n", loaded.error().message.c_str());
+      std::exit(2);
+    }
+    return loaded.value();
+  }();
+  return models;
+}
+
+void BM_SimulatedJobs(benchmark::State& state, const char* dispatcher, const char* scheduler) {
+  CityOptions city;
+  city.nodes = static_cast<uint32_t>(state.range(0));
+  city.load = 0.9;
+  city.duration = std::chrono::seconds(600);
+  const Scenario scenario = generate_city(city, jetson_models());
+  SimOptions options;
+  options.dispatcher = dispatcher;
+  options.scheduler = scheduler;
+  uint64_t jobs = 0, events = 0;
+  for (auto _ : state) {
+    auto result = simulate(scenario, options);
+    jobs += result->jobs_released;
+    events += result->events;
+    benchmark::DoNotOptimize(result->end_time);
+  }
+  state.counters["jobs/s"] = benchmark::Counter(static_cast<double>(jobs), benchmark::Counter::kIsRate);
+  state.counters["events/job"] = static_cast<double>(events) / static_cast<double>(jobs);
+  state.counters["tasks"] = static_cast<double>(scenario.tasks.size());
+}
+BENCHMARK_CAPTURE(BM_SimulatedJobs, coedge_coedge, "coedge", "coedge")
+    ->Arg(100)->Arg(1000)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_SimulatedJobs, local_edf, "local", "edf")
+    ->Arg(100)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_DispatcherStage1(benchmark::State& state) {
+  CityOptions city;
+  city.tasks = static_cast<uint32_t>(state.range(0));
+  city.nodes = city.tasks / 10;
+  const Scenario scenario = generate_city(city, jetson_models());
+  size_t placed = 0;
+  for (auto _ : state) {
+    CoedgeDispatcher dispatcher(scenario);
+    std::vector<PlanRecord> records;
+    records.reserve(scenario.tasks.size());
+    const Plan plan = dispatcher.initial(records);
+    placed = 0;
+    for (NodeIndex k : plan.node_of_task) placed += k != kNone;
+    benchmark::DoNotOptimize(plan.node_of_task.data());
+  }
+  state.counters["nodes"] = city.nodes;
+  state.counters["placed"] = static_cast<double>(placed);
+  state.counters["us/task"] = benchmark::Counter(
+      static_cast<double>(scenario.tasks.size()),
+      benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_DispatcherStage1)
+    ->Arg(1000)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_SchedulerDecide(benchmark::State& state) {
+  const int model_count = static_cast<int>(state.range(0));
+  std::vector<ModelProfile> models;
+  for (int m = 0; m < model_count; ++m) {
+    ModelProfile p;
+    p.name = "m" + std::to_string(m);
+    for (int b = 1; b <= kMaxBatch; ++b) p.exe_time[b - 1] = std::chrono::milliseconds(10 + 2 * b);
+    models.push_back(p);
+  }
+  auto scheduler = std::move(make_local_scheduler("coedge", models).value());
+  uint64_t id = 0;
+  TimePoint now = kEpoch;
+  // Every model holds 8 jobs with deadlines spread over the next second.
+  for (int m = 0; m < model_count; ++m)
+    for (int i = 0; i < 8; ++i)
+      scheduler->on_ready(Job{id++, 0, static_cast<ModelIndex>(m), now,
+                              now + std::chrono::milliseconds(200 + 97 * ((id * 37) % 11)), 0},
+                          now);
+  Decision decision;
+  for (auto _ : state) {
+    scheduler->decide(now, decision);
+    // Put the batch's jobs back with later deadlines, keeping the queues' shape. Timed
+    // too (pausing the clock costs more than this): the figure is an upper bound.
+    for (Job job : decision.batch) {
+      job.deadline += std::chrono::seconds(1);
+      scheduler->on_ready(job, now);
+    }
+    now += std::chrono::microseconds(100);
+  }
+  state.counters["queued"] = static_cast<double>(scheduler->queued());
+}
+BENCHMARK(BM_SchedulerDecide)->Arg(50)->Repetitions(5)->ReportAggregatesOnly(true);
+
+}  // namespace
+}  // namespace coedge
+
+BENCHMARK_MAIN();

@@ -1,0 +1,439 @@
+// Typed readers over yaml-cpp nodes; see yaml_reader.h for the contract.
+#include "config/yaml_reader.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+namespace coedge::config_internal {
+namespace {
+
+constexpr std::string_view kUnitHelp = "units: us, ms, s, min, h";
+
+// Anything longer than this is cut in messages: a message names the value, it does not
+// repeat a whole block of the file.
+std::string quoted(std::string_view text) {
+  constexpr size_t kMax = 60;
+  if (text.size() > kMax) return "'" + std::string(text.substr(0, kMax)) + "...'";
+  return "'" + std::string(text) + "'";
+}
+
+std::string got(const YAML::Node& node) { return ", got " + describe(node); }
+
+// A signed decimal "12", "-1.25", "+.5", split into its parts. No exponent: the files
+// we write never use one, and exact decimal conversion needs the digits.
+struct Decimal {
+  bool negative = false;
+  std::string_view whole;     // digits before the point
+  std::string_view fraction;  // digits after it
+};
+
+std::optional<Decimal> split_decimal(std::string_view text, size_t* end) {
+  Decimal d;
+  size_t i = 0;
+  if (i < text.size() && (text[i] == '-' || text[i] == '+')) d.negative = text[i++] == '-';
+  const size_t whole_start = i;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+  d.whole = text.substr(whole_start, i - whole_start);
+  if (i < text.size() && text[i] == '.') {
+    const size_t frac_start = ++i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+    d.fraction = text.substr(frac_start, i - frac_start);
+  }
+  if (d.whole.empty() && d.fraction.empty()) return std::nullopt;
+  *end = i;
+  return d;
+}
+
+// value * unit_us rounded to the nearest microsecond (halves away from zero), computed
+// in integers so "1.3s" is exactly 1300000us. nullopt when it is absurdly large.
+std::optional<int64_t> decimal_to_us(const Decimal& d, int64_t unit_us) {
+  // 10^15 us is about 31 years: far beyond any run, and far from overflow below.
+  constexpr unsigned __int128 kMaxUs = 1'000'000'000'000'000ULL;
+  std::string_view whole = d.whole;
+  while (whole.size() > 1 && whole.front() == '0') whole.remove_prefix(1);
+  if (whole.size() > 16) return std::nullopt;
+  // Digits past the 12th cannot change the microsecond count even for hours.
+  std::string_view fraction = d.fraction.substr(0, std::min<size_t>(d.fraction.size(), 12));
+  unsigned __int128 scale = 1;
+  unsigned __int128 n = 0;
+  for (char c : whole) n = n * 10 + static_cast<unsigned>(c - '0');
+  for (char c : fraction) {
+    n = n * 10 + static_cast<unsigned>(c - '0');
+    scale *= 10;
+  }
+  const unsigned __int128 us =
+      (n * static_cast<unsigned __int128>(unit_us) * 2 + scale) / (scale * 2);
+  if (us > kMaxUs) return std::nullopt;
+  const auto value = static_cast<int64_t>(us);
+  return d.negative ? -value : value;
+}
+
+std::optional<int64_t> unit_us(std::string_view unit) {
+  if (unit == "us") return 1;
+  if (unit == "ms") return 1000;
+  if (unit == "s") return 1000000;
+  if (unit == "min") return 60000000;
+  if (unit == "h") return 3600000000LL;
+  return std::nullopt;
+}
+
+bool is_scalar(const YAML::Node& node) { return node.IsDefined() && node.IsScalar(); }
+
+}  // namespace
+
+void Problems::add(const YAML::Mark& mark, std::string_view path, std::string_view reason) {
+  const int line = mark.is_null() ? 1 : mark.line + 1;
+  const int column = mark.is_null() ? 0 : mark.column;
+  // Keep the earliest; on a tie the one found first (so a message about a whole entry
+  // wins over one about a value further along the same line only if found first).
+  ++count_;
+  if (has_ && (line > line_ || (line == line_ && column >= column_))) return;
+  has_ = true;
+  line_ = line;
+  column_ = column;
+  message_ = file_ + ":" + std::to_string(line) + ": ";
+  if (!path.empty()) message_ += std::string(path) + ": ";
+  message_ += reason;
+}
+
+Error Problems::error() const { return Error{ErrorCode::kInvalidInput, message_}; }
+
+YAML::Mark Field::mark() const { return mark_or(value, key_node.Mark()); }
+
+std::string child_path(std::string_view base, std::string_view key) {
+  if (base.empty()) return std::string(key);
+  std::string path;
+  path.reserve(base.size() + 1 + key.size());
+  path.append(base).append(".").append(key);
+  return path;
+}
+
+std::string index_path(std::string_view base, size_t index) {
+  return std::string(base) + "[" + std::to_string(index) + "]";
+}
+
+YAML::Mark mark_or(const YAML::Node& node, const YAML::Mark& fallback) {
+  // yaml-cpp gives an empty value the position of whatever follows it (often the next
+  // line), which would point the user at the wrong line.
+  if (!node.IsDefined() || node.IsNull()) return fallback;
+  const YAML::Mark mark = node.Mark();
+  return mark.is_null() ? fallback : mark;
+}
+
+std::string describe(const YAML::Node& node) {
+  if (!node.IsDefined() || node.IsNull()) return "nothing";
+  if (node.IsMap()) return "a map";
+  if (node.IsSequence()) return "a list";
+  return quoted(node.Scalar());
+}
+
+Fields read_fields(const YAML::Node& map, std::string_view path,
+                   std::span<const std::string_view> known, Problems& problems) {
+  Fields result;
+  result.problems_before = problems.count();
+  std::vector<Field>& fields = result.list;
+  fields.reserve(map.size());
+  // By value: yaml-cpp's iterators hand out temporaries (`it->first` would dangle).
+  for (const auto& pair : map) {
+    const YAML::Node key = pair.first;
+    if (!is_scalar(key)) {
+      problems.add(mark_or(key, map.Mark()), path,
+                   "field names must be plain words, got " + describe(key) + " as a key");
+      continue;
+    }
+    Field f{key.Scalar(), child_path(path, key.Scalar()), key, pair.second};
+    if (std::find(known.begin(), known.end(), f.key) == known.end()) {
+      std::vector<std::string> candidates(known.begin(), known.end());
+      const std::string hint = closest(f.key, candidates);
+      problems.add(key.Mark(), f.path,
+                   hint.empty() ? "unknown field (known: " + known_list(candidates, 99) + ")"
+                                : "unknown field; did you mean '" + hint + "'?");
+      continue;
+    }
+    auto twin = std::find_if(fields.begin(), fields.end(),
+                             [&](const Field& g) { return g.key == f.key; });
+    if (twin != fields.end()) {
+      problems.add(key.Mark(), f.path,
+                   "given twice (first at line " +
+                       std::to_string(twin->key_node.Mark().line + 1) + ")");
+      continue;
+    }
+    fields.push_back(std::move(f));
+  }
+  return result;
+}
+
+bool Fields::has(std::string_view key) const {
+  return std::any_of(list.begin(), list.end(), [&](const Field& f) { return f.key == key; });
+}
+
+void Fields::require(std::string_view key, const YAML::Mark& map_mark, std::string_view base,
+                     Problems& problems) const {
+  if (has(key) || problems.count() > problems_before) return;
+  problems.add(map_mark, child_path(base, key), "missing required field");
+}
+
+bool expect_map(const YAML::Node& node, const YAML::Mark& mark, std::string_view path,
+                Problems& problems) {
+  if (node.IsDefined() && node.IsMap()) return true;
+  problems.add(mark, path, "expected a map (field: value lines)" + got(node));
+  return false;
+}
+
+bool expect_list(const YAML::Node& node, const YAML::Mark& mark, std::string_view path,
+                 Problems& problems) {
+  if (node.IsDefined() && node.IsSequence()) return true;
+  problems.add(mark, path, "expected a list" + got(node));
+  return false;
+}
+
+std::optional<std::string> read_name(const YAML::Node& node, const YAML::Mark& mark,
+                                     std::string_view path, Problems& problems) {
+  if (!is_scalar(node)) {
+    problems.add(mark, path, "expected a name" + got(node));
+    return std::nullopt;
+  }
+  if (node.Scalar().empty()) {
+    problems.add(mark, path, "must not be empty");
+    return std::nullopt;
+  }
+  return node.Scalar();
+}
+
+std::optional<std::string> read_name(const Field& f, Problems& problems) {
+  return read_name(f.value, f.mark(), f.path, problems);
+}
+
+std::optional<std::string> read_text(const Field& f, Problems& problems) {
+  if (f.value.IsDefined() && f.value.IsNull()) return std::string();
+  if (!is_scalar(f.value)) {
+    problems.add(f.mark(), f.path, "expected text" + got(f.value));
+    return std::nullopt;
+  }
+  return f.value.Scalar();
+}
+
+std::optional<int64_t> read_int(const YAML::Node& node, const YAML::Mark& mark,
+                                std::string_view path, Problems& problems) {
+  if (is_scalar(node)) {
+    std::string_view text = node.Scalar();
+    if (text.size() > 1 && text.front() == '+') text.remove_prefix(1);
+    int64_t value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec == std::errc() && end == text.data() + text.size()) return value;
+    if (ec == std::errc::result_out_of_range) {
+      problems.add(mark, path, "is too large" + got(node));
+      return std::nullopt;
+    }
+  }
+  problems.add(mark, path, "expected a whole number" + got(node));
+  return std::nullopt;
+}
+
+std::optional<int64_t> read_int(const Field& f, Problems& problems) {
+  return read_int(f.value, f.mark(), f.path, problems);
+}
+
+std::optional<uint64_t> read_unsigned(const Field& f, Problems& problems) {
+  if (is_scalar(f.value)) {
+    std::string_view text = f.value.Scalar();
+    if (text.size() > 1 && text.front() == '+') text.remove_prefix(1);
+    uint64_t value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec == std::errc() && end == text.data() + text.size()) return value;
+  }
+  problems.add(f.mark(), f.path,
+               "expected a whole number from 0 to 18446744073709551615" + got(f.value));
+  return std::nullopt;
+}
+
+std::optional<double> read_number(const YAML::Node& node, const YAML::Mark& mark,
+                                  std::string_view path, Problems& problems) {
+  if (is_scalar(node)) {
+    std::string_view text = node.Scalar();
+    if (text.size() > 1 && text.front() == '+') text.remove_prefix(1);
+    double value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec == std::errc() && end == text.data() + text.size() && std::isfinite(value))
+      return value;
+  }
+  problems.add(mark, path, "expected a number" + got(node));
+  return std::nullopt;
+}
+
+std::optional<double> read_number(const Field& f, Problems& problems) {
+  return read_number(f.value, f.mark(), f.path, problems);
+}
+
+std::optional<bool> read_bool(const Field& f, Problems& problems) {
+  if (is_scalar(f.value)) {
+    const std::string& t = f.value.Scalar();
+    // YAML 1.2's core schema; "yes"/"on" are YAML 1.1 and surprise people.
+    if (t == "true" || t == "True" || t == "TRUE") return true;
+    if (t == "false" || t == "False" || t == "FALSE") return false;
+  }
+  problems.add(f.mark(), f.path, "expected true or false" + got(f.value));
+  return std::nullopt;
+}
+
+std::optional<Duration> read_duration(const Field& f, Problems& problems) {
+  if (!is_scalar(f.value)) {
+    problems.add(f.mark(), f.path, "expected a duration such as '700ms'" + got(f.value));
+    return std::nullopt;
+  }
+  Result<Duration> d = parse_signed_duration(f.value.Scalar());
+  if (!d) {
+    problems.add(f.mark(), f.path, d.error().message + got(f.value));
+    return std::nullopt;
+  }
+  return *d;
+}
+
+std::optional<Duration> read_positive_duration(const Field& f, Problems& problems) {
+  std::optional<Duration> d = read_duration(f, problems);
+  if (d && d->count() <= 0) {
+    problems.add(f.mark(), f.path, "must be positive" + got(f.value));
+    return std::nullopt;
+  }
+  return d;
+}
+
+std::optional<Duration> read_nonnegative_duration(const Field& f, Problems& problems) {
+  std::optional<Duration> d = read_duration(f, problems);
+  if (d && d->count() < 0) {
+    problems.add(f.mark(), f.path, "must not be negative" + got(f.value));
+    return std::nullopt;
+  }
+  return d;
+}
+
+std::optional<Duration> read_ms(const YAML::Node& node, const YAML::Mark& mark,
+                                std::string_view path, Problems& problems) {
+  if (is_scalar(node)) {
+    const std::string& text = node.Scalar();
+    size_t end = 0;
+    if (std::optional<Decimal> d = split_decimal(text, &end); d && end == text.size()) {
+      if (std::optional<int64_t> us = decimal_to_us(*d, 1000)) return Duration(*us);
+      problems.add(mark, path, "is too large" + got(node));
+      return std::nullopt;
+    }
+    // Exponent forms ("6.5e2") are valid YAML numbers; convert them through double.
+    std::optional<double> ms = read_number(node, mark, path, problems);
+    if (!ms) return std::nullopt;
+    if (std::abs(*ms) > 1e12) {
+      problems.add(mark, path, "is too large" + got(node));
+      return std::nullopt;
+    }
+    return from_ms(*ms);
+  }
+  problems.add(mark, path, "expected a number of milliseconds" + got(node));
+  return std::nullopt;
+}
+
+std::string format_ms_number(Duration d) {
+  const int64_t us = d.count();
+  const uint64_t mag = us < 0 ? 0 - static_cast<uint64_t>(us) : static_cast<uint64_t>(us);
+  std::string out = (us < 0 ? "-" : "") + std::to_string(mag / 1000);
+  if (uint64_t frac = mag % 1000; frac != 0) {
+    char digits[4];
+    std::snprintf(digits, sizeof digits, "%03u", static_cast<unsigned>(frac));
+    std::string_view f(digits, 3);
+    while (f.back() == '0') f.remove_suffix(1);
+    out.append(".").append(f);
+  }
+  return out;
+}
+
+Result<Duration> parse_signed_duration(std::string_view text) {
+  auto fail = [](std::string reason) { return Error{ErrorCode::kInvalidInput, std::move(reason)}; };
+  if (text.empty()) return fail("expected a duration such as '700ms' (" + std::string(kUnitHelp) + ")");
+  size_t end = 0;
+  std::optional<Decimal> d = split_decimal(text, &end);
+  if (!d) {
+    return fail("expected a duration: a number with a unit such as '700ms' (" +
+                std::string(kUnitHelp) + ")");
+  }
+  std::string_view unit = text.substr(end);
+  while (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);  // "100 ms" is fine
+  if (unit.empty()) {
+    return fail("needs a unit, e.g. '" + std::string(text) + "ms' or '" + std::string(text) +
+                "s' (" + std::string(kUnitHelp) + ")");
+  }
+  std::optional<int64_t> scale = unit_us(unit);
+  if (!scale) {
+    return fail("unknown unit " + quoted(unit) + " (" + std::string(kUnitHelp) + ")");
+  }
+  std::optional<int64_t> us = decimal_to_us(*d, *scale);
+  if (!us) return fail("is too large (at most about 31 years)");
+  return Duration(*us);
+}
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  // Optimal string alignment with three rolling rows.
+  std::vector<size_t> prev2(b.size() + 1), prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        cur[j] = std::min(cur[j], prev2[j - 2] + 1);
+    }
+    std::swap(prev2, prev);
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::string closest(std::string_view word, std::span<const std::string> candidates) {
+  // Longer words tolerate a few slips, but never so many that the hint is a guess rather
+  // than a correction; in names of three letters or fewer ("n3" vs "n1") any hint is.
+  if (word.size() <= 3) return {};
+  const size_t limit = word.size() <= 6 ? 2 : 3;
+  std::string best;
+  size_t best_distance = limit + 1;
+  for (const std::string& c : candidates) {
+    const size_t d = edit_distance(word, c);
+    if (d < best_distance && d < c.size()) {
+      best = c;
+      best_distance = d;
+    }
+  }
+  return best;
+}
+
+std::string known_list(std::vector<std::string> names, size_t limit) {
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  if (names.empty()) return "none";
+  std::string out;
+  for (size_t i = 0; i < names.size() && i < limit; ++i) {
+    if (i > 0) out += ", ";
+    out += names[i];
+  }
+  if (names.size() > limit) out += ", ... (" + std::to_string(names.size()) + " in all)";
+  return out;
+}
+
+Result<std::string> read_file(const std::string& path) {
+  auto io_error = [&](int err) {
+    return Error{ErrorCode::kIo, path + ": cannot read: " + std::strerror(err)};
+  };
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return io_error(errno);
+  std::string text;
+  char buf[1 << 16];
+  size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+  const int err = std::ferror(f) ? errno : 0;
+  std::fclose(f);
+  if (err != 0) return io_error(err);
+  return text;
+}
+
+}  // namespace coedge::config_internal

@@ -1,0 +1,136 @@
+// Helpers that read typed values out of yaml-cpp nodes for the config loaders and report
+// what is wrong as "FILE:LINE: FIELD_PATH: REASON". Internal to src/config.
+//
+// A loader reads the whole file and records every problem it meets in a `Problems`;
+// only the first one in file order (line, then column, then the order found) is kept and
+// shown, so the user fixes the top of the file first and never sees cascades of later,
+// derived complaints. Nothing here throws for bad input: yaml-cpp calls that can throw
+// are only made on nodes whose type was checked first. Not thread-safe; one per load.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "core/result.h"
+#include "core/time.h"
+
+namespace coedge::config_internal {
+
+// The first problem in file order, formatted for the user.
+class Problems {
+ public:
+  explicit Problems(std::string file) : file_(std::move(file)) {}
+
+  // `mark` is yaml-cpp's (0-based); a null mark (line -1) is reported as line 1.
+  void add(const YAML::Mark& mark, std::string_view path, std::string_view reason);
+  bool any() const { return has_; }
+  // How many problems were added so far (all of them, not only the one kept).
+  size_t count() const { return count_; }
+  Error error() const;  // REQUIRES: any()
+  const std::string& file() const { return file_; }
+
+ private:
+  std::string file_;
+  bool has_ = false;
+  size_t count_ = 0;
+  int line_ = 0;
+  int column_ = 0;
+  std::string message_;
+};
+
+// One key: value pair of a map, in file order.
+struct Field {
+  std::string key;
+  std::string path;  // full field path, e.g. "tasks[2].period"
+  YAML::Node key_node;
+  YAML::Node value;
+  // Where to point for this value: the value itself, or the key when the value is empty.
+  YAML::Mark mark() const;
+};
+
+// "tasks" + 2 -> "tasks[2]"; "" + "run" -> "run"; "run" + "seed" -> "run.seed".
+std::string child_path(std::string_view base, std::string_view key);
+std::string index_path(std::string_view base, size_t index);
+
+// The mark of `node`, or `fallback` when the node has none (null nodes).
+YAML::Mark mark_or(const YAML::Node& node, const YAML::Mark& fallback);
+
+// "a map", "a list", "nothing", "'text'": what the user wrote, for messages.
+std::string describe(const YAML::Node& node);
+
+// The fields of a map in file order.
+struct Fields {
+  std::vector<Field> list;
+  size_t problems_before = 0;  // Problems::count() when the map was first looked at
+
+  std::vector<Field>::const_iterator begin() const { return list.begin(); }
+  std::vector<Field>::const_iterator end() const { return list.end(); }
+  bool has(std::string_view key) const;
+  // Reports `key` as missing from the map at `map_mark` (path `base`.`key`) unless it is
+  // present, or the map already had a problem: a wrong or misspelt field further down the
+  // same entry says more than "missing" at its top, and the user fixes that first.
+  // Call after all of the map's fields were read.
+  void require(std::string_view key, const YAML::Mark& map_mark, std::string_view base,
+               Problems& problems) const;
+};
+
+// Reads the fields of a map. Unknown keys (with a "did you mean" hint) and keys given
+// twice are reported and left out. REQUIRES: map.IsMap().
+Fields read_fields(const YAML::Node& map, std::string_view path,
+                   std::span<const std::string_view> known, Problems& problems);
+
+// Typed readers: on a problem they record it and return nullopt / false.
+bool expect_map(const YAML::Node& node, const YAML::Mark& mark, std::string_view path,
+                Problems& problems);
+bool expect_list(const YAML::Node& node, const YAML::Mark& mark, std::string_view path,
+                 Problems& problems);
+std::optional<std::string> read_name(const Field& f, Problems& problems);
+std::optional<std::string> read_name(const YAML::Node& node, const YAML::Mark& mark,
+                                     std::string_view path, Problems& problems);
+std::optional<std::string> read_text(const Field& f, Problems& problems);
+std::optional<int64_t> read_int(const YAML::Node& node, const YAML::Mark& mark,
+                                std::string_view path, Problems& problems);
+std::optional<int64_t> read_int(const Field& f, Problems& problems);
+std::optional<uint64_t> read_unsigned(const Field& f, Problems& problems);
+std::optional<double> read_number(const YAML::Node& node, const YAML::Mark& mark,
+                                  std::string_view path, Problems& problems);
+std::optional<double> read_number(const Field& f, Problems& problems);
+std::optional<bool> read_bool(const Field& f, Problems& problems);
+
+// Durations: any sign is read; these check the range the field allows.
+std::optional<Duration> read_positive_duration(const Field& f, Problems& problems);
+std::optional<Duration> read_nonnegative_duration(const Field& f, Problems& problems);
+std::optional<Duration> read_duration(const Field& f, Problems& problems);
+
+// Milliseconds as a plain number ("650", "1170.25"), rounded to the microsecond. Decimal
+// text is converted exactly so that values the writer prints read back unchanged.
+std::optional<Duration> read_ms(const YAML::Node& node, const YAML::Mark& mark,
+                                std::string_view path, Problems& problems);
+
+// Milliseconds as the shortest exact decimal: 650ms -> "650", 650125us -> "650.125".
+std::string format_ms_number(Duration d);
+
+// The text parser behind parse_duration: a signed decimal with a unit. The error is the
+// reason only (no file or field), e.g. "needs a unit, e.g. '700ms' ...".
+Result<Duration> parse_signed_duration(std::string_view text);
+
+// Edit distance (optimal string alignment: a swap of neighbours counts 1).
+size_t edit_distance(std::string_view a, std::string_view b);
+
+// The candidate closest to `word` if it is close enough to be a likely typo, else "".
+std::string closest(std::string_view word, std::span<const std::string> candidates);
+
+// "a, b, c" or "a, b, ... (120 in all)": candidates sorted, at most `limit` shown.
+std::string known_list(std::vector<std::string> names, size_t limit = 8);
+
+// The contents of a file, or an Error "PATH: cannot read: <strerror>".
+Result<std::string> read_file(const std::string& path);
+
+}  // namespace coedge::config_internal

@@ -1,0 +1,198 @@
+#include "policy/coedge_dispatcher.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "policy/estimators.h"
+#include "policy/similarity.h"
+
+namespace coedge {
+namespace {
+constexpr double kInfinity = std::numeric_limits<double>::infinity();
+constexpr double kSimilarityTolerance = 1e-12;
+}  // namespace
+
+CoedgeDispatcher::CoedgeDispatcher(const Scenario& scenario)
+    : scenario_(scenario),
+      view_(scenario.network),
+      nodes_(scenario.nodes.size()),
+      where_(scenario.tasks.size(), kNone),
+      bans_(scenario.tasks.size()) {
+  for (auto& node : nodes_) {
+    node.model_counts.assign(scenario.models.size(), 0);
+    node.capacity = kInfinity;
+  }
+  task_loads_.reserve(scenario.tasks.size());
+  for (const TaskSpec& task : scenario.tasks)
+    task_loads_.push_back(task_load(task, scenario.models[task.model]));
+}
+
+std::vector<TaskIndex> CoedgeDispatcher::by_priority(std::vector<TaskIndex> tasks) const {
+  std::sort(tasks.begin(), tasks.end(), [this](TaskIndex a, TaskIndex b) {
+    const int pa = scenario_.tasks[a].priority, pb = scenario_.tasks[b].priority;
+    return pa != pb ? pa > pb : a < b;
+  });
+  return tasks;
+}
+
+NodeIndex CoedgeDispatcher::best_node(TaskIndex t, NodeIndex excluded) {
+  const TaskSpec& task = scenario_.tasks[t];
+  const ModelProfile& model = scenario_.models[task.model];
+  const double deadline_us = static_cast<double>(task.deadline.count());
+  reachable_nodes(scenario_, view_, t, candidates_);
+
+  NodeIndex best = kNone;
+  double best_similarity = -1, best_latency = kInfinity;
+  for (NodeIndex k : candidates_) {
+    if (k == excluded) continue;
+    const NodeState& node = nodes_[k];
+    const Duration comm = comm_time(view_, model.input_bytes, task.source, k);
+    if (comm == kNever) continue;
+    const double load = node.load + task_loads_[t];
+    const double latency =
+        static_cast<double>(comm.count()) + exec_estimate_us(task, model, load, node.alpha);
+    if (latency > deadline_us || load > node.capacity) continue;
+    const double similarity = task_similarity(task.model, node.model_counts, node.count_squares);
+    const bool better =
+        similarity > best_similarity + kSimilarityTolerance ||
+        (similarity > best_similarity - kSimilarityTolerance &&
+         (latency < best_latency || (latency == best_latency && k < best)));
+    if (best == kNone || better) {
+      best = k;
+      best_similarity = similarity;
+      best_latency = latency;
+    }
+  }
+  return best;
+}
+
+void CoedgeDispatcher::assign(TaskIndex t, NodeIndex k) {
+  const TaskSpec& task = scenario_.tasks[t];
+  NodeState& node = nodes_[k];
+  node.tasks.push_back(t);
+  node.load += task_loads_[t];
+  node.count_squares += 2 * node.model_counts[task.model] + 1;  // (c+1)^2 - c^2
+  ++node.model_counts[task.model];
+  const Duration comm = comm_time(view_, scenario_.models[task.model].input_bytes, task.source, k);
+  node.capacity = std::min(node.capacity,
+                           load_capacity(task, scenario_.models[task.model], comm, node.alpha));
+  where_[t] = k;
+}
+
+void CoedgeDispatcher::remove(TaskIndex t) {
+  const NodeIndex k = where_[t];
+  COEDGE_CHECK(k != kNone);
+  NodeState& node = nodes_[k];
+  const ModelIndex m = scenario_.tasks[t].model;
+  node.tasks.erase(std::find(node.tasks.begin(), node.tasks.end(), t));
+  node.load -= task_loads_[t];
+  if (node.tasks.empty()) node.load = 0;  // no drift from repeated float subtraction
+  --node.model_counts[m];
+  node.count_squares -= 2 * node.model_counts[m] + 1;
+  where_[t] = kNone;
+  recompute_capacity(k);
+}
+
+void CoedgeDispatcher::recompute_capacity(NodeIndex k) {
+  NodeState& node = nodes_[k];
+  node.capacity = kInfinity;
+  for (TaskIndex t : node.tasks) {
+    const TaskSpec& task = scenario_.tasks[t];
+    const ModelProfile& model = scenario_.models[task.model];
+    const Duration comm = comm_time(view_, model.input_bytes, task.source, k);
+    node.capacity = std::min(node.capacity, load_capacity(task, model, comm, node.alpha));
+  }
+}
+
+Plan CoedgeDispatcher::initial(std::vector<PlanRecord>& records) {
+  std::vector<TaskIndex> all(scenario_.tasks.size());
+  for (TaskIndex t = 0; t < all.size(); ++t) all[t] = t;
+  for (TaskIndex t : by_priority(std::move(all))) {
+    const NodeIndex k = best_node(t, kNone);
+    if (k == kNone) {
+      records.push_back({t, kNone, kNone, PlanReason::kUnplaceable});
+    } else {
+      assign(t, k);
+      records.push_back({t, kNone, k, PlanReason::kPlaced});
+    }
+  }
+  return plan();
+}
+
+Plan CoedgeDispatcher::update(const WindowReport& report, std::vector<PlanRecord>& records) {
+  COEDGE_CHECK(report.tasks.size() == scenario_.tasks.size());
+  ++window_;
+  for (const MeasuredLink& link : report.links)
+    if (link.a != link.b) view_.set(link.a, link.b, link.mbps, view_.latency(link.a, link.b));
+
+  // Rule 2: alpha follows measured / estimated latency.
+  for (NodeIndex k = 0; k < nodes_.size(); ++k) {
+    NodeState& node = nodes_[k];
+    double measured = 0, estimated = 0;
+    for (TaskIndex t : node.tasks) {
+      const TaskWindow& seen = report.tasks[t];
+      if (seen.completed == 0) continue;
+      const TaskSpec& task = scenario_.tasks[t];
+      measured += static_cast<double>(seen.mean_node_latency.count());
+      estimated += exec_estimate_us(task, scenario_.models[task.model], node.load, 0.0);
+    }
+    if (estimated > 0) {
+      const double target = measured / estimated - 1.0;
+      node.alpha = std::clamp((node.alpha + target) / 2.0, kMinAlpha, kMaxAlpha);
+    }
+  }
+
+  // Rule 3: at most one eviction per node that missed.
+  std::vector<TaskIndex> offered;
+  for (NodeIndex k = 0; k < nodes_.size(); ++k) {
+    const NodeState& node = nodes_[k];
+    int worst_priority = std::numeric_limits<int>::min();
+    bool violated = false;
+    for (TaskIndex t : node.tasks) {
+      const TaskWindow& seen = report.tasks[t];
+      if (seen.finished > 0 && seen.miss_rate() > scenario_.tasks[t].epsilon) {
+        violated = true;
+        worst_priority = std::max(worst_priority, scenario_.tasks[t].priority);
+      }
+    }
+    if (!violated) continue;
+    TaskIndex victim = kNone;
+    for (TaskIndex t : node.tasks) {
+      const int p = scenario_.tasks[t].priority;
+      if (p > worst_priority) continue;
+      if (victim == kNone) {
+        victim = t;
+        continue;
+      }
+      const int pv = scenario_.tasks[victim].priority;
+      const bool lower = p < pv || (p == pv && (task_loads_[t] > task_loads_[victim] ||
+                                                (task_loads_[t] == task_loads_[victim] &&
+                                                 t > victim)));
+      if (lower) victim = t;
+    }
+    remove(victim);
+    bans_[victim] = Ban{k, window_ + kBanWindows};
+    records.push_back({victim, k, kNone, PlanReason::kEvicted});
+    offered.push_back(victim);
+  }
+
+  for (NodeIndex k = 0; k < nodes_.size(); ++k) recompute_capacity(k);
+
+  // Rule 4: evicted and waiting tasks, in priority order.
+  std::vector<bool> is_offered(where_.size(), false);
+  for (TaskIndex t : offered) is_offered[t] = true;
+  for (TaskIndex t = 0; t < where_.size(); ++t)
+    if (where_[t] == kNone && !is_offered[t]) offered.push_back(t);
+  for (TaskIndex t : by_priority(std::move(offered))) {
+    const Ban& ban = bans_[t];
+    const NodeIndex excluded = window_ <= ban.until_window ? ban.node : kNone;
+    const NodeIndex k = best_node(t, excluded);
+    if (k != kNone) {
+      assign(t, k);
+      records.push_back({t, kNone, k, PlanReason::kReadmitted});
+    }
+  }
+  return plan();
+}
+
+}  // namespace coedge

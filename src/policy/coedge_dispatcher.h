@@ -1,0 +1,74 @@
+// The paper's CoEdge dispatcher (§4.2.2), stages 1 and 2.
+//
+// Stage 1 (initial): tasks in priority order (ties: task index). For each, every node it
+// can reach is a candidate (reachable_nodes). A node is feasible when the task's estimate
+// T_com (Eq. 2) + (1 + alpha_k) * T_exe (Eq. 3) meets its deadline AND the tasks already
+// there still meet theirs with the added load (the paper checks only the new task; without
+// the second check a low-priority task could break a higher-priority one placed before
+// it). Among feasible nodes: highest Eq. 4 similarity, then lowest estimated latency, then
+// lowest node index. A task no node can host waits, unplaced.
+//
+// Stage 2 (update, each window), rules chosen where the paper is silent (docs/POLICIES.md):
+//  1. the bandwidth view takes the measured values;
+//  2. alpha_k tracks measured / estimated latency on node k: target = sum of measured mean
+//     node latencies / sum of alpha-free Eq. 3 estimates - 1, smoothed alpha = (alpha +
+//     target) / 2, bounded to [kMinAlpha, kMaxAlpha];
+//  3. on a node where some task missed more than its epsilon, one task is evicted: the
+//     lowest-priority task whose priority is <= the highest violator's (never a higher
+//     one); ties: the largest load, then the highest index. It may not return to that node
+//     for kBanWindows windows;
+//  4. evicted and waiting tasks are offered again, in priority order, as in stage 1.
+#pragma once
+
+#include <vector>
+
+#include "policy/dispatcher.h"
+
+namespace coedge {
+
+class CoedgeDispatcher final : public Dispatcher {
+ public:
+  static constexpr double kMinAlpha = -0.5;
+  static constexpr double kMaxAlpha = 3.0;
+  static constexpr int kBanWindows = 3;
+
+  explicit CoedgeDispatcher(const Scenario& scenario);
+  Plan initial(std::vector<PlanRecord>& records) override;
+  Plan update(const WindowReport& report, std::vector<PlanRecord>& records) override;
+
+  double alpha(NodeIndex node) const { return nodes_[node].alpha; }
+  const Network& bandwidth_view() const { return view_; }
+
+ private:
+  struct NodeState {
+    std::vector<TaskIndex> tasks;
+    double load = 0;                     // sum of T_avg(j) / p_j over its tasks
+    std::vector<uint32_t> model_counts;  // EV(S_k)
+    uint64_t count_squares = 0;
+    double alpha = 0;
+    double capacity = 0;  // the largest load at which every task here meets its deadline
+  };
+  struct Ban {
+    NodeIndex node = kNone;
+    int until_window = 0;
+  };
+
+  // Best feasible node for task t, skipping `excluded`; kNone if none.
+  NodeIndex best_node(TaskIndex t, NodeIndex excluded);
+  void assign(TaskIndex t, NodeIndex k);
+  void remove(TaskIndex t);
+  void recompute_capacity(NodeIndex k);
+  std::vector<TaskIndex> by_priority(std::vector<TaskIndex> tasks) const;
+  Plan plan() const { return Plan{where_}; }
+
+  const Scenario& scenario_;
+  Network view_;
+  std::vector<NodeState> nodes_;
+  std::vector<NodeIndex> where_;
+  std::vector<double> task_loads_;
+  std::vector<Ban> bans_;
+  std::vector<NodeIndex> candidates_;  // scratch
+  int window_ = 0;
+};
+
+}  // namespace coedge

@@ -1,0 +1,84 @@
+// The global task dispatcher decides which node executes each task (paper §4.2.2).
+// Passive and pure like the local schedulers: initial() is stage 1, from profiles alone;
+// update() is stage 2, called once per window with what the nodes measured. Both return
+// the whole plan and append a record for every change, so that drivers can log and
+// report decisions in one format. Not thread-safe.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "core/scenario.h"
+
+namespace coedge {
+
+// node_of_task[t] is the node that executes task t, or kNone when no node can host it
+// (its jobs are released and dropped: it counts in the miss rate, as in Eq. 1).
+struct Plan {
+  std::vector<NodeIndex> node_of_task;
+};
+
+enum class PlanReason {
+  kPlaced,       // stage 1 put the task on a node
+  kUnplaceable,  // no node can meet the task's deadline; it waits
+  kEvicted,      // stage 2 took the task off an overloaded node
+  kReadmitted,   // stage 2 found a node for a waiting or evicted task
+  kMoved,        // a dispatcher that moves tasks directly (naive) moved it
+};
+std::string_view to_string(PlanReason reason);
+
+struct PlanRecord {
+  TaskIndex task = kNone;
+  NodeIndex from = kNone;
+  NodeIndex to = kNone;
+  PlanReason reason = PlanReason::kPlaced;
+};
+
+// What the nodes measured for one task over the last window.
+struct TaskWindow {
+  uint64_t finished = 0;  // jobs that ended in the window: met, overdue or dropped
+  uint64_t missed = 0;    // overdue + dropped
+  uint64_t completed = 0;          // met + overdue: the jobs with a latency
+  Duration mean_latency{};         // release to end, over completed jobs
+  Duration mean_node_latency{};    // arrival at the executing node to end (no transfer)
+  double miss_rate() const {
+    return finished ? static_cast<double>(missed) / static_cast<double>(finished) : 0.0;
+  }
+};
+
+struct MeasuredLink {
+  NodeIndex a = kNone;
+  NodeIndex b = kNone;
+  double mbps = 0;
+};
+
+struct WindowReport {
+  TimePoint now{};
+  std::vector<TaskWindow> tasks;      // indexed by task
+  std::vector<MeasuredLink> links;    // bandwidths measured in the window
+};
+
+class Dispatcher {
+ public:
+  virtual ~Dispatcher() = default;
+  virtual Plan initial(std::vector<PlanRecord>& records) = 0;
+  virtual Plan update(const WindowReport& report, std::vector<PlanRecord>& records) = 0;
+};
+
+std::span<const std::string_view> dispatcher_names();
+
+// REQUIRES: `scenario` outlives the dispatcher.
+Result<std::unique_ptr<Dispatcher>> make_dispatcher(std::string_view name,
+                                                    const Scenario& scenario);
+
+// The nodes task `t` may execute on: its source, then every node it can reach (all nodes
+// when the network has a default bandwidth, otherwise the source's explicit links). This
+// keeps the dispatcher's per-task cost independent of the fleet size (paper §4.2.2).
+void reachable_nodes(const Scenario& scenario, const Network& network, TaskIndex t,
+                     std::vector<NodeIndex>& out);
+
+}  // namespace coedge

@@ -1,0 +1,35 @@
+#include "policy/estimators.h"
+
+namespace coedge {
+
+Duration comm_time(const Network& network, int64_t bytes, NodeIndex source, NodeIndex node) {
+  if (source == node) return Duration{0};
+  const double mbps = network.mbps(source, node);
+  if (!(mbps > 0)) return kNever;
+  return transfer_time(bytes, mbps) + network.latency(source, node);
+}
+
+double task_load(const TaskSpec& task, const ModelProfile& model) {
+  return static_cast<double>(model.exe(1).count()) / static_cast<double>(task.period.count());
+}
+
+namespace {
+double pre_post_us(const ModelProfile& model) {
+  return static_cast<double>((model.pre_time + model.post_time).count());
+}
+}  // namespace
+
+double exec_estimate_us(const TaskSpec& task, const ModelProfile& model, double node_load,
+                        double alpha) {
+  const double period = static_cast<double>(task.period.count());
+  return (1.0 + alpha) * (period * node_load + pre_post_us(model));
+}
+
+double load_capacity(const TaskSpec& task, const ModelProfile& model, Duration comm,
+                     double alpha) {
+  if (comm == kNever) return -1.0;
+  const double budget = static_cast<double>((task.deadline - comm).count()) / (1.0 + alpha);
+  return (budget - pre_post_us(model)) / static_cast<double>(task.period.count());
+}
+
+}  // namespace coedge

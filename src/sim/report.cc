@@ -1,0 +1,371 @@
+#include "sim/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace coedge {
+namespace {
+
+double percentile_ms(std::vector<int64_t>& sorted_us, double q) {
+  if (sorted_us.empty()) return 0;
+  const size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted_us.size())));
+  return static_cast<double>(sorted_us[std::max<size_t>(rank, 1) - 1]) / 1000.0;
+}
+
+Stats make_stats(uint64_t released, uint64_t met, uint64_t overdue, uint64_t dropped,
+                 std::vector<int64_t> latencies_us) {
+  Stats s{released, met, overdue, dropped, 0, 0, 0, 0, 0};
+  if (released) s.miss_rate = static_cast<double>(overdue + dropped) / static_cast<double>(released);
+  if (!latencies_us.empty()) {
+    std::sort(latencies_us.begin(), latencies_us.end());
+    double sum = 0;
+    for (int64_t v : latencies_us) sum += static_cast<double>(v);
+    s.mean_ms = sum / static_cast<double>(latencies_us.size()) / 1000.0;
+    s.p50_ms = percentile_ms(latencies_us, 0.50);
+    s.p95_ms = percentile_ms(latencies_us, 0.95);
+    s.p99_ms = percentile_ms(latencies_us, 0.99);
+  }
+  return s;
+}
+
+Stats merge(const std::vector<const TaskTally*>& tallies) {
+  uint64_t released = 0, met = 0, overdue = 0, dropped = 0;
+  std::vector<int64_t> latencies;
+  for (const TaskTally* t : tallies) {
+    released += t->released;
+    met += t->met;
+    overdue += t->overdue;
+    dropped += t->dropped;
+    latencies.insert(latencies.end(), t->latencies_us.begin(), t->latencies_us.end());
+  }
+  return make_stats(released, met, overdue, dropped, std::move(latencies));
+}
+
+std::string fmt(const char* format, auto... args) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf, format, args...);
+  return buf;
+}
+
+std::string percent(double rate) { return fmt("%.2f%%", rate * 100.0); }
+
+std::string node_name(const Scenario& s, NodeIndex k) {
+  return k == kNone ? std::string("-") : s.nodes[k].name;
+}
+
+// Columns padded to the widest cell; the first column left-aligned, the rest right.
+std::string render_table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
+  for (const auto& row : rows) {
+    width.resize(std::max(width.size(), row.size()), 0);
+    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  }
+  std::string out;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    for (size_t c = 0; c < rows[r].size(); ++c) {
+      const std::string& cell = rows[r][c];
+      const std::string pad(width[c] - cell.size(), ' ');
+      out += c == 0 ? cell + pad : "  " + pad + cell;
+    }
+    out += '\n';
+    if (r == 0) {
+      size_t total = 0;
+      for (size_t w : width) total += w + 2;
+      out += std::string(total - 2, '-') + '\n';
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> stats_cells(const std::string& name, const Stats& s) {
+  return {name,
+          std::to_string(s.released),
+          std::to_string(s.met),
+          std::to_string(s.overdue),
+          std::to_string(s.dropped),
+          percent(s.miss_rate),
+          fmt("%.1f", s.mean_ms),
+          fmt("%.1f", s.p50_ms),
+          fmt("%.1f", s.p95_ms),
+          fmt("%.1f", s.p99_ms)};
+}
+
+const std::vector<std::string> kStatsHeader = {"", "released", "met", "overdue", "dropped",
+                                               "miss", "mean ms", "p50 ms", "p95 ms", "p99 ms"};
+
+Status write_text(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  out.close();
+  if (!out) {
+    return Error{ErrorCode::kIo, "cannot write " + path.string() + ": " + std::strerror(errno)};
+  }
+  return Ok{};
+}
+
+Status make_dir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Error{ErrorCode::kIo, "cannot create folder " + dir + ": " + ec.message()};
+  return Ok{};
+}
+
+std::string stats_csv_row(const std::string& name, const Stats& s) {
+  return fmt("%s,%llu,%llu,%llu,%llu,%.6f,%.3f,%.3f,%.3f,%.3f\n", name.c_str(),
+             static_cast<unsigned long long>(s.released), static_cast<unsigned long long>(s.met),
+             static_cast<unsigned long long>(s.overdue),
+             static_cast<unsigned long long>(s.dropped), s.miss_rate, s.mean_ms, s.p50_ms,
+             s.p95_ms, s.p99_ms);
+}
+const char* kStatsCsvHeader =
+    "released,met,overdue,dropped,miss_rate,mean_ms,p50_ms,p95_ms,p99_ms\n";
+
+nlohmann::ordered_json stats_json(const Stats& s) {
+  return {{"released", s.released}, {"met", s.met},         {"overdue", s.overdue},
+          {"dropped", s.dropped},   {"miss_rate", s.miss_rate}, {"mean_ms", s.mean_ms},
+          {"p50_ms", s.p50_ms},     {"p95_ms", s.p95_ms},     {"p99_ms", s.p99_ms}};
+}
+
+double ms_or_blank(TimePoint t) { return t == TimePoint::min() ? -1.0 : to_s(t) * 1000.0; }
+
+}  // namespace
+
+RunSummary summarize(const Scenario& scenario, const SimResult& result, std::string label) {
+  RunSummary summary;
+  summary.label = std::move(label);
+  std::vector<const TaskTally*> all;
+  std::map<ModelIndex, std::vector<const TaskTally*>> by_model;
+  for (TaskIndex t = 0; t < result.tasks.size(); ++t) {
+    const TaskTally& tally = result.tasks[t];
+    summary.tasks.push_back(make_stats(tally.released, tally.met, tally.overdue, tally.dropped,
+                                       tally.latencies_us));
+    all.push_back(&tally);
+    by_model[scenario.tasks[t].model].push_back(&tally);
+  }
+  for (const auto& [model, tallies] : by_model) {
+    summary.model_names.push_back(scenario.models[model].name);
+    summary.models.push_back(merge(tallies));
+  }
+  summary.overall = merge(all);
+  const double duration_s = to_s(scenario.run.duration);
+  double busy = 0;
+  for (Duration d : result.accelerator_busy) busy += to_s(d);
+  if (!result.accelerator_busy.empty() && duration_s > 0)
+    summary.accelerator_utilisation =
+        busy / (duration_s * static_cast<double>(result.accelerator_busy.size()));
+  if (duration_s > 0) summary.jobs_per_second = static_cast<double>(summary.overall.met) / duration_s;
+  for (const TimedPlanRecord& r : result.plan_records)
+    if (r.at != kEpoch) ++summary.plan_changes;
+  return summary;
+}
+
+std::vector<std::string> allocation_by_node(const Scenario& scenario, const Plan& plan) {
+  std::vector<std::string> cells(scenario.nodes.size() + 1);
+  for (TaskIndex t = 0; t < plan.node_of_task.size(); ++t) {
+    const NodeIndex k = plan.node_of_task[t];
+    std::string& cell = cells[k == kNone ? scenario.nodes.size() : k];
+    if (!cell.empty()) cell += ",";
+    cell += scenario.tasks[t].name;
+  }
+  return cells;
+}
+
+std::string format_run(const Scenario& scenario, const SimResult& result,
+                       const RunSummary& summary) {
+  std::string out = fmt("Scenario %s: %zu nodes, %zu tasks, %.0f s simulated, dispatcher %s, "
+                        "scheduler %s\n\n",
+                        scenario.name.c_str(), scenario.nodes.size(), scenario.tasks.size(),
+                        to_s(scenario.run.duration), result.dispatcher.c_str(),
+                        result.scheduler.c_str());
+  std::vector<std::vector<std::string>> rows{kStatsHeader};
+  rows[0][0] = "task";
+  rows[0].push_back("node");
+  for (TaskIndex t = 0; t < summary.tasks.size(); ++t) {
+    auto cells = stats_cells(scenario.tasks[t].name, summary.tasks[t]);
+    cells.push_back(node_name(scenario, result.final_plan.node_of_task[t]));
+    rows.push_back(std::move(cells));
+  }
+  out += render_table(rows) + "\n";
+  rows = {kStatsHeader};
+  rows[0][0] = "model";
+  for (size_t i = 0; i < summary.models.size(); ++i)
+    rows.push_back(stats_cells(summary.model_names[i], summary.models[i]));
+  rows.push_back(stats_cells("overall", summary.overall));
+  out += render_table(rows) + "\n";
+
+  const auto initial = allocation_by_node(scenario, result.initial_plan);
+  const auto final_cells = allocation_by_node(scenario, result.final_plan);
+  rows = {{"node", "allocation at start", "allocation at end"}};
+  for (NodeIndex k = 0; k < scenario.nodes.size(); ++k)
+    rows.push_back({scenario.nodes[k].name, initial[k], final_cells[k]});
+  if (!initial.back().empty() || !final_cells.back().empty())
+    rows.push_back({"(unplaced)", initial.back(), final_cells.back()});
+  out += render_table(rows);
+  out += fmt("\naccelerator utilisation %.1f%%, %zu stage-2 plan changes, %llu events\n",
+             summary.accelerator_utilisation * 100.0, summary.plan_changes,
+             static_cast<unsigned long long>(result.events));
+  return out;
+}
+
+std::string format_comparison(const Scenario& scenario, const std::vector<SimResult>& results,
+                              const std::vector<RunSummary>& summaries) {
+  std::string out = fmt("Scenario %s: %zu nodes, %zu tasks, %.0f s simulated, seed %llu\n\n",
+                        scenario.name.c_str(), scenario.nodes.size(), scenario.tasks.size(),
+                        to_s(scenario.run.duration),
+                        static_cast<unsigned long long>(scenario.run.seed));
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> header{"miss rate"};
+  for (const std::string& m : summaries.front().model_names) header.push_back(m);
+  for (const char* h : {"overall", "p99 ms", "accel util", "met/s", "plan changes"})
+    header.push_back(h);
+  rows.push_back(header);
+  for (const RunSummary& s : summaries) {
+    std::vector<std::string> row{s.label};
+    for (const Stats& m : s.models) row.push_back(percent(m.miss_rate));
+    row.push_back(percent(s.overall.miss_rate));
+    row.push_back(fmt("%.1f", s.overall.p99_ms));
+    row.push_back(fmt("%.1f%%", s.accelerator_utilisation * 100.0));
+    row.push_back(fmt("%.2f", s.jobs_per_second));
+    row.push_back(std::to_string(s.plan_changes));
+    rows.push_back(std::move(row));
+  }
+  out += render_table(rows) + "\n";
+
+  rows = {{"node"}};
+  for (const RunSummary& s : summaries) rows[0].push_back(s.label);
+  std::vector<std::vector<std::string>> cells;
+  for (const SimResult& r : results) cells.push_back(allocation_by_node(scenario, r.final_plan));
+  for (NodeIndex k = 0; k <= scenario.nodes.size(); ++k) {
+    const bool unplaced_row = k == scenario.nodes.size();
+    std::vector<std::string> row{unplaced_row ? "(unplaced)" : scenario.nodes[k].name};
+    bool any = false;
+    for (const auto& c : cells) {
+      row.push_back(c[k]);
+      any = any || !c[k].empty();
+    }
+    if (!unplaced_row || any) rows.push_back(std::move(row));
+  }
+  out += "Allocation per node at the end of the run:\n" + render_table(rows);
+  return out;
+}
+
+Status write_run_files(const std::string& dir, const Scenario& scenario,
+                       const SimResult& result, const RunSummary& summary) {
+  if (Status st = make_dir(dir); !st.ok()) return st;
+  const std::filesystem::path base(dir);
+
+  std::string csv = std::string("task,model,node,") + kStatsCsvHeader;
+  for (TaskIndex t = 0; t < summary.tasks.size(); ++t) {
+    const TaskSpec& task = scenario.tasks[t];
+    csv += task.name + "," + scenario.models[task.model].name + "," +
+           node_name(scenario, result.final_plan.node_of_task[t]) + "," +
+           stats_csv_row("", summary.tasks[t]).substr(1);
+  }
+  if (Status st = write_text(base / "tasks.csv", csv); !st.ok()) return st;
+
+  csv = std::string("model,") + kStatsCsvHeader;
+  for (size_t i = 0; i < summary.models.size(); ++i)
+    csv += stats_csv_row(summary.model_names[i], summary.models[i]);
+  csv += stats_csv_row("overall", summary.overall);
+  if (Status st = write_text(base / "models.csv", csv); !st.ok()) return st;
+
+  csv = "task,source,node_at_start,node_at_end\n";
+  for (TaskIndex t = 0; t < scenario.tasks.size(); ++t)
+    csv += scenario.tasks[t].name + "," + scenario.nodes[scenario.tasks[t].source].name + "," +
+           node_name(scenario, result.initial_plan.node_of_task[t]) + "," +
+           node_name(scenario, result.final_plan.node_of_task[t]) + "\n";
+  if (Status st = write_text(base / "allocation.csv", csv); !st.ok()) return st;
+
+  csv = "window_end_s,task,node,finished,missed,miss_rate,mean_latency_ms\n";
+  for (const WindowRow& w : result.windows)
+    csv += fmt("%.3f,%s,%s,%llu,%llu,%.6f,%.3f\n", to_s(w.end),
+               scenario.tasks[w.task].name.c_str(), node_name(scenario, w.node).c_str(),
+               static_cast<unsigned long long>(w.stats.finished),
+               static_cast<unsigned long long>(w.stats.missed), w.stats.miss_rate(),
+               to_ms(w.stats.mean_latency));
+  if (Status st = write_text(base / "windows.csv", csv); !st.ok()) return st;
+
+  csv = "time_s,task,from,to,reason\n";
+  for (const TimedPlanRecord& r : result.plan_records)
+    csv += fmt("%.3f,%s,%s,%s,%s\n", to_s(r.at), scenario.tasks[r.record.task].name.c_str(),
+               node_name(scenario, r.record.from).c_str(),
+               node_name(scenario, r.record.to).c_str(),
+               std::string(to_string(r.record.reason)).c_str());
+  if (Status st = write_text(base / "plan_changes.csv", csv); !st.ok()) return st;
+
+  if (!result.jobs.empty()) {
+    std::ostringstream jobs;
+    jobs << "id,task,node,batch,outcome,drop_reason,release_ms,deadline_ms,arrive_ms,"
+            "pre_start_ms,pre_end_ms,infer_start_ms,infer_end_ms,post_start_ms,end_ms\n";
+    for (const JobRecord& j : result.jobs)
+      jobs << fmt("%llu,%s,%s,%u,%s,%s,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f\n",
+                  static_cast<unsigned long long>(j.id), scenario.tasks[j.task].name.c_str(),
+                  node_name(scenario, j.node).c_str(), static_cast<unsigned>(j.batch),
+                  std::string(to_string(j.outcome)).c_str(),
+                  std::string(to_string(j.drop)).c_str(), ms_or_blank(j.release),
+                  ms_or_blank(j.deadline), ms_or_blank(j.arrive), ms_or_blank(j.pre_start),
+                  ms_or_blank(j.pre_end), ms_or_blank(j.infer_start), ms_or_blank(j.infer_end),
+                  ms_or_blank(j.post_start), ms_or_blank(j.end));
+    if (Status st = write_text(base / "jobs.csv", jobs.str()); !st.ok()) return st;
+  }
+
+  nlohmann::ordered_json json;
+  json["scenario"] = scenario.name;
+  json["dispatcher"] = result.dispatcher;
+  json["scheduler"] = result.scheduler;
+  json["seed"] = scenario.run.seed;
+  json["duration_s"] = to_s(scenario.run.duration);
+  json["overall"] = stats_json(summary.overall);
+  for (size_t i = 0; i < summary.models.size(); ++i)
+    json["models"][summary.model_names[i]] = stats_json(summary.models[i]);
+  for (TaskIndex t = 0; t < summary.tasks.size(); ++t) {
+    auto entry = stats_json(summary.tasks[t]);
+    entry["node"] = node_name(scenario, result.final_plan.node_of_task[t]);
+    json["tasks"][scenario.tasks[t].name] = entry;
+  }
+  const auto allocation = allocation_by_node(scenario, result.final_plan);
+  for (NodeIndex k = 0; k < scenario.nodes.size(); ++k)
+    json["allocation"][scenario.nodes[k].name] = allocation[k];
+  json["unplaced"] = allocation.back();
+  json["accelerator_utilisation"] = summary.accelerator_utilisation;
+  json["met_per_second"] = summary.jobs_per_second;
+  json["plan_changes"] = summary.plan_changes;
+  json["events"] = result.events;
+  json["end_time_s"] = to_s(result.end_time);
+  return write_text(base / "summary.json", json.dump(2) + "\n");
+}
+
+Status write_comparison_files(const std::string& dir, const Scenario& scenario,
+                              const std::vector<RunSummary>& summaries) {
+  if (Status st = make_dir(dir); !st.ok()) return st;
+  std::string csv = std::string("policy,model,") + kStatsCsvHeader;
+  nlohmann::ordered_json json;
+  json["scenario"] = scenario.name;
+  json["seed"] = scenario.run.seed;
+  for (const RunSummary& s : summaries) {
+    for (size_t i = 0; i < s.models.size(); ++i)
+      csv += s.label + "," + stats_csv_row(s.model_names[i], s.models[i]);
+    csv += s.label + "," + stats_csv_row("overall", s.overall);
+    nlohmann::ordered_json entry;
+    entry["overall"] = stats_json(s.overall);
+    for (size_t i = 0; i < s.models.size(); ++i)
+      entry["models"][s.model_names[i]] = stats_json(s.models[i]);
+    entry["accelerator_utilisation"] = s.accelerator_utilisation;
+    entry["met_per_second"] = s.jobs_per_second;
+    entry["plan_changes"] = s.plan_changes;
+    json["policies"][s.label] = entry;
+  }
+  if (Status st = write_text(std::filesystem::path(dir) / "compare.csv", csv); !st.ok()) return st;
+  return write_text(std::filesystem::path(dir) / "compare.json", json.dump(2) + "\n");
+}
+
+}  // namespace coedge

@@ -1,0 +1,52 @@
+// Summaries of simulation results, and their renderings: a plain terminal table, CSV
+// files and a JSON summary. Miss rate = (overdue + dropped) / released. Latency
+// statistics are over completed jobs (met or overdue): a dropped job has no end-to-end
+// latency, and it is already counted as a miss. Percentiles are nearest-rank.
+// Output is deterministic: same result, same bytes.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "core/scenario.h"
+#include "sim/simulator.h"
+
+namespace coedge {
+
+struct Stats {
+  uint64_t released = 0, met = 0, overdue = 0, dropped = 0;
+  double miss_rate = 0;  // 0 when nothing was released
+  double mean_ms = 0, p50_ms = 0, p95_ms = 0, p99_ms = 0;
+};
+
+struct RunSummary {
+  std::string label;  // e.g. "CoEdge" or "coedge+edf"
+  std::vector<Stats> tasks;
+  std::vector<std::string> model_names;  // models used by some task, in model order
+  std::vector<Stats> models;             // parallel to model_names
+  Stats overall;
+  double accelerator_utilisation = 0;  // mean over nodes of busy time / run duration
+  double jobs_per_second = 0;          // jobs that met their deadline, per simulated second
+  size_t plan_changes = 0;             // stage-2 records (evictions, moves, re-admissions)
+};
+
+RunSummary summarize(const Scenario& scenario, const SimResult& result, std::string label);
+
+// "Y1, V1" per node, in task order; unplaced tasks under "(unplaced)".
+std::vector<std::string> allocation_by_node(const Scenario& scenario, const Plan& plan);
+
+std::string format_run(const Scenario& scenario, const SimResult& result,
+                       const RunSummary& summary);
+std::string format_comparison(const Scenario& scenario, const std::vector<SimResult>& results,
+                              const std::vector<RunSummary>& summaries);
+
+// Writes tasks.csv, models.csv, allocation.csv, windows.csv, plan_changes.csv,
+// summary.json and, when jobs were recorded, jobs.csv into `dir` (created if needed).
+Status write_run_files(const std::string& dir, const Scenario& scenario,
+                       const SimResult& result, const RunSummary& summary);
+// compare.csv and compare.json: one row per policy pair and model type.
+Status write_comparison_files(const std::string& dir, const Scenario& scenario,
+                              const std::vector<RunSummary>& summaries);
+
+}  // namespace coedge

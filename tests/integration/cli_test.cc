@@ -1,0 +1,102 @@
+// The `coedge` program as a user runs it: exit codes, messages, files written.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace {
+
+struct CliRun {
+  int code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+CliRun coedge(const std::string& args) {
+  const std::string command = "cd " COEDGE_SOURCE_DIR " && " COEDGE_BINARY_DIR "/bin/coedge " +
+                              args + " 2>&1";
+  CliRun run;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return run;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) run.output.append(buf.data(), n);
+  const int status = pclose(pipe);
+  run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+std::filesystem::path temp_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / ("coedge-cli-" + name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+TEST(Cli, HelpListsTheSubcommands) {
+  const CliRun r = coedge("--help");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.output.find("sim"), std::string::npos);
+  EXPECT_NE(r.output.find("city"), std::string::npos);
+  const CliRun sim = coedge("sim --help");
+  EXPECT_EQ(sim.code, 0);
+  EXPECT_NE(sim.output.find("--compare"), std::string::npos);
+}
+
+TEST(Cli, AMissingScenarioIsBadInputNamingTheFile) {
+  const CliRun r = coedge("sim no/such/file.yaml");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("no/such/file.yaml"), std::string::npos);
+}
+
+TEST(Cli, AnInvalidScenarioNamesFileLineAndFieldAndRunsNothing) {
+  const auto dir = temp_dir("invalid");
+  const auto file = dir / "bad.yaml";
+  std::ofstream(file) << "nodes:\n  - name: a\ntasks:\n  - name: t\n    source: a\n"
+                         "    model: nosuch\n    period: 100ms\n";
+  const CliRun r = coedge("sim " + file.string() + " --out " + (dir / "out").string());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("bad.yaml:6"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("tasks[0].model"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("nosuch"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out"));  // no partial run
+}
+
+TEST(Cli, AnUnknownPolicyIsBadInput) {
+  const CliRun r = coedge("sim examples/batching-resnet-3.yaml --no-files -q -s fifo");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("unknown local scheduler 'fifo'"), std::string::npos) << r.output;
+}
+
+TEST(Cli, SimPrintsTablesAndWritesFiles) {
+  const auto dir = temp_dir("sim");
+  const CliRun r = coedge("sim examples/batching-resnet-3.yaml -q --out " + dir.string());
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("overall"), std::string::npos);
+  EXPECT_NE(r.output.find("allocation at start"), std::string::npos);
+  for (const char* f : {"tasks.csv", "models.csv", "allocation.csv", "windows.csv",
+                        "plan_changes.csv", "summary.json"})
+    EXPECT_TRUE(std::filesystem::exists(dir / f)) << f;
+}
+
+TEST(Cli, CompareRunsThePapersPairs) {
+  const CliRun r = coedge("sim examples/indoor-1g.yaml -q --no-files --compare --duration 240s");
+  EXPECT_EQ(r.code, 0) << r.output;
+  for (const char* label : {"CoEdge", "Naive", "No offloading", "Local+EDF", "Local+Fixed"})
+    EXPECT_NE(r.output.find(label), std::string::npos) << label;
+}
+
+TEST(Cli, CityWritesAScenarioThatSimRuns) {
+  const auto dir = temp_dir("city");
+  const auto file = dir / "city.yaml";
+  CliRun r = coedge("city --nodes 30 --load 0.9 --seed 3 -o " + file.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = coedge("sim " + file.string() + " -q --no-files --duration 120s");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("30 nodes"), std::string::npos) << r.output;
+}
+
+}  // namespace

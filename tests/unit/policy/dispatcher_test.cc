@@ -1,0 +1,259 @@
+#include "policy/dispatcher.h"
+
+#include <gtest/gtest.h>
+
+#include "policy/coedge_dispatcher.h"
+#include "policy/simple_dispatchers.h"
+#include "../scenario_builder.h"
+
+namespace coedge {
+namespace {
+
+using testing::make_model;
+using testing::ScenarioBuilder;
+
+// 12,500 bytes at 100 Mbit/s take exactly 1 ms.
+ScenarioBuilder three_nodes() {
+  return ScenarioBuilder()
+      .node("a")
+      .node("b")
+      .node("c")
+      .default_mbps(100)
+      .model(make_model("yolo", 650, 0, 12500))
+      .model(make_model("vgg", 200, 0, 12500))
+      .model(make_model("m", 300, 0, 12500));
+}
+
+std::vector<std::string> where(const Scenario& s, const Plan& plan) {
+  std::vector<std::string> out;
+  for (NodeIndex k : plan.node_of_task) out.push_back(k == kNone ? "-" : s.nodes[k].name);
+  return out;
+}
+
+WindowReport quiet_report(const Scenario& s) {
+  WindowReport r;
+  r.tasks.resize(s.tasks.size());
+  return r;
+}
+
+TEST(CoedgeDispatcher, Stage1PlacesByPriorityThenSimilarityThenLatency) {
+  const Scenario s = three_nodes()
+                         .task("V1", "a", "vgg", 700, 1)
+                         .task("V2", "b", "vgg", 700, 1)
+                         .task("Y1", "a", "yolo", 1300, 2)
+                         .build();
+  CoedgeDispatcher d(s);
+  std::vector<PlanRecord> records;
+  const Plan plan = d.initial(records);
+  // Y1 first (priority 2): every node is empty (similarity 0), its source is fastest.
+  // V1: similarity 0 everywhere; on a (with Y1) Eq. 3 gives 700*(650/1300 + 200/700) =
+  // 550 ms, on b 1 + 200 = 201 ms, so b. V2: b now runs a VGG task, similarity 1.
+  EXPECT_EQ(where(s, plan), (std::vector<std::string>{"b", "b", "a"}));
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0].task, 2u);  // Y1 was placed first
+  EXPECT_EQ(records[0].reason, PlanReason::kPlaced);
+}
+
+TEST(CoedgeDispatcher, Stage1SkipsNodesWhereTheDeadlineWouldBeMissed) {
+  const Scenario s = three_nodes()
+                         .task("M1", "a", "m", 700)
+                         .task("M2", "a", "m", 700)
+                         .task("M3", "a", "m", 700)
+                         .build();
+  CoedgeDispatcher d(s);
+  std::vector<PlanRecord> records;
+  // Two tasks on a: 600 ms <= 700. A third would make 900 ms; b is the next best.
+  EXPECT_EQ(where(s, d.initial(records)), (std::vector<std::string>{"a", "a", "b"}));
+}
+
+TEST(CoedgeDispatcher, Stage1ProtectsTheDeadlinesOfTasksAlreadyPlaced) {
+  const Scenario s = three_nodes()
+                         .task("A", "a", "m", 1000, 2, 400)  // alone on a: 300 ms <= 400
+                         .task("B", "a", "m", 1000, 1)       // joining a: 600 ms <= 1000
+                         .build();
+  CoedgeDispatcher d(s);
+  std::vector<PlanRecord> records;
+  // B would like a (same model, similarity 1), but A would then need 600 ms > 400 ms.
+  EXPECT_EQ(where(s, d.initial(records)), (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(CoedgeDispatcher, Stage1LeavesATaskNoNodeCanHostUnplaced) {
+  const Scenario s = three_nodes().task("Y", "a", "yolo", 1300, 0, 600).build();
+  CoedgeDispatcher d(s);
+  std::vector<PlanRecord> records;
+  const Plan plan = d.initial(records);
+  EXPECT_EQ(plan.node_of_task[0], kNone);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].reason, PlanReason::kUnplaceable);
+}
+
+TEST(CoedgeDispatcher, Stage1LooksOnlyAtReachableNodes) {
+  const Scenario s = ScenarioBuilder()
+                         .node("a")
+                         .node("b")
+                         .node("c")
+                         .model(make_model("m", 300, 0, 12500))
+                         .link("a", "c", 100)
+                         .task("M1", "a", "m", 700)
+                         .task("M2", "a", "m", 700)
+                         .task("M3", "a", "m", 700)
+                         .build();
+  CoedgeDispatcher d(s);
+  std::vector<PlanRecord> records;
+  // b is idle but has no link to a; c is reachable.
+  EXPECT_EQ(where(s, d.initial(records)), (std::vector<std::string>{"a", "a", "c"}));
+}
+
+TEST(CoedgeDispatcher, Stage2AlphaTracksMeasuredOverEstimatedLatency) {
+  const Scenario s = three_nodes().task("M", "a", "m", 1000).build();
+  CoedgeDispatcher d(s);
+  std::vector<PlanRecord> records;
+  d.initial(records);
+  WindowReport r = quiet_report(s);
+  r.tasks[0] = TaskWindow{10, 0, 10, from_ms(600), from_ms(600)};  // estimate: 300 ms
+  d.update(r, records);
+  EXPECT_DOUBLE_EQ(d.alpha(0), 0.5);  // target 600/300 - 1 = 1, smoothed from 0
+  d.update(r, records);
+  EXPECT_DOUBLE_EQ(d.alpha(0), 0.75);
+  r.tasks[0].mean_node_latency = from_ms(30000);
+  for (int i = 0; i < 10; ++i) d.update(r, records);
+  EXPECT_DOUBLE_EQ(d.alpha(0), CoedgeDispatcher::kMaxAlpha);
+  EXPECT_DOUBLE_EQ(d.alpha(1), 0.0);  // nodes without measurements keep their alpha
+}
+
+TEST(CoedgeDispatcher, Stage2EvictsTheLowestPriorityLargestTaskAndReplacesIt) {
+  const Scenario s = ScenarioBuilder()
+                         .node("a")
+                         .node("b")
+                         .node("c")
+                         .default_mbps(100)
+                         .model(make_model("small", 50, 0, 12500))
+                         .task("H", "a", "small", 1000, 2)
+                         .task("L1", "a", "small", 1000, 1)
+                         .task("L2", "a", "small", 500, 1)  // twice L1's load
+                         .build();
+  CoedgeDispatcher d(s);
+  std::vector<PlanRecord> records;
+  const Plan before = d.initial(records);
+  ASSERT_EQ(where(s, before), (std::vector<std::string>{"a", "a", "a"}));
+  records.clear();
+  WindowReport r = quiet_report(s);
+  r.tasks[0] = TaskWindow{100, 50, 50, from_ms(250), from_ms(250)};  // H misses 50%
+  const Plan after = d.update(r, records);
+  // L1 and L2 share the lowest priority; L2 asks for more of the accelerator.
+  EXPECT_EQ(where(s, after), (std::vector<std::string>{"a", "a", "b"}));
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].reason, PlanReason::kEvicted);
+  EXPECT_EQ(records[0].task, 2u);
+  EXPECT_EQ(records[0].from, 0u);
+  EXPECT_EQ(records[1].reason, PlanReason::kReadmitted);
+  EXPECT_EQ(records[1].to, 1u);
+}
+
+TEST(CoedgeDispatcher, Stage2NeverEvictsAHigherPriorityTask) {
+  const Scenario s = three_nodes()
+                         .task("H", "a", "vgg", 1000, 5)
+                         .task("L", "a", "vgg", 1000, 1)
+                         .build();
+  CoedgeDispatcher d(s);
+  std::vector<PlanRecord> records;
+  d.initial(records);
+  records.clear();
+  WindowReport r = quiet_report(s);
+  r.tasks[1] = TaskWindow{100, 90, 10, from_ms(900), from_ms(900)};  // only L misses
+  d.update(r, records);
+  ASSERT_FALSE(records.empty());
+  EXPECT_EQ(records[0].reason, PlanReason::kEvicted);
+  EXPECT_EQ(records[0].task, 1u);  // L itself, never H
+}
+
+TEST(CoedgeDispatcher, Stage2ReadmitsAWaitingTaskWhenRoomReturns) {
+  const Scenario s = ScenarioBuilder()
+                         .node("a")
+                         .model(make_model("m", 300, 0, 12500))
+                         .task("T1", "a", "m", 1000, 2)
+                         .task("T2", "a", "m", 1000, 1, 500)
+                         .build();
+  CoedgeDispatcher d(s);
+  std::vector<PlanRecord> records;
+  // T2 on a: 1000 * 0.6 = 600 ms > 500 ms.
+  EXPECT_EQ(where(s, d.initial(records)), (std::vector<std::string>{"a", "-"}));
+  records.clear();
+  WindowReport r = quiet_report(s);
+  r.tasks[0] = TaskWindow{10, 0, 10, from_ms(150), from_ms(150)};  // half the estimate
+  // alpha = -0.25, so T2's estimate is 0.75 * 600 = 450 ms <= 500 ms.
+  EXPECT_EQ(where(s, d.update(r, records)), (std::vector<std::string>{"a", "a"}));
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].reason, PlanReason::kReadmitted);
+}
+
+TEST(CoedgeDispatcher, Stage2BandwidthMeasurementsChangeLaterPlacements) {
+  const Scenario s = ScenarioBuilder()
+                         .node("a")
+                         .node("b")
+                         .model(make_model("m", 300, 0, 1250000))  // 100 ms at 100 Mbit/s
+                         .link("a", "b", 100)
+                         .task("M", "a", "m", 1000)
+                         .build();
+  CoedgeDispatcher d(s);
+  std::vector<PlanRecord> records;
+  d.initial(records);
+  WindowReport r = quiet_report(s);
+  r.links.push_back({0, 1, 10});
+  d.update(r, records);
+  EXPECT_DOUBLE_EQ(d.bandwidth_view().mbps(0, 1), 10.0);
+}
+
+TEST(LocalDispatcher, KeepsEveryTaskOnItsSource) {
+  const Scenario s = three_nodes()
+                         .task("A", "c", "m", 1000)
+                         .task("B", "b", "m", 1000)
+                         .build();
+  LocalDispatcher d(s);
+  std::vector<PlanRecord> records;
+  EXPECT_EQ(where(s, d.initial(records)), (std::vector<std::string>{"c", "b"}));
+  WindowReport r = quiet_report(s);
+  r.tasks[0] = TaskWindow{10, 10, 0, {}, {}};
+  EXPECT_EQ(where(s, d.update(r, records)), (std::vector<std::string>{"c", "b"}));
+}
+
+TEST(NaiveDispatcher, MovesTheWorstTaskToTheNodeMissingLeast) {
+  const Scenario s = three_nodes()
+                         .task("A1", "a", "m", 1000, 1)
+                         .task("A2", "a", "m", 1000, 1)
+                         .task("B", "b", "m", 1000)
+                         .task("C", "c", "m", 1000)
+                         .build();
+  NaiveDispatcher d(s);
+  std::vector<PlanRecord> records;
+  EXPECT_EQ(where(s, d.initial(records)), (std::vector<std::string>{"a", "a", "b", "c"}));
+  records.clear();
+  WindowReport r = quiet_report(s);
+  r.tasks[0] = TaskWindow{10, 3, 7, {}, {}};
+  r.tasks[1] = TaskWindow{10, 6, 4, {}, {}};  // A2 misses most
+  r.tasks[2] = TaskWindow{10, 1, 9, {}, {}};
+  r.tasks[3] = TaskWindow{10, 0, 10, {}, {}};  // c misses least
+  EXPECT_EQ(where(s, d.update(r, records)), (std::vector<std::string>{"a", "c", "b", "c"}));
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].reason, PlanReason::kMoved);
+}
+
+TEST(NaiveDispatcher, StaysPutWhileEveryTaskIsWithinItsTolerance) {
+  const Scenario s = three_nodes().task("A", "a", "m", 1000).build();
+  NaiveDispatcher d(s);
+  std::vector<PlanRecord> records;
+  d.initial(records);
+  WindowReport r = quiet_report(s);
+  r.tasks[0] = TaskWindow{10, 1, 9, {}, {}};  // 10% is not more than epsilon = 10%
+  EXPECT_EQ(where(s, d.update(r, records)), (std::vector<std::string>{"a"}));
+}
+
+TEST(MakeDispatcher, UnknownNameIsAnError) {
+  const Scenario s = three_nodes().build();
+  auto d = make_dispatcher("kubernetes", s);
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.error().message.find("coedge, local, naive"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace coedge

@@ -1,0 +1,152 @@
+#include "policy/local_scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include "../scenario_builder.h"
+
+namespace coedge {
+namespace {
+
+using testing::make_model;
+
+TimePoint at_ms(double ms) { return kEpoch + from_ms(ms); }
+
+class LocalSchedulerTest : public ::testing::Test {
+ protected:
+  // Model 0: 100 ms alone, +20 ms per extra image. Model 1: 50 ms alone, +10 ms.
+  std::vector<ModelProfile> models{make_model("a", 100, 20), make_model("b", 50, 10)};
+  uint64_t next_id = 0;
+
+  Job job(ModelIndex model, double deadline_ms, int priority = 0, TaskIndex task = 0) {
+    return Job{next_id++, task, model, kEpoch, at_ms(deadline_ms), priority};
+  }
+  std::unique_ptr<LocalScheduler> make(const char* name) {
+    auto s = make_local_scheduler(name, models);
+    EXPECT_TRUE(s.ok());
+    return std::move(s.value());
+  }
+  static std::vector<uint64_t> ids(const std::vector<Job>& jobs) {
+    std::vector<uint64_t> out;
+    for (const Job& j : jobs) out.push_back(j.id);
+    return out;
+  }
+};
+
+TEST_F(LocalSchedulerTest, CoedgeEq5RunsTheModelHoldingTheEarliestDeadline) {
+  auto s = make("coedge");
+  s->on_ready(job(0, 500), kEpoch);  // id 0
+  s->on_ready(job(1, 300), kEpoch);  // id 1: the earliest deadline is in model 1's queue
+  s->on_ready(job(0, 250), kEpoch);  // id 2
+  Decision d;
+  s->decide(kEpoch, d);
+  EXPECT_EQ(d.model, 0u);  // id 2 (250 ms) is the earliest; it sits in model 0's queue
+  s->on_ready(job(1, 100), kEpoch);
+  s->decide(kEpoch, d);
+  EXPECT_EQ(d.model, 1u);
+}
+
+TEST_F(LocalSchedulerTest, CoedgeEq6TakesTheLargestBatchThatMeetsTheEarliestDeadline) {
+  auto s = make("coedge");
+  // Deadlines 165, 200, 300, 400 ms; ExeTime(a, b) = 100 + 20 (b - 1).
+  for (double d : {300.0, 165.0, 400.0, 200.0}) s->on_ready(job(0, d), kEpoch);
+  Decision d;
+  s->decide(at_ms(10), d);
+  // At 10 ms: b = 3 ends at 150 <= 165, b = 4 ends at 170 > 165. The three earliest run.
+  EXPECT_EQ(d.model, 0u);
+  EXPECT_EQ(ids(d.batch), (std::vector<uint64_t>{1, 3, 0}));
+  EXPECT_EQ(d.expected, from_ms(140));
+  EXPECT_TRUE(d.dropped.empty());
+  EXPECT_EQ(s->queued(), 1u);
+}
+
+TEST_F(LocalSchedulerTest, CoedgeMeetingTheDeadlineExactlyCounts) {
+  auto s = make("coedge");
+  s->on_ready(job(0, 120), kEpoch);
+  s->on_ready(job(0, 500), kEpoch);
+  Decision d;
+  s->decide(kEpoch, d);
+  EXPECT_EQ(d.batch.size(), 2u);  // 0 + ExeTime(a, 2) = 120 ms = the earliest deadline
+}
+
+TEST_F(LocalSchedulerTest, CoedgeBatchesAtMostTen) {
+  auto s = make("coedge");
+  for (int i = 0; i < 15; ++i) s->on_ready(job(1, 10000), kEpoch);
+  Decision d;
+  s->decide(kEpoch, d);
+  EXPECT_EQ(d.batch.size(), 10u);
+  EXPECT_EQ(d.expected, from_ms(140));
+  EXPECT_EQ(s->queued(), 5u);
+}
+
+TEST_F(LocalSchedulerTest, CoedgeDropsJobsThatCannotMeetTheirDeadlineAlone) {
+  auto s = make("coedge");
+  s->on_ready(job(0, 150), kEpoch);  // id 0: at 60 ms, 60 + 100 > 150: dropped
+  s->on_ready(job(0, 160), kEpoch);  // id 1: 60 + 100 = 160: feasible
+  s->on_ready(job(1, 100), kEpoch);  // id 2: 60 + 50 > 100: dropped
+  Decision d;
+  s->decide(at_ms(60), d);
+  EXPECT_EQ(ids(d.dropped), (std::vector<uint64_t>{0, 2}));
+  EXPECT_EQ(d.model, 0u);
+  EXPECT_EQ(ids(d.batch), (std::vector<uint64_t>{1}));
+  EXPECT_EQ(s->queued(), 0u);
+}
+
+TEST_F(LocalSchedulerTest, CoedgeTiesGoToTheLowerModelThenTheEarlierRelease) {
+  auto s = make("coedge");
+  s->on_ready(job(1, 300), kEpoch);  // id 0
+  s->on_ready(job(0, 300), kEpoch);  // id 1
+  Decision d;
+  s->decide(kEpoch, d);
+  EXPECT_EQ(d.model, 0u);
+}
+
+TEST_F(LocalSchedulerTest, CoedgeIdleQueueDecidesNothing) {
+  auto s = make("coedge");
+  Decision d;
+  s->decide(kEpoch, d);
+  EXPECT_TRUE(d.batch.empty());
+  EXPECT_TRUE(d.dropped.empty());
+  EXPECT_EQ(d.wake_at, TimePoint::max());
+}
+
+TEST_F(LocalSchedulerTest, EdfRunsOneJobAtATimeByDeadlineAndNeverDrops) {
+  auto s = make("edf");
+  s->on_ready(job(0, 300), kEpoch);  // id 0
+  s->on_ready(job(1, 100), kEpoch);  // id 1
+  s->on_ready(job(0, 100), kEpoch);  // id 2: same deadline as id 1, released later
+  Decision d;
+  std::vector<uint64_t> order;
+  for (int i = 0; i < 3; ++i) {
+    s->decide(at_ms(1000), d);  // every deadline has passed: still no drop
+    ASSERT_EQ(d.batch.size(), 1u);
+    EXPECT_TRUE(d.dropped.empty());
+    order.push_back(d.batch[0].id);
+  }
+  EXPECT_EQ(order, (std::vector<uint64_t>{1, 2, 0}));
+  EXPECT_EQ(d.expected, from_ms(100));
+}
+
+TEST_F(LocalSchedulerTest, FixedRunsTheHighestPriorityFirst) {
+  auto s = make("fixed");
+  s->on_ready(job(0, 100, 1), kEpoch);  // id 0
+  s->on_ready(job(1, 900, 5), kEpoch);  // id 1
+  s->on_ready(job(0, 800, 5), kEpoch);  // id 2: same priority, earlier deadline than id 1
+  Decision d;
+  std::vector<uint64_t> order;
+  for (int i = 0; i < 3; ++i) {
+    s->decide(kEpoch, d);
+    ASSERT_EQ(d.batch.size(), 1u);
+    order.push_back(d.batch[0].id);
+  }
+  EXPECT_EQ(order, (std::vector<uint64_t>{2, 1, 0}));
+}
+
+TEST_F(LocalSchedulerTest, UnknownNameIsAnError) {
+  auto s = make_local_scheduler("fifo", models);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("fifo"), std::string::npos);
+  EXPECT_NE(s.error().message.find("coedge, edf, fixed"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace coedge

@@ -1,0 +1,207 @@
+#include "sim/simulator.h"
+
+#include <gtest/gtest.h>
+
+#include "sim/report.h"
+#include "../scenario_builder.h"
+
+namespace coedge {
+namespace {
+
+using testing::make_model;
+using testing::ScenarioBuilder;
+
+SimResult run(const Scenario& s, const char* dispatcher, const char* scheduler,
+              bool record = true) {
+  SimOptions o;
+  o.dispatcher = dispatcher;
+  o.scheduler = scheduler;
+  o.record_jobs = record;
+  auto r = simulate(s, o);
+  EXPECT_TRUE(r.ok());
+  return std::move(r.value());
+}
+
+Scenario aligned(ScenarioBuilder b, double duration_s = 1, double window_s = 120) {
+  Scenario s = b.run(duration_s, window_s).build();
+  s.run.random_phase = false;
+  return s;
+}
+
+void expect_complete_accounting(const SimResult& r) {
+  uint64_t total = 0;
+  for (const TaskTally& t : r.tasks) {
+    EXPECT_EQ(t.released, t.met + t.overdue + t.dropped);
+    total += t.released;
+  }
+  EXPECT_EQ(total, r.jobs_released);
+}
+
+TEST(Simulator, ALoneTaskTakesPrePlusInferencePlusPost) {
+  const Scenario s = aligned(ScenarioBuilder()
+                                 .node("a")
+                                 .model(make_model("m", 10, 5, 1000, 2, 3))
+                                 .task("T", "a", "m", 100));
+  const SimResult r = run(s, "local", "coedge");
+  ASSERT_EQ(r.tasks[0].released, 10u);  // releases at 0, 100, ..., 900 ms
+  EXPECT_EQ(r.tasks[0].met, 10u);
+  for (int64_t latency : r.tasks[0].latencies_us) EXPECT_EQ(latency, 15000);
+  const JobRecord& j = r.jobs[0];
+  EXPECT_EQ(j.pre_end - j.pre_start, from_ms(2));
+  EXPECT_EQ(j.infer_end - j.infer_start, from_ms(10));
+  EXPECT_EQ(j.end - j.post_start, from_ms(3));
+  EXPECT_EQ(j.batch, 1);
+}
+
+TEST(Simulator, OffloadedJobsPayTheTransfer) {
+  // Two 60 ms tasks from a cannot share a's accelerator within 100 ms: the second goes to
+  // b, and its input (12,500 bytes at 100 Mbit/s = 1 ms, plus 2 ms latency) travels.
+  const Scenario s = aligned(ScenarioBuilder()
+                                 .node("a")
+                                 .node("b")
+                                 .link("a", "b", 100, 2)
+                                 .model(make_model("m", 60, 0, 12500))
+                                 .task("T1", "a", "m", 100)
+                                 .task("T2", "a", "m", 100));
+  const SimResult r = run(s, "coedge", "coedge");
+  EXPECT_EQ(r.final_plan.node_of_task, (std::vector<NodeIndex>{0, 1}));
+  for (int64_t latency : r.tasks[0].latencies_us) EXPECT_EQ(latency, 60000);
+  for (int64_t latency : r.tasks[1].latencies_us) EXPECT_EQ(latency, 63000);
+  EXPECT_EQ(r.tasks[1].met, 10u);
+}
+
+TEST(Simulator, ALinkCarriesOneTransferAtATime) {
+  // a hosts two 40 ms tasks per 100 ms period; T3 and T4 go to b. They release together
+  // and their 10 ms transfers (12,500 bytes at 10 Mbit/s) queue on the a->b link.
+  const Scenario s = aligned(ScenarioBuilder()
+                                 .node("a")
+                                 .node("b")
+                                 .link("a", "b", 10)
+                                 .model(make_model("m", 40, 40, 12500))
+                                 .task("T1", "a", "m", 100)
+                                 .task("T2", "a", "m", 100)
+                                 .task("T3", "a", "m", 100)
+                                 .task("T4", "a", "m", 100),
+                             0.05);
+  const SimResult r = run(s, "coedge", "coedge");
+  ASSERT_EQ(r.final_plan.node_of_task, (std::vector<NodeIndex>{0, 0, 1, 1}));
+  std::vector<Duration> transfer(4);
+  for (const JobRecord& j : r.jobs) transfer[j.task] = j.arrive - j.release;
+  EXPECT_EQ(transfer, (std::vector<Duration>{Duration{0}, Duration{0}, from_ms(10), from_ms(20)}));
+}
+
+TEST(Simulator, CoedgeBatchesJobsThatEdfRunsOneByOne) {
+  ScenarioBuilder b = ScenarioBuilder().node("a").model(make_model("m", 100, 20));
+  for (const char* name : {"T1", "T2", "T3"}) b.task(name, "a", "m", 1000);
+  const Scenario s = aligned(b);
+  const SimResult batched = run(s, "local", "coedge");
+  const SimResult single = run(s, "local", "edf");
+  // All three release at 0. Batched: one pass of ExeTime(3) = 140 ms for everyone.
+  for (const TaskTally& t : batched.tasks) EXPECT_EQ(t.latencies_us[0], 140000);
+  EXPECT_EQ(batched.jobs[0].batch, 3);
+  // EDF: 100, 200 and 300 ms, in release order.
+  EXPECT_EQ(single.tasks[0].latencies_us[0], 100000);
+  EXPECT_EQ(single.tasks[1].latencies_us[0], 200000);
+  EXPECT_EQ(single.tasks[2].latencies_us[0], 300000);
+}
+
+TEST(Simulator, CpuCoresAreSharedFirstComeFirstServed) {
+  const Scenario s = aligned(ScenarioBuilder()
+                                 .node("a", 1)
+                                 .model(make_model("m", 1, 0, 1, 10, 0))
+                                 .task("T1", "a", "m", 1000)
+                                 .task("T2", "a", "m", 1000));
+  const SimResult r = run(s, "local", "edf");
+  EXPECT_EQ(r.jobs[0].pre_start, kEpoch);
+  const JobRecord& second = r.jobs[0].task == 1 ? r.jobs[0] : r.jobs[1];
+  EXPECT_EQ(second.pre_start, kEpoch + from_ms(10));  // waited for the only core
+}
+
+TEST(Simulator, EveryReleasedJobEndsMetOverdueOrDropped) {
+  ScenarioBuilder b = ScenarioBuilder().node("a").node("b").default_mbps(100).model(
+      make_model("m", 90, 30, 12500, 5, 5));
+  for (int i = 0; i < 6; ++i) b.task("T" + std::to_string(i), "a", "m", 200, i % 3);
+  Scenario s = b.run(60, 10).build();
+  s.run.exec_jitter = 0.2;
+  s.run.release_jitter = from_ms(30);
+  for (const char* d : {"coedge", "local", "naive"}) {
+    for (const char* sch : {"coedge", "edf", "fixed"}) {
+      SCOPED_TRACE(std::string(d) + "+" + sch);
+      const SimResult r = run(s, d, sch, false);
+      expect_complete_accounting(r);
+      EXPECT_GT(r.jobs_released, 1000u);
+    }
+  }
+}
+
+TEST(Simulator, OverloadMakesEdfLateAndCoedgeDrop) {
+  ScenarioBuilder b = ScenarioBuilder().node("a").model(make_model("m", 100, 100));
+  for (int i = 0; i < 3; ++i) b.task("T" + std::to_string(i), "a", "m", 250);
+  const Scenario s = b.run(30, 120).build();
+  const SimResult edf = run(s, "local", "edf", false);
+  const SimResult coedge = run(s, "local", "coedge", false);
+  uint64_t edf_overdue = 0, coedge_dropped = 0, coedge_overdue = 0;
+  for (const TaskTally& t : edf.tasks) edf_overdue += t.overdue;
+  for (const TaskTally& t : coedge.tasks) {
+    coedge_dropped += t.dropped;
+    coedge_overdue += t.overdue;
+  }
+  EXPECT_GT(edf_overdue, edf.jobs_released / 2);  // 120% load, no dropping: late forever
+  EXPECT_GT(coedge_dropped, 0u);
+  EXPECT_EQ(coedge_overdue, 0u);  // with exact profiles, what runs is on time
+}
+
+TEST(Simulator, UnplacedTasksHaveAllTheirJobsDropped) {
+  const Scenario s = aligned(ScenarioBuilder()
+                                 .node("a")
+                                 .model(make_model("m", 300, 0))
+                                 .task("T", "a", "m", 1000, 0, 200));
+  const SimResult r = run(s, "coedge", "coedge");
+  EXPECT_EQ(r.final_plan.node_of_task[0], kNone);
+  EXPECT_EQ(r.tasks[0].dropped, r.tasks[0].released);
+  EXPECT_EQ(r.jobs[0].drop, DropReason::kUnplaced);
+}
+
+TEST(Simulator, SameSeedSameResultAndAnotherSeedAnother) {
+  ScenarioBuilder b = ScenarioBuilder().node("a").node("b").default_mbps(50).model(
+      make_model("m", 40, 10, 50000, 3, 3));
+  for (int i = 0; i < 8; ++i) b.task("T" + std::to_string(i), i % 2 ? "a" : "b", "m", 150, i);
+  Scenario s = b.run(120, 20, 42).build();
+  s.run.exec_jitter = 0.3;
+  const SimResult one = run(s, "coedge", "coedge");
+  const SimResult two = run(s, "coedge", "coedge");
+  ASSERT_EQ(one.jobs.size(), two.jobs.size());
+  for (size_t i = 0; i < one.jobs.size(); ++i) ASSERT_EQ(one.jobs[i].end, two.jobs[i].end);
+  s.run.seed = 43;
+  const SimResult other = run(s, "coedge", "coedge");
+  bool differs = other.jobs.size() != one.jobs.size();
+  for (size_t i = 0; !differs && i < one.jobs.size(); ++i)
+    differs = one.jobs[i].end != other.jobs[i].end;
+  EXPECT_TRUE(differs);
+}
+
+TEST(Simulator, UnknownPolicyIsAnError) {
+  const Scenario s = aligned(ScenarioBuilder().node("a").model(make_model("m", 1, 0)).task(
+      "T", "a", "m", 100));
+  SimOptions o;
+  o.scheduler = "fifo";
+  EXPECT_FALSE(simulate(s, o).ok());
+}
+
+TEST(Report, MissRateCountsOverdueAndDropped) {
+  SimResult r;
+  r.tasks.resize(1);
+  r.tasks[0] = TaskTally{10, 6, 3, 1, {1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000}};
+  r.initial_plan.node_of_task = r.final_plan.node_of_task = {0};
+  const Scenario s = ScenarioBuilder().node("a").model(make_model("m", 1, 0)).task(
+      "T", "a", "m", 100).build();
+  const RunSummary sum = summarize(s, r, "x");
+  EXPECT_DOUBLE_EQ(sum.overall.miss_rate, 0.4);
+  EXPECT_DOUBLE_EQ(sum.overall.mean_ms, 5.0);
+  EXPECT_DOUBLE_EQ(sum.overall.p50_ms, 5.0);
+  EXPECT_DOUBLE_EQ(sum.overall.p99_ms, 9.0);
+  ASSERT_EQ(sum.model_names, std::vector<std::string>{"m"});
+}
+
+}  // namespace
+}  // namespace coedge
