@@ -64,7 +64,9 @@ std::function<int()> add_city_command(CLI::App& app) {
   cmd->add_option("--load", args->city.load,
                   "Offered accelerator load per node at batch 1 (1.0 = every accelerator busy)")
       ->default_val(0.8)->check(CLI::Range(0.0, 100.0));
-  cmd->add_option("--tasks", args->city.tasks, "Number of tasks (overrides --load when set)");
+  cmd->add_option("--tasks", args->city.tasks,
+                  "Number of tasks; their periods are then chosen to offer --load "
+                  "(default: periods 3x ExeTime(1), count from --load)");
   cmd->add_option("--seed", args->city.seed, "Random seed")->default_val(1);
   cmd->add_option("--hotspot-share", args->city.hotspot_share,
                   "Fraction of lampposts near a hotspot")

@@ -43,6 +43,7 @@ struct SimArgs {
   std::string profiles;
   bool jobs = false;
   bool quiet = false;
+  uint32_t seeds = 1;
 };
 
 std::string join(std::span<const std::string_view> names) {
@@ -54,6 +55,34 @@ std::string join(std::span<const std::string_view> names) {
 int fail(int code, const std::string& message) {
   std::fprintf(stderr, "coedge sim: %s\n", message.c_str());
   return code;
+}
+
+// --seeds N: every pair on seeds seed .. seed+N-1; mean, min and max of the miss rates.
+int run_seed_sweep(Scenario scenario, const std::vector<PolicyPair>& pairs, const SimArgs& args,
+                   const std::string& out_dir) {
+  const uint64_t first = scenario.run.seed;
+  std::vector<std::vector<RunSummary>> runs(pairs.size());  // [pair][seed]
+  for (uint32_t i = 0; i < args.seeds; ++i) {
+    scenario.run.seed = first + i;
+    for (size_t p = 0; p < pairs.size(); ++p) {
+      SimOptions options;
+      options.dispatcher = pairs[p].dispatcher;
+      options.scheduler = pairs[p].scheduler;
+      auto result = simulate(scenario, options);
+      if (!result.ok()) return fail(kExitBadInput, result.error().message);
+      runs[p].push_back(summarize(scenario, result.value(), pairs[p].label));
+    }
+    if (!args.quiet)
+      std::fprintf(stderr, "\rseed %u of %u done", i + 1, args.seeds);
+  }
+  if (!args.quiet) std::fprintf(stderr, "\n");
+  std::printf("%s", format_seed_sweep(scenario, first, runs).c_str());
+  if (!args.no_files) {
+    if (Status st = write_seed_sweep_file(out_dir, first, runs); !st.ok())
+      return fail(kExitFailure, st.error().message);
+    std::printf("\nResults written to %s/seeds.csv\n", out_dir.c_str());
+  }
+  return kExitOk;
 }
 
 int run_sim(const SimArgs& args) {
@@ -75,19 +104,20 @@ int run_sim(const SimArgs& args) {
     scenario.run.duration = d.value();
   }
 
+  const std::string single_label = args.dispatcher + "+" + args.scheduler;
   std::vector<PolicyPair> pairs;
   if (args.compare) {
     pairs.assign(std::begin(kPaperPairs), std::end(kPaperPairs));
   } else {
-    pairs.push_back({"", args.dispatcher.c_str(), args.scheduler.c_str()});
+    pairs.push_back({single_label.c_str(), args.dispatcher.c_str(), args.scheduler.c_str()});
   }
   const std::string out_dir = args.out.empty() ? "results/" + scenario.name : args.out;
+  if (args.seeds > 1) return run_seed_sweep(std::move(scenario), pairs, args, out_dir);
 
   std::vector<SimResult> results;
   std::vector<RunSummary> summaries;
   for (const PolicyPair& pair : pairs) {
-    const std::string label =
-        *pair.label ? pair.label : std::string(pair.dispatcher) + "+" + pair.scheduler;
+    const std::string label = pair.label;
     SimOptions options;
     options.dispatcher = pair.dispatcher;
     options.scheduler = pair.scheduler;
@@ -152,6 +182,10 @@ std::function<int()> add_sim_command(CLI::App& app) {
   cmd->add_option("--profiles", args->profiles,
                   "Profile-set file whose timings replace the scenario's (e.g. a 'machine' set)");
   cmd->add_flag("--jobs", args->jobs, "Also write jobs.csv: every job's timeline (large)");
+  cmd->add_option("--seeds", args->seeds,
+                  "Repeat on this many seeds (from --seed on) and report the mean, min and max "
+                  "miss rates instead of one run's tables; writes seeds.csv")
+      ->default_val(1)->check(CLI::Range(1u, 100000u));
   cmd->add_flag("-q,--quiet", args->quiet, "No progress on stderr");
   return [args] { return run_sim(*args); };
 }

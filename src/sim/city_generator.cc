@@ -60,12 +60,23 @@ Scenario generate_city(const CityOptions& o, const std::vector<ModelProfile>& mo
     }
   }
 
-  // Task count from the offered load: on average every model is equally likely.
-  double mean_load = 0;
-  for (const ModelProfile& m : models)
-    mean_load += to_s(m.exe(1)) / to_s(city_period(m)) / static_cast<double>(models.size());
-  const auto task_count = o.tasks ? o.tasks
-                                  : static_cast<uint32_t>(std::llround(o.load * o.nodes / mean_load));
+  // Either the count follows from the load (periods fixed), or the periods do (count fixed).
+  std::vector<Duration> periods;
+  for (const ModelProfile& m : models) periods.push_back(city_period(m));
+  uint32_t task_count = o.tasks;
+  if (task_count == 0) {
+    double mean_load = 0;
+    for (size_t i = 0; i < models.size(); ++i)
+      mean_load += to_s(models[i].exe(1)) / to_s(periods[i]) / static_cast<double>(models.size());
+    task_count = static_cast<uint32_t>(std::llround(o.load * o.nodes / mean_load));
+  } else if (o.load > 0) {
+    const double per_task = o.load * o.nodes / task_count;  // each task's T_avg / period
+    for (size_t i = 0; i < models.size(); ++i) {
+      const int64_t step = 10000;  // round up to 10 ms
+      const auto raw = static_cast<int64_t>(static_cast<double>(models[i].exe(1).count()) / per_task);
+      periods[i] = Duration(std::max<int64_t>(step, (raw + step - 1) / step * step));
+    }
+  }
 
   // Sources drawn in proportion to weights; hotspots weigh more.
   std::vector<double> cumulative(o.nodes);
@@ -86,7 +97,7 @@ Scenario generate_city(const CityOptions& o, const std::vector<ModelProfile>& mo
     task.name = "T" + std::to_string(t);
     task.source = source;
     task.model = model;
-    task.period = city_period(models[model]);
+    task.period = periods[model];
     task.deadline = task.period;
     task.priority = static_cast<int>(models.size() - model);  // the first model matters most
     s.tasks.push_back(std::move(task));

@@ -17,7 +17,9 @@ struct CityOptions {
   // Offered accelerator load per node at batch size 1 (sum of ExeTime(1) / period over
   // all tasks, divided by the number of nodes). 1.0 keeps every accelerator busy.
   double load = 0.8;
-  uint32_t tasks = 0;  // when non-zero, this many tasks regardless of `load`
+  // When zero, tasks get city_period() and their number follows from `load`. Otherwise
+  // exactly this many tasks, with periods stretched or shrunk to offer `load`.
+  uint32_t tasks = 0;
   uint64_t seed = 1;
   double hotspot_share = 0.2;   // fraction of lampposts near a hotspot
   double hotspot_weight = 3.0;  // how many times more tasks a hotspot lamppost gets
@@ -29,8 +31,9 @@ struct CityOptions {
   Duration duration = std::chrono::seconds(600);
 };
 
-// The period the generator gives to tasks of a model: 3 x its batch-1 ExeTime, rounded
-// up to 100 ms, so that each task asks for about a third of an accelerator.
+// The period the generator gives to tasks of a model when the task count is free: 3 x its
+// batch-1 ExeTime, rounded up to 100 ms, so that each task asks for about a third of an
+// accelerator.
 Duration city_period(const ModelProfile& model);
 
 // REQUIRES: options.nodes >= 1 and models non-empty.

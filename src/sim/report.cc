@@ -157,11 +157,14 @@ RunSummary summarize(const Scenario& scenario, const SimResult& result, std::str
   }
   summary.overall = merge(all);
   const double duration_s = to_s(scenario.run.duration);
+  // Over the whole simulated span: an overloaded node keeps working off its backlog after
+  // the last release, and that work belongs to the run.
+  const double span_s = std::max(duration_s, to_s(result.end_time));
   double busy = 0;
   for (Duration d : result.accelerator_busy) busy += to_s(d);
-  if (!result.accelerator_busy.empty() && duration_s > 0)
+  if (!result.accelerator_busy.empty() && span_s > 0)
     summary.accelerator_utilisation =
-        busy / (duration_s * static_cast<double>(result.accelerator_busy.size()));
+        busy / (span_s * static_cast<double>(result.accelerator_busy.size()));
   if (duration_s > 0) summary.jobs_per_second = static_cast<double>(summary.overall.met) / duration_s;
   for (const TimedPlanRecord& r : result.plan_records)
     if (r.at != kEpoch) ++summary.plan_changes;
@@ -256,6 +259,55 @@ std::string format_comparison(const Scenario& scenario, const std::vector<SimRes
   }
   out += "Allocation per node at the end of the run:\n" + render_table(rows);
   return out;
+}
+
+std::string format_seed_sweep(const Scenario& scenario, uint64_t first_seed,
+                              const std::vector<std::vector<RunSummary>>& runs) {
+  const size_t seeds = runs.front().size();
+  std::string out = fmt("Scenario %s: %zu nodes, %zu tasks, %.0f s simulated, seeds %llu..%llu\n\n",
+                        scenario.name.c_str(), scenario.nodes.size(), scenario.tasks.size(),
+                        to_s(scenario.run.duration), static_cast<unsigned long long>(first_seed),
+                        static_cast<unsigned long long>(first_seed + seeds - 1));
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> header{"mean miss rate"};
+  for (const std::string& m : runs.front().front().model_names) header.push_back(m);
+  for (const char* h : {"overall", "min", "max"}) header.push_back(h);
+  rows.push_back(header);
+  for (const auto& policy : runs) {
+    std::vector<std::string> row{policy.front().label};
+    for (size_t m = 0; m < policy.front().models.size(); ++m) {
+      double sum = 0;
+      for (const RunSummary& r : policy) sum += r.models[m].miss_rate;
+      row.push_back(percent(sum / static_cast<double>(seeds)));
+    }
+    double sum = 0, lo = 1, hi = 0;
+    for (const RunSummary& r : policy) {
+      sum += r.overall.miss_rate;
+      lo = std::min(lo, r.overall.miss_rate);
+      hi = std::max(hi, r.overall.miss_rate);
+    }
+    row.push_back(percent(sum / static_cast<double>(seeds)));
+    row.push_back(percent(lo));
+    row.push_back(percent(hi));
+    rows.push_back(std::move(row));
+  }
+  return out + render_table(rows);
+}
+
+Status write_seed_sweep_file(const std::string& dir, uint64_t first_seed,
+                             const std::vector<std::vector<RunSummary>>& runs) {
+  if (Status st = make_dir(dir); !st.ok()) return st;
+  std::string csv = std::string("policy,seed,model,") + kStatsCsvHeader;
+  for (const auto& policy : runs) {
+    for (size_t i = 0; i < policy.size(); ++i) {
+      const RunSummary& r = policy[i];
+      const std::string prefix = r.label + "," + std::to_string(first_seed + i) + ",";
+      for (size_t m = 0; m < r.models.size(); ++m)
+        csv += prefix + stats_csv_row(r.model_names[m], r.models[m]);
+      csv += prefix + stats_csv_row("overall", r.overall);
+    }
+  }
+  return write_text(std::filesystem::path(dir) / "seeds.csv", csv);
 }
 
 Status write_run_files(const std::string& dir, const Scenario& scenario,

@@ -26,7 +26,7 @@ struct RunSummary {
   std::vector<std::string> model_names;  // models used by some task, in model order
   std::vector<Stats> models;             // parallel to model_names
   Stats overall;
-  double accelerator_utilisation = 0;  // mean over nodes of busy time / run duration
+  double accelerator_utilisation = 0;  // mean over nodes of busy time / simulated span
   double jobs_per_second = 0;          // jobs that met their deadline, per simulated second
   size_t plan_changes = 0;             // stage-2 records (evictions, moves, re-admissions)
 };
@@ -45,6 +45,14 @@ std::string format_comparison(const Scenario& scenario, const std::vector<SimRes
 // summary.json and, when jobs were recorded, jobs.csv into `dir` (created if needed).
 Status write_run_files(const std::string& dir, const Scenario& scenario,
                        const SimResult& result, const RunSummary& summary);
+// Mean, min and max miss rates per policy over seeds. runs[policy][i] ran on seed
+// first_seed + i; every policy ran on the same seeds.
+std::string format_seed_sweep(const Scenario& scenario, uint64_t first_seed,
+                              const std::vector<std::vector<RunSummary>>& runs);
+// seeds.csv: one row per policy, seed and model type (and "overall").
+Status write_seed_sweep_file(const std::string& dir, uint64_t first_seed,
+                             const std::vector<std::vector<RunSummary>>& runs);
+
 // compare.csv and compare.json: one row per policy pair and model type.
 Status write_comparison_files(const std::string& dir, const Scenario& scenario,
                               const std::vector<RunSummary>& summaries);
