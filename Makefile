@@ -8,9 +8,11 @@ JOBS     ?= $(shell nproc)
 CMAKE    ?= cmake
 COEDGE   := $(BUILD)/bin/coedge
 
-# Debian packages the project needs, to build, test, benchmark and plot.
+# Debian packages the project needs, to build, test, benchmark and plot; OpenCV for
+# inference, python3-onnx and numpy to generate the ONNX models at build time.
 PACKAGES := g++ make cmake pkg-config libyaml-cpp-dev libcli11-dev nlohmann-json3-dev \
-            libgtest-dev libgmock-dev libbenchmark-dev gnuplot-nox
+            libgtest-dev libgmock-dev libbenchmark-dev gnuplot-nox \
+            libopencv-dev python3-onnx python3-numpy
 
 .PHONY: all setup build test test-unit asan demo bench clean help
 
@@ -30,7 +32,7 @@ setup:
 	if [ -n "$$missing" ]; then \
 	  echo "Installing:" $$missing; \
 	  if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "All build dependencies are installed."; fi
 
 $(BUILD)/CMakeCache.txt:

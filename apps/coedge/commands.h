@@ -15,5 +15,6 @@ inline constexpr int kExitBadInput = 2;
 // Adds the subcommand to `app`; the returned function runs it once parsing succeeded.
 std::function<int()> add_sim_command(CLI::App& app);
 std::function<int()> add_city_command(CLI::App& app);
+std::function<int()> add_profile_command(CLI::App& app);
 
 }  // namespace coedge::app

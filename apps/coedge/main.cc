@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("coedge 0.1.0"));
   auto sim = coedge::app::add_sim_command(app);
   auto city = coedge::app::add_city_command(app);
+  auto profile = coedge::app::add_profile_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -19,5 +20,6 @@ int main(int argc, char** argv) {
   }
   if (app.got_subcommand("sim")) return sim();
   if (app.got_subcommand("city")) return city();
+  if (app.got_subcommand("profile")) return profile();
   return coedge::app::kExitBadInput;
 }

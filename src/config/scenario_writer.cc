@@ -81,9 +81,10 @@ class Writer {
   std::string out_;
 };
 
-void write_models(Writer& w, const Scenario& s) {
+// `with_source`: scenarios keep each model's provenance; a profile set is its own source.
+void write_models(Writer& w, const std::vector<ModelProfile>& models, bool with_source) {
   w.raw("models:\n");
-  for (const ModelProfile& m : s.models) {
+  for (const ModelProfile& m : models) {
     w.raw("  - name: ").str(m.name).raw("\n    input_shape: [");
     for (size_t i = 0; i < m.input_shape.size(); ++i) w.raw(i ? ", " : "").num(m.input_shape[i]);
     w.raw("]\n    input_bytes: ").num(m.input_bytes).raw("\n    exe_ms: [");
@@ -92,7 +93,7 @@ void write_models(Writer& w, const Scenario& s) {
     w.raw("]\n    pre: ").dur(m.pre_time).raw("\n    post: ").dur(m.post_time).raw("\n");
     // "inline" is what an absent source reads back as; anything else is provenance
     // worth keeping (e.g. the profile file the numbers were taken from).
-    if (!m.profile_source.empty() && m.profile_source != "inline")
+    if (with_source && !m.profile_source.empty() && m.profile_source != "inline")
       w.raw("    source: ").str(m.profile_source).raw("\n");
   }
 }
@@ -125,7 +126,7 @@ std::string write_scenario_yaml(const Scenario& s) {
   w.raw("\n  seed: ").num(run.seed).raw("\n  release_jitter: ").dur(run.release_jitter);
   w.raw("\n  random_phase: ").raw(run.random_phase ? "true" : "false");
   w.raw("\n  exec_jitter: ").num(run.exec_jitter).raw("\n");
-  write_models(w, s);
+  write_models(w, s.models, true);
   w.raw("nodes:\n");
   for (const NodeSpec& n : s.nodes)
     w.raw("  - name: ").str(n.name).raw("\n    cpu_cores: ").num(n.cpu_cores).raw("\n");
@@ -146,6 +147,23 @@ std::string write_scenario_yaml(const Scenario& s) {
       w.raw("\n    mbps: ").num(e.mbps).raw("\n");
     }
   }
+  return w.take();
+}
+
+std::string write_profile_set_yaml(const std::string& set_name, const std::string& description,
+                                   const std::vector<ModelProfile>& models,
+                                   const std::string& notes) {
+  Writer w(1024 + 400 * models.size() + notes.size());
+  size_t start = 0;
+  while (start < notes.size()) {
+    size_t end = notes.find('\n', start);
+    if (end == std::string::npos) end = notes.size();
+    w.raw("# ").raw(std::string_view(notes).substr(start, end - start)).raw("\n");
+    start = end + 1;
+  }
+  w.raw("profile_set: ").str(set_name).raw("\n");
+  if (!description.empty()) w.raw("description: ").str(description).raw("\n");
+  write_models(w, models, false);
   return w.take();
 }
 

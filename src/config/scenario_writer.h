@@ -9,6 +9,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "core/scenario.h"
 
@@ -17,5 +18,12 @@ namespace coedge {
 // REQUIRES: `scenario` is valid as the loader would accept it (indices in range, names
 // unique and non-empty, positive periods and link bandwidths, and so on).
 std::string write_scenario_yaml(const Scenario& scenario);
+
+// A profile-set file, as load_profile_set reads it, holding `models` (their timings,
+// shapes and sizes; profile_source is not written). Each line of `notes` becomes a
+// comment line at the top. REQUIRES: valid models, as for write_scenario_yaml.
+std::string write_profile_set_yaml(const std::string& set_name, const std::string& description,
+                                   const std::vector<ModelProfile>& models,
+                                   const std::string& notes);
 
 }  // namespace coedge

@@ -100,3 +100,56 @@ TEST(Cli, CityWritesAScenarioThatSimRuns) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Cli, ProfileWritesAProfileSetThatSimReads) {
+  const auto dir = temp_dir("profile");
+  const auto profile = dir / "tiny.yaml";
+  CliRun r = coedge("profile " COEDGE_BINARY_DIR "/models/fixtures/tiny-classifier.onnx --runs 2 "
+                    "--warmup 1 -q -o " + profile.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("per image ms"), std::string::npos);
+  // A scenario using that model, simulated with the measured profile.
+  const auto scenario = dir / "scenario.yaml";
+  std::ofstream(scenario) << "profiles: tiny.yaml\nnodes:\n  - name: a\ntasks:\n"
+                             "  - {name: t, source: a, model: tiny-classifier, period: 100ms}\n";
+  r = coedge("sim " + scenario.string() + " -q --no-files --duration 10s");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("tiny-classifier"), std::string::npos);
+}
+
+TEST(Cli, ProfileOfAScenarioMakesAMachineSet) {
+  const auto dir = temp_dir("profile-scenario");
+  const auto scenario = dir / "s.yaml";
+  std::ofstream(scenario)
+      << "models:\n  - {name: tiny-classifier, input_shape: [3, 32, 32], "
+         "exe_ms: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}\n"
+         "nodes:\n  - name: a\ntasks:\n"
+         "  - {name: t, source: a, model: tiny-classifier, period: 100ms}\n";
+  const auto machine = dir / "machine.yaml";
+  CliRun r = coedge("profile --scenario " + scenario.string() +
+                    " --models-dir " COEDGE_BINARY_DIR "/models/fixtures --runs 2 -q -o " +
+                    machine.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = coedge("sim " + scenario.string() + " --profiles " + machine.string() +
+             " -q --no-files --duration 10s");
+  EXPECT_EQ(r.code, 0) << r.output;
+}
+
+TEST(Cli, ProfileRejectsBadInputClearly) {
+  CliRun r = coedge("profile /no/such/model.onnx -q");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("/no/such/model.onnx"), std::string::npos) << r.output;
+  r = coedge("profile " COEDGE_BINARY_DIR "/models/fixtures/tiny-classifier.onnx --batch 0-12");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("--batch"), std::string::npos) << r.output;
+  r = coedge("profile " COEDGE_BINARY_DIR "/models/fixtures/tiny-unsupported.onnx -q");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("NoSuchOperator"), std::string::npos) << r.output;
+  r = coedge("profile --scenario examples/lamppost.yaml --models-dir /nowhere -q");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("/nowhere/"), std::string::npos) << r.output;
+}
+
+}  // namespace

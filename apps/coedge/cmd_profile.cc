@@ -1,0 +1,191 @@
+// `coedge profile`: measures ExeTime(model, batch) of ONNX models on this machine and
+// writes a profile set in the format `coedge sim --profiles`, the dispatcher and the
+// executor read.
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <unistd.h>
+
+#include "commands.h"
+#include "config/scenario_loader.h"
+#include "config/scenario_writer.h"
+#include "infer/backend.h"
+#include "infer/profiler.h"
+
+namespace coedge::app {
+namespace {
+
+struct ProfileArgs {
+  std::string model_path;
+  std::string name;
+  std::string scenario;
+  std::string models_dir = "build/models";
+  std::string batch = "1-10";
+  int runs = 10;
+  int warmup = 2;
+  int threads = 0;
+  std::string backend = "opencv";
+  std::string out;
+  bool quiet = false;
+};
+
+int fail(int code, const std::string& message) {
+  std::fprintf(stderr, "coedge profile: %s\n", message.c_str());
+  return code;
+}
+
+bool parse_batch_range(const std::string& text, int& lo, int& hi) {
+  const auto dash = text.find('-');
+  try {
+    size_t used = 0;
+    lo = std::stoi(text.substr(0, dash), &used);
+    if (used != text.substr(0, dash).size()) return false;
+    hi = lo;
+    if (dash != std::string::npos) {
+      const std::string rest = text.substr(dash + 1);
+      hi = std::stoi(rest, &used);
+      if (used != rest.size()) return false;
+    }
+  } catch (const std::exception&) {
+    return false;
+  }
+  return lo >= 1 && lo <= hi && hi <= kMaxBatch;
+}
+
+void print_measurement(const ModelMeasurement& m, const std::string& path) {
+  std::printf("\n%s (%s, input %s) from %s\n", m.name.c_str(), std::string(to_string(m.kind)).c_str(),
+              shape_string(m.input_shape).c_str(), path.c_str());
+  std::printf("batch  median ms   p95 ms  per image ms\n");
+  for (const BatchTiming& t : m.batches)
+    std::printf("%5d  %9.2f  %7.2f  %12.2f\n", t.batch, t.median_ms, t.p95_ms, t.per_image_ms());
+  std::printf("stock pre-processing %.2f ms, post-processing %.2f ms per frame (medians)\n",
+              m.pre_ms, m.post_ms);
+}
+
+int run_profile(const ProfileArgs& args) {
+  int lo = 1, hi = kMaxBatch;
+  if (!parse_batch_range(args.batch, lo, hi))
+    return fail(kExitBadInput, "--batch '" + args.batch + "': expected B or LO-HI within 1-10");
+  if (args.model_path.empty() == args.scenario.empty())
+    return fail(kExitBadInput, "give either one MODEL.onnx or --scenario FILE (see --help)");
+
+  // (name, path) of every model to profile.
+  std::vector<std::pair<std::string, std::string>> targets;
+  if (!args.scenario.empty()) {
+    auto scenario = load_scenario(args.scenario);
+    if (!scenario.ok()) return fail(kExitBadInput, scenario.error().message);
+    for (const ModelProfile& m : scenario->models) {
+      const std::string path = (std::filesystem::path(args.models_dir) / (m.name + ".onnx")).string();
+      if (!std::filesystem::exists(path)) {
+        return fail(kExitBadInput, "model '" + m.name + "' of " + args.scenario + ": no file " + path +
+                                       " (build the generated models with 'make', or point "
+                                       "--models-dir at a folder of NAME.onnx files)");
+      }
+      targets.emplace_back(m.name, path);
+    }
+  } else {
+    targets.emplace_back(args.name.empty() ? std::filesystem::path(args.model_path).stem().string()
+                                           : args.name,
+                         args.model_path);
+  }
+
+  BackendOptions backend_options;
+  backend_options.threads = args.threads;
+  auto backend = make_backend(args.backend, backend_options);
+  if (!backend.ok()) return fail(kExitBadInput, backend.error().message);
+
+  std::vector<ModelProfile> profiles;
+  std::string notes;
+  for (const auto& [name, path] : targets) {
+    auto model = backend.value()->load(path);
+    if (!model.ok()) return fail(kExitBadInput, model.error().message);
+    ProfileOptions options;
+    options.min_batch = lo;
+    options.max_batch = hi;
+    options.runs = args.runs;
+    options.warmup = args.warmup;
+    if (!args.quiet) {
+      // A redrawn bar on a terminal; one line per 10% in a log.
+      const bool terminal = isatty(fileno(stderr));
+      options.progress = [&name, terminal, last = -1](int done, int total,
+                                                      const std::string& what) mutable {
+        constexpr int kWidth = 30;
+        const int percent = done * 100 / total;
+        if (!terminal && percent / 10 == last / 10 && done != total) return;
+        last = percent;
+        const int filled = done * kWidth / total;
+        std::fprintf(stderr, "%s%-14s [%s%s] %3d%% %-16s%s", terminal ? "\r" : "", name.c_str(),
+                     std::string(static_cast<size_t>(filled), '#').c_str(),
+                     std::string(static_cast<size_t>(kWidth - filled), '.').c_str(), percent,
+                     what.c_str(), terminal && done != total ? "" : "\n");
+      };
+    }
+    auto measured = profile_model(*model.value(), name, options);
+    if (!measured.ok()) return fail(kExitFailure, measured.error().message);
+    print_measurement(measured.value(), path);
+    if (lo == 1 && hi == kMaxBatch) profiles.push_back(to_model_profile(measured.value(), notes));
+  }
+
+  if (profiles.empty()) {
+    std::printf("\nNo profile file written: a profile needs batch sizes 1-10.\n");
+    return kExitOk;
+  }
+  const std::string out = !args.out.empty() ? args.out
+                          : !args.scenario.empty() ? "results/profiles/machine.yaml"
+                                                   : "results/profiles/" + targets.front().first + ".yaml";
+  const std::string set_name = args.scenario.empty() ? targets.front().first : "machine";
+  const unsigned cores = std::thread::hardware_concurrency();
+  const std::string header =
+      "Measured by 'coedge profile' on this machine (" + std::to_string(cores) + " cores), backend " +
+      args.backend + ", " + (args.threads > 0 ? std::to_string(args.threads) : std::string("default")) +
+      " threads, " + std::to_string(args.runs) + " timed runs per batch size after " +
+      std::to_string(args.warmup) + " warm-up runs. exe_ms are medians.\n" + notes;
+  const std::string text = write_profile_set_yaml(set_name, "ExeTime measured on this machine",
+                                                  profiles, header);
+  std::error_code ec;
+  if (auto parent = std::filesystem::path(out).parent_path(); !parent.empty())
+    std::filesystem::create_directories(parent, ec);
+  std::ofstream file(out, std::ios::binary);
+  file << text;
+  file.close();
+  if (!file) return fail(kExitFailure, "cannot write " + out + ": " + std::strerror(errno));
+  std::printf("\nProfile set '%s' written to %s\n", set_name.c_str(), out.c_str());
+  return kExitOk;
+}
+
+}  // namespace
+
+std::function<int()> add_profile_command(CLI::App& app) {
+  auto args = std::make_shared<ProfileArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "profile", "Measure ExeTime(model, batch) of ONNX models on this machine; write a profile set.");
+  cmd->add_option("model", args->model_path, "ONNX model file to profile");
+  cmd->add_option("--name", args->name, "Model name in the profile (default: the file's stem)");
+  cmd->add_option("--scenario", args->scenario,
+                  "Profile every model of this scenario instead, into a 'machine' profile set");
+  cmd->add_option("--models-dir", args->models_dir,
+                  "With --scenario: folder holding NAME.onnx for each model")
+      ->default_val("build/models");
+  cmd->add_option("--batch", args->batch, "Batch sizes to measure, B or LO-HI within 1-10 "
+                  "(a profile file needs 1-10)")->default_val("1-10");
+  cmd->add_option("--runs", args->runs, "Timed runs per batch size")
+      ->default_val(10)->check(CLI::Range(1, 100000));
+  cmd->add_option("--warmup", args->warmup, "Untimed warm-up runs per batch size")
+      ->default_val(2)->check(CLI::Range(0, 100000));
+  cmd->add_option("--threads", args->threads, "Inference threads (0: the backend's default)")
+      ->default_val(0)->check(CLI::Range(0, 1024));
+  cmd->add_option("--backend", args->backend, "Inference backend: opencv")->default_val("opencv");
+  cmd->add_option("-o,--out", args->out,
+                  "Profile-set file to write (default: results/profiles/NAME.yaml, or "
+                  "results/profiles/machine.yaml with --scenario)");
+  cmd->add_flag("-q,--quiet", args->quiet, "No progress bar");
+  return [args] { return run_profile(*args); };
+}
+
+}  // namespace coedge::app

@@ -1,0 +1,167 @@
+#include "infer/onnx_info.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string_view>
+
+namespace coedge {
+namespace {
+
+// Field numbers from onnx.proto3.
+constexpr uint32_t kModelIrVersion = 1, kModelProducer = 2, kModelGraph = 7;
+constexpr uint32_t kGraphInitializer = 5, kGraphInput = 11, kGraphOutput = 12;
+constexpr uint32_t kTensorProtoName = 8;
+constexpr uint32_t kValueInfoName = 1, kValueInfoType = 2;
+constexpr uint32_t kTypeTensor = 1, kTensorElemType = 1, kTensorShape = 2;
+constexpr uint32_t kShapeDim = 1, kDimValue = 1;
+
+struct Field {
+  uint32_t number = 0;
+  uint32_t wire = 0;
+  uint64_t varint = 0;
+  std::string_view bytes;  // for length-delimited fields
+};
+
+// One protobuf message's fields, in order. `ok` turns false on malformed input.
+class Reader {
+ public:
+  explicit Reader(std::string_view data) : data_(data) {}
+  bool ok() const { return ok_; }
+  bool next(Field& f) {
+    if (pos_ >= data_.size() || !ok_) return false;
+    uint64_t key;
+    if (!varint(key)) return fail();
+    f.number = static_cast<uint32_t>(key >> 3);
+    f.wire = static_cast<uint32_t>(key & 7);
+    switch (f.wire) {
+      case 0: return varint(f.varint) || fail();
+      case 1: return skip(8);
+      case 5: return skip(4);
+      case 2: {
+        uint64_t len;
+        if (!varint(len) || len > data_.size() - pos_) return fail();
+        f.bytes = data_.substr(pos_, len);
+        pos_ += len;
+        return true;
+      }
+      default: return fail();
+    }
+  }
+
+ private:
+  bool fail() {
+    ok_ = false;
+    return false;
+  }
+  bool skip(size_t n) {
+    if (n > data_.size() - pos_) return fail();
+    pos_ += n;
+    return true;
+  }
+  bool varint(uint64_t& out) {
+    out = 0;
+    for (int shift = 0; shift < 64 && pos_ < data_.size(); shift += 7) {
+      const auto byte = static_cast<uint8_t>(data_[pos_++]);
+      out |= static_cast<uint64_t>(byte & 0x7f) << shift;
+      if (!(byte & 0x80)) return true;
+    }
+    return false;
+  }
+  std::string_view data_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+bool parse_value_info(std::string_view bytes, OnnxTensorInfo& out) {
+  Reader r(bytes);
+  Field f;
+  while (r.next(f)) {
+    if (f.number == kValueInfoName && f.wire == 2) out.name = std::string(f.bytes);
+    if (f.number != kValueInfoType || f.wire != 2) continue;
+    Reader type(f.bytes);
+    Field t;
+    while (type.next(t)) {
+      if (t.number != kTypeTensor || t.wire != 2) continue;
+      Reader tensor(t.bytes);
+      Field tf;
+      while (tensor.next(tf)) {
+        if (tf.number == kTensorElemType && tf.wire == 0) out.element_type = static_cast<int32_t>(tf.varint);
+        if (tf.number != kTensorShape || tf.wire != 2) continue;
+        Reader shape(tf.bytes);
+        Field d;
+        while (shape.next(d)) {
+          if (d.number != kShapeDim || d.wire != 2) continue;
+          int64_t value = -1;  // dim_param (symbolic) or absent
+          Reader dim(d.bytes);
+          Field df;
+          while (dim.next(df))
+            if (df.number == kDimValue && df.wire == 0) value = static_cast<int64_t>(df.varint);
+          if (!dim.ok()) return false;
+          out.shape.push_back(value);
+        }
+        if (!shape.ok()) return false;
+      }
+      if (!tensor.ok()) return false;
+    }
+    if (!type.ok()) return false;
+  }
+  return r.ok();
+}
+
+}  // namespace
+
+Result<OnnxInfo> parse_onnx_info(const std::string& bytes, const std::string& name) {
+  auto bad = [&](const std::string& why) {
+    return Error{ErrorCode::kInvalidInput, name + ": not a usable ONNX model: " + why};
+  };
+  OnnxInfo info;
+  std::string_view graph;
+  Reader model(bytes);
+  Field f;
+  while (model.next(f)) {
+    if (f.number == kModelIrVersion && f.wire == 0) info.ir_version = static_cast<int64_t>(f.varint);
+    if (f.number == kModelProducer && f.wire == 2) info.producer = std::string(f.bytes);
+    if (f.number == kModelGraph && f.wire == 2) graph = f.bytes;
+  }
+  if (!model.ok() || info.ir_version <= 0) return bad("the file is not an ONNX protobuf (or is truncated)");
+  if (graph.empty()) return bad("the model has no graph");
+
+  std::set<std::string> initializers;
+  std::vector<OnnxTensorInfo> inputs;
+  Reader g(graph);
+  while (g.next(f)) {
+    if (f.wire != 2) continue;
+    if (f.number == kGraphInitializer) {
+      Reader t(f.bytes);
+      Field tf;
+      while (t.next(tf))
+        if (tf.number == kTensorProtoName && tf.wire == 2) initializers.insert(std::string(tf.bytes));
+    } else if (f.number == kGraphInput || f.number == kGraphOutput) {
+      OnnxTensorInfo v;
+      if (!parse_value_info(f.bytes, v)) return bad("a graph input or output is malformed");
+      (f.number == kGraphInput ? inputs : info.outputs).push_back(std::move(v));
+    }
+  }
+  if (!g.ok()) return bad("the graph is malformed (truncated file?)");
+  // Old exporters (IR < 4) list weights among the inputs as well.
+  for (auto& v : inputs)
+    if (!initializers.count(v.name)) info.inputs.push_back(std::move(v));
+  if (info.inputs.empty()) return bad("the graph has no input");
+  if (info.outputs.empty()) return bad("the graph has no output");
+  return info;
+}
+
+Result<OnnxInfo> read_onnx_info(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Error{ErrorCode::kIo, path + ": cannot open: " + std::strerror(errno)};
+  }
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return parse_onnx_info(buffer.str(), path);
+}
+
+}  // namespace coedge

@@ -1,0 +1,104 @@
+#include "infer/stock_task.h"
+
+#include <algorithm>
+
+#include "infer/image.h"
+
+namespace coedge {
+
+std::string_view to_string(TaskKind kind) {
+  return kind == TaskKind::kClassification ? "classification" : "detection";
+}
+
+Result<TaskKind> infer_task_kind(const Model& model) {
+  const auto& out = model.info().outputs.front().shape;
+  if (out.size() == 2 && out[1] > 0) return TaskKind::kClassification;
+  if (out.size() == 3 && out[2] >= 6) return TaskKind::kDetection;
+  return Error{ErrorCode::kUnsupported,
+               model.path() + ": output " + shape_string(out) +
+                   " is neither [N, classes] (classification) nor [N, rows, 5 + classes] "
+                   "(YOLO-style detection)"};
+}
+
+StockTask::StockTask(Model& model, TaskKind kind) : model_(model), kind_(kind) {
+  const auto shape = model.item_shape();
+  COEDGE_CHECK(shape.size() == 3 && shape[0] == 3);
+  height_ = static_cast<int>(shape[1]);
+  width_ = static_cast<int>(shape[2]);
+  classification.width = width_;
+  classification.height = height_;
+}
+
+std::vector<FrameResult> StockTask::run(std::span<const Frame> frames, int max_batch) {
+  std::vector<FrameResult> results(frames.size());
+  const size_t item = 3 * static_cast<size_t>(width_) * static_cast<size_t>(height_);
+  const int chunk = std::max(1, model_.fixed_batch() > 0 ? static_cast<int>(model_.fixed_batch())
+                                                         : max_batch);
+  std::vector<size_t> good;           // frames in the current batch
+  std::vector<Letterbox> letterboxes;  // parallel to `good`, detection only
+  Tensor batch;
+
+  auto flush = [&] {
+    if (good.empty()) return;
+    batch.shape = {static_cast<int64_t>(good.size()), 3, height_, width_};
+    batch.data.resize(good.size() * item);  // fixed-batch models are padded with zeros
+    if (model_.fixed_batch() > 0 && static_cast<int64_t>(good.size()) < model_.fixed_batch()) {
+      batch.shape[0] = model_.fixed_batch();
+      batch.data.resize(static_cast<size_t>(model_.fixed_batch()) * item, 0.0f);
+    }
+    auto output = model_.run(batch);
+    for (size_t i = 0; i < good.size(); ++i) {
+      FrameResult& r = results[good[i]];
+      if (!output.ok()) {
+        r.status = output.error();
+        continue;
+      }
+      const std::span<const float> row = output->item(static_cast<int64_t>(i));
+      if (kind_ == TaskKind::kClassification) {
+        r.classes = classification_postprocess(row, classification.top_k);
+      } else {
+        auto detections = detection_postprocess(row, static_cast<int>(output->shape.back()),
+                                                letterboxes[i], detection);
+        if (detections.ok()) r.detections = std::move(detections.value());
+        else r.status = detections.error();
+      }
+    }
+    good.clear();
+    letterboxes.clear();
+  };
+
+  for (size_t f = 0; f < frames.size(); ++f) {
+    cv::Mat image;
+    if (const auto* bytes = std::get_if<std::span<const uint8_t>>(&frames[f])) {
+      auto decoded = decode_image(*bytes);
+      if (!decoded.ok()) {
+        results[f].status = decoded.error();
+        continue;
+      }
+      image = std::move(decoded.value());
+    } else {
+      image = std::get<cv::Mat>(frames[f]);
+    }
+    batch.data.resize((good.size() + 1) * item);
+    const std::span<float> slot(batch.data.data() + good.size() * item, item);
+    if (kind_ == TaskKind::kClassification) {
+      if (Status st = classification_preprocess(image, classification, slot); !st.ok()) {
+        results[f].status = st;
+        continue;
+      }
+    } else {
+      auto lb = detection_preprocess(image, width_, height_, slot);
+      if (!lb.ok()) {
+        results[f].status = lb.error();
+        continue;
+      }
+      letterboxes.push_back(lb.value());
+    }
+    good.push_back(f);
+    if (static_cast<int>(good.size()) == chunk) flush();
+  }
+  flush();
+  return results;
+}
+
+}  // namespace coedge

@@ -1,0 +1,98 @@
+#include "infer/backend.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "infer_test_util.h"
+
+namespace coedge {
+namespace {
+
+std::unique_ptr<Backend> opencv() {
+  auto b = make_backend("opencv", BackendOptions{});
+  EXPECT_TRUE(b.ok());
+  return std::move(b.value());
+}
+
+Tensor ramp(std::vector<int64_t> shape, float scale) {
+  Tensor t = Tensor::zeros(std::move(shape));
+  for (size_t i = 0; i < t.data.size(); ++i) t.data[i] = scale * static_cast<float>(i % 97) / 97.0f;
+  return t;
+}
+
+TEST(OpencvBackend, RunsAnyBatchSizeInOneForwardPass) {
+  auto model = opencv()->load(testing::fixture_path("tiny-classifier"));
+  ASSERT_TRUE(model.ok()) << model.error().message;
+  EXPECT_EQ(model.value()->item_shape(), (std::vector<int64_t>{3, 32, 32}));
+  EXPECT_EQ(model.value()->fixed_batch(), -1);
+  for (int64_t n : {1, 3, 10}) {
+    auto out = model.value()->run(ramp({n, 3, 32, 32}, 1.0f));
+    ASSERT_TRUE(out.ok()) << out.error().message;
+    EXPECT_EQ(out->shape, (std::vector<int64_t>{n, 4}));
+  }
+}
+
+TEST(OpencvBackend, AnItemGivesTheSameOutputAloneOrInABatch) {
+  auto model = opencv()->load(testing::fixture_path("tiny-classifier"));
+  ASSERT_TRUE(model.ok());
+  Tensor batch = ramp({3, 3, 32, 32}, 1.0f);
+  for (float& v : batch.item(1)) v *= -0.5f;  // make the items differ
+  Tensor alone = Tensor::zeros({1, 3, 32, 32});
+  std::copy(batch.item(1).begin(), batch.item(1).end(), alone.data.begin());
+  auto a = model.value()->run(batch);
+  auto b = model.value()->run(alone);
+  ASSERT_TRUE(a.ok() && b.ok());
+  for (size_t i = 0; i < 4; ++i) EXPECT_NEAR(a->item(1)[i], b->item(0)[i], 1e-4);
+  EXPECT_NE(a->item(0)[0], a->item(1)[0]);
+}
+
+TEST(OpencvBackend, AWrongInputShapeIsAnErrorNamingTheModelAndTheShapes) {
+  auto model = opencv()->load(testing::fixture_path("tiny-classifier"));
+  ASSERT_TRUE(model.ok());
+  auto out = model.value()->run(Tensor::zeros({2, 3, 64, 64}));
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.error().message.find("tiny-classifier.onnx"), std::string::npos);
+  EXPECT_NE(out.error().message.find("[2, 3, 64, 64]"), std::string::npos);
+  EXPECT_NE(out.error().message.find("[N, 3, 32, 32]"), std::string::npos);
+  Tensor short_data = Tensor::zeros({1, 3, 32, 32});
+  short_data.data.resize(10);
+  EXPECT_FALSE(model.value()->run(short_data).ok());
+}
+
+TEST(OpencvBackend, AFixedBatchIsEnforced) {
+  auto model = opencv()->load(testing::fixture_path("tiny-fixed-batch"));
+  ASSERT_TRUE(model.ok()) << model.error().message;
+  EXPECT_EQ(model.value()->fixed_batch(), 2);
+  EXPECT_TRUE(model.value()->run(Tensor::zeros({2, 3, 32, 32})).ok());
+  EXPECT_FALSE(model.value()->run(Tensor::zeros({3, 3, 32, 32})).ok());
+}
+
+TEST(OpencvBackend, AnUnsupportedOperatorFailsAtLoadWithTheFileAndTheReason) {
+  auto model = opencv()->load(testing::fixture_path("tiny-unsupported"));
+  ASSERT_FALSE(model.ok());
+  EXPECT_NE(model.error().message.find("tiny-unsupported.onnx"), std::string::npos);
+  EXPECT_NE(model.error().message.find("NoSuchOperator"), std::string::npos) << model.error().message;
+}
+
+TEST(OpencvBackend, MissingAndNonOnnxFilesAreErrors) {
+  auto missing = opencv()->load("/no/such.onnx");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("/no/such.onnx"), std::string::npos);
+  const auto path = std::filesystem::temp_directory_path() / "coedge-not-a-model.onnx";
+  std::ofstream(path) << "definitely not protobuf";
+  auto garbage = opencv()->load(path.string());
+  ASSERT_FALSE(garbage.ok());
+  EXPECT_NE(garbage.error().message.find("not an ONNX"), std::string::npos);
+  std::filesystem::remove(path);
+}
+
+TEST(Backend, UnknownNameIsAnError) {
+  auto b = make_backend("tensorrt", BackendOptions{});
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.error().message.find("tensorrt"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace coedge

@@ -1,0 +1,54 @@
+#include "infer/onnx_info.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <iterator>
+
+#include "infer_test_util.h"
+
+namespace coedge {
+namespace {
+
+TEST(OnnxInfo, ReadsInputAndOutputShapesWithADynamicBatch) {
+  auto info = read_onnx_info(testing::fixture_path("tiny-classifier"));
+  ASSERT_TRUE(info.ok()) << info.error().message;
+  ASSERT_EQ(info->inputs.size(), 1u);  // the weights are initializers, not inputs
+  EXPECT_EQ(info->inputs[0].name, "images");
+  EXPECT_EQ(info->inputs[0].element_type, 1);
+  EXPECT_EQ(info->inputs[0].shape, (std::vector<int64_t>{-1, 3, 32, 32}));
+  ASSERT_EQ(info->outputs.size(), 1u);
+  EXPECT_EQ(info->outputs[0].shape, (std::vector<int64_t>{-1, 4}));
+  EXPECT_EQ(info->producer, "coedge-gen-models");
+}
+
+TEST(OnnxInfo, ReadsAFixedBatchAndTheRealModels) {
+  auto fixed = read_onnx_info(testing::fixture_path("tiny-fixed-batch"));
+  ASSERT_TRUE(fixed.ok());
+  EXPECT_EQ(fixed->inputs[0].shape[0], 2);
+  auto yolo = read_onnx_info(testing::model_path("yolov5s-640"));
+  ASSERT_TRUE(yolo.ok());
+  EXPECT_EQ(yolo->inputs[0].shape, (std::vector<int64_t>{-1, 3, 640, 640}));
+  EXPECT_EQ(yolo->outputs[0].shape, (std::vector<int64_t>{-1, 25200, 85}));  // YOLOv5's layout
+}
+
+TEST(OnnxInfo, RejectsWhatIsNotOnnx) {
+  auto text = parse_onnx_info("name: this is yaml, not onnx\n", "x.onnx");
+  ASSERT_FALSE(text.ok());
+  EXPECT_NE(text.error().message.find("x.onnx"), std::string::npos);
+  EXPECT_NE(text.error().message.find("not an ONNX"), std::string::npos);
+  EXPECT_FALSE(parse_onnx_info("", "empty.onnx").ok());
+  auto missing = read_onnx_info("/no/such/model.onnx");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("/no/such/model.onnx"), std::string::npos);
+}
+
+TEST(OnnxInfo, RejectsATruncatedFile) {
+  std::ifstream in(testing::fixture_path("tiny-classifier"), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GT(bytes.size(), 100u);
+  EXPECT_FALSE(parse_onnx_info(bytes.substr(0, bytes.size() / 2), "cut.onnx").ok());
+}
+
+}  // namespace
+}  // namespace coedge
