@@ -37,7 +37,7 @@ void BM_SimulatedJobs(benchmark::State& state, const char* dispatcher, const cha
   city.nodes = static_cast<uint32_t>(state.range(0));
   city.load = 0.9;
   city.duration = std::chrono::seconds(600);
-  const Scenario scenario = generate_city(city, jetson_models());
+  const Scenario scenario = generate_city(city, jetson_models()).value();
   SimOptions options;
   options.dispatcher = dispatcher;
   options.scheduler = scheduler;
@@ -62,7 +62,7 @@ void BM_DispatcherStage1(benchmark::State& state) {
   city.tasks = static_cast<uint32_t>(state.range(0));
   city.nodes = city.tasks / 10;
   city.load = 0.9;  // ten tasks per node, periods set to offer 90% of each accelerator
-  const Scenario scenario = generate_city(city, jetson_models());
+  const Scenario scenario = generate_city(city, jetson_models()).value();
   size_t placed = 0;
   for (auto _ : state) {
     CoedgeDispatcher dispatcher(scenario);

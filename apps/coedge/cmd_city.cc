@@ -34,7 +34,12 @@ int run_city(CityArgs& args) {
     return kExitBadInput;
   }
   args.city.duration = duration.value();
-  const Scenario scenario = generate_city(args.city, models.value());
+  auto generated = generate_city(args.city, models.value());
+  if (!generated.ok()) {
+    std::fprintf(stderr, "coedge city: %s\n", generated.error().message.c_str());
+    return kExitBadInput;
+  }
+  const Scenario& scenario = generated.value();
   const std::string text = write_scenario_yaml(scenario);
   if (args.out.empty() || args.out == "-") {
     std::fwrite(text.data(), 1, text.size(), stdout);
@@ -63,11 +68,11 @@ std::function<int()> add_city_command(CLI::App& app) {
       ->default_val(100)->check(CLI::Range(1u, 10000000u));
   cmd->add_option("--load", args->city.load,
                   "Offered accelerator load per node at batch 1 (1.0 = every accelerator busy)")
-      ->default_val(0.8)->check(CLI::Range(0.0, 100.0));
+      ->default_val(0.8)->check(CLI::Range(1e-6, 100.0));
   cmd->add_option("--tasks", args->city.tasks,
                   "Number of tasks; their periods are then chosen to offer --load "
                   "(default: periods 3x ExeTime(1), count from --load)");
-  cmd->add_option("--seed", args->city.seed, "Random seed")->default_val(1);
+  cmd->add_option("--seed", args->city.seed, "Random seed")->default_val(1)->check(CLI::Range(0.0, 4e18));
   cmd->add_option("--hotspot-share", args->city.hotspot_share,
                   "Fraction of lampposts near a hotspot")
       ->default_val(0.2)->check(CLI::Range(0.0, 1.0));

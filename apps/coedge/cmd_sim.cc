@@ -144,9 +144,11 @@ int run_sim(const SimArgs& args) {
     std::printf("%s", format_comparison(scenario, results, summaries).c_str());
     const double coedge = summaries[0].overall.miss_rate;
     const double local_edf = summaries[3].overall.miss_rate;
-    if (local_edf > 0)
-      std::printf("\nCoEdge's overall miss rate is %.1f%% lower than Local+EDF's.\n",
-                  (1.0 - coedge / local_edf) * 100.0);
+    if (local_edf > 0) {
+      const double change = (1.0 - coedge / local_edf) * 100.0;
+      std::printf("\nCoEdge's overall miss rate is %.1f%% %s than Local+EDF's.\n",
+                  change >= 0 ? change : -change, change >= 0 ? "lower" : "higher");
+    }
     if (!args.no_files)
       if (Status st = write_comparison_files(out_dir, scenario, summaries); !st.ok())
         return fail(kExitFailure, st.error().message);
@@ -177,7 +179,8 @@ std::function<int()> add_sim_command(CLI::App& app) {
   cmd->add_option("-o,--out", args->out,
                   "Folder for CSV/JSON results (default: results/SCENARIO_NAME)");
   cmd->add_flag("--no-files", args->no_files, "Print the tables only; write no files");
-  cmd->add_option("--seed", args->seed, "Override the scenario's run.seed");
+  cmd->add_option("--seed", args->seed, "Override the scenario's run.seed")
+      ->check(CLI::Range(0.0, 4e18));  // also refuses negative numbers, which would wrap
   cmd->add_option("--duration", args->duration, "Override run.duration, e.g. 600s");
   cmd->add_option("--profiles", args->profiles,
                   "Profile-set file whose timings replace the scenario's (e.g. a 'machine' set)");

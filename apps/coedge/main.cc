@@ -1,4 +1,6 @@
 // `coedge`: the one command-line program, with one subcommand per job.
+#include <cstdio>
+#include <new>
 #include <string>
 
 #include "commands.h"
@@ -18,8 +20,13 @@ int main(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? 0 : coedge::app::kExitBadInput;
   }
-  if (app.got_subcommand("sim")) return sim();
-  if (app.got_subcommand("city")) return city();
-  if (app.got_subcommand("profile")) return profile();
+  try {
+    if (app.got_subcommand("sim")) return sim();
+    if (app.got_subcommand("city")) return city();
+    if (app.got_subcommand("profile")) return profile();
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "coedge: out of memory (the scenario is too large for this machine)\n");
+    return coedge::app::kExitFailure;
+  }
   return coedge::app::kExitBadInput;
 }

@@ -38,6 +38,12 @@ constexpr std::string_view kEventKeys[] = {"at", "link", "mbps"};
 // without bound before anything else could complain.
 constexpr int64_t kMaxReplicas = 1'000'000;
 
+// Slower links than 1 kbit/s are a unit mistake, and they would push transfer times of
+// large frames past what the microsecond clock can count.
+constexpr double kMinMbps = 0.001;
+// A shorter window would flood the dispatcher with reports about a handful of jobs.
+constexpr Duration kMinWindow = std::chrono::milliseconds(1);
+
 std::string resolve(const std::string& base_dir, const std::string& relative) {
   return (std::filesystem::path(base_dir) / relative).lexically_normal().string();
 }
@@ -118,8 +124,12 @@ class ScenarioParser {
     RunSettings& run = scenario_.run;
     for (const Field& f : read_fields(section.value, section.path, kRunKeys, problems_)) {
       if (f.key == "duration" || f.key == "window") {
-        if (auto d = read_positive_duration(f, problems_))
+        auto d = read_positive_duration(f, problems_);
+        if (d && f.key == "window" && *d < kMinWindow) {
+          problems_.add(f.mark(), f.path, "must be at least 1ms, got " + describe(f.value));
+        } else if (d) {
           (f.key == "duration" ? run.duration : run.window) = *d;
+        }
       } else if (f.key == "seed") {
         if (auto seed = read_unsigned(f, problems_)) run.seed = *seed;
       } else if (f.key == "release_jitter") {
@@ -261,10 +271,10 @@ class ScenarioParser {
     for (const Field& f : fields) {
       if (f.key == "default_mbps") {
         std::optional<double> mbps = read_number(f, problems_);
-        if (mbps && *mbps < 0) {
+        if (mbps && (*mbps < 0 || (*mbps > 0 && *mbps < kMinMbps))) {
           problems_.add(f.mark(), f.path,
-                        "must not be negative (0 means pairs without a link cannot talk), got " +
-                            describe(f.value));
+                        "must be 0 (pairs without a link cannot talk) or at least 0.001 "
+                        "(1 kbit/s), got " + describe(f.value));
         } else if (mbps) {
           net.default_mbps = *mbps;
         }
@@ -312,6 +322,9 @@ class ScenarioParser {
                           "must be positive, got " + describe(f.value) +
                               "; to say that two nodes cannot talk, omit the link (and leave "
                               "network.default_mbps at 0)");
+          } else if (value && *value < kMinMbps) {
+            problems_.add(f.mark(), f.path,
+                          "must be at least 0.001 (1 kbit/s), got " + describe(f.value));
           } else if (value) {
             mbps = *value;
             has_mbps = true;
@@ -463,8 +476,9 @@ class ScenarioParser {
           valid &= ends.has_value();
         } else if (f.key == "mbps") {
           std::optional<double> mbps = read_number(f, problems_);
-          if (mbps && *mbps <= 0) {
-            problems_.add(f.mark(), f.path, "must be positive, got " + describe(f.value));
+          if (mbps && *mbps < kMinMbps) {
+            problems_.add(f.mark(), f.path,
+                          "must be at least 0.001 (1 kbit/s), got " + describe(f.value));
             mbps.reset();
           }
           if (mbps) change.mbps = *mbps;

@@ -58,8 +58,10 @@ ModelIndex Scenario::find_model(const std::string& wanted) const {
 
 Duration transfer_time(int64_t bytes, double mbps) {
   COEDGE_CHECK(mbps > 0);
-  const double seconds = static_cast<double>(bytes) * 8.0 / (mbps * 1e6);
-  return Duration(static_cast<int64_t>(std::ceil(seconds * 1e6)));
+  const double us = std::ceil(static_cast<double>(bytes) * 8.0 / mbps);
+  // Beyond about 31 years the transfer cannot matter, and the clock could not add it.
+  if (!(us < 1e15)) return kNever;
+  return Duration(static_cast<int64_t>(us));
 }
 
 }  // namespace coedge

@@ -103,7 +103,8 @@ struct Scenario {
   ModelIndex find_model(const std::string& name) const;
 };
 
-// Time to send `bytes` over `mbps` (Eq. 2 without latency). REQUIRES: mbps > 0.
+// Time to send `bytes` over `mbps` (Eq. 2 without latency), rounded up to the
+// microsecond; kNever when it would exceed 10^15 us (31 years). REQUIRES: mbps > 0.
 Duration transfer_time(int64_t bytes, double mbps);
 
 }  // namespace coedge

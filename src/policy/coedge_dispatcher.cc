@@ -35,7 +35,13 @@ std::vector<TaskIndex> CoedgeDispatcher::by_priority(std::vector<TaskIndex> task
   return tasks;
 }
 
-NodeIndex CoedgeDispatcher::best_node(TaskIndex t, NodeIndex excluded) {
+bool CoedgeDispatcher::banned(TaskIndex t, NodeIndex k) const {
+  for (const Ban& ban : bans_[t])
+    if (ban.node == k && window_ < ban.until_window) return true;
+  return false;
+}
+
+NodeIndex CoedgeDispatcher::best_node(TaskIndex t) {
   const TaskSpec& task = scenario_.tasks[t];
   const ModelProfile& model = scenario_.models[task.model];
   const double deadline_us = static_cast<double>(task.deadline.count());
@@ -44,7 +50,7 @@ NodeIndex CoedgeDispatcher::best_node(TaskIndex t, NodeIndex excluded) {
   NodeIndex best = kNone;
   double best_similarity = -1, best_latency = kInfinity;
   for (NodeIndex k : candidates_) {
-    if (k == excluded) continue;
+    if (!bans_[t].empty() && banned(t, k)) continue;
     const NodeState& node = nodes_[k];
     const Duration comm = comm_time(view_, model.input_bytes, task.source, k);
     if (comm == kNever) continue;
@@ -108,7 +114,7 @@ Plan CoedgeDispatcher::initial(std::vector<PlanRecord>& records) {
   std::vector<TaskIndex> all(scenario_.tasks.size());
   for (TaskIndex t = 0; t < all.size(); ++t) all[t] = t;
   for (TaskIndex t : by_priority(std::move(all))) {
-    const NodeIndex k = best_node(t, kNone);
+    const NodeIndex k = best_node(t);
     if (k == kNone) {
       records.push_back({t, kNone, kNone, PlanReason::kUnplaceable});
     } else {
@@ -131,9 +137,13 @@ Plan CoedgeDispatcher::update(const WindowReport& report, std::vector<PlanRecord
     double measured = 0, estimated = 0;
     for (TaskIndex t : node.tasks) {
       const TaskWindow& seen = report.tasks[t];
-      if (seen.completed == 0) continue;
+      if (seen.finished == 0) continue;
       const TaskSpec& task = scenario_.tasks[t];
-      measured += static_cast<double>(seen.mean_node_latency.count());
+      const auto dropped = static_cast<double>(seen.finished - seen.completed);
+      measured += (static_cast<double>(seen.completed) *
+                       static_cast<double>(seen.mean_node_latency.count()) +
+                   dropped * static_cast<double>(task.deadline.count())) /
+                  static_cast<double>(seen.finished);
       estimated += exec_estimate_us(task, scenario_.models[task.model], node.load, 0.0);
     }
     if (estimated > 0) {
@@ -171,7 +181,9 @@ Plan CoedgeDispatcher::update(const WindowReport& report, std::vector<PlanRecord
       if (lower) victim = t;
     }
     remove(victim);
-    bans_[victim] = Ban{k, window_ + kBanWindows};
+    auto& bans = bans_[victim];
+    std::erase_if(bans, [this](const Ban& b) { return b.until_window <= window_; });
+    bans.push_back(Ban{k, window_ + kBanWindows});
     records.push_back({victim, k, kNone, PlanReason::kEvicted});
     offered.push_back(victim);
   }
@@ -184,9 +196,7 @@ Plan CoedgeDispatcher::update(const WindowReport& report, std::vector<PlanRecord
   for (TaskIndex t = 0; t < where_.size(); ++t)
     if (where_[t] == kNone && !is_offered[t]) offered.push_back(t);
   for (TaskIndex t : by_priority(std::move(offered))) {
-    const Ban& ban = bans_[t];
-    const NodeIndex excluded = window_ <= ban.until_window ? ban.node : kNone;
-    const NodeIndex k = best_node(t, excluded);
+    const NodeIndex k = best_node(t);
     if (k != kNone) {
       assign(t, k);
       records.push_back({t, kNone, k, PlanReason::kReadmitted});

@@ -12,11 +12,12 @@
 //  1. the bandwidth view takes the measured values;
 //  2. alpha_k tracks measured / estimated latency on node k: target = sum of measured mean
 //     node latencies / sum of alpha-free Eq. 3 estimates - 1, smoothed alpha = (alpha +
-//     target) / 2, bounded to [kMinAlpha, kMaxAlpha];
+//     target) / 2, bounded to [kMinAlpha, kMaxAlpha]. A dropped job counts as having
+//     taken its whole relative deadline (a lower bound), so that drops raise alpha;
 //  3. on a node where some task missed more than its epsilon, one task is evicted: the
 //     lowest-priority task whose priority is <= the highest violator's (never a higher
 //     one); ties: the largest load, then the highest index. It may not return to that node
-//     for kBanWindows windows;
+//     for the next kBanWindows windows (each node it was evicted from is remembered);
 //  4. evicted and waiting tasks are offered again, in priority order, as in stage 1.
 #pragma once
 
@@ -50,11 +51,12 @@ class CoedgeDispatcher final : public Dispatcher {
   };
   struct Ban {
     NodeIndex node = kNone;
-    int until_window = 0;
+    int until_window = 0;  // banned while window_ < until_window
   };
 
-  // Best feasible node for task t, skipping `excluded`; kNone if none.
-  NodeIndex best_node(TaskIndex t, NodeIndex excluded);
+  // Best feasible node for task t, skipping the nodes it is banned from; kNone if none.
+  NodeIndex best_node(TaskIndex t);
+  bool banned(TaskIndex t, NodeIndex k) const;
   void assign(TaskIndex t, NodeIndex k);
   void remove(TaskIndex t);
   void recompute_capacity(NodeIndex k);
@@ -66,7 +68,7 @@ class CoedgeDispatcher final : public Dispatcher {
   std::vector<NodeState> nodes_;
   std::vector<NodeIndex> where_;
   std::vector<double> task_loads_;
-  std::vector<Ban> bans_;
+  std::vector<std::vector<Ban>> bans_;  // per task; expired entries are pruned
   std::vector<NodeIndex> candidates_;  // scratch
   int window_ = 0;
 };

@@ -6,7 +6,9 @@ Duration comm_time(const Network& network, int64_t bytes, NodeIndex source, Node
   if (source == node) return Duration{0};
   const double mbps = network.mbps(source, node);
   if (!(mbps > 0)) return kNever;
-  return transfer_time(bytes, mbps) + network.latency(source, node);
+  const Duration transfer = transfer_time(bytes, mbps);
+  if (transfer == kNever) return kNever;
+  return transfer + network.latency(source, node);
 }
 
 double task_load(const TaskSpec& task, const ModelProfile& model) {

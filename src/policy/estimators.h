@@ -12,7 +12,8 @@
 
 namespace coedge {
 
-// Eq. 2. kNever when the nodes cannot talk (no link and no default bandwidth).
+// Eq. 2. kNever when the nodes cannot talk (no link and no default bandwidth) or the
+// transfer would take longer than the clock can count.
 Duration comm_time(const Network& network, int64_t bytes, NodeIndex source, NodeIndex node);
 
 // T_avg(j) / p_j: the share of the accelerator that task j asks for.

@@ -15,8 +15,11 @@ Duration city_period(const ModelProfile& model) {
   return Duration((raw + step - 1) / step * step);
 }
 
-Scenario generate_city(const CityOptions& o, const std::vector<ModelProfile>& models) {
-  COEDGE_CHECK(o.nodes >= 1 && !models.empty());
+Result<Scenario> generate_city(const CityOptions& o, const std::vector<ModelProfile>& models) {
+  auto bad = [](const std::string& why) { return Error{ErrorCode::kInvalidInput, why}; };
+  if (o.nodes < 1) return bad("a city needs at least one node");
+  if (models.empty()) return bad("a city needs at least one model");
+  if (!(o.load > 0)) return bad("the load must be positive, got " + std::to_string(o.load));
   Rng rng(o.seed);
   Scenario s;
   s.name = "city-" + std::to_string(o.nodes);
@@ -68,13 +71,22 @@ Scenario generate_city(const CityOptions& o, const std::vector<ModelProfile>& mo
     double mean_load = 0;
     for (size_t i = 0; i < models.size(); ++i)
       mean_load += to_s(models[i].exe(1)) / to_s(periods[i]) / static_cast<double>(models.size());
-    task_count = static_cast<uint32_t>(std::llround(o.load * o.nodes / mean_load));
-  } else if (o.load > 0) {
+    const double count = std::round(o.load * o.nodes / mean_load);
+    if (!(count >= 1 && count <= kMaxCityTasks))
+      return bad("load " + std::to_string(o.load) + " on " + std::to_string(o.nodes) +
+                 " nodes makes " + std::to_string(count) + " tasks; between 1 and " +
+                 std::to_string(kMaxCityTasks) + " are possible");
+    task_count = static_cast<uint32_t>(count);
+  } else {
+    if (task_count > kMaxCityTasks) return bad("at most " + std::to_string(kMaxCityTasks) + " tasks");
     const double per_task = o.load * o.nodes / task_count;  // each task's T_avg / period
     for (size_t i = 0; i < models.size(); ++i) {
-      const int64_t step = 10000;  // round up to 10 ms
-      const auto raw = static_cast<int64_t>(static_cast<double>(models[i].exe(1).count()) / per_task);
-      periods[i] = Duration(std::max<int64_t>(step, (raw + step - 1) / step * step));
+      const double step = 10000;  // round up to 10 ms
+      const double raw = static_cast<double>(models[i].exe(1).count()) / per_task;
+      if (!(raw <= 86400e6))
+        return bad("load " + std::to_string(o.load) + " over " + std::to_string(task_count) +
+                   " tasks would give " + models[i].name + " tasks periods longer than a day");
+      periods[i] = Duration(static_cast<int64_t>(std::max(step, std::ceil(raw / step) * step)));
     }
   }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/result.h"
 #include "core/scenario.h"
 
 namespace coedge {
@@ -36,7 +37,9 @@ struct CityOptions {
 // accelerator.
 Duration city_period(const ModelProfile& model);
 
-// REQUIRES: options.nodes >= 1 and models non-empty.
-Scenario generate_city(const CityOptions& options, const std::vector<ModelProfile>& models);
+// Errors: no nodes or models, a load that is not positive, or options that would make
+// more than kMaxCityTasks tasks or periods longer than a day.
+inline constexpr uint32_t kMaxCityTasks = 50'000'000;
+Result<Scenario> generate_city(const CityOptions& options, const std::vector<ModelProfile>& models);
 
 }  // namespace coedge

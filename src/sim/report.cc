@@ -51,9 +51,22 @@ Stats merge(const std::vector<const TaskTally*>& tallies) {
 }
 
 std::string fmt(const char* format, auto... args) {
-  char buf[512];
-  std::snprintf(buf, sizeof buf, format, args...);
-  return buf;
+  const int size = std::snprintf(nullptr, 0, format, args...);
+  std::string out(static_cast<size_t>(size > 0 ? size : 0), '\0');
+  std::snprintf(out.data(), out.size() + 1, format, args...);
+  return out;
+}
+
+// RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled. Names
+// in scenarios are free text.
+std::string csv(const std::string& field) {
+  if (field.find_first_of(",\"\r\n") == std::string::npos) return field;
+  std::string out = "\"";
+  for (char c : field) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
 }
 
 std::string percent(double rate) { return fmt("%.2f%%", rate * 100.0); }
@@ -120,7 +133,7 @@ Status make_dir(const std::string& dir) {
 }
 
 std::string stats_csv_row(const std::string& name, const Stats& s) {
-  return fmt("%s,%llu,%llu,%llu,%llu,%.6f,%.3f,%.3f,%.3f,%.3f\n", name.c_str(),
+  return fmt("%s,%llu,%llu,%llu,%llu,%.6f,%.3f,%.3f,%.3f,%.3f\n", csv(name).c_str(),
              static_cast<unsigned long long>(s.released), static_cast<unsigned long long>(s.met),
              static_cast<unsigned long long>(s.overdue),
              static_cast<unsigned long long>(s.dropped), s.miss_rate, s.mean_ms, s.p50_ms,
@@ -135,7 +148,10 @@ nlohmann::ordered_json stats_json(const Stats& s) {
           {"p50_ms", s.p50_ms},     {"p95_ms", s.p95_ms},     {"p99_ms", s.p99_ms}};
 }
 
-double ms_or_blank(TimePoint t) { return t == TimePoint::min() ? -1.0 : to_s(t) * 1000.0; }
+// A stage the job never reached is an empty field.
+std::string ms_or_blank(TimePoint t) {
+  return t == TimePoint::min() ? std::string() : fmt("%.3f", to_s(t) * 1000.0);
+}
 
 }  // namespace
 
@@ -297,17 +313,17 @@ std::string format_seed_sweep(const Scenario& scenario, uint64_t first_seed,
 Status write_seed_sweep_file(const std::string& dir, uint64_t first_seed,
                              const std::vector<std::vector<RunSummary>>& runs) {
   if (Status st = make_dir(dir); !st.ok()) return st;
-  std::string csv = std::string("policy,seed,model,") + kStatsCsvHeader;
+  std::string text = std::string("policy,seed,model,") + kStatsCsvHeader;
   for (const auto& policy : runs) {
     for (size_t i = 0; i < policy.size(); ++i) {
       const RunSummary& r = policy[i];
-      const std::string prefix = r.label + "," + std::to_string(first_seed + i) + ",";
+      const std::string prefix = csv(r.label) + "," + std::to_string(first_seed + i) + ",";
       for (size_t m = 0; m < r.models.size(); ++m)
-        csv += prefix + stats_csv_row(r.model_names[m], r.models[m]);
-      csv += prefix + stats_csv_row("overall", r.overall);
+        text += prefix + stats_csv_row(r.model_names[m], r.models[m]);
+      text += prefix + stats_csv_row("overall", r.overall);
     }
   }
-  return write_text(std::filesystem::path(dir) / "seeds.csv", csv);
+  return write_text(std::filesystem::path(dir) / "seeds.csv", text);
 }
 
 Status write_run_files(const std::string& dir, const Scenario& scenario,
@@ -315,58 +331,59 @@ Status write_run_files(const std::string& dir, const Scenario& scenario,
   if (Status st = make_dir(dir); !st.ok()) return st;
   const std::filesystem::path base(dir);
 
-  std::string csv = std::string("task,model,node,") + kStatsCsvHeader;
+  std::string text = std::string("task,model,node,") + kStatsCsvHeader;
   for (TaskIndex t = 0; t < summary.tasks.size(); ++t) {
     const TaskSpec& task = scenario.tasks[t];
-    csv += task.name + "," + scenario.models[task.model].name + "," +
-           node_name(scenario, result.final_plan.node_of_task[t]) + "," +
-           stats_csv_row("", summary.tasks[t]).substr(1);
+    text += csv(task.name) + "," + csv(scenario.models[task.model].name) + "," +
+            csv(node_name(scenario, result.final_plan.node_of_task[t])) + "," +
+            stats_csv_row("", summary.tasks[t]).substr(1);
   }
-  if (Status st = write_text(base / "tasks.csv", csv); !st.ok()) return st;
+  if (Status st = write_text(base / "tasks.csv", text); !st.ok()) return st;
 
-  csv = std::string("model,") + kStatsCsvHeader;
+  text = std::string("model,") + kStatsCsvHeader;
   for (size_t i = 0; i < summary.models.size(); ++i)
-    csv += stats_csv_row(summary.model_names[i], summary.models[i]);
-  csv += stats_csv_row("overall", summary.overall);
-  if (Status st = write_text(base / "models.csv", csv); !st.ok()) return st;
+    text += stats_csv_row(summary.model_names[i], summary.models[i]);
+  text += stats_csv_row("overall", summary.overall);
+  if (Status st = write_text(base / "models.csv", text); !st.ok()) return st;
 
-  csv = "task,source,node_at_start,node_at_end\n";
+  text = "task,source,node_at_start,node_at_end\n";
   for (TaskIndex t = 0; t < scenario.tasks.size(); ++t)
-    csv += scenario.tasks[t].name + "," + scenario.nodes[scenario.tasks[t].source].name + "," +
-           node_name(scenario, result.initial_plan.node_of_task[t]) + "," +
-           node_name(scenario, result.final_plan.node_of_task[t]) + "\n";
-  if (Status st = write_text(base / "allocation.csv", csv); !st.ok()) return st;
+    text += csv(scenario.tasks[t].name) + "," + csv(scenario.nodes[scenario.tasks[t].source].name) +
+            "," + csv(node_name(scenario, result.initial_plan.node_of_task[t])) + "," +
+            csv(node_name(scenario, result.final_plan.node_of_task[t])) + "\n";
+  if (Status st = write_text(base / "allocation.csv", text); !st.ok()) return st;
 
-  csv = "window_end_s,task,node,finished,missed,miss_rate,mean_latency_ms\n";
+  text = "window_end_s,task,node,finished,missed,miss_rate,mean_latency_ms\n";
   for (const WindowRow& w : result.windows)
-    csv += fmt("%.3f,%s,%s,%llu,%llu,%.6f,%.3f\n", to_s(w.end),
-               scenario.tasks[w.task].name.c_str(), node_name(scenario, w.node).c_str(),
-               static_cast<unsigned long long>(w.stats.finished),
-               static_cast<unsigned long long>(w.stats.missed), w.stats.miss_rate(),
-               to_ms(w.stats.mean_latency));
-  if (Status st = write_text(base / "windows.csv", csv); !st.ok()) return st;
+    text += fmt("%.3f,%s,%s,%llu,%llu,%.6f,%.3f\n", to_s(w.end),
+                csv(scenario.tasks[w.task].name).c_str(), csv(node_name(scenario, w.node)).c_str(),
+                static_cast<unsigned long long>(w.stats.finished),
+                static_cast<unsigned long long>(w.stats.missed), w.stats.miss_rate(),
+                to_ms(w.stats.mean_latency));
+  if (Status st = write_text(base / "windows.csv", text); !st.ok()) return st;
 
-  csv = "time_s,task,from,to,reason\n";
+  text = "time_s,task,from,to,reason\n";
   for (const TimedPlanRecord& r : result.plan_records)
-    csv += fmt("%.3f,%s,%s,%s,%s\n", to_s(r.at), scenario.tasks[r.record.task].name.c_str(),
-               node_name(scenario, r.record.from).c_str(),
-               node_name(scenario, r.record.to).c_str(),
-               std::string(to_string(r.record.reason)).c_str());
-  if (Status st = write_text(base / "plan_changes.csv", csv); !st.ok()) return st;
+    text += fmt("%.3f,%s,%s,%s,%s\n", to_s(r.at), csv(scenario.tasks[r.record.task].name).c_str(),
+                csv(node_name(scenario, r.record.from)).c_str(),
+                csv(node_name(scenario, r.record.to)).c_str(),
+                std::string(to_string(r.record.reason)).c_str());
+  if (Status st = write_text(base / "plan_changes.csv", text); !st.ok()) return st;
 
   if (!result.jobs.empty()) {
     std::ostringstream jobs;
     jobs << "id,task,node,batch,outcome,drop_reason,release_ms,deadline_ms,arrive_ms,"
             "pre_start_ms,pre_end_ms,infer_start_ms,infer_end_ms,post_start_ms,end_ms\n";
     for (const JobRecord& j : result.jobs)
-      jobs << fmt("%llu,%s,%s,%u,%s,%s,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f\n",
-                  static_cast<unsigned long long>(j.id), scenario.tasks[j.task].name.c_str(),
-                  node_name(scenario, j.node).c_str(), static_cast<unsigned>(j.batch),
-                  std::string(to_string(j.outcome)).c_str(),
-                  std::string(to_string(j.drop)).c_str(), ms_or_blank(j.release),
-                  ms_or_blank(j.deadline), ms_or_blank(j.arrive), ms_or_blank(j.pre_start),
-                  ms_or_blank(j.pre_end), ms_or_blank(j.infer_start), ms_or_blank(j.infer_end),
-                  ms_or_blank(j.post_start), ms_or_blank(j.end));
+      jobs << fmt("%llu,%s,%s,%u,%s,%s,", static_cast<unsigned long long>(j.id),
+                  csv(scenario.tasks[j.task].name).c_str(), csv(node_name(scenario, j.node)).c_str(),
+                  static_cast<unsigned>(j.batch), std::string(to_string(j.outcome)).c_str(),
+                  std::string(to_string(j.drop)).c_str())
+           << ms_or_blank(j.release) << ',' << ms_or_blank(j.deadline) << ','
+           << ms_or_blank(j.arrive) << ',' << ms_or_blank(j.pre_start) << ','
+           << ms_or_blank(j.pre_end) << ',' << ms_or_blank(j.infer_start) << ','
+           << ms_or_blank(j.infer_end) << ',' << ms_or_blank(j.post_start) << ','
+           << ms_or_blank(j.end) << '\n';
     if (Status st = write_text(base / "jobs.csv", jobs.str()); !st.ok()) return st;
   }
 
@@ -399,14 +416,14 @@ Status write_run_files(const std::string& dir, const Scenario& scenario,
 Status write_comparison_files(const std::string& dir, const Scenario& scenario,
                               const std::vector<RunSummary>& summaries) {
   if (Status st = make_dir(dir); !st.ok()) return st;
-  std::string csv = std::string("policy,model,") + kStatsCsvHeader;
+  std::string text = std::string("policy,model,") + kStatsCsvHeader;
   nlohmann::ordered_json json;
   json["scenario"] = scenario.name;
   json["seed"] = scenario.run.seed;
   for (const RunSummary& s : summaries) {
     for (size_t i = 0; i < s.models.size(); ++i)
-      csv += s.label + "," + stats_csv_row(s.model_names[i], s.models[i]);
-    csv += s.label + "," + stats_csv_row("overall", s.overall);
+      text += csv(s.label) + "," + stats_csv_row(s.model_names[i], s.models[i]);
+    text += csv(s.label) + "," + stats_csv_row("overall", s.overall);
     nlohmann::ordered_json entry;
     entry["overall"] = stats_json(s.overall);
     for (size_t i = 0; i < s.models.size(); ++i)
@@ -416,7 +433,7 @@ Status write_comparison_files(const std::string& dir, const Scenario& scenario,
     entry["plan_changes"] = s.plan_changes;
     json["policies"][s.label] = entry;
   }
-  if (Status st = write_text(std::filesystem::path(dir) / "compare.csv", csv); !st.ok()) return st;
+  if (Status st = write_text(std::filesystem::path(dir) / "compare.csv", text); !st.ok()) return st;
   return write_text(std::filesystem::path(dir) / "compare.json", json.dump(2) + "\n");
 }
 

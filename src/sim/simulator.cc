@@ -125,10 +125,10 @@ class Simulation {
                             : Duration{0};
       schedule_release(t);
     }
-    for (Duration w = s_.run.window; w <= s_.run.duration; w += s_.run.window)
-      push(kEpoch + w, Ev::kWindow, 0, 0);
-    for (uint32_t i = 0; i < s_.link_changes.size(); ++i)
-      push(kEpoch + s_.link_changes[i].at, Ev::kLinkChange, i, 0);
+    if (s_.run.window <= s_.run.duration) push(kEpoch + s_.run.window, Ev::kWindow, 0, 0);
+    for (uint32_t i = 0; i < s_.link_changes.size(); ++i)  // later ones cannot matter
+      if (s_.link_changes[i].at < s_.run.duration)
+        push(kEpoch + s_.link_changes[i].at, Ev::kLinkChange, i, 0);
 
     while (!events_.empty()) {
       const Event e = events_.top();
@@ -153,7 +153,7 @@ class Simulation {
     }
     COEDGE_CHECK(in_flight_ == 0);
     result_.final_plan = plan_;
-    result_.end_time = now_;
+    result_.end_time = last_end_;
     if (opt_.progress) opt_.progress(1.0);
     return std::move(result_);
   }
@@ -208,6 +208,7 @@ class Simulation {
     ++result_.jobs_released;
     ++result_.tasks[t].released;
     Flight& f = flights_[slot];
+    COEDGE_CHECK(next_seq_ < (uint64_t{1} << (64 - kSlotBits)));  // ids stay in release order
     f.job = Job{(next_seq_++ << kSlotBits) | slot, t, task.model, now_, now_ + task.deadline,
                 task.priority};
     f.rec = JobRecord{};
@@ -223,11 +224,13 @@ class Simulation {
     f.rec.node = node;
     if (node == task.source) return start_cpu(slot, false);
     const double mbps = net_.mbps(task.source, node);
-    if (!(mbps > 0)) return finish(slot, Outcome::kDropped, DropReason::kUnreachable);
+    const Duration transfer =
+        mbps > 0 ? transfer_time(s_.models[task.model].input_bytes, mbps) : kNever;
+    if (transfer == kNever) return finish(slot, Outcome::kDropped, DropReason::kUnreachable);
     // Directed link: one transfer at a time, first come first served.
     TimePoint& link_free = link_free_[(uint64_t{task.source} << 32) | node];
     const TimePoint start = std::max(now_, link_free);
-    link_free = start + transfer_time(s_.models[task.model].input_bytes, mbps);
+    link_free = start + transfer;
     push(link_free + net_.latency(task.source, node), Ev::kArrive, slot, 0);
   }
 
@@ -331,6 +334,7 @@ class Simulation {
       tr.window_node_latency_sum += (f.rec.end - f.rec.arrive).count();
     }
     if (opt_.record_jobs) result_.jobs.push_back(f.rec);
+    last_end_ = std::max(last_end_, now_);
     free_slots_.push_back(slot);
     --in_flight_;
   }
@@ -358,6 +362,8 @@ class Simulation {
     COEDGE_CHECK(plan_.node_of_task.size() == s_.tasks.size());
     note(records);
     if (opt_.progress) opt_.progress(to_s(now_) / to_s(s_.run.duration));
+    // One window at a time, so that a short window costs no memory up front.
+    if (now_ + s_.run.window <= kEpoch + s_.run.duration) push(now_ + s_.run.window, Ev::kWindow, 0, 0);
   }
 
   void on_link_change(uint32_t index) {
@@ -383,6 +389,7 @@ class Simulation {
   Decision decision_;
   SimResult result_;
   TimePoint now_ = kEpoch;
+  TimePoint last_end_ = kEpoch;
   uint64_t seq_ = 0;
   uint64_t next_seq_ = 0;
   uint64_t in_flight_ = 0;

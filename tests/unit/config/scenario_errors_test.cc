@@ -244,7 +244,12 @@ TEST(ScenarioErrors, LinkBandwidthZeroOrNegative) {
   EXPECT_TRUE(fails_with(replace_line(17, "      mbps: -5"), 17, "network.links[0].mbps",
                          "must be positive, got '-5'"));
   EXPECT_TRUE(fails_with(replace_line(14, "  default_mbps: -1"), 14, "network.default_mbps",
-                         "must not be negative"));
+                         "must be 0 (pairs without a link cannot talk) or at least 0.001"));
+  // So slow that a frame's transfer could overflow the clock: a unit mistake.
+  EXPECT_TRUE(fails_with(replace_line(17, "      mbps: 1e-300"), 17, "network.links[0].mbps",
+                         "must be at least 0.001 (1 kbit/s)"));
+  EXPECT_TRUE(fails_with(replace_line(14, "  default_mbps: 1e-9"), 14, "network.default_mbps",
+                         "at least 0.001"));
 }
 
 TEST(ScenarioErrors, SelfLink) {
@@ -266,7 +271,7 @@ TEST(ScenarioErrors, EventWithUnknownNodeOrBadBandwidth) {
   EXPECT_TRUE(fails_with(replace_line(30, "    link: [n1, n1]"), 30, "events[0].link",
                          "two different nodes"));
   EXPECT_TRUE(fails_with(replace_line(31, "    mbps: 0"), 31, "events[0].mbps",
-                         "must be positive, got '0'"));
+                         "must be at least 0.001 (1 kbit/s), got '0'"));
 }
 
 TEST(ScenarioErrors, NoNodesOrNoTasks) {
@@ -274,6 +279,11 @@ TEST(ScenarioErrors, NoNodesOrNoTasks) {
                          "must list at least one node"));
   EXPECT_TRUE(fails_with(replace_lines(kBase, 18, 27, "tasks: []"), 18, "tasks",
                          "must list at least one task"));
+}
+
+TEST(ScenarioErrors, WindowBelowOneMillisecond) {
+  EXPECT_TRUE(fails_with(replace_line(1, "name: t\nrun:\n  window: 500us"), 3, "run.window",
+                         "must be at least 1ms, got '500us'"));
 }
 
 TEST(ScenarioErrors, ExecJitterOutOfRange) {

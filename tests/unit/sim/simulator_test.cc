@@ -205,3 +205,121 @@ TEST(Report, MissRateCountsOverdueAndDropped) {
 
 }  // namespace
 }  // namespace coedge
+
+namespace coedge {
+namespace {
+
+TEST(Simulator, ATransferTooLongForTheClockDropsTheJobAsUnreachable) {
+  // 1e12 bytes at 0.001 Mbit/s: 8e15 us, past what the clock adds safely. The dispatcher
+  // sees no way to b, and a plan that used b anyway would drop, never overflow.
+  ScenarioBuilder b = ScenarioBuilder().node("a").node("b").link("a", "b", 0.001);
+  b.model(make_model("m", 60, 0, 1'000'000'000'000)).task("T1", "a", "m", 100).task("T2", "a", "m", 100);
+  const Scenario s = aligned(b);
+  const SimResult r = run(s, "coedge", "coedge");
+  EXPECT_EQ(r.final_plan.node_of_task[1], kNone);  // not offloaded over the hopeless link
+  for (const TaskTally& t : r.tasks)
+    for (int64_t latency : t.latencies_us) EXPECT_GE(latency, 0);
+  expect_complete_accounting(r);
+}
+
+TEST(Simulator, EndTimeIsWhenTheLastJobEndedAndLateLinkChangesAreIgnored) {
+  Scenario s = aligned(ScenarioBuilder()
+                           .node("a")
+                           .node("b")
+                           .link("a", "b", 100)
+                           .model(make_model("m", 10, 0))
+                           .task("T", "a", "m", 100),
+                       1);
+  s.link_changes.push_back({std::chrono::seconds(300), 0, 1, 10});  // after the run
+  const SimResult r = run(s, "local", "coedge");
+  EXPECT_EQ(r.end_time, kEpoch + from_ms(910));  // the last job: released 900, ran 10 ms
+}
+
+TEST(Simulator, AShortWindowCostsNoMemoryUpFront) {
+  Scenario s = aligned(ScenarioBuilder().node("a").model(make_model("m", 1, 0)).task("T", "a", "m", 100),
+                       2, 0.001);
+  const SimResult r = run(s, "coedge", "coedge", false);
+  EXPECT_EQ(r.windows.size(), 2000u);  // one report row per window and task
+}
+
+}  // namespace
+}  // namespace coedge
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "sim/city_generator.h"
+
+namespace coedge {
+namespace {
+
+TEST(Report, CsvFieldsWithCommasQuotesOrLongNamesStayIntact) {
+  Scenario s = aligned(ScenarioBuilder().node("a").model(make_model("m", 1, 0)).task(
+      "T", "a", "m", 100));
+  s.tasks[0].name = "say \"hi\", then " + std::string(600, 'x');
+  const SimResult r = run(s, "local", "coedge");
+  const auto dir = std::filesystem::temp_directory_path() / "coedge-report-csv";
+  ASSERT_TRUE(write_run_files(dir.string(), s, r, summarize(s, r, "x")).ok());
+  std::ifstream in(dir / "tasks.csv");
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string expected = "\"say \"\"hi\"\", then " + std::string(600, 'x') + "\",m,a,10,10,";
+  EXPECT_NE(text.str().find(expected), std::string::npos) << text.str().substr(0, 200);
+  std::ifstream windows(dir / "windows.csv");
+  int lines = 0;
+  for (std::string line; std::getline(windows, line);) ++lines;
+  EXPECT_EQ(lines, 1);  // header only: the run is shorter than a window
+  std::filesystem::remove_all(dir);
+}
+
+TEST(CityGenerator, MakesASparseReachableFleetAtTheRequestedLoad) {
+  CityOptions o;
+  o.nodes = 400;
+  o.load = 0.9;
+  const std::vector<ModelProfile> models{make_model("a", 100, 10), make_model("b", 300, 30)};
+  auto city = generate_city(o, models);
+  ASSERT_TRUE(city.ok());
+  EXPECT_EQ(city->nodes.size(), 400u);
+  double load = 0;
+  for (const TaskSpec& t : city->tasks) load += to_s(models[t.model].exe(1)) / to_s(t.period);
+  EXPECT_NEAR(load / 400, 0.9, 0.1);
+  size_t links = 0;
+  for (const auto& adjacency : city->network.adjacency) {
+    links += adjacency.size();
+    for (const Link& l : adjacency) {
+      EXPECT_GE(l.mbps, 50);
+      EXPECT_LE(l.mbps, 100);
+    }
+  }
+  EXPECT_GT(links / 400.0, 2.0);   // every lamppost has neighbours ...
+  EXPECT_LT(links / 400.0, 20.0);  // ... but only a few
+  EXPECT_EQ(city->network.default_mbps, 0);
+}
+
+TEST(CityGenerator, FixedTaskCountStretchesPeriodsToTheLoad) {
+  CityOptions o;
+  o.nodes = 100;
+  o.tasks = 1000;
+  o.load = 0.5;
+  const std::vector<ModelProfile> models{make_model("a", 100, 10)};
+  auto city = generate_city(o, models);
+  ASSERT_TRUE(city.ok());
+  ASSERT_EQ(city->tasks.size(), 1000u);
+  EXPECT_EQ(city->tasks[0].period, from_ms(2000));  // 100 ms per task at 0.05 each
+}
+
+TEST(CityGenerator, RejectsLoadsThatMakeNoSense) {
+  CityOptions o;
+  const std::vector<ModelProfile> models{make_model("a", 100, 10)};
+  o.load = 0;
+  EXPECT_FALSE(generate_city(o, models).ok());
+  o.load = 1e-12;
+  o.tasks = 3;
+  auto r = generate_city(o, models);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("longer than a day"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace coedge
