@@ -22,7 +22,7 @@ namespace coedge::app {
 namespace {
 
 struct ProfileArgs {
-  std::string model_path;
+  std::vector<std::string> model_paths;
   std::string name;
   std::string scenario;
   std::string models_dir = "build/models";
@@ -72,8 +72,10 @@ int run_profile(const ProfileArgs& args) {
   int lo = 1, hi = kMaxBatch;
   if (!parse_batch_range(args.batch, lo, hi))
     return fail(kExitBadInput, "--batch '" + args.batch + "': expected B or LO-HI within 1-10");
-  if (args.model_path.empty() == args.scenario.empty())
-    return fail(kExitBadInput, "give either one MODEL.onnx or --scenario FILE (see --help)");
+  if (args.model_paths.empty() == args.scenario.empty())
+    return fail(kExitBadInput, "give either MODEL.onnx files or --scenario FILE (see --help)");
+  if (!args.name.empty() && args.model_paths.size() != 1)
+    return fail(kExitBadInput, "--name goes with exactly one MODEL.onnx");
 
   // (name, path) of every model to profile.
   std::vector<std::pair<std::string, std::string>> targets;
@@ -90,9 +92,9 @@ int run_profile(const ProfileArgs& args) {
       targets.emplace_back(m.name, path);
     }
   } else {
-    targets.emplace_back(args.name.empty() ? std::filesystem::path(args.model_path).stem().string()
-                                           : args.name,
-                         args.model_path);
+    for (const std::string& path : args.model_paths)
+      targets.emplace_back(args.name.empty() ? std::filesystem::path(path).stem().string() : args.name,
+                           path);
   }
 
   BackendOptions backend_options;
@@ -136,10 +138,10 @@ int run_profile(const ProfileArgs& args) {
     std::printf("\nNo profile file written: a profile needs batch sizes 1-10.\n");
     return kExitOk;
   }
-  const std::string out = !args.out.empty() ? args.out
-                          : !args.scenario.empty() ? "results/profiles/machine.yaml"
-                                                   : "results/profiles/" + targets.front().first + ".yaml";
-  const std::string set_name = args.scenario.empty() ? targets.front().first : "machine";
+  // One model makes a set of its own name; several, or a scenario's, the "machine" set.
+  const bool single = targets.size() == 1 && args.scenario.empty();
+  const std::string set_name = single ? targets.front().first : "machine";
+  const std::string out = !args.out.empty() ? args.out : "results/profiles/" + set_name + ".yaml";
   const unsigned cores = std::thread::hardware_concurrency();
   const std::string header =
       "Measured by 'coedge profile' on this machine (" + std::to_string(cores) + " cores), backend " +
@@ -165,8 +167,9 @@ std::function<int()> add_profile_command(CLI::App& app) {
   auto args = std::make_shared<ProfileArgs>();
   CLI::App* cmd = app.add_subcommand(
       "profile", "Measure ExeTime(model, batch) of ONNX models on this machine; write a profile set.");
-  cmd->add_option("model", args->model_path, "ONNX model file to profile");
-  cmd->add_option("--name", args->name, "Model name in the profile (default: the file's stem)");
+  cmd->add_option("models", args->model_paths,
+                  "ONNX model files to profile (the model's name is the file's stem)");
+  cmd->add_option("--name", args->name, "With one model file: its name in the profile");
   cmd->add_option("--scenario", args->scenario,
                   "Profile every model of this scenario instead, into a 'machine' profile set");
   cmd->add_option("--models-dir", args->models_dir,
@@ -182,8 +185,8 @@ std::function<int()> add_profile_command(CLI::App& app) {
       ->default_val(0)->check(CLI::Range(0, 1024));
   cmd->add_option("--backend", args->backend, "Inference backend: opencv")->default_val("opencv");
   cmd->add_option("-o,--out", args->out,
-                  "Profile-set file to write (default: results/profiles/NAME.yaml, or "
-                  "results/profiles/machine.yaml with --scenario)");
+                  "Profile-set file to write (default: results/profiles/NAME.yaml for one "
+                  "model, results/profiles/machine.yaml for several or --scenario)");
   cmd->add_flag("-q,--quiet", args->quiet, "No progress bar");
   return [args] { return run_profile(*args); };
 }
