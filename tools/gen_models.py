@@ -182,7 +182,14 @@ def yolov5s(rng, size, classes=80):
     for level, (feature, channels) in enumerate(((out3, 128), (out4, 256), (out5, 512))):
         stride = STRIDES[level]
         n = size // stride
-        y = g.conv(feature, channels, 3 * no, 1)
+        # YOLOv5's own Detect bias initialisation (_initialize_biases): objectness starts
+        # near 8 objects per 640x640 image and classes near 0.6 / classes, so that, as with
+        # trained weights, few rows pass the confidence filter and NMS stays cheap.
+        bias = np.zeros((3, no), np.float32)
+        bias[:, 4] = np.log(8 / (640 / stride) ** 2)
+        bias[:, 5:] = np.log(0.6 / (classes - 0.99))
+        y = g.conv(feature, channels, 3 * no, 1, bias=False)
+        y = g.op("Add", [y, g.const(bias.reshape(-1, 1, 1), "detect_bias")])
         # [N, 3*no, n, n] -> [N, 3, no, n*n] -> [N, 3, n*n, no] -> [N, 3*n*n, no]
         y = g.op("Reshape", [y, g.const(np.array([-1, 3, no, n * n], np.int64), "shape")])
         y = g.op("Transpose", [y], perm=[0, 1, 3, 2])
