@@ -1,12 +1,10 @@
 // `coedge city`: writes a generated city-scale scenario (src/sim/city_generator.h) as a
 // self-contained scenario file, for `coedge sim` and scale studies.
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
 #include <string>
 
 #include "commands.h"
+#include "write_file.h"
 #include "config/scenario_loader.h"
 #include "config/scenario_writer.h"
 #include "sim/city_generator.h"
@@ -45,12 +43,8 @@ int run_city(CityArgs& args) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     return kExitOk;
   }
-  std::ofstream file(args.out, std::ios::binary);
-  file << text;
-  file.close();
-  if (!file) {
-    std::fprintf(stderr, "coedge city: cannot write %s: %s\n", args.out.c_str(),
-                 std::strerror(errno));
+  if (Status st = write_file(args.out, text); !st.ok()) {
+    std::fprintf(stderr, "coedge city: %s\n", st.error().message.c_str());
     return kExitFailure;
   }
   std::fprintf(stderr, "coedge city: wrote %s: %zu nodes, %zu tasks\n", args.out.c_str(),

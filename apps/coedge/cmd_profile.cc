@@ -1,11 +1,8 @@
 // `coedge profile`: measures ExeTime(model, batch) of ONNX models on this machine and
 // writes a profile set in the format `coedge sim --profiles`, the dispatcher and the
 // executor read.
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -13,6 +10,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "write_file.h"
 #include "config/scenario_loader.h"
 #include "config/scenario_writer.h"
 #include "infer/backend.h"
@@ -150,13 +148,7 @@ int run_profile(const ProfileArgs& args) {
       std::to_string(args.warmup) + " warm-up runs. exe_ms are medians.\n" + notes;
   const std::string text = write_profile_set_yaml(set_name, "ExeTime measured on this machine",
                                                   profiles, header);
-  std::error_code ec;
-  if (auto parent = std::filesystem::path(out).parent_path(); !parent.empty())
-    std::filesystem::create_directories(parent, ec);
-  std::ofstream file(out, std::ios::binary);
-  file << text;
-  file.close();
-  if (!file) return fail(kExitFailure, "cannot write " + out + ": " + std::strerror(errno));
+  if (Status st = write_file(out, text); !st.ok()) return fail(kExitFailure, st.error().message);
   std::printf("\nProfile set '%s' written to %s\n", set_name.c_str(), out.c_str());
   return kExitOk;
 }
