@@ -92,14 +92,14 @@ BENCHMARK(BM_DispatcherStage1)
 
 void BM_SchedulerDecide(benchmark::State& state) {
   const int model_count = static_cast<int>(state.range(0));
-  std::vector<ModelProfile> models;
+  Scenario scenario;
   for (int m = 0; m < model_count; ++m) {
     ModelProfile p;
     p.name = "m" + std::to_string(m);
     for (int b = 1; b <= kMaxBatch; ++b) p.exe_time[b - 1] = std::chrono::milliseconds(10 + 2 * b);
-    models.push_back(p);
+    scenario.models.push_back(p);
   }
-  auto scheduler = std::move(make_local_scheduler("coedge", models).value());
+  auto scheduler = std::move(make_local_scheduler("coedge", scenario).value());
   uint64_t id = 0;
   TimePoint now = kEpoch;
   // Every model holds 8 jobs with deadlines spread over the next second.

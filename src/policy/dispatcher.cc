@@ -4,10 +4,11 @@
 
 #include "policy/coedge_dispatcher.h"
 #include "policy/simple_dispatchers.h"
+#include "policy/spread_dispatcher.h"
 
 namespace coedge {
 namespace {
-constexpr std::array<std::string_view, 3> kNames = {"coedge", "local", "naive"};
+constexpr std::array<std::string_view, 4> kNames = {"coedge", "local", "naive", "spread"};
 }
 
 std::string_view to_string(PlanReason reason) {
@@ -29,9 +30,10 @@ Result<std::unique_ptr<Dispatcher>> make_dispatcher(std::string_view name,
   if (name == "coedge") dispatcher = std::make_unique<CoedgeDispatcher>(scenario);
   if (name == "local") dispatcher = std::make_unique<LocalDispatcher>(scenario);
   if (name == "naive") dispatcher = std::make_unique<NaiveDispatcher>(scenario);
+  if (name == "spread") dispatcher = std::make_unique<SpreadDispatcher>(scenario);
   if (!dispatcher) {
     return Error{ErrorCode::kInvalidInput, "unknown dispatcher '" + std::string(name) +
-                                               "' (choose one of: coedge, local, naive)"};
+                                               "' (choose one of: coedge, local, naive, spread)"};
   }
   return dispatcher;
 }

@@ -50,8 +50,9 @@ class LocalScheduler {
 // The names accepted by make_local_scheduler, in the order --help lists them.
 std::span<const std::string_view> local_scheduler_names();
 
-// REQUIRES: `models` outlives the scheduler.
-Result<std::unique_ptr<LocalScheduler>> make_local_scheduler(
-    std::string_view name, const std::vector<ModelProfile>& models);
+// Schedulers with parameters (triton) take their defaults from the scenario's tasks.
+// REQUIRES: `scenario` outlives the scheduler.
+Result<std::unique_ptr<LocalScheduler>> make_local_scheduler(std::string_view name,
+                                                            const Scenario& scenario);
 
 }  // namespace coedge

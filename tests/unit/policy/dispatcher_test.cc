@@ -4,6 +4,7 @@
 
 #include "policy/coedge_dispatcher.h"
 #include "policy/simple_dispatchers.h"
+#include "policy/spread_dispatcher.h"
 #include "../scenario_builder.h"
 
 namespace coedge {
@@ -248,11 +249,43 @@ TEST(NaiveDispatcher, StaysPutWhileEveryTaskIsWithinItsTolerance) {
   EXPECT_EQ(where(s, d.update(r, records)), (std::vector<std::string>{"a"}));
 }
 
+TEST(SpreadDispatcher, PlacesOnTheLeastRequestedNodeThatFits) {
+  // Loads: m = 300/1000 = 0.3 each. Reachable: all three nodes (default bandwidth).
+  const Scenario s = three_nodes()
+                         .task("A", "a", "m", 1000)
+                         .task("B", "a", "m", 1000)
+                         .task("C", "a", "m", 1000)
+                         .task("D", "a", "m", 1000)
+                         .task("E", "b", "yolo", 1000, 5)  // 0.65, scheduled first (priority)
+                         .build();
+  SpreadDispatcher d(s);
+  std::vector<PlanRecord> records;
+  // E -> a (all empty; lowest index), A -> b, B -> c, C -> b (0.3 < c's 0.3? equal: b),
+  // D -> c; a (0.65) never gets another 0.3 task while b and c have less.
+  EXPECT_EQ(where(s, d.initial(records)), (std::vector<std::string>{"b", "c", "b", "c", "a"}));
+  WindowReport r = quiet_report(s);
+  r.tasks[0] = TaskWindow{10, 10, 0, {}, {}};  // misses do not move anything
+  EXPECT_EQ(where(s, d.update(r, records)), (std::vector<std::string>{"b", "c", "b", "c", "a"}));
+}
+
+TEST(SpreadDispatcher, LeavesATaskPendingWhenNoNodeHasRoom) {
+  const Scenario s = ScenarioBuilder()
+                         .node("a")
+                         .model(make_model("m", 600, 0, 12500))
+                         .task("A", "a", "m", 1000)
+                         .task("B", "a", "m", 1000)
+                         .build();
+  SpreadDispatcher d(s);
+  std::vector<PlanRecord> records;
+  EXPECT_EQ(where(s, d.initial(records)), (std::vector<std::string>{"a", "-"}));
+  EXPECT_EQ(records[1].reason, PlanReason::kUnplaceable);
+}
+
 TEST(MakeDispatcher, UnknownNameIsAnError) {
   const Scenario s = three_nodes().build();
   auto d = make_dispatcher("kubernetes", s);
   ASSERT_FALSE(d.ok());
-  EXPECT_NE(d.error().message.find("coedge, local, naive"), std::string::npos);
+  EXPECT_NE(d.error().message.find("coedge, local, naive, spread"), std::string::npos);
 }
 
 }  // namespace

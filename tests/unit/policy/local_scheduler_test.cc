@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "policy/deadline_drop_scheduler.h"
+#include "policy/triton_scheduler.h"
+
 #include "../scenario_builder.h"
 
 namespace coedge {
@@ -14,14 +17,19 @@ TimePoint at_ms(double ms) { return kEpoch + from_ms(ms); }
 class LocalSchedulerTest : public ::testing::Test {
  protected:
   // Model 0: 100 ms alone, +20 ms per extra image. Model 1: 50 ms alone, +10 ms.
-  std::vector<ModelProfile> models{make_model("a", 100, 20), make_model("b", 50, 10)};
+  Scenario scenario = [] {
+    Scenario s;
+    s.models = {make_model("a", 100, 20), make_model("b", 50, 10)};
+    return s;
+  }();
+  const std::vector<ModelProfile>& models = scenario.models;
   uint64_t next_id = 0;
 
   Job job(ModelIndex model, double deadline_ms, int priority = 0, TaskIndex task = 0) {
     return Job{next_id++, task, model, kEpoch, at_ms(deadline_ms), priority};
   }
   std::unique_ptr<LocalScheduler> make(const char* name) {
-    auto s = make_local_scheduler(name, models);
+    auto s = make_local_scheduler(name, scenario);
     EXPECT_TRUE(s.ok());
     return std::move(s.value());
   }
@@ -142,10 +150,105 @@ TEST_F(LocalSchedulerTest, FixedRunsTheHighestPriorityFirst) {
 }
 
 TEST_F(LocalSchedulerTest, UnknownNameIsAnError) {
-  auto s = make_local_scheduler("fifo", models);
+  auto s = make_local_scheduler("fifo", scenario);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.error().message.find("fifo"), std::string::npos);
-  EXPECT_NE(s.error().message.find("coedge, edf, fixed"), std::string::npos);
+  EXPECT_NE(s.error().message.find("coedge, edf, fixed, triton, deadline-drop"), std::string::npos);
+}
+
+TEST_F(LocalSchedulerTest, DeadlineDropServesModelsRoundRobinWithTheLargestFeasibleBatch) {
+  DeadlineDropScheduler s(models);
+  s.on_ready(job(0, 1000), kEpoch);  // id 0
+  s.on_ready(job(0, 1000), kEpoch);  // id 1
+  s.on_ready(job(1, 60), kEpoch);    // id 2: the most urgent, but model 0 has the first turn
+  Decision d;
+  s.decide(kEpoch, d);
+  EXPECT_EQ(d.model, 0u);
+  EXPECT_EQ(d.batch.size(), 2u);
+  s.decide(at_ms(5), d);  // model 1's turn: 5 + 50 <= 60
+  EXPECT_EQ(d.model, 1u);
+  s.on_ready(job(1, 100), at_ms(10));  // id 3
+  s.on_ready(job(0, 100), at_ms(10));  // id 4: cannot make it (10 + 100 > 100)
+  s.decide(at_ms(10), d);
+  EXPECT_EQ(ids(d.dropped), (std::vector<uint64_t>{4}));
+  EXPECT_EQ(d.model, 1u);  // model 0's turn, but its queue is empty now
+}
+
+TritonConfig one_level(std::vector<TritonModelConfig> per_model) {
+  TritonConfig c;
+  c.models = std::move(per_model);
+  c.priority_levels = {0};
+  return c;
+}
+
+TEST_F(LocalSchedulerTest, TritonRunsAPreferredBatchAtOnce) {
+  TritonScheduler s(models, one_level({{{2, 4}, from_ms(50), kNever}, {{4}, from_ms(50), kNever}}));
+  for (int i = 0; i < 3; ++i) s.on_ready(job(0, 5000), kEpoch);
+  Decision d;
+  s.decide(kEpoch, d);
+  EXPECT_EQ(d.batch.size(), 2u);  // 3 queued: the largest preferred size that fits is 2
+  EXPECT_EQ(d.expected, from_ms(120));
+}
+
+TEST_F(LocalSchedulerTest, TritonWaitsUpToTheQueueDelayThenRunsWhatItHas) {
+  TritonScheduler s(models, one_level({{{4}, from_ms(50), kNever}, {{4}, from_ms(50), kNever}}));
+  s.on_ready(job(0, 5000), at_ms(10));
+  Decision d;
+  s.decide(at_ms(10), d);
+  EXPECT_TRUE(d.batch.empty());
+  EXPECT_EQ(d.wake_at, at_ms(60));  // the oldest request's delay runs out
+  s.on_ready(job(0, 5000), at_ms(30));
+  s.decide(at_ms(30), d);
+  EXPECT_TRUE(d.batch.empty());
+  s.decide(at_ms(60), d);
+  EXPECT_EQ(d.batch.size(), 2u);
+  EXPECT_EQ(d.wake_at, TimePoint::max());
+}
+
+TEST_F(LocalSchedulerTest, TritonRejectsTimedOutRequestsAndIgnoresDeadlines) {
+  TritonScheduler s(models, one_level({{{1}, Duration{0}, from_ms(100)}, {{1}, Duration{0}, kNever}}));
+  s.on_ready(job(0, 10), kEpoch);   // id 0: deadline long gone at 50 ms; Triton runs it
+  s.on_ready(job(0, 10), at_ms(0)); // id 1
+  Decision d;
+  s.decide(at_ms(50), d);
+  EXPECT_TRUE(d.dropped.empty());
+  EXPECT_EQ(ids(d.batch), (std::vector<uint64_t>{0}));
+  s.decide(at_ms(150), d);  // id 1 has waited 150 ms > 100 ms
+  EXPECT_EQ(ids(d.dropped), (std::vector<uint64_t>{1}));
+  EXPECT_TRUE(d.batch.empty());
+}
+
+TEST_F(LocalSchedulerTest, TritonServesHigherPriorityLevelsFirstAndTheOldestModel) {
+  TritonConfig c = one_level({{{2}, Duration{0}, kNever}, {{1}, Duration{0}, kNever}});
+  c.priority_levels = {5, 1};
+  TritonScheduler s(models, c);
+  s.on_ready(job(0, 5000, 1), at_ms(1));  // id 0, low priority
+  s.on_ready(job(1, 5000, 1), at_ms(2));  // id 1, model 1
+  s.on_ready(job(0, 5000, 1), at_ms(3));  // id 2, low
+  s.on_ready(job(0, 5000, 5), at_ms(4));  // id 3, high
+  Decision d;
+  s.decide(at_ms(4), d);
+  EXPECT_EQ(d.model, 0u);  // its oldest request (1 ms) came first
+  EXPECT_EQ(ids(d.batch), (std::vector<uint64_t>{3, 0}));  // the high level first, then FIFO
+}
+
+TEST(TritonConfig, CarefulDefaultsFollowTheTightestDeadline) {
+  Scenario s;
+  s.models = {make_model("m", 100, 20, 1000, 10, 10)};  // ExeTime(b) = 80 + 20 b ms
+  TaskSpec t;
+  t.model = 0;
+  t.priority = 2;
+  t.deadline = from_ms(700);
+  s.tasks = {t};
+  t.deadline = from_ms(500);
+  t.priority = 7;
+  s.tasks.push_back(t);
+  const TritonConfig c = careful_triton_config(s);
+  // budget = 500 - 20 = 480 ms; ExeTime(b) <= 240 for b <= 8.
+  EXPECT_EQ(c.models[0].preferred_batch_sizes, (std::vector<int>{8}));
+  EXPECT_EQ(c.models[0].max_queue_delay, from_ms(120));  // (480 - 240) / 2
+  EXPECT_EQ(c.models[0].timeout, from_ms(380));          // 480 - 100
+  EXPECT_EQ(c.priority_levels, (std::vector<int>{7, 2}));
 }
 
 }  // namespace
