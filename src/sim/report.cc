@@ -236,7 +236,8 @@ std::string format_run(const Scenario& scenario, const SimResult& result,
 }
 
 std::string format_comparison(const Scenario& scenario, const std::vector<SimResult>& results,
-                              const std::vector<RunSummary>& summaries) {
+                              const std::vector<RunSummary>& summaries,
+                              const MissRateBound& bound) {
   std::string out = fmt("Scenario %s: %zu nodes, %zu tasks, %.0f s simulated, seed %llu\n\n",
                         scenario.name.c_str(), scenario.nodes.size(), scenario.tasks.size(),
                         to_s(scenario.run.duration),
@@ -244,20 +245,27 @@ std::string format_comparison(const Scenario& scenario, const std::vector<SimRes
   std::vector<std::vector<std::string>> rows;
   std::vector<std::string> header{"miss rate"};
   for (const std::string& m : summaries.front().model_names) header.push_back(m);
-  for (const char* h : {"overall", "p99 ms", "accel util", "met/s", "plan changes"})
+  for (const char* h : {"overall", "above bound", "p99 ms", "accel util", "met/s", "plan changes"})
     header.push_back(h);
   rows.push_back(header);
   for (const RunSummary& s : summaries) {
     std::vector<std::string> row{s.label};
     for (const Stats& m : s.models) row.push_back(percent(m.miss_rate));
     row.push_back(percent(s.overall.miss_rate));
+    row.push_back(fmt("%+.2f pp", (s.overall.miss_rate - bound.miss_rate) * 100.0));
     row.push_back(fmt("%.1f", s.overall.p99_ms));
     row.push_back(fmt("%.1f%%", s.accelerator_utilisation * 100.0));
     row.push_back(fmt("%.2f", s.jobs_per_second));
     row.push_back(std::to_string(s.plan_changes));
     rows.push_back(std::move(row));
   }
-  out += render_table(rows) + "\n";
+  out += render_table(rows);
+  out += fmt("Lower bound on the miss rate (pooled capacity, perfect batching): %s "
+             "(no node in time: %s, accelerators: %s, CPU: %s)\n\n",
+             percent(bound.miss_rate).c_str(), percent(bound.unreachable).c_str(),
+             percent(bound.accelerator).c_str(), percent(bound.cpu).c_str());
+  if (summaries.size() > kMaxAllocationColumns)
+    return out + "Allocations: allocation.csv in each policy's result folder.\n";
 
   rows = {{"node"}};
   for (const RunSummary& s : summaries) rows[0].push_back(s.label);
@@ -414,12 +422,15 @@ Status write_run_files(const std::string& dir, const Scenario& scenario,
 }
 
 Status write_comparison_files(const std::string& dir, const Scenario& scenario,
-                              const std::vector<RunSummary>& summaries) {
+                              const std::vector<RunSummary>& summaries,
+                              const MissRateBound& bound) {
   if (Status st = make_dir(dir); !st.ok()) return st;
   std::string text = std::string("policy,model,") + kStatsCsvHeader;
   nlohmann::ordered_json json;
   json["scenario"] = scenario.name;
   json["seed"] = scenario.run.seed;
+  json["lower_bound"] = {{"miss_rate", bound.miss_rate}, {"unreachable", bound.unreachable},
+                         {"accelerator", bound.accelerator}, {"cpu", bound.cpu}};
   for (const RunSummary& s : summaries) {
     for (size_t i = 0; i < s.models.size(); ++i)
       text += csv(s.label) + "," + stats_csv_row(s.model_names[i], s.models[i]);

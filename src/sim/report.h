@@ -10,6 +10,7 @@
 
 #include "core/result.h"
 #include "core/scenario.h"
+#include "sim/lower_bound.h"
 #include "sim/simulator.h"
 
 namespace coedge {
@@ -38,8 +39,12 @@ std::vector<std::string> allocation_by_node(const Scenario& scenario, const Plan
 
 std::string format_run(const Scenario& scenario, const SimResult& result,
                        const RunSummary& summary);
+// One row per policy, with its distance above the capacity lower bound; the allocation
+// per node too when there are at most kMaxAllocationColumns policies.
+inline constexpr size_t kMaxAllocationColumns = 6;
 std::string format_comparison(const Scenario& scenario, const std::vector<SimResult>& results,
-                              const std::vector<RunSummary>& summaries);
+                              const std::vector<RunSummary>& summaries,
+                              const MissRateBound& bound);
 
 // Writes tasks.csv, models.csv, allocation.csv, windows.csv, plan_changes.csv,
 // summary.json and, when jobs were recorded, jobs.csv into `dir` (created if needed).
@@ -55,6 +60,7 @@ Status write_seed_sweep_file(const std::string& dir, uint64_t first_seed,
 
 // compare.csv and compare.json: one row per policy pair and model type.
 Status write_comparison_files(const std::string& dir, const Scenario& scenario,
-                              const std::vector<RunSummary>& summaries);
+                              const std::vector<RunSummary>& summaries,
+                              const MissRateBound& bound);
 
 }  // namespace coedge

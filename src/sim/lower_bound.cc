@@ -1,0 +1,72 @@
+#include "sim/lower_bound.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "policy/dispatcher.h"
+#include "policy/estimators.h"
+
+namespace coedge {
+namespace {
+
+// Serves the cheapest (cost, rate) demands first within `capacity` (work per second);
+// returns the rate left unserved.
+double unserved(std::vector<std::pair<double, double>> demands, double capacity) {
+  std::sort(demands.begin(), demands.end());
+  double left = 0;
+  for (const auto& [cost, rate] : demands) {
+    const double work = cost * rate;
+    if (work <= capacity) {
+      capacity -= work;
+    } else {
+      const double served = cost > 0 ? capacity / cost : rate;
+      left += rate - served;
+      capacity = 0;
+    }
+  }
+  return left;
+}
+
+}  // namespace
+
+MissRateBound miss_rate_lower_bound(const Scenario& s) {
+  MissRateBound bound;
+  double total = 0, unreachable = 0;
+  std::vector<std::pair<double, double>> accelerator, cpu;  // (seconds per job, jobs per second)
+  std::vector<NodeIndex> candidates;
+  for (TaskIndex t = 0; t < s.tasks.size(); ++t) {
+    const TaskSpec& task = s.tasks[t];
+    const ModelProfile& model = s.models[task.model];
+    const double rate = 1.0 / to_s(task.period);
+    total += rate;
+    bool reachable = false;
+    reachable_nodes(s, s.network, t, candidates);
+    for (NodeIndex k : candidates) {
+      const Duration comm = comm_time(s.network, model.input_bytes, task.source, k);
+      if (comm != kNever &&
+          comm + model.pre_time + model.exe(1) + model.post_time <= task.deadline) {
+        reachable = true;
+        break;
+      }
+    }
+    if (!reachable) {
+      unreachable += rate;
+      continue;
+    }
+    double best = to_s(model.exe(1));
+    for (int b = 2; b <= kMaxBatch; ++b) best = std::min(best, to_s(model.exe(b)) / b);
+    accelerator.emplace_back(best, rate);
+    cpu.emplace_back(to_s(model.pre_time + model.post_time), rate);
+  }
+  if (total <= 0) return bound;
+  double cores = 0;
+  for (const NodeSpec& n : s.nodes) cores += n.cpu_cores;
+  bound.unreachable = unreachable / total;
+  bound.accelerator = unserved(accelerator, static_cast<double>(s.nodes.size())) / total;
+  bound.cpu = unserved(cpu, cores) / total;
+  bound.miss_rate = std::min(1.0, bound.unreachable + std::max(bound.accelerator, bound.cpu));
+  return bound;
+}
+
+}  // namespace coedge

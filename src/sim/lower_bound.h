@@ -1,0 +1,27 @@
+// A capacity-based lower bound on the long-run miss rate of a scenario: what no policy
+// can beat. It is deliberately optimistic about everything a policy controls:
+//  - a task's jobs can only be met on a node that can finish one alone in time: the
+//    transfer (Eq. 2), pre- and post-processing and ExeTime(1) within the deadline;
+//    a task with no such node misses every job;
+//  - the accelerators of all nodes are pooled, and every job costs its model's best
+//    per-image time, min over b of ExeTime(b) / b (perfect batching); the cheapest jobs
+//    are served first (that maximises how many meet their deadlines);
+//  - likewise the CPU cores of all nodes are pooled for pre- and post-processing.
+// The bound is the missed share of the job rate: the tasks nothing can host, plus the
+// larger of what the pooled accelerators and the pooled cores cannot serve.
+#pragma once
+
+#include "core/scenario.h"
+
+namespace coedge {
+
+struct MissRateBound {
+  double miss_rate = 0;         // the bound, in [0, 1]
+  double unreachable = 0;       // share of jobs no node can finish in time even alone
+  double accelerator = 0;       // share the pooled accelerators cannot serve
+  double cpu = 0;               // share the pooled CPU cores cannot serve
+};
+
+MissRateBound miss_rate_lower_bound(const Scenario& scenario);
+
+}  // namespace coedge
