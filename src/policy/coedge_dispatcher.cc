@@ -12,19 +12,50 @@ constexpr double kInfinity = std::numeric_limits<double>::infinity();
 constexpr double kSimilarityTolerance = 1e-12;
 }  // namespace
 
-CoedgeDispatcher::CoedgeDispatcher(const Scenario& scenario)
+CoedgeDispatcher::CoedgeDispatcher(const Scenario& scenario, CoedgeDispatcherOptions options)
     : scenario_(scenario),
+      options_(options),
       view_(scenario.network),
       nodes_(scenario.nodes.size()),
       where_(scenario.tasks.size(), kNone),
       bans_(scenario.tasks.size()) {
   for (auto& node : nodes_) {
     node.model_counts.assign(scenario.models.size(), 0);
+    node.model_rates.assign(scenario.models.size(), 0.0);
     node.capacity = kInfinity;
+  }
+  model_budget_.assign(scenario.models.size(), kNever);
+  for (const TaskSpec& task : scenario.tasks) {
+    const ModelProfile& m = scenario.models[task.model];
+    model_budget_[task.model] =
+        std::min(model_budget_[task.model], (task.deadline - m.pre_time - m.post_time) / 2);
   }
   task_loads_.reserve(scenario.tasks.size());
   for (const TaskSpec& task : scenario.tasks)
     task_loads_.push_back(task_load(task, scenario.models[task.model]));
+}
+
+double CoedgeDispatcher::batched_cost_us(ModelIndex m, uint32_t n) const {
+  const ModelProfile& model = scenario_.models[m];
+  int batch = 1;
+  for (int b = std::min<int>(kMaxBatch, static_cast<int>(n)); b > 1; --b) {
+    if (model.exe(b) <= model_budget_[m]) {
+      batch = b;
+      break;
+    }
+  }
+  return static_cast<double>(model.exe(batch).count()) / batch;
+}
+
+double CoedgeDispatcher::load_with(NodeIndex k, TaskIndex t) const {
+  const NodeState& node = nodes_[k];
+  if (!options_.batch_aware) return node.load + task_loads_[t];
+  const ModelIndex m = scenario_.tasks[t].model;
+  const double rate = node.model_rates[m];
+  const double added = 1.0 / static_cast<double>(scenario_.tasks[t].period.count());
+  const uint32_t n = node.model_counts[m];
+  const double before = n ? rate * batched_cost_us(m, n) : 0.0;
+  return node.load - before + (rate + added) * batched_cost_us(m, n + 1);
 }
 
 std::vector<TaskIndex> CoedgeDispatcher::by_priority(std::vector<TaskIndex> tasks) const {
@@ -54,7 +85,7 @@ NodeIndex CoedgeDispatcher::best_node(TaskIndex t) {
     const NodeState& node = nodes_[k];
     const Duration comm = comm_time(view_, model.input_bytes, task.source, k);
     if (comm == kNever) continue;
-    const double load = node.load + task_loads_[t];
+    const double load = load_with(k, t);
     const double latency =
         static_cast<double>(comm.count()) + exec_estimate_us(task, model, load, node.alpha);
     if (latency > deadline_us || load > node.capacity) continue;
@@ -75,10 +106,11 @@ NodeIndex CoedgeDispatcher::best_node(TaskIndex t) {
 void CoedgeDispatcher::assign(TaskIndex t, NodeIndex k) {
   const TaskSpec& task = scenario_.tasks[t];
   NodeState& node = nodes_[k];
+  node.load = load_with(k, t);
   node.tasks.push_back(t);
-  node.load += task_loads_[t];
   node.count_squares += 2 * node.model_counts[task.model] + 1;  // (c+1)^2 - c^2
   ++node.model_counts[task.model];
+  node.model_rates[task.model] += 1.0 / static_cast<double>(task.period.count());
   const Duration comm = comm_time(view_, scenario_.models[task.model].input_bytes, task.source, k);
   node.capacity = std::min(node.capacity,
                            load_capacity(task, scenario_.models[task.model], comm, node.alpha));
@@ -91,10 +123,21 @@ void CoedgeDispatcher::remove(TaskIndex t) {
   NodeState& node = nodes_[k];
   const ModelIndex m = scenario_.tasks[t].model;
   node.tasks.erase(std::find(node.tasks.begin(), node.tasks.end(), t));
-  node.load -= task_loads_[t];
-  if (node.tasks.empty()) node.load = 0;  // no drift from repeated float subtraction
   --node.model_counts[m];
   node.count_squares -= 2 * node.model_counts[m] + 1;
+  node.model_rates[m] = 0;
+  for (TaskIndex other : node.tasks)  // exact, without drift from float subtraction
+    if (scenario_.tasks[other].model == m)
+      node.model_rates[m] += 1.0 / static_cast<double>(scenario_.tasks[other].period.count());
+  node.load = 0;
+  for (ModelIndex model = 0; model < node.model_counts.size(); ++model) {
+    if (node.model_counts[model] == 0) continue;
+    node.load += options_.batch_aware
+                     ? node.model_rates[model] * batched_cost_us(model, node.model_counts[model])
+                     : 0.0;
+  }
+  if (!options_.batch_aware)
+    for (TaskIndex other : node.tasks) node.load += task_loads_[other];
   where_[t] = kNone;
   recompute_capacity(k);
 }

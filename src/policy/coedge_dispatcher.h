@@ -19,6 +19,13 @@
 //     one); ties: the largest load, then the highest index. It may not return to that node
 //     for the next kBanWindows windows (each node it was evicted from is remembered);
 //  4. evicted and waiting tasks are offered again, in priority order, as in stage 1.
+//
+// CoEdge+ option (CoedgeDispatcherOptions::batch_aware, the `coedge+` dispatcher): Eq. 3
+// counts what batching saves. The n tasks of one model on a node are expected to run in
+// batches of b = the largest size <= min(n, 10) whose ExeTime fits half of the model's
+// tightest budget (deadline - pre - post); each of their jobs then costs ExeTime(b) / b
+// instead of ExeTime(1). The node load is the sum over its models of (sum of the tasks'
+// rates) x that cost. Everything else is unchanged.
 #pragma once
 
 #include <vector>
@@ -27,13 +34,17 @@
 
 namespace coedge {
 
+struct CoedgeDispatcherOptions {
+  bool batch_aware = false;  // Eq. 3 with batching (CoEdge+)
+};
+
 class CoedgeDispatcher final : public Dispatcher {
  public:
   static constexpr double kMinAlpha = -0.5;
   static constexpr double kMaxAlpha = 3.0;
   static constexpr int kBanWindows = 3;
 
-  explicit CoedgeDispatcher(const Scenario& scenario);
+  explicit CoedgeDispatcher(const Scenario& scenario, CoedgeDispatcherOptions options = {});
   Plan initial(std::vector<PlanRecord>& records) override;
   Plan update(const WindowReport& report, std::vector<PlanRecord>& records) override;
 
@@ -45,6 +56,7 @@ class CoedgeDispatcher final : public Dispatcher {
     std::vector<TaskIndex> tasks;
     double load = 0;                     // sum of T_avg(j) / p_j over its tasks
     std::vector<uint32_t> model_counts;  // EV(S_k)
+    std::vector<double> model_rates;     // jobs per microsecond per model (batch-aware load)
     uint64_t count_squares = 0;
     double alpha = 0;
     double capacity = 0;  // the largest load at which every task here meets its deadline
@@ -60,10 +72,16 @@ class CoedgeDispatcher final : public Dispatcher {
   void assign(TaskIndex t, NodeIndex k);
   void remove(TaskIndex t);
   void recompute_capacity(NodeIndex k);
+  // The node's load if task t joined it (batch-aware or Eq. 3's plain sum).
+  double load_with(NodeIndex k, TaskIndex t) const;
+  // Per-job accelerator cost (us) of model m when n of its tasks share a node.
+  double batched_cost_us(ModelIndex m, uint32_t n) const;
   std::vector<TaskIndex> by_priority(std::vector<TaskIndex> tasks) const;
   Plan plan() const { return Plan{where_}; }
 
   const Scenario& scenario_;
+  CoedgeDispatcherOptions options_;
+  std::vector<Duration> model_budget_;  // per model: (tightest deadline - pre - post) / 2
   Network view_;
   std::vector<NodeState> nodes_;
   std::vector<NodeIndex> where_;

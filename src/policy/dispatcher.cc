@@ -8,7 +8,8 @@
 
 namespace coedge {
 namespace {
-constexpr std::array<std::string_view, 4> kNames = {"coedge", "local", "naive", "spread"};
+constexpr std::array<std::string_view, 5> kNames = {"coedge", "coedge+", "local", "naive",
+                                                    "spread"};
 }
 
 std::string_view to_string(PlanReason reason) {
@@ -28,12 +29,14 @@ Result<std::unique_ptr<Dispatcher>> make_dispatcher(std::string_view name,
                                                     const Scenario& scenario) {
   std::unique_ptr<Dispatcher> dispatcher;
   if (name == "coedge") dispatcher = std::make_unique<CoedgeDispatcher>(scenario);
+  if (name == "coedge+")
+    dispatcher = std::make_unique<CoedgeDispatcher>(scenario, CoedgeDispatcherOptions{true});
   if (name == "local") dispatcher = std::make_unique<LocalDispatcher>(scenario);
   if (name == "naive") dispatcher = std::make_unique<NaiveDispatcher>(scenario);
   if (name == "spread") dispatcher = std::make_unique<SpreadDispatcher>(scenario);
   if (!dispatcher) {
     return Error{ErrorCode::kInvalidInput, "unknown dispatcher '" + std::string(name) +
-                                               "' (choose one of: coedge, local, naive, spread)"};
+                                               "' (choose one of: coedge, coedge+, local, naive, spread)"};
   }
   return dispatcher;
 }

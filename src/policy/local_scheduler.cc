@@ -9,8 +9,8 @@
 
 namespace coedge {
 namespace {
-constexpr std::array<std::string_view, 5> kNames = {"coedge", "edf", "fixed", "triton",
-                                                    "deadline-drop"};
+constexpr std::array<std::string_view, 6> kNames = {"coedge", "coedge-wait",   "edf",
+                                                    "fixed",  "triton",        "deadline-drop"};
 }
 
 std::span<const std::string_view> local_scheduler_names() { return kNames; }
@@ -20,6 +20,8 @@ Result<std::unique_ptr<LocalScheduler>> make_local_scheduler(std::string_view na
   const std::vector<ModelProfile>& models = scenario.models;
   std::unique_ptr<LocalScheduler> scheduler;
   if (name == "coedge") scheduler = std::make_unique<CoedgeScheduler>(models);
+  if (name == "coedge-wait")
+    scheduler = std::make_unique<CoedgeScheduler>(models, CoedgeSchedulerOptions{true});
   if (name == "edf") scheduler = std::make_unique<EdfScheduler>(models);
   if (name == "fixed") scheduler = std::make_unique<FixedPriorityScheduler>(models);
   if (name == "triton")
@@ -28,7 +30,7 @@ Result<std::unique_ptr<LocalScheduler>> make_local_scheduler(std::string_view na
   if (!scheduler) {
     return Error{ErrorCode::kInvalidInput,
                  "unknown local scheduler '" + std::string(name) +
-                     "' (choose one of: coedge, edf, fixed, triton, deadline-drop)"};
+                     "' (choose one of: coedge, coedge-wait, edf, fixed, triton, deadline-drop)"};
   }
   return scheduler;
 }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "policy/coedge_scheduler.h"
 #include "policy/deadline_drop_scheduler.h"
 #include "policy/triton_scheduler.h"
 
@@ -153,7 +154,49 @@ TEST_F(LocalSchedulerTest, UnknownNameIsAnError) {
   auto s = make_local_scheduler("fifo", scenario);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.error().message.find("fifo"), std::string::npos);
-  EXPECT_NE(s.error().message.find("coedge, edf, fixed, triton, deadline-drop"), std::string::npos);
+  EXPECT_NE(s.error().message.find("coedge, coedge-wait, edf, fixed, triton, deadline-drop"), std::string::npos);
+}
+
+TEST_F(LocalSchedulerTest, CoedgeWaitHoldsALoneJobWhenTheNextOneIsDueAndWaitingSavesTime) {
+  CoedgeScheduler s(models, CoedgeSchedulerOptions{true});
+  Decision d;
+  // Model 0 jobs arrive every 50 ms; ExeTime(a, b) = 100 + 20 (b - 1).
+  s.on_ready(job(0, 1000), at_ms(0));
+  s.decide(at_ms(0), d);  // no arrival pattern known yet: runs at once, as the paper's rule
+  ASSERT_EQ(d.batch.size(), 1u);
+  s.on_ready(job(0, 1000), at_ms(50));
+  s.decide(at_ms(50), d);  // gap 50 ms known now; waiting 50 + 120 < 100 + 100: hold
+  EXPECT_TRUE(d.batch.empty());
+  EXPECT_EQ(d.wake_at, at_ms(112.5));  // the expected arrival (100) plus a quarter gap
+  s.on_ready(job(0, 1000), at_ms(100));
+  s.decide(at_ms(100), d);  // two jobs now; the next is due at 150: waiting saves time again
+  EXPECT_TRUE(d.batch.empty());
+  s.decide(at_ms(162), d);  // the expected job (150) did not come: run what is there
+  EXPECT_EQ(d.batch.size(), 2u);
+}
+
+TEST_F(LocalSchedulerTest, CoedgeWaitRunsAtOnceWhenWaitingCostsMore) {
+  Scenario slow;  // batching saves nothing: ExeTime(b) = 100 b
+  slow.models = {make_model("a", 100, 100)};
+  CoedgeScheduler s(slow.models, CoedgeSchedulerOptions{true});
+  Decision d;
+  s.on_ready(job(0, 5000), at_ms(0));
+  s.decide(at_ms(0), d);
+  s.on_ready(job(0, 5000), at_ms(50));
+  s.decide(at_ms(50), d);
+  EXPECT_EQ(d.batch.size(), 1u);
+}
+
+TEST_F(LocalSchedulerTest, CoedgeWaitNeverHoldsAnotherModelPastItsDeadline) {
+  CoedgeScheduler s(models, CoedgeSchedulerOptions{true});
+  Decision d;
+  s.on_ready(job(0, 1000), at_ms(0));
+  s.decide(at_ms(0), d);
+  s.on_ready(job(0, 1000), at_ms(50));
+  s.on_ready(job(1, 1030), at_ms(50));  // model 1 must start by 980: no room to wait
+  s.decide(at_ms(50), d);
+  EXPECT_EQ(d.model, 0u);
+  EXPECT_EQ(d.batch.size(), 1u);
 }
 
 TEST_F(LocalSchedulerTest, DeadlineDropServesModelsRoundRobinWithTheLargestFeasibleBatch) {
