@@ -1,11 +1,13 @@
 // `coedge sim`: runs a scenario in the discrete-event simulator with one policy pair, or
 // the paper's pairs side by side (--compare), prints tables and writes CSV/JSON files.
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "commands.h"
+#include "plot.h"
 #include "config/scenario_loader.h"
 #include "policy/dispatcher.h"
 #include "policy/local_scheduler.h"
@@ -57,8 +59,30 @@ struct SimArgs {
   std::string profiles;
   bool jobs = false;
   bool quiet = false;
+  bool plot = false;
   uint32_t seeds = 1;
 };
+
+// The latency distribution of each policy's completed jobs, as (latency ms, fraction).
+std::vector<Series> latency_cdfs(const std::vector<SimResult>& results,
+                                 const std::vector<RunSummary>& summaries) {
+  std::vector<Series> series;
+  for (size_t i = 0; i < results.size(); ++i) {
+    std::vector<int64_t> all;
+    for (const TaskTally& t : results[i].tasks)
+      all.insert(all.end(), t.latencies_us.begin(), t.latencies_us.end());
+    std::sort(all.begin(), all.end());
+    Series s{summaries[i].label, {}};
+    constexpr size_t kPoints = 200;
+    for (size_t k = 1; k <= kPoints && !all.empty(); ++k) {
+      const size_t at = std::min(all.size() - 1, k * all.size() / kPoints);
+      s.points.emplace_back(static_cast<double>(all[at]) / 1000.0,
+                            static_cast<double>(at + 1) / static_cast<double>(all.size()));
+    }
+    series.push_back(std::move(s));
+  }
+  return series;
+}
 
 std::string join(std::span<const std::string_view> names) {
   std::string out;
@@ -177,6 +201,14 @@ int run_sim(const SimArgs& args) {
   } else {
     std::printf("%s", format_run(scenario, results[0], summaries[0]).c_str());
   }
+  if (args.plot) {
+    const PlotSpec spec{out_dir + "/latency_cdf.png",
+                        "End-to-end latency of completed jobs: " + scenario.name,
+                        "latency (ms, log scale)", "fraction of completed jobs", true};
+    if (Status st = plot_lines(spec, latency_cdfs(results, summaries)); !st.ok())
+      return fail(kExitFailure, st.error().message);
+    std::printf("\nPlot written to %s\n", spec.png.c_str());
+  }
   if (!args.no_files) std::printf("\nResults written to %s/\n", out_dir.c_str());
   return kExitOk;
 }
@@ -214,6 +246,9 @@ std::function<int()> add_sim_command(CLI::App& app) {
                   "Repeat on this many seeds (from --seed on) and report the mean, min and max "
                   "miss rates instead of one run's tables; writes seeds.csv")
       ->default_val(1)->check(CLI::Range(1u, 100000u));
+  cmd->add_flag("--plot", args->plot,
+                "Also draw latency_cdf.png (every policy run) with gnuplot; for miss rate "
+                "against load, see 'coedge sweep --plot'");
   cmd->add_flag("-q,--quiet", args->quiet, "No progress on stderr");
   return [args] {
     if (args->compare_option->count() > 0 && args->compare.empty()) args->compare = "paper";

@@ -16,5 +16,6 @@ inline constexpr int kExitBadInput = 2;
 std::function<int()> add_sim_command(CLI::App& app);
 std::function<int()> add_city_command(CLI::App& app);
 std::function<int()> add_profile_command(CLI::App& app);
+std::function<int()> add_sweep_command(CLI::App& app);
 
 }  // namespace coedge::app

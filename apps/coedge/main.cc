@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   auto sim = coedge::app::add_sim_command(app);
   auto city = coedge::app::add_city_command(app);
   auto profile = coedge::app::add_profile_command(app);
+  auto sweep = coedge::app::add_sweep_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -24,6 +25,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("sim")) return sim();
     if (app.got_subcommand("city")) return city();
     if (app.got_subcommand("profile")) return profile();
+    if (app.got_subcommand("sweep")) return sweep();
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "coedge: out of memory (the scenario is too large for this machine)\n");
     return coedge::app::kExitFailure;

@@ -54,8 +54,11 @@ MissRateBound miss_rate_lower_bound(const Scenario& s) {
       unreachable += rate;
       continue;
     }
+    // The cheapest per-image time among batch sizes that can still meet the deadline.
     double best = to_s(model.exe(1));
-    for (int b = 2; b <= kMaxBatch; ++b) best = std::min(best, to_s(model.exe(b)) / b);
+    for (int b = 2; b <= kMaxBatch; ++b)
+      if (model.pre_time + model.exe(b) + model.post_time <= task.deadline)
+        best = std::min(best, to_s(model.exe(b)) / b);
     accelerator.emplace_back(best, rate);
     cpu.emplace_back(to_s(model.pre_time + model.post_time), rate);
   }

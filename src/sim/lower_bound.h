@@ -4,8 +4,9 @@
 //    transfer (Eq. 2), pre- and post-processing and ExeTime(1) within the deadline;
 //    a task with no such node misses every job;
 //  - the accelerators of all nodes are pooled, and every job costs its model's best
-//    per-image time, min over b of ExeTime(b) / b (perfect batching); the cheapest jobs
-//    are served first (that maximises how many meet their deadlines);
+//    per-image time, ExeTime(b) / b over the batch sizes b whose pre + ExeTime(b) + post
+//    fits the task's deadline (perfect batching); the cheapest jobs are served first
+//    (that maximises how many meet their deadlines);
 //  - likewise the CPU cores of all nodes are pooled for pre- and post-processing.
 // The bound is the missed share of the job rate: the tasks nothing can host, plus the
 // larger of what the pooled accelerators and the pooled cores cannot serve.

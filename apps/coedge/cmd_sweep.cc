@@ -1,0 +1,308 @@
+// `coedge sweep`: robustness of the policies across generated city fleets — loads,
+// bandwidths, fleet sizes and seeds — with the capacity lower bound for each, and a plot
+// of miss rate against load. Simulations run in parallel threads, each on its own
+// scenario; results are gathered by cell, so the output does not depend on scheduling.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "commands.h"
+#include "config/scenario_loader.h"
+#include "plot.h"
+#include "policy/dispatcher.h"
+#include "policy/local_scheduler.h"
+#include "sim/city_generator.h"
+#include "sim/lower_bound.h"
+#include "sim/report.h"
+#include "sim/simulator.h"
+#include "write_file.h"
+
+namespace coedge::app {
+namespace {
+
+struct Pair {
+  std::string dispatcher, scheduler;
+  std::string label() const { return dispatcher + "/" + scheduler; }
+};
+
+// The policies a sweep compares unless told otherwise: the paper's, CoEdge+ and its
+// ablations, and the peers.
+const char* kDefaultPairs =
+    "coedge/coedge,coedge+/coedge,coedge/coedge-wait,coedge+/coedge-wait,naive/coedge,"
+    "local/coedge,local/edf,local/fixed,local/triton,local/deadline-drop,spread/triton,"
+    "spread/deadline-drop";
+
+struct SweepArgs {
+  std::string nodes = "6,30,100";
+  std::string loads = "0.5,0.75,1.0,1.25,1.5";
+  std::string bandwidths = "10,100,1000";
+  uint32_t seeds = 3;
+  std::string duration = "300s";
+  std::string pairs = kDefaultPairs;
+  std::string profiles = "examples/profiles/jetson-tx2.yaml";
+  std::string out = "results/sweep";
+  unsigned threads = 0;
+  bool plot = false;
+  bool quiet = false;
+};
+
+struct Cell {
+  uint32_t nodes;
+  double load, mbps;
+  uint64_t seed;
+};
+
+struct Outcome {
+  double miss = 0, p99_ms = 0;
+  uint64_t released = 0;
+};
+
+int fail(int code, const std::string& message) {
+  std::fprintf(stderr, "coedge sweep: %s\n", message.c_str());
+  return code;
+}
+
+template <typename T>
+bool parse_list(const std::string& text, std::vector<T>& out) {
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    std::stringstream one(item);
+    T value;
+    if (!(one >> value) || !one.eof()) return false;
+    out.push_back(value);
+  }
+  return !out.empty();
+}
+
+Result<std::vector<Pair>> parse_pairs(const std::string& text) {
+  std::vector<Pair> pairs;
+  std::stringstream in(text == "all" ? std::string() : text);
+  if (text == "all") {
+    for (auto d : dispatcher_names())
+      for (auto s : local_scheduler_names()) pairs.push_back({std::string(d), std::string(s)});
+    return pairs;
+  }
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    const auto slash = item.find('/');
+    if (slash == std::string::npos)
+      return Error{ErrorCode::kInvalidInput, "--pairs: '" + item + "' is not DISPATCHER/SCHEDULER"};
+    pairs.push_back({item.substr(0, slash), item.substr(slash + 1)});
+  }
+  if (pairs.empty()) return Error{ErrorCode::kInvalidInput, "--pairs: no policy pair given"};
+  return pairs;
+}
+
+double mean(const std::vector<double>& v) {
+  double sum = 0;
+  for (double x : v) sum += x;
+  return v.empty() ? 0 : sum / static_cast<double>(v.size());
+}
+
+std::string pct(double rate) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f%%", rate * 100);
+  return buf;
+}
+
+int run_sweep(const SweepArgs& args) {
+  std::vector<uint32_t> node_counts;
+  std::vector<double> loads, bandwidths;
+  if (!parse_list(args.nodes, node_counts) ||
+      std::any_of(node_counts.begin(), node_counts.end(), [](uint32_t n) { return n < 1; }))
+    return fail(kExitBadInput, "--nodes '" + args.nodes + "': expected positive integers, e.g. 6,30,100");
+  if (!parse_list(args.loads, loads) ||
+      std::any_of(loads.begin(), loads.end(), [](double l) { return !(l > 0 && l <= 100); }))
+    return fail(kExitBadInput, "--loads '" + args.loads + "': expected numbers in (0, 100], e.g. 0.5,1.0");
+  if (!parse_list(args.bandwidths, bandwidths) ||
+      std::any_of(bandwidths.begin(), bandwidths.end(), [](double b) { return !(b >= 0.002); }))
+    return fail(kExitBadInput, "--bandwidths '" + args.bandwidths + "': expected Mbit/s values >= 0.002");
+  auto pairs = parse_pairs(args.pairs);
+  if (!pairs.ok()) return fail(kExitBadInput, pairs.error().message);
+  auto duration = parse_duration(args.duration);
+  if (!duration.ok() || duration->count() <= 0)
+    return fail(kExitBadInput, "--duration '" + args.duration + "': expected e.g. 300s");
+  auto models = load_profile_set(args.profiles);
+  if (!models.ok()) return fail(kExitBadInput, models.error().message);
+  {  // Unknown policy names fail now, not in a worker thread.
+    Scenario probe;
+    probe.models = models.value();
+    for (const Pair& p : pairs.value()) {
+      if (auto d = make_dispatcher(p.dispatcher, probe); !d.ok()) return fail(kExitBadInput, d.error().message);
+      if (auto s = make_local_scheduler(p.scheduler, probe); !s.ok()) return fail(kExitBadInput, s.error().message);
+    }
+  }
+
+  std::vector<Cell> cells;
+  for (uint32_t n : node_counts)
+    for (double load : loads)
+      for (double mbps : bandwidths)
+        for (uint64_t seed = 1; seed <= args.seeds; ++seed) cells.push_back({n, load, mbps, seed});
+  const size_t pair_count = pairs->size();
+  std::vector<Outcome> outcomes(cells.size() * pair_count);
+  std::vector<double> bounds(cells.size());
+  std::vector<std::string> errors(cells.size());
+
+  std::atomic<size_t> next{0}, done{0};
+  std::mutex print;
+  auto worker = [&] {
+    for (size_t c; (c = next++) < cells.size();) {
+      CityOptions city;
+      city.nodes = cells[c].nodes;
+      city.load = cells[c].load;
+      city.seed = cells[c].seed;
+      city.near_mbps = cells[c].mbps;
+      city.far_mbps = cells[c].mbps / 2;
+      city.duration = duration.value();
+      auto scenario = generate_city(city, models.value());
+      if (!scenario.ok()) {
+        errors[c] = scenario.error().message;
+        continue;
+      }
+      bounds[c] = miss_rate_lower_bound(scenario.value()).miss_rate;
+      for (size_t p = 0; p < pair_count; ++p) {
+        SimOptions options;
+        options.dispatcher = (*pairs)[p].dispatcher;
+        options.scheduler = (*pairs)[p].scheduler;
+        auto result = simulate(scenario.value(), options);
+        if (!result.ok()) {
+          errors[c] = result.error().message;
+          break;
+        }
+        const RunSummary s = summarize(scenario.value(), result.value(), (*pairs)[p].label());
+        outcomes[c * pair_count + p] = {s.overall.miss_rate, s.overall.p99_ms, s.overall.released};
+      }
+      const size_t finished = ++done;
+      if (!args.quiet) {
+        std::lock_guard<std::mutex> lock(print);
+        std::fprintf(stderr, "\rsweep: %zu of %zu fleets simulated", finished, cells.size());
+        if (finished == cells.size()) std::fprintf(stderr, "\n");
+      }
+    }
+  };
+  const unsigned threads =
+      args.threads ? args.threads : std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::thread> pool;
+  for (unsigned i = 0; i < threads; ++i) pool.emplace_back(worker);
+  for (auto& t : pool) t.join();
+  for (size_t c = 0; c < cells.size(); ++c)
+    if (!errors[c].empty()) return fail(kExitBadInput, errors[c]);
+
+  // sweep.csv: every cell and policy.
+  std::string csv = "nodes,load,mbps,seed,policy,released,miss_rate,p99_ms,lower_bound\n";
+  for (size_t c = 0; c < cells.size(); ++c) {
+    for (size_t p = 0; p < pair_count; ++p) {
+      const Outcome& o = outcomes[c * pair_count + p];
+      char line[256];
+      std::snprintf(line, sizeof line, "%u,%g,%g,%llu,%s,%llu,%.6f,%.3f,%.6f\n", cells[c].nodes,
+                    cells[c].load, cells[c].mbps, static_cast<unsigned long long>(cells[c].seed),
+                    (*pairs)[p].label().c_str(), static_cast<unsigned long long>(o.released), o.miss,
+                    o.p99_ms, bounds[c]);
+      csv += line;
+    }
+  }
+  if (Status st = write_file(args.out + "/sweep.csv", csv); !st.ok()) return fail(kExitFailure, st.error().message);
+
+  // Summary per policy; "vs first" compares every cell with the first pair (the paper's).
+  std::printf("%zu fleets (nodes %s; loads %s; Mbit/s %s; %u seeds), %s simulated each\n\n",
+              cells.size(), args.nodes.c_str(), args.loads.c_str(), args.bandwidths.c_str(),
+              args.seeds, args.duration.c_str());
+  std::printf("%-24s %9s %11s %11s %12s %12s\n", "policy", "mean", "load>=1.0", "above bound",
+              "worst vs 1st", "best vs 1st");
+  for (size_t p = 0; p < pair_count; ++p) {
+    std::vector<double> all, high, above;
+    double worst = -1, best = 1;
+    for (size_t c = 0; c < cells.size(); ++c) {
+      const double miss = outcomes[c * pair_count + p].miss;
+      const double base = outcomes[c * pair_count].miss;
+      all.push_back(miss);
+      if (cells[c].load >= 1.0) high.push_back(miss);
+      above.push_back(miss - bounds[c]);
+      worst = std::max(worst, miss - base);
+      best = std::min(best, miss - base);
+    }
+    std::printf("%-24s %9s %11s %8.2f pp %+9.2f pp %+9.2f pp\n", (*pairs)[p].label().c_str(),
+                pct(mean(all)).c_str(), pct(mean(high)).c_str(), mean(above) * 100, worst * 100,
+                best * 100);
+  }
+  std::vector<double> all_bounds(bounds);
+  std::printf("%-24s %9s\n\n", "lower bound", pct(mean(all_bounds)).c_str());
+
+  // Mean miss rate per load, for the table and the plot.
+  std::printf("%-24s", "mean miss rate by load");
+  for (double l : loads) std::printf(" %8g", l);
+  std::printf("\n");
+  std::vector<Series> series;
+  auto by_load = [&](auto value_of) {
+    std::vector<double> row;
+    for (double l : loads) {
+      std::vector<double> v;
+      for (size_t c = 0; c < cells.size(); ++c)
+        if (cells[c].load == l) v.push_back(value_of(c));
+      row.push_back(mean(v));
+    }
+    return row;
+  };
+  for (size_t p = 0; p <= pair_count; ++p) {
+    const bool bound_row = p == pair_count;
+    const auto row = bound_row ? by_load([&](size_t c) { return bounds[c]; })
+                               : by_load([&](size_t c) { return outcomes[c * pair_count + p].miss; });
+    const std::string label = bound_row ? "lower bound" : (*pairs)[p].label();
+    std::printf("%-24s", label.c_str());
+    Series s{label, {}};
+    for (size_t i = 0; i < loads.size(); ++i) {
+      std::printf(" %7.2f%%", row[i] * 100);
+      s.points.emplace_back(loads[i], row[i] * 100);
+    }
+    std::printf("\n");
+    series.push_back(std::move(s));
+  }
+  if (args.plot) {
+    const PlotSpec spec{args.out + "/miss_vs_load.png", "Deadline miss rate against offered load",
+                        "offered load (1.0 = every accelerator busy at batch size 1)",
+                        "miss rate (%)", false};
+    if (Status st = plot_lines(spec, series); !st.ok()) return fail(kExitFailure, st.error().message);
+    std::printf("\nPlot written to %s\n", spec.png.c_str());
+  }
+  std::printf("Results written to %s/sweep.csv\n", args.out.c_str());
+  return kExitOk;
+}
+
+}  // namespace
+
+std::function<int()> add_sweep_command(CLI::App& app) {
+  auto args = std::make_shared<SweepArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "sweep", "Compare policies across generated city fleets: loads, bandwidths, sizes, seeds.");
+  cmd->add_option("--nodes", args->nodes, "Fleet sizes, comma-separated")->default_val(args->nodes);
+  cmd->add_option("--loads", args->loads,
+                  "Offered loads (1.0 = every accelerator busy at batch size 1)")
+      ->default_val(args->loads);
+  cmd->add_option("--bandwidths", args->bandwidths,
+                  "Bandwidth of the shortest links in Mbit/s (the longest get half)")
+      ->default_val(args->bandwidths);
+  cmd->add_option("--seeds", args->seeds, "Seeds per fleet (1..N)")
+      ->default_val(3)->check(CLI::Range(1u, 1000u));
+  cmd->add_option("--duration", args->duration, "Simulated time per run")->default_val("300s");
+  cmd->add_option("--pairs", args->pairs,
+                  "Policy pairs DISPATCHER/SCHEDULER, comma-separated, or 'all'; the first is "
+                  "the reference for 'worst/best vs 1st'")
+      ->default_val(kDefaultPairs);
+  cmd->add_option("--profiles", args->profiles, "Profile set of the fleets' models")
+      ->default_val(args->profiles);
+  cmd->add_option("-o,--out", args->out, "Folder for sweep.csv and the plot")->default_val(args->out);
+  cmd->add_option("--threads", args->threads, "Parallel simulations (0: one per core)")->default_val(0);
+  cmd->add_flag("--plot", args->plot, "Also draw miss_vs_load.png with gnuplot");
+  cmd->add_flag("-q,--quiet", args->quiet, "No progress on stderr");
+  return [args] { return run_sweep(*args); };
+}
+
+}  // namespace coedge::app
