@@ -153,3 +153,34 @@ TEST(Cli, ProfileRejectsBadInputClearly) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Cli, CompareAllRunsEveryDispatcherWithEveryScheduler) {
+  const CliRun r = coedge("sim examples/batching-yolo-3.yaml -q --no-files --compare all --duration 60s");
+  ASSERT_EQ(r.code, 0) << r.output;
+  for (const char* pair : {"coedge/coedge", "coedge+/coedge-wait", "spread/triton",
+                           "naive/deadline-drop", "local/fixed"})
+    EXPECT_NE(r.output.find(pair), std::string::npos) << pair;
+  EXPECT_NE(r.output.find("Lower bound on the miss rate"), std::string::npos);
+  const CliRun bad = coedge("sim examples/batching-yolo-3.yaml -q --no-files --compare everything");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.output.find("'paper' (the default) or 'all'"), std::string::npos) << bad.output;
+}
+
+TEST(Cli, SweepWritesOneRowPerFleetAndPolicy) {
+  const auto dir = temp_dir("sweep");
+  const CliRun r = coedge("sweep --nodes 6,12 --loads 0.8,1.2 --bandwidths 100 --seeds 2 "
+                          "--duration 60s --pairs coedge/coedge,coedge+/coedge -q -o " +
+                          dir.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::ifstream csv(dir / "sweep.csv");
+  int lines = 0;
+  for (std::string line; std::getline(csv, line);) ++lines;
+  EXPECT_EQ(lines, 1 + 2 * 2 * 1 * 2 * 2);  // header + nodes x loads x bandwidths x seeds x pairs
+  EXPECT_NE(r.output.find("lower bound"), std::string::npos);
+  EXPECT_EQ(coedge("sweep --loads 0,1 -q -o " + dir.string()).code, 2);
+  EXPECT_EQ(coedge("sweep --pairs coedge/nosuch -q -o " + dir.string()).code, 2);
+}
+
+}  // namespace

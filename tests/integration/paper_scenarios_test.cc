@@ -115,3 +115,35 @@ TEST(Determinism, SameScenarioAndSeedGiveByteIdenticalFiles) {
 
 }  // namespace
 }  // namespace coedge
+
+#include "sim/city_generator.h"
+
+namespace coedge {
+namespace {
+
+TEST(CoedgePlus, NeverWorseThanThePapersCoedgeOnTheShippedScenarios) {
+  for (const char* name : {"lamppost.yaml", "indoor-100m.yaml", "indoor-1g.yaml",
+                           "batching-resnet-3.yaml", "batching-resnet-6.yaml",
+                           "batching-yolo-3.yaml", "batching-yolo-6.yaml"}) {
+    SCOPED_TRACE(name);
+    const Scenario s = load(name);
+    EXPECT_LE(run(s, "coedge+", "coedge").overall.miss_rate,
+              run(s, "coedge", "coedge").overall.miss_rate + 0.01);
+  }
+}
+
+TEST(CoedgePlus, MissesAtLeastAThirdLessThanCoedgeOnAnOverloadedCity) {
+  const Scenario jetson = load("lamppost.yaml");  // for the jetson-tx2 profile set
+  CityOptions city;
+  city.nodes = 30;
+  city.load = 1.0;
+  city.duration = std::chrono::seconds(300);
+  const Scenario s = generate_city(city, jetson.models).value();
+  const double paper = run(s, "coedge", "coedge").overall.miss_rate;
+  const double plus = run(s, "coedge+", "coedge").overall.miss_rate;
+  EXPECT_GT(paper, 0.05);
+  EXPECT_LE(plus, 0.7 * paper);
+}
+
+}  // namespace
+}  // namespace coedge
