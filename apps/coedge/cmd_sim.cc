@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <optional>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,8 @@ struct SimArgs {
   bool quiet = false;
   bool plot = false;
   uint32_t seeds = 1;
+  std::vector<int> triton_preferred;
+  std::string triton_delay, triton_timeout;
 };
 
 // The latency distribution of each policy's completed jobs, as (latency ms, fraction).
@@ -97,7 +100,7 @@ int fail(int code, const std::string& message) {
 
 // --seeds N: every pair on seeds seed .. seed+N-1; mean, min and max of the miss rates.
 int run_seed_sweep(Scenario scenario, const std::vector<PolicyPair>& pairs, const SimArgs& args,
-                   const std::string& out_dir) {
+                   const SchedulerParams& params, const std::string& out_dir) {
   const uint64_t first = scenario.run.seed;
   std::vector<std::vector<RunSummary>> runs(pairs.size());  // [pair][seed]
   for (uint32_t i = 0; i < args.seeds; ++i) {
@@ -106,6 +109,7 @@ int run_seed_sweep(Scenario scenario, const std::vector<PolicyPair>& pairs, cons
       SimOptions options;
       options.dispatcher = pairs[p].dispatcher;
       options.scheduler = pairs[p].scheduler;
+      options.scheduler_params = params;
       auto result = simulate(scenario, options);
       if (!result.ok()) return fail(kExitBadInput, result.error().message);
       runs[p].push_back(summarize(scenario, result.value(), pairs[p].label));
@@ -121,6 +125,27 @@ int run_seed_sweep(Scenario scenario, const std::vector<PolicyPair>& pairs, cons
     std::printf("\nResults written to %s/seeds.csv\n", out_dir.c_str());
   }
   return kExitOk;
+}
+
+// The --triton-* options, checked.
+Result<SchedulerParams> scheduler_params(const SimArgs& args) {
+  SchedulerParams params;
+  if (!args.triton_preferred.empty()) params.triton_preferred_batch_sizes = args.triton_preferred;
+  for (auto [text, field, name] :
+       {std::tuple{&args.triton_delay, &params.triton_max_queue_delay, "--triton-max-queue-delay"},
+        std::tuple{&args.triton_timeout, &params.triton_timeout, "--triton-timeout"}}) {
+    if (text->empty()) continue;
+    if (*text == "none") {
+      *field = kNever;
+      continue;
+    }
+    auto d = parse_duration(*text);
+    if (!d.ok())
+      return Error{ErrorCode::kInvalidInput, std::string(name) + " '" + *text +
+                                                 "': expected a duration with a unit, e.g. 50ms"};
+    *field = d.value();
+  }
+  return params;
 }
 
 int run_sim(const SimArgs& args) {
@@ -142,6 +167,8 @@ int run_sim(const SimArgs& args) {
     scenario.run.duration = d.value();
   }
 
+  auto params = scheduler_params(args);
+  if (!params.ok()) return fail(kExitBadInput, params.error().message);
   const std::string single_label = args.dispatcher + "+" + args.scheduler;
   std::vector<std::string> labels;
   std::vector<PolicyPair> pairs;
@@ -157,7 +184,7 @@ int run_sim(const SimArgs& args) {
     pairs.push_back({single_label.c_str(), args.dispatcher.c_str(), args.scheduler.c_str()});
   }
   const std::string out_dir = args.out.empty() ? "results/" + scenario.name : args.out;
-  if (args.seeds > 1) return run_seed_sweep(std::move(scenario), pairs, args, out_dir);
+  if (args.seeds > 1) return run_seed_sweep(std::move(scenario), pairs, args, params.value(), out_dir);
 
   std::vector<SimResult> results;
   std::vector<RunSummary> summaries;
@@ -166,6 +193,7 @@ int run_sim(const SimArgs& args) {
     SimOptions options;
     options.dispatcher = pair.dispatcher;
     options.scheduler = pair.scheduler;
+    options.scheduler_params = params.value();
     options.record_jobs = args.jobs;
     if (!args.quiet) {
       options.progress = [&label](double fraction) {
@@ -246,6 +274,14 @@ std::function<int()> add_sim_command(CLI::App& app) {
                   "Repeat on this many seeds (from --seed on) and report the mean, min and max "
                   "miss rates instead of one run's tables; writes seeds.csv")
       ->default_val(1)->check(CLI::Range(1u, 100000u));
+  cmd->add_option("--triton-preferred", args->triton_preferred,
+                  "triton scheduler: preferred batch sizes for every model, e.g. 4 8 "
+                  "(default: derived per model from its tightest deadline; docs/PEERS.md)")
+      ->delimiter(',');
+  cmd->add_option("--triton-max-queue-delay", args->triton_delay,
+                  "triton scheduler: the longest a request waits for a batch, e.g. 20ms");
+  cmd->add_option("--triton-timeout", args->triton_timeout,
+                  "triton scheduler: reject requests queued longer than this, or 'none'");
   cmd->add_flag("--plot", args->plot,
                 "Also draw latency_cdf.png (every policy run) with gnuplot; for miss rate "
                 "against load, see 'coedge sweep --plot'");

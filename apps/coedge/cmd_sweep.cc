@@ -215,8 +215,8 @@ int run_sweep(const SweepArgs& args) {
   std::printf("%zu fleets (nodes %s; loads %s; Mbit/s %s; %u seeds), %s simulated each\n\n",
               cells.size(), args.nodes.c_str(), args.loads.c_str(), args.bandwidths.c_str(),
               args.seeds, args.duration.c_str());
-  std::printf("%-24s %9s %11s %11s %12s %12s\n", "policy", "mean", "load>=1.0", "above bound",
-              "worst vs 1st", "best vs 1st");
+  std::printf("%-24s %9s %9s %11s %11s %12s %12s\n", "policy", "mean", "seed sd", "load>=1.0",
+              "above bound", "worst vs 1st", "best vs 1st");
   for (size_t p = 0; p < pair_count; ++p) {
     std::vector<double> all, high, above;
     double worst = -1, best = 1;
@@ -229,9 +229,20 @@ int run_sweep(const SweepArgs& args) {
       worst = std::max(worst, miss - base);
       best = std::min(best, miss - base);
     }
-    std::printf("%-24s %9s %11s %8.2f pp %+9.2f pp %+9.2f pp\n", (*pairs)[p].label().c_str(),
-                pct(mean(all)).c_str(), pct(mean(high)).c_str(), mean(above) * 100, worst * 100,
-                best * 100);
+    // Spread: the standard deviation over seeds of each fleet configuration, averaged.
+    // Cells hold the seeds of one configuration next to each other.
+    std::vector<double> spreads;
+    for (size_t first = 0; first < cells.size(); first += args.seeds) {
+      std::vector<double> v(all.begin() + static_cast<std::ptrdiff_t>(first),
+                            all.begin() + static_cast<std::ptrdiff_t>(first + args.seeds));
+      const double m = mean(v);
+      double sq = 0;
+      for (double x : v) sq += (x - m) * (x - m);
+      spreads.push_back(v.size() > 1 ? std::sqrt(sq / static_cast<double>(v.size() - 1)) : 0.0);
+    }
+    std::printf("%-24s %9s %6.2f pp %11s %8.2f pp %+9.2f pp %+9.2f pp\n",
+                (*pairs)[p].label().c_str(), pct(mean(all)).c_str(), mean(spreads) * 100,
+                pct(mean(high)).c_str(), mean(above) * 100, worst * 100, best * 100);
   }
   std::vector<double> all_bounds(bounds);
   std::printf("%-24s %9s\n\n", "lower bound", pct(mean(all_bounds)).c_str());

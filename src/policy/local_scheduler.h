@@ -12,6 +12,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -50,9 +51,18 @@ class LocalScheduler {
 // The names accepted by make_local_scheduler, in the order --help lists them.
 std::span<const std::string_view> local_scheduler_names();
 
-// Schedulers with parameters (triton) take their defaults from the scenario's tasks.
-// REQUIRES: `scenario` outlives the scheduler.
+// Knobs of the schedulers that have them; unset ones take defaults derived from the
+// scenario (see each scheduler). They apply to every model.
+struct SchedulerParams {
+  std::optional<std::vector<int>> triton_preferred_batch_sizes;  // each within 1..10
+  std::optional<Duration> triton_max_queue_delay;
+  std::optional<Duration> triton_timeout;  // kNever: no timeout
+};
+
+// REQUIRES: `scenario` outlives the scheduler. Errors: an unknown name, or parameters
+// out of range.
 Result<std::unique_ptr<LocalScheduler>> make_local_scheduler(std::string_view name,
-                                                            const Scenario& scenario);
+                                                            const Scenario& scenario,
+                                                            const SchedulerParams& params = {});
 
 }  // namespace coedge

@@ -99,7 +99,7 @@ class Simulation {
 
   Status init() {
     for (NodeIndex k = 0; k < nodes_.size(); ++k) {
-      auto scheduler = make_local_scheduler(opt_.scheduler, s_);
+      auto scheduler = make_local_scheduler(opt_.scheduler, s_, opt_.scheduler_params);
       if (!scheduler.ok()) return scheduler.error();
       nodes_[k].scheduler = std::move(scheduler.value());
       nodes_[k].free_cores = s_.nodes[k].cpu_cores;

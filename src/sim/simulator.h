@@ -24,6 +24,7 @@
 #include "core/result.h"
 #include "core/scenario.h"
 #include "policy/dispatcher.h"
+#include "policy/local_scheduler.h"
 
 namespace coedge {
 
@@ -35,6 +36,7 @@ std::string_view to_string(DropReason reason);
 struct SimOptions {
   std::string dispatcher = "coedge";
   std::string scheduler = "coedge";
+  SchedulerParams scheduler_params;  // knobs of schedulers that have them (triton)
   bool record_jobs = false;  // keep a JobRecord per job (memory grows with the run)
   // Called with the fraction of simulated time done, at every window and at the end.
   std::function<void(double)> progress;
