@@ -275,6 +275,24 @@ TEST_F(LocalSchedulerTest, TritonServesHigherPriorityLevelsFirstAndTheOldestMode
   EXPECT_EQ(ids(d.batch), (std::vector<uint64_t>{3, 0}));  // the high level first, then FIFO
 }
 
+TEST_F(LocalSchedulerTest, TritonKnobsOverrideTheDefaultsAndAreChecked) {
+  for (const TaskSpec& t : std::vector<TaskSpec>{{"t", 0, 0, from_ms(500), from_ms(500), 0, 0.1}})
+    scenario.tasks.push_back(t);
+  SchedulerParams params;
+  params.triton_preferred_batch_sizes = std::vector<int>{3};
+  params.triton_max_queue_delay = Duration{0};
+  auto s = make_local_scheduler("triton", scenario, params);
+  ASSERT_TRUE(s.ok());
+  for (int i = 0; i < 4; ++i) s.value()->on_ready(job(0, 5000), kEpoch);
+  Decision d;
+  s.value()->decide(kEpoch, d);
+  EXPECT_EQ(d.batch.size(), 3u);
+  params.triton_preferred_batch_sizes = std::vector<int>{0, 4};
+  auto bad = make_local_scheduler("triton", scenario, params);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("1-10"), std::string::npos);
+}
+
 TEST(TritonConfig, CarefulDefaultsFollowTheTightestDeadline) {
   Scenario s;
   s.models = {make_model("m", 100, 20, 1000, 10, 10)};  // ExeTime(b) = 80 + 20 b ms
