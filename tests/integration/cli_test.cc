@@ -184,3 +184,21 @@ TEST(Cli, SweepWritesOneRowPerFleetAndPolicy) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Cli, PlotDrawsLatencyAndLoadFiguresWithGnuplot) {
+  const auto dir = temp_dir("plot");
+  const CliRun r = coedge("sim examples/batching-yolo-3.yaml -q --compare --plot --duration 60s --out " +
+                          dir.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  for (const char* png : {"latency_cdf.png", "miss_vs_load.png"}) {
+    ASSERT_TRUE(std::filesystem::exists(dir / png)) << png;
+    std::ifstream in(dir / png, std::ios::binary);
+    char magic[4] = {};
+    in.read(magic, 4);
+    EXPECT_EQ(std::string(magic + 1, 3), "PNG") << png;
+  }
+}
+
+}  // namespace
