@@ -98,6 +98,14 @@ int fail(int code, const std::string& message) {
   return code;
 }
 
+SimOptions options_for(const PolicyPair& pair, const SchedulerParams& params) {
+  SimOptions options;
+  options.dispatcher = pair.dispatcher;
+  options.scheduler = pair.scheduler;
+  options.scheduler_params = params;
+  return options;
+}
+
 // --seeds N: every pair on seeds seed .. seed+N-1; mean, min and max of the miss rates.
 int run_seed_sweep(Scenario scenario, const std::vector<PolicyPair>& pairs, const SimArgs& args,
                    const SchedulerParams& params, const std::string& out_dir) {
@@ -106,11 +114,7 @@ int run_seed_sweep(Scenario scenario, const std::vector<PolicyPair>& pairs, cons
   for (uint32_t i = 0; i < args.seeds; ++i) {
     scenario.run.seed = first + i;
     for (size_t p = 0; p < pairs.size(); ++p) {
-      SimOptions options;
-      options.dispatcher = pairs[p].dispatcher;
-      options.scheduler = pairs[p].scheduler;
-      options.scheduler_params = params;
-      auto result = simulate(scenario, options);
+      auto result = simulate(scenario, options_for(pairs[p], params));
       if (!result.ok()) return fail(kExitBadInput, result.error().message);
       runs[p].push_back(summarize(scenario, result.value(), pairs[p].label));
     }
@@ -140,11 +144,7 @@ Status plot_miss_against_load(const Scenario& scenario, const std::vector<Policy
       t.period = std::max(Duration{1}, Duration(static_cast<int64_t>(
                                            static_cast<double>(t.period.count()) / factor)));
     for (size_t p = 0; p < pairs.size(); ++p) {
-      SimOptions options;
-      options.dispatcher = pairs[p].dispatcher;
-      options.scheduler = pairs[p].scheduler;
-      options.scheduler_params = params;
-      auto result = simulate(scaled, options);
+      auto result = simulate(scaled, options_for(pairs[p], params));
       if (!result.ok()) return result.error();
       const RunSummary s = summarize(scaled, result.value(), pairs[p].label);
       series[p].points.emplace_back(factor, s.overall.miss_rate * 100);
@@ -221,10 +221,7 @@ int run_sim(const SimArgs& args) {
   std::vector<RunSummary> summaries;
   for (const PolicyPair& pair : pairs) {
     const std::string label = pair.label;
-    SimOptions options;
-    options.dispatcher = pair.dispatcher;
-    options.scheduler = pair.scheduler;
-    options.scheduler_params = params.value();
+    SimOptions options = options_for(pair, params.value());
     options.record_jobs = args.jobs;
     if (!args.quiet) {
       options.progress = [&label](double fraction) {
