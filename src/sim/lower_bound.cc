@@ -34,6 +34,9 @@ MissRateBound miss_rate_lower_bound(const Scenario& s) {
   MissRateBound bound;
   double total = 0, unreachable = 0;
   std::vector<std::pair<double, double>> accelerator, cpu;  // (seconds per job, jobs per second)
+  // Per source node: the demands of its tasks and the nodes any of them could use.
+  std::vector<std::vector<std::pair<double, double>>> by_source(s.nodes.size());
+  std::vector<std::vector<NodeIndex>> region(s.nodes.size());
   std::vector<NodeIndex> candidates;
   for (TaskIndex t = 0; t < s.tasks.size(); ++t) {
     const TaskSpec& task = s.tasks[t];
@@ -47,7 +50,7 @@ MissRateBound miss_rate_lower_bound(const Scenario& s) {
       if (comm != kNever &&
           comm + model.pre_time + model.exe(1) + model.post_time <= task.deadline) {
         reachable = true;
-        break;
+        region[task.source].push_back(k);
       }
     }
     if (!reachable) {
@@ -60,13 +63,38 @@ MissRateBound miss_rate_lower_bound(const Scenario& s) {
       if (model.pre_time + model.exe(b) + model.post_time <= task.deadline)
         best = std::min(best, to_s(model.exe(b)) / b);
     accelerator.emplace_back(best, rate);
+    by_source[task.source].emplace_back(best, rate);
     cpu.emplace_back(to_s(model.pre_time + model.post_time), rate);
   }
   if (total <= 0) return bound;
+
+  // Locality: a source's tasks can only use the nodes of its region. Over sources whose
+  // regions do not overlap, what each region cannot serve adds up.
+  std::vector<std::pair<double, NodeIndex>> local_unserved;
+  for (NodeIndex src = 0; src < s.nodes.size(); ++src) {
+    auto& nodes = region[src];
+    std::sort(nodes.begin(), nodes.end());
+    nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
+    if (by_source[src].empty()) continue;
+    const double left = unserved(by_source[src], static_cast<double>(nodes.size()));
+    if (left > 0) local_unserved.emplace_back(left, src);
+  }
+  std::sort(local_unserved.begin(), local_unserved.end(),
+            [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+  std::vector<bool> used(s.nodes.size(), false);
+  double local = 0;
+  for (const auto& [left, src] : local_unserved) {
+    const auto& nodes = region[src];
+    if (std::any_of(nodes.begin(), nodes.end(), [&](NodeIndex k) { return used[k]; })) continue;
+    for (NodeIndex k : nodes) used[k] = true;
+    local += left;
+  }
+
   double cores = 0;
   for (const NodeSpec& n : s.nodes) cores += n.cpu_cores;
   bound.unreachable = unreachable / total;
-  bound.accelerator = unserved(accelerator, static_cast<double>(s.nodes.size())) / total;
+  bound.accelerator =
+      std::max(unserved(accelerator, static_cast<double>(s.nodes.size())), local) / total;
   bound.cpu = unserved(cpu, cores) / total;
   bound.miss_rate = std::min(1.0, bound.unreachable + std::max(bound.accelerator, bound.cpu));
   return bound;

@@ -8,8 +8,12 @@
 //    fits the task's deadline (perfect batching); the cheapest jobs are served first
 //    (that maximises how many meet their deadlines);
 //  - likewise the CPU cores of all nodes are pooled for pre- and post-processing.
+//  - locality: a source's tasks can only use the nodes that can serve them in time (its
+//    region); over sources whose regions do not overlap, what each region's accelerators
+//    cannot serve (as above, within the region) adds up. The accelerator share is the
+//    larger of this and the pooled figure.
 // The bound is the missed share of the job rate: the tasks nothing can host, plus the
-// larger of what the pooled accelerators and the pooled cores cannot serve.
+// larger of what the accelerators and the pooled cores cannot serve.
 #pragma once
 
 #include "core/scenario.h"

@@ -62,3 +62,23 @@ TEST(LowerBound, TasksNoNodeCanServeInTimeAlwaysMiss) {
 
 }  // namespace
 }  // namespace coedge
+
+namespace coedge {
+namespace {
+
+TEST(LowerBound, LocalityCountsWhereTasksCannotReachIdleNodes) {
+  // Two nodes with no link: all four tasks come from a, whose one accelerator can serve
+  // half of their work; b idles. Pooled, two accelerators would suffice.
+  ScenarioBuilder b = ScenarioBuilder().node("a").node("b").model(make_model("m", 100, 100));
+  for (int i = 0; i < 4; ++i) b.task("T" + std::to_string(i), "a", "m", 200);
+  const MissRateBound bound = miss_rate_lower_bound(b.build());
+  EXPECT_NEAR(bound.accelerator, 0.5, 1e-12);
+  // With a link, b can help and the bound drops to zero.
+  ScenarioBuilder linked = ScenarioBuilder().node("a").node("b").link("a", "b", 1000).model(
+      make_model("m", 100, 100, 1000));
+  for (int i = 0; i < 4; ++i) linked.task("T" + std::to_string(i), "a", "m", 200);
+  EXPECT_NEAR(miss_rate_lower_bound(linked.build()).miss_rate, 0.0, 1e-12);
+}
+
+}  // namespace
+}  // namespace coedge
