@@ -14,7 +14,7 @@ PACKAGES := g++ make cmake pkg-config libyaml-cpp-dev libcli11-dev nlohmann-json
             libgtest-dev libgmock-dev libbenchmark-dev gnuplot-nox \
             libopencv-dev python3-onnx python3-numpy
 
-.PHONY: all setup build test test-unit asan demo bench clean help
+.PHONY: all setup build test asan tsan demo bench clean help
 
 all: build
 
@@ -23,6 +23,7 @@ help:
 	@echo "make build   configure and build into $(BUILD)/"
 	@echo "make test    setup + build + every test (ctest, labels unit/integration/slow)"
 	@echo "make asan    build and run the tests under AddressSanitizer + UBSan"
+	@echo "make tsan    run the parallel 'coedge sweep' under ThreadSanitizer"
 	@echo "make demo    setup + build + the lamppost comparison in the simulator"
 	@echo "make bench   setup + build + the benchmarks (docs/PERFORMANCE.md)"
 
@@ -49,6 +50,14 @@ asan: setup
 	$(CMAKE) --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 
+# The one concurrent part (coedge sweep's worker threads), under ThreadSanitizer. OpenCV
+# is not instrumented, so the rest of the suite is not run here.
+tsan: setup
+	$(CMAKE) --preset tsan
+	$(CMAKE) --build build-tsan -j $(JOBS) --target coedge
+	TSAN_OPTIONS=halt_on_error=1 build-tsan/bin/coedge sweep --nodes 6,12 --loads 0.8,1.2 \
+	  --bandwidths 100 --seeds 2 --duration 60s --threads 4 -o build-tsan/sweep-smoke
+
 demo: build
 	$(COEDGE) sim examples/lamppost.yaml --compare --out results/lamppost
 
@@ -56,4 +65,4 @@ bench: build
 	$(BUILD)/bin/coedge_bench --benchmark_counters_tabular=true
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-tsan
