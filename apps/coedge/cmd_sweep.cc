@@ -84,12 +84,12 @@ bool parse_list(const std::string& text, std::vector<T>& out) {
 
 Result<std::vector<Pair>> parse_pairs(const std::string& text) {
   std::vector<Pair> pairs;
-  std::stringstream in(text == "all" ? std::string() : text);
   if (text == "all") {
     for (auto d : dispatcher_names())
       for (auto s : local_scheduler_names()) pairs.push_back({std::string(d), std::string(s)});
     return pairs;
   }
+  std::stringstream in(text);
   std::string item;
   while (std::getline(in, item, ',')) {
     const auto slash = item.find('/');

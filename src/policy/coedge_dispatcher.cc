@@ -130,14 +130,13 @@ void CoedgeDispatcher::remove(TaskIndex t) {
     if (scenario_.tasks[other].model == m)
       node.model_rates[m] += 1.0 / static_cast<double>(scenario_.tasks[other].period.count());
   node.load = 0;
-  for (ModelIndex model = 0; model < node.model_counts.size(); ++model) {
-    if (node.model_counts[model] == 0) continue;
-    node.load += options_.batch_aware
-                     ? node.model_rates[model] * batched_cost_us(model, node.model_counts[model])
-                     : 0.0;
-  }
-  if (!options_.batch_aware)
+  if (options_.batch_aware) {
+    for (ModelIndex model = 0; model < node.model_counts.size(); ++model)
+      if (node.model_counts[model] > 0)
+        node.load += node.model_rates[model] * batched_cost_us(model, node.model_counts[model]);
+  } else {
     for (TaskIndex other : node.tasks) node.load += task_loads_[other];
+  }
   where_[t] = kNone;
   recompute_capacity(k);
 }

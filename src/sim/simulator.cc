@@ -108,7 +108,6 @@ class Simulation {
     result_.scheduler = opt_.scheduler;
     result_.tasks.resize(s_.tasks.size());
     result_.accelerator_busy.assign(s_.nodes.size(), Duration{0});
-    result_.batches_run.assign(s_.nodes.size(), 0);
     return Ok{};
   }
 
@@ -293,7 +292,6 @@ class Simulation {
       node.running.swap(decision_.batch);
       node.accel_busy = true;
       result_.accelerator_busy[k] += exe;
-      ++result_.batches_run[k];
       push(now_ + exe, Ev::kAccelDone, k, 0);
     } else if (decision_.wake_at != TimePoint::max()) {
       push(std::max(decision_.wake_at, now_), Ev::kWake, k, ++node.wake_generation);

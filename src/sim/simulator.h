@@ -77,7 +77,6 @@ struct SimResult {
   std::vector<TimedPlanRecord> plan_records;
   std::vector<TaskTally> tasks;
   std::vector<Duration> accelerator_busy;  // per node
-  std::vector<uint64_t> batches_run;       // per node
   std::vector<WindowRow> windows;
   std::vector<JobRecord> jobs;  // only with SimOptions::record_jobs
   TimePoint end_time;           // when the last job ended
