@@ -17,5 +17,7 @@ std::function<int()> add_sim_command(CLI::App& app);
 std::function<int()> add_city_command(CLI::App& app);
 std::function<int()> add_profile_command(CLI::App& app);
 std::function<int()> add_sweep_command(CLI::App& app);
+std::function<int()> add_node_command(CLI::App& app);
+std::function<int()> add_node_server_command(CLI::App& app);
 
 }  // namespace coedge::app

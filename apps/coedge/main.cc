@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   auto city = coedge::app::add_city_command(app);
   auto profile = coedge::app::add_profile_command(app);
   auto sweep = coedge::app::add_sweep_command(app);
+  auto node = coedge::app::add_node_command(app);
+  auto node_server = coedge::app::add_node_server_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -26,6 +28,8 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("city")) return city();
     if (app.got_subcommand("profile")) return profile();
     if (app.got_subcommand("sweep")) return sweep();
+    if (app.got_subcommand("node")) return node();
+    if (app.got_subcommand("node-server")) return node_server();
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "coedge: out of memory (the scenario is too large for this machine)\n");
     return coedge::app::kExitFailure;

@@ -1,0 +1,166 @@
+// `coedge node`: run one edge node for real (the node agent), and `coedge node-server`,
+// the node's shared inference server process, which the agent starts itself.
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "commands.h"
+#include "config/node_config_loader.h"
+#include "config/scenario_loader.h"
+#include "node/node_agent.h"
+#include "node/server_process.h"
+#include "policy/local_scheduler.h"
+
+namespace coedge::app {
+namespace {
+
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop = true; }
+
+std::string sibling_executable(const std::string& name) {
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? name : (self.parent_path() / name).string();
+}
+
+struct NodeFlags {
+  std::string config, isolation, scheduler, duration, profiles, jobs, summary, run_dir, worker;
+  int metrics_port = -1;
+  int backend_threads = -1;
+};
+
+// Applies the command line over the file, with the loader's rules for what isolation
+// allows (a worker executable, a rootfs or env need worker processes).
+Result<NodeConfig> load_with_overrides(const NodeFlags& f) {
+  auto config = load_node_config(f.config);
+  if (!config.ok()) return config.error();
+  NodeConfig& c = *config;
+  if (!f.isolation.empty()) {
+    auto iso = parse_isolation(f.isolation);
+    if (!iso.ok()) return Error{iso.error().code, "--isolation: " + iso.error().message};
+    c.isolation = *iso;
+    for (const NodeTaskConfig& t : c.tasks) {
+      if (c.isolation == Isolation::kNone && (t.worker != "stock" || !t.env.empty())) {
+        return Error{ErrorCode::kInvalidInput,
+                     "--isolation none: task " + t.name +
+                         " has its own worker or env, which need worker processes"};
+      }
+      if (c.isolation != Isolation::kSandbox && !t.rootfs.empty()) {
+        return Error{ErrorCode::kInvalidInput, "--isolation " + f.isolation + ": task " + t.name +
+                                                   " has a rootfs, which needs the sandbox"};
+      }
+    }
+  }
+  if (!f.scheduler.empty()) c.scheduler = f.scheduler;
+  bool known = false;
+  for (auto name : local_scheduler_names()) known = known || name == c.scheduler;
+  if (!known) {
+    std::string names;
+    for (auto name : local_scheduler_names()) names += (names.empty() ? "" : ", ") + std::string(name);
+    return Error{ErrorCode::kInvalidInput, "unknown scheduler '" + c.scheduler + "' (one of: " + names + ")"};
+  }
+  if (!f.duration.empty()) {
+    auto d = parse_duration(f.duration);
+    if (!d.ok()) return Error{d.error().code, "--duration: " + d.error().message};
+    c.duration = *d;
+  }
+  auto absolute = [](const std::string& p) { return std::filesystem::absolute(p).lexically_normal().string(); };
+  if (!f.profiles.empty()) {
+    if (!std::filesystem::exists(f.profiles)) {
+      return Error{ErrorCode::kNotFound, "--profiles: " + f.profiles + " does not exist"};
+    }
+    c.profiles = absolute(f.profiles);
+  }
+  if (!f.jobs.empty()) c.jobs_jsonl = absolute(f.jobs);
+  if (!f.run_dir.empty()) c.run_dir = absolute(f.run_dir);
+  if (f.metrics_port >= 0) c.metrics_port = f.metrics_port;
+  if (f.backend_threads >= 0) c.backend_threads = f.backend_threads;
+  if (c.isolation != Isolation::kNone && (c.run_dir == "/tmp" || c.run_dir.rfind("/tmp/", 0) == 0)) {
+    return Error{ErrorCode::kInvalidInput,
+                 "run_dir " + c.run_dir + " is under /tmp, which the node replaces by a private "
+                 "one in the sandbox and process modes; choose another folder (default /var/tmp/coedge-<node>)"};
+  }
+  return config;
+}
+
+}  // namespace
+
+std::function<int()> add_node_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "node",
+      "Run one edge node for real: its sensors, each task's pre- and post-processing workers "
+      "(sandboxed), and one shared inference server that batches jobs under the local "
+      "scheduler. Prints progress and a per-task summary; stops cleanly on Ctrl-C.");
+  auto flags = std::make_shared<NodeFlags>();
+  cmd->add_option("--config", flags->config, "the node's config file (docs/NODE_CONFIG.md)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--isolation", flags->isolation,
+                  "override: sandbox (bubblewrap, default), process (no sandbox), or none "
+                  "(everything in one process: the paper's Mono Container baseline)");
+  cmd->add_option("--scheduler", flags->scheduler, "override the local scheduler (coedge, edf, fixed, ...)");
+  cmd->add_option("--duration", flags->duration, "override: run this long (e.g. 60s); default until Ctrl-C");
+  cmd->add_option("--profiles", flags->profiles,
+                  "override: the models' profile set (from `coedge profile`); without one the "
+                  "node measures its models at start");
+  cmd->add_option("--metrics-port", flags->metrics_port, "override: Prometheus /metrics port (0: off)");
+  cmd->add_option("--jobs", flags->jobs, "override: write one JSON line per job to this file");
+  cmd->add_option("--run-dir", flags->run_dir, "override: the run's folder (logs, task folders, summary)");
+  cmd->add_option("--summary", flags->summary, "write the summary JSON here (default RUN_DIR/summary.json)");
+  cmd->add_option("--backend-threads", flags->backend_threads, "override: inference threads (0: all cores)");
+  cmd->add_option("--worker", flags->worker, "the stock worker executable (default: coedge-worker next to coedge)");
+  return [flags] {
+    auto config = load_with_overrides(*flags);
+    if (!config.ok()) {
+      std::fprintf(stderr, "coedge node: %s\n", config.error().message.c_str());
+      return kExitBadInput;
+    }
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+    AgentOptions options;
+    options.config = std::move(*config);
+    options.coedge_exe = sibling_executable("coedge");
+    options.worker_exe = flags->worker.empty() ? sibling_executable("coedge-worker") : flags->worker;
+    options.summary_json = flags->summary;
+    options.stop = &g_stop;
+    const int code = run_node_agent(options) == 0 ? kExitOk : kExitFailure;
+    // Leave without static destructors: iceoryx's runtime would try, at exit, to say
+    // goodbye to the RouDi daemon the agent has already stopped, and complain.
+    std::fflush(stdout);
+    std::fflush(stderr);
+    std::_Exit(code);
+  };
+}
+
+std::function<int()> add_node_server_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("node-server",
+                                 "(internal) the node's shared inference server; `coedge node` starts it");
+  cmd->group("");  // not listed in --help: users run `coedge node`
+  auto flags = std::make_shared<NodeFlags>();
+  cmd->add_option("--config", flags->config)->required();
+  cmd->add_option("--profiles", flags->profiles)->required();
+  cmd->add_option("--scheduler", flags->scheduler);
+  cmd->add_option("--backend-threads", flags->backend_threads);
+  return [flags] {
+    auto config = load_node_config(flags->config);
+    if (!config.ok()) {
+      std::fprintf(stderr, "coedge node-server: %s\n", config.error().message.c_str());
+      return kExitBadInput;
+    }
+    if (!flags->scheduler.empty()) config->scheduler = flags->scheduler;
+    if (flags->backend_threads >= 0) config->backend_threads = flags->backend_threads;
+    auto profiles = load_profile_set(flags->profiles);
+    if (!profiles.ok()) {
+      std::fprintf(stderr, "coedge node-server: %s\n", profiles.error().message.c_str());
+      return kExitBadInput;
+    }
+    return run_server_process(*config, *profiles);
+  };
+}
+
+}  // namespace coedge::app

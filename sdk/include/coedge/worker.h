@@ -1,0 +1,102 @@
+/* The CoEdge worker SDK: write a task's own pre- and post-processing as a small program,
+ * and the node agent runs it in a sandbox next to the shared inference server.
+ *
+ * A worker is one executable with four callbacks. The node agent starts it twice per
+ * task, once as the pre-processing worker and once as the post-processing worker
+ * (`--role pre|post` among the arguments it passes), and coedge_worker_main() does the
+ * rest: it connects to the node's shared memory, waits for work, calls your callback
+ * with data that lies in shared memory (read it in place; nothing is copied), sends the
+ * result on, and reports every job to the agent's accounting. It returns when the agent
+ * stops the worker (SIGTERM or SIGINT).
+ *
+ *   pre:  a camera frame (8-bit BGR pixels)  ->  your model's input item (float32, e.g.
+ *         [3, H, W]) written straight into the shared-memory tensor you are given.
+ *   post: your model's output for this job (float32)  ->  a result, as one JSON object
+ *         (appended to results.jsonl in the task's directory).
+ * Return 0 for success. A non-zero return drops that one job (counted as dropped, with
+ * your message in the node's log); the worker carries on with the next one. A crash or a
+ * hang drops the jobs the worker held, and the agent restarts it.
+ *
+ * Plain C, so a worker can be written in C, C++ or anything that can call C. See
+ * docs/WORKER_SDK.md and examples/worker/. Each callback runs on the worker's one thread.
+ */
+#ifndef COEDGE_WORKER_H_
+#define COEDGE_WORKER_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define COEDGE_WORKER_ABI_VERSION 1
+#define COEDGE_MAX_RANK 6
+
+typedef struct coedge_task_info {
+  const char* node;        /* the node's name */
+  const char* task;        /* the task's name */
+  const char* model;       /* the model's name */
+  const char* kind;        /* "classification", "detection" or "" (from the model's output) */
+  const char* task_dir;    /* the task's own writable directory */
+  const char* role;        /* "pre" or "post" */
+  int32_t input_rank;      /* one input item, without the batch axis: e.g. 3, {3, 360, 360} */
+  int64_t input_shape[COEDGE_MAX_RANK];
+  int32_t output_rank;     /* one output item, without the batch axis */
+  int64_t output_shape[COEDGE_MAX_RANK];
+} coedge_task_info;
+
+typedef struct coedge_frame {
+  const uint8_t* pixels;   /* BGR, 8 bits per channel, rows `stride` bytes apart */
+  int32_t width, height, channels, stride;
+  uint64_t sequence;       /* the sensor's frame counter */
+  int64_t capture_us;      /* CLOCK_MONOTONIC microseconds */
+  uint64_t job;            /* this task's job for the frame */
+  int64_t deadline_us;     /* absolute, CLOCK_MONOTONIC microseconds */
+} coedge_frame;
+
+typedef struct coedge_tensor {
+  float* data;             /* `elements` floats to fill: one input item */
+  uint64_t elements;
+  int32_t rank;
+  int64_t shape[COEDGE_MAX_RANK];
+  double aux[6];           /* numbers handed to post-processing with the job (e.g. the
+                              letterbox scale and padding); zero-initialised */
+} coedge_tensor;
+
+typedef struct coedge_output {
+  const float* data;       /* this job's output item */
+  uint64_t elements;
+  int32_t rank;
+  int64_t shape[COEDGE_MAX_RANK];
+  double aux[6];           /* what pre-processing put in coedge_tensor.aux */
+  uint64_t job;
+  int32_t batch;           /* the size of the batch the job ran in */
+  int64_t release_us, deadline_us;
+} coedge_output;
+
+typedef struct coedge_worker_callbacks {
+  int32_t abi_version;     /* COEDGE_WORKER_ABI_VERSION */
+  /* Called once at start. Returns your state (passed to every callback; may be any
+     non-NULL pointer), or NULL after writing why into `error` (the worker then exits). */
+  void* (*init)(const coedge_task_info* info, char* error, size_t error_size);
+  int (*pre)(void* state, const coedge_frame* frame, coedge_tensor* tensor, char* error,
+             size_t error_size);
+  /* Write one JSON object (without a newline) into `result`, at most result_size bytes
+     including the terminating NUL; an empty string records no result. */
+  int (*post)(void* state, const coedge_output* output, char* result, size_t result_size,
+              char* error, size_t error_size);
+  void (*fini)(void* state);  /* may be NULL */
+} coedge_worker_callbacks;
+
+/* Runs the worker; returns the process exit code. Call it from main(). */
+int coedge_worker_main(int argc, char** argv, const coedge_worker_callbacks* callbacks);
+
+/* CLOCK_MONOTONIC in microseconds: the clock of every timestamp above. */
+int64_t coedge_now_us(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* COEDGE_WORKER_H_ */

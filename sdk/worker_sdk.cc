@@ -1,0 +1,302 @@
+// The worker SDK's runtime: argument parsing, the node's shared memory, and the pre or
+// post loop around the user's callbacks (sdk/include/coedge/worker.h). Every job a
+// worker takes ends in one event to the agent's ledger: kPreDone or kDropped from pre,
+// kDone or kDropped from post. Single-threaded; stops on SIGTERM/SIGINT.
+#include "coedge/worker.h"
+
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "ipc/messages.h"
+#include "ipc/transport.h"
+#include "node/job_record.h"
+
+namespace {
+
+using namespace coedge;
+
+volatile std::sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
+
+struct Args {
+  std::string role, node, task, model, kind, sensor, task_dir, runtime;
+  uint32_t task_index = 0;
+  std::vector<int64_t> input_shape, output_shape;
+  bool results = true;
+};
+
+bool parse_shape(const std::string& text, std::vector<int64_t>& out) {
+  out.clear();
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    const size_t comma = text.find(',', pos);
+    const std::string part = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    if (part.empty()) return false;
+    char* end = nullptr;
+    const long long v = std::strtoll(part.c_str(), &end, 10);
+    if (*end != '\0' || v <= 0) return false;
+    out.push_back(v);
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return !out.empty() && out.size() <= COEDGE_MAX_RANK;
+}
+
+int usage(const char* why) {
+  std::fprintf(stderr,
+               "coedge worker: %s\n"
+               "A CoEdge worker is started by the node agent (coedge node), with:\n"
+               "  --role pre|post --node NAME --task NAME --task-index N --model NAME\n"
+               "  --kind KIND --sensor NAME --task-dir DIR --input-shape C,H,W\n"
+               "  --output-shape D1[,D2...] [--runtime NAME] [--results 0|1]\n",
+               why);
+  return 2;
+}
+
+bool parse_args(int argc, char** argv, Args& a, std::string& why) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string key = argv[i];
+    if (i + 1 >= argc) { why = "missing value after " + key; return false; }
+    const std::string value = argv[++i];
+    if (key == "--role") a.role = value;
+    else if (key == "--node") a.node = value;
+    else if (key == "--task") a.task = value;
+    else if (key == "--model") a.model = value;
+    else if (key == "--kind") a.kind = value;
+    else if (key == "--sensor") a.sensor = value;
+    else if (key == "--task-dir") a.task_dir = value;
+    else if (key == "--runtime") a.runtime = value;
+    else if (key == "--results") a.results = value != "0";
+    else if (key == "--task-index") a.task_index = static_cast<uint32_t>(std::strtoul(value.c_str(), nullptr, 10));
+    else if (key == "--input-shape") { if (!parse_shape(value, a.input_shape)) { why = "bad --input-shape " + value; return false; } }
+    else if (key == "--output-shape") { if (!parse_shape(value, a.output_shape)) { why = "bad --output-shape " + value; return false; } }
+    else { why = "unknown option " + key; return false; }
+  }
+  if (a.role != "pre" && a.role != "post") { why = "--role must be pre or post"; return false; }
+  if (a.task.empty() || a.input_shape.empty() || a.output_shape.empty()) {
+    why = "--task, --input-shape and --output-shape are required";
+    return false;
+  }
+  if (a.role == "pre" && a.sensor.empty()) { why = "--sensor is required for --role pre"; return false; }
+  if (a.runtime.empty()) a.runtime = a.task + "-" + a.role;
+  return true;
+}
+
+uint64_t elements_of(const std::vector<int64_t>& shape) {
+  uint64_t n = 1;
+  for (int64_t d : shape) n *= static_cast<uint64_t>(d);
+  return n;
+}
+
+void send_event(ipc::Publisher& events, const ipc::JobEvent& event) {
+  auto chunk = events.loan(sizeof(ipc::JobEvent));
+  if (!chunk.ok()) {
+    // The agent will close the job as lost after its deadline: counted, not vanished.
+    std::fprintf(stderr, "coedge worker: cannot report job %llu: %s\n",
+                 static_cast<unsigned long long>(event.ref.job), chunk.error().message.c_str());
+    return;
+  }
+  std::memcpy(*chunk, &event, sizeof event);
+  events.publish(*chunk);
+}
+
+void report_error(const Args& a, uint64_t job, const char* what, const char* error) {
+  static uint64_t reported = 0;
+  // A worker that fails every frame must not flood the node's log.
+  if (++reported <= 20 || reported % 1000 == 0) {
+    std::fprintf(stderr, "coedge worker %s/%s: job %llu: %s failed: %s%s\n", a.task.c_str(),
+                 a.role.c_str(), static_cast<unsigned long long>(job), what,
+                 error[0] ? error : "(no message)",
+                 reported == 20 ? " (further errors reported every 1000th)" : "");
+  }
+}
+
+int run_pre(const Args& a, const coedge_worker_callbacks* cb, void* state) {
+  ipc::Subscriber frames(ipc::kFrameTopic, a.sensor, 8);
+  ipc::Publisher tensors(ipc::kTensorTopic, a.task);
+  ipc::Publisher events(ipc::kEventTopic, ipc::kEventName);
+  ipc::Waiter waiter;
+  if (!waiter.attach(frames).ok()) return 1;
+  ipc::JobEvent ready;
+  ready.kind = ipc::EventKind::kReady;
+  ready.ref.task = a.task_index;
+  ready.reason = static_cast<uint8_t>(ipc::Role::kPre);
+  send_event(events, ready);
+
+  const uint64_t elements = elements_of(a.input_shape);
+  const uint64_t bytes = ipc::payload_offset<ipc::TensorHeader>() + elements * sizeof(float);
+  char error[512];
+  while (!g_stop) {
+    waiter.wait(std::chrono::milliseconds(200));
+    while (const void* chunk = frames.take()) {
+      const auto* frame = static_cast<const ipc::FrameHeader*>(chunk);
+      const ipc::JobRef* ref = nullptr;
+      for (int i = 0; i < frame->job_count && i < ipc::kMaxJobsPerFrame; ++i) {
+        if (frame->jobs[i].task == a.task_index) ref = &frame->jobs[i];
+      }
+      if (ref == nullptr) {  // a frame for the sensor's other tasks
+        frames.release(chunk);
+        continue;
+      }
+      ipc::JobEvent event;
+      event.ref = *ref;
+      event.pre_start_us = MonotonicClock::monotonic_us();
+      auto loaned = tensors.loan(bytes);
+      if (!loaned.ok()) {
+        event.kind = ipc::EventKind::kDropped;
+        event.reason = static_cast<uint8_t>(DropCause::kOverload);
+        report_error(a, ref->job, "loan", loaned.error().message.c_str());
+        frames.release(chunk);
+        send_event(events, event);
+        continue;
+      }
+      auto* header = new (*loaned) ipc::TensorHeader();
+      coedge_frame in{};
+      in.pixels = static_cast<const uint8_t*>(chunk) + ipc::payload_offset<ipc::FrameHeader>();
+      in.width = frame->width;
+      in.height = frame->height;
+      in.channels = frame->channels;
+      in.stride = frame->stride;
+      in.sequence = frame->sequence;
+      in.capture_us = frame->capture_us;
+      in.job = ref->job;
+      in.deadline_us = ref->deadline_us;
+      coedge_tensor out{};
+      out.data = reinterpret_cast<float*>(static_cast<uint8_t*>(*loaned) + ipc::payload_offset<ipc::TensorHeader>());
+      out.elements = elements;
+      out.rank = static_cast<int32_t>(a.input_shape.size());
+      for (size_t i = 0; i < a.input_shape.size(); ++i) out.shape[i] = a.input_shape[i];
+      error[0] = '\0';
+      const int rc = cb->pre(state, &in, &out, error, sizeof error);
+      frames.release(chunk);
+      event.pre_end_us = MonotonicClock::monotonic_us();
+      if (rc != 0) {
+        tensors.discard(*loaned);
+        event.kind = ipc::EventKind::kDropped;
+        event.reason = static_cast<uint8_t>(DropCause::kBadFrame);
+        report_error(a, ref->job, "pre-processing", error);
+        send_event(events, event);
+        continue;
+      }
+      header->ref = *ref;
+      header->pre_start_us = event.pre_start_us;
+      header->pre_end_us = event.pre_end_us;
+      std::memcpy(header->aux.values, out.aux, sizeof out.aux);
+      header->elements = elements;
+      // The event goes first: once the server holds the tensor, the ledger must already
+      // know the job left pre-processing, or a crash of this worker would drop it twice.
+      event.kind = ipc::EventKind::kPreDone;
+      send_event(events, event);
+      tensors.publish(*loaned);
+    }
+  }
+  return 0;
+}
+
+int run_post(const Args& a, const coedge_worker_callbacks* cb, void* state) {
+  ipc::Subscriber outputs(ipc::kOutputTopic, a.task, 64);
+  ipc::Publisher events(ipc::kEventTopic, ipc::kEventName);
+  ipc::Waiter waiter;
+  if (!waiter.attach(outputs).ok()) return 1;
+  ipc::JobEvent ready;
+  ready.kind = ipc::EventKind::kReady;
+  ready.ref.task = a.task_index;
+  ready.reason = static_cast<uint8_t>(ipc::Role::kPost);
+  send_event(events, ready);
+
+  std::ofstream results;
+  if (a.results && !a.task_dir.empty()) results.open(a.task_dir + "/results.jsonl", std::ios::app);
+  std::vector<char> result(64 * 1024);
+  char error[512];
+  while (!g_stop) {
+    waiter.wait(std::chrono::milliseconds(200));
+    while (const void* chunk = outputs.take()) {
+      const auto* header = static_cast<const ipc::OutputHeader*>(chunk);
+      ipc::JobEvent event;
+      event.ref = header->ref;
+      event.batch = header->batch;
+      event.pre_start_us = header->pre_start_us;
+      event.pre_end_us = header->pre_end_us;
+      event.infer_start_us = header->infer_start_us;
+      event.infer_end_us = header->infer_end_us;
+      event.post_start_us = MonotonicClock::monotonic_us();
+      coedge_output out{};
+      out.data = reinterpret_cast<const float*>(static_cast<const uint8_t*>(chunk) +
+                                                ipc::payload_offset<ipc::OutputHeader>());
+      out.elements = header->elements;
+      out.rank = header->rank;
+      for (int i = 0; i < header->rank && i < COEDGE_MAX_RANK; ++i) out.shape[i] = header->shape[i];
+      std::memcpy(out.aux, header->aux.values, sizeof out.aux);
+      out.job = header->ref.job;
+      out.batch = header->batch;
+      out.release_us = header->ref.release_us;
+      out.deadline_us = header->ref.deadline_us;
+      result[0] = '\0';
+      error[0] = '\0';
+      const int rc = cb->post(state, &out, result.data(), result.size(), error, sizeof error);
+      outputs.release(chunk);
+      event.post_end_us = MonotonicClock::monotonic_us();
+      if (rc != 0) {
+        event.kind = ipc::EventKind::kDropped;
+        event.reason = static_cast<uint8_t>(DropCause::kBadFrame);  // the user's code rejected it
+        report_error(a, event.ref.job, "post-processing", error);
+      } else {
+        event.kind = ipc::EventKind::kDone;
+        result.back() = '\0';
+        if (results.is_open() && result[0] != '\0') {
+          results << "{\"job\":" << event.ref.job << ",\"result\":" << result.data() << "}\n";
+        }
+      }
+      send_event(events, event);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+extern "C" int64_t coedge_now_us(void) { return MonotonicClock::monotonic_us(); }
+
+extern "C" int coedge_worker_main(int argc, char** argv, const coedge_worker_callbacks* cb) {
+  if (cb == nullptr || cb->init == nullptr || cb->pre == nullptr || cb->post == nullptr) {
+    return usage("the worker's callbacks are incomplete (init, pre and post are required)");
+  }
+  if (cb->abi_version != COEDGE_WORKER_ABI_VERSION) {
+    return usage("the worker was built for another SDK version (abi_version mismatch)");
+  }
+  Args a;
+  std::string why;
+  if (!parse_args(argc, argv, a, why)) return usage(why.c_str());
+
+  std::signal(SIGTERM, on_signal);
+  std::signal(SIGINT, on_signal);
+
+  coedge_task_info info{};
+  info.node = a.node.c_str();
+  info.task = a.task.c_str();
+  info.model = a.model.c_str();
+  info.kind = a.kind.c_str();
+  info.task_dir = a.task_dir.c_str();
+  info.role = a.role.c_str();
+  info.input_rank = static_cast<int32_t>(a.input_shape.size());
+  for (size_t i = 0; i < a.input_shape.size(); ++i) info.input_shape[i] = a.input_shape[i];
+  info.output_rank = static_cast<int32_t>(a.output_shape.size());
+  for (size_t i = 0; i < a.output_shape.size(); ++i) info.output_shape[i] = a.output_shape[i];
+
+  char error[512] = {0};
+  void* state = cb->init(&info, error, sizeof error);
+  if (state == nullptr) {
+    std::fprintf(stderr, "coedge worker %s/%s: init failed: %s\n", a.task.c_str(), a.role.c_str(),
+                 error[0] ? error : "(no message)");
+    return 1;
+  }
+  ipc::init_runtime(a.runtime);
+  const int rc = a.role == "pre" ? run_pre(a, cb, state) : run_post(a, cb, state);
+  if (cb->fini != nullptr) cb->fini(state);
+  return rc;
+}

@@ -1,0 +1,696 @@
+// Node config files: reads every field, checks every value, every cross-reference and
+// every input path, and either returns a complete NodeConfig or the first problem in file
+// order. Top-level settings are read first (tasks depend on `isolation`), then models and
+// sensors, then the tasks that name them, then the checks that need all of them (sensor
+// periods against their tasks'). Because `Problems` keeps the earliest problem by
+// position, the order of reading does not change which problem the user sees. A
+// referenced name whose entry is broken still counts as known, so one mistake is never
+// reported twice.
+#include "config/node_config_loader.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <system_error>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "config/profile_reader.h"
+#include "config/yaml_reader.h"
+
+namespace coedge {
+namespace {
+
+using namespace config_internal;
+namespace fs = std::filesystem;
+
+constexpr std::string_view kTopKeys[] = {
+    "node",   "scheduler", "isolation", "run_dir",      "backend", "profiles", "window",
+    "duration", "hang_timeout", "metrics", "models", "sensors", "tasks"};
+constexpr std::string_view kBackendKeys[] = {"name", "threads"};
+constexpr std::string_view kMetricsKeys[] = {"port", "jobs"};
+constexpr std::string_view kModelKeys[] = {"name", "file"};
+constexpr std::string_view kSensorKeys[] = {"name",   "kind", "path",  "width",
+                                            "height", "loop", "period"};
+constexpr std::string_view kTaskKeys[] = {"name",    "model",  "sensor", "period",
+                                          "deadline", "priority", "epsilon", "worker",
+                                          "rootfs",  "env",    "replicas"};
+
+constexpr std::array<std::pair<std::string_view, Isolation>, 3> kIsolations = {{
+    {"sandbox", Isolation::kSandbox},
+    {"process", Isolation::kProcess},
+    {"none", Isolation::kNone},
+}};
+constexpr std::array<std::pair<std::string_view, SensorKind>, 3> kSensorKinds = {{
+    {"folder", SensorKind::kFolder},
+    {"video", SensorKind::kVideo},
+    {"synthetic", SensorKind::kSynthetic},
+}};
+
+// Every replica is a set of worker processes on one machine: more is a typo.
+constexpr int64_t kMaxReplicas = 1000;
+constexpr int64_t kMaxBackendThreads = 1024;
+constexpr int kMinFrameSide = 16;
+constexpr int kMaxFrameSide = 8192;
+// A shorter window would flood the dispatcher with reports about a handful of jobs.
+constexpr Duration kMinWindow = std::chrono::milliseconds(1);
+
+// Names become file names (run_dir, sockets) and metric labels.
+bool is_safe_name(std::string_view name) {
+  auto word = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  };
+  if (name.empty() || !word(name.front())) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [&](char c) { return word(c) || c == '.' || c == '-'; });
+}
+
+bool is_env_name(std::string_view name) {
+  auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
+  if (name.empty() || !letter(name.front())) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [&](char c) { return letter(c) || (c >= '0' && c <= '9'); });
+}
+
+fs::path absolute_path(const fs::path& p) {
+  std::error_code ec;
+  fs::path abs = fs::absolute(p, ec);
+  return (ec ? p : abs).lexically_normal();
+}
+
+std::string isolation_choices() {
+  std::string out;
+  for (const auto& [name, value] : kIsolations) out += (out.empty() ? "" : ", ") + std::string(name);
+  return out;
+}
+
+// Iterates a sequence with its index.
+template <typename Fn>
+void for_each_entry(const Field& list, Fn&& fn) {
+  size_t i = 0;
+  for (auto it = list.value.begin(); it != list.value.end(); ++it, ++i) {
+    const YAML::Node node = *it;
+    fn(node, mark_or(node, list.mark()), index_path(list.path, i));
+  }
+}
+
+// One parse of one node config text; used once, by one thread.
+class NodeConfigParser {
+ public:
+  NodeConfigParser(const std::string& file_name, const std::string& base_dir)
+      : problems_(file_name), base_dir_(absolute_path(base_dir.empty() ? "." : base_dir)) {
+    config_.source_file = file_name;
+    const std::string stem = fs::path(file_name).stem().string();
+    if (is_safe_name(stem)) config_.name = stem;
+  }
+
+  Result<NodeConfig> parse(const std::string& text) {
+    const YAML::Node root = load_document(text, problems_);
+    if (problems_.any()) return problems_.error();
+    std::map<std::string_view, const Field*> section;
+    const Fields fields = read_fields(root, "", kTopKeys, problems_);
+    for (const Field& f : fields) section[f.key] = &f;
+    auto get = [&](std::string_view key) {
+      auto it = section.find(key);
+      return it == section.end() ? nullptr : it->second;
+    };
+    for (std::string_view key : {"models", "sensors", "tasks"})
+      fields.require(key, root.Mark(), "", problems_);
+
+    if (const Field* f = get("node")) {
+      if (std::optional<std::string> name = read_safe_name(*f)) config_.name = *name;
+    }
+    if (const Field* f = get("scheduler")) {
+      if (std::optional<std::string> name = read_name(*f, problems_)) config_.scheduler = *name;
+    }
+    if (const Field* f = get("isolation")) read_isolation(*f);
+    if (const Field* f = get("run_dir")) {
+      if (std::optional<std::string> dir = read_name(*f, problems_))
+        config_.run_dir = absolute_path(*dir).string();
+    }
+    if (const Field* f = get("backend")) read_backend(*f);
+    if (const Field* f = get("profiles")) read_profiles(*f);
+    if (const Field* f = get("window")) {
+      std::optional<Duration> d = read_positive_duration(*f, problems_);
+      if (d && *d < kMinWindow) {
+        problems_.add(f->mark(), f->path, "must be at least 1ms, got " + describe(f->value));
+      } else if (d) {
+        config_.window = *d;
+      }
+    }
+    if (const Field* f = get("duration")) {
+      if (auto d = read_nonnegative_duration(*f, problems_)) config_.duration = *d;
+    }
+    if (const Field* f = get("hang_timeout")) {
+      if (auto d = read_positive_duration(*f, problems_)) config_.hang_timeout = *d;
+    }
+    if (const Field* f = get("metrics")) read_metrics(*f);
+    if (const Field* f = get("models")) read_models(*f);
+    if (const Field* f = get("sensors")) read_sensors(*f);
+    if (const Field* f = get("tasks")) read_tasks(*f);
+    check_sensor_periods();
+    if (problems_.any()) return problems_.error();
+    if (config_.run_dir.empty()) config_.run_dir = "/var/tmp/coedge-" + config_.name;
+    return std::move(config_);
+  }
+
+ private:
+  // A sensor as read, with what the later checks need to point at.
+  struct SensorInfo {
+    size_t index = 0;        // into config_.sensors
+    YAML::Mark period_mark;  // of its `period:` (when given)
+    std::string period_path;
+  };
+
+  std::optional<std::string> read_safe_name(const Field& f) {
+    std::optional<std::string> name = read_name(f, problems_);
+    if (name && !is_safe_name(*name)) {
+      problems_.add(f.mark(), f.path,
+                    "'" + *name +
+                        "' is not a usable name: use letters, digits, '_', '.' and '-', "
+                        "starting with a letter, digit or '_' (names become file names and "
+                        "metric labels)");
+      return std::nullopt;
+    }
+    return name;
+  }
+
+  // `relative` resolved against the file's folder.
+  std::string input_path(const std::string& relative) const {
+    return (base_dir_ / relative).lexically_normal().string();
+  }
+
+  void read_isolation(const Field& f) {
+    std::optional<std::string> text = read_name(f, problems_);
+    if (!text) return;
+    Result<Isolation> iso = parse_isolation(*text);
+    if (!iso) {
+      problems_.add(f.mark(), f.path, iso.error().message);
+      return;
+    }
+    config_.isolation = *iso;
+    isolation_known_ = true;
+  }
+
+  void read_backend(const Field& section) {
+    if (section.value.IsDefined() && section.value.IsScalar()) {  // `backend: opencv`
+      if (std::optional<std::string> name = read_name(section, problems_)) config_.backend = *name;
+      return;
+    }
+    if (section.value.IsNull()) return;
+    if (!section.value.IsMap()) {
+      problems_.add(section.mark(), section.path,
+                    "expected a backend name or a map {name: ..., threads: ...}, got " +
+                        describe(section.value));
+      return;
+    }
+    for (const Field& f : read_fields(section.value, section.path, kBackendKeys, problems_)) {
+      if (f.key == "name") {
+        if (std::optional<std::string> name = read_name(f, problems_)) config_.backend = *name;
+      } else if (f.key == "threads") {
+        std::optional<int64_t> n = read_int(f, problems_);
+        if (n && (*n < 0 || *n > kMaxBackendThreads)) {
+          problems_.add(f.mark(), f.path,
+                        "must be between 0 (the backend's default) and " +
+                            std::to_string(kMaxBackendThreads) + ", got " + describe(f.value));
+        } else if (n) {
+          config_.backend_threads = static_cast<int>(*n);
+        }
+      }
+    }
+  }
+
+  void read_profiles(const Field& f) {
+    std::optional<std::string> relative = read_name(f, problems_);
+    if (!relative) return;
+    const std::string file = input_path(*relative);
+    Result<ProfileSet> set = load_profile_set_file(file);
+    if (!set) {
+      problems_.add(f.mark(), f.path, "cannot use profile set: " + set.error().message);
+      return;
+    }
+    config_.profiles = file;
+  }
+
+  void read_metrics(const Field& section) {
+    if (section.value.IsNull()) return;
+    if (!expect_map(section.value, section.mark(), section.path, problems_)) return;
+    for (const Field& f : read_fields(section.value, section.path, kMetricsKeys, problems_)) {
+      if (f.key == "port") {
+        std::optional<int64_t> port = read_int(f, problems_);
+        if (port && (*port < 0 || *port > 65535)) {
+          problems_.add(f.mark(), f.path,
+                        "must be a TCP port from 0 (off) to 65535, got " + describe(f.value));
+        } else if (port) {
+          config_.metrics_port = static_cast<int>(*port);
+        }
+      } else if (f.key == "jobs") {
+        if (std::optional<std::string> file = read_name(f, problems_))
+          config_.jobs_jsonl = absolute_path(*file).string();
+      }
+    }
+  }
+
+  // "unknown model 'x'; did you mean 'y'? (known: ...)"
+  void report_unknown(const Field& f, std::string_view what, const std::string& name,
+                      const std::unordered_map<std::string, int>& known) {
+    std::vector<std::string> names;
+    for (const auto& [n, line] : known) names.push_back(n);
+    const std::string hint = closest(name, names);
+    problems_.add(f.mark(), f.path,
+                  "unknown " + std::string(what) + " '" + name + "'" +
+                      (hint.empty() ? "" : "; did you mean '" + hint + "'?") + " (known: " +
+                      known_list(names) + ")");
+  }
+
+  // Records `name` as defined at `mark`, or reports it as a duplicate.
+  bool define(std::unordered_map<std::string, int>& lines, std::string_view what,
+              const std::string& name, const Field& f) {
+    auto [it, fresh] = lines.emplace(name, f.mark().line + 1);
+    if (fresh) return true;
+    problems_.add(f.mark(), f.path,
+                  "duplicate " + std::string(what) + " name '" + name + "' (first at line " +
+                      std::to_string(it->second) + ")");
+    return false;
+  }
+
+  void read_models(const Field& list) {
+    if (!expect_list(list.value, list.mark(), list.path, problems_)) return;
+    if (list.value.size() == 0) problems_.add(list.mark(), list.path, "must list at least one model");
+    for_each_entry(list, [&](const YAML::Node& node, const YAML::Mark& mark,
+                             const std::string& path) {
+      if (!expect_map(node, mark, path, problems_)) return;
+      NodeModelConfig model;
+      bool valid = true;
+      const Fields fields = read_fields(node, path, kModelKeys, problems_);
+      for (const Field& f : fields) {
+        if (f.key == "name") {
+          std::optional<std::string> name = read_safe_name(f);
+          valid &= name && define(model_line_, "model", *name, f);
+          if (name) model.name = *name;
+        } else if (f.key == "file") {
+          std::optional<std::string> file = read_name(f, problems_);
+          valid &= file && check_model_file(f, *file, model.file);
+        }
+      }
+      fields.require("name", mark, path, problems_);
+      fields.require("file", mark, path, problems_);
+      if (valid && !model.name.empty() && !model.file.empty())
+        config_.models.push_back(std::move(model));
+    });
+  }
+
+  bool check_model_file(const Field& f, const std::string& relative, std::string& out) {
+    const std::string file = input_path(relative);
+    std::error_code ec;
+    const fs::file_status st = fs::status(file, ec);
+    if (!fs::exists(st)) {
+      std::string reason = "model file '" + file + "' does not exist";
+      if (fs::path(file).parent_path().filename() == "models")
+        reason += " (the ONNX models in build/models are generated by the build: run `make build`)";
+      problems_.add(f.mark(), f.path, reason);
+      return false;
+    }
+    if (!fs::is_regular_file(st)) {
+      problems_.add(f.mark(), f.path, "model file '" + file + "' is not a file");
+      return false;
+    }
+    out = file;
+    return true;
+  }
+
+  void read_sensors(const Field& list) {
+    if (!expect_list(list.value, list.mark(), list.path, problems_)) return;
+    if (list.value.size() == 0)
+      problems_.add(list.mark(), list.path, "must list at least one sensor");
+    for_each_entry(list, [&](const YAML::Node& node, const YAML::Mark& mark,
+                             const std::string& path) { read_sensor(node, mark, path); });
+  }
+
+  void read_sensor(const YAML::Node& node, const YAML::Mark& mark, const std::string& path) {
+    if (!expect_map(node, mark, path, problems_)) return;
+    SensorConfig sensor;
+    SensorInfo info;
+    bool valid = true;
+    const Fields fields = read_fields(node, path, kSensorKeys, problems_);
+    // The kind first: it decides which other fields apply.
+    std::optional<SensorKind> kind;
+    for (const Field& f : fields) {
+      if (f.key != "kind") continue;
+      std::optional<std::string> text = read_name(f, problems_);
+      if (!text) continue;
+      for (const auto& [name, value] : kSensorKinds)
+        if (name == *text) kind = value;
+      if (!kind) {
+        std::vector<std::string> names;
+        for (const auto& [name, value] : kSensorKinds) names.emplace_back(name);
+        const std::string hint = closest(*text, names);
+        problems_.add(f.mark(), f.path,
+                      "unknown sensor kind '" + *text + "'" +
+                          (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
+                          " (choices: folder, video, synthetic)");
+      }
+    }
+    valid &= kind.has_value();
+    const bool replayed = kind && *kind != SensorKind::kSynthetic;
+    auto only_for = [&](const Field& f, bool applies, std::string_view kinds) {
+      if (applies || !kind) return applies;
+      problems_.add(f.mark(), f.path,
+                    "only " + std::string(kinds) + " sensors have this field (this one is kind: " +
+                        std::string(to_string(*kind)) + ")");
+      return false;
+    };
+    for (const Field& f : fields) {
+      if (f.key == "name") {
+        std::optional<std::string> name = read_safe_name(f);
+        valid &= name && define(sensor_line_, "sensor", *name, f);
+        if (name) sensor.name = *name;
+      } else if (f.key == "path") {
+        if (!only_for(f, replayed, "folder and video")) {
+          valid = false;
+          continue;
+        }
+        std::optional<std::string> relative = read_name(f, problems_);
+        valid &= relative && check_sensor_path(f, *relative, *kind, sensor.path);
+      } else if (f.key == "width" || f.key == "height") {
+        if (!only_for(f, kind && !replayed, "synthetic")) {
+          valid = false;
+          continue;
+        }
+        std::optional<int64_t> side = read_int(f, problems_);
+        if (side && (*side < kMinFrameSide || *side > kMaxFrameSide)) {
+          problems_.add(f.mark(), f.path,
+                        "must be between " + std::to_string(kMinFrameSide) + " and " +
+                            std::to_string(kMaxFrameSide) + " pixels, got " + describe(f.value));
+          side.reset();
+        }
+        if (side) (f.key == "width" ? sensor.width : sensor.height) = static_cast<int>(*side);
+        valid &= side.has_value();
+      } else if (f.key == "loop") {
+        if (!only_for(f, replayed, "folder and video")) {
+          valid = false;
+          continue;
+        }
+        std::optional<bool> loop = read_bool(f, problems_);
+        if (loop) sensor.loop = *loop;
+        valid &= loop.has_value();
+      } else if (f.key == "period") {
+        std::optional<Duration> d = read_nonnegative_duration(f, problems_);
+        if (d) sensor.period = *d;
+        info.period_mark = f.mark();
+        info.period_path = f.path;
+        valid &= d.has_value();
+      }
+    }
+    fields.require("name", mark, path, problems_);
+    fields.require("kind", mark, path, problems_);
+    if (replayed && !fields.has("path") && problems_.count() == fields.problems_before) {
+      problems_.add(mark, child_path(path, "path"),
+                    *kind == SensorKind::kFolder
+                        ? "missing required field: a folder sensor replays the images of a folder"
+                        : "missing required field: a video sensor replays a video file");
+      valid = false;
+    }
+    if (!valid || sensor.name.empty()) return;
+    sensor.kind = *kind;
+    info.index = config_.sensors.size();
+    sensor_info_.emplace(sensor.name, std::move(info));
+    config_.sensors.push_back(std::move(sensor));
+  }
+
+  bool check_sensor_path(const Field& f, const std::string& relative, SensorKind kind,
+                         std::string& out) {
+    const std::string file = input_path(relative);
+    std::error_code ec;
+    const fs::file_status st = fs::status(file, ec);
+    const bool folder = kind == SensorKind::kFolder;
+    if (!fs::exists(st)) {
+      problems_.add(f.mark(), f.path,
+                    std::string(folder ? "folder '" : "video file '") + file + "' does not exist");
+      return false;
+    }
+    if (folder && !fs::is_directory(st)) {
+      problems_.add(f.mark(), f.path, "'" + file + "' is not a folder (kind: folder needs a folder of images)");
+      return false;
+    }
+    if (!folder && !fs::is_regular_file(st)) {
+      problems_.add(f.mark(), f.path, "'" + file + "' is not a file (kind: video needs a video file)");
+      return false;
+    }
+    out = file;
+    return true;
+  }
+
+  void read_tasks(const Field& list) {
+    if (!expect_list(list.value, list.mark(), list.path, problems_)) return;
+    if (list.value.size() == 0) problems_.add(list.mark(), list.path, "must list at least one task");
+    for_each_entry(list, [&](const YAML::Node& node, const YAML::Mark& mark,
+                             const std::string& path) { read_task(node, mark, path); });
+  }
+
+  // Where isolation would make `f` meaningless, says so and returns false.
+  bool needs_isolation(const Field& f, bool sandbox_only, std::string_view what) {
+    if (!isolation_known_) return true;  // the default, or already reported at `isolation:`
+    const Isolation iso = config_.isolation;
+    if (iso == Isolation::kSandbox || (!sandbox_only && iso == Isolation::kProcess)) return true;
+    problems_.add(f.mark(), f.path,
+                  std::string(what) + " needs isolation: " +
+                      (sandbox_only ? "sandbox" : "process or sandbox") + " (isolation is " +
+                      std::string(to_string(iso)) + ")");
+    return false;
+  }
+
+  void read_task(const YAML::Node& node, const YAML::Mark& mark, const std::string& path) {
+    if (!expect_map(node, mark, path, problems_)) return;
+    NodeTaskConfig task;
+    std::optional<std::string> name;
+    const Field* name_field = nullptr;
+    std::optional<Duration> period, deadline;
+    int64_t replicas = 1;
+    bool valid = true;
+    const Fields fields = read_fields(node, path, kTaskKeys, problems_);
+    for (const Field& f : fields) {
+      if (f.key == "name") {
+        name = read_safe_name(f);
+        name_field = &f;
+        valid &= name.has_value();
+      } else if (f.key == "model" || f.key == "sensor") {
+        const bool is_model = f.key == "model";
+        std::optional<std::string> ref = read_name(f, problems_);
+        const auto& known = is_model ? model_line_ : sensor_line_;
+        if (ref && !known.count(*ref)) {
+          report_unknown(f, is_model ? "model" : "sensor", *ref, known);
+          ref.reset();
+        }
+        if (ref) (is_model ? task.model : task.sensor) = *ref;
+        valid &= ref.has_value();
+      } else if (f.key == "period" || f.key == "deadline") {
+        std::optional<Duration> d = read_positive_duration(f, problems_);
+        (f.key == "period" ? period : deadline) = d;
+        valid &= d.has_value();
+      } else if (f.key == "priority") {
+        std::optional<int64_t> p = read_int(f, problems_);
+        if (p && (*p < -1'000'000 || *p > 1'000'000)) {
+          problems_.add(f.mark(), f.path,
+                        "must be between -1000000 and 1000000, got " + describe(f.value));
+          p.reset();
+        }
+        if (p) task.priority = static_cast<int>(*p);
+        valid &= p.has_value();
+      } else if (f.key == "epsilon") {
+        std::optional<double> e = read_number(f, problems_);
+        if (e && (*e < 0 || *e > 1)) {
+          problems_.add(f.mark(), f.path,
+                        "must be a miss-rate fraction in [0, 1], got " + describe(f.value));
+          e.reset();
+        }
+        if (e) task.epsilon = *e;
+        valid &= e.has_value();
+      } else if (f.key == "worker") {
+        valid &= read_worker(f, task.worker);
+      } else if (f.key == "rootfs") {
+        valid &= read_rootfs(f, task.rootfs);
+      } else if (f.key == "env") {
+        valid &= read_env(f, task.env);
+      } else if (f.key == "replicas") {
+        std::optional<int64_t> r = read_int(f, problems_);
+        if (r && (*r < 1 || *r > kMaxReplicas)) {
+          problems_.add(f.mark(), f.path,
+                        "must be at least 1 (and at most " + std::to_string(kMaxReplicas) +
+                            "), got " + describe(f.value));
+          r.reset();
+        }
+        if (r) replicas = *r;
+        valid &= r.has_value();
+      }
+    }
+    for (std::string_view key : {"name", "model", "sensor", "period"})
+      fields.require(key, mark, path, problems_);
+    if (!valid || !name || !period) return;
+    task.period = *period;
+    task.deadline = deadline.value_or(*period);
+    for (int64_t r = 1; r <= replicas; ++r) {
+      task.name = replicas == 1 ? *name : *name + "." + std::to_string(r);
+      auto [it, fresh] = task_line_.emplace(task.name, mark.line + 1);
+      if (!fresh) {
+        problems_.add(name_field->mark(), name_field->path,
+                      "duplicate task name '" + task.name + "' (first at line " +
+                          std::to_string(it->second) + ")" +
+                          (replicas > 1 ? "; replicas: N names the copies NAME.1 ... NAME.N" : ""));
+        return;
+      }
+      config_.tasks.push_back(task);
+    }
+  }
+
+  bool read_worker(const Field& f, std::string& out) {
+    std::optional<std::string> text = read_name(f, problems_);
+    if (!text) return false;
+    if (*text == "stock") {
+      out = *text;
+      return true;
+    }
+    const std::string file = input_path(*text);
+    std::error_code ec;
+    const fs::file_status st = fs::status(file, ec);
+    if (!fs::exists(st)) {
+      problems_.add(f.mark(), f.path,
+                    "worker '" + file +
+                        "' does not exist (give 'stock' for the built-in worker, or the path "
+                        "of a worker executable)");
+      return false;
+    }
+    if (!fs::is_regular_file(st) || ::access(file.c_str(), X_OK) != 0) {
+      problems_.add(f.mark(), f.path,
+                    "worker '" + file + "' is not an executable file (chmod +x it?)");
+      return false;
+    }
+    if (!needs_isolation(f, false, "a worker executable")) return false;
+    out = file;
+    return true;
+  }
+
+  bool read_rootfs(const Field& f, std::string& out) {
+    std::optional<std::string> text = read_name(f, problems_);
+    if (!text) return false;
+    const std::string dir = input_path(*text);
+    std::error_code ec;
+    const fs::file_status st = fs::status(dir, ec);
+    if (!fs::exists(st)) {
+      problems_.add(f.mark(), f.path, "root filesystem '" + dir + "' does not exist");
+      return false;
+    }
+    if (!fs::is_directory(st)) {
+      problems_.add(f.mark(), f.path, "root filesystem '" + dir + "' is not a folder");
+      return false;
+    }
+    if (!needs_isolation(f, true, "rootfs")) return false;
+    out = dir;
+    return true;
+  }
+
+  bool read_env(const Field& f, std::vector<std::pair<std::string, std::string>>& out) {
+    if (f.value.IsNull()) return true;
+    if (!expect_map(f.value, f.mark(), f.path, problems_)) return false;
+    bool valid = true;
+    std::unordered_map<std::string, int> first_line;
+    for (const auto& pair : f.value) {
+      const YAML::Node key = pair.first;
+      const YAML::Node value = pair.second;
+      if (!key.IsDefined() || !key.IsScalar() || !is_env_name(key.Scalar())) {
+        problems_.add(mark_or(key, f.mark()), f.path,
+                      "environment variable names are letters, digits and '_' (not starting "
+                      "with a digit), got " + describe(key));
+        valid = false;
+        continue;
+      }
+      Field entry{key.Scalar(), child_path(f.path, key.Scalar()), key, value};
+      auto [it, fresh] = first_line.emplace(entry.key, key.Mark().line + 1);
+      if (!fresh) {
+        problems_.add(key.Mark(), entry.path,
+                      "given twice (first at line " + std::to_string(it->second) + ")");
+        valid = false;
+        continue;
+      }
+      std::optional<std::string> text = read_text(entry, problems_);
+      if (!text) {
+        valid = false;
+        continue;
+      }
+      out.emplace_back(entry.key, *text);
+    }
+    if (valid && !out.empty() && !needs_isolation(f, false, "env")) return false;
+    return valid;
+  }
+
+  // A sensor with a fixed period slower than one of its tasks would hand that task the
+  // same frame twice: almost certainly a mistake, so it is an error.
+  void check_sensor_periods() {
+    for (const NodeTaskConfig& task : config_.tasks) {
+      auto it = sensor_info_.find(task.sensor);
+      if (it == sensor_info_.end()) continue;
+      const SensorConfig& sensor = config_.sensors[it->second.index];
+      if (sensor.period.count() == 0 || sensor.period <= task.period) continue;
+      problems_.add(it->second.period_mark, it->second.period_path,
+                    "is " + format_duration(sensor.period) + ", longer than the period " +
+                        format_duration(task.period) + " of task '" + task.name +
+                        "' (line " + std::to_string(task_line_.at(task.name)) +
+                        "), which would see frames twice; use at most " +
+                        format_duration(task.period) + ", or 0 for the fastest task's period");
+    }
+  }
+
+  Problems problems_;
+  fs::path base_dir_;
+  NodeConfig config_;
+  bool isolation_known_ = false;  // `isolation:` given and valid
+  std::unordered_map<std::string, int> model_line_;   // every defined name, valid or not
+  std::unordered_map<std::string, int> sensor_line_;
+  std::unordered_map<std::string, int> task_line_;
+  std::unordered_map<std::string, SensorInfo> sensor_info_;  // valid sensors only
+};
+
+}  // namespace
+
+Result<Isolation> parse_isolation(std::string_view text) {
+  for (const auto& [name, value] : kIsolations)
+    if (name == text) return value;
+  return Error{ErrorCode::kInvalidInput, "unknown isolation mode '" + std::string(text) +
+                                             "' (choices: " + isolation_choices() + ")"};
+}
+
+std::string_view to_string(Isolation isolation) {
+  for (const auto& [name, value] : kIsolations)
+    if (value == isolation) return name;
+  return "?";
+}
+
+std::string_view to_string(SensorKind kind) {
+  for (const auto& [name, value] : kSensorKinds)
+    if (value == kind) return name;
+  return "?";
+}
+
+Result<NodeConfig> parse_node_config(const std::string& yaml_text, const std::string& file_name,
+                                     const std::string& base_dir) {
+  try {
+    return NodeConfigParser(file_name, base_dir).parse(yaml_text);
+  } catch (const std::exception& e) {
+    // Every yaml-cpp call above is guarded by a type check; this only keeps the promise
+    // that no exception leaves the loader.
+    return Error{ErrorCode::kInvalidInput, file_name + ": cannot read node config: " + e.what()};
+  }
+}
+
+Result<NodeConfig> load_node_config(const std::string& path) {
+  Result<std::string> text = read_file(path);
+  if (!text) return text.error();
+  return parse_node_config(*text, path, fs::path(path).parent_path().string());
+}
+
+}  // namespace coedge

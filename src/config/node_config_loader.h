@@ -1,0 +1,36 @@
+// Reading the node agent's config file (`coedge node --config NODE.yaml`) into a
+// NodeConfig. Every problem is reported as one Error "FILE:LINE: FIELD_PATH: REASON" for
+// the first problem in the file, like scenario files; nothing is partially loaded. The
+// format is documented in docs/NODE_CONFIG.md. Input paths in the file (models, profile
+// set, sensor folders and videos, worker executables, root filesystems) are resolved
+// against the file's own folder and checked to exist; output paths (run_dir,
+// metrics.jobs) against the current working directory. All paths come back absolute.
+// `scheduler` and `backend` are only checked to be non-empty: config does not link the
+// policies or the backends, so the app validates those names. yaml-cpp stays behind this
+// interface and no exception leaves it. Thread-safe (no shared state).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "config/node_config.h"
+#include "core/result.h"
+
+namespace coedge {
+
+// Loads and validates a node config file.
+Result<NodeConfig> load_node_config(const std::string& path);
+
+// The same from text; `file_name` is used in messages (and as source_file), `base_dir`
+// to resolve the file's relative input paths.
+Result<NodeConfig> parse_node_config(const std::string& yaml_text, const std::string& file_name,
+                                     const std::string& base_dir);
+
+// "sandbox" | "process" | "none"; the error lists the choices.
+Result<Isolation> parse_isolation(std::string_view text);
+std::string_view to_string(Isolation isolation);
+
+// "folder" | "video" | "synthetic".
+std::string_view to_string(SensorKind kind);
+
+}  // namespace coedge

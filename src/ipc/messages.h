@@ -1,0 +1,98 @@
+// The messages that cross process boundaries on one node, as they lie in shared memory.
+// Each is a plain, fixed-size header at the start of a chunk, followed (for frames,
+// tensors and outputs) by its payload in the same chunk: a frame is written once by the
+// sensor and read in place by every task's pre-processing worker; only chunk references
+// move through the queues (iceoryx). Times are CLOCK_MONOTONIC microseconds, which every
+// process of a machine shares. Plain data: no pointers, no virtuals, trivially copyable.
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+
+namespace coedge::ipc {
+
+inline constexpr int kMaxJobsPerFrame = 32;  // tasks that one sensor frame can feed
+inline constexpr int kMaxRank = 6;
+
+// A job of one task, named in every message that carries it.
+struct JobRef {
+  uint64_t job = 0;
+  uint32_t task = 0;
+  uint32_t reserved = 0;
+  int64_t release_us = 0;
+  int64_t deadline_us = 0;  // absolute
+};
+
+// Sensor frame: 8-bit pixels, `stride` bytes per row, right after the header.
+struct FrameHeader {
+  uint64_t sequence = 0;
+  int64_t capture_us = 0;
+  int32_t width = 0, height = 0, channels = 0, stride = 0;
+  int32_t job_count = 0;  // the tasks that take this frame, with their job
+  JobRef jobs[kMaxJobsPerFrame];
+  uint64_t payload_bytes() const { return static_cast<uint64_t>(stride) * height; }
+};
+
+// Extra numbers that pre-processing passes to post-processing with a job (for the stock
+// detector: the letterbox scale and padding, and the frame size).
+struct Aux {
+  double values[6] = {};
+};
+
+// A pre-processed input item ([C, H, W] float32 after the header), pre -> server.
+struct TensorHeader {
+  JobRef ref;
+  int64_t pre_start_us = 0, pre_end_us = 0;
+  Aux aux;
+  uint64_t elements = 0;
+};
+
+// One item of a batch's output (float32 after the header), server -> post.
+struct OutputHeader {
+  JobRef ref;
+  int64_t pre_start_us = 0, pre_end_us = 0;
+  int64_t infer_start_us = 0, infer_end_us = 0;
+  int32_t batch = 0;
+  int32_t rank = 0;
+  int64_t shape[kMaxRank] = {};  // of this item (without the batch axis)
+  Aux aux;
+  uint64_t elements = 0;
+};
+
+// What a worker or the server tells the agent about a job. The agent's ledger moves the
+// job from stage to stage and closes it on kDone or kDropped.
+// kReady: a worker or the server is connected and waiting for work (ref.task names the
+// task, `reason` the role: 0 pre, 1 post, 2 server).
+enum class EventKind : uint8_t { kPreDone = 1, kInferred = 2, kDone = 3, kDropped = 4, kReady = 5 };
+enum class Role : uint8_t { kPre = 0, kPost = 1, kServer = 2 };
+
+struct JobEvent {
+  JobRef ref;
+  EventKind kind = EventKind::kDone;
+  uint8_t reason = 0;  // a coedge::DropReason, for kDropped
+  int32_t batch = 0;
+  int64_t pre_start_us = 0, pre_end_us = 0;
+  int64_t infer_start_us = 0, infer_end_us = 0;
+  int64_t post_start_us = 0, post_end_us = 0;
+};
+
+static_assert(std::is_trivially_copyable_v<FrameHeader>);
+static_assert(std::is_trivially_copyable_v<TensorHeader>);
+static_assert(std::is_trivially_copyable_v<OutputHeader>);
+static_assert(std::is_trivially_copyable_v<JobEvent>);
+
+// Topic names (ipc/transport.h): kind, then name.
+inline constexpr const char* kFrameTopic = "frame";    // name: the sensor
+inline constexpr const char* kTensorTopic = "tensor";  // name: the task
+inline constexpr const char* kOutputTopic = "output";  // name: the task
+inline constexpr const char* kEventTopic = "event";    // name: kEventName (many publishers)
+inline constexpr const char* kEventName = "all";
+
+// Payloads start at this alignment after their header.
+inline constexpr uint64_t kPayloadAlign = 64;
+template <typename Header>
+constexpr uint64_t payload_offset() {
+  return (sizeof(Header) + kPayloadAlign - 1) / kPayloadAlign * kPayloadAlign;
+}
+
+}  // namespace coedge::ipc

@@ -1,0 +1,98 @@
+#include "node/accounting.h"
+
+namespace coedge {
+
+Accounting::Accounting(const NodeConfig& config, const Scenario& scenario, NodeMetrics& metrics,
+                       JobLog* log, TimePoint epoch)
+    : config_(config),
+      scenario_(scenario),
+      metrics_(metrics),
+      log_(log),
+      epoch_(epoch),
+      ledger_(scenario.tasks.size(), config.window),
+      stats_(scenario.tasks.size()),
+      last_batch_start_(scenario.models.size()) {}
+
+std::vector<Accounting::TaskStats> Accounting::task_stats() const {
+  std::lock_guard lock(stats_mu_);
+  return stats_;
+}
+
+uint64_t Accounting::release(uint32_t task, TimePoint release, TimePoint deadline) {
+  metrics_.on_released(task);
+  return ledger_.release(task, release, deadline);
+}
+
+void Accounting::pre_done(uint64_t id, TimePoint pre_start, TimePoint pre_end) {
+  ledger_.pre_done(id, pre_start, pre_end);
+}
+
+void Accounting::inferred(uint64_t id, uint32_t task, TimePoint start, TimePoint end, int batch) {
+  if (!ledger_.inferred(id, start, end, batch)) return;
+  const ModelIndex model = scenario_.tasks.at(task).model;
+  std::lock_guard lock(batch_mu_);
+  // Every job of a batch reports the same start; count the batch once.
+  if (last_batch_start_[model] != start) {
+    last_batch_start_[model] = start;
+    metrics_.on_batch(model, batch, end - start);
+  }
+}
+
+void Accounting::done(uint64_t id, const JobRecord& stamps, TimePoint now) {
+  if (auto record = ledger_.done(id, stamps, now)) closed(*record);
+}
+
+void Accounting::drop(uint64_t id, DropCause reason, TimePoint now) {
+  if (auto record = ledger_.drop(id, reason, now)) closed(*record);
+}
+
+void Accounting::drop_stage(std::optional<uint32_t> task, JobStage stage, DropCause reason,
+                            TimePoint now) {
+  for (const JobRecord& r : ledger_.drop_stage(task, stage, reason, now)) closed(r);
+}
+
+void Accounting::expire(TimePoint now, Duration grace) {
+  for (const JobRecord& r : ledger_.expire(now, grace)) closed(r);
+}
+
+void Accounting::close_all(DropCause reason, TimePoint now) {
+  for (const JobRecord& r : ledger_.close_all(reason, now)) closed(r);
+}
+
+void Accounting::refresh_gauges(TimePoint now) {
+  for (uint32_t t = 0; t < scenario_.tasks.size(); ++t) {
+    metrics_.set_window_miss_rate(t, ledger_.window_miss_rate(t, now));
+  }
+  std::vector<size_t> queued(scenario_.models.size(), 0);
+  const auto counts = ledger_.open_by_stage();
+  for (size_t t = 0; t < counts.size(); ++t) {
+    queued[scenario_.tasks[t].model] += counts[t][static_cast<size_t>(JobStage::kServer)];
+  }
+  for (size_t m = 0; m < queued.size(); ++m) metrics_.set_queue_length(static_cast<uint32_t>(m), queued[m]);
+}
+
+void Accounting::closed(const JobRecord& record) {
+  metrics_.on_finished(record);
+  if (record.outcome == JobOutcome::kMet || record.outcome == JobOutcome::kOverdue) {
+    std::lock_guard lock(stats_mu_);
+    TaskStats& s = stats_[record.task];
+    s.latency_ms.push_back(to_ms(record.end - record.release));
+    s.pre_ms += to_ms(record.pre_end - record.pre_start);
+    s.queue_ms += to_ms(record.infer_start - record.pre_end);
+    s.inference_ms += to_ms(record.infer_end - record.infer_start);
+    s.post_ms += to_ms(record.post_end - record.post_start);
+    s.batch_sum += static_cast<uint64_t>(record.batch);
+    ++s.finished;
+  }
+  if (log_ == nullptr) return;
+  // The log's times are seconds since the agent started, not since boot.
+  JobRecord shifted = record;
+  for (TimePoint* t : {&shifted.release, &shifted.deadline, &shifted.pre_start, &shifted.pre_end,
+                       &shifted.infer_start, &shifted.infer_end, &shifted.post_start,
+                       &shifted.post_end, &shifted.end}) {
+    if (JobRecord::reached(*t)) *t = TimePoint(*t - epoch_);
+  }
+  log_->write(shifted, config_.name, config_.tasks.at(record.task).name);
+}
+
+}  // namespace coedge

@@ -1,0 +1,65 @@
+// The node agent's single place where job news is applied: the ledger (who holds which
+// job, how each ended), and, for every job that closes, the metrics and the JSON-lines
+// log. Sensors, the event loop and the in-process workers all report through here, so
+// no closed job escapes the metrics. Thread-safe (the ledger, metrics and log are).
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/node_config.h"
+#include "core/scenario.h"
+#include "node/job_ledger.h"
+#include "node/metrics.h"
+
+namespace coedge {
+
+class Accounting {
+ public:
+  // REQUIRES: config, scenario, metrics and log (may be null) outlive this.
+  // `epoch`: the agent's start, subtracted from every time written to the log.
+  Accounting(const NodeConfig& config, const Scenario& scenario, NodeMetrics& metrics,
+             JobLog* log, TimePoint epoch);
+
+  uint64_t release(uint32_t task, TimePoint release, TimePoint deadline);
+  void pre_done(uint64_t id, TimePoint pre_start, TimePoint pre_end);
+  void inferred(uint64_t id, uint32_t task, TimePoint start, TimePoint end, int batch);
+  void done(uint64_t id, const JobRecord& stamps, TimePoint now);
+  void drop(uint64_t id, DropCause reason, TimePoint now);
+  void drop_stage(std::optional<uint32_t> task, JobStage stage, DropCause reason, TimePoint now);
+  void expire(TimePoint now, Duration grace);
+  void close_all(DropCause reason, TimePoint now);
+  // Refreshes the rolling miss rates and queue lengths in the metrics.
+  void refresh_gauges(TimePoint now);
+
+  // Per task: what the summary reports about its finished (met or overdue) jobs.
+  struct TaskStats {
+    std::vector<double> latency_ms;  // end - release
+    double pre_ms = 0, queue_ms = 0, inference_ms = 0, post_ms = 0;  // sums
+    uint64_t batch_sum = 0;
+    uint64_t finished = 0;
+  };
+  std::vector<TaskStats> task_stats() const;
+
+  JobLedger& ledger() { return ledger_; }
+  const JobLedger& ledger() const { return ledger_; }
+
+ private:
+  void closed(const JobRecord& record);
+
+  const NodeConfig& config_;
+  const Scenario& scenario_;
+  NodeMetrics& metrics_;
+  JobLog* log_;
+  TimePoint epoch_;
+  JobLedger ledger_;
+  mutable std::mutex stats_mu_;
+  std::vector<TaskStats> stats_;
+  std::mutex batch_mu_;
+  std::vector<TimePoint> last_batch_start_;  // per model: a new start is a new batch
+};
+
+}  // namespace coedge

@@ -1,0 +1,349 @@
+// The "none" isolation mode: the paper's Mono Container. Every task's pre- and
+// post-processing runs as a thread of the agent, calling the same worker callbacks a
+// worker process would, and the inference server is a thread running the same
+// InferenceEngine. Frames, tensors and outputs move between threads as heap buffers
+// through locked queues: one copy of a frame into the pipeline (as the IPC mode's copy
+// into shared memory), one copy of each output item (as the IPC mode's).
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "infer/backend.h"
+#include "node/inference_engine.h"
+#include "node/pipeline.h"
+#include "node/stock_worker.h"
+
+namespace coedge {
+namespace {
+
+// A blocking queue that can be closed; pop() returns false once closed and empty.
+template <typename T>
+class Queue {
+ public:
+  void push(T item) {
+    {
+      std::lock_guard lock(mu_);
+      items_.push_back(std::move(item));
+    }
+    cv_.notify_one();
+  }
+  bool pop(T& item) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return closed_ || !items_.empty(); });
+    if (items_.empty()) return false;
+    item = std::move(items_.front());
+    items_.pop_front();
+    return true;
+  }
+  void close() {
+    {
+      std::lock_guard lock(mu_);
+      closed_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<T> items_;
+  bool closed_ = false;
+};
+
+struct FrameJob {
+  std::shared_ptr<const cv::Mat> frame;
+  uint64_t sequence = 0;
+  TimePoint capture{};
+  ipc::JobRef ref;
+};
+
+struct OutputJob {
+  ipc::JobRef ref;
+  TimePoint pre_start{}, pre_end{}, infer_start{}, infer_end{};
+  int batch = 0;
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+  ipc::Aux aux;
+};
+
+struct TensorBuffer {
+  std::vector<float> data;
+};
+
+class InProcessPipeline final : public Pipeline, public EngineSink {
+ public:
+  explicit InProcessPipeline(PipelineContext context) : ctx_(std::move(context)) {}
+  ~InProcessPipeline() override { stop(); }
+
+  Status start() override {
+    const NodeConfig& config = *ctx_.config;
+    BackendOptions options;
+    options.threads = config.backend_threads;
+    auto backend = make_backend(config.backend, options);
+    if (!backend.ok()) return backend.error();
+    std::vector<Model*> ptrs;
+    for (const NodeModelConfig& m : config.models) {
+      auto model = (*backend)->load(m.file);
+      if (!model.ok()) return model.error();
+      models_.push_back(std::move(*model));
+      ptrs.push_back(models_.back().get());
+    }
+    auto scheduler = make_local_scheduler(config.scheduler, *ctx_.scenario);
+    if (!scheduler.ok()) return scheduler.error();
+    engine_ = std::make_unique<InferenceEngine>(*ctx_.scenario, std::move(*scheduler), ptrs,
+                                                *this, *ctx_.clock);
+
+    const coedge_worker_callbacks* cb = stock_worker_callbacks();
+    const size_t tasks = config.tasks.size();
+    pre_queues_.resize(tasks);
+    post_queues_.resize(tasks);
+    for (size_t t = 0; t < tasks; ++t) {
+      pre_queues_[t] = std::make_unique<Queue<FrameJob>>();
+      post_queues_[t] = std::make_unique<Queue<OutputJob>>();
+      for (const char* role : {"pre", "post"}) {
+        auto state = init_worker(cb, t, role);
+        if (!state.ok()) return state.error();
+        states_.push_back({cb, *state});
+      }
+    }
+    for (size_t t = 0; t < tasks; ++t) {
+      pre_threads_.emplace_back([this, t, cb, state = states_[2 * t].second] { run_pre(t, cb, state); });
+      post_threads_.emplace_back([this, t, cb, state = states_[2 * t + 1].second] { run_post(t, cb, state); });
+    }
+    server_thread_ = std::thread([this] { run_server(); });
+    started_ = true;
+    return Ok{};
+  }
+
+  bool task_ready(uint32_t) const override { return started_; }
+
+  void publish_frame(uint32_t, const cv::Mat& frame, uint64_t sequence, TimePoint capture,
+                     std::span<const ipc::JobRef> jobs) override {
+    auto copy = std::make_shared<const cv::Mat>(frame.clone());
+    for (const ipc::JobRef& ref : jobs) {
+      pre_queues_[ref.task]->push(FrameJob{copy, sequence, capture, ref});
+    }
+  }
+
+  void poll(Duration timeout) override {
+    std::unique_lock lock(stop_mu_);
+    stop_cv_.wait_for(lock, timeout, [&] { return stopping_; });
+  }
+
+  void stop() override {
+    if (!started_) return;
+    started_ = false;
+    {
+      std::lock_guard lock(stop_mu_);
+      stopping_ = true;
+    }
+    stop_cv_.notify_all();
+    for (auto& q : pre_queues_) q->close();
+    for (auto& t : pre_threads_) t.join();
+    {
+      std::lock_guard lock(inbox_mu_);
+      server_stop_ = true;
+    }
+    inbox_cv_.notify_all();
+    server_thread_.join();
+    for (auto& q : post_queues_) q->close();
+    for (auto& t : post_threads_) t.join();
+    for (auto& [cb, state] : states_) {
+      if (cb->fini != nullptr) cb->fini(state);
+    }
+    states_.clear();
+  }
+
+ private:
+  Result<void*> init_worker(const coedge_worker_callbacks* cb, size_t task, const char* role) {
+    const NodeTaskConfig& t = ctx_.config->tasks[task];
+    const ModelIndex m = ctx_.scenario->tasks[task].model;
+    coedge_task_info info{};
+    info.node = ctx_.config->name.c_str();
+    info.task = t.name.c_str();
+    info.model = t.model.c_str();
+    info.kind = ctx_.task_kinds[task].c_str();
+    info.task_dir = "";
+    info.role = role;
+    const auto& in = ctx_.input_shapes[m];
+    const auto& out = ctx_.output_shapes[m];
+    info.input_rank = static_cast<int32_t>(in.size());
+    for (size_t i = 0; i < in.size() && i < COEDGE_MAX_RANK; ++i) info.input_shape[i] = in[i];
+    info.output_rank = static_cast<int32_t>(out.size());
+    for (size_t i = 0; i < out.size() && i < COEDGE_MAX_RANK; ++i) info.output_shape[i] = out[i];
+    char error[512] = {0};
+    void* state = cb->init(&info, error, sizeof error);
+    if (state == nullptr) {
+      return Error{ErrorCode::kInvalidInput, "task " + t.name + ": worker init failed: " + error};
+    }
+    return state;
+  }
+
+  void run_pre(size_t task, const coedge_worker_callbacks* cb, void* state) {
+    const ModelIndex m = ctx_.scenario->tasks[task].model;
+    uint64_t elements = 1;
+    for (int64_t d : ctx_.input_shapes[m]) elements *= static_cast<uint64_t>(d);
+    FrameJob job;
+    char error[512];
+    while (pre_queues_[task]->pop(job)) {
+      const TimePoint pre_start = ctx_.clock->now();
+      auto buffer = std::make_unique<TensorBuffer>();
+      buffer->data.resize(elements);
+      coedge_frame in{};
+      in.pixels = job.frame->data;
+      in.width = job.frame->cols;
+      in.height = job.frame->rows;
+      in.channels = job.frame->channels();
+      in.stride = static_cast<int32_t>(job.frame->step[0]);
+      in.sequence = job.sequence;
+      in.capture_us = MonotonicClock::to_monotonic_us(job.capture);
+      in.job = job.ref.job;
+      in.deadline_us = job.ref.deadline_us;
+      coedge_tensor out{};
+      out.data = buffer->data.data();
+      out.elements = elements;
+      out.rank = static_cast<int32_t>(ctx_.input_shapes[m].size());
+      error[0] = '\0';
+      const int rc = cb->pre(state, &in, &out, error, sizeof error);
+      const TimePoint pre_end = ctx_.clock->now();
+      job.frame.reset();
+      if (rc != 0) {
+        ctx_.accounting->drop(job.ref.job, DropCause::kBadFrame, pre_end);
+        continue;
+      }
+      ctx_.accounting->pre_done(job.ref.job, pre_start, pre_end);
+      EngineInput input;
+      input.job.id = job.ref.job;
+      input.job.task = static_cast<TaskIndex>(task);
+      input.job.model = m;
+      input.job.release = MonotonicClock::from_monotonic_us(job.ref.release_us);
+      input.job.deadline = MonotonicClock::from_monotonic_us(job.ref.deadline_us);
+      input.job.priority = ctx_.scenario->tasks[task].priority;
+      input.data = buffer->data.data();
+      input.elements = elements;
+      input.pre_start = pre_start;
+      input.pre_end = pre_end;
+      std::memcpy(input.aux.values, out.aux, sizeof out.aux);
+      input.token = reinterpret_cast<uint64_t>(buffer.release());
+      {
+        std::lock_guard lock(inbox_mu_);
+        inbox_.push_back(input);
+      }
+      inbox_cv_.notify_one();
+    }
+  }
+
+  void run_server() {
+    TimePoint wake_at = TimePoint::max();
+    std::vector<EngineInput> arrived;
+    while (true) {
+      {
+        std::unique_lock lock(inbox_mu_);
+        if (!engine_->ran_batch()) {
+          auto ready = [&] { return server_stop_ || !inbox_.empty(); };
+          if (wake_at == TimePoint::max()) {
+            inbox_cv_.wait(lock, ready);
+          } else {
+            const auto wait = wake_at - ctx_.clock->now();
+            if (wait > Duration(0)) inbox_cv_.wait_for(lock, wait, ready);
+          }
+        }
+        if (server_stop_) break;
+        arrived.swap(inbox_);
+      }
+      for (EngineInput& in : arrived) engine_->submit(in);
+      arrived.clear();
+      wake_at = engine_->step();
+    }
+    engine_->drop_all(DropCause::kShutdown);
+    std::lock_guard lock(inbox_mu_);
+    for (EngineInput& in : inbox_) release(in);
+    inbox_.clear();
+  }
+
+  void run_post(size_t task, const coedge_worker_callbacks* cb, void* state) {
+    OutputJob job;
+    std::vector<char> result(64 * 1024);
+    char error[512];
+    while (post_queues_[task]->pop(job)) {
+      JobRecord stamps;
+      stamps.pre_start = job.pre_start;
+      stamps.pre_end = job.pre_end;
+      stamps.infer_start = job.infer_start;
+      stamps.infer_end = job.infer_end;
+      stamps.batch = job.batch;
+      stamps.post_start = ctx_.clock->now();
+      coedge_output out{};
+      out.data = job.data.data();
+      out.elements = job.data.size();
+      out.rank = static_cast<int32_t>(std::min<size_t>(job.shape.size(), COEDGE_MAX_RANK));
+      for (int i = 0; i < out.rank; ++i) out.shape[i] = job.shape[static_cast<size_t>(i)];
+      std::memcpy(out.aux, job.aux.values, sizeof out.aux);
+      out.job = job.ref.job;
+      out.batch = job.batch;
+      out.release_us = job.ref.release_us;
+      out.deadline_us = job.ref.deadline_us;
+      error[0] = '\0';
+      const int rc = cb->post(state, &out, result.data(), result.size(), error, sizeof error);
+      stamps.post_end = ctx_.clock->now();
+      if (rc != 0) {
+        ctx_.accounting->drop(job.ref.job, DropCause::kBadFrame, stamps.post_end);
+      } else {
+        ctx_.accounting->done(job.ref.job, stamps, stamps.post_end);
+      }
+    }
+  }
+
+  // EngineSink, on the server thread.
+  void dropped(const EngineInput& input, DropCause reason, TimePoint now) override {
+    ctx_.accounting->drop(input.job.id, reason, now);
+  }
+  void output(const EngineOutput& out) override {
+    const EngineInput& in = *out.input;
+    OutputJob job;
+    job.ref.job = in.job.id;
+    job.ref.task = in.job.task;
+    job.ref.release_us = MonotonicClock::to_monotonic_us(in.job.release);
+    job.ref.deadline_us = MonotonicClock::to_monotonic_us(in.job.deadline);
+    job.pre_start = in.pre_start;
+    job.pre_end = in.pre_end;
+    job.infer_start = out.infer_start;
+    job.infer_end = out.infer_end;
+    job.batch = out.batch;
+    job.shape.assign(out.item_shape.begin(), out.item_shape.end());
+    job.data.assign(out.item.begin(), out.item.end());
+    job.aux = in.aux;
+    ctx_.accounting->inferred(in.job.id, in.job.task, out.infer_start, out.infer_end, out.batch);
+    post_queues_[in.job.task]->push(std::move(job));
+  }
+  void release(const EngineInput& input) override {
+    delete reinterpret_cast<TensorBuffer*>(input.token);
+  }
+
+  PipelineContext ctx_;
+  std::vector<std::unique_ptr<Model>> models_;
+  std::unique_ptr<InferenceEngine> engine_;
+  std::vector<std::pair<const coedge_worker_callbacks*, void*>> states_;  // per task: pre, post
+  std::vector<std::unique_ptr<Queue<FrameJob>>> pre_queues_;
+  std::vector<std::unique_ptr<Queue<OutputJob>>> post_queues_;
+  std::vector<std::thread> pre_threads_, post_threads_;
+  std::thread server_thread_;
+  std::mutex inbox_mu_;
+  std::condition_variable inbox_cv_;
+  std::vector<EngineInput> inbox_;
+  bool server_stop_ = false;
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::atomic<bool> started_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Pipeline> make_in_process_pipeline(PipelineContext context) {
+  return std::make_unique<InProcessPipeline>(std::move(context));
+}
+
+}  // namespace coedge

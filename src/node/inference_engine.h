@@ -1,0 +1,101 @@
+// The shared inference server's core, independent of how inputs arrive: the node's
+// local scheduler from src/policy (the simulator's own code) driven by the real clock,
+// over the node's preloaded models. Inputs of every task queue here; step() asks the
+// scheduler what to run, reports the jobs it drops, gathers the chosen jobs' inputs into
+// one batch, runs one forward pass, and hands each job its slice of the output.
+//
+// Inputs are borrowed: `data` points into memory the transport owns (a shared-memory
+// chunk, or a buffer of the in-process mode) until the sink's release() for that input.
+// Not thread-safe: one thread calls submit() and step(); the sink is called from it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/scenario.h"
+#include "infer/backend.h"
+#include "ipc/messages.h"
+#include "node/job_record.h"
+#include "policy/local_scheduler.h"
+
+namespace coedge {
+
+struct EngineInput {
+  Job job;                      // id, task, model, release, deadline, priority
+  const float* data = nullptr;  // one item of the model's input, borrowed
+  uint64_t elements = 0;
+  TimePoint pre_start{}, pre_end{};
+  ipc::Aux aux;
+  uint64_t token = 0;           // the transport's handle for releasing `data`
+};
+
+struct EngineOutput {
+  const EngineInput* input = nullptr;
+  std::span<const float> item;            // this job's slice of the batch output
+  std::span<const int64_t> item_shape;    // without the batch axis
+  int batch = 0;
+  TimePoint infer_start{}, infer_end{};
+};
+
+class EngineSink {
+ public:
+  virtual ~EngineSink() = default;
+  // Every submitted input ends in exactly one of these two calls, then one release().
+  virtual void dropped(const EngineInput& input, DropCause reason, TimePoint now) = 0;
+  virtual void output(const EngineOutput& output) = 0;
+  virtual void release(const EngineInput& input) = 0;
+};
+
+struct EngineStats {
+  uint64_t batches = 0;
+  uint64_t items = 0;
+  uint64_t dropped = 0;
+  Duration forward_time{};
+};
+
+class InferenceEngine {
+ public:
+  // REQUIRES: `scenario` (its models' profiles and its tasks) outlives the engine;
+  // models[i] serves scenario.models[i] and outlives the engine.
+  InferenceEngine(const Scenario& scenario, std::unique_ptr<LocalScheduler> scheduler,
+                  std::vector<Model*> models, EngineSink& sink, const Clock& clock);
+  ~InferenceEngine();
+
+  // A malformed input (wrong element count, unknown model) is dropped at once, with
+  // reason kInferenceError, instead of reaching the backend.
+  void submit(EngineInput input);
+
+  // One decision: drops what the scheduler drops and runs at most one batch, to
+  // completion. Returns when the scheduler wants to be asked again if nothing new
+  // arrives (TimePoint::max(): only a new input changes the answer). Call it again at
+  // once after a batch ran (ran_batch() tells).
+  TimePoint step();
+  bool ran_batch() const { return ran_batch_; }
+
+  // Drops every queued input (reason), at shutdown. REQUIRES: step() is not called again.
+  void drop_all(DropCause reason);
+
+  size_t queued() const { return waiting_.size(); }
+  const EngineStats& stats() const { return stats_; }
+
+ private:
+  void run_batch(const Decision& decision);
+  void drop(uint64_t job_id, DropCause reason, TimePoint now);
+
+  const Scenario& scenario_;
+  std::unique_ptr<LocalScheduler> scheduler_;
+  std::vector<Model*> models_;
+  EngineSink& sink_;
+  const Clock& clock_;
+  std::unordered_map<uint64_t, EngineInput> waiting_;  // by job id; lookup only
+  std::vector<Tensor> batch_inputs_;                   // per model, reused
+  Decision decision_;
+  EngineStats stats_;
+  bool ran_batch_ = false;
+};
+
+}  // namespace coedge

@@ -1,0 +1,435 @@
+// The "process" and "sandbox" isolation modes: every task's pre- and post-processing is
+// its own worker process (in a bubblewrap sandbox for "sandbox"), the inference server is
+// one shared process, and they exchange frames, tensors and outputs as references to
+// chunks of iceoryx shared memory, in the agent's private /tmp and /dev/shm
+// (private_mounts.h). The agent starts RouDi with pools sized for this node, starts the
+// server and the workers, and from then on reads their job events into the ledger and
+// supervises them: a worker or server that exits is restarted with backoff and the jobs
+// it held are closed as dropped; one that holds a job for too long without any progress
+// is killed as hung (and so restarted).
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "ipc/roudi_config.h"
+#include "ipc/transport.h"
+#include "node/pipeline.h"
+#include "node/process_supervisor.h"
+#include "node/sandbox.h"
+
+namespace coedge {
+namespace {
+
+std::string join_shape(const std::vector<int64_t>& shape) {
+  std::string out;
+  for (int64_t d : shape) out += (out.empty() ? "" : ",") + std::to_string(d);
+  return out;
+}
+
+uint64_t elements_of(const std::vector<int64_t>& shape) {
+  uint64_t n = 1;
+  for (int64_t d : shape) n *= static_cast<uint64_t>(d);
+  return n;
+}
+
+std::string tail(const std::string& path, size_t lines) {
+  std::ifstream in(path);
+  std::vector<std::string> all;
+  for (std::string line; std::getline(in, line);) all.push_back(line);
+  std::string out;
+  for (size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i) {
+    out += "\n    " + all[i];
+  }
+  return out.empty() ? " (its log is empty)" : out;
+}
+
+class IpcPipeline final : public Pipeline {
+ public:
+  explicit IpcPipeline(PipelineContext context)
+      : ctx_(std::move(context)),
+        tasks_(ctx_.config->tasks.size()),
+        pre_ready_(tasks_),
+        post_ready_(tasks_),
+        last_activity_(tasks_) {}
+  ~IpcPipeline() override { stop(); }
+
+  Status start() override {
+    const NodeConfig& config = *ctx_.config;
+    log_dir_ = config.run_dir + "/logs";
+    std::error_code ec;
+    std::filesystem::create_directories(log_dir_, ec);
+    for (const NodeTaskConfig& t : config.tasks) {
+      std::filesystem::create_directories(task_dir(t.name), ec);
+      if (ec) return Error{ErrorCode::kIo, "cannot create " + task_dir(t.name) + ": " + ec.message()};
+    }
+    if (Status st = start_roudi(); !st.ok()) return st;
+
+    ipc::init_runtime("coedge-agent");
+    events_ = std::make_unique<ipc::Subscriber>(ipc::kEventTopic, ipc::kEventName, 256);
+    waiter_ = std::make_unique<ipc::Waiter>();
+    if (Status st = waiter_->attach(*events_); !st.ok()) return st;
+    for (const SensorConfig& s : config.sensors) {
+      frames_.push_back(std::make_unique<ipc::Publisher>(ipc::kFrameTopic, s.name));
+    }
+
+    const TimePoint now = ctx_.clock->now();
+    ChildSpec server;
+    server.name = "server";
+    server.argv = {ctx_.coedge_exe, "node-server", "--config", config.source_file, "--profiles",
+                   ctx_.profiles_file, "--scheduler", config.scheduler, "--backend-threads",
+                   std::to_string(config.backend_threads)};
+    server.log_path = log_dir_ + "/server.log";
+    server_id_ = supervisor_.add(server);
+    if (Status st = supervisor_.start(server_id_, now); !st.ok()) return st;
+
+    for (uint32_t t = 0; t < tasks_; ++t) {
+      for (const char* role : {"pre", "post"}) {
+        auto spec = worker_spec(t, role);
+        if (!spec.ok()) return spec.error();
+        const int id = supervisor_.add(*spec);
+        (std::string(role) == "pre" ? pre_ids_ : post_ids_).push_back(id);
+        if (Status st = supervisor_.start(id, now); !st.ok()) return st;
+      }
+    }
+
+    // Models load in the server and workers connect: wait until all say they are ready.
+    const TimePoint give_up = ctx_.clock->now() + std::chrono::seconds(120);
+    while (!all_ready()) {
+      waiter_->wait(std::chrono::milliseconds(100));
+      drain_events();
+      for (const ChildEvent& e : supervisor_.poll(ctx_.clock->now())) {
+        if (e.kind == ChildEvent::Kind::kExited) {
+          const std::string log_path = log_dir_ + "/" + log_name(e.name);
+          return Error{ErrorCode::kInvalidInput,
+                       e.name + " exited while starting (" +
+                           (e.signal ? "signal " + std::to_string(e.signal)
+                                     : "exit code " + std::to_string(e.exit_code)) +
+                           "); last lines of " + log_path + ":" + tail(log_path, 8)};
+        }
+      }
+      if (ctx_.clock->now() > give_up) {
+        return Error{ErrorCode::kIo, "the server and workers were not all ready within 120 s; see " + log_dir_};
+      }
+    }
+    started_ = true;
+    return Ok{};
+  }
+
+  bool task_ready(uint32_t task) const override {
+    return server_ready_.load() && pre_ready_[task].load() && post_ready_[task].load();
+  }
+
+  void publish_frame(uint32_t sensor, const cv::Mat& frame, uint64_t sequence, TimePoint capture,
+                     std::span<const ipc::JobRef> jobs) override {
+    const int stride = frame.cols * frame.channels();
+    const uint64_t bytes = ipc::payload_offset<ipc::FrameHeader>() + static_cast<uint64_t>(stride) * frame.rows;
+    auto chunk = frames_[sensor]->loan(bytes);
+    if (!chunk.ok() || jobs.size() > static_cast<size_t>(ipc::kMaxJobsPerFrame)) {
+      for (const ipc::JobRef& ref : jobs) {
+        ctx_.accounting->drop(ref.job, DropCause::kOverload, ctx_.clock->now());
+      }
+      if (!chunk.ok()) {
+        if (overload_logged_++ < 10) std::fprintf(stderr, "coedge node: frame dropped: %s\n", chunk.error().message.c_str());
+      } else {
+        frames_[sensor]->discard(*chunk);
+      }
+      return;
+    }
+    auto* header = new (*chunk) ipc::FrameHeader();
+    header->sequence = sequence;
+    header->capture_us = MonotonicClock::to_monotonic_us(capture);
+    header->width = frame.cols;
+    header->height = frame.rows;
+    header->channels = frame.channels();
+    header->stride = stride;
+    header->job_count = static_cast<int32_t>(jobs.size());
+    std::copy(jobs.begin(), jobs.end(), header->jobs);
+    // The one write of the frame into shared memory; every task reads it in place.
+    auto* pixels = static_cast<uint8_t*>(*chunk) + ipc::payload_offset<ipc::FrameHeader>();
+    for (int y = 0; y < frame.rows; ++y) {
+      std::memcpy(pixels + static_cast<size_t>(y) * stride, frame.ptr(y), static_cast<size_t>(stride));
+    }
+    frames_[sensor]->publish(*chunk);
+  }
+
+  void poll(Duration timeout) override {
+    if (!started_) return;
+    waiter_->wait(timeout);
+    drain_events();
+    supervise();
+  }
+
+  void stop() override {
+    if (stopped_) return;
+    stopped_ = true;
+    started_ = false;
+    // Workers first (they feed the server), then the server, then the shared memory.
+    for (int id : pre_ids_) supervisor_.kill(id, SIGTERM);
+    for (int id : post_ids_) supervisor_.kill(id, SIGTERM);
+    for (int id : pre_ids_) supervisor_.stop(id, std::chrono::seconds(2));
+    for (int id : post_ids_) supervisor_.stop(id, std::chrono::seconds(2));
+    if (server_id_ >= 0) supervisor_.stop(server_id_, std::chrono::seconds(3));
+    if (waiter_ && events_) drain_events();
+    frames_.clear();
+    waiter_.reset();
+    events_.reset();
+  }
+
+  void release_shared_memory() override {
+    stop();
+    if (roudi_id_ < 0 || !supervisor_.running(roudi_id_)) return;
+    // SIGKILL, not SIGTERM: on SIGTERM RouDi would signal the processes still
+    // registered with it (this agent) and wait for them. Nothing is left behind: the
+    // shared memory lives in this node's private /dev/shm, gone with its last process.
+    supervisor_.kill(roudi_id_, SIGKILL);
+    supervisor_.stop(roudi_id_, std::chrono::seconds(1));
+  }
+
+ private:
+  std::string task_dir(const std::string& task) const { return ctx_.config->run_dir + "/tasks/" + task; }
+  static std::string log_name(const std::string& child) {
+    std::string name = child;
+    std::replace(name.begin(), name.end(), '/', '.');
+    return name + ".log";
+  }
+
+  Status start_roudi() {
+    const NodeConfig& config = *ctx_.config;
+    std::vector<ipc::MemPool> pools;
+    for (size_t s = 0; s < config.sensors.size(); ++s) {
+      const auto& sensor = config.sensors[s];
+      uint32_t readers = 0;
+      for (const auto& t : config.tasks) readers += t.sensor == sensor.name ? 1 : 0;
+      // Synthetic frames have a known size; files are planned at up to 1080p (a larger
+      // frame is dropped as overload, with a message).
+      const bool known = sensor.kind == SensorKind::kSynthetic;
+      const uint64_t w = known ? sensor.width : std::max(sensor.width, 1920);
+      const uint64_t h = known ? sensor.height : std::max(sensor.height, 1080);
+      pools.push_back({ipc::payload_offset<ipc::FrameHeader>() + w * h * 3, 8 * (readers + 2)});
+    }
+    for (uint32_t t = 0; t < tasks_; ++t) {
+      const ModelIndex m = ctx_.scenario->tasks[t].model;
+      pools.push_back({ipc::payload_offset<ipc::TensorHeader>() + 4 * elements_of(ctx_.input_shapes[m]), 48});
+      pools.push_back({ipc::payload_offset<ipc::OutputHeader>() + 4 * elements_of(ctx_.output_shapes[m]), 24});
+    }
+    pools.push_back({sizeof(ipc::JobEvent), 8192});
+    const std::string file = config.run_dir + "/roudi.toml";
+    std::ofstream(file) << ipc::roudi_config_toml(ipc::normalise_pools(pools));
+
+    ChildSpec roudi;
+    roudi.name = "roudi";
+    roudi.argv = {"iox-roudi", "-c", file, "-l", "warning"};
+    roudi.log_path = log_dir_ + "/roudi.log";
+    roudi.restart = false;
+    roudi_id_ = supervisor_.add(roudi);
+    if (Status st = supervisor_.start(roudi_id_, ctx_.clock->now()); !st.ok()) {
+      return Error{st.error().code, st.error().message + " (install Debian's iceoryx package)"};
+    }
+    // RouDi is up once its socket exists in our private /tmp.
+    for (int i = 0; i < 200; ++i) {
+      struct stat st {};
+      if (::stat("/tmp/roudi", &st) == 0) return Ok{};
+      if (!supervisor_.running(roudi_id_) || !supervisor_.poll(ctx_.clock->now()).empty()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return Error{ErrorCode::kIo, "iox-roudi did not start; see " + log_dir_ + "/roudi.log:" +
+                                     tail(log_dir_ + "/roudi.log", 8)};
+  }
+
+  Result<ChildSpec> worker_spec(uint32_t t, const std::string& role) {
+    const NodeConfig& config = *ctx_.config;
+    const NodeTaskConfig& task = config.tasks[t];
+    const ModelIndex m = ctx_.scenario->tasks[t].model;
+    const std::string exe = task.worker == "stock" ? ctx_.worker_exe : task.worker;
+    std::vector<std::string> command = {
+        exe, "--role", role, "--node", config.name, "--task", task.name, "--task-index",
+        std::to_string(t), "--model", task.model, "--kind", ctx_.task_kinds[t], "--sensor",
+        task.sensor, "--task-dir", task_dir(task.name), "--input-shape",
+        join_shape(ctx_.input_shapes[m]), "--output-shape", join_shape(ctx_.output_shapes[m])};
+    SandboxSpec sandbox;
+    sandbox.isolation = config.isolation;
+    sandbox.task_dir = task_dir(task.name);
+    sandbox.ipc_dir = "/tmp";  // already this node's private /tmp
+    sandbox.shm_dir = "/dev/shm";
+    sandbox.rootfs = task.rootfs;
+    sandbox.env = task.env;
+    if (!task.rootfs.empty()) sandbox.read_only_binds.push_back(exe);
+    auto launch = sandbox_command(sandbox, command);
+    if (!launch.ok()) return Error{launch.error().code, "task " + task.name + ": " + launch.error().message};
+    ChildSpec spec;
+    spec.name = task.name + "/" + role;
+    spec.argv = launch->argv;
+    spec.env = launch->env;
+    spec.cwd = launch->cwd;
+    spec.log_path = log_dir_ + "/" + log_name(spec.name);
+    return spec;
+  }
+
+  bool all_ready() const {
+    if (!server_ready_.load()) return false;
+    for (uint32_t t = 0; t < tasks_; ++t) {
+      if (!pre_ready_[t].load() || !post_ready_[t].load()) return false;
+    }
+    return true;
+  }
+
+  void drain_events() {
+    const TimePoint now = ctx_.clock->now();
+    auto tp = [](int64_t us) { return us ? MonotonicClock::from_monotonic_us(us) : TimePoint{}; };
+    while (const void* chunk = events_->take()) {
+      ipc::JobEvent e;
+      std::memcpy(&e, chunk, sizeof e);
+      events_->release(chunk);
+      const uint32_t task = e.ref.task;
+      if (task >= tasks_) continue;  // not from this node's configuration
+      switch (e.kind) {
+        case ipc::EventKind::kReady:
+          if (e.reason == static_cast<uint8_t>(ipc::Role::kServer)) server_ready_ = true;
+          else if (e.reason == static_cast<uint8_t>(ipc::Role::kPre)) pre_ready_[task] = true;
+          else post_ready_[task] = true;
+          break;
+        case ipc::EventKind::kPreDone:
+          last_activity_[task][0] = now;
+          ctx_.accounting->pre_done(e.ref.job, tp(e.pre_start_us), tp(e.pre_end_us));
+          break;
+        case ipc::EventKind::kInferred:
+          server_activity_ = now;
+          ctx_.accounting->inferred(e.ref.job, task, tp(e.infer_start_us), tp(e.infer_end_us), e.batch);
+          break;
+        case ipc::EventKind::kDone: {
+          last_activity_[task][1] = now;
+          JobRecord stamps;
+          stamps.pre_start = tp(e.pre_start_us);
+          stamps.pre_end = tp(e.pre_end_us);
+          stamps.infer_start = tp(e.infer_start_us);
+          stamps.infer_end = tp(e.infer_end_us);
+          stamps.post_start = tp(e.post_start_us);
+          stamps.post_end = tp(e.post_end_us);
+          stamps.batch = e.batch;
+          ctx_.accounting->done(e.ref.job, stamps, now);
+          break;
+        }
+        case ipc::EventKind::kDropped: {
+          const auto reason = static_cast<DropCause>(e.reason);
+          if (reason == DropCause::kDeadline || reason == DropCause::kInferenceError) server_activity_ = now;
+          else if (e.post_start_us != 0) last_activity_[task][1] = now;
+          else last_activity_[task][0] = now;
+          ctx_.accounting->drop(e.ref.job, reason, now);
+          break;
+        }
+      }
+    }
+  }
+
+  void supervise() {
+    const TimePoint now = ctx_.clock->now();
+    for (const ChildEvent& e : supervisor_.poll(now)) {
+      if (e.kind == ChildEvent::Kind::kStarted && e.id != roudi_id_) {
+        if (e.id == server_id_) ctx_.metrics->on_server_restart();
+        for (uint32_t t = 0; t < tasks_; ++t) {
+          if (e.id == pre_ids_[t]) ctx_.metrics->on_worker_restart(t, "pre");
+          if (e.id == post_ids_[t]) ctx_.metrics->on_worker_restart(t, "post");
+        }
+        continue;
+      }
+      if (e.kind == ChildEvent::Kind::kStartFailed) {
+        std::fprintf(stderr, "coedge node: %s: %s\n", e.name.c_str(), e.message.c_str());
+        continue;
+      }
+      if (e.kind != ChildEvent::Kind::kExited) continue;
+      std::fprintf(stderr, "coedge node: %s exited (%s); restarting\n", e.name.c_str(),
+                   e.signal ? ("signal " + std::to_string(e.signal)).c_str()
+                            : ("exit code " + std::to_string(e.exit_code)).c_str());
+      if (e.id == roudi_id_) {
+        std::fprintf(stderr, "coedge node: iox-roudi died; the node's shared memory is gone\n");
+        server_ready_ = false;
+        continue;
+      }
+      // Its events so far are in (drained above); what it still held is lost.
+      if (e.id == server_id_) {
+        server_ready_ = false;
+        ctx_.accounting->drop_stage(std::nullopt, JobStage::kServer, DropCause::kServerCrash, now);
+      }
+      for (uint32_t t = 0; t < tasks_; ++t) {
+        if (e.id == pre_ids_[t]) {
+          pre_ready_[t] = false;
+          ctx_.accounting->drop_stage(t, JobStage::kPre, DropCause::kWorkerCrash, now);
+        }
+        if (e.id == post_ids_[t]) {
+          post_ready_[t] = false;
+          ctx_.accounting->drop_stage(t, JobStage::kPost, DropCause::kWorkerCrash, now);
+        }
+      }
+    }
+    find_hung(now);
+  }
+
+  // A process is hung when it holds a job it received more than hang_timeout ago and has
+  // reported nothing for as long. (A merely slow one keeps reporting; its late jobs are
+  // closed as lost by the agent's sweep instead.)
+  void find_hung(TimePoint now) {
+    const Duration timeout = ctx_.config->hang_timeout;
+    const JobLedger& ledger = ctx_.accounting->ledger();
+    auto stale = [&](TimePoint last) { return last == TimePoint{} || now - last > timeout; };
+    for (uint32_t t = 0; t < tasks_; ++t) {
+      for (int r = 0; r < 2; ++r) {
+        const JobStage stage = r == 0 ? JobStage::kPre : JobStage::kPost;
+        const int id = r == 0 ? pre_ids_[t] : post_ids_[t];
+        if (!supervisor_.running(id)) continue;
+        const auto oldest = ledger.oldest_in_stage(t, stage);
+        if (oldest && now - *oldest > timeout && stale(last_activity_[t][r])) {
+          std::fprintf(stderr, "coedge node: %s/%s holds a job for %s without progress: killing it\n",
+                       ctx_.config->tasks[t].name.c_str(), r == 0 ? "pre" : "post",
+                       format_duration(now - *oldest).c_str());
+          supervisor_.kill(id, SIGKILL);
+          last_activity_[t][r] = now;  // one kill per timeout
+        }
+      }
+    }
+    // The server legitimately holds a job up to its deadline plus one batch.
+    Duration longest{0};
+    for (const TaskSpec& t : ctx_.scenario->tasks) longest = std::max(longest, t.deadline);
+    for (const ModelProfile& m : ctx_.scenario->models) longest += m.exe(kMaxBatch);
+    for (uint32_t t = 0; t < tasks_ && supervisor_.running(server_id_); ++t) {
+      const auto oldest = ledger.oldest_in_stage(t, JobStage::kServer);
+      if (oldest && now - *oldest > longest + timeout && stale(server_activity_)) {
+        std::fprintf(stderr, "coedge node: the server holds a job for %s without progress: killing it\n",
+                     format_duration(now - *oldest).c_str());
+        supervisor_.kill(server_id_, SIGKILL);
+        server_activity_ = now;
+        break;
+      }
+    }
+  }
+
+  PipelineContext ctx_;
+  uint32_t tasks_;
+  ProcessSupervisor supervisor_;
+  std::string log_dir_;
+  int roudi_id_ = -1, server_id_ = -1;
+  std::vector<int> pre_ids_, post_ids_;
+  std::atomic<bool> server_ready_ = false;
+  std::vector<std::atomic<bool>> pre_ready_, post_ready_;
+  std::vector<std::array<TimePoint, 2>> last_activity_;  // per task: pre, post
+  TimePoint server_activity_{};
+  std::unique_ptr<ipc::Subscriber> events_;
+  std::unique_ptr<ipc::Waiter> waiter_;
+  std::vector<std::unique_ptr<ipc::Publisher>> frames_;  // per sensor; used by its thread
+  std::atomic<int> overload_logged_ = 0;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Pipeline> make_ipc_pipeline(PipelineContext context) {
+  return std::make_unique<IpcPipeline>(std::move(context));
+}
+
+}  // namespace coedge

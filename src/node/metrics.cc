@@ -1,0 +1,337 @@
+// NodeMetrics and JobLog. Every series a task or model can have is created up front in
+// the constructor, so it is exported with value 0 from the start (rate() and absent()
+// then work in Prometheus) and the event methods are a pointer lookup plus an atomic or
+// locked update, with no label-map hashing on the hot path.
+#include "node/metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/exposer.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <utility>
+
+namespace coedge {
+namespace {
+
+// Seconds, 0.5 ms .. 10 s in 1-2.5-5 steps: inference and end-to-end latencies on edge
+// devices are milliseconds to seconds; queueing and pre-processing can be sub-millisecond.
+const prometheus::Histogram::BucketBoundaries& seconds_buckets() {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0};
+  return kBuckets;
+}
+
+const prometheus::Histogram::BucketBoundaries& batch_buckets() {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  return kBuckets;
+}
+
+// Duration between two stamps, or nothing if the job did not reach both.
+bool span(TimePoint from, TimePoint to, double* seconds) {
+  if (!JobRecord::reached(from) || !JobRecord::reached(to)) return false;
+  *seconds = to_s(to - from);
+  return true;
+}
+
+void append_time(std::string& out, std::string_view key, TimePoint t, bool reached) {
+  out += ",\"";
+  out += key;
+  out += "\":";
+  if (!reached) {
+    out += "null";
+    return;
+  }
+  // Integer formatting of microseconds: exact, and no locale or float rounding surprises.
+  const int64_t us = t.time_since_epoch().count();
+  const uint64_t mag = us < 0 ? static_cast<uint64_t>(-(us + 1)) + 1 : static_cast<uint64_t>(us);
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%s%llu.%06llu", us < 0 ? "-" : "",
+                static_cast<unsigned long long>(mag / 1000000),
+                static_cast<unsigned long long>(mag % 1000000));
+  out += buf;
+}
+
+}  // namespace
+
+NodeMetrics::NodeMetrics(std::string node, std::vector<std::string> tasks,
+                         std::vector<std::string> models)
+    : node_(std::move(node)),
+      tasks_(std::move(tasks)),
+      models_(std::move(models)),
+      registry_(std::make_shared<prometheus::Registry>()) {
+  const prometheus::Labels node_label = {{"node", node_}};
+  auto& released = prometheus::BuildCounter()
+                       .Name("coedge_jobs_released_total")
+                       .Help("Jobs (frames of a task) released to the node")
+                       .Labels(node_label)
+                       .Register(*registry_);
+  auto& finished = prometheus::BuildCounter()
+                       .Name("coedge_jobs_finished_total")
+                       .Help("Jobs finished, by outcome: met or overdue deadline, or dropped")
+                       .Labels(node_label)
+                       .Register(*registry_);
+  dropped_family_ = &prometheus::BuildCounter()
+                         .Name("coedge_jobs_dropped_total")
+                         .Help("Jobs dropped, by reason")
+                         .Labels(node_label)
+                         .Register(*registry_);
+  auto& latency = prometheus::BuildHistogram()
+                      .Name("coedge_job_latency_seconds")
+                      .Help("End-to-end latency (end - release) of jobs that finished (met "
+                            "or overdue)")
+                      .Labels(node_label)
+                      .Register(*registry_);
+  auto& stage = prometheus::BuildHistogram()
+                    .Name("coedge_job_stage_seconds")
+                    .Help("Time a job spent in each stage it reached: pre-processing, "
+                          "queue (pre end to batch start), inference (its batch), "
+                          "post-processing")
+                    .Labels(node_label)
+                    .Register(*registry_);
+  auto& miss_rate = prometheus::BuildGauge()
+                        .Name("coedge_task_miss_rate")
+                        .Help("Fraction of a task's jobs that missed their deadline over the "
+                              "rolling window")
+                        .Labels(node_label)
+                        .Register(*registry_);
+  restarts_family_ = &prometheus::BuildCounter()
+                          .Name("coedge_worker_restarts_total")
+                          .Help("Restarts of a task's pre- or post-processing worker")
+                          .Labels(node_label)
+                          .Register(*registry_);
+  auto& batch_size = prometheus::BuildHistogram()
+                         .Name("coedge_batch_size")
+                         .Help("Jobs per inference batch")
+                         .Labels(node_label)
+                         .Register(*registry_);
+  auto& inference = prometheus::BuildHistogram()
+                        .Name("coedge_inference_seconds")
+                        .Help("Duration of one batch's forward pass")
+                        .Labels(node_label)
+                        .Register(*registry_);
+  auto& queue = prometheus::BuildGauge()
+                    .Name("coedge_queue_jobs")
+                    .Help("Jobs waiting for inference on a model")
+                    .Labels(node_label)
+                    .Register(*registry_);
+  auto& server_restarts = prometheus::BuildCounter()
+                              .Name("coedge_server_restarts_total")
+                              .Help("Restarts of the inference server")
+                              .Labels(node_label)
+                              .Register(*registry_);
+
+  server_restarts_ = &server_restarts.Add({});
+  for (const std::string& name : tasks_) {
+    TaskSeries s;
+    s.released = &released.Add({{"task", name}});
+    s.met = &finished.Add({{"task", name}, {"outcome", "met"}});
+    s.overdue = &finished.Add({{"task", name}, {"outcome", "overdue"}});
+    s.dropped = &finished.Add({{"task", name}, {"outcome", "dropped"}});
+    for (size_t r = 1; r < kReasons; ++r) {  // kNone is not a reason to drop: on demand only
+      s.drop_reason[r] = &dropped_family_->Add(
+          {{"task", name}, {"reason", std::string(to_string(static_cast<DropCause>(r)))}});
+    }
+    s.latency = &latency.Add({{"task", name}}, seconds_buckets());
+    s.pre = &stage.Add({{"task", name}, {"stage", "pre"}}, seconds_buckets());
+    s.queue = &stage.Add({{"task", name}, {"stage", "queue"}}, seconds_buckets());
+    s.inference = &stage.Add({{"task", name}, {"stage", "inference"}}, seconds_buckets());
+    s.post = &stage.Add({{"task", name}, {"stage", "post"}}, seconds_buckets());
+    s.miss_rate = &miss_rate.Add({{"task", name}});
+    s.pre_restarts = &restarts_family_->Add({{"task", name}, {"role", "pre"}});
+    s.post_restarts = &restarts_family_->Add({{"task", name}, {"role", "post"}});
+    task_series_.push_back(s);
+  }
+  for (const std::string& name : models_) {
+    ModelSeries s;
+    s.batch_size = &batch_size.Add({{"model", name}}, batch_buckets());
+    s.inference = &inference.Add({{"model", name}}, seconds_buckets());
+    s.queue = &queue.Add({{"model", name}});
+    model_series_.push_back(s);
+  }
+}
+
+// Out of line: the Exposer must be destroyed (its HTTP threads joined) before the registry
+// it scrapes, and prometheus::Exposer is only forward-declared in the header.
+NodeMetrics::~NodeMetrics() {
+  std::lock_guard lock(exposer_mutex_);
+  exposer_.reset();
+}
+
+Status NodeMetrics::serve(const std::string& address) {
+  std::lock_guard lock(exposer_mutex_);
+  if (exposer_) {
+    return Error{ErrorCode::kInvalidInput,
+                 "metrics: cannot serve on " + address + ": already serving on port " +
+                     std::to_string(exposer_->GetListeningPorts().front())};
+  }
+  try {
+    // One HTTP thread is plenty for a scraper every few seconds.
+    auto exposer = std::make_unique<prometheus::Exposer>(address, 1);
+    exposer->RegisterCollectable(registry_);
+    exposer_ = std::move(exposer);
+  } catch (const std::exception& e) {
+    // civetweb only says it could not start; in practice the cause is the address.
+    return Error{ErrorCode::kIo,
+                 "metrics: cannot serve /metrics on '" + address + "': " + e.what() +
+                     " (is the port already in use, or the address not \"host:port\"?)"};
+  }
+  return Ok{};
+}
+
+int NodeMetrics::port() const {
+  std::lock_guard lock(exposer_mutex_);
+  if (!exposer_) return 0;
+  const std::vector<int> ports = exposer_->GetListeningPorts();
+  return ports.empty() ? 0 : ports.front();
+}
+
+const NodeMetrics::TaskSeries& NodeMetrics::task(uint32_t index) const {
+  COEDGE_CHECK(index < task_series_.size());
+  return task_series_[index];
+}
+
+const NodeMetrics::ModelSeries& NodeMetrics::model(uint32_t index) const {
+  COEDGE_CHECK(index < model_series_.size());
+  return model_series_[index];
+}
+
+void NodeMetrics::on_released(uint32_t t) { task(t).released->Increment(); }
+
+void NodeMetrics::on_finished(const JobRecord& job) {
+  COEDGE_CHECK(job.outcome != JobOutcome::kOpen);
+  const TaskSeries& s = task(job.task);
+  switch (job.outcome) {
+    case JobOutcome::kMet: s.met->Increment(); break;
+    case JobOutcome::kOverdue: s.overdue->Increment(); break;
+    case JobOutcome::kDropped: {
+      s.dropped->Increment();
+      const auto r = static_cast<size_t>(job.reason);
+      COEDGE_CHECK(r < kReasons);
+      if (s.drop_reason[r] != nullptr) {
+        s.drop_reason[r]->Increment();
+      } else {  // a drop without a reason: still counted, under reason="none"
+        dropped_family_->Add({{"task", tasks_[job.task]}, {"reason", "none"}}).Increment();
+      }
+      break;
+    }
+    case JobOutcome::kOpen: break;
+  }
+  double seconds = 0;
+  if (job.outcome != JobOutcome::kDropped && span(job.release, job.end, &seconds)) {
+    s.latency->Observe(seconds);
+  }
+  if (span(job.pre_start, job.pre_end, &seconds)) s.pre->Observe(seconds);
+  if (span(job.pre_end, job.infer_start, &seconds)) s.queue->Observe(seconds);
+  if (span(job.infer_start, job.infer_end, &seconds)) s.inference->Observe(seconds);
+  if (span(job.post_start, job.post_end, &seconds)) s.post->Observe(seconds);
+}
+
+void NodeMetrics::on_batch(uint32_t m, int batch_size, Duration forward_time) {
+  const ModelSeries& s = model(m);
+  s.batch_size->Observe(batch_size);
+  s.inference->Observe(to_s(forward_time));
+}
+
+void NodeMetrics::set_queue_length(uint32_t m, size_t jobs) {
+  model(m).queue->Set(static_cast<double>(jobs));
+}
+
+void NodeMetrics::set_window_miss_rate(uint32_t t, double rate) { task(t).miss_rate->Set(rate); }
+
+void NodeMetrics::on_worker_restart(uint32_t t, std::string_view role) {
+  const TaskSeries& s = task(t);
+  if (role == "pre") {
+    s.pre_restarts->Increment();
+  } else if (role == "post") {
+    s.post_restarts->Increment();
+  } else {  // not expected, but a restart is worth counting under whatever role it had
+    restarts_family_->Add({{"task", tasks_[t]}, {"role", std::string(role)}}).Increment();
+  }
+}
+
+void NodeMetrics::on_server_restart() { server_restarts_->Increment(); }
+
+std::string NodeMetrics::text() const {
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+std::string job_json(const JobRecord& job, std::string_view node, std::string_view task) {
+  using nlohmann::json;
+  using R = JobRecord;
+  std::string out = "{\"node\":";
+  out += json(std::string(node)).dump();  // names may need escaping
+  out += ",\"task\":";
+  out += json(std::string(task)).dump();
+  out += ",\"job\":" + std::to_string(job.id);
+  out += ",\"outcome\":\"";
+  out += to_string(job.outcome);
+  out += "\",\"reason\":\"";
+  out += to_string(job.reason);
+  out += "\"";
+  // release and deadline are always set for a released job; the rest only if reached.
+  append_time(out, "release_s", job.release, true);
+  append_time(out, "deadline_s", job.deadline, true);
+  append_time(out, "pre_start_s", job.pre_start, R::reached(job.pre_start));
+  append_time(out, "pre_end_s", job.pre_end, R::reached(job.pre_end));
+  append_time(out, "infer_start_s", job.infer_start, R::reached(job.infer_start));
+  append_time(out, "infer_end_s", job.infer_end, R::reached(job.infer_end));
+  append_time(out, "post_start_s", job.post_start, R::reached(job.post_start));
+  append_time(out, "post_end_s", job.post_end, R::reached(job.post_end));
+  append_time(out, "end_s", job.end, R::reached(job.end));
+  out += ",\"batch\":" + std::to_string(job.batch);
+  out += ",\"latency_ms\":";
+  if (R::reached(job.end)) {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%.3f", to_ms(job.end - job.release));
+    out += buf;
+  } else {
+    out += "null";
+  }
+  out += "}";
+  return out;
+}
+
+Result<std::unique_ptr<JobLog>> JobLog::open(const std::string& path) {
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec) {
+      return Error{ErrorCode::kIo, "job log " + path + ": cannot create directory " +
+                                       parent.string() + ": " + ec.message()};
+    }
+  }
+  std::FILE* file = std::fopen(path.c_str(), "w");
+  if (file == nullptr) {
+    return Error{ErrorCode::kIo,
+                 "job log " + path + ": cannot open for writing: " + std::strerror(errno)};
+  }
+  return std::unique_ptr<JobLog>(new JobLog(path, file));
+}
+
+JobLog::~JobLog() {
+  std::lock_guard lock(mutex_);
+  std::fclose(file_);
+}
+
+void JobLog::write(const JobRecord& job, std::string_view node, std::string_view task) {
+  std::string line = job_json(job, node, task);  // format outside the lock
+  line += '\n';
+  std::lock_guard lock(mutex_);
+  std::fwrite(line.data(), 1, line.size(), file_);
+}
+
+void JobLog::flush() {
+  std::lock_guard lock(mutex_);
+  std::fflush(file_);
+}
+
+}  // namespace coedge

@@ -1,0 +1,136 @@
+// The node agent's metrics, in two forms. NodeMetrics keeps Prometheus series (counters,
+// gauges, histograms; base unit seconds, label node on every series, task or model where
+// it applies) and can serve them on /metrics or render them as exposition text. JobLog
+// writes one JSON object per finished job, for offline analysis with the same timestamps
+// the runtime used.
+//
+// Thread-safety: both classes may be called from any thread. prometheus-cpp metrics are
+// internally synchronized; the few members of our own (the exposer, the log file) are
+// guarded by mutexes. Task and model arguments are indices into the vectors given to the
+// constructor; an out-of-range index is a bug and aborts.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "core/time.h"
+#include "node/job_record.h"
+
+namespace prometheus {
+class Counter;
+class Exposer;
+class Gauge;
+class Histogram;
+class Registry;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace coedge {
+
+class NodeMetrics {
+ public:
+  // `tasks` and `models` name the indices later passed to the event methods.
+  NodeMetrics(std::string node, std::vector<std::string> tasks, std::vector<std::string> models);
+  ~NodeMetrics();
+  NodeMetrics(const NodeMetrics&) = delete;
+  NodeMetrics& operator=(const NodeMetrics&) = delete;
+
+  // Serves /metrics over HTTP on `address` ("host:port", "port"; port 0 picks a free one,
+  // see port()). Fails, naming the address, if it cannot bind or is already serving.
+  Status serve(const std::string& address);
+  // The port actually bound by serve(), 0 if not serving.
+  int port() const;
+
+  void on_released(uint32_t task);
+  // `job.outcome` must not be kOpen. Counts the outcome (and the drop reason), observes
+  // the end-to-end latency of met/overdue jobs and the duration of every stage reached.
+  void on_finished(const JobRecord& job);
+  void on_batch(uint32_t model, int batch_size, Duration forward_time);
+  void set_queue_length(uint32_t model, size_t jobs);
+  void set_window_miss_rate(uint32_t task, double rate);
+  void on_worker_restart(uint32_t task, std::string_view role);  // role "pre" or "post"
+  void on_server_restart();
+
+  // The Prometheus exposition text of every series (what /metrics returns).
+  std::string text() const;
+
+ private:
+  static constexpr size_t kReasons = 9;  // DropCause values, kNone included
+  struct TaskSeries {
+    prometheus::Counter* released = nullptr;
+    prometheus::Counter* met = nullptr;
+    prometheus::Counter* overdue = nullptr;
+    prometheus::Counter* dropped = nullptr;
+    std::array<prometheus::Counter*, kReasons> drop_reason{};  // [kNone] made on demand
+    prometheus::Histogram* latency = nullptr;
+    prometheus::Histogram* pre = nullptr;
+    prometheus::Histogram* queue = nullptr;
+    prometheus::Histogram* inference = nullptr;
+    prometheus::Histogram* post = nullptr;
+    prometheus::Gauge* miss_rate = nullptr;
+    prometheus::Counter* pre_restarts = nullptr;
+    prometheus::Counter* post_restarts = nullptr;
+  };
+  struct ModelSeries {
+    prometheus::Histogram* batch_size = nullptr;
+    prometheus::Histogram* inference = nullptr;
+    prometheus::Gauge* queue = nullptr;
+  };
+
+  const TaskSeries& task(uint32_t index) const;
+  const ModelSeries& model(uint32_t index) const;
+
+  std::string node_;
+  std::vector<std::string> tasks_;
+  std::vector<std::string> models_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* dropped_family_ = nullptr;
+  prometheus::Family<prometheus::Counter>* restarts_family_ = nullptr;
+  std::vector<TaskSeries> task_series_;
+  std::vector<ModelSeries> model_series_;
+  prometheus::Counter* server_restarts_ = nullptr;
+
+  mutable std::mutex exposer_mutex_;
+  std::unique_ptr<prometheus::Exposer> exposer_;  // guarded by exposer_mutex_
+};
+
+// One finished job as a single-line JSON object (no newline):
+//   {"node":"n","task":"t","job":7,"outcome":"met","reason":"none","release_s":1.000000,
+//    "deadline_s":..,"pre_start_s":..,"pre_end_s":..,"infer_start_s":..,"infer_end_s":..,
+//    "post_start_s":..,"post_end_s":..,"end_s":..,"batch":2,"latency_ms":12.345}
+// Times are seconds since the agent's epoch with 6 decimals (microsecond exact); a stage
+// the job never reached is null, as is latency_ms (end - release) if it has no end.
+std::string job_json(const JobRecord& job, std::string_view node, std::string_view task);
+
+// An append-only JSON-lines file of finished jobs (see job_json).
+class JobLog {
+ public:
+  // Creates the parent directories and truncates `path`: one file per agent run, since
+  // times are relative to that run's epoch. Errors name the path and the system's reason.
+  static Result<std::unique_ptr<JobLog>> open(const std::string& path);
+  ~JobLog();
+  JobLog(const JobLog&) = delete;
+  JobLog& operator=(const JobLog&) = delete;
+
+  // Lines are buffered; whole lines are written atomically with respect to other writers.
+  void write(const JobRecord& job, std::string_view node, std::string_view task);
+  void flush();
+  const std::string& path() const { return path_; }
+
+ private:
+  JobLog(std::string path, std::FILE* file) : path_(std::move(path)), file_(file) {}
+
+  std::string path_;
+  std::mutex mutex_;
+  std::FILE* file_;  // guarded by mutex_
+};
+
+}  // namespace coedge

@@ -1,0 +1,439 @@
+#include "node/node_agent.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "config/scenario_loader.h"
+#include "config/scenario_writer.h"
+#include "core/clock.h"
+#include "infer/backend.h"
+#include "infer/onnx_info.h"
+#include "infer/profiler.h"
+#include "node/accounting.h"
+#include "node/frame_source.h"
+#include "node/metrics.h"
+#include "node/node_scenario.h"
+#include "node/pipeline.h"
+#include "node/private_mounts.h"
+#include "policy/local_scheduler.h"
+
+namespace coedge {
+namespace {
+
+void log(const NodeConfig& config, const std::string& text) {
+  std::fprintf(stderr, "[node %s] %s\n", config.name.c_str(), text.c_str());
+}
+
+// The model files' item shapes, and what the stock worker makes of each task.
+struct ModelShapes {
+  std::vector<std::vector<int64_t>> inputs, outputs;  // per model, one item
+  std::vector<std::string> kinds;                     // per model
+};
+
+Result<ModelShapes> read_shapes(const NodeConfig& config) {
+  ModelShapes shapes;
+  for (const NodeModelConfig& m : config.models) {
+    auto info = read_onnx_info(m.file);
+    if (!info.ok()) return info.error();
+    if (info->inputs.empty() || info->outputs.empty()) {
+      return Error{ErrorCode::kUnsupported, m.file + ": the model needs one input and one output"};
+    }
+    auto item = [&](const std::vector<int64_t>& shape, const char* what) -> Result<std::vector<int64_t>> {
+      std::vector<int64_t> rest(shape.begin() + (shape.empty() ? 0 : 1), shape.end());
+      for (int64_t d : rest) {
+        if (d <= 0) {
+          return Error{ErrorCode::kUnsupported,
+                       m.file + ": the " + what + " " + shape_string(shape) +
+                           " has a dynamic dimension beyond the batch axis; the node sizes its "
+                           "shared memory from fixed item shapes"};
+        }
+      }
+      return rest;
+    };
+    auto in = item(info->inputs.front().shape, "input");
+    if (!in.ok()) return in.error();
+    auto out = item(info->outputs.front().shape, "output");
+    if (!out.ok()) return out.error();
+    const auto& o = info->outputs.front().shape;
+    shapes.kinds.push_back(o.size() == 2 ? "classification" : o.size() == 3 && o[2] >= 6 ? "detection" : "");
+    shapes.inputs.push_back(*in);
+    shapes.outputs.push_back(*out);
+  }
+  return shapes;
+}
+
+// The profiles the scheduler plans with: the given set, or measured now on this machine.
+Result<std::vector<ModelProfile>> obtain_profiles(const AgentOptions& options, std::string& file) {
+  const NodeConfig& config = options.config;
+  if (!config.profiles.empty()) {
+    file = config.profiles;
+    return load_profile_set(config.profiles);
+  }
+  log(config, "no profile set given: measuring the models on this machine (batch 1..10, " +
+                  std::to_string(options.profile_runs) + " runs each)");
+  BackendOptions backend_options;
+  backend_options.threads = config.backend_threads;
+  auto backend = make_backend(config.backend, backend_options);
+  if (!backend.ok()) return backend.error();
+  std::vector<ModelProfile> profiles;
+  std::string notes;
+  for (const NodeModelConfig& m : config.models) {
+    auto model = (*backend)->load(m.file);
+    if (!model.ok()) return model.error();
+    ProfileOptions po;
+    po.runs = options.profile_runs;
+    po.warmup = 1;
+    int last_percent = -1;
+    po.progress = [&](int done, int all, const std::string&) {
+      const int percent = all > 0 ? done * 100 / all : 100;
+      if (percent / 10 != last_percent / 10) {
+        std::fprintf(stderr, "\r[node %s] profiling %s: %d%%", config.name.c_str(), m.name.c_str(), percent);
+        last_percent = percent;
+      }
+    };
+    auto measured = profile_model(**model, m.name, po);
+    std::fprintf(stderr, "\n");
+    if (!measured.ok()) return measured.error();
+    profiles.push_back(to_model_profile(*measured, notes));
+  }
+  file = config.run_dir + "/profiles.yaml";
+  std::ofstream out(file);
+  out << write_profile_set_yaml("machine", "measured by coedge node at start", profiles, notes);
+  if (!out) return Error{ErrorCode::kIo, "cannot write " + file};
+  return profiles;
+}
+
+// Replays one sensor: every period a frame, taken by the tasks that are due.
+class SensorThread {
+ public:
+  SensorThread(uint32_t index, const SensorConfig& sensor, std::unique_ptr<FrameSource> source,
+               std::vector<uint32_t> tasks, Duration period, const NodeConfig& config,
+               Accounting& accounting, Pipeline& pipeline, const Clock& clock)
+      : index_(index), sensor_(sensor), source_(std::move(source)), tasks_(std::move(tasks)),
+        period_(period), config_(config), accounting_(accounting), pipeline_(pipeline), clock_(clock) {}
+
+  void start(TimePoint first) {
+    thread_ = std::thread([this, first] { run(first); });
+  }
+  void stop() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void run(TimePoint first) {
+    std::vector<TimePoint> next_due(tasks_.size(), first);
+    std::vector<ipc::JobRef> jobs;
+    uint64_t sequence = 0;
+    uint64_t bad_frames = 0;
+    for (TimePoint tick = first;; tick += period_) {
+      {
+        std::unique_lock lock(mu_);
+        const auto wait = tick - clock_.now();
+        if (wait > Duration(0)) cv_.wait_for(lock, wait, [&] { return stop_; });
+        if (stop_) return;
+      }
+      auto frame = source_->next();
+      if (!frame.ok() && is_end_of_frames(frame.error())) {
+        log(config_, "sensor " + sensor_.name + ": " + frame.error().message + "; it releases no more jobs");
+        return;
+      }
+      jobs.clear();
+      for (size_t i = 0; i < tasks_.size(); ++i) {
+        // A task takes the frame once its own period has come round (half a sensor
+        // period of slack, so a task as fast as the sensor takes every frame).
+        if (tick + period_ / 2 < next_due[i]) continue;
+        next_due[i] += config_.tasks[tasks_[i]].period;
+        const NodeTaskConfig& task = config_.tasks[tasks_[i]];
+        const Duration deadline = task.deadline.count() > 0 ? task.deadline : task.period;
+        ipc::JobRef ref;
+        ref.task = tasks_[i];
+        ref.job = accounting_.release(tasks_[i], tick, tick + deadline);
+        ref.release_us = MonotonicClock::to_monotonic_us(tick);
+        ref.deadline_us = MonotonicClock::to_monotonic_us(tick + deadline);
+        if (!frame.ok()) {
+          accounting_.drop(ref.job, DropCause::kBadFrame, clock_.now());
+        } else if (!pipeline_.task_ready(ref.task)) {
+          // The task's worker or the server is restarting: the frame is lost to it.
+          accounting_.drop(ref.job, DropCause::kWorkerCrash, clock_.now());
+        } else {
+          jobs.push_back(ref);
+        }
+      }
+      if (!frame.ok()) {
+        if (++bad_frames <= 10) log(config_, "sensor " + sensor_.name + ": " + frame.error().message);
+        continue;
+      }
+      if (!jobs.empty()) pipeline_.publish_frame(index_, *frame, sequence, tick, jobs);
+      ++sequence;
+    }
+  }
+
+  uint32_t index_;
+  const SensorConfig& sensor_;
+  std::unique_ptr<FrameSource> source_;
+  std::vector<uint32_t> tasks_;
+  Duration period_;
+  const NodeConfig& config_;
+  Accounting& accounting_;
+  Pipeline& pipeline_;
+  const Clock& clock_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+};
+
+uint64_t shm_bytes_needed(const NodeConfig& config, const ModelShapes& shapes) {
+  // Generous: the pools (see IpcPipeline) plus iceoryx's management segment (~66 MB).
+  uint64_t bytes = 256ull << 20;
+  for (const SensorConfig& s : config.sensors) {
+    bytes += 24ull * static_cast<uint64_t>(std::max(s.width, 1920)) * std::max(s.height, 1080) * 3;
+  }
+  for (size_t m = 0; m < shapes.inputs.size(); ++m) {
+    uint64_t in = 4, out = 4;
+    for (int64_t d : shapes.inputs[m]) in *= static_cast<uint64_t>(d);
+    for (int64_t d : shapes.outputs[m]) out *= static_cast<uint64_t>(d);
+    bytes += (in + out) * 64 * config.tasks.size();
+  }
+  return bytes;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const auto i = static_cast<size_t>(std::ceil(p * static_cast<double>(v.size()))) ;
+  return v[std::min(v.size() - 1, i == 0 ? 0 : i - 1)];
+}
+
+}  // namespace
+
+int run_node_agent(const AgentOptions& options) {
+  const NodeConfig& config = options.config;
+  const bool ipc_mode = config.isolation != Isolation::kNone;
+  auto fail = [&](const std::string& message) {
+    log(config, "error: " + message);
+    return 1;
+  };
+
+  auto shapes = read_shapes(config);
+  if (!shapes.ok()) return fail(shapes.error().message);
+  if (ipc_mode) {
+    // First of all, while single-threaded (see private_mounts.h).
+    if (Status st = enter_private_mounts(shm_bytes_needed(config, *shapes)); !st.ok()) {
+      return fail(st.error().message);
+    }
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(config.run_dir, ec);
+  if (ec) return fail("cannot create run_dir " + config.run_dir + ": " + ec.message());
+
+  std::string profiles_file;
+  auto profiles = obtain_profiles(options, profiles_file);
+  if (!profiles.ok()) return fail(profiles.error().message);
+  auto scenario = build_node_scenario(config, *profiles);
+  if (!scenario.ok()) return fail(scenario.error().message);
+  if (auto probe = make_local_scheduler(config.scheduler, *scenario); !probe.ok()) {
+    return fail(probe.error().message);
+  }
+
+  std::vector<std::string> task_names, model_names;
+  for (const auto& t : config.tasks) task_names.push_back(t.name);
+  for (const auto& m : config.models) model_names.push_back(m.name);
+  NodeMetrics metrics(config.name, task_names, model_names);
+  if (config.metrics_port > 0) {
+    if (Status st = metrics.serve("0.0.0.0:" + std::to_string(config.metrics_port)); !st.ok()) {
+      return fail(st.error().message);
+    }
+    log(config, "metrics on http://0.0.0.0:" + std::to_string(config.metrics_port) + "/metrics");
+  }
+  std::unique_ptr<JobLog> job_log;
+  if (!config.jobs_jsonl.empty()) {
+    auto opened = JobLog::open(config.jobs_jsonl);
+    if (!opened.ok()) return fail(opened.error().message);
+    job_log = std::move(*opened);
+  }
+
+  MonotonicClock clock;
+  const TimePoint epoch = clock.now();
+  Accounting accounting(config, *scenario, metrics, job_log.get(), epoch);
+
+  PipelineContext ctx;
+  ctx.config = &config;
+  ctx.scenario = &*scenario;
+  ctx.profiles = *profiles;
+  ctx.profiles_file = profiles_file;
+  ctx.accounting = &accounting;
+  ctx.metrics = &metrics;
+  ctx.clock = &clock;
+  ctx.coedge_exe = options.coedge_exe;
+  ctx.worker_exe = options.worker_exe;
+  for (size_t t = 0; t < config.tasks.size(); ++t) {
+    ctx.task_kinds.push_back(shapes->kinds[scenario->tasks[t].model]);
+  }
+  ctx.input_shapes = shapes->inputs;
+  ctx.output_shapes = shapes->outputs;
+  auto pipeline = ipc_mode ? make_ipc_pipeline(ctx) : make_in_process_pipeline(ctx);
+  log(config, "starting " + std::to_string(config.tasks.size()) + " tasks, " +
+                  std::to_string(config.models.size()) + " models, scheduler " + config.scheduler +
+                  ", isolation " +
+                  (config.isolation == Isolation::kSandbox ? "sandbox"
+                   : config.isolation == Isolation::kProcess ? "process" : "none"));
+  if (Status st = pipeline->start(); !st.ok()) {
+    pipeline->stop();
+    return fail(st.error().message);
+  }
+
+  // Sensors: each at its own period, or its fastest task's.
+  std::vector<std::unique_ptr<SensorThread>> sensors;
+  for (uint32_t s = 0; s < config.sensors.size(); ++s) {
+    const SensorConfig& sensor = config.sensors[s];
+    std::vector<uint32_t> tasks;
+    Duration fastest = Duration::max();
+    for (uint32_t t = 0; t < config.tasks.size(); ++t) {
+      if (config.tasks[t].sensor == sensor.name) {
+        tasks.push_back(t);
+        fastest = std::min(fastest, config.tasks[t].period);
+      }
+    }
+    if (tasks.empty()) continue;
+    auto source = open_frame_source(sensor);
+    if (!source.ok()) {
+      pipeline->stop();
+      return fail("sensor " + sensor.name + ": " + source.error().message);
+    }
+    log(config, "sensor " + sensor.name + ": " + (*source)->describe());
+    const Duration period = sensor.period.count() > 0 ? sensor.period : fastest;
+    sensors.push_back(std::make_unique<SensorThread>(s, sensor, std::move(*source), tasks, period,
+                                                     config, accounting, *pipeline, clock));
+  }
+  const TimePoint start = clock.now() + std::chrono::milliseconds(100);
+  for (auto& s : sensors) s->start(start);
+  log(config, config.duration.count() > 0 ? "running for " + format_duration(config.duration)
+                                          : "running until Ctrl-C");
+
+  Duration max_deadline{0};
+  for (const TaskSpec& t : scenario->tasks) max_deadline = std::max(max_deadline, t.deadline);
+  // A job still open this long after its deadline was lost somewhere: close it.
+  const Duration grace = std::max<Duration>(std::chrono::seconds(2), 2 * max_deadline);
+  TimePoint next_progress = start + options.progress_every;
+  TimePoint next_sweep = start;
+  auto should_stop = [&] {
+    return (options.stop != nullptr && options.stop->load()) ||
+           (config.duration.count() > 0 && clock.now() >= start + config.duration);
+  };
+  auto progress_line = [&](TimePoint now) {
+    const TaskTotals t = accounting.ledger().totals();
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "%5.0fs: released %llu, met %llu, overdue %llu, dropped %llu (miss %.2f%%), open %zu",
+                  to_s(now - start), static_cast<unsigned long long>(t.released),
+                  static_cast<unsigned long long>(t.met), static_cast<unsigned long long>(t.overdue),
+                  static_cast<unsigned long long>(t.dropped), 100 * t.miss_rate(),
+                  accounting.ledger().open());
+    log(config, line);
+  };
+  while (!should_stop()) {
+    pipeline->poll(std::chrono::milliseconds(50));
+    const TimePoint now = clock.now();
+    if (now >= next_sweep) {
+      accounting.expire(now, grace);
+      accounting.refresh_gauges(now);
+      next_sweep = now + std::chrono::seconds(1);
+    }
+    if (now >= next_progress) {
+      progress_line(now);
+      next_progress += options.progress_every;
+    }
+  }
+
+  // Stop releasing, let the jobs in flight finish, then close what is left.
+  log(config, "stopping: no new frames; finishing the jobs in flight");
+  for (auto& s : sensors) s->stop();
+  const TimePoint stop_at = clock.now();
+  const TimePoint drain_until = stop_at + max_deadline + std::chrono::seconds(1);
+  while (accounting.ledger().open() > 0 && clock.now() < drain_until) {
+    pipeline->poll(std::chrono::milliseconds(20));
+  }
+  pipeline->stop();
+  accounting.close_all(DropCause::kShutdown, clock.now());
+  accounting.refresh_gauges(clock.now());
+  if (job_log) job_log->flush();
+  const Duration ran = stop_at - start;
+
+  // Summary: terminal table and JSON.
+  const auto stats = accounting.task_stats();
+  nlohmann::json summary;
+  summary["node"] = config.name;
+  summary["scheduler"] = config.scheduler;
+  summary["isolation"] = config.isolation == Isolation::kSandbox ? "sandbox"
+                         : config.isolation == Isolation::kProcess ? "process" : "none";
+  summary["duration_s"] = to_s(ran);
+  summary["tasks"] = nlohmann::json::array();
+  std::fprintf(stderr, "\n%-16s %-14s %8s %8s %8s %8s %8s %9s %9s %9s %7s\n", "task", "model",
+               "released", "met", "overdue", "dropped", "miss", "mean ms", "p50 ms", "p95 ms", "batch");
+  uint64_t finished_all = 0;
+  for (uint32_t t = 0; t < config.tasks.size(); ++t) {
+    const TaskTotals tot = accounting.ledger().totals(t);
+    const auto& st = stats[t];
+    const double n = st.finished > 0 ? static_cast<double>(st.finished) : 1.0;
+    double mean = 0;
+    for (double v : st.latency_ms) mean += v;
+    mean /= n;
+    finished_all += st.finished;
+    const double p50 = percentile(st.latency_ms, 0.5), p95 = percentile(st.latency_ms, 0.95);
+    std::fprintf(stderr, "%-16s %-14s %8llu %8llu %8llu %8llu %7.2f%% %9.1f %9.1f %9.1f %7.2f\n",
+                 config.tasks[t].name.c_str(), config.tasks[t].model.c_str(),
+                 static_cast<unsigned long long>(tot.released), static_cast<unsigned long long>(tot.met),
+                 static_cast<unsigned long long>(tot.overdue), static_cast<unsigned long long>(tot.dropped),
+                 100 * tot.miss_rate(), mean, p50, p95, static_cast<double>(st.batch_sum) / n);
+    summary["tasks"].push_back({{"task", config.tasks[t].name},
+                                {"model", config.tasks[t].model},
+                                {"released", tot.released},
+                                {"met", tot.met},
+                                {"overdue", tot.overdue},
+                                {"dropped", tot.dropped},
+                                {"miss_rate", tot.miss_rate()},
+                                {"latency_ms", {{"mean", mean}, {"p50", p50}, {"p95", p95},
+                                                {"p99", percentile(st.latency_ms, 0.99)}}},
+                                {"stage_ms", {{"pre", st.pre_ms / n}, {"queue", st.queue_ms / n},
+                                              {"inference", st.inference_ms / n}, {"post", st.post_ms / n}}},
+                                {"mean_batch", static_cast<double>(st.batch_sum) / n}});
+  }
+  const TaskTotals all = accounting.ledger().totals();
+  std::fprintf(stderr, "%-16s %-14s %8llu %8llu %8llu %8llu %7.2f%%\n", "all", "",
+               static_cast<unsigned long long>(all.released), static_cast<unsigned long long>(all.met),
+               static_cast<unsigned long long>(all.overdue), static_cast<unsigned long long>(all.dropped),
+               100 * all.miss_rate());
+  summary["totals"] = {{"released", all.released}, {"met", all.met}, {"overdue", all.overdue},
+                       {"dropped", all.dropped}, {"miss_rate", all.miss_rate()},
+                       {"accounted", all.closed() == all.released}};
+  summary["throughput_ips"] = to_s(ran) > 0 ? static_cast<double>(finished_all) / to_s(ran) : 0.0;
+  const std::string summary_path =
+      options.summary_json.empty() ? config.run_dir + "/summary.json" : options.summary_json;
+  std::ofstream(summary_path) << summary.dump(2) << "\n";
+  std::ofstream(config.run_dir + "/metrics.prom") << metrics.text();
+  log(config, "summary written to " + summary_path);
+  pipeline->release_shared_memory();
+  if (all.closed() != all.released) {
+    return fail("accounting mismatch: released " + std::to_string(all.released) + ", closed " +
+                std::to_string(all.closed()));
+  }
+  return 0;
+}
+
+}  // namespace coedge

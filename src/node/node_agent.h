@@ -1,0 +1,31 @@
+// The node agent (`coedge node`): starts and supervises everything on one edge node —
+// the pipeline of its isolation mode (workers, the shared inference server, iceoryx's
+// RouDi), one thread per sensor replaying frames at its tasks' periods — keeps the job
+// accounting, exports metrics, prints progress and a per-task summary, and stops cleanly
+// on request, closing every job still open. Every released job ends as met, overdue or
+// dropped, and the totals say so.
+#pragma once
+
+#include <atomic>
+#include <string>
+
+#include "config/node_config.h"
+#include "core/time.h"
+
+namespace coedge {
+
+struct AgentOptions {
+  NodeConfig config;
+  std::string coedge_exe;    // this program, to start `coedge node-server`
+  std::string worker_exe;    // the stock worker executable
+  std::string summary_json;  // default: <run_dir>/summary.json
+  Duration progress_every = std::chrono::seconds(10);
+  int profile_runs = 5;      // when the models are measured at start
+  const std::atomic<bool>* stop = nullptr;  // set (e.g. by a signal) to stop the run
+};
+
+// Returns the process exit code: 0 after a run, 1 when the node cannot start.
+// REQUIRES for the sandbox and process modes: the process is still single-threaded.
+int run_node_agent(const AgentOptions& options);
+
+}  // namespace coedge

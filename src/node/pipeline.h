@@ -1,0 +1,65 @@
+// How frames travel from the agent's sensors through a task's pre-processing, the shared
+// inference server and post-processing: the part of the node runtime that differs
+// between isolation modes. InProcessPipeline runs it all as threads of the agent (mode
+// "none", the paper's Mono Container); IpcPipeline runs each worker and the server as
+// processes over iceoryx shared memory (modes "process" and "sandbox"). Both report
+// every stage of every job to the same Accounting, and both run the same worker
+// callbacks and the same InferenceEngine, so their measurements compare like for like.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "config/node_config.h"
+#include "core/clock.h"
+#include "core/result.h"
+#include "core/scenario.h"
+#include "ipc/messages.h"
+#include "node/accounting.h"
+
+namespace coedge {
+
+struct PipelineContext {
+  const NodeConfig* config = nullptr;
+  const Scenario* scenario = nullptr;          // the node's models (profiled) and tasks
+  std::vector<ModelProfile> profiles;          // as given to the server process
+  std::string profiles_file;                   // the same, as a file (for the server process)
+  Accounting* accounting = nullptr;
+  NodeMetrics* metrics = nullptr;
+  const Clock* clock = nullptr;
+  std::string coedge_exe;                      // this binary: runs `coedge node-server`
+  std::string worker_exe;                      // the stock worker executable
+  std::vector<std::string> task_kinds;         // per task: "classification" / "detection"
+  std::vector<std::vector<int64_t>> input_shapes, output_shapes;  // per model, one item
+};
+
+class Pipeline {
+ public:
+  virtual ~Pipeline() = default;
+  // Starts everything and returns once every task can take frames. Errors name the part
+  // that failed (a model that does not load, a worker that exits at once, ...).
+  virtual Status start() = 0;
+  // Whether the task's workers and the server are up (false while one restarts).
+  virtual bool task_ready(uint32_t task) const = 0;
+  // A captured frame for `jobs` (already released in the ledger). Called from the
+  // sensor's thread. A job that cannot be delivered is dropped in the ledger here.
+  virtual void publish_frame(uint32_t sensor, const cv::Mat& frame, uint64_t sequence,
+                             TimePoint capture, std::span<const ipc::JobRef> jobs) = 0;
+  // The agent's loop: handles news from the workers and the server and supervises them,
+  // for at most `timeout`.
+  virtual void poll(Duration timeout) = 0;
+  // Stops every worker and the server. Open jobs stay open (the agent closes them).
+  virtual void stop() = 0;
+  // After stop(), once the agent is done: removes the shared memory and its daemon.
+  virtual void release_shared_memory() {}
+};
+
+std::unique_ptr<Pipeline> make_in_process_pipeline(PipelineContext context);
+std::unique_ptr<Pipeline> make_ipc_pipeline(PipelineContext context);
+
+}  // namespace coedge

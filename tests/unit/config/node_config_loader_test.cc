@@ -1,0 +1,519 @@
+// Node config files: a full file read field by field, defaults, replicas, path
+// resolution, one check per kind of mistake (file, line, field path and reason of the
+// single message), and every example under examples/node. Input paths must exist, so the
+// tests build a small folder of stand-in files (models, frames, a video, a worker, a
+// rootfs, a profile set) in a per-process temporary directory.
+#include "config/node_config_loader.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace coedge {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+// Line numbers matter: the error tests replace numbered lines of this text.
+const std::string kBase =
+    "node: lamp-1\n"                                                              //  1
+    "scheduler: edf\n"                                                            //  2
+    "isolation: sandbox\n"                                                        //  3
+    "run_dir: /tmp/coedge-test-run\n"                                             //  4
+    "backend: {name: opencv, threads: 2}\n"                                       //  5
+    "profiles: profiles.yaml\n"                                                   //  6
+    "window: 5s\n"                                                                //  7
+    "duration: 60s\n"                                                             //  8
+    "hang_timeout: 2s\n"                                                          //  9
+    "metrics: {port: 9464, jobs: /tmp/jobs.jsonl}\n"                              // 10
+    "models:\n"                                                                   // 11
+    "  - {name: m1, file: m1.onnx}\n"                                             // 12
+    "  - {name: m2, file: sub/../sub/m2.onnx}\n"                                  // 13
+    "sensors:\n"                                                                  // 14
+    "  - {name: cam0, kind: synthetic, width: 640, height: 480}\n"                // 15
+    "  - {name: cam1, kind: folder, path: frames/, loop: false, period: 100ms}\n"  // 16
+    "  - {name: cam2, kind: video, path: clip.avi}\n"                             // 17
+    "tasks:\n"                                                                    // 18
+    "  - name: t0\n"                                                              // 19
+    "    model: m1\n"                                                             // 20
+    "    sensor: cam0\n"                                                          // 21
+    "    period: 400ms\n"                                                         // 22
+    "    deadline: 300ms\n"                                                       // 23
+    "    priority: 3\n"                                                           // 24
+    "    epsilon: 0.2\n"                                                          // 25
+    "    worker: worker.sh\n"                                                     // 26
+    "    rootfs: rootfs\n"                                                        // 27
+    "    env: {OMP_NUM_THREADS: \"1\", MODE: fast}\n"                             // 28
+    "  - {name: r, model: m2, sensor: cam1, period: 200ms, replicas: 3}\n"        // 29
+    "  - {name: v, model: m1, sensor: cam2, period: 1s}\n";                       // 30
+
+const std::string kMinimal =
+    "models: [{name: m, file: m1.onnx}]\n"
+    "sensors: [{name: c, kind: synthetic}]\n"
+    "tasks: [{name: t, model: m, sensor: c, period: 100ms}]\n";
+
+// `text` with lines first..last (1-based, inclusive) replaced by `replacement` (which may
+// hold several lines, or none when empty).
+std::string replace_lines(const std::string& text, int first, int last,
+                          const std::string& replacement) {
+  std::istringstream in(text);
+  std::string line, out;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (n == first && !replacement.empty()) out += replacement + "\n";
+    if (n < first || n > last) out += line + "\n";
+  }
+  return out;
+}
+std::string replace_line(int line, const std::string& replacement) {
+  return replace_lines(kBase, line, line, replacement);
+}
+
+void write_file(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path) << text;
+}
+
+class NodeConfigTest : public ::testing::Test {
+ public:
+  static void SetUpTestSuite() {
+    dir_ = fs::temp_directory_path() / ("coedge-node-config-test-" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    write_file(dir_ / "m1.onnx", "stand-in");
+    write_file(dir_ / "sub/m2.onnx", "stand-in");
+    write_file(dir_ / "frames/a.ppm", "P3\n1 1\n255\n0 0 0\n");
+    write_file(dir_ / "clip.avi", "stand-in");
+    write_file(dir_ / "worker.sh", "#!/bin/sh\n");
+    fs::permissions(dir_ / "worker.sh", fs::perms::owner_all);
+    write_file(dir_ / "plain.sh", "#!/bin/sh\n");
+    fs::permissions(dir_ / "plain.sh", fs::perms::owner_read | fs::perms::owner_write);
+    fs::create_directories(dir_ / "rootfs");
+    fs::create_directories(dir_ / "models");
+    write_file(dir_ / "profiles.yaml",
+               "profile_set: here\n"
+               "models:\n"
+               "  - name: m1\n"
+               "    input_shape: [3, 32, 32]\n"
+               "    exe_ms: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n");
+    write_file(dir_ / "bad-profiles.yaml", "profile_set: bad\nmodels: []\n");
+  }
+  static void TearDownTestSuite() {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+ protected:
+  static std::string path(const std::string& relative) { return (dir_ / relative).string(); }
+
+  static Result<NodeConfig> parse(const std::string& text, const std::string& file = "x.yaml") {
+    return parse_node_config(text, file, dir_.string());
+  }
+
+  // Parses `text` as "x.yaml" and checks that it fails with a message that starts with
+  // "x.yaml:LINE: PATH: " and contains `reason`.
+  static ::testing::AssertionResult fails_with(const std::string& text, int line,
+                                               const std::string& field,
+                                               const std::string& reason) {
+    Result<NodeConfig> r = parse(text);
+    if (r.ok()) return ::testing::AssertionFailure() << "parsed without error:\n" << text;
+    const std::string& msg = r.error().message;
+    const std::string prefix =
+        "x.yaml:" + std::to_string(line) + ": " + (field.empty() ? "" : field + ": ");
+    if (msg.rfind(prefix, 0) != 0)
+      return ::testing::AssertionFailure() << "message '" << msg << "' does not start with '"
+                                           << prefix << "'";
+    if (msg.find(reason) == std::string::npos)
+      return ::testing::AssertionFailure() << "message '" << msg << "' lacks '" << reason << "'";
+    if (r.error().code != ErrorCode::kInvalidInput)
+      return ::testing::AssertionFailure() << "wrong error code for '" << msg << "'";
+    return ::testing::AssertionSuccess() << msg;
+  }
+
+  static inline fs::path dir_;
+};
+
+TEST_F(NodeConfigTest, FullFileReadsEveryField) {
+  Result<NodeConfig> r = parse(kBase, "conf/x.yaml");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const NodeConfig& c = *r;
+  EXPECT_EQ(c.name, "lamp-1");
+  EXPECT_EQ(c.source_file, "conf/x.yaml");
+  EXPECT_EQ(c.scheduler, "edf");
+  EXPECT_EQ(c.isolation, Isolation::kSandbox);
+  EXPECT_EQ(c.run_dir, "/tmp/coedge-test-run");
+  EXPECT_EQ(c.backend, "opencv");
+  EXPECT_EQ(c.backend_threads, 2);
+  EXPECT_EQ(c.profiles, path("profiles.yaml"));
+  EXPECT_EQ(c.window, 5s);
+  EXPECT_EQ(c.duration, 60s);
+  EXPECT_EQ(c.hang_timeout, 2s);
+  EXPECT_EQ(c.metrics_port, 9464);
+  EXPECT_EQ(c.jobs_jsonl, "/tmp/jobs.jsonl");
+
+  ASSERT_EQ(c.models.size(), 2u);
+  EXPECT_EQ(c.models[0].name, "m1");
+  EXPECT_EQ(c.models[0].file, path("m1.onnx"));
+  EXPECT_EQ(c.models[1].name, "m2");
+  EXPECT_EQ(c.models[1].file, path("sub/m2.onnx"));  // normalised
+
+  ASSERT_EQ(c.sensors.size(), 3u);
+  EXPECT_EQ(c.sensors[0].name, "cam0");
+  EXPECT_EQ(c.sensors[0].kind, SensorKind::kSynthetic);
+  EXPECT_EQ(c.sensors[0].path, "");
+  EXPECT_EQ(c.sensors[0].width, 640);
+  EXPECT_EQ(c.sensors[0].height, 480);
+  EXPECT_EQ(c.sensors[0].period, 0us);
+  EXPECT_EQ(c.sensors[1].name, "cam1");
+  EXPECT_EQ(c.sensors[1].kind, SensorKind::kFolder);
+  EXPECT_EQ(c.sensors[1].path, path("frames/"));
+  EXPECT_FALSE(c.sensors[1].loop);
+  EXPECT_EQ(c.sensors[1].period, 100ms);
+  EXPECT_EQ(c.sensors[2].kind, SensorKind::kVideo);
+  EXPECT_EQ(c.sensors[2].path, path("clip.avi"));
+  EXPECT_TRUE(c.sensors[2].loop);
+
+  ASSERT_EQ(c.tasks.size(), 5u);
+  const NodeTaskConfig& t = c.tasks[0];
+  EXPECT_EQ(t.name, "t0");
+  EXPECT_EQ(t.model, "m1");
+  EXPECT_EQ(t.sensor, "cam0");
+  EXPECT_EQ(t.period, 400ms);
+  EXPECT_EQ(t.deadline, 300ms);
+  EXPECT_EQ(t.priority, 3);
+  EXPECT_DOUBLE_EQ(t.epsilon, 0.2);
+  EXPECT_EQ(t.worker, path("worker.sh"));
+  EXPECT_EQ(t.rootfs, path("rootfs"));
+  using Env = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(t.env, (Env{{"OMP_NUM_THREADS", "1"}, {"MODE", "fast"}}));  // file order
+
+  // replicas: 3 expands in place into r.1, r.2, r.3, identical otherwise.
+  for (int i = 1; i <= 3; ++i) {
+    const NodeTaskConfig& rep = c.tasks[static_cast<size_t>(i)];
+    EXPECT_EQ(rep.name, "r." + std::to_string(i));
+    EXPECT_EQ(rep.model, "m2");
+    EXPECT_EQ(rep.sensor, "cam1");
+    EXPECT_EQ(rep.period, 200ms);
+    EXPECT_EQ(rep.deadline, 200ms);
+    EXPECT_EQ(rep.worker, "stock");
+  }
+  EXPECT_EQ(c.tasks[4].name, "v");
+  EXPECT_EQ(c.tasks[4].deadline, 1s);
+}
+
+TEST_F(NodeConfigTest, Defaults) {
+  Result<NodeConfig> r = parse(kMinimal, "some/dir/lamp-2.yaml");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const NodeConfig& c = *r;
+  EXPECT_EQ(c.name, "lamp-2");  // the file name without folder and extension
+  EXPECT_EQ(c.scheduler, "coedge");
+  EXPECT_EQ(c.isolation, Isolation::kSandbox);
+  EXPECT_EQ(c.run_dir, "/var/tmp/coedge-lamp-2");
+  EXPECT_EQ(c.backend, "opencv");
+  EXPECT_EQ(c.backend_threads, 0);
+  EXPECT_EQ(c.profiles, "");
+  EXPECT_EQ(c.window, 10s);
+  EXPECT_EQ(c.duration, 0us);
+  EXPECT_EQ(c.hang_timeout, 3s);
+  EXPECT_EQ(c.metrics_port, 0);
+  EXPECT_EQ(c.jobs_jsonl, "");
+  ASSERT_EQ(c.sensors.size(), 1u);
+  EXPECT_EQ(c.sensors[0].width, 1280);
+  EXPECT_EQ(c.sensors[0].height, 720);
+  EXPECT_TRUE(c.sensors[0].loop);
+  EXPECT_EQ(c.sensors[0].period, 0us);
+  ASSERT_EQ(c.tasks.size(), 1u);
+  const NodeTaskConfig& t = c.tasks[0];
+  EXPECT_EQ(t.deadline, 100ms);
+  EXPECT_EQ(t.priority, 0);
+  EXPECT_DOUBLE_EQ(t.epsilon, 0.10);
+  EXPECT_EQ(t.worker, "stock");
+  EXPECT_EQ(t.rootfs, "");
+  EXPECT_TRUE(t.env.empty());
+
+  // A file name that is not a usable node name leaves the default "node".
+  Result<NodeConfig> odd = parse(kMinimal, "my node.yaml");
+  ASSERT_TRUE(odd.ok()) << odd.error().message;
+  EXPECT_EQ(odd->name, "node");
+  EXPECT_EQ(odd->run_dir, "/var/tmp/coedge-node");
+}
+
+TEST_F(NodeConfigTest, OtherSpellings) {
+  // `backend:` as a plain name, `stock` worker, empty env and metrics, stock everything.
+  Result<NodeConfig> r = parse("backend: onnxruntime\nmetrics:\n" +
+                               replace_lines(kMinimal, 3, 3,
+                                             "tasks: [{name: t, model: m, sensor: c, period: "
+                                             "100ms, worker: stock, env: }]"));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->backend, "onnxruntime");
+  EXPECT_EQ(r->tasks[0].worker, "stock");
+  EXPECT_TRUE(r->tasks[0].env.empty());
+  // A worker and env are fine under isolation: process; a sensor period equal to the
+  // fastest task's period is fine.
+  Result<NodeConfig> p = parse(replace_lines(replace_line(3, "isolation: process"), 27, 27, ""));
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ(p->isolation, Isolation::kProcess);
+  Result<NodeConfig> q = parse(replace_line(16, "  - {name: cam1, kind: folder, path: frames, period: 200ms}"));
+  ASSERT_TRUE(q.ok()) << q.error().message;
+}
+
+TEST_F(NodeConfigTest, RelativePaths) {
+  // Inputs against the file's folder (here given relative to the current directory),
+  // outputs against the current directory; everything comes back absolute.
+  const fs::path cwd = fs::current_path();
+  const std::string rel_dir = fs::relative(dir_, cwd).string();
+  ASSERT_FALSE(fs::path(rel_dir).is_absolute());
+  const std::string text = replace_lines(replace_line(4, "run_dir: run/here"), 10, 10,
+                                         "metrics: {jobs: out/jobs.jsonl}");
+  Result<NodeConfig> r = parse_node_config(text, "x.yaml", rel_dir);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(fs::path(r->models[0].file).is_absolute());
+  EXPECT_TRUE(fs::equivalent(r->models[0].file, dir_ / "m1.onnx"));
+  EXPECT_TRUE(fs::equivalent(r->profiles, dir_ / "profiles.yaml"));
+  EXPECT_TRUE(fs::path(r->sensors[1].path).is_absolute());
+  EXPECT_TRUE(fs::equivalent(r->sensors[1].path, dir_ / "frames"));
+  EXPECT_TRUE(fs::equivalent(r->tasks[0].worker, dir_ / "worker.sh"));
+  EXPECT_TRUE(fs::equivalent(r->tasks[0].rootfs, dir_ / "rootfs"));
+  EXPECT_EQ(r->run_dir, (cwd / "run/here").string());
+  EXPECT_EQ(r->jobs_jsonl, (cwd / "out/jobs.jsonl").string());
+  EXPECT_EQ(r->metrics_port, 0);
+}
+
+TEST_F(NodeConfigTest, LoadFromFile) {
+  write_file(dir_ / "conf/lamp-9.yaml",
+             "models: [{name: m, file: ../m1.onnx}]\n"
+             "sensors: [{name: c, kind: folder, path: ../frames}]\n"
+             "tasks: [{name: t, model: m, sensor: c, period: 100ms}]\n");
+  Result<NodeConfig> r = load_node_config(path("conf/lamp-9.yaml"));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->name, "lamp-9");
+  EXPECT_EQ(r->source_file, path("conf/lamp-9.yaml"));
+  EXPECT_EQ(r->models[0].file, path("m1.onnx"));
+  EXPECT_EQ(r->sensors[0].path, path("frames"));
+
+  Result<NodeConfig> missing = load_node_config(path("nope.yaml"));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().message, path("nope.yaml") + ": cannot read: No such file or directory");
+  EXPECT_EQ(missing.error().code, ErrorCode::kIo);
+}
+
+TEST(NodeConfigIsolation, ParseAndName) {
+  for (Isolation i : {Isolation::kSandbox, Isolation::kProcess, Isolation::kNone}) {
+    Result<Isolation> back = parse_isolation(to_string(i));
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(*back, i);
+  }
+  EXPECT_EQ(to_string(Isolation::kNone), "none");
+  Result<Isolation> bad = parse_isolation("docker");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message,
+            "unknown isolation mode 'docker' (choices: sandbox, process, none)");
+  EXPECT_EQ(to_string(SensorKind::kFolder), "folder");
+  EXPECT_EQ(to_string(SensorKind::kVideo), "video");
+  EXPECT_EQ(to_string(SensorKind::kSynthetic), "synthetic");
+}
+
+TEST_F(NodeConfigTest, BaseIsValid) {
+  Result<NodeConfig> r = parse(kBase);
+  EXPECT_TRUE(r.ok()) << r.error().message;
+}
+
+struct ErrorCase {
+  int first, last;          // lines of kBase to replace
+  std::string replacement;  // may be several lines or none
+  int line;                 // expected
+  std::string field;
+  std::string reason;
+};
+
+TEST_F(NodeConfigTest, Errors) {
+  const std::string d = dir_.string();
+  const std::vector<ErrorCase> cases = {
+      // Syntax and structure.
+      {16, 16, "  - {name: cam1, kind: folder", 19, "", "YAML syntax error"},
+      {1, 30, "- a\n- b", 1, "", "the top level must be a map"},
+      {1, 30, "# empty", 1, "", "the file is empty"},
+      // Unknown and repeated fields.
+      {3, 3, "isolaton: sandbox", 3, "isolaton", "unknown field; did you mean 'isolation'?"},
+      {22, 22, "    peroid: 400ms", 22, "tasks[0].peroid", "did you mean 'period'?"},
+      {15, 15, "  - {name: cam0, kind: synthetic, widht: 640}", 15, "sensors[0].widht",
+       "did you mean 'width'?"},
+      {10, 10, "metrics: {prot: 1}", 10, "metrics.prot", "did you mean 'port'?"},
+      {5, 5, "backend: {name: opencv, thread: 2}", 5, "backend.thread", "did you mean 'threads'?"},
+      {22, 22, "    period: 400ms\n    period: 1s", 23, "tasks[0].period",
+       "given twice (first at line 22)"},
+      // Missing fields and sections.
+      {22, 22, "", 19, "tasks[0].period", "missing required field"},
+      {21, 21, "", 19, "tasks[0].sensor", "missing required field"},
+      {12, 12, "  - {name: m1}", 12, "models[0].file", "missing required field"},
+      {15, 15, "  - {name: cam0}", 15, "sensors[0].kind", "missing required field"},
+      {18, 30, "", 1, "tasks", "missing required field"},
+      {11, 13, "", 1, "models", "missing required field"},
+      {18, 30, "tasks: []", 18, "tasks", "must list at least one task"},
+      {11, 13, "models: []", 11, "models", "must list at least one model"},
+      {14, 17, "sensors: []", 14, "sensors", "must list at least one sensor"},
+      // Names.
+      {13, 13, "  - {name: m1, file: m1.onnx}", 13, "models[1].name",
+       "duplicate model name 'm1' (first at line 12)"},
+      {17, 17, "  - {name: cam0, kind: video, path: clip.avi}", 17, "sensors[2].name",
+       "duplicate sensor name 'cam0' (first at line 15)"},
+      {30, 30, "  - {name: t0, model: m1, sensor: cam2, period: 1s}", 30, "tasks[2].name",
+       "duplicate task name 't0' (first at line 19)"},
+      {30, 30, "  - {name: r.2, model: m1, sensor: cam2, period: 1s}", 30, "tasks[2].name",
+       "duplicate task name 'r.2' (first at line 29)"},
+      {1, 1, "node: a/b", 1, "node", "'a/b' is not a usable name"},
+      {19, 19, "  - name: \"t 0\"", 19, "tasks[0].name", "is not a usable name"},
+      {19, 19, "  - name: \"\"", 19, "tasks[0].name", "must not be empty"},
+      // References.
+      {20, 20, "    model: m3", 20, "tasks[0].model", "unknown model 'm3' (known: m1, m2)"},
+      {21, 21, "    sensor: cma0", 21, "tasks[0].sensor",
+       "unknown sensor 'cma0'; did you mean 'cam0'? (known: cam0, cam1, cam2)"},
+      // Task values.
+      {22, 22, "    period: 0ms", 22, "tasks[0].period", "must be positive, got '0ms'"},
+      {22, 22, "    period: 400", 22, "tasks[0].period", "needs a unit, e.g. '400ms'"},
+      {23, 23, "    deadline: -1s", 23, "tasks[0].deadline", "must be positive, got '-1s'"},
+      {24, 24, "    priority: 2000000", 24, "tasks[0].priority",
+       "must be between -1000000 and 1000000"},
+      {24, 24, "    priority: high", 24, "tasks[0].priority", "expected a whole number"},
+      {25, 25, "    epsilon: 1.5", 25, "tasks[0].epsilon", "must be a miss-rate fraction in [0, 1]"},
+      {29, 29, "  - {name: r, model: m2, sensor: cam1, period: 200ms, replicas: 0}", 29,
+       "tasks[1].replicas", "must be at least 1 (and at most 1000)"},
+      {26, 26, "    worker: nope", 26, "tasks[0].worker",
+       "worker '" + d + "/nope' does not exist (give 'stock'"},
+      {26, 26, "    worker: plain.sh", 26, "tasks[0].worker",
+       "worker '" + d + "/plain.sh' is not an executable file"},
+      {26, 26, "    worker: rootfs", 26, "tasks[0].worker", "is not an executable file"},
+      {27, 27, "    rootfs: nope", 27, "tasks[0].rootfs",
+       "root filesystem '" + d + "/nope' does not exist"},
+      {27, 27, "    rootfs: clip.avi", 27, "tasks[0].rootfs", "is not a folder"},
+      {28, 28, "    env: {1X: a}", 28, "tasks[0].env", "environment variable names"},
+      {28, 28, "    env: [A]", 28, "tasks[0].env", "expected a map"},
+      {28, 28, "    env: {A: [1, 2]}", 28, "tasks[0].env.A", "expected text"},
+      // Isolation and what depends on it.
+      {3, 3, "isolation: container", 3, "isolation",
+       "unknown isolation mode 'container' (choices: sandbox, process, none)"},
+      {3, 3, "isolation: process", 27, "tasks[0].rootfs",
+       "rootfs needs isolation: sandbox (isolation is process)"},
+      {3, 3, "isolation: none", 26, "tasks[0].worker",
+       "a worker executable needs isolation: process or sandbox (isolation is none)"},
+      // Sensors.
+      {15, 15, "  - {name: cam0, kind: syntetic}", 15, "sensors[0].kind",
+       "unknown sensor kind 'syntetic'; did you mean 'synthetic'? (choices: folder, video, synthetic)"},
+      {16, 16, "  - {name: cam1, kind: folder}", 16, "sensors[1].path",
+       "missing required field: a folder sensor"},
+      {17, 17, "  - {name: cam2, kind: video}", 17, "sensors[2].path",
+       "missing required field: a video sensor"},
+      {16, 16, "  - {name: cam1, kind: folder, path: nope}", 16, "sensors[1].path",
+       "folder '" + d + "/nope' does not exist"},
+      {16, 16, "  - {name: cam1, kind: folder, path: clip.avi}", 16, "sensors[1].path",
+       "is not a folder"},
+      {17, 17, "  - {name: cam2, kind: video, path: gone.avi}", 17, "sensors[2].path",
+       "video file '" + d + "/gone.avi' does not exist"},
+      {17, 17, "  - {name: cam2, kind: video, path: frames}", 17, "sensors[2].path",
+       "is not a file"},
+      {15, 15, "  - {name: cam0, kind: synthetic, width: 8}", 15, "sensors[0].width",
+       "must be between 16 and 8192 pixels, got '8'"},
+      {15, 15, "  - {name: cam0, kind: synthetic, height: 9000}", 15, "sensors[0].height",
+       "must be between 16 and 8192"},
+      {15, 15, "  - {name: cam0, kind: synthetic, path: frames}", 15, "sensors[0].path",
+       "only folder and video sensors have this field (this one is kind: synthetic)"},
+      {17, 17, "  - {name: cam2, kind: video, path: clip.avi, width: 64}", 17,
+       "sensors[2].width", "only synthetic sensors have this field (this one is kind: video)"},
+      {15, 15, "  - {name: cam0, kind: synthetic, loop: true}", 15, "sensors[0].loop",
+       "only folder and video sensors"},
+      {16, 16, "  - {name: cam1, kind: folder, path: frames, loop: yes}", 16, "sensors[1].loop",
+       "expected true or false"},
+      {16, 16, "  - {name: cam1, kind: folder, path: frames, period: -1ms}", 16,
+       "sensors[1].period", "must not be negative"},
+      {16, 16, "  - {name: cam1, kind: folder, path: frames, period: 300ms}", 16,
+       "sensors[1].period",
+       "is 300ms, longer than the period 200ms of task 'r.1' (line 29), which would see frames "
+       "twice"},
+      // Models.
+      {12, 12, "  - {name: m1, file: gone.onnx}", 12, "models[0].file",
+       "model file '" + d + "/gone.onnx' does not exist"},
+      {12, 12, "  - {name: m1, file: models/gone.onnx}", 12, "models[0].file",
+       "does not exist (the ONNX models in build/models are generated by the build: run `make "
+       "build`)"},
+      {12, 12, "  - {name: m1, file: sub}", 12, "models[0].file", "is not a file"},
+      // Top-level values.
+      {2, 2, "scheduler: \"\"", 2, "scheduler", "must not be empty"},
+      {4, 4, "run_dir: [a]", 4, "run_dir", "expected a name"},
+      {5, 5, "backend: {threads: -1}", 5, "backend.threads", "must be between 0"},
+      {5, 5, "backend: [opencv]", 5, "backend", "expected a backend name or a map"},
+      {6, 6, "profiles: nope.yaml", 6, "profiles",
+       "cannot use profile set: " + d + "/nope.yaml: cannot read"},
+      {6, 6, "profiles: bad-profiles.yaml", 6, "profiles",
+       "cannot use profile set: " + d + "/bad-profiles.yaml:2: models: must list at least one"},
+      {7, 7, "window: 500us", 7, "window", "must be at least 1ms, got '500us'"},
+      {7, 7, "window: 0s", 7, "window", "must be positive"},
+      {8, 8, "duration: -1s", 8, "duration", "must not be negative"},
+      {9, 9, "hang_timeout: 0s", 9, "hang_timeout", "must be positive"},
+      {10, 10, "metrics: {port: 70000}", 10, "metrics.port",
+       "must be a TCP port from 0 (off) to 65535, got '70000'"},
+      {10, 10, "metrics: {port: -1}", 10, "metrics.port", "must be a TCP port"},
+      {10, 10, "metrics: 9464", 10, "metrics", "expected a map"},
+  };
+  for (const ErrorCase& c : cases) {
+    SCOPED_TRACE("lines " + std::to_string(c.first) + "-" + std::to_string(c.last) + " -> " +
+                 c.replacement);
+    EXPECT_TRUE(fails_with(replace_lines(kBase, c.first, c.last, c.replacement), c.line,
+                           c.field, c.reason));
+  }
+}
+
+TEST_F(NodeConfigTest, EnvNeedsWorkerProcesses) {
+  // Without worker and rootfs, isolation: none still rejects env.
+  const std::string text = replace_lines(replace_line(3, "isolation: none"), 26, 27, "");
+  EXPECT_TRUE(fails_with(text, 26, "tasks[0].env",
+                         "env needs isolation: process or sandbox (isolation is none)"));
+  // Only the first problem is reported: a broken isolation value does not also blame
+  // the tasks that depend on it.
+  EXPECT_TRUE(fails_with(replace_line(3, "isolation: 7"), 3, "isolation", "unknown isolation"));
+}
+
+TEST_F(NodeConfigTest, BrokenEntriesStillDefineTheirNames) {
+  // The model's file is missing; the task naming it is not blamed as well, so the model
+  // line is the one reported even when the task comes first in the file.
+  const std::string text =
+      "tasks: [{name: t, model: m, sensor: c, period: 100ms}]\n"
+      "models: [{name: m, file: gone.onnx}]\n"
+      "sensors: [{name: c, kind: synthetic}]\n";
+  EXPECT_TRUE(fails_with(text, 2, "models[0].file", "does not exist"));
+}
+
+TEST(NodeConfigExamples, EveryExampleLoads) {
+  const fs::path examples = fs::path(COEDGE_SOURCE_DIR) / "examples/node";
+  if (!fs::exists(fs::path(COEDGE_SOURCE_DIR) / "build/models/resnet18-360.onnx"))
+    GTEST_SKIP() << "the examples name models in build/models; build the default preset first";
+  std::vector<fs::path> files;
+  for (const fs::directory_entry& e : fs::directory_iterator(examples))
+    if (e.path().extension() == ".yaml") files.push_back(e.path());
+  ASSERT_GE(files.size(), 3u);
+  for (const fs::path& file : files) {
+    Result<NodeConfig> r = load_node_config(file.string());
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_FALSE(r->tasks.empty()) << file;
+    EXPECT_EQ(r->name, file.stem().string()) << "name examples after their node";
+  }
+  Result<NodeConfig> resnet = load_node_config((examples / "resnet-3.yaml").string());
+  ASSERT_TRUE(resnet.ok());
+  EXPECT_EQ(resnet->tasks.size(), 3u);
+  Result<NodeConfig> mixed = load_node_config((examples / "mixed.yaml").string());
+  ASSERT_TRUE(mixed.ok());
+  ASSERT_EQ(mixed->tasks.size(), 2u);
+  EXPECT_EQ(mixed->tasks[0].sensor, mixed->tasks[1].sensor);
+  EXPECT_NE(mixed->tasks[0].model, mixed->tasks[1].model);
+  Result<NodeConfig> folder = load_node_config((examples / "detect-folder.yaml").string());
+  ASSERT_TRUE(folder.ok());
+  ASSERT_EQ(folder->tasks.size(), 2u);
+  EXPECT_EQ(folder->tasks[1].name, "detect.2");
+  EXPECT_EQ(folder->sensors[0].kind, SensorKind::kFolder);
+}
+
+}  // namespace
+}  // namespace coedge
