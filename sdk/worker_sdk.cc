@@ -249,7 +249,9 @@ int run_post(const Args& a, const coedge_worker_callbacks* cb, void* state) {
         event.kind = ipc::EventKind::kDone;
         result.back() = '\0';
         if (results.is_open() && result[0] != '\0') {
-          results << "{\"job\":" << event.ref.job << ",\"result\":" << result.data() << "}\n";
+          // Flushed per job: a crash or a kill must not lose results already reported.
+          results << "{\"job\":" << event.ref.job << ",\"result\":" << result.data() << "}\n"
+                  << std::flush;
         }
       }
       send_event(events, event);

@@ -26,6 +26,7 @@ std::string sibling_executable(const std::string& name) {
 
 struct NodeFlags {
   std::string config, isolation, scheduler, duration, profiles, jobs, summary, run_dir, worker;
+  std::string crash_every, crash_target = "worker";
   int metrics_port = -1;
   int backend_threads = -1;
 };
@@ -109,6 +110,11 @@ std::function<int()> add_node_command(CLI::App& app) {
   cmd->add_option("--run-dir", flags->run_dir, "override: the run's folder (logs, task folders, summary)");
   cmd->add_option("--summary", flags->summary, "write the summary JSON here (default RUN_DIR/summary.json)");
   cmd->add_option("--backend-threads", flags->backend_threads, "override: inference threads (0: all cores)");
+  cmd->add_option("--crash-every", flags->crash_every,
+                  "fault injection: SIGKILL a worker (in turn) this often, e.g. 500ms; the agent "
+                  "restarts it and counts the jobs it held as dropped (sandbox and process modes)");
+  cmd->add_option("--crash-target", flags->crash_target, "what --crash-every kills: worker or server")
+      ->check(CLI::IsMember({"worker", "server"}));
   cmd->add_option("--worker", flags->worker, "the stock worker executable (default: coedge-worker next to coedge)");
   return [flags] {
     auto config = load_with_overrides(*flags);
@@ -128,6 +134,16 @@ std::function<int()> add_node_command(CLI::App& app) {
     options.worker_exe = flags->worker.empty() ? sibling_executable("coedge-worker") : flags->worker;
     options.summary_json = flags->summary;
     options.stop = &g_stop;
+    if (!flags->crash_every.empty()) {
+      auto every = parse_duration(flags->crash_every);
+      if (!every.ok() || every->count() <= 0) {
+        std::fprintf(stderr, "coedge node: --crash-every: %s\n",
+                     every.ok() ? "must be positive" : every.error().message.c_str());
+        return kExitBadInput;
+      }
+      options.crash_every = *every;
+      options.crash_server = flags->crash_target == "server";
+    }
     const int code = run_node_agent(options) == 0 ? kExitOk : kExitFailure;
     // Leave without static destructors: iceoryx's runtime would try, at exit, to say
     // goodbye to the RouDi daemon the agent has already stopped, and complain.

@@ -13,6 +13,11 @@ Accounting::Accounting(const NodeConfig& config, const Scenario& scenario, NodeM
       stats_(scenario.tasks.size()),
       last_batch_start_(scenario.models.size()) {}
 
+std::vector<uint64_t> Accounting::drops_by_cause() const {
+  std::lock_guard lock(stats_mu_);
+  return drops_by_cause_;
+}
+
 std::vector<Accounting::TaskStats> Accounting::task_stats() const {
   std::lock_guard lock(stats_mu_);
   return stats_;
@@ -73,6 +78,10 @@ void Accounting::refresh_gauges(TimePoint now) {
 
 void Accounting::closed(const JobRecord& record) {
   metrics_.on_finished(record);
+  if (record.outcome == JobOutcome::kDropped) {
+    std::lock_guard lock(stats_mu_);
+    ++drops_by_cause_.at(static_cast<size_t>(record.reason));
+  }
   if (record.outcome == JobOutcome::kMet || record.outcome == JobOutcome::kOverdue) {
     std::lock_guard lock(stats_mu_);
     TaskStats& s = stats_[record.task];

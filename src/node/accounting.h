@@ -43,6 +43,8 @@ class Accounting {
     uint64_t finished = 0;
   };
   std::vector<TaskStats> task_stats() const;
+  // Dropped jobs of all tasks, by cause (index: DropCause).
+  std::vector<uint64_t> drops_by_cause() const;
 
   JobLedger& ledger() { return ledger_; }
   const JobLedger& ledger() const { return ledger_; }
@@ -58,6 +60,7 @@ class Accounting {
   JobLedger ledger_;
   mutable std::mutex stats_mu_;
   std::vector<TaskStats> stats_;
+  std::vector<uint64_t> drops_by_cause_ = std::vector<uint64_t>(16, 0);
   std::mutex batch_mu_;
   std::vector<TimePoint> last_batch_start_;  // per model: a new start is a new batch
 };

@@ -96,7 +96,9 @@ void InferenceEngine::run_batch(const Decision& decision) {
   stats_.items += static_cast<uint64_t>(b);
   stats_.forward_time += end - start;
 
-  if (!output.ok() || output->shape.empty() || output->shape[0] != b) {
+  // A backend's output must hold one item per job, and as many values as its shape says.
+  if (!output.ok() || output->shape.empty() || output->shape[0] != b ||
+      output->data.size() != output->elements()) {
     for (EngineInput* job : jobs) {
       ++stats_.dropped;
       sink_.dropped(*job, DropCause::kInferenceError, end);

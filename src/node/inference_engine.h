@@ -44,7 +44,12 @@ struct EngineOutput {
 class EngineSink {
  public:
   virtual ~EngineSink() = default;
-  // Every submitted input ends in exactly one of these two calls, then one release().
+  // Every submitted input ends in exactly one of dropped() or output(), and gets exactly
+  // one release(). An input that runs in a batch is released *before* the forward pass
+  // (its memory is free for reuse while the model runs), so output() must not read
+  // `input->data`. A dropped input is released after dropped(). An input whose id is
+  // already queued (a transport bug) is dropped under that id: the accounting then
+  // closes the job as dropped, and ignores the original's later news.
   virtual void dropped(const EngineInput& input, DropCause reason, TimePoint now) = 0;
   virtual void output(const EngineOutput& output) = 0;
   virtual void release(const EngineInput& input) = 0;

@@ -8,6 +8,7 @@
 // it held are closed as dropped; one that holds a job for too long without any progress
 // is killed as hung (and so restarted).
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <atomic>
@@ -179,6 +180,49 @@ class IpcPipeline final : public Pipeline {
     frames_.clear();
     waiter_.reset();
     events_.reset();
+  }
+
+  bool inject_crash(CrashTarget target) override {
+    if (target == CrashTarget::kServer) {
+      if (!supervisor_.running(server_id_)) return false;
+      supervisor_.kill(server_id_, SIGKILL);
+      return true;
+    }
+    const size_t workers = 2 * static_cast<size_t>(tasks_);
+    for (size_t tried = 0; tried < workers; ++tried) {
+      const size_t k = next_victim_++ % workers;
+      const int id = k % 2 == 0 ? pre_ids_[k / 2] : post_ids_[k / 2];
+      if (supervisor_.running(id)) {
+        supervisor_.kill(id, SIGKILL);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  PipelineHealth health() const override {
+    PipelineHealth h;
+    for (int id : pre_ids_) h.worker_restarts += supervisor_.restarts(id);
+    for (int id : post_ids_) h.worker_restarts += supervisor_.restarts(id);
+    if (server_id_ >= 0) h.server_restarts = supervisor_.restarts(server_id_);
+    for (int id : pre_ids_) h.processes += supervisor_.running(id) ? 1 : 0;
+    for (int id : post_ids_) h.processes += supervisor_.running(id) ? 1 : 0;
+    if (server_id_ >= 0 && supervisor_.running(server_id_)) {
+      ++h.processes;
+      std::error_code ec;
+      int fds = 0;
+      for (auto it = std::filesystem::directory_iterator(
+               "/proc/" + std::to_string(supervisor_.pid(server_id_)) + "/fd", ec);
+           !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+        ++fds;
+      }
+      h.server_fds = ec ? -1 : fds;
+    }
+    struct statvfs vfs {};
+    if (::statvfs("/dev/shm", &vfs) == 0) {
+      h.shm_used_bytes = static_cast<uint64_t>(vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize;
+    }
+    return h;
   }
 
   void release_shared_memory() override {
@@ -422,6 +466,7 @@ class IpcPipeline final : public Pipeline {
   std::unique_ptr<ipc::Waiter> waiter_;
   std::vector<std::unique_ptr<ipc::Publisher>> frames_;  // per sensor; used by its thread
   std::atomic<int> overload_logged_ = 0;
+  size_t next_victim_ = 0;
   bool started_ = false;
   bool stopped_ = false;
 };

@@ -213,6 +213,16 @@ uint64_t shm_bytes_needed(const NodeConfig& config, const ModelShapes& shapes) {
   return bytes;
 }
 
+int count_open_fds() {
+  std::error_code ec;
+  int n = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    ++n;
+  }
+  return ec ? -1 : n;
+}
+
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -331,6 +341,11 @@ int run_node_agent(const AgentOptions& options) {
   // A job still open this long after its deadline was lost somewhere: close it.
   const Duration grace = std::max<Duration>(std::chrono::seconds(2), 2 * max_deadline);
   TimePoint next_progress = start + options.progress_every;
+  const bool injecting = options.crash_every.count() > 0;
+  TimePoint next_crash = start + options.crash_every;
+  int crashes_injected = 0;
+  const int fds_at_start = count_open_fds();
+  const PipelineHealth health_at_start = pipeline->health();
   TimePoint next_sweep = start;
   auto should_stop = [&] {
     return (options.stop != nullptr && options.stop->load()) ||
@@ -355,6 +370,12 @@ int run_node_agent(const AgentOptions& options) {
       accounting.refresh_gauges(now);
       next_sweep = now + std::chrono::seconds(1);
     }
+    if (injecting && now >= next_crash) {
+      crashes_injected += pipeline->inject_crash(options.crash_server ? CrashTarget::kServer
+                                                                      : CrashTarget::kWorker)
+                              ? 1 : 0;
+      next_crash += options.crash_every;
+    }
     if (now >= next_progress) {
       progress_line(now);
       next_progress += options.progress_every;
@@ -369,6 +390,9 @@ int run_node_agent(const AgentOptions& options) {
   while (accounting.ledger().open() > 0 && clock.now() < drain_until) {
     pipeline->poll(std::chrono::milliseconds(20));
   }
+  // Give crashed processes their restart before measuring what is left (health below).
+  const PipelineHealth health_at_end = pipeline->health();
+  const int fds_at_end = count_open_fds();
   pipeline->stop();
   accounting.close_all(DropCause::kShutdown, clock.now());
   accounting.refresh_gauges(clock.now());
@@ -422,6 +446,22 @@ int run_node_agent(const AgentOptions& options) {
   summary["totals"] = {{"released", all.released}, {"met", all.met}, {"overdue", all.overdue},
                        {"dropped", all.dropped}, {"miss_rate", all.miss_rate()},
                        {"accounted", all.closed() == all.released}};
+  {
+    nlohmann::json causes = nlohmann::json::object();
+    const auto drops = accounting.drops_by_cause();
+    for (size_t c = 0; c < drops.size(); ++c) {
+      if (drops[c] > 0) causes[std::string(to_string(static_cast<DropCause>(c)))] = drops[c];
+    }
+    summary["dropped_by_cause"] = causes;
+  }
+  summary["health"] = {{"crashes_injected", crashes_injected},
+                       {"worker_restarts", health_at_end.worker_restarts},
+                       {"server_restarts", health_at_end.server_restarts},
+                       {"agent_fds", {{"start", fds_at_start}, {"end", fds_at_end}}},
+                       {"server_fds", {{"start", health_at_start.server_fds}, {"end", health_at_end.server_fds}}},
+                       {"processes", {{"start", health_at_start.processes}, {"end", health_at_end.processes}}},
+                       {"shm_used_bytes", {{"start", health_at_start.shm_used_bytes},
+                                           {"end", health_at_end.shm_used_bytes}}}};
   summary["throughput_ips"] = to_s(ran) > 0 ? static_cast<double>(finished_all) / to_s(ran) : 0.0;
   const std::string summary_path =
       options.summary_json.empty() ? config.run_dir + "/summary.json" : options.summary_json;

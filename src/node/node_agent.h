@@ -10,6 +10,7 @@
 #include <string>
 
 #include "config/node_config.h"
+#include "node/pipeline.h"
 #include "core/time.h"
 
 namespace coedge {
@@ -22,6 +23,10 @@ struct AgentOptions {
   Duration progress_every = std::chrono::seconds(10);
   int profile_runs = 5;      // when the models are measured at start
   const std::atomic<bool>* stop = nullptr;  // set (e.g. by a signal) to stop the run
+  // Fault injection: every `crash_every` (0: never), SIGKILL a worker in turn, or the
+  // server (sandbox and process modes).
+  Duration crash_every{};
+  bool crash_server = false;
 };
 
 // Returns the process exit code: 0 after a run, 1 when the node cannot start.

@@ -38,6 +38,18 @@ struct PipelineContext {
   std::vector<std::vector<int64_t>> input_shapes, output_shapes;  // per model, one item
 };
 
+// What the agent reports about the health of its processes (IPC modes), to show that
+// crashes leave nothing behind.
+struct PipelineHealth {
+  int worker_restarts = 0;
+  int server_restarts = 0;
+  int server_fds = -1;          // open file descriptors of the server process; -1: n/a
+  int processes = 0;            // worker and server processes running
+  uint64_t shm_used_bytes = 0;  // of the node's private /dev/shm
+};
+
+enum class CrashTarget { kWorker, kServer };
+
 class Pipeline {
  public:
   virtual ~Pipeline() = default;
@@ -55,6 +67,10 @@ class Pipeline {
   virtual void poll(Duration timeout) = 0;
   // Stops every worker and the server. Open jobs stay open (the agent closes them).
   virtual void stop() = 0;
+  // Fault injection (`coedge node --crash-every`): SIGKILLs the next worker in turn, or
+  // the server. False when the mode has no such process.
+  virtual bool inject_crash(CrashTarget) { return false; }
+  virtual PipelineHealth health() const { return {}; }
   // After stop(), once the agent is done: removes the shared memory and its daemon.
   virtual void release_shared_memory() {}
 };

@@ -149,8 +149,11 @@ Result<LaunchCommand> sandbox_command(const SandboxSpec& spec,
   // No --unshare-ipc: iceoryx's semaphores live in its shared memory files, and keeping
   // the host's IPC namespace costs nothing. --cap-drop ALL matters when the agent runs as
   // root: bwrap then keeps every capability unless told otherwise, and CAP_SYS_ADMIN
-  // could remount the read-only root writable.
-  add(argv, {"--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
+  // could remount the read-only root writable. No --new-session: the supervisor stops a
+  // worker by signalling its process group, which the worker must stay in to get
+  // SIGTERM and finish cleanly (flush its results); its stdin is /dev/null and its
+  // output goes to a log, so it holds no terminal to inject input into.
+  add(argv, {"--die-with-parent", "--unshare-pid", "--unshare-net",
              "--unshare-uts", "--cap-drop", "ALL"});
   if (spec.rootfs.empty()) {
     add(argv, {"--ro-bind", "/", "/"});
