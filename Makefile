@@ -13,7 +13,7 @@ COEDGE   := $(BUILD)/bin/coedge
 PACKAGES := g++ make cmake pkg-config libyaml-cpp-dev libcli11-dev nlohmann-json3-dev \
             libgtest-dev libgmock-dev libbenchmark-dev gnuplot-nox \
             libopencv-dev python3-onnx python3-numpy \
-            libiceoryx-posh-dev iceoryx bubblewrap libspdlog-dev prometheus-cpp-dev
+            bubblewrap libspdlog-dev prometheus-cpp-dev
 
 .PHONY: all setup build test asan tsan demo bench clean help
 

@@ -9,11 +9,13 @@
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/clock.h"
 #include "ipc/messages.h"
-#include "ipc/transport.h"
+#include "ipc/node_topology.h"
+#include "ipc/shm_segment.h"
 #include "node/job_record.h"
 
 namespace {
@@ -24,7 +26,7 @@ volatile std::sig_atomic_t g_stop = 0;
 void on_signal(int) { g_stop = 1; }
 
 struct Args {
-  std::string role, node, task, model, kind, sensor, task_dir, runtime;
+  std::string role, node, task, model, kind, sensor, task_dir;
   uint32_t task_index = 0;
   std::vector<int64_t> input_shape, output_shape;
   bool results = true;
@@ -53,7 +55,7 @@ int usage(const char* why) {
                "A CoEdge worker is started by the node agent (coedge node), with:\n"
                "  --role pre|post --node NAME --task NAME --task-index N --model NAME\n"
                "  --kind KIND --sensor NAME --task-dir DIR --input-shape C,H,W\n"
-               "  --output-shape D1[,D2...] [--runtime NAME] [--results 0|1]\n",
+               "  --output-shape D1[,D2...] [--results 0|1]\n",
                why);
   return 2;
 }
@@ -70,9 +72,13 @@ bool parse_args(int argc, char** argv, Args& a, std::string& why) {
     else if (key == "--kind") a.kind = value;
     else if (key == "--sensor") a.sensor = value;
     else if (key == "--task-dir") a.task_dir = value;
-    else if (key == "--runtime") a.runtime = value;
     else if (key == "--results") a.results = value != "0";
-    else if (key == "--task-index") a.task_index = static_cast<uint32_t>(std::strtoul(value.c_str(), nullptr, 10));
+    else if (key == "--task-index") {
+      char* end = nullptr;
+      const unsigned long v = std::strtoul(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || v > 1000000) { why = "bad --task-index " + value; return false; }
+      a.task_index = static_cast<uint32_t>(v);
+    }
     else if (key == "--input-shape") { if (!parse_shape(value, a.input_shape)) { why = "bad --input-shape " + value; return false; } }
     else if (key == "--output-shape") { if (!parse_shape(value, a.output_shape)) { why = "bad --output-shape " + value; return false; } }
     else { why = "unknown option " + key; return false; }
@@ -83,7 +89,6 @@ bool parse_args(int argc, char** argv, Args& a, std::string& why) {
     return false;
   }
   if (a.role == "pre" && a.sensor.empty()) { why = "--sensor is required for --role pre"; return false; }
-  if (a.runtime.empty()) a.runtime = a.task + "-" + a.role;
   return true;
 }
 
@@ -93,16 +98,25 @@ uint64_t elements_of(const std::vector<int64_t>& shape) {
   return n;
 }
 
-void send_event(ipc::Publisher& events, const ipc::JobEvent& event) {
-  auto chunk = events.loan(sizeof(ipc::JobEvent));
-  if (!chunk.ok()) {
-    // The agent will close the job as lost after its deadline: counted, not vanished.
-    std::fprintf(stderr, "coedge worker: cannot report job %llu: %s\n",
-                 static_cast<unsigned long long>(event.ref.job), chunk.error().message.c_str());
-    return;
+// Job events go to the agent's ring for this worker. A full ring means the agent is
+// behind: wait a little, then give up on this event (the agent then closes the job as
+// lost after its deadline: counted, never vanished).
+void send_event(ipc::Ring& events, const ipc::JobEvent& event) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    if (events.push(&event)) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  std::memcpy(*chunk, &event, sizeof event);
-  events.publish(*chunk);
+  std::fprintf(stderr, "coedge worker: the agent is not reading events; job %llu not reported\n",
+               static_cast<unsigned long long>(event.ref.job));
+}
+
+template <typename T>
+T must(Result<T> r, const Args& a) {
+  if (!r.ok()) {
+    std::fprintf(stderr, "coedge worker %s/%s: %s\n", a.task.c_str(), a.role.c_str(), r.error().message.c_str());
+    std::exit(1);
+  }
+  return std::move(r).value();
 }
 
 void report_error(const Args& a, uint64_t job, const char* what, const char* error) {
@@ -117,11 +131,13 @@ void report_error(const Args& a, uint64_t job, const char* what, const char* err
 }
 
 int run_pre(const Args& a, const coedge_worker_callbacks* cb, void* state) {
-  ipc::Subscriber frames(ipc::kFrameTopic, a.sensor, 8);
-  ipc::Publisher tensors(ipc::kTensorTopic, a.task);
-  ipc::Publisher events(ipc::kEventTopic, ipc::kEventName);
-  ipc::Waiter waiter;
-  if (!waiter.attach(frames).ok()) return 1;
+  auto segment = must(ipc::Segment::open(ipc::kSegmentFile), a);
+  ipc::Ring frames = must(segment->ring(ipc::frame_ring(a.task)), a);
+  ipc::Ring tensors = must(segment->ring(ipc::tensor_ring(a.task)), a);
+  ipc::Pool tensor_pool = must(segment->pool(ipc::tensor_pool(a.task)), a);
+  ipc::Ring events = must(segment->ring(ipc::pre_events(a.task)), a);
+  ipc::Doorbell bell = must(segment->doorbell(ipc::pre_bell(a.task)), a);
+  tensor_pool.reclaim_filling();  // what a crashed predecessor was writing
   ipc::JobEvent ready;
   ready.kind = ipc::EventKind::kReady;
   ready.ref.task = a.task_index;
@@ -130,79 +146,102 @@ int run_pre(const Args& a, const coedge_worker_callbacks* cb, void* state) {
 
   const uint64_t elements = elements_of(a.input_shape);
   const uint64_t bytes = ipc::payload_offset<ipc::TensorHeader>() + elements * sizeof(float);
+  if (bytes > tensor_pool.chunk_bytes()) {
+    std::fprintf(stderr, "coedge worker %s/pre: input %llu bytes exceeds the node's tensor chunks\n",
+                 a.task.c_str(), static_cast<unsigned long long>(bytes));
+    return 1;
+  }
   char error[512];
   while (!g_stop) {
-    waiter.wait(std::chrono::milliseconds(200));
-    while (const void* chunk = frames.take()) {
-      const auto* frame = static_cast<const ipc::FrameHeader*>(chunk);
-      const ipc::JobRef* ref = nullptr;
-      for (int i = 0; i < frame->job_count && i < ipc::kMaxJobsPerFrame; ++i) {
-        if (frame->jobs[i].task == a.task_index) ref = &frame->jobs[i];
-      }
-      if (ref == nullptr) {  // a frame for the sensor's other tasks
-        frames.release(chunk);
-        continue;
-      }
-      ipc::JobEvent event;
-      event.ref = *ref;
-      event.pre_start_us = MonotonicClock::monotonic_us();
-      auto loaned = tensors.loan(bytes);
-      if (!loaned.ok()) {
-        event.kind = ipc::EventKind::kDropped;
-        event.reason = static_cast<uint8_t>(DropCause::kOverload);
-        report_error(a, ref->job, "loan", loaned.error().message.c_str());
-        frames.release(chunk);
-        send_event(events, event);
-        continue;
-      }
-      auto* header = new (*loaned) ipc::TensorHeader();
-      coedge_frame in{};
-      in.pixels = static_cast<const uint8_t*>(chunk) + ipc::payload_offset<ipc::FrameHeader>();
-      in.width = frame->width;
-      in.height = frame->height;
-      in.channels = frame->channels;
-      in.stride = frame->stride;
-      in.sequence = frame->sequence;
-      in.capture_us = frame->capture_us;
-      in.job = ref->job;
-      in.deadline_us = ref->deadline_us;
-      coedge_tensor out{};
-      out.data = reinterpret_cast<float*>(static_cast<uint8_t*>(*loaned) + ipc::payload_offset<ipc::TensorHeader>());
-      out.elements = elements;
-      out.rank = static_cast<int32_t>(a.input_shape.size());
-      for (size_t i = 0; i < a.input_shape.size(); ++i) out.shape[i] = a.input_shape[i];
-      error[0] = '\0';
-      const int rc = cb->pre(state, &in, &out, error, sizeof error);
-      frames.release(chunk);
-      event.pre_end_us = MonotonicClock::monotonic_us();
-      if (rc != 0) {
-        tensors.discard(*loaned);
-        event.kind = ipc::EventKind::kDropped;
-        event.reason = static_cast<uint8_t>(DropCause::kBadFrame);
-        report_error(a, ref->job, "pre-processing", error);
-        send_event(events, event);
-        continue;
-      }
-      header->ref = *ref;
-      header->pre_start_us = event.pre_start_us;
-      header->pre_end_us = event.pre_end_us;
-      std::memcpy(header->aux.values, out.aux, sizeof out.aux);
-      header->elements = elements;
-      // The event goes first: once the server holds the tensor, the ledger must already
-      // know the job left pre-processing, or a crash of this worker would drop it twice.
-      event.kind = ipc::EventKind::kPreDone;
+    const uint32_t seen = bell.value();
+    const void* entry = frames.peek();
+    if (entry == nullptr) {
+      bell.wait(seen, std::chrono::milliseconds(200));
+      continue;
+    }
+    ipc::ChunkRef frame_ref;
+    std::memcpy(&frame_ref, entry, sizeof frame_ref);
+    ipc::Pool frame_pool = must(segment->pool(frame_ref.pool), a);
+    const auto* frame = static_cast<const ipc::FrameHeader*>(frame_pool.data(frame_ref));
+    int slot = -1;
+    for (int i = 0; i < frame->job_count && i < ipc::kMaxJobsPerFrame; ++i) {
+      if (frame->jobs[i].task == a.task_index) slot = i;
+    }
+    if (slot < 0) {  // not addressed to this task: nothing to release for it
+      frames.commit();
+      continue;
+    }
+    const ipc::JobRef ref = frame->jobs[slot];
+    ipc::JobEvent event;
+    event.ref = ref;
+    event.pre_start_us = MonotonicClock::monotonic_us();
+    ipc::ChunkRef tensor_ref;
+    if (!tensor_pool.alloc(tensor_ref)) {
+      // The server holds every tensor chunk of this task: it is far behind.
+      frame_pool.release(frame_ref, uint64_t{1} << slot);
+      frames.commit();
+      event.kind = ipc::EventKind::kDropped;
+      event.reason = static_cast<uint8_t>(DropCause::kOverload);
       send_event(events, event);
-      tensors.publish(*loaned);
+      continue;
+    }
+    void* chunk = tensor_pool.data(tensor_ref);
+    auto* header = new (chunk) ipc::TensorHeader();
+    coedge_frame in{};
+    in.pixels = reinterpret_cast<const uint8_t*>(frame) + ipc::payload_offset<ipc::FrameHeader>();
+    in.width = frame->width;
+    in.height = frame->height;
+    in.channels = frame->channels;
+    in.stride = frame->stride;
+    in.sequence = frame->sequence;
+    in.capture_us = frame->capture_us;
+    in.job = ref.job;
+    in.deadline_us = ref.deadline_us;
+    coedge_tensor out{};
+    out.data = reinterpret_cast<float*>(static_cast<uint8_t*>(chunk) + ipc::payload_offset<ipc::TensorHeader>());
+    out.elements = elements;
+    out.rank = static_cast<int32_t>(a.input_shape.size());
+    for (size_t i = 0; i < a.input_shape.size(); ++i) out.shape[i] = a.input_shape[i];
+    error[0] = '\0';
+    const int rc = cb->pre(state, &in, &out, error, sizeof error);
+    // Release before commit: if this process dies in between, the agent releases the
+    // entry again, which is harmless (shm_segment.h).
+    frame_pool.release(frame_ref, uint64_t{1} << slot);
+    frames.commit();
+    event.pre_end_us = MonotonicClock::monotonic_us();
+    if (rc != 0) {
+      tensor_pool.discard(tensor_ref);
+      event.kind = ipc::EventKind::kDropped;
+      event.reason = static_cast<uint8_t>(DropCause::kBadFrame);
+      report_error(a, ref.job, "pre-processing", error);
+      send_event(events, event);
+      continue;
+    }
+    header->ref = ref;
+    header->pre_start_us = event.pre_start_us;
+    header->pre_end_us = event.pre_end_us;
+    std::memcpy(header->aux.values, out.aux, sizeof out.aux);
+    header->elements = elements;
+    // The event goes first: once the server holds the tensor, the ledger must already
+    // know the job left pre-processing, or a crash here would drop it twice.
+    event.kind = ipc::EventKind::kPreDone;
+    send_event(events, event);
+    tensor_pool.publish(tensor_ref, ipc::kSoleHolder);
+    if (!tensors.push(&tensor_ref)) {
+      tensor_pool.release(tensor_ref, ipc::kSoleHolder);
+      event.kind = ipc::EventKind::kDropped;
+      event.reason = static_cast<uint8_t>(DropCause::kOverload);
+      send_event(events, event);
     }
   }
   return 0;
 }
 
 int run_post(const Args& a, const coedge_worker_callbacks* cb, void* state) {
-  ipc::Subscriber outputs(ipc::kOutputTopic, a.task, 64);
-  ipc::Publisher events(ipc::kEventTopic, ipc::kEventName);
-  ipc::Waiter waiter;
-  if (!waiter.attach(outputs).ok()) return 1;
+  auto segment = must(ipc::Segment::open(ipc::kSegmentFile), a);
+  ipc::Ring outputs = must(segment->ring(ipc::output_ring(a.task)), a);
+  ipc::Ring events = must(segment->ring(ipc::post_events(a.task)), a);
+  ipc::Doorbell bell = must(segment->doorbell(ipc::post_bell(a.task)), a);
   ipc::JobEvent ready;
   ready.kind = ipc::EventKind::kReady;
   ready.ref.task = a.task_index;
@@ -214,48 +253,56 @@ int run_post(const Args& a, const coedge_worker_callbacks* cb, void* state) {
   std::vector<char> result(64 * 1024);
   char error[512];
   while (!g_stop) {
-    waiter.wait(std::chrono::milliseconds(200));
-    while (const void* chunk = outputs.take()) {
-      const auto* header = static_cast<const ipc::OutputHeader*>(chunk);
-      ipc::JobEvent event;
-      event.ref = header->ref;
-      event.batch = header->batch;
-      event.pre_start_us = header->pre_start_us;
-      event.pre_end_us = header->pre_end_us;
-      event.infer_start_us = header->infer_start_us;
-      event.infer_end_us = header->infer_end_us;
-      event.post_start_us = MonotonicClock::monotonic_us();
-      coedge_output out{};
-      out.data = reinterpret_cast<const float*>(static_cast<const uint8_t*>(chunk) +
-                                                ipc::payload_offset<ipc::OutputHeader>());
-      out.elements = header->elements;
-      out.rank = header->rank;
-      for (int i = 0; i < header->rank && i < COEDGE_MAX_RANK; ++i) out.shape[i] = header->shape[i];
-      std::memcpy(out.aux, header->aux.values, sizeof out.aux);
-      out.job = header->ref.job;
-      out.batch = header->batch;
-      out.release_us = header->ref.release_us;
-      out.deadline_us = header->ref.deadline_us;
-      result[0] = '\0';
-      error[0] = '\0';
-      const int rc = cb->post(state, &out, result.data(), result.size(), error, sizeof error);
-      outputs.release(chunk);
-      event.post_end_us = MonotonicClock::monotonic_us();
-      if (rc != 0) {
-        event.kind = ipc::EventKind::kDropped;
-        event.reason = static_cast<uint8_t>(DropCause::kBadFrame);  // the user's code rejected it
-        report_error(a, event.ref.job, "post-processing", error);
-      } else {
-        event.kind = ipc::EventKind::kDone;
-        result.back() = '\0';
-        if (results.is_open() && result[0] != '\0') {
-          // Flushed per job: a crash or a kill must not lose results already reported.
-          results << "{\"job\":" << event.ref.job << ",\"result\":" << result.data() << "}\n"
-                  << std::flush;
-        }
-      }
-      send_event(events, event);
+    const uint32_t seen = bell.value();
+    const void* entry = outputs.peek();
+    if (entry == nullptr) {
+      bell.wait(seen, std::chrono::milliseconds(200));
+      continue;
     }
+    ipc::ChunkRef ref;
+    std::memcpy(&ref, entry, sizeof ref);
+    ipc::Pool pool = must(segment->pool(ref.pool), a);
+    const auto* header = static_cast<const ipc::OutputHeader*>(pool.data(ref));
+    ipc::JobEvent event;
+    event.ref = header->ref;
+    event.batch = header->batch;
+    event.pre_start_us = header->pre_start_us;
+    event.pre_end_us = header->pre_end_us;
+    event.infer_start_us = header->infer_start_us;
+    event.infer_end_us = header->infer_end_us;
+    event.post_start_us = MonotonicClock::monotonic_us();
+    coedge_output out{};
+    out.data = reinterpret_cast<const float*>(reinterpret_cast<const uint8_t*>(header) +
+                                              ipc::payload_offset<ipc::OutputHeader>());
+    out.elements = header->elements;
+    out.rank = header->rank;
+    for (int i = 0; i < header->rank && i < COEDGE_MAX_RANK; ++i) out.shape[i] = header->shape[i];
+    std::memcpy(out.aux, header->aux.values, sizeof out.aux);
+    out.job = header->ref.job;
+    out.batch = header->batch;
+    out.release_us = header->ref.release_us;
+    out.deadline_us = header->ref.deadline_us;
+    result[0] = '\0';
+    error[0] = '\0';
+    const int rc = cb->post(state, &out, result.data(), result.size(), error, sizeof error);
+    pool.release(ref, ipc::kSoleHolder);
+    outputs.commit();
+    event.post_end_us = MonotonicClock::monotonic_us();
+    const bool filled = std::memchr(result.data(), '\0', result.size()) == nullptr;
+    if (rc != 0 || filled) {
+      event.kind = ipc::EventKind::kDropped;
+      event.reason = static_cast<uint8_t>(DropCause::kBadFrame);  // the user's code rejected it
+      report_error(a, event.ref.job, "post-processing",
+                   rc != 0 ? error : "the result does not fit in its buffer (64 KiB)");
+    } else {
+      event.kind = ipc::EventKind::kDone;
+      if (results.is_open() && result[0] != '\0') {
+        // Flushed per job: a crash or a kill must not lose results already reported.
+        results << "{\"job\":" << event.ref.job << ",\"result\":" << result.data() << "}\n"
+                << std::flush;
+      }
+    }
+    send_event(events, event);
   }
   return 0;
 }
@@ -266,10 +313,13 @@ extern "C" int64_t coedge_now_us(void) { return MonotonicClock::monotonic_us(); 
 
 extern "C" int coedge_worker_main(int argc, char** argv, const coedge_worker_callbacks* cb) {
   if (cb == nullptr || cb->init == nullptr || cb->pre == nullptr || cb->post == nullptr) {
-    return usage("the worker's callbacks are incomplete (init, pre and post are required)");
+    std::fprintf(stderr, "coedge worker: its callbacks are incomplete (init, pre and post are required)\n");
+    return 2;
   }
   if (cb->abi_version != COEDGE_WORKER_ABI_VERSION) {
-    return usage("the worker was built for another SDK version (abi_version mismatch)");
+    std::fprintf(stderr, "coedge worker: built for worker ABI %d, this SDK is ABI %d: rebuild it\n",
+                 cb->abi_version, COEDGE_WORKER_ABI_VERSION);
+    return 2;
   }
   Args a;
   std::string why;
@@ -297,7 +347,6 @@ extern "C" int coedge_worker_main(int argc, char** argv, const coedge_worker_cal
                  error[0] ? error : "(no message)");
     return 1;
   }
-  ipc::init_runtime(a.runtime);
   const int rc = a.role == "pre" ? run_pre(a, cb, state) : run_post(a, cb, state);
   if (cb->fini != nullptr) cb->fini(state);
   return rc;

@@ -26,7 +26,7 @@ std::string sibling_executable(const std::string& name) {
 
 struct NodeFlags {
   std::string config, isolation, scheduler, duration, profiles, jobs, summary, run_dir, worker;
-  std::string crash_every, crash_target = "worker";
+  std::string crash_every, crash_target = "worker", backoff_max;
   int metrics_port = -1;
   int backend_threads = -1;
 };
@@ -77,11 +77,6 @@ Result<NodeConfig> load_with_overrides(const NodeFlags& f) {
   if (!f.run_dir.empty()) c.run_dir = absolute(f.run_dir);
   if (f.metrics_port >= 0) c.metrics_port = f.metrics_port;
   if (f.backend_threads >= 0) c.backend_threads = f.backend_threads;
-  if (c.isolation != Isolation::kNone && (c.run_dir == "/tmp" || c.run_dir.rfind("/tmp/", 0) == 0)) {
-    return Error{ErrorCode::kInvalidInput,
-                 "run_dir " + c.run_dir + " is under /tmp, which the node replaces by a private "
-                 "one in the sandbox and process modes; choose another folder (default /var/tmp/coedge-<node>)"};
-  }
   return config;
 }
 
@@ -115,6 +110,9 @@ std::function<int()> add_node_command(CLI::App& app) {
                   "restarts it and counts the jobs it held as dropped (sandbox and process modes)");
   cmd->add_option("--crash-target", flags->crash_target, "what --crash-every kills: worker or server")
       ->check(CLI::IsMember({"worker", "server"}));
+  cmd->add_option("--restart-backoff-max", flags->backoff_max,
+                  "longest delay before a crashed worker or server is restarted (default 5s; "
+                  "the delay starts at 100ms and doubles per consecutive crash)");
   cmd->add_option("--worker", flags->worker, "the stock worker executable (default: coedge-worker next to coedge)");
   return [flags] {
     auto config = load_with_overrides(*flags);
@@ -134,6 +132,15 @@ std::function<int()> add_node_command(CLI::App& app) {
     options.worker_exe = flags->worker.empty() ? sibling_executable("coedge-worker") : flags->worker;
     options.summary_json = flags->summary;
     options.stop = &g_stop;
+    if (!flags->backoff_max.empty()) {
+      auto max = parse_duration(flags->backoff_max);
+      if (!max.ok() || max->count() <= 0) {
+        std::fprintf(stderr, "coedge node: --restart-backoff-max: %s\n",
+                     max.ok() ? "must be positive" : max.error().message.c_str());
+        return kExitBadInput;
+      }
+      options.restart_backoff_max = *max;
+    }
     if (!flags->crash_every.empty()) {
       auto every = parse_duration(flags->crash_every);
       if (!every.ok() || every->count() <= 0) {
@@ -144,12 +151,7 @@ std::function<int()> add_node_command(CLI::App& app) {
       options.crash_every = *every;
       options.crash_server = flags->crash_target == "server";
     }
-    const int code = run_node_agent(options) == 0 ? kExitOk : kExitFailure;
-    // Leave without static destructors: iceoryx's runtime would try, at exit, to say
-    // goodbye to the RouDi daemon the agent has already stopped, and complain.
-    std::fflush(stdout);
-    std::fflush(stderr);
-    std::_Exit(code);
+    return run_node_agent(options) == 0 ? kExitOk : kExitFailure;
   };
 }
 

@@ -2,7 +2,7 @@
 // Each is a plain, fixed-size header at the start of a chunk, followed (for frames,
 // tensors and outputs) by its payload in the same chunk: a frame is written once by the
 // sensor and read in place by every task's pre-processing worker; only chunk references
-// move through the queues (iceoryx). Times are CLOCK_MONOTONIC microseconds, which every
+// move through the rings (ipc/shm_segment.h). Times are CLOCK_MONOTONIC microseconds, which every
 // process of a machine shares. Plain data: no pointers, no virtuals, trivially copyable.
 #pragma once
 
@@ -80,13 +80,6 @@ static_assert(std::is_trivially_copyable_v<FrameHeader>);
 static_assert(std::is_trivially_copyable_v<TensorHeader>);
 static_assert(std::is_trivially_copyable_v<OutputHeader>);
 static_assert(std::is_trivially_copyable_v<JobEvent>);
-
-// Topic names (ipc/transport.h): kind, then name.
-inline constexpr const char* kFrameTopic = "frame";    // name: the sensor
-inline constexpr const char* kTensorTopic = "tensor";  // name: the task
-inline constexpr const char* kOutputTopic = "output";  // name: the task
-inline constexpr const char* kEventTopic = "event";    // name: kEventName (many publishers)
-inline constexpr const char* kEventName = "all";
 
 // Payloads start at this alignment after their header.
 inline constexpr uint64_t kPayloadAlign = 64;

@@ -1,14 +1,13 @@
 // The "process" and "sandbox" isolation modes: every task's pre- and post-processing is
 // its own worker process (in a bubblewrap sandbox for "sandbox"), the inference server is
 // one shared process, and they exchange frames, tensors and outputs as references to
-// chunks of iceoryx shared memory, in the agent's private /tmp and /dev/shm
+
 // (private_mounts.h). The agent starts RouDi with pools sized for this node, starts the
 // server and the workers, and from then on reads their job events into the ledger and
 // supervises them: a worker or server that exits is restarted with backoff and the jobs
 // it held are closed as dropped; one that holds a job for too long without any progress
 // is killed as hung (and so restarted).
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <atomic>
@@ -16,10 +15,11 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <thread>
 
-#include "ipc/roudi_config.h"
-#include "ipc/transport.h"
+#include "ipc/node_topology.h"
+#include "ipc/shm_segment.h"
 #include "node/pipeline.h"
 #include "node/process_supervisor.h"
 #include "node/sandbox.h"
@@ -66,18 +66,10 @@ class IpcPipeline final : public Pipeline {
     std::error_code ec;
     std::filesystem::create_directories(log_dir_, ec);
     for (const NodeTaskConfig& t : config.tasks) {
-      std::filesystem::create_directories(task_dir(t.name), ec);
+      std::filesystem::create_directories(task_dir(t.name) + "/tmp", ec);
       if (ec) return Error{ErrorCode::kIo, "cannot create " + task_dir(t.name) + ": " + ec.message()};
     }
-    if (Status st = start_roudi(); !st.ok()) return st;
-
-    ipc::init_runtime("coedge-agent");
-    events_ = std::make_unique<ipc::Subscriber>(ipc::kEventTopic, ipc::kEventName, 256);
-    waiter_ = std::make_unique<ipc::Waiter>();
-    if (Status st = waiter_->attach(*events_); !st.ok()) return st;
-    for (const SensorConfig& s : config.sensors) {
-      frames_.push_back(std::make_unique<ipc::Publisher>(ipc::kFrameTopic, s.name));
-    }
+    if (Status st = create_segment(); !st.ok()) return st;
 
     const TimePoint now = ctx_.clock->now();
     ChildSpec server;
@@ -86,6 +78,8 @@ class IpcPipeline final : public Pipeline {
                    ctx_.profiles_file, "--scheduler", config.scheduler, "--backend-threads",
                    std::to_string(config.backend_threads)};
     server.log_path = log_dir_ + "/server.log";
+    server.backoff_max = ctx_.restart_backoff_max;
+    server.backoff_initial = std::min(server.backoff_initial, server.backoff_max);
     server_id_ = supervisor_.add(server);
     if (Status st = supervisor_.start(server_id_, now); !st.ok()) return st;
 
@@ -102,7 +96,7 @@ class IpcPipeline final : public Pipeline {
     // Models load in the server and workers connect: wait until all say they are ready.
     const TimePoint give_up = ctx_.clock->now() + std::chrono::seconds(120);
     while (!all_ready()) {
-      waiter_->wait(std::chrono::milliseconds(100));
+      bell_->wait(bell_->value(), std::chrono::milliseconds(100));
       drain_events();
       for (const ChildEvent& e : supervisor_.poll(ctx_.clock->now())) {
         if (e.kind == ChildEvent::Kind::kExited) {
@@ -128,21 +122,24 @@ class IpcPipeline final : public Pipeline {
 
   void publish_frame(uint32_t sensor, const cv::Mat& frame, uint64_t sequence, TimePoint capture,
                      std::span<const ipc::JobRef> jobs) override {
+    ipc::Pool& pool = frame_pools_[sensor];
     const int stride = frame.cols * frame.channels();
     const uint64_t bytes = ipc::payload_offset<ipc::FrameHeader>() + static_cast<uint64_t>(stride) * frame.rows;
-    auto chunk = frames_[sensor]->loan(bytes);
-    if (!chunk.ok() || jobs.size() > static_cast<size_t>(ipc::kMaxJobsPerFrame)) {
+    ipc::ChunkRef chunk;
+    const bool fits = bytes <= pool.chunk_bytes() && jobs.size() <= static_cast<size_t>(ipc::kMaxJobsPerFrame);
+    if (!fits || !pool.alloc(chunk)) {
       for (const ipc::JobRef& ref : jobs) {
         ctx_.accounting->drop(ref.job, DropCause::kOverload, ctx_.clock->now());
       }
-      if (!chunk.ok()) {
-        if (overload_logged_++ < 10) std::fprintf(stderr, "coedge node: frame dropped: %s\n", chunk.error().message.c_str());
-      } else {
-        frames_[sensor]->discard(*chunk);
+      if (overload_logged_++ < 10) {
+        std::fprintf(stderr, "coedge node: frame of sensor %s dropped: %s\n",
+                     ctx_.config->sensors[sensor].name.c_str(),
+                     !fits ? "larger than the node planned (1920x1080 for files)"
+                           : "every frame chunk is in use (the workers are far behind)");
       }
       return;
     }
-    auto* header = new (*chunk) ipc::FrameHeader();
+    auto* header = new (pool.data(chunk)) ipc::FrameHeader();
     header->sequence = sequence;
     header->capture_us = MonotonicClock::to_monotonic_us(capture);
     header->width = frame.cols;
@@ -152,16 +149,24 @@ class IpcPipeline final : public Pipeline {
     header->job_count = static_cast<int32_t>(jobs.size());
     std::copy(jobs.begin(), jobs.end(), header->jobs);
     // The one write of the frame into shared memory; every task reads it in place.
-    auto* pixels = static_cast<uint8_t*>(*chunk) + ipc::payload_offset<ipc::FrameHeader>();
+    auto* pixels = reinterpret_cast<uint8_t*>(header) + ipc::payload_offset<ipc::FrameHeader>();
     for (int y = 0; y < frame.rows; ++y) {
       std::memcpy(pixels + static_cast<size_t>(y) * stride, frame.ptr(y), static_cast<size_t>(stride));
     }
-    frames_[sensor]->publish(*chunk);
+    const uint64_t all = jobs.size() >= 64 ? ~uint64_t{0} : (uint64_t{1} << jobs.size()) - 1;
+    pool.publish(chunk, all);
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      if (!frame_rings_[jobs[i].task].push(&chunk)) {
+        // The task's pre-processing worker is behind by a whole ring of frames.
+        pool.release(chunk, uint64_t{1} << i);
+        ctx_.accounting->drop(jobs[i].job, DropCause::kOverload, ctx_.clock->now());
+      }
+    }
   }
 
   void poll(Duration timeout) override {
     if (!started_) return;
-    waiter_->wait(timeout);
+    bell_->wait(bell_->value(), timeout);
     drain_events();
     supervise();
   }
@@ -170,16 +175,14 @@ class IpcPipeline final : public Pipeline {
     if (stopped_) return;
     stopped_ = true;
     started_ = false;
-    // Workers first (they feed the server), then the server, then the shared memory.
+    // Workers first (they feed the server), then the server.
     for (int id : pre_ids_) supervisor_.kill(id, SIGTERM);
     for (int id : post_ids_) supervisor_.kill(id, SIGTERM);
     for (int id : pre_ids_) supervisor_.stop(id, std::chrono::seconds(2));
     for (int id : post_ids_) supervisor_.stop(id, std::chrono::seconds(2));
     if (server_id_ >= 0) supervisor_.stop(server_id_, std::chrono::seconds(3));
-    if (waiter_ && events_) drain_events();
-    frames_.clear();
-    waiter_.reset();
-    events_.reset();
+    if (segment_) drain_events();
+    supervisor_.stop_all(std::chrono::seconds(1));
   }
 
   bool inject_crash(CrashTarget target) override {
@@ -218,21 +221,24 @@ class IpcPipeline final : public Pipeline {
       }
       h.server_fds = ec ? -1 : fds;
     }
-    struct statvfs vfs {};
-    if (::statvfs("/dev/shm", &vfs) == 0) {
-      h.shm_used_bytes = static_cast<uint64_t>(vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize;
+    std::error_code ec;
+    for (auto it = std::filesystem::directory_iterator("/dev/shm", ec);
+         !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+      ++h.shm_files;
+    }
+    if (segment_) {
+      for (uint32_t i = 0;; ++i) {
+        auto pool = segment_->pool(i);
+        if (!pool.ok()) break;
+        h.chunks_in_use += pool->in_use();
+      }
     }
     return h;
   }
 
   void release_shared_memory() override {
     stop();
-    if (roudi_id_ < 0 || !supervisor_.running(roudi_id_)) return;
-    // SIGKILL, not SIGTERM: on SIGTERM RouDi would signal the processes still
-    // registered with it (this agent) and wait for them. Nothing is left behind: the
-    // shared memory lives in this node's private /dev/shm, gone with its last process.
-    supervisor_.kill(roudi_id_, SIGKILL);
-    supervisor_.stop(roudi_id_, std::chrono::seconds(1));
+    segment_.reset();  // unmaps and removes the segment file
   }
 
  private:
@@ -243,11 +249,16 @@ class IpcPipeline final : public Pipeline {
     return name + ".log";
   }
 
-  Status start_roudi() {
+  Status create_segment() {
     const NodeConfig& config = *ctx_.config;
-    std::vector<ipc::MemPool> pools;
-    for (size_t s = 0; s < config.sensors.size(); ++s) {
-      const auto& sensor = config.sensors[s];
+    std::vector<ipc::TaskChannels> tasks;
+    for (uint32_t t = 0; t < tasks_; ++t) {
+      const ModelIndex m = ctx_.scenario->tasks[t].model;
+      tasks.push_back({config.tasks[t].name, config.tasks[t].sensor, 4 * elements_of(ctx_.input_shapes[m]),
+                       4 * elements_of(ctx_.output_shapes[m])});
+    }
+    std::vector<ipc::SensorChannels> sensors;
+    for (const SensorConfig& sensor : config.sensors) {
       uint32_t readers = 0;
       for (const auto& t : config.tasks) readers += t.sensor == sensor.name ? 1 : 0;
       // Synthetic frames have a known size; files are planned at up to 1080p (a larger
@@ -255,35 +266,36 @@ class IpcPipeline final : public Pipeline {
       const bool known = sensor.kind == SensorKind::kSynthetic;
       const uint64_t w = known ? sensor.width : std::max(sensor.width, 1920);
       const uint64_t h = known ? sensor.height : std::max(sensor.height, 1080);
-      pools.push_back({ipc::payload_offset<ipc::FrameHeader>() + w * h * 3, 8 * (readers + 2)});
+      sensors.push_back({sensor.name, w * h * 3, readers});
     }
-    for (uint32_t t = 0; t < tasks_; ++t) {
-      const ModelIndex m = ctx_.scenario->tasks[t].model;
-      pools.push_back({ipc::payload_offset<ipc::TensorHeader>() + 4 * elements_of(ctx_.input_shapes[m]), 48});
-      pools.push_back({ipc::payload_offset<ipc::OutputHeader>() + 4 * elements_of(ctx_.output_shapes[m]), 24});
+    auto segment = ipc::Segment::create(ipc::kSegmentFile, ipc::node_segment_plan(tasks, sensors));
+    if (!segment.ok()) return segment.error();
+    segment_ = std::move(*segment);
+    auto bell = segment_->doorbell(ipc::kAgentBell);
+    auto server_events = segment_->ring(ipc::kServerEvents);
+    if (!bell.ok()) return bell.error();
+    if (!server_events.ok()) return server_events.error();
+    bell_ = *bell;
+    server_events_ = *server_events;
+    for (const SensorConfig& sensor : config.sensors) {
+      auto pool = segment_->pool(ipc::frame_pool(sensor.name));
+      if (!pool.ok()) return pool.error();
+      frame_pools_.push_back(*pool);
     }
-    pools.push_back({sizeof(ipc::JobEvent), 8192});
-    const std::string file = config.run_dir + "/roudi.toml";
-    std::ofstream(file) << ipc::roudi_config_toml(ipc::normalise_pools(pools));
-
-    ChildSpec roudi;
-    roudi.name = "roudi";
-    roudi.argv = {"iox-roudi", "-c", file, "-l", "warning"};
-    roudi.log_path = log_dir_ + "/roudi.log";
-    roudi.restart = false;
-    roudi_id_ = supervisor_.add(roudi);
-    if (Status st = supervisor_.start(roudi_id_, ctx_.clock->now()); !st.ok()) {
-      return Error{st.error().code, st.error().message + " (install Debian's iceoryx package)"};
+    for (const NodeTaskConfig& t : config.tasks) {
+      auto frames = segment_->ring(ipc::frame_ring(t.name));
+      auto outputs = segment_->ring(ipc::output_ring(t.name));
+      auto pre = segment_->ring(ipc::pre_events(t.name));
+      auto post = segment_->ring(ipc::post_events(t.name));
+      if (!frames.ok() || !outputs.ok() || !pre.ok() || !post.ok()) {
+        return Error{ErrorCode::kInvalidInput, "shared memory lacks the rings of task " + t.name};
+      }
+      frame_rings_.push_back(*frames);
+      output_rings_.push_back(*outputs);
+      pre_events_.push_back(*pre);
+      post_events_.push_back(*post);
     }
-    // RouDi is up once its socket exists in our private /tmp.
-    for (int i = 0; i < 200; ++i) {
-      struct stat st {};
-      if (::stat("/tmp/roudi", &st) == 0) return Ok{};
-      if (!supervisor_.running(roudi_id_) || !supervisor_.poll(ctx_.clock->now()).empty()) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return Error{ErrorCode::kIo, "iox-roudi did not start; see " + log_dir_ + "/roudi.log:" +
-                                     tail(log_dir_ + "/roudi.log", 8)};
+    return Ok{};
   }
 
   Result<ChildSpec> worker_spec(uint32_t t, const std::string& role) {
@@ -299,7 +311,7 @@ class IpcPipeline final : public Pipeline {
     SandboxSpec sandbox;
     sandbox.isolation = config.isolation;
     sandbox.task_dir = task_dir(task.name);
-    sandbox.ipc_dir = "/tmp";  // already this node's private /tmp
+    sandbox.ipc_dir = task_dir(task.name) + "/tmp";  // the worker's /tmp is its own
     sandbox.shm_dir = "/dev/shm";
     sandbox.rootfs = task.rootfs;
     sandbox.env = task.env;
@@ -312,6 +324,8 @@ class IpcPipeline final : public Pipeline {
     spec.env = launch->env;
     spec.cwd = launch->cwd;
     spec.log_path = log_dir_ + "/" + log_name(spec.name);
+    spec.backoff_max = ctx_.restart_backoff_max;
+    spec.backoff_initial = std::min(spec.backoff_initial, spec.backoff_max);
     return spec;
   }
 
@@ -324,12 +338,20 @@ class IpcPipeline final : public Pipeline {
   }
 
   void drain_events() {
+    drain_ring(*server_events_);
+    for (uint32_t t = 0; t < tasks_; ++t) {
+      drain_ring(pre_events_[t]);
+      drain_ring(post_events_[t]);
+    }
+  }
+
+  void drain_ring(ipc::Ring& ring) {
     const TimePoint now = ctx_.clock->now();
     auto tp = [](int64_t us) { return us ? MonotonicClock::from_monotonic_us(us) : TimePoint{}; };
-    while (const void* chunk = events_->take()) {
+    while (const void* entry = ring.peek()) {
       ipc::JobEvent e;
-      std::memcpy(&e, chunk, sizeof e);
-      events_->release(chunk);
+      std::memcpy(&e, entry, sizeof e);
+      ring.commit();
       const uint32_t task = e.ref.task;
       if (task >= tasks_) continue;  // not from this node's configuration
       switch (e.kind) {
@@ -374,7 +396,7 @@ class IpcPipeline final : public Pipeline {
   void supervise() {
     const TimePoint now = ctx_.clock->now();
     for (const ChildEvent& e : supervisor_.poll(now)) {
-      if (e.kind == ChildEvent::Kind::kStarted && e.id != roudi_id_) {
+      if (e.kind == ChildEvent::Kind::kStarted) {
         if (e.id == server_id_) ctx_.metrics->on_server_restart();
         for (uint32_t t = 0; t < tasks_; ++t) {
           if (e.id == pre_ids_[t]) ctx_.metrics->on_worker_restart(t, "pre");
@@ -390,11 +412,6 @@ class IpcPipeline final : public Pipeline {
       std::fprintf(stderr, "coedge node: %s exited (%s); restarting\n", e.name.c_str(),
                    e.signal ? ("signal " + std::to_string(e.signal)).c_str()
                             : ("exit code " + std::to_string(e.exit_code)).c_str());
-      if (e.id == roudi_id_) {
-        std::fprintf(stderr, "coedge node: iox-roudi died; the node's shared memory is gone\n");
-        server_ready_ = false;
-        continue;
-      }
       // Its events so far are in (drained above); what it still held is lost.
       if (e.id == server_id_) {
         server_ready_ = false;
@@ -403,15 +420,40 @@ class IpcPipeline final : public Pipeline {
       for (uint32_t t = 0; t < tasks_; ++t) {
         if (e.id == pre_ids_[t]) {
           pre_ready_[t] = false;
+          reclaim_frames(t);
           ctx_.accounting->drop_stage(t, JobStage::kPre, DropCause::kWorkerCrash, now);
         }
         if (e.id == post_ids_[t]) {
           post_ready_[t] = false;
+          reclaim_outputs(t);
           ctx_.accounting->drop_stage(t, JobStage::kPost, DropCause::kWorkerCrash, now);
         }
       }
     }
     find_hung(now);
+  }
+
+  // A dead pre-processing worker's frames: it had released none it had not committed
+  // (worker_sdk.cc), so releasing its bit on every entry left is exact.
+  void reclaim_frames(uint32_t task) {
+    frame_rings_[task].drain([&](const void* entry) {
+      ipc::ChunkRef ref;
+      std::memcpy(&ref, entry, sizeof ref);
+      auto pool = segment_->pool(ref.pool);
+      if (!pool.ok()) return;
+      const auto* header = static_cast<const ipc::FrameHeader*>(pool->data(ref));
+      for (int i = 0; i < header->job_count && i < ipc::kMaxJobsPerFrame; ++i) {
+        if (header->jobs[i].task == task) pool->release(ref, uint64_t{1} << i);
+      }
+    });
+  }
+
+  void reclaim_outputs(uint32_t task) {
+    output_rings_[task].drain([&](const void* entry) {
+      ipc::ChunkRef ref;
+      std::memcpy(&ref, entry, sizeof ref);
+      if (auto pool = segment_->pool(ref.pool); pool.ok()) pool->release(ref, ipc::kSoleHolder);
+    });
   }
 
   // A process is hung when it holds a job it received more than hang_timeout ago and has
@@ -456,15 +498,19 @@ class IpcPipeline final : public Pipeline {
   uint32_t tasks_;
   ProcessSupervisor supervisor_;
   std::string log_dir_;
-  int roudi_id_ = -1, server_id_ = -1;
+  int server_id_ = -1;
   std::vector<int> pre_ids_, post_ids_;
   std::atomic<bool> server_ready_ = false;
   std::vector<std::atomic<bool>> pre_ready_, post_ready_;
   std::vector<std::array<TimePoint, 2>> last_activity_;  // per task: pre, post
   TimePoint server_activity_{};
-  std::unique_ptr<ipc::Subscriber> events_;
-  std::unique_ptr<ipc::Waiter> waiter_;
-  std::vector<std::unique_ptr<ipc::Publisher>> frames_;  // per sensor; used by its thread
+  std::unique_ptr<ipc::Segment> segment_;
+  std::optional<ipc::Doorbell> bell_;           // the agent's: rung by every event
+  std::optional<ipc::Ring> server_events_;
+  std::vector<ipc::Ring> pre_events_, post_events_;  // per task
+  std::vector<ipc::Ring> frame_rings_;  // per task; pushed by its sensor's thread
+  std::vector<ipc::Ring> output_rings_;  // per task; drained here only after a crash
+  std::vector<ipc::Pool> frame_pools_;   // per sensor; used by its thread
   std::atomic<int> overload_logged_ = 0;
   size_t next_victim_ = 0;
   bool started_ = false;

@@ -199,8 +199,8 @@ class SensorThread {
 };
 
 uint64_t shm_bytes_needed(const NodeConfig& config, const ModelShapes& shapes) {
-  // Generous: the pools (see IpcPipeline) plus iceoryx's management segment (~66 MB).
-  uint64_t bytes = 256ull << 20;
+  // Generous: the segment's pools (ipc/node_topology.cc) with room to spare.
+  uint64_t bytes = 64ull << 20;
   for (const SensorConfig& s : config.sensors) {
     bytes += 24ull * static_cast<uint64_t>(std::max(s.width, 1920)) * std::max(s.height, 1080) * 3;
   }
@@ -296,6 +296,7 @@ int run_node_agent(const AgentOptions& options) {
     ctx.task_kinds.push_back(shapes->kinds[scenario->tasks[t].model]);
   }
   ctx.input_shapes = shapes->inputs;
+  ctx.restart_backoff_max = options.restart_backoff_max;
   ctx.output_shapes = shapes->outputs;
   auto pipeline = ipc_mode ? make_ipc_pipeline(ctx) : make_in_process_pipeline(ctx);
   log(config, "starting " + std::to_string(config.tasks.size()) + " tasks, " +
@@ -460,8 +461,10 @@ int run_node_agent(const AgentOptions& options) {
                        {"agent_fds", {{"start", fds_at_start}, {"end", fds_at_end}}},
                        {"server_fds", {{"start", health_at_start.server_fds}, {"end", health_at_end.server_fds}}},
                        {"processes", {{"start", health_at_start.processes}, {"end", health_at_end.processes}}},
-                       {"shm_used_bytes", {{"start", health_at_start.shm_used_bytes},
-                                           {"end", health_at_end.shm_used_bytes}}}};
+                       {"shm_files", {{"start", health_at_start.shm_files},
+                                      {"end", health_at_end.shm_files}}},
+                       {"chunks_in_use", {{"start", health_at_start.chunks_in_use},
+                                          {"end", health_at_end.chunks_in_use}}}};
   summary["throughput_ips"] = to_s(ran) > 0 ? static_cast<double>(finished_all) / to_s(ran) : 0.0;
   const std::string summary_path =
       options.summary_json.empty() ? config.run_dir + "/summary.json" : options.summary_json;

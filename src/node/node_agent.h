@@ -1,6 +1,6 @@
 // The node agent (`coedge node`): starts and supervises everything on one edge node —
-// the pipeline of its isolation mode (workers, the shared inference server, iceoryx's
-// RouDi), one thread per sensor replaying frames at its tasks' periods — keeps the job
+// the pipeline of its isolation mode (workers, the shared inference server, their
+// shared memory), one thread per sensor replaying frames at its tasks' periods — keeps the job
 // accounting, exports metrics, prints progress and a per-task summary, and stops cleanly
 // on request, closing every job still open. Every released job ends as met, overdue or
 // dropped, and the totals say so.
@@ -27,6 +27,7 @@ struct AgentOptions {
   // server (sandbox and process modes).
   Duration crash_every{};
   bool crash_server = false;
+  Duration restart_backoff_max = std::chrono::seconds(5);
 };
 
 // Returns the process exit code: 0 after a run, 1 when the node cannot start.

@@ -2,7 +2,7 @@
 // inference server and post-processing: the part of the node runtime that differs
 // between isolation modes. InProcessPipeline runs it all as threads of the agent (mode
 // "none", the paper's Mono Container); IpcPipeline runs each worker and the server as
-// processes over iceoryx shared memory (modes "process" and "sandbox"). Both report
+// processes over the node's shared-memory segment (modes "process" and "sandbox"). Both report
 // every stage of every job to the same Accounting, and both run the same worker
 // callbacks and the same InferenceEngine, so their measurements compare like for like.
 #pragma once
@@ -36,6 +36,7 @@ struct PipelineContext {
   std::string worker_exe;                      // the stock worker executable
   std::vector<std::string> task_kinds;         // per task: "classification" / "detection"
   std::vector<std::vector<int64_t>> input_shapes, output_shapes;  // per model, one item
+  Duration restart_backoff_max = std::chrono::seconds(5);  // longest delay before a restart
 };
 
 // What the agent reports about the health of its processes (IPC modes), to show that
@@ -45,7 +46,8 @@ struct PipelineHealth {
   int server_restarts = 0;
   int server_fds = -1;          // open file descriptors of the server process; -1: n/a
   int processes = 0;            // worker and server processes running
-  uint64_t shm_used_bytes = 0;  // of the node's private /dev/shm
+  int shm_files = 0;            // files in the node's private /dev/shm (its segment: 1)
+  uint64_t chunks_in_use = 0;   // shared-memory chunks not free (filling or held)
 };
 
 enum class CrashTarget { kWorker, kServer };

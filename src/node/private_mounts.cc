@@ -14,7 +14,7 @@ Status enter_private_mounts(uint64_t shm_bytes) {
   if (geteuid() != 0) {
     return Error{ErrorCode::kUnsupported,
                  "isolation modes 'sandbox' and 'process' need root: the node gets a private "
-                 "/tmp and /dev/shm for its shared memory (run as root, or use --isolation none)"};
+                 "/dev/shm for its shared memory (run as root, or use --isolation none)"};
   }
   auto fail = [](const std::string& what) {
     return Status(Error{ErrorCode::kIo, what + ": " + std::strerror(errno)});
@@ -23,9 +23,6 @@ Status enter_private_mounts(uint64_t shm_bytes) {
   // Mounts made from here on must not propagate back to the host.
   if (mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
     return fail("cannot make the mount namespace private");
-  }
-  if (mount("coedge-tmp", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m") != 0) {
-    return fail("cannot mount a private /tmp");
   }
   const std::string options = "mode=1777,size=" + std::to_string(shm_bytes);
   if (mount("coedge-shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) != 0) {

@@ -1,9 +1,9 @@
-// A node's private /tmp and /dev/shm. iceoryx puts its daemon's socket at the fixed path
-// /tmp/roudi and its shared memory at fixed names in /dev/shm, so two nodes on one
-// machine (coedge cluster) would collide, and a crashed run would leave segments behind.
-// The agent therefore enters its own mount namespace and mounts fresh tmpfs file systems
-// on both, before it starts anything: every process of the node inherits them, and they
-// vanish with the last of those processes, whatever way the run ends.
+// A node's private /dev/shm. The node's shared-memory segment is a file at a fixed path
+// there (ipc/node_topology.h), so two nodes on one machine (coedge cluster) would
+// collide, and a run that crashed would leave its segment behind. The agent therefore
+// enters its own mount namespace and mounts a fresh tmpfs on /dev/shm before it starts
+// anything: every process of the node inherits it, and it vanishes with the last of
+// those processes, whatever way the run ends.
 // REQUIRES: called while the process has a single thread. Needs root (CAP_SYS_ADMIN).
 #pragma once
 

@@ -1,5 +1,5 @@
 // Starts and supervises the node agent's child processes (task workers, the inference
-// server, the iceoryx RouDi daemon): restarts a child that exits, with a delay that
+// server): restarts a child that exits, with a delay that
 // doubles per consecutive crash, and stops them all without leaving any behind. Each
 // child runs in its own process group (signals reach its descendants), dies with the
 // agent (PR_SET_PDEATHSIG), and inherits no file descriptor but 0-2 (stdin is

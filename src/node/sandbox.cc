@@ -146,8 +146,8 @@ Result<LaunchCommand> sandbox_command(const SandboxSpec& spec,
   }
 
   std::vector<std::string> argv = {bwrap};
-  // No --unshare-ipc: iceoryx's semaphores live in its shared memory files, and keeping
-  // the host's IPC namespace costs nothing. --cap-drop ALL matters when the agent runs as
+  // No --unshare-ipc: the node's shared memory is a file in /dev/shm, and keeping the
+  // host's System V IPC namespace costs nothing. --cap-drop ALL matters when the agent runs as
   // root: bwrap then keeps every capability unless told otherwise, and CAP_SYS_ADMIN
   // could remount the read-only root writable. No --new-session: the supervisor stops a
   // worker by signalling its process group, which the worker must stay in to get

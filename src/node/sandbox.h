@@ -22,13 +22,12 @@ struct SandboxSpec {
   // Absolute; the only writable directory of the worker, bound read-write at the same
   // path; the worker starts in it.
   std::string task_dir;
-  // Absolute; bound read-write at /tmp inside the sandbox, where iceoryx keeps its
-  // sockets and lock files. All processes that talk over iceoryx must see the same
-  // directory as their /tmp. Anything else mounted under /tmp (a task_dir or a
+  // Absolute; bound read-write at /tmp inside the sandbox (the node agent uses a
+  // folder inside the task's directory, so the worker's /tmp is its own). Anything else mounted under /tmp (a task_dir or a
   // read-only bind below /tmp) gets its empty mount-point directory created inside
   // ipc_dir on the host, so prefer run directories outside /tmp.
   std::string ipc_dir;
-  std::string shm_dir = "/dev/shm";  // bound read-write at /dev/shm (iceoryx shared memory)
+  std::string shm_dir = "/dev/shm";  // bound read-write at /dev/shm (the node's shared-memory segment)
   // Optional: a directory that replaces the host's / (read-only), so that tasks can
   // see different library versions. Its top-level entries are mounted on an empty
   // root (directories and files bound read-only, symlinks recreated), so it only needs

@@ -5,11 +5,13 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <thread>
 
 #include "core/clock.h"
 #include "infer/backend.h"
 #include "ipc/messages.h"
-#include "ipc/transport.h"
+#include "ipc/node_topology.h"
+#include "ipc/shm_segment.h"
 #include "node/inference_engine.h"
 #include "node/node_scenario.h"
 
@@ -21,15 +23,13 @@ void on_signal(int) { g_stop = 1; }
 
 int64_t us(TimePoint t) { return MonotonicClock::to_monotonic_us(t); }
 
-void send(ipc::Publisher& events, const ipc::JobEvent& event) {
-  auto chunk = events.loan(sizeof event);
-  if (!chunk.ok()) {
-    std::fprintf(stderr, "coedge server: cannot report job %llu: %s\n",
-                 static_cast<unsigned long long>(event.ref.job), chunk.error().message.c_str());
-    return;
+void send(ipc::Ring& events, const ipc::JobEvent& event) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    if (events.push(&event)) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  std::memcpy(*chunk, &event, sizeof event);
-  events.publish(*chunk);
+  std::fprintf(stderr, "coedge server: the agent is not reading events; job %llu not reported\n",
+               static_cast<unsigned long long>(event.ref.job));
 }
 
 ipc::JobRef ref_of(const EngineInput& in) {
@@ -41,11 +41,22 @@ ipc::JobRef ref_of(const EngineInput& in) {
   return ref;
 }
 
-class IpcSink final : public EngineSink {
+uint64_t pack(ipc::ChunkRef ref) { return (uint64_t{ref.pool} << 32) | ref.index; }
+ipc::ChunkRef unpack(uint64_t token) {
+  return ipc::ChunkRef{static_cast<uint32_t>(token >> 32), static_cast<uint32_t>(token)};
+}
+
+// Per task: the server's ends of the rings, and the pool its outputs are written into.
+struct TaskPorts {
+  ipc::Ring tensors;
+  ipc::Ring outputs;
+  ipc::Pool output_pool;
+  ipc::Pool tensor_pool;
+};
+
+class ShmSink final : public EngineSink {
  public:
-  IpcSink(std::vector<std::unique_ptr<ipc::Subscriber>>& inputs,
-          std::vector<std::unique_ptr<ipc::Publisher>>& outputs, ipc::Publisher& events)
-      : inputs_(inputs), outputs_(outputs), events_(events) {}
+  ShmSink(std::vector<TaskPorts>& ports, ipc::Ring& events) : ports_(ports), events_(events) {}
 
   void dropped(const EngineInput& input, DropCause reason, TimePoint) override {
     ipc::JobEvent event;
@@ -57,20 +68,21 @@ class IpcSink final : public EngineSink {
 
   void output(const EngineOutput& out) override {
     const EngineInput& in = *out.input;
+    TaskPorts& port = ports_[in.job.task];
     ipc::JobEvent event;
     event.ref = ref_of(in);
     event.batch = out.batch;
     event.infer_start_us = us(out.infer_start);
     event.infer_end_us = us(out.infer_end);
     const uint64_t bytes = ipc::payload_offset<ipc::OutputHeader>() + out.item.size_bytes();
-    auto chunk = outputs_[in.job.task]->loan(bytes);
-    if (!chunk.ok()) {
+    ipc::ChunkRef chunk;
+    if (bytes > port.output_pool.chunk_bytes() || !port.output_pool.alloc(chunk)) {
       event.kind = ipc::EventKind::kDropped;
       event.reason = static_cast<uint8_t>(DropCause::kOverload);
       send(events_, event);
       return;
     }
-    auto* header = new (*chunk) ipc::OutputHeader();
+    auto* header = new (port.output_pool.data(chunk)) ipc::OutputHeader();
     header->ref = event.ref;
     header->pre_start_us = us(in.pre_start);
     header->pre_end_us = us(in.pre_end);
@@ -81,22 +93,27 @@ class IpcSink final : public EngineSink {
     for (int i = 0; i < header->rank; ++i) header->shape[i] = out.item_shape[static_cast<size_t>(i)];
     header->aux = in.aux;
     header->elements = out.item.size();
-    std::memcpy(static_cast<uint8_t*>(*chunk) + ipc::payload_offset<ipc::OutputHeader>(),
+    std::memcpy(reinterpret_cast<uint8_t*>(header) + ipc::payload_offset<ipc::OutputHeader>(),
                 out.item.data(), out.item.size_bytes());
     // Tell the ledger first that the job moved to post-processing (see worker_sdk.cc).
     event.kind = ipc::EventKind::kInferred;
     send(events_, event);
-    outputs_[in.job.task]->publish(*chunk);
+    port.output_pool.publish(chunk, ipc::kSoleHolder);
+    if (!port.outputs.push(&chunk)) {
+      port.output_pool.release(chunk, ipc::kSoleHolder);
+      event.kind = ipc::EventKind::kDropped;
+      event.reason = static_cast<uint8_t>(DropCause::kOverload);
+      send(events_, event);
+    }
   }
 
   void release(const EngineInput& input) override {
-    inputs_[input.job.task]->release(reinterpret_cast<const void*>(input.token));
+    ports_[input.job.task].tensor_pool.release(unpack(input.token), ipc::kSoleHolder);
   }
 
  private:
-  std::vector<std::unique_ptr<ipc::Subscriber>>& inputs_;
-  std::vector<std::unique_ptr<ipc::Publisher>>& outputs_;
-  ipc::Publisher& events_;
+  std::vector<TaskPorts>& ports_;
+  ipc::Ring& events_;
 };
 
 }  // namespace
@@ -133,42 +150,63 @@ int run_server_process(const NodeConfig& config, const std::vector<ModelProfile>
     model_ptrs.push_back(models.back().get());
   }
 
-  ipc::init_runtime("server");
-  std::vector<std::unique_ptr<ipc::Subscriber>> inputs;
-  std::vector<std::unique_ptr<ipc::Publisher>> outputs;
-  ipc::Waiter waiter;
-  for (const NodeTaskConfig& t : config.tasks) {
-    inputs.push_back(std::make_unique<ipc::Subscriber>(ipc::kTensorTopic, t.name, 256));
-    outputs.push_back(std::make_unique<ipc::Publisher>(ipc::kOutputTopic, t.name));
-    if (!waiter.attach(*inputs.back()).ok()) {
-      std::fprintf(stderr, "coedge server: too many tasks for one waiter\n");
-      return 2;
-    }
+  auto segment = ipc::Segment::open(ipc::kSegmentFile);
+  if (!segment.ok()) {
+    std::fprintf(stderr, "coedge server: %s\n", segment.error().message.c_str());
+    return 1;
   }
-  ipc::Publisher events(ipc::kEventTopic, ipc::kEventName);
+  auto events = (*segment)->ring(ipc::kServerEvents);
+  auto bell = (*segment)->doorbell(ipc::kServerBell);
+  if (!events.ok() || !bell.ok()) {
+    std::fprintf(stderr, "coedge server: the node's shared memory lacks the server's parts\n");
+    return 1;
+  }
+  std::vector<TaskPorts> ports;
+  for (const NodeTaskConfig& t : config.tasks) {
+    auto tensors = (*segment)->ring(ipc::tensor_ring(t.name));
+    auto outputs = (*segment)->ring(ipc::output_ring(t.name));
+    auto output_pool = (*segment)->pool(ipc::output_pool(t.name));
+    auto tensor_pool = (*segment)->pool(ipc::tensor_pool(t.name));
+    if (!tensors.ok() || !outputs.ok() || !output_pool.ok() || !tensor_pool.ok()) {
+      std::fprintf(stderr, "coedge server: the node's shared memory lacks task %s\n", t.name.c_str());
+      return 1;
+    }
+    ports.push_back({*tensors, *outputs, *output_pool, *tensor_pool});
+  }
+  // A restarted server starts clean: the jobs its predecessor held were closed by the
+  // agent, so their tensors are released and any output it was writing is freed.
+  for (TaskPorts& p : ports) {
+    p.tensors.drain([&](const void* e) {
+      ipc::ChunkRef ref;
+      std::memcpy(&ref, e, sizeof ref);
+      p.tensor_pool.release(ref, ipc::kSoleHolder);
+    });
+    p.tensor_pool.release_all(ipc::kSoleHolder);
+    p.output_pool.reclaim_filling();
+  }
   MonotonicClock clock;
-  IpcSink sink(inputs, outputs, events);
+  ShmSink sink(ports, *events);
   InferenceEngine engine(*scenario, std::move(*scheduler), model_ptrs, sink, clock);
 
   ipc::JobEvent ready;
   ready.kind = ipc::EventKind::kReady;
   ready.reason = static_cast<uint8_t>(ipc::Role::kServer);
-  send(events, ready);
+  send(*events, ready);
   std::fprintf(stderr, "coedge server: %zu models loaded, scheduler %s, ready\n", models.size(),
                config.scheduler.c_str());
 
   TimePoint wake_at = TimePoint::max();
   while (!g_stop) {
-    // After a batch, look for inputs that arrived during it before deciding again.
-    if (!engine.ran_batch()) {
-      const Duration cap = std::chrono::milliseconds(200);
-      const Duration timeout =
-          wake_at == TimePoint::max() ? cap : std::clamp(wake_at - clock.now(), Duration(0), cap);
-      if (timeout > Duration(0)) waiter.wait(timeout);
-    }
-    for (size_t t = 0; t < inputs.size(); ++t) {
-      while (const void* chunk = inputs[t]->take()) {
-        const auto* header = static_cast<const ipc::TensorHeader*>(chunk);
+    const uint32_t seen = bell->value();
+    bool arrived = false;
+    for (size_t t = 0; t < ports.size(); ++t) {
+      while (const void* entry = ports[t].tensors.peek()) {
+        ipc::ChunkRef ref;
+        std::memcpy(&ref, entry, sizeof ref);
+        // The server keeps the chunk while the job waits; the ring entry goes now.
+        ports[t].tensors.commit();
+        arrived = true;
+        const auto* header = static_cast<const ipc::TensorHeader*>(ports[t].tensor_pool.data(ref));
         EngineInput in;
         in.job.id = header->ref.job;
         in.job.task = static_cast<TaskIndex>(t);
@@ -176,17 +214,23 @@ int run_server_process(const NodeConfig& config, const std::vector<ModelProfile>
         in.job.release = MonotonicClock::from_monotonic_us(header->ref.release_us);
         in.job.deadline = MonotonicClock::from_monotonic_us(header->ref.deadline_us);
         in.job.priority = scenario->tasks[t].priority;
-        in.data = reinterpret_cast<const float*>(static_cast<const uint8_t*>(chunk) +
+        in.data = reinterpret_cast<const float*>(reinterpret_cast<const uint8_t*>(header) +
                                                  ipc::payload_offset<ipc::TensorHeader>());
         in.elements = header->elements;
         in.pre_start = MonotonicClock::from_monotonic_us(header->pre_start_us);
         in.pre_end = MonotonicClock::from_monotonic_us(header->pre_end_us);
         in.aux = header->aux;
-        in.token = reinterpret_cast<uint64_t>(chunk);
+        in.token = pack(ref);
         engine.submit(in);
       }
     }
+    const bool had_batch = engine.ran_batch();
     wake_at = engine.step();
+    if (engine.ran_batch() || arrived || had_batch) continue;  // look again before sleeping
+    const Duration cap = std::chrono::milliseconds(200);
+    const Duration timeout =
+        wake_at == TimePoint::max() ? cap : std::clamp(wake_at - clock.now(), Duration(0), cap);
+    bell->wait(seen, timeout);
   }
   engine.drop_all(DropCause::kShutdown);
   return 0;

@@ -1,0 +1,56 @@
+// How one node's processes are wired through its shared-memory segment: the names of
+// the rings, pools and doorbells of every task, and the plan that sizes them. The
+// agent creates the segment from node_segment_plan(); the server and each worker look
+// their parts up by the same names. Pure.
+//
+//   agent --frame/<task>--> pre worker --tensor/<task>--> server --output/<task>--> post worker
+//   each of them --event/...--> agent (job events: one ring per producer process)
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ipc/shm_segment.h"
+
+namespace coedge::ipc {
+
+// Where the segment lives: in the node's private /dev/shm (node/private_mounts.h).
+inline constexpr const char* kSegmentFile = "/dev/shm/coedge-node";
+
+inline std::string frame_ring(const std::string& task) { return "frame/" + task; }
+inline std::string tensor_ring(const std::string& task) { return "tensor/" + task; }
+inline std::string output_ring(const std::string& task) { return "output/" + task; }
+inline std::string pre_events(const std::string& task) { return "event/" + task + "/pre"; }
+inline std::string post_events(const std::string& task) { return "event/" + task + "/post"; }
+inline constexpr const char* kServerEvents = "event/server";
+
+inline std::string frame_pool(const std::string& sensor) { return "frames/" + sensor; }
+inline std::string tensor_pool(const std::string& task) { return "tensors/" + task; }
+inline std::string output_pool(const std::string& task) { return "outputs/" + task; }
+
+inline constexpr const char* kAgentBell = "agent";
+inline constexpr const char* kServerBell = "server";
+inline std::string pre_bell(const std::string& task) { return task + "/pre"; }
+inline std::string post_bell(const std::string& task) { return task + "/post"; }
+
+// A tensor or output chunk has one consumer: this is its holder bit.
+inline constexpr uint64_t kSoleHolder = 1;
+
+struct TaskChannels {
+  std::string name;
+  std::string sensor;
+  uint64_t tensor_bytes = 0;  // one input item (float32), header excluded
+  uint64_t output_bytes = 0;  // one output item (float32), header excluded
+};
+
+struct SensorChannels {
+  std::string name;
+  uint64_t frame_bytes = 0;  // largest frame's pixels, header excluded
+  uint32_t tasks = 0;        // tasks that read it
+};
+
+SegmentPlan node_segment_plan(const std::vector<TaskChannels>& tasks,
+                              const std::vector<SensorChannels>& sensors);
+
+}  // namespace coedge::ipc
