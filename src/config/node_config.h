@@ -31,6 +31,7 @@ struct SensorConfig {
   int height = 720;
   bool loop = true;        // start again at the end of a folder or video
   Duration period{};       // how often a frame is captured; 0 = the fastest task's period
+  Duration phase{};        // its first capture, after the node starts (cameras are rarely in step)
 };
 
 struct NodeModelConfig {

@@ -36,7 +36,7 @@ constexpr std::string_view kBackendKeys[] = {"name", "threads"};
 constexpr std::string_view kMetricsKeys[] = {"port", "jobs"};
 constexpr std::string_view kModelKeys[] = {"name", "file"};
 constexpr std::string_view kSensorKeys[] = {"name",   "kind", "path",  "width",
-                                            "height", "loop", "period"};
+                                            "height", "loop", "period", "phase"};
 constexpr std::string_view kTaskKeys[] = {"name",    "model",  "sensor", "period",
                                           "deadline", "priority", "epsilon", "worker",
                                           "rootfs",  "env",    "replicas"};
@@ -61,11 +61,15 @@ constexpr int kMaxFrameSide = 8192;
 constexpr Duration kMinWindow = std::chrono::milliseconds(1);
 
 // Names become file names (run_dir, sockets) and metric labels.
+// Names become shared-memory names ("event/<task>/post", at most 63 bytes) with a
+// replica suffix (".1000"): 40 characters leave room for both.
+constexpr size_t kMaxNameLength = 40;
+
 bool is_safe_name(std::string_view name) {
   auto word = [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
   };
-  if (name.empty() || !word(name.front())) return false;
+  if (name.empty() || name.size() > kMaxNameLength || !word(name.front())) return false;
   return std::all_of(name.begin(), name.end(),
                      [&](char c) { return word(c) || c == '.' || c == '-'; });
 }
@@ -172,9 +176,9 @@ class NodeConfigParser {
     if (name && !is_safe_name(*name)) {
       problems_.add(f.mark(), f.path,
                     "'" + *name +
-                        "' is not a usable name: use letters, digits, '_', '.' and '-', "
-                        "starting with a letter, digit or '_' (names become file names and "
-                        "metric labels)");
+                        "' is not a usable name: use at most 40 letters, digits, '_', '.' and "
+                        "'-', starting with a letter, digit or '_' (names become file names, "
+                        "metric labels and shared-memory names)");
       return std::nullopt;
     }
     return name;
@@ -404,6 +408,10 @@ class NodeConfigParser {
         if (d) sensor.period = *d;
         info.period_mark = f.mark();
         info.period_path = f.path;
+        valid &= d.has_value();
+      } else if (f.key == "phase") {
+        std::optional<Duration> d = read_nonnegative_duration(f, problems_);
+        if (d) sensor.phase = *d;
         valid &= d.has_value();
       }
     }

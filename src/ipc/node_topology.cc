@@ -1,5 +1,6 @@
 #include "ipc/node_topology.h"
 
+#include "core/result.h"
 #include "ipc/messages.h"
 
 namespace coedge::ipc {
@@ -33,6 +34,9 @@ SegmentPlan node_segment_plan(const std::vector<TaskChannels>& tasks,
     plan.pools.push_back({frame_pool(s.name), payload_offset<FrameHeader>() + s.frame_bytes,
                           kFramesPerReader * (s.tasks + 1) + 2});
   }
+  // The server packs a chunk reference into 64 bits (server_process.cc).
+  COEDGE_CHECK(plan.pools.size() < 65536);
+  for (const PoolPlan& p : plan.pools) COEDGE_CHECK(p.count < 65536);
   return plan;
 }
 

@@ -13,6 +13,12 @@
 // committed is always correct; a restarted producer frees the chunks its predecessor
 // was still filling.
 //
+// Each chunk's state (free, filling, published), its holder bits and its generation share
+// one 64-bit word that changes only by single atomic operations, so no process can die
+// half-way through a change. One narrow gap remains: a producer killed between
+// publishing a chunk and pushing its reference leaks that chunk until a consumer-side
+// release_all() (the restarted server does that for tensors).
+//
 // Data lives in plain structs in the segment (shm_layout in the .cc); the classes here
 // are thin views. Thread-safety: a Ring has one producer thread and one consumer thread
 // (any processes); a Pool's alloc() is called by one producer thread; release() by any.
@@ -29,10 +35,18 @@
 
 namespace coedge::ipc {
 
+// A chunk, as one publication of it: `generation` changes every time the producer takes
+// the chunk again, so a stale reference (an entry a dead consumer left in its ring,
+// re-released after the chunk was reused) releases nothing.
 struct ChunkRef {
   uint32_t pool = 0;
   uint32_t index = 0;
+  uint32_t generation = 0;
+  uint32_t reserved = 0;
 };
+
+// Holder masks have one bit per consumer of a chunk: at most this many.
+inline constexpr int kMaxHolders = 32;
 
 struct RingPlan {
   std::string name;
@@ -105,11 +119,12 @@ class Pool {
   uint32_t count() const;
   uint32_t pool_index() const { return index_; }
   // Hands the chunk to consumers: each bit of `holders` is one consumer that must
-  // release it. REQUIRES holders != 0.
+  // release it. REQUIRES holders != 0 and fits in kMaxHolders bits.
   void publish(ChunkRef ref, uint64_t holders);
-  // Gives back a filled chunk without publishing it.
+  // Gives back a chunk being filled, without publishing it (the producer's own).
   void discard(ChunkRef ref);
-  // Consumer `bit` is done with the chunk; the last one frees it. Idempotent.
+  // Consumer `bit` is done with this publication; the last one frees the chunk.
+  // Idempotent, and a no-op for a reference to an earlier publication.
   void release(ChunkRef ref, uint64_t bit);
   // For a restarted producer: frees every chunk its predecessor was still filling.
   void reclaim_filling();
@@ -128,7 +143,8 @@ class Pool {
 class Segment {
  public:
   // Creates the segment file (replacing a stale one) and lays it out. Errors name the
-  // path and errno text.
+  // path and errno text, or a name that is empty, too long (63 bytes at most) or twice
+  // in the plan.
   static Result<std::unique_ptr<Segment>> create(const std::string& path, const SegmentPlan& plan);
   // Maps an existing segment. Errors: missing, not a CoEdge segment, other version.
   static Result<std::unique_ptr<Segment>> open(const std::string& path);

@@ -117,7 +117,9 @@ class InProcessPipeline final : public Pipeline, public EngineSink {
     return Ok{};
   }
 
-  bool task_ready(uint32_t) const override { return started_; }
+  DropCause task_unavailable(uint32_t) const override {
+    return started_ ? DropCause::kNone : DropCause::kShutdown;
+  }
 
   void publish_frame(uint32_t, const cv::Mat& frame, uint64_t sequence, TimePoint capture,
                      std::span<const ipc::JobRef> jobs) override {

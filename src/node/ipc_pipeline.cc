@@ -116,8 +116,10 @@ class IpcPipeline final : public Pipeline {
     return Ok{};
   }
 
-  bool task_ready(uint32_t task) const override {
-    return server_ready_.load() && pre_ready_[task].load() && post_ready_[task].load();
+  DropCause task_unavailable(uint32_t task) const override {
+    if (!server_ready_.load()) return DropCause::kServerCrash;
+    if (!pre_ready_[task].load() || !post_ready_[task].load()) return DropCause::kWorkerCrash;
+    return DropCause::kNone;
   }
 
   void publish_frame(uint32_t sensor, const cv::Mat& frame, uint64_t sequence, TimePoint capture,

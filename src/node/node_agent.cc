@@ -122,6 +122,7 @@ class SensorThread {
       : index_(index), sensor_(sensor), source_(std::move(source)), tasks_(std::move(tasks)),
         period_(period), config_(config), accounting_(accounting), pipeline_(pipeline), clock_(clock) {}
 
+  Duration phase() const { return sensor_.phase; }
   void start(TimePoint first) {
     thread_ = std::thread([this, first] { run(first); });
   }
@@ -167,9 +168,10 @@ class SensorThread {
         ref.deadline_us = MonotonicClock::to_monotonic_us(tick + deadline);
         if (!frame.ok()) {
           accounting_.drop(ref.job, DropCause::kBadFrame, clock_.now());
-        } else if (!pipeline_.task_ready(ref.task)) {
+        } else if (const DropCause cause = pipeline_.task_unavailable(ref.task);
+                   cause != DropCause::kNone) {
           // The task's worker or the server is restarting: the frame is lost to it.
-          accounting_.drop(ref.job, DropCause::kWorkerCrash, clock_.now());
+          accounting_.drop(ref.job, cause, clock_.now());
         } else {
           jobs.push_back(ref);
         }
@@ -333,7 +335,7 @@ int run_node_agent(const AgentOptions& options) {
                                                      config, accounting, *pipeline, clock));
   }
   const TimePoint start = clock.now() + std::chrono::milliseconds(100);
-  for (auto& s : sensors) s->start(start);
+  for (size_t i = 0; i < sensors.size(); ++i) sensors[i]->start(start + sensors[i]->phase());
   log(config, config.duration.count() > 0 ? "running for " + format_duration(config.duration)
                                           : "running until Ctrl-C");
 

@@ -58,8 +58,9 @@ class Pipeline {
   // Starts everything and returns once every task can take frames. Errors name the part
   // that failed (a model that does not load, a worker that exits at once, ...).
   virtual Status start() = 0;
-  // Whether the task's workers and the server are up (false while one restarts).
-  virtual bool task_ready(uint32_t task) const = 0;
+  // Whether the task's workers and the server are up: kNone, or why a frame cannot
+  // reach the task now (kServerCrash or kWorkerCrash while that process restarts).
+  virtual DropCause task_unavailable(uint32_t task) const = 0;
   // A captured frame for `jobs` (already released in the ledger). Called from the
   // sensor's thread. A job that cannot be delivered is dropped in the ledger here.
   virtual void publish_frame(uint32_t sensor, const cv::Mat& frame, uint64_t sequence,

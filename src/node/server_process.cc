@@ -41,9 +41,14 @@ ipc::JobRef ref_of(const EngineInput& in) {
   return ref;
 }
 
-uint64_t pack(ipc::ChunkRef ref) { return (uint64_t{ref.pool} << 32) | ref.index; }
+// A tensor chunk as the engine's 64-bit token: pool and index (16 bits each, checked by
+// node_segment_plan) and the publication's generation.
+uint64_t pack(ipc::ChunkRef ref) {
+  return (uint64_t{ref.pool} << 48) | (uint64_t{ref.index & 0xffff} << 32) | ref.generation;
+}
 ipc::ChunkRef unpack(uint64_t token) {
-  return ipc::ChunkRef{static_cast<uint32_t>(token >> 32), static_cast<uint32_t>(token)};
+  return ipc::ChunkRef{static_cast<uint32_t>(token >> 48), static_cast<uint32_t>((token >> 32) & 0xffff),
+                       static_cast<uint32_t>(token), 0};
 }
 
 // Per task: the server's ends of the rings, and the pool its outputs are written into.

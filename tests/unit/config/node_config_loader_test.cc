@@ -516,4 +516,19 @@ TEST(NodeConfigExamples, EveryExampleLoads) {
 }
 
 }  // namespace
+TEST_F(NodeConfigTest, SensorPhase) {
+  Result<NodeConfig> r = parse(
+      "models: [{name: m, file: m1.onnx}]\n"
+      "sensors: [{name: c, kind: synthetic, phase: 40ms}, {name: d, kind: synthetic}]\n"
+      "tasks: [{name: t, model: m, sensor: c, period: 100ms}]\n");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->sensors[0].phase, 40ms);
+  EXPECT_EQ(r->sensors[1].phase, 0ms);
+  EXPECT_TRUE(fails_with(
+      "models: [{name: m, file: m1.onnx}]\n"
+      "sensors: [{name: c, kind: synthetic, phase: -1ms}]\n"
+      "tasks: [{name: t, model: m, sensor: c, period: 100ms}]\n",
+      2, "sensors[0].phase", ""));
+}
+
 }  // namespace coedge

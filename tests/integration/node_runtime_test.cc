@@ -1,0 +1,511 @@
+// `coedge node` as a user runs it: the real node runtime (sensors, workers, the shared
+// inference server) in each isolation mode, with fault injection, SIGTERM and bad input.
+// Assertions are on what the run accounts for and leaves behind, never on how fast it was.
+//
+// Each test writes its config into its own folder /var/tmp/coedge-test-<pid>-<n> (not
+// /tmp: the agent gives its workers a private /tmp), runs the binary with stdout and
+// stderr in a file there, and prints that file when an assertion fails. The folder is
+// removed when the test passes and kept when it fails.
+#include <fcntl.h>
+#include <grp.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const std::string kCoedge = COEDGE_BINARY_DIR "/bin/coedge";
+const std::string kModel = COEDGE_BINARY_DIR "/models/yolov5s-160.onnx";  // 24 ms per inference
+const std::string kProfiles = COEDGE_SOURCE_DIR "/examples/profiles/generated-models-cpu.yaml";
+
+std::string read_text(const fs::path& file) {
+  std::ifstream in(file);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> read_lines(const fs::path& file) {
+  std::ifstream in(file);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) lines.push_back(line);
+  }
+  return lines;
+}
+
+bool is_root() { return geteuid() == 0; }
+
+[[maybe_unused]] bool bwrap_available() {
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    if (!dir.empty() && access((dir + "/bwrap").c_str(), X_OK) == 0) return true;
+  }
+  return false;
+}
+
+// Processes whose command line mentions `needle` (the test's unique folder).
+std::vector<std::string> processes_mentioning(const std::string& needle) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator("/proc", ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    const std::string pid = it->path().filename().string();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmdline = read_text(it->path() / "cmdline");
+    for (char& c : cmdline) c = c == '\0' ? ' ' : c;
+    if (cmdline.find(needle) != std::string::npos) found.push_back(pid + ": " + cmdline);
+  }
+  return found;
+}
+
+struct NodeRun {
+  int code = -1;         // exit code, or -1 when it did not exit normally
+  int signal = 0;        // the signal that ended it, if any
+  bool timed_out = false;
+  std::string output;    // stdout and stderr together
+};
+
+// A running `coedge node` (or any coedge subcommand): forked, in its own process group,
+// stdout and stderr into `log`.
+class Child {
+ public:
+  Child(const std::vector<std::string>& args, const fs::path& log, std::optional<uid_t> run_as = {})
+      : log_(log) {
+    std::vector<std::string> argv_strings{kCoedge};
+    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+    pid_ = fork();
+    if (pid_ == 0) {
+      setpgid(0, 0);
+      const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (fd >= 0) {
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        close(fd);
+      }
+      if (chdir(COEDGE_SOURCE_DIR) != 0) _exit(126);
+      if (run_as) {
+        if (setgroups(0, nullptr) != 0 || setgid(*run_as) != 0 || setuid(*run_as) != 0) _exit(125);
+      }
+      std::vector<char*> argv;
+      for (auto& s : argv_strings) argv.push_back(s.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+  }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child() {
+    if (pid_ > 0 && !reaped_) {
+      kill(-pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  pid_t pid() const { return pid_; }
+  std::string output() const { return read_text(log_); }
+
+  // Waits for the exit; a hang guard (not a timing assertion) kills the whole group.
+  NodeRun wait(std::chrono::seconds guard) {
+    NodeRun run;
+    if (pid_ <= 0) {
+      run.output = "fork failed";
+      return run;
+    }
+    const auto give_up = std::chrono::steady_clock::now() + guard;
+    int status = 0;
+    for (;;) {
+      const pid_t r = waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) break;
+      if (r < 0) {
+        run.output = "waitpid failed";
+        reaped_ = true;
+        return run;
+      }
+      if (std::chrono::steady_clock::now() > give_up) {
+        run.timed_out = true;
+        kill(-pid_, SIGKILL);
+        waitpid(pid_, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    reaped_ = true;
+    run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    run.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    run.output = read_text(log_);
+    return run;
+  }
+
+ private:
+  fs::path log_;
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+};
+
+std::string describe(const NodeRun& run) {
+  std::string text = "exit code " + std::to_string(run.code);
+  if (run.signal != 0) text += ", killed by signal " + std::to_string(run.signal);
+  if (run.timed_out) text += ", TIMED OUT (hang guard)";
+  return text + "\n--- coedge output ---\n" + run.output + "--- end of output ---";
+}
+
+struct TaskLine {
+  std::string name, sensor, period;
+};
+
+class NodeRuntimeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static std::atomic<int> counter{0};
+    dir_ = fs::path("/var/tmp") /
+           ("coedge-test-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (!HasFailure()) {
+      std::error_code ec;
+      fs::remove_all(dir_, ec);
+    } else {
+      std::printf("kept %s for inspection\n", dir_.c_str());
+    }
+  }
+
+  fs::path run_dir() const { return dir_ / "run"; }
+  fs::path summary_file() const { return dir_ / "summary.json"; }
+  fs::path jobs_file() const { return dir_ / "jobs.jsonl"; }
+
+  // A node config with the YOLOv5s-160 model, the given sensors and tasks, in dir_.
+  fs::path write_config(const std::string& isolation, const std::vector<std::string>& sensors,
+                        const std::vector<TaskLine>& tasks, const std::string& name = "node.yaml") {
+    std::ostringstream y;
+    y << "node: test-node\n"
+      << "isolation: " << isolation << "\n"
+      << "run_dir: " << run_dir().string() << "\n"
+      << "profiles: " << kProfiles << "\n"
+      << "models:\n"
+      << "  - {name: yolov5s-160, file: " << kModel << "}\n"
+      << "sensors:\n";
+    for (const auto& s : sensors) y << "  - {name: " << s << ", kind: synthetic, width: 320, height: 240}\n";
+    y << "tasks:\n";
+    for (const auto& t : tasks) {
+      y << "  - {name: " << t.name << ", model: yolov5s-160, sensor: " << t.sensor
+        << ", period: " << t.period << "}\n";
+    }
+    const fs::path file = dir_ / name;
+    std::ofstream(file) << y.str();
+    return file;
+  }
+
+  // The usual three tasks: two sharing cam0, one on cam1.
+  fs::path write_three_task_config(const std::string& isolation) {
+    return write_config(isolation, {"cam0", "cam1"},
+                        {{"a", "cam0", "200ms"}, {"b", "cam0", "400ms"}, {"c", "cam1", "300ms"}});
+  }
+
+  std::vector<std::string> node_args(const fs::path& config, const std::vector<std::string>& extra) {
+    std::vector<std::string> args{"node", "--config", config.string(), "--summary",
+                                  summary_file().string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
+
+  NodeRun run_node(const fs::path& config, const std::vector<std::string>& extra,
+                   std::chrono::seconds guard = std::chrono::seconds(120)) {
+    Child child(node_args(config, extra), dir_ / "output.txt");
+    return child.wait(guard);
+  }
+
+  NodeRun run_coedge(const std::vector<std::string>& args, std::optional<uid_t> run_as = {}) {
+    Child child(args, dir_ / "output.txt", run_as);
+    return child.wait(std::chrono::seconds(60));
+  }
+
+  json read_summary() const {
+    const std::string text = read_text(summary_file());
+    return json::parse(text, nullptr, /*allow_exceptions=*/false);
+  }
+
+  fs::path dir_;
+};
+
+// Totals add up and something was released.
+void expect_accounted(const json& s, const std::string& why) {
+  ASSERT_TRUE(s.is_object()) << "no readable summary\n" << why;
+  const json& t = s["totals"];
+  EXPECT_TRUE(t["accounted"].get<bool>()) << why;
+  const auto released = t["released"].get<uint64_t>();
+  EXPECT_EQ(released, t["met"].get<uint64_t>() + t["overdue"].get<uint64_t>() +
+                          t["dropped"].get<uint64_t>())
+      << why;
+  EXPECT_GT(released, 0u) << why;
+}
+
+[[maybe_unused]] void expect_every_task_ran(const json& s, size_t tasks, const std::string& why) {
+  ASSERT_EQ(s["tasks"].size(), tasks) << why;
+  for (const json& task : s["tasks"]) {
+    EXPECT_GT(task["released"].get<uint64_t>(), 0u) << task["task"] << "\n" << why;
+    EXPECT_GT(task["met"].get<uint64_t>(), 0u) << task["task"] << "\n" << why;
+  }
+}
+
+[[maybe_unused]] void expect_job_lines(const fs::path& jobs, uint64_t released, const std::string& why) {
+  const auto lines = read_lines(jobs);
+  EXPECT_EQ(lines.size(), released) << why;
+  const std::set<std::string> outcomes{"met", "overdue", "dropped"};
+  size_t bad = 0;
+  for (const std::string& line : lines) {
+    const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    const bool ok = j.is_object() && j.contains("outcome") && j["outcome"].is_string() &&
+                    outcomes.count(j["outcome"].get<std::string>()) == 1;
+    if (!ok && bad++ < 3) ADD_FAILURE() << "bad job line: " << line;
+  }
+  EXPECT_EQ(bad, 0u);
+}
+
+void expect_no_leftovers(const fs::path& dir) {
+  const auto left = processes_mentioning(dir.string());
+  std::string list;
+  for (const auto& p : left) list += p + "\n";
+  EXPECT_TRUE(left.empty()) << "processes left behind:\n" << list;
+}
+
+[[maybe_unused]] void expect_shared_memory_released(const json& s, const std::string& why) {
+  ASSERT_TRUE(s.is_object());
+  EXPECT_EQ(s["health"]["chunks_in_use"]["end"].get<int64_t>(), 0) << why;
+  EXPECT_EQ(s["health"]["shm_files"]["end"].get<int64_t>(), 1) << why;
+}
+
+#ifdef COEDGE_NODE_SLOW_TESTS  // the `slow` binary: only the long crash test
+// --- fault injection: many worker crashes -----------------------------------------------
+
+// The acceptance test: after 200 forced worker crashes nothing has leaked, no job
+// is lost (each is accounted, as dropped with cause worker_crash), and work goes on.
+TEST_F(NodeRuntimeTest, SurvivesTwoHundredWorkerCrashesWithoutLeaks) {
+  if (!is_root()) GTEST_SKIP() << "isolation process needs root (private /dev/shm)";
+  const auto config =
+      write_config("process", {"cam0"}, {{"d1", "cam0", "200ms"}, {"d2", "cam0", "200ms"}});
+  // 40s at one crash per 150ms is about 266 crashes: room above 200.
+  const NodeRun run = run_node(config, {"--duration", "40s", "--crash-every", "150ms",
+                                        "--restart-backoff-max", "100ms"},
+                               std::chrono::seconds(240));
+  const std::string why = describe(run);
+  ASSERT_EQ(run.code, 0) << why;
+  expect_no_leftovers(dir_);
+  const json s = read_summary();
+  expect_accounted(s, why);
+  const json& h = s["health"];
+  EXPECT_GE(h["crashes_injected"].get<int>(), 200) << why;
+  ASSERT_TRUE(s["dropped_by_cause"].contains("worker_crash")) << s.dump(2) << "\n" << why;
+  EXPECT_GT(s["dropped_by_cause"]["worker_crash"].get<uint64_t>(), 0u) << why;
+  EXPECT_EQ(h["chunks_in_use"]["end"].get<int64_t>(), 0) << s.dump(2);
+  EXPECT_EQ(h["shm_files"]["end"].get<int64_t>(), 1) << s.dump(2);
+  EXPECT_EQ(h["agent_fds"]["start"].get<int64_t>(), h["agent_fds"]["end"].get<int64_t>()) << s.dump(2);
+  const auto server_start = h["server_fds"]["start"].get<int64_t>();
+  const auto server_end = h["server_fds"]["end"].get<int64_t>();
+  if (server_start >= 0 && server_end >= 0) {
+    EXPECT_EQ(server_start, server_end) << s.dump(2);
+  }
+  EXPECT_GT(s["totals"]["met"].get<uint64_t>(), 0u) << "no work between crashes\n" << why;
+}
+
+#else  // the `integration` binary: everything else
+
+// --- isolation none: everything in one process -----------------------------------------
+
+TEST_F(NodeRuntimeTest, NoneModeRunsAndAccountsEveryJob) {
+  const auto config = write_three_task_config("none");
+  const NodeRun run = run_node(config, {"--duration", "6s", "--jobs", jobs_file().string()});
+  const std::string why = describe(run);
+  ASSERT_EQ(run.code, 0) << why;
+  const json s = read_summary();
+  expect_accounted(s, why);
+  expect_every_task_ran(s, 3, why);
+  expect_job_lines(jobs_file(), s["totals"]["released"].get<uint64_t>(), why);
+}
+
+// --- process and sandbox modes: workers and server as separate processes ----------------
+
+class NodeRuntimeIsolationTest : public NodeRuntimeTest,
+                                 public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(NodeRuntimeIsolationTest, RunsAccountsAndLeavesNothingBehind) {
+  const std::string mode = GetParam();
+  if (!is_root()) GTEST_SKIP() << "isolation " << mode << " needs root (private /dev/shm)";
+  if (mode == "sandbox" && !bwrap_available()) GTEST_SKIP() << "bwrap (bubblewrap) is not in PATH";
+  const auto config = write_three_task_config(mode);
+  const NodeRun run = run_node(config, {"--duration", "6s", "--jobs", jobs_file().string()});
+  const std::string why = describe(run);
+  ASSERT_EQ(run.code, 0) << why;
+  expect_no_leftovers(dir_);
+  const json s = read_summary();
+  expect_accounted(s, why);
+  expect_every_task_ran(s, 3, why);
+  expect_job_lines(jobs_file(), s["totals"]["released"].get<uint64_t>(), why);
+  for (const char* task : {"a", "b", "c"}) {
+    const fs::path results = run_dir() / "tasks" / task / "results.jsonl";
+    EXPECT_FALSE(read_lines(results).empty()) << results << " has no lines\n" << why;
+  }
+  expect_shared_memory_released(s, why);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, NodeRuntimeIsolationTest, ::testing::Values("process", "sandbox"),
+                         [](const auto& info) { return info.param; });
+
+// --- fault injection: server crashes ----------------------------------------------------
+
+TEST_F(NodeRuntimeTest, RestartsACrashedInferenceServer) {
+  if (!is_root()) GTEST_SKIP() << "isolation process needs root (private /dev/shm)";
+  const auto config =
+      write_config("process", {"cam0"}, {{"d1", "cam0", "200ms"}, {"d2", "cam0", "200ms"}});
+  const NodeRun run = run_node(config, {"--duration", "10s", "--crash-target", "server",
+                                        "--crash-every", "3s"});
+  const std::string why = describe(run);
+  ASSERT_EQ(run.code, 0) << why;
+  expect_no_leftovers(dir_);
+  const json s = read_summary();
+  expect_accounted(s, why);
+  EXPECT_GE(s["health"]["server_restarts"].get<int>(), 2) << s.dump(2) << "\n" << why;
+  // Jobs the server held, and frames released while it restarts, are dropped as
+  // server_crash; late arrivals after a restart may be dropped by the scheduler
+  // (deadline). No worker crashed, so no job may be blamed on one.
+  ASSERT_TRUE(s["dropped_by_cause"].contains("server_crash")) << s.dump(2);
+  for (const auto& [cause, count] : s["dropped_by_cause"].items()) {
+    EXPECT_TRUE(cause == "server_crash" || cause == "deadline" || cause == "shutdown" ||
+                cause == "lost")
+        << "unexpected drop cause " << cause << " (" << count << ")\n" << s.dump(2);
+  }
+  EXPECT_GT(s["totals"]["met"].get<uint64_t>(), 0u) << why;
+}
+
+// --- stopping on SIGTERM ---------------------------------------------------------------
+
+TEST_F(NodeRuntimeTest, StopsCleanlyOnSigterm) {
+  if (!is_root()) GTEST_SKIP() << "isolation process needs root (private /dev/shm)";
+  // No duration in the file or on the command line: it runs until a signal.
+  const auto config = write_three_task_config("process");
+  Child child(node_args(config, {"--jobs", jobs_file().string()}), dir_ / "output.txt");
+  // Wait until it says it is running (a guard, not a timing assertion), then a little longer
+  // so that jobs are in flight when the signal arrives.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (child.output().find("running until") == std::string::npos &&
+         std::chrono::steady_clock::now() < give_up) {
+    int status = 0;
+    if (waitpid(child.pid(), &status, WNOHANG) == child.pid()) {
+      FAIL() << "coedge node exited before running (status " << status << ")\n" << child.output();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_NE(child.output().find("running until"), std::string::npos)
+      << "never started running\n" << child.output();
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  // The leftover check below can see the node's processes: the agent, server and workers.
+  EXPECT_GT(processes_mentioning(dir_.string()).size(), 2u);
+  ASSERT_EQ(kill(child.pid(), SIGTERM), 0);
+  const NodeRun run = child.wait(std::chrono::seconds(30));
+  const std::string why = describe(run);
+  ASSERT_FALSE(run.timed_out) << why;
+  ASSERT_EQ(run.code, 0) << why;
+  expect_no_leftovers(dir_);
+  const json s = read_summary();
+  expect_accounted(s, why);
+  expect_job_lines(jobs_file(), s["totals"]["released"].get<uint64_t>(), why);
+  expect_shared_memory_released(s, why);
+}
+
+// --- bad input -------------------------------------------------------------------------
+
+TEST_F(NodeRuntimeTest, AnUnknownModelReferenceIsBadInputWithFileAndLine) {
+  // The task (line 10 of the file) names a model that is not in `models`.
+  std::ostringstream y;
+  y << "node: bad\n"                                               // 1
+    << "isolation: none\n"                                         // 2
+    << "run_dir: " << run_dir().string() << "\n"                   // 3
+    << "profiles: " << kProfiles << "\n"                           // 4
+    << "models:\n"                                                 // 5
+    << "  - {name: yolov5s-160, file: " << kModel << "}\n"         // 6
+    << "sensors:\n"                                                // 7
+    << "  - {name: cam0, kind: synthetic}\n"                       // 8
+    << "tasks:\n"                                                  // 9
+    << "  - {name: t, model: nosuch-model, sensor: cam0, period: 200ms}\n";  // 10
+  const fs::path file = dir_ / "bad.yaml";
+  std::ofstream(file) << y.str();
+  const NodeRun run = run_node(file, {"--duration", "1s"});
+  EXPECT_EQ(run.code, 2) << describe(run);
+  EXPECT_NE(run.output.find("bad.yaml:10"), std::string::npos) << describe(run);
+  EXPECT_NE(run.output.find("nosuch-model"), std::string::npos) << describe(run);
+  EXPECT_FALSE(fs::exists(run_dir())) << "a bad config must run nothing";
+}
+
+TEST_F(NodeRuntimeTest, AMissingConfigFileIsBadInput) {
+  const std::string missing = (dir_ / "no-such-node.yaml").string();
+  const NodeRun run = run_coedge({"node", "--config", missing, "--duration", "1s"});
+  EXPECT_EQ(run.code, 2) << describe(run);
+  EXPECT_NE(run.output.find("no-such-node.yaml"), std::string::npos) << describe(run);
+}
+
+TEST_F(NodeRuntimeTest, AnUnknownSchedulerIsBadInputListingTheSchedulers) {
+  const auto config = write_three_task_config("none");
+  const NodeRun run = run_node(config, {"--duration", "1s", "--scheduler", "fifo"});
+  EXPECT_EQ(run.code, 2) << describe(run);
+  EXPECT_NE(run.output.find("unknown scheduler 'fifo'"), std::string::npos) << describe(run);
+  for (const char* name : {"coedge", "edf", "fixed"}) {
+    EXPECT_NE(run.output.find(name), std::string::npos) << name << "\n" << describe(run);
+  }
+  EXPECT_FALSE(fs::exists(run_dir())) << "a bad scheduler must run nothing";
+}
+
+// Process isolation mounts a private /dev/shm, which needs root. As root, the test runs
+// the node as `nobody` to see the message; it skips when that user cannot run the binary.
+TEST_F(NodeRuntimeTest, ProcessIsolationWithoutRootSaysItNeedsRoot) {
+  std::optional<uid_t> run_as;
+  if (is_root()) {
+    constexpr uid_t kNobody = 65534;
+    // `nobody` must be able to reach the binary, the model and the config.
+    fs::permissions(dir_, fs::perms::all, fs::perm_options::add);
+    std::vector<std::string> args{"--version"};
+    const NodeRun probe = run_coedge(args, kNobody);
+    if (probe.code != 0) {
+      GTEST_SKIP() << "running as root, and user nobody cannot run " << kCoedge << " ("
+                   << describe(probe) << ")";
+    }
+    run_as = kNobody;
+  }
+  const auto config = write_three_task_config("process");
+  fs::permissions(config, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read,
+                  fs::perm_options::add);
+  Child child(node_args(config, {"--duration", "1s"}), dir_ / "output.txt", run_as);
+  const NodeRun run = child.wait(std::chrono::seconds(60));
+  if (run_as && run.code == 2 && run.output.find("does not exist") != std::string::npos) {
+    GTEST_SKIP() << "user nobody cannot read the model or profiles:\n" << run.output;
+  }
+  EXPECT_EQ(run.code, 1) << describe(run);
+  EXPECT_NE(run.output.find("need root"), std::string::npos) << describe(run);
+  expect_no_leftovers(dir_);
+}
+
+#endif  // COEDGE_NODE_SLOW_TESTS
+
+}  // namespace
