@@ -400,6 +400,37 @@ TEST_F(NodeRuntimeTest, RestartsACrashedInferenceServer) {
   EXPECT_GT(s["totals"]["met"].get<uint64_t>(), 0u) << why;
 }
 
+// --- a hung worker ----------------------------------------------------------------------
+
+// A worker stuck inside its pre-processing (tests/integration/hang_worker.cc: every 8th
+// job, deaf to SIGTERM) holds a job without progress: the agent kills it after
+// hang_timeout, counts what it held as dropped and restarts it; work goes on.
+TEST_F(NodeRuntimeTest, KillsAndRestartsAHungWorker) {
+  if (!is_root()) GTEST_SKIP() << "isolation process needs root (private /dev/shm)";
+  const fs::path worker = fs::path(COEDGE_BINARY_DIR) / "tests/integration/coedge-test-hang-worker";
+  ASSERT_TRUE(fs::exists(worker)) << worker;
+  std::ostringstream y;
+  y << "node: test-node\nisolation: process\nhang_timeout: 1s\n"
+    << "run_dir: " << run_dir().string() << "\n"
+    << "profiles: " << kProfiles << "\n"
+    << "models:\n  - {name: yolov5s-160, file: " << kModel << "}\n"
+    << "sensors:\n  - {name: cam0, kind: synthetic, width: 320, height: 240}\n"
+    << "tasks:\n  - {name: h, model: yolov5s-160, sensor: cam0, period: 100ms, worker: "
+    << worker.string() << "}\n";
+  const fs::path config = dir_ / "hang.yaml";
+  std::ofstream(config) << y.str();
+  const NodeRun run = run_node(config, {"--duration", "12s", "--restart-backoff-max", "200ms"});
+  const std::string why = describe(run);
+  ASSERT_EQ(run.code, 0) << why;
+  expect_no_leftovers(dir_);
+  const json s = read_summary();
+  expect_accounted(s, why);
+  EXPECT_GE(s["health"]["worker_restarts"].get<int>(), 1) << s.dump(2) << "\n" << why;
+  ASSERT_TRUE(s["dropped_by_cause"].contains("worker_crash")) << s.dump(2);
+  EXPECT_GT(s["totals"]["met"].get<uint64_t>(), 0u) << why;
+  EXPECT_NE(run.output.find("without progress: killing it"), std::string::npos) << why;
+}
+
 // --- stopping on SIGTERM ---------------------------------------------------------------
 
 TEST_F(NodeRuntimeTest, StopsCleanlyOnSigterm) {
