@@ -13,7 +13,7 @@ COEDGE   := $(BUILD)/bin/coedge
 PACKAGES := g++ make cmake pkg-config libyaml-cpp-dev libcli11-dev nlohmann-json3-dev \
             libgtest-dev libgmock-dev libbenchmark-dev gnuplot-nox \
             libopencv-dev python3-onnx python3-numpy \
-            bubblewrap libspdlog-dev prometheus-cpp-dev
+            bubblewrap prometheus-cpp-dev
 
 .PHONY: all setup build test asan tsan demo bench clean help
 
@@ -51,13 +51,17 @@ asan: setup
 	$(CMAKE) --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 
-# The one concurrent part (coedge sweep's worker threads), under ThreadSanitizer. OpenCV
+# The concurrent parts under ThreadSanitizer: `coedge sweep`'s worker threads, and a node
+# in the none isolation mode (sensor, pre/post and server threads in one process). OpenCV
 # is not instrumented, so the rest of the suite is not run here.
 tsan: setup
 	$(CMAKE) --preset tsan
-	$(CMAKE) --build build-tsan -j $(JOBS) --target coedge
+	$(CMAKE) --build build-tsan -j $(JOBS) --target coedge coedge-worker models
 	TSAN_OPTIONS=halt_on_error=1 build-tsan/bin/coedge sweep --nodes 6,12 --loads 0.8,1.2 \
 	  --bandwidths 100 --seeds 2 --duration 60s --threads 4 -o build-tsan/sweep-smoke
+	TSAN_OPTIONS=halt_on_error=1 build-tsan/bin/coedge node --config examples/node/mixed.yaml \
+	  --isolation none --duration 8s --profiles examples/profiles/generated-models-cpu.yaml \
+	  --run-dir build-tsan/node-smoke
 
 demo: build
 	$(COEDGE) sim examples/lamppost.yaml --compare --out results/lamppost

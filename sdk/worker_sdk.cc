@@ -98,16 +98,8 @@ uint64_t elements_of(const std::vector<int64_t>& shape) {
   return n;
 }
 
-// Job events go to the agent's ring for this worker. A full ring means the agent is
-// behind: wait a little, then give up on this event (the agent then closes the job as
-// lost after its deadline: counted, never vanished).
 void send_event(ipc::Ring& events, const ipc::JobEvent& event) {
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    if (events.push(&event)) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  std::fprintf(stderr, "coedge worker: the agent is not reading events; job %llu not reported\n",
-               static_cast<unsigned long long>(event.ref.job));
+  ipc::send_event(events, event, "coedge worker");
 }
 
 template <typename T>

@@ -425,13 +425,7 @@ class ScenarioParser {
         if (e) task.epsilon = *e;
         valid &= e.has_value();
       } else if (f.key == "replicas") {
-        std::optional<int64_t> r = read_int(f, problems_);
-        if (r && (*r < 1 || *r > kMaxReplicas)) {
-          problems_.add(f.mark(), f.path,
-                        "must be at least 1 (and at most " + std::to_string(kMaxReplicas) +
-                            "), got " + describe(f.value));
-          r.reset();
-        }
+        std::optional<int64_t> r = read_replicas(f, problems_, kMaxReplicas);
         if (r) replicas = *r;
         valid &= r.has_value();
       }

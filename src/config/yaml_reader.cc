@@ -436,4 +436,15 @@ Result<std::string> read_file(const std::string& path) {
   return text;
 }
 
+std::optional<int64_t> read_replicas(const Field& f, Problems& problems, int64_t max) {
+  std::optional<int64_t> r = read_int(f, problems);
+  if (r && (*r < 1 || *r > max)) {
+    problems.add(f.mark(), f.path,
+                 "must be at least 1 (and at most " + std::to_string(max) + "), got " +
+                     describe(f.value));
+    r.reset();
+  }
+  return r;
+}
+
 }  // namespace coedge::config_internal

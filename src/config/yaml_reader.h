@@ -103,6 +103,8 @@ std::optional<double> read_number(const YAML::Node& node, const YAML::Mark& mark
                                   std::string_view path, Problems& problems);
 std::optional<double> read_number(const Field& f, Problems& problems);
 std::optional<bool> read_bool(const Field& f, Problems& problems);
+// `replicas: N` of a task: an integer in 1..max (the copies are named NAME.1 ... NAME.N).
+std::optional<int64_t> read_replicas(const Field& f, Problems& problems, int64_t max);
 
 // Durations: any sign is read; these check the range the field allows.
 std::optional<Duration> read_positive_duration(const Field& f, Problems& problems);

@@ -1,9 +1,23 @@
 #include "ipc/node_topology.h"
 
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
 #include "core/result.h"
 #include "ipc/messages.h"
 
 namespace coedge::ipc {
+
+bool send_event(Ring& events, const JobEvent& event, const char* who) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    if (events.push(&event)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  std::fprintf(stderr, "%s: the agent is not reading events; job %llu not reported\n", who,
+               static_cast<unsigned long long>(event.ref.job));
+  return false;
+}
 
 SegmentPlan node_segment_plan(const std::vector<TaskChannels>& tasks,
                               const std::vector<SensorChannels>& sensors) {

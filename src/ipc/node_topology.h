@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "ipc/messages.h"
 #include "ipc/shm_segment.h"
 
 namespace coedge::ipc {
@@ -49,6 +50,11 @@ struct SensorChannels {
   uint64_t frame_bytes = 0;  // largest frame's pixels, header excluded
   uint32_t tasks = 0;        // tasks that read it
 };
+
+// Sends a job event to the agent. A full ring means the agent is behind: this waits a
+// little (up to ~50 ms), then gives up on the event, says so on stderr and returns false;
+// the agent then closes the job as lost after its deadline (counted, never vanished).
+bool send_event(Ring& events, const JobEvent& event, const char* who);
 
 SegmentPlan node_segment_plan(const std::vector<TaskChannels>& tasks,
                               const std::vector<SensorChannels>& sensors);

@@ -359,8 +359,8 @@ Result<std::unique_ptr<Segment>> Segment::create(const std::string& path, const 
     for (uint32_t c = 0; c < p.count; ++c) new (chunk_slot(pool, c)) ChunkSlot{};
     offset += pool_bytes(p);
   }
-  std::atomic_thread_fence(std::memory_order_release);
-  header->magic = kMagic;  // last: a reader that sees it sees a complete layout
+  // Last, with release order: a reader that sees the magic sees a complete layout.
+  std::atomic_ref<uint64_t>(header->magic).store(kMagic, std::memory_order_release);
   return std::unique_ptr<Segment>(new Segment(path, base, bytes, true));
 }
 
@@ -376,8 +376,9 @@ Result<std::unique_ptr<Segment>> Segment::open(const std::string& path) {
   void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
   ::close(fd);
   if (base == MAP_FAILED) return io_error("cannot map", path);
-  const auto* header = static_cast<const SegmentHeader*>(base);
-  if (header->magic != kMagic || header->version != kVersion || header->bytes != bytes) {
+  auto* header = static_cast<SegmentHeader*>(base);
+  const uint64_t magic = std::atomic_ref<uint64_t>(header->magic).load(std::memory_order_acquire);
+  if (magic != kMagic || header->version != kVersion || header->bytes != bytes) {
     ::munmap(base, bytes);
     return Error{ErrorCode::kInvalidInput,
                  path + " is not a CoEdge shared-memory segment of this version (rebuild the worker?)"};

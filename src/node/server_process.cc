@@ -24,12 +24,7 @@ void on_signal(int) { g_stop = 1; }
 int64_t us(TimePoint t) { return MonotonicClock::to_monotonic_us(t); }
 
 void send(ipc::Ring& events, const ipc::JobEvent& event) {
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    if (events.push(&event)) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  std::fprintf(stderr, "coedge server: the agent is not reading events; job %llu not reported\n",
-               static_cast<unsigned long long>(event.ref.job));
+  ipc::send_event(events, event, "coedge server");
 }
 
 ipc::JobRef ref_of(const EngineInput& in) {
