@@ -228,7 +228,7 @@ int count_open_fds() {
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
-  const auto i = static_cast<size_t>(std::ceil(p * static_cast<double>(v.size()))) ;
+  const auto i = static_cast<size_t>(std::ceil(p * static_cast<double>(v.size())));
   return v[std::min(v.size() - 1, i == 0 ? 0 : i - 1)];
 }
 
