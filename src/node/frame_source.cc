@@ -177,17 +177,13 @@ class VideoSource final : public FrameSource {
       return Error{ErrorCode::kNotFound, "video " + path_ + " does not exist or is not a file"};
     }
     try {
-      // FFmpeg first: it reads files directly, while the GStreamer backend (tried first by
-      // CAP_ANY on Debian) spams warnings for files it cannot handle. Then any backend.
-      for (int api : {int{cv::CAP_FFMPEG}, int{cv::CAP_ANY}}) {
-        if (capture_.open(path_, api) && capture_.isOpened()) {
-          api_ = api;
-          break;
-        }
-      }
+      // FFmpeg only: it reads files directly. OpenCV's fallback, GStreamer, spams
+      // warnings for files it cannot handle and leaks in its plugin loading (libusb, found
+      // by LeakSanitizer); a file FFmpeg cannot read is reported as unreadable.
+      if (capture_.open(path_, cv::CAP_FFMPEG) && capture_.isOpened()) api_ = cv::CAP_FFMPEG;
       if (!capture_.isOpened()) {
         return Error{ErrorCode::kInvalidInput,
-                     "cannot open video " + path_ + " (not a video, or a format OpenCV cannot read)"};
+                     "cannot open video " + path_ + " (not a video, or a format OpenCV's FFmpeg backend cannot read)"};
       }
       width_ = static_cast<int>(capture_.get(cv::CAP_PROP_FRAME_WIDTH));
       height_ = static_cast<int>(capture_.get(cv::CAP_PROP_FRAME_HEIGHT));
