@@ -407,21 +407,11 @@ class ScenarioParser {
         (f.key == "period" ? period : deadline) = d;
         valid &= d.has_value();
       } else if (f.key == "priority") {
-        std::optional<int64_t> p = read_int(f, problems_);
-        if (p && (*p < -1'000'000 || *p > 1'000'000)) {
-          problems_.add(f.mark(), f.path,
-                        "must be between -1000000 and 1000000, got " + describe(f.value));
-          p.reset();
-        }
+        std::optional<int64_t> p = read_priority(f, problems_);
         if (p) task.priority = static_cast<int>(*p);
         valid &= p.has_value();
       } else if (f.key == "epsilon") {
-        std::optional<double> e = read_number(f, problems_);
-        if (e && (*e < 0 || *e > 1)) {
-          problems_.add(f.mark(), f.path,
-                        "must be a miss-rate fraction in [0, 1], got " + describe(f.value));
-          e.reset();
-        }
+        std::optional<double> e = read_fraction(f, problems_);
         if (e) task.epsilon = *e;
         valid &= e.has_value();
       } else if (f.key == "replicas") {

@@ -436,6 +436,24 @@ Result<std::string> read_file(const std::string& path) {
   return text;
 }
 
+std::optional<int64_t> read_priority(const Field& f, Problems& problems) {
+  std::optional<int64_t> p = read_int(f, problems);
+  if (p && (*p < -1'000'000 || *p > 1'000'000)) {
+    problems.add(f.mark(), f.path, "must be between -1000000 and 1000000, got " + describe(f.value));
+    p.reset();
+  }
+  return p;
+}
+
+std::optional<double> read_fraction(const Field& f, Problems& problems) {
+  std::optional<double> e = read_number(f, problems);
+  if (e && (*e < 0 || *e > 1)) {
+    problems.add(f.mark(), f.path, "must be a miss-rate fraction in [0, 1], got " + describe(f.value));
+    e.reset();
+  }
+  return e;
+}
+
 std::optional<int64_t> read_replicas(const Field& f, Problems& problems, int64_t max) {
   std::optional<int64_t> r = read_int(f, problems);
   if (r && (*r < 1 || *r > max)) {

@@ -103,6 +103,10 @@ std::optional<double> read_number(const YAML::Node& node, const YAML::Mark& mark
                                   std::string_view path, Problems& problems);
 std::optional<double> read_number(const Field& f, Problems& problems);
 std::optional<bool> read_bool(const Field& f, Problems& problems);
+// A task's `priority`: an integer in -1000000..1000000.
+std::optional<int64_t> read_priority(const Field& f, Problems& problems);
+// A miss-rate fraction (a task's `epsilon`): a number in [0, 1].
+std::optional<double> read_fraction(const Field& f, Problems& problems);
 // `replicas: N` of a task: an integer in 1..max (the copies are named NAME.1 ... NAME.N).
 std::optional<int64_t> read_replicas(const Field& f, Problems& problems, int64_t max);
 
