@@ -425,16 +425,9 @@ class ScenarioParser {
     if (!valid || !name || !period) return;
     task.period = *period;
     task.deadline = deadline.value_or(*period);
-    for (int64_t r = 1; r <= replicas; ++r) {
-      task.name = replicas == 1 ? *name : *name + "." + std::to_string(r);
-      auto [it, fresh] = task_line_.emplace(task.name, mark.line + 1);
-      if (!fresh) {
-        problems_.add(name_field->mark(), name_field->path,
-                      "duplicate task name '" + task.name + "' (first at line " +
-                          std::to_string(it->second) + ")" +
-                          (replicas > 1 ? "; replicas: N names the copies NAME.1 ... NAME.N" : ""));
-        return;
-      }
+    for (std::string& copy :
+         replica_names(*name, replicas, mark.line + 1, *name_field, task_line_, problems_)) {
+      task.name = std::move(copy);
       if (task.model == kPending) pending_model_.emplace_back(scenario_.tasks.size(), model_name);
       scenario_.tasks.push_back(task);
     }

@@ -436,6 +436,25 @@ Result<std::string> read_file(const std::string& path) {
   return text;
 }
 
+std::vector<std::string> replica_names(const std::string& name, int64_t replicas, int line,
+                                       const Field& name_field,
+                                       std::unordered_map<std::string, int>& seen,
+                                       Problems& problems) {
+  std::vector<std::string> names;
+  for (int64_t r = 1; r <= replicas; ++r) {
+    std::string copy = replicas == 1 ? name : name + "." + std::to_string(r);
+    auto [it, fresh] = seen.emplace(copy, line);
+    if (!fresh) {
+      problems.add(name_field.mark(), name_field.path,
+                   "duplicate task name '" + copy + "' (first at line " + std::to_string(it->second) +
+                       ")" + (replicas > 1 ? "; replicas: N names the copies NAME.1 ... NAME.N" : ""));
+      return {};
+    }
+    names.push_back(std::move(copy));
+  }
+  return names;
+}
+
 std::optional<int64_t> read_priority(const Field& f, Problems& problems) {
   std::optional<int64_t> p = read_int(f, problems);
   if (p && (*p < -1'000'000 || *p > 1'000'000)) {

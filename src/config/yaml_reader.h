@@ -12,6 +12,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -109,6 +110,13 @@ std::optional<int64_t> read_priority(const Field& f, Problems& problems);
 std::optional<double> read_fraction(const Field& f, Problems& problems);
 // `replicas: N` of a task: an integer in 1..max (the copies are named NAME.1 ... NAME.N).
 std::optional<int64_t> read_replicas(const Field& f, Problems& problems, int64_t max);
+// The names of a task's copies: NAME itself, or NAME.1 ... NAME.N. Each is recorded in
+// `seen` (name -> line) at `line`; a name seen before is reported at `name_field` and
+// the result is empty (nothing of the task should be kept).
+std::vector<std::string> replica_names(const std::string& name, int64_t replicas, int line,
+                                       const Field& name_field,
+                                       std::unordered_map<std::string, int>& seen,
+                                       Problems& problems);
 
 // Durations: any sign is read; these check the range the field allows.
 std::optional<Duration> read_positive_duration(const Field& f, Problems& problems);

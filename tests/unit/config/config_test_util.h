@@ -67,12 +67,11 @@ inline std::string replace_line(int line, const std::string& replacement) {
 
 // Parses `text` as "x.yaml" and checks that it fails with a message that starts with
 // "x.yaml:LINE: PATH: " and contains `reason`.
-inline ::testing::AssertionResult fails_with(const std::string& text, int line,
-                                             const std::string& path,
-                                             const std::string& reason) {
-  Result<Scenario> r = parse_scenario(text, "x.yaml", kDataDir);
-  if (r.ok()) return ::testing::AssertionFailure() << "parsed without error:\n" << text;
-  const std::string& msg = r.error().message;
+// Whether `error` is bad input reported as "x.yaml:LINE: PATH: ..." containing `reason`.
+inline ::testing::AssertionResult error_matches(const Error& error, int line,
+                                                const std::string& path,
+                                                const std::string& reason) {
+  const std::string& msg = error.message;
   const std::string prefix =
       "x.yaml:" + std::to_string(line) + ": " + (path.empty() ? "" : path + ": ");
   if (msg.rfind(prefix, 0) != 0)
@@ -80,9 +79,17 @@ inline ::testing::AssertionResult fails_with(const std::string& text, int line,
                                          << prefix << "'";
   if (msg.find(reason) == std::string::npos)
     return ::testing::AssertionFailure() << "message '" << msg << "' lacks '" << reason << "'";
-  if (r.error().code != ErrorCode::kInvalidInput)
+  if (error.code != ErrorCode::kInvalidInput)
     return ::testing::AssertionFailure() << "wrong error code for '" << msg << "'";
   return ::testing::AssertionSuccess() << msg;
+}
+
+inline ::testing::AssertionResult fails_with(const std::string& text, int line,
+                                             const std::string& path,
+                                             const std::string& reason) {
+  Result<Scenario> r = parse_scenario(text, "x.yaml", kDataDir);
+  if (r.ok()) return ::testing::AssertionFailure() << "parsed without error:\n" << text;
+  return error_matches(r.error(), line, path, reason);
 }
 
 inline void expect_same_model(const ModelProfile& a, const ModelProfile& b) {

@@ -4,6 +4,7 @@
 // tests build a small folder of stand-in files (models, frames, a video, a worker, a
 // rootfs, a profile set) in a per-process temporary directory.
 #include "config/node_config_loader.h"
+#include "config_test_util.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -58,18 +59,9 @@ const std::string kMinimal =
     "sensors: [{name: c, kind: synthetic}]\n"
     "tasks: [{name: t, model: m, sensor: c, period: 100ms}]\n";
 
-// `text` with lines first..last (1-based, inclusive) replaced by `replacement` (which may
-// hold several lines, or none when empty).
-std::string replace_lines(const std::string& text, int first, int last,
-                          const std::string& replacement) {
-  std::istringstream in(text);
-  std::string line, out;
-  for (int n = 1; std::getline(in, line); ++n) {
-    if (n == first && !replacement.empty()) out += replacement + "\n";
-    if (n < first || n > last) out += line + "\n";
-  }
-  return out;
-}
+using coedge::testing::error_matches;
+using coedge::testing::replace_lines;
+
 std::string replace_line(int line, const std::string& replacement) {
   return replace_lines(kBase, line, line, replacement);
 }
@@ -121,17 +113,7 @@ class NodeConfigTest : public ::testing::Test {
                                                const std::string& reason) {
     Result<NodeConfig> r = parse(text);
     if (r.ok()) return ::testing::AssertionFailure() << "parsed without error:\n" << text;
-    const std::string& msg = r.error().message;
-    const std::string prefix =
-        "x.yaml:" + std::to_string(line) + ": " + (field.empty() ? "" : field + ": ");
-    if (msg.rfind(prefix, 0) != 0)
-      return ::testing::AssertionFailure() << "message '" << msg << "' does not start with '"
-                                           << prefix << "'";
-    if (msg.find(reason) == std::string::npos)
-      return ::testing::AssertionFailure() << "message '" << msg << "' lacks '" << reason << "'";
-    if (r.error().code != ErrorCode::kInvalidInput)
-      return ::testing::AssertionFailure() << "wrong error code for '" << msg << "'";
-    return ::testing::AssertionSuccess() << msg;
+    return error_matches(r.error(), line, field, reason);
   }
 
   static inline fs::path dir_;
