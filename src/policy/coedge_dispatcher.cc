@@ -18,7 +18,8 @@ CoedgeDispatcher::CoedgeDispatcher(const Scenario& scenario, CoedgeDispatcherOpt
       view_(scenario.network),
       nodes_(scenario.nodes.size()),
       where_(scenario.tasks.size(), kNone),
-      bans_(scenario.tasks.size()) {
+      bans_(scenario.tasks.size()),
+      lost_(scenario.nodes.size(), false) {
   for (auto& node : nodes_) {
     node.model_counts.assign(scenario.models.size(), 0);
     node.model_rates.assign(scenario.models.size(), 0.0);
@@ -81,7 +82,7 @@ NodeIndex CoedgeDispatcher::best_node(TaskIndex t) {
   NodeIndex best = kNone;
   double best_similarity = -1, best_latency = kInfinity;
   for (NodeIndex k : candidates_) {
-    if (!bans_[t].empty() && banned(t, k)) continue;
+    if (lost_[k] || (!bans_[t].empty() && banned(t, k))) continue;
     const NodeState& node = nodes_[k];
     const Duration comm = comm_time(view_, model.input_bytes, task.source, k);
     if (comm == kNever) continue;
@@ -170,8 +171,32 @@ Plan CoedgeDispatcher::initial(std::vector<PlanRecord>& records) {
 Plan CoedgeDispatcher::update(const WindowReport& report, std::vector<PlanRecord>& records) {
   COEDGE_CHECK(report.tasks.size() == scenario_.tasks.size());
   ++window_;
+  std::vector<Duration> comm_before(where_.size(), Duration(0));
+  for (TaskIndex t = 0; t < where_.size(); ++t) {
+    if (where_[t] == kNone) continue;
+    comm_before[t] = comm_time(view_, scenario_.models[scenario_.tasks[t].model].input_bytes,
+                               scenario_.tasks[t].source, where_[t]);
+  }
   for (const MeasuredLink& link : report.links)
     if (link.a != link.b) view_.set(link.a, link.b, link.mbps, view_.latency(link.a, link.b));
+
+  // Rule 1: a placement that a slower link broke, by estimate, is offered again.
+  std::vector<TaskIndex> offered;
+  for (TaskIndex t = 0; t < where_.size(); ++t) {
+    const NodeIndex k = where_[t];
+    if (k == kNone) continue;
+    const TaskSpec& task = scenario_.tasks[t];
+    const ModelProfile& model = scenario_.models[task.model];
+    const Duration comm = comm_time(view_, model.input_bytes, task.source, k);
+    if (comm <= comm_before[t]) continue;
+    const double latency = comm == kNever ? kInfinity
+                                          : static_cast<double>(comm.count()) +
+                                                exec_estimate_us(task, model, nodes_[k].load, nodes_[k].alpha);
+    if (latency <= static_cast<double>(task.deadline.count())) continue;
+    remove(t);
+    records.push_back({t, k, kNone, PlanReason::kLinkChanged});
+    offered.push_back(t);
+  }
 
   // Rule 2: alpha follows measured / estimated latency.
   for (NodeIndex k = 0; k < nodes_.size(); ++k) {
@@ -195,7 +220,6 @@ Plan CoedgeDispatcher::update(const WindowReport& report, std::vector<PlanRecord
   }
 
   // Rule 3: at most one eviction per node that missed.
-  std::vector<TaskIndex> offered;
   for (NodeIndex k = 0; k < nodes_.size(); ++k) {
     const NodeState& node = nodes_[k];
     int worst_priority = std::numeric_limits<int>::min();
@@ -222,6 +246,7 @@ Plan CoedgeDispatcher::update(const WindowReport& report, std::vector<PlanRecord
                                                  t > victim)));
       if (lower) victim = t;
     }
+    if (victim == kNone) continue;
     remove(victim);
     auto& bans = bans_[victim];
     std::erase_if(bans, [this](const Ban& b) { return b.until_window <= window_; });
@@ -245,6 +270,31 @@ Plan CoedgeDispatcher::update(const WindowReport& report, std::vector<PlanRecord
     }
   }
   return plan();
+}
+
+std::optional<Plan> CoedgeDispatcher::on_node_lost(NodeIndex node, std::vector<PlanRecord>& records) {
+  COEDGE_CHECK(node < nodes_.size());
+  lost_[node] = true;
+  std::vector<TaskIndex> offered = nodes_[node].tasks;
+  for (TaskIndex t : offered) {
+    remove(t);
+    records.push_back({t, node, kNone, PlanReason::kNodeLost});
+  }
+  for (TaskIndex t : by_priority(std::move(offered))) {
+    const NodeIndex k = best_node(t);
+    if (k == kNone) {
+      records.push_back({t, kNone, kNone, PlanReason::kUnplaceable});
+    } else {
+      assign(t, k);
+      records.push_back({t, kNone, k, PlanReason::kReadmitted});
+    }
+  }
+  return plan();
+}
+
+void CoedgeDispatcher::on_node_back(NodeIndex node) {
+  COEDGE_CHECK(node < nodes_.size());
+  lost_[node] = false;
 }
 
 }  // namespace coedge

@@ -9,7 +9,10 @@
 // lowest node index. A task no node can host waits, unplaced.
 //
 // Stage 2 (update, each window), rules chosen where the paper is silent (docs/POLICIES.md):
-//  1. the bandwidth view takes the measured values;
+//  1. the bandwidth view takes the measured values; a placed task whose transfer got
+//     slower by it and whose estimate (Eq. 2 + Eq. 3) now misses its deadline is taken
+//     off its node (kLinkChanged) and offered again in rule 4, without waiting for the
+//     misses that rule 3 would need (the question of the paper's Fig. 11);
 //  2. alpha_k tracks measured / estimated latency on node k: target = sum of measured mean
 //     node latencies / sum of alpha-free Eq. 3 estimates - 1, smoothed alpha = (alpha +
 //     target) / 2, bounded to [kMinAlpha, kMaxAlpha]. A dropped job counts as having
@@ -20,6 +23,9 @@
 //     for the next kBanWindows windows (each node it was evicted from is remembered);
 //  4. evicted and waiting tasks are offered again, in priority order, as in stage 1.
 //
+// A lost node (on_node_lost, from the runtime's liveliness) gets no task until it is
+// back; its tasks are offered again at once, in priority order, as in stage 1.
+//
 // CoEdge+ option (CoedgeDispatcherOptions::batch_aware, the `coedge+` dispatcher): Eq. 3
 // counts what batching saves. The n tasks of one model on a node are expected to run in
 // batches of b = the largest size <= min(n, 10) whose ExeTime fits half of the model's
@@ -28,6 +34,7 @@
 // rates) x that cost. Everything else is unchanged.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "policy/dispatcher.h"
@@ -47,6 +54,8 @@ class CoedgeDispatcher final : public Dispatcher {
   explicit CoedgeDispatcher(const Scenario& scenario, CoedgeDispatcherOptions options = {});
   Plan initial(std::vector<PlanRecord>& records) override;
   Plan update(const WindowReport& report, std::vector<PlanRecord>& records) override;
+  std::optional<Plan> on_node_lost(NodeIndex node, std::vector<PlanRecord>& records) override;
+  void on_node_back(NodeIndex node) override;
 
   double alpha(NodeIndex node) const { return nodes_[node].alpha; }
   const Network& bandwidth_view() const { return view_; }
@@ -88,6 +97,7 @@ class CoedgeDispatcher final : public Dispatcher {
   std::vector<double> task_loads_;
   std::vector<std::vector<Ban>> bans_;  // per task; expired entries are pruned
   std::vector<NodeIndex> candidates_;  // scratch
+  std::vector<bool> lost_;              // per node: the runtime lost it
   int window_ = 0;
 };
 

@@ -19,6 +19,8 @@ std::string_view to_string(PlanReason reason) {
     case PlanReason::kEvicted: return "evicted";
     case PlanReason::kReadmitted: return "readmitted";
     case PlanReason::kMoved: return "moved";
+    case PlanReason::kNodeLost: return "node_lost";
+    case PlanReason::kLinkChanged: return "link_changed";
   }
   return "?";
 }

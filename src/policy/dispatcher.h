@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -28,6 +29,8 @@ enum class PlanReason {
   kEvicted,      // stage 2 took the task off an overloaded node
   kReadmitted,   // stage 2 found a node for a waiting or evicted task
   kMoved,        // a dispatcher that moves tasks directly (naive) moved it
+  kNodeLost,     // its node stopped answering (the runtime's liveliness); it is offered again
+  kLinkChanged,  // a measured bandwidth made its placement miss the deadline by estimate
 };
 std::string_view to_string(PlanReason reason);
 
@@ -67,6 +70,15 @@ class Dispatcher {
   virtual ~Dispatcher() = default;
   virtual Plan initial(std::vector<PlanRecord>& records) = 0;
   virtual Plan update(const WindowReport& report, std::vector<PlanRecord>& records) = 0;
+  // The runtime lost contact with `node` (its agent died or its network did): a
+  // dispatcher that can move tasks takes them off it and places them elsewhere, and puts
+  // nothing there until on_node_back(). Returns the new plan, or nullopt when the
+  // dispatcher does not move tasks (Local: a task stays on its source, lost with it).
+  virtual std::optional<Plan> on_node_lost(NodeIndex /*node*/, std::vector<PlanRecord>& /*records*/) {
+    return std::nullopt;
+  }
+  // The node answers again; it becomes a candidate for later placements.
+  virtual void on_node_back(NodeIndex /*node*/) {}
 };
 
 std::span<const std::string_view> dispatcher_names();

@@ -205,6 +205,60 @@ TEST(CoedgeDispatcher, Stage2BandwidthMeasurementsChangeLaterPlacements) {
   EXPECT_DOUBLE_EQ(d.bandwidth_view().mbps(0, 1), 10.0);
 }
 
+TEST(CoedgeDispatcher, Stage2MovesATaskWhoseLinkGotTooSlowWithoutWaitingForMisses) {
+  // M runs on b: 1.25 MB from a take 100 ms at 100 Mbit/s, 1 s at 10 Mbit/s.
+  const Scenario s = ScenarioBuilder()
+                         .node("a")
+                         .node("b")
+                         .model(make_model("m", 300, 0, 1250000))
+                         .model(make_model("big", 650, 0, 12500))
+                         .link("a", "b", 100)
+                         .task("Busy", "a", "big", 700, 2)
+                         .task("M", "a", "m", 1000, 1)
+                         .build();
+  CoedgeDispatcher d(s);
+  std::vector<PlanRecord> records;
+  // Busy fills a (650 of every 700 ms), so M goes to b: 100 + 300 ms <= 1000.
+  const Plan first = d.initial(records);
+  ASSERT_EQ(first.node_of_task[1], 1u) << "M should start on b (300 + 100 ms)";
+  records.clear();
+  WindowReport r = quiet_report(s);
+  r.links.push_back({0, 1, 10});  // 1 s of transfer alone: b can no longer meet 1000 ms
+  const Plan plan = d.update(r, records);  // no miss was reported: rule 1 alone moves it
+  ASSERT_FALSE(records.empty());
+  EXPECT_EQ(records[0].task, 1u);
+  EXPECT_EQ(records[0].reason, PlanReason::kLinkChanged);
+  EXPECT_EQ(plan.node_of_task[1], kNone);  // a is full and b too far: M waits
+}
+
+TEST(CoedgeDispatcher, ALostNodesTasksArePlacedElsewhereAndItGetsNoneUntilBack) {
+  const Scenario s = three_nodes().task("M1", "a", "m", 700, 2).task("M2", "b", "m", 700, 1).build();
+  CoedgeDispatcher d(s);
+  std::vector<PlanRecord> records;
+  EXPECT_EQ(where(s, d.initial(records)), (std::vector<std::string>{"a", "a"}));
+  records.clear();
+  const std::optional<Plan> after = d.on_node_lost(0, records);
+  ASSERT_TRUE(after.has_value());
+  for (NodeIndex k : after->node_of_task) EXPECT_NE(k, 0u);
+  ASSERT_EQ(records.size(), 4u);
+  EXPECT_EQ(records[0].reason, PlanReason::kNodeLost);
+  EXPECT_EQ(records[2].reason, PlanReason::kReadmitted);
+  EXPECT_EQ(records[2].task, 0u);  // the higher priority first
+  // While a is lost, stage 2 places nothing there; once back, it is a candidate again.
+  records.clear();
+  EXPECT_EQ(d.update(quiet_report(s), records).node_of_task[0], after->node_of_task[0]);
+  d.on_node_back(0);
+  EXPECT_TRUE(records.empty());
+}
+
+TEST(LocalDispatcher, DoesNotMoveTasksOffALostNode) {
+  const Scenario s = three_nodes().task("M1", "a", "m", 700).build();
+  LocalDispatcher d(s);
+  std::vector<PlanRecord> records;
+  d.initial(records);
+  EXPECT_FALSE(d.on_node_lost(0, records).has_value());
+}
+
 TEST(CoedgePlusDispatcher, BatchAwareEq3FitsTasksThatBatchTogether) {
   // Four tasks of m2: ExeTime(b) = 300 + 30 (b - 1) ms, period = deadline = 1000 ms.
   ScenarioBuilder b = ScenarioBuilder().node("a").node("b").default_mbps(100).model(
