@@ -13,7 +13,8 @@ COEDGE   := $(BUILD)/bin/coedge
 PACKAGES := g++ make cmake pkg-config libyaml-cpp-dev libcli11-dev nlohmann-json3-dev \
             libgtest-dev libgmock-dev libbenchmark-dev gnuplot-nox \
             libopencv-dev python3-onnx python3-numpy \
-            bubblewrap prometheus-cpp-dev
+            bubblewrap prometheus-cpp-dev \
+            cyclonedds-dev cyclonedds-tools libiperf-dev iperf3 iproute2
 
 .PHONY: all setup build test asan tsan demo bench clean help
 

@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "config/node_config_loader.h"
 #include "config/scenario_loader.h"
+#include "node/cluster_config.h"
 #include "node/node_agent.h"
 #include "node/server_process.h"
 #include "policy/local_scheduler.h"
@@ -26,6 +27,12 @@ std::string sibling_executable(const std::string& name) {
 
 struct NodeFlags {
   std::string config, isolation, scheduler, duration, profiles, jobs, summary, run_dir, worker;
+  // A cluster node: its scenario and name, where its models are, how it reaches the others.
+  std::string scenario, name, models_dir = "build/models", dds_interface;
+  std::vector<std::string> dds_peers, peers;
+  uint32_t domain = 0;
+  int probe_port = 5201;
+  std::string probe_every = "3s";
   std::string crash_every, crash_target = "worker", backoff_max;
   int metrics_port = -1;
   int backend_threads = -1;
@@ -80,6 +87,48 @@ Result<NodeConfig> load_with_overrides(const NodeFlags& f) {
   return config;
 }
 
+// A cluster node's config: the scenario's tasks, the models from --models-dir.
+Result<NodeConfig> cluster_config(const NodeFlags& f, Scenario& scenario, bool write_profiles) {
+  auto loaded = load_scenario(f.scenario);
+  if (!loaded.ok()) return loaded.error();
+  scenario = std::move(*loaded);
+  ClusterNodeSettings settings;
+  settings.node = f.name;
+  settings.models_dir = f.models_dir;
+  settings.run_dir = f.run_dir.empty() ? "" : std::filesystem::absolute(f.run_dir).string();
+  settings.write_profiles = write_profiles;
+  if (!f.scheduler.empty()) settings.scheduler = f.scheduler;
+  if (!f.isolation.empty()) {
+    auto iso = parse_isolation(f.isolation);
+    if (!iso.ok()) return Error{iso.error().code, "--isolation: " + iso.error().message};
+    settings.isolation = *iso;
+  }
+  if (f.backend_threads >= 0) settings.backend_threads = f.backend_threads;
+  auto config = cluster_node_config(scenario, settings);
+  if (!config.ok()) return config.error();
+  if (!f.duration.empty()) {
+    auto d = parse_duration(f.duration);
+    if (!d.ok()) return Error{d.error().code, "--duration: " + d.error().message};
+    config->duration = *d;
+  }
+  if (!f.jobs.empty()) config->jobs_jsonl = std::filesystem::absolute(f.jobs).string();
+  if (f.metrics_port >= 0) config->metrics_port = f.metrics_port;
+  return config;
+}
+
+// "name=address" pairs.
+Result<std::vector<std::pair<std::string, std::string>>> parse_peers(const std::vector<std::string>& items) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const std::string& item : items) {
+    const auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == item.size()) {
+      return Error{ErrorCode::kInvalidInput, "--peer '" + item + "': expected NODE=ADDRESS, e.g. n2=10.77.0.2"};
+    }
+    out.emplace_back(item.substr(0, eq), item.substr(eq + 1));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::function<int()> add_node_command(CLI::App& app) {
@@ -89,9 +138,32 @@ std::function<int()> add_node_command(CLI::App& app) {
       "(sandboxed), and one shared inference server that batches jobs under the local "
       "scheduler. Prints progress and a per-task summary; stops cleanly on Ctrl-C.");
   auto flags = std::make_shared<NodeFlags>();
-  cmd->add_option("--config", flags->config, "the node's config file (docs/NODE_CONFIG.md)")
-      ->required()
-      ->check(CLI::ExistingFile);
+  auto* config_opt = cmd->add_option("--config", flags->config, "the node's config file (docs/NODE_CONFIG.md)")
+                         ->check(CLI::ExistingFile);
+  auto* scenario_opt =
+      cmd->add_option("--scenario", flags->scenario,
+                      "instead of --config: run as node --name of this scenario's cluster; the "
+                      "master's plan says which tasks run here (docs/CLUSTER.md)")
+          ->check(CLI::ExistingFile)
+          ->excludes(config_opt);
+  config_opt->excludes(scenario_opt);
+  cmd->add_option("--name", flags->name, "with --scenario: this node's name in the scenario");
+  cmd->add_option("--models-dir", flags->models_dir, "with --scenario: folder holding <model>.onnx")
+      ->capture_default_str();
+  cmd->add_option("--domain", flags->domain, "with --scenario: DDS domain id (0-232)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 232));
+  cmd->add_option("--dds-interface", flags->dds_interface,
+                  "with --scenario: address of the network interface DDS uses (default: Cyclone's choice)");
+  cmd->add_option("--dds-peer", flags->dds_peers,
+                  "with --scenario: unicast discovery peer address (repeat); default: multicast discovery");
+  cmd->add_option("--peer", flags->peers,
+                  "with --scenario: NODE=ADDRESS of a peer whose bandwidth this node probes (repeat)");
+  cmd->add_option("--probe-port", flags->probe_port, "with --scenario: iperf3 port of every node's probe server")
+      ->capture_default_str();
+  cmd->add_option("--probe-every", flags->probe_every,
+                  "with --scenario: one peer is probed (for 250 ms) this often, in turn")
+      ->capture_default_str();
   cmd->add_option("--isolation", flags->isolation,
                   "override: sandbox (bubblewrap, default), process (no sandbox), or none "
                   "(everything in one process: the paper's Mono Container baseline)");
@@ -115,10 +187,37 @@ std::function<int()> add_node_command(CLI::App& app) {
                   "the delay starts at 100ms and doubles per consecutive crash)");
   cmd->add_option("--worker", flags->worker, "the stock worker executable (default: coedge-worker next to coedge)");
   return [flags] {
-    auto config = load_with_overrides(*flags);
+    if (flags->config.empty() == flags->scenario.empty()) {
+      std::fprintf(stderr, "coedge node: give --config NODE.yaml (one node) or --scenario S.yaml --name NODE (a cluster node)\n");
+      return kExitBadInput;
+    }
+    if (!flags->scenario.empty() && flags->name.empty()) {
+      std::fprintf(stderr, "coedge node: --scenario needs --name, the node to run\n");
+      return kExitBadInput;
+    }
+    Scenario scenario;
+    ClusterOptions cluster;
+    auto config = flags->scenario.empty() ? load_with_overrides(*flags) : cluster_config(*flags, scenario, true);
     if (!config.ok()) {
       std::fprintf(stderr, "coedge node: %s\n", config.error().message.c_str());
       return kExitBadInput;
+    }
+    if (!flags->scenario.empty()) {
+      auto peers = parse_peers(flags->peers);
+      auto every = parse_duration(flags->probe_every);
+      if (!peers.ok() || !every.ok() || every->count() <= 0) {
+        std::fprintf(stderr, "coedge node: %s\n",
+                     !peers.ok() ? peers.error().message.c_str()
+                                 : ("--probe-every: " + (every.ok() ? std::string("must be positive") : every.error().message)).c_str());
+        return kExitBadInput;
+      }
+      cluster.node = flags->name;
+      cluster.domain = flags->domain;
+      cluster.interface_address = flags->dds_interface;
+      cluster.dds_peers = flags->dds_peers;
+      cluster.peer_addresses = *peers;
+      cluster.probe_port = flags->probe_port;
+      cluster.probe_every = *every;
     }
     struct sigaction sa {};
     sa.sa_handler = on_signal;
@@ -132,6 +231,13 @@ std::function<int()> add_node_command(CLI::App& app) {
     options.worker_exe = flags->worker.empty() ? sibling_executable("coedge-worker") : flags->worker;
     options.summary_json = flags->summary;
     options.stop = &g_stop;
+    if (!flags->scenario.empty()) {
+      options.cluster = &cluster;
+      options.cluster_scenario = &scenario;
+      options.server_config_args = {"--scenario", std::filesystem::absolute(flags->scenario).string(), "--name",
+                                    flags->name, "--models-dir", flags->models_dir, "--run-dir",
+                                    options.config.run_dir};
+    }
     if (!flags->backoff_max.empty()) {
       auto max = parse_duration(flags->backoff_max);
       if (!max.ok() || max->count() <= 0) {
@@ -160,12 +266,17 @@ std::function<int()> add_node_server_command(CLI::App& app) {
                                  "(internal) the node's shared inference server; `coedge node` starts it");
   cmd->group("");  // not listed in --help: users run `coedge node`
   auto flags = std::make_shared<NodeFlags>();
-  cmd->add_option("--config", flags->config)->required();
+  cmd->add_option("--config", flags->config);
+  cmd->add_option("--scenario", flags->scenario);
+  cmd->add_option("--name", flags->name);
+  cmd->add_option("--models-dir", flags->models_dir);
+  cmd->add_option("--run-dir", flags->run_dir);
   cmd->add_option("--profiles", flags->profiles)->required();
   cmd->add_option("--scheduler", flags->scheduler);
   cmd->add_option("--backend-threads", flags->backend_threads);
   return [flags] {
-    auto config = load_node_config(flags->config);
+    Scenario scenario;
+    auto config = flags->scenario.empty() ? load_node_config(flags->config) : cluster_config(*flags, scenario, false);
     if (!config.ok()) {
       std::fprintf(stderr, "coedge node-server: %s\n", config.error().message.c_str());
       return kExitBadInput;

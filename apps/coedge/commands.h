@@ -19,5 +19,9 @@ std::function<int()> add_profile_command(CLI::App& app);
 std::function<int()> add_sweep_command(CLI::App& app);
 std::function<int()> add_node_command(CLI::App& app);
 std::function<int()> add_node_server_command(CLI::App& app);
+std::function<int()> add_master_command(CLI::App& app);
+std::function<int()> add_camera_command(CLI::App& app);
+std::function<int()> add_cluster_command(CLI::App& app);
+std::function<int()> add_demo_command(CLI::App& app);
 
 }  // namespace coedge::app

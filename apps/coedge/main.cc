@@ -17,6 +17,10 @@ int main(int argc, char** argv) {
   auto sweep = coedge::app::add_sweep_command(app);
   auto node = coedge::app::add_node_command(app);
   auto node_server = coedge::app::add_node_server_command(app);
+  auto master = coedge::app::add_master_command(app);
+  auto camera = coedge::app::add_camera_command(app);
+  auto cluster = coedge::app::add_cluster_command(app);
+  auto demo = coedge::app::add_demo_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -30,6 +34,10 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("sweep")) return sweep();
     if (app.got_subcommand("node")) return node();
     if (app.got_subcommand("node-server")) return node_server();
+    if (app.got_subcommand("master")) return master();
+    if (app.got_subcommand("camera")) return camera();
+    if (app.got_subcommand("cluster")) return cluster();
+    if (app.got_subcommand("demo")) return demo();
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "coedge: out of memory (the scenario is too large for this machine)\n");
     return coedge::app::kExitFailure;

@@ -21,13 +21,15 @@ enum class Isolation {
   kNone,     // everything in the agent's process: the paper's "Mono Container" baseline
 };
 
-enum class SensorKind { kFolder, kVideo, kSynthetic };
+// kTopic: frames arrive over DDS on a ROS 2 image topic (`path` holds the topic), from a
+// camera elsewhere; the node does not capture them itself (used by cluster nodes).
+enum class SensorKind { kFolder, kVideo, kSynthetic, kTopic };
 
 struct SensorConfig {
   std::string name;
   SensorKind kind = SensorKind::kSynthetic;
-  std::string path;        // folder of images or video file (absolute after loading)
-  int width = 1280;        // synthetic frames only
+  std::string path;        // folder of images or video file (absolute after loading); topic name
+  int width = 1280;        // synthetic frames; for a topic, the largest frame expected
   int height = 720;
   bool loop = true;        // start again at the end of a folder or video
   Duration period{};       // how often a frame is captured; 0 = the fastest task's period

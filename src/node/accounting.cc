@@ -11,6 +11,7 @@ Accounting::Accounting(const NodeConfig& config, const Scenario& scenario, NodeM
       epoch_(epoch),
       ledger_(scenario.tasks.size(), config.window),
       stats_(scenario.tasks.size()),
+      sums_(scenario.tasks.size()),
       last_batch_start_(scenario.models.size()) {}
 
 std::vector<uint64_t> Accounting::drops_by_cause() const {
@@ -21,6 +22,11 @@ std::vector<uint64_t> Accounting::drops_by_cause() const {
 std::vector<Accounting::TaskStats> Accounting::task_stats() const {
   std::lock_guard lock(stats_mu_);
   return stats_;
+}
+
+std::vector<Accounting::LatencySums> Accounting::latency_sums() const {
+  std::lock_guard lock(stats_mu_);
+  return sums_;
 }
 
 uint64_t Accounting::release(uint32_t task, TimePoint release, TimePoint deadline) {
@@ -86,6 +92,9 @@ void Accounting::closed(const JobRecord& record) {
     std::lock_guard lock(stats_mu_);
     TaskStats& s = stats_[record.task];
     s.latency_ms.push_back(to_ms(record.end - record.release));
+    sums_[record.task].latency_ms += to_ms(record.end - record.release);
+    sums_[record.task].node_latency_ms +=
+        to_ms(record.end - (JobRecord::reached(record.pre_start) ? record.pre_start : record.release));
     s.pre_ms += to_ms(record.pre_end - record.pre_start);
     s.queue_ms += to_ms(record.infer_start - record.pre_end);
     s.inference_ms += to_ms(record.infer_end - record.infer_start);

@@ -43,6 +43,12 @@ class Accounting {
     uint64_t finished = 0;
   };
   std::vector<TaskStats> task_stats() const;
+  // Per task, over its finished (met or overdue) jobs: the sums of end - release and of
+  // end - arrival at this node (the start of pre-processing). Cheap: for periodic reports.
+  struct LatencySums {
+    double latency_ms = 0, node_latency_ms = 0;
+  };
+  std::vector<LatencySums> latency_sums() const;
   // Dropped jobs of all tasks, by cause (index: DropCause).
   std::vector<uint64_t> drops_by_cause() const;
 
@@ -60,6 +66,7 @@ class Accounting {
   JobLedger ledger_;
   mutable std::mutex stats_mu_;
   std::vector<TaskStats> stats_;
+  std::vector<LatencySums> sums_;
   std::vector<uint64_t> drops_by_cause_ = std::vector<uint64_t>(16, 0);
   std::mutex batch_mu_;
   std::vector<TimePoint> last_batch_start_;  // per model: a new start is a new batch

@@ -311,8 +311,10 @@ Result<std::unique_ptr<FrameSource>> open_frame_source(const SensorConfig& confi
       }
       return std::unique_ptr<FrameSource>(std::move(source));
     }
+    case SensorKind::kTopic:
+      break;  // fed by DDS (node/cluster_feed.h), not opened here
   }
-  return Error{ErrorCode::kUnsupported, sensor_prefix(config) + "unknown sensor kind"};
+  return Error{ErrorCode::kUnsupported, sensor_prefix(config) + "this sensor kind is not a frame source"};
 }
 
 }  // namespace coedge

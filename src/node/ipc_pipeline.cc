@@ -74,9 +74,13 @@ class IpcPipeline final : public Pipeline {
     const TimePoint now = ctx_.clock->now();
     ChildSpec server;
     server.name = "server";
-    server.argv = {ctx_.coedge_exe, "node-server", "--config", config.source_file, "--profiles",
-                   ctx_.profiles_file, "--scheduler", config.scheduler, "--backend-threads",
-                   std::to_string(config.backend_threads)};
+    server.argv = {ctx_.coedge_exe, "node-server", "--profiles", ctx_.profiles_file, "--scheduler",
+                   config.scheduler, "--backend-threads", std::to_string(config.backend_threads)};
+    if (ctx_.server_config_args.empty()) {
+      server.argv.insert(server.argv.end(), {"--config", config.source_file});
+    } else {
+      server.argv.insert(server.argv.end(), ctx_.server_config_args.begin(), ctx_.server_config_args.end());
+    }
     server.log_path = log_dir_ + "/server.log";
     server.backoff_max = ctx_.restart_backoff_max;
     server.backoff_initial = std::min(server.backoff_initial, server.backoff_max);
@@ -263,9 +267,9 @@ class IpcPipeline final : public Pipeline {
     for (const SensorConfig& sensor : config.sensors) {
       uint32_t readers = 0;
       for (const auto& t : config.tasks) readers += t.sensor == sensor.name ? 1 : 0;
-      // Synthetic frames have a known size; files are planned at up to 1080p (a larger
+      // Synthetic and topic frames have a known size; files are planned at up to 1080p (a larger
       // frame is dropped as overload, with a message).
-      const bool known = sensor.kind == SensorKind::kSynthetic;
+      const bool known = sensor.kind == SensorKind::kSynthetic || sensor.kind == SensorKind::kTopic;
       const uint64_t w = known ? sensor.width : std::max(sensor.width, 1920);
       const uint64_t h = known ? sensor.height : std::max(sensor.height, 1080);
       sensors.push_back({sensor.name, w * h * 3, readers});

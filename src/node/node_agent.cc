@@ -204,7 +204,9 @@ uint64_t shm_bytes_needed(const NodeConfig& config, const ModelShapes& shapes) {
   // Generous: the segment's pools (ipc/node_topology.cc) with room to spare.
   uint64_t bytes = 64ull << 20;
   for (const SensorConfig& s : config.sensors) {
-    bytes += 24ull * static_cast<uint64_t>(std::max(s.width, 1920)) * std::max(s.height, 1080) * 3;
+    const bool known = s.kind == SensorKind::kSynthetic || s.kind == SensorKind::kTopic;
+    bytes += 24ull * static_cast<uint64_t>(known ? s.width : std::max(s.width, 1920)) *
+             static_cast<uint64_t>(known ? s.height : std::max(s.height, 1080)) * 3;
   }
   for (size_t m = 0; m < shapes.inputs.size(); ++m) {
     uint64_t in = 4, out = 4;
@@ -299,6 +301,7 @@ int run_node_agent(const AgentOptions& options) {
   }
   ctx.input_shapes = shapes->inputs;
   ctx.restart_backoff_max = options.restart_backoff_max;
+  ctx.server_config_args = options.server_config_args;
   ctx.output_shapes = shapes->outputs;
   auto pipeline = ipc_mode ? make_ipc_pipeline(ctx) : make_in_process_pipeline(ctx);
   log(config, "starting " + std::to_string(config.tasks.size()) + " tasks, " +
@@ -315,6 +318,7 @@ int run_node_agent(const AgentOptions& options) {
   std::vector<std::unique_ptr<SensorThread>> sensors;
   for (uint32_t s = 0; s < config.sensors.size(); ++s) {
     const SensorConfig& sensor = config.sensors[s];
+    if (sensor.kind == SensorKind::kTopic) continue;  // fed by the cluster feed
     std::vector<uint32_t> tasks;
     Duration fastest = Duration::max();
     for (uint32_t t = 0; t < config.tasks.size(); ++t) {
@@ -334,6 +338,19 @@ int run_node_agent(const AgentOptions& options) {
     sensors.push_back(std::make_unique<SensorThread>(s, sensor, std::move(*source), tasks, period,
                                                      config, accounting, *pipeline, clock));
   }
+  std::unique_ptr<ClusterFeed> feed;
+  if (options.cluster != nullptr) {
+    auto started = ClusterFeed::start(*options.cluster, *options.cluster_scenario, config, accounting,
+                                      *pipeline, clock);
+    if (!started.ok()) {
+      pipeline->stop();
+      return fail(started.error().message);
+    }
+    feed = std::move(*started);
+    log(config, "joined the cluster (DDS domain " + std::to_string(options.cluster->domain) +
+                    "); waiting for the master's plan");
+  }
+  bool master_says_stop = false;
   const TimePoint start = clock.now() + std::chrono::milliseconds(100);
   for (size_t i = 0; i < sensors.size(); ++i) sensors[i]->start(start + sensors[i]->phase());
   log(config, config.duration.count() > 0 ? "running for " + format_duration(config.duration)
@@ -351,7 +368,7 @@ int run_node_agent(const AgentOptions& options) {
   const PipelineHealth health_at_start = pipeline->health();
   TimePoint next_sweep = start;
   auto should_stop = [&] {
-    return (options.stop != nullptr && options.stop->load()) ||
+    return master_says_stop || (options.stop != nullptr && options.stop->load()) ||
            (config.duration.count() > 0 && clock.now() >= start + config.duration);
   };
   auto progress_line = [&](TimePoint now) {
@@ -368,6 +385,7 @@ int run_node_agent(const AgentOptions& options) {
   while (!should_stop()) {
     pipeline->poll(std::chrono::milliseconds(50));
     const TimePoint now = clock.now();
+    if (feed && feed->poll(now)) master_says_stop = true;
     if (now >= next_sweep) {
       accounting.expire(now, grace);
       accounting.refresh_gauges(now);
@@ -388,6 +406,7 @@ int run_node_agent(const AgentOptions& options) {
   // Stop releasing, let the jobs in flight finish, then close what is left.
   log(config, "stopping: no new frames; finishing the jobs in flight");
   for (auto& s : sensors) s->stop();
+  if (feed) feed->stop_accepting();
   const TimePoint stop_at = clock.now();
   const TimePoint drain_until = stop_at + max_deadline + std::chrono::seconds(1);
   while (accounting.ledger().open() > 0 && clock.now() < drain_until) {
@@ -399,6 +418,10 @@ int run_node_agent(const AgentOptions& options) {
   pipeline->stop();
   accounting.close_all(DropCause::kShutdown, clock.now());
   accounting.refresh_gauges(clock.now());
+  if (feed) {
+    feed->final_report();
+    feed.reset();
+  }
   if (job_log) job_log->flush();
   const Duration ran = stop_at - start;
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "config/node_config.h"
+#include "node/cluster_feed.h"
 #include "node/pipeline.h"
 #include "core/time.h"
 
@@ -28,6 +29,12 @@ struct AgentOptions {
   Duration crash_every{};
   bool crash_server = false;
   Duration restart_backoff_max = std::chrono::seconds(5);
+  // A cluster node (`coedge node --scenario`): its topic sensors are fed by the master's
+  // plan over DDS (node/cluster_feed.h). REQUIRES: config.tasks and config.sensors are
+  // cluster_scenario's tasks, in its order (cluster_config.h builds such a config).
+  const ClusterOptions* cluster = nullptr;
+  const Scenario* cluster_scenario = nullptr;
+  std::vector<std::string> server_config_args;  // PipelineContext::server_config_args
 };
 
 // Returns the process exit code: 0 after a run, 1 when the node cannot start.

@@ -37,6 +37,9 @@ struct PipelineContext {
   std::vector<std::string> task_kinds;         // per task: "classification" / "detection"
   std::vector<std::vector<int64_t>> input_shapes, output_shapes;  // per model, one item
   Duration restart_backoff_max = std::chrono::seconds(5);  // longest delay before a restart
+  // How `coedge node-server` finds the node's config: {"--config", FILE} by default; a
+  // cluster node passes its scenario instead (cluster_config.h).
+  std::vector<std::string> server_config_args;
 };
 
 // What the agent reports about the health of its processes (IPC modes), to show that

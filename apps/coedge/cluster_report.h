@@ -1,0 +1,46 @@
+// Reading and printing what a cluster run measured (the master's summary.json), for
+// `coedge cluster` and `coedge demo`, and the small helpers the two commands share.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "cluster/cluster_run.h"
+#include "core/result.h"
+#include "core/scenario.h"
+
+namespace coedge::app {
+
+struct ClusterTaskResult {
+  std::string task, model, node;
+  uint64_t released = 0, met = 0, overdue = 0, dropped = 0, lost = 0;
+  double miss_rate = 0, mean_latency_ms = 0;
+};
+
+struct ClusterModelResult {
+  uint64_t released = 0, met = 0, overdue = 0, dropped = 0;
+  double miss_rate = 0;
+};
+
+struct ClusterSummary {
+  std::string dispatcher;
+  std::vector<ClusterTaskResult> tasks;
+  std::map<std::string, ClusterModelResult> models;
+  std::map<std::string, std::vector<std::string>> allocation;  // node -> tasks (final plan)
+  uint64_t released = 0, met = 0, overdue = 0, dropped = 0, lost = 0;
+  double miss_rate = 0;
+  bool accounted = false;
+  uint64_t plan_versions = 0;
+};
+
+Result<ClusterSummary> read_cluster_summary(const std::string& path);
+std::string format_cluster_summary(const Scenario& scenario, const ClusterSummary& summary);
+
+// Shared by `coedge cluster` and `coedge demo` (cmd_cluster.cc).
+void install_cluster_signals();
+const std::atomic<bool>* cluster_stop_flag();
+std::string coedge_executable();
+
+}  // namespace coedge::app

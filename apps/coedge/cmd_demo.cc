@@ -1,0 +1,370 @@
+// `coedge demo`: the paper's smart-lamppost experiment (§6.3), run for real on this
+// machine. It measures the scenario's models here, scales the scenario to this machine
+// (every node gets `--node-cores` of CPU; each task's period and deadline grow by its
+// model's slowdown against the paper's Jetson TX2, so every task loads its node as in the
+// paper), asks the simulator what to expect, then runs the emulated cluster twice —
+// CoEdge (CoEdge dispatcher, CoEdge batching) and Local+EDF (every task on its source,
+// EDF, batch 1) — and prints the allocation per node (Table 4) and the per-model miss
+// rates side by side (Fig. 9a), measured and simulated. Results and a PNG go to --out.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "cluster/cluster_run.h"
+#include "cluster/cpu_limit.h"
+#include "cluster_report.h"
+#include "commands.h"
+#include "config/scenario_loader.h"
+#include "config/scenario_writer.h"
+#include "infer/backend.h"
+#include "infer/profiler.h"
+#include "sim/report.h"
+#include "sim/simulator.h"
+#include "write_file.h"
+
+namespace coedge::app {
+namespace {
+
+struct DemoFlags {
+  std::string scenario = "examples/lamppost.yaml", out = "results/demo", models_dir = "build/models",
+              isolation = "sandbox", duration = "150s", window = "30s", profiles;
+  double cores = 0.25;
+  uint32_t domain = 43;
+};
+
+void say(const std::string& text) { std::fprintf(stderr, "[demo] %s\n", text.c_str()); }
+
+// Batch-1 time of `model_file` (ms) measured by `coedge profile` inside a CPU quota of
+// `cores`: what a node really gets from its quota (throttling costs caches) compared with
+// full speed / cores.
+Result<double> batch1_under_quota(const std::string& model_file, double cores) {
+  auto limit = cluster::CpuLimit::create("coedge-demo", "calibrate", cores);
+  if (!limit.ok()) return limit.error();
+  const std::string procs = (*limit)->procs_path();
+  const std::string exe = coedge_executable();
+  int fds[2];
+  if (pipe(fds) != 0) return Error{ErrorCode::kIo, "pipe failed"};
+  const pid_t pid = fork();
+  if (pid < 0) return Error{ErrorCode::kIo, "fork failed"};
+  if (pid == 0) {
+    if (cluster::CpuLimit::join(procs.c_str()) != 0) _exit(126);
+    dup2(fds[1], 1);
+    close(fds[0]);
+    execl(exe.c_str(), exe.c_str(), "profile", model_file.c_str(), "--batch", "1", "--runs", "3", "--warmup", "1",
+          "--threads", "1", "-q", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(fds[1]);
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  // The table row of batch 1: "    1     412.80   420.45        412.80".
+  const auto row = text.find("\n    1 ");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || row == std::string::npos) {
+    return Error{ErrorCode::kIo, "measuring " + model_file + " under a CPU quota failed: " + text};
+  }
+  return std::stod(text.substr(row + 6));
+}
+
+// The models measured on this machine with one inference thread (batch 1-10), at node
+// speed: full-speed times / cores, times what batch 1 really costs inside the quota.
+Result<std::vector<ModelProfile>> measure(const Scenario& scenario, const DemoFlags& f) {
+  BackendOptions backend_options;
+  backend_options.threads = 1;
+  auto backend = make_backend("opencv", backend_options);
+  if (!backend.ok()) return backend.error();
+  std::vector<ModelProfile> out;
+  std::string notes;
+  for (const ModelProfile& m : scenario.models) {
+    const std::string file = f.models_dir + "/" + m.name + ".onnx";
+    auto model = (*backend)->load(file);
+    if (!model.ok()) return Error{model.error().code, model.error().message + " (build the models with 'make build')"};
+    ProfileOptions one;
+    one.max_batch = 1;
+    one.runs = 1;
+    one.warmup = 1;
+    auto first = profile_model(**model, m.name, one);
+    if (!first.ok()) return first.error();
+    ProfileOptions rest;
+    rest.min_batch = 2;
+    rest.runs = 1;
+    rest.warmup = 0;
+    int last = -1;
+    rest.progress = [&](int done, int all, const std::string&) {
+      const int percent = all ? 100 * done / all : 100;
+      if (percent / 25 != last / 25) std::fprintf(stderr, "\r[demo] measuring %s: %d%%", m.name.c_str(), percent);
+      last = percent;
+    };
+    auto measured = profile_model(**model, m.name, rest);
+    std::fprintf(stderr, "\n");
+    if (!measured.ok()) return measured.error();
+    measured->batches.insert(measured->batches.begin(), first->batches.front());
+    ModelProfile p = to_model_profile(*measured, notes);
+    auto quota = batch1_under_quota(file, f.cores);
+    if (!quota.ok()) return quota.error();
+    const double penalty = std::max(1.0, *quota * f.cores / to_ms(p.exe(1)));
+    const double factor = penalty / f.cores;
+    auto scale = [factor](Duration d) { return Duration(static_cast<int64_t>(std::llround(static_cast<double>(d.count()) * factor))); };
+    for (auto& e : p.exe_time) e = scale(e);
+    p.pre_time = scale(p.pre_time);
+    p.post_time = scale(p.post_time);
+    char source[200];
+    std::snprintf(source, sizeof source, "measured by coedge demo: one thread, x %.3f (1 / %.2f cores x %.3f, what batch 1 "
+                  "costs inside the quota)", factor, f.cores, penalty);
+    p.profile_source = source;
+    say(m.name + ": " + source);
+    out.push_back(p);
+  }
+  return out;
+}
+
+std::string pct(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.2f%%", 100 * v);
+  return b;
+}
+
+Status draw(const std::string& png, const std::vector<std::string>& models,
+            const std::vector<std::vector<double>>& columns, const std::vector<std::string>& titles) {
+  const std::string stem = png.substr(0, png.size() - 4);
+  std::string data = "model";
+  for (const std::string& t : titles) data += "\t\"" + t + "\"";
+  data += "\n";
+  for (size_t i = 0; i < models.size(); ++i) {
+    data += models[i];
+    for (const auto& c : columns) data += "\t" + std::to_string(100 * c[i]);
+    data += "\n";
+  }
+  if (Status st = write_file(stem + ".dat", data); !st.ok()) return st;
+  std::string script = "set terminal png size 1000,600\nset output '" + png +
+                       "'\nset title 'Lamppost on this machine: miss rate per model (Fig. 9a)'\n"
+                       "set ylabel 'miss rate (%)'\nset style data histogram\nset style histogram cluster gap 1\n"
+                       "set style fill solid 0.8 border -1\nset grid ytics\nset yrange [0:*]\nset key outside right\n"
+                       "plot '" + stem + ".dat' using 2:xtic(1) title columnhead";
+  for (size_t c = 1; c < columns.size(); ++c) script += ", '' using " + std::to_string(c + 2) + " title columnhead";
+  script += "\n";
+  if (Status st = write_file(stem + ".gp", script); !st.ok()) return st;
+  if (std::system(("gnuplot '" + stem + ".gp' 2>&1").c_str()) != 0) {
+    return Error{ErrorCode::kIo, "gnuplot failed drawing " + png + " (is gnuplot-nox installed? 'make setup')"};
+  }
+  return Ok{};
+}
+
+int run_demo(const DemoFlags& f) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (geteuid() != 0) {
+    std::fprintf(stderr, "coedge demo: needs root (it emulates the lamppost network with namespaces, tc and CPU "
+                         "quotas); run it with sudo\n");
+    return kExitBadInput;
+  }
+  auto base = load_scenario(f.scenario);
+  if (!base.ok()) return std::fprintf(stderr, "coedge demo: %s\n", base.error().message.c_str()), kExitBadInput;
+  auto duration = parse_duration(f.duration);
+  auto window = parse_duration(f.window);
+  if (!duration.ok() || !window.ok()) {
+    std::fprintf(stderr, "coedge demo: %s\n", (!duration.ok() ? duration.error() : window.error()).message.c_str());
+    return kExitBadInput;
+  }
+  const std::string out = std::filesystem::absolute(f.out).string();
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);
+  if (ec) return std::fprintf(stderr, "coedge demo: cannot create %s\n", out.c_str()), kExitFailure;
+
+  // 1. This machine's profiles, at node speed.
+  std::vector<ModelProfile> profiles;
+  if (!f.profiles.empty()) {
+    auto loaded = load_profile_set(f.profiles);
+    if (!loaded.ok()) return std::fprintf(stderr, "coedge demo: %s\n", loaded.error().message.c_str()), kExitBadInput;
+    profiles = *loaded;
+    say("profiles from " + f.profiles + " (taken as node speed)");
+  } else {
+    say("step 1/4: measuring the models on this machine (one thread, batch 1-10)");
+    auto measured = measure(*base, f);
+    if (!measured.ok()) return std::fprintf(stderr, "coedge demo: %s\n", measured.error().message.c_str()), kExitFailure;
+    profiles = *measured;
+  }
+  // 2. The scenario, scaled: each task's period and deadline x its model's slowdown.
+  Scenario scaled = *base;
+  scaled.source_file = out + "/scenario.yaml";
+  std::map<std::string, double> slowdown;
+  std::string scaling;
+  for (ModelProfile& m : scaled.models) {
+    const ModelProfile* here = nullptr;
+    for (const ModelProfile& p : profiles)
+      if (p.name == m.name) here = &p;
+    if (here == nullptr) return std::fprintf(stderr, "coedge demo: no profile for model %s\n", m.name.c_str()), kExitBadInput;
+    slowdown[m.name] = to_ms(here->exe(1)) / to_ms(m.exe(1));
+    char line[200];
+    std::snprintf(line, sizeof line, "  %-14s TX2 %7.1f ms, a node here %7.1f ms at batch 1: periods and deadlines x %.2f\n",
+                  m.name.c_str(), to_ms(m.exe(1)), to_ms(here->exe(1)), slowdown[m.name]);
+    scaling += line;
+    const auto shape = m.input_shape;
+    const auto bytes = m.input_bytes;
+    m = *here;
+    m.input_shape = shape;
+    m.input_bytes = bytes;
+  }
+  for (TaskSpec& t : scaled.tasks) {
+    const double s = slowdown[scaled.models[t.model].name];
+    t.period = Duration(static_cast<int64_t>(std::llround(static_cast<double>(t.period.count()) * s / 1000.0) * 1000));
+    t.deadline = Duration(static_cast<int64_t>(std::llround(static_cast<double>(t.deadline.count()) * s / 1000.0) * 1000));
+  }
+  for (NodeSpec& n : scaled.nodes) n.cpu_cores = 1;
+  scaled.run.duration = *duration;
+  scaled.run.window = *window;
+  if (Status st = write_file(scaled.source_file, write_scenario_yaml(scaled)); !st.ok()) {
+    return std::fprintf(stderr, "coedge demo: %s\n", st.error().message.c_str()), kExitFailure;
+  }
+  std::fprintf(stderr, "[demo] scaled to this machine (each node: %.2f of a core, one inference thread):\n%s",
+               f.cores, scaling.c_str());
+  say("the scaled scenario: " + scaled.source_file);
+
+  // 3. What the simulator expects.
+  say("step 2/4: simulating CoEdge and Local+EDF on the scaled scenario");
+  std::map<std::string, RunSummary> predicted;
+  for (auto [label, dispatcher, scheduler] : {std::tuple{"CoEdge", "coedge", "coedge"}, std::tuple{"Local+EDF", "local", "edf"}}) {
+    SimOptions so;
+    so.dispatcher = dispatcher;
+    so.scheduler = scheduler;
+    auto result = simulate(scaled, so);
+    if (!result.ok()) return std::fprintf(stderr, "coedge demo: %s\n", result.error().message.c_str()), kExitFailure;
+    predicted[label] = summarize(scaled, *result, label);
+  }
+
+  // 4. The two emulated runs.
+  install_cluster_signals();
+  std::map<std::string, ClusterSummary> measured;
+  int step = 3;
+  for (auto [label, dispatcher, scheduler, dir] : {std::tuple{"CoEdge", "coedge", "coedge", "coedge"},
+                                                   std::tuple{"Local+EDF", "local", "edf", "local-edf"}}) {
+    say("step " + std::to_string(step++) + "/4: " + label + " on the emulated lamppost network (" + f.duration +
+        " from the first plan, plus start-up and shutdown)");
+    cluster::ClusterRunOptions options;
+    options.scenario_file = scaled.source_file;
+    options.coedge_exe = coedge_executable();
+    options.models_dir = std::filesystem::absolute(f.models_dir).string();
+    options.out_dir = out + "/" + dir;
+    options.dispatcher = dispatcher;
+    options.scheduler = scheduler;
+    options.isolation = f.isolation;
+    options.node_cores = f.cores;
+    options.domain = f.domain;
+    options.label = label;
+    options.stop = cluster_stop_flag();
+    auto run = cluster::run_cluster(scaled, options);
+    if (!run.ok()) return std::fprintf(stderr, "coedge demo: %s: %s\n", label, run.error().message.c_str()), kExitFailure;
+    auto summary = read_cluster_summary(run->summary_json);
+    if (!summary.ok()) return std::fprintf(stderr, "coedge demo: %s\n", summary.error().message.c_str()), kExitFailure;
+    std::fprintf(stderr, "%s", format_cluster_summary(scaled, *summary).c_str());
+    measured[label] = *summary;
+    if (cluster_stop_flag()->load()) return std::fprintf(stderr, "coedge demo: stopped\n"), kExitFailure;
+  }
+
+  // Table 4 and Fig. 9a.
+  std::string report = "\nTable 4: allocation per node at the end of the run\n";
+  char line[256];
+  std::snprintf(line, sizeof line, "%-6s %-22s %-22s %-22s\n", "node", "CoEdge (emulated)", "CoEdge (simulated)",
+                "Local+EDF");
+  report += line;
+  SimOptions so;
+  auto sim_coedge = simulate(scaled, so);
+  const auto sim_alloc = allocation_by_node(scaled, sim_coedge.ok() ? sim_coedge->final_plan : Plan{});
+  for (NodeIndex k = 0; k < scaled.nodes.size(); ++k) {
+    auto join = [](const std::vector<std::string>& v) {
+      std::string s;
+      for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
+      return s;
+    };
+    const std::string& n = scaled.nodes[k].name;
+    std::snprintf(line, sizeof line, "%-6s %-22s %-22s %-22s\n", n.c_str(), join(measured["CoEdge"].allocation[n]).c_str(),
+                  k < sim_alloc.size() ? sim_alloc[k].c_str() : "", join(measured["Local+EDF"].allocation[n]).c_str());
+    report += line;
+  }
+  report += "\nFig. 9a: miss rate per model (emulated, with the simulator's prediction)\n";
+  std::snprintf(line, sizeof line, "%-14s %12s %12s %12s %12s\n", "model", "CoEdge", "Local+EDF", "sim CoEdge",
+                "sim Local+EDF");
+  report += line;
+  std::vector<std::string> model_names;
+  std::vector<std::vector<double>> columns(4);
+  nlohmann::json results{{"scenario", scaled.source_file}, {"node_cores", f.cores}, {"models", nlohmann::json::object()}};
+  auto sim_rate = [&](const std::string& label, const std::string& model) {
+    const RunSummary& r = predicted[label];
+    for (size_t i = 0; i < r.model_names.size(); ++i)
+      if (r.model_names[i] == model) return r.models[i].miss_rate;
+    return 0.0;
+  };
+  for (const ModelProfile& m : scaled.models) {
+    const double a = measured["CoEdge"].models[m.name].miss_rate, b = measured["Local+EDF"].models[m.name].miss_rate;
+    const double sa = sim_rate("CoEdge", m.name), sb = sim_rate("Local+EDF", m.name);
+    std::snprintf(line, sizeof line, "%-14s %12s %12s %12s %12s\n", m.name.c_str(), pct(a).c_str(), pct(b).c_str(),
+                  pct(sa).c_str(), pct(sb).c_str());
+    report += line;
+    model_names.push_back(m.name);
+    for (auto [c, v] : {std::pair{0, a}, std::pair{1, b}, std::pair{2, sa}, std::pair{3, sb}}) columns[c].push_back(v);
+    results["models"][m.name] = {{"coedge", a}, {"local_edf", b}, {"sim_coedge", sa}, {"sim_local_edf", sb},
+                                 {"slowdown", slowdown[m.name]}};
+  }
+  const double all_a = measured["CoEdge"].miss_rate, all_b = measured["Local+EDF"].miss_rate;
+  std::snprintf(line, sizeof line, "%-14s %12s %12s %12s %12s\n", "overall", pct(all_a).c_str(), pct(all_b).c_str(),
+                pct(predicted["CoEdge"].overall.miss_rate).c_str(), pct(predicted["Local+EDF"].overall.miss_rate).c_str());
+  report += line;
+  const double reduction = all_b > 0 ? 1 - all_a / all_b : 0;
+  std::snprintf(line, sizeof line, "\nCoEdge's overall miss rate is %.1f%% lower than Local+EDF's, measured in this run.\n",
+                100 * reduction);
+  report += line;
+  report += "Every released job counted: CoEdge " + std::string(measured["CoEdge"].accounted ? "yes" : "NO") +
+            ", Local+EDF " + (measured["Local+EDF"].accounted ? "yes" : "NO") + "\n";
+  results["overall"] = {{"coedge", all_a}, {"local_edf", all_b}, {"reduction", reduction},
+                        {"sim_coedge", predicted["CoEdge"].overall.miss_rate},
+                        {"sim_local_edf", predicted["Local+EDF"].overall.miss_rate}};
+  std::printf("%s", report.c_str());
+  (void)write_file(out + "/report.txt", scaling + report);
+  (void)write_file(out + "/results.json", results.dump(2) + "\n");
+  if (Status st = draw(out + "/fig9a.png", model_names, columns,
+                       {"CoEdge", "Local+EDF", "sim CoEdge", "sim Local+EDF"});
+      !st.ok()) {
+    std::fprintf(stderr, "coedge demo: %s\n", st.error().message.c_str());
+  }
+  const double minutes = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 60;
+  std::printf("Results in %s (report.txt, results.json, fig9a.png, coedge/, local-edf/); took %.1f min\n", out.c_str(),
+              minutes);
+  return measured["CoEdge"].accounted && measured["Local+EDF"].accounted ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+std::function<int()> add_demo_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "demo",
+      "The paper's smart-lamppost experiment, for real on this machine: measures the models, "
+      "scales the scenario to this machine, then runs the emulated cluster with CoEdge and with "
+      "Local+EDF and prints Table 4 and Fig. 9a (with the simulator's prediction). Needs root; "
+      "about 8 minutes on 2 cores.");
+  auto f = std::make_shared<DemoFlags>();
+  cmd->add_option("--scenario", f->scenario, "the paper scenario to scale")->capture_default_str()->check(CLI::ExistingFile);
+  cmd->add_option("-o,--out", f->out, "results folder")->capture_default_str();
+  cmd->add_option("--duration", f->duration, "each run's length, from its first plan")->capture_default_str();
+  cmd->add_option("--window", f->window, "stage-2 period (the paper's is 120 s; scaled runs are shorter)")
+      ->capture_default_str();
+  cmd->add_option("--node-cores", f->cores, "each node's CPU quota, in cores")->capture_default_str()->check(CLI::Range(0.05, 2.0));
+  cmd->add_option("--models-dir", f->models_dir, "folder holding <model>.onnx")->capture_default_str();
+  cmd->add_option("--isolation", f->isolation, "the node agents' isolation: sandbox, process or none")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"sandbox", "process", "none"}));
+  cmd->add_option("--profiles", f->profiles, "skip measuring: node-speed profiles from this file");
+  cmd->add_option("--domain", f->domain, "DDS domain id")->capture_default_str()->check(CLI::Range(0, 232));
+  return [f] { return run_demo(*f); };
+}
+
+}  // namespace coedge::app

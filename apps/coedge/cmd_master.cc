@@ -1,0 +1,149 @@
+// `coedge master`: the cluster's master (src/master), and `coedge camera`: a node's
+// cameras publishing frames over DDS (src/node/camera.h). With `coedge node --scenario`,
+// these are the programs of a cluster across real hosts; `coedge cluster` starts them all
+// on one machine, in network namespaces.
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "commands.h"
+#include "config/scenario_loader.h"
+#include "master/master_service.h"
+#include "node/camera.h"
+#include "policy/dispatcher.h"
+
+namespace coedge::app {
+namespace {
+
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop = true; }
+
+void install_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+}
+
+struct DdsFlags {
+  uint32_t domain = 0;
+  std::string interface_address;
+  std::vector<std::string> peers;
+};
+
+void add_dds_options(CLI::App* cmd, DdsFlags& f) {
+  cmd->add_option("--domain", f.domain, "DDS domain id (0-232); every program of one cluster uses the same")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 232));
+  cmd->add_option("--dds-interface", f.interface_address,
+                  "address of the network interface DDS uses (default: Cyclone's choice)");
+  cmd->add_option("--dds-peer", f.peers, "unicast discovery peer address (repeat); default: multicast discovery");
+}
+
+net::DdsOptions to_dds(const DdsFlags& f) {
+  net::DdsOptions o;
+  o.domain = f.domain;
+  o.interface_address = f.interface_address;
+  o.peers = f.peers;
+  return o;
+}
+
+}  // namespace
+
+std::function<int()> add_master_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "master",
+      "Run the cluster's master: the global task dispatcher online. Waits for every node of "
+      "the scenario to report, places the tasks (stage 1), then corrects the plan every window "
+      "from the measured miss rates and bandwidths (stage 2), and moves a lost node's tasks. "
+      "Writes the accounting of every job to --out.");
+  struct Flags {
+    std::string scenario, dispatcher = "coedge", window, duration, lead = "500ms", wait = "120s", out;
+    DdsFlags dds;
+  };
+  auto f = std::make_shared<Flags>();
+  cmd->add_option("--scenario", f->scenario, "the cluster's scenario (nodes, tasks, profiles)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  std::string names;
+  for (auto n : dispatcher_names()) names += (names.empty() ? "" : ", ") + std::string(n);
+  cmd->add_option("--dispatcher", f->dispatcher, "the dispatcher: " + names)->capture_default_str();
+  cmd->add_option("--window", f->window, "stage-2 period (default: the scenario's run.window)");
+  cmd->add_option("--duration", f->duration, "stop after this long (default: until Ctrl-C)");
+  cmd->add_option("--plan-lead", f->lead, "a plan takes effect this long after it is published")
+      ->capture_default_str();
+  cmd->add_option("--wait-for-nodes", f->wait, "give up when a node has not reported within this")
+      ->capture_default_str();
+  cmd->add_option("--out", f->out, "folder for summary.json, windows.jsonl and plans.jsonl");
+  add_dds_options(cmd, f->dds);
+  return [f] {
+    auto scenario = load_scenario(f->scenario);
+    if (!scenario.ok()) {
+      std::fprintf(stderr, "coedge master: %s\n", scenario.error().message.c_str());
+      return kExitBadInput;
+    }
+    MasterOptions options;
+    options.dispatcher = f->dispatcher;
+    options.dds = to_dds(f->dds);
+    options.out_dir = f->out;
+    for (auto [text, target, name] : {std::tuple{&f->window, &options.window, "--window"},
+                                      std::tuple{&f->duration, &options.duration, "--duration"},
+                                      std::tuple{&f->lead, &options.plan_lead, "--plan-lead"},
+                                      std::tuple{&f->wait, &options.wait_for_nodes, "--wait-for-nodes"}}) {
+      if (text->empty()) continue;
+      auto d = parse_duration(*text);
+      if (!d.ok()) {
+        std::fprintf(stderr, "coedge master: %s: %s\n", name, d.error().message.c_str());
+        return kExitBadInput;
+      }
+      *target = *d;
+    }
+    if (auto probe = make_dispatcher(f->dispatcher, *scenario); !probe.ok()) {
+      std::fprintf(stderr, "coedge master: --dispatcher: %s\n", probe.error().message.c_str());
+      return kExitBadInput;
+    }
+    install_signals();
+    options.stop = &g_stop;
+    const int code = run_master(std::move(*scenario), options);
+    return code == 0 ? kExitOk : kExitFailure;
+  };
+}
+
+std::function<int()> add_camera_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "camera",
+      "Run a node's cameras: for each task whose source is --node, publish a frame at the "
+      "task's period on /coedge/<node>/<task>/image_raw (sensor_msgs/Image over DDS), from the "
+      "master's first plan until it says stop. A ROS 2 camera driver can take its place.");
+  struct Flags {
+    std::string scenario, node, frames;
+    bool best_effort = false;
+    DdsFlags dds;
+  };
+  auto f = std::make_shared<Flags>();
+  cmd->add_option("--scenario", f->scenario, "the cluster's scenario")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--node", f->node, "the node whose cameras these are")->required();
+  cmd->add_option("--frames", f->frames, "folder of images to replay, resized to each model's input (default: synthetic frames)");
+  cmd->add_flag("--best-effort", f->best_effort, "publish best-effort, as ROS 2 SensorDataQoS cameras do (default: reliable)");
+  add_dds_options(cmd, f->dds);
+  return [f] {
+    auto scenario = load_scenario(f->scenario);
+    if (!scenario.ok()) {
+      std::fprintf(stderr, "coedge camera: %s\n", scenario.error().message.c_str());
+      return kExitBadInput;
+    }
+    install_signals();
+    CameraOptions options;
+    options.node = f->node;
+    options.dds = to_dds(f->dds);
+    options.frames_dir = f->frames;
+    options.best_effort = f->best_effort;
+    options.stop = &g_stop;
+    return run_camera(*scenario, options) == 0 ? kExitOk : kExitFailure;
+  };
+}
+
+}  // namespace coedge::app

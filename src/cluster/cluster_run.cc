@@ -1,0 +1,290 @@
+#include "cluster/cluster_run.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+#include "cluster/cpu_limit.h"
+#include "cluster/emulated_network.h"
+
+namespace coedge::cluster {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+struct Child {
+  std::string name;
+  pid_t pid = -1;
+  bool running = false;
+  int status = 0;
+  bool killed_on_purpose = false;
+  bool reported = false;
+};
+
+// Starts argv in the given network namespace and cgroup (empty: none), in a process group
+// of its own (so that Ctrl-C reaches only us, and we stop the programs in order), with
+// stdout and stderr appended to `log`.
+Result<pid_t> spawn(const std::vector<std::string>& argv, const std::string& log, const std::string& netns_path,
+                    const std::string& cgroup_procs) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) return Error{ErrorCode::kIo, "fork failed: " + std::string(strerror(errno))};
+  if (pid == 0) {
+    setpgid(0, 0);
+    if (!netns_path.empty() && EmulatedNetwork::enter_netns(netns_path.c_str()) != 0) _exit(126);
+    if (!cgroup_procs.empty() && CpuLimit::join(cgroup_procs.c_str()) != 0) _exit(126);
+    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    const int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || null < 0) _exit(126);
+    dup2(null, 0);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  setpgid(pid, pid);
+  return pid;
+}
+
+void reap(std::vector<Child>& children) {
+  for (Child& c : children) {
+    if (!c.running) continue;
+    int status = 0;
+    if (waitpid(c.pid, &status, WNOHANG) == c.pid) {
+      c.running = false;
+      c.status = status;
+    }
+  }
+}
+
+bool any_running(const std::vector<Child>& children, size_t from = 0) {
+  for (size_t i = from; i < children.size(); ++i)
+    if (children[i].running) return true;
+  return false;
+}
+
+std::string describe_exit(const Child& c) {
+  if (WIFSIGNALED(c.status)) return c.name + " was killed by signal " + std::to_string(WTERMSIG(c.status));
+  return c.name + " exited with code " + std::to_string(WEXITSTATUS(c.status));
+}
+
+}  // namespace
+
+Result<ClusterRunResult> run_cluster(const Scenario& scenario, const ClusterRunOptions& options) {
+  const std::string tag = "[cluster" + (options.label.empty() ? "" : " " + options.label) + "] ";
+  auto say = [&](const std::string& text) { std::fprintf(stderr, "%s%s\n", tag.c_str(), text.c_str()); };
+  for (const KillEvent& k : options.kills) {
+    if (scenario.find_node(k.node) == kNone) {
+      return Error{ErrorCode::kInvalidInput, "--kill " + k.node + ": no such node in " + scenario.source_file};
+    }
+  }
+  std::error_code ec;
+  for (const char* sub : {"logs", "master", "nodes"}) std::filesystem::create_directories(options.out_dir + "/" + sub, ec);
+  if (ec) return Error{ErrorCode::kIo, "cannot create " + options.out_dir + ": " + ec.message()};
+
+  NetworkPlan plan;
+  plan.prefix = options.prefix;
+  for (const NodeSpec& n : scenario.nodes) plan.nodes.push_back({n.name});
+  for (NodeIndex a = 0; a < scenario.nodes.size(); ++a)
+    for (const Link& l : scenario.network.adjacency[a])
+      if (l.peer > a) plan.links.push_back({a, l.peer, l.mbps});
+  plan.default_mbps = scenario.network.default_mbps;
+  say("building the network: " + std::to_string(plan.nodes.size()) + " node namespaces, " +
+      std::to_string(plan.links.size()) + " shaped links, CPU quota " + std::to_string(options.node_cores).substr(0, 4) +
+      " cores per node");
+  auto network = EmulatedNetwork::create(plan);
+  if (!network.ok()) return network.error();
+  // The nodes start unthrottled: loading models at a fraction of a core would take a
+  // minute. Their quota applies from the master's first plan, before any frame.
+  std::vector<std::unique_ptr<CpuLimit>> limits;
+  for (const NodeSpec& n : scenario.nodes) {
+    auto limit = CpuLimit::create(options.prefix, n.name, options.node_cores);
+    if (!limit.ok()) return limit.error();
+    if (Status lifted = (*limit)->set_cores(0); !lifted.ok()) return lifted.error();
+    limits.push_back(std::move(*limit));
+  }
+
+  const Duration duration = options.duration.count() > 0 ? options.duration : scenario.run.duration;
+  const Duration window = options.window.count() > 0 ? options.window : scenario.run.window;
+  const std::string domain = std::to_string(options.domain);
+  const std::string logs = options.out_dir + "/logs/";
+  for (const auto& entry : std::filesystem::directory_iterator(logs, ec)) std::filesystem::remove(entry.path(), ec);
+  std::filesystem::remove(options.out_dir + "/master/plans.jsonl", ec);
+
+  // Children: [0] master, then per node its agent and its cameras.
+  std::vector<Child> children;
+  auto start = [&](const std::string& name, const std::vector<std::string>& argv, const std::string& netns,
+                   const std::string& cgroup) -> Status {
+    auto pid = spawn(argv, logs + name + ".log", netns, cgroup);
+    if (!pid.ok()) return pid.error();
+    children.push_back({name, *pid, true, 0, false, false});
+    return Ok{};
+  };
+  auto stop_all = [&](int sig) {
+    for (Child& c : children)
+      if (c.running) kill(-c.pid, sig);
+  };
+  auto wait_all = [&](double seconds) {
+    const auto until = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+    while (any_running(children) && Clock::now() < until) {
+      reap(children);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    reap(children);
+  };
+  auto fail = [&](Error e) -> Result<ClusterRunResult> {
+    stop_all(SIGTERM);
+    wait_all(10);
+    stop_all(SIGKILL);
+    wait_all(5);
+    return e;
+  };
+
+  Status st = start("master",
+                    {options.coedge_exe, "master", "--scenario", options.scenario_file, "--dispatcher",
+                     options.dispatcher, "--duration", format_duration(duration), "--window", format_duration(window),
+                     "--wait-for-nodes", "240s", "--out", options.out_dir + "/master", "--domain", domain,
+                     "--dds-interface", (*network)->master_address()},
+                    (*network)->master_netns_path(), "");
+  if (!st.ok()) return fail(st.error());
+  std::vector<size_t> agent_of(scenario.nodes.size());
+  for (NodeIndex k = 0; k < scenario.nodes.size(); ++k) {
+    const std::string& name = scenario.nodes[k].name;
+    std::vector<std::string> argv = {options.coedge_exe, "node", "--scenario", options.scenario_file, "--name", name,
+                                     "--models-dir", options.models_dir, "--domain", domain, "--dds-interface",
+                                     (*network)->address(k), "--run-dir", options.out_dir + "/nodes/" + name,
+                                     "--isolation", options.isolation, "--scheduler", options.scheduler,
+                                     "--backend-threads", "1"};
+    for (NodeIndex j = 0; j < scenario.nodes.size(); ++j)
+      if (j != k) argv.insert(argv.end(), {"--peer", scenario.nodes[j].name + "=" + (*network)->address(j)});
+    agent_of[k] = children.size();
+    st = start("node-" + name, argv, (*network)->netns_path(k), limits[k]->procs_path());
+    if (!st.ok()) return fail(st.error());
+    st = start("camera-" + name,
+               {options.coedge_exe, "camera", "--scenario", options.scenario_file, "--node", name, "--domain", domain,
+                "--dds-interface", (*network)->address(k)},
+               (*network)->netns_path(k), "");
+    if (!st.ok()) return fail(st.error());
+  }
+  say("started the master, " + std::to_string(scenario.nodes.size()) + " node agents and their cameras; logs in " + logs);
+
+  // Wait for the master's first plan, then play the events.
+  const std::string plans = options.out_dir + "/master/plans.jsonl";
+  const auto launched = Clock::now();
+  Clock::time_point run_start{};
+  bool started = false, stopping = false;
+  std::vector<bool> link_done(scenario.link_changes.size(), false), kill_done(options.kills.size(), false);
+  double next_progress = 0;
+  ClusterRunResult result;
+  while (children[0].running) {
+    reap(children);
+    if (!started) {
+      if (std::filesystem::file_size(plans, ec) > 0 && !ec) {
+        for (auto& limit : limits) {
+          if (Status limited = limit->set_cores(options.node_cores); !limited.ok()) {
+            return fail(limited.error());
+          }
+        }
+        started = true;
+        run_start = Clock::now();
+        say("the master placed the tasks after " + std::to_string(static_cast<int>(seconds_since(launched))) +
+            " s of start-up; running for " + format_duration(duration));
+        next_progress = 20;
+      } else if (seconds_since(launched) >= next_progress) {
+        say("starting up: waiting for every node to load its models and report (" +
+            std::to_string(static_cast<int>(seconds_since(launched))) + " s)");
+        next_progress += 15;
+      }
+    }
+    if (started) {
+      const double t = seconds_since(run_start);
+      for (size_t i = 0; i < scenario.link_changes.size(); ++i) {
+        const LinkChange& c = scenario.link_changes[i];
+        if (link_done[i] || t < to_s(c.at)) continue;
+        link_done[i] = true;
+        Status changed = (*network)->set_link_mbps(c.a, c.b, c.mbps);
+        const std::string note = "t=" + std::to_string(static_cast<int>(t)) + "s: link " + scenario.nodes[c.a].name + "-" +
+                                 scenario.nodes[c.b].name + " set to " + std::to_string(static_cast<int>(c.mbps)) +
+                                 " Mbit/s" + (changed.ok() ? "" : " FAILED: " + changed.error().message);
+        say(note);
+        result.notes.push_back(note);
+      }
+      for (size_t i = 0; i < options.kills.size(); ++i) {
+        if (kill_done[i] || t < to_s(options.kills[i].at)) continue;
+        kill_done[i] = true;
+        Child& agent = children[agent_of[scenario.find_node(options.kills[i].node)]];
+        agent.killed_on_purpose = true;
+        kill(agent.pid, SIGKILL);
+        timespec now{};
+        clock_gettime(CLOCK_REALTIME, &now);
+        char unix_time[48];
+        std::snprintf(unix_time, sizeof unix_time, " at unix %.3f s", static_cast<double>(now.tv_sec) + now.tv_nsec / 1e9);
+        const std::string note = "t=" + std::to_string(static_cast<int>(t)) + "s: kill -9 of node agent " +
+                                 options.kills[i].node + " (pid " + std::to_string(agent.pid) + ")" + unix_time;
+        say(note);
+        result.notes.push_back(note);
+      }
+      if (t >= next_progress && t <= to_s(duration)) {
+        say(std::to_string(static_cast<int>(t)) + " / " + std::to_string(static_cast<int>(to_s(duration))) + " s");
+        next_progress += 20;
+      }
+      if (t > to_s(duration) + 240) {
+        say("the master did not finish in time: stopping everything");
+        break;
+      }
+    } else if (seconds_since(launched) > 300) {
+      return fail(Error{ErrorCode::kIo, "the master placed no task within 300 s; see " + logs + "master.log"});
+    }
+    for (size_t i = 1; i < children.size(); ++i) {
+      Child& c = children[i];
+      if (c.running || c.killed_on_purpose || c.reported || c.status == 0) continue;
+      c.reported = true;
+      const std::string note = describe_exit(c) + " (see " + logs + c.name + ".log)";
+      say(note);
+      result.notes.push_back(note);
+    }
+    if (options.stop != nullptr && options.stop->load() && !stopping) {
+      stopping = true;
+      say("stopping: the master stops the cameras, then the nodes");
+      kill(children[0].pid, SIGTERM);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  result.run_s = started ? seconds_since(run_start) : 0;
+  wait_all(30);  // the master told the nodes and cameras to stop
+  if (any_running(children)) {
+    say("stopping the programs still running");
+    stop_all(SIGTERM);
+    wait_all(10);
+    stop_all(SIGKILL);
+    wait_all(5);
+  }
+  // The killed agents' servers and workers are still in their cgroups: CpuLimit kills them.
+  limits.clear();
+  if (Status down = (*network)->teardown(); !down.ok()) say("teardown: " + down.error().message);
+  if (children[0].status != 0 && !WIFEXITED(children[0].status)) {
+    return Error{ErrorCode::kIo, describe_exit(children[0]) + "; see " + logs + "master.log"};
+  }
+  result.summary_json = options.out_dir + "/master/summary.json";
+  if (!std::filesystem::exists(result.summary_json)) {
+    return Error{ErrorCode::kIo, "the master wrote no summary (" + describe_exit(children[0]) + "); see " + logs +
+                                     "master.log"};
+  }
+  return result;
+}
+
+}  // namespace coedge::cluster

@@ -1,0 +1,58 @@
+// `coedge cluster S.yaml`: a whole cluster on one machine. It builds the emulated network
+// (one namespace per node, the scenario's link bandwidths as tbf rates, a namespace for
+// the master), gives every node a CPU quota, and starts the real programs: `coedge master`
+// in its namespace, and in each node's namespace `coedge camera` (the node's sensors) and
+// `coedge node --scenario` (its agent, inside its CPU quota). Then it plays the run's
+// events at their times — the scenario's link changes (tc) and `--kill NODE@T` (SIGKILL
+// of a node agent) — counted from the master's first plan, shows progress, and stops
+// when the master has finished (after `duration`) or on Ctrl-C: the master stops the
+// cameras and the nodes, then everything is torn down. A run that crashed leaves
+// namespaces and cgroups behind; the next run with the same prefix removes them first.
+//
+// Each program's output goes to <out>/logs/<program>.log; the master's results to
+// <out>/master/. Needs root. Single-threaded; not reentrant (one run per process).
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "core/scenario.h"
+
+namespace coedge::cluster {
+
+struct KillEvent {
+  std::string node;
+  Duration at{};  // after the master's first plan
+};
+
+struct ClusterRunOptions {
+  std::string scenario_file;    // absolute; read again by every program
+  std::string coedge_exe;       // this program
+  std::string models_dir;       // absolute; <model>.onnx for the node agents
+  std::string out_dir;          // absolute
+  std::string dispatcher = "coedge";
+  std::string scheduler = "coedge";
+  std::string isolation = "sandbox";
+  double node_cores = 0.25;      // each node's CPU quota, in cores
+  Duration duration{};          // of the master's run, from its first plan; 0: the scenario's
+  Duration window{};            // 0: the scenario's run.window
+  uint32_t domain = 42;
+  std::string prefix = "coedge";
+  std::vector<KillEvent> kills;
+  std::string label;            // shown in progress lines, e.g. "CoEdge"
+  const std::atomic<bool>* stop = nullptr;
+};
+
+struct ClusterRunResult {
+  std::string summary_json;     // the master's summary (<out>/master/summary.json)
+  double run_s = 0;             // from the first plan to the master's exit
+  std::vector<std::string> notes;  // what happened (events played, processes that failed)
+};
+
+// Errors: not root, a network or cgroup that cannot be built, a program that does not
+// start, a master that fails (its log is named).
+Result<ClusterRunResult> run_cluster(const Scenario& scenario, const ClusterRunOptions& options);
+
+}  // namespace coedge::cluster

@@ -1,0 +1,100 @@
+#include "master/cluster_state.h"
+
+#include <algorithm>
+
+namespace coedge {
+
+ClusterState::ClusterState(const Scenario& scenario)
+    : scenario_(scenario),
+      latest_(scenario.nodes.size(), std::vector<Counters>(scenario.tasks.size())),
+      retired_(scenario.nodes.size(), std::vector<Counters>(scenario.tasks.size())),
+      heard_(scenario.nodes.size(), false),
+      at_last_window_(scenario.tasks.size()),
+      published_(scenario.tasks.size(), 0) {}
+
+ClusterState::Counters ClusterState::add(const Counters& a, const Counters& b) {
+  return Counters{a.released + b.released, a.met + b.met, a.overdue + b.overdue, a.dropped + b.dropped,
+                  a.latency_sum_ms + b.latency_sum_ms, a.node_latency_sum_ms + b.node_latency_sum_ms};
+}
+
+bool ClusterState::on_report(const net::NodeReport& report) {
+  const NodeIndex k = scenario_.find_node(report.node);
+  if (k == kNone) return false;
+  heard_[k] = true;
+  for (const net::TaskReport& r : report.tasks) {
+    TaskIndex t = kNone;
+    for (TaskIndex i = 0; i < scenario_.tasks.size(); ++i)
+      if (scenario_.tasks[i].name == r.task) t = i;
+    if (t == kNone) continue;
+    Counters now{r.released, r.met, r.overdue, r.dropped, r.latency_sum_ms, r.node_latency_sum_ms};
+    Counters& last = latest_[k][t];
+    if (now.released < last.released) retired_[k][t] = add(retired_[k][t], last);  // restarted
+    last = now;
+  }
+  for (const net::LinkReport& l : report.links) {
+    const NodeIndex peer = scenario_.find_node(l.peer);
+    if (peer != kNone && peer != k && l.mbps > 0) links_[{k, peer}] = l.mbps;
+  }
+  return true;
+}
+
+void ClusterState::on_source_stats(const net::SourceStats& stats) {
+  for (TaskIndex t = 0; t < scenario_.tasks.size(); ++t)
+    if (scenario_.tasks[t].name == stats.task) published_[t] = std::max(published_[t], stats.published);
+}
+
+ClusterState::Counters ClusterState::task_total(TaskIndex t) const {
+  Counters sum;
+  for (NodeIndex k = 0; k < scenario_.nodes.size(); ++k) sum = add(sum, add(latest_[k][t], retired_[k][t]));
+  return sum;
+}
+
+WindowReport ClusterState::window(TimePoint now) {
+  WindowReport report;
+  report.now = now;
+  report.tasks.resize(scenario_.tasks.size());
+  for (TaskIndex t = 0; t < scenario_.tasks.size(); ++t) {
+    const Counters total = task_total(t);
+    const Counters& before = at_last_window_[t];
+    TaskWindow& w = report.tasks[t];
+    const uint64_t met = total.met - before.met, overdue = total.overdue - before.overdue,
+                   dropped = total.dropped - before.dropped;
+    w.finished = met + overdue + dropped;
+    w.missed = overdue + dropped;
+    w.completed = met + overdue;
+    if (w.completed > 0) {
+      const double n = static_cast<double>(w.completed);
+      w.mean_latency = from_ms((total.latency_sum_ms - before.latency_sum_ms) / n);
+      w.mean_node_latency = from_ms((total.node_latency_sum_ms - before.node_latency_sum_ms) / n);
+    }
+    at_last_window_[t] = total;
+  }
+  for (const auto& [pair, mbps] : links_) {
+    const auto [a, b] = pair;
+    if (a > b && links_.count({b, a})) continue;  // the pair is emitted once, from a < b
+    double rate = mbps;
+    if (auto back = links_.find({b, a}); back != links_.end()) rate = std::min(rate, back->second);
+    report.links.push_back({std::min(a, b), std::max(a, b), rate});
+  }
+  links_.clear();
+  return report;
+}
+
+std::vector<TaskAccount> ClusterState::accounts() const {
+  std::vector<TaskAccount> out(scenario_.tasks.size());
+  for (TaskIndex t = 0; t < scenario_.tasks.size(); ++t) {
+    const Counters total = task_total(t);
+    TaskAccount& a = out[t];
+    a.accepted = total.released;
+    a.released = std::max(published_[t], total.released);
+    a.met = total.met;
+    a.overdue = total.overdue;
+    a.dropped_by_nodes = total.dropped;
+    a.latency_sum_ms = total.latency_sum_ms;
+    const uint64_t closed = total.met + total.overdue + total.dropped;
+    a.lost = a.released > closed ? a.released - closed : 0;
+  }
+  return out;
+}
+
+}  // namespace coedge

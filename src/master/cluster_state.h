@@ -1,0 +1,72 @@
+// What the master knows of its cluster, from the nodes' reports and the cameras' counts:
+// per task, the jobs its executors closed (summed over every node that ever ran it), the
+// per-window view the dispatcher's stage 2 needs, and the final accounting. Reports carry
+// cumulative counters, so a lost report loses nothing; a node that restarts (its counters
+// go back) keeps what it reported before. Pure: no threads, no I/O, time passed in.
+//
+// Final accounting, per task: released = what its camera published; met and overdue = what
+// the executors reported; dropped = everything else, so that every released job is counted
+// once: a frame that no node accepted (in flight to a node that died, or captured while the
+// task had no node) is dropped as "lost".
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/scenario.h"
+#include "net/dds.h"
+#include "policy/dispatcher.h"
+
+namespace coedge {
+
+struct TaskAccount {
+  uint64_t released = 0;         // published by the camera (or accepted by nodes, if more)
+  uint64_t accepted = 0;         // released on an executing node
+  uint64_t met = 0, overdue = 0;
+  uint64_t dropped_by_nodes = 0; // dropped on the executing node (deadline, crash, ...)
+  uint64_t lost = 0;             // released but never closed by a node
+  double latency_sum_ms = 0;     // over met + overdue
+  uint64_t dropped() const { return dropped_by_nodes + lost; }
+  double miss_rate() const {
+    return released ? static_cast<double>(overdue + dropped()) / static_cast<double>(released) : 0.0;
+  }
+};
+
+class ClusterState {
+ public:
+  explicit ClusterState(const Scenario& scenario);
+
+  // A node's report; returns false (and ignores it) when it names an unknown node.
+  bool on_report(const net::NodeReport& report);
+  void on_source_stats(const net::SourceStats& stats);
+
+  // What happened since the previous call (the dispatcher's stage-2 input): per task the
+  // jobs closed in the window, and the links measured (per pair, the lower of the two
+  // directions reported).
+  WindowReport window(TimePoint now);
+
+  // Per task, everything so far.
+  std::vector<TaskAccount> accounts() const;
+  // Whether the node sent any report yet.
+  bool heard_from(NodeIndex node) const { return heard_[node]; }
+
+ private:
+  struct Counters {
+    uint64_t released = 0, met = 0, overdue = 0, dropped = 0;
+    double latency_sum_ms = 0, node_latency_sum_ms = 0;
+  };
+  static Counters add(const Counters& a, const Counters& b);
+  Counters task_total(TaskIndex t) const;
+
+  const Scenario& scenario_;
+  // Per node and task: the latest cumulative counters, and what earlier runs of the node
+  // (before a restart) had reported.
+  std::vector<std::vector<Counters>> latest_, retired_;
+  std::vector<bool> heard_;
+  std::vector<Counters> at_last_window_;                   // per task
+  std::vector<uint64_t> published_;                        // per task, from the cameras
+  std::map<std::pair<NodeIndex, NodeIndex>, double> links_;  // (from, to) -> Mbit/s, this window
+};
+
+}  // namespace coedge

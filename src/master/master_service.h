@@ -1,0 +1,41 @@
+// The master (`coedge master --scenario S.yaml`): the cluster's global task dispatcher,
+// run online. It waits until the nodes report (their workers and models are up), runs
+// stage 1 of the scenario's dispatcher (src/policy, the simulator's own code) and
+// publishes the plan; then, every window, it turns the nodes' cumulative reports into the
+// window's miss rates, latencies and measured bandwidths, runs stage 2 and publishes the
+// plan again when it changed. A node whose liveliness lapses is lost: its tasks are
+// dispatched again at once. A plan takes effect `plan_lead` after it is published, so
+// that the nodes that gain a task are subscribed before its frames are theirs
+// (node/cluster_feed.h).
+//
+// Stopping (SIGINT/SIGTERM or `duration`): the cameras are told to stop first, then, once
+// their last frames had time to arrive, the nodes; the master waits for the nodes' final
+// reports, and writes the accounting of every released job to `out_dir`. Single-threaded.
+#pragma once
+
+#include <atomic>
+#include <string>
+
+#include "core/scenario.h"
+#include "core/time.h"
+#include "net/dds.h"
+
+namespace coedge {
+
+struct MasterOptions {
+  std::string dispatcher = "coedge";
+  net::DdsOptions dds;
+  Duration window{};           // 0: the scenario's run.window
+  Duration duration{};         // 0: until stopped
+  Duration plan_lead = std::chrono::milliseconds(500);
+  Duration wait_for_nodes = std::chrono::seconds(120);  // at start, for every node's first report
+  Duration progress_every = std::chrono::seconds(10);
+  std::string out_dir;         // summary.json, windows.jsonl, plans.jsonl; empty: none
+  const std::atomic<bool>* stop = nullptr;
+};
+
+// Returns the exit code: 0 after a complete run, 1 when it cannot run (DDS, a dispatcher
+// name, no node reporting in time), 3 when the accounting is incomplete.
+int run_master(Scenario scenario, const MasterOptions& options);
+
+}  // namespace coedge

@@ -1,0 +1,336 @@
+// The DDS adapter: CoEdge's typed, plain-C++ view of Cyclone DDS 0.10. A DdsDomain owns one
+// Cyclone domain (configured from DdsOptions: interface, unicast peers, message sizes for
+// 1.2 MB images) and one participant; writers and readers are created on it for the ROS 2
+// compatible image topics ("rt" + ROS topic, type sensor_msgs::msg::dds_::Image_) and the
+// CoEdge control topics (rt/coedge/{node_report,plan,source_stats,command}). No Cyclone
+// type appears here; the generated IDL types stay in the .cc files. Library errors become
+// Error{kIo, "<what> failed: <Cyclone return code>"}; nothing aborts on a library error.
+// See docs/DDS.md for the topics, their QoS and how a ROS 2 camera driver publishes to us.
+//
+// Thread-safety: Cyclone itself is thread-safe, so every writer may be used from one thread
+// while a reader of the same DdsDomain is used from another. Each class says which of its
+// own calls may run concurrently. Every writer and reader must be destroyed before the
+// DdsDomain it was created on (they are children of its participant).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/result.h"
+#include "core/time.h"
+
+namespace coedge::net {
+
+// DDS topic names of the control topics.
+inline constexpr const char* kNodeReportTopic = "rt/coedge/node_report";
+inline constexpr const char* kPlanTopic = "rt/coedge/plan";
+inline constexpr const char* kSourceStatsTopic = "rt/coedge/source_stats";
+inline constexpr const char* kCommandTopic = "rt/coedge/command";
+
+// The DDS topic of a ROS 2 topic: "/a/b" -> "rt/a/b".
+std::string ros_to_dds_topic(const std::string& ros_topic);
+
+struct DdsOptions {
+  uint32_t domain = 0;            // 0..232 (the RTPS port formula limits the id)
+  std::string interface_address;  // e.g. "10.77.0.3"; empty = Cyclone's default choice
+  std::vector<std::string> peers;  // unicast discovery peers (IP addresses); empty = multicast
+  Duration lease = std::chrono::seconds(1);  // liveliness lease of ReportWriter
+};
+
+// The Cyclone XML configuration DdsDomain::create uses for `options` (for docs and logs).
+std::string dds_config_xml(const DdsOptions& options);
+
+// One Cyclone domain and one participant. Thread-safe (it is immutable after create()).
+class DdsDomain {
+ public:
+  // Errors: kInvalidInput for a bad domain id, lease or interface address (naming it),
+  // kIo when Cyclone refuses (e.g. the domain already exists in this process).
+  static Result<std::unique_ptr<DdsDomain>> create(const DdsOptions& options);
+  ~DdsDomain();  // deletes the participant and the domain (and anything left on them)
+  DdsDomain(const DdsDomain&) = delete;
+  DdsDomain& operator=(const DdsDomain&) = delete;
+
+  const DdsOptions& options() const { return options_; }
+  int32_t participant_handle() const { return participant_; }  // internal to src/net
+
+ private:
+  DdsDomain(DdsOptions options, int32_t domain, int32_t participant)
+      : options_(std::move(options)), domain_(domain), participant_(participant) {}
+  DdsOptions options_;
+  int32_t domain_;       // Cyclone entity handles (dds_entity_t is int32_t)
+  int32_t participant_;
+};
+
+enum class Reliability { kReliable, kBestEffort };
+
+// sensor_msgs/msg/Image without the ROS types. stamp_ns is header.stamp in nanoseconds
+// (CLOCK_REALTIME by ROS convention); is_bigendian is always written as 0.
+struct Image {
+  int64_t stamp_ns = 0;
+  std::string frame_id;
+  uint32_t height = 0, width = 0;
+  std::string encoding;  // ROS encoding, e.g. "bgr8"
+  uint32_t step = 0;     // bytes per row
+  std::vector<uint8_t> data;
+};
+
+// Publishes images on one ROS topic. QoS: the given reliability, KEEP_LAST 1 (a slow reader
+// gets the newest frame, not a backlog), volatile. Thread-safety: write() and
+// matched_readers() may be called from any threads concurrently.
+class ImageWriter {
+ public:
+  static Result<std::unique_ptr<ImageWriter>> create(DdsDomain& domain, std::string ros_topic,
+                                                     Reliability reliability);
+  ~ImageWriter();
+  ImageWriter(const ImageWriter&) = delete;
+  ImageWriter& operator=(const ImageWriter&) = delete;
+
+  Status write(const Image& image);
+  uint64_t matched_readers() const;  // 0 on error
+  const std::string& dds_topic() const { return dds_topic_; }
+
+ private:
+  ImageWriter(std::string dds_topic, int32_t topic, int32_t writer)
+      : dds_topic_(std::move(dds_topic)), topic_(topic), writer_(writer) {}
+  std::string dds_topic_;
+  int32_t topic_;
+  int32_t writer_;
+};
+
+// A set of image subscriptions served by ONE thread that calls wait(). add(), remove() and
+// wake() may be called from any other thread at any time (a mutex protects the set and a
+// guard condition wakes the waiter). QoS per reader: the given reliability (kBestEffort
+// also matches reliable writers; kReliable matches only reliable ones), KEEP_LAST 4,
+// volatile.
+class ImageReaderSet {
+ public:
+  using OnImage = std::function<void(uint32_t id, Image&& image, int64_t received_ns)>;
+
+  static Result<std::unique_ptr<ImageReaderSet>> create(DdsDomain& domain);
+  ~ImageReaderSet();  // only once no wait() is running
+  ImageReaderSet(const ImageReaderSet&) = delete;
+  ImageReaderSet& operator=(const ImageReaderSet&) = delete;
+
+  // Subscribes to `ros_topic`; returns the id that wait() reports its images with.
+  Result<uint32_t> add(std::string ros_topic, Reliability reliability);
+  // Deletes the reader of `id` (unknown ids are ignored); no image of it is reported after.
+  void remove(uint32_t id);
+  // Blocks up to `timeout` (kNever = forever) for data, then calls on_image for every sample
+  // taken, outside the lock (on_image may call add/remove). received_ns is CLOCK_REALTIME at
+  // take time, the clock of Image::stamp_ns. Returns the number of images delivered
+  // (0 on timeout, wake() or a Cyclone error).
+  size_t wait(Duration timeout, const OnImage& on_image);
+  // Makes a concurrent (or the next) wait() return early.
+  void wake();
+
+ private:
+  ImageReaderSet(int32_t participant, int32_t waitset, int32_t guard)
+      : participant_(participant), waitset_(waitset), guard_(guard) {}
+  struct Sub {
+    int32_t topic;
+    int32_t reader;
+    int32_t condition;
+  };
+  int32_t participant_;
+  int32_t waitset_;
+  int32_t guard_;
+  std::mutex mu_;  // guards subs_ and next_id_, and serializes takes with remove()
+  std::unordered_map<uint32_t, Sub> subs_;
+  uint32_t next_id_ = 1;
+};
+
+// ---- CoEdge control messages (module coedge::msg in idl/coedge.idl) ----
+
+struct TaskReport {
+  std::string task;
+  uint64_t released = 0, met = 0, overdue = 0, dropped = 0;  // cumulative since the node
+                                                              // started running the task
+  double latency_sum_ms = 0;       // cumulative over met + overdue jobs
+  double node_latency_sum_ms = 0;  // cumulative; arrival at the executing node to end
+  uint32_t queue_length = 0;
+};
+
+struct LinkReport {
+  std::string peer;
+  double mbps = 0;
+  std::string method;  // "probe" or "passive"
+};
+
+struct ProfileReport {
+  std::string model;
+  std::vector<double> exe_ms;  // batch 1..10
+  double pre_ms = 0;
+  double post_ms = 0;
+};
+
+struct NodeReport {  // key: node
+  std::string node;
+  uint64_t seq = 0;
+  int64_t stamp_ns = 0;  // CLOCK_REALTIME
+  std::vector<TaskReport> tasks;
+  std::vector<LinkReport> links;
+  std::vector<ProfileReport> profiles;
+};
+
+struct Assignment {
+  std::string task;
+  std::string node;  // empty = unplaced
+};
+
+struct Plan {  // no key: a single instance
+  uint64_t version = 0;
+  int64_t effective_ns = 0;  // CLOCK_REALTIME
+  std::vector<Assignment> assignments;
+};
+
+struct SourceStats {  // key: task
+  std::string task;
+  std::string node;
+  uint64_t published = 0;
+  int64_t last_stamp_ns = 0;
+};
+
+struct Command {  // no key. {"stop", ""} stops every agent
+  std::string command;
+  std::string node;  // "" = all
+};
+
+// A node's report writer became alive (alive=true) or lost liveliness / went away
+// (alive=false).
+struct LivelinessEvent {
+  std::string node;
+  bool alive = false;
+};
+
+namespace detail {
+// A writer of one control topic (the shared part of the typed writers below).
+class ControlWriter {
+ public:
+  ControlWriter(const ControlWriter&) = delete;
+  ControlWriter& operator=(const ControlWriter&) = delete;
+  uint64_t matched_readers() const;  // 0 on error
+
+ protected:
+  ~ControlWriter();
+  ControlWriter(int32_t topic, int32_t writer) : topic_(topic), writer_(writer) {}
+  int32_t topic_;
+  int32_t writer_;
+};
+
+// A reader of one control topic.
+class ControlReader {
+ public:
+  ControlReader(const ControlReader&) = delete;
+  ControlReader& operator=(const ControlReader&) = delete;
+  uint64_t matched_writers() const;  // 0 on error
+
+ protected:
+  ~ControlReader();
+  ControlReader(int32_t topic, int32_t reader) : topic_(topic), reader_(reader) {}
+  int32_t topic_;
+  int32_t reader_;
+};
+}  // namespace detail
+
+// Thread-safety of all control writers: any threads, concurrently. Of all control
+// readers: any threads (take() and take_liveliness() lock internally); every sample is
+// returned by exactly one take().
+
+// rt/coedge/node_report: reliable, KEEP_LAST 1 per node, volatile, liveliness AUTOMATIC
+// with lease = DdsOptions::lease, so the master sees a killed node within about a lease.
+class ReportWriter : public detail::ControlWriter {
+ public:
+  static Result<std::unique_ptr<ReportWriter>> create(DdsDomain& domain);
+  Status write(const NodeReport& report);
+
+ private:
+  using ControlWriter::ControlWriter;
+};
+
+class ReportReader : public detail::ControlReader {
+ public:
+  static Result<std::unique_ptr<ReportReader>> create(DdsDomain& domain);
+  ~ReportReader();
+  // The reports received since the last call, oldest first.
+  std::vector<NodeReport> take();
+  // Liveliness changes since the last call, in order: alive=true when a node's first
+  // report arrives or it comes back after being reported dead; alive=false when its writer
+  // lost liveliness, was deleted (disposed) or vanished (no writers). Each change once.
+  std::vector<LivelinessEvent> take_liveliness();
+
+  struct State;  // internal
+
+ private:
+  ReportReader(int32_t topic, int32_t reader, std::unique_ptr<State> state);
+  void pump();  // moves everything Cyclone holds into state_ (with state_->mu held)
+  std::unique_ptr<State> state_;
+};
+
+// rt/coedge/plan: reliable, TRANSIENT_LOCAL, KEEP_LAST 1, so a reader created after the
+// write still gets the current plan.
+class PlanWriter : public detail::ControlWriter {
+ public:
+  static Result<std::unique_ptr<PlanWriter>> create(DdsDomain& domain);
+  Status write(const Plan& plan);
+
+ private:
+  using ControlWriter::ControlWriter;
+};
+
+class PlanReader : public detail::ControlReader {
+ public:
+  static Result<std::unique_ptr<PlanReader>> create(DdsDomain& domain);
+  // The newest plan received since the last call, if any.
+  std::optional<Plan> take();
+
+ private:
+  using ControlReader::ControlReader;
+};
+
+// rt/coedge/source_stats: reliable, KEEP_LAST 1 per task, volatile.
+class SourceStatsWriter : public detail::ControlWriter {
+ public:
+  static Result<std::unique_ptr<SourceStatsWriter>> create(DdsDomain& domain);
+  Status write(const SourceStats& stats);
+
+ private:
+  using ControlWriter::ControlWriter;
+};
+
+class SourceStatsReader : public detail::ControlReader {
+ public:
+  static Result<std::unique_ptr<SourceStatsReader>> create(DdsDomain& domain);
+  std::vector<SourceStats> take();  // new samples, oldest first (at most one per task)
+
+ private:
+  using ControlReader::ControlReader;
+};
+
+// rt/coedge/command: reliable, TRANSIENT_LOCAL, KEEP_LAST 1 (an agent that starts late still
+// sees the last command).
+class CommandWriter : public detail::ControlWriter {
+ public:
+  static Result<std::unique_ptr<CommandWriter>> create(DdsDomain& domain);
+  Status write(const Command& command);
+
+ private:
+  using ControlWriter::ControlWriter;
+};
+
+class CommandReader : public detail::ControlReader {
+ public:
+  static Result<std::unique_ptr<CommandReader>> create(DdsDomain& domain);
+  std::vector<Command> take();  // new commands (at most the newest one)
+
+ private:
+  using ControlReader::ControlReader;
+};
+
+}  // namespace coedge::net

@@ -1,0 +1,170 @@
+#include "node/camera.h"
+
+#include <time.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "core/rng.h"
+#include "node/cluster_feed.h"
+
+namespace coedge {
+namespace {
+
+int64_t realtime_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// Sleeps until `at_ns` (CLOCK_REALTIME) or until `stop` is set, in slices.
+bool sleep_until(int64_t at_ns, const std::atomic<bool>& stop) {
+  while (!stop.load()) {
+    const int64_t left = at_ns - realtime_ns();
+    if (left <= 0) return true;
+    const int64_t slice = std::min<int64_t>(left, 50'000'000);
+    timespec ts{static_cast<time_t>(slice / 1'000'000'000), static_cast<long>(slice % 1'000'000'000)};
+    nanosleep(&ts, nullptr);
+  }
+  return false;
+}
+
+// A few distinct frames to cycle through, H x W bgr8.
+std::vector<cv::Mat> make_frames(const std::string& dir, int width, int height) {
+  std::vector<cv::Mat> frames;
+  if (!dir.empty()) {
+    std::vector<std::string> files;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) files.push_back(entry.path().string());
+    std::sort(files.begin(), files.end());
+    for (const std::string& f : files) {
+      cv::Mat image = cv::imread(f, cv::IMREAD_COLOR);
+      if (image.empty()) continue;
+      cv::Mat sized;
+      cv::resize(image, sized, cv::Size(width, height));
+      frames.push_back(sized);
+      if (frames.size() == 16) break;
+    }
+  }
+  for (int i = 0; frames.empty() || (dir.empty() && i < 4); ++i) {
+    cv::Mat m(height, width, CV_8UC3);
+    cv::randu(m, cv::Scalar::all(0), cv::Scalar::all(255));  // incompressible, like video noise
+    frames.push_back(m);
+  }
+  return frames;
+}
+
+}  // namespace
+
+int run_camera(const Scenario& scenario, const CameraOptions& options) {
+  auto log = [&](const std::string& text) {
+    std::fprintf(stderr, "[camera %s] %s\n", options.node.c_str(), text.c_str());
+  };
+  const NodeIndex self = scenario.find_node(options.node);
+  if (self == kNone) return log("error: no node named '" + options.node + "' in " + scenario.source_file), 1;
+  if (!options.frames_dir.empty() && !std::filesystem::is_directory(options.frames_dir)) {
+    return log("error: --frames " + options.frames_dir + " is not a folder"), 1;
+  }
+  auto domain = net::DdsDomain::create(options.dds);
+  if (!domain.ok()) return log("error: " + domain.error().message), 1;
+  auto plans = net::PlanReader::create(**domain);
+  auto commands = net::CommandReader::create(**domain);
+  auto stats = net::SourceStatsWriter::create(**domain);
+  if (!plans.ok() || !commands.ok() || !stats.ok()) return log("error: cannot create the DDS readers/writers"), 1;
+
+  struct Camera {
+    TaskIndex task;
+    std::unique_ptr<net::ImageWriter> writer;
+    std::vector<cv::Mat> frames;
+    std::atomic<uint64_t> published{0};
+    std::atomic<int64_t> last_stamp{0};
+  };
+  std::vector<std::unique_ptr<Camera>> cameras;
+  for (TaskIndex t = 0; t < scenario.tasks.size(); ++t) {
+    const TaskSpec& task = scenario.tasks[t];
+    if (task.source != self) continue;
+    const ModelProfile& m = scenario.models[task.model];
+    if (m.input_shape.size() != 3) return log("error: model " + m.name + " needs input_shape [3, H, W]"), 1;
+    auto camera = std::make_unique<Camera>();
+    camera->task = t;
+    auto writer = net::ImageWriter::create(**domain, camera_topic(options.node, task.name),
+                                           options.best_effort ? net::Reliability::kBestEffort
+                                                               : net::Reliability::kReliable);
+    if (!writer.ok()) return log("error: " + writer.error().message), 1;
+    camera->writer = std::move(*writer);
+    camera->frames = make_frames(options.frames_dir, static_cast<int>(m.input_shape[2]),
+                                 static_cast<int>(m.input_shape[1]));
+    log(task.name + ": " + std::to_string(m.input_shape[2]) + "x" + std::to_string(m.input_shape[1]) +
+        " every " + format_duration(task.period) + " on " + camera_topic(options.node, task.name));
+    cameras.push_back(std::move(camera));
+  }
+  if (cameras.empty()) log("no task has this node as its source: nothing to capture");
+
+  std::atomic<bool> stop{false};
+  auto stop_requested = [&] {
+    if (options.stop != nullptr && options.stop->load()) return true;
+    for (const net::Command& c : (*commands)->take())
+      if ((c.command == "stop" || c.command == "stop-sources") && (c.node.empty() || c.node == options.node)) return stop = true;
+    return stop.load();
+  };
+  // Start with the master's first plan, at its effective time.
+  log("waiting for the master's plan");
+  int64_t start_ns = 0;
+  while (start_ns == 0) {
+    if (stop_requested()) return 0;
+    if (auto plan = (*plans)->take()) start_ns = plan->effective_ns;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  Rng rng(scenario.run.seed * 7919 + self);
+  std::vector<std::thread> threads;
+  for (auto& camera : cameras) {
+    const TaskSpec& task = scenario.tasks[camera->task];
+    const int64_t period_ns = task.period.count() * 1000;
+    const int64_t phase_ns = scenario.run.random_phase ? static_cast<int64_t>(rng.uniform() * static_cast<double>(period_ns)) : 0;
+    Camera* c = camera.get();
+    threads.emplace_back([c, &task, &stop, start_ns, period_ns, phase_ns, &log] {
+      net::Image image;
+      image.frame_id = task.name;
+      image.encoding = "bgr8";
+      for (uint64_t i = 0;; ++i) {
+        if (!sleep_until(start_ns + phase_ns + static_cast<int64_t>(i) * period_ns, stop)) return;
+        const cv::Mat& frame = c->frames[i % c->frames.size()];
+        image.height = static_cast<uint32_t>(frame.rows);
+        image.width = static_cast<uint32_t>(frame.cols);
+        image.step = static_cast<uint32_t>(frame.cols * 3);
+        image.data.assign(frame.data, frame.data + frame.total() * 3);
+        image.stamp_ns = realtime_ns();
+        if (Status st = c->writer->write(image); !st.ok()) {
+          if (i < 3) log(task.name + ": frame not published: " + st.error().message);
+          continue;  // not released: no node can have it
+        }
+        c->last_stamp.store(image.stamp_ns);
+        c->published.fetch_add(1);
+      }
+    });
+  }
+  auto send_stats = [&] {
+    for (auto& camera : cameras) {
+      (void)(*stats)->write({scenario.tasks[camera->task].name, options.node, camera->published.load(),
+                             camera->last_stamp.load()});
+    }
+  };
+  while (!stop_requested()) {
+    send_stats();
+    for (int i = 0; i < 10 && !stop.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  stop = true;
+  for (auto& th : threads) th.join();
+  send_stats();
+  uint64_t total = 0;
+  for (auto& camera : cameras) total += camera->published.load();
+  log("stopped after " + std::to_string(total) + " frames");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // let the last stats reach the master
+  return 0;
+}
+
+}  // namespace coedge

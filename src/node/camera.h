@@ -1,0 +1,34 @@
+// A node's cameras (`coedge camera --scenario S.yaml --node N`): for every task whose
+// source is node N, it captures a frame at the task's period and publishes it on the
+// task's ROS 2 image topic (node/cluster_feed.h: camera_topic) as a sensor_msgs/Image,
+// stamped with its capture time (CLOCK_REALTIME, as ROS does). It stands for the camera
+// driver of a real lamppost, which a ROS 2 driver on Cyclone DDS can replace. It starts
+// with the master's first plan (so that no frame is captured before a node may take it),
+// reports how many frames each task published (the released jobs of the cluster's
+// accounting), and stops when the master says so or on SIGINT/SIGTERM.
+//
+// Frames are sized as the task model's input ([3, H, W] -> H x W, bgr8): the bytes a
+// node would send to another (ModelProfile::input_bytes). They are synthetic, or images
+// from a folder, resized. One thread per task, so a slow topic delays no other.
+#pragma once
+
+#include <atomic>
+#include <string>
+
+#include "core/scenario.h"
+#include "net/dds.h"
+
+namespace coedge {
+
+struct CameraOptions {
+  std::string node;
+  net::DdsOptions dds;
+  std::string frames_dir;  // images to replay; empty: synthetic frames
+  bool best_effort = false;  // publish best-effort (as ROS 2 SensorDataQoS cameras do)
+  const std::atomic<bool>* stop = nullptr;
+};
+
+// Returns the exit code: 0 after a run, 1 when it cannot start.
+int run_camera(const Scenario& scenario, const CameraOptions& options);
+
+}  // namespace coedge

@@ -1,0 +1,32 @@
+// The node agent's configuration when it is one node of a cluster (`coedge node
+// --scenario S.yaml --name N`): every task of the scenario, each with a topic sensor of
+// its own (its camera's ROS 2 topic; frames sized as the model's input), every model from
+// `models_dir`/<name>.onnx, and the scenario's profiles written to the run folder for the
+// inference server. Which tasks actually run is the master's plan: the node starts every
+// task's workers at once, and the plan only opens and closes the flow of frames, so a
+// change never disturbs the other tasks. Pure but for writing the profile file.
+#pragma once
+
+#include <string>
+
+#include "config/node_config.h"
+#include "core/result.h"
+#include "core/scenario.h"
+
+namespace coedge {
+
+struct ClusterNodeSettings {
+  std::string node;          // a node of the scenario
+  std::string models_dir;    // holds <model>.onnx for every model of the scenario
+  std::string run_dir;       // default: /var/tmp/coedge-<node>
+  std::string scheduler = "coedge";
+  Isolation isolation = Isolation::kSandbox;
+  int backend_threads = 1;   // a cluster node is a small computer: one inference thread
+  bool write_profiles = true;  // false in the server process: the agent wrote them
+};
+
+// Errors: an unknown node, a model file that does not exist, a model whose input is not
+// [3, H, W], a run folder that cannot be written.
+Result<NodeConfig> cluster_node_config(const Scenario& scenario, const ClusterNodeSettings& settings);
+
+}  // namespace coedge

@@ -1,0 +1,367 @@
+#include "node/cluster_feed.h"
+
+#include <time.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <opencv2/imgproc.hpp>
+
+#include "net/bandwidth_probe.h"
+#include "net/dds.h"
+#include "net/passive_rate.h"
+
+namespace coedge {
+namespace {
+
+constexpr int64_t kForever = std::numeric_limits<int64_t>::max();
+// A node that loses a task keeps its subscription this long after the hand-over, for
+// the frames captured before it that are still in flight.
+constexpr int64_t kUnsubscribeAfterNs = 3'000'000'000;
+
+int64_t realtime_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+}  // namespace
+
+std::string camera_topic(const std::string& source_node, const std::string& task) {
+  return "/coedge/" + source_node + "/" + task + "/image_raw";
+}
+
+struct ClusterFeed::Impl {
+  ClusterOptions options;
+  const Scenario& scenario;
+  const NodeConfig& config;
+  Accounting& accounting;
+  Pipeline& pipeline;
+  const Clock& clock;
+  NodeIndex self = kNone;
+
+  std::unique_ptr<net::DdsDomain> domain;
+  std::unique_ptr<net::ImageReaderSet> readers;
+  std::unique_ptr<net::PlanReader> plans;
+  std::unique_ptr<net::ReportWriter> reports;
+  std::unique_ptr<net::CommandReader> commands;
+  std::unique_ptr<net::ProbeServer> probe_server;
+
+  // Per task, guarded by mu: which frames this node accepts, and its subscription.
+  struct TaskState {
+    int64_t active_from = kForever;  // capture stamps in [from, until) are ours
+    int64_t active_until = kForever;
+    uint32_t reader = 0;             // 0: not subscribed
+    int64_t unsubscribe_at = kForever;
+    bool ever_active = false;        // reported from then on
+    uint64_t sequence = 0;
+    uint64_t ignored = 0;            // frames outside our interval
+    uint64_t met_at_gain = 0;        // met count when the task last came here
+    bool first_met_logged = true;    // the first job met since it came here was logged
+  };
+  std::mutex mu;
+  std::vector<TaskState> tasks;
+  std::map<uint32_t, uint32_t> task_of_reader;
+  uint64_t plan_version = 0;
+  bool accepting = true;
+
+  // Bandwidth, guarded by bw_mu: the last probe per peer and the passive rates.
+  std::mutex bw_mu;
+  std::vector<std::optional<double>> probed;  // per node index
+  net::PassiveRate passive{std::chrono::seconds(10)};
+
+  std::atomic<bool> stopping{false};
+  std::thread feeder, prober;
+  std::mutex probe_mu;
+  std::condition_variable probe_cv;
+  uint64_t report_seq = 0;
+  TimePoint next_report{};
+  bool stop_requested = false;
+
+  Impl(const ClusterOptions& o, const Scenario& s, const NodeConfig& c, Accounting& a, Pipeline& p,
+       const Clock& k)
+      : options(o), scenario(s), config(c), accounting(a), pipeline(p), clock(k) {}
+
+  void log(const std::string& text) const {
+    std::fprintf(stderr, "[node %s] %s\n", options.node.c_str(), text.c_str());
+  }
+
+  void feed_loop() {
+    while (!stopping.load()) {
+      readers->wait(std::chrono::milliseconds(200),
+                    [this](uint32_t id, net::Image&& image, int64_t received_ns) {
+                      on_image(id, std::move(image), received_ns);
+                    });
+    }
+  }
+
+  void on_image(uint32_t reader, net::Image&& image, int64_t received_ns) {
+    uint32_t t = 0;
+    uint64_t sequence = 0;
+    {
+      std::lock_guard lock(mu);
+      auto it = task_of_reader.find(reader);
+      if (it == task_of_reader.end() || !accepting) return;
+      t = it->second;
+      TaskState& state = tasks[t];
+      if (image.stamp_ns < state.active_from || image.stamp_ns >= state.active_until) {
+        ++state.ignored;
+        return;
+      }
+      sequence = state.sequence++;
+    }
+    const TaskSpec& task = scenario.tasks[t];
+    {
+      std::lock_guard lock(bw_mu);
+      const TimePoint sent{std::chrono::microseconds(image.stamp_ns / 1000)};
+      const TimePoint got{std::chrono::microseconds(received_ns / 1000)};
+      if (task.source != self) passive.record(scenario.nodes[task.source].name, static_cast<int64_t>(image.data.size()), sent, got);
+    }
+    // The job was released when the camera captured the frame: its capture stamp on
+    // the camera's clock, moved onto this node's monotonic clock.
+    const TimePoint now = clock.now();
+    const int64_t age_us = std::max<int64_t>(0, (realtime_ns() - image.stamp_ns) / 1000);
+    const TimePoint release = now - std::chrono::microseconds(age_us);
+    const TimePoint deadline = release + task.deadline;
+    ipc::JobRef ref;
+    ref.task = t;
+    ref.job = accounting.release(t, release, deadline);
+    ref.release_us = MonotonicClock::to_monotonic_us(release);
+    ref.deadline_us = MonotonicClock::to_monotonic_us(deadline);
+    const SensorConfig& sensor = config.sensors[t];
+    const bool rgb = image.encoding == "rgb8";
+    if ((image.encoding != "bgr8" && !rgb) || image.width == 0 || image.height == 0 ||
+        static_cast<int>(image.width) > sensor.width || static_cast<int>(image.height) > sensor.height ||
+        image.step < image.width * 3 || image.data.size() < static_cast<size_t>(image.step) * image.height) {
+      accounting.drop(ref.job, DropCause::kBadFrame, now);
+      return;
+    }
+    if (const DropCause cause = pipeline.task_unavailable(t); cause != DropCause::kNone) {
+      accounting.drop(ref.job, cause, now);
+      return;
+    }
+    cv::Mat frame(static_cast<int>(image.height), static_cast<int>(image.width), CV_8UC3,
+                  image.data.data(), image.step);
+    if (rgb) cv::cvtColor(frame, frame, cv::COLOR_RGB2BGR);
+    pipeline.publish_frame(t, frame, sequence, release, std::span<const ipc::JobRef>(&ref, 1));
+  }
+
+  void probe_loop() {
+    std::vector<std::pair<NodeIndex, std::string>> peers;
+    for (const auto& [name, address] : options.peer_addresses) {
+      const NodeIndex k = scenario.find_node(name);
+      if (k != kNone && k != self) peers.emplace_back(k, address);
+    }
+    size_t next = 0;
+    while (!stopping.load() && !peers.empty()) {
+      {
+        std::unique_lock lock(probe_mu);
+        probe_cv.wait_for(lock, options.probe_every, [this] { return stopping.load(); });
+      }
+      if (stopping.load()) return;
+      const auto& [k, address] = peers[next++ % peers.size()];
+      auto mbps = net::probe_mbps(address, options.probe_port, options.probe_length, 0);
+      std::lock_guard lock(bw_mu);
+      if (mbps.ok()) probed[k] = *mbps;
+    }
+  }
+
+  void apply(const net::Plan& plan) {
+    if (plan.version <= plan_version) return;
+    plan_version = plan.version;
+    std::vector<bool> mine(tasks.size(), false);
+    for (const net::Assignment& a : plan.assignments) {
+      if (a.node != options.node) continue;
+      for (uint32_t t = 0; t < scenario.tasks.size(); ++t)
+        if (scenario.tasks[t].name == a.task) mine[t] = true;
+    }
+    std::string gained, lost;
+    std::lock_guard lock(mu);
+    for (uint32_t t = 0; t < tasks.size(); ++t) {
+      TaskState& state = tasks[t];
+      const bool active = state.active_until == kForever && state.active_from != kForever;
+      if (mine[t] && !active) {
+        // A task moved back before our old interval ended simply continues.
+        state.active_from = state.active_from != kForever && state.active_until > plan.effective_ns
+                                ? state.active_from : plan.effective_ns;
+        state.active_until = kForever;
+        state.unsubscribe_at = kForever;
+        state.ever_active = true;
+        state.met_at_gain = accounting.ledger().totals(t).met;
+        state.first_met_logged = false;
+        if (state.reader == 0) {
+          const TaskSpec& task = scenario.tasks[t];
+          auto id = readers->add(camera_topic(scenario.nodes[task.source].name, task.name),
+                                 options.best_effort_frames ? net::Reliability::kBestEffort
+                                                            : net::Reliability::kReliable);
+          if (!id.ok()) {
+            log("cannot subscribe to task " + task.name + ": " + id.error().message);
+            continue;
+          }
+          state.reader = *id;
+          task_of_reader[*id] = t;
+        }
+        gained += " " + scenario.tasks[t].name;
+      } else if (!mine[t] && active) {
+        state.active_until = std::max(plan.effective_ns, state.active_from);
+        state.unsubscribe_at = state.active_until + kUnsubscribeAfterNs;
+        lost += " " + scenario.tasks[t].name;
+      }
+    }
+    log("plan " + std::to_string(plan.version) + (gained.empty() ? "" : ": runs" + gained) +
+        (lost.empty() ? "" : "; hands over" + lost));
+  }
+
+  void unsubscribe_finished(int64_t now_ns) {
+    std::lock_guard lock(mu);
+    for (TaskState& state : tasks) {
+      if (state.reader == 0 || now_ns < state.unsubscribe_at) continue;
+      readers->remove(state.reader);
+      task_of_reader.erase(state.reader);
+      state.reader = 0;
+      state.unsubscribe_at = kForever;
+    }
+  }
+
+  void report() {
+    net::NodeReport r;
+    r.node = options.node;
+    r.seq = ++report_seq;
+    r.stamp_ns = realtime_ns();
+    const auto sums = accounting.latency_sums();
+    {
+      std::lock_guard lock(mu);
+      for (uint32_t t = 0; t < tasks.size(); ++t) {
+        if (!tasks[t].ever_active) continue;
+        const TaskTotals tot = accounting.ledger().totals(t);
+        if (!tasks[t].first_met_logged && tot.met > tasks[t].met_at_gain) {
+          // When a moved task really runs here (the acceptance of a lost node's tasks).
+          tasks[t].first_met_logged = true;
+          char line[160];
+          std::snprintf(line, sizeof line, "%s: first job met here at unix %.3f s, %.2f s after the plan took effect",
+                        scenario.tasks[t].name.c_str(), static_cast<double>(r.stamp_ns) / 1e9,
+                        static_cast<double>(r.stamp_ns - tasks[t].active_from) / 1e9);
+          log(line);
+        }
+        net::TaskReport task;
+        task.task = scenario.tasks[t].name;
+        task.released = tot.released;
+        task.met = tot.met;
+        task.overdue = tot.overdue;
+        task.dropped = tot.dropped;
+        task.latency_sum_ms = sums[t].latency_ms;
+        task.node_latency_sum_ms = sums[t].node_latency_ms;
+        task.queue_length = static_cast<uint32_t>(tot.released - tot.closed());
+        r.tasks.push_back(std::move(task));
+      }
+    }
+    {
+      std::lock_guard lock(bw_mu);
+      const TimePoint now{std::chrono::microseconds(realtime_ns() / 1000)};
+      for (NodeIndex k = 0; k < scenario.nodes.size(); ++k) {
+        if (k == self) continue;
+        const std::string& peer = scenario.nodes[k].name;
+        if (probed[k]) {
+          r.links.push_back({peer, *probed[k], "probe"});
+        } else if (auto rate = passive.rate(peer, now)) {
+          r.links.push_back({peer, *rate, "passive"});
+        }
+      }
+    }
+    for (const ModelProfile& m : scenario.models) {
+      net::ProfileReport p;
+      p.model = m.name;
+      for (int b = 1; b <= kMaxBatch; ++b) p.exe_ms.push_back(to_ms(m.exe(b)));
+      p.pre_ms = to_ms(m.pre_time);
+      p.post_ms = to_ms(m.post_time);
+      r.profiles.push_back(std::move(p));
+    }
+    if (Status st = reports->write(r); !st.ok()) log("report not sent: " + st.error().message);
+  }
+};
+
+Result<std::unique_ptr<ClusterFeed>> ClusterFeed::start(const ClusterOptions& options,
+                                                        const Scenario& scenario,
+                                                        const NodeConfig& config,
+                                                        Accounting& accounting, Pipeline& pipeline,
+                                                        const Clock& clock) {
+  auto impl = std::make_unique<Impl>(options, scenario, config, accounting, pipeline, clock);
+  impl->self = scenario.find_node(options.node);
+  if (impl->self == kNone) {
+    return Error{ErrorCode::kInvalidInput, "node '" + options.node + "' is not in scenario " + scenario.source_file};
+  }
+  COEDGE_CHECK(config.sensors.size() == scenario.tasks.size());
+  impl->tasks.resize(scenario.tasks.size());
+  impl->probed.resize(scenario.nodes.size());
+  net::DdsOptions dds;
+  dds.domain = options.domain;
+  dds.interface_address = options.interface_address;
+  dds.peers = options.dds_peers;
+  auto domain = net::DdsDomain::create(dds);
+  if (!domain.ok()) return domain.error();
+  impl->domain = std::move(*domain);
+  auto readers = net::ImageReaderSet::create(*impl->domain);
+  if (!readers.ok()) return readers.error();
+  impl->readers = std::move(*readers);
+  auto plans = net::PlanReader::create(*impl->domain);
+  if (!plans.ok()) return plans.error();
+  impl->plans = std::move(*plans);
+  auto reports = net::ReportWriter::create(*impl->domain);
+  if (!reports.ok()) return reports.error();
+  impl->reports = std::move(*reports);
+  auto commands = net::CommandReader::create(*impl->domain);
+  if (!commands.ok()) return commands.error();
+  impl->commands = std::move(*commands);
+  if (!options.peer_addresses.empty()) {
+    auto server = net::ProbeServer::start(options.probe_port);
+    if (!server.ok()) return server.error();
+    impl->probe_server = std::move(*server);
+  }
+  Impl* raw = impl.get();
+  impl->feeder = std::thread([raw] { raw->feed_loop(); });
+  impl->prober = std::thread([raw] { raw->probe_loop(); });
+  impl->next_report = clock.now();
+  return std::unique_ptr<ClusterFeed>(new ClusterFeed(std::move(impl)));
+}
+
+ClusterFeed::ClusterFeed(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+ClusterFeed::~ClusterFeed() { stop_accepting(); }
+
+bool ClusterFeed::poll(TimePoint now) {
+  Impl& d = *impl_;
+  if (auto plan = d.plans->take()) d.apply(*plan);
+  d.unsubscribe_finished(realtime_ns());
+  for (const net::Command& c : d.commands->take()) {
+    if (c.command == "stop" && (c.node.empty() || c.node == d.options.node)) {
+      if (!d.stop_requested) d.log("the master asked this node to stop");
+      d.stop_requested = true;
+    }
+  }
+  if (now >= d.next_report) {
+    d.report();
+    d.next_report = now + d.options.report_every;
+  }
+  return d.stop_requested;
+}
+
+void ClusterFeed::stop_accepting() {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->accepting = false;
+  }
+  impl_->stopping.store(true);
+  impl_->readers->wake();
+  impl_->probe_cv.notify_all();
+  if (impl_->feeder.joinable()) impl_->feeder.join();
+  if (impl_->prober.joinable()) impl_->prober.join();
+}
+
+void ClusterFeed::final_report() { impl_->report(); }
+
+}  // namespace coedge

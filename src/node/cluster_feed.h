@@ -1,0 +1,80 @@
+// A node agent's link to its cluster (`coedge node --scenario`): it follows the master's
+// plan, subscribes to the camera topics of the tasks the plan gives this node (remote
+// data fetch, paper §5), releases a job for every frame it accepts and hands the frame
+// to the pipeline, reports what it measured every second (cumulative counts per task,
+// latency sums, bandwidth to its peers, its profiles), measures that bandwidth (an iperf
+// probe at a low duty cycle plus the frames it receives), and tells the agent when the
+// master says stop.
+//
+// Hand-over without losing or doubling a job: a plan carries an effective time (camera
+// clock, CLOCK_REALTIME). A node accepts a task's frame only when its capture stamp lies in
+// [active_from, active_until): a node that gains the task subscribes at once and accepts
+// from the effective time; the node that loses it accepts until then. Every frame has one
+// owner as long as the nodes' clocks agree (one machine: always; hosts: PTP or NTP).
+//
+// Threads: a feeder thread of its own takes frames from DDS and publishes them into the
+// pipeline (the one producer of every topic sensor's pool); a probe thread measures
+// bandwidth; poll() and the rest are called from the agent's loop thread only.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "config/node_config.h"
+#include "core/clock.h"
+#include "core/result.h"
+#include "core/scenario.h"
+#include "node/accounting.h"
+#include "node/pipeline.h"
+
+namespace coedge {
+
+struct ClusterOptions {
+  std::string node;                      // this node's name in the scenario
+  uint32_t domain = 0;                   // DDS domain id
+  std::string interface_address;         // DDS interface; empty: Cyclone's default
+  std::vector<std::string> dds_peers;    // unicast discovery peers; empty: multicast
+  // Peers' addresses for the bandwidth probe, by node name; a node not listed is not probed.
+  std::vector<std::pair<std::string, std::string>> peer_addresses;
+  int probe_port = 5201;                 // iperf3 port of every node's probe server
+  Duration probe_every = std::chrono::seconds(3);   // one peer probed each time, in turn
+  Duration probe_length = std::chrono::milliseconds(250);
+  Duration report_every = std::chrono::seconds(1);
+  bool best_effort_frames = false;       // subscribe best-effort (ROS 2 SensorDataQoS cameras)
+};
+
+// The ROS 2 topic of a task's camera: /coedge/<source node>/<task>/image_raw.
+std::string camera_topic(const std::string& source_node, const std::string& task);
+
+class ClusterFeed {
+ public:
+  // `scenario`: the cluster's (nodes, tasks in the agent's config order, models);
+  // `config`: the agent's config, one topic sensor per task, sensor index = task index.
+  // REQUIRES: everything passed outlives the feed; the pipeline is started.
+  static Result<std::unique_ptr<ClusterFeed>> start(const ClusterOptions& options,
+                                                    const Scenario& scenario,
+                                                    const NodeConfig& config,
+                                                    Accounting& accounting, Pipeline& pipeline,
+                                                    const Clock& clock);
+  ~ClusterFeed();
+
+  // Applies a new plan, sends the periodic report, reads commands. Returns true once the
+  // master asked this node to stop.
+  bool poll(TimePoint now);
+  // Accepts no more frames (the agent is stopping and drains what it has): returns once
+  // the feeder thread is gone, so nothing is published into the pipeline after it.
+  void stop_accepting();
+  // The last report, after every job is closed, so the master's accounting is complete.
+  void final_report();
+
+  struct Impl;
+
+ private:
+  explicit ClusterFeed(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace coedge

@@ -1,0 +1,492 @@
+// Tests of the DDS adapter (src/net/dds.h): image round trips in one process and across
+// processes, the plan's transient-local delivery, source statistics and commands, node
+// reports and the liveliness loss of a killed writer process, and bad options. Each test
+// process uses its own domain id (from its pid) on the loopback interface with unicast
+// discovery to 127.0.0.1, and topic/node names that include the pid, so tests running in
+// parallel cannot see each other. Cross-process tests re-execute this binary as the child
+// (a static initializer below runs the child's part and exits before GoogleTest starts):
+// a forked copy of a process that already runs Cyclone's threads could not use DDS.
+// Waiting is always a poll against a deadline; only the deadlines are asserted.
+#include "net/dds.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <sstream>
+#include <thread>
+
+extern char** environ;
+
+namespace coedge::net {
+namespace {
+
+using namespace std::chrono_literals;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr const char* kChildEnv = "COEDGE_DDS_TEST_CHILD";
+constexpr auto kCap = 10s;  // the most any poll waits
+
+uint32_t test_domain() { return 1 + static_cast<uint32_t>(getpid()) % 200; }
+
+DdsOptions loopback(uint32_t domain) {
+  DdsOptions o;
+  o.domain = domain;
+  o.interface_address = "127.0.0.1";
+  o.peers = {"127.0.0.1"};
+  o.lease = 1s;
+  return o;
+}
+
+// Calls `done` until it returns true or `cap` passes; returns its last answer.
+template <typename F>
+bool poll_until(F done, std::chrono::steady_clock::duration cap = kCap) {
+  const auto deadline = SteadyClock::now() + cap;
+  for (;;) {
+    if (done()) return true;
+    if (SteadyClock::now() > deadline) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+}
+
+constexpr int64_t kBaseStamp = 1'700'000'000'123'456'789;
+
+// A 640x640 bgr8 image (1,228,800 bytes) whose bytes depend on `seed`.
+Image big_image(uint32_t seed) {
+  Image img;
+  img.stamp_ns = kBaseStamp + seed;
+  img.frame_id = "camera_" + std::to_string(seed);
+  img.height = 640;
+  img.width = 640;
+  img.encoding = "bgr8";
+  img.step = 640 * 3;
+  img.data.resize(size_t{img.step} * img.height);
+  uint32_t x = seed * 2654435761u + 1;
+  for (auto& b : img.data) {
+    x = x * 1664525u + 1013904223u;
+    b = static_cast<uint8_t>(x >> 24);
+  }
+  return img;
+}
+
+void expect_same(const Image& a, const Image& b) {
+  EXPECT_EQ(a.stamp_ns, b.stamp_ns);
+  EXPECT_EQ(a.frame_id, b.frame_id);
+  EXPECT_EQ(a.height, b.height);
+  EXPECT_EQ(a.width, b.width);
+  EXPECT_EQ(a.encoding, b.encoding);
+  EXPECT_EQ(a.step, b.step);
+  EXPECT_EQ(a.data.size(), b.data.size());
+  EXPECT_TRUE(a.data == b.data) << "image payload differs";
+}
+
+std::string pid_name(const std::string& base) { return base + std::to_string(getpid()); }
+
+// ---- child processes ----
+
+// "report <domain> <node>": writes one report once the master's reader is matched, then
+// waits to be killed. "images <domain> <ros_topic> <count>": writes `count` big images once
+// matched, then waits for the reader to go away.
+int run_child(const std::string& spec) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
+  std::istringstream in(spec);
+  std::string kind;
+  uint32_t domain = 0;
+  in >> kind >> domain;
+  auto dds = DdsDomain::create(loopback(domain));
+  if (!dds) {
+    std::fprintf(stderr, "child: %s\n", dds.error().message.c_str());
+    return 2;
+  }
+  if (kind == "report") {
+    std::string node;
+    in >> node;
+    auto w = ReportWriter::create(**dds);
+    if (!w) return 3;
+    if (!poll_until([&] { return (*w)->matched_readers() > 0; })) return 4;
+    NodeReport r;
+    r.node = node;
+    r.seq = 1;
+    r.stamp_ns = 42;
+    if (!(*w)->write(r)) return 5;
+    std::this_thread::sleep_for(60s);  // the parent kills us long before this
+    return 6;
+  }
+  if (kind == "images") {
+    std::string topic;
+    uint32_t count = 0;
+    in >> topic >> count;
+    auto w = ImageWriter::create(**dds, topic, Reliability::kReliable);
+    if (!w) return 3;
+    if (!poll_until([&] { return (*w)->matched_readers() > 0; })) return 4;
+    for (uint32_t i = 1; i <= count; ++i) {
+      if (auto s = (*w)->write(big_image(i)); !s) {
+        std::fprintf(stderr, "child: %s\n", s.error().message.c_str());
+        return 5;
+      }
+    }
+    // Stay until the reader is gone, so every fragment can still be repaired.
+    poll_until([&] { return (*w)->matched_readers() == 0; }, 20s);
+    return 0;
+  }
+  return 7;
+}
+
+// Runs the child's part instead of the tests when this binary is started as a child.
+[[maybe_unused]] const bool kIsChild = [] {
+  if (const char* spec = std::getenv(kChildEnv)) std::_Exit(run_child(spec));
+  return false;
+}();
+
+// Starts this binary again as a child running `spec`.
+pid_t spawn_child(const std::string& spec) {
+  char exe[4096] = {};
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return -1;
+  std::string env_entry = std::string(kChildEnv) + "=" + spec;
+  std::vector<char*> envp;
+  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+  envp.push_back(env_entry.data());
+  envp.push_back(nullptr);
+  char* argv[] = {exe, nullptr};
+  pid_t pid = -1;
+  if (posix_spawn(&pid, exe, nullptr, nullptr, argv, envp.data()) != 0) return -1;
+  return pid;
+}
+
+// Waits up to `cap` for `pid` to exit, then kills it; returns its exit status (or -1).
+int reap(pid_t pid, std::chrono::steady_clock::duration cap) {
+  int status = 0;
+  bool exited = poll_until([&] { return waitpid(pid, &status, WNOHANG) == pid; }, cap);
+  if (!exited) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// ---- tests ----
+
+TEST(dds, RosTopicMapsToRtPrefix) {
+  EXPECT_EQ(ros_to_dds_topic("/a/b"), "rt/a/b");
+  EXPECT_EQ(ros_to_dds_topic("/coedge/n1/Y1/image_raw"), "rt/coedge/n1/Y1/image_raw");
+}
+
+TEST(dds, ImageRoundTripThroughTwoTopicsAndRemove) {
+  auto dds = DdsDomain::create(loopback(test_domain()));
+  ASSERT_TRUE(dds) << dds.error().message;
+  const std::string topic_a = pid_name("/coedge/test") + "/a/image_raw";
+  const std::string topic_b = pid_name("/coedge/test") + "/b/image_raw";
+
+  auto set = ImageReaderSet::create(**dds);
+  ASSERT_TRUE(set) << set.error().message;
+  auto id_a = (*set)->add(topic_a, Reliability::kReliable);
+  auto id_b = (*set)->add(topic_b, Reliability::kBestEffort);
+  ASSERT_TRUE(id_a && id_b);
+  ASSERT_NE(*id_a, *id_b);
+
+  auto wa = ImageWriter::create(**dds, topic_a, Reliability::kReliable);
+  auto wb = ImageWriter::create(**dds, topic_b, Reliability::kReliable);
+  ASSERT_TRUE(wa && wb);
+  EXPECT_EQ((*wa)->dds_topic(), "rt" + topic_a);
+  ASSERT_TRUE(poll_until([&] {
+    return (*wa)->matched_readers() == 1 && (*wb)->matched_readers() == 1;
+  }));
+
+  const Image img_a = big_image(1);
+  Image img_b = big_image(2);
+  img_b.encoding = "rgb8";
+  ASSERT_TRUE((*wa)->write(img_a));
+  ASSERT_TRUE((*wb)->write(img_b));
+
+  std::vector<std::pair<uint32_t, Image>> got;
+  auto collect = [&](uint32_t id, Image&& img, int64_t received_ns) {
+    EXPECT_GT(received_ns, 0);
+    got.emplace_back(id, std::move(img));
+  };
+  ASSERT_TRUE(poll_until([&] {
+    (*set)->wait(100ms, collect);
+    return got.size() >= 2;
+  }));
+  ASSERT_EQ(got.size(), 2u);
+  for (auto& [id, img] : got) {
+    if (id == *id_a) expect_same(img, img_a);
+    else if (id == *id_b) expect_same(img, img_b);
+    else ADD_FAILURE() << "unknown id " << id;
+  }
+
+  // After remove(b), only a is delivered.
+  (*set)->remove(*id_b);
+  ASSERT_TRUE(poll_until([&] { return (*wb)->matched_readers() == 0; }));
+  got.clear();
+  ASSERT_TRUE((*wb)->write(big_image(3)));
+  const Image img_a2 = big_image(4);
+  ASSERT_TRUE((*wa)->write(img_a2));
+  ASSERT_TRUE(poll_until([&] {
+    (*set)->wait(100ms, collect);
+    return !got.empty();
+  }));
+  (*set)->wait(0ms, collect);  // anything else already there
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].first, *id_a);
+  expect_same(got[0].second, img_a2);
+}
+
+TEST(dds, WakeEndsAWaitFromAnotherThread) {
+  auto dds = DdsDomain::create(loopback(test_domain()));
+  ASSERT_TRUE(dds) << dds.error().message;
+  auto set = ImageReaderSet::create(**dds);
+  ASSERT_TRUE(set);
+  ASSERT_TRUE((*set)->add(pid_name("/coedge/test") + "/idle", Reliability::kBestEffort));
+  std::thread waker([&] {
+    std::this_thread::sleep_for(50ms);
+    (*set)->wake();
+  });
+  const auto start = SteadyClock::now();
+  size_t n = (*set)->wait(kCap, [](uint32_t, Image&&, int64_t) {});
+  waker.join();
+  EXPECT_EQ(n, 0u);
+  EXPECT_LT(SteadyClock::now() - start, kCap);
+}
+
+TEST(dds, BigImagesCrossProcessesOverUdp) {
+  const uint32_t domain = test_domain();
+  auto dds = DdsDomain::create(loopback(domain));
+  ASSERT_TRUE(dds) << dds.error().message;
+  const std::string topic = pid_name("/coedge/test") + "/remote/image_raw";
+  auto set = ImageReaderSet::create(**dds);
+  ASSERT_TRUE(set);
+  auto id = (*set)->add(topic, Reliability::kReliable);
+  ASSERT_TRUE(id);
+
+  constexpr uint32_t kCount = 3;
+  pid_t child = spawn_child("images " + std::to_string(domain) + " " + topic + " " +
+                            std::to_string(kCount));
+  ASSERT_GT(child, 0);
+  // The writer keeps only its newest image (real-time: a newer frame supersedes an older
+  // one), so earlier ones may be skipped; the last one must arrive, and all intact.
+  std::vector<Image> got;
+  bool last = poll_until([&] {
+    (*set)->wait(100ms, [&](uint32_t, Image&& img, int64_t) { got.push_back(std::move(img)); });
+    return !got.empty() && got.back().stamp_ns == kBaseStamp + kCount;
+  });
+  (*set)->remove(*id);
+  EXPECT_EQ(reap(child, kCap), 0);
+  ASSERT_TRUE(last) << "received " << got.size() << " images";
+  for (const auto& img : got) {
+    const auto seed = static_cast<uint32_t>(img.stamp_ns - kBaseStamp);
+    ASSERT_TRUE(seed >= 1 && seed <= kCount);
+    expect_same(img, big_image(seed));
+  }
+}
+
+TEST(dds, PlanWrittenBeforeTheReaderArrivesAndNewestWins) {
+  auto dds = DdsDomain::create(loopback(test_domain()));
+  ASSERT_TRUE(dds) << dds.error().message;
+  auto writer = PlanWriter::create(**dds);
+  ASSERT_TRUE(writer) << writer.error().message;
+  Plan p1{1, 1000, {{"Y1", "n1"}, {"R1", ""}}};
+  Plan p2{2, 2000, {{"Y1", "n2"}, {"R1", "n1"}, {"M1", ""}}};
+  ASSERT_TRUE((*writer)->write(p1));
+  ASSERT_TRUE((*writer)->write(p2));
+
+  auto reader = PlanReader::create(**dds);
+  ASSERT_TRUE(reader) << reader.error().message;
+  std::optional<Plan> got;
+  ASSERT_TRUE(poll_until([&] { return (got = (*reader)->take()).has_value(); }));
+  EXPECT_EQ(got->version, 2u);
+  EXPECT_EQ(got->effective_ns, 2000);
+  ASSERT_EQ(got->assignments.size(), 3u);
+  EXPECT_EQ(got->assignments[0].task, "Y1");
+  EXPECT_EQ(got->assignments[0].node, "n2");
+  EXPECT_EQ(got->assignments[2].task, "M1");
+  EXPECT_EQ(got->assignments[2].node, "");
+  EXPECT_FALSE((*reader)->take().has_value());  // taken once
+
+  Plan p3{3, 3000, {}};
+  ASSERT_TRUE((*writer)->write(p3));
+  ASSERT_TRUE(poll_until([&] { return (got = (*reader)->take()).has_value(); }));
+  EXPECT_EQ(got->version, 3u);
+  EXPECT_TRUE(got->assignments.empty());
+}
+
+TEST(dds, SourceStatsAndCommandsRoundTrip) {
+  auto dds = DdsDomain::create(loopback(test_domain()));
+  ASSERT_TRUE(dds) << dds.error().message;
+  auto cw = CommandWriter::create(**dds);
+  ASSERT_TRUE(cw);
+  ASSERT_TRUE((*cw)->write(Command{"stop", ""}));
+  auto cr = CommandReader::create(**dds);  // late joiner: transient-local
+  ASSERT_TRUE(cr);
+  std::vector<Command> cmds;
+  ASSERT_TRUE(poll_until([&] { return !(cmds = (*cr)->take()).empty(); }));
+  ASSERT_EQ(cmds.size(), 1u);
+  EXPECT_EQ(cmds[0].command, "stop");
+  EXPECT_EQ(cmds[0].node, "");
+
+  auto sw = SourceStatsWriter::create(**dds);
+  auto sr = SourceStatsReader::create(**dds);
+  ASSERT_TRUE(sw && sr);
+  ASSERT_TRUE(poll_until([&] { return (*sw)->matched_readers() == 1; }));
+  ASSERT_TRUE((*sw)->write(SourceStats{"Y1", "n1", 10, 111}));
+  ASSERT_TRUE((*sw)->write(SourceStats{"R1", "n2", 20, 222}));
+  ASSERT_TRUE((*sw)->write(SourceStats{"Y1", "n1", 11, 333}));  // replaces the first
+  std::vector<SourceStats> stats;
+  ASSERT_TRUE(poll_until([&] {
+    for (auto& s : (*sr)->take()) stats.push_back(s);
+    return stats.size() >= 2;
+  }));
+  ASSERT_EQ(stats.size(), 2u);
+  std::map<std::string, SourceStats> by_task;
+  for (auto& s : stats) by_task[s.task] = s;
+  EXPECT_EQ(by_task["Y1"].published, 11u);
+  EXPECT_EQ(by_task["Y1"].last_stamp_ns, 333);
+  EXPECT_EQ(by_task["R1"].node, "n2");
+  EXPECT_FALSE((*sw)->write(SourceStats{}));  // a task name is required
+}
+
+TEST(dds, ReportRoundTripAndDeletedWriterIsNotAlive) {
+  auto dds = DdsDomain::create(loopback(test_domain()));
+  ASSERT_TRUE(dds) << dds.error().message;
+  auto reader = ReportReader::create(**dds);
+  ASSERT_TRUE(reader) << reader.error().message;
+  auto writer = ReportWriter::create(**dds);
+  ASSERT_TRUE(writer) << writer.error().message;
+  ASSERT_TRUE(poll_until([&] { return (*writer)->matched_readers() == 1; }));
+
+  NodeReport r;
+  r.node = pid_name("node");
+  r.seq = 7;
+  r.stamp_ns = 1'700'000'000'000'000'000;
+  r.tasks = {TaskReport{"Y1", 100, 90, 5, 5, 1234.5, 678.25, 3},
+             TaskReport{"R1", 10, 10, 0, 0, 50.0, 40.0, 0}};
+  r.links = {LinkReport{"n2", 93.5, "probe"}, LinkReport{"n3", 12.25, "passive"}};
+  r.profiles = {ProfileReport{"yolo", {30, 50, 70, 90, 110, 130, 150, 170, 190, 210}, 4.5, 1.5}};
+  ASSERT_TRUE((*writer)->write(r));
+
+  std::vector<NodeReport> got;
+  ASSERT_TRUE(poll_until([&] { return !(got = (*reader)->take()).empty(); }));
+  ASSERT_EQ(got.size(), 1u);
+  const NodeReport& g = got[0];
+  EXPECT_EQ(g.node, r.node);
+  EXPECT_EQ(g.seq, 7u);
+  EXPECT_EQ(g.stamp_ns, r.stamp_ns);
+  ASSERT_EQ(g.tasks.size(), 2u);
+  EXPECT_EQ(g.tasks[0].task, "Y1");
+  EXPECT_EQ(g.tasks[0].released, 100u);
+  EXPECT_EQ(g.tasks[0].met, 90u);
+  EXPECT_EQ(g.tasks[0].overdue, 5u);
+  EXPECT_EQ(g.tasks[0].dropped, 5u);
+  EXPECT_DOUBLE_EQ(g.tasks[0].latency_sum_ms, 1234.5);
+  EXPECT_DOUBLE_EQ(g.tasks[0].node_latency_sum_ms, 678.25);
+  EXPECT_EQ(g.tasks[0].queue_length, 3u);
+  ASSERT_EQ(g.links.size(), 2u);
+  EXPECT_EQ(g.links[1].peer, "n3");
+  EXPECT_DOUBLE_EQ(g.links[1].mbps, 12.25);
+  EXPECT_EQ(g.links[1].method, "passive");
+  ASSERT_EQ(g.profiles.size(), 1u);
+  EXPECT_EQ(g.profiles[0].model, "yolo");
+  EXPECT_EQ(g.profiles[0].exe_ms, r.profiles[0].exe_ms);
+  EXPECT_DOUBLE_EQ(g.profiles[0].pre_ms, 4.5);
+  EXPECT_DOUBLE_EQ(g.profiles[0].post_ms, 1.5);
+
+  auto events = (*reader)->take_liveliness();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].node, r.node);
+  EXPECT_TRUE(events[0].alive);
+  EXPECT_TRUE((*reader)->take_liveliness().empty());
+
+  writer->reset();  // a graceful stop disposes the node's instance
+  ASSERT_TRUE(poll_until([&] {
+    for (auto& e : (*reader)->take_liveliness()) events.push_back(e);
+    return events.size() >= 2;
+  }));
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].node, r.node);
+  EXPECT_FALSE(events[1].alive);
+}
+
+TEST(dds, KilledWriterProcessLosesLiveliness) {
+  const uint32_t domain = test_domain();
+  auto dds = DdsDomain::create(loopback(domain));
+  ASSERT_TRUE(dds) << dds.error().message;
+  auto reader = ReportReader::create(**dds);
+  ASSERT_TRUE(reader);
+  const std::string node = pid_name("killed");
+  pid_t child = spawn_child("report " + std::to_string(domain) + " " + node);
+  ASSERT_GT(child, 0);
+
+  std::vector<LivelinessEvent> events;
+  auto collect = [&] {
+    for (auto& e : (*reader)->take_liveliness()) {
+      if (e.node == node) events.push_back(e);
+    }
+  };
+  bool reported = poll_until([&] {
+    for (auto& r : (*reader)->take()) {
+      if (r.node == node) return true;
+    }
+    return false;
+  });
+  if (!reported) reap(child, 0s);
+  ASSERT_TRUE(reported) << "no report from the child";
+  collect();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_TRUE(events[0].alive);
+
+  ASSERT_EQ(kill(child, SIGKILL), 0);
+  const auto killed = SteadyClock::now();
+  int status = 0;
+  waitpid(child, &status, 0);
+  bool lost = poll_until([&] {
+    collect();
+    return events.size() >= 2;
+  });
+  const auto took = std::chrono::duration<double>(SteadyClock::now() - killed).count();
+  ASSERT_TRUE(lost) << "liveliness loss not seen within " << kCap.count() << " s";
+  EXPECT_FALSE(events[1].alive);
+  std::printf("liveliness loss of a killed writer (lease 1 s) seen after %.2f s\n", took);
+  RecordProperty("liveliness_loss_seconds", std::to_string(took));
+}
+
+TEST(dds, BadOptionsAreErrorsNamingTheProblem) {
+  DdsOptions o = loopback(test_domain());
+  o.interface_address = "10.255.255.77";  // well formed, but not this machine's
+  auto r = DdsDomain::create(o);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidInput);
+  EXPECT_NE(r.error().message.find("10.255.255.77"), std::string::npos) << r.error().message;
+
+  o.interface_address = "eth0:1";
+  r = DdsDomain::create(o);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("eth0:1"), std::string::npos) << r.error().message;
+
+  o = loopback(500);
+  r = DdsDomain::create(o);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("500"), std::string::npos) << r.error().message;
+
+  o = loopback(test_domain());
+  auto first = DdsDomain::create(o);
+  ASSERT_TRUE(first) << first.error().message;
+  auto second = DdsDomain::create(o);  // one DdsDomain per domain id and process
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, ErrorCode::kIo);
+  EXPECT_NE(second.error().message.find("failed"), std::string::npos);
+
+  auto w = ImageWriter::create(**first, "no_leading_slash", Reliability::kReliable);
+  ASSERT_FALSE(w);
+  EXPECT_NE(w.error().message.find("no_leading_slash"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace coedge::net
