@@ -26,7 +26,7 @@ help:
 	@echo "make test    setup + build + every test (ctest, labels unit/integration/slow)"
 	@echo "make asan    build and run the tests under AddressSanitizer + UBSan"
 	@echo "make tsan    run the parallel 'coedge sweep' under ThreadSanitizer"
-	@echo "make demo    setup + build + the lamppost comparison in the simulator"
+	@echo "make demo    setup + build + the lamppost experiment run for real on an emulated cluster (root; ~9 min)"
 	@echo "make bench   setup + build + the benchmarks (docs/PERFORMANCE.md)"
 
 # Installs only what is missing, so a provisioned machine needs no network.
@@ -63,8 +63,11 @@ tsan: setup
 	TSAN_OPTIONS=halt_on_error=1 build-tsan/bin/coedge sweep --nodes 6,12 --loads 0.8,1.2 \
 	  --bandwidths 100 --seeds 2 --duration 60s --threads 4 -o build-tsan/sweep-smoke
 
+# The paper's lamppost experiment, for real: nodes in network namespaces with shaped links
+# and CPU quotas, CoEdge against Local+EDF (docs/CLUSTER.md). Needs root.
 demo: build
-	$(COEDGE) sim examples/lamppost.yaml --compare --out results/lamppost
+	@if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi; \
+	$$SUDO $(COEDGE) demo --out results/demo
 
 bench: build
 	$(BUILD)/bin/coedge_bench --benchmark_counters_tabular=true

@@ -23,6 +23,12 @@ Result<ClusterSummary> read_cluster_summary(const std::string& path) {
       s.models[model] = {m.at("released"), m.at("met"), m.at("overdue"), m.at("dropped"), m.at("miss_rate")};
     }
     for (const auto& [node, tasks] : j.at("allocation").items()) s.allocation[node] = tasks.get<std::vector<std::string>>();
+    if (j.contains("measured_profiles")) {
+      for (const auto& [model, m] : j.at("measured_profiles").items()) {
+        s.measured_profiles[model] = {m.at("exe_ms").get<std::vector<double>>(),
+                                      m.at("batches").get<std::vector<uint64_t>>()};
+      }
+    }
     const auto& tot = j.at("totals");
     s.released = tot.at("released");
     s.met = tot.at("met");

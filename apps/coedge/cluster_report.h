@@ -33,6 +33,13 @@ struct ClusterSummary {
   double miss_rate = 0;
   bool accounted = false;
   uint64_t plan_versions = 0;
+  // Per model: the inference time the nodes measured per batch size (ms) and over how
+  // many batches (0: none of that size ran).
+  struct Measured {
+    std::vector<double> exe_ms;
+    std::vector<uint64_t> batches;
+  };
+  std::map<std::string, Measured> measured_profiles;
 };
 
 Result<ClusterSummary> read_cluster_summary(const std::string& path);

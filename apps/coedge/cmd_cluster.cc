@@ -78,7 +78,7 @@ std::function<int()> add_cluster_command(CLI::App& app) {
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("-o,--out", f->out, "results folder (master/, nodes/, logs/)")->capture_default_str();
-  cmd->add_option("--dispatcher", f->dispatcher, "the master's dispatcher (coedge, coedge+, local, naive, spread)")
+  cmd->add_option("--dispatcher", f->dispatcher, "the master's dispatcher (coedge, coedge+, coedge++, local, naive, spread)")
       ->capture_default_str();
   cmd->add_option("--scheduler", f->scheduler, "every node's local scheduler (coedge, edf, fixed, ...)")
       ->capture_default_str();
@@ -131,6 +131,12 @@ std::function<int()> add_cluster_command(CLI::App& app) {
     if (!kills.ok()) {
       std::fprintf(stderr, "coedge cluster: %s\n", kills.error().message.c_str());
       return kExitBadInput;
+    }
+    for (const cluster::KillEvent& k : *kills) {
+      if (scenario->find_node(k.node) == kNone) {
+        std::fprintf(stderr, "coedge cluster: --kill %s: no such node in %s\n", k.node.c_str(), f->scenario.c_str());
+        return kExitBadInput;
+      }
     }
     if (!std::filesystem::is_directory(f->models_dir)) {
       std::fprintf(stderr, "coedge cluster: --models-dir %s is not a folder (build the models with 'make build')\n",

@@ -33,6 +33,7 @@ struct NodeFlags {
   uint32_t domain = 0;
   int probe_port = 5201;
   std::string probe_every = "3s";
+  bool best_effort_frames = false;
   std::string crash_every, crash_target = "worker", backoff_max;
   int metrics_port = -1;
   int backend_threads = -1;
@@ -159,6 +160,9 @@ std::function<int()> add_node_command(CLI::App& app) {
                   "with --scenario: unicast discovery peer address (repeat); default: multicast discovery");
   cmd->add_option("--peer", flags->peers,
                   "with --scenario: NODE=ADDRESS of a peer whose bandwidth this node probes (repeat)");
+  cmd->add_flag("--best-effort-frames", flags->best_effort_frames,
+               "with --scenario: subscribe to cameras best-effort, to take frames from ROS 2 drivers "
+               "that publish with SensorDataQoS (`coedge camera --best-effort`); default reliable");
   cmd->add_option("--probe-port", flags->probe_port, "with --scenario: iperf3 port of every node's probe server")
       ->capture_default_str();
   cmd->add_option("--probe-every", flags->probe_every,
@@ -218,6 +222,7 @@ std::function<int()> add_node_command(CLI::App& app) {
       cluster.peer_addresses = *peers;
       cluster.probe_port = flags->probe_port;
       cluster.probe_every = *every;
+      cluster.best_effort_frames = flags->best_effort_frames;
     }
     struct sigaction sa {};
     sa.sa_handler = on_signal;

@@ -44,12 +44,19 @@ Result<pid_t> spawn(const std::vector<std::string>& argv, const std::string& log
   const pid_t pid = fork();
   if (pid < 0) return Error{ErrorCode::kIo, "fork failed: " + std::string(strerror(errno))};
   if (pid == 0) {
+    // Only async-signal-safe calls from here to exec: the parent may have threads.
     setpgid(0, 0);
-    if (!netns_path.empty() && EmulatedNetwork::enter_netns(netns_path.c_str()) != 0) _exit(126);
-    if (!cgroup_procs.empty() && CpuLimit::join(cgroup_procs.c_str()) != 0) _exit(126);
     const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     const int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (fd < 0 || null < 0) _exit(126);
+    auto die = [fd](const char* why) {
+      (void)!write(fd, why, strlen(why));
+      _exit(126);
+    };
+    if (!netns_path.empty() && EmulatedNetwork::enter_netns(netns_path.c_str()) != 0) {
+      die("coedge cluster: cannot enter the network namespace\n");
+    }
+    if (!cgroup_procs.empty() && CpuLimit::join(cgroup_procs.c_str()) != 0) die("coedge cluster: cannot join the CPU cgroup\n");
     dup2(null, 0);
     dup2(fd, 1);
     dup2(fd, 2);
@@ -123,7 +130,9 @@ Result<ClusterRunResult> run_cluster(const Scenario& scenario, const ClusterRunO
   const std::string domain = std::to_string(options.domain);
   const std::string logs = options.out_dir + "/logs/";
   for (const auto& entry : std::filesystem::directory_iterator(logs, ec)) std::filesystem::remove(entry.path(), ec);
-  std::filesystem::remove(options.out_dir + "/master/plans.jsonl", ec);
+  for (const char* stale : {"plans.jsonl", "windows.jsonl", "summary.json"}) {
+    std::filesystem::remove(options.out_dir + "/master/" + stale, ec);
+  }
 
   // Children: [0] master, then per node its agent and its cameras.
   std::vector<Child> children;
@@ -227,6 +236,10 @@ Result<ClusterRunResult> run_cluster(const Scenario& scenario, const ClusterRunO
         if (kill_done[i] || t < to_s(options.kills[i].at)) continue;
         kill_done[i] = true;
         Child& agent = children[agent_of[scenario.find_node(options.kills[i].node)]];
+        if (!agent.running) {
+          say("--kill " + options.kills[i].node + ": its agent is not running any more");
+          continue;
+        }
         agent.killed_on_purpose = true;
         kill(agent.pid, SIGKILL);
         timespec now{};
@@ -265,7 +278,7 @@ Result<ClusterRunResult> run_cluster(const Scenario& scenario, const ClusterRunO
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   result.run_s = started ? seconds_since(run_start) : 0;
-  wait_all(30);  // the master told the nodes and cameras to stop
+  wait_all(started ? 30 : 0);  // a master that ran told the nodes and cameras to stop
   if (any_running(children)) {
     say("stopping the programs still running");
     stop_all(SIGTERM);
@@ -276,7 +289,7 @@ Result<ClusterRunResult> run_cluster(const Scenario& scenario, const ClusterRunO
   // The killed agents' servers and workers are still in their cgroups: CpuLimit kills them.
   limits.clear();
   if (Status down = (*network)->teardown(); !down.ok()) say("teardown: " + down.error().message);
-  if (children[0].status != 0 && !WIFEXITED(children[0].status)) {
+  if (children[0].status != 0) {
     return Error{ErrorCode::kIo, describe_exit(children[0]) + "; see " + logs + "master.log"};
   }
   result.summary_json = options.out_dir + "/master/summary.json";

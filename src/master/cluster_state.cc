@@ -9,6 +9,7 @@ ClusterState::ClusterState(const Scenario& scenario)
       latest_(scenario.nodes.size(), std::vector<Counters>(scenario.tasks.size())),
       retired_(scenario.nodes.size(), std::vector<Counters>(scenario.tasks.size())),
       heard_(scenario.nodes.size(), false),
+      profiles_(scenario.nodes.size(), std::vector<net::ProfileReport>(scenario.models.size())),
       at_last_window_(scenario.tasks.size()),
       published_(scenario.tasks.size(), 0) {}
 
@@ -30,6 +31,10 @@ bool ClusterState::on_report(const net::NodeReport& report) {
     Counters& last = latest_[k][t];
     if (now.released < last.released) retired_[k][t] = add(retired_[k][t], last);  // restarted
     last = now;
+  }
+  for (const net::ProfileReport& p : report.profiles) {
+    const ModelIndex m = scenario_.find_model(p.model);
+    if (m != kNone && p.batches.size() == kMaxBatch && p.exe_ms.size() == kMaxBatch) profiles_[k][m] = p;
   }
   for (const net::LinkReport& l : report.links) {
     const NodeIndex peer = scenario_.find_node(l.peer);
@@ -80,19 +85,38 @@ WindowReport ClusterState::window(TimePoint now) {
   return report;
 }
 
+std::vector<ClusterState::MeasuredProfile> ClusterState::measured_profiles() const {
+  std::vector<MeasuredProfile> out(scenario_.models.size());
+  for (ModelIndex m = 0; m < out.size(); ++m) {
+    std::array<double, kMaxBatch> sum{};
+    for (NodeIndex k = 0; k < profiles_.size(); ++k) {
+      const net::ProfileReport& p = profiles_[k][m];
+      if (p.batches.size() != kMaxBatch) continue;
+      for (size_t b = 0; b < kMaxBatch; ++b) {
+        sum[b] += p.exe_ms[b] * static_cast<double>(p.batches[b]);
+        out[m].batches[b] += p.batches[b];
+      }
+    }
+    for (size_t b = 0; b < kMaxBatch; ++b)
+      if (out[m].batches[b] > 0) out[m].exe_ms[b] = sum[b] / static_cast<double>(out[m].batches[b]);
+  }
+  return out;
+}
+
 std::vector<TaskAccount> ClusterState::accounts() const {
   std::vector<TaskAccount> out(scenario_.tasks.size());
   for (TaskIndex t = 0; t < scenario_.tasks.size(); ++t) {
     const Counters total = task_total(t);
     TaskAccount& a = out[t];
     a.accepted = total.released;
-    a.released = std::max(published_[t], total.released);
+    a.released = published_[t];
     a.met = total.met;
     a.overdue = total.overdue;
     a.dropped_by_nodes = total.dropped;
     a.latency_sum_ms = total.latency_sum_ms;
     const uint64_t closed = total.met + total.overdue + total.dropped;
     a.lost = a.released > closed ? a.released - closed : 0;
+    a.surplus = closed > a.released ? closed - a.released : 0;
   }
   return out;
 }

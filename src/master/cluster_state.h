@@ -5,11 +5,12 @@
 // go back) keeps what it reported before. Pure: no threads, no I/O, time passed in.
 //
 // Final accounting, per task: released = what its camera published; met and overdue = what
-// the executors reported; dropped = everything else, so that every released job is counted
-// once: a frame that no node accepted (in flight to a node that died, or captured while the
-// task had no node) is dropped as "lost".
+// the executors reported; dropped = what they dropped plus what no node closed ("lost": in
+// flight to a node that died, or captured while the task had no node). A job closed by
+// nodes beyond what was released (surplus) means the accounting does not hold.
 #pragma once
 
+#include <array>
 #include <map>
 #include <string>
 #include <vector>
@@ -21,11 +22,13 @@
 namespace coedge {
 
 struct TaskAccount {
-  uint64_t released = 0;         // published by the camera (or accepted by nodes, if more)
+  uint64_t released = 0;         // published by the camera
   uint64_t accepted = 0;         // released on an executing node
   uint64_t met = 0, overdue = 0;
   uint64_t dropped_by_nodes = 0; // dropped on the executing node (deadline, crash, ...)
   uint64_t lost = 0;             // released but never closed by a node
+  uint64_t surplus = 0;          // closed by nodes beyond what was released: an accounting error
+                                 // (a frame taken by two nodes, or a camera whose count was lost)
   double latency_sum_ms = 0;     // over met + overdue
   uint64_t dropped() const { return dropped_by_nodes + lost; }
   double miss_rate() const {
@@ -48,6 +51,13 @@ class ClusterState {
 
   // Per task, everything so far.
   std::vector<TaskAccount> accounts() const;
+  // Per model (scenario order) and batch size (index b - 1): the mean inference time the
+  // nodes measured (ms, 0 when no batch of that size ran) and over how many batches.
+  struct MeasuredProfile {
+    std::array<double, kMaxBatch> exe_ms{};
+    std::array<uint64_t, kMaxBatch> batches{};
+  };
+  std::vector<MeasuredProfile> measured_profiles() const;
   // Whether the node sent any report yet.
   bool heard_from(NodeIndex node) const { return heard_[node]; }
 
@@ -64,6 +74,7 @@ class ClusterState {
   // (before a restart) had reported.
   std::vector<std::vector<Counters>> latest_, retired_;
   std::vector<bool> heard_;
+  std::vector<std::vector<net::ProfileReport>> profiles_;  // per node, its latest, per model
   std::vector<Counters> at_last_window_;                   // per task
   std::vector<uint64_t> published_;                        // per task, from the cameras
   std::map<std::pair<NodeIndex, NodeIndex>, double> links_;  // (from, to) -> Mbit/s, this window

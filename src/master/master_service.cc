@@ -67,22 +67,6 @@ std::string describe(const Scenario& s, const PlanRecord& r) {
          std::string(to_string(r.reason)) + ")";
 }
 
-// The nodes' reported profiles replace the scenario's before stage 1 (the scenario
-// format has one profile per model; the first node to report one is taken).
-void adopt_profiles(Scenario& scenario, const std::vector<net::NodeReport>& reports) {
-  std::vector<bool> done(scenario.models.size(), false);
-  for (const net::NodeReport& r : reports) {
-    for (const net::ProfileReport& p : r.profiles) {
-      const ModelIndex m = scenario.find_model(p.model);
-      if (m == kNone || done[m] || p.exe_ms.size() != kMaxBatch) continue;
-      for (int b = 0; b < kMaxBatch; ++b) scenario.models[m].exe_time[b] = from_ms(p.exe_ms[b]);
-      scenario.models[m].pre_time = from_ms(p.pre_ms);
-      scenario.models[m].post_time = from_ms(p.post_ms);
-      done[m] = true;
-    }
-  }
-}
-
 }  // namespace
 
 int run_master(Scenario scenario, const MasterOptions& options) {
@@ -113,7 +97,6 @@ int run_master(Scenario scenario, const MasterOptions& options) {
 
   // Wait for every node's first report: their models are loaded and workers up.
   ClusterState state(scenario);
-  std::vector<net::NodeReport> first_reports;
   std::vector<bool> alive(scenario.nodes.size(), false);
   log("waiting for " + std::to_string(scenario.nodes.size()) + " nodes to report (DDS domain " +
       std::to_string(options.dds.domain) + ")");
@@ -127,9 +110,13 @@ int run_master(Scenario scenario, const MasterOptions& options) {
       const NodeIndex k = scenario.find_node(r.node);
       if (!alive[k]) log("node " + r.node + " is up");
       alive[k] = true;
-      first_reports.push_back(std::move(r));
     }
-    (void)(*reports)->take_liveliness();
+    for (const net::LivelinessEvent& e : (*reports)->take_liveliness()) {
+      const NodeIndex k = scenario.find_node(e.node);
+      if (k == kNone || e.alive || !alive[k]) continue;
+      log("node " + e.node + " went away before the start; waiting for it again");
+      alive[k] = false;
+    }
     if (std::find(alive.begin(), alive.end(), false) == alive.end()) break;
     const double waited = t_since(started);
     if (stop_requested()) return log("stopped before the nodes were up"), 1;
@@ -149,7 +136,6 @@ int run_master(Scenario scenario, const MasterOptions& options) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  adopt_profiles(scenario, first_reports);
 
   auto dispatcher = make_dispatcher(options.dispatcher, scenario);
   if (!dispatcher.ok()) return log("error: " + dispatcher.error().message), 1;
@@ -297,6 +283,7 @@ int run_master(Scenario scenario, const MasterOptions& options) {
       sum->overdue += a.overdue;
       sum->dropped_by_nodes += a.dropped_by_nodes;
       sum->lost += a.lost;
+      sum->surplus += a.surplus;
       sum->latency_sum_ms += a.latency_sum_ms;
     }
   }
@@ -313,7 +300,17 @@ int run_master(Scenario scenario, const MasterOptions& options) {
   }
   summary["totals"] = {{"released", all.released}, {"met", all.met}, {"overdue", all.overdue},
                        {"dropped", all.dropped()}, {"lost", all.lost}, {"miss_rate", all.miss_rate()},
-                       {"accounted", all.met + all.overdue + all.dropped() == all.released}};
+                       {"surplus", all.surplus},
+                       {"accounted", all.surplus == 0 && all.met + all.overdue + all.dropped() == all.released}};
+  summary["measured_profiles"] = nlohmann::json::object();
+  const auto measured = state.measured_profiles();
+  for (ModelIndex m = 0; m < measured.size(); ++m) {
+    uint64_t batches = 0;
+    for (uint64_t n : measured[m].batches) batches += n;
+    if (batches == 0) continue;
+    summary["measured_profiles"][scenario.models[m].name] = {{"exe_ms", measured[m].exe_ms},
+                                                             {"batches", measured[m].batches}};
+  }
   summary["allocation"] = nlohmann::json::object();
   for (NodeIndex k = 0; k < scenario.nodes.size(); ++k) {
     nlohmann::json tasks = nlohmann::json::array();
@@ -324,6 +321,10 @@ int run_master(Scenario scenario, const MasterOptions& options) {
   if (!options.out_dir.empty()) {
     std::ofstream(options.out_dir + "/summary.json") << summary.dump(2) << "\n";
     log("results written to " + options.out_dir);
+  }
+  if (all.surplus > 0) {
+    log("accounting error: nodes closed " + std::to_string(all.surplus) + " jobs more than the cameras released");
+    return 3;
   }
   return all.met + all.overdue + all.dropped() == all.released ? 0 : 3;
 }

@@ -10,7 +10,8 @@
 //
 // Stopping (SIGINT/SIGTERM or `duration`): the cameras are told to stop first, then, once
 // their last frames had time to arrive, the nodes; the master waits for the nodes' final
-// reports, and writes the accounting of every released job to `out_dir`. Single-threaded.
+// reports, and writes the accounting of every released job to `out_dir`, with the
+// inference times the nodes measured per model and batch size. Single-threaded.
 #pragma once
 
 #include <atomic>

@@ -166,6 +166,9 @@ struct LinkReport {
 struct ProfileReport {
   std::string model;
   std::vector<double> exe_ms;  // batch 1..10
+  // Per batch size, how many batches exe_ms[b - 1] is the mean of, when the node measured
+  // it; empty when exe_ms is a profile.
+  std::vector<uint64_t> batches;
   double pre_ms = 0;
   double post_ms = 0;
 };

@@ -141,6 +141,8 @@ NodeReport from_msg(const coedge_msg_NodeReport& m) {
     p.model = str_or_empty(b->model);
     auto [xb, xe] = seq_span(b->exe_ms);
     p.exe_ms.assign(xb, xe);
+    auto [cb, ce] = seq_span(b->batches);
+    p.batches.assign(cb, ce);
     p.pre_ms = b->pre_ms;
     p.post_ms = b->post_ms;
     r.profiles.push_back(std::move(p));
@@ -227,6 +229,7 @@ Status ReportWriter::write(const NodeReport& r) {
     coedge_msg_ProfileReport m{};
     m.model = borrow(p.model);
     borrow_seq(m.exe_ms, p.exe_ms);
+    borrow_seq(m.batches, p.batches);
     m.pre_ms = p.pre_ms;
     m.post_ms = p.post_ms;
     profiles.push_back(m);

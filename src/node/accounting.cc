@@ -12,7 +12,8 @@ Accounting::Accounting(const NodeConfig& config, const Scenario& scenario, NodeM
       ledger_(scenario.tasks.size(), config.window),
       stats_(scenario.tasks.size()),
       sums_(scenario.tasks.size()),
-      last_batch_start_(scenario.models.size()) {}
+      last_batch_start_(scenario.models.size()),
+      batch_times_(scenario.models.size()) {}
 
 std::vector<uint64_t> Accounting::drops_by_cause() const {
   std::lock_guard lock(stats_mu_);
@@ -46,7 +47,17 @@ void Accounting::inferred(uint64_t id, uint32_t task, TimePoint start, TimePoint
   if (last_batch_start_[model] != start) {
     last_batch_start_[model] = start;
     metrics_.on_batch(model, batch, end - start);
+    if (batch >= 1 && batch <= kMaxBatch) {
+      BatchTime& b = batch_times_[model][static_cast<size_t>(batch - 1)];
+      b.sum_ms += to_ms(end - start);
+      ++b.count;
+    }
   }
+}
+
+std::vector<std::array<Accounting::BatchTime, kMaxBatch>> Accounting::batch_times() const {
+  std::lock_guard lock(batch_mu_);
+  return batch_times_;
 }
 
 void Accounting::done(uint64_t id, const JobRecord& stamps, TimePoint now) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <array>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -49,6 +50,13 @@ class Accounting {
     double latency_ms = 0, node_latency_ms = 0;
   };
   std::vector<LatencySums> latency_sums() const;
+  // Per model and batch size (index b - 1): the batches run and their summed inference
+  // time, as measured here (the profile this node really has).
+  struct BatchTime {
+    double sum_ms = 0;
+    uint64_t count = 0;
+  };
+  std::vector<std::array<BatchTime, kMaxBatch>> batch_times() const;
   // Dropped jobs of all tasks, by cause (index: DropCause).
   std::vector<uint64_t> drops_by_cause() const;
 
@@ -68,8 +76,9 @@ class Accounting {
   std::vector<TaskStats> stats_;
   std::vector<LatencySums> sums_;
   std::vector<uint64_t> drops_by_cause_ = std::vector<uint64_t>(16, 0);
-  std::mutex batch_mu_;
+  mutable std::mutex batch_mu_;
   std::vector<TimePoint> last_batch_start_;  // per model: a new start is a new batch
+  std::vector<std::array<BatchTime, kMaxBatch>> batch_times_;  // per model
 };
 
 }  // namespace coedge

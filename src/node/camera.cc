@@ -116,7 +116,8 @@ int run_camera(const Scenario& scenario, const CameraOptions& options) {
   int64_t start_ns = 0;
   while (start_ns == 0) {
     if (stop_requested()) return 0;
-    if (auto plan = (*plans)->take()) start_ns = plan->effective_ns;
+    // A camera that starts late (or restarts) gets a plan already in effect: it starts now.
+    if (auto plan = (*plans)->take()) start_ns = std::max(plan->effective_ns, realtime_ns());
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   Rng rng(scenario.run.seed * 7919 + self);
@@ -132,6 +133,10 @@ int run_camera(const Scenario& scenario, const CameraOptions& options) {
       image.encoding = "bgr8";
       for (uint64_t i = 0;; ++i) {
         if (!sleep_until(start_ns + phase_ns + static_cast<int64_t>(i) * period_ns, stop)) return;
+        // A capture that fell a whole period behind (a write held back by a slow link)
+        // is skipped, not replayed in a burst: a camera captures at its own pace.
+        const int64_t late = realtime_ns() - (start_ns + phase_ns + static_cast<int64_t>(i) * period_ns);
+        if (late >= period_ns) i += static_cast<uint64_t>(late / period_ns);
         const cv::Mat& frame = c->frames[i % c->frames.size()];
         image.height = static_cast<uint32_t>(frame.rows);
         image.width = static_cast<uint32_t>(frame.cols);
@@ -155,7 +160,7 @@ int run_camera(const Scenario& scenario, const CameraOptions& options) {
   };
   while (!stop_requested()) {
     send_stats();
-    for (int i = 0; i < 10 && !stop.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    for (int i = 0; i < 10 && !stop_requested(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   stop = true;
   for (auto& th : threads) th.join();

@@ -30,6 +30,8 @@ int64_t realtime_ns() {
   return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
+TimePoint realtime_now() { return TimePoint{std::chrono::microseconds(realtime_ns() / 1000)}; }
+
 }  // namespace
 
 std::string camera_topic(const std::string& source_node, const std::string& task) {
@@ -72,8 +74,8 @@ struct ClusterFeed::Impl {
 
   // Bandwidth, guarded by bw_mu: the last probe per peer and the passive rates.
   std::mutex bw_mu;
-  std::vector<std::optional<double>> probed;  // per node index
-  net::PassiveRate passive{std::chrono::seconds(10)};
+  // A probe result is trusted for two rounds of probes; then the passive rate, if any.
+  std::unique_ptr<net::BandwidthEstimate> bandwidth;
 
   std::atomic<bool> stopping{false};
   std::thread feeder, prober;
@@ -120,7 +122,9 @@ struct ClusterFeed::Impl {
       std::lock_guard lock(bw_mu);
       const TimePoint sent{std::chrono::microseconds(image.stamp_ns / 1000)};
       const TimePoint got{std::chrono::microseconds(received_ns / 1000)};
-      if (task.source != self) passive.record(scenario.nodes[task.source].name, static_cast<int64_t>(image.data.size()), sent, got);
+      if (task.source != self) {
+        bandwidth->record_frame(scenario.nodes[task.source].name, static_cast<int64_t>(image.data.size()), sent, got);
+      }
     }
     // The job was released when the camera captured the frame: its capture stamp on
     // the camera's clock, moved onto this node's monotonic clock.
@@ -167,7 +171,9 @@ struct ClusterFeed::Impl {
       const auto& [k, address] = peers[next++ % peers.size()];
       auto mbps = net::probe_mbps(address, options.probe_port, options.probe_length, 0);
       std::lock_guard lock(bw_mu);
-      if (mbps.ok()) probed[k] = *mbps;
+      // A failed probe (the peer busy with another probe, or gone) keeps nothing: the
+      // last good value ages out and the passive rate takes over.
+      if (mbps.ok()) bandwidth->record_probe(scenario.nodes[k].name, *mbps, realtime_now());
     }
   }
 
@@ -200,7 +206,9 @@ struct ClusterFeed::Impl {
                                  options.best_effort_frames ? net::Reliability::kBestEffort
                                                             : net::Reliability::kReliable);
           if (!id.ok()) {
+            // Not ours after all: the next plan tries again (the master sees it missing).
             log("cannot subscribe to task " + task.name + ": " + id.error().message);
+            state.active_from = state.active_until = kForever;
             continue;
           }
           state.reader = *id;
@@ -262,23 +270,28 @@ struct ClusterFeed::Impl {
     }
     {
       std::lock_guard lock(bw_mu);
-      const TimePoint now{std::chrono::microseconds(realtime_ns() / 1000)};
+      const TimePoint now = realtime_now();
       for (NodeIndex k = 0; k < scenario.nodes.size(); ++k) {
         if (k == self) continue;
         const std::string& peer = scenario.nodes[k].name;
-        if (probed[k]) {
-          r.links.push_back({peer, *probed[k], "probe"});
-        } else if (auto rate = passive.rate(peer, now)) {
-          r.links.push_back({peer, *rate, "passive"});
-        }
+        if (auto reading = bandwidth->estimate(peer, now)) r.links.push_back({peer, reading->mbps, reading->method});
       }
     }
-    for (const ModelProfile& m : scenario.models) {
+    // The profiles as measured here: per batch size, the mean inference time of the
+    // batches run so far and how many (0: no batch of that size yet).
+    const auto measured = accounting.batch_times();
+    for (ModelIndex m = 0; m < scenario.models.size() && m < measured.size(); ++m) {
       net::ProfileReport p;
-      p.model = m.name;
-      for (int b = 1; b <= kMaxBatch; ++b) p.exe_ms.push_back(to_ms(m.exe(b)));
-      p.pre_ms = to_ms(m.pre_time);
-      p.post_ms = to_ms(m.post_time);
+      p.model = scenario.models[m].name;
+      uint64_t batches = 0;
+      for (const Accounting::BatchTime& b : measured[m]) {
+        p.exe_ms.push_back(b.count ? b.sum_ms / static_cast<double>(b.count) : 0.0);
+        p.batches.push_back(b.count);
+        batches += b.count;
+      }
+      if (batches == 0) continue;
+      p.pre_ms = to_ms(scenario.models[m].pre_time);
+      p.post_ms = to_ms(scenario.models[m].post_time);
       r.profiles.push_back(std::move(p));
     }
     if (Status st = reports->write(r); !st.ok()) log("report not sent: " + st.error().message);
@@ -297,7 +310,10 @@ Result<std::unique_ptr<ClusterFeed>> ClusterFeed::start(const ClusterOptions& op
   }
   COEDGE_CHECK(config.sensors.size() == scenario.tasks.size());
   impl->tasks.resize(scenario.tasks.size());
-  impl->probed.resize(scenario.nodes.size());
+  size_t peers = 0;
+  for (const auto& peer : options.peer_addresses) peers += peer.first != options.node ? 1 : 0;
+  impl->bandwidth = std::make_unique<net::BandwidthEstimate>(
+      2 * static_cast<int64_t>(std::max<size_t>(peers, 1)) * options.probe_every, std::chrono::seconds(10));
   net::DdsOptions dds;
   dds.domain = options.domain;
   dds.interface_address = options.interface_address;

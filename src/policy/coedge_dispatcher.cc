@@ -67,6 +67,26 @@ std::vector<TaskIndex> CoedgeDispatcher::by_priority(std::vector<TaskIndex> task
   return tasks;
 }
 
+Duration CoedgeDispatcher::blocking(NodeIndex k, ModelIndex own, ModelIndex extra) const {
+  Duration longest{0};
+  if (!options_.blocking_aware) return longest;
+  for (ModelIndex m = 0; m < scenario_.models.size(); ++m) {
+    if (m != own && (nodes_[k].model_counts[m] > 0 || m == extra)) longest = std::max(longest, scenario_.models[m].exe(1));
+  }
+  return longest;
+}
+
+bool CoedgeDispatcher::fits_with_new_model(NodeIndex k, TaskIndex t, double load) const {
+  const ModelIndex added = scenario_.tasks[t].model;
+  for (TaskIndex j : nodes_[k].tasks) {
+    const TaskSpec& task = scenario_.tasks[j];
+    const ModelProfile& model = scenario_.models[task.model];
+    const Duration comm = comm_time(view_, model.input_bytes, task.source, k) + blocking(k, task.model, added);
+    if (load > load_capacity(task, model, comm, nodes_[k].alpha)) return false;
+  }
+  return true;
+}
+
 bool CoedgeDispatcher::banned(TaskIndex t, NodeIndex k) const {
   for (const Ban& ban : bans_[t])
     if (ban.node == k && window_ < ban.until_window) return true;
@@ -87,9 +107,10 @@ NodeIndex CoedgeDispatcher::best_node(TaskIndex t) {
     const Duration comm = comm_time(view_, model.input_bytes, task.source, k);
     if (comm == kNever) continue;
     const double load = load_with(k, t);
-    const double latency =
-        static_cast<double>(comm.count()) + exec_estimate_us(task, model, load, node.alpha);
+    const double latency = static_cast<double>((comm + blocking(k, task.model, kNone)).count()) +
+                           exec_estimate_us(task, model, load, node.alpha);
     if (latency > deadline_us || load > node.capacity) continue;
+    if (options_.blocking_aware && node.model_counts[task.model] == 0 && !fits_with_new_model(k, t, load)) continue;
     const double similarity = task_similarity(task.model, node.model_counts, node.count_squares);
     const bool better =
         similarity > best_similarity + kSimilarityTolerance ||
@@ -112,10 +133,14 @@ void CoedgeDispatcher::assign(TaskIndex t, NodeIndex k) {
   node.count_squares += 2 * node.model_counts[task.model] + 1;  // (c+1)^2 - c^2
   ++node.model_counts[task.model];
   node.model_rates[task.model] += 1.0 / static_cast<double>(task.period.count());
+  where_[t] = k;
+  if (options_.blocking_aware) {
+    recompute_capacity(k);  // a new model may block the tasks already there longer
+    return;
+  }
   const Duration comm = comm_time(view_, scenario_.models[task.model].input_bytes, task.source, k);
   node.capacity = std::min(node.capacity,
                            load_capacity(task, scenario_.models[task.model], comm, node.alpha));
-  where_[t] = k;
 }
 
 void CoedgeDispatcher::remove(TaskIndex t) {
@@ -148,7 +173,7 @@ void CoedgeDispatcher::recompute_capacity(NodeIndex k) {
   for (TaskIndex t : node.tasks) {
     const TaskSpec& task = scenario_.tasks[t];
     const ModelProfile& model = scenario_.models[task.model];
-    const Duration comm = comm_time(view_, model.input_bytes, task.source, k);
+    const Duration comm = comm_time(view_, model.input_bytes, task.source, k) + blocking(k, task.model, kNone);
     node.capacity = std::min(node.capacity, load_capacity(task, model, comm, node.alpha));
   }
 }
@@ -251,6 +276,11 @@ Plan CoedgeDispatcher::update(const WindowReport& report, std::vector<PlanRecord
     auto& bans = bans_[victim];
     std::erase_if(bans, [this](const Ban& b) { return b.until_window <= window_; });
     bans.push_back(Ban{k, window_ + kBanWindows});
+    if (options_.evict_only_if_placeable && best_node(victim) == kNone) {
+      bans.pop_back();  // nowhere better: it stays, meeting what it can
+      assign(victim, k);
+      continue;
+    }
     records.push_back({victim, k, kNone, PlanReason::kEvicted});
     offered.push_back(victim);
   }

@@ -31,7 +31,20 @@
 // batches of b = the largest size <= min(n, 10) whose ExeTime fits half of the model's
 // tightest budget (deadline - pre - post); each of their jobs then costs ExeTime(b) / b
 // instead of ExeTime(1). The node load is the sum over its models of (sum of the tasks'
-// rates) x that cost. Everything else is unchanged.
+// rates) x that cost.
+//
+// CoEdge++ (the `coedge++` dispatcher): CoEdge+ and two more rules, for hardware where a
+// batch of one model can hold up another's deadline-critical job (a CPU, where batching
+// gains little):
+//  - blocking-aware estimates (CoedgeDispatcherOptions::blocking_aware): inference is not
+//    preemptive, so a job may wait for a whole batch of another model that started just
+//    before it arrived, which Eq. 3's average load does not see. A task's latency estimate
+//    adds the longest ExeTime(1) among the node's other models, for the task placed and
+//    for every task already there;
+//  - useful evictions only (CoedgeDispatcherOptions::evict_only_if_placeable): rule 3 takes
+//    a task off an overloaded node only when some other node can take it by estimate; a
+//    task that would only wait unplaced (and miss every job) stays where it is.
+// Everything else is unchanged.
 #pragma once
 
 #include <optional>
@@ -42,7 +55,9 @@
 namespace coedge {
 
 struct CoedgeDispatcherOptions {
-  bool batch_aware = false;  // Eq. 3 with batching (CoEdge+)
+  bool batch_aware = false;             // Eq. 3 with batching (CoEdge+)
+  bool blocking_aware = false;          // + the wait for another model's batch (CoEdge++)
+  bool evict_only_if_placeable = false; // rule 3 never leaves a task waiting (CoEdge++)
 };
 
 class CoedgeDispatcher final : public Dispatcher {
@@ -86,6 +101,12 @@ class CoedgeDispatcher final : public Dispatcher {
   // Per-job accelerator cost (us) of model m when n of its tasks share a node.
   double batched_cost_us(ModelIndex m, uint32_t n) const;
   std::vector<TaskIndex> by_priority(std::vector<TaskIndex> tasks) const;
+  // The longest ExeTime(1) among the models on node k other than `own`, counting `extra`
+  // as if it were there (kNone: nothing extra); 0 unless blocking_aware.
+  Duration blocking(NodeIndex k, ModelIndex own, ModelIndex extra) const;
+  // Whether every task on node k still meets its deadline, by estimate, when task t (of a
+  // model new to k) joins at node load `load` and may block them (blocking_aware).
+  bool fits_with_new_model(NodeIndex k, TaskIndex t, double load) const;
   Plan plan() const { return Plan{where_}; }
 
   const Scenario& scenario_;

@@ -8,8 +8,8 @@
 
 namespace coedge {
 namespace {
-constexpr std::array<std::string_view, 5> kNames = {"coedge", "coedge+", "local", "naive",
-                                                    "spread"};
+constexpr std::array<std::string_view, 6> kNames = {"coedge", "coedge+", "coedge++", "local",
+                                                    "naive", "spread"};
 }
 
 std::string_view to_string(PlanReason reason) {
@@ -32,13 +32,15 @@ Result<std::unique_ptr<Dispatcher>> make_dispatcher(std::string_view name,
   std::unique_ptr<Dispatcher> dispatcher;
   if (name == "coedge") dispatcher = std::make_unique<CoedgeDispatcher>(scenario);
   if (name == "coedge+")
-    dispatcher = std::make_unique<CoedgeDispatcher>(scenario, CoedgeDispatcherOptions{true});
+    dispatcher = std::make_unique<CoedgeDispatcher>(scenario, CoedgeDispatcherOptions{true, false, false});
+  if (name == "coedge++")
+    dispatcher = std::make_unique<CoedgeDispatcher>(scenario, CoedgeDispatcherOptions{true, true, true});
   if (name == "local") dispatcher = std::make_unique<LocalDispatcher>(scenario);
   if (name == "naive") dispatcher = std::make_unique<NaiveDispatcher>(scenario);
   if (name == "spread") dispatcher = std::make_unique<SpreadDispatcher>(scenario);
   if (!dispatcher) {
     return Error{ErrorCode::kInvalidInput, "unknown dispatcher '" + std::string(name) +
-                                               "' (choose one of: coedge, coedge+, local, naive, spread)"};
+                                               "' (choose one of: coedge, coedge+, coedge++, local, naive, spread)"};
   }
   return dispatcher;
 }

@@ -369,7 +369,7 @@ TEST(dds, ReportRoundTripAndDeletedWriterIsNotAlive) {
   r.tasks = {TaskReport{"Y1", 100, 90, 5, 5, 1234.5, 678.25, 3},
              TaskReport{"R1", 10, 10, 0, 0, 50.0, 40.0, 0}};
   r.links = {LinkReport{"n2", 93.5, "probe"}, LinkReport{"n3", 12.25, "passive"}};
-  r.profiles = {ProfileReport{"yolo", {30, 50, 70, 90, 110, 130, 150, 170, 190, 210}, 4.5, 1.5}};
+  r.profiles = {ProfileReport{"yolo", {30, 50, 70, 90, 110, 130, 150, 170, 190, 210}, {3, 2, 0, 0, 0, 0, 0, 0, 0, 1}, 4.5, 1.5}};
   ASSERT_TRUE((*writer)->write(r));
 
   std::vector<NodeReport> got;
@@ -395,6 +395,7 @@ TEST(dds, ReportRoundTripAndDeletedWriterIsNotAlive) {
   ASSERT_EQ(g.profiles.size(), 1u);
   EXPECT_EQ(g.profiles[0].model, "yolo");
   EXPECT_EQ(g.profiles[0].exe_ms, r.profiles[0].exe_ms);
+  EXPECT_EQ(g.profiles[0].batches, r.profiles[0].batches);
   EXPECT_DOUBLE_EQ(g.profiles[0].pre_ms, 4.5);
   EXPECT_DOUBLE_EQ(g.profiles[0].post_ms, 1.5);
 
