@@ -3,16 +3,17 @@
 `coedge demo` scaled to this machine (its results folder holds scenario.yaml).
 
   bandwidth  tc lowers a link from 100 to 10 Mbit/s mid-run (the paper's Fig. 11
-             question): which tasks the master moves, in which window, for what reason,
-             and the affected tasks' miss rate per window before and after
+             question), on three nodes with the demo's node-speed YOLO profile: a task
+             whose frames cross that link, its node and miss rate per window, and when
+             and why the master moved it
   kill       kill -9 of a node agent mid-run: when the master saw it, when its tasks had a
              new node, when each of them met its first job there; and the accounting
 
 Each prints a Markdown table and writes it, with the run's results, under --out.
 Needs root (coedge cluster). Example (docs/PERFORMANCE.md):
   sudo build/bin/coedge demo                      # writes results/demo/scenario.yaml
-  sudo bench/cluster_bench.py bandwidth --link n5,n6 --at 45s
-  sudo bench/cluster_bench.py kill --node n5 --at 60s
+  sudo bench/cluster_bench.py bandwidth            # a-b 100 -> 10 Mbit/s at 50 s, 15 s windows
+  sudo bench/cluster_bench.py kill --node n2       # kill -9 of n2's agent at 60 s
 """
 import argparse
 import json
@@ -32,7 +33,10 @@ def seconds(text):
     return float(m.group(1)) / (1000 if m.group(2) == "ms" else 1)
 
 
-def run_cluster(scenario, out, extra, duration, window):
+def run_cluster(scenario, out, extra, duration, window, reuse=False):
+    if reuse and os.path.exists(os.path.join(out, "master", "summary.json")):
+        print(f"(reusing the run in {out})", flush=True)
+        return load_results(out)
     cmd = [COEDGE, "cluster", scenario, "-o", out, "--duration", duration, "--window", window,
            "--models-dir", os.path.join(ROOT, "build", "models")] + extra
     print("$ " + " ".join(cmd), flush=True)
@@ -40,61 +44,92 @@ def run_cluster(scenario, out, extra, duration, window):
     code = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT)
     if code != 0:
         sys.exit(f"cluster_bench: coedge cluster failed (exit {code}); see {out}.log")
+    return load_results(out)
+
+
+def load_results(out):
     summary = json.load(open(os.path.join(out, "master", "summary.json")))
     windows = [json.loads(l) for l in open(os.path.join(out, "master", "windows.jsonl")) if l.strip()]
     plans = [json.loads(l) for l in open(os.path.join(out, "master", "plans.jsonl")) if l.strip()]
     return summary, windows, plans
 
 
+BANDWIDTH_SCENARIO = """nodes:
+  - {name: a, cpu_cores: 1}
+  - {name: b, cpu_cores: 1}
+  - {name: c, cpu_cores: 1}
+network:
+  links:
+    - {between: [a, b], mbps: 100}
+    - {between: [a, c], mbps: 100}
+    - {between: [b, c], mbps: 100}
+tasks:
+  # Big keeps its own node a busy (load 0.6), so T, whose camera is also on a, runs
+  # elsewhere: a 1.2 MB frame takes 0.1 s at 100 Mbit/s and 1 s at 10 Mbit/s, which T's
+  # deadline (YOLO's inference + 0.6 s) cannot afford.
+  - {name: Big, source: a, model: yolov5s-640, period: %(big)dms, priority: 2}
+  - {name: T, source: a, model: yolov5s-640, period: %(period)dms, deadline: %(deadline)dms, priority: 1}
+events:
+  - at: %(at)s
+    link: [a, %(target)s]
+    mbps: %(mbps)s
+"""
+
+
 def bandwidth(args):
-    a, b = args.link.split(",")
-    base = open(args.scenario).read()
-    if "\nevents:" in base:
-        base = base[:base.index("\nevents:")] + "\n"
-    scenario = os.path.join(args.out, "bandwidth-scenario.yaml")
+    """Three nodes; T runs on b with its frames from a; tc slows a-b from 100 to 10 Mbit/s."""
+    demo = open(args.scenario).read()
+    head = demo[:demo.index("\nnodes:")] + "\n"
+    yolo = float(re.search(r"name: yolov5s-640\n.*?exe_ms: \[([0-9.]+)", demo, re.S).group(1))
     os.makedirs(args.out, exist_ok=True)
+    scenario = os.path.join(args.out, "bandwidth-scenario.yaml")
+    values = {"big": round(yolo / 0.6), "period": round(yolo / 0.6), "deadline": round(yolo + 600),
+              "at": args.at, "mbps": args.mbps, "target": "b"}
     with open(scenario, "w") as f:
-        f.write(base + f"events:\n  - at: {args.at}\n    link: [{a}, {b}]\n    mbps: {args.mbps}\n")
+        f.write(head.replace("name: lamppost", "name: bandwidth-drop") + BANDWIDTH_SCENARIO % values)
     out = os.path.join(args.out, "bandwidth")
-    summary, windows, plans = run_cluster(scenario, out, [], args.duration, args.window)
+    summary, windows, plans = run_cluster(scenario, out, ["--dispatcher", args.dispatcher], args.duration,
+                                          args.window, args.reuse)
     at = seconds(args.at)
-    first_plan = plans[0]["assignments"]
-    crossing = [t for t, n in first_plan.items()
-                if n in (a, b) and any(x["task"] == t and x["source"] in (a, b) and x["source"] != n
-                                       for x in summary["tasks"])]
-    lines = [f"Link {a}-{b} lowered to {args.mbps} Mbit/s at t = {at:.0f} s (window {args.window}); "
-             f"tasks crossing it in the first plan: {', '.join(crossing) or 'none'}", "",
-             "| window ends (s) | measured " + f"{a}-{b}" + " (Mbit/s) | changes | " +
-             " | ".join(f"{t} miss" for t in crossing) + " |",
-             "|---|---|---|" + "---|" * len(crossing)]
+    where = [(p["t"], p["assignments"]["T"]) for p in plans]
+    lines = [f"Link a-b lowered from 100 to {args.mbps} Mbit/s at t = {at:.0f} s; window {args.window}; "
+             f"dispatcher {args.dispatcher}. T's frames come from a; YOLO-640 {yolo:.0f} ms at batch 1, "
+             f"T's deadline {values['deadline']} ms.", "",
+             "| window ends (s) | a-b measured (Mbit/s) | T on | T finished | T miss | changes |",
+             "|---|---|---|---|---|---|"]
     for w in windows:
-        link = [l["mbps"] for l in w["links"] if {l["a"], l["b"]} == {a, b}]
-        miss = [f"{100 * w['tasks'][t]['miss_rate']:.1f}% of {w['tasks'][t]['finished']}" for t in crossing]
-        lines.append(f"| {w['t']:.0f} | {link[0]:.1f} |" if link else f"| {w['t']:.0f} | - |")
-        lines[-1] += f" {'; '.join(w['changes']) or '-'} | " + " | ".join(miss) + " |"
-    moved = [(w["t"], c) for w in windows for c in w["changes"] if "link_changed" in c]
+        link = [l["mbps"] for l in w["links"] if {l["a"], l["b"]} == {"a", "b"}]
+        node = [n for t, n in where if t <= w["t"] + 0.5][-1]
+        tw = w["tasks"]["T"]
+        lines.append(f"| {w['t']:.0f} | {'%.1f' % link[0] if link else '-'} | {node or '-'} | {tw['finished']} | "
+                     f"{100 * tw['miss_rate']:.1f}% | {'; '.join(w['changes']) or '-'} |")
+    moved = [(w["t"], c) for w in windows for c in w["changes"] if c.startswith("T ") and "link_changed" in c]
     if moved:
-        lines += ["", f"First move for the link: t = {moved[0][0]:.0f} s ({moved[0][1]}), "
+        lines += ["", f"T moved at the window ending t = {moved[0][0]:.0f} s ({moved[0][1]}), "
                       f"{moved[0][0] - at:.0f} s after tc changed the link."]
     else:
-        lines += ["", "No task was moved for the link change."]
-    lines.append(f"Every released job counted: {summary['totals']['accounted']} "
-                 f"(released {summary['totals']['released']}, miss {100 * summary['totals']['miss_rate']:.2f}%)")
+        lines += ["", "T was not moved for the link change."]
+    tasks = {t["task"]: t for t in summary["tasks"]}
+    lines.append(f"T over the run: released {tasks['T']['released']}, met {tasks['T']['met']}, "
+                 f"miss {100 * tasks['T']['miss_rate']:.1f}%; every released job counted: "
+                 f"{summary['totals']['accounted']}")
     report(args, "bandwidth", lines)
 
 
 def kill(args):
     out = os.path.join(args.out, "kill")
     os.makedirs(args.out, exist_ok=True)
-    summary, windows, plans = run_cluster(args.scenario, out, ["--kill", f"{args.node}@{args.at}"],
-                                          args.duration, args.window)
+    summary, windows, plans = run_cluster(args.scenario, out, ["--kill", f"{args.node}@{args.at}",
+                                                               "--dispatcher", args.dispatcher],
+                                          args.duration, args.window, args.reuse)
     log = open(out + ".log").read()
     m = re.search(r"kill -9 of node agent \S+ \(pid \d+\) at unix ([0-9.]+) s", log)
     killed = float(m.group(1)) if m else None
     master = open(os.path.join(out, "logs", "master.log")).read()
     m = re.search(r"\(unix ([0-9.]+) s\): node " + re.escape(args.node) + " is lost", master)
     seen = float(m.group(1)) if m else None
-    victims = [t for t, n in plans[0]["assignments"].items() if n == args.node]
+    # The node's tasks when the master saw it lost (its log lists them).
+    victims = re.findall(r"\]   (\S+) " + re.escape(args.node) + r" -> - \(node_lost\)", master)
     moved = next((p for p in plans if p.get("effective_unix_s", 0) > (killed or 0)
                   and all(p["assignments"][t] != args.node for t in victims)), None)
     lines = [f"kill -9 of node agent {args.node} at t = {seconds(args.at):.0f} s; its tasks: {', '.join(victims)}", ""]
@@ -107,10 +142,13 @@ def kill(args):
         if not name.startswith("node-"):
             continue
         for line in open(os.path.join(out, "logs", name)):
-            m = re.search(r"\] (\S+): first job met here at unix ([0-9.]+) s", line)
-            if m and m.group(1) in victims and killed and float(m.group(2)) > killed:
-                lines.append(f"- {m.group(1)} met its first job on {name[5:-4]} {float(m.group(2)) - killed:.2f} s "
-                             f"after the kill (within a report period of 1 s)")
+            m = re.search(r"\] (\S+): first (frame accepted|job met) here at unix ([0-9.]+) s", line)
+            if m and m.group(1) in victims and killed and float(m.group(3)) > killed and \
+                    moved and moved["assignments"][m.group(1)] == name[5:-4] and \
+                    float(m.group(3)) < moved["effective_unix_s"] + 30:
+                what = "accepted its first frame" if m.group(2).startswith("frame") else \
+                    "met its first job (seen within a report period of 1 s)"
+                lines.append(f"- {m.group(1)} {what} on {name[5:-4]} {float(m.group(3)) - killed:.2f} s after the kill")
     tasks = {t["task"]: t for t in summary["tasks"]}
     lines += ["", "| task | released | met | overdue | dropped | of which lost | miss |", "|---|---|---|---|---|---|---|"]
     for t in victims:
@@ -138,16 +176,19 @@ def main():
     p.add_argument("--out", default=os.path.join(ROOT, "results", "cluster-bench"))
     p.add_argument("--duration", default="150s")
     p.add_argument("--window", default="30s")
-    p.add_argument("--link", default="n5,n6", help="bandwidth: the pair to slow down")
-    p.add_argument("--mbps", default="10", help="bandwidth: its new rate")
-    p.add_argument("--node", default="n5", help="kill: the node whose agent is killed")
-    p.add_argument("--at", default=None, help="when (default: 45s for bandwidth, 60s for kill)")
+    p.add_argument("--dispatcher", default="coedge++", help="the master's dispatcher (default: %(default)s)")
+    p.add_argument("--mbps", default="10", help="bandwidth: the link's new rate")
+    p.add_argument("--node", default="n2", help="kill: the node whose agent is killed")
+    p.add_argument("--reuse", action="store_true", help="report on the last run's results instead of running again")
+    p.add_argument("--at", default=None, help="when (default: 50s for bandwidth, 60s for kill)")
     args = p.parse_args()
     if os.geteuid() != 0:
         sys.exit("cluster_bench: needs root (coedge cluster); run it with sudo")
     if not os.path.exists(args.scenario):
         sys.exit(f"cluster_bench: {args.scenario} does not exist: run `sudo build/bin/coedge demo` first")
-    args.at = args.at or ("45s" if args.which == "bandwidth" else "60s")
+    args.at = args.at or ("50s" if args.which == "bandwidth" else "60s")
+    if args.which == "bandwidth" and args.window == "30s":
+        args.window = "15s"
     {"bandwidth": bandwidth, "kill": kill}[args.which](args)
 
 

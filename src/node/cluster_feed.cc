@@ -65,6 +65,7 @@ struct ClusterFeed::Impl {
     uint64_t ignored = 0;            // frames outside our interval
     uint64_t met_at_gain = 0;        // met count when the task last came here
     bool first_met_logged = true;    // the first job met since it came here was logged
+    bool first_frame_logged = true;  // the same for its first frame accepted
   };
   std::mutex mu;
   std::vector<TaskState> tasks;
@@ -116,6 +117,14 @@ struct ClusterFeed::Impl {
         return;
       }
       sequence = state.sequence++;
+      if (!state.first_frame_logged) {
+        state.first_frame_logged = true;
+        char line[160];
+        std::snprintf(line, sizeof line, "%s: first frame accepted here at unix %.3f s, %.2f s after the plan took effect",
+                      scenario.tasks[t].name.c_str(), static_cast<double>(received_ns) / 1e9,
+                      static_cast<double>(received_ns - state.active_from) / 1e9);
+        log(line);
+      }
     }
     const TaskSpec& task = scenario.tasks[t];
     {
@@ -200,6 +209,7 @@ struct ClusterFeed::Impl {
         state.ever_active = true;
         state.met_at_gain = accounting.ledger().totals(t).met;
         state.first_met_logged = false;
+        state.first_frame_logged = false;
         if (state.reader == 0) {
           const TaskSpec& task = scenario.tasks[t];
           auto id = readers->add(camera_topic(scenario.nodes[task.source].name, task.name),

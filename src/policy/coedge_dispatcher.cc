@@ -76,13 +76,17 @@ Duration CoedgeDispatcher::blocking(NodeIndex k, ModelIndex own, ModelIndex extr
   return longest;
 }
 
-bool CoedgeDispatcher::fits_with_new_model(NodeIndex k, TaskIndex t, double load) const {
+Duration CoedgeDispatcher::worst_single_job(const TaskSpec& task, NodeIndex k, ModelIndex extra) const {
+  const ModelProfile& model = scenario_.models[task.model];
+  return blocking(k, task.model, extra) + model.exe(1) + model.pre_time + model.post_time;
+}
+
+bool CoedgeDispatcher::fits_with_new_model(NodeIndex k, TaskIndex t) const {
   const ModelIndex added = scenario_.tasks[t].model;
   for (TaskIndex j : nodes_[k].tasks) {
     const TaskSpec& task = scenario_.tasks[j];
-    const ModelProfile& model = scenario_.models[task.model];
-    const Duration comm = comm_time(view_, model.input_bytes, task.source, k) + blocking(k, task.model, added);
-    if (load > load_capacity(task, model, comm, nodes_[k].alpha)) return false;
+    const Duration comm = comm_time(view_, scenario_.models[task.model].input_bytes, task.source, k);
+    if (comm + worst_single_job(task, k, added) > task.deadline) return false;
   }
   return true;
 }
@@ -107,10 +111,14 @@ NodeIndex CoedgeDispatcher::best_node(TaskIndex t) {
     const Duration comm = comm_time(view_, model.input_bytes, task.source, k);
     if (comm == kNever) continue;
     const double load = load_with(k, t);
-    const double latency = static_cast<double>((comm + blocking(k, task.model, kNone)).count()) +
-                           exec_estimate_us(task, model, load, node.alpha);
+    const double latency =
+        static_cast<double>(comm.count()) + exec_estimate_us(task, model, load, node.alpha);
     if (latency > deadline_us || load > node.capacity) continue;
-    if (options_.blocking_aware && node.model_counts[task.model] == 0 && !fits_with_new_model(k, t, load)) continue;
+    if (options_.blocking_aware &&
+        (comm + worst_single_job(task, k, kNone) > task.deadline ||
+         (node.model_counts[task.model] == 0 && !fits_with_new_model(k, t)))) {
+      continue;
+    }
     const double similarity = task_similarity(task.model, node.model_counts, node.count_squares);
     const bool better =
         similarity > best_similarity + kSimilarityTolerance ||
@@ -134,10 +142,6 @@ void CoedgeDispatcher::assign(TaskIndex t, NodeIndex k) {
   ++node.model_counts[task.model];
   node.model_rates[task.model] += 1.0 / static_cast<double>(task.period.count());
   where_[t] = k;
-  if (options_.blocking_aware) {
-    recompute_capacity(k);  // a new model may block the tasks already there longer
-    return;
-  }
   const Duration comm = comm_time(view_, scenario_.models[task.model].input_bytes, task.source, k);
   node.capacity = std::min(node.capacity,
                            load_capacity(task, scenario_.models[task.model], comm, node.alpha));
@@ -173,7 +177,7 @@ void CoedgeDispatcher::recompute_capacity(NodeIndex k) {
   for (TaskIndex t : node.tasks) {
     const TaskSpec& task = scenario_.tasks[t];
     const ModelProfile& model = scenario_.models[task.model];
-    const Duration comm = comm_time(view_, model.input_bytes, task.source, k) + blocking(k, task.model, kNone);
+    const Duration comm = comm_time(view_, model.input_bytes, task.source, k);
     node.capacity = std::min(node.capacity, load_capacity(task, model, comm, node.alpha));
   }
 }

@@ -36,11 +36,12 @@
 // CoEdge++ (the `coedge++` dispatcher): CoEdge+ and two more rules, for hardware where a
 // batch of one model can hold up another's deadline-critical job (a CPU, where batching
 // gains little):
-//  - blocking-aware estimates (CoedgeDispatcherOptions::blocking_aware): inference is not
+//  - blocking-aware placement (CoedgeDispatcherOptions::blocking_aware): inference is not
 //    preemptive, so a job may wait for a whole batch of another model that started just
-//    before it arrived, which Eq. 3's average load does not see. A task's latency estimate
-//    adds the longest ExeTime(1) among the node's other models, for the task placed and
-//    for every task already there;
+//    before it arrived, which Eq. 3's average load does not see. Besides Eq. 3, a node
+//    must pass a worst case for a single job: transfer + the longest ExeTime(1) among the
+//    node's other models + its own ExeTime(1) + pre + post <= deadline, for the task
+//    placed and, when it brings a new model, for every task already there;
 //  - useful evictions only (CoedgeDispatcherOptions::evict_only_if_placeable): rule 3 takes
 //    a task off an overloaded node only when some other node can take it by estimate; a
 //    task that would only wait unplaced (and miss every job) stays where it is.
@@ -104,9 +105,12 @@ class CoedgeDispatcher final : public Dispatcher {
   // The longest ExeTime(1) among the models on node k other than `own`, counting `extra`
   // as if it were there (kNone: nothing extra); 0 unless blocking_aware.
   Duration blocking(NodeIndex k, ModelIndex own, ModelIndex extra) const;
-  // Whether every task on node k still meets its deadline, by estimate, when task t (of a
-  // model new to k) joins at node load `load` and may block them (blocking_aware).
-  bool fits_with_new_model(NodeIndex k, TaskIndex t, double load) const;
+  // Whether every task on node k still passes the single-job worst case when task t (of a
+  // model new to k) joins and may block them (blocking_aware).
+  bool fits_with_new_model(NodeIndex k, TaskIndex t) const;
+  // Transfer aside, the longest a lone job of `task` can take on node k: blocked by the
+  // longest batch of another model (counting `extra` as there), then its own inference.
+  Duration worst_single_job(const TaskSpec& task, NodeIndex k, ModelIndex extra) const;
   Plan plan() const { return Plan{where_}; }
 
   const Scenario& scenario_;
