@@ -199,6 +199,17 @@ std::function<int()> add_node_command(CLI::App& app) {
       std::fprintf(stderr, "coedge node: --scenario needs --name, the node to run\n");
       return kExitBadInput;
     }
+    if (!flags->scenario.empty() && !flags->profiles.empty()) {
+      std::fprintf(stderr, "coedge node: --profiles: a cluster node runs with its scenario's profiles (the "
+                           "scenario's 'profiles:' field); give them there\n");
+      return kExitBadInput;
+    }
+    if (flags->scenario.empty() && (!flags->name.empty() || !flags->dds_interface.empty() ||
+                                    !flags->dds_peers.empty() || !flags->peers.empty())) {
+      std::fprintf(stderr, "coedge node: --name, --dds-interface, --dds-peer and --peer go with --scenario "
+                           "(a cluster node), not with --config\n");
+      return kExitBadInput;
+    }
     Scenario scenario;
     ClusterOptions cluster;
     auto config = flags->scenario.empty() ? load_with_overrides(*flags) : cluster_config(*flags, scenario, true);

@@ -30,6 +30,14 @@ class MonotonicClock final : public Clock {
   static int64_t to_monotonic_us(TimePoint t) { return t.time_since_epoch().count(); }
 };
 
+// Wall-clock time (CLOCK_REALTIME) in nanoseconds since the Unix epoch: the clock of ROS
+// image stamps and of the cluster's plans, which hosts share through PTP or NTP. Not for
+// measuring durations (it may jump).
+inline int64_t realtime_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 class ManualClock final : public Clock {
  public:
   explicit ManualClock(TimePoint start = TimePoint(std::chrono::seconds(1))) : us_(to_us(start)) {}

@@ -1,7 +1,5 @@
 #include "master/master_service.h"
 
-#include <time.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -9,17 +7,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/clock.h"
 #include "master/cluster_state.h"
 #include "policy/dispatcher.h"
 
 namespace coedge {
 namespace {
-
-int64_t realtime_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 void log(const std::string& text) { std::fprintf(stderr, "[master] %s\n", text.c_str()); }
 

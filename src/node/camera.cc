@@ -10,17 +10,12 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "core/clock.h"
 #include "core/rng.h"
 #include "node/cluster_feed.h"
 
 namespace coedge {
 namespace {
-
-int64_t realtime_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 // Sleeps until `at_ns` (CLOCK_REALTIME) or until `stop` is set, in slices.
 bool sleep_until(int64_t at_ns, const std::atomic<bool>& stop) {

@@ -1,7 +1,5 @@
 #include "node/cluster_feed.h"
 
-#include <time.h>
-
 #include <condition_variable>
 #include <cstdio>
 #include <limits>
@@ -12,6 +10,7 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "core/clock.h"
 #include "net/bandwidth_probe.h"
 #include "net/dds.h"
 #include "net/passive_rate.h"
@@ -23,12 +22,6 @@ constexpr int64_t kForever = std::numeric_limits<int64_t>::max();
 // A node that loses a task keeps its subscription this long after the hand-over, for
 // the frames captured before it that are still in flight.
 constexpr int64_t kUnsubscribeAfterNs = 3'000'000'000;
-
-int64_t realtime_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 TimePoint realtime_now() { return TimePoint{std::chrono::microseconds(realtime_ns() / 1000)}; }
 
