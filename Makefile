@@ -26,7 +26,7 @@ help:
 	@echo "make test    setup + build + every test (ctest, labels unit/integration/slow)"
 	@echo "make asan    build and run the tests under AddressSanitizer + UBSan"
 	@echo "make tsan    run the parallel 'coedge sweep' under ThreadSanitizer"
-	@echo "make demo    setup + build + the lamppost experiment run for real on an emulated cluster (root; ~9 min)"
+	@echo "make demo    setup + build + the lamppost experiment run for real on an emulated cluster (root; ~8 min)"
 	@echo "make bench   setup + build + the benchmarks (docs/PERFORMANCE.md)"
 
 # Installs only what is missing, so a provisioned machine needs no network.

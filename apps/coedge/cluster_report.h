@@ -1,8 +1,7 @@
 // Reading and printing what a cluster run measured (the master's summary.json), for
-// `coedge cluster` and `coedge demo`, and the small helpers the two commands share.
+// `coedge cluster` and `coedge demo`.
 #pragma once
 
-#include <atomic>
 #include <map>
 #include <string>
 #include <vector>
@@ -44,10 +43,5 @@ struct ClusterSummary {
 
 Result<ClusterSummary> read_cluster_summary(const std::string& path);
 std::string format_cluster_summary(const Scenario& scenario, const ClusterSummary& summary);
-
-// Shared by `coedge cluster` and `coedge demo` (cmd_cluster.cc).
-void install_cluster_signals();
-const std::atomic<bool>* cluster_stop_flag();
-std::string coedge_executable();
 
 }  // namespace coedge::app

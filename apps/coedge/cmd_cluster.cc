@@ -2,13 +2,9 @@
 // (src/cluster/cluster_run.h), and the table of what it measured.
 #include <unistd.h>
 
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "cluster/cluster_run.h"
 #include "cluster_report.h"
@@ -16,34 +12,12 @@
 #include "config/scenario_loader.h"
 #include "policy/dispatcher.h"
 #include "policy/local_scheduler.h"
+#include "process_support.h"
 
 namespace coedge::app {
 namespace {
 
-std::atomic<bool> g_stop{false};
-void on_signal(int) { g_stop = true; }
-
-std::string sibling(const std::string& name) {
-  std::error_code ec;
-  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? name : (self.parent_path() / name).string();
-}
-
-}  // namespace
-
-void install_cluster_signals() {
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
-}
-
-const std::atomic<bool>* cluster_stop_flag() { return &g_stop; }
-
-std::string coedge_executable() { return sibling("coedge"); }
-
+// "NODE@TIME" items of --kill.
 Result<std::vector<cluster::KillEvent>> parse_kills(const std::vector<std::string>& items) {
   std::vector<cluster::KillEvent> out;
   for (const std::string& item : items) {
@@ -57,6 +31,8 @@ Result<std::vector<cluster::KillEvent>> parse_kills(const std::vector<std::strin
   }
   return out;
 }
+
+}  // namespace
 
 std::function<int()> add_cluster_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
@@ -144,7 +120,7 @@ std::function<int()> add_cluster_command(CLI::App& app) {
       return kExitBadInput;
     }
     options.scenario_file = std::filesystem::absolute(f->scenario).string();
-    options.coedge_exe = coedge_executable();
+    options.coedge_exe = sibling_executable("coedge");
     options.models_dir = std::filesystem::absolute(f->models_dir).string();
     options.out_dir = std::filesystem::absolute(f->out).string();
     options.dispatcher = f->dispatcher;
@@ -154,8 +130,7 @@ std::function<int()> add_cluster_command(CLI::App& app) {
     options.domain = f->domain;
     options.prefix = f->prefix;
     options.kills = *kills;
-    install_cluster_signals();
-    options.stop = cluster_stop_flag();
+    options.stop = install_stop_signals();
     auto run = cluster::run_cluster(*scenario, options);
     if (!run.ok()) {
       std::fprintf(stderr, "coedge cluster: %s\n", run.error().message.c_str());

@@ -24,6 +24,7 @@
 #include "cluster/cpu_limit.h"
 #include "cluster_report.h"
 #include "commands.h"
+#include "process_support.h"
 #include "config/scenario_loader.h"
 #include "config/scenario_writer.h"
 #include "infer/backend.h"
@@ -51,7 +52,7 @@ void say(const std::string& text) { std::fprintf(stderr, "[demo] %s\n", text.c_s
 Result<std::vector<double>> batch1_under_quota(const std::vector<std::string>& model_files, double cores,
                                                size_t copies) {
   (void)cluster::CpuLimit::cleanup_stale("coedge-demo");  // an interrupted demo's
-  const std::string exe = coedge_executable();
+  const std::string exe = sibling_executable("coedge");
   std::vector<std::unique_ptr<cluster::CpuLimit>> limits;
   struct Run {
     size_t model = 0;
@@ -214,7 +215,7 @@ int run_demo(const DemoFlags& f) {
     std::fprintf(stderr, "coedge demo: %s\n", (!duration.ok() ? duration.error() : window.error()).message.c_str());
     return kExitBadInput;
   }
-  install_cluster_signals();
+  const std::atomic<bool>* stop = install_stop_signals();
   const std::string out = std::filesystem::absolute(f.out).string();
   std::error_code ec;
   std::filesystem::create_directories(out, ec);
@@ -291,7 +292,7 @@ int run_demo(const DemoFlags& f) {
         " from the first plan, plus start-up and shutdown)");
     cluster::ClusterRunOptions options;
     options.scenario_file = scaled.source_file;
-    options.coedge_exe = coedge_executable();
+    options.coedge_exe = sibling_executable("coedge");
     options.models_dir = std::filesystem::absolute(f.models_dir).string();
     options.out_dir = out + "/" + dir;
     options.dispatcher = dispatcher;
@@ -300,14 +301,14 @@ int run_demo(const DemoFlags& f) {
     options.node_cores = f.cores;
     options.domain = f.domain;
     options.label = label;
-    options.stop = cluster_stop_flag();
+    options.stop = stop;
     auto run = cluster::run_cluster(scaled, options);
     if (!run.ok()) return std::fprintf(stderr, "coedge demo: %s: %s\n", label, run.error().message.c_str()), kExitFailure;
     auto summary = read_cluster_summary(run->summary_json);
     if (!summary.ok()) return std::fprintf(stderr, "coedge demo: %s\n", summary.error().message.c_str()), kExitFailure;
     std::fprintf(stderr, "%s", format_cluster_summary(scaled, *summary).c_str());
     measured[label] = *summary;
-    if (cluster_stop_flag()->load()) return std::fprintf(stderr, "coedge demo: stopped\n"), kExitFailure;
+    if (stop->load()) return std::fprintf(stderr, "coedge demo: stopped\n"), kExitFailure;
   }
 
   // The simulator again, at the speed the nodes really had: each model's profile scaled by

@@ -2,12 +2,12 @@
 // cameras publishing frames over DDS (src/node/camera.h). With `coedge node --scenario`,
 // these are the programs of a cluster across real hosts; `coedge cluster` starts them all
 // on one machine, in network namespaces.
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <string>
 
 #include "commands.h"
+#include "process_support.h"
 #include "config/scenario_loader.h"
 #include "master/master_service.h"
 #include "node/camera.h"
@@ -15,18 +15,6 @@
 
 namespace coedge::app {
 namespace {
-
-std::atomic<bool> g_stop{false};
-void on_signal(int) { g_stop = true; }
-
-void install_signals() {
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
-}
 
 struct DdsFlags {
   uint32_t domain = 0;
@@ -105,8 +93,7 @@ std::function<int()> add_master_command(CLI::App& app) {
       std::fprintf(stderr, "coedge master: --dispatcher: %s\n", probe.error().message.c_str());
       return kExitBadInput;
     }
-    install_signals();
-    options.stop = &g_stop;
+    options.stop = install_stop_signals();
     const int code = run_master(std::move(*scenario), options);
     return code == 0 ? kExitOk : kExitFailure;
   };
@@ -135,13 +122,12 @@ std::function<int()> add_camera_command(CLI::App& app) {
       std::fprintf(stderr, "coedge camera: %s\n", scenario.error().message.c_str());
       return kExitBadInput;
     }
-    install_signals();
     CameraOptions options;
     options.node = f->node;
     options.dds = to_dds(f->dds);
     options.frames_dir = f->frames;
     options.best_effort = f->best_effort;
-    options.stop = &g_stop;
+    options.stop = install_stop_signals();
     return run_camera(*scenario, options) == 0 ? kExitOk : kExitFailure;
   };
 }

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "commands.h"
+#include "process_support.h"
 #include "config/node_config_loader.h"
 #include "config/scenario_loader.h"
 #include "node/cluster_config.h"
@@ -15,15 +16,6 @@
 
 namespace coedge::app {
 namespace {
-
-std::atomic<bool> g_stop{false};
-void on_signal(int) { g_stop = true; }
-
-std::string sibling_executable(const std::string& name) {
-  std::error_code ec;
-  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? name : (self.parent_path() / name).string();
-}
 
 struct NodeFlags {
   std::string config, isolation, scheduler, duration, profiles, jobs, summary, run_dir, worker;
@@ -235,18 +227,13 @@ std::function<int()> add_node_command(CLI::App& app) {
       cluster.probe_every = *every;
       cluster.best_effort_frames = flags->best_effort_frames;
     }
-    struct sigaction sa {};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
-    std::signal(SIGPIPE, SIG_IGN);
+    const std::atomic<bool>* stop = install_stop_signals();
     AgentOptions options;
     options.config = std::move(*config);
     options.coedge_exe = sibling_executable("coedge");
     options.worker_exe = flags->worker.empty() ? sibling_executable("coedge-worker") : flags->worker;
     options.summary_json = flags->summary;
-    options.stop = &g_stop;
+    options.stop = stop;
     if (!flags->scenario.empty()) {
       options.cluster = &cluster;
       options.cluster_scenario = &scenario;
