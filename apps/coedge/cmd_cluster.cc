@@ -142,6 +142,7 @@ std::function<int()> add_cluster_command(CLI::App& app) {
       return kExitFailure;
     }
     std::printf("%s", format_cluster_summary(*scenario, *summary).c_str());
+    for (const std::string& note : run->notes) std::printf("During the run: %s\n", note.c_str());
     std::printf("\nResults in %s (master/summary.json, master/windows.jsonl, master/plans.jsonl, logs/)\n",
                 options.out_dir.c_str());
     return summary->accounted ? kExitOk : kExitFailure;

@@ -159,7 +159,7 @@ class NodeConfigParser {
     if (const Field* f = get("tasks")) read_tasks(*f);
     check_sensor_periods();
     if (problems_.any()) return problems_.error();
-    if (config_.run_dir.empty()) config_.run_dir = "/var/tmp/coedge-" + config_.name;
+    if (config_.run_dir.empty()) config_.run_dir = default_run_dir(config_.name);
     return std::move(config_);
   }
 

@@ -18,6 +18,10 @@
 
 namespace coedge {
 
+// Where a node keeps its run when its config names no run_dir: /var/tmp/coedge-<node>
+// (not /tmp: the sandbox gives workers a private /tmp).
+inline std::string default_run_dir(const std::string& node) { return "/var/tmp/coedge-" + node; }
+
 // Loads and validates a node config file.
 Result<NodeConfig> load_node_config(const std::string& path);
 

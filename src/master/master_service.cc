@@ -23,7 +23,6 @@ struct Publisher {
   uint64_t version = 0;
   std::vector<NodeIndex> current;
   std::ofstream* plans_log = nullptr;
-  double t0 = 0;
 
   void publish(const Plan& plan, double t) {
     if (version > 0 && plan.node_of_task == current) return;
@@ -132,7 +131,7 @@ int run_master(Scenario scenario, const MasterOptions& options) {
 
   auto dispatcher = make_dispatcher(options.dispatcher, scenario);
   if (!dispatcher.ok()) return log("error: " + dispatcher.error().message), 1;
-  Publisher publisher{scenario, **plans, options.plan_lead, 0, {}, plans_log.is_open() ? &plans_log : nullptr, 0};
+  Publisher publisher{scenario, **plans, options.plan_lead, 0, {}, plans_log.is_open() ? &plans_log : nullptr};
   std::vector<PlanRecord> records;
   const auto run_start = std::chrono::steady_clock::now();
   publisher.publish((*dispatcher)->initial(records), 0.0);
@@ -142,12 +141,16 @@ int run_master(Scenario scenario, const MasterOptions& options) {
   log("running" + (options.duration.count() > 0 ? " for " + format_duration(options.duration) : std::string(" until stopped")) +
       ", window " + format_duration(window) + ", dispatcher " + options.dispatcher);
 
+  // The nodes' reports and the cameras' counts received since the last call.
+  auto absorb = [&] {
+    for (const net::NodeReport& r : (*reports)->take()) state.on_report(r);
+    for (const net::SourceStats& s : (*sources)->take()) state.on_source_stats(s);
+  };
   double next_window = to_s(window), next_progress = to_s(options.progress_every);
   int windows = 0;
   while (!stop_requested() && (options.duration.count() == 0 || t_since(run_start) < to_s(options.duration))) {
     const double t = t_since(run_start);
-    for (const net::NodeReport& r : (*reports)->take()) state.on_report(r);
-    for (const net::SourceStats& s : (*sources)->take()) state.on_source_stats(s);
+    absorb();
     for (const net::LivelinessEvent& e : (*reports)->take_liveliness()) {
       const NodeIndex k = scenario.find_node(e.node);
       if (k == kNone || alive[k] == e.alive) continue;
@@ -217,23 +220,20 @@ int run_master(Scenario scenario, const MasterOptions& options) {
   (void)(*commands)->write({"stop-sources", ""});
   const auto settle_until = std::chrono::steady_clock::now() + std::chrono::seconds(1) + longest;
   while (std::chrono::steady_clock::now() < settle_until) {
-    for (const net::NodeReport& r : (*reports)->take()) state.on_report(r);
-    for (const net::SourceStats& s : (*sources)->take()) state.on_source_stats(s);
+    absorb();
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   (void)(*commands)->write({"stop", ""});
   const auto drain_until = std::chrono::steady_clock::now() + std::chrono::seconds(15) + 2 * longest;
   while (std::chrono::steady_clock::now() < drain_until && std::find(alive.begin(), alive.end(), true) != alive.end()) {
-    for (const net::NodeReport& r : (*reports)->take()) state.on_report(r);
-    for (const net::SourceStats& s : (*sources)->take()) state.on_source_stats(s);
+    absorb();
     for (const net::LivelinessEvent& e : (*reports)->take_liveliness()) {
       const NodeIndex k = scenario.find_node(e.node);
       if (k != kNone) alive[k] = e.alive;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  for (const net::NodeReport& r : (*reports)->take()) state.on_report(r);
-  for (const net::SourceStats& s : (*sources)->take()) state.on_source_stats(s);
+  absorb();
   std::string still;
   for (NodeIndex k = 0; k < alive.size(); ++k)
     if (alive[k]) still += " " + scenario.nodes[k].name;

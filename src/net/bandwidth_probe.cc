@@ -347,6 +347,30 @@ std::string errno_text(int err) { return std::strerror(err); }
 
 }  // namespace
 
+// Forks a child that runs `run(write_fd, parent_pid)`, which must not return (the iperf
+// children end with _exit), with the write end of a close-on-exec pipe. Returns the child's
+// pid and the pipe's read end. `what` prefixes the errors.
+template <typename Run>
+Result<std::pair<pid_t, int>> fork_with_pipe(const std::string& what, Run&& run) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return Error{ErrorCode::kIo, what + "pipe: " + errno_text(errno)};
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const int err = errno;
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return Error{ErrorCode::kIo, what + "fork: " + errno_text(err)};
+  }
+  if (pid == 0) {
+    ::close(fds[0]);
+    run(fds[1], parent);
+    ::_exit(127);  // not reached: `run` ends the child
+  }
+  ::close(fds[1]);
+  return std::pair<pid_t, int>{pid, fds[0]};
+}
+
 // ---- ProbeServer --------------------------------------------------------------------------
 
 Result<std::unique_ptr<ProbeServer>> ProbeServer::start(int port, const std::string& bind_address) {
@@ -354,24 +378,11 @@ Result<std::unique_ptr<ProbeServer>> ProbeServer::start(int port, const std::str
   if (port < 1 || port > 65535) {
     return Error{ErrorCode::kInvalidInput, where + ": the port must be in 1..65535"};
   }
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
-    return Error{ErrorCode::kIo, where + ": pipe: " + errno_text(errno)};
-  }
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    const int err = errno;
-    ::close(fds[0]);
-    ::close(fds[1]);
-    return Error{ErrorCode::kIo, where + ": fork: " + errno_text(err)};
-  }
-  if (pid == 0) {
-    ::close(fds[0]);
-    server_child(port, bind_address, fds[1], parent);
-  }
-  ::close(fds[1]);
-  const int status = fds[0];
+  auto child = fork_with_pipe(where + ": ", [&](int status_fd, pid_t parent) {
+    server_child(port, bind_address, status_fd, parent);
+  });
+  if (!child.ok()) return child.error();
+  const auto [pid, status] = *child;
   ::fcntl(status, F_SETFL, ::fcntl(status, F_GETFL) | O_NONBLOCK);
 
   const auto deadline = SteadyClock::now() + kServerStartTimeout;
@@ -454,25 +465,13 @@ Result<double> probe_mbps(const std::string& host, int port, Duration duration, 
   const std::string numeric_host = numeric;
 
   std::lock_guard<std::mutex> lock(probe_mutex());
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
-    return Error{ErrorCode::kIo, where + "pipe: " + errno_text(errno)};
-  }
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    const int err = errno;
-    ::close(fds[0]);
-    ::close(fds[1]);
-    return Error{ErrorCode::kIo, where + "fork: " + errno_text(err)};
-  }
-  if (pid == 0) {
-    ::close(fds[0]);
-    client_child(numeric_host, port, duration, max_bytes, fds[1], parent);
-  }
-  ::close(fds[1]);
-  const ChildOutput out = collect(pid, fds[0], SteadyClock::now() + duration + kDeadlineMargin);
-  ::close(fds[0]);
+  auto child = fork_with_pipe(where, [&](int result_fd, pid_t parent) {
+    client_child(numeric_host, port, duration, max_bytes, result_fd, parent);
+  });
+  if (!child.ok()) return child.error();
+  const auto [pid, result] = *child;
+  const ChildOutput out = collect(pid, result, SteadyClock::now() + duration + kDeadlineMargin);
+  ::close(result);
 
   if (out.timed_out) {
     return Error{ErrorCode::kIo,

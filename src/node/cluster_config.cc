@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "config/node_config_loader.h"
 #include "config/scenario_writer.h"
 #include "node/cluster_feed.h"
 
@@ -21,7 +22,7 @@ Result<NodeConfig> cluster_node_config(const Scenario& scenario, const ClusterNo
   config.scheduler = settings.scheduler;
   config.isolation = settings.isolation;
   config.backend_threads = settings.backend_threads;
-  config.run_dir = settings.run_dir.empty() ? "/var/tmp/coedge-" + settings.node : settings.run_dir;
+  config.run_dir = settings.run_dir.empty() ? default_run_dir(settings.node) : settings.run_dir;
   for (const ModelProfile& m : scenario.models) {
     const std::string file = std::filesystem::absolute(settings.models_dir + "/" + m.name + ".onnx").string();
     if (!std::filesystem::exists(file)) {

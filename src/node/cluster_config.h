@@ -18,7 +18,7 @@ namespace coedge {
 struct ClusterNodeSettings {
   std::string node;          // a node of the scenario
   std::string models_dir;    // holds <model>.onnx for every model of the scenario
-  std::string run_dir;       // default: /var/tmp/coedge-<node>
+  std::string run_dir;       // default: default_run_dir(node)
   std::string scheduler = "coedge";
   Isolation isolation = Isolation::kSandbox;
   int backend_threads = 1;   // a cluster node is a small computer: one inference thread
