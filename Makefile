@@ -6,6 +6,7 @@
 BUILD    ?= build
 JOBS     ?= $(shell nproc)
 CMAKE    ?= cmake
+PYTHON   ?= /usr/bin/python3
 COEDGE   := $(BUILD)/bin/coedge
 
 # Debian packages the project needs, to build, test, benchmark and plot; OpenCV for
@@ -16,7 +17,7 @@ PACKAGES := g++ make cmake pkg-config libyaml-cpp-dev libcli11-dev nlohmann-json
             bubblewrap prometheus-cpp-dev \
             cyclonedds-dev cyclonedds-tools libiperf-dev iperf3 iproute2
 
-.PHONY: all setup build test asan tsan demo bench clean help
+.PHONY: all setup build test asan tsan lto check-layers demo bench clean help
 
 all: build
 
@@ -26,6 +27,8 @@ help:
 	@echo "make test    setup + build + every test (ctest, labels unit/integration/slow)"
 	@echo "make asan    build and run the tests under AddressSanitizer + UBSan"
 	@echo "make tsan    run the parallel 'coedge sweep' under ThreadSanitizer"
+	@echo "make lto     build the coedge command with LTO, ODR violations as errors (build-lto/)"
+	@echo "make check-layers  check that every #include stays within its target's links"
 	@echo "make demo    setup + build + the lamppost experiment run for real on an emulated cluster (root; ~8 min)"
 	@echo "make bench   setup + build + the benchmarks (docs/PERFORMANCE.md)"
 
@@ -63,6 +66,21 @@ tsan: setup
 	TSAN_OPTIONS=halt_on_error=1 build-tsan/bin/coedge sweep --nodes 6,12 --loads 0.8,1.2 \
 	  --bandwidths 100 --seeds 2 --duration 60s --threads 4 -o build-tsan/sweep-smoke
 
+# Whole-program build of the `coedge` command (it links every layer): with LTO, GCC sees all
+# translation units at once and reports two different definitions of one class or inline
+# function, or one symbol declared with two types, which a normal link accepts silently;
+# the preset makes both errors (CMakePresets.json, "lto"). Only `coedge`: the other
+# executables add link time but no layer it lacks.
+lto: setup
+	$(CMAKE) --preset lto
+	$(CMAKE) --build build-lto -j $(JOBS) --target coedge
+
+# The header-layering check (tools/check_layers.py): src/ is one include root, so only this
+# stops a layer from including a header of a layer its target does not link. It reads the
+# targets from $(BUILD)/layers.json, which CMake writes when it configures the build.
+check-layers: build
+	$(PYTHON) tools/check_layers.py --layers $(BUILD)/layers.json
+
 # The paper's lamppost experiment, for real: nodes in network namespaces with shaped links
 # and CPU quotas, CoEdge against Local+EDF (docs/CLUSTER.md). Needs root.
 demo: build
@@ -73,4 +91,4 @@ bench: build
 	$(BUILD)/bin/coedge_bench --benchmark_counters_tabular=true
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan
+	rm -rf $(BUILD) build-asan build-tsan build-lto

@@ -17,12 +17,12 @@
 #include "sim/city_generator.h"
 #include "sim/simulator.h"
 
-namespace coedge {
+namespace coedge::sim {
 namespace {
 
 const std::vector<ModelProfile>& jetson_models() {
   static const std::vector<ModelProfile> models = [] {
-    auto loaded = load_profile_set(COEDGE_SOURCE_DIR "/examples/profiles/jetson-tx2.yaml");
+    auto loaded = config::load_profile_set(COEDGE_SOURCE_DIR "/examples/profiles/jetson-tx2.yaml");
     if (!loaded.ok()) {
       std::fprintf(stderr, "%s\n", loaded.error().message.c_str());
       std::exit(2);
@@ -33,20 +33,20 @@ const std::vector<ModelProfile>& jetson_models() {
 }
 
 void BM_SimulatedJobs(benchmark::State& state, const char* dispatcher, const char* scheduler) {
-  CityOptions city;
+  sim::CityOptions city;
   city.nodes = static_cast<uint32_t>(state.range(0));
   city.load = 0.9;
   city.duration = std::chrono::seconds(600);
-  const Scenario scenario = generate_city(city, jetson_models()).value();
-  SimOptions options;
-  options.dispatcher = dispatcher;
-  options.scheduler = scheduler;
+  const Scenario scenario = sim::generate_city(city, jetson_models()).value();
+  sim::SimOptions options;
+  options.policy.dispatcher = *policy::DispatcherSpec::parse(dispatcher);
+  options.policy.scheduler = *policy::SchedulerSpec::parse(scheduler);
   uint64_t jobs = 0, events = 0;
   for (auto _ : state) {
-    auto result = simulate(scenario, options);
-    jobs += result->jobs_released;
-    events += result->events;
-    benchmark::DoNotOptimize(result->end_time);
+    const sim::SimResult result = sim::simulate(scenario, options);
+    jobs += result.jobs_released;
+    events += result.events;
+    benchmark::DoNotOptimize(result.end_time);
   }
   state.counters["jobs/s"] = benchmark::Counter(static_cast<double>(jobs), benchmark::Counter::kIsRate);
   state.counters["events/job"] = static_cast<double>(events) / static_cast<double>(jobs);
@@ -58,17 +58,17 @@ BENCHMARK_CAPTURE(BM_SimulatedJobs, local_edf, "local", "edf")
     ->Arg(100)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_DispatcherStage1(benchmark::State& state) {
-  CityOptions city;
+  sim::CityOptions city;
   city.tasks = static_cast<uint32_t>(state.range(0));
   city.nodes = city.tasks / 10;
   city.load = 0.9;  // ten tasks per node, periods set to offer 90% of each accelerator
-  const Scenario scenario = generate_city(city, jetson_models()).value();
+  const Scenario scenario = sim::generate_city(city, jetson_models()).value();
   size_t placed = 0;
   for (auto _ : state) {
-    CoedgeDispatcher dispatcher(scenario);
-    std::vector<PlanRecord> records;
+    policy::CoedgeDispatcher dispatcher(scenario);
+    std::vector<policy::PlanRecord> records;
     records.reserve(scenario.tasks.size());
-    const Plan plan = dispatcher.initial(records);
+    const policy::Plan plan = dispatcher.initial(records);
     placed = 0;
     for (NodeIndex k : plan.node_of_task) placed += k != kNone;
     benchmark::DoNotOptimize(plan.node_of_task.data());
@@ -77,7 +77,7 @@ void BM_DispatcherStage1(benchmark::State& state) {
   std::vector<NodeIndex> candidates;
   double candidate_total = 0;
   for (TaskIndex t = 0; t < scenario.tasks.size(); ++t) {
-    reachable_nodes(scenario, scenario.network, t, candidates);
+    policy::reachable_nodes(scenario, scenario.network, t, candidates);
     candidate_total += static_cast<double>(candidates.size());
   }
   state.counters["nodes"] = city.nodes;
@@ -99,21 +99,21 @@ void BM_SchedulerDecide(benchmark::State& state) {
     for (int b = 1; b <= kMaxBatch; ++b) p.exe_time[b - 1] = std::chrono::milliseconds(10 + 2 * b);
     scenario.models.push_back(p);
   }
-  auto scheduler = std::move(make_local_scheduler("coedge", scenario).value());
+  auto scheduler = policy::make_local_scheduler(policy::SchedulerSpec{}, scenario);
   uint64_t id = 0;
   TimePoint now = kEpoch;
   // Every model holds 8 jobs with deadlines spread over the next second.
   for (int m = 0; m < model_count; ++m)
     for (int i = 0; i < 8; ++i)
-      scheduler->on_ready(Job{id++, 0, static_cast<ModelIndex>(m), now,
+      scheduler->on_ready(policy::Job{id++, 0, static_cast<ModelIndex>(m), now,
                               now + std::chrono::milliseconds(200 + 97 * ((id * 37) % 11)), 0},
                           now);
-  Decision decision;
+  policy::Decision decision;
   for (auto _ : state) {
     scheduler->decide(now, decision);
     // Put the batch's jobs back with later deadlines, keeping the queues' shape. Timed
     // too (pausing the clock costs more than this): the figure is an upper bound.
-    for (Job job : decision.batch) {
+    for (policy::Job job : decision.batch) {
       job.deadline += std::chrono::seconds(1);
       scheduler->on_ready(job, now);
     }
@@ -124,6 +124,6 @@ void BM_SchedulerDecide(benchmark::State& state) {
 BENCHMARK(BM_SchedulerDecide)->Arg(50)->Repetitions(5)->ReportAggregatesOnly(true);
 
 }  // namespace
-}  // namespace coedge
+}  // namespace coedge::sim
 
 BENCHMARK_MAIN();

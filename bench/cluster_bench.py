@@ -176,7 +176,7 @@ def main():
     p.add_argument("--out", default=os.path.join(ROOT, "results", "cluster-bench"))
     p.add_argument("--duration", default="150s")
     p.add_argument("--window", default="30s")
-    p.add_argument("--dispatcher", default="coedge++", help="the master's dispatcher (default: %(default)s)")
+    p.add_argument("--dispatcher", default="coedge:batch-aware,blocking-aware,useful-evictions", help="the master's dispatcher (default: %(default)s)")
     p.add_argument("--mbps", default="10", help="bandwidth: the link's new rate")
     p.add_argument("--node", default="n2", help="kill: the node whose agent is killed")
     p.add_argument("--reuse", action="store_true", help="report on the last run's results instead of running again")

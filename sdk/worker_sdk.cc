@@ -16,7 +16,7 @@
 #include "ipc/messages.h"
 #include "ipc/node_topology.h"
 #include "ipc/shm_segment.h"
-#include "node/job_record.h"
+#include "core/job_outcome.h"
 
 namespace {
 

@@ -13,32 +13,32 @@ namespace coedge::app {
 namespace {
 
 struct CityArgs {
-  CityOptions city;
+  sim::CityOptions city;
   std::string profiles = "examples/profiles/jetson-tx2.yaml";
   std::string duration = "600s";
   std::string out;
 };
 
 int run_city(CityArgs& args) {
-  auto models = load_profile_set(args.profiles);
+  auto models = config::load_profile_set(args.profiles);
   if (!models.ok()) {
     std::fprintf(stderr, "coedge city: %s\n", models.error().message.c_str());
     return kExitBadInput;
   }
-  auto duration = parse_duration(args.duration);
+  auto duration = config::parse_duration(args.duration);
   if (!duration.ok() || duration.value().count() <= 0) {
     std::fprintf(stderr, "coedge city: --duration '%s': expected a positive duration with a "
                  "unit, e.g. 600s\n", args.duration.c_str());
     return kExitBadInput;
   }
   args.city.duration = duration.value();
-  auto generated = generate_city(args.city, models.value());
+  auto generated = sim::generate_city(args.city, models.value());
   if (!generated.ok()) {
     std::fprintf(stderr, "coedge city: %s\n", generated.error().message.c_str());
     return kExitBadInput;
   }
   const Scenario& scenario = generated.value();
-  const std::string text = write_scenario_yaml(scenario);
+  const std::string text = config::write_scenario_yaml(scenario);
   if (args.out.empty() || args.out == "-") {
     std::fwrite(text.data(), 1, text.size(), stdout);
     return kExitOk;

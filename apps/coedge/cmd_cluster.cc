@@ -10,8 +10,7 @@
 #include "cluster_report.h"
 #include "commands.h"
 #include "config/scenario_loader.h"
-#include "policy/dispatcher.h"
-#include "policy/local_scheduler.h"
+#include "policy_options.h"
 #include "process_support.h"
 
 namespace coedge::app {
@@ -25,7 +24,7 @@ Result<std::vector<cluster::KillEvent>> parse_kills(const std::vector<std::strin
     if (at == std::string::npos || at == 0) {
       return Error{ErrorCode::kInvalidInput, "--kill '" + item + "': expected NODE@TIME, e.g. n3@60s"};
     }
-    auto t = parse_duration(item.substr(at + 1));
+    auto t = config::parse_duration(item.substr(at + 1));
     if (!t.ok()) return Error{ErrorCode::kInvalidInput, "--kill '" + item + "': " + t.error().message};
     out.push_back({item.substr(0, at), *t});
   }
@@ -54,9 +53,9 @@ std::function<int()> add_cluster_command(CLI::App& app) {
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("-o,--out", f->out, "results folder (master/, nodes/, logs/)")->capture_default_str();
-  cmd->add_option("--dispatcher", f->dispatcher, "the master's dispatcher (coedge, coedge+, coedge++, local, naive, spread)")
+  cmd->add_option("--dispatcher", f->dispatcher, "the master's dispatcher: " + dispatcher_help())
       ->capture_default_str();
-  cmd->add_option("--scheduler", f->scheduler, "every node's local scheduler (coedge, edf, fixed, ...)")
+  cmd->add_option("--scheduler", f->scheduler, "every node's local scheduler: " + scheduler_help())
       ->capture_default_str();
   cmd->add_option("--isolation", f->isolation, "the node agents' isolation: sandbox, process or none")
       ->capture_default_str()
@@ -73,30 +72,25 @@ std::function<int()> add_cluster_command(CLI::App& app) {
                   "names of the namespaces and cgroups it creates (one run per prefix at a time)")
       ->capture_default_str();
   return [f] {
-    if (geteuid() != 0) {
-      std::fprintf(stderr,
-                   "coedge cluster: needs root, to create network namespaces, shaped links and CPU "
-                   "quotas; run it with sudo\n");
-      return kExitBadInput;
-    }
-    auto scenario = load_scenario(f->scenario);
+    // Input is checked first, so that a mistake is named whoever runs it; then root.
+    auto scenario = config::load_scenario(f->scenario);
     if (!scenario.ok()) {
       std::fprintf(stderr, "coedge cluster: %s\n", scenario.error().message.c_str());
       return kExitBadInput;
     }
     cluster::ClusterRunOptions options;
-    if (auto probe = make_dispatcher(f->dispatcher, *scenario); !probe.ok()) {
-      std::fprintf(stderr, "coedge cluster: --dispatcher: %s\n", probe.error().message.c_str());
-      return kExitBadInput;
-    }
-    if (auto probe = make_local_scheduler(f->scheduler, *scenario); !probe.ok()) {
-      std::fprintf(stderr, "coedge cluster: --scheduler: %s\n", probe.error().message.c_str());
+    auto dispatcher = dispatcher_option("--dispatcher", f->dispatcher);
+    auto scheduler = scheduler_option("--scheduler", f->scheduler);
+    for (const Error* e : {dispatcher.ok() ? nullptr : &dispatcher.error(),
+                           scheduler.ok() ? nullptr : &scheduler.error()}) {
+      if (!e) continue;
+      std::fprintf(stderr, "coedge cluster: %s\n", e->message.c_str());
       return kExitBadInput;
     }
     for (auto [text, target, name] : {std::tuple{&f->duration, &options.duration, "--duration"},
                                       std::tuple{&f->window, &options.window, "--window"}}) {
       if (text->empty()) continue;
-      auto d = parse_duration(*text);
+      auto d = config::parse_duration(*text);
       if (!d.ok() || d->count() <= 0) {
         std::fprintf(stderr, "coedge cluster: %s: %s\n", name, d.ok() ? "must be positive" : d.error().message.c_str());
         return kExitBadInput;
@@ -119,12 +113,18 @@ std::function<int()> add_cluster_command(CLI::App& app) {
                    f->models_dir.c_str());
       return kExitBadInput;
     }
+    if (geteuid() != 0) {
+      std::fprintf(stderr,
+                   "coedge cluster: needs root, to create network namespaces, shaped links and CPU "
+                   "quotas; run it with sudo\n");
+      return kExitBadInput;
+    }
     options.scenario_file = std::filesystem::absolute(f->scenario).string();
     options.coedge_exe = sibling_executable("coedge");
     options.models_dir = std::filesystem::absolute(f->models_dir).string();
     options.out_dir = std::filesystem::absolute(f->out).string();
-    options.dispatcher = f->dispatcher;
-    options.scheduler = f->scheduler;
+    options.dispatcher = dispatcher->text();  // canonical specs, for the master's and nodes' argv
+    options.scheduler = scheduler->text();
     options.isolation = f->isolation;
     options.node_cores = f->cores;
     options.domain = f->domain;

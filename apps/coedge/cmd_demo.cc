@@ -24,6 +24,7 @@
 #include "cluster/cpu_limit.h"
 #include "cluster_report.h"
 #include "commands.h"
+#include "policy_options.h"
 #include "process_support.h"
 #include "config/scenario_loader.h"
 #include "config/scenario_writer.h"
@@ -38,7 +39,7 @@ namespace {
 
 struct DemoFlags {
   std::string scenario = "examples/lamppost.yaml", out = "results/demo", models_dir = "build/models",
-              isolation = "sandbox", duration = "120s", window = "30s", profiles, dispatcher = "coedge++";
+              isolation = "sandbox", duration = "120s", window = "30s", profiles, dispatcher = "coedge:batch-aware,blocking-aware,useful-evictions";
   double cores = 0.25;
   uint32_t domain = 43;
 };
@@ -114,9 +115,9 @@ Result<std::vector<double>> batch1_under_quota(const std::vector<std::string>& m
 // The models measured on this machine with one inference thread (batch 1-10), at node
 // speed: full-speed times / cores, times what batch 1 really costs inside the quota.
 Result<std::vector<ModelProfile>> measure(const Scenario& scenario, const DemoFlags& f) {
-  BackendOptions backend_options;
+  infer::BackendOptions backend_options;
   backend_options.threads = 1;
-  auto backend = make_backend("opencv", backend_options);
+  auto backend = infer::make_backend("opencv", backend_options);
   if (!backend.ok()) return backend.error();
   std::vector<std::string> files;
   for (const ModelProfile& m : scenario.models) files.push_back(f.models_dir + "/" + m.name + ".onnx");
@@ -131,13 +132,13 @@ Result<std::vector<ModelProfile>> measure(const Scenario& scenario, const DemoFl
     const std::string& file = files[i];
     auto model = (*backend)->load(file);
     if (!model.ok()) return Error{model.error().code, model.error().message + " (build the models with 'make build')"};
-    ProfileOptions one;
+    infer::ProfileOptions one;
     one.max_batch = 1;
     one.runs = 1;
     one.warmup = 1;
-    auto first = profile_model(**model, m.name, one);
+    auto first = infer::profile_model(**model, m.name, one);
     if (!first.ok()) return first.error();
-    ProfileOptions rest;
+    infer::ProfileOptions rest;
     rest.min_batch = 2;
     rest.runs = 1;
     rest.warmup = 0;
@@ -151,7 +152,7 @@ Result<std::vector<ModelProfile>> measure(const Scenario& scenario, const DemoFl
     std::fprintf(stderr, "\n");
     if (!measured.ok()) return measured.error();
     measured->batches.insert(measured->batches.begin(), first->batches.front());
-    ModelProfile p = to_model_profile(*measured, notes);
+    ModelProfile p = infer::to_model_profile(*measured, notes);
     const double penalty = std::max(1.0, (*quota)[i] * f.cores / to_ms(p.exe(1)));
     const double factor = penalty / f.cores;
     auto scale = [factor](Duration d) { return Duration(static_cast<int64_t>(std::llround(static_cast<double>(d.count()) * factor))); };
@@ -202,17 +203,32 @@ Status draw(const std::string& png, const std::vector<std::string>& models,
 
 int run_demo(const DemoFlags& f) {
   const auto t0 = std::chrono::steady_clock::now();
+  auto base = config::load_scenario(f.scenario);
+  if (!base.ok()) return std::fprintf(stderr, "coedge demo: %s\n", base.error().message.c_str()), kExitBadInput;
+  auto duration = config::parse_duration(f.duration);
+  auto window = config::parse_duration(f.window);
+  if (!duration.ok() || !window.ok()) {
+    std::fprintf(stderr, "coedge demo: %s\n", (!duration.ok() ? duration.error() : window.error()).message.c_str());
+    return kExitBadInput;
+  }
+  auto dispatcher = dispatcher_option("--dispatcher", f.dispatcher);
+  if (!dispatcher.ok()) return std::fprintf(stderr, "coedge demo: %s\n", dispatcher.error().message.c_str()), kExitBadInput;
+  if (dispatcher->base() != "coedge") {
+    std::fprintf(stderr, "coedge demo: --dispatcher %s: the demo compares a CoEdge dispatcher (coedge, with any "
+                         "options) with Local+EDF; run other dispatchers with 'coedge cluster'\n", f.dispatcher.c_str());
+    return kExitBadInput;
+  }
+  // The demo's two policy pairs, and the folder of each run.
+  struct Pair {
+    const char* label;
+    policy::PolicySpec policy;
+    const char* dir;
+  };
+  const Pair pairs[] = {{"CoEdge", {*dispatcher, policy::SchedulerSpec{}}, "coedge"},
+                        {"Local+EDF", *policy::PolicySpec::parse("local+edf"), "local-edf"}};
   if (geteuid() != 0) {
     std::fprintf(stderr, "coedge demo: needs root (it emulates the lamppost network with namespaces, tc and CPU "
                          "quotas); run it with sudo\n");
-    return kExitBadInput;
-  }
-  auto base = load_scenario(f.scenario);
-  if (!base.ok()) return std::fprintf(stderr, "coedge demo: %s\n", base.error().message.c_str()), kExitBadInput;
-  auto duration = parse_duration(f.duration);
-  auto window = parse_duration(f.window);
-  if (!duration.ok() || !window.ok()) {
-    std::fprintf(stderr, "coedge demo: %s\n", (!duration.ok() ? duration.error() : window.error()).message.c_str());
     return kExitBadInput;
   }
   const std::atomic<bool>* stop = install_stop_signals();
@@ -224,7 +240,7 @@ int run_demo(const DemoFlags& f) {
   // 1. This machine's profiles, at node speed.
   std::vector<ModelProfile> profiles;
   if (!f.profiles.empty()) {
-    auto loaded = load_profile_set(f.profiles);
+    auto loaded = config::load_profile_set(f.profiles);
     if (!loaded.ok()) return std::fprintf(stderr, "coedge demo: %s\n", loaded.error().message.c_str()), kExitBadInput;
     profiles = *loaded;
     say("profiles from " + f.profiles + " (taken as node speed)");
@@ -263,7 +279,7 @@ int run_demo(const DemoFlags& f) {
   for (NodeSpec& n : scaled.nodes) n.cpu_cores = 1;
   scaled.run.duration = *duration;
   scaled.run.window = *window;
-  if (Status st = write_file(scaled.source_file, write_scenario_yaml(scaled)); !st.ok()) {
+  if (Status st = write_file(scaled.source_file, config::write_scenario_yaml(scaled)); !st.ok()) {
     return std::fprintf(stderr, "coedge demo: %s\n", st.error().message.c_str()), kExitFailure;
   }
   std::fprintf(stderr, "[demo] scaled to this machine (each node: %.2f of a core, one inference thread):\n%s",
@@ -271,23 +287,22 @@ int run_demo(const DemoFlags& f) {
   say("the scaled scenario: " + scaled.source_file);
 
   // 3. What the simulator expects.
-  say("step 2/4: simulating CoEdge (dispatcher " + f.dispatcher + ") and Local+EDF on the scaled scenario");
-  std::map<std::string, RunSummary> predicted;
-  for (auto [label, dispatcher, scheduler] : {std::tuple{"CoEdge", f.dispatcher.c_str(), "coedge"},
-                                                   std::tuple{"Local+EDF", "local", "edf"}}) {
-    SimOptions so;
-    so.dispatcher = dispatcher;
-    so.scheduler = scheduler;
-    auto result = simulate(scaled, so);
-    if (!result.ok()) return std::fprintf(stderr, "coedge demo: %s\n", result.error().message.c_str()), kExitFailure;
-    predicted[label] = summarize(scaled, *result, label);
+  say("step 2/4: simulating CoEdge (" + pairs[0].policy.label() + ") and Local+EDF (" + pairs[1].policy.label() +
+      ") on the scaled scenario");
+  std::map<std::string, sim::RunSummary> predicted;
+  sim::SimResult sim_coedge;  // for Table 4's simulated allocation
+  for (const Pair& pair : pairs) {
+    sim::SimOptions so;
+    so.policy = pair.policy;
+    sim::SimResult result = sim::simulate(scaled, so);
+    predicted[pair.label] = sim::summarize(scaled, result, pair.label);
+    if (&pair == &pairs[0]) sim_coedge = std::move(result);
   }
 
   // 4. The two emulated runs.
   std::map<std::string, ClusterSummary> measured;
   int step = 3;
-  for (auto [label, dispatcher, scheduler, dir] : {std::tuple{"CoEdge", f.dispatcher.c_str(), "coedge", "coedge"},
-                                                   std::tuple{"Local+EDF", "local", "edf", "local-edf"}}) {
+  for (const auto& [label, policy, dir] : pairs) {
     say("step " + std::to_string(step++) + "/4: " + label + " on the emulated lamppost network (" + f.duration +
         " from the first plan, plus start-up and shutdown)");
     cluster::ClusterRunOptions options;
@@ -295,8 +310,8 @@ int run_demo(const DemoFlags& f) {
     options.coedge_exe = sibling_executable("coedge");
     options.models_dir = std::filesystem::absolute(f.models_dir).string();
     options.out_dir = out + "/" + dir;
-    options.dispatcher = dispatcher;
-    options.scheduler = scheduler;
+    options.dispatcher = policy.dispatcher.text();
+    options.scheduler = policy.scheduler.text();
     options.isolation = f.isolation;
     options.node_cores = f.cores;
     options.domain = f.domain;
@@ -332,28 +347,21 @@ int run_demo(const DemoFlags& f) {
     std::snprintf(part, sizeof part, " %s x %.3f", m.name.c_str(), ratio);
     speed_note += part;
   }
-  std::map<std::string, RunSummary> predicted_measured;
-  for (auto [label, dispatcher, scheduler] : {std::tuple{"CoEdge", f.dispatcher.c_str(), "coedge"},
-                                              std::tuple{"Local+EDF", "local", "edf"}}) {
-    SimOptions so;
-    so.dispatcher = dispatcher;
-    so.scheduler = scheduler;
-    auto result = simulate(at_measured, so);
-    if (!result.ok()) return std::fprintf(stderr, "coedge demo: %s\n", result.error().message.c_str()), kExitFailure;
-    predicted_measured[label] = summarize(at_measured, *result, label);
+  std::map<std::string, sim::RunSummary> predicted_measured;
+  for (const Pair& pair : pairs) {
+    sim::SimOptions so;
+    so.policy = pair.policy;
+    predicted_measured[pair.label] = sim::summarize(at_measured, sim::simulate(at_measured, so), pair.label);
   }
 
   // Table 4 and Fig. 9a.
-  std::string report = "\nCoEdge: the " + f.dispatcher + " dispatcher with the coedge batching scheduler; Local+EDF: every "
+  std::string report = "\nCoEdge: the " + pairs[0].policy.dispatcher.text() + " dispatcher with the coedge batching scheduler; Local+EDF: every "
                        "task on its source, EDF, batch 1.\n\nTable 4: allocation per node at the end of the run\n";
   char line[256];
   std::snprintf(line, sizeof line, "%-6s %-22s %-22s %-22s\n", "node", "CoEdge (emulated)", "CoEdge (simulated)",
                 "Local+EDF");
   report += line;
-  SimOptions so;
-  so.dispatcher = f.dispatcher;
-  auto sim_coedge = simulate(scaled, so);
-  const auto sim_alloc = allocation_by_node(scaled, sim_coedge.ok() ? sim_coedge->final_plan : Plan{});
+  const auto sim_alloc = sim::allocation_by_node(scaled, sim_coedge.final_plan);
   for (NodeIndex k = 0; k < scaled.nodes.size(); ++k) {
     auto join = [](const std::vector<std::string>& v) {
       std::string s;
@@ -372,8 +380,8 @@ int run_demo(const DemoFlags& f) {
   std::vector<std::string> model_names;
   std::vector<std::vector<double>> columns(4);
   nlohmann::json results{{"scenario", scaled.source_file}, {"node_cores", f.cores}, {"models", nlohmann::json::object()}};
-  auto sim_rate_in = [&](std::map<std::string, RunSummary>& runs, const std::string& label, const std::string& model) {
-    const RunSummary& r = runs[label];
+  auto sim_rate_in = [&](std::map<std::string, sim::RunSummary>& runs, const std::string& label, const std::string& model) {
+    const sim::RunSummary& r = runs[label];
     for (size_t i = 0; i < r.model_names.size(); ++i)
       if (r.model_names[i] == model) return r.models[i].miss_rate;
     return 0.0;
@@ -455,10 +463,10 @@ std::function<int()> add_demo_command(CLI::App& app) {
       ->check(CLI::IsMember({"sandbox", "process", "none"}));
   cmd->add_option("--profiles", f->profiles, "skip measuring: node-speed profiles from this file");
   cmd->add_option("--dispatcher", f->dispatcher,
-                  "CoEdge's dispatcher: coedge++ (the paper's with batch- and blocking-aware estimates "
-                  "and useful evictions only), coedge+ or coedge (the paper's as written); docs/POLICIES.md")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"coedge", "coedge+", "coedge++"}));
+                  "CoEdge's dispatcher: a coedge spec; by default the paper's with batch- and "
+                  "blocking-aware estimates and useful evictions only; 'coedge' is the paper's as "
+                  "written ('coedge policies', docs/POLICIES.md)")
+      ->capture_default_str();
   cmd->add_option("--domain", f->domain, "DDS domain id")->capture_default_str()->check(CLI::Range(0, 232));
   return [f] { return run_demo(*f); };
 }

@@ -11,7 +11,7 @@
 #include "config/scenario_loader.h"
 #include "master/master_service.h"
 #include "node/camera.h"
-#include "policy/dispatcher.h"
+#include "policy_options.h"
 
 namespace coedge::app {
 namespace {
@@ -56,9 +56,8 @@ std::function<int()> add_master_command(CLI::App& app) {
   cmd->add_option("--scenario", f->scenario, "the cluster's scenario (nodes, tasks, profiles)")
       ->required()
       ->check(CLI::ExistingFile);
-  std::string names;
-  for (auto n : dispatcher_names()) names += (names.empty() ? "" : ", ") + std::string(n);
-  cmd->add_option("--dispatcher", f->dispatcher, "the dispatcher: " + names)->capture_default_str();
+  cmd->add_option("--dispatcher", f->dispatcher, "the dispatcher: " + dispatcher_help())
+      ->capture_default_str();
   cmd->add_option("--window", f->window, "stage-2 period (default: the scenario's run.window)");
   cmd->add_option("--duration", f->duration, "stop after this long (default: until Ctrl-C)");
   cmd->add_option("--plan-lead", f->lead, "a plan takes effect this long after it is published")
@@ -68,13 +67,18 @@ std::function<int()> add_master_command(CLI::App& app) {
   cmd->add_option("--out", f->out, "folder for summary.json, windows.jsonl and plans.jsonl");
   add_dds_options(cmd, f->dds);
   return [f] {
-    auto scenario = load_scenario(f->scenario);
+    auto scenario = config::load_scenario(f->scenario);
     if (!scenario.ok()) {
       std::fprintf(stderr, "coedge master: %s\n", scenario.error().message.c_str());
       return kExitBadInput;
     }
-    MasterOptions options;
-    options.dispatcher = f->dispatcher;
+    master::MasterOptions options;
+    auto dispatcher = dispatcher_option("--dispatcher", f->dispatcher);
+    if (!dispatcher.ok()) {
+      std::fprintf(stderr, "coedge master: %s\n", dispatcher.error().message.c_str());
+      return kExitBadInput;
+    }
+    options.dispatcher = std::move(dispatcher.value());
     options.dds = to_dds(f->dds);
     options.out_dir = f->out;
     for (auto [text, target, name] : {std::tuple{&f->window, &options.window, "--window"},
@@ -82,19 +86,15 @@ std::function<int()> add_master_command(CLI::App& app) {
                                       std::tuple{&f->lead, &options.plan_lead, "--plan-lead"},
                                       std::tuple{&f->wait, &options.wait_for_nodes, "--wait-for-nodes"}}) {
       if (text->empty()) continue;
-      auto d = parse_duration(*text);
+      auto d = config::parse_duration(*text);
       if (!d.ok()) {
         std::fprintf(stderr, "coedge master: %s: %s\n", name, d.error().message.c_str());
         return kExitBadInput;
       }
       *target = *d;
     }
-    if (auto probe = make_dispatcher(f->dispatcher, *scenario); !probe.ok()) {
-      std::fprintf(stderr, "coedge master: --dispatcher: %s\n", probe.error().message.c_str());
-      return kExitBadInput;
-    }
     options.stop = install_stop_signals();
-    const int code = run_master(std::move(*scenario), options);
+    const int code = master::run_master(std::move(*scenario), options);
     return code == 0 ? kExitOk : kExitFailure;
   };
 }
@@ -117,18 +117,18 @@ std::function<int()> add_camera_command(CLI::App& app) {
   cmd->add_flag("--best-effort", f->best_effort, "publish best-effort, as ROS 2 SensorDataQoS cameras do (default: reliable)");
   add_dds_options(cmd, f->dds);
   return [f] {
-    auto scenario = load_scenario(f->scenario);
+    auto scenario = config::load_scenario(f->scenario);
     if (!scenario.ok()) {
       std::fprintf(stderr, "coedge camera: %s\n", scenario.error().message.c_str());
       return kExitBadInput;
     }
-    CameraOptions options;
+    node::CameraOptions options;
     options.node = f->node;
     options.dds = to_dds(f->dds);
     options.frames_dir = f->frames;
     options.best_effort = f->best_effort;
     options.stop = install_stop_signals();
-    return run_camera(*scenario, options) == 0 ? kExitOk : kExitFailure;
+    return node::run_camera(*scenario, options) == 0 ? kExitOk : kExitFailure;
   };
 }
 

@@ -12,7 +12,7 @@
 #include "node/cluster_config.h"
 #include "node/node_agent.h"
 #include "node/server_process.h"
-#include "policy/local_scheduler.h"
+#include "policy_options.h"
 
 namespace coedge::app {
 namespace {
@@ -33,36 +33,34 @@ struct NodeFlags {
 
 // Applies the command line over the file, with the loader's rules for what isolation
 // allows (a worker executable, a rootfs or env need worker processes).
-Result<NodeConfig> load_with_overrides(const NodeFlags& f) {
-  auto config = load_node_config(f.config);
+Result<config::NodeConfig> load_with_overrides(const NodeFlags& f) {
+  auto config = config::load_node_config(f.config);
   if (!config.ok()) return config.error();
-  NodeConfig& c = *config;
+  config::NodeConfig& c = *config;
+  for (const std::string& notice : c.notices) std::fprintf(stderr, "coedge: note: %s\n", notice.c_str());
   if (!f.isolation.empty()) {
-    auto iso = parse_isolation(f.isolation);
+    auto iso = config::parse_isolation(f.isolation);
     if (!iso.ok()) return Error{iso.error().code, "--isolation: " + iso.error().message};
     c.isolation = *iso;
-    for (const NodeTaskConfig& t : c.tasks) {
-      if (c.isolation == Isolation::kNone && (t.worker != "stock" || !t.env.empty())) {
+    for (const config::NodeTaskConfig& t : c.tasks) {
+      if (c.isolation == config::Isolation::kNone && (t.worker != "stock" || !t.env.empty())) {
         return Error{ErrorCode::kInvalidInput,
                      "--isolation none: task " + t.name +
                          " has its own worker or env, which need worker processes"};
       }
-      if (c.isolation != Isolation::kSandbox && !t.rootfs.empty()) {
+      if (c.isolation != config::Isolation::kSandbox && !t.rootfs.empty()) {
         return Error{ErrorCode::kInvalidInput, "--isolation " + f.isolation + ": task " + t.name +
                                                    " has a rootfs, which needs the sandbox"};
       }
     }
   }
-  if (!f.scheduler.empty()) c.scheduler = f.scheduler;
-  bool known = false;
-  for (auto name : local_scheduler_names()) known = known || name == c.scheduler;
-  if (!known) {
-    std::string names;
-    for (auto name : local_scheduler_names()) names += (names.empty() ? "" : ", ") + std::string(name);
-    return Error{ErrorCode::kInvalidInput, "unknown scheduler '" + c.scheduler + "' (one of: " + names + ")"};
+  if (!f.scheduler.empty()) {
+    auto scheduler = scheduler_option("--scheduler", f.scheduler);
+    if (!scheduler.ok()) return scheduler.error();
+    c.scheduler = std::move(scheduler.value());
   }
   if (!f.duration.empty()) {
-    auto d = parse_duration(f.duration);
+    auto d = config::parse_duration(f.duration);
     if (!d.ok()) return Error{d.error().code, "--duration: " + d.error().message};
     c.duration = *d;
   }
@@ -81,26 +79,30 @@ Result<NodeConfig> load_with_overrides(const NodeFlags& f) {
 }
 
 // A cluster node's config: the scenario's tasks, the models from --models-dir.
-Result<NodeConfig> cluster_config(const NodeFlags& f, Scenario& scenario, bool write_profiles) {
-  auto loaded = load_scenario(f.scenario);
+Result<config::NodeConfig> cluster_config(const NodeFlags& f, Scenario& scenario, bool write_profiles) {
+  auto loaded = config::load_scenario(f.scenario);
   if (!loaded.ok()) return loaded.error();
   scenario = std::move(*loaded);
-  ClusterNodeSettings settings;
+  node::ClusterNodeSettings settings;
   settings.node = f.name;
   settings.models_dir = f.models_dir;
   settings.run_dir = f.run_dir.empty() ? "" : std::filesystem::absolute(f.run_dir).string();
   settings.write_profiles = write_profiles;
-  if (!f.scheduler.empty()) settings.scheduler = f.scheduler;
+  if (!f.scheduler.empty()) {
+    auto scheduler = scheduler_option("--scheduler", f.scheduler);
+    if (!scheduler.ok()) return scheduler.error();
+    settings.scheduler = std::move(scheduler.value());
+  }
   if (!f.isolation.empty()) {
-    auto iso = parse_isolation(f.isolation);
+    auto iso = config::parse_isolation(f.isolation);
     if (!iso.ok()) return Error{iso.error().code, "--isolation: " + iso.error().message};
     settings.isolation = *iso;
   }
   if (f.backend_threads >= 0) settings.backend_threads = f.backend_threads;
-  auto config = cluster_node_config(scenario, settings);
+  auto config = node::cluster_node_config(scenario, settings);
   if (!config.ok()) return config.error();
   if (!f.duration.empty()) {
-    auto d = parse_duration(f.duration);
+    auto d = config::parse_duration(f.duration);
     if (!d.ok()) return Error{d.error().code, "--duration: " + d.error().message};
     config->duration = *d;
   }
@@ -163,7 +165,7 @@ std::function<int()> add_node_command(CLI::App& app) {
   cmd->add_option("--isolation", flags->isolation,
                   "override: sandbox (bubblewrap, default), process (no sandbox), or none "
                   "(everything in one process: the paper's Mono Container baseline)");
-  cmd->add_option("--scheduler", flags->scheduler, "override the local scheduler (coedge, edf, fixed, ...)");
+  cmd->add_option("--scheduler", flags->scheduler, "override the local scheduler: " + scheduler_help());
   cmd->add_option("--duration", flags->duration, "override: run this long (e.g. 60s); default until Ctrl-C");
   cmd->add_option("--profiles", flags->profiles,
                   "override: the models' profile set (from `coedge profile`); without one the "
@@ -203,7 +205,7 @@ std::function<int()> add_node_command(CLI::App& app) {
       return kExitBadInput;
     }
     Scenario scenario;
-    ClusterOptions cluster;
+    node::ClusterOptions cluster;
     auto config = flags->scenario.empty() ? load_with_overrides(*flags) : cluster_config(*flags, scenario, true);
     if (!config.ok()) {
       std::fprintf(stderr, "coedge node: %s\n", config.error().message.c_str());
@@ -211,7 +213,7 @@ std::function<int()> add_node_command(CLI::App& app) {
     }
     if (!flags->scenario.empty()) {
       auto peers = parse_peers(flags->peers);
-      auto every = parse_duration(flags->probe_every);
+      auto every = config::parse_duration(flags->probe_every);
       if (!peers.ok() || !every.ok() || every->count() <= 0) {
         std::fprintf(stderr, "coedge node: %s\n",
                      !peers.ok() ? peers.error().message.c_str()
@@ -228,7 +230,7 @@ std::function<int()> add_node_command(CLI::App& app) {
       cluster.best_effort_frames = flags->best_effort_frames;
     }
     const std::atomic<bool>* stop = install_stop_signals();
-    AgentOptions options;
+    node::AgentOptions options;
     options.config = std::move(*config);
     options.coedge_exe = sibling_executable("coedge");
     options.worker_exe = flags->worker.empty() ? sibling_executable("coedge-worker") : flags->worker;
@@ -242,7 +244,7 @@ std::function<int()> add_node_command(CLI::App& app) {
                                     options.config.run_dir};
     }
     if (!flags->backoff_max.empty()) {
-      auto max = parse_duration(flags->backoff_max);
+      auto max = config::parse_duration(flags->backoff_max);
       if (!max.ok() || max->count() <= 0) {
         std::fprintf(stderr, "coedge node: --restart-backoff-max: %s\n",
                      max.ok() ? "must be positive" : max.error().message.c_str());
@@ -251,7 +253,7 @@ std::function<int()> add_node_command(CLI::App& app) {
       options.restart_backoff_max = *max;
     }
     if (!flags->crash_every.empty()) {
-      auto every = parse_duration(flags->crash_every);
+      auto every = config::parse_duration(flags->crash_every);
       if (!every.ok() || every->count() <= 0) {
         std::fprintf(stderr, "coedge node: --crash-every: %s\n",
                      every.ok() ? "must be positive" : every.error().message.c_str());
@@ -260,7 +262,7 @@ std::function<int()> add_node_command(CLI::App& app) {
       options.crash_every = *every;
       options.crash_server = flags->crash_target == "server";
     }
-    return run_node_agent(options) == 0 ? kExitOk : kExitFailure;
+    return node::run_node_agent(options) == 0 ? kExitOk : kExitFailure;
   };
 }
 
@@ -279,19 +281,26 @@ std::function<int()> add_node_server_command(CLI::App& app) {
   cmd->add_option("--backend-threads", flags->backend_threads);
   return [flags] {
     Scenario scenario;
-    auto config = flags->scenario.empty() ? load_node_config(flags->config) : cluster_config(*flags, scenario, false);
+    auto config = flags->scenario.empty() ? config::load_node_config(flags->config) : cluster_config(*flags, scenario, false);
     if (!config.ok()) {
       std::fprintf(stderr, "coedge node-server: %s\n", config.error().message.c_str());
       return kExitBadInput;
     }
-    if (!flags->scheduler.empty()) config->scheduler = flags->scheduler;
+    if (!flags->scheduler.empty()) {
+      auto scheduler = policy::SchedulerSpec::parse(flags->scheduler);  // the agent's canonical text
+      if (!scheduler.ok()) {
+        std::fprintf(stderr, "coedge node-server: %s\n", scheduler.error().message.c_str());
+        return kExitBadInput;
+      }
+      config->scheduler = std::move(scheduler.value());
+    }
     if (flags->backend_threads >= 0) config->backend_threads = flags->backend_threads;
-    auto profiles = load_profile_set(flags->profiles);
+    auto profiles = config::load_profile_set(flags->profiles);
     if (!profiles.ok()) {
       std::fprintf(stderr, "coedge node-server: %s\n", profiles.error().message.c_str());
       return kExitBadInput;
     }
-    return run_server_process(*config, *profiles);
+    return node::run_server_process(*config, *profiles);
   };
 }
 

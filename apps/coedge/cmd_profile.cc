@@ -56,11 +56,11 @@ bool parse_batch_range(const std::string& text, int& lo, int& hi) {
   return lo >= 1 && lo <= hi && hi <= kMaxBatch;
 }
 
-void print_measurement(const ModelMeasurement& m, const std::string& path) {
+void print_measurement(const infer::ModelMeasurement& m, const std::string& path) {
   std::printf("\n%s (%s, input %s) from %s\n", m.name.c_str(), std::string(to_string(m.kind)).c_str(),
-              shape_string(m.input_shape).c_str(), path.c_str());
+              infer::shape_string(m.input_shape).c_str(), path.c_str());
   std::printf("batch  median ms   p95 ms  per image ms\n");
-  for (const BatchTiming& t : m.batches)
+  for (const infer::BatchTiming& t : m.batches)
     std::printf("%5d  %9.2f  %7.2f  %12.2f\n", t.batch, t.median_ms, t.p95_ms, t.per_image_ms());
   std::printf("stock pre-processing %.2f ms, post-processing %.2f ms per frame (medians)\n",
               m.pre_ms, m.post_ms);
@@ -78,7 +78,7 @@ int run_profile(const ProfileArgs& args) {
   // (name, path) of every model to profile.
   std::vector<std::pair<std::string, std::string>> targets;
   if (!args.scenario.empty()) {
-    auto scenario = load_scenario(args.scenario);
+    auto scenario = config::load_scenario(args.scenario);
     if (!scenario.ok()) return fail(kExitBadInput, scenario.error().message);
     for (const ModelProfile& m : scenario->models) {
       const std::string path = (std::filesystem::path(args.models_dir) / (m.name + ".onnx")).string();
@@ -95,9 +95,9 @@ int run_profile(const ProfileArgs& args) {
                            path);
   }
 
-  BackendOptions backend_options;
+  infer::BackendOptions backend_options;
   backend_options.threads = args.threads;
-  auto backend = make_backend(args.backend, backend_options);
+  auto backend = infer::make_backend(args.backend, backend_options);
   if (!backend.ok()) return fail(kExitBadInput, backend.error().message);
 
   std::vector<ModelProfile> profiles;
@@ -105,7 +105,7 @@ int run_profile(const ProfileArgs& args) {
   for (const auto& [name, path] : targets) {
     auto model = backend.value()->load(path);
     if (!model.ok()) return fail(kExitBadInput, model.error().message);
-    ProfileOptions options;
+    infer::ProfileOptions options;
     options.min_batch = lo;
     options.max_batch = hi;
     options.runs = args.runs;
@@ -126,10 +126,10 @@ int run_profile(const ProfileArgs& args) {
                      what.c_str(), terminal && done != total ? "" : "\n");
       };
     }
-    auto measured = profile_model(*model.value(), name, options);
+    auto measured = infer::profile_model(*model.value(), name, options);
     if (!measured.ok()) return fail(kExitFailure, measured.error().message);
     print_measurement(measured.value(), path);
-    if (lo == 1 && hi == kMaxBatch) profiles.push_back(to_model_profile(measured.value(), notes));
+    if (lo == 1 && hi == kMaxBatch) profiles.push_back(infer::to_model_profile(measured.value(), notes));
   }
 
   if (profiles.empty()) {
@@ -146,7 +146,7 @@ int run_profile(const ProfileArgs& args) {
       args.backend + ", " + (args.threads > 0 ? std::to_string(args.threads) : std::string("default")) +
       " threads, " + std::to_string(args.runs) + " timed runs per batch size after " +
       std::to_string(args.warmup) + " warm-up runs. exe_ms are medians.\n" + notes;
-  const std::string text = write_profile_set_yaml(set_name, "ExeTime measured on this machine",
+  const std::string text = config::write_profile_set_yaml(set_name, "ExeTime measured on this machine",
                                                   profiles, header);
   if (Status st = write_file(out, text); !st.ok()) return fail(kExitFailure, st.error().message);
   std::printf("\nProfile set '%s' written to %s\n", set_name.c_str(), out.c_str());

@@ -10,42 +10,42 @@
 #include "commands.h"
 #include "plot.h"
 #include "config/scenario_loader.h"
-#include "policy/dispatcher.h"
-#include "policy/local_scheduler.h"
+#include "policy/policy_spec.h"
+#include "policy_options.h"
 #include "sim/report.h"
 #include "sim/simulator.h"
 
 namespace coedge::app {
 namespace {
 
+// A policy pair and the name its row carries in the tables: the paper's name in the
+// paper's comparison, else the pair's label (DISPATCHER+SCHEDULER).
 struct PolicyPair {
-  const char* label;
-  const char* dispatcher;
-  const char* scheduler;
+  std::string label;
+  policy::PolicySpec policy;
 };
 
-// The paper's comparisons: §6.3 (CoEdge vs Local+EDF), §6.4 (naive, no offloading) and
-// §6.5 (the fixed-priority executor).
-// Every dispatcher with every local scheduler, for --compare all.
-std::vector<PolicyPair> all_pairs(std::vector<std::string>& labels) {
+// Every dispatcher variant with every scheduler variant, for --compare all.
+std::vector<PolicyPair> all_pairs() {
   std::vector<PolicyPair> pairs;
-  labels.clear();
-  for (std::string_view d : dispatcher_names())
-    for (std::string_view s : local_scheduler_names()) labels.push_back(std::string(d) + "/" + std::string(s));
-  size_t i = 0;
-  for (std::string_view d : dispatcher_names())
-    for (std::string_view s : local_scheduler_names())
-      pairs.push_back({labels[i++].c_str(), d.data(), s.data()});
+  for (const policy::DispatcherSpec& d : policy::dispatcher_variants())
+    for (const policy::SchedulerSpec& s : policy::scheduler_variants()) {
+      policy::PolicySpec spec{d, s};
+      pairs.push_back({spec.label(), spec});
+    }
   return pairs;
 }
 
-constexpr PolicyPair kPaperPairs[] = {
-    {"CoEdge", "coedge", "coedge"},
-    {"Naive", "naive", "coedge"},
-    {"No offloading", "local", "coedge"},
-    {"Local+EDF", "local", "edf"},
-    {"Local+Fixed", "local", "fixed"},
-};
+// The paper's comparisons: §6.3 (CoEdge vs Local+EDF), §6.4 (naive, no offloading) and
+// §6.5 (the fixed-priority executor).
+std::vector<PolicyPair> paper_pairs() {
+  std::vector<PolicyPair> pairs;
+  for (auto [name, label] : {std::pair{"CoEdge", "coedge+coedge"}, {"Naive", "naive+coedge"},
+                             {"No offloading", "local+coedge"}, {"Local+EDF", "local+edf"},
+                             {"Local+Fixed", "local+fixed"}})
+    pairs.push_back({name, *policy::PolicySpec::parse(label)});
+  return pairs;
+}
 
 struct SimArgs {
   std::string scenario_path;
@@ -62,17 +62,17 @@ struct SimArgs {
   bool quiet = false;
   bool plot = false;
   uint32_t seeds = 1;
-  std::vector<int> triton_preferred;
+  std::vector<std::string> triton_preferred;
   std::string triton_delay, triton_timeout;
 };
 
 // The latency distribution of each policy's completed jobs, as (latency ms, fraction).
-std::vector<Series> latency_cdfs(const std::vector<SimResult>& results,
-                                 const std::vector<RunSummary>& summaries) {
+std::vector<Series> latency_cdfs(const std::vector<sim::SimResult>& results,
+                                 const std::vector<sim::RunSummary>& summaries) {
   std::vector<Series> series;
   for (size_t i = 0; i < results.size(); ++i) {
     std::vector<int64_t> all;
-    for (const TaskTally& t : results[i].tasks)
+    for (const sim::TaskTally& t : results[i].tasks)
       all.insert(all.end(), t.latencies_us.begin(), t.latencies_us.end());
     std::sort(all.begin(), all.end());
     Series s{summaries[i].label, {}};
@@ -87,44 +87,35 @@ std::vector<Series> latency_cdfs(const std::vector<SimResult>& results,
   return series;
 }
 
-std::string join(std::span<const std::string_view> names) {
-  std::string out;
-  for (auto n : names) out += (out.empty() ? "" : ", ") + std::string(n);
-  return out;
-}
-
 int fail(int code, const std::string& message) {
   std::fprintf(stderr, "coedge sim: %s\n", message.c_str());
   return code;
 }
 
-SimOptions options_for(const PolicyPair& pair, const SchedulerParams& params) {
-  SimOptions options;
-  options.dispatcher = pair.dispatcher;
-  options.scheduler = pair.scheduler;
-  options.scheduler_params = params;
+sim::SimOptions options_for(const PolicyPair& pair) {
+  sim::SimOptions options;
+  options.policy = pair.policy;
   return options;
 }
 
 // --seeds N: every pair on seeds seed .. seed+N-1; mean, min and max of the miss rates.
 int run_seed_sweep(Scenario scenario, const std::vector<PolicyPair>& pairs, const SimArgs& args,
-                   const SchedulerParams& params, const std::string& out_dir) {
+                   const std::string& out_dir) {
   const uint64_t first = scenario.run.seed;
-  std::vector<std::vector<RunSummary>> runs(pairs.size());  // [pair][seed]
+  std::vector<std::vector<sim::RunSummary>> runs(pairs.size());  // [pair][seed]
   for (uint32_t i = 0; i < args.seeds; ++i) {
     scenario.run.seed = first + i;
     for (size_t p = 0; p < pairs.size(); ++p) {
-      auto result = simulate(scenario, options_for(pairs[p], params));
-      if (!result.ok()) return fail(kExitBadInput, result.error().message);
-      runs[p].push_back(summarize(scenario, result.value(), pairs[p].label));
+      const sim::SimResult result = sim::simulate(scenario, options_for(pairs[p]));
+      runs[p].push_back(sim::summarize(scenario, result, pairs[p].label));
     }
     if (!args.quiet)
       std::fprintf(stderr, "\rseed %u of %u done", i + 1, args.seeds);
   }
   if (!args.quiet) std::fprintf(stderr, "\n");
-  std::printf("%s", format_seed_sweep(scenario, first, runs).c_str());
+  std::printf("%s", sim::format_seed_sweep(scenario, first, runs).c_str());
   if (!args.no_files) {
-    if (Status st = write_seed_sweep_file(out_dir, first, runs); !st.ok())
+    if (Status st = sim::write_seed_sweep_file(out_dir, first, runs); !st.ok())
       return fail(kExitFailure, st.error().message);
     std::printf("\nResults written to %s/seeds.csv\n", out_dir.c_str());
   }
@@ -134,7 +125,7 @@ int run_seed_sweep(Scenario scenario, const std::vector<PolicyPair>& pairs, cons
 // The scenario's job rates scaled by 0.5x .. 1.5x (periods divided, deadlines kept), every
 // pair run on each, and miss_vs_load.png drawn.
 Status plot_miss_against_load(const Scenario& scenario, const std::vector<PolicyPair>& pairs,
-                              const SchedulerParams& params, const std::string& out_dir) {
+                              const std::string& out_dir) {
   constexpr double kFactors[] = {0.5, 0.75, 1.0, 1.25, 1.5};
   std::vector<Series> series(pairs.size());
   for (size_t p = 0; p < pairs.size(); ++p) series[p].title = pairs[p].label;
@@ -144,9 +135,8 @@ Status plot_miss_against_load(const Scenario& scenario, const std::vector<Policy
       t.period = std::max(Duration{1}, Duration(static_cast<int64_t>(
                                            static_cast<double>(t.period.count()) / factor)));
     for (size_t p = 0; p < pairs.size(); ++p) {
-      auto result = simulate(scaled, options_for(pairs[p], params));
-      if (!result.ok()) return result.error();
-      const RunSummary s = summarize(scaled, result.value(), pairs[p].label);
+      const sim::SimResult result = sim::simulate(scaled, options_for(pairs[p]));
+      const sim::RunSummary s = sim::summarize(scaled, result, pairs[p].label);
       series[p].points.emplace_back(factor, s.overall.miss_rate * 100);
     }
   }
@@ -158,70 +148,80 @@ Status plot_miss_against_load(const Scenario& scenario, const std::vector<Policy
   return Ok{};
 }
 
-// The --triton-* options, checked.
-Result<SchedulerParams> scheduler_params(const SimArgs& args) {
-  SchedulerParams params;
-  if (!args.triton_preferred.empty()) params.triton_preferred_batch_sizes = args.triton_preferred;
-  for (auto [text, field, name] :
-       {std::tuple{&args.triton_delay, &params.triton_max_queue_delay, "--triton-max-queue-delay"},
-        std::tuple{&args.triton_timeout, &params.triton_timeout, "--triton-timeout"}}) {
-    if (text->empty()) continue;
-    if (*text == "none") {
-      *field = kNever;
-      continue;
-    }
-    auto d = parse_duration(*text);
-    if (!d.ok())
-      return Error{ErrorCode::kInvalidInput, std::string(name) + " '" + *text +
-                                                 "': expected a duration with a unit, e.g. 50ms"};
-    *field = d.value();
+// The --triton-* options: knobs of every triton scheduler in `pairs`, as spec options.
+Status apply_triton_options(const SimArgs& args, std::vector<PolicyPair>& pairs) {
+  std::vector<std::pair<const char*, std::string>> knobs;
+  if (!args.triton_preferred.empty()) {
+    std::string sizes;
+    for (const std::string& b : args.triton_preferred) sizes += (sizes.empty() ? "" : ",") + b;
+    knobs.push_back({"--triton-preferred", "preferred=" + sizes});
   }
-  return params;
+  if (!args.triton_delay.empty()) knobs.push_back({"--triton-max-queue-delay", "max-queue-delay=" + args.triton_delay});
+  if (!args.triton_timeout.empty()) knobs.push_back({"--triton-timeout", "timeout=" + args.triton_timeout});
+  if (knobs.empty()) return Ok{};
+  bool any = false;
+  for (PolicyPair& pair : pairs) {
+    if (pair.policy.scheduler.base() != "triton") continue;
+    any = true;
+    const bool labelled_by_spec = pair.label == pair.policy.label();
+    for (const auto& [option, text] : knobs)
+      if (Status st = pair.policy.scheduler.set(text); !st.ok())
+        return Error{ErrorCode::kInvalidInput, std::string(option) + ": " + st.error().message};
+    if (labelled_by_spec) pair.label = pair.policy.label();
+  }
+  if (!any)
+    return Error{ErrorCode::kInvalidInput, std::string(knobs.front().first) +
+                                               " sets the triton scheduler, which no policy pair of this run uses "
+                                               "(e.g. -s triton, or --compare all)"};
+  return Ok{};
 }
 
 int run_sim(const SimArgs& args) {
-  auto loaded = load_scenario(args.scenario_path);
+  auto loaded = config::load_scenario(args.scenario_path);
   if (!loaded.ok()) return fail(kExitBadInput, loaded.error().message);
   Scenario scenario = std::move(loaded.value());
   if (!args.profiles.empty()) {
-    auto profiles = load_profile_set(args.profiles);
+    auto profiles = config::load_profile_set(args.profiles);
     if (!profiles.ok()) return fail(kExitBadInput, profiles.error().message);
-    if (Status st = apply_profile_set(scenario, profiles.value(), args.profiles); !st.ok())
+    if (Status st = config::apply_profile_set(scenario, profiles.value(), args.profiles); !st.ok())
       return fail(kExitBadInput, st.error().message);
   }
   if (args.seed) scenario.run.seed = *args.seed;
   if (!args.duration.empty()) {
-    auto d = parse_duration(args.duration);
+    auto d = config::parse_duration(args.duration);
     if (!d.ok() || d.value().count() <= 0)
       return fail(kExitBadInput, "--duration '" + args.duration +
                                      "': expected a positive duration with a unit, e.g. 600s");
     scenario.run.duration = d.value();
   }
 
-  auto params = scheduler_params(args);
-  if (!params.ok()) return fail(kExitBadInput, params.error().message);
-  const std::string single_label = args.dispatcher + "+" + args.scheduler;
-  std::vector<std::string> labels;
   std::vector<PolicyPair> pairs;
   const bool comparing = !args.compare.empty();
   if (args.compare == "paper") {
-    pairs.assign(std::begin(kPaperPairs), std::end(kPaperPairs));
+    pairs = paper_pairs();
   } else if (args.compare == "all") {
-    pairs = all_pairs(labels);
+    pairs = all_pairs();
   } else if (comparing) {
     return fail(kExitBadInput, "--compare takes 'paper' (the default) or 'all', got '" +
                                    args.compare + "'");
   } else {
-    pairs.push_back({single_label.c_str(), args.dispatcher.c_str(), args.scheduler.c_str()});
+    auto dispatcher = dispatcher_option("--dispatcher", args.dispatcher);
+    if (!dispatcher.ok()) return fail(kExitBadInput, dispatcher.error().message);
+    auto scheduler = scheduler_option("--scheduler", args.scheduler);
+    if (!scheduler.ok()) return fail(kExitBadInput, scheduler.error().message);
+    policy::PolicySpec spec{std::move(dispatcher.value()), std::move(scheduler.value())};
+    pairs.push_back({spec.label(), spec});
   }
+  if (Status st = apply_triton_options(args, pairs); !st.ok())
+    return fail(kExitBadInput, st.error().message);
   const std::string out_dir = args.out.empty() ? "results/" + scenario.name : args.out;
-  if (args.seeds > 1) return run_seed_sweep(std::move(scenario), pairs, args, params.value(), out_dir);
+  if (args.seeds > 1) return run_seed_sweep(std::move(scenario), pairs, args, out_dir);
 
-  std::vector<SimResult> results;
-  std::vector<RunSummary> summaries;
+  std::vector<sim::SimResult> results;
+  std::vector<sim::RunSummary> summaries;
   for (const PolicyPair& pair : pairs) {
     const std::string label = pair.label;
-    SimOptions options = options_for(pair, params.value());
+    sim::SimOptions options = options_for(pair);
     options.record_jobs = args.jobs;
     if (!args.quiet) {
       options.progress = [&label](double fraction) {
@@ -229,21 +229,19 @@ int run_sim(const SimArgs& args) {
         if (fraction >= 1.0) std::fprintf(stderr, "\n");
       };
     }
-    auto result = simulate(scenario, options);
-    if (!result.ok()) return fail(kExitBadInput, result.error().message);
-    summaries.push_back(summarize(scenario, result.value(), label));
-    results.push_back(std::move(result.value()));
+    results.push_back(sim::simulate(scenario, options));
+    summaries.push_back(sim::summarize(scenario, results.back(), label));
     if (!args.no_files) {
-      const std::string dir = comparing ? out_dir + "/" + pair.dispatcher + "-" + pair.scheduler
-                                        : out_dir;
-      if (Status st = write_run_files(dir, scenario, results.back(), summaries.back()); !st.ok())
+      // Side by side, each pair in a folder named for its label: out/local+edf/.
+      const std::string dir = comparing ? out_dir + "/" + pair.policy.label() : out_dir;
+      if (Status st = sim::write_run_files(dir, scenario, results.back(), summaries.back()); !st.ok())
         return fail(kExitFailure, st.error().message);
     }
   }
 
   if (comparing) {
-    const MissRateBound bound = miss_rate_lower_bound(scenario);
-    std::printf("%s", format_comparison(scenario, results, summaries, bound).c_str());
+    const sim::MissRateBound bound = sim::miss_rate_lower_bound(scenario);
+    std::printf("%s", sim::format_comparison(scenario, results, summaries, bound).c_str());
     const double coedge = summaries[0].overall.miss_rate;
     const double local_edf = args.compare == "paper" ? summaries[3].overall.miss_rate : 0;
     if (local_edf > 0) {
@@ -252,10 +250,10 @@ int run_sim(const SimArgs& args) {
                   change >= 0 ? change : -change, change >= 0 ? "lower" : "higher");
     }
     if (!args.no_files)
-      if (Status st = write_comparison_files(out_dir, scenario, summaries, bound); !st.ok())
+      if (Status st = sim::write_comparison_files(out_dir, scenario, summaries, bound); !st.ok())
         return fail(kExitFailure, st.error().message);
   } else {
-    std::printf("%s", format_run(scenario, results[0], summaries[0]).c_str());
+    std::printf("%s", sim::format_run(scenario, results[0], summaries[0]).c_str());
   }
   if (args.plot) {
     const PlotSpec spec{out_dir + "/latency_cdf.png",
@@ -264,7 +262,7 @@ int run_sim(const SimArgs& args) {
     if (Status st = plot_lines(spec, latency_cdfs(results, summaries)); !st.ok())
       return fail(kExitFailure, st.error().message);
     std::printf("\nPlot written to %s\n", spec.png.c_str());
-    if (Status st = plot_miss_against_load(scenario, pairs, params.value(), out_dir); !st.ok())
+    if (Status st = plot_miss_against_load(scenario, pairs, out_dir); !st.ok())
       return fail(kExitFailure, st.error().message);
   }
   if (!args.no_files) std::printf("\nResults written to %s/\n", out_dir.c_str());
@@ -279,17 +277,17 @@ std::function<int()> add_sim_command(CLI::App& app) {
       "sim", "Simulate a scenario: the same policy code as the runtime, in simulated time.");
   cmd->add_option("scenario", args->scenario_path, "Scenario file (YAML, docs/SCENARIO_FORMAT.md)")
       ->required();
-  cmd->add_option("-d,--dispatcher", args->dispatcher,
-                  "Global dispatcher: " + join(dispatcher_names()))
+  cmd->add_option("-d,--dispatcher", args->dispatcher, "Global dispatcher: " + dispatcher_help())
       ->default_val("coedge");
   cmd->add_option("-s,--scheduler", args->scheduler,
-                  "Local scheduler on every node: " + join(local_scheduler_names()))
+                  "Local scheduler on every node: " + scheduler_help())
       ->default_val("coedge");
   args->compare_option =
       cmd->add_option("--compare", args->compare,
                       "Run policy pairs side by side, with a capacity lower bound: 'paper' (the "
                       "default: CoEdge, Naive, No offloading, Local+EDF, Local+Fixed) or 'all' "
-                      "(every dispatcher with every scheduler); ignores -d/-s")
+                      "(every dispatcher variant with every scheduler variant); ignores -d/-s; "
+                      "each pair's files go to OUT/DISPATCHER+SCHEDULER/")
           ->expected(0, 1);
   cmd->add_option("-o,--out", args->out,
                   "Folder for CSV/JSON results (default: results/SCENARIO_NAME)");
@@ -305,8 +303,9 @@ std::function<int()> add_sim_command(CLI::App& app) {
                   "miss rates instead of one run's tables; writes seeds.csv")
       ->default_val(1)->check(CLI::Range(1u, 100000u));
   cmd->add_option("--triton-preferred", args->triton_preferred,
-                  "triton scheduler: preferred batch sizes for every model, e.g. 4 8 "
-                  "(default: derived per model from its tightest deadline; docs/PEERS.md)")
+                  "triton scheduler: preferred batch sizes for every model, e.g. 4,8 "
+                  "(default: derived per model from its tightest deadline; docs/PEERS.md); "
+                  "the same as -s triton:preferred=4,8")
       ->delimiter(',');
   cmd->add_option("--triton-max-queue-delay", args->triton_delay,
                   "triton scheduler: the longest a request waits for a batch, e.g. 20ms");

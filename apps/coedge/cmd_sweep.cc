@@ -16,8 +16,8 @@
 #include "commands.h"
 #include "config/scenario_loader.h"
 #include "plot.h"
-#include "policy/dispatcher.h"
-#include "policy/local_scheduler.h"
+#include "policy/policy_spec.h"
+#include "policy_options.h"
 #include "sim/city_generator.h"
 #include "sim/lower_bound.h"
 #include "sim/report.h"
@@ -27,17 +27,14 @@
 namespace coedge::app {
 namespace {
 
-struct Pair {
-  std::string dispatcher, scheduler;
-  std::string label() const { return dispatcher + "/" + scheduler; }
-};
-
-// The policies a sweep compares unless told otherwise: the paper's, CoEdge+ and its
-// ablations, and the peers.
-const char* kDefaultPairs =
-    "coedge/coedge,coedge+/coedge,coedge/coedge-wait,coedge+/coedge-wait,naive/coedge,"
-    "local/coedge,local/edf,local/fixed,local/triton,local/deadline-drop,spread/triton,"
-    "spread/deadline-drop";
+// The policies a sweep compares unless told otherwise: the paper's, the batch-aware
+// dispatcher and the waiting scheduler with their ablations, and the peers.
+const std::vector<std::string> kDefaultPairs = {
+    "coedge+coedge",       "coedge:batch-aware+coedge",  "coedge+coedge:wait-for-batch",
+    "coedge:batch-aware+coedge:wait-for-batch",          "naive+coedge",
+    "local+coedge",        "local+edf",                  "local+fixed",
+    "local+triton",        "local+deadline-drop",        "spread+triton",
+    "spread+deadline-drop"};
 
 struct SweepArgs {
   std::string nodes = "6,30,100";
@@ -45,7 +42,7 @@ struct SweepArgs {
   std::string bandwidths = "10,100,1000";
   uint32_t seeds = 3;
   std::string duration = "300s";
-  std::string pairs = kDefaultPairs;
+  std::vector<std::string> pairs = kDefaultPairs;
   std::string profiles = "examples/profiles/jetson-tx2.yaml";
   std::string out = "results/sweep";
   unsigned threads = 0;
@@ -82,23 +79,14 @@ bool parse_list(const std::string& text, std::vector<T>& out) {
   return !out.empty();
 }
 
-Result<std::vector<Pair>> parse_pairs(const std::string& text) {
-  std::vector<Pair> pairs;
-  if (text == "all") {
-    for (auto d : dispatcher_names())
-      for (auto s : local_scheduler_names()) pairs.push_back({std::string(d), std::string(s)});
+Result<std::vector<policy::PolicySpec>> parse_pairs(const std::vector<std::string>& items) {
+  if (items.size() == 1 && items[0] == "all") {
+    std::vector<policy::PolicySpec> pairs;
+    for (const policy::DispatcherSpec& d : policy::dispatcher_variants())
+      for (const policy::SchedulerSpec& s : policy::scheduler_variants()) pairs.push_back({d, s});
     return pairs;
   }
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    const auto slash = item.find('/');
-    if (slash == std::string::npos)
-      return Error{ErrorCode::kInvalidInput, "--pairs: '" + item + "' is not DISPATCHER/SCHEDULER"};
-    pairs.push_back({item.substr(0, slash), item.substr(slash + 1)});
-  }
-  if (pairs.empty()) return Error{ErrorCode::kInvalidInput, "--pairs: no policy pair given"};
-  return pairs;
+  return pairs_option("--pairs", items);
 }
 
 double mean(const std::vector<double>& v) {
@@ -127,19 +115,11 @@ int run_sweep(const SweepArgs& args) {
     return fail(kExitBadInput, "--bandwidths '" + args.bandwidths + "': expected Mbit/s values >= 0.002");
   auto pairs = parse_pairs(args.pairs);
   if (!pairs.ok()) return fail(kExitBadInput, pairs.error().message);
-  auto duration = parse_duration(args.duration);
+  auto duration = config::parse_duration(args.duration);
   if (!duration.ok() || duration->count() <= 0)
     return fail(kExitBadInput, "--duration '" + args.duration + "': expected e.g. 300s");
-  auto models = load_profile_set(args.profiles);
+  auto models = config::load_profile_set(args.profiles);
   if (!models.ok()) return fail(kExitBadInput, models.error().message);
-  {  // Unknown policy names fail now, not in a worker thread.
-    Scenario probe;
-    probe.models = models.value();
-    for (const Pair& p : pairs.value()) {
-      if (auto d = make_dispatcher(p.dispatcher, probe); !d.ok()) return fail(kExitBadInput, d.error().message);
-      if (auto s = make_local_scheduler(p.scheduler, probe); !s.ok()) return fail(kExitBadInput, s.error().message);
-    }
-  }
 
   std::vector<Cell> cells;
   for (uint32_t n : node_counts)
@@ -155,29 +135,24 @@ int run_sweep(const SweepArgs& args) {
   std::mutex print;
   auto worker = [&] {
     for (size_t c; (c = next++) < cells.size();) {
-      CityOptions city;
+      sim::CityOptions city;
       city.nodes = cells[c].nodes;
       city.load = cells[c].load;
       city.seed = cells[c].seed;
       city.near_mbps = cells[c].mbps;
       city.far_mbps = cells[c].mbps / 2;
       city.duration = duration.value();
-      auto scenario = generate_city(city, models.value());
+      auto scenario = sim::generate_city(city, models.value());
       if (!scenario.ok()) {
         errors[c] = scenario.error().message;
         continue;
       }
-      bounds[c] = miss_rate_lower_bound(scenario.value()).miss_rate;
+      bounds[c] = sim::miss_rate_lower_bound(scenario.value()).miss_rate;
       for (size_t p = 0; p < pair_count; ++p) {
-        SimOptions options;
-        options.dispatcher = (*pairs)[p].dispatcher;
-        options.scheduler = (*pairs)[p].scheduler;
-        auto result = simulate(scenario.value(), options);
-        if (!result.ok()) {
-          errors[c] = result.error().message;
-          break;
-        }
-        const RunSummary s = summarize(scenario.value(), result.value(), (*pairs)[p].label());
+        sim::SimOptions options;
+        options.policy = (*pairs)[p];
+        const sim::SimResult result = sim::simulate(scenario.value(), options);
+        const sim::RunSummary s = sim::summarize(scenario.value(), result, (*pairs)[p].label());
         outcomes[c * pair_count + p] = {s.overall.miss_rate, s.overall.p99_ms, s.overall.released};
       }
       const size_t finished = ++done;
@@ -202,10 +177,11 @@ int run_sweep(const SweepArgs& args) {
     for (size_t p = 0; p < pair_count; ++p) {
       const Outcome& o = outcomes[c * pair_count + p];
       char line[256];
-      std::snprintf(line, sizeof line, "%u,%g,%g,%llu,%s,%llu,%.6f,%.3f,%.6f\n", cells[c].nodes,
-                    cells[c].load, cells[c].mbps, static_cast<unsigned long long>(cells[c].seed),
-                    (*pairs)[p].label().c_str(), static_cast<unsigned long long>(o.released), o.miss,
-                    o.p99_ms, bounds[c]);
+      std::snprintf(line, sizeof line, "%u,%g,%g,%llu,", cells[c].nodes, cells[c].load,
+                    cells[c].mbps, static_cast<unsigned long long>(cells[c].seed));
+      csv += line + sim::csv_field((*pairs)[p].label());
+      std::snprintf(line, sizeof line, ",%llu,%.6f,%.3f,%.6f\n",
+                    static_cast<unsigned long long>(o.released), o.miss, o.p99_ms, bounds[c]);
       csv += line;
     }
   }
@@ -215,7 +191,9 @@ int run_sweep(const SweepArgs& args) {
   std::printf("%zu fleets (nodes %s; loads %s; Mbit/s %s; %u seeds), %s simulated each\n\n",
               cells.size(), args.nodes.c_str(), args.loads.c_str(), args.bandwidths.c_str(),
               args.seeds, args.duration.c_str());
-  std::printf("%-24s %9s %9s %11s %11s %12s %12s\n", "policy", "mean", "seed sd", "load>=1.0",
+  int width = 24;  // the policy column fits the longest label
+  for (const policy::PolicySpec& p : *pairs) width = std::max(width, static_cast<int>(p.label().size()));
+  std::printf("%-*s %9s %9s %11s %11s %12s %12s\n", width, "policy", "mean", "seed sd", "load>=1.0",
               "above bound", "worst vs 1st", "best vs 1st");
   for (size_t p = 0; p < pair_count; ++p) {
     std::vector<double> all, high, above;
@@ -240,15 +218,15 @@ int run_sweep(const SweepArgs& args) {
       for (double x : v) sq += (x - m) * (x - m);
       spreads.push_back(v.size() > 1 ? std::sqrt(sq / static_cast<double>(v.size() - 1)) : 0.0);
     }
-    std::printf("%-24s %9s %6.2f pp %11s %8.2f pp %+9.2f pp %+9.2f pp\n",
+    std::printf("%-*s %9s %6.2f pp %11s %8.2f pp %+9.2f pp %+9.2f pp\n", width,
                 (*pairs)[p].label().c_str(), pct(mean(all)).c_str(), mean(spreads) * 100,
                 pct(mean(high)).c_str(), mean(above) * 100, worst * 100, best * 100);
   }
   std::vector<double> all_bounds(bounds);
-  std::printf("%-24s %9s\n\n", "lower bound", pct(mean(all_bounds)).c_str());
+  std::printf("%-*s %9s\n\n", width, "lower bound", pct(mean(all_bounds)).c_str());
 
   // Mean miss rate per load, for the table and the plot.
-  std::printf("%-24s", "mean miss rate by load");
+  std::printf("%-*s", width, "mean miss rate by load");
   for (double l : loads) std::printf(" %8g", l);
   std::printf("\n");
   std::vector<Series> series;
@@ -267,7 +245,7 @@ int run_sweep(const SweepArgs& args) {
     const auto row = bound_row ? by_load([&](size_t c) { return bounds[c]; })
                                : by_load([&](size_t c) { return outcomes[c * pair_count + p].miss; });
     const std::string label = bound_row ? "lower bound" : (*pairs)[p].label();
-    std::printf("%-24s", label.c_str());
+    std::printf("%-*s", width, label.c_str());
     Series s{label, {}};
     for (size_t i = 0; i < loads.size(); ++i) {
       std::printf(" %7.2f%%", row[i] * 100);
@@ -303,10 +281,12 @@ std::function<int()> add_sweep_command(CLI::App& app) {
   cmd->add_option("--seeds", args->seeds, "Seeds per fleet (1..N)")
       ->default_val(3)->check(CLI::Range(1u, 1000u));
   cmd->add_option("--duration", args->duration, "Simulated time per run")->default_val("300s");
+  std::string defaults;
+  for (const std::string& p : kDefaultPairs) defaults += (defaults.empty() ? "" : " ") + p;
   cmd->add_option("--pairs", args->pairs,
-                  "Policy pairs DISPATCHER/SCHEDULER, comma-separated, or 'all'; the first is "
-                  "the reference for 'worst/best vs 1st'")
-      ->default_val(kDefaultPairs);
+                  "Policy pairs DISPATCHER+SCHEDULER (policy specs, 'coedge policies'), "
+                  "separated by spaces, or 'all'; the first is the reference for "
+                  "'worst/best vs 1st'. Default: " + defaults);
   cmd->add_option("--profiles", args->profiles, "Profile set of the fleets' models")
       ->default_val(args->profiles);
   cmd->add_option("-o,--out", args->out, "Folder for sweep.csv and the plot")->default_val(args->out);

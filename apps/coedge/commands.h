@@ -23,5 +23,6 @@ std::function<int()> add_master_command(CLI::App& app);
 std::function<int()> add_camera_command(CLI::App& app);
 std::function<int()> add_cluster_command(CLI::App& app);
 std::function<int()> add_demo_command(CLI::App& app);
+std::function<int()> add_policies_command(CLI::App& app);
 
 }  // namespace coedge::app

@@ -4,5 +4,5 @@
 #include "node/stock_worker.h"
 
 int main(int argc, char** argv) {
-  return coedge_worker_main(argc, argv, coedge::stock_worker_callbacks());
+  return coedge_worker_main(argc, argv, coedge::node::stock_worker_callbacks());
 }

@@ -32,6 +32,8 @@ struct ClusterRunOptions {
   std::string coedge_exe;       // this program
   std::string models_dir;       // absolute; <model>.onnx for the node agents
   std::string out_dir;          // absolute
+  // Policy specs as canonical text (policy_spec.h), passed on the master's and the nodes'
+  // command lines: this layer links core only, and the processes parse them again.
   std::string dispatcher = "coedge";
   std::string scheduler = "coedge";
   std::string isolation = "sandbox";

@@ -10,8 +10,9 @@
 #include <vector>
 
 #include "core/time.h"
+#include "policy/policy_spec.h"
 
-namespace coedge {
+namespace coedge::config {
 
 // How a task's pre- and post-processing workers are isolated from each other and from
 // the inference server.
@@ -57,7 +58,7 @@ struct NodeTaskConfig {
 struct NodeConfig {
   std::string name = "node";
   std::string source_file;           // where it was loaded from, for messages
-  std::string scheduler = "coedge";  // a local_scheduler_names() entry
+  policy::SchedulerSpec scheduler;   // every model's local scheduler; default: the paper's
   Isolation isolation = Isolation::kSandbox;
   std::string run_dir;               // default: /var/tmp/coedge-<name> (set by the loader)
   std::string backend = "opencv";
@@ -71,6 +72,9 @@ struct NodeConfig {
   std::vector<NodeModelConfig> models;
   std::vector<SensorConfig> sensors;
   std::vector<NodeTaskConfig> tasks;
+  // One line per deprecated name the file used (e.g. an old scheduler name), for the
+  // caller to print; the file still loads.
+  std::vector<std::string> notices;
 };
 
-}  // namespace coedge
+}  // namespace coedge::config

@@ -23,10 +23,10 @@
 #include "config/profile_reader.h"
 #include "config/yaml_reader.h"
 
-namespace coedge {
+namespace coedge::config {
 namespace {
 
-using namespace config_internal;
+using namespace internal;
 namespace fs = std::filesystem;
 
 constexpr std::string_view kTopKeys[] = {
@@ -130,7 +130,15 @@ class NodeConfigParser {
       if (std::optional<std::string> name = read_safe_name(*f)) config_.name = *name;
     }
     if (const Field* f = get("scheduler")) {
-      if (std::optional<std::string> name = read_name(*f, problems_)) config_.scheduler = *name;
+      if (std::optional<std::string> text = read_name(*f, problems_)) {
+        std::string notice;
+        auto spec = policy::SchedulerSpec::parse(*text, &notice);
+        if (!spec.ok())
+          problems_.add(f->mark(), f->path, spec.error().message);
+        else
+          config_.scheduler = std::move(spec.value());
+        if (!notice.empty()) config_.notices.push_back(config_.source_file + ":" + std::to_string(f->mark().line + 1) + ": " + notice);
+      }
     }
     if (const Field* f = get("isolation")) read_isolation(*f);
     if (const Field* f = get("run_dir")) {
@@ -678,4 +686,4 @@ Result<NodeConfig> load_node_config(const std::string& path) {
   return parse_node_config(*text, path, fs::path(path).parent_path().string());
 }
 
-}  // namespace coedge
+}  // namespace coedge::config

@@ -16,7 +16,7 @@
 #include "config/node_config.h"
 #include "core/result.h"
 
-namespace coedge {
+namespace coedge::config {
 
 // Where a node keeps its run when its config names no run_dir: /var/tmp/coedge-<node>
 // (not /tmp: the sandbox gives workers a private /tmp).
@@ -37,4 +37,4 @@ std::string_view to_string(Isolation isolation);
 // "folder" | "video" | "synthetic".
 std::string_view to_string(SensorKind kind);
 
-}  // namespace coedge
+}  // namespace coedge::config

@@ -5,7 +5,7 @@
 #include <string_view>
 #include <unordered_map>
 
-namespace coedge::config_internal {
+namespace coedge::config::internal {
 namespace {
 
 constexpr std::string_view kInlineKeys[] = {"name", "input_shape", "input_bytes", "exe_ms",
@@ -287,4 +287,4 @@ Result<ProfileSet> load_profile_set_file(const std::string& path) {
   return parse_profile_set_text(*text, path);
 }
 
-}  // namespace coedge::config_internal
+}  // namespace coedge::config::internal

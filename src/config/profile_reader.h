@@ -13,7 +13,7 @@
 #include "core/result.h"
 #include "core/scenario.h"
 
-namespace coedge::config_internal {
+namespace coedge::config::internal {
 
 struct ProfileSet {
   std::string name;         // the file's `profile_set:`
@@ -55,4 +55,4 @@ Result<ProfileSet> load_profile_set_file(const std::string& path);
 // as "FILE:LINE: ..." in `problems`. Returns a null node on failure.
 YAML::Node load_document(const std::string& text, Problems& problems);
 
-}  // namespace coedge::config_internal
+}  // namespace coedge::config::internal

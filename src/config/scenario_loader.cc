@@ -18,10 +18,10 @@
 #include "config/profile_reader.h"
 #include "config/yaml_reader.h"
 
-namespace coedge {
+namespace coedge::config {
 namespace {
 
-using namespace config_internal;
+using namespace internal;
 
 constexpr std::string_view kTopKeys[] = {"name",  "profiles", "run",   "models",
                                          "nodes", "network",  "tasks", "events"};
@@ -554,11 +554,11 @@ Status apply_profile_set(Scenario& scenario, const std::vector<ModelProfile>& pr
 }
 
 Result<Duration> parse_duration(const std::string& text) {
-  Result<Duration> d = config_internal::parse_signed_duration(text);
+  Result<Duration> d = parse_signed_duration(text);
   if (!d) return Error{ErrorCode::kInvalidInput, "'" + text + "': " + d.error().message};
   if (d->count() < 0)
     return Error{ErrorCode::kInvalidInput, "'" + text + "': durations cannot be negative"};
   return d;
 }
 
-}  // namespace coedge
+}  // namespace coedge::config

@@ -11,7 +11,7 @@
 #include "core/result.h"
 #include "core/scenario.h"
 
-namespace coedge {
+namespace coedge::config {
 
 // Loads and validates a scenario file. Relative paths inside it (profile sets) are
 // resolved against the file's own folder.
@@ -33,4 +33,4 @@ Status apply_profile_set(Scenario& scenario, const std::vector<ModelProfile>& pr
 // "1.3s", "700ms", "250us", "2min", "1h". A bare number is an error: units are required.
 Result<Duration> parse_duration(const std::string& text);
 
-}  // namespace coedge
+}  // namespace coedge::config

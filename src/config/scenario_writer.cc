@@ -7,7 +7,7 @@
 #include "config/yaml_reader.h"
 #include "core/result.h"
 
-namespace coedge {
+namespace coedge::config {
 namespace {
 
 // A plain (unquoted) scalar is kept only when YAML cannot read it as anything but the
@@ -89,7 +89,7 @@ void write_models(Writer& w, const std::vector<ModelProfile>& models, bool with_
     for (size_t i = 0; i < m.input_shape.size(); ++i) w.raw(i ? ", " : "").num(m.input_shape[i]);
     w.raw("]\n    input_bytes: ").num(m.input_bytes).raw("\n    exe_ms: [");
     for (size_t b = 0; b < m.exe_time.size(); ++b)
-      w.raw(b ? ", " : "").raw(config_internal::format_ms_number(m.exe_time[b]));
+      w.raw(b ? ", " : "").raw(internal::format_ms_number(m.exe_time[b]));
     w.raw("]\n    pre: ").dur(m.pre_time).raw("\n    post: ").dur(m.post_time).raw("\n");
     // "inline" is what an absent source reads back as; anything else is provenance
     // worth keeping (e.g. the profile file the numbers were taken from).
@@ -167,4 +167,4 @@ std::string write_profile_set_yaml(const std::string& set_name, const std::strin
   return w.take();
 }
 
-}  // namespace coedge
+}  // namespace coedge::config

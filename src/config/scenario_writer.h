@@ -13,7 +13,7 @@
 
 #include "core/scenario.h"
 
-namespace coedge {
+namespace coedge::config {
 
 // REQUIRES: `scenario` is valid as the loader would accept it (indices in range, names
 // unique and non-empty, positive periods and link bandwidths, and so on).
@@ -26,4 +26,4 @@ std::string write_profile_set_yaml(const std::string& set_name, const std::strin
                                    const std::vector<ModelProfile>& models,
                                    const std::string& notes);
 
-}  // namespace coedge
+}  // namespace coedge::config

@@ -20,9 +20,10 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/result.h"
+#include "core/text.h"
 #include "core/time.h"
 
-namespace coedge::config_internal {
+namespace coedge::config::internal {
 
 // The first problem in file order, formatted for the user.
 class Problems {
@@ -131,20 +132,7 @@ std::optional<Duration> read_ms(const YAML::Node& node, const YAML::Mark& mark,
 // Milliseconds as the shortest exact decimal: 650ms -> "650", 650125us -> "650.125".
 std::string format_ms_number(Duration d);
 
-// The text parser behind parse_duration: a signed decimal with a unit. The error is the
-// reason only (no file or field), e.g. "needs a unit, e.g. '700ms' ...".
-Result<Duration> parse_signed_duration(std::string_view text);
-
-// Edit distance (optimal string alignment: a swap of neighbours counts 1).
-size_t edit_distance(std::string_view a, std::string_view b);
-
-// The candidate closest to `word` if it is close enough to be a likely typo, else "".
-std::string closest(std::string_view word, std::span<const std::string> candidates);
-
-// "a, b, c" or "a, b, ... (120 in all)": candidates sorted, at most `limit` shown.
-std::string known_list(std::vector<std::string> names, size_t limit = 8);
-
 // The contents of a file, or an Error "PATH: cannot read: <strerror>".
 Result<std::string> read_file(const std::string& path);
 
-}  // namespace coedge::config_internal
+}  // namespace coedge::config::internal

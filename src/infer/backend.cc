@@ -1,15 +1,11 @@
 #include "infer/backend.h"
 
-#include <array>
 #include <functional>
 #include <numeric>
 
 #include "infer/opencv_backend.h"
 
-namespace coedge {
-namespace {
-constexpr std::array<std::string_view, 1> kNames = {"opencv"};
-}
+namespace coedge::infer {
 
 Tensor Tensor::zeros(std::vector<int64_t> shape) {
   Tensor t;
@@ -64,12 +60,10 @@ Result<Tensor> Model::run(const Tensor& input) {
   return forward(input);
 }
 
-std::span<const std::string_view> backend_names() { return kNames; }
-
 Result<std::unique_ptr<Backend>> make_backend(std::string_view name, const BackendOptions& options) {
   if (name == "opencv") return std::unique_ptr<Backend>(std::make_unique<OpencvBackend>(options));
   return Error{ErrorCode::kInvalidInput,
                "unknown inference backend '" + std::string(name) + "' (available: opencv)"};
 }
 
-}  // namespace coedge
+}  // namespace coedge::infer

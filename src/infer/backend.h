@@ -18,7 +18,7 @@
 #include "core/result.h"
 #include "infer/onnx_info.h"
 
-namespace coedge {
+namespace coedge::infer {
 
 struct Tensor {
   std::vector<int64_t> shape;
@@ -67,7 +67,6 @@ class Backend {
   virtual Result<std::unique_ptr<Model>> load(const std::string& onnx_path) = 0;
 };
 
-std::span<const std::string_view> backend_names();
 Result<std::unique_ptr<Backend>> make_backend(std::string_view name, const BackendOptions& options);
 
-}  // namespace coedge
+}  // namespace coedge::infer

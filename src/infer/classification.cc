@@ -7,7 +7,7 @@
 
 #include "infer/image.h"
 
-namespace coedge {
+namespace coedge::infer {
 
 Status classification_preprocess(const cv::Mat& frame, const ClassificationConfig& config,
                                  std::span<float> out) {
@@ -49,4 +49,4 @@ std::vector<ClassScore> classification_postprocess(std::span<const float> logits
   return scores;
 }
 
-}  // namespace coedge
+}  // namespace coedge::infer

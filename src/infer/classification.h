@@ -12,7 +12,7 @@
 
 #include "core/result.h"
 
-namespace coedge {
+namespace coedge::infer {
 
 struct ClassificationConfig {
   int width = 224;
@@ -33,4 +33,4 @@ struct ClassScore {
 
 std::vector<ClassScore> classification_postprocess(std::span<const float> logits, int top_k);
 
-}  // namespace coedge
+}  // namespace coedge::infer

@@ -8,7 +8,7 @@
 
 #include "infer/image.h"
 
-namespace coedge {
+namespace coedge::infer {
 
 Result<Letterbox> detection_preprocess(const cv::Mat& frame, int width, int height,
                                        std::span<float> out) {
@@ -84,4 +84,4 @@ Result<std::vector<Detection>> detection_postprocess(std::span<const float> rows
   return out;
 }
 
-}  // namespace coedge
+}  // namespace coedge::infer

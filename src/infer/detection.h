@@ -13,7 +13,7 @@
 
 #include "core/result.h"
 
-namespace coedge {
+namespace coedge::infer {
 
 // How a frame was placed in the model's input, to undo it on the boxes.
 struct Letterbox {
@@ -46,4 +46,4 @@ Result<std::vector<Detection>> detection_postprocess(std::span<const float> rows
                                                      const Letterbox& letterbox,
                                                      const DetectionConfig& config);
 
-}  // namespace coedge
+}  // namespace coedge::infer

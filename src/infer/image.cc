@@ -2,7 +2,7 @@
 
 #include <opencv2/imgcodecs.hpp>
 
-namespace coedge {
+namespace coedge::infer {
 
 Result<cv::Mat> decode_image(std::span<const uint8_t> bytes) {
   if (bytes.empty()) return Error{ErrorCode::kInvalidInput, "empty frame: no image bytes"};
@@ -34,4 +34,4 @@ Status check_frame(const cv::Mat& frame) {
   return Ok{};
 }
 
-}  // namespace coedge
+}  // namespace coedge::infer

@@ -10,7 +10,7 @@
 
 #include "core/result.h"
 
-namespace coedge {
+namespace coedge::infer {
 
 // Decodes an encoded image. Errors: empty input, bytes that no codec recognises.
 Result<cv::Mat> decode_image(std::span<const uint8_t> bytes);
@@ -18,4 +18,4 @@ Result<cv::Mat> decode_image(std::span<const uint8_t> bytes);
 // Checks a raw frame: non-empty, 8 bits per channel, 3 channels.
 Status check_frame(const cv::Mat& frame);
 
-}  // namespace coedge
+}  // namespace coedge::infer

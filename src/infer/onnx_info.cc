@@ -7,7 +7,7 @@
 #include <sstream>
 #include <string_view>
 
-namespace coedge {
+namespace coedge::infer {
 namespace {
 
 // Field numbers from onnx.proto3.
@@ -164,4 +164,4 @@ Result<OnnxInfo> read_onnx_info(const std::string& path) {
   return parse_onnx_info(buffer.str(), path);
 }
 
-}  // namespace coedge
+}  // namespace coedge::infer

@@ -10,7 +10,7 @@
 
 #include "core/result.h"
 
-namespace coedge {
+namespace coedge::infer {
 
 struct OnnxTensorInfo {
   std::string name;
@@ -29,4 +29,4 @@ struct OnnxInfo {
 Result<OnnxInfo> read_onnx_info(const std::string& path);
 Result<OnnxInfo> parse_onnx_info(const std::string& bytes, const std::string& name_for_errors);
 
-}  // namespace coedge
+}  // namespace coedge::infer

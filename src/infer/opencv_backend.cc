@@ -4,7 +4,7 @@
 #include <opencv2/core/utils/logger.hpp>
 #include <opencv2/dnn.hpp>
 
-namespace coedge {
+namespace coedge::infer {
 namespace {
 
 class OpencvModel final : public Model {
@@ -87,4 +87,4 @@ Result<std::unique_ptr<Model>> OpencvBackend::load(const std::string& onnx_path)
   }
 }
 
-}  // namespace coedge
+}  // namespace coedge::infer

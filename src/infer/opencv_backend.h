@@ -4,7 +4,7 @@
 
 #include "infer/backend.h"
 
-namespace coedge {
+namespace coedge::infer {
 
 class OpencvBackend final : public Backend {
  public:
@@ -13,4 +13,4 @@ class OpencvBackend final : public Backend {
   Result<std::unique_ptr<Model>> load(const std::string& onnx_path) override;
 };
 
-}  // namespace coedge
+}  // namespace coedge::infer

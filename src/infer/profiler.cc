@@ -11,7 +11,7 @@
 #include "core/rng.h"
 #include "infer/image.h"
 
-namespace coedge {
+namespace coedge::infer {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -157,4 +157,4 @@ ModelProfile to_model_profile(const ModelMeasurement& m, std::string& notes) {
   return p;
 }
 
-}  // namespace coedge
+}  // namespace coedge::infer

@@ -14,7 +14,7 @@
 #include "infer/backend.h"
 #include "infer/stock_task.h"
 
-namespace coedge {
+namespace coedge::infer {
 
 struct ProfileOptions {
   int min_batch = 1;
@@ -50,4 +50,4 @@ Result<ModelMeasurement> profile_model(Model& model, const std::string& name,
 // measurement covers batch sizes 1..kMaxBatch.
 ModelProfile to_model_profile(const ModelMeasurement& m, std::string& notes);
 
-}  // namespace coedge
+}  // namespace coedge::infer

@@ -4,7 +4,7 @@
 
 #include "infer/image.h"
 
-namespace coedge {
+namespace coedge::infer {
 
 std::string_view to_string(TaskKind kind) {
   return kind == TaskKind::kClassification ? "classification" : "detection";
@@ -101,4 +101,4 @@ std::vector<FrameResult> StockTask::run(std::span<const Frame> frames, int max_b
   return results;
 }
 
-}  // namespace coedge
+}  // namespace coedge::infer

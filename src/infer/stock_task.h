@@ -17,7 +17,7 @@
 #include "infer/classification.h"
 #include "infer/detection.h"
 
-namespace coedge {
+namespace coedge::infer {
 
 enum class TaskKind { kClassification, kDetection };
 std::string_view to_string(TaskKind kind);
@@ -54,4 +54,4 @@ class StockTask {
   int width_, height_;
 };
 
-}  // namespace coedge
+}  // namespace coedge::infer

@@ -69,7 +69,7 @@ enum class Role : uint8_t { kPre = 0, kPost = 1, kServer = 2 };
 struct JobEvent {
   JobRef ref;
   EventKind kind = EventKind::kDone;
-  uint8_t reason = 0;  // a coedge::DropReason, for kDropped
+  uint8_t reason = 0;  // a coedge::DropCause (core/job_outcome.h), for kDropped
   int32_t batch = 0;
   int64_t pre_start_us = 0, pre_end_us = 0;
   int64_t infer_start_us = 0, infer_end_us = 0;

@@ -2,13 +2,12 @@
 
 #include <algorithm>
 
-namespace coedge {
+namespace coedge::master {
 
 ClusterState::ClusterState(const Scenario& scenario)
     : scenario_(scenario),
       latest_(scenario.nodes.size(), std::vector<Counters>(scenario.tasks.size())),
       retired_(scenario.nodes.size(), std::vector<Counters>(scenario.tasks.size())),
-      heard_(scenario.nodes.size(), false),
       profiles_(scenario.nodes.size(), std::vector<net::ProfileReport>(scenario.models.size())),
       at_last_window_(scenario.tasks.size()),
       published_(scenario.tasks.size(), 0) {}
@@ -21,7 +20,6 @@ ClusterState::Counters ClusterState::add(const Counters& a, const Counters& b) {
 bool ClusterState::on_report(const net::NodeReport& report) {
   const NodeIndex k = scenario_.find_node(report.node);
   if (k == kNone) return false;
-  heard_[k] = true;
   for (const net::TaskReport& r : report.tasks) {
     TaskIndex t = kNone;
     for (TaskIndex i = 0; i < scenario_.tasks.size(); ++i)
@@ -54,14 +52,14 @@ ClusterState::Counters ClusterState::task_total(TaskIndex t) const {
   return sum;
 }
 
-WindowReport ClusterState::window(TimePoint now) {
-  WindowReport report;
+policy::WindowReport ClusterState::window(TimePoint now) {
+  policy::WindowReport report;
   report.now = now;
   report.tasks.resize(scenario_.tasks.size());
   for (TaskIndex t = 0; t < scenario_.tasks.size(); ++t) {
     const Counters total = task_total(t);
     const Counters& before = at_last_window_[t];
-    TaskWindow& w = report.tasks[t];
+    policy::TaskWindow& w = report.tasks[t];
     const uint64_t met = total.met - before.met, overdue = total.overdue - before.overdue,
                    dropped = total.dropped - before.dropped;
     w.finished = met + overdue + dropped;
@@ -121,4 +119,4 @@ std::vector<TaskAccount> ClusterState::accounts() const {
   return out;
 }
 
-}  // namespace coedge
+}  // namespace coedge::master

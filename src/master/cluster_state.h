@@ -19,7 +19,7 @@
 #include "net/dds.h"
 #include "policy/dispatcher.h"
 
-namespace coedge {
+namespace coedge::master {
 
 struct TaskAccount {
   uint64_t released = 0;         // published by the camera
@@ -47,7 +47,7 @@ class ClusterState {
   // What happened since the previous call (the dispatcher's stage-2 input): per task the
   // jobs closed in the window, and the links measured (per pair, the lower of the two
   // directions reported).
-  WindowReport window(TimePoint now);
+  policy::WindowReport window(TimePoint now);
 
   // Per task, everything so far.
   std::vector<TaskAccount> accounts() const;
@@ -58,8 +58,6 @@ class ClusterState {
     std::array<uint64_t, kMaxBatch> batches{};
   };
   std::vector<MeasuredProfile> measured_profiles() const;
-  // Whether the node sent any report yet.
-  bool heard_from(NodeIndex node) const { return heard_[node]; }
 
  private:
   struct Counters {
@@ -73,11 +71,10 @@ class ClusterState {
   // Per node and task: the latest cumulative counters, and what earlier runs of the node
   // (before a restart) had reported.
   std::vector<std::vector<Counters>> latest_, retired_;
-  std::vector<bool> heard_;
   std::vector<std::vector<net::ProfileReport>> profiles_;  // per node, its latest, per model
   std::vector<Counters> at_last_window_;                   // per task
   std::vector<uint64_t> published_;                        // per task, from the cameras
   std::map<std::pair<NodeIndex, NodeIndex>, double> links_;  // (from, to) -> Mbit/s, this window
 };
 
-}  // namespace coedge
+}  // namespace coedge::master

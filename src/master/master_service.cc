@@ -8,11 +8,23 @@
 #include <nlohmann/json.hpp>
 
 #include "core/clock.h"
+#include "core/job_outcome.h"
 #include "master/cluster_state.h"
 #include "policy/dispatcher.h"
 
-namespace coedge {
+namespace coedge::master {
 namespace {
+
+// Released, met, overdue, dropped, lost and the miss rate of an account, keyed by the one
+// outcome vocabulary (core/job_outcome.h) that the node's and the simulator's files use.
+nlohmann::json outcome_counts(const TaskAccount& a) {
+  nlohmann::json j{{"released", a.released}, {"miss_rate", a.miss_rate()}};
+  j[std::string(to_string(JobOutcome::kMet))] = a.met;
+  j[std::string(to_string(JobOutcome::kOverdue))] = a.overdue;
+  j[std::string(to_string(JobOutcome::kDropped))] = a.dropped();
+  j[std::string(to_string(DropCause::kLost))] = a.lost;
+  return j;
+}
 
 void log(const std::string& text) { std::fprintf(stderr, "[master] %s\n", text.c_str()); }
 
@@ -24,7 +36,7 @@ struct Publisher {
   std::vector<NodeIndex> current;
   std::ofstream* plans_log = nullptr;
 
-  void publish(const Plan& plan, double t) {
+  void publish(const policy::Plan& plan, double t) {
     if (version > 0 && plan.node_of_task == current) return;
     current = plan.node_of_task;
     net::Plan msg;
@@ -53,7 +65,7 @@ struct Publisher {
   }
 };
 
-std::string describe(const Scenario& s, const PlanRecord& r) {
+std::string describe(const Scenario& s, const policy::PlanRecord& r) {
   auto name = [&](NodeIndex k) { return k == kNone ? std::string("-") : s.nodes[k].name; };
   return s.tasks[r.task].name + " " + name(r.from) + " -> " + name(r.to) + " (" +
          std::string(to_string(r.reason)) + ")";
@@ -129,17 +141,16 @@ int run_master(Scenario scenario, const MasterOptions& options) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 
-  auto dispatcher = make_dispatcher(options.dispatcher, scenario);
-  if (!dispatcher.ok()) return log("error: " + dispatcher.error().message), 1;
+  auto dispatcher = policy::make_dispatcher(options.dispatcher, scenario);
   Publisher publisher{scenario, **plans, options.plan_lead, 0, {}, plans_log.is_open() ? &plans_log : nullptr};
-  std::vector<PlanRecord> records;
+  std::vector<policy::PlanRecord> records;
   const auto run_start = std::chrono::steady_clock::now();
-  publisher.publish((*dispatcher)->initial(records), 0.0);
-  for (const PlanRecord& r : records)
-    if (r.reason == PlanReason::kUnplaceable) log("stage 1: " + describe(scenario, r));
+  publisher.publish(dispatcher->initial(records), 0.0);
+  for (const policy::PlanRecord& r : records)
+    if (r.reason == policy::PlanReason::kUnplaceable) log("stage 1: " + describe(scenario, r));
   (void)state.window(TimePoint{});  // windows count from here
   log("running" + (options.duration.count() > 0 ? " for " + format_duration(options.duration) : std::string(" until stopped")) +
-      ", window " + format_duration(window) + ", dispatcher " + options.dispatcher);
+      ", window " + format_duration(window) + ", dispatcher " + options.dispatcher.text());
 
   // The nodes' reports and the cameras' counts received since the last call.
   auto absorb = [&] {
@@ -160,35 +171,35 @@ int run_master(Scenario scenario, const MasterOptions& options) {
         char when[96];
         std::snprintf(when, sizeof when, "%.1fs (unix %.3f s): node ", t, static_cast<double>(realtime_ns()) / 1e9);
         log(when + e.node + " is lost (liveliness)");
-        if (auto plan = (*dispatcher)->on_node_lost(k, records)) {
-          for (const PlanRecord& r : records) log("  " + describe(scenario, r));
+        if (auto plan = dispatcher->on_node_lost(k, records)) {
+          for (const policy::PlanRecord& r : records) log("  " + describe(scenario, r));
           publisher.publish(*plan, t);
         } else {
-          log("  the " + options.dispatcher + " dispatcher does not move tasks: its tasks are lost with it");
+          log("  the " + options.dispatcher.text() + " dispatcher does not move tasks: its tasks are lost with it");
         }
       } else {
         log(std::to_string(static_cast<int>(t)) + "s: node " + e.node + " is back");
-        (*dispatcher)->on_node_back(k);
+        dispatcher->on_node_back(k);
       }
     }
     if (t >= next_window) {
       next_window += to_s(window);
       ++windows;
-      const WindowReport report = state.window(TimePoint{} + from_ms(t * 1000));
+      const policy::WindowReport report = state.window(TimePoint{} + from_ms(t * 1000));
       records.clear();
-      const Plan plan = (*dispatcher)->update(report, records);
+      const policy::Plan plan = dispatcher->update(report, records);
       nlohmann::json line{{"t", t}, {"window", windows}, {"tasks", nlohmann::json::object()},
                           {"links", nlohmann::json::array()}};
       for (TaskIndex task = 0; task < report.tasks.size(); ++task) {
-        const TaskWindow& w = report.tasks[task];
+        const policy::TaskWindow& w = report.tasks[task];
         line["tasks"][scenario.tasks[task].name] = {{"finished", w.finished}, {"missed", w.missed},
                                                     {"miss_rate", w.miss_rate()},
                                                     {"mean_latency_ms", to_ms(w.mean_latency)}};
       }
-      for (const MeasuredLink& l : report.links)
+      for (const policy::MeasuredLink& l : report.links)
         line["links"].push_back({{"a", scenario.nodes[l.a].name}, {"b", scenario.nodes[l.b].name}, {"mbps", l.mbps}});
       line["changes"] = nlohmann::json::array();
-      for (const PlanRecord& r : records) {
+      for (const policy::PlanRecord& r : records) {
         log("window " + std::to_string(windows) + ": " + describe(scenario, r));
         line["changes"].push_back(describe(scenario, r));
       }
@@ -243,7 +254,7 @@ int run_master(Scenario scenario, const MasterOptions& options) {
   const auto accounts = state.accounts();
   nlohmann::json summary;
   summary["scenario"] = scenario.name;
-  summary["dispatcher"] = options.dispatcher;
+  summary["dispatcher"] = options.dispatcher.text();
   summary["duration_s"] = ran_s;
   summary["window_s"] = to_s(window);
   summary["plan_versions"] = publisher.version;
@@ -262,13 +273,12 @@ int run_master(Scenario scenario, const MasterOptions& options) {
                  node.c_str(), static_cast<unsigned long long>(a.released), static_cast<unsigned long long>(a.met),
                  static_cast<unsigned long long>(a.overdue), static_cast<unsigned long long>(a.dropped()),
                  static_cast<unsigned long long>(a.lost), 100 * a.miss_rate(), mean);
-    summary["tasks"].push_back({{"task", scenario.tasks[task].name},
-                                {"model", scenario.models[scenario.tasks[task].model].name},
-                                {"source", scenario.nodes[scenario.tasks[task].source].name},
-                                {"node", node},
-                                {"released", a.released}, {"accepted", a.accepted}, {"met", a.met},
-                                {"overdue", a.overdue}, {"dropped", a.dropped()}, {"lost", a.lost},
-                                {"miss_rate", a.miss_rate()}, {"mean_latency_ms", mean}});
+    nlohmann::json entry = outcome_counts(a);
+    entry.update({{"task", scenario.tasks[task].name},
+                  {"model", scenario.models[scenario.tasks[task].model].name},
+                  {"source", scenario.nodes[scenario.tasks[task].source].name},
+                  {"node", node}, {"accepted", a.accepted}, {"mean_latency_ms", mean}});
+    summary["tasks"].push_back(std::move(entry));
     for (TaskAccount* sum : {&per_model[scenario.tasks[task].model], &all}) {
       sum->released += a.released;
       sum->accepted += a.accepted;
@@ -288,13 +298,11 @@ int run_master(Scenario scenario, const MasterOptions& options) {
   for (ModelIndex m = 0; m < per_model.size(); ++m) {
     const TaskAccount& a = per_model[m];
     if (a.released == 0) continue;
-    summary["models"][scenario.models[m].name] = {{"released", a.released}, {"met", a.met}, {"overdue", a.overdue},
-                                                  {"dropped", a.dropped()}, {"miss_rate", a.miss_rate()}};
+    summary["models"][scenario.models[m].name] = outcome_counts(a);
   }
-  summary["totals"] = {{"released", all.released}, {"met", all.met}, {"overdue", all.overdue},
-                       {"dropped", all.dropped()}, {"lost", all.lost}, {"miss_rate", all.miss_rate()},
-                       {"surplus", all.surplus},
-                       {"accounted", all.surplus == 0 && all.met + all.overdue + all.dropped() == all.released}};
+  summary["totals"] = outcome_counts(all);
+  summary["totals"].update({{"surplus", all.surplus},
+                            {"accounted", all.surplus == 0 && all.met + all.overdue + all.dropped() == all.released}});
   summary["measured_profiles"] = nlohmann::json::object();
   const auto measured = state.measured_profiles();
   for (ModelIndex m = 0; m < measured.size(); ++m) {
@@ -322,4 +330,4 @@ int run_master(Scenario scenario, const MasterOptions& options) {
   return all.met + all.overdue + all.dropped() == all.released ? 0 : 3;
 }
 
-}  // namespace coedge
+}  // namespace coedge::master

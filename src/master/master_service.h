@@ -20,11 +20,12 @@
 #include "core/scenario.h"
 #include "core/time.h"
 #include "net/dds.h"
+#include "policy/policy_spec.h"
 
-namespace coedge {
+namespace coedge::master {
 
 struct MasterOptions {
-  std::string dispatcher = "coedge";
+  policy::DispatcherSpec dispatcher;  // default: the paper's
   net::DdsOptions dds;
   Duration window{};           // 0: the scenario's run.window
   Duration duration{};         // 0: until stopped
@@ -35,8 +36,8 @@ struct MasterOptions {
   const std::atomic<bool>* stop = nullptr;
 };
 
-// Returns the exit code: 0 after a complete run, 1 when it cannot run (DDS, a dispatcher
-// name, no node reporting in time), 3 when the accounting is incomplete.
+// Returns the exit code: 0 after a complete run, 1 when it cannot run (DDS, no node
+// reporting in time), 3 when the accounting is incomplete.
 int run_master(Scenario scenario, const MasterOptions& options);
 
-}  // namespace coedge
+}  // namespace coedge::master

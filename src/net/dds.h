@@ -232,7 +232,6 @@ class ControlReader {
  public:
   ControlReader(const ControlReader&) = delete;
   ControlReader& operator=(const ControlReader&) = delete;
-  uint64_t matched_writers() const;  // 0 on error
 
  protected:
   ~ControlReader();

@@ -191,12 +191,6 @@ ControlReader::~ControlReader() {
   internal::delete_entity(topic_);
 }
 
-uint64_t ControlReader::matched_writers() const {
-  dds_subscription_matched_status_t st{};
-  if (dds_get_subscription_matched_status(reader_, &st) < 0) return 0;
-  return st.current_count;
-}
-
 }  // namespace detail
 
 // ---- node reports ----

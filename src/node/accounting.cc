@@ -1,8 +1,8 @@
 #include "node/accounting.h"
 
-namespace coedge {
+namespace coedge::node {
 
-Accounting::Accounting(const NodeConfig& config, const Scenario& scenario, NodeMetrics& metrics,
+Accounting::Accounting(const config::NodeConfig& config, const Scenario& scenario, NodeMetrics& metrics,
                        JobLog* log, TimePoint epoch)
     : config_(config),
       scenario_(scenario),
@@ -124,4 +124,4 @@ void Accounting::closed(const JobRecord& record) {
   log_->write(shifted, config_.name, config_.tasks.at(record.task).name);
 }
 
-}  // namespace coedge
+}  // namespace coedge::node

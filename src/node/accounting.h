@@ -16,13 +16,13 @@
 #include "node/job_ledger.h"
 #include "node/metrics.h"
 
-namespace coedge {
+namespace coedge::node {
 
 class Accounting {
  public:
   // REQUIRES: config, scenario, metrics and log (may be null) outlive this.
   // `epoch`: the agent's start, subtracted from every time written to the log.
-  Accounting(const NodeConfig& config, const Scenario& scenario, NodeMetrics& metrics,
+  Accounting(const config::NodeConfig& config, const Scenario& scenario, NodeMetrics& metrics,
              JobLog* log, TimePoint epoch);
 
   uint64_t release(uint32_t task, TimePoint release, TimePoint deadline);
@@ -66,7 +66,7 @@ class Accounting {
  private:
   void closed(const JobRecord& record);
 
-  const NodeConfig& config_;
+  const config::NodeConfig& config_;
   const Scenario& scenario_;
   NodeMetrics& metrics_;
   JobLog* log_;
@@ -81,4 +81,4 @@ class Accounting {
   std::vector<std::array<BatchTime, kMaxBatch>> batch_times_;  // per model
 };
 
-}  // namespace coedge
+}  // namespace coedge::node

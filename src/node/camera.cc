@@ -14,7 +14,7 @@
 #include "core/rng.h"
 #include "node/cluster_feed.h"
 
-namespace coedge {
+namespace coedge::node {
 namespace {
 
 // Sleeps until `at_ns` (CLOCK_REALTIME) or until `stop` is set, in slices.
@@ -167,4 +167,4 @@ int run_camera(const Scenario& scenario, const CameraOptions& options) {
   return 0;
 }
 
-}  // namespace coedge
+}  // namespace coedge::node

@@ -18,7 +18,7 @@
 #include "core/scenario.h"
 #include "net/dds.h"
 
-namespace coedge {
+namespace coedge::node {
 
 struct CameraOptions {
   std::string node;
@@ -31,4 +31,4 @@ struct CameraOptions {
 // Returns the exit code: 0 after a run, 1 when it cannot start.
 int run_camera(const Scenario& scenario, const CameraOptions& options);
 
-}  // namespace coedge
+}  // namespace coedge::node

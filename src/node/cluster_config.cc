@@ -7,22 +7,22 @@
 #include "config/scenario_writer.h"
 #include "node/cluster_feed.h"
 
-namespace coedge {
+namespace coedge::node {
 
-Result<NodeConfig> cluster_node_config(const Scenario& scenario, const ClusterNodeSettings& settings) {
+Result<config::NodeConfig> cluster_node_config(const Scenario& scenario, const ClusterNodeSettings& settings) {
   if (scenario.find_node(settings.node) == kNone) {
     std::string names;
     for (const NodeSpec& n : scenario.nodes) names += (names.empty() ? "" : ", ") + n.name;
     return Error{ErrorCode::kInvalidInput, scenario.source_file + ": no node named '" + settings.node +
                                                "' (the scenario's nodes: " + names + ")"};
   }
-  NodeConfig config;
+  config::NodeConfig config;
   config.name = settings.node;
   config.source_file = scenario.source_file;
   config.scheduler = settings.scheduler;
   config.isolation = settings.isolation;
   config.backend_threads = settings.backend_threads;
-  config.run_dir = settings.run_dir.empty() ? default_run_dir(settings.node) : settings.run_dir;
+  config.run_dir = settings.run_dir.empty() ? config::default_run_dir(settings.node) : settings.run_dir;
   for (const ModelProfile& m : scenario.models) {
     const std::string file = std::filesystem::absolute(settings.models_dir + "/" + m.name + ".onnx").string();
     if (!std::filesystem::exists(file)) {
@@ -37,15 +37,15 @@ Result<NodeConfig> cluster_node_config(const Scenario& scenario, const ClusterNo
   }
   for (const TaskSpec& t : scenario.tasks) {
     const ModelProfile& m = scenario.models[t.model];
-    SensorConfig sensor;
+    config::SensorConfig sensor;
     sensor.name = t.name;
-    sensor.kind = SensorKind::kTopic;
+    sensor.kind = config::SensorKind::kTopic;
     sensor.path = camera_topic(scenario.nodes[t.source].name, t.name);
     sensor.height = static_cast<int>(m.input_shape[1]);
     sensor.width = static_cast<int>(m.input_shape[2]);
     sensor.period = t.period;
     config.sensors.push_back(sensor);
-    NodeTaskConfig task;
+    config::NodeTaskConfig task;
     task.name = t.name;
     task.model = m.name;
     task.sensor = t.name;
@@ -61,10 +61,10 @@ Result<NodeConfig> cluster_node_config(const Scenario& scenario, const ClusterNo
   config.profiles = config.run_dir + "/profiles.yaml";
   if (!settings.write_profiles) return config;
   std::ofstream out(config.profiles);
-  out << write_profile_set_yaml("cluster", "the profiles of scenario " + scenario.source_file,
+  out << config::write_profile_set_yaml("cluster", "the profiles of scenario " + scenario.source_file,
                                 scenario.models, "");
   if (!out) return Error{ErrorCode::kIo, "cannot write " + config.profiles};
   return config;
 }
 
-}  // namespace coedge
+}  // namespace coedge::node

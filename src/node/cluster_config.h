@@ -13,20 +13,20 @@
 #include "core/result.h"
 #include "core/scenario.h"
 
-namespace coedge {
+namespace coedge::node {
 
 struct ClusterNodeSettings {
   std::string node;          // a node of the scenario
   std::string models_dir;    // holds <model>.onnx for every model of the scenario
   std::string run_dir;       // default: default_run_dir(node)
-  std::string scheduler = "coedge";
-  Isolation isolation = Isolation::kSandbox;
+  policy::SchedulerSpec scheduler;  // default: the paper's
+  config::Isolation isolation = config::Isolation::kSandbox;
   int backend_threads = 1;   // a cluster node is a small computer: one inference thread
   bool write_profiles = true;  // false in the server process: the agent wrote them
 };
 
 // Errors: an unknown node, a model file that does not exist, a model whose input is not
 // [3, H, W], a run folder that cannot be written.
-Result<NodeConfig> cluster_node_config(const Scenario& scenario, const ClusterNodeSettings& settings);
+Result<config::NodeConfig> cluster_node_config(const Scenario& scenario, const ClusterNodeSettings& settings);
 
-}  // namespace coedge
+}  // namespace coedge::node

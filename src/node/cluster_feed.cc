@@ -15,7 +15,7 @@
 #include "net/dds.h"
 #include "net/passive_rate.h"
 
-namespace coedge {
+namespace coedge::node {
 namespace {
 
 constexpr int64_t kForever = std::numeric_limits<int64_t>::max();
@@ -34,7 +34,7 @@ std::string camera_topic(const std::string& source_node, const std::string& task
 struct ClusterFeed::Impl {
   ClusterOptions options;
   const Scenario& scenario;
-  const NodeConfig& config;
+  const config::NodeConfig& config;
   Accounting& accounting;
   Pipeline& pipeline;
   const Clock& clock;
@@ -79,7 +79,7 @@ struct ClusterFeed::Impl {
   TimePoint next_report{};
   bool stop_requested = false;
 
-  Impl(const ClusterOptions& o, const Scenario& s, const NodeConfig& c, Accounting& a, Pipeline& p,
+  Impl(const ClusterOptions& o, const Scenario& s, const config::NodeConfig& c, Accounting& a, Pipeline& p,
        const Clock& k)
       : options(o), scenario(s), config(c), accounting(a), pipeline(p), clock(k) {}
 
@@ -139,7 +139,7 @@ struct ClusterFeed::Impl {
     ref.job = accounting.release(t, release, deadline);
     ref.release_us = MonotonicClock::to_monotonic_us(release);
     ref.deadline_us = MonotonicClock::to_monotonic_us(deadline);
-    const SensorConfig& sensor = config.sensors[t];
+    const config::SensorConfig& sensor = config.sensors[t];
     const bool rgb = image.encoding == "rgb8";
     if ((image.encoding != "bgr8" && !rgb) || image.width == 0 || image.height == 0 ||
         static_cast<int>(image.width) > sensor.width || static_cast<int>(image.height) > sensor.height ||
@@ -303,7 +303,7 @@ struct ClusterFeed::Impl {
 
 Result<std::unique_ptr<ClusterFeed>> ClusterFeed::start(const ClusterOptions& options,
                                                         const Scenario& scenario,
-                                                        const NodeConfig& config,
+                                                        const config::NodeConfig& config,
                                                         Accounting& accounting, Pipeline& pipeline,
                                                         const Clock& clock) {
   auto impl = std::make_unique<Impl>(options, scenario, config, accounting, pipeline, clock);
@@ -383,4 +383,4 @@ void ClusterFeed::stop_accepting() {
 
 void ClusterFeed::final_report() { impl_->report(); }
 
-}  // namespace coedge
+}  // namespace coedge::node

@@ -30,7 +30,7 @@
 #include "node/accounting.h"
 #include "node/pipeline.h"
 
-namespace coedge {
+namespace coedge::node {
 
 struct ClusterOptions {
   std::string node;                      // this node's name in the scenario
@@ -56,7 +56,7 @@ class ClusterFeed {
   // REQUIRES: everything passed outlives the feed; the pipeline is started.
   static Result<std::unique_ptr<ClusterFeed>> start(const ClusterOptions& options,
                                                     const Scenario& scenario,
-                                                    const NodeConfig& config,
+                                                    const config::NodeConfig& config,
                                                     Accounting& accounting, Pipeline& pipeline,
                                                     const Clock& clock);
   ~ClusterFeed();
@@ -77,4 +77,4 @@ class ClusterFeed {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace coedge
+}  // namespace coedge::node

@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-namespace coedge {
+namespace coedge::node {
 namespace {
 
 namespace fs = std::filesystem;
@@ -25,7 +25,7 @@ constexpr int kMinSide = 16;
 constexpr int kMaxSide = 8192;
 constexpr size_t kCacheBudgetBytes = size_t{256} << 20;
 
-std::string sensor_prefix(const SensorConfig& config) {
+std::string sensor_prefix(const config::SensorConfig& config) {
   return "sensor '" + config.name + "': ";
 }
 
@@ -258,7 +258,7 @@ bool is_image_name(const fs::path& path) {
          ext == ".pgm";
 }
 
-Result<std::unique_ptr<FrameSource>> open_folder(const SensorConfig& config) {
+Result<std::unique_ptr<FrameSource>> open_folder(const config::SensorConfig& config) {
   const std::string prefix = sensor_prefix(config);
   std::error_code ec;
   if (!fs::is_directory(config.path, ec)) {
@@ -290,9 +290,9 @@ Result<std::unique_ptr<FrameSource>> open_folder(const SensorConfig& config) {
 
 }  // namespace
 
-Result<std::unique_ptr<FrameSource>> open_frame_source(const SensorConfig& config) {
+Result<std::unique_ptr<FrameSource>> open_frame_source(const config::SensorConfig& config) {
   switch (config.kind) {
-    case SensorKind::kSynthetic:
+    case config::SensorKind::kSynthetic:
       if (config.width < kMinSide || config.width > kMaxSide || config.height < kMinSide ||
           config.height > kMaxSide) {
         return Error{ErrorCode::kInvalidInput,
@@ -302,19 +302,19 @@ Result<std::unique_ptr<FrameSource>> open_frame_source(const SensorConfig& confi
       }
       return std::unique_ptr<FrameSource>(
           std::make_unique<SyntheticSource>(config.width, config.height));
-    case SensorKind::kFolder:
+    case config::SensorKind::kFolder:
       return open_folder(config);
-    case SensorKind::kVideo: {
+    case config::SensorKind::kVideo: {
       auto source = std::make_unique<VideoSource>(config.path, config.loop);
       if (Status opened = source->open(); !opened) {
         return Error{opened.error().code, sensor_prefix(config) + opened.error().message};
       }
       return std::unique_ptr<FrameSource>(std::move(source));
     }
-    case SensorKind::kTopic:
+    case config::SensorKind::kTopic:
       break;  // fed by DDS (node/cluster_feed.h), not opened here
   }
   return Error{ErrorCode::kUnsupported, sensor_prefix(config) + "this sensor kind is not a frame source"};
 }
 
-}  // namespace coedge
+}  // namespace coedge::node

@@ -16,7 +16,7 @@
 #include "config/node_config.h"
 #include "core/result.h"
 
-namespace coedge {
+namespace coedge::node {
 
 class FrameSource {
  public:
@@ -42,6 +42,6 @@ inline bool is_end_of_frames(const Error& error) { return error.code == ErrorCod
 // Folder images are decoded when first reached. While their total decoded size stays
 // under 256 MB they are kept, so later loops copy instead of decoding again (a small
 // folder then replays at memcpy speed); beyond that they are decoded on every pass.
-Result<std::unique_ptr<FrameSource>> open_frame_source(const SensorConfig& config);
+Result<std::unique_ptr<FrameSource>> open_frame_source(const config::SensorConfig& config);
 
-}  // namespace coedge
+}  // namespace coedge::node

@@ -15,7 +15,7 @@
 #include "node/pipeline.h"
 #include "node/stock_worker.h"
 
-namespace coedge {
+namespace coedge::node {
 namespace {
 
 // A blocking queue that can be closed; pop() returns false once closed and empty.
@@ -78,21 +78,20 @@ class InProcessPipeline final : public Pipeline, public EngineSink {
   ~InProcessPipeline() override { stop(); }
 
   Status start() override {
-    const NodeConfig& config = *ctx_.config;
-    BackendOptions options;
+    const config::NodeConfig& config = *ctx_.config;
+    infer::BackendOptions options;
     options.threads = config.backend_threads;
-    auto backend = make_backend(config.backend, options);
+    auto backend = infer::make_backend(config.backend, options);
     if (!backend.ok()) return backend.error();
-    std::vector<Model*> ptrs;
-    for (const NodeModelConfig& m : config.models) {
+    std::vector<infer::Model*> ptrs;
+    for (const config::NodeModelConfig& m : config.models) {
       auto model = (*backend)->load(m.file);
       if (!model.ok()) return model.error();
       models_.push_back(std::move(*model));
       ptrs.push_back(models_.back().get());
     }
-    auto scheduler = make_local_scheduler(config.scheduler, *ctx_.scenario);
-    if (!scheduler.ok()) return scheduler.error();
-    engine_ = std::make_unique<InferenceEngine>(*ctx_.scenario, std::move(*scheduler), ptrs,
+    engine_ = std::make_unique<InferenceEngine>(*ctx_.scenario,
+                                                policy::make_local_scheduler(config.scheduler, *ctx_.scenario), ptrs,
                                                 *this, *ctx_.clock);
 
     const coedge_worker_callbacks* cb = stock_worker_callbacks();
@@ -160,7 +159,7 @@ class InProcessPipeline final : public Pipeline, public EngineSink {
 
  private:
   Result<void*> init_worker(const coedge_worker_callbacks* cb, size_t task, const char* role) {
-    const NodeTaskConfig& t = ctx_.config->tasks[task];
+    const config::NodeTaskConfig& t = ctx_.config->tasks[task];
     const ModelIndex m = ctx_.scenario->tasks[task].model;
     coedge_task_info info{};
     info.node = ctx_.config->name.c_str();
@@ -325,7 +324,7 @@ class InProcessPipeline final : public Pipeline, public EngineSink {
   }
 
   PipelineContext ctx_;
-  std::vector<std::unique_ptr<Model>> models_;
+  std::vector<std::unique_ptr<infer::Model>> models_;
   std::unique_ptr<InferenceEngine> engine_;
   std::vector<std::pair<const coedge_worker_callbacks*, void*>> states_;  // per task: pre, post
   std::vector<std::unique_ptr<Queue<FrameJob>>> pre_queues_;
@@ -348,4 +347,4 @@ std::unique_ptr<Pipeline> make_in_process_pipeline(PipelineContext context) {
   return std::make_unique<InProcessPipeline>(std::move(context));
 }
 
-}  // namespace coedge
+}  // namespace coedge::node

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cstring>
 
-namespace coedge {
+namespace coedge::node {
 
-InferenceEngine::InferenceEngine(const Scenario& scenario, std::unique_ptr<LocalScheduler> scheduler,
-                                 std::vector<Model*> models, EngineSink& sink, const Clock& clock)
+InferenceEngine::InferenceEngine(const Scenario& scenario, std::unique_ptr<policy::LocalScheduler> scheduler,
+                                 std::vector<infer::Model*> models, EngineSink& sink, const Clock& clock)
     : scenario_(scenario),
       scheduler_(std::move(scheduler)),
       models_(std::move(models)),
@@ -40,7 +40,7 @@ void InferenceEngine::submit(EngineInput input) {
     sink_.release(input);
     return;
   }
-  const Job job = input.job;
+  const policy::Job job = input.job;
   waiting_.emplace(job.id, std::move(input));
   scheduler_->on_ready(job, now);
 }
@@ -59,16 +59,16 @@ TimePoint InferenceEngine::step() {
   const TimePoint now = clock_.now();
   decision_.clear();
   scheduler_->decide(now, decision_);
-  for (const Job& job : decision_.dropped) drop(job.id, DropCause::kDeadline, now);
+  for (const policy::Job& job : decision_.dropped) drop(job.id, DropCause::kScheduler, now);
   if (decision_.batch.empty()) return decision_.wake_at;
   run_batch(decision_);
   ran_batch_ = true;
   return TimePoint::max();
 }
 
-void InferenceEngine::run_batch(const Decision& decision) {
+void InferenceEngine::run_batch(const policy::Decision& decision) {
   const auto m = static_cast<size_t>(decision.model);
-  Tensor& input = batch_inputs_[m];
+  infer::Tensor& input = batch_inputs_[m];
   const auto b = static_cast<int64_t>(decision.batch.size());
   int64_t per_item = 1;
   for (size_t i = 1; i < input.shape.size(); ++i) per_item *= input.shape[i];
@@ -90,7 +90,7 @@ void InferenceEngine::run_batch(const Decision& decision) {
   for (EngineInput* job : jobs) sink_.release(*job);
 
   const TimePoint start = clock_.now();
-  Result<Tensor> output = models_[m]->run(input);
+  Result<infer::Tensor> output = models_[m]->run(input);
   const TimePoint end = clock_.now();
   ++stats_.batches;
   stats_.items += static_cast<uint64_t>(b);
@@ -116,7 +116,7 @@ void InferenceEngine::run_batch(const Decision& decision) {
       sink_.output(out);
     }
   }
-  for (const Job& job : decision.batch) waiting_.erase(job.id);
+  for (const policy::Job& job : decision.batch) waiting_.erase(job.id);
 }
 
 void InferenceEngine::drop_all(DropCause reason) {
@@ -130,4 +130,4 @@ void InferenceEngine::drop_all(DropCause reason) {
   for (uint64_t id : ids) drop(id, reason, now);
 }
 
-}  // namespace coedge
+}  // namespace coedge::node

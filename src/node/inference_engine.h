@@ -22,10 +22,10 @@
 #include "node/job_record.h"
 #include "policy/local_scheduler.h"
 
-namespace coedge {
+namespace coedge::node {
 
 struct EngineInput {
-  Job job;                      // id, task, model, release, deadline, priority
+  policy::Job job;                      // id, task, model, release, deadline, priority
   const float* data = nullptr;  // one item of the model's input, borrowed
   uint64_t elements = 0;
   TimePoint pre_start{}, pre_end{};
@@ -66,8 +66,8 @@ class InferenceEngine {
  public:
   // REQUIRES: `scenario` (its models' profiles and its tasks) outlives the engine;
   // models[i] serves scenario.models[i] and outlives the engine.
-  InferenceEngine(const Scenario& scenario, std::unique_ptr<LocalScheduler> scheduler,
-                  std::vector<Model*> models, EngineSink& sink, const Clock& clock);
+  InferenceEngine(const Scenario& scenario, std::unique_ptr<policy::LocalScheduler> scheduler,
+                  std::vector<infer::Model*> models, EngineSink& sink, const Clock& clock);
   ~InferenceEngine();
 
   // A malformed input (wrong element count, unknown model) is dropped at once, with
@@ -88,19 +88,19 @@ class InferenceEngine {
   const EngineStats& stats() const { return stats_; }
 
  private:
-  void run_batch(const Decision& decision);
+  void run_batch(const policy::Decision& decision);
   void drop(uint64_t job_id, DropCause reason, TimePoint now);
 
   const Scenario& scenario_;
-  std::unique_ptr<LocalScheduler> scheduler_;
-  std::vector<Model*> models_;
+  std::unique_ptr<policy::LocalScheduler> scheduler_;
+  std::vector<infer::Model*> models_;
   EngineSink& sink_;
   const Clock& clock_;
   std::unordered_map<uint64_t, EngineInput> waiting_;  // by job id; lookup only
-  std::vector<Tensor> batch_inputs_;                   // per model, reused
-  Decision decision_;
+  std::vector<infer::Tensor> batch_inputs_;                   // per model, reused
+  policy::Decision decision_;
   EngineStats stats_;
   bool ran_batch_ = false;
 };
 
-}  // namespace coedge
+}  // namespace coedge::node

@@ -24,7 +24,7 @@
 #include "node/process_supervisor.h"
 #include "node/sandbox.h"
 
-namespace coedge {
+namespace coedge::node {
 namespace {
 
 std::string join_shape(const std::vector<int64_t>& shape) {
@@ -61,11 +61,11 @@ class IpcPipeline final : public Pipeline {
   ~IpcPipeline() override { stop(); }
 
   Status start() override {
-    const NodeConfig& config = *ctx_.config;
+    const config::NodeConfig& config = *ctx_.config;
     log_dir_ = config.run_dir + "/logs";
     std::error_code ec;
     std::filesystem::create_directories(log_dir_, ec);
-    for (const NodeTaskConfig& t : config.tasks) {
+    for (const config::NodeTaskConfig& t : config.tasks) {
       std::filesystem::create_directories(task_dir(t.name) + "/tmp", ec);
       if (ec) return Error{ErrorCode::kIo, "cannot create " + task_dir(t.name) + ": " + ec.message()};
     }
@@ -75,7 +75,7 @@ class IpcPipeline final : public Pipeline {
     ChildSpec server;
     server.name = "server";
     server.argv = {ctx_.coedge_exe, "node-server", "--profiles", ctx_.profiles_file, "--scheduler",
-                   config.scheduler, "--backend-threads", std::to_string(config.backend_threads)};
+                   config.scheduler.text(), "--backend-threads", std::to_string(config.backend_threads)};
     if (ctx_.server_config_args.empty()) {
       server.argv.insert(server.argv.end(), {"--config", config.source_file});
     } else {
@@ -256,7 +256,7 @@ class IpcPipeline final : public Pipeline {
   }
 
   Status create_segment() {
-    const NodeConfig& config = *ctx_.config;
+    const config::NodeConfig& config = *ctx_.config;
     std::vector<ipc::TaskChannels> tasks;
     for (uint32_t t = 0; t < tasks_; ++t) {
       const ModelIndex m = ctx_.scenario->tasks[t].model;
@@ -264,12 +264,12 @@ class IpcPipeline final : public Pipeline {
                        4 * elements_of(ctx_.output_shapes[m])});
     }
     std::vector<ipc::SensorChannels> sensors;
-    for (const SensorConfig& sensor : config.sensors) {
+    for (const config::SensorConfig& sensor : config.sensors) {
       uint32_t readers = 0;
       for (const auto& t : config.tasks) readers += t.sensor == sensor.name ? 1 : 0;
       // Synthetic and topic frames have a known size; files are planned at up to 1080p (a larger
       // frame is dropped as overload, with a message).
-      const bool known = sensor.kind == SensorKind::kSynthetic || sensor.kind == SensorKind::kTopic;
+      const bool known = sensor.kind == config::SensorKind::kSynthetic || sensor.kind == config::SensorKind::kTopic;
       const uint64_t w = known ? sensor.width : std::max(sensor.width, 1920);
       const uint64_t h = known ? sensor.height : std::max(sensor.height, 1080);
       sensors.push_back({sensor.name, w * h * 3, readers});
@@ -283,12 +283,12 @@ class IpcPipeline final : public Pipeline {
     if (!server_events.ok()) return server_events.error();
     bell_ = *bell;
     server_events_ = *server_events;
-    for (const SensorConfig& sensor : config.sensors) {
+    for (const config::SensorConfig& sensor : config.sensors) {
       auto pool = segment_->pool(ipc::frame_pool(sensor.name));
       if (!pool.ok()) return pool.error();
       frame_pools_.push_back(*pool);
     }
-    for (const NodeTaskConfig& t : config.tasks) {
+    for (const config::NodeTaskConfig& t : config.tasks) {
       auto frames = segment_->ring(ipc::frame_ring(t.name));
       auto outputs = segment_->ring(ipc::output_ring(t.name));
       auto pre = segment_->ring(ipc::pre_events(t.name));
@@ -305,8 +305,8 @@ class IpcPipeline final : public Pipeline {
   }
 
   Result<ChildSpec> worker_spec(uint32_t t, const std::string& role) {
-    const NodeConfig& config = *ctx_.config;
-    const NodeTaskConfig& task = config.tasks[t];
+    const config::NodeConfig& config = *ctx_.config;
+    const config::NodeTaskConfig& task = config.tasks[t];
     const ModelIndex m = ctx_.scenario->tasks[t].model;
     const std::string exe = task.worker == "stock" ? ctx_.worker_exe : task.worker;
     std::vector<std::string> command = {
@@ -389,7 +389,7 @@ class IpcPipeline final : public Pipeline {
         }
         case ipc::EventKind::kDropped: {
           const auto reason = static_cast<DropCause>(e.reason);
-          if (reason == DropCause::kDeadline || reason == DropCause::kInferenceError) server_activity_ = now;
+          if (reason == DropCause::kScheduler || reason == DropCause::kInferenceError) server_activity_ = now;
           else if (e.post_start_us != 0) last_activity_[task][1] = now;
           else last_activity_[task][0] = now;
           ctx_.accounting->drop(e.ref.job, reason, now);
@@ -529,4 +529,4 @@ std::unique_ptr<Pipeline> make_ipc_pipeline(PipelineContext context) {
   return std::make_unique<IpcPipeline>(std::move(context));
 }
 
-}  // namespace coedge
+}  // namespace coedge::node

@@ -2,7 +2,7 @@
 
 #include "core/result.h"
 
-namespace coedge {
+namespace coedge::node {
 
 JobLedger::JobLedger(size_t tasks, Duration window)
     : window_(window), totals_(tasks), recent_(tasks) {}
@@ -187,4 +187,4 @@ std::optional<JobStage> JobLedger::stage(uint64_t id) const {
   return it->second.stage;
 }
 
-}  // namespace coedge
+}  // namespace coedge::node

@@ -19,7 +19,7 @@
 #include "core/time.h"
 #include "node/job_record.h"
 
-namespace coedge {
+namespace coedge::node {
 
 enum class JobStage : uint8_t { kPre, kServer, kPost };
 
@@ -85,4 +85,4 @@ class JobLedger {
   std::vector<std::deque<std::pair<TimePoint, bool>>> recent_;  // per task: (end, missed)
 };
 
-}  // namespace coedge
+}  // namespace coedge::node

@@ -5,29 +5,11 @@
 #pragma once
 
 #include <cstdint>
-#include <string_view>
 
+#include "core/job_outcome.h"
 #include "core/time.h"
 
-namespace coedge {
-
-enum class JobOutcome : uint8_t { kOpen, kMet, kOverdue, kDropped };
-
-// Why a job was dropped (kNone for met/overdue jobs).
-enum class DropCause : uint8_t {
-  kNone,
-  kDeadline,      // the scheduler found it could not meet its deadline even alone
-  kBadFrame,      // pre-processing rejected the frame (corrupt, empty, wrong channels)
-  kWorkerCrash,   // its pre or post worker died or hung while holding it
-  kServerCrash,   // the inference server died while holding it
-  kInferenceError,// the backend failed on its batch
-  kLost,          // never finished: closed by the agent long after its deadline
-  kShutdown,      // still open when the node stopped
-  kOverload,      // no queue space (shared memory exhausted)
-};
-
-std::string_view to_string(JobOutcome outcome);
-std::string_view to_string(DropCause reason);
+namespace coedge::node {
 
 struct JobRecord {
   uint64_t id = 0;
@@ -45,4 +27,4 @@ struct JobRecord {
   static bool reached(TimePoint t) { return t != TimePoint{}; }
 };
 
-}  // namespace coedge
+}  // namespace coedge::node

@@ -18,7 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
-namespace coedge {
+namespace coedge::node {
 namespace {
 
 // Seconds, 0.5 ms .. 10 s in 1-2.5-5 steps: inference and end-to-end latencies on edge
@@ -334,4 +334,4 @@ void JobLog::flush() {
   std::fflush(file_);
 }
 
-}  // namespace coedge
+}  // namespace coedge::node

@@ -33,7 +33,7 @@ template <typename T>
 class Family;
 }  // namespace prometheus
 
-namespace coedge {
+namespace coedge::node {
 
 class NodeMetrics {
  public:
@@ -63,7 +63,7 @@ class NodeMetrics {
   std::string text() const;
 
  private:
-  static constexpr size_t kReasons = 9;  // DropCause values, kNone included
+  static constexpr size_t kReasons = kDropCauseCount;  // DropCause values, kNone included
   struct TaskSeries {
     prometheus::Counter* released = nullptr;
     prometheus::Counter* met = nullptr;
@@ -133,4 +133,4 @@ class JobLog {
   std::FILE* file_;  // guarded by mutex_
 };
 
-}  // namespace coedge
+}  // namespace coedge::node

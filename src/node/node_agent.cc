@@ -27,10 +27,10 @@
 #include "node/private_mounts.h"
 #include "policy/local_scheduler.h"
 
-namespace coedge {
+namespace coedge::node {
 namespace {
 
-void log(const NodeConfig& config, const std::string& text) {
+void log(const config::NodeConfig& config, const std::string& text) {
   std::fprintf(stderr, "[node %s] %s\n", config.name.c_str(), text.c_str());
 }
 
@@ -40,10 +40,10 @@ struct ModelShapes {
   std::vector<std::string> kinds;                     // per model
 };
 
-Result<ModelShapes> read_shapes(const NodeConfig& config) {
+Result<ModelShapes> read_shapes(const config::NodeConfig& config) {
   ModelShapes shapes;
-  for (const NodeModelConfig& m : config.models) {
-    auto info = read_onnx_info(m.file);
+  for (const config::NodeModelConfig& m : config.models) {
+    auto info = infer::read_onnx_info(m.file);
     if (!info.ok()) return info.error();
     if (info->inputs.empty() || info->outputs.empty()) {
       return Error{ErrorCode::kUnsupported, m.file + ": the model needs one input and one output"};
@@ -53,7 +53,7 @@ Result<ModelShapes> read_shapes(const NodeConfig& config) {
       for (int64_t d : rest) {
         if (d <= 0) {
           return Error{ErrorCode::kUnsupported,
-                       m.file + ": the " + what + " " + shape_string(shape) +
+                       m.file + ": the " + what + " " + infer::shape_string(shape) +
                            " has a dynamic dimension beyond the batch axis; the node sizes its "
                            "shared memory from fixed item shapes"};
         }
@@ -74,23 +74,23 @@ Result<ModelShapes> read_shapes(const NodeConfig& config) {
 
 // The profiles the scheduler plans with: the given set, or measured now on this machine.
 Result<std::vector<ModelProfile>> obtain_profiles(const AgentOptions& options, std::string& file) {
-  const NodeConfig& config = options.config;
+  const config::NodeConfig& config = options.config;
   if (!config.profiles.empty()) {
     file = config.profiles;
-    return load_profile_set(config.profiles);
+    return config::load_profile_set(config.profiles);
   }
   log(config, "no profile set given: measuring the models on this machine (batch 1..10, " +
                   std::to_string(options.profile_runs) + " runs each)");
-  BackendOptions backend_options;
+  infer::BackendOptions backend_options;
   backend_options.threads = config.backend_threads;
-  auto backend = make_backend(config.backend, backend_options);
+  auto backend = infer::make_backend(config.backend, backend_options);
   if (!backend.ok()) return backend.error();
   std::vector<ModelProfile> profiles;
   std::string notes;
-  for (const NodeModelConfig& m : config.models) {
+  for (const config::NodeModelConfig& m : config.models) {
     auto model = (*backend)->load(m.file);
     if (!model.ok()) return model.error();
-    ProfileOptions po;
+    infer::ProfileOptions po;
     po.runs = options.profile_runs;
     po.warmup = 1;
     int last_percent = -1;
@@ -104,11 +104,11 @@ Result<std::vector<ModelProfile>> obtain_profiles(const AgentOptions& options, s
     auto measured = profile_model(**model, m.name, po);
     std::fprintf(stderr, "\n");
     if (!measured.ok()) return measured.error();
-    profiles.push_back(to_model_profile(*measured, notes));
+    profiles.push_back(infer::to_model_profile(*measured, notes));
   }
   file = config.run_dir + "/profiles.yaml";
   std::ofstream out(file);
-  out << write_profile_set_yaml("machine", "measured by coedge node at start", profiles, notes);
+  out << config::write_profile_set_yaml("machine", "measured by coedge node at start", profiles, notes);
   if (!out) return Error{ErrorCode::kIo, "cannot write " + file};
   return profiles;
 }
@@ -116,8 +116,8 @@ Result<std::vector<ModelProfile>> obtain_profiles(const AgentOptions& options, s
 // Replays one sensor: every period a frame, taken by the tasks that are due.
 class SensorThread {
  public:
-  SensorThread(uint32_t index, const SensorConfig& sensor, std::unique_ptr<FrameSource> source,
-               std::vector<uint32_t> tasks, Duration period, const NodeConfig& config,
+  SensorThread(uint32_t index, const config::SensorConfig& sensor, std::unique_ptr<FrameSource> source,
+               std::vector<uint32_t> tasks, Duration period, const config::NodeConfig& config,
                Accounting& accounting, Pipeline& pipeline, const Clock& clock)
       : index_(index), sensor_(sensor), source_(std::move(source)), tasks_(std::move(tasks)),
         period_(period), config_(config), accounting_(accounting), pipeline_(pipeline), clock_(clock) {}
@@ -159,7 +159,7 @@ class SensorThread {
         // period of slack, so a task as fast as the sensor takes every frame).
         if (tick + period_ / 2 < next_due[i]) continue;
         next_due[i] += config_.tasks[tasks_[i]].period;
-        const NodeTaskConfig& task = config_.tasks[tasks_[i]];
+        const config::NodeTaskConfig& task = config_.tasks[tasks_[i]];
         const Duration deadline = task.deadline.count() > 0 ? task.deadline : task.period;
         ipc::JobRef ref;
         ref.task = tasks_[i];
@@ -186,11 +186,11 @@ class SensorThread {
   }
 
   uint32_t index_;
-  const SensorConfig& sensor_;
+  const config::SensorConfig& sensor_;
   std::unique_ptr<FrameSource> source_;
   std::vector<uint32_t> tasks_;
   Duration period_;
-  const NodeConfig& config_;
+  const config::NodeConfig& config_;
   Accounting& accounting_;
   Pipeline& pipeline_;
   const Clock& clock_;
@@ -200,11 +200,11 @@ class SensorThread {
   bool stop_ = false;
 };
 
-uint64_t shm_bytes_needed(const NodeConfig& config, const ModelShapes& shapes) {
+uint64_t shm_bytes_needed(const config::NodeConfig& config, const ModelShapes& shapes) {
   // Generous: the segment's pools (ipc/node_topology.cc) with room to spare.
   uint64_t bytes = 64ull << 20;
-  for (const SensorConfig& s : config.sensors) {
-    const bool known = s.kind == SensorKind::kSynthetic || s.kind == SensorKind::kTopic;
+  for (const config::SensorConfig& s : config.sensors) {
+    const bool known = s.kind == config::SensorKind::kSynthetic || s.kind == config::SensorKind::kTopic;
     bytes += 24ull * static_cast<uint64_t>(known ? s.width : std::max(s.width, 1920)) *
              static_cast<uint64_t>(known ? s.height : std::max(s.height, 1080)) * 3;
   }
@@ -237,8 +237,8 @@ double percentile(std::vector<double> v, double p) {
 }  // namespace
 
 int run_node_agent(const AgentOptions& options) {
-  const NodeConfig& config = options.config;
-  const bool ipc_mode = config.isolation != Isolation::kNone;
+  const config::NodeConfig& config = options.config;
+  const bool ipc_mode = config.isolation != config::Isolation::kNone;
   auto fail = [&](const std::string& message) {
     log(config, "error: " + message);
     return 1;
@@ -261,9 +261,6 @@ int run_node_agent(const AgentOptions& options) {
   if (!profiles.ok()) return fail(profiles.error().message);
   auto scenario = build_node_scenario(config, *profiles);
   if (!scenario.ok()) return fail(scenario.error().message);
-  if (auto probe = make_local_scheduler(config.scheduler, *scenario); !probe.ok()) {
-    return fail(probe.error().message);
-  }
 
   std::vector<std::string> task_names, model_names;
   for (const auto& t : config.tasks) task_names.push_back(t.name);
@@ -305,10 +302,10 @@ int run_node_agent(const AgentOptions& options) {
   ctx.output_shapes = shapes->outputs;
   auto pipeline = ipc_mode ? make_ipc_pipeline(ctx) : make_in_process_pipeline(ctx);
   log(config, "starting " + std::to_string(config.tasks.size()) + " tasks, " +
-                  std::to_string(config.models.size()) + " models, scheduler " + config.scheduler +
+                  std::to_string(config.models.size()) + " models, scheduler " + config.scheduler.text() +
                   ", isolation " +
-                  (config.isolation == Isolation::kSandbox ? "sandbox"
-                   : config.isolation == Isolation::kProcess ? "process" : "none"));
+                  (config.isolation == config::Isolation::kSandbox ? "sandbox"
+                   : config.isolation == config::Isolation::kProcess ? "process" : "none"));
   if (Status st = pipeline->start(); !st.ok()) {
     pipeline->stop();
     return fail(st.error().message);
@@ -317,8 +314,8 @@ int run_node_agent(const AgentOptions& options) {
   // Sensors: each at its own period, or its fastest task's.
   std::vector<std::unique_ptr<SensorThread>> sensors;
   for (uint32_t s = 0; s < config.sensors.size(); ++s) {
-    const SensorConfig& sensor = config.sensors[s];
-    if (sensor.kind == SensorKind::kTopic) continue;  // fed by the cluster feed
+    const config::SensorConfig& sensor = config.sensors[s];
+    if (sensor.kind == config::SensorKind::kTopic) continue;  // fed by the cluster feed
     std::vector<uint32_t> tasks;
     Duration fastest = Duration::max();
     for (uint32_t t = 0; t < config.tasks.size(); ++t) {
@@ -429,9 +426,9 @@ int run_node_agent(const AgentOptions& options) {
   const auto stats = accounting.task_stats();
   nlohmann::json summary;
   summary["node"] = config.name;
-  summary["scheduler"] = config.scheduler;
-  summary["isolation"] = config.isolation == Isolation::kSandbox ? "sandbox"
-                         : config.isolation == Isolation::kProcess ? "process" : "none";
+  summary["scheduler"] = config.scheduler.text();
+  summary["isolation"] = config.isolation == config::Isolation::kSandbox ? "sandbox"
+                         : config.isolation == config::Isolation::kProcess ? "process" : "none";
   summary["duration_s"] = to_s(ran);
   summary["tasks"] = nlohmann::json::array();
   std::fprintf(stderr, "\n%-16s %-14s %8s %8s %8s %8s %8s %9s %9s %9s %7s\n", "task", "model",
@@ -504,4 +501,4 @@ int run_node_agent(const AgentOptions& options) {
   return 0;
 }
 
-}  // namespace coedge
+}  // namespace coedge::node

@@ -14,10 +14,10 @@
 #include "node/pipeline.h"
 #include "core/time.h"
 
-namespace coedge {
+namespace coedge::node {
 
 struct AgentOptions {
-  NodeConfig config;
+  config::NodeConfig config;
   std::string coedge_exe;    // this program, to start `coedge node-server`
   std::string worker_exe;    // the stock worker executable
   std::string summary_json;  // default: <run_dir>/summary.json
@@ -41,4 +41,4 @@ struct AgentOptions {
 // REQUIRES for the sandbox and process modes: the process is still single-threaded.
 int run_node_agent(const AgentOptions& options);
 
-}  // namespace coedge
+}  // namespace coedge::node

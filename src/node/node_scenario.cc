@@ -1,8 +1,8 @@
 #include "node/node_scenario.h"
 
-namespace coedge {
+namespace coedge::node {
 
-Result<Scenario> build_node_scenario(const NodeConfig& config,
+Result<Scenario> build_node_scenario(const config::NodeConfig& config,
                                      const std::vector<ModelProfile>& profiles) {
   Scenario s;
   s.name = config.name;
@@ -12,7 +12,7 @@ Result<Scenario> build_node_scenario(const NodeConfig& config,
   s.nodes.push_back(node);
   s.network.adjacency.resize(1);
   s.run.window = config.window;
-  for (const NodeModelConfig& m : config.models) {
+  for (const config::NodeModelConfig& m : config.models) {
     const ModelProfile* found = nullptr;
     for (const ModelProfile& p : profiles) {
       if (p.name == m.name) found = &p;
@@ -30,7 +30,7 @@ Result<Scenario> build_node_scenario(const NodeConfig& config,
     s.models.push_back(*found);
     s.models.back().name = m.name;
   }
-  for (const NodeTaskConfig& t : config.tasks) {
+  for (const config::NodeTaskConfig& t : config.tasks) {
     TaskSpec task;
     task.name = t.name;
     task.source = 0;
@@ -45,6 +45,4 @@ Result<Scenario> build_node_scenario(const NodeConfig& config,
   return s;
 }
 
-ModelIndex task_model(const Scenario& scenario, size_t task) { return scenario.tasks.at(task).model; }
-
-}  // namespace coedge
+}  // namespace coedge::node

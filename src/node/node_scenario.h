@@ -10,13 +10,10 @@
 #include "core/result.h"
 #include "core/scenario.h"
 
-namespace coedge {
+namespace coedge::node {
 
 // Errors: a model with no profile in `profiles` (matched by name).
-Result<Scenario> build_node_scenario(const NodeConfig& config,
+Result<Scenario> build_node_scenario(const config::NodeConfig& config,
                                      const std::vector<ModelProfile>& profiles);
 
-// The task's model index in the scenario built above.
-ModelIndex task_model(const Scenario& scenario, size_t task);
-
-}  // namespace coedge
+}  // namespace coedge::node

@@ -22,10 +22,10 @@
 #include "ipc/messages.h"
 #include "node/accounting.h"
 
-namespace coedge {
+namespace coedge::node {
 
 struct PipelineContext {
-  const NodeConfig* config = nullptr;
+  const config::NodeConfig* config = nullptr;
   const Scenario* scenario = nullptr;          // the node's models (profiled) and tasks
   std::vector<ModelProfile> profiles;          // as given to the server process
   std::string profiles_file;                   // the same, as a file (for the server process)
@@ -84,4 +84,4 @@ class Pipeline {
 std::unique_ptr<Pipeline> make_in_process_pipeline(PipelineContext context);
 std::unique_ptr<Pipeline> make_ipc_pipeline(PipelineContext context);
 
-}  // namespace coedge
+}  // namespace coedge::node

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <string>
 
-namespace coedge {
+namespace coedge::node {
 
 Status enter_private_mounts(uint64_t shm_bytes) {
   if (geteuid() != 0) {
@@ -31,4 +31,4 @@ Status enter_private_mounts(uint64_t shm_bytes) {
   return Ok{};
 }
 
-}  // namespace coedge
+}  // namespace coedge::node

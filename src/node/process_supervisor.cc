@@ -23,7 +23,7 @@
 
 extern char** environ;  // NOLINT: POSIX
 
-namespace coedge {
+namespace coedge::node {
 namespace {
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -414,4 +414,4 @@ void ProcessSupervisor::terminate(const std::vector<int>& ids, Duration grace) {
   }
 }
 
-}  // namespace coedge
+}  // namespace coedge::node

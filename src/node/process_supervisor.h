@@ -24,7 +24,7 @@
 #include "core/result.h"
 #include "core/time.h"
 
-namespace coedge {
+namespace coedge::node {
 
 struct ChildSpec {
   std::string name;               // for logs and events, e.g. "t0/pre"
@@ -122,4 +122,4 @@ class ProcessSupervisor {
   std::vector<Child> children_;
 };
 
-}  // namespace coedge
+}  // namespace coedge::node

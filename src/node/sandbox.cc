@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <system_error>
 
-namespace coedge {
+namespace coedge::node {
 namespace {
 
 namespace fs = std::filesystem;
@@ -111,7 +111,7 @@ Result<std::string> find_bwrap() {
 
 Result<LaunchCommand> sandbox_command(const SandboxSpec& spec,
                                       const std::vector<std::string>& command) {
-  COEDGE_CHECK(spec.isolation != Isolation::kNone);
+  COEDGE_CHECK(spec.isolation != config::Isolation::kNone);
   COEDGE_CHECK(!command.empty() && !command.front().empty());
 
   if (auto s = check_path("task_dir", spec.task_dir, true); !s) return s.error();
@@ -122,7 +122,7 @@ Result<LaunchCommand> sandbox_command(const SandboxSpec& spec,
     }
   }
 
-  if (spec.isolation == Isolation::kProcess) {
+  if (spec.isolation == config::Isolation::kProcess) {
     return LaunchCommand{command, spec.env, task_dir};
   }
 
@@ -192,4 +192,4 @@ Result<LaunchCommand> sandbox_command(const SandboxSpec& spec,
   return LaunchCommand{std::move(argv), {}, {}};
 }
 
-}  // namespace coedge
+}  // namespace coedge::node

@@ -15,10 +15,10 @@
 #include "config/node_config.h"
 #include "core/result.h"
 
-namespace coedge {
+namespace coedge::node {
 
 struct SandboxSpec {
-  Isolation isolation = Isolation::kSandbox;
+  config::Isolation isolation = config::Isolation::kSandbox;
   // Absolute; the only writable directory of the worker, bound read-write at the same
   // path; the worker starts in it.
   std::string task_dir;
@@ -71,4 +71,4 @@ Result<std::string> find_bwrap(const std::string& search_path);
 // programs anyway).
 Result<std::string> find_bwrap();
 
-}  // namespace coedge
+}  // namespace coedge::node

@@ -15,7 +15,7 @@
 #include "node/inference_engine.h"
 #include "node/node_scenario.h"
 
-namespace coedge {
+namespace coedge::node {
 namespace {
 
 volatile std::sig_atomic_t g_stop = 0;
@@ -118,7 +118,7 @@ class ShmSink final : public EngineSink {
 
 }  // namespace
 
-int run_server_process(const NodeConfig& config, const std::vector<ModelProfile>& profiles) {
+int run_server_process(const config::NodeConfig& config, const std::vector<ModelProfile>& profiles) {
   std::signal(SIGTERM, on_signal);
   std::signal(SIGINT, on_signal);
   auto scenario = build_node_scenario(config, profiles);
@@ -126,21 +126,17 @@ int run_server_process(const NodeConfig& config, const std::vector<ModelProfile>
     std::fprintf(stderr, "coedge server: %s\n", scenario.error().message.c_str());
     return 2;
   }
-  auto scheduler = make_local_scheduler(config.scheduler, *scenario);
-  if (!scheduler.ok()) {
-    std::fprintf(stderr, "coedge server: %s\n", scheduler.error().message.c_str());
-    return 2;
-  }
-  BackendOptions backend_options;
+  auto scheduler = policy::make_local_scheduler(config.scheduler, *scenario);
+  infer::BackendOptions backend_options;
   backend_options.threads = config.backend_threads;
-  auto backend = make_backend(config.backend, backend_options);
+  auto backend = infer::make_backend(config.backend, backend_options);
   if (!backend.ok()) {
     std::fprintf(stderr, "coedge server: %s\n", backend.error().message.c_str());
     return 2;
   }
-  std::vector<std::unique_ptr<Model>> models;
-  std::vector<Model*> model_ptrs;
-  for (const NodeModelConfig& m : config.models) {
+  std::vector<std::unique_ptr<infer::Model>> models;
+  std::vector<infer::Model*> model_ptrs;
+  for (const config::NodeModelConfig& m : config.models) {
     auto model = (*backend)->load(m.file);
     if (!model.ok()) {
       std::fprintf(stderr, "coedge server: %s\n", model.error().message.c_str());
@@ -162,7 +158,7 @@ int run_server_process(const NodeConfig& config, const std::vector<ModelProfile>
     return 1;
   }
   std::vector<TaskPorts> ports;
-  for (const NodeTaskConfig& t : config.tasks) {
+  for (const config::NodeTaskConfig& t : config.tasks) {
     auto tensors = (*segment)->ring(ipc::tensor_ring(t.name));
     auto outputs = (*segment)->ring(ipc::output_ring(t.name));
     auto output_pool = (*segment)->pool(ipc::output_pool(t.name));
@@ -186,14 +182,14 @@ int run_server_process(const NodeConfig& config, const std::vector<ModelProfile>
   }
   MonotonicClock clock;
   ShmSink sink(ports, *events);
-  InferenceEngine engine(*scenario, std::move(*scheduler), model_ptrs, sink, clock);
+  InferenceEngine engine(*scenario, std::move(scheduler), model_ptrs, sink, clock);
 
   ipc::JobEvent ready;
   ready.kind = ipc::EventKind::kReady;
   ready.reason = static_cast<uint8_t>(ipc::Role::kServer);
   send(*events, ready);
   std::fprintf(stderr, "coedge server: %zu models loaded, scheduler %s, ready\n", models.size(),
-               config.scheduler.c_str());
+               config.scheduler.text().c_str());
 
   TimePoint wake_at = TimePoint::max();
   while (!g_stop) {
@@ -236,4 +232,4 @@ int run_server_process(const NodeConfig& config, const std::vector<ModelProfile>
   return 0;
 }
 
-}  // namespace coedge
+}  // namespace coedge::node

@@ -11,9 +11,9 @@
 #include "config/node_config.h"
 #include "core/scenario.h"
 
-namespace coedge {
+namespace coedge::node {
 
 // Returns the process exit code (non-zero when a model or the scheduler cannot load).
-int run_server_process(const NodeConfig& config, const std::vector<ModelProfile>& profiles);
+int run_server_process(const config::NodeConfig& config, const std::vector<ModelProfile>& profiles);
 
-}  // namespace coedge
+}  // namespace coedge::node

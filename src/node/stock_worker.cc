@@ -11,14 +11,14 @@
 #include "infer/classification.h"
 #include "infer/detection.h"
 
-namespace coedge {
+namespace coedge::node {
 namespace {
 
 struct StockState {
   bool detection = false;
   int width = 0, height = 0;
-  ClassificationConfig classification;
-  DetectionConfig detection_config;
+  infer::ClassificationConfig classification;
+  infer::DetectionConfig detection_config;
 };
 
 void set_error(char* error, size_t size, const std::string& text) {
@@ -56,14 +56,14 @@ int stock_pre(void* opaque, const coedge_frame* frame, coedge_tensor* tensor, ch
                       static_cast<size_t>(frame->stride));
   const std::span<float> out(tensor->data, tensor->elements);
   if (!state->detection) {
-    const Status st = classification_preprocess(image, state->classification, out);
+    const Status st = infer::classification_preprocess(image, state->classification, out);
     if (!st.ok()) {
       set_error(error, error_size, st.error().message);
       return 1;
     }
     return 0;
   }
-  auto letterbox = detection_preprocess(image, state->width, state->height, out);
+  auto letterbox = infer::detection_preprocess(image, state->width, state->height, out);
   if (!letterbox.ok()) {
     set_error(error, error_size, letterbox.error().message);
     return 1;
@@ -83,7 +83,7 @@ int stock_post(void* opaque, const coedge_output* output, char* result, size_t r
   std::string json;
   if (!state->detection) {
     json = "{\"top\":[";
-    const auto top = classification_postprocess(data, state->classification.top_k);
+    const auto top = infer::classification_postprocess(data, state->classification.top_k);
     for (size_t i = 0; i < top.size(); ++i) {
       char item[64];
       std::snprintf(item, sizeof item, "%s{\"class\":%d,\"p\":%.4f}", i ? "," : "", top[i].class_id,
@@ -96,12 +96,12 @@ int stock_post(void* opaque, const coedge_output* output, char* result, size_t r
       set_error(error, error_size, "detector output item is not [rows, 5 + classes]");
       return 1;
     }
-    Letterbox lb;
+    infer::Letterbox lb;
     lb.scale = output->aux[0];
     lb.pad_x = output->aux[1];
     lb.pad_y = output->aux[2];
     lb.frame = cv::Size(static_cast<int>(output->aux[3]), static_cast<int>(output->aux[4]));
-    auto detections = detection_postprocess(data, static_cast<int>(output->shape[1]), lb,
+    auto detections = infer::detection_postprocess(data, static_cast<int>(output->shape[1]), lb,
                                             state->detection_config);
     if (!detections.ok()) {
       set_error(error, error_size, detections.error().message);
@@ -109,7 +109,7 @@ int stock_post(void* opaque, const coedge_output* output, char* result, size_t r
     }
     json = "{\"detections\":[";
     for (size_t i = 0; i < detections->size(); ++i) {
-      const Detection& d = (*detections)[i];
+      const infer::Detection& d = (*detections)[i];
       char item[160];
       std::snprintf(item, sizeof item, "%s{\"class\":%d,\"score\":%.3f,\"box\":[%.1f,%.1f,%.1f,%.1f]}",
                     i ? "," : "", d.class_id, d.score, d.box.x, d.box.y, d.box.width, d.box.height);
@@ -131,4 +131,4 @@ const coedge_worker_callbacks kStock = {COEDGE_WORKER_ABI_VERSION, stock_init, s
 
 const coedge_worker_callbacks* stock_worker_callbacks() { return &kStock; }
 
-}  // namespace coedge
+}  // namespace coedge::node

@@ -6,8 +6,8 @@
 
 #include "coedge/worker.h"
 
-namespace coedge {
+namespace coedge::node {
 
 const coedge_worker_callbacks* stock_worker_callbacks();
 
-}  // namespace coedge
+}  // namespace coedge::node

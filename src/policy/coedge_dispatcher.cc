@@ -6,7 +6,7 @@
 #include "policy/estimators.h"
 #include "policy/similarity.h"
 
-namespace coedge {
+namespace coedge::policy {
 namespace {
 constexpr double kInfinity = std::numeric_limits<double>::infinity();
 constexpr double kSimilarityTolerance = 1e-12;
@@ -331,4 +331,4 @@ void CoedgeDispatcher::on_node_back(NodeIndex node) {
   lost_[node] = false;
 }
 
-}  // namespace coedge
+}  // namespace coedge::policy

@@ -53,7 +53,7 @@
 
 #include "policy/dispatcher.h"
 
-namespace coedge {
+namespace coedge::policy {
 
 struct CoedgeDispatcherOptions {
   bool batch_aware = false;             // Eq. 3 with batching (CoEdge+)
@@ -126,4 +126,4 @@ class CoedgeDispatcher final : public Dispatcher {
   int window_ = 0;
 };
 
-}  // namespace coedge
+}  // namespace coedge::policy

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace coedge {
+namespace coedge::policy {
 namespace {
 // std::*_heap build max-heaps; "greater" puts the earliest deadline on top.
 bool later_deadline(const Job& a, const Job& b) { return earlier_deadline(b, a); }
@@ -107,4 +107,4 @@ void CoedgeScheduler::decide(TimePoint now, Decision& out) {
   out.wake_at = hold;  // a new arrival also wakes the scheduler
 }
 
-}  // namespace coedge
+}  // namespace coedge::policy

@@ -27,7 +27,7 @@
 
 #include "policy/local_scheduler.h"
 
-namespace coedge {
+namespace coedge::policy {
 
 struct CoedgeSchedulerOptions {
   bool wait_for_batch = false;  // slack-aware waiting
@@ -60,4 +60,4 @@ class CoedgeScheduler final : public LocalScheduler {
   size_t queued_ = 0;
 };
 
-}  // namespace coedge
+}  // namespace coedge::policy

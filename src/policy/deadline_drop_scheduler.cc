@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace coedge {
+namespace coedge::policy {
 namespace {
 bool later_deadline(const Job& a, const Job& b) { return earlier_deadline(b, a); }
 }  // namespace
@@ -55,4 +55,4 @@ void DeadlineDropScheduler::decide(TimePoint now, Decision& out) {
   }
 }
 
-}  // namespace coedge
+}  // namespace coedge::policy

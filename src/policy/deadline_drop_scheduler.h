@@ -12,7 +12,7 @@
 
 #include "policy/local_scheduler.h"
 
-namespace coedge {
+namespace coedge::policy {
 
 class DeadlineDropScheduler final : public LocalScheduler {
  public:
@@ -28,4 +28,4 @@ class DeadlineDropScheduler final : public LocalScheduler {
   size_t queued_ = 0;
 };
 
-}  // namespace coedge
+}  // namespace coedge::policy

@@ -1,17 +1,10 @@
 #include "policy/dispatcher.h"
 
-#include <array>
-
 #include "policy/coedge_dispatcher.h"
 #include "policy/simple_dispatchers.h"
 #include "policy/spread_dispatcher.h"
 
-namespace coedge {
-namespace {
-constexpr std::array<std::string_view, 6> kNames = {"coedge", "coedge+", "coedge++", "local",
-                                                    "naive", "spread"};
-}
-
+namespace coedge::policy {
 std::string_view to_string(PlanReason reason) {
   switch (reason) {
     case PlanReason::kPlaced: return "placed";
@@ -25,24 +18,17 @@ std::string_view to_string(PlanReason reason) {
   return "?";
 }
 
-std::span<const std::string_view> dispatcher_names() { return kNames; }
-
-Result<std::unique_ptr<Dispatcher>> make_dispatcher(std::string_view name,
-                                                    const Scenario& scenario) {
-  std::unique_ptr<Dispatcher> dispatcher;
-  if (name == "coedge") dispatcher = std::make_unique<CoedgeDispatcher>(scenario);
-  if (name == "coedge+")
-    dispatcher = std::make_unique<CoedgeDispatcher>(scenario, CoedgeDispatcherOptions{true, false, false});
-  if (name == "coedge++")
-    dispatcher = std::make_unique<CoedgeDispatcher>(scenario, CoedgeDispatcherOptions{true, true, true});
-  if (name == "local") dispatcher = std::make_unique<LocalDispatcher>(scenario);
-  if (name == "naive") dispatcher = std::make_unique<NaiveDispatcher>(scenario);
-  if (name == "spread") dispatcher = std::make_unique<SpreadDispatcher>(scenario);
-  if (!dispatcher) {
-    return Error{ErrorCode::kInvalidInput, "unknown dispatcher '" + std::string(name) +
-                                               "' (choose one of: coedge, coedge+, coedge++, local, naive, spread)"};
-  }
-  return dispatcher;
+std::unique_ptr<Dispatcher> make_dispatcher(const DispatcherSpec& spec, const Scenario& scenario) {
+  const std::string_view base = spec.base();
+  if (base == "local") return std::make_unique<LocalDispatcher>(scenario);
+  if (base == "naive") return std::make_unique<NaiveDispatcher>(scenario);
+  if (base == "spread") return std::make_unique<SpreadDispatcher>(scenario);
+  COEDGE_CHECK(base == "coedge");
+  CoedgeDispatcherOptions options;
+  options.batch_aware = spec.has("batch-aware");
+  options.blocking_aware = spec.has("blocking-aware");
+  options.evict_only_if_placeable = spec.has("useful-evictions");
+  return std::make_unique<CoedgeDispatcher>(scenario, options);
 }
 
 void reachable_nodes(const Scenario& scenario, const Network& network, TaskIndex t,
@@ -59,4 +45,4 @@ void reachable_nodes(const Scenario& scenario, const Network& network, TaskIndex
     if (link.mbps > 0) out.push_back(link.peer);
 }
 
-}  // namespace coedge
+}  // namespace coedge::policy

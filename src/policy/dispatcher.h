@@ -8,14 +8,13 @@
 #include <memory>
 #include <optional>
 #include <span>
-#include <string>
-#include <string_view>
 #include <vector>
 
 #include "core/result.h"
 #include "core/scenario.h"
+#include "policy/policy_spec.h"
 
-namespace coedge {
+namespace coedge::policy {
 
 // node_of_task[t] is the node that executes task t, or kNone when no node can host it
 // (its jobs are released and dropped: it counts in the miss rate, as in Eq. 1).
@@ -81,11 +80,9 @@ class Dispatcher {
   virtual void on_node_back(NodeIndex /*node*/) {}
 };
 
-std::span<const std::string_view> dispatcher_names();
-
-// REQUIRES: `scenario` outlives the dispatcher.
-Result<std::unique_ptr<Dispatcher>> make_dispatcher(std::string_view name,
-                                                    const Scenario& scenario);
+// The dispatcher `spec` names (policy_spec.h: parsed and checked already, so this cannot
+// fail). REQUIRES: `scenario` outlives the dispatcher.
+std::unique_ptr<Dispatcher> make_dispatcher(const DispatcherSpec& spec, const Scenario& scenario);
 
 // The nodes task `t` may execute on: its source, then every node it can reach (all nodes
 // when the network has a default bandwidth, otherwise the source's explicit links). This
@@ -93,4 +90,4 @@ Result<std::unique_ptr<Dispatcher>> make_dispatcher(std::string_view name,
 void reachable_nodes(const Scenario& scenario, const Network& network, TaskIndex t,
                      std::vector<NodeIndex>& out);
 
-}  // namespace coedge
+}  // namespace coedge::policy

@@ -1,6 +1,6 @@
 #include "policy/estimators.h"
 
-namespace coedge {
+namespace coedge::policy {
 
 Duration comm_time(const Network& network, int64_t bytes, NodeIndex source, NodeIndex node) {
   if (source == node) return Duration{0};
@@ -34,4 +34,4 @@ double load_capacity(const TaskSpec& task, const ModelProfile& model, Duration c
   return (budget - pre_post_us(model)) / static_cast<double>(task.period.count());
 }
 
-}  // namespace coedge
+}  // namespace coedge::policy

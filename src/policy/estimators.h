@@ -10,7 +10,7 @@
 
 #include "core/scenario.h"
 
-namespace coedge {
+namespace coedge::policy {
 
 // Eq. 2. kNever when the nodes cannot talk (no link and no default bandwidth) or the
 // transfer would take longer than the clock can count.
@@ -30,4 +30,4 @@ double exec_estimate_us(const TaskSpec& task, const ModelProfile& model, double 
 double load_capacity(const TaskSpec& task, const ModelProfile& model, Duration comm,
                      double alpha);
 
-}  // namespace coedge
+}  // namespace coedge::policy

@@ -8,7 +8,7 @@
 #include "core/scenario.h"
 #include "core/time.h"
 
-namespace coedge {
+namespace coedge::policy {
 
 struct Job {
   uint64_t id = 0;
@@ -24,4 +24,4 @@ inline bool earlier_deadline(const Job& a, const Job& b) {
   return a.deadline != b.deadline ? a.deadline < b.deadline : a.id < b.id;
 }
 
-}  // namespace coedge
+}  // namespace coedge::policy

@@ -13,16 +13,14 @@
 
 #include <memory>
 #include <optional>
-#include <span>
-#include <string>
-#include <string_view>
 #include <vector>
 
 #include "core/result.h"
 #include "core/scenario.h"
 #include "policy/job.h"
+#include "policy/policy_spec.h"
 
-namespace coedge {
+namespace coedge::policy {
 
 struct Decision {
   ModelIndex model = kNone;
@@ -48,21 +46,10 @@ class LocalScheduler {
   virtual size_t queued() const = 0;
 };
 
-// The names accepted by make_local_scheduler, in the order --help lists them.
-std::span<const std::string_view> local_scheduler_names();
+// The local scheduler `spec` names (policy_spec.h: parsed and checked already, so this
+// cannot fail); its options, such as triton's knobs, apply to every model.
+// REQUIRES: `scenario` outlives the scheduler.
+std::unique_ptr<LocalScheduler> make_local_scheduler(const SchedulerSpec& spec,
+                                                     const Scenario& scenario);
 
-// Knobs of the schedulers that have them; unset ones take defaults derived from the
-// scenario (see each scheduler). They apply to every model.
-struct SchedulerParams {
-  std::optional<std::vector<int>> triton_preferred_batch_sizes;  // each within 1..10
-  std::optional<Duration> triton_max_queue_delay;
-  std::optional<Duration> triton_timeout;  // kNever: no timeout
-};
-
-// REQUIRES: `scenario` outlives the scheduler. Errors: an unknown name, or parameters
-// out of range.
-Result<std::unique_ptr<LocalScheduler>> make_local_scheduler(std::string_view name,
-                                                            const Scenario& scenario,
-                                                            const SchedulerParams& params = {});
-
-}  // namespace coedge
+}  // namespace coedge::policy

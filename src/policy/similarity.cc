@@ -4,7 +4,7 @@
 
 #include "core/result.h"
 
-namespace coedge {
+namespace coedge::policy {
 
 double cosine_similarity(std::span<const double> a, std::span<const double> b) {
   COEDGE_CHECK(a.size() == b.size());
@@ -24,4 +24,4 @@ double task_similarity(ModelIndex model, std::span<const uint32_t> counts,
   return static_cast<double>(counts[model]) / std::sqrt(static_cast<double>(sum_of_squares));
 }
 
-}  // namespace coedge
+}  // namespace coedge::policy

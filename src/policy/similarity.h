@@ -8,7 +8,7 @@
 
 #include "core/scenario.h"
 
-namespace coedge {
+namespace coedge::policy {
 
 // The general form, for any two vectors; 0 when either is all zeros.
 double cosine_similarity(std::span<const double> a, std::span<const double> b);
@@ -18,4 +18,4 @@ double cosine_similarity(std::span<const double> a, std::span<const double> b);
 double task_similarity(ModelIndex model, std::span<const uint32_t> counts,
                        uint64_t sum_of_squares);
 
-}  // namespace coedge
+}  // namespace coedge::policy

@@ -1,6 +1,6 @@
 #include "policy/simple_dispatchers.h"
 
-namespace coedge {
+namespace coedge::policy {
 namespace {
 Plan all_local(const Scenario& scenario, std::vector<PlanRecord>* records) {
   Plan plan;
@@ -81,4 +81,4 @@ Plan NaiveDispatcher::update(const WindowReport& report, std::vector<PlanRecord>
   return Plan{where_};
 }
 
-}  // namespace coedge
+}  // namespace coedge::policy

@@ -13,7 +13,7 @@
 
 #include "policy/dispatcher.h"
 
-namespace coedge {
+namespace coedge::policy {
 
 class LocalDispatcher final : public Dispatcher {
  public:
@@ -37,4 +37,4 @@ class NaiveDispatcher final : public Dispatcher {
   std::vector<NodeIndex> candidates_;  // scratch
 };
 
-}  // namespace coedge
+}  // namespace coedge::policy

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace coedge {
+namespace coedge::policy {
 namespace {
 bool edf_before(const Job& a, const Job& b) { return earlier_deadline(a, b); }
 bool fixed_before(const Job& a, const Job& b) {
@@ -40,4 +40,4 @@ EdfScheduler::EdfScheduler(const std::vector<ModelProfile>& models)
 FixedPriorityScheduler::FixedPriorityScheduler(const std::vector<ModelProfile>& models)
     : SingleQueueScheduler(models, fixed_before) {}
 
-}  // namespace coedge
+}  // namespace coedge::policy

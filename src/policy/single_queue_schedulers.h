@@ -9,7 +9,7 @@
 
 #include "policy/local_scheduler.h"
 
-namespace coedge {
+namespace coedge::policy {
 
 class SingleQueueScheduler : public LocalScheduler {
  public:
@@ -35,4 +35,4 @@ class FixedPriorityScheduler final : public SingleQueueScheduler {
   explicit FixedPriorityScheduler(const std::vector<ModelProfile>& models);
 };
 
-}  // namespace coedge
+}  // namespace coedge::policy

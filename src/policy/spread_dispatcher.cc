@@ -4,7 +4,7 @@
 
 #include "policy/estimators.h"
 
-namespace coedge {
+namespace coedge::policy {
 
 Plan SpreadDispatcher::initial(std::vector<PlanRecord>& records) {
   const auto& tasks = scenario_.tasks;
@@ -40,4 +40,4 @@ Plan SpreadDispatcher::update(const WindowReport& /*report*/, std::vector<PlanRe
   return plan_;
 }
 
-}  // namespace coedge
+}  // namespace coedge::policy

@@ -12,7 +12,7 @@
 
 #include "policy/dispatcher.h"
 
-namespace coedge {
+namespace coedge::policy {
 
 class SpreadDispatcher final : public Dispatcher {
  public:
@@ -25,4 +25,4 @@ class SpreadDispatcher final : public Dispatcher {
   Plan plan_;
 };
 
-}  // namespace coedge
+}  // namespace coedge::policy

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <functional>
 
-namespace coedge {
+namespace coedge::policy {
 
 TritonConfig careful_triton_config(const Scenario& scenario) {
   TritonConfig config;
@@ -118,4 +118,4 @@ void TritonScheduler::decide(TimePoint now, Decision& out) {
   out.expected = models_[chosen].exe(static_cast<int>(out.batch.size()));
 }
 
-}  // namespace coedge
+}  // namespace coedge::policy

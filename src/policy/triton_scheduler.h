@@ -16,7 +16,7 @@
 
 #include "policy/local_scheduler.h"
 
-namespace coedge {
+namespace coedge::policy {
 
 struct TritonModelConfig {
   std::vector<int> preferred_batch_sizes;  // ascending, within 1..10
@@ -61,4 +61,4 @@ class TritonScheduler final : public LocalScheduler {
   size_t queued_ = 0;
 };
 
-}  // namespace coedge
+}  // namespace coedge::policy

@@ -7,7 +7,7 @@
 #include "core/result.h"
 #include "core/rng.h"
 
-namespace coedge {
+namespace coedge::sim {
 
 Duration city_period(const ModelProfile& model) {
   const int64_t step = 100000;  // 100 ms
@@ -117,4 +117,4 @@ Result<Scenario> generate_city(const CityOptions& o, const std::vector<ModelProf
   return s;
 }
 
-}  // namespace coedge
+}  // namespace coedge::sim

@@ -11,7 +11,7 @@
 #include "core/result.h"
 #include "core/scenario.h"
 
-namespace coedge {
+namespace coedge::sim {
 
 struct CityOptions {
   uint32_t nodes = 100;
@@ -42,4 +42,4 @@ Duration city_period(const ModelProfile& model);
 inline constexpr uint32_t kMaxCityTasks = 50'000'000;
 Result<Scenario> generate_city(const CityOptions& options, const std::vector<ModelProfile>& models);
 
-}  // namespace coedge
+}  // namespace coedge::sim

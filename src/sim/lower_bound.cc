@@ -7,7 +7,7 @@
 #include "policy/dispatcher.h"
 #include "policy/estimators.h"
 
-namespace coedge {
+namespace coedge::sim {
 namespace {
 
 // Serves the cheapest (cost, rate) demands first within `capacity` (work per second);
@@ -44,9 +44,9 @@ MissRateBound miss_rate_lower_bound(const Scenario& s) {
     const double rate = 1.0 / to_s(task.period);
     total += rate;
     bool reachable = false;
-    reachable_nodes(s, s.network, t, candidates);
+    policy::reachable_nodes(s, s.network, t, candidates);
     for (NodeIndex k : candidates) {
-      const Duration comm = comm_time(s.network, model.input_bytes, task.source, k);
+      const Duration comm = policy::comm_time(s.network, model.input_bytes, task.source, k);
       if (comm != kNever &&
           comm + model.pre_time + model.exe(1) + model.post_time <= task.deadline) {
         reachable = true;
@@ -100,4 +100,4 @@ MissRateBound miss_rate_lower_bound(const Scenario& s) {
   return bound;
 }
 
-}  // namespace coedge
+}  // namespace coedge::sim

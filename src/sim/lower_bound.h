@@ -18,7 +18,7 @@
 
 #include "core/scenario.h"
 
-namespace coedge {
+namespace coedge::sim {
 
 struct MissRateBound {
   double miss_rate = 0;         // the bound, in [0, 1]
@@ -29,4 +29,4 @@ struct MissRateBound {
 
 MissRateBound miss_rate_lower_bound(const Scenario& scenario);
 
-}  // namespace coedge
+}  // namespace coedge::sim

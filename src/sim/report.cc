@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace coedge {
+namespace coedge::sim {
 namespace {
 
 double percentile_ms(std::vector<int64_t>& sorted_us, double q) {
@@ -59,15 +59,6 @@ std::string fmt(const char* format, auto... args) {
 
 // RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled. Names
 // in scenarios are free text.
-std::string csv(const std::string& field) {
-  if (field.find_first_of(",\"\r\n") == std::string::npos) return field;
-  std::string out = "\"";
-  for (char c : field) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
 
 std::string percent(double rate) { return fmt("%.2f%%", rate * 100.0); }
 
@@ -133,7 +124,7 @@ Status make_dir(const std::string& dir) {
 }
 
 std::string stats_csv_row(const std::string& name, const Stats& s) {
-  return fmt("%s,%llu,%llu,%llu,%llu,%.6f,%.3f,%.3f,%.3f,%.3f\n", csv(name).c_str(),
+  return fmt("%s,%llu,%llu,%llu,%llu,%.6f,%.3f,%.3f,%.3f,%.3f\n", csv_field(name).c_str(),
              static_cast<unsigned long long>(s.released), static_cast<unsigned long long>(s.met),
              static_cast<unsigned long long>(s.overdue),
              static_cast<unsigned long long>(s.dropped), s.miss_rate, s.mean_ms, s.p50_ms,
@@ -187,7 +178,7 @@ RunSummary summarize(const Scenario& scenario, const SimResult& result, std::str
   return summary;
 }
 
-std::vector<std::string> allocation_by_node(const Scenario& scenario, const Plan& plan) {
+std::vector<std::string> allocation_by_node(const Scenario& scenario, const policy::Plan& plan) {
   std::vector<std::string> cells(scenario.nodes.size() + 1);
   for (TaskIndex t = 0; t < plan.node_of_task.size(); ++t) {
     const NodeIndex k = plan.node_of_task[t];
@@ -325,7 +316,7 @@ Status write_seed_sweep_file(const std::string& dir, uint64_t first_seed,
   for (const auto& policy : runs) {
     for (size_t i = 0; i < policy.size(); ++i) {
       const RunSummary& r = policy[i];
-      const std::string prefix = csv(r.label) + "," + std::to_string(first_seed + i) + ",";
+      const std::string prefix = csv_field(r.label) + "," + std::to_string(first_seed + i) + ",";
       for (size_t m = 0; m < r.models.size(); ++m)
         text += prefix + stats_csv_row(r.model_names[m], r.models[m]);
       text += prefix + stats_csv_row("overall", r.overall);
@@ -342,8 +333,8 @@ Status write_run_files(const std::string& dir, const Scenario& scenario,
   std::string text = std::string("task,model,node,") + kStatsCsvHeader;
   for (TaskIndex t = 0; t < summary.tasks.size(); ++t) {
     const TaskSpec& task = scenario.tasks[t];
-    text += csv(task.name) + "," + csv(scenario.models[task.model].name) + "," +
-            csv(node_name(scenario, result.final_plan.node_of_task[t])) + "," +
+    text += csv_field(task.name) + "," + csv_field(scenario.models[task.model].name) + "," +
+            csv_field(node_name(scenario, result.final_plan.node_of_task[t])) + "," +
             stats_csv_row("", summary.tasks[t]).substr(1);
   }
   if (Status st = write_text(base / "tasks.csv", text); !st.ok()) return st;
@@ -356,15 +347,15 @@ Status write_run_files(const std::string& dir, const Scenario& scenario,
 
   text = "task,source,node_at_start,node_at_end\n";
   for (TaskIndex t = 0; t < scenario.tasks.size(); ++t)
-    text += csv(scenario.tasks[t].name) + "," + csv(scenario.nodes[scenario.tasks[t].source].name) +
-            "," + csv(node_name(scenario, result.initial_plan.node_of_task[t])) + "," +
-            csv(node_name(scenario, result.final_plan.node_of_task[t])) + "\n";
+    text += csv_field(scenario.tasks[t].name) + "," + csv_field(scenario.nodes[scenario.tasks[t].source].name) +
+            "," + csv_field(node_name(scenario, result.initial_plan.node_of_task[t])) + "," +
+            csv_field(node_name(scenario, result.final_plan.node_of_task[t])) + "\n";
   if (Status st = write_text(base / "allocation.csv", text); !st.ok()) return st;
 
   text = "window_end_s,task,node,finished,missed,miss_rate,mean_latency_ms\n";
   for (const WindowRow& w : result.windows)
     text += fmt("%.3f,%s,%s,%llu,%llu,%.6f,%.3f\n", to_s(w.end),
-                csv(scenario.tasks[w.task].name).c_str(), csv(node_name(scenario, w.node)).c_str(),
+                csv_field(scenario.tasks[w.task].name).c_str(), csv_field(node_name(scenario, w.node)).c_str(),
                 static_cast<unsigned long long>(w.stats.finished),
                 static_cast<unsigned long long>(w.stats.missed), w.stats.miss_rate(),
                 to_ms(w.stats.mean_latency));
@@ -372,9 +363,9 @@ Status write_run_files(const std::string& dir, const Scenario& scenario,
 
   text = "time_s,task,from,to,reason\n";
   for (const TimedPlanRecord& r : result.plan_records)
-    text += fmt("%.3f,%s,%s,%s,%s\n", to_s(r.at), csv(scenario.tasks[r.record.task].name).c_str(),
-                csv(node_name(scenario, r.record.from)).c_str(),
-                csv(node_name(scenario, r.record.to)).c_str(),
+    text += fmt("%.3f,%s,%s,%s,%s\n", to_s(r.at), csv_field(scenario.tasks[r.record.task].name).c_str(),
+                csv_field(node_name(scenario, r.record.from)).c_str(),
+                csv_field(node_name(scenario, r.record.to)).c_str(),
                 std::string(to_string(r.record.reason)).c_str());
   if (Status st = write_text(base / "plan_changes.csv", text); !st.ok()) return st;
 
@@ -384,9 +375,9 @@ Status write_run_files(const std::string& dir, const Scenario& scenario,
             "pre_start_ms,pre_end_ms,infer_start_ms,infer_end_ms,post_start_ms,end_ms\n";
     for (const JobRecord& j : result.jobs)
       jobs << fmt("%llu,%s,%s,%u,%s,%s,", static_cast<unsigned long long>(j.id),
-                  csv(scenario.tasks[j.task].name).c_str(), csv(node_name(scenario, j.node)).c_str(),
+                  csv_field(scenario.tasks[j.task].name).c_str(), csv_field(node_name(scenario, j.node)).c_str(),
                   static_cast<unsigned>(j.batch), std::string(to_string(j.outcome)).c_str(),
-                  std::string(to_string(j.drop)).c_str())
+                  j.drop == DropCause::kNone ? "" : std::string(to_string(j.drop)).c_str())
            << ms_or_blank(j.release) << ',' << ms_or_blank(j.deadline) << ','
            << ms_or_blank(j.arrive) << ',' << ms_or_blank(j.pre_start) << ','
            << ms_or_blank(j.pre_end) << ',' << ms_or_blank(j.infer_start) << ','
@@ -433,8 +424,8 @@ Status write_comparison_files(const std::string& dir, const Scenario& scenario,
                          {"accelerator", bound.accelerator}, {"cpu", bound.cpu}};
   for (const RunSummary& s : summaries) {
     for (size_t i = 0; i < s.models.size(); ++i)
-      text += csv(s.label) + "," + stats_csv_row(s.model_names[i], s.models[i]);
-    text += csv(s.label) + "," + stats_csv_row("overall", s.overall);
+      text += csv_field(s.label) + "," + stats_csv_row(s.model_names[i], s.models[i]);
+    text += csv_field(s.label) + "," + stats_csv_row("overall", s.overall);
     nlohmann::ordered_json entry;
     entry["overall"] = stats_json(s.overall);
     for (size_t i = 0; i < s.models.size(); ++i)
@@ -448,4 +439,14 @@ Status write_comparison_files(const std::string& dir, const Scenario& scenario,
   return write_text(std::filesystem::path(dir) / "compare.json", json.dump(2) + "\n");
 }
 
-}  // namespace coedge
+std::string csv_field(const std::string& field) {
+  if (field.find_first_of(",\"\r\n") == std::string::npos) return field;
+  std::string out = "\"";
+  for (char c : field) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace coedge::sim

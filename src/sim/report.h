@@ -13,7 +13,7 @@
 #include "sim/lower_bound.h"
 #include "sim/simulator.h"
 
-namespace coedge {
+namespace coedge::sim {
 
 struct Stats {
   uint64_t released = 0, met = 0, overdue = 0, dropped = 0;
@@ -35,7 +35,7 @@ struct RunSummary {
 RunSummary summarize(const Scenario& scenario, const SimResult& result, std::string label);
 
 // "Y1, V1" per node, in task order; unplaced tasks under "(unplaced)".
-std::vector<std::string> allocation_by_node(const Scenario& scenario, const Plan& plan);
+std::vector<std::string> allocation_by_node(const Scenario& scenario, const policy::Plan& plan);
 
 std::string format_run(const Scenario& scenario, const SimResult& result,
                        const RunSummary& summary);
@@ -63,4 +63,8 @@ Status write_comparison_files(const std::string& dir, const Scenario& scenario,
                               const std::vector<RunSummary>& summaries,
                               const MissRateBound& bound);
 
-}  // namespace coedge
+// A CSV field as RFC 4180 writes it: quoted when it holds a comma, quote or line break
+// (policy labels such as "coedge:batch-aware,useful-evictions+edf" do).
+std::string csv_field(const std::string& field);
+
+}  // namespace coedge::sim

@@ -9,26 +9,7 @@
 #include "core/rng.h"
 #include "policy/local_scheduler.h"
 
-namespace coedge {
-
-std::string_view to_string(Outcome outcome) {
-  switch (outcome) {
-    case Outcome::kMet: return "met";
-    case Outcome::kOverdue: return "overdue";
-    case Outcome::kDropped: return "dropped";
-  }
-  return "?";
-}
-
-std::string_view to_string(DropReason reason) {
-  switch (reason) {
-    case DropReason::kNone: return "";
-    case DropReason::kUnplaced: return "unplaced";
-    case DropReason::kScheduler: return "scheduler";
-    case DropReason::kUnreachable: return "unreachable";
-  }
-  return "?";
-}
+namespace coedge::sim {
 
 namespace {
 
@@ -60,7 +41,7 @@ struct Event {
 
 struct Flight {
   JobRecord rec;
-  Job job;
+  policy::Job job;
 };
 
 struct CpuWork {
@@ -69,26 +50,26 @@ struct CpuWork {
 };
 
 struct NodeRuntime {
-  std::unique_ptr<LocalScheduler> scheduler;
+  std::unique_ptr<policy::LocalScheduler> scheduler;
   int free_cores = 0;
   std::deque<CpuWork> cpu_queue;
   bool accel_busy = false;
   bool decision_pending = false;
-  std::vector<Job> running;
+  std::vector<policy::Job> running;
   uint32_t wake_generation = 0;
 };
 
 struct TaskRuntime {
   Duration phase{};
   uint64_t next_release_index = 0;
-  TaskWindow window;
+  policy::TaskWindow window;
   int64_t window_latency_sum = 0, window_node_latency_sum = 0;
 };
 
 class Simulation {
  public:
   Simulation(const Scenario& scenario, const SimOptions& options,
-             std::unique_ptr<Dispatcher> dispatcher)
+             std::unique_ptr<policy::Dispatcher> dispatcher)
       : s_(scenario),
         opt_(options),
         dispatcher_(std::move(dispatcher)),
@@ -97,22 +78,19 @@ class Simulation {
         nodes_(scenario.nodes.size()),
         tasks_(scenario.tasks.size()) {}
 
-  Status init() {
+  void init() {
     for (NodeIndex k = 0; k < nodes_.size(); ++k) {
-      auto scheduler = make_local_scheduler(opt_.scheduler, s_, opt_.scheduler_params);
-      if (!scheduler.ok()) return scheduler.error();
-      nodes_[k].scheduler = std::move(scheduler.value());
+      nodes_[k].scheduler = make_local_scheduler(opt_.policy.scheduler, s_);
       nodes_[k].free_cores = s_.nodes[k].cpu_cores;
     }
-    result_.dispatcher = opt_.dispatcher;
-    result_.scheduler = opt_.scheduler;
+    result_.dispatcher = opt_.policy.dispatcher.text();
+    result_.scheduler = opt_.policy.scheduler.text();
     result_.tasks.resize(s_.tasks.size());
     result_.accelerator_busy.assign(s_.nodes.size(), Duration{0});
-    return Ok{};
   }
 
   SimResult run() {
-    std::vector<PlanRecord> records;
+    std::vector<policy::PlanRecord> records;
     plan_ = dispatcher_->initial(records);
     result_.initial_plan = plan_;
     note(records);
@@ -160,6 +138,7 @@ class Simulation {
  private:
   void push(TimePoint t, Ev kind, uint32_t a, uint32_t b) {
     events_.push(Event{t, kind == Ev::kDecide, seq_++, a, b, kind});
+    result_.peak_pending_events = std::max<uint64_t>(result_.peak_pending_events, events_.size());
   }
 
   void request_decision(NodeIndex k) {
@@ -169,8 +148,8 @@ class Simulation {
     push(now_, Ev::kDecide, k, 0);
   }
 
-  void note(std::vector<PlanRecord>& records) {
-    for (const PlanRecord& r : records) result_.plan_records.push_back({now_, r});
+  void note(std::vector<policy::PlanRecord>& records) {
+    for (const policy::PlanRecord& r : records) result_.plan_records.push_back({now_, r});
     records.clear();
   }
 
@@ -208,7 +187,7 @@ class Simulation {
     ++result_.tasks[t].released;
     Flight& f = flights_[slot];
     COEDGE_CHECK(next_seq_ < (uint64_t{1} << (64 - kSlotBits)));  // ids stay in release order
-    f.job = Job{(next_seq_++ << kSlotBits) | slot, t, task.model, now_, now_ + task.deadline,
+    f.job = policy::Job{(next_seq_++ << kSlotBits) | slot, t, task.model, now_, now_ + task.deadline,
                 task.priority};
     f.rec = JobRecord{};
     f.rec.id = f.job.id >> kSlotBits;
@@ -219,13 +198,13 @@ class Simulation {
         f.rec.post_start = f.rec.end = kUnset;
 
     const NodeIndex node = plan_.node_of_task[t];
-    if (node == kNone) return finish(slot, Outcome::kDropped, DropReason::kUnplaced);
+    if (node == kNone) return finish(slot, JobOutcome::kDropped, DropCause::kUnplaced);
     f.rec.node = node;
     if (node == task.source) return start_cpu(slot, false);
     const double mbps = net_.mbps(task.source, node);
     const Duration transfer =
         mbps > 0 ? transfer_time(s_.models[task.model].input_bytes, mbps) : kNever;
-    if (transfer == kNever) return finish(slot, Outcome::kDropped, DropReason::kUnreachable);
+    if (transfer == kNever) return finish(slot, JobOutcome::kDropped, DropCause::kUnreachable);
     // Directed link: one transfer at a time, first come first served.
     TimePoint& link_free = link_free_[(uint64_t{task.source} << 32) | node];
     const TimePoint start = std::max(now_, link_free);
@@ -264,8 +243,8 @@ class Simulation {
     }
     if (post) {
       f.rec.end = now_;
-      return finish(slot, now_ <= f.job.deadline ? Outcome::kMet : Outcome::kOverdue,
-                    DropReason::kNone);
+      return finish(slot, now_ <= f.job.deadline ? JobOutcome::kMet : JobOutcome::kOverdue,
+                    DropCause::kNone);
     }
     f.rec.pre_end = now_;
     node.scheduler->on_ready(f.job, now_);
@@ -275,8 +254,8 @@ class Simulation {
   void run_decision(NodeIndex k) {
     NodeRuntime& node = nodes_[k];
     node.scheduler->decide(now_, decision_);
-    for (const Job& job : decision_.dropped)
-      finish(static_cast<uint32_t>(job.id & kSlotMask), Outcome::kDropped, DropReason::kScheduler);
+    for (const policy::Job& job : decision_.dropped)
+      finish(static_cast<uint32_t>(job.id & kSlotMask), JobOutcome::kDropped, DropCause::kScheduler);
     if (!decision_.batch.empty()) {
       Duration exe = decision_.expected;
       if (s_.run.exec_jitter > 0) {
@@ -284,7 +263,7 @@ class Simulation {
         exe = Duration(static_cast<int64_t>(static_cast<double>(exe.count()) * factor));
       }
       const uint16_t size = static_cast<uint16_t>(decision_.batch.size());
-      for (const Job& job : decision_.batch) {
+      for (const policy::Job& job : decision_.batch) {
         JobRecord& rec = flights_[job.id & kSlotMask].rec;
         rec.infer_start = now_;
         rec.batch = size;
@@ -301,7 +280,7 @@ class Simulation {
   void on_accel_done(NodeIndex k) {
     NodeRuntime& node = nodes_[k];
     node.accel_busy = false;
-    for (const Job& job : node.running) {
+    for (const policy::Job& job : node.running) {
       const uint32_t slot = static_cast<uint32_t>(job.id & kSlotMask);
       flights_[slot].rec.infer_end = now_;
       start_cpu(slot, true);
@@ -310,21 +289,22 @@ class Simulation {
     request_decision(k);
   }
 
-  void finish(uint32_t slot, Outcome outcome, DropReason reason) {
+  void finish(uint32_t slot, JobOutcome outcome, DropCause reason) {
     Flight& f = flights_[slot];
     f.rec.outcome = outcome;
     f.rec.drop = reason;
-    if (outcome == Outcome::kDropped) f.rec.end = now_;
+    if (outcome == JobOutcome::kDropped) f.rec.end = now_;
     TaskTally& tally = result_.tasks[f.rec.task];
     TaskRuntime& tr = tasks_[f.rec.task];
     ++tr.window.finished;
     switch (outcome) {
-      case Outcome::kMet: ++tally.met; break;
-      case Outcome::kOverdue: ++tally.overdue; break;
-      case Outcome::kDropped: ++tally.dropped; break;
+      case JobOutcome::kMet: ++tally.met; break;
+      case JobOutcome::kOverdue: ++tally.overdue; break;
+      case JobOutcome::kDropped: ++tally.dropped; break;
+      case JobOutcome::kOpen: COEDGE_CHECK(!"a job ends met, overdue or dropped"); break;
     }
-    if (outcome != Outcome::kMet) ++tr.window.missed;
-    if (outcome != Outcome::kDropped) {
+    if (outcome != JobOutcome::kMet) ++tr.window.missed;
+    if (outcome != JobOutcome::kDropped) {
       const int64_t latency = (f.rec.end - f.rec.release).count();
       tally.latencies_us.push_back(latency);
       ++tr.window.completed;
@@ -338,12 +318,12 @@ class Simulation {
   }
 
   void on_window() {
-    WindowReport report;
+    policy::WindowReport report;
     report.now = now_;
     report.tasks.resize(tasks_.size());
     for (TaskIndex t = 0; t < tasks_.size(); ++t) {
       TaskRuntime& tr = tasks_[t];
-      TaskWindow w = tr.window;
+      policy::TaskWindow w = tr.window;
       if (w.completed) {
         const auto n = static_cast<int64_t>(w.completed);
         w.mean_latency = Duration(tr.window_latency_sum / n);
@@ -351,11 +331,11 @@ class Simulation {
       }
       report.tasks[t] = w;
       result_.windows.push_back({now_, t, plan_.node_of_task[t], w});
-      tr.window = TaskWindow{};
+      tr.window = policy::TaskWindow{};
       tr.window_latency_sum = tr.window_node_latency_sum = 0;
     }
     report.links.swap(changed_links_);
-    std::vector<PlanRecord> records;
+    std::vector<policy::PlanRecord> records;
     plan_ = dispatcher_->update(report, records);
     COEDGE_CHECK(plan_.node_of_task.size() == s_.tasks.size());
     note(records);
@@ -373,7 +353,7 @@ class Simulation {
 
   const Scenario& s_;
   const SimOptions& opt_;
-  std::unique_ptr<Dispatcher> dispatcher_;
+  std::unique_ptr<policy::Dispatcher> dispatcher_;
   Rng rng_;
   Network net_;
   std::vector<NodeRuntime> nodes_;
@@ -382,9 +362,9 @@ class Simulation {
   std::vector<Flight> flights_;
   std::vector<uint32_t> free_slots_;
   std::unordered_map<uint64_t, TimePoint> link_free_;
-  std::vector<MeasuredLink> changed_links_;
-  Plan plan_;
-  Decision decision_;
+  std::vector<policy::MeasuredLink> changed_links_;
+  policy::Plan plan_;
+  policy::Decision decision_;
   SimResult result_;
   TimePoint now_ = kEpoch;
   TimePoint last_end_ = kEpoch;
@@ -395,12 +375,10 @@ class Simulation {
 
 }  // namespace
 
-Result<SimResult> simulate(const Scenario& scenario, const SimOptions& options) {
-  auto dispatcher = make_dispatcher(options.dispatcher, scenario);
-  if (!dispatcher.ok()) return dispatcher.error();
-  Simulation sim(scenario, options, std::move(dispatcher.value()));
-  if (Status status = sim.init(); !status.ok()) return status.error();
+SimResult simulate(const Scenario& scenario, const SimOptions& options) {
+  Simulation sim(scenario, options, make_dispatcher(options.policy.dispatcher, scenario));
+  sim.init();
   return sim.run();
 }
 
-}  // namespace coedge
+}  // namespace coedge::sim

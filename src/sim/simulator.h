@@ -21,22 +21,16 @@
 #include <utility>
 #include <vector>
 
+#include "core/job_outcome.h"
 #include "core/result.h"
 #include "core/scenario.h"
 #include "policy/dispatcher.h"
 #include "policy/local_scheduler.h"
 
-namespace coedge {
-
-enum class Outcome : uint8_t { kMet, kOverdue, kDropped };
-enum class DropReason : uint8_t { kNone, kUnplaced, kScheduler, kUnreachable };
-std::string_view to_string(Outcome outcome);
-std::string_view to_string(DropReason reason);
+namespace coedge::sim {
 
 struct SimOptions {
-  std::string dispatcher = "coedge";
-  std::string scheduler = "coedge";
-  SchedulerParams scheduler_params;  // knobs of schedulers that have them (triton)
+  policy::PolicySpec policy;  // the dispatcher and every node's local scheduler
   bool record_jobs = false;  // keep a JobRecord per job (memory grows with the run)
   // Called with the fraction of simulated time done, at every window and at the end.
   std::function<void(double)> progress;
@@ -48,8 +42,8 @@ struct JobRecord {
   TaskIndex task = kNone;
   NodeIndex node = kNone;  // where it executed (kNone if never placed)
   uint16_t batch = 0;      // size of the batch it ran in
-  Outcome outcome = Outcome::kDropped;
-  DropReason drop = DropReason::kNone;
+  JobOutcome outcome = JobOutcome::kOpen;
+  DropCause drop = DropCause::kNone;
   TimePoint release, deadline, arrive, pre_start, pre_end, infer_start, infer_end, post_start,
       end;
 };
@@ -63,17 +57,17 @@ struct WindowRow {
   TimePoint end;
   TaskIndex task = kNone;
   NodeIndex node = kNone;  // where the plan had the task during the window
-  TaskWindow stats;
+  policy::TaskWindow stats;
 };
 
 struct TimedPlanRecord {
   TimePoint at;
-  PlanRecord record;
+  policy::PlanRecord record;
 };
 
 struct SimResult {
-  std::string dispatcher, scheduler;
-  Plan initial_plan, final_plan;
+  std::string dispatcher, scheduler;  // the specs' canonical texts
+  policy::Plan initial_plan, final_plan;
   std::vector<TimedPlanRecord> plan_records;
   std::vector<TaskTally> tasks;
   std::vector<Duration> accelerator_busy;  // per node
@@ -81,10 +75,13 @@ struct SimResult {
   std::vector<JobRecord> jobs;  // only with SimOptions::record_jobs
   TimePoint end_time;           // when the last job ended
   uint64_t events = 0;
+  // The most events ever queued at once: what the event queue cost in memory. It grows
+  // with the tasks and jobs in flight, not with the run's length or its number of windows.
+  uint64_t peak_pending_events = 0;
   uint64_t jobs_released = 0;
 };
 
-// Errors only for unknown policy names.
-Result<SimResult> simulate(const Scenario& scenario, const SimOptions& options);
+// Cannot fail: the specs were checked when parsed.
+SimResult simulate(const Scenario& scenario, const SimOptions& options);
 
-}  // namespace coedge
+}  // namespace coedge::sim

@@ -87,7 +87,7 @@ inline ::testing::AssertionResult error_matches(const Error& error, int line,
 inline ::testing::AssertionResult fails_with(const std::string& text, int line,
                                              const std::string& path,
                                              const std::string& reason) {
-  Result<Scenario> r = parse_scenario(text, "x.yaml", kDataDir);
+  Result<Scenario> r = config::parse_scenario(text, "x.yaml", kDataDir);
   if (r.ok()) return ::testing::AssertionFailure() << "parsed without error:\n" << text;
   return error_matches(r.error(), line, path, reason);
 }

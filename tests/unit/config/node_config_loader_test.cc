@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-namespace coedge {
+namespace coedge::config {
 namespace {
 
 namespace fs = std::filesystem;
@@ -102,8 +102,8 @@ class NodeConfigTest : public ::testing::Test {
  protected:
   static std::string path(const std::string& relative) { return (dir_ / relative).string(); }
 
-  static Result<NodeConfig> parse(const std::string& text, const std::string& file = "x.yaml") {
-    return parse_node_config(text, file, dir_.string());
+  static Result<config::NodeConfig> parse(const std::string& text, const std::string& file = "x.yaml") {
+    return config::parse_node_config(text, file, dir_.string());
   }
 
   // Parses `text` as "x.yaml" and checks that it fails with a message that starts with
@@ -111,7 +111,7 @@ class NodeConfigTest : public ::testing::Test {
   static ::testing::AssertionResult fails_with(const std::string& text, int line,
                                                const std::string& field,
                                                const std::string& reason) {
-    Result<NodeConfig> r = parse(text);
+    Result<config::NodeConfig> r = parse(text);
     if (r.ok()) return ::testing::AssertionFailure() << "parsed without error:\n" << text;
     return error_matches(r.error(), line, field, reason);
   }
@@ -120,13 +120,13 @@ class NodeConfigTest : public ::testing::Test {
 };
 
 TEST_F(NodeConfigTest, FullFileReadsEveryField) {
-  Result<NodeConfig> r = parse(kBase, "conf/x.yaml");
+  Result<config::NodeConfig> r = parse(kBase, "conf/x.yaml");
   ASSERT_TRUE(r.ok()) << r.error().message;
-  const NodeConfig& c = *r;
+  const config::NodeConfig& c = *r;
   EXPECT_EQ(c.name, "lamp-1");
   EXPECT_EQ(c.source_file, "conf/x.yaml");
-  EXPECT_EQ(c.scheduler, "edf");
-  EXPECT_EQ(c.isolation, Isolation::kSandbox);
+  EXPECT_EQ(c.scheduler.text(), "edf");
+  EXPECT_EQ(c.isolation, config::Isolation::kSandbox);
   EXPECT_EQ(c.run_dir, "/tmp/coedge-test-run");
   EXPECT_EQ(c.backend, "opencv");
   EXPECT_EQ(c.backend_threads, 2);
@@ -145,22 +145,22 @@ TEST_F(NodeConfigTest, FullFileReadsEveryField) {
 
   ASSERT_EQ(c.sensors.size(), 3u);
   EXPECT_EQ(c.sensors[0].name, "cam0");
-  EXPECT_EQ(c.sensors[0].kind, SensorKind::kSynthetic);
+  EXPECT_EQ(c.sensors[0].kind, config::SensorKind::kSynthetic);
   EXPECT_EQ(c.sensors[0].path, "");
   EXPECT_EQ(c.sensors[0].width, 640);
   EXPECT_EQ(c.sensors[0].height, 480);
   EXPECT_EQ(c.sensors[0].period, 0us);
   EXPECT_EQ(c.sensors[1].name, "cam1");
-  EXPECT_EQ(c.sensors[1].kind, SensorKind::kFolder);
+  EXPECT_EQ(c.sensors[1].kind, config::SensorKind::kFolder);
   EXPECT_EQ(c.sensors[1].path, path("frames/"));
   EXPECT_FALSE(c.sensors[1].loop);
   EXPECT_EQ(c.sensors[1].period, 100ms);
-  EXPECT_EQ(c.sensors[2].kind, SensorKind::kVideo);
+  EXPECT_EQ(c.sensors[2].kind, config::SensorKind::kVideo);
   EXPECT_EQ(c.sensors[2].path, path("clip.avi"));
   EXPECT_TRUE(c.sensors[2].loop);
 
   ASSERT_EQ(c.tasks.size(), 5u);
-  const NodeTaskConfig& t = c.tasks[0];
+  const config::NodeTaskConfig& t = c.tasks[0];
   EXPECT_EQ(t.name, "t0");
   EXPECT_EQ(t.model, "m1");
   EXPECT_EQ(t.sensor, "cam0");
@@ -175,7 +175,7 @@ TEST_F(NodeConfigTest, FullFileReadsEveryField) {
 
   // replicas: 3 expands in place into r.1, r.2, r.3, identical otherwise.
   for (int i = 1; i <= 3; ++i) {
-    const NodeTaskConfig& rep = c.tasks[static_cast<size_t>(i)];
+    const config::NodeTaskConfig& rep = c.tasks[static_cast<size_t>(i)];
     EXPECT_EQ(rep.name, "r." + std::to_string(i));
     EXPECT_EQ(rep.model, "m2");
     EXPECT_EQ(rep.sensor, "cam1");
@@ -188,12 +188,12 @@ TEST_F(NodeConfigTest, FullFileReadsEveryField) {
 }
 
 TEST_F(NodeConfigTest, Defaults) {
-  Result<NodeConfig> r = parse(kMinimal, "some/dir/lamp-2.yaml");
+  Result<config::NodeConfig> r = parse(kMinimal, "some/dir/lamp-2.yaml");
   ASSERT_TRUE(r.ok()) << r.error().message;
-  const NodeConfig& c = *r;
+  const config::NodeConfig& c = *r;
   EXPECT_EQ(c.name, "lamp-2");  // the file name without folder and extension
-  EXPECT_EQ(c.scheduler, "coedge");
-  EXPECT_EQ(c.isolation, Isolation::kSandbox);
+  EXPECT_EQ(c.scheduler.text(), "coedge");
+  EXPECT_EQ(c.isolation, config::Isolation::kSandbox);
   EXPECT_EQ(c.run_dir, "/var/tmp/coedge-lamp-2");
   EXPECT_EQ(c.backend, "opencv");
   EXPECT_EQ(c.backend_threads, 0);
@@ -209,7 +209,7 @@ TEST_F(NodeConfigTest, Defaults) {
   EXPECT_TRUE(c.sensors[0].loop);
   EXPECT_EQ(c.sensors[0].period, 0us);
   ASSERT_EQ(c.tasks.size(), 1u);
-  const NodeTaskConfig& t = c.tasks[0];
+  const config::NodeTaskConfig& t = c.tasks[0];
   EXPECT_EQ(t.deadline, 100ms);
   EXPECT_EQ(t.priority, 0);
   EXPECT_DOUBLE_EQ(t.epsilon, 0.10);
@@ -218,7 +218,7 @@ TEST_F(NodeConfigTest, Defaults) {
   EXPECT_TRUE(t.env.empty());
 
   // A file name that is not a usable node name leaves the default "node".
-  Result<NodeConfig> odd = parse(kMinimal, "my node.yaml");
+  Result<config::NodeConfig> odd = parse(kMinimal, "my node.yaml");
   ASSERT_TRUE(odd.ok()) << odd.error().message;
   EXPECT_EQ(odd->name, "node");
   EXPECT_EQ(odd->run_dir, "/var/tmp/coedge-node");
@@ -226,7 +226,7 @@ TEST_F(NodeConfigTest, Defaults) {
 
 TEST_F(NodeConfigTest, OtherSpellings) {
   // `backend:` as a plain name, `stock` worker, empty env and metrics, stock everything.
-  Result<NodeConfig> r = parse("backend: onnxruntime\nmetrics:\n" +
+  Result<config::NodeConfig> r = parse("backend: onnxruntime\nmetrics:\n" +
                                replace_lines(kMinimal, 3, 3,
                                              "tasks: [{name: t, model: m, sensor: c, period: "
                                              "100ms, worker: stock, env: }]"));
@@ -236,11 +236,27 @@ TEST_F(NodeConfigTest, OtherSpellings) {
   EXPECT_TRUE(r->tasks[0].env.empty());
   // A worker and env are fine under isolation: process; a sensor period equal to the
   // fastest task's period is fine.
-  Result<NodeConfig> p = parse(replace_lines(replace_line(3, "isolation: process"), 27, 27, ""));
+  Result<config::NodeConfig> p = parse(replace_lines(replace_line(3, "isolation: process"), 27, 27, ""));
   ASSERT_TRUE(p.ok()) << p.error().message;
-  EXPECT_EQ(p->isolation, Isolation::kProcess);
-  Result<NodeConfig> q = parse(replace_line(16, "  - {name: cam1, kind: folder, path: frames, period: 200ms}"));
+  EXPECT_EQ(p->isolation, config::Isolation::kProcess);
+  Result<config::NodeConfig> q = parse(replace_line(16, "  - {name: cam1, kind: folder, path: frames, period: 200ms}"));
   ASSERT_TRUE(q.ok()) << q.error().message;
+}
+
+// The scheduler is a policy spec, options included (triton's knobs), parsed once at load;
+// an old name still reads, with a note naming the file and line.
+TEST_F(NodeConfigTest, SchedulerSpecs) {
+  Result<config::NodeConfig> r = parse(replace_line(2, "scheduler: \"triton: timeout=none, preferred=2,4\""));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->scheduler.text(), "triton:preferred=2,4,timeout=none");
+  EXPECT_EQ(r->scheduler.batch_sizes("preferred"), (std::vector<int>{2, 4}));
+  EXPECT_TRUE(r->notices.empty());
+  Result<config::NodeConfig> old = parse(replace_line(2, "scheduler: coedge-wait"));
+  ASSERT_TRUE(old.ok()) << old.error().message;
+  EXPECT_EQ(old->scheduler.text(), "coedge:wait-for-batch");
+  ASSERT_EQ(old->notices.size(), 1u);
+  EXPECT_EQ(old->notices[0].rfind("x.yaml:2: ", 0), 0u) << old->notices[0];
+  EXPECT_NE(old->notices[0].find("deprecated"), std::string::npos) << old->notices[0];
 }
 
 TEST_F(NodeConfigTest, RelativePaths) {
@@ -251,7 +267,7 @@ TEST_F(NodeConfigTest, RelativePaths) {
   ASSERT_FALSE(fs::path(rel_dir).is_absolute());
   const std::string text = replace_lines(replace_line(4, "run_dir: run/here"), 10, 10,
                                          "metrics: {jobs: out/jobs.jsonl}");
-  Result<NodeConfig> r = parse_node_config(text, "x.yaml", rel_dir);
+  Result<config::NodeConfig> r = config::parse_node_config(text, "x.yaml", rel_dir);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_TRUE(fs::path(r->models[0].file).is_absolute());
   EXPECT_TRUE(fs::equivalent(r->models[0].file, dir_ / "m1.onnx"));
@@ -270,37 +286,37 @@ TEST_F(NodeConfigTest, LoadFromFile) {
              "models: [{name: m, file: ../m1.onnx}]\n"
              "sensors: [{name: c, kind: folder, path: ../frames}]\n"
              "tasks: [{name: t, model: m, sensor: c, period: 100ms}]\n");
-  Result<NodeConfig> r = load_node_config(path("conf/lamp-9.yaml"));
+  Result<config::NodeConfig> r = config::load_node_config(path("conf/lamp-9.yaml"));
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->name, "lamp-9");
   EXPECT_EQ(r->source_file, path("conf/lamp-9.yaml"));
   EXPECT_EQ(r->models[0].file, path("m1.onnx"));
   EXPECT_EQ(r->sensors[0].path, path("frames"));
 
-  Result<NodeConfig> missing = load_node_config(path("nope.yaml"));
+  Result<config::NodeConfig> missing = config::load_node_config(path("nope.yaml"));
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().message, path("nope.yaml") + ": cannot read: No such file or directory");
   EXPECT_EQ(missing.error().code, ErrorCode::kIo);
 }
 
 TEST(NodeConfigIsolation, ParseAndName) {
-  for (Isolation i : {Isolation::kSandbox, Isolation::kProcess, Isolation::kNone}) {
-    Result<Isolation> back = parse_isolation(to_string(i));
+  for (config::Isolation i : {config::Isolation::kSandbox, config::Isolation::kProcess, config::Isolation::kNone}) {
+    Result<config::Isolation> back = config::parse_isolation(to_string(i));
     ASSERT_TRUE(back.ok());
     EXPECT_EQ(*back, i);
   }
-  EXPECT_EQ(to_string(Isolation::kNone), "none");
-  Result<Isolation> bad = parse_isolation("docker");
+  EXPECT_EQ(to_string(config::Isolation::kNone), "none");
+  Result<config::Isolation> bad = config::parse_isolation("docker");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().message,
             "unknown isolation mode 'docker' (choices: sandbox, process, none)");
-  EXPECT_EQ(to_string(SensorKind::kFolder), "folder");
-  EXPECT_EQ(to_string(SensorKind::kVideo), "video");
-  EXPECT_EQ(to_string(SensorKind::kSynthetic), "synthetic");
+  EXPECT_EQ(to_string(config::SensorKind::kFolder), "folder");
+  EXPECT_EQ(to_string(config::SensorKind::kVideo), "video");
+  EXPECT_EQ(to_string(config::SensorKind::kSynthetic), "synthetic");
 }
 
 TEST_F(NodeConfigTest, BaseIsValid) {
-  Result<NodeConfig> r = parse(kBase);
+  Result<config::NodeConfig> r = parse(kBase);
   EXPECT_TRUE(r.ok()) << r.error().message;
 }
 
@@ -424,6 +440,10 @@ TEST_F(NodeConfigTest, Errors) {
       {12, 12, "  - {name: m1, file: sub}", 12, "models[0].file", "is not a file"},
       // Top-level values.
       {2, 2, "scheduler: \"\"", 2, "scheduler", "must not be empty"},
+      {2, 2, "scheduler: fifo", 2, "scheduler", "unknown scheduler 'fifo'"},
+      {2, 2, "scheduler: triton:preferred=12", 2, "scheduler", "batch sizes within 1-10"},
+      {2, 2, "scheduler: coedge:batch-aware", 2, "scheduler",
+       "unknown option 'batch-aware' of coedge"},
       {4, 4, "run_dir: [a]", 4, "run_dir", "expected a name"},
       {5, 5, "backend: {threads: -1}", 5, "backend.threads", "must be between 0"},
       {5, 5, "backend: [opencv]", 5, "backend", "expected a backend name or a map"},
@@ -468,38 +488,57 @@ TEST_F(NodeConfigTest, BrokenEntriesStillDefineTheirNames) {
   EXPECT_TRUE(fails_with(text, 2, "models[0].file", "does not exist"));
 }
 
+// An example under examples/node, loaded as `coedge node --config` would, except that the
+// build outputs it names (../../build/models, ../../build/bin: the default preset's build
+// folder) are taken from this test's own build folder, so that every preset tests the
+// models and workers it built itself.
+Result<config::NodeConfig> load_example(const fs::path& file) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string yaml = text.str();
+  const std::string from = "../../build/", to = std::string(COEDGE_BINARY_DIR) + "/";
+  for (size_t at = yaml.find(from); at != std::string::npos; at = yaml.find(from, at + to.size()))
+    yaml.replace(at, from.size(), to);
+  return config::parse_node_config(yaml, file.string(), file.parent_path().string());
+}
+
 TEST(NodeConfigExamples, EveryExampleLoads) {
   const fs::path examples = fs::path(COEDGE_SOURCE_DIR) / "examples/node";
-  if (!fs::exists(fs::path(COEDGE_SOURCE_DIR) / "build/models/resnet18-360.onnx"))
-    GTEST_SKIP() << "the examples name models in build/models; build the default preset first";
+  if (!fs::exists(fs::path(COEDGE_BINARY_DIR) / "models/resnet18-360.onnx") ||
+      !fs::exists(fs::path(COEDGE_BINARY_DIR) / "bin/brightness-worker"))
+    GTEST_SKIP() << "the examples name the generated models and the example worker; build the "
+                    "`models` and `brightness-worker` targets of this preset first";
   std::vector<fs::path> files;
   for (const fs::directory_entry& e : fs::directory_iterator(examples))
     if (e.path().extension() == ".yaml") files.push_back(e.path());
   ASSERT_GE(files.size(), 3u);
   for (const fs::path& file : files) {
-    Result<NodeConfig> r = load_node_config(file.string());
+    Result<config::NodeConfig> r = load_example(file);
     ASSERT_TRUE(r.ok()) << r.error().message;
     EXPECT_FALSE(r->tasks.empty()) << file;
     EXPECT_EQ(r->name, file.stem().string()) << "name examples after their node";
   }
-  Result<NodeConfig> resnet = load_node_config((examples / "resnet-3.yaml").string());
+  Result<config::NodeConfig> resnet = load_example(examples / "resnet-3.yaml");
   ASSERT_TRUE(resnet.ok());
   EXPECT_EQ(resnet->tasks.size(), 3u);
-  Result<NodeConfig> mixed = load_node_config((examples / "mixed.yaml").string());
+  EXPECT_EQ(resnet->models[0].file,
+            (fs::path(COEDGE_BINARY_DIR) / "models/resnet18-360.onnx").lexically_normal().string());
+  Result<config::NodeConfig> mixed = load_example(examples / "mixed.yaml");
   ASSERT_TRUE(mixed.ok());
   ASSERT_EQ(mixed->tasks.size(), 2u);
   EXPECT_EQ(mixed->tasks[0].sensor, mixed->tasks[1].sensor);
   EXPECT_NE(mixed->tasks[0].model, mixed->tasks[1].model);
-  Result<NodeConfig> folder = load_node_config((examples / "detect-folder.yaml").string());
+  Result<config::NodeConfig> folder = load_example(examples / "detect-folder.yaml");
   ASSERT_TRUE(folder.ok());
   ASSERT_EQ(folder->tasks.size(), 2u);
   EXPECT_EQ(folder->tasks[1].name, "detect.2");
-  EXPECT_EQ(folder->sensors[0].kind, SensorKind::kFolder);
+  EXPECT_EQ(folder->sensors[0].kind, config::SensorKind::kFolder);
 }
 
 }  // namespace
 TEST_F(NodeConfigTest, SensorPhase) {
-  Result<NodeConfig> r = parse(
+  Result<config::NodeConfig> r = parse(
       "models: [{name: m, file: m1.onnx}]\n"
       "sensors: [{name: c, kind: synthetic, phase: 40ms}, {name: d, kind: synthetic}]\n"
       "tasks: [{name: t, model: m, sensor: c, period: 100ms}]\n");
@@ -513,4 +552,4 @@ TEST_F(NodeConfigTest, SensorPhase) {
       2, "sensors[0].phase", ""));
 }
 
-}  // namespace coedge
+}  // namespace coedge::config

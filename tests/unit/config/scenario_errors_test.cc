@@ -8,7 +8,7 @@
 #include "config/scenario_loader.h"
 #include "config_test_util.h"
 
-namespace coedge {
+namespace coedge::config {
 namespace {
 
 using testing::fails_with;
@@ -18,23 +18,23 @@ using testing::replace_line;
 using testing::replace_lines;
 
 TEST(ScenarioErrors, BaseIsValid) {
-  Result<Scenario> r = parse_scenario(kBase, "x.yaml", kDataDir);
+  Result<Scenario> r = config::parse_scenario(kBase, "x.yaml", kDataDir);
   EXPECT_TRUE(r.ok()) << r.error().message;
 }
 
 TEST(ScenarioErrors, MissingFile) {
   const std::string path = kDataDir + "/no-such-scenario.yaml";
-  Result<Scenario> r = load_scenario(path);
+  Result<Scenario> r = config::load_scenario(path);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().message, path + ": cannot read: No such file or directory");
   EXPECT_EQ(r.error().code, ErrorCode::kIo);
-  Result<std::vector<ModelProfile>> p = load_profile_set(path);
+  Result<std::vector<ModelProfile>> p = config::load_profile_set(path);
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.error().message, path + ": cannot read: No such file or directory");
 }
 
 TEST(ScenarioErrors, DirectoryInsteadOfFile) {
-  Result<Scenario> r = load_scenario(kDataDir);
+  Result<Scenario> r = config::load_scenario(kDataDir);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().message, kDataDir + ": cannot read: Is a directory");
 }
@@ -225,7 +225,7 @@ TEST(ScenarioErrors, BrokenProfileSetIsReportedWithItsOwnLocation) {
                          "cannot use profile set: " + kDataDir +
                              "/profiles/bad-exe.yaml:5: models[0].exe_ms: needs exactly 10 values"));
   // The profile set's models are unknown then, but only the cause is reported.
-  Result<Scenario> r = parse_scenario("profiles: profiles/bad-exe.yaml\n" + replace_line(21, "    model: resnet18-360"),
+  Result<Scenario> r = config::parse_scenario("profiles: profiles/bad-exe.yaml\n" + replace_line(21, "    model: resnet18-360"),
                                       "x.yaml", kDataDir);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().message.rfind("x.yaml:1: profiles:", 0), 0u) << r.error().message;
@@ -312,7 +312,7 @@ TEST(ScenarioErrors, FirstProblemInFileOrderWins) {
 
 TEST(ProfileSetErrors, ReportsFileLineAndField) {
   const std::string path = kDataDir + "/profiles/bad-exe.yaml";
-  Result<std::vector<ModelProfile>> r = load_profile_set(path);
+  Result<std::vector<ModelProfile>> r = config::load_profile_set(path);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().message,
             path + ":5: models[0].exe_ms: needs exactly 10 values (the whole-batch time in ms "
@@ -327,7 +327,7 @@ TEST(ProfileSetErrors, RequiresNameAndRejectsReferences) {
     std::FILE* f = std::fopen(file.c_str(), "w");
     std::fputs(text.c_str(), f);
     std::fclose(f);
-    Result<std::vector<ModelProfile>> r = load_profile_set(file);
+    Result<std::vector<ModelProfile>> r = config::load_profile_set(file);
     return r.ok() ? std::string("ok") : r.error().message.substr(file.size());
   };
   EXPECT_EQ(load("models:\n  - {name: a, input_shape: [1], exe_ms: [1,1,1,1,1,1,1,1,1,1]}\n"),
@@ -341,4 +341,4 @@ TEST(ProfileSetErrors, RequiresNameAndRejectsReferences) {
 }
 
 }  // namespace
-}  // namespace coedge
+}  // namespace coedge::config

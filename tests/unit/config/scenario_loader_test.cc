@@ -6,7 +6,7 @@
 
 #include "config_test_util.h"
 
-namespace coedge {
+namespace coedge::config {
 namespace {
 
 using namespace std::chrono_literals;
@@ -14,7 +14,7 @@ using testing::kBase;
 using testing::kDataDir;
 
 TEST(ScenarioLoader, BaseScenarioParsesWithDefaults) {
-  Result<Scenario> r = parse_scenario(kBase, "dir/x.yaml", kDataDir);
+  Result<Scenario> r = config::parse_scenario(kBase, "dir/x.yaml", kDataDir);
   ASSERT_TRUE(r.ok()) << r.error().message;
   const Scenario& s = *r;
   EXPECT_EQ(s.name, "t");
@@ -104,7 +104,7 @@ TEST(ScenarioLoader, ExplicitValuesOverrideDefaults) {
       "    deadline: 1h\n"
       "    priority: -3\n"
       "    epsilon: 1\n";
-  Result<Scenario> r = parse_scenario(text, "examples/city.yaml", "");
+  Result<Scenario> r = config::parse_scenario(text, "examples/city.yaml", "");
   ASSERT_TRUE(r.ok()) << r.error().message;
   const Scenario& s = *r;
   EXPECT_EQ(s.name, "city");  // the file stem
@@ -144,7 +144,7 @@ TEST(ScenarioLoader, EmptyOptionalSectionsMeanNone) {
   std::string text = testing::replace_lines(kBase, 28, 31, "events:\n#  - at: 10s");
   text = testing::replace_lines(text, 15, 17, "  links:");
   text = "run:\n" + text;
-  Result<Scenario> r = parse_scenario(text, "x.yaml", "");
+  Result<Scenario> r = config::parse_scenario(text, "x.yaml", "");
   ASSERT_TRUE(r.ok()) << r.error().message << "\n" << text;
   EXPECT_EQ(r->run.duration, 600s);
   EXPECT_TRUE(r->link_changes.empty());
@@ -154,7 +154,7 @@ TEST(ScenarioLoader, EmptyOptionalSectionsMeanNone) {
 
 TEST(ScenarioLoader, ReplicasExpandIntoNumberedTasks) {
   const std::string text = testing::replace_line(22, "    period: 100ms\n    replicas: 3\n    priority: 2");
-  Result<Scenario> r = parse_scenario(text, "x.yaml", "");
+  Result<Scenario> r = config::parse_scenario(text, "x.yaml", "");
   ASSERT_TRUE(r.ok()) << r.error().message;
   ASSERT_EQ(r->tasks.size(), 4u);
   EXPECT_EQ(r->tasks[0].name, "a.1");
@@ -176,7 +176,7 @@ TEST(ScenarioLoader, EventsAreSortedByTimeStably) {
       "  - {at: 300s, link: [n1, n2], mbps: 3}\n"
       "  - {at: 5min, link: [n1, n2], mbps: 4}\n"
       "  - {at: 100ms, link: [n1, n2], mbps: 5}";
-  Result<Scenario> r = parse_scenario(testing::replace_lines(kBase, 28, 31, events), "x.yaml", "");
+  Result<Scenario> r = config::parse_scenario(testing::replace_lines(kBase, 28, 31, events), "x.yaml", "");
   ASSERT_TRUE(r.ok()) << r.error().message;
   std::vector<double> order;
   for (const LinkChange& c : r->link_changes) order.push_back(c.mbps);
@@ -186,7 +186,7 @@ TEST(ScenarioLoader, EventsAreSortedByTimeStably) {
 }
 
 TEST(ScenarioLoader, ProfileSetAndFromFile) {
-  Result<Scenario> r = load_scenario(kDataDir + "/lamppost.yaml");
+  Result<Scenario> r = config::load_scenario(kDataDir + "/lamppost.yaml");
   ASSERT_TRUE(r.ok()) << r.error().message;
   const Scenario& s = *r;
   EXPECT_EQ(s.name, "lamppost");
@@ -232,7 +232,7 @@ TEST(ScenarioLoader, InlineModelShadowsProfileSetModel) {
       "nodes: [{name: n1}]\n"
       "tasks:\n"
       "  - {name: t, source: n1, model: resnet18-360, period: 1s}\n";
-  Result<Scenario> r = parse_scenario(text, "x.yaml", kDataDir);
+  Result<Scenario> r = config::parse_scenario(text, "x.yaml", kDataDir);
   ASSERT_TRUE(r.ok()) << r.error().message;
   ASSERT_EQ(r->models.size(), 1u);
   EXPECT_EQ(r->models[0].exe(1), 1ms);
@@ -241,7 +241,7 @@ TEST(ScenarioLoader, InlineModelShadowsProfileSetModel) {
 
 TEST(ProfileSet, LoadsAllModels) {
   const std::string path = kDataDir + "/profiles/jetson-tx2.yaml";
-  Result<std::vector<ModelProfile>> r = load_profile_set(path);
+  Result<std::vector<ModelProfile>> r = config::load_profile_set(path);
   ASSERT_TRUE(r.ok()) << r.error().message;
   ASSERT_EQ(r->size(), 3u);
   EXPECT_EQ((*r)[0].name, "resnet18-360");
@@ -253,16 +253,16 @@ TEST(ProfileSet, LoadsAllModels) {
 }
 
 TEST(ProfileSet, ApplyReplacesTimingOfEveryModel) {
-  Result<Scenario> s = load_scenario(kDataDir + "/lamppost.yaml");
+  Result<Scenario> s = config::load_scenario(kDataDir + "/lamppost.yaml");
   ASSERT_TRUE(s.ok()) << s.error().message;
   const std::string desktop = kDataDir + "/profiles/desktop.yaml";
-  Result<std::vector<ModelProfile>> profiles = load_profile_set(desktop);
+  Result<std::vector<ModelProfile>> profiles = config::load_profile_set(desktop);
   ASSERT_TRUE(profiles.ok()) << profiles.error().message;
 
   // lamppost uses models the desktop set lacks: an error naming file and model, and the
   // scenario is left as it was.
   Scenario before = *s;
-  Status st = apply_profile_set(*s, *profiles, desktop);
+  Status st = config::apply_profile_set(*s, *profiles, desktop);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.error().message.find(desktop), std::string::npos) << st.error().message;
   EXPECT_NE(st.error().message.find("'tiny'"), std::string::npos) << st.error().message;
@@ -270,34 +270,42 @@ TEST(ProfileSet, ApplyReplacesTimingOfEveryModel) {
 
   // Keep only models the desktop set has: timing replaced, shapes untouched.
   Scenario& sc = *s;
-  sc.models = {sc.models[2]};  // resnet18-360
+  sc.models = {sc.models[2], sc.models[1]};  // resnet18-360, and yolo-big under its set name
   sc.models[0].input_bytes = 7;
-  ASSERT_TRUE(apply_profile_set(sc, *profiles, desktop).ok());
+  sc.models[1].name = "yolov5s-640";
+  ASSERT_TRUE(config::apply_profile_set(sc, *profiles, desktop).ok());
   EXPECT_EQ(sc.models[0].exe(1), 4ms);
   EXPECT_EQ(sc.models[0].pre_time, 1ms);
   EXPECT_EQ(sc.models[0].post_time, 0us);
   EXPECT_EQ(sc.models[0].input_bytes, 7);
   EXPECT_EQ(sc.models[0].profile_source, desktop);
+  // Every model, not only the first.
+  EXPECT_EQ(sc.models[1].exe(1), 20ms);
+  EXPECT_EQ(sc.models[1].exe(10), 155ms);
+  EXPECT_EQ(sc.models[1].pre_time, 2ms);
+  EXPECT_EQ(sc.models[1].post_time, 3ms);
+  EXPECT_EQ(sc.models[1].input_bytes, 3 * 640 * 640);
+  EXPECT_EQ(sc.models[1].profile_source, desktop);
 }
 
 TEST(Duration, ParsesUnitsAndRoundsToMicroseconds) {
-  EXPECT_EQ(*parse_duration("1.3s"), 1300ms);
-  EXPECT_EQ(*parse_duration("700ms"), 700ms);
-  EXPECT_EQ(*parse_duration("250us"), 250us);
-  EXPECT_EQ(*parse_duration("2min"), 120s);
-  EXPECT_EQ(*parse_duration("1h"), 3600s);
-  EXPECT_EQ(*parse_duration("0.5h"), 1800s);
-  EXPECT_EQ(*parse_duration(".5ms"), 500us);
-  EXPECT_EQ(*parse_duration("0.0015ms"), 2us);  // 1.5us rounds to nearest (half up)
-  EXPECT_EQ(*parse_duration("0.0014ms"), 1us);
-  EXPECT_EQ(*parse_duration("0.1234567s"), 123457us);
-  EXPECT_EQ(*parse_duration("100 ms"), 100ms);
-  EXPECT_EQ(*parse_duration("0s"), 0us);
+  EXPECT_EQ(*config::parse_duration("1.3s"), 1300ms);
+  EXPECT_EQ(*config::parse_duration("700ms"), 700ms);
+  EXPECT_EQ(*config::parse_duration("250us"), 250us);
+  EXPECT_EQ(*config::parse_duration("2min"), 120s);
+  EXPECT_EQ(*config::parse_duration("1h"), 3600s);
+  EXPECT_EQ(*config::parse_duration("0.5h"), 1800s);
+  EXPECT_EQ(*config::parse_duration(".5ms"), 500us);
+  EXPECT_EQ(*config::parse_duration("0.0015ms"), 2us);  // 1.5us rounds to nearest (half up)
+  EXPECT_EQ(*config::parse_duration("0.0014ms"), 1us);
+  EXPECT_EQ(*config::parse_duration("0.1234567s"), 123457us);
+  EXPECT_EQ(*config::parse_duration("100 ms"), 100ms);
+  EXPECT_EQ(*config::parse_duration("0s"), 0us);
 }
 
 TEST(Duration, RejectsMissingOrUnknownUnitsAndNegatives) {
   auto message = [](const std::string& text) {
-    Result<Duration> d = parse_duration(text);
+    Result<Duration> d = config::parse_duration(text);
     return d.ok() ? std::string("ok") : d.error().message;
   };
   EXPECT_NE(message("700").find("needs a unit, e.g. '700ms'"), std::string::npos) << message("700");
@@ -310,4 +318,4 @@ TEST(Duration, RejectsMissingOrUnknownUnitsAndNegatives) {
 }
 
 }  // namespace
-}  // namespace coedge
+}  // namespace coedge::config

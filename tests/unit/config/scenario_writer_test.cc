@@ -9,7 +9,7 @@
 #include "config/scenario_loader.h"
 #include "config_test_util.h"
 
-namespace coedge {
+namespace coedge::config {
 namespace {
 
 using namespace std::chrono_literals;
@@ -17,22 +17,22 @@ using testing::expect_same_scenario;
 using testing::kDataDir;
 
 Scenario round_trip(const Scenario& s) {
-  const std::string text = write_scenario_yaml(s);
-  Result<Scenario> back = parse_scenario(text, "written.yaml", "/nonexistent");
+  const std::string text = config::write_scenario_yaml(s);
+  Result<Scenario> back = config::parse_scenario(text, "written.yaml", "/nonexistent");
   EXPECT_TRUE(back.ok()) << back.error().message << "\n" << text.substr(0, 4000);
   return back.ok() ? *back : Scenario{};
 }
 
 TEST(ScenarioWriter, BaseScenarioRoundTrips) {
-  Result<Scenario> s = parse_scenario(testing::kBase, "x.yaml", kDataDir);
+  Result<Scenario> s = config::parse_scenario(testing::kBase, "x.yaml", kDataDir);
   ASSERT_TRUE(s.ok()) << s.error().message;
   expect_same_scenario(*s, round_trip(*s));
 }
 
 TEST(ScenarioWriter, ProfiledScenarioBecomesSelfContained) {
-  Result<Scenario> s = load_scenario(kDataDir + "/lamppost.yaml");
+  Result<Scenario> s = config::load_scenario(kDataDir + "/lamppost.yaml");
   ASSERT_TRUE(s.ok()) << s.error().message;
-  const std::string text = write_scenario_yaml(*s);
+  const std::string text = config::write_scenario_yaml(*s);
   EXPECT_EQ(text.find("profiles:"), std::string::npos);
   EXPECT_EQ(text.find("from:"), std::string::npos);
   // Read from a folder without the profile files: nothing is needed from outside, and
@@ -43,11 +43,11 @@ TEST(ScenarioWriter, ProfiledScenarioBecomesSelfContained) {
 }
 
 TEST(ScenarioWriter, OutputIsDeterministicAndExplicit) {
-  Result<Scenario> s = parse_scenario(testing::kBase, "x.yaml", kDataDir);
+  Result<Scenario> s = config::parse_scenario(testing::kBase, "x.yaml", kDataDir);
   ASSERT_TRUE(s.ok());
-  const std::string a = write_scenario_yaml(*s);
-  EXPECT_EQ(a, write_scenario_yaml(*s));
-  EXPECT_EQ(a, write_scenario_yaml(round_trip(*s)));
+  const std::string a = config::write_scenario_yaml(*s);
+  EXPECT_EQ(a, config::write_scenario_yaml(*s));
+  EXPECT_EQ(a, config::write_scenario_yaml(round_trip(*s)));
   EXPECT_NE(a.find("    deadline: 100ms\n    priority: 0\n    epsilon: 0.1\n"), std::string::npos)
       << a;
   EXPECT_NE(a.find("    input_bytes: 3072\n"), std::string::npos) << a;
@@ -131,4 +131,4 @@ TEST(ScenarioWriter, LargeFleetRoundTrips) {
 }
 
 }  // namespace
-}  // namespace coedge
+}  // namespace coedge::config

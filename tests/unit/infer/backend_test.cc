@@ -1,28 +1,68 @@
 #include "infer/backend.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <string>
 
 #include "infer_test_util.h"
 
-namespace coedge {
+namespace coedge::infer {
 namespace {
 
-std::unique_ptr<Backend> opencv() {
-  auto b = make_backend("opencv", BackendOptions{});
+std::unique_ptr<infer::Backend> opencv() {
+  auto b = infer::make_backend("opencv", infer::BackendOptions{});
   EXPECT_TRUE(b.ok());
   return std::move(b.value());
 }
 
-Tensor ramp(std::vector<int64_t> shape, float scale) {
-  Tensor t = Tensor::zeros(std::move(shape));
+infer::Tensor ramp(std::vector<int64_t> shape, float scale) {
+  infer::Tensor t = infer::Tensor::zeros(std::move(shape));
   for (size_t i = 0; i < t.data.size(); ++i) t.data[i] = scale * static_cast<float>(i % 97) / 97.0f;
   return t;
 }
 
-TEST(OpencvBackend, RunsAnyBatchSizeInOneForwardPass) {
+// A model that counts its forward passes and remembers the batch each one got.
+class CountingModel final : public infer::Model {
+ public:
+  CountingModel() : Model("counting.onnx", declared()) {}
+  int forwards = 0;
+  std::vector<int64_t> last_shape;
+
+ protected:
+  Result<infer::Tensor> forward(const infer::Tensor& input) override {
+    ++forwards;
+    last_shape = input.shape;
+    return infer::Tensor::zeros({input.shape[0], 4});
+  }
+
+ private:
+  static infer::OnnxInfo declared() {
+    infer::OnnxInfo info;
+    info.inputs.push_back({"x", 1, {-1, 3, 32, 32}});
+    return info;
+  }
+};
+
+TEST(Model, RunsAWholeBatchInOneForwardPass) {
+  CountingModel model;
+  for (int64_t n : {1, 3, 10}) {
+    SCOPED_TRACE(n);
+    const int before = model.forwards;
+    auto out = model.run(ramp({n, 3, 32, 32}, 1.0f));
+    ASSERT_TRUE(out.ok()) << out.error().message;
+    EXPECT_EQ(model.forwards, before + 1);
+    EXPECT_EQ(model.last_shape, (std::vector<int64_t>{n, 3, 32, 32}));
+    EXPECT_EQ(out->shape, (std::vector<int64_t>{n, 4}));
+  }
+  // A batch that does not match the declared input never reaches the backend.
+  EXPECT_FALSE(model.run(infer::Tensor::zeros({2, 3, 64, 64})).ok());
+  EXPECT_EQ(model.forwards, 3);
+}
+
+TEST(OpencvBackend, RunsAnyBatchSizeGivingOneOutputRowPerItem) {
   auto model = opencv()->load(testing::fixture_path("tiny-classifier"));
   ASSERT_TRUE(model.ok()) << model.error().message;
   EXPECT_EQ(model.value()->item_shape(), (std::vector<int64_t>{3, 32, 32}));
@@ -37,9 +77,9 @@ TEST(OpencvBackend, RunsAnyBatchSizeInOneForwardPass) {
 TEST(OpencvBackend, AnItemGivesTheSameOutputAloneOrInABatch) {
   auto model = opencv()->load(testing::fixture_path("tiny-classifier"));
   ASSERT_TRUE(model.ok());
-  Tensor batch = ramp({3, 3, 32, 32}, 1.0f);
+  infer::Tensor batch = ramp({3, 3, 32, 32}, 1.0f);
   for (float& v : batch.item(1)) v *= -0.5f;  // make the items differ
-  Tensor alone = Tensor::zeros({1, 3, 32, 32});
+  infer::Tensor alone = infer::Tensor::zeros({1, 3, 32, 32});
   std::copy(batch.item(1).begin(), batch.item(1).end(), alone.data.begin());
   auto a = model.value()->run(batch);
   auto b = model.value()->run(alone);
@@ -51,12 +91,12 @@ TEST(OpencvBackend, AnItemGivesTheSameOutputAloneOrInABatch) {
 TEST(OpencvBackend, AWrongInputShapeIsAnErrorNamingTheModelAndTheShapes) {
   auto model = opencv()->load(testing::fixture_path("tiny-classifier"));
   ASSERT_TRUE(model.ok());
-  auto out = model.value()->run(Tensor::zeros({2, 3, 64, 64}));
+  auto out = model.value()->run(infer::Tensor::zeros({2, 3, 64, 64}));
   ASSERT_FALSE(out.ok());
   EXPECT_NE(out.error().message.find("tiny-classifier.onnx"), std::string::npos);
   EXPECT_NE(out.error().message.find("[2, 3, 64, 64]"), std::string::npos);
   EXPECT_NE(out.error().message.find("[N, 3, 32, 32]"), std::string::npos);
-  Tensor short_data = Tensor::zeros({1, 3, 32, 32});
+  infer::Tensor short_data = infer::Tensor::zeros({1, 3, 32, 32});
   short_data.data.resize(10);
   EXPECT_FALSE(model.value()->run(short_data).ok());
 }
@@ -65,8 +105,8 @@ TEST(OpencvBackend, AFixedBatchIsEnforced) {
   auto model = opencv()->load(testing::fixture_path("tiny-fixed-batch"));
   ASSERT_TRUE(model.ok()) << model.error().message;
   EXPECT_EQ(model.value()->fixed_batch(), 2);
-  EXPECT_TRUE(model.value()->run(Tensor::zeros({2, 3, 32, 32})).ok());
-  EXPECT_FALSE(model.value()->run(Tensor::zeros({3, 3, 32, 32})).ok());
+  EXPECT_TRUE(model.value()->run(infer::Tensor::zeros({2, 3, 32, 32})).ok());
+  EXPECT_FALSE(model.value()->run(infer::Tensor::zeros({3, 3, 32, 32})).ok());
 }
 
 TEST(OpencvBackend, AnUnsupportedOperatorFailsAtLoadWithTheFileAndTheReason) {
@@ -80,7 +120,8 @@ TEST(OpencvBackend, MissingAndNonOnnxFilesAreErrors) {
   auto missing = opencv()->load("/no/such.onnx");
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.error().message.find("/no/such.onnx"), std::string::npos);
-  const auto path = std::filesystem::temp_directory_path() / "coedge-not-a-model.onnx";
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("coedge-not-a-model-" + std::to_string(::getpid()) + ".onnx");
   std::ofstream(path) << "definitely not protobuf";
   auto garbage = opencv()->load(path.string());
   ASSERT_FALSE(garbage.ok());
@@ -89,10 +130,10 @@ TEST(OpencvBackend, MissingAndNonOnnxFilesAreErrors) {
 }
 
 TEST(Backend, UnknownNameIsAnError) {
-  auto b = make_backend("tensorrt", BackendOptions{});
+  auto b = infer::make_backend("tensorrt", infer::BackendOptions{});
   ASSERT_FALSE(b.ok());
   EXPECT_NE(b.error().message.find("tensorrt"), std::string::npos);
 }
 
 }  // namespace
-}  // namespace coedge
+}  // namespace coedge::infer

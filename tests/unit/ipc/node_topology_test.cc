@@ -275,7 +275,7 @@ TEST(NodeTopology, AFullFrameAndTensorFitTheirChunks) {
   frame_ring1.commit();
   EXPECT_EQ(frames.in_use(), 1u);
 
-  // A tensor of "seg.2" fills its chunk exactly.
+  // A full tensor of "seg.2" fits its chunk, up to its last element.
   Pool tensors = *(*segment)->pool(tensor_pool("seg.2"));
   ChunkRef t;
   ASSERT_TRUE(tensors.alloc(t));

@@ -848,9 +848,15 @@ class DoorbellTest : public ::testing::Test {
     ASSERT_NE(segment_, nullptr);
   }
   // Runs `wait` on another thread; true when it returned within the guard. If it did not,
-  // rings until it does so the test can end.
-  static bool returns(Doorbell bell, uint32_t seen, Duration timeout) {
-    auto done = std::async(std::launch::async, [=]() mutable { bell.wait(seen, timeout); });
+  // rings until it does so the test can end. `waited`, when given, receives how long the
+  // wait took (steady clock, measured on the waiting thread).
+  static bool returns(Doorbell bell, uint32_t seen, Duration timeout,
+                      SteadyClock::duration* waited = nullptr) {
+    auto done = std::async(std::launch::async, [=]() mutable {
+      const auto start = SteadyClock::now();
+      bell.wait(seen, timeout);
+      if (waited) *waited = SteadyClock::now() - start;
+    });
     if (done.wait_for(kGuard) == std::future_status::ready) return true;
     while (done.wait_for(10ms) != std::future_status::ready) bell.ring();
     return false;
@@ -878,8 +884,16 @@ TEST_F(DoorbellTest, WaitReturnsAtOnceWhenRungAfterTheValueWasRead) {
 
 TEST_F(DoorbellTest, WaitReturnsWhenTheTimeoutPasses) {
   Doorbell bell = get(segment_->doorbell("consumer"));
-  EXPECT_TRUE(returns(bell, bell.value(), 20ms));
-  EXPECT_TRUE(returns(bell, bell.value(), 1500ms));  // whole seconds and a fraction
+  // Only a lower bound: the kernel never ends a timed wait early, so a wait that returned
+  // before its timeout, unrung and with no signal, means a broken timeout (e.g. a
+  // malformed timespec, which the kernel rejects at once). How much later it returned
+  // depends on the machine and is not checked.
+  SteadyClock::duration waited{};
+  EXPECT_TRUE(returns(bell, bell.value(), 20ms, &waited));
+  EXPECT_GE(waited, 20ms);
+  waited = {};
+  EXPECT_TRUE(returns(bell, bell.value(), 1500ms, &waited));  // whole seconds and a fraction
+  EXPECT_GE(waited, 1500ms);
   EXPECT_TRUE(returns(bell, bell.value(), Duration(0)));
   EXPECT_TRUE(returns(bell, bell.value(), Duration(-5)));
 }

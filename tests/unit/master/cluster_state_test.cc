@@ -4,7 +4,7 @@
 
 #include "../scenario_builder.h"
 
-namespace coedge {
+namespace coedge::master {
 namespace {
 
 using testing::make_model;
@@ -30,13 +30,13 @@ net::NodeReport report(const std::string& node, std::vector<net::TaskReport> tas
 
 TEST(ClusterState, AWindowIsTheDifferenceOfCumulativeCountersSummedOverNodes) {
   const Scenario s = two_nodes();
-  ClusterState state(s);
+  master::ClusterState state(s);
   // T1 ran on a, then moved to b: both report it.
   ASSERT_TRUE(state.on_report(report("a", {{"T1", 10, 8, 1, 1, 90.0, 50.0, 0}})));
   (void)state.window(TimePoint{});
   ASSERT_TRUE(state.on_report(report("a", {{"T1", 12, 9, 1, 2, 100.0, 55.0, 0}})));
   ASSERT_TRUE(state.on_report(report("b", {{"T1", 4, 3, 1, 0, 40.0, 20.0, 0}})));
-  const WindowReport w = state.window(TimePoint{});
+  const policy::WindowReport w = state.window(TimePoint{});
   ASSERT_EQ(w.tasks.size(), 2u);
   EXPECT_EQ(w.tasks[0].finished, 1u + 1u + 4u);  // a: +1 met, +1 dropped; b: 3 met, 1 overdue
   EXPECT_EQ(w.tasks[0].missed, 1u + 1u);
@@ -47,7 +47,7 @@ TEST(ClusterState, AWindowIsTheDifferenceOfCumulativeCountersSummedOverNodes) {
 
 TEST(ClusterState, ARestartedNodeKeepsWhatItReportedBefore) {
   const Scenario s = two_nodes();
-  ClusterState state(s);
+  master::ClusterState state(s);
   state.on_report(report("a", {{"T1", 10, 10, 0, 0, 100.0, 100.0, 0}}));
   state.on_report(report("a", {{"T1", 3, 2, 0, 1, 20.0, 20.0, 0}}));  // counters went back
   const auto accounts = state.accounts();
@@ -58,7 +58,7 @@ TEST(ClusterState, ARestartedNodeKeepsWhatItReportedBefore) {
 
 TEST(ClusterState, FramesNoNodeClosedAreLostAndCountAsDropped) {
   const Scenario s = two_nodes();
-  ClusterState state(s);
+  master::ClusterState state(s);
   state.on_source_stats({"T1", "a", 20, 0});
   state.on_report(report("a", {{"T1", 15, 12, 1, 1, 0, 0, 1}}));  // one still open
   const auto accounts = state.accounts();
@@ -71,7 +71,7 @@ TEST(ClusterState, FramesNoNodeClosedAreLostAndCountAsDropped) {
 
 TEST(ClusterState, LinksArePairedAtTheLowerDirectionAndUnknownNodesIgnored) {
   const Scenario s = two_nodes();
-  ClusterState state(s);
+  master::ClusterState state(s);
   net::NodeReport a = report("a", {});
   a.links = {{"b", 40, "probe"}, {"nobody", 5, "probe"}};
   net::NodeReport b = report("b", {});
@@ -79,7 +79,7 @@ TEST(ClusterState, LinksArePairedAtTheLowerDirectionAndUnknownNodesIgnored) {
   EXPECT_TRUE(state.on_report(a));
   EXPECT_TRUE(state.on_report(b));
   EXPECT_FALSE(state.on_report(report("stranger", {})));
-  const WindowReport w = state.window(TimePoint{});
+  const policy::WindowReport w = state.window(TimePoint{});
   ASSERT_EQ(w.links.size(), 1u);
   EXPECT_EQ(w.links[0].a, 0u);
   EXPECT_EQ(w.links[0].b, 1u);
@@ -88,4 +88,4 @@ TEST(ClusterState, LinksArePairedAtTheLowerDirectionAndUnknownNodesIgnored) {
 }
 
 }  // namespace
-}  // namespace coedge
+}  // namespace coedge::master

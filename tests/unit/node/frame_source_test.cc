@@ -15,7 +15,7 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
-namespace coedge {
+namespace coedge::node {
 namespace {
 
 namespace fs = std::filesystem;
@@ -44,19 +44,19 @@ class TempDir {
   fs::path path_;
 };
 
-SensorConfig synthetic(int width, int height) {
-  SensorConfig c;
+config::SensorConfig synthetic(int width, int height) {
+  config::SensorConfig c;
   c.name = "cam";
-  c.kind = SensorKind::kSynthetic;
+  c.kind = config::SensorKind::kSynthetic;
   c.width = width;
   c.height = height;
   return c;
 }
 
-SensorConfig folder(const fs::path& dir, bool loop) {
-  SensorConfig c;
+config::SensorConfig folder(const fs::path& dir, bool loop) {
+  config::SensorConfig c;
   c.name = "cam";
-  c.kind = SensorKind::kFolder;
+  c.kind = config::SensorKind::kFolder;
   c.path = dir.string();
   c.loop = loop;
   return c;
@@ -70,8 +70,8 @@ cv::Mat tagged(int tag, int width = 32, int height = 24) {
 int tag_of(const cv::Mat& frame) { return frame.at<cv::Vec3b>(0, 0)[0]; }
 
 TEST(FrameSourceTest, SyntheticFramesHaveTheSizeChangeEachFrameAndAreDeterministic) {
-  auto a = open_frame_source(synthetic(1280, 720));
-  auto b = open_frame_source(synthetic(1280, 720));
+  auto a = node::open_frame_source(synthetic(1280, 720));
+  auto b = node::open_frame_source(synthetic(1280, 720));
   ASSERT_TRUE(a.ok()) << a.error().message;
   ASSERT_TRUE(b.ok());
   EXPECT_EQ((*a)->describe(), "synthetic 1280x720");
@@ -92,7 +92,7 @@ TEST(FrameSourceTest, SyntheticFramesHaveTheSizeChangeEachFrameAndAreDeterminist
 }
 
 TEST(FrameSourceTest, TinySyntheticFramesStillChange) {
-  auto source = open_frame_source(synthetic(16, 16));
+  auto source = node::open_frame_source(synthetic(16, 16));
   ASSERT_TRUE(source.ok()) << source.error().message;
   cv::Mat first = (*source)->next()->clone();
   for (int i = 0; i < 600; ++i) {  // past a full roll of the base picture
@@ -106,12 +106,12 @@ TEST(FrameSourceTest, TinySyntheticFramesStillChange) {
 
 TEST(FrameSourceTest, SyntheticSizeOutOfRangeIsAnError) {
   for (auto [w, h] : {std::pair{15, 100}, std::pair{100, 8193}, std::pair{0, 0}}) {
-    auto source = open_frame_source(synthetic(w, h));
+    auto source = node::open_frame_source(synthetic(w, h));
     ASSERT_FALSE(source.ok()) << w << "x" << h;
     EXPECT_NE(source.error().message.find("16..8192"), std::string::npos);
     EXPECT_NE(source.error().message.find("'cam'"), std::string::npos);
   }
-  EXPECT_TRUE(open_frame_source(synthetic(16, 8192)).ok());
+  EXPECT_TRUE(node::open_frame_source(synthetic(16, 8192)).ok());
 }
 
 TEST(FrameSourceTest, FolderReplaysImagesInNameOrderAndLoops) {
@@ -123,7 +123,7 @@ TEST(FrameSourceTest, FolderReplaysImagesInNameOrderAndLoops) {
   std::ofstream(dir.path() / "notes.txt") << "not an image";
   fs::create_directories(dir.path() / "sub.png");  // a folder, not an image
 
-  auto source = open_frame_source(folder(dir.path(), true));
+  auto source = node::open_frame_source(folder(dir.path(), true));
   ASSERT_TRUE(source.ok()) << source.error().message;
   EXPECT_EQ((*source)->describe(), "folder " + dir.path().string() + " (3 images)");
   for (int expected : {10, 20, 30, 10, 20, 30, 10}) {  // second pass comes from the cache
@@ -140,7 +140,7 @@ TEST(FrameSourceTest, FolderWithoutLoopEnds) {
   TempDir dir("noloop");
   ASSERT_TRUE(cv::imwrite((dir.path() / "1.jpg").string(), tagged(50)));
   ASSERT_TRUE(cv::imwrite((dir.path() / "2.jpeg").string(), tagged(150)));
-  auto source = open_frame_source(folder(dir.path(), false));
+  auto source = node::open_frame_source(folder(dir.path(), false));
   ASSERT_TRUE(source.ok()) << source.error().message;
   auto first = (*source)->next();
   auto second = (*source)->next();
@@ -150,7 +150,7 @@ TEST(FrameSourceTest, FolderWithoutLoopEnds) {
   for (int i = 0; i < 2; ++i) {
     auto end = (*source)->next();
     ASSERT_FALSE(end.ok());
-    EXPECT_TRUE(is_end_of_frames(end.error()));
+    EXPECT_TRUE(node::is_end_of_frames(end.error()));
     EXPECT_EQ(end.error().message.rfind("end of folder " + dir.path().string(), 0), 0u)
         << end.error().message;
   }
@@ -166,7 +166,7 @@ TEST(FrameSourceTest, CorruptImageIsAnErrorNamingItAndTheNextCallContinues) {
   }
   ASSERT_TRUE(cv::imwrite((dir.path() / "c.png").string(), tagged(30)));
 
-  auto source = open_frame_source(folder(dir.path(), true));
+  auto source = node::open_frame_source(folder(dir.path(), true));
   ASSERT_TRUE(source.ok()) << source.error().message;
   for (int pass = 0; pass < 2; ++pass) {
     auto a = (*source)->next();
@@ -174,7 +174,7 @@ TEST(FrameSourceTest, CorruptImageIsAnErrorNamingItAndTheNextCallContinues) {
     EXPECT_EQ(tag_of(*a), 10);
     auto b = (*source)->next();
     ASSERT_FALSE(b.ok());
-    EXPECT_FALSE(is_end_of_frames(b.error()));
+    EXPECT_FALSE(node::is_end_of_frames(b.error()));
     EXPECT_NE(b.error().message.find((dir.path() / "b.jpg").string()), std::string::npos)
         << b.error().message;
     auto c = (*source)->next();
@@ -189,7 +189,7 @@ TEST(FrameSourceTest, GrayscaleAndBgraImagesBecomeBgr) {
   ASSERT_TRUE(cv::imwrite((dir.path() / "b.png").string(),
                           cv::Mat(20, 20, CV_8UC4, cv::Scalar(1, 2, 3, 128))));
   ASSERT_TRUE(cv::imwrite((dir.path() / "c.pgm").string(), cv::Mat(16, 16, CV_8UC1, cv::Scalar(5))));
-  auto source = open_frame_source(folder(dir.path(), false));
+  auto source = node::open_frame_source(folder(dir.path(), false));
   ASSERT_TRUE(source.ok()) << source.error().message;
   auto gray = (*source)->next();
   ASSERT_TRUE(gray.ok());
@@ -208,22 +208,22 @@ TEST(FrameSourceTest, GrayscaleAndBgraImagesBecomeBgr) {
 TEST(FrameSourceTest, EmptyOrMissingFolderIsAnError) {
   TempDir dir("empty");
   std::ofstream(dir.path() / "readme.txt") << "no images here";
-  auto empty = open_frame_source(folder(dir.path(), true));
+  auto empty = node::open_frame_source(folder(dir.path(), true));
   ASSERT_FALSE(empty.ok());
   EXPECT_NE(empty.error().message.find("no images"), std::string::npos) << empty.error().message;
   EXPECT_NE(empty.error().message.find(dir.path().string()), std::string::npos);
 
-  auto missing = open_frame_source(folder(dir.path() / "nope", true));
+  auto missing = node::open_frame_source(folder(dir.path() / "nope", true));
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.error().message.find("does not exist"), std::string::npos)
       << missing.error().message;
   EXPECT_NE(missing.error().message.find("'cam'"), std::string::npos);
 }
 
-SensorConfig video(const fs::path& file, bool loop) {
-  SensorConfig c;
+config::SensorConfig video(const fs::path& file, bool loop) {
+  config::SensorConfig c;
   c.name = "cam";
-  c.kind = SensorKind::kVideo;
+  c.kind = config::SensorKind::kVideo;
   c.path = file.string();
   c.loop = loop;
   return c;
@@ -250,7 +250,7 @@ TEST(FrameSourceTest, VideoIsReadBackAndLoops) {
   const fs::path file = dir.path() / "clip.avi";
   if (!write_video(file, 4)) GTEST_SKIP() << "OpenCV has no MJPG/AVI VideoWriter here";
 
-  auto source = open_frame_source(video(file, true));
+  auto source = node::open_frame_source(video(file, true));
   ASSERT_TRUE(source.ok()) << source.error().message;
   EXPECT_EQ((*source)->describe(), "video " + file.string() + " (64x48, 10 fps)");
   for (int i = 0; i < 10; ++i) {  // two and a half passes
@@ -266,13 +266,13 @@ TEST(FrameSourceTest, VideoWithoutLoopEnds) {
   TempDir dir("video-once");
   const fs::path file = dir.path() / "clip.avi";
   if (!write_video(file, 3)) GTEST_SKIP() << "OpenCV has no MJPG/AVI VideoWriter here";
-  auto source = open_frame_source(video(file, false));
+  auto source = node::open_frame_source(video(file, false));
   ASSERT_TRUE(source.ok()) << source.error().message;
   for (int i = 0; i < 3; ++i) ASSERT_TRUE((*source)->next().ok()) << i;
   for (int i = 0; i < 2; ++i) {
     auto end = (*source)->next();
     ASSERT_FALSE(end.ok());
-    EXPECT_TRUE(is_end_of_frames(end.error()));
+    EXPECT_TRUE(node::is_end_of_frames(end.error()));
     EXPECT_EQ(end.error().message.rfind("end of video " + file.string(), 0), 0u)
         << end.error().message;
   }
@@ -281,16 +281,16 @@ TEST(FrameSourceTest, VideoWithoutLoopEnds) {
 TEST(FrameSourceTest, UnreadableVideoIsAnErrorNamingIt) {
   TempDir dir("video-bad");
   const fs::path missing = dir.path() / "missing.mp4";
-  auto a = open_frame_source(video(missing, true));
+  auto a = node::open_frame_source(video(missing, true));
   ASSERT_FALSE(a.ok());
   EXPECT_NE(a.error().message.find(missing.string()), std::string::npos) << a.error().message;
 
   const fs::path junk = dir.path() / "junk.mp4";
   std::ofstream(junk) << "this is not a video";
-  auto b = open_frame_source(video(junk, true));
+  auto b = node::open_frame_source(video(junk, true));
   ASSERT_FALSE(b.ok());
   EXPECT_NE(b.error().message.find(junk.string()), std::string::npos) << b.error().message;
 }
 
 }  // namespace
-}  // namespace coedge
+}  // namespace coedge::node

@@ -24,7 +24,7 @@
 
 #include "../scenario_builder.h"
 
-namespace coedge {
+namespace coedge::node {
 namespace {
 
 using std::chrono::milliseconds;
@@ -40,8 +40,8 @@ struct Event {
   TimePoint at{};
 };
 
-OnnxInfo fake_info() {
-  OnnxInfo info;
+infer::OnnxInfo fake_info() {
+  infer::OnnxInfo info;
   info.ir_version = 8;
   info.producer = "test";
   info.inputs.push_back({"x", 1, {-1, 2, 2}});
@@ -49,11 +49,11 @@ OnnxInfo fake_info() {
   return info;
 }
 
-class FakeModel final : public Model {
+class FakeModel final : public infer::Model {
  public:
   FakeModel(std::string path, const ModelProfile& profile, ManualClock& clock,
             std::vector<Event>& log)
-      : Model(std::move(path), fake_info()), profile_(profile), clock_(clock), log_(log) {}
+      : infer::Model(std::move(path), fake_info()), profile_(profile), clock_(clock), log_(log) {}
 
   bool fail_next = false;        // the next forward pass returns an Error
   bool wrong_batch_axis = false;  // the next output has b + 1 items
@@ -61,7 +61,7 @@ class FakeModel final : public Model {
   std::vector<int64_t> batches;  // the batch size of every forward pass
 
  protected:
-  Result<Tensor> forward(const Tensor& input) override {
+  Result<infer::Tensor> forward(const infer::Tensor& input) override {
     const int64_t b = input.shape[0];
     batches.push_back(b);
     log_.push_back({Event::kForward, static_cast<uint64_t>(b), 0, DropCause::kNone, clock_.now()});
@@ -70,7 +70,7 @@ class FakeModel final : public Model {
       fail_next = false;
       return Error{ErrorCode::kIo, path() + ": the backend failed"};
     }
-    Tensor out = Tensor::zeros({b, 3});
+    infer::Tensor out = infer::Tensor::zeros({b, 3});
     for (int64_t i = 0; i < b; ++i) {
       float sum = 0;
       for (float v : input.item(i)) sum += v;
@@ -81,7 +81,7 @@ class FakeModel final : public Model {
     }
     if (wrong_batch_axis) {
       wrong_batch_axis = false;
-      out = Tensor::zeros({b + 1, 3});
+      out = infer::Tensor::zeros({b + 1, 3});
     }
     if (short_data) {
       short_data = false;
@@ -112,12 +112,12 @@ class RecordingSink final : public EngineSink {
   std::map<uint64_t, int> ended, released;  // by token
   std::map<uint64_t, DropCause> reasons;    // by token, for dropped inputs
 
-  void dropped(const EngineInput& input, DropCause reason, TimePoint now) override {
+  void dropped(const node::EngineInput& input, DropCause reason, TimePoint now) override {
     log_.push_back({Event::kDropped, input.token, input.job.id, reason, now});
     ++ended[input.token];
     reasons[input.token] = reason;
   }
-  void output(const EngineOutput& out) override {
+  void output(const node::EngineOutput& out) override {
     ASSERT_NE(out.input, nullptr);
     log_.push_back({Event::kOutput, out.input->token, out.input->job.id, DropCause::kNone,
                     out.infer_end});
@@ -132,7 +132,7 @@ class RecordingSink final : public EngineSink {
     o.infer_end = out.infer_end;
     outputs.push_back(std::move(o));
   }
-  void release(const EngineInput& input) override {
+  void release(const node::EngineInput& input) override {
     log_.push_back({Event::kRelease, input.token, input.job.id, DropCause::kNone, TimePoint{}});
     ++released[input.token];
   }
@@ -164,14 +164,14 @@ class InferenceEngineTest : public ::testing::Test {
   void build(std::string_view scheduler, Scenario scenario = two_model_scenario()) {
     scenario_ = std::move(scenario);
     models_.clear();
-    std::vector<Model*> models;
+    std::vector<infer::Model*> models;
     for (const ModelProfile& p : scenario_.models) {
       models_.push_back(std::make_unique<FakeModel>(p.name + ".onnx", p, clock_, log_));
       models.push_back(models_.back().get());
     }
-    auto local = make_local_scheduler(scheduler, scenario_);
-    ASSERT_TRUE(local.ok()) << local.error().message;
-    engine_ = std::make_unique<InferenceEngine>(scenario_, std::move(local.value()),
+    auto spec = policy::SchedulerSpec::parse(scheduler);
+    ASSERT_TRUE(spec.ok()) << spec.error().message;
+    engine_ = std::make_unique<node::InferenceEngine>(scenario_, policy::make_local_scheduler(*spec, scenario_),
                                                 std::move(models), sink_, clock_);
   }
 
@@ -188,7 +188,7 @@ class InferenceEngineTest : public ::testing::Test {
   // Returns the input's token.
   uint64_t submit(const Submit& s) {
     buffers_.emplace_back(static_cast<size_t>(std::max<int64_t>(s.elements, 0)), s.value);
-    EngineInput in;
+    node::EngineInput in;
     in.job.id = s.id != 0 ? s.id : next_id_++;
     in.job.task = s.task;
     in.job.model = s.model ? *s.model : scenario_.tasks[s.task].model;
@@ -240,7 +240,7 @@ class InferenceEngineTest : public ::testing::Test {
   std::deque<std::vector<float>> buffers_;  // the inputs' memory; stable addresses
   std::map<uint64_t, uint64_t> ids_;        // token -> job id
   uint64_t next_id_ = 1, next_token_ = 1;
-  std::unique_ptr<InferenceEngine> engine_;  // last: destroyed first
+  std::unique_ptr<node::InferenceEngine> engine_;  // last: destroyed first
 };
 
 TEST_F(InferenceEngineTest, InputsOfSeveralTasksOfOneModelRunAsOneBatch) {
@@ -322,7 +322,7 @@ TEST_F(InferenceEngineTest, BatchInputsAreReleasedBeforeTheForwardPass) {
   expect_each_ended_and_released_once();
 }
 
-TEST_F(InferenceEngineTest, AJobThatCannotMeetItsDeadlineIsDroppedAsDeadline) {
+TEST_F(InferenceEngineTest, AJobThatCannotMeetItsDeadlineIsDroppedByTheScheduler) {
   build("coedge");
   // ExeTime(m0, 1) = 10 ms: a deadline 5 ms away cannot be met even alone.
   const uint64_t hopeless = submit({.task = 0, .deadline = milliseconds(5), .value = 1});
@@ -336,7 +336,7 @@ TEST_F(InferenceEngineTest, AJobThatCannotMeetItsDeadlineIsDroppedAsDeadline) {
   EXPECT_TRUE(engine_->ran_batch());
   for (uint64_t token : {hopeless, stale}) {
     ASSERT_EQ(sink_.reasons.count(token), 1u) << "token " << token;
-    EXPECT_EQ(sink_.reasons.at(token), DropCause::kDeadline);
+    EXPECT_EQ(sink_.reasons.at(token), DropCause::kScheduler);
     EXPECT_EQ(sink_.output_of(token), nullptr);
     const size_t dropped = index_of(Event::kDropped, token);
     EXPECT_EQ(log_[dropped].at, now);
@@ -592,14 +592,14 @@ TEST_P(InferenceEngineEveryInput, EndsOnceAndIsReleasedOnce) {
     EXPECT_EQ(o.item[1], static_cast<float>(o.batch));
     EXPECT_LT(o.item[2], o.item[1]);
   }
-  const EngineStats& stats = engine_->stats();
+  const node::EngineStats& stats = engine_->stats();
   EXPECT_EQ(stats.dropped + sink_.outputs.size(), next_token_ - 1);
   std::map<DropCause, int> causes;
   for (const auto& [token, reason] : sink_.reasons) ++causes[reason];
   EXPECT_GT(causes[DropCause::kInferenceError], 0);
   EXPECT_GT(sink_.outputs.size(), 100u);
   if (std::string_view(GetParam()) == "coedge") {
-    EXPECT_GT(causes[DropCause::kDeadline], 0);
+    EXPECT_GT(causes[DropCause::kScheduler], 0);
   }
 }
 
@@ -607,4 +607,4 @@ INSTANTIATE_TEST_SUITE_P(Schedulers, InferenceEngineEveryInput,
                          ::testing::Values("coedge", "coedge-wait", "edf", "fixed"));
 
 }  // namespace
-}  // namespace coedge
+}  // namespace coedge::node

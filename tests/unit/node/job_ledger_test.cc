@@ -18,7 +18,7 @@
 #include <random>
 #include <set>
 
-namespace coedge {
+namespace coedge::node {
 namespace {
 
 using std::chrono::milliseconds;
@@ -34,14 +34,14 @@ JobRecord post_stamps(TimePoint post_start, TimePoint post_end) {
   return r;
 }
 
-void expect_conserved(const JobLedger& ledger, size_t tasks) {
-  const TaskTotals all = ledger.totals();
+void expect_conserved(const node::JobLedger& ledger, size_t tasks) {
+  const node::TaskTotals all = ledger.totals();
   EXPECT_EQ(all.released, all.closed() + ledger.open());
   const auto by_stage = ledger.open_by_stage();
   ASSERT_EQ(by_stage.size(), tasks);
-  TaskTotals sum;
+  node::TaskTotals sum;
   for (uint32_t t = 0; t < tasks; ++t) {
-    const TaskTotals tt = ledger.totals(t);
+    const node::TaskTotals tt = ledger.totals(t);
     const size_t open_t = by_stage[t][0] + by_stage[t][1] + by_stage[t][2];
     EXPECT_EQ(tt.released, tt.met + tt.overdue + tt.dropped + open_t) << "task " << t;
     sum.released += tt.released;
@@ -56,7 +56,7 @@ void expect_conserved(const JobLedger& ledger, size_t tasks) {
 }
 
 TEST(JobLedger, ReleaseIdsIncreaseFromOneAcrossTasks) {
-  JobLedger ledger(3, seconds(10));
+  node::JobLedger ledger(3, seconds(10));
   EXPECT_EQ(ledger.release(0, at(0), at(100)), 1u);
   EXPECT_EQ(ledger.release(2, at(1), at(100)), 2u);
   EXPECT_EQ(ledger.release(1, at(2), at(100)), 3u);
@@ -73,20 +73,20 @@ TEST(JobLedger, ReleaseIdsIncreaseFromOneAcrossTasks) {
 }
 
 TEST(JobLedger, StagesProgressPreServerPost) {
-  JobLedger ledger(1, seconds(10));
+  node::JobLedger ledger(1, seconds(10));
   const uint64_t id = ledger.release(0, at(0), at(100));
-  EXPECT_EQ(ledger.stage(id), JobStage::kPre);
-  EXPECT_EQ(ledger.oldest_in_stage(0, JobStage::kPre), at(0));
+  EXPECT_EQ(ledger.stage(id), node::JobStage::kPre);
+  EXPECT_EQ(ledger.oldest_in_stage(0, node::JobStage::kPre), at(0));
 
   EXPECT_TRUE(ledger.pre_done(id, at(1), at(5)));
-  EXPECT_EQ(ledger.stage(id), JobStage::kServer);
-  EXPECT_EQ(ledger.oldest_in_stage(0, JobStage::kPre), std::nullopt);
-  EXPECT_EQ(ledger.oldest_in_stage(0, JobStage::kServer), at(5));
+  EXPECT_EQ(ledger.stage(id), node::JobStage::kServer);
+  EXPECT_EQ(ledger.oldest_in_stage(0, node::JobStage::kPre), std::nullopt);
+  EXPECT_EQ(ledger.oldest_in_stage(0, node::JobStage::kServer), at(5));
 
   EXPECT_TRUE(ledger.inferred(id, at(6), at(20), 3));
-  EXPECT_EQ(ledger.stage(id), JobStage::kPost);
-  EXPECT_EQ(ledger.oldest_in_stage(0, JobStage::kServer), std::nullopt);
-  EXPECT_EQ(ledger.oldest_in_stage(0, JobStage::kPost), at(20));
+  EXPECT_EQ(ledger.stage(id), node::JobStage::kPost);
+  EXPECT_EQ(ledger.oldest_in_stage(0, node::JobStage::kServer), std::nullopt);
+  EXPECT_EQ(ledger.oldest_in_stage(0, node::JobStage::kPost), at(20));
 
   auto closed = ledger.done(id, post_stamps(at(21), at(30)), at(31));
   ASSERT_TRUE(closed.has_value());
@@ -109,15 +109,15 @@ TEST(JobLedger, StagesProgressPreServerPost) {
 }
 
 TEST(JobLedger, ReorderedNewsNeverMovesAJobBack) {
-  JobLedger ledger(1, seconds(10));
+  node::JobLedger ledger(1, seconds(10));
   const uint64_t id = ledger.release(0, at(0), at(100));
   // The server's news overtakes the pre worker's: the job is at post-processing.
   EXPECT_TRUE(ledger.inferred(id, at(6), at(20), 2));
-  EXPECT_EQ(ledger.stage(id), JobStage::kPost);
+  EXPECT_EQ(ledger.stage(id), node::JobStage::kPost);
   EXPECT_TRUE(ledger.pre_done(id, at(1), at(5)));
-  EXPECT_EQ(ledger.stage(id), JobStage::kPost);
-  EXPECT_EQ(ledger.oldest_in_stage(0, JobStage::kPost), at(20));
-  auto closed = ledger.done(id, JobRecord{}, at(40));
+  EXPECT_EQ(ledger.stage(id), node::JobStage::kPost);
+  EXPECT_EQ(ledger.oldest_in_stage(0, node::JobStage::kPost), at(20));
+  auto closed = ledger.done(id, node::JobRecord{}, at(40));
   ASSERT_TRUE(closed.has_value());
   EXPECT_EQ(closed->pre_start, at(1));  // the late stamps were still kept
   EXPECT_EQ(closed->pre_end, at(5));
@@ -125,7 +125,7 @@ TEST(JobLedger, ReorderedNewsNeverMovesAJobBack) {
 }
 
 TEST(JobLedger, DoneIsMetUpToAndIncludingTheDeadline) {
-  JobLedger ledger(1, seconds(10));
+  node::JobLedger ledger(1, seconds(10));
   const uint64_t early = ledger.release(0, at(0), at(100));
   const uint64_t exact = ledger.release(0, at(0), at(100));
   const uint64_t late = ledger.release(0, at(0), at(100));
@@ -139,7 +139,7 @@ TEST(JobLedger, DoneIsMetUpToAndIncludingTheDeadline) {
   EXPECT_EQ(c->outcome, JobOutcome::kOverdue);
   EXPECT_EQ(c->reason, DropCause::kNone);
   EXPECT_EQ(c->end, at(101));
-  const TaskTotals t = ledger.totals(0);
+  const node::TaskTotals t = ledger.totals(0);
   EXPECT_EQ(t.met, 2u);
   EXPECT_EQ(t.overdue, 1u);
   EXPECT_EQ(t.dropped, 0u);
@@ -147,25 +147,25 @@ TEST(JobLedger, DoneIsMetUpToAndIncludingTheDeadline) {
 }
 
 TEST(JobLedger, DoneWithoutPostEndUsesNow) {
-  JobLedger ledger(1, seconds(10));
+  node::JobLedger ledger(1, seconds(10));
   const uint64_t met = ledger.release(0, at(0), at(100));
   const uint64_t overdue = ledger.release(0, at(0), at(100));
-  auto a = ledger.done(met, JobRecord{}, at(100));
-  auto b = ledger.done(overdue, JobRecord{}, at(101));
+  auto a = ledger.done(met, node::JobRecord{}, at(100));
+  auto b = ledger.done(overdue, node::JobRecord{}, at(101));
   ASSERT_TRUE(a && b);
   EXPECT_EQ(a->outcome, JobOutcome::kMet);
   EXPECT_EQ(a->end, at(100));
-  EXPECT_FALSE(JobRecord::reached(a->post_end));
+  EXPECT_FALSE(node::JobRecord::reached(a->post_end));
   EXPECT_EQ(b->outcome, JobOutcome::kOverdue);
   EXPECT_EQ(b->end, at(101));
 }
 
 TEST(JobLedger, DoneKeepsOnlyTheStampsTheReporterKnows) {
-  JobLedger ledger(1, seconds(10));
+  node::JobLedger ledger(1, seconds(10));
   const uint64_t id = ledger.release(0, at(0), at(100));
   ASSERT_TRUE(ledger.pre_done(id, at(1), at(5)));
   ASSERT_TRUE(ledger.inferred(id, at(6), at(20), 4));
-  JobRecord stamps;  // the post worker knows only its own times; batch 0 = unknown
+  node::JobRecord stamps;  // the post worker knows only its own times; batch 0 = unknown
   stamps.infer_end = at(21);  // a stamp it does know overrides the ledger's
   stamps.post_start = at(22);
   stamps.post_end = at(30);
@@ -180,7 +180,7 @@ TEST(JobLedger, DoneKeepsOnlyTheStampsTheReporterKnows) {
 }
 
 TEST(JobLedger, DropClosesWithItsReason) {
-  JobLedger ledger(2, seconds(10));
+  node::JobLedger ledger(2, seconds(10));
   const uint64_t id = ledger.release(1, at(0), at(100));
   ASSERT_TRUE(ledger.pre_done(id, at(1), at(5)));
   auto closed = ledger.drop(id, DropCause::kBadFrame, at(7));
@@ -195,12 +195,12 @@ TEST(JobLedger, DropClosesWithItsReason) {
 }
 
 TEST(JobLedger, LateNewsForAClosedJobIsIgnoredAndNeverDoubleCounts) {
-  JobLedger ledger(1, seconds(10));
+  node::JobLedger ledger(1, seconds(10));
   const uint64_t a = ledger.release(0, at(0), at(100));
   const uint64_t b = ledger.release(0, at(0), at(100));
   ASSERT_TRUE(ledger.done(a, post_stamps(at(1), at(2)), at(3)));
   ASSERT_TRUE(ledger.drop(b, DropCause::kWorkerCrash, at(3)));
-  const TaskTotals before = ledger.totals(0);
+  const node::TaskTotals before = ledger.totals(0);
   for (uint64_t id : {a, b}) {
     EXPECT_FALSE(ledger.pre_done(id, at(4), at(5)));
     EXPECT_FALSE(ledger.inferred(id, at(4), at(5), 1));
@@ -212,13 +212,13 @@ TEST(JobLedger, LateNewsForAClosedJobIsIgnoredAndNeverDoubleCounts) {
   for (uint64_t id : {uint64_t{0}, uint64_t{99}}) {
     EXPECT_FALSE(ledger.pre_done(id, at(4), at(5)));
     EXPECT_FALSE(ledger.inferred(id, at(4), at(5), 1));
-    EXPECT_EQ(ledger.done(id, JobRecord{}, at(6)), std::nullopt);
+    EXPECT_EQ(ledger.done(id, node::JobRecord{}, at(6)), std::nullopt);
     EXPECT_EQ(ledger.drop(id, DropCause::kLost, at(6)), std::nullopt);
   }
   // Sweeps find nothing more to close.
   EXPECT_TRUE(ledger.expire(at(100000), milliseconds(0)).empty());
   EXPECT_TRUE(ledger.close_all(DropCause::kShutdown, at(100000)).empty());
-  const TaskTotals after = ledger.totals(0);
+  const node::TaskTotals after = ledger.totals(0);
   EXPECT_EQ(after.released, before.released);
   EXPECT_EQ(after.met, before.met);
   EXPECT_EQ(after.overdue, before.overdue);
@@ -229,7 +229,7 @@ TEST(JobLedger, LateNewsForAClosedJobIsIgnoredAndNeverDoubleCounts) {
 }
 
 // Two tasks, each with one job at each stage. Returns ids[task][stage].
-std::array<std::array<uint64_t, 3>, 2> one_job_per_stage(JobLedger& ledger) {
+std::array<std::array<uint64_t, 3>, 2> one_job_per_stage(node::JobLedger& ledger) {
   std::array<std::array<uint64_t, 3>, 2> ids{};
   for (uint32_t t = 0; t < 2; ++t) {
     for (size_t s = 0; s < 3; ++s) {
@@ -247,43 +247,43 @@ std::array<std::array<uint64_t, 3>, 2> one_job_per_stage(JobLedger& ledger) {
 }
 
 TEST(JobLedger, DropStageOfOneTasksPreWorkerClosesOnlyItsPreJobs) {
-  JobLedger ledger(2, seconds(10));
+  node::JobLedger ledger(2, seconds(10));
   const auto ids = one_job_per_stage(ledger);
-  auto closed = ledger.drop_stage(0u, JobStage::kPre, DropCause::kWorkerCrash, at(10));
+  auto closed = ledger.drop_stage(0u, node::JobStage::kPre, DropCause::kWorkerCrash, at(10));
   ASSERT_EQ(closed.size(), 1u);
   EXPECT_EQ(closed[0].id, ids[0][0]);
   EXPECT_EQ(closed[0].outcome, JobOutcome::kDropped);
   EXPECT_EQ(closed[0].reason, DropCause::kWorkerCrash);
   EXPECT_EQ(closed[0].end, at(10));
   EXPECT_EQ(ledger.open(), 5u);
-  EXPECT_EQ(ledger.stage(ids[1][0]), JobStage::kPre);  // the other task's pre job stays
-  EXPECT_EQ(ledger.stage(ids[0][1]), JobStage::kServer);
-  EXPECT_EQ(ledger.stage(ids[0][2]), JobStage::kPost);
+  EXPECT_EQ(ledger.stage(ids[1][0]), node::JobStage::kPre);  // the other task's pre job stays
+  EXPECT_EQ(ledger.stage(ids[0][1]), node::JobStage::kServer);
+  EXPECT_EQ(ledger.stage(ids[0][2]), node::JobStage::kPost);
   EXPECT_EQ(ledger.totals(0).dropped, 1u);
   EXPECT_EQ(ledger.totals(1).dropped, 0u);
   // Nothing more to drop there.
-  EXPECT_TRUE(ledger.drop_stage(0u, JobStage::kPre, DropCause::kWorkerCrash, at(11)).empty());
+  EXPECT_TRUE(ledger.drop_stage(0u, node::JobStage::kPre, DropCause::kWorkerCrash, at(11)).empty());
   expect_conserved(ledger, 2);
 }
 
 TEST(JobLedger, DropStageOfOneTasksPostWorkerClosesOnlyItsPostJobs) {
-  JobLedger ledger(2, seconds(10));
+  node::JobLedger ledger(2, seconds(10));
   const auto ids = one_job_per_stage(ledger);
-  auto closed = ledger.drop_stage(1u, JobStage::kPost, DropCause::kWorkerCrash, at(10));
+  auto closed = ledger.drop_stage(1u, node::JobStage::kPost, DropCause::kWorkerCrash, at(10));
   ASSERT_EQ(closed.size(), 1u);
   EXPECT_EQ(closed[0].id, ids[1][2]);
   EXPECT_EQ(closed[0].reason, DropCause::kWorkerCrash);
-  EXPECT_EQ(ledger.stage(ids[0][2]), JobStage::kPost);
-  EXPECT_EQ(ledger.stage(ids[1][0]), JobStage::kPre);
-  EXPECT_EQ(ledger.stage(ids[1][1]), JobStage::kServer);
+  EXPECT_EQ(ledger.stage(ids[0][2]), node::JobStage::kPost);
+  EXPECT_EQ(ledger.stage(ids[1][0]), node::JobStage::kPre);
+  EXPECT_EQ(ledger.stage(ids[1][1]), node::JobStage::kServer);
   EXPECT_EQ(ledger.open(), 5u);
   expect_conserved(ledger, 2);
 }
 
 TEST(JobLedger, DropStageOfTheServerClosesEveryTasksServerJobs) {
-  JobLedger ledger(2, seconds(10));
+  node::JobLedger ledger(2, seconds(10));
   const auto ids = one_job_per_stage(ledger);
-  auto closed = ledger.drop_stage(std::nullopt, JobStage::kServer, DropCause::kServerCrash, at(10));
+  auto closed = ledger.drop_stage(std::nullopt, node::JobStage::kServer, DropCause::kServerCrash, at(10));
   ASSERT_EQ(closed.size(), 2u);
   std::set<uint64_t> got{closed[0].id, closed[1].id};
   EXPECT_EQ(got, (std::set<uint64_t>{ids[0][1], ids[1][1]}));
@@ -304,7 +304,7 @@ TEST(JobLedger, DropStageOfTheServerClosesEveryTasksServerJobs) {
 }
 
 TEST(JobLedger, ExpireClosesOnlyJobsPastDeadlinePlusGraceAsLost) {
-  JobLedger ledger(2, seconds(10));
+  node::JobLedger ledger(2, seconds(10));
   const uint64_t a = ledger.release(0, at(0), at(100));   // lost at now > 150
   const uint64_t b = ledger.release(1, at(0), at(200));   // lost at now > 250
   const uint64_t c = ledger.release(0, at(0), at(150));   // exactly at the edge below
@@ -317,8 +317,8 @@ TEST(JobLedger, ExpireClosesOnlyJobsPastDeadlinePlusGraceAsLost) {
   EXPECT_EQ(closed[0].outcome, JobOutcome::kDropped);
   EXPECT_EQ(closed[0].reason, DropCause::kLost);
   EXPECT_EQ(closed[0].end, at(151));
-  EXPECT_EQ(ledger.stage(b), JobStage::kPost);
-  EXPECT_EQ(ledger.stage(c), JobStage::kPre);
+  EXPECT_EQ(ledger.stage(b), node::JobStage::kPost);
+  EXPECT_EQ(ledger.stage(c), node::JobStage::kPre);
   closed = ledger.expire(at(201), grace);  // c: 150 + 50 < 201
   ASSERT_EQ(closed.size(), 1u);
   EXPECT_EQ(closed[0].id, c);
@@ -332,7 +332,7 @@ TEST(JobLedger, ExpireClosesOnlyJobsPastDeadlinePlusGraceAsLost) {
 }
 
 TEST(JobLedger, CloseAllDropsEveryOpenJobOnce) {
-  JobLedger ledger(2, seconds(10));
+  node::JobLedger ledger(2, seconds(10));
   const auto ids = one_job_per_stage(ledger);
   ASSERT_TRUE(ledger.done(ids[0][2], post_stamps(at(5), at(6)), at(7)));
   auto closed = ledger.close_all(DropCause::kShutdown, at(20));
@@ -347,7 +347,7 @@ TEST(JobLedger, CloseAllDropsEveryOpenJobOnce) {
   }
   EXPECT_EQ(ledger.open(), 0u);
   EXPECT_TRUE(ledger.close_all(DropCause::kShutdown, at(21)).empty());
-  const TaskTotals all = ledger.totals();
+  const node::TaskTotals all = ledger.totals();
   EXPECT_EQ(all.released, 6u);
   EXPECT_EQ(all.met, 1u);
   EXPECT_EQ(all.dropped, 5u);
@@ -355,20 +355,20 @@ TEST(JobLedger, CloseAllDropsEveryOpenJobOnce) {
 }
 
 TEST(JobLedger, TotalsPerTaskAndOverall) {
-  JobLedger ledger(3, seconds(10));
+  node::JobLedger ledger(3, seconds(10));
   const uint64_t a = ledger.release(0, at(0), at(100));
   const uint64_t b = ledger.release(0, at(0), at(100));
   const uint64_t c = ledger.release(1, at(0), at(100));
   ledger.release(2, at(0), at(100));  // stays open
   ASSERT_TRUE(ledger.done(a, post_stamps(at(1), at(50)), at(51)));
   ASSERT_TRUE(ledger.done(b, post_stamps(at(1), at(150)), at(151)));
-  ASSERT_TRUE(ledger.drop(c, DropCause::kDeadline, at(10)));
+  ASSERT_TRUE(ledger.drop(c, DropCause::kScheduler, at(10)));
   EXPECT_EQ(ledger.totals(0).met, 1u);
   EXPECT_EQ(ledger.totals(0).overdue, 1u);
   EXPECT_EQ(ledger.totals(1).dropped, 1u);
   EXPECT_EQ(ledger.totals(2).closed(), 0u);
   EXPECT_DOUBLE_EQ(ledger.totals(2).miss_rate(), 0.0);  // nothing closed yet
-  const TaskTotals all = ledger.totals();
+  const node::TaskTotals all = ledger.totals();
   EXPECT_EQ(all.released, 4u);
   EXPECT_EQ(all.met, 1u);
   EXPECT_EQ(all.overdue, 1u);
@@ -378,13 +378,13 @@ TEST(JobLedger, TotalsPerTaskAndOverall) {
 }
 
 TEST(JobLedger, WindowMissRateCountsOnlyJobsClosedInTheWindow) {
-  JobLedger ledger(2, seconds(10));
+  node::JobLedger ledger(2, seconds(10));
   EXPECT_DOUBLE_EQ(ledger.window_miss_rate(0, at(0)), 0.0);  // none closed
   // Task 0: a miss closed at 1 s, a met job at 2 s, a miss at 5 s.
   const uint64_t a = ledger.release(0, at(0), at(100));
   const uint64_t b = ledger.release(0, at(0), at(100000));
   const uint64_t c = ledger.release(0, at(0), at(100000));
-  ASSERT_TRUE(ledger.drop(a, DropCause::kDeadline, at(1000)));
+  ASSERT_TRUE(ledger.drop(a, DropCause::kScheduler, at(1000)));
   ASSERT_TRUE(ledger.done(b, post_stamps(at(1), at(1999)), at(2000)));
   ASSERT_TRUE(ledger.drop(c, DropCause::kBadFrame, at(5000)));
   // Task 1 has its own window.
@@ -412,7 +412,7 @@ TEST(JobLedger, WindowMissRateCountsOnlyJobsClosedInTheWindow) {
 }
 
 TEST(JobLedger, WindowMissRateCountsSweptJobs) {
-  JobLedger ledger(1, seconds(10));
+  node::JobLedger ledger(1, seconds(10));
   ledger.release(0, at(0), at(100));
   ledger.release(0, at(0), at(100));
   const uint64_t met = ledger.release(0, at(0), at(5000));
@@ -422,27 +422,27 @@ TEST(JobLedger, WindowMissRateCountsSweptJobs) {
 }
 
 TEST(JobLedger, OldestInStageAndOpenByStage) {
-  JobLedger ledger(2, seconds(10));
-  EXPECT_EQ(ledger.oldest_in_stage(0, JobStage::kPre), std::nullopt);
+  node::JobLedger ledger(2, seconds(10));
+  EXPECT_EQ(ledger.oldest_in_stage(0, node::JobStage::kPre), std::nullopt);
   const uint64_t a = ledger.release(0, at(10), at(1000));
   const uint64_t b = ledger.release(0, at(5), at(1000));  // released earlier, higher id
   const uint64_t c = ledger.release(0, at(20), at(1000));
   const uint64_t d = ledger.release(1, at(1), at(1000));
-  EXPECT_EQ(ledger.oldest_in_stage(0, JobStage::kPre), at(5));
-  EXPECT_EQ(ledger.oldest_in_stage(1, JobStage::kPre), at(1));
-  EXPECT_EQ(ledger.oldest_in_stage(0, JobStage::kServer), std::nullopt);
+  EXPECT_EQ(ledger.oldest_in_stage(0, node::JobStage::kPre), at(5));
+  EXPECT_EQ(ledger.oldest_in_stage(1, node::JobStage::kPre), at(1));
+  EXPECT_EQ(ledger.oldest_in_stage(0, node::JobStage::kServer), std::nullopt);
 
   // The server stage is entered at pre_end, not at release.
   ASSERT_TRUE(ledger.pre_done(b, at(30), at(40)));
   ASSERT_TRUE(ledger.pre_done(a, at(30), at(35)));
-  EXPECT_EQ(ledger.oldest_in_stage(0, JobStage::kPre), at(20));
-  EXPECT_EQ(ledger.oldest_in_stage(0, JobStage::kServer), at(35));
+  EXPECT_EQ(ledger.oldest_in_stage(0, node::JobStage::kPre), at(20));
+  EXPECT_EQ(ledger.oldest_in_stage(0, node::JobStage::kServer), at(35));
   // The post stage at infer_end.
   ASSERT_TRUE(ledger.inferred(a, at(50), at(60), 2));
   ASSERT_TRUE(ledger.inferred(b, at(50), at(60), 2));
-  EXPECT_EQ(ledger.oldest_in_stage(0, JobStage::kServer), std::nullopt);
-  EXPECT_EQ(ledger.oldest_in_stage(0, JobStage::kPost), at(60));
-  EXPECT_EQ(ledger.oldest_in_stage(1, JobStage::kPost), std::nullopt);
+  EXPECT_EQ(ledger.oldest_in_stage(0, node::JobStage::kServer), std::nullopt);
+  EXPECT_EQ(ledger.oldest_in_stage(0, node::JobStage::kPost), at(60));
+  EXPECT_EQ(ledger.oldest_in_stage(1, node::JobStage::kPost), std::nullopt);
 
   auto counts = ledger.open_by_stage();
   ASSERT_EQ(counts.size(), 2u);
@@ -454,8 +454,8 @@ TEST(JobLedger, OldestInStageAndOpenByStage) {
   counts = ledger.open_by_stage();
   EXPECT_EQ(counts[0], (std::array<size_t, 3>{0, 0, 2}));
   EXPECT_EQ(counts[1], (std::array<size_t, 3>{0, 1, 0}));
-  EXPECT_EQ(ledger.oldest_in_stage(0, JobStage::kPre), std::nullopt);
-  EXPECT_EQ(ledger.oldest_in_stage(1, JobStage::kServer), at(3));
+  EXPECT_EQ(ledger.oldest_in_stage(0, node::JobStage::kPre), std::nullopt);
+  EXPECT_EQ(ledger.oldest_in_stage(1, node::JobStage::kServer), at(3));
 }
 
 // Random operations on random (often closed or unknown) ids, checked against a simple
@@ -464,10 +464,10 @@ TEST(JobLedger, OldestInStageAndOpenByStage) {
 TEST(JobLedger, RandomOperationsConserveEveryJob) {
   constexpr size_t kTasks = 4;
   std::mt19937 rng(20240611);
-  JobLedger ledger(kTasks, milliseconds(500));
+  node::JobLedger ledger(kTasks, milliseconds(500));
   struct ModelJob {
     uint32_t task;
-    JobStage stage;
+    node::JobStage stage;
     TimePoint deadline;
   };
   std::map<uint64_t, ModelJob> open;
@@ -484,7 +484,7 @@ TEST(JobLedger, RandomOperationsConserveEveryJob) {
     open.erase(it);
     ++closed;
   };
-  const DropCause causes[] = {DropCause::kDeadline, DropCause::kBadFrame, DropCause::kWorkerCrash,
+  const DropCause causes[] = {DropCause::kScheduler, DropCause::kBadFrame, DropCause::kWorkerCrash,
                               DropCause::kInferenceError, DropCause::kOverload};
   for (int step = 0; step < 5000; ++step) {
     now_ms += std::uniform_int_distribution<int64_t>(0, 5)(rng);
@@ -497,21 +497,21 @@ TEST(JobLedger, RandomOperationsConserveEveryJob) {
       ASSERT_EQ(id, next_id);
       ++next_id;
       ++released;
-      open.emplace(id, ModelJob{task, JobStage::kPre, deadline});
+      open.emplace(id, ModelJob{task, node::JobStage::kPre, deadline});
     } else if (op < 48) {
       const uint64_t id = pick();
       const bool was_open = open.count(id) != 0;
       EXPECT_EQ(ledger.pre_done(id, now, now), was_open);
-      if (was_open && open[id].stage == JobStage::kPre) open[id].stage = JobStage::kServer;
+      if (was_open && open[id].stage == node::JobStage::kPre) open[id].stage = node::JobStage::kServer;
     } else if (op < 64) {
       const uint64_t id = pick();
       const bool was_open = open.count(id) != 0;
       EXPECT_EQ(ledger.inferred(id, now, now, 1), was_open);
-      if (was_open) open[id].stage = JobStage::kPost;
+      if (was_open) open[id].stage = node::JobStage::kPost;
     } else if (op < 80) {
       const uint64_t id = pick();
       const bool was_open = open.count(id) != 0;
-      JobRecord stamps;
+      node::JobRecord stamps;
       if (rng() % 2) stamps.post_end = now;
       auto r = ledger.done(id, stamps, now);
       ASSERT_EQ(r.has_value(), was_open);
@@ -530,9 +530,9 @@ TEST(JobLedger, RandomOperationsConserveEveryJob) {
         check_closed(*r, id);
       }
     } else if (op < 95) {
-      const auto stage = static_cast<JobStage>(rng() % 3);
+      const auto stage = static_cast<node::JobStage>(rng() % 3);
       std::optional<uint32_t> task;
-      if (stage != JobStage::kServer) task = static_cast<uint32_t>(rng() % kTasks);
+      if (stage != node::JobStage::kServer) task = static_cast<uint32_t>(rng() % kTasks);
       size_t expected = 0;
       for (const auto& [id, j] : open)
         if (j.stage == stage && (!task || j.task == *task)) ++expected;
@@ -561,7 +561,7 @@ TEST(JobLedger, RandomOperationsConserveEveryJob) {
       for (const JobRecord& r : rs) check_closed(r, r.id);
     }
     ASSERT_EQ(ledger.open(), open.size()) << "step " << step;
-    const TaskTotals all = ledger.totals();
+    const node::TaskTotals all = ledger.totals();
     ASSERT_EQ(all.released, released);
     ASSERT_EQ(all.closed(), closed);
     ASSERT_EQ(all.released, all.met + all.overdue + all.dropped + ledger.open()) << "step " << step;
@@ -577,4 +577,4 @@ TEST(JobLedger, RandomOperationsConserveEveryJob) {
 }
 
 }  // namespace
-}  // namespace coedge
+}  // namespace coedge::node

@@ -17,7 +17,7 @@
 #include <sstream>
 #include <thread>
 
-namespace coedge {
+namespace coedge::node {
 namespace {
 
 using Labels = std::map<std::string, std::string>;
@@ -105,7 +105,7 @@ JobRecord full_job(uint64_t id, uint32_t task, double release_ms, double latency
 
 class MetricsTest : public ::testing::Test {
  protected:
-  NodeMetrics metrics_{"edge1", {"det", "cls"}, {"yolo"}};
+  node::NodeMetrics metrics_{"edge1", {"det", "cls"}, {"yolo"}};
 };
 
 TEST_F(MetricsTest, FreshMetricsExportEveryKnownSeriesAtZeroWithHelp) {
@@ -136,7 +136,7 @@ TEST_F(MetricsTest, CountsOutcomesReasonsAndOnlyTheStagesReached) {
 
   metrics_.on_finished(full_job(1, 0, 1000, 12));   // met, 12 ms
   metrics_.on_finished(full_job(2, 0, 2000, 150));  // overdue, 150 ms
-  JobRecord pre_only;  // dropped by the scheduler after pre-processing
+  node::JobRecord pre_only;  // dropped by the scheduler after pre-processing
   pre_only.id = 3;
   pre_only.task = 0;
   pre_only.release = at_ms(3000);
@@ -144,9 +144,9 @@ TEST_F(MetricsTest, CountsOutcomesReasonsAndOnlyTheStagesReached) {
   pre_only.pre_end = at_ms(3004);
   pre_only.end = at_ms(3005);
   pre_only.outcome = JobOutcome::kDropped;
-  pre_only.reason = DropCause::kDeadline;
+  pre_only.reason = DropCause::kScheduler;
   metrics_.on_finished(pre_only);
-  JobRecord nothing;  // a corrupt frame on the other task: no stage reached
+  node::JobRecord nothing;  // a corrupt frame on the other task: no stage reached
   nothing.id = 4;
   nothing.task = 1;
   nothing.release = at_ms(4000);
@@ -163,7 +163,7 @@ TEST_F(MetricsTest, CountsOutcomesReasonsAndOnlyTheStagesReached) {
   EXPECT_EQ(value(s, "coedge_jobs_finished_total", {{"task", "det"}, {"outcome", "dropped"}}), 1);
   EXPECT_EQ(value(s, "coedge_jobs_finished_total", {{"task", "cls"}, {"outcome", "dropped"}}), 1);
   EXPECT_EQ(value(s, "coedge_jobs_finished_total", {{"task", "cls"}, {"outcome", "met"}}), 0);
-  EXPECT_EQ(value(s, "coedge_jobs_dropped_total", {{"task", "det"}, {"reason", "deadline"}}), 1);
+  EXPECT_EQ(value(s, "coedge_jobs_dropped_total", {{"task", "det"}, {"reason", "scheduler"}}), 1);
   EXPECT_EQ(value(s, "coedge_jobs_dropped_total", {{"task", "det"}, {"reason", "bad_frame"}}), 0);
   EXPECT_EQ(value(s, "coedge_jobs_dropped_total", {{"task", "cls"}, {"reason", "bad_frame"}}), 1);
 
@@ -242,9 +242,9 @@ TEST_F(MetricsTest, ConcurrentEventsAreAllCounted) {
 
 TEST(MetricsDeathTest, UnknownTaskOrOpenJobIsABug) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  NodeMetrics m("edge1", {"det"}, {});
+  node::NodeMetrics m("edge1", {"det"}, {});
   EXPECT_DEATH(m.on_released(1), "index < task_series_.size");
-  EXPECT_DEATH(m.on_finished(JobRecord{}), "kOpen");
+  EXPECT_DEATH(m.on_finished(node::JobRecord{}), "kOpen");
 }
 
 // GET /metrics from 127.0.0.1:port with a plain socket; the whole response.
@@ -269,7 +269,7 @@ std::string http_get(int port) {
 }
 
 TEST(MetricsServeTest, ServesOnAnEphemeralPortAndReportsAPortInUse) {
-  NodeMetrics metrics("edge1", {"det"}, {"yolo"});
+  node::NodeMetrics metrics("edge1", {"det"}, {"yolo"});
   EXPECT_EQ(metrics.port(), 0);
   const Status served = metrics.serve("127.0.0.1:0");
   ASSERT_TRUE(served.ok()) << served.error().message;
@@ -284,7 +284,7 @@ TEST(MetricsServeTest, ServesOnAnEphemeralPortAndReportsAPortInUse) {
       << response;
 
   const std::string address = "127.0.0.1:" + std::to_string(port);
-  NodeMetrics other("edge2", {}, {});
+  node::NodeMetrics other("edge2", {}, {});
   const Status clash = other.serve(address);
   ASSERT_FALSE(clash.ok());
   EXPECT_NE(clash.error().message.find(address), std::string::npos) << clash.error().message;
@@ -297,8 +297,8 @@ TEST(MetricsServeTest, ServesOnAnEphemeralPortAndReportsAPortInUse) {
 }
 
 TEST(JobJsonTest, RoundTripsWithNullForStagesNotReached) {
-  JobRecord job = full_job(42, 0, 1500.25, 12);
-  const std::string line = job_json(job, "edge1", "det \"main\"");
+  node::JobRecord job = full_job(42, 0, 1500.25, 12);
+  const std::string line = node::job_json(job, "edge1", "det \"main\"");
   EXPECT_EQ(line.find('\n'), std::string::npos);
   EXPECT_NE(line.find("\"release_s\":1.500250,"), std::string::npos) << line;  // 6 decimals
 
@@ -320,7 +320,7 @@ TEST(JobJsonTest, RoundTripsWithNullForStagesNotReached) {
   EXPECT_EQ(j["batch"], 2);
   EXPECT_DOUBLE_EQ(j["latency_ms"].get<double>(), 12.0);
 
-  JobRecord dropped;
+  node::JobRecord dropped;
   dropped.id = 7;
   dropped.release = at_ms(2000);
   dropped.deadline = at_ms(2100);
@@ -329,7 +329,7 @@ TEST(JobJsonTest, RoundTripsWithNullForStagesNotReached) {
   dropped.end = at_ms(2003);
   dropped.outcome = JobOutcome::kDropped;
   dropped.reason = DropCause::kWorkerCrash;
-  const auto d = nlohmann::json::parse(job_json(dropped, "edge1", "det"));
+  const auto d = nlohmann::json::parse(node::job_json(dropped, "edge1", "det"));
   EXPECT_EQ(d["outcome"], "dropped");
   EXPECT_EQ(d["reason"], "worker_crash");
   EXPECT_DOUBLE_EQ(d["pre_end_s"].get<double>(), 2.002);
@@ -339,9 +339,9 @@ TEST(JobJsonTest, RoundTripsWithNullForStagesNotReached) {
   EXPECT_EQ(d["batch"], 0);
   EXPECT_DOUBLE_EQ(d["latency_ms"].get<double>(), 3.0);
 
-  JobRecord open;  // never ended: no end, no latency
+  node::JobRecord open;  // never ended: no end, no latency
   open.release = at_ms(1);
-  const auto o = nlohmann::json::parse(job_json(open, "n", "t"));
+  const auto o = nlohmann::json::parse(node::job_json(open, "n", "t"));
   EXPECT_TRUE(o["end_s"].is_null());
   EXPECT_TRUE(o["latency_ms"].is_null());
   EXPECT_TRUE(o["pre_start_s"].is_null());
@@ -357,7 +357,7 @@ std::filesystem::path temp_dir(const std::string& name) {
 TEST(JobLogTest, CreatesDirectoriesAndWritesOneParsableLinePerJob) {
   const auto dir = temp_dir("log");
   const std::string path = (dir / "a" / "b" / "jobs.jsonl").string();
-  auto log = JobLog::open(path);
+  auto log = node::JobLog::open(path);
   ASSERT_TRUE(log.ok()) << log.error().message;
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
@@ -382,7 +382,7 @@ TEST(JobLogTest, CreatesDirectoriesAndWritesOneParsableLinePerJob) {
   log->reset();
 
   // Reopening truncates: one file per run.
-  auto again = JobLog::open(path);
+  auto again = node::JobLog::open(path);
   ASSERT_TRUE(again.ok());
   (*again)->write(full_job(1, 0, 10, 20), "edge1", "det");
   again->reset();
@@ -398,7 +398,7 @@ TEST(JobLogTest, ErrorNamesThePathAndTheReason) {
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "file") << "x";
   const std::string path = (dir / "file" / "jobs.jsonl").string();  // parent is a file
-  auto log = JobLog::open(path);
+  auto log = node::JobLog::open(path);
   ASSERT_FALSE(log.ok());
   EXPECT_NE(log.error().message.find(path), std::string::npos) << log.error().message;
   EXPECT_NE(log.error().message.find("directory"), std::string::npos) << log.error().message;
@@ -406,4 +406,4 @@ TEST(JobLogTest, ErrorNamesThePathAndTheReason) {
 }
 
 }  // namespace
-}  // namespace coedge
+}  // namespace coedge::node

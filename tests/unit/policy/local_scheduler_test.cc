@@ -8,7 +8,7 @@
 
 #include "../scenario_builder.h"
 
-namespace coedge {
+namespace coedge::policy {
 namespace {
 
 using testing::make_model;
@@ -26,17 +26,17 @@ class LocalSchedulerTest : public ::testing::Test {
   const std::vector<ModelProfile>& models = scenario.models;
   uint64_t next_id = 0;
 
-  Job job(ModelIndex model, double deadline_ms, int priority = 0, TaskIndex task = 0) {
-    return Job{next_id++, task, model, kEpoch, at_ms(deadline_ms), priority};
+  policy::Job job(ModelIndex model, double deadline_ms, int priority = 0, TaskIndex task = 0) {
+    return policy::Job{next_id++, task, model, kEpoch, at_ms(deadline_ms), priority};
   }
-  std::unique_ptr<LocalScheduler> make(const char* name) {
-    auto s = make_local_scheduler(name, scenario);
-    EXPECT_TRUE(s.ok());
-    return std::move(s.value());
+  std::unique_ptr<policy::LocalScheduler> make(const char* spec) {
+    auto parsed = SchedulerSpec::parse(spec);
+    EXPECT_TRUE(parsed.ok()) << spec;
+    return policy::make_local_scheduler(*parsed, scenario);
   }
-  static std::vector<uint64_t> ids(const std::vector<Job>& jobs) {
+  static std::vector<uint64_t> ids(const std::vector<policy::Job>& jobs) {
     std::vector<uint64_t> out;
-    for (const Job& j : jobs) out.push_back(j.id);
+    for (const policy::Job& j : jobs) out.push_back(j.id);
     return out;
   }
 };
@@ -46,7 +46,7 @@ TEST_F(LocalSchedulerTest, CoedgeEq5RunsTheModelHoldingTheEarliestDeadline) {
   s->on_ready(job(0, 500), kEpoch);  // id 0
   s->on_ready(job(1, 300), kEpoch);  // id 1: the earliest deadline is in model 1's queue
   s->on_ready(job(0, 250), kEpoch);  // id 2
-  Decision d;
+  policy::Decision d;
   s->decide(kEpoch, d);
   EXPECT_EQ(d.model, 0u);  // id 2 (250 ms) is the earliest; it sits in model 0's queue
   s->on_ready(job(1, 100), kEpoch);
@@ -58,7 +58,7 @@ TEST_F(LocalSchedulerTest, CoedgeEq6TakesTheLargestBatchThatMeetsTheEarliestDead
   auto s = make("coedge");
   // Deadlines 165, 200, 300, 400 ms; ExeTime(a, b) = 100 + 20 (b - 1).
   for (double d : {300.0, 165.0, 400.0, 200.0}) s->on_ready(job(0, d), kEpoch);
-  Decision d;
+  policy::Decision d;
   s->decide(at_ms(10), d);
   // At 10 ms: b = 3 ends at 150 <= 165, b = 4 ends at 170 > 165. The three earliest run.
   EXPECT_EQ(d.model, 0u);
@@ -72,7 +72,7 @@ TEST_F(LocalSchedulerTest, CoedgeMeetingTheDeadlineExactlyCounts) {
   auto s = make("coedge");
   s->on_ready(job(0, 120), kEpoch);
   s->on_ready(job(0, 500), kEpoch);
-  Decision d;
+  policy::Decision d;
   s->decide(kEpoch, d);
   EXPECT_EQ(d.batch.size(), 2u);  // 0 + ExeTime(a, 2) = 120 ms = the earliest deadline
 }
@@ -80,7 +80,7 @@ TEST_F(LocalSchedulerTest, CoedgeMeetingTheDeadlineExactlyCounts) {
 TEST_F(LocalSchedulerTest, CoedgeBatchesAtMostTen) {
   auto s = make("coedge");
   for (int i = 0; i < 15; ++i) s->on_ready(job(1, 10000), kEpoch);
-  Decision d;
+  policy::Decision d;
   s->decide(kEpoch, d);
   EXPECT_EQ(d.batch.size(), 10u);
   EXPECT_EQ(d.expected, from_ms(140));
@@ -92,7 +92,7 @@ TEST_F(LocalSchedulerTest, CoedgeDropsJobsThatCannotMeetTheirDeadlineAlone) {
   s->on_ready(job(0, 150), kEpoch);  // id 0: at 60 ms, 60 + 100 > 150: dropped
   s->on_ready(job(0, 160), kEpoch);  // id 1: 60 + 100 = 160: feasible
   s->on_ready(job(1, 100), kEpoch);  // id 2: 60 + 50 > 100: dropped
-  Decision d;
+  policy::Decision d;
   s->decide(at_ms(60), d);
   EXPECT_EQ(ids(d.dropped), (std::vector<uint64_t>{0, 2}));
   EXPECT_EQ(d.model, 0u);
@@ -104,14 +104,28 @@ TEST_F(LocalSchedulerTest, CoedgeTiesGoToTheLowerModelThenTheEarlierRelease) {
   auto s = make("coedge");
   s->on_ready(job(1, 300), kEpoch);  // id 0
   s->on_ready(job(0, 300), kEpoch);  // id 1
-  Decision d;
+  policy::Decision d;
   s->decide(kEpoch, d);
   EXPECT_EQ(d.model, 0u);
+
+  // One model, one deadline: the earlier release runs first, whatever order the jobs
+  // became ready in. At 10 ms only one job fits before 120 ms (ExeTime(2) = 120 ms).
+  auto same = make("coedge");
+  policy::Job early = job(0, 120);  // id 2, released at 0
+  policy::Job late = job(0, 120);   // id 3, released at 10 ms
+  late.release = at_ms(10);
+  same->on_ready(late, at_ms(10));
+  same->on_ready(early, at_ms(10));
+  same->decide(at_ms(10), d);
+  EXPECT_EQ(d.model, 0u);
+  EXPECT_EQ(ids(d.batch), (std::vector<uint64_t>{early.id}));
+  same->decide(at_ms(10), d);
+  EXPECT_EQ(ids(d.batch), (std::vector<uint64_t>{late.id}));
 }
 
 TEST_F(LocalSchedulerTest, CoedgeIdleQueueDecidesNothing) {
   auto s = make("coedge");
-  Decision d;
+  policy::Decision d;
   s->decide(kEpoch, d);
   EXPECT_TRUE(d.batch.empty());
   EXPECT_TRUE(d.dropped.empty());
@@ -123,7 +137,7 @@ TEST_F(LocalSchedulerTest, EdfRunsOneJobAtATimeByDeadlineAndNeverDrops) {
   s->on_ready(job(0, 300), kEpoch);  // id 0
   s->on_ready(job(1, 100), kEpoch);  // id 1
   s->on_ready(job(0, 100), kEpoch);  // id 2: same deadline as id 1, released later
-  Decision d;
+  policy::Decision d;
   std::vector<uint64_t> order;
   for (int i = 0; i < 3; ++i) {
     s->decide(at_ms(1000), d);  // every deadline has passed: still no drop
@@ -140,7 +154,7 @@ TEST_F(LocalSchedulerTest, FixedRunsTheHighestPriorityFirst) {
   s->on_ready(job(0, 100, 1), kEpoch);  // id 0
   s->on_ready(job(1, 900, 5), kEpoch);  // id 1
   s->on_ready(job(0, 800, 5), kEpoch);  // id 2: same priority, earlier deadline than id 1
-  Decision d;
+  policy::Decision d;
   std::vector<uint64_t> order;
   for (int i = 0; i < 3; ++i) {
     s->decide(kEpoch, d);
@@ -151,15 +165,15 @@ TEST_F(LocalSchedulerTest, FixedRunsTheHighestPriorityFirst) {
 }
 
 TEST_F(LocalSchedulerTest, UnknownNameIsAnError) {
-  auto s = make_local_scheduler("fifo", scenario);
+  auto s = SchedulerSpec::parse("fifo");
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.error().message.find("fifo"), std::string::npos);
-  EXPECT_NE(s.error().message.find("coedge, coedge-wait, edf, fixed, triton, deadline-drop"), std::string::npos);
+  EXPECT_NE(s.error().message.find("coedge, edf, fixed, triton, deadline-drop"), std::string::npos);
 }
 
 TEST_F(LocalSchedulerTest, CoedgeWaitHoldsALoneJobWhenTheNextOneIsDueAndWaitingSavesTime) {
-  CoedgeScheduler s(models, CoedgeSchedulerOptions{true});
-  Decision d;
+  policy::CoedgeScheduler s(models, policy::CoedgeSchedulerOptions{true});
+  policy::Decision d;
   // Model 0 jobs arrive every 50 ms; ExeTime(a, b) = 100 + 20 (b - 1).
   s.on_ready(job(0, 1000), at_ms(0));
   s.decide(at_ms(0), d);  // no arrival pattern known yet: runs at once, as the paper's rule
@@ -178,8 +192,8 @@ TEST_F(LocalSchedulerTest, CoedgeWaitHoldsALoneJobWhenTheNextOneIsDueAndWaitingS
 TEST_F(LocalSchedulerTest, CoedgeWaitRunsAtOnceWhenWaitingCostsMore) {
   Scenario slow;  // batching saves nothing: ExeTime(b) = 100 b
   slow.models = {make_model("a", 100, 100)};
-  CoedgeScheduler s(slow.models, CoedgeSchedulerOptions{true});
-  Decision d;
+  policy::CoedgeScheduler s(slow.models, policy::CoedgeSchedulerOptions{true});
+  policy::Decision d;
   s.on_ready(job(0, 5000), at_ms(0));
   s.decide(at_ms(0), d);
   s.on_ready(job(0, 5000), at_ms(50));
@@ -188,8 +202,8 @@ TEST_F(LocalSchedulerTest, CoedgeWaitRunsAtOnceWhenWaitingCostsMore) {
 }
 
 TEST_F(LocalSchedulerTest, CoedgeWaitNeverHoldsAnotherModelPastItsDeadline) {
-  CoedgeScheduler s(models, CoedgeSchedulerOptions{true});
-  Decision d;
+  policy::CoedgeScheduler s(models, policy::CoedgeSchedulerOptions{true});
+  policy::Decision d;
   s.on_ready(job(0, 1000), at_ms(0));
   s.decide(at_ms(0), d);
   s.on_ready(job(0, 1000), at_ms(50));
@@ -200,11 +214,11 @@ TEST_F(LocalSchedulerTest, CoedgeWaitNeverHoldsAnotherModelPastItsDeadline) {
 }
 
 TEST_F(LocalSchedulerTest, DeadlineDropServesModelsRoundRobinWithTheLargestFeasibleBatch) {
-  DeadlineDropScheduler s(models);
+  policy::DeadlineDropScheduler s(models);
   s.on_ready(job(0, 1000), kEpoch);  // id 0
   s.on_ready(job(0, 1000), kEpoch);  // id 1
   s.on_ready(job(1, 60), kEpoch);    // id 2: the most urgent, but model 0 has the first turn
-  Decision d;
+  policy::Decision d;
   s.decide(kEpoch, d);
   EXPECT_EQ(d.model, 0u);
   EXPECT_EQ(d.batch.size(), 2u);
@@ -217,26 +231,26 @@ TEST_F(LocalSchedulerTest, DeadlineDropServesModelsRoundRobinWithTheLargestFeasi
   EXPECT_EQ(d.model, 1u);  // model 0's turn, but its queue is empty now
 }
 
-TritonConfig one_level(std::vector<TritonModelConfig> per_model) {
-  TritonConfig c;
+policy::TritonConfig one_level(std::vector<policy::TritonModelConfig> per_model) {
+  policy::TritonConfig c;
   c.models = std::move(per_model);
   c.priority_levels = {0};
   return c;
 }
 
 TEST_F(LocalSchedulerTest, TritonRunsAPreferredBatchAtOnce) {
-  TritonScheduler s(models, one_level({{{2, 4}, from_ms(50), kNever}, {{4}, from_ms(50), kNever}}));
+  policy::TritonScheduler s(models, one_level({{{2, 4}, from_ms(50), kNever}, {{4}, from_ms(50), kNever}}));
   for (int i = 0; i < 3; ++i) s.on_ready(job(0, 5000), kEpoch);
-  Decision d;
+  policy::Decision d;
   s.decide(kEpoch, d);
   EXPECT_EQ(d.batch.size(), 2u);  // 3 queued: the largest preferred size that fits is 2
   EXPECT_EQ(d.expected, from_ms(120));
 }
 
 TEST_F(LocalSchedulerTest, TritonWaitsUpToTheQueueDelayThenRunsWhatItHas) {
-  TritonScheduler s(models, one_level({{{4}, from_ms(50), kNever}, {{4}, from_ms(50), kNever}}));
+  policy::TritonScheduler s(models, one_level({{{4}, from_ms(50), kNever}, {{4}, from_ms(50), kNever}}));
   s.on_ready(job(0, 5000), at_ms(10));
-  Decision d;
+  policy::Decision d;
   s.decide(at_ms(10), d);
   EXPECT_TRUE(d.batch.empty());
   EXPECT_EQ(d.wake_at, at_ms(60));  // the oldest request's delay runs out
@@ -249,10 +263,10 @@ TEST_F(LocalSchedulerTest, TritonWaitsUpToTheQueueDelayThenRunsWhatItHas) {
 }
 
 TEST_F(LocalSchedulerTest, TritonRejectsTimedOutRequestsAndIgnoresDeadlines) {
-  TritonScheduler s(models, one_level({{{1}, Duration{0}, from_ms(100)}, {{1}, Duration{0}, kNever}}));
+  policy::TritonScheduler s(models, one_level({{{1}, Duration{0}, from_ms(100)}, {{1}, Duration{0}, kNever}}));
   s.on_ready(job(0, 10), kEpoch);   // id 0: deadline long gone at 50 ms; Triton runs it
   s.on_ready(job(0, 10), at_ms(0)); // id 1
-  Decision d;
+  policy::Decision d;
   s.decide(at_ms(50), d);
   EXPECT_TRUE(d.dropped.empty());
   EXPECT_EQ(ids(d.batch), (std::vector<uint64_t>{0}));
@@ -262,14 +276,14 @@ TEST_F(LocalSchedulerTest, TritonRejectsTimedOutRequestsAndIgnoresDeadlines) {
 }
 
 TEST_F(LocalSchedulerTest, TritonServesHigherPriorityLevelsFirstAndTheOldestModel) {
-  TritonConfig c = one_level({{{2}, Duration{0}, kNever}, {{1}, Duration{0}, kNever}});
+  policy::TritonConfig c = one_level({{{2}, Duration{0}, kNever}, {{1}, Duration{0}, kNever}});
   c.priority_levels = {5, 1};
-  TritonScheduler s(models, c);
+  policy::TritonScheduler s(models, c);
   s.on_ready(job(0, 5000, 1), at_ms(1));  // id 0, low priority
   s.on_ready(job(1, 5000, 1), at_ms(2));  // id 1, model 1
   s.on_ready(job(0, 5000, 1), at_ms(3));  // id 2, low
   s.on_ready(job(0, 5000, 5), at_ms(4));  // id 3, high
-  Decision d;
+  policy::Decision d;
   s.decide(at_ms(4), d);
   EXPECT_EQ(d.model, 0u);  // its oldest request (1 ms) came first
   EXPECT_EQ(ids(d.batch), (std::vector<uint64_t>{3, 0}));  // the high level first, then FIFO
@@ -278,17 +292,22 @@ TEST_F(LocalSchedulerTest, TritonServesHigherPriorityLevelsFirstAndTheOldestMode
 TEST_F(LocalSchedulerTest, TritonKnobsOverrideTheDefaultsAndAreChecked) {
   for (const TaskSpec& t : std::vector<TaskSpec>{{"t", 0, 0, from_ms(500), from_ms(500), 0, 0.1}})
     scenario.tasks.push_back(t);
-  SchedulerParams params;
-  params.triton_preferred_batch_sizes = std::vector<int>{3};
-  params.triton_max_queue_delay = Duration{0};
-  auto s = make_local_scheduler("triton", scenario, params);
-  ASSERT_TRUE(s.ok());
-  for (int i = 0; i < 4; ++i) s.value()->on_ready(job(0, 5000), kEpoch);
-  Decision d;
-  s.value()->decide(kEpoch, d);
+  auto s = make("triton:preferred=3,max-queue-delay=0ms");
+  for (int i = 0; i < 4; ++i) s->on_ready(job(0, 5000), kEpoch);
+  policy::Decision d;
+  s->decide(kEpoch, d);
   EXPECT_EQ(d.batch.size(), 3u);
-  params.triton_preferred_batch_sizes = std::vector<int>{0, 4};
-  auto bad = make_local_scheduler("triton", scenario, params);
+  s->decide(kEpoch, d);  // no queue delay: the one left runs at once, short of 3
+  EXPECT_EQ(d.batch.size(), 1u);
+  // With the default queue delay, the one left waits for more.
+  auto delayed = make("triton:preferred=3");
+  for (int i = 0; i < 4; ++i) delayed->on_ready(job(0, 5000), kEpoch);
+  delayed->decide(kEpoch, d);
+  EXPECT_EQ(d.batch.size(), 3u);
+  delayed->decide(kEpoch, d);
+  EXPECT_TRUE(d.batch.empty());
+  EXPECT_GT(d.wake_at, kEpoch);
+  auto bad = SchedulerSpec::parse("triton:preferred=0,4");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("1-10"), std::string::npos);
 }
@@ -304,7 +323,7 @@ TEST(TritonConfig, CarefulDefaultsFollowTheTightestDeadline) {
   t.deadline = from_ms(500);
   t.priority = 7;
   s.tasks.push_back(t);
-  const TritonConfig c = careful_triton_config(s);
+  const policy::TritonConfig c = policy::careful_triton_config(s);
   // budget = 500 - 20 = 480 ms; ExeTime(b) <= 240 for b <= 8.
   EXPECT_EQ(c.models[0].preferred_batch_sizes, (std::vector<int>{8}));
   EXPECT_EQ(c.models[0].max_queue_delay, from_ms(120));  // (480 - 240) / 2
@@ -313,4 +332,4 @@ TEST(TritonConfig, CarefulDefaultsFollowTheTightestDeadline) {
 }
 
 }  // namespace
-}  // namespace coedge
+}  // namespace coedge::policy

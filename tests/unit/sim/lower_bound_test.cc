@@ -4,7 +4,7 @@
 
 #include "../scenario_builder.h"
 
-namespace coedge {
+namespace coedge::sim {
 namespace {
 
 using testing::make_model;
@@ -19,7 +19,7 @@ TEST(LowerBound, ZeroWhenThePooledCapacitySuffices) {
                          .task("A", "a", "m", 200)
                          .task("B", "a", "m", 200)
                          .build();
-  EXPECT_DOUBLE_EQ(miss_rate_lower_bound(s).miss_rate, 0.0);  // 1.0 of 2 accelerators
+  EXPECT_DOUBLE_EQ(sim::miss_rate_lower_bound(s).miss_rate, 0.0);  // 1.0 of 2 accelerators
 }
 
 TEST(LowerBound, OverloadServesTheCheapestJobsFirst) {
@@ -33,7 +33,7 @@ TEST(LowerBound, OverloadServesTheCheapestJobsFirst) {
                          .build();
   // Rates: 5/s and 2/s. Cheap jobs take 0.5 s/s; the remaining 0.5 s/s serves 1.25 of
   // the 2 dear jobs per second: 0.75 of 7 jobs per second are missed.
-  const MissRateBound b = miss_rate_lower_bound(s);
+  const sim::MissRateBound b = sim::miss_rate_lower_bound(s);
   EXPECT_NEAR(b.accelerator, 0.75 / 7.0, 1e-12);
   EXPECT_NEAR(b.miss_rate, 0.75 / 7.0, 1e-12);
 }
@@ -44,7 +44,7 @@ TEST(LowerBound, BatchingOnlyCountsWhereTheDeadlineAllowsIt) {
   for (int i = 0; i < 20; ++i) b.task("T" + std::to_string(i), "a", "m", 100, 0, 150);
   // Deadline 150 ms: batches up to b = 6 (150 ms) fit, at 25 ms per job. 20 jobs per
   // 100 ms need 20 x 25 / 100 = 5 accelerators; the one there serves a fifth of them.
-  const MissRateBound bound = miss_rate_lower_bound(b.build());
+  const sim::MissRateBound bound = sim::miss_rate_lower_bound(b.build());
   EXPECT_NEAR(bound.accelerator, 1.0 - 1.0 / 5.0, 1e-9);
 }
 
@@ -55,15 +55,15 @@ TEST(LowerBound, TasksNoNodeCanServeInTimeAlwaysMiss) {
                          .task("Late", "a", "m", 1000, 0, 200)
                          .task("Fine", "a", "m", 1000)
                          .build();
-  const MissRateBound b = miss_rate_lower_bound(s);
+  const sim::MissRateBound b = sim::miss_rate_lower_bound(s);
   EXPECT_DOUBLE_EQ(b.unreachable, 0.5);
   EXPECT_DOUBLE_EQ(b.miss_rate, 0.5);
 }
 
 }  // namespace
-}  // namespace coedge
+}  // namespace coedge::sim
 
-namespace coedge {
+namespace coedge::sim {
 namespace {
 
 TEST(LowerBound, LocalityCountsWhereTasksCannotReachIdleNodes) {
@@ -71,14 +71,14 @@ TEST(LowerBound, LocalityCountsWhereTasksCannotReachIdleNodes) {
   // half of their work; b idles. Pooled, two accelerators would suffice.
   ScenarioBuilder b = ScenarioBuilder().node("a").node("b").model(make_model("m", 100, 100));
   for (int i = 0; i < 4; ++i) b.task("T" + std::to_string(i), "a", "m", 200);
-  const MissRateBound bound = miss_rate_lower_bound(b.build());
+  const sim::MissRateBound bound = sim::miss_rate_lower_bound(b.build());
   EXPECT_NEAR(bound.accelerator, 0.5, 1e-12);
   // With a link, b can help and the bound drops to zero.
   ScenarioBuilder linked = ScenarioBuilder().node("a").node("b").link("a", "b", 1000).model(
       make_model("m", 100, 100, 1000));
   for (int i = 0; i < 4; ++i) linked.task("T" + std::to_string(i), "a", "m", 200);
-  EXPECT_NEAR(miss_rate_lower_bound(linked.build()).miss_rate, 0.0, 1e-12);
+  EXPECT_NEAR(sim::miss_rate_lower_bound(linked.build()).miss_rate, 0.0, 1e-12);
 }
 
 }  // namespace
-}  // namespace coedge
+}  // namespace coedge::sim

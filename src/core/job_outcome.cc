@@ -1,4 +1,4 @@
-#include "node/job_record.h"
+#include "core/job_outcome.h"
 
 namespace coedge {
 
@@ -12,10 +12,12 @@ std::string_view to_string(JobOutcome outcome) {
   return "?";
 }
 
-std::string_view to_string(DropCause reason) {
-  switch (reason) {
+std::string_view to_string(DropCause cause) {
+  switch (cause) {
     case DropCause::kNone: return "none";
-    case DropCause::kDeadline: return "deadline";
+    case DropCause::kUnplaced: return "unplaced";
+    case DropCause::kUnreachable: return "unreachable";
+    case DropCause::kScheduler: return "scheduler";
     case DropCause::kBadFrame: return "bad_frame";
     case DropCause::kWorkerCrash: return "worker_crash";
     case DropCause::kServerCrash: return "server_crash";
