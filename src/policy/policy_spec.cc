@@ -266,21 +266,16 @@ Result<Spec> Spec::parse(PolicyRole role, std::string_view text, std::string* no
   // Options are comma-separated; a bare number continues the batch sizes before it
   // ("preferred=4,8"), so a list reads as it would on Triton's own command line.
   std::string_view rest = text.substr(colon + 1);
-  std::string pending;
-  std::vector<size_t> seen;
+  std::string pending;  // the option being read, with the sizes that continue it
   auto flush = [&]() -> Status {
     if (pending.empty()) return Ok{};
     const std::string name(trim(std::string_view(pending).substr(0, pending.find('='))));
-    if (std::find_if(seen.begin(), seen.end(), [&](size_t i) {
-          return spec.info().options[i].name == name;
-        }) != seen.end())
+    if (spec.has(name))
       return invalid(std::string(to_string(role)) + " " + quoted(text) + ": option '" + name +
                      "' is given twice");
-    if (Status st = spec.set_token(pending, text); !st.ok()) return st;
-    for (size_t i = 0; i < spec.info().options.size(); ++i)
-      if (spec.info().options[i].name == name) seen.push_back(i);
+    Status st = spec.set_token(pending, text);
     pending.clear();
-    return Ok{};
+    return st;
   };
   while (true) {
     const size_t comma = rest.find(',');

@@ -124,6 +124,22 @@ TEST(Cli, AnUnknownSchedulerIsBadInputNamingIt) {
   EXPECT_NE(r.output.find("'nosuch'"), std::string::npos) << r.output;
 }
 
+// The --triton-* options are the triton spec's options: the same run, the same label.
+TEST(Cli, TritonOptionsAreTheSchedulerSpecsOptions) {
+  const CliRun flags = coedge("sim examples/batching-yolo-3.yaml --no-files -q -s triton "
+                              "--triton-preferred 4,2 --triton-timeout none");
+  ASSERT_EQ(flags.code, 0) << flags.output;
+  EXPECT_NE(flags.output.find("scheduler triton:preferred=2,4,timeout=none"), std::string::npos)
+      << flags.output;
+  const CliRun spec = coedge("sim examples/batching-yolo-3.yaml --no-files -q -s "
+                             "triton:timeout=none,preferred=2,4");
+  ASSERT_EQ(spec.code, 0) << spec.output;
+  EXPECT_EQ(flags.output, spec.output);
+  const CliRun unused = coedge("sim examples/batching-yolo-3.yaml --no-files -q --triton-preferred 2");
+  EXPECT_EQ(unused.code, 2);
+  EXPECT_NE(unused.output.find("no policy pair of this run uses"), std::string::npos) << unused.output;
+}
+
 TEST(Cli, AMissingScenarioIsBadInputNamingTheFile) {
   const CliRun r = coedge("sim no/such/file.yaml");
   EXPECT_EQ(r.code, 2);
