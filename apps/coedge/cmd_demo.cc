@@ -218,14 +218,14 @@ int run_demo(const DemoFlags& f) {
                          "options) with Local+EDF; run other dispatchers with 'coedge cluster'\n", f.dispatcher.c_str());
     return kExitBadInput;
   }
-  // The demo's two policy pairs, and the folder of each run.
+  // The demo's two policy pairs; each run's files go to OUT/<the pair's label>/, as
+  // `coedge sim --compare` names its folders.
   struct Pair {
     const char* label;
     policy::PolicySpec policy;
-    const char* dir;
   };
-  const Pair pairs[] = {{"CoEdge", {*dispatcher, policy::SchedulerSpec{}}, "coedge"},
-                        {"Local+EDF", *policy::PolicySpec::parse("local+edf"), "local-edf"}};
+  const Pair pairs[] = {{"CoEdge", {*dispatcher, policy::SchedulerSpec{}}},
+                        {"Local+EDF", *policy::PolicySpec::parse("local+edf")}};
   if (geteuid() != 0) {
     std::fprintf(stderr, "coedge demo: needs root (it emulates the lamppost network with namespaces, tc and CPU "
                          "quotas); run it with sudo\n");
@@ -302,14 +302,14 @@ int run_demo(const DemoFlags& f) {
   // 4. The two emulated runs.
   std::map<std::string, ClusterSummary> measured;
   int step = 3;
-  for (const auto& [label, policy, dir] : pairs) {
+  for (const auto& [label, policy] : pairs) {
     say("step " + std::to_string(step++) + "/4: " + label + " on the emulated lamppost network (" + f.duration +
         " from the first plan, plus start-up and shutdown)");
     cluster::ClusterRunOptions options;
     options.scenario_file = scaled.source_file;
     options.coedge_exe = sibling_executable("coedge");
     options.models_dir = std::filesystem::absolute(f.models_dir).string();
-    options.out_dir = out + "/" + dir;
+    options.out_dir = out + "/" + policy.label();
     options.dispatcher = policy.dispatcher.text();
     options.scheduler = policy.scheduler.text();
     options.isolation = f.isolation;
@@ -436,8 +436,8 @@ int run_demo(const DemoFlags& f) {
     std::fprintf(stderr, "coedge demo: %s\n", st.error().message.c_str());
   }
   const double minutes = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 60;
-  std::printf("Results in %s (report.txt, results.json, fig9a.png, coedge/, local-edf/); took %.1f min\n", out.c_str(),
-              minutes);
+  std::printf("Results in %s (report.txt, results.json, fig9a.png, %s/, %s/); took %.1f min\n", out.c_str(),
+              pairs[0].policy.label().c_str(), pairs[1].policy.label().c_str(), minutes);
   return measured["CoEdge"].accounted && measured["Local+EDF"].accounted ? kExitOk : kExitFailure;
 }
 
