@@ -12,6 +12,11 @@
 // their last frames had time to arrive, the nodes; the master waits for the nodes' final
 // reports, and writes the accounting of every released job to `out_dir`, with the
 // inference times the nodes measured per model and batch size. Single-threaded.
+//
+// run_master is a thin driver: every decision is MasterCore's (master_core.h), fed with
+// what DDS delivered, the monotonic clock and CLOCK_REALTIME; the driver writes the plans
+// and commands, the files (master_files.h) and the log, and sleeps until the core's next
+// wake-up (at most 50 ms, to pick up new samples). Its epoch is its start (CLOCK_REALTIME).
 #pragma once
 
 #include <atomic>

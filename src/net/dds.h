@@ -177,6 +177,9 @@ struct NodeReport {  // key: node
   std::string node;
   uint64_t seq = 0;
   int64_t stamp_ns = 0;  // CLOCK_REALTIME
+  // The plan the node runs: the epoch and version of the last plan it applied (0, 0: none).
+  uint64_t plan_epoch = 0;
+  uint64_t plan_version = 0;
   std::vector<TaskReport> tasks;
   std::vector<LinkReport> links;
   std::vector<ProfileReport> profiles;
@@ -188,10 +191,20 @@ struct Assignment {
 };
 
 struct Plan {  // no key: a single instance
-  uint64_t version = 0;
+  uint64_t version = 0;      // 1, 2, ... within one epoch
   int64_t effective_ns = 0;  // CLOCK_REALTIME
   std::vector<Assignment> assignments;
+  // The publishing master's epoch: its start (CLOCK_REALTIME ns), so that a restarted
+  // master, whose versions start again at 1, is recognised as newer (plan_supersedes).
+  uint64_t epoch = 0;
 };
+
+// Whether a node that last applied plan (last_epoch, last_version) takes plan (epoch,
+// version): a plan of a newer epoch (a restarted master) whatever its version; within one
+// epoch, only a higher version; never one of an older epoch (a stale master's).
+constexpr bool plan_supersedes(uint64_t last_epoch, uint64_t last_version, uint64_t epoch, uint64_t version) {
+  return epoch != last_epoch ? epoch > last_epoch : version > last_version;
+}
 
 struct SourceStats {  // key: task
   std::string task;

@@ -121,6 +121,8 @@ NodeReport from_msg(const coedge_msg_NodeReport& m) {
   r.node = str_or_empty(m.node);
   r.seq = m.seq;
   r.stamp_ns = m.stamp_ns;
+  r.plan_epoch = m.plan_epoch;
+  r.plan_version = m.plan_version;
   for (auto [b, e] = seq_span(m.tasks); b != e; ++b) {
     TaskReport t;
     t.task = str_or_empty(b->task);
@@ -154,6 +156,7 @@ Plan from_msg(const coedge_msg_Plan& m) {
   Plan p;
   p.version = m.version;
   p.effective_ns = m.effective_ns;
+  p.epoch = m.epoch;
   for (auto [b, e] = seq_span(m.assignments); b != e; ++b) {
     p.assignments.push_back(Assignment{str_or_empty(b->task), str_or_empty(b->node)});
   }
@@ -232,6 +235,8 @@ Status ReportWriter::write(const NodeReport& r) {
   m.node = borrow(r.node);
   m.seq = r.seq;
   m.stamp_ns = r.stamp_ns;
+  m.plan_epoch = r.plan_epoch;
+  m.plan_version = r.plan_version;
   borrow_seq(m.tasks, tasks);
   borrow_seq(m.links, links);
   borrow_seq(m.profiles, profiles);
@@ -377,6 +382,7 @@ Status PlanWriter::write(const Plan& plan) {
   coedge_msg_Plan m{};
   m.version = plan.version;
   m.effective_ns = plan.effective_ns;
+  m.epoch = plan.epoch;
   borrow_seq(m.assignments, as);
   return write_sample(writer_, m, "the plan");
 }

@@ -63,7 +63,9 @@ struct ClusterFeed::Impl {
   std::mutex mu;
   std::vector<TaskState> tasks;
   std::map<uint32_t, uint32_t> task_of_reader;
-  uint64_t plan_version = 0;
+  // The last plan applied (loop thread only): a plan is applied when it supersedes it
+  // (net::plan_supersedes: a newer master epoch, or a higher version within the epoch).
+  uint64_t plan_epoch = 0, plan_version = 0;
   bool accepting = true;
 
   // Bandwidth, guarded by bw_mu: the last probe per peer and the passive rates.
@@ -180,7 +182,12 @@ struct ClusterFeed::Impl {
   }
 
   void apply(const net::Plan& plan) {
-    if (plan.version <= plan_version) return;
+    if (!net::plan_supersedes(plan_epoch, plan_version, plan.epoch, plan.version)) return;
+    if (plan.epoch != plan_epoch && plan_epoch != 0) {
+      log("a new master (epoch " + std::to_string(plan.epoch) + ", was " + std::to_string(plan_epoch) +
+          "): following its plans from version " + std::to_string(plan.version));
+    }
+    plan_epoch = plan.epoch;
     plan_version = plan.version;
     std::vector<bool> mine(tasks.size(), false);
     for (const net::Assignment& a : plan.assignments) {
@@ -244,6 +251,8 @@ struct ClusterFeed::Impl {
     r.node = options.node;
     r.seq = ++report_seq;
     r.stamp_ns = realtime_ns();
+    r.plan_epoch = plan_epoch;
+    r.plan_version = plan_version;
     const auto sums = accounting.latency_sums();
     {
       std::lock_guard lock(mu);

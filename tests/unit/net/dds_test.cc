@@ -180,6 +180,20 @@ TEST(dds, RosTopicMapsToRtPrefix) {
   EXPECT_EQ(ros_to_dds_topic("/coedge/n1/Y1/image_raw"), "rt/coedge/n1/Y1/image_raw");
 }
 
+// A node takes a plan of a newer epoch (a restarted master starts again at version 1)
+// whatever its version, and within one epoch only a higher version; a plan of an older
+// epoch (a master that was replaced) never.
+TEST(PlanOrder, ANewerEpochSupersedesAnyVersionAndStaleVersionsAreDropped) {
+  static_assert(plan_supersedes(0, 0, 0, 1));  // the first plan of a master
+  EXPECT_TRUE(plan_supersedes(100, 7, 100, 8));
+  EXPECT_FALSE(plan_supersedes(100, 7, 100, 7));  // the same plan again
+  EXPECT_FALSE(plan_supersedes(100, 7, 100, 3));  // stale within the epoch
+  EXPECT_TRUE(plan_supersedes(100, 7, 200, 1));   // a restarted master
+  EXPECT_TRUE(plan_supersedes(100, 7, 200, 7));
+  EXPECT_FALSE(plan_supersedes(200, 1, 100, 8));  // the old master's late plan
+  EXPECT_TRUE(plan_supersedes(0, 12, 1'700'000'000'000'000'000, 1));  // from a master without an epoch
+}
+
 TEST(dds, ImageRoundTripThroughTwoTopicsAndRemove) {
   auto dds = DdsDomain::create(loopback(test_domain()));
   ASSERT_TRUE(dds) << dds.error().message;
@@ -294,7 +308,7 @@ TEST(dds, PlanWrittenBeforeTheReaderArrivesAndNewestWins) {
   auto writer = PlanWriter::create(**dds);
   ASSERT_TRUE(writer) << writer.error().message;
   Plan p1{1, 1000, {{"Y1", "n1"}, {"R1", ""}}};
-  Plan p2{2, 2000, {{"Y1", "n2"}, {"R1", "n1"}, {"M1", ""}}};
+  Plan p2{2, 2000, {{"Y1", "n2"}, {"R1", "n1"}, {"M1", ""}}, 1'700'000'000'123'456'789};
   ASSERT_TRUE((*writer)->write(p1));
   ASSERT_TRUE((*writer)->write(p2));
 
@@ -304,6 +318,7 @@ TEST(dds, PlanWrittenBeforeTheReaderArrivesAndNewestWins) {
   ASSERT_TRUE(poll_until([&] { return (got = (*reader)->take()).has_value(); }));
   EXPECT_EQ(got->version, 2u);
   EXPECT_EQ(got->effective_ns, 2000);
+  EXPECT_EQ(got->epoch, 1'700'000'000'123'456'789u);
   ASSERT_EQ(got->assignments.size(), 3u);
   EXPECT_EQ(got->assignments[0].task, "Y1");
   EXPECT_EQ(got->assignments[0].node, "n2");
@@ -366,6 +381,8 @@ TEST(dds, ReportRoundTripAndDeletedWriterIsNotAlive) {
   r.node = pid_name("node");
   r.seq = 7;
   r.stamp_ns = 1'700'000'000'000'000'000;
+  r.plan_epoch = 1'700'000'000'000'000'042;
+  r.plan_version = 5;
   r.tasks = {TaskReport{"Y1", 100, 90, 5, 5, 1234.5, 678.25, 3},
              TaskReport{"R1", 10, 10, 0, 0, 50.0, 40.0, 0}};
   r.links = {LinkReport{"n2", 93.5, "probe"}, LinkReport{"n3", 12.25, "passive"}};
@@ -379,6 +396,8 @@ TEST(dds, ReportRoundTripAndDeletedWriterIsNotAlive) {
   EXPECT_EQ(g.node, r.node);
   EXPECT_EQ(g.seq, 7u);
   EXPECT_EQ(g.stamp_ns, r.stamp_ns);
+  EXPECT_EQ(g.plan_epoch, r.plan_epoch);
+  EXPECT_EQ(g.plan_version, 5u);
   ASSERT_EQ(g.tasks.size(), 2u);
   EXPECT_EQ(g.tasks[0].task, "Y1");
   EXPECT_EQ(g.tasks[0].released, 100u);

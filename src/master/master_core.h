@@ -1,0 +1,210 @@
+// The master's logic as a passive core (DESIGN: control loops as passive cores): it takes
+// the nodes' reports, the cameras' counts, the nodes' liveliness, a stop request and the
+// time, and returns what to do: plans to publish, commands to send, window records and
+// log lines to write, the phase it entered, when it wants to be woken, and at the end the
+// accounting of every released job. No threads, no DDS, no clock reads, no sleeping, no
+// output of its own; run_master (master_service.h) is its driver over DDS and the real
+// clocks, and the unit tests drive it on a manual clock.
+//
+// Phases:
+//  - kWaiting: until every node of the scenario has reported once (its models are loaded,
+//    its workers up). A node that goes away before the start is waited for again. Gives up
+//    after wait_for_nodes, naming the nodes that never reported, or on a stop request.
+//  - kRunning: stage 1 once all are up (the first plan; windows count from it), then
+//    stage 2 every `window` on a fixed grid from the first plan (no drift: a late tick
+//    does not move the next window). A node whose liveliness lapses is given to the
+//    dispatcher's on_node_lost at once (the next tick, which the driver calls right after
+//    feeding the event), not at the window's end; a node back, to on_node_back. A progress
+//    line every progress_every. Ends on a stop request or after `duration`.
+//  - kSettling: "stop-sources" is sent (the cameras stop); reports are still absorbed for
+//    1 s + the longest deadline, so the last frames arrive and close.
+//  - kDraining: "stop" is sent (the nodes finish and send a final report); until every
+//    node is gone or 15 s + 2 x the longest deadline have passed.
+//  - kDone: the final summary (or, when the nodes never came up, the error) was returned.
+//
+// Plans are de-duplicated: an assignment equal to the last published one is not published
+// again. Published plans have versions 1, 2, ... (one per published plan), the master's
+// epoch, and effective_ns = wall_now + plan_lead, where wall_now is the CLOCK_REALTIME the
+// driver passes to tick() (the clock of camera stamps, shared across hosts); `now` is the
+// driver's monotonic clock and is used for every duration.
+//
+// Usage: feed every input as it arrives, then call tick(); carry out the Actions; call
+// tick() again by Actions::wake_at at the latest (earlier is harmless). Inputs only record
+// (and may queue log lines); every decision and output comes from tick(). Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "core/scenario.h"
+#include "core/time.h"
+#include "master/cluster_state.h"
+#include "net/dds.h"
+#include "policy/dispatcher.h"
+#include "policy/policy_spec.h"
+
+namespace coedge::master {
+
+struct MasterConfig {
+  policy::DispatcherSpec dispatcher;  // default: the paper's
+  Duration window = std::chrono::seconds(120);  // stage-2 period; REQUIRES > 0
+  Duration duration{};                          // from the first plan; 0: until stopped
+  Duration plan_lead = std::chrono::milliseconds(500);
+  Duration wait_for_nodes = std::chrono::seconds(120);
+  Duration progress_every = std::chrono::seconds(10);  // 0: no progress lines
+  Duration waiting_note_every = std::chrono::seconds(5);
+  uint64_t epoch = 0;  // this master's epoch (the driver: its start in CLOCK_REALTIME ns)
+  // Appended to the error when nodes never report, e.g. "are their agents running, on DDS
+  // domain 7?".
+  std::string missing_nodes_hint;
+};
+
+// After stop-sources, reports are absorbed this long plus the longest deadline.
+inline constexpr Duration kSettleTime = std::chrono::seconds(1);
+// After stop, the nodes are waited for at most this long plus twice the longest deadline.
+inline constexpr Duration kDrainTime = std::chrono::seconds(15);
+
+enum class Phase { kWaiting, kRunning, kSettling, kDraining, kDone };
+std::string_view to_string(Phase phase);
+
+// A plan to publish, with when it was decided (seconds since the first plan: plans.jsonl's
+// "t").
+struct PublishedPlan {
+  net::Plan plan;  // every task in scenario order; node "" = unplaced
+  double t = 0;
+};
+
+// One stage-2 window (a line of windows.jsonl).
+struct WindowRecord {
+  int window = 0;   // 1, 2, ...
+  double t = 0;     // seconds since the first plan, when it closed
+  policy::WindowReport report;            // per task (scenario order) and measured links
+  std::vector<policy::PlanRecord> changes;  // what stage 2 changed
+};
+
+// Per task, the final accounting (a "tasks" entry of summary.json).
+struct TaskSummary {
+  std::string task, model, source;
+  std::string node;  // where the last plan put it; "-" for none
+  TaskAccount account;
+  double mean_latency_ms = 0;  // over met + overdue
+};
+
+// Per node, what the master last heard from it.
+struct NodeSummary {
+  std::string node;
+  uint64_t reports = 0;                        // reports received
+  uint64_t plan_epoch = 0, plan_version = 0;   // the plan it runs, from its last report
+  bool stopped = false;                        // gone at the end (it sent its final report)
+  std::vector<std::string> tasks;              // what the last plan gave it
+};
+
+struct MasterSummary {
+  std::string scenario, dispatcher;
+  double duration_s = 0;  // from the first plan to the stop
+  double window_s = 0;
+  uint64_t epoch = 0;
+  uint64_t plan_versions = 0;  // plans published
+  std::vector<TaskSummary> tasks;                                  // scenario order
+  std::vector<std::pair<std::string, TaskAccount>> models;         // those that released jobs
+  TaskAccount totals;
+  std::vector<std::pair<std::string, ClusterState::MeasuredProfile>> measured_profiles;  // measured ones
+  std::vector<NodeSummary> nodes;  // scenario order
+  // Every released job ended met, overdue or dropped, and no node closed more than released.
+  bool accounted() const {
+    return totals.surplus == 0 && totals.met + totals.overdue + totals.dropped() == totals.released;
+  }
+};
+
+struct Actions {
+  std::vector<std::string> logs;        // in order, without a prefix
+  std::vector<PublishedPlan> plans;     // to publish, in order
+  std::vector<WindowRecord> windows;
+  std::vector<net::Command> commands;   // {"stop-sources", ""}, {"stop", ""}
+  std::vector<Phase> phases;            // phases entered, in order
+  TimePoint wake_at = TimePoint::max(); // call tick() again by then
+  // Set once, by the tick that ends the run: the accounting, or why it could not run
+  // (kNotFound: nodes that never reported, or a stop before they did).
+  std::optional<Result<MasterSummary>> finished;
+};
+
+class MasterCore {
+ public:
+  // REQUIRES: `scenario` outlives the core; config.window > 0. `now`: the start, from which
+  // wait_for_nodes counts.
+  MasterCore(const Scenario& scenario, MasterConfig config, TimePoint now);
+  ~MasterCore();
+  MasterCore(const MasterCore&) = delete;
+  MasterCore& operator=(const MasterCore&) = delete;
+
+  // A node's report (cumulative counters). Before the start, it marks the node up.
+  void on_report(const net::NodeReport& report, TimePoint now);
+  void on_source_stats(const net::SourceStats& stats, TimePoint now);
+  // A node's liveliness changed (net::LivelinessEvent). Unknown nodes are ignored.
+  void on_liveliness(const std::string& node, bool alive, TimePoint now);
+  // Stop (SIGINT, SIGTERM): the stop sequence starts at the next tick. Idempotent.
+  void request_stop(TimePoint now);
+  // Makes the decisions due at `now`; `wall_now_ns` is CLOCK_REALTIME at the same moment.
+  Actions tick(TimePoint now, int64_t wall_now_ns);
+
+  Phase phase() const { return phase_; }
+  const ClusterState& state() const { return state_; }
+  uint64_t plan_version() const { return version_; }  // of the last plan published; 0: none
+  const std::vector<NodeIndex>& assignment() const { return current_; }  // per task; empty before stage 1
+  bool node_alive(NodeIndex k) const { return alive_[k]; }
+
+ private:
+  struct NodeInfo {
+    uint64_t reports = 0;
+    uint64_t plan_epoch = 0, plan_version = 0;
+  };
+  struct Change {  // a liveliness change, for the dispatcher at the next tick
+    NodeIndex node;
+    bool alive;
+  };
+
+  double since_start(TimePoint now) const { return to_s(now - run_start_); }
+  void tick_waiting(TimePoint now, int64_t wall_now_ns, Actions& out);
+  void start_running(TimePoint now, int64_t wall_now_ns, Actions& out);
+  void tick_running(TimePoint now, int64_t wall_now_ns, Actions& out);
+  void close_window(TimePoint now, int64_t wall_now_ns, Actions& out);
+  void progress(TimePoint now, Actions& out);
+  void begin_stopping(TimePoint now, Actions& out);
+  void finish(Actions& out);
+  void enter(Phase phase, Actions& out);
+  void publish(const policy::Plan& plan, TimePoint now, int64_t wall_now_ns, Actions& out);
+  MasterSummary summary() const;
+  TimePoint wake_at(TimePoint now) const;
+
+  const Scenario& scenario_;
+  const MasterConfig config_;
+  Duration longest_deadline_{0};
+  ClusterState state_;
+  std::unique_ptr<policy::Dispatcher> dispatcher_;
+  Phase phase_ = Phase::kWaiting;
+  std::vector<bool> alive_;      // per node
+  std::vector<NodeInfo> nodes_;  // per node
+  std::vector<std::string> unknown_reported_;  // names of non-nodes already logged
+  std::vector<Change> changes_;  // liveliness changes the dispatcher has not seen (running)
+  std::vector<std::string> queued_logs_;  // from the inputs, handed out by the next tick
+  bool stop_requested_ = false;
+
+  TimePoint started_;       // the core's creation: wait_for_nodes counts from it
+  TimePoint next_note_;     // the next "waiting: k/n nodes up"
+  TimePoint run_start_;     // the first plan
+  TimePoint next_window_, next_progress_;
+  TimePoint settle_until_, drain_until_;
+  double ran_s_ = 0;
+  int windows_ = 0;
+  uint64_t version_ = 0;
+  std::vector<NodeIndex> current_;  // the last plan published
+};
+
+// "T1 a -> b (evicted)": a plan change, for logs and windows.jsonl.
+std::string describe(const Scenario& scenario, const policy::PlanRecord& record);
+
+}  // namespace coedge::master

@@ -1,0 +1,104 @@
+#include "master/master_files.h"
+
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "core/job_outcome.h"
+
+namespace coedge::master {
+namespace {
+
+// Released, met, overdue, dropped, lost and the miss rate of an account.
+nlohmann::json outcome_counts(const TaskAccount& a) {
+  nlohmann::json j{{"released", a.released}, {"miss_rate", a.miss_rate()}};
+  j[std::string(to_string(JobOutcome::kMet))] = a.met;
+  j[std::string(to_string(JobOutcome::kOverdue))] = a.overdue;
+  j[std::string(to_string(JobOutcome::kDropped))] = a.dropped();
+  j[std::string(to_string(DropCause::kLost))] = a.lost;
+  return j;
+}
+
+unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
+
+}  // namespace
+
+std::string plan_json_line(const PublishedPlan& p) {
+  nlohmann::json line{{"t", p.t},
+                      {"version", p.plan.version},
+                      {"epoch", p.plan.epoch},
+                      {"effective_unix_s", static_cast<double>(p.plan.effective_ns) / 1e9},
+                      {"assignments", nlohmann::json::object()}};
+  for (const net::Assignment& a : p.plan.assignments) line["assignments"][a.task] = a.node;
+  return line.dump();
+}
+
+std::string window_json_line(const Scenario& scenario, const WindowRecord& w) {
+  nlohmann::json line{{"t", w.t}, {"window", w.window}, {"tasks", nlohmann::json::object()},
+                      {"links", nlohmann::json::array()}, {"changes", nlohmann::json::array()}};
+  for (TaskIndex task = 0; task < w.report.tasks.size(); ++task) {
+    const policy::TaskWindow& t = w.report.tasks[task];
+    line["tasks"][scenario.tasks[task].name] = {{"finished", t.finished}, {"missed", t.missed},
+                                                {"miss_rate", t.miss_rate()},
+                                                {"mean_latency_ms", to_ms(t.mean_latency)}};
+  }
+  for (const policy::MeasuredLink& l : w.report.links)
+    line["links"].push_back({{"a", scenario.nodes[l.a].name}, {"b", scenario.nodes[l.b].name}, {"mbps", l.mbps}});
+  for (const policy::PlanRecord& r : w.changes) line["changes"].push_back(describe(scenario, r));
+  return line.dump();
+}
+
+std::string summary_json(const MasterSummary& s) {
+  nlohmann::json j;
+  j["scenario"] = s.scenario;
+  j["dispatcher"] = s.dispatcher;
+  j["duration_s"] = s.duration_s;
+  j["window_s"] = s.window_s;
+  j["epoch"] = s.epoch;
+  j["plan_versions"] = s.plan_versions;
+  j["tasks"] = nlohmann::json::array();
+  for (const TaskSummary& t : s.tasks) {
+    nlohmann::json entry = outcome_counts(t.account);
+    entry.update({{"task", t.task}, {"model", t.model}, {"source", t.source}, {"node", t.node},
+                  {"accepted", t.account.accepted}, {"mean_latency_ms", t.mean_latency_ms}});
+    j["tasks"].push_back(std::move(entry));
+  }
+  j["models"] = nlohmann::json::object();
+  for (const auto& [model, account] : s.models) j["models"][model] = outcome_counts(account);
+  j["totals"] = outcome_counts(s.totals);
+  j["totals"].update({{"surplus", s.totals.surplus}, {"accounted", s.accounted()}});
+  j["measured_profiles"] = nlohmann::json::object();
+  for (const auto& [model, p] : s.measured_profiles)
+    j["measured_profiles"][model] = {{"exe_ms", p.exe_ms}, {"batches", p.batches}};
+  j["allocation"] = nlohmann::json::object();
+  j["nodes"] = nlohmann::json::object();
+  for (const NodeSummary& n : s.nodes) {
+    j["allocation"][n.node] = n.tasks;
+    j["nodes"][n.node] = {{"reports", n.reports}, {"plan_epoch", n.plan_epoch}, {"plan_version", n.plan_version},
+                          {"stopped", n.stopped}};
+  }
+  return j.dump(2);
+}
+
+std::string summary_table(const MasterSummary& s) {
+  std::string out;
+  char line[256];
+  std::snprintf(line, sizeof line, "%-10s %-14s %-6s %8s %8s %8s %8s %6s %8s %9s\n", "task", "model", "node",
+                "released", "met", "overdue", "dropped", "lost", "miss", "mean ms");
+  out += line;
+  for (const TaskSummary& t : s.tasks) {
+    const TaskAccount& a = t.account;
+    std::snprintf(line, sizeof line, "%-10s %-14s %-6s %8llu %8llu %8llu %8llu %6llu %7.2f%% %9.1f\n", t.task.c_str(),
+                  t.model.c_str(), t.node.c_str(), ull(a.released), ull(a.met), ull(a.overdue), ull(a.dropped()),
+                  ull(a.lost), 100 * a.miss_rate(), t.mean_latency_ms);
+    out += line;
+  }
+  const TaskAccount& all = s.totals;
+  std::snprintf(line, sizeof line, "%-10s %-14s %-6s %8llu %8llu %8llu %8llu %6llu %7.2f%%\n", "all", "", "",
+                ull(all.released), ull(all.met), ull(all.overdue), ull(all.dropped()), ull(all.lost),
+                100 * all.miss_rate());
+  out += line;
+  return out;
+}
+
+}  // namespace coedge::master

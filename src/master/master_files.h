@@ -1,0 +1,26 @@
+// The master's files, from the core's records (master_core.h): one line of plans.jsonl
+// per published plan, one line of windows.jsonl per window, summary.json, and the table
+// the driver prints at the end. Pure formatting: no I/O. Outcomes are keyed by the one
+// outcome vocabulary (core/job_outcome.h) that the nodes' and the simulator's files use.
+#pragma once
+
+#include <string>
+
+#include "core/scenario.h"
+#include "master/master_core.h"
+
+namespace coedge::master {
+
+// {"t", "version", "epoch", "effective_unix_s", "assignments": {task: node ("" unplaced)}}
+std::string plan_json_line(const PublishedPlan& plan);
+// {"t", "window", "tasks": {task: {finished, missed, miss_rate, mean_latency_ms}},
+//  "links": [{a, b, mbps}], "changes": ["T1 a -> b (evicted)", ...]}
+std::string window_json_line(const Scenario& scenario, const WindowRecord& window);
+// summary.json (indented): scenario, dispatcher, duration_s, window_s, epoch,
+// plan_versions, tasks, models, totals (with surplus and accounted), measured_profiles,
+// allocation (per node, its tasks) and nodes (per node: reports, the plan it runs, stopped).
+std::string summary_json(const MasterSummary& summary);
+// Per task and in all: released, met, overdue, dropped, lost, miss and mean latency.
+std::string summary_table(const MasterSummary& summary);
+
+}  // namespace coedge::master
