@@ -30,6 +30,8 @@
 #include "config/scenario_writer.h"
 #include "infer/backend.h"
 #include "infer/profiler.h"
+#include "os/fd.h"
+#include "os/spawn.h"
 #include "sim/report.h"
 #include "sim/simulator.h"
 #include "write_file.h"
@@ -58,7 +60,7 @@ Result<std::vector<double>> batch1_under_quota(const std::vector<std::string>& m
   struct Run {
     size_t model = 0;
     pid_t pid = -1;
-    int fd = -1;
+    os::Fd out;
     std::string text;
   };
   std::vector<Run> runs(std::max(copies, model_files.size()));
@@ -68,29 +70,27 @@ Result<std::vector<double>> batch1_under_quota(const std::vector<std::string>& m
     if (!limit.ok()) return limit.error();
     const std::string procs = (*limit)->procs_path();
     limits.push_back(std::move(*limit));
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) return Error{ErrorCode::kIo, "pipe failed"};
-    const pid_t pid = fork();
-    if (pid < 0) return Error{ErrorCode::kIo, "fork failed"};
-    if (pid == 0) {
-      if (cluster::CpuLimit::join(procs.c_str()) != 0) _exit(126);
-      dup2(fds[1], 1);
-      execl(exe.c_str(), exe.c_str(), "profile", model_files[runs[i].model].c_str(), "--batch", "1", "--runs", "5",
-            "--warmup", "2", "--threads", "1", "-q", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    close(fds[1]);
-    runs[i].pid = pid;
-    runs[i].fd = fds[0];
+    auto pipe = os::make_pipe();
+    if (!pipe.ok()) return pipe.error();
+    os::SpawnOptions options;
+    options.stdout_fd = pipe->write.get();
+    const char* procs_path = procs.c_str();  // `procs` outlives the spawn
+    options.before_exec = [procs_path] { return cluster::CpuLimit::join(procs_path); };
+    options.before_exec_what = "cannot join the CPU cgroup " + procs;
+    auto pid = os::spawn({exe, "profile", model_files[runs[i].model], "--batch", "1", "--runs", "5", "--warmup", "2",
+                          "--threads", "1", "-q"},
+                         options);
+    if (!pid.ok()) return Error{pid.error().code, "cannot start " + exe + ": " + pid.error().message};
+    runs[i].pid = *pid;
+    runs[i].out = std::move(pipe->read);
   }
   std::vector<double> sum(model_files.size(), 0.0), count(model_files.size(), 0.0);
   std::string failure;
   for (Run& r : runs) {
     char buf[4096];
-    for (ssize_t n; (n = read(r.fd, buf, sizeof buf)) > 0;) r.text.append(buf, static_cast<size_t>(n));
-    close(r.fd);
-    int status = 0;
-    waitpid(r.pid, &status, 0);
+    for (ssize_t n; (n = read(r.out.get(), buf, sizeof buf)) > 0;) r.text.append(buf, static_cast<size_t>(n));
+    r.out.reset();
+    const int status = os::wait_for_exit(r.pid);
     // The table row of batch 1: "    1     412.80   420.45        412.80".
     const auto row = r.text.find("\n    1 ");
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || row == std::string::npos) {

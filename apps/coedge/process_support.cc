@@ -1,7 +1,6 @@
 #include "process_support.h"
 
 #include <csignal>
-#include <filesystem>
 
 namespace coedge::app {
 namespace {
@@ -17,12 +16,6 @@ const std::atomic<bool>* install_stop_signals() {
   sigaction(SIGTERM, &sa, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
   return &g_stop;
-}
-
-std::string sibling_executable(const std::string& name) {
-  std::error_code ec;
-  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? name : (self.parent_path() / name).string();
 }
 
 }  // namespace coedge::app

@@ -6,13 +6,14 @@
 #include <atomic>
 #include <string>
 
+#include "os/spawn.h"
+
 namespace coedge::app {
 
 // Installs SIGINT/SIGTERM handlers that set one process-wide flag (idempotent) and ignores
 // SIGPIPE; returns the flag.
 const std::atomic<bool>* install_stop_signals();
 
-// `name` in this program's folder (/proc/self/exe's); `name` alone if that cannot be read.
-std::string sibling_executable(const std::string& name);
+using os::sibling_executable;  // os/spawn.h
 
 }  // namespace coedge::app

@@ -3,12 +3,12 @@
 #pragma once
 
 #include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "core/result.h"
+#include "os/errno_text.h"
 
 namespace coedge::app {
 
@@ -19,7 +19,7 @@ inline Status write_file(const std::string& path, const std::string& text) {
   std::ofstream file(path, std::ios::binary);
   file << text;
   file.close();
-  if (!file) return Error{ErrorCode::kIo, "cannot write " + path + ": " + std::strerror(errno)};
+  if (!file) return Error{ErrorCode::kIo, "cannot write " + path + ": " + os::errno_text(errno)};
   return Ok{};
 }
 

@@ -12,10 +12,14 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "cluster/cpu_limit.h"
 #include "cluster/emulated_network.h"
+#include "os/errno_text.h"
+#include "os/fd.h"
+#include "os/spawn.h"
 
 namespace coedge::cluster {
 namespace {
@@ -35,45 +39,39 @@ struct Child {
 
 // Starts argv in the given network namespace and cgroup (empty: none), in a process group
 // of its own (so that Ctrl-C reaches only us, and we stop the programs in order), with
-// stdout and stderr appended to `log`.
+// stdin /dev/null and stdout and stderr appended to `log`.
 Result<pid_t> spawn(const std::vector<std::string>& argv, const std::string& log, const std::string& netns_path,
                     const std::string& cgroup_procs) {
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid < 0) return Error{ErrorCode::kIo, "fork failed: " + std::string(strerror(errno))};
-  if (pid == 0) {
-    // Only async-signal-safe calls from here to exec: the parent may have threads.
-    setpgid(0, 0);
-    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    const int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || null < 0) _exit(126);
-    auto die = [fd](const char* why) {
-      (void)!write(fd, why, strlen(why));
-      _exit(126);
-    };
-    if (!netns_path.empty() && EmulatedNetwork::enter_netns(netns_path.c_str()) != 0) {
-      die("coedge cluster: cannot enter the network namespace\n");
+  os::Fd out(::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  if (!out.valid()) return Error{ErrorCode::kIo, "cannot open " + log + ": " + os::errno_text(errno)};
+  os::Fd null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (!null.valid()) return Error{ErrorCode::kIo, "cannot open /dev/null: " + os::errno_text(errno)};
+  os::SpawnOptions options;
+  options.stdin_fd = null.get();
+  options.stdout_fd = out.get();
+  options.stderr_fd = out.get();
+  options.own_process_group = true;
+  // Async-signal-safe, in the child: the parent may have threads.
+  const char* netns = netns_path.empty() ? nullptr : netns_path.c_str();
+  const char* procs = cgroup_procs.empty() ? nullptr : cgroup_procs.c_str();
+  options.before_exec = [netns, procs]() -> int {
+    if (netns != nullptr) {
+      if (const int err = EmulatedNetwork::enter_netns(netns); err != 0) return err;
     }
-    if (!cgroup_procs.empty() && CpuLimit::join(cgroup_procs.c_str()) != 0) die("coedge cluster: cannot join the CPU cgroup\n");
-    dup2(null, 0);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  setpgid(pid, pid);
-  return pid;
+    return procs != nullptr ? CpuLimit::join(procs) : 0;
+  };
+  options.before_exec_what = "cannot enter the network namespace or join the CPU cgroup";
+  auto pid = os::spawn(argv, options);
+  if (!pid.ok()) return Error{pid.error().code, "coedge cluster: cannot start " + argv.front() + ": " + pid.error().message};
+  return *pid;
 }
 
 void reap(std::vector<Child>& children) {
   for (Child& c : children) {
     if (!c.running) continue;
-    int status = 0;
-    if (waitpid(c.pid, &status, WNOHANG) == c.pid) {
+    if (const std::optional<int> status = os::reap_if_exited(c.pid); status && *status >= 0) {
       c.running = false;
-      c.status = status;
+      c.status = *status;
     }
   }
 }

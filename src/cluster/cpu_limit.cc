@@ -16,7 +16,8 @@
 #include <sstream>
 #include <thread>
 
-#include "cluster/command.h"
+#include "cluster/host.h"
+#include "os/errno_text.h"
 
 namespace coedge::cluster {
 namespace {
@@ -34,19 +35,19 @@ bool exists(const std::string& path) {
 
 Status write_file(const std::string& path, const std::string& text) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return Error{ErrorCode::kIo, "cannot open " + path + ": " + std::strerror(errno)};
+  if (fd < 0) return Error{ErrorCode::kIo, "cannot open " + path + ": " + os::errno_text(errno)};
   ssize_t w = ::write(fd, text.data(), text.size());
   int err = errno;
   ::close(fd);
   if (w != static_cast<ssize_t>(text.size()))
     return Error{ErrorCode::kIo, "writing '" + text + "' to " + path + ": " +
-                                     (w < 0 ? std::strerror(err) : "short write")};
+                                     (w < 0 ? os::errno_text(err) : "short write")};
   return Ok{};
 }
 
 Result<std::string> read_file(const std::string& path) {
   std::ifstream in(path);
-  if (!in) return Error{ErrorCode::kIo, "cannot read " + path + ": " + std::strerror(errno)};
+  if (!in) return Error{ErrorCode::kIo, "cannot read " + path + ": " + os::errno_text(errno)};
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -67,7 +68,7 @@ Status remove_cgroup_dir(const std::string& dir) {
   for (int attempt = 0;; ++attempt) {
     if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return Ok{};
     if (errno != EBUSY || attempt >= 200)
-      return Error{ErrorCode::kIo, "cannot remove cgroup " + dir + ": " + std::strerror(errno)};
+      return Error{ErrorCode::kIo, "cannot remove cgroup " + dir + ": " + os::errno_text(errno)};
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 }
@@ -116,7 +117,7 @@ Status make_cgroup(const std::string& root, const std::string& prefix, const std
   const std::string dir = parent + "/" + name;
   for (int attempt = 0; attempt < 3; ++attempt) {
     if (::mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST)
-      return Error{ErrorCode::kIo, "cannot create cgroup " + parent + ": " + std::strerror(errno)};
+      return Error{ErrorCode::kIo, "cannot create cgroup " + parent + ": " + os::errno_text(errno)};
     if (::mkdir(dir.c_str(), 0755) == 0) return Ok{};
     if (errno == EEXIST)
       return Error{ErrorCode::kInvalidInput,
@@ -124,7 +125,7 @@ Status make_cgroup(const std::string& root, const std::string& prefix, const std
                        prefix + "', or a crashed run (CpuLimit::cleanup_stale(\"" + prefix +
                        "\") removes it)"};
     if (errno != ENOENT)  // ENOENT: a CpuLimit destructor just removed the parent; retry
-      return Error{ErrorCode::kIo, "cannot create cgroup " + dir + ": " + std::strerror(errno)};
+      return Error{ErrorCode::kIo, "cannot create cgroup " + dir + ": " + os::errno_text(errno)};
   }
   return Error{ErrorCode::kIo, "cannot create cgroup " + dir + ": its parent keeps disappearing"};
 }
@@ -207,7 +208,7 @@ Status CpuLimit::destroy() {
   for (const char* root : {kCpuRoot, kAcctRoot}) {
     std::string parent = std::string(root) + "/" + prefix_;
     if (::rmdir(parent.c_str()) != 0 && errno != ENOENT && errno != EBUSY && errno != ENOTEMPTY && first)
-      first = Error{ErrorCode::kIo, "cannot remove cgroup " + parent + ": " + std::strerror(errno)};
+      first = Error{ErrorCode::kIo, "cannot remove cgroup " + parent + ": " + os::errno_text(errno)};
   }
   cpu_dir_.clear();
   acct_dir_.clear();

@@ -20,8 +20,10 @@
 #include <tuple>
 #include <utility>
 
-#include "cluster/command.h"
 #include "cluster/cpu_limit.h"
+#include "cluster/host.h"
+#include "os/command.h"
+#include "os/errno_text.h"
 
 namespace coedge::cluster {
 namespace {
@@ -80,9 +82,9 @@ Status run_batch(const std::vector<std::string>& base, const std::vector<std::st
   std::vector<std::string> argv = base;
   argv.push_back("-batch");
   argv.push_back("-");
-  CommandOptions options;
+  os::CommandOptions options;
   options.input = join_lines(lines);
-  Result<CommandResult> r = run_command(argv, options);
+  Result<os::CommandResult> r = os::run_command(argv, options);
   if (!r) return r.error();
   if (r->succeeded()) return Ok{};
   std::string err = r->err;
@@ -94,10 +96,10 @@ Status run_batch(const std::vector<std::string>& base, const std::vector<std::st
   }
   err = trim(err);
   if (failed_line >= 1 && failed_line <= lines.size()) {
-    return Error{ErrorCode::kIo, "`" + command_line(base) + " " + lines[failed_line - 1] + "` failed: " +
+    return Error{ErrorCode::kIo, "`" + os::command_line(base) + " " + lines[failed_line - 1] + "` failed: " +
                                      (err.empty() ? std::string("(no stderr)") : err)};
   }
-  return Error{ErrorCode::kIo, "`" + command_line(argv) + "` exited with status " + std::to_string(r->exit_code) +
+  return Error{ErrorCode::kIo, "`" + os::command_line(argv) + "` exited with status " + std::to_string(r->exit_code) +
                                    ": " + (err.empty() ? std::string("(no stderr)") : err) + "; its input was:\n" +
                                    options.input};
 }
@@ -146,9 +148,9 @@ Status delete_namespaces(const std::vector<std::string>& names) {
   if (Status s = kill_until_gone([&] { return pids_in(ids); }, kKillBound, what); !s) first = s;
   for (const std::string& path : present) {
     if (::umount2(path.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT && first)
-      first = Error{ErrorCode::kIo, "cannot unmount network namespace " + path + ": " + std::strerror(errno)};
+      first = Error{ErrorCode::kIo, "cannot unmount network namespace " + path + ": " + os::errno_text(errno)};
     if (::unlink(path.c_str()) != 0 && errno != ENOENT && first)
-      first = Error{ErrorCode::kIo, "cannot delete network namespace " + path + ": " + std::strerror(errno)};
+      first = Error{ErrorCode::kIo, "cannot delete network namespace " + path + ": " + os::errno_text(errno)};
   }
   return first;
 }

@@ -16,7 +16,7 @@
 
 namespace coedge::ipc {
 
-// Where the segment lives: in the node's private /dev/shm (node/private_mounts.h).
+// Where the segment lives: in the node's private /dev/shm (os/private_mounts.h).
 inline constexpr const char* kSegmentFile = "/dev/shm/coedge-node";
 
 inline std::string frame_ring(const std::string& task) { return "frame/" + task; }

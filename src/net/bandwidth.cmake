@@ -1,7 +1,8 @@
 # coedge_net_bandwidth: bandwidth measurement between nodes — active probes with libiperf
 # (bandwidth_probe.*, run in forked children) and the pure passive-rate / combined
 # estimators (passive_rate.*). libiperf (Debian: libiperf-dev) ships no CMake package or
-# pkg-config file, so it is found by hand. Links core only (plus libiperf, nlohmann_json).
+# pkg-config file, so it is found by hand. Links core and os (the children are forked with
+# os::fork_with_pipe), plus libiperf and nlohmann_json.
 find_path(COEDGE_IPERF_INCLUDE_DIR iperf_api.h)
 find_library(COEDGE_IPERF_LIBRARY iperf)
 if(NOT COEDGE_IPERF_INCLUDE_DIR OR NOT COEDGE_IPERF_LIBRARY)
@@ -15,4 +16,4 @@ add_library(coedge_net_bandwidth
 target_include_directories(coedge_net_bandwidth SYSTEM PRIVATE ${COEDGE_IPERF_INCLUDE_DIR})
 target_link_libraries(coedge_net_bandwidth
   PUBLIC coedge_core
-  PRIVATE ${COEDGE_IPERF_LIBRARY} nlohmann_json::nlohmann_json coedge_warnings)
+  PRIVATE coedge_os ${COEDGE_IPERF_LIBRARY} nlohmann_json::nlohmann_json coedge_warnings)

@@ -44,6 +44,8 @@
 #include <iperf_api.h>
 #include <nlohmann/json.hpp>
 
+#include "os/spawn.h"
+
 // Exported by libiperf 3.12, missing from its header.
 extern "C" {
 void iperf_set_test_idle_timeout(struct iperf_test* ipt, int to);
@@ -239,19 +241,10 @@ void on_probe_tick(union TimerClientData data, struct iperf_time* /*now*/) {
   ::_exit(0);
 }
 
-void reap(pid_t pid) {
-  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-  }
-}
+void reap(pid_t pid) { (void)os::wait_for_exit(pid); }
 
-// Has pid exited? Reaps it if so.
-bool exited(pid_t pid) {
-  for (;;) {
-    const pid_t r = ::waitpid(pid, nullptr, WNOHANG);
-    if (r < 0 && errno == EINTR) continue;
-    return r != 0;  // pid, or ECHILD (already reaped by someone else)
-  }
-}
+// Has pid exited? Reaps it if so (also true when already reaped by someone else).
+bool exited(pid_t pid) { return os::reap_if_exited(pid).has_value(); }
 
 // Reads what is available on a non-blocking fd; returns false at EOF.
 bool drain(int fd, std::string& into) {
@@ -343,33 +336,7 @@ bool listens(pid_t pid, int port) {
   return false;
 }
 
-std::string errno_text(int err) { return std::strerror(err); }
-
 }  // namespace
-
-// Forks a child that runs `run(write_fd, parent_pid)`, which must not return (the iperf
-// children end with _exit), with the write end of a close-on-exec pipe. Returns the child's
-// pid and the pipe's read end. `what` prefixes the errors.
-template <typename Run>
-Result<std::pair<pid_t, int>> fork_with_pipe(const std::string& what, Run&& run) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return Error{ErrorCode::kIo, what + "pipe: " + errno_text(errno)};
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    const int err = errno;
-    ::close(fds[0]);
-    ::close(fds[1]);
-    return Error{ErrorCode::kIo, what + "fork: " + errno_text(err)};
-  }
-  if (pid == 0) {
-    ::close(fds[0]);
-    run(fds[1], parent);
-    ::_exit(127);  // not reached: `run` ends the child
-  }
-  ::close(fds[1]);
-  return std::pair<pid_t, int>{pid, fds[0]};
-}
 
 // ---- ProbeServer --------------------------------------------------------------------------
 
@@ -378,11 +345,12 @@ Result<std::unique_ptr<ProbeServer>> ProbeServer::start(int port, const std::str
   if (port < 1 || port > 65535) {
     return Error{ErrorCode::kInvalidInput, where + ": the port must be in 1..65535"};
   }
-  auto child = fork_with_pipe(where + ": ", [&](int status_fd, pid_t parent) {
+  auto child = os::fork_with_pipe([&](int status_fd, pid_t parent) {
     server_child(port, bind_address, status_fd, parent);
   });
-  if (!child.ok()) return child.error();
-  const auto [pid, status] = *child;
+  if (!child.ok()) return Error{child.error().code, where + ": " + child.error().message};
+  const pid_t pid = child->first;
+  const int status = child->second.get();  // closed with `child`
   ::fcntl(status, F_SETFL, ::fcntl(status, F_GETFL) | O_NONBLOCK);
 
   const auto deadline = SteadyClock::now() + kServerStartTimeout;
@@ -394,7 +362,6 @@ Result<std::unique_ptr<ProbeServer>> ProbeServer::start(int port, const std::str
       if (!message.empty() || !open) {  // the child failed, or died
         ::kill(pid, SIGKILL);
         reap(pid);
-        ::close(status);
         return Error{ErrorCode::kIo, where + " failed: " +
                                          (message.empty() ? "the server process exited" : message)};
       }
@@ -403,12 +370,10 @@ Result<std::unique_ptr<ProbeServer>> ProbeServer::start(int port, const std::str
     if (SteadyClock::now() >= deadline) {
       ::kill(pid, SIGKILL);
       reap(pid);
-      ::close(status);
       return Error{ErrorCode::kIo, where + " failed: not listening after " +
                                        format_duration(kServerStartTimeout)};
     }
   }
-  ::close(status);
   return std::unique_ptr<ProbeServer>(new ProbeServer(port, pid));
 }
 
@@ -465,13 +430,14 @@ Result<double> probe_mbps(const std::string& host, int port, Duration duration, 
   const std::string numeric_host = numeric;
 
   std::lock_guard<std::mutex> lock(probe_mutex());
-  auto child = fork_with_pipe(where, [&](int result_fd, pid_t parent) {
+  auto child = os::fork_with_pipe([&](int result_fd, pid_t parent) {
     client_child(numeric_host, port, duration, max_bytes, result_fd, parent);
   });
-  if (!child.ok()) return child.error();
-  const auto [pid, result] = *child;
-  const ChildOutput out = collect(pid, result, SteadyClock::now() + duration + kDeadlineMargin);
-  ::close(result);
+  if (!child.ok()) return Error{child.error().code, where + child.error().message};
+  const pid_t pid = child->first;
+  const ChildOutput out =
+      collect(pid, child->second.get(), SteadyClock::now() + duration + kDeadlineMargin);
+  child->second.reset();
 
   if (out.timed_out) {
     return Error{ErrorCode::kIo,

@@ -21,11 +21,15 @@
 #include "ipc/node_topology.h"
 #include "ipc/shm_segment.h"
 #include "node/pipeline.h"
-#include "node/process_supervisor.h"
-#include "node/sandbox.h"
+#include "os/process_supervisor.h"
+#include "os/sandbox.h"
 
 namespace coedge::node {
 namespace {
+
+using os::ChildEvent;
+using os::ChildSpec;
+using os::ProcessSupervisor;
 
 std::string join_shape(const std::vector<int64_t>& shape) {
   std::string out;
@@ -314,15 +318,18 @@ class IpcPipeline final : public Pipeline {
         std::to_string(t), "--model", task.model, "--kind", ctx_.task_kinds[t], "--sensor",
         task.sensor, "--task-dir", task_dir(task.name), "--input-shape",
         join_shape(ctx_.input_shapes[m]), "--output-shape", join_shape(ctx_.output_shapes[m])};
-    SandboxSpec sandbox;
-    sandbox.isolation = config.isolation;
+    // This pipeline runs the isolation modes "sandbox" and "process" only.
+    COEDGE_CHECK(config.isolation != config::Isolation::kNone);
+    os::SandboxSpec sandbox;
+    sandbox.mode = config.isolation == config::Isolation::kSandbox ? os::LaunchMode::kSandbox
+                                                                   : os::LaunchMode::kProcess;
     sandbox.task_dir = task_dir(task.name);
     sandbox.ipc_dir = task_dir(task.name) + "/tmp";  // the worker's /tmp is its own
     sandbox.shm_dir = "/dev/shm";
     sandbox.rootfs = task.rootfs;
     sandbox.env = task.env;
     if (!task.rootfs.empty()) sandbox.read_only_binds.push_back(exe);
-    auto launch = sandbox_command(sandbox, command);
+    auto launch = os::sandbox_command(sandbox, command);
     if (!launch.ok()) return Error{launch.error().code, "task " + task.name + ": " + launch.error().message};
     ChildSpec spec;
     spec.name = task.name + "/" + role;

@@ -24,7 +24,7 @@
 #include "node/metrics.h"
 #include "node/node_scenario.h"
 #include "node/pipeline.h"
-#include "node/private_mounts.h"
+#include "os/private_mounts.h"
 #include "policy/local_scheduler.h"
 
 namespace coedge::node {
@@ -247,8 +247,8 @@ int run_node_agent(const AgentOptions& options) {
   auto shapes = read_shapes(config);
   if (!shapes.ok()) return fail(shapes.error().message);
   if (ipc_mode) {
-    // First of all, while single-threaded (see private_mounts.h).
-    if (Status st = enter_private_mounts(shm_bytes_needed(config, *shapes)); !st.ok()) {
+    // First of all, while single-threaded (see os/private_mounts.h).
+    if (Status st = os::enter_private_mounts(shm_bytes_needed(config, *shapes)); !st.ok()) {
       return fail(st.error().message);
     }
   }

@@ -1,14 +1,15 @@
 // The cluster emulation for real: namespaces, veths, a bridge, htb/tbf shaping and cgroup v1
 // CPU quotas on this machine. Needs root and a working `ip netns add`; otherwise the tests
-// that need them are skipped (plan validation, the non-root error and the command runner run
-// anywhere). Each test process uses its own prefix "cet<pid>", tears down what it made in
-// TearDown even when an assertion failed, checks that nothing with its prefix is left (no
-// namespace, no cgroup), and then runs cleanup_stale as a safety net. Children are forked
-// into the namespaces/cgroups and report through exit codes and pipes; every child has an
-// alarm so that a failure cannot hang the test. Shaping is checked by reading tc's
-// configuration back and with a lower bound on a transfer's duration (a shaped link cannot
-// be faster than its rate); the CPU limit with the child's own CPU time — correctness
-// checks with generous bounds, not speed goals.
+// that need them are skipped (plan validation and the non-root error run anywhere; the
+// command runner is tested in tests/unit/os). Each test process uses its own prefix
+// "cet<pid>", tears down what it made in TearDown even when an assertion failed, checks
+// that nothing with its prefix is left (no namespace, no cgroup), and then runs
+// cleanup_stale as a safety net. Children are forked into the namespaces/cgroups and
+// report through exit codes and pipes; every child has an alarm so that a failure cannot
+// hang the test. Shaping is checked by reading tc's configuration back and with a lower
+// bound on a transfer's duration (a shaped link cannot be faster than its rate); the CPU
+// limit with the child's own CPU time — correctness checks with generous bounds, not
+// speed goals.
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <grp.h>
@@ -29,14 +30,17 @@
 #include <string>
 #include <vector>
 
-#include "cluster/command.h"
 #include "cluster/cpu_limit.h"
 #include "cluster/emulated_network.h"
+#include "cluster/host.h"
+#include "os/command.h"
 
 namespace {
 
 using coedge::ErrorCode;
 using namespace coedge::cluster;
+using coedge::os::run_checked;
+using coedge::os::run_command;
 
 const std::string kRootMessage =
     "coedge cluster needs root to create network namespaces, links and CPU limits; run it with sudo";
@@ -563,39 +567,6 @@ TEST(emulatedPlan, InvalidPlansAreRejectedBeforeAnythingIsMade) {
   EXPECT_EQ(CpuLimit::create("cetbad", "n/0", 1).error().code, ErrorCode::kInvalidInput);
   EXPECT_EQ(CpuLimit::create("cetbad", "n0", 1, std::chrono::microseconds(10)).error().code,
             ErrorCode::kInvalidInput);
-}
-
-TEST(emulatedCommand, CapturesOutputStatusAndInput) {
-  auto r = run_command({"sh", "-c", "echo out; echo err >&2; exit 3"});
-  ASSERT_TRUE(r.ok()) << r.error().message;
-  EXPECT_EQ(r->exit_code, 3);
-  EXPECT_EQ(r->out, "out\n");
-  EXPECT_EQ(r->err, "err\n");
-
-  CommandOptions big;
-  big.input = std::string(1 << 20, 'y');  // larger than any pipe buffer, both ways
-  auto cat = run_checked({"cat"}, big);
-  ASSERT_TRUE(cat.ok()) << cat.error().message;
-  EXPECT_EQ(*cat, big.input);
-
-  auto failed = run_checked({"sh", "-c", "echo bad thing >&2; exit 2", "x y"});
-  ASSERT_FALSE(failed.ok());
-  EXPECT_NE(failed.error().message.find("'x y'"), std::string::npos) << failed.error().message;
-  EXPECT_NE(failed.error().message.find("status 2: bad thing"), std::string::npos) << failed.error().message;
-
-  auto missing = run_command({"coedge-no-such-program"});
-  ASSERT_FALSE(missing.ok());
-  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
-
-  CommandOptions quick;
-  quick.timeout = std::chrono::milliseconds(100);
-  auto slow = run_command({"sleep", "5"}, quick);
-  ASSERT_FALSE(slow.ok());
-  EXPECT_NE(slow.error().message.find("killed"), std::string::npos) << slow.error().message;
-
-  // Input the program does not read is dropped, not a SIGPIPE.
-  auto ignore = run_checked({"true"}, big);
-  EXPECT_TRUE(ignore.ok());
 }
 
 }  // namespace

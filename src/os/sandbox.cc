@@ -2,7 +2,7 @@
 // applies them in argument order and a later mount hides what an earlier one put below
 // its target, so the root comes first, then /dev, /proc, /dev/shm, /tmp, the task
 // directory and last the read-only binds (which may lie below any of them).
-#include "node/sandbox.h"
+#include "os/sandbox.h"
 
 #include <unistd.h>
 
@@ -11,7 +11,9 @@
 #include <filesystem>
 #include <system_error>
 
-namespace coedge::node {
+#include "os/spawn.h"
+
+namespace coedge::os {
 namespace {
 
 namespace fs = std::filesystem;
@@ -86,19 +88,8 @@ Status add_rootfs(std::vector<std::string>& argv, const std::string& rootfs) {
 }  // namespace
 
 Result<std::string> find_bwrap(const std::string& search_path) {
-  size_t begin = 0;
-  while (begin <= search_path.size()) {
-    size_t end = search_path.find(':', begin);
-    if (end == std::string::npos) end = search_path.size();
-    const std::string dir = search_path.substr(begin, end - begin);
-    if (!dir.empty()) {
-      const std::string candidate = dir + "/bwrap";
-      std::error_code ec;
-      if (fs::is_regular_file(candidate, ec) && ::access(candidate.c_str(), X_OK) == 0) {
-        return candidate;
-      }
-    }
-    begin = end + 1;
+  for (const std::string& dir : split_search_path(search_path)) {
+    if (!dir.empty() && is_executable_file(dir + "/bwrap")) return dir + "/bwrap";
   }
   return not_found("sandbox: bwrap not found in PATH '" + search_path +
                    "'; install bubblewrap (Debian package bubblewrap) or use isolation: process");
@@ -111,7 +102,6 @@ Result<std::string> find_bwrap() {
 
 Result<LaunchCommand> sandbox_command(const SandboxSpec& spec,
                                       const std::vector<std::string>& command) {
-  COEDGE_CHECK(spec.isolation != config::Isolation::kNone);
   COEDGE_CHECK(!command.empty() && !command.front().empty());
 
   if (auto s = check_path("task_dir", spec.task_dir, true); !s) return s.error();
@@ -122,7 +112,7 @@ Result<LaunchCommand> sandbox_command(const SandboxSpec& spec,
     }
   }
 
-  if (spec.isolation == config::Isolation::kProcess) {
+  if (spec.mode == LaunchMode::kProcess) {
     return LaunchCommand{command, spec.env, task_dir};
   }
 
@@ -192,4 +182,4 @@ Result<LaunchCommand> sandbox_command(const SandboxSpec& spec,
   return LaunchCommand{std::move(argv), {}, {}};
 }
 
-}  // namespace coedge::node
+}  // namespace coedge::os

@@ -1,27 +1,21 @@
-// Running an external program (ip, tc) from an argv — never through a shell — and capturing
+// Running an external program (ip, tc) to completion from an argv — never through a shell — and capturing
 // its exit status, stdout and stderr, optionally feeding it stdin (for `ip -batch -`). The
 // program is looked up in PATH, then in /usr/sbin, /sbin, /usr/bin and /bin (ip and tc live in
 // /usr/sbin, which a non-login PATH may lack). Thread-safe: no global state, every descriptor
 // we open is close-on-exec, so concurrent runs never inherit each other's pipes. The child
-// gets SIGPIPE/SIGCHLD at their defaults and an empty signal mask. A program still running
+// is started by os::spawn (default signal dispositions, empty mask, 0-2 only). A program still running
 // after the timeout is killed (SIGKILL) and reported as an error. Caveat: a SIGCHLD handler
 // elsewhere in the process that reaps every child (waitpid(-1)) would steal the status.
-// Also here: the small host helpers shared by the emulation (root check, name validation,
-// killing a set of processes until it is empty).
 #pragma once
 
-#include <sys/types.h>
-
 #include <chrono>
-#include <functional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "core/result.h"
 #include "core/time.h"
 
-namespace coedge::cluster {
+namespace coedge::os {
 
 struct CommandResult {
   int exit_code = -1;  // the program's exit status; -1 when it was killed by a signal
@@ -53,17 +47,4 @@ std::string command_line(const std::vector<std::string>& argv);
 // match in PATH, /usr/sbin, /sbin, /usr/bin, /bin. kNotFound names the directories searched.
 Result<std::string> find_program(const std::string& name);
 
-// kUnsupported "coedge cluster needs root to create network namespaces, links and CPU limits;
-// run it with sudo" unless geteuid() == 0.
-Status require_root();
-
-// Names of emulated things (prefixes, nodes, cgroups): 1..40 characters of [A-Za-z0-9_-].
-// `what` says what is named, for the message ("node name", "prefix").
-Status validate_name(std::string_view what, const std::string& name);
-
-// Sends SIGKILL to every pid `list` returns (never to ourselves) until it returns none, or
-// `bound` passed. kIo names `what` and the pids left when the bound passed.
-Status kill_until_gone(const std::function<std::vector<pid_t>()>& list, Duration bound,
-                       const std::string& what);
-
-}  // namespace coedge::cluster
+}  // namespace coedge::os

@@ -1,4 +1,4 @@
-// Starts and supervises the node agent's child processes (task workers, the inference
+// Starts (with os::spawn) and supervises the node agent's child processes (task workers, the inference
 // server): restarts a child that exits, with a delay that
 // doubles per consecutive crash, and stops them all without leaving any behind. Each
 // child runs in its own process group (signals reach its descendants), dies with the
@@ -24,7 +24,7 @@
 #include "core/result.h"
 #include "core/time.h"
 
-namespace coedge::node {
+namespace coedge::os {
 
 struct ChildSpec {
   std::string name;               // for logs and events, e.g. "t0/pre"
@@ -122,4 +122,4 @@ class ProcessSupervisor {
   std::vector<Child> children_;
 };
 
-}  // namespace coedge::node
+}  // namespace coedge::os

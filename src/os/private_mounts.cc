@@ -1,14 +1,15 @@
-#include "node/private_mounts.h"
+#include "os/private_mounts.h"
 
 #include <sched.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <string>
 
-namespace coedge::node {
+#include "os/errno_text.h"
+
+namespace coedge::os {
 
 Status enter_private_mounts(uint64_t shm_bytes) {
   if (geteuid() != 0) {
@@ -17,7 +18,7 @@ Status enter_private_mounts(uint64_t shm_bytes) {
                  "/dev/shm for its shared memory (run as root, or use --isolation none)"};
   }
   auto fail = [](const std::string& what) {
-    return Status(Error{ErrorCode::kIo, what + ": " + std::strerror(errno)});
+    return Status(Error{ErrorCode::kIo, what + ": " + errno_text(errno)});
   };
   if (unshare(CLONE_NEWNS) != 0) return fail("cannot enter a private mount namespace");
   // Mounts made from here on must not propagate back to the host.
@@ -31,4 +32,4 @@ Status enter_private_mounts(uint64_t shm_bytes) {
   return Ok{};
 }
 
-}  // namespace coedge::node
+}  // namespace coedge::os

@@ -1,14 +1,12 @@
-// Running ip/tc without a shell: posix_spawn with stdin on a socket pair (written with
+// Running ip/tc without a shell: os::spawn with stdin on a socket pair (written with
 // MSG_NOSIGNAL, so a program that exits early cannot SIGPIPE us) and stdout/stderr on pipes,
 // drained together with poll() so that neither can fill up and deadlock the child.
-#include "cluster/command.h"
+#include "os/command.h"
 
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,33 +15,12 @@
 #include <cstdlib>
 #include <cstring>
 
-extern char** environ;
+#include "os/errno_text.h"
+#include "os/fd.h"
+#include "os/spawn.h"
 
-namespace coedge::cluster {
+namespace coedge::os {
 namespace {
-
-std::string errno_text(int err) { return std::strerror(err); }
-
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-  int get() const { return fd_; }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
- private:
-  int fd_ = -1;
-};
-
-bool is_executable_file(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
-}
 
 bool shell_safe(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -81,15 +58,8 @@ Result<std::string> find_program(const std::string& name) {
     return Error{ErrorCode::kNotFound, "program '" + name + "' does not exist or is not executable"};
   }
   std::vector<std::string> dirs;
-  if (const char* path = std::getenv("PATH")) {
-    std::string p = path;
-    size_t start = 0;
-    while (start <= p.size()) {
-      size_t end = p.find(':', start);
-      if (end == std::string::npos) end = p.size();
-      dirs.push_back(end == start ? "." : p.substr(start, end - start));
-      start = end + 1;
-    }
+  if (const char* path = std::getenv("PATH")) {  // NOLINT(concurrency-mt-unsafe)
+    for (std::string& dir : split_search_path(path)) dirs.push_back(dir.empty() ? "." : std::move(dir));
   }
   for (const char* d : {"/usr/sbin", "/sbin", "/usr/bin", "/bin"}) dirs.emplace_back(d);
   std::string searched;
@@ -113,40 +83,23 @@ Result<CommandResult> run_command(const std::vector<std::string>& argv,
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in_pair) != 0)
     return Error{ErrorCode::kIo, "socketpair for `" + command_line(argv) + "`: " + errno_text(errno)};
   Fd in_child(in_pair[0]), in_parent(in_pair[1]);
-  int out_pipe[2], err_pipe[2];
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0)
-    return Error{ErrorCode::kIo, "pipe for `" + command_line(argv) + "`: " + errno_text(errno)};
-  Fd out_read(out_pipe[0]), out_write(out_pipe[1]);
-  if (::pipe2(err_pipe, O_CLOEXEC) != 0)
-    return Error{ErrorCode::kIo, "pipe for `" + command_line(argv) + "`: " + errno_text(errno)};
-  Fd err_read(err_pipe[0]), err_write(err_pipe[1]);
+  Result<Pipe> out_pipe = make_pipe();
+  if (!out_pipe) return Error{ErrorCode::kIo, out_pipe.error().message + " for `" + command_line(argv) + "`"};
+  Fd out_read = std::move(out_pipe->read), out_write = std::move(out_pipe->write);
+  Result<Pipe> err_pipe = make_pipe();
+  if (!err_pipe) return Error{ErrorCode::kIo, err_pipe.error().message + " for `" + command_line(argv) + "`"};
+  Fd err_read = std::move(err_pipe->read), err_write = std::move(err_pipe->write);
 
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in_child.get(), 0);
-  posix_spawn_file_actions_adddup2(&actions, out_write.get(), 1);
-  posix_spawn_file_actions_adddup2(&actions, err_write.get(), 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t empty, defaults;
-  sigemptyset(&empty);
-  sigemptyset(&defaults);
-  sigaddset(&defaults, SIGPIPE);
-  sigaddset(&defaults, SIGCHLD);
-  posix_spawnattr_setsigmask(&attr, &empty);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-  std::vector<char*> cargv;
-  cargv.reserve(argv.size() + 1);
-  for (const std::string& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, program->c_str(), &actions, &attr, cargv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0)
-    return Error{ErrorCode::kIo, "cannot start `" + command_line(argv) + "`: " + errno_text(rc)};
+  SpawnOptions spawn_options;
+  spawn_options.stdin_fd = in_child.get();
+  spawn_options.stdout_fd = out_write.get();
+  spawn_options.stderr_fd = err_write.get();
+  std::vector<std::string> resolved = argv;
+  resolved[0] = *program;
+  Result<pid_t> spawned = spawn(resolved, spawn_options);
+  if (!spawned)
+    return Error{spawned.error().code, "cannot start `" + command_line(argv) + "`: " + spawned.error().message};
+  const pid_t pid = *spawned;
   in_child.reset();
   out_write.reset();
   err_write.reset();
@@ -176,9 +129,10 @@ Result<CommandResult> run_command(const std::vector<std::string>& argv,
     int ready = ::poll(fds, n, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
     if (ready < 0) {
       if (errno == EINTR) continue;
+      const int err = errno;
       ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-      return Error{ErrorCode::kIo, "poll while running `" + command_line(argv) + "`: " + errno_text(errno)};
+      (void)wait_for_exit(pid);
+      return Error{ErrorCode::kIo, "poll while running `" + command_line(argv) + "`: " + errno_text(err)};
     }
     if (in_i >= 0 && fds[in_i].revents != 0) {
       if (fds[in_i].revents & (POLLERR | POLLHUP)) {
@@ -202,11 +156,8 @@ Result<CommandResult> run_command(const std::vector<std::string>& argv,
   }
   in_parent.reset();
   if (timed_out) ::kill(pid, SIGKILL);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR)
-      return Error{ErrorCode::kIo, "waitpid for `" + command_line(argv) + "`: " + errno_text(errno)};
-  }
+  const int status = wait_for_exit(pid);
+  if (status < 0) return Error{ErrorCode::kIo, "waitpid for `" + command_line(argv) + "`: " + errno_text(ECHILD)};
   if (timed_out)
     return Error{ErrorCode::kIo, "`" + command_line(argv) + "` did not finish within " +
                                      format_duration(options.timeout) + " and was killed; stderr: " +
@@ -230,54 +181,4 @@ Result<std::string> run_checked(const std::vector<std::string>& argv, const Comm
                                    (err.empty() ? std::string(" (no stderr)") : ": " + err)};
 }
 
-}  // namespace coedge::cluster
-
-namespace coedge::cluster {
-
-Status require_root() {
-  if (::geteuid() == 0) return Ok{};
-  return Error{ErrorCode::kUnsupported,
-               "coedge cluster needs root to create network namespaces, links and CPU limits; run it "
-               "with sudo"};
-}
-
-Status validate_name(std::string_view what, const std::string& name) {
-  constexpr size_t kMaxName = 40;
-  if (name.empty()) return Error{ErrorCode::kInvalidInput, std::string(what) + " is empty"};
-  if (name.size() > kMaxName)
-    return Error{ErrorCode::kInvalidInput, std::string(what) + " '" + name + "' is " +
-                                               std::to_string(name.size()) + " characters long; at most " +
-                                               std::to_string(kMaxName) + " are allowed"};
-  for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-              c == '-';
-    if (!ok)
-      return Error{ErrorCode::kInvalidInput, std::string(what) + " '" + name +
-                                                 "' may contain only letters, digits, '_' and '-'"};
-  }
-  return Ok{};
-}
-
-Status kill_until_gone(const std::function<std::vector<pid_t>()>& list, Duration bound,
-                       const std::string& what) {
-  const auto deadline = std::chrono::steady_clock::now() + bound;
-  const pid_t self = ::getpid();
-  auto delay = std::chrono::microseconds(200);
-  while (true) {
-    std::vector<pid_t> pids = list();
-    pids.erase(std::remove_if(pids.begin(), pids.end(), [&](pid_t p) { return p <= 0 || p == self; }),
-               pids.end());
-    if (pids.empty()) return Ok{};
-    if (std::chrono::steady_clock::now() >= deadline) {
-      std::string left;
-      for (pid_t p : pids) left += (left.empty() ? "" : " ") + std::to_string(p);
-      return Error{ErrorCode::kIo, "processes still inside " + what + " " + format_duration(bound) +
-                                       " after SIGKILL: " + left};
-    }
-    for (pid_t p : pids) ::kill(p, SIGKILL);
-    ::usleep(static_cast<useconds_t>(delay.count()));
-    delay = std::min<std::chrono::microseconds>(delay * 2, std::chrono::milliseconds(20));
-  }
-}
-
-}  // namespace coedge::cluster
+}  // namespace coedge::os

@@ -1,7 +1,7 @@
 // sandbox_command: the command lines, their errors, and — when bubblewrap can create
 // namespaces here — what a worker started through them can and cannot do. The workers
 // are started by ProcessSupervisor, as the agent does, and are shell one-liners.
-#include "node/sandbox.h"
+#include "os/sandbox.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -17,9 +17,9 @@
 #include <sstream>
 #include <thread>
 
-#include "node/process_supervisor.h"
+#include "os/process_supervisor.h"
 
-namespace coedge::node {
+namespace coedge::os {
 namespace {
 
 namespace fs = std::filesystem;
@@ -45,11 +45,11 @@ struct RunResult {
 };
 
 // Runs a launch command to completion under a ProcessSupervisor (as the agent would).
-RunResult run(const node::LaunchCommand& cmd, const std::string& log_path) {
+RunResult run(const os::LaunchCommand& cmd, const std::string& log_path) {
   std::error_code ec;
   fs::remove(log_path, ec);
-  node::ProcessSupervisor sup;
-  node::ChildSpec spec;
+  os::ProcessSupervisor sup;
+  os::ChildSpec spec;
   spec.name = "sandboxed";
   spec.argv = cmd.argv;
   spec.env = cmd.env;
@@ -66,8 +66,8 @@ RunResult run(const node::LaunchCommand& cmd, const std::string& log_path) {
   result.started = true;
   const auto deadline = std::chrono::steady_clock::now() + 20s;
   while (std::chrono::steady_clock::now() < deadline) {
-    for (const node::ChildEvent& e : sup.poll(kEpoch)) {
-      if (e.kind == node::ChildEvent::Kind::kExited) {
+    for (const os::ChildEvent& e : sup.poll(kEpoch)) {
+      if (e.kind == os::ChildEvent::Kind::kExited) {
         result.exit_code = e.exit_code;
         result.signal = e.signal;
         result.output = read_file(log_path);
@@ -102,9 +102,9 @@ class SandboxTest : public ::testing::Test {
   std::string ipc_dir() const { return base_ + "/ipc"; }
   std::string log() const { return base_ + "/run.log"; }
 
-  node::SandboxSpec spec(config::Isolation isolation = config::Isolation::kSandbox) const {
-    node::SandboxSpec s;
-    s.isolation = isolation;
+  os::SandboxSpec spec(LaunchMode mode = LaunchMode::kSandbox) const {
+    os::SandboxSpec s;
+    s.mode = mode;
     s.task_dir = task_dir();
     s.ipc_dir = ipc_dir();
     return s;
@@ -112,9 +112,9 @@ class SandboxTest : public ::testing::Test {
 
   // Runs `script` with /bin/sh (or `shell`) under `s`; fails the test if the command
   // line cannot be built.
-  RunResult sh(const node::SandboxSpec& s, const std::string& script,
+  RunResult sh(const os::SandboxSpec& s, const std::string& script,
                const std::string& shell = "/bin/sh") {
-    Result<node::LaunchCommand> cmd = node::sandbox_command(s, {shell, "-c", script});
+    Result<os::LaunchCommand> cmd = os::sandbox_command(s, {shell, "-c", script});
     EXPECT_TRUE(cmd) << cmd.error().message;
     if (!cmd) return {};
     return run(*cmd, log());
@@ -124,9 +124,9 @@ class SandboxTest : public ::testing::Test {
   // without user namespaces): the sandbox then has nothing to test.
   void require_bwrap() {
     static const std::string reason = [this] {
-      Result<std::string> bwrap = node::find_bwrap();
+      Result<std::string> bwrap = os::find_bwrap();
       if (!bwrap) return bwrap.error().message;
-      RunResult r = run(node::LaunchCommand{{*bwrap, "--ro-bind", "/", "/", "true"}, {}, {}}, log());
+      RunResult r = run(os::LaunchCommand{{*bwrap, "--ro-bind", "/", "/", "true"}, {}, {}}, log());
       if (!r.started || r.exit_code != 0) return "bwrap cannot run here: " + r.output;
       r = sh(spec(), "true");
       if (!r.started || r.exit_code != 0)
@@ -146,10 +146,10 @@ bool contains(const std::vector<std::string>& v, const std::vector<std::string>&
 // --- command lines and errors (no bwrap needed) ---
 
 TEST_F(SandboxTest, ProcessIsolationIsThePlainCommand) {
-  node::SandboxSpec s = spec(config::Isolation::kProcess);
+  os::SandboxSpec s = spec(LaunchMode::kProcess);
   s.ipc_dir = "relative/ignored";  // no meaning without a sandbox
   s.env = {{"A", "1"}};
-  Result<node::LaunchCommand> cmd = node::sandbox_command(s, {"/bin/echo", "hi"});
+  Result<os::LaunchCommand> cmd = os::sandbox_command(s, {"/bin/echo", "hi"});
   ASSERT_TRUE(cmd) << cmd.error().message;
   EXPECT_EQ(cmd->argv, (std::vector<std::string>{"/bin/echo", "hi"}));
   EXPECT_EQ(cmd->env, s.env);
@@ -157,11 +157,11 @@ TEST_F(SandboxTest, ProcessIsolationIsThePlainCommand) {
 }
 
 TEST_F(SandboxTest, SandboxCommandLine) {
-  node::SandboxSpec s = spec();
+  os::SandboxSpec s = spec();
   s.bwrap = "/bin/true";  // any executable: the command is not run
   s.env = {{"COEDGE_TASK", "t0"}};
   s.read_only_binds = {"/usr/share"};
-  Result<node::LaunchCommand> cmd = node::sandbox_command(s, {"/bin/echo", "hi"});
+  Result<os::LaunchCommand> cmd = os::sandbox_command(s, {"/bin/echo", "hi"});
   ASSERT_TRUE(cmd) << cmd.error().message;
   const std::vector<std::string>& a = cmd->argv;
   EXPECT_EQ(a.front(), "/bin/true");
@@ -187,27 +187,27 @@ TEST_F(SandboxTest, SandboxCommandLine) {
 }
 
 TEST_F(SandboxTest, Errors) {
-  auto error_of = [](const node::SandboxSpec& s) {
-    Result<node::LaunchCommand> cmd = sandbox_command(s, {"/bin/true"});
+  auto error_of = [](const os::SandboxSpec& s) {
+    Result<os::LaunchCommand> cmd = sandbox_command(s, {"/bin/true"});
     return cmd ? std::string("(no error)") : cmd.error().message;
   };
-  node::SandboxSpec s = spec();
+  os::SandboxSpec s = spec();
   s.bwrap = "/bin/true";
-  ASSERT_TRUE(node::sandbox_command(s, {"/bin/true"}));
+  ASSERT_TRUE(os::sandbox_command(s, {"/bin/true"}));
 
-  node::SandboxSpec relative = s;
+  os::SandboxSpec relative = s;
   relative.task_dir = "tasks/t0";
   EXPECT_NE(error_of(relative).find("relative"), std::string::npos) << error_of(relative);
   EXPECT_NE(error_of(relative).find("tasks/t0"), std::string::npos);
-  relative.isolation = config::Isolation::kProcess;
+  relative.mode = LaunchMode::kProcess;
   EXPECT_NE(error_of(relative).find("relative"), std::string::npos) << error_of(relative);
 
-  node::SandboxSpec missing = s;
+  os::SandboxSpec missing = s;
   missing.task_dir = base_ + "/tasks/nope";
   EXPECT_NE(error_of(missing).find("does not exist"), std::string::npos) << error_of(missing);
-  EXPECT_EQ(node::sandbox_command(missing, {"/bin/true"}).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(os::sandbox_command(missing, {"/bin/true"}).error().code, ErrorCode::kNotFound);
 
-  node::SandboxSpec ipc = s;
+  os::SandboxSpec ipc = s;
   ipc.ipc_dir = "ipc";
   EXPECT_NE(error_of(ipc).find("ipc_dir"), std::string::npos) << error_of(ipc);
 
@@ -230,25 +230,24 @@ TEST_F(SandboxTest, Errors) {
             std::string::npos)
       << error_of(no_bwrap);
 
-  Result<std::string> none = node::find_bwrap("");
+  Result<std::string> none = os::find_bwrap("");
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().code, ErrorCode::kNotFound);
   EXPECT_NE(none.error().message.find("install bubblewrap (Debian package bubblewrap)"),
             std::string::npos);
-  EXPECT_FALSE(node::find_bwrap("/nonexistent:" + base_));
+  EXPECT_FALSE(os::find_bwrap("/nonexistent:" + base_));
 
   // A bwrap found on the given search path.
   const std::string fake = base_ + "/bin/bwrap";
   write_file(fake, "#!/bin/sh\n");
   fs::permissions(fake, fs::perms::owner_all);
-  Result<std::string> found = node::find_bwrap("/nonexistent:" + base_ + "/bin");
+  Result<std::string> found = os::find_bwrap("/nonexistent:" + base_ + "/bin");
   ASSERT_TRUE(found) << found.error().message;
   EXPECT_EQ(*found, fake);
 }
 
-TEST_F(SandboxTest, NoIsolationIsACallerBug) {
-  node::SandboxSpec s = spec(config::Isolation::kNone);
-  EXPECT_DEATH((void)node::sandbox_command(s, {"/bin/true"}), "isolation");
+TEST_F(SandboxTest, AnEmptyCommandIsACallerBug) {
+  EXPECT_DEATH((void)os::sandbox_command(spec(), {}), "command");
 }
 
 // --- running workers in the sandbox ---
@@ -281,7 +280,7 @@ TEST_F(SandboxTest, NoNetwork) {
   const std::string connect =
       "echo hello > /dev/tcp/127.0.0.1/" + std::to_string(listener.port()) + " && echo CONNECTED";
   // The control: the same command without the sandbox reaches the listener.
-  RunResult plain = sh(spec(config::Isolation::kProcess), connect, "/bin/bash");
+  RunResult plain = sh(spec(LaunchMode::kProcess), connect, "/bin/bash");
   EXPECT_EQ(plain.exit_code, 0) << plain.output;
   EXPECT_NE(plain.output.find("CONNECTED"), std::string::npos) << plain.output;
 
@@ -313,7 +312,7 @@ TEST_F(SandboxTest, WritesOnlyItsTaskDirectory) {
   }
 
   // The control: without the sandbox the other task's directory is writable.
-  RunResult plain = sh(spec(config::Isolation::kProcess), "echo x > " + other_task_dir() + "/x");
+  RunResult plain = sh(spec(LaunchMode::kProcess), "echo x > " + other_task_dir() + "/x");
   EXPECT_EQ(plain.exit_code, 0) << plain.output;
   EXPECT_TRUE(fs::exists(other_task_dir() + "/x"));
 }
@@ -356,13 +355,13 @@ TEST_F(SandboxTest, OwnPidNamespaceAndNoCapabilities) {
 
 TEST_F(SandboxTest, EnvironmentIsSet) {
   require_bwrap();
-  node::SandboxSpec s = spec();
+  os::SandboxSpec s = spec();
   s.env = {{"COEDGE_TASK", "t0"}, {"COEDGE_MSG", "two words"}};
   RunResult r = sh(s, "echo \"$COEDGE_TASK|$COEDGE_MSG\"");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(r.output, "t0|two words\n");
 
-  s.isolation = config::Isolation::kProcess;
+  s.mode = LaunchMode::kProcess;
   r = sh(s, "echo \"$COEDGE_TASK|$COEDGE_MSG\"");
   EXPECT_EQ(r.output, "t0|two words\n");
 }
@@ -390,7 +389,7 @@ TEST_F(SandboxTest, RootfsGivesEachTaskItsOwnLibraries) {
       "{ echo x > /newfile; } 2>/dev/null && echo WROTE_ROOT; "
       "echo ok > out && cat out";
   for (const auto& [rootfs, version] : {std::pair{rootfs1, "1"}, std::pair{rootfs2, "2"}}) {
-    node::SandboxSpec s = spec();
+    os::SandboxSpec s = spec();
     s.rootfs = rootfs;
     s.read_only_binds = host;
     RunResult r = sh(s, script);
@@ -401,13 +400,13 @@ TEST_F(SandboxTest, RootfsGivesEachTaskItsOwnLibraries) {
   EXPECT_FALSE(fs::exists(rootfs1 + "/newfile"));
 
   // The executable is bound from the host when the rootfs lacks it.
-  node::SandboxSpec s = spec();
+  os::SandboxSpec s = spec();
   s.rootfs = rootfs1;
   s.read_only_binds = {};
   for (const char* p : {"/usr", "/lib", "/lib64"}) {  // sh and its libraries, not the worker
     if (fs::exists(p)) s.read_only_binds.push_back(p);
   }
-  Result<node::LaunchCommand> cmd = node::sandbox_command(s, {"/usr/bin/env"});
+  Result<os::LaunchCommand> cmd = os::sandbox_command(s, {"/usr/bin/env"});
   ASSERT_TRUE(cmd) << cmd.error().message;
   EXPECT_FALSE(contains(cmd->argv, {"--ro-bind", "/usr/bin/env", "/usr/bin/env"})) << "under /usr";
   const std::string worker = base_ + "/bin/worker.sh";
@@ -425,7 +424,7 @@ TEST_F(SandboxTest, StoppingTheSandboxStopsTheWorker) {
   require_bwrap();
   // A unique command line to find the sandboxed process from the host.
   const std::string marker = "4242." + std::to_string(::getpid());
-  Result<node::LaunchCommand> cmd = node::sandbox_command(spec(), {"/bin/sleep", marker});
+  Result<os::LaunchCommand> cmd = os::sandbox_command(spec(), {"/bin/sleep", marker});
   ASSERT_TRUE(cmd) << cmd.error().message;
   auto find_worker = [&] {
     std::vector<pid_t> found;
@@ -442,8 +441,8 @@ TEST_F(SandboxTest, StoppingTheSandboxStopsTheWorker) {
     }
     return found;
   };
-  node::ProcessSupervisor sup;
-  node::ChildSpec child;
+  os::ProcessSupervisor sup;
+  os::ChildSpec child;
   child.name = "boxed-sleep";
   child.argv = cmd->argv;
   const int id = sup.add(child);
@@ -463,4 +462,4 @@ TEST_F(SandboxTest, StoppingTheSandboxStopsTheWorker) {
 }
 
 }  // namespace
-}  // namespace coedge::node
+}  // namespace coedge::os

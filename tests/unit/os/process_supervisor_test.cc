@@ -1,7 +1,7 @@
 // ProcessSupervisor with real child processes and a manual clock: `now` is advanced by
 // hand, and the only real waiting is for a child to actually exit (bounded, never
 // asserted on).
-#include "node/process_supervisor.h"
+#include "os/process_supervisor.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -21,11 +21,11 @@
 #include <string>
 #include <thread>
 
-namespace coedge::node {
+namespace coedge::os {
 namespace {
 
 using namespace std::chrono_literals;
-using Kind = node::ChildEvent::Kind;
+using Kind = os::ChildEvent::Kind;
 
 // Polls `pred` with short real sleeps; false after `cap` (a hang, not a timing check).
 bool eventually(const std::function<bool()>& pred, std::chrono::seconds cap = 10s) {
@@ -39,11 +39,11 @@ bool eventually(const std::function<bool()>& pred, std::chrono::seconds cap = 10
 
 // Calls poll(now) until an event of `kind` for `id` shows up; returns all the events
 // seen, up to the poll() that returned it. Fails the test on a hang.
-std::vector<node::ChildEvent> poll_until(node::ProcessSupervisor& sup, int id, Kind kind, TimePoint now) {
-  std::vector<node::ChildEvent> all;
+std::vector<os::ChildEvent> poll_until(os::ProcessSupervisor& sup, int id, Kind kind, TimePoint now) {
+  std::vector<os::ChildEvent> all;
   const bool seen = eventually([&] {
     bool found = false;
-    for (node::ChildEvent& e : sup.poll(now)) {
+    for (os::ChildEvent& e : sup.poll(now)) {
       found = found || (e.id == id && e.kind == kind);
       all.push_back(std::move(e));
     }
@@ -53,8 +53,8 @@ std::vector<node::ChildEvent> poll_until(node::ProcessSupervisor& sup, int id, K
   return all;
 }
 
-const node::ChildEvent* find(const std::vector<node::ChildEvent>& events, int id, Kind kind) {
-  for (const node::ChildEvent& e : events) {
+const os::ChildEvent* find(const std::vector<os::ChildEvent>& events, int id, Kind kind) {
+  for (const os::ChildEvent& e : events) {
     if (e.id == id && e.kind == kind) return &e;
   }
   return nullptr;
@@ -106,8 +106,8 @@ class TempDir {
   std::string path_;
 };
 
-node::ChildSpec sh(const std::string& name, const std::string& script) {
-  node::ChildSpec spec;
+os::ChildSpec sh(const std::string& name, const std::string& script) {
+  os::ChildSpec spec;
   spec.name = name;
   spec.argv = {"/bin/sh", "-c", script};
   return spec;
@@ -116,12 +116,12 @@ node::ChildSpec sh(const std::string& name, const std::string& script) {
 const TimePoint t0 = kEpoch + 1000s;
 
 TEST(ProcessSupervisorTest, ReportsExitCodes) {
-  node::ProcessSupervisor sup;
-  node::ChildSpec t;
+  os::ProcessSupervisor sup;
+  os::ChildSpec t;
   t.name = "true";
   t.argv = {"/bin/true"};
   t.restart = false;
-  node::ChildSpec three = sh("three", "exit 3");
+  os::ChildSpec three = sh("three", "exit 3");
   three.restart = false;
   const int a = sup.add(t);
   const int b = sup.add(three);
@@ -132,13 +132,13 @@ TEST(ProcessSupervisorTest, ReportsExitCodes) {
   EXPECT_GT(sup.pid(b), 0);
   const pid_t pid_b = sup.pid(b);
 
-  std::vector<node::ChildEvent> events;
+  std::vector<os::ChildEvent> events;
   ASSERT_TRUE(eventually([&] {
-    for (node::ChildEvent& e : sup.poll(t0)) events.push_back(std::move(e));
+    for (os::ChildEvent& e : sup.poll(t0)) events.push_back(std::move(e));
     return find(events, a, Kind::kExited) != nullptr && find(events, b, Kind::kExited) != nullptr;
   }));
-  const node::ChildEvent* ea = find(events, a, Kind::kExited);
-  const node::ChildEvent* eb = find(events, b, Kind::kExited);
+  const os::ChildEvent* ea = find(events, a, Kind::kExited);
+  const os::ChildEvent* eb = find(events, b, Kind::kExited);
   ASSERT_NE(ea, nullptr);
   ASSERT_NE(eb, nullptr);
   EXPECT_EQ(ea->exit_code, 0);
@@ -157,8 +157,8 @@ TEST(ProcessSupervisorTest, ReportsExitCodes) {
 }
 
 TEST(ProcessSupervisorTest, CrashIsRestartedWithDoublingBackoff) {
-  node::ProcessSupervisor sup;
-  node::ChildSpec spec = sh("crasher", "kill -SEGV $$");
+  os::ProcessSupervisor sup;
+  os::ChildSpec spec = sh("crasher", "kill -SEGV $$");
   spec.backoff_initial = 100ms;
   spec.backoff_max = 1s;
   spec.stable_after = 10s;
@@ -169,13 +169,13 @@ TEST(ProcessSupervisorTest, CrashIsRestartedWithDoublingBackoff) {
   const std::vector<Duration> expected = {100ms, 200ms, 400ms, 800ms, 1s, 1s};
   for (size_t i = 0; i < expected.size(); ++i) {
     const pid_t old_pid = sup.pid(id);
-    std::vector<node::ChildEvent> events = poll_until(sup, id, Kind::kExited, now);
-    const node::ChildEvent* exited = find(events, id, Kind::kExited);
+    std::vector<os::ChildEvent> events = poll_until(sup, id, Kind::kExited, now);
+    const os::ChildEvent* exited = find(events, id, Kind::kExited);
     ASSERT_NE(exited, nullptr);
     EXPECT_EQ(exited->signal, SIGSEGV);
     EXPECT_EQ(exited->exit_code, -1);
     EXPECT_EQ(exited->pid, old_pid);
-    const node::ChildEvent* scheduled = find(events, id, Kind::kRestartScheduled);
+    const os::ChildEvent* scheduled = find(events, id, Kind::kRestartScheduled);
     ASSERT_NE(scheduled, nullptr) << "restart " << i;
     EXPECT_EQ(scheduled->restart_at - now, expected[i]) << "restart " << i;
     EXPECT_EQ(sup.pid(id), 0);
@@ -186,7 +186,7 @@ TEST(ProcessSupervisorTest, CrashIsRestartedWithDoublingBackoff) {
     // ...then at it.
     now = scheduled->restart_at;
     events = sup.poll(now);
-    const node::ChildEvent* started = find(events, id, Kind::kStarted);
+    const os::ChildEvent* started = find(events, id, Kind::kStarted);
     ASSERT_NE(started, nullptr);
     EXPECT_GT(started->pid, 0);
     EXPECT_EQ(started->pid, sup.pid(id));
@@ -196,8 +196,8 @@ TEST(ProcessSupervisorTest, CrashIsRestartedWithDoublingBackoff) {
 }
 
 TEST(ProcessSupervisorTest, KilledChildIsRestartedAndStableRunResetsBackoff) {
-  node::ProcessSupervisor sup;
-  node::ChildSpec spec;
+  os::ProcessSupervisor sup;
+  os::ChildSpec spec;
   spec.name = "sleeper";
   spec.argv = {"/bin/sleep", "100"};
   spec.backoff_initial = 100ms;
@@ -214,7 +214,7 @@ TEST(ProcessSupervisorTest, KilledChildIsRestartedAndStableRunResetsBackoff) {
     sup.kill(id);
     auto events = poll_until(sup, id, Kind::kExited, now);
     EXPECT_EQ(find(events, id, Kind::kExited)->signal, SIGKILL);
-    const node::ChildEvent* scheduled = find(events, id, Kind::kRestartScheduled);
+    const os::ChildEvent* scheduled = find(events, id, Kind::kRestartScheduled);
     ASSERT_NE(scheduled, nullptr);
     EXPECT_EQ(scheduled->restart_at - now, expected);
     now = scheduled->restart_at;
@@ -228,15 +228,15 @@ TEST(ProcessSupervisorTest, KilledChildIsRestartedAndStableRunResetsBackoff) {
   sup.kill(id, SIGTERM);
   auto events = poll_until(sup, id, Kind::kExited, now);
   EXPECT_EQ(find(events, id, Kind::kExited)->signal, SIGTERM);
-  const node::ChildEvent* scheduled = find(events, id, Kind::kRestartScheduled);
+  const os::ChildEvent* scheduled = find(events, id, Kind::kRestartScheduled);
   ASSERT_NE(scheduled, nullptr);
   EXPECT_EQ(scheduled->restart_at - now, 100ms);
   EXPECT_EQ(sup.restarts(id), 2);
 }
 
 TEST(ProcessSupervisorTest, MissingExecutableIsAClearError) {
-  node::ProcessSupervisor sup;
-  node::ChildSpec spec;
+  os::ProcessSupervisor sup;
+  os::ChildSpec spec;
   spec.name = "ghost";
   spec.argv = {"/nonexistent/coedge-worker", "--x"};
   const int id = sup.add(spec);
@@ -250,7 +250,7 @@ TEST(ProcessSupervisorTest, MissingExecutableIsAClearError) {
   EXPECT_EQ(sup.pid(id), 0);
   EXPECT_TRUE(sup.poll(t0 + 1h).empty()) << "a failed start() schedules nothing";
 
-  node::ChildSpec by_name;
+  os::ChildSpec by_name;
   by_name.name = "ghost2";
   by_name.argv = {"coedge-no-such-program"};
   Status s2 = sup.start(sup.add(by_name), t0);
@@ -261,7 +261,7 @@ TEST(ProcessSupervisorTest, MissingExecutableIsAClearError) {
   // A file that is not executable: exec fails in the child, reported through the pipe.
   TempDir dir;
   std::ofstream(dir.file("script")) << "#!/bin/sh\nexit 0\n";
-  node::ChildSpec not_exec;
+  os::ChildSpec not_exec;
   not_exec.name = "noexec";
   not_exec.argv = {dir.file("script")};
   Status s3 = sup.start(sup.add(not_exec), t0);
@@ -269,7 +269,7 @@ TEST(ProcessSupervisorTest, MissingExecutableIsAClearError) {
   EXPECT_NE(s3.error().message.find(dir.file("script")), std::string::npos) << s3.error().message;
   EXPECT_NE(s3.error().message.find("Permission denied"), std::string::npos) << s3.error().message;
 
-  node::ChildSpec bad_cwd = sh("badcwd", "true");
+  os::ChildSpec bad_cwd = sh("badcwd", "true");
   bad_cwd.cwd = "/nonexistent/dir";
   Status s4 = sup.start(sup.add(bad_cwd), t0);
   ASSERT_FALSE(s4);
@@ -288,8 +288,8 @@ TEST(ProcessSupervisorTest, RestartThatCannotExecIsReportedAndRetried) {
   const std::string script = dir.file("worker.sh");
   std::ofstream(script) << "#!/bin/sh\nexit 1\n";
   ::chmod(script.c_str(), 0755);
-  node::ProcessSupervisor sup;
-  node::ChildSpec spec;
+  os::ProcessSupervisor sup;
+  os::ChildSpec spec;
   spec.name = "vanishing";
   spec.argv = {script};
   spec.backoff_initial = 100ms;
@@ -299,10 +299,10 @@ TEST(ProcessSupervisorTest, RestartThatCannotExecIsReportedAndRetried) {
   EXPECT_EQ(find(events, id, Kind::kExited)->exit_code, 1);
   std::filesystem::remove(script);
   events = sup.poll(t0 + 100ms);
-  const node::ChildEvent* failed = find(events, id, Kind::kStartFailed);
+  const os::ChildEvent* failed = find(events, id, Kind::kStartFailed);
   ASSERT_NE(failed, nullptr);
   EXPECT_NE(failed->message.find(script), std::string::npos) << failed->message;
-  const node::ChildEvent* scheduled = find(events, id, Kind::kRestartScheduled);
+  const os::ChildEvent* scheduled = find(events, id, Kind::kRestartScheduled);
   ASSERT_NE(scheduled, nullptr);
   EXPECT_EQ(scheduled->restart_at, t0 + 300ms);
   EXPECT_EQ(sup.pid(id), 0);
@@ -310,15 +310,15 @@ TEST(ProcessSupervisorTest, RestartThatCannotExecIsReportedAndRetried) {
 
 TEST(ProcessSupervisorTest, StopAllLeavesNoProcess) {
   TempDir dir;
-  node::ProcessSupervisor sup;
-  node::ChildSpec plain;
+  os::ProcessSupervisor sup;
+  os::ChildSpec plain;
   plain.name = "plain";
   plain.argv = {"/bin/sleep", "100"};
   // Ignores SIGTERM (so does its background child, SIG_IGN is inherited): needs SIGKILL.
-  node::ChildSpec stubborn =
+  os::ChildSpec stubborn =
       sh("stubborn", "trap '' TERM; sleep 100 & echo $! > " + dir.file("bg") + "; wait");
   // Has a descendant in its group that would be orphaned if only the leader died.
-  node::ChildSpec parent = sh("parent", "sleep 100 & echo $! > " + dir.file("bg2") + "; wait");
+  os::ChildSpec parent = sh("parent", "sleep 100 & echo $! > " + dir.file("bg2") + "; wait");
   const int a = sup.add(plain);
   const int b = sup.add(stubborn);
   const int c = sup.add(parent);
@@ -346,8 +346,8 @@ TEST(ProcessSupervisorTest, StopAllLeavesNoProcess) {
 }
 
 TEST(ProcessSupervisorTest, StopOneChildWithoutRestart) {
-  node::ProcessSupervisor sup;
-  node::ChildSpec spec;
+  os::ProcessSupervisor sup;
+  os::ChildSpec spec;
   spec.name = "worker";
   spec.argv = {"/bin/sleep", "100"};
   spec.backoff_initial = 0us;
@@ -372,8 +372,8 @@ TEST(ProcessSupervisorTest, StopOneChildWithoutRestart) {
 
 TEST(ProcessSupervisorTest, EnvironmentCwdAndLogFile) {
   TempDir dir;
-  node::ProcessSupervisor sup;
-  node::ChildSpec spec;
+  os::ProcessSupervisor sup;
+  os::ChildSpec spec;
   spec.name = "env";
   spec.argv = {"sh", "-c", "echo \"$COEDGE_A|$COEDGE_B|$(pwd)\"; echo to-stderr >&2; exit 7"};
   spec.env = {{"COEDGE_A", "alpha"}, {"COEDGE_B", "b c"}};
@@ -407,12 +407,12 @@ TEST(ProcessSupervisorTest, ChildGetsDefaultSignalsAndNoInheritedFds) {
   ::sigaddset(&usr2, SIGUSR2);
   ::pthread_sigmask(SIG_BLOCK, &usr2, &old_mask);
 
-  node::ProcessSupervisor sup;
-  node::ChildSpec spec;
+  os::ProcessSupervisor sup;
+  os::ChildSpec spec;
   spec.name = "sleeper";
   spec.argv = {"/bin/sleep", "100"};
   const int id = sup.add(spec);
-  node::ChildSpec status = sh("status", "grep -E '^(SigBlk|SigIgn):' /proc/self/status");
+  os::ChildSpec status = sh("status", "grep -E '^(SigBlk|SigIgn):' /proc/self/status");
   status.log_path = dir.file("status.log");
   status.restart = false;
   const int st = sup.add(status);
@@ -445,8 +445,8 @@ TEST(ProcessSupervisorTest, TwoHundredRestartsLeakNoDescriptor) {
   TempDir dir;
   const size_t before = count_own_fds();
   {
-    node::ProcessSupervisor sup;
-    node::ChildSpec spec = sh("crasher", "kill -SEGV $$");
+    os::ProcessSupervisor sup;
+    os::ChildSpec spec = sh("crasher", "kill -SEGV $$");
     spec.backoff_initial = 0us;
     spec.backoff_max = 0us;
     spec.log_path = dir.file("log");
@@ -454,7 +454,7 @@ TEST(ProcessSupervisorTest, TwoHundredRestartsLeakNoDescriptor) {
     ASSERT_TRUE(sup.start(id, t0));
     int exits = 0;
     ASSERT_TRUE(eventually([&] {
-      for (const node::ChildEvent& e : sup.poll(t0)) {
+      for (const os::ChildEvent& e : sup.poll(t0)) {
         if (e.kind == Kind::kExited) ++exits;
         EXPECT_NE(e.kind, Kind::kStartFailed) << e.message;
       }
@@ -476,7 +476,7 @@ TEST(ProcessSupervisorTest, ChildDiesWithTheAgent) {
   if (agent == 0) {
     ::close(fds[0]);
     auto* sup = new ProcessSupervisor();  // never destroyed: the agent "crashes"
-    node::ChildSpec spec;
+    os::ChildSpec spec;
     spec.name = "orphan";
     spec.argv = {"/bin/sleep", "100"};
     const int id = sup->add(spec);
@@ -497,8 +497,8 @@ TEST(ProcessSupervisorTest, ChildDiesWithTheAgent) {
 TEST(ProcessSupervisorTest, DestructorStopsChildren) {
   pid_t p = 0;
   {
-    node::ProcessSupervisor sup;
-    node::ChildSpec spec;
+    os::ProcessSupervisor sup;
+    os::ChildSpec spec;
     spec.name = "sleeper";
     spec.argv = {"/bin/sleep", "100"};
     const int id = sup.add(spec);
@@ -510,4 +510,4 @@ TEST(ProcessSupervisorTest, DestructorStopsChildren) {
 }
 
 }  // namespace
-}  // namespace coedge::node
+}  // namespace coedge::os

@@ -1,9 +1,9 @@
 // The command line that launches one worker process of a task, isolated as the node's
-// `Isolation` says: kSandbox wraps the worker in bubblewrap (bwrap) — own PID, network
+// `LaunchMode` says: kSandbox wraps the worker in bubblewrap (bwrap) — own PID, network
 // and UTS namespaces, no capabilities, a read-only view of the filesystem except its
 // task directory, /tmp (the IPC directory) and /dev/shm — while kProcess runs it as a
-// plain process. kNone (workers inside the agent) has no command line and is a caller
-// bug here. Nothing is started: the result is handed to ProcessSupervisor (a ChildSpec
+// plain process (the node's isolation modes "sandbox" and "process"; its mode "none",
+// workers inside the agent, has no command line). Nothing is started: the result is handed to ProcessSupervisor (a ChildSpec
 // takes argv, env and cwd as returned). Pure functions apart from reading the
 // filesystem to validate paths (and $PATH in find_bwrap()); safe to call from any thread.
 #pragma once
@@ -12,13 +12,15 @@
 #include <utility>
 #include <vector>
 
-#include "config/node_config.h"
 #include "core/result.h"
 
-namespace coedge::node {
+namespace coedge::os {
+
+// How a worker process is started: inside bubblewrap, or as a plain process.
+enum class LaunchMode { kSandbox, kProcess };
 
 struct SandboxSpec {
-  config::Isolation isolation = config::Isolation::kSandbox;
+  LaunchMode mode = LaunchMode::kSandbox;
   // Absolute; the only writable directory of the worker, bound read-write at the same
   // path; the worker starts in it.
   std::string task_dir;
@@ -53,7 +55,7 @@ struct LaunchCommand {
   std::string cwd;  // kProcess: task_dir; kSandbox: empty (bwrap's --chdir)
 };
 
-// REQUIRES spec.isolation != Isolation::kNone and a non-empty command[0] (the worker's
+// REQUIRES a non-empty command[0] (the worker's
 // executable; with a rootfs, an absolute one is bound from the host unless the rootfs
 // or a read-only bind already provides it).
 // kSandbox errors: bwrap not found, a relative path, a missing task_dir, ipc_dir,
@@ -71,4 +73,4 @@ Result<std::string> find_bwrap(const std::string& search_path);
 // programs anyway).
 Result<std::string> find_bwrap();
 
-}  // namespace coedge::node
+}  // namespace coedge::os

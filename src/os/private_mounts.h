@@ -11,9 +11,9 @@
 
 #include "core/result.h"
 
-namespace coedge::node {
+namespace coedge::os {
 
 // Errors: not root (with what to do instead), or the kernel refused (errno text).
 Status enter_private_mounts(uint64_t shm_bytes);
 
-}  // namespace coedge::node
+}  // namespace coedge::os

@@ -1,0 +1,181 @@
+// The os layer's plumbing with real processes: Fd ownership, spawn() (redirections,
+// environment, working directory, process group, before_exec, and every way a start can
+// fail), fork_with_pipe(), the wait helpers and errno_text. No sleeps: every wait is for
+// a child that ends by itself.
+#include "os/spawn.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+
+#include "os/errno_text.h"
+#include "os/fd.h"
+
+namespace coedge::os {
+namespace {
+
+bool is_open(int fd) { return ::fcntl(fd, F_GETFD) >= 0; }
+
+// Everything readable from `fd` until EOF.
+std::string read_all(int fd) {
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+// Runs argv with stdout on a pipe; returns what it printed and its wait status.
+std::pair<std::string, int> capture(const std::vector<std::string>& argv, SpawnOptions options = {}) {
+  Result<Pipe> pipe = make_pipe();
+  EXPECT_TRUE(pipe.ok());
+  options.stdout_fd = pipe->write.get();
+  Result<pid_t> pid = spawn(argv, options);
+  EXPECT_TRUE(pid.ok()) << pid.error().message;
+  if (!pid.ok()) return {"", -1};
+  pipe->write.reset();
+  std::string out = read_all(pipe->read.get());
+  return {out, wait_for_exit(*pid)};
+}
+
+TEST(Fd, ClosesWhatItOwnsAndMovesOwnership) {
+  Result<Pipe> pipe = make_pipe();
+  ASSERT_TRUE(pipe.ok()) << pipe.error().message;
+  const int r = pipe->read.get();
+  const int w = pipe->write.get();
+  EXPECT_TRUE(::fcntl(r, F_GETFD) & FD_CLOEXEC);
+  Fd moved = std::move(pipe->read);
+  EXPECT_EQ(moved.get(), r);
+  EXPECT_FALSE(pipe->read.valid());
+  moved.reset();
+  EXPECT_FALSE(is_open(r));
+  const int released = pipe->write.release();
+  EXPECT_EQ(released, w);
+  EXPECT_TRUE(is_open(w));
+  ::close(released);
+}
+
+TEST(ErrnoText, IsStrerrorsText) {
+  EXPECT_EQ(errno_text(ENOENT), "No such file or directory");
+  EXPECT_FALSE(errno_text(12345).empty());
+}
+
+TEST(Spawn, RunsAnArgvWithEnvironmentAndWorkingDirectory) {
+  SpawnOptions options;
+  options.env = {{"COEDGE_SPAWN_TEST", "a b"}};
+  options.cwd = "/";
+  auto [out, status] = capture({"sh", "-c", "printf '%s|%s|%s' \"$COEDGE_SPAWN_TEST\" \"$PWD\" \"$1\"", "sh",
+                                "one arg; not split"},
+                               options);
+  EXPECT_EQ(out, "a b|/|one arg; not split");
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST(Spawn, TheChildInheritsOnlyStdio) {
+  Fd extra(::open("/dev/null", O_RDONLY));  // not close-on-exec
+  ASSERT_TRUE(extra.valid());
+  auto [out, status] =
+      capture({"sh", "-c", "[ -e /proc/self/fd/" + std::to_string(extra.get()) + " ] && echo open || echo closed"});
+  EXPECT_EQ(out, "closed\n");
+}
+
+TEST(Spawn, OwnProcessGroup) {
+  SpawnOptions options;
+  options.own_process_group = true;
+  Result<Pipe> pipe = make_pipe();
+  ASSERT_TRUE(pipe.ok());
+  options.stdout_fd = pipe->write.get();
+  Result<pid_t> pid = spawn({"sh", "-c", "ps -o pgid= -p $$"}, options);
+  ASSERT_TRUE(pid.ok()) << pid.error().message;
+  pipe->write.reset();
+  const std::string out = read_all(pipe->read.get());
+  wait_for_exit(*pid);
+  EXPECT_EQ(std::stoi(out), *pid);
+}
+
+TEST(Spawn, SaysWhyAStartFailed) {
+  auto missing = spawn({"coedge-no-such-program"});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+  EXPECT_NE(missing.error().message.find("not found in PATH"), std::string::npos) << missing.error().message;
+
+  auto not_executable = spawn({"/etc/hostname"});
+  ASSERT_FALSE(not_executable.ok());
+  EXPECT_NE(not_executable.error().message.find("cannot execute '/etc/hostname'"), std::string::npos)
+      << not_executable.error().message;
+
+  SpawnOptions bad_cwd;
+  bad_cwd.cwd = "/nonexistent-coedge-dir";
+  auto chdir_failed = spawn({"/bin/true"}, bad_cwd);
+  ASSERT_FALSE(chdir_failed.ok());
+  EXPECT_EQ(chdir_failed.error().code, ErrorCode::kNotFound);
+  EXPECT_NE(chdir_failed.error().message.find("cannot enter working directory '/nonexistent-coedge-dir'"),
+            std::string::npos);
+
+  SpawnOptions refuse;
+  refuse.before_exec = [] { return EPERM; };
+  refuse.before_exec_what = "cannot join the test cgroup";
+  auto refused = spawn({"/bin/true"}, refuse);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message, "cannot join the test cgroup: " + errno_text(EPERM));
+}
+
+TEST(Spawn, BeforeExecRunsInTheChildAfterTheRedirections) {
+  SpawnOptions options;
+  options.before_exec = [] { return ::write(STDOUT_FILENO, "before ", 7) == 7 ? 0 : errno; };
+  auto [out, status] = capture({"echo", "exec"}, options);
+  EXPECT_EQ(out, "before exec\n");
+}
+
+TEST(ForkWithPipe, TheChildWritesAndExits) {
+  auto child = fork_with_pipe([](int fd, pid_t parent) {
+    const std::string text = ::getppid() == parent ? "hello" : "orphan";
+    (void)!::write(fd, text.data(), text.size());
+    ::_exit(7);
+  });
+  ASSERT_TRUE(child.ok()) << child.error().message;
+  EXPECT_EQ(read_all(child->second.get()), "hello");
+  const int status = wait_for_exit(child->first);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 7);
+  EXPECT_EQ(wait_for_exit(child->first), -1);  // already reaped
+  EXPECT_EQ(reap_if_exited(child->first), -1);
+}
+
+TEST(ReapIfExited, NulloptWhileRunning) {
+  Result<Pipe> pipe = make_pipe();
+  ASSERT_TRUE(pipe.ok());
+  SpawnOptions options;
+  options.stdin_fd = pipe->read.get();
+  Result<pid_t> pid = spawn({"cat"}, options);  // runs until its stdin closes
+  ASSERT_TRUE(pid.ok()) << pid.error().message;
+  EXPECT_EQ(reap_if_exited(*pid), std::nullopt);
+  pipe->write.reset();
+  pipe->read.reset();
+  const int status = wait_for_exit(*pid);
+  EXPECT_TRUE(WIFEXITED(status));
+}
+
+TEST(FindInPath, SearchesInOrderAndTakesPathsAsGiven) {
+  EXPECT_EQ(find_in_path("sh", "/nonexistent:/bin"), "/bin/sh");
+  EXPECT_EQ(find_in_path("./x", "/bin"), "./x");
+  EXPECT_EQ(find_in_path("coedge-no-such-program", "/bin:/usr/bin"), "");
+  EXPECT_EQ(split_search_path("a::b"), (std::vector<std::string>{"a", "", "b"}));
+}
+
+TEST(SiblingExecutable, IsInThisProgramsFolder) {
+  const std::string path = sibling_executable("x");
+  EXPECT_EQ(path.front(), '/');
+  EXPECT_EQ(path.substr(path.size() - 2), "/x");
+}
+
+}  // namespace
+}  // namespace coedge::os
