@@ -14,11 +14,11 @@
 #include "net/bandwidth_probe.h"
 #include "net/dds.h"
 #include "net/passive_rate.h"
+#include "node/handover_table.h"
 
 namespace coedge::node {
 namespace {
 
-constexpr int64_t kForever = std::numeric_limits<int64_t>::max();
 // A node that loses a task keeps its subscription this long after the hand-over, for
 // the frames captured before it that are still in flight.
 constexpr int64_t kUnsubscribeAfterNs = 3'000'000'000;
@@ -47,15 +47,15 @@ struct ClusterFeed::Impl {
   std::unique_ptr<net::CommandReader> commands;
   std::unique_ptr<net::ProbeServer> probe_server;
 
-  // Per task, guarded by mu: which frames this node accepts, and its subscription.
+  // Guarded by mu: which frames this node accepts and when to (un)subscribe (the
+  // hand-over table decides; this driver carries out its actions), and per task its
+  // subscription and logs.
+  HandOverTable handover{0};
   struct TaskState {
-    int64_t active_from = kForever;  // capture stamps in [from, until) are ours
-    int64_t active_until = kForever;
     uint32_t reader = 0;             // 0: not subscribed
-    int64_t unsubscribe_at = kForever;
+    int64_t gained_from = 0;         // the capture stamp from which the task came here
     bool ever_active = false;        // reported from then on
     uint64_t sequence = 0;
-    uint64_t ignored = 0;            // frames outside our interval
     uint64_t met_at_gain = 0;        // met count when the task last came here
     bool first_met_logged = true;    // the first job met since it came here was logged
     bool first_frame_logged = true;  // the same for its first frame accepted
@@ -63,9 +63,11 @@ struct ClusterFeed::Impl {
   std::mutex mu;
   std::vector<TaskState> tasks;
   std::map<uint32_t, uint32_t> task_of_reader;
-  // The last plan applied (loop thread only): a plan is applied when it supersedes it
-  // (net::plan_supersedes: a newer master epoch, or a higher version within the epoch).
+  // The newest plan applied (loop thread only), for the reports: by (master epoch,
+  // version), net::plan_supersedes. The hand-over table orders plans by one number: the
+  // rank of their epoch among the epochs this node followed, then the version.
   uint64_t plan_epoch = 0, plan_version = 0;
+  uint64_t epoch_rank = 0;
   bool accepting = true;
 
   // Bandwidth, guarded by bw_mu: the last probe per peer and the passive rates.
@@ -107,17 +109,14 @@ struct ClusterFeed::Impl {
       if (it == task_of_reader.end() || !accepting) return;
       t = it->second;
       TaskState& state = tasks[t];
-      if (image.stamp_ns < state.active_from || image.stamp_ns >= state.active_until) {
-        ++state.ignored;
-        return;
-      }
+      if (!handover.take(t, image.stamp_ns)) return;  // counted there as ignored
       sequence = state.sequence++;
       if (!state.first_frame_logged) {
         state.first_frame_logged = true;
         char line[160];
         std::snprintf(line, sizeof line, "%s: first frame accepted here at unix %.3f s, %.2f s after the plan took effect",
                       scenario.tasks[t].name.c_str(), static_cast<double>(received_ns) / 1e9,
-                      static_cast<double>(received_ns - state.active_from) / 1e9);
+                      static_cast<double>(received_ns - state.gained_from) / 1e9);
         log(line);
       }
     }
@@ -182,68 +181,80 @@ struct ClusterFeed::Impl {
   }
 
   void apply(const net::Plan& plan) {
-    if (!net::plan_supersedes(plan_epoch, plan_version, plan.epoch, plan.version)) return;
-    if (plan.epoch != plan_epoch && plan_epoch != 0) {
-      log("a new master (epoch " + std::to_string(plan.epoch) + ", was " + std::to_string(plan_epoch) +
-          "): following its plans from version " + std::to_string(plan.version));
+    if (plan.epoch < plan_epoch) return;  // a master older than the one followed
+    if (plan.epoch > plan_epoch) {
+      if (plan_epoch != 0)
+        log("a new master (epoch " + std::to_string(plan.epoch) + ", was " + std::to_string(plan_epoch) +
+            "): following its plans from version " + std::to_string(plan.version));
+      ++epoch_rank;
     }
-    plan_epoch = plan.epoch;
-    plan_version = plan.version;
-    std::vector<bool> mine(tasks.size(), false);
-    for (const net::Assignment& a : plan.assignments) {
-      if (a.node != options.node) continue;
-      for (uint32_t t = 0; t < scenario.tasks.size(); ++t)
-        if (scenario.tasks[t].name == a.task) mine[t] = true;
+    if (net::plan_supersedes(plan_epoch, plan_version, plan.epoch, plan.version)) {
+      plan_epoch = plan.epoch;
+      plan_version = plan.version;
     }
-    std::string gained, lost;
+    // Versions of one master fit 32 bits: one plan per window or per lost node.
+    const uint64_t order = epoch_rank << 32 | (plan.version & 0xffffffffu);
     std::lock_guard lock(mu);
-    for (uint32_t t = 0; t < tasks.size(); ++t) {
-      TaskState& state = tasks[t];
-      const bool active = state.active_until == kForever && state.active_from != kForever;
-      if (mine[t] && !active) {
-        // A task moved back before our old interval ended simply continues.
-        state.active_from = state.active_from != kForever && state.active_until > plan.effective_ns
-                                ? state.active_from : plan.effective_ns;
-        state.active_until = kForever;
-        state.unsubscribe_at = kForever;
-        state.ever_active = true;
-        state.met_at_gain = accounting.ledger().totals(t).met;
-        state.first_met_logged = false;
-        state.first_frame_logged = false;
-        if (state.reader == 0) {
-          const TaskSpec& task = scenario.tasks[t];
-          auto id = readers->add(camera_topic(scenario.nodes[task.source].name, task.name),
-                                 options.best_effort_frames ? net::Reliability::kBestEffort
-                                                            : net::Reliability::kReliable);
-          if (!id.ok()) {
-            // Not ours after all: the next plan tries again (the master sees it missing).
-            log("cannot subscribe to task " + task.name + ": " + id.error().message);
-            state.active_from = state.active_until = kForever;
-            continue;
-          }
-          state.reader = *id;
-          task_of_reader[*id] = t;
-        }
-        gained += " " + scenario.tasks[t].name;
-      } else if (!mine[t] && active) {
-        state.active_until = std::max(plan.effective_ns, state.active_from);
-        state.unsubscribe_at = state.active_until + kUnsubscribeAfterNs;
-        lost += " " + scenario.tasks[t].name;
+    if (handover.knows(order)) return;
+    HandOverPlan p;
+    p.version = order;
+    p.effective_ns = plan.effective_ns;
+    p.mine.assign(tasks.size(), false);
+    p.unplaced.assign(tasks.size(), false);
+    for (const net::Assignment& a : plan.assignments) {
+      for (uint32_t t = 0; t < scenario.tasks.size(); ++t) {
+        if (scenario.tasks[t].name != a.task) continue;
+        if (a.node == options.node) p.mine[t] = true;
+        if (a.node.empty()) p.unplaced[t] = true;
       }
     }
+    std::string gained, lost;
+    carry_out(handover.on_plan(p, realtime_ns()), gained, lost);
     log("plan " + std::to_string(plan.version) + (gained.empty() ? "" : ": runs" + gained) +
         (lost.empty() ? "" : "; hands over" + lost));
   }
 
-  void unsubscribe_finished(int64_t now_ns) {
-    std::lock_guard lock(mu);
-    for (TaskState& state : tasks) {
-      if (state.reader == 0 || now_ns < state.unsubscribe_at) continue;
+  // REQUIRES: mu held.
+  void carry_out(const HandOverActions& actions, std::string& gained, std::string& lost) {
+    for (const HandOverTask t : actions.subscribe) {
+      TaskState& state = tasks[t];
+      if (state.reader != 0) continue;
+      const TaskSpec& task = scenario.tasks[t];
+      auto id = readers->add(camera_topic(scenario.nodes[task.source].name, task.name),
+                             options.best_effort_frames ? net::Reliability::kBestEffort
+                                                        : net::Reliability::kReliable);
+      if (!id.ok()) {
+        // Not ours after all: the next plan tries again (the master sees it missing).
+        log("cannot subscribe to task " + task.name + ": " + id.error().message);
+        handover.on_subscribe_failed(t);
+        continue;
+      }
+      state.reader = *id;
+      task_of_reader[*id] = t;
+    }
+    for (const HandOverTask t : actions.unsubscribe) {
+      TaskState& state = tasks[t];
+      if (state.reader == 0) continue;
       readers->remove(state.reader);
       task_of_reader.erase(state.reader);
       state.reader = 0;
-      state.unsubscribe_at = kForever;
     }
+    for (const HandOverActions::Change& c : actions.gained) {
+      TaskState& state = tasks[c.task];
+      state.gained_from = c.at_ns;
+      state.ever_active = true;
+      state.met_at_gain = accounting.ledger().totals(c.task).met;
+      state.first_met_logged = false;
+      state.first_frame_logged = false;
+      gained += " " + scenario.tasks[c.task].name;
+    }
+    for (const HandOverActions::Change& c : actions.lost) lost += " " + scenario.tasks[c.task].name;
+  }
+
+  void unsubscribe_finished(int64_t now_ns) {
+    std::lock_guard lock(mu);
+    std::string gained, lost;
+    carry_out(handover.poll(now_ns), gained, lost);
   }
 
   void report() {
@@ -265,7 +276,7 @@ struct ClusterFeed::Impl {
           char line[160];
           std::snprintf(line, sizeof line, "%s: first job met here at unix %.3f s, %.2f s after the plan took effect",
                         scenario.tasks[t].name.c_str(), static_cast<double>(r.stamp_ns) / 1e9,
-                        static_cast<double>(r.stamp_ns - tasks[t].active_from) / 1e9);
+                        static_cast<double>(r.stamp_ns - tasks[t].gained_from) / 1e9);
           log(line);
         }
         net::TaskReport task;
@@ -322,6 +333,9 @@ Result<std::unique_ptr<ClusterFeed>> ClusterFeed::start(const ClusterOptions& op
   }
   COEDGE_CHECK(config.sensors.size() == scenario.tasks.size());
   impl->tasks.resize(scenario.tasks.size());
+  HandOverOptions handover;
+  handover.unsubscribe_grace_ns = kUnsubscribeAfterNs;
+  impl->handover = HandOverTable(scenario.tasks.size(), handover);
   size_t peers = 0;
   for (const auto& peer : options.peer_addresses) peers += peer.first != options.node ? 1 : 0;
   impl->bandwidth = std::make_unique<net::BandwidthEstimate>(

@@ -10,10 +10,12 @@
 // clock, CLOCK_REALTIME). A node accepts a task's frame only when its capture stamp lies in
 // [active_from, active_until): a node that gains the task subscribes at once and accepts
 // from the effective time; the node that loses it accepts until then. Every frame has one
-// owner as long as the nodes' clocks agree (one machine: always; hosts: PTP or NTP).
+// owner as long as the nodes' clocks agree (one machine: always; hosts: PTP or NTP) and
+// each plan reaches the nodes before its effective time. The rules live in the hand-over
+// table (node/handover_table.h, passive, tested on its own); this feed is its driver.
 // Plans are ordered by (master epoch, version): a restarted master's plans are followed
 // although their versions start again at 1 (net::plan_supersedes); each report names the
-// epoch and version of the plan last applied.
+// epoch and version of the newest plan applied.
 //
 // Threads: a feeder thread of its own takes frames from DDS and publishes them into the
 // pipeline (the one producer of every topic sensor's pool); a probe thread measures
