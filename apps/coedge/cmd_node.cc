@@ -26,7 +26,7 @@ struct NodeFlags {
   int probe_port = 5201;
   std::string probe_every = "3s";
   bool best_effort_frames = false;
-  std::string crash_every, crash_target = "worker", backoff_max;
+  std::string crash_every, crash_for, crash_target = "worker", backoff_max;
   int metrics_port = -1;
   int backend_threads = -1;
 };
@@ -178,6 +178,9 @@ std::function<int()> add_node_command(CLI::App& app) {
   cmd->add_option("--crash-every", flags->crash_every,
                   "fault injection: SIGKILL a worker (in turn) this often, e.g. 500ms; the agent "
                   "restarts it and counts the jobs it held as dropped (sandbox and process modes)");
+  cmd->add_option("--crash-for", flags->crash_for,
+                  "fault injection: crash only this long from the start, e.g. 30s (default: the "
+                  "whole run); the rest shows that work goes on after the crashes");
   cmd->add_option("--crash-target", flags->crash_target, "what --crash-every kills: worker or server")
       ->check(CLI::IsMember({"worker", "server"}));
   cmd->add_option("--restart-backoff-max", flags->backoff_max,
@@ -261,6 +264,17 @@ std::function<int()> add_node_command(CLI::App& app) {
       }
       options.crash_every = *every;
       options.crash_server = flags->crash_target == "server";
+    }
+    if (!flags->crash_for.empty()) {
+      auto length = config::parse_duration(flags->crash_for);
+      if (!length.ok() || length->count() <= 0 || flags->crash_every.empty()) {
+        std::fprintf(stderr, "coedge node: --crash-for: %s\n",
+                     !length.ok()              ? length.error().message.c_str()
+                     : length->count() <= 0    ? "must be positive"
+                                               : "goes with --crash-every");
+        return kExitBadInput;
+      }
+      options.crash_for = *length;
     }
     return node::run_node_agent(options) == 0 ? kExitOk : kExitFailure;
   };

@@ -388,7 +388,8 @@ int run_node_agent(const AgentOptions& options) {
       accounting.refresh_gauges(now);
       next_sweep = now + std::chrono::seconds(1);
     }
-    if (injecting && now >= next_crash) {
+    if (injecting && now >= next_crash &&
+        (options.crash_for.count() == 0 || now < start + options.crash_for)) {
       crashes_injected += pipeline->inject_crash(options.crash_server ? CrashTarget::kServer
                                                                       : CrashTarget::kWorker)
                               ? 1 : 0;

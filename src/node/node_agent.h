@@ -27,6 +27,7 @@ struct AgentOptions {
   // Fault injection: every `crash_every` (0: never), SIGKILL a worker in turn, or the
   // server (sandbox and process modes).
   Duration crash_every{};
+  Duration crash_for{};  // inject only this long from the start (0: the whole run)
   bool crash_server = false;
   Duration restart_backoff_max = std::chrono::seconds(5);
   // A cluster node (`coedge node --scenario`): its topic sensors are fed by the master's
