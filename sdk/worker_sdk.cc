@@ -1,17 +1,18 @@
 // The worker SDK's runtime: argument parsing, the node's shared memory, and the pre or
 // post loop around the user's callbacks (sdk/include/coedge/worker.h). Every job a
 // worker takes ends in one event to the agent's ledger: kPreDone or kDropped from pre,
-// kDone or kDropped from post. Single-threaded; stops on SIGTERM/SIGINT.
+// kDone or kDropped from post. The callbacks are called through sdk::WorkerInvoker
+// (coedge/worker_invoke.h), as in --isolation none. Single-threaded; stops on SIGTERM/SIGINT.
 #include "coedge/worker.h"
 
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "coedge/worker_invoke.h"
 #include "core/clock.h"
 #include "ipc/messages.h"
 #include "ipc/node_topology.h"
@@ -92,12 +93,6 @@ bool parse_args(int argc, char** argv, Args& a, std::string& why) {
   return true;
 }
 
-uint64_t elements_of(const std::vector<int64_t>& shape) {
-  uint64_t n = 1;
-  for (int64_t d : shape) n *= static_cast<uint64_t>(d);
-  return n;
-}
-
 void send_event(ipc::Ring& events, const ipc::JobEvent& event) {
   ipc::send_event(events, event, "coedge worker");
 }
@@ -111,18 +106,7 @@ T must(Result<T> r, const Args& a) {
   return std::move(r).value();
 }
 
-void report_error(const Args& a, uint64_t job, const char* what, const char* error) {
-  static uint64_t reported = 0;
-  // A worker that fails every frame must not flood the node's log.
-  if (++reported <= 20 || reported % 1000 == 0) {
-    std::fprintf(stderr, "coedge worker %s/%s: job %llu: %s failed: %s%s\n", a.task.c_str(),
-                 a.role.c_str(), static_cast<unsigned long long>(job), what,
-                 error[0] ? error : "(no message)",
-                 reported == 20 ? " (further errors reported every 1000th)" : "");
-  }
-}
-
-int run_pre(const Args& a, const coedge_worker_callbacks* cb, void* state) {
+int run_pre(const Args& a, sdk::WorkerInvoker& worker) {
   auto segment = must(ipc::Segment::open(ipc::kSegmentFile), a);
   ipc::Ring frames = must(segment->ring(ipc::frame_ring(a.task)), a);
   ipc::Ring tensors = must(segment->ring(ipc::tensor_ring(a.task)), a);
@@ -136,14 +120,13 @@ int run_pre(const Args& a, const coedge_worker_callbacks* cb, void* state) {
   ready.reason = static_cast<uint8_t>(ipc::Role::kPre);
   send_event(events, ready);
 
-  const uint64_t elements = elements_of(a.input_shape);
+  const uint64_t elements = sdk::elements_of(a.input_shape);
   const uint64_t bytes = ipc::payload_offset<ipc::TensorHeader>() + elements * sizeof(float);
   if (bytes > tensor_pool.chunk_bytes()) {
     std::fprintf(stderr, "coedge worker %s/pre: input %llu bytes exceeds the node's tensor chunks\n",
                  a.task.c_str(), static_cast<unsigned long long>(bytes));
     return 1;
   }
-  char error[512];
   while (!g_stop) {
     const uint32_t seen = bell.value();
     const void* entry = frames.peek();
@@ -189,30 +172,28 @@ int run_pre(const Args& a, const coedge_worker_callbacks* cb, void* state) {
     in.capture_us = frame->capture_us;
     in.job = ref.job;
     in.deadline_us = ref.deadline_us;
-    coedge_tensor out{};
-    out.data = reinterpret_cast<float*>(static_cast<uint8_t*>(chunk) + ipc::payload_offset<ipc::TensorHeader>());
-    out.elements = elements;
-    out.rank = static_cast<int32_t>(a.input_shape.size());
-    for (size_t i = 0; i < a.input_shape.size(); ++i) out.shape[i] = a.input_shape[i];
-    error[0] = '\0';
-    const int rc = cb->pre(state, &in, &out, error, sizeof error);
+    const std::span<float> tensor(
+        reinterpret_cast<float*>(static_cast<uint8_t*>(chunk) + ipc::payload_offset<ipc::TensorHeader>()),
+        elements);
+    ipc::Aux aux;
+    const bool ok = worker.pre(in, tensor, a.input_shape, aux.values);
     // Release before commit: if this process dies in between, the agent releases the
     // entry again, which is harmless (shm_segment.h).
     frame_pool.release(frame_ref, uint64_t{1} << slot);
     frames.commit();
     event.pre_end_us = MonotonicClock::monotonic_us();
-    if (rc != 0) {
+    if (!ok) {
       tensor_pool.discard(tensor_ref);
       event.kind = ipc::EventKind::kDropped;
       event.reason = static_cast<uint8_t>(DropCause::kBadFrame);
-      report_error(a, ref.job, "pre-processing", error);
+      worker.report(ref.job, "pre-processing");
       send_event(events, event);
       continue;
     }
     header->ref = ref;
     header->pre_start_us = event.pre_start_us;
     header->pre_end_us = event.pre_end_us;
-    std::memcpy(header->aux.values, out.aux, sizeof out.aux);
+    header->aux = aux;
     header->elements = elements;
     // The event goes first: once the server holds the tensor, the ledger must already
     // know the job left pre-processing, or a crash here would drop it twice.
@@ -229,7 +210,7 @@ int run_pre(const Args& a, const coedge_worker_callbacks* cb, void* state) {
   return 0;
 }
 
-int run_post(const Args& a, const coedge_worker_callbacks* cb, void* state) {
+int run_post(const Args& a, sdk::WorkerInvoker& worker) {
   auto segment = must(ipc::Segment::open(ipc::kSegmentFile), a);
   ipc::Ring outputs = must(segment->ring(ipc::output_ring(a.task)), a);
   ipc::Ring events = must(segment->ring(ipc::post_events(a.task)), a);
@@ -240,10 +221,7 @@ int run_post(const Args& a, const coedge_worker_callbacks* cb, void* state) {
   ready.reason = static_cast<uint8_t>(ipc::Role::kPost);
   send_event(events, ready);
 
-  std::ofstream results;
-  if (a.results && !a.task_dir.empty()) results.open(a.task_dir + "/results.jsonl", std::ios::app);
-  std::vector<char> result(64 * 1024);
-  char error[512];
+  if (a.results && !a.task_dir.empty()) worker.open_results(a.task_dir);
   while (!g_stop) {
     const uint32_t seen = bell.value();
     const void* entry = outputs.peek();
@@ -263,37 +241,38 @@ int run_post(const Args& a, const coedge_worker_callbacks* cb, void* state) {
     event.infer_start_us = header->infer_start_us;
     event.infer_end_us = header->infer_end_us;
     event.post_start_us = MonotonicClock::monotonic_us();
-    coedge_output out{};
-    out.data = reinterpret_cast<const float*>(reinterpret_cast<const uint8_t*>(header) +
-                                              ipc::payload_offset<ipc::OutputHeader>());
-    out.elements = header->elements;
-    out.rank = header->rank;
-    for (int i = 0; i < header->rank && i < COEDGE_MAX_RANK; ++i) out.shape[i] = header->shape[i];
-    std::memcpy(out.aux, header->aux.values, sizeof out.aux);
-    out.job = header->ref.job;
-    out.batch = header->batch;
-    out.release_us = header->ref.release_us;
-    out.deadline_us = header->ref.deadline_us;
-    result[0] = '\0';
-    error[0] = '\0';
-    const int rc = cb->post(state, &out, result.data(), result.size(), error, sizeof error);
+    // The item's floats must lie inside its chunk; its rank and shape are checked by
+    // the invoker (the server is another process).
+    const uint64_t room = (pool.chunk_bytes() - ipc::payload_offset<ipc::OutputHeader>()) / sizeof(float);
+    const int32_t rank = header->rank;
+    const uint64_t elements = header->elements;
+    bool ok = false;
+    if (elements > room || rank < 0 || rank > COEDGE_MAX_RANK) {
+      worker.report(event.ref.job, "post-processing", "the server's output item does not fit its chunk");
+    } else {
+      int64_t shape[COEDGE_MAX_RANK];
+      for (int i = 0; i < rank; ++i) shape[i] = header->shape[i];
+      ipc::Aux aux = header->aux;
+      sdk::OutputItem item;
+      item.data = std::span<const float>(
+          reinterpret_cast<const float*>(reinterpret_cast<const uint8_t*>(header) +
+                                         ipc::payload_offset<ipc::OutputHeader>()),
+          elements);
+      item.shape = std::span<const int64_t>(shape, static_cast<size_t>(rank));
+      item.aux = aux.values;
+      item.job = header->ref.job;
+      item.batch = header->batch;
+      item.release_us = header->ref.release_us;
+      item.deadline_us = header->ref.deadline_us;
+      ok = worker.post(item);
+      if (!ok) worker.report(event.ref.job, "post-processing");
+    }
     pool.release(ref, ipc::kSoleHolder);
     outputs.commit();
     event.post_end_us = MonotonicClock::monotonic_us();
-    const bool filled = std::memchr(result.data(), '\0', result.size()) == nullptr;
-    if (rc != 0 || filled) {
-      event.kind = ipc::EventKind::kDropped;
-      event.reason = static_cast<uint8_t>(DropCause::kBadFrame);  // the user's code rejected it
-      report_error(a, event.ref.job, "post-processing",
-                   rc != 0 ? error : "the result does not fit in its buffer (64 KiB)");
-    } else {
-      event.kind = ipc::EventKind::kDone;
-      if (results.is_open() && result[0] != '\0') {
-        // Flushed per job: a crash or a kill must not lose results already reported.
-        results << "{\"job\":" << event.ref.job << ",\"result\":" << result.data() << "}\n"
-                << std::flush;
-      }
-    }
+    // A failure is the user's code (or the server's item) rejecting the job.
+    event.kind = ok ? ipc::EventKind::kDone : ipc::EventKind::kDropped;
+    if (!ok) event.reason = static_cast<uint8_t>(DropCause::kBadFrame);
     send_event(events, event);
   }
   return 0;
@@ -339,7 +318,8 @@ extern "C" int coedge_worker_main(int argc, char** argv, const coedge_worker_cal
                  error[0] ? error : "(no message)");
     return 1;
   }
-  const int rc = a.role == "pre" ? run_pre(a, cb, state) : run_post(a, cb, state);
+  sdk::WorkerInvoker worker(cb, state, "coedge worker " + a.task + "/" + a.role);
+  const int rc = a.role == "pre" ? run_pre(a, worker) : run_post(a, worker);
   if (cb->fini != nullptr) cb->fini(state);
   return rc;
 }

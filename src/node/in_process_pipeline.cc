@@ -3,13 +3,17 @@
 // worker process would, and the inference server is a thread running the same
 // InferenceEngine. Frames, tensors and outputs move between threads as heap buffers
 // through locked queues: one copy of a frame into the pipeline (as the IPC mode's copy
-// into shared memory), one copy of each output item (as the IPC mode's).
+// into shared memory), one copy of each output item (as the IPC mode's). The callbacks
+// are called through the SDK's WorkerInvoker, the path a worker process takes too, so
+// the checks and the task's results.jsonl (run_dir/tasks/<task>) are the same.
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
+#include "coedge/worker_invoke.h"
 #include "infer/backend.h"
 #include "node/inference_engine.h"
 #include "node/pipeline.h"
@@ -101,15 +105,24 @@ class InProcessPipeline final : public Pipeline, public EngineSink {
     for (size_t t = 0; t < tasks; ++t) {
       pre_queues_[t] = std::make_unique<Queue<FrameJob>>();
       post_queues_[t] = std::make_unique<Queue<OutputJob>>();
+      const std::string& name = config.tasks[t].name;
+      std::error_code ec;
+      std::filesystem::create_directories(task_dir(name), ec);
+      if (ec) return Error{ErrorCode::kIo, "cannot create " + task_dir(name) + ": " + ec.message()};
       for (const char* role : {"pre", "post"}) {
         auto state = init_worker(cb, t, role);
         if (!state.ok()) return state.error();
         states_.push_back({cb, *state});
+        invokers_.push_back(std::make_unique<sdk::WorkerInvoker>(
+            cb, *state, "coedge node " + name + "/" + role + " (in process)"));
+      }
+      if (!invokers_.back()->open_results(task_dir(name))) {
+        return Error{ErrorCode::kIo, "task " + name + ": " + invokers_.back()->error()};
       }
     }
     for (size_t t = 0; t < tasks; ++t) {
-      pre_threads_.emplace_back([this, t, cb, state = states_[2 * t].second] { run_pre(t, cb, state); });
-      post_threads_.emplace_back([this, t, cb, state = states_[2 * t + 1].second] { run_post(t, cb, state); });
+      pre_threads_.emplace_back([this, t, worker = invokers_[2 * t].get()] { run_pre(t, *worker); });
+      post_threads_.emplace_back([this, t, worker = invokers_[2 * t + 1].get()] { run_post(t, *worker); });
     }
     server_thread_ = std::thread([this] { run_server(); });
     started_ = true;
@@ -155,9 +168,12 @@ class InProcessPipeline final : public Pipeline, public EngineSink {
       if (cb->fini != nullptr) cb->fini(state);
     }
     states_.clear();
+    invokers_.clear();
   }
 
  private:
+  std::string task_dir(const std::string& task) const { return ctx_.config->run_dir + "/tasks/" + task; }
+
   Result<void*> init_worker(const coedge_worker_callbacks* cb, size_t task, const char* role) {
     const config::NodeTaskConfig& t = ctx_.config->tasks[task];
     const ModelIndex m = ctx_.scenario->tasks[task].model;
@@ -166,7 +182,8 @@ class InProcessPipeline final : public Pipeline, public EngineSink {
     info.task = t.name.c_str();
     info.model = t.model.c_str();
     info.kind = ctx_.task_kinds[task].c_str();
-    info.task_dir = "";
+    const std::string dir = task_dir(t.name);
+    info.task_dir = dir.c_str();
     info.role = role;
     const auto& in = ctx_.input_shapes[m];
     const auto& out = ctx_.output_shapes[m];
@@ -182,12 +199,11 @@ class InProcessPipeline final : public Pipeline, public EngineSink {
     return state;
   }
 
-  void run_pre(size_t task, const coedge_worker_callbacks* cb, void* state) {
+  void run_pre(size_t task, sdk::WorkerInvoker& worker) {
     const ModelIndex m = ctx_.scenario->tasks[task].model;
-    uint64_t elements = 1;
-    for (int64_t d : ctx_.input_shapes[m]) elements *= static_cast<uint64_t>(d);
+    const std::vector<int64_t>& shape = ctx_.input_shapes[m];
+    const uint64_t elements = sdk::elements_of(shape);
     FrameJob job;
-    char error[512];
     while (pre_queues_[task]->pop(job)) {
       const TimePoint pre_start = ctx_.clock->now();
       auto buffer = std::make_unique<TensorBuffer>();
@@ -202,15 +218,12 @@ class InProcessPipeline final : public Pipeline, public EngineSink {
       in.capture_us = MonotonicClock::to_monotonic_us(job.capture);
       in.job = job.ref.job;
       in.deadline_us = job.ref.deadline_us;
-      coedge_tensor out{};
-      out.data = buffer->data.data();
-      out.elements = elements;
-      out.rank = static_cast<int32_t>(ctx_.input_shapes[m].size());
-      error[0] = '\0';
-      const int rc = cb->pre(state, &in, &out, error, sizeof error);
+      ipc::Aux aux;
+      const bool ok = worker.pre(in, buffer->data, shape, aux.values);
       const TimePoint pre_end = ctx_.clock->now();
       job.frame.reset();
-      if (rc != 0) {
+      if (!ok) {
+        worker.report(job.ref.job, "pre-processing");
         ctx_.accounting->drop(job.ref.job, DropCause::kBadFrame, pre_end);
         continue;
       }
@@ -226,7 +239,7 @@ class InProcessPipeline final : public Pipeline, public EngineSink {
       input.elements = elements;
       input.pre_start = pre_start;
       input.pre_end = pre_end;
-      std::memcpy(input.aux.values, out.aux, sizeof out.aux);
+      input.aux = aux;
       input.token = reinterpret_cast<uint64_t>(buffer.release());
       {
         std::lock_guard lock(inbox_mu_);
@@ -264,10 +277,8 @@ class InProcessPipeline final : public Pipeline, public EngineSink {
     inbox_.clear();
   }
 
-  void run_post(size_t task, const coedge_worker_callbacks* cb, void* state) {
+  void run_post(size_t task, sdk::WorkerInvoker& worker) {
     OutputJob job;
-    std::vector<char> result(64 * 1024);
-    char error[512];
     while (post_queues_[task]->pop(job)) {
       JobRecord stamps;
       stamps.pre_start = job.pre_start;
@@ -276,20 +287,18 @@ class InProcessPipeline final : public Pipeline, public EngineSink {
       stamps.infer_end = job.infer_end;
       stamps.batch = job.batch;
       stamps.post_start = ctx_.clock->now();
-      coedge_output out{};
-      out.data = job.data.data();
-      out.elements = job.data.size();
-      out.rank = static_cast<int32_t>(std::min<size_t>(job.shape.size(), COEDGE_MAX_RANK));
-      for (int i = 0; i < out.rank; ++i) out.shape[i] = job.shape[static_cast<size_t>(i)];
-      std::memcpy(out.aux, job.aux.values, sizeof out.aux);
-      out.job = job.ref.job;
-      out.batch = job.batch;
-      out.release_us = job.ref.release_us;
-      out.deadline_us = job.ref.deadline_us;
-      error[0] = '\0';
-      const int rc = cb->post(state, &out, result.data(), result.size(), error, sizeof error);
+      sdk::OutputItem item;
+      item.data = job.data;
+      item.shape = job.shape;
+      item.aux = job.aux.values;
+      item.job = job.ref.job;
+      item.batch = job.batch;
+      item.release_us = job.ref.release_us;
+      item.deadline_us = job.ref.deadline_us;
+      const bool ok = worker.post(item);
       stamps.post_end = ctx_.clock->now();
-      if (rc != 0) {
+      if (!ok) {
+        worker.report(job.ref.job, "post-processing");
         ctx_.accounting->drop(job.ref.job, DropCause::kBadFrame, stamps.post_end);
       } else {
         ctx_.accounting->done(job.ref.job, stamps, stamps.post_end);
@@ -327,6 +336,7 @@ class InProcessPipeline final : public Pipeline, public EngineSink {
   std::vector<std::unique_ptr<infer::Model>> models_;
   std::unique_ptr<InferenceEngine> engine_;
   std::vector<std::pair<const coedge_worker_callbacks*, void*>> states_;  // per task: pre, post
+  std::vector<std::unique_ptr<sdk::WorkerInvoker>> invokers_;             // the same order
   std::vector<std::unique_ptr<Queue<FrameJob>>> pre_queues_;
   std::vector<std::unique_ptr<Queue<OutputJob>>> post_queues_;
   std::vector<std::thread> pre_threads_, post_threads_;

@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -197,18 +198,28 @@ class NodeRuntimeTest : public ::testing::Test {
   fs::path summary_file() const { return dir_ / "summary.json"; }
   fs::path jobs_file() const { return dir_ / "jobs.jsonl"; }
 
-  // A node config with the YOLOv5s-160 model, the given sensors and tasks, in dir_.
+  // A node config with the YOLOv5s-160 model, the given sensors and tasks, in dir_. With
+  // `frames`, every sensor replays that folder (looping), and the scheduler is edf (batch
+  // 1: each item's inference alone, so its output does not depend on how jobs batched).
   fs::path write_config(const std::string& isolation, const std::vector<std::string>& sensors,
-                        const std::vector<TaskLine>& tasks, const std::string& name = "node.yaml") {
+                        const std::vector<TaskLine>& tasks, const std::string& name = "node.yaml",
+                        const fs::path& frames = {}) {
     std::ostringstream y;
     y << "node: test-node\n"
       << "isolation: " << isolation << "\n"
       << "run_dir: " << run_dir().string() << "\n"
-      << "profiles: " << kProfiles << "\n"
-      << "models:\n"
+      << "profiles: " << kProfiles << "\n";
+    if (!frames.empty()) y << "scheduler: edf\n";
+    y << "models:\n"
       << "  - {name: yolov5s-160, file: " << kModel << "}\n"
       << "sensors:\n";
-    for (const auto& s : sensors) y << "  - {name: " << s << ", kind: synthetic, width: 320, height: 240}\n";
+    for (const auto& s : sensors) {
+      if (frames.empty()) {
+        y << "  - {name: " << s << ", kind: synthetic, width: 320, height: 240}\n";
+      } else {
+        y << "  - {name: " << s << ", kind: folder, path: " << frames.string() << ", loop: true}\n";
+      }
+    }
     y << "tasks:\n";
     for (const auto& t : tasks) {
       y << "  - {name: " << t.name << ", model: yolov5s-160, sensor: " << t.sensor
@@ -220,9 +231,10 @@ class NodeRuntimeTest : public ::testing::Test {
   }
 
   // The usual three tasks: two sharing cam0, one on cam1.
-  fs::path write_three_task_config(const std::string& isolation) {
+  fs::path write_three_task_config(const std::string& isolation, const fs::path& frames = {}) {
     return write_config(isolation, {"cam0", "cam1"},
-                        {{"a", "cam0", "200ms"}, {"b", "cam0", "400ms"}, {"c", "cam1", "300ms"}});
+                        {{"a", "cam0", "200ms"}, {"b", "cam0", "400ms"}, {"c", "cam1", "300ms"}},
+                        "node.yaml", frames);
   }
 
   std::vector<std::string> node_args(const fs::path& config, const std::vector<std::string>& extra) {
@@ -348,6 +360,80 @@ TEST_F(NodeRuntimeTest, NoneModeRunsAndAccountsEveryJob) {
   expect_accounted(s, why);
   expect_every_task_ran(s, 3, why);
   expect_job_lines(jobs_file(), s["totals"]["released"].get<uint64_t>(), why);
+}
+
+// --- one worker-invocation path: the same results in every isolation mode --------------
+
+// Three 320x240 pictures (binary PPM), each a different pattern of bright boxes on a
+// gradient, so that a detector sees different things in each.
+void write_frames(const fs::path& dir) {
+  fs::create_directories(dir);
+  for (int n = 0; n < 3; ++n) {
+    const int w = 320, h = 240;
+    std::string pixels(static_cast<size_t>(w * h * 3), '\0');
+    for (int y = 0; y < h; ++y) {
+      for (int x = 0; x < w; ++x) {
+        const size_t i = static_cast<size_t>((y * w + x) * 3);
+        const bool box = ((x / (40 + 20 * n)) + (y / (30 + 10 * n))) % 3 == n;
+        pixels[i] = static_cast<char>(box ? 250 : x * 255 / w);
+        pixels[i + 1] = static_cast<char>(box ? 40 * n : y * 255 / h);
+        pixels[i + 2] = static_cast<char>(box ? 255 - 60 * n : 128);
+      }
+    }
+    std::ofstream out(dir / ("frame" + std::to_string(n) + ".ppm"), std::ios::binary);
+    out << "P6\n" << w << " " << h << "\n255\n" << pixels;
+  }
+}
+
+// Per task: the distinct results of its results.jsonl, without the job id (a line is
+// {"job":ID,"result":{...}}; the result depends only on the frame).
+std::map<std::string, std::set<std::string>> read_results(const fs::path& run_dir, std::string& bad) {
+  std::map<std::string, std::set<std::string>> out;
+  for (const char* task : {"a", "b", "c"}) {
+    for (const std::string& line : read_lines(run_dir / "tasks" / task / "results.jsonl")) {
+      const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (!j.is_object() || !j.contains("job") || !j["job"].is_number_unsigned() ||
+          !j.contains("result") || !j["result"].is_object() || j.size() != 2) {
+        bad += std::string(task) + ": " + line + "\n";
+        continue;
+      }
+      out[task].insert(j["result"].dump());
+    }
+  }
+  return out;
+}
+
+// Post-processing runs through one path (the SDK's WorkerInvoker) in every mode: the same
+// frames give the same results.jsonl payloads with --isolation none as in worker
+// processes (sets per task: how many jobs each mode finished, and their ids, may differ).
+TEST_F(NodeRuntimeTest, EveryIsolationModeWritesTheSameResults) {
+  const fs::path frames = dir_ / "frames";
+  write_frames(frames);
+  std::vector<std::string> modes{"none"};
+  if (is_root()) {
+    modes.push_back("process");
+    if (bwrap_available()) modes.push_back("sandbox");
+  }
+  std::map<std::string, std::map<std::string, std::set<std::string>>> results;
+  for (const std::string& mode : modes) {
+    fs::remove_all(run_dir());
+    const auto config = write_three_task_config(mode, frames);
+    const NodeRun run = run_node(config, {"--duration", "4s"});
+    const std::string why = mode + ": " + describe(run);
+    ASSERT_EQ(run.code, 0) << why;
+    std::string bad;
+    results[mode] = read_results(run_dir(), bad);
+    EXPECT_TRUE(bad.empty()) << mode << ": malformed result lines:\n" << bad;
+    for (const char* task : {"a", "b", "c"}) {
+      EXPECT_FALSE(results[mode][task].empty()) << mode << ": task " << task << " wrote no results\n" << why;
+    }
+  }
+  for (const std::string& mode : modes) {
+    for (const char* task : {"a", "b", "c"}) {
+      EXPECT_EQ(results[mode][task], results["none"][task]) << "task " << task << ": " << mode << " vs none";
+    }
+  }
+  if (modes.size() == 1) GTEST_SKIP() << "compared none alone: process and sandbox need root";
 }
 
 // --- process and sandbox modes: workers and server as separate processes ----------------

@@ -1,0 +1,105 @@
+// The one path that calls a worker's callbacks (coedge/worker_invoke.h).
+#include "coedge/worker_invoke.h"
+
+#include <cstdio>
+#include <cstring>
+
+namespace coedge::sdk {
+
+uint64_t elements_of(std::span<const int64_t> shape) {
+  if (shape.empty() || shape.size() > COEDGE_MAX_RANK) return 0;
+  uint64_t n = 1;
+  for (int64_t d : shape) {
+    if (d <= 0) return 0;
+    n *= static_cast<uint64_t>(d);
+  }
+  return n;
+}
+
+WorkerInvoker::WorkerInvoker(const coedge_worker_callbacks* cb, void* state, std::string name)
+    : cb_(cb), state_(state), name_(std::move(name)), result_(kResultBytes) {}
+
+bool WorkerInvoker::open_results(const std::string& task_dir) {
+  const std::string file = task_dir + "/results.jsonl";
+  results_.open(file, std::ios::app);
+  if (!results_.is_open()) {
+    error_ = "cannot open " + file + " for appending";
+    return false;
+  }
+  return true;
+}
+
+bool WorkerInvoker::pre(const coedge_frame& frame, std::span<float> tensor,
+                        std::span<const int64_t> shape, double* aux) {
+  const uint64_t elements = elements_of(shape);
+  if (elements == 0 || elements != tensor.size()) {
+    error_ = "the input shape does not match its tensor";
+    return false;
+  }
+  coedge_tensor out{};
+  out.data = tensor.data();
+  out.elements = elements;
+  out.rank = static_cast<int32_t>(shape.size());
+  for (size_t i = 0; i < shape.size(); ++i) out.shape[i] = shape[i];
+  char error[512];
+  error[0] = '\0';
+  const int rc = cb_->pre(state_, &frame, &out, error, sizeof error);
+  if (rc != 0) {
+    error[sizeof error - 1] = '\0';  // the worker may have filled it
+    error_ = error[0] ? error : "(no message)";
+    return false;
+  }
+  if (aux != nullptr) std::memcpy(aux, out.aux, sizeof out.aux);
+  return true;
+}
+
+bool WorkerInvoker::post(const OutputItem& item) {
+  // The server is another process: its rank, shape and count are checked, never trusted.
+  if (item.shape.size() > COEDGE_MAX_RANK ||
+      (!item.shape.empty() && elements_of(item.shape) != item.data.size())) {
+    error_ = "the output item's shape does not match its " + std::to_string(item.data.size()) +
+             " elements";
+    return false;
+  }
+  coedge_output out{};
+  out.data = item.data.data();
+  out.elements = item.data.size();
+  out.rank = static_cast<int32_t>(item.shape.size());
+  for (size_t i = 0; i < item.shape.size(); ++i) out.shape[i] = item.shape[i];
+  if (item.aux != nullptr) std::memcpy(out.aux, item.aux, sizeof out.aux);
+  out.job = item.job;
+  out.batch = item.batch;
+  out.release_us = item.release_us;
+  out.deadline_us = item.deadline_us;
+  result_[0] = '\0';
+  char error[512];
+  error[0] = '\0';
+  const int rc = cb_->post(state_, &out, result_.data(), result_.size(), error, sizeof error);
+  if (rc != 0) {
+    error[sizeof error - 1] = '\0';
+    error_ = error[0] ? error : "(no message)";
+    result_[0] = '\0';
+    return false;
+  }
+  if (std::memchr(result_.data(), '\0', result_.size()) == nullptr) {
+    error_ = "the result does not fit in its buffer (64 KiB)";
+    result_[0] = '\0';
+    return false;
+  }
+  if (results_.is_open() && result_[0] != '\0') {
+    // Flushed per job: a crash or a kill must not lose results already reported.
+    results_ << "{\"job\":" << item.job << ",\"result\":" << result_.data() << "}\n" << std::flush;
+  }
+  return true;
+}
+
+void WorkerInvoker::report(uint64_t job, const char* what, const char* why) {
+  // A worker that fails every frame must not flood the node's log.
+  if (++reported_ <= 20 || reported_ % 1000 == 0) {
+    std::fprintf(stderr, "%s: job %llu: %s failed: %s%s\n", name_.c_str(),
+                 static_cast<unsigned long long>(job), what, why != nullptr ? why : error_.c_str(),
+                 reported_ == 20 ? " (further errors reported every 1000th)" : "");
+  }
+}
+
+}  // namespace coedge::sdk

@@ -1,0 +1,162 @@
+// The one worker-invocation path (sdk/include/coedge/worker_invoke.h), with a fake
+// worker's callbacks: what they are given, what is refused, and the result lines.
+#include "coedge/worker_invoke.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+using coedge::sdk::OutputItem;
+using coedge::sdk::WorkerInvoker;
+
+// What the fake worker saw last, and what it does next.
+struct Fake {
+  coedge_tensor tensor{};
+  coedge_output output{};
+  int pre_rc = 0, post_rc = 0;
+  std::string result = "{\"n\":1}";
+  bool overflow = false;  // post fills the whole result buffer
+};
+
+int fake_pre(void* state, const coedge_frame* frame, coedge_tensor* t, char* error, size_t size) {
+  auto* f = static_cast<Fake*>(state);
+  f->tensor = *t;
+  for (uint64_t i = 0; i < t->elements; ++i) t->data[i] = static_cast<float>(frame->sequence);
+  t->aux[0] = 2.5;
+  if (f->pre_rc != 0) std::snprintf(error, size, "bad frame");
+  return f->pre_rc;
+}
+
+int fake_post(void* state, const coedge_output* out, char* result, size_t size, char* error,
+              size_t error_size) {
+  auto* f = static_cast<Fake*>(state);
+  f->output = *out;
+  if (f->overflow) {
+    std::memset(result, 'x', size);
+    return 0;
+  }
+  std::snprintf(result, size, "%s", f->result.c_str());
+  if (f->post_rc != 0) std::snprintf(error, error_size, "no");
+  return f->post_rc;
+}
+
+const coedge_worker_callbacks kCallbacks{COEDGE_WORKER_ABI_VERSION, nullptr, fake_pre, fake_post, nullptr};
+
+class WorkerInvokeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("coedge-invoke-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::vector<std::string> lines() const {
+    std::ifstream in(dir_ / "results.jsonl");
+    std::vector<std::string> out;
+    for (std::string l; std::getline(in, l);) out.push_back(l);
+    return out;
+  }
+  OutputItem item(uint64_t job) {
+    OutputItem it;
+    it.data = data_;
+    it.shape = shape_;
+    it.aux = aux_;
+    it.job = job;
+    it.batch = 2;
+    it.release_us = 10;
+    it.deadline_us = 20;
+    return it;
+  }
+
+  fs::path dir_;
+  Fake fake_;
+  std::vector<float> data_ = std::vector<float>(6, 1.0f);
+  std::vector<int64_t> shape_{2, 3};
+  double aux_[6] = {1, 2, 3, 4, 5, 6};
+};
+
+TEST_F(WorkerInvokeTest, PreFillsTheTensorShapeAndReturnsAux) {
+  WorkerInvoker w(&kCallbacks, &fake_, "test");
+  std::vector<float> tensor(3 * 4 * 5);
+  const std::vector<int64_t> shape{3, 4, 5};
+  coedge_frame frame{};
+  frame.sequence = 7;
+  double aux[6] = {};
+  ASSERT_TRUE(w.pre(frame, tensor, shape, aux)) << w.error();
+  EXPECT_EQ(fake_.tensor.elements, 60u);
+  ASSERT_EQ(fake_.tensor.rank, 3);
+  EXPECT_EQ(fake_.tensor.shape[0], 3);
+  EXPECT_EQ(fake_.tensor.shape[1], 4);
+  EXPECT_EQ(fake_.tensor.shape[2], 5);
+  EXPECT_EQ(tensor[59], 7.0f);
+  EXPECT_EQ(aux[0], 2.5);
+}
+
+TEST_F(WorkerInvokeTest, PreRefusesATensorThatIsNotItsShapeAndReportsTheWorkersError) {
+  WorkerInvoker w(&kCallbacks, &fake_, "test");
+  std::vector<float> tensor(10);
+  const std::vector<int64_t> shape{3, 4};
+  coedge_frame frame{};
+  EXPECT_FALSE(w.pre(frame, tensor, shape, nullptr));
+  fake_.pre_rc = 1;
+  tensor.resize(12);
+  EXPECT_FALSE(w.pre(frame, tensor, shape, nullptr));
+  EXPECT_EQ(w.error(), "bad frame");
+}
+
+TEST_F(WorkerInvokeTest, PostGivesTheItemAndWritesOneResultLinePerJob) {
+  WorkerInvoker w(&kCallbacks, &fake_, "test");
+  ASSERT_TRUE(w.open_results(dir_.string()));
+  ASSERT_TRUE(w.post(item(41))) << w.error();
+  EXPECT_EQ(fake_.output.elements, 6u);
+  ASSERT_EQ(fake_.output.rank, 2);
+  EXPECT_EQ(fake_.output.shape[0], 2);
+  EXPECT_EQ(fake_.output.shape[1], 3);
+  EXPECT_EQ(fake_.output.aux[5], 6.0);
+  EXPECT_EQ(fake_.output.job, 41u);
+  EXPECT_EQ(fake_.output.batch, 2);
+  EXPECT_EQ(fake_.output.deadline_us, 20);
+  fake_.result = "";  // an empty result: done, but no line
+  ASSERT_TRUE(w.post(item(42)));
+  fake_.result = "{\"n\":3}";
+  ASSERT_TRUE(w.post(item(43)));
+  EXPECT_EQ(lines(), (std::vector<std::string>{"{\"job\":41,\"result\":{\"n\":1}}",
+                                               "{\"job\":43,\"result\":{\"n\":3}}"}));
+}
+
+TEST_F(WorkerInvokeTest, PostRefusesAResultThatOverflowsItsBuffer) {
+  WorkerInvoker w(&kCallbacks, &fake_, "test");
+  ASSERT_TRUE(w.open_results(dir_.string()));
+  fake_.overflow = true;
+  EXPECT_FALSE(w.post(item(1)));
+  EXPECT_NE(w.error().find("does not fit"), std::string::npos) << w.error();
+  EXPECT_TRUE(lines().empty());
+}
+
+TEST_F(WorkerInvokeTest, PostRefusesAFailureAndAMalformedItemWithoutALine) {
+  WorkerInvoker w(&kCallbacks, &fake_, "test");
+  ASSERT_TRUE(w.open_results(dir_.string()));
+  fake_.post_rc = 1;
+  EXPECT_FALSE(w.post(item(1)));
+  EXPECT_EQ(w.error(), "no");
+  fake_.post_rc = 0;
+  shape_ = {4, 3};  // 12 elements claimed, 6 given
+  fake_.output = {};
+  EXPECT_FALSE(w.post(item(2)));
+  EXPECT_EQ(fake_.output.job, 0u) << "the worker was called with a malformed item";
+  shape_ = {1, 1, 1, 1, 1, 1, 6};  // rank above COEDGE_MAX_RANK
+  EXPECT_FALSE(w.post(item(3)));
+  EXPECT_TRUE(lines().empty());
+}
+
+}  // namespace
