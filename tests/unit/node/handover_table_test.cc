@@ -491,6 +491,24 @@ std::string describe(const SimResult& r, size_t f) {
 constexpr uint64_t kBaseSeed = 20261202;
 constexpr int kIterations = 1000;
 
+// The fleet of randomized iteration i: its sizes cycle, so every combination recurs.
+SimParams fleet(int i, HandOverMode mode = HandOverMode::kImmediate) {
+  SimParams p;
+  p.mode = mode;
+  p.monotone_effective = i % 2 == 0;
+  p.nodes = 2 + i % 3;
+  p.tasks = 1 + i % 4;
+  p.plans = 2 + i % 9;
+  return p;
+}
+
+// How many nodes' tables own (task, stamp) once every plan has reached them.
+int owners(const SimResult& r, HandOverTask task, int64_t stamp) {
+  int n = 0;
+  for (const HandOverTable& t : r.tables) n += t.owns(task, stamp) ? 1 : 0;
+  return n;
+}
+
 // Property 1: across any sequence of plans (effective times in or out of version order)
 // and any arrival delays (late, reordered), a frame is taken by two nodes only when one of
 // them judged it before a plan in force at its stamp had reached it (inherent: that node
@@ -499,17 +517,11 @@ TEST(HandOverTableRandomized, NoFrameIsTakenByTwoNodes) {
   size_t doubles = 0;  // the late plans do produce them: the check below is not vacuous
   for (int i = 0; i < kIterations; ++i) {
     const uint64_t seed = kBaseSeed + static_cast<uint64_t>(i);
-    SimParams p;
-    p.monotone_effective = i % 2 == 0;
-    p.nodes = 2 + i % 3;
-    p.tasks = 1 + i % 4;
-    p.plans = 2 + i % 9;
+    const SimParams p = fleet(i);
     const SimResult r = simulate(p, seed);
     for (size_t f = 0; f < r.frames.size(); ++f) {
       const auto [task, stamp] = r.frames[f];
-      int owners = 0;
-      for (const HandOverTable& t : r.tables) owners += t.owns(task, stamp) ? 1 : 0;
-      ASSERT_LE(owners, 1) << "seed " << seed << ": " << describe(r, f);
+      ASSERT_LE(owners(r, task, stamp), 1) << "seed " << seed << ": " << describe(r, f);
       if (r.takers[f].size() < 2) continue;
       ++doubles;
       int uninformed = 0;
@@ -531,12 +543,8 @@ TEST(HandOverTableRandomized, NoFrameIsTakenByTwoNodes) {
 TEST(HandOverTableRandomized, TimelyPlansGiveEveryFrameExactlyOneNode) {
   for (int i = 0; i < kIterations; ++i) {
     const uint64_t seed = kBaseSeed + 100'000 + static_cast<uint64_t>(i);
-    SimParams p;
+    SimParams p = fleet(i);
     p.timely_plans = true;
-    p.monotone_effective = i % 2 == 0;
-    p.nodes = 2 + i % 3;
-    p.tasks = 1 + i % 4;
-    p.plans = 2 + i % 9;
     const SimResult r = simulate(p, seed);
     int64_t first = kHandOverNever;
     for (const PlanSpec& plan : r.plans) first = std::min(first, plan.effective);
@@ -569,18 +577,11 @@ TEST(HandOverTableRandomized, ReadyModeWithAcksTakesEveryFrameOnce) {
   size_t kept_until_ready = 0;
   for (int i = 0; i < kIterations; ++i) {
     const uint64_t seed = kBaseSeed + 200'000 + static_cast<uint64_t>(i);
-    SimParams p;
-    p.mode = HandOverMode::kOnReady;
-    p.monotone_effective = i % 2 == 0;
-    p.nodes = 2 + i % 3;
-    p.tasks = 1 + i % 4;
-    p.plans = 2 + i % 9;
+    const SimParams p = fleet(i, HandOverMode::kOnReady);
     const SimResult r = simulate(p, seed);
     for (size_t f = 0; f < r.frames.size(); ++f) {
       const auto [task, stamp] = r.frames[f];
-      int owners = 0;
-      for (const HandOverTable& t : r.tables) owners += t.owns(task, stamp) ? 1 : 0;
-      ASSERT_LE(owners, 1) << "seed " << seed << ": " << describe(r, f);
+      ASSERT_LE(owners(r, task, stamp), 1) << "seed " << seed << ": " << describe(r, f);
       ASSERT_LE(r.takers[f].size(), 1u) << "seed " << seed << ": " << describe(r, f);
       const int owner = in_force(r, task, stamp, [&](size_t k) {
         return r.plans[k].node_of_task[task] < 0 ? r.plans[k].effective : r.claim[k][task];
