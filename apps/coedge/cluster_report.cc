@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "master/master_files.h"
+
 namespace coedge::app {
 
 Result<ClusterSummary> read_cluster_summary(const std::string& path) {
@@ -44,24 +46,12 @@ Result<ClusterSummary> read_cluster_summary(const std::string& path) {
 }
 
 std::string format_cluster_summary(const Scenario& scenario, const ClusterSummary& s) {
-  std::string out;
-  char line[256];
-  std::snprintf(line, sizeof line, "\n%-10s %-14s %-6s %8s %8s %8s %8s %6s %8s %9s\n", "task", "model", "node",
-                "released", "met", "overdue", "dropped", "lost", "miss", "mean ms");
-  out += line;
-  for (const ClusterTaskResult& t : s.tasks) {
-    std::snprintf(line, sizeof line, "%-10s %-14s %-6s %8llu %8llu %8llu %8llu %6llu %7.2f%% %9.1f\n", t.task.c_str(),
-                  t.model.c_str(), t.node.c_str(), static_cast<unsigned long long>(t.released),
-                  static_cast<unsigned long long>(t.met), static_cast<unsigned long long>(t.overdue),
-                  static_cast<unsigned long long>(t.dropped), static_cast<unsigned long long>(t.lost),
-                  100 * t.miss_rate, t.mean_latency_ms);
-    out += line;
-  }
-  std::snprintf(line, sizeof line, "%-10s %-14s %-6s %8llu %8llu %8llu %8llu %6llu %7.2f%%\n", "all", "", "",
-                static_cast<unsigned long long>(s.released), static_cast<unsigned long long>(s.met),
-                static_cast<unsigned long long>(s.overdue), static_cast<unsigned long long>(s.dropped),
-                static_cast<unsigned long long>(s.lost), 100 * s.miss_rate);
-  out += line;
+  std::vector<master::AccountRow> rows;
+  for (const ClusterTaskResult& t : s.tasks)
+    rows.push_back({t.task, t.model, t.node, t.released, t.met, t.overdue, t.dropped, t.lost, t.miss_rate,
+                    t.mean_latency_ms});
+  rows.push_back({"all", "", "", s.released, s.met, s.overdue, s.dropped, s.lost, s.miss_rate, -1});
+  std::string out = "\n" + master::account_table(rows);
   out += "\nAllocation at the end (" + std::to_string(s.plan_versions) + " plan versions):";
   for (const NodeSpec& n : scenario.nodes) {
     std::string tasks;

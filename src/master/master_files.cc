@@ -80,25 +80,35 @@ std::string summary_json(const MasterSummary& s) {
   return j.dump(2);
 }
 
-std::string summary_table(const MasterSummary& s) {
+std::string account_table(const std::vector<AccountRow>& rows) {
   std::string out;
   char line[256];
   std::snprintf(line, sizeof line, "%-10s %-14s %-6s %8s %8s %8s %8s %6s %8s %9s\n", "task", "model", "node",
                 "released", "met", "overdue", "dropped", "lost", "miss", "mean ms");
   out += line;
-  for (const TaskSummary& t : s.tasks) {
-    const TaskAccount& a = t.account;
-    std::snprintf(line, sizeof line, "%-10s %-14s %-6s %8llu %8llu %8llu %8llu %6llu %7.2f%% %9.1f\n", t.task.c_str(),
-                  t.model.c_str(), t.node.c_str(), ull(a.released), ull(a.met), ull(a.overdue), ull(a.dropped()),
-                  ull(a.lost), 100 * a.miss_rate(), t.mean_latency_ms);
+  for (const AccountRow& r : rows) {
+    std::snprintf(line, sizeof line, "%-10s %-14s %-6s %8llu %8llu %8llu %8llu %6llu %7.2f%%", r.task.c_str(),
+                  r.model.c_str(), r.node.c_str(), ull(r.released), ull(r.met), ull(r.overdue), ull(r.dropped),
+                  ull(r.lost), 100 * r.miss_rate);
     out += line;
+    if (r.mean_ms >= 0) {
+      std::snprintf(line, sizeof line, " %9.1f", r.mean_ms);
+      out += line;
+    }
+    out += "\n";
   }
-  const TaskAccount& all = s.totals;
-  std::snprintf(line, sizeof line, "%-10s %-14s %-6s %8llu %8llu %8llu %8llu %6llu %7.2f%%\n", "all", "", "",
-                ull(all.released), ull(all.met), ull(all.overdue), ull(all.dropped()), ull(all.lost),
-                100 * all.miss_rate());
-  out += line;
   return out;
+}
+
+std::string summary_table(const MasterSummary& s) {
+  auto row = [](std::string task, std::string model, std::string node, const TaskAccount& a, double mean_ms) {
+    return AccountRow{std::move(task), std::move(model), std::move(node), a.released, a.met, a.overdue,
+                      a.dropped(), a.lost, a.miss_rate(), mean_ms};
+  };
+  std::vector<AccountRow> rows;
+  for (const TaskSummary& t : s.tasks) rows.push_back(row(t.task, t.model, t.node, t.account, t.mean_latency_ms));
+  rows.push_back(row("all", "", "", s.totals, -1));
+  return account_table(rows);
 }
 
 }  // namespace coedge::master

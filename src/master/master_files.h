@@ -4,7 +4,9 @@
 // outcome vocabulary (core/job_outcome.h) that the nodes' and the simulator's files use.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/scenario.h"
 #include "master/master_core.h"
@@ -20,6 +22,16 @@ std::string window_json_line(const Scenario& scenario, const WindowRecord& windo
 // plan_versions, tasks, models, totals (with surplus and accounted), measured_profiles,
 // allocation (per node, its tasks) and nodes (per node: reports, the plan it runs, stopped).
 std::string summary_json(const MasterSummary& summary);
+// One row of the accounting table; mean_ms < 0 leaves the mean latency out (the "all" row).
+struct AccountRow {
+  std::string task, model, node;
+  uint64_t released = 0, met = 0, overdue = 0, dropped = 0, lost = 0;
+  double miss_rate = 0;
+  double mean_ms = -1;
+};
+// The accounting table, a header and one line per row: the master's at the end, and
+// `coedge cluster`'s report read back from summary.json, print the same columns.
+std::string account_table(const std::vector<AccountRow>& rows);
 // Per task and in all: released, met, overdue, dropped, lost, miss and mean latency.
 std::string summary_table(const MasterSummary& summary);
 
