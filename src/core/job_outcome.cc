@@ -25,6 +25,7 @@ std::string_view to_string(DropCause cause) {
     case DropCause::kLost: return "lost";
     case DropCause::kShutdown: return "shutdown";
     case DropCause::kOverload: return "overload";
+    case DropCause::kNotReady: return "not_ready";
   }
   return "?";
 }

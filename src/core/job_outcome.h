@@ -24,12 +24,14 @@ enum class DropCause : uint8_t {
   kServerCrash = 4,      // the inference server died while holding it
   kInferenceError = 5,   // the backend failed on its batch
   kLost = 6,             // never finished: closed long after its deadline, or no node closed it
-  kShutdown = 7,         // still open when the node stopped
+  kShutdown = 7,         // still open when the node stopped, or stopped running its task
   kOverload = 8,         // no queue space (shared memory exhausted)
   kUnplaced = 9,         // no node hosts its task (the dispatcher found none that can)
   kUnreachable = 10,     // its input cannot reach the executing node (no link)
+  kNotReady = 11,        // its task was not ready on the node yet: workers starting or
+                         // its model loading (a node starts a task when a plan gives it)
 };
-inline constexpr int kDropCauseCount = 11;
+inline constexpr int kDropCauseCount = 12;
 
 std::string_view to_string(JobOutcome outcome);  // "open", "met", "overdue", "dropped"
 std::string_view to_string(DropCause cause);     // "none", "unplaced", ..., "overload"

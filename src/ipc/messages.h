@@ -63,8 +63,22 @@ struct OutputHeader {
 // job from stage to stage and closes it on kDone or kDropped.
 // kReady: a worker or the server is connected and waiting for work (ref.task names the
 // task, `reason` the role: 0 pre, 1 post, 2 server).
-enum class EventKind : uint8_t { kPreDone = 1, kInferred = 2, kDone = 3, kDropped = 4, kReady = 5 };
+// kModel: the server only (the agent ignores it from a worker's ring): what became of a
+// ServerCommand; `batch` is the model's index, `reason` a ModelState.
+enum class EventKind : uint8_t { kPreDone = 1, kInferred = 2, kDone = 3, kDropped = 4, kReady = 5, kModel = 6 };
 enum class Role : uint8_t { kPre = 0, kPost = 1, kServer = 2 };
+enum class ModelState : uint8_t { kLoaded = 0, kLoadFailed = 1, kUnloaded = 2 };
+
+// Agent -> server (ring kServerControl): which models to hold. A node loads a model when
+// the first task that uses it arrives and unloads it once no task has used it for a grace
+// period (lean nodes). A restarted server holds none: the agent sends its loads again
+// when the new server says it is ready.
+enum class ModelCommand : uint8_t { kLoad = 1, kUnload = 2 };
+struct ServerCommand {
+  ModelCommand command = ModelCommand::kLoad;
+  uint8_t reserved[3] = {};
+  uint32_t model = 0;  // index in the node's models
+};
 
 struct JobEvent {
   JobRef ref;
@@ -80,6 +94,7 @@ static_assert(std::is_trivially_copyable_v<FrameHeader>);
 static_assert(std::is_trivially_copyable_v<TensorHeader>);
 static_assert(std::is_trivially_copyable_v<OutputHeader>);
 static_assert(std::is_trivially_copyable_v<JobEvent>);
+static_assert(std::is_trivially_copyable_v<ServerCommand>);
 
 // Payloads start at this alignment after their header.
 inline constexpr uint64_t kPayloadAlign = 64;

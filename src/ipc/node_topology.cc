@@ -35,6 +35,7 @@ SegmentPlan node_segment_plan(const std::vector<TaskChannels>& tasks,
   }
   const uint32_t event_bytes = sizeof(JobEvent);
   plan.rings.push_back({kServerEvents, kEventRing, event_bytes, kAgentBell});
+  plan.rings.push_back({kServerControl, 64, sizeof(ServerCommand), kServerBell});
   for (const TaskChannels& t : tasks) {
     plan.rings.push_back({frame_ring(t.name), kFramesPerReader + 4, sizeof(ChunkRef), pre_bell(t.name)});
     plan.rings.push_back({tensor_ring(t.name), kTensorsPerTask, sizeof(ChunkRef), kServerBell});

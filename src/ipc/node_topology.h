@@ -5,6 +5,7 @@
 //
 //   agent --frame/<task>--> pre worker --tensor/<task>--> server --output/<task>--> post worker
 //   each of them --event/...--> agent (job events: one ring per producer process)
+//   agent --control/server--> server (which models to hold)
 #pragma once
 
 #include <cstdint>
@@ -25,6 +26,7 @@ inline std::string output_ring(const std::string& task) { return "output/" + tas
 inline std::string pre_events(const std::string& task) { return "event/" + task + "/pre"; }
 inline std::string post_events(const std::string& task) { return "event/" + task + "/post"; }
 inline constexpr const char* kServerEvents = "event/server";
+inline constexpr const char* kServerControl = "control/server";
 
 inline std::string frame_pool(const std::string& sensor) { return "frames/" + sensor; }
 inline std::string tensor_pool(const std::string& task) { return "tensors/" + task; }

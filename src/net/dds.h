@@ -33,6 +33,7 @@ inline constexpr const char* kNodeReportTopic = "rt/coedge/node_report";
 inline constexpr const char* kPlanTopic = "rt/coedge/plan";
 inline constexpr const char* kSourceStatsTopic = "rt/coedge/source_stats";
 inline constexpr const char* kCommandTopic = "rt/coedge/command";
+inline constexpr const char* kTaskAckTopic = "rt/coedge/task_ack";
 
 // The DDS topic of a ROS 2 topic: "/a/b" -> "rt/a/b".
 std::string ros_to_dds_topic(const std::string& ros_topic);
@@ -213,6 +214,16 @@ struct SourceStats {  // key: task
   int64_t last_stamp_ns = 0;
 };
 
+// A node's claim of a task it was given (ready-based hand-over, node/handover_table.h):
+// its workers and model are ready, and it takes the frames captured from from_ns on.
+struct TaskAck {  // key: task (the newest claim per task)
+  std::string task;
+  std::string node;
+  uint64_t epoch = 0;    // of the plan that gave the task (Plan::epoch, Plan::version)
+  uint64_t version = 0;
+  int64_t from_ns = 0;   // CLOCK_REALTIME
+};
+
 struct Command {  // no key. {"stop", ""} stops every agent
   std::string command;
   std::string node;  // "" = all
@@ -323,6 +334,26 @@ class SourceStatsReader : public detail::ControlReader {
  public:
   static Result<std::unique_ptr<SourceStatsReader>> create(DdsDomain& domain);
   std::vector<SourceStats> take();  // new samples, oldest first (at most one per task)
+
+ private:
+  using ControlReader::ControlReader;
+};
+
+// rt/coedge/task_ack: reliable, TRANSIENT_LOCAL, KEEP_LAST 1 per task (a node or camera
+// that starts late still sees every task's newest claim).
+class TaskAckWriter : public detail::ControlWriter {
+ public:
+  static Result<std::unique_ptr<TaskAckWriter>> create(DdsDomain& domain);
+  Status write(const TaskAck& ack);
+
+ private:
+  using ControlWriter::ControlWriter;
+};
+
+class TaskAckReader : public detail::ControlReader {
+ public:
+  static Result<std::unique_ptr<TaskAckReader>> create(DdsDomain& domain);
+  std::vector<TaskAck> take();  // new claims, oldest first (at most one per task)
 
  private:
   using ControlReader::ControlReader;

@@ -49,6 +49,7 @@ constexpr ControlQos kReportQos{false, true};
 constexpr ControlQos kPlanQos{true, false};
 constexpr ControlQos kSourceStatsQos{false, false};
 constexpr ControlQos kCommandQos{true, false};
+constexpr ControlQos kTaskAckQos{true, false};
 
 void apply(dds_qos_t* q, const ControlQos& c) {
   dds_qset_reliability(q, DDS_RELIABILITY_RELIABLE, DDS_MSECS(100));
@@ -166,6 +167,10 @@ Plan from_msg(const coedge_msg_Plan& m) {
 SourceStats from_msg(const coedge_msg_SourceStats& m) {
   return SourceStats{str_or_empty(m.task), str_or_empty(m.node), m.published,
                      m.last_stamp_ns};
+}
+
+TaskAck from_msg(const coedge_msg_TaskAck& m) {
+  return TaskAck{str_or_empty(m.task), str_or_empty(m.node), m.epoch, m.version, m.from_ns};
 }
 
 Command from_msg(const coedge_msg_Command& m) {
@@ -427,6 +432,31 @@ Result<std::unique_ptr<SourceStatsReader>> SourceStatsReader::create(DdsDomain& 
 std::vector<SourceStats> SourceStatsReader::take() {
   return take_valid<coedge_msg_SourceStats, SourceStats>(
       reader_, [](const coedge_msg_SourceStats& m) { return from_msg(m); });
+}
+
+// ---- task acknowledgements ----
+
+Result<std::unique_ptr<TaskAckWriter>> TaskAckWriter::create(DdsDomain& domain) {
+  auto c = make_writer(domain, &coedge_msg_TaskAck_desc, kTaskAckTopic, kTaskAckQos);
+  if (!c) return c.error();
+  return std::unique_ptr<TaskAckWriter>(new TaskAckWriter(c->topic, c->entity));
+}
+
+Status TaskAckWriter::write(const TaskAck& ack) {
+  if (ack.task.empty()) return Error{ErrorCode::kInvalidInput, "a task acknowledgement needs a task name"};
+  coedge_msg_TaskAck m{borrow(ack.task), borrow(ack.node), ack.epoch, ack.version, ack.from_ns};
+  return write_sample(writer_, m, "a task acknowledgement");
+}
+
+Result<std::unique_ptr<TaskAckReader>> TaskAckReader::create(DdsDomain& domain) {
+  auto c = make_reader(domain, &coedge_msg_TaskAck_desc, kTaskAckTopic, kTaskAckQos);
+  if (!c) return c.error();
+  return std::unique_ptr<TaskAckReader>(new TaskAckReader(c->topic, c->entity));
+}
+
+std::vector<TaskAck> TaskAckReader::take() {
+  return take_valid<coedge_msg_TaskAck, TaskAck>(
+      reader_, [](const coedge_msg_TaskAck& m) { return from_msg(m); });
 }
 
 // ---- commands ----

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <opencv2/imgcodecs.hpp>
@@ -69,7 +70,10 @@ int run_camera(const Scenario& scenario, const CameraOptions& options) {
   auto plans = net::PlanReader::create(**domain);
   auto commands = net::CommandReader::create(**domain);
   auto stats = net::SourceStatsWriter::create(**domain);
-  if (!plans.ok() || !commands.ok() || !stats.ok()) return log("error: cannot create the DDS readers/writers"), 1;
+  auto acks = net::TaskAckReader::create(**domain);
+  if (!plans.ok() || !commands.ok() || !stats.ok() || !acks.ok()) {
+    return log("error: cannot create the DDS readers/writers"), 1;
+  }
 
   struct Camera {
     TaskIndex task;
@@ -77,6 +81,7 @@ int run_camera(const Scenario& scenario, const CameraOptions& options) {
     std::vector<cv::Mat> frames;
     std::atomic<uint64_t> published{0};
     std::atomic<int64_t> last_stamp{0};
+    std::atomic<int64_t> start_ns{0};  // 0: not yet known
   };
   std::vector<std::unique_ptr<Camera>> cameras;
   for (TaskIndex t = 0; t < scenario.tasks.size(); ++t) {
@@ -106,15 +111,39 @@ int run_camera(const Scenario& scenario, const CameraOptions& options) {
       if ((c.command == "stop" || c.command == "stop-sources") && (c.node.empty() || c.node == options.node)) return stop = true;
     return stop.load();
   };
-  // Start with the master's first plan, at its effective time.
+  // Each task starts capturing when the node the master's first plan gives it is ready
+  // (its acknowledgement: lean nodes start a task's workers and load its model only then),
+  // or at the plan's effective time if the plan places it nowhere, or kReadyTimeout after
+  // it if no node claims it by then (its frames then count as missed).
   log("waiting for the master's plan");
-  int64_t start_ns = 0;
-  while (start_ns == 0) {
+  std::optional<net::Plan> first_plan;
+  while (!first_plan) {
     if (stop_requested()) return 0;
-    // A camera that starts late (or restarts) gets a plan already in effect: it starts now.
-    if (auto plan = (*plans)->take()) start_ns = std::max(plan->effective_ns, realtime_ns());
+    first_plan = (*plans)->take();
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  constexpr int64_t kReadyTimeoutNs = 60'000'000'000;
+  auto decide_starts = [&] {
+    const std::vector<net::TaskAck> claims = (*acks)->take();
+    const int64_t now = realtime_ns();
+    for (auto& camera : cameras) {
+      if (camera->start_ns.load() != 0) continue;
+      const std::string& name = scenario.tasks[camera->task].name;
+      int64_t start = 0;
+      bool placed = false;
+      for (const net::Assignment& a : first_plan->assignments) placed |= a.task == name && !a.node.empty();
+      if (!placed) start = first_plan->effective_ns;
+      for (const net::TaskAck& c : claims) {
+        if (c.task == name) start = start == 0 ? c.from_ns : std::min(start, c.from_ns);
+      }
+      if (start == 0 && now >= first_plan->effective_ns + kReadyTimeoutNs) {
+        start = first_plan->effective_ns + kReadyTimeoutNs;
+        log(name + ": no node claimed it within 60 s of the plan; capturing anyway");
+      }
+      // A camera that starts late (or restarts) finds the run under way: it starts now.
+      if (start != 0) camera->start_ns.store(std::max(start, now));
+    }
+  };
   Rng rng(scenario.run.seed * 7919 + self);
   std::vector<std::thread> threads;
   for (auto& camera : cameras) {
@@ -122,7 +151,12 @@ int run_camera(const Scenario& scenario, const CameraOptions& options) {
     const int64_t period_ns = task.period.count() * 1000;
     const int64_t phase_ns = scenario.run.random_phase ? static_cast<int64_t>(rng.uniform() * static_cast<double>(period_ns)) : 0;
     Camera* c = camera.get();
-    threads.emplace_back([c, &task, &stop, start_ns, period_ns, phase_ns, &log] {
+    threads.emplace_back([c, &task, &stop, period_ns, phase_ns, &log] {
+      while (c->start_ns.load() == 0) {
+        if (stop.load()) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      const int64_t start_ns = c->start_ns.load();
       net::Image image;
       image.frame_id = task.name;
       image.encoding = "bgr8";
@@ -155,7 +189,10 @@ int run_camera(const Scenario& scenario, const CameraOptions& options) {
   };
   while (!stop_requested()) {
     send_stats();
-    for (int i = 0; i < 10 && !stop_requested(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    for (int i = 0; i < 10 && !stop_requested(); ++i) {
+      decide_starts();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
   }
   stop = true;
   for (auto& th : threads) th.join();

@@ -22,6 +22,10 @@ namespace {
 // A node that loses a task keeps its subscription this long after the hand-over, for
 // the frames captured before it that are still in flight.
 constexpr int64_t kUnsubscribeAfterNs = 3'000'000'000;
+// A node claims a task this long after it is ready, so that its acknowledgement reaches
+// the node losing the task (and the camera) before the first frame it claims: DDS
+// delivers in milliseconds on a LAN; the margin covers a loaded host.
+constexpr int64_t kAckLeadNs = 300'000'000;
 
 TimePoint realtime_now() { return TimePoint{std::chrono::microseconds(realtime_ns() / 1000)}; }
 
@@ -45,6 +49,8 @@ struct ClusterFeed::Impl {
   std::unique_ptr<net::PlanReader> plans;
   std::unique_ptr<net::ReportWriter> reports;
   std::unique_ptr<net::CommandReader> commands;
+  std::unique_ptr<net::TaskAckWriter> ack_writer;
+  std::unique_ptr<net::TaskAckReader> ack_reader;
   std::unique_ptr<net::ProbeServer> probe_server;
 
   // Guarded by mu: which frames this node accepts and when to (un)subscribe (the
@@ -53,6 +59,8 @@ struct ClusterFeed::Impl {
   HandOverTable handover{0};
   struct TaskState {
     uint32_t reader = 0;             // 0: not subscribed
+    bool active = false;             // the pipeline runs it (from subscribe to unsubscribe)
+    bool ready_told = false;         // the hand-over table was told it is ready
     int64_t gained_from = 0;         // the capture stamp from which the task came here
     bool ever_active = false;        // reported from then on
     uint64_t sequence = 0;
@@ -68,6 +76,7 @@ struct ClusterFeed::Impl {
   // rank of their epoch among the epochs this node followed, then the version.
   uint64_t plan_epoch = 0, plan_version = 0;
   uint64_t epoch_rank = 0;
+  std::map<uint64_t, uint64_t> epoch_ranks;  // master epoch -> its rank here
   bool accepting = true;
 
   // Bandwidth, guarded by bw_mu: the last probe per peer and the passive rates.
@@ -180,20 +189,31 @@ struct ClusterFeed::Impl {
     }
   }
 
+  // The hand-over table's order of plan (epoch, version): the rank of its epoch among
+  // those followed here, then the version (one master's versions fit 32 bits: one plan
+  // per window or lost node). An epoch newer than any seen gets the next rank (its plan
+  // may arrive after another node's acknowledgement of it); an older one, none.
+  std::optional<uint64_t> order_of(uint64_t epoch, uint64_t version) const {
+    uint64_t rank = 0;
+    if (auto it = epoch_ranks.find(epoch); it != epoch_ranks.end()) rank = it->second;
+    else if (epoch > plan_epoch) rank = epoch_rank + 1;
+    else return std::nullopt;
+    return rank << 32 | (version & 0xffffffffu);
+  }
+
   void apply(const net::Plan& plan) {
     if (plan.epoch < plan_epoch) return;  // a master older than the one followed
     if (plan.epoch > plan_epoch) {
       if (plan_epoch != 0)
         log("a new master (epoch " + std::to_string(plan.epoch) + ", was " + std::to_string(plan_epoch) +
             "): following its plans from version " + std::to_string(plan.version));
-      ++epoch_rank;
+      epoch_ranks[plan.epoch] = ++epoch_rank;
     }
     if (net::plan_supersedes(plan_epoch, plan_version, plan.epoch, plan.version)) {
       plan_epoch = plan.epoch;
       plan_version = plan.version;
     }
-    // Versions of one master fit 32 bits: one plan per window or per lost node.
-    const uint64_t order = epoch_rank << 32 | (plan.version & 0xffffffffu);
+    const uint64_t order = *order_of(plan.epoch, plan.version);
     std::lock_guard lock(mu);
     if (handover.knows(order)) return;
     HandOverPlan p;
@@ -218,6 +238,12 @@ struct ClusterFeed::Impl {
   void carry_out(const HandOverActions& actions, std::string& gained, std::string& lost) {
     for (const HandOverTask t : actions.subscribe) {
       TaskState& state = tasks[t];
+      // Lean nodes: the task runs here while it is subscribed; the table hears when it
+      // is ready (poll) and then claims it.
+      if (!state.active) {
+        pipeline.activate(t);
+        state.active = true;
+      }
       if (state.reader != 0) continue;
       const TaskSpec& task = scenario.tasks[t];
       auto id = readers->add(camera_topic(scenario.nodes[task.source].name, task.name),
@@ -234,11 +260,18 @@ struct ClusterFeed::Impl {
     }
     for (const HandOverTask t : actions.unsubscribe) {
       TaskState& state = tasks[t];
+      if (state.active) {
+        pipeline.deactivate(t);
+        state.active = false;
+        if (state.ready_told) handover.on_not_ready(t);
+        state.ready_told = false;
+      }
       if (state.reader == 0) continue;
       readers->remove(state.reader);
       task_of_reader.erase(state.reader);
       state.reader = 0;
     }
+    for (const HandOverAck& a : actions.acks) send_ack(a);
     for (const HandOverActions::Change& c : actions.gained) {
       TaskState& state = tasks[c.task];
       state.gained_from = c.at_ns;
@@ -251,10 +284,60 @@ struct ClusterFeed::Impl {
     for (const HandOverActions::Change& c : actions.lost) lost += " " + scenario.tasks[c.task].name;
   }
 
+  // REQUIRES: mu held. The claim goes to every other node and the cameras.
+  void send_ack(const HandOverAck& a) {
+    net::TaskAck ack;
+    ack.task = scenario.tasks[a.task].name;
+    ack.node = options.node;
+    // The claim names the plan the table ordered as a.version: the followed epoch whose
+    // rank is its high half.
+    for (const auto& [epoch, rank] : epoch_ranks) {
+      if (rank == a.version >> 32) ack.epoch = epoch;
+    }
+    ack.version = a.version & 0xffffffffu;
+    ack.from_ns = a.from_ns;
+    if (Status st = ack_writer->write(ack); !st.ok()) log("acknowledgement not sent: " + st.error().message);
+    char line[160];
+    std::snprintf(line, sizeof line, "%s: ready; takes its frames from unix %.3f s", ack.task.c_str(),
+                  static_cast<double>(a.from_ns) / 1e9);
+    log(line);
+  }
+
   void unsubscribe_finished(int64_t now_ns) {
     std::lock_guard lock(mu);
     std::string gained, lost;
     carry_out(handover.poll(now_ns), gained, lost);
+  }
+
+  // Tells the table which active tasks became ready (or stopped being: a worker or the
+  // server restarting), and what other nodes claimed.
+  void follow_readiness_and_acks(int64_t now_ns) {
+    std::vector<net::TaskAck> claims = ack_reader->take();
+    std::lock_guard lock(mu);
+    std::string gained, lost;
+    for (uint32_t t = 0; t < tasks.size(); ++t) {
+      TaskState& state = tasks[t];
+      if (!state.active) continue;
+      const bool ready = pipeline.ready(t);
+      if (ready && !state.ready_told) {
+        state.ready_told = true;
+        carry_out(handover.on_ready(t, now_ns), gained, lost);
+      } else if (!ready && state.ready_told) {
+        state.ready_told = false;
+        handover.on_not_ready(t);
+      }
+    }
+    for (const net::TaskAck& c : claims) {
+      if (c.node == options.node) continue;  // our own, back from DDS
+      uint32_t t = 0;
+      while (t < scenario.tasks.size() && scenario.tasks[t].name != c.task) ++t;
+      const auto order = order_of(c.epoch, c.version);
+      if (t == scenario.tasks.size() || !order) continue;  // not a task or a master we know
+      carry_out(handover.on_ack(HandOverAck{t, *order, c.from_ns}, now_ns), gained, lost);
+    }
+    if (!gained.empty() || !lost.empty()) {
+      log(std::string("hand-over:") + (gained.empty() ? "" : " runs" + gained) + (lost.empty() ? "" : "; hands over" + lost));
+    }
   }
 
   void report() {
@@ -334,7 +417,9 @@ Result<std::unique_ptr<ClusterFeed>> ClusterFeed::start(const ClusterOptions& op
   COEDGE_CHECK(config.sensors.size() == scenario.tasks.size());
   impl->tasks.resize(scenario.tasks.size());
   HandOverOptions handover;
+  handover.mode = HandOverMode::kOnReady;
   handover.unsubscribe_grace_ns = kUnsubscribeAfterNs;
+  handover.ack_lead_ns = kAckLeadNs;
   impl->handover = HandOverTable(scenario.tasks.size(), handover);
   size_t peers = 0;
   for (const auto& peer : options.peer_addresses) peers += peer.first != options.node ? 1 : 0;
@@ -359,6 +444,12 @@ Result<std::unique_ptr<ClusterFeed>> ClusterFeed::start(const ClusterOptions& op
   auto commands = net::CommandReader::create(*impl->domain);
   if (!commands.ok()) return commands.error();
   impl->commands = std::move(*commands);
+  auto ack_writer = net::TaskAckWriter::create(*impl->domain);
+  if (!ack_writer.ok()) return ack_writer.error();
+  impl->ack_writer = std::move(*ack_writer);
+  auto ack_reader = net::TaskAckReader::create(*impl->domain);
+  if (!ack_reader.ok()) return ack_reader.error();
+  impl->ack_reader = std::move(*ack_reader);
   if (!options.peer_addresses.empty()) {
     auto server = net::ProbeServer::start(options.probe_port);
     if (!server.ok()) return server.error();
@@ -378,6 +469,7 @@ ClusterFeed::~ClusterFeed() { stop_accepting(); }
 bool ClusterFeed::poll(TimePoint now) {
   Impl& d = *impl_;
   if (auto plan = d.plans->take()) d.apply(*plan);
+  d.follow_readiness_and_acks(realtime_ns());
   d.unsubscribe_finished(realtime_ns());
   for (const net::Command& c : d.commands->take()) {
     if (c.command == "stop" && (c.node.empty() || c.node == d.options.node)) {

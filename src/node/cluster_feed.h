@@ -6,13 +6,19 @@
 // probe at a low duty cycle plus the frames it receives), and tells the agent when the
 // master says stop.
 //
-// Hand-over without losing or doubling a job: a plan carries an effective time (camera
-// clock, CLOCK_REALTIME). A node accepts a task's frame only when its capture stamp lies in
-// [active_from, active_until): a node that gains the task subscribes at once and accepts
-// from the effective time; the node that loses it accepts until then. Every frame has one
-// owner as long as the nodes' clocks agree (one machine: always; hosts: PTP or NTP) and
-// each plan reaches the nodes before its effective time. The rules live in the hand-over
-// table (node/handover_table.h, passive, tested on its own); this feed is its driver.
+// Lean nodes: a task runs here only while the plan gives it (from the moment a plan
+// naming this node arrives: the pipeline starts the task's workers and asks for its model)
+// until a grace period after the last frame this node owns (then its workers stop).
+//
+// Hand-over without losing or doubling a job, once the task is ready: the node a plan
+// names claims the task when its workers and model are ready, from F = max(effective
+// time, ready + lead), and tells every other node and the cameras in an acknowledgement
+// (DDS topic task_ack); the node losing the task keeps its frames until F. A frame belongs
+// to the node whose interval holds its capture stamp (camera clock, CLOCK_REALTIME), so
+// every frame has one owner as long as the nodes' clocks agree (one machine: always; hosts:
+// PTP or NTP) and the acknowledgement arrives within the lead. A node that never gets
+// ready never claims: the old owner keeps the task. The rules live in the hand-over table
+// (node/handover_table.h, passive, tested on its own, ready mode); this feed is its driver.
 // Plans are ordered by (master epoch, version): a restarted master's plans are followed
 // although their versions start again at 1 (net::plan_supersedes); each report names the
 // epoch and version of the newest plan applied.

@@ -6,6 +6,10 @@
 // into shared memory), one copy of each output item (as the IPC mode's). The callbacks
 // are called through the SDK's WorkerInvoker, the path a worker process takes too, so
 // the checks and the task's results.jsonl (run_dir/tasks/<task>) are the same.
+// Every task's threads and every model are ready from start(), as in one container:
+// activate() and deactivate() only open and close a task to frames (lean nodes are the
+// IPC modes' part: node/ipc_pipeline.cc).
+#include <atomic>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -78,7 +82,8 @@ struct TensorBuffer {
 
 class InProcessPipeline final : public Pipeline, public EngineSink {
  public:
-  explicit InProcessPipeline(PipelineContext context) : ctx_(std::move(context)) {}
+  explicit InProcessPipeline(PipelineContext context)
+      : ctx_(std::move(context)), active_(ctx_.config->tasks.size()) {}
   ~InProcessPipeline() override { stop(); }
 
   Status start() override {
@@ -129,8 +134,13 @@ class InProcessPipeline final : public Pipeline, public EngineSink {
     return Ok{};
   }
 
-  DropCause task_unavailable(uint32_t) const override {
-    return started_ ? DropCause::kNone : DropCause::kShutdown;
+  void activate(uint32_t task) override { active_.at(task) = true; }
+  void deactivate(uint32_t task) override { active_.at(task) = false; }
+  Status wait_ready(Duration) override { return Ok{}; }
+
+  DropCause task_unavailable(uint32_t task) const override {
+    if (!started_) return DropCause::kShutdown;
+    return active_[task].load() ? DropCause::kNone : DropCause::kNotReady;
   }
 
   void publish_frame(uint32_t, const cv::Mat& frame, uint64_t sequence, TimePoint capture,
@@ -349,6 +359,7 @@ class InProcessPipeline final : public Pipeline, public EngineSink {
   std::condition_variable stop_cv_;
   bool stopping_ = false;
   std::atomic<bool> started_ = false;
+  std::vector<std::atomic<bool>> active_;  // per task: open to frames
 };
 
 }  // namespace

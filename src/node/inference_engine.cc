@@ -14,20 +14,34 @@ InferenceEngine::InferenceEngine(const Scenario& scenario, std::unique_ptr<polic
       clock_(clock),
       batch_inputs_(models_.size()) {
   COEDGE_CHECK(models_.size() == scenario_.models.size());
-  for (size_t m = 0; m < models_.size(); ++m) {
-    COEDGE_CHECK(models_[m] != nullptr);
-    std::vector<int64_t> shape = models_[m]->item_shape();
-    shape.insert(shape.begin(), 0);
-    batch_inputs_[m].shape = std::move(shape);
-  }
+  for (ModelIndex m = 0; m < models_.size(); ++m) set_model(m, models_[m]);
 }
 
 InferenceEngine::~InferenceEngine() = default;
+
+void InferenceEngine::set_model(ModelIndex m, infer::Model* model) {
+  COEDGE_CHECK(m < models_.size());
+  models_[m] = model;
+  if (model != nullptr) {
+    std::vector<int64_t> shape = model->item_shape();
+    shape.insert(shape.begin(), 0);
+    batch_inputs_[m].shape = std::move(shape);
+    return;
+  }
+  // Inputs of m still queued stay with the scheduler: step() drops them when it picks them.
+  batch_inputs_[m].shape.clear();
+}
 
 void InferenceEngine::submit(EngineInput input) {
   const TimePoint now = clock_.now();
   const auto model = input.job.model;
   bool valid = model != kNone && static_cast<size_t>(model) < models_.size();
+  if (valid && models_[static_cast<size_t>(model)] == nullptr) {
+    ++stats_.dropped;
+    sink_.dropped(input, DropCause::kNotReady, now);
+    sink_.release(input);
+    return;
+  }
   if (valid) {
     const auto& shape = batch_inputs_[static_cast<size_t>(model)].shape;
     int64_t per_item = 1;
@@ -61,6 +75,12 @@ TimePoint InferenceEngine::step() {
   scheduler_->decide(now, decision_);
   for (const policy::Job& job : decision_.dropped) drop(job.id, DropCause::kScheduler, now);
   if (decision_.batch.empty()) return decision_.wake_at;
+  if (models_[decision_.model] == nullptr) {
+    // Queued before the model was unloaded (set_model): they cannot run here any more.
+    for (const policy::Job& job : decision_.batch) drop(job.id, DropCause::kNotReady, now);
+    ran_batch_ = true;  // ask again at once
+    return TimePoint::max();
+  }
   run_batch(decision_);
   ran_batch_ = true;
   return TimePoint::max();

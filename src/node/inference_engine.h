@@ -1,6 +1,7 @@
 // The shared inference server's core, independent of how inputs arrive: the node's
 // local scheduler from src/policy (the simulator's own code) driven by the real clock,
-// over the node's preloaded models. Inputs of every task queue here; step() asks the
+// over the node's models that are loaded (a lean node loads a model when a task that
+// uses it arrives: set_model). Inputs of every task queue here; step() asks the
 // scheduler what to run, reports the jobs it drops, gathers the chosen jobs' inputs into
 // one batch, runs one forward pass, and hands each job its slice of the output.
 //
@@ -65,13 +66,22 @@ struct EngineStats {
 class InferenceEngine {
  public:
   // REQUIRES: `scenario` (its models' profiles and its tasks) outlives the engine;
-  // models[i] serves scenario.models[i] and outlives the engine.
+  // models[i] serves scenario.models[i] (nullptr: not loaded) and outlives the engine,
+  // or its replacement by set_model().
   InferenceEngine(const Scenario& scenario, std::unique_ptr<policy::LocalScheduler> scheduler,
                   std::vector<infer::Model*> models, EngineSink& sink, const Clock& clock);
   ~InferenceEngine();
 
+  // Serves model m from `model` on (nullptr: unloads it: its inputs still queued are
+  // dropped with reason kNotReady when the scheduler picks them, and new ones at once,
+  // until a model is set again).
+  // REQUIRES: m < scenario.models.size(); `model` outlives its use here.
+  void set_model(ModelIndex m, infer::Model* model);
+  bool has_model(ModelIndex m) const { return m < models_.size() && models_[m] != nullptr; }
+
   // A malformed input (wrong element count, unknown model) is dropped at once, with
-  // reason kInferenceError, instead of reaching the backend.
+  // reason kInferenceError, instead of reaching the backend; one for a model not loaded,
+  // with reason kNotReady.
   void submit(EngineInput input);
 
   // One decision: drops what the scheduler drops and runs at most one batch, to

@@ -1,12 +1,16 @@
 // The "process" and "sandbox" isolation modes: every task's pre- and post-processing is
 // its own worker process (in a bubblewrap sandbox for "sandbox"), the inference server is
 // one shared process, and they exchange frames, tensors and outputs as references to
-
-// (private_mounts.h). The agent starts RouDi with pools sized for this node, starts the
-// server and the workers, and from then on reads their job events into the ledger and
-// supervises them: a worker or server that exits is restarted with backoff and the jobs
-// it held are closed as dropped; one that holds a job for too long without any progress
-// is killed as hung (and so restarted).
+// chunks of the node's shared-memory segment, which lives in the node's private /dev/shm
+// (private_mounts.h). The agent creates the segment and starts the server, which holds no
+// model yet. A task runs from activate(): its two workers start and the server is asked
+// for its model (ipc::ServerCommand); it is ready once all three say so. deactivate()
+// retires the workers; the model goes once no active task has used it for a grace period
+// (lean nodes: a cluster node runs only what the plan gives it). From then on the agent
+// reads the job events into the ledger and supervises the processes: a worker or server
+// that exits is restarted with backoff (a new server is sent the loads again) and the
+// jobs it held are closed as dropped; one that holds a job for too long without any
+// progress is killed as hung (and so restarted).
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -59,8 +63,14 @@ class IpcPipeline final : public Pipeline {
   explicit IpcPipeline(PipelineContext context)
       : ctx_(std::move(context)),
         tasks_(ctx_.config->tasks.size()),
+        pre_ids_(tasks_, -1),
+        post_ids_(tasks_, -1),
+        active_(tasks_),
         pre_ready_(tasks_),
         post_ready_(tasks_),
+        ever_ready_(tasks_),
+        models_(ctx_.scenario->models.size()),
+        model_state_(ctx_.scenario->models.size()),
         last_activity_(tasks_) {}
   ~IpcPipeline() override { stop(); }
 
@@ -90,43 +100,66 @@ class IpcPipeline final : public Pipeline {
     server.backoff_initial = std::min(server.backoff_initial, server.backoff_max);
     server_id_ = supervisor_.add(server);
     if (Status st = supervisor_.start(server_id_, now); !st.ok()) return st;
-
-    for (uint32_t t = 0; t < tasks_; ++t) {
-      for (const char* role : {"pre", "post"}) {
-        auto spec = worker_spec(t, role);
-        if (!spec.ok()) return spec.error();
-        const int id = supervisor_.add(*spec);
-        (std::string(role) == "pre" ? pre_ids_ : post_ids_).push_back(id);
-        if (Status st = supervisor_.start(id, now); !st.ok()) return st;
-      }
-    }
-
-    // Models load in the server and workers connect: wait until all say they are ready.
-    const TimePoint give_up = ctx_.clock->now() + std::chrono::seconds(120);
-    while (!all_ready()) {
-      bell_->wait(bell_->value(), std::chrono::milliseconds(100));
-      drain_events();
-      for (const ChildEvent& e : supervisor_.poll(ctx_.clock->now())) {
-        if (e.kind == ChildEvent::Kind::kExited) {
-          const std::string log_path = log_dir_ + "/" + log_name(e.name);
-          return Error{ErrorCode::kInvalidInput,
-                       e.name + " exited while starting (" +
-                           (e.signal ? "signal " + std::to_string(e.signal)
-                                     : "exit code " + std::to_string(e.exit_code)) +
-                           "); last lines of " + log_path + ":" + tail(log_path, 8)};
-        }
-      }
-      if (ctx_.clock->now() > give_up) {
-        return Error{ErrorCode::kIo, "the server and workers were not all ready within 120 s; see " + log_dir_};
-      }
-    }
     started_ = true;
-    return Ok{};
+    // The server comes up without models: quick, so a node reports itself early.
+    return wait_until([&] { return server_ready_.load(); }, std::chrono::seconds(60), "the server");
   }
 
+  void activate(uint32_t task) override {
+    COEDGE_CHECK(task < tasks_);
+    if (active_[task].load()) return;
+    const TimePoint now = ctx_.clock->now();
+    ever_ready_[task] = false;
+    for (const char* role : {"pre", "post"}) {
+      const bool pre = std::string(role) == "pre";
+      int& id = pre ? pre_ids_[task] : post_ids_[task];
+      if (id < 0) {
+        auto spec = worker_spec(task, role);
+        if (!spec.ok()) {
+          // Cannot happen for a config that loaded; said once, the task stays not ready.
+          std::fprintf(stderr, "coedge node: %s\n", spec.error().message.c_str());
+          continue;
+        }
+        id = supervisor_.add(*spec);
+      }
+      (pre ? pre_ready_ : post_ready_)[task] = false;
+      if (Status st = supervisor_.start(id, now); !st.ok()) {
+        // The supervisor retries a failed start as a crash would be; say why once.
+        std::fprintf(stderr, "coedge node: %s\n", st.error().message.c_str());
+      }
+    }
+    active_[task] = true;
+    const ModelIndex m = ctx_.scenario->tasks[task].model;
+    if (models_[m].users++ == 0 && model_state_[m].load() == ModelMemo::kUnloaded) request_load(m);
+  }
+
+  void deactivate(uint32_t task) override {
+    COEDGE_CHECK(task < tasks_);
+    if (!active_[task].load()) return;
+    active_[task] = false;
+    const TimePoint now = ctx_.clock->now();
+    for (int id : {pre_ids_[task], post_ids_[task]}) {
+      if (id >= 0) supervisor_.retire(id, now, std::chrono::seconds(2));
+    }
+    const ModelIndex m = ctx_.scenario->tasks[task].model;
+    if (--models_[m].users == 0) models_[m].unused_since = now;
+  }
+
+  Status wait_ready(Duration timeout) override {
+    return wait_until([&] { return all_ready(); }, timeout, "the server and workers");
+  }
   DropCause task_unavailable(uint32_t task) const override {
+    if (!active_[task].load()) return DropCause::kNotReady;
     if (!server_ready_.load()) return DropCause::kServerCrash;
-    if (!pre_ready_[task].load() || !post_ready_[task].load()) return DropCause::kWorkerCrash;
+    const ModelIndex m = ctx_.scenario->tasks[task].model;
+    switch (model_state_[m].load()) {
+      case ModelMemo::kLoaded: break;
+      case ModelMemo::kReloading: return DropCause::kServerCrash;
+      default: return DropCause::kNotReady;
+    }
+    if (!pre_ready_[task].load() || !post_ready_[task].load()) {
+      return ever_ready_[task].load() ? DropCause::kWorkerCrash : DropCause::kNotReady;
+    }
     return DropCause::kNone;
   }
 
@@ -179,6 +212,7 @@ class IpcPipeline final : public Pipeline {
     bell_->wait(bell_->value(), timeout);
     drain_events();
     supervise();
+    unload_unused();
   }
 
   void stop() override {
@@ -186,10 +220,8 @@ class IpcPipeline final : public Pipeline {
     stopped_ = true;
     started_ = false;
     // Workers first (they feed the server), then the server.
-    for (int id : pre_ids_) supervisor_.kill(id, SIGTERM);
-    for (int id : post_ids_) supervisor_.kill(id, SIGTERM);
-    for (int id : pre_ids_) supervisor_.stop(id, std::chrono::seconds(2));
-    for (int id : post_ids_) supervisor_.stop(id, std::chrono::seconds(2));
+    for (int id : worker_ids()) supervisor_.kill(id, SIGTERM);
+    for (int id : worker_ids()) supervisor_.stop(id, std::chrono::seconds(2));
     if (server_id_ >= 0) supervisor_.stop(server_id_, std::chrono::seconds(3));
     if (segment_) drain_events();
     supervisor_.stop_all(std::chrono::seconds(1));
@@ -205,7 +237,7 @@ class IpcPipeline final : public Pipeline {
     for (size_t tried = 0; tried < workers; ++tried) {
       const size_t k = next_victim_++ % workers;
       const int id = k % 2 == 0 ? pre_ids_[k / 2] : post_ids_[k / 2];
-      if (supervisor_.running(id)) {
+      if (id >= 0 && supervisor_.running(id)) {
         supervisor_.kill(id, SIGKILL);
         return true;
       }
@@ -215,11 +247,10 @@ class IpcPipeline final : public Pipeline {
 
   PipelineHealth health() const override {
     PipelineHealth h;
-    for (int id : pre_ids_) h.worker_restarts += supervisor_.restarts(id);
-    for (int id : post_ids_) h.worker_restarts += supervisor_.restarts(id);
+    // Restarts after a crash only: a task that comes back after leaving starts afresh.
+    h.worker_restarts = worker_restarts_;
     if (server_id_ >= 0) h.server_restarts = supervisor_.restarts(server_id_);
-    for (int id : pre_ids_) h.processes += supervisor_.running(id) ? 1 : 0;
-    for (int id : post_ids_) h.processes += supervisor_.running(id) ? 1 : 0;
+    for (int id : worker_ids()) h.processes += supervisor_.running(id) ? 1 : 0;
     if (server_id_ >= 0 && supervisor_.running(server_id_)) {
       ++h.processes;
       std::error_code ec;
@@ -283,10 +314,13 @@ class IpcPipeline final : public Pipeline {
     segment_ = std::move(*segment);
     auto bell = segment_->doorbell(ipc::kAgentBell);
     auto server_events = segment_->ring(ipc::kServerEvents);
+    auto server_control = segment_->ring(ipc::kServerControl);
     if (!bell.ok()) return bell.error();
     if (!server_events.ok()) return server_events.error();
+    if (!server_control.ok()) return server_control.error();
     bell_ = *bell;
     server_events_ = *server_events;
+    server_control_ = *server_control;
     for (const config::SensorConfig& sensor : config.sensors) {
       auto pool = segment_->pool(ipc::frame_pool(sensor.name));
       if (!pool.ok()) return pool.error();
@@ -342,36 +376,148 @@ class IpcPipeline final : public Pipeline {
     return spec;
   }
 
+  std::vector<int> worker_ids() const {
+    std::vector<int> ids;
+    for (uint32_t t = 0; t < tasks_; ++t) {
+      for (int id : {pre_ids_[t], post_ids_[t]}) {
+        if (id >= 0) ids.push_back(id);
+      }
+    }
+    return ids;
+  }
+
   bool all_ready() const {
     if (!server_ready_.load()) return false;
     for (uint32_t t = 0; t < tasks_; ++t) {
-      if (!pre_ready_[t].load() || !post_ready_[t].load()) return false;
+      if (active_[t].load() && task_unavailable(t) != DropCause::kNone) return false;
     }
     return true;
   }
 
-  void drain_events() {
-    drain_ring(*server_events_);
-    for (uint32_t t = 0; t < tasks_; ++t) {
-      drain_ring(pre_events_[t]);
-      drain_ring(post_events_[t]);
+  // Polls until `done`: an error when a process exits meanwhile (with the last lines of
+  // its log), when a model does not load, or when `timeout` passes.
+  template <typename Done>
+  Status wait_until(Done done, Duration timeout, const std::string& what) {
+    const TimePoint give_up = ctx_.clock->now() + timeout;
+    while (!done()) {
+      bell_->wait(bell_->value(), std::chrono::milliseconds(100));
+      drain_events();
+      for (const ChildEvent& e : supervisor_.poll(ctx_.clock->now())) {
+        if (e.kind == ChildEvent::Kind::kExited && !e.retired) {
+          const std::string log_path = log_dir_ + "/" + log_name(e.name);
+          return Error{ErrorCode::kInvalidInput,
+                       e.name + " exited while starting (" +
+                           (e.signal ? "signal " + std::to_string(e.signal)
+                                     : "exit code " + std::to_string(e.exit_code)) +
+                           "); last lines of " + log_path + ":" + tail(log_path, 8)};
+        }
+      }
+      for (ModelIndex m = 0; m < models_.size(); ++m) {
+        if (models_[m].users > 0 && model_state_[m].load() == ModelMemo::kFailed) {
+          const std::string log_path = log_dir_ + "/server.log";
+          return Error{ErrorCode::kInvalidInput, "model " + ctx_.scenario->models[m].name +
+                                                     " did not load; last lines of " + log_path + ":" +
+                                                     tail(log_path, 4)};
+        }
+      }
+      if (ctx_.clock->now() > give_up) {
+        return Error{ErrorCode::kIo, what + " were not all ready within " + format_duration(timeout) +
+                                         "; see " + log_dir_};
+      }
+    }
+    return Ok{};
+  }
+
+  void request_load(ModelIndex m) {
+    model_state_[m] = model_state_[m].load() == ModelMemo::kReloading ? ModelMemo::kReloading : ModelMemo::kLoading;
+    send_command(ipc::ModelCommand::kLoad, m);
+  }
+
+  void send_command(ipc::ModelCommand kind, ModelIndex m) {
+    ipc::ServerCommand command;
+    command.command = kind;
+    command.model = static_cast<uint32_t>(m);
+    // 64 entries and one command per plan change: full only when the server is gone, and
+    // then its successor is sent every load again when it is ready.
+    if (!server_control_->push(&command)) {
+      std::fprintf(stderr, "coedge node: the server is not reading its commands\n");
     }
   }
 
-  void drain_ring(ipc::Ring& ring) {
+  // Lean nodes: a model no active task has used for model_unload_grace goes.
+  void unload_unused() {
+    const TimePoint now = ctx_.clock->now();
+    for (ModelIndex m = 0; m < models_.size(); ++m) {
+      const ModelMemo state = model_state_[m].load();
+      if (models_[m].users > 0 || state != ModelMemo::kLoaded) continue;
+      if (now - models_[m].unused_since < ctx_.model_unload_grace) continue;
+      model_state_[m] = ModelMemo::kUnloaded;
+      send_command(ipc::ModelCommand::kUnload, m);
+    }
+  }
+
+  void on_model_event(const ipc::JobEvent& e) {
+    if (e.batch < 0 || static_cast<size_t>(e.batch) >= models_.size()) return;
+    const auto m = static_cast<ModelIndex>(e.batch);
+    switch (static_cast<ipc::ModelState>(e.reason)) {
+      case ipc::ModelState::kLoaded:
+        // A load answered after the agent gave up on the model (unload sent) stays unloaded.
+        if (model_state_[m].load() != ModelMemo::kUnloaded) model_state_[m] = ModelMemo::kLoaded;
+        break;
+      case ipc::ModelState::kLoadFailed:
+        model_state_[m] = ModelMemo::kFailed;
+        std::fprintf(stderr, "coedge node: model %s did not load (see %s/server.log); its tasks cannot run here\n",
+                     ctx_.scenario->models[m].name.c_str(), log_dir_.c_str());
+        break;
+      case ipc::ModelState::kUnloaded:
+        break;
+    }
+  }
+
+  // A new server holds no model: ask again for those the active tasks use.
+  void on_server_ready() {
+    server_ready_ = true;
+    for (ModelIndex m = 0; m < models_.size(); ++m) {
+      if (models_[m].users > 0) request_load(m);
+      else model_state_[m] = ModelMemo::kUnloaded;
+    }
+  }
+
+  void drain_events() {
+    drain_ring(*server_events_, true);
+    for (uint32_t t = 0; t < tasks_; ++t) {
+      drain_ring(pre_events_[t], false);
+      drain_ring(post_events_[t], false);
+    }
+  }
+
+  // `from_server`: the server's ring; a worker's events are untrusted and may not speak
+  // for the server or for another task.
+  void drain_ring(ipc::Ring& ring, bool from_server) {
     const TimePoint now = ctx_.clock->now();
     auto tp = [](int64_t us) { return us ? MonotonicClock::from_monotonic_us(us) : TimePoint{}; };
     while (const void* entry = ring.peek()) {
       ipc::JobEvent e;
       std::memcpy(&e, entry, sizeof e);
       ring.commit();
+      if (e.kind == ipc::EventKind::kModel) {
+        if (from_server) on_model_event(e);
+        continue;
+      }
       const uint32_t task = e.ref.task;
       if (task >= tasks_) continue;  // not from this node's configuration
       switch (e.kind) {
         case ipc::EventKind::kReady:
-          if (e.reason == static_cast<uint8_t>(ipc::Role::kServer)) server_ready_ = true;
-          else if (e.reason == static_cast<uint8_t>(ipc::Role::kPre)) pre_ready_[task] = true;
-          else post_ready_[task] = true;
+          if (e.reason == static_cast<uint8_t>(ipc::Role::kServer)) {
+            if (from_server) on_server_ready();
+          } else if (from_server || !active_[task].load()) {
+            break;  // a retired worker's last word, or not a worker's to say
+          } else {
+            (e.reason == static_cast<uint8_t>(ipc::Role::kPre) ? pre_ready_ : post_ready_)[task] = true;
+            if (pre_ready_[task].load() && post_ready_[task].load()) ever_ready_[task] = true;
+          }
+          break;
+        case ipc::EventKind::kModel:
           break;
         case ipc::EventKind::kPreDone:
           last_activity_[task][0] = now;
@@ -409,11 +555,12 @@ class IpcPipeline final : public Pipeline {
   void supervise() {
     const TimePoint now = ctx_.clock->now();
     for (const ChildEvent& e : supervisor_.poll(now)) {
-      if (e.kind == ChildEvent::Kind::kStarted) {
+      if (e.kind == ChildEvent::Kind::kStarted) {  // a restart (first starts are not polled)
         if (e.id == server_id_) ctx_.metrics->on_server_restart();
         for (uint32_t t = 0; t < tasks_; ++t) {
           if (e.id == pre_ids_[t]) ctx_.metrics->on_worker_restart(t, "pre");
           if (e.id == post_ids_[t]) ctx_.metrics->on_worker_restart(t, "post");
+          if (e.id == pre_ids_[t] || e.id == post_ids_[t]) ++worker_restarts_;
         }
         continue;
       }
@@ -422,12 +569,33 @@ class IpcPipeline final : public Pipeline {
         continue;
       }
       if (e.kind != ChildEvent::Kind::kExited) continue;
+      if (e.retired) {
+        // Its task left this node: what it still held (past its deadline by now, as the
+        // hand-over keeps a task a grace period beyond its last frame) is closed.
+        for (uint32_t t = 0; t < tasks_; ++t) {
+          if (e.id == pre_ids_[t]) {
+            reclaim_frames(t);
+            ctx_.accounting->drop_stage(t, JobStage::kPre, DropCause::kShutdown, now);
+          }
+          if (e.id == post_ids_[t]) {
+            reclaim_outputs(t);
+            ctx_.accounting->drop_stage(t, JobStage::kPost, DropCause::kShutdown, now);
+          }
+        }
+        continue;
+      }
       std::fprintf(stderr, "coedge node: %s exited (%s); restarting\n", e.name.c_str(),
                    e.signal ? ("signal " + std::to_string(e.signal)).c_str()
                             : ("exit code " + std::to_string(e.exit_code)).c_str());
       // Its events so far are in (drained above); what it still held is lost.
       if (e.id == server_id_) {
         server_ready_ = false;
+        // Its models went with it; the new one loads them again once it is ready.
+        for (ModelIndex m = 0; m < models_.size(); ++m) {
+          if (model_state_[m].load() == ModelMemo::kLoaded || model_state_[m].load() == ModelMemo::kLoading) {
+            model_state_[m] = ModelMemo::kReloading;
+          }
+        }
         ctx_.accounting->drop_stage(std::nullopt, JobStage::kServer, DropCause::kServerCrash, now);
       }
       for (uint32_t t = 0; t < tasks_; ++t) {
@@ -480,7 +648,7 @@ class IpcPipeline final : public Pipeline {
       for (int r = 0; r < 2; ++r) {
         const JobStage stage = r == 0 ? JobStage::kPre : JobStage::kPost;
         const int id = r == 0 ? pre_ids_[t] : post_ids_[t];
-        if (!supervisor_.running(id)) continue;
+        if (id < 0 || !supervisor_.running(id)) continue;
         const auto oldest = ledger.oldest_in_stage(t, stage);
         if (oldest && now - *oldest > timeout && stale(last_activity_[t][r])) {
           std::fprintf(stderr, "coedge node: %s/%s holds a job for %s without progress: killing it\n",
@@ -512,14 +680,27 @@ class IpcPipeline final : public Pipeline {
   ProcessSupervisor supervisor_;
   std::string log_dir_;
   int server_id_ = -1;
-  std::vector<int> pre_ids_, post_ids_;
+  std::vector<int> pre_ids_, post_ids_;  // per task; -1 until it first runs here
+  std::vector<std::atomic<bool>> active_;  // per task: activate()d
   std::atomic<bool> server_ready_ = false;
   std::vector<std::atomic<bool>> pre_ready_, post_ready_;
+  std::vector<std::atomic<bool>> ever_ready_;  // per task: both workers ready since activate()
+  int worker_restarts_ = 0;
+  // Per model: the active tasks using it and since when none has (loop thread only), and
+  // what the server holds (any thread reads it, through task_unavailable()).
+  struct ModelUse {
+    int users = 0;
+    TimePoint unused_since{};
+  };
+  enum class ModelMemo : uint8_t { kUnloaded, kLoading, kLoaded, kFailed, kReloading };
+  std::vector<ModelUse> models_;
+  std::vector<std::atomic<ModelMemo>> model_state_;
   std::vector<std::array<TimePoint, 2>> last_activity_;  // per task: pre, post
   TimePoint server_activity_{};
   std::unique_ptr<ipc::Segment> segment_;
   std::optional<ipc::Doorbell> bell_;           // the agent's: rung by every event
   std::optional<ipc::Ring> server_events_;
+  std::optional<ipc::Ring> server_control_;  // the agent's commands to the server
   std::vector<ipc::Ring> pre_events_, post_events_;  // per task
   std::vector<ipc::Ring> frame_rings_;  // per task; pushed by its sensor's thread
   std::vector<ipc::Ring> output_rings_;  // per task; drained here only after a crash

@@ -310,6 +310,15 @@ int run_node_agent(const AgentOptions& options) {
     pipeline->stop();
     return fail(st.error().message);
   }
+  if (options.cluster == nullptr) {
+    // A node of its own runs every task of its config; a cluster node the plan's only
+    // (the cluster feed activates them as plans come).
+    for (uint32_t t = 0; t < config.tasks.size(); ++t) pipeline->activate(t);
+    if (Status st = pipeline->wait_ready(std::chrono::seconds(120)); !st.ok()) {
+      pipeline->stop();
+      return fail(st.error().message);
+    }
+  }
 
   // Sensors: each at its own period, or its fastest task's.
   std::vector<std::unique_ptr<SensorThread>> sensors;

@@ -37,6 +37,9 @@ struct PipelineContext {
   std::vector<std::string> task_kinds;         // per task: "classification" / "detection"
   std::vector<std::vector<int64_t>> input_shapes, output_shapes;  // per model, one item
   Duration restart_backoff_max = std::chrono::seconds(5);  // longest delay before a restart
+  // Lean nodes: a model no active task has used for this long is unloaded (a task that
+  // leaves and comes back within it finds its model still loaded).
+  Duration model_unload_grace = std::chrono::seconds(30);
   // How `coedge node-server` finds the node's config: {"--config", FILE} by default; a
   // cluster node passes its scenario instead (cluster_config.h).
   std::vector<std::string> server_config_args;
@@ -58,12 +61,24 @@ enum class CrashTarget { kWorker, kServer };
 class Pipeline {
  public:
   virtual ~Pipeline() = default;
-  // Starts everything and returns once every task can take frames. Errors name the part
-  // that failed (a model that does not load, a worker that exits at once, ...).
+  // Starts what the node's tasks share (the server, the shared memory) and returns once
+  // it is up. No task runs yet: activate() starts one. Errors name the part that failed.
   virtual Status start() = 0;
-  // Whether the task's workers and the server are up: kNone, or why a frame cannot
-  // reach the task now (kServerCrash or kWorkerCrash while that process restarts).
+  // Lean nodes. activate() starts the task's workers and asks for its model, without
+  // waiting: task_unavailable() says kNotReady until both are up. deactivate() stops the
+  // task's workers (jobs they still hold are closed as kShutdown); its model is unloaded
+  // once no active task has used it for `model_unload_grace`. Both are idempotent.
+  // Called from the agent's loop thread, as poll() is.
+  virtual void activate(uint32_t task) = 0;
+  virtual void deactivate(uint32_t task) = 0;
+  // Polls until every active task is ready. An error names what failed (a model that does
+  // not load, a worker that exits while starting) or what was not ready after `timeout`.
+  virtual Status wait_ready(Duration timeout) = 0;
+  // Whether the task can take frames now: kNone, or why a frame cannot reach it: kNotReady
+  // (not active, or its workers or model still starting), kServerCrash or kWorkerCrash
+  // (that process is restarting). Any thread.
   virtual DropCause task_unavailable(uint32_t task) const = 0;
+  bool ready(uint32_t task) const { return task_unavailable(task) == DropCause::kNone; }
   // A captured frame for `jobs` (already released in the ledger). Called from the
   // sensor's thread. A job that cannot be delivered is dropped in the ledger here.
   virtual void publish_frame(uint32_t sensor, const cv::Mat& frame, uint64_t sequence,

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <future>
 #include <memory>
 #include <thread>
 
@@ -116,6 +117,111 @@ class ShmSink final : public EngineSink {
   ipc::Ring& events_;
 };
 
+// The models the agent asked for, each loaded on a thread of its own (a large model takes
+// seconds to read; the models already held keep serving meanwhile) and handed to the
+// engine by poll() on the server's thread. Untrusted input it is not: only the agent
+// writes the control ring; an index out of range is still refused.
+class ModelLoader {
+ public:
+  ModelLoader(const config::NodeConfig& config, infer::Backend& backend, InferenceEngine& engine,
+              ipc::Ring& events)
+      : config_(config), backend_(backend), engine_(engine), events_(events), slots_(config.models.size()) {}
+  ~ModelLoader() { wait(); }
+
+  void on_command(const ipc::ServerCommand& command) {
+    if (command.model >= slots_.size()) {
+      std::fprintf(stderr, "coedge server: a command for model %u, which this node does not have\n", command.model);
+      return;
+    }
+    Slot& slot = slots_[command.model];
+    if (command.command == ipc::ModelCommand::kLoad) {
+      slot.wanted = true;
+      if (slot.model) {
+        tell(command.model, ipc::ModelState::kLoaded);
+      } else if (!slot.loading.valid()) {
+        const std::string file = config_.models[command.model].file;
+        std::fprintf(stderr, "coedge server: loading %s\n", file.c_str());
+        slot.started = std::chrono::steady_clock::now();
+        slot.loading = std::async(std::launch::async, [this, file] { return backend_.load(file); });
+      }
+    } else if (command.command == ipc::ModelCommand::kUnload) {
+      slot.wanted = false;
+      if (slot.loading.valid()) return;  // poll() unloads it once loaded
+      unload(command.model);
+    }
+  }
+
+  // Hands finished loads to the engine. True when something changed.
+  bool poll() {
+    bool changed = false;
+    for (uint32_t m = 0; m < slots_.size(); ++m) {
+      Slot& slot = slots_[m];
+      if (!slot.loading.valid() ||
+          slot.loading.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+        continue;
+      }
+      changed = true;
+      auto model = slot.loading.get();
+      if (!model.ok()) {
+        std::fprintf(stderr, "coedge server: %s\n", model.error().message.c_str());
+        tell(m, ipc::ModelState::kLoadFailed);
+        continue;
+      }
+      slot.model = std::move(*model);
+      engine_.set_model(m, slot.model.get());
+      std::fprintf(stderr, "coedge server: %s loaded in %.1f s\n", config_.models[m].name.c_str(),
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - slot.started).count());
+      if (slot.wanted) tell(m, ipc::ModelState::kLoaded);
+      else unload(m);
+    }
+    return changed;
+  }
+
+  bool loading() const {
+    for (const Slot& slot : slots_) {
+      if (slot.loading.valid()) return true;
+    }
+    return false;
+  }
+
+  void wait() {
+    for (Slot& slot : slots_) {
+      if (slot.loading.valid()) slot.loading.wait();
+    }
+  }
+
+ private:
+  struct Slot {
+    std::unique_ptr<infer::Model> model;
+    std::future<Result<std::unique_ptr<infer::Model>>> loading;
+    std::chrono::steady_clock::time_point started;
+    bool wanted = false;
+  };
+
+  void unload(uint32_t m) {
+    if (slots_[m].model) {
+      engine_.set_model(m, nullptr);
+      slots_[m].model.reset();
+      std::fprintf(stderr, "coedge server: %s unloaded\n", config_.models[m].name.c_str());
+    }
+    tell(m, ipc::ModelState::kUnloaded);
+  }
+
+  void tell(uint32_t m, ipc::ModelState state) {
+    ipc::JobEvent event;
+    event.kind = ipc::EventKind::kModel;
+    event.batch = static_cast<int32_t>(m);
+    event.reason = static_cast<uint8_t>(state);
+    send(events_, event);
+  }
+
+  const config::NodeConfig& config_;
+  infer::Backend& backend_;
+  InferenceEngine& engine_;
+  ipc::Ring& events_;
+  std::vector<Slot> slots_;
+};
+
 }  // namespace
 
 int run_server_process(const config::NodeConfig& config, const std::vector<ModelProfile>& profiles) {
@@ -134,26 +240,15 @@ int run_server_process(const config::NodeConfig& config, const std::vector<Model
     std::fprintf(stderr, "coedge server: %s\n", backend.error().message.c_str());
     return 2;
   }
-  std::vector<std::unique_ptr<infer::Model>> models;
-  std::vector<infer::Model*> model_ptrs;
-  for (const config::NodeModelConfig& m : config.models) {
-    auto model = (*backend)->load(m.file);
-    if (!model.ok()) {
-      std::fprintf(stderr, "coedge server: %s\n", model.error().message.c_str());
-      return 2;
-    }
-    models.push_back(std::move(*model));
-    model_ptrs.push_back(models.back().get());
-  }
-
   auto segment = ipc::Segment::open(ipc::kSegmentFile);
   if (!segment.ok()) {
     std::fprintf(stderr, "coedge server: %s\n", segment.error().message.c_str());
     return 1;
   }
   auto events = (*segment)->ring(ipc::kServerEvents);
+  auto control = (*segment)->ring(ipc::kServerControl);
   auto bell = (*segment)->doorbell(ipc::kServerBell);
-  if (!events.ok() || !bell.ok()) {
+  if (!events.ok() || !control.ok() || !bell.ok()) {
     std::fprintf(stderr, "coedge server: the node's shared memory lacks the server's parts\n");
     return 1;
   }
@@ -180,21 +275,32 @@ int run_server_process(const config::NodeConfig& config, const std::vector<Model
     p.tensor_pool.release_all(ipc::kSoleHolder);
     p.output_pool.reclaim_filling();
   }
+  // Commands sent to a predecessor are stale: the agent sends its loads again when it
+  // hears this server is ready.
+  control->drain([](const void*) {});
   MonotonicClock clock;
   ShmSink sink(ports, *events);
-  InferenceEngine engine(*scenario, std::move(scheduler), model_ptrs, sink, clock);
+  InferenceEngine engine(*scenario, std::move(scheduler),
+                         std::vector<infer::Model*>(scenario->models.size(), nullptr), sink, clock);
+  ModelLoader loader(config, **backend, engine, *events);
 
   ipc::JobEvent ready;
   ready.kind = ipc::EventKind::kReady;
   ready.reason = static_cast<uint8_t>(ipc::Role::kServer);
   send(*events, ready);
-  std::fprintf(stderr, "coedge server: %zu models loaded, scheduler %s, ready\n", models.size(),
+  std::fprintf(stderr, "coedge server: scheduler %s, ready; models load on request\n",
                config.scheduler.text().c_str());
 
   TimePoint wake_at = TimePoint::max();
   while (!g_stop) {
     const uint32_t seen = bell->value();
-    bool arrived = false;
+    bool arrived = loader.poll();
+    while (const void* entry = control->peek()) {
+      ipc::ServerCommand command;
+      std::memcpy(&command, entry, sizeof command);
+      control->commit();
+      loader.on_command(command);
+    }
     for (size_t t = 0; t < ports.size(); ++t) {
       while (const void* entry = ports[t].tensors.peek()) {
         ipc::ChunkRef ref;
@@ -223,12 +329,14 @@ int run_server_process(const config::NodeConfig& config, const std::vector<Model
     const bool had_batch = engine.ran_batch();
     wake_at = engine.step();
     if (engine.ran_batch() || arrived || had_batch) continue;  // look again before sleeping
-    const Duration cap = std::chrono::milliseconds(200);
+    // A load in progress finishes without ringing the bell: look at it at least this often.
+    const Duration cap = loader.loading() ? std::chrono::milliseconds(20) : std::chrono::milliseconds(200);
     const Duration timeout =
         wake_at == TimePoint::max() ? cap : std::clamp(wake_at - clock.now(), Duration(0), cap);
     bell->wait(seen, timeout);
   }
   engine.drop_all(DropCause::kShutdown);
+  loader.wait();
   return 0;
 }
 

@@ -41,6 +41,8 @@ pid_t ProcessSupervisor::pid(int id) const {
   return c.state == State::kRunning ? c.pid : 0;
 }
 
+bool ProcessSupervisor::retiring(int id) const { return child(id).state == State::kRetiring; }
+
 int ProcessSupervisor::restarts(int id) const { return std::max(0, child(id).starts - 1); }
 
 Status ProcessSupervisor::start(int id, TimePoint now) {
@@ -50,8 +52,21 @@ Status ProcessSupervisor::start(int id, TimePoint now) {
         ErrorCode::kInvalidInput,
         "cannot start '" + c.spec.name + "': already running as pid " + std::to_string(c.pid)};
   }
+  if (c.state == State::kRetiring) terminate({id}, Duration(0));
   c.consecutive_exits = 0;
   return spawn(c, now);
+}
+
+void ProcessSupervisor::retire(int id, TimePoint now, Duration grace) {
+  Child& c = child(id);
+  if (c.state != State::kRunning) {
+    if (c.state != State::kRetiring) c.state = State::kIdle;  // a pending restart is cancelled
+    return;
+  }
+  ::kill(-c.pid, SIGTERM);
+  ::kill(-c.pid, SIGCONT);  // a stopped child would not see SIGTERM until continued
+  c.state = State::kRetiring;
+  c.kill_at = now + grace;
 }
 
 Duration ProcessSupervisor::next_delay(Child& c) {
@@ -135,14 +150,20 @@ std::vector<ChildEvent> ProcessSupervisor::poll(TimePoint now) {
   for (size_t i = 0; i < children_.size(); ++i) {
     Child& c = children_[i];
     const int id = static_cast<int>(i);
-    if (c.state != State::kRunning || !has_exited(c.pid)) continue;
+    const bool retiring = c.state == State::kRetiring;
+    if (c.state != State::kRunning && !retiring) continue;
+    if (!has_exited(c.pid)) {
+      if (retiring && now >= c.kill_at) ::kill(-c.pid, SIGKILL);  // reaped by a later poll
+      continue;
+    }
     const int status = reap(c.pid);
     ChildEvent exited = make_event(id, c.spec.name, c.pid, ChildEvent::Kind::kExited, now);
     if (status >= 0 && WIFEXITED(status)) exited.exit_code = WEXITSTATUS(status);
     if (status >= 0 && WIFSIGNALED(status)) exited.signal = WTERMSIG(status);
+    exited.retired = retiring;
     events.push_back(std::move(exited));
     c.pid = 0;
-    if (!c.spec.restart) {
+    if (!c.spec.restart || retiring) {
       c.state = State::kIdle;
       continue;
     }
@@ -193,7 +214,7 @@ void ProcessSupervisor::terminate(const std::vector<int>& ids, Duration grace) {
   std::vector<Child*> running;
   for (int id : ids) {
     Child& c = child(id);
-    if (c.state == State::kRunning) {
+    if (c.state == State::kRunning || c.state == State::kRetiring) {
       ::kill(-c.pid, SIGTERM);
       ::kill(-c.pid, SIGCONT);  // a stopped child would not see SIGTERM until continued
       running.push_back(&c);

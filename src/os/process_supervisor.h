@@ -57,6 +57,7 @@ struct ChildEvent {
   TimePoint at{};          // the `now` of the call that saw it
   TimePoint restart_at{};  // kRestartScheduled only
   std::string message;     // kStartFailed only
+  bool retired = false;    // kExited after retire(): not restarted
 };
 
 class ProcessSupervisor {
@@ -85,6 +86,12 @@ class ProcessSupervisor {
   // the next poll(), which restarts it as for any exit. No-op when not running.
   void kill(int id, int sig = SIGKILL);
 
+  // Stops one child without restart and without waiting (a node's task leaving it):
+  // SIGTERM to its group now; poll() reaps it (a kExited event with `retired` set, no
+  // restart) and SIGKILLs the group if it still runs at now + grace. start() may bring it
+  // back later (a retiring child still running is killed first).
+  void retire(int id, TimePoint now, Duration grace);
+
   // Stops one child without restart, for an ordered shutdown (workers, then the server,
   // then RouDi): SIGTERM to its group, up to `grace` of real time, then SIGKILL; reaped
   // on return. A pending restart is cancelled.
@@ -94,19 +101,21 @@ class ProcessSupervisor {
   // or member of a child's process group remains afterwards.
   void stop_all(Duration grace);
 
-  pid_t pid(int id) const;     // 0 when not running
+  pid_t pid(int id) const;     // 0 when not running (a retiring child is not running)
+  bool retiring(int id) const;  // retire()d and not yet reaped
   int restarts(int id) const;  // starts after the first (by poll() or start())
   bool running(int id) const { return pid(id) != 0; }
   size_t size() const { return children_.size(); }
 
  private:
-  enum class State { kIdle, kRunning, kRestartPending };
+  enum class State { kIdle, kRunning, kRestartPending, kRetiring };
   struct Child {
     ChildSpec spec;
     State state = State::kIdle;
     pid_t pid = 0;
     TimePoint started_at{};
     TimePoint restart_at{};
+    TimePoint kill_at{};  // kRetiring: SIGKILL from then on
     int starts = 0;
     int consecutive_exits = 0;
   };

@@ -1,0 +1,136 @@
+#!/usr/bin/python3
+"""Run a command and report its peak memory and wall time.
+
+Usage: tools/measure_run.py [--interval S] [--json FILE] -- COMMAND [ARG...]
+
+Memory is sampled every --interval seconds (default 1) as the summed resident set of
+every process descended from COMMAND, plus what the shared-memory tmpfs mounts hold.
+A process's resident set is counted without its shared-memory pages (VmRSS - RssShmem):
+those are counted once, as the used space of each /dev/shm the processes see (a node's
+private one included: /proc/PID/root/dev/shm, one per mount), less what the host's held
+at the start. Summing RSS still counts a library page or file page mapped by two
+processes twice, so the figure is an upper bound of what the run needs, which is the
+point when a device has a fixed budget. Descendants are found through
+/proc/PID/task/*/children, so processes that moved into network namespaces or cgroups are
+still counted; a daemonised grandchild that re-parents to init is not.
+
+Prints a summary to stderr and, with --json, writes
+{"peak_bytes", "peak_rss_bytes", "peak_shm_bytes", "peak_at_s", "wall_s", "exit_code",
+ "samples"}. Exits with COMMAND's exit code.
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+
+def children(pid):
+    kids = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/children") as f:
+                    kids.extend(int(k) for k in f.read().split())
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return kids
+
+
+def tree(root):
+    seen, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        todo.extend(children(pid))
+    return seen
+
+
+def rss_bytes(pid):
+    """VmRSS less RssShmem (shared memory is counted once, by shm_bytes)."""
+    rss = shmem = 0
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1]) * 1024
+                elif line.startswith("RssShmem:"):
+                    shmem = int(line.split()[1]) * 1024
+    except OSError:
+        pass  # a kernel thread, or a process that just ended
+    return max(0, rss - shmem)
+
+
+def used_bytes(path):
+    st = os.statvfs(path)
+    return (st.f_blocks - st.f_bfree) * st.f_frsize
+
+
+def shm_bytes(pids, host_dev, host_base):
+    """The used space of every distinct /dev/shm mount the processes see."""
+    seen, total = set(), 0
+    for pid in pids:
+        path = f"/proc/{pid}/root/dev/shm"
+        try:
+            dev = os.stat(path).st_dev
+            if dev in seen:
+                continue
+            seen.add(dev)
+            used = used_bytes(path)
+        except OSError:
+            continue
+        total += max(0, used - host_base) if dev == host_dev else used
+    return total
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--interval", type=float, default=1.0, help="seconds between samples (default 1)")
+    parser.add_argument("--json", help="write the figures to this file")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARG...]")
+    args = parser.parse_args()
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("no command given: measure_run.py -- COMMAND [ARG...]")
+    if args.interval <= 0:
+        parser.error(f"--interval must be positive, got {args.interval}")
+
+    host_dev = os.stat("/dev/shm").st_dev
+    host_base = used_bytes("/dev/shm")
+    start = time.monotonic()
+    proc = subprocess.Popen(command)
+    # The child gets Ctrl-C from the terminal itself; we only wait for it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    peak = {"peak_bytes": 0, "peak_rss_bytes": 0, "peak_shm_bytes": 0, "peak_at_s": 0.0}
+    samples = 0
+    while proc.poll() is None:
+        pids = tree(proc.pid)
+        rss = sum(rss_bytes(p) for p in pids)
+        shm = shm_bytes(pids, host_dev, host_base)
+        samples += 1
+        if rss + shm > peak["peak_bytes"]:
+            peak.update(peak_bytes=rss + shm, peak_rss_bytes=rss, peak_shm_bytes=shm,
+                        peak_at_s=round(time.monotonic() - start, 1))
+        time.sleep(args.interval)
+    wall = time.monotonic() - start
+    result = dict(peak, wall_s=round(wall, 1), exit_code=proc.returncode, samples=samples)
+    gib = 1024 ** 3
+    print(f"measure_run: peak {peak['peak_bytes'] / gib:.2f} GiB (RSS {peak['peak_rss_bytes'] / gib:.2f} + "
+          f"shm {peak['peak_shm_bytes'] / gib:.2f}) at {peak['peak_at_s']:.0f} s; wall {wall:.0f} s; "
+          f"exit {proc.returncode}; {samples} samples", file=sys.stderr)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+            f.write("\n")
+    return proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
