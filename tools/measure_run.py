@@ -90,10 +90,43 @@ def shm_bytes(pids, host_dev, host_base):
     return total
 
 
+def command_of(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        return "?"
+    if not argv:
+        return "?"
+    # "coedge node-server", "coedge-worker --role pre": the program and what it is. A
+    # sandboxed worker runs under bwrap: name the program bwrap starts.
+    if os.path.basename(argv[0]) == "bwrap" and "--" in argv[:-1]:
+        argv = argv[argv.index("--") + 1:]
+    words = [os.path.basename(argv[0])]
+    if len(argv) > 1 and not argv[1].startswith("-"):
+        words.append(argv[1])
+    if "--role" in argv[:-1]:
+        words += ["--role", argv[argv.index("--role") + 1]]
+    return " ".join(words)
+
+
+def largest(by_pid, n):
+    """The n kinds of process (program, subcommand, worker role) holding the most RSS."""
+    groups = {}
+    for pid, rss in by_pid.items():
+        key = command_of(pid)
+        count, total = groups.get(key, (0, 0))
+        groups[key] = (count + 1, total + rss)
+    ranked = sorted(groups.items(), key=lambda kv: -kv[1][1])[:n]
+    return [{"command": k, "processes": c, "rss_bytes": b} for k, (c, b) in ranked]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between samples (default 1)")
     parser.add_argument("--json", help="write the figures to this file")
+    parser.add_argument("--top", type=int, default=0, metavar="N",
+                        help="also list the N largest processes at the peak, by command")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARG...]")
     args = parser.parse_args()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -112,12 +145,15 @@ def main():
     samples = 0
     while proc.poll() is None:
         pids = tree(proc.pid)
-        rss = sum(rss_bytes(p) for p in pids)
+        by_pid = {p: rss_bytes(p) for p in pids}
+        rss = sum(by_pid.values())
         shm = shm_bytes(pids, host_dev, host_base)
         samples += 1
         if rss + shm > peak["peak_bytes"]:
             peak.update(peak_bytes=rss + shm, peak_rss_bytes=rss, peak_shm_bytes=shm,
                         peak_at_s=round(time.monotonic() - start, 1))
+            if args.top > 0:
+                peak["top"] = largest(by_pid, args.top)
         time.sleep(args.interval)
     wall = time.monotonic() - start
     result = dict(peak, wall_s=round(wall, 1), exit_code=proc.returncode, samples=samples)
@@ -125,6 +161,8 @@ def main():
     print(f"measure_run: peak {peak['peak_bytes'] / gib:.2f} GiB (RSS {peak['peak_rss_bytes'] / gib:.2f} + "
           f"shm {peak['peak_shm_bytes'] / gib:.2f}) at {peak['peak_at_s']:.0f} s; wall {wall:.0f} s; "
           f"exit {proc.returncode}; {samples} samples", file=sys.stderr)
+    for row in peak.get("top", []):
+        print(f"  {row['rss_bytes'] / 1024 ** 2:8.0f} MiB  {row['processes']:3d} x {row['command']}", file=sys.stderr)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)

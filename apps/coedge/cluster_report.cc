@@ -31,6 +31,12 @@ Result<ClusterSummary> read_cluster_summary(const std::string& path) {
                                       m.at("batches").get<std::vector<uint64_t>>()};
       }
     }
+    if (j.contains("startup")) {
+      const auto& up = j.at("startup");
+      auto seconds = [&](const char* key) { return up.at(key).is_null() ? -1.0 : up.at(key).get<double>(); };
+      s.first_plan_s = seconds("first_plan_s");
+      s.all_first_met_s = seconds("all_first_met_s");
+    }
     const auto& tot = j.at("totals");
     s.released = tot.at("released");
     s.met = tot.at("met");
@@ -58,6 +64,17 @@ std::string format_cluster_summary(const Scenario& scenario, const ClusterSummar
     if (auto it = s.allocation.find(n.name); it != s.allocation.end())
       for (const std::string& t : it->second) tasks += (tasks.empty() ? "" : ",") + t;
     out += " " + n.name + "[" + tasks + "]";
+  }
+  char line[200];
+  if (s.first_plan_s >= 0) {
+    std::snprintf(line, sizeof line, "\nStart-up (since the master started): first plan after %.1f s; ", s.first_plan_s);
+    out += line;
+    if (s.all_first_met_s >= 0) {
+      std::snprintf(line, sizeof line, "every node given tasks met its first job by %.1f s", s.all_first_met_s);
+      out += line;
+    } else {
+      out += "a node given tasks never met a job";
+    }
   }
   out += "\nEvery released job is counted: " + std::string(s.accounted ? "yes" : "NO") + "\n";
   return out;

@@ -39,6 +39,8 @@ struct ClusterSummary {
     std::vector<uint64_t> batches;
   };
   std::map<std::string, Measured> measured_profiles;
+  // Start-up, seconds since the master started (-1: did not happen, or an older summary).
+  double first_plan_s = -1, all_first_met_s = -1;
 };
 
 Result<ClusterSummary> read_cluster_summary(const std::string& path);

@@ -113,8 +113,9 @@ Result<ClusterRunResult> run_cluster(const Scenario& scenario, const ClusterRunO
       " cores per node");
   auto network = EmulatedNetwork::create(plan);
   if (!network.ok()) return network.error();
-  // The nodes start unthrottled: loading models at a fraction of a core would take a
-  // minute. Their quota applies from the master's first plan, before any frame.
+  // The nodes start unthrottled, so that they report quickly; their quota applies from the
+  // master's first plan, before they start any task (lean nodes load a model when a plan
+  // gives them a task that uses it) and before any frame.
   std::vector<std::unique_ptr<CpuLimit>> limits;
   for (const NodeSpec& n : scenario.nodes) {
     auto limit = CpuLimit::create(options.prefix, n.name, options.node_cores);
@@ -212,7 +213,7 @@ Result<ClusterRunResult> run_cluster(const Scenario& scenario, const ClusterRunO
             " s of start-up; running for " + format_duration(duration));
         next_progress = 20;
       } else if (seconds_since(launched) >= next_progress) {
-        say("starting up: waiting for every node to load its models and report (" +
+        say("starting up: waiting for every node to report (" +
             std::to_string(static_cast<int>(seconds_since(launched))) + " s)");
         next_progress += 15;
       }

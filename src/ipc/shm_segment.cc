@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -74,7 +75,7 @@ struct PoolHeader {
   uint64_t stride;  // slot header + payload
   uint32_t count;
   uint32_t index;
-  std::atomic<uint32_t> hint;  // where the producer looks first
+  std::atomic<uint32_t> hint;  // unused (kept: the layout is shared with built workers)
 };
 
 static_assert(std::atomic<uint32_t>::is_always_lock_free && std::atomic<uint64_t>::is_always_lock_free,
@@ -178,20 +179,32 @@ uint32_t Ring::entry_bytes() const { return ring_header(h_)->entry_bytes; }
 // --- Pool ---------------------------------------------------------------------------
 bool Pool::alloc(ChunkRef& out) {
   PoolHeader* p = pool_header(h_);
-  const uint32_t start = p->hint.load(std::memory_order_relaxed);
-  for (uint32_t k = 0; k < p->count; ++k) {
-    const uint32_t i = (start + k) % p->count;
+  // The lowest free chunk: the chunks in use stay few and low, so the memory a pool
+  // touches is what its peak of chunks in flight needs, not the whole pool.
+  for (uint32_t i = 0; i < p->count; ++i) {
     ChunkSlot* c = chunk_slot(h_, i);
     // Only this pool's producer takes a free chunk, so no other process races us here.
     const uint64_t w = c->word.load(std::memory_order_acquire);
     if (state_of(w) != kFree) continue;
     const uint32_t generation = (generation_of(w) + 1) & 0x3fffffffu;
     c->word.store(make_word(generation, kFilling, 0), std::memory_order_relaxed);
-    p->hint.store((i + 1) % p->count, std::memory_order_relaxed);
     out = ChunkRef{index_, i, generation, 0};
     return true;
   }
   return false;
+}
+
+void Pool::prefault(uint32_t chunks) {
+  const PoolHeader* p = pool_header(h_);
+  chunks = std::min(chunks, p->count);
+  if (chunks == 0) return;
+  const long page = ::sysconf(_SC_PAGESIZE);
+  const auto first = reinterpret_cast<uintptr_t>(chunk_slot(h_, 0));
+  const uintptr_t end = first + static_cast<uintptr_t>(p->stride) * chunks;
+  const uintptr_t begin = first / static_cast<uintptr_t>(page) * static_cast<uintptr_t>(page);
+#ifdef MADV_POPULATE_WRITE
+  (void)::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
+#endif
 }
 
 void* Pool::data(ChunkRef ref) const {
@@ -307,9 +320,10 @@ Result<std::unique_ptr<Segment>> Segment::create(const std::string& path, const 
     ::unlink(path.c_str());
     return e;
   }
-  // MAP_POPULATE: a chunk touched for the first time would otherwise cost a page fault
-  // per 4 KiB in the middle of a job (several ms for a YOLO-640 output item).
-  void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+  // Not populated: the segment is sized for every task the node may run, and only the
+  // chunks that are used take memory (Pool::prefault backs a task's first chunks when it
+  // starts, so that its first jobs do not pay the page faults).
+  void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   ::close(fd);
   if (base == MAP_FAILED) {
     Error e = io_error("cannot map", path);
@@ -373,7 +387,8 @@ Result<std::unique_ptr<Segment>> Segment::open(const std::string& path) {
     return Error{ErrorCode::kInvalidInput, path + " is not a CoEdge shared-memory segment"};
   }
   const auto bytes = static_cast<uint64_t>(st.st_size);
-  void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+  // Not populated: this process touches only its own parts (a minor fault per page, once).
+  void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   ::close(fd);
   if (base == MAP_FAILED) return io_error("cannot map", path);
   auto* header = static_cast<SegmentHeader*>(base);

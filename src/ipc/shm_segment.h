@@ -132,6 +132,12 @@ class Pool {
   // `bit` on every published chunk.
   void release_all(uint64_t bit);
   uint32_t in_use() const;  // chunks not free (filling or published)
+  // Backs the first `chunks` chunks with memory now (the segment is mapped without it, so
+  // that a node holds memory only for the chunks its tasks use; alloc() takes the lowest
+  // free chunk, so a task in steady state cycles through the first few). Without it the
+  // first write to each page costs a fault, in the middle of a job. Best effort: a kernel
+  // without MADV_POPULATE_WRITE (before 5.14) faults lazily.
+  void prefault(uint32_t chunks);
 
  private:
   friend class Segment;

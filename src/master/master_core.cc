@@ -37,7 +37,7 @@ MasterCore::MasterCore(const Scenario& scenario, MasterConfig config, TimePoint 
 
 MasterCore::~MasterCore() = default;
 
-void MasterCore::on_report(const net::NodeReport& report, TimePoint /*now*/) {
+void MasterCore::on_report(const net::NodeReport& report, TimePoint now) {
   if (phase_ == Phase::kDone) return;
   if (!state_.on_report(report)) {
     if (std::find(unknown_reported_.begin(), unknown_reported_.end(), report.node) == unknown_reported_.end()) {
@@ -52,6 +52,12 @@ void MasterCore::on_report(const net::NodeReport& report, TimePoint /*now*/) {
   ++info.reports;
   info.plan_epoch = report.plan_epoch;
   info.plan_version = report.plan_version;
+  if (!info.up_at) info.up_at = now;
+  if (!info.first_met_at) {
+    for (const net::TaskReport& t : report.tasks) {
+      if (t.met > 0) info.first_met_at = now;
+    }
+  }
   if (phase_ == Phase::kWaiting && !alive_[k]) {
     queued_logs_.push_back("node " + report.node + " is up");
     alive_[k] = true;
@@ -135,6 +141,7 @@ void MasterCore::tick_waiting(TimePoint now, int64_t wall_now_ns, Actions& out) 
 void MasterCore::start_running(TimePoint now, int64_t wall_now_ns, Actions& out) {
   enter(Phase::kRunning, out);
   run_start_ = now;
+  ran_ = true;
   std::vector<policy::PlanRecord> records;
   publish(dispatcher_->initial(records), now, wall_now_ns, out);
   for (const policy::PlanRecord& r : records)
@@ -244,6 +251,9 @@ void MasterCore::enter(Phase phase, Actions& out) {
 void MasterCore::publish(const policy::Plan& plan, TimePoint now, int64_t wall_now_ns, Actions& out) {
   if (version_ > 0 && plan.node_of_task == current_) return;  // unchanged: nothing to publish
   current_ = plan.node_of_task;
+  for (const NodeIndex k : current_) {
+    if (k != kNone && k < nodes_.size()) nodes_[k].ever_given_tasks = true;
+  }
   PublishedPlan p;
   p.t = since_start(now);
   p.plan.version = ++version_;
@@ -271,6 +281,7 @@ MasterSummary MasterCore::summary() const {
   s.scenario = scenario_.name;
   s.dispatcher = config_.dispatcher.text();
   s.duration_s = ran_s_;
+  s.first_plan_s = ran_ ? to_s(run_start_ - started_) : -1;
   s.window_s = to_s(config_.window);
   s.epoch = config_.epoch;
   s.plan_versions = version_;
@@ -314,6 +325,9 @@ MasterSummary MasterCore::summary() const {
     n.plan_epoch = nodes_[k].plan_epoch;
     n.plan_version = nodes_[k].plan_version;
     n.stopped = !alive_[k];
+    n.up_s = nodes_[k].up_at ? to_s(*nodes_[k].up_at - started_) : -1;
+    n.first_met_s = nodes_[k].first_met_at ? to_s(*nodes_[k].first_met_at - started_) : -1;
+    n.ever_given_tasks = nodes_[k].ever_given_tasks;
     for (TaskIndex task = 0; task < current_.size(); ++task)
       if (current_[task] == k) n.tasks.push_back(scenario_.tasks[task].name);
     s.nodes.push_back(std::move(n));

@@ -101,6 +101,10 @@ struct NodeSummary {
   uint64_t plan_epoch = 0, plan_version = 0;   // the plan it runs, from its last report
   bool stopped = false;                        // gone at the end (it sent its final report)
   std::vector<std::string> tasks;              // what the last plan gave it
+  // Start-up, in seconds since the master started (-1: never): its first report, and the
+  // first report counting a job it met.
+  double up_s = -1, first_met_s = -1;
+  bool ever_given_tasks = false;               // some plan gave it a task
 };
 
 struct MasterSummary {
@@ -109,6 +113,18 @@ struct MasterSummary {
   double window_s = 0;
   uint64_t epoch = 0;
   uint64_t plan_versions = 0;  // plans published
+  double first_plan_s = -1;    // since the master started; -1: none
+  // Start-up: when the last node that some plan gave a task met its first job (seconds
+  // since the master started); -1 when one of them never did.
+  double all_first_met_s() const {
+    double latest = -1;
+    for (const NodeSummary& n : nodes) {
+      if (!n.ever_given_tasks) continue;
+      if (n.first_met_s < 0) return -1;
+      latest = std::max(latest, n.first_met_s);
+    }
+    return latest;
+  }
   std::vector<TaskSummary> tasks;                                  // scenario order
   std::vector<std::pair<std::string, TaskAccount>> models;         // those that released jobs
   TaskAccount totals;
@@ -161,6 +177,8 @@ class MasterCore {
   struct NodeInfo {
     uint64_t reports = 0;
     uint64_t plan_epoch = 0, plan_version = 0;
+    std::optional<TimePoint> up_at, first_met_at;
+    bool ever_given_tasks = false;
   };
   struct Change {  // a liveliness change, for the dispatcher at the next tick
     NodeIndex node;
@@ -196,6 +214,7 @@ class MasterCore {
   TimePoint started_;       // the core's creation: wait_for_nodes counts from it
   TimePoint next_note_;     // the next "waiting: k/n nodes up"
   TimePoint run_start_;     // the first plan
+  bool ran_ = false;        // a first plan was published
   TimePoint next_window_, next_progress_;
   TimePoint settle_until_, drain_until_;
   double ran_s_ = 0;

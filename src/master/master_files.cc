@@ -1,5 +1,6 @@
 #include "master/master_files.h"
 
+#include <cmath>
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -48,6 +49,13 @@ std::string window_json_line(const Scenario& scenario, const WindowRecord& w) {
   return line.dump();
 }
 
+namespace {
+// A start-up time for summary.json, to 0.1 s; null when it did not happen.
+nlohmann::json seconds_or_null(double s) {
+  return s < 0 ? nlohmann::json(nullptr) : nlohmann::json(std::round(s * 10) / 10);
+}
+}  // namespace
+
 std::string summary_json(const MasterSummary& s) {
   nlohmann::json j;
   j["scenario"] = s.scenario;
@@ -75,8 +83,12 @@ std::string summary_json(const MasterSummary& s) {
   for (const NodeSummary& n : s.nodes) {
     j["allocation"][n.node] = n.tasks;
     j["nodes"][n.node] = {{"reports", n.reports}, {"plan_epoch", n.plan_epoch}, {"plan_version", n.plan_version},
-                          {"stopped", n.stopped}};
+                          {"stopped", n.stopped}, {"up_s", seconds_or_null(n.up_s)},
+                          {"first_met_s", seconds_or_null(n.first_met_s)}};
   }
+  // Seconds since the master started; null: did not happen.
+  j["startup"] = {{"first_plan_s", seconds_or_null(s.first_plan_s)},
+                  {"all_first_met_s", seconds_or_null(s.all_first_met_s())}};
   return j.dump(2);
 }
 

@@ -61,6 +61,7 @@ struct ClusterFeed::Impl {
     uint32_t reader = 0;             // 0: not subscribed
     bool active = false;             // the pipeline runs it (from subscribe to unsubscribe)
     bool ready_told = false;         // the hand-over table was told it is ready
+    int64_t claimed_from = 0;        // the last claim logged (a later plan re-claims)
     int64_t gained_from = 0;         // the capture stamp from which the task came here
     bool ever_active = false;        // reported from then on
     uint64_t sequence = 0;
@@ -297,6 +298,8 @@ struct ClusterFeed::Impl {
     ack.version = a.version & 0xffffffffu;
     ack.from_ns = a.from_ns;
     if (Status st = ack_writer->write(ack); !st.ok()) log("acknowledgement not sent: " + st.error().message);
+    if (tasks[a.task].claimed_from == a.from_ns) return;
+    tasks[a.task].claimed_from = a.from_ns;
     char line[160];
     std::snprintf(line, sizeof line, "%s: ready; takes its frames from unix %.3f s", ack.task.c_str(),
                   static_cast<double>(a.from_ns) / 1e9);

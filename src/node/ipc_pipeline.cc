@@ -128,6 +128,7 @@ class IpcPipeline final : public Pipeline {
         std::fprintf(stderr, "coedge node: %s\n", st.error().message.c_str());
       }
     }
+    prefault_pools(task);
     active_[task] = true;
     const ModelIndex m = ctx_.scenario->tasks[task].model;
     if (models_[m].users++ == 0 && model_state_[m].load() == ModelMemo::kUnloaded) request_load(m);
@@ -374,6 +375,16 @@ class IpcPipeline final : public Pipeline {
     spec.backoff_max = ctx_.restart_backoff_max;
     spec.backoff_initial = std::min(spec.backoff_initial, spec.backoff_max);
     return spec;
+  }
+
+  // The shared memory holds no page until used (ipc::Pool::prefault): back the chunks a
+  // task cycles through in steady state now, not during its first jobs.
+  void prefault_pools(uint32_t task) {
+    constexpr uint32_t kWarmChunks = 4;
+    const config::NodeTaskConfig& t = ctx_.config->tasks[task];
+    for (const std::string& name : {ipc::tensor_pool(t.name), ipc::output_pool(t.name), ipc::frame_pool(t.sensor)}) {
+      if (auto pool = segment_->pool(name); pool.ok()) pool->prefault(kWarmChunks);
+    }
   }
 
   std::vector<int> worker_ids() const {

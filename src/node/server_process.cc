@@ -1,5 +1,9 @@
 #include "node/server_process.h"
 
+#include <malloc.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
@@ -123,6 +127,8 @@ class ShmSink final : public EngineSink {
 // writes the control ring; an index out of range is still refused.
 class ModelLoader {
  public:
+  static constexpr int kLoaderNice = 10;
+
   ModelLoader(const config::NodeConfig& config, infer::Backend& backend, InferenceEngine& engine,
               ipc::Ring& events)
       : config_(config), backend_(backend), engine_(engine), events_(events), slots_(config.models.size()) {}
@@ -142,7 +148,13 @@ class ModelLoader {
         const std::string file = config_.models[command.model].file;
         std::fprintf(stderr, "coedge server: loading %s\n", file.c_str());
         slot.started = std::chrono::steady_clock::now();
-        slot.loading = std::async(std::launch::async, [this, file] { return backend_.load(file); });
+        slot.loading = std::async(std::launch::async, [this, file] {
+          // Below the node's other threads: a load takes seconds of CPU, and on a node
+          // under a CPU quota it must not starve the inference of the tasks already
+          // running, nor the agent's DDS threads (whose liveliness the master watches).
+          (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kLoaderNice);
+          return backend_.load(file);
+        });
       }
     } else if (command.command == ipc::ModelCommand::kUnload) {
       slot.wanted = false;
@@ -169,6 +181,10 @@ class ModelLoader {
       }
       slot.model = std::move(*model);
       engine_.set_model(m, slot.model.get());
+      // A model file is parsed into temporaries several times its size, freed by now but
+      // kept by the allocator (in the loader thread's arena): give them back, so a node
+      // holds what its models need, not the peak of reading them.
+      ::malloc_trim(0);
       std::fprintf(stderr, "coedge server: %s loaded in %.1f s\n", config_.models[m].name.c_str(),
                    std::chrono::duration<double>(std::chrono::steady_clock::now() - slot.started).count());
       if (slot.wanted) tell(m, ipc::ModelState::kLoaded);
@@ -202,6 +218,7 @@ class ModelLoader {
     if (slots_[m].model) {
       engine_.set_model(m, nullptr);
       slots_[m].model.reset();
+      ::malloc_trim(0);
       std::fprintf(stderr, "coedge server: %s unloaded\n", config_.models[m].name.c_str());
     }
     tell(m, ipc::ModelState::kUnloaded);

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -134,6 +135,29 @@ TEST_F(ClusterRun, RunsEveryTaskAccountsForEveryJobAndLeavesNothingBehind) {
   for (const json& task : summary["tasks"]) EXPECT_GE(task["met"].get<uint64_t>(), 1u) << task.dump();
   // Every node reported bandwidth to the master, which saw shaped links.
   EXPECT_NE(read_text(dir_ / "out/master/windows.jsonl").find("\"mbps\""), std::string::npos);
+  // Lean nodes: a node runs the workers of the tasks a plan gave it, no others, and loads
+  // a model only for them (its server starts with none).
+  std::map<std::string, std::set<std::string>> planned;  // node -> tasks any plan gave it
+  std::ifstream plans(dir_ / "out/master/plans.jsonl");
+  for (std::string line; std::getline(plans, line);) {
+    for (const auto& [task, node] : json::parse(line)["assignments"].items()) {
+      if (!node.get<std::string>().empty()) planned[node.get<std::string>()].insert(task);
+    }
+  }
+  size_t nodes_with_workers = 0;
+  for (const char* node : {"n1", "n2", "n3"}) {
+    const fs::path logs = dir_ / "out/nodes" / node / "logs";
+    std::set<std::string> ran;
+    for (const auto& entry : fs::directory_iterator(logs)) {
+      const std::string name = entry.path().filename();
+      if (name.size() > 8 && name.ends_with(".pre.log")) ran.insert(name.substr(0, name.size() - 8));
+    }
+    for (const std::string& task : ran) EXPECT_EQ(planned[node].count(task), 1u) << node << " ran " << task;
+    const std::string server = read_text(logs / "server.log");
+    EXPECT_EQ(server.find(" loaded in ") != std::string::npos, !planned[node].empty()) << node << ":\n" << server;
+    nodes_with_workers += ran.empty() ? 0 : 1;
+  }
+  EXPECT_GE(nodes_with_workers, 1u);
   expect_nothing_left();
 }
 

@@ -394,6 +394,20 @@ TEST(MasterCore, StopsCamerasThenNodesAndAccountsForEveryReleasedJob) {
   }
   EXPECT_TRUE(s.nodes[1].stopped);
   EXPECT_EQ(s.nodes[1].plan_version, 0u);  // b never reported running a plan
+  // Start-up, since the core's creation: every node up at 1 s (start), the first plan
+  // then; a met its first job in the report at 8 s, b never reported one. Stage 1 put
+  // both tasks on a; stage 2 moved one to b, so not every node given tasks met a job.
+  EXPECT_DOUBLE_EQ(s.first_plan_s, 1.0);
+  EXPECT_DOUBLE_EQ(s.nodes[0].up_s, 1.0);
+  EXPECT_DOUBLE_EQ(s.nodes[0].first_met_s, 8.0);
+  EXPECT_DOUBLE_EQ(s.nodes[1].first_met_s, -1.0);
+  EXPECT_TRUE(s.nodes[0].ever_given_tasks);
+  EXPECT_TRUE(s.nodes[1].ever_given_tasks);
+  EXPECT_FALSE(s.nodes[2].ever_given_tasks);
+  EXPECT_DOUBLE_EQ(s.all_first_met_s(), -1.0);
+  MasterSummary only_a = s;
+  only_a.nodes[1].ever_given_tasks = false;
+  EXPECT_DOUBLE_EQ(only_a.all_first_met_s(), 8.0);
   EXPECT_EQ(a.wake_at, TimePoint::max());
   // Nothing more happens.
   m.report(report("a"));

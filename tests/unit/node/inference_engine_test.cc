@@ -11,7 +11,8 @@
 // kInferenceError and released; a failing forward pass or an output without the batch's
 // items drops the whole batch with kInferenceError; edf and fixed run batch 1 in their
 // order; step() returns the scheduler's wake_at when nothing runs (TimePoint::max() when
-// idle); drop_all(kShutdown) drops and releases everything queued. Time is a ManualClock;
+// idle); drop_all(kShutdown) drops and releases everything queued; a model not loaded
+// (set_model(m, nullptr)) ends its inputs as kNotReady. Time is a ManualClock;
 // nothing sleeps.
 #include "node/inference_engine.h"
 
@@ -547,6 +548,35 @@ TEST_F(InferenceEngineTest, DropAllDropsAndReleasesEverythingQueued) {
     EXPECT_EQ(log_[2 * i + 1].kind, Event::kRelease);
     EXPECT_EQ(log_[2 * i + 1].token, tokens[i]);
   }
+  expect_each_ended_and_released_once();
+}
+
+// Lean nodes load a model when a task that uses it arrives and unload it when none is
+// left: inputs for a model not loaded end at once as kNotReady; inputs queued when their
+// model goes end as kNotReady when the scheduler picks them; the other model runs on.
+TEST_F(InferenceEngineTest, AModelNotLoadedDropsItsInputsAsNotReadyAndTheOthersRun) {
+  build("coedge");
+  engine_->set_model(1, nullptr);
+  EXPECT_FALSE(engine_->has_model(1));
+  EXPECT_TRUE(engine_->has_model(0));
+  const uint64_t early = submit({.task = 2});
+  EXPECT_EQ(sink_.reasons.at(early), DropCause::kNotReady);
+  EXPECT_EQ(engine_->queued(), 0u);
+
+  engine_->set_model(1, models_[1].get());
+  const uint64_t queued_c = submit({.task = 2, .deadline = milliseconds(500)});
+  const uint64_t queued_a = submit({.task = 0, .deadline = milliseconds(500)});
+  engine_->set_model(1, nullptr);  // unloaded while c waits
+  run_until_idle();
+  EXPECT_EQ(sink_.reasons.at(queued_c), DropCause::kNotReady);
+  ASSERT_NE(sink_.output_of(queued_a), nullptr);
+  EXPECT_TRUE(models_[1]->batches.empty());
+
+  engine_->set_model(1, models_[1].get());  // loaded again: runs as before
+  const uint64_t later = submit({.task = 2});
+  run_until_idle();
+  ASSERT_NE(sink_.output_of(later), nullptr);
+  EXPECT_EQ(models_[1]->batches, std::vector<int64_t>{1});
   expect_each_ended_and_released_once();
 }
 

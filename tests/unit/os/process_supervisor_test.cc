@@ -370,6 +370,60 @@ TEST(ProcessSupervisorTest, StopOneChildWithoutRestart) {
   sup.stop_all(1s);
 }
 
+// retire() (a task leaving a lean node): SIGTERM now, reaped by poll() as a retired exit
+// with no restart; a child that ignores SIGTERM is killed by the poll() at now + grace;
+// start() brings a retired child back, also one still retiring.
+TEST(ProcessSupervisorTest, RetireStopsAChildWithoutWaitingOrRestarting) {
+  os::ProcessSupervisor sup;
+  os::ChildSpec spec;
+  spec.name = "polite";
+  spec.argv = {"/bin/sleep", "100"};
+  spec.backoff_initial = 0us;
+  const int polite = sup.add(spec);
+  spec.name = "stubborn";
+  spec.argv = {"sh", "-c", "trap '' TERM; while :; do sleep 0.05; done"};
+  const int stubborn = sup.add(spec);
+  ASSERT_TRUE(sup.start(polite, t0));
+  ASSERT_TRUE(sup.start(stubborn, t0));
+  const pid_t polite_pid = sup.pid(polite);
+  const pid_t stubborn_pid = sup.pid(stubborn);
+
+  sup.retire(polite, t0, 2s);
+  EXPECT_TRUE(sup.retiring(polite));
+  EXPECT_EQ(sup.pid(polite), 0) << "a retiring child is not running";
+  auto events = poll_until(sup, polite, Kind::kExited, t0);
+  const os::ChildEvent* exited = find(events, polite, Kind::kExited);
+  ASSERT_NE(exited, nullptr);
+  EXPECT_TRUE(exited->retired);
+  EXPECT_EQ(exited->signal, SIGTERM);
+  EXPECT_FALSE(sup.retiring(polite));
+  EXPECT_TRUE(is_dead(polite_pid));
+  EXPECT_EQ(find(events, polite, Kind::kRestartScheduled), nullptr);
+  EXPECT_TRUE(sup.poll(t0 + 1h).empty()) << "no restart, ever";
+
+  // The stubborn one outlives SIGTERM; before the grace ends nothing kills it.
+  sup.retire(stubborn, t0, 2s);
+  std::this_thread::sleep_for(100ms);
+  for (const os::ChildEvent& e : sup.poll(t0 + 1s)) EXPECT_NE(e.id, stubborn) << "still in its grace";
+  EXPECT_FALSE(is_dead(stubborn_pid));
+  events = poll_until(sup, stubborn, Kind::kExited, t0 + 2s);
+  exited = find(events, stubborn, Kind::kExited);
+  ASSERT_NE(exited, nullptr);
+  EXPECT_TRUE(exited->retired);
+  EXPECT_EQ(exited->signal, SIGKILL);
+  EXPECT_TRUE(is_dead(stubborn_pid));
+
+  // Back again, and retired again then started while still retiring.
+  ASSERT_TRUE(sup.start(polite, t0 + 1h));
+  EXPECT_GT(sup.pid(polite), 0);
+  sup.retire(polite, t0 + 1h, 2s);
+  ASSERT_TRUE(sup.start(polite, t0 + 1h));
+  EXPECT_GT(sup.pid(polite), 0);
+  EXPECT_FALSE(sup.retiring(polite));
+  sup.stop_all(1s);
+  EXPECT_EQ(sup.pid(polite), 0);
+}
+
 TEST(ProcessSupervisorTest, EnvironmentCwdAndLogFile) {
   TempDir dir;
   os::ProcessSupervisor sup;
