@@ -16,13 +16,13 @@
 #include "config/scenario_loader.h"
 #include "config/scenario_writer.h"
 #include "core/clock.h"
-#include "infer/backend.h"
+#include "infer/make_backend.h"
 #include "infer/onnx_info.h"
 #include "infer/profiler.h"
-#include "node/accounting.h"
+#include "node/core/accounting.h"
 #include "node/frame_source.h"
-#include "node/metrics.h"
-#include "node/node_scenario.h"
+#include "node/core/metrics.h"
+#include "node/core/node_scenario.h"
 #include "node/pipeline.h"
 #include "os/private_mounts.h"
 #include "policy/local_scheduler.h"
@@ -335,17 +335,15 @@ int run_node_agent(const AgentOptions& options) {
     sensors.push_back(std::make_unique<SensorThread>(s, sensor, std::move(*source), tasks, period,
                                                      config, accounting, *pipeline, clock));
   }
-  std::unique_ptr<ClusterFeed> feed;
-  if (options.cluster != nullptr) {
-    auto started = ClusterFeed::start(*options.cluster, *options.cluster_scenario, config, accounting,
-                                      *pipeline, clock);
+  std::unique_ptr<Feed> feed;
+  if (options.feed.start) {
+    auto started = options.feed.start(config, accounting, *pipeline, clock);
     if (!started.ok()) {
       pipeline->stop();
       return fail(started.error().message);
     }
     feed = std::move(*started);
-    log(config, "joined the cluster (DDS domain " + std::to_string(options.cluster->domain) +
-                    "); waiting for the master's plan");
+    if (!options.feed.started.empty()) log(config, options.feed.started);
   }
   bool master_says_stop = false;
   const TimePoint start = clock.now() + std::chrono::milliseconds(100);

@@ -32,7 +32,8 @@
 #include "core/clock.h"
 #include "core/result.h"
 #include "core/scenario.h"
-#include "node/accounting.h"
+#include "node/core/accounting.h"
+#include "node/feed.h"
 #include "node/pipeline.h"
 
 namespace coedge::node {
@@ -54,7 +55,7 @@ struct ClusterOptions {
 // The ROS 2 topic of a task's camera: /coedge/<source node>/<task>/image_raw.
 std::string camera_topic(const std::string& source_node, const std::string& task);
 
-class ClusterFeed {
+class ClusterFeed final : public Feed {
  public:
   // `scenario`: the cluster's (nodes, tasks in the agent's config order, models);
   // `config`: the agent's config, one topic sensor per task, sensor index = task index.
@@ -64,16 +65,16 @@ class ClusterFeed {
                                                     const config::NodeConfig& config,
                                                     Accounting& accounting, Pipeline& pipeline,
                                                     const Clock& clock);
-  ~ClusterFeed();
+  ~ClusterFeed() override;
 
   // Applies a new plan, sends the periodic report, reads commands. Returns true once the
   // master asked this node to stop.
-  bool poll(TimePoint now);
+  bool poll(TimePoint now) override;
   // Accepts no more frames (the agent is stopping and drains what it has): returns once
   // the feeder thread is gone, so nothing is published into the pipeline after it.
-  void stop_accepting();
+  void stop_accepting() override;
   // The last report, after every job is closed, so the master's accounting is complete.
-  void final_report();
+  void final_report() override;
 
   struct Impl;
 

@@ -13,7 +13,7 @@
 // order; step() returns the scheduler's wake_at when nothing runs (TimePoint::max() when
 // idle); drop_all(kShutdown) drops and releases everything queued. Time is a ManualClock;
 // nothing sleeps.
-#include "node/inference_engine.h"
+#include "node/core/inference_engine.h"
 
 #include <gtest/gtest.h>
 
@@ -22,7 +22,7 @@
 #include <map>
 #include <random>
 
-#include "../scenario_builder.h"
+#include "../../scenario_builder.h"
 
 namespace coedge::node {
 namespace {
