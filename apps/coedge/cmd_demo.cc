@@ -28,7 +28,7 @@
 #include "process_support.h"
 #include "config/scenario_loader.h"
 #include "config/scenario_writer.h"
-#include "infer/backend.h"
+#include "infer/make_backend.h"
 #include "infer/profiler.h"
 #include "os/fd.h"
 #include "os/spawn.h"

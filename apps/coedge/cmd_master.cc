@@ -1,7 +1,7 @@
 // `coedge master`: the cluster's master (src/master), and `coedge camera`: a node's
-// cameras publishing frames over DDS (src/node/camera.h). With `coedge node --scenario`,
-// these are the programs of a cluster across real hosts; `coedge cluster` starts them all
-// on one machine, in network namespaces.
+// cameras publishing frames over DDS (src/node/cluster/camera.h). With `coedge node
+// --scenario`, these are the programs of a cluster across real hosts; `coedge cluster`
+// starts them all on one machine, in network namespaces.
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -10,7 +10,7 @@
 #include "process_support.h"
 #include "config/scenario_loader.h"
 #include "master/master_service.h"
-#include "node/camera.h"
+#include "node/cluster/camera.h"
 #include "policy_options.h"
 
 namespace coedge::app {

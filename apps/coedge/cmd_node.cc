@@ -9,7 +9,7 @@
 #include "process_support.h"
 #include "config/node_config_loader.h"
 #include "config/scenario_loader.h"
-#include "node/cluster_config.h"
+#include "node/cluster/cluster_config.h"
 #include "node/node_agent.h"
 #include "node/server_process.h"
 #include "policy_options.h"
@@ -240,8 +240,7 @@ std::function<int()> add_node_command(CLI::App& app) {
     options.summary_json = flags->summary;
     options.stop = stop;
     if (!flags->scenario.empty()) {
-      options.cluster = &cluster;
-      options.cluster_scenario = &scenario;
+      options.feed = node::cluster_feed_starter(cluster, scenario);
       options.server_config_args = {"--scenario", std::filesystem::absolute(flags->scenario).string(), "--name",
                                     flags->name, "--models-dir", flags->models_dir, "--run-dir",
                                     options.config.run_dir};

@@ -13,7 +13,7 @@
 #include "write_file.h"
 #include "config/scenario_loader.h"
 #include "config/scenario_writer.h"
-#include "infer/backend.h"
+#include "infer/make_backend.h"
 #include "infer/profiler.h"
 
 namespace coedge::app {

@@ -3,8 +3,6 @@
 #include <functional>
 #include <numeric>
 
-#include "infer/opencv_backend.h"
-
 namespace coedge::infer {
 
 Tensor Tensor::zeros(std::vector<int64_t> shape) {
@@ -58,12 +56,6 @@ Result<Tensor> Model::run(const Tensor& input) {
                      shape_string(declared) + " (input '" + info_.inputs.front().name + "')"};
   }
   return forward(input);
-}
-
-Result<std::unique_ptr<Backend>> make_backend(std::string_view name, const BackendOptions& options) {
-  if (name == "opencv") return std::unique_ptr<Backend>(std::make_unique<OpencvBackend>(options));
-  return Error{ErrorCode::kInvalidInput,
-               "unknown inference backend '" + std::string(name) + "' (available: opencv)"};
 }
 
 }  // namespace coedge::infer

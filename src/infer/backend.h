@@ -1,6 +1,9 @@
 // The inference backend interface. A Backend loads ONNX models; a Model runs one forward
 // pass over a batch of N inputs. Callers see only this interface, so a GPU backend
-// (TensorRT, ONNX Runtime) slots in behind make_backend() without touching them.
+// (TensorRT, ONNX Runtime) slots in behind make_backend() (infer/make_backend.h) without
+// touching them. This header and onnx_info.h are the interface alone (coedge_infer_api, no
+// OpenCV): code that only runs a Model it is given, like the node's inference engine,
+// links that; coedge_infer holds the backends themselves.
 //
 // Tensors are dense float32, row-major (NCHW for images). A Model validates every batch
 // against the shape its ONNX file declares before the backend sees it, so a wrong input
@@ -66,7 +69,5 @@ class Backend {
   // Errors: missing file, not ONNX, more than one input, an operator the backend lacks.
   virtual Result<std::unique_ptr<Model>> load(const std::string& onnx_path) = 0;
 };
-
-Result<std::unique_ptr<Backend>> make_backend(std::string_view name, const BackendOptions& options);
 
 }  // namespace coedge::infer

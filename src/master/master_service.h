@@ -6,7 +6,7 @@
 // plan again when it changed. A node whose liveliness lapses is lost: its tasks are
 // dispatched again at once. A plan takes effect `plan_lead` after it is published, so
 // that the nodes that gain a task are subscribed before its frames are theirs
-// (node/cluster_feed.h).
+// (node/cluster/cluster_feed.h).
 //
 // Stopping (SIGINT/SIGTERM or `duration`): the cameras are told to stop first, then, once
 // their last frames had time to arrive, the nodes; the master waits for the nodes' final

@@ -214,7 +214,7 @@ struct SourceStats {  // key: task
   int64_t last_stamp_ns = 0;
 };
 
-// A node's claim of a task it was given (ready-based hand-over, node/handover_table.h):
+// A node's claim of a task it was given (ready-based hand-over, node/cluster/handover_table.h):
 // its workers and model are ready, and it takes the frames captured from from_ns on.
 struct TaskAck {  // key: task (the newest claim per task)
   std::string task;

@@ -312,7 +312,7 @@ Result<std::unique_ptr<FrameSource>> open_frame_source(const config::SensorConfi
       return std::unique_ptr<FrameSource>(std::move(source));
     }
     case config::SensorKind::kTopic:
-      break;  // fed by DDS (node/cluster_feed.h), not opened here
+      break;  // fed by DDS (node/cluster/cluster_feed.h), not opened here
   }
   return Error{ErrorCode::kUnsupported, sensor_prefix(config) + "this sensor kind is not a frame source"};
 }

@@ -18,8 +18,8 @@
 #include <thread>
 
 #include "coedge/worker_invoke.h"
-#include "infer/backend.h"
-#include "node/inference_engine.h"
+#include "infer/make_backend.h"
+#include "node/core/inference_engine.h"
 #include "node/pipeline.h"
 #include "node/stock_worker.h"
 

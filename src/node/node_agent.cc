@@ -16,13 +16,13 @@
 #include "config/scenario_loader.h"
 #include "config/scenario_writer.h"
 #include "core/clock.h"
-#include "infer/backend.h"
+#include "infer/make_backend.h"
 #include "infer/onnx_info.h"
 #include "infer/profiler.h"
-#include "node/accounting.h"
+#include "node/core/accounting.h"
 #include "node/frame_source.h"
-#include "node/metrics.h"
-#include "node/node_scenario.h"
+#include "node/core/metrics.h"
+#include "node/core/node_scenario.h"
 #include "node/pipeline.h"
 #include "os/private_mounts.h"
 #include "policy/local_scheduler.h"
@@ -310,7 +310,7 @@ int run_node_agent(const AgentOptions& options) {
     pipeline->stop();
     return fail(st.error().message);
   }
-  if (options.cluster == nullptr) {
+  if (!options.feed.start) {
     // A node of its own runs every task of its config; a cluster node the plan's only
     // (the cluster feed activates them as plans come).
     for (uint32_t t = 0; t < config.tasks.size(); ++t) pipeline->activate(t);
@@ -344,17 +344,15 @@ int run_node_agent(const AgentOptions& options) {
     sensors.push_back(std::make_unique<SensorThread>(s, sensor, std::move(*source), tasks, period,
                                                      config, accounting, *pipeline, clock));
   }
-  std::unique_ptr<ClusterFeed> feed;
-  if (options.cluster != nullptr) {
-    auto started = ClusterFeed::start(*options.cluster, *options.cluster_scenario, config, accounting,
-                                      *pipeline, clock);
+  std::unique_ptr<Feed> feed;
+  if (options.feed.start) {
+    auto started = options.feed.start(config, accounting, *pipeline, clock);
     if (!started.ok()) {
       pipeline->stop();
       return fail(started.error().message);
     }
     feed = std::move(*started);
-    log(config, "joined the cluster (DDS domain " + std::to_string(options.cluster->domain) +
-                    "); waiting for the master's plan");
+    if (!options.feed.started.empty()) log(config, options.feed.started);
   }
   bool master_says_stop = false;
   const TimePoint start = clock.now() + std::chrono::milliseconds(100);

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "config/node_config.h"
-#include "node/cluster_feed.h"
+#include "node/feed.h"
 #include "node/pipeline.h"
 #include "core/time.h"
 
@@ -30,11 +30,12 @@ struct AgentOptions {
   Duration crash_for{};  // inject only this long from the start (0: the whole run)
   bool crash_server = false;
   Duration restart_backoff_max = std::chrono::seconds(5);
-  // A cluster node (`coedge node --scenario`): its topic sensors are fed by the master's
-  // plan over DDS (node/cluster_feed.h). REQUIRES: config.tasks and config.sensors are
-  // cluster_scenario's tasks, in its order (cluster_config.h builds such a config).
-  const ClusterOptions* cluster = nullptr;
-  const Scenario* cluster_scenario = nullptr;
+  // A cluster node (`coedge node --scenario`): its topic sensors are fed from outside, by
+  // the feed that `feed.start` starts once the pipeline is up (node/feed.h); unset: no
+  // feed. A cluster node's is ClusterFeed, over DDS (node/cluster/cluster_config.h:
+  // cluster_feed_starter), whose REQUIRES are that config.tasks and config.sensors are its
+  // scenario's tasks, in its order (cluster_node_config builds such a config).
+  FeedStarter feed;
   std::vector<std::string> server_config_args;  // PipelineContext::server_config_args
 };
 

@@ -20,7 +20,7 @@
 #include "core/result.h"
 #include "core/scenario.h"
 #include "ipc/messages.h"
-#include "node/accounting.h"
+#include "node/core/accounting.h"
 
 namespace coedge::node {
 

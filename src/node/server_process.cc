@@ -13,12 +13,12 @@
 #include <thread>
 
 #include "core/clock.h"
-#include "infer/backend.h"
+#include "infer/make_backend.h"
 #include "ipc/messages.h"
 #include "ipc/node_topology.h"
 #include "ipc/shm_segment.h"
-#include "node/inference_engine.h"
-#include "node/node_scenario.h"
+#include "node/core/inference_engine.h"
+#include "node/core/node_scenario.h"
 
 namespace coedge::node {
 namespace {

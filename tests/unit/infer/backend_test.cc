@@ -7,6 +7,7 @@
 #include <fstream>
 #include <string>
 
+#include "infer/make_backend.h"
 #include "infer_test_util.h"
 
 namespace coedge::infer {

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <string>
 
+#include "infer/make_backend.h"
 #include "infer/profiler.h"
 #include "infer_test_util.h"
 

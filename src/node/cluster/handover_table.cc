@@ -1,4 +1,4 @@
-#include "node/handover_table.h"
+#include "node/cluster/handover_table.h"
 
 #include <algorithm>
 

@@ -1,6 +1,6 @@
 // NodeMetrics (series and values in the exposition text, parsed line by line; /metrics over
 // HTTP on an ephemeral port), job_json (round trip through nlohmann::json) and JobLog.
-#include "node/metrics.h"
+#include "node/core/metrics.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

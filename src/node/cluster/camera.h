@@ -1,6 +1,6 @@
 // A node's cameras (`coedge camera --scenario S.yaml --node N`): for every task whose
 // source is node N, it captures a frame at the task's period and publishes it on the
-// task's ROS 2 image topic (node/cluster_feed.h: camera_topic) as a sensor_msgs/Image,
+// task's ROS 2 image topic (node/cluster/cluster_feed.h: camera_topic) as a sensor_msgs/Image,
 // stamped with its capture time (CLOCK_REALTIME, as ROS does). It stands for the camera
 // driver of a real lamppost, which a ROS 2 driver on Cyclone DDS can replace. It starts
 // each task once the node that the master's first plan gives it acknowledges it is ready

@@ -18,7 +18,7 @@
 // every frame has one owner as long as the nodes' clocks agree (one machine: always; hosts:
 // PTP or NTP) and the acknowledgement arrives within the lead. A node that never gets
 // ready never claims: the old owner keeps the task. The rules live in the hand-over table
-// (node/handover_table.h, passive, tested on its own, ready mode); this feed is its driver.
+// (node/cluster/handover_table.h, passive, tested on its own, ready mode); this feed is its driver.
 // Plans are ordered by (master epoch, version): a restarted master's plans are followed
 // although their versions start again at 1 (net::plan_supersedes); each report names the
 // epoch and version of the newest plan applied.
@@ -38,7 +38,8 @@
 #include "core/clock.h"
 #include "core/result.h"
 #include "core/scenario.h"
-#include "node/accounting.h"
+#include "node/core/accounting.h"
+#include "node/feed.h"
 #include "node/pipeline.h"
 
 namespace coedge::node {
@@ -60,7 +61,7 @@ struct ClusterOptions {
 // The ROS 2 topic of a task's camera: /coedge/<source node>/<task>/image_raw.
 std::string camera_topic(const std::string& source_node, const std::string& task);
 
-class ClusterFeed {
+class ClusterFeed final : public Feed {
  public:
   // `scenario`: the cluster's (nodes, tasks in the agent's config order, models);
   // `config`: the agent's config, one topic sensor per task, sensor index = task index.
@@ -70,16 +71,16 @@ class ClusterFeed {
                                                     const config::NodeConfig& config,
                                                     Accounting& accounting, Pipeline& pipeline,
                                                     const Clock& clock);
-  ~ClusterFeed();
+  ~ClusterFeed() override;
 
   // Applies a new plan, sends the periodic report, reads commands. Returns true once the
   // master asked this node to stop.
-  bool poll(TimePoint now);
+  bool poll(TimePoint now) override;
   // Accepts no more frames (the agent is stopping and drains what it has): returns once
   // the feeder thread is gone, so nothing is published into the pipeline after it.
-  void stop_accepting();
+  void stop_accepting() override;
   // The last report, after every job is closed, so the master's accounting is complete.
-  void final_report();
+  void final_report() override;
 
   struct Impl;
 

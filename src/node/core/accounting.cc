@@ -1,4 +1,4 @@
-#include "node/accounting.h"
+#include "node/core/accounting.h"
 
 namespace coedge::node {
 

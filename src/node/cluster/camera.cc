@@ -1,4 +1,4 @@
-#include "node/camera.h"
+#include "node/cluster/camera.h"
 
 #include <time.h>
 
@@ -13,7 +13,7 @@
 
 #include "core/clock.h"
 #include "core/rng.h"
-#include "node/cluster_feed.h"
+#include "node/cluster/cluster_feed.h"
 
 namespace coedge::node {
 namespace {

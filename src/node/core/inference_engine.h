@@ -20,7 +20,7 @@
 #include "core/scenario.h"
 #include "infer/backend.h"
 #include "ipc/messages.h"
-#include "node/job_record.h"
+#include "node/core/job_record.h"
 #include "policy/local_scheduler.h"
 
 namespace coedge::node {

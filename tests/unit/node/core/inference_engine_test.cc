@@ -14,7 +14,7 @@
 // idle); drop_all(kShutdown) drops and releases everything queued; a model not loaded
 // (set_model(m, nullptr)) ends its inputs as kNotReady. Time is a ManualClock;
 // nothing sleeps.
-#include "node/inference_engine.h"
+#include "node/core/inference_engine.h"
 
 #include <gtest/gtest.h>
 
@@ -23,7 +23,7 @@
 #include <map>
 #include <random>
 
-#include "../scenario_builder.h"
+#include "../../scenario_builder.h"
 
 namespace coedge::node {
 namespace {

@@ -1,4 +1,4 @@
-#include "node/job_ledger.h"
+#include "node/core/job_ledger.h"
 
 #include "core/result.h"
 

@@ -1,11 +1,12 @@
-#include "node/cluster_config.h"
+#include "node/cluster/cluster_config.h"
 
 #include <filesystem>
 #include <fstream>
+#include <utility>
 
 #include "config/node_config_loader.h"
 #include "config/scenario_writer.h"
-#include "node/cluster_feed.h"
+#include "node/cluster/cluster_feed.h"
 
 namespace coedge::node {
 
@@ -65,6 +66,19 @@ Result<config::NodeConfig> cluster_node_config(const Scenario& scenario, const C
                                 scenario.models, "");
   if (!out) return Error{ErrorCode::kIo, "cannot write " + config.profiles};
   return config;
+}
+
+FeedStarter cluster_feed_starter(const ClusterOptions& options, const Scenario& scenario) {
+  FeedStarter starter;
+  starter.start = [options, &scenario](const config::NodeConfig& config, Accounting& accounting,
+                                       Pipeline& pipeline, const Clock& clock) -> Result<std::unique_ptr<Feed>> {
+    auto started = ClusterFeed::start(options, scenario, config, accounting, pipeline, clock);
+    if (!started.ok()) return started.error();
+    return std::unique_ptr<Feed>(std::move(*started));
+  };
+  starter.started =
+      "joined the cluster (DDS domain " + std::to_string(options.domain) + "); waiting for the master's plan";
+  return starter;
 }
 
 }  // namespace coedge::node

@@ -13,8 +13,8 @@
 
 #include "config/node_config.h"
 #include "core/scenario.h"
-#include "node/job_ledger.h"
-#include "node/metrics.h"
+#include "node/core/job_ledger.h"
+#include "node/core/metrics.h"
 
 namespace coedge::node {
 

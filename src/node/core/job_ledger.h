@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "core/time.h"
-#include "node/job_record.h"
+#include "node/core/job_record.h"
 
 namespace coedge::node {
 

@@ -1,4 +1,4 @@
-#include "node/inference_engine.h"
+#include "node/core/inference_engine.h"
 
 #include <algorithm>
 #include <cstring>

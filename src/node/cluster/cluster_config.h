@@ -4,7 +4,8 @@
 // `models_dir`/<name>.onnx, and the scenario's profiles written to the run folder for the
 // inference server. Which tasks actually run is the master's plan: the node starts every
 // task's workers at once, and the plan only opens and closes the flow of frames, so a
-// change never disturbs the other tasks. Pure but for writing the profile file.
+// change never disturbs the other tasks. Pure but for writing the profile file. And the
+// feed that links such an agent to its cluster (cluster_feed_starter).
 #pragma once
 
 #include <string>
@@ -12,6 +13,8 @@
 #include "config/node_config.h"
 #include "core/result.h"
 #include "core/scenario.h"
+#include "node/cluster/cluster_feed.h"
+#include "node/feed.h"
 
 namespace coedge::node {
 
@@ -28,5 +31,11 @@ struct ClusterNodeSettings {
 // Errors: an unknown node, a model file that does not exist, a model whose input is not
 // [3, H, W], a run folder that cannot be written.
 Result<config::NodeConfig> cluster_node_config(const Scenario& scenario, const ClusterNodeSettings& settings);
+
+// The agent's feed for a cluster node (AgentOptions::feed): starts a ClusterFeed
+// (cluster_feed.h) over `scenario` with `options`, once the agent's pipeline is up.
+// REQUIRES: `scenario` outlives the agent's run; the agent's config is
+// cluster_node_config(scenario, ...) for options.node.
+FeedStarter cluster_feed_starter(const ClusterOptions& options, const Scenario& scenario);
 
 }  // namespace coedge::node

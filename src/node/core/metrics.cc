@@ -2,7 +2,7 @@
 // the constructor, so it is exported with value 0 from the start (rate() and absent()
 // then work in Prometheus) and the event methods are a pointer lookup plus an atomic or
 // locked update, with no label-map hashing on the hot path.
-#include "node/metrics.h"
+#include "node/core/metrics.h"
 
 #include <prometheus/counter.h>
 #include <prometheus/exposer.h>

@@ -1,4 +1,4 @@
-#include "node/cluster_feed.h"
+#include "node/cluster/cluster_feed.h"
 
 #include <condition_variable>
 #include <cstdio>
@@ -14,7 +14,7 @@
 #include "net/bandwidth_probe.h"
 #include "net/dds.h"
 #include "net/passive_rate.h"
-#include "node/handover_table.h"
+#include "node/cluster/handover_table.h"
 
 namespace coedge::node {
 namespace {

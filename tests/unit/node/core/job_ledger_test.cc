@@ -10,7 +10,7 @@
 // open_by_stage(). A seeded randomized property test applies a few thousand random
 // operations and checks the conservation invariant (and the bookkeeping against a model
 // of what is open) after every one. Time is passed in by hand; nothing sleeps.
-#include "node/job_ledger.h"
+#include "node/core/job_ledger.h"
 
 #include <gtest/gtest.h>
 

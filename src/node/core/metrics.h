@@ -21,7 +21,7 @@
 
 #include "core/result.h"
 #include "core/time.h"
-#include "node/job_record.h"
+#include "node/core/job_record.h"
 
 namespace prometheus {
 class Counter;

@@ -1,4 +1,4 @@
-#include "node/node_scenario.h"
+#include "node/core/node_scenario.h"
 
 namespace coedge::node {
 

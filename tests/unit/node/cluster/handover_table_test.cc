@@ -1,6 +1,6 @@
 // The hand-over table: each rule on a hand-made timeline, then randomized clusters of
 // tables fed the same plans with random delays (seeded; the seed is printed on failure).
-#include "node/handover_table.h"
+#include "node/cluster/handover_table.h"
 
 #include <gtest/gtest.h>
 

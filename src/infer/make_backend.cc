@@ -1,0 +1,15 @@
+#include "infer/make_backend.h"
+
+#include <string>
+
+#include "infer/opencv_backend.h"
+
+namespace coedge::infer {
+
+Result<std::unique_ptr<Backend>> make_backend(std::string_view name, const BackendOptions& options) {
+  if (name == "opencv") return std::unique_ptr<Backend>(std::make_unique<OpencvBackend>(options));
+  return Error{ErrorCode::kInvalidInput,
+               "unknown inference backend '" + std::string(name) + "' (available: opencv)"};
+}
+
+}  // namespace coedge::infer
