@@ -14,9 +14,13 @@ point when a device has a fixed budget. Descendants are found through
 /proc/PID/task/*/children, so processes that moved into network namespaces or cgroups are
 still counted; a daemonised grandchild that re-parents to init is not.
 
+The same peak is also given by proportional set size (PSS less its shared-memory part,
+plus the tmpfs usage): a page shared by n processes counts 1/n in each, so that sum is
+what the processes really hold together.
+
 Prints a summary to stderr and, with --json, writes
-{"peak_bytes", "peak_rss_bytes", "peak_shm_bytes", "peak_at_s", "wall_s", "exit_code",
- "samples"}. Exits with COMMAND's exit code.
+{"peak_bytes", "peak_rss_bytes", "peak_shm_bytes", "peak_at_s", "peak_pss_bytes",
+ "wall_s", "exit_code", "samples", "top"}. Exits with COMMAND's exit code.
 """
 
 import argparse
@@ -66,6 +70,22 @@ def rss_bytes(pid):
     except OSError:
         pass  # a kernel thread, or a process that just ended
     return max(0, rss - shmem)
+
+
+def pss_bytes(pid):
+    """Proportional set size less its shared-memory part: a page shared by n processes
+    counts 1/n in each, so the sum over processes is what they hold together."""
+    pss = pss_shmem = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    pss = int(line.split()[1]) * 1024
+                elif line.startswith("Pss_Shmem:"):
+                    pss_shmem = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return max(0, pss - pss_shmem)
 
 
 def used_bytes(path):
@@ -143,12 +163,15 @@ def main():
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     peak = {"peak_bytes": 0, "peak_rss_bytes": 0, "peak_shm_bytes": 0, "peak_at_s": 0.0}
     samples = 0
+    peak_pss = 0
     while proc.poll() is None:
         pids = tree(proc.pid)
         by_pid = {p: rss_bytes(p) for p in pids}
         rss = sum(by_pid.values())
         shm = shm_bytes(pids, host_dev, host_base)
+        pss = sum(pss_bytes(p) for p in pids)
         samples += 1
+        peak_pss = max(peak_pss, pss + shm)
         if rss + shm > peak["peak_bytes"]:
             peak.update(peak_bytes=rss + shm, peak_rss_bytes=rss, peak_shm_bytes=shm,
                         peak_at_s=round(time.monotonic() - start, 1))
@@ -156,10 +179,10 @@ def main():
                 peak["top"] = largest(by_pid, args.top)
         time.sleep(args.interval)
     wall = time.monotonic() - start
-    result = dict(peak, wall_s=round(wall, 1), exit_code=proc.returncode, samples=samples)
+    result = dict(peak, peak_pss_bytes=peak_pss, wall_s=round(wall, 1), exit_code=proc.returncode, samples=samples)
     gib = 1024 ** 3
     print(f"measure_run: peak {peak['peak_bytes'] / gib:.2f} GiB (RSS {peak['peak_rss_bytes'] / gib:.2f} + "
-          f"shm {peak['peak_shm_bytes'] / gib:.2f}) at {peak['peak_at_s']:.0f} s; wall {wall:.0f} s; "
+          f"shm {peak['peak_shm_bytes'] / gib:.2f}) at {peak['peak_at_s']:.0f} s; by PSS {peak_pss / gib:.2f} GiB; wall {wall:.0f} s; "
           f"exit {proc.returncode}; {samples} samples", file=sys.stderr)
     for row in peak.get("top", []):
         print(f"  {row['rss_bytes'] / 1024 ** 2:8.0f} MiB  {row['processes']:3d} x {row['command']}", file=sys.stderr)

@@ -38,6 +38,8 @@ inline int64_t realtime_ns() {
       .count();
 }
 
+inline WallTime wall_now() { return from_wall_ns(realtime_ns()); }
+
 class ManualClock final : public Clock {
  public:
   explicit ManualClock(TimePoint start = TimePoint(std::chrono::seconds(1))) : us_(to_us(start)) {}

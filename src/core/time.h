@@ -25,6 +25,23 @@ struct ScenarioClock {
 using TimePoint = ScenarioClock::time_point;
 
 inline constexpr TimePoint kEpoch{};
+
+// Wall-clock instants: CLOCK_REALTIME, nanoseconds since the Unix epoch. The clock of ROS
+// image stamps, of plans' effective times and of nodes' claims, which hosts share through
+// PTP or NTP: the one time that crosses hosts. A type of its own, so that a wall-clock
+// instant cannot be mixed with a TimePoint (simulated, or one host's monotonic clock)
+// without a named conversion; plain int64 nanoseconds (wall_ns, from_wall_ns) only where it
+// goes on the wire or into the hand-over table's integer timeline.
+struct WallClock {
+  using duration = std::chrono::nanoseconds;
+  using rep = duration::rep;
+  using period = duration::period;
+  using time_point = std::chrono::time_point<WallClock, duration>;
+  static constexpr bool is_steady = false;
+};
+using WallTime = WallClock::time_point;
+constexpr WallTime from_wall_ns(int64_t ns) { return WallTime(std::chrono::nanoseconds(ns)); }
+constexpr int64_t wall_ns(WallTime t) { return t.time_since_epoch().count(); }
 inline constexpr Duration kNever = Duration::max();
 
 constexpr Duration from_ms(double ms) {

@@ -12,9 +12,9 @@ namespace coedge::net {
 
 PassiveRate::PassiveRate(Duration window) : window_(window) { COEDGE_CHECK(window > Duration::zero()); }
 
-void PassiveRate::record(const std::string& peer, int64_t bytes, TimePoint sent, TimePoint received) {
+void PassiveRate::record(const std::string& peer, int64_t bytes, WallTime sent, WallTime received) {
   if (bytes <= 0 || received <= sent) return;
-  const auto transfer_us = static_cast<double>((received - sent).count());
+  const double transfer_us = std::chrono::duration<double, std::micro>(received - sent).count();
   // bits per microsecond == Mbit/s
   const double mbps = static_cast<double>(bytes) * 8.0 / transfer_us;
 
@@ -28,7 +28,7 @@ void PassiveRate::record(const std::string& peer, int64_t bytes, TimePoint sent,
   while (p.samples.size() > kMaxSamplesPerPeer) p.samples.pop_front();
 }
 
-std::optional<double> PassiveRate::rate(const std::string& peer, TimePoint now) const {
+std::optional<double> PassiveRate::rate(const std::string& peer, WallTime now) const {
   const auto it = peers_.find(peer);
   if (it == peers_.end()) return std::nullopt;
   std::vector<double> values;
@@ -44,7 +44,7 @@ std::optional<double> PassiveRate::rate(const std::string& peer, TimePoint now) 
   return (lower + upper) / 2.0;
 }
 
-std::size_t PassiveRate::samples(const std::string& peer, TimePoint now) const {
+std::size_t PassiveRate::samples(const std::string& peer, WallTime now) const {
   const auto it = peers_.find(peer);
   if (it == peers_.end()) return 0;
   const auto& samples = it->second.samples;
@@ -57,7 +57,7 @@ BandwidthEstimate::BandwidthEstimate(Duration probe_max_age, Duration passive_wi
   COEDGE_CHECK(probe_max_age > Duration::zero());
 }
 
-void BandwidthEstimate::record_probe(const std::string& peer, double mbps, TimePoint measured_at) {
+void BandwidthEstimate::record_probe(const std::string& peer, double mbps, WallTime measured_at) {
   if (!std::isfinite(mbps) || mbps <= 0.0) return;
   const auto it = probes_.find(peer);
   if (it == probes_.end()) {
@@ -67,22 +67,22 @@ void BandwidthEstimate::record_probe(const std::string& peer, double mbps, TimeP
   }
 }
 
-void BandwidthEstimate::record_frame(const std::string& peer, int64_t bytes, TimePoint sent,
-                                     TimePoint received) {
+void BandwidthEstimate::record_frame(const std::string& peer, int64_t bytes, WallTime sent,
+                                     WallTime received) {
   passive_.record(peer, bytes, sent, received);
 }
 
-std::optional<BandwidthReading> BandwidthEstimate::estimate(const std::string& peer, TimePoint now) const {
+std::optional<BandwidthReading> BandwidthEstimate::estimate(const std::string& peer, WallTime now) const {
   const auto it = probes_.find(peer);
   if (it != probes_.end()) {
-    const Duration age = now - it->second.at;
+    const auto age = std::chrono::duration_cast<Duration>(now - it->second.at);
     if (age >= Duration::zero() && age < probe_max_age_) return BandwidthReading{it->second.mbps, "probe"};
   }
   if (const auto passive = passive_.rate(peer, now)) return BandwidthReading{*passive, "passive"};
   return std::nullopt;
 }
 
-std::optional<double> BandwidthEstimate::mbps(const std::string& peer, TimePoint now) const {
+std::optional<double> BandwidthEstimate::mbps(const std::string& peer, WallTime now) const {
   const auto reading = estimate(peer, now);
   if (!reading) return std::nullopt;
   return reading->mbps;

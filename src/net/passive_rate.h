@@ -1,7 +1,8 @@
 // Passive bandwidth estimation from the sensor frames a node receives anyway, and the
 // per-peer combination of that with active probes (bandwidth_probe.h) that a node agent
 // reports to the master each window. Both classes are pure: no clock reads, no I/O — the
-// caller passes every instant — so they behave identically in the simulator and in tests.
+// caller passes every instant, on the wall clock (WallTime: a frame's capture stamp is the
+// sender's, its reception ours) — so they behave identically in the simulator and in tests.
 //
 // What PassiveRate measures: for each frame received from a peer, the frame's throughput
 // bytes * 8 / (received - sent), in Mbit/s (10^6 bit/s); rate() is the median of these over
@@ -43,30 +44,30 @@ class PassiveRate {
   // A frame of `bytes` from `peer`, sent at `sent` (the sender's clock) and fully received
   // at `received` (ours). Samples older than the window behind the newest reception from
   // the peer are dropped here, so memory stays bounded.
-  void record(const std::string& peer, int64_t bytes, TimePoint sent, TimePoint received);
+  void record(const std::string& peer, int64_t bytes, WallTime sent, WallTime received);
 
   // The median per-frame throughput (Mbit/s) over the frames from `peer` received in
   // (now - window, now]; with an even count, the mean of the two middle values. nullopt
   // when there is none. Meant for `now` at or after the latest reception.
-  std::optional<double> rate(const std::string& peer, TimePoint now) const;
+  std::optional<double> rate(const std::string& peer, WallTime now) const;
 
   // How many frames rate(peer, now) would use.
-  std::size_t samples(const std::string& peer, TimePoint now) const;
+  std::size_t samples(const std::string& peer, WallTime now) const;
 
   Duration window() const { return window_; }
 
  private:
   struct Sample {
-    TimePoint received;
+    WallTime received;
     double mbps;
   };
-  bool in_window(const Sample& s, TimePoint now) const {
+  bool in_window(const Sample& s, WallTime now) const {
     return s.received <= now && s.received > now - window_;
   }
 
   struct Peer {
     std::deque<Sample> samples;  // in recording order
-    TimePoint newest{TimePoint::min()};  // latest reception recorded
+    WallTime newest{WallTime::min()};  // latest reception recorded
   };
 
   Duration window_;
@@ -89,19 +90,19 @@ class BandwidthEstimate {
 
   // A probe result; a value that is not finite and > 0 is ignored (no information). An
   // older result than the one kept (by measured_at) is ignored too.
-  void record_probe(const std::string& peer, double mbps, TimePoint measured_at);
+  void record_probe(const std::string& peer, double mbps, WallTime measured_at);
   // A received frame: see PassiveRate::record.
-  void record_frame(const std::string& peer, int64_t bytes, TimePoint sent, TimePoint received);
+  void record_frame(const std::string& peer, int64_t bytes, WallTime sent, WallTime received);
 
-  std::optional<BandwidthReading> estimate(const std::string& peer, TimePoint now) const;
-  std::optional<double> mbps(const std::string& peer, TimePoint now) const;
+  std::optional<BandwidthReading> estimate(const std::string& peer, WallTime now) const;
+  std::optional<double> mbps(const std::string& peer, WallTime now) const;
 
   const PassiveRate& passive() const { return passive_; }
 
  private:
   struct Probe {
     double mbps;
-    TimePoint at;
+    WallTime at;
   };
 
   Duration probe_max_age_;

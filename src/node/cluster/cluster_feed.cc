@@ -27,8 +27,6 @@ constexpr int64_t kUnsubscribeAfterNs = 3'000'000'000;
 // delivers in milliseconds on a LAN; the margin covers a loaded host.
 constexpr int64_t kAckLeadNs = 300'000'000;
 
-TimePoint realtime_now() { return TimePoint{std::chrono::microseconds(realtime_ns() / 1000)}; }
-
 }  // namespace
 
 std::string camera_topic(const std::string& source_node, const std::string& task) {
@@ -133,8 +131,8 @@ struct ClusterFeed::Impl {
     const TaskSpec& task = scenario.tasks[t];
     {
       std::lock_guard lock(bw_mu);
-      const TimePoint sent{std::chrono::microseconds(image.stamp_ns / 1000)};
-      const TimePoint got{std::chrono::microseconds(received_ns / 1000)};
+      const WallTime sent = from_wall_ns(image.stamp_ns);
+      const WallTime got = from_wall_ns(received_ns);
       if (task.source != self) {
         bandwidth->record_frame(scenario.nodes[task.source].name, static_cast<int64_t>(image.data.size()), sent, got);
       }
@@ -186,7 +184,7 @@ struct ClusterFeed::Impl {
       std::lock_guard lock(bw_mu);
       // A failed probe (the peer busy with another probe, or gone) keeps nothing: the
       // last good value ages out and the passive rate takes over.
-      if (mbps.ok()) bandwidth->record_probe(scenario.nodes[k].name, *mbps, realtime_now());
+      if (mbps.ok()) bandwidth->record_probe(scenario.nodes[k].name, *mbps, wall_now());
     }
   }
 
@@ -379,7 +377,7 @@ struct ClusterFeed::Impl {
     }
     {
       std::lock_guard lock(bw_mu);
-      const TimePoint now = realtime_now();
+      const WallTime now = wall_now();
       for (NodeIndex k = 0; k < scenario.nodes.size(); ++k) {
         if (k == self) continue;
         const std::string& peer = scenario.nodes[k].name;

@@ -140,7 +140,8 @@ TEST_F(ClusterRun, RunsEveryTaskAccountsForEveryJobAndLeavesNothingBehind) {
   std::map<std::string, std::set<std::string>> planned;  // node -> tasks any plan gave it
   std::ifstream plans(dir_ / "out/master/plans.jsonl");
   for (std::string line; std::getline(plans, line);) {
-    for (const auto& [task, node] : json::parse(line)["assignments"].items()) {
+    const json plan = json::parse(line);  // named: items() of a temporary would dangle
+    for (const auto& [task, node] : plan.at("assignments").items()) {
       if (!node.get<std::string>().empty()) planned[node.get<std::string>()].insert(task);
     }
   }

@@ -131,6 +131,7 @@ TEST(NodeTopology, PlanHasEveryNameTheProcessesLookUp) {
   EXPECT_TRUE(has_doorbell(plan, kAgentBell));
   EXPECT_TRUE(has_doorbell(plan, kServerBell));
   EXPECT_NE(find_ring(plan, kServerEvents), nullptr);
+  EXPECT_NE(find_ring(plan, kServerControl), nullptr);
   for (const TaskChannels& t : tasks) {
     SCOPED_TRACE(t.name);
     EXPECT_TRUE(has_doorbell(plan, pre_bell(t.name)));
@@ -153,7 +154,7 @@ TEST(NodeTopology, NamesAreUniqueWithinTheirKind) {
   for (const RingPlan& r : plan.rings) EXPECT_TRUE(rings.insert(r.name).second) << r.name;
   for (const PoolPlan& p : plan.pools) EXPECT_TRUE(pools.insert(p.name).second) << p.name;
   EXPECT_EQ(plan.doorbells.size(), 2u + 2 * 3);
-  EXPECT_EQ(plan.rings.size(), 1u + 5 * 3);
+  EXPECT_EQ(plan.rings.size(), 2u + 5 * 3);  // the server's events and control, five per task
   EXPECT_EQ(plan.pools.size(), 2u * 3 + 2);
 }
 
@@ -161,6 +162,7 @@ TEST(NodeTopology, EachRingRingsItsConsumersDoorbell) {
   const auto tasks = three_tasks();
   const SegmentPlan plan = node_segment_plan(tasks, two_sensors());
   EXPECT_EQ(find_ring(plan, kServerEvents)->doorbell, kAgentBell);
+  EXPECT_EQ(find_ring(plan, kServerControl)->doorbell, kServerBell);  // agent -> server
   for (const TaskChannels& t : tasks) {
     SCOPED_TRACE(t.name);
     EXPECT_EQ(find_ring(plan, frame_ring(t.name))->doorbell, pre_bell(t.name));    // agent -> pre
@@ -175,6 +177,7 @@ TEST(NodeTopology, EntriesAreChunkRefsOrJobEvents) {
   const auto tasks = three_tasks();
   const SegmentPlan plan = node_segment_plan(tasks, two_sensors());
   EXPECT_EQ(find_ring(plan, kServerEvents)->entry_bytes, sizeof(JobEvent));
+  EXPECT_EQ(find_ring(plan, kServerControl)->entry_bytes, sizeof(ServerCommand));
   for (const TaskChannels& t : tasks) {
     EXPECT_EQ(find_ring(plan, frame_ring(t.name))->entry_bytes, sizeof(ChunkRef));
     EXPECT_EQ(find_ring(plan, tensor_ring(t.name))->entry_bytes, sizeof(ChunkRef));

@@ -35,7 +35,7 @@ using SteadyClock = std::chrono::steady_clock;
 
 constexpr auto kCap = seconds(10);  // the only timing bound the tests assert
 
-TimePoint at_ms(double ms) { return kEpoch + from_ms(ms); }
+WallTime at_ms(double ms) { return WallTime{} + from_ms(ms); }
 
 int base_port() { return 20000 + static_cast<int>(::getpid() % 20000); }
 
