@@ -20,6 +20,7 @@
 #include "infer/onnx_info.h"
 #include "infer/profiler.h"
 #include "node/core/accounting.h"
+#include "node/core/agent_loop.h"
 #include "node/frame_source.h"
 #include "node/core/metrics.h"
 #include "node/core/node_scenario.h"
@@ -354,27 +355,26 @@ int run_node_agent(const AgentOptions& options) {
     feed = std::move(*started);
     if (!options.feed.started.empty()) log(config, options.feed.started);
   }
-  bool master_says_stop = false;
   const TimePoint start = clock.now() + std::chrono::milliseconds(100);
   for (size_t i = 0; i < sensors.size(); ++i) sensors[i]->start(start + sensors[i]->phase());
   log(config, config.duration.count() > 0 ? "running for " + format_duration(config.duration)
                                           : "running until Ctrl-C");
 
-  Duration max_deadline{0};
-  for (const TaskSpec& t : scenario->tasks) max_deadline = std::max(max_deadline, t.deadline);
-  // A job still open this long after its deadline was lost somewhere: close it.
-  const Duration grace = std::max<Duration>(std::chrono::seconds(2), 2 * max_deadline);
-  TimePoint next_progress = start + options.progress_every;
-  const bool injecting = options.crash_every.count() > 0;
-  TimePoint next_crash = start + options.crash_every;
+  // What happens when (sweeps, crashes, progress, the stop and the drain) is decided by the
+  // loop's core (core/agent_loop.h); this driver feeds it the clock, the stop sources and
+  // the open jobs, and carries out what it says.
+  AgentLoopConfig loop_config;
+  loop_config.duration = config.duration;
+  loop_config.progress_every = options.progress_every;
+  loop_config.crash_every = options.crash_every;
+  loop_config.crash_for = options.crash_for;
+  for (const TaskSpec& t : scenario->tasks) {
+    loop_config.longest_deadline = std::max(loop_config.longest_deadline, t.deadline);
+  }
+  AgentLoop loop(loop_config, start);
   int crashes_injected = 0;
   const int fds_at_start = count_open_fds();
   const PipelineHealth health_at_start = pipeline->health();
-  TimePoint next_sweep = start;
-  auto should_stop = [&] {
-    return master_says_stop || (options.stop != nullptr && options.stop->load()) ||
-           (config.duration.count() > 0 && clock.now() >= start + config.duration);
-  };
   auto progress_line = [&](TimePoint now) {
     const TaskTotals t = accounting.ledger().totals();
     char line[256];
@@ -386,36 +386,37 @@ int run_node_agent(const AgentOptions& options) {
                   accounting.ledger().open());
     log(config, line);
   };
-  while (!should_stop()) {
-    pipeline->poll(std::chrono::milliseconds(50));
+  for (;;) {
     const TimePoint now = clock.now();
-    if (feed && feed->poll(now)) master_says_stop = true;
-    if (now >= next_sweep) {
-      accounting.expire(now, grace);
+    if (loop.phase() == AgentPhase::kRunning) {
+      // The feed is polled only while running: once its frames are refused it has nothing
+      // more to say than its final report.
+      if (feed && feed->poll(now)) loop.request_stop();  // the master says stop
+      if (options.stop != nullptr && options.stop->load()) loop.request_stop();
+    }
+    const AgentActions act = loop.tick(now, accounting.ledger().open());
+    if (act.sweep) {
+      accounting.expire(now, loop.expiry_grace());
       accounting.refresh_gauges(now);
-      next_sweep = now + std::chrono::seconds(1);
     }
-    if (injecting && now >= next_crash &&
-        (options.crash_for.count() == 0 || now < start + options.crash_for)) {
-      crashes_injected += pipeline->inject_crash(options.crash_server ? CrashTarget::kServer
-                                                                      : CrashTarget::kWorker)
-                              ? 1 : 0;
-      next_crash += options.crash_every;
+    if (act.inject_crash) {
+      crashes_injected +=
+          pipeline->inject_crash(options.crash_server ? CrashTarget::kServer : CrashTarget::kWorker) ? 1 : 0;
     }
-    if (now >= next_progress) {
-      progress_line(now);
-      next_progress += options.progress_every;
+    if (act.progress_line) progress_line(now);
+    if (act.stop_sources) {
+      // Stop releasing; the core then lets the jobs in flight finish.
+      log(config, "stopping: no new frames; finishing the jobs in flight");
+      for (auto& s : sensors) s->stop();
+      if (feed) feed->stop_accepting();
     }
-  }
-
-  // Stop releasing, let the jobs in flight finish, then close what is left.
-  log(config, "stopping: no new frames; finishing the jobs in flight");
-  for (auto& s : sensors) s->stop();
-  if (feed) feed->stop_accepting();
-  const TimePoint stop_at = clock.now();
-  const TimePoint drain_until = stop_at + max_deadline + std::chrono::seconds(1);
-  while (accounting.ledger().open() > 0 && clock.now() < drain_until) {
-    pipeline->poll(std::chrono::milliseconds(20));
+    if (act.finish) break;
+    // Between ticks, the pipeline's news (jobs closing, processes exiting), never past
+    // the core's wake_at; and at most 50 ms while running, so that the stop flag and the
+    // feed are looked at that often, 20 ms while draining, so that the drain ends soon
+    // after the last job closes.
+    const Duration cap = std::chrono::milliseconds(loop.phase() == AgentPhase::kRunning ? 50 : 20);
+    pipeline->poll(act.wake_at >= now + cap ? cap : std::max(Duration(0), act.wake_at - now));
   }
   // Give crashed processes their restart before measuring what is left (health below).
   const PipelineHealth health_at_end = pipeline->health();
@@ -428,7 +429,7 @@ int run_node_agent(const AgentOptions& options) {
     feed.reset();
   }
   if (job_log) job_log->flush();
-  const Duration ran = stop_at - start;
+  const Duration ran = loop.drain_started_at() - start;
 
   // Summary: terminal table and JSON.
   const auto stats = accounting.task_stats();

@@ -21,7 +21,7 @@ struct AgentOptions {
   std::string coedge_exe;    // this program, to start `coedge node-server`
   std::string worker_exe;    // the stock worker executable
   std::string summary_json;  // default: <run_dir>/summary.json
-  Duration progress_every = std::chrono::seconds(10);
+  Duration progress_every = std::chrono::seconds(10);  // 0: no progress lines
   int profile_runs = 5;      // when the models are measured at start
   const std::atomic<bool>* stop = nullptr;  // set (e.g. by a signal) to stop the run
   // Fault injection: every `crash_every` (0: never), SIGKILL a worker in turn, or the
