@@ -29,7 +29,7 @@ help:
 	@echo "make tsan    run the parallel 'coedge sweep' under ThreadSanitizer"
 	@echo "make lto     build the coedge command with LTO, ODR violations as errors (build-lto/)"
 	@echo "make check-layers  check that every #include stays within its target's links"
-	@echo "make demo    setup + build + the lamppost experiment run for real on an emulated cluster (root; ~8 min)"
+	@echo "make demo    setup + build + the lamppost experiment run for real on an emulated cluster (root; ~6 min)"
 	@echo "make bench   setup + build + the benchmarks (docs/PERFORMANCE.md)"
 
 # Installs only what is missing, so a provisioned machine needs no network.

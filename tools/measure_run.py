@@ -57,35 +57,31 @@ def tree(root):
     return seen
 
 
-def rss_bytes(pid):
-    """VmRSS less RssShmem (shared memory is counted once, by shm_bytes)."""
-    rss = shmem = 0
+def kib_fields(path, names):
+    """The named "Name:  N kB" fields of a /proc file, in bytes (0 when absent or gone)."""
+    found = dict.fromkeys(names, 0)
     try:
-        with open(f"/proc/{pid}/status") as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
-                    rss = int(line.split()[1]) * 1024
-                elif line.startswith("RssShmem:"):
-                    shmem = int(line.split()[1]) * 1024
+                name = line.split(":", 1)[0]
+                if name in found:
+                    found[name] = int(line.split()[1]) * 1024
     except OSError:
         pass  # a kernel thread, or a process that just ended
-    return max(0, rss - shmem)
+    return found
+
+
+def rss_bytes(pid):
+    """VmRSS less RssShmem (shared memory is counted once, by shm_bytes)."""
+    f = kib_fields(f"/proc/{pid}/status", ("VmRSS", "RssShmem"))
+    return max(0, f["VmRSS"] - f["RssShmem"])
 
 
 def pss_bytes(pid):
     """Proportional set size less its shared-memory part: a page shared by n processes
     counts 1/n in each, so the sum over processes is what they hold together."""
-    pss = pss_shmem = 0
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    pss = int(line.split()[1]) * 1024
-                elif line.startswith("Pss_Shmem:"):
-                    pss_shmem = int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return max(0, pss - pss_shmem)
+    f = kib_fields(f"/proc/{pid}/smaps_rollup", ("Pss", "Pss_Shmem"))
+    return max(0, f["Pss"] - f["Pss_Shmem"])
 
 
 def used_bytes(path):

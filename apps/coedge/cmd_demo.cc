@@ -470,7 +470,7 @@ std::function<int()> add_demo_command(CLI::App& app) {
       "The paper's smart-lamppost experiment, for real on this machine: measures the models, "
       "scales the scenario to this machine, then runs the emulated cluster with CoEdge and with "
       "Local+EDF and prints Table 4 and Fig. 9a (with the simulator's prediction). Needs root; "
-      "about 8 minutes on 2 cores.");
+      "about 6 minutes on 2 cores.");
   auto f = std::make_shared<DemoFlags>();
   cmd->add_option("--scenario", f->scenario, "the paper scenario to scale")->capture_default_str()->check(CLI::ExistingFile);
   cmd->add_option("-o,--out", f->out, "results folder")->capture_default_str();

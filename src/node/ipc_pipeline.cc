@@ -131,7 +131,9 @@ class IpcPipeline final : public Pipeline {
     prefault_pools(task);
     active_[task] = true;
     const ModelIndex m = ctx_.scenario->tasks[task].model;
-    if (models_[m].users++ == 0 && model_state_[m].load() == ModelMemo::kUnloaded) request_load(m);
+    // A model that failed to load is tried again when a task comes back for it.
+    const ModelMemo state = model_state_[m].load();
+    if (models_[m].users++ == 0 && (state == ModelMemo::kUnloaded || state == ModelMemo::kFailed)) request_load(m);
   }
 
   void deactivate(uint32_t task) override {
