@@ -143,13 +143,16 @@ Result<std::vector<ModelProfile>> measure(const Scenario& scenario, const DemoFl
     rest.runs = 1;
     rest.warmup = 0;
     int last = -1;
-    rest.progress = [&](int done, int all, const std::string&) {
-      const int percent = all ? 100 * done / all : 100;
-      if (percent / 25 != last / 25) std::fprintf(stderr, "\r[demo] measuring %s: %d%%", m.name.c_str(), percent);
-      last = percent;
-    };
+    const bool terminal = ::isatty(STDERR_FILENO) != 0;  // progress on a terminal only
+    if (terminal) {
+      rest.progress = [&](int done, int all, const std::string&) {
+        const int percent = all ? 100 * done / all : 100;
+        if (percent / 25 != last / 25) std::fprintf(stderr, "\r[demo] measuring %s: %d%%", m.name.c_str(), percent);
+        last = percent;
+      };
+    }
     auto measured = profile_model(**model, m.name, rest);
-    std::fprintf(stderr, "\n");
+    if (terminal) std::fprintf(stderr, "\n");
     if (!measured.ok()) return measured.error();
     measured->batches.insert(measured->batches.begin(), first->batches.front());
     ModelProfile p = infer::to_model_profile(*measured, notes);

@@ -1,5 +1,7 @@
 // `coedge sim`: runs a scenario in the discrete-event simulator with one policy pair, or
 // the paper's pairs side by side (--compare), prints tables and writes CSV/JSON files.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <optional>
@@ -223,7 +225,7 @@ int run_sim(const SimArgs& args) {
     const std::string label = pair.label;
     sim::SimOptions options = options_for(pair);
     options.record_jobs = args.jobs;
-    if (!args.quiet) {
+    if (!args.quiet && ::isatty(STDERR_FILENO) != 0) {  // progress on a terminal only
       options.progress = [&label](double fraction) {
         std::fprintf(stderr, "\r[%s] simulated %3.0f%%", label.c_str(), fraction * 100.0);
         if (fraction >= 1.0) std::fprintf(stderr, "\n");

@@ -1,6 +1,7 @@
 #include "node/node_agent.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -95,15 +96,19 @@ Result<std::vector<ModelProfile>> obtain_profiles(const AgentOptions& options, s
     po.runs = options.profile_runs;
     po.warmup = 1;
     int last_percent = -1;
-    po.progress = [&](int done, int all, const std::string&) {
-      const int percent = all > 0 ? done * 100 / all : 100;
-      if (percent / 10 != last_percent / 10) {
-        std::fprintf(stderr, "\r[node %s] profiling %s: %d%%", config.name.c_str(), m.name.c_str(), percent);
-        last_percent = percent;
-      }
-    };
+    const bool terminal = ::isatty(STDERR_FILENO) != 0;  // progress on a terminal only
+    if (terminal) {
+      po.progress = [&](int done, int all, const std::string&) {
+        const int percent = all > 0 ? done * 100 / all : 100;
+        if (percent / 10 != last_percent / 10) {
+          std::fprintf(stderr, "\r[node %s] profiling %s: %d%%", config.name.c_str(), m.name.c_str(), percent);
+          last_percent = percent;
+        }
+      };
+    }
     auto measured = profile_model(**model, m.name, po);
-    std::fprintf(stderr, "\n");
+    if (terminal) std::fprintf(stderr, "\n");
+    else log(config, "profiled " + m.name);
     if (!measured.ok()) return measured.error();
     profiles.push_back(infer::to_model_profile(*measured, notes));
   }
