@@ -50,6 +50,12 @@ NodeIndex Scenario::find_node(const std::string& wanted) const {
   return kNone;
 }
 
+TaskIndex Scenario::find_task(const std::string& wanted) const {
+  for (size_t i = 0; i < tasks.size(); ++i)
+    if (tasks[i].name == wanted) return static_cast<TaskIndex>(i);
+  return kNone;
+}
+
 ModelIndex Scenario::find_model(const std::string& wanted) const {
   for (size_t i = 0; i < models.size(); ++i)
     if (models[i].name == wanted) return static_cast<ModelIndex>(i);

@@ -101,6 +101,7 @@ struct Scenario {
 
   NodeIndex find_node(const std::string& name) const;
   ModelIndex find_model(const std::string& name) const;
+  TaskIndex find_task(const std::string& name) const;  // kNone when there is none
 };
 
 // Time to send `bytes` over `mbps` (Eq. 2 without latency), rounded up to the

@@ -141,7 +141,6 @@ void MasterCore::tick_waiting(TimePoint now, int64_t wall_now_ns, Actions& out) 
 void MasterCore::start_running(TimePoint now, int64_t wall_now_ns, Actions& out) {
   enter(Phase::kRunning, out);
   run_start_ = now;
-  ran_ = true;
   std::vector<policy::PlanRecord> records;
   publish(dispatcher_->initial(records), now, wall_now_ns, out);
   for (const policy::PlanRecord& r : records)
@@ -281,7 +280,7 @@ MasterSummary MasterCore::summary() const {
   s.scenario = scenario_.name;
   s.dispatcher = config_.dispatcher.text();
   s.duration_s = ran_s_;
-  s.first_plan_s = ran_ ? to_s(run_start_ - started_) : -1;
+  s.first_plan_s = version_ > 0 ? to_s(run_start_ - started_) : -1;  // stage 1 always publishes
   s.window_s = to_s(config_.window);
   s.epoch = config_.epoch;
   s.plan_versions = version_;

@@ -214,7 +214,6 @@ class MasterCore {
   TimePoint started_;       // the core's creation: wait_for_nodes counts from it
   TimePoint next_note_;     // the next "waiting: k/n nodes up"
   TimePoint run_start_;     // the first plan
-  bool ran_ = false;        // a first plan was published
   TimePoint next_window_, next_progress_;
   TimePoint settle_until_, drain_until_;
   double ran_s_ = 0;

@@ -434,8 +434,7 @@ class IpcPipeline final : public Pipeline {
         }
       }
       if (ctx_.clock->now() > give_up) {
-        return Error{ErrorCode::kIo, what + " were not all ready within " + format_duration(timeout) +
-                                         "; see " + log_dir_};
+        return Error{ErrorCode::kIo, what + " not ready within " + format_duration(timeout) + "; see " + log_dir_};
       }
     }
     return Ok{};

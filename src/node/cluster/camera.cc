@@ -123,16 +123,17 @@ int run_camera(const Scenario& scenario, const CameraOptions& options) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   constexpr int64_t kReadyTimeoutNs = 60'000'000'000;
+  std::vector<bool> placed(scenario.tasks.size(), false);  // by the first plan
+  for (const net::Assignment& a : first_plan->assignments) {
+    if (const TaskIndex t = scenario.find_task(a.task); t != kNone && !a.node.empty()) placed[t] = true;
+  }
   auto decide_starts = [&] {
     const std::vector<net::TaskAck> claims = (*acks)->take();
     const int64_t now = realtime_ns();
     for (auto& camera : cameras) {
       if (camera->start_ns.load() != 0) continue;
       const std::string& name = scenario.tasks[camera->task].name;
-      int64_t start = 0;
-      bool placed = false;
-      for (const net::Assignment& a : first_plan->assignments) placed |= a.task == name && !a.node.empty();
-      if (!placed) start = first_plan->effective_ns;
+      int64_t start = placed[camera->task] ? 0 : first_plan->effective_ns;
       for (const net::TaskAck& c : claims) {
         if (c.task == name) start = start == 0 ? c.from_ns : std::min(start, c.from_ns);
       }

@@ -69,6 +69,10 @@ struct ClusterFeed::Impl {
   };
   std::mutex mu;
   std::vector<TaskState> tasks;
+  // Tasks to start (true) or stop in the pipeline, in order: carried out by the loop
+  // thread once it has let go of mu (start_and_stop_tasks), as starting a task forks its
+  // workers and backs its shared memory, which must not hold up the feeder thread.
+  std::vector<std::pair<HandOverTask, bool>> pipeline_changes;
   std::map<uint32_t, uint32_t> task_of_reader;
   // The newest plan applied (loop thread only), for the reports: by (master epoch,
   // version), net::plan_supersedes. The hand-over table orders plans by one number: the
@@ -221,11 +225,10 @@ struct ClusterFeed::Impl {
     p.mine.assign(tasks.size(), false);
     p.unplaced.assign(tasks.size(), false);
     for (const net::Assignment& a : plan.assignments) {
-      for (uint32_t t = 0; t < scenario.tasks.size(); ++t) {
-        if (scenario.tasks[t].name != a.task) continue;
-        if (a.node == options.node) p.mine[t] = true;
-        if (a.node.empty()) p.unplaced[t] = true;
-      }
+      const TaskIndex t = scenario.find_task(a.task);
+      if (t == kNone) continue;  // not a task of this node's scenario
+      if (a.node == options.node) p.mine[t] = true;
+      if (a.node.empty()) p.unplaced[t] = true;
     }
     std::string gained, lost;
     carry_out(handover.on_plan(p, realtime_ns()), gained, lost);
@@ -240,7 +243,7 @@ struct ClusterFeed::Impl {
       // Lean nodes: the task runs here while it is subscribed; the table hears when it
       // is ready (poll) and then claims it.
       if (!state.active) {
-        pipeline.activate(t);
+        pipeline_changes.emplace_back(t, true);
         state.active = true;
       }
       if (state.reader != 0) continue;
@@ -260,7 +263,7 @@ struct ClusterFeed::Impl {
     for (const HandOverTask t : actions.unsubscribe) {
       TaskState& state = tasks[t];
       if (state.active) {
-        pipeline.deactivate(t);
+        pipeline_changes.emplace_back(t, false);
         state.active = false;
         if (state.ready_told) handover.on_not_ready(t);
         state.ready_told = false;
@@ -281,6 +284,19 @@ struct ClusterFeed::Impl {
       gained += " " + scenario.tasks[c.task].name;
     }
     for (const HandOverActions::Change& c : actions.lost) lost += " " + scenario.tasks[c.task].name;
+  }
+
+  // Loop thread, without mu.
+  void start_and_stop_tasks() {
+    std::vector<std::pair<HandOverTask, bool>> changes;
+    {
+      std::lock_guard lock(mu);
+      changes.swap(pipeline_changes);
+    }
+    for (const auto& [t, start] : changes) {
+      if (start) pipeline.activate(t);
+      else pipeline.deactivate(t);
+    }
   }
 
   // REQUIRES: mu held. The claim goes to every other node and the cameras.
@@ -330,10 +346,9 @@ struct ClusterFeed::Impl {
     }
     for (const net::TaskAck& c : claims) {
       if (c.node == options.node) continue;  // our own, back from DDS
-      uint32_t t = 0;
-      while (t < scenario.tasks.size() && scenario.tasks[t].name != c.task) ++t;
+      const TaskIndex t = scenario.find_task(c.task);
       const auto order = order_of(c.epoch, c.version);
-      if (t == scenario.tasks.size() || !order) continue;  // not a task or a master we know
+      if (t == kNone || !order) continue;  // not a task or a master we know
       carry_out(handover.on_ack(HandOverAck{t, *order, c.from_ns}, now_ns), gained, lost);
     }
     if (!gained.empty() || !lost.empty()) {
@@ -472,6 +487,7 @@ bool ClusterFeed::poll(TimePoint now) {
   if (auto plan = d.plans->take()) d.apply(*plan);
   d.follow_readiness_and_acks(realtime_ns());
   d.unsubscribe_finished(realtime_ns());
+  d.start_and_stop_tasks();
   for (const net::Command& c : d.commands->take()) {
     if (c.command == "stop" && (c.node.empty() || c.node == d.options.node)) {
       if (!d.stop_requested) d.log("the master asked this node to stop");
