@@ -2,13 +2,39 @@
 
 #include <algorithm>
 #include <map>
+#include <utility>
 
-#include <opencv2/dnn.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "infer/image.h"
 
 namespace coedge::infer {
+
+namespace {
+
+// Greedy non-maximum suppression, the rule of OpenCV's cv::dnn::NMSBoxes (eta 1, no
+// top-k): candidates scoring above `threshold`, best first (ties in input order), each
+// kept unless it overlaps a kept box by more than `max_iou` (intersection over union).
+// Written here so that a worker links OpenCV's core and imgproc only, not its DNN module
+// and the libraries that come with it (a worker is one of many small processes).
+std::vector<size_t> suppress_overlaps(const std::vector<cv::Rect2d>& boxes, const std::vector<float>& scores,
+                                      float threshold, float max_iou) {
+  std::vector<std::pair<float, size_t>> order;
+  for (size_t i = 0; i < scores.size(); ++i) {
+    if (scores[i] > threshold) order.emplace_back(scores[i], i);
+  }
+  std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<size_t> kept;
+  for (const auto& [score, i] : order) {
+    const bool keep = std::all_of(kept.begin(), kept.end(), [&](size_t k) {
+      return 1.f - static_cast<float>(cv::jaccardDistance(boxes[i], boxes[k])) <= max_iou;
+    });
+    if (keep) kept.push_back(i);
+  }
+  return kept;
+}
+
+}  // namespace
 
 Result<Letterbox> detection_preprocess(const cv::Mat& frame, int width, int height,
                                        std::span<float> out) {
@@ -65,12 +91,10 @@ Result<std::vector<Detection>> detection_postprocess(std::span<const float> rows
   std::vector<Detection> out;
   const cv::Rect2d frame(0, 0, lb.frame.width, lb.frame.height);
   for (const auto& [cls, class_boxes] : boxes) {
-    std::vector<int> keep;
-    cv::dnn::NMSBoxes(class_boxes, scores[cls], config.confidence, config.nms_iou, keep);
-    for (int i : keep) {
-      const cv::Rect2d clipped = class_boxes[static_cast<size_t>(i)] & frame;
+    for (size_t i : suppress_overlaps(class_boxes, scores[cls], config.confidence, config.nms_iou)) {
+      const cv::Rect2d clipped = class_boxes[i] & frame;
       if (clipped.area() <= 0) continue;
-      out.push_back({cv::Rect2f(clipped), cls, scores[cls][static_cast<size_t>(i)]});
+      out.push_back({cv::Rect2f(clipped), cls, scores[cls][i]});
     }
   }
   std::sort(out.begin(), out.end(), [](const Detection& a, const Detection& b) {

@@ -3,7 +3,7 @@
 //        model's input, centred) -> RGB -> scale to [0, 1] -> CHW float32.
 //  post: the model's rows [cx, cy, w, h, objectness, class scores...] in input pixels ->
 //        score = objectness * best class score -> confidence filter -> per-class NMS
-//        (cv::dnn::NMSBoxes) -> boxes mapped back to the original frame and clipped to it.
+//        (the rule of cv::dnn::NMSBoxes) -> boxes mapped back to the original frame and clipped to it.
 #pragma once
 
 #include <span>

@@ -1,8 +1,11 @@
-// ProbeServer and probe_mbps(): libiperf 3.12 run in forked child processes (see
+// ProbeServer and probe_mbps(): libiperf 3.12 run in child processes (see
 // bandwidth_probe.h for why, and for the thread-safety contract). The parent never calls
-// into libiperf: it forks, the child does the iperf work and writes one framed answer on
-// a pipe ('R' + iperf's JSON, or 'E' + iperf_strerror(i_errno)), and the parent parses it,
-// enforcing its own deadline (SIGKILL) so that no peer can make it wait forever.
+// into libiperf: it starts the probe program (coedge-probe, apps/probe: a few MB, where a
+// forked copy of a node agent would count the agent's whole memory once more), which does
+// the iperf work and writes one framed answer on descriptor 3, a pipe ('R' + iperf's
+// JSON, or 'E' + iperf_strerror(i_errno); the server writes only a failure to listen), and
+// the parent parses it, enforcing its own deadline (SIGKILL) so that no peer can make it
+// wait forever. probe_program_main() below is that program.
 //
 // libiperf 3.12 notes (why the code looks like this):
 // - iperf_set_test_idle_timeout(), iperf_set_test_rcv_timeout() and tmr_create() are
@@ -23,7 +26,6 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -34,12 +36,14 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <mutex>
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <iperf_api.h>
 #include <nlohmann/json.hpp>
@@ -100,35 +104,6 @@ void write_all(int fd, const std::string& data) {
   }
 }
 
-// In a freshly forked child: default signal dispositions (SIGPIPE ignored), nothing
-// blocked, 0-2 on /dev/null, `keep_fd` moved to 3 and every other descriptor closed.
-// Returns 3.
-int child_prepare(int keep_fd) {
-  struct sigaction sa {};
-  sa.sa_handler = SIG_DFL;
-  sigemptyset(&sa.sa_mask);
-  for (int s = 1; s < NSIG; ++s) {
-    if (s != SIGKILL && s != SIGSTOP) ::sigaction(s, &sa, nullptr);  // EINVAL for some: fine
-  }
-  ::signal(SIGPIPE, SIG_IGN);
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-
-  const int moved = ::fcntl(keep_fd, F_DUPFD, 10);
-  if (moved < 0) ::_exit(3);
-  const int devnull = ::open("/dev/null", O_RDWR);
-  if (devnull >= 0) {
-    for (int fd = 0; fd <= 2; ++fd) ::dup2(devnull, fd);
-  }
-  if (::dup2(moved, 3) < 0) ::_exit(3);
-  if (::close_range(4, ~0U, 0) != 0) {
-    const long max = ::sysconf(_SC_OPEN_MAX);
-    for (long fd = 4; fd < (max > 0 && max < 65536 ? max : 65536); ++fd) ::close(static_cast<int>(fd));
-  }
-  return 3;
-}
-
 // The server's stall watchdog. libiperf 3.12 reads the control connection with blocking
 // reads (the cookie in iperf_accept, the parameters, the results): a client that connects
 // and then goes silent (crashed host, cut link) blocks iperf_run_server forever. A 1 s
@@ -145,9 +120,8 @@ void on_server_heartbeat(union TimerClientData /*data*/, struct iperf_time* /*no
 
 void on_sigalrm(int /*sig*/) { ::alarm(1); }  // async-signal-safe
 
-[[noreturn]] void server_child(int port, const std::string& bind_address, int status_fd,
-                               pid_t parent) {
-  const int out = child_prepare(status_fd);
+// The probe program's server: serves tests until its owner (`parent`) is gone.
+[[noreturn]] void run_server(int port, const std::string& bind_address, int out, pid_t parent) {
   struct sigaction sa {};
   sa.sa_handler = &on_sigalrm;
   sigemptyset(&sa.sa_mask);
@@ -199,11 +173,9 @@ void on_probe_tick(union TimerClientData data, struct iperf_time* /*now*/) {
   if (now - stop->start_us >= stop->duration_us) iperf_set_test_bytes(stop->test, 1);
 }
 
-[[noreturn]] void client_child(const std::string& numeric_host, int port, Duration duration,
-                               int64_t max_bytes, int result_fd, pid_t parent) {
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the forking thread waits for us, so this is safe
-  if (::getppid() != parent) ::_exit(1);
-  const int out = child_prepare(result_fd);
+// The probe program's client: one test, its answer on `out`.
+[[noreturn]] void run_client(const std::string& numeric_host, int port, Duration duration,
+                             int64_t max_bytes, int out) {
   iperf_test* test = iperf_new_test();
   if (test == nullptr) {
     write_all(out, "Eout of memory");
@@ -239,6 +211,43 @@ void on_probe_tick(union TimerClientData data, struct iperf_time* /*now*/) {
   }
   write_all(out, std::string("R") + json);
   ::_exit(0);
+}
+
+// Where the probe program is: $COEDGE_PROBE_PROGRAM, else coedge-probe in this program's
+// folder (where the build and an install put it).
+Result<std::string> probe_program() {
+  if (const char* set = std::getenv("COEDGE_PROBE_PROGRAM"); set != nullptr && *set != '\0') {  // NOLINT(concurrency-mt-unsafe)
+    if (os::is_executable_file(set)) return std::string(set);
+    return Error{ErrorCode::kNotFound, std::string("COEDGE_PROBE_PROGRAM names ") + set +
+                                           ", which is not an executable file"};
+  }
+  const std::string beside = os::sibling_executable(kProbeProgram);
+  if (os::is_executable_file(beside)) return beside;
+  return Error{ErrorCode::kNotFound, std::string("the bandwidth probe program ") + kProbeProgram +
+                                         " is not at " + beside +
+                                         " (it is built and installed next to coedge; or name it in "
+                                         "COEDGE_PROBE_PROGRAM)"};
+}
+
+// Starts the probe program with `args`, its 0-2 on /dev/null and the write end of a pipe
+// as its descriptor 3. Returns its pid and the pipe's read end.
+Result<std::pair<pid_t, os::Fd>> start_probe_program(const std::vector<std::string>& args,
+                                                     bool die_with_parent) {
+  auto program = probe_program();
+  if (!program.ok()) return program.error();
+  auto pipe = os::make_pipe();
+  if (!pipe.ok()) return pipe.error();
+  const os::Fd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!devnull.valid()) return Error{ErrorCode::kIo, "cannot open /dev/null: " + os::errno_text(errno)};
+  std::vector<std::string> argv{*program};
+  argv.insert(argv.end(), args.begin(), args.end());
+  os::SpawnOptions options;
+  options.stdin_fd = options.stdout_fd = options.stderr_fd = devnull.get();
+  options.fd3 = pipe->write.get();
+  options.die_with_parent = die_with_parent;
+  auto pid = os::spawn(argv, options);
+  if (!pid.ok()) return Error{pid.error().code, "cannot start " + *program + ": " + pid.error().message};
+  return std::pair<pid_t, os::Fd>{*pid, std::move(pipe->read)};
 }
 
 void reap(pid_t pid) { (void)os::wait_for_exit(pid); }
@@ -345,9 +354,11 @@ Result<std::unique_ptr<ProbeServer>> ProbeServer::start(int port, const std::str
   if (port < 1 || port > 65535) {
     return Error{ErrorCode::kInvalidInput, where + ": the port must be in 1..65535"};
   }
-  auto child = os::fork_with_pipe([&](int status_fd, pid_t parent) {
-    server_child(port, bind_address, status_fd, parent);
-  });
+  // Not die_with_parent: that would fire when the starting *thread* ends; the server
+  // notices instead that its owner is gone (see run_server).
+  auto child = start_probe_program(
+      {"server", std::to_string(port), bind_address.empty() ? "-" : bind_address, std::to_string(::getpid())},
+      /*die_with_parent=*/false);
   if (!child.ok()) return Error{child.error().code, where + ": " + child.error().message};
   const pid_t pid = child->first;
   const int status = child->second.get();  // closed with `child`
@@ -430,9 +441,10 @@ Result<double> probe_mbps(const std::string& host, int port, Duration duration, 
   const std::string numeric_host = numeric;
 
   std::lock_guard<std::mutex> lock(probe_mutex());
-  auto child = os::fork_with_pipe([&](int result_fd, pid_t parent) {
-    client_child(numeric_host, port, duration, max_bytes, result_fd, parent);
-  });
+  // die_with_parent is safe here: this thread waits for the child.
+  auto child = start_probe_program({"client", numeric_host, std::to_string(port),
+                                    std::to_string(duration.count()), std::to_string(max_bytes)},
+                                   /*die_with_parent=*/true);
   if (!child.ok()) return Error{child.error().code, where + child.error().message};
   const pid_t pid = child->first;
   const ChildOutput out =
@@ -470,6 +482,54 @@ Result<double> probe_mbps(const std::string& host, int port, Duration duration, 
   } catch (const nlohmann::json::exception& e) {
     return Error{ErrorCode::kIo, where + "unreadable iperf result: " + e.what()};
   }
+}
+
+namespace {
+
+bool parse_int(const char* text, int64_t min, int64_t max, int64_t& out) {
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(text, &end, 10);
+  if (errno != 0 || end == text || *end != '\0' || v < min || v > max) return false;
+  out = v;
+  return true;
+}
+
+int probe_usage(const char* why) {
+  std::fprintf(stderr,
+               "%s: %s\n"
+               "The bandwidth probe program of CoEdge's node agents (which start it; not meant to be\n"
+               "run by hand). It answers on descriptor 3:\n"
+               "  %s server PORT BIND_ADDRESS|- OWNER_PID\n"
+               "  %s client NUMERIC_HOST PORT DURATION_US MAX_BYTES\n",
+               kProbeProgram, why, kProbeProgram, kProbeProgram);
+  return 2;
+}
+
+}  // namespace
+
+int probe_program_main(int argc, char** argv) {
+  ::signal(SIGPIPE, SIG_IGN);  // a peer that goes away is iperf's error, not our death
+  if (::fcntl(3, F_GETFD) < 0) return probe_usage("descriptor 3 (the answer pipe) is not open");
+  const std::string mode = argc > 1 ? argv[1] : "";
+  int64_t port = 0, pid = 0, duration_us = 0, max_bytes = 0;
+  if (mode == "server" && argc == 5) {
+    if (!parse_int(argv[2], 1, 65535, port)) return probe_usage("bad PORT");
+    if (!parse_int(argv[4], 1, INT32_MAX, pid)) return probe_usage("bad OWNER_PID");
+    const std::string bind = argv[3];
+    run_server(static_cast<int>(port), bind == "-" ? "" : bind, 3, static_cast<pid_t>(pid));
+  }
+  if (mode == "client" && argc == 6) {
+    if (!parse_int(argv[3], 1, 65535, port)) return probe_usage("bad PORT");
+    if (!parse_int(argv[4], 1, std::chrono::duration_cast<std::chrono::microseconds>(kMaxDuration).count(),
+                   duration_us)) {
+      return probe_usage("bad DURATION_US");
+    }
+    if (!parse_int(argv[5], 0, INT64_MAX, max_bytes)) return probe_usage("bad MAX_BYTES");
+    run_client(argv[2], static_cast<int>(port), std::chrono::microseconds(duration_us), max_bytes, 3);
+  }
+  return probe_usage("expected `server PORT BIND_ADDRESS|- OWNER_PID` or "
+                     "`client NUMERIC_HOST PORT DURATION_US MAX_BYTES`");
 }
 
 }  // namespace coedge::net

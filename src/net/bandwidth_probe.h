@@ -7,9 +7,12 @@
 // its timer list (timer.c: tmr_create/tmr_run) is one process-wide unsynchronised linked
 // list shared by every test, so a server test and a client test running in two threads of
 // one process corrupt each other's timers. Hence libiperf never runs in the calling
-// process here: the server, and each client probe, run in a forked child process (no
-// exec) that only does libiperf work, with stdin/stdout/stderr on /dev/null (libiperf
-// prints nothing where we can see it) and no inherited descriptor but its result pipe.
+// process here: the server, and each client probe, run in a child process, the small
+// probe program `coedge-probe` (probe_program_main below), with stdin/stdout/stderr on
+// /dev/null (libiperf prints nothing where we can see it) and no inherited descriptor but
+// its answer pipe. The program is found as $COEDGE_PROBE_PROGRAM, else next to the
+// calling program (as the build and installs place it); without it, starting a server or
+// a probe fails with an error that says where it was looked for.
 //
 // Thread-safety: probe_mbps() may be called from any thread; probes are serialised by one
 // process-wide mutex (concurrent probes from one node would share its uplink and measure
@@ -29,6 +32,14 @@
 #include "core/time.h"
 
 namespace coedge::net {
+
+inline constexpr const char* kProbeProgram = "coedge-probe";
+
+// The probe program's main (apps/probe): `server PORT BIND_ADDRESS|- OWNER_PID` serves
+// until OWNER_PID is gone or it is killed; `client NUMERIC_HOST PORT DURATION_US MAX_BYTES`
+// runs one test. Each answers on descriptor 3 as described in bandwidth_probe.cc. Returns
+// the exit code (2: bad arguments, with a usage message on stderr).
+int probe_program_main(int argc, char** argv);
 
 // An iperf3 server on a TCP port, serving tests one after another until stopped. It runs
 // in a child process (see the file comment) that restarts iperf_run_server after each test.

@@ -126,8 +126,14 @@ Result<pid_t> spawn(const std::vector<std::string>& argv_in, const SpawnOptions&
                  "'" + argv_in.front() + "' not found in PATH '" + search_path + "'"};
   }
 
+  COEDGE_CHECK(options.fd3 < 0 || options.fd3 > 2);
   Result<Pipe> pipe = make_pipe();
   if (!pipe.ok()) return pipe.error();
+  if (options.fd3 >= 0 && pipe->write.get() <= 3) {  // the child's descriptor 3 would overwrite it
+    const int moved = ::fcntl(pipe->write.get(), F_DUPFD_CLOEXEC, 4);
+    if (moved < 0) return Error{ErrorCode::kIo, "pipe: " + errno_text(errno)};
+    pipe->write = Fd(moved);
+  }
   const int report_fd = pipe->write.get();
 
   std::vector<std::string> argv_strings = argv_in;
@@ -176,6 +182,7 @@ Result<pid_t> spawn(const std::vector<std::string>& argv_in, const SpawnOptions&
       if (err != 0) fail_in_child(report_fd, kStageBeforeExec, err);
     }
     close_inherited_fds(max_fd);
+    if (options.fd3 >= 0 && !redirect(options.fd3, 3)) fail_in_child(report_fd, kStageDup, errno);
     sigset_t none;
     ::sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);

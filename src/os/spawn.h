@@ -2,15 +2,15 @@
 // argv (never through a shell) with chosen descriptors as 0-2, an extended environment,
 // a working directory, optionally in its own process group, dying with its parent, and
 // with a caller's async-signal-safe step before exec (joining a network namespace or a
-// cgroup). fork_with_pipe() forks a child that runs a function instead of a program (the
-// iperf children). The wait helpers reap children without losing EINTR races.
+// cgroup), and a pipe for its answer as descriptor 3. The wait helpers reap children
+// without losing EINTR races.
 //
 // fork+exec rather than posix_spawn because a child may need PR_SET_PDEATHSIG, which
 // posix_spawn cannot set. Between fork and exec the child makes async-signal-safe calls
 // only: everything that allocates (argv, envp, the executable's path) is prepared by the
 // parent, so spawn() is safe in a multi-threaded process. The child starts with every
 // signal at its default disposition and none blocked, and inherits no descriptor but 0-2
-// (everything above is made close-on-exec). A failure between fork and exec (redirection,
+// and SpawnOptions::fd3 (everything else is made close-on-exec). A failure between fork and exec (redirection,
 // chdir, before_exec, exec itself) comes back to the parent through a close-on-exec pipe,
 // so spawn() either returns a running process or says why not.
 //
@@ -49,6 +49,9 @@ struct SpawnOptions {
   bool own_process_group = false;
   // PR_SET_PDEATHSIG(SIGKILL): the child dies with the thread that spawned it.
   bool die_with_parent = false;
+  // A descriptor the child gets as descriptor 3 (e.g. the write end of a pipe on which it
+  // answers); -1: none. Must be above 2.
+  int fd3 = -1;
   // Runs in the child after the redirections, before exec: async-signal-safe calls only.
   // Returns 0 or an errno, which fails the spawn with before_exec_what and that errno.
   std::function<int()> before_exec;
@@ -83,24 +86,5 @@ int wait_for_exit(pid_t pid);
 // Reaps `pid` if it has exited: its wait status, -1 when it is not our child (already
 // reaped), nullopt while it runs.
 std::optional<int> reap_if_exited(pid_t pid);
-
-// Forks a child that runs `run(write_fd, parent_pid)` with the write end of a
-// close-on-exec pipe; `run` must end the child (_exit), and may only make
-// async-signal-safe calls when the parent has threads. Returns the child's pid and the
-// pipe's read end. Errors: kIo "pipe: …" or "fork: …".
-template <typename Run>
-Result<std::pair<pid_t, Fd>> fork_with_pipe(Run&& run) {
-  Result<Pipe> pipe = make_pipe();
-  if (!pipe.ok()) return pipe.error();
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) return Error{ErrorCode::kIo, "fork: " + errno_text(errno)};
-  if (pid == 0) {
-    run(pipe->write.get(), parent);
-    ::_exit(127);  // not reached: `run` ends the child
-  }
-  pipe->write.reset();
-  return std::pair<pid_t, Fd>{pid, std::move(pipe->read)};
-}
 
 }  // namespace coedge::os

@@ -5,3 +5,4 @@
 coedge_test(bandwidth_test unit SERIAL
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/bandwidth_test.cc
   LIBS coedge_net_bandwidth)
+add_dependencies(bandwidth_test coedge-probe)

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -36,6 +37,11 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr auto kCap = seconds(10);  // the only timing bound the tests assert
 
 WallTime at_ms(double ms) { return WallTime{} + from_ms(ms); }
+
+// The probe program as built: the test binary is not next to it, so name it (see
+// bandwidth_probe.h). Set before any test runs.
+const std::string kProbeProgramPath = COEDGE_BINARY_DIR "/bin/coedge-probe";
+const bool kProbeProgramSet = ::setenv("COEDGE_PROBE_PROGRAM", kProbeProgramPath.c_str(), 1) == 0;
 
 int base_port() { return 20000 + static_cast<int>(::getpid() % 20000); }
 
@@ -106,6 +112,30 @@ TEST(bandwidthProbe, InvalidArguments) {
   EXPECT_EQ(probe_mbps("127.0.0.1", 5201, milliseconds(300), -1).error().code,
             ErrorCode::kInvalidInput);
   EXPECT_EQ(ProbeServer::start(70000).error().code, ErrorCode::kInvalidInput);
+}
+
+TEST(bandwidthProbe, AMissingProbeProgramIsAClearError) {
+  ASSERT_TRUE(kProbeProgramSet);
+  ::setenv("COEDGE_PROBE_PROGRAM", "/nonexistent/coedge-probe", 1);
+  const auto server = ProbeServer::start(base_port(), "127.0.0.1");
+  const auto mbps = probe_mbps("127.0.0.1", base_port(), milliseconds(100));
+  ::setenv("COEDGE_PROBE_PROGRAM", kProbeProgramPath.c_str(), 1);
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.error().code, ErrorCode::kNotFound);
+  EXPECT_NE(server.error().message.find("/nonexistent/coedge-probe"), std::string::npos) << server.error().message;
+  ASSERT_FALSE(mbps.ok());
+  EXPECT_NE(mbps.error().message.find("/nonexistent/coedge-probe"), std::string::npos) << mbps.error().message;
+}
+
+TEST(bandwidthProbe, TheProbeProgramRefusesBadArguments) {
+  // By hand, without its answer pipe, or with arguments it does not know: usage, exit 2.
+  for (const std::string args : {" 3<&-", " 3<&- server 5201 - 1", " 3>/dev/null client 127.0.0.1 0 1000 0",
+                                 " 3>/dev/null server 5201", " 3>/dev/null fly"}) {
+    const std::string command = kProbeProgramPath + args + " 2>/dev/null";
+    const int status = std::system(command.c_str());  // NOLINT(concurrency-mt-unsafe)
+    ASSERT_TRUE(WIFEXITED(status)) << command;
+    EXPECT_EQ(WEXITSTATUS(status), 2) << command;
+  }
 }
 
 TEST(bandwidthProbe, SecondServerOnTheSamePortFails) {

@@ -1,6 +1,6 @@
 // The os layer's plumbing with real processes: Fd ownership, spawn() (redirections,
 // environment, working directory, process group, before_exec, and every way a start can
-// fail), fork_with_pipe(), the wait helpers and errno_text. No sleeps: every wait is for
+// fail), descriptor 3, the wait helpers and errno_text. No sleeps: every wait is for
 // a child that ends by itself.
 #include "os/spawn.h"
 
@@ -135,19 +135,24 @@ TEST(Spawn, BeforeExecRunsInTheChildAfterTheRedirections) {
   EXPECT_EQ(out, "before exec\n");
 }
 
-TEST(ForkWithPipe, TheChildWritesAndExits) {
-  auto child = fork_with_pipe([](int fd, pid_t parent) {
-    const std::string text = ::getppid() == parent ? "hello" : "orphan";
-    (void)!::write(fd, text.data(), text.size());
-    ::_exit(7);
-  });
-  ASSERT_TRUE(child.ok()) << child.error().message;
-  EXPECT_EQ(read_all(child->second.get()), "hello");
-  const int status = wait_for_exit(child->first);
+TEST(Spawn, GivesFd3ToTheChildAndNoOtherDescriptor) {
+  Result<Pipe> answer = make_pipe();
+  ASSERT_TRUE(answer.ok());
+  Result<Pipe> other = make_pipe();  // open in the parent: must not reach the child
+  ASSERT_TRUE(other.ok());
+  SpawnOptions options;
+  options.fd3 = answer->write.get();
+  const std::string probe = "echo hello >&3; if [ -e /proc/self/fd/" + std::to_string(other->write.get()) +
+                            " ]; then echo leaked >&3; fi; exit 7";
+  Result<pid_t> pid = spawn({"/bin/sh", "-c", probe}, options);
+  ASSERT_TRUE(pid.ok()) << pid.error().message;
+  answer->write.reset();
+  EXPECT_EQ(read_all(answer->read.get()), "hello\n");
+  const int status = wait_for_exit(*pid);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 7);
-  EXPECT_EQ(wait_for_exit(child->first), -1);  // already reaped
-  EXPECT_EQ(reap_if_exited(child->first), -1);
+  EXPECT_EQ(wait_for_exit(*pid), -1);  // already reaped
+  EXPECT_EQ(reap_if_exited(*pid), -1);
 }
 
 TEST(ReapIfExited, NulloptWhileRunning) {
