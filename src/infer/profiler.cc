@@ -5,11 +5,11 @@
 #include <cmath>
 #include <cstdio>
 
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "core/rng.h"
 #include "infer/image.h"
+#include "media/codecs_plugin.h"
 
 namespace coedge::infer {
 namespace {
@@ -27,13 +27,17 @@ double quantile(std::vector<double> v, double q) {
 }
 
 // A 1280x720 frame with some structure, JPEG-encoded as a camera would send it.
-std::vector<uint8_t> sample_frame() {
+Result<std::vector<uint8_t>> sample_frame() {
   cv::Mat frame(720, 1280, CV_8UC3);
   cv::randu(frame, cv::Scalar::all(0), cv::Scalar::all(255));
   cv::GaussianBlur(frame, frame, cv::Size(9, 9), 3);
   cv::rectangle(frame, cv::Rect(400, 200, 300, 180), cv::Scalar(40, 160, 220), cv::FILLED);
+  auto codecs = media::codecs();
+  if (!codecs.ok()) return codecs.error();
   std::vector<uint8_t> bytes;
-  cv::imencode(".jpg", frame, bytes);
+  if (!(*codecs)->imencode(".jpg", frame, bytes)) {
+    return Error{ErrorCode::kIo, "cannot encode the profiler's sample frame as JPEG"};
+  }
   return bytes;
 }
 
@@ -86,7 +90,8 @@ Result<ModelMeasurement> profile_model(Model& model, const std::string& name,
 
   // Stock pre/post on one frame, with a real output of the model to post-process.
   StockTask task(model, m.kind);
-  const std::vector<uint8_t> jpeg = sample_frame();
+  const auto jpeg = sample_frame();
+  if (!jpeg.ok()) return jpeg.error();
   std::vector<double> pre_times, post_times;
   const size_t item = 3 * static_cast<size_t>(m.input_shape[1] * m.input_shape[2]);
   std::vector<float> buffer(item);
@@ -94,7 +99,7 @@ Result<ModelMeasurement> profile_model(Model& model, const std::string& name,
   Letterbox letterbox;
   for (int r = 0; r < o.warmup + o.runs; ++r) {
     const auto start = Clock::now();
-    auto image = decode_image(jpeg);
+    auto image = decode_image(*jpeg);
     if (!image.ok()) return image.error();
     if (m.kind == TaskKind::kClassification) {
       if (Status st = classification_preprocess(*image, task.classification, buffer); !st.ok())

@@ -1,5 +1,7 @@
 // The three frame sources. OpenCV throws cv::Exception on some bad inputs; every call into
-// it that reads user data is wrapped here and turned into an Error naming the file.
+// it that reads user data is wrapped here and turned into an Error naming the file. Image
+// files and video are read through the media plugin (media/codecs.h), so a node whose
+// sensors are synthetic or topics never loads OpenCV's imgcodecs and videoio.
 #include "node/frame_source.h"
 
 #include <algorithm>
@@ -8,13 +10,15 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
-#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgcodecs.hpp>  // IMREAD_* flags
 #include <opencv2/imgproc.hpp>
-#include <opencv2/videoio.hpp>
+#include <opencv2/videoio.hpp>  // CAP_* constants
 #include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
+
+#include "media/codecs_plugin.h"
 
 namespace coedge::node {
 namespace {
@@ -130,9 +134,11 @@ class FolderSource final : public FrameSource {
     if (!cache_[i].empty()) return cache_[i].clone();  // the caller may write to its frame
 
     const std::string& path = files_[i];
+    auto codecs = media::codecs();
+    if (!codecs.ok()) return Error{ErrorCode::kNotFound, "cannot read image " + path + ": " + codecs.error().message};
     cv::Mat image;
     try {
-      image = to_bgr8(cv::imread(path, cv::IMREAD_UNCHANGED));
+      image = to_bgr8((*codecs)->imread(path, cv::IMREAD_UNCHANGED));
     } catch (const std::exception& e) {
       return Error{ErrorCode::kInvalidInput, "cannot decode image " + path + ": " + e.what()};
     }
@@ -176,20 +182,23 @@ class VideoSource final : public FrameSource {
     if (!std::filesystem::is_regular_file(path_, ec)) {
       return Error{ErrorCode::kNotFound, "video " + path_ + " does not exist or is not a file"};
     }
+    auto codecs = media::codecs();
+    if (!codecs.ok()) return Error{ErrorCode::kNotFound, "cannot read video " + path_ + ": " + codecs.error().message};
+    capture_ = (*codecs)->video_capture();
     try {
       // FFmpeg only: it reads files directly. OpenCV's fallback, GStreamer, spams
       // warnings for files it cannot handle and leaks in its plugin loading (libusb, found
       // by LeakSanitizer); a file FFmpeg cannot read is reported as unreadable.
-      if (capture_.open(path_, cv::CAP_FFMPEG) && capture_.isOpened()) api_ = cv::CAP_FFMPEG;
-      if (!capture_.isOpened()) {
+      if (capture_->open(path_, cv::CAP_FFMPEG) && capture_->is_opened()) api_ = cv::CAP_FFMPEG;
+      if (!capture_->is_opened()) {
         return Error{ErrorCode::kInvalidInput,
                      "cannot open video " + path_ + " (not a video, or a format OpenCV's FFmpeg backend cannot read)"};
       }
-      width_ = static_cast<int>(capture_.get(cv::CAP_PROP_FRAME_WIDTH));
-      height_ = static_cast<int>(capture_.get(cv::CAP_PROP_FRAME_HEIGHT));
-      fps_ = capture_.get(cv::CAP_PROP_FPS);
+      width_ = static_cast<int>(capture_->get(cv::CAP_PROP_FRAME_WIDTH));
+      height_ = static_cast<int>(capture_->get(cv::CAP_PROP_FRAME_HEIGHT));
+      fps_ = capture_->get(cv::CAP_PROP_FPS);
       cv::Mat first;
-      if (!capture_.read(first) || (pending_ = to_bgr8(first)).empty()) {
+      if (!capture_->read(first) || (pending_ = to_bgr8(first)).empty()) {
         return Error{ErrorCode::kInvalidInput, "cannot decode any frame of video " + path_};
       }
     } catch (const std::exception& e) {
@@ -203,16 +212,16 @@ class VideoSource final : public FrameSource {
     if (ended_) return end_error();
     try {
       cv::Mat frame;
-      if (capture_.read(frame)) return checked(frame);
+      if (capture_->read(frame)) return checked(frame);
       // VideoCapture cannot tell the end from a decode error; both mean "no more frames".
       if (!loop_) {
         ended_ = true;
         return end_error();
       }
-      capture_.set(cv::CAP_PROP_POS_FRAMES, 0);
-      if (capture_.read(frame)) return checked(frame);
-      capture_.release();  // the backend could not seek: start over from the file
-      if (capture_.open(path_, api_) && capture_.read(frame)) return checked(frame);
+      capture_->set(cv::CAP_PROP_POS_FRAMES, 0);
+      if (capture_->read(frame)) return checked(frame);
+      capture_->release();  // the backend could not seek: start over from the file
+      if (capture_->open(path_, api_) && capture_->read(frame)) return checked(frame);
     } catch (const std::exception& e) {
       return Error{ErrorCode::kInvalidInput, "cannot read video " + path_ + ": " + e.what()};
     }
@@ -242,7 +251,7 @@ class VideoSource final : public FrameSource {
 
   std::string path_;
   bool loop_;
-  cv::VideoCapture capture_;
+  std::unique_ptr<media::VideoCapture> capture_;  // set by open()
   int api_ = cv::CAP_ANY;  // the backend that opened the file, for reopening it
   cv::Mat pending_;  // the frame read by open(), returned by the first next()
   int width_ = 0, height_ = 0;

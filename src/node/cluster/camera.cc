@@ -8,11 +8,12 @@
 #include <optional>
 #include <thread>
 
-#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgcodecs.hpp>  // IMREAD_* flags
 #include <opencv2/imgproc.hpp>
 
 #include "core/clock.h"
 #include "core/rng.h"
+#include "media/codecs_plugin.h"
 #include "node/cluster/cluster_feed.h"
 
 namespace coedge::node {
@@ -30,15 +31,24 @@ bool sleep_until(int64_t at_ns, const std::atomic<bool>& stop) {
   return false;
 }
 
-// A few distinct frames to cycle through, H x W bgr8.
-std::vector<cv::Mat> make_frames(const std::string& dir, int width, int height) {
+// A few distinct frames to cycle through, H x W bgr8: the first 16 readable images of
+// `dir` (files that are not images are skipped), or random ones when there is no `dir` or
+// no image in it. Errors: the image plugin cannot be loaded (media/codecs_plugin.h).
+Result<std::vector<cv::Mat>> make_frames(const std::string& dir, int width, int height) {
   std::vector<cv::Mat> frames;
   if (!dir.empty()) {
+    auto codecs = media::codecs();
+    if (!codecs.ok()) return Error{codecs.error().code, "--frames " + dir + ": " + codecs.error().message};
     std::vector<std::string> files;
     for (const auto& entry : std::filesystem::directory_iterator(dir)) files.push_back(entry.path().string());
     std::sort(files.begin(), files.end());
     for (const std::string& f : files) {
-      cv::Mat image = cv::imread(f, cv::IMREAD_COLOR);
+      cv::Mat image;
+      try {
+        image = (*codecs)->imread(f, cv::IMREAD_COLOR);
+      } catch (const cv::Exception&) {
+        continue;  // not an image OpenCV can read: skipped, like a file it returns empty for
+      }
       if (image.empty()) continue;
       cv::Mat sized;
       cv::resize(image, sized, cv::Size(width, height));
@@ -96,8 +106,10 @@ int run_camera(const Scenario& scenario, const CameraOptions& options) {
                                                                : net::Reliability::kReliable);
     if (!writer.ok()) return log("error: " + writer.error().message), 1;
     camera->writer = std::move(*writer);
-    camera->frames = make_frames(options.frames_dir, static_cast<int>(m.input_shape[2]),
-                                 static_cast<int>(m.input_shape[1]));
+    auto frames = make_frames(options.frames_dir, static_cast<int>(m.input_shape[2]),
+                              static_cast<int>(m.input_shape[1]));
+    if (!frames.ok()) return log("error: " + frames.error().message), 1;
+    camera->frames = std::move(*frames);
     log(task.name + ": " + std::to_string(m.input_shape[2]) + "x" + std::to_string(m.input_shape[1]) +
         " every " + format_duration(task.period) + " on " + camera_topic(options.node, task.name));
     cameras.push_back(std::move(camera));
