@@ -85,7 +85,9 @@ struct TensorBuffer {
 class InProcessPipeline final : public Pipeline, public EngineSink {
  public:
   explicit InProcessPipeline(PipelineContext context)
-      : ctx_(std::move(context)), active_(ctx_.config->tasks.size()) {}
+      : ctx_(std::move(context)), active_(ctx_.config->tasks.size()) {
+    COEDGE_CHECK(ctx_.results != nullptr);
+  }
   ~InProcessPipeline() override { stop(); }
 
   Status start() override {

@@ -79,7 +79,9 @@ class IpcPipeline final : public Pipeline {
         refused_(tasks_),
         models_(ctx_.scenario->models.size()),
         model_state_(ctx_.scenario->models.size()),
-        last_activity_(tasks_) {}
+        last_activity_(tasks_) {
+    COEDGE_CHECK(ctx_.results != nullptr);
+  }
   ~IpcPipeline() override { stop(); }
 
   Status start() override {
