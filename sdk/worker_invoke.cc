@@ -19,16 +19,6 @@ uint64_t elements_of(std::span<const int64_t> shape) {
 WorkerInvoker::WorkerInvoker(const coedge_worker_callbacks* cb, void* state, std::string name)
     : cb_(cb), state_(state), name_(std::move(name)), result_(kResultBytes) {}
 
-bool WorkerInvoker::open_results(const std::string& task_dir) {
-  const std::string file = task_dir + "/results.jsonl";
-  results_.open(file, std::ios::app);
-  if (!results_.is_open()) {
-    error_ = "cannot open " + file + " for appending";
-    return false;
-  }
-  return true;
-}
-
 bool WorkerInvoker::pre(const coedge_frame& frame, std::span<float> tensor,
                         std::span<const int64_t> shape, double* aux) {
   const uint64_t elements = elements_of(shape);
@@ -54,6 +44,7 @@ bool WorkerInvoker::pre(const coedge_frame& frame, std::span<float> tensor,
 }
 
 bool WorkerInvoker::post(const OutputItem& item) {
+  result_[0] = '\0';  // no result unless this job gives one
   // The server is another process: its rank, shape and count are checked, never trusted.
   if (item.shape.size() > COEDGE_MAX_RANK ||
       (!item.shape.empty() && elements_of(item.shape) != item.data.size())) {
@@ -85,10 +76,6 @@ bool WorkerInvoker::post(const OutputItem& item) {
     error_ = "the result does not fit in its buffer (64 KiB)";
     result_[0] = '\0';
     return false;
-  }
-  if (results_.is_open() && result_[0] != '\0') {
-    // Flushed per job: a crash or a kill must not lose results already reported.
-    results_ << "{\"job\":" << item.job << ",\"result\":" << result_.data() << "}\n" << std::flush;
   }
   return true;
 }

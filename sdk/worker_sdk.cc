@@ -1,8 +1,11 @@
 // The worker SDK's runtime: argument parsing, the node's shared memory, and the pre or
 // post loop around the user's callbacks (sdk/include/coedge/worker.h). Every job a
 // worker takes ends in one event to the agent's ledger: kPreDone or kDropped from pre,
-// kDone or kDropped from post. The callbacks are called through sdk::WorkerInvoker
-// (coedge/worker_invoke.h), as in --isolation none. Single-threaded; stops on SIGTERM/SIGINT.
+// kDone or kDropped from post. A post result goes to the agent through the task's result
+// ring, before the job's kDone (ipc/messages.h): the agent writes results.jsonl. Each
+// worker's kReady carries its protocol (COEDGE_WORKER_ABI_VERSION), which the agent checks.
+// The callbacks are called through sdk::WorkerInvoker (coedge/worker_invoke.h), as in
+// --isolation none. Single-threaded; stops on SIGTERM/SIGINT.
 #include "coedge/worker.h"
 
 #include <csignal>
@@ -18,6 +21,11 @@
 #include "ipc/node_topology.h"
 #include "ipc/shm_segment.h"
 #include "core/job_outcome.h"
+
+// What the worker tells the agent in its kReady is the protocol it speaks; a result the
+// invoker accepts always fits a result chunk.
+static_assert(coedge::ipc::kWorkerProtocol == COEDGE_WORKER_ABI_VERSION);
+static_assert(coedge::sdk::kResultBytes - 1 <= coedge::ipc::kMaxResultBytes);
 
 namespace {
 
@@ -56,7 +64,7 @@ int usage(const char* why) {
                "A CoEdge worker is started by the node agent (coedge node), with:\n"
                "  --role pre|post --node NAME --task NAME --task-index N --model NAME\n"
                "  --kind KIND --sensor NAME --task-dir DIR --input-shape C,H,W\n"
-               "  --output-shape D1[,D2...] [--results 0|1]\n",
+               "  --output-shape D1[,D2...] [--results 0|1 (0: send no results)]\n",
                why);
   return 2;
 }
@@ -118,6 +126,7 @@ int run_pre(const Args& a, sdk::WorkerInvoker& worker) {
   ready.kind = ipc::EventKind::kReady;
   ready.ref.task = a.task_index;
   ready.reason = static_cast<uint8_t>(ipc::Role::kPre);
+  ready.batch = ipc::kWorkerProtocol;
   send_event(events, ready);
 
   const uint64_t elements = sdk::elements_of(a.input_shape);
@@ -215,13 +224,16 @@ int run_post(const Args& a, sdk::WorkerInvoker& worker) {
   ipc::Ring outputs = must(segment->ring(ipc::output_ring(a.task)), a);
   ipc::Ring events = must(segment->ring(ipc::post_events(a.task)), a);
   ipc::Doorbell bell = must(segment->doorbell(ipc::post_bell(a.task)), a);
+  ipc::Ring results = must(segment->ring(ipc::result_ring(a.task)), a);
+  ipc::Pool result_pool = must(segment->pool(ipc::result_pool(a.task)), a);
+  result_pool.reclaim_filling();  // what a crashed predecessor was writing
   ipc::JobEvent ready;
   ready.kind = ipc::EventKind::kReady;
   ready.ref.task = a.task_index;
   ready.reason = static_cast<uint8_t>(ipc::Role::kPost);
+  ready.batch = ipc::kWorkerProtocol;
   send_event(events, ready);
-
-  if (a.results && !a.task_dir.empty()) worker.open_results(a.task_dir);
+  const std::string who = "coedge worker " + a.task + "/post";
   while (!g_stop) {
     const uint32_t seen = bell.value();
     const void* entry = outputs.peek();
@@ -273,6 +285,11 @@ int run_post(const Args& a, sdk::WorkerInvoker& worker) {
     // A failure is the user's code (or the server's item) rejecting the job.
     event.kind = ok ? ipc::EventKind::kDone : ipc::EventKind::kDropped;
     if (!ok) event.reason = static_cast<uint8_t>(DropCause::kBadFrame);
+    // The result before kDone: the agent takes it while the job is still open.
+    if (ok && a.results && !worker.result().empty() &&
+        !ipc::send_result(result_pool, results, event.ref, worker.result(), who.c_str())) {
+      event.reason = ipc::kResultNotSent;
+    }
     send_event(events, event);
   }
   return 0;
@@ -287,7 +304,9 @@ extern "C" int coedge_worker_main(int argc, char** argv, const coedge_worker_cal
     std::fprintf(stderr, "coedge worker: its callbacks are incomplete (init, pre and post are required)\n");
     return 2;
   }
-  if (cb->abi_version != COEDGE_WORKER_ABI_VERSION) {
+  // ABI 1's callbacks are ABI 2's (2 changed the protocol with the agent, which this
+  // runtime speaks): a worker whose source says 1 is accepted once rebuilt.
+  if (cb->abi_version != COEDGE_WORKER_ABI_VERSION && cb->abi_version != 1) {
     std::fprintf(stderr, "coedge worker: built for worker ABI %d, this SDK is ABI %d: rebuild it\n",
                  cb->abi_version, COEDGE_WORKER_ABI_VERSION);
     return 2;

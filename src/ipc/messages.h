@@ -1,6 +1,6 @@
 // The messages that cross process boundaries on one node, as they lie in shared memory.
 // Each is a plain, fixed-size header at the start of a chunk, followed (for frames,
-// tensors and outputs) by its payload in the same chunk: a frame is written once by the
+// tensors, outputs and results) by its payload in the same chunk: a frame is written once by the
 // sensor and read in place by every task's pre-processing worker; only chunk references
 // move through the rings (ipc/shm_segment.h). Times are CLOCK_MONOTONIC microseconds, which every
 // process of a machine shares. Plain data: no pointers, no virtuals, trivially copyable.
@@ -13,6 +13,17 @@ namespace coedge::ipc {
 
 inline constexpr int kMaxJobsPerFrame = 32;  // tasks that one sensor frame can feed
 inline constexpr int kMaxRank = 6;
+
+// The worker protocol: how a worker process and the agent talk through the segment (the
+// rings and messages below). It is the SDK's COEDGE_WORKER_ABI_VERSION (coedge/worker.h),
+// sent in every worker's kReady, so that the agent refuses a worker built against another
+// SDK (docs/WORKER_SDK.md, "ABI versioning"). 1: the post worker wrote results.jsonl
+// itself (its kReady carried 0 here); 2: results go to the agent (ResultHeader).
+inline constexpr int32_t kWorkerProtocol = 2;
+
+// A post result's JSON text, without a terminating NUL: at most this many bytes (the SDK's
+// result buffer, 64 KiB with its NUL, fits).
+inline constexpr uint32_t kMaxResultBytes = 64 * 1024;
 
 // A job of one task, named in every message that carries it.
 struct JobRef {
@@ -47,6 +58,15 @@ struct TensorHeader {
   uint64_t elements = 0;
 };
 
+// One post result (the worker's JSON object, `bytes` bytes after the header, no NUL),
+// post worker -> agent, which appends it to the task's results.jsonl. Untrusted: the agent
+// checks the chunk, the length and the job before use (ipc::take_result, node/core/result_log.h).
+struct ResultHeader {
+  JobRef ref;
+  uint32_t bytes = 0;
+  uint32_t reserved = 0;
+};
+
 // One item of a batch's output (float32 after the header), server -> post.
 struct OutputHeader {
   JobRef ref;
@@ -62,12 +82,17 @@ struct OutputHeader {
 // What a worker or the server tells the agent about a job. The agent's ledger moves the
 // job from stage to stage and closes it on kDone or kDropped.
 // kReady: a worker or the server is connected and waiting for work (ref.task names the
-// task, `reason` the role: 0 pre, 1 post, 2 server).
+// task, `reason` the role: 0 pre, 1 post, 2 server; from a worker, `batch` carries its
+// kWorkerProtocol, 0 from a worker of protocol 1).
+// kDone from a post worker: its result, if any, was pushed to the task's result ring
+// before this event, so the agent takes the task's results before it closes the job;
+// `reason` kResultNotSent: the worker had a result but the result ring stayed full.
 // kModel: the server only (the agent ignores it from a worker's ring): what became of a
 // ServerCommand; `batch` is the model's index, `reason` a ModelState.
 enum class EventKind : uint8_t { kPreDone = 1, kInferred = 2, kDone = 3, kDropped = 4, kReady = 5, kModel = 6 };
 enum class Role : uint8_t { kPre = 0, kPost = 1, kServer = 2 };
 enum class ModelState : uint8_t { kLoaded = 0, kLoadFailed = 1, kUnloaded = 2 };
+inline constexpr uint8_t kResultNotSent = 1;  // JobEvent::reason of a kDone
 
 // Agent -> server (ring kServerControl): which models to hold. A node loads a model when
 // the first task that uses it arrives and unloads it once no task has used it for a grace
@@ -93,6 +118,7 @@ struct JobEvent {
 static_assert(std::is_trivially_copyable_v<FrameHeader>);
 static_assert(std::is_trivially_copyable_v<TensorHeader>);
 static_assert(std::is_trivially_copyable_v<OutputHeader>);
+static_assert(std::is_trivially_copyable_v<ResultHeader>);
 static_assert(std::is_trivially_copyable_v<JobEvent>);
 static_assert(std::is_trivially_copyable_v<ServerCommand>);
 

@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <new>
 #include <thread>
 
 #include "core/result.h"
@@ -17,6 +19,68 @@ bool send_event(Ring& events, const JobEvent& event, const char* who) {
   std::fprintf(stderr, "%s: the agent is not reading events; job %llu not reported\n", who,
                static_cast<unsigned long long>(event.ref.job));
   return false;
+}
+
+bool send_result(Pool& pool, Ring& ring, const JobRef& ref, std::string_view json, const char* who) {
+  const auto job = static_cast<unsigned long long>(ref.job);
+  if (json.empty() || json.size() > kMaxResultBytes) {
+    std::fprintf(stderr, "%s: job %llu: a result of %zu bytes cannot be sent (1 to %u)\n", who, job,
+                 json.size(), kMaxResultBytes);
+    return false;
+  }
+  ChunkRef chunk;
+  bool got = false;
+  for (int attempt = 0; attempt < 50 && !(got = pool.alloc(chunk)); ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (!got) {
+    std::fprintf(stderr, "%s: the agent is not taking results; the result of job %llu is dropped\n", who, job);
+    return false;
+  }
+  auto* header = new (pool.data(chunk)) ResultHeader();
+  header->ref = ref;
+  header->bytes = static_cast<uint32_t>(json.size());
+  std::memcpy(reinterpret_cast<char*>(header) + payload_offset<ResultHeader>(), json.data(), json.size());
+  pool.publish(chunk, kSoleHolder);
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    if (ring.push(&chunk)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  pool.release(chunk, kSoleHolder);
+  std::fprintf(stderr, "%s: the agent is not taking results; the result of job %llu is dropped\n", who, job);
+  return false;
+}
+
+std::optional<ReceivedResult> take_result(Ring& ring, Pool& pool) {
+  const void* entry = ring.peek();
+  if (entry == nullptr) return std::nullopt;
+  ChunkRef chunk;
+  std::memcpy(&chunk, entry, sizeof chunk);
+  ReceivedResult out;
+  // Checked against the plan, not against anything in shared memory.
+  if (chunk.pool != pool.pool_index() || chunk.index >= kResultChunks) {
+    ring.commit();
+    out.status = ReceivedResult::Status::kBadChunk;
+    out.error = "a chunk reference outside the task's result pool (pool " + std::to_string(chunk.pool) +
+                ", chunk " + std::to_string(chunk.index) + ")";
+    return out;
+  }
+  const auto* base = static_cast<const char*>(pool.data(chunk));
+  ResultHeader header;
+  std::memcpy(&header, base, sizeof header);  // read once: the worker may still write it
+  out.ref = header.ref;
+  if (header.bytes == 0 || header.bytes > kMaxResultBytes ||
+      header.bytes > kResultChunkBytes - payload_offset<ResultHeader>()) {
+    out.status = ReceivedResult::Status::kBadLength;
+    out.error = "a result length of " + std::to_string(header.bytes) + " bytes (1 to " +
+                std::to_string(kMaxResultBytes) + ")";
+  } else {
+    out.json.assign(base + payload_offset<ResultHeader>(), header.bytes);
+  }
+  // Release before commit, as every consumer does (shm_segment.h).
+  pool.release(chunk, kSoleHolder);
+  ring.commit();
+  return out;
 }
 
 SegmentPlan node_segment_plan(const std::vector<TaskChannels>& tasks,
@@ -42,8 +106,10 @@ SegmentPlan node_segment_plan(const std::vector<TaskChannels>& tasks,
     plan.rings.push_back({output_ring(t.name), kOutputsPerTask, sizeof(ChunkRef), post_bell(t.name)});
     plan.rings.push_back({pre_events(t.name), kEventRing, event_bytes, kAgentBell});
     plan.rings.push_back({post_events(t.name), kEventRing, event_bytes, kAgentBell});
+    plan.rings.push_back({result_ring(t.name), kResultRing, sizeof(ChunkRef), kAgentBell});
     plan.pools.push_back({tensor_pool(t.name), payload_offset<TensorHeader>() + t.tensor_bytes, kTensorsPerTask + 2});
     plan.pools.push_back({output_pool(t.name), payload_offset<OutputHeader>() + t.output_bytes, kOutputsPerTask + 2});
+    plan.pools.push_back({result_pool(t.name), kResultChunkBytes, kResultChunks});
   }
   for (const SensorChannels& s : sensors) {
     plan.pools.push_back({frame_pool(s.name), payload_offset<FrameHeader>() + s.frame_bytes,

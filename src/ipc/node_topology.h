@@ -4,13 +4,19 @@
 // their parts up by the same names. Pure.
 //
 //   agent --frame/<task>--> pre worker --tensor/<task>--> server --output/<task>--> post worker
+//   post worker --result/<task>--> agent (its results; the agent writes results.jsonl)
 //   each of them --event/...--> agent (job events: one ring per producer process)
 //   agent --control/server--> server (which models to hold)
+// send_result() and take_result() are the two ends of a result ring: the post worker's
+// and the agent's (which checks what the worker wrote: chunk, length).
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
+
 
 #include "ipc/messages.h"
 #include "ipc/shm_segment.h"
@@ -25,12 +31,20 @@ inline std::string tensor_ring(const std::string& task) { return "tensor/" + tas
 inline std::string output_ring(const std::string& task) { return "output/" + task; }
 inline std::string pre_events(const std::string& task) { return "event/" + task + "/pre"; }
 inline std::string post_events(const std::string& task) { return "event/" + task + "/post"; }
+inline std::string result_ring(const std::string& task) { return "result/" + task; }
 inline constexpr const char* kServerEvents = "event/server";
 inline constexpr const char* kServerControl = "control/server";
 
 inline std::string frame_pool(const std::string& sensor) { return "frames/" + sensor; }
 inline std::string tensor_pool(const std::string& task) { return "tensors/" + task; }
 inline std::string output_pool(const std::string& task) { return "outputs/" + task; }
+inline std::string result_pool(const std::string& task) { return "results/" + task; }
+
+// A task's result ring and pool, as planned (the agent checks chunk references against
+// these, never against the pool's header in shared memory, which a worker can write).
+inline constexpr uint32_t kResultRing = 16;
+inline constexpr uint32_t kResultChunks = kResultRing + 2;
+inline constexpr uint64_t kResultChunkBytes = payload_offset<ResultHeader>() + kMaxResultBytes;
 
 inline constexpr const char* kAgentBell = "agent";
 inline constexpr const char* kServerBell = "server";
@@ -57,6 +71,30 @@ struct SensorChannels {
 // little (up to ~50 ms), then gives up on the event, says so on stderr and returns false;
 // the agent then closes the job as lost after its deadline (counted, never vanished).
 bool send_event(Ring& events, const JobEvent& event, const char* who);
+
+// Post worker: sends one result of job `ref` (JSON text, no NUL) to the agent, before the
+// job's kDone event. A full pool or ring means the agent is behind: this waits a little
+// (up to ~50 ms each), then drops the result, says so on stderr and returns false (the
+// job itself is still reported by its kDone). False too for a text longer than
+// kMaxResultBytes. REQUIRES: `pool` and `ring` are the task's result pool and ring.
+bool send_result(Pool& pool, Ring& ring, const JobRef& ref, std::string_view json, const char* who);
+
+// A result as the agent took it out of shared memory: its own copy.
+struct ReceivedResult {
+  enum class Status : uint8_t {
+    kOk,
+    kBadChunk,   // a chunk reference outside the task's result pool
+    kBadLength,  // a length of 0, beyond kMaxResultBytes or beyond the chunk
+  };
+  Status status = Status::kOk;
+  JobRef ref;          // as the worker wrote it: the agent checks the job against its ledger
+  std::string json;    // kOk: the worker's text
+  std::string error;   // otherwise: what was wrong
+};
+// Agent: takes the oldest entry of a task's result ring (`pool`: the task's result pool).
+// nullopt when the ring is empty; otherwise the entry is consumed (its chunk released).
+// The header and the text are copied out of shared memory once, before they are checked.
+std::optional<ReceivedResult> take_result(Ring& ring, Pool& pool);
 
 SegmentPlan node_segment_plan(const std::vector<TaskChannels>& tasks,
                               const std::vector<SensorChannels>& sensors);

@@ -5,7 +5,9 @@
 // through locked queues: one copy of a frame into the pipeline (as the IPC mode's copy
 // into shared memory), one copy of each output item (as the IPC mode's). The callbacks
 // are called through the SDK's WorkerInvoker, the path a worker process takes too, so
-// the checks and the task's results.jsonl (run_dir/tasks/<task>) are the same.
+// the checks are the same; each result goes to the agent's one writer (ResultLog), as a
+// worker process's does through shared memory, before the job is reported done, so the
+// task's results.jsonl (run_dir/tasks/<task>) is written the same way in every mode.
 // Every task's threads and every model are ready from start(), as in one container:
 // activate() and deactivate() only open and close a task to frames (lean nodes are the
 // IPC modes' part: node/ipc_pipeline.cc).
@@ -83,7 +85,9 @@ struct TensorBuffer {
 class InProcessPipeline final : public Pipeline, public EngineSink {
  public:
   explicit InProcessPipeline(PipelineContext context)
-      : ctx_(std::move(context)), active_(ctx_.config->tasks.size()) {}
+      : ctx_(std::move(context)), active_(ctx_.config->tasks.size()) {
+    COEDGE_CHECK(ctx_.results != nullptr);
+  }
   ~InProcessPipeline() override { stop(); }
 
   Status start() override {
@@ -120,9 +124,6 @@ class InProcessPipeline final : public Pipeline, public EngineSink {
         states_.push_back({cb, *state});
         invokers_.push_back(std::make_unique<sdk::WorkerInvoker>(
             cb, *state, "coedge node " + name + "/" + role + " (in process)"));
-      }
-      if (!invokers_.back()->open_results(task_dir(name))) {
-        return Error{ErrorCode::kIo, "task " + name + ": " + invokers_.back()->error()};
       }
     }
     for (size_t t = 0; t < tasks; ++t) {
@@ -307,6 +308,10 @@ class InProcessPipeline final : public Pipeline, public EngineSink {
       item.deadline_us = job.ref.deadline_us;
       const bool ok = worker.post(item);
       stamps.post_end = ctx_.clock->now();
+      // The result before done(), as from a worker process: taken while the job is open.
+      if (ok && !worker.result().empty()) {
+        ctx_.results->accept(static_cast<uint32_t>(task), job.ref.job, worker.result());
+      }
       if (!ok) {
         worker.report(job.ref.job, "post-processing");
         ctx_.accounting->drop(job.ref.job, DropCause::kBadFrame, stamps.post_end);

@@ -11,6 +11,12 @@
 // that exits is restarted with backoff (a new server is sent the loads again) and the
 // jobs it held are closed as dropped; one that holds a job for too long without any
 // progress is killed as hung (and so restarted).
+// Results: a post worker sends each result through its task's result ring before the
+// job's kDone; the agent takes a task's results before it applies a kDone of that task,
+// and hands them to the one writer of results.jsonl (node/core/result_log.h), which checks
+// them. A worker whose kReady says another protocol than ipc::kWorkerProtocol (built
+// against another SDK) is refused: retired, logged with the task, its file and both
+// versions; its task never becomes ready (and the node's start fails, naming it).
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -24,6 +30,7 @@
 
 #include "ipc/node_topology.h"
 #include "ipc/shm_segment.h"
+#include "node/core/result_log.h"
 #include "node/pipeline.h"
 #include "os/process_supervisor.h"
 #include "os/sandbox.h"
@@ -69,9 +76,12 @@ class IpcPipeline final : public Pipeline {
         pre_ready_(tasks_),
         post_ready_(tasks_),
         ever_ready_(tasks_),
+        refused_(tasks_),
         models_(ctx_.scenario->models.size()),
         model_state_(ctx_.scenario->models.size()),
-        last_activity_(tasks_) {}
+        last_activity_(tasks_) {
+    COEDGE_CHECK(ctx_.results != nullptr);
+  }
   ~IpcPipeline() override { stop(); }
 
   Status start() override {
@@ -110,6 +120,7 @@ class IpcPipeline final : public Pipeline {
     if (active_[task].load()) return;
     const TimePoint now = ctx_.clock->now();
     ever_ready_[task] = false;
+    refused_[task].clear();
     for (const char* role : {"pre", "post"}) {
       const bool pre = std::string(role) == "pre";
       int& id = pre ? pre_ids_[task] : post_ids_[task];
@@ -226,7 +237,10 @@ class IpcPipeline final : public Pipeline {
     for (int id : worker_ids()) supervisor_.kill(id, SIGTERM);
     for (int id : worker_ids()) supervisor_.stop(id, std::chrono::seconds(2));
     if (server_id_ >= 0) supervisor_.stop(server_id_, std::chrono::seconds(3));
-    if (segment_) drain_events();
+    if (segment_) {
+      drain_events();
+      for (uint32_t t = 0; t < tasks_; ++t) reclaim_results(t);
+    }
     supervisor_.stop_all(std::chrono::seconds(1));
   }
 
@@ -334,13 +348,17 @@ class IpcPipeline final : public Pipeline {
       auto outputs = segment_->ring(ipc::output_ring(t.name));
       auto pre = segment_->ring(ipc::pre_events(t.name));
       auto post = segment_->ring(ipc::post_events(t.name));
-      if (!frames.ok() || !outputs.ok() || !pre.ok() || !post.ok()) {
+      auto results = segment_->ring(ipc::result_ring(t.name));
+      auto result_pool = segment_->pool(ipc::result_pool(t.name));
+      if (!frames.ok() || !outputs.ok() || !pre.ok() || !post.ok() || !results.ok() || !result_pool.ok()) {
         return Error{ErrorCode::kInvalidInput, "shared memory lacks the rings of task " + t.name};
       }
       frame_rings_.push_back(*frames);
       output_rings_.push_back(*outputs);
       pre_events_.push_back(*pre);
       post_events_.push_back(*post);
+      result_rings_.push_back(*results);
+      result_pools_.push_back(*result_pool);
     }
     return Ok{};
   }
@@ -433,6 +451,9 @@ class IpcPipeline final : public Pipeline {
                                                      tail(log_path, 4)};
         }
       }
+      for (uint32_t t = 0; t < tasks_; ++t) {
+        if (active_[t].load() && !refused_[t].empty()) return Error{ErrorCode::kInvalidInput, refused_[t]};
+      }
       if (ctx_.clock->now() > give_up) {
         return Error{ErrorCode::kIo, what + " not ready within " + format_duration(timeout) + "; see " + log_dir_};
       }
@@ -499,8 +520,27 @@ class IpcPipeline final : public Pipeline {
     drain_ring(*server_events_, true);
     for (uint32_t t = 0; t < tasks_; ++t) {
       drain_ring(pre_events_[t], false);
+      ctx_.results->drain(t, result_rings_[t], result_pools_[t]);
       drain_ring(post_events_[t], false);
     }
+  }
+
+  // A worker of another protocol (built against another SDK) runs no job: it is retired
+  // and its task stays not ready, said once per activation.
+  void refuse_worker(uint32_t task, ipc::Role role, int32_t protocol) {
+    const int id = role == ipc::Role::kPre ? pre_ids_[task] : post_ids_[task];
+    if (id >= 0) supervisor_.retire(id, ctx_.clock->now(), std::chrono::seconds(1));
+    if (!refused_[task].empty()) return;
+    const config::NodeTaskConfig& t = ctx_.config->tasks[task];
+    const std::string file = t.worker == "stock" ? ctx_.worker_exe : t.worker;
+    // Protocol 1 sent nothing in its kReady (0).
+    const int32_t theirs = protocol == 0 ? 1 : protocol;
+    refused_[task] = "task " + t.name + ": worker " + file + " (" + (role == ipc::Role::kPre ? "pre" : "post") +
+                     ") was built against worker ABI " + std::to_string(theirs) + ", this node needs ABI " +
+                     std::to_string(ipc::kWorkerProtocol) +
+                     ": rebuild it against this CoEdge's SDK (docs/WORKER_SDK.md, \"ABI versioning\"); "
+                     "the task runs no job until then";
+    std::fprintf(stderr, "coedge node: %s\n", refused_[task].c_str());
   }
 
   // `from_server`: the server's ring; a worker's events are untrusted and may not speak
@@ -524,6 +564,11 @@ class IpcPipeline final : public Pipeline {
             if (from_server) on_server_ready();
           } else if (from_server || !active_[task].load()) {
             break;  // a retired worker's last word, or not a worker's to say
+          } else if (e.batch != ipc::kWorkerProtocol) {
+            refuse_worker(task, e.reason == static_cast<uint8_t>(ipc::Role::kPre) ? ipc::Role::kPre : ipc::Role::kPost,
+                          e.batch);
+          } else if (!refused_[task].empty()) {
+            break;  // its other worker was refused: the task does not run
           } else {
             (e.reason == static_cast<uint8_t>(ipc::Role::kPre) ? pre_ready_ : post_ready_)[task] = true;
             if (pre_ready_[task].load() && post_ready_[task].load()) ever_ready_[task] = true;
@@ -541,6 +586,11 @@ class IpcPipeline final : public Pipeline {
           break;
         case ipc::EventKind::kDone: {
           last_activity_[task][1] = now;
+          // Its result, if any, was pushed before this event: take it while the job is open.
+          if (!from_server) ctx_.results->drain(task, result_rings_[task], result_pools_[task]);
+          if (e.reason == ipc::kResultNotSent) {
+            ctx_.results->refuse(task, e.ref.job, ResultRejection::kNotSent, "the worker's result ring stayed full");
+          }
           JobRecord stamps;
           stamps.pre_start = tp(e.pre_start_us);
           stamps.pre_end = tp(e.pre_end_us);
@@ -591,6 +641,7 @@ class IpcPipeline final : public Pipeline {
           }
           if (e.id == post_ids_[t]) {
             reclaim_outputs(t);
+            reclaim_results(t);
             ctx_.accounting->drop_stage(t, JobStage::kPost, DropCause::kShutdown, now);
           }
         }
@@ -619,6 +670,7 @@ class IpcPipeline final : public Pipeline {
         if (e.id == post_ids_[t]) {
           post_ready_[t] = false;
           reclaim_outputs(t);
+          reclaim_results(t);
           ctx_.accounting->drop_stage(t, JobStage::kPost, DropCause::kWorkerCrash, now);
         }
       }
@@ -647,6 +699,14 @@ class IpcPipeline final : public Pipeline {
       std::memcpy(&ref, entry, sizeof ref);
       if (auto pool = segment_->pool(ref.pool); pool.ok()) pool->release(ref, ipc::kSoleHolder);
     });
+  }
+
+  // A dead post worker's results: those it pushed are taken (written for jobs still open:
+  // the worker finished them, though their kDone never came, so they count as dropped);
+  // a chunk it published but never pushed is freed. REQUIRES: the worker is not running.
+  void reclaim_results(uint32_t task) {
+    ctx_.results->drain(task, result_rings_[task], result_pools_[task]);
+    result_pools_[task].release_all(ipc::kSoleHolder);
   }
 
   // A process is hung when it holds a job it received more than hang_timeout ago and has
@@ -697,6 +757,8 @@ class IpcPipeline final : public Pipeline {
   std::atomic<bool> server_ready_ = false;
   std::vector<std::atomic<bool>> pre_ready_, post_ready_;
   std::vector<std::atomic<bool>> ever_ready_;  // per task: both workers ready since activate()
+  // Per task: why a worker was refused since activate() (another protocol), or empty.
+  std::vector<std::string> refused_;
   int worker_restarts_ = 0;
   // Per model: the active tasks using it and since when none has (loop thread only), and
   // what the server holds (any thread reads it, through task_unavailable()).
@@ -716,6 +778,8 @@ class IpcPipeline final : public Pipeline {
   std::vector<ipc::Ring> pre_events_, post_events_;  // per task
   std::vector<ipc::Ring> frame_rings_;  // per task; pushed by its sensor's thread
   std::vector<ipc::Ring> output_rings_;  // per task; drained here only after a crash
+  std::vector<ipc::Ring> result_rings_;  // per task: its post worker's results
+  std::vector<ipc::Pool> result_pools_;  // per task
   std::vector<ipc::Pool> frame_pools_;   // per sensor; used by its thread
   std::atomic<int> overload_logged_ = 0;
   size_t next_victim_ = 0;

@@ -25,6 +25,7 @@
 #include "node/frame_source.h"
 #include "node/core/metrics.h"
 #include "node/core/node_scenario.h"
+#include "node/core/result_log.h"
 #include "node/pipeline.h"
 #include "os/private_mounts.h"
 #include "policy/local_scheduler.h"
@@ -288,6 +289,9 @@ int run_node_agent(const AgentOptions& options) {
   MonotonicClock clock;
   const TimePoint epoch = clock.now();
   Accounting accounting(config, *scenario, metrics, job_log.get(), epoch);
+  // The one writer of every task's results.jsonl, in every isolation mode.
+  auto results = ResultLog::open(config.run_dir, task_names, accounting.ledger());
+  if (!results.ok()) return fail(results.error().message);
 
   PipelineContext ctx;
   ctx.config = &config;
@@ -295,6 +299,7 @@ int run_node_agent(const AgentOptions& options) {
   ctx.profiles = *profiles;
   ctx.profiles_file = profiles_file;
   ctx.accounting = &accounting;
+  ctx.results = results->get();
   ctx.metrics = &metrics;
   ctx.clock = &clock;
   ctx.coedge_exe = options.coedge_exe;
@@ -462,6 +467,7 @@ int run_node_agent(const AgentOptions& options) {
                  static_cast<unsigned long long>(tot.released), static_cast<unsigned long long>(tot.met),
                  static_cast<unsigned long long>(tot.overdue), static_cast<unsigned long long>(tot.dropped),
                  100 * tot.miss_rate(), mean, p50, p95, static_cast<double>(st.batch_sum) / n);
+    const ResultLog::Counts written = (*results)->counts(t);
     summary["tasks"].push_back({{"task", config.tasks[t].name},
                                 {"model", config.tasks[t].model},
                                 {"released", tot.released},
@@ -473,7 +479,8 @@ int run_node_agent(const AgentOptions& options) {
                                                 {"p99", percentile(st.latency_ms, 0.99)}}},
                                 {"stage_ms", {{"pre", st.pre_ms / n}, {"queue", st.queue_ms / n},
                                               {"inference", st.inference_ms / n}, {"post", st.post_ms / n}}},
-                                {"mean_batch", static_cast<double>(st.batch_sum) / n}});
+                                {"mean_batch", static_cast<double>(st.batch_sum) / n},
+                                {"results", {{"written", written.written}, {"refused", written.refused}}}});
   }
   const TaskTotals all = accounting.ledger().totals();
   std::fprintf(stderr, "%-16s %-14s %8llu %8llu %8llu %8llu %7.2f%%\n", "all", "",
@@ -490,6 +497,14 @@ int run_node_agent(const AgentOptions& options) {
       if (drops[c] > 0) causes[std::string(to_string(static_cast<DropCause>(c)))] = drops[c];
     }
     summary["dropped_by_cause"] = causes;
+    nlohmann::json refused = nlohmann::json::object();
+    const ResultLog::Counts all_results = (*results)->counts();
+    for (size_t r = 0; r < kResultRejections; ++r) {
+      if (all_results.by_reason[r] > 0) {
+        refused[result_rejection_name(static_cast<ResultRejection>(r))] = all_results.by_reason[r];
+      }
+    }
+    summary["results_refused_by_reason"] = refused;
   }
   summary["health"] = {{"crashes_injected", crashes_injected},
                        {"worker_restarts", health_at_end.worker_restarts},

@@ -3,8 +3,9 @@
 // between isolation modes. InProcessPipeline runs it all as threads of the agent (mode
 // "none", the paper's Mono Container); IpcPipeline runs each worker and the server as
 // processes over the node's shared-memory segment (modes "process" and "sandbox"). Both report
-// every stage of every job to the same Accounting, and both run the same worker
-// callbacks and the same InferenceEngine, so their measurements compare like for like.
+// every stage of every job to the same Accounting, hand every result to the same writer
+// (ResultLog: the agent alone writes results.jsonl), and run the same worker callbacks
+// and the same InferenceEngine, so their measurements and results compare like for like.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +22,7 @@
 #include "core/scenario.h"
 #include "ipc/messages.h"
 #include "node/core/accounting.h"
+#include "node/core/result_log.h"
 
 namespace coedge::node {
 
@@ -30,6 +32,7 @@ struct PipelineContext {
   std::vector<ModelProfile> profiles;          // as given to the server process
   std::string profiles_file;                   // the same, as a file (for the server process)
   Accounting* accounting = nullptr;
+  ResultLog* results = nullptr;                // the writer of every task's results.jsonl
   NodeMetrics* metrics = nullptr;
   const Clock* clock = nullptr;
   std::string coedge_exe;                      // this binary: runs `coedge node-server`

@@ -403,9 +403,12 @@ std::map<std::string, std::set<std::string>> read_results(const fs::path& run_di
   return out;
 }
 
-// Post-processing runs through one path (the SDK's WorkerInvoker) in every mode: the same
-// frames give the same results.jsonl payloads with --isolation none as in worker
-// processes (sets per task: how many jobs each mode finished, and their ids, may differ).
+// Post-processing runs through one path (the SDK's WorkerInvoker) in every mode, and the
+// agent alone writes results.jsonl (node/core/result_log.h; from worker processes through
+// the task's result ring): the same frames give the same results.jsonl payloads with
+// --isolation none as in worker processes (sets per task: how many jobs each mode
+// finished, and their ids, may differ), every line is one the agent counted as written,
+// and nothing the stock worker sends is refused.
 TEST_F(NodeRuntimeTest, EveryIsolationModeWritesTheSameResults) {
   const fs::path frames = dir_ / "frames";
   write_frames(frames);
@@ -424,6 +427,19 @@ TEST_F(NodeRuntimeTest, EveryIsolationModeWritesTheSameResults) {
     std::string bad;
     results[mode] = read_results(run_dir(), bad);
     EXPECT_TRUE(bad.empty()) << mode << ": malformed result lines:\n" << bad;
+    const json s = read_summary();
+    ASSERT_TRUE(s.is_object()) << why;
+    for (const json& task : s["tasks"]) {
+      const std::string name = task["task"].get<std::string>();
+      EXPECT_EQ(task["results"]["refused"].get<uint64_t>(), 0u) << mode << ": " << name << "\n" << why;
+      EXPECT_EQ(task["results"]["written"].get<uint64_t>(),
+                read_lines(run_dir() / "tasks" / name / "results.jsonl").size())
+          << mode << ": " << name;
+      // A job counted met or overdue had its result taken before it closed.
+      EXPECT_GE(task["results"]["written"].get<uint64_t>(),
+                task["met"].get<uint64_t>() + task["overdue"].get<uint64_t>())
+          << mode << ": " << name;
+    }
     for (const char* task : {"a", "b", "c"}) {
       EXPECT_FALSE(results[mode][task].empty()) << mode << ": task " << task << " wrote no results\n" << why;
     }
@@ -537,6 +553,34 @@ TEST_F(NodeRuntimeTest, KillsAndRestartsAHungWorker) {
   ASSERT_TRUE(s["dropped_by_cause"].contains("worker_crash")) << s.dump(2);
   EXPECT_GT(s["totals"]["met"].get<uint64_t>(), 0u) << why;
   EXPECT_NE(run.output.find("without progress: killing it"), std::string::npos) << why;
+}
+
+// --- a worker built against an older SDK -------------------------------------------------
+
+// A worker that speaks worker ABI 1 (tests/integration/abi1_worker.cc: its kReady carries
+// no protocol version) is refused: the node does not start and says which task, which
+// worker file and which versions; the worker does not outlive the node.
+TEST_F(NodeRuntimeTest, RefusesAWorkerBuiltAgainstAnOlderWorkerAbi) {
+  if (!is_root()) GTEST_SKIP() << "isolation process needs root (private /dev/shm)";
+  const fs::path worker = fs::path(COEDGE_BINARY_DIR) / "tests/integration/coedge-test-abi1-worker";
+  ASSERT_TRUE(fs::exists(worker)) << worker;
+  std::ostringstream y;
+  y << "node: test-node\nisolation: process\n"
+    << "run_dir: " << run_dir().string() << "\n"
+    << "profiles: " << kProfiles << "\n"
+    << "models:\n  - {name: yolov5s-160, file: " << kModel << "}\n"
+    << "sensors:\n  - {name: cam0, kind: synthetic, width: 320, height: 240}\n"
+    << "tasks:\n  - {name: old, model: yolov5s-160, sensor: cam0, period: 100ms, worker: "
+    << worker.string() << "}\n";
+  const fs::path config = dir_ / "abi1.yaml";
+  std::ofstream(config) << y.str();
+  const NodeRun run = run_node(config, {"--duration", "5s"});
+  const std::string why = describe(run);
+  EXPECT_NE(run.code, 0) << why;
+  EXPECT_FALSE(run.timed_out) << why;
+  EXPECT_NE(run.output.find("task old: worker " + worker.string()), std::string::npos) << why;
+  EXPECT_NE(run.output.find("built against worker ABI 1, this node needs ABI 2"), std::string::npos) << why;
+  expect_no_leftovers(dir_);
 }
 
 // --- stopping on SIGTERM ---------------------------------------------------------------

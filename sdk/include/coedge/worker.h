@@ -11,8 +11,9 @@
  *
  *   pre:  a camera frame (8-bit BGR pixels)  ->  your model's input item (float32, e.g.
  *         [3, H, W]) written straight into the shared-memory tensor you are given.
- *   post: your model's output for this job (float32)  ->  a result, as one JSON object
- *         (appended to results.jsonl in the task's directory).
+ *   post: your model's output for this job (float32)  ->  a result, as one JSON object,
+ *         which the SDK sends to the node agent; the agent checks it and appends it to
+ *         results.jsonl in the task's directory (the worker writes no file of its own).
  * Return 0 for success. A non-zero return drops that one job (counted as dropped, with
  * your message in the node's log); the worker carries on with the next one. A crash or a
  * hang drops the jobs the worker held, and the agent restarts it.
@@ -30,7 +31,11 @@
 extern "C" {
 #endif
 
-#define COEDGE_WORKER_ABI_VERSION 1
+/* 2: results go to the agent through shared memory, and the agent refuses a worker built
+   against another version (docs/WORKER_SDK.md, "ABI versioning"). The callbacks are the
+   same as in 1: a worker's source compiles unchanged, and callbacks that say 1 are
+   accepted; the worker must be rebuilt (relinked with this SDK). */
+#define COEDGE_WORKER_ABI_VERSION 2
 #define COEDGE_MAX_RANK 6
 
 typedef struct coedge_task_info {
@@ -76,14 +81,16 @@ typedef struct coedge_output {
 } coedge_output;
 
 typedef struct coedge_worker_callbacks {
-  int32_t abi_version;     /* COEDGE_WORKER_ABI_VERSION */
+  int32_t abi_version;     /* COEDGE_WORKER_ABI_VERSION (1 is accepted too: same callbacks) */
   /* Called once at start. Returns your state (passed to every callback; may be any
      non-NULL pointer), or NULL after writing why into `error` (the worker then exits). */
   void* (*init)(const coedge_task_info* info, char* error, size_t error_size);
   int (*pre)(void* state, const coedge_frame* frame, coedge_tensor* tensor, char* error,
              size_t error_size);
   /* Write one JSON object (without a newline) into `result`, at most result_size bytes
-     including the terminating NUL; an empty string records no result. */
+     including the terminating NUL; an empty string records no result. The agent refuses
+     (counts and logs, while the job still counts as done) a result that is not exactly
+     one JSON object or holds a CR or LF. */
   int (*post)(void* state, const coedge_output* output, char* result, size_t result_size,
               char* error, size_t error_size);
   void (*fini)(void* state);  /* may be NULL */

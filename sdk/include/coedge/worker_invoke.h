@@ -1,7 +1,7 @@
 // The one path by which CoEdge calls a worker's callbacks (coedge/worker.h), used by the
 // SDK's runtime in a worker process (isolation process and sandbox, sdk/worker_sdk.cc) and
 // by the agent's threads in isolation none (src/node/in_process_pipeline.cc), so that a
-// worker sees the same inputs, is held to the same limits and leaves the same results in
+// worker sees the same inputs, is held to the same limits and gives the same results in
 // every mode. C++ for CoEdge's own runtime, not part of the worker C ABI.
 //
 // WorkerInvoker wraps one worker instance (its callbacks and the state init returned):
@@ -9,8 +9,9 @@
 //         and calls the worker's pre;
 //   post: hands one output item (validated: rank, shape and element count agree) to the
 //         worker's post, refuses a result that filled its whole buffer (no room for the
-//         NUL: it was cut), and appends the result to results.jsonl as
-//         {"job":<id>,"result":<the worker's JSON>} — one line per job, flushed.
+//         NUL: it was cut) and keeps the result (result()). It writes no file: the caller
+//         hands the result to the agent's writer (node/core/result_log.h), through the
+//         task's result ring (worker_sdk.cc) or directly (isolation none).
 // Failures come back as false with the message; the caller counts the drop, and may
 // report() it (rate-limited on stderr).
 //
@@ -18,9 +19,9 @@
 #pragma once
 
 #include <cstdint>
-#include <fstream>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "coedge/worker.h"
@@ -46,16 +47,11 @@ class WorkerInvoker {
   // reported errors (e.g. "coedge worker a/post").
   WorkerInvoker(const coedge_worker_callbacks* cb, void* state, std::string name);
 
-  // Appends results to DIR/results.jsonl from now on. False (with error()) if the file
-  // cannot be opened. Without it, results are checked but not written.
-  bool open_results(const std::string& task_dir);
-  bool writes_results() const { return results_.is_open(); }
-
   // Pre-processes `frame` into `tensor` (one input item of `shape`; tensor.size() must be
   // the product of the shape); the worker's aux values land in `aux` (6 values).
   bool pre(const coedge_frame& frame, std::span<float> tensor, std::span<const int64_t> shape,
            double* aux);
-  // Post-processes one output item; on success the result line is written (if open).
+  // Post-processes one output item; on success result() holds what the worker wrote.
   bool post(const OutputItem& item);
 
   // The last failure's message (never empty after a failure).
@@ -63,14 +59,14 @@ class WorkerInvoker {
   // Logs a failure of `job` on stderr: `why`, or else the last failure's message; the
   // first 20, then every 1000th.
   void report(uint64_t job, const char* what, const char* why = nullptr);
-  // The last result post() accepted (the worker's JSON; may be empty).
-  const char* result() const { return result_.data(); }
+  // The last result post() accepted (the worker's JSON text, without its NUL; may be
+  // empty: no result). Valid until the next post().
+  std::string_view result() const { return std::string_view(result_.data()); }
 
  private:
   const coedge_worker_callbacks* cb_;
   void* state_;
   std::string name_;
-  std::ofstream results_;
   std::vector<char> result_;
   std::string error_;
   uint64_t reported_ = 0;

@@ -94,6 +94,16 @@ std::optional<JobRecord> JobLedger::drop(uint64_t id, DropCause reason, TimePoin
   return close(it, JobOutcome::kDropped, reason, now);
 }
 
+ResultClaim JobLedger::claim_result(uint64_t id, uint32_t task) {
+  std::lock_guard lock(mu_);
+  auto it = open_.find(id);
+  if (it == open_.end()) return id == 0 || id >= next_id_ ? ResultClaim::kUnknown : ResultClaim::kClosed;
+  if (it->second.record.task != task) return ResultClaim::kOtherTask;
+  if (it->second.result) return ResultClaim::kDuplicate;
+  it->second.result = true;
+  return ResultClaim::kOk;
+}
+
 std::vector<JobRecord> JobLedger::drop_stage(std::optional<uint32_t> task, JobStage stage,
                                              DropCause reason, TimePoint now) {
   std::lock_guard lock(mu_);

@@ -23,6 +23,15 @@ namespace coedge::node {
 
 enum class JobStage : uint8_t { kPre, kServer, kPost };
 
+// What the ledger says about a result offered for a job (claim_result).
+enum class ResultClaim : uint8_t {
+  kOk,         // open, of the task, no result yet: now it has one
+  kUnknown,    // never released (0, or beyond the last id)
+  kClosed,     // released, but already closed
+  kOtherTask,  // open, but another task's job
+  kDuplicate,  // open, and it already has a result
+};
+
 struct TaskTotals {
   uint64_t released = 0, met = 0, overdue = 0, dropped = 0;
   uint64_t closed() const { return met + overdue + dropped; }
@@ -45,6 +54,10 @@ class JobLedger {
   // `stamps` carries every stage time the reporter knows; the ledger keeps what it has.
   std::optional<JobRecord> done(uint64_t id, const JobRecord& stamps, TimePoint now);
   std::optional<JobRecord> drop(uint64_t id, DropCause reason, TimePoint now);
+
+  // A result for open job `id` of `task`: at most one per job, taken only while the job is
+  // open (so its post worker sends it before kDone: worker_sdk.cc).
+  ResultClaim claim_result(uint64_t id, uint32_t task);
 
   // Closes, as dropped, the open jobs held by a stage that failed: one task's pre or post
   // worker (task set), or the server (every task).
@@ -73,6 +86,7 @@ class JobLedger {
     JobRecord record;
     JobStage stage = JobStage::kPre;
     TimePoint since{};  // when it entered `stage`
+    bool result = false;  // a result was written for it (claim_result)
   };
   JobRecord close(std::map<uint64_t, Open>::iterator it, JobOutcome outcome, DropCause reason,
                   TimePoint now);

@@ -81,6 +81,8 @@ std::string lookup_everything(const Segment& s, const std::vector<TaskChannels>&
     need(s.ring(output_ring(t.name)).ok(), output_ring(t.name));
     need(s.ring(pre_events(t.name)).ok(), pre_events(t.name));
     need(s.ring(post_events(t.name)).ok(), post_events(t.name));
+    need(s.ring(result_ring(t.name)).ok(), result_ring(t.name));
+    need(s.pool(result_pool(t.name)).ok(), result_pool(t.name));
   }
   // The server.
   need(s.doorbell(kServerBell).ok(), kServerBell);
@@ -100,6 +102,8 @@ std::string lookup_everything(const Segment& s, const std::vector<TaskChannels>&
     need(s.ring(output_ring(t.name)).ok(), output_ring(t.name));
     need(s.ring(post_events(t.name)).ok(), post_events(t.name));
     need(s.doorbell(post_bell(t.name)).ok(), post_bell(t.name));
+    need(s.ring(result_ring(t.name)).ok(), result_ring(t.name));
+    need(s.pool(result_pool(t.name)).ok(), result_pool(t.name));
   }
   for (const SensorChannels& sensor : sensors) {
     auto by_name = s.pool(frame_pool(sensor.name));
@@ -115,6 +119,8 @@ TEST(NodeTopology, NamesFollowTheDocumentedScheme) {
   EXPECT_EQ(output_ring("t"), "output/t");
   EXPECT_EQ(pre_events("t"), "event/t/pre");
   EXPECT_EQ(post_events("t"), "event/t/post");
+  EXPECT_EQ(result_ring("t"), "result/t");
+  EXPECT_EQ(result_pool("t"), "results/t");
   EXPECT_EQ(frame_pool("s"), "frames/s");
   EXPECT_EQ(tensor_pool("t"), "tensors/t");
   EXPECT_EQ(output_pool("t"), "outputs/t");
@@ -137,11 +143,13 @@ TEST(NodeTopology, PlanHasEveryNameTheProcessesLookUp) {
     EXPECT_TRUE(has_doorbell(plan, pre_bell(t.name)));
     EXPECT_TRUE(has_doorbell(plan, post_bell(t.name)));
     for (const std::string& ring :
-         {frame_ring(t.name), tensor_ring(t.name), output_ring(t.name), pre_events(t.name), post_events(t.name)}) {
+         {frame_ring(t.name), tensor_ring(t.name), output_ring(t.name), pre_events(t.name), post_events(t.name),
+          result_ring(t.name)}) {
       EXPECT_NE(find_ring(plan, ring), nullptr) << ring;
     }
     EXPECT_NE(find_pool(plan, tensor_pool(t.name)), nullptr);
     EXPECT_NE(find_pool(plan, output_pool(t.name)), nullptr);
+    EXPECT_NE(find_pool(plan, result_pool(t.name)), nullptr);
   }
   for (const SensorChannels& s : sensors) EXPECT_NE(find_pool(plan, frame_pool(s.name)), nullptr) << s.name;
 }
@@ -154,8 +162,8 @@ TEST(NodeTopology, NamesAreUniqueWithinTheirKind) {
   for (const RingPlan& r : plan.rings) EXPECT_TRUE(rings.insert(r.name).second) << r.name;
   for (const PoolPlan& p : plan.pools) EXPECT_TRUE(pools.insert(p.name).second) << p.name;
   EXPECT_EQ(plan.doorbells.size(), 2u + 2 * 3);
-  EXPECT_EQ(plan.rings.size(), 2u + 5 * 3);  // the server's events and control, five per task
-  EXPECT_EQ(plan.pools.size(), 2u * 3 + 2);
+  EXPECT_EQ(plan.rings.size(), 2u + 6 * 3);  // the server's events and control, six per task
+  EXPECT_EQ(plan.pools.size(), 3u * 3 + 2);
 }
 
 TEST(NodeTopology, EachRingRingsItsConsumersDoorbell) {
@@ -170,6 +178,7 @@ TEST(NodeTopology, EachRingRingsItsConsumersDoorbell) {
     EXPECT_EQ(find_ring(plan, output_ring(t.name))->doorbell, post_bell(t.name));  // server -> post
     EXPECT_EQ(find_ring(plan, pre_events(t.name))->doorbell, kAgentBell);
     EXPECT_EQ(find_ring(plan, post_events(t.name))->doorbell, kAgentBell);
+    EXPECT_EQ(find_ring(plan, result_ring(t.name))->doorbell, kAgentBell);  // post -> agent
   }
 }
 
@@ -184,6 +193,7 @@ TEST(NodeTopology, EntriesAreChunkRefsOrJobEvents) {
     EXPECT_EQ(find_ring(plan, output_ring(t.name))->entry_bytes, sizeof(ChunkRef));
     EXPECT_EQ(find_ring(plan, pre_events(t.name))->entry_bytes, sizeof(JobEvent));
     EXPECT_EQ(find_ring(plan, post_events(t.name))->entry_bytes, sizeof(JobEvent));
+    EXPECT_EQ(find_ring(plan, result_ring(t.name))->entry_bytes, sizeof(ChunkRef));
   }
   for (const RingPlan& r : plan.rings) EXPECT_GT(r.capacity, 0u) << r.name;
   for (const PoolPlan& p : plan.pools) EXPECT_GT(p.count, 0u) << p.name;
@@ -200,6 +210,11 @@ TEST(NodeTopology, ChunksHoldTheHeaderAndThePayload) {
     // More chunks than ring slots: a producer can fill one while its ring is full.
     EXPECT_GT(find_pool(plan, tensor_pool(t.name))->count, find_ring(plan, tensor_ring(t.name))->capacity);
     EXPECT_GT(find_pool(plan, output_pool(t.name))->count, find_ring(plan, output_ring(t.name))->capacity);
+    // The agent checks result chunk references against these constants.
+    EXPECT_EQ(find_pool(plan, result_pool(t.name))->chunk_bytes, kResultChunkBytes);
+    EXPECT_EQ(find_pool(plan, result_pool(t.name))->count, kResultChunks);
+    EXPECT_GE(kResultChunkBytes, payload_offset<ResultHeader>() + kMaxResultBytes);
+    EXPECT_GT(kResultChunks, find_ring(plan, result_ring(t.name))->capacity);
   }
   for (const SensorChannels& s : sensors) {
     SCOPED_TRACE(s.name);
@@ -289,6 +304,90 @@ TEST(NodeTopology, AFullFrameAndTensorFitTheirChunks) {
   data[th->elements - 1] = 1.5f;
   EXPECT_EQ(reinterpret_cast<uintptr_t>(data) % kPayloadAlign, 0u);
   tensors.discard(t);
+}
+
+// The two ends of a result ring: what a post worker sends, the agent takes, as a copy, and
+// the chunk is free again.
+TEST(NodeTopology, AResultSentIsTakenWholeAndItsChunkFreed) {
+  const auto tasks = three_tasks();
+  ShmPath path;
+  auto segment = Segment::create(path.str(), node_segment_plan(tasks, two_sensors()));
+  ASSERT_TRUE(segment.ok()) << segment.error().message;
+  Pool pool = *(*segment)->pool(result_pool("classify"));
+  Ring ring = *(*segment)->ring(result_ring("classify"));
+  EXPECT_FALSE(take_result(ring, pool).has_value());
+  JobRef ref;
+  ref.job = 42;
+  ref.task = 1;
+  const std::string big(kMaxResultBytes, 'x');
+  ASSERT_TRUE(send_result(pool, ring, ref, "{\"n\":1}", "test"));
+  ASSERT_TRUE(send_result(pool, ring, ref, big, "test"));  // the largest there is
+  EXPECT_FALSE(send_result(pool, ring, ref, big + "x", "test"));
+  EXPECT_FALSE(send_result(pool, ring, ref, "", "test"));
+  auto first = take_result(ring, pool);
+  ASSERT_TRUE(first.has_value());
+  ASSERT_EQ(first->status, ReceivedResult::Status::kOk) << first->error;
+  EXPECT_EQ(first->ref.job, 42u);
+  EXPECT_EQ(first->ref.task, 1u);
+  EXPECT_EQ(first->json, "{\"n\":1}");
+  auto second = take_result(ring, pool);
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->json, big);
+  EXPECT_FALSE(take_result(ring, pool).has_value());
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
+// A full ring: the worker waits a little, then drops the result (false), leaking nothing.
+TEST(NodeTopology, AFullResultRingDropsTheResultWithoutLeakingAChunk) {
+  ShmPath path;
+  auto segment = Segment::create(path.str(), node_segment_plan(three_tasks(), two_sensors()));
+  ASSERT_TRUE(segment.ok()) << segment.error().message;
+  Pool pool = *(*segment)->pool(result_pool("detect"));
+  Ring ring = *(*segment)->ring(result_ring("detect"));
+  JobRef ref;
+  for (uint32_t i = 0; i < kResultRing; ++i) ASSERT_TRUE(send_result(pool, ring, ref, "{}", "test")) << i;
+  EXPECT_FALSE(send_result(pool, ring, ref, "{}", "test"));
+  EXPECT_EQ(pool.in_use(), kResultRing);
+  while (take_result(ring, pool)) {
+  }
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
+// What a hostile post worker can put in its result ring: a reference into another pool or
+// beyond its pool, a length beyond the chunk or zero. Each is consumed and refused.
+TEST(NodeTopology, TakeResultRefusesForeignChunksAndBadLengths) {
+  ShmPath path;
+  auto segment = Segment::create(path.str(), node_segment_plan(three_tasks(), two_sensors()));
+  ASSERT_TRUE(segment.ok()) << segment.error().message;
+  Pool pool = *(*segment)->pool(result_pool("detect"));
+  Pool other = *(*segment)->pool(result_pool("classify"));
+  Ring ring = *(*segment)->ring(result_ring("detect"));
+  ChunkRef foreign;
+  ASSERT_TRUE(other.alloc(foreign));
+  ASSERT_TRUE(ring.push(&foreign));
+  ChunkRef beyond{pool.pool_index(), kResultChunks, 1, 0};
+  ASSERT_TRUE(ring.push(&beyond));
+  for (uint32_t bytes : {kMaxResultBytes + 1, 0u, ~0u}) {
+    ChunkRef c;
+    ASSERT_TRUE(pool.alloc(c));
+    auto* h = new (pool.data(c)) ResultHeader();
+    h->ref.job = 7;
+    h->bytes = bytes;
+    pool.publish(c, kSoleHolder);
+    ASSERT_TRUE(ring.push(&c));
+  }
+  for (auto want : {ReceivedResult::Status::kBadChunk, ReceivedResult::Status::kBadChunk,
+                    ReceivedResult::Status::kBadLength, ReceivedResult::Status::kBadLength,
+                    ReceivedResult::Status::kBadLength}) {
+    auto r = take_result(ring, pool);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, want) << r->error;
+    EXPECT_FALSE(r->error.empty());
+    EXPECT_TRUE(r->json.empty());
+  }
+  EXPECT_FALSE(take_result(ring, pool).has_value());
+  EXPECT_EQ(pool.in_use(), 0u);
+  EXPECT_EQ(other.in_use(), 1u) << "another pool's chunk must not be released by the agent";
 }
 
 TEST(NodeTopology, NoTasksOrSensorsStillPlansTheAgentAndServer) {

@@ -1,19 +1,16 @@
 // The one worker-invocation path (sdk/include/coedge/worker_invoke.h), with a fake
-// worker's callbacks: what they are given, what is refused, and the result lines.
+// worker's callbacks: what they are given, what is refused, and the result it keeps (the
+// invoker writes no file: the agent's ResultLog does, node/core/result_log.h).
 #include "coedge/worker_invoke.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
 namespace {
 
-namespace fs = std::filesystem;
 using coedge::sdk::OutputItem;
 using coedge::sdk::WorkerInvoker;
 
@@ -52,20 +49,6 @@ const coedge_worker_callbacks kCallbacks{COEDGE_WORKER_ABI_VERSION, nullptr, fak
 
 class WorkerInvokeTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("coedge-invoke-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::vector<std::string> lines() const {
-    std::ifstream in(dir_ / "results.jsonl");
-    std::vector<std::string> out;
-    for (std::string l; std::getline(in, l);) out.push_back(l);
-    return out;
-  }
   OutputItem item(uint64_t job) {
     OutputItem it;
     it.data = data_;
@@ -78,7 +61,6 @@ class WorkerInvokeTest : public ::testing::Test {
     return it;
   }
 
-  fs::path dir_;
   Fake fake_;
   std::vector<float> data_ = std::vector<float>(6, 1.0f);
   std::vector<int64_t> shape_{2, 3};
@@ -114,10 +96,10 @@ TEST_F(WorkerInvokeTest, PreRefusesATensorThatIsNotItsShapeAndReportsTheWorkersE
   EXPECT_EQ(w.error(), "bad frame");
 }
 
-TEST_F(WorkerInvokeTest, PostGivesTheItemAndWritesOneResultLinePerJob) {
+TEST_F(WorkerInvokeTest, PostGivesTheItemAndKeepsItsResult) {
   WorkerInvoker w(&kCallbacks, &fake_, "test");
-  ASSERT_TRUE(w.open_results(dir_.string()));
   ASSERT_TRUE(w.post(item(41))) << w.error();
+  EXPECT_EQ(w.result(), "{\"n\":1}");
   EXPECT_EQ(fake_.output.elements, 6u);
   ASSERT_EQ(fake_.output.rank, 2);
   EXPECT_EQ(fake_.output.shape[0], 2);
@@ -126,26 +108,24 @@ TEST_F(WorkerInvokeTest, PostGivesTheItemAndWritesOneResultLinePerJob) {
   EXPECT_EQ(fake_.output.job, 41u);
   EXPECT_EQ(fake_.output.batch, 2);
   EXPECT_EQ(fake_.output.deadline_us, 20);
-  fake_.result = "";  // an empty result: done, but no line
+  fake_.result = "";  // an empty result: done, nothing to send
   ASSERT_TRUE(w.post(item(42)));
+  EXPECT_TRUE(w.result().empty());
   fake_.result = "{\"n\":3}";
   ASSERT_TRUE(w.post(item(43)));
-  EXPECT_EQ(lines(), (std::vector<std::string>{"{\"job\":41,\"result\":{\"n\":1}}",
-                                               "{\"job\":43,\"result\":{\"n\":3}}"}));
+  EXPECT_EQ(w.result(), "{\"n\":3}");
 }
 
 TEST_F(WorkerInvokeTest, PostRefusesAResultThatOverflowsItsBuffer) {
   WorkerInvoker w(&kCallbacks, &fake_, "test");
-  ASSERT_TRUE(w.open_results(dir_.string()));
   fake_.overflow = true;
   EXPECT_FALSE(w.post(item(1)));
   EXPECT_NE(w.error().find("does not fit"), std::string::npos) << w.error();
-  EXPECT_TRUE(lines().empty());
+  EXPECT_TRUE(w.result().empty());
 }
 
 TEST_F(WorkerInvokeTest, PostRefusesAFailureAndAMalformedItemWithoutALine) {
   WorkerInvoker w(&kCallbacks, &fake_, "test");
-  ASSERT_TRUE(w.open_results(dir_.string()));
   fake_.post_rc = 1;
   EXPECT_FALSE(w.post(item(1)));
   EXPECT_EQ(w.error(), "no");
@@ -156,7 +136,7 @@ TEST_F(WorkerInvokeTest, PostRefusesAFailureAndAMalformedItemWithoutALine) {
   EXPECT_EQ(fake_.output.job, 0u) << "the worker was called with a malformed item";
   shape_ = {1, 1, 1, 1, 1, 1, 6};  // rank above COEDGE_MAX_RANK
   EXPECT_FALSE(w.post(item(3)));
-  EXPECT_TRUE(lines().empty());
+  EXPECT_TRUE(w.result().empty());
 }
 
 }  // namespace

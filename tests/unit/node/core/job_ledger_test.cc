@@ -576,5 +576,24 @@ TEST(JobLedger, RandomOperationsConserveEveryJob) {
   EXPECT_GT(closed, 500u);
 }
 
+// claim_result(): one result per open job of its own task; unknown, closed, another
+// task's and second results are told apart; the job stays open and moves on as before.
+TEST(JobLedgerResults, OneResultPerOpenJobOfItsTask) {
+  JobLedger ledger(2, seconds(120));
+  const uint64_t a = ledger.release(0, at(0), at(100));
+  const uint64_t b = ledger.release(1, at(0), at(100));
+  EXPECT_EQ(ledger.claim_result(0, 0), ResultClaim::kUnknown);
+  EXPECT_EQ(ledger.claim_result(b + 1, 0), ResultClaim::kUnknown);
+  EXPECT_EQ(ledger.claim_result(b, 0), ResultClaim::kOtherTask);
+  EXPECT_EQ(ledger.claim_result(a, 0), ResultClaim::kOk);
+  EXPECT_EQ(ledger.claim_result(a, 0), ResultClaim::kDuplicate);
+  EXPECT_EQ(ledger.stage(a), JobStage::kPre);
+  ASSERT_TRUE(ledger.done(a, post_stamps(at(10), at(20)), at(20)).has_value());
+  EXPECT_EQ(ledger.claim_result(a, 0), ResultClaim::kClosed);
+  EXPECT_EQ(ledger.claim_result(b, 1), ResultClaim::kOk);
+  EXPECT_EQ(ledger.totals().met, 1u);
+  EXPECT_EQ(ledger.open(), 1u);
+}
+
 }  // namespace
 }  // namespace coedge::node

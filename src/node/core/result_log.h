@@ -1,0 +1,106 @@
+// The agent's one writer of every task's results (RUN_DIR/tasks/<task>/results.jsonl), in
+// every isolation mode: a post worker process sends its results through the segment (the
+// task's result ring, drained here by drain()), and with --isolation none the agent's own
+// post thread hands them to accept(). Each accepted result becomes one line
+// {"job":<id>,"result":<the worker's JSON object>}, written with one write() and so flushed
+// per job, then goes to every ResultSink (the seam for publishing results later, e.g. over
+// DDS; none is built yet).
+//
+// Everything a worker writes is untrusted. A result is written only if
+//  - its chunk and length are sound (ipc::take_result: the pool, 1 to kMaxResultBytes);
+//  - its job is open in the ledger, of this task, and has no result yet
+//    (JobLedger::claim_result): a post worker sends the result before the job's kDone, and
+//    the agent takes a task's results before it applies that task's kDone
+//    (node/ipc_pipeline.cc), so a job counted met or overdue never loses its result;
+//  - its text holds no NUL, CR or LF and is exactly one JSON object (parsed, so the line
+//    cannot carry keys of its own).
+// A refused result is counted per task and reason and logged on stderr (per task: the first
+// 20, then every 1000th); it never closes or changes the job, and never affects other tasks.
+//
+// Thread-safety: accept(), drain() and refuse() may be called from any threads; each task
+// has its own lock (its file, its sinks' order). add_sink() only before results flow.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "ipc/shm_segment.h"
+#include "node/core/job_ledger.h"
+
+namespace coedge::node {
+
+enum class ResultRejection : uint8_t {
+  kBadChunk,       // a chunk reference outside the task's result pool
+  kBadLength,      // empty, or longer than ipc::kMaxResultBytes / its chunk
+  kUnknownJob,     // a job id never released
+  kClosedJob,      // its job already closed (e.g. dropped as lost before the result came)
+  kOtherTask,      // a job of another task
+  kDuplicate,      // a second result for one job
+  kLineBreak,      // a NUL, CR or LF in the text
+  kNotJsonObject,  // not exactly one JSON object
+  kWriteFailed,    // results.jsonl could not be written
+  kNotSent,        // the worker had a result but the result ring stayed full
+};
+inline constexpr size_t kResultRejections = 10;
+// "bad_chunk", "bad_length", ..., as in summary.json.
+const char* result_rejection_name(ResultRejection why);
+
+// Receives every result after it is written (the seam for publishing results).
+class ResultSink {
+ public:
+  virtual ~ResultSink() = default;
+  // Called on the writer's thread under the task's lock, in the order of the lines: be quick.
+  virtual void on_result(uint32_t task, uint64_t job, std::string_view result) = 0;
+};
+
+class ResultLog {
+ public:
+  // Creates RUN_DIR/tasks/<task>/ for every task and opens its results.jsonl for appending.
+  // `tasks`: the node's task names, by index. REQUIRES: `ledger` outlives this.
+  static Result<std::unique_ptr<ResultLog>> open(const std::string& run_dir, const std::vector<std::string>& tasks,
+                                                 JobLedger& ledger);
+  ~ResultLog();
+  ResultLog(const ResultLog&) = delete;
+  ResultLog& operator=(const ResultLog&) = delete;
+
+  // REQUIRES: `sink` outlives this; called before any result.
+  void add_sink(ResultSink& sink) { sinks_.push_back(&sink); }
+
+  // One result (the worker's JSON text) for `job` of `task`: true if written; otherwise
+  // counted and logged as refused. REQUIRES task < tasks.
+  bool accept(uint32_t task, uint64_t job, std::string_view json);
+  // Takes every result waiting in `task`'s result ring (its post worker's; `pool` is the
+  // task's result pool) and accepts or refuses each. Returns how many it took.
+  size_t drain(uint32_t task, ipc::Ring& ring, ipc::Pool& pool);
+  // Counts and logs a refusal decided elsewhere (e.g. kNotSent).
+  void refuse(uint32_t task, uint64_t job, ResultRejection why, const std::string& detail);
+
+  struct Counts {
+    uint64_t written = 0, refused = 0;
+    std::array<uint64_t, kResultRejections> by_reason{};
+  };
+  Counts counts(uint32_t task) const;
+  Counts counts() const;  // all tasks
+
+ private:
+  struct Task {
+    std::string name, file;
+    int fd = -1;
+    mutable std::mutex mu;
+    Counts counts;
+  };
+  explicit ResultLog(JobLedger& ledger) : ledger_(ledger) {}
+  void refuse_locked(Task& t, uint64_t job, ResultRejection why, const std::string& detail);
+
+  JobLedger& ledger_;
+  std::vector<std::unique_ptr<Task>> tasks_;
+  std::vector<ResultSink*> sinks_;
+};
+
+}  // namespace coedge::node

@@ -1,0 +1,193 @@
+// The agent's writer of results.jsonl (node/core/result_log.h): what it writes, what it
+// refuses from an untrusted worker (each refusal counted by reason, the job untouched, the
+// other tasks undisturbed), its sinks, and — over a real segment, from another process —
+// a post worker's result reaching the file through the result ring.
+#include "node/core/result_log.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "ipc/messages.h"
+#include "ipc/node_topology.h"
+#include "ipc/shm_segment.h"
+
+namespace coedge::node {
+namespace {
+
+namespace fs = std::filesystem;
+
+TimePoint at(int ms) { return TimePoint{} + std::chrono::milliseconds(ms); }
+
+struct Recorder : ResultSink {
+  std::vector<std::string> seen;
+  void on_result(uint32_t task, uint64_t job, std::string_view result) override {
+    seen.push_back(std::to_string(task) + "/" + std::to_string(job) + " " + std::string(result));
+  }
+};
+
+class ResultLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static std::atomic<int> counter{0};
+    dir_ = fs::temp_directory_path() / ("coedge-result-log-" + std::to_string(::getpid()) + "-" +
+                                        std::to_string(counter++));
+    fs::remove_all(dir_);
+    auto log = ResultLog::open(dir_.string(), {"a", "b"}, ledger_);
+    ASSERT_TRUE(log.ok()) << log.error().message;
+    log_ = std::move(*log);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::vector<std::string> lines(const std::string& task) const {
+    std::ifstream in(dir_ / "tasks" / task / "results.jsonl");
+    std::vector<std::string> out;
+    for (std::string l; std::getline(in, l);) out.push_back(l);
+    return out;
+  }
+  uint64_t refused(uint32_t task, ResultRejection why) const {
+    return log_->counts(task).by_reason[static_cast<size_t>(why)];
+  }
+
+  fs::path dir_;
+  JobLedger ledger_{2, std::chrono::seconds(120)};
+  std::unique_ptr<ResultLog> log_;
+};
+
+TEST_F(ResultLogTest, WritesOneLinePerResultOfAnOpenJobAndTellsItsSinks) {
+  Recorder sink;
+  log_->add_sink(sink);
+  const uint64_t j1 = ledger_.release(0, at(0), at(100));
+  const uint64_t j2 = ledger_.release(1, at(0), at(100));
+  EXPECT_TRUE(log_->accept(0, j1, R"({"top_class":3,"s":"a\"b"})"));
+  EXPECT_TRUE(log_->accept(1, j2, R"( {"n":[1,2,{"x":null}]} )"));
+  EXPECT_EQ(lines("a"), std::vector<std::string>{"{\"job\":1,\"result\":{\"top_class\":3,\"s\":\"a\\\"b\"}}"});
+  EXPECT_EQ(lines("b"), std::vector<std::string>{"{\"job\":2,\"result\": {\"n\":[1,2,{\"x\":null}]} }"});
+  EXPECT_EQ(sink.seen, (std::vector<std::string>{"0/1 {\"top_class\":3,\"s\":\"a\\\"b\"}",
+                                                 "1/2  {\"n\":[1,2,{\"x\":null}]} "}));
+  EXPECT_EQ(log_->counts().written, 2u);
+  EXPECT_EQ(log_->counts().refused, 0u);
+  EXPECT_EQ(ledger_.open(), 2u) << "a result does not close its job";
+}
+
+TEST_F(ResultLogTest, RefusesUnknownClosedOtherTasksAndDuplicateJobs) {
+  const uint64_t a1 = ledger_.release(0, at(0), at(100));
+  const uint64_t b1 = ledger_.release(1, at(0), at(100));
+  const uint64_t a2 = ledger_.release(0, at(0), at(100));
+  ASSERT_TRUE(ledger_.drop(a2, DropCause::kLost, at(200)).has_value());
+  EXPECT_FALSE(log_->accept(0, 0, "{}"));
+  EXPECT_FALSE(log_->accept(0, 99, "{}"));
+  EXPECT_FALSE(log_->accept(0, a2, "{}"));
+  EXPECT_FALSE(log_->accept(0, b1, "{}"));  // task b's job, from task a's worker
+  EXPECT_TRUE(log_->accept(0, a1, "{\"n\":1}"));
+  EXPECT_FALSE(log_->accept(0, a1, "{\"n\":2}"));
+  EXPECT_EQ(refused(0, ResultRejection::kUnknownJob), 2u);
+  EXPECT_EQ(refused(0, ResultRejection::kClosedJob), 1u);
+  EXPECT_EQ(refused(0, ResultRejection::kOtherTask), 1u);
+  EXPECT_EQ(refused(0, ResultRejection::kDuplicate), 1u);
+  EXPECT_EQ(log_->counts(0).refused, 5u);
+  EXPECT_EQ(lines("a"), std::vector<std::string>{"{\"job\":1,\"result\":{\"n\":1}}"});
+  // Task b is undisturbed: its job can still have its result.
+  EXPECT_EQ(log_->counts(1).refused, 0u);
+  EXPECT_TRUE(log_->accept(1, b1, "{}"));
+}
+
+TEST_F(ResultLogTest, RefusesLineBreaksOversizedAndAnythingButOneJsonObject) {
+  const uint64_t job = ledger_.release(0, at(0), at(100));
+  using namespace std::string_literals;
+  for (const std::string& text : {"{\"a\":\n1}"s, "{\"a\":1}\r"s, "{\"a\":\"x\0y\"}"s}) {
+    EXPECT_FALSE(log_->accept(0, job, text)) << text;
+  }
+  EXPECT_EQ(refused(0, ResultRejection::kLineBreak), 3u);
+  for (const std::string& text : {"[1,2]"s, "42"s, "\"s\""s, "{"s, "{\"a\":1"s, "{}{}"s,
+                                  "{},\"job\":7,\"x\":{}"s, "{\"a\":nan}"s, "{\"a\":\"\xff\"}"s, " "s}) {
+    EXPECT_FALSE(log_->accept(0, job, text)) << text;
+  }
+  EXPECT_EQ(refused(0, ResultRejection::kNotJsonObject), 10u);
+  EXPECT_FALSE(log_->accept(0, job, ""));
+  const std::string big = "{\"x\":\"" + std::string(ipc::kMaxResultBytes, 'x') + "\"}";
+  EXPECT_FALSE(log_->accept(0, job, big));
+  EXPECT_EQ(refused(0, ResultRejection::kBadLength), 2u);
+  EXPECT_TRUE(lines("a").empty());
+  // None of them used up the job's one result.
+  EXPECT_TRUE(log_->accept(0, job, "{}"));
+  EXPECT_EQ(lines("a").size(), 1u);
+}
+
+TEST_F(ResultLogTest, ARefusalDecidedElsewhereIsCountedByItsReason) {
+  log_->refuse(1, 5, ResultRejection::kNotSent, "the ring stayed full");
+  EXPECT_EQ(refused(1, ResultRejection::kNotSent), 1u);
+  EXPECT_EQ(log_->counts().refused, 1u);
+  EXPECT_STREQ(result_rejection_name(ResultRejection::kNotSent), "not_sent");
+  EXPECT_STREQ(result_rejection_name(ResultRejection::kNotJsonObject), "not_json_object");
+}
+
+TEST(ResultLogOpen, AnUnwritableRunDirIsAnErrorNamingThePath) {
+  JobLedger ledger(1, std::chrono::seconds(1));
+  auto log = ResultLog::open("/proc/coedge-no-such-dir", {"t"}, ledger);
+  ASSERT_FALSE(log.ok());
+  EXPECT_NE(log.error().message.find("/proc/coedge-no-such-dir"), std::string::npos) << log.error().message;
+}
+
+// The whole channel across processes: a child process plays a post worker (the SDK's
+// send_result on its own mapping of the segment), the agent drains the task's result ring
+// into the log. Good results reach the file; a hostile entry is refused.
+TEST_F(ResultLogTest, APostWorkersResultReachesResultsJsonlThroughTheSegment) {
+  static std::atomic<int> counter{0};
+  const std::string path = "/dev/shm/coedge-result-log-test-" + std::to_string(::getpid()) + "-" +
+                           std::to_string(counter++);
+  const std::vector<ipc::TaskChannels> tasks = {{"a", "cam0", 64, 64}, {"b", "cam0", 64, 64}};
+  auto segment = ipc::Segment::create(path, ipc::node_segment_plan(tasks, {{"cam0", 64, 2}}));
+  ASSERT_TRUE(segment.ok()) << segment.error().message;
+  const uint64_t j1 = ledger_.release(0, at(0), at(100));
+  const uint64_t j2 = ledger_.release(0, at(0), at(100));
+  const uint64_t other = ledger_.release(1, at(0), at(100));
+
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto s = ipc::Segment::open(path);
+    if (!s.ok()) ::_exit(10);
+    auto pool = (*s)->pool(ipc::result_pool("a"));
+    auto ring = (*s)->ring(ipc::result_ring("a"));
+    if (!pool.ok() || !ring.ok()) ::_exit(11);
+    ipc::JobRef ref;
+    ref.task = 0;
+    ref.job = j1;
+    bool ok = ipc::send_result(*pool, *ring, ref, "{\"k\":1}", "child");
+    ref.job = other;  // task b's job, from task a's worker
+    ok = ipc::send_result(*pool, *ring, ref, "{\"k\":2}", "child") && ok;
+    ref.job = j2;
+    ok = ipc::send_result(*pool, *ring, ref, "{\"k\":3}\n{\"job\":9}", "child") && ok;  // a line of its own
+    ref.task = 1;  // naming another task
+    ok = ipc::send_result(*pool, *ring, ref, "{\"k\":4}", "child") && ok;
+    ref.task = 0;
+    ok = ipc::send_result(*pool, *ring, ref, "{\"k\":5}", "child") && ok;
+    ::_exit(ok ? 0 : 12);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+
+  ipc::Ring ring = *(*segment)->ring(ipc::result_ring("a"));
+  ipc::Pool pool = *(*segment)->pool(ipc::result_pool("a"));
+  EXPECT_EQ(log_->drain(0, ring, pool), 5u);
+  EXPECT_EQ(lines("a"), (std::vector<std::string>{"{\"job\":1,\"result\":{\"k\":1}}",
+                                                  "{\"job\":2,\"result\":{\"k\":5}}"}));
+  EXPECT_TRUE(lines("b").empty());
+  EXPECT_EQ(refused(0, ResultRejection::kOtherTask), 2u);
+  EXPECT_EQ(refused(0, ResultRejection::kLineBreak), 1u);
+  EXPECT_EQ(pool.in_use(), 0u) << "every chunk taken is released";
+  EXPECT_EQ(log_->drain(0, ring, pool), 0u);
+}
+
+}  // namespace
+}  // namespace coedge::node
