@@ -58,6 +58,16 @@ void MasterCore::on_report(const net::NodeReport& report, TimePoint now) {
       if (t.met > 0) info.first_met_at = now;
     }
   }
+  if (report.final_report) {
+    info.final_report = true;
+    if (phase_ == Phase::kWaiting) {
+      if (alive_[k]) queued_logs_.push_back("node " + report.node + " stopped before the start; waiting for it again");
+      alive_[k] = false;
+      return;
+    }
+    if (phase_ == Phase::kRunning && alive_[k]) queued_logs_.push_back("node " + report.node + " stopped (its final report)");
+    return on_liveliness(report.node, false, now);  // done: gone, as its liveliness soon will be
+  }
   if (phase_ == Phase::kWaiting && !alive_[k]) {
     queued_logs_.push_back("node " + report.node + " is up");
     alive_[k] = true;
@@ -324,6 +334,7 @@ MasterSummary MasterCore::summary() const {
     n.plan_epoch = nodes_[k].plan_epoch;
     n.plan_version = nodes_[k].plan_version;
     n.stopped = !alive_[k];
+    n.final_report = nodes_[k].final_report;
     n.up_s = nodes_[k].up_at ? to_s(*nodes_[k].up_at - started_) : -1;
     n.first_met_s = nodes_[k].first_met_at ? to_s(*nodes_[k].first_met_at - started_) : -1;
     n.ever_given_tasks = nodes_[k].ever_given_tasks;

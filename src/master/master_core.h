@@ -19,7 +19,12 @@
 //  - kSettling: "stop-sources" is sent (the cameras stop); reports are still absorbed for
 //    1 s + the longest deadline, so the last frames arrive and close.
 //  - kDraining: "stop" is sent (the nodes finish and send a final report); until every
-//    node is gone or 15 s + 2 x the longest deadline have passed.
+//    node has sent its final report or is gone, or 15 s + 2 x the longest deadline have
+//    passed.
+// A final report (NodeReport::final_report) is counted like any report, and then the node
+// is done: gone, as if its liveliness had lapsed (while running, its tasks are moved at
+// once), and it need not be waited for while draining. Before the start it is ignored
+// but for its figures: a node that stops then is waited for again.
 //  - kDone: the final summary (or, when the nodes never came up, the error) was returned.
 //
 // Plans are de-duplicated: an assignment equal to the last published one is not published
@@ -99,7 +104,8 @@ struct NodeSummary {
   std::string node;
   uint64_t reports = 0;                        // reports received
   uint64_t plan_epoch = 0, plan_version = 0;   // the plan it runs, from its last report
-  bool stopped = false;                        // gone at the end (it sent its final report)
+  bool stopped = false;                        // gone at the end (final report, or liveliness lost)
+  bool final_report = false;                   // it sent its final report
   std::vector<std::string> tasks;              // what the last plan gave it
   // Start-up, in seconds since the master started (-1: never): its first report, and the
   // first report counting a job it met.
@@ -179,6 +185,7 @@ class MasterCore {
     uint64_t plan_epoch = 0, plan_version = 0;
     std::optional<TimePoint> up_at, first_met_at;
     bool ever_given_tasks = false;
+    bool final_report = false;
   };
   struct Change {  // a liveliness change, for the dispatcher at the next tick
     NodeIndex node;

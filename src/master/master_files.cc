@@ -83,7 +83,7 @@ std::string summary_json(const MasterSummary& s) {
   for (const NodeSummary& n : s.nodes) {
     j["allocation"][n.node] = n.tasks;
     j["nodes"][n.node] = {{"reports", n.reports}, {"plan_epoch", n.plan_epoch}, {"plan_version", n.plan_version},
-                          {"stopped", n.stopped}, {"up_s", seconds_or_null(n.up_s)},
+                          {"stopped", n.stopped}, {"final_report", n.final_report}, {"up_s", seconds_or_null(n.up_s)},
                           {"first_met_s", seconds_or_null(n.first_met_s)}};
   }
   // Seconds since the master started; null: did not happen.

@@ -1,5 +1,5 @@
 // Image files and video through OpenCV's imgcodecs and videoio, loaded only when first
-// used. Those two modules bring some 130 shared libraries with them (GDAL, Poppler,
+// used. Those two modules bring some 220 shared libraries with them (GDAL, Poppler,
 // FFmpeg, GStreamer, codecs): linked into a program, they cost every process of it about
 // 14 MB of private and 40 MB of shared-library memory at start, whether it ever reads a
 // file or not. A node runs many such processes (agent, inference server, cameras), most of

@@ -184,6 +184,9 @@ struct NodeReport {  // key: node
   std::vector<TaskReport> tasks;
   std::vector<LinkReport> links;
   std::vector<ProfileReport> profiles;
+  // The node's last report, sent after its drain: every job it released is closed and
+  // counted in `tasks`; the node stops. A master needs no more from it.
+  bool final_report = false;
 };
 
 struct Assignment {

@@ -124,6 +124,7 @@ NodeReport from_msg(const coedge_msg_NodeReport& m) {
   r.stamp_ns = m.stamp_ns;
   r.plan_epoch = m.plan_epoch;
   r.plan_version = m.plan_version;
+  r.final_report = m.final_report;
   for (auto [b, e] = seq_span(m.tasks); b != e; ++b) {
     TaskReport t;
     t.task = str_or_empty(b->task);
@@ -242,6 +243,7 @@ Status ReportWriter::write(const NodeReport& r) {
   m.stamp_ns = r.stamp_ns;
   m.plan_epoch = r.plan_epoch;
   m.plan_version = r.plan_version;
+  m.final_report = r.final_report;
   borrow_seq(m.tasks, tasks);
   borrow_seq(m.links, links);
   borrow_seq(m.profiles, profiles);

@@ -356,8 +356,9 @@ struct ClusterFeed::Impl {
     }
   }
 
-  void report() {
+  void report(bool final_report = false) {
     net::NodeReport r;
+    r.final_report = final_report;
     r.node = options.node;
     r.seq = ++report_seq;
     r.stamp_ns = realtime_ns();
@@ -513,6 +514,6 @@ void ClusterFeed::stop_accepting() {
   if (impl_->prober.joinable()) impl_->prober.join();
 }
 
-void ClusterFeed::final_report() { impl_->report(); }
+void ClusterFeed::final_report() { impl_->report(/*final_report=*/true); }
 
 }  // namespace coedge::node

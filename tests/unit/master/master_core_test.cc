@@ -446,6 +446,70 @@ TEST(MasterCore, TheDrainEndsAtItsLimitAndWhatNoNodeClosedIsLost) {
   EXPECT_TRUE(s.nodes[1].stopped);
 }
 
+net::NodeReport final_report(net::NodeReport r) {
+  r.final_report = true;
+  return r;
+}
+
+TEST(MasterCore, TheDrainEndsWhenEveryNodeHasSentItsFinalReport) {
+  Master m;
+  m.start(1s);
+  m.set(5s);
+  m.core().request_stop(m.now());
+  EXPECT_EQ(m.tick().phases, std::vector<Phase>{Phase::kSettling});
+  Actions a = m.tick_at(6700ms);
+  EXPECT_EQ(a.phases, std::vector<Phase>{Phase::kDraining});
+  // The nodes' final reports come, their processes still up: their liveliness has not
+  // lapsed, but nothing more is to come from them.
+  m.set(7s);
+  m.core().on_source_stats({"M1", "a", 4, 0}, m.now());
+  m.core().on_source_stats({"M2", "b", 3, 0}, m.now());
+  m.report(final_report(report("a", {{"M1", 4, 4, 0, 0, 400, 400, 0}, {"M2", 3, 3, 0, 0, 300, 300, 0}}, 1)));
+  m.report(final_report(report("b", {}, 1)));
+  EXPECT_FALSE(m.tick().finished.has_value());  // c has said nothing yet
+  m.set(7500ms);
+  m.report(final_report(report("c", {}, 1)));
+  a = m.tick();
+  ASSERT_TRUE(a.finished.has_value());  // long before the drain's limit (6.7 + 16.4 s)
+  EXPECT_FALSE(has_log(a, "no final report"));
+  const MasterSummary& s = a.finished->value();
+  EXPECT_TRUE(s.accounted());
+  EXPECT_EQ(s.tasks[0].account.met, 4u);
+  EXPECT_EQ(s.tasks[0].account.lost, 0u);
+  for (const NodeSummary& n : s.nodes) {
+    EXPECT_TRUE(n.final_report) << n.node;
+    EXPECT_TRUE(n.stopped) << n.node;
+  }
+}
+
+TEST(MasterCore, AFinalReportWhileRunningIsANodeLeaving) {
+  Master m;
+  m.start(1s);
+  m.set(3s);
+  m.report(final_report(report("a", {}, 1)));
+  Actions a = m.tick();
+  EXPECT_TRUE(has_log(a, "node a stopped (its final report)"));
+  // Both tasks were on a (stage 1): the dispatcher moves them at once, as for a lost node.
+  ASSERT_EQ(a.plans.size(), 1u);
+  EXPECT_NE(node_of(a.plans[0].plan, "M1"), "a");
+  EXPECT_NE(node_of(a.plans[0].plan, "M2"), "a");
+  m.liveliness("a", false);  // its process then goes: nothing more happens
+  EXPECT_TRUE(m.tick().plans.empty());
+}
+
+TEST(MasterCore, AFinalReportBeforeTheStartIsANodeToWaitForAgain) {
+  Master m;
+  m.report(report("a"));
+  m.report(report("b"));
+  m.report(final_report(report("a")));
+  m.report(report("c"));
+  Actions a = m.tick();
+  EXPECT_TRUE(has_log(a, "node a stopped before the start; waiting for it again"));
+  EXPECT_TRUE(a.plans.empty());
+  m.report(report("a"));  // back
+  EXPECT_EQ(m.tick().plans.size(), 1u);
+}
+
 TEST(MasterCore, AStopBeforeAnyWindowStillPublishesStage1AndStops) {
   Master m;
   m.set(1s);
