@@ -68,6 +68,10 @@ void MasterCore::on_report(const net::NodeReport& report, TimePoint now) {
     if (phase_ == Phase::kRunning && alive_[k]) queued_logs_.push_back("node " + report.node + " stopped (its final report)");
     return on_liveliness(report.node, false, now);  // done: gone, as its liveliness soon will be
   }
+  if (info.final_report) {  // a report after its last one: the node was started again
+    info.final_report = false;
+    if (phase_ != Phase::kWaiting) on_liveliness(report.node, true, now);
+  }
   if (phase_ == Phase::kWaiting && !alive_[k]) {
     queued_logs_.push_back("node " + report.node + " is up");
     alive_[k] = true;
@@ -81,6 +85,10 @@ void MasterCore::on_source_stats(const net::SourceStats& stats, TimePoint /*now*
 void MasterCore::on_liveliness(const std::string& node, bool alive, TimePoint /*now*/) {
   const NodeIndex k = scenario_.find_node(node);
   if (k == kNone) return;
+  // After its final report a node is done; an "alive" seen since is older news (the
+  // reader may have noticed the node's lapse and its last report in one go): only a new
+  // report brings it back (on_report).
+  if (alive && nodes_[k].final_report) return;
   switch (phase_) {
     case Phase::kWaiting:
       // Up means reported (on_report); only a node that was up and went away matters.

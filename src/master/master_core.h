@@ -23,8 +23,9 @@
 //    passed.
 // A final report (NodeReport::final_report) is counted like any report, and then the node
 // is done: gone, as if its liveliness had lapsed (while running, its tasks are moved at
-// once), and it need not be waited for while draining. Before the start it is ignored
-// but for its figures: a node that stops then is waited for again.
+// once), and it need not be waited for while draining; a liveliness "alive" after it is
+// ignored, and only a later report (the node started again) brings it back. Before the
+// start, a node that stops is waited for again.
 //  - kDone: the final summary (or, when the nodes never came up, the error) was returned.
 //
 // Plans are de-duplicated: an assignment equal to the last published one is not published

@@ -1,14 +1,11 @@
 #include "node/server_process.h"
 
-#include <malloc.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <future>
 #include <memory>
 #include <thread>
 
@@ -18,6 +15,7 @@
 #include "ipc/node_topology.h"
 #include "ipc/shm_segment.h"
 #include "node/core/inference_engine.h"
+#include "node/core/model_loader.h"
 #include "node/core/node_scenario.h"
 
 namespace coedge::node {
@@ -121,124 +119,6 @@ class ShmSink final : public EngineSink {
   ipc::Ring& events_;
 };
 
-// The models the agent asked for, each loaded on a thread of its own (a large model takes
-// seconds to read; the models already held keep serving meanwhile) and handed to the
-// engine by poll() on the server's thread. Untrusted input it is not: only the agent
-// writes the control ring; an index out of range is still refused.
-class ModelLoader {
- public:
-  static constexpr int kLoaderNice = 10;
-
-  ModelLoader(const config::NodeConfig& config, infer::Backend& backend, InferenceEngine& engine,
-              ipc::Ring& events)
-      : config_(config), backend_(backend), engine_(engine), events_(events), slots_(config.models.size()) {}
-  ~ModelLoader() { wait(); }
-
-  void on_command(const ipc::ServerCommand& command) {
-    if (command.model >= slots_.size()) {
-      std::fprintf(stderr, "coedge server: a command for model %u, which this node does not have\n", command.model);
-      return;
-    }
-    Slot& slot = slots_[command.model];
-    if (command.command == ipc::ModelCommand::kLoad) {
-      slot.wanted = true;
-      if (slot.model) {
-        tell(command.model, ipc::ModelState::kLoaded);
-      } else if (!slot.loading.valid()) {
-        const std::string file = config_.models[command.model].file;
-        std::fprintf(stderr, "coedge server: loading %s\n", file.c_str());
-        slot.started = std::chrono::steady_clock::now();
-        slot.loading = std::async(std::launch::async, [this, file] {
-          // Below the node's other threads: a load takes seconds of CPU, and on a node
-          // under a CPU quota it must not starve the inference of the tasks already
-          // running, nor the agent's DDS threads (whose liveliness the master watches).
-          (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kLoaderNice);
-          return backend_.load(file);
-        });
-      }
-    } else if (command.command == ipc::ModelCommand::kUnload) {
-      slot.wanted = false;
-      if (slot.loading.valid()) return;  // poll() unloads it once loaded
-      unload(command.model);
-    }
-  }
-
-  // Hands finished loads to the engine. True when something changed.
-  bool poll() {
-    bool changed = false;
-    for (uint32_t m = 0; m < slots_.size(); ++m) {
-      Slot& slot = slots_[m];
-      if (!slot.loading.valid() ||
-          slot.loading.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-        continue;
-      }
-      changed = true;
-      auto model = slot.loading.get();
-      if (!model.ok()) {
-        std::fprintf(stderr, "coedge server: %s\n", model.error().message.c_str());
-        tell(m, ipc::ModelState::kLoadFailed);
-        continue;
-      }
-      slot.model = std::move(*model);
-      engine_.set_model(m, slot.model.get());
-      // A model file is parsed into temporaries several times its size, freed by now but
-      // kept by the allocator (in the loader thread's arena): give them back, so a node
-      // holds what its models need, not the peak of reading them.
-      ::malloc_trim(0);
-      std::fprintf(stderr, "coedge server: %s loaded in %.1f s\n", config_.models[m].name.c_str(),
-                   std::chrono::duration<double>(std::chrono::steady_clock::now() - slot.started).count());
-      if (slot.wanted) tell(m, ipc::ModelState::kLoaded);
-      else unload(m);
-    }
-    return changed;
-  }
-
-  bool loading() const {
-    for (const Slot& slot : slots_) {
-      if (slot.loading.valid()) return true;
-    }
-    return false;
-  }
-
-  void wait() {
-    for (Slot& slot : slots_) {
-      if (slot.loading.valid()) slot.loading.wait();
-    }
-  }
-
- private:
-  struct Slot {
-    std::unique_ptr<infer::Model> model;
-    std::future<Result<std::unique_ptr<infer::Model>>> loading;
-    std::chrono::steady_clock::time_point started;
-    bool wanted = false;
-  };
-
-  void unload(uint32_t m) {
-    if (slots_[m].model) {
-      engine_.set_model(m, nullptr);
-      slots_[m].model.reset();
-      ::malloc_trim(0);
-      std::fprintf(stderr, "coedge server: %s unloaded\n", config_.models[m].name.c_str());
-    }
-    tell(m, ipc::ModelState::kUnloaded);
-  }
-
-  void tell(uint32_t m, ipc::ModelState state) {
-    ipc::JobEvent event;
-    event.kind = ipc::EventKind::kModel;
-    event.batch = static_cast<int32_t>(m);
-    event.reason = static_cast<uint8_t>(state);
-    send(events_, event);
-  }
-
-  const config::NodeConfig& config_;
-  infer::Backend& backend_;
-  InferenceEngine& engine_;
-  ipc::Ring& events_;
-  std::vector<Slot> slots_;
-};
-
 }  // namespace
 
 int run_server_process(const config::NodeConfig& config, const std::vector<ModelProfile>& profiles) {
@@ -299,7 +179,17 @@ int run_server_process(const config::NodeConfig& config, const std::vector<Model
   ShmSink sink(ports, *events);
   InferenceEngine engine(*scenario, std::move(scheduler),
                          std::vector<infer::Model*>(scenario->models.size(), nullptr), sink, clock);
-  ModelLoader loader(config, **backend, engine, *events);
+  std::vector<ModelLoader::ModelFile> model_files;
+  for (const config::NodeModelConfig& m : config.models) model_files.push_back({m.name, m.file});
+  ModelLoader loader(
+      std::move(model_files), **backend, [&engine](uint32_t m, infer::Model* model) { engine.set_model(m, model); },
+      [&events](uint32_t m, ipc::ModelState state) {
+        ipc::JobEvent event;
+        event.kind = ipc::EventKind::kModel;
+        event.batch = static_cast<int32_t>(m);
+        event.reason = static_cast<uint8_t>(state);
+        send(*events, event);
+      });
 
   ipc::JobEvent ready;
   ready.kind = ipc::EventKind::kReady;

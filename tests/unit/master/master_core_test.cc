@@ -467,6 +467,9 @@ TEST(MasterCore, TheDrainEndsWhenEveryNodeHasSentItsFinalReport) {
   m.report(final_report(report("a", {{"M1", 4, 4, 0, 0, 400, 400, 0}, {"M2", 3, 3, 0, 0, 300, 300, 0}}, 1)));
   m.report(final_report(report("b", {}, 1)));
   EXPECT_FALSE(m.tick().finished.has_value());  // c has said nothing yet
+  // The reader may hand over an "alive" for a node after its final report (it saw the
+  // node's lease lapse and its last report in one go): stale, it changes nothing.
+  m.liveliness("a", true);
   m.set(7500ms);
   m.report(final_report(report("c", {}, 1)));
   a = m.tick();
@@ -493,8 +496,15 @@ TEST(MasterCore, AFinalReportWhileRunningIsANodeLeaving) {
   ASSERT_EQ(a.plans.size(), 1u);
   EXPECT_NE(node_of(a.plans[0].plan, "M1"), "a");
   EXPECT_NE(node_of(a.plans[0].plan, "M2"), "a");
+  m.liveliness("a", true);  // stale news: a is not given tasks again
   m.liveliness("a", false);  // its process then goes: nothing more happens
   EXPECT_TRUE(m.tick().plans.empty());
+  m.set(5s);
+  m.report(report("a", {}, 1));  // started again: back, as a node whose liveliness returns
+  m.tick();
+  m.report(final_report(report("a", {}, 2)));  // and gone once more: said only of a node alive
+  a = m.tick();
+  EXPECT_TRUE(has_log(a, "node a stopped (its final report)"));
 }
 
 TEST(MasterCore, AFinalReportBeforeTheStartIsANodeToWaitForAgain) {
