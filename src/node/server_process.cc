@@ -18,7 +18,9 @@
 #include "ipc/node_topology.h"
 #include "ipc/shm_segment.h"
 #include "node/core/inference_engine.h"
+#include "config/node_config_wire.h"
 #include "node/core/node_scenario.h"
+#include "os/fd.h"
 
 namespace coedge::node {
 namespace {
@@ -145,7 +147,7 @@ class ModelLoader {
       if (slot.model) {
         tell(command.model, ipc::ModelState::kLoaded);
       } else if (!slot.loading.valid()) {
-        const std::string file = config_.models[command.model].file;
+        const std::string file = config_.model_files[command.model];
         std::fprintf(stderr, "coedge server: loading %s\n", file.c_str());
         slot.started = std::chrono::steady_clock::now();
         slot.loading = std::async(std::launch::async, [this, file] {
@@ -241,15 +243,25 @@ class ModelLoader {
 
 }  // namespace
 
-int run_server_process(const config::NodeConfig& config, const std::vector<ModelProfile>& profiles) {
+Result<config::NodeConfig> receive_server_config(int fd, const std::string& digest) {
+  const std::string origin = "the node config from the agent (descriptor " + std::to_string(fd) + ")";
+  if (digest.empty()) {
+    return Error{ErrorCode::kInvalidInput, origin + ": no --config-digest given (`coedge node` starts the server)"};
+  }
+  auto text = os::read_from_start(fd, kMaxServerConfigBytes);
+  if (!text.ok()) return Error{text.error().code, origin + ": " + text.error().message};
+  if (text->empty()) {
+    return Error{ErrorCode::kInvalidInput,
+                 origin + ": empty (`coedge node` starts the server and hands it the config as its stdin)"};
+  }
+  return config::read_node_config_wire(*text, origin, digest);
+}
+
+int run_server_process(const config::NodeConfig& config, const std::string& digest) {
   std::signal(SIGTERM, on_signal);
   std::signal(SIGINT, on_signal);
-  auto scenario = build_node_scenario(config, profiles);
-  if (!scenario.ok()) {
-    std::fprintf(stderr, "coedge server: %s\n", scenario.error().message.c_str());
-    return 2;
-  }
-  auto scheduler = policy::make_local_scheduler(config.scheduler, *scenario);
+  const Scenario scenario = node_scenario(config);
+  auto scheduler = policy::make_local_scheduler(config.scheduler, scenario);
   infer::BackendOptions backend_options;
   backend_options.threads = config.backend_threads;
   auto backend = infer::make_backend(config.backend, backend_options);
@@ -270,7 +282,7 @@ int run_server_process(const config::NodeConfig& config, const std::vector<Model
     return 1;
   }
   std::vector<TaskPorts> ports;
-  for (const config::NodeTaskConfig& t : config.tasks) {
+  for (const TaskSpec& t : config.tasks) {
     auto tensors = (*segment)->ring(ipc::tensor_ring(t.name));
     auto outputs = (*segment)->ring(ipc::output_ring(t.name));
     auto output_pool = (*segment)->pool(ipc::output_pool(t.name));
@@ -297,15 +309,17 @@ int run_server_process(const config::NodeConfig& config, const std::vector<Model
   control->drain([](const void*) {});
   MonotonicClock clock;
   ShmSink sink(ports, *events);
-  InferenceEngine engine(*scenario, std::move(scheduler),
-                         std::vector<infer::Model*>(scenario->models.size(), nullptr), sink, clock);
+  InferenceEngine engine(scenario, std::move(scheduler),
+                         std::vector<infer::Model*>(scenario.models.size(), nullptr), sink, clock);
   ModelLoader loader(config, **backend, engine, *events);
 
   ipc::JobEvent ready;
   ready.kind = ipc::EventKind::kReady;
   ready.reason = static_cast<uint8_t>(ipc::Role::kServer);
   send(*events, ready);
-  std::fprintf(stderr, "coedge server: scheduler %s, ready; models load on request\n",
+  std::fprintf(stderr, "coedge server: node %s, config %s from the agent (%zu tasks, %zu models), scheduler %s, "
+               "ready; models load on request\n",
+               config.name.c_str(), digest.c_str(), config.tasks.size(), config.models.size(),
                config.scheduler.text().c_str());
 
   TimePoint wake_at = TimePoint::max();
@@ -329,10 +343,10 @@ int run_server_process(const config::NodeConfig& config, const std::vector<Model
         EngineInput in;
         in.job.id = header->ref.job;
         in.job.task = static_cast<TaskIndex>(t);
-        in.job.model = scenario->tasks[t].model;
+        in.job.model = scenario.tasks[t].model;
         in.job.release = MonotonicClock::from_monotonic_us(header->ref.release_us);
         in.job.deadline = MonotonicClock::from_monotonic_us(header->ref.deadline_us);
-        in.job.priority = scenario->tasks[t].priority;
+        in.job.priority = scenario.tasks[t].priority;
         in.data = reinterpret_cast<const float*>(reinterpret_cast<const uint8_t*>(header) +
                                                  ipc::payload_offset<ipc::TensorHeader>());
         in.elements = header->elements;
