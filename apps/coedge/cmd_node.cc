@@ -1,5 +1,7 @@
 // `coedge node`: run one edge node for real (the node agent), and `coedge node-server`,
 // the node's shared inference server process, which the agent starts itself.
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -42,14 +44,15 @@ Result<config::NodeConfig> load_with_overrides(const NodeFlags& f) {
     auto iso = config::parse_isolation(f.isolation);
     if (!iso.ok()) return Error{iso.error().code, "--isolation: " + iso.error().message};
     c.isolation = *iso;
-    for (const config::NodeTaskConfig& t : c.tasks) {
+    for (size_t i = 0; i < c.tasks.size(); ++i) {
+      const config::TaskRuntime& t = c.task_runtime[i];
       if (c.isolation == config::Isolation::kNone && (t.worker != "stock" || !t.env.empty())) {
         return Error{ErrorCode::kInvalidInput,
-                     "--isolation none: task " + t.name +
+                     "--isolation none: task " + c.tasks[i].name +
                          " has its own worker or env, which need worker processes"};
       }
       if (c.isolation != config::Isolation::kSandbox && !t.rootfs.empty()) {
-        return Error{ErrorCode::kInvalidInput, "--isolation " + f.isolation + ": task " + t.name +
+        return Error{ErrorCode::kInvalidInput, "--isolation " + f.isolation + ": task " + c.tasks[i].name +
                                                    " has a rootfs, which needs the sandbox"};
       }
     }
@@ -69,7 +72,12 @@ Result<config::NodeConfig> load_with_overrides(const NodeFlags& f) {
     if (!std::filesystem::exists(f.profiles)) {
       return Error{ErrorCode::kNotFound, "--profiles: " + f.profiles + " does not exist"};
     }
-    c.profiles = absolute(f.profiles);
+    const std::string file = absolute(f.profiles);
+    auto profiles = config::load_profile_set(file);
+    if (!profiles.ok()) return Error{profiles.error().code, "--profiles: " + profiles.error().message};
+    if (Status st = config::apply_profile_set(c, *profiles, file); !st.ok()) {
+      return Error{st.error().code, "--profiles: " + st.error().message};
+    }
   }
   if (!f.jobs.empty()) c.jobs_jsonl = absolute(f.jobs);
   if (!f.run_dir.empty()) c.run_dir = absolute(f.run_dir);
@@ -79,7 +87,7 @@ Result<config::NodeConfig> load_with_overrides(const NodeFlags& f) {
 }
 
 // A cluster node's config: the scenario's tasks, the models from --models-dir.
-Result<config::NodeConfig> cluster_config(const NodeFlags& f, Scenario& scenario, bool write_profiles) {
+Result<config::NodeConfig> cluster_config(const NodeFlags& f, Scenario& scenario) {
   auto loaded = config::load_scenario(f.scenario);
   if (!loaded.ok()) return loaded.error();
   scenario = std::move(*loaded);
@@ -87,7 +95,6 @@ Result<config::NodeConfig> cluster_config(const NodeFlags& f, Scenario& scenario
   settings.node = f.name;
   settings.models_dir = f.models_dir;
   settings.run_dir = f.run_dir.empty() ? "" : std::filesystem::absolute(f.run_dir).string();
-  settings.write_profiles = write_profiles;
   if (!f.scheduler.empty()) {
     auto scheduler = scheduler_option("--scheduler", f.scheduler);
     if (!scheduler.ok()) return scheduler.error();
@@ -209,7 +216,7 @@ std::function<int()> add_node_command(CLI::App& app) {
     }
     Scenario scenario;
     node::ClusterOptions cluster;
-    auto config = flags->scenario.empty() ? load_with_overrides(*flags) : cluster_config(*flags, scenario, true);
+    auto config = flags->scenario.empty() ? load_with_overrides(*flags) : cluster_config(*flags, scenario);
     if (!config.ok()) {
       std::fprintf(stderr, "coedge node: %s\n", config.error().message.c_str());
       return kExitBadInput;
@@ -241,9 +248,6 @@ std::function<int()> add_node_command(CLI::App& app) {
     options.stop = stop;
     if (!flags->scenario.empty()) {
       options.feed = node::cluster_feed_starter(cluster, scenario);
-      options.server_config_args = {"--scenario", std::filesystem::absolute(flags->scenario).string(), "--name",
-                                    flags->name, "--models-dir", flags->models_dir, "--run-dir",
-                                    options.config.run_dir};
     }
     if (!flags->backoff_max.empty()) {
       auto max = config::parse_duration(flags->backoff_max);
@@ -281,39 +285,23 @@ std::function<int()> add_node_command(CLI::App& app) {
 
 std::function<int()> add_node_server_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("node-server",
-                                 "(internal) the node's shared inference server; `coedge node` starts it");
+                                 "(internal) the node's shared inference server; `coedge node` starts it and "
+                                 "hands it the node's config as its stdin");
   cmd->group("");  // not listed in --help: users run `coedge node`
-  auto flags = std::make_shared<NodeFlags>();
-  cmd->add_option("--config", flags->config);
-  cmd->add_option("--scenario", flags->scenario);
-  cmd->add_option("--name", flags->name);
-  cmd->add_option("--models-dir", flags->models_dir);
-  cmd->add_option("--run-dir", flags->run_dir);
-  cmd->add_option("--profiles", flags->profiles)->required();
-  cmd->add_option("--scheduler", flags->scheduler);
-  cmd->add_option("--backend-threads", flags->backend_threads);
-  return [flags] {
-    Scenario scenario;
-    auto config = flags->scenario.empty() ? config::load_node_config(flags->config) : cluster_config(*flags, scenario, false);
+  auto digest = std::make_shared<std::string>();
+  cmd->add_option("--config-digest", *digest, "the digest of the config document on stdin (from the agent)");
+  return [digest] {
+    if (::isatty(STDIN_FILENO) != 0) {
+      std::fprintf(stderr, "coedge node-server: reads the node's config from its stdin, as `coedge node` "
+                           "hands it over; run `coedge node` instead\n");
+      return kExitBadInput;
+    }
+    auto config = node::receive_server_config(STDIN_FILENO, *digest);
     if (!config.ok()) {
       std::fprintf(stderr, "coedge node-server: %s\n", config.error().message.c_str());
       return kExitBadInput;
     }
-    if (!flags->scheduler.empty()) {
-      auto scheduler = policy::SchedulerSpec::parse(flags->scheduler);  // the agent's canonical text
-      if (!scheduler.ok()) {
-        std::fprintf(stderr, "coedge node-server: %s\n", scheduler.error().message.c_str());
-        return kExitBadInput;
-      }
-      config->scheduler = std::move(scheduler.value());
-    }
-    if (flags->backend_threads >= 0) config->backend_threads = flags->backend_threads;
-    auto profiles = config::load_profile_set(flags->profiles);
-    if (!profiles.ok()) {
-      std::fprintf(stderr, "coedge node-server: %s\n", profiles.error().message.c_str());
-      return kExitBadInput;
-    }
-    return node::run_server_process(*config, *profiles);
+    return node::run_server_process(*config, *digest);
   };
 }
 

@@ -1,7 +1,15 @@
-// The configuration of one node agent (`coedge node --config NODE.yaml`): the models it
-// serves, the sensors it replays, the tasks it runs and how it isolates them. One typed
-// struct with defaults; validated once by load_node_config (node_config_loader.h). The
-// file format is documented in docs/NODE_CONFIG.md. Plain data, no behaviour.
+// The configuration of one node agent (`coedge node --config NODE.yaml`, or a cluster
+// node's, built from its scenario by node/cluster/cluster_config.h): the models it serves,
+// the sensors it replays, the tasks it runs and how it isolates them. One typed struct
+// with defaults; validated once by load_node_config (node_config_loader.h). The file
+// format is documented in docs/NODE_CONFIG.md. Plain data, no behaviour.
+//
+// One task schema: the node's models and tasks are the scenario's own types
+// (core/scenario.h: ModelProfile with its profiled ExeTime, TaskSpec), exactly as a
+// scenario file loads them, so the node's local scheduler plans with them as they are
+// (node/core/node_scenario.h) and the simulator and the node cannot read a task
+// differently. What only a node has rides alongside, one entry per model (its ONNX file)
+// and per task (its sensor and workers), in the same order.
 #pragma once
 
 #include <chrono>
@@ -9,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/scenario.h"
 #include "core/time.h"
 #include "policy/policy_spec.h"
 
@@ -35,24 +44,16 @@ struct SensorConfig {
   bool loop = true;        // start again at the end of a folder or video
   Duration period{};       // how often a frame is captured; 0 = the fastest task's period
   Duration phase{};        // its first capture, after the node starts (cameras are rarely in step)
+  bool operator==(const SensorConfig&) const = default;
 };
 
-struct NodeModelConfig {
-  std::string name;
-  std::string file;        // ONNX file (absolute after loading)
-};
-
-struct NodeTaskConfig {
-  std::string name;
-  std::string model;       // a NodeModelConfig name
-  std::string sensor;      // a SensorConfig name
-  Duration period{};
-  Duration deadline{};     // relative; defaults to the period
-  int priority = 0;        // larger is more important
-  double epsilon = 0.10;   // tolerable miss rate (for reports)
-  std::string worker = "stock";  // "stock" or the path of a worker executable (SDK)
-  std::string rootfs;      // optional root filesystem for the task's sandbox
+// The node-only part of a task: where its frames come from and how its workers run.
+struct TaskRuntime {
+  uint32_t sensor = 0;            // index into NodeConfig::sensors
+  std::string worker = "stock";   // "stock" or the path of a worker executable (SDK)
+  std::string rootfs;             // optional root filesystem for the task's sandbox
   std::vector<std::pair<std::string, std::string>> env;  // extra environment of its workers
+  bool operator==(const TaskRuntime&) const = default;
 };
 
 struct NodeConfig {
@@ -63,15 +64,23 @@ struct NodeConfig {
   std::string run_dir;               // default: /var/tmp/coedge-<name> (set by the loader)
   std::string backend = "opencv";
   int backend_threads = 0;           // 0: the backend's default
-  std::string profiles;              // profile-set file; empty: measure the models at start
+  // Where the models' timings come from: a profile-set file (`profiles:`, or `coedge node
+  // --profiles`), or a cluster node's scenario file. Empty: the agent measures the models
+  // at start (until then their exe_time is zero).
+  std::string profiles;
   Duration window = std::chrono::seconds(10);   // rolling miss-rate window
   Duration duration{};               // 0: run until SIGINT/SIGTERM
   Duration hang_timeout = std::chrono::seconds(3);  // a worker silent this long is killed
   int metrics_port = 0;              // Prometheus /metrics port; 0: off
   std::string jobs_jsonl;            // per-job JSON lines file; empty: off
-  std::vector<NodeModelConfig> models;
+  // The node's models, with their profiles (name as in the config; timings from
+  // `profiles`), and its tasks: TaskSpec.model indexes `models`, TaskSpec.source is 0
+  // (this node), deadline is resolved (the period when the file gives none).
+  std::vector<ModelProfile> models;
+  std::vector<TaskSpec> tasks;
+  std::vector<std::string> model_files;   // per model: its ONNX file (absolute)
+  std::vector<TaskRuntime> task_runtime;  // per task
   std::vector<SensorConfig> sensors;
-  std::vector<NodeTaskConfig> tasks;
   // One line per deprecated name the file used (e.g. an old scheduler name), for the
   // caller to print; the file still loads.
   std::vector<std::string> notices;

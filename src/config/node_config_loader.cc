@@ -1,8 +1,10 @@
 // Node config files: reads every field, checks every value, every cross-reference and
 // every input path, and either returns a complete NodeConfig or the first problem in file
-// order. Top-level settings are read first (tasks depend on `isolation`), then models and
-// sensors, then the tasks that name them, then the checks that need all of them (sensor
-// periods against their tasks'). Because `Problems` keeps the earliest problem by
+// order. Top-level settings are read first (tasks depend on `isolation`, models on
+// `profiles`), then models and sensors, then the tasks that name them, then the checks that
+// need all of them (sensor periods against their tasks'). Models and tasks are read into
+// the scenario's own types (ModelProfile, TaskSpec): a model takes its profile from the
+// profile set here, once, so nothing later matches names across two schemas. Because `Problems` keeps the earliest problem by
 // position, the order of reading does not change which problem the user sees. A
 // referenced name whose entry is broken still counts as known, so one mistake is never
 // reported twice.
@@ -247,6 +249,23 @@ class NodeConfigParser {
       return;
     }
     config_.profiles = file;
+    profile_set_ = std::move(*set);
+  }
+
+  // Gives `model` its profile from the file's profile set (when it has one that loaded).
+  bool apply_profile(const Field& name_field, ModelProfile& model) {
+    if (!profile_set_) return true;
+    const ModelProfile* p = profile_set_->find(model.name);
+    if (p == nullptr) {
+      problems_.add(name_field.mark(), name_field.path,
+                    "model '" + model.name + "' has no profile in the profile set " +
+                        config_.profiles + " (it has: " + known_list(profile_set_->names()) +
+                        "); profile it with `coedge profile` or leave `profiles:` out to "
+                        "measure at start");
+      return false;
+    }
+    copy_profile(*p, model);
+    return true;
   }
 
   void read_metrics(const Field& section) {
@@ -297,7 +316,8 @@ class NodeConfigParser {
     for_each_entry(list, [&](const YAML::Node& node, const YAML::Mark& mark,
                              const std::string& path) {
       if (!expect_map(node, mark, path, problems_)) return;
-      NodeModelConfig model;
+      ModelProfile model;
+      std::string file;
       bool valid = true;
       const Fields fields = read_fields(node, path, kModelKeys, problems_);
       for (const Field& f : fields) {
@@ -305,15 +325,19 @@ class NodeConfigParser {
           std::optional<std::string> name = read_safe_name(f);
           valid &= name && define(model_line_, "model", *name, f);
           if (name) model.name = *name;
+          valid &= name && apply_profile(f, model);
         } else if (f.key == "file") {
-          std::optional<std::string> file = read_name(f, problems_);
-          valid &= file && check_model_file(f, *file, model.file);
+          std::optional<std::string> text = read_name(f, problems_);
+          valid &= text && check_model_file(f, *text, file);
         }
       }
       fields.require("name", mark, path, problems_);
       fields.require("file", mark, path, problems_);
-      if (valid && !model.name.empty() && !model.file.empty())
+      if (valid && !model.name.empty() && !file.empty()) {
+        model_index_.emplace(model.name, static_cast<ModelIndex>(config_.models.size()));
         config_.models.push_back(std::move(model));
+        config_.model_files.push_back(std::move(file));
+      }
     });
   }
 
@@ -483,7 +507,9 @@ class NodeConfigParser {
 
   void read_task(const YAML::Node& node, const YAML::Mark& mark, const std::string& path) {
     if (!expect_map(node, mark, path, problems_)) return;
-    NodeTaskConfig task;
+    TaskSpec task;
+    TaskRuntime runtime;
+    task.source = 0;  // this node
     std::optional<std::string> name;
     const Field* name_field = nullptr;
     std::optional<Duration> period, deadline;
@@ -503,8 +529,19 @@ class NodeConfigParser {
           report_unknown(f, is_model ? "model" : "sensor", *ref, known);
           ref.reset();
         }
-        if (ref) (is_model ? task.model : task.sensor) = *ref;
         valid &= ref.has_value();
+        if (!ref) continue;
+        // A known name whose entry was broken has no index: that entry's own problem is
+        // the one reported, and the config is not returned.
+        if (is_model) {
+          auto it = model_index_.find(*ref);
+          if (it != model_index_.end()) task.model = it->second;
+          valid &= it != model_index_.end();
+        } else {
+          auto it = sensor_info_.find(*ref);
+          if (it != sensor_info_.end()) runtime.sensor = static_cast<uint32_t>(it->second.index);
+          valid &= it != sensor_info_.end();
+        }
       } else if (f.key == "period" || f.key == "deadline") {
         std::optional<Duration> d = read_positive_duration(f, problems_);
         (f.key == "period" ? period : deadline) = d;
@@ -518,11 +555,11 @@ class NodeConfigParser {
         if (e) task.epsilon = *e;
         valid &= e.has_value();
       } else if (f.key == "worker") {
-        valid &= read_worker(f, task.worker);
+        valid &= read_worker(f, runtime.worker);
       } else if (f.key == "rootfs") {
-        valid &= read_rootfs(f, task.rootfs);
+        valid &= read_rootfs(f, runtime.rootfs);
       } else if (f.key == "env") {
-        valid &= read_env(f, task.env);
+        valid &= read_env(f, runtime.env);
       } else if (f.key == "replicas") {
         std::optional<int64_t> r = read_replicas(f, problems_, kMaxReplicas);
         if (r) replicas = *r;
@@ -538,6 +575,7 @@ class NodeConfigParser {
          replica_names(*name, replicas, mark.line + 1, *name_field, task_line_, problems_)) {
       task.name = std::move(copy);
       config_.tasks.push_back(task);
+      config_.task_runtime.push_back(runtime);
     }
   }
 
@@ -624,12 +662,12 @@ class NodeConfigParser {
   // A sensor with a fixed period slower than one of its tasks would hand that task the
   // same frame twice: almost certainly a mistake, so it is an error.
   void check_sensor_periods() {
-    for (const NodeTaskConfig& task : config_.tasks) {
-      auto it = sensor_info_.find(task.sensor);
-      if (it == sensor_info_.end()) continue;
-      const SensorConfig& sensor = config_.sensors[it->second.index];
+    for (size_t t = 0; t < config_.tasks.size(); ++t) {
+      const TaskSpec& task = config_.tasks[t];
+      const SensorConfig& sensor = config_.sensors[config_.task_runtime[t].sensor];
+      const SensorInfo& info = sensor_info_.at(sensor.name);
       if (sensor.period.count() == 0 || sensor.period <= task.period) continue;
-      problems_.add(it->second.period_mark, it->second.period_path,
+      problems_.add(info.period_mark, info.period_path,
                     "is " + format_duration(sensor.period) + ", longer than the period " +
                         format_duration(task.period) + " of task '" + task.name +
                         "' (line " + std::to_string(task_line_.at(task.name)) +
@@ -646,9 +684,38 @@ class NodeConfigParser {
   std::unordered_map<std::string, int> sensor_line_;
   std::unordered_map<std::string, int> task_line_;
   std::unordered_map<std::string, SensorInfo> sensor_info_;  // valid sensors only
+  std::unordered_map<std::string, ModelIndex> model_index_;  // valid models only
+  std::optional<ProfileSet> profile_set_;                    // `profiles:`, when it loaded
 };
 
 }  // namespace
+
+void copy_profile(const ModelProfile& profile, ModelProfile& model) {
+  std::string name = std::move(model.name);
+  model = profile;
+  model.name = std::move(name);
+}
+
+Status apply_profile_set(NodeConfig& config, const std::vector<ModelProfile>& profiles,
+                         const std::string& profile_file) {
+  std::vector<const ModelProfile*> match(config.models.size(), nullptr);
+  for (size_t m = 0; m < config.models.size(); ++m) {
+    for (const ModelProfile& p : profiles)
+      if (p.name == config.models[m].name) match[m] = &p;
+    if (match[m] == nullptr) {
+      std::vector<std::string> names;
+      for (const ModelProfile& p : profiles) names.push_back(p.name);
+      return Error{ErrorCode::kNotFound,
+                   profile_file + ": has no profile for model '" + config.models[m].name +
+                       "' of node " + config.name + " (it has: " + known_list(names) +
+                       "); profile it with `coedge profile`"};
+    }
+  }
+  // Checked everything first: the config is changed entirely or not at all.
+  for (size_t m = 0; m < config.models.size(); ++m) copy_profile(*match[m], config.models[m]);
+  config.profiles = profile_file;
+  return Ok{};
+}
 
 Result<Isolation> parse_isolation(std::string_view text) {
   for (const auto& [name, value] : kIsolations)

@@ -12,6 +12,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/node_config.h"
 #include "core/result.h"
@@ -29,6 +30,15 @@ Result<NodeConfig> load_node_config(const std::string& path);
 // to resolve the file's relative input paths.
 Result<NodeConfig> parse_node_config(const std::string& yaml_text, const std::string& file_name,
                                      const std::string& base_dir);
+
+// `model` takes `profile` (timings, shapes, profile_source) and keeps its own name.
+void copy_profile(const ModelProfile& profile, ModelProfile& model);
+
+// Gives every model of `config` its profile from `profiles` (matched by the model's
+// name; `coedge node --profiles`) and sets config.profiles to `profile_file`. A model
+// the set lacks is an error naming it and what the set has; then nothing is changed.
+Status apply_profile_set(NodeConfig& config, const std::vector<ModelProfile>& profiles,
+                         const std::string& profile_file);
 
 // "sandbox" | "process" | "none"; the error lists the choices.
 Result<Isolation> parse_isolation(std::string_view text);

@@ -37,6 +37,7 @@ struct ModelProfile {
 
   // REQUIRES: 1 <= batch <= kMaxBatch.
   Duration exe(int batch) const { return exe_time[static_cast<size_t>(batch - 1)]; }
+  bool operator==(const ModelProfile&) const = default;
 };
 
 struct TaskSpec {
@@ -47,6 +48,7 @@ struct TaskSpec {
   Duration deadline{};       // relative; defaults to the period
   int priority = 0;          // larger is more important
   double epsilon = 0.10;     // tolerable miss rate
+  bool operator==(const TaskSpec&) const = default;
 };
 
 // One undirected link. Bandwidth in Mbit/s (10^6 bit/s).

@@ -97,8 +97,8 @@ class InProcessPipeline final : public Pipeline, public EngineSink {
     auto backend = infer::make_backend(config.backend, options);
     if (!backend.ok()) return backend.error();
     std::vector<infer::Model*> ptrs;
-    for (const config::NodeModelConfig& m : config.models) {
-      auto model = (*backend)->load(m.file);
+    for (const std::string& file : config.model_files) {
+      auto model = (*backend)->load(file);
       if (!model.ok()) return model.error();
       models_.push_back(std::move(*model));
       ptrs.push_back(models_.back().get());
@@ -186,12 +186,12 @@ class InProcessPipeline final : public Pipeline, public EngineSink {
   std::string task_dir(const std::string& task) const { return ctx_.config->run_dir + "/tasks/" + task; }
 
   Result<void*> init_worker(const coedge_worker_callbacks* cb, size_t task, const char* role) {
-    const config::NodeTaskConfig& t = ctx_.config->tasks[task];
-    const ModelIndex m = ctx_.scenario->tasks[task].model;
+    const TaskSpec& t = ctx_.config->tasks[task];
+    const ModelIndex m = t.model;
     coedge_task_info info{};
     info.node = ctx_.config->name.c_str();
     info.task = t.name.c_str();
-    info.model = t.model.c_str();
+    info.model = ctx_.config->models[m].name.c_str();
     info.kind = ctx_.task_kinds[task].c_str();
     const std::string dir = task_dir(t.name);
     info.task_dir = dir.c_str();

@@ -3,7 +3,9 @@
 // one shared process, and they exchange frames, tensors and outputs as references to
 // chunks of the node's shared-memory segment, which lives in the node's private /dev/shm
 // (private_mounts.h). The agent creates the segment and starts the server, which holds no
-// model yet. A task runs from activate(): its two workers start and the server is asked
+// model yet; the server runs on the agent's own config, handed over as its stdin (a
+// sealed in-memory file holding config/node_config_wire.h's document, with its digest on
+// the command line), so a restarted server reads the same bytes again. A task runs from activate(): its two workers start and the server is asked
 // for its model (ipc::ServerCommand); it is ready once all three say so. deactivate()
 // retires the workers; the model goes once no active task has used it for a grace period
 // (lean nodes: a cluster node runs only what the plan gives it). From then on the agent
@@ -28,10 +30,12 @@
 #include <optional>
 #include <thread>
 
+#include "config/node_config_wire.h"
 #include "ipc/node_topology.h"
 #include "ipc/shm_segment.h"
 #include "node/core/result_log.h"
 #include "node/pipeline.h"
+#include "os/fd.h"
 #include "os/process_supervisor.h"
 #include "os/sandbox.h"
 
@@ -89,7 +93,7 @@ class IpcPipeline final : public Pipeline {
     log_dir_ = config.run_dir + "/logs";
     std::error_code ec;
     std::filesystem::create_directories(log_dir_, ec);
-    for (const config::NodeTaskConfig& t : config.tasks) {
+    for (const TaskSpec& t : config.tasks) {
       std::filesystem::create_directories(task_dir(t.name) + "/tmp", ec);
       if (ec) return Error{ErrorCode::kIo, "cannot create " + task_dir(t.name) + ": " + ec.message()};
     }
@@ -98,13 +102,13 @@ class IpcPipeline final : public Pipeline {
     const TimePoint now = ctx_.clock->now();
     ChildSpec server;
     server.name = "server";
-    server.argv = {ctx_.coedge_exe, "node-server", "--profiles", ctx_.profiles_file, "--scheduler",
-                   config.scheduler.text(), "--backend-threads", std::to_string(config.backend_threads)};
-    if (ctx_.server_config_args.empty()) {
-      server.argv.insert(server.argv.end(), {"--config", config.source_file});
-    } else {
-      server.argv.insert(server.argv.end(), ctx_.server_config_args.begin(), ctx_.server_config_args.end());
-    }
+    // The server's config is this one, as it is: no file is read again to derive it.
+    const std::string wire = config::write_node_config_wire(config);
+    auto handed = os::sealed_memory_file("coedge-node-config", wire);
+    if (!handed.ok()) return Error{handed.error().code, "cannot hand the server its config: " + handed.error().message};
+    server_config_ = std::move(*handed);
+    server.argv = {ctx_.coedge_exe, "node-server", "--config-digest", config::wire_digest(wire)};
+    server.stdin_fd = server_config_.get();
     server.log_path = log_dir_ + "/server.log";
     server.backoff_max = ctx_.restart_backoff_max;
     server.backoff_initial = std::min(server.backoff_initial, server.backoff_max);
@@ -301,6 +305,9 @@ class IpcPipeline final : public Pipeline {
 
  private:
   std::string task_dir(const std::string& task) const { return ctx_.config->run_dir + "/tasks/" + task; }
+  const std::string& sensor_name(uint32_t task) const {
+    return ctx_.config->sensors[ctx_.config->task_runtime[task].sensor].name;
+  }
   static std::string log_name(const std::string& child) {
     std::string name = child;
     std::replace(name.begin(), name.end(), '/', '.');
@@ -312,13 +319,14 @@ class IpcPipeline final : public Pipeline {
     std::vector<ipc::TaskChannels> tasks;
     for (uint32_t t = 0; t < tasks_; ++t) {
       const ModelIndex m = ctx_.scenario->tasks[t].model;
-      tasks.push_back({config.tasks[t].name, config.tasks[t].sensor, 4 * elements_of(ctx_.input_shapes[m]),
+      tasks.push_back({config.tasks[t].name, sensor_name(t), 4 * elements_of(ctx_.input_shapes[m]),
                        4 * elements_of(ctx_.output_shapes[m])});
     }
     std::vector<ipc::SensorChannels> sensors;
-    for (const config::SensorConfig& sensor : config.sensors) {
+    for (uint32_t s = 0; s < config.sensors.size(); ++s) {
+      const config::SensorConfig& sensor = config.sensors[s];
       uint32_t readers = 0;
-      for (const auto& t : config.tasks) readers += t.sensor == sensor.name ? 1 : 0;
+      for (const config::TaskRuntime& t : config.task_runtime) readers += t.sensor == s ? 1 : 0;
       // Synthetic and topic frames have a known size; files are planned at up to 1080p (a larger
       // frame is dropped as overload, with a message).
       const bool known = sensor.kind == config::SensorKind::kSynthetic || sensor.kind == config::SensorKind::kTopic;
@@ -343,7 +351,7 @@ class IpcPipeline final : public Pipeline {
       if (!pool.ok()) return pool.error();
       frame_pools_.push_back(*pool);
     }
-    for (const config::NodeTaskConfig& t : config.tasks) {
+    for (const TaskSpec& t : config.tasks) {
       auto frames = segment_->ring(ipc::frame_ring(t.name));
       auto outputs = segment_->ring(ipc::output_ring(t.name));
       auto pre = segment_->ring(ipc::pre_events(t.name));
@@ -365,13 +373,14 @@ class IpcPipeline final : public Pipeline {
 
   Result<ChildSpec> worker_spec(uint32_t t, const std::string& role) {
     const config::NodeConfig& config = *ctx_.config;
-    const config::NodeTaskConfig& task = config.tasks[t];
-    const ModelIndex m = ctx_.scenario->tasks[t].model;
-    const std::string exe = task.worker == "stock" ? ctx_.worker_exe : task.worker;
+    const TaskSpec& task = config.tasks[t];
+    const config::TaskRuntime& runtime = config.task_runtime[t];
+    const ModelIndex m = task.model;
+    const std::string exe = runtime.worker == "stock" ? ctx_.worker_exe : runtime.worker;
     std::vector<std::string> command = {
         exe, "--role", role, "--node", config.name, "--task", task.name, "--task-index",
-        std::to_string(t), "--model", task.model, "--kind", ctx_.task_kinds[t], "--sensor",
-        task.sensor, "--task-dir", task_dir(task.name), "--input-shape",
+        std::to_string(t), "--model", config.models[m].name, "--kind", ctx_.task_kinds[t], "--sensor",
+        sensor_name(t), "--task-dir", task_dir(task.name), "--input-shape",
         join_shape(ctx_.input_shapes[m]), "--output-shape", join_shape(ctx_.output_shapes[m])};
     // This pipeline runs the isolation modes "sandbox" and "process" only.
     COEDGE_CHECK(config.isolation != config::Isolation::kNone);
@@ -381,9 +390,9 @@ class IpcPipeline final : public Pipeline {
     sandbox.task_dir = task_dir(task.name);
     sandbox.ipc_dir = task_dir(task.name) + "/tmp";  // the worker's /tmp is its own
     sandbox.shm_dir = "/dev/shm";
-    sandbox.rootfs = task.rootfs;
-    sandbox.env = task.env;
-    if (!task.rootfs.empty()) sandbox.read_only_binds.push_back(exe);
+    sandbox.rootfs = runtime.rootfs;
+    sandbox.env = runtime.env;
+    if (!runtime.rootfs.empty()) sandbox.read_only_binds.push_back(exe);
     auto launch = os::sandbox_command(sandbox, command);
     if (!launch.ok()) return Error{launch.error().code, "task " + task.name + ": " + launch.error().message};
     ChildSpec spec;
@@ -401,8 +410,8 @@ class IpcPipeline final : public Pipeline {
   // task cycles through in steady state now, not during its first jobs.
   void prefault_pools(uint32_t task) {
     constexpr uint32_t kWarmChunks = 4;
-    const config::NodeTaskConfig& t = ctx_.config->tasks[task];
-    for (const std::string& name : {ipc::tensor_pool(t.name), ipc::output_pool(t.name), ipc::frame_pool(t.sensor)}) {
+    const TaskSpec& t = ctx_.config->tasks[task];
+    for (const std::string& name : {ipc::tensor_pool(t.name), ipc::output_pool(t.name), ipc::frame_pool(sensor_name(task))}) {
       if (auto pool = segment_->pool(name); pool.ok()) pool->prefault(kWarmChunks);
     }
   }
@@ -531,8 +540,9 @@ class IpcPipeline final : public Pipeline {
     const int id = role == ipc::Role::kPre ? pre_ids_[task] : post_ids_[task];
     if (id >= 0) supervisor_.retire(id, ctx_.clock->now(), std::chrono::seconds(1));
     if (!refused_[task].empty()) return;
-    const config::NodeTaskConfig& t = ctx_.config->tasks[task];
-    const std::string file = t.worker == "stock" ? ctx_.worker_exe : t.worker;
+    const TaskSpec& t = ctx_.config->tasks[task];
+    const config::TaskRuntime& runtime = ctx_.config->task_runtime[task];
+    const std::string file = runtime.worker == "stock" ? ctx_.worker_exe : runtime.worker;
     // Protocol 1 sent nothing in its kReady (0).
     const int32_t theirs = protocol == 0 ? 1 : protocol;
     refused_[task] = "task " + t.name + ": worker " + file + " (" + (role == ipc::Role::kPre ? "pre" : "post") +
@@ -772,6 +782,7 @@ class IpcPipeline final : public Pipeline {
   std::vector<std::array<TimePoint, 2>> last_activity_;  // per task: pre, post
   TimePoint server_activity_{};
   std::unique_ptr<ipc::Segment> segment_;
+  os::Fd server_config_;  // the server's stdin: its config (node_config_wire.h), sealed
   std::optional<ipc::Doorbell> bell_;           // the agent's: rung by every event
   std::optional<ipc::Ring> server_events_;
   std::optional<ipc::Ring> server_control_;  // the agent's commands to the server

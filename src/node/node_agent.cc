@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "config/scenario_loader.h"
+#include "config/node_config_loader.h"
 #include "config/scenario_writer.h"
 #include "core/clock.h"
 #include "infer/make_backend.h"
@@ -45,18 +45,18 @@ struct ModelShapes {
 
 Result<ModelShapes> read_shapes(const config::NodeConfig& config) {
   ModelShapes shapes;
-  for (const config::NodeModelConfig& m : config.models) {
-    auto info = infer::read_onnx_info(m.file);
+  for (const std::string& file : config.model_files) {
+    auto info = infer::read_onnx_info(file);
     if (!info.ok()) return info.error();
     if (info->inputs.empty() || info->outputs.empty()) {
-      return Error{ErrorCode::kUnsupported, m.file + ": the model needs one input and one output"};
+      return Error{ErrorCode::kUnsupported, file + ": the model needs one input and one output"};
     }
     auto item = [&](const std::vector<int64_t>& shape, const char* what) -> Result<std::vector<int64_t>> {
       std::vector<int64_t> rest(shape.begin() + (shape.empty() ? 0 : 1), shape.end());
       for (int64_t d : rest) {
         if (d <= 0) {
           return Error{ErrorCode::kUnsupported,
-                       m.file + ": the " + what + " " + infer::shape_string(shape) +
+                       file + ": the " + what + " " + infer::shape_string(shape) +
                            " has a dynamic dimension beyond the batch axis; the node sizes its "
                            "shared memory from fixed item shapes"};
         }
@@ -75,13 +75,11 @@ Result<ModelShapes> read_shapes(const config::NodeConfig& config) {
   return shapes;
 }
 
-// The profiles the scheduler plans with: the given set, or measured now on this machine.
-Result<std::vector<ModelProfile>> obtain_profiles(const AgentOptions& options, std::string& file) {
-  const config::NodeConfig& config = options.config;
-  if (!config.profiles.empty()) {
-    file = config.profiles;
-    return config::load_profile_set(config.profiles);
-  }
+// A config without profiles (config.profiles empty) has its models measured now, on this
+// machine, into config.models. The measurements are also written to run_dir/profiles.yaml,
+// for the user (`coedge sim --profiles`); nothing in the run reads that file back.
+Status measure_profiles(const AgentOptions& options, config::NodeConfig& config) {
+  if (!config.profiles.empty()) return Ok{};
   log(config, "no profile set given: measuring the models on this machine (batch 1..10, " +
                   std::to_string(options.profile_runs) + " runs each)");
   infer::BackendOptions backend_options;
@@ -90,8 +88,9 @@ Result<std::vector<ModelProfile>> obtain_profiles(const AgentOptions& options, s
   if (!backend.ok()) return backend.error();
   std::vector<ModelProfile> profiles;
   std::string notes;
-  for (const config::NodeModelConfig& m : config.models) {
-    auto model = (*backend)->load(m.file);
+  for (size_t i = 0; i < config.models.size(); ++i) {
+    const ModelProfile& m = config.models[i];
+    auto model = (*backend)->load(config.model_files[i]);
     if (!model.ok()) return model.error();
     infer::ProfileOptions po;
     po.runs = options.profile_runs;
@@ -113,11 +112,13 @@ Result<std::vector<ModelProfile>> obtain_profiles(const AgentOptions& options, s
     if (!measured.ok()) return measured.error();
     profiles.push_back(infer::to_model_profile(*measured, notes));
   }
-  file = config.run_dir + "/profiles.yaml";
+  for (size_t i = 0; i < config.models.size(); ++i) config::copy_profile(profiles[i], config.models[i]);
+  const std::string file = config.run_dir + "/profiles.yaml";
   std::ofstream out(file);
   out << config::write_profile_set_yaml("machine", "measured by coedge node at start", profiles, notes);
   if (!out) return Error{ErrorCode::kIo, "cannot write " + file};
-  return profiles;
+  log(config, "measured profiles written to " + file + " (a record; the run uses them from memory)");
+  return Ok{};
 }
 
 // Replays one sensor: every period a frame, taken by the tasks that are due.
@@ -166,7 +167,7 @@ class SensorThread {
         // period of slack, so a task as fast as the sensor takes every frame).
         if (tick + period_ / 2 < next_due[i]) continue;
         next_due[i] += config_.tasks[tasks_[i]].period;
-        const config::NodeTaskConfig& task = config_.tasks[tasks_[i]];
+        const TaskSpec& task = config_.tasks[tasks_[i]];
         const Duration deadline = task.deadline.count() > 0 ? task.deadline : task.period;
         ipc::JobRef ref;
         ref.task = tasks_[i];
@@ -244,7 +245,9 @@ double percentile(std::vector<double> v, double p) {
 }  // namespace
 
 int run_node_agent(const AgentOptions& options) {
-  const config::NodeConfig& config = options.config;
+  // The agent's own copy: measured profiles go into it, and it is what the inference
+  // server is handed (ipc_pipeline.cc), so both run on the same structs.
+  config::NodeConfig config = options.config;
   const bool ipc_mode = config.isolation != config::Isolation::kNone;
   auto fail = [&](const std::string& message) {
     log(config, "error: " + message);
@@ -263,14 +266,11 @@ int run_node_agent(const AgentOptions& options) {
   std::filesystem::create_directories(config.run_dir, ec);
   if (ec) return fail("cannot create run_dir " + config.run_dir + ": " + ec.message());
 
-  std::string profiles_file;
-  auto profiles = obtain_profiles(options, profiles_file);
-  if (!profiles.ok()) return fail(profiles.error().message);
-  auto scenario = build_node_scenario(config, *profiles);
-  if (!scenario.ok()) return fail(scenario.error().message);
+  if (Status st = measure_profiles(options, config); !st.ok()) return fail(st.error().message);
+  const Scenario scenario = node_scenario(config);
 
   std::vector<std::string> task_names, model_names;
-  for (const auto& t : config.tasks) task_names.push_back(t.name);
+  for (const TaskSpec& t : config.tasks) task_names.push_back(t.name);
   for (const auto& m : config.models) model_names.push_back(m.name);
   NodeMetrics metrics(config.name, task_names, model_names);
   if (config.metrics_port > 0) {
@@ -288,16 +288,14 @@ int run_node_agent(const AgentOptions& options) {
 
   MonotonicClock clock;
   const TimePoint epoch = clock.now();
-  Accounting accounting(config, *scenario, metrics, job_log.get(), epoch);
+  Accounting accounting(config, scenario, metrics, job_log.get(), epoch);
   // The one writer of every task's results.jsonl, in every isolation mode.
   auto results = ResultLog::open(config.run_dir, task_names, accounting.ledger());
   if (!results.ok()) return fail(results.error().message);
 
   PipelineContext ctx;
   ctx.config = &config;
-  ctx.scenario = &*scenario;
-  ctx.profiles = *profiles;
-  ctx.profiles_file = profiles_file;
+  ctx.scenario = &scenario;
   ctx.accounting = &accounting;
   ctx.results = results->get();
   ctx.metrics = &metrics;
@@ -305,11 +303,10 @@ int run_node_agent(const AgentOptions& options) {
   ctx.coedge_exe = options.coedge_exe;
   ctx.worker_exe = options.worker_exe;
   for (size_t t = 0; t < config.tasks.size(); ++t) {
-    ctx.task_kinds.push_back(shapes->kinds[scenario->tasks[t].model]);
+    ctx.task_kinds.push_back(shapes->kinds[scenario.tasks[t].model]);
   }
   ctx.input_shapes = shapes->inputs;
   ctx.restart_backoff_max = options.restart_backoff_max;
-  ctx.server_config_args = options.server_config_args;
   ctx.output_shapes = shapes->outputs;
   auto pipeline = ipc_mode ? make_ipc_pipeline(ctx) : make_in_process_pipeline(ctx);
   log(config, "starting " + std::to_string(config.tasks.size()) + " tasks, " +
@@ -339,7 +336,7 @@ int run_node_agent(const AgentOptions& options) {
     std::vector<uint32_t> tasks;
     Duration fastest = Duration::max();
     for (uint32_t t = 0; t < config.tasks.size(); ++t) {
-      if (config.tasks[t].sensor == sensor.name) {
+      if (config.task_runtime[t].sensor == s) {
         tasks.push_back(t);
         fastest = std::min(fastest, config.tasks[t].period);
       }
@@ -378,7 +375,7 @@ int run_node_agent(const AgentOptions& options) {
   loop_config.progress_every = options.progress_every;
   loop_config.crash_every = options.crash_every;
   loop_config.crash_for = options.crash_for;
-  for (const TaskSpec& t : scenario->tasks) {
+  for (const TaskSpec& t : scenario.tasks) {
     loop_config.longest_deadline = std::max(loop_config.longest_deadline, t.deadline);
   }
   AgentLoop loop(loop_config, start);
@@ -463,13 +460,13 @@ int run_node_agent(const AgentOptions& options) {
     finished_all += st.finished;
     const double p50 = percentile(st.latency_ms, 0.5), p95 = percentile(st.latency_ms, 0.95);
     std::fprintf(stderr, "%-16s %-14s %8llu %8llu %8llu %8llu %7.2f%% %9.1f %9.1f %9.1f %7.2f\n",
-                 config.tasks[t].name.c_str(), config.tasks[t].model.c_str(),
+                 config.tasks[t].name.c_str(), config.models[config.tasks[t].model].name.c_str(),
                  static_cast<unsigned long long>(tot.released), static_cast<unsigned long long>(tot.met),
                  static_cast<unsigned long long>(tot.overdue), static_cast<unsigned long long>(tot.dropped),
                  100 * tot.miss_rate(), mean, p50, p95, static_cast<double>(st.batch_sum) / n);
     const ResultLog::Counts written = (*results)->counts(t);
     summary["tasks"].push_back({{"task", config.tasks[t].name},
-                                {"model", config.tasks[t].model},
+                                {"model", config.models[config.tasks[t].model].name},
                                 {"released", tot.released},
                                 {"met", tot.met},
                                 {"overdue", tot.overdue},

@@ -27,10 +27,10 @@
 namespace coedge::node {
 
 struct PipelineContext {
+  // The node's config, profiles resolved (measured ones included); the IPC pipeline hands
+  // it to the server process as it is (config/node_config_wire.h).
   const config::NodeConfig* config = nullptr;
-  const Scenario* scenario = nullptr;          // the node's models (profiled) and tasks
-  std::vector<ModelProfile> profiles;          // as given to the server process
-  std::string profiles_file;                   // the same, as a file (for the server process)
+  const Scenario* scenario = nullptr;          // node_scenario(*config)
   Accounting* accounting = nullptr;
   ResultLog* results = nullptr;                // the writer of every task's results.jsonl
   NodeMetrics* metrics = nullptr;
@@ -43,9 +43,6 @@ struct PipelineContext {
   // Lean nodes: a model no active task has used for this long is unloaded (a task that
   // leaves and comes back within it finds its model still loaded).
   Duration model_unload_grace = std::chrono::seconds(30);
-  // How `coedge node-server` finds the node's config: {"--config", FILE} by default; a
-  // cluster node passes its scenario instead (cluster_config.h).
-  std::vector<std::string> server_config_args;
 };
 
 // What the agent reports about the health of its processes (IPC modes), to show that

@@ -9,6 +9,7 @@
 #include <memory>
 #include <thread>
 
+#include "config/node_config_wire.h"
 #include "core/clock.h"
 #include "infer/make_backend.h"
 #include "ipc/messages.h"
@@ -17,6 +18,7 @@
 #include "node/core/inference_engine.h"
 #include "node/core/model_loader.h"
 #include "node/core/node_scenario.h"
+#include "os/fd.h"
 
 namespace coedge::node {
 namespace {
@@ -121,15 +123,25 @@ class ShmSink final : public EngineSink {
 
 }  // namespace
 
-int run_server_process(const config::NodeConfig& config, const std::vector<ModelProfile>& profiles) {
+Result<config::NodeConfig> receive_server_config(int fd, const std::string& digest) {
+  const std::string origin = "the node config from the agent (descriptor " + std::to_string(fd) + ")";
+  if (digest.empty()) {
+    return Error{ErrorCode::kInvalidInput, origin + ": no --config-digest given (`coedge node` starts the server)"};
+  }
+  auto text = os::read_from_start(fd, kMaxServerConfigBytes);
+  if (!text.ok()) return Error{text.error().code, origin + ": " + text.error().message};
+  if (text->empty()) {
+    return Error{ErrorCode::kInvalidInput,
+                 origin + ": empty (`coedge node` starts the server and hands it the config as its stdin)"};
+  }
+  return config::read_node_config_wire(*text, origin, digest);
+}
+
+int run_server_process(const config::NodeConfig& config, const std::string& digest) {
   std::signal(SIGTERM, on_signal);
   std::signal(SIGINT, on_signal);
-  auto scenario = build_node_scenario(config, profiles);
-  if (!scenario.ok()) {
-    std::fprintf(stderr, "coedge server: %s\n", scenario.error().message.c_str());
-    return 2;
-  }
-  auto scheduler = policy::make_local_scheduler(config.scheduler, *scenario);
+  const Scenario scenario = node_scenario(config);
+  auto scheduler = policy::make_local_scheduler(config.scheduler, scenario);
   infer::BackendOptions backend_options;
   backend_options.threads = config.backend_threads;
   auto backend = infer::make_backend(config.backend, backend_options);
@@ -150,7 +162,7 @@ int run_server_process(const config::NodeConfig& config, const std::vector<Model
     return 1;
   }
   std::vector<TaskPorts> ports;
-  for (const config::NodeTaskConfig& t : config.tasks) {
+  for (const TaskSpec& t : config.tasks) {
     auto tensors = (*segment)->ring(ipc::tensor_ring(t.name));
     auto outputs = (*segment)->ring(ipc::output_ring(t.name));
     auto output_pool = (*segment)->pool(ipc::output_pool(t.name));
@@ -177,10 +189,10 @@ int run_server_process(const config::NodeConfig& config, const std::vector<Model
   control->drain([](const void*) {});
   MonotonicClock clock;
   ShmSink sink(ports, *events);
-  InferenceEngine engine(*scenario, std::move(scheduler),
-                         std::vector<infer::Model*>(scenario->models.size(), nullptr), sink, clock);
+  InferenceEngine engine(scenario, std::move(scheduler),
+                         std::vector<infer::Model*>(scenario.models.size(), nullptr), sink, clock);
   std::vector<ModelLoader::ModelFile> model_files;
-  for (const config::NodeModelConfig& m : config.models) model_files.push_back({m.name, m.file});
+  for (size_t m = 0; m < config.models.size(); ++m) model_files.push_back({config.models[m].name, config.model_files[m]});
   ModelLoader loader(
       std::move(model_files), **backend, [&engine](uint32_t m, infer::Model* model) { engine.set_model(m, model); },
       [&events](uint32_t m, ipc::ModelState state) {
@@ -195,7 +207,9 @@ int run_server_process(const config::NodeConfig& config, const std::vector<Model
   ready.kind = ipc::EventKind::kReady;
   ready.reason = static_cast<uint8_t>(ipc::Role::kServer);
   send(*events, ready);
-  std::fprintf(stderr, "coedge server: scheduler %s, ready; models load on request\n",
+  std::fprintf(stderr, "coedge server: node %s, config %s from the agent (%zu tasks, %zu models), scheduler %s, "
+               "ready; models load on request\n",
+               config.name.c_str(), digest.c_str(), config.tasks.size(), config.models.size(),
                config.scheduler.text().c_str());
 
   TimePoint wake_at = TimePoint::max();
@@ -219,10 +233,10 @@ int run_server_process(const config::NodeConfig& config, const std::vector<Model
         EngineInput in;
         in.job.id = header->ref.job;
         in.job.task = static_cast<TaskIndex>(t);
-        in.job.model = scenario->tasks[t].model;
+        in.job.model = scenario.tasks[t].model;
         in.job.release = MonotonicClock::from_monotonic_us(header->ref.release_us);
         in.job.deadline = MonotonicClock::from_monotonic_us(header->ref.deadline_us);
-        in.job.priority = scenario->tasks[t].priority;
+        in.job.priority = scenario.tasks[t].priority;
         in.data = reinterpret_cast<const float*>(reinterpret_cast<const uint8_t*>(header) +
                                                  ipc::payload_offset<ipc::TensorHeader>());
         in.elements = header->elements;

@@ -7,17 +7,32 @@
 // each job's output to its task's post-processing worker, all through the node's shared
 // memory. It reports every job it drops or runs, and every model it loads or unloads, to
 // the agent. Starts with no model. Runs until SIGTERM/SIGINT.
+//
+// Its config is the agent's own NodeConfig, models' profiles and command-line overrides
+// included, handed over as a document (config/node_config_wire.h) on a descriptor — the
+// agent makes it the server's stdin — with its digest on the command line
+// (`coedge node-server --config-digest HEX`): the server derives nothing from files.
 #pragma once
 
-#include <vector>
+#include <string>
 
 #include "config/node_config.h"
-#include "core/scenario.h"
+#include "core/result.h"
 
 namespace coedge::node {
 
+// The largest config document a server takes (a city-scale node's is a few hundred kB).
+inline constexpr size_t kMaxServerConfigBytes = 64u << 20;
+
+// Reads the agent's config document from `fd` (from its start: a restarted server reads
+// it again) and checks it against `digest` (read_node_config_wire). Errors name the
+// descriptor and what was wrong: unreadable, empty, garbled, another version, a digest
+// that does not match.
+Result<config::NodeConfig> receive_server_config(int fd, const std::string& digest);
+
 // Returns the process exit code (non-zero when the backend or the shared memory is unusable;
 // a model that does not load is reported to the agent, and the server goes on).
-int run_server_process(const config::NodeConfig& config, const std::vector<ModelProfile>& profiles);
+// `digest`: the config's, for the log.
+int run_server_process(const config::NodeConfig& config, const std::string& digest);
 
 }  // namespace coedge::node

@@ -96,7 +96,7 @@ Status ProcessSupervisor::spawn(Child& c, TimePoint now) {
   SpawnOptions options;
   options.env = spec.env;
   options.cwd = spec.cwd;
-  options.stdin_fd = dev_null.get();
+  options.stdin_fd = spec.stdin_fd >= 0 ? spec.stdin_fd : dev_null.get();
   options.stdout_fd = log.get();
   options.stderr_fd = log.get();
   options.own_process_group = true;

@@ -32,6 +32,10 @@ struct ChildSpec {
   std::vector<std::pair<std::string, std::string>> env;  // added to the agent's environment
   std::string cwd;       // working directory; empty: the agent's
   std::string log_path;  // stdout and stderr appended here; empty: inherited
+  // The child's stdin: a descriptor the caller keeps open while the child may be
+  // (re)started, e.g. a sealed_memory_file (os/fd.h), which every start reads from its
+  // beginning; -1: /dev/null.
+  int stdin_fd = -1;
   // The restart delay: backoff_initial after the first exit, doubled per consecutive
   // exit up to backoff_max; a child that ran for stable_after starts again from
   // backoff_initial.

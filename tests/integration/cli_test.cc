@@ -91,6 +91,22 @@ TEST(Cli, HelpListsTheSubcommands) {
   EXPECT_NE(sim.output.find("--compare"), std::string::npos);
 }
 
+// The server takes its config from the agent on stdin (node_config_wire.h); anything
+// else is bad input, said in one line, never a crash.
+TEST(Cli, NodeServerRefusesAConfigThatIsNotTheAgents) {
+  const auto dir = temp_dir("node-server");
+  std::ofstream(dir / "garbled.json") << "{\"format\": \"coedge-node-config\", \"version\": 1, \"name\": ";
+  CliRun r = coedge("node-server --config-digest 0123456789abcdef < '" + (dir / "garbled.json").string() + "'");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("coedge node-server: the node config from the agent (descriptor 0): its digest is "),
+            std::string::npos)
+      << r.output;
+  r = coedge("node-server --config-digest 0123456789abcdef < /dev/null");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("): empty (`coedge node` starts the server"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("terminate"), std::string::npos) << r.output;
+}
+
 TEST(Cli, PoliciesListsEveryBasePolicyAndOption) {
   const CliRun r = coedge_split("policies");
   EXPECT_EQ(r.code, 0) << r.error;

@@ -1,11 +1,9 @@
 #include "node/cluster/cluster_config.h"
 
 #include <filesystem>
-#include <fstream>
 #include <utility>
 
 #include "config/node_config_loader.h"
-#include "config/scenario_writer.h"
 #include "node/cluster/cluster_feed.h"
 
 namespace coedge::node {
@@ -24,6 +22,8 @@ Result<config::NodeConfig> cluster_node_config(const Scenario& scenario, const C
   config.isolation = settings.isolation;
   config.backend_threads = settings.backend_threads;
   config.run_dir = settings.run_dir.empty() ? config::default_run_dir(settings.node) : settings.run_dir;
+  // The models and tasks are the scenario's own, profiles included: nothing to convert.
+  config.profiles = scenario.source_file;
   for (const ModelProfile& m : scenario.models) {
     const std::string file = std::filesystem::absolute(settings.models_dir + "/" + m.name + ".onnx").string();
     if (!std::filesystem::exists(file)) {
@@ -34,7 +34,8 @@ Result<config::NodeConfig> cluster_node_config(const Scenario& scenario, const C
       return Error{ErrorCode::kUnsupported, scenario.source_file + ": model " + m.name +
                                                 " needs input_shape [3, H, W] for its camera frames"};
     }
-    config.models.push_back({m.name, file});
+    config.models.push_back(m);
+    config.model_files.push_back(file);
   }
   for (const TaskSpec& t : scenario.tasks) {
     const ModelProfile& m = scenario.models[t.model];
@@ -45,26 +46,18 @@ Result<config::NodeConfig> cluster_node_config(const Scenario& scenario, const C
     sensor.height = static_cast<int>(m.input_shape[1]);
     sensor.width = static_cast<int>(m.input_shape[2]);
     sensor.period = t.period;
+    config::TaskRuntime runtime;
+    runtime.sensor = static_cast<uint32_t>(config.sensors.size());
     config.sensors.push_back(sensor);
-    config::NodeTaskConfig task;
-    task.name = t.name;
-    task.model = m.name;
-    task.sensor = t.name;
-    task.period = t.period;
-    task.deadline = t.deadline;
-    task.priority = t.priority;
-    task.epsilon = t.epsilon;
+    TaskSpec task = t;
+    task.source = 0;  // the node's own view: its one node (the camera's node is the topic)
+    if (task.deadline.count() <= 0) task.deadline = task.period;
     config.tasks.push_back(task);
+    config.task_runtime.push_back(runtime);
   }
   std::error_code ec;
   std::filesystem::create_directories(config.run_dir, ec);
   if (ec) return Error{ErrorCode::kIo, "cannot create run folder " + config.run_dir + ": " + ec.message()};
-  config.profiles = config.run_dir + "/profiles.yaml";
-  if (!settings.write_profiles) return config;
-  std::ofstream out(config.profiles);
-  out << config::write_profile_set_yaml("cluster", "the profiles of scenario " + scenario.source_file,
-                                scenario.models, "");
-  if (!out) return Error{ErrorCode::kIo, "cannot write " + config.profiles};
   return config;
 }
 

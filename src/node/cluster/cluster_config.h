@@ -1,10 +1,12 @@
 // The node agent's configuration when it is one node of a cluster (`coedge node
 // --scenario S.yaml --name N`): every task of the scenario, each with a topic sensor of
 // its own (its camera's ROS 2 topic; frames sized as the model's input), every model from
-// `models_dir`/<name>.onnx, and the scenario's profiles written to the run folder for the
-// inference server. Which tasks actually run is the master's plan: the node starts every
-// task's workers at once, and the plan only opens and closes the flow of frames, so a
-// change never disturbs the other tasks. Pure but for writing the profile file. And the
+// `models_dir`/<name>.onnx. The config's models and tasks are the scenario's own structs
+// (ModelProfile with its profile, TaskSpec), copied as they are: a node config and a
+// scenario share one task schema (config/node_config.h), and nothing goes through a file.
+// Which tasks actually run is the master's plan: the node starts a task's workers when
+// the plan gives it the task, and the plan opens and closes the flow of frames, so a
+// change never disturbs the other tasks. Pure but for creating the run folder. And the
 // feed that links such an agent to its cluster (cluster_feed_starter).
 #pragma once
 
@@ -25,7 +27,6 @@ struct ClusterNodeSettings {
   policy::SchedulerSpec scheduler;  // default: the paper's
   config::Isolation isolation = config::Isolation::kSandbox;
   int backend_threads = 1;   // a cluster node is a small computer: one inference thread
-  bool write_profiles = true;  // false in the server process: the agent wrote them
 };
 
 // Errors: an unknown node, a model file that does not exist, a model whose input is not

@@ -1,19 +1,17 @@
-// What the node's local scheduler needs to know, built from the node's config and its
-// models' profiles: a one-node Scenario (models in config order, with their profiled
-// ExeTime; tasks with period, deadline and priority). The scheduler is the simulator's
-// own (src/policy), so it reads the same Scenario shape. Pure.
+// What the node's local scheduler needs to know: a one-node Scenario holding the node's
+// models (with their profiled ExeTime) and tasks exactly as its config holds them — the
+// config's models and tasks already are the scenario's types (config/node_config.h), so
+// this only puts them in a Scenario beside the node and its window; no name is looked up
+// and nothing can fail. The scheduler is the simulator's own (src/policy), so it reads
+// the same Scenario shape. Pure.
 #pragma once
 
-#include <vector>
-
 #include "config/node_config.h"
-#include "core/result.h"
 #include "core/scenario.h"
 
 namespace coedge::node {
 
-// Errors: a model with no profile in `profiles` (matched by name).
-Result<Scenario> build_node_scenario(const config::NodeConfig& config,
-                                     const std::vector<ModelProfile>& profiles);
+// Node 0 is `config.name`, with no links (a node alone); run.window is config.window.
+Scenario node_scenario(const config::NodeConfig& config);
 
 }  // namespace coedge::node

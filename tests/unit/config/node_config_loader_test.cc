@@ -91,7 +91,11 @@ class NodeConfigTest : public ::testing::Test {
                "models:\n"
                "  - name: m1\n"
                "    input_shape: [3, 32, 32]\n"
-               "    exe_ms: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n");
+               "    exe_ms: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n"
+               "  - name: m2\n"
+               "    input_shape: [3, 64, 64]\n"
+               "    exe_ms: [2, 4, 6, 8, 10, 12, 14, 16, 18, 20]\n"
+               "    pre: 1500us\n");
     write_file(dir_ / "bad-profiles.yaml", "profile_set: bad\nmodels: []\n");
   }
   static void TearDownTestSuite() {
@@ -137,11 +141,19 @@ TEST_F(NodeConfigTest, FullFileReadsEveryField) {
   EXPECT_EQ(c.metrics_port, 9464);
   EXPECT_EQ(c.jobs_jsonl, "/tmp/jobs.jsonl");
 
+  // Models are ModelProfiles, their profiles taken from the profile set at load.
   ASSERT_EQ(c.models.size(), 2u);
+  ASSERT_EQ(c.model_files.size(), 2u);
   EXPECT_EQ(c.models[0].name, "m1");
-  EXPECT_EQ(c.models[0].file, path("m1.onnx"));
+  EXPECT_EQ(c.model_files[0], path("m1.onnx"));
+  EXPECT_EQ(c.models[0].exe(1), 1ms);
+  EXPECT_EQ(c.models[0].exe(10), 10ms);
+  EXPECT_EQ(c.models[0].input_shape, (std::vector<int64_t>{3, 32, 32}));
+  EXPECT_EQ(c.models[0].profile_source, path("profiles.yaml"));
   EXPECT_EQ(c.models[1].name, "m2");
-  EXPECT_EQ(c.models[1].file, path("sub/m2.onnx"));  // normalised
+  EXPECT_EQ(c.model_files[1], path("sub/m2.onnx"));  // normalised
+  EXPECT_EQ(c.models[1].exe(3), 6ms);
+  EXPECT_EQ(c.models[1].pre_time, 1500us);
 
   ASSERT_EQ(c.sensors.size(), 3u);
   EXPECT_EQ(c.sensors[0].name, "cam0");
@@ -159,29 +171,34 @@ TEST_F(NodeConfigTest, FullFileReadsEveryField) {
   EXPECT_EQ(c.sensors[2].path, path("clip.avi"));
   EXPECT_TRUE(c.sensors[2].loop);
 
+  // Tasks are TaskSpecs (model by index, source 0: this node), their node-only part
+  // alongside.
   ASSERT_EQ(c.tasks.size(), 5u);
-  const config::NodeTaskConfig& t = c.tasks[0];
+  ASSERT_EQ(c.task_runtime.size(), 5u);
+  const TaskSpec& t = c.tasks[0];
+  const config::TaskRuntime& tr = c.task_runtime[0];
   EXPECT_EQ(t.name, "t0");
-  EXPECT_EQ(t.model, "m1");
-  EXPECT_EQ(t.sensor, "cam0");
+  EXPECT_EQ(t.model, 0u);
+  EXPECT_EQ(t.source, 0u);
+  EXPECT_EQ(tr.sensor, 0u);
   EXPECT_EQ(t.period, 400ms);
   EXPECT_EQ(t.deadline, 300ms);
   EXPECT_EQ(t.priority, 3);
   EXPECT_DOUBLE_EQ(t.epsilon, 0.2);
-  EXPECT_EQ(t.worker, path("worker.sh"));
-  EXPECT_EQ(t.rootfs, path("rootfs"));
+  EXPECT_EQ(tr.worker, path("worker.sh"));
+  EXPECT_EQ(tr.rootfs, path("rootfs"));
   using Env = std::vector<std::pair<std::string, std::string>>;
-  EXPECT_EQ(t.env, (Env{{"OMP_NUM_THREADS", "1"}, {"MODE", "fast"}}));  // file order
+  EXPECT_EQ(tr.env, (Env{{"OMP_NUM_THREADS", "1"}, {"MODE", "fast"}}));  // file order
 
   // replicas: 3 expands in place into r.1, r.2, r.3, identical otherwise.
   for (int i = 1; i <= 3; ++i) {
-    const config::NodeTaskConfig& rep = c.tasks[static_cast<size_t>(i)];
+    const TaskSpec& rep = c.tasks[static_cast<size_t>(i)];
     EXPECT_EQ(rep.name, "r." + std::to_string(i));
-    EXPECT_EQ(rep.model, "m2");
-    EXPECT_EQ(rep.sensor, "cam1");
+    EXPECT_EQ(rep.model, 1u);
+    EXPECT_EQ(c.task_runtime[static_cast<size_t>(i)].sensor, 1u);
     EXPECT_EQ(rep.period, 200ms);
     EXPECT_EQ(rep.deadline, 200ms);
-    EXPECT_EQ(rep.worker, "stock");
+    EXPECT_EQ(c.task_runtime[static_cast<size_t>(i)].worker, "stock");
   }
   EXPECT_EQ(c.tasks[4].name, "v");
   EXPECT_EQ(c.tasks[4].deadline, 1s);
@@ -209,13 +226,17 @@ TEST_F(NodeConfigTest, Defaults) {
   EXPECT_TRUE(c.sensors[0].loop);
   EXPECT_EQ(c.sensors[0].period, 0us);
   ASSERT_EQ(c.tasks.size(), 1u);
-  const config::NodeTaskConfig& t = c.tasks[0];
+  const TaskSpec& t = c.tasks[0];
   EXPECT_EQ(t.deadline, 100ms);
   EXPECT_EQ(t.priority, 0);
   EXPECT_DOUBLE_EQ(t.epsilon, 0.10);
-  EXPECT_EQ(t.worker, "stock");
-  EXPECT_EQ(t.rootfs, "");
-  EXPECT_TRUE(t.env.empty());
+  EXPECT_EQ(c.task_runtime[0].worker, "stock");
+  EXPECT_EQ(c.task_runtime[0].rootfs, "");
+  EXPECT_TRUE(c.task_runtime[0].env.empty());
+  // No profile set: the models wait to be measured at start.
+  ASSERT_EQ(c.models.size(), 1u);
+  EXPECT_EQ(c.models[0].exe(1), 0us);
+  EXPECT_EQ(c.models[0].profile_source, "");
 
   // A file name that is not a usable node name leaves the default "node".
   Result<config::NodeConfig> odd = parse(kMinimal, "my node.yaml");
@@ -232,8 +253,8 @@ TEST_F(NodeConfigTest, OtherSpellings) {
                                              "100ms, worker: stock, env: }]"));
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->backend, "onnxruntime");
-  EXPECT_EQ(r->tasks[0].worker, "stock");
-  EXPECT_TRUE(r->tasks[0].env.empty());
+  EXPECT_EQ(r->task_runtime[0].worker, "stock");
+  EXPECT_TRUE(r->task_runtime[0].env.empty());
   // A worker and env are fine under isolation: process; a sensor period equal to the
   // fastest task's period is fine.
   Result<config::NodeConfig> p = parse(replace_lines(replace_line(3, "isolation: process"), 27, 27, ""));
@@ -269,13 +290,13 @@ TEST_F(NodeConfigTest, RelativePaths) {
                                          "metrics: {jobs: out/jobs.jsonl}");
   Result<config::NodeConfig> r = config::parse_node_config(text, "x.yaml", rel_dir);
   ASSERT_TRUE(r.ok()) << r.error().message;
-  EXPECT_TRUE(fs::path(r->models[0].file).is_absolute());
-  EXPECT_TRUE(fs::equivalent(r->models[0].file, dir_ / "m1.onnx"));
+  EXPECT_TRUE(fs::path(r->model_files[0]).is_absolute());
+  EXPECT_TRUE(fs::equivalent(r->model_files[0], dir_ / "m1.onnx"));
   EXPECT_TRUE(fs::equivalent(r->profiles, dir_ / "profiles.yaml"));
   EXPECT_TRUE(fs::path(r->sensors[1].path).is_absolute());
   EXPECT_TRUE(fs::equivalent(r->sensors[1].path, dir_ / "frames"));
-  EXPECT_TRUE(fs::equivalent(r->tasks[0].worker, dir_ / "worker.sh"));
-  EXPECT_TRUE(fs::equivalent(r->tasks[0].rootfs, dir_ / "rootfs"));
+  EXPECT_TRUE(fs::equivalent(r->task_runtime[0].worker, dir_ / "worker.sh"));
+  EXPECT_TRUE(fs::equivalent(r->task_runtime[0].rootfs, dir_ / "rootfs"));
   EXPECT_EQ(r->run_dir, (cwd / "run/here").string());
   EXPECT_EQ(r->jobs_jsonl, (cwd / "out/jobs.jsonl").string());
   EXPECT_EQ(r->metrics_port, 0);
@@ -290,7 +311,7 @@ TEST_F(NodeConfigTest, LoadFromFile) {
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->name, "lamp-9");
   EXPECT_EQ(r->source_file, path("conf/lamp-9.yaml"));
-  EXPECT_EQ(r->models[0].file, path("m1.onnx"));
+  EXPECT_EQ(r->model_files[0], path("m1.onnx"));
   EXPECT_EQ(r->sensors[0].path, path("frames"));
 
   Result<config::NodeConfig> missing = config::load_node_config(path("nope.yaml"));
@@ -438,6 +459,10 @@ TEST_F(NodeConfigTest, Errors) {
        "does not exist (the ONNX models in build/models are generated by the build: run `make "
        "build`)"},
       {12, 12, "  - {name: m1, file: sub}", 12, "models[0].file", "is not a file"},
+      {13, 13, "  - {name: m3, file: sub/m2.onnx}", 13, "models[1].name",
+       "model 'm3' has no profile in the profile set " + d +
+           "/profiles.yaml (it has: m1, m2); profile it with `coedge profile` or leave "
+           "`profiles:` out to measure at start"},
       // Top-level values.
       {2, 2, "scheduler: \"\"", 2, "scheduler", "must not be empty"},
       {2, 2, "scheduler: fifo", 2, "scheduler", "unknown scheduler 'fifo'"},
@@ -522,12 +547,14 @@ TEST(NodeConfigExamples, EveryExampleLoads) {
   Result<config::NodeConfig> resnet = load_example(examples / "resnet-3.yaml");
   ASSERT_TRUE(resnet.ok());
   EXPECT_EQ(resnet->tasks.size(), 3u);
-  EXPECT_EQ(resnet->models[0].file,
+  EXPECT_EQ(resnet->model_files[0],
             (fs::path(COEDGE_BINARY_DIR) / "models/resnet18-360.onnx").lexically_normal().string());
   Result<config::NodeConfig> mixed = load_example(examples / "mixed.yaml");
   ASSERT_TRUE(mixed.ok());
   ASSERT_EQ(mixed->tasks.size(), 2u);
-  EXPECT_EQ(mixed->tasks[0].sensor, mixed->tasks[1].sensor);
+  EXPECT_EQ(mixed->task_runtime[0].sensor, mixed->task_runtime[1].sensor);
+  // mixed.yaml names a profile set: its models carry their ExeTime from the load on.
+  EXPECT_GT(mixed->models[0].exe(1).count(), 0);
   EXPECT_NE(mixed->tasks[0].model, mixed->tasks[1].model);
   Result<config::NodeConfig> folder = load_example(examples / "detect-folder.yaml");
   ASSERT_TRUE(folder.ok());
