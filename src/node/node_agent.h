@@ -37,6 +37,7 @@ struct AgentOptions {
   // scenario's tasks, in its order (cluster_node_config builds such a config).
   FeedStarter feed;
   std::vector<std::string> server_config_args;  // PipelineContext::server_config_args
+  os::ProcessLauncher* launcher = nullptr;        // PipelineContext::launcher (null: the system's)
 };
 
 // Returns the process exit code: 0 after a run, 1 when the node cannot start.

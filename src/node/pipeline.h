@@ -24,6 +24,10 @@
 #include "node/core/accounting.h"
 #include "node/core/result_log.h"
 
+namespace coedge::os {
+class ProcessLauncher;
+}  // namespace coedge::os
+
 namespace coedge::node {
 
 struct PipelineContext {
@@ -46,6 +50,9 @@ struct PipelineContext {
   // How `coedge node-server` finds the node's config: {"--config", FILE} by default; a
   // cluster node passes its scenario instead (cluster_config.h).
   std::vector<std::string> server_config_args;
+  // What starts, signals and reaps the worker and server processes (IPC modes); null: the
+  // system's (os/process_launcher.h). A test may inject a fake; it must outlive the pipeline.
+  os::ProcessLauncher* launcher = nullptr;
 };
 
 // What the agent reports about the health of its processes (IPC modes), to show that
