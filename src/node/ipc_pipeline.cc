@@ -74,6 +74,7 @@ class IpcPipeline final : public Pipeline {
   explicit IpcPipeline(PipelineContext context)
       : ctx_(std::move(context)),
         tasks_(ctx_.config->tasks.size()),
+        supervisor_(ctx_.launcher != nullptr ? *ctx_.launcher : os::system_launcher()),
         pre_ids_(tasks_, -1),
         post_ids_(tasks_, -1),
         active_(tasks_),

@@ -307,6 +307,7 @@ int run_node_agent(const AgentOptions& options) {
   }
   ctx.input_shapes = shapes->inputs;
   ctx.restart_backoff_max = options.restart_backoff_max;
+  ctx.launcher = options.launcher;
   ctx.output_shapes = shapes->outputs;
   auto pipeline = ipc_mode ? make_ipc_pipeline(ctx) : make_in_process_pipeline(ctx);
   log(config, "starting " + std::to_string(config.tasks.size()) + " tasks, " +

@@ -36,6 +36,7 @@ struct AgentOptions {
   // cluster_feed_starter), whose REQUIRES are that config.tasks and config.sensors are its
   // scenario's tasks, in its order (cluster_node_config builds such a config).
   FeedStarter feed;
+  os::ProcessLauncher* launcher = nullptr;        // PipelineContext::launcher (null: the system's)
 };
 
 // Returns the process exit code: 0 after a run, 1 when the node cannot start.

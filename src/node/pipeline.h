@@ -24,6 +24,10 @@
 #include "node/core/accounting.h"
 #include "node/core/result_log.h"
 
+namespace coedge::os {
+class ProcessLauncher;
+}  // namespace coedge::os
+
 namespace coedge::node {
 
 struct PipelineContext {
@@ -43,6 +47,9 @@ struct PipelineContext {
   // Lean nodes: a model no active task has used for this long is unloaded (a task that
   // leaves and comes back within it finds its model still loaded).
   Duration model_unload_grace = std::chrono::seconds(30);
+  // What starts, signals and reaps the worker and server processes (IPC modes); null: the
+  // system's (os/process_launcher.h). A test may inject a fake; it must outlive the pipeline.
+  os::ProcessLauncher* launcher = nullptr;
 };
 
 // What the agent reports about the health of its processes (IPC modes), to show that

@@ -1,20 +1,9 @@
-// Exits are detected with waitid(WNOWAIT) so that the exited leader, still a zombie,
-// keeps its process-group id reserved while we kill the rest of its group; only then is
-// it reaped. That way a kill(-pgid) can never hit a reused id. Starting a child is
-// os::spawn (own process group, dies with the agent, stdin /dev/null, 0-2 only).
+// Every effect on the OS goes through launcher_, every wait through its clock. A child's
+// pid is used for signals only while it runs or retires (not yet reaped): the launcher
+// reaps it only after killing the rest of its group, so a signal never hits a reused id.
 #include "os/process_supervisor.h"
 
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <thread>
-
-#include "os/errno_text.h"
-#include "os/fd.h"
-#include "os/spawn.h"
 
 namespace coedge::os {
 
@@ -63,8 +52,8 @@ void ProcessSupervisor::retire(int id, TimePoint now, Duration grace) {
     if (c.state != State::kRetiring) c.state = State::kIdle;  // a pending restart is cancelled
     return;
   }
-  ::kill(-c.pid, SIGTERM);
-  ::kill(-c.pid, SIGCONT);  // a stopped child would not see SIGTERM until continued
+  launcher_->signal_group(c.pid, SIGTERM);
+  launcher_->signal_group(c.pid, SIGCONT);  // a stopped child would not see SIGTERM until continued
   c.state = State::kRetiring;
   c.kill_at = now + grace;
 }
@@ -79,31 +68,10 @@ Duration ProcessSupervisor::next_delay(Child& c) {
 }
 
 Status ProcessSupervisor::spawn(Child& c, TimePoint now) {
-  const ChildSpec& spec = c.spec;
-  const std::string who = "cannot start '" + spec.name + "'";
-  Fd dev_null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (!dev_null.valid()) {
-    return Error{ErrorCode::kIo, who + ": cannot open /dev/null: " + errno_text(errno)};
+  Result<pid_t> pid = launcher_->start(c.spec);
+  if (!pid.ok()) {
+    return Error{pid.error().code, "cannot start '" + c.spec.name + "': " + pid.error().message};
   }
-  Fd log;
-  if (!spec.log_path.empty()) {
-    log.reset(::open(spec.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
-    if (!log.valid()) {
-      return Error{ErrorCode::kIo,
-                   who + ": cannot open log file '" + spec.log_path + "': " + errno_text(errno)};
-    }
-  }
-  SpawnOptions options;
-  options.env = spec.env;
-  options.cwd = spec.cwd;
-  options.stdin_fd = spec.stdin_fd >= 0 ? spec.stdin_fd : dev_null.get();
-  options.stdout_fd = log.get();
-  options.stderr_fd = log.get();
-  options.own_process_group = true;
-  options.die_with_parent = true;
-  Result<pid_t> pid = os::spawn(spec.argv, options);
-  if (!pid.ok()) return Error{pid.error().code, who + ": " + pid.error().message};
-
   c.state = State::kRunning;
   c.pid = *pid;
   c.started_at = now;
@@ -124,25 +92,6 @@ ChildEvent make_event(int id, const std::string& name, pid_t pid, ChildEvent::Ki
   return e;
 }
 
-// Whether `pid` has exited, without reaping it. A pid that is no longer our child
-// (ECHILD) counts as exited.
-bool has_exited(pid_t pid) {
-  siginfo_t info{};
-  for (;;) {
-    if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0) {
-      return info.si_pid == pid;
-    }
-    if (errno != EINTR) return true;
-  }
-}
-
-// Kills what is left of the exited leader's group, then reaps the leader. Returns its
-// wait status, or -1 when it was not ours to reap.
-int reap(pid_t pid) {
-  ::kill(-pid, SIGKILL);
-  return wait_for_exit(pid);
-}
-
 }  // namespace
 
 std::vector<ChildEvent> ProcessSupervisor::poll(TimePoint now) {
@@ -152,14 +101,14 @@ std::vector<ChildEvent> ProcessSupervisor::poll(TimePoint now) {
     const int id = static_cast<int>(i);
     const bool retiring = c.state == State::kRetiring;
     if (c.state != State::kRunning && !retiring) continue;
-    if (!has_exited(c.pid)) {
-      if (retiring && now >= c.kill_at) ::kill(-c.pid, SIGKILL);  // reaped by a later poll
+    const std::optional<ExitStatus> status = launcher_->try_reap(c.pid);
+    if (!status) {
+      if (retiring && now >= c.kill_at) launcher_->signal_group(c.pid, SIGKILL);  // reaped by a later poll
       continue;
     }
-    const int status = reap(c.pid);
     ChildEvent exited = make_event(id, c.spec.name, c.pid, ChildEvent::Kind::kExited, now);
-    if (status >= 0 && WIFEXITED(status)) exited.exit_code = WEXITSTATUS(status);
-    if (status >= 0 && WIFSIGNALED(status)) exited.signal = WTERMSIG(status);
+    exited.exit_code = status->exit_code;
+    exited.signal = status->signal;
     exited.retired = retiring;
     events.push_back(std::move(exited));
     c.pid = 0;
@@ -199,7 +148,7 @@ std::vector<ChildEvent> ProcessSupervisor::poll(TimePoint now) {
 
 void ProcessSupervisor::kill(int id, int sig) {
   const Child& c = child(id);
-  if (c.state == State::kRunning) ::kill(-c.pid, sig);
+  if (c.state == State::kRunning) launcher_->signal_group(c.pid, sig);
 }
 
 void ProcessSupervisor::stop(int id, Duration grace) { terminate({id}, grace); }
@@ -215,27 +164,26 @@ void ProcessSupervisor::terminate(const std::vector<int>& ids, Duration grace) {
   for (int id : ids) {
     Child& c = child(id);
     if (c.state == State::kRunning || c.state == State::kRetiring) {
-      ::kill(-c.pid, SIGTERM);
-      ::kill(-c.pid, SIGCONT);  // a stopped child would not see SIGTERM until continued
+      launcher_->signal_group(c.pid, SIGTERM);
+      launcher_->signal_group(c.pid, SIGCONT);  // a stopped child would not see SIGTERM until continued
       running.push_back(&c);
     } else {
       c.state = State::kIdle;
     }
   }
-  const auto deadline = std::chrono::steady_clock::now() + grace;
+  const TimePoint deadline = launcher_->now() + grace;
   for (;;) {
-    std::erase_if(running, [](Child* c) {
-      if (!has_exited(c->pid)) return false;
-      reap(c->pid);
+    std::erase_if(running, [this](Child* c) {
+      if (!launcher_->try_reap(c->pid)) return false;
       c->pid = 0;
       c->state = State::kIdle;
       return true;
     });
-    if (running.empty() || std::chrono::steady_clock::now() >= deadline) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (running.empty() || launcher_->now() >= deadline) break;
+    launcher_->sleep_for(kStopPollInterval);
   }
   for (Child* c : running) {
-    reap(c->pid);  // SIGKILLs the whole group first
+    launcher_->kill_and_reap(c->pid);  // SIGKILLs the whole group first
     c->pid = 0;
     c->state = State::kIdle;
   }

@@ -1,16 +1,18 @@
-// Starts (with os::spawn) and supervises the node agent's child processes (task workers, the inference
-// server): restarts a child that exits, with a delay that
-// doubles per consecutive crash, and stops them all without leaving any behind. Each
-// child runs in its own process group (signals reach its descendants), dies with the
-// agent (PR_SET_PDEATHSIG), and inherits no file descriptor but 0-2 (stdin is
-// /dev/null). The clock is injected: poll() and start() take `now`; only stop() and
-// stop_all() wait in real time.
+// Supervises the node agent's child processes (task workers, the inference server):
+// starts them, restarts a child that exits with a delay that doubles per consecutive
+// crash, retires one without restart, and stops them all without leaving any behind. The
+// OS is reached through a ProcessLauncher (os/process_launcher.h; by default the system's:
+// os::spawn, each child in its own process group so signals reach its descendants, dying
+// with the agent through PR_SET_PDEATHSIG, inheriting no file descriptor but 0-2, stdin
+// /dev/null). Time is injected: poll(), start() and retire() take `now`; stop() and
+// stop_all() wait through the launcher (real time with the system's, a test's clock with
+// a fake), so every decision can be tested on a manual clock.
 //
-// Not thread-safe: one thread (the agent's supervision loop) owns it. That thread must
-// live as long as the children: PR_SET_PDEATHSIG fires when the *thread* that forked a
-// child exits, not only the process. The agent must not set SIGCHLD to SIG_IGN (children
-// would be reaped by the kernel and their exit status lost), and nothing else in the
-// process may waitpid(-1).
+// Not thread-safe: one thread (the agent's supervision loop) owns it. With the system
+// launcher that thread must live as long as the children: PR_SET_PDEATHSIG fires when the
+// *thread* that forked a child exits, not only the process. The agent must not set SIGCHLD
+// to SIG_IGN (children would be reaped by the kernel and their exit status lost), and
+// nothing else in the process may waitpid(-1).
 #pragma once
 
 #include <sys/types.h>
@@ -23,19 +25,12 @@
 
 #include "core/result.h"
 #include "core/time.h"
+#include "os/process_launcher.h"
 
 namespace coedge::os {
 
-struct ChildSpec {
-  std::string name;               // for logs and events, e.g. "t0/pre"
-  std::vector<std::string> argv;  // argv[0]: an absolute path, or a name searched in PATH
-  std::vector<std::pair<std::string, std::string>> env;  // added to the agent's environment
-  std::string cwd;       // working directory; empty: the agent's
-  std::string log_path;  // stdout and stderr appended here; empty: inherited
-  // The child's stdin: a descriptor the caller keeps open while the child may be
-  // (re)started, e.g. a sealed_memory_file (os/fd.h), which every start reads from its
-  // beginning; -1: /dev/null.
-  int stdin_fd = -1;
+// What to start (name, argv, env, cwd, log_path: LaunchSpec) and how to restart it.
+struct ChildSpec : LaunchSpec {
   // The restart delay: backoff_initial after the first exit, doubled per consecutive
   // exit up to backoff_max; a child that ran for stable_after starts again from
   // backoff_initial.
@@ -66,12 +61,17 @@ struct ChildEvent {
 
 class ProcessSupervisor {
  public:
-  ProcessSupervisor() = default;
+  // Starts children with the system launcher.
+  ProcessSupervisor() : ProcessSupervisor(system_launcher()) {}
+  // REQUIRES: `launcher` outlives the supervisor (its destructor stops the children).
+  explicit ProcessSupervisor(ProcessLauncher& launcher) : launcher_(&launcher) {}
   ProcessSupervisor(const ProcessSupervisor&) = delete;
   ProcessSupervisor& operator=(const ProcessSupervisor&) = delete;
   ~ProcessSupervisor();  // stop_all(kDestructorGrace)
 
   static constexpr Duration kDestructorGrace = std::chrono::seconds(1);
+  // stop()'s pause between two checks for exited children.
+  static constexpr Duration kStopPollInterval = std::chrono::milliseconds(5);
 
   // Registers a child without starting it; ids are 0, 1, 2... REQUIRES !spec.argv.empty().
   int add(ChildSpec spec);
@@ -96,9 +96,9 @@ class ProcessSupervisor {
   // back later (a retiring child still running is killed first).
   void retire(int id, TimePoint now, Duration grace);
 
-  // Stops one child without restart, for an ordered shutdown (workers, then the server,
-  // then RouDi): SIGTERM to its group, up to `grace` of real time, then SIGKILL; reaped
-  // on return. A pending restart is cancelled.
+  // Stops one child without restart, for an ordered shutdown (workers, then the server):
+  // SIGTERM (and SIGCONT) to its group, up to `grace` of the launcher's time, then
+  // SIGKILL; reaped on return. A pending restart is cancelled.
   void stop(int id, Duration grace);
 
   // stop() for all children at once (one shared grace period). No child process, zombie
@@ -132,6 +132,7 @@ class ProcessSupervisor {
   // Sends SIGTERM, waits up to `grace`, SIGKILLs and reaps the children in `ids`.
   void terminate(const std::vector<int>& ids, Duration grace);
 
+  ProcessLauncher* launcher_;
   std::vector<Child> children_;
 };
 

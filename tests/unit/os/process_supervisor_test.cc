@@ -1,6 +1,9 @@
-// ProcessSupervisor with real child processes and a manual clock: `now` is advanced by
-// hand, and the only real waiting is for a child to actually exit (bounded, never
-// asserted on).
+// ProcessSupervisor end to end, with the system launcher and real child processes (exit
+// statuses, signals reaching process groups, no leftover process, zombie or descriptor,
+// death with the agent) and a manual clock: `now` is advanced by hand, and the only real
+// waiting is for a child to actually exit (bounded, never asserted on). The supervisor's
+// decisions alone (backoff, retirement, shutdown order, event order) are tested on a fake
+// launcher in process_supervisor_logic_test.cc.
 #include "os/process_supervisor.h"
 
 #include <dirent.h>
