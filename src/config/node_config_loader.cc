@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "config/profile_reader.h"
+#include "config/scenario_loader.h"
 #include "config/yaml_reader.h"
 
 namespace coedge::config {
@@ -698,21 +699,11 @@ void copy_profile(const ModelProfile& profile, ModelProfile& model) {
 
 Status apply_profile_set(NodeConfig& config, const std::vector<ModelProfile>& profiles,
                          const std::string& profile_file) {
-  std::vector<const ModelProfile*> match(config.models.size(), nullptr);
-  for (size_t m = 0; m < config.models.size(); ++m) {
-    for (const ModelProfile& p : profiles)
-      if (p.name == config.models[m].name) match[m] = &p;
-    if (match[m] == nullptr) {
-      std::vector<std::string> names;
-      for (const ModelProfile& p : profiles) names.push_back(p.name);
-      return Error{ErrorCode::kNotFound,
-                   profile_file + ": has no profile for model '" + config.models[m].name +
-                       "' of node " + config.name + " (it has: " + known_list(names) +
-                       "); profile it with `coedge profile`"};
-    }
-  }
+  auto match = match_profiles(config.models, profiles, profile_file, "of node " + config.name,
+                              "; profile it with `coedge profile`");
+  if (!match.ok()) return match.error();
   // Checked everything first: the config is changed entirely or not at all.
-  for (size_t m = 0; m < config.models.size(); ++m) copy_profile(*match[m], config.models[m]);
+  for (size_t m = 0; m < config.models.size(); ++m) copy_profile(*(*match)[m], config.models[m]);
   config.profiles = profile_file;
   return Ok{};
 }

@@ -527,27 +527,34 @@ Result<std::vector<ModelProfile>> load_profile_set(const std::string& path) {
   }
 }
 
-Status apply_profile_set(Scenario& scenario, const std::vector<ModelProfile>& profiles,
-                         const std::string& profile_file) {
-  std::vector<const ModelProfile*> match(scenario.models.size(), nullptr);
-  for (size_t i = 0; i < scenario.models.size(); ++i) {
+Result<std::vector<const ModelProfile*>> match_profiles(const std::vector<ModelProfile>& models,
+                                                        const std::vector<ModelProfile>& profiles,
+                                                        const std::string& profile_file, const std::string& whose,
+                                                        const std::string& hint) {
+  std::vector<const ModelProfile*> match(models.size(), nullptr);
+  for (size_t i = 0; i < models.size(); ++i) {
     for (const ModelProfile& p : profiles)
-      if (p.name == scenario.models[i].name) match[i] = &p;
+      if (p.name == models[i].name) match[i] = &p;
     if (match[i] == nullptr) {
       std::vector<std::string> names;
       for (const ModelProfile& p : profiles) names.push_back(p.name);
-      return Error{ErrorCode::kNotFound,
-                   profile_file + ": has no profile for model '" + scenario.models[i].name +
-                       "' used by scenario '" + scenario.name + "' (it has: " +
-                       known_list(names) + ")"};
+      return Error{ErrorCode::kNotFound, profile_file + ": has no profile for model '" + models[i].name + "' " +
+                                             whose + " (it has: " + known_list(names) + ")" + hint};
     }
   }
+  return match;
+}
+
+Status apply_profile_set(Scenario& scenario, const std::vector<ModelProfile>& profiles,
+                         const std::string& profile_file) {
+  auto match = match_profiles(scenario.models, profiles, profile_file, "used by scenario '" + scenario.name + "'");
+  if (!match.ok()) return match.error();
   // Checked everything first: the scenario is changed entirely or not at all.
   for (size_t i = 0; i < scenario.models.size(); ++i) {
     ModelProfile& m = scenario.models[i];
-    m.exe_time = match[i]->exe_time;
-    m.pre_time = match[i]->pre_time;
-    m.post_time = match[i]->post_time;
+    m.exe_time = (*match)[i]->exe_time;
+    m.pre_time = (*match)[i]->pre_time;
+    m.post_time = (*match)[i]->post_time;
     m.profile_source = profile_file;
   }
   return Ok{};

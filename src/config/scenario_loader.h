@@ -24,6 +24,14 @@ Result<Scenario> parse_scenario(const std::string& yaml_text, const std::string&
 // Loads a profile-set file: the models it profiles.
 Result<std::vector<ModelProfile>> load_profile_set(const std::string& path);
 
+// The profile of each of `models` in `profiles`, matched by name (in the order of
+// `models`). A model the set lacks is an error: "<profile_file>: has no profile for model
+// 'M' <whose> (it has: ...)<hint>".
+Result<std::vector<const ModelProfile*>> match_profiles(const std::vector<ModelProfile>& models,
+                                                        const std::vector<ModelProfile>& profiles,
+                                                        const std::string& profile_file, const std::string& whose,
+                                                        const std::string& hint = "");
+
 // Replaces the timing (exe_time, pre_time, post_time, profile_source) of every model of
 // `scenario` that `profiles` has under the same name. Models it lacks are an error, so a
 // run never mixes two machines' numbers without saying so.
