@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.h"
@@ -27,6 +28,6 @@ struct OnnxInfo {
 
 // Errors name the file and what is wrong with it (not ONNX, truncated, no input).
 Result<OnnxInfo> read_onnx_info(const std::string& path);
-Result<OnnxInfo> parse_onnx_info(const std::string& bytes, const std::string& name_for_errors);
+Result<OnnxInfo> parse_onnx_info(std::string_view bytes, const std::string& name_for_errors);
 
 }  // namespace coedge::infer

@@ -41,6 +41,15 @@ TEST(OnnxInfo, RejectsWhatIsNotOnnx) {
   auto missing = infer::read_onnx_info("/no/such/model.onnx");
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.error().message.find("/no/such/model.onnx"), std::string::npos);
+  // Files are mapped: what cannot be (a folder, an empty file) is still a clear error.
+  auto folder = infer::read_onnx_info("/tmp");
+  ASSERT_FALSE(folder.ok());
+  EXPECT_NE(folder.error().message.find("/tmp: not a regular file"), std::string::npos) << folder.error().message;
+  const std::string empty = ::testing::TempDir() + "/coedge-empty.onnx";
+  std::ofstream(empty).close();
+  auto nothing = infer::read_onnx_info(empty);
+  ASSERT_FALSE(nothing.ok());
+  EXPECT_NE(nothing.error().message.find("not an ONNX"), std::string::npos) << nothing.error().message;
 }
 
 TEST(OnnxInfo, RejectsATruncatedFile) {
