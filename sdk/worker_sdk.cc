@@ -2,7 +2,7 @@
 // post loop around the user's callbacks (sdk/include/coedge/worker.h). Every job a
 // worker takes ends in one event to the agent's ledger: kPreDone or kDropped from pre,
 // kDone or kDropped from post. A post result goes to the agent through the task's result
-// ring, before the job's kDone (ipc/messages.h): the agent writes results.jsonl. Each
+// ring, before the job's kDone (ipc/messages.h): the agent writes the results file. Each
 // worker's kReady carries its protocol (COEDGE_WORKER_ABI_VERSION), which the agent checks.
 // The callbacks are called through sdk::WorkerInvoker (coedge/worker_invoke.h), as in
 // --isolation none. Single-threaded; stops on SIGTERM/SIGINT.

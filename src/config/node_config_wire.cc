@@ -320,6 +320,11 @@ class WireReader {
 }  // namespace
 
 std::string write_node_config_wire(const NodeConfig& c) {
+  // Side lists out of step with their main lists are a bug of the caller: the reader
+  // would refuse the document (an empty file name) with a message about the agent's
+  // config, which the user could do nothing about.
+  COEDGE_CHECK(c.model_files.size() == c.models.size());
+  COEDGE_CHECK(c.task_runtime.size() == c.tasks.size());
   json root = {{"format", kFormat},
                {"version", kNodeConfigWireVersion},
                {"name", c.name},
@@ -341,7 +346,7 @@ std::string write_node_config_wire(const NodeConfig& c) {
     json exe = json::array();
     for (Duration d : p.exe_time) exe.push_back(d.count());
     models.push_back({{"name", p.name},
-                      {"file", m < c.model_files.size() ? c.model_files[m] : std::string()},
+                      {"file", c.model_files[m]},
                       {"input_shape", p.input_shape},
                       {"input_bytes", p.input_bytes},
                       {"exe_us", exe},
@@ -365,7 +370,7 @@ std::string write_node_config_wire(const NodeConfig& c) {
   json tasks = json::array();
   for (size_t t = 0; t < c.tasks.size(); ++t) {
     const TaskSpec& spec = c.tasks[t];
-    const TaskRuntime runtime = t < c.task_runtime.size() ? c.task_runtime[t] : TaskRuntime{};
+    const TaskRuntime& runtime = c.task_runtime[t];
     json env = json::array();
     for (const auto& [name, value] : runtime.env) env.push_back(json::array({name, value}));
     tasks.push_back({{"name", spec.name},

@@ -10,7 +10,7 @@ namespace coedge::infer {
 Result<cv::Mat> decode_image(std::span<const uint8_t> bytes) {
   if (bytes.empty()) return Error{ErrorCode::kInvalidInput, "empty frame: no image bytes"};
   auto codecs = media::codecs();
-  if (!codecs.ok()) return Error{ErrorCode::kInvalidInput, "cannot decode frame: " + codecs.error().message};
+  if (!codecs.ok()) return Error{codecs.error().code, "cannot decode frame: " + codecs.error().message};
   try {
     const cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8U, const_cast<uint8_t*>(bytes.data()));
     cv::Mat image = (*codecs)->imdecode(encoded, cv::IMREAD_COLOR);

@@ -59,7 +59,7 @@ struct TensorHeader {
 };
 
 // One post result (the worker's JSON object, `bytes` bytes after the header, no NUL),
-// post worker -> agent, which appends it to the task's results.jsonl. Untrusted: the agent
+// post worker -> agent, which appends it to the task's results file. Untrusted: the agent
 // checks the chunk, the length and the job before use (ipc::take_result, node/core/result_log.h).
 struct ResultHeader {
   JobRef ref;

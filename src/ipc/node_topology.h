@@ -4,7 +4,7 @@
 // their parts up by the same names. Pure.
 //
 //   agent --frame/<task>--> pre worker --tensor/<task>--> server --output/<task>--> post worker
-//   post worker --result/<task>--> agent (its results; the agent writes results.jsonl)
+//   post worker --result/<task>--> agent (its results; the agent writes RUN_DIR/results/<task>.jsonl)
 //   each of them --event/...--> agent (job events: one ring per producer process)
 //   agent --control/server--> server (which models to hold)
 // send_result() and take_result() are the two ends of a result ring: the post worker's

@@ -312,6 +312,10 @@ Result<std::unique_ptr<FrameSource>> open_frame_source(const config::SensorConfi
       return std::unique_ptr<FrameSource>(
           std::make_unique<SyntheticSource>(config.width, config.height));
     case config::SensorKind::kFolder:
+      // Images are decoded as they are reached: say now if nothing could decode them.
+      if (auto codecs = media::codecs(); !codecs.ok()) {
+        return Error{codecs.error().code, sensor_prefix(config) + codecs.error().message};
+      }
       return open_folder(config);
     case config::SensorKind::kVideo: {
       auto source = std::make_unique<VideoSource>(config.path, config.loop);

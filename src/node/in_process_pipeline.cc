@@ -7,7 +7,7 @@
 // are called through the SDK's WorkerInvoker, the path a worker process takes too, so
 // the checks are the same; each result goes to the agent's one writer (ResultLog), as a
 // worker process's does through shared memory, before the job is reported done, so the
-// task's results.jsonl (run_dir/tasks/<task>) is written the same way in every mode.
+// task's results (run_dir/results/<task>.jsonl) are written the same way in every mode.
 // Every task's threads and every model are ready from start(), as in one container:
 // activate() and deactivate() only open and close a task to frames (lean nodes are the
 // IPC modes' part: node/ipc_pipeline.cc).

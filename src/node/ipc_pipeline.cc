@@ -15,7 +15,7 @@
 // progress is killed as hung (and so restarted).
 // Results: a post worker sends each result through its task's result ring before the
 // job's kDone; the agent takes a task's results before it applies a kDone of that task,
-// and hands them to the one writer of results.jsonl (node/core/result_log.h), which checks
+// and hands them to the one writer of the results files (node/core/result_log.h), which checks
 // them. A worker whose kReady says another protocol than ipc::kWorkerProtocol (built
 // against another SDK) is refused: retired, logged with the task, its file and both
 // versions; its task never becomes ready (and the node's start fails, naming it).
@@ -82,6 +82,7 @@ class IpcPipeline final : public Pipeline {
         post_ready_(tasks_),
         ever_ready_(tasks_),
         refused_(tasks_),
+        foreign_events_(tasks_, 0),
         models_(ctx_.scenario->models.size()),
         model_state_(ctx_.scenario->models.size()),
         last_activity_(tasks_) {
@@ -527,11 +528,11 @@ class IpcPipeline final : public Pipeline {
   }
 
   void drain_events() {
-    drain_ring(*server_events_, true);
+    drain_ring(*server_events_, EventSource{});
     for (uint32_t t = 0; t < tasks_; ++t) {
-      drain_ring(pre_events_[t], false);
+      drain_ring(pre_events_[t], EventSource{false, t, ipc::Role::kPre});
       ctx_.results->drain(t, result_rings_[t], result_pools_[t]);
-      drain_ring(post_events_[t], false);
+      drain_ring(post_events_[t], EventSource{false, t, ipc::Role::kPost});
     }
   }
 
@@ -554,15 +555,61 @@ class IpcPipeline final : public Pipeline {
     std::fprintf(stderr, "coedge node: %s\n", refused_[task].c_str());
   }
 
-  // `from_server`: the server's ring; a worker's events are untrusted and may not speak
-  // for the server or for another task.
-  void drain_ring(ipc::Ring& ring, bool from_server) {
+  static constexpr size_t kMaxEventsPerDrain = 4096;
+
+  // Whose event ring it is: the server's, or one worker's (its task and role).
+  struct EventSource {
+    bool server = true;
+    uint32_t task = 0;
+    ipc::Role role = ipc::Role::kServer;
+  };
+
+  // Whether a worker's event is its own to send: a worker's events are untrusted and
+  // speak only for its own task and role (its kReady), and only of jobs of that task, in
+  // the kinds of its role (pre: kPreDone, kDropped; post: kDone, kDropped). A job no
+  // longer open passes: the ledger ignores it.
+  bool own_event(const EventSource& source, const ipc::JobEvent& e) const {
+    if (e.ref.task != source.task) return false;
+    switch (e.kind) {
+      case ipc::EventKind::kReady: return e.reason == static_cast<uint8_t>(source.role);
+      case ipc::EventKind::kPreDone: if (source.role != ipc::Role::kPre) return false; break;
+      case ipc::EventKind::kDone: if (source.role != ipc::Role::kPost) return false; break;
+      case ipc::EventKind::kDropped: break;
+      default: return false;  // kInferred, kModel: the server's
+    }
+    const std::optional<uint32_t> owner = ctx_.accounting->ledger().task_of(e.ref.job);
+    return !owner || *owner == source.task;
+  }
+
+  // A worker's event that was not its own: dropped, counted, logged (the first 20 per
+  // task, then every 1000th). It changes nothing, for its task or any other.
+  void refuse_event(const EventSource& source, const ipc::JobEvent& e) {
+    const uint64_t n = ++foreign_events_[source.task];
+    if (n > 20 && n % 1000 != 0) return;
+    std::fprintf(stderr,
+                 "coedge node: task %s's %s worker sent an event that is not its to send (kind %u, task %u, job "
+                 "%llu): ignored (%llu so far)\n",
+                 ctx_.config->tasks[source.task].name.c_str(), source.role == ipc::Role::kPre ? "pre" : "post",
+                 static_cast<unsigned>(e.kind), e.ref.task, static_cast<unsigned long long>(e.ref.job),
+                 static_cast<unsigned long long>(n));
+  }
+
+  void drain_ring(ipc::Ring& ring, const EventSource& source) {
+    const bool from_server = source.server;
     const TimePoint now = ctx_.clock->now();
     auto tp = [](int64_t us) { return us ? MonotonicClock::from_monotonic_us(us) : TimePoint{}; };
-    while (const void* entry = ring.peek()) {
+    // A bounded number per call, so that a process that keeps writing events cannot hold
+    // the agent's loop (the rest waits for the next poll, a few ms away).
+    for (size_t n = 0; n < kMaxEventsPerDrain; ++n) {
+      const void* entry = ring.peek();
+      if (entry == nullptr) break;
       ipc::JobEvent e;
       std::memcpy(&e, entry, sizeof e);
       ring.commit();
+      if (!from_server && !own_event(source, e)) {
+        refuse_event(source, e);
+        continue;
+      }
       if (e.kind == ipc::EventKind::kModel) {
         if (from_server) on_model_event(e);
         continue;
@@ -770,6 +817,7 @@ class IpcPipeline final : public Pipeline {
   std::vector<std::atomic<bool>> ever_ready_;  // per task: both workers ready since activate()
   // Per task: why a worker was refused since activate() (another protocol), or empty.
   std::vector<std::string> refused_;
+  std::vector<uint64_t> foreign_events_;  // per task: events its workers sent that were not theirs to send
   int worker_restarts_ = 0;
   // Per model: the active tasks using it and since when none has (loop thread only), and
   // what the server holds (any thread reads it, through task_unavailable()).

@@ -289,7 +289,7 @@ int run_node_agent(const AgentOptions& options) {
   MonotonicClock clock;
   const TimePoint epoch = clock.now();
   Accounting accounting(config, scenario, metrics, job_log.get(), epoch);
-  // The one writer of every task's results.jsonl, in every isolation mode.
+  // The one writer of every task's results (RUN_DIR/results/<task>.jsonl), in every isolation mode.
   auto results = ResultLog::open(config.run_dir, task_names, accounting.ledger());
   if (!results.ok()) return fail(results.error().message);
 

@@ -4,7 +4,7 @@
 // "none", the paper's Mono Container); IpcPipeline runs each worker and the server as
 // processes over the node's shared-memory segment (modes "process" and "sandbox"). Both report
 // every stage of every job to the same Accounting, hand every result to the same writer
-// (ResultLog: the agent alone writes results.jsonl), and run the same worker callbacks
+// (ResultLog: the agent alone writes the results files), and run the same worker callbacks
 // and the same InferenceEngine, so their measurements and results compare like for like.
 #pragma once
 
@@ -36,7 +36,7 @@ struct PipelineContext {
   const config::NodeConfig* config = nullptr;
   const Scenario* scenario = nullptr;          // node_scenario(*config)
   Accounting* accounting = nullptr;
-  ResultLog* results = nullptr;                // the writer of every task's results.jsonl
+  ResultLog* results = nullptr;                // the writer of every task's results file
   NodeMetrics* metrics = nullptr;
   const Clock* clock = nullptr;
   std::string coedge_exe;                      // this binary: runs `coedge node-server`

@@ -6,7 +6,8 @@
 // supervisor itself never reads a clock or sleeps.
 //
 // SystemLauncher is the real one: os::spawn (the child leads its own process group, dies
-// with the thread that started it, stdin /dev/null, no descriptor but 0-2, stdout and
+// with the thread that started it, stdin /dev/null or LaunchSpec::stdin_fd, no descriptor
+// but 0-2, stdout and
 // stderr appended to the log file), ::kill on the group, waitid/waitpid, the monotonic
 // clock. It holds no state: one instance (system_launcher()) serves every supervisor, from
 // any thread. A fake for tests lives in tests/unit/os/fake_process_launcher.h.

@@ -4,7 +4,7 @@
 // OS is reached through a ProcessLauncher (os/process_launcher.h; by default the system's:
 // os::spawn, each child in its own process group so signals reach its descendants, dying
 // with the agent through PR_SET_PDEATHSIG, inheriting no file descriptor but 0-2, stdin
-// /dev/null). Time is injected: poll(), start() and retire() take `now`; stop() and
+// /dev/null unless the spec names one). Time is injected: poll(), start() and retire() take `now`; stop() and
 // stop_all() wait through the launcher (real time with the system's, a test's clock with
 // a fake), so every decision can be tested on a manual clock.
 //

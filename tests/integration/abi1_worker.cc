@@ -3,7 +3,9 @@
 // protocol version (a v1 kReady carries 0 where v2 carries COEDGE_WORKER_ABI_VERSION),
 // then waits. The agent must refuse it, naming the task, this file and both versions
 // (node_runtime_test.cc). It speaks the segment's messages directly: an old SDK cannot be
-// built from this tree.
+// built from this tree. With COEDGE_TEST_FORGE_TASK=N in its environment it is also
+// hostile: before its own, it sends a kReady for task index N (another task's), which the
+// agent must ignore as not its to send.
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -37,6 +39,14 @@ int main(int argc, char** argv) {
   }
   auto events = (*segment)->ring(role == "pre" ? ipc::pre_events(task) : ipc::post_events(task));
   if (!events.ok()) return 1;
+  if (const char* forge = std::getenv("COEDGE_TEST_FORGE_TASK")) {
+    ipc::JobEvent forged;
+    forged.kind = ipc::EventKind::kReady;
+    forged.ref.task = static_cast<uint32_t>(std::strtoul(forge, nullptr, 10));
+    forged.reason = static_cast<uint8_t>(role == "pre" ? ipc::Role::kPre : ipc::Role::kPost);
+    forged.batch = 0;
+    ipc::send_event(*events, forged, "abi1 worker");
+  }
   ipc::JobEvent ready;
   ready.kind = ipc::EventKind::kReady;
   ready.ref.task = index;

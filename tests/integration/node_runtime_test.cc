@@ -390,7 +390,7 @@ void write_frames(const fs::path& dir) {
 std::map<std::string, std::set<std::string>> read_results(const fs::path& run_dir, std::string& bad) {
   std::map<std::string, std::set<std::string>> out;
   for (const char* task : {"a", "b", "c"}) {
-    for (const std::string& line : read_lines(run_dir / "tasks" / task / "results.jsonl")) {
+    for (const std::string& line : read_lines(run_dir / "results" / (std::string(task) + ".jsonl"))) {
       const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
       if (!j.is_object() || !j.contains("job") || !j["job"].is_number_unsigned() ||
           !j.contains("result") || !j["result"].is_object() || j.size() != 2) {
@@ -433,7 +433,7 @@ TEST_F(NodeRuntimeTest, EveryIsolationModeWritesTheSameResults) {
       const std::string name = task["task"].get<std::string>();
       EXPECT_EQ(task["results"]["refused"].get<uint64_t>(), 0u) << mode << ": " << name << "\n" << why;
       EXPECT_EQ(task["results"]["written"].get<uint64_t>(),
-                read_lines(run_dir() / "tasks" / name / "results.jsonl").size())
+                read_lines(run_dir() / "results" / (name + ".jsonl")).size())
           << mode << ": " << name;
       // A job counted met or overdue had its result taken before it closed.
       EXPECT_GE(task["results"]["written"].get<uint64_t>(),
@@ -471,7 +471,7 @@ TEST_P(NodeRuntimeIsolationTest, RunsAccountsAndLeavesNothingBehind) {
   expect_every_task_ran(s, 3, why);
   expect_job_lines(jobs_file(), s["totals"]["released"].get<uint64_t>(), why);
   for (const char* task : {"a", "b", "c"}) {
-    const fs::path results = run_dir() / "tasks" / task / "results.jsonl";
+    const fs::path results = run_dir() / "results" / (std::string(task) + ".jsonl");
     EXPECT_FALSE(read_lines(results).empty()) << results << " has no lines\n" << why;
   }
   expect_shared_memory_released(s, why);
@@ -580,6 +580,34 @@ TEST_F(NodeRuntimeTest, RefusesAWorkerBuiltAgainstAnOlderWorkerAbi) {
   EXPECT_FALSE(run.timed_out) << why;
   EXPECT_NE(run.output.find("task old: worker " + worker.string()), std::string::npos) << why;
   EXPECT_NE(run.output.find("built against worker ABI 1, this node needs ABI 2"), std::string::npos) << why;
+  expect_no_leftovers(dir_);
+}
+
+// A worker's events speak for its own task only: the same old worker, made hostile, first
+// says "ready, ABI 1" in the name of the task before it (index 0, a stock task). The agent
+// ignores that event (and says so); it refuses the hostile worker's own task only.
+TEST_F(NodeRuntimeTest, AWorkersEventForAnotherTaskIsIgnored) {
+  if (!is_root()) GTEST_SKIP() << "isolation process needs root (private /dev/shm)";
+  const fs::path worker = fs::path(COEDGE_BINARY_DIR) / "tests/integration/coedge-test-abi1-worker";
+  ASSERT_TRUE(fs::exists(worker)) << worker;
+  std::ostringstream y;
+  y << "node: test-node\nisolation: process\n"
+    << "run_dir: " << run_dir().string() << "\n"
+    << "profiles: " << kProfiles << "\n"
+    << "models:\n  - {name: yolov5s-160, file: " << kModel << "}\n"
+    << "sensors:\n  - {name: cam0, kind: synthetic, width: 320, height: 240}\n"
+    << "tasks:\n  - {name: victim, model: yolov5s-160, sensor: cam0, period: 100ms}\n"
+    << "  - {name: rogue, model: yolov5s-160, sensor: cam0, period: 100ms, worker: " << worker.string()
+    << ", env: {COEDGE_TEST_FORGE_TASK: \"0\"}}\n";
+  const fs::path config = dir_ / "forge.yaml";
+  std::ofstream(config) << y.str();
+  const NodeRun run = run_node(config, {"--duration", "5s"});
+  const std::string why = describe(run);
+  EXPECT_NE(run.code, 0) << why;  // the rogue task itself is refused
+  EXPECT_FALSE(run.timed_out) << why;
+  EXPECT_NE(run.output.find("task rogue's pre worker sent an event that is not its to send"), std::string::npos) << why;
+  EXPECT_NE(run.output.find("task rogue: worker " + worker.string()), std::string::npos) << why;
+  EXPECT_EQ(run.output.find("task victim: worker"), std::string::npos) << why;
   expect_no_leftovers(dir_);
 }
 

@@ -13,7 +13,7 @@
  *         [3, H, W]) written straight into the shared-memory tensor you are given.
  *   post: your model's output for this job (float32)  ->  a result, as one JSON object,
  *         which the SDK sends to the node agent; the agent checks it and appends it to
- *         results.jsonl in the task's directory (the worker writes no file of its own).
+ *         RUN_DIR/results/<task>.jsonl (the worker writes no file of its own).
  * Return 0 for success. A non-zero return drops that one job (counted as dropped, with
  * your message in the node's log); the worker carries on with the next one. A crash or a
  * hang drops the jobs the worker held, and the agent restarts it.

@@ -190,6 +190,13 @@ std::vector<std::array<size_t, 3>> JobLedger::open_by_stage() const {
   return counts;
 }
 
+std::optional<uint32_t> JobLedger::task_of(uint64_t id) const {
+  std::lock_guard lock(mu_);
+  auto it = open_.find(id);
+  if (it == open_.end()) return std::nullopt;
+  return it->second.record.task;
+}
+
 std::optional<JobStage> JobLedger::stage(uint64_t id) const {
   std::lock_guard lock(mu_);
   auto it = open_.find(id);

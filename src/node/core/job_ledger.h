@@ -80,6 +80,8 @@ class JobLedger {
   std::vector<std::array<size_t, 3>> open_by_stage() const;
   // The open job's stage, for tests and diagnostics.
   std::optional<JobStage> stage(uint64_t id) const;
+  // The open job's task; nullopt when the job is not open (never released, or closed).
+  std::optional<uint32_t> task_of(uint64_t id) const;
 
  private:
   struct Open {

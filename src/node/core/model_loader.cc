@@ -44,7 +44,8 @@ bool ModelLoader::poll() {
     auto model = slot.loading.get();
     if (!model.ok()) {
       std::fprintf(stderr, "coedge server: %s\n", model.error().message.c_str());
-      tell_(m, ipc::ModelState::kLoadFailed);
+      // Unloaded while loading: the agent waits for kUnloaded, whatever became of the load.
+      tell_(m, slot.wanted ? ipc::ModelState::kLoadFailed : ipc::ModelState::kUnloaded);
       continue;
     }
     slot.model = std::move(*model);

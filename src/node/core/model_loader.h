@@ -15,7 +15,8 @@
 // more (its load answers). A kUnload drops a queued load (answering kUnloaded), lets a
 // load in flight finish and then unloads it, or unloads a held model (hand_over(m,
 // nullptr) first, then the model is freed and the allocator trimmed). A failed load
-// answers kLoadFailed (its message on stderr); the next kLoad tries again. An index out
+// answers kLoadFailed (its message on stderr), or kUnloaded when the model was unloaded
+// meanwhile; the next kLoad tries again. An index out
 // of range is refused on stderr (only the agent writes the commands; still checked).
 //
 // Thread-safety: on_command, poll, loading and wait are called from one thread (the

@@ -1,4 +1,4 @@
-// The agent's writer of results.jsonl (node/core/result_log.h).
+// The agent's writer of the results files (node/core/result_log.h).
 #include "node/core/result_log.h"
 
 #include <fcntl.h>
@@ -38,12 +38,14 @@ Result<std::unique_ptr<ResultLog>> ResultLog::open(const std::string& run_dir, c
   for (const std::string& name : tasks) {
     auto t = std::make_unique<Task>();
     t->name = name;
-    const std::string dir = run_dir + "/tasks/" + name;
+    // Outside the task's own folder, which its sandboxed workers can write: there a worker
+    // could append lines of its own or leave a symbolic link for the agent to follow.
+    const std::string dir = run_dir + "/results";
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) return Error{ErrorCode::kIo, "cannot create " + dir + ": " + ec.message()};
-    t->file = dir + "/results.jsonl";
-    t->fd = ::open(t->file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    t->file = dir + "/" + name + ".jsonl";
+    t->fd = ::open(t->file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (t->fd < 0) {
       return Error{ErrorCode::kIo, "cannot open " + t->file + " for appending: " + std::strerror(errno)};
     }
@@ -127,7 +129,11 @@ bool ResultLog::accept(uint32_t task, uint64_t job, std::string_view json) {
 size_t ResultLog::drain(uint32_t task, ipc::Ring& ring, ipc::Pool& pool) {
   COEDGE_CHECK(task < tasks_.size());
   size_t taken = 0;
-  while (auto r = ipc::take_result(ring, pool)) {
+  // At most one ring's worth per call: a worker that keeps pushing (the same chunk, over
+  // and over) cannot hold the agent here; the rest waits for the next call.
+  while (taken < ipc::kResultRing) {
+    auto r = ipc::take_result(ring, pool);
+    if (!r) break;
     ++taken;
     switch (r->status) {
       case ipc::ReceivedResult::Status::kOk: break;

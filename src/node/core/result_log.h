@@ -1,4 +1,4 @@
-// The agent's one writer of every task's results (RUN_DIR/tasks/<task>/results.jsonl), in
+// The agent's one writer of every task's results (RUN_DIR/results/<task>.jsonl), in
 // every isolation mode: a post worker process sends its results through the segment (the
 // task's result ring, drained here by drain()), and with --isolation none the agent's own
 // post thread hands them to accept(). Each accepted result becomes one line
@@ -44,7 +44,7 @@ enum class ResultRejection : uint8_t {
   kDuplicate,      // a second result for one job
   kLineBreak,      // a NUL, CR or LF in the text
   kNotJsonObject,  // not exactly one JSON object
-  kWriteFailed,    // results.jsonl could not be written
+  kWriteFailed,    // the results file could not be written
   kNotSent,        // the worker had a result but the result ring stayed full
 };
 inline constexpr size_t kResultRejections = 10;
@@ -61,7 +61,9 @@ class ResultSink {
 
 class ResultLog {
  public:
-  // Creates RUN_DIR/tasks/<task>/ for every task and opens its results.jsonl for appending.
+  // Creates RUN_DIR/results/ and opens <task>.jsonl there for every task, for appending
+  // (not through a symbolic link). Outside RUN_DIR/tasks/<task>/, which the task's
+  // sandboxed workers can write.
   // `tasks`: the node's task names, by index. REQUIRES: `ledger` outlives this.
   static Result<std::unique_ptr<ResultLog>> open(const std::string& run_dir, const std::vector<std::string>& tasks,
                                                  JobLedger& ledger);
@@ -75,8 +77,9 @@ class ResultLog {
   // One result (the worker's JSON text) for `job` of `task`: true if written; otherwise
   // counted and logged as refused. REQUIRES task < tasks.
   bool accept(uint32_t task, uint64_t job, std::string_view json);
-  // Takes every result waiting in `task`'s result ring (its post worker's; `pool` is the
-  // task's result pool) and accepts or refuses each. Returns how many it took.
+  // Takes the results waiting in `task`'s result ring (its post worker's; `pool` is the
+  // task's result pool), at most one ring's worth (ipc::kResultRing, all a ring holds at
+  // once), and accepts or refuses each. Returns how many it took.
   size_t drain(uint32_t task, ipc::Ring& ring, ipc::Pool& pool);
   // Counts and logs a refusal decided elsewhere (e.g. kNotSent).
   void refuse(uint32_t task, uint64_t job, ResultRejection why, const std::string& detail);

@@ -163,6 +163,14 @@ TEST_F(ModelLoaderTest, AFailedLoadIsToldAndTriedAgainOnTheNextLoad) {
   EXPECT_EQ(told_.back(), (std::pair<uint32_t, State>{2, State::kLoaded}));
 }
 
+TEST_F(ModelLoaderTest, AFailedLoadOfAModelUnloadedMeanwhileAnswersUnloaded) {
+  loader_->on_command(load(1));
+  backend_.started(1);
+  loader_->on_command(unload(1));
+  complete(1, /*ok=*/false);
+  EXPECT_EQ(told_, (std::vector<std::pair<uint32_t, State>>{{1, State::kUnloaded}}));
+}
+
 TEST_F(ModelLoaderTest, AnIndexOutOfRangeIsRefused) {
   loader_->on_command(load(7));
   loader_->on_command(unload(7));

@@ -47,7 +47,7 @@ class ResultLogTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   std::vector<std::string> lines(const std::string& task) const {
-    std::ifstream in(dir_ / "tasks" / task / "results.jsonl");
+    std::ifstream in(dir_ / "results" / (task + ".jsonl"));
     std::vector<std::string> out;
     for (std::string l; std::getline(in, l);) out.push_back(l);
     return out;
@@ -134,6 +134,23 @@ TEST(ResultLogOpen, AnUnwritableRunDirIsAnErrorNamingThePath) {
   auto log = ResultLog::open("/proc/coedge-no-such-dir", {"t"}, ledger);
   ASSERT_FALSE(log.ok());
   EXPECT_NE(log.error().message.find("/proc/coedge-no-such-dir"), std::string::npos) << log.error().message;
+}
+
+TEST(ResultLogOpen, DoesNotFollowASymbolicLinkLeftWhereItsFileGoes) {
+  const fs::path dir = fs::temp_directory_path() / ("coedge-result-link-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "results");
+  const fs::path target = dir / "elsewhere.txt";
+  std::ofstream(target) << "keep\n";
+  fs::create_symlink(target, dir / "results" / "t.jsonl");
+  JobLedger ledger(1, std::chrono::seconds(1));
+  auto log = ResultLog::open(dir.string(), {"t"}, ledger);
+  ASSERT_FALSE(log.ok());
+  EXPECT_NE(log.error().message.find((dir / "results" / "t.jsonl").string()), std::string::npos) << log.error().message;
+  std::ifstream in(target);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "keep\n");
+  fs::remove_all(dir);
 }
 
 // The whole channel across processes: a child process plays a post worker (the SDK's
