@@ -1,11 +1,30 @@
 // `coedge`: the one command-line program, with one subcommand per job.
 #include <cstdio>
+#include <cstdlib>
 #include <new>
 #include <string>
 
 #include "commands.h"
+#include "media/codecs_plugin.h"
+#include "net/bandwidth_probe.h"
+
+namespace {
+
+// The helper files the layers below look for next to this program, unless these
+// variables name others (nothing below apps/ reads the environment).
+void apply_environment() {
+  if (const char* probe = std::getenv("COEDGE_PROBE_PROGRAM"); probe != nullptr && *probe != '\0') {
+    coedge::net::set_probe_program(probe);
+  }
+  if (const char* plugin = std::getenv("COEDGE_MEDIA_PLUGIN"); plugin != nullptr && *plugin != '\0') {
+    coedge::media::set_plugin_path(plugin);
+  }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
+  apply_environment();
   CLI::App app{
       "CoEdge: cooperative edge system for distributed real-time deep-learning tasks.\n"
       "Run 'coedge SUBCOMMAND --help' for the options of each subcommand."};

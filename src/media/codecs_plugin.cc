@@ -10,10 +10,19 @@
 
 namespace coedge::media {
 
+namespace {
+std::string& plugin_path_set() {
+  static std::string path;
+  return path;
+}
+}  // namespace
+
+void set_plugin_path(std::string path) { plugin_path_set() = std::move(path); }
+
 std::vector<std::string> plugin_places() {
   std::vector<std::string> places;
-  if (const char* set = std::getenv("COEDGE_MEDIA_PLUGIN"); set != nullptr && *set != '\0') {  // NOLINT(concurrency-mt-unsafe)
-    places.emplace_back(set);
+  if (!plugin_path_set().empty()) {
+    places.push_back(plugin_path_set());
     return places;  // named explicitly: nothing else is tried
   }
   std::error_code ec;
@@ -48,7 +57,8 @@ Result<const Codecs*> load_codecs(const std::vector<std::string>& places) {
   }
   return Error{ErrorCode::kNotFound, "cannot find the image and video plugin " + std::string(kPluginFile) +
                                          " (looked at " + tried +
-                                         "; it is built and installed with coedge, or name it in COEDGE_MEDIA_PLUGIN)"};
+                                         "; it is built and installed with coedge, or name it in the "
+                                         "COEDGE_MEDIA_PLUGIN variable)"};
 }
 
 Result<const Codecs*> codecs() {

@@ -1,10 +1,11 @@
 // media::codecs(): the image and video codecs of the plugin (codecs.h), loaded on the
 // first call.
 //
-// Where the plugin is looked for, in order: $COEDGE_MEDIA_PLUGIN (a file path; then
-// nothing else); next to the program, ../lib/coedge/coedge_media_opencv.so (the build
-// tree's and an install's layout); the build tree this was compiled in (test programs live
-// elsewhere). The error names every place tried, or the loader's message.
+// Where the plugin is looked for, in order: the path set_plugin_path() named (then nothing
+// else; apps/ set it from the COEDGE_MEDIA_PLUGIN variable); next to the program,
+// ../lib/coedge/coedge_media_opencv.so (the build tree's and an install's layout); the
+// build tree this was compiled in (test programs live elsewhere). The error names every
+// place tried, or the loader's message.
 //
 // Thread-safe: the first caller loads, the others wait for it; the result is kept for the
 // life of the process (the plugin is never unloaded).
@@ -21,6 +22,10 @@ namespace coedge::media {
 // Errors (kNotFound): no plugin where it was looked for, a plugin that does not load (the
 // loader's message), or one without this version's entry point.
 Result<const Codecs*> codecs();
+
+// Names the plugin file to load (empty: look in the usual places). Call it before the
+// first codecs().
+void set_plugin_path(std::string path);
 
 // The places codecs() looks, in order (see above).
 std::vector<std::string> plugin_places();

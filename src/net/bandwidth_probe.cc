@@ -213,20 +213,24 @@ void on_probe_tick(union TimerClientData data, struct iperf_time* /*now*/) {
   ::_exit(0);
 }
 
-// Where the probe program is: $COEDGE_PROBE_PROGRAM, else coedge-probe in this program's
-// folder (where the build and an install put it).
+std::string& probe_program_set() {
+  static std::string path;
+  return path;
+}
+
+// Where the probe program is: the one set_probe_program() named, else coedge-probe in this
+// program's folder (where the build and an install put it).
 Result<std::string> probe_program() {
-  if (const char* set = std::getenv("COEDGE_PROBE_PROGRAM"); set != nullptr && *set != '\0') {  // NOLINT(concurrency-mt-unsafe)
-    if (os::is_executable_file(set)) return std::string(set);
-    return Error{ErrorCode::kNotFound, std::string("COEDGE_PROBE_PROGRAM names ") + set +
-                                           ", which is not an executable file"};
+  if (const std::string& set = probe_program_set(); !set.empty()) {
+    if (os::is_executable_file(set)) return set;
+    return Error{ErrorCode::kNotFound, "the bandwidth probe program " + set + " is not an executable file"};
   }
   const std::string beside = os::sibling_executable(kProbeProgram);
   if (os::is_executable_file(beside)) return beside;
   return Error{ErrorCode::kNotFound, std::string("the bandwidth probe program ") + kProbeProgram +
                                          " is not at " + beside +
                                          " (it is built and installed next to coedge; or name it in "
-                                         "COEDGE_PROBE_PROGRAM)"};
+                                         "the COEDGE_PROBE_PROGRAM variable)"};
 }
 
 // Starts the probe program with `args`, its 0-2 on /dev/null and the write end of a pipe
@@ -507,6 +511,8 @@ int probe_usage(const char* why) {
 }
 
 }  // namespace
+
+void set_probe_program(std::string path) { probe_program_set() = std::move(path); }
 
 int probe_program_main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);  // a peer that goes away is iperf's error, not our death

@@ -10,9 +10,9 @@
 // process here: the server, and each client probe, run in a child process, the small
 // probe program `coedge-probe` (probe_program_main below), with stdin/stdout/stderr on
 // /dev/null (libiperf prints nothing where we can see it) and no inherited descriptor but
-// its answer pipe. The program is found as $COEDGE_PROBE_PROGRAM, else next to the
-// calling program (as the build and installs place it); without it, starting a server or
-// a probe fails with an error that says where it was looked for.
+// its answer pipe. The program is the one set_probe_program() named, else coedge-probe
+// next to the calling program (as the build and installs place it); without it, starting
+// a server or a probe fails with an error that says where it was looked for.
 //
 // Thread-safety: probe_mbps() may be called from any thread; probes are serialised by one
 // process-wide mutex (concurrent probes from one node would share its uplink and measure
@@ -34,6 +34,10 @@
 namespace coedge::net {
 
 inline constexpr const char* kProbeProgram = "coedge-probe";
+
+// Names the probe program to start (a path); empty: coedge-probe next to this program.
+// Set once, before any server or probe starts (apps/: the COEDGE_PROBE_PROGRAM variable).
+void set_probe_program(std::string path);
 
 // The probe program's main (apps/probe): `server PORT BIND_ADDRESS|- OWNER_PID` serves
 // until OWNER_PID is gone or it is killed; `client NUMERIC_HOST PORT DURATION_US MAX_BYTES`

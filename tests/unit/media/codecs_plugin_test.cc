@@ -18,17 +18,16 @@ namespace {
 const std::string kBuiltPlugin = COEDGE_BINARY_DIR "/lib/coedge/coedge_media_opencv.so";
 
 TEST(MediaPlugin, LooksBesideTheProgramThenInTheBuildTree) {
-  ::unsetenv("COEDGE_MEDIA_PLUGIN");
   const std::vector<std::string> places = plugin_places();
   ASSERT_FALSE(places.empty());
   EXPECT_NE(places.front().find("/lib/coedge/coedge_media_opencv.so"), std::string::npos) << places.front();
   EXPECT_EQ(places.back(), kBuiltPlugin);
 }
 
-TEST(MediaPlugin, TheEnvironmentNamesTheOnlyPlace) {
-  ::setenv("COEDGE_MEDIA_PLUGIN", "/elsewhere/plugin.so", 1);
+TEST(MediaPlugin, ANamedPathIsTheOnlyPlace) {
+  set_plugin_path("/elsewhere/plugin.so");
   const std::vector<std::string> places = plugin_places();
-  ::unsetenv("COEDGE_MEDIA_PLUGIN");
+  set_plugin_path("");
   EXPECT_EQ(places, std::vector<std::string>{"/elsewhere/plugin.so"});
 }
 

@@ -41,7 +41,7 @@ WallTime at_ms(double ms) { return WallTime{} + from_ms(ms); }
 // The probe program as built: the test binary is not next to it, so name it (see
 // bandwidth_probe.h). Set before any test runs.
 const std::string kProbeProgramPath = COEDGE_BINARY_DIR "/bin/coedge-probe";
-const bool kProbeProgramSet = ::setenv("COEDGE_PROBE_PROGRAM", kProbeProgramPath.c_str(), 1) == 0;
+const bool kProbeProgramSet = (set_probe_program(kProbeProgramPath), true);
 
 int base_port() { return 20000 + static_cast<int>(::getpid() % 20000); }
 
@@ -116,10 +116,10 @@ TEST(bandwidthProbe, InvalidArguments) {
 
 TEST(bandwidthProbe, AMissingProbeProgramIsAClearError) {
   ASSERT_TRUE(kProbeProgramSet);
-  ::setenv("COEDGE_PROBE_PROGRAM", "/nonexistent/coedge-probe", 1);
+  set_probe_program("/nonexistent/coedge-probe");
   const auto server = ProbeServer::start(base_port(), "127.0.0.1");
   const auto mbps = probe_mbps("127.0.0.1", base_port(), milliseconds(100));
-  ::setenv("COEDGE_PROBE_PROGRAM", kProbeProgramPath.c_str(), 1);
+  set_probe_program(kProbeProgramPath);
   ASSERT_FALSE(server.ok());
   EXPECT_EQ(server.error().code, ErrorCode::kNotFound);
   EXPECT_NE(server.error().message.find("/nonexistent/coedge-probe"), std::string::npos) << server.error().message;
