@@ -140,6 +140,12 @@ class IpcPipeline final : public Pipeline {
         id = supervisor_.add(*spec);
       }
       (pre ? pre_ready_ : post_ready_)[task] = false;
+      if (supervisor_.retiring(id)) {
+        // The task came back before its last worker was gone: end that one now and close
+        // what it held, as when a retired worker exits, before a new one shares its rings.
+        supervisor_.stop(id, Duration(0));
+        on_retired_exit(id, now);
+      }
       if (Status st = supervisor_.start(id, now); !st.ok()) {
         // The supervisor retries a failed start as a crash would be; say why once.
         std::fprintf(stderr, "coedge node: %s\n", st.error().message.c_str());
@@ -445,6 +451,10 @@ class IpcPipeline final : public Pipeline {
       bell_->wait(bell_->value(), std::chrono::milliseconds(100));
       drain_events();
       for (const ChildEvent& e : supervisor_.poll(ctx_.clock->now())) {
+        if (e.kind == ChildEvent::Kind::kExited && e.retired) {
+          on_retired_exit(e.id, ctx_.clock->now());
+          continue;
+        }
         if (e.kind == ChildEvent::Kind::kExited && !e.retired) {
           const std::string log_path = log_dir_ + "/" + log_name(e.name);
           return Error{ErrorCode::kInvalidInput,
@@ -672,6 +682,23 @@ class IpcPipeline final : public Pipeline {
     }
   }
 
+  // A retired worker is gone (its task left this node): what it still held (past its
+  // deadline by now, as the hand-over keeps a task a grace period beyond its last frame)
+  // is closed, and the chunks it held are freed. REQUIRES: the worker is not running.
+  void on_retired_exit(int id, TimePoint now) {
+    for (uint32_t t = 0; t < tasks_; ++t) {
+      if (id == pre_ids_[t]) {
+        reclaim_frames(t);
+        ctx_.accounting->drop_stage(t, JobStage::kPre, DropCause::kShutdown, now);
+      }
+      if (id == post_ids_[t]) {
+        reclaim_outputs(t);
+        reclaim_results(t);
+        ctx_.accounting->drop_stage(t, JobStage::kPost, DropCause::kShutdown, now);
+      }
+    }
+  }
+
   void supervise() {
     const TimePoint now = ctx_.clock->now();
     for (const ChildEvent& e : supervisor_.poll(now)) {
@@ -690,19 +717,7 @@ class IpcPipeline final : public Pipeline {
       }
       if (e.kind != ChildEvent::Kind::kExited) continue;
       if (e.retired) {
-        // Its task left this node: what it still held (past its deadline by now, as the
-        // hand-over keeps a task a grace period beyond its last frame) is closed.
-        for (uint32_t t = 0; t < tasks_; ++t) {
-          if (e.id == pre_ids_[t]) {
-            reclaim_frames(t);
-            ctx_.accounting->drop_stage(t, JobStage::kPre, DropCause::kShutdown, now);
-          }
-          if (e.id == post_ids_[t]) {
-            reclaim_outputs(t);
-            reclaim_results(t);
-            ctx_.accounting->drop_stage(t, JobStage::kPost, DropCause::kShutdown, now);
-          }
-        }
+        on_retired_exit(e.id, now);
         continue;
       }
       std::fprintf(stderr, "coedge node: %s exited (%s); restarting\n", e.name.c_str(),
