@@ -161,6 +161,8 @@ Result<OnnxInfo> read_onnx_info(const std::string& path) {
   // Mapped, not read: the parser steps over the weights (length-delimited fields it only
   // skips), so only the pages of the graph's description are touched. Reading the file
   // instead held it twice in memory (700 MB for a 350 MB model), in every agent at start.
+  // A file truncated by another process while mapped would fault (SIGBUS) rather than
+  // read short: model files are not rewritten under a running node.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Error{ErrorCode::kIo, path + ": cannot open: " + std::strerror(errno)};
   struct stat st {};
