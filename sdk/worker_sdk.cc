@@ -147,6 +147,10 @@ int run_pre(const Args& a, sdk::WorkerInvoker& worker) {
     std::memcpy(&frame_ref, entry, sizeof frame_ref);
     ipc::Pool frame_pool = must(segment->pool(frame_ref.pool), a);
     const auto* frame = static_cast<const ipc::FrameHeader*>(frame_pool.data(frame_ref));
+    if (frame == nullptr) {  // a chunk outside its pool: nothing to read or release
+      frames.commit();
+      continue;
+    }
     int slot = -1;
     for (int i = 0; i < frame->job_count && i < ipc::kMaxJobsPerFrame; ++i) {
       if (frame->jobs[i].task == a.task_index) slot = i;
@@ -245,6 +249,10 @@ int run_post(const Args& a, sdk::WorkerInvoker& worker) {
     std::memcpy(&ref, entry, sizeof ref);
     ipc::Pool pool = must(segment->pool(ref.pool), a);
     const auto* header = static_cast<const ipc::OutputHeader*>(pool.data(ref));
+    if (header == nullptr) {  // a chunk outside its pool: nothing to read or release
+      outputs.commit();
+      continue;
+    }
     ipc::JobEvent event;
     event.ref = header->ref;
     event.batch = header->batch;

@@ -57,15 +57,17 @@ std::optional<ReceivedResult> take_result(Ring& ring, Pool& pool) {
   ChunkRef chunk;
   std::memcpy(&chunk, entry, sizeof chunk);
   ReceivedResult out;
-  // Checked against the plan, not against anything in shared memory.
-  if (chunk.pool != pool.pool_index() || chunk.index >= kResultChunks) {
+  // Checked against the plan and the pool's own copy of its layout (fixed when the
+  // segment was created), never against a pool header in shared memory.
+  const auto* base = static_cast<const char*>(pool.data(chunk));
+  if (chunk.pool != pool.pool_index() || chunk.index >= kResultChunks || base == nullptr ||
+      pool.chunk_bytes() < kResultChunkBytes) {
     ring.commit();
     out.status = ReceivedResult::Status::kBadChunk;
     out.error = "a chunk reference outside the task's result pool (pool " + std::to_string(chunk.pool) +
                 ", chunk " + std::to_string(chunk.index) + ")";
     return out;
   }
-  const auto* base = static_cast<const char*>(pool.data(chunk));
   ResultHeader header;
   std::memcpy(&header, base, sizeof header);  // read once: the worker may still write it
   out.ref = header.ref;

@@ -22,6 +22,29 @@
 // Data lives in plain structs in the segment (shm_layout in the .cc); the classes here
 // are thin views. Thread-safety: a Ring has one producer thread and one consumer thread
 // (any processes); a Pool's alloc() is called by one producer thread; release() by any.
+//
+// Trust: every process that maps the segment can write all of it, and workers are
+// untrusted (DESIGN.md, "Trust boundaries"). So the layout — where each doorbell, ring
+// and pool lies, a ring's capacity and entry size, a pool's chunk size, stride and count —
+// is fixed in the Segment when it is created (from the plan) or opened (read from the
+// segment ONCE and checked: every region must be where the plan it describes puts it,
+// inside the file), and Ring and Pool views carry their copy of it; nothing here reads a
+// layout field from shared memory again. What stays shared is only what changes: a ring's
+// head and tail, each chunk's state word, the doorbells. Each value read from there is
+// checked against the copied layout before use:
+//  - a chunk reference is used only if it names this pool and a chunk below its count
+//    (data() returns nullptr otherwise; publish/discard/release do nothing);
+//  - a ring whose indices disagree (head - tail > capacity: one side wrote nonsense) is
+//    CORRUPT: it reads as empty to its consumer and as full to its producer, so no slot
+//    outside it is touched and no loop runs away; corrupt() says so and corruptions()
+//    counts the episodes this view saw. Nothing here repairs it (neither side may write
+//    the other's index): it stays refused while the indices disagree, and what was in
+//    it is lost like the work of a dead worker — the agent closes those jobs at their
+//    deadlines, counted, never a crash;
+//  - a slot's position is taken modulo the copied capacity, so any index in range
+//    addresses a slot of this ring; drain() visits at most what was there when it began.
+// An opener reads a ring's doorbell once too (range-checked; which one it is, is the
+// creator's word). Entry and chunk CONTENTS are the callers' to check (node_topology.h).
 #pragma once
 
 #include <atomic>
@@ -86,18 +109,29 @@ class Doorbell {
 
 class Ring {
  public:
-  // False when the ring is full (the consumer is behind).
+  // False when the ring is full (the consumer is behind) or corrupt.
   bool push(const void* entry);
-  // The oldest entry, or nullptr when empty. It stays until commit().
+  // The oldest entry, or nullptr when empty (or corrupt). It stays until commit(). The
+  // pointer is to entry_bytes() bytes of shared memory: copy it before checking it.
   const void* peek() const;
+  // Consumes the oldest entry; nothing when the ring is empty or corrupt.
   void commit();
-  size_t size() const;
-  uint32_t entry_bytes() const;
+  size_t size() const;  // 0 when corrupt
+  uint32_t entry_bytes() const { return entry_bytes_; }
+  uint32_t capacity() const { return capacity_; }
+  // True when the indices in shared memory are inconsistent (see the contract above).
+  bool corrupt() const;
+  // How many times this view found the ring corrupt after finding it sound (an episode
+  // counts once). Not shared: each process counts what it saw.
+  uint64_t corruptions() const { return corruptions_; }
   // Consumer side, for reclaiming after the consumer died: calls `f` on every entry not
-  // committed, then commits them all. REQUIRES: the consumer is not running.
+  // committed when it starts (never more than the capacity, however fast a producer
+  // pushes), then commits them. REQUIRES: the consumer is not running.
   template <typename F>
   void drain(F f) {
-    while (const void* e = peek()) {
+    for (size_t n = size(); n > 0; --n) {
+      const void* e = peek();
+      if (e == nullptr) break;
       f(e);
       commit();
     }
@@ -105,21 +139,34 @@ class Ring {
 
  private:
   friend class Segment;
-  Ring(void* header, Doorbell doorbell) : h_(header), doorbell_(doorbell) {}
-  void* h_;
+  Ring(void* header, uint8_t* slots, uint32_t capacity, uint32_t entry_bytes, Doorbell doorbell)
+      : h_(header), slots_(slots), capacity_(capacity), entry_bytes_(entry_bytes), doorbell_(doorbell) {}
+  // Entries in the ring per its indices, or nullopt-like ~0 when they are inconsistent
+  // (then counts the episode).
+  uint64_t used(uint64_t head, uint64_t tail) const;
+  void* h_;          // the shared indices
+  uint8_t* slots_;   // the first slot; layout below is the Segment's copy
+  uint32_t capacity_;
+  uint32_t entry_bytes_;
   Doorbell doorbell_;
+  mutable bool corrupt_ = false;
+  mutable uint64_t corruptions_ = 0;
 };
 
 class Pool {
  public:
   // A free chunk for the producer to fill, or nullopt-like {false} when all are in use.
   bool alloc(ChunkRef& out);
-  void* data(ChunkRef ref) const;  // the chunk's payload
-  uint64_t chunk_bytes() const;
-  uint32_t count() const;
+  // True when `ref` names a chunk of this pool (its pool index, a chunk below count()).
+  bool contains(ChunkRef ref) const { return ref.pool == index_ && ref.index < count_; }
+  // The chunk's payload (chunk_bytes() bytes), or nullptr when !contains(ref).
+  void* data(ChunkRef ref) const;
+  uint64_t chunk_bytes() const { return chunk_bytes_; }
+  uint32_t count() const { return count_; }
   uint32_t pool_index() const { return index_; }
   // Hands the chunk to consumers: each bit of `holders` is one consumer that must
-  // release it. REQUIRES holders != 0 and fits in kMaxHolders bits.
+  // release it. REQUIRES holders != 0 and fits in kMaxHolders bits. Like discard() and
+  // release(), does nothing when !contains(ref).
   void publish(ChunkRef ref, uint64_t holders);
   // Gives back a chunk being filled, without publishing it (the producer's own).
   void discard(ChunkRef ref);
@@ -141,9 +188,13 @@ class Pool {
 
  private:
   friend class Segment;
-  Pool(void* header, uint32_t index) : h_(header), index_(index) {}
-  void* h_;
+  Pool(uint8_t* chunks, uint32_t index, uint64_t chunk_bytes, uint64_t stride, uint32_t count)
+      : chunks_(chunks), index_(index), chunk_bytes_(chunk_bytes), stride_(stride), count_(count) {}
+  uint8_t* chunks_;  // the first chunk's slot; the rest is the Segment's copy of the layout
   uint32_t index_;
+  uint64_t chunk_bytes_;
+  uint64_t stride_;  // slot header + payload
+  uint32_t count_;
 };
 
 class Segment {
@@ -152,25 +203,60 @@ class Segment {
   // path and errno text, or a name that is empty, too long (63 bytes at most) or twice
   // in the plan.
   static Result<std::unique_ptr<Segment>> create(const std::string& path, const SegmentPlan& plan);
-  // Maps an existing segment. Errors: missing, not a CoEdge segment, other version.
+  // Maps an existing segment and reads its layout once. Errors: missing, not a CoEdge
+  // segment, other version, or a layout that is not what its own plan would make (a
+  // region out of place or past the end: written over by some process).
   static Result<std::unique_ptr<Segment>> open(const std::string& path);
   ~Segment();  // unmaps; the creator also removes the file
   Segment(const Segment&) = delete;
   Segment& operator=(const Segment&) = delete;
 
-  // By name; errors name what is missing (a plan mismatch between processes).
+  // By name; errors name what is missing (a plan mismatch between processes). From the
+  // layout fixed at create/open, never from shared memory.
   Result<Ring> ring(const std::string& name) const;
   Result<Pool> pool(const std::string& name) const;
   Result<Pool> pool(uint32_t index) const;
   Result<Doorbell> doorbell(const std::string& name) const;
 
  private:
-  Segment(std::string path, void* base, uint64_t bytes, bool owner)
-      : path_(std::move(path)), base_(base), bytes_(bytes), owner_(owner) {}
+  // The layout, this process's own copy (offsets from the segment's start).
+  struct RingLayout {
+    std::string name;
+    uint64_t offset = 0;  // its header; the slots follow
+    uint64_t slots_offset = 0;
+    uint32_t capacity = 0;
+    uint32_t entry_bytes = 0;
+    uint32_t doorbell = 0;  // index into doorbells
+  };
+  struct PoolLayout {
+    std::string name;
+    uint64_t chunks_offset = 0;  // the first chunk's slot
+    uint64_t chunk_bytes = 0;
+    uint64_t stride = 0;
+    uint32_t count = 0;
+  };
+  struct DoorbellLayout {
+    std::string name;
+    uint64_t offset = 0;
+  };
+  struct Layout {
+    uint64_t doorbells_offset = 0, rings_dir = 0, pools_dir = 0;  // the directories
+    uint64_t bytes = 0;                                             // the whole segment
+    std::vector<DoorbellLayout> doorbells;
+    std::vector<RingLayout> rings;
+    std::vector<PoolLayout> pools;
+  };
+  // Where everything of a segment made from `plan` lies (the one place that decides it,
+  // for the creator and every opener). False when it needs more than `limit` bytes.
+  static bool lay_out(const SegmentPlan& plan, uint64_t limit, Layout& out);
+  Segment(std::string path, void* base, uint64_t bytes, bool owner, Layout layout)
+      : path_(std::move(path)), base_(base), bytes_(bytes), owner_(owner), layout_(std::move(layout)) {}
+  Pool make_pool(uint32_t index) const;
   std::string path_;
   void* base_;
   uint64_t bytes_;
   bool owner_;
+  Layout layout_;
 };
 
 }  // namespace coedge::ipc

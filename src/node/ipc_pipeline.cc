@@ -758,7 +758,7 @@ class IpcPipeline final : public Pipeline {
       ipc::ChunkRef ref;
       std::memcpy(&ref, entry, sizeof ref);
       auto pool = segment_->pool(ref.pool);
-      if (!pool.ok()) return;
+      if (!pool.ok() || !pool->contains(ref)) return;
       const auto* header = static_cast<const ipc::FrameHeader*>(pool->data(ref));
       for (int i = 0; i < header->job_count && i < ipc::kMaxJobsPerFrame; ++i) {
         if (header->jobs[i].task == task) pool->release(ref, uint64_t{1} << i);

@@ -229,7 +229,10 @@ int run_server_process(const config::NodeConfig& config, const std::string& dige
         // The server keeps the chunk while the job waits; the ring entry goes now.
         ports[t].tensors.commit();
         arrived = true;
+        // nullptr for a reference outside the task's tensor pool (the pre worker is
+        // untrusted): nothing to read or release; the agent closes the job at its deadline.
         const auto* header = static_cast<const ipc::TensorHeader*>(ports[t].tensor_pool.data(ref));
+        if (header == nullptr) continue;
         EngineInput in;
         in.job.id = header->ref.job;
         in.job.task = static_cast<TaskIndex>(t);
