@@ -195,6 +195,21 @@ class NodeRuntimeTest : public ::testing::Test {
   }
 
   fs::path run_dir() const { return dir_ / "run"; }
+
+  // A node in isolation `process` with one YOLO-160 model and one synthetic camera cam0,
+  // `extra` lines at the top level, and `tasks` (YAML list items), written to dir_/FILE.
+  fs::path write_process_config(const std::string& file, const std::string& extra, const std::string& tasks) const {
+    std::ostringstream y;
+    y << "node: test-node\nisolation: process\n" << extra
+      << "run_dir: " << run_dir().string() << "\n"
+      << "profiles: " << kProfiles << "\n"
+      << "models:\n  - {name: yolov5s-160, file: " << kModel << "}\n"
+      << "sensors:\n  - {name: cam0, kind: synthetic, width: 320, height: 240}\n"
+      << "tasks:\n" << tasks;
+    const fs::path config = dir_ / file;
+    std::ofstream(config) << y.str();
+    return config;
+  }
   fs::path summary_file() const { return dir_ / "summary.json"; }
   fs::path jobs_file() const { return dir_ / "jobs.jsonl"; }
 
@@ -533,16 +548,9 @@ TEST_F(NodeRuntimeTest, KillsAndRestartsAHungWorker) {
   if (!is_root()) GTEST_SKIP() << "isolation process needs root (private /dev/shm)";
   const fs::path worker = fs::path(COEDGE_BINARY_DIR) / "tests/integration/coedge-test-hang-worker";
   ASSERT_TRUE(fs::exists(worker)) << worker;
-  std::ostringstream y;
-  y << "node: test-node\nisolation: process\nhang_timeout: 1s\n"
-    << "run_dir: " << run_dir().string() << "\n"
-    << "profiles: " << kProfiles << "\n"
-    << "models:\n  - {name: yolov5s-160, file: " << kModel << "}\n"
-    << "sensors:\n  - {name: cam0, kind: synthetic, width: 320, height: 240}\n"
-    << "tasks:\n  - {name: h, model: yolov5s-160, sensor: cam0, period: 100ms, worker: "
-    << worker.string() << "}\n";
-  const fs::path config = dir_ / "hang.yaml";
-  std::ofstream(config) << y.str();
+  const fs::path config = write_process_config(
+      "hang.yaml", "hang_timeout: 1s\n",
+      "  - {name: h, model: yolov5s-160, sensor: cam0, period: 100ms, worker: " + worker.string() + "}\n");
   const NodeRun run = run_node(config, {"--duration", "12s", "--restart-backoff-max", "200ms"});
   const std::string why = describe(run);
   ASSERT_EQ(run.code, 0) << why;
@@ -564,16 +572,8 @@ TEST_F(NodeRuntimeTest, RefusesAWorkerBuiltAgainstAnOlderWorkerAbi) {
   if (!is_root()) GTEST_SKIP() << "isolation process needs root (private /dev/shm)";
   const fs::path worker = fs::path(COEDGE_BINARY_DIR) / "tests/integration/coedge-test-abi1-worker";
   ASSERT_TRUE(fs::exists(worker)) << worker;
-  std::ostringstream y;
-  y << "node: test-node\nisolation: process\n"
-    << "run_dir: " << run_dir().string() << "\n"
-    << "profiles: " << kProfiles << "\n"
-    << "models:\n  - {name: yolov5s-160, file: " << kModel << "}\n"
-    << "sensors:\n  - {name: cam0, kind: synthetic, width: 320, height: 240}\n"
-    << "tasks:\n  - {name: old, model: yolov5s-160, sensor: cam0, period: 100ms, worker: "
-    << worker.string() << "}\n";
-  const fs::path config = dir_ / "abi1.yaml";
-  std::ofstream(config) << y.str();
+  const fs::path config = write_process_config(
+      "abi1.yaml", "", "  - {name: old, model: yolov5s-160, sensor: cam0, period: 100ms, worker: " + worker.string() + "}\n");
   const NodeRun run = run_node(config, {"--duration", "5s"});
   const std::string why = describe(run);
   EXPECT_NE(run.code, 0) << why;
@@ -590,17 +590,11 @@ TEST_F(NodeRuntimeTest, AWorkersEventForAnotherTaskIsIgnored) {
   if (!is_root()) GTEST_SKIP() << "isolation process needs root (private /dev/shm)";
   const fs::path worker = fs::path(COEDGE_BINARY_DIR) / "tests/integration/coedge-test-abi1-worker";
   ASSERT_TRUE(fs::exists(worker)) << worker;
-  std::ostringstream y;
-  y << "node: test-node\nisolation: process\n"
-    << "run_dir: " << run_dir().string() << "\n"
-    << "profiles: " << kProfiles << "\n"
-    << "models:\n  - {name: yolov5s-160, file: " << kModel << "}\n"
-    << "sensors:\n  - {name: cam0, kind: synthetic, width: 320, height: 240}\n"
-    << "tasks:\n  - {name: victim, model: yolov5s-160, sensor: cam0, period: 100ms}\n"
-    << "  - {name: rogue, model: yolov5s-160, sensor: cam0, period: 100ms, worker: " << worker.string()
-    << ", env: {COEDGE_TEST_FORGE_TASK: \"0\"}}\n";
-  const fs::path config = dir_ / "forge.yaml";
-  std::ofstream(config) << y.str();
+  const fs::path config = write_process_config(
+      "forge.yaml", "",
+      "  - {name: victim, model: yolov5s-160, sensor: cam0, period: 100ms}\n"
+      "  - {name: rogue, model: yolov5s-160, sensor: cam0, period: 100ms, worker: " + worker.string() +
+          ", env: {COEDGE_TEST_FORGE_TASK: \"0\"}}\n");
   const NodeRun run = run_node(config, {"--duration", "5s"});
   const std::string why = describe(run);
   EXPECT_NE(run.code, 0) << why;  // the rogue task itself is refused
