@@ -1,8 +1,8 @@
 # coedge_net_bandwidth: bandwidth measurement between nodes — active probes with libiperf
-# (bandwidth_probe.*, run in forked children) and the pure passive-rate / combined
-# estimators (passive_rate.*). libiperf (Debian: libiperf-dev) ships no CMake package or
-# pkg-config file, so it is found by hand. Links core and os (the children are forked with
-# os::fork_with_pipe), plus libiperf and nlohmann_json.
+# (bandwidth_probe.*, run in the coedge-probe program, apps/probe) and the pure
+# passive-rate / combined estimators (passive_rate.*). libiperf (Debian: libiperf-dev)
+# ships no CMake package or pkg-config file, so it is found by hand. Links core and os
+# (the probe program is started with os::spawn), plus libiperf and nlohmann_json.
 find_path(COEDGE_IPERF_INCLUDE_DIR iperf_api.h)
 find_library(COEDGE_IPERF_LIBRARY iperf)
 if(NOT COEDGE_IPERF_INCLUDE_DIR OR NOT COEDGE_IPERF_LIBRARY)
