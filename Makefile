@@ -13,7 +13,7 @@ COEDGE   := $(BUILD)/bin/coedge
 # inference, python3-onnx and numpy to generate the ONNX models at build time.
 PACKAGES := g++ make cmake pkg-config libyaml-cpp-dev libcli11-dev nlohmann-json3-dev \
             libgtest-dev libgmock-dev libbenchmark-dev gnuplot-nox \
-            libopencv-dev python3-onnx python3-numpy \
+            libopencv-dev python3-onnx python3-numpy python3-jsonschema \
             bubblewrap prometheus-cpp-dev \
             cyclonedds-dev cyclonedds-tools libiperf-dev iperf3 iproute2
 

@@ -39,7 +39,18 @@ struct Args {
   uint32_t task_index = 0;
   std::vector<int64_t> input_shape, output_shape;
   bool results = true;
+  double confidence = -1, nms_iou = -1;  // -1: not set
+  std::vector<std::string> labels;
+  std::vector<const char*> label_ptrs;   // into `labels`, for coedge_task_info
 };
+
+bool parse_fraction(const std::string& text, double& out) {
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || !(v >= 0 && v <= 1)) return false;
+  out = v;
+  return true;
+}
 
 bool parse_shape(const std::string& text, std::vector<int64_t>& out) {
   out.clear();
@@ -64,7 +75,8 @@ int usage(const char* why) {
                "A CoEdge worker is started by the node agent (coedge node), with:\n"
                "  --role pre|post --node NAME --task NAME --task-index N --model NAME\n"
                "  --kind KIND --sensor NAME --task-dir DIR --input-shape C,H,W\n"
-               "  --output-shape D1[,D2...] [--results 0|1 (0: send no results)]\n",
+               "  --output-shape D1[,D2...] [--results 0|1 (0: send no results)]\n"
+               "  [--confidence X] [--nms-iou X] (in [0, 1]) [--labels NAMES (one per line)]\n",
                why);
   return 2;
 }
@@ -82,6 +94,18 @@ bool parse_args(int argc, char** argv, Args& a, std::string& why) {
     else if (key == "--sensor") a.sensor = value;
     else if (key == "--task-dir") a.task_dir = value;
     else if (key == "--results") a.results = value != "0";
+    else if (key == "--confidence") { if (!parse_fraction(value, a.confidence)) { why = "bad --confidence " + value + " (a number in [0, 1])"; return false; } }
+    else if (key == "--nms-iou") { if (!parse_fraction(value, a.nms_iou)) { why = "bad --nms-iou " + value + " (a number in [0, 1])"; return false; } }
+    else if (key == "--labels") {
+      a.labels.clear();
+      size_t pos = 0;
+      while (pos <= value.size()) {
+        const size_t nl = value.find('\n', pos);
+        a.labels.push_back(value.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos));
+        if (nl == std::string::npos) break;
+        pos = nl + 1;
+      }
+    }
     else if (key == "--task-index") {
       char* end = nullptr;
       const unsigned long v = std::strtoul(value.c_str(), &end, 10);
@@ -337,6 +361,11 @@ extern "C" int coedge_worker_main(int argc, char** argv, const coedge_worker_cal
   for (size_t i = 0; i < a.input_shape.size(); ++i) info.input_shape[i] = a.input_shape[i];
   info.output_rank = static_cast<int32_t>(a.output_shape.size());
   for (size_t i = 0; i < a.output_shape.size(); ++i) info.output_shape[i] = a.output_shape[i];
+  info.confidence = a.confidence;
+  info.nms_iou = a.nms_iou;
+  for (const std::string& label : a.labels) a.label_ptrs.push_back(label.c_str());
+  info.label_count = static_cast<int32_t>(a.label_ptrs.size());
+  info.labels = a.label_ptrs.empty() ? nullptr : a.label_ptrs.data();
 
   char error[512] = {0};
   void* state = cb->init(&info, error, sizeof error);

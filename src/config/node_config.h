@@ -13,6 +13,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -53,6 +54,10 @@ struct TaskRuntime {
   std::string worker = "stock";   // "stock" or the path of a worker executable (SDK)
   std::string rootfs;             // optional root filesystem for the task's sandbox
   std::vector<std::pair<std::string, std::string>> env;  // extra environment of its workers
+  // Detection thresholds handed to its workers (coedge_task_info.confidence / nms_iou):
+  // unset, the stock worker's defaults (0.25 and 0.45). confidence in (0, 1] also filters a
+  // classification task's top classes; nms_iou in (0, 1] is for detection models only.
+  std::optional<double> confidence, nms_iou;
   bool operator==(const TaskRuntime&) const = default;
 };
 
@@ -79,6 +84,10 @@ struct NodeConfig {
   std::vector<ModelProfile> models;
   std::vector<TaskSpec> tasks;
   std::vector<std::string> model_files;   // per model: its ONNX file (absolute)
+  // Per model: its class names by class id, from its `labels:` file (one name per line;
+  // load_labels_file), and that file (absolute); both empty when the model has none.
+  std::vector<std::vector<std::string>> model_labels;
+  std::vector<std::string> model_labels_files;
   std::vector<TaskRuntime> task_runtime;  // per task
   std::vector<SensorConfig> sensors;
   // One line per deprecated name the file used (e.g. an old scheduler name), for the

@@ -14,13 +14,18 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <system_error>
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "config/profile_reader.h"
 #include "config/scenario_loader.h"
@@ -37,12 +42,12 @@ constexpr std::string_view kTopKeys[] = {
     "duration", "hang_timeout", "metrics", "models", "sensors", "tasks"};
 constexpr std::string_view kBackendKeys[] = {"name", "threads"};
 constexpr std::string_view kMetricsKeys[] = {"port", "jobs"};
-constexpr std::string_view kModelKeys[] = {"name", "file"};
+constexpr std::string_view kModelKeys[] = {"name", "file", "labels"};
 constexpr std::string_view kSensorKeys[] = {"name",   "kind", "path",  "width",
                                             "height", "loop", "period", "phase"};
 constexpr std::string_view kTaskKeys[] = {"name",    "model",  "sensor", "period",
                                           "deadline", "priority", "epsilon", "worker",
-                                          "rootfs",  "env",    "replicas"};
+                                          "rootfs",  "env",    "replicas", "confidence", "nms_iou"};
 
 constexpr std::array<std::pair<std::string_view, Isolation>, 3> kIsolations = {{
     {"sandbox", Isolation::kSandbox},
@@ -318,7 +323,8 @@ class NodeConfigParser {
                              const std::string& path) {
       if (!expect_map(node, mark, path, problems_)) return;
       ModelProfile model;
-      std::string file;
+      std::string file, labels_file;
+      std::vector<std::string> labels;
       bool valid = true;
       const Fields fields = read_fields(node, path, kModelKeys, problems_);
       for (const Field& f : fields) {
@@ -330,6 +336,18 @@ class NodeConfigParser {
         } else if (f.key == "file") {
           std::optional<std::string> text = read_name(f, problems_);
           valid &= text && check_model_file(f, *text, file);
+        } else if (f.key == "labels") {
+          std::optional<std::string> text = read_name(f, problems_);
+          valid &= text.has_value();
+          if (!text) continue;
+          labels_file = input_path(*text);
+          auto read = load_labels_file(labels_file);
+          if (!read.ok()) {
+            problems_.add(f.mark(), f.path, read.error().message);
+            valid = false;
+            continue;
+          }
+          labels = std::move(*read);
         }
       }
       fields.require("name", mark, path, problems_);
@@ -338,6 +356,8 @@ class NodeConfigParser {
         model_index_.emplace(model.name, static_cast<ModelIndex>(config_.models.size()));
         config_.models.push_back(std::move(model));
         config_.model_files.push_back(std::move(file));
+        config_.model_labels.push_back(std::move(labels));
+        config_.model_labels_files.push_back(std::move(labels_file));
       }
     });
   }
@@ -555,6 +575,18 @@ class NodeConfigParser {
         std::optional<double> e = read_fraction(f, problems_);
         if (e) task.epsilon = *e;
         valid &= e.has_value();
+      } else if (f.key == "confidence" || f.key == "nms_iou") {
+        // In [0, 1]: a score and an intersection over union are both fractions.
+        std::optional<double> v = read_number(f, problems_);
+        if (v && !(*v >= 0 && *v <= 1)) {
+          problems_.add(f.mark(), f.path,
+                        std::string(f.key == "confidence" ? "a detection score threshold (objectness x class score)"
+                                                          : "an intersection-over-union threshold") +
+                            " must be in [0, 1], got " + describe(f.value));
+          v.reset();
+        }
+        if (v) (f.key == "confidence" ? runtime.confidence : runtime.nms_iou) = *v;
+        valid &= v.has_value();
       } else if (f.key == "worker") {
         valid &= read_worker(f, runtime.worker);
       } else if (f.key == "rootfs") {
@@ -689,7 +721,85 @@ class NodeConfigParser {
   std::optional<ProfileSet> profile_set_;                    // `profiles:`, when it loaded
 };
 
+// Valid UTF-8 as the JSON writer sees it: the names end up in JSON result lines.
+bool is_utf8(std::string_view s) {
+  try {
+    (void)nlohmann::json(std::string(s)).dump();
+    return true;
+  } catch (const nlohmann::json::exception&) {
+    return false;
+  }
+}
+
 }  // namespace
+
+Result<std::vector<std::string>> parse_labels(std::string_view text, const std::string& file_name) {
+  std::vector<std::string> names;
+  size_t blank_line = 0;  // the first blank line since the last name (0: none)
+  size_t line_no = 0, bytes = 0;
+  auto fail = [&](size_t line, const std::string& why) {
+    return Error{ErrorCode::kInvalidInput,
+                 "labels file " + file_name + (line > 0 ? ":" + std::to_string(line) : "") + ": " + why};
+  };
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const size_t nl = text.find('\n', pos);
+    std::string_view line = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    pos = nl == std::string_view::npos ? text.size() : nl + 1;
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+    if (line.empty()) {
+      if (blank_line == 0) blank_line = line_no;
+      continue;
+    }
+    if (blank_line != 0) {
+      return fail(blank_line, "empty class name (one name per line: line N names class N-1, so a "
+                              "blank line would shift every class after it)");
+    }
+    for (char ch : line) {
+      const auto c = static_cast<unsigned char>(ch);
+      if (c < 0x20 || c == 0x7f) {
+        char hex[8];
+        std::snprintf(hex, sizeof hex, "0x%02x", c);
+        return fail(line_no, std::string("control character ") + hex + " in a class name");
+      }
+    }
+    if (!is_utf8(line)) return fail(line_no, "a class name that is not UTF-8 text");
+    if (line.size() > kMaxLabelBytes) {
+      return fail(line_no, "a class name of " + std::to_string(line.size()) + " bytes; at most " +
+                               std::to_string(kMaxLabelBytes));
+    }
+    if (names.size() == kMaxLabels) return fail(line_no, "more than " + std::to_string(kMaxLabels) + " names");
+    bytes += line.size() + 1;
+    if (bytes > kMaxLabelsBytes) {
+      return fail(line_no, "the names pass " + std::to_string(kMaxLabelsBytes) +
+                               " bytes (they travel to the task's workers on their command line)");
+    }
+    names.emplace_back(line);
+  }
+  if (names.empty()) return fail(0, "no class names (expected one name per line)");
+  return names;
+}
+
+Result<std::vector<std::string>> load_labels_file(const std::string& path) {
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  if (!fs::exists(st)) return Error{ErrorCode::kNotFound, "labels file '" + path + "' does not exist"};
+  if (!fs::is_regular_file(st)) return Error{ErrorCode::kInvalidInput, "labels file '" + path + "' is not a file"};
+  const uintmax_t size = fs::file_size(path, ec);
+  // Generous: room for the longest names allowed with CRs and blank tails.
+  if (!ec && size > 4 * kMaxLabelsBytes) {
+    return Error{ErrorCode::kInvalidInput, "labels file '" + path + "' has " + std::to_string(size) +
+                                               " bytes; a labels file holds at most " +
+                                               std::to_string(kMaxLabelsBytes) + " bytes of names"};
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error{ErrorCode::kIo, "labels file '" + path + "' cannot be read"};
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return parse_labels(text, path);
+}
 
 void copy_profile(const ModelProfile& profile, ModelProfile& model) {
   std::string name = std::move(model.name);

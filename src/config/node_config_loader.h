@@ -40,6 +40,20 @@ void copy_profile(const ModelProfile& profile, ModelProfile& model);
 Status apply_profile_set(NodeConfig& config, const std::vector<ModelProfile>& profiles,
                          const std::string& profile_file);
 
+// A model's labels file: one class name per line, class id = line number - 1 (so line 1
+// names class 0). A CR before the newline and spaces or tabs around a name are dropped;
+// blank lines at the end are ignored. Errors name FILE:LINE and why: an empty name (a
+// blank line before the last name), a control character, text that is not UTF-8, a name
+// over kMaxLabelBytes; and for the file: unreadable, no names, more than kMaxLabels names
+// or kMaxLabelsBytes of names (all names travel to the task's workers on their command
+// line). Duplicate names are allowed (some datasets have them).
+inline constexpr size_t kMaxLabels = 100000;
+inline constexpr size_t kMaxLabelBytes = 200;
+inline constexpr size_t kMaxLabelsBytes = 100000;
+Result<std::vector<std::string>> load_labels_file(const std::string& path);
+// The same from text; `file_name` is used in messages.
+Result<std::vector<std::string>> parse_labels(std::string_view text, const std::string& file_name);
+
 // "sandbox" | "process" | "none"; the error lists the choices.
 Result<Isolation> parse_isolation(std::string_view text);
 std::string_view to_string(Isolation isolation);

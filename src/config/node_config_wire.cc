@@ -187,7 +187,7 @@ class WireReader {
       const json& o = (*list_json)[i];
       const std::string path = index("models", i);
       if (!object(o, path, {"name", "file", "input_shape", "input_bytes", "exe_us", "pre_us", "post_us",
-                            "profile_source"})) {
+                            "profile_source", "labels", "labels_file"})) {
         return false;
       }
       ModelProfile m;
@@ -218,8 +218,19 @@ class WireReader {
         if (!integer((*exe)[b], index(path + ".exe_us", b), 0, std::numeric_limits<int64_t>::max(), v)) return false;
         m.exe_time[b] = Duration(v);
       }
+      const json* labels = nullptr;
+      std::string labels_file;
+      if (!list(o, path, "labels", labels) || !text(o, path, "labels_file", labels_file)) return false;
+      std::vector<std::string> names;
+      for (size_t k = 0; k < labels->size(); ++k) {
+        const json& name = (*labels)[k];
+        if (!name.is_string()) return fail(index(path + ".labels", k), "expected text, got " + describe(name));
+        names.push_back(name.get<std::string>());
+      }
       c.models.push_back(std::move(m));
       c.model_files.push_back(std::move(file));
+      c.model_labels.push_back(std::move(names));
+      c.model_labels_files.push_back(std::move(labels_file));
     }
     return true;
   }
@@ -261,7 +272,7 @@ class WireReader {
       const json& o = (*list_json)[i];
       const std::string path = index("tasks", i);
       if (!object(o, path, {"name", "source", "model", "period_us", "deadline_us", "priority", "epsilon", "sensor",
-                            "worker", "rootfs", "env"})) {
+                            "worker", "rootfs", "env", "confidence", "nms_iou"})) {
         return false;
       }
       TaskSpec t;
@@ -306,6 +317,14 @@ class WireReader {
           return fail(index(path + ".env", e), "expected [NAME, VALUE] (two texts), got " + describe(pair));
         }
         r.env.emplace_back(pair[0].get<std::string>(), pair[1].get<std::string>());
+      }
+      for (const char* key : {"confidence", "nms_iou"}) {
+        const json& v = o.at(key);
+        if (v.is_null()) continue;
+        if (!v.is_number() || !(v.get<double>() >= 0 && v.get<double>() <= 1)) {
+          return fail(path + "." + key, "expected null or a number in [0, 1], got " + v.dump());
+        }
+        (std::string_view(key) == "confidence" ? r.confidence : r.nms_iou) = v.get<double>();
       }
       c.tasks.push_back(std::move(t));
       c.task_runtime.push_back(std::move(r));
@@ -352,7 +371,9 @@ std::string write_node_config_wire(const NodeConfig& c) {
                       {"exe_us", exe},
                       {"pre_us", p.pre_time.count()},
                       {"post_us", p.post_time.count()},
-                      {"profile_source", p.profile_source}});
+                      {"profile_source", p.profile_source},
+                      {"labels", m < c.model_labels.size() ? c.model_labels[m] : std::vector<std::string>{}},
+                      {"labels_file", m < c.model_labels_files.size() ? c.model_labels_files[m] : std::string()}});
   }
   root["models"] = std::move(models);
   json sensors = json::array();
@@ -383,7 +404,9 @@ std::string write_node_config_wire(const NodeConfig& c) {
                      {"sensor", runtime.sensor},
                      {"worker", runtime.worker},
                      {"rootfs", runtime.rootfs},
-                     {"env", env}});
+                     {"env", env},
+                     {"confidence", runtime.confidence ? json(*runtime.confidence) : json(nullptr)},
+                     {"nms_iou", runtime.nms_iou ? json(*runtime.nms_iou) : json(nullptr)}});
   }
   root["tasks"] = std::move(tasks);
   return root.dump();

@@ -25,7 +25,8 @@
 
 namespace coedge::config {
 
-inline constexpr int kNodeConfigWireVersion = 1;
+// 2: models carry labels and labels_file, tasks confidence and nms_iou.
+inline constexpr int kNodeConfigWireVersion = 2;
 
 // The document for `config` (its notices are left out: they are for the agent to print).
 std::string write_node_config_wire(const NodeConfig& config);

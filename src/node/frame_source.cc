@@ -103,9 +103,12 @@ class SyntheticSource final : public FrameSource {
       cv::putText(frame, std::to_string(frame_), cv::Point(side + 4, 21),
                   cv::FONT_HERSHEY_SIMPLEX, 0.7, cv::Scalar(255, 255, 255), 2);
     }
+    last_ = static_cast<int64_t>(frame_);
     ++frame_;
     return frame;
   }
+
+  FrameOrigin origin() const override { return {"", last_}; }
 
   std::string describe() const override {
     return "synthetic " + std::to_string(base_.cols) + "x" + std::to_string(base_.rows);
@@ -115,6 +118,7 @@ class SyntheticSource final : public FrameSource {
   cv::Mat base_;
   int step_ = 1;
   uint64_t frame_ = 0;
+  int64_t last_ = -1;  // the counter of the frame last returned
 };
 
 // ---------------------------------------------------------------------------------------
@@ -131,6 +135,7 @@ class FolderSource final : public FrameSource {
       next_ = 0;
     }
     const size_t i = next_++;
+    last_ = i;
     if (!cache_[i].empty()) return cache_[i].clone();  // the caller may write to its frame
 
     const std::string& path = files_[i];
@@ -154,6 +159,11 @@ class FolderSource final : public FrameSource {
     return image;
   }
 
+  FrameOrigin origin() const override {
+    if (last_ == kNone) return {};
+    return {std::filesystem::path(files_[last_]).filename().string(), -1};
+  }
+
   std::string describe() const override {
     return "folder " + dir_ + " (" + std::to_string(files_.size()) +
            (files_.size() == 1 ? " image)" : " images)");
@@ -165,6 +175,8 @@ class FolderSource final : public FrameSource {
   std::vector<cv::Mat> cache_;      // decoded frames; empty where not (yet) cached
   size_t cached_bytes_ = 0;
   size_t next_ = 0;
+  static constexpr size_t kNone = static_cast<size_t>(-1);
+  size_t last_ = kNone;  // the index of the file next() last reached
   bool loop_;
 };
 
@@ -208,16 +220,26 @@ class VideoSource final : public FrameSource {
   }
 
   Result<cv::Mat> next() override {
-    if (!pending_.empty()) return std::exchange(pending_, cv::Mat());
+    if (!pending_.empty()) {
+      last_ = 0;
+      next_index_ = 1;
+      return std::exchange(pending_, cv::Mat());
+    }
     if (ended_) return end_error();
     try {
       cv::Mat frame;
-      if (capture_->read(frame)) return checked(frame);
+      if (capture_->read(frame)) {
+        last_ = next_index_++;
+        return checked(frame);
+      }
       // VideoCapture cannot tell the end from a decode error; both mean "no more frames".
       if (!loop_) {
         ended_ = true;
         return end_error();
       }
+      // Counted from 0 again: the index is the frame's place in the file.
+      last_ = 0;
+      next_index_ = 1;
       capture_->set(cv::CAP_PROP_POS_FRAMES, 0);
       if (capture_->read(frame)) return checked(frame);
       capture_->release();  // the backend could not seek: start over from the file
@@ -228,6 +250,8 @@ class VideoSource final : public FrameSource {
     ended_ = true;  // it played once but now cannot be read from the start: give up on it
     return Error{ErrorCode::kNotFound, "end of " + describe() + ": cannot restart it"};
   }
+
+  FrameOrigin origin() const override { return {"", last_}; }
 
   std::string describe() const override {
     char fps[32];
@@ -257,6 +281,8 @@ class VideoSource final : public FrameSource {
   int width_ = 0, height_ = 0;
   double fps_ = 0;
   bool ended_ = false;
+  int64_t last_ = -1;       // the index in the file of the frame next() last returned
+  int64_t next_index_ = 0;  // the index of the frame the next read() gives
 };
 
 bool is_image_name(const fs::path& path) {

@@ -18,6 +18,14 @@
 
 namespace coedge::node {
 
+// Which frame next() last returned (or failed to decode), as the source names it: the
+// agent records it as the job's frame identity (node/core/job_record.h).
+struct FrameOrigin {
+  std::string file;    // folder: the image's file name, without its directory
+  int64_t index = -1;  // video: the frame's index in the file from 0 (again from 0 after a
+                       // loop); synthetic: the frame counter; -1 for a folder
+};
+
 class FrameSource {
  public:
   virtual ~FrameSource() = default;
@@ -29,6 +37,8 @@ class FrameSource {
   // For logs: "folder /x (12 images)", "video /x.mp4 (640x480, 25 fps)",
   // "synthetic 1280x720".
   virtual std::string describe() const = 0;
+  // The origin of the frame (or decode error) next() last returned; {} before the first.
+  virtual FrameOrigin origin() const = 0;
 };
 
 // True if `error` (from next()) means the source has no more frames, as opposed to one

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -202,6 +203,17 @@ class InProcessPipeline final : public Pipeline, public EngineSink {
     for (size_t i = 0; i < in.size() && i < COEDGE_MAX_RANK; ++i) info.input_shape[i] = in[i];
     info.output_rank = static_cast<int32_t>(out.size());
     for (size_t i = 0; i < out.size() && i < COEDGE_MAX_RANK; ++i) info.output_shape[i] = out[i];
+    const config::TaskRuntime& runtime = ctx_.config->task_runtime[task];
+    info.confidence = runtime.confidence.value_or(-1);
+    info.nms_iou = runtime.nms_iou.value_or(-1);
+    // Pointers into the config's own names, which outlive the pipeline; one array per task,
+    // built once, so a worker may keep info->labels.
+    std::vector<const char*>& labels = label_ptrs_[task];
+    if (labels.empty() && m < ctx_.config->model_labels.size()) {
+      for (const std::string& name : ctx_.config->model_labels[m]) labels.push_back(name.c_str());
+    }
+    info.label_count = static_cast<int32_t>(labels.size());
+    info.labels = labels.empty() ? nullptr : labels.data();
     char error[512] = {0};
     void* state = cb->init(&info, error, sizeof error);
     if (state == nullptr) {
@@ -352,6 +364,7 @@ class InProcessPipeline final : public Pipeline, public EngineSink {
   std::unique_ptr<InferenceEngine> engine_;
   std::vector<std::pair<const coedge_worker_callbacks*, void*>> states_;  // per task: pre, post
   std::vector<std::unique_ptr<sdk::WorkerInvoker>> invokers_;             // the same order
+  std::map<size_t, std::vector<const char*>> label_ptrs_;  // per task: coedge_task_info.labels
   std::vector<std::unique_ptr<Queue<FrameJob>>> pre_queues_;
   std::vector<std::unique_ptr<Queue<OutputJob>>> post_queues_;
   std::vector<std::thread> pre_threads_, post_threads_;

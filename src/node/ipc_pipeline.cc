@@ -390,6 +390,19 @@ class IpcPipeline final : public Pipeline {
         std::to_string(t), "--model", config.models[m].name, "--kind", ctx_.task_kinds[t], "--sensor",
         sensor_name(t), "--task-dir", task_dir(task.name), "--input-shape",
         join_shape(ctx_.input_shapes[m]), "--output-shape", join_shape(ctx_.output_shapes[m])};
+    // Only what the config sets: a worker built before these options refuses them.
+    auto fraction = [](double v) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.17g", v);
+      return std::string(buf);
+    };
+    if (runtime.confidence) command.insert(command.end(), {"--confidence", fraction(*runtime.confidence)});
+    if (runtime.nms_iou) command.insert(command.end(), {"--nms-iou", fraction(*runtime.nms_iou)});
+    if (m < config.model_labels.size() && !config.model_labels[m].empty()) {
+      std::string names;
+      for (const std::string& name : config.model_labels[m]) names += (names.empty() ? "" : "\n") + name;
+      command.insert(command.end(), {"--labels", names});
+    }
     // This pipeline runs the isolation modes "sandbox" and "process" only.
     COEDGE_CHECK(config.isolation != config::Isolation::kNone);
     os::SandboxSpec sandbox;

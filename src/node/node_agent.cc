@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -157,6 +158,14 @@ class SensorThread {
         if (stop_) return;
       }
       auto frame = source_->next();
+      // The frame's identity, from the agent's own source (a worker never names it).
+      FrameIdentity identity;
+      identity.sensor = index_;
+      identity.sequence = sequence;
+      const FrameOrigin origin = source_->origin();
+      identity.file = origin.file;
+      identity.index = origin.index;
+      identity.capture_unix_us = wall_ns(wall_now()) / 1000;
       if (!frame.ok() && is_end_of_frames(frame.error())) {
         log(config_, "sensor " + sensor_.name + ": " + frame.error().message + "; it releases no more jobs");
         return;
@@ -171,7 +180,7 @@ class SensorThread {
         const Duration deadline = task.deadline.count() > 0 ? task.deadline : task.period;
         ipc::JobRef ref;
         ref.task = tasks_[i];
-        ref.job = accounting_.release(tasks_[i], tick, tick + deadline);
+        ref.job = accounting_.release(tasks_[i], tick, tick + deadline, identity);
         ref.release_us = MonotonicClock::to_monotonic_us(tick);
         ref.deadline_us = MonotonicClock::to_monotonic_us(tick + deadline);
         if (!frame.ok()) {
@@ -207,6 +216,42 @@ class SensorThread {
   std::condition_variable cv_;
   bool stop_ = false;
 };
+
+// What the config says about a model's classes against what its file says: a labels file
+// must name every class (count = the output's classes), and NMS applies to detectors only.
+Status check_labels_and_thresholds(const config::NodeConfig& config, const ModelShapes& shapes) {
+  for (size_t m = 0; m < config.models.size(); ++m) {
+    if (m >= config.model_labels.size() || config.model_labels[m].empty()) continue;
+    const auto& out = shapes.outputs[m];
+    int64_t classes = -1;
+    if (shapes.kinds[m] == "classification" && out.size() == 1) classes = out[0];
+    if (shapes.kinds[m] == "detection" && out.size() == 2) classes = out[1] - 5;
+    const size_t names = config.model_labels[m].size();
+    if (classes >= 0 && static_cast<int64_t>(names) != classes) {
+      return Error{ErrorCode::kInvalidInput,
+                   "model " + config.models[m].name + ": its labels file " + config.model_labels_files[m] + " names " +
+                       std::to_string(names) + " classes, but " + config.model_files[m] + " has " +
+                       std::to_string(classes) + " (output item " + infer::shape_string(out) + ", " +
+                       shapes.kinds[m] + "): one name per class, line N naming class N-1"};
+    }
+  }
+  for (size_t t = 0; t < config.tasks.size(); ++t) {
+    const ModelIndex m = config.tasks[t].model;
+    if (config.task_runtime[t].nms_iou && shapes.kinds[m] != "detection") {
+      return Error{ErrorCode::kInvalidInput,
+                   "task " + config.tasks[t].name + ": nms_iou is for detection models; model " +
+                       config.models[m].name + " is " +
+                       (shapes.kinds[m].empty() ? std::string("neither a classifier nor a detector") : shapes.kinds[m])};
+    }
+  }
+  return Ok{};
+}
+
+// "20261202T170138Z-3fa9c1" (node/core/job_line.h): the start time and random bits.
+std::string new_run_id() {
+  std::random_device random;
+  return make_run_id(wall_now(), random());
+}
 
 uint64_t shm_bytes_needed(const config::NodeConfig& config, const ModelShapes& shapes) {
   // Generous: the segment's pools (ipc/node_topology.cc) with room to spare.
@@ -256,6 +301,7 @@ int run_node_agent(const AgentOptions& options) {
 
   auto shapes = read_shapes(config);
   if (!shapes.ok()) return fail(shapes.error().message);
+  if (Status st = check_labels_and_thresholds(config, *shapes); !st.ok()) return fail(st.error().message);
   if (ipc_mode) {
     // First of all, while single-threaded (see os/private_mounts.h).
     if (Status st = os::enter_private_mounts(shm_bytes_needed(config, *shapes)); !st.ok()) {
@@ -279,25 +325,33 @@ int run_node_agent(const AgentOptions& options) {
     }
     log(config, "metrics on http://0.0.0.0:" + std::to_string(config.metrics_port) + "/metrics");
   }
-  std::unique_ptr<JobLog> job_log;
-  if (!config.jobs_jsonl.empty()) {
-    auto opened = JobLog::open(config.jobs_jsonl);
-    if (!opened.ok()) return fail(opened.error().message);
-    job_log = std::move(*opened);
-  }
-
   MonotonicClock clock;
   const TimePoint epoch = clock.now();
-  Accounting accounting(config, scenario, metrics, job_log.get(), epoch);
-  // The one writer of every task's results (RUN_DIR/results/<task>.jsonl), in every isolation mode.
-  auto results = ResultLog::open(config.run_dir, task_names, accounting.ledger());
-  if (!results.ok()) return fail(results.error().message);
+  Accounting accounting(config, scenario, metrics, nullptr, epoch);
+  // The one writer of every task's results (RUN_DIR/results/<task>.jsonl), in every
+  // isolation mode. Its files, and the jobs file, are opened only once the run has started
+  // (below): a run that fails to start leaves the previous run's files as they were.
+  std::unique_ptr<ResultLog> results = ResultLog::create(config.run_dir, task_names, accounting.ledger());
+
+  // The sensors' sources, before any process starts: a missing or empty folder, an
+  // unreadable video, fail here.
+  std::vector<std::pair<uint32_t, std::unique_ptr<FrameSource>>> sources;
+  for (uint32_t s = 0; s < config.sensors.size(); ++s) {
+    const config::SensorConfig& sensor = config.sensors[s];
+    if (sensor.kind == config::SensorKind::kTopic) continue;  // fed by the cluster feed
+    bool used = false;
+    for (uint32_t t = 0; t < config.tasks.size(); ++t) used |= config.task_runtime[t].sensor == s;
+    if (!used) continue;
+    auto source = open_frame_source(sensor);
+    if (!source.ok()) return fail("sensor " + sensor.name + ": " + source.error().message);
+    sources.emplace_back(s, std::move(*source));
+  }
 
   PipelineContext ctx;
   ctx.config = &config;
   ctx.scenario = &scenario;
   ctx.accounting = &accounting;
-  ctx.results = results->get();
+  ctx.results = results.get();
   ctx.metrics = &metrics;
   ctx.clock = &clock;
   ctx.coedge_exe = options.coedge_exe;
@@ -331,9 +385,8 @@ int run_node_agent(const AgentOptions& options) {
 
   // Sensors: each at its own period, or its fastest task's.
   std::vector<std::unique_ptr<SensorThread>> sensors;
-  for (uint32_t s = 0; s < config.sensors.size(); ++s) {
+  for (auto& [s, source] : sources) {
     const config::SensorConfig& sensor = config.sensors[s];
-    if (sensor.kind == config::SensorKind::kTopic) continue;  // fed by the cluster feed
     std::vector<uint32_t> tasks;
     Duration fastest = Duration::max();
     for (uint32_t t = 0; t < config.tasks.size(); ++t) {
@@ -342,17 +395,37 @@ int run_node_agent(const AgentOptions& options) {
         fastest = std::min(fastest, config.tasks[t].period);
       }
     }
-    if (tasks.empty()) continue;
-    auto source = open_frame_source(sensor);
-    if (!source.ok()) {
-      pipeline->stop();
-      return fail("sensor " + sensor.name + ": " + source.error().message);
-    }
-    log(config, "sensor " + sensor.name + ": " + (*source)->describe());
+    log(config, "sensor " + sensor.name + ": " + source->describe());
     const Duration period = sensor.period.count() > 0 ? sensor.period : fastest;
-    sensors.push_back(std::make_unique<SensorThread>(s, sensor, std::move(*source), tasks, period,
-                                                     config, accounting, *pipeline, clock));
+    sensors.push_back(std::make_unique<SensorThread>(s, sensor, std::move(source), tasks, period, config,
+                                                     accounting, *pipeline, clock));
   }
+
+  // The run has started: now its files. Results and jobs are appended, each line tagged
+  // with this run's id (docs/NODE_CONFIG.md, "Results").
+  RunContext run;
+  run.run_id = new_run_id();
+  run.node = config.name;
+  run.epoch = epoch;
+  run.tasks = task_names;
+  for (const config::SensorConfig& sensor : config.sensors) run.sensors.push_back(sensor.name);
+  std::unique_ptr<JobLog> job_log;
+  if (!config.jobs_jsonl.empty()) {
+    auto opened = JobLog::open(config.jobs_jsonl);
+    if (!opened.ok()) {
+      pipeline->stop();
+      return fail(opened.error().message);
+    }
+    job_log = std::move(*opened);
+  }
+  if (Status st = results->open_files(run); !st.ok()) {
+    pipeline->stop();
+    return fail(st.error().message);
+  }
+  accounting.start_writing(run, job_log.get(), results.get());
+  log(config, "run " + run.run_id + ": results appended to " + config.run_dir + "/results/<task>.jsonl" +
+                  (config.jobs_jsonl.empty() ? std::string() : ", jobs to " + config.jobs_jsonl));
+
   std::unique_ptr<Feed> feed;
   if (options.feed.start) {
     auto started = options.feed.start(config, accounting, *pipeline, clock);
@@ -443,6 +516,10 @@ int run_node_agent(const AgentOptions& options) {
   const auto stats = accounting.task_stats();
   nlohmann::json summary;
   summary["node"] = config.name;
+  summary["run_id"] = run.run_id;
+  summary["results_dir"] = config.run_dir + "/results";
+  summary["jobs_file"] = config.jobs_jsonl.empty() ? nlohmann::json(nullptr) : nlohmann::json(config.jobs_jsonl);
+  summary["line_schema"] = kLineSchema;
   summary["scheduler"] = config.scheduler.text();
   summary["isolation"] = config.isolation == config::Isolation::kSandbox ? "sandbox"
                          : config.isolation == config::Isolation::kProcess ? "process" : "none";
@@ -465,7 +542,7 @@ int run_node_agent(const AgentOptions& options) {
                  static_cast<unsigned long long>(tot.released), static_cast<unsigned long long>(tot.met),
                  static_cast<unsigned long long>(tot.overdue), static_cast<unsigned long long>(tot.dropped),
                  100 * tot.miss_rate(), mean, p50, p95, static_cast<double>(st.batch_sum) / n);
-    const ResultLog::Counts written = (*results)->counts(t);
+    const ResultLog::Counts written = results->counts(t);
     summary["tasks"].push_back({{"task", config.tasks[t].name},
                                 {"model", config.models[config.tasks[t].model].name},
                                 {"released", tot.released},
@@ -496,7 +573,7 @@ int run_node_agent(const AgentOptions& options) {
     }
     summary["dropped_by_cause"] = causes;
     nlohmann::json refused = nlohmann::json::object();
-    const ResultLog::Counts all_results = (*results)->counts();
+    const ResultLog::Counts all_results = results->counts();
     for (size_t r = 0; r < kResultRejections; ++r) {
       if (all_results.by_reason[r] > 0) {
         refused[result_rejection_name(static_cast<ResultRejection>(r))] = all_results.by_reason[r];

@@ -6,6 +6,9 @@
 #include <span>
 #include <string>
 
+#include <vector>
+
+#include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 
 #include "infer/classification.h"
@@ -19,7 +22,19 @@ struct StockState {
   int width = 0, height = 0;
   infer::ClassificationConfig classification;
   infer::DetectionConfig detection_config;
+  float min_probability = 0;             // classification: the task's confidence, if set
+  std::vector<std::string> labels_json;  // per class id: its name as a JSON string; empty: none
 };
+
+// "name": the class's name from the model's labels file, or null without one.
+void append_name(std::string& json, const StockState& state, int class_id) {
+  json += ",\"name\":";
+  if (class_id >= 0 && static_cast<size_t>(class_id) < state.labels_json.size()) {
+    json += state.labels_json[static_cast<size_t>(class_id)];
+  } else {
+    json += "null";
+  }
+}
 
 void set_error(char* error, size_t size, const std::string& text) {
   if (size > 0) std::snprintf(error, size, "%s", text.c_str());
@@ -41,6 +56,21 @@ void* stock_init(const coedge_task_info* info, char* error, size_t error_size) {
   state->width = static_cast<int>(info->input_shape[2]);
   state->classification.width = state->width;
   state->classification.height = state->height;
+  // The task's thresholds (node config tasks[i].confidence / nms_iou); -1: the defaults.
+  if (info->confidence >= 0) {
+    state->detection_config.confidence = static_cast<float>(info->confidence);
+    state->min_probability = static_cast<float>(info->confidence);
+  }
+  if (info->nms_iou >= 0) state->detection_config.nms_iou = static_cast<float>(info->nms_iou);
+  // Names escaped once, here: the agent validated them as UTF-8 (config/node_config_loader.h).
+  for (int32_t i = 0; i < info->label_count && info->labels != nullptr; ++i) {
+    try {
+      state->labels_json.push_back(nlohmann::json(std::string(info->labels[i] ? info->labels[i] : "")).dump());
+    } catch (const nlohmann::json::exception&) {
+      set_error(error, error_size, "class name " + std::to_string(i) + " is not UTF-8 text");
+      return nullptr;
+    }
+  }
   return state.release();
 }
 
@@ -76,21 +106,38 @@ int stock_pre(void* opaque, const coedge_frame* frame, coedge_tensor* tensor, ch
   return 0;
 }
 
+// `one` more item still leaves room for the closing `],"truncated":true}` and the NUL.
+bool fits(const std::string& json, const std::string& one, size_t result_size) {
+  return json.size() + one.size() + 24 <= result_size;
+}
+
 int stock_post(void* opaque, const coedge_output* output, char* result, size_t result_size,
                char* error, size_t error_size) {
   auto* state = static_cast<StockState*>(opaque);
   const std::span<const float> data(output->data, output->elements);
   std::string json;
+  bool truncated = false;  // items left out to fit result_size: "truncated":true says so
   if (!state->detection) {
     json = "{\"top\":[";
     const auto top = infer::classification_postprocess(data, state->classification.top_k);
-    for (size_t i = 0; i < top.size(); ++i) {
+    bool first = true;
+    for (const infer::ClassScore& c : top) {
+      if (c.probability < state->min_probability) continue;  // sorted: the rest are lower
       char item[64];
-      std::snprintf(item, sizeof item, "%s{\"class\":%d,\"p\":%.4f}", i ? "," : "", top[i].class_id,
-                    top[i].probability);
-      json += item;
+      std::string one;
+      std::snprintf(item, sizeof item, "%s{\"class\":%d", first ? "" : ",", c.class_id);
+      one += item;
+      append_name(one, *state, c.class_id);
+      std::snprintf(item, sizeof item, ",\"p\":%.4f}", c.probability);
+      one += item;
+      if (!fits(json, one, result_size)) {
+        truncated = true;
+        break;
+      }
+      json += one;
+      first = false;
     }
-    json += "]}";
+    json += truncated ? "],\"truncated\":true}" : "]}";
   } else {
     if (output->rank != 2) {
       set_error(error, error_size, "detector output item is not [rows, 5 + classes]");
@@ -111,13 +158,22 @@ int stock_post(void* opaque, const coedge_output* output, char* result, size_t r
     for (size_t i = 0; i < detections->size(); ++i) {
       const infer::Detection& d = (*detections)[i];
       char item[160];
-      std::snprintf(item, sizeof item, "%s{\"class\":%d,\"score\":%.3f,\"box\":[%.1f,%.1f,%.1f,%.1f]}",
-                    i ? "," : "", d.class_id, d.score, d.box.x, d.box.y, d.box.width, d.box.height);
-      json += item;
+      std::string one;
+      std::snprintf(item, sizeof item, "%s{\"class\":%d", i ? "," : "", d.class_id);
+      one += item;
+      append_name(one, *state, d.class_id);
+      std::snprintf(item, sizeof item, ",\"score\":%.3f,\"box\":[%.1f,%.1f,%.1f,%.1f]}", d.score, d.box.x, d.box.y,
+                    d.box.width, d.box.height);
+      one += item;
+      if (!fits(json, one, result_size)) {  // sorted by score: the lowest are left out
+        truncated = true;
+        break;
+      }
+      json += one;
     }
-    json += "]}";
+    json += truncated ? "],\"truncated\":true}" : "]}";
   }
-  if (json.size() + 1 > result_size) json = "{\"truncated\":true}";
+  if (json.size() + 1 > result_size) json = "{\"truncated\":true}";  // a result_size below any list
   std::memcpy(result, json.c_str(), json.size() + 1);
   return 0;
 }

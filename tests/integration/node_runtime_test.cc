@@ -400,15 +400,15 @@ void write_frames(const fs::path& dir) {
   }
 }
 
-// Per task: the distinct results of its results.jsonl, without the job id (a line is
-// {"job":ID,"result":{...}}; the result depends only on the frame).
+// Per task: the distinct results of its results.jsonl, without the job id and the rest of
+// the line (docs/schema/result-line.schema.json; the result depends only on the frame).
 std::map<std::string, std::set<std::string>> read_results(const fs::path& run_dir, std::string& bad) {
   std::map<std::string, std::set<std::string>> out;
   for (const char* task : {"a", "b", "c"}) {
     for (const std::string& line : read_lines(run_dir / "results" / (std::string(task) + ".jsonl"))) {
       const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
       if (!j.is_object() || !j.contains("job") || !j["job"].is_number_unsigned() ||
-          !j.contains("result") || !j["result"].is_object() || j.size() != 2) {
+          !j.contains("result") || !j["result"].is_object() || j.value("schema", 0) != 1) {
         bad += std::string(task) + ": " + line + "\n";
         continue;
       }
@@ -709,6 +709,217 @@ TEST_F(NodeRuntimeTest, ProcessIsolationWithoutRootSaysItNeedsRoot) {
   EXPECT_EQ(run.code, 1) << describe(run);
   EXPECT_NE(run.output.find("need root"), std::string::npos) << describe(run);
   expect_no_leftovers(dir_);
+}
+
+// --- the result contract (docs/schema/, docs/NODE_CONFIG.md "Results") -----------------
+
+const std::string kSchemaDir = COEDGE_SOURCE_DIR "/docs/schema";
+
+// Validates every line of `files` against docs/schema/`schema` with Debian's python3 and
+// python3-jsonschema (tests/integration/validate_lines.py); "" when all are valid, else
+// what the validator said.
+std::string schema_problems(const std::string& schema, const std::vector<fs::path>& files, const fs::path& out) {
+  std::string command = "/usr/bin/python3 " COEDGE_SOURCE_DIR "/tests/integration/validate_lines.py " + kSchemaDir +
+                        "/" + schema;
+  for (const fs::path& f : files) command += " '" + f.string() + "'";
+  command += " > '" + out.string() + "' 2>&1";
+  const int status = std::system(command.c_str());
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return "";
+  return command + "\nexit status " + std::to_string(status) + ":\n" + read_text(out);
+}
+
+std::vector<json> read_json_lines(const fs::path& file) {
+  std::vector<json> out;
+  for (const std::string& line : read_lines(file)) out.push_back(json::parse(line, nullptr, false));
+  return out;
+}
+
+// The largest intersection over union of two boxes ([x, y, w, h]) of one class.
+double largest_same_class_iou(const json& detections) {
+  double most = 0;
+  for (size_t i = 0; i < detections.size(); ++i) {
+    for (size_t k = i + 1; k < detections.size(); ++k) {
+      const json &a = detections[i], &b = detections[k];
+      if (a["class"] != b["class"]) continue;
+      const double ax = a["box"][0], ay = a["box"][1], aw = a["box"][2], ah = a["box"][3];
+      const double bx = b["box"][0], by = b["box"][1], bw = b["box"][2], bh = b["box"][3];
+      const double iw = std::max(0.0, std::min(ax + aw, bx + bw) - std::max(ax, bx));
+      const double ih = std::max(0.0, std::min(ay + ah, by + bh) - std::max(ay, by));
+      const double inter = iw * ih, uni = aw * ah + bw * bh - inter;
+      if (uni > 0) most = std::max(most, inter / uni);
+    }
+  }
+  return most;
+}
+
+class ResultContractTest : public NodeRuntimeTest {
+ protected:
+  // A folder of three images (write_frames), a labels file naming YOLO's 80 classes
+  // "label-0".."label-79", and a node in `isolation` with two detection tasks on those
+  // images: `loose` keeps every box (confidence 0, nms_iou 1: nothing suppressed) and
+  // `strict` keeps every score but suppresses any overlap of two boxes of one class
+  // (nms_iou 0). The seeded YOLO scores are near 0: at the default confidence (0.25)
+  // nothing would be detected, so boxes in the results show the confidence reached the
+  // worker; same-class boxes overlapping more than the default nms_iou (0.45) in `loose`,
+  // and none overlapping in `strict`, show nms_iou did.
+  fs::path write_detect_config(const std::string& isolation, const std::string& labels_name = "labels.txt",
+                               int label_count = 80, const std::string& frames_name = "frames") {
+    if (frames_name == "frames") write_frames(dir_ / frames_name);
+    std::ofstream labels(dir_ / labels_name);
+    for (int i = 0; i < label_count; ++i) labels << "label-" << i << "\n";
+    labels.close();
+    std::ostringstream y;
+    y << "node: test-node\nisolation: " << isolation << "\nscheduler: edf\n"
+      << "run_dir: " << run_dir().string() << "\n"
+      << "profiles: " << kProfiles << "\n"
+      << "metrics: {jobs: " << jobs_file().string() << "}\n"
+      << "models:\n  - {name: yolov5s-160, file: " << kModel << ", labels: " << labels_name << "}\n"
+      << "sensors:\n  - {name: cam0, kind: folder, path: " << (dir_ / frames_name).string() << ", loop: true}\n"
+      << "tasks:\n"
+      << "  - {name: loose, model: yolov5s-160, sensor: cam0, period: 250ms, confidence: 0, nms_iou: 1}\n"
+      << "  - {name: strict, model: yolov5s-160, sensor: cam0, period: 250ms, confidence: 0, nms_iou: 0}\n";
+    const fs::path file = dir_ / ("detect-" + isolation + "-" + labels_name + "-" + frames_name + ".yaml");
+    std::ofstream(file) << y.str();
+    return file;
+  }
+  fs::path results_of(const std::string& task) const { return run_dir() / "results" / (task + ".jsonl"); }
+};
+
+// The acceptance test of a result line: a detection task on a folder of images writes
+// lines that name the image file, the class names from the labels file and boxes inside
+// the frame, in every isolation mode (the thresholds and names reach the stock worker by
+// each mode's path), and every line of the results and jobs files is valid against the
+// documented schemas. A result line and its job line agree on the frame.
+TEST_F(ResultContractTest, ResultLinesNameTheImageTheClassesAndTheBoxesInTheSchema) {
+  std::vector<std::string> modes{"none"};
+  if (is_root()) {
+    modes.push_back("process");
+    if (bwrap_available()) modes.push_back("sandbox");
+  }
+  const std::set<std::string> images{"frame0.ppm", "frame1.ppm", "frame2.ppm"};
+  for (const std::string& mode : modes) {
+    fs::remove_all(run_dir());
+    fs::remove(jobs_file());
+    const NodeRun run = run_node(write_detect_config(mode), {"--duration", "2s"});
+    const std::string why = mode + ": " + describe(run);
+    ASSERT_EQ(run.code, 0) << why;
+    const json s = read_summary();
+    ASSERT_TRUE(s.is_object()) << why;
+    const std::string run_id = s["run_id"].get<std::string>();
+
+    std::map<std::pair<std::string, uint64_t>, json> frames_of_jobs;  // (task, job) -> frame
+    for (const json& j : read_json_lines(jobs_file())) {
+      frames_of_jobs[std::make_pair(j["task"].get<std::string>(), j["job"].get<uint64_t>())] = j["frame"];
+    }
+    std::map<std::string, double> most_overlap;  // per task: the largest IoU of two same-class boxes
+    for (const std::string task : {"loose", "strict"}) {
+      const auto lines = read_json_lines(results_of(task));
+      ASSERT_FALSE(lines.empty()) << mode << ": " << task << " wrote no results\n" << why;
+      for (const json& j : lines) {
+        ASSERT_TRUE(j.is_object()) << mode;
+        EXPECT_EQ(j["run"], run_id) << mode;
+        EXPECT_EQ(j["task"], task) << mode;
+        EXPECT_EQ(j["frame"]["sensor"], "cam0") << mode;
+        EXPECT_EQ(images.count(j["frame"]["file"].get<std::string>()), 1u) << mode << ": " << j["frame"].dump();
+        const json& job_frame = frames_of_jobs[std::make_pair(task, j["job"].get<uint64_t>())];
+        EXPECT_EQ(j["frame"], job_frame) << mode << ": job line vs result line";
+        const json& detections = j["result"]["detections"];
+        ASSERT_TRUE(detections.is_array()) << mode << ": " << j.dump();
+        most_overlap[task] = std::max(most_overlap[task], largest_same_class_iou(detections));
+        for (const json& d : detections) {
+          EXPECT_EQ(d["name"], "label-" + std::to_string(d["class"].get<int>())) << mode << ": " << d.dump();
+          const json& box = d["box"];
+          ASSERT_EQ(box.size(), 4u) << d.dump();
+          EXPECT_LE(box[0].get<double>() + box[2].get<double>(), 320.05) << mode << ": inside the 320x240 frame";
+          EXPECT_LE(box[1].get<double>() + box[3].get<double>(), 240.05) << mode << ": inside the 320x240 frame";
+        }
+      }
+    }
+    EXPECT_GT(most_overlap["loose"], 0.45) << mode << ": nms_iou 1 keeps overlapping boxes\n" << why;
+    // Boxes are written to 0.1 px: two that merely touch may seem to overlap a little.
+    EXPECT_LT(most_overlap["strict"], 0.01) << mode << ": nms_iou 0 keeps no overlapping boxes\n" << why;
+    EXPECT_EQ(schema_problems("result-line.schema.json", {results_of("loose"), results_of("strict")},
+                              dir_ / "validate-results.txt"),
+              "")
+        << mode;
+    EXPECT_EQ(schema_problems("job-line.schema.json", {jobs_file()}, dir_ / "validate-jobs.txt"), "") << mode;
+    expect_job_lines(jobs_file(), s["totals"]["released"].get<uint64_t>(), why);
+  }
+}
+
+// Every line names its run: a second run of one config appends its own lines after the
+// first's (job ids start again at 1, so (run, job) is the key), in the results and in the
+// jobs file alike, and summary.json names each run.
+TEST_F(ResultContractTest, TwoRunsOfOneConfigGiveTwoDistinguishableResultSets) {
+  const fs::path config = write_detect_config("none");
+  std::vector<std::string> run_ids;
+  std::vector<std::string> results_after, jobs_after;
+  for (int i = 0; i < 2; ++i) {
+    const NodeRun run = run_node(config, {"--duration", "1s"});
+    ASSERT_EQ(run.code, 0) << describe(run);
+    run_ids.push_back(read_summary()["run_id"].get<std::string>());
+    results_after.push_back(read_text(results_of("loose")));
+    jobs_after.push_back(read_text(jobs_file()));
+  }
+  EXPECT_NE(run_ids[0], run_ids[1]);
+  EXPECT_TRUE(results_after[1].rfind(results_after[0], 0) == 0) << "the first run's results are kept as they were";
+  EXPECT_TRUE(jobs_after[1].rfind(jobs_after[0], 0) == 0) << "the first run's job lines are kept as they were";
+  EXPECT_GT(results_after[1].size(), results_after[0].size());
+  for (const fs::path& file : {results_of("loose"), jobs_file()}) {
+    std::map<std::string, std::set<uint64_t>> jobs_by_run;
+    size_t lines = 0;
+    for (const json& j : read_json_lines(file)) {
+      ++lines;
+      jobs_by_run[j["run"].get<std::string>()].insert(j["job"].get<uint64_t>());
+    }
+    ASSERT_EQ(jobs_by_run.size(), 2u) << file;
+    size_t keys = 0;
+    for (const auto& [run, ids] : jobs_by_run) {
+      EXPECT_TRUE(run == run_ids[0] || run == run_ids[1]) << run;
+      EXPECT_EQ(*ids.begin(), 1u) << file << ": each run's job ids start at 1";
+      keys += ids.size();
+    }
+    EXPECT_EQ(keys, lines) << file << ": (run, job) names one line";
+  }
+  EXPECT_EQ(schema_problems("result-line.schema.json", {results_of("loose")}, dir_ / "validate.txt"), "");
+  EXPECT_EQ(schema_problems("job-line.schema.json", {jobs_file()}, dir_ / "validate.txt"), "");
+}
+
+// A run that fails to start — an empty image folder, a labels file that does not name
+// every class, a missing model — leaves the previous run's results, jobs and summary
+// byte for byte as they were.
+TEST_F(ResultContractTest, ARunThatFailsToStartLeavesThePreviousFilesIntact) {
+  const NodeRun first = run_node(write_detect_config("none"), {"--duration", "1s"});
+  ASSERT_EQ(first.code, 0) << describe(first);
+  const std::vector<fs::path> files{results_of("loose"), results_of("strict"), jobs_file(), summary_file()};
+  std::vector<std::string> before;
+  for (const fs::path& f : files) {
+    before.push_back(read_text(f));
+    ASSERT_FALSE(before.back().empty()) << f;
+  }
+  struct Case {
+    std::string what, expected;
+    fs::path config;
+  };
+  fs::create_directories(dir_ / "empty");
+  std::vector<Case> cases;
+  cases.push_back({"an empty image folder", "no images", write_detect_config("none", "labels.txt", 80, "empty")});
+  cases.push_back({"79 names for 80 classes", "names 79 classes, but", write_detect_config("none", "short.txt", 79)});
+  {
+    const fs::path config = write_detect_config("none");
+    std::string text = read_text(config);
+    text.replace(text.find(kModel), kModel.size(), (dir_ / "gone.onnx").string());
+    std::ofstream(dir_ / "gone.yaml") << text;
+    cases.push_back({"a missing model", "gone.onnx", dir_ / "gone.yaml"});
+  }
+  for (const Case& c : cases) {
+    const NodeRun run = run_node(c.config, {"--duration", "1s"});
+    EXPECT_NE(run.code, 0) << c.what << ": " << describe(run);
+    EXPECT_NE(run.output.find(c.expected), std::string::npos) << c.what << ": " << describe(run);
+    for (size_t i = 0; i < files.size(); ++i) {
+      EXPECT_TRUE(read_text(files[i]) == before[i]) << c.what << ": " << files[i] << " changed";
+    }
+  }
 }
 
 #endif  // COEDGE_NODE_SLOW_TESTS

@@ -49,6 +49,15 @@ typedef struct coedge_task_info {
   int64_t input_shape[COEDGE_MAX_RANK];
   int32_t output_rank;     /* one output item, without the batch axis */
   int64_t output_shape[COEDGE_MAX_RANK];
+  /* Added within ABI 2, at the end (a worker built before reads the fields above only):
+     the task's thresholds from the node config (tasks[i].confidence, tasks[i].nms_iou), or
+     -1 when the config sets none (use your own default); and its model's class names
+     (models[i].labels, one per class id), or label_count 0 and labels NULL. The strings
+     live until the worker exits. */
+  double confidence;
+  double nms_iou;
+  int32_t label_count;
+  const char* const* labels;
 } coedge_task_info;
 
 typedef struct coedge_frame {

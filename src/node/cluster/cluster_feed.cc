@@ -149,7 +149,14 @@ struct ClusterFeed::Impl {
     const TimePoint deadline = release + task.deadline;
     ipc::JobRef ref;
     ref.task = t;
-    ref.job = accounting.release(t, release, deadline);
+    // The frame's identity, from the image's own header (the camera's stamp and frame_id).
+    FrameIdentity identity;
+    identity.sensor = t;
+    identity.sequence = sequence;
+    identity.stamp_ns = image.stamp_ns;
+    identity.frame_id = image.frame_id;
+    identity.capture_unix_us = image.stamp_ns > 0 ? image.stamp_ns / 1000 : 0;
+    ref.job = accounting.release(t, release, deadline, std::move(identity));
     ref.release_us = MonotonicClock::to_monotonic_us(release);
     ref.deadline_us = MonotonicClock::to_monotonic_us(deadline);
     const config::SensorConfig& sensor = config.sensors[t];

@@ -1,5 +1,7 @@
 #include "node/core/accounting.h"
 
+#include <utility>
+
 namespace coedge::node {
 
 Accounting::Accounting(const config::NodeConfig& config, const Scenario& scenario, NodeMetrics& metrics,
@@ -8,12 +10,22 @@ Accounting::Accounting(const config::NodeConfig& config, const Scenario& scenari
       scenario_(scenario),
       metrics_(metrics),
       log_(log),
-      epoch_(epoch),
       ledger_(scenario.tasks.size(), config.window),
       stats_(scenario.tasks.size()),
       sums_(scenario.tasks.size()),
       last_batch_start_(scenario.models.size()),
-      batch_times_(scenario.models.size()) {}
+      batch_times_(scenario.models.size()) {
+  run_.node = config.name;
+  run_.epoch = epoch;
+  for (const TaskSpec& t : config.tasks) run_.tasks.push_back(t.name);
+  for (const config::SensorConfig& s : config.sensors) run_.sensors.push_back(s.name);
+}
+
+void Accounting::start_writing(RunContext run, JobLog* jobs, ResultLog* results) {
+  run_ = std::move(run);
+  log_ = jobs;
+  results_ = results;
+}
 
 std::vector<uint64_t> Accounting::drops_by_cause() const {
   std::lock_guard lock(stats_mu_);
@@ -30,9 +42,9 @@ std::vector<Accounting::LatencySums> Accounting::latency_sums() const {
   return sums_;
 }
 
-uint64_t Accounting::release(uint32_t task, TimePoint release, TimePoint deadline) {
+uint64_t Accounting::release(uint32_t task, TimePoint release, TimePoint deadline, FrameIdentity frame) {
   metrics_.on_released(task);
-  return ledger_.release(task, release, deadline);
+  return ledger_.release(task, release, deadline, std::move(frame));
 }
 
 void Accounting::pre_done(uint64_t id, TimePoint pre_start, TimePoint pre_end) {
@@ -113,15 +125,8 @@ void Accounting::closed(const JobRecord& record) {
     s.batch_sum += static_cast<uint64_t>(record.batch);
     ++s.finished;
   }
-  if (log_ == nullptr) return;
-  // The log's times are seconds since the agent started, not since boot.
-  JobRecord shifted = record;
-  for (TimePoint* t : {&shifted.release, &shifted.deadline, &shifted.pre_start, &shifted.pre_end,
-                       &shifted.infer_start, &shifted.infer_end, &shifted.post_start,
-                       &shifted.post_end, &shifted.end}) {
-    if (JobRecord::reached(*t)) *t = TimePoint(*t - epoch_);
-  }
-  log_->write(shifted, config_.name, config_.tasks.at(record.task).name);
+  if (results_ != nullptr) results_->job_closed(record);
+  if (log_ != nullptr) log_->write(job_line(run_, record));
 }
 
 }  // namespace coedge::node

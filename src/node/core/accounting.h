@@ -1,7 +1,8 @@
 // The node agent's single place where job news is applied: the ledger (who holds which
-// job, how each ended), and, for every job that closes, the metrics and the JSON-lines
-// log. Sensors, the event loop and the in-process workers all report through here, so
-// no closed job escapes the metrics. Thread-safe (the ledger, metrics and log are).
+// job, how each ended), and, for every job that closes, the metrics, the job's result line
+// (ResultLog::job_closed: a result is written once its outcome is known) and its job line
+// (JobLog). Sensors, the event loop and the in-process workers all report through here, so
+// no closed job escapes the metrics. Thread-safe (the ledger, metrics and logs are).
 #pragma once
 
 #include <cstdint>
@@ -14,7 +15,9 @@
 #include "config/node_config.h"
 #include "core/scenario.h"
 #include "node/core/job_ledger.h"
+#include "node/core/job_line.h"
 #include "node/core/metrics.h"
+#include "node/core/result_log.h"
 
 namespace coedge::node {
 
@@ -25,7 +28,14 @@ class Accounting {
   Accounting(const config::NodeConfig& config, const Scenario& scenario, NodeMetrics& metrics,
              JobLog* log, TimePoint epoch);
 
-  uint64_t release(uint32_t task, TimePoint release, TimePoint deadline);
+  // From now on, closed jobs also go to `results` (their held results' lines) and `jobs`
+  // (one job line each), under `run`'s identity; either may be null. The agent calls it
+  // once the run has started, after opening the files. REQUIRES: before any job is
+  // released; the logs outlive this.
+  void start_writing(RunContext run, JobLog* jobs, ResultLog* results);
+
+  // `frame`: the released frame's identity (FrameIdentity), kept for the job's lines.
+  uint64_t release(uint32_t task, TimePoint release, TimePoint deadline, FrameIdentity frame = {});
   void pre_done(uint64_t id, TimePoint pre_start, TimePoint pre_end);
   void inferred(uint64_t id, uint32_t task, TimePoint start, TimePoint end, int batch);
   void done(uint64_t id, const JobRecord& stamps, TimePoint now);
@@ -70,7 +80,8 @@ class Accounting {
   const Scenario& scenario_;
   NodeMetrics& metrics_;
   JobLog* log_;
-  TimePoint epoch_;
+  ResultLog* results_ = nullptr;
+  RunContext run_;  // the lines' identity
   JobLedger ledger_;
   mutable std::mutex stats_mu_;
   std::vector<TaskStats> stats_;

@@ -1,5 +1,7 @@
 #include "node/core/job_ledger.h"
 
+#include <utility>
+
 #include "core/result.h"
 
 namespace coedge::node {
@@ -7,7 +9,7 @@ namespace coedge::node {
 JobLedger::JobLedger(size_t tasks, Duration window)
     : window_(window), totals_(tasks), recent_(tasks) {}
 
-uint64_t JobLedger::release(uint32_t task, TimePoint release, TimePoint deadline) {
+uint64_t JobLedger::release(uint32_t task, TimePoint release, TimePoint deadline, FrameIdentity frame) {
   std::lock_guard lock(mu_);
   COEDGE_CHECK(task < totals_.size());
   const uint64_t id = next_id_++;
@@ -16,6 +18,7 @@ uint64_t JobLedger::release(uint32_t task, TimePoint release, TimePoint deadline
   job.record.task = task;
   job.record.release = release;
   job.record.deadline = deadline;
+  job.record.frame = std::move(frame);
   job.since = release;
   open_.emplace(id, job);
   ++totals_[task].released;

@@ -45,7 +45,8 @@ class JobLedger {
   JobLedger(size_t tasks, Duration window);
 
   // A new job of `task`, released at `release`; returns its id (increasing from 1).
-  uint64_t release(uint32_t task, TimePoint release, TimePoint deadline);
+  // `frame`: the frame's identity, kept in the record (and so in the job and result lines).
+  uint64_t release(uint32_t task, TimePoint release, TimePoint deadline, FrameIdentity frame = {});
 
   // Stage news. Each returns false when the job is unknown or already closed.
   bool pre_done(uint64_t id, TimePoint pre_start, TimePoint pre_end);

@@ -309,10 +309,10 @@ Result<std::unique_ptr<JobLog>> JobLog::open(const std::string& path) {
                                        parent.string() + ": " + ec.message()};
     }
   }
-  std::FILE* file = std::fopen(path.c_str(), "w");
+  std::FILE* file = std::fopen(path.c_str(), "a");
   if (file == nullptr) {
     return Error{ErrorCode::kIo,
-                 "job log " + path + ": cannot open for writing: " + std::strerror(errno)};
+                 "job log " + path + ": cannot open for appending: " + std::strerror(errno)};
   }
   return std::unique_ptr<JobLog>(new JobLog(path, file));
 }
@@ -322,11 +322,14 @@ JobLog::~JobLog() {
   std::fclose(file_);
 }
 
-void JobLog::write(const JobRecord& job, std::string_view node, std::string_view task) {
-  std::string line = job_json(job, node, task);  // format outside the lock
+void JobLog::write(std::string line) {
   line += '\n';
   std::lock_guard lock(mutex_);
   std::fwrite(line.data(), 1, line.size(), file_);
+}
+
+void JobLog::write(const JobRecord& job, std::string_view node, std::string_view task) {
+  write(job_json(job, node, task));  // format outside the lock
 }
 
 void JobLog::flush() {

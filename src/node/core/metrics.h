@@ -110,17 +110,24 @@ class NodeMetrics {
 // the job never reached is null, as is latency_ms (end - release) if it has no end.
 std::string job_json(const JobRecord& job, std::string_view node, std::string_view task);
 
-// An append-only JSON-lines file of finished jobs (see job_json).
+// An append-only JSON-lines file of finished jobs (job_line.h's lines, which carry their
+// run's id: one file holds the lines of every run that used it, each run's told apart by
+// its "run").
 class JobLog {
  public:
-  // Creates the parent directories and truncates `path`: one file per agent run, since
-  // times are relative to that run's epoch. Errors name the path and the system's reason.
+  // Creates the parent directories and opens `path` for appending (a run never truncates
+  // what an earlier run wrote). The caller opens it only once the run has started, so a
+  // run that fails to start leaves the file as it was. Errors name the path and the
+  // system's reason.
   static Result<std::unique_ptr<JobLog>> open(const std::string& path);
   ~JobLog();
   JobLog(const JobLog&) = delete;
   JobLog& operator=(const JobLog&) = delete;
 
-  // Lines are buffered; whole lines are written atomically with respect to other writers.
+  // `line` without its newline. Lines are buffered; whole lines are written atomically
+  // with respect to other writers.
+  void write(std::string line);
+  // A job_json line (no run identity), for tests and tools.
   void write(const JobRecord& job, std::string_view node, std::string_view task);
   void flush();
   const std::string& path() const { return path_; }

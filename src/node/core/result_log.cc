@@ -32,26 +32,41 @@ const char* result_rejection_name(ResultRejection why) {
   return "unknown";
 }
 
-Result<std::unique_ptr<ResultLog>> ResultLog::open(const std::string& run_dir, const std::vector<std::string>& tasks,
-                                                   JobLedger& ledger) {
-  std::unique_ptr<ResultLog> log(new ResultLog(ledger));
+std::unique_ptr<ResultLog> ResultLog::create(const std::string& run_dir, const std::vector<std::string>& tasks,
+                                             JobLedger& ledger) {
+  std::unique_ptr<ResultLog> log(new ResultLog(run_dir, ledger));
   for (const std::string& name : tasks) {
     auto t = std::make_unique<Task>();
     t->name = name;
     // Outside the task's own folder, which its sandboxed workers can write: there a worker
     // could append lines of its own or leave a symbolic link for the agent to follow.
-    const std::string dir = run_dir + "/results";
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec) return Error{ErrorCode::kIo, "cannot create " + dir + ": " + ec.message()};
-    t->file = dir + "/" + name + ".jsonl";
+    t->file = run_dir + "/results/" + name + ".jsonl";
+    log->tasks_.push_back(std::move(t));
+  }
+  return log;
+}
+
+Result<std::unique_ptr<ResultLog>> ResultLog::open(const std::string& run_dir, const std::vector<std::string>& tasks,
+                                                   JobLedger& ledger, RunContext run) {
+  auto log = create(run_dir, tasks, ledger);
+  if (Status st = log->open_files(std::move(run)); !st.ok()) return st.error();
+  return log;
+}
+
+Status ResultLog::open_files(RunContext run) {
+  run_ = std::move(run);
+  const std::string dir = run_dir_ + "/results";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Error{ErrorCode::kIo, "cannot create " + dir + ": " + ec.message()};
+  for (auto& t : tasks_) {
+    std::lock_guard lock(t->mu);
     t->fd = ::open(t->file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (t->fd < 0) {
       return Error{ErrorCode::kIo, "cannot open " + t->file + " for appending: " + std::strerror(errno)};
     }
-    log->tasks_.push_back(std::move(t));
   }
-  return log;
+  return Ok{};
 }
 
 ResultLog::~ResultLog() {
@@ -110,20 +125,36 @@ bool ResultLog::accept(uint32_t task, uint64_t job, std::string_view json) {
       refuse_locked(t, job, ResultRejection::kDuplicate, "the job already has a result");
       return false;
   }
-  std::string line;
-  line.reserve(json.size() + 40);
-  line += "{\"job\":";
-  line += std::to_string(job);
-  line += ",\"result\":";
-  line += json;
-  line += "}\n";
-  if (!write_all(t.fd, line)) {
-    refuse_locked(t, job, ResultRejection::kWriteFailed, t.file + ": " + std::strerror(errno));
-    return false;
+  t.held.emplace(job, std::string(json));
+  return true;
+}
+
+void ResultLog::job_closed(const JobRecord& record) {
+  COEDGE_CHECK(record.task < tasks_.size());
+  Task& t = *tasks_[record.task];
+  std::lock_guard lock(t.mu);
+  auto it = t.held.find(record.id);
+  if (it == t.held.end()) return;
+  const std::string result = std::move(it->second);
+  t.held.erase(it);
+  std::string line = result_line(run_, record, result);
+  line += '\n';
+  if (t.fd < 0 || !write_all(t.fd, line)) {
+    refuse_locked(t, record.id, ResultRejection::kWriteFailed,
+                  t.file + ": " + (t.fd < 0 ? std::string("not open") : std::string(std::strerror(errno))));
+    return;
   }
   ++t.counts.written;
-  for (ResultSink* sink : sinks_) sink->on_result(task, job, json);
-  return true;
+  for (ResultSink* sink : sinks_) sink->on_result(record.task, record.id, result);
+}
+
+size_t ResultLog::held() const {
+  size_t n = 0;
+  for (const auto& t : tasks_) {
+    std::lock_guard lock(t->mu);
+    n += t->held.size();
+  }
+  return n;
 }
 
 size_t ResultLog::drain(uint32_t task, ipc::Ring& ring, ipc::Pool& pool) {

@@ -240,8 +240,8 @@ TEST(NodeConfigWire, GarbledInputIsAClearError) {
   EXPECT_TRUE(fails_with("{}", "format: not a node config (expected \"coedge-node-config\", got none)"));
   EXPECT_TRUE(fails_with(replaced(wire, "\"coedge-node-config\"", "\"coedge-scenario\""),
                          "format: not a node config"));
-  EXPECT_TRUE(fails_with(replaced(wire, "\"version\":1", "\"version\":2"),
-                         "version: this coedge reads version 1, got number 2 (are the agent and the server the "
+  EXPECT_TRUE(fails_with(replaced(wire, "\"version\":2", "\"version\":1"),
+                         "version: this coedge reads version 2, got number 1 (are the agent and the server the "
                          "same coedge build?)"));
   EXPECT_TRUE(fails_with(replaced(wire, "\"backend\":\"libtorch\",", ""), "backend: missing field"));
   EXPECT_TRUE(fails_with(replaced(wire, "\"backend\":", "\"extra\":1,\"backend\":"), "extra: unknown field"));

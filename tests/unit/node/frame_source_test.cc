@@ -84,6 +84,7 @@ TEST(FrameSourceTest, SyntheticFramesHaveTheSizeChangeEachFrameAndAreDeterminist
     EXPECT_EQ(fa->rows, 720);
     EXPECT_EQ(fa->type(), CV_8UC3);
     EXPECT_TRUE(same(*fa, *fb)) << "frame " << i << " differs between two sources";
+    EXPECT_EQ((*a)->origin().index, i) << "a synthetic frame's identity is its counter";
     if (i > 0) {
       EXPECT_FALSE(same(*fa, previous)) << "frame " << i << " repeats";
     }
@@ -126,9 +127,15 @@ TEST(FrameSourceTest, FolderReplaysImagesInNameOrderAndLoops) {
   auto source = node::open_frame_source(folder(dir.path(), true));
   ASSERT_TRUE(source.ok()) << source.error().message;
   EXPECT_EQ((*source)->describe(), "folder " + dir.path().string() + " (3 images)");
+  EXPECT_EQ((*source)->origin().file, "") << "no frame yet";
+  const std::vector<std::string> names{"a.PNG", "b.png", "c.bmp"};
+  size_t n = 0;
   for (int expected : {10, 20, 30, 10, 20, 30, 10}) {  // second pass comes from the cache
     auto frame = (*source)->next();
     ASSERT_TRUE(frame.ok()) << frame.error().message;
+    // The frame's identity: its file name, without the folder.
+    EXPECT_EQ((*source)->origin().file, names[n++ % 3]);
+    EXPECT_EQ((*source)->origin().index, -1);
     EXPECT_EQ(frame->type(), CV_8UC3);
     EXPECT_EQ(frame->size(), cv::Size(32, 24));
     EXPECT_EQ(tag_of(*frame), expected);
@@ -174,6 +181,7 @@ TEST(FrameSourceTest, CorruptImageIsAnErrorNamingItAndTheNextCallContinues) {
     EXPECT_EQ(tag_of(*a), 10);
     auto b = (*source)->next();
     ASSERT_FALSE(b.ok());
+    EXPECT_EQ((*source)->origin().file, "b.jpg") << "the frame that failed is named too";
     EXPECT_FALSE(node::is_end_of_frames(b.error()));
     EXPECT_NE(b.error().message.find((dir.path() / "b.jpg").string()), std::string::npos)
         << b.error().message;
@@ -259,6 +267,8 @@ TEST(FrameSourceTest, VideoIsReadBackAndLoops) {
     EXPECT_EQ(frame->type(), CV_8UC3);
     EXPECT_EQ(frame->size(), cv::Size(64, 48));
     EXPECT_NEAR(tag_of(*frame), 40 * (i % 4) + 20, 6) << "frame " << i;
+    EXPECT_EQ((*source)->origin().index, i % 4) << "the frame's index in the file, again from 0 after a loop";
+    EXPECT_EQ((*source)->origin().file, "");
   }
 }
 

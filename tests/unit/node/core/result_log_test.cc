@@ -1,7 +1,9 @@
-// The agent's writer of results.jsonl (node/core/result_log.h): what it writes, what it
-// refuses from an untrusted worker (each refusal counted by reason, the job untouched, the
-// other tasks undisturbed), its sinks, and — over a real segment, from another process —
-// a post worker's result reaching the file through the result ring.
+// The agent's writer of results.jsonl (node/core/result_log.h): what it writes (once the
+// job closes, with its outcome), what it refuses from an untrusted worker (each refusal
+// counted by reason, the job untouched, the other tasks undisturbed), its sinks, that it
+// touches no file before open_files and appends after an earlier run's lines, and — over a
+// real segment, from another process — a post worker's result reaching the file through
+// the result ring.
 #include "node/core/result_log.h"
 
 #include <gtest/gtest.h>
@@ -12,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <new>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -33,6 +36,16 @@ struct Recorder : ResultSink {
   }
 };
 
+RunContext run_context(const std::string& id = "run-1") {
+  RunContext run;
+  run.run_id = id;
+  run.node = "n";
+  run.epoch = at(0);
+  run.tasks = {"a", "b"};
+  run.sensors = {"cam"};
+  return run;
+}
+
 class ResultLogTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -40,16 +53,28 @@ class ResultLogTest : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("coedge-result-log-" + std::to_string(::getpid()) + "-" +
                                         std::to_string(counter++));
     fs::remove_all(dir_);
-    auto log = ResultLog::open(dir_.string(), {"a", "b"}, ledger_);
+    auto log = ResultLog::open(dir_.string(), {"a", "b"}, ledger_, run_context());
     ASSERT_TRUE(log.ok()) << log.error().message;
     log_ = std::move(*log);
   }
   void TearDown() override { fs::remove_all(dir_); }
 
+  // The job closes (met): its held result, if any, is written.
+  void close(uint64_t job) {
+    auto record = ledger_.done(job, JobRecord{}, at(50));
+    ASSERT_TRUE(record.has_value());
+    log_->job_closed(*record);
+  }
+  // Per line: {"job":N,"result":<the result's text as the worker sent it>}, the line's
+  // other fields left out (job_line_test checks them).
   std::vector<std::string> lines(const std::string& task) const {
     std::ifstream in(dir_ / "results" / (task + ".jsonl"));
     std::vector<std::string> out;
-    for (std::string l; std::getline(in, l);) out.push_back(l);
+    for (std::string l; std::getline(in, l);) {
+      const auto j = nlohmann::json::parse(l);  // throws (fails the test) on a torn line
+      const size_t at = l.find(",\"result\":");
+      out.push_back("{\"job\":" + j["job"].dump() + l.substr(at, l.size() - at));
+    }
     return out;
   }
   uint64_t refused(uint32_t task, ResultRejection why) const {
@@ -68,13 +93,69 @@ TEST_F(ResultLogTest, WritesOneLinePerResultOfAnOpenJobAndTellsItsSinks) {
   const uint64_t j2 = ledger_.release(1, at(0), at(100));
   EXPECT_TRUE(log_->accept(0, j1, R"({"top_class":3,"s":"a\"b"})"));
   EXPECT_TRUE(log_->accept(1, j2, R"( {"n":[1,2,{"x":null}]} )"));
+  EXPECT_TRUE(lines("a").empty()) << "held until the job closes";
+  EXPECT_EQ(log_->held(), 2u);
+  EXPECT_EQ(ledger_.open(), 2u) << "a result does not close its job";
+  close(j1);
+  close(j2);
+  EXPECT_EQ(log_->held(), 0u);
   EXPECT_EQ(lines("a"), std::vector<std::string>{"{\"job\":1,\"result\":{\"top_class\":3,\"s\":\"a\\\"b\"}}"});
   EXPECT_EQ(lines("b"), std::vector<std::string>{"{\"job\":2,\"result\": {\"n\":[1,2,{\"x\":null}]} }"});
   EXPECT_EQ(sink.seen, (std::vector<std::string>{"0/1 {\"top_class\":3,\"s\":\"a\\\"b\"}",
                                                  "1/2  {\"n\":[1,2,{\"x\":null}]} "}));
   EXPECT_EQ(log_->counts().written, 2u);
   EXPECT_EQ(log_->counts().refused, 0u);
-  EXPECT_EQ(ledger_.open(), 2u) << "a result does not close its job";
+}
+
+TEST_F(ResultLogTest, AJobDroppedAfterItsResultStillHasItsLineWithThatOutcome) {
+  const uint64_t job = ledger_.release(0, at(0), at(100));
+  EXPECT_TRUE(log_->accept(0, job, "{\"k\":1}"));
+  auto record = ledger_.drop(job, DropCause::kWorkerCrash, at(60));
+  ASSERT_TRUE(record.has_value());
+  log_->job_closed(*record);
+  std::ifstream in(dir_ / "results" / "a.jsonl");
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  const auto j = nlohmann::json::parse(line);
+  EXPECT_EQ(j["outcome"], "dropped");
+  EXPECT_EQ(j["reason"], "worker_crash");
+  EXPECT_EQ(j["run"], "run-1");
+  EXPECT_EQ(j["result"]["k"], 1);
+  // A job without a result writes nothing.
+  const uint64_t other = ledger_.release(0, at(0), at(100));
+  close(other);
+  EXPECT_EQ(log_->counts(0).written, 1u);
+}
+
+TEST(ResultLogFiles, NoFileBeforeOpenFilesThenAppendedAfterAnEarlierRun) {
+  const fs::path dir = fs::temp_directory_path() / ("coedge-result-append-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  JobLedger ledger(1, std::chrono::seconds(1));
+  auto first = ResultLog::open(dir.string(), {"a"}, ledger, run_context("first"));
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  const uint64_t j1 = ledger.release(0, at(0), at(100));
+  ASSERT_TRUE((*first)->accept(0, j1, "{}"));
+  (*first)->job_closed(*ledger.done(j1, JobRecord{}, at(10)));
+  first->reset();
+
+  // A second writer touches nothing until open_files (the run has started).
+  JobLedger ledger2(1, std::chrono::seconds(1));
+  auto second = ResultLog::create(dir.string(), {"a"}, ledger2);
+  fs::remove_all(dir / "results");
+  EXPECT_FALSE(fs::exists(dir / "results")) << "create() made the folder";
+  fs::create_directories(dir / "results");
+  std::ofstream(dir / "results" / "a.jsonl") << "{\"earlier\":true}\n";
+  ASSERT_TRUE(second->open_files(run_context("second")).ok());
+  const uint64_t j2 = ledger2.release(0, at(0), at(100));
+  ASSERT_TRUE(second->accept(0, j2, "{}"));
+  second->job_closed(*ledger2.done(j2, JobRecord{}, at(10)));
+  std::ifstream in(dir / "results" / "a.jsonl");
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0], "{\"earlier\":true}");
+  EXPECT_EQ(nlohmann::json::parse(lines[1])["run"], "second");
+  fs::remove_all(dir);
 }
 
 TEST_F(ResultLogTest, RefusesUnknownClosedOtherTasksAndDuplicateJobs) {
@@ -88,6 +169,7 @@ TEST_F(ResultLogTest, RefusesUnknownClosedOtherTasksAndDuplicateJobs) {
   EXPECT_FALSE(log_->accept(0, b1, "{}"));  // task b's job, from task a's worker
   EXPECT_TRUE(log_->accept(0, a1, "{\"n\":1}"));
   EXPECT_FALSE(log_->accept(0, a1, "{\"n\":2}"));
+  close(a1);
   EXPECT_EQ(refused(0, ResultRejection::kUnknownJob), 2u);
   EXPECT_EQ(refused(0, ResultRejection::kClosedJob), 1u);
   EXPECT_EQ(refused(0, ResultRejection::kOtherTask), 1u);
@@ -118,6 +200,7 @@ TEST_F(ResultLogTest, RefusesLineBreaksOversizedAndAnythingButOneJsonObject) {
   EXPECT_TRUE(lines("a").empty());
   // None of them used up the job's one result.
   EXPECT_TRUE(log_->accept(0, job, "{}"));
+  close(job);
   EXPECT_EQ(lines("a").size(), 1u);
 }
 
@@ -131,7 +214,7 @@ TEST_F(ResultLogTest, ARefusalDecidedElsewhereIsCountedByItsReason) {
 
 TEST(ResultLogOpen, AnUnwritableRunDirIsAnErrorNamingThePath) {
   JobLedger ledger(1, std::chrono::seconds(1));
-  auto log = ResultLog::open("/proc/coedge-no-such-dir", {"t"}, ledger);
+  auto log = ResultLog::open("/proc/coedge-no-such-dir", {"t"}, ledger, run_context());
   ASSERT_FALSE(log.ok());
   EXPECT_NE(log.error().message.find("/proc/coedge-no-such-dir"), std::string::npos) << log.error().message;
 }
@@ -144,7 +227,7 @@ TEST(ResultLogOpen, DoesNotFollowASymbolicLinkLeftWhereItsFileGoes) {
   std::ofstream(target) << "keep\n";
   fs::create_symlink(target, dir / "results" / "t.jsonl");
   JobLedger ledger(1, std::chrono::seconds(1));
-  auto log = ResultLog::open(dir.string(), {"t"}, ledger);
+  auto log = ResultLog::open(dir.string(), {"t"}, ledger, run_context());
   ASSERT_FALSE(log.ok());
   EXPECT_NE(log.error().message.find((dir / "results" / "t.jsonl").string()), std::string::npos) << log.error().message;
   std::ifstream in(target);
@@ -197,6 +280,8 @@ TEST_F(ResultLogTest, APostWorkersResultReachesResultsJsonlThroughTheSegment) {
   ipc::Ring ring = *(*segment)->ring(ipc::result_ring("a"));
   ipc::Pool pool = *(*segment)->pool(ipc::result_pool("a"));
   EXPECT_EQ(log_->drain(0, ring, pool), 5u);
+  close(j1);
+  close(j2);
   EXPECT_EQ(lines("a"), (std::vector<std::string>{"{\"job\":1,\"result\":{\"k\":1}}",
                                                   "{\"job\":2,\"result\":{\"k\":5}}"}));
   EXPECT_TRUE(lines("b").empty());
