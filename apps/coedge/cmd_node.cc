@@ -138,7 +138,9 @@ std::function<int()> add_node_command(CLI::App& app) {
       "node",
       "Run one edge node for real: its sensors, each task's pre- and post-processing workers "
       "(sandboxed), and one shared inference server that batches jobs under the local "
-      "scheduler. Prints progress and a per-task summary; stops cleanly on Ctrl-C.");
+      "scheduler. Prints progress and a per-task summary; stops cleanly on Ctrl-C. Appends "
+      "each job's result to RUN_DIR/results/TASK.jsonl, every line tagged with the run's id "
+      "(docs/schema/result-line.schema.json).");
   auto flags = std::make_shared<NodeFlags>();
   auto* config_opt = cmd->add_option("--config", flags->config, "the node's config file (docs/NODE_CONFIG.md)")
                          ->check(CLI::ExistingFile);
@@ -178,8 +180,9 @@ std::function<int()> add_node_command(CLI::App& app) {
                   "override: the models' profile set (from `coedge profile`); without one the "
                   "node measures its models at start");
   cmd->add_option("--metrics-port", flags->metrics_port, "override: Prometheus /metrics port (0: off)");
-  cmd->add_option("--jobs", flags->jobs, "override: write one JSON line per job to this file");
-  cmd->add_option("--run-dir", flags->run_dir, "override: the run's folder (logs, task folders, summary)");
+  cmd->add_option("--jobs", flags->jobs, "override: append one JSON line per job to this file, tagged with the run's id "
+                  "(docs/schema/job-line.schema.json)");
+  cmd->add_option("--run-dir", flags->run_dir, "override: the run's folder (results, logs, task folders, summary)");
   cmd->add_option("--summary", flags->summary, "write the summary JSON here (default RUN_DIR/summary.json)");
   cmd->add_option("--backend-threads", flags->backend_threads, "override: inference threads (0: all cores)");
   cmd->add_option("--crash-every", flags->crash_every,

@@ -327,6 +327,9 @@ int run_node_agent(const AgentOptions& options) {
   }
   MonotonicClock clock;
   const TimePoint epoch = clock.now();
+  // Opened once the run has started (below); declared first, so that it outlives every
+  // user of the accounting (the pipeline's threads close jobs until it is destroyed).
+  std::unique_ptr<JobLog> job_log;
   Accounting accounting(config, scenario, metrics, nullptr, epoch);
   // The one writer of every task's results (RUN_DIR/results/<task>.jsonl), in every
   // isolation mode. Its files, and the jobs file, are opened only once the run has started
@@ -409,7 +412,6 @@ int run_node_agent(const AgentOptions& options) {
   run.epoch = epoch;
   run.tasks = task_names;
   for (const config::SensorConfig& sensor : config.sensors) run.sensors.push_back(sensor.name);
-  std::unique_ptr<JobLog> job_log;
   if (!config.jobs_jsonl.empty()) {
     auto opened = JobLog::open(config.jobs_jsonl);
     if (!opened.ok()) {
