@@ -886,7 +886,7 @@ TEST_F(ResultContractTest, TwoRunsOfOneConfigGiveTwoDistinguishableResultSets) {
 }
 
 // A run that fails to start — an empty image folder, a labels file that does not name
-// every class, a missing model — leaves the previous run's results, jobs and summary
+// every class, a missing model, nms_iou on a classifier — leaves the previous run's results, jobs and summary
 // byte for byte as they were.
 TEST_F(ResultContractTest, ARunThatFailsToStartLeavesThePreviousFilesIntact) {
   const NodeRun first = run_node(write_detect_config("none"), {"--duration", "1s"});
@@ -911,6 +911,12 @@ TEST_F(ResultContractTest, ARunThatFailsToStartLeavesThePreviousFilesIntact) {
     text.replace(text.find(kModel), kModel.size(), (dir_ / "gone.onnx").string());
     std::ofstream(dir_ / "gone.yaml") << text;
     cases.push_back({"a missing model", "gone.onnx", dir_ / "gone.yaml"});
+    // nms_iou on a classifier (ResNet-18), found when the node reads the model file.
+    text = read_text(config);
+    text.replace(text.find(kModel), kModel.size(), COEDGE_BINARY_DIR "/models/resnet18-360.onnx");
+    text.replace(text.find(", labels: labels.txt"), std::string(", labels: labels.txt").size(), "");
+    std::ofstream(dir_ / "classifier.yaml") << text;
+    cases.push_back({"nms_iou on a classifier", "nms_iou is for detection models", dir_ / "classifier.yaml"});
   }
   for (const Case& c : cases) {
     const NodeRun run = run_node(c.config, {"--duration", "1s"});
