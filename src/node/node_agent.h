@@ -3,7 +3,10 @@
 // shared memory), one thread per sensor replaying frames at its tasks' periods — keeps the job
 // accounting, exports metrics, prints progress and a per-task summary, and stops cleanly
 // on request, closing every job still open. Every released job ends as met, overdue or
-// dropped, and the totals say so.
+// dropped, and the totals say so. Each run has a run id (summary.json's run_id); its
+// result lines (RUN_DIR/results/<task>.jsonl) and job lines (config.jobs_jsonl) carry it
+// and are appended, and both files are opened only once the run has started
+// (docs/NODE_CONFIG.md, "Results").
 #pragma once
 
 #include <atomic>
