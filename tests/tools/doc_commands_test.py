@@ -31,7 +31,9 @@ placeholder. The stand-in for a skipped command's output that a later command re
 (`results/profiles/machine.yaml`, written by `coedge profile --scenario ...`) is the
 shipped profile set of the generated models.
 
-Beyond code blocks, every `examples/...` path mentioned anywhere in those files must exist.
+The same goes for the commands in the header comments of the shipped examples
+(examples/**/*.yaml, the example workers' sources): a comment line holding `coedge ...`.
+Beyond code blocks, every `examples/...` path mentioned in the docs' prose must exist.
 Fails naming the doc file:line and the command, with the command's output.
 """
 import glob
@@ -96,6 +98,27 @@ def code_commands(path):
             elif text:
                 out.append((pending_line, text))
     return out
+
+
+def header_commands(path):
+    """(line, text) of the commands in a shipped example's header comments: a comment line
+    that holds `coedge ...` or `build/bin/coedge ...` (from there to the line's end)."""
+    out = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for number, line in enumerate(f, 1):
+            if not line.lstrip().startswith(("#", "//", "*", "/*")):
+                continue
+            m = re.search(r"(?:^|[\s:`(])((?:\./)?(?:build/bin/)?coedge [^`]*)", line)
+            if m and "coedge-" not in m.group(1).split()[0]:
+                out.append((number, m.group(1).strip().rstrip(")")))
+    return out
+
+
+def example_files(source):
+    found = []
+    for pattern in ("examples/*.yaml", "examples/**/*.yaml", "examples/**/*.c", "examples/**/*.cc"):
+        found += glob.glob(os.path.join(source, pattern), recursive=True)
+    return sorted(set(found))
 
 
 def expand_braces(text):
@@ -302,10 +325,12 @@ def main():
                 continue
             os.makedirs(os.path.join(work, os.path.dirname(out)), exist_ok=True)
             shutil.copyfile(os.path.join(source, stand_in), os.path.join(work, out))
-        for doc in doc_files(source):
+        pages = [(doc, code_commands(doc)) for doc in doc_files(source)]
+        pages += [(example, header_commands(example)) for example in example_files(source)]
+        for doc, commands in pages:
             rel = os.path.relpath(doc, source)
             written = set()  # files that earlier commands of this doc write
-            for number, text in code_commands(doc):
+            for number, text in commands:
                 for words in split_commands(text):
                     args, sudo = as_coedge(words)
                     if args is None:
@@ -316,7 +341,8 @@ def main():
                             continue  # an earlier command's output
                         resolved = os.path.join(build, path[len("build/"):]) if path.startswith("build/") \
                             else os.path.join(source, path)
-                        if not os.path.exists(resolved):
+                        exists = glob.glob(resolved) if "*" in path else os.path.exists(resolved)
+                        if not exists:
                             failures.append(f"{where}\n    names {path}, which does not exist")
                     written |= set(output_paths(args))
                     verdict, reason = classify(args, sudo)
