@@ -247,7 +247,8 @@ double percentile(std::vector<double> v, double p) {
 // node can use (every model of the node, under its config name): `coedge profile` names a
 // model after its file's stem, or after --name when given one file. When the names are not
 // the stems of several files, one command cannot do it: the node measures at start instead.
-std::string reprofile_command(const config::NodeConfig& config, const std::string& coedge_exe) {
+// `cluster`: a cluster node takes its profiles from its scenario's `profiles:`, not --profiles.
+std::string reprofile_command(const config::NodeConfig& config, const std::string& coedge_exe, bool cluster) {
   std::string cmd = coedge_exe.empty() ? "coedge" : coedge_exe;
   cmd += " profile";
   bool stems = true;
@@ -260,7 +261,7 @@ std::string reprofile_command(const config::NodeConfig& config, const std::strin
   if (config.backend != "opencv") cmd += " --backend " + config.backend;
   if (config.backend_threads > 0) cmd += " --threads " + std::to_string(config.backend_threads);
   const std::string out = "results/profiles/" + config.name + ".yaml";
-  return cmd + " -o " + out + "; then run with --profiles " + out;
+  return cmd + " -o " + out + (cluster ? "; then name it in the scenario's `profiles:`" : "; then run with --profiles " + out);
 }
 
 // The agent's side of the profile check (node/core/profile_check.h): NodeMetrics' batch
@@ -270,8 +271,8 @@ std::string reprofile_command(const config::NodeConfig& config, const std::strin
 class ProfileMonitor {
  public:
   ProfileMonitor(const config::NodeConfig& config, NodeMetrics& metrics, const Clock& clock,
-                 std::string reprofile)
-      : config_(config), metrics_(metrics), clock_(clock), reprofile_(std::move(reprofile)),
+                 std::string reprofile, bool cluster)
+      : config_(config), metrics_(metrics), clock_(clock), reprofile_(std::move(reprofile)), cluster_(cluster),
         check_(config.models, config.profile_margin), start_(clock.now()) {}
 
   void set_start(TimePoint start) {
@@ -296,12 +297,12 @@ class ProfileMonitor {
                   slower ? "over" : "under", slower ? 1 + check_.margin() : 1 / (1 + check_.margin()),
                   check_.margin());
     std::string text = line;
-    text += slower ? "; plans made with this profile are optimistic and deadlines will be missed"
+    text += slower ? "; plans made with this profile are optimistic and may miss deadlines"
                    : "; plans made with this profile are pessimistic and leave capacity unused";
     text += " (profile from " + profile_source() + "). ";
     text += reprofile_.empty() ? "Re-profile: leave `profiles:` out of the config to measure the models at start"
-                               : "Re-profile on this machine: " + reprofile_ +
-                                     " (or leave `profiles:` out of the config to measure at start)";
+                               : "Re-profile on this machine: " + reprofile_;
+    if (!reprofile_.empty() && !cluster_) text += " (or leave `profiles:` out of the config to measure at start)";
     log(config_, text);
     if (slower) metrics_.on_profile_warning(m);
   }
@@ -344,6 +345,7 @@ class ProfileMonitor {
   NodeMetrics& metrics_;
   const Clock& clock_;
   const std::string reprofile_;
+  const bool cluster_;
   mutable std::mutex mu_;
   ProfileCheck check_;       // guarded by mu_
   std::vector<double> at_s_;  // guarded by mu_; per finding, seconds since start_
@@ -397,7 +399,9 @@ int run_node_agent(const AgentOptions& options) {
   MonotonicClock clock;
   const TimePoint epoch = clock.now();
   // Before any batch can run (the observer is not synchronised with on_batch).
-  ProfileMonitor profile_monitor(config, metrics, clock, reprofile_command(config, options.coedge_exe));
+  const bool cluster_node = static_cast<bool>(options.feed.start);
+  ProfileMonitor profile_monitor(config, metrics, clock, reprofile_command(config, options.coedge_exe, cluster_node),
+                                 cluster_node);
   metrics.set_batch_observer(
       [&profile_monitor](uint32_t m, int b, Duration d) { profile_monitor.on_batch(m, b, d); });
   Accounting accounting(config, scenario, metrics, job_log.get(), epoch);
