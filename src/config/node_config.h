@@ -74,6 +74,9 @@ struct NodeConfig {
   // at start (until then their exe_time is zero).
   std::string profiles;
   Duration window = std::chrono::seconds(10);   // rolling miss-rate window
+  // The agent warns when a model's measured batch times exceed its profile by more than
+  // this fraction (node/core/profile_check.h); agent-side only, not sent to the server.
+  double profile_margin = 0.25;
   Duration duration{};               // 0: run until SIGINT/SIGTERM
   Duration hang_timeout = std::chrono::seconds(3);  // a worker silent this long is killed
   int metrics_port = 0;              // Prometheus /metrics port; 0: off

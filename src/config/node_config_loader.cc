@@ -39,7 +39,7 @@ namespace fs = std::filesystem;
 
 constexpr std::string_view kTopKeys[] = {
     "node",   "scheduler", "isolation", "run_dir",      "backend", "profiles", "window",
-    "duration", "hang_timeout", "metrics", "models", "sensors", "tasks"};
+    "duration", "hang_timeout", "metrics", "models", "sensors", "tasks", "profile_margin"};
 constexpr std::string_view kBackendKeys[] = {"name", "threads"};
 constexpr std::string_view kMetricsKeys[] = {"port", "jobs"};
 constexpr std::string_view kModelKeys[] = {"name", "file", "labels"};
@@ -161,6 +161,17 @@ class NodeConfigParser {
         problems_.add(f->mark(), f->path, "must be at least 1ms, got " + describe(f->value));
       } else if (d) {
         config_.window = *d;
+      }
+    }
+    if (const Field* f = get("profile_margin")) {
+      // A fraction above the profile, e.g. 0.25: warn past 1.25 x ExeTime. 100 = 101 x.
+      std::optional<double> m = read_number(*f, problems_);
+      if (m && (*m < 0 || *m > 100)) {
+        problems_.add(f->mark(), f->path,
+                      "must be a number from 0 to 100 (0.25 warns when batches take over 1.25 x "
+                      "their profiled time), got " + describe(f->value));
+      } else if (m) {
+        config_.profile_margin = *m;
       }
     }
     if (const Field* f = get("duration")) {

@@ -122,6 +122,19 @@ NodeMetrics::NodeMetrics(std::string node, std::vector<std::string> tasks,
                     .Help("Jobs waiting for inference on a model")
                     .Labels(node_label)
                     .Register(*registry_);
+  auto& profile_ratio = prometheus::BuildGauge()
+                            .Name("coedge_model_profile_ratio")
+                            .Help("Measured over profiled ExeTime of a model: the median of the first "
+                                  "batches of each size over the profile's time for that size, the "
+                                  "largest over the sizes judged so far; 0 before any is judged")
+                            .Labels(node_label)
+                            .Register(*registry_);
+  auto& profile_warnings = prometheus::BuildCounter()
+                               .Name("coedge_profile_warnings_total")
+                               .Help("Batch sizes of a model whose measured times exceeded the "
+                                     "profile by more than the node's profile_margin")
+                               .Labels(node_label)
+                               .Register(*registry_);
   auto& server_restarts = prometheus::BuildCounter()
                               .Name("coedge_server_restarts_total")
                               .Help("Restarts of the inference server")
@@ -154,6 +167,8 @@ NodeMetrics::NodeMetrics(std::string node, std::vector<std::string> tasks,
     s.batch_size = &batch_size.Add({{"model", name}}, batch_buckets());
     s.inference = &inference.Add({{"model", name}}, seconds_buckets());
     s.queue = &queue.Add({{"model", name}});
+    s.profile_ratio = &profile_ratio.Add({{"model", name}});
+    s.profile_warnings = &profile_warnings.Add({{"model", name}});
     model_series_.push_back(s);
   }
 }
@@ -238,7 +253,12 @@ void NodeMetrics::on_batch(uint32_t m, int batch_size, Duration forward_time) {
   const ModelSeries& s = model(m);
   s.batch_size->Observe(batch_size);
   s.inference->Observe(to_s(forward_time));
+  if (batch_observer_) batch_observer_(m, batch_size, forward_time);
 }
+
+void NodeMetrics::set_profile_ratio(uint32_t m, double ratio) { model(m).profile_ratio->Set(ratio); }
+
+void NodeMetrics::on_profile_warning(uint32_t m) { model(m).profile_warnings->Increment(); }
 
 void NodeMetrics::set_queue_length(uint32_t m, size_t jobs) {
   model(m).queue->Set(static_cast<double>(jobs));

@@ -13,6 +13,7 @@
 #include <array>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -54,6 +55,15 @@ class NodeMetrics {
   // the end-to-end latency of met/overdue jobs and the duration of every stage reached.
   void on_finished(const JobRecord& job);
   void on_batch(uint32_t model, int batch_size, Duration forward_time);
+  // Called by on_batch() with its arguments, on on_batch()'s thread (the agent feeds its
+  // profile check from here: node/core/profile_check.h). REQUIRES: set before the first
+  // on_batch(), and safe to call from any thread.
+  using BatchObserver = std::function<void(uint32_t model, int batch_size, Duration forward_time)>;
+  void set_batch_observer(BatchObserver observer) { batch_observer_ = std::move(observer); }
+  // The model's measured/profiled ExeTime ratio (profile_check.h), and one profile warning
+  // (the measured batch times exceed the profile by more than the margin).
+  void set_profile_ratio(uint32_t model, double ratio);
+  void on_profile_warning(uint32_t model);
   void set_queue_length(uint32_t model, size_t jobs);
   void set_window_miss_rate(uint32_t task, double rate);
   void on_worker_restart(uint32_t task, std::string_view role);  // role "pre" or "post"
@@ -83,6 +93,8 @@ class NodeMetrics {
     prometheus::Histogram* batch_size = nullptr;
     prometheus::Histogram* inference = nullptr;
     prometheus::Gauge* queue = nullptr;
+    prometheus::Gauge* profile_ratio = nullptr;
+    prometheus::Counter* profile_warnings = nullptr;
   };
 
   const TaskSeries& task(uint32_t index) const;
@@ -97,6 +109,7 @@ class NodeMetrics {
   std::vector<TaskSeries> task_series_;
   std::vector<ModelSeries> model_series_;
   prometheus::Counter* server_restarts_ = nullptr;
+  BatchObserver batch_observer_;
 
   mutable std::mutex exposer_mutex_;
   std::unique_ptr<prometheus::Exposer> exposer_;  // guarded by exposer_mutex_

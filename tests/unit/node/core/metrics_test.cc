@@ -224,6 +224,29 @@ TEST_F(MetricsTest, BatchesQueuesMissRatesAndRestarts) {
   EXPECT_EQ(value(s, "coedge_server_restarts_total", {}), 1);
 }
 
+TEST_F(MetricsTest, ProfileRatioWarningsAndTheBatchObserver) {
+  std::vector<std::pair<uint32_t, int>> seen;
+  metrics_.set_batch_observer([&](uint32_t m, int b, Duration d) {
+    EXPECT_EQ(d, std::chrono::milliseconds(8));
+    seen.emplace_back(m, b);
+  });
+  metrics_.on_batch(0, 3, std::chrono::milliseconds(8));
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0], std::make_pair(0u, 3));
+  auto s = parse(metrics_.text());
+  const Labels yolo = {{"model", "yolo"}};
+  EXPECT_EQ(value(s, "coedge_model_profile_ratio", yolo), 0);
+  EXPECT_EQ(value(s, "coedge_profile_warnings_total", yolo), 0);
+  metrics_.set_profile_ratio(0, 2.5);
+  metrics_.on_profile_warning(0);
+  s = parse(metrics_.text());
+  EXPECT_EQ(value(s, "coedge_model_profile_ratio", yolo), 2.5);
+  EXPECT_EQ(value(s, "coedge_profile_warnings_total", yolo), 1);
+  const std::string text = metrics_.text();
+  EXPECT_NE(text.find("# TYPE coedge_model_profile_ratio gauge"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE coedge_profile_warnings_total counter"), std::string::npos);
+}
+
 TEST_F(MetricsTest, ConcurrentEventsAreAllCounted) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
