@@ -8,7 +8,8 @@
 //  - a cluster run's (`coedge cluster --out DIR`, or the master's --out folder):
 //    master/summary.json (outcomes, allocation, "why"), master/windows.jsonl (plan
 //    changes with their explanations) and any jobs.jsonl below DIR (the nodes' job lines);
-//  - a node's folder holding jobs.jsonl (its metrics.jobs file).
+//  - a node's run folder (`coedge node`: summary.json with "node", and jobs.jsonl when
+//    it ran with --jobs there), or any folder holding a jobs.jsonl.
 // Job lines are read tolerantly: unknown fields are ignored, missing ones skip a stage.
 // What the folder lacks is named with the option that produces it. Exit codes: 0, 1 when
 // the folder or a file cannot be read, 2 for an unknown task or a folder that is no run.
@@ -396,6 +397,54 @@ std::string explain_cluster(const fs::path& dir, const fs::path& summary_path, c
   return out + stage_report(jobs, known(files));
 }
 
+// A node's run folder (`coedge node`): its summary.json ("node", "tasks": [...], with
+// each task's mean stage times) and the job lines, if any.
+std::string explain_node(const fs::path& dir, const json& summary, const std::string& task) {
+  const json* entry = nullptr;
+  std::vector<std::string> names;
+  for (const json& t : summary["tasks"]) {
+    names.push_back(t.value("task", std::string()));
+    if (names.back() == task) entry = &t;
+  }
+  if (!entry)
+    throw Failure{kExitBadInput, "no task '" + task + "' in " + (dir / "summary.json").string() + "; its tasks: " + known(names)};
+  const json& t = *entry;
+  const std::string node = summary.value("node", std::string("?"));
+  const std::string model = t.value("model", std::string("?"));
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "Task %s (node %s's run, scheduler %s)\n  model %s; released %llu: met %llu, overdue %llu, dropped "
+                "%llu; miss rate %.2f%%\n",
+                task.c_str(), node.c_str(), summary.value("scheduler", std::string("?")).c_str(), model.c_str(),
+                t.value("released", 0ULL), t.value("met", 0ULL), t.value("overdue", 0ULL), t.value("dropped", 0ULL),
+                100.0 * t.value("miss_rate", 0.0));
+  std::string out = line;
+  std::string shared, shared_model;
+  for (const json& o : summary["tasks"]) {
+    const std::string name = o.value("task", std::string());
+    if (name == task) continue;
+    shared += (shared.empty() ? "" : ", ") + name + " (" + o.value("model", std::string("?")) + ")";
+    if (o.value("model", std::string()) == model) shared_model += (shared_model.empty() ? "" : ", ") + name;
+  }
+  out += "  shares " + node + " with: " + (shared.empty() ? std::string("no other task") : shared) + "\n";
+  out += "  shares its model " + model + " there with: " + (shared_model.empty() ? std::string("no other task") : shared_model) + "\n";
+  if (t.contains("stage_ms") && t["stage_ms"].is_object()) {
+    out += "  mean ms per stage over its finished jobs:";
+    for (const auto& [stage, ms] : t["stage_ms"].items())
+      if (ms.is_number()) {
+        std::snprintf(line, sizeof line, " %s %.1f", stage.c_str(), ms.get<double>());
+        out += line;
+      }
+    out += "\n";
+  }
+  std::vector<std::string> files;
+  const auto jobs = node_jobs(dir, task, files);
+  if (jobs.empty())
+    return out + "Stage by stage per outcome: no jobs.jsonl with " + task + " in " + dir.string() +
+           "; run the node with `coedge node --jobs FILE` (or `metrics: {jobs: FILE}` in its config).\n";
+  return out + stage_report(jobs, known(files));
+}
+
 int fail(int code, const std::string& message) {
   std::fprintf(stderr, "coedge explain: %s\n", message.c_str());
   return code;
@@ -419,7 +468,9 @@ int run_explain(const std::string& dir_text, const std::string& task) {
     std::string text;
     if (fs::exists(dir / "summary.json")) {
       const json summary = read_json(dir / "summary.json");
-      if (summary.contains("tasks") && summary["tasks"].is_array())
+      if (summary.contains("node") && summary.contains("tasks") && summary["tasks"].is_array())
+        text = explain_node(dir, summary, task);
+      else if (summary.contains("tasks") && summary["tasks"].is_array())
         text = explain_cluster(dir, dir / "summary.json", task);
       else
         text = explain_sim(dir, summary, task);

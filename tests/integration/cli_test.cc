@@ -426,4 +426,21 @@ TEST(CliExplain, ExplainReadsANodesJobLinesTolerantly) {
   EXPECT_EQ(coedge("explain " + dir.string() + " Other").code, 2);
 }
 
+TEST(CliExplain, ExplainReadsANodesRunFolder) {
+  const auto dir = temp_dir("explain-node-run");
+  std::ofstream(dir / "summary.json")
+      << R"({"node":"n1","scheduler":"coedge","tasks":[)"
+         R"({"task":"A","model":"resnet","released":10,"met":7,"overdue":2,"dropped":1,"miss_rate":0.3,)"
+         R"("stage_ms":{"pre":5.0,"queue":40.0,"inference":300.0,"post":2.0}},)"
+         R"({"task":"B","model":"resnet","released":10,"met":10,"overdue":0,"dropped":0,"miss_rate":0.0}]})";
+  const CliRun r = coedge("explain " + dir.string() + " A");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("node n1's run"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("shares its model resnet there with: B"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("inference 300.0"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("coedge node --jobs"), std::string::npos) << r.output;
+  std::ofstream(dir / "other.txt") << "x";
+  EXPECT_EQ(coedge("explain " + (dir / "other.txt").string() + " A").code, 2);  // not a folder
+}
+
 }  // namespace
