@@ -279,6 +279,23 @@ std::vector<TaskWhy> explain_tasks(const Scenario& s, const SimResult& r, const 
   return out;
 }
 
+namespace {
+// The "why" lines of one run for a table: unplaced tasks first, at most kMaxWhyLines.
+std::string why_block(const std::vector<TaskWhy>& whys) {
+  std::vector<const TaskWhy*> order;
+  for (const TaskWhy& w : whys)
+    if (w.status == "unplaced") order.push_back(&w);
+  for (const TaskWhy& w : whys)
+    if (w.status != "unplaced") order.push_back(&w);
+  std::string out;
+  for (size_t i = 0; i < order.size() && i < kMaxWhyLines; ++i) out += "  " + order[i]->text + "\n";
+  if (order.size() > kMaxWhyLines)
+    out += fmt("  ... %zu more: summary.json's \"why\" has every task, `coedge explain DIR TASK` one\n",
+               order.size() - kMaxWhyLines);
+  return out;
+}
+}  // namespace
+
 MissRateBound comparison_bound(const Scenario& scenario, const std::vector<SimResult>& results) {
   MissRateBound best = miss_rate_lower_bound(scenario);
   bool first = true;
@@ -338,10 +355,7 @@ std::string format_run(const Scenario& scenario, const SimResult& result,
              summary.accelerator_utilisation * 100.0, summary.plan_changes,
              static_cast<unsigned long long>(result.events));
   const auto whys = explain_tasks(scenario, result, summary);
-  if (!whys.empty()) {
-    out += "\nWhy:\n";
-    for (const TaskWhy& w : whys) out += "  " + w.text + "\n";
-  }
+  if (!whys.empty()) out += "\nWhy:\n" + why_block(whys);
   return out;
 }
 
@@ -382,11 +396,12 @@ std::string format_comparison(const Scenario& scenario, const std::vector<SimRes
   std::string why_text;
   std::vector<std::pair<std::string, std::vector<std::string>>> shared;  // line, labels
   for (size_t i = 0; i < results.size() && i < summaries.size(); ++i) {
-    for (const TaskWhy& w : explain_tasks(scenario, results[i], summaries[i])) {
-      if (i == 0) {
-        why_text += "  " + w.text + "\n";
-        continue;
-      }
+    const auto whys = explain_tasks(scenario, results[i], summaries[i]);
+    if (i == 0) {
+      why_text = why_block(whys);
+      continue;
+    }
+    for (const TaskWhy& w : whys) {
       if (w.status != "unplaced") continue;
       auto it = std::find_if(shared.begin(), shared.end(), [&](const auto& p) { return p.first == w.text; });
       if (it == shared.end()) shared.push_back({w.text, {summaries[i].label}});
@@ -396,7 +411,12 @@ std::string format_comparison(const Scenario& scenario, const std::vector<SimRes
   if (!why_text.empty()) out += "Why, for " + summaries.front().label + ":\n" + why_text + "\n";
   if (!shared.empty()) {
     out += "Unplaced tasks of the other policies:\n";
+    size_t shown = 0;
     for (const auto& [line, labels] : shared) {
+      if (shown++ == kMaxWhyLines) {
+        out += fmt("  ... %zu more (summary.json's \"why\" in each policy's folder)\n", shared.size() - kMaxWhyLines);
+        break;
+      }
       std::string names;
       for (const std::string& l : labels) names += (names.empty() ? "" : ", ") + l;
       out += "  [" + names + "] " + line + "\n";

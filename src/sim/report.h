@@ -51,6 +51,9 @@ struct TaskWhy {
 };
 std::vector<TaskWhy> explain_tasks(const Scenario& scenario, const SimResult& result,
                                    const RunSummary& summary);
+// The tables print at most this many "why" lines per policy (unplaced first), and say
+// how many more summary.json holds: a city of a thousand nodes has hundreds.
+inline constexpr size_t kMaxWhyLines = 20;
 
 std::string format_run(const Scenario& scenario, const SimResult& result,
                        const RunSummary& summary);
