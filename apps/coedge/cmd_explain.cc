@@ -289,7 +289,7 @@ std::string explain_sim(const fs::path& dir, const json& summary, const std::str
 
 // --- a real run's folder ----------------------------------------------------------------
 
-// Job lines of `task` in every jobs.jsonl at most three levels below `dir`.
+// Job lines of `task` in every jobs*.jsonl at most three levels below `dir`, in path order.
 std::vector<JobTimes> node_jobs(const fs::path& dir, const std::string& task, std::vector<std::string>& files) {
   std::vector<JobTimes> jobs;
   std::vector<fs::path> found;
@@ -297,7 +297,11 @@ std::vector<JobTimes> node_jobs(const fs::path& dir, const std::string& task, st
   for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
        it.increment(ec)) {
     if (it.depth() > 3) it.disable_recursion_pending();
-    if (it->path().filename() == "jobs.jsonl") found.push_back(it->path());
+    // jobs.jsonl, or a per-run variant such as jobs-RUN.jsonl.
+    const std::string name = it->path().filename().string();
+    if (it->is_regular_file(ec) && name.rfind("jobs", 0) == 0 && name.size() >= 10 &&
+        name.compare(name.size() - 6, 6, ".jsonl") == 0)
+      found.push_back(it->path());
   }
   std::sort(found.begin(), found.end());
   for (const fs::path& p : found) {
@@ -445,6 +449,15 @@ std::string explain_node(const fs::path& dir, const json& summary, const std::st
   return out + stage_report(jobs, known(files));
 }
 
+bool has_job_lines(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("jobs", 0) == 0 && name.size() >= 10 && name.compare(name.size() - 6, 6, ".jsonl") == 0) return true;
+  }
+  return false;
+}
+
 int fail(int code, const std::string& message) {
   std::fprintf(stderr, "coedge explain: %s\n", message.c_str());
   return code;
@@ -476,7 +489,7 @@ int run_explain(const std::string& dir_text, const std::string& task) {
         text = explain_sim(dir, summary, task);
     } else if (fs::exists(dir / "master" / "summary.json")) {
       text = explain_cluster(dir, dir / "master" / "summary.json", task);
-    } else if (fs::exists(dir / "jobs.jsonl")) {
+    } else if (has_job_lines(dir)) {
       std::vector<std::string> files;
       const auto jobs = node_jobs(dir, task, files);
       if (jobs.empty()) return fail(kExitBadInput, "no job line of task '" + task + "' in " + known(files));
