@@ -24,5 +24,6 @@ std::function<int()> add_camera_command(CLI::App& app);
 std::function<int()> add_cluster_command(CLI::App& app);
 std::function<int()> add_demo_command(CLI::App& app);
 std::function<int()> add_policies_command(CLI::App& app);
+std::function<int()> add_explain_command(CLI::App& app);
 
 }  // namespace coedge::app

@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   auto cluster = coedge::app::add_cluster_command(app);
   auto demo = coedge::app::add_demo_command(app);
   auto policies = coedge::app::add_policies_command(app);
+  auto explain = coedge::app::add_explain_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -59,6 +60,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("cluster")) return cluster();
     if (app.got_subcommand("demo")) return demo();
     if (app.got_subcommand("policies")) return policies();
+    if (app.got_subcommand("explain")) return explain();
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "coedge: out of memory (the scenario is too large for this machine)\n");
     return coedge::app::kExitFailure;

@@ -22,6 +22,18 @@ std::string describe(const Scenario& s, const policy::PlanRecord& r) {
          ")";
 }
 
+std::string describe_with_why(const Scenario& s, const policy::PlanRecord& r) {
+  std::string out = describe(s, r);
+  if (r.why) out += ": " + policy::describe(s, *r.why);
+  if (r.why && r.why->eviction && r.why->eviction->violator != kNone) {
+    const policy::EvictionCause& e = *r.why->eviction;
+    char rates[96];
+    std::snprintf(rates, sizeof rates, " missed %.2f%% > epsilon %.2f%%", 100 * e.miss_rate, 100 * e.epsilon);
+    out += "; evicted because " + s.tasks[e.violator].name + rates + " on " + s.nodes[e.node].name;
+  }
+  return out;
+}
+
 MasterCore::MasterCore(const Scenario& scenario, MasterConfig config, TimePoint now)
     : scenario_(scenario),
       config_(std::move(config)),
@@ -30,7 +42,8 @@ MasterCore::MasterCore(const Scenario& scenario, MasterConfig config, TimePoint 
       alive_(scenario.nodes.size(), false),
       nodes_(scenario.nodes.size()),
       started_(now),
-      next_note_(now + config_.waiting_note_every) {
+      next_note_(now + config_.waiting_note_every),
+      evictions_(scenario.tasks.size(), 0) {
   COEDGE_CHECK(config_.window.count() > 0);
   for (const TaskSpec& task : scenario.tasks) longest_deadline_ = std::max(longest_deadline_, task.deadline);
 }
@@ -162,7 +175,9 @@ void MasterCore::start_running(TimePoint now, int64_t wall_now_ns, Actions& out)
   std::vector<policy::PlanRecord> records;
   publish(dispatcher_->initial(records), now, wall_now_ns, out);
   for (const policy::PlanRecord& r : records)
-    if (r.reason == policy::PlanReason::kUnplaceable) out.logs.push_back("stage 1: " + describe(scenario_, r));
+    if (r.reason == policy::PlanReason::kUnplaceable) out.logs.push_back("stage 1: " + describe_with_why(scenario_, r));
+  records.clear();
+  dispatcher_->take_waiting_notes(records);  // stage 1's reasons are in its records already
   (void)state_.window(TimePoint{});  // windows count from here
   out.logs.push_back("running" +
                      (config_.duration.count() > 0 ? " for " + format_duration(config_.duration)
@@ -186,7 +201,9 @@ void MasterCore::tick_running(TimePoint now, int64_t wall_now_ns, Actions& out) 
       std::snprintf(when, sizeof when, "%.1fs (unix %.3f s): node ", t, static_cast<double>(wall_now_ns) / 1e9);
       out.logs.push_back(when + name + " is lost (liveliness)");
       if (auto plan = dispatcher_->on_node_lost(c.node, records)) {
-        for (const policy::PlanRecord& r : records) out.logs.push_back("  " + describe(scenario_, r));
+        for (const policy::PlanRecord& r : records) out.logs.push_back("  " + describe_with_why(scenario_, r));
+        records.clear();
+        dispatcher_->take_waiting_notes(records);  // given in the records above
         publish(*plan, now, wall_now_ns, out);
       } else {
         out.logs.push_back("  the " + config_.dispatcher.text() +
@@ -211,8 +228,14 @@ void MasterCore::close_window(TimePoint now, int64_t wall_now_ns, Actions& out) 
   record.t = since_start(now);
   record.report = state_.window(TimePoint{} + (now - run_start_));
   const policy::Plan plan = dispatcher_->update(record.report, record.changes);
-  for (const policy::PlanRecord& r : record.changes)
-    out.logs.push_back("window " + std::to_string(record.window) + ": " + describe(scenario_, r));
+  dispatcher_->take_waiting_notes(record.waiting);
+  for (const policy::PlanRecord& r : record.changes) {
+    out.logs.push_back("window " + std::to_string(record.window) + ": " + describe_with_why(scenario_, r));
+    if (r.reason == policy::PlanReason::kEvicted) ++evictions_[r.task];
+  }
+  for (const policy::PlanRecord& r : record.waiting)  // only when its reason changed
+    out.logs.push_back("window " + std::to_string(record.window) + ": " + scenario_.tasks[r.task].name +
+                       " still waits: " + (r.why ? policy::describe(scenario_, *r.why) : std::string("?")));
   out.windows.push_back(std::move(record));
   publish(plan, now, wall_now_ns, out);
   // The next window ends on the grid of the first plan. A tick later than a whole window
@@ -349,6 +372,46 @@ MasterSummary MasterCore::summary() const {
     for (TaskIndex task = 0; task < current_.size(); ++task)
       if (current_[task] == k) n.tasks.push_back(scenario_.tasks[task].name);
     s.nodes.push_back(std::move(n));
+  }
+  // Why: the dispatcher's present view of each task that did not do well.
+  for (TaskIndex task = 0; task < accounts.size() && !current_.empty(); ++task) {
+    const TaskSpec& spec = scenario_.tasks[task];
+    const NodeIndex k = current_[task];
+    const double miss = accounts[task].miss_rate();
+    TaskWhy why;
+    why.task = spec.name;
+    why.evictions = evictions_[task];
+    const policy::Explanation explanation = dispatcher_->explain(task);
+    char rates[96];
+    std::snprintf(rates, sizeof rates, " missed %.2f%% > epsilon %.2f%%", 100 * miss, 100 * spec.epsilon);
+    if (k == kNone) {
+      why.status = "unplaced";
+      why.text = spec.name + " unplaced: " + policy::describe(scenario_, explanation);
+    } else if (accounts[task].released > 0 && miss > spec.epsilon) {
+      why.status = "misses_epsilon";
+      std::string sharing;
+      for (TaskIndex j = 0; j < current_.size(); ++j)
+        if (j != task && current_[j] == k)
+          sharing += (sharing.empty() ? "" : ", ") + scenario_.tasks[j].name + " (" +
+                     scenario_.models[scenario_.tasks[j].model].name + ")";
+      const bool own = !explanation.candidates.empty() && explanation.candidates.front().node == k;
+      const policy::NodeEstimate e = own ? explanation.candidates.front()
+                                         : policy::estimate_in_plan(scenario_, policy::Plan{current_}, task);
+      char alpha[48];
+      std::snprintf(alpha, sizeof alpha, "; node alpha %.2f", e.alpha);
+      why.text = spec.name + rates + ", on " + policy::describe_estimate(scenario_, spec, e) +
+                 (own ? "" : " (Eq. 3 for this placement; the dispatcher keeps no estimate)") + alpha + "; " +
+                 (sharing.empty() ? "alone on " + scenario_.nodes[k].name
+                                  : "shares " + scenario_.nodes[k].name + " with " + sharing);
+    } else if (why.evictions > 0) {
+      why.status = "evicted";
+      why.text = spec.name + " on " + scenario_.nodes[k].name + " at the end";
+    } else {
+      continue;
+    }
+    if (why.evictions > 0) why.text += "; evicted " + std::to_string(why.evictions) + " time(s)";
+    why.explanation_json = policy::to_json(scenario_, explanation);
+    s.why.push_back(std::move(why));
   }
   return s;
 }

@@ -90,6 +90,19 @@ struct WindowRecord {
   double t = 0;     // seconds since the first plan, when it closed
   policy::WindowReport report;            // per task (scenario order) and measured links
   std::vector<policy::PlanRecord> changes;  // what stage 2 changed
+  // Stage 2's word on tasks it could not re-admit, when the reason changed
+  // (Dispatcher::take_waiting_notes); each with `why`.
+  std::vector<policy::PlanRecord> waiting;
+};
+
+// Why a task did not do well at the end of the run (summary.json's "why"): unplaced,
+// missing its epsilon, or evicted during the run.
+struct TaskWhy {
+  std::string task;
+  std::string status;  // "unplaced", "misses_epsilon" or "evicted"
+  std::string text;    // one line, the task's name first
+  std::string explanation_json;  // policy::to_json of the dispatcher's explain()
+  uint32_t evictions = 0;
 };
 
 // Per task, the final accounting (a "tasks" entry of summary.json).
@@ -137,6 +150,7 @@ struct MasterSummary {
   TaskAccount totals;
   std::vector<std::pair<std::string, ClusterState::MeasuredProfile>> measured_profiles;  // measured ones
   std::vector<NodeSummary> nodes;  // scenario order
+  std::vector<TaskWhy> why;        // scenario order, only the tasks that need one
   // Every released job ended met, overdue or dropped, and no node closed more than released.
   bool accounted() const {
     return totals.surplus == 0 && totals.met + totals.overdue + totals.dropped() == totals.released;
@@ -228,9 +242,12 @@ class MasterCore {
   int windows_ = 0;
   uint64_t version_ = 0;
   std::vector<NodeIndex> current_;  // the last plan published
+  std::vector<uint32_t> evictions_;  // per task, kEvicted records so far
 };
 
 // "T1 a -> b (evicted)": a plan change, for logs and windows.jsonl.
 std::string describe(const Scenario& scenario, const policy::PlanRecord& record);
+// The same with its explanation, when it has one: "T1 a -> - (evicted): on a: transfer ...".
+std::string describe_with_why(const Scenario& scenario, const policy::PlanRecord& record);
 
 }  // namespace coedge::master

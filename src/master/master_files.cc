@@ -46,6 +46,19 @@ std::string window_json_line(const Scenario& scenario, const WindowRecord& w) {
   for (const policy::MeasuredLink& l : w.report.links)
     line["links"].push_back({{"a", scenario.nodes[l.a].name}, {"b", scenario.nodes[l.b].name}, {"mbps", l.mbps}});
   for (const policy::PlanRecord& r : w.changes) line["changes"].push_back(describe(scenario, r));
+  // The explanations of the changes that have one, and stage 2's waiting notes.
+  line["explanations"] = nlohmann::json::array();
+  for (const policy::PlanRecord& r : w.changes)
+    if (r.why)
+      line["explanations"].push_back({{"change", describe(scenario, r)},
+                                      {"text", describe_with_why(scenario, r)},
+                                      {"explanation", nlohmann::json::parse(policy::to_json(scenario, *r.why))}});
+  line["waiting"] = nlohmann::json::array();
+  for (const policy::PlanRecord& r : w.waiting)
+    if (r.why)
+      line["waiting"].push_back({{"task", scenario.tasks[r.task].name},
+                                 {"text", scenario.tasks[r.task].name + " still waits: " + policy::describe(scenario, *r.why)},
+                                 {"explanation", nlohmann::json::parse(policy::to_json(scenario, *r.why))}});
   return line.dump();
 }
 
@@ -85,6 +98,12 @@ std::string summary_json(const MasterSummary& s) {
     j["nodes"][n.node] = {{"reports", n.reports}, {"plan_epoch", n.plan_epoch}, {"plan_version", n.plan_version},
                           {"stopped", n.stopped}, {"final_report", n.final_report}, {"up_s", seconds_or_null(n.up_s)},
                           {"first_met_s", seconds_or_null(n.first_met_s)}};
+  }
+  j["why"] = nlohmann::json::object();
+  for (const TaskWhy& w : s.why) {
+    nlohmann::json entry{{"status", w.status}, {"text", w.text}, {"evictions", w.evictions}};
+    if (!w.explanation_json.empty()) entry["explanation"] = nlohmann::json::parse(w.explanation_json);
+    j["why"][w.task] = std::move(entry);
   }
   // Seconds since the master started; null: did not happen.
   j["startup"] = {{"first_plan_s", seconds_or_null(s.first_plan_s)},

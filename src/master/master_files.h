@@ -16,11 +16,16 @@ namespace coedge::master {
 // {"t", "version", "epoch", "effective_unix_s", "assignments": {task: node ("" unplaced)}}
 std::string plan_json_line(const PublishedPlan& plan);
 // {"t", "window", "tasks": {task: {finished, missed, miss_rate, mean_latency_ms}},
-//  "links": [{a, b, mbps}], "changes": ["T1 a -> b (evicted)", ...]}
+//  "links": [{a, b, mbps}], "changes": ["T1 a -> b (evicted)", ...],
+//  "explanations": [{change, text, explanation}] for the changes with one (unplaceable,
+//  evicted, link_changed; explanation: policy::to_json), "waiting": [{task, text,
+//  explanation}]: stage 2's word on tasks it could not re-admit, when the reason changed}
 std::string window_json_line(const Scenario& scenario, const WindowRecord& window);
 // summary.json (indented): scenario, dispatcher, duration_s, window_s, epoch,
 // plan_versions, tasks, models, totals (with surplus and accounted), measured_profiles,
-// allocation (per node, its tasks) and nodes (per node: reports, the plan it runs, stopped).
+// allocation (per node, its tasks), nodes (per node: reports, the plan it runs, stopped)
+// and why (per task unplaced, missing its epsilon or evicted: status, text, evictions,
+// explanation).
 std::string summary_json(const MasterSummary& summary);
 // One row of the accounting table; mean_ms < 0 leaves the mean latency out (the "all" row).
 struct AccountRow {

@@ -19,6 +19,7 @@ CoedgeDispatcher::CoedgeDispatcher(const Scenario& scenario, CoedgeDispatcherOpt
       nodes_(scenario.nodes.size()),
       where_(scenario.tasks.size(), kNone),
       bans_(scenario.tasks.size()),
+      reported_(scenario.tasks.size()),
       lost_(scenario.nodes.size(), false) {
   for (auto& node : nodes_) {
     node.model_counts.assign(scenario.models.size(), 0);
@@ -81,14 +82,18 @@ Duration CoedgeDispatcher::worst_single_job(const TaskSpec& task, NodeIndex k, M
   return blocking(k, task.model, extra) + model.exe(1) + model.pre_time + model.post_time;
 }
 
-bool CoedgeDispatcher::fits_with_new_model(NodeIndex k, TaskIndex t) const {
+TaskIndex CoedgeDispatcher::broken_by_new_model(NodeIndex k, TaskIndex t, double* worst_us) const {
   const ModelIndex added = scenario_.tasks[t].model;
   for (TaskIndex j : nodes_[k].tasks) {
     const TaskSpec& task = scenario_.tasks[j];
     const Duration comm = comm_time(view_, scenario_.models[task.model].input_bytes, task.source, k);
-    if (comm + worst_single_job(task, k, added) > task.deadline) return false;
+    const Duration worst = comm + worst_single_job(task, k, added);
+    if (worst > task.deadline) {
+      *worst_us = static_cast<double>(worst.count());
+      return j;
+    }
   }
-  return true;
+  return kNone;
 }
 
 bool CoedgeDispatcher::banned(TaskIndex t, NodeIndex k) const {
@@ -97,28 +102,92 @@ bool CoedgeDispatcher::banned(TaskIndex t, NodeIndex k) const {
   return false;
 }
 
-NodeIndex CoedgeDispatcher::best_node(TaskIndex t) {
+int CoedgeDispatcher::banned_until(TaskIndex t, NodeIndex k) const {
+  int until = 0;
+  for (const Ban& ban : bans_[t])
+    if (ban.node == k && window_ < ban.until_window) until = std::max(until, ban.until_window);
+  return until;
+}
+
+double CoedgeDispatcher::own_inference_us(TaskIndex t, uint32_t n) const {
+  const ModelIndex m = scenario_.tasks[t].model;
+  if (options_.batch_aware) return batched_cost_us(m, n);
+  return static_cast<double>(scenario_.models[m].exe(1).count());
+}
+
+NodeEstimate CoedgeDispatcher::evaluate(TaskIndex t, NodeIndex k) const {
   const TaskSpec& task = scenario_.tasks[t];
   const ModelProfile& model = scenario_.models[task.model];
-  const double deadline_us = static_cast<double>(task.deadline.count());
+  const NodeState& node = nodes_[k];
+  NodeEstimate e;
+  e.node = k;
+  e.deadline = task.deadline;
+  e.alpha = node.alpha;
+  e.capacity = node.capacity;
+  const Duration comm = comm_time(view_, model.input_bytes, task.source, k);
+  e.transfer = comm;
+  if (comm != kNever)
+    fill_estimate(task, model, comm, load_with(k, t), own_inference_us(t, node.model_counts[task.model] + 1),
+                  node.alpha, e);
+  if (lost_[k]) {
+    e.verdict = Verdict::kNodeLost;
+  } else if (!bans_[t].empty() && banned(t, k)) {
+    e.verdict = Verdict::kBanned;
+    e.banned_until = banned_until(t, k);
+  } else if (comm == kNever) {
+    e.verdict = Verdict::kNoLink;
+  } else if (e.total_us > static_cast<double>(task.deadline.count())) {
+    e.verdict = Verdict::kMissesDeadline;
+  } else if (e.load > node.capacity) {
+    e.verdict = Verdict::kBreaksOther;
+    e.other = node.tightest;
+  } else if (options_.blocking_aware) {
+    const Duration own_worst = comm + worst_single_job(task, k, kNone);
+    if (own_worst > task.deadline) {
+      e.verdict = Verdict::kWorstCase;
+      e.worst_case_us = static_cast<double>(own_worst.count());
+    } else if (node.model_counts[task.model] == 0) {
+      e.other = broken_by_new_model(k, t, &e.worst_case_us);
+      if (e.other != kNone) e.verdict = Verdict::kWorstCase;
+    }
+  }
+  return e;
+}
+
+NodeEstimate CoedgeDispatcher::placed_estimate(TaskIndex t) const {
+  const NodeIndex k = where_[t];
+  COEDGE_CHECK(k != kNone);
+  const TaskSpec& task = scenario_.tasks[t];
+  const ModelProfile& model = scenario_.models[task.model];
+  const NodeState& node = nodes_[k];
+  NodeEstimate e;
+  e.node = k;
+  e.deadline = task.deadline;
+  e.alpha = node.alpha;
+  e.capacity = node.capacity;
+  const Duration comm = comm_time(view_, model.input_bytes, task.source, k);
+  e.transfer = comm;
+  if (comm == kNever) {
+    e.verdict = Verdict::kNoLink;
+    return e;
+  }
+  fill_estimate(task, model, comm, node.load, own_inference_us(t, node.model_counts[task.model]), node.alpha, e);
+  if (e.total_us > static_cast<double>(task.deadline.count())) e.verdict = Verdict::kMissesDeadline;
+  return e;
+}
+
+NodeIndex CoedgeDispatcher::best_node(TaskIndex t, Explanation* why) const {
+  const TaskSpec& task = scenario_.tasks[t];
   reachable_nodes(scenario_, view_, t, candidates_);
 
   NodeIndex best = kNone;
   double best_similarity = -1, best_latency = kInfinity;
   for (NodeIndex k : candidates_) {
-    if (lost_[k] || (!bans_[t].empty() && banned(t, k))) continue;
+    const NodeEstimate e = evaluate(t, k);
+    if (why) why->candidates.push_back(e);
+    if (e.verdict != Verdict::kFits) continue;
     const NodeState& node = nodes_[k];
-    const Duration comm = comm_time(view_, model.input_bytes, task.source, k);
-    if (comm == kNever) continue;
-    const double load = load_with(k, t);
-    const double latency =
-        static_cast<double>(comm.count()) + exec_estimate_us(task, model, load, node.alpha);
-    if (latency > deadline_us || load > node.capacity) continue;
-    if (options_.blocking_aware &&
-        (comm + worst_single_job(task, k, kNone) > task.deadline ||
-         (node.model_counts[task.model] == 0 && !fits_with_new_model(k, t)))) {
-      continue;
-    }
+    const double latency = e.total_us;
     const double similarity = task_similarity(task.model, node.model_counts, node.count_squares);
     const bool better =
         similarity > best_similarity + kSimilarityTolerance ||
@@ -130,7 +199,41 @@ NodeIndex CoedgeDispatcher::best_node(TaskIndex t) {
       best_latency = latency;
     }
   }
+  if (why) {
+    why->task = t;
+    why->node = where_[t];
+    why->window = window_;
+    sort_candidates(*why);
+  }
   return best;
+}
+
+std::shared_ptr<const Explanation> CoedgeDispatcher::explain_waiting(TaskIndex t) const {
+  auto why = std::make_shared<Explanation>();
+  best_node(t, why.get());
+  return why;
+}
+
+Explanation CoedgeDispatcher::explain(TaskIndex t) const {
+  if (where_[t] == kNone) return *explain_waiting(t);
+  Explanation why;
+  why.task = t;
+  why.node = where_[t];
+  why.window = window_;
+  why.candidates.push_back(placed_estimate(t));
+  why.candidates_total = 1;
+  return why;
+}
+
+void CoedgeDispatcher::note_waiting(TaskIndex t, std::shared_ptr<const Explanation> why) {
+  if (reported_[t] && reported_[t]->same_reason(*why)) return;
+  reported_[t] = why;
+  notes_.push_back({t, kNone, kNone, PlanReason::kUnplaceable, std::move(why)});
+}
+
+void CoedgeDispatcher::take_waiting_notes(std::vector<PlanRecord>& notes) {
+  notes.insert(notes.end(), notes_.begin(), notes_.end());
+  notes_.clear();
 }
 
 void CoedgeDispatcher::assign(TaskIndex t, NodeIndex k) {
@@ -142,9 +245,13 @@ void CoedgeDispatcher::assign(TaskIndex t, NodeIndex k) {
   ++node.model_counts[task.model];
   node.model_rates[task.model] += 1.0 / static_cast<double>(task.period.count());
   where_[t] = k;
+  reported_[t].reset();  // if it waits again, that is news
   const Duration comm = comm_time(view_, scenario_.models[task.model].input_bytes, task.source, k);
-  node.capacity = std::min(node.capacity,
-                           load_capacity(task, scenario_.models[task.model], comm, node.alpha));
+  const double capacity = load_capacity(task, scenario_.models[task.model], comm, node.alpha);
+  if (capacity < node.capacity) {  // the min, and who sets it
+    node.capacity = capacity;
+    node.tightest = t;
+  }
 }
 
 void CoedgeDispatcher::remove(TaskIndex t) {
@@ -174,11 +281,16 @@ void CoedgeDispatcher::remove(TaskIndex t) {
 void CoedgeDispatcher::recompute_capacity(NodeIndex k) {
   NodeState& node = nodes_[k];
   node.capacity = kInfinity;
+  node.tightest = kNone;
   for (TaskIndex t : node.tasks) {
     const TaskSpec& task = scenario_.tasks[t];
     const ModelProfile& model = scenario_.models[task.model];
     const Duration comm = comm_time(view_, model.input_bytes, task.source, k);
-    node.capacity = std::min(node.capacity, load_capacity(task, model, comm, node.alpha));
+    const double capacity = load_capacity(task, model, comm, node.alpha);
+    if (capacity < node.capacity) {
+      node.capacity = capacity;
+      node.tightest = t;
+    }
   }
 }
 
@@ -188,7 +300,9 @@ Plan CoedgeDispatcher::initial(std::vector<PlanRecord>& records) {
   for (TaskIndex t : by_priority(std::move(all))) {
     const NodeIndex k = best_node(t);
     if (k == kNone) {
-      records.push_back({t, kNone, kNone, PlanReason::kUnplaceable});
+      auto why = explain_waiting(t);
+      reported_[t] = why;
+      records.push_back({t, kNone, kNone, PlanReason::kUnplaceable, std::move(why)});
     } else {
       assign(t, k);
       records.push_back({t, kNone, k, PlanReason::kPlaced});
@@ -214,16 +328,17 @@ Plan CoedgeDispatcher::update(const WindowReport& report, std::vector<PlanRecord
   for (TaskIndex t = 0; t < where_.size(); ++t) {
     const NodeIndex k = where_[t];
     if (k == kNone) continue;
-    const TaskSpec& task = scenario_.tasks[t];
-    const ModelProfile& model = scenario_.models[task.model];
-    const Duration comm = comm_time(view_, model.input_bytes, task.source, k);
-    if (comm <= comm_before[t]) continue;
-    const double latency = comm == kNever ? kInfinity
-                                          : static_cast<double>(comm.count()) +
-                                                exec_estimate_us(task, model, nodes_[k].load, nodes_[k].alpha);
-    if (latency <= static_cast<double>(task.deadline.count())) continue;
+    const NodeEstimate estimate = placed_estimate(t);  // Eq. 2 + Eq. 3 with the new view
+    if (estimate.transfer <= comm_before[t]) continue;
+    if (estimate.verdict == Verdict::kFits) continue;
+    auto why = std::make_shared<Explanation>();
+    why->task = t;
+    why->node = k;
+    why->window = window_;
+    why->candidates.push_back(estimate);
+    why->candidates_total = 1;
     remove(t);
-    records.push_back({t, k, kNone, PlanReason::kLinkChanged});
+    records.push_back({t, k, kNone, PlanReason::kLinkChanged, std::move(why)});
     offered.push_back(t);
   }
 
@@ -253,10 +368,12 @@ Plan CoedgeDispatcher::update(const WindowReport& report, std::vector<PlanRecord
     const NodeState& node = nodes_[k];
     int worst_priority = std::numeric_limits<int>::min();
     bool violated = false;
+    TaskIndex violator = kNone;  // for the explanation: the first of the highest priority
     for (TaskIndex t : node.tasks) {
       const TaskWindow& seen = report.tasks[t];
       if (seen.finished > 0 && seen.miss_rate() > scenario_.tasks[t].epsilon) {
         violated = true;
+        if (violator == kNone || scenario_.tasks[t].priority > worst_priority) violator = t;
         worst_priority = std::max(worst_priority, scenario_.tasks[t].priority);
       }
     }
@@ -276,6 +393,9 @@ Plan CoedgeDispatcher::update(const WindowReport& report, std::vector<PlanRecord
       if (lower) victim = t;
     }
     if (victim == kNone) continue;
+    auto why = std::make_shared<Explanation>(explain(victim));
+    why->eviction = std::make_shared<const EvictionCause>(
+        EvictionCause{k, violator, report.tasks[violator].miss_rate(), scenario_.tasks[violator].epsilon});
     remove(victim);
     auto& bans = bans_[victim];
     std::erase_if(bans, [this](const Ban& b) { return b.until_window <= window_; });
@@ -285,7 +405,7 @@ Plan CoedgeDispatcher::update(const WindowReport& report, std::vector<PlanRecord
       assign(victim, k);
       continue;
     }
-    records.push_back({victim, k, kNone, PlanReason::kEvicted});
+    records.push_back({victim, k, kNone, PlanReason::kEvicted, std::move(why)});
     offered.push_back(victim);
   }
 
@@ -301,6 +421,8 @@ Plan CoedgeDispatcher::update(const WindowReport& report, std::vector<PlanRecord
     if (k != kNone) {
       assign(t, k);
       records.push_back({t, kNone, k, PlanReason::kReadmitted});
+    } else {
+      note_waiting(t, explain_waiting(t));  // why not, when that changed
     }
   }
   return plan();
@@ -317,7 +439,9 @@ std::optional<Plan> CoedgeDispatcher::on_node_lost(NodeIndex node, std::vector<P
   for (TaskIndex t : by_priority(std::move(offered))) {
     const NodeIndex k = best_node(t);
     if (k == kNone) {
-      records.push_back({t, kNone, kNone, PlanReason::kUnplaceable});
+      auto why = explain_waiting(t);
+      reported_[t] = why;
+      records.push_back({t, kNone, kNone, PlanReason::kUnplaceable, std::move(why)});
     } else {
       assign(t, k);
       records.push_back({t, kNone, k, PlanReason::kReadmitted});

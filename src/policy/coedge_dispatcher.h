@@ -46,6 +46,13 @@
 //    a task off an overloaded node only when some other node can take it by estimate; a
 //    task that would only wait unplaced (and miss every job) stays where it is.
 // Everything else is unchanged.
+//
+// Explanations (explain(), PlanRecord::why, take_waiting_notes()): best_node() evaluates
+// each candidate with evaluate(), which both decides and explains: the verdict, the terms
+// of the estimate and, for a capacity refusal, the task already there that would break
+// (the one whose deadline sets the node's capacity). A decision asks best_node() without
+// an explanation; only when a task finds no node is the same loop run again on the same
+// state to collect every candidate's estimate, so explaining costs nothing when tasks fit.
 #pragma once
 
 #include <optional>
@@ -73,6 +80,9 @@ class CoedgeDispatcher final : public Dispatcher {
   std::optional<Plan> on_node_lost(NodeIndex node, std::vector<PlanRecord>& records) override;
   void on_node_back(NodeIndex node) override;
 
+  Explanation explain(TaskIndex t) const override;
+  void take_waiting_notes(std::vector<PlanRecord>& notes) override;
+
   double alpha(NodeIndex node) const { return nodes_[node].alpha; }
   const Network& bandwidth_view() const { return view_; }
 
@@ -85,6 +95,7 @@ class CoedgeDispatcher final : public Dispatcher {
     uint64_t count_squares = 0;
     double alpha = 0;
     double capacity = 0;  // the largest load at which every task here meets its deadline
+    TaskIndex tightest = kNone;  // the task whose deadline sets `capacity`
   };
   struct Ban {
     NodeIndex node = kNone;
@@ -92,8 +103,20 @@ class CoedgeDispatcher final : public Dispatcher {
   };
 
   // Best feasible node for task t, skipping the nodes it is banned from; kNone if none.
-  NodeIndex best_node(TaskIndex t);
+  // With `why`, also every candidate's estimate (sorted, explanation.h).
+  NodeIndex best_node(TaskIndex t, Explanation* why = nullptr) const;
+  // Task t's estimate and verdict on node k, where it is not (yet): the decision's test.
+  NodeEstimate evaluate(TaskIndex t, NodeIndex k) const;
+  // Task t's estimate on the node it is on (Eq. 2 + Eq. 3 with its load there): fits or
+  // misses its deadline, or no link. Stage 2's rule 1 decides with it.
+  NodeEstimate placed_estimate(TaskIndex t) const;
+  // Its own inference per job (us) on node k when n tasks of its model are there with it.
+  double own_inference_us(TaskIndex t, uint32_t n) const;
+  std::shared_ptr<const Explanation> explain_waiting(TaskIndex t) const;
+  // Queues a waiting note for t unless its reason is the one last given.
+  void note_waiting(TaskIndex t, std::shared_ptr<const Explanation> why);
   bool banned(TaskIndex t, NodeIndex k) const;
+  int banned_until(TaskIndex t, NodeIndex k) const;
   void assign(TaskIndex t, NodeIndex k);
   void remove(TaskIndex t);
   void recompute_capacity(NodeIndex k);
@@ -105,9 +128,10 @@ class CoedgeDispatcher final : public Dispatcher {
   // The longest ExeTime(1) among the models on node k other than `own`, counting `extra`
   // as if it were there (kNone: nothing extra); 0 unless blocking_aware.
   Duration blocking(NodeIndex k, ModelIndex own, ModelIndex extra) const;
-  // Whether every task on node k still passes the single-job worst case when task t (of a
-  // model new to k) joins and may block them (blocking_aware).
-  bool fits_with_new_model(NodeIndex k, TaskIndex t) const;
+  // The first task on node k that fails the single-job worst case when task t (of a model
+  // new to k) joins and may block it (blocking_aware), with that worst case (us) in
+  // `worst_us`; kNone when all pass.
+  TaskIndex broken_by_new_model(NodeIndex k, TaskIndex t, double* worst_us) const;
   // Transfer aside, the longest a lone job of `task` can take on node k: blocked by the
   // longest batch of another model (counting `extra` as there), then its own inference.
   Duration worst_single_job(const TaskSpec& task, NodeIndex k, ModelIndex extra) const;
@@ -121,7 +145,10 @@ class CoedgeDispatcher final : public Dispatcher {
   std::vector<NodeIndex> where_;
   std::vector<double> task_loads_;
   std::vector<std::vector<Ban>> bans_;  // per task; expired entries are pruned
-  std::vector<NodeIndex> candidates_;  // scratch
+  mutable std::vector<NodeIndex> candidates_;  // scratch
+  // Per task, the explanation last given for it while waiting (reset when placed).
+  std::vector<std::shared_ptr<const Explanation>> reported_;
+  std::vector<PlanRecord> notes_;  // waiting notes not yet taken
   std::vector<bool> lost_;              // per node: the runtime lost it
   int window_ = 0;
 };

@@ -1,6 +1,9 @@
 #include "policy/dispatcher.h"
 
+#include <limits>
+
 #include "policy/coedge_dispatcher.h"
+#include "policy/estimators.h"
 #include "policy/simple_dispatchers.h"
 #include "policy/spread_dispatcher.h"
 
@@ -16,6 +19,13 @@ std::string_view to_string(PlanReason reason) {
     case PlanReason::kLinkChanged: return "link_changed";
   }
   return "?";
+}
+
+Explanation Dispatcher::explain(TaskIndex t) const {
+  Explanation why;
+  why.task = t;
+  why.policy_note = "this dispatcher keeps no estimates";
+  return why;
 }
 
 std::unique_ptr<Dispatcher> make_dispatcher(const DispatcherSpec& spec, const Scenario& scenario) {
@@ -43,6 +53,29 @@ void reachable_nodes(const Scenario& scenario, const Network& network, TaskIndex
   }
   for (const Link& link : network.adjacency[source])
     if (link.mbps > 0) out.push_back(link.peer);
+}
+
+NodeEstimate estimate_in_plan(const Scenario& scenario, const Plan& plan, TaskIndex t) {
+  const NodeIndex k = plan.node_of_task[t];
+  COEDGE_CHECK(k != kNone);
+  const TaskSpec& task = scenario.tasks[t];
+  const ModelProfile& model = scenario.models[task.model];
+  NodeEstimate e;
+  e.node = k;
+  e.deadline = task.deadline;
+  e.capacity = std::numeric_limits<double>::infinity();
+  const Duration comm = comm_time(scenario.network, model.input_bytes, task.source, k);
+  e.transfer = comm;
+  if (comm == kNever) {
+    e.verdict = Verdict::kNoLink;
+    return e;
+  }
+  double load = 0;
+  for (TaskIndex j = 0; j < plan.node_of_task.size(); ++j)
+    if (plan.node_of_task[j] == k) load += task_load(scenario.tasks[j], scenario.models[scenario.tasks[j].model]);
+  fill_estimate(task, model, comm, load, static_cast<double>(model.exe(1).count()), 0.0, e);
+  if (e.total_us > static_cast<double>(task.deadline.count())) e.verdict = Verdict::kMissesDeadline;
+  return e;
 }
 
 }  // namespace coedge::policy

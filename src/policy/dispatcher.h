@@ -12,6 +12,7 @@
 
 #include "core/result.h"
 #include "core/scenario.h"
+#include "policy/explanation.h"
 #include "policy/policy_spec.h"
 
 namespace coedge::policy {
@@ -34,10 +35,19 @@ enum class PlanReason {
 std::string_view to_string(PlanReason reason);
 
 struct PlanRecord {
+  PlanRecord() = default;
+  // Not an aggregate, so that the four-field records of before still build without a
+  // `why` (-Wmissing-field-initializers).
+  PlanRecord(TaskIndex task_, NodeIndex from_, NodeIndex to_, PlanReason reason_,
+             std::shared_ptr<const Explanation> why_ = nullptr)
+      : task(task_), from(from_), to(to_), reason(reason_), why(std::move(why_)) {}
   TaskIndex task = kNone;
   NodeIndex from = kNone;
   NodeIndex to = kNone;
   PlanReason reason = PlanReason::kPlaced;
+  // Why, for kUnplaceable, kEvicted and kLinkChanged records of dispatchers that estimate
+  // (explanation.h); null otherwise. Shared: records are copied into reports and logs.
+  std::shared_ptr<const Explanation> why;
 };
 
 // What the nodes measured for one task over the last window.
@@ -78,6 +88,17 @@ class Dispatcher {
   }
   // The node answers again; it becomes a candidate for later placements.
   virtual void on_node_back(NodeIndex /*node*/) {}
+  // Why task t is where the plan has it, or why it waits, from the dispatcher's present
+  // state: for a placed task its node's estimate; for a waiting one every node it could
+  // run on, closest first. Changes nothing. The default, for dispatchers without
+  // estimates, says what the dispatcher does.
+  virtual Explanation explain(TaskIndex t) const;
+  // Stage 2's word on the tasks that still wait after initial(), update() or
+  // on_node_lost(): one kUnplaceable record (from = to = kNone, with `why`) per waiting task
+  // whose reason changed since it was last given (in a record or here), so that a driver
+  // can log each window's attempt without repeating itself. Not part of the plan's
+  // records; appended to `notes`, and drained by the call.
+  virtual void take_waiting_notes(std::vector<PlanRecord>& /*notes*/) {}
 };
 
 // The dispatcher `spec` names (policy_spec.h: parsed and checked already, so this cannot
@@ -89,5 +110,10 @@ std::unique_ptr<Dispatcher> make_dispatcher(const DispatcherSpec& spec, const Sc
 // keeps the dispatcher's per-task cost independent of the fleet size (paper §4.2.2).
 void reachable_nodes(const Scenario& scenario, const Network& network, TaskIndex t,
                      std::vector<NodeIndex>& out);
+
+// Eq. 2 + Eq. 3 (alpha 0, no batching) for task t on the node `plan` puts it on, with the
+// tasks the plan puts there: the paper's estimate for any placement, e.g. a baseline's
+// that keeps none. Verdict kFits, kMissesDeadline or kNoLink. REQUIRES: t is placed.
+NodeEstimate estimate_in_plan(const Scenario& scenario, const Plan& plan, TaskIndex t);
 
 }  // namespace coedge::policy

@@ -34,4 +34,20 @@ double load_capacity(const TaskSpec& task, const ModelProfile& model, Duration c
   return (budget - pre_post_us(model)) / static_cast<double>(task.period.count());
 }
 
+void fill_estimate(const TaskSpec& task, const ModelProfile& model, Duration comm,
+                   double node_load, double own_inference_us, double alpha, NodeEstimate& out) {
+  const double period = static_cast<double>(task.period.count());
+  out.transfer = comm;
+  out.alpha = alpha;
+  out.load = node_load;
+  out.deadline = task.deadline;
+  out.inference_us = own_inference_us;
+  out.queueing_us = period * node_load - own_inference_us;
+  out.pre_post_us = pre_post_us(model);
+  out.correction_us = alpha * (period * node_load + out.pre_post_us);
+  out.total_us = static_cast<double>(comm.count()) + exec_estimate_us(task, model, node_load, alpha);
+  out.alone_us = static_cast<double>(comm.count()) +
+                 exec_estimate_us(task, model, own_inference_us / period, alpha);
+}
+
 }  // namespace coedge::policy

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "core/scenario.h"
+#include "policy/explanation.h"
 
 namespace coedge::policy {
 
@@ -29,5 +30,13 @@ double exec_estimate_us(const TaskSpec& task, const ModelProfile& model, double 
 // Negative when even an idle node is too slow.
 double load_capacity(const TaskSpec& task, const ModelProfile& model, Duration comm,
                      double alpha);
+
+// Fills the terms and total of `out` (explanation.h) for task m on a node whose load
+// U_k, with m on it, is `node_load`, and where m's own inference per job is
+// `own_inference_us`: out.total_us = comm + exec_estimate_us(task, model, node_load, alpha),
+// the very figure the dispatcher compares with the deadline; the terms split it.
+// REQUIRES: comm != kNever.
+void fill_estimate(const TaskSpec& task, const ModelProfile& model, Duration comm,
+                   double node_load, double own_inference_us, double alpha, NodeEstimate& out);
 
 }  // namespace coedge::policy

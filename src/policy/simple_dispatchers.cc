@@ -21,6 +21,26 @@ Plan LocalDispatcher::update(const WindowReport& /*report*/, std::vector<PlanRec
   return all_local(scenario_, nullptr);
 }
 
+Explanation LocalDispatcher::explain(TaskIndex t) const {
+  Explanation why;
+  why.task = t;
+  why.node = scenario_.tasks[t].source;
+  why.policy_note = "the local dispatcher never moves a task: it runs on its source node " +
+                    scenario_.nodes[why.node].name + ", whatever its load";
+  return why;
+}
+
+Explanation NaiveDispatcher::explain(TaskIndex t) const {
+  Explanation why;
+  why.task = t;
+  why.node = t < where_.size() ? where_[t] : scenario_.tasks[t].source;
+  why.policy_note =
+      "the naive dispatcher keeps no estimates: it starts every task on its source and, each "
+      "window, moves the worst task of a node where one missed more than its epsilon to the "
+      "reachable node with the lowest mean measured miss rate";
+  return why;
+}
+
 Plan NaiveDispatcher::initial(std::vector<PlanRecord>& records) {
   Plan plan = all_local(scenario_, &records);
   where_ = plan.node_of_task;

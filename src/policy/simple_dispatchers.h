@@ -20,6 +20,7 @@ class LocalDispatcher final : public Dispatcher {
   explicit LocalDispatcher(const Scenario& scenario) : scenario_(scenario) {}
   Plan initial(std::vector<PlanRecord>& records) override;
   Plan update(const WindowReport& report, std::vector<PlanRecord>& records) override;
+  Explanation explain(TaskIndex t) const override;
 
  private:
   const Scenario& scenario_;
@@ -30,6 +31,7 @@ class NaiveDispatcher final : public Dispatcher {
   explicit NaiveDispatcher(const Scenario& scenario) : scenario_(scenario) {}
   Plan initial(std::vector<PlanRecord>& records) override;
   Plan update(const WindowReport& report, std::vector<PlanRecord>& records) override;
+  Explanation explain(TaskIndex t) const override;
 
  private:
   const Scenario& scenario_;

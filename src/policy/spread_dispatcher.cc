@@ -1,6 +1,7 @@
 #include "policy/spread_dispatcher.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "policy/estimators.h"
 
@@ -26,7 +27,8 @@ Plan SpreadDispatcher::initial(std::vector<PlanRecord>& records) {
       if (best == kNone || requested[k] < requested[best]) best = k;  // LeastAllocated
     }
     if (best == kNone) {
-      records.push_back({t, kNone, kNone, PlanReason::kUnplaceable});
+      records.push_back({t, kNone, kNone, PlanReason::kUnplaceable,
+                         std::make_shared<const Explanation>(explain(t))});
       continue;
     }
     requested[best] += request;
@@ -34,6 +36,22 @@ Plan SpreadDispatcher::initial(std::vector<PlanRecord>& records) {
     records.push_back({t, kNone, best, PlanReason::kPlaced});
   }
   return plan_;
+}
+
+Explanation SpreadDispatcher::explain(TaskIndex t) const {
+  Explanation why;
+  why.task = t;
+  why.node = t < plan_.node_of_task.size() ? plan_.node_of_task[t] : kNone;
+  char share[32];
+  std::snprintf(share, sizeof share, "%.0f%%",
+                100.0 * task_load(scenario_.tasks[t], scenario_.models[scenario_.tasks[t].model]));
+  why.policy_note = std::string("the spread dispatcher places like kube-scheduler, by requested compute: "
+                                "this task requests ") +
+                    share +
+                    " of an accelerator (ExeTime(1) / period) and goes to the reachable node with "
+                    "the least requested after it, if that stays within 100%; blind to deadlines and "
+                    "bandwidth, it never moves a task";
+  return why;
 }
 
 Plan SpreadDispatcher::update(const WindowReport& /*report*/, std::vector<PlanRecord>& /*records*/) {

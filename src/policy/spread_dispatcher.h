@@ -19,6 +19,7 @@ class SpreadDispatcher final : public Dispatcher {
   explicit SpreadDispatcher(const Scenario& scenario) : scenario_(scenario) {}
   Plan initial(std::vector<PlanRecord>& records) override;
   Plan update(const WindowReport& report, std::vector<PlanRecord>& records) override;
+  Explanation explain(TaskIndex t) const override;
 
  private:
   const Scenario& scenario_;

@@ -30,8 +30,16 @@ double unserved(std::vector<std::pair<double, double>> demands, double capacity)
 
 }  // namespace
 
-MissRateBound miss_rate_lower_bound(const Scenario& s) {
+MissRateBound miss_rate_lower_bound(const Scenario& s, std::span<const uint64_t> released) {
+  COEDGE_CHECK(released.empty() || released.size() == s.tasks.size());
   MissRateBound bound;
+  // Rates and a capacity of one second of work per accelerator (core); or, for one run,
+  // its jobs and the seconds of work its span holds.
+  Duration longest_deadline{0};
+  for (const TaskSpec& task : s.tasks) longest_deadline = std::max(longest_deadline, task.deadline);
+  const double span = released.empty() ? 1.0 : to_s(s.run.duration + longest_deadline);
+  const double fastest = 1.0 - std::clamp(s.run.exec_jitter, 0.0, 1.0);  // a batch's quickest run
+  auto exe = [fastest](Duration d) { return static_cast<double>(d.count()) * fastest; };
   double total = 0, unreachable = 0;
   std::vector<std::pair<double, double>> accelerator, cpu;  // (seconds per job, jobs per second)
   // Per source node: the demands of its tasks and the nodes any of them could use.
@@ -41,14 +49,14 @@ MissRateBound miss_rate_lower_bound(const Scenario& s) {
   for (TaskIndex t = 0; t < s.tasks.size(); ++t) {
     const TaskSpec& task = s.tasks[t];
     const ModelProfile& model = s.models[task.model];
-    const double rate = 1.0 / to_s(task.period);
+    const double rate = released.empty() ? 1.0 / to_s(task.period) : static_cast<double>(released[t]);
     total += rate;
     bool reachable = false;
     policy::reachable_nodes(s, s.network, t, candidates);
     for (NodeIndex k : candidates) {
       const Duration comm = policy::comm_time(s.network, model.input_bytes, task.source, k);
-      if (comm != kNever &&
-          comm + model.pre_time + model.exe(1) + model.post_time <= task.deadline) {
+      if (comm != kNever && static_cast<double>((comm + model.pre_time + model.post_time).count()) + exe(model.exe(1)) <=
+                                static_cast<double>(task.deadline.count())) {
         reachable = true;
         region[task.source].push_back(k);
       }
@@ -58,10 +66,11 @@ MissRateBound miss_rate_lower_bound(const Scenario& s) {
       continue;
     }
     // The cheapest per-image time among batch sizes that can still meet the deadline.
-    double best = to_s(model.exe(1));
+    double best = exe(model.exe(1)) / 1e6;
     for (int b = 2; b <= kMaxBatch; ++b)
-      if (model.pre_time + model.exe(b) + model.post_time <= task.deadline)
-        best = std::min(best, to_s(model.exe(b)) / b);
+      if (static_cast<double>((model.pre_time + model.post_time).count()) + exe(model.exe(b)) <=
+          static_cast<double>(task.deadline.count()))
+        best = std::min(best, exe(model.exe(b)) / 1e6 / b);
     accelerator.emplace_back(best, rate);
     by_source[task.source].emplace_back(best, rate);
     cpu.emplace_back(to_s(model.pre_time + model.post_time), rate);
@@ -76,7 +85,7 @@ MissRateBound miss_rate_lower_bound(const Scenario& s) {
     std::sort(nodes.begin(), nodes.end());
     nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
     if (by_source[src].empty()) continue;
-    const double left = unserved(by_source[src], static_cast<double>(nodes.size()));
+    const double left = unserved(by_source[src], static_cast<double>(nodes.size()) * span);
     if (left > 0) local_unserved.emplace_back(left, src);
   }
   std::sort(local_unserved.begin(), local_unserved.end(),
@@ -94,8 +103,8 @@ MissRateBound miss_rate_lower_bound(const Scenario& s) {
   for (const NodeSpec& n : s.nodes) cores += n.cpu_cores;
   bound.unreachable = unreachable / total;
   bound.accelerator =
-      std::max(unserved(accelerator, static_cast<double>(s.nodes.size())), local) / total;
-  bound.cpu = unserved(cpu, cores) / total;
+      std::max(unserved(accelerator, static_cast<double>(s.nodes.size()) * span), local) / total;
+  bound.cpu = unserved(cpu, cores * span) / total;
   bound.miss_rate = std::min(1.0, bound.unreachable + std::max(bound.accelerator, bound.cpu));
   return bound;
 }

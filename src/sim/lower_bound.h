@@ -14,7 +14,22 @@
 //    larger of this and the pooled figure.
 // The bound is the missed share of the job rate: the tasks nothing can host, plus the
 // larger of what the accelerators and the pooled cores cannot serve.
+//
+// Never above what a run achieves (issue 17: a compare table showed a policy "-0.00 pp"
+// above it). Two things made the long-run figure exceed a finite run's miss rate:
+//  - the job mix: a run releases whole jobs from seeded phases, so a task nothing can host
+//    may have one job fewer than its rate says. Given the jobs each task released in a
+//    run (`released`), the bound counts those jobs instead of rates, and the capacity is
+//    that of the run: its duration plus the longest deadline (jobs released before the end
+//    may still be served until their deadline), per accelerator and per core;
+//  - exec_jitter: a batch may run up to that fraction faster than its profile, so the
+//    bound costs every inference at ExeTime * (1 - exec_jitter).
+// With counts, the bound is a bound on that run; the comparison takes the smallest over
+// its runs, which is then below every one of them.
 #pragma once
+
+#include <cstdint>
+#include <span>
 
 #include "core/scenario.h"
 
@@ -27,6 +42,7 @@ struct MissRateBound {
   double cpu = 0;               // share the pooled CPU cores cannot serve
 };
 
-MissRateBound miss_rate_lower_bound(const Scenario& scenario);
+// `released`: empty for the long-run rates; else the jobs each task released in one run.
+MissRateBound miss_rate_lower_bound(const Scenario& scenario, std::span<const uint64_t> released = {});
 
 }  // namespace coedge::sim

@@ -178,6 +178,137 @@ RunSummary summarize(const Scenario& scenario, const SimResult& result, std::str
   return summary;
 }
 
+namespace {
+
+// The tasks other than t that `plan` puts on node k: "T1 (yolo), T3 (vgg)".
+std::string sharing(const Scenario& s, const policy::Plan& plan, NodeIndex k, TaskIndex t) {
+  std::string out;
+  for (TaskIndex j = 0; j < plan.node_of_task.size(); ++j) {
+    if (j == t || plan.node_of_task[j] != k) continue;
+    if (!out.empty()) out += ", ";
+    out += s.tasks[j].name + " (" + s.models[s.tasks[j].model].name + ")";
+  }
+  return out;
+}
+
+// The last record of `reason` for task t, or null.
+const TimedPlanRecord* last_record(const SimResult& r, TaskIndex t, policy::PlanReason reason, size_t* count) {
+  const TimedPlanRecord* last = nullptr;
+  *count = 0;
+  for (const TimedPlanRecord& rec : r.plan_records)
+    if (rec.record.task == t && rec.record.reason == reason) {
+      last = &rec;
+      ++*count;
+    }
+  return last;
+}
+
+// The estimate for a placed task: the dispatcher's own when it keeps estimates for that
+// node, else Eq. 3 for the placement (flagged by `*by_plan`).
+policy::NodeEstimate placed_estimate(const Scenario& s, const SimResult& r, TaskIndex t, bool* by_plan) {
+  const NodeIndex k = r.final_plan.node_of_task[t];
+  if (t < r.explanations.size()) {
+    const policy::Explanation& why = r.explanations[t];
+    if (why.node == k && !why.candidates.empty() && why.candidates.front().node == k) {
+      *by_plan = false;
+      return why.candidates.front();
+    }
+  }
+  *by_plan = true;
+  return policy::estimate_in_plan(s, r.final_plan, t);
+}
+
+std::string history(const Scenario& s, const SimResult& r, TaskIndex t) {
+  std::string out;
+  size_t evictions = 0, link_changes = 0;
+  if (const TimedPlanRecord* e = last_record(r, t, policy::PlanReason::kEvicted, &evictions)) {
+    out += fmt("; evicted %zu time%s, last at %.1f s from %s", evictions, evictions == 1 ? "" : "s", to_s(e->at),
+               node_name(s, e->record.from).c_str());
+    if (e->record.why && e->record.why->eviction) {
+      const policy::EvictionCause& c = *e->record.why->eviction;
+      if (c.violator != kNone)
+        out += " (" + s.tasks[c.violator].name + " missed " + percent(c.miss_rate) + " > epsilon " +
+               percent(c.epsilon) + " there)";
+    }
+  }
+  if (const TimedPlanRecord* l = last_record(r, t, policy::PlanReason::kLinkChanged, &link_changes)) {
+    out += fmt("; taken off %s at %.1f s by a slower link", node_name(s, l->record.from).c_str(), to_s(l->at));
+    if (l->record.why) out += " (" + policy::describe(s, *l->record.why) + ")";
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<TaskWhy> explain_tasks(const Scenario& s, const SimResult& r, const RunSummary& summary) {
+  std::vector<TaskWhy> out;
+  for (TaskIndex t = 0; t < s.tasks.size(); ++t) {
+    const TaskSpec& task = s.tasks[t];
+    const NodeIndex k = r.final_plan.node_of_task[t];
+    const std::string past = history(s, r, t);
+    TaskWhy why;
+    why.task = t;
+    if (k == kNone) {
+      why.status = "unplaced";
+      why.text = task.name + " unplaced: " +
+                 (t < r.explanations.size() ? policy::describe(s, r.explanations[t]) : std::string("no explanation")) +
+                 past;
+    } else if (summary.tasks[t].released > 0 && summary.tasks[t].miss_rate > task.epsilon) {
+      bool by_plan = false;
+      const policy::NodeEstimate e = placed_estimate(s, r, t, &by_plan);
+      const std::string others = sharing(s, r.final_plan, k, t);
+      why.status = "misses_epsilon";
+      why.text = task.name + " missed " + percent(summary.tasks[t].miss_rate) + " > epsilon " +
+                 percent(task.epsilon) + ", on " + policy::describe_estimate(s, task, e) +
+                 (by_plan ? " (Eq. 3 for this placement; the dispatcher keeps no estimate)" : "") +
+                 fmt("; node alpha %.2f", e.alpha) + "; " +
+                 (others.empty() ? "alone on " + s.nodes[k].name : "shares " + s.nodes[k].name + " with " + others) +
+                 (e.verdict == policy::Verdict::kFits
+                      ? "; the estimate fits, so the misses come from what Eq. 3 does not see (bursts, "
+                        "batches, another model's batch ahead of it)"
+                      : "") +
+                 past;
+    } else if (!past.empty()) {
+      why.status = "evicted";
+      why.text = task.name + " on " + s.nodes[k].name + " at the end" + past;
+    } else {
+      continue;
+    }
+    out.push_back(std::move(why));
+  }
+  return out;
+}
+
+namespace {
+// The "why" lines of one run for a table: unplaced tasks first, at most kMaxWhyLines.
+std::string why_block(const std::vector<TaskWhy>& whys) {
+  std::vector<const TaskWhy*> order;
+  for (const TaskWhy& w : whys)
+    if (w.status == "unplaced") order.push_back(&w);
+  for (const TaskWhy& w : whys)
+    if (w.status != "unplaced") order.push_back(&w);
+  std::string out;
+  for (size_t i = 0; i < order.size() && i < kMaxWhyLines; ++i) out += "  " + order[i]->text + "\n";
+  if (order.size() > kMaxWhyLines)
+    out += fmt("  ... %zu more: summary.json's \"why\" has every task, `coedge explain DIR TASK` one\n",
+               order.size() - kMaxWhyLines);
+  return out;
+}
+}  // namespace
+
+MissRateBound comparison_bound(const Scenario& scenario, const std::vector<SimResult>& results) {
+  MissRateBound best = miss_rate_lower_bound(scenario);
+  bool first = true;
+  for (const SimResult& r : results) {
+    std::vector<uint64_t> released;
+    for (const TaskTally& t : r.tasks) released.push_back(t.released);
+    const MissRateBound b = miss_rate_lower_bound(scenario, released);
+    if (first || b.miss_rate < best.miss_rate) best = b;
+    first = false;
+  }
+  return best;
+}
+
 std::vector<std::string> allocation_by_node(const Scenario& scenario, const policy::Plan& plan) {
   std::vector<std::string> cells(scenario.nodes.size() + 1);
   for (TaskIndex t = 0; t < plan.node_of_task.size(); ++t) {
@@ -223,6 +354,8 @@ std::string format_run(const Scenario& scenario, const SimResult& result,
   out += fmt("\naccelerator utilisation %.1f%%, %zu stage-2 plan changes, %llu events\n",
              summary.accelerator_utilisation * 100.0, summary.plan_changes,
              static_cast<unsigned long long>(result.events));
+  const auto whys = explain_tasks(scenario, result, summary);
+  if (!whys.empty()) out += "\nWhy:\n" + why_block(whys);
   return out;
 }
 
@@ -243,7 +376,11 @@ std::string format_comparison(const Scenario& scenario, const std::vector<SimRes
     std::vector<std::string> row{s.label};
     for (const Stats& m : s.models) row.push_back(percent(m.miss_rate));
     row.push_back(percent(s.overall.miss_rate));
-    row.push_back(fmt("%+.2f pp", (s.overall.miss_rate - bound.miss_rate) * 100.0));
+    // The bound is below every run (comparison_bound), but the two rates are sums of
+    // different terms: a difference within floating-point noise would print as "-0.00 pp".
+    double above = s.overall.miss_rate - bound.miss_rate;
+    if (above < 0 && above > -1e-9) above = 0;
+    row.push_back(fmt("%+.2f pp", above * 100.0));
     row.push_back(fmt("%.1f", s.overall.p99_ms));
     row.push_back(fmt("%.1f%%", s.accelerator_utilisation * 100.0));
     row.push_back(fmt("%.2f", s.jobs_per_second));
@@ -255,6 +392,37 @@ std::string format_comparison(const Scenario& scenario, const std::vector<SimRes
              "(no node in time: %s, accelerators: %s, CPU: %s)\n\n",
              percent(bound.miss_rate).c_str(), percent(bound.unreachable).c_str(),
              percent(bound.accelerator).c_str(), percent(bound.cpu).c_str());
+  // Why: the first policy in full, the others' unplaced tasks once per distinct line.
+  std::string why_text;
+  std::vector<std::pair<std::string, std::vector<std::string>>> shared;  // line, labels
+  for (size_t i = 0; i < results.size() && i < summaries.size(); ++i) {
+    const auto whys = explain_tasks(scenario, results[i], summaries[i]);
+    if (i == 0) {
+      why_text = why_block(whys);
+      continue;
+    }
+    for (const TaskWhy& w : whys) {
+      if (w.status != "unplaced") continue;
+      auto it = std::find_if(shared.begin(), shared.end(), [&](const auto& p) { return p.first == w.text; });
+      if (it == shared.end()) shared.push_back({w.text, {summaries[i].label}});
+      else it->second.push_back(summaries[i].label);
+    }
+  }
+  if (!why_text.empty()) out += "Why, for " + summaries.front().label + ":\n" + why_text + "\n";
+  if (!shared.empty()) {
+    out += "Unplaced tasks of the other policies:\n";
+    size_t shown = 0;
+    for (const auto& [line, labels] : shared) {
+      if (shown++ == kMaxWhyLines) {
+        out += fmt("  ... %zu more (summary.json's \"why\" in each policy's folder)\n", shared.size() - kMaxWhyLines);
+        break;
+      }
+      std::string names;
+      for (const std::string& l : labels) names += (names.empty() ? "" : ", ") + l;
+      out += "  [" + names + "] " + line + "\n";
+    }
+    out += "\n";
+  }
   if (summaries.size() > kMaxAllocationColumns)
     return out + "Allocations: allocation.csv in each policy's result folder.\n";
 
@@ -361,12 +529,25 @@ Status write_run_files(const std::string& dir, const Scenario& scenario,
                 to_ms(w.stats.mean_latency));
   if (Status st = write_text(base / "windows.csv", text); !st.ok()) return st;
 
-  text = "time_s,task,from,to,reason\n";
-  for (const TimedPlanRecord& r : result.plan_records)
-    text += fmt("%.3f,%s,%s,%s,%s\n", to_s(r.at), csv_field(scenario.tasks[r.record.task].name).c_str(),
-                csv_field(node_name(scenario, r.record.from)).c_str(),
-                csv_field(node_name(scenario, r.record.to)).c_str(),
-                std::string(to_string(r.record.reason)).c_str());
+  text = "time_s,task,from,to,reason,why\n";
+  {
+    // Plan changes and waiting notes merged by time; at one instant the changes first.
+    std::vector<std::pair<const TimedPlanRecord*, bool>> rows;  // (record, is a note)
+    size_t i = 0, j = 0;
+    while (i < result.plan_records.size() || j < result.waiting_notes.size()) {
+      if (j == result.waiting_notes.size() ||
+          (i < result.plan_records.size() && result.plan_records[i].at <= result.waiting_notes[j].at))
+        rows.push_back({&result.plan_records[i++], false});
+      else
+        rows.push_back({&result.waiting_notes[j++], true});
+    }
+    for (const auto& [r, is_note] : rows)
+      text += fmt("%.3f,%s,%s,%s,%s,", to_s(r->at), csv_field(scenario.tasks[r->record.task].name).c_str(),
+                  csv_field(node_name(scenario, r->record.from)).c_str(),
+                  csv_field(node_name(scenario, r->record.to)).c_str(),
+                  is_note ? "waiting" : std::string(to_string(r->record.reason)).c_str()) +
+              csv_field(r->record.why ? policy::describe(scenario, *r->record.why) : std::string()) + "\n";
+  }
   if (Status st = write_text(base / "plan_changes.csv", text); !st.ok()) return st;
 
   if (!result.jobs.empty()) {
@@ -407,6 +588,42 @@ Status write_run_files(const std::string& dir, const Scenario& scenario,
   json["accelerator_utilisation"] = summary.accelerator_utilisation;
   json["met_per_second"] = summary.jobs_per_second;
   json["plan_changes"] = summary.plan_changes;
+  json["why"] = nlohmann::ordered_json::object();
+  for (const TaskWhy& w : explain_tasks(scenario, result, summary)) {
+    const TaskSpec& task = scenario.tasks[w.task];
+    nlohmann::ordered_json entry;
+    entry["status"] = w.status;
+    entry["text"] = w.text;
+    entry["miss_rate"] = summary.tasks[w.task].miss_rate;
+    entry["epsilon"] = task.epsilon;
+    const NodeIndex k = result.final_plan.node_of_task[w.task];
+    entry["node"] = k == kNone ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(scenario.nodes[k].name);
+    if (w.task < result.explanations.size())
+      entry["explanation"] = nlohmann::ordered_json::parse(policy::to_json(scenario, result.explanations[w.task]));
+    if (k != kNone) {
+      bool by_plan = false;
+      policy::Explanation e;
+      e.task = w.task;
+      e.node = k;
+      e.candidates.push_back(placed_estimate(scenario, result, w.task, &by_plan));
+      e.candidates_total = 1;
+      entry["estimate"] = nlohmann::ordered_json::parse(policy::to_json(scenario, e))["candidates"][0];
+      entry["estimate_by"] = by_plan ? "eq3_for_placement" : "dispatcher";
+      entry["shares_node_with"] = nlohmann::ordered_json::array();
+      for (TaskIndex j = 0; j < result.final_plan.node_of_task.size(); ++j)
+        if (j != w.task && result.final_plan.node_of_task[j] == k)
+          entry["shares_node_with"].push_back(
+              {{"task", scenario.tasks[j].name}, {"model", scenario.models[scenario.tasks[j].model].name}});
+    }
+    size_t evictions = 0;
+    if (const TimedPlanRecord* e = last_record(result, w.task, policy::PlanReason::kEvicted, &evictions)) {
+      entry["evictions"] = evictions;
+      entry["last_eviction"] = {{"time_s", to_s(e->at)}, {"from", node_name(scenario, e->record.from)}};
+      if (e->record.why)
+        entry["last_eviction"]["explanation"] = nlohmann::ordered_json::parse(policy::to_json(scenario, *e->record.why));
+    }
+    json["why"][task.name] = std::move(entry);
+  }
   json["events"] = result.events;
   json["end_time_s"] = to_s(result.end_time);
   return write_text(base / "summary.json", json.dump(2) + "\n");

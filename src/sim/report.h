@@ -37,17 +37,46 @@ RunSummary summarize(const Scenario& scenario, const SimResult& result, std::str
 // "Y1, V1" per node, in task order; unplaced tasks under "(unplaced)".
 std::vector<std::string> allocation_by_node(const Scenario& scenario, const policy::Plan& plan);
 
+// Why a task did not do well: every task that ended unplaced, was evicted or taken off a
+// node during the run, or missed more than its epsilon, in task order. `text` is one line
+// naming the task first: for an unplaced task the dispatcher's explanation (its best
+// nodes' estimates term by term, or the link that cannot carry it); for a placed task
+// missing epsilon its node, the estimate against the deadline (the dispatcher's, or Eq. 3
+// for the placement when the dispatcher keeps none), the node's alpha and the tasks and
+// models that share the node; the last eviction or link change, when there was one.
+struct TaskWhy {
+  TaskIndex task = kNone;
+  std::string status;  // "unplaced", "misses_epsilon" or "evicted" (placed, within epsilon)
+  std::string text;
+};
+std::vector<TaskWhy> explain_tasks(const Scenario& scenario, const SimResult& result,
+                                   const RunSummary& summary);
+// The tables print at most this many "why" lines per policy (unplaced first), and say
+// how many more summary.json holds: a city of a thousand nodes has hundreds.
+inline constexpr size_t kMaxWhyLines = 20;
+
 std::string format_run(const Scenario& scenario, const SimResult& result,
                        const RunSummary& summary);
 // One row per policy, with its distance above the capacity lower bound; the allocation
 // per node too when there are at most kMaxAllocationColumns policies.
+// Below the table, the "why" lines (explain_tasks) of the first policy (CoEdge), and for
+// the others their unplaced tasks, the same line once for all the policies that share it.
 inline constexpr size_t kMaxAllocationColumns = 6;
 std::string format_comparison(const Scenario& scenario, const std::vector<SimResult>& results,
                               const std::vector<RunSummary>& summaries,
                               const MissRateBound& bound);
 
+// The lower bound for a comparison: the smallest of the bounds on each run's released jobs
+// (lower_bound.h), so that it is below every policy's achieved miss rate.
+MissRateBound comparison_bound(const Scenario& scenario, const std::vector<SimResult>& results);
+
 // Writes tasks.csv, models.csv, allocation.csv, windows.csv, plan_changes.csv,
 // summary.json and, when jobs were recorded, jobs.csv into `dir` (created if needed).
+// plan_changes.csv has a `why` column (the explanation's text, for unplaceable, evicted and
+// link_changed rows) and, besides the plan changes, rows with reason `waiting`: stage 2's
+// word on a task it could not re-admit, written when the reason changed. summary.json has
+// a "why" object: per task of explain_tasks, its status, text, and the structured
+// explanation (policy::to_json), with the miss rate, epsilon and node sharing.
 Status write_run_files(const std::string& dir, const Scenario& scenario,
                        const SimResult& result, const RunSummary& summary);
 // Mean, min and max miss rates per policy over seeds. runs[policy][i] ran on seed

@@ -130,6 +130,7 @@ class Simulation {
     }
     COEDGE_CHECK(in_flight_ == 0);
     result_.final_plan = plan_;
+    for (TaskIndex t = 0; t < s_.tasks.size(); ++t) result_.explanations.push_back(dispatcher_->explain(t));
     result_.end_time = last_end_;
     if (opt_.progress) opt_.progress(1.0);
     return std::move(result_);
@@ -150,6 +151,9 @@ class Simulation {
 
   void note(std::vector<policy::PlanRecord>& records) {
     for (const policy::PlanRecord& r : records) result_.plan_records.push_back({now_, r});
+    records.clear();
+    dispatcher_->take_waiting_notes(records);
+    for (policy::PlanRecord& r : records) result_.waiting_notes.push_back({now_, std::move(r)});
     records.clear();
   }
 

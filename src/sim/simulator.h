@@ -69,6 +69,11 @@ struct SimResult {
   std::string dispatcher, scheduler;  // the specs' canonical texts
   policy::Plan initial_plan, final_plan;
   std::vector<TimedPlanRecord> plan_records;
+  // Why tasks still waited after stage 1 and each window, when that changed
+  // (Dispatcher::take_waiting_notes): kUnplaceable records with `why`, not plan changes.
+  std::vector<TimedPlanRecord> waiting_notes;
+  // Per task, the dispatcher's explain() at the end of the run (policy/explanation.h).
+  std::vector<policy::Explanation> explanations;
   std::vector<TaskTally> tasks;
   std::vector<Duration> accelerator_busy;  // per node
   std::vector<WindowRow> windows;

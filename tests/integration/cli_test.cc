@@ -10,6 +10,8 @@
 #include <sstream>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 namespace {
 
 struct CliRun {
@@ -309,6 +311,136 @@ TEST(Cli, PlotDrawsLatencyAndLoadFiguresWithGnuplot) {
     in.read(magic, 4);
     EXPECT_EQ(std::string(magic + 1, 3), "PNG") << png;
   }
+}
+
+// Issue 17's acceptance: the small fleet (tests/data/explain/small-fleet.yaml), where Y2's
+// best case, 650 ms inference + 70 ms pre/post = 720 ms, exceeds its 700 ms deadline.
+std::string slurp_file(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST(CliExplain, TheSmallFleetNamesEachUnplacedTasksCauseWithItsTermsAndTheBestPolicy) {
+  const auto dir = temp_dir("small-fleet");
+  const CliRun r = coedge("sim tests/data/explain/small-fleet.yaml --compare -q --out " + dir.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  // The table: every unplaced task of CoEdge, with its estimate term by term.
+  const nlohmann::json summary = nlohmann::json::parse(slurp_file(dir / "coedge+coedge" / "summary.json"));
+  const std::string unplaced = summary.at("unplaced").get<std::string>();
+  ASSERT_FALSE(unplaced.empty()) << "the fleet was built to leave a task unplaced";
+  ASSERT_TRUE(summary.at("why").contains("Y2"));
+  for (const auto& [task, why] : summary.at("why").items()) {
+    if (why.at("status") != "unplaced") continue;
+    EXPECT_NE(r.output.find("  " + task + " unplaced: best node "), std::string::npos) << task << "\n" << r.output;
+    // The JSON: the terms, and the verdict of every candidate.
+    const auto& best = why.at("explanation").at("candidates").at(0);
+    for (const char* key : {"transfer_ms", "queueing_ms", "inference_ms", "pre_post_ms", "total_ms", "deadline_ms"})
+      EXPECT_TRUE(best.contains(key)) << task << " " << key;
+    EXPECT_NE(best.at("verdict"), "fits") << task;
+  }
+  const auto& y2 = summary.at("why").at("Y2").at("explanation").at("candidates").at(0);
+  EXPECT_EQ(y2.at("verdict"), "misses_deadline");
+  EXPECT_DOUBLE_EQ(y2.at("inference_ms").get<double>(), 650.0);
+  EXPECT_DOUBLE_EQ(y2.at("pre_post_ms").get<double>(), 70.0);
+  EXPECT_DOUBLE_EQ(y2.at("deadline_ms").get<double>(), 700.0);
+  EXPECT_GT(y2.at("alone_ms").get<double>(), 700.0);  // the root cause: even alone it misses
+  EXPECT_NE(r.output.find("Y2 unplaced: best node n2: transfer 0 ms + queueing "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("inference 650 ms + pre/post 70 ms"), std::string::npos) << r.output;
+  // Stage 1's record, in plan_changes.csv: the best case itself.
+  EXPECT_NE(slurp_file(dir / "coedge+coedge" / "plan_changes.csv")
+                .find("Y2,-,-,unplaceable,best node n2: transfer 0 ms + queueing 0 ms + inference 650 ms + "
+                      "pre/post 70 ms = 720 ms > deadline 700 ms (misses by 20 ms"),
+            std::string::npos);
+
+  // The headline names the best policy of the run, from the run's own numbers.
+  const nlohmann::json compare = nlohmann::json::parse(slurp_file(dir / "compare.json"));
+  std::string best;
+  double best_rate = 2, coedge_rate = -1;
+  for (const auto& [label, entry] : compare.at("policies").items()) {
+    const double rate = entry.at("overall").at("miss_rate").get<double>();
+    if (label == "CoEdge") coedge_rate = rate;
+    else if (rate < best_rate) best = label, best_rate = rate;
+  }
+  ASSERT_GE(coedge_rate, 0);
+  if (coedge_rate > best_rate) {
+    EXPECT_NE(r.output.find("CoEdge is NOT the best policy here: " + best + " is"), std::string::npos) << r.output;
+  } else {
+    EXPECT_NE(r.output.find("than the best other policy, " + best), std::string::npos) << r.output;
+  }
+  EXPECT_EQ(r.output.find("Local+EDF's"), std::string::npos) << "the old one-baseline headline";
+  EXPECT_EQ(r.output.find("-0.00 pp"), std::string::npos) << r.output;
+}
+
+TEST(CliExplain, CompareAllNamesTheBestOfAllPairs) {
+  const CliRun r = coedge("sim tests/data/explain/small-fleet.yaml --compare all -q --no-files --duration 120s");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("Why, for coedge+coedge:"), std::string::npos) << r.output;
+  EXPECT_TRUE(r.output.find("coedge+coedge is NOT the best policy here: ") != std::string::npos ||
+              r.output.find("coedge+coedge has the lowest overall miss rate") != std::string::npos ||
+              r.output.find("share the lowest overall miss rate") != std::string::npos)
+      << r.output;
+}
+
+TEST(CliExplain, ExplainAnswersFromASimulationsFolder) {
+  const auto dir = temp_dir("explain-run");
+  ASSERT_EQ(coedge("sim tests/data/explain/small-fleet.yaml -q --jobs --duration 60s --out " + dir.string()).code, 0);
+  const CliRun y2 = coedge("explain " + dir.string() + " Y2");
+  ASSERT_EQ(y2.code, 0) << y2.output;
+  EXPECT_NE(y2.output.find("Why: Y2 unplaced: best node n2: transfer 0 ms"), std::string::npos) << y2.output;
+  EXPECT_NE(y2.output.find("drop causes: unplaced"), std::string::npos) << y2.output;
+  const CliRun v1 = coedge("explain " + dir.string() + " V1");
+  ASSERT_EQ(v1.code, 0) << v1.output;
+  EXPECT_NE(v1.output.find("inference (its batch)"), std::string::npos) << v1.output;  // stage by stage
+  EXPECT_NE(v1.output.find("shares its model vgg19-160 there with"), std::string::npos) << v1.output;
+
+  const CliRun unknown = coedge("explain " + dir.string() + " Nope");
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_NE(unknown.output.find("no task 'Nope'"), std::string::npos) << unknown.output;
+  EXPECT_NE(unknown.output.find("Y2"), std::string::npos) << "lists the tasks there";
+  const CliRun missing = coedge("explain " + (dir / "no-such").string() + " Y2");
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_NE(missing.output.find("no such folder"), std::string::npos) << missing.output;
+
+  // Without --jobs: which option records the timelines.
+  std::filesystem::remove(dir / "jobs.csv");
+  const CliRun bare = coedge("explain " + dir.string() + " V1");
+  ASSERT_EQ(bare.code, 0) << bare.output;
+  EXPECT_NE(bare.output.find("--jobs"), std::string::npos) << bare.output;
+}
+
+TEST(CliExplain, ExplainReadsANodesJobLinesTolerantly) {
+  const auto dir = temp_dir("explain-node");
+  std::ofstream(dir / "jobs.jsonl")
+      << R"({"node":"n1","task":"T","job":1,"outcome":"met","reason":"none","release_s":1.0,"pre_start_s":1.0,)"
+         R"("pre_end_s":1.01,"infer_start_s":1.05,"infer_end_s":1.25,"post_start_s":1.25,"post_end_s":1.26,)"
+         R"("end_s":1.26,"batch":1,"latency_ms":260.0,"a_new_field":{"x":1}})" "\n"
+      << R"({"node":"n1","task":"T","job":2,"outcome":"dropped","reason":"scheduler","release_s":2.0})" "\n"
+      << "not json\n";
+  const CliRun r = coedge("explain " + dir.string() + " T");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("2 in all"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("scheduler 1"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("queue for the accelerator"), std::string::npos) << r.output;
+  EXPECT_EQ(coedge("explain " + dir.string() + " Other").code, 2);
+}
+
+TEST(CliExplain, ExplainReadsANodesRunFolder) {
+  const auto dir = temp_dir("explain-node-run");
+  std::ofstream(dir / "summary.json")
+      << R"({"node":"n1","scheduler":"coedge","tasks":[)"
+         R"({"task":"A","model":"resnet","released":10,"met":7,"overdue":2,"dropped":1,"miss_rate":0.3,)"
+         R"("stage_ms":{"pre":5.0,"queue":40.0,"inference":300.0,"post":2.0}},)"
+         R"({"task":"B","model":"resnet","released":10,"met":10,"overdue":0,"dropped":0,"miss_rate":0.0}]})";
+  const CliRun r = coedge("explain " + dir.string() + " A");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("node n1's run"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("shares its model resnet there with: B"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("inference 300.0"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("coedge node --jobs"), std::string::npos) << r.output;
+  std::ofstream(dir / "other.txt") << "x";
+  EXPECT_EQ(coedge("explain " + (dir / "other.txt").string() + " A").code, 2);  // not a folder
 }
 
 }  // namespace

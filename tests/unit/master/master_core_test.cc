@@ -640,5 +640,53 @@ TEST(MasterFiles, LinesAndSummaryCarryTheRecordsFields) {
   EXPECT_NE(summary_table(end.finished->value()).find("M1"), std::string::npos);
 }
 
+// Issue 17: the master's log and files say why a task is unplaced, term by term, and
+// stage 2 says why it does not re-admit it only when the reason changes.
+TEST(MasterCore, ExplainsUnplacedTasksInTheLogWindowsAndSummary) {
+  const Scenario s = ScenarioBuilder()
+                         .node("a")
+                         .node("b")
+                         .default_mbps(100)
+                         .model(make_model("yolo", 650, 520, 12500, 30, 40))
+                         .task("Late", "a", "yolo", 1000, 1, 700)
+                         .run(60, 10)
+                         .build();
+  Master m(config(), s);
+  const Actions a = m.start(1s);
+  EXPECT_TRUE(has_log(a, "stage 1: Late - -> - (unplaceable): best node a: transfer 0 ms + queueing 0 ms + "
+                         "inference 650 ms + pre/post 70 ms = 720 ms > deadline 700 ms (misses by 20 ms"))
+      << ::testing::PrintToString(a.logs);
+  const Actions w1 = m.tick_at(11s);
+  ASSERT_EQ(w1.windows.size(), 1u);
+  EXPECT_FALSE(has_log(w1, "still waits")) << "same reason as stage 1's record";
+  const nlohmann::json window = nlohmann::json::parse(window_json_line(m.scenario(), w1.windows[0]));
+  EXPECT_TRUE(window["waiting"].is_array());
+  EXPECT_TRUE(window["explanations"].is_array());
+
+  // b is lost: Late's candidates change (b: node lost), which is news.
+  m.set(12s);
+  m.liveliness("b", false);
+  m.tick();
+  const Actions w2 = m.tick_at(21s);
+  ASSERT_EQ(w2.windows.size(), 1u);
+  EXPECT_TRUE(has_log(w2, "window 2: Late still waits: best node a:")) << ::testing::PrintToString(w2.logs);
+  const nlohmann::json line = nlohmann::json::parse(window_json_line(m.scenario(), w2.windows[0]));
+  ASSERT_EQ(line["waiting"].size(), 1u);
+  EXPECT_EQ(line["waiting"][0]["task"], "Late");
+  EXPECT_EQ(line["waiting"][0]["explanation"]["candidates"][1]["verdict"], "node_lost");
+
+  m.core().request_stop(m.now());
+  m.tick();
+  m.tick_at(30s);
+  m.liveliness("a", false);
+  const Actions end = m.tick();
+  ASSERT_TRUE(end.finished.has_value() && end.finished->ok());
+  const nlohmann::json summary = nlohmann::json::parse(summary_json(end.finished->value()));
+  ASSERT_TRUE(summary["why"].contains("Late")) << summary.dump(2);
+  EXPECT_EQ(summary["why"]["Late"]["status"], "unplaced");
+  EXPECT_EQ(summary["why"]["Late"]["explanation"]["candidates"][0]["inference_ms"], 650.0);
+  EXPECT_NE(summary["why"]["Late"]["text"].get<std::string>().find("Late unplaced: best node a:"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace coedge::master

@@ -1,0 +1,524 @@
+// `coedge explain RUN_DIR TASK`: why did this task miss? Reads a finished run's folder and
+// answers from what it holds:
+//  - a simulation's (`coedge sim -o DIR`; with --compare, one policy's subfolder):
+//    summary.json (outcomes, and the "why" the dispatcher gave), allocation.csv (source
+//    and nodes), tasks.csv (models, to find who shared the node and the model),
+//    plan_changes.csv (its placements, evictions and waiting notes) and, when the run
+//    had --jobs, jobs.csv (where its jobs' time went, stage by stage);
+//  - a cluster run's (`coedge cluster --out DIR`, or the master's --out folder):
+//    master/summary.json (outcomes, allocation, "why"), master/windows.jsonl (plan
+//    changes with their explanations) and any jobs.jsonl below DIR (the nodes' job lines);
+//  - a node's run folder (`coedge node`: summary.json with "node", and jobs.jsonl when
+//    it ran with --jobs there), or any folder holding a jobs.jsonl.
+// Job lines are read tolerantly: unknown fields are ignored, missing ones skip a stage.
+// What the folder lacks is named with the option that produces it. Exit codes: 0, 1 when
+// the folder or a file cannot be read, 2 for an unknown task or a folder that is no run.
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+
+namespace coedge::app {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct Failure {
+  int code;
+  std::string message;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) throw Failure{kExitFailure, "cannot read " + p.string()};
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+json read_json(const fs::path& p) {
+  const std::string text = slurp(p);
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded()) throw Failure{kExitBadInput, p.string() + ": not valid JSON"};
+  return j;
+}
+
+// RFC 4180 lines as report.cc writes them (quoted fields may hold commas and quotes).
+std::vector<std::string> csv_fields(const std::string& line) {
+  std::vector<std::string> out(1);
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        out.back() += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        out.back() += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      out.emplace_back();
+    } else if (c != '\r') {
+      out.back() += c;
+    }
+  }
+  return out;
+}
+
+// A CSV file as rows of column name -> value.
+std::vector<std::map<std::string, std::string>> read_csv(const fs::path& p) {
+  std::istringstream in(slurp(p));
+  std::string line;
+  std::vector<std::map<std::string, std::string>> rows;
+  if (!std::getline(in, line)) return rows;
+  const auto header = csv_fields(line);
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    const auto fields = csv_fields(line);
+    std::map<std::string, std::string> row;
+    for (size_t i = 0; i < header.size() && i < fields.size(); ++i) row[header[i]] = fields[i];
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+std::optional<double> number(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  try {
+    size_t used = 0;
+    const double v = std::stod(text, &used);
+    if (used != text.size()) return std::nullopt;
+    return v;
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
+// One job's stamps in milliseconds (nullopt: not reached, or not in the file).
+struct JobTimes {
+  std::string outcome, reason, node;
+  std::optional<double> release, arrive, pre_start, pre_end, infer_start, infer_end, post_start, post_end, end;
+};
+
+// Stage means over the jobs of each outcome, and outcome/cause counts.
+std::string stage_report(const std::vector<JobTimes>& jobs, const std::string& source) {
+  struct Stage {
+    const char* name;
+    std::optional<double> JobTimes::*from;
+    std::optional<double> JobTimes::*to;
+  };
+  const Stage stages[] = {
+      {"transfer (release to arrival)", &JobTimes::release, &JobTimes::arrive},
+      {"wait for a CPU core (pre)", &JobTimes::arrive, &JobTimes::pre_start},
+      {"pre-processing", &JobTimes::pre_start, &JobTimes::pre_end},
+      {"queue for the accelerator", &JobTimes::pre_end, &JobTimes::infer_start},
+      {"inference (its batch)", &JobTimes::infer_start, &JobTimes::infer_end},
+      {"wait for a CPU core (post)", &JobTimes::infer_end, &JobTimes::post_start},
+      {"post-processing", &JobTimes::post_start, &JobTimes::post_end},
+      {"end to end", &JobTimes::release, &JobTimes::end},
+  };
+  std::map<std::string, uint64_t> outcomes, causes;
+  for (const JobTimes& j : jobs) {
+    ++outcomes[j.outcome];
+    if (!j.reason.empty() && j.reason != "none") ++causes[j.reason];
+  }
+  std::string out = "Its jobs (" + source + "): " + std::to_string(jobs.size()) + " in all";
+  for (const auto& [o, n] : outcomes) out += ", " + o + " " + std::to_string(n);
+  out += "\n";
+  if (!causes.empty()) {
+    out += "  drop causes:";
+    for (const auto& [c, n] : causes) out += " " + c + " " + std::to_string(n);
+    out += "\n";
+  }
+  const char* groups[] = {"met", "overdue", "dropped"};
+  char line[256];
+  std::snprintf(line, sizeof line, "  %-32s %12s %12s %12s\n", "mean ms per stage", "met", "overdue", "dropped");
+  out += line;
+  for (const Stage& st : stages) {
+    std::string cells[3];
+    bool any = false;
+    for (int g = 0; g < 3; ++g) {
+      double sum = 0;
+      size_t n = 0;
+      for (const JobTimes& j : jobs) {
+        if (j.outcome != groups[g]) continue;
+        // A node's lines have no arrival: its pre wait counts from the release.
+        const std::optional<double>& from =
+            (st.from == &JobTimes::arrive && !j.arrive) ? j.release : j.*st.from;
+        const std::optional<double>& to = j.*st.to;
+        if (!from || !to) continue;
+        sum += *to - *from;
+        ++n;
+      }
+      if (n) {
+        char cell[32];
+        std::snprintf(cell, sizeof cell, "%.1f", sum / static_cast<double>(n));
+        cells[g] = cell;
+        any = true;
+      } else {
+        cells[g] = "-";
+      }
+    }
+    if (!any) continue;
+    std::snprintf(line, sizeof line, "  %-32s %12s %12s %12s\n", st.name, cells[0].c_str(), cells[1].c_str(),
+                  cells[2].c_str());
+    out += line;
+  }
+  return out;
+}
+
+std::string known(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+// --- a simulation's folder ---------------------------------------------------------------
+
+std::string explain_sim(const fs::path& dir, const json& summary, const std::string& task) {
+  if (!summary.contains("tasks") || !summary["tasks"].is_object())
+    throw Failure{kExitBadInput, (dir / "summary.json").string() + ": no \"tasks\" object"};
+  if (!summary["tasks"].contains(task)) {
+    std::vector<std::string> names;
+    for (const auto& [name, _] : summary["tasks"].items()) names.push_back(name);
+    throw Failure{kExitBadInput, "no task '" + task + "' in " + (dir / "summary.json").string() +
+                                     "; its tasks: " + known(names)};
+  }
+  const json& t = summary["tasks"][task];
+  std::string out;
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "Task %s (simulation of %s, dispatcher %s, scheduler %s)\n"
+                "  released %llu: met %llu, overdue %llu, dropped %llu; miss rate %.2f%%\n",
+                task.c_str(), summary.value("scenario", std::string("?")).c_str(),
+                summary.value("dispatcher", std::string("?")).c_str(), summary.value("scheduler", std::string("?")).c_str(),
+                t.value("released", 0ULL), t.value("met", 0ULL), t.value("overdue", 0ULL), t.value("dropped", 0ULL),
+                100.0 * t.value("miss_rate", 0.0));
+  out += line;
+
+  // Where it ran, and with whom.
+  std::string model, node_end = t.value("node", std::string("-"));
+  std::map<std::string, std::string> model_of;
+  if (fs::exists(dir / "tasks.csv"))
+    for (const auto& row : read_csv(dir / "tasks.csv")) model_of[row.at("task")] = row.count("model") ? row.at("model") : "";
+  model = model_of.count(task) ? model_of[task] : "";
+  if (fs::exists(dir / "allocation.csv")) {
+    for (const auto& row : read_csv(dir / "allocation.csv")) {
+      if (row.count("task") == 0 || row.at("task") != task) continue;
+      out += "  model " + (model.empty() ? std::string("?") : model) + ", source " + row.at("source") +
+             ", node at start " + row.at("node_at_start") + ", at the end " + row.at("node_at_end") + "\n";
+    }
+  }
+  if (node_end != "-") {
+    std::string shared_node, shared_model;
+    for (const auto& [name, entry] : summary["tasks"].items()) {
+      if (name == task || entry.value("node", std::string("-")) != node_end) continue;
+      shared_node += (shared_node.empty() ? "" : ", ") + name + " (" + (model_of.count(name) ? model_of[name] : "?") + ")";
+      if (!model.empty() && model_of.count(name) && model_of[name] == model)
+        shared_model += (shared_model.empty() ? "" : ", ") + name;
+    }
+    out += "  shares " + node_end + " with: " + (shared_node.empty() ? std::string("no other task") : shared_node) + "\n";
+    if (!model.empty())
+      out += "  shares its model " + model + " there with: " + (shared_model.empty() ? std::string("no other task") : shared_model) + "\n";
+  }
+
+  // The dispatcher's word.
+  if (summary.contains("why") && summary["why"].contains(task)) {
+    out += "Why: " + summary["why"][task].value("text", std::string()) + "\n";
+  } else if (summary.contains("why")) {
+    out += "Why: nothing to explain: placed, not evicted, and within its epsilon.\n";
+  } else {
+    out += "Why: summary.json has no \"why\" (written by an older coedge; run the simulation again).\n";
+  }
+  if (fs::exists(dir / "plan_changes.csv")) {
+    std::vector<std::string> lines;
+    for (const auto& row : read_csv(dir / "plan_changes.csv")) {
+      if (row.count("task") == 0 || row.at("task") != task) continue;
+      std::string l = "  " + row.at("time_s") + " s: " + row.at("reason") + " " + row.at("from") + " -> " + row.at("to");
+      if (row.count("why") && !row.at("why").empty()) l += ": " + row.at("why");
+      lines.push_back(l + "\n");
+    }
+    constexpr size_t kShown = 8;
+    out += "Plan changes (" + std::to_string(lines.size()) + "):\n";
+    if (lines.size() > kShown) out += "  ... " + std::to_string(lines.size() - kShown) + " earlier ones in plan_changes.csv\n";
+    for (size_t i = lines.size() > kShown ? lines.size() - kShown : 0; i < lines.size(); ++i) out += lines[i];
+  }
+
+  // Where the time went.
+  if (!fs::exists(dir / "jobs.csv")) {
+    out += "Stage by stage: " + (dir / "jobs.csv").string() +
+           " is absent; run the simulation again with `coedge sim SCENARIO --jobs -o " + dir.string() +
+           "` to record every job's timeline.\n";
+    return out;
+  }
+  std::vector<JobTimes> jobs;
+  for (const auto& row : read_csv(dir / "jobs.csv")) {
+    if (row.count("task") == 0 || row.at("task") != task) continue;
+    auto get = [&](const char* k) { return row.count(k) ? number(row.at(k)) : std::nullopt; };
+    JobTimes j;
+    j.outcome = row.count("outcome") ? row.at("outcome") : "?";
+    j.reason = row.count("drop_reason") ? row.at("drop_reason") : "";
+    j.node = row.count("node") ? row.at("node") : "";
+    j.release = get("release_ms");
+    j.arrive = get("arrive_ms");
+    j.pre_start = get("pre_start_ms");
+    j.pre_end = get("pre_end_ms");
+    j.infer_start = get("infer_start_ms");
+    j.infer_end = get("infer_end_ms");
+    j.post_start = get("post_start_ms");
+    j.end = get("end_ms");
+    j.post_end = j.post_start ? j.end : std::nullopt;
+    jobs.push_back(j);
+  }
+  return out + stage_report(jobs, "jobs.csv");
+}
+
+// --- a real run's folder ----------------------------------------------------------------
+
+// Job lines of `task` in every jobs*.jsonl at most three levels below `dir`, in path order.
+std::vector<JobTimes> node_jobs(const fs::path& dir, const std::string& task, std::vector<std::string>& files) {
+  std::vector<JobTimes> jobs;
+  std::vector<fs::path> found;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (it.depth() > 3) it.disable_recursion_pending();
+    // jobs.jsonl, or a per-run variant such as jobs-RUN.jsonl.
+    const std::string name = it->path().filename().string();
+    if (it->is_regular_file(ec) && name.rfind("jobs", 0) == 0 && name.size() >= 10 &&
+        name.compare(name.size() - 6, 6, ".jsonl") == 0)
+      found.push_back(it->path());
+  }
+  std::sort(found.begin(), found.end());
+  for (const fs::path& p : found) {
+    files.push_back(p.string());
+    std::istringstream in(slurp(p));
+    std::string text;
+    while (std::getline(in, text)) {
+      const json j = json::parse(text, nullptr, false);
+      if (j.is_discarded() || !j.is_object() || j.value("task", std::string()) != task) continue;
+      auto ms = [&](const char* k) -> std::optional<double> {
+        if (!j.contains(k) || !j[k].is_number()) return std::nullopt;
+        return j[k].get<double>() * 1000.0;
+      };
+      JobTimes t;
+      t.outcome = j.value("outcome", std::string("?"));
+      t.reason = j.contains("reason") && j["reason"].is_string() ? j["reason"].get<std::string>() : "";
+      t.node = j.value("node", std::string());
+      t.release = ms("release_s");
+      t.pre_start = ms("pre_start_s");
+      t.pre_end = ms("pre_end_s");
+      t.infer_start = ms("infer_start_s");
+      t.infer_end = ms("infer_end_s");
+      t.post_start = ms("post_start_s");
+      t.post_end = ms("post_end_s");
+      t.end = ms("end_s");
+      jobs.push_back(t);
+    }
+  }
+  return jobs;
+}
+
+std::string explain_cluster(const fs::path& dir, const fs::path& summary_path, const std::string& task) {
+  const json summary = read_json(summary_path);
+  if (!summary.contains("tasks") || !summary["tasks"].is_array())
+    throw Failure{kExitBadInput, summary_path.string() + ": no \"tasks\" list"};
+  const json* entry = nullptr;
+  std::vector<std::string> names;
+  for (const json& t : summary["tasks"]) {
+    names.push_back(t.value("task", std::string()));
+    if (names.back() == task) entry = &t;
+  }
+  if (!entry) throw Failure{kExitBadInput, "no task '" + task + "' in " + summary_path.string() + "; its tasks: " + known(names)};
+  const json& t = *entry;
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "Task %s (real run of %s, dispatcher %s)\n  model %s, source %s, node at the end %s\n"
+                "  released %llu: met %llu, overdue %llu, dropped %llu (lost %llu); miss rate %.2f%%\n",
+                task.c_str(), summary.value("scenario", std::string("?")).c_str(),
+                summary.value("dispatcher", std::string("?")).c_str(), t.value("model", std::string("?")).c_str(),
+                t.value("source", std::string("?")).c_str(), t.value("node", std::string("-")).c_str(),
+                t.value("released", 0ULL), t.value("met", 0ULL), t.value("overdue", 0ULL), t.value("dropped", 0ULL),
+                t.value("lost", 0ULL), 100.0 * t.value("miss_rate", 0.0));
+  std::string out = line;
+  const std::string node = t.value("node", std::string("-"));
+  const std::string model = t.value("model", std::string());
+  std::string shared, shared_model;
+  for (const json& o : summary["tasks"]) {
+    const std::string name = o.value("task", std::string());
+    if (name == task || o.value("node", std::string("-")) != node || node == "-") continue;
+    shared += (shared.empty() ? "" : ", ") + name + " (" + o.value("model", std::string("?")) + ")";
+    if (o.value("model", std::string()) == model) shared_model += (shared_model.empty() ? "" : ", ") + name;
+  }
+  if (node != "-") {
+    out += "  shares " + node + " with: " + (shared.empty() ? std::string("no other task") : shared) + "\n";
+    out += "  shares its model " + model + " there with: " + (shared_model.empty() ? std::string("no other task") : shared_model) + "\n";
+  }
+  if (summary.contains("why") && summary["why"].contains(task))
+    out += "Why: " + summary["why"][task].value("text", std::string()) + "\n";
+  const fs::path windows = summary_path.parent_path() / "windows.jsonl";
+  if (fs::exists(windows)) {
+    std::istringstream in(slurp(windows));
+    std::string text;
+    std::vector<std::string> lines;
+    while (std::getline(in, text)) {
+      const json w = json::parse(text, nullptr, false);
+      if (w.is_discarded() || !w.is_object()) continue;
+      for (const char* key : {"changes", "waiting"}) {
+        if (!w.contains(key) || !w[key].is_array()) continue;
+        for (const json& c : w[key]) {
+          const std::string s = c.is_string() ? c.get<std::string>() : c.value("text", std::string());
+          if (s.rfind(task + " ", 0) == 0)
+            lines.push_back("  window " + std::to_string(w.value("window", 0)) + ": " + s + "\n");
+        }
+      }
+    }
+    out += "Plan changes and waiting notes (" + std::to_string(lines.size()) + "):\n";
+    for (const std::string& l : lines) out += l;
+  }
+  std::vector<std::string> files;
+  const auto jobs = node_jobs(dir, task, files);
+  if (jobs.empty()) {
+    out += "Stage by stage: no job lines of " + task + " below " + dir.string() +
+           "; give each node a jobs file (node config `metrics: {jobs: FILE}`, docs/NODE_CONFIG.md) to see "
+           "where its jobs' time went.\n";
+    return out;
+  }
+  return out + stage_report(jobs, known(files));
+}
+
+// A node's run folder (`coedge node`): its summary.json ("node", "tasks": [...], with
+// each task's mean stage times) and the job lines, if any.
+std::string explain_node(const fs::path& dir, const json& summary, const std::string& task) {
+  const json* entry = nullptr;
+  std::vector<std::string> names;
+  for (const json& t : summary["tasks"]) {
+    names.push_back(t.value("task", std::string()));
+    if (names.back() == task) entry = &t;
+  }
+  if (!entry)
+    throw Failure{kExitBadInput, "no task '" + task + "' in " + (dir / "summary.json").string() + "; its tasks: " + known(names)};
+  const json& t = *entry;
+  const std::string node = summary.value("node", std::string("?"));
+  const std::string model = t.value("model", std::string("?"));
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "Task %s (node %s's run, scheduler %s)\n  model %s; released %llu: met %llu, overdue %llu, dropped "
+                "%llu; miss rate %.2f%%\n",
+                task.c_str(), node.c_str(), summary.value("scheduler", std::string("?")).c_str(), model.c_str(),
+                t.value("released", 0ULL), t.value("met", 0ULL), t.value("overdue", 0ULL), t.value("dropped", 0ULL),
+                100.0 * t.value("miss_rate", 0.0));
+  std::string out = line;
+  std::string shared, shared_model;
+  for (const json& o : summary["tasks"]) {
+    const std::string name = o.value("task", std::string());
+    if (name == task) continue;
+    shared += (shared.empty() ? "" : ", ") + name + " (" + o.value("model", std::string("?")) + ")";
+    if (o.value("model", std::string()) == model) shared_model += (shared_model.empty() ? "" : ", ") + name;
+  }
+  out += "  shares " + node + " with: " + (shared.empty() ? std::string("no other task") : shared) + "\n";
+  out += "  shares its model " + model + " there with: " + (shared_model.empty() ? std::string("no other task") : shared_model) + "\n";
+  if (t.contains("stage_ms") && t["stage_ms"].is_object()) {
+    out += "  mean ms per stage over its finished jobs:";
+    for (const auto& [stage, ms] : t["stage_ms"].items())
+      if (ms.is_number()) {
+        std::snprintf(line, sizeof line, " %s %.1f", stage.c_str(), ms.get<double>());
+        out += line;
+      }
+    out += "\n";
+  }
+  std::vector<std::string> files;
+  const auto jobs = node_jobs(dir, task, files);
+  if (jobs.empty())
+    return out + "Stage by stage per outcome: no jobs.jsonl with " + task + " in " + dir.string() +
+           "; run the node with `coedge node --jobs FILE` (or `metrics: {jobs: FILE}` in its config).\n";
+  return out + stage_report(jobs, known(files));
+}
+
+bool has_job_lines(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("jobs", 0) == 0 && name.size() >= 10 && name.compare(name.size() - 6, 6, ".jsonl") == 0) return true;
+  }
+  return false;
+}
+
+int fail(int code, const std::string& message) {
+  std::fprintf(stderr, "coedge explain: %s\n", message.c_str());
+  return code;
+}
+
+int run_explain(const std::string& dir_text, const std::string& task) {
+  const fs::path dir(dir_text);
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return fail(kExitFailure, "no such folder: " + dir_text);
+  if (!fs::is_directory(dir, ec)) return fail(kExitBadInput, dir_text + " is not a folder (give a run's output folder)");
+  try {
+    if (fs::exists(dir / "compare.json")) {
+      std::vector<std::string> subs;
+      for (const auto& e : fs::directory_iterator(dir))
+        if (e.is_directory() && fs::exists(e.path() / "summary.json")) subs.push_back(e.path().filename().string());
+      std::sort(subs.begin(), subs.end());
+      return fail(kExitBadInput, dir_text + " holds a comparison: give one policy's folder, e.g. " +
+                                     (dir / (subs.empty() ? std::string("coedge+coedge") : subs.front())).string() +
+                                     " (there: " + known(subs) + ")");
+    }
+    std::string text;
+    if (fs::exists(dir / "summary.json")) {
+      const json summary = read_json(dir / "summary.json");
+      if (summary.contains("node") && summary.contains("tasks") && summary["tasks"].is_array())
+        text = explain_node(dir, summary, task);
+      else if (summary.contains("tasks") && summary["tasks"].is_array())
+        text = explain_cluster(dir, dir / "summary.json", task);
+      else
+        text = explain_sim(dir, summary, task);
+    } else if (fs::exists(dir / "master" / "summary.json")) {
+      text = explain_cluster(dir, dir / "master" / "summary.json", task);
+    } else if (has_job_lines(dir)) {
+      std::vector<std::string> files;
+      const auto jobs = node_jobs(dir, task, files);
+      if (jobs.empty()) return fail(kExitBadInput, "no job line of task '" + task + "' in " + known(files));
+      text = "Task " + task + " (a node's job lines; the dispatcher's view is in the master's summary.json)\n" +
+             stage_report(jobs, known(files));
+    } else {
+      return fail(kExitBadInput, dir_text + " is not a run folder: expected summary.json (`coedge sim -o DIR`), "
+                                            "master/summary.json (`coedge cluster --out DIR`) or jobs.jsonl (a node's "
+                                            "metrics.jobs file)");
+    }
+    std::printf("%s", text.c_str());
+    return kExitOk;
+  } catch (const Failure& f) {
+    return fail(f.code, f.message);
+  } catch (const std::exception& e) {  // a malformed file (e.g. a missing CSV column)
+    return fail(kExitBadInput, dir_text + ": unreadable run files: " + e.what());
+  }
+}
+
+}  // namespace
+
+std::function<int()> add_explain_command(CLI::App& app) {
+  auto dir = std::make_shared<std::string>();
+  auto task = std::make_shared<std::string>();
+  CLI::App* cmd = app.add_subcommand(
+      "explain", "Why did a task miss? Reads a finished run's folder (simulation, cluster, or a node's jobs).");
+  cmd->add_option("run_dir", *dir, "The run's output folder (coedge sim -o DIR; coedge cluster --out DIR)")->required();
+  cmd->add_option("task", *task, "The task's name")->required();
+  return [dir, task] { return run_explain(*dir, *task); };
+}
+
+}  // namespace coedge::app
