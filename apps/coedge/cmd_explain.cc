@@ -289,11 +289,16 @@ std::string explain_sim(const fs::path& dir, const json& summary, const std::str
 
 // --- a real run's folder ----------------------------------------------------------------
 
-// Job lines of `task` in every jobs*.jsonl at most three levels below `dir`, in path order.
-std::vector<JobTimes> node_jobs(const fs::path& dir, const std::string& task, std::vector<std::string>& files) {
+// Job lines of `task` in every jobs*.jsonl at most three levels below `dir` (and in
+// `extra`, e.g. the jobs file a node's summary.json names), in path order. A jobs file is
+// appended run after run (docs/NODE_CONFIG.md, "Results"), so only one run's lines count:
+// `run` when given (a node's summary.json run_id), otherwise the last run of each file.
+std::vector<JobTimes> node_jobs(const fs::path& dir, const std::string& task, std::vector<std::string>& files,
+                                const std::string& run = "", const fs::path& extra = {}) {
   std::vector<JobTimes> jobs;
   std::vector<fs::path> found;
   std::error_code ec;
+  if (!extra.empty() && fs::is_regular_file(extra, ec)) found.push_back(extra);
   for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
        it.increment(ec)) {
     if (it.depth() > 3) it.disable_recursion_pending();
@@ -304,13 +309,33 @@ std::vector<JobTimes> node_jobs(const fs::path& dir, const std::string& task, st
       found.push_back(it->path());
   }
   std::sort(found.begin(), found.end());
+  std::vector<fs::path> distinct;  // `extra` may also lie below `dir`
   for (const fs::path& p : found) {
+    const bool seen = std::any_of(distinct.begin(), distinct.end(), [&p](const fs::path& q) {
+      std::error_code same_ec;
+      return fs::equivalent(p, q, same_ec);
+    });
+    if (!seen) distinct.push_back(p);
+  }
+  for (const fs::path& p : distinct) {
     files.push_back(p.string());
-    std::istringstream in(slurp(p));
+    const std::string content = slurp(p);
+    std::string wanted = run;
+    std::istringstream in(content);
     std::string text;
+    if (wanted.empty()) {  // the file's last run (lines without a run id belong to none)
+      while (std::getline(in, text)) {
+        const json j = json::parse(text, nullptr, false);
+        if (!j.is_discarded() && j.is_object() && j.contains("run") && j["run"].is_string())
+          wanted = j["run"].get<std::string>();
+      }
+      in = std::istringstream(content);
+    }
     while (std::getline(in, text)) {
       const json j = json::parse(text, nullptr, false);
       if (j.is_discarded() || !j.is_object() || j.value("task", std::string()) != task) continue;
+      if (!wanted.empty() && !(j.contains("run") && j["run"].is_string() && j["run"].get<std::string>() == wanted))
+        continue;
       auto ms = [&](const char* k) -> std::optional<double> {
         if (!j.contains(k) || !j[k].is_number()) return std::nullopt;
         return j[k].get<double>() * 1000.0;
@@ -423,6 +448,20 @@ std::string explain_node(const fs::path& dir, const json& summary, const std::st
                 t.value("released", 0ULL), t.value("met", 0ULL), t.value("overdue", 0ULL), t.value("dropped", 0ULL),
                 100.0 * t.value("miss_rate", 0.0));
   std::string out = line;
+  // The node's own warning that its model ran slower than the profile it planned with.
+  if (summary.contains("profile_check") && summary["profile_check"].is_object()) {
+    const json& check = summary["profile_check"];
+    for (const json& w : check.value("warnings", json::array())) {
+      if (!w.is_object() || w.value("model", std::string()) != model) continue;
+      std::snprintf(line, sizeof line,
+                    "  profile warning: %s at batch %d took %.1f ms (median) against %.1f ms in its profile (%.2fx)\n",
+                    model.c_str(), w.value("batch", 0), w.value("measured_ms", 0.0), w.value("profiled_ms", 0.0),
+                    w.value("ratio", 0.0));
+      out += line;
+    }
+    if (out.find("profile warning") != std::string::npos && check.contains("reprofile") && check["reprofile"].is_string())
+      out += "  re-profile: " + check["reprofile"].get<std::string>() + "\n";
+  }
   std::string shared, shared_model;
   for (const json& o : summary["tasks"]) {
     const std::string name = o.value("task", std::string());
@@ -442,9 +481,14 @@ std::string explain_node(const fs::path& dir, const json& summary, const std::st
     out += "\n";
   }
   std::vector<std::string> files;
-  const auto jobs = node_jobs(dir, task, files);
+  const std::string run = summary.contains("run_id") && summary["run_id"].is_string() ? summary["run_id"].get<std::string>() : "";
+  const fs::path jobs_file =
+      summary.contains("jobs_file") && summary["jobs_file"].is_string() ? fs::path(summary["jobs_file"].get<std::string>()) : fs::path();
+  if (!run.empty()) out += "Run " + run + " (summary.json's run_id): its job lines only.\n";
+  const auto jobs = node_jobs(dir, task, files, run, jobs_file);
   if (jobs.empty())
-    return out + "Stage by stage per outcome: no jobs.jsonl with " + task + " in " + dir.string() +
+    return out + "Stage by stage per outcome: no job lines of " + task + (run.empty() ? "" : " in run " + run) + " in " + dir.string() +
+           (jobs_file.empty() ? "" : " or " + jobs_file.string()) +
            "; run the node with `coedge node --jobs FILE` (or `metrics: {jobs: FILE}` in its config).\n";
   return out + stage_report(jobs, known(files));
 }

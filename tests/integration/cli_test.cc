@@ -443,4 +443,34 @@ TEST(CliExplain, ExplainReadsANodesRunFolder) {
   EXPECT_EQ(coedge("explain " + (dir / "other.txt").string() + " A").code, 2);  // not a folder
 }
 
+// A node's jobs file is appended run after run: explain counts the run its summary.json
+// names (run_id), reads the jobs file the summary names, and shows the profile warning.
+TEST(CliExplain, ExplainCountsOnlyTheRunTheNodesSummaryNames) {
+  const auto dir = temp_dir("explain-node-runs");
+  const auto jobs = temp_dir("explain-node-runs-jobs") / "node-jobs.jsonl";
+  std::ofstream(jobs)
+      << R"({"run":"20261202T100000Z-aaaaaa","node":"n1","task":"A","job":1,"outcome":"dropped","reason":"scheduler","release_s":1.0})" "\n"
+      << R"({"run":"20261202T100000Z-aaaaaa","node":"n1","task":"A","job":2,"outcome":"dropped","reason":"scheduler","release_s":2.0})" "\n"
+      << R"({"run":"20261202T110000Z-bbbbbb","node":"n1","task":"A","job":1,"outcome":"met","reason":"none","release_s":1.0,"end_s":1.3})" "\n";
+  auto summary = [&](const std::string& run) {
+    std::ofstream(dir / "summary.json")
+        << R"({"node":"n1","scheduler":"edf","run_id":")" << run << R"(","jobs_file":")" << jobs.string()
+        << R"(","tasks":[{"task":"A","model":"yolo","released":1,"met":1,"overdue":0,"dropped":0,"miss_rate":0.0}],)"
+        << R"("profile_check":{"warnings":[{"model":"yolo","batch":1,"measured_ms":300.0,"profiled_ms":200.0,"ratio":1.5}],)"
+        << R"("reprofile":"coedge profile yolo.onnx -o p.yaml"}})";
+  };
+  summary("20261202T110000Z-bbbbbb");
+  CliRun r = coedge("explain " + dir.string() + " A");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("1 in all, met 1"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("dropped 2"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("profile warning: yolo at batch 1 took 300.0 ms"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("re-profile: coedge profile yolo.onnx"), std::string::npos) << r.output;
+  summary("20261202T100000Z-aaaaaa");
+  r = coedge("explain " + dir.string() + " A");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("2 in all"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("scheduler 2"), std::string::npos) << r.output;
+}
+
 }  // namespace
