@@ -377,6 +377,7 @@ TEST(ProcessSupervisorTest, StopOneChildWithoutRestart) {
 // with no restart; a child that ignores SIGTERM is killed by the poll() at now + grace;
 // start() brings a retired child back, also one still retiring.
 TEST(ProcessSupervisorTest, RetireStopsAChildWithoutWaitingOrRestarting) {
+  TempDir dir;
   os::ProcessSupervisor sup;
   os::ChildSpec spec;
   spec.name = "polite";
@@ -384,10 +385,12 @@ TEST(ProcessSupervisorTest, RetireStopsAChildWithoutWaitingOrRestarting) {
   spec.backoff_initial = 0us;
   const int polite = sup.add(spec);
   spec.name = "stubborn";
-  spec.argv = {"sh", "-c", "trap '' TERM; while :; do sleep 0.05; done"};
+  // Says when its trap is set: a SIGTERM that came before would end it (seen on a loaded machine).
+  spec.argv = {"sh", "-c", "trap '' TERM; echo > " + dir.file("trapped") + "; while :; do sleep 0.05; done"};
   const int stubborn = sup.add(spec);
   ASSERT_TRUE(sup.start(polite, t0));
   ASSERT_TRUE(sup.start(stubborn, t0));
+  ASSERT_TRUE(eventually([&] { return read_file(dir.file("trapped")).find('\n') != std::string::npos; }));
   const pid_t polite_pid = sup.pid(polite);
   const pid_t stubborn_pid = sup.pid(stubborn);
 
