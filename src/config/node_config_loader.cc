@@ -850,6 +850,7 @@ std::string_view to_string(SensorKind kind) {
 
 Result<NodeConfig> parse_node_config(const std::string& yaml_text, const std::string& file_name,
                                      const std::string& base_dir) {
+  if (Status utf8 = check_utf8(yaml_text, file_name); !utf8.ok()) return utf8.error();
   try {
     return NodeConfigParser(file_name, base_dir).parse(yaml_text);
   } catch (const std::exception& e) {

@@ -234,6 +234,7 @@ YAML::Node load_document(const std::string& text, Problems& problems) {
 }
 
 Result<ProfileSet> parse_profile_set_text(const std::string& text, const std::string& file_name) {
+  if (Status utf8 = check_utf8(text, file_name); !utf8.ok()) return utf8.error();
   Problems problems(file_name);
   try {
     const YAML::Node root = load_document(text, problems);

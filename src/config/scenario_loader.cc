@@ -502,6 +502,7 @@ class ScenarioParser {
 
 Result<Scenario> parse_scenario(const std::string& yaml_text, const std::string& file_name,
                                 const std::string& base_dir) {
+  if (Status utf8 = check_utf8(yaml_text, file_name); !utf8.ok()) return utf8.error();
   try {
     return ScenarioParser(file_name, base_dir).parse(yaml_text);
   } catch (const std::exception& e) {

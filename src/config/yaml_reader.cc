@@ -279,6 +279,46 @@ std::string format_ms_number(Duration d) {
   return out;
 }
 
+Status check_utf8(std::string_view text, const std::string& file_name) {
+  size_t line = 1, line_start = 0, i = 0;
+  const auto* b = reinterpret_cast<const unsigned char*>(text.data());
+  while (i < text.size()) {
+    const unsigned char c = b[i];
+    size_t n = 0;  // continuation bytes
+    uint32_t min = 0, cp = 0;
+    if (c < 0x80) {
+      if (c == '\n') {
+        ++line;
+        line_start = i + 1;
+      }
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      n = 1, min = 0x80, cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2, min = 0x800, cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3, min = 0x10000, cp = c & 0x07;
+    }
+    bool ok = n > 0;  // 0x80-0xBF lead bytes and 0xF8-0xFF are never valid
+    for (size_t k = 1; ok && k <= n; ++k) {
+      if (i + k >= text.size() || (b[i + k] & 0xC0) != 0x80)
+        ok = false;
+      else
+        cp = (cp << 6) | (b[i + k] & 0x3F);
+    }
+    if (!ok || cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      char byte[8];
+      std::snprintf(byte, sizeof byte, "0x%02X", c);
+      return Error{ErrorCode::kInvalidInput, file_name + ":" + std::to_string(line) + ":" +
+                                                 std::to_string(i - line_start + 1) + ": not UTF-8 text (byte " + byte +
+                                                 "); save the file as UTF-8"};
+    }
+    i += n + 1;
+  }
+  return Ok{};
+}
+
 Result<std::string> read_file(const std::string& path) {
   auto io_error = [&](int err) {
     return Error{ErrorCode::kIo, path + ": cannot read: " + std::strerror(err)};

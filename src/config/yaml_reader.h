@@ -135,4 +135,10 @@ std::string format_ms_number(Duration d);
 // The contents of a file, or an Error "PATH: cannot read: <strerror>".
 Result<std::string> read_file(const std::string& path);
 
+// Ok when `text` is valid UTF-8 (YAML is Unicode text, and the names in it end up in JSON
+// files, whose writers throw on anything else); otherwise an Error naming FILE:LINE:COLUMN
+// and the first offending byte. Overlong forms, surrogates and code points above U+10FFFF
+// are invalid.
+Status check_utf8(std::string_view text, const std::string& file_name);
+
 }  // namespace coedge::config::internal

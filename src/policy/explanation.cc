@@ -64,15 +64,26 @@ bool Explanation::same_reason(const Explanation& o) const {
     // alpha moves a little every window; a total that moved less than 1% of the deadline
     // is the same reason (a log line per window for it would be noise).
     const double tolerance = 0.01 * static_cast<double>(a.deadline.count());
-    if (a.transfer != b.transfer || std::fabs(a.total_us - b.total_us) >= tolerance) return false;
+    // Likewise the transfer: measured bandwidths feed the view every window, and noise
+    // moves a transfer by microseconds. Only a link appearing or vanishing, or a transfer
+    // that moved by the tolerance, is a new reason.
+    if ((a.transfer == kNever) != (b.transfer == kNever)) return false;
+    if (a.transfer != kNever &&
+        std::fabs(static_cast<double>((a.transfer - b.transfer).count())) >= tolerance)
+      return false;
+    if (std::fabs(a.total_us - b.total_us) >= tolerance) return false;
   }
   return true;
 }
 
 void sort_candidates(Explanation& why) {
   auto& c = why.candidates;
-  std::sort(c.begin(), c.end(), [](const NodeEstimate& a, const NodeEstimate& b) {
-    const int ra = rank(a.verdict), rb = rank(b.verdict);
+  // A node without a link ranks as no link whatever else was found there (e.g. banned).
+  auto rank_of = [](const NodeEstimate& e) {
+    return e.verdict != Verdict::kNodeLost && e.transfer == kNever ? rank(Verdict::kNoLink) : rank(e.verdict);
+  };
+  std::sort(c.begin(), c.end(), [&rank_of](const NodeEstimate& a, const NodeEstimate& b) {
+    const int ra = rank_of(a), rb = rank_of(b);
     if (ra != rb) return ra < rb;
     if (ra < 2 && a.margin_us() != b.margin_us()) return a.margin_us() < b.margin_us();
     return a.node < b.node;
@@ -84,7 +95,8 @@ void sort_candidates(Explanation& why) {
 std::string describe_estimate(const Scenario& s, const TaskSpec& task, const NodeEstimate& e) {
   const std::string& name = s.nodes[e.node].name;
   if (e.verdict == Verdict::kNodeLost) return name + ": node lost (no answer from it)";
-  if (e.verdict == Verdict::kNoLink)
+  // A banned node may also have no link (the check that bans comes first): say the latter.
+  if (e.verdict == Verdict::kNoLink || e.transfer == kNever)
     return name + ": no link from " + s.nodes[task.source].name + " (no route, or the link cannot carry " +
            std::to_string(s.models[task.model].input_bytes) + " bytes in time)";
   std::string out = name + ": transfer " + format_ms(static_cast<double>(e.transfer.count())) +
@@ -98,7 +110,10 @@ std::string describe_estimate(const Scenario& s, const TaskSpec& task, const Nod
   const std::string deadline = format_ms(static_cast<double>(e.deadline.count()));
   out += " = " + format_ms(e.total_us) + " ms";
   if (e.margin_us() > 0) {
-    out += " > deadline " + deadline + " ms (misses by " + format_ms(e.margin_us()) + " ms";
+    // A margin under a twentieth of a millisecond would print as "0": give it in us.
+    const std::string by = e.margin_us() < 50 ? std::to_string(static_cast<int64_t>(std::ceil(e.margin_us()))) + " us"
+                                               : format_ms(e.margin_us()) + " ms";
+    out += " > deadline " + deadline + " ms (misses by " + by;
     if (e.alone_us > static_cast<double>(e.deadline.count()))
       out += "; even alone there: " + format_ms(e.alone_us) + " ms";
     out += ")";

@@ -46,15 +46,22 @@ MissRateBound miss_rate_lower_bound(const Scenario& s, std::span<const uint64_t>
   std::vector<std::vector<std::pair<double, double>>> by_source(s.nodes.size());
   std::vector<std::vector<NodeIndex>> region(s.nodes.size());
   std::vector<NodeIndex> candidates;
+  // Each link at its best over the run: the bandwidth it starts with or any it changes to
+  // (events) before the run ends. A task may reach a node only while a link is fast, so
+  // the start's network alone could call a node unreachable that a run does use.
+  Network network = s.network;
+  for (const LinkChange& change : s.link_changes)
+    if (change.at < s.run.duration && change.a != change.b && change.mbps > network.mbps(change.a, change.b))
+      network.set(change.a, change.b, change.mbps, network.latency(change.a, change.b));
   for (TaskIndex t = 0; t < s.tasks.size(); ++t) {
     const TaskSpec& task = s.tasks[t];
     const ModelProfile& model = s.models[task.model];
     const double rate = released.empty() ? 1.0 / to_s(task.period) : static_cast<double>(released[t]);
     total += rate;
     bool reachable = false;
-    policy::reachable_nodes(s, s.network, t, candidates);
+    policy::reachable_nodes(s, network, t, candidates);
     for (NodeIndex k : candidates) {
-      const Duration comm = policy::comm_time(s.network, model.input_bytes, task.source, k);
+      const Duration comm = policy::comm_time(network, model.input_bytes, task.source, k);
       if (comm != kNever && static_cast<double>((comm + model.pre_time + model.post_time).count()) + exe(model.exe(1)) <=
                                 static_cast<double>(task.deadline.count())) {
         reachable = true;

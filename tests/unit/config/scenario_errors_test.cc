@@ -22,6 +22,25 @@ TEST(ScenarioErrors, BaseIsValid) {
   EXPECT_TRUE(r.ok()) << r.error().message;
 }
 
+// A name that is not UTF-8 would end in JSON files whose writers throw on it: refused at
+// load with its line and column (review of issue 17: a task named with a raw 0xFF byte
+// aborted `coedge sim`).
+TEST(ScenarioErrors, TextThatIsNotUtf8IsRefusedWithLineAndColumn) {
+  const std::string bad = std::string("name: ok\nrun: {duration: 10s}\n  # caf") + "\xE9" + "\n";
+  Result<Scenario> r = config::parse_scenario(bad, "x.yaml", kDataDir);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "x.yaml:3:8: not UTF-8 text (byte 0xE9); save the file as UTF-8");
+  for (const std::string& invalid : {std::string("\xC0\xAF"), std::string("\xED\xA0\x80"), std::string("\xF4\x90\x80\x80"),
+                                     std::string("\xFF"), std::string("\xE2\x82")}) {
+    Result<Scenario> e = config::parse_scenario("name: a" + invalid + "\n", "y.yaml", kDataDir);
+    ASSERT_FALSE(e.ok());
+    EXPECT_NE(e.error().message.find("y.yaml:1:8: not UTF-8 text"), std::string::npos) << e.error().message;
+  }
+  // Multi-byte text is fine: the base scenario with an accented name still loads.
+  Result<Scenario> ok = config::parse_scenario(std::string(kBase) + "\n# caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x93\xB7\n", "x.yaml", kDataDir);
+  EXPECT_TRUE(ok.ok()) << ok.error().message;
+}
+
 TEST(ScenarioErrors, MissingFile) {
   const std::string path = kDataDir + "/no-such-scenario.yaml";
   Result<Scenario> r = config::load_scenario(path);

@@ -277,5 +277,47 @@ TEST(Explanation, MillisecondsPrintWholeOrToOneDecimal) {
   EXPECT_EQ(format_ms(100304), "100.3");
 }
 
+// Review fixes: a banned node without a link reads and sorts as "no link"; a margin under
+// a twentieth of a millisecond is not "misses by 0 ms"; measured-bandwidth noise in a
+// transfer is not a new reason, a link that vanishes is.
+TEST(Explanation, ABannedNodeWithoutALinkIsNoLinkAndTinyMarginsPrintInMicroseconds) {
+  const Scenario s = ScenarioBuilder()
+                         .node("a")
+                         .node("b")
+                         .model(make_model("m", 100, 100))
+                         .task("T", "a", "m", 100)
+                         .build();
+  NodeEstimate banned;
+  banned.node = 1;
+  banned.verdict = Verdict::kBanned;
+  banned.transfer = kNever;
+  banned.deadline = from_ms(100);
+  NodeEstimate miss;
+  miss.node = 0;
+  miss.verdict = Verdict::kMissesDeadline;
+  miss.deadline = from_ms(100);
+  miss.inference_us = 100020;
+  miss.total_us = 100020;
+  Explanation why;
+  why.task = 0;
+  why.candidates = {banned, miss};
+  sort_candidates(why);
+  EXPECT_EQ(why.candidates[0].node, 0u) << "a miss before a node without a link";
+  EXPECT_TRUE(contains(describe_estimate(s, s.tasks[0], banned), "b: no link from a")) << describe_estimate(s, s.tasks[0], banned);
+  const std::string text = describe_estimate(s, s.tasks[0], miss);
+  EXPECT_TRUE(contains(text, "(misses by 20 us")) << text;
+  EXPECT_FALSE(contains(text, "misses by 0 ms")) << text;
+
+  Explanation before, after;
+  miss.transfer = from_ms(30);
+  before.candidates = {miss};
+  miss.transfer += std::chrono::microseconds(5);
+  after.candidates = {miss};
+  EXPECT_TRUE(before.same_reason(after)) << "5 us of bandwidth noise";
+  miss.transfer = kNever;
+  after.candidates = {miss};
+  EXPECT_FALSE(before.same_reason(after)) << "the link vanished";
+}
+
 }  // namespace
 }  // namespace coedge::policy
