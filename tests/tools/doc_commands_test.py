@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The doc test: every cheap `coedge` command shown in README.md and docs/*.md runs.
 
-    doc_commands_test.py SOURCE_DIR BUILD_DIR [--list]
+    doc_commands_test.py SOURCE_DIR BUILD_DIR [--list] [--min-run=N]
     doc_commands_test.py selftest FIXTURE_DIR BUILD_DIR   (tests/tools/doc_fixture)
 
 Reads the fenced code blocks of README.md and docs/*.md (docs/schema/ and other sub-folders
@@ -14,26 +14,48 @@ docs write them (`examples/lamppost.yaml`, `build/models/...`) resolve. Outputs 
 send elsewhere (`-o /tmp/x`) are redirected into the temporary folder.
 
 The rule for what runs (documented in docs/ARCHITECTURE.md, "The doc test"):
-  - run: `--help` of any subcommand; `coedge policies`; `coedge city`; `coedge sim` with
-    `--duration 20s` (added, or replacing a longer one: the docs' runs are minutes long
-    and the test checks that they work, not their figures); `coedge sweep` when it names its
-    grid (--nodes, --loads and --bandwidths all given, at most 100 nodes), with
-    `--duration 10s`;
+  - a command is a line (or a part of one split at ; && || |) whose first word, after an
+    optional `$ `, `sudo`, `env` and environment assignments (`VAR=x`, passed to the run),
+    is `coedge`, `build/bin/coedge` or `./build/bin/coedge`; a line that has such a command
+    but is not valid shell (shlex cannot split it) is a failure, naming its file:line;
+  - run: `--help` of any subcommand; `coedge policies`; `coedge city`; `coedge explain`;
+    `coedge sim` with `--duration 20s` (added, or replacing a longer one: the docs' runs are
+    minutes long and the test checks that they work, not their figures); `coedge sweep`
+    when it names its grid (--nodes, --loads and --bandwidths all given, at most 100
+    nodes), with `--duration 10s`;
   - skip, as expensive or needing root: `node`, `cluster`, `demo`, `master`, `camera`,
     `profile`, `bench`, any other `sweep`, anything after `sudo`;
-  - skip a command with a placeholder: an argument, or a path component of one, written in
-    capitals (`S.yaml`, `CONFIG`, `RUN_DIR`, `TASK`, `NODE.yaml`), or `...`.
+  - skip a command with a placeholder. A word is one when it holds `...` or `…`, or when
+    the word (the value of `--opt=VALUE`), or one of its `/`-separated parts, with its
+    extension removed (`S.yaml` -> `S`), is
+      - one of the known single-letter placeholders (KNOWN_PLACEHOLDERS: S, N, X), or
+      - two or more capitals (and underscores) with no digit: RUN_DIR, TASK, CONFIG, FILE,
+        SCENARIO, NODE; or
+      - capitals and digits with an underscore: TASK_2.
+    So names with a digit, like the task `V1` or the node `N5`, are real names, not
+    placeholders, and their commands run.
 For skipped commands too, every input file they name must exist (relative to the
 repository, `build/` being BUILD_DIR): a path with a `/` or ending in .yaml/.yml/.onnx/
-.json/.csv, that is not an output (the value of -o/--out/--run-dir/--summary/--jobs, or
+.json/.csv, that is not an output (the value of an output option, see OUTPUT_OPTIONS, or
 under `results/`, where commands write), not absolute (another host's path) and not a
 placeholder. The stand-in for a skipped command's output that a later command reads
 (`results/profiles/machine.yaml`, written by `coedge profile --scenario ...`) is the
 shipped profile set of the generated models.
 
+Outputs: an absolute output path (`-o /tmp/x`, `--out=/tmp/x`, `-o/tmp/x`) is redirected
+into the temporary folder; a relative one that resolves into the source tree (through the
+`examples` link: `-o examples/x`) is a failure, never written.
+
 The same goes for the commands in the header comments of the shipped examples
-(examples/**/*.yaml, the example workers' sources): a comment line holding `coedge ...`.
+(examples/**/*.yaml, the example workers' sources): a comment line whose text starts with
+the command (an indented `#   build/bin/coedge ...`) or has it after a colon (`# Run:
+build/bin/coedge ...`), and whose word after `coedge` is a subcommand of `coedge --help`
+(or an option): prose that merely mentions coedge is not a command.
 Beyond code blocks, every `examples/...` path mentioned in the docs' prose must exist.
+
+Guards against a vacuous pass: every doc page's code-block lines that hold a coedge
+command are each run or skipped (with the reason printed), and at least MIN_COMMANDS_RUN
+commands run in all (a floor below today's count, 44: raise it as docs grow).
 Fails naming the doc file:line and the command, with the command's output.
 """
 import glob
@@ -48,7 +70,20 @@ import tempfile
 SKIPPED_SUBCOMMANDS = {"node", "node-server", "cluster", "demo", "master", "camera", "profile", "bench"}
 SIM_DURATION = "20s"
 SWEEP_DURATION = "10s"
-OUTPUT_OPTIONS = {"-o", "--out", "--run-dir", "--summary", "--jobs"}
+# Options whose value is a file or folder a command writes (`--jobs` only for `node`: for
+# `sim` it is a flag).
+OUTPUT_OPTIONS = {"-o", "--out", "--run-dir", "--summary"}
+NODE_OUTPUT_OPTIONS = OUTPUT_OPTIONS | {"--jobs"}
+KNOWN_PLACEHOLDERS = {"S", "N", "X"}
+# At least this many commands run (today: 44). Fewer means the extraction lost some.
+MIN_COMMANDS_RUN = 40
+# The subcommands when there is no coedge program to ask (--list before a build).
+DEFAULT_SUBCOMMANDS = {"sim", "city", "profile", "sweep", "node", "master", "camera", "cluster", "demo",
+                       "policies", "explain"}
+# A coedge command's start in a raw line: at the line's start or after ; & | ( or `do`, after
+# an optional $ , sudo, env and VAR=value words.
+COMMAND_START = re.compile(r"(?:^|[;&|(]|\bdo\s)\s*(?:\$\s+)?(?:sudo\s+)?(?:env\s+)?(?:[A-Za-z_]\w*=\S*\s+)*"
+                           r"(?:\./)?(?:build/bin/)?coedge(?:\s|$)")
 INPUT_SUFFIXES = (".yaml", ".yml", ".onnx", ".json", ".csv")
 COMMAND_TIMEOUT_S = 300
 # Outputs of skipped commands that a later, cheap command reads, and their stand-ins.
@@ -100,18 +135,37 @@ def code_commands(path):
     return out
 
 
-def header_commands(path):
+def header_commands(path, subcommands):
     """(line, text) of the commands in a shipped example's header comments: a comment line
-    that holds `coedge ...` or `build/bin/coedge ...` (from there to the line's end)."""
+    whose text starts with `coedge ...` / `build/bin/coedge ...` or has it after a colon
+    (`Run: ...`), up to a backtick or the line's end, when the word after coedge is one of
+    `subcommands` or an option. Prose that mentions coedge is not taken."""
     out = []
+    command = r"((?:\./)?(?:build/bin/)?coedge\s+([^\s`]+)[^`]*)"
     with open(path, encoding="utf-8", errors="replace") as f:
         for number, line in enumerate(f, 1):
-            if not line.lstrip().startswith(("#", "//", "*", "/*")):
+            m = re.match(r"\s*(?:#+|//+|/?\*+)\s*(.*)", line)
+            if not m:
                 continue
-            m = re.search(r"(?:^|[\s:`(])((?:\./)?(?:build/bin/)?coedge [^`]*)", line)
-            if m and "coedge-" not in m.group(1).split()[0]:
-                out.append((number, m.group(1).strip().rstrip(")")))
+            body = m.group(1)
+            found = re.match(command, body) or re.search(r":\s+" + command, body)
+            if not found:
+                continue
+            word = found.group(2)
+            if word in subcommands or word.startswith("-"):
+                out.append((number, found.group(1).strip().rstrip(")").strip()))
     return out
+
+
+def coedge_subcommands(coedge):
+    """The subcommands `coedge --help` lists (DEFAULT_SUBCOMMANDS without a program)."""
+    try:
+        r = subprocess.run([coedge, "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    except OSError:
+        return set(DEFAULT_SUBCOMMANDS)
+    text = r.stdout.decode("utf-8", "replace")
+    found = set(re.findall(r"^  ([a-z][\w-]*)\s", text.split("Subcommands:", 1)[-1], flags=re.M))
+    return found or set(DEFAULT_SUBCOMMANDS)
 
 
 def example_files(source):
@@ -145,14 +199,12 @@ def prose_lines(path):
 
 
 def split_commands(text):
-    """The line's commands (lists of words), split at ; && || and without its comment."""
-    try:
-        lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|")
-        lexer.whitespace_split = True
-        lexer.commenters = "#"
-        tokens = list(lexer)
-    except ValueError:
-        return []
+    """The line's commands (lists of words), split at ; && || and without its comment.
+    Raises ValueError when the line is not valid shell (an unclosed quote)."""
+    lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|")
+    lexer.whitespace_split = True
+    lexer.commenters = "#"
+    tokens = list(lexer)
     commands, current = [], []
     for t in tokens:
         if t in (";", "&&", "||", "&", "|"):
@@ -167,17 +219,27 @@ def split_commands(text):
 
 
 def as_coedge(words):
-    """The arguments after `coedge`, or None when this is not a coedge command; and sudo."""
-    sudo = False
-    while words and words[0] in ("$", "sudo"):
-        sudo = sudo or words[0] == "sudo"
+    """(the arguments after `coedge` or None when this is not a coedge command, sudo, the
+    environment assignments before it as a dict)."""
+    sudo, env = False, {}
+    while words:
+        if words[0] in ("$", "sudo", "env"):
+            sudo = sudo or words[0] == "sudo"
+        elif re.fullmatch(r"[A-Za-z_]\w*=.*", words[0]):
+            name, value = words[0].split("=", 1)
+            env[name] = value
+        else:
+            break
         words = words[1:]
     if words and words[0] in ("coedge", "build/bin/coedge", "./build/bin/coedge"):
-        return words[1:], sudo
-    return None, sudo
+        return words[1:], sudo, env
+    return None, sudo, env
 
 
 def is_placeholder(word):
+    """The rule in the module's docstring: `...`, a known placeholder, two or more capitals
+    with no digit, or capitals and digits with an underscore (in any `/` part, extension
+    removed). `V1`, `N5`: real names."""
     if "..." in word or "…" in word:
         return True
     value = word.split("=", 1)[1] if word.startswith("-") and "=" in word else word
@@ -185,17 +247,23 @@ def is_placeholder(word):
         return False
     for part in value.split("/"):
         stem = part.split(".")[0]
-        if re.fullmatch(r"[A-Z][A-Z0-9_]*", stem) and re.search(r"[A-Z]", stem):
+        if stem in KNOWN_PLACEHOLDERS or re.fullmatch(r"[A-Z][A-Z_]+", stem) \
+                or re.fullmatch(r"[A-Z][A-Z0-9]*_[A-Z0-9_]*", stem):
             return True
     return False
+
+
+def output_options(args):
+    return NODE_OUTPUT_OPTIONS if args and args[0] == "node" else OUTPUT_OPTIONS
 
 
 def input_paths(args):
     """The arguments that name input files (see the module's docstring)."""
     paths = []
     previous = ""
+    outputs = output_options(args)
     for word in args:
-        is_output = previous in OUTPUT_OPTIONS
+        is_output = previous in outputs
         previous = word
         if word.startswith("-") or is_output or is_placeholder(word):
             continue
@@ -209,8 +277,23 @@ def input_paths(args):
     return paths
 
 
+def output_values(args):
+    """(index, prefix, value) of every output path in args, in the forms `-o X`, `--out X`,
+    `--out=X` and `-oX`: args[index] == prefix + value."""
+    found = []
+    options = output_options(args)
+    for i, word in enumerate(args):
+        if i > 0 and args[i - 1] in options and not word.startswith("-"):
+            found.append((i, "", word))
+        elif word.startswith("--") and word.split("=", 1)[0] in options and "=" in word:
+            found.append((i, word.split("=", 1)[0] + "=", word.split("=", 1)[1]))
+        elif re.fullmatch(r"-o[^-=].*", word) and "-o" in options:
+            found.append((i, "-o", word[2:]))
+    return found
+
+
 def output_paths(args):
-    return [args[i + 1] for i in range(len(args) - 1) if args[i] in OUTPUT_OPTIONS]
+    return [value for _, _, value in output_values(args)]
 
 
 def classify(args, sudo):
@@ -255,14 +338,37 @@ def with_duration(args, duration):
 
 
 def redirect_outputs(args, work):
-    out = []
-    previous = ""
-    for word in args:
-        if previous in OUTPUT_OPTIONS and os.path.isabs(word):
-            word = os.path.join(work, "redirected", word.lstrip("/"))
-        out.append(word)
-        previous = word
+    """args with every absolute output path moved under work/redirected/."""
+    out = list(args)
+    for i, prefix, value in output_values(args):
+        if os.path.isabs(value):
+            out[i] = prefix + os.path.join(work, "redirected", value.lstrip("/"))
     return out
+
+
+def outputs_into(args, work, tree):
+    """The output paths of args that, from the working folder `work`, resolve under `tree`
+    (through the `examples` link, say)."""
+    tree = os.path.realpath(tree)
+    bad = []
+    for value in output_paths(args):
+        resolved = os.path.realpath(os.path.join(work, value))
+        if resolved == tree or resolved.startswith(tree + os.sep):
+            bad.append((value, resolved))
+    return bad
+
+
+def raw_command_lines(path):
+    """How many lines of the file's fenced code blocks hold a coedge command (COMMAND_START):
+    the extraction must take at least that many commands from the page."""
+    count, in_block = 0, False
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip().startswith("```") or line.strip().startswith("~~~"):
+                in_block = not in_block
+            elif in_block and COMMAND_START.search(line.strip()):
+                count += 1
+    return count
 
 
 def selftest(fixture, build):
@@ -275,15 +381,41 @@ def selftest(fixture, build):
         "README.md:4: coedge sim --no-such-option\n    exit ",
         "README.md:6: coedge cluster examples/cluster/lamppost-here.yaml\n"
         "    names examples/cluster/lamppost-here.yaml, which does not exist",
-        "README.md:10: names examples/nothing-here.yaml, which does not exist",
+        "README.md:15: names examples/nothing-here.yaml, which does not exist",
         "skip (placeholder RUN_DIR): README.md:7: coedge explain RUN_DIR TASK",
         "skip (needs root (sudo)): README.md:6:",
-        "2 commands run, 2 skipped",
+        "run: README.md:8: LC_ALL=C coedge policies",
+        "README.md:9: coedge explain results/none V1\n    exit ",
+        "README.md:10: cannot be read as a shell command (No closing quotation): "
+        "build/bin/coedge sim \"examples/unclosed.yaml",
+        "README.md:11: coedge city -o examples/city.yaml\n    writes examples/city.yaml, which is "
+        + os.path.join(os.path.realpath(fixture), "examples", "city.yaml") + ", inside the source tree",
+        "README.md:12: coedge city --out=examples/city.yaml\n    writes examples/city.yaml",
+        "run: examples/prose.yaml:1: coedge policies",
+        "5 commands run, 2 skipped",
+        "only 5 commands ran, fewer than the floor of " + str(MIN_COMMANDS_RUN),
     ]
+    # Prose is no command; the commands that pass are no problem.
+    unexpected = ["coedge does not", "coedge profile output", "\n  README.md:5:", "\n  README.md:8:",
+                  "\n  examples/prose.yaml:"]
+    # The placeholder rule, word by word.
+    rule = {"RUN_DIR": True, "TASK": True, "CONFIG": True, "FILE": True, "SCENARIO": True, "S.yaml": True,
+            "results/profiles/NODE.yaml": True, "TASK_2": True, "--config=CONFIG": True, "a...b": True,
+            "V1": False, "N5": False, "n1": False, "results/lamppost": False, "--duration": False,
+            "examples/lamppost.yaml": False}
+    wrong = [w for w, want in rule.items() if is_placeholder(w) != want]
+    if wrong:
+        print(f"selftest: is_placeholder is wrong for {wrong}")
+        return 1
+    if os.path.exists(os.path.join(fixture, "examples", "city.yaml")):
+        print("selftest: a refused command wrote into the fixture's tree")
+        return 1
     missing = [e for e in expected if e not in output]
-    if r.returncode != 1 or missing:
+    present = [u for u in unexpected if u in output]
+    if r.returncode != 1 or missing or present:
         print(output)
-        print(f"selftest: exit {r.returncode} (want 1); missing from the output: {missing}")
+        print(f"selftest: exit {r.returncode} (want 1); missing from the output: {missing}; "
+              f"there but should not be: {present}")
         return 1
     print("selftest: the fixture's problems were all found")
     return 0
@@ -297,6 +429,10 @@ def main():
         return 2
     source, build = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     list_only = "--list" in sys.argv[3:]
+    min_run = MIN_COMMANDS_RUN
+    for arg in sys.argv[3:]:
+        if arg.startswith("--min-run="):
+            min_run = int(arg.split("=", 1)[1])
     coedge = os.path.join(build, "bin", "coedge")
     if not os.access(coedge, os.X_OK) and not list_only:
         print(f"no coedge program at {coedge}: build it first")
@@ -325,17 +461,28 @@ def main():
                 continue
             os.makedirs(os.path.join(work, os.path.dirname(out)), exist_ok=True)
             shutil.copyfile(os.path.join(source, stand_in), os.path.join(work, out))
-        pages = [(doc, code_commands(doc)) for doc in doc_files(source)]
-        pages += [(example, header_commands(example)) for example in example_files(source)]
-        for doc, commands in pages:
+        subcommands = coedge_subcommands(coedge)
+        pages = [(doc, code_commands(doc), raw_command_lines(doc)) for doc in doc_files(source)]
+        pages += [(example, header_commands(example, subcommands), 0) for example in example_files(source)]
+        for doc, commands, expected in pages:
             rel = os.path.relpath(doc, source)
             written = set()  # files that earlier commands of this doc write
+            taken = 0  # coedge commands of this page, run or skipped
             for number, text in commands:
-                for words in split_commands(text):
-                    args, sudo = as_coedge(words)
+                try:
+                    parts = split_commands(text)
+                except ValueError as e:
+                    if COMMAND_START.search(text):
+                        failures.append(f"{rel}:{number}: cannot be read as a shell command ({e}): {text}")
+                        taken += 1
+                    continue  # not a command line (a YAML or output line): not ours
+                for words in parts:
+                    args, sudo, env = as_coedge(words)
                     if args is None:
                         continue
-                    where = f"{rel}:{number}: coedge {' '.join(args)}"
+                    taken += 1
+                    assignments = "".join(f"{k}={v} " for k, v in env.items())
+                    where = f"{rel}:{number}: {assignments}coedge {' '.join(args)}"
                     for path in input_paths(args):
                         if path in written:
                             continue  # an earlier command's output
@@ -356,6 +503,12 @@ def main():
                     elif run_args[0] == "sweep" and reason == "small sweep":
                         run_args = with_duration(run_args, SWEEP_DURATION)
                     run_args = redirect_outputs(run_args, work)
+                    into_tree = outputs_into(run_args, work, source)
+                    if into_tree:
+                        for value, resolved in into_tree:
+                            failures.append(f"{where}\n    writes {value}, which is {resolved}, inside the source "
+                                            f"tree: not run (write under results/ or an absolute path)")
+                        continue
                     print(f"run: {where}" + ("" if run_args == args else f"\n    as: coedge {' '.join(run_args)}"),
                           flush=True)
                     if list_only:
@@ -364,24 +517,27 @@ def main():
                     try:
                         r = subprocess.run([coedge] + run_args, cwd=work, stdout=subprocess.PIPE,
                                            stderr=subprocess.STDOUT, timeout=COMMAND_TIMEOUT_S,
-                                           stdin=subprocess.DEVNULL)
+                                           stdin=subprocess.DEVNULL, env=dict(os.environ, **env))
                         code, output = r.returncode, r.stdout.decode("utf-8", "replace")
                     except subprocess.TimeoutExpired as e:
                         code, output = "timeout", (e.stdout or b"").decode("utf-8", "replace")
                     if code != 0:
                         tail = "\n".join("      " + l for l in output.splitlines()[-15:])
                         failures.append(f"{where}\n    exit {code}; its last lines:\n{tail}")
+            if taken < expected:
+                failures.append(f"{rel}: {expected} code-block lines hold a coedge command, but only {taken} "
+                                f"command(s) were taken from it: the extraction lost some")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
     print(f"\n{ran} commands run, {skipped} skipped")
+    if not list_only and ran < min_run:
+        failures.append(f"only {ran} commands ran, fewer than the floor of {min_run} (MIN_COMMANDS_RUN): "
+                        f"the extraction is broken, or the floor must be lowered with the docs")
     if failures:
         print(f"\n{len(failures)} problem(s) in the docs:")
         for f in failures:
             print("  " + f)
-        return 1
-    if ran == 0 and not list_only:
-        print("no command was run: the extraction is broken")
         return 1
     return 0
 

@@ -5,53 +5,91 @@
 namespace coedge::node {
 
 ProfileCheck::ProfileCheck(const std::vector<ModelProfile>& models, double margin)
-    : profiled_ms_(models.size()), sizes_(models.size()), margin_(std::max(0.0, margin)) {
+    : profiled_ms_(models.size()), sizes_(models.size()), models_(models.size()), margin_(std::max(0.0, margin)) {
   for (size_t m = 0; m < models.size(); ++m) {
     for (int b = 1; b <= kMaxBatch; ++b) profiled_ms_[m][static_cast<size_t>(b - 1)] = to_ms(models[m].exe(b));
   }
+}
+
+std::optional<ProfileDeviation> ProfileCheck::verdict(double ratio) const {
+  if (ratio > 1 + margin_) return ProfileDeviation::kSlower;
+  if (ratio * (1 + margin_) < 1) return ProfileDeviation::kFaster;
+  return std::nullopt;
 }
 
 std::optional<ProfileFinding> ProfileCheck::on_batch(uint32_t model, int batch, Duration measured) {
   if (model >= sizes_.size() || batch < 1 || batch > kMaxBatch) return std::nullopt;
   const auto b = static_cast<size_t>(batch - 1);
   const double profiled = profiled_ms_[model][b];
-  Size& size = sizes_[model][b];
-  if (profiled <= 0 || size.judged) return std::nullopt;
-  size.samples_ms.push_back(to_ms(measured));
-  if (size.samples_ms.size() < static_cast<size_t>(kProfileCheckBatches)) return std::nullopt;
+  if (profiled <= 0) return std::nullopt;
+  const double measured_ms = to_ms(measured);
+  std::optional<ProfileFinding> reported;
 
-  std::vector<double>& v = size.samples_ms;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  const double median = n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-  size.judged = true;
-  size.ratio = median / profiled;
-  v.clear();
-  v.shrink_to_fit();
-
-  ProfileFinding finding;
-  finding.model = model;
-  finding.batch = batch;
-  finding.batches = static_cast<int>(n);
-  finding.measured_ms = median;
-  finding.profiled_ms = profiled;
-  finding.ratio = size.ratio;
-  if (median > (1 + margin_) * profiled) {
-    finding.kind = ProfileDeviation::kSlower;
-  } else if (median * (1 + margin_) < profiled) {
-    finding.kind = ProfileDeviation::kFaster;
-  } else {
-    return std::nullopt;
+  // The model's judgment, over its first batches whatever their sizes.
+  Model& pooled = models_[model];
+  if (!pooled.judged) {
+    pooled.samples.push_back({measured_ms / profiled, measured_ms, profiled, batch});
+    if (pooled.samples.size() >= static_cast<size_t>(kProfilePooledBatches)) {
+      std::vector<Sample>& v = pooled.samples;
+      std::sort(v.begin(), v.end(), [](const Sample& x, const Sample& y) { return x.ratio < y.ratio; });
+      const Sample median = v[(v.size() - 1) / 2];  // the lower median: one real batch
+      pooled.judged = true;
+      pooled.ratio = median.ratio;
+      pooled.verdict = verdict(median.ratio);
+      if (pooled.verdict) {
+        ProfileFinding f;
+        f.model = model;
+        f.pooled = true;
+        f.batch = median.batch;
+        f.batches = static_cast<int>(v.size());
+        f.measured_ms = median.measured_ms;
+        f.profiled_ms = median.profiled_ms;
+        f.ratio = median.ratio;
+        f.kind = *pooled.verdict;
+        reported = f;
+      }
+      v.clear();
+      v.shrink_to_fit();
+    }
   }
-  findings_.push_back(finding);
-  return finding;
+
+  // This size's judgment, as detail.
+  Size& size = sizes_[model][b];
+  if (!size.judged) {
+    size.samples_ms.push_back(measured_ms);
+    if (size.samples_ms.size() >= static_cast<size_t>(kProfileCheckBatches)) {
+      std::vector<double>& v = size.samples_ms;
+      std::sort(v.begin(), v.end());
+      const double median = v[(v.size() - 1) / 2];
+      size.judged = true;
+      size.ratio = median / profiled;
+      if (const auto kind = verdict(size.ratio)) {
+        ProfileFinding f;
+        f.model = model;
+        f.batch = batch;
+        f.batches = static_cast<int>(v.size());
+        f.measured_ms = median;
+        f.profiled_ms = profiled;
+        f.ratio = size.ratio;
+        f.kind = *kind;
+        size_findings_.push_back(f);
+        // Reported only when it says something the model's judgment did not (made before
+        // it: kProfilePooledBatches < kProfileCheckBatches).
+        if (!reported && pooled.judged && pooled.verdict != kind) reported = f;
+      }
+      v.clear();
+      v.shrink_to_fit();
+    }
+  }
+  if (reported) findings_.push_back(*reported);
+  return reported;
 }
 
 std::optional<double> ProfileCheck::ratio(uint32_t model) const {
-  if (model >= sizes_.size()) return std::nullopt;
-  std::optional<double> worst;
+  if (model >= models_.size() || !models_[model].judged) return std::nullopt;
+  double worst = models_[model].ratio;
   for (const Size& s : sizes_[model]) {
-    if (s.judged && (!worst || s.ratio > *worst)) worst = s.ratio;
+    if (s.judged) worst = std::max(worst, s.ratio);
   }
   return worst;
 }
