@@ -96,6 +96,33 @@ std::vector<std::map<std::string, std::string>> read_csv(const fs::path& p) {
   return rows;
 }
 
+// The rows of a CSV file whose `column` is `value`, read line by line: a jobs.csv can
+// hold millions of rows, and only one task's are wanted (a line that does not contain the
+// value at all is skipped before it is split). Throws Failure (exit 1) when the file
+// cannot be read, or (exit 2) when it has no such column.
+std::vector<std::map<std::string, std::string>> read_csv_where(const fs::path& p, const std::string& column,
+                                                               const std::string& value) {
+  std::ifstream in(p);
+  if (!in) throw Failure{kExitFailure, p.string() + ": cannot read"};
+  std::string line;
+  std::vector<std::map<std::string, std::string>> rows;
+  if (!std::getline(in, line)) return rows;
+  const auto header = csv_fields(line);
+  const auto at = std::find(header.begin(), header.end(), column);
+  if (at == header.end()) throw Failure{kExitBadInput, p.string() + ": no column '" + column + "' in its header"};
+  const size_t index = static_cast<size_t>(at - header.begin());
+  while (std::getline(in, line)) {
+    if (line.empty() || line.find(value) == std::string::npos) continue;
+    const auto fields = csv_fields(line);
+    if (index >= fields.size() || fields[index] != value) continue;
+    std::map<std::string, std::string> row;
+    for (size_t i = 0; i < header.size() && i < fields.size(); ++i) row[header[i]] = fields[i];
+    rows.push_back(std::move(row));
+  }
+  if (in.bad()) throw Failure{kExitFailure, p.string() + ": cannot read"};
+  return rows;
+}
+
 std::optional<double> number(const std::string& text) {
   if (text.empty()) return std::nullopt;
   try {
@@ -266,8 +293,7 @@ std::string explain_sim(const fs::path& dir, const json& summary, const std::str
     return out;
   }
   std::vector<JobTimes> jobs;
-  for (const auto& row : read_csv(dir / "jobs.csv")) {
-    if (row.count("task") == 0 || row.at("task") != task) continue;
+  for (const auto& row : read_csv_where(dir / "jobs.csv", "task", task)) {
     auto get = [&](const char* k) { return row.count(k) ? number(row.at(k)) : std::nullopt; };
     JobTimes j;
     j.outcome = row.count("outcome") ? row.at("outcome") : "?";
@@ -292,7 +318,10 @@ std::string explain_sim(const fs::path& dir, const json& summary, const std::str
 // Job lines of `task` in every jobs*.jsonl at most three levels below `dir` (and in
 // `extra`, e.g. the jobs file a node's summary.json names), in path order. A jobs file is
 // appended run after run (docs/NODE_CONFIG.md, "Results"), so only one run's lines count:
-// `run` when given (a node's summary.json run_id), otherwise the last run of each file.
+// `run` when given (a node's summary.json run_id), otherwise the latest run found in any of
+// the files (run ids begin with their UTC start, so the greatest is the latest), the same
+// for every file: a node that ran nothing in the latest run adds no older lines. Files are
+// read line by line, and a line that does not mention the task is not parsed.
 std::vector<JobTimes> node_jobs(const fs::path& dir, const std::string& task, std::vector<std::string>& files,
                                 const std::string& run = "", const fs::path& extra = {}) {
   std::vector<JobTimes> jobs;
@@ -317,44 +346,47 @@ std::vector<JobTimes> node_jobs(const fs::path& dir, const std::string& task, st
     });
     if (!seen) distinct.push_back(p);
   }
-  for (const fs::path& p : distinct) {
-    files.push_back(p.string());
-    const std::string content = slurp(p);
-    std::string wanted = run;
-    std::istringstream in(content);
-    std::string text;
-    if (wanted.empty()) {  // the file's last run (lines without a run id belong to none)
+  // Calls `each` with every parsed line of `task` in the files.
+  auto for_each_line = [&](const auto& each) {
+    for (const fs::path& p : distinct) {
+      std::ifstream in(p);
+      if (!in) throw Failure{kExitFailure, p.string() + ": cannot read"};
+      std::string text;
       while (std::getline(in, text)) {
+        if (text.find(task) == std::string::npos) continue;
         const json j = json::parse(text, nullptr, false);
-        if (!j.is_discarded() && j.is_object() && j.contains("run") && j["run"].is_string())
-          wanted = j["run"].get<std::string>();
+        if (j.is_discarded() || !j.is_object() || j.value("task", std::string()) != task) continue;
+        each(j);
       }
-      in = std::istringstream(content);
     }
-    while (std::getline(in, text)) {
-      const json j = json::parse(text, nullptr, false);
-      if (j.is_discarded() || !j.is_object() || j.value("task", std::string()) != task) continue;
-      if (!wanted.empty() && !(j.contains("run") && j["run"].is_string() && j["run"].get<std::string>() == wanted))
-        continue;
-      auto ms = [&](const char* k) -> std::optional<double> {
-        if (!j.contains(k) || !j[k].is_number()) return std::nullopt;
-        return j[k].get<double>() * 1000.0;
-      };
-      JobTimes t;
-      t.outcome = j.value("outcome", std::string("?"));
-      t.reason = j.contains("reason") && j["reason"].is_string() ? j["reason"].get<std::string>() : "";
-      t.node = j.value("node", std::string());
-      t.release = ms("release_s");
-      t.pre_start = ms("pre_start_s");
-      t.pre_end = ms("pre_end_s");
-      t.infer_start = ms("infer_start_s");
-      t.infer_end = ms("infer_end_s");
-      t.post_start = ms("post_start_s");
-      t.post_end = ms("post_end_s");
-      t.end = ms("end_s");
-      jobs.push_back(t);
-    }
-  }
+  };
+  auto run_of = [](const json& j) {
+    return j.contains("run") && j["run"].is_string() ? j["run"].get<std::string>() : std::string();
+  };
+  std::string wanted = run;
+  if (wanted.empty())
+    for_each_line([&](const json& j) { wanted = std::max(wanted, run_of(j)); });
+  for (const fs::path& p : distinct) files.push_back(p.string());
+  for_each_line([&](const json& j) {
+    if (!wanted.empty() && run_of(j) != wanted) return;  // lines without a run id: only when no file has one
+    auto ms = [&](const char* k) -> std::optional<double> {
+      if (!j.contains(k) || !j[k].is_number()) return std::nullopt;
+      return j[k].get<double>() * 1000.0;
+    };
+    JobTimes t;
+    t.outcome = j.value("outcome", std::string("?"));
+    t.reason = j.contains("reason") && j["reason"].is_string() ? j["reason"].get<std::string>() : "";
+    t.node = j.value("node", std::string());
+    t.release = ms("release_s");
+    t.pre_start = ms("pre_start_s");
+    t.pre_end = ms("pre_end_s");
+    t.infer_start = ms("infer_start_s");
+    t.infer_end = ms("infer_end_s");
+    t.post_start = ms("post_start_s");
+    t.post_end = ms("post_end_s");
+    t.end = ms("end_s");
+    jobs.push_back(t);
+  });
   return jobs;
 }
 
@@ -548,6 +580,8 @@ int run_explain(const std::string& dir_text, const std::string& task) {
     return kExitOk;
   } catch (const Failure& f) {
     return fail(f.code, f.message);
+  } catch (const fs::filesystem_error& e) {  // a folder that cannot be listed or read: I/O
+    return fail(kExitFailure, dir_text + ": " + e.what());
   } catch (const std::exception& e) {  // a malformed file (e.g. a missing CSV column)
     return fail(kExitBadInput, dir_text + ": unreadable run files: " + e.what());
   }

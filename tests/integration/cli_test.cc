@@ -473,4 +473,21 @@ TEST(CliExplain, ExplainCountsOnlyTheRunTheNodesSummaryNames) {
   EXPECT_NE(r.output.find("scheduler 2"), std::string::npos) << r.output;
 }
 
+// Without a summary, the latest run of the whole folder counts, in every file: a node that
+// ran nothing in the latest run adds none of its older lines.
+TEST(CliExplain, ExplainTakesTheFoldersLatestRunInEveryFile) {
+  const auto dir = temp_dir("explain-latest-run");
+  std::filesystem::create_directories(dir / "a");
+  std::filesystem::create_directories(dir / "b");
+  std::ofstream(dir / "a" / "jobs.jsonl")
+      << R"({"run":"20261202T100000Z-aaaaaa","node":"n1","task":"T","job":1,"outcome":"dropped","reason":"lost","release_s":1.0})" "\n"
+      << R"({"run":"20261202T110000Z-bbbbbb","node":"n1","task":"T","job":1,"outcome":"met","reason":"none","release_s":1.0,"end_s":1.2})" "\n";
+  std::ofstream(dir / "b" / "jobs.jsonl")
+      << R"({"run":"20261202T100000Z-aaaaaa","node":"n2","task":"T","job":2,"outcome":"dropped","reason":"lost","release_s":2.0})" "\n";
+  const CliRun r = coedge("explain " + dir.string() + " T");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("1 in all, met 1"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("lost"), std::string::npos) << r.output;
+}
+
 }  // namespace
