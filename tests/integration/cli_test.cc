@@ -477,12 +477,10 @@ TEST(CliExplain, ExplainCountsOnlyTheRunTheNodesSummaryNames) {
 // ran nothing in the latest run adds none of its older lines.
 TEST(CliExplain, ExplainTakesTheFoldersLatestRunInEveryFile) {
   const auto dir = temp_dir("explain-latest-run");
-  std::filesystem::create_directories(dir / "a");
-  std::filesystem::create_directories(dir / "b");
-  std::ofstream(dir / "a" / "jobs.jsonl")
+  std::ofstream(dir / "jobs.jsonl")
       << R"({"run":"20261202T100000Z-aaaaaa","node":"n1","task":"T","job":1,"outcome":"dropped","reason":"lost","release_s":1.0})" "\n"
       << R"({"run":"20261202T110000Z-bbbbbb","node":"n1","task":"T","job":1,"outcome":"met","reason":"none","release_s":1.0,"end_s":1.2})" "\n";
-  std::ofstream(dir / "b" / "jobs.jsonl")
+  std::ofstream(dir / "jobs-n2.jsonl")
       << R"({"run":"20261202T100000Z-aaaaaa","node":"n2","task":"T","job":2,"outcome":"dropped","reason":"lost","release_s":2.0})" "\n";
   const CliRun r = coedge("explain " + dir.string() + " T");
   ASSERT_EQ(r.code, 0) << r.output;
