@@ -116,7 +116,9 @@ int usage(const char* why) {
                "  --role pre|post --node NAME --task NAME --task-index N --model NAME\n"
                "  --kind KIND --sensor NAME --task-dir DIR --input-shape C,H,W\n"
                "  --output-shape D1[,D2...] [--results 0|1 (0: send no results)]\n"
-               "  [--confidence X] [--nms-iou X] (in [0, 1]) [--labels NAMES (one per line)]\n",
+               "  [--confidence X] [--nms-iou X] (in [0, 1]) [--labels NAMES (one per line)]\n"
+               "(the last three override the task's settings, which the agent writes to\n"
+               "DIR/coedge-settings: docs/WORKER_SDK.md)\n",
                why);
   return 2;
 }

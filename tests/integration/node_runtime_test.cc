@@ -993,6 +993,32 @@ TEST_F(ResultContractTest, AWorkerThatRefusesUnknownOptionsStartsAndSettingsReac
   EXPECT_GT(most_overlap, 0.45) << "nms_iou 1 reached the worker";
 }
 
+// The SDK reads TASK_DIR/coedge-settings: a worker started by hand on a task folder with a
+// good file gets past its arguments and init (then finds no node: exit 1); a bad value
+// there is refused at once, exit 2, naming the file, the line and the value.
+TEST_F(NodeRuntimeTest, TheSdkReadsTheTaskSettingsFileAndNamesABadValue) {
+  const fs::path stock = fs::path(COEDGE_BINARY_DIR) / "bin/coedge-worker";
+  ASSERT_TRUE(fs::exists(stock)) << stock;
+  const fs::path task_dir = dir_ / "task";
+  fs::create_directories(task_dir);
+  auto run_worker = [&](const std::string& settings, std::string& output) {
+    std::ofstream(task_dir / "coedge-settings") << settings;
+    const fs::path out = dir_ / "worker.txt";
+    const std::string command = "'" + stock.string() + "' --role post --node n --task t --task-index 0 --model m" +
+                                " --kind detection --sensor cam0 --task-dir '" + task_dir.string() +
+                                "' --input-shape 3,160,160 --output-shape 1575,85 > '" + out.string() + "' 2>&1";
+    const int status = std::system(command.c_str());
+    output = read_text(out);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  std::string output;
+  EXPECT_EQ(run_worker("# settings\nconfidence 0.5\nnms_iou 0\nlabel a b\nfuture_key 1\n", output), 1) << output;
+  EXPECT_NE(output.find("shared memory"), std::string::npos) << output;
+  EXPECT_EQ(run_worker("# settings\nconfidence 2\n", output), 2) << output;
+  EXPECT_NE(output.find((task_dir / "coedge-settings").string() + ":2: bad confidence '2'"), std::string::npos)
+      << output;
+}
+
 // A folder with a corrupt image and an image whose file name is not UTF-8 (Latin-1 "café"):
 // the node runs through both (once the agent died on the name, writing its line), every
 // job and result line is valid JSON in the schema (the odd byte written as U+FFFD), the
