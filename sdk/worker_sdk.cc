@@ -11,6 +11,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -69,6 +70,45 @@ bool parse_shape(const std::string& text, std::vector<int64_t>& out) {
   return !out.empty() && out.size() <= COEDGE_MAX_RANK;
 }
 
+// The task's settings from the node config (thresholds and class names), in
+// TASK_DIR/coedge-settings, which the agent writes before it starts the task's workers
+// (src/node/ipc_pipeline.cc, write_task_settings). A file and not options: a worker built
+// against an SDK from before these settings ignores the file, where it would refuse an
+// option it does not know (exit 2, "unknown option") and never start. Lines:
+//   confidence X     (in [0, 1])
+//   nms_iou X        (in [0, 1])
+//   label NAME       (one per class, in class order; NAME is the rest of the line)
+// and `#` comments. No file (a worker started by hand): nothing set. An option given on
+// the command line (--confidence, --nms-iou, --labels) wins over the file.
+bool read_settings(Args& a, bool confidence_given, bool nms_given, bool labels_given, std::string& why) {
+  if (a.task_dir.empty()) return true;
+  const std::string file = a.task_dir + "/coedge-settings";
+  std::ifstream in(file);
+  if (!in) return true;
+  std::string line;
+  std::vector<std::string> labels;
+  for (int line_no = 1; std::getline(in, line); ++line_no) {
+    if (line.empty() || line[0] == '#') continue;
+    const size_t space = line.find(' ');
+    const std::string key = line.substr(0, space);
+    const std::string value = space == std::string::npos ? std::string() : line.substr(space + 1);
+    const std::string where = file + ":" + std::to_string(line_no) + ": ";
+    if (key == "confidence" || key == "nms_iou") {
+      double v = -1;
+      if (!parse_fraction(value, v)) {
+        why = where + "bad " + key + " '" + value + "' (a number in [0, 1])";
+        return false;
+      }
+      if (key == "confidence" && !confidence_given) a.confidence = v;
+      if (key == "nms_iou" && !nms_given) a.nms_iou = v;
+    } else if (key == "label") {
+      labels.push_back(value);
+    }  // other keys: settings of a newer agent, ignored (the reason this is a file)
+  }
+  if (!labels_given && !labels.empty()) a.labels = std::move(labels);
+  return true;
+}
+
 int usage(const char* why) {
   std::fprintf(stderr,
                "coedge worker: %s\n"
@@ -76,7 +116,9 @@ int usage(const char* why) {
                "  --role pre|post --node NAME --task NAME --task-index N --model NAME\n"
                "  --kind KIND --sensor NAME --task-dir DIR --input-shape C,H,W\n"
                "  --output-shape D1[,D2...] [--results 0|1 (0: send no results)]\n"
-               "  [--confidence X] [--nms-iou X] (in [0, 1]) [--labels NAMES (one per line)]\n",
+               "  [--confidence X] [--nms-iou X] (in [0, 1]) [--labels NAMES (one per line)]\n"
+               "(the last three override the task's settings, which the agent writes to\n"
+               "DIR/coedge-settings: docs/WORKER_SDK.md)\n",
                why);
   return 2;
 }
@@ -346,6 +388,11 @@ extern "C" int coedge_worker_main(int argc, char** argv, const coedge_worker_cal
   Args a;
   std::string why;
   if (!parse_args(argc, argv, a, why)) return usage(why.c_str());
+  const bool confidence_given = a.confidence >= 0, nms_given = a.nms_iou >= 0, labels_given = !a.labels.empty();
+  if (!read_settings(a, confidence_given, nms_given, labels_given, why)) {
+    std::fprintf(stderr, "coedge worker: %s\n", why.c_str());
+    return 2;
+  }
 
   std::signal(SIGTERM, on_signal);
   std::signal(SIGINT, on_signal);

@@ -55,8 +55,9 @@ struct TaskRuntime {
   std::string rootfs;             // optional root filesystem for the task's sandbox
   std::vector<std::pair<std::string, std::string>> env;  // extra environment of its workers
   // Detection thresholds handed to its workers (coedge_task_info.confidence / nms_iou):
-  // unset, the stock worker's defaults (0.25 and 0.45). confidence in (0, 1] also filters a
-  // classification task's top classes; nms_iou in (0, 1] is for detection models only.
+  // unset, the stock worker's defaults (0.25 and 0.45). Both in [0, 1] (the loader's range,
+  // docs/NODE_CONFIG.md). confidence also filters a classification task's top classes;
+  // nms_iou is for detection models only.
   std::optional<double> confidence, nms_iou;
   bool operator==(const TaskRuntime&) const = default;
 };

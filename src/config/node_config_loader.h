@@ -45,8 +45,8 @@ Status apply_profile_set(NodeConfig& config, const std::vector<ModelProfile>& pr
 // blank lines at the end are ignored. Errors name FILE:LINE and why: an empty name (a
 // blank line before the last name), a control character, text that is not UTF-8, a name
 // over kMaxLabelBytes; and for the file: unreadable, no names, more than kMaxLabels names
-// or kMaxLabelsBytes of names (all names travel to the task's workers on their command
-// line). Duplicate names are allowed (some datasets have them).
+// or kMaxLabelsBytes of names (all names travel to the task's workers, in the task's
+// settings file RUN_DIR/tasks/TASK/coedge-settings, not on their command line). Duplicate names are allowed (some datasets have them).
 inline constexpr size_t kMaxLabels = 100000;
 inline constexpr size_t kMaxLabelBytes = 200;
 inline constexpr size_t kMaxLabelsBytes = 100000;

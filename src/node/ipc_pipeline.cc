@@ -23,6 +23,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -95,9 +97,11 @@ class IpcPipeline final : public Pipeline {
     log_dir_ = config.run_dir + "/logs";
     std::error_code ec;
     std::filesystem::create_directories(log_dir_, ec);
-    for (const TaskSpec& t : config.tasks) {
-      std::filesystem::create_directories(task_dir(t.name) + "/tmp", ec);
-      if (ec) return Error{ErrorCode::kIo, "cannot create " + task_dir(t.name) + ": " + ec.message()};
+    for (uint32_t t = 0; t < config.tasks.size(); ++t) {
+      const std::string dir = task_dir(config.tasks[t].name);
+      std::filesystem::create_directories(dir + "/tmp", ec);
+      if (ec) return Error{ErrorCode::kIo, "cannot create " + dir + ": " + ec.message()};
+      if (Status st = write_task_settings(t); !st.ok()) return st;
     }
     if (Status st = create_segment(); !st.ok()) return st;
 
@@ -379,6 +383,44 @@ class IpcPipeline final : public Pipeline {
     return Ok{};
   }
 
+  // TASK_DIR/coedge-settings: the task's confidence and nms_iou (only those the config
+  // sets) and its model's class names, which the worker SDK reads at start
+  // (sdk/worker_sdk.cc, read_settings; docs/WORKER_SDK.md). A file, not options on the
+  // workers' command line: a worker built against an SDK from before these settings
+  // ignores it, where it refused the options it did not know (exit 2) and the agent
+  // restarted it until wait_ready gave up. Always written (empty of settings when the
+  // config sets none), so a previous run's settings never apply; written to a temporary
+  // name and renamed, so a worker never reads half of it.
+  Status write_task_settings(uint32_t t) {
+    const config::NodeConfig& config = *ctx_.config;
+    const config::TaskRuntime& runtime = config.task_runtime[t];
+    const ModelIndex m = config.tasks[t].model;
+    std::string text = "# task " + config.tasks[t].name + ": settings from the node config, for its workers\n";
+    auto fraction = [](double v) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.17g", v);
+      return std::string(buf);
+    };
+    if (runtime.confidence) text += "confidence " + fraction(*runtime.confidence) + "\n";
+    if (runtime.nms_iou) text += "nms_iou " + fraction(*runtime.nms_iou) + "\n";
+    if (m < config.model_labels.size()) {
+      for (const std::string& name : config.model_labels[m]) text += "label " + name + "\n";
+    }
+    const std::string file = task_dir(config.tasks[t].name) + "/coedge-settings";
+    const std::string temp = file + ".tmp";
+    std::filesystem::remove(temp);  // not through a link a worker of a previous run left
+    {
+      std::ofstream out(temp);
+      out << text;
+      out.flush();
+      if (!out) return Error{ErrorCode::kIo, "cannot write " + temp};
+    }
+    if (std::rename(temp.c_str(), file.c_str()) != 0) {
+      return Error{ErrorCode::kIo, "cannot rename " + temp + " to " + file + ": " + std::strerror(errno)};
+    }
+    return Ok{};
+  }
+
   Result<ChildSpec> worker_spec(uint32_t t, const std::string& role) {
     const config::NodeConfig& config = *ctx_.config;
     const TaskSpec& task = config.tasks[t];
@@ -390,19 +432,8 @@ class IpcPipeline final : public Pipeline {
         std::to_string(t), "--model", config.models[m].name, "--kind", ctx_.task_kinds[t], "--sensor",
         sensor_name(t), "--task-dir", task_dir(task.name), "--input-shape",
         join_shape(ctx_.input_shapes[m]), "--output-shape", join_shape(ctx_.output_shapes[m])};
-    // Only what the config sets: a worker built before these options refuses them.
-    auto fraction = [](double v) {
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "%.17g", v);
-      return std::string(buf);
-    };
-    if (runtime.confidence) command.insert(command.end(), {"--confidence", fraction(*runtime.confidence)});
-    if (runtime.nms_iou) command.insert(command.end(), {"--nms-iou", fraction(*runtime.nms_iou)});
-    if (m < config.model_labels.size() && !config.model_labels[m].empty()) {
-      std::string names;
-      for (const std::string& name : config.model_labels[m]) names += (names.empty() ? "" : "\n") + name;
-      command.insert(command.end(), {"--labels", names});
-    }
+    // The task's thresholds and class names are not options but TASK_DIR/coedge-settings
+    // (write_task_settings), which a worker built against an older SDK ignores.
     // This pipeline runs the isolation modes "sandbox" and "process" only.
     COEDGE_CHECK(config.isolation != config::Isolation::kNone);
     os::SandboxSpec sandbox;

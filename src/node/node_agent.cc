@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -78,10 +80,10 @@ Result<ModelShapes> read_shapes(const config::NodeConfig& config) {
 }
 
 // A config without profiles (config.profiles empty) has its models measured now, on this
-// machine, into config.models. The measurements are also written to run_dir/profiles.yaml,
-// for the user (`coedge sim --profiles`); nothing in the run reads that file back.
-Status measure_profiles(const AgentOptions& options, config::NodeConfig& config) {
-  if (!config.profiles.empty()) return Ok{};
+// machine, into config.models. Returns the measurements as a profile set's YAML, for
+// write_measured_profiles once the run has started ("" when the config named a profile set).
+Result<std::string> measure_profiles(const AgentOptions& options, config::NodeConfig& config) {
+  if (!config.profiles.empty()) return std::string();
   log(config, "no profile set given: measuring the models on this machine (batch 1..10, " +
                   std::to_string(options.profile_runs) + " runs each)");
   infer::BackendOptions backend_options;
@@ -115,10 +117,32 @@ Status measure_profiles(const AgentOptions& options, config::NodeConfig& config)
     profiles.push_back(infer::to_model_profile(*measured, notes));
   }
   for (size_t i = 0; i < config.models.size(); ++i) config::copy_profile(profiles[i], config.models[i]);
+  return config::write_profile_set_yaml("machine", "measured by coedge node at start", profiles, notes);
+}
+
+// The measured profiles (measure_profiles' `yaml`) as run_dir/profiles.yaml, for the user
+// (`coedge sim --profiles`); nothing in the run reads that file back. Called only once the
+// run has started, so a run that fails to start leaves the previous file as it was; and
+// written to a temporary name then renamed into place, so a reader (or a crash) never
+// sees half a file.
+Status write_measured_profiles(const config::NodeConfig& config, const std::string& yaml) {
+  if (yaml.empty()) return Ok{};
   const std::string file = config.run_dir + "/profiles.yaml";
-  std::ofstream out(file);
-  out << config::write_profile_set_yaml("machine", "measured by coedge node at start", profiles, notes);
-  if (!out) return Error{ErrorCode::kIo, "cannot write " + file};
+  const std::string temp = file + ".tmp-" + std::to_string(::getpid());
+  {
+    std::ofstream out(temp);
+    out << yaml;
+    out.flush();
+    if (!out) {
+      std::filesystem::remove(temp);
+      return Error{ErrorCode::kIo, "cannot write " + temp};
+    }
+  }
+  if (std::rename(temp.c_str(), file.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    std::filesystem::remove(temp);
+    return Error{ErrorCode::kIo, "cannot rename " + temp + " to " + file + ": " + why};
+  }
   log(config, "measured profiles written to " + file + " (a record; the run uses them from memory)");
   return Ok{};
 }
@@ -162,7 +186,9 @@ class SensorThread {
       // The frame's identity, from the agent's own source (a worker never names it).
       FrameIdentity identity;
       identity.sensor = index_;
-      identity.sequence = sequence;
+      // Every frame taken from the source has its own number, a bad one too: the next
+      // good frame must not reuse a bad frame's (whose jobs were released and dropped).
+      identity.sequence = sequence++;
       const FrameOrigin origin = source_->origin();
       identity.file = origin.file;
       identity.index = origin.index;
@@ -198,8 +224,7 @@ class SensorThread {
         if (++bad_frames <= 10) log(config_, "sensor " + sensor_.name + ": " + frame.error().message);
         continue;
       }
-      if (!jobs.empty()) pipeline_.publish_frame(index_, *frame, sequence, tick, jobs);
-      ++sequence;
+      if (!jobs.empty()) pipeline_.publish_frame(index_, *frame, identity.sequence, tick, jobs);
     }
   }
 
@@ -418,11 +443,27 @@ int run_node_agent(const AgentOptions& options) {
       return fail(st.error().message);
     }
   }
+  // The sensors' sources, before any process starts and before the models are profiled
+  // (minutes, without `profiles:`): a missing or empty folder, an unreadable video, fail
+  // here, at once, and touch no file.
+  std::vector<std::pair<uint32_t, std::unique_ptr<FrameSource>>> sources;
+  for (uint32_t s = 0; s < config.sensors.size(); ++s) {
+    const config::SensorConfig& sensor = config.sensors[s];
+    if (sensor.kind == config::SensorKind::kTopic) continue;  // fed by the cluster feed
+    bool used = false;
+    for (uint32_t t = 0; t < config.tasks.size(); ++t) used |= config.task_runtime[t].sensor == s;
+    if (!used) continue;
+    auto source = open_frame_source(sensor);
+    if (!source.ok()) return fail("sensor " + sensor.name + ": " + source.error().message);
+    sources.emplace_back(s, std::move(*source));
+  }
+
   std::error_code ec;
   std::filesystem::create_directories(config.run_dir, ec);
   if (ec) return fail("cannot create run_dir " + config.run_dir + ": " + ec.message());
 
-  if (Status st = measure_profiles(options, config); !st.ok()) return fail(st.error().message);
+  auto measured_profiles = measure_profiles(options, config);  // written once the run has started
+  if (!measured_profiles.ok()) return fail(measured_profiles.error().message);
   const Scenario scenario = node_scenario(config);
 
   std::vector<std::string> task_names, model_names;
@@ -451,20 +492,6 @@ int run_node_agent(const AgentOptions& options) {
   // isolation mode. Its files, and the jobs file, are opened only once the run has started
   // (below): a run that fails to start leaves the previous run's files as they were.
   std::unique_ptr<ResultLog> results = ResultLog::create(config.run_dir, task_names, accounting.ledger());
-
-  // The sensors' sources, before any process starts: a missing or empty folder, an
-  // unreadable video, fail here.
-  std::vector<std::pair<uint32_t, std::unique_ptr<FrameSource>>> sources;
-  for (uint32_t s = 0; s < config.sensors.size(); ++s) {
-    const config::SensorConfig& sensor = config.sensors[s];
-    if (sensor.kind == config::SensorKind::kTopic) continue;  // fed by the cluster feed
-    bool used = false;
-    for (uint32_t t = 0; t < config.tasks.size(); ++t) used |= config.task_runtime[t].sensor == s;
-    if (!used) continue;
-    auto source = open_frame_source(sensor);
-    if (!source.ok()) return fail("sensor " + sensor.name + ": " + source.error().message);
-    sources.emplace_back(s, std::move(*source));
-  }
 
   PipelineContext ctx;
   ctx.config = &config;
@@ -537,6 +564,10 @@ int run_node_agent(const AgentOptions& options) {
     job_log = std::move(*opened);
   }
   if (Status st = results->open_files(run); !st.ok()) {
+    pipeline->stop();
+    return fail(st.error().message);
+  }
+  if (Status st = write_measured_profiles(config, *measured_profiles); !st.ok()) {
     pipeline->stop();
     return fail(st.error().message);
   }

@@ -716,11 +716,13 @@ TEST_F(NodeRuntimeTest, ProcessIsolationWithoutRootSaysItNeedsRoot) {
 const std::string kSchemaDir = COEDGE_SOURCE_DIR "/docs/schema";
 
 // Validates every line of `files` against docs/schema/`schema` with Debian's python3 and
-// python3-jsonschema (tests/integration/validate_lines.py); "" when all are valid, else
-// what the validator said.
-std::string schema_problems(const std::string& schema, const std::vector<fs::path>& files, const fs::path& out) {
-  std::string command = "/usr/bin/python3 " COEDGE_SOURCE_DIR "/tests/integration/validate_lines.py " + kSchemaDir +
-                        "/" + schema;
+// python3-jsonschema (tests/integration/validate_lines.py), and with `result_schema` each
+// line's "result" too; "" when all are valid, else what the validator said.
+std::string schema_problems(const std::string& schema, const std::vector<fs::path>& files, const fs::path& out,
+                            const std::string& result_schema = "") {
+  std::string command = "/usr/bin/python3 " COEDGE_SOURCE_DIR "/tests/integration/validate_lines.py ";
+  if (!result_schema.empty()) command += "--result " + kSchemaDir + "/" + result_schema + " ";
+  command += kSchemaDir + "/" + schema;
   for (const fs::path& f : files) command += " '" + f.string() + "'";
   command += " > '" + out.string() + "' 2>&1";
   const int status = std::system(command.c_str());
@@ -838,8 +840,9 @@ TEST_F(ResultContractTest, ResultLinesNameTheImageTheClassesAndTheBoxesInTheSche
     EXPECT_GT(most_overlap["loose"], 0.45) << mode << ": nms_iou 1 keeps overlapping boxes\n" << why;
     // Boxes are written to 0.1 px: two that merely touch may seem to overlap a little.
     EXPECT_LT(most_overlap["strict"], 0.01) << mode << ": nms_iou 0 keeps no overlapping boxes\n" << why;
+    // The stock worker's results, strictly: the line schema accepts any result object.
     EXPECT_EQ(schema_problems("result-line.schema.json", {results_of("loose"), results_of("strict")},
-                              dir_ / "validate-results.txt"),
+                              dir_ / "validate-results.txt", "stock-result.schema.json"),
               "")
         << mode;
     EXPECT_EQ(schema_problems("job-line.schema.json", {jobs_file()}, dir_ / "validate-jobs.txt"), "") << mode;
@@ -881,7 +884,9 @@ TEST_F(ResultContractTest, TwoRunsOfOneConfigGiveTwoDistinguishableResultSets) {
     }
     EXPECT_EQ(keys, lines) << file << ": (run, job) names one line";
   }
-  EXPECT_EQ(schema_problems("result-line.schema.json", {results_of("loose")}, dir_ / "validate.txt"), "");
+  EXPECT_EQ(schema_problems("result-line.schema.json", {results_of("loose")}, dir_ / "validate.txt",
+                            "stock-result.schema.json"),
+            "");
   EXPECT_EQ(schema_problems("job-line.schema.json", {jobs_file()}, dir_ / "validate.txt"), "");
 }
 
@@ -918,14 +923,137 @@ TEST_F(ResultContractTest, ARunThatFailsToStartLeavesThePreviousFilesIntact) {
     std::ofstream(dir_ / "classifier.yaml") << text;
     cases.push_back({"nms_iou on a classifier", "nms_iou is for detection models", dir_ / "classifier.yaml"});
   }
+  {
+    // Without `profiles:` the node would measure its models (minutes) and write
+    // RUN_DIR/profiles.yaml: an empty folder must fail before that, leaving the file.
+    const fs::path config = write_detect_config("none", "labels.txt", 80, "empty");
+    std::string text = read_text(config);
+    const std::string profiles_line = "profiles: " + kProfiles + "\n";
+    ASSERT_NE(text.find(profiles_line), std::string::npos) << text;
+    text.erase(text.find(profiles_line), profiles_line.size());
+    std::ofstream(dir_ / "unprofiled.yaml") << text;
+    cases.push_back({"an empty image folder, no profiles", "no images", dir_ / "unprofiled.yaml"});
+  }
+  const fs::path profiles_yaml = run_dir() / "profiles.yaml";
+  std::ofstream(profiles_yaml) << "# the previous run's measured profiles\n";
+  const std::string profiles_before = read_text(profiles_yaml);
   for (const Case& c : cases) {
     const NodeRun run = run_node(c.config, {"--duration", "1s"});
     EXPECT_NE(run.code, 0) << c.what << ": " << describe(run);
     EXPECT_NE(run.output.find(c.expected), std::string::npos) << c.what << ": " << describe(run);
+    EXPECT_EQ(run.output.find("measuring the models"), std::string::npos)
+        << c.what << ": profiled before failing\n" << describe(run);
+    EXPECT_EQ(run.output.find("profiled "), std::string::npos) << c.what << ": " << describe(run);
     for (size_t i = 0; i < files.size(); ++i) {
       EXPECT_TRUE(read_text(files[i]) == before[i]) << c.what << ": " << files[i] << " changed";
     }
+    EXPECT_EQ(read_text(profiles_yaml), profiles_before) << c.what << ": " << profiles_yaml << " changed";
   }
+}
+
+// A worker built against an SDK from before the task settings refuses any option it does
+// not know (exit 2, "unknown option"): the agent gives the thresholds and class names in
+// TASK_DIR/coedge-settings instead, which such a worker ignores and this SDK reads. The
+// "old" worker here is a wrapper that refuses those options as an old SDK did, then runs
+// the stock worker: the run starts, and the stock worker behind it still applies the
+// thresholds (boxes at confidence 0, overlapping ones at nms_iou 1) and names the classes.
+TEST_F(ResultContractTest, AWorkerThatRefusesUnknownOptionsStartsAndSettingsReachTheSdk) {
+  if (!is_root()) GTEST_SKIP() << "isolation process needs root (private /dev/shm)";
+  const fs::path stock = fs::path(COEDGE_BINARY_DIR) / "bin/coedge-worker";
+  ASSERT_TRUE(fs::exists(stock)) << stock;
+  const fs::path old_worker = dir_ / "old-sdk-worker.sh";
+  std::ofstream(old_worker) << "#!/bin/sh\n"
+                               "for a in \"$@\"; do case \"$a\" in --confidence|--nms-iou|--labels)\n"
+                               "  echo \"coedge worker: unknown option $a\" >&2; exit 2;; esac; done\n"
+                               "exec " << stock.string() << " \"$@\"\n";
+  fs::permissions(old_worker, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec);
+  const fs::path config = write_detect_config("process");
+  std::string text = read_text(config);
+  const std::string loose = "confidence: 0, nms_iou: 1}";
+  ASSERT_NE(text.find(loose), std::string::npos) << text;
+  text.replace(text.find(loose), loose.size(), "confidence: 0, nms_iou: 1, worker: " + old_worker.string() + "}");
+  std::ofstream(dir_ / "old-worker.yaml") << text;
+  const NodeRun run = run_node(dir_ / "old-worker.yaml", {"--duration", "2s"});
+  ASSERT_EQ(run.code, 0) << describe(run);
+  EXPECT_FALSE(run.timed_out) << describe(run);
+  const auto lines = read_json_lines(results_of("loose"));
+  ASSERT_FALSE(lines.empty()) << describe(run);
+  double most_overlap = 0;
+  size_t boxes = 0;
+  for (const json& j : lines) {
+    const json& detections = j["result"]["detections"];
+    ASSERT_TRUE(detections.is_array()) << j.dump();
+    most_overlap = std::max(most_overlap, largest_same_class_iou(detections));
+    for (const json& d : detections) {
+      ++boxes;
+      EXPECT_EQ(d["name"], "label-" + std::to_string(d["class"].get<int>())) << d.dump();
+    }
+  }
+  EXPECT_GT(boxes, 0u) << "confidence 0 reached the worker";
+  EXPECT_GT(most_overlap, 0.45) << "nms_iou 1 reached the worker";
+}
+
+// The SDK reads TASK_DIR/coedge-settings: a worker started by hand on a task folder with a
+// good file gets past its arguments and init (then finds no node: exit 1); a bad value
+// there is refused at once, exit 2, naming the file, the line and the value.
+TEST_F(NodeRuntimeTest, TheSdkReadsTheTaskSettingsFileAndNamesABadValue) {
+  const fs::path stock = fs::path(COEDGE_BINARY_DIR) / "bin/coedge-worker";
+  ASSERT_TRUE(fs::exists(stock)) << stock;
+  const fs::path task_dir = dir_ / "task";
+  fs::create_directories(task_dir);
+  auto run_worker = [&](const std::string& settings, std::string& output) {
+    std::ofstream(task_dir / "coedge-settings") << settings;
+    const fs::path out = dir_ / "worker.txt";
+    const std::string command = "'" + stock.string() + "' --role post --node n --task t --task-index 0 --model m" +
+                                " --kind detection --sensor cam0 --task-dir '" + task_dir.string() +
+                                "' --input-shape 3,160,160 --output-shape 1575,85 > '" + out.string() + "' 2>&1";
+    const int status = std::system(command.c_str());
+    output = read_text(out);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  std::string output;
+  EXPECT_EQ(run_worker("# settings\nconfidence 0.5\nnms_iou 0\nlabel a b\nfuture_key 1\n", output), 1) << output;
+  EXPECT_NE(output.find("shared memory"), std::string::npos) << output;
+  EXPECT_EQ(run_worker("# settings\nconfidence 2\n", output), 2) << output;
+  EXPECT_NE(output.find((task_dir / "coedge-settings").string() + ":2: bad confidence '2'"), std::string::npos)
+      << output;
+}
+
+// A folder with a corrupt image and an image whose file name is not UTF-8 (Latin-1 "café"):
+// the node runs through both (once the agent died on the name, writing its line), every
+// job and result line is valid JSON in the schema (the odd byte written as U+FFFD), the
+// corrupt image's jobs are dropped as bad_frame, and every frame taken from the source has
+// its own sequence number: no two files ever share one (a bad frame's number was reused).
+TEST_F(ResultContractTest, BadFramesAndFileNamesThatAreNotUtf8KeepLinesValidAndSequencesUnique) {
+  const fs::path folder = dir_ / "odd";
+  write_frames(folder);
+  fs::rename(folder / "frame1.ppm", folder / "caf\xe9.ppm");
+  std::ofstream(folder / "bad.ppm") << "P6\n320 240\n255\nnot enough pixels";
+  const NodeRun run = run_node(write_detect_config("none", "labels.txt", 80, "odd"), {"--duration", "2s"});
+  ASSERT_EQ(run.code, 0) << describe(run);
+  const std::string run_id = read_summary()["run_id"].get<std::string>();
+  std::map<uint64_t, std::string> file_of_sequence;
+  size_t bad_frame_jobs = 0, cafe_jobs = 0;
+  for (const std::string& line : read_lines(jobs_file())) {
+    const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    ASSERT_TRUE(j.is_object()) << "not JSON: " << line;
+    ASSERT_EQ(j["run"], run_id);
+    const std::string file = j["frame"]["file"].get<std::string>();
+    const uint64_t sequence = j["frame"]["sequence"].get<uint64_t>();
+    const auto [it, inserted] = file_of_sequence.emplace(sequence, file);
+    EXPECT_EQ(it->second, file) << "sequence " << sequence << " names two frames";
+    if (file == "bad.ppm") {
+      EXPECT_EQ(j["reason"], "bad_frame") << line;
+      ++bad_frame_jobs;
+    }
+    if (file == "caf\xef\xbf\xbd.ppm") ++cafe_jobs;
+  }
+  EXPECT_GT(bad_frame_jobs, 0u) << describe(run);
+  EXPECT_GT(cafe_jobs, 0u) << describe(run);
+  EXPECT_EQ(schema_problems("job-line.schema.json", {jobs_file()}, dir_ / "validate-jobs.txt"), "");
+  EXPECT_EQ(schema_problems("result-line.schema.json", {results_of("loose")}, dir_ / "validate-results.txt",
+                            "stock-result.schema.json"),
+            "");
 }
 
 #endif  // COEDGE_NODE_SLOW_TESTS

@@ -154,7 +154,7 @@ struct ClusterFeed::Impl {
     identity.sensor = t;
     identity.sequence = sequence;
     identity.stamp_ns = image.stamp_ns;
-    identity.frame_id = image.frame_id;
+    identity.frame_id = bounded_frame_id(image.frame_id);  // a peer's text: capped here
     identity.capture_unix_us = image.stamp_ns > 0 ? image.stamp_ns / 1000 : 0;
     ref.job = accounting.release(t, release, deadline, std::move(identity));
     ref.release_us = MonotonicClock::to_monotonic_us(release);

@@ -12,7 +12,12 @@
 namespace coedge::node {
 namespace {
 
-std::string json_text(std::string_view text) { return nlohmann::json(std::string(text)).dump(); }
+// A JSON string. Text from outside (a folder's file names, a DDS peer's frame_id) need not
+// be UTF-8, and dump() throws on invalid UTF-8 by default, which would end the agent on a
+// sensor thread: invalid bytes become U+FFFD instead, so every line stays valid JSON.
+std::string json_text(std::string_view text) {
+  return nlohmann::json(std::string(text)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 std::string name_at(const std::vector<std::string>& names, uint32_t i) {
   return i < names.size() ? names[i] : std::to_string(i);
@@ -43,6 +48,15 @@ void append_identity(std::string& out, const RunContext& run) {
 }
 
 }  // namespace
+
+std::string bounded_frame_id(std::string_view raw) {
+  if (raw.size() <= kMaxFrameIdBytes) return std::string(raw);
+  size_t n = kMaxFrameIdBytes;
+  // Back off over UTF-8 continuation bytes (10xxxxxx) so a character is not cut in half;
+  // at most 3 (a character is at most 4 bytes), so arbitrary bytes cannot empty it.
+  for (int i = 0; i < 3 && n > 0 && (static_cast<unsigned char>(raw[n]) & 0xC0) == 0x80; ++i) --n;
+  return std::string(raw.substr(0, n));
+}
 
 std::string make_run_id(WallTime start, uint32_t random) {
   const int64_t s = wall_ns(start) / 1000000000;

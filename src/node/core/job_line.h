@@ -11,6 +11,7 @@
 // milliseconds ("2026-12-02T17:01:38.123Z"). Pure functions; thread-safe.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -24,6 +25,13 @@ namespace coedge::node {
 // The version in every line's "schema" field. Fields may be added within a version; a
 // field renamed, removed or changed in meaning takes a new version (docs/WORKER_SDK.md).
 inline constexpr int kLineSchema = 1;
+
+// A frame_id longer than this (a DDS peer's image header; ROS sets no limit) is cut to it
+// where it enters the node (FrameIdentity), so a peer cannot make every line huge.
+inline constexpr size_t kMaxFrameIdBytes = 256;
+// `raw` cut to at most kMaxFrameIdBytes, not inside a UTF-8 character. Bytes that are not
+// UTF-8 are kept here; the lines write them as U+FFFD (as any text from outside).
+std::string bounded_frame_id(std::string_view raw);
 
 // What every line of one run shares.
 struct RunContext {

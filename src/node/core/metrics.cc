@@ -11,6 +11,9 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <exception>
@@ -287,9 +290,10 @@ std::string job_json(const JobRecord& job, std::string_view node, std::string_vi
   using nlohmann::json;
   using R = JobRecord;
   std::string out = "{\"node\":";
-  out += json(std::string(node)).dump();  // names may need escaping
+  // Names may need escaping; bytes that are not UTF-8 become U+FFFD (dump() would throw).
+  out += json(std::string(node)).dump(-1, ' ', false, json::error_handler_t::replace);
   out += ",\"task\":";
-  out += json(std::string(task)).dump();
+  out += json(std::string(task)).dump(-1, ' ', false, json::error_handler_t::replace);
   out += ",\"job\":" + std::to_string(job.id);
   out += ",\"outcome\":\"";
   out += to_string(job.outcome);
@@ -329,32 +333,39 @@ Result<std::unique_ptr<JobLog>> JobLog::open(const std::string& path) {
                                        parent.string() + ": " + ec.message()};
     }
   }
-  std::FILE* file = std::fopen(path.c_str(), "a");
-  if (file == nullptr) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) {
     return Error{ErrorCode::kIo,
                  "job log " + path + ": cannot open for appending: " + std::strerror(errno)};
   }
-  return std::unique_ptr<JobLog>(new JobLog(path, file));
+  return std::unique_ptr<JobLog>(new JobLog(path, fd));
 }
 
-JobLog::~JobLog() {
-  std::lock_guard lock(mutex_);
-  std::fclose(file_);
-}
+JobLog::~JobLog() { ::close(fd_); }
 
-void JobLog::write(std::string line) {
+bool JobLog::write(std::string line) {
   line += '\n';
   std::lock_guard lock(mutex_);
-  std::fwrite(line.data(), 1, line.size(), file_);
+  size_t done = 0;
+  while (done < line.size()) {  // one write() in practice; a short write is finished here
+    const ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ++failed_;
+      return false;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return true;
 }
 
 void JobLog::write(const JobRecord& job, std::string_view node, std::string_view task) {
   write(job_json(job, node, task));  // format outside the lock
 }
 
-void JobLog::flush() {
+uint64_t JobLog::failed_writes() const {
   std::lock_guard lock(mutex_);
-  std::fflush(file_);
+  return failed_;
 }
 
 }  // namespace coedge::node

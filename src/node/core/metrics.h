@@ -137,20 +137,26 @@ class JobLog {
   JobLog(const JobLog&) = delete;
   JobLog& operator=(const JobLog&) = delete;
 
-  // `line` without its newline. Lines are buffered; whole lines are written atomically
-  // with respect to other writers.
-  void write(std::string line);
+  // `line` without its newline. Each line goes to the file at once, in one write() on an
+  // O_APPEND descriptor (no user-space buffer): lines never interleave, with each other or
+  // with another process appending to the file, and a line written survives a crash of
+  // the agent. One system call per finished job is cheap at a node's job rates.
+  // Returns false (and counts it in failed_writes()) if the line could not be written.
+  bool write(std::string line);
   // A job_json line (no run identity), for tests and tools.
   void write(const JobRecord& job, std::string_view node, std::string_view task);
-  void flush();
+  // Nothing to flush (every line is written at once); kept for callers that mark the end.
+  void flush() {}
   const std::string& path() const { return path_; }
+  uint64_t failed_writes() const;
 
  private:
-  JobLog(std::string path, std::FILE* file) : path_(std::move(path)), file_(file) {}
+  JobLog(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
 
   std::string path_;
-  std::mutex mutex_;
-  std::FILE* file_;  // guarded by mutex_
+  mutable std::mutex mutex_;  // one line at a time (a short write is finished before the next)
+  int fd_;
+  uint64_t failed_ = 0;  // guarded by mutex_
 };
 
 }  // namespace coedge::node

@@ -109,6 +109,47 @@ TEST(ResultLine, ATopicFramesStampAndFrameId) {
   EXPECT_TRUE(json::parse(result_line(run(), job, "{}"))["frame"]["capture_utc"].is_null());
 }
 
+TEST(ResultLine, AFileNameThatIsNotUtf8GivesValidLines) {
+  // A folder image named in Latin-1 ("café.jpg" as bytes 63 61 66 E9): the lines must be
+  // valid JSON (the byte becomes U+FFFD), not an exception on the sensor's thread.
+  JobRecord job = met_job();
+  job.frame.file = "caf\xe9.jpg";
+  json r, j;
+  ASSERT_NO_THROW(r = json::parse(result_line(run(), job, "{}")));
+  ASSERT_NO_THROW(j = json::parse(job_line(run(), job)));
+  EXPECT_EQ(r["frame"]["file"], "caf\xef\xbf\xbd.jpg");
+  EXPECT_EQ(j["frame"]["file"], "caf\xef\xbf\xbd.jpg");
+  EXPECT_EQ(r["job"], 7);
+}
+
+TEST(ResultLine, AFrameIdThatIsNotUtf8OrTooLongGivesValidBoundedLines) {
+  JobRecord job = met_job();
+  job.frame = {};
+  job.frame.stamp_ns = 1;
+  job.frame.frame_id = "cam\xff\xfe";
+  json r;
+  ASSERT_NO_THROW(r = json::parse(result_line(run(), job, "{}")));
+  EXPECT_EQ(r["frame"]["frame_id"], "cam\xef\xbf\xbd\xef\xbf\xbd");
+  ASSERT_NO_THROW(json::parse(job_line(run(), job)));
+
+  // A peer's 100 000-byte frame_id, cut where it enters (FrameIdentity) and still valid.
+  job.frame.frame_id = bounded_frame_id(std::string(100000, '\xe9'));
+  EXPECT_LE(job.frame.frame_id.size(), kMaxFrameIdBytes);
+  EXPECT_GE(job.frame.frame_id.size(), kMaxFrameIdBytes - 3);
+  ASSERT_NO_THROW(r = json::parse(result_line(run(), job, "{}")));
+  EXPECT_LT(result_line(run(), job, "{}").size(), 2000u);
+}
+
+TEST(BoundedFrameId, KeepsShortIdsAndCutsLongOnesBetweenCharacters) {
+  EXPECT_EQ(bounded_frame_id("camera_optical"), "camera_optical");
+  EXPECT_EQ(bounded_frame_id(std::string(kMaxFrameIdBytes, 'a')), std::string(kMaxFrameIdBytes, 'a'));
+  EXPECT_EQ(bounded_frame_id(std::string(kMaxFrameIdBytes + 1, 'a')), std::string(kMaxFrameIdBytes, 'a'));
+  // "é" is 2 bytes (C3 A9): 255 'a' then é would be cut inside it at 256, so it goes whole.
+  const std::string id = std::string(kMaxFrameIdBytes - 1, 'a') + "\xc3\xa9" + "bbb";
+  EXPECT_EQ(bounded_frame_id(id), std::string(kMaxFrameIdBytes - 1, 'a'));
+  EXPECT_NO_THROW(json(bounded_frame_id(id)).dump());  // valid UTF-8 left
+}
+
 TEST(JobLine, KeepsEveryJobJsonFieldAndAddsTheIdentity) {
   const JobRecord job = met_job();
   JobRecord shifted = job;  // job_json's own times are what the caller gives it

@@ -416,6 +416,29 @@ TEST(JobLogTest, CreatesDirectoriesAndWritesOneParsableLinePerJob) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(JobLogTest, EachLineIsOnDiskBeforeTheLogIsFlushedOrClosed) {
+  // A crash loses no finished job: each line is in the file as soon as write() returns,
+  // with no flush and the log still open (a stdio buffer would hold them back).
+  const auto dir = temp_dir("ondisk");
+  const std::string path = (dir / "jobs.jsonl").string();
+  auto log = node::JobLog::open(path);
+  ASSERT_TRUE(log.ok()) << log.error().message;
+  for (int i = 1; i <= 3; ++i) {
+    (*log)->write(full_job(i, 0, 10, 20), "edge1", "det");
+    std::ifstream in(path);
+    std::string line;
+    int lines = 0;
+    while (std::getline(in, line)) {
+      ++lines;
+      EXPECT_EQ(nlohmann::json::parse(line)["job"].get<int>(), lines);
+    }
+    EXPECT_EQ(lines, i) << "line " << i << " not on disk before flush/close";
+  }
+  EXPECT_EQ((*log)->failed_writes(), 0u);
+  log->reset();
+  std::filesystem::remove_all(dir);
+}
+
 TEST(JobLogTest, ErrorNamesThePathAndTheReason) {
   const auto dir = temp_dir("logerr");
   std::filesystem::create_directories(dir);
