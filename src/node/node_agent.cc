@@ -362,7 +362,7 @@ class ProfileMonitor {
     std::snprintf(line, sizeof line,
                   "%.1fs: profile %s: model %s at batch %d took %.1f ms (median of its first %d batches) "
                   "against %.1f ms in its profile: %.2fx, %s the %.2fx margin (profile_margin %g)",
-                  at_s, slower ? "warning" : "note", config_.models[m].name.c_str(), batch,
+                  at_s, slower ? "warning" : "note", config_.models[m].name.c_str(), finding->batch,
                   finding->measured_ms, finding->batches, finding->profiled_ms, finding->ratio,
                   slower ? "over" : "under", slower ? 1 + check_.margin() : 1 / (1 + check_.margin()),
                   check_.margin());
@@ -381,7 +381,8 @@ class ProfileMonitor {
     std::lock_guard lock(mu_);
     nlohmann::json out;
     out["margin"] = check_.margin();
-    out["batches_judged"] = kProfileCheckBatches;
+    out["batches_judged"] = kProfilePooledBatches;           // per model, of any sizes
+    out["batches_judged_per_size"] = kProfileCheckBatches;  // per batch size (detail)
     out["window_s"] = to_s(window);
     out["reprofile"] = reprofile_;
     nlohmann::json ratios = nlohmann::json::object();
@@ -401,6 +402,7 @@ class ProfileMonitor {
                                                       {"profiled_ms", f.profiled_ms},
                                                       {"ratio", f.ratio},
                                                       {"kind", slower ? "slower" : "faster"},
+                                                      {"pooled", f.pooled},
                                                       {"at_s", at_s_[i]}});
     }
     return out;

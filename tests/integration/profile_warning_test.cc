@@ -112,6 +112,7 @@ TEST_F(ProfileWarningTest, AProfileFarFasterThanRealityIsReportedWithinTheFirstW
   EXPECT_EQ(w.at("model"), "yolov5s-160");
   EXPECT_EQ(w.at("batch"), 1);
   EXPECT_EQ(w.at("batches"), 3);  // the model's first batches (kProfilePooledBatches)
+  EXPECT_EQ(w.at("pooled"), true);  // the model's judgment, over sizes
   EXPECT_EQ(w.at("kind"), "slower");
   EXPECT_DOUBLE_EQ(w.at("profiled_ms").get<double>(), 1.0);
   EXPECT_GT(w.at("ratio").get<double>(), 1.25);
