@@ -115,17 +115,23 @@ double CoedgeDispatcher::own_inference_us(TaskIndex t, uint32_t n) const {
   return static_cast<double>(scenario_.models[m].exe(1).count());
 }
 
+NodeEstimate CoedgeDispatcher::bare_estimate(TaskIndex t, NodeIndex k) const {
+  const TaskSpec& task = scenario_.tasks[t];
+  NodeEstimate e;
+  e.node = k;
+  e.deadline = task.deadline;
+  e.alpha = nodes_[k].alpha;
+  e.capacity = nodes_[k].capacity;
+  e.transfer = comm_time(view_, scenario_.models[task.model].input_bytes, task.source, k);
+  return e;
+}
+
 NodeEstimate CoedgeDispatcher::evaluate(TaskIndex t, NodeIndex k) const {
   const TaskSpec& task = scenario_.tasks[t];
   const ModelProfile& model = scenario_.models[task.model];
   const NodeState& node = nodes_[k];
-  NodeEstimate e;
-  e.node = k;
-  e.deadline = task.deadline;
-  e.alpha = node.alpha;
-  e.capacity = node.capacity;
-  const Duration comm = comm_time(view_, model.input_bytes, task.source, k);
-  e.transfer = comm;
+  NodeEstimate e = bare_estimate(t, k);
+  const Duration comm = e.transfer;
   if (comm != kNever)
     fill_estimate(task, model, comm, load_with(k, t), own_inference_us(t, node.model_counts[task.model] + 1),
                   node.alpha, e);
@@ -160,13 +166,8 @@ NodeEstimate CoedgeDispatcher::placed_estimate(TaskIndex t) const {
   const TaskSpec& task = scenario_.tasks[t];
   const ModelProfile& model = scenario_.models[task.model];
   const NodeState& node = nodes_[k];
-  NodeEstimate e;
-  e.node = k;
-  e.deadline = task.deadline;
-  e.alpha = node.alpha;
-  e.capacity = node.capacity;
-  const Duration comm = comm_time(view_, model.input_bytes, task.source, k);
-  e.transfer = comm;
+  NodeEstimate e = bare_estimate(t, k);
+  const Duration comm = e.transfer;
   if (comm == kNever) {
     e.verdict = Verdict::kNoLink;
     return e;

@@ -107,6 +107,8 @@ class CoedgeDispatcher final : public Dispatcher {
   NodeIndex best_node(TaskIndex t, Explanation* why = nullptr) const;
   // Task t's estimate and verdict on node k, where it is not (yet): the decision's test.
   NodeEstimate evaluate(TaskIndex t, NodeIndex k) const;
+  // Task t's estimate on node k before any term: node, deadline, alpha, capacity, transfer.
+  NodeEstimate bare_estimate(TaskIndex t, NodeIndex k) const;
   // Task t's estimate on the node it is on (Eq. 2 + Eq. 3 with its load there): fits or
   // misses its deadline, or no link. Stage 2's rule 1 decides with it.
   NodeEstimate placed_estimate(TaskIndex t) const;
