@@ -390,6 +390,31 @@ std::vector<JobTimes> node_jobs(const fs::path& dir, const std::string& task, st
   return jobs;
 }
 
+// The lines of a node's summary.json warning that `model` ran slower than the profile it
+// was planned with (docs/NODE_CONFIG.md, "The profile warning"), and the command that
+// re-profiles; empty when there is none. `on` names the node ("" for a node's own run).
+std::string profile_warnings(const json& node_summary, const std::string& model, const std::string& on) {
+  std::string out;
+  if (!node_summary.is_object() || !node_summary.contains("profile_check") || !node_summary["profile_check"].is_object())
+    return out;
+  const json& check = node_summary["profile_check"];
+  const json warnings = check.value("warnings", json::array());
+  if (!warnings.is_array()) return out;
+  char line[512];
+  const std::string where = on.empty() ? "" : " on " + on;
+  for (const json& w : warnings) {
+    if (!w.is_object() || w.value("model", std::string()) != model) continue;
+    std::snprintf(line, sizeof line,
+                  "  profile warning%s: %s at batch %d took %.1f ms (median) against %.1f ms in its profile (%.2fx)\n",
+                  where.c_str(), model.c_str(), w.value("batch", 0), w.value("measured_ms", 0.0),
+                  w.value("profiled_ms", 0.0), w.value("ratio", 0.0));
+    out += line;
+  }
+  if (!out.empty() && check.contains("reprofile") && check["reprofile"].is_string())
+    out += "  re-profile: " + check["reprofile"].get<std::string>() + "\n";
+  return out;
+}
+
 std::string explain_cluster(const fs::path& dir, const fs::path& summary_path, const std::string& task) {
   const json summary = read_json(summary_path);
   if (!summary.contains("tasks") || !summary["tasks"].is_array())
@@ -424,6 +449,14 @@ std::string explain_cluster(const fs::path& dir, const fs::path& summary_path, c
   if (node != "-") {
     out += "  shares " + node + " with: " + (shared.empty() ? std::string("no other task") : shared) + "\n";
     out += "  shares its model " + model + " there with: " + (shared_model.empty() ? std::string("no other task") : shared_model) + "\n";
+    // The node's own summary (a cluster run's nodes/<node>/summary.json), for its profile warning.
+    const fs::path node_summary = summary_path.parent_path().parent_path() / "nodes" / node / "summary.json";
+    std::error_code exists_ec;
+    if (fs::is_regular_file(node_summary, exists_ec)) {
+      std::ifstream in(node_summary);
+      const json ns = json::parse(in, nullptr, false);
+      if (!ns.is_discarded()) out += profile_warnings(ns, model, node);
+    }
   }
   if (summary.contains("why") && summary["why"].contains(task))
     out += "Why: " + summary["why"][task].value("text", std::string()) + "\n";
@@ -480,20 +513,7 @@ std::string explain_node(const fs::path& dir, const json& summary, const std::st
                 t.value("released", 0ULL), t.value("met", 0ULL), t.value("overdue", 0ULL), t.value("dropped", 0ULL),
                 100.0 * t.value("miss_rate", 0.0));
   std::string out = line;
-  // The node's own warning that its model ran slower than the profile it planned with.
-  if (summary.contains("profile_check") && summary["profile_check"].is_object()) {
-    const json& check = summary["profile_check"];
-    for (const json& w : check.value("warnings", json::array())) {
-      if (!w.is_object() || w.value("model", std::string()) != model) continue;
-      std::snprintf(line, sizeof line,
-                    "  profile warning: %s at batch %d took %.1f ms (median) against %.1f ms in its profile (%.2fx)\n",
-                    model.c_str(), w.value("batch", 0), w.value("measured_ms", 0.0), w.value("profiled_ms", 0.0),
-                    w.value("ratio", 0.0));
-      out += line;
-    }
-    if (out.find("profile warning") != std::string::npos && check.contains("reprofile") && check["reprofile"].is_string())
-      out += "  re-profile: " + check["reprofile"].get<std::string>() + "\n";
-  }
+  out += profile_warnings(summary, model, "");
   std::string shared, shared_model;
   for (const json& o : summary["tasks"]) {
     const std::string name = o.value("task", std::string());

@@ -488,4 +488,32 @@ TEST(CliExplain, ExplainTakesTheFoldersLatestRunInEveryFile) {
   EXPECT_EQ(r.output.find("lost"), std::string::npos) << r.output;
 }
 
+// A cluster run's folder (master/summary.json, nodes/NODE/summary.json): explain names the
+// tasks sharing the node and model, and the node's own profile warning for the model.
+TEST(CliExplain, ExplainReadsAClusterRunAndItsNodesProfileWarning) {
+  const auto dir = temp_dir("explain-cluster");
+  std::filesystem::create_directories(dir / "master");
+  std::filesystem::create_directories(dir / "nodes" / "n5");
+  std::ofstream(dir / "master" / "summary.json")
+      << R"({"scenario":"lamppost","dispatcher":"coedge","tasks":[)"
+         R"({"task":"R1","model":"resnet","source":"n5","node":"n5","released":10,"met":1,"overdue":0,"dropped":9,"miss_rate":0.9},)"
+         R"({"task":"R2","model":"resnet","source":"n6","node":"n5","released":10,"met":10,"overdue":0,"dropped":0,"miss_rate":0.0},)"
+         R"({"task":"Y1","model":"yolo","source":"n1","node":"n1","released":10,"met":10,"overdue":0,"dropped":0,"miss_rate":0.0}]})";
+  std::ofstream(dir / "nodes" / "n5" / "summary.json")
+      << R"({"node":"n5","profile_check":{"warnings":[)"
+         R"({"model":"resnet","batch":1,"measured_ms":643.1,"profiled_ms":405.0,"ratio":1.588},)"
+         R"({"model":"other","batch":1,"measured_ms":9.0,"profiled_ms":1.0,"ratio":9.0}],)"
+         R"("reprofile":"coedge profile resnet.onnx -o n5.yaml"}})";
+  const CliRun r = coedge("explain " + dir.string() + " R1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("shares n5 with: R2 (resnet)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("profile warning on n5: resnet at batch 1 took 643.1 ms (median) against 405.0 ms"),
+            std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("other at batch"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("re-profile: coedge profile resnet.onnx"), std::string::npos) << r.output;
+  const CliRun y = coedge("explain " + dir.string() + " Y1");
+  ASSERT_EQ(y.code, 0) << y.output;
+  EXPECT_EQ(y.output.find("profile warning"), std::string::npos) << y.output;
+}
+
 }  // namespace
