@@ -132,6 +132,8 @@ Result<ClusterRunResult> run_cluster(const Scenario& scenario, const ClusterRunO
   for (const char* stale : {"plans.jsonl", "windows.jsonl", "summary.json"}) {
     std::filesystem::remove(options.out_dir + "/master/" + stale, ec);
   }
+  // A node appends its job lines run after run; a cluster run's folder holds one run.
+  for (const NodeSpec& n : scenario.nodes) std::filesystem::remove(options.out_dir + "/nodes/" + n.name + "/jobs.jsonl", ec);
 
   // Children: [0] master, then per node its agent and its cameras.
   std::vector<Child> children;
@@ -175,6 +177,8 @@ Result<ClusterRunResult> run_cluster(const Scenario& scenario, const ClusterRunO
     std::vector<std::string> argv = {options.coedge_exe, "node", "--scenario", options.scenario_file, "--name", name,
                                      "--models-dir", options.models_dir, "--domain", domain, "--dds-interface",
                                      (*network)->address(k), "--run-dir", options.out_dir + "/nodes/" + name,
+                                     // every job's timeline, for `coedge explain OUT TASK`
+                                     "--jobs", options.out_dir + "/nodes/" + name + "/jobs.jsonl",
                                      "--isolation", options.isolation, "--scheduler", options.scheduler,
                                      "--backend-threads", "1"};
     for (NodeIndex j = 0; j < scenario.nodes.size(); ++j)

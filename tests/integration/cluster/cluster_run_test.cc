@@ -159,6 +159,21 @@ TEST_F(ClusterRun, RunsEveryTaskAccountsForEveryJobAndLeavesNothingBehind) {
     nodes_with_workers += ran.empty() ? 0 : 1;
   }
   EXPECT_GE(nodes_with_workers, 1u);
+  // Every node writes its job lines, and `coedge explain` finds a task's stage times there.
+  size_t met_lines = 0;
+  for (const char* node : {"n1", "n2", "n3"}) {
+    std::ifstream jobs(dir_ / "out/nodes" / node / "jobs.jsonl");
+    for (std::string line; std::getline(jobs, line);) {
+      const json j = json::parse(line);
+      EXPECT_EQ(j.at("node"), node) << line;
+      met_lines += j.at("outcome") == "met" ? 1 : 0;
+    }
+  }
+  EXPECT_GE(met_lines, 3u);  // each task met at least one job (above)
+  ASSERT_EQ(run(kCoedge + " explain " + (dir_ / "out").string() + " A", dir_ / "explain.log"), 0)
+      << read_text(dir_ / "explain.log");
+  EXPECT_NE(read_text(dir_ / "explain.log").find("inference (its batch)"), std::string::npos)
+      << read_text(dir_ / "explain.log");
   expect_nothing_left();
 }
 
