@@ -141,6 +141,27 @@ struct JobTimes {
   std::optional<double> release, arrive, pre_start, pre_end, infer_start, infer_end, post_start, post_end, end;
 };
 
+// A job's stamps from one row of a jobs file: `ms(stage)` gives a stage's stamp ("release",
+// "pre_start", ..., "post_end", "end") in milliseconds, or nullopt. Both formats (the
+// simulator's jobs.csv, a node's job lines) name their stamps after the same stages.
+template <typename Stamp>
+JobTimes job_times(std::string outcome, std::string reason, std::string node, const Stamp& ms) {
+  JobTimes j;
+  j.outcome = std::move(outcome);
+  j.reason = std::move(reason);
+  j.node = std::move(node);
+  j.release = ms("release");
+  j.arrive = ms("arrive");
+  j.pre_start = ms("pre_start");
+  j.pre_end = ms("pre_end");
+  j.infer_start = ms("infer_start");
+  j.infer_end = ms("infer_end");
+  j.post_start = ms("post_start");
+  j.post_end = ms("post_end");
+  j.end = ms("end");
+  return j;
+}
+
 // Stage means over the jobs of each outcome, and outcome/cause counts.
 std::string stage_report(const std::vector<JobTimes>& jobs, const std::string& source) {
   struct Stage {
@@ -294,20 +315,10 @@ std::string explain_sim(const fs::path& dir, const json& summary, const std::str
   }
   std::vector<JobTimes> jobs;
   for (const auto& row : read_csv_where(dir / "jobs.csv", "task", task)) {
-    auto get = [&](const char* k) { return row.count(k) ? number(row.at(k)) : std::nullopt; };
-    JobTimes j;
-    j.outcome = row.count("outcome") ? row.at("outcome") : "?";
-    j.reason = row.count("drop_reason") ? row.at("drop_reason") : "";
-    j.node = row.count("node") ? row.at("node") : "";
-    j.release = get("release_ms");
-    j.arrive = get("arrive_ms");
-    j.pre_start = get("pre_start_ms");
-    j.pre_end = get("pre_end_ms");
-    j.infer_start = get("infer_start_ms");
-    j.infer_end = get("infer_end_ms");
-    j.post_start = get("post_start_ms");
-    j.end = get("end_ms");
-    j.post_end = j.post_start ? j.end : std::nullopt;
+    auto field = [&row](const std::string& k) { return row.count(k) ? row.at(k) : std::string(); };
+    JobTimes j = job_times(row.count("outcome") ? row.at("outcome") : "?", field("drop_reason"), field("node"),
+                           [&field](const std::string& stage) { return number(field(stage + "_ms")); });
+    j.post_end = j.post_start ? j.end : std::nullopt;  // jobs.csv ends a job with its post-processing
     jobs.push_back(j);
   }
   return out + stage_report(jobs, "jobs.csv");
@@ -369,23 +380,14 @@ std::vector<JobTimes> node_jobs(const fs::path& dir, const std::string& task, st
   for (const fs::path& p : distinct) files.push_back(p.string());
   for_each_line([&](const json& j) {
     if (!wanted.empty() && run_of(j) != wanted) return;  // lines without a run id: only when no file has one
-    auto ms = [&](const char* k) -> std::optional<double> {
+    auto seconds_as_ms = [&j](const std::string& stage) -> std::optional<double> {
+      const std::string k = stage + "_s";
       if (!j.contains(k) || !j[k].is_number()) return std::nullopt;
       return j[k].get<double>() * 1000.0;
     };
-    JobTimes t;
-    t.outcome = j.value("outcome", std::string("?"));
-    t.reason = j.contains("reason") && j["reason"].is_string() ? j["reason"].get<std::string>() : "";
-    t.node = j.value("node", std::string());
-    t.release = ms("release_s");
-    t.pre_start = ms("pre_start_s");
-    t.pre_end = ms("pre_end_s");
-    t.infer_start = ms("infer_start_s");
-    t.infer_end = ms("infer_end_s");
-    t.post_start = ms("post_start_s");
-    t.post_end = ms("post_end_s");
-    t.end = ms("end_s");
-    jobs.push_back(t);
+    jobs.push_back(job_times(j.value("outcome", std::string("?")),
+                             j.contains("reason") && j["reason"].is_string() ? j["reason"].get<std::string>() : "",
+                             j.value("node", std::string()), seconds_as_ms));
   });
   return jobs;
 }
