@@ -5,6 +5,7 @@
 #include <string>
 
 #include "commands.h"
+#include "core/build_info.h"
 #include "media/codecs_plugin.h"
 #include "net/bandwidth_probe.h"
 
@@ -29,7 +30,10 @@ int main(int argc, char** argv) {
       "CoEdge: cooperative edge system for distributed real-time deep-learning tasks.\n"
       "Run 'coedge SUBCOMMAND --help' for the options of each subcommand."};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("coedge 0.1.0"));
+  {
+    const coedge::BuildInfo info = coedge::build_info();
+    app.set_version_flag("--version", "coedge " + std::string(info.version) + " (" + std::string(info.revision) + ")");
+  }
   auto sim = coedge::app::add_sim_command(app);
   auto city = coedge::app::add_city_command(app);
   auto profile = coedge::app::add_profile_command(app);
