@@ -8,6 +8,7 @@ JOBS     ?= $(shell nproc)
 CMAKE    ?= cmake
 PYTHON   ?= /usr/bin/python3
 COEDGE   := $(BUILD)/bin/coedge
+PREFIX   ?= /usr/local
 
 # Debian packages the project needs, to build, test, benchmark and plot; OpenCV for
 # inference, python3-onnx and numpy to generate the ONNX models at build time.
@@ -17,13 +18,14 @@ PACKAGES := g++ make cmake pkg-config libyaml-cpp-dev libcli11-dev nlohmann-json
             bubblewrap prometheus-cpp-dev \
             cyclonedds-dev cyclonedds-tools libiperf-dev iperf3 iproute2
 
-.PHONY: all setup build test asan tsan lto check-layers demo bench clean help
+.PHONY: all setup build install test asan tsan lto check-layers demo bench clean help
 
 all: build
 
 help:
 	@echo "make setup   install the Debian packages the project needs (needs root; idempotent)"
 	@echo "make build   configure and build into $(BUILD)/"
+	@echo "make install build, then install into $(PREFIX) (PREFIX=DIR to choose; DESTDIR=DIR to stage; docs/ARCHITECTURE.md, Installed layout)"
 	@echo "make test    setup + build + every test (ctest, labels unit/integration/slow)"
 	@echo "make asan    build and run the tests under AddressSanitizer + UBSan"
 	@echo "make tsan    run the parallel 'coedge sweep' under ThreadSanitizer"
@@ -46,6 +48,12 @@ $(BUILD)/CMakeCache.txt:
 
 build: setup $(BUILD)/CMakeCache.txt
 	$(CMAKE) --build $(BUILD) -j $(JOBS)
+
+# The programs, the worker SDK, the examples, the models and the docs, laid out as
+# docs/ARCHITECTURE.md ("Installed layout") says; an installed coedge finds its examples
+# and models relative to itself, so it works from any folder. DESTDIR stages, as usual.
+install: build
+	$(CMAKE) --install $(BUILD) --prefix $(PREFIX)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "commands.h"
+#include "data_paths.h"
 #include "write_file.h"
 #include "config/scenario_loader.h"
 #include "config/scenario_writer.h"
@@ -14,12 +15,16 @@ namespace {
 
 struct CityArgs {
   sim::CityOptions city;
-  std::string profiles = "examples/profiles/jetson-tx2.yaml";
+  std::string profiles;  // empty: the shipped kDefaultProfileSet (data_paths.h)
   std::string duration = "600s";
   std::string out;
 };
 
 int run_city(CityArgs& args) {
+  if (Status st = fill_default(args.profiles, example_file(kDefaultProfileSet), "--profiles"); !st.ok()) {
+    std::fprintf(stderr, "coedge city: %s\n", st.error().message.c_str());
+    return kExitFailure;
+  }
   auto models = config::load_profile_set(args.profiles);
   if (!models.ok()) {
     std::fprintf(stderr, "coedge city: %s\n", models.error().message.c_str());
@@ -75,7 +80,7 @@ std::function<int()> add_city_command(CLI::App& app) {
       ->default_val(3.0)->check(CLI::Range(1.0, 1000.0));
   cmd->add_option("--duration", args->duration, "run.duration of the scenario")->default_val("600s");
   cmd->add_option("--profiles", args->profiles, "Profile set whose models the tasks use")
-      ->default_val("examples/profiles/jetson-tx2.yaml");
+      ->default_str(example_file(kDefaultProfileSet).path);
   cmd->add_option("-o,--out", args->out, "Output file (default: standard output)");
   return [args] { return run_city(*args); };
 }

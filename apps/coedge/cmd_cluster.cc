@@ -9,6 +9,7 @@
 #include "cluster/cluster_run.h"
 #include "cluster_report.h"
 #include "commands.h"
+#include "data_paths.h"
 #include "config/scenario_loader.h"
 #include "policy_options.h"
 #include "process_support.h"
@@ -43,7 +44,7 @@ std::function<int()> add_cluster_command(CLI::App& app) {
       "everything down on exit or Ctrl-C (and cleans up after a crashed run).");
   struct Flags {
     std::string scenario, out = "results/cluster", dispatcher = "coedge", scheduler = "coedge",
-                isolation = "sandbox", duration, window, models_dir = "build/models", prefix = "coedge";
+                isolation = "sandbox", duration, window, models_dir /* empty: the shipped models */, prefix = "coedge";
     double cores = 0.25;
     uint32_t domain = 42;
     std::vector<std::string> kills;
@@ -65,7 +66,7 @@ std::function<int()> add_cluster_command(CLI::App& app) {
   cmd->add_option("--node-cores", f->cores, "each node's CPU quota, in cores (cgroup cpu.cfs_quota_us)")
       ->capture_default_str()
       ->check(CLI::Range(0.01, 64.0));
-  cmd->add_option("--models-dir", f->models_dir, "folder holding <model>.onnx")->capture_default_str();
+  cmd->add_option("--models-dir", f->models_dir, "folder holding <model>.onnx")->default_str(default_models_dir().path);
   cmd->add_option("--kill", f->kills, "NODE@TIME: SIGKILL that node's agent at TIME after the first plan (repeat)");
   cmd->add_option("--domain", f->domain, "DDS domain id")->capture_default_str()->check(CLI::Range(0, 232));
   cmd->add_option("--prefix", f->prefix,
@@ -107,6 +108,10 @@ std::function<int()> add_cluster_command(CLI::App& app) {
         std::fprintf(stderr, "coedge cluster: --kill %s: no such node in %s\n", k.node.c_str(), f->scenario.c_str());
         return kExitBadInput;
       }
+    }
+    if (Status st = fill_default(f->models_dir, default_models_dir(), "--models-dir"); !st.ok()) {
+      std::fprintf(stderr, "coedge cluster: %s\n", st.error().message.c_str());
+      return kExitFailure;
     }
     if (!std::filesystem::is_directory(f->models_dir)) {
       std::fprintf(stderr, "coedge cluster: --models-dir %s is not a folder (build the models with 'make build')\n",

@@ -25,6 +25,7 @@
 #include "cluster/cpu_limit.h"
 #include "cluster_report.h"
 #include "commands.h"
+#include "data_paths.h"
 #include "policy_options.h"
 #include "process_support.h"
 #include "config/scenario_loader.h"
@@ -41,7 +42,8 @@ namespace coedge::app {
 namespace {
 
 struct DemoFlags {
-  std::string scenario = "examples/lamppost.yaml", out = "results/demo", models_dir = "build/models",
+  // scenario and models_dir empty: the shipped ones (data_paths.h).
+  std::string scenario, out = "results/demo", models_dir,
               isolation = "sandbox", duration = "120s", window = "30s", profiles, dispatcher = "coedge:batch-aware,blocking-aware,useful-evictions";
   double cores = 0.25;
   uint32_t domain = 43;
@@ -479,13 +481,14 @@ std::function<int()> add_demo_command(CLI::App& app) {
       "Local+EDF and prints Table 4 and Fig. 9a (with the simulator's prediction). Needs root; "
       "about 6 minutes on 2 cores.");
   auto f = std::make_shared<DemoFlags>();
-  cmd->add_option("--scenario", f->scenario, "the paper scenario to scale")->capture_default_str()->check(CLI::ExistingFile);
+  cmd->add_option("--scenario", f->scenario, "the paper scenario to scale")
+      ->default_str(example_file(kDemoScenario).path)->check(CLI::ExistingFile);
   cmd->add_option("-o,--out", f->out, "results folder")->capture_default_str();
   cmd->add_option("--duration", f->duration, "each run's length, from its first plan")->capture_default_str();
   cmd->add_option("--window", f->window, "stage-2 period (the paper's is 120 s; scaled runs are shorter)")
       ->capture_default_str();
   cmd->add_option("--node-cores", f->cores, "each node's CPU quota, in cores")->capture_default_str()->check(CLI::Range(0.05, 2.0));
-  cmd->add_option("--models-dir", f->models_dir, "folder holding <model>.onnx")->capture_default_str();
+  cmd->add_option("--models-dir", f->models_dir, "folder holding <model>.onnx")->default_str(default_models_dir().path);
   cmd->add_option("--isolation", f->isolation, "the node agents' isolation: sandbox, process or none")
       ->capture_default_str()
       ->check(CLI::IsMember({"sandbox", "process", "none"}));
@@ -496,7 +499,12 @@ std::function<int()> add_demo_command(CLI::App& app) {
                   "written ('coedge policies', docs/POLICIES.md)")
       ->capture_default_str();
   cmd->add_option("--domain", f->domain, "DDS domain id")->capture_default_str()->check(CLI::Range(0, 232));
-  return [f] { return run_demo(*f); };
+  return [f] {
+    Status st = fill_default(f->scenario, example_file(kDemoScenario), "--scenario");
+    if (st.ok()) st = fill_default(f->models_dir, default_models_dir(), "--models-dir");
+    if (!st.ok()) return std::fprintf(stderr, "coedge demo: %s\n", st.error().message.c_str()), kExitFailure;
+    return run_demo(*f);
+  };
 }
 
 }  // namespace coedge::app

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "commands.h"
+#include "data_paths.h"
 #include "process_support.h"
 #include "config/node_config_loader.h"
 #include "config/scenario_loader.h"
@@ -22,7 +23,7 @@ namespace {
 struct NodeFlags {
   std::string config, isolation, scheduler, duration, profiles, jobs, summary, run_dir, worker;
   // A cluster node: its scenario and name, where its models are, how it reaches the others.
-  std::string scenario, name, models_dir = "build/models", dds_interface;
+  std::string scenario, name, models_dir /* empty: the shipped models */, dds_interface;
   std::vector<std::string> dds_peers, peers;
   uint32_t domain = 0;
   int probe_port = 5201;
@@ -94,6 +95,7 @@ Result<config::NodeConfig> cluster_config(const NodeFlags& f, Scenario& scenario
   node::ClusterNodeSettings settings;
   settings.node = f.name;
   settings.models_dir = f.models_dir;
+  if (Status st = fill_default(settings.models_dir, default_models_dir(), "--models-dir"); !st.ok()) return st.error();
   settings.run_dir = f.run_dir.empty() ? "" : std::filesystem::absolute(f.run_dir).string();
   if (!f.scheduler.empty()) {
     auto scheduler = scheduler_option("--scheduler", f.scheduler);
@@ -153,7 +155,7 @@ std::function<int()> add_node_command(CLI::App& app) {
   config_opt->excludes(scenario_opt);
   cmd->add_option("--name", flags->name, "with --scenario: this node's name in the scenario");
   cmd->add_option("--models-dir", flags->models_dir, "with --scenario: folder holding <model>.onnx")
-      ->capture_default_str();
+      ->default_str(default_models_dir().path);
   cmd->add_option("--domain", flags->domain, "with --scenario: DDS domain id (0-232)")
       ->capture_default_str()
       ->check(CLI::Range(0, 232));

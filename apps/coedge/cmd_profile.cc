@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "data_paths.h"
 #include "write_file.h"
 #include "config/scenario_loader.h"
 #include "config/scenario_writer.h"
@@ -23,7 +24,7 @@ struct ProfileArgs {
   std::vector<std::string> model_paths;
   std::string name;
   std::string scenario;
-  std::string models_dir = "build/models";
+  std::string models_dir;  // empty: the shipped models (data_paths.h)
   std::string batch = "1-10";
   int runs = 10;
   int warmup = 2;
@@ -80,8 +81,11 @@ int run_profile(const ProfileArgs& args) {
   if (!args.scenario.empty()) {
     auto scenario = config::load_scenario(args.scenario);
     if (!scenario.ok()) return fail(kExitBadInput, scenario.error().message);
+    std::string models_dir = args.models_dir;
+    if (Status st = fill_default(models_dir, default_models_dir(), "--models-dir"); !st.ok())
+      return fail(kExitFailure, st.error().message);
     for (const ModelProfile& m : scenario->models) {
-      const std::string path = (std::filesystem::path(args.models_dir) / (m.name + ".onnx")).string();
+      const std::string path = (std::filesystem::path(models_dir) / (m.name + ".onnx")).string();
       if (!std::filesystem::exists(path)) {
         return fail(kExitBadInput, "model '" + m.name + "' of " + args.scenario + ": no file " + path +
                                        " (build the generated models with 'make', or point "
@@ -166,7 +170,7 @@ std::function<int()> add_profile_command(CLI::App& app) {
                   "Profile every model of this scenario instead, into a 'machine' profile set");
   cmd->add_option("--models-dir", args->models_dir,
                   "With --scenario: folder holding NAME.onnx for each model")
-      ->default_val("build/models");
+      ->default_str(default_models_dir().path);
   cmd->add_option("--batch", args->batch, "Batch sizes to measure, B or LO-HI within 1-10 "
                   "(a profile file needs 1-10)")->default_val("1-10");
   cmd->add_option("--runs", args->runs, "Timed runs per batch size")

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "data_paths.h"
 #include "config/scenario_loader.h"
 #include "plot.h"
 #include "policy/policy_spec.h"
@@ -43,7 +44,7 @@ struct SweepArgs {
   uint32_t seeds = 3;
   std::string duration = "300s";
   std::vector<std::string> pairs = kDefaultPairs;
-  std::string profiles = "examples/profiles/jetson-tx2.yaml";
+  std::string profiles;  // empty: the shipped kDefaultProfileSet (data_paths.h)
   std::string out = "results/sweep";
   unsigned threads = 0;
   bool plot = false;
@@ -118,7 +119,10 @@ int run_sweep(const SweepArgs& args) {
   auto duration = config::parse_duration(args.duration);
   if (!duration.ok() || duration->count() <= 0)
     return fail(kExitBadInput, "--duration '" + args.duration + "': expected e.g. 300s");
-  auto models = config::load_profile_set(args.profiles);
+  std::string profiles = args.profiles;
+  if (Status st = fill_default(profiles, example_file(kDefaultProfileSet), "--profiles"); !st.ok())
+    return fail(kExitFailure, st.error().message);
+  auto models = config::load_profile_set(profiles);
   if (!models.ok()) return fail(kExitBadInput, models.error().message);
 
   std::vector<Cell> cells;
@@ -294,7 +298,7 @@ std::function<int()> add_sweep_command(CLI::App& app) {
                   "separated by spaces, or 'all'; the first is the reference for "
                   "'worst/best vs 1st'. Default: " + defaults);
   cmd->add_option("--profiles", args->profiles, "Profile set of the fleets' models")
-      ->default_val(args->profiles);
+      ->default_str(example_file(kDefaultProfileSet).path);
   cmd->add_option("-o,--out", args->out, "Folder for sweep.csv and the plot")->default_val(args->out);
   cmd->add_option("--threads", args->threads, "Parallel simulations (0: one per core)")->default_val(0);
   cmd->add_flag("--plot", args->plot, "Also draw miss_vs_load.png with gnuplot");

@@ -1,6 +1,12 @@
-// build_info(): the values come from compile definitions set in the top-level
-// CMakeLists.txt, so that only this file depends on them.
+// build_info(): the version comes from a compile definition set in the top-level
+// CMakeLists.txt, the revision from coedge_revision.h, which the build generates
+// (tools/write_revision.cmake) and rewrites only when the revision changes, so that only
+// this file depends on them and a commit recompiles nothing else.
 #include "core/build_info.h"
+
+#if __has_include("coedge_revision.h")
+#include "coedge_revision.h"
+#endif
 
 #ifndef COEDGE_VERSION
 #error "COEDGE_VERSION must be defined by the build"
