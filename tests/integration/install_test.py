@@ -20,7 +20,9 @@ DESTDIR), then checks:
     installed include folder, and the installed example worker builds and links with the
     flags of the installed coedge-worker.pc (pkg-config);
   - the build tree's own coedge resolves its defaults to SOURCE_DIR/examples and
-    BUILD_DIR/models.
+    BUILD_DIR/models;
+  - tools/write_revision.cmake gives the source tree's revision, and "unknown" for a folder
+    with no .git of its own.
 Fails with the command, its exit code and output.
 """
 import os
@@ -124,6 +126,20 @@ def check_layout(prefix, models_installed):
                 check(os.path.exists(target), f"installed {name}: {key} {value} -> {target} does not exist")
 
 
+def check_revision_script(source, tmp, env):
+    """tools/write_revision.cmake: the source tree's revision; "unknown" for a folder with no
+    .git of its own, even inside a repository (a tarball unpacked in one)."""
+    script = os.path.join(source, "tools/write_revision.cmake")
+    for tree, want in ((source, git_revision(source)), (os.path.join(source, "docs"), "unknown")):
+        out = os.path.join(tmp, "coedge_revision.h")
+        run(["cmake", f"-DSOURCE_DIR={tree}", f"-DOUTPUT={out}", "-P", script], cwd=tmp, env=env)
+        text = open(out).read() if os.path.exists(out) else ""
+        check(f'#define COEDGE_REVISION "{want}"' in text,
+              f"write_revision.cmake for {tree} wrote {text!r}, expected the revision {want!r}")
+        if os.path.exists(out):
+            os.remove(out)
+
+
 def main(argv):
     source, build, version, models_flag, c_compiler = argv[1:6]
     models_installed = models_flag.upper() in ("ON", "1", "TRUE", "YES")
@@ -137,6 +153,7 @@ def main(argv):
         if FAILURES:
             return 1
         check_layout(prefix, models_installed)
+        check_revision_script(source, tmp, env)
 
         # A decoy: a default read from the current folder would load this and fail.
         os.makedirs(os.path.join(work, "examples/profiles"))
