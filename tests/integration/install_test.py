@@ -15,7 +15,10 @@ DESTDIR), then checks:
     VERSION (REVISION)", the revision being `git describe --always --dirty` of the source
     tree (or "unknown" without .git); `coedge city` writes a scenario; `coedge sim` runs it
     and an installed example; `coedge sweep` runs a small grid; help texts show the
-    installed defaults; a missing default is an error (exit 1) naming where it looked;
+    installed defaults; a path given on the command line is read from the current folder;
+    a missing default is an error (exit 1) naming where it looked; with the models
+    installed, the installed examples/node/detect-folder.yaml runs for 3 s (--isolation
+    none: no root), its frames read through the installed media plugin;
   - the SDK: a C program including <coedge/worker.h> compiles with -Werror against the
     installed include folder, and the installed example worker builds and links with the
     flags of the installed coedge-worker.pc (pkg-config);
@@ -25,6 +28,7 @@ DESTDIR), then checks:
     with no .git of its own.
 Fails with the command, its exit code and output.
 """
+import json
 import os
 import shutil
 import stat
@@ -170,7 +174,7 @@ def main(argv):
             base = lambda r: r[:-len("-dirty")] if r.endswith("-dirty") else r
             check(got.startswith(f"coedge {version} (") and got.endswith(")") and
                   base(got[len(f"coedge {version} ("):-1]) == base(want_rev),
-                  f"coedge --version printed {got!r}, expected 'coedge {version} ({want_rev})'")
+                  f"coedge --version printed {got!r}, expected 'coedge {version} ({want_rev})' (a commit since the build? rebuild first)")
             if not FAILURES:
                 print(f"note: --version says {got!r}, the tree now {want_rev!r} (edited since the build)")
 
@@ -204,6 +208,29 @@ def main(argv):
             rows = [l for l in open(csv).read().splitlines() if l.strip()]
             check(len(rows) >= 3, f"sweep.csv has {len(rows)} lines, expected a header and a row per pair:\n"
                   + "\n".join(rows))
+
+        # A path the user gives is taken as given, relative to the current folder: here the
+        # decoy, which is not a profile set (bad input, exit 2, naming it).
+        p = run([coedge, "city", "--nodes", "5", "--profiles", "examples/profiles/jetson-tx2.yaml"],
+                cwd=work, env=env, expect=2)
+        check("examples/profiles/jetson-tx2.yaml" in p.stderr and data not in p.stderr,
+              f"coedge city --profiles RELATIVE did not read the current folder's file:\n{p.stderr}")
+
+        # An installed node config runs as shipped: the installed models, and frames read
+        # through the media plugin, found where an installed coedge looks (lib/coedge).
+        # --isolation none needs no root; 3 s of real inference. No figure is checked, only
+        # that jobs ran and were all accounted for.
+        if models_installed:
+            run_dir = os.path.join(work, "node-run")
+            run([coedge, "node", "--config", os.path.join(data, "examples/node/detect-folder.yaml"),
+                 "--isolation", "none", "--duration", "3s", "--metrics-port", "0", "--run-dir", run_dir],
+                cwd=work, env=env)
+            summary = os.path.join(run_dir, "summary.json")
+            if check(os.path.isfile(summary), "the installed node wrote no summary.json"):
+                totals = json.load(open(summary)).get("totals", {})
+                check(totals.get("released", 0) > 0 and totals.get("accounted") is True and
+                      totals["released"] == totals.get("met", 0) + totals.get("overdue", 0) + totals.get("dropped", 0),
+                      f"the installed node's totals are not a run with every job accounted: {totals}")
 
         # A missing default is an I/O failure naming the place it looked.
         profiles = os.path.join(data, "examples/profiles")
