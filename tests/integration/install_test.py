@@ -108,7 +108,8 @@ def check_layout(prefix, models_installed):
                    or "fixtures" in rel.split(os.sep)),
               f"a test, fixture or benchmark file installed: {rel}")
 
-    # The installed node configs name the installed models and example worker.
+    # The installed node configs name the installed models, example worker, profile sets
+    # and frames: every path in them resolves.
     node_dir = os.path.join(prefix, "share/coedge/examples/node")
     for name in sorted(os.listdir(node_dir)):
         if not name.endswith(".yaml"):
@@ -118,7 +119,7 @@ def check_layout(prefix, models_installed):
               f"installed {name} still names the build tree")
         for line in text.splitlines():
             stripped = line.split("#", 1)[0]
-            for key in ("file:", "worker:"):
+            for key in ("file:", "worker:", "profiles:", "path:"):
                 if key not in stripped:
                     continue
                 value = stripped.split(key, 1)[1].strip().split(",")[0].strip().rstrip("}").strip()
