@@ -211,7 +211,7 @@ Status check_path(const std::string& value, PathKind kind) {
     case PathKind::kInputFile:
     case PathKind::kInputDir: {
       const auto status = fs::status(p, ec);
-      if (!fs::exists(status)) return Error{ErrorCode::kNotFound, "no such file or folder '" + value + "'"};
+      if (!fs::exists(status)) return Error{ErrorCode::kNotFound, "'" + value + "' does not exist"};
       const bool want_dir = kind == PathKind::kInputDir;
       if (want_dir && !fs::is_directory(status)) return Error{ErrorCode::kIo, "'" + value + "' is not a folder"};
       if (!want_dir && fs::is_directory(status))

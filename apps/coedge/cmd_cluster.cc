@@ -8,6 +8,7 @@
 
 #include "cluster/cluster_run.h"
 #include "cluster_report.h"
+#include "cli.h"
 #include "commands.h"
 #include "config/scenario_loader.h"
 #include "policy_options.h"
@@ -49,9 +50,9 @@ std::function<int()> add_cluster_command(CLI::App& app) {
     std::vector<std::string> kills;
   };
   auto f = std::make_shared<Flags>();
-  cmd->add_option("scenario", f->scenario, "the scenario file (its models need <name>.onnx in --models-dir)")
-      ->required()
-      ->check(CLI::ExistingFile);
+  cli::input_path(cmd->add_option("scenario", f->scenario, "the scenario file (its models need <name>.onnx in --models-dir)")
+                      ->required(),
+                  f->scenario);
   cmd->add_option("-o,--out", f->out, "results folder (master/, nodes/, logs/)")->capture_default_str();
   cmd->add_option("--dispatcher", f->dispatcher, "the master's dispatcher: " + dispatcher_help())
       ->capture_default_str();
@@ -59,18 +60,20 @@ std::function<int()> add_cluster_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--isolation", f->isolation, "the node agents' isolation: sandbox, process or none")
       ->capture_default_str()
-      ->check(CLI::IsMember({"sandbox", "process", "none"}));
+      ->check(cli::one_of({"sandbox", "process", "none"}));
   cmd->add_option("--duration", f->duration, "run length from the first plan (default: the scenario's run.duration)");
   cmd->add_option("--window", f->window, "stage-2 period (default: the scenario's run.window)");
   cmd->add_option("--node-cores", f->cores, "each node's CPU quota, in cores (cgroup cpu.cfs_quota_us)")
       ->capture_default_str()
-      ->check(CLI::Range(0.01, 64.0));
+      ->check(cli::number(0.01, 64.0));
   cmd->add_option("--models-dir", f->models_dir, "folder holding <model>.onnx")->capture_default_str();
   cmd->add_option("--kill", f->kills, "NODE@TIME: SIGKILL that node's agent at TIME after the first plan (repeat)");
-  cmd->add_option("--domain", f->domain, "DDS domain id")->capture_default_str()->check(CLI::Range(0, 232));
+  cmd->add_option("--domain", f->domain, "DDS domain id (0-232)")->capture_default_str()->check(cli::whole_number(0, 232));
   cmd->add_option("--prefix", f->prefix,
                   "names of the namespaces and cgroups it creates (one run per prefix at a time)")
       ->capture_default_str();
+  cli::output_path(cmd->get_option("--out"), f->out);
+  cli::input_path(cmd->get_option("--models-dir"), f->models_dir, cli::PathKind::kInputDir);
   return [f] {
     // Input is checked first, so that a mistake is named whoever runs it; then root.
     auto scenario = config::load_scenario(f->scenario);
@@ -145,7 +148,7 @@ std::function<int()> add_cluster_command(CLI::App& app) {
     for (const std::string& note : run->notes) std::printf("During the run: %s\n", note.c_str());
     std::printf("\nResults in %s (master/summary.json, master/windows.jsonl, master/plans.jsonl, logs/)\n",
                 options.out_dir.c_str());
-    return summary->accounted ? kExitOk : kExitFailure;
+    return summary->accounted ? kExitOk : kExitUnaccounted;
   };
 }
 
