@@ -269,7 +269,7 @@ std::string exit_status_text() {
          "  0  success\n"
          "  1  an I/O failure: a file or folder that cannot be read or written, a run that failed\n"
          "  2  bad input: an unknown subcommand or option, a bad value, an invalid scenario or config\n"
-         "  3  a run that completed with jobs unaccounted for (node, cluster, demo)";
+         "  3  a run that completed with jobs unaccounted for (node, master, cluster, demo)";
 }
 
 int exit_code_of(const Error& error) {
