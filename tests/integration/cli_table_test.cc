@@ -292,6 +292,25 @@ TEST(CliTable, NodeTableOnStdoutAndItsSummaryAsJson) {
   EXPECT_EQ(j, nlohmann::json::parse(slurp(dir / "run" / "summary.json")));
 }
 
+// A port out of range in the node's config file is refused as the command line's is,
+// before any server starts; so is a run folder that cannot be created.
+TEST(CliTable, NodePortsAndFoldersAreCheckedBeforeItStarts) {
+  const fs::path dir = temp_dir("node-port");
+  std::ofstream(dir / "a-file") << "x";
+  write_node_config(dir / "node.yaml", "{name: street, kind: synthetic, width: 64, height: 64}");
+  std::ofstream(dir / "node.yaml", std::ios::app) << "metrics: {port: 99999}\n";
+  CliRun r = coedge("node --config " + (dir / "node.yaml").string() + " --run-dir " + (dir / "run").string());
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_TRUE(has(r.err, "must be a TCP port from 0 (off) to 65535")) << r.err;
+  EXPECT_FALSE(has(r.err, "CivetServer")) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "run"));
+  write_node_config(dir / "node.yaml", "{name: street, kind: synthetic, width: 64, height: 64}");
+  r = coedge("node --config " + (dir / "node.yaml").string() + " --run-dir " + (dir / "a-file" / "run").string());
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_TRUE(has(r.err, "--run-dir: cannot create folder")) << r.err;
+  EXPECT_FALSE(has(r.err, "[node")) << "nothing started:\n" << r.err;
+}
+
 // "sensor street: sensor 'street': ..." said the sensor twice.
 TEST(CliTable, ASensorErrorNamesTheSensorOnce) {
   const fs::path dir = temp_dir("sensor");
