@@ -13,6 +13,7 @@
 #include "config/scenario_loader.h"
 #include "policy_options.h"
 #include "process_support.h"
+#include "terminal.h"
 
 namespace coedge::app {
 namespace {
@@ -48,6 +49,7 @@ std::function<int()> add_cluster_command(CLI::App& app) {
     double cores = 0.25;
     uint32_t domain = 42;
     std::vector<std::string> kills;
+    ProgressFlags progress;
   };
   auto f = std::make_shared<Flags>();
   cli::input_path(cmd->add_option("scenario", f->scenario, "the scenario file (its models need <name>.onnx in --models-dir)")
@@ -72,6 +74,7 @@ std::function<int()> add_cluster_command(CLI::App& app) {
   cmd->add_option("--prefix", f->prefix,
                   "names of the namespaces and cgroups it creates (one run per prefix at a time)")
       ->capture_default_str();
+  add_progress_flags(cmd, f->progress);
   cli::output_path(cmd->get_option("--out"), f->out);
   cli::input_path(cmd->get_option("--models-dir"), f->models_dir, cli::PathKind::kInputDir);
   return [f] {
@@ -133,6 +136,7 @@ std::function<int()> add_cluster_command(CLI::App& app) {
     options.domain = f->domain;
     options.prefix = f->prefix;
     options.kills = *kills;
+    options.progress = Progress(f->progress).enabled();
     options.stop = install_stop_signals();
     auto run = cluster::run_cluster(*scenario, options);
     if (!run.ok()) {

@@ -323,6 +323,7 @@ int run_demo(const DemoFlags& f) {
     options.scheduler = policy.scheduler.text();
     options.isolation = f.isolation;
     options.node_cores = f.cores;
+    options.progress = Progress(f.progress).enabled();
     options.domain = f.domain;
     options.label = label;
     options.stop = stop;

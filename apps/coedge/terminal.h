@@ -1,5 +1,5 @@
 // Progress on stderr, the same in every long-running subcommand (sim, sweep, profile,
-// demo): drawn on one line with carriage returns only when stderr is a terminal, so that
+// demo, cluster): drawn on one line with carriage returns only when stderr is a terminal, so that
 // logs and pipes never fill with `^M` lines; `--progress` forces it where stderr is not a
 // terminal (then one plain line per tenth of the work), `-q` silences it. CoEdge prints
 // no colour anywhere; colour_allowed() is the one rule any colour would follow (a
