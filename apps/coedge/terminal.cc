@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <cstdlib>
 
 namespace coedge::app {
 
@@ -15,11 +14,6 @@ void add_progress_flags(CLI::App* cmd, ProgressFlags& flags) {
 }
 
 bool stderr_is_terminal() { return ::isatty(STDERR_FILENO) != 0; }
-
-bool colour_allowed() {
-  const char* no_colour = std::getenv("NO_COLOR");  // apps/ may read the environment
-  return stderr_is_terminal() && (no_colour == nullptr || *no_colour == '\0');
-}
 
 Progress::Progress(const ProgressFlags& flags)
     : enabled_(!flags.quiet && (flags.force || stderr_is_terminal())), terminal_(stderr_is_terminal()) {}

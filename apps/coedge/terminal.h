@@ -2,8 +2,8 @@
 // demo, cluster): drawn on one line with carriage returns only when stderr is a terminal, so that
 // logs and pipes never fill with `^M` lines; `--progress` forces it where stderr is not a
 // terminal (then one plain line per tenth of the work), `-q` silences it. CoEdge prints
-// no colour anywhere; colour_allowed() is the one rule any colour would follow (a
-// terminal, and no NO_COLOR in the environment, https://no-color.org).
+// no colour anywhere (docs/COMMAND_LINE.md: any colour would go only to a terminal and
+// honour NO_COLOR).
 #pragma once
 
 #include <string>
@@ -22,9 +22,6 @@ void add_progress_flags(CLI::App* cmd, ProgressFlags& flags);
 
 // Whether stderr is a terminal.
 bool stderr_is_terminal();
-
-// Whether colour may be used on stderr: a terminal, and NO_COLOR unset or empty.
-bool colour_allowed();
 
 // One task's progress line. Not thread-safe: callers from several threads hold a lock.
 class Progress {
