@@ -8,11 +8,13 @@
 
 #include "cluster/cluster_run.h"
 #include "cluster_report.h"
+#include "cli.h"
 #include "commands.h"
 #include "data_paths.h"
 #include "config/scenario_loader.h"
 #include "policy_options.h"
 #include "process_support.h"
+#include "terminal.h"
 
 namespace coedge::app {
 namespace {
@@ -48,11 +50,12 @@ std::function<int()> add_cluster_command(CLI::App& app) {
     double cores = 0.25;
     uint32_t domain = 42;
     std::vector<std::string> kills;
+    ProgressFlags progress;
   };
   auto f = std::make_shared<Flags>();
-  cmd->add_option("scenario", f->scenario, "the scenario file (its models need <name>.onnx in --models-dir)")
-      ->required()
-      ->check(CLI::ExistingFile);
+  cli::input_path(cmd->add_option("scenario", f->scenario, "the scenario file (its models need <name>.onnx in --models-dir)")
+                      ->required(),
+                  f->scenario);
   cmd->add_option("-o,--out", f->out, "results folder (master/, nodes/, logs/)")->capture_default_str();
   cmd->add_option("--dispatcher", f->dispatcher, "the master's dispatcher: " + dispatcher_help())
       ->capture_default_str();
@@ -60,18 +63,21 @@ std::function<int()> add_cluster_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--isolation", f->isolation, "the node agents' isolation: sandbox, process or none")
       ->capture_default_str()
-      ->check(CLI::IsMember({"sandbox", "process", "none"}));
+      ->check(cli::one_of({"sandbox", "process", "none"}));
   cmd->add_option("--duration", f->duration, "run length from the first plan (default: the scenario's run.duration)");
   cmd->add_option("--window", f->window, "stage-2 period (default: the scenario's run.window)");
   cmd->add_option("--node-cores", f->cores, "each node's CPU quota, in cores (cgroup cpu.cfs_quota_us)")
       ->capture_default_str()
-      ->check(CLI::Range(0.01, 64.0));
+      ->check(cli::number(0.01, 64.0));
   cmd->add_option("--models-dir", f->models_dir, "folder holding <model>.onnx")->default_str(default_models_dir().path);
   cmd->add_option("--kill", f->kills, "NODE@TIME: SIGKILL that node's agent at TIME after the first plan (repeat)");
-  cmd->add_option("--domain", f->domain, "DDS domain id")->capture_default_str()->check(CLI::Range(0, 232));
+  cmd->add_option("--domain", f->domain, "DDS domain id (0-232)")->capture_default_str()->check(cli::whole_number(0, 232));
   cmd->add_option("--prefix", f->prefix,
                   "names of the namespaces and cgroups it creates (one run per prefix at a time)")
       ->capture_default_str();
+  add_progress_flags(cmd, f->progress);
+  cli::output_path(cmd->get_option("--out"), f->out);
+  cli::input_path(cmd->get_option("--models-dir"), f->models_dir, cli::PathKind::kInputDir);
   return [f] {
     // Input is checked first, so that a mistake is named whoever runs it; then root.
     auto scenario = config::load_scenario(f->scenario);
@@ -135,6 +141,7 @@ std::function<int()> add_cluster_command(CLI::App& app) {
     options.domain = f->domain;
     options.prefix = f->prefix;
     options.kills = *kills;
+    options.progress = Progress(f->progress).enabled();
     options.stop = install_stop_signals();
     auto run = cluster::run_cluster(*scenario, options);
     if (!run.ok()) {
@@ -150,7 +157,7 @@ std::function<int()> add_cluster_command(CLI::App& app) {
     for (const std::string& note : run->notes) std::printf("During the run: %s\n", note.c_str());
     std::printf("\nResults in %s (master/summary.json, master/windows.jsonl, master/plans.jsonl, logs/)\n",
                 options.out_dir.c_str());
-    return summary->accounted ? kExitOk : kExitFailure;
+    return summary->accounted ? kExitOk : kExitUnaccounted;
   };
 }
 

@@ -24,6 +24,7 @@
 #include "cluster/cluster_run.h"
 #include "cluster/cpu_limit.h"
 #include "cluster_report.h"
+#include "cli.h"
 #include "commands.h"
 #include "data_paths.h"
 #include "policy_options.h"
@@ -36,6 +37,7 @@
 #include "os/spawn.h"
 #include "sim/report.h"
 #include "sim/simulator.h"
+#include "terminal.h"
 #include "write_file.h"
 
 namespace coedge::app {
@@ -47,6 +49,7 @@ struct DemoFlags {
               isolation = "sandbox", duration = "120s", window = "30s", profiles, dispatcher = "coedge:batch-aware,blocking-aware,useful-evictions";
   double cores = 0.25;
   uint32_t domain = 43;
+  ProgressFlags progress;
 };
 
 void say(const std::string& text) { std::fprintf(stderr, "[demo] %s\n", text.c_str()); }
@@ -145,17 +148,16 @@ Result<std::vector<ModelProfile>> measure(const Scenario& scenario, const DemoFl
     rest.min_batch = 2;
     rest.runs = 1;
     rest.warmup = 0;
-    int last = -1;
-    const bool terminal = ::isatty(STDERR_FILENO) != 0;  // progress on a terminal only
-    if (terminal) {
+    Progress progress(f.progress);  // on a terminal only, unless --progress
+    if (progress.enabled()) {
       rest.progress = [&](int done, int all, const std::string&) {
         const int percent = all ? 100 * done / all : 100;
-        if (percent / 25 != last / 25) std::fprintf(stderr, "\r[demo] measuring %s: %d%%", m.name.c_str(), percent);
-        last = percent;
+        progress.update("[demo] measuring " + m.name + ": " + std::to_string(percent) + "%",
+                        all ? static_cast<double>(done) / all : 1.0);
       };
     }
     auto measured = profile_model(**model, m.name, rest);
-    if (terminal) std::fprintf(stderr, "\n");
+    progress.finish();
     if (!measured.ok()) return measured.error();
     measured->batches.insert(measured->batches.begin(), first->batches.front());
     ModelProfile p = infer::to_model_profile(*measured, notes);
@@ -323,6 +325,7 @@ int run_demo(const DemoFlags& f) {
     options.scheduler = policy.scheduler.text();
     options.isolation = f.isolation;
     options.node_cores = f.cores;
+    options.progress = Progress(f.progress).enabled();
     options.domain = f.domain;
     options.label = label;
     options.stop = stop;
@@ -468,7 +471,7 @@ int run_demo(const DemoFlags& f) {
   const double minutes = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 60;
   std::printf("Results in %s (report.txt, results.json, fig9a.png, %s/, %s/); took %.1f min\n", out.c_str(),
               pairs[0].policy.label().c_str(), pairs[1].policy.label().c_str(), minutes);
-  return measured["CoEdge"].accounted && measured["Local+EDF"].accounted ? kExitOk : kExitFailure;
+  return measured["CoEdge"].accounted && measured["Local+EDF"].accounted ? kExitOk : kExitUnaccounted;
 }
 
 }  // namespace
@@ -482,23 +485,28 @@ std::function<int()> add_demo_command(CLI::App& app) {
       "about 6 minutes on 2 cores.");
   auto f = std::make_shared<DemoFlags>();
   cmd->add_option("--scenario", f->scenario, "the paper scenario to scale")
-      ->default_str(example_file(kDemoScenario).path)->check(CLI::ExistingFile);
+      ->default_str(example_file(kDemoScenario).path);
   cmd->add_option("-o,--out", f->out, "results folder")->capture_default_str();
   cmd->add_option("--duration", f->duration, "each run's length, from its first plan")->capture_default_str();
   cmd->add_option("--window", f->window, "stage-2 period (the paper's is 120 s; scaled runs are shorter)")
       ->capture_default_str();
-  cmd->add_option("--node-cores", f->cores, "each node's CPU quota, in cores")->capture_default_str()->check(CLI::Range(0.05, 2.0));
+  cmd->add_option("--node-cores", f->cores, "each node's CPU quota, in cores")->capture_default_str()->check(cli::number(0.05, 2.0));
   cmd->add_option("--models-dir", f->models_dir, "folder holding <model>.onnx")->default_str(default_models_dir().path);
   cmd->add_option("--isolation", f->isolation, "the node agents' isolation: sandbox, process or none")
       ->capture_default_str()
-      ->check(CLI::IsMember({"sandbox", "process", "none"}));
+      ->check(cli::one_of({"sandbox", "process", "none"}));
   cmd->add_option("--profiles", f->profiles, "skip measuring: node-speed profiles from this file");
   cmd->add_option("--dispatcher", f->dispatcher,
                   "CoEdge's dispatcher: a coedge spec; by default the paper's with batch- and "
                   "blocking-aware estimates and useful evictions only; 'coedge' is the paper's as "
                   "written ('coedge policies', docs/POLICIES.md)")
       ->capture_default_str();
-  cmd->add_option("--domain", f->domain, "DDS domain id")->capture_default_str()->check(CLI::Range(0, 232));
+  cmd->add_option("--domain", f->domain, "DDS domain id (0-232)")->capture_default_str()->check(cli::whole_number(0, 232));
+  add_progress_flags(cmd, f->progress);
+  cli::input_path(cmd->get_option("--scenario"), f->scenario);
+  cli::input_path(cmd->get_option("--profiles"), f->profiles);
+  cli::input_path(cmd->get_option("--models-dir"), f->models_dir, cli::PathKind::kInputDir);
+  cli::output_path(cmd->get_option("--out"), f->out);
   return [f] {
     Status st = fill_default(f->scenario, example_file(kDemoScenario), "--scenario");
     if (st.ok()) st = fill_default(f->models_dir, default_models_dir(), "--models-dir");

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 
+#include "cli.h"
 #include "commands.h"
 #include "process_support.h"
 #include "config/scenario_loader.h"
@@ -25,7 +26,7 @@ struct DdsFlags {
 void add_dds_options(CLI::App* cmd, DdsFlags& f) {
   cmd->add_option("--domain", f.domain, "DDS domain id (0-232); every program of one cluster uses the same")
       ->capture_default_str()
-      ->check(CLI::Range(0, 232));
+      ->check(cli::whole_number(0, 232));
   cmd->add_option("--dds-interface", f.interface_address,
                   "address of the network interface DDS uses (default: Cyclone's choice)");
   cmd->add_option("--dds-peer", f.peers, "unicast discovery peer address (repeat); default: multicast discovery");
@@ -53,9 +54,9 @@ std::function<int()> add_master_command(CLI::App& app) {
     DdsFlags dds;
   };
   auto f = std::make_shared<Flags>();
-  cmd->add_option("--scenario", f->scenario, "the cluster's scenario (nodes, tasks, profiles)")
-      ->required()
-      ->check(CLI::ExistingFile);
+  cli::input_path(cmd->add_option("--scenario", f->scenario, "the cluster's scenario (nodes, tasks, profiles)")
+                      ->required(),
+                  f->scenario);
   cmd->add_option("--dispatcher", f->dispatcher, "the dispatcher: " + dispatcher_help())
       ->capture_default_str();
   cmd->add_option("--window", f->window, "stage-2 period (default: the scenario's run.window)");
@@ -64,7 +65,7 @@ std::function<int()> add_master_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--wait-for-nodes", f->wait, "give up when a node has not reported within this")
       ->capture_default_str();
-  cmd->add_option("--out", f->out, "folder for summary.json, windows.jsonl and plans.jsonl");
+  cli::output_path(cmd->add_option("--out", f->out, "folder for summary.json, windows.jsonl and plans.jsonl"), f->out);
   add_dds_options(cmd, f->dds);
   return [f] {
     auto scenario = config::load_scenario(f->scenario);
@@ -95,7 +96,7 @@ std::function<int()> add_master_command(CLI::App& app) {
     }
     options.stop = install_stop_signals();
     const int code = master::run_master(std::move(*scenario), options);
-    return code == 0 ? kExitOk : kExitFailure;
+    return code == 0 ? kExitOk : code == kExitUnaccounted ? kExitUnaccounted : kExitFailure;
   };
 }
 
@@ -111,9 +112,11 @@ std::function<int()> add_camera_command(CLI::App& app) {
     DdsFlags dds;
   };
   auto f = std::make_shared<Flags>();
-  cmd->add_option("--scenario", f->scenario, "the cluster's scenario")->required()->check(CLI::ExistingFile);
+  cli::input_path(cmd->add_option("--scenario", f->scenario, "the cluster's scenario")->required(), f->scenario);
   cmd->add_option("--node", f->node, "the node whose cameras these are")->required();
-  cmd->add_option("--frames", f->frames, "folder of images to replay, resized to each model's input (default: synthetic frames)");
+  cli::input_path(cmd->add_option("--frames", f->frames,
+                                  "folder of images to replay, resized to each model's input (default: synthetic frames)"),
+                  f->frames, cli::PathKind::kInputDir);
   cmd->add_flag("--best-effort", f->best_effort, "publish best-effort, as ROS 2 SensorDataQoS cameras do (default: reliable)");
   add_dds_options(cmd, f->dds);
   return [f] {

@@ -5,8 +5,11 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
+#include "cli.h"
 #include "commands.h"
 #include "data_paths.h"
 #include "process_support.h"
@@ -32,6 +35,7 @@ struct NodeFlags {
   std::string crash_every, crash_for, crash_target = "worker", backoff_max;
   int metrics_port = -1;
   int backend_threads = -1;
+  bool json = false;  // the summary's JSON on stdout instead of the table
 };
 
 // Applies the command line over the file, with the loader's rules for what isolation
@@ -144,21 +148,21 @@ std::function<int()> add_node_command(CLI::App& app) {
       "each job's result to RUN_DIR/results/TASK.jsonl, every line tagged with the run's id "
       "(docs/schema/result-line.schema.json).");
   auto flags = std::make_shared<NodeFlags>();
-  auto* config_opt = cmd->add_option("--config", flags->config, "the node's config file (docs/NODE_CONFIG.md)")
-                         ->check(CLI::ExistingFile);
+  auto* config_opt = cmd->add_option("--config", flags->config, "the node's config file (docs/NODE_CONFIG.md)");
+  cli::input_path(config_opt, flags->config);
   auto* scenario_opt =
       cmd->add_option("--scenario", flags->scenario,
                       "instead of --config: run as node --name of this scenario's cluster; the "
                       "master's plan says which tasks run here (docs/CLUSTER.md)")
-          ->check(CLI::ExistingFile)
           ->excludes(config_opt);
+  cli::input_path(scenario_opt, flags->scenario);
   config_opt->excludes(scenario_opt);
   cmd->add_option("--name", flags->name, "with --scenario: this node's name in the scenario");
   cmd->add_option("--models-dir", flags->models_dir, "with --scenario: folder holding <model>.onnx")
       ->default_str(default_models_dir().path);
   cmd->add_option("--domain", flags->domain, "with --scenario: DDS domain id (0-232)")
       ->capture_default_str()
-      ->check(CLI::Range(0, 232));
+      ->check(cli::whole_number(0, 232));
   cmd->add_option("--dds-interface", flags->dds_interface,
                   "with --scenario: address of the network interface DDS uses (default: Cyclone's choice)");
   cmd->add_option("--dds-peer", flags->dds_peers,
@@ -169,7 +173,8 @@ std::function<int()> add_node_command(CLI::App& app) {
                "with --scenario: subscribe to cameras best-effort, to take frames from ROS 2 drivers "
                "that publish with SensorDataQoS (`coedge camera --best-effort`); default reliable");
   cmd->add_option("--probe-port", flags->probe_port, "with --scenario: iperf3 port of every node's probe server")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(cli::port(false));
   cmd->add_option("--probe-every", flags->probe_every,
                   "with --scenario: one peer is probed (for 250 ms) this often, in turn")
       ->capture_default_str();
@@ -181,12 +186,14 @@ std::function<int()> add_node_command(CLI::App& app) {
   cmd->add_option("--profiles", flags->profiles,
                   "override: the models' profile set (from `coedge profile`); without one the "
                   "node measures its models at start");
-  cmd->add_option("--metrics-port", flags->metrics_port, "override: Prometheus /metrics port (0: off)");
+  cmd->add_option("--metrics-port", flags->metrics_port, "override: Prometheus /metrics port (0: off; up to 65535)")
+      ->check(cli::port(true));
   cmd->add_option("--jobs", flags->jobs, "override: append one JSON line per job to this file, tagged with the run's id "
                   "(docs/schema/job-line.schema.json)");
   cmd->add_option("--run-dir", flags->run_dir, "override: the run's folder (results, logs, task folders, summary)");
   cmd->add_option("--summary", flags->summary, "write the summary JSON here (default RUN_DIR/summary.json)");
-  cmd->add_option("--backend-threads", flags->backend_threads, "override: inference threads (0: all cores)");
+  cmd->add_option("--backend-threads", flags->backend_threads, "override: inference threads (0: all cores)")
+      ->check(cli::whole_number(0, 1024));
   cmd->add_option("--crash-every", flags->crash_every,
                   "fault injection: SIGKILL a worker (in turn) this often, e.g. 500ms; the agent "
                   "restarts it and counts the jobs it held as dropped (sandbox and process modes)");
@@ -194,11 +201,20 @@ std::function<int()> add_node_command(CLI::App& app) {
                   "fault injection: crash only this long from the start, e.g. 30s (default: the "
                   "whole run); the rest shows that work goes on after the crashes");
   cmd->add_option("--crash-target", flags->crash_target, "what --crash-every kills: worker or server")
-      ->check(CLI::IsMember({"worker", "server"}));
+      ->check(cli::one_of({"worker", "server"}));
   cmd->add_option("--restart-backoff-max", flags->backoff_max,
                   "longest delay before a crashed worker or server is restarted (default 5s; "
                   "the delay starts at 100ms and doubles per consecutive crash)");
   cmd->add_option("--worker", flags->worker, "the stock worker executable (default: coedge-worker next to coedge)");
+  cmd->add_flag("--json", flags->json,
+                "print the summary (summary.json's document) on stdout instead of the table; the log "
+                "stays on stderr (docs/COMMAND_LINE.md)");
+  cli::input_path(cmd->get_option("--profiles"), flags->profiles);
+  cli::input_path(cmd->get_option("--worker"), flags->worker);
+  cli::input_path(cmd->get_option("--models-dir"), flags->models_dir, cli::PathKind::kInputDir);
+  cli::output_path(cmd->get_option("--run-dir"), flags->run_dir);
+  cli::output_path(cmd->get_option("--jobs"), flags->jobs, cli::PathKind::kOutputFile);
+  cli::output_path(cmd->get_option("--summary"), flags->summary, cli::PathKind::kOutputFile);
   return [flags] {
     if (flags->config.empty() == flags->scenario.empty()) {
       std::fprintf(stderr, "coedge node: give --config NODE.yaml (one node) or --scenario S.yaml --name NODE (a cluster node)\n");
@@ -224,7 +240,7 @@ std::function<int()> add_node_command(CLI::App& app) {
     auto config = flags->scenario.empty() ? load_with_overrides(*flags) : cluster_config(*flags, scenario);
     if (!config.ok()) {
       std::fprintf(stderr, "coedge node: %s\n", config.error().message.c_str());
-      return kExitBadInput;
+      return cli::exit_code_of(config.error());
     }
     if (!flags->scenario.empty()) {
       auto peers = parse_peers(flags->peers);
@@ -250,6 +266,7 @@ std::function<int()> add_node_command(CLI::App& app) {
     options.coedge_exe = sibling_executable("coedge");
     options.worker_exe = flags->worker.empty() ? sibling_executable("coedge-worker") : flags->worker;
     options.summary_json = flags->summary;
+    options.table = flags->json ? nullptr : stdout;
     options.stop = stop;
     if (!flags->scenario.empty()) {
       options.feed = node::cluster_feed_starter(cluster, scenario);
@@ -284,7 +301,21 @@ std::function<int()> add_node_command(CLI::App& app) {
       }
       options.crash_for = *length;
     }
-    return node::run_node_agent(options) == 0 ? kExitOk : kExitFailure;
+    const std::string summary_path =
+        flags->summary.empty() ? options.config.run_dir + "/summary.json" : std::filesystem::absolute(flags->summary).string();
+    const int code = node::run_node_agent(options);
+    if (flags->json && (code == 0 || code == kExitUnaccounted)) {
+      // The same document as summary.json, which the agent has just written.
+      std::ifstream in(summary_path);
+      std::stringstream text;
+      text << in.rdbuf();
+      if (!in || text.str().empty()) {
+        std::fprintf(stderr, "coedge node: cannot read the summary %s\n", summary_path.c_str());
+        return kExitFailure;
+      }
+      std::fwrite(text.str().data(), 1, text.str().size(), stdout);
+    }
+    return code == 0 ? kExitOk : code == kExitUnaccounted ? kExitUnaccounted : kExitFailure;
   };
 }
 

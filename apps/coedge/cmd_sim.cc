@@ -1,16 +1,17 @@
 // `coedge sim`: runs a scenario in the discrete-event simulator with one policy pair, or
 // the paper's pairs side by side (--compare), prints tables and writes CSV/JSON files.
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <tuple>
 #include <string>
 #include <vector>
 
+#include "cli.h"
 #include "commands.h"
 #include "plot.h"
 #include "config/scenario_loader.h"
@@ -18,6 +19,7 @@
 #include "policy_options.h"
 #include "sim/report.h"
 #include "sim/simulator.h"
+#include "terminal.h"
 
 namespace coedge::app {
 namespace {
@@ -55,15 +57,15 @@ struct SimArgs {
   std::string scenario_path;
   std::string dispatcher = "coedge";
   std::string scheduler = "coedge";
-  CLI::Option* compare_option = nullptr;
-  std::string compare;  // "paper" or "all" once parsed; empty: one pair
+  std::string compare;  // "paper" or "all"; empty: one pair
   std::string out;
   bool no_files = false;
   std::optional<uint64_t> seed;
   std::string duration;
   std::string profiles;
   bool jobs = false;
-  bool quiet = false;
+  ProgressFlags progress;
+  bool json = false;  // one JSON document on stdout instead of the tables
   bool plot = false;
   uint32_t seeds = 1;
   std::vector<std::string> triton_preferred;
@@ -171,21 +173,42 @@ int run_seed_sweep(Scenario scenario, const std::vector<PolicyPair>& pairs, cons
                    const std::string& out_dir) {
   const uint64_t first = scenario.run.seed;
   std::vector<std::vector<sim::RunSummary>> runs(pairs.size());  // [pair][seed]
+  Progress progress(args.progress);
   for (uint32_t i = 0; i < args.seeds; ++i) {
     scenario.run.seed = first + i;
     for (size_t p = 0; p < pairs.size(); ++p) {
       const sim::SimResult result = sim::simulate(scenario, options_for(pairs[p]));
       runs[p].push_back(sim::summarize(scenario, result, pairs[p].label));
     }
-    if (!args.quiet)
-      std::fprintf(stderr, "\rseed %u of %u done", i + 1, args.seeds);
+    progress.update("seed " + std::to_string(i + 1) + " of " + std::to_string(args.seeds) + " done",
+                    static_cast<double>(i + 1) / args.seeds);
   }
-  if (!args.quiet) std::fprintf(stderr, "\n");
-  std::printf("%s", sim::format_seed_sweep(scenario, first, runs).c_str());
+  if (!args.json) std::printf("%s", sim::format_seed_sweep(scenario, first, runs).c_str());
   if (!args.no_files) {
     if (Status st = sim::write_seed_sweep_file(out_dir, first, runs); !st.ok())
       return fail(kExitFailure, st.error().message);
-    std::printf("\nResults written to %s/seeds.csv\n", out_dir.c_str());
+    if (!args.json) std::printf("\nResults written to %s/seeds.csv\n", out_dir.c_str());
+  }
+  if (args.json) {
+    // The rows of seeds.csv's "overall" lines, per policy.
+    nlohmann::ordered_json doc;
+    doc["scenario"] = scenario.name;
+    doc["first_seed"] = first;
+    doc["seeds"] = args.seeds;
+    doc["policies"] = nlohmann::ordered_json::object();
+    for (size_t p = 0; p < pairs.size(); ++p) {
+      nlohmann::ordered_json rates = nlohmann::ordered_json::array();
+      double sum = 0, lo = 1, hi = 0;
+      for (const sim::RunSummary& r : runs[p]) {
+        rates.push_back(r.overall.miss_rate);
+        sum += r.overall.miss_rate;
+        lo = std::min(lo, r.overall.miss_rate);
+        hi = std::max(hi, r.overall.miss_rate);
+      }
+      doc["policies"][pairs[p].label] = {{"miss_rate", {{"mean", sum / static_cast<double>(runs[p].size())},
+                                                        {"min", lo}, {"max", hi}, {"per_seed", rates}}}};
+    }
+    std::printf("%s\n", doc.dump(2).c_str());
   }
   return kExitOk;
 }
@@ -193,7 +216,7 @@ int run_seed_sweep(Scenario scenario, const std::vector<PolicyPair>& pairs, cons
 // The scenario's job rates scaled by 0.5x .. 1.5x (periods divided, deadlines kept), every
 // pair run on each, and miss_vs_load.png drawn.
 Status plot_miss_against_load(const Scenario& scenario, const std::vector<PolicyPair>& pairs,
-                              const std::string& out_dir) {
+                              const std::string& out_dir, bool json) {
   constexpr double kFactors[] = {0.5, 0.75, 1.0, 1.25, 1.5};
   std::vector<Series> series(pairs.size());
   for (size_t p = 0; p < pairs.size(); ++p) series[p].title = pairs[p].label;
@@ -212,7 +235,7 @@ Status plot_miss_against_load(const Scenario& scenario, const std::vector<Policy
                       "Miss rate against load: " + scenario.name + " with its job rates scaled",
                       "job rate relative to the scenario's", "miss rate (%)", false};
   if (Status st = plot_lines(spec, series); !st.ok()) return st;
-  std::printf("Plot written to %s\n", spec.png.c_str());
+  std::fprintf(json ? stderr : stdout, "Plot written to %s\n", spec.png.c_str());
   return Ok{};
 }
 
@@ -246,11 +269,11 @@ Status apply_triton_options(const SimArgs& args, std::vector<PolicyPair>& pairs)
 
 int run_sim(const SimArgs& args) {
   auto loaded = config::load_scenario(args.scenario_path);
-  if (!loaded.ok()) return fail(kExitBadInput, loaded.error().message);
+  if (!loaded.ok()) return fail(cli::exit_code_of(loaded.error()), loaded.error().message);
   Scenario scenario = std::move(loaded.value());
   if (!args.profiles.empty()) {
     auto profiles = config::load_profile_set(args.profiles);
-    if (!profiles.ok()) return fail(kExitBadInput, profiles.error().message);
+    if (!profiles.ok()) return fail(cli::exit_code_of(profiles.error()), profiles.error().message);
     if (Status st = config::apply_profile_set(scenario, profiles.value(), args.profiles); !st.ok())
       return fail(kExitBadInput, st.error().message);
   }
@@ -269,7 +292,7 @@ int run_sim(const SimArgs& args) {
     pairs = paper_pairs();
   } else if (args.compare == "all") {
     pairs = all_pairs();
-  } else if (comparing) {
+  } else if (comparing) {  // cli::one_of() refused it already
     return fail(kExitBadInput, "--compare takes 'paper' (the default) or 'all', got '" +
                                    args.compare + "'");
   } else {
@@ -291,10 +314,12 @@ int run_sim(const SimArgs& args) {
     const std::string label = pair.label;
     sim::SimOptions options = options_for(pair);
     options.record_jobs = args.jobs;
-    if (!args.quiet && ::isatty(STDERR_FILENO) != 0) {  // progress on a terminal only
-      options.progress = [&label](double fraction) {
-        std::fprintf(stderr, "\r[%s] simulated %3.0f%%", label.c_str(), fraction * 100.0);
-        if (fraction >= 1.0) std::fprintf(stderr, "\n");
+    Progress progress(args.progress);  // on a terminal only, unless --progress
+    if (progress.enabled()) {
+      options.progress = [&label, &progress](double fraction) {
+        char percent[16];
+        std::snprintf(percent, sizeof percent, "%3.0f%%", fraction * 100.0);
+        progress.update("[" + label + "] simulated " + percent, fraction);
       };
     }
     results.push_back(sim::simulate(scenario, options));
@@ -307,7 +332,18 @@ int run_sim(const SimArgs& args) {
     }
   }
 
-  if (comparing) {
+  if (args.json) {
+    // The same documents as compare.json and summary.json.
+    if (comparing) {
+      const sim::MissRateBound bound = sim::comparison_bound(scenario, results);
+      std::printf("%s", sim::comparison_json(scenario, summaries, bound).c_str());
+      if (!args.no_files)
+        if (Status st = sim::write_comparison_files(out_dir, scenario, summaries, bound); !st.ok())
+          return fail(kExitFailure, st.error().message);
+    } else {
+      std::printf("%s", sim::run_summary_json(scenario, results[0], summaries[0]).c_str());
+    }
+  } else if (comparing) {
     const sim::MissRateBound bound = sim::comparison_bound(scenario, results);
     std::printf("%s", sim::format_comparison(scenario, results, summaries, bound).c_str());
     std::printf("\n%s", headline(summaries).c_str());
@@ -323,11 +359,11 @@ int run_sim(const SimArgs& args) {
                         "latency (ms, log scale)", "fraction of completed jobs", true};
     if (Status st = plot_lines(spec, latency_cdfs(results, summaries)); !st.ok())
       return fail(kExitFailure, st.error().message);
-    std::printf("\nPlot written to %s\n", spec.png.c_str());
-    if (Status st = plot_miss_against_load(scenario, pairs, out_dir); !st.ok())
+    std::fprintf(args.json ? stderr : stdout, "\nPlot written to %s\n", spec.png.c_str());
+    if (Status st = plot_miss_against_load(scenario, pairs, out_dir, args.json); !st.ok())
       return fail(kExitFailure, st.error().message);
   }
-  if (!args.no_files) std::printf("\nResults written to %s/\n", out_dir.c_str());
+  if (!args.no_files) std::fprintf(args.json ? stderr : stdout, "\nResults written to %s/\n", out_dir.c_str());
   return kExitOk;
 }
 
@@ -337,33 +373,34 @@ std::function<int()> add_sim_command(CLI::App& app) {
   auto args = std::make_shared<SimArgs>();
   CLI::App* cmd = app.add_subcommand(
       "sim", "Simulate a scenario: the same policy code as the runtime, in simulated time.");
-  cmd->add_option("scenario", args->scenario_path, "Scenario file (YAML, docs/SCENARIO_FORMAT.md)")
-      ->required();
+  cli::input_path(cmd->add_option("scenario", args->scenario_path, "Scenario file (YAML, docs/SCENARIO_FORMAT.md)")
+                      ->required(),
+                  args->scenario_path);
   cmd->add_option("-d,--dispatcher", args->dispatcher, "Global dispatcher: " + dispatcher_help())
       ->default_val("coedge");
   cmd->add_option("-s,--scheduler", args->scheduler,
                   "Local scheduler on every node: " + scheduler_help())
       ->default_val("coedge");
-  args->compare_option =
-      cmd->add_option("--compare", args->compare,
+  cli::optional_value(cmd, "--compare", args->compare, "paper", {"paper", "all"},
                       "Run policy pairs side by side, with a capacity lower bound: 'paper' (the "
                       "default: CoEdge, Naive, No offloading, Local+EDF, Local+Fixed) or 'all' "
                       "(every dispatcher variant with every scheduler variant); ignores -d/-s; "
-                      "each pair's files go to OUT/DISPATCHER+SCHEDULER/")
-          ->expected(0, 1);
-  cmd->add_option("-o,--out", args->out,
-                  "Folder for CSV/JSON results (default: results/SCENARIO_NAME)");
+                      "each pair's files go to OUT/DISPATCHER+SCHEDULER/");
+  cli::output_path(cmd->add_option("-o,--out", args->out,
+                                   "Folder for CSV/JSON results (default: results/SCENARIO_NAME)"),
+                   args->out);
   cmd->add_flag("--no-files", args->no_files, "Print the tables only; write no files");
-  cmd->add_option("--seed", args->seed, "Override the scenario's run.seed")
-      ->check(CLI::Range(0.0, 4e18));  // also refuses negative numbers, which would wrap
+  cmd->add_option("--seed", args->seed, "Override the scenario's run.seed (a whole number, 0 or more)")
+      ->check(cli::whole_number(0, UINT64_MAX));  // refuses negative numbers, which would wrap
   cmd->add_option("--duration", args->duration, "Override run.duration, e.g. 600s");
-  cmd->add_option("--profiles", args->profiles,
-                  "Profile-set file whose timings replace the scenario's (e.g. a 'machine' set)");
+  cli::input_path(cmd->add_option("--profiles", args->profiles,
+                                  "Profile-set file whose timings replace the scenario's (e.g. a 'machine' set)"),
+                  args->profiles);
   cmd->add_flag("--jobs", args->jobs, "Also write jobs.csv: every job's timeline (large)");
   cmd->add_option("--seeds", args->seeds,
                   "Repeat on this many seeds (from --seed on) and report the mean, min and max "
-                  "miss rates instead of one run's tables; writes seeds.csv")
-      ->default_val(1)->check(CLI::Range(1u, 100000u));
+                  "miss rates instead of one run's tables; writes seeds.csv (1 to 100000)")
+      ->default_val(1)->check(cli::whole_number(1, 100000));
   cmd->add_option("--triton-preferred", args->triton_preferred,
                   "triton scheduler: preferred batch sizes for every model, e.g. 4,8 "
                   "(default: derived per model from its tightest deadline; docs/PEERS.md); "
@@ -377,11 +414,11 @@ std::function<int()> add_sim_command(CLI::App& app) {
                 "Also draw with gnuplot latency_cdf.png (every policy run) and "
                 "miss_vs_load.png (the runs repeated with the job rates scaled 0.5x-1.5x); "
                 "for fleets of many sizes, see 'coedge sweep --plot'");
-  cmd->add_flag("-q,--quiet", args->quiet, "No progress on stderr");
-  return [args] {
-    if (args->compare_option->count() > 0 && args->compare.empty()) args->compare = "paper";
-    return run_sim(*args);
-  };
+  cmd->add_flag("--json", args->json,
+                "Print one JSON document on stdout instead of the tables: summary.json's, or with "
+                "--compare compare.json's (docs/COMMAND_LINE.md)");
+  add_progress_flags(cmd, args->progress);
+  return [args] { return run_sim(*args); };
 }
 
 }  // namespace coedge::app

@@ -3,6 +3,7 @@
 // of miss rate against load. Simulations run in parallel threads, each on its own
 // scenario; results are gathered by cell, so the output does not depend on scheduling.
 #include <algorithm>
+#include <cstdarg>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +14,9 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "cli.h"
 #include "commands.h"
 #include "data_paths.h"
 #include "config/scenario_loader.h"
@@ -23,6 +27,7 @@
 #include "sim/lower_bound.h"
 #include "sim/report.h"
 #include "sim/simulator.h"
+#include "terminal.h"
 #include "write_file.h"
 
 namespace coedge::app {
@@ -48,7 +53,8 @@ struct SweepArgs {
   std::string out = "results/sweep";
   unsigned threads = 0;
   bool plot = false;
-  bool quiet = false;
+  bool json = false;  // one JSON document on stdout instead of the tables
+  ProgressFlags progress;
 };
 
 struct Cell {
@@ -65,6 +71,16 @@ struct Outcome {
 int fail(int code, const std::string& message) {
   std::fprintf(stderr, "coedge sweep: %s\n", message.c_str());
   return code;
+}
+
+// The tables, on stdout unless --json prints the document instead.
+bool g_tables = true;
+void table(const char* format, ...) {
+  if (!g_tables) return;
+  va_list args;
+  va_start(args, format);
+  std::vfprintf(stdout, format, args);
+  va_end(args);
 }
 
 template <typename T>
@@ -123,7 +139,7 @@ int run_sweep(const SweepArgs& args) {
   if (Status st = fill_default(profiles, example_file(kDefaultProfileSet), "--profiles"); !st.ok())
     return fail(kExitFailure, st.error().message);
   auto models = config::load_profile_set(profiles);
-  if (!models.ok()) return fail(kExitBadInput, models.error().message);
+  if (!models.ok()) return fail(cli::exit_code_of(models.error()), models.error().message);
 
   std::vector<Cell> cells;
   for (uint32_t n : node_counts)
@@ -137,6 +153,7 @@ int run_sweep(const SweepArgs& args) {
 
   std::atomic<size_t> next{0}, done{0};
   std::mutex print;
+  Progress progress(args.progress);
   auto worker = [&] {
     for (size_t c; (c = next++) < cells.size();) {
       sim::CityOptions city;
@@ -166,10 +183,11 @@ int run_sweep(const SweepArgs& args) {
         outcomes[c * pair_count + p] = {s.overall.miss_rate, s.overall.p99_ms, s.overall.released};
       }
       const size_t finished = ++done;
-      if (!args.quiet) {
+      if (progress.enabled()) {
         std::lock_guard<std::mutex> lock(print);
-        std::fprintf(stderr, "\rsweep: %zu of %zu fleets simulated", finished, cells.size());
-        if (finished == cells.size()) std::fprintf(stderr, "\n");
+        progress.update("sweep: " + std::to_string(finished) + " of " + std::to_string(cells.size()) +
+                            " fleets simulated",
+                        static_cast<double>(finished) / static_cast<double>(cells.size()));
       }
     }
   };
@@ -197,13 +215,22 @@ int run_sweep(const SweepArgs& args) {
   }
   if (Status st = write_file(args.out + "/sweep.csv", csv); !st.ok()) return fail(kExitFailure, st.error().message);
 
+  g_tables = !args.json;
+  nlohmann::ordered_json doc;
   // Summary per policy; "vs first" compares every cell with the first pair (the paper's).
-  std::printf("%zu fleets (nodes %s; loads %s; Mbit/s %s; %u seeds), %s simulated each\n\n",
+  doc["fleets"] = cells.size();
+  doc["nodes"] = node_counts;
+  doc["loads"] = loads;
+  doc["bandwidths_mbps"] = bandwidths;
+  doc["seeds"] = args.seeds;
+  doc["duration_s"] = to_s(duration.value());
+  doc["policies"] = nlohmann::ordered_json::array();
+  table("%zu fleets (nodes %s; loads %s; Mbit/s %s; %u seeds), %s simulated each\n\n",
               cells.size(), args.nodes.c_str(), args.loads.c_str(), args.bandwidths.c_str(),
               args.seeds, args.duration.c_str());
   int width = 24;  // the policy column fits the longest label
   for (const policy::PolicySpec& p : *pairs) width = std::max(width, static_cast<int>(p.label().size()));
-  std::printf("%-*s %9s %9s %11s %11s %12s %12s\n", width, "policy", "mean", "seed sd", "load>=1.0",
+  table("%-*s %9s %9s %11s %11s %12s %12s\n", width, "policy", "mean", "seed sd", "load>=1.0",
               "above bound", "worst vs 1st", "best vs 1st");
   for (size_t p = 0; p < pair_count; ++p) {
     std::vector<double> all, high, above;
@@ -228,17 +255,23 @@ int run_sweep(const SweepArgs& args) {
       for (double x : v) sq += (x - m) * (x - m);
       spreads.push_back(v.size() > 1 ? std::sqrt(sq / static_cast<double>(v.size() - 1)) : 0.0);
     }
-    std::printf("%-*s %9s %6.2f pp %11s %8.2f pp %+9.2f pp %+9.2f pp\n", width,
+    doc["policies"].push_back({{"policy", (*pairs)[p].label()}, {"mean_miss_rate", mean(all)},
+                               {"seed_sd", mean(spreads)}, {"high_load_miss_rate", high.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(mean(high))},
+                               {"above_bound", mean(above)}, {"worst_vs_first", worst},
+                               {"best_vs_first", best}});
+    table("%-*s %9s %6.2f pp %11s %8.2f pp %+9.2f pp %+9.2f pp\n", width,
                 (*pairs)[p].label().c_str(), pct(mean(all)).c_str(), mean(spreads) * 100,
                 pct(mean(high)).c_str(), mean(above) * 100, worst * 100, best * 100);
   }
   std::vector<double> all_bounds(bounds);
-  std::printf("%-*s %9s\n\n", width, "lower bound", pct(mean(all_bounds)).c_str());
+  table("%-*s %9s\n\n", width, "lower bound", pct(mean(all_bounds)).c_str());
+  doc["lower_bound"] = mean(all_bounds);
+  doc["by_load"] = nlohmann::ordered_json::object();
 
   // Mean miss rate per load, for the table and the plot.
-  std::printf("%-*s", width, "mean miss rate by load");
-  for (double l : loads) std::printf(" %8g", l);
-  std::printf("\n");
+  table("%-*s", width, "mean miss rate by load");
+  for (double l : loads) table(" %8g", l);
+  table("\n");
   std::vector<Series> series;
   auto by_load = [&](auto value_of) {
     std::vector<double> row;
@@ -255,13 +288,14 @@ int run_sweep(const SweepArgs& args) {
     const auto row = bound_row ? by_load([&](size_t c) { return bounds[c]; })
                                : by_load([&](size_t c) { return outcomes[c * pair_count + p].miss; });
     const std::string label = bound_row ? "lower bound" : (*pairs)[p].label();
-    std::printf("%-*s", width, label.c_str());
+    doc["by_load"][label] = row;
+    table("%-*s", width, label.c_str());
     Series s{label, {}};
     for (size_t i = 0; i < loads.size(); ++i) {
-      std::printf(" %7.2f%%", row[i] * 100);
+      table(" %7.2f%%", row[i] * 100);
       s.points.emplace_back(loads[i], row[i] * 100);
     }
-    std::printf("\n");
+    table("\n");
     series.push_back(std::move(s));
   }
   if (args.plot) {
@@ -269,9 +303,12 @@ int run_sweep(const SweepArgs& args) {
                         "offered load (1.0 = every accelerator busy at batch size 1)",
                         "miss rate (%)", false};
     if (Status st = plot_lines(spec, series); !st.ok()) return fail(kExitFailure, st.error().message);
-    std::printf("\nPlot written to %s\n", spec.png.c_str());
+    std::fprintf(args.json ? stderr : stdout, "\nPlot written to %s\n", spec.png.c_str());
+    doc["plot"] = spec.png;
   }
-  std::printf("Results written to %s/sweep.csv\n", args.out.c_str());
+  std::fprintf(args.json ? stderr : stdout, "Results written to %s/sweep.csv\n", args.out.c_str());
+  doc["csv"] = args.out + "/sweep.csv";
+  if (args.json) std::printf("%s\n", doc.dump(2).c_str());
   return kExitOk;
 }
 
@@ -288,8 +325,8 @@ std::function<int()> add_sweep_command(CLI::App& app) {
   cmd->add_option("--bandwidths", args->bandwidths,
                   "Bandwidth of the shortest links in Mbit/s (the longest get half)")
       ->default_val(args->bandwidths);
-  cmd->add_option("--seeds", args->seeds, "Seeds per fleet (1..N)")
-      ->default_val(3)->check(CLI::Range(1u, 1000u));
+  cmd->add_option("--seeds", args->seeds, "Seeds per fleet (1 to 1000)")
+      ->default_val(3)->check(cli::whole_number(1, 1000));
   cmd->add_option("--duration", args->duration, "Simulated time per run")->default_val("300s");
   std::string defaults;
   for (const std::string& p : kDefaultPairs) defaults += (defaults.empty() ? "" : " ") + p;
@@ -300,9 +337,14 @@ std::function<int()> add_sweep_command(CLI::App& app) {
   cmd->add_option("--profiles", args->profiles, "Profile set of the fleets' models")
       ->default_str(example_file(kDefaultProfileSet).path);
   cmd->add_option("-o,--out", args->out, "Folder for sweep.csv and the plot")->default_val(args->out);
-  cmd->add_option("--threads", args->threads, "Parallel simulations (0: one per core)")->default_val(0);
+  cmd->add_option("--threads", args->threads, "Parallel simulations (0: one per core)")->default_val(0)
+      ->check(cli::whole_number(0, 1024));
   cmd->add_flag("--plot", args->plot, "Also draw miss_vs_load.png with gnuplot");
-  cmd->add_flag("-q,--quiet", args->quiet, "No progress on stderr");
+  cmd->add_flag("--json", args->json,
+                "Print one JSON document on stdout instead of the tables (docs/COMMAND_LINE.md)");
+  add_progress_flags(cmd, args->progress);
+  cli::input_path(cmd->get_option("--profiles"), args->profiles);
+  cli::output_path(cmd->get_option("--out"), args->out);
   return [args] { return run_sweep(*args); };
 }
 

@@ -1,5 +1,6 @@
 // The subcommands of the `coedge` program. Each registers its options on the CLI11 app and
-// returns the process exit code when run: 0 success, 1 runtime failure (I/O), 2 bad input.
+// returns the process exit code when run: 0 success, 1 an I/O failure, 2 bad input, 3 a
+// run that completed with jobs unaccounted for (cli.h: the same in every subcommand).
 #pragma once
 
 #include <functional>
@@ -11,6 +12,7 @@ namespace coedge::app {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitBadInput = 2;
+inline constexpr int kExitUnaccounted = 3;
 
 // Adds the subcommand to `app`; the returned function runs it once parsing succeeded.
 std::function<int()> add_sim_command(CLI::App& app);

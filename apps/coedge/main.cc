@@ -4,6 +4,7 @@
 #include <new>
 #include <string>
 
+#include "cli.h"
 #include "commands.h"
 #include "core/build_info.h"
 #include "media/codecs_plugin.h"
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "CoEdge: cooperative edge system for distributed real-time deep-learning tasks.\n"
       "Run 'coedge SUBCOMMAND --help' for the options of each subcommand."};
+  app.name("coedge");
   app.require_subcommand(1);
   {
     const coedge::BuildInfo info = coedge::build_info();
@@ -46,12 +48,9 @@ int main(int argc, char** argv) {
   auto demo = coedge::app::add_demo_command(app);
   auto policies = coedge::app::add_policies_command(app);
   auto explain = coedge::app::add_explain_command(app);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? 0 : coedge::app::kExitBadInput;
-  }
+  coedge::app::cli::finish(app);
+  if (auto code = coedge::app::cli::parse(app, argc, argv)) return *code;
+  if (auto code = coedge::app::cli::check_paths(app)) return *code;
   try {
     if (app.got_subcommand("sim")) return sim();
     if (app.got_subcommand("city")) return city();

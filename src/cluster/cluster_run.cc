@@ -255,7 +255,7 @@ Result<ClusterRunResult> run_cluster(const Scenario& scenario, const ClusterRunO
         result.notes.push_back(note);
       }
       if (t >= next_progress && t <= to_s(duration)) {
-        say(std::to_string(static_cast<int>(t)) + " / " + std::to_string(static_cast<int>(to_s(duration))) + " s");
+        if (options.progress) say(std::to_string(static_cast<int>(t)) + " / " + std::to_string(static_cast<int>(to_s(duration))) + " s");
         next_progress += 20;
       }
       if (t > to_s(duration) + 240) {

@@ -44,6 +44,7 @@ struct ClusterRunOptions {
   std::string prefix = "coedge";
   std::vector<KillEvent> kills;
   std::string label;            // shown in progress lines, e.g. "CoEdge"
+  bool progress = true;         // the "t / duration s" line every 20 s (apps: on a terminal or --progress)
   const std::atomic<bool>* stop = nullptr;
 };
 

@@ -77,7 +77,8 @@ int run_master(Scenario scenario, const MasterOptions& options) {
     if (actions.finished) {
       if (!actions.finished->ok()) return 1;  // the core logged why
       const MasterSummary& summary = actions.finished->value();
-      std::fprintf(stderr, "\n%s", summary_table(summary).c_str());
+      std::fprintf(stdout, "\n%s", summary_table(summary).c_str());  // the result: stdout; the log: stderr
+      std::fflush(stdout);
       if (!options.out_dir.empty()) {
         std::ofstream(options.out_dir + "/summary.json") << summary_json(summary) << "\n";
         log("results written to " + options.out_dir);

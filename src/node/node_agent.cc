@@ -345,7 +345,8 @@ int run_node_agent(const AgentOptions& options) {
     for (uint32_t t = 0; t < config.tasks.size(); ++t) used |= config.task_runtime[t].sensor == s;
     if (!used) continue;
     auto source = open_frame_source(sensor);
-    if (!source.ok()) return fail("sensor " + sensor.name + ": " + source.error().message);
+    // open_frame_source's message names the sensor already ("sensor 'street': ...").
+    if (!source.ok()) return fail(source.error().message);
     sources.emplace_back(s, std::move(*source));
   }
 
@@ -566,7 +567,10 @@ int run_node_agent(const AgentOptions& options) {
                          : config.isolation == config::Isolation::kProcess ? "process" : "none";
   summary["duration_s"] = to_s(ran);
   summary["tasks"] = nlohmann::json::array();
-  std::fprintf(stderr, "\n%-16s %-14s %8s %8s %8s %8s %8s %9s %9s %9s %7s\n", "task", "model",
+  // The table is the run's result: on stdout (options.table), the log lines on stderr.
+  std::FILE* table = options.table;
+  if (table != nullptr)
+    std::fprintf(table, "\n%-16s %-14s %8s %8s %8s %8s %8s %9s %9s %9s %7s\n", "task", "model",
                "released", "met", "overdue", "dropped", "miss", "mean ms", "p50 ms", "p95 ms", "batch");
   uint64_t finished_all = 0;
   for (uint32_t t = 0; t < config.tasks.size(); ++t) {
@@ -578,7 +582,8 @@ int run_node_agent(const AgentOptions& options) {
     mean /= n;
     finished_all += st.finished;
     const double p50 = percentile(st.latency_ms, 0.5), p95 = percentile(st.latency_ms, 0.95);
-    std::fprintf(stderr, "%-16s %-14s %8llu %8llu %8llu %8llu %7.2f%% %9.1f %9.1f %9.1f %7.2f\n",
+    if (table != nullptr)
+      std::fprintf(table, "%-16s %-14s %8llu %8llu %8llu %8llu %7.2f%% %9.1f %9.1f %9.1f %7.2f\n",
                  config.tasks[t].name.c_str(), config.models[config.tasks[t].model].name.c_str(),
                  static_cast<unsigned long long>(tot.released), static_cast<unsigned long long>(tot.met),
                  static_cast<unsigned long long>(tot.overdue), static_cast<unsigned long long>(tot.dropped),
@@ -599,7 +604,8 @@ int run_node_agent(const AgentOptions& options) {
                                 {"results", {{"written", written.written}, {"refused", written.refused}}}});
   }
   const TaskTotals all = accounting.ledger().totals();
-  std::fprintf(stderr, "%-16s %-14s %8llu %8llu %8llu %8llu %7.2f%%\n", "all", "",
+  if (table != nullptr)
+    std::fprintf(table, "%-16s %-14s %8llu %8llu %8llu %8llu %7.2f%%\n", "all", "",
                static_cast<unsigned long long>(all.released), static_cast<unsigned long long>(all.met),
                static_cast<unsigned long long>(all.overdue), static_cast<unsigned long long>(all.dropped),
                100 * all.miss_rate());
@@ -640,9 +646,11 @@ int run_node_agent(const AgentOptions& options) {
   std::ofstream(config.run_dir + "/metrics.prom") << metrics.text();
   log(config, "summary written to " + summary_path);
   pipeline->release_shared_memory();
+  if (table != nullptr) std::fflush(table);
   if (all.closed() != all.released) {
-    return fail("accounting mismatch: released " + std::to_string(all.released) + ", closed " +
-                std::to_string(all.closed()));
+    (void)fail("accounting mismatch: released " + std::to_string(all.released) + ", closed " +
+               std::to_string(all.closed()));
+    return 3;  // the run completed, with jobs unaccounted for
   }
   return 0;
 }

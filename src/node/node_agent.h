@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdio>
 #include <string>
 
 #include "config/node_config.h"
@@ -24,6 +25,7 @@ struct AgentOptions {
   std::string coedge_exe;    // this program, to start `coedge node-server`
   std::string worker_exe;    // the stock worker executable
   std::string summary_json;  // default: <run_dir>/summary.json
+  std::FILE* table = stdout; // where the per-task table goes at the end (null: none)
   Duration progress_every = std::chrono::seconds(10);  // 0: no progress lines
   int profile_runs = 5;      // when the models are measured at start
   const std::atomic<bool>* stop = nullptr;  // set (e.g. by a signal) to stop the run
@@ -42,7 +44,8 @@ struct AgentOptions {
   os::ProcessLauncher* launcher = nullptr;        // PipelineContext::launcher (null: the system's)
 };
 
-// Returns the process exit code: 0 after a run, 1 when the node cannot start.
+// Returns the process exit code: 0 after a run, 1 when the node cannot start, 3 after a
+// run whose released jobs were not all accounted for (apps/coedge/cli.h's exit codes).
 // REQUIRES for the sandbox and process modes: the process is still single-threaded.
 int run_node_agent(const AgentOptions& options);
 

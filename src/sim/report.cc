@@ -493,6 +493,69 @@ Status write_seed_sweep_file(const std::string& dir, uint64_t first_seed,
   return write_text(std::filesystem::path(dir) / "seeds.csv", text);
 }
 
+std::string run_summary_json(const Scenario& scenario, const SimResult& result, const RunSummary& summary) {
+  nlohmann::ordered_json json;
+  json["scenario"] = scenario.name;
+  json["dispatcher"] = result.dispatcher;
+  json["scheduler"] = result.scheduler;
+  json["seed"] = scenario.run.seed;
+  json["duration_s"] = to_s(scenario.run.duration);
+  json["overall"] = stats_json(summary.overall);
+  for (size_t i = 0; i < summary.models.size(); ++i)
+    json["models"][summary.model_names[i]] = stats_json(summary.models[i]);
+  for (TaskIndex t = 0; t < summary.tasks.size(); ++t) {
+    auto entry = stats_json(summary.tasks[t]);
+    entry["node"] = node_name(scenario, result.final_plan.node_of_task[t]);
+    json["tasks"][scenario.tasks[t].name] = entry;
+  }
+  const auto allocation = allocation_by_node(scenario, result.final_plan);
+  for (NodeIndex k = 0; k < scenario.nodes.size(); ++k)
+    json["allocation"][scenario.nodes[k].name] = allocation[k];
+  json["unplaced"] = allocation.back();
+  json["accelerator_utilisation"] = summary.accelerator_utilisation;
+  json["met_per_second"] = summary.jobs_per_second;
+  json["plan_changes"] = summary.plan_changes;
+  json["why"] = nlohmann::ordered_json::object();
+  for (const TaskWhy& w : explain_tasks(scenario, result, summary)) {
+    const TaskSpec& task = scenario.tasks[w.task];
+    nlohmann::ordered_json entry;
+    entry["status"] = w.status;
+    entry["text"] = w.text;
+    entry["miss_rate"] = summary.tasks[w.task].miss_rate;
+    entry["epsilon"] = task.epsilon;
+    const NodeIndex k = result.final_plan.node_of_task[w.task];
+    entry["node"] = k == kNone ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(scenario.nodes[k].name);
+    if (w.task < result.explanations.size())
+      entry["explanation"] = nlohmann::ordered_json::parse(policy::to_json(scenario, result.explanations[w.task]));
+    if (k != kNone) {
+      bool by_plan = false;
+      policy::Explanation e;
+      e.task = w.task;
+      e.node = k;
+      e.candidates.push_back(placed_estimate(scenario, result, w.task, &by_plan));
+      e.candidates_total = 1;
+      entry["estimate"] = nlohmann::ordered_json::parse(policy::to_json(scenario, e))["candidates"][0];
+      entry["estimate_by"] = by_plan ? "eq3_for_placement" : "dispatcher";
+      entry["shares_node_with"] = nlohmann::ordered_json::array();
+      for (TaskIndex j = 0; j < result.final_plan.node_of_task.size(); ++j)
+        if (j != w.task && result.final_plan.node_of_task[j] == k)
+          entry["shares_node_with"].push_back(
+              {{"task", scenario.tasks[j].name}, {"model", scenario.models[scenario.tasks[j].model].name}});
+    }
+    size_t evictions = 0;
+    if (const TimedPlanRecord* e = last_record(result, w.task, policy::PlanReason::kEvicted, &evictions)) {
+      entry["evictions"] = evictions;
+      entry["last_eviction"] = {{"time_s", to_s(e->at)}, {"from", node_name(scenario, e->record.from)}};
+      if (e->record.why)
+        entry["last_eviction"]["explanation"] = nlohmann::ordered_json::parse(policy::to_json(scenario, *e->record.why));
+    }
+    json["why"][task.name] = std::move(entry);
+  }
+  json["events"] = result.events;
+  json["end_time_s"] = to_s(result.end_time);
+  return json.dump(2) + "\n";
+}
+
 Status write_run_files(const std::string& dir, const Scenario& scenario,
                        const SimResult& result, const RunSummary& summary) {
   if (Status st = make_dir(dir); !st.ok()) return st;
@@ -567,82 +630,17 @@ Status write_run_files(const std::string& dir, const Scenario& scenario,
     if (Status st = write_text(base / "jobs.csv", jobs.str()); !st.ok()) return st;
   }
 
-  nlohmann::ordered_json json;
-  json["scenario"] = scenario.name;
-  json["dispatcher"] = result.dispatcher;
-  json["scheduler"] = result.scheduler;
-  json["seed"] = scenario.run.seed;
-  json["duration_s"] = to_s(scenario.run.duration);
-  json["overall"] = stats_json(summary.overall);
-  for (size_t i = 0; i < summary.models.size(); ++i)
-    json["models"][summary.model_names[i]] = stats_json(summary.models[i]);
-  for (TaskIndex t = 0; t < summary.tasks.size(); ++t) {
-    auto entry = stats_json(summary.tasks[t]);
-    entry["node"] = node_name(scenario, result.final_plan.node_of_task[t]);
-    json["tasks"][scenario.tasks[t].name] = entry;
-  }
-  const auto allocation = allocation_by_node(scenario, result.final_plan);
-  for (NodeIndex k = 0; k < scenario.nodes.size(); ++k)
-    json["allocation"][scenario.nodes[k].name] = allocation[k];
-  json["unplaced"] = allocation.back();
-  json["accelerator_utilisation"] = summary.accelerator_utilisation;
-  json["met_per_second"] = summary.jobs_per_second;
-  json["plan_changes"] = summary.plan_changes;
-  json["why"] = nlohmann::ordered_json::object();
-  for (const TaskWhy& w : explain_tasks(scenario, result, summary)) {
-    const TaskSpec& task = scenario.tasks[w.task];
-    nlohmann::ordered_json entry;
-    entry["status"] = w.status;
-    entry["text"] = w.text;
-    entry["miss_rate"] = summary.tasks[w.task].miss_rate;
-    entry["epsilon"] = task.epsilon;
-    const NodeIndex k = result.final_plan.node_of_task[w.task];
-    entry["node"] = k == kNone ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(scenario.nodes[k].name);
-    if (w.task < result.explanations.size())
-      entry["explanation"] = nlohmann::ordered_json::parse(policy::to_json(scenario, result.explanations[w.task]));
-    if (k != kNone) {
-      bool by_plan = false;
-      policy::Explanation e;
-      e.task = w.task;
-      e.node = k;
-      e.candidates.push_back(placed_estimate(scenario, result, w.task, &by_plan));
-      e.candidates_total = 1;
-      entry["estimate"] = nlohmann::ordered_json::parse(policy::to_json(scenario, e))["candidates"][0];
-      entry["estimate_by"] = by_plan ? "eq3_for_placement" : "dispatcher";
-      entry["shares_node_with"] = nlohmann::ordered_json::array();
-      for (TaskIndex j = 0; j < result.final_plan.node_of_task.size(); ++j)
-        if (j != w.task && result.final_plan.node_of_task[j] == k)
-          entry["shares_node_with"].push_back(
-              {{"task", scenario.tasks[j].name}, {"model", scenario.models[scenario.tasks[j].model].name}});
-    }
-    size_t evictions = 0;
-    if (const TimedPlanRecord* e = last_record(result, w.task, policy::PlanReason::kEvicted, &evictions)) {
-      entry["evictions"] = evictions;
-      entry["last_eviction"] = {{"time_s", to_s(e->at)}, {"from", node_name(scenario, e->record.from)}};
-      if (e->record.why)
-        entry["last_eviction"]["explanation"] = nlohmann::ordered_json::parse(policy::to_json(scenario, *e->record.why));
-    }
-    json["why"][task.name] = std::move(entry);
-  }
-  json["events"] = result.events;
-  json["end_time_s"] = to_s(result.end_time);
-  return write_text(base / "summary.json", json.dump(2) + "\n");
+  return write_text(base / "summary.json", run_summary_json(scenario, result, summary));
 }
 
-Status write_comparison_files(const std::string& dir, const Scenario& scenario,
-                              const std::vector<RunSummary>& summaries,
-                              const MissRateBound& bound) {
-  if (Status st = make_dir(dir); !st.ok()) return st;
-  std::string text = std::string("policy,model,") + kStatsCsvHeader;
+std::string comparison_json(const Scenario& scenario, const std::vector<RunSummary>& summaries,
+                            const MissRateBound& bound) {
   nlohmann::ordered_json json;
   json["scenario"] = scenario.name;
   json["seed"] = scenario.run.seed;
   json["lower_bound"] = {{"miss_rate", bound.miss_rate}, {"unreachable", bound.unreachable},
                          {"accelerator", bound.accelerator}, {"cpu", bound.cpu}};
   for (const RunSummary& s : summaries) {
-    for (size_t i = 0; i < s.models.size(); ++i)
-      text += csv_field(s.label) + "," + stats_csv_row(s.model_names[i], s.models[i]);
-    text += csv_field(s.label) + "," + stats_csv_row("overall", s.overall);
     nlohmann::ordered_json entry;
     entry["overall"] = stats_json(s.overall);
     for (size_t i = 0; i < s.models.size(); ++i)
@@ -652,8 +650,21 @@ Status write_comparison_files(const std::string& dir, const Scenario& scenario,
     entry["plan_changes"] = s.plan_changes;
     json["policies"][s.label] = entry;
   }
+  return json.dump(2) + "\n";
+}
+
+Status write_comparison_files(const std::string& dir, const Scenario& scenario,
+                              const std::vector<RunSummary>& summaries,
+                              const MissRateBound& bound) {
+  if (Status st = make_dir(dir); !st.ok()) return st;
+  std::string text = std::string("policy,model,") + kStatsCsvHeader;
+  for (const RunSummary& s : summaries) {
+    for (size_t i = 0; i < s.models.size(); ++i)
+      text += csv_field(s.label) + "," + stats_csv_row(s.model_names[i], s.models[i]);
+    text += csv_field(s.label) + "," + stats_csv_row("overall", s.overall);
+  }
   if (Status st = write_text(std::filesystem::path(dir) / "compare.csv", text); !st.ok()) return st;
-  return write_text(std::filesystem::path(dir) / "compare.json", json.dump(2) + "\n");
+  return write_text(std::filesystem::path(dir) / "compare.json", comparison_json(scenario, summaries, bound));
 }
 
 std::string csv_field(const std::string& field) {

@@ -87,6 +87,11 @@ std::string format_seed_sweep(const Scenario& scenario, uint64_t first_seed,
 Status write_seed_sweep_file(const std::string& dir, uint64_t first_seed,
                              const std::vector<std::vector<RunSummary>>& runs);
 
+// The documents of summary.json and compare.json, which `coedge sim --json` prints too.
+std::string run_summary_json(const Scenario& scenario, const SimResult& result, const RunSummary& summary);
+std::string comparison_json(const Scenario& scenario, const std::vector<RunSummary>& summaries,
+                            const MissRateBound& bound);
+
 // compare.csv and compare.json: one row per policy pair and model type.
 Status write_comparison_files(const std::string& dir, const Scenario& scenario,
                               const std::vector<RunSummary>& summaries,
