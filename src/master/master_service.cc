@@ -89,12 +89,13 @@ int run_master(Scenario scenario, const MasterOptions& options) {
     if (actions.finished) {
       if (!actions.finished->ok()) return 1;  // the core logged why
       const MasterSummary& summary = actions.finished->value();
+      // The metrics first: once summary.json exists, /metrics says what it says.
+      metrics.finish(summary);
       std::fprintf(stderr, "\n%s", summary_table(summary).c_str());
       if (!options.out_dir.empty()) {
         std::ofstream(options.out_dir + "/summary.json") << summary_json(summary) << "\n";
         log("results written to " + options.out_dir);
       }
-      metrics.finish(summary);
       if (!options.metrics_listen.empty() && options.metrics_linger.count() > 0) {
         log("metrics: serving the final counters for " + format_duration(options.metrics_linger));
         const TimePoint until = clock.now() + options.metrics_linger;
