@@ -72,7 +72,7 @@ std::function<int()> add_master_command(CLI::App& app) {
   cmd->add_option("--metrics-port", f->metrics_port, "Prometheus /metrics port (0: off; docs/METRICS.md)")
       ->capture_default_str();
   cmd->add_option("--metrics-address", f->metrics_address,
-                  "the address /metrics binds to (loopback only by default; 0.0.0.0 or :: to open it)")
+                  "the address /metrics binds to (loopback only by default; 0.0.0.0 to open it; IPv4)")
       ->capture_default_str();
   cmd->add_option("--metrics-linger", f->metrics_linger,
                   "after the run, keep serving the final metrics this long (e.g. 5s), for a last scrape");

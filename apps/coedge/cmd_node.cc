@@ -206,7 +206,7 @@ std::function<int()> add_node_command(CLI::App& app) {
   cmd->add_option("--metrics-port", flags->metrics_port, "override: Prometheus /metrics port (0: off)");
   cmd->add_option("--metrics-address", flags->metrics_address,
                   "override: the address /metrics binds to (default 127.0.0.1, loopback only; "
-                  "0.0.0.0 or :: to open it to the network; docs/METRICS.md)");
+                  "0.0.0.0 to open it to the network; IPv4; docs/METRICS.md)");
   cmd->add_option("--metrics-linger", flags->metrics_linger,
                   "override: after the run, keep serving the final metrics this long (e.g. 5s), "
                   "for a last scrape");

@@ -4,37 +4,28 @@
 #include <netinet/in.h>
 
 namespace coedge::config {
-namespace {
-
-// "[::1]" -> "::1"; anything else as it is.
-std::string unbracketed(std::string_view address) {
-  if (address.size() >= 2 && address.front() == '[' && address.back() == ']') {
-    return std::string(address.substr(1, address.size() - 2));
-  }
-  return std::string(address);
-}
-
-bool is_ipv6(const std::string& address) {
-  in6_addr v6{};
-  return ::inet_pton(AF_INET6, address.c_str(), &v6) == 1;
-}
-
-}  // namespace
 
 Status check_listen_address(std::string_view address) {
-  const std::string bare = unbracketed(address);
+  const std::string text(address);
   in_addr v4{};
-  if (!bare.empty() && (::inet_pton(AF_INET, bare.c_str(), &v4) == 1 || is_ipv6(bare))) return Ok{};
+  if (::inet_pton(AF_INET, text.c_str(), &v4) == 1) return Ok{};
+  // "[::1]" or "::1": IPv6, which the HTTP server cannot bind (listen_address.h).
+  const std::string bare = text.size() >= 2 && text.front() == '[' && text.back() == ']'
+                               ? text.substr(1, text.size() - 2) : text;
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, bare.c_str(), &v6) == 1) {
+    return Error{ErrorCode::kUnsupported,
+                 "'" + text + "' is an IPv6 address; the metrics endpoint binds IPv4 only (its HTTP server, "
+                 "civetweb as Debian builds it, has no IPv6): give 127.0.0.1 (loopback only, the default), "
+                 "0.0.0.0 (every interface) or one interface's IPv4 address"};
+  }
   return Error{ErrorCode::kInvalidInput,
-               "'" + std::string(address) +
-                   "' is not an IP address to bind to; give 127.0.0.1 (loopback only, the default), "
-                   "0.0.0.0 (every IPv4 interface), :: (every interface) or one interface's address"};
+               "'" + text + "' is not an IP address to bind to; give 127.0.0.1 (loopback only, the default), "
+               "0.0.0.0 (every interface) or one interface's IPv4 address"};
 }
 
 std::string listen_spec(std::string_view address, int port) {
-  const std::string bare = unbracketed(address);
-  const std::string host = is_ipv6(bare) ? "[" + bare + "]" : bare;
-  return host + ":" + std::to_string(port);
+  return std::string(address) + ":" + std::to_string(port);
 }
 
 }  // namespace coedge::config

@@ -117,7 +117,7 @@ Status MasterMetrics::serve(const std::string& listen) {
     exposer_ = std::move(exposer);
   } catch (const std::exception& e) {
     return Error{ErrorCode::kIo, "metrics: cannot serve /metrics on '" + listen + "': " + e.what() +
-                                     " (is the port already in use?)"};
+                                     " (is the port in use, or the address not one of this machine's?)"};
   }
   return Ok{};
 }

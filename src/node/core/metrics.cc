@@ -222,7 +222,7 @@ Status NodeMetrics::serve(const std::string& address) {
     // civetweb only says it could not start; in practice the cause is the address.
     return Error{ErrorCode::kIo,
                  "metrics: cannot serve /metrics on '" + address + "': " + e.what() +
-                     " (is the port already in use, or the address not \"host:port\"?)"};
+                     " (is the port in use, or the address not one of this machine's?)"};
   }
   return Ok{};
 }

@@ -492,6 +492,8 @@ TEST_F(NodeConfigTest, Errors) {
        "'localhost' is not an IP address to bind to; give 127.0.0.1"},
       {10, 10, "metrics: {port: 9464, address: 10.0.0.256}", 10, "metrics.address",
        "is not an IP address"},
+      {10, 10, "metrics: {port: 9464, address: '::'}", 10, "metrics.address",
+       "'::' is an IPv6 address; the metrics endpoint binds IPv4 only"},
       {10, 10, "metrics: {linger: -1s}", 10, "metrics.linger", "must not be negative"},
   };
   for (const ErrorCase& c : cases) {

@@ -134,7 +134,7 @@ NodeConfig full_config() {
   c.duration = 90s;
   c.hang_timeout = 2500ms;
   c.metrics_port = 9464;
-  c.metrics_address = "::";
+  c.metrics_address = "0.0.0.0";
   c.metrics_linger = 4s;
   c.jobs_jsonl = "/tmp/jobs.jsonl";
   ModelProfile m;
