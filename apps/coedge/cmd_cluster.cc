@@ -47,6 +47,7 @@ std::function<int()> add_cluster_command(CLI::App& app) {
     double cores = 0.25;
     uint32_t domain = 42;
     std::vector<std::string> kills;
+    int metrics_port = 0;
   };
   auto f = std::make_shared<Flags>();
   cmd->add_option("scenario", f->scenario, "the scenario file (its models need <name>.onnx in --models-dir)")
@@ -68,6 +69,11 @@ std::function<int()> add_cluster_command(CLI::App& app) {
   cmd->add_option("--models-dir", f->models_dir, "folder holding <model>.onnx")->capture_default_str();
   cmd->add_option("--kill", f->kills, "NODE@TIME: SIGKILL that node's agent at TIME after the first plan (repeat)");
   cmd->add_option("--domain", f->domain, "DDS domain id")->capture_default_str()->check(CLI::Range(0, 232));
+  cmd->add_option("--metrics-port", f->metrics_port,
+                  "the master and every node serve /metrics on this port, each on its namespace's address "
+                  "(reachable from inside the namespaces: docs/METRICS.md); 0: off")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
   cmd->add_option("--prefix", f->prefix,
                   "names of the namespaces and cgroups it creates (one run per prefix at a time)")
       ->capture_default_str();
@@ -79,6 +85,7 @@ std::function<int()> add_cluster_command(CLI::App& app) {
       return kExitBadInput;
     }
     cluster::ClusterRunOptions options;
+    options.metrics_port = f->metrics_port;
     auto dispatcher = dispatcher_option("--dispatcher", f->dispatcher);
     auto scheduler = scheduler_option("--scheduler", f->scheduler);
     for (const Error* e : {dispatcher.ok() ? nullptr : &dispatcher.error(),
