@@ -16,7 +16,7 @@ PACKAGES := g++ make cmake pkg-config libyaml-cpp-dev libcli11-dev nlohmann-json
             libgtest-dev libgmock-dev libbenchmark-dev gnuplot-nox \
             libopencv-dev python3-onnx python3-numpy python3-jsonschema \
             bubblewrap prometheus-cpp-dev \
-            cyclonedds-dev cyclonedds-tools libiperf-dev iperf3 iproute2
+            cyclonedds-dev cyclonedds-tools libiperf-dev iperf3 iproute2 prometheus
 
 .PHONY: all setup build install test asan tsan lto check-layers demo bench clean help
 

@@ -51,6 +51,7 @@ std::function<int()> add_cluster_command(CLI::App& app) {
     uint32_t domain = 42;
     std::vector<std::string> kills;
     ProgressFlags progress;
+    int metrics_port = 0;
   };
   auto f = std::make_shared<Flags>();
   cli::input_path(cmd->add_option("scenario", f->scenario, "the scenario file (its models need <name>.onnx in --models-dir)")
@@ -72,6 +73,11 @@ std::function<int()> add_cluster_command(CLI::App& app) {
   cmd->add_option("--models-dir", f->models_dir, "folder holding <model>.onnx")->default_str(default_models_dir().path);
   cmd->add_option("--kill", f->kills, "NODE@TIME: SIGKILL that node's agent at TIME after the first plan (repeat)");
   cmd->add_option("--domain", f->domain, "DDS domain id (0-232)")->capture_default_str()->check(cli::whole_number(0, 232));
+  cmd->add_option("--metrics-port", f->metrics_port,
+                  "the master and every node serve /metrics on this port, each on its namespace's address "
+                  "(reachable from inside the namespaces: docs/METRICS.md); 0: off")
+      ->capture_default_str()
+      ->check(cli::port(true));
   cmd->add_option("--prefix", f->prefix,
                   "names of the namespaces and cgroups it creates (one run per prefix at a time)")
       ->capture_default_str();
@@ -86,6 +92,7 @@ std::function<int()> add_cluster_command(CLI::App& app) {
       return kExitBadInput;
     }
     cluster::ClusterRunOptions options;
+    options.metrics_port = f->metrics_port;
     auto dispatcher = dispatcher_option("--dispatcher", f->dispatcher);
     auto scheduler = scheduler_option("--scheduler", f->scheduler);
     for (const Error* e : {dispatcher.ok() ? nullptr : &dispatcher.error(),

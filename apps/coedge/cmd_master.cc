@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "process_support.h"
+#include "config/listen_address.h"
 #include "config/scenario_loader.h"
 #include "master/master_service.h"
 #include "node/cluster/camera.h"
@@ -52,6 +53,8 @@ std::function<int()> add_master_command(CLI::App& app) {
   struct Flags {
     std::string scenario, dispatcher = "coedge", window, duration, lead = "500ms", wait = "120s", out;
     DdsFlags dds;
+    int metrics_port = 0;
+    std::string metrics_address = std::string(config::kDefaultMetricsAddress), metrics_linger;
   };
   auto f = std::make_shared<Flags>();
   cli::input_path(cmd->add_option("--scenario", f->scenario, "the cluster's scenario (nodes, tasks, profiles)")
@@ -67,6 +70,13 @@ std::function<int()> add_master_command(CLI::App& app) {
       ->capture_default_str();
   cli::output_path(cmd->add_option("--out", f->out, "folder for summary.json, windows.jsonl and plans.jsonl"), f->out);
   add_dds_options(cmd, f->dds);
+  cmd->add_option("--metrics-port", f->metrics_port, "Prometheus /metrics port (0: off; docs/METRICS.md)")
+      ->capture_default_str();
+  cmd->add_option("--metrics-address", f->metrics_address,
+                  "the address /metrics binds to (loopback only by default; 0.0.0.0 to open it; IPv4)")
+      ->capture_default_str();
+  cmd->add_option("--metrics-linger", f->metrics_linger,
+                  "after the run, keep serving the final metrics this long (e.g. 5s), for a last scrape");
   return [f] {
     auto scenario = config::load_scenario(f->scenario);
     if (!scenario.ok()) {
@@ -74,6 +84,16 @@ std::function<int()> add_master_command(CLI::App& app) {
       return kExitBadInput;
     }
     master::MasterOptions options;
+    if (f->metrics_port < 0 || f->metrics_port > 65535) {
+      std::fprintf(stderr, "coedge master: --metrics-port: must be a TCP port from 0 (off) to 65535, got %d\n",
+                   f->metrics_port);
+      return kExitBadInput;
+    }
+    if (Status st = config::check_listen_address(f->metrics_address); !st.ok()) {
+      std::fprintf(stderr, "coedge master: --metrics-address: %s\n", st.error().message.c_str());
+      return kExitBadInput;
+    }
+    if (f->metrics_port > 0) options.metrics_listen = config::listen_spec(f->metrics_address, f->metrics_port);
     auto dispatcher = dispatcher_option("--dispatcher", f->dispatcher);
     if (!dispatcher.ok()) {
       std::fprintf(stderr, "coedge master: %s\n", dispatcher.error().message.c_str());
@@ -85,7 +105,8 @@ std::function<int()> add_master_command(CLI::App& app) {
     for (auto [text, target, name] : {std::tuple{&f->window, &options.window, "--window"},
                                       std::tuple{&f->duration, &options.duration, "--duration"},
                                       std::tuple{&f->lead, &options.plan_lead, "--plan-lead"},
-                                      std::tuple{&f->wait, &options.wait_for_nodes, "--wait-for-nodes"}}) {
+                                      std::tuple{&f->wait, &options.wait_for_nodes, "--wait-for-nodes"},
+                                      std::tuple{&f->metrics_linger, &options.metrics_linger, "--metrics-linger"}}) {
       if (text->empty()) continue;
       auto d = config::parse_duration(*text);
       if (!d.ok()) {

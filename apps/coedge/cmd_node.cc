@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "data_paths.h"
 #include "process_support.h"
+#include "config/listen_address.h"
 #include "config/node_config_loader.h"
 #include "config/scenario_loader.h"
 #include "node/cluster/cluster_config.h"
@@ -34,9 +35,30 @@ struct NodeFlags {
   bool best_effort_frames = false;
   std::string crash_every, crash_for, crash_target = "worker", backoff_max;
   int metrics_port = -1;
+  std::string metrics_address, metrics_linger;  // empty: the config's (default 127.0.0.1, 0)
   int backend_threads = -1;
   bool json = false;  // the summary's JSON on stdout instead of the table
 };
+
+// --metrics-address and --metrics-linger over the config (either kind of node).
+Status apply_metrics_flags(const NodeFlags& f, config::NodeConfig& c) {
+  if (f.metrics_port > 65535) {
+    return Error{ErrorCode::kInvalidInput,
+                 "--metrics-port: must be a TCP port from 0 (off) to 65535, got " + std::to_string(f.metrics_port)};
+  }
+  if (!f.metrics_address.empty()) {
+    if (Status st = config::check_listen_address(f.metrics_address); !st.ok()) {
+      return Error{st.error().code, "--metrics-address: " + st.error().message};
+    }
+    c.metrics_address = f.metrics_address;
+  }
+  if (!f.metrics_linger.empty()) {
+    auto d = config::parse_duration(f.metrics_linger);
+    if (!d.ok()) return Error{d.error().code, "--metrics-linger: " + d.error().message};
+    c.metrics_linger = *d;
+  }
+  return Ok{};
+}
 
 // Applies the command line over the file, with the loader's rules for what isolation
 // allows (a worker executable, a rootfs or env need worker processes).
@@ -87,6 +109,7 @@ Result<config::NodeConfig> load_with_overrides(const NodeFlags& f) {
   if (!f.jobs.empty()) c.jobs_jsonl = absolute(f.jobs);
   if (!f.run_dir.empty()) c.run_dir = absolute(f.run_dir);
   if (f.metrics_port >= 0) c.metrics_port = f.metrics_port;
+  if (Status st = apply_metrics_flags(f, c); !st.ok()) return st.error();
   if (f.backend_threads >= 0) c.backend_threads = f.backend_threads;
   return config;
 }
@@ -121,6 +144,7 @@ Result<config::NodeConfig> cluster_config(const NodeFlags& f, Scenario& scenario
   }
   if (!f.jobs.empty()) config->jobs_jsonl = std::filesystem::absolute(f.jobs).string();
   if (f.metrics_port >= 0) config->metrics_port = f.metrics_port;
+  if (Status st = apply_metrics_flags(f, *config); !st.ok()) return st.error();
   return config;
 }
 
@@ -188,6 +212,12 @@ std::function<int()> add_node_command(CLI::App& app) {
                   "node measures its models at start");
   cmd->add_option("--metrics-port", flags->metrics_port, "override: Prometheus /metrics port (0: off; up to 65535)")
       ->check(cli::port(true));
+  cmd->add_option("--metrics-address", flags->metrics_address,
+                  "override: the address /metrics binds to (default 127.0.0.1, loopback only; "
+                  "0.0.0.0 to open it to the network; IPv4; docs/METRICS.md)");
+  cmd->add_option("--metrics-linger", flags->metrics_linger,
+                  "override: after the run, keep serving the final metrics this long (e.g. 5s), "
+                  "for a last scrape");
   cmd->add_option("--jobs", flags->jobs, "override: append one JSON line per job to this file, tagged with the run's id "
                   "(docs/schema/job-line.schema.json)");
   cmd->add_option("--run-dir", flags->run_dir, "override: the run's folder (results, logs, task folders, summary)");

@@ -164,12 +164,19 @@ Result<ClusterRunResult> run_cluster(const Scenario& scenario, const ClusterRunO
     return e;
   };
 
-  Status st = start("master",
-                    {options.coedge_exe, "master", "--scenario", options.scenario_file, "--dispatcher",
-                     options.dispatcher, "--duration", format_duration(duration), "--window", format_duration(window),
-                     "--wait-for-nodes", "240s", "--out", options.out_dir + "/master", "--domain", domain,
-                     "--dds-interface", (*network)->master_address()},
-                    (*network)->master_netns_path(), "");
+  // --metrics-port: every program serves on its own namespace's address.
+  auto metrics_args = [&](const std::string& address) {
+    return options.metrics_port > 0
+               ? std::vector<std::string>{"--metrics-port", std::to_string(options.metrics_port), "--metrics-address", address}
+               : std::vector<std::string>{};
+  };
+  std::vector<std::string> master_argv = {
+      options.coedge_exe, "master", "--scenario", options.scenario_file, "--dispatcher",
+      options.dispatcher, "--duration", format_duration(duration), "--window", format_duration(window),
+      "--wait-for-nodes", "240s", "--out", options.out_dir + "/master", "--domain", domain,
+      "--dds-interface", (*network)->master_address()};
+  for (std::string& a : metrics_args((*network)->master_address())) master_argv.push_back(std::move(a));
+  Status st = start("master", master_argv, (*network)->master_netns_path(), "");
   if (!st.ok()) return fail(st.error());
   std::vector<size_t> agent_of(scenario.nodes.size());
   for (NodeIndex k = 0; k < scenario.nodes.size(); ++k) {
@@ -183,6 +190,7 @@ Result<ClusterRunResult> run_cluster(const Scenario& scenario, const ClusterRunO
                                      "--backend-threads", "1"};
     for (NodeIndex j = 0; j < scenario.nodes.size(); ++j)
       if (j != k) argv.insert(argv.end(), {"--peer", scenario.nodes[j].name + "=" + (*network)->address(j)});
+    for (std::string& a : metrics_args((*network)->address(k))) argv.push_back(std::move(a));
     agent_of[k] = children.size();
     st = start("node-" + name, argv, (*network)->netns_path(k), limits[k]->procs_path());
     if (!st.ok()) return fail(st.error());

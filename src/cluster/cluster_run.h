@@ -45,6 +45,10 @@ struct ClusterRunOptions {
   std::vector<KillEvent> kills;
   std::string label;            // shown in progress lines, e.g. "CoEdge"
   bool progress = true;         // the "t / duration s" line every 20 s (apps: on a terminal or --progress)
+  // > 0: the master and every node serve /metrics on this port, each on its namespace's
+  // address (the master 10.77.0.254, node i 10.77.0.<i+1>), reachable from the namespaces
+  // (e.g. a Prometheus started with `ip netns exec <prefix>-master`), not from the host.
+  int metrics_port = 0;
   const std::atomic<bool>* stop = nullptr;
 };
 

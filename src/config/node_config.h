@@ -81,6 +81,11 @@ struct NodeConfig {
   Duration duration{};               // 0: run until SIGINT/SIGTERM
   Duration hang_timeout = std::chrono::seconds(3);  // a worker silent this long is killed
   int metrics_port = 0;              // Prometheus /metrics port; 0: off
+  // The address /metrics binds to (config/listen_address.h): loopback unless opened.
+  std::string metrics_address = "127.0.0.1";
+  // After the run, /metrics stays up this long (the final counters, for a last scrape);
+  // a stop signal ends it early. 0: the agent exits at once.
+  Duration metrics_linger{};
   std::string jobs_jsonl;            // per-job JSON lines file; empty: off
   // The node's models, with their profiles (name as in the config; timings from
   // `profiles`), and its tasks: TaskSpec.model indexes `models`, TaskSpec.source is 0

@@ -27,6 +27,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config/listen_address.h"
 #include "config/profile_reader.h"
 #include "config/scenario_loader.h"
 #include "config/yaml_reader.h"
@@ -41,7 +42,7 @@ constexpr std::string_view kTopKeys[] = {
     "node",   "scheduler", "isolation", "run_dir",      "backend", "profiles", "window",
     "duration", "hang_timeout", "metrics", "models", "sensors", "tasks", "profile_margin"};
 constexpr std::string_view kBackendKeys[] = {"name", "threads"};
-constexpr std::string_view kMetricsKeys[] = {"port", "jobs"};
+constexpr std::string_view kMetricsKeys[] = {"port", "address", "linger", "jobs"};
 constexpr std::string_view kModelKeys[] = {"name", "file", "labels"};
 constexpr std::string_view kSensorKeys[] = {"name",   "kind", "path",  "width",
                                             "height", "loop", "period", "phase"};
@@ -297,6 +298,16 @@ class NodeConfigParser {
         } else if (port) {
           config_.metrics_port = static_cast<int>(*port);
         }
+      } else if (f.key == "address") {
+        if (std::optional<std::string> address = read_text(f, problems_)) {
+          if (Status st = check_listen_address(*address); !st.ok()) {
+            problems_.add(f.mark(), f.path, st.error().message);
+          } else {
+            config_.metrics_address = *address;
+          }
+        }
+      } else if (f.key == "linger") {
+        if (auto d = read_nonnegative_duration(f, problems_)) config_.metrics_linger = *d;
       } else if (f.key == "jobs") {
         if (std::optional<std::string> file = read_name(f, problems_))
           config_.jobs_jsonl = absolute_path(*file).string();

@@ -156,7 +156,7 @@ class WireReader {
   bool top(const json& root, NodeConfig& c) {
     if (!object(root, "", {"format", "version", "name", "source_file", "scheduler", "isolation", "run_dir",
                            "backend", "backend_threads", "profiles", "window_us", "duration_us", "hang_timeout_us",
-                           "metrics_port", "jobs_jsonl", "models", "sensors", "tasks"})) {
+                           "metrics_port", "metrics_address", "metrics_linger_us", "jobs_jsonl", "models", "sensors", "tasks"})) {
       return false;
     }
     std::string scheduler, isolation;
@@ -168,6 +168,8 @@ class WireReader {
         !duration(root, "", "duration_us", false, c.duration) ||
         !duration(root, "", "hang_timeout_us", true, c.hang_timeout) ||
         !integer(root, "", "metrics_port", 0, 65535, c.metrics_port) ||
+        !text(root, "", "metrics_address", c.metrics_address, true) ||
+        !duration(root, "", "metrics_linger_us", false, c.metrics_linger) ||
         !text(root, "", "jobs_jsonl", c.jobs_jsonl)) {
       return false;
     }
@@ -358,6 +360,8 @@ std::string write_node_config_wire(const NodeConfig& c) {
                {"duration_us", c.duration.count()},
                {"hang_timeout_us", c.hang_timeout.count()},
                {"metrics_port", c.metrics_port},
+               {"metrics_address", c.metrics_address},
+               {"metrics_linger_us", c.metrics_linger.count()},
                {"jobs_jsonl", c.jobs_jsonl}};
   json models = json::array();
   for (size_t m = 0; m < c.models.size(); ++m) {

@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "master/master_core.h"
 #include "master/master_files.h"
+#include "master/master_metrics.h"
 
 namespace coedge::master {
 namespace {
@@ -23,6 +24,11 @@ void log(const std::string& text) { std::fprintf(stderr, "[master] %s\n", text.c
 }  // namespace
 
 int run_master(Scenario scenario, const MasterOptions& options) {
+  MasterMetrics metrics(scenario);
+  if (!options.metrics_listen.empty()) {
+    if (Status st = metrics.serve(options.metrics_listen); !st.ok()) return log("error: " + st.error().message), 1;
+    log("metrics on http://" + options.metrics_listen + "/metrics");
+  }
   auto domain = net::DdsDomain::create(options.dds);
   if (!domain.ok()) return log("error: " + domain.error().message), 1;
   auto plans = net::PlanWriter::create(**domain);
@@ -73,15 +79,30 @@ int run_master(Scenario scenario, const MasterOptions& options) {
     for (const net::Command& c : actions.commands)
       if (Status st = (*commands)->write(c); !st.ok()) log("command '" + c.command + "' not sent: " + st.error().message);
     for (const std::string& line : actions.logs) log(line);
+    for (const WindowRecord& w : actions.windows) {
+      for (size_t t = 0; t < w.report.tasks.size(); ++t) {
+        metrics.set_window_miss_ratio(static_cast<TaskIndex>(t), w.report.tasks[t].miss_rate());
+      }
+    }
+    metrics.update(core);
 
     if (actions.finished) {
       if (!actions.finished->ok()) return 1;  // the core logged why
       const MasterSummary& summary = actions.finished->value();
+      // The metrics first: once summary.json exists, /metrics says what it says.
+      metrics.finish(summary);
       std::fprintf(stdout, "\n%s", summary_table(summary).c_str());  // the result: stdout; the log: stderr
       std::fflush(stdout);
       if (!options.out_dir.empty()) {
         std::ofstream(options.out_dir + "/summary.json") << summary_json(summary) << "\n";
         log("results written to " + options.out_dir);
+      }
+      if (!options.metrics_listen.empty() && options.metrics_linger.count() > 0) {
+        log("metrics: serving the final counters for " + format_duration(options.metrics_linger));
+        const TimePoint until = clock.now() + options.metrics_linger;
+        while (clock.now() < until && !(options.stop != nullptr && options.stop->load())) {
+          std::this_thread::sleep_for(std::min<Duration>(kMaxSleep, until - clock.now()));
+        }
       }
       if (summary.totals.surplus > 0) {
         log("accounting error: nodes closed " + std::to_string(summary.totals.surplus) +

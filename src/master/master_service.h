@@ -17,6 +17,7 @@
 // what DDS delivered, the monotonic clock and CLOCK_REALTIME; the driver writes the plans
 // and commands, the files (master_files.h) and the log, and sleeps until the core's next
 // wake-up (at most 50 ms, to pick up new samples). Its epoch is its start (CLOCK_REALTIME).
+// With metrics_listen, it serves the core's state as Prometheus metrics (master_metrics.h).
 #pragma once
 
 #include <atomic>
@@ -38,6 +39,11 @@ struct MasterOptions {
   Duration wait_for_nodes = std::chrono::seconds(120);  // at start, for every node's first report
   Duration progress_every = std::chrono::seconds(10);
   std::string out_dir;         // summary.json, windows.jsonl, plans.jsonl; empty: none
+  // Prometheus /metrics (master_metrics.h) on this "host:port" (config::listen_spec),
+  // bound before DDS starts; empty: none. After the run the final counters stay served
+  // for metrics_linger (a stop signal ends the wait).
+  std::string metrics_listen;
+  Duration metrics_linger{};
   const std::atomic<bool>* stop = nullptr;
 };
 

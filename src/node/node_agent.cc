@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config/listen_address.h"
 #include "config/node_config_loader.h"
 #include "config/scenario_writer.h"
 #include "core/clock.h"
@@ -306,6 +307,11 @@ int count_open_fds() {
   return ec ? -1 : n;
 }
 
+// How often RUN_DIR/metrics.prom is rewritten during a run: node_exporter's textfile
+// collector reads it at each scrape (typically every 15 s or more), so a few seconds is
+// fresh enough, and the write costs one small file per interval.
+constexpr Duration kMetricsFileEvery = std::chrono::seconds(5);
+
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -350,6 +356,31 @@ int run_node_agent(const AgentOptions& options) {
     sources.emplace_back(s, std::move(*source));
   }
 
+  std::vector<std::string> task_names, model_names;
+  std::vector<MetricsTask> metrics_tasks;
+  for (const TaskSpec& t : config.tasks) {
+    task_names.push_back(t.name);
+    metrics_tasks.push_back({t.name, config.models[t.model].name, t.epsilon});
+  }
+  for (const auto& m : config.models) model_names.push_back(m.name);
+  NodeMetrics metrics(config.name, std::move(metrics_tasks), model_names);
+  // Bound before the models are profiled (minutes, without `profiles:`): a port in use
+  // fails at once. The series exist from the start, at zero (rate() needs that).
+  if (config.metrics_port > 0) {
+    const std::string listen = config::listen_spec(config.metrics_address, config.metrics_port);
+    if (Status st = metrics.serve(listen); !st.ok()) return fail(st.error().message);
+    log(config, "metrics on http://" + listen + "/metrics");
+  }
+  // RUN_DIR/metrics.prom, rewritten every kMetricsFileEvery and at the end, atomically
+  // (NodeMetrics::write_file): node_exporter's textfile collector can read it any time.
+  const std::string metrics_file = config.run_dir + "/metrics.prom";
+  bool metrics_file_failed = false;
+  auto write_metrics_file = [&] {
+    if (Status st = metrics.write_file(metrics_file); !st.ok() && !metrics_file_failed) {
+      log(config, "warning: " + st.error().message + " (said once; the run goes on)");
+      metrics_file_failed = true;
+    }
+  };
   std::error_code ec;
   std::filesystem::create_directories(config.run_dir, ec);
   if (ec) return fail("cannot create run_dir " + config.run_dir + ": " + ec.message());
@@ -358,16 +389,6 @@ int run_node_agent(const AgentOptions& options) {
   if (!measured_profiles.ok()) return fail(measured_profiles.error().message);
   const Scenario scenario = node_scenario(config);
 
-  std::vector<std::string> task_names, model_names;
-  for (const TaskSpec& t : config.tasks) task_names.push_back(t.name);
-  for (const auto& m : config.models) model_names.push_back(m.name);
-  NodeMetrics metrics(config.name, task_names, model_names);
-  if (config.metrics_port > 0) {
-    if (Status st = metrics.serve("0.0.0.0:" + std::to_string(config.metrics_port)); !st.ok()) {
-      return fail(st.error().message);
-    }
-    log(config, "metrics on http://0.0.0.0:" + std::to_string(config.metrics_port) + "/metrics");
-  }
   MonotonicClock clock;
   const TimePoint epoch = clock.now();
   // Opened once the run has started (below); declared first, so that it outlives every
@@ -495,6 +516,7 @@ int run_node_agent(const AgentOptions& options) {
     loop_config.longest_deadline = std::max(loop_config.longest_deadline, t.deadline);
   }
   AgentLoop loop(loop_config, start);
+  TimePoint next_metrics_file = start;
   int crashes_injected = 0;
   const int fds_at_start = count_open_fds();
   const PipelineHealth health_at_start = pipeline->health();
@@ -527,6 +549,10 @@ int run_node_agent(const AgentOptions& options) {
           pipeline->inject_crash(options.crash_server ? CrashTarget::kServer : CrashTarget::kWorker) ? 1 : 0;
     }
     if (act.progress_line) progress_line(now);
+    if (now >= next_metrics_file) {
+      write_metrics_file();
+      next_metrics_file = now + kMetricsFileEvery;
+    }
     if (act.stop_sources) {
       // Stop releasing; the core then lets the jobs in flight finish.
       log(config, "stopping: no new frames; finishing the jobs in flight");
@@ -643,10 +669,19 @@ int run_node_agent(const AgentOptions& options) {
   const std::string summary_path =
       options.summary_json.empty() ? config.run_dir + "/summary.json" : options.summary_json;
   std::ofstream(summary_path) << summary.dump(2) << "\n";
-  std::ofstream(config.run_dir + "/metrics.prom") << metrics.text();
+  write_metrics_file();
   log(config, "summary written to " + summary_path);
   pipeline->release_shared_memory();
   if (table != nullptr) std::fflush(table);
+  if (config.metrics_port > 0 && config.metrics_linger.count() > 0) {
+    // The final counters stay on /metrics for a last scrape (docs/METRICS.md); a stop
+    // signal ends the wait.
+    log(config, "metrics: serving the final counters for " + format_duration(config.metrics_linger));
+    const TimePoint until = clock.now() + config.metrics_linger;
+    while (clock.now() < until && !(options.stop != nullptr && options.stop->load())) {
+      std::this_thread::sleep_for(std::min<Duration>(std::chrono::milliseconds(50), until - clock.now()));
+    }
+  }
   if (all.closed() != all.released) {
     (void)fail("accounting mismatch: released " + std::to_string(all.released) + ", closed " +
                std::to_string(all.closed()));

@@ -21,6 +21,8 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "core/build_info.h"
+
 namespace coedge::node {
 namespace {
 
@@ -64,28 +66,45 @@ void append_time(std::string& out, std::string_view key, TimePoint t, bool reach
 
 }  // namespace
 
-NodeMetrics::NodeMetrics(std::string node, std::vector<std::string> tasks,
+NodeMetrics::NodeMetrics(std::string node, std::vector<MetricsTask> tasks,
                          std::vector<std::string> models)
     : node_(std::move(node)),
       tasks_(std::move(tasks)),
       models_(std::move(models)),
       registry_(std::make_shared<prometheus::Registry>()) {
   const prometheus::Labels node_label = {{"node", node_}};
+  // Info metrics (value 1, facts in labels): join them in queries with `* on(...)
+  // group_left(...)`, e.g. a task's model onto its latency.
+  const BuildInfo build = build_info();
+  prometheus::BuildGauge()
+      .Name("coedge_build_info")
+      .Help("The CoEdge build this process runs (value 1; version and git revision in labels)")
+      .Labels(node_label)
+      .Register(*registry_)
+      .Add({{"version", std::string(build.version)}, {"revision", std::string(build.revision)}})
+      .Set(1);
+  auto& task_info = prometheus::BuildGauge()
+                        .Name("coedge_task_info")
+                        .Help("A task of this node (value 1) and the model that runs it")
+                        .Labels(node_label)
+                        .Register(*registry_);
+  auto& miss_target = prometheus::BuildGauge()
+                          .Name("coedge_task_miss_ratio_target")
+                          .Help("The task's tolerable miss ratio (its epsilon): the highest "
+                                "fraction of jobs that may miss their deadline")
+                          .Labels(node_label)
+                          .Register(*registry_);
   auto& released = prometheus::BuildCounter()
                        .Name("coedge_jobs_released_total")
                        .Help("Jobs (frames of a task) released to the node")
                        .Labels(node_label)
                        .Register(*registry_);
-  auto& finished = prometheus::BuildCounter()
-                       .Name("coedge_jobs_finished_total")
-                       .Help("Jobs finished, by outcome: met or overdue deadline, or dropped")
-                       .Labels(node_label)
-                       .Register(*registry_);
-  dropped_family_ = &prometheus::BuildCounter()
-                         .Name("coedge_jobs_dropped_total")
-                         .Help("Jobs dropped, by reason")
-                         .Labels(node_label)
-                         .Register(*registry_);
+  finished_family_ = &prometheus::BuildCounter()
+                          .Name("coedge_jobs_finished_total")
+                          .Help("Jobs closed, by outcome: met or overdue deadline, or dropped "
+                                "(dropped ones by reason); every released job is counted once")
+                          .Labels(node_label)
+                          .Register(*registry_);
   auto& latency = prometheus::BuildHistogram()
                       .Name("coedge_job_latency_seconds")
                       .Help("End-to-end latency (end - release) of jobs that finished (met "
@@ -99,19 +118,19 @@ NodeMetrics::NodeMetrics(std::string node, std::vector<std::string> tasks,
                           "post-processing")
                     .Labels(node_label)
                     .Register(*registry_);
-  auto& miss_rate = prometheus::BuildGauge()
-                        .Name("coedge_task_miss_rate")
-                        .Help("Fraction of a task's jobs that missed their deadline over the "
-                              "rolling window")
-                        .Labels(node_label)
-                        .Register(*registry_);
+  auto& miss_ratio = prometheus::BuildGauge()
+                         .Name("coedge_task_miss_ratio")
+                         .Help("Fraction of a task's jobs that missed their deadline (overdue "
+                               "or dropped) over the node's rolling window")
+                         .Labels(node_label)
+                         .Register(*registry_);
   restarts_family_ = &prometheus::BuildCounter()
                           .Name("coedge_worker_restarts_total")
                           .Help("Restarts of a task's pre- or post-processing worker")
                           .Labels(node_label)
                           .Register(*registry_);
   auto& batch_size = prometheus::BuildHistogram()
-                         .Name("coedge_batch_size")
+                         .Name("coedge_batch_size_jobs")
                          .Help("Jobs per inference batch")
                          .Labels(node_label)
                          .Register(*registry_);
@@ -145,22 +164,26 @@ NodeMetrics::NodeMetrics(std::string node, std::vector<std::string> tasks,
                               .Register(*registry_);
 
   server_restarts_ = &server_restarts.Add({});
-  for (const std::string& name : tasks_) {
+  for (const MetricsTask& t : tasks_) {
+    const std::string& name = t.name;
+    task_info.Add({{"task", name}, {"model", t.model}}).Set(1);
+    miss_target.Add({{"task", name}}).Set(t.epsilon);
     TaskSeries s;
     s.released = &released.Add({{"task", name}});
-    s.met = &finished.Add({{"task", name}, {"outcome", "met"}});
-    s.overdue = &finished.Add({{"task", name}, {"outcome", "overdue"}});
-    s.dropped = &finished.Add({{"task", name}, {"outcome", "dropped"}});
+    s.met = &finished_family_->Add({{"task", name}, {"outcome", "met"}});
+    s.overdue = &finished_family_->Add({{"task", name}, {"outcome", "overdue"}});
     for (size_t r = 1; r < kReasons; ++r) {  // kNone is not a reason to drop: on demand only
-      s.drop_reason[r] = &dropped_family_->Add(
-          {{"task", name}, {"reason", std::string(to_string(static_cast<DropCause>(r)))}});
+      s.dropped[r] = &finished_family_->Add(
+          {{"task", name},
+           {"outcome", "dropped"},
+           {"reason", std::string(to_string(static_cast<DropCause>(r)))}});
     }
     s.latency = &latency.Add({{"task", name}}, seconds_buckets());
     s.pre = &stage.Add({{"task", name}, {"stage", "pre"}}, seconds_buckets());
     s.queue = &stage.Add({{"task", name}, {"stage", "queue"}}, seconds_buckets());
     s.inference = &stage.Add({{"task", name}, {"stage", "inference"}}, seconds_buckets());
     s.post = &stage.Add({{"task", name}, {"stage", "post"}}, seconds_buckets());
-    s.miss_rate = &miss_rate.Add({{"task", name}});
+    s.miss_rate = &miss_ratio.Add({{"task", name}});
     s.pre_restarts = &restarts_family_->Add({{"task", name}, {"role", "pre"}});
     s.post_restarts = &restarts_family_->Add({{"task", name}, {"role", "post"}});
     task_series_.push_back(s);
@@ -199,7 +222,7 @@ Status NodeMetrics::serve(const std::string& address) {
     // civetweb only says it could not start; in practice the cause is the address.
     return Error{ErrorCode::kIo,
                  "metrics: cannot serve /metrics on '" + address + "': " + e.what() +
-                     " (is the port already in use, or the address not \"host:port\"?)"};
+                     " (is the port in use, or the address not one of this machine's?)"};
   }
   return Ok{};
 }
@@ -230,13 +253,14 @@ void NodeMetrics::on_finished(const JobRecord& job) {
     case JobOutcome::kMet: s.met->Increment(); break;
     case JobOutcome::kOverdue: s.overdue->Increment(); break;
     case JobOutcome::kDropped: {
-      s.dropped->Increment();
       const auto r = static_cast<size_t>(job.reason);
       COEDGE_CHECK(r < kReasons);
-      if (s.drop_reason[r] != nullptr) {
-        s.drop_reason[r]->Increment();
+      if (s.dropped[r] != nullptr) {
+        s.dropped[r]->Increment();
       } else {  // a drop without a reason: still counted, under reason="none"
-        dropped_family_->Add({{"task", tasks_[job.task]}, {"reason", "none"}}).Increment();
+        finished_family_
+            ->Add({{"task", tasks_[job.task].name}, {"outcome", "dropped"}, {"reason", "none"}})
+            .Increment();
       }
       break;
     }
@@ -267,7 +291,7 @@ void NodeMetrics::set_queue_length(uint32_t m, size_t jobs) {
   model(m).queue->Set(static_cast<double>(jobs));
 }
 
-void NodeMetrics::set_window_miss_rate(uint32_t t, double rate) { task(t).miss_rate->Set(rate); }
+void NodeMetrics::set_window_miss_rate(uint32_t t, double ratio) { task(t).miss_rate->Set(ratio); }
 
 void NodeMetrics::on_worker_restart(uint32_t t, std::string_view role) {
   const TaskSeries& s = task(t);
@@ -276,7 +300,7 @@ void NodeMetrics::on_worker_restart(uint32_t t, std::string_view role) {
   } else if (role == "post") {
     s.post_restarts->Increment();
   } else {  // not expected, but a restart is worth counting under whatever role it had
-    restarts_family_->Add({{"task", tasks_[t]}, {"role", std::string(role)}}).Increment();
+    restarts_family_->Add({{"task", tasks_[t].name}, {"role", std::string(role)}}).Increment();
   }
 }
 
@@ -284,6 +308,40 @@ void NodeMetrics::on_server_restart() { server_restarts_->Increment(); }
 
 std::string NodeMetrics::text() const {
   return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+Status NodeMetrics::write_file(const std::string& path) const {
+  const std::string text = this->text();
+  // Same folder (rename is atomic only within one file system); the pid keeps two agents
+  // that share a run_dir by mistake from renaming each other's half-written file.
+  const std::string temp = path + ".tmp-" + std::to_string(::getpid());
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Error{ErrorCode::kIo, "metrics file " + temp + ": cannot create: " + std::strerror(errno)};
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const std::string why = n < 0 ? std::strerror(errno) : "short write";
+      ::close(fd);
+      ::unlink(temp.c_str());
+      return Error{ErrorCode::kIo, "metrics file " + temp + ": cannot write: " + why};
+    }
+    done += static_cast<size_t>(n);
+  }
+  // No fsync: the file is a snapshot rewritten every few seconds; after a crash of the
+  // machine, an older or empty one costs nothing that the next write does not restore.
+  if (::close(fd) != 0) {
+    const std::string why = std::strerror(errno);
+    ::unlink(temp.c_str());
+    return Error{ErrorCode::kIo, "metrics file " + temp + ": cannot write: " + why};
+  }
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    ::unlink(temp.c_str());
+    return Error{ErrorCode::kIo, "metrics file: cannot rename " + temp + " to " + path + ": " + why};
+  }
+  return Ok{};
 }
 
 std::string job_json(const JobRecord& job, std::string_view node, std::string_view task) {

@@ -1,8 +1,14 @@
 // The node agent's metrics, in two forms. NodeMetrics keeps Prometheus series (counters,
 // gauges, histograms; base unit seconds, label node on every series, task or model where
-// it applies) and can serve them on /metrics or render them as exposition text. JobLog
-// writes one JSON object per finished job, for offline analysis with the same timestamps
-// the runtime used.
+// it applies; every name and label is listed in docs/METRICS.md) and can serve them on
+// /metrics, render them as exposition text, or write them to a file atomically (for
+// node_exporter's textfile collector). JobLog writes one JSON object per finished job,
+// for offline analysis with the same timestamps the runtime used.
+//
+// Every closed job is counted once, in coedge_jobs_finished_total{task,outcome[,reason]}:
+// met and overdue series have no reason label, dropped ones carry the drop cause. There is
+// no separate dropped counter: it would be the same jobs counted twice (the sum of one
+// over its reasons always equal to the other), two sources of one truth.
 //
 // Thread-safety: both classes may be called from any thread. prometheus-cpp metrics are
 // internally synchronized; the few members of our own (the exposer, the log file) are
@@ -36,10 +42,17 @@ class Family;
 
 namespace coedge::node {
 
+// A task as its info series name it: its model and its tolerable miss ratio ε.
+struct MetricsTask {
+  std::string name;
+  std::string model;
+  double epsilon = 0;
+};
+
 class NodeMetrics {
  public:
   // `tasks` and `models` name the indices later passed to the event methods.
-  NodeMetrics(std::string node, std::vector<std::string> tasks, std::vector<std::string> models);
+  NodeMetrics(std::string node, std::vector<MetricsTask> tasks, std::vector<std::string> models);
   ~NodeMetrics();
   NodeMetrics(const NodeMetrics&) = delete;
   NodeMetrics& operator=(const NodeMetrics&) = delete;
@@ -49,6 +62,11 @@ class NodeMetrics {
   Status serve(const std::string& address);
   // The port actually bound by serve(), 0 if not serving.
   int port() const;
+  // Writes text() to `path` atomically: into a temporary file in the same folder (named
+  // so that node_exporter's textfile collector, which reads *.prom only, skips it), then
+  // renamed over `path`. A reader sees the previous file or the new one, never half a
+  // file. Errors name the file and the system's reason.
+  Status write_file(const std::string& path) const;
 
   void on_released(uint32_t task);
   // `job.outcome` must not be kOpen. Counts the outcome (and the drop reason), observes
@@ -65,7 +83,8 @@ class NodeMetrics {
   void set_profile_ratio(uint32_t model, double ratio);
   void on_profile_warning(uint32_t model);
   void set_queue_length(uint32_t model, size_t jobs);
-  void set_window_miss_rate(uint32_t task, double rate);
+  // The task's miss ratio over the rolling window (coedge_task_miss_ratio).
+  void set_window_miss_rate(uint32_t task, double ratio);
   void on_worker_restart(uint32_t task, std::string_view role);  // role "pre" or "post"
   void on_server_restart();
 
@@ -78,8 +97,7 @@ class NodeMetrics {
     prometheus::Counter* released = nullptr;
     prometheus::Counter* met = nullptr;
     prometheus::Counter* overdue = nullptr;
-    prometheus::Counter* dropped = nullptr;
-    std::array<prometheus::Counter*, kReasons> drop_reason{};  // [kNone] made on demand
+    std::array<prometheus::Counter*, kReasons> dropped{};  // by reason; [kNone] made on demand
     prometheus::Histogram* latency = nullptr;
     prometheus::Histogram* pre = nullptr;
     prometheus::Histogram* queue = nullptr;
@@ -101,10 +119,10 @@ class NodeMetrics {
   const ModelSeries& model(uint32_t index) const;
 
   std::string node_;
-  std::vector<std::string> tasks_;
+  std::vector<MetricsTask> tasks_;
   std::vector<std::string> models_;
   std::shared_ptr<prometheus::Registry> registry_;
-  prometheus::Family<prometheus::Counter>* dropped_family_ = nullptr;
+  prometheus::Family<prometheus::Counter>* finished_family_ = nullptr;
   prometheus::Family<prometheus::Counter>* restarts_family_ = nullptr;
   std::vector<TaskSeries> task_series_;
   std::vector<ModelSeries> model_series_;

@@ -32,7 +32,7 @@ const std::string kBase =
     "window: 5s\n"                                                                //  7
     "duration: 60s\n"                                                             //  8
     "hang_timeout: 2s\n"                                                          //  9
-    "metrics: {port: 9464, jobs: /tmp/jobs.jsonl}\n"                              // 10
+    "metrics: {port: 9464, address: 0.0.0.0, linger: 3s, jobs: /tmp/jobs.jsonl}\n" // 10
     "models:\n"                                                                   // 11
     "  - {name: m1, file: m1.onnx}\n"                                             // 12
     "  - {name: m2, file: sub/../sub/m2.onnx}\n"                                  // 13
@@ -139,6 +139,8 @@ TEST_F(NodeConfigTest, FullFileReadsEveryField) {
   EXPECT_EQ(c.duration, 60s);
   EXPECT_EQ(c.hang_timeout, 2s);
   EXPECT_EQ(c.metrics_port, 9464);
+  EXPECT_EQ(c.metrics_address, "0.0.0.0");
+  EXPECT_EQ(c.metrics_linger, 3s);
   EXPECT_EQ(c.jobs_jsonl, "/tmp/jobs.jsonl");
 
   // Models are ModelProfiles, their profiles taken from the profile set at load.
@@ -219,6 +221,8 @@ TEST_F(NodeConfigTest, Defaults) {
   EXPECT_EQ(c.duration, 0us);
   EXPECT_EQ(c.hang_timeout, 3s);
   EXPECT_EQ(c.metrics_port, 0);
+  EXPECT_EQ(c.metrics_address, "127.0.0.1");  // loopback unless opened
+  EXPECT_EQ(c.metrics_linger, 0us);
   EXPECT_EQ(c.jobs_jsonl, "");
   ASSERT_EQ(c.sensors.size(), 1u);
   EXPECT_EQ(c.sensors[0].width, 1280);
@@ -484,6 +488,13 @@ TEST_F(NodeConfigTest, Errors) {
        "must be a TCP port from 0 (off) to 65535, got '70000'"},
       {10, 10, "metrics: {port: -1}", 10, "metrics.port", "must be a TCP port"},
       {10, 10, "metrics: 9464", 10, "metrics", "expected a map"},
+      {10, 10, "metrics: {port: 9464, address: localhost}", 10, "metrics.address",
+       "'localhost' is not an IP address to bind to; give 127.0.0.1"},
+      {10, 10, "metrics: {port: 9464, address: 10.0.0.256}", 10, "metrics.address",
+       "is not an IP address"},
+      {10, 10, "metrics: {port: 9464, address: '::'}", 10, "metrics.address",
+       "'::' is an IPv6 address; the metrics endpoint binds IPv4 only"},
+      {10, 10, "metrics: {linger: -1s}", 10, "metrics.linger", "must not be negative"},
   };
   for (const ErrorCase& c : cases) {
     SCOPED_TRACE("lines " + std::to_string(c.first) + "-" + std::to_string(c.last) + " -> " +

@@ -134,6 +134,8 @@ NodeConfig full_config() {
   c.duration = 90s;
   c.hang_timeout = 2500ms;
   c.metrics_port = 9464;
+  c.metrics_address = "0.0.0.0";
+  c.metrics_linger = 4s;
   c.jobs_jsonl = "/tmp/jobs.jsonl";
   ModelProfile m;
   m.name = "yolo";
@@ -201,6 +203,8 @@ TEST(NodeConfigWire, ReadsBackExactly) {
   EXPECT_EQ(back->duration, c.duration);
   EXPECT_EQ(back->hang_timeout, c.hang_timeout);
   EXPECT_EQ(back->metrics_port, c.metrics_port);
+  EXPECT_EQ(back->metrics_address, c.metrics_address);
+  EXPECT_EQ(back->metrics_linger, c.metrics_linger);
   EXPECT_EQ(back->jobs_jsonl, c.jobs_jsonl);
   EXPECT_EQ(back->models, c.models);
   EXPECT_EQ(back->model_files, c.model_files);

@@ -2,6 +2,8 @@
 // HTTP on an ephemeral port), job_json (round trip through nlohmann::json) and JobLog.
 #include "node/core/metrics.h"
 
+#include "core/build_info.h"
+
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -105,7 +107,7 @@ JobRecord full_job(uint64_t id, uint32_t task, double release_ms, double latency
 
 class MetricsTest : public ::testing::Test {
  protected:
-  node::NodeMetrics metrics_{"edge1", {"det", "cls"}, {"yolo"}};
+  node::NodeMetrics metrics_{"edge1", {{"det", "yolo", 0.05}, {"cls", "yolo", 0.1}}, {"yolo"}};
 };
 
 TEST_F(MetricsTest, FreshMetricsExportEveryKnownSeriesAtZeroWithHelp) {
@@ -113,15 +115,34 @@ TEST_F(MetricsTest, FreshMetricsExportEveryKnownSeriesAtZeroWithHelp) {
   const auto samples = parse(text);
   EXPECT_EQ(value(samples, "coedge_jobs_released_total", {{"task", "det"}}), 0);
   EXPECT_EQ(value(samples, "coedge_jobs_finished_total", {{"task", "cls"}, {"outcome", "met"}}), 0);
-  EXPECT_EQ(value(samples, "coedge_jobs_dropped_total", {{"task", "cls"}, {"reason", "overload"}}), 0);
+  EXPECT_EQ(value(samples, "coedge_jobs_finished_total",
+                  {{"task", "cls"}, {"outcome", "dropped"}, {"reason", "overload"}}),
+            0);
+  // Info metrics: the build, each task with its model, and each task's ε.
+  const BuildInfo build = build_info();
+  EXPECT_EQ(value(samples, "coedge_build_info",
+                  {{"version", std::string(build.version)}, {"revision", std::string(build.revision)}}),
+            1);
+  EXPECT_EQ(value(samples, "coedge_task_info", {{"task", "det"}, {"model", "yolo"}}), 1);
+  EXPECT_EQ(value(samples, "coedge_task_miss_ratio_target", {{"task", "det"}}), 0.05);
+  EXPECT_EQ(value(samples, "coedge_task_miss_ratio_target", {{"task", "cls"}}), 0.1);
+  // One family counts every closed job: no separate dropped counter, no finished series
+  // for "dropped" without its reason.
+  EXPECT_EQ(text.find("coedge_jobs_dropped_total"), std::string::npos);
+  for (const Sample& s : samples) {
+    if (s.name != "coedge_jobs_finished_total") continue;
+    EXPECT_EQ(s.labels.count("reason"), s.labels.at("outcome") == "dropped" ? 1u : 0u);
+  }
   EXPECT_EQ(value(samples, "coedge_queue_jobs", {{"model", "yolo"}}), 0);
   EXPECT_EQ(value(samples, "coedge_server_restarts_total", {}), 0);
   EXPECT_EQ(value(samples, "coedge_worker_restarts_total", {{"task", "det"}, {"role", "post"}}), 0);
   for (const char* family :
-       {"coedge_jobs_released_total", "coedge_jobs_finished_total", "coedge_jobs_dropped_total",
-        "coedge_job_latency_seconds", "coedge_job_stage_seconds", "coedge_batch_size",
-        "coedge_inference_seconds", "coedge_queue_jobs", "coedge_task_miss_rate",
-        "coedge_worker_restarts_total", "coedge_server_restarts_total"}) {
+       {"coedge_jobs_released_total", "coedge_jobs_finished_total", "coedge_build_info",
+        "coedge_task_info", "coedge_task_miss_ratio_target", "coedge_job_latency_seconds",
+        "coedge_job_stage_seconds", "coedge_batch_size_jobs", "coedge_inference_seconds",
+        "coedge_queue_jobs", "coedge_task_miss_ratio", "coedge_worker_restarts_total",
+        "coedge_server_restarts_total", "coedge_model_profile_ratio",
+        "coedge_profile_warnings_total"}) {
     EXPECT_NE(text.find(std::string("\n# HELP ") + family + " "), std::string::npos) << family;
   }
   EXPECT_NE(text.find("# TYPE coedge_job_latency_seconds histogram"), std::string::npos);
@@ -160,12 +181,20 @@ TEST_F(MetricsTest, CountsOutcomesReasonsAndOnlyTheStagesReached) {
   EXPECT_EQ(value(s, "coedge_jobs_released_total", {{"task", "cls"}}), 1);
   EXPECT_EQ(value(s, "coedge_jobs_finished_total", {{"task", "det"}, {"outcome", "met"}}), 1);
   EXPECT_EQ(value(s, "coedge_jobs_finished_total", {{"task", "det"}, {"outcome", "overdue"}}), 1);
-  EXPECT_EQ(value(s, "coedge_jobs_finished_total", {{"task", "det"}, {"outcome", "dropped"}}), 1);
-  EXPECT_EQ(value(s, "coedge_jobs_finished_total", {{"task", "cls"}, {"outcome", "dropped"}}), 1);
   EXPECT_EQ(value(s, "coedge_jobs_finished_total", {{"task", "cls"}, {"outcome", "met"}}), 0);
-  EXPECT_EQ(value(s, "coedge_jobs_dropped_total", {{"task", "det"}, {"reason", "scheduler"}}), 1);
-  EXPECT_EQ(value(s, "coedge_jobs_dropped_total", {{"task", "det"}, {"reason", "bad_frame"}}), 0);
-  EXPECT_EQ(value(s, "coedge_jobs_dropped_total", {{"task", "cls"}, {"reason", "bad_frame"}}), 1);
+  auto dropped = [&](const char* task, const char* reason) {
+    return value(s, "coedge_jobs_finished_total", {{"task", task}, {"outcome", "dropped"}, {"reason", reason}});
+  };
+  EXPECT_EQ(dropped("det", "scheduler"), 1);
+  EXPECT_EQ(dropped("det", "bad_frame"), 0);
+  EXPECT_EQ(dropped("cls", "bad_frame"), 1);
+  // Summed over outcomes and reasons, each task's series count each closed job once.
+  std::map<std::string, double> closed;
+  for (const Sample& x : s) {
+    if (x.name == "coedge_jobs_finished_total") closed[x.labels.at("task")] += x.value;
+  }
+  EXPECT_EQ(closed["det"], 3);
+  EXPECT_EQ(closed["cls"], 1);
 
   // End-to-end latency: the met and the overdue job, not the dropped ones.
   const Labels det = {{"task", "det"}};
@@ -207,17 +236,17 @@ TEST_F(MetricsTest, BatchesQueuesMissRatesAndRestarts) {
 
   const auto s = parse(metrics_.text());
   const Labels yolo = {{"model", "yolo"}};
-  EXPECT_EQ(value(s, "coedge_batch_size_count", yolo), 2);
-  EXPECT_EQ(value(s, "coedge_batch_size_sum", yolo), 4);
-  EXPECT_EQ(value(s, "coedge_batch_size_bucket", yolo, 1), 1);
-  EXPECT_EQ(value(s, "coedge_batch_size_bucket", yolo, 2), 1);
-  EXPECT_EQ(value(s, "coedge_batch_size_bucket", yolo, 3), 2);
-  EXPECT_EQ(value(s, "coedge_batch_size_bucket", yolo, 10), 2);
+  EXPECT_EQ(value(s, "coedge_batch_size_jobs_count", yolo), 2);
+  EXPECT_EQ(value(s, "coedge_batch_size_jobs_sum", yolo), 4);
+  EXPECT_EQ(value(s, "coedge_batch_size_jobs_bucket", yolo, 1), 1);
+  EXPECT_EQ(value(s, "coedge_batch_size_jobs_bucket", yolo, 2), 1);
+  EXPECT_EQ(value(s, "coedge_batch_size_jobs_bucket", yolo, 3), 2);
+  EXPECT_EQ(value(s, "coedge_batch_size_jobs_bucket", yolo, 10), 2);
   EXPECT_EQ(value(s, "coedge_inference_seconds_count", yolo), 2);
   EXPECT_NEAR(value(s, "coedge_inference_seconds_sum", yolo), 0.012, 1e-9);
   EXPECT_EQ(value(s, "coedge_queue_jobs", yolo), 2);
-  EXPECT_EQ(value(s, "coedge_task_miss_rate", {{"task", "det"}}), 0.25);
-  EXPECT_EQ(value(s, "coedge_task_miss_rate", {{"task", "cls"}}), 0);
+  EXPECT_EQ(value(s, "coedge_task_miss_ratio", {{"task", "det"}}), 0.25);
+  EXPECT_EQ(value(s, "coedge_task_miss_ratio", {{"task", "cls"}}), 0);
   EXPECT_EQ(value(s, "coedge_worker_restarts_total", {{"task", "det"}, {"role", "pre"}}), 1);
   EXPECT_EQ(value(s, "coedge_worker_restarts_total", {{"task", "det"}, {"role", "post"}}), 0);
   EXPECT_EQ(value(s, "coedge_worker_restarts_total", {{"task", "cls"}, {"role", "post"}}), 2);
@@ -265,7 +294,7 @@ TEST_F(MetricsTest, ConcurrentEventsAreAllCounted) {
 
 TEST(MetricsDeathTest, UnknownTaskOrOpenJobIsABug) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  node::NodeMetrics m("edge1", {"det"}, {});
+  node::NodeMetrics m("edge1", {{"det", "yolo", 0.1}}, {});
   EXPECT_DEATH(m.on_released(1), "index < task_series_.size");
   EXPECT_DEATH(m.on_finished(node::JobRecord{}), "kOpen");
 }
@@ -292,7 +321,7 @@ std::string http_get(int port) {
 }
 
 TEST(MetricsServeTest, ServesOnAnEphemeralPortAndReportsAPortInUse) {
-  node::NodeMetrics metrics("edge1", {"det"}, {"yolo"});
+  node::NodeMetrics metrics("edge1", {{"det", "yolo", 0.1}}, {"yolo"});
   EXPECT_EQ(metrics.port(), 0);
   const Status served = metrics.serve("127.0.0.1:0");
   ASSERT_TRUE(served.ok()) << served.error().message;
@@ -317,6 +346,36 @@ TEST(MetricsServeTest, ServesOnAnEphemeralPortAndReportsAPortInUse) {
   const Status again = metrics.serve("127.0.0.1:0");
   ASSERT_FALSE(again.ok());
   EXPECT_NE(again.error().message.find("already serving"), std::string::npos);
+}
+
+TEST(MetricsFileTest, WritesTheExpositionAtomicallyAndReplacesTheLastOne) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("coedge-metrics-file-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "metrics.prom").string();
+  node::NodeMetrics metrics("edge1", {{"det", "yolo", 0.1}}, {"yolo"});
+  auto read = [&] {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  ASSERT_TRUE(metrics.write_file(path).ok());
+  EXPECT_EQ(read(), metrics.text());
+  metrics.on_released(0);
+  const Status again = metrics.write_file(path);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(read(), metrics.text());
+  EXPECT_NE(read().find("coedge_jobs_released_total{node=\"edge1\",task=\"det\"} 1"), std::string::npos);
+  // Only the file itself is left: the temporary one was renamed over it.
+  int files = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++files;
+  EXPECT_EQ(files, 1);
+  // A folder that does not exist: an error naming the file, nothing written.
+  const Status missing = metrics.write_file((dir / "no" / "metrics.prom").string());
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find((dir / "no" / "metrics.prom").string()), std::string::npos)
+      << missing.error().message;
+  std::filesystem::remove_all(dir);
 }
 
 TEST(JobJsonTest, RoundTripsWithNullForStagesNotReached) {

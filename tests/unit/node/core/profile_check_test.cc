@@ -176,7 +176,7 @@ TEST(ProfileCheckFeed, ABatchWhoseJobsHaveAllClosedIsStillObserved) {
   config.name = "n";
   config.window = seconds(10);
   config.tasks = scenario.tasks;
-  NodeMetrics metrics("n", {"t"}, {"a"});
+  NodeMetrics metrics("n", {{"t", "a", 0.1}}, {"a"});
   std::vector<std::pair<int, Duration>> seen;
   metrics.set_batch_observer([&seen](uint32_t, int b, Duration d) { seen.emplace_back(b, d); });
   const TimePoint t0{};
