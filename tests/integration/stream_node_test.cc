@@ -296,6 +296,17 @@ TEST_F(StreamNodeTest, StallsReleasesNothingReconnectsAndAccountsEveryJob) {
   }
   EXPECT_GT(before, 0u) << "jobs before the outage";
   EXPECT_GT(after, 0u) << "jobs after the reconnection";
+  // The lines follow their schemas (a stream's frame fills index, stamp_ns, capture_utc).
+  const std::string validate = "/usr/bin/python3 " COEDGE_SOURCE_DIR "/tests/integration/validate_lines.py " COEDGE_SOURCE_DIR
+                               "/docs/schema/job-line.schema.json '" + jobs_file.string() + "' >'" +
+                               (dir_ / "validate.txt").string() + "' 2>&1";
+  EXPECT_EQ(std::system(validate.c_str()), 0) << read_text(dir_ / "validate.txt");
+  const std::string validate_results = "/usr/bin/python3 " COEDGE_SOURCE_DIR "/tests/integration/validate_lines.py "
+                                       COEDGE_SOURCE_DIR "/docs/schema/result-line.schema.json '" +
+                                       (dir_ / "run/results/a.jsonl").string() + "' >'" +
+                                       (dir_ / "validate.txt").string() + "' 2>&1";
+  EXPECT_EQ(std::system(validate_results.c_str()), 0) << read_text(dir_ / "validate.txt");
+
   // Within a task, later releases have later frames (the newest, handed out once). Job
   // lines are written as jobs close: sorted by release here.
   std::sort(jobs.begin(), jobs.end(),

@@ -615,6 +615,10 @@ TEST(NodeConfigExamples, EveryExampleLoads) {
   ASSERT_EQ(folder->tasks.size(), 2u);
   EXPECT_EQ(folder->tasks[1].name, "detect.2");
   EXPECT_EQ(folder->sensors[0].kind, config::SensorKind::kFolder);
+  Result<config::NodeConfig> stream = load_example(examples / "stream-camera.yaml");
+  ASSERT_TRUE(stream.ok());
+  EXPECT_EQ(stream->sensors[0].kind, config::SensorKind::kStream);
+  EXPECT_EQ(stream->sensors[0].stream.url, "http://127.0.0.1:8090/stream.ts");
 }
 
 }  // namespace
