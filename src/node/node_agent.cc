@@ -186,7 +186,9 @@ class SensorThread {
                        {"failed_opens", stats->failed_opens},
                        {"drops", stats->drops},
                        {"stalls", stats->stalls},
-                       {"longest_gap_s", stats->longest_gap_s}};
+                       {"longest_gap_s", stats->longest_gap_s},
+                       {"age_ms", {{"mean", aged_ > 0 ? to_ms(age_sum_) / static_cast<double>(aged_) : 0.0},
+                                   {"max", to_ms(age_max_)}}}};
     }
     return out;
   }
@@ -225,6 +227,11 @@ class SensorThread {
         // the node can know (docs/schema/job-line.schema.json, frame).
         identity.stamp_ns = origin.arrival_unix_ns;
         identity.capture_unix_us = origin.arrival_unix_ns / 1000;
+        // How old the frame is when taken (both on the monotonic clock).
+        const Duration age = clock_.now() - origin.arrival;
+        age_sum_ += age;
+        age_max_ = std::max(age_max_, age);
+        ++aged_;
       }
       if (!frame.ok() && is_end_of_frames(frame.error())) {
         log(config_, "sensor " + sensor_.name + ": " + frame.error().message + "; it releases no more jobs");
@@ -281,7 +288,11 @@ class SensorThread {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
-  uint64_t ticks_without_frame_ = 0;  // written by the thread, read after stop()
+  // Written by the thread, read after stop(): captures that found no new frame; the age of
+  // the live frames taken (from their arrival to their capture).
+  uint64_t ticks_without_frame_ = 0;
+  Duration age_sum_{}, age_max_{};
+  uint64_t aged_ = 0;
 };
 
 // What the config says about a model's classes against what its file says: a labels file

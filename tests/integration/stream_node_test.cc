@@ -268,6 +268,8 @@ TEST_F(StreamNodeTest, StallsReleasesNothingReconnectsAndAccountsEveryJob) {
   EXPECT_GE(stream["frames"].get<uint64_t>(), stream["handed_out"].get<uint64_t>());
   EXPECT_GT(stream["handed_out"].get<uint64_t>(), 0u);
   EXPECT_GE(stream["longest_gap_s"].get<double>(), 1.0) << "the reported stall lasted stall_timeout at least";
+  EXPECT_GE(stream["age_ms"]["max"].get<double>(), stream["age_ms"]["mean"].get<double>());
+  EXPECT_GE(stream["age_ms"]["mean"].get<double>(), 0.0);
 
   // One job line per released job; each job's frame stamped on arrival; a frame taken by
   // a task once; no job for a frame that arrived in the outage.
