@@ -222,10 +222,14 @@ class StreamSource final : public FrameSource {
       if (!ok || raw.empty()) return;
       const TimePoint arrival = clock_.now();
       const int64_t unix_ns = realtime_ns();
+      const int raw_channels = raw.channels();
       cv::Mat bgr = to_bgr8(std::move(raw));
       std::lock_guard lock(mu_);
       if (bgr.empty()) {
-        events_.push_back("a frame has a pixel layout that cannot be made BGR; skipped");
+        if (unusable_frames_++ == 0) {
+          events_.push_back("a frame has a pixel layout that cannot be made BGR (" +
+                            std::to_string(raw_channels) + " channels); such frames are skipped, told once");
+        }
         continue;
       }
       note_gap(arrival);
@@ -264,6 +268,7 @@ class StreamSource final : public FrameSource {
   int width_ = 0, height_ = 0;   // of the last connection
   double fps_ = 0;
   StreamStats stats_;
+  uint64_t unusable_frames_ = 0;  // decoded frames to_bgr8 could not map
   std::vector<std::string> events_;
 };
 
