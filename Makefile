@@ -11,12 +11,14 @@ COEDGE   := $(BUILD)/bin/coedge
 PREFIX   ?= /usr/local
 
 # Debian packages the project needs, to build, test, benchmark and plot; OpenCV for
-# inference, python3-onnx and numpy to generate the ONNX models at build time.
+# inference, python3-onnx and numpy to generate the ONNX models at build time; ffmpeg to
+# encode and serve the stream sensor tests' H.264 clip.
 PACKAGES := g++ make cmake pkg-config libyaml-cpp-dev libcli11-dev nlohmann-json3-dev \
             libgtest-dev libgmock-dev libbenchmark-dev gnuplot-nox \
             libopencv-dev python3-onnx python3-numpy python3-jsonschema \
             bubblewrap prometheus-cpp-dev \
-            cyclonedds-dev cyclonedds-tools libiperf-dev iperf3 iproute2 prometheus
+            cyclonedds-dev cyclonedds-tools libiperf-dev iperf3 iproute2 \
+            ffmpeg prometheus
 
 .PHONY: all setup build install test asan tsan lto check-layers demo bench clean help
 

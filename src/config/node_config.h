@@ -34,7 +34,20 @@ enum class Isolation {
 
 // kTopic: frames arrive over DDS on a ROS 2 image topic (`path` holds the topic), from a
 // camera elsewhere; the node does not capture them itself (used by cluster nodes).
-enum class SensorKind { kFolder, kVideo, kSynthetic, kTopic };
+// kStream: a live network stream (`url`: http, tcp, udp, rtsp, ...) read through OpenCV's
+// FFmpeg backend (node/stream_source.h).
+enum class SensorKind { kFolder, kVideo, kSynthetic, kTopic, kStream };
+
+// A stream sensor's connection settings (docs/NODE_CONFIG.md, "Stream sensors").
+struct StreamSettings {
+  std::string url;                                        // as FFmpeg takes it
+  Duration open_timeout = std::chrono::seconds(5);        // one connection attempt at most
+  Duration stall_timeout = std::chrono::seconds(2);       // no frame this long: stalled (and
+                                                          // the connection is dropped)
+  Duration reconnect_min = std::chrono::milliseconds(500);  // the first retry's delay,
+  Duration reconnect_max = std::chrono::seconds(10);        // doubling up to this
+  bool operator==(const StreamSettings&) const = default;
+};
 
 struct SensorConfig {
   std::string name;
@@ -45,6 +58,7 @@ struct SensorConfig {
   bool loop = true;        // start again at the end of a folder or video
   Duration period{};       // how often a frame is captured; 0 = the fastest task's period
   Duration phase{};        // its first capture, after the node starts (cameras are rarely in step)
+  StreamSettings stream;   // kind kStream only
   bool operator==(const SensorConfig&) const = default;
 };
 

@@ -45,7 +45,12 @@ constexpr std::string_view kBackendKeys[] = {"name", "threads"};
 constexpr std::string_view kMetricsKeys[] = {"port", "address", "linger", "jobs"};
 constexpr std::string_view kModelKeys[] = {"name", "file", "labels"};
 constexpr std::string_view kSensorKeys[] = {"name",   "kind", "path",  "width",
-                                            "height", "loop", "period", "phase"};
+                                            "height", "loop", "period", "phase",
+                                            "url",    "open_timeout", "stall_timeout",
+                                            "reconnect_min", "reconnect_max"};
+// The URL schemes a stream sensor accepts: the network protocols of Debian's FFmpeg that
+// carry a live camera stream. A local file is a video sensor.
+constexpr std::string_view kStreamSchemes[] = {"http", "https", "tcp", "udp", "rtp", "rtsp", "rtsps", "rtmp", "srt"};
 constexpr std::string_view kTaskKeys[] = {"name",    "model",  "sensor", "period",
                                           "deadline", "priority", "epsilon", "worker",
                                           "rootfs",  "env",    "replicas", "confidence", "nms_iou"};
@@ -55,10 +60,11 @@ constexpr std::array<std::pair<std::string_view, Isolation>, 3> kIsolations = {{
     {"process", Isolation::kProcess},
     {"none", Isolation::kNone},
 }};
-constexpr std::array<std::pair<std::string_view, SensorKind>, 3> kSensorKinds = {{
+constexpr std::array<std::pair<std::string_view, SensorKind>, 4> kSensorKinds = {{
     {"folder", SensorKind::kFolder},
     {"video", SensorKind::kVideo},
     {"synthetic", SensorKind::kSynthetic},
+    {"stream", SensorKind::kStream},
 }};
 
 // Every replica is a set of worker processes on one machine: more is a typo.
@@ -417,6 +423,7 @@ class NodeConfigParser {
     SensorConfig sensor;
     SensorInfo info;
     bool valid = true;
+    const Field* reconnect_max = nullptr;  // given: checked against reconnect_min at the end
     const Fields fields = read_fields(node, path, kSensorKeys, problems_);
     // The kind first: it decides which other fields apply.
     std::optional<SensorKind> kind;
@@ -433,11 +440,12 @@ class NodeConfigParser {
         problems_.add(f.mark(), f.path,
                       "unknown sensor kind '" + *text + "'" +
                           (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
-                          " (choices: folder, video, synthetic)");
+                          " (choices: folder, video, synthetic, stream)");
       }
     }
     valid &= kind.has_value();
-    const bool replayed = kind && *kind != SensorKind::kSynthetic;
+    const bool replayed = kind && (*kind == SensorKind::kFolder || *kind == SensorKind::kVideo);
+    const bool stream = kind && *kind == SensorKind::kStream;
     auto only_for = [&](const Field& f, bool applies, std::string_view kinds) {
       if (applies || !kind) return applies;
       problems_.add(f.mark(), f.path,
@@ -458,7 +466,7 @@ class NodeConfigParser {
         std::optional<std::string> relative = read_name(f, problems_);
         valid &= relative && check_sensor_path(f, *relative, *kind, sensor.path);
       } else if (f.key == "width" || f.key == "height") {
-        if (!only_for(f, kind && !replayed, "synthetic")) {
+        if (!only_for(f, kind && *kind == SensorKind::kSynthetic, "synthetic")) {
           valid = false;
           continue;
         }
@@ -489,7 +497,38 @@ class NodeConfigParser {
         std::optional<Duration> d = read_nonnegative_duration(f, problems_);
         if (d) sensor.phase = *d;
         valid &= d.has_value();
+      } else if (f.key == "url") {
+        if (!only_for(f, stream, "stream")) {
+          valid = false;
+          continue;
+        }
+        std::optional<std::string> url = read_name(f, problems_);
+        valid &= url && check_stream_url(f, *url);
+        if (url) sensor.stream.url = *url;
+      } else if (f.key == "open_timeout" || f.key == "stall_timeout" || f.key == "reconnect_min" ||
+                 f.key == "reconnect_max") {
+        if (!only_for(f, stream, "stream")) {
+          valid = false;
+          continue;
+        }
+        std::optional<Duration> d = read_positive_duration(f, problems_);
+        if (d) {
+          StreamSettings& st = sensor.stream;
+          (f.key == "open_timeout"    ? st.open_timeout
+           : f.key == "stall_timeout" ? st.stall_timeout
+           : f.key == "reconnect_min" ? st.reconnect_min
+                                      : st.reconnect_max) = *d;
+          if (f.key == "reconnect_max") reconnect_max = &f;
+        }
+        valid &= d.has_value();
       }
+    }
+    if (reconnect_max != nullptr && sensor.stream.reconnect_max < sensor.stream.reconnect_min) {
+      problems_.add(reconnect_max->mark(), reconnect_max->path,
+                    "is " + format_duration(sensor.stream.reconnect_max) + ", shorter than reconnect_min " +
+                        format_duration(sensor.stream.reconnect_min) +
+                        " (the retry delay doubles from reconnect_min up to reconnect_max)");
+      valid = false;
     }
     fields.require("name", mark, path, problems_);
     fields.require("kind", mark, path, problems_);
@@ -500,11 +539,32 @@ class NodeConfigParser {
                         : "missing required field: a video sensor replays a video file");
       valid = false;
     }
+    if (stream && !fields.has("url") && problems_.count() == fields.problems_before) {
+      problems_.add(mark, child_path(path, "url"),
+                    "missing required field: a stream sensor reads a network URL, e.g. "
+                    "http://camera.local:8080/stream.ts or rtsp://camera.local/live");
+      valid = false;
+    }
     if (!valid || sensor.name.empty()) return;
     sensor.kind = *kind;
     info.index = config_.sensors.size();
     sensor_info_.emplace(sensor.name, std::move(info));
     config_.sensors.push_back(std::move(sensor));
+  }
+
+  // SCHEME://REST with a scheme of kStreamSchemes.
+  bool check_stream_url(const Field& f, const std::string& url) {
+    std::string choices;
+    for (std::string_view scheme : kStreamSchemes) choices += (choices.empty() ? "" : ", ") + std::string(scheme);
+    const size_t colon = url.find("://");
+    const std::string scheme = colon == std::string::npos ? "" : url.substr(0, colon);
+    bool known = false;
+    for (std::string_view s : kStreamSchemes) known |= s == scheme;
+    if (known && url.size() > colon + 3) return true;
+    problems_.add(f.mark(), f.path,
+                  "'" + url + "' is not a stream URL: expected SCHEME://HOST[:PORT][/PATH] with a scheme of " +
+                      choices + " (a local file is a sensor of kind: video)");
+    return false;
   }
 
   bool check_sensor_path(const Field& f, const std::string& relative, SensorKind kind,

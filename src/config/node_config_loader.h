@@ -58,7 +58,7 @@ Result<std::vector<std::string>> parse_labels(std::string_view text, const std::
 Result<Isolation> parse_isolation(std::string_view text);
 std::string_view to_string(Isolation isolation);
 
-// "folder" | "video" | "synthetic".
+// "folder" | "video" | "synthetic" | "stream".
 std::string_view to_string(SensorKind kind);
 
 }  // namespace coedge::config

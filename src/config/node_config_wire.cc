@@ -25,11 +25,12 @@ using json = nlohmann::json;
 constexpr const char* kFormat = "coedge-node-config";
 
 // The wire's own names: unlike node files, it also carries topic sensors (cluster nodes).
-constexpr std::array<std::pair<const char*, SensorKind>, 4> kKinds = {{
+constexpr std::array<std::pair<const char*, SensorKind>, 5> kKinds = {{
     {"folder", SensorKind::kFolder},
     {"video", SensorKind::kVideo},
     {"synthetic", SensorKind::kSynthetic},
     {"topic", SensorKind::kTopic},
+    {"stream", SensorKind::kStream},
 }};
 
 const char* kind_name(SensorKind kind) {
@@ -243,13 +244,25 @@ class WireReader {
     for (size_t i = 0; i < list_json->size(); ++i) {
       const json& o = (*list_json)[i];
       const std::string path = index("sensors", i);
-      if (!object(o, path, {"name", "kind", "path", "width", "height", "loop", "period_us", "phase_us"})) return false;
+      if (!object(o, path, {"name", "kind", "path", "width", "height", "loop", "period_us", "phase_us", "stream"})) {
+        return false;
+      }
       SensorConfig s;
       std::string kind;
       if (!text(o, path, "name", s.name, true) || !text(o, path, "kind", kind) || !text(o, path, "path", s.path) ||
           !integer(o, path, "width", 1, 1 << 20, s.width) || !integer(o, path, "height", 1, 1 << 20, s.height) ||
           !boolean(o, path, "loop", s.loop) || !duration(o, path, "period_us", false, s.period) ||
           !duration(o, path, "phase_us", false, s.phase)) {
+        return false;
+      }
+      const std::string stream_path = join(path, "stream");
+      const json& st = o.at("stream");
+      if (!object(st, stream_path, {"url", "open_timeout_us", "stall_timeout_us", "reconnect_min_us", "reconnect_max_us"}) ||
+          !text(st, stream_path, "url", s.stream.url) ||
+          !duration(st, stream_path, "open_timeout_us", true, s.stream.open_timeout) ||
+          !duration(st, stream_path, "stall_timeout_us", true, s.stream.stall_timeout) ||
+          !duration(st, stream_path, "reconnect_min_us", true, s.stream.reconnect_min) ||
+          !duration(st, stream_path, "reconnect_max_us", true, s.stream.reconnect_max)) {
         return false;
       }
       bool known = false;
@@ -259,7 +272,7 @@ class WireReader {
           known = true;
         }
       }
-      if (!known) return fail(path + ".kind", "unknown sensor kind '" + kind + "' (folder, video, synthetic, topic)");
+      if (!known) return fail(path + ".kind", "unknown sensor kind '" + kind + "' (folder, video, synthetic, topic, stream)");
       c.sensors.push_back(std::move(s));
     }
     return true;
@@ -389,7 +402,12 @@ std::string write_node_config_wire(const NodeConfig& c) {
                        {"height", s.height},
                        {"loop", s.loop},
                        {"period_us", s.period.count()},
-                       {"phase_us", s.phase.count()}});
+                       {"phase_us", s.phase.count()},
+                       {"stream", {{"url", s.stream.url},
+                                   {"open_timeout_us", s.stream.open_timeout.count()},
+                                   {"stall_timeout_us", s.stream.stall_timeout.count()},
+                                   {"reconnect_min_us", s.stream.reconnect_min.count()},
+                                   {"reconnect_max_us", s.stream.reconnect_max.count()}}}});
   }
   root["sensors"] = std::move(sensors);
   json tasks = json::array();

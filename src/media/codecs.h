@@ -30,6 +30,10 @@ class VideoCapture {
  public:
   virtual ~VideoCapture() = default;
   virtual bool open(const std::string& path, int api) = 0;
+  // cv::VideoCapture::open(path, api, params): `params` are (cv::CAP_PROP_*, value) pairs
+  // applied at open, e.g. FFmpeg's CAP_PROP_OPEN_TIMEOUT_MSEC and CAP_PROP_READ_TIMEOUT_MSEC
+  // (network streams, node/stream_source.h).
+  virtual bool open(const std::string& path, int api, const std::vector<int>& params) = 0;
   virtual bool is_opened() const = 0;
   virtual double get(int property) const = 0;
   virtual bool set(int property, double value) = 0;
@@ -47,9 +51,11 @@ class Codecs {
   virtual std::unique_ptr<VideoCapture> video_capture() const = 0;
 };
 
-// The plugin's entry point: the symbol it exports, the version of this interface.
+// The plugin's entry point: the symbol it exports, the version of this interface (2:
+// VideoCapture::open with params). A plugin of another version lacks the symbol, so the
+// loader refuses it instead of calling through a different vtable.
 inline constexpr const char* kPluginFile = "coedge_media_opencv.so";
-inline constexpr const char* kPluginEntry = "coedge_media_codecs_v1";
+inline constexpr const char* kPluginEntry = "coedge_media_codecs_v2";
 using PluginEntry = const Codecs* (*)();
 
 }  // namespace coedge::media

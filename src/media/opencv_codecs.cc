@@ -12,6 +12,9 @@ namespace {
 class OpenCvVideoCapture final : public VideoCapture {
  public:
   bool open(const std::string& path, int api) override { return capture_.open(path, api); }
+  bool open(const std::string& path, int api, const std::vector<int>& params) override {
+    return capture_.open(path, api, params);
+  }
   bool is_opened() const override { return capture_.isOpened(); }
   double get(int property) const override { return capture_.get(property); }
   bool set(int property, double value) override { return capture_.set(property, value); }
@@ -35,7 +38,7 @@ class OpenCvCodecs final : public Codecs {
 }  // namespace
 }  // namespace coedge::media
 
-extern "C" __attribute__((visibility("default"))) const coedge::media::Codecs* coedge_media_codecs_v1() {
+extern "C" __attribute__((visibility("default"))) const coedge::media::Codecs* coedge_media_codecs_v2() {
   static const coedge::media::OpenCvCodecs codecs;
   return &codecs;
 }

@@ -1,4 +1,4 @@
-// The three frame sources. OpenCV throws cv::Exception on some bad inputs; every call into
+// The three replayed frame sources (the live one is node/stream_source.cc). OpenCV throws cv::Exception on some bad inputs; every call into
 // it that reads user data is wrapped here and turned into an Error naming the file. Image
 // files and video are read through the media plugin (media/codecs.h), so a node whose
 // sensors are synthetic or topics never loads OpenCV's imgcodecs and videoio.
@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "media/codecs_plugin.h"
+#include "node/stream_source.h"
 
 namespace coedge::node {
 namespace {
@@ -33,8 +34,14 @@ std::string sensor_prefix(const config::SensorConfig& config) {
   return "sensor '" + config.name + "': ";
 }
 
-// Any decoded image as 8-bit BGR: grayscale and BGRA are expanded or flattened, 16-bit
-// and float images scaled to 8 bits. Returns an empty Mat for a layout it cannot map.
+// A replayed source's frame or error, as next() gives it (always a frame).
+Result<NextFrame> lift(Result<cv::Mat> frame) {
+  if (!frame.ok()) return frame.error();
+  return NextFrame(std::move(*frame));
+}
+
+}  // namespace
+
 cv::Mat to_bgr8(cv::Mat image) {
   if (image.empty()) return image;
   if (image.depth() != CV_8U) {
@@ -53,6 +60,8 @@ cv::Mat to_bgr8(cv::Mat image) {
     default: return cv::Mat();
   }
 }
+
+namespace {
 
 // ---------------------------------------------------------------------------------------
 // Synthetic: a fixed, seeded base picture (gradients plus random boxes) rolled sideways a
@@ -84,7 +93,9 @@ class SyntheticSource final : public FrameSource {
     step_ = std::max(1, width / 160);  // 8 px per frame at 1280
   }
 
-  Result<cv::Mat> next() override {
+  Result<NextFrame> next() override { return lift(read_next()); }
+
+  Result<cv::Mat> read_next() {
     const int w = base_.cols;
     const int shift = static_cast<int>((frame_ * static_cast<uint64_t>(step_)) % w);
     cv::Mat frame(base_.rows, w, CV_8UC3);
@@ -129,7 +140,9 @@ class FolderSource final : public FrameSource {
   FolderSource(std::string dir, std::vector<std::string> files, bool loop)
       : dir_(std::move(dir)), files_(std::move(files)), cache_(files_.size()), loop_(loop) {}
 
-  Result<cv::Mat> next() override {
+  Result<NextFrame> next() override { return lift(read_next()); }
+
+  Result<cv::Mat> read_next() {
     if (next_ == files_.size()) {
       if (!loop_) return Error{ErrorCode::kNotFound, "end of " + describe()};
       next_ = 0;
@@ -219,7 +232,9 @@ class VideoSource final : public FrameSource {
     return Ok{};
   }
 
-  Result<cv::Mat> next() override {
+  Result<NextFrame> next() override { return lift(read_next()); }
+
+  Result<cv::Mat> read_next() {
     if (!pending_.empty()) {
       last_ = 0;
       next_index_ = 1;
@@ -350,6 +365,8 @@ Result<std::unique_ptr<FrameSource>> open_frame_source(const config::SensorConfi
       }
       return std::unique_ptr<FrameSource>(std::move(source));
     }
+    case config::SensorKind::kStream:
+      return open_stream_source(config);
     case config::SensorKind::kTopic:
       break;  // fed by DDS (node/cluster/cluster_feed.h), not opened here
   }

@@ -207,7 +207,7 @@ class IpcPipeline final : public Pipeline {
       if (overload_logged_++ < 10) {
         std::fprintf(stderr, "coedge node: frame of sensor %s dropped: %s\n",
                      ctx_.config->sensors[sensor].name.c_str(),
-                     !fits ? "larger than the node planned (1920x1080 for files)"
+                     !fits ? "larger than the node planned (1920x1080 for files and streams)"
                            : "every frame chunk is in use (the workers are far behind)");
       }
       return;
@@ -339,7 +339,7 @@ class IpcPipeline final : public Pipeline {
       const config::SensorConfig& sensor = config.sensors[s];
       uint32_t readers = 0;
       for (const config::TaskRuntime& t : config.task_runtime) readers += t.sensor == s ? 1 : 0;
-      // Synthetic and topic frames have a known size; files are planned at up to 1080p (a larger
+      // Synthetic and topic frames have a known size; files and streams are planned at up to 1080p (a larger
       // frame is dropped as overload, with a message).
       const bool known = sensor.kind == config::SensorKind::kSynthetic || sensor.kind == config::SensorKind::kTopic;
       const uint64_t w = known ? sensor.width : std::max(sensor.width, 1920);

@@ -148,7 +148,10 @@ Status write_measured_profiles(const config::NodeConfig& config, const std::stri
   return Ok{};
 }
 
-// Replays one sensor: every period a frame, taken by the tasks that are due.
+// Replays one sensor: every period a frame, taken by the tasks that are due. A live
+// stream with no new frame at a period (between arrivals, stalled, reconnecting) releases
+// nothing then: no frame, no job (not a dropped job); its tasks take the next frame that
+// comes, once each, without catching up on the periods they missed.
 class SensorThread {
  public:
   SensorThread(uint32_t index, const config::SensorConfig& sensor, std::unique_ptr<FrameSource> source,
@@ -168,6 +171,27 @@ class SensorThread {
     }
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
+    source_->stop();
+    log_events();
+  }
+
+  // For summary.json's "sensors": the capture ticks that found no new frame, and a live
+  // source's counters. REQUIRES: stopped (or never started).
+  nlohmann::json summary() const {
+    nlohmann::json out = {{"sensor", sensor_.name}, {"ticks_without_frame", ticks_without_frame_}};
+    if (const auto stats = source_->stream_stats()) {
+      out["stream"] = {{"url", sensor_.stream.url},
+                       {"frames", stats->frames},
+                       {"handed_out", stats->handed_out},
+                       {"connects", stats->connects},
+                       {"failed_opens", stats->failed_opens},
+                       {"drops", stats->drops},
+                       {"stalls", stats->stalls},
+                       {"longest_gap_s", stats->longest_gap_s},
+                       {"age_ms", {{"mean", aged_ > 0 ? to_ms(age_sum_) / static_cast<double>(aged_) : 0.0},
+                                   {"max", to_ms(age_max_)}}}};
+    }
+    return out;
   }
 
  private:
@@ -184,6 +208,11 @@ class SensorThread {
         if (stop_) return;
       }
       auto frame = source_->next();
+      log_events();
+      if (frame.ok() && !frame->has_value()) {
+        ++ticks_without_frame_;  // a live source with nothing new: no frame, so no job
+        continue;
+      }
       // The frame's identity, from the agent's own source (a worker never names it).
       FrameIdentity identity;
       identity.sensor = index_;
@@ -194,6 +223,17 @@ class SensorThread {
       identity.file = origin.file;
       identity.index = origin.index;
       identity.capture_unix_us = wall_ns(wall_now()) / 1000;
+      if (origin.arrival_unix_ns >= 0) {
+        // A stream's frame is stamped on arrival: that is when it was captured, as far as
+        // the node can know (docs/schema/job-line.schema.json, frame).
+        identity.stamp_ns = origin.arrival_unix_ns;
+        identity.capture_unix_us = origin.arrival_unix_ns / 1000;
+        // How old the frame is when taken (both on the monotonic clock).
+        const Duration age = clock_.now() - origin.arrival;
+        age_sum_ += age;
+        age_max_ = std::max(age_max_, age);
+        ++aged_;
+      }
       if (!frame.ok() && is_end_of_frames(frame.error())) {
         log(config_, "sensor " + sensor_.name + ": " + frame.error().message + "; it releases no more jobs");
         return;
@@ -204,6 +244,9 @@ class SensorThread {
         // period of slack, so a task as fast as the sensor takes every frame).
         if (tick + period_ / 2 < next_due[i]) continue;
         next_due[i] += config_.tasks[tasks_[i]].period;
+        // After periods without a frame (a stream's outage) the task is not owed them: it
+        // takes this frame and is due again one period on.
+        if (next_due[i] <= tick) next_due[i] = tick + config_.tasks[tasks_[i]].period;
         const TaskSpec& task = config_.tasks[tasks_[i]];
         const Duration deadline = task.deadline.count() > 0 ? task.deadline : task.period;
         ipc::JobRef ref;
@@ -225,8 +268,12 @@ class SensorThread {
         if (++bad_frames <= 10) log(config_, "sensor " + sensor_.name + ": " + frame.error().message);
         continue;
       }
-      if (!jobs.empty()) pipeline_.publish_frame(index_, *frame, identity.sequence, tick, jobs);
+      if (!jobs.empty()) pipeline_.publish_frame(index_, **frame, identity.sequence, tick, jobs);
     }
+  }
+
+  void log_events() {
+    for (const std::string& e : source_->take_events()) log(config_, "sensor " + sensor_.name + ": " + e);
   }
 
   uint32_t index_;
@@ -242,6 +289,11 @@ class SensorThread {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  // Written by the thread, read after stop(): captures that found no new frame; the age of
+  // the live frames taken (from their arrival to their capture).
+  uint64_t ticks_without_frame_ = 0;
+  Duration age_sum_{}, age_max_{};
+  uint64_t aged_ = 0;
 };
 
 // What the config says about a model's classes against what its file says: a labels file
@@ -665,6 +717,8 @@ int run_node_agent(const AgentOptions& options) {
                        {"chunks_in_use", {{"start", health_at_start.chunks_in_use},
                                           {"end", health_at_end.chunks_in_use}}}};
   summary["profile_check"] = profile_monitor.summary(config.window);
+  summary["sensors"] = nlohmann::json::array();
+  for (const auto& s : sensors) summary["sensors"].push_back(s->summary());
   summary["throughput_ips"] = to_s(ran) > 0 ? static_cast<double>(finished_all) / to_s(ran) : 0.0;
   const std::string summary_path =
       options.summary_json.empty() ? config.run_dir + "/summary.json" : options.summary_json;

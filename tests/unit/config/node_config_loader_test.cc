@@ -206,6 +206,35 @@ TEST_F(NodeConfigTest, FullFileReadsEveryField) {
   EXPECT_EQ(c.tasks[4].deadline, 1s);
 }
 
+TEST_F(NodeConfigTest, StreamSensorReadsItsSettingsWithDefaults) {
+  const std::string text =
+      "models: [{name: m, file: m1.onnx}]\n"
+      "sensors:\n"
+      "  - {name: street, kind: stream, url: 'http://127.0.0.1:8090/stream.ts', period: 40ms}\n"
+      "  - {name: gate, kind: stream, url: 'rtsp://cam.local:8554/live', open_timeout: 3s, stall_timeout: 500ms,\n"
+      "     reconnect_min: 100ms, reconnect_max: 4s}\n"
+      "tasks: [{name: t, model: m, sensor: street, period: 100ms}, {name: u, model: m, sensor: gate, period: 1s}]\n";
+  Result<config::NodeConfig> r = parse(text);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->sensors.size(), 2u);
+  const config::SensorConfig& street = r->sensors[0];
+  EXPECT_EQ(street.kind, config::SensorKind::kStream);
+  EXPECT_EQ(to_string(street.kind), "stream");
+  EXPECT_EQ(street.stream.url, "http://127.0.0.1:8090/stream.ts");
+  EXPECT_EQ(street.path, "") << "a URL is not resolved against the config's folder";
+  EXPECT_EQ(street.period, 40ms);
+  EXPECT_EQ(street.stream.open_timeout, 5s);
+  EXPECT_EQ(street.stream.stall_timeout, 2s);
+  EXPECT_EQ(street.stream.reconnect_min, 500ms);
+  EXPECT_EQ(street.stream.reconnect_max, 10s);
+  const config::SensorConfig& gate = r->sensors[1];
+  EXPECT_EQ(gate.stream.url, "rtsp://cam.local:8554/live");
+  EXPECT_EQ(gate.stream.open_timeout, 3s);
+  EXPECT_EQ(gate.stream.stall_timeout, 500ms);
+  EXPECT_EQ(gate.stream.reconnect_min, 100ms);
+  EXPECT_EQ(gate.stream.reconnect_max, 4s);
+}
+
 TEST_F(NodeConfigTest, Defaults) {
   Result<config::NodeConfig> r = parse(kMinimal, "some/dir/lamp-2.yaml");
   ASSERT_TRUE(r.ok()) << r.error().message;
@@ -425,7 +454,7 @@ TEST_F(NodeConfigTest, Errors) {
        "a worker executable needs isolation: process or sandbox (isolation is none)"},
       // Sensors.
       {15, 15, "  - {name: cam0, kind: syntetic}", 15, "sensors[0].kind",
-       "unknown sensor kind 'syntetic'; did you mean 'synthetic'? (choices: folder, video, synthetic)"},
+       "unknown sensor kind 'syntetic'; did you mean 'synthetic'? (choices: folder, video, synthetic, stream)"},
       {16, 16, "  - {name: cam1, kind: folder}", 16, "sensors[1].path",
        "missing required field: a folder sensor"},
       {17, 17, "  - {name: cam2, kind: video}", 17, "sensors[2].path",
@@ -450,6 +479,31 @@ TEST_F(NodeConfigTest, Errors) {
        "only folder and video sensors"},
       {16, 16, "  - {name: cam1, kind: folder, path: frames, loop: yes}", 16, "sensors[1].loop",
        "expected true or false"},
+      // Stream sensors.
+      {17, 17, "  - {name: cam2, kind: stream}", 17, "sensors[2].url",
+       "missing required field: a stream sensor reads a network URL"},
+      {17, 17, "  - {name: cam2, kind: stream, url: clip.avi}", 17, "sensors[2].url",
+       "'clip.avi' is not a stream URL: expected SCHEME://HOST[:PORT][/PATH] with a scheme of http, https, tcp, "
+       "udp, rtp, rtsp, rtsps, rtmp, srt (a local file is a sensor of kind: video)"},
+      {17, 17, "  - {name: cam2, kind: stream, url: 'file:///x.ts'}", 17, "sensors[2].url", "is not a stream URL"},
+      {17, 17, "  - {name: cam2, kind: stream, url: 'rtsp://'}", 17, "sensors[2].url", "is not a stream URL"},
+      {17, 17, "  - {name: cam2, kind: stream, url: 'rtsp://c/live', path: clip.avi}", 17, "sensors[2].path",
+       "only folder and video sensors have this field (this one is kind: stream)"},
+      {17, 17, "  - {name: cam2, kind: stream, url: 'rtsp://c/live', width: 64}", 17, "sensors[2].width",
+       "only synthetic sensors have this field (this one is kind: stream)"},
+      {17, 17, "  - {name: cam2, kind: stream, url: 'rtsp://c/live', loop: true}", 17, "sensors[2].loop",
+       "only folder and video sensors"},
+      {17, 17, "  - {name: cam2, kind: video, path: clip.avi, url: 'rtsp://c/live'}", 17, "sensors[2].url",
+       "only stream sensors have this field (this one is kind: video)"},
+      {17, 17, "  - {name: cam2, kind: video, path: clip.avi, stall_timeout: 1s}", 17, "sensors[2].stall_timeout",
+       "only stream sensors have this field"},
+      {17, 17, "  - {name: cam2, kind: stream, url: 'rtsp://c/live', stall_timeout: 0s}", 17,
+       "sensors[2].stall_timeout", "must be positive"},
+      {17, 17, "  - {name: cam2, kind: stream, url: 'rtsp://c/live', open_timeout: soon}", 17,
+       "sensors[2].open_timeout", ""},
+      {17, 17, "  - {name: cam2, kind: stream, url: 'rtsp://c/live', reconnect_min: 2s, reconnect_max: 1s}", 17,
+       "sensors[2].reconnect_max",
+       "is 1s, shorter than reconnect_min 2s (the retry delay doubles from reconnect_min up to reconnect_max)"},
       {16, 16, "  - {name: cam1, kind: folder, path: frames, period: -1ms}", 16,
        "sensors[1].period", "must not be negative"},
       {16, 16, "  - {name: cam1, kind: folder, path: frames, period: 300ms}", 16,
@@ -572,6 +626,10 @@ TEST(NodeConfigExamples, EveryExampleLoads) {
   ASSERT_EQ(folder->tasks.size(), 2u);
   EXPECT_EQ(folder->tasks[1].name, "detect.2");
   EXPECT_EQ(folder->sensors[0].kind, config::SensorKind::kFolder);
+  Result<config::NodeConfig> stream = load_example(examples / "stream-camera.yaml");
+  ASSERT_TRUE(stream.ok());
+  EXPECT_EQ(stream->sensors[0].kind, config::SensorKind::kStream);
+  EXPECT_EQ(stream->sensors[0].stream.url, "http://127.0.0.1:8090/stream.ts");
 }
 
 }  // namespace

@@ -162,7 +162,15 @@ NodeConfig full_config() {
   folder.name = "frames";
   folder.kind = SensorKind::kFolder;
   folder.path = "/data/frames";
-  c.sensors = {topic, folder};
+  SensorConfig stream;
+  stream.name = "street";
+  stream.kind = SensorKind::kStream;
+  stream.stream.url = "rtsp://cam.local:8554/live";
+  stream.stream.open_timeout = 7s;
+  stream.stream.stall_timeout = 1500ms;
+  stream.stream.reconnect_min = 250ms;
+  stream.stream.reconnect_max = 20s;
+  c.sensors = {topic, folder, stream};
   TaskSpec t;
   t.name = "t0";
   t.source = 0;
@@ -244,10 +252,14 @@ TEST(NodeConfigWire, GarbledInputIsAClearError) {
   EXPECT_TRUE(fails_with("{}", "format: not a node config (expected \"coedge-node-config\", got none)"));
   EXPECT_TRUE(fails_with(replaced(wire, "\"coedge-node-config\"", "\"coedge-scenario\""),
                          "format: not a node config"));
-  EXPECT_TRUE(fails_with(replaced(wire, "\"version\":2", "\"version\":1"),
-                         "version: this coedge reads version 2, got number 1 (are the agent and the server the "
+  EXPECT_TRUE(fails_with(replaced(wire, "\"version\":3", "\"version\":2"),
+                         "version: this coedge reads version 3, got number 2 (are the agent and the server the "
                          "same coedge build?)"));
   EXPECT_TRUE(fails_with(replaced(wire, "\"backend\":\"libtorch\",", ""), "backend: missing field"));
+  EXPECT_TRUE(fails_with(replaced(wire, "\"stall_timeout_us\":1500000", "\"stall_timeout_us\":0"),
+                         "sensors[2].stream.stall_timeout_us: must be between 1 and"));
+  EXPECT_TRUE(fails_with(replaced(wire, ",\"url\":\"rtsp://cam.local:8554/live\"", ""),
+                         "sensors[2].stream.url: missing field"));
   EXPECT_TRUE(fails_with(replaced(wire, "\"backend\":", "\"extra\":1,\"backend\":"), "extra: unknown field"));
   EXPECT_TRUE(fails_with(replaced(wire, "\"backend_threads\":3", "\"backend_threads\":\"3\""),
                          "backend_threads: expected a whole number, got string \"3\""));
@@ -260,7 +272,7 @@ TEST(NodeConfigWire, GarbledInputIsAClearError) {
   EXPECT_TRUE(fails_with(replaced(wire, "\"model\":1", "\"model\":7"),
                          "tasks[0].model: 7 is not a model index (2 models)"));
   EXPECT_TRUE(fails_with(replaced(wire, "\"sensor\":1", "\"sensor\":-1"),
-                         "tasks[1].sensor: -1 is not a sensor index (2 sensors)"));
+                         "tasks[1].sensor: -1 is not a sensor index (3 sensors)"));
   EXPECT_TRUE(fails_with(replaced(wire, "\"period_us\":333333,\"priority\"", "\"period_us\":0,\"priority\""),
                          "tasks[0].period_us: must be between 1 and"));
   EXPECT_TRUE(fails_with(replaced(wire, "\"epsilon\":0.30000000000000004", "\"epsilon\":1.5"),

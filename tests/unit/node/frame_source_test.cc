@@ -20,6 +20,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// A replayed source's next() as a frame or its error: replayed sources always have a
+// frame (only live streams have none), which this checks.
+Result<cv::Mat> take(FrameSource& source) {
+  Result<NextFrame> frame = source.next();
+  if (!frame.ok()) return frame.error();
+  EXPECT_TRUE(frame->has_value()) << "a replayed source returned no frame";
+  if (!frame->has_value()) return Error{ErrorCode::kIo, "no frame"};
+  return std::move(**frame);
+}
+
 // Byte equality. Not cv::norm: its first call initializes OpenCL, which costs a second.
 bool same(const cv::Mat& a, const cv::Mat& b) {
   if (a.size() != b.size() || a.type() != b.type()) return false;
@@ -77,8 +87,8 @@ TEST(FrameSourceTest, SyntheticFramesHaveTheSizeChangeEachFrameAndAreDeterminist
   EXPECT_EQ((*a)->describe(), "synthetic 1280x720");
   cv::Mat previous;
   for (int i = 0; i < 60; ++i) {
-    auto fa = (*a)->next();
-    auto fb = (*b)->next();
+    auto fa = take(**a);
+    auto fb = take(**b);
     ASSERT_TRUE(fa.ok() && fb.ok());
     EXPECT_EQ(fa->cols, 1280);
     EXPECT_EQ(fa->rows, 720);
@@ -95,9 +105,9 @@ TEST(FrameSourceTest, SyntheticFramesHaveTheSizeChangeEachFrameAndAreDeterminist
 TEST(FrameSourceTest, TinySyntheticFramesStillChange) {
   auto source = node::open_frame_source(synthetic(16, 16));
   ASSERT_TRUE(source.ok()) << source.error().message;
-  cv::Mat first = (*source)->next()->clone();
+  cv::Mat first = take(**source)->clone();
   for (int i = 0; i < 600; ++i) {  // past a full roll of the base picture
-    auto frame = (*source)->next();
+    auto frame = take(**source);
     ASSERT_TRUE(frame.ok());
     EXPECT_EQ(frame->size(), cv::Size(16, 16));
     EXPECT_FALSE(same(*frame, first)) << i;
@@ -131,7 +141,7 @@ TEST(FrameSourceTest, FolderReplaysImagesInNameOrderAndLoops) {
   const std::vector<std::string> names{"a.PNG", "b.png", "c.bmp"};
   size_t n = 0;
   for (int expected : {10, 20, 30, 10, 20, 30, 10}) {  // second pass comes from the cache
-    auto frame = (*source)->next();
+    auto frame = take(**source);
     ASSERT_TRUE(frame.ok()) << frame.error().message;
     // The frame's identity: its file name, without the folder.
     EXPECT_EQ((*source)->origin().file, names[n++ % 3]);
@@ -149,13 +159,13 @@ TEST(FrameSourceTest, FolderWithoutLoopEnds) {
   ASSERT_TRUE(cv::imwrite((dir.path() / "2.jpeg").string(), tagged(150)));
   auto source = node::open_frame_source(folder(dir.path(), false));
   ASSERT_TRUE(source.ok()) << source.error().message;
-  auto first = (*source)->next();
-  auto second = (*source)->next();
+  auto first = take(**source);
+  auto second = take(**source);
   ASSERT_TRUE(first.ok() && second.ok());
   EXPECT_NEAR(tag_of(*first), 50, 3);  // JPEG is lossy
   EXPECT_NEAR(tag_of(*second), 150, 3);
   for (int i = 0; i < 2; ++i) {
-    auto end = (*source)->next();
+    auto end = take(**source);
     ASSERT_FALSE(end.ok());
     EXPECT_TRUE(node::is_end_of_frames(end.error()));
     EXPECT_EQ(end.error().message.rfind("end of folder " + dir.path().string(), 0), 0u)
@@ -176,16 +186,16 @@ TEST(FrameSourceTest, CorruptImageIsAnErrorNamingItAndTheNextCallContinues) {
   auto source = node::open_frame_source(folder(dir.path(), true));
   ASSERT_TRUE(source.ok()) << source.error().message;
   for (int pass = 0; pass < 2; ++pass) {
-    auto a = (*source)->next();
+    auto a = take(**source);
     ASSERT_TRUE(a.ok());
     EXPECT_EQ(tag_of(*a), 10);
-    auto b = (*source)->next();
+    auto b = take(**source);
     ASSERT_FALSE(b.ok());
     EXPECT_EQ((*source)->origin().file, "b.jpg") << "the frame that failed is named too";
     EXPECT_FALSE(node::is_end_of_frames(b.error()));
     EXPECT_NE(b.error().message.find((dir.path() / "b.jpg").string()), std::string::npos)
         << b.error().message;
-    auto c = (*source)->next();
+    auto c = take(**source);
     ASSERT_TRUE(c.ok()) << c.error().message;
     EXPECT_EQ(tag_of(*c), 30);
   }
@@ -199,16 +209,16 @@ TEST(FrameSourceTest, GrayscaleAndBgraImagesBecomeBgr) {
   ASSERT_TRUE(cv::imwrite((dir.path() / "c.pgm").string(), cv::Mat(16, 16, CV_8UC1, cv::Scalar(5))));
   auto source = node::open_frame_source(folder(dir.path(), false));
   ASSERT_TRUE(source.ok()) << source.error().message;
-  auto gray = (*source)->next();
+  auto gray = take(**source);
   ASSERT_TRUE(gray.ok());
   EXPECT_EQ(gray->type(), CV_8UC3);
   EXPECT_EQ(gray->size(), cv::Size(40, 8));
   EXPECT_EQ(gray->at<cv::Vec3b>(0, 0), cv::Vec3b(77, 77, 77));
-  auto bgra = (*source)->next();
+  auto bgra = take(**source);
   ASSERT_TRUE(bgra.ok());
   EXPECT_EQ(bgra->type(), CV_8UC3);
   EXPECT_EQ(bgra->at<cv::Vec3b>(0, 0), cv::Vec3b(1, 2, 3));
-  auto pgm = (*source)->next();
+  auto pgm = take(**source);
   ASSERT_TRUE(pgm.ok());
   EXPECT_EQ(pgm->type(), CV_8UC3);
 }
@@ -262,7 +272,7 @@ TEST(FrameSourceTest, VideoIsReadBackAndLoops) {
   ASSERT_TRUE(source.ok()) << source.error().message;
   EXPECT_EQ((*source)->describe(), "video " + file.string() + " (64x48, 10 fps)");
   for (int i = 0; i < 10; ++i) {  // two and a half passes
-    auto frame = (*source)->next();
+    auto frame = take(**source);
     ASSERT_TRUE(frame.ok()) << i << ": " << frame.error().message;
     EXPECT_EQ(frame->type(), CV_8UC3);
     EXPECT_EQ(frame->size(), cv::Size(64, 48));
@@ -278,9 +288,9 @@ TEST(FrameSourceTest, VideoWithoutLoopEnds) {
   if (!write_video(file, 3)) GTEST_SKIP() << "OpenCV has no MJPG/AVI VideoWriter here";
   auto source = node::open_frame_source(video(file, false));
   ASSERT_TRUE(source.ok()) << source.error().message;
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE((*source)->next().ok()) << i;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(take(**source).ok()) << i;
   for (int i = 0; i < 2; ++i) {
-    auto end = (*source)->next();
+    auto end = take(**source);
     ASSERT_FALSE(end.ok());
     EXPECT_TRUE(node::is_end_of_frames(end.error()));
     EXPECT_EQ(end.error().message.rfind("end of video " + file.string(), 0), 0u)

@@ -1,0 +1,331 @@
+// `coedge node` with a stream sensor, end to end: an H.264 clip generated with ffmpeg at
+// test time is served over loopback HTTP (`ffmpeg -re ... -listen 1`); the node (isolation
+// none, the stock worker, YOLOv5s-160) takes frames from it; the test kills the server,
+// waits for the node to report the stall, starts the server again on the same port, waits
+// for the reconnection, lets frames flow and stops the node with SIGTERM. Checked: every
+// released job accounted (summary and one job line each), the stream's counters in
+// summary.json (two connections, a drop, one stall, captures without a frame), each job's
+// frame stamped on arrival and used once per task, no job for a frame that arrived during
+// the outage, and the log lines. No timing is asserted: the waits are for log lines, with
+// hang guards.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+const std::string kCoedge = COEDGE_BINARY_DIR "/bin/coedge";
+const std::string kModel = COEDGE_BINARY_DIR "/models/yolov5s-160.onnx";
+const std::string kProfiles = COEDGE_SOURCE_DIR "/examples/profiles/generated-models-cpu.yaml";
+
+std::string read_text(const fs::path& file) {
+  std::ifstream in(file);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+size_t occurrences(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+int64_t realtime_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A TCP port free now on 127.0.0.1.
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  int port = -1;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+// A program run in its own process group with stdout and stderr into `log`.
+class Process {
+ public:
+  Process(std::vector<std::string> argv, const fs::path& log) {
+    pid_ = fork();
+    if (pid_ == 0) {
+      setpgid(0, 0);
+      const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (fd >= 0) {
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        close(fd);
+      }
+      std::vector<char*> args;
+      for (auto& a : argv) args.push_back(a.data());
+      args.push_back(nullptr);
+      execvp(args[0], args.data());
+      _exit(127);
+    }
+  }
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+  ~Process() { kill(SIGKILL); }
+
+  bool started() const { return pid_ > 0; }
+  bool running() {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      status_ = status;
+      pid_ = -1;
+      return false;
+    }
+    return true;
+  }
+  // Sends `sig` to the group and, for SIGKILL, reaps it.
+  void kill(int sig) {
+    if (pid_ <= 0) return;
+    ::kill(-pid_, sig);
+    if (sig == SIGKILL) {
+      waitpid(pid_, &status_, 0);
+      pid_ = -1;
+    }
+  }
+  // Waits for the exit (a hang guard kills it); returns the exit code, -1 if killed.
+  int wait(std::chrono::seconds guard) {
+    const auto until = std::chrono::steady_clock::now() + guard;
+    while (running()) {
+      if (std::chrono::steady_clock::now() > until) {
+        kill(SIGKILL);
+        return -1;
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    return WIFEXITED(status_) ? WEXITSTATUS(status_) : -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = 0;
+};
+
+class StreamNodeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // Not /tmp: isolation none does not need it, but keep the node tests' habit.
+    dir_ = fs::path("/var/tmp") / ("coedge-stream-test-" + std::to_string(getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (!HasFailure()) {
+      std::error_code ec;
+      fs::remove_all(dir_, ec);
+    } else {
+      std::printf("kept %s for inspection\n", dir_.c_str());
+    }
+  }
+  std::unique_ptr<Process> serve(const fs::path& clip, int port, int n) {
+    return std::make_unique<Process>(
+        std::vector<std::string>{"ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-i", clip.string(), "-c",
+                                 "copy", "-f", "mpegts", "-listen", "1",
+                                 "http://127.0.0.1:" + std::to_string(port) + "/stream.ts"},
+        dir_ / ("server" + std::to_string(n) + ".txt"));
+  }
+  // Waits until the node's output holds `needle` `times` times (or the node exits, or the
+  // guard passes). Returns whether it did.
+  bool wait_for(Process& node, const std::string& needle, size_t times = 1, std::chrono::seconds guard = 60s) {
+    const auto until = std::chrono::steady_clock::now() + guard;
+    while (std::chrono::steady_clock::now() < until) {
+      if (occurrences(read_text(dir_ / "node.txt"), needle) >= times) return true;
+      if (!node.running()) return false;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
+  // Waits until the jobs file has at least `n` lines (jobs closed), as wait_for.
+  bool wait_for_jobs(Process& node, size_t n, std::chrono::seconds guard = 60s) {
+    const auto until = std::chrono::steady_clock::now() + guard;
+    while (std::chrono::steady_clock::now() < until) {
+      if (occurrences(read_text(dir_ / "jobs.jsonl"), "\n") >= n) return true;
+      if (!node.running()) return false;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
+  size_t job_lines() const { return occurrences(read_text(dir_ / "jobs.jsonl"), "\n"); }
+  std::string output() const { return "\n--- node output ---\n" + read_text(dir_ / "node.txt") + "--- end ---"; }
+
+  fs::path dir_;
+};
+
+TEST_F(StreamNodeTest, StallsReleasesNothingReconnectsAndAccountsEveryJob) {
+  if (std::system("ffmpeg -hide_banner -loglevel quiet -version >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "ffmpeg is not installed (Makefile PACKAGES)";
+  }
+  ASSERT_TRUE(fs::exists(kModel)) << kModel << " (built by the `models` target)";
+  const fs::path clip = dir_ / "clip.ts";
+  const std::string encode = "ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc=size=320x240:rate=25 -t 30 "
+                             "-c:v libx264 -preset ultrafast -g 25 -pix_fmt yuv420p -f mpegts '" + clip.string() + "'";
+  ASSERT_EQ(std::system(encode.c_str()), 0) << encode;
+  const int port = free_port();
+  ASSERT_GT(port, 0);
+  const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/stream.ts";
+
+  const fs::path config = dir_ / "stream.yaml";
+  std::ofstream(config) << "node: stream-node\n"
+                        << "isolation: none\n"
+                        << "run_dir: " << (dir_ / "run").string() << "\n"
+                        << "profiles: " << kProfiles << "\n"
+                        << "models:\n  - {name: yolov5s-160, file: " << kModel << "}\n"
+                        << "sensors:\n"
+                        << "  - {name: street, kind: stream, url: '" << url << "', period: 100ms,\n"
+                        << "     stall_timeout: 1s, reconnect_min: 200ms, reconnect_max: 1s}\n"
+                        << "tasks:\n"
+                        << "  - {name: a, model: yolov5s-160, sensor: street, period: 100ms}\n"
+                        << "  - {name: b, model: yolov5s-160, sensor: street, period: 300ms}\n";
+  const fs::path summary_file = dir_ / "summary.json", jobs_file = dir_ / "jobs.jsonl";
+
+  auto server = serve(clip, port, 1);
+  ASSERT_TRUE(server->started());
+  Process node({kCoedge, "node", "--config", config.string(), "--summary", summary_file.string(), "--jobs",
+                jobs_file.string()},
+               dir_ / "node.txt");
+  ASSERT_TRUE(node.started());
+
+  // Frames flow: the connection, then jobs.
+  ASSERT_TRUE(wait_for(node, "sensor street: connected to " + url)) << output();
+  ASSERT_TRUE(wait_for_jobs(node, 20)) << output();
+  // The camera dies; the node reports the lost connection and the stall.
+  server->kill(SIGKILL);
+  ASSERT_TRUE(wait_for(node, "sensor street: connection lost")) << output();
+  ASSERT_TRUE(wait_for(node, "sensor street: stalled: no frame for")) << output();
+  const int64_t outage_from_ns = realtime_ns();  // no frame for stall_timeout by now
+  std::this_thread::sleep_for(1500ms);  // the outage goes on (not a measurement)
+  // It comes back on the same port.
+  const int64_t outage_to_ns = realtime_ns();  // no frame can arrive before the server runs
+  server = serve(clip, port, 2);
+  ASSERT_TRUE(server->started());
+  ASSERT_TRUE(wait_for(node, "sensor street: reconnected to " + url)) << output();
+  ASSERT_TRUE(wait_for(node, "sensor street: frames again after")) << output();
+  ASSERT_TRUE(wait_for_jobs(node, job_lines() + 20)) << output();
+  node.kill(SIGTERM);
+  ASSERT_EQ(node.wait(120s), 0) << output();
+  server->kill(SIGKILL);
+
+  const std::string log = read_text(dir_ / "node.txt");
+  EXPECT_EQ(occurrences(log, "sensor street: stalled: no frame for"), 1u) << "one stall, told once" << output();
+  EXPECT_EQ(occurrences(log, "sensor street: reconnected to"), 1u) << output();
+
+  const json s = json::parse(read_text(summary_file), nullptr, false);
+  ASSERT_TRUE(s.is_object()) << output();
+  const json& totals = s["totals"];
+  EXPECT_TRUE(totals["accounted"].get<bool>()) << output();
+  const auto released = totals["released"].get<uint64_t>();
+  EXPECT_EQ(released, totals["met"].get<uint64_t>() + totals["overdue"].get<uint64_t>() +
+                          totals["dropped"].get<uint64_t>());
+  EXPECT_GT(released, 0u);
+  EXPECT_EQ(s["dropped_by_cause"].value("bad_frame", 0u), 0u) << "an outage drops no job: it releases none";
+
+  ASSERT_EQ(s["sensors"].size(), 1u) << s.dump(2);
+  const json& sensor = s["sensors"][0];
+  EXPECT_EQ(sensor["sensor"], "street");
+  EXPECT_GT(sensor["ticks_without_frame"].get<uint64_t>(), 0u) << sensor.dump(2);
+  const json& stream = sensor["stream"];
+  EXPECT_EQ(stream["url"], url);
+  EXPECT_EQ(stream["connects"].get<uint64_t>(), 2u) << stream.dump(2);
+  EXPECT_EQ(stream["drops"].get<uint64_t>(), 1u) << stream.dump(2);
+  EXPECT_EQ(stream["stalls"].get<uint64_t>(), 1u) << stream.dump(2);
+  EXPECT_GE(stream["failed_opens"].get<uint64_t>(), 1u) << "the server was down for seconds" << stream.dump(2);
+  EXPECT_GE(stream["frames"].get<uint64_t>(), stream["handed_out"].get<uint64_t>());
+  EXPECT_GT(stream["handed_out"].get<uint64_t>(), 0u);
+  EXPECT_GE(stream["longest_gap_s"].get<double>(), 1.0) << "the reported stall lasted stall_timeout at least";
+  EXPECT_GE(stream["age_ms"]["max"].get<double>(), stream["age_ms"]["mean"].get<double>());
+  EXPECT_GE(stream["age_ms"]["mean"].get<double>(), 0.0);
+
+  // One job line per released job; each job's frame stamped on arrival; a frame taken by
+  // a task once; no job for a frame that arrived in the outage.
+  std::vector<json> jobs;
+  {
+    std::ifstream in(jobs_file);
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty()) jobs.push_back(json::parse(line, nullptr, false));
+    }
+  }
+  ASSERT_EQ(jobs.size(), released);
+  std::map<std::string, std::set<int64_t>> frames_by_task;
+  size_t before = 0, after = 0;
+  for (const json& j : jobs) {
+    ASSERT_TRUE(j.is_object());
+    const json& f = j["frame"];
+    ASSERT_TRUE(f["stamp_ns"].is_number_integer()) << j.dump();
+    ASSERT_TRUE(f["index"].is_number_integer()) << j.dump();
+    ASSERT_TRUE(f["capture_utc"].is_string()) << j.dump();
+    EXPECT_EQ(f["file"], nullptr);
+    const int64_t stamp = f["stamp_ns"].get<int64_t>();
+    EXPECT_TRUE(frames_by_task[j["task"].get<std::string>()].insert(f["index"].get<int64_t>()).second)
+        << "a frame taken twice by one task: " << j.dump();
+    EXPECT_FALSE(stamp >= outage_from_ns && stamp < outage_to_ns) << "a job for a frame of the outage: " << j.dump();
+    (stamp < outage_from_ns ? before : after) += 1;
+  }
+  EXPECT_GT(before, 0u) << "jobs before the outage";
+  EXPECT_GT(after, 0u) << "jobs after the reconnection";
+  // The lines follow their schemas (a stream's frame fills index, stamp_ns, capture_utc).
+  const std::string validate = "/usr/bin/python3 " COEDGE_SOURCE_DIR "/tests/integration/validate_lines.py " COEDGE_SOURCE_DIR
+                               "/docs/schema/job-line.schema.json '" + jobs_file.string() + "' >'" +
+                               (dir_ / "validate.txt").string() + "' 2>&1";
+  EXPECT_EQ(std::system(validate.c_str()), 0) << read_text(dir_ / "validate.txt");
+  const std::string validate_results = "/usr/bin/python3 " COEDGE_SOURCE_DIR "/tests/integration/validate_lines.py "
+                                       COEDGE_SOURCE_DIR "/docs/schema/result-line.schema.json '" +
+                                       (dir_ / "run/results/a.jsonl").string() + "' >'" +
+                                       (dir_ / "validate.txt").string() + "' 2>&1";
+  EXPECT_EQ(std::system(validate_results.c_str()), 0) << read_text(dir_ / "validate.txt");
+
+  // Within a task, later releases have later frames (the newest, handed out once). Job
+  // lines are written as jobs close: sorted by release here.
+  std::sort(jobs.begin(), jobs.end(),
+            [](const json& x, const json& y) { return x["release_s"].get<double>() < y["release_s"].get<double>(); });
+  for (const char* task : {"a", "b"}) {
+    int64_t last_index = -1, last_stamp = -1;
+    double last_release = -1;
+    for (const json& j : jobs) {
+      if (j["task"] != task) continue;
+      EXPECT_GT(j["release_s"].get<double>(), last_release);
+      EXPECT_GT(j["frame"]["index"].get<int64_t>(), last_index) << j.dump();
+      EXPECT_GT(j["frame"]["stamp_ns"].get<int64_t>(), last_stamp) << j.dump();
+      last_release = j["release_s"].get<double>();
+      last_index = j["frame"]["index"].get<int64_t>();
+      last_stamp = j["frame"]["stamp_ns"].get<int64_t>();
+    }
+  }
+}
+
+}  // namespace
