@@ -71,7 +71,8 @@ std::function<int()> add_master_command(CLI::App& app) {
   cli::output_path(cmd->add_option("--out", f->out, "folder for summary.json, windows.jsonl and plans.jsonl"), f->out);
   add_dds_options(cmd, f->dds);
   cmd->add_option("--metrics-port", f->metrics_port, "Prometheus /metrics port (0: off; docs/METRICS.md)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(cli::port(true));
   cmd->add_option("--metrics-address", f->metrics_address,
                   "the address /metrics binds to (loopback only by default; 0.0.0.0 to open it; IPv4)")
       ->capture_default_str();
@@ -81,14 +82,9 @@ std::function<int()> add_master_command(CLI::App& app) {
     auto scenario = config::load_scenario(f->scenario);
     if (!scenario.ok()) {
       std::fprintf(stderr, "coedge master: %s\n", scenario.error().message.c_str());
-      return kExitBadInput;
+      return cli::exit_code_of(scenario.error());
     }
     master::MasterOptions options;
-    if (f->metrics_port < 0 || f->metrics_port > 65535) {
-      std::fprintf(stderr, "coedge master: --metrics-port: must be a TCP port from 0 (off) to 65535, got %d\n",
-                   f->metrics_port);
-      return kExitBadInput;
-    }
     if (Status st = config::check_listen_address(f->metrics_address); !st.ok()) {
       std::fprintf(stderr, "coedge master: --metrics-address: %s\n", st.error().message.c_str());
       return kExitBadInput;

@@ -42,10 +42,6 @@ struct NodeFlags {
 
 // --metrics-address and --metrics-linger over the config (either kind of node).
 Status apply_metrics_flags(const NodeFlags& f, config::NodeConfig& c) {
-  if (f.metrics_port > 65535) {
-    return Error{ErrorCode::kInvalidInput,
-                 "--metrics-port: must be a TCP port from 0 (off) to 65535, got " + std::to_string(f.metrics_port)};
-  }
   if (!f.metrics_address.empty()) {
     if (Status st = config::check_listen_address(f.metrics_address); !st.ok()) {
       return Error{st.error().code, "--metrics-address: " + st.error().message};

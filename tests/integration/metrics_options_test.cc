@@ -91,7 +91,7 @@ TEST_F(MetricsOptionsTest, ABadAddressOrPortIsBadInputBeforeAnythingStarts) {
                              "--metrics-address: 'localhost' is not an IP address to bind to; give 127.0.0.1"},
                         Case{"--metrics-port 9464 --metrics-address ::1",
                              "--metrics-address: '::1' is an IPv6 address; the metrics endpoint binds IPv4 only"},
-                        Case{"--metrics-port 99999", "--metrics-port: must be a TCP port from 0 (off) to 65535, got 99999"},
+                        Case{"--metrics-port 99999", "--metrics-port: expected a TCP port from 0 (off) to 65535, got '99999'"},
                         Case{"--metrics-linger soon", "--metrics-linger: "}}) {
     SCOPED_TRACE(c.args);
     const CliRun r = coedge(node(c.args));
@@ -112,7 +112,7 @@ TEST_F(MetricsOptionsTest, ABadAddressOrPortIsBadInputBeforeAnythingStarts) {
 
   for (const Case& c : {Case{"--metrics-port 9465 --metrics-address 1.2.3",
                              "--metrics-address: '1.2.3' is not an IP address to bind to"},
-                        Case{"--metrics-port 70000", "--metrics-port: must be a TCP port from 0 (off) to 65535, got 70000"},
+                        Case{"--metrics-port 70000", "--metrics-port: expected a TCP port from 0 (off) to 65535, got '70000'"},
                         Case{"--metrics-port 9465 --metrics-linger soon", "--metrics-linger: "}}) {
     SCOPED_TRACE(c.args);
     const CliRun m = coedge("master --scenario examples/batching-resnet-3.yaml " + c.args);

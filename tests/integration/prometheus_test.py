@@ -107,8 +107,11 @@ def wait_for(what, predicate, timeout):
 
 
 def final_scrape(prom, instance, summary_path):
-    """The time of the first scrape of `instance` taken after summary_path was written."""
-    written = os.path.getmtime(summary_path)
+    """The time of the first scrape of `instance` taken over a second after summary_path was
+    written. The margin: a file's mtime comes from the kernel's coarse clock (a tick behind),
+    and the program updates its metrics just before it writes the summary; a scrape that
+    began in between would read the last state but one."""
+    written = os.path.getmtime(summary_path) + 1.0
 
     def after():
         try:
