@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cinttypes>
 #include <cmath>
@@ -121,12 +122,18 @@ std::string unknown_option_message(const CLI::App* sub, const std::string& arg) 
 }
 
 // CLI11's messages, in our words; its type names (TEXT, UINT) are not the user's.
+// A positional's name as help and usage lines write it: run_dir -> RUN_DIR.
+std::string upper_name(std::string name) {
+  for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return name;
+}
+
 std::string reword(const CLI::ParseError& e) {
   const std::string what = e.what();
   if (dynamic_cast<const CLI::RequiredError*>(&e) != nullptr) {
     const std::string name = what.substr(0, what.find(" is required"));
     if (name.rfind("-", 0) != 0 && what.find(" is required") != std::string::npos)
-      return "missing the " + name + " argument";
+      return "missing the " + upper_name(name) + " argument";
     return what;
   }
   if (dynamic_cast<const CLI::ArgumentMismatch*>(&e) != nullptr) {
@@ -173,7 +180,7 @@ std::string type_name_for(const std::string& sub, const std::string& name, const
       {"backend", "NAME"},         {"batch", "B|LO-HI"},          {"kill", "NODE@TIME"},
       {"peer", "NODE=ADDRESS"},    {"dds-peer", "ADDRESS"},       {"dds-interface", "ADDRESS"},
       {"prefix", "NAME"},          {"config-digest", "HEX"},      {"triton-preferred", "SIZES"},
-      {"metrics-address", "ADDRESS"}};
+      {"metrics-address", "ADDRESS"}, {"metrics-linger", "DURATION"}};
   if (auto it = by_subcommand.find(sub + " " + name); it != by_subcommand.end()) return it->second;
   if (auto it = by_name.find(name); it != by_name.end()) return it->second;
   if (cli11_type == "INT" || cli11_type == "UINT") return "N";
@@ -209,6 +216,7 @@ Status check_path(const std::string& value, PathKind kind) {
   const fs::path p(value);
   switch (kind) {
     case PathKind::kInputFile:
+    case PathKind::kExecutable:
     case PathKind::kInputDir: {
       const auto status = fs::status(p, ec);
       if (!fs::exists(status)) return Error{ErrorCode::kNotFound, "'" + value + "' does not exist"};
@@ -218,6 +226,8 @@ Status check_path(const std::string& value, PathKind kind) {
         return Error{ErrorCode::kIo, "'" + value + "' is a folder, not a file"};
       if (::access(value.c_str(), want_dir ? (R_OK | X_OK) : R_OK) != 0)
         return Error{ErrorCode::kIo, "cannot read '" + value + "': " + std::strerror(errno)};
+      if (kind == PathKind::kExecutable && ::access(value.c_str(), X_OK) != 0)
+        return Error{ErrorCode::kIo, "'" + value + "' is not executable: " + std::strerror(errno)};
       return Ok{};
     }
     case PathKind::kOutputFile: {
@@ -291,19 +301,29 @@ CLI::Validator whole_number(uint64_t min, uint64_t max) {
       "");
 }
 
-CLI::Validator number(double min, double max) {
+namespace {
+
+// A number in [min, max], or in (0, max] when `above_zero`.
+CLI::Validator number_check(double min, double max, bool above_zero) {
   return CLI::Validator(
-      [min, max](std::string& text) -> std::string {
+      [min, max, above_zero](std::string& text) -> std::string {
         char* end = nullptr;
         errno = 0;
         const double v = std::strtod(text.c_str(), &end);
-        if (text.empty() || end != text.c_str() + text.size() || errno == ERANGE || !std::isfinite(v) || v < min ||
-            v > max)
-          return "expected a number from " + trim_number(min) + " to " + trim_number(max) + ", got " + coedge::quoted(text);
+        if (text.empty() || end != text.c_str() + text.size() || errno == ERANGE || !std::isfinite(v) ||
+            (above_zero ? v <= 0 : v < min) || v > max)
+          return (above_zero ? "expected a number more than 0 and up to " + trim_number(max)
+                             : "expected a number from " + trim_number(min) + " to " + trim_number(max)) +
+                 ", got " + coedge::quoted(text);
         return {};
       },
       "");
 }
+
+}  // namespace
+
+CLI::Validator number(double min, double max) { return number_check(min, max, false); }
+CLI::Validator positive_number(double max) { return number_check(0, max, true); }
 
 CLI::Validator port(bool zero_means_off) {
   return CLI::Validator(
@@ -404,14 +424,15 @@ std::optional<int> parse(CLI::App& app, int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     const std::vector<CLI::App*> parsed = app.get_subcommands();
     const CLI::App* sub = parsed.empty() ? nullptr : parsed.front();
-    if (sub == nullptr && dynamic_cast<const CLI::RequiredError*>(&e) != nullptr)
-      return report(nullptr, "give a subcommand: " + known_list(subcommand_names(app, true), 20), kExitBadInput);
-    // Unknown options first: they are the likely cause of any other complaint.
+    // Unknown options first, the main program's too (`coedge --verison`): they are the
+    // likely cause of any other complaint, a missing subcommand included.
     for (const CLI::App* scope : {sub, static_cast<const CLI::App*>(&app)}) {
       if (scope == nullptr) continue;
       for (const std::string& extra : scope->remaining())
         if (extra.size() > 1 && extra[0] == '-') return report(scope, unknown_option_message(scope, extra), kExitBadInput);
     }
+    if (sub == nullptr && dynamic_cast<const CLI::RequiredError*>(&e) != nullptr)
+      return report(nullptr, "give a subcommand: " + known_list(subcommand_names(app, true), 20), kExitBadInput);
     for (const CLI::App* scope : {sub, static_cast<const CLI::App*>(&app)}) {
       if (scope == nullptr) continue;
       for (const std::string& extra : scope->remaining())

@@ -35,6 +35,7 @@ int exit_code_of(const Error& error);
 // Values checked as text before CLI11 converts them, with messages in the user's words.
 CLI::Validator whole_number(uint64_t min, uint64_t max);  // "a whole number from 1 to 100000"
 CLI::Validator number(double min, double max);            // "a number from 0.05 to 2"
+CLI::Validator positive_number(double max);                // "a number more than 0 and up to 100"
 CLI::Validator port(bool zero_means_off);                 // "a TCP port from 0 (off) to 65535"
 CLI::Validator one_of(std::vector<std::string> values);   // "one of a, b or c", with "did you mean"
 
@@ -48,7 +49,8 @@ CLI::Option* optional_value(CLI::App* cmd, const std::string& name, std::string&
 // Paths checked by check_paths() when the option (or positional) was given. An input must
 // exist and be readable; an output folder must be a writable folder or creatable; an
 // output file's folder likewise ("-", standard output, passes).
-enum class PathKind { kInputFile, kInputDir, kOutputDir, kOutputFile };
+// kExecutable: an input file that may also be run (a worker program).
+enum class PathKind { kInputFile, kInputDir, kOutputDir, kOutputFile, kExecutable };
 void input_path(CLI::Option* option, const std::string& value, PathKind kind = PathKind::kInputFile);
 void input_path(CLI::Option* option, const std::vector<std::string>& values);
 void output_path(CLI::Option* option, const std::string& value, PathKind kind = PathKind::kOutputDir);

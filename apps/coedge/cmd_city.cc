@@ -68,7 +68,7 @@ std::function<int()> add_city_command(CLI::App& app) {
       ->default_val(100)->check(cli::whole_number(1, 10000000));
   cmd->add_option("--load", args->city.load,
                   "Offered accelerator load per node at batch 1 (1.0 = every accelerator busy; up to 100)")
-      ->default_val(0.8)->check(cli::number(1e-6, 100.0));
+      ->default_val(0.8)->check(cli::positive_number(100.0));
   cmd->add_option("--tasks", args->city.tasks,
                   "Number of tasks; their periods are then chosen to offer --load "
                   "(default: periods 3x ExeTime(1), count from --load)")

@@ -236,7 +236,7 @@ std::function<int()> add_node_command(CLI::App& app) {
                 "print the summary (summary.json's document) on stdout instead of the table; the log "
                 "stays on stderr (docs/COMMAND_LINE.md)");
   cli::input_path(cmd->get_option("--profiles"), flags->profiles);
-  cli::input_path(cmd->get_option("--worker"), flags->worker);
+  cli::input_path(cmd->get_option("--worker"), flags->worker, cli::PathKind::kExecutable);
   cli::input_path(cmd->get_option("--models-dir"), flags->models_dir, cli::PathKind::kInputDir);
   cli::output_path(cmd->get_option("--run-dir"), flags->run_dir);
   cli::output_path(cmd->get_option("--jobs"), flags->jobs, cli::PathKind::kOutputFile);
@@ -290,7 +290,9 @@ std::function<int()> add_node_command(CLI::App& app) {
     node::AgentOptions options;
     options.config = std::move(*config);
     options.coedge_exe = sibling_executable("coedge");
-    options.worker_exe = flags->worker.empty() ? sibling_executable("coedge-worker") : flags->worker;
+    // Absolute: a sandboxed worker starts in its task folder, where a relative path is lost.
+    options.worker_exe = flags->worker.empty() ? sibling_executable("coedge-worker")
+                                               : std::filesystem::absolute(flags->worker).string();
     options.summary_json = flags->summary;
     options.table = flags->json ? nullptr : stdout;
     options.stop = stop;

@@ -28,7 +28,15 @@ std::vector<std::string> plugin_places() {
   const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (!ec) places.push_back((self.parent_path() / ".." / "lib" / "coedge" / kPluginFile).lexically_normal().string());
 #ifdef COEDGE_MEDIA_PLUGIN_BUILD_PATH
-  if (places.empty() || places.back() != COEDGE_MEDIA_PLUGIN_BUILD_PATH) places.emplace_back(COEDGE_MEDIA_PLUGIN_BUILD_PATH);
+  // The build's own plugin, for the build tree's programs outside bin/ (tests, benchmarks)
+  // only: an installed program whose plugin is missing says so, rather than quietly
+  // loading a build tree's (BUILD/lib/coedge/PLUGIN: the build is three levels up).
+  const std::filesystem::path build_root =
+      std::filesystem::path(COEDGE_MEDIA_PLUGIN_BUILD_PATH).parent_path().parent_path().parent_path();
+  const std::string from_build = self.lexically_normal().lexically_relative(build_root).string();
+  const bool in_build_tree = ec || (!from_build.empty() && from_build.rfind("..", 0) != 0);
+  if (in_build_tree && (places.empty() || places.back() != COEDGE_MEDIA_PLUGIN_BUILD_PATH))
+    places.emplace_back(COEDGE_MEDIA_PLUGIN_BUILD_PATH);
 #endif
   return places;
 }

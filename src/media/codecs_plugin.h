@@ -4,7 +4,8 @@
 // Where the plugin is looked for, in order: the path set_plugin_path() named (then nothing
 // else; apps/ set it from the COEDGE_MEDIA_PLUGIN variable); next to the program,
 // ../lib/coedge/coedge_media_opencv.so (the build tree's and an install's layout); the
-// build tree this was compiled in (test programs live elsewhere). The error names every
+// build tree this was compiled in, for that build tree's own programs only (test programs live
+// outside bin/; an installed program never falls back to a build tree). The error names every
 // place tried, or the loader's message.
 //
 // Thread-safe: the first caller loads, the others wait for it; the result is kept for the
