@@ -423,7 +423,7 @@ class NodeConfigParser {
     SensorConfig sensor;
     SensorInfo info;
     bool valid = true;
-    const Field* reconnect_max = nullptr;  // given: checked against reconnect_min at the end
+    const Field* reconnect_field = nullptr;  // reconnect_min or _max given: the pair checked at the end
     const Fields fields = read_fields(node, path, kSensorKeys, problems_);
     // The kind first: it decides which other fields apply.
     std::optional<SensorKind> kind;
@@ -518,16 +518,18 @@ class NodeConfigParser {
            : f.key == "stall_timeout" ? st.stall_timeout
            : f.key == "reconnect_min" ? st.reconnect_min
                                       : st.reconnect_max) = *d;
-          if (f.key == "reconnect_max") reconnect_max = &f;
+          if (f.key == "reconnect_max" || f.key == "reconnect_min") reconnect_field = &f;
         }
         valid &= d.has_value();
       }
     }
-    if (reconnect_max != nullptr && sensor.stream.reconnect_max < sensor.stream.reconnect_min) {
-      problems_.add(reconnect_max->mark(), reconnect_max->path,
-                    "is " + format_duration(sensor.stream.reconnect_max) + ", shorter than reconnect_min " +
+    // Checked whichever of the pair was given, against the other's default too: a
+    // reconnect_min above the default reconnect_max would otherwise be capped silently.
+    if (reconnect_field != nullptr && sensor.stream.reconnect_max < sensor.stream.reconnect_min) {
+      problems_.add(reconnect_field->mark(), reconnect_field->path,
+                    "reconnect_max " + format_duration(sensor.stream.reconnect_max) + " is shorter than reconnect_min " +
                         format_duration(sensor.stream.reconnect_min) +
-                        " (the retry delay doubles from reconnect_min up to reconnect_max)");
+                        " (the retry delay doubles from reconnect_min up to reconnect_max; give both)");
       valid = false;
     }
     fields.require("name", mark, path, problems_);

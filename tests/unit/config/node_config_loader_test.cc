@@ -503,7 +503,11 @@ TEST_F(NodeConfigTest, Errors) {
        "sensors[2].open_timeout", ""},
       {17, 17, "  - {name: cam2, kind: stream, url: 'rtsp://c/live', reconnect_min: 2s, reconnect_max: 1s}", 17,
        "sensors[2].reconnect_max",
-       "is 1s, shorter than reconnect_min 2s (the retry delay doubles from reconnect_min up to reconnect_max)"},
+       "reconnect_max 1s is shorter than reconnect_min 2s (the retry delay doubles from reconnect_min up to "
+       "reconnect_max; give both)"},
+      // Against the default reconnect_max (10s): not capped silently.
+      {17, 17, "  - {name: cam2, kind: stream, url: 'rtsp://c/live', reconnect_min: 30s}", 17,
+       "sensors[2].reconnect_min", "reconnect_max 10s is shorter than reconnect_min 30s"},
       {16, 16, "  - {name: cam1, kind: folder, path: frames, period: -1ms}", 16,
        "sensors[1].period", "must not be negative"},
       {16, 16, "  - {name: cam1, kind: folder, path: frames, period: 300ms}", 16,
