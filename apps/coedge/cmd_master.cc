@@ -113,7 +113,7 @@ std::function<int()> add_master_command(CLI::App& app) {
     }
     options.stop = install_stop_signals();
     const int code = master::run_master(std::move(*scenario), options);
-    return code == 0 ? kExitOk : code == kExitUnaccounted ? kExitUnaccounted : kExitFailure;
+    return code == 0 ? kExitOk : code == master::kRunUnaccounted ? kExitUnaccounted : kExitFailure;
   };
 }
 

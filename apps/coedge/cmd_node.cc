@@ -332,7 +332,7 @@ std::function<int()> add_node_command(CLI::App& app) {
     const std::string summary_path =
         flags->summary.empty() ? options.config.run_dir + "/summary.json" : std::filesystem::absolute(flags->summary).string();
     const int code = node::run_node_agent(options);
-    if (flags->json && (code == 0 || code == kExitUnaccounted)) {
+    if (flags->json && (code == 0 || code == node::kRunUnaccounted)) {
       // The same document as summary.json, which the agent has just written.
       std::ifstream in(summary_path);
       std::stringstream text;
@@ -343,7 +343,7 @@ std::function<int()> add_node_command(CLI::App& app) {
       }
       std::fwrite(text.str().data(), 1, text.str().size(), stdout);
     }
-    return code == 0 ? kExitOk : code == kExitUnaccounted ? kExitUnaccounted : kExitFailure;
+    return code == 0 ? kExitOk : code == node::kRunUnaccounted ? kExitUnaccounted : kExitFailure;
   };
 }
 

@@ -107,9 +107,9 @@ int run_master(Scenario scenario, const MasterOptions& options) {
       if (summary.totals.surplus > 0) {
         log("accounting error: nodes closed " + std::to_string(summary.totals.surplus) +
             " jobs more than the cameras released");
-        return 3;
+        return kRunUnaccounted;
       }
-      return summary.accounted() ? 0 : 3;
+      return summary.accounted() ? 0 : kRunUnaccounted;
     }
     const TimePoint wake = std::min(actions.wake_at, now + kMaxSleep);
     const Duration left = wake - clock.now();

@@ -47,8 +47,14 @@ struct MasterOptions {
   const std::atomic<bool>* stop = nullptr;
 };
 
+// run_master's result when the run completed but its accounting does not hold: the nodes
+// closed jobs the cameras never counted (surplus, e.g. frames from a driver that publishes
+// no source_stats), or met + overdue + dropped != released. `coedge master` exits with it
+// (apps/coedge/commands.h: kExitUnaccounted).
+inline constexpr int kRunUnaccounted = 3;
+
 // Returns the exit code: 0 after a complete run, 1 when it cannot run (DDS, no node
-// reporting in time), 3 when the accounting is incomplete.
+// reporting in time), kRunUnaccounted when the accounting is incomplete.
 int run_master(Scenario scenario, const MasterOptions& options);
 
 }  // namespace coedge::master

@@ -739,7 +739,7 @@ int run_node_agent(const AgentOptions& options) {
   if (all.closed() != all.released) {
     (void)fail("accounting mismatch: released " + std::to_string(all.released) + ", closed " +
                std::to_string(all.closed()));
-    return 3;  // the run completed, with jobs unaccounted for
+    return kRunUnaccounted;  // the run completed, with jobs unaccounted for
   }
   return 0;
 }

@@ -44,8 +44,13 @@ struct AgentOptions {
   os::ProcessLauncher* launcher = nullptr;        // PipelineContext::launcher (null: the system's)
 };
 
-// Returns the process exit code: 0 after a run, 1 when the node cannot start, 3 after a
-// run whose released jobs were not all accounted for (apps/coedge/cli.h's exit codes).
+// run_node_agent's result after a run whose released jobs were not all closed (met,
+// overdue or dropped): an internal accounting error. `coedge node` exits with it
+// (apps/coedge/commands.h: kExitUnaccounted).
+inline constexpr int kRunUnaccounted = 3;
+
+// Returns the process exit code: 0 after a run, 1 when the node cannot start,
+// kRunUnaccounted after a run whose released jobs were not all accounted for.
 // REQUIRES for the sandbox and process modes: the process is still single-threaded.
 int run_node_agent(const AgentOptions& options);
 
