@@ -147,6 +147,9 @@ def check_revision_script(source, tmp, env):
 
 def main(argv):
     source, build, version, models_flag, c_compiler = argv[1:6]
+    # The build's own linker flags ("link-flags=..."): a sanitizer build's SDK libraries are
+    # instrumented, and a program linking them needs the sanitizer runtimes too.
+    link_flags = argv[6].split("=", 1)[1].split() if len(argv) > 6 else []
     models_installed = models_flag.upper() in ("ON", "1", "TRUE", "YES")
     env = {k: v for k, v in os.environ.items()
            if k not in ("DESTDIR", "COEDGE_PROBE_PROGRAM", "COEDGE_MEDIA_PLUGIN", "PKG_CONFIG_PATH")}
@@ -261,7 +264,7 @@ def main(argv):
         run([c_compiler, "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", *cflags, "-c",
              os.path.join(data, "examples/worker/brightness_worker.c"), "-o", worker_o], cwd=work, env=env)
         worker = os.path.join(work, "brightness-worker")
-        run([c_compiler, worker_o, *libs, "-o", worker], cwd=work, env=env)
+        run([c_compiler, worker_o, *libs, *link_flags, "-o", worker], cwd=work, env=env)
         check(os.access(worker, os.X_OK), "the example worker did not link against the installed SDK")
 
         # The build tree's own coedge: defaults from the source tree and the build.
