@@ -454,6 +454,12 @@ TEST_F(StreamNodeTest, DeadCamerasStopAfterTheLoopAndTheirOutageIsInTheMetrics) 
         << prom;
     EXPECT_GT(sensor["ticks_without_frame"].get<uint64_t>(), 0u);
   }
+  // The exposition with the stream series follows Prometheus's rules (Debian prometheus).
+  if (std::system("promtool --version >/dev/null 2>&1") == 0) {
+    const std::string check = "promtool check metrics < '" + (dir_ / "run" / "metrics.prom").string() + "' >'" +
+                              (dir_ / "promtool.txt").string() + "' 2>&1";
+    EXPECT_EQ(std::system(check.c_str()), 0) << read_text(dir_ / "promtool.txt");
+  }
 }
 
 }  // namespace
