@@ -205,6 +205,7 @@ TEST(StreamSourceTest, ServedClipArrivesStallsOnKillAndReconnectsOnRestart) {
   auto opened = open_frame_source(stream_sensor("http://127.0.0.1:" + std::to_string(port) + "/stream.ts"));
   ASSERT_TRUE(opened.ok()) << opened.error().message;
   FrameSource& source = **opened;
+  source.start();  // the reader starts here, not at open (as the agent does)
   EXPECT_EQ(source.describe().rfind("stream http://127.0.0.1:", 0), 0u) << source.describe();
   Capture capture(source);
 
@@ -279,6 +280,7 @@ TEST(StreamSourceTest, AServerThatStopsSendingIsAStallThenADroppedConnection) {
   auto opened = open_frame_source(stream_sensor("http://127.0.0.1:" + std::to_string(port) + "/stream.ts"));
   ASSERT_TRUE(opened.ok()) << opened.error().message;
   FrameSource& source = **opened;
+  source.start();  // the reader starts here, not at open (as the agent does)
   Capture capture(source);
   ASSERT_TRUE(capture.run([&] { return capture.frames.size() >= 10; })) << capture.all_events();
   // The server freezes with the connection open (a camera that hangs): nothing arrives, so
@@ -312,6 +314,7 @@ TEST(StreamSourceTest, NobodyServingIsFailedOpensToldOnceAndNoFrames) {
   auto opened = open_frame_source(stream_sensor("http://127.0.0.1:" + std::to_string(port) + "/none.ts"));
   ASSERT_TRUE(opened.ok()) << opened.error().message;
   FrameSource& source = **opened;
+  source.start();  // the reader starts here, not at open (as the agent does)
   Capture capture(source);
   ASSERT_TRUE(capture.run([&] { return source.stream_stats()->failed_opens >= 3 && capture.saw("stalled"); }))
       << capture.all_events();
