@@ -443,7 +443,8 @@ int run_node_agent(const AgentOptions& options) {
   }
   // The sensors' sources, before any process starts and before the models are profiled
   // (minutes, without `profiles:`): a missing or empty folder, an unreadable video, fail
-  // here, at once, and touch no file.
+  // here, at once, and touch no file. Opened, not started: a stream reads nothing until its
+  // sensor starts (SensorThread::start), so it does not compete with the profiling.
   std::vector<std::pair<uint32_t, std::unique_ptr<FrameSource>>> sources;
   for (uint32_t s = 0; s < config.sensors.size(); ++s) {
     const config::SensorConfig& sensor = config.sensors[s];
