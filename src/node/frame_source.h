@@ -79,8 +79,19 @@ class FrameSource {
   virtual std::vector<std::string> take_events() { return {}; }
   // Live sources: their counters; nullopt for replayed sources.
   virtual std::optional<StreamStats> stream_stats() const { return std::nullopt; }
-  // Stops a live source's reader (at most its open or stall timeout if it is blocked in the
-  // network); next() then gives no new frame. Idempotent; replayed sources have none.
+  // Live sources: starts the reader (a stream starts connecting). Called once, when the
+  // sensor starts capturing, not when the source is opened: a stream opened early (to
+  // check the config) then decodes nothing while the models are profiled, and its stall
+  // clock starts with the run. Replayed sources have nothing to start.
+  virtual void start() {}
+  // Live sources: asks the reader to stop, and returns at once (the first half of stop()):
+  // the agent asks every sensor first, then waits for them all (stop()), so that the
+  // readers' waits overlap instead of adding up, and happen after its loop. next() gives
+  // no new frame after it. Idempotent; a no-op for replayed sources.
+  virtual void request_stop() {}
+  // Stops a live source's reader and waits for it: request_stop(), then the join, which
+  // takes up to its open or stall timeout if it is blocked in the network (see
+  // node/stream_source.h for why it can be longer). Idempotent; replayed sources have none.
   virtual void stop() {}
 };
 
@@ -95,8 +106,8 @@ inline bool is_end_of_frames(const Error& error) { return error.code == ErrorCod
 // Errors (naming the sensor): a folder that is missing or holds no images (extensions jpg,
 // jpeg, png, bmp, ppm, pgm, any case; replayed sorted by file name), a video that OpenCV
 // cannot open, a synthetic size outside 16..8192, a stream without a URL or without the
-// media plugin. A stream is not connected here: its reader thread starts connecting (and
-// retries for as long as the source lives), so a camera that is not up yet is not an error.
+// media plugin. A stream is not connected here: its reader thread starts connecting at
+// start() (and retries until stopped), so a camera that is not up yet is not an error.
 //
 // Folder images are decoded when first reached. While their total decoded size stays
 // under 256 MB they are kept, so later loops copy instead of decoding again (a small

@@ -152,26 +152,44 @@ Status write_measured_profiles(const config::NodeConfig& config, const std::stri
 // stream with no new frame at a period (between arrivals, stalled, reconnecting) releases
 // nothing then: no frame, no job (not a dropped job); its tasks take the next frame that
 // comes, once each, without catching up on the periods they missed.
+//
+// Stopping has two halves, so that the agent's loop never waits for the network:
+// request_stop() at the drain's start (the capture thread ends, a stream's reader is asked
+// to stop; no wait on the reader), on every sensor, then stop() after the loop, which waits
+// for the readers: they were all asked first, so their waits overlap instead of adding up.
 class SensorThread {
  public:
   SensorThread(uint32_t index, const config::SensorConfig& sensor, std::unique_ptr<FrameSource> source,
                std::vector<uint32_t> tasks, Duration period, const config::NodeConfig& config,
-               Accounting& accounting, Pipeline& pipeline, const Clock& clock)
+               Accounting& accounting, Pipeline& pipeline, const Clock& clock, NodeMetrics& metrics,
+               uint32_t metrics_index)
       : index_(index), sensor_(sensor), source_(std::move(source)), tasks_(std::move(tasks)),
-        period_(period), config_(config), accounting_(accounting), pipeline_(pipeline), clock_(clock) {}
+        period_(period), config_(config), accounting_(accounting), pipeline_(pipeline), clock_(clock),
+        metrics_(metrics), metrics_index_(metrics_index) {}
 
   Duration phase() const { return sensor_.phase; }
+  bool live() const { return source_->stream_stats().has_value(); }
   void start(TimePoint first) {
+    source_->start();  // a stream starts reading now, not while the models were profiled
     thread_ = std::thread([this, first] { run(first); });
   }
-  void stop() {
+  // No frame is taken once this returns; a live source's reader is asked to stop, not
+  // waited for. Idempotent.
+  void request_stop() {
     {
       std::lock_guard lock(mu_);
       stop_ = true;
     }
     cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
+    if (thread_.joinable()) thread_.join();  // at most one tick's work: next() never blocks
+    source_->request_stop();
+  }
+  // request_stop(), then waits for a live source's reader (up to its open or stall timeout,
+  // node/stream_source.h) and gives the metrics its last counts. Idempotent.
+  void stop() {
+    request_stop();
     source_->stop();
+    update_metrics();
     log_events();
   }
 
@@ -209,10 +227,11 @@ class SensorThread {
       }
       auto frame = source_->next();
       log_events();
-      if (frame.ok() && !frame->has_value()) {
-        ++ticks_without_frame_;  // a live source with nothing new: no frame, so no job
-        continue;
-      }
+      const bool no_frame = frame.ok() && !frame->has_value();
+      if (no_frame) ++ticks_without_frame_;  // a live source with nothing new: no frame, so no job
+      if (frame.ok() && !no_frame) ++frames_taken_;
+      update_metrics();
+      if (no_frame) continue;
       // The frame's identity, from the agent's own source (a worker never names it).
       FrameIdentity identity;
       identity.sensor = index_;
@@ -276,6 +295,28 @@ class SensorThread {
     for (const std::string& e : source_->take_events()) log(config_, "sensor " + sensor_.name + ": " + e);
   }
 
+  // The sensor's Prometheus series, by what changed since the last call (counters only go
+  // up). On the capture thread each tick, and in stop() once it has ended: never at once.
+  void update_metrics() {
+    Counts now;
+    now.ticks = ticks_without_frame_;
+    SensorDelta delta;
+    if (const auto stats = source_->stream_stats()) {
+      now.frames = stats->frames;
+      now.stalls = stats->stalls;
+      now.reconnects = stats->connects > 0 ? stats->connects - 1 : 0;
+      delta.connected = stats->connected;
+    } else {
+      now.frames = frames_taken_;
+    }
+    delta.frames = now.frames - reported_.frames;
+    delta.ticks_without_frame = now.ticks - reported_.ticks;
+    delta.stalls = now.stalls - reported_.stalls;
+    delta.reconnects = now.reconnects - reported_.reconnects;
+    reported_ = now;
+    metrics_.on_sensor(metrics_index_, delta);
+  }
+
   uint32_t index_;
   const config::SensorConfig& sensor_;
   std::unique_ptr<FrameSource> source_;
@@ -285,6 +326,8 @@ class SensorThread {
   Accounting& accounting_;
   Pipeline& pipeline_;
   const Clock& clock_;
+  NodeMetrics& metrics_;
+  uint32_t metrics_index_;
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -294,6 +337,12 @@ class SensorThread {
   uint64_t ticks_without_frame_ = 0;
   Duration age_sum_{}, age_max_{};
   uint64_t aged_ = 0;
+  // For update_metrics: frames a replayed source gave, and the counts already reported.
+  struct Counts {
+    uint64_t frames = 0, ticks = 0, stalls = 0, reconnects = 0;
+  };
+  uint64_t frames_taken_ = 0;
+  Counts reported_;
 };
 
 // What the config says about a model's classes against what its file says: a labels file
@@ -394,7 +443,8 @@ int run_node_agent(const AgentOptions& options) {
   }
   // The sensors' sources, before any process starts and before the models are profiled
   // (minutes, without `profiles:`): a missing or empty folder, an unreadable video, fail
-  // here, at once, and touch no file.
+  // here, at once, and touch no file. Opened, not started: a stream reads nothing until its
+  // sensor starts (SensorThread::start), so it does not compete with the profiling.
   std::vector<std::pair<uint32_t, std::unique_ptr<FrameSource>>> sources;
   for (uint32_t s = 0; s < config.sensors.size(); ++s) {
     const config::SensorConfig& sensor = config.sensors[s];
@@ -415,7 +465,11 @@ int run_node_agent(const AgentOptions& options) {
     metrics_tasks.push_back({t.name, config.models[t.model].name, t.epsilon});
   }
   for (const auto& m : config.models) model_names.push_back(m.name);
-  NodeMetrics metrics(config.name, std::move(metrics_tasks), model_names);
+  std::vector<MetricsSensor> metrics_sensors;  // one per source, in `sources`' order
+  for (const auto& [s, source] : sources) {
+    metrics_sensors.push_back({config.sensors[s].name, config.sensors[s].kind == config::SensorKind::kStream});
+  }
+  NodeMetrics metrics(config.name, std::move(metrics_tasks), model_names, std::move(metrics_sensors));
   // Bound before the models are profiled (minutes, without `profiles:`): a port in use
   // fails at once. The series exist from the start, at zero (rate() needs that).
   if (config.metrics_port > 0) {
@@ -508,8 +562,9 @@ int run_node_agent(const AgentOptions& options) {
     }
     log(config, "sensor " + sensor.name + ": " + source->describe());
     const Duration period = sensor.period.count() > 0 ? sensor.period : fastest;
+    const auto metrics_index = static_cast<uint32_t>(sensors.size());
     sensors.push_back(std::make_unique<SensorThread>(s, sensor, std::move(source), tasks, period, config,
-                                                     accounting, *pipeline, clock));
+                                                     accounting, *pipeline, clock, metrics, metrics_index));
   }
 
   // The run has started: now its files. Results and jobs are appended, each line tagged
@@ -572,6 +627,9 @@ int run_node_agent(const AgentOptions& options) {
   int crashes_injected = 0;
   const int fds_at_start = count_open_fds();
   const PipelineHealth health_at_start = pipeline->health();
+  // Where the run's duration ends: the tick that began the drain, taken before the sensors
+  // are stopped, so that no wait of theirs counts as running time.
+  TimePoint run_end{};
   auto progress_line = [&](TimePoint now) {
     const TaskTotals t = accounting.ledger().totals();
     char line[256];
@@ -607,8 +665,11 @@ int run_node_agent(const AgentOptions& options) {
     }
     if (act.stop_sources) {
       // Stop releasing; the core then lets the jobs in flight finish.
+      run_end = now;
       log(config, "stopping: no new frames; finishing the jobs in flight");
-      for (auto& s : sensors) s->stop();
+      // The first half of the sensors' stop (SensorThread): nothing here waits for a
+      // stream's reader, so the loop goes on polling the pipeline and the stop flag.
+      for (auto& s : sensors) s->request_stop();
       if (feed) feed->stop_accepting();
     }
     if (act.finish) break;
@@ -630,7 +691,14 @@ int run_node_agent(const AgentOptions& options) {
     feed.reset();
   }
   if (job_log) job_log->flush();
-  const Duration ran = loop.drain_started_at() - start;
+  // The second half: wait for the stream readers, all asked to stop at the drain's start.
+  // One blocked in FFmpeg returns within its open or stall timeout (node/stream_source.h).
+  size_t live = 0;
+  for (const auto& s : sensors) live += s->live() ? 1 : 0;
+  if (live > 0) log(config, "waiting for " + std::to_string(live) + " stream reader(s) to stop");
+  for (auto& s : sensors) s->stop();
+  if (live > 0) log(config, "stream readers stopped");
+  const Duration ran = std::max(Duration(0), run_end - start);
 
   // Summary: terminal table and JSON.
   const auto stats = accounting.task_stats();

@@ -25,6 +25,49 @@ std::string seconds_text(Duration d) {
   return buf;
 }
 
+// OpenCV (4.6) opens every FFmpeg capture of the process under one mutex
+// (CvCapture_FFMPEG::open), so a reader blocked in open() on a dead camera holds up every
+// other stream's open, and every video sensor's, for up to its open_timeout. The gate makes
+// that queue ours, in front of OpenCV's: a reader waits for its turn here, where a stop
+// reaches it, rather than inside OpenCV, where a stopped reader would still open (and wait
+// up to open_timeout) once its turn came. So a stop waits for one open at most, the one in
+// progress, not for the whole queue. Opens were serialised already; the gate adds no wait.
+class OpenGate {
+ public:
+  // Waits for the turn, or for `stopping` to say true. Returns whether it has the turn
+  // (then leave() once the open returned).
+  template <typename Stopping>
+  bool enter(Stopping stopping) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !busy_ || stopping(); });
+    if (stopping()) return false;
+    busy_ = true;
+    return true;
+  }
+  void leave() {
+    {
+      std::lock_guard lock(mu_);
+      busy_ = false;
+    }
+    cv_.notify_all();
+  }
+  // A reader was asked to stop: the ones waiting look at their flag again.
+  void wake() {
+    { std::lock_guard lock(mu_); }  // a waiter is either waiting (and notified) or yet to check
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;  // taken before a source's own mutex (enter's `stopping`), never after it
+  std::condition_variable cv_;
+  bool busy_ = false;
+};
+
+OpenGate& open_gate() {
+  static OpenGate gate;
+  return gate;
+}
+
 int to_ms(Duration d) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
   return static_cast<int>(std::clamp<int64_t>(ms, 1, 24 * 3600 * 1000));
@@ -33,16 +76,24 @@ int to_ms(Duration d) {
 class StreamSource final : public FrameSource {
  public:
   StreamSource(const config::SensorConfig& config, const media::Codecs* codecs)
-      : settings_(config.stream), codecs_(codecs), started_(clock_.now()), last_arrival_(started_) {}
+      : settings_(config.stream), codecs_(codecs) {}
 
   ~StreamSource() override { stop(); }
 
-  void start() {
+  // The stall clock starts here: the time before (profiling the models) is not an outage.
+  void start() override {
+    {
+      std::lock_guard lock(mu_);
+      if (started_ || stopping_) return;
+      started_ = true;
+      last_arrival_ = clock_.now();
+    }
     reader_ = std::thread([this] { read_loop(); });
   }
 
   Result<NextFrame> next() override {
     std::lock_guard lock(mu_);
+    if (!started_) return NextFrame();  // not reading yet: no frame, and no stall either
     const TimePoint now = clock_.now();
     if (latest_number_ > handed_number_) {
       handed_number_ = latest_number_;
@@ -89,18 +140,24 @@ class StreamSource final : public FrameSource {
   std::optional<StreamStats> stream_stats() const override {
     std::lock_guard lock(mu_);
     StreamStats stats = stats_;
+    if (!started_) return stats;
     // A gap still open counts too (up to the stop, for a stopped stream).
     const TimePoint end = stopped_at_ != TimePoint{} ? stopped_at_ : clock_.now();
     stats.longest_gap_s = std::max(stats.longest_gap_s, to_s(end - last_arrival_));
     return stats;
   }
 
-  void stop() override {
+  void request_stop() override {
     {
       std::lock_guard lock(mu_);
       stopping_ = true;
     }
     wake_.notify_all();
+    open_gate().wake();
+  }
+
+  void stop() override {
+    request_stop();
     if (reader_.joinable()) reader_.join();
     std::lock_guard lock(mu_);
     latest_ = cv::Mat();  // a frame not handed out by now never will be
@@ -139,6 +196,7 @@ class StreamSource final : public FrameSource {
       std::unique_ptr<media::VideoCapture> capture = codecs_->video_capture();
       bool opened = false;
       std::string why;
+      if (!open_gate().enter([this] { return stopping(); })) break;  // stopped while queued
       try {
         // FFmpeg only (as for video files). Its timeouts bound how long the reader can be
         // blocked in the network: connecting, and waiting for the next packet.
@@ -149,6 +207,7 @@ class StreamSource final : public FrameSource {
       } catch (const std::exception& e) {
         why = e.what();
       }
+      open_gate().leave();
       if (!opened) {
         const Duration delay = reconnect_delay(settings_, failures++);
         {
@@ -255,9 +314,9 @@ class StreamSource final : public FrameSource {
   mutable std::mutex mu_;  // guards everything below
   std::condition_variable wake_;
   bool stopping_ = false;
-  TimePoint started_;
+  bool started_ = false;         // start() was called (the reader runs, or ran)
   TimePoint stopped_at_{};       // when the reader ended; {} while it runs
-  TimePoint last_arrival_;       // the newest frame's arrival; started_ before the first
+  TimePoint last_arrival_{};     // the newest frame's arrival; start()'s time before the first
   bool stalled_ = false;         // a stall was told and no frame came since
   cv::Mat latest_;               // the newest frame, until handed out
   int64_t latest_number_ = 0;    // frames that arrived (the newest's arrival number + 1)
@@ -287,9 +346,7 @@ Result<std::unique_ptr<FrameSource>> open_stream_source(const config::SensorConf
   }
   auto codecs = media::codecs();
   if (!codecs.ok()) return Error{codecs.error().code, prefix + "cannot read stream " + config.stream.url + ": " + codecs.error().message};
-  auto source = std::make_unique<StreamSource>(config, *codecs);
-  source->start();
-  return std::unique_ptr<FrameSource>(std::move(source));
+  return std::unique_ptr<FrameSource>(std::make_unique<StreamSource>(config, *codecs));
 }
 
 }  // namespace coedge::node

@@ -22,9 +22,23 @@
 // first, doubling up to reconnect_max, back to reconnect_min once a frame arrives. All of
 // it happens on the reader thread: the capture thread is never blocked by the network.
 //
+// Lifetime: open_stream_source() only checks and constructs; the reader starts at start()
+// (when the sensor starts capturing), so nothing is decoded while the node profiles its
+// models, and "stalled since the start" counts from start(). request_stop() asks the reader
+// to stop and returns at once; stop() (and the destructor) also wait for it.
+//
+// How long a stop waits: the reader returns from FFmpeg within open_timeout (connecting) or
+// stall_timeout (reading). But OpenCV serialises FFmpeg opens across the whole process (one
+// mutex around every CvCapture_FFMPEG::open, in OpenCV 4.6): a camera that accepts the
+// connection and never answers holds every other stream's (re)connection, and every video
+// sensor's open, for up to its open_timeout. So one dead camera delays the others'
+// reconnections. The readers queue for that turn in front of OpenCV (stream_source.cc,
+// OpenGate), where a stop reaches them: a stop waits for the open in progress, not for
+// the queue. DNS lookups of the URL's host are not bounded by open_timeout (FFmpeg resolves
+// before its timeout applies); use an address, or a resolver that answers quickly.
+//
 // Thread-safety: as FrameSource (one caller thread); the reader thread shares the newest
-// frame, the counters and the events with it under a mutex. stop() (and the destructor)
-// wait for the reader: at most open_timeout or stall_timeout while it is blocked in FFmpeg.
+// frame, the counters and the events with it under a mutex.
 #pragma once
 
 #include <cstdint>
@@ -42,8 +56,8 @@ namespace coedge::node {
 // reconnect_min * 2^failures, at most reconnect_max.
 Duration reconnect_delay(const config::StreamSettings& settings, uint32_t failures);
 
-// Starts a stream sensor's reader (it connects in the background). Errors (kNotFound,
-// naming the sensor): no URL, or no media plugin.
+// A stream sensor's source, not yet reading: start() starts its reader (which connects in
+// the background). Errors (kNotFound, naming the sensor): no URL, or no media plugin.
 Result<std::unique_ptr<FrameSource>> open_stream_source(const config::SensorConfig& config);
 
 }  // namespace coedge::node

@@ -11,12 +11,14 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -325,6 +327,138 @@ TEST_F(StreamNodeTest, StallsReleasesNothingReconnectsAndAccountsEveryJob) {
       last_index = j["frame"]["index"].get<int64_t>();
       last_stamp = j["frame"]["stamp_ns"].get<int64_t>();
     }
+  }
+}
+
+// A camera that accepts connections and never says a word (FFmpeg's open waits for it until
+// open_timeout); holds what it accepted until destroyed.
+class SilentListener {
+ public:
+  SilentListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd_, 16) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      return;
+    }
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] {
+      while (!done_) {
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, 20) <= 0) continue;
+        const int c = ::accept(fd_, nullptr, nullptr);
+        if (c >= 0) held_.push_back(c);
+      }
+    });
+  }
+  ~SilentListener() {
+    done_ = true;
+    if (thread_.joinable()) thread_.join();
+    for (int c : held_) ::close(c);
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = -1;
+  std::atomic<bool> done_{false};
+  std::vector<int> held_;
+  std::thread thread_;
+};
+
+// The value of the metrics.prom sample that starts with `series` (name and labels as the
+// exposition writes them), or -1.
+double prom_value(const std::string& text, const std::string& series) {
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return -1;
+}
+
+// Two streams at a camera that accepts and never answers, for a run shorter than their
+// open_timeout. The sensors' stop has two halves: the readers are asked to stop when the
+// drain begins, and waited for only after the agent's loop, before the summary; the run's
+// duration ends where the drain began. Checked by the order of the log lines (the wait is
+// after the stop, before the summary), the summary's counters, and the sensor metrics in
+// the final metrics.prom (one stall each, no frame, not connected, the captures without a
+// frame as in the summary). duration_s and the wall time are printed, not checked.
+TEST_F(StreamNodeTest, DeadCamerasStopAfterTheLoopAndTheirOutageIsInTheMetrics) {
+  if (std::system("ffmpeg -hide_banner -loglevel quiet -version >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "ffmpeg is not installed (Makefile PACKAGES)";
+  }
+  ASSERT_TRUE(fs::exists(kModel)) << kModel << " (built by the `models` target)";
+  SilentListener camera;
+  ASSERT_GT(camera.port(), 0);
+  const std::string url = "http://127.0.0.1:" + std::to_string(camera.port());
+  const fs::path config = dir_ / "dead.yaml";
+  std::ofstream(config) << "node: dead-cams\n"
+                        << "isolation: none\n"
+                        << "duration: 2s\n"
+                        << "run_dir: " << (dir_ / "run").string() << "\n"
+                        << "profiles: " << kProfiles << "\n"
+                        << "models:\n  - {name: yolov5s-160, file: " << kModel << "}\n"
+                        << "sensors:\n"
+                        << "  - {name: gate, kind: stream, url: '" << url << "/gate.ts', period: 100ms,\n"
+                        << "     open_timeout: 4s, stall_timeout: 500ms}\n"
+                        << "  - {name: yard, kind: stream, url: '" << url << "/yard.ts', period: 100ms,\n"
+                        << "     open_timeout: 4s, stall_timeout: 500ms}\n"
+                        << "tasks:\n"
+                        << "  - {name: a, model: yolov5s-160, sensor: gate, period: 100ms}\n"
+                        << "  - {name: b, model: yolov5s-160, sensor: yard, period: 100ms}\n";
+  const fs::path summary_file = dir_ / "summary.json";
+  const auto from = std::chrono::steady_clock::now();
+  Process node({kCoedge, "node", "--config", config.string(), "--summary", summary_file.string()}, dir_ / "node.txt");
+  ASSERT_TRUE(node.started());
+  ASSERT_EQ(node.wait(120s), 0) << output();
+  const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - from).count();
+
+  const std::string log = read_text(dir_ / "node.txt");
+  const size_t stopping = log.find("stopping: no new frames");
+  const size_t waiting = log.find("waiting for 2 stream reader(s) to stop");
+  const size_t stopped = log.find("stream readers stopped");
+  const size_t summary_at = log.find("summary written to");
+  ASSERT_NE(stopping, std::string::npos) << output();
+  ASSERT_NE(waiting, std::string::npos) << "the readers are waited for after the loop" << output();
+  ASSERT_NE(stopped, std::string::npos) << output();
+  EXPECT_LT(stopping, waiting) << output();
+  EXPECT_LT(waiting, stopped) << output();
+  EXPECT_LT(stopped, summary_at) << output();
+
+  const json s = json::parse(read_text(summary_file), nullptr, false);
+  ASSERT_TRUE(s.is_object()) << output();
+  std::printf("two dead cameras, open_timeout 4 s, duration 2 s: duration_s %.3f, node's wall time %.2f s "
+              "(information, not checked)\n",
+              s["duration_s"].get<double>(), wall_s);
+  EXPECT_TRUE(s["totals"]["accounted"].get<bool>());
+  EXPECT_EQ(s["totals"]["released"].get<uint64_t>(), 0u) << "no frame, no job";
+  ASSERT_EQ(s["sensors"].size(), 2u) << s.dump(2);
+
+  const std::string prom = read_text(dir_ / "run" / "metrics.prom");
+  for (const json& sensor : s["sensors"]) {
+    const std::string name = sensor["sensor"].get<std::string>();
+    const json& stream = sensor["stream"];
+    EXPECT_EQ(stream["connects"].get<uint64_t>(), 0u) << stream.dump(2);
+    EXPECT_EQ(stream["stalls"].get<uint64_t>(), 1u) << stream.dump(2);
+    const std::string labels = "{node=\"dead-cams\",sensor=\"" + name + "\"}";
+    EXPECT_EQ(prom_value(prom, "coedge_sensor_stalls_total" + labels), 1) << prom;
+    EXPECT_EQ(prom_value(prom, "coedge_sensor_frames_total" + labels), 0) << prom;
+    EXPECT_EQ(prom_value(prom, "coedge_sensor_reconnects_total" + labels), 0) << prom;
+    EXPECT_EQ(prom_value(prom, "coedge_sensor_connected" + labels), 0) << prom;
+    EXPECT_EQ(prom_value(prom, "coedge_sensor_ticks_without_frame_total" + labels),
+              sensor["ticks_without_frame"].get<double>())
+        << prom;
+    EXPECT_GT(sensor["ticks_without_frame"].get<uint64_t>(), 0u);
+  }
+  // The exposition with the stream series follows Prometheus's rules (Debian prometheus).
+  if (std::system("promtool --version >/dev/null 2>&1") == 0) {
+    const std::string check = "promtool check metrics < '" + (dir_ / "run" / "metrics.prom").string() + "' >'" +
+                              (dir_ / "promtool.txt").string() + "' 2>&1";
+    EXPECT_EQ(std::system(check.c_str()), 0) << read_text(dir_ / "promtool.txt");
   }
 }
 

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <exception>
@@ -67,7 +68,7 @@ void append_time(std::string& out, std::string_view key, TimePoint t, bool reach
 }  // namespace
 
 NodeMetrics::NodeMetrics(std::string node, std::vector<MetricsTask> tasks,
-                         std::vector<std::string> models)
+                         std::vector<std::string> models, std::vector<MetricsSensor> sensors)
     : node_(std::move(node)),
       tasks_(std::move(tasks)),
       models_(std::move(models)),
@@ -163,7 +164,56 @@ NodeMetrics::NodeMetrics(std::string node, std::vector<MetricsTask> tasks,
                               .Labels(node_label)
                               .Register(*registry_);
 
+  auto& sensor_frames = prometheus::BuildCounter()
+                            .Name("coedge_sensor_frames_total")
+                            .Help("Frames from a sensor: for a stream, the frames that arrived "
+                                  "(decoded); for the others, the frames the node took")
+                            .Labels(node_label)
+                            .Register(*registry_);
+  auto& sensor_idle = prometheus::BuildCounter()
+                          .Name("coedge_sensor_ticks_without_frame_total")
+                          .Help("Captures that found no new frame (a stream between arrivals, "
+                                "stalled or reconnecting): no job was released for them")
+                          .Labels(node_label)
+                          .Register(*registry_);
+  prometheus::Family<prometheus::Counter>* stream_stalls = nullptr;
+  prometheus::Family<prometheus::Counter>* stream_reconnects = nullptr;
+  prometheus::Family<prometheus::Gauge>* stream_connected = nullptr;
+  const bool any_stream =
+      std::any_of(sensors.begin(), sensors.end(), [](const MetricsSensor& s) { return s.stream; });
+  if (any_stream) {  // a family without series would be a HELP line for nothing
+    stream_stalls = &prometheus::BuildCounter()
+                         .Name("coedge_sensor_stalls_total")
+                         .Help("Outages of a stream sensor: stall_timeout without a frame, "
+                               "one per outage however long")
+                         .Labels(node_label)
+                         .Register(*registry_);
+    stream_reconnects = &prometheus::BuildCounter()
+                             .Name("coedge_sensor_reconnects_total")
+                             .Help("Reconnections of a stream sensor: connections after the first")
+                             .Labels(node_label)
+                             .Register(*registry_);
+    stream_connected = &prometheus::BuildGauge()
+                            .Name("coedge_sensor_connected")
+                            .Help("1 while a stream sensor is connected, 0 while it connects, "
+                                  "waits to reconnect, or is stopped")
+                            .Labels(node_label)
+                            .Register(*registry_);
+  }
+
   server_restarts_ = &server_restarts.Add({});
+  for (const MetricsSensor& sensor : sensors) {
+    SensorSeries s;
+    const prometheus::Labels labels = {{"sensor", sensor.name}};
+    s.frames = &sensor_frames.Add(labels);
+    s.ticks_without_frame = &sensor_idle.Add(labels);
+    if (sensor.stream) {
+      s.stalls = &stream_stalls->Add(labels);
+      s.reconnects = &stream_reconnects->Add(labels);
+      s.connected = &stream_connected->Add(labels);
+    }
+    sensor_series_.push_back(s);
+  }
   for (const MetricsTask& t : tasks_) {
     const std::string& name = t.name;
     task_info.Add({{"task", name}, {"model", t.model}}).Set(1);
@@ -281,6 +331,18 @@ void NodeMetrics::on_batch(uint32_t m, int batch_size, Duration forward_time) {
   s.batch_size->Observe(batch_size);
   s.inference->Observe(to_s(forward_time));
   if (batch_observer_) batch_observer_(m, batch_size, forward_time);
+}
+
+void NodeMetrics::on_sensor(uint32_t index, const SensorDelta& delta) {
+  COEDGE_CHECK(index < sensor_series_.size());
+  const SensorSeries& s = sensor_series_[index];
+  s.frames->Increment(static_cast<double>(delta.frames));
+  s.ticks_without_frame->Increment(static_cast<double>(delta.ticks_without_frame));
+  if (s.stalls != nullptr) {
+    s.stalls->Increment(static_cast<double>(delta.stalls));
+    s.reconnects->Increment(static_cast<double>(delta.reconnects));
+    s.connected->Set(delta.connected ? 1 : 0);
+  }
 }
 
 void NodeMetrics::set_profile_ratio(uint32_t m, double ratio) { model(m).profile_ratio->Set(ratio); }

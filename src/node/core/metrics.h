@@ -49,10 +49,27 @@ struct MetricsTask {
   double epsilon = 0;
 };
 
+// A sensor the node captures from; a stream (kind `stream`) has series of its own.
+struct MetricsSensor {
+  std::string name;
+  bool stream = false;
+};
+
+// A sensor's counters since the last update (deltas: Prometheus counters only go up), and a
+// stream's connection state now.
+struct SensorDelta {
+  uint64_t frames = 0;               // a stream's frames that arrived; else frames taken
+  uint64_t ticks_without_frame = 0;  // captures that found no new frame
+  uint64_t stalls = 0;               // streams only (ignored for the others)
+  uint64_t reconnects = 0;           // streams only: connections after the first
+  bool connected = false;            // streams only
+};
+
 class NodeMetrics {
  public:
-  // `tasks` and `models` name the indices later passed to the event methods.
-  NodeMetrics(std::string node, std::vector<MetricsTask> tasks, std::vector<std::string> models);
+  // `tasks`, `models` and `sensors` name the indices later passed to the event methods.
+  NodeMetrics(std::string node, std::vector<MetricsTask> tasks, std::vector<std::string> models,
+              std::vector<MetricsSensor> sensors = {});
   ~NodeMetrics();
   NodeMetrics(const NodeMetrics&) = delete;
   NodeMetrics& operator=(const NodeMetrics&) = delete;
@@ -87,6 +104,8 @@ class NodeMetrics {
   void set_window_miss_rate(uint32_t task, double ratio);
   void on_worker_restart(uint32_t task, std::string_view role);  // role "pre" or "post"
   void on_server_restart();
+  // Called by the sensor's capture thread (each tick) and once more when it stopped.
+  void on_sensor(uint32_t sensor, const SensorDelta& delta);
 
   // The Prometheus exposition text of every series (what /metrics returns).
   std::string text() const;
@@ -115,6 +134,14 @@ class NodeMetrics {
     prometheus::Counter* profile_warnings = nullptr;
   };
 
+  struct SensorSeries {
+    prometheus::Counter* frames = nullptr;
+    prometheus::Counter* ticks_without_frame = nullptr;
+    prometheus::Counter* stalls = nullptr;      // streams only
+    prometheus::Counter* reconnects = nullptr;  // streams only
+    prometheus::Gauge* connected = nullptr;     // streams only
+  };
+
   const TaskSeries& task(uint32_t index) const;
   const ModelSeries& model(uint32_t index) const;
 
@@ -126,6 +153,7 @@ class NodeMetrics {
   prometheus::Family<prometheus::Counter>* restarts_family_ = nullptr;
   std::vector<TaskSeries> task_series_;
   std::vector<ModelSeries> model_series_;
+  std::vector<SensorSeries> sensor_series_;
   prometheus::Counter* server_restarts_ = nullptr;
   BatchObserver batch_observer_;
 

@@ -10,12 +10,14 @@
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -203,6 +205,7 @@ TEST(StreamSourceTest, ServedClipArrivesStallsOnKillAndReconnectsOnRestart) {
   auto opened = open_frame_source(stream_sensor("http://127.0.0.1:" + std::to_string(port) + "/stream.ts"));
   ASSERT_TRUE(opened.ok()) << opened.error().message;
   FrameSource& source = **opened;
+  source.start();  // the reader starts here, not at open (as the agent does)
   EXPECT_EQ(source.describe().rfind("stream http://127.0.0.1:", 0), 0u) << source.describe();
   Capture capture(source);
 
@@ -277,6 +280,7 @@ TEST(StreamSourceTest, AServerThatStopsSendingIsAStallThenADroppedConnection) {
   auto opened = open_frame_source(stream_sensor("http://127.0.0.1:" + std::to_string(port) + "/stream.ts"));
   ASSERT_TRUE(opened.ok()) << opened.error().message;
   FrameSource& source = **opened;
+  source.start();  // the reader starts here, not at open (as the agent does)
   Capture capture(source);
   ASSERT_TRUE(capture.run([&] { return capture.frames.size() >= 10; })) << capture.all_events();
   // The server freezes with the connection open (a camera that hangs): nothing arrives, so
@@ -310,6 +314,7 @@ TEST(StreamSourceTest, NobodyServingIsFailedOpensToldOnceAndNoFrames) {
   auto opened = open_frame_source(stream_sensor("http://127.0.0.1:" + std::to_string(port) + "/none.ts"));
   ASSERT_TRUE(opened.ok()) << opened.error().message;
   FrameSource& source = **opened;
+  source.start();  // the reader starts here, not at open (as the agent does)
   Capture capture(source);
   ASSERT_TRUE(capture.run([&] { return source.stream_stats()->failed_opens >= 3 && capture.saw("stalled"); }))
       << capture.all_events();
@@ -321,6 +326,114 @@ TEST(StreamSourceTest, NobodyServingIsFailedOpensToldOnceAndNoFrames) {
   EXPECT_EQ(stats.frames, 0u);
   EXPECT_FALSE(stats.connected);
   source.stop();  // while waiting to retry: returns without waiting the backoff out
+}
+
+// A camera that accepts connections and never says a word: FFmpeg's open waits for it
+// until open_timeout. Counts the connections it accepted; holds them until destroyed.
+class SilentListener {
+ public:
+  SilentListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd_, 16) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      return;
+    }
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] {
+      while (!done_) {
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, 20) <= 0) continue;
+        const int c = ::accept(fd_, nullptr, nullptr);
+        if (c >= 0) {
+          held_.push_back(c);
+          ++accepted_;
+        }
+      }
+    });
+  }
+  ~SilentListener() {
+    done_ = true;
+    if (thread_.joinable()) thread_.join();
+    for (int c : held_) ::close(c);
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int port() const { return port_; }
+  int accepted() const { return accepted_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = -1;
+  std::atomic<bool> done_{false};
+  std::atomic<int> accepted_{0};
+  std::vector<int> held_;  // the accepting thread's
+  std::thread thread_;
+};
+
+// Waits until `done` (true) or `limit` passes (false): a hang guard, not a timing check.
+bool eventually(const std::function<bool()>& done, std::chrono::seconds limit = 30s) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+// Opening a source does not read: nothing is decoded (no connection attempt) until start(),
+// so a node profiling its models meanwhile is not slowed by a stream; and the stall clock
+// starts at start(), so the time before is no outage.
+TEST(StreamSourceTest, NothingIsReadBeforeStartAndTheStallClockStartsThere) {
+  if (!have_ffmpeg()) GTEST_SKIP() << "ffmpeg is not installed (Makefile PACKAGES)";
+  SilentListener camera;
+  ASSERT_GT(camera.port(), 0);
+  config::SensorConfig sensor = stream_sensor("http://127.0.0.1:" + std::to_string(camera.port()) + "/x.ts");
+  sensor.stream.stall_timeout = 200ms;
+  auto opened = open_frame_source(sensor);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  FrameSource& source = **opened;
+  std::this_thread::sleep_for(500ms);  // longer than stall_timeout; a started reader connects in ms
+  auto frame = source.next();
+  ASSERT_TRUE(frame.ok());
+  EXPECT_FALSE(frame->has_value());
+  EXPECT_EQ(camera.accepted(), 0) << "the source connected before start()";
+  EXPECT_TRUE(source.take_events().empty()) << "no stall, nor anything else, before start()";
+  EXPECT_EQ(source.stream_stats()->failed_opens, 0u);
+
+  source.start();
+  frame = source.next();  // at once: not stalled, the clock started at start()
+  ASSERT_TRUE(frame.ok());
+  EXPECT_FALSE(frame->has_value());
+  for (const std::string& e : source.take_events()) EXPECT_EQ(e.rfind("stalled", 0), std::string::npos) << e;
+  EXPECT_TRUE(eventually([&] { return camera.accepted() >= 1; })) << "start() connects";
+  source.stop();
+}
+
+// OpenCV opens one FFmpeg capture at a time in the whole process. A reader queued behind a
+// dead camera's open leaves the queue when asked to stop: it never opens, so its stop does
+// not wait for that open and then for one of its own. Counted by the connections made.
+TEST(StreamSourceTest, AStopWhileQueuedBehindADeadCamerasOpenDoesNotOpen) {
+  if (!have_ffmpeg()) GTEST_SKIP() << "ffmpeg is not installed (Makefile PACKAGES)";
+  SilentListener camera;
+  ASSERT_GT(camera.port(), 0);
+  const std::string url = "http://127.0.0.1:" + std::to_string(camera.port()) + "/x.ts";
+  auto first = open_frame_source(stream_sensor(url));  // open_timeout 3 s
+  auto second = open_frame_source(stream_sensor(url));
+  ASSERT_TRUE(first.ok() && second.ok());
+  (*first)->start();
+  ASSERT_TRUE(eventually([&] { return camera.accepted() >= 1; }));  // the first is in its open
+  (*second)->start();
+  std::this_thread::sleep_for(500ms);  // lets its reader reach the queue (not a measurement)
+  (*second)->request_stop();
+  (*first)->request_stop();
+  (*second)->stop();
+  (*first)->stop();
+  EXPECT_EQ(camera.accepted(), 1) << "the stopped second reader still connected";
+  EXPECT_EQ((*second)->stream_stats()->failed_opens, 0u);
+  EXPECT_EQ((*first)->stream_stats()->failed_opens, 1u);
 }
 
 TEST(StreamSourceTest, AStreamWithoutUrlIsAnError) {

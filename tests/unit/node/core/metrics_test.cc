@@ -253,6 +253,43 @@ TEST_F(MetricsTest, BatchesQueuesMissRatesAndRestarts) {
   EXPECT_EQ(value(s, "coedge_server_restarts_total", {}), 1);
 }
 
+// Sensors: every sensor has frames and ticks without a frame; a stream also has stalls,
+// reconnections and its connection state. Deltas add up; a replayed source has no stream
+// series (and a node without streams no stream families at all).
+TEST(MetricsSensorTest, SensorCountersAddDeltasAndOnlyStreamsHaveStreamSeries) {
+  NodeMetrics metrics("edge1", {{"det", "yolo", 0.05}}, {"yolo"}, {{"gate", true}, {"files", false}});
+  auto s = parse(metrics.text());
+  const Labels gate = {{"sensor", "gate"}}, files = {{"sensor", "files"}};
+  EXPECT_EQ(value(s, "coedge_sensor_frames_total", gate), 0) << "exported at zero from the start";
+  EXPECT_EQ(value(s, "coedge_sensor_stalls_total", gate), 0);
+  EXPECT_EQ(value(s, "coedge_sensor_connected", gate), 0);
+
+  metrics.on_sensor(0, {.frames = 5, .ticks_without_frame = 2, .stalls = 0, .reconnects = 0, .connected = true});
+  metrics.on_sensor(0, {.frames = 0, .ticks_without_frame = 7, .stalls = 1, .reconnects = 0, .connected = false});
+  metrics.on_sensor(0, {.frames = 3, .ticks_without_frame = 0, .stalls = 0, .reconnects = 1, .connected = true});
+  metrics.on_sensor(1, {.frames = 4, .ticks_without_frame = 0, .stalls = 9, .reconnects = 9, .connected = true});
+  s = parse(metrics.text());
+  EXPECT_EQ(value(s, "coedge_sensor_frames_total", gate), 8);
+  EXPECT_EQ(value(s, "coedge_sensor_ticks_without_frame_total", gate), 9);
+  EXPECT_EQ(value(s, "coedge_sensor_stalls_total", gate), 1);
+  EXPECT_EQ(value(s, "coedge_sensor_reconnects_total", gate), 1);
+  EXPECT_EQ(value(s, "coedge_sensor_connected", gate), 1);
+  EXPECT_EQ(value(s, "coedge_sensor_frames_total", files), 4);
+  EXPECT_EQ(value(s, "coedge_sensor_ticks_without_frame_total", files), 0);
+  for (const Sample& sample : s) {
+    if (sample.labels.count("sensor") && sample.labels.at("sensor") == "files") {
+      EXPECT_TRUE(sample.name == "coedge_sensor_frames_total" || sample.name == "coedge_sensor_ticks_without_frame_total")
+          << sample.name << ": a stream series for a replayed source";
+    }
+  }
+
+  NodeMetrics no_streams("edge1", {{"det", "yolo", 0.05}}, {"yolo"}, {{"files", false}});
+  const std::string text = no_streams.text();
+  EXPECT_EQ(text.find("coedge_sensor_stalls_total"), std::string::npos) << text;
+  EXPECT_EQ(text.find("coedge_sensor_connected"), std::string::npos) << text;
+  EXPECT_NE(text.find("coedge_sensor_frames_total"), std::string::npos) << text;
+}
+
 TEST_F(MetricsTest, ProfileRatioWarningsAndTheBatchObserver) {
   std::vector<std::pair<uint32_t, int>> seen;
   metrics_.set_batch_observer([&](uint32_t m, int b, Duration d) {
