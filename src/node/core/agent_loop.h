@@ -23,7 +23,7 @@
 //    it, or the duration over) begins the drain with nothing else done: the run never ran.
 //  - kDraining: the tick that enters it says stop_sources and asks to be called again at
 //    once; the driver stops the sources (sensors, the feed's frames) before that next
-//    tick. The drain is timed from that next tick (drain_started_at(), the run's end): it
+//    tick. The drain is timed from that next tick (drain_started_at()): it
 //    ends at the first tick that sees no open job, or at drain_started_at +
 //    longest_deadline + 1 s with jobs still open (they are the driver's to close).
 //  - kDone: the tick that ended the drain said finish (once); later ticks do nothing.
@@ -83,8 +83,9 @@ class AgentLoop {
 
   AgentPhase phase() const { return phase_; }
   TimePoint start() const { return start_; }
-  // The first tick of the drain, after the sources stopped: where the run's duration
-  // ends. REQUIRES: the drain began (a tick after the one that said stop_sources).
+  // The first tick of the drain, after the sources were told to stop. (The driver ends the
+  // run's duration earlier, at the tick that said stop_sources: stopping a stream can take
+  // an open timeout.) REQUIRES: the drain began (a tick after the one that said stop_sources).
   TimePoint drain_started_at() const;
   // How long past its deadline a job may stay open before a sweep closes it as lost:
   // twice the longest deadline, at least 2 s.
