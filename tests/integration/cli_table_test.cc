@@ -17,6 +17,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/run_command.h"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -58,13 +60,9 @@ CliRun coedge(const std::string& args, const std::string& env = "") {
   const std::string command = "cd " COEDGE_SOURCE_DIR " && " + env + " " COEDGE_BINARY_DIR "/bin/coedge " + args +
                               " 2>'" + err.string() + "' </dev/null";
   CliRun run;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) run.out.append(buf.data(), n);
-  const int status = pclose(pipe);
-  run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  const coedge::test::CommandRun done = coedge::test::run_command(command);
+  run.out = done.out;
+  run.code = done.code;
   run.err = slurp(err);
   return run;
 }
@@ -72,13 +70,9 @@ CliRun coedge(const std::string& args, const std::string& env = "") {
 // A whole shell command line from the source folder, its stdout only.
 CliRun shell(const std::string& command_line) {
   CliRun run;
-  FILE* pipe = popen(("cd " COEDGE_SOURCE_DIR " && " + command_line).c_str(), "r");
-  if (pipe == nullptr) return run;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) run.out.append(buf.data(), n);
-  const int status = pclose(pipe);
-  run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  const coedge::test::CommandRun done = coedge::test::run_command("cd " COEDGE_SOURCE_DIR " && " + command_line);
+  run.out = done.out;
+  run.code = done.code;
   return run;
 }
 

@@ -29,6 +29,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/loopback.h"
+
 #include "core/clock.h"
 #include "net/dds.h"
 
@@ -37,6 +39,7 @@ extern char** environ;
 namespace {
 
 namespace fs = std::filesystem;
+using coedge::test::free_port;
 using nlohmann::json;
 
 const std::string kCoedge = COEDGE_BINARY_DIR "/bin/coedge";
@@ -48,20 +51,6 @@ std::string read_text(const fs::path& file) {
   return ss.str();
 }
 
-// A free loopback TCP port (for the node's bandwidth probe server).
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  close(fd);
-  return port;
-}
 
 // A child process with stdout and stderr in `log`.
 pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {

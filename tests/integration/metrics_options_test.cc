@@ -15,6 +15,8 @@
 #include <fstream>
 #include <string>
 
+#include "support/run_command.h"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -27,13 +29,9 @@ struct CliRun {
 CliRun coedge(const std::string& args) {
   const std::string command = "cd " COEDGE_SOURCE_DIR " && " COEDGE_BINARY_DIR "/bin/coedge " + args + " 2>&1";
   CliRun run;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return run;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) run.output.append(buf.data(), n);
-  const int status = pclose(pipe);
-  run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  const coedge::test::CommandRun done = coedge::test::run_command(command);
+  run.output = done.out;
+  run.code = done.code;
   return run;
 }
 

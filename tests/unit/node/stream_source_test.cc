@@ -27,6 +27,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/loopback.h"
+
 extern char** environ;
 
 namespace coedge::node {
@@ -34,6 +36,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using test::free_port;
+using test::SilentListener;
 
 // Runs a program; returns its pid (-1 if it could not start).
 pid_t spawn(const std::vector<std::string>& argv) {
@@ -53,22 +57,6 @@ int wait_exit(pid_t pid) {
 
 bool have_ffmpeg() { return std::system("ffmpeg -hide_banner -loglevel quiet -version >/dev/null 2>&1") == 0; }
 
-// A TCP port free now on 127.0.0.1 (the kernel's pick).
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  int port = -1;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
 
 class TempDir {
  public:
@@ -328,50 +316,6 @@ TEST(StreamSourceTest, NobodyServingIsFailedOpensToldOnceAndNoFrames) {
   source.stop();  // while waiting to retry: returns without waiting the backoff out
 }
 
-// A camera that accepts connections and never says a word: FFmpeg's open waits for it
-// until open_timeout. Counts the connections it accepted; holds them until destroyed.
-class SilentListener {
- public:
-  SilentListener() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd_, 16) != 0 ||
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      return;
-    }
-    port_ = ntohs(addr.sin_port);
-    thread_ = std::thread([this] {
-      while (!done_) {
-        pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, 20) <= 0) continue;
-        const int c = ::accept(fd_, nullptr, nullptr);
-        if (c >= 0) {
-          held_.push_back(c);
-          ++accepted_;
-        }
-      }
-    });
-  }
-  ~SilentListener() {
-    done_ = true;
-    if (thread_.joinable()) thread_.join();
-    for (int c : held_) ::close(c);
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int port() const { return port_; }
-  int accepted() const { return accepted_; }
-
- private:
-  int fd_ = -1;
-  int port_ = -1;
-  std::atomic<bool> done_{false};
-  std::atomic<int> accepted_{0};
-  std::vector<int> held_;  // the accepting thread's
-  std::thread thread_;
-};
 
 // Waits until `done` (true) or `limit` passes (false): a hang guard, not a timing check.
 bool eventually(const std::function<bool()>& done, std::chrono::seconds limit = 30s) {
