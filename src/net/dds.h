@@ -71,24 +71,31 @@ class DdsDomain {
 
 enum class Reliability { kReliable, kBestEffort };
 
-// sensor_msgs/msg/Image without the ROS types. stamp_ns is header.stamp in nanoseconds
-// (CLOCK_REALTIME by ROS convention); is_bigendian is always written as 0.
+// sensor_msgs/msg/Image, or sensor_msgs/msg/CompressedImage, without the ROS types.
+// stamp_ns is header.stamp in nanoseconds (CLOCK_REALTIME by ROS convention); is_bigendian
+// is always written as 0. A compressed image (`compressed`) is a CompressedImage: `encoding`
+// holds its `format` (e.g. "jpeg", "png", "rgb8; jpeg compressed bgr8"), `data` the encoded
+// file, and height, width and step are 0. Nothing here is checked: a received image is a
+// peer's untrusted bytes (node/cluster/ros_frame.h decodes and checks them).
 struct Image {
   int64_t stamp_ns = 0;
   std::string frame_id;
   uint32_t height = 0, width = 0;
-  std::string encoding;  // ROS encoding, e.g. "bgr8"
+  std::string encoding;  // ROS encoding, e.g. "bgr8"; CompressedImage: its format
   uint32_t step = 0;     // bytes per row
   std::vector<uint8_t> data;
+  bool compressed = false;
 };
 
-// Publishes images on one ROS topic. QoS: the given reliability, KEEP_LAST 1 (a slow reader
-// gets the newest frame, not a backlog), volatile. Thread-safety: write() and
-// matched_readers() may be called from any threads concurrently.
+// Publishes images on one ROS topic, as sensor_msgs/Image, or as
+// sensor_msgs/CompressedImage when created `compressed` (then write() takes only compressed
+// images, and the other writer only raw ones: kInvalidInput). QoS: the given reliability,
+// KEEP_LAST 1 (a slow reader gets the newest frame, not a backlog), volatile.
+// Thread-safety: write() and matched_readers() may be called from any threads concurrently.
 class ImageWriter {
  public:
   static Result<std::unique_ptr<ImageWriter>> create(DdsDomain& domain, std::string ros_topic,
-                                                     Reliability reliability);
+                                                     Reliability reliability, bool compressed = false);
   ~ImageWriter();
   ImageWriter(const ImageWriter&) = delete;
   ImageWriter& operator=(const ImageWriter&) = delete;
@@ -119,8 +126,10 @@ class ImageReaderSet {
   ImageReaderSet(const ImageReaderSet&) = delete;
   ImageReaderSet& operator=(const ImageReaderSet&) = delete;
 
-  // Subscribes to `ros_topic`; returns the id that wait() reports its images with.
-  Result<uint32_t> add(std::string ros_topic, Reliability reliability);
+  // Subscribes to `ros_topic` (type sensor_msgs/CompressedImage when `compressed`, else
+  // sensor_msgs/Image; the images it reports say which); returns the id that wait()
+  // reports its images with.
+  Result<uint32_t> add(std::string ros_topic, Reliability reliability, bool compressed = false);
   // Deletes the reader of `id` (unknown ids are ignored); no image of it is reported after.
   void remove(uint32_t id);
   // Blocks up to `timeout` (kNever = forever) for data, then calls on_image for every sample
@@ -145,6 +154,101 @@ class ImageReaderSet {
   std::mutex mu_;  // guards subs_ and next_id_, and serializes takes with remove()
   std::unordered_map<uint32_t, Sub> subs_;
   uint32_t next_id_ = 1;
+};
+
+// ---- Results as ROS 2 vision_msgs (Humble, vision_msgs 4.x; idl/vision_msgs.idl) ----
+// Plain C++ views of vision_msgs/msg/{ObjectHypothesis, Detection2D, Detection2DArray,
+// Classification}. What they leave out is written as zeros: every Detection2D's own header
+// (a copy of its array's), each hypothesis' pose and covariance, bbox.center.theta.
+
+struct ObjectHypothesis {
+  std::string class_id;  // the class's name, or its number as text when it has none
+  double score = 0;
+};
+
+struct BoundingBox2D {  // pixels of the frame the results are for
+  double center_x = 0, center_y = 0;
+  double size_x = 0, size_y = 0;
+};
+
+struct Detection2D {
+  std::vector<ObjectHypothesis> results;
+  BoundingBox2D bbox;
+  std::string id;
+};
+
+struct Detection2DArray {
+  int64_t stamp_ns = 0;  // header: the stamp and frame_id of the frame it is for
+  std::string frame_id;
+  std::vector<Detection2D> detections;
+};
+
+struct Classification {
+  int64_t stamp_ns = 0;  // header, as above
+  std::string frame_id;
+  std::vector<ObjectHypothesis> results;
+};
+
+// Writers of one ROS topic each, with ROS 2's default QoS (reliable, KEEP_LAST 10,
+// volatile), XCDR1. Thread-safety: any threads, concurrently.
+class Detection2DArrayWriter {
+ public:
+  static Result<std::unique_ptr<Detection2DArrayWriter>> create(DdsDomain& domain, std::string ros_topic);
+  ~Detection2DArrayWriter();
+  Detection2DArrayWriter(const Detection2DArrayWriter&) = delete;
+  Detection2DArrayWriter& operator=(const Detection2DArrayWriter&) = delete;
+  Status write(const Detection2DArray& message);
+  uint64_t matched_readers() const;  // 0 on error
+
+ private:
+  Detection2DArrayWriter(int32_t topic, int32_t writer) : topic_(topic), writer_(writer) {}
+  int32_t topic_;
+  int32_t writer_;
+};
+
+class ClassificationWriter {
+ public:
+  static Result<std::unique_ptr<ClassificationWriter>> create(DdsDomain& domain, std::string ros_topic);
+  ~ClassificationWriter();
+  ClassificationWriter(const ClassificationWriter&) = delete;
+  ClassificationWriter& operator=(const ClassificationWriter&) = delete;
+  Status write(const Classification& message);
+  uint64_t matched_readers() const;  // 0 on error
+
+ private:
+  ClassificationWriter(int32_t topic, int32_t writer) : topic_(topic), writer_(writer) {}
+  int32_t topic_;
+  int32_t writer_;
+};
+
+// Readers of the same (same QoS), for tests and tools: take() returns the messages
+// received since the last call, oldest first. Thread-safety: any threads.
+class Detection2DArrayReader {
+ public:
+  static Result<std::unique_ptr<Detection2DArrayReader>> create(DdsDomain& domain, std::string ros_topic);
+  ~Detection2DArrayReader();
+  Detection2DArrayReader(const Detection2DArrayReader&) = delete;
+  Detection2DArrayReader& operator=(const Detection2DArrayReader&) = delete;
+  std::vector<Detection2DArray> take();
+
+ private:
+  Detection2DArrayReader(int32_t topic, int32_t reader) : topic_(topic), reader_(reader) {}
+  int32_t topic_;
+  int32_t reader_;
+};
+
+class ClassificationReader {
+ public:
+  static Result<std::unique_ptr<ClassificationReader>> create(DdsDomain& domain, std::string ros_topic);
+  ~ClassificationReader();
+  ClassificationReader(const ClassificationReader&) = delete;
+  ClassificationReader& operator=(const ClassificationReader&) = delete;
+  std::vector<Classification> take();
+
+ private:
+  ClassificationReader(int32_t topic, int32_t reader) : topic_(topic), reader_(reader) {}
+  int32_t topic_;
+  int32_t reader_;
 };
 
 // ---- CoEdge control messages (module coedge::msg in idl/coedge.idl) ----

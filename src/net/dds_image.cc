@@ -62,7 +62,8 @@ Image from_ros(const RosImage& m) {
 
 Result<std::unique_ptr<ImageWriter>> ImageWriter::create(DdsDomain& domain,
                                                          std::string ros_topic,
-                                                         Reliability reliability) {
+                                                         Reliability reliability, bool compressed) {
+  if (compressed) return Error{ErrorCode::kUnsupported, "compressed images are not supported yet"};
   if (auto c = check_ros_topic(ros_topic); !c) return c.error();
   std::string name = ros_to_dds_topic(ros_topic);
   auto topic = internal::create_topic(domain.participant_handle(),
@@ -150,7 +151,8 @@ ImageReaderSet::~ImageReaderSet() {
   internal::delete_entity(guard_);
 }
 
-Result<uint32_t> ImageReaderSet::add(std::string ros_topic, Reliability reliability) {
+Result<uint32_t> ImageReaderSet::add(std::string ros_topic, Reliability reliability, bool compressed) {
+  if (compressed) return Error{ErrorCode::kUnsupported, "compressed images are not supported yet"};
   if (auto c = check_ros_topic(ros_topic); !c) return c.error();
   const std::string name = ros_to_dds_topic(ros_topic);
   auto topic = internal::create_topic(participant_, &sensor_msgs_msg_dds__Image__desc, name);

@@ -145,7 +145,7 @@ void ResultLog::job_closed(const JobRecord& record) {
     return;
   }
   ++t.counts.written;
-  for (ResultSink* sink : sinks_) sink->on_result(record.task, record.id, result);
+  for (ResultSink* sink : sinks_) sink->on_result(record, result);
 }
 
 size_t ResultLog::held() const {

@@ -6,8 +6,8 @@
 // then, and the line is self-contained — job_line.h's result_line: the run id, the task,
 // the job, the frame's identity, release, deadline, outcome and the worker's JSON object
 // as "result" (docs/schema/result-line.schema.json). Each line is written with one
-// write() and so flushed per job, then goes to every ResultSink (the seam for publishing
-// results later, e.g. over DDS; none is built yet). A job closed as dropped after its
+// write() and so flushed per job, then goes to every ResultSink (node/cluster/result_publisher.h
+// publishes them over DDS). A job closed as dropped after its
 // result came (its post worker crashed before kDone, the run stopped) still has its line,
 // with that outcome.
 //
@@ -64,12 +64,15 @@ inline constexpr size_t kResultRejections = 10;
 // "bad_chunk", "bad_length", ..., as in summary.json.
 const char* result_rejection_name(ResultRejection why);
 
-// Receives every result after it is written (the seam for publishing results).
+// Receives every result after it is written (the seam for publishing results: a node on
+// DDS publishes them as ROS 2 messages, node/cluster/result_publisher.h).
 class ResultSink {
  public:
   virtual ~ResultSink() = default;
-  // Called on the writer's thread under the task's lock, in the order of the lines: be quick.
-  virtual void on_result(uint32_t task, uint64_t job, std::string_view result) = 0;
+  // `record`: the closed job (its task, id, outcome and frame identity: the camera's stamp
+  // and frame_id); `result`: the worker's JSON object, as checked. Called on the writer's
+  // thread under the task's lock, in the order of the lines: be quick.
+  virtual void on_result(const JobRecord& record, std::string_view result) = 0;
 };
 
 class ResultLog {
