@@ -31,8 +31,8 @@ TimePoint at(int ms) { return TimePoint{} + std::chrono::milliseconds(ms); }
 
 struct Recorder : ResultSink {
   std::vector<std::string> seen;
-  void on_result(uint32_t task, uint64_t job, std::string_view result) override {
-    seen.push_back(std::to_string(task) + "/" + std::to_string(job) + " " + std::string(result));
+  void on_result(const JobRecord& record, std::string_view result) override {
+    seen.push_back(std::to_string(record.task) + "/" + std::to_string(record.id) + " " + std::string(result));
   }
 };
 
