@@ -48,6 +48,11 @@ struct TaskSpec {
   Duration deadline{};       // relative; defaults to the period
   int priority = 0;          // larger is more important
   double epsilon = 0.10;     // tolerable miss rate
+  // A cluster task whose frames come from a ROS 2 image topic that something else publishes
+  // (a camera driver): its absolute ROS topic name ("/front/image_raw"; a name ending in
+  // "/compressed" is a sensor_msgs/CompressedImage topic). Empty: the cluster's own camera
+  // (`coedge camera`) publishes the task at its period. The simulator ignores it.
+  std::string topic;
   bool operator==(const TaskSpec&) const = default;
 };
 
