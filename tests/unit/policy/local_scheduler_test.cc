@@ -290,7 +290,7 @@ TEST_F(LocalSchedulerTest, TritonServesHigherPriorityLevelsFirstAndTheOldestMode
 }
 
 TEST_F(LocalSchedulerTest, TritonKnobsOverrideTheDefaultsAndAreChecked) {
-  for (const TaskSpec& t : std::vector<TaskSpec>{{"t", 0, 0, from_ms(500), from_ms(500), 0, 0.1}})
+  for (const TaskSpec& t : std::vector<TaskSpec>{{"t", 0, 0, from_ms(500), from_ms(500), 0, 0.1, ""}})
     scenario.tasks.push_back(t);
   auto s = make("triton:preferred=3,max-queue-delay=0ms");
   for (int i = 0; i < 4; ++i) s->on_ready(job(0, 5000), kEpoch);
