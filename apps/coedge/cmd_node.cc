@@ -17,6 +17,7 @@
 #include "config/node_config_loader.h"
 #include "config/scenario_loader.h"
 #include "node/cluster/cluster_config.h"
+#include "node/cluster/topic_feed.h"
 #include "node/node_agent.h"
 #include "node/server_process.h"
 #include "policy_options.h"
@@ -180,13 +181,16 @@ std::function<int()> add_node_command(CLI::App& app) {
   cmd->add_option("--name", flags->name, "with --scenario: this node's name in the scenario");
   cmd->add_option("--models-dir", flags->models_dir, "with --scenario: folder holding <model>.onnx")
       ->default_str(default_models_dir().path);
-  cmd->add_option("--domain", flags->domain, "with --scenario: DDS domain id (0-232)")
-      ->capture_default_str()
+  auto* domain_opt = cmd->add_option("--domain", flags->domain,
+                                     "with --scenario, or --config with topic sensors: DDS domain id (0-232)");
+  domain_opt->capture_default_str()
       ->check(cli::whole_number(0, 232));
   cmd->add_option("--dds-interface", flags->dds_interface,
-                  "with --scenario: address of the network interface DDS uses (default: Cyclone's choice)");
+                  "with --scenario, or --config with topic sensors: address of the network interface DDS "
+                  "uses (default: Cyclone's choice)");
   cmd->add_option("--dds-peer", flags->dds_peers,
-                  "with --scenario: unicast discovery peer address (repeat); default: multicast discovery");
+                  "with --scenario, or --config with topic sensors: unicast discovery peer address "
+                  "(repeat); default: multicast discovery");
   cmd->add_option("--peer", flags->peers,
                   "with --scenario: NODE=ADDRESS of a peer whose bandwidth this node probes (repeat)");
   cmd->add_flag("--best-effort-frames", flags->best_effort_frames,
@@ -241,7 +245,7 @@ std::function<int()> add_node_command(CLI::App& app) {
   cli::output_path(cmd->get_option("--run-dir"), flags->run_dir);
   cli::output_path(cmd->get_option("--jobs"), flags->jobs, cli::PathKind::kOutputFile);
   cli::output_path(cmd->get_option("--summary"), flags->summary, cli::PathKind::kOutputFile);
-  return [flags] {
+  return [flags, domain_opt] {
     if (flags->config.empty() == flags->scenario.empty()) {
       std::fprintf(stderr, "coedge node: give --config NODE.yaml (one node) or --scenario S.yaml --name NODE (a cluster node)\n");
       return kExitBadInput;
@@ -255,10 +259,8 @@ std::function<int()> add_node_command(CLI::App& app) {
                            "scenario's 'profiles:' field); give them there\n");
       return kExitBadInput;
     }
-    if (flags->scenario.empty() && (!flags->name.empty() || !flags->dds_interface.empty() ||
-                                    !flags->dds_peers.empty() || !flags->peers.empty())) {
-      std::fprintf(stderr, "coedge node: --name, --dds-interface, --dds-peer and --peer go with --scenario "
-                           "(a cluster node), not with --config\n");
+    if (flags->scenario.empty() && (!flags->name.empty() || !flags->peers.empty())) {
+      std::fprintf(stderr, "coedge node: --name and --peer go with --scenario (a cluster node), not with --config\n");
       return kExitBadInput;
     }
     Scenario scenario;
@@ -267,6 +269,14 @@ std::function<int()> add_node_command(CLI::App& app) {
     if (!config.ok()) {
       std::fprintf(stderr, "coedge node: %s\n", config.error().message.c_str());
       return cli::exit_code_of(config.error());
+    }
+    // A node of its own joins DDS only for its topic sensors.
+    const bool topic_node = flags->scenario.empty() && node::has_topic_sensors(*config);
+    if (flags->scenario.empty() && !topic_node &&
+        (domain_opt->count() > 0 || !flags->dds_interface.empty() || !flags->dds_peers.empty())) {
+      std::fprintf(stderr, "coedge node: --domain, --dds-interface and --dds-peer go with --scenario, or with a "
+                           "config that has topic sensors (kind: topic); %s has none\n", flags->config.c_str());
+      return kExitBadInput;
     }
     if (!flags->scenario.empty()) {
       auto peers = parse_peers(flags->peers);
@@ -298,6 +308,12 @@ std::function<int()> add_node_command(CLI::App& app) {
     options.stop = stop;
     if (!flags->scenario.empty()) {
       options.feed = node::cluster_feed_starter(cluster, scenario);
+    } else if (topic_node) {
+      node::TopicOptions topics;
+      topics.domain = flags->domain;
+      topics.interface_address = flags->dds_interface;
+      topics.dds_peers = flags->dds_peers;
+      options.feed = node::topic_feed_starter(topics);
     }
     if (!flags->backoff_max.empty()) {
       auto max = config::parse_duration(flags->backoff_max);

@@ -32,8 +32,9 @@ enum class Isolation {
   kNone,     // everything in the agent's process: the paper's "Mono Container" baseline
 };
 
-// kTopic: frames arrive over DDS on a ROS 2 image topic (`path` holds the topic), from a
-// camera elsewhere; the node does not capture them itself (used by cluster nodes).
+// kTopic: frames arrive over DDS on a ROS 2 image topic (`path` holds the topic: the
+// file's `topic:`), from a camera elsewhere (a ROS 2 driver, or a cluster's `coedge
+// camera`); the node does not capture them itself.
 // kStream: a live network stream (`url`: http, tcp, udp, rtsp, ...) read through OpenCV's
 // FFmpeg backend (node/stream_source.h).
 enum class SensorKind { kFolder, kVideo, kSynthetic, kTopic, kStream };
@@ -49,6 +50,10 @@ struct StreamSettings {
   bool operator==(const StreamSettings&) const = default;
 };
 
+// A topic sensor's subscription: best effort matches both reliable and best-effort
+// publishers (ROS 2's SensorDataQoS drivers); reliable only reliable ones, losslessly.
+enum class TopicReliability { kBestEffort, kReliable };
+
 struct SensorConfig {
   std::string name;
   SensorKind kind = SensorKind::kSynthetic;
@@ -59,6 +64,10 @@ struct SensorConfig {
   Duration period{};       // how often a frame is captured; 0 = the fastest task's period
   Duration phase{};        // its first capture, after the node starts (cameras are rarely in step)
   StreamSettings stream;   // kind kStream only
+  // kind kTopic only: the topic carries sensor_msgs/CompressedImage (default: the topic
+  // ends in /compressed), and the subscription's reliability.
+  bool compressed = false;
+  TopicReliability reliability = TopicReliability::kBestEffort;
   bool operator==(const SensorConfig&) const = default;
 };
 
@@ -101,6 +110,9 @@ struct NodeConfig {
   // a stop signal ends it early. 0: the agent exits at once.
   Duration metrics_linger{};
   std::string jobs_jsonl;            // per-job JSON lines file; empty: off
+  // A node on DDS (topic sensors, or a cluster node) publishes every task's results as
+  // ROS 2 vision_msgs (node/cluster/result_publisher.h). Agent-side only.
+  bool publish_results = true;
   // The node's models, with their profiles (name as in the config; timings from
   // `profiles`), and its tasks: TaskSpec.model indexes `models`, TaskSpec.source is 0
   // (this node), deadline is resolved (the period when the file gives none).

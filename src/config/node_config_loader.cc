@@ -40,14 +40,16 @@ namespace fs = std::filesystem;
 
 constexpr std::string_view kTopKeys[] = {
     "node",   "scheduler", "isolation", "run_dir",      "backend", "profiles", "window",
-    "duration", "hang_timeout", "metrics", "models", "sensors", "tasks", "profile_margin"};
+    "duration", "hang_timeout", "metrics", "models", "sensors", "tasks", "profile_margin",
+    "publish_results"};
 constexpr std::string_view kBackendKeys[] = {"name", "threads"};
 constexpr std::string_view kMetricsKeys[] = {"port", "address", "linger", "jobs"};
 constexpr std::string_view kModelKeys[] = {"name", "file", "labels"};
 constexpr std::string_view kSensorKeys[] = {"name",   "kind", "path",  "width",
                                             "height", "loop", "period", "phase",
                                             "url",    "open_timeout", "stall_timeout",
-                                            "reconnect_min", "reconnect_max"};
+                                            "reconnect_min", "reconnect_max",
+                                            "topic",  "compressed", "reliability"};
 // The URL schemes a stream sensor accepts: the network protocols of Debian's FFmpeg that
 // carry a live camera stream. A local file is a video sensor.
 constexpr std::string_view kStreamSchemes[] = {"http", "https", "tcp", "udp", "rtp", "rtsp", "rtsps", "rtmp", "srt"};
@@ -60,12 +62,39 @@ constexpr std::array<std::pair<std::string_view, Isolation>, 3> kIsolations = {{
     {"process", Isolation::kProcess},
     {"none", Isolation::kNone},
 }};
-constexpr std::array<std::pair<std::string_view, SensorKind>, 4> kSensorKinds = {{
+constexpr std::array<std::pair<std::string_view, SensorKind>, 5> kSensorKinds = {{
     {"folder", SensorKind::kFolder},
     {"video", SensorKind::kVideo},
     {"synthetic", SensorKind::kSynthetic},
     {"stream", SensorKind::kStream},
+    {"topic", SensorKind::kTopic},
 }};
+constexpr std::array<std::pair<std::string_view, TopicReliability>, 2> kReliabilities = {{
+    {"best_effort", TopicReliability::kBestEffort},
+    {"reliable", TopicReliability::kReliable},
+}};
+
+// An absolute ROS 2 topic name: "/" then tokens of letters, digits and '_' separated by
+// single '/', none starting with a digit (ROS 2's name rules, without ~ and {} which a
+// node's own topics use). Empty when fine, else why not.
+std::string ros_topic_problem(std::string_view topic) {
+  if (topic.empty() || topic.front() != '/') return "must be an absolute ROS 2 topic, starting with '/'";
+  if (topic.size() == 1 || topic.back() == '/') return "must not end with '/'";
+  bool token_start = true;
+  for (char c : topic.substr(1)) {
+    const bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    if (c == '/') {
+      if (token_start) return "must not contain '//'";
+      token_start = true;
+      continue;
+    }
+    if (!word) return std::string("may hold only letters, digits, '_' and '/', not '") + c + "'";
+    if (token_start && c >= '0' && c <= '9') return "a name between '/' must not start with a digit";
+    token_start = false;
+  }
+  if (topic.size() > 200) return "is longer than 200 characters";
+  return "";
+}
 
 // Every replica is a set of worker processes on one machine: more is a typo.
 constexpr int64_t kMaxReplicas = 1000;
@@ -188,6 +217,9 @@ class NodeConfigParser {
       if (auto d = read_positive_duration(*f, problems_)) config_.hang_timeout = *d;
     }
     if (const Field* f = get("metrics")) read_metrics(*f);
+    if (const Field* f = get("publish_results")) {
+      if (std::optional<bool> b = read_bool(*f, problems_)) config_.publish_results = *b;
+    }
     if (const Field* f = get("models")) read_models(*f);
     if (const Field* f = get("sensors")) read_sensors(*f);
     if (const Field* f = get("tasks")) read_tasks(*f);
@@ -440,12 +472,14 @@ class NodeConfigParser {
         problems_.add(f.mark(), f.path,
                       "unknown sensor kind '" + *text + "'" +
                           (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
-                          " (choices: folder, video, synthetic, stream)");
+                          " (choices: folder, video, synthetic, stream, topic)");
       }
     }
     valid &= kind.has_value();
     const bool replayed = kind && (*kind == SensorKind::kFolder || *kind == SensorKind::kVideo);
     const bool stream = kind && *kind == SensorKind::kStream;
+    const bool topic = kind && *kind == SensorKind::kTopic;
+    std::optional<bool> compressed;  // given explicitly
     auto only_for = [&](const Field& f, bool applies, std::string_view kinds) {
       if (applies || !kind) return applies;
       problems_.add(f.mark(), f.path,
@@ -466,7 +500,7 @@ class NodeConfigParser {
         std::optional<std::string> relative = read_name(f, problems_);
         valid &= relative && check_sensor_path(f, *relative, *kind, sensor.path);
       } else if (f.key == "width" || f.key == "height") {
-        if (!only_for(f, kind && *kind == SensorKind::kSynthetic, "synthetic")) {
+        if (!only_for(f, kind && (*kind == SensorKind::kSynthetic || topic), "synthetic and topic")) {
           valid = false;
           continue;
         }
@@ -488,12 +522,20 @@ class NodeConfigParser {
         if (loop) sensor.loop = *loop;
         valid &= loop.has_value();
       } else if (f.key == "period") {
+        if (!only_for(f, !topic, "folder, video, synthetic and stream")) {  // a driver's own rate
+          valid = false;
+          continue;
+        }
         std::optional<Duration> d = read_nonnegative_duration(f, problems_);
         if (d) sensor.period = *d;
         info.period_mark = f.mark();
         info.period_path = f.path;
         valid &= d.has_value();
       } else if (f.key == "phase") {
+        if (!only_for(f, !topic, "folder, video, synthetic and stream")) {
+          valid = false;
+          continue;
+        }
         std::optional<Duration> d = read_nonnegative_duration(f, problems_);
         if (d) sensor.phase = *d;
         valid &= d.has_value();
@@ -505,6 +547,46 @@ class NodeConfigParser {
         std::optional<std::string> url = read_name(f, problems_);
         valid &= url && check_stream_url(f, *url);
         if (url) sensor.stream.url = *url;
+      } else if (f.key == "topic") {
+        if (!only_for(f, topic, "topic")) {
+          valid = false;
+          continue;
+        }
+        std::optional<std::string> name = read_name(f, problems_);
+        if (name) {
+          if (const std::string why = ros_topic_problem(*name); !why.empty()) {
+            problems_.add(f.mark(), f.path, why + ", got '" + *name + "' (e.g. /camera/image_raw)");
+            name.reset();
+          }
+        }
+        if (name) sensor.path = *name;
+        valid &= name.has_value();
+      } else if (f.key == "compressed") {
+        if (!only_for(f, topic, "topic")) {
+          valid = false;
+          continue;
+        }
+        compressed = read_bool(f, problems_);
+        valid &= compressed.has_value();
+      } else if (f.key == "reliability") {
+        if (!only_for(f, topic, "topic")) {
+          valid = false;
+          continue;
+        }
+        std::optional<std::string> text = read_name(f, problems_);
+        bool known = false;
+        for (const auto& [name, value] : kReliabilities) {
+          if (text && *text == name) {
+            sensor.reliability = value;
+            known = true;
+          }
+        }
+        if (text && !known)
+          problems_.add(f.mark(), f.path,
+                        "unknown reliability '" + *text +
+                            "' (choices: best_effort, which matches every publisher; reliable, which "
+                            "matches only reliable publishers)");
+        valid &= known;
       } else if (f.key == "open_timeout" || f.key == "stall_timeout" || f.key == "reconnect_min" ||
                  f.key == "reconnect_max") {
         if (!only_for(f, stream, "stream")) {
@@ -546,6 +628,18 @@ class NodeConfigParser {
                     "missing required field: a stream sensor reads a network URL, e.g. "
                     "http://camera.local:8080/stream.ts or rtsp://camera.local/live");
       valid = false;
+    }
+    if (topic && !fields.has("topic") && problems_.count() == fields.problems_before) {
+      problems_.add(mark, child_path(path, "topic"),
+                    "missing required field: a topic sensor subscribes to a ROS 2 image topic, e.g. "
+                    "/camera/image_raw (sensor_msgs/Image) or /camera/image_raw/compressed");
+      valid = false;
+    }
+    // image_transport's convention: a CompressedImage topic ends in /compressed.
+    if (topic) {
+      const std::string_view suffix = "/compressed";
+      sensor.compressed = compressed.value_or(sensor.path.size() > suffix.size() &&
+                                              sensor.path.ends_with(suffix));
     }
     if (!valid || sensor.name.empty()) return;
     sensor.kind = *kind;

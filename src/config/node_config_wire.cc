@@ -244,7 +244,8 @@ class WireReader {
     for (size_t i = 0; i < list_json->size(); ++i) {
       const json& o = (*list_json)[i];
       const std::string path = index("sensors", i);
-      if (!object(o, path, {"name", "kind", "path", "width", "height", "loop", "period_us", "phase_us", "stream"})) {
+      if (!object(o, path, {"name", "kind", "path", "width", "height", "loop", "period_us", "phase_us", "stream",
+                         "compressed", "reliability"})) {
         return false;
       }
       SensorConfig s;
@@ -265,6 +266,11 @@ class WireReader {
           !duration(st, stream_path, "reconnect_max_us", true, s.stream.reconnect_max)) {
         return false;
       }
+      std::string reliability;
+      if (!boolean(o, path, "compressed", s.compressed) || !text(o, path, "reliability", reliability)) return false;
+      if (reliability == "reliable") s.reliability = TopicReliability::kReliable;
+      else if (reliability == "best_effort") s.reliability = TopicReliability::kBestEffort;
+      else return fail(path + ".reliability", "unknown reliability '" + reliability + "' (best_effort, reliable)");
       bool known = false;
       for (const auto& [name, value] : kKinds) {
         if (kind == name) {
@@ -407,7 +413,9 @@ std::string write_node_config_wire(const NodeConfig& c) {
                                    {"open_timeout_us", s.stream.open_timeout.count()},
                                    {"stall_timeout_us", s.stream.stall_timeout.count()},
                                    {"reconnect_min_us", s.stream.reconnect_min.count()},
-                                   {"reconnect_max_us", s.stream.reconnect_max.count()}}}});
+                                   {"reconnect_max_us", s.stream.reconnect_max.count()}}},
+                       {"compressed", s.compressed},
+                       {"reliability", s.reliability == TopicReliability::kReliable ? "reliable" : "best_effort"}});
   }
   root["sensors"] = std::move(sensors);
   json tasks = json::array();

@@ -448,7 +448,7 @@ int run_node_agent(const AgentOptions& options) {
   std::vector<std::pair<uint32_t, std::unique_ptr<FrameSource>>> sources;
   for (uint32_t s = 0; s < config.sensors.size(); ++s) {
     const config::SensorConfig& sensor = config.sensors[s];
-    if (sensor.kind == config::SensorKind::kTopic) continue;  // fed by the cluster feed
+    if (sensor.kind == config::SensorKind::kTopic) continue;  // fed by the feed (node/feed.h)
     bool used = false;
     for (uint32_t t = 0; t < config.tasks.size(); ++t) used |= config.task_runtime[t].sensor == s;
     if (!used) continue;
@@ -460,14 +460,30 @@ int run_node_agent(const AgentOptions& options) {
 
   std::vector<std::string> task_names, model_names;
   std::vector<MetricsTask> metrics_tasks;
-  for (const TaskSpec& t : config.tasks) {
+  // A task takes one frame per period from a topic (TopicSampler), and counts the others
+  // as skipped: a node's topic sensors, a cluster task on an external driver's topic.
+  auto sampled = [&](uint32_t t) {
+    return config.sensors[config.task_runtime[t].sensor].kind == config::SensorKind::kTopic &&
+           (!options.feed.plans_tasks || !config.tasks[t].topic.empty());
+  };
+  for (uint32_t i = 0; i < config.tasks.size(); ++i) {
+    const TaskSpec& t = config.tasks[i];
     task_names.push_back(t.name);
-    metrics_tasks.push_back({t.name, config.models[t.model].name, t.epsilon});
+    metrics_tasks.push_back({t.name, config.models[t.model].name, t.epsilon, sampled(i)});
   }
   for (const auto& m : config.models) model_names.push_back(m.name);
   std::vector<MetricsSensor> metrics_sensors;  // one per source, in `sources`' order
   for (const auto& [s, source] : sources) {
     metrics_sensors.push_back({config.sensors[s].name, config.sensors[s].kind == config::SensorKind::kStream});
+  }
+  // Then the topic sensors that a task uses, fed by the feed: frames received, rejected.
+  std::vector<int32_t> metrics_sensor(config.sensors.size(), -1);
+  for (uint32_t s = 0; s < config.sensors.size(); ++s) {
+    bool used = false;
+    for (const config::TaskRuntime& r : config.task_runtime) used |= r.sensor == s;
+    if (!used || config.sensors[s].kind != config::SensorKind::kTopic || !options.feed.start) continue;
+    metrics_sensor[s] = static_cast<int32_t>(metrics_sensors.size());
+    metrics_sensors.push_back({config.sensors[s].name, false, true});
   }
   NodeMetrics metrics(config.name, std::move(metrics_tasks), model_names, std::move(metrics_sensors));
   // Bound before the models are profiled (minutes, without `profiles:`): a port in use
@@ -501,7 +517,7 @@ int run_node_agent(const AgentOptions& options) {
   // user of the accounting (the pipeline's threads close jobs until it is destroyed).
   std::unique_ptr<JobLog> job_log;
   // Before any batch can run (the observer is not synchronised with on_batch).
-  const bool cluster_node = static_cast<bool>(options.feed.start);
+  const bool cluster_node = options.feed.plans_tasks;
   ProfileMonitor profile_monitor(config, metrics, clock, reprofile_command(config, options.coedge_exe, cluster_node),
                                  cluster_node);
   metrics.set_batch_observer(
@@ -538,7 +554,7 @@ int run_node_agent(const AgentOptions& options) {
     pipeline->stop();
     return fail(st.error().message);
   }
-  if (!options.feed.start) {
+  if (!options.feed.plans_tasks) {
     // A node of its own runs every task of its config; a cluster node the plan's only
     // (the cluster feed activates them as plans come).
     for (uint32_t t = 0; t < config.tasks.size(); ++t) pipeline->activate(t);
@@ -597,7 +613,16 @@ int run_node_agent(const AgentOptions& options) {
 
   std::unique_ptr<Feed> feed;
   if (options.feed.start) {
-    auto started = options.feed.start(config, accounting, *pipeline, clock);
+    FeedContext feed_context;
+    feed_context.config = &config;
+    feed_context.accounting = &accounting;
+    feed_context.pipeline = pipeline.get();
+    feed_context.clock = &clock;
+    feed_context.results = results.get();
+    feed_context.metrics = &metrics;
+    feed_context.task_kinds = ctx.task_kinds;
+    feed_context.metrics_sensor = metrics_sensor;
+    auto started = options.feed.start(feed_context);
     if (!started.ok()) {
       pipeline->stop();
       return fail(started.error().message);
@@ -686,8 +711,10 @@ int run_node_agent(const AgentOptions& options) {
   pipeline->stop();
   accounting.close_all(DropCause::kShutdown, clock.now());
   accounting.refresh_gauges(clock.now());
+  Feed::Counts feed_counts;
   if (feed) {
     feed->final_report();
+    feed_counts = feed->counts();
     feed.reset();
   }
   if (job_log) job_log->flush();
@@ -748,6 +775,7 @@ int run_node_agent(const AgentOptions& options) {
                                               {"inference", st.inference_ms / n}, {"post", st.post_ms / n}}},
                                 {"mean_batch", static_cast<double>(st.batch_sum) / n},
                                 {"results", {{"written", written.written}, {"refused", written.refused}}}});
+    if (sampled(t) && t < feed_counts.skipped.size()) summary["tasks"].back()["frames_skipped"] = feed_counts.skipped[t];
   }
   const TaskTotals all = accounting.ledger().totals();
   if (table != nullptr)
@@ -787,6 +815,20 @@ int run_node_agent(const AgentOptions& options) {
   summary["profile_check"] = profile_monitor.summary(config.window);
   summary["sensors"] = nlohmann::json::array();
   for (const auto& s : sensors) summary["sensors"].push_back(s->summary());
+  for (const Feed::SensorCounts& c : feed_counts.sensors) {
+    nlohmann::json rejected = nlohmann::json::object();
+    uint64_t rejected_all = 0;
+    for (const auto& [reason, n] : c.rejected) {
+      rejected[reason] = n;
+      rejected_all += n;
+    }
+    const config::SensorConfig& sensor = config.sensors[c.sensor];
+    summary["sensors"].push_back({{"sensor", sensor.name},
+                                  {"topic", sensor.path},
+                                  {"frames_received", c.received},
+                                  {"frames_rejected", rejected_all},
+                                  {"rejected_by_reason", rejected}});
+  }
   summary["throughput_ips"] = to_s(ran) > 0 ? static_cast<double>(finished_all) / to_s(ran) : 0.0;
   const std::string summary_path =
       options.summary_json.empty() ? config.run_dir + "/summary.json" : options.summary_json;

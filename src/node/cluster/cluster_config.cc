@@ -63,12 +63,12 @@ Result<config::NodeConfig> cluster_node_config(const Scenario& scenario, const C
 
 FeedStarter cluster_feed_starter(const ClusterOptions& options, const Scenario& scenario) {
   FeedStarter starter;
-  starter.start = [options, &scenario](const config::NodeConfig& config, Accounting& accounting,
-                                       Pipeline& pipeline, const Clock& clock) -> Result<std::unique_ptr<Feed>> {
-    auto started = ClusterFeed::start(options, scenario, config, accounting, pipeline, clock);
+  starter.start = [options, &scenario](const FeedContext& context) -> Result<std::unique_ptr<Feed>> {
+    auto started = ClusterFeed::start(options, scenario, context);
     if (!started.ok()) return started.error();
     return std::unique_ptr<Feed>(std::move(*started));
   };
+  starter.plans_tasks = true;
   starter.started =
       "joined the cluster (DDS domain " + std::to_string(options.domain) + "); waiting for the master's plan";
   return starter;

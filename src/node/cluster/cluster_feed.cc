@@ -8,13 +8,13 @@
 #include <optional>
 #include <thread>
 
-#include <opencv2/imgproc.hpp>
-
 #include "core/clock.h"
 #include "net/bandwidth_probe.h"
 #include "net/dds.h"
 #include "net/passive_rate.h"
 #include "node/cluster/handover_table.h"
+#include "node/cluster/topic_frames.h"
+#include "node/core/topic_sampler.h"
 
 namespace coedge::node {
 namespace {
@@ -36,6 +36,7 @@ std::string camera_topic(const std::string& source_node, const std::string& task
 struct ClusterFeed::Impl {
   ClusterOptions options;
   const Scenario& scenario;
+  FeedContext context;
   const config::NodeConfig& config;
   Accounting& accounting;
   Pipeline& pipeline;
@@ -50,13 +51,15 @@ struct ClusterFeed::Impl {
   std::unique_ptr<net::TaskAckWriter> ack_writer;
   std::unique_ptr<net::TaskAckReader> ack_reader;
   std::unique_ptr<net::ProbeServer> probe_server;
+  std::unique_ptr<ResultSink> publisher;  // the node's results on the bus; null: off
 
   // Guarded by mu: which frames this node accepts and when to (un)subscribe (the
   // hand-over table decides; this driver carries out its actions), and per task its
   // subscription and logs.
   HandOverTable handover{0};
   struct TaskState {
-    uint32_t reader = 0;             // 0: not subscribed
+    bool subscribed = false;         // to its sensor's topic (TopicSub)
+    std::unique_ptr<TopicSampler> sampler;  // a driver's topic (TaskSpec::topic) only
     bool active = false;             // the pipeline runs it (from subscribe to unsubscribe)
     bool ready_told = false;         // the hand-over table was told it is ready
     int64_t claimed_from = 0;        // the last claim logged (a later plan re-claims)
@@ -73,7 +76,17 @@ struct ClusterFeed::Impl {
   // thread once it has let go of mu (start_and_stop_tasks), as starting a task forks its
   // workers and backs its shared memory, which must not hold up the feeder thread.
   std::vector<std::pair<HandOverTask, bool>> pipeline_changes;
-  std::map<uint32_t, uint32_t> task_of_reader;
+  // One subscription per distinct topic (its sensor's path), shared by the tasks on it
+  // that are subscribed; made for every topic at start, so the map never changes after.
+  struct TopicSub {
+    uint32_t reader = 0;             // 0: no task subscribed
+    uint32_t sensor = 0;             // its first task's sensor: where its counts go
+    std::vector<uint32_t> tasks;     // subscribed, in subscription order
+    TopicCounters counters;
+  };
+  std::map<std::string, TopicSub> topics;
+  std::map<uint32_t, TopicSub*> topic_of_reader;
+  std::vector<std::atomic<uint64_t>> skipped;  // per task: frames its sampler skipped
   // The newest plan applied (loop thread only), for the reports: by (master epoch,
   // version), net::plan_supersedes. The hand-over table orders plans by one number: the
   // rank of their epoch among the epochs this node followed, then the version.
@@ -95,9 +108,9 @@ struct ClusterFeed::Impl {
   TimePoint next_report{};
   bool stop_requested = false;
 
-  Impl(const ClusterOptions& o, const Scenario& s, const config::NodeConfig& c, Accounting& a, Pipeline& p,
-       const Clock& k)
-      : options(o), scenario(s), config(c), accounting(a), pipeline(p), clock(k) {}
+  Impl(const ClusterOptions& o, const Scenario& s, const FeedContext& c)
+      : options(o), scenario(s), context(c), config(*c.config), accounting(*c.accounting), pipeline(*c.pipeline),
+        clock(*c.clock), skipped(c.config->tasks.size()) {}
 
   void log(const std::string& text) const {
     std::fprintf(stderr, "[node %s] %s\n", options.node.c_str(), text.c_str());
@@ -113,68 +126,66 @@ struct ClusterFeed::Impl {
   }
 
   void on_image(uint32_t reader, net::Image&& image, int64_t received_ns) {
-    uint32_t t = 0;
-    uint64_t sequence = 0;
+    // A driver that stamps nothing: the frame is as old as its arrival.
+    const int64_t stamp = image.stamp_ns > 0 ? image.stamp_ns : received_ns;
+    std::vector<FrameTaker> takers;
+    TopicSub* sub = nullptr;
     {
       std::lock_guard lock(mu);
-      auto it = task_of_reader.find(reader);
-      if (it == task_of_reader.end() || !accepting) return;
-      t = it->second;
-      TaskState& state = tasks[t];
-      if (!handover.take(t, image.stamp_ns)) return;  // counted there as ignored
-      sequence = state.sequence++;
-      if (!state.first_frame_logged) {
-        state.first_frame_logged = true;
-        char line[160];
-        std::snprintf(line, sizeof line, "%s: first frame accepted here at unix %.3f s, %.2f s after the plan took effect",
-                      scenario.tasks[t].name.c_str(), static_cast<double>(received_ns) / 1e9,
-                      static_cast<double>(received_ns - state.gained_from) / 1e9);
-        log(line);
+      auto it = topic_of_reader.find(reader);
+      if (it == topic_of_reader.end() || !accepting) return;
+      sub = it->second;
+      sub->counters.received.fetch_add(1);
+      if (const int32_t m = metrics_index(sub->sensor); m >= 0) {
+        SensorDelta delta;
+        delta.frames = 1;
+        context.metrics->on_sensor(static_cast<uint32_t>(m), delta);
+      }
+      for (const uint32_t t : sub->tasks) {
+        TaskState& state = tasks[t];
+        if (!handover.take(t, stamp)) continue;  // counted there as ignored
+        // A driver's topic: one frame per period (the cluster's own cameras publish at
+        // the task's period, and every frame they send is a job).
+        if (state.sampler && !state.sampler->offer(stamp)) {
+          skipped[t].fetch_add(1);
+          if (context.metrics != nullptr) context.metrics->on_frame_skipped(t);
+          continue;
+        }
+        takers.push_back({t, t, state.sequence++});
+        if (!state.first_frame_logged) {
+          state.first_frame_logged = true;
+          char line[160];
+          std::snprintf(line, sizeof line, "%s: first frame accepted here at unix %.3f s, %.2f s after the plan took effect",
+                        scenario.tasks[t].name.c_str(), static_cast<double>(received_ns) / 1e9,
+                        static_cast<double>(received_ns - state.gained_from) / 1e9);
+          log(line);
+        }
       }
     }
-    const TaskSpec& task = scenario.tasks[t];
-    {
+    if (takers.empty()) return;
+    const TaskSpec& task = scenario.tasks[takers.front().task];
+    if (task.source != self) {
       std::lock_guard lock(bw_mu);
-      const WallTime sent = from_wall_ns(image.stamp_ns);
-      const WallTime got = from_wall_ns(received_ns);
-      if (task.source != self) {
-        bandwidth->record_frame(scenario.nodes[task.source].name, static_cast<int64_t>(image.data.size()), sent, got);
-      }
+      bandwidth->record_frame(scenario.nodes[task.source].name, static_cast<int64_t>(image.data.size()),
+                              from_wall_ns(stamp), from_wall_ns(received_ns));
     }
-    // The job was released when the camera captured the frame: its capture stamp on
-    // the camera's clock, moved onto this node's monotonic clock.
-    const TimePoint now = clock.now();
-    const int64_t age_us = std::max<int64_t>(0, (realtime_ns() - image.stamp_ns) / 1000);
-    const TimePoint release = now - std::chrono::microseconds(age_us);
-    const TimePoint deadline = release + task.deadline;
-    ipc::JobRef ref;
-    ref.task = t;
-    // The frame's identity, from the image's own header (the camera's stamp and frame_id).
-    FrameIdentity identity;
-    identity.sensor = t;
-    identity.sequence = sequence;
-    identity.stamp_ns = image.stamp_ns;
-    identity.frame_id = bounded_frame_id(image.frame_id);  // a peer's text: capped here
-    identity.capture_unix_us = image.stamp_ns > 0 ? image.stamp_ns / 1000 : 0;
-    ref.job = accounting.release(t, release, deadline, std::move(identity));
-    ref.release_us = MonotonicClock::to_monotonic_us(release);
-    ref.deadline_us = MonotonicClock::to_monotonic_us(deadline);
-    const config::SensorConfig& sensor = config.sensors[t];
-    const bool rgb = image.encoding == "rgb8";
-    if ((image.encoding != "bgr8" && !rgb) || image.width == 0 || image.height == 0 ||
-        static_cast<int>(image.width) > sensor.width || static_cast<int>(image.height) > sensor.height ||
-        image.step < image.width * 3 || image.data.size() < static_cast<size_t>(image.step) * image.height) {
-      accounting.drop(ref.job, DropCause::kBadFrame, now);
-      return;
+    // Decoded once, published once for every task that took it (under the first one's
+    // sensor: its frame pool).
+    const config::SensorConfig& sensor = config.sensors[takers.front().task];
+    const PublishedFrame published = release_and_publish(image, stamp, takers, sensor, takers.front().sensor, config,
+                                                         accounting, pipeline, clock);
+    if (published.rejected == FrameRejection::kNone) return;
+    const char* reason = frame_rejection_name(published.rejected);
+    if (const int32_t m = metrics_index(sub->sensor); m >= 0) context.metrics->on_frame_rejected(static_cast<uint32_t>(m), reason);
+    if (sub->counters.count_rejection(published.rejected)) {
+      log("topic " + sensor.path + ": frame rejected (" + reason + "): " + published.why + "; rejected so far: " +
+          std::to_string(sub->counters.rejected_total()) + " (logged: the first 5, then every 1000th)");
     }
-    if (const DropCause cause = pipeline.task_unavailable(t); cause != DropCause::kNone) {
-      accounting.drop(ref.job, cause, now);
-      return;
-    }
-    cv::Mat frame(static_cast<int>(image.height), static_cast<int>(image.width), CV_8UC3,
-                  image.data.data(), image.step);
-    if (rgb) cv::cvtColor(frame, frame, cv::COLOR_RGB2BGR);
-    pipeline.publish_frame(t, frame, sequence, release, std::span<const ipc::JobRef>(&ref, 1));
+  }
+
+  int32_t metrics_index(uint32_t sensor) const {
+    if (context.metrics == nullptr || sensor >= context.metrics_sensor.size()) return -1;
+    return context.metrics_sensor[sensor];
   }
 
   void probe_loop() {
@@ -253,19 +264,25 @@ struct ClusterFeed::Impl {
         pipeline_changes.emplace_back(t, true);
         state.active = true;
       }
-      if (state.reader != 0) continue;
+      if (state.subscribed) continue;
       const TaskSpec& task = scenario.tasks[t];
-      auto id = readers->add(camera_topic(scenario.nodes[task.source].name, task.name),
-                             options.best_effort_frames ? net::Reliability::kBestEffort
-                                                        : net::Reliability::kReliable);
-      if (!id.ok()) {
-        // Not ours after all: the next plan tries again (the master sees it missing).
-        log("cannot subscribe to task " + task.name + ": " + id.error().message);
-        handover.on_subscribe_failed(t);
-        continue;
+      const config::SensorConfig& sensor = config.sensors[t];
+      TopicSub& sub = topics.at(sensor.path);
+      if (sub.reader == 0) {
+        auto id = readers->add(sensor.path,
+                               options.best_effort_frames ? net::Reliability::kBestEffort : net::Reliability::kReliable,
+                               sensor.compressed);
+        if (!id.ok()) {
+          // Not ours after all: the next plan tries again (the master sees it missing).
+          log("cannot subscribe to task " + task.name + ": " + id.error().message);
+          handover.on_subscribe_failed(t);
+          continue;
+        }
+        sub.reader = *id;
+        topic_of_reader[*id] = &sub;
       }
-      state.reader = *id;
-      task_of_reader[*id] = t;
+      sub.tasks.push_back(t);
+      state.subscribed = true;
     }
     for (const HandOverTask t : actions.unsubscribe) {
       TaskState& state = tasks[t];
@@ -275,10 +292,14 @@ struct ClusterFeed::Impl {
         if (state.ready_told) handover.on_not_ready(t);
         state.ready_told = false;
       }
-      if (state.reader == 0) continue;
-      readers->remove(state.reader);
-      task_of_reader.erase(state.reader);
-      state.reader = 0;
+      if (!state.subscribed) continue;
+      state.subscribed = false;
+      TopicSub& sub = topics.at(config.sensors[t].path);
+      std::erase(sub.tasks, t);
+      if (!sub.tasks.empty()) continue;  // another task here still reads the topic
+      readers->remove(sub.reader);
+      topic_of_reader.erase(sub.reader);
+      sub.reader = 0;
     }
     for (const HandOverAck& a : actions.acks) send_ack(a);
     for (const HandOverActions::Change& c : actions.gained) {
@@ -430,16 +451,23 @@ struct ClusterFeed::Impl {
 
 Result<std::unique_ptr<ClusterFeed>> ClusterFeed::start(const ClusterOptions& options,
                                                         const Scenario& scenario,
-                                                        const config::NodeConfig& config,
-                                                        Accounting& accounting, Pipeline& pipeline,
-                                                        const Clock& clock) {
-  auto impl = std::make_unique<Impl>(options, scenario, config, accounting, pipeline, clock);
+                                                        const FeedContext& context) {
+  const config::NodeConfig& config = *context.config;
+  const Clock& clock = *context.clock;
+  auto impl = std::make_unique<Impl>(options, scenario, context);
   impl->self = scenario.find_node(options.node);
   if (impl->self == kNone) {
     return Error{ErrorCode::kInvalidInput, "node '" + options.node + "' is not in scenario " + scenario.source_file};
   }
   COEDGE_CHECK(config.sensors.size() == scenario.tasks.size());
   impl->tasks.resize(scenario.tasks.size());
+  for (uint32_t t = 0; t < scenario.tasks.size(); ++t) {
+    auto [it, fresh] = impl->topics.try_emplace(config.sensors[t].path);
+    if (fresh) it->second.sensor = t;
+    if (!scenario.tasks[t].topic.empty()) {
+      impl->tasks[t].sampler = std::make_unique<TopicSampler>(std::chrono::nanoseconds(scenario.tasks[t].period).count());
+    }
+  }
   HandOverOptions handover;
   handover.mode = HandOverMode::kOnReady;
   handover.unsubscribe_grace_ns = kUnsubscribeAfterNs;
@@ -459,6 +487,10 @@ Result<std::unique_ptr<ClusterFeed>> ClusterFeed::start(const ClusterOptions& op
   auto readers = net::ImageReaderSet::create(*impl->domain);
   if (!readers.ok()) return readers.error();
   impl->readers = std::move(*readers);
+  // Before any frame, so that no result goes unpublished.
+  auto publisher = start_result_publisher(*impl->domain, context);
+  if (!publisher.ok()) return publisher.error();
+  impl->publisher = std::move(*publisher);
   auto plans = net::PlanReader::create(*impl->domain);
   if (!plans.ok()) return plans.error();
   impl->plans = std::move(*plans);
@@ -522,5 +554,12 @@ void ClusterFeed::stop_accepting() {
 }
 
 void ClusterFeed::final_report() { impl_->report(/*final_report=*/true); }
+
+Feed::Counts ClusterFeed::counts() const {
+  Counts c;
+  for (const auto& [path, sub] : impl_->topics) c.sensors.push_back(sub.counters.counts(sub.sensor));
+  for (const auto& s : impl_->skipped) c.skipped.push_back(s.load());
+  return c;
+}
 
 }  // namespace coedge::node

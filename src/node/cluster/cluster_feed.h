@@ -23,6 +23,15 @@
 // although their versions start again at 1 (net::plan_supersedes); each report names the
 // epoch and version of the newest plan applied.
 //
+// Topics: one subscription per distinct topic, shared by the tasks here that read it. A
+// task on the cluster's own camera (`coedge camera`) takes every frame it accepts (the
+// camera publishes at the task's period); a task on a camera driver's topic (the
+// scenario's `topic:`) takes one frame per period (node/core/topic_sampler.h) and counts
+// the rest as skipped. Each frame is decoded once (node/cluster/ros_frame.h: bgr8, rgb8,
+// mono8, jpeg/png CompressedImage) and published once with the jobs of every task that
+// took it (node/cluster/topic_frames.h); a rejected one's jobs are dropped kBadFrame. The
+// node's results are published on the bus (node/cluster/result_publisher.h).
+//
 // Threads: a feeder thread of its own takes frames from DDS and publishes them into the
 // pipeline (the one producer of every topic sensor's pool); a probe thread measures
 // bandwidth; poll() and the rest are called from the agent's loop thread only.
@@ -64,13 +73,12 @@ std::string camera_topic(const std::string& source_node, const std::string& task
 class ClusterFeed final : public Feed {
  public:
   // `scenario`: the cluster's (nodes, tasks in the agent's config order, models);
-  // `config`: the agent's config, one topic sensor per task, sensor index = task index.
+  // context.config: the agent's config, one topic sensor per task, sensor index = task
+  // index (its path the task's topic: its camera's, camera_topic(), or a driver's).
   // REQUIRES: everything passed outlives the feed; the pipeline is started.
   static Result<std::unique_ptr<ClusterFeed>> start(const ClusterOptions& options,
                                                     const Scenario& scenario,
-                                                    const config::NodeConfig& config,
-                                                    Accounting& accounting, Pipeline& pipeline,
-                                                    const Clock& clock);
+                                                    const FeedContext& context);
   ~ClusterFeed() override;
 
   // Applies a new plan, sends the periodic report, reads commands. Returns true once the
@@ -81,6 +89,7 @@ class ClusterFeed final : public Feed {
   void stop_accepting() override;
   // The last report, after every job is closed, so the master's accounting is complete.
   void final_report() override;
+  Counts counts() const override;
 
   struct Impl;
 

@@ -181,6 +181,24 @@ NodeMetrics::NodeMetrics(std::string node, std::vector<MetricsTask> tasks,
   prometheus::Family<prometheus::Gauge>* stream_connected = nullptr;
   const bool any_stream =
       std::any_of(sensors.begin(), sensors.end(), [](const MetricsSensor& s) { return s.stream; });
+  prometheus::Family<prometheus::Counter>* topic_rejected = nullptr;
+  if (std::any_of(sensors.begin(), sensors.end(), [](const MetricsSensor& s) { return s.topic; })) {
+    topic_rejected = &prometheus::BuildCounter()
+                          .Name("coedge_sensor_frames_rejected_total")
+                          .Help("Frames of a topic sensor rejected, by reason: encoding (not bgr8, rgb8, "
+                                "mono8, or a jpeg/png CompressedImage), size, too_large, corrupt")
+                          .Labels(node_label)
+                          .Register(*registry_);
+  }
+  prometheus::Family<prometheus::Counter>* skipped = nullptr;
+  if (std::any_of(tasks_.begin(), tasks_.end(), [](const MetricsTask& t) { return t.sampled; })) {
+    skipped = &prometheus::BuildCounter()
+                   .Name("coedge_task_frames_skipped_total")
+                   .Help("Frames of a topic that a task did not take (it takes one per period): "
+                         "no job, not released")
+                   .Labels(node_label)
+                   .Register(*registry_);
+  }
   if (any_stream) {  // a family without series would be a HELP line for nothing
     stream_stalls = &prometheus::BuildCounter()
                          .Name("coedge_sensor_stalls_total")
@@ -206,7 +224,14 @@ NodeMetrics::NodeMetrics(std::string node, std::vector<MetricsTask> tasks,
     SensorSeries s;
     const prometheus::Labels labels = {{"sensor", sensor.name}};
     s.frames = &sensor_frames.Add(labels);
-    s.ticks_without_frame = &sensor_idle.Add(labels);
+    if (!sensor.topic) s.ticks_without_frame = &sensor_idle.Add(labels);
+    if (sensor.topic) {
+      s.rejected = topic_rejected;
+      s.name = sensor.name;
+      for (const char* reason : {"encoding", "size", "too_large", "corrupt"}) {
+        topic_rejected->Add({{"sensor", sensor.name}, {"reason", reason}});  // at zero from the start
+      }
+    }
     if (sensor.stream) {
       s.stalls = &stream_stalls->Add(labels);
       s.reconnects = &stream_reconnects->Add(labels);
@@ -236,6 +261,7 @@ NodeMetrics::NodeMetrics(std::string node, std::vector<MetricsTask> tasks,
     s.miss_rate = &miss_ratio.Add({{"task", name}});
     s.pre_restarts = &restarts_family_->Add({{"task", name}, {"role", "pre"}});
     s.post_restarts = &restarts_family_->Add({{"task", name}, {"role", "post"}});
+    if (t.sampled) s.frames_skipped = &skipped->Add({{"task", name}});
     task_series_.push_back(s);
   }
   for (const std::string& name : models_) {
@@ -337,12 +363,24 @@ void NodeMetrics::on_sensor(uint32_t index, const SensorDelta& delta) {
   COEDGE_CHECK(index < sensor_series_.size());
   const SensorSeries& s = sensor_series_[index];
   s.frames->Increment(static_cast<double>(delta.frames));
-  s.ticks_without_frame->Increment(static_cast<double>(delta.ticks_without_frame));
+  if (s.ticks_without_frame != nullptr) s.ticks_without_frame->Increment(static_cast<double>(delta.ticks_without_frame));
   if (s.stalls != nullptr) {
     s.stalls->Increment(static_cast<double>(delta.stalls));
     s.reconnects->Increment(static_cast<double>(delta.reconnects));
     s.connected->Set(delta.connected ? 1 : 0);
   }
+}
+
+void NodeMetrics::on_frame_rejected(uint32_t index, std::string_view reason) {
+  COEDGE_CHECK(index < sensor_series_.size());
+  const SensorSeries& s = sensor_series_[index];
+  COEDGE_CHECK(s.rejected != nullptr);
+  s.rejected->Add({{"sensor", s.name}, {"reason", std::string(reason)}}).Increment();
+}
+
+void NodeMetrics::on_frame_skipped(uint32_t t) {
+  COEDGE_CHECK(task(t).frames_skipped != nullptr);
+  task(t).frames_skipped->Increment();
 }
 
 void NodeMetrics::set_profile_ratio(uint32_t m, double ratio) { model(m).profile_ratio->Set(ratio); }

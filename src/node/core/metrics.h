@@ -47,12 +47,15 @@ struct MetricsTask {
   std::string name;
   std::string model;
   double epsilon = 0;
+  bool sampled = false;  // takes frames from a topic sensor (coedge_task_frames_skipped_total)
 };
 
-// A sensor the node captures from; a stream (kind `stream`) has series of its own.
+// A sensor the node captures from; a stream (kind `stream`) and a topic (kind `topic`) have
+// series of their own.
 struct MetricsSensor {
   std::string name;
   bool stream = false;
+  bool topic = false;  // frames counts the frames received; no ticks (it is not captured)
 };
 
 // A sensor's counters since the last update (deltas: Prometheus counters only go up), and a
@@ -104,8 +107,13 @@ class NodeMetrics {
   void set_window_miss_rate(uint32_t task, double ratio);
   void on_worker_restart(uint32_t task, std::string_view role);  // role "pre" or "post"
   void on_server_restart();
-  // Called by the sensor's capture thread (each tick) and once more when it stopped.
+  // Called by the sensor's capture thread (each tick) and once more when it stopped; a
+  // topic sensor's by its feed, per frame received.
   void on_sensor(uint32_t sensor, const SensorDelta& delta);
+  // A topic sensor's frame rejected (`reason`: node/cluster/ros_frame.h's names).
+  void on_frame_rejected(uint32_t sensor, std::string_view reason);
+  // A frame of a topic that the task's sampler skipped (REQUIRES: the task is `sampled`).
+  void on_frame_skipped(uint32_t task);
 
   // The Prometheus exposition text of every series (what /metrics returns).
   std::string text() const;
@@ -125,6 +133,7 @@ class NodeMetrics {
     prometheus::Gauge* miss_rate = nullptr;
     prometheus::Counter* pre_restarts = nullptr;
     prometheus::Counter* post_restarts = nullptr;
+    prometheus::Counter* frames_skipped = nullptr;  // sampled tasks only
   };
   struct ModelSeries {
     prometheus::Histogram* batch_size = nullptr;
@@ -140,6 +149,8 @@ class NodeMetrics {
     prometheus::Counter* stalls = nullptr;      // streams only
     prometheus::Counter* reconnects = nullptr;  // streams only
     prometheus::Gauge* connected = nullptr;     // streams only
+    prometheus::Family<prometheus::Counter>* rejected = nullptr;  // topics only
+    std::string name;
   };
 
   const TaskSeries& task(uint32_t index) const;

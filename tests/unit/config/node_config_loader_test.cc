@@ -235,6 +235,45 @@ TEST_F(NodeConfigTest, StreamSensorReadsItsSettingsWithDefaults) {
   EXPECT_EQ(gate.stream.reconnect_max, 4s);
 }
 
+TEST_F(NodeConfigTest, TopicSensorsReadTheirTopicWithDefaults) {
+  const std::string text =
+      "models: [{name: m, file: m1.onnx}]\n"
+      "publish_results: false\n"
+      "sensors:\n"
+      "  - {name: front, kind: topic, topic: /front/image_raw}\n"
+      "  - {name: gate, kind: topic, topic: /gate/image_raw/compressed, reliability: reliable,\n"
+      "     width: 1920, height: 1080}\n"
+      "  - {name: odd, kind: topic, topic: /odd/jpeg_stream, compressed: true}\n"
+      "  - {name: raw, kind: topic, topic: /raw/compressed, compressed: false}\n"
+      "tasks:\n"
+      "  - {name: det, model: m, sensor: front, period: 100ms}\n"
+      "  - {name: cls, model: m, sensor: front, period: 200ms}\n"
+      "  - {name: g, model: m, sensor: gate, period: 1s}\n";
+  Result<config::NodeConfig> r = parse(text);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_FALSE(r->publish_results);
+  ASSERT_EQ(r->sensors.size(), 4u);
+  const config::SensorConfig& front = r->sensors[0];
+  EXPECT_EQ(front.kind, config::SensorKind::kTopic);
+  EXPECT_EQ(to_string(front.kind), "topic");
+  EXPECT_EQ(front.path, "/front/image_raw") << "a topic is not resolved against the config's folder";
+  EXPECT_FALSE(front.compressed);
+  EXPECT_EQ(front.reliability, config::TopicReliability::kBestEffort);
+  EXPECT_EQ(front.width, 1280);
+  EXPECT_EQ(front.height, 720);
+  EXPECT_EQ(front.period, 0ms);
+  const config::SensorConfig& gate = r->sensors[1];
+  EXPECT_TRUE(gate.compressed) << "image_transport's /compressed suffix";
+  EXPECT_EQ(gate.reliability, config::TopicReliability::kReliable);
+  EXPECT_EQ(gate.width, 1920);
+  EXPECT_EQ(gate.height, 1080);
+  EXPECT_TRUE(r->sensors[2].compressed);
+  EXPECT_FALSE(r->sensors[3].compressed);
+  EXPECT_EQ(r->task_runtime[0].sensor, 0u);
+  EXPECT_EQ(r->task_runtime[1].sensor, 0u);
+  EXPECT_TRUE(parse(kMinimal)->publish_results);
+}
+
 TEST_F(NodeConfigTest, Defaults) {
   Result<config::NodeConfig> r = parse(kMinimal, "some/dir/lamp-2.yaml");
   ASSERT_TRUE(r.ok()) << r.error().message;
@@ -454,7 +493,7 @@ TEST_F(NodeConfigTest, Errors) {
        "a worker executable needs isolation: process or sandbox (isolation is none)"},
       // Sensors.
       {15, 15, "  - {name: cam0, kind: syntetic}", 15, "sensors[0].kind",
-       "unknown sensor kind 'syntetic'; did you mean 'synthetic'? (choices: folder, video, synthetic, stream)"},
+       "unknown sensor kind 'syntetic'; did you mean 'synthetic'? (choices: folder, video, synthetic, stream, topic)"},
       {16, 16, "  - {name: cam1, kind: folder}", 16, "sensors[1].path",
        "missing required field: a folder sensor"},
       {17, 17, "  - {name: cam2, kind: video}", 17, "sensors[2].path",
@@ -474,7 +513,7 @@ TEST_F(NodeConfigTest, Errors) {
       {15, 15, "  - {name: cam0, kind: synthetic, path: frames}", 15, "sensors[0].path",
        "only folder and video sensors have this field (this one is kind: synthetic)"},
       {17, 17, "  - {name: cam2, kind: video, path: clip.avi, width: 64}", 17,
-       "sensors[2].width", "only synthetic sensors have this field (this one is kind: video)"},
+       "sensors[2].width", "only synthetic and topic sensors have this field (this one is kind: video)"},
       {15, 15, "  - {name: cam0, kind: synthetic, loop: true}", 15, "sensors[0].loop",
        "only folder and video sensors"},
       {16, 16, "  - {name: cam1, kind: folder, path: frames, loop: yes}", 16, "sensors[1].loop",
@@ -490,7 +529,7 @@ TEST_F(NodeConfigTest, Errors) {
       {17, 17, "  - {name: cam2, kind: stream, url: 'rtsp://c/live', path: clip.avi}", 17, "sensors[2].path",
        "only folder and video sensors have this field (this one is kind: stream)"},
       {17, 17, "  - {name: cam2, kind: stream, url: 'rtsp://c/live', width: 64}", 17, "sensors[2].width",
-       "only synthetic sensors have this field (this one is kind: stream)"},
+       "only synthetic and topic sensors have this field (this one is kind: stream)"},
       {17, 17, "  - {name: cam2, kind: stream, url: 'rtsp://c/live', loop: true}", 17, "sensors[2].loop",
        "only folder and video sensors"},
       {17, 17, "  - {name: cam2, kind: video, path: clip.avi, url: 'rtsp://c/live'}", 17, "sensors[2].url",
@@ -508,6 +547,40 @@ TEST_F(NodeConfigTest, Errors) {
       // Against the default reconnect_max (10s): not capped silently.
       {17, 17, "  - {name: cam2, kind: stream, url: 'rtsp://c/live', reconnect_min: 30s}", 17,
        "sensors[2].reconnect_min", "reconnect_max 10s is shorter than reconnect_min 30s"},
+      // Topic sensors.
+      {17, 17, "  - {name: cam2, kind: topic}", 17, "sensors[2].topic",
+       "missing required field: a topic sensor subscribes to a ROS 2 image topic, e.g. /camera/image_raw"},
+      {17, 17, "  - {name: cam2, kind: topic, topic: camera/image_raw}", 17, "sensors[2].topic",
+       "must be an absolute ROS 2 topic, starting with '/', got 'camera/image_raw'"},
+      {17, 17, "  - {name: cam2, kind: topic, topic: /camera//image_raw}", 17, "sensors[2].topic", "must not contain '//'"},
+      {17, 17, "  - {name: cam2, kind: topic, topic: /camera/image_raw/}", 17, "sensors[2].topic", "must not end with '/'"},
+      {17, 17, "  - {name: cam2, kind: topic, topic: /camera/image-raw}", 17, "sensors[2].topic",
+       "may hold only letters, digits, '_' and '/', not '-'"},
+      {17, 17, "  - {name: cam2, kind: topic, topic: /3d/image_raw}", 17, "sensors[2].topic",
+       "a name between '/' must not start with a digit"},
+      {17, 17, "  - {name: cam2, kind: topic, topic: /c/image_raw, period: 100ms}", 17, "sensors[2].period",
+       "only folder, video, synthetic and stream sensors have this field (this one is kind: topic)"},
+      {17, 17, "  - {name: cam2, kind: topic, topic: /c/image_raw, phase: 10ms}", 17, "sensors[2].phase",
+       "only folder, video, synthetic and stream sensors have this field (this one is kind: topic)"},
+      {17, 17, "  - {name: cam2, kind: topic, topic: /c/image_raw, path: clip.avi}", 17, "sensors[2].path",
+       "only folder and video sensors have this field (this one is kind: topic)"},
+      {17, 17, "  - {name: cam2, kind: topic, topic: /c/image_raw, loop: true}", 17, "sensors[2].loop",
+       "only folder and video sensors have this field (this one is kind: topic)"},
+      {17, 17, "  - {name: cam2, kind: topic, topic: /c/image_raw, url: 'rtsp://c/live'}", 17, "sensors[2].url",
+       "only stream sensors have this field (this one is kind: topic)"},
+      {17, 17, "  - {name: cam2, kind: topic, topic: /c/image_raw, reliability: lossless}", 17,
+       "sensors[2].reliability", "unknown reliability 'lossless' (choices: best_effort"},
+      {17, 17, "  - {name: cam2, kind: topic, topic: /c/image_raw, compressed: jpeg}", 17,
+       "sensors[2].compressed", "expected true or false"},
+      {17, 17, "  - {name: cam2, kind: topic, topic: /c/image_raw, width: 8}", 17, "sensors[2].width",
+       "must be between 16 and 8192 pixels"},
+      {17, 17, "  - {name: cam2, kind: video, path: clip.avi, topic: /c/image_raw}", 17, "sensors[2].topic",
+       "only topic sensors have this field (this one is kind: video)"},
+      {17, 17, "  - {name: cam2, kind: synthetic, reliability: reliable}", 17, "sensors[2].reliability",
+       "only topic sensors have this field (this one is kind: synthetic)"},
+      {17, 17, "  - {name: cam2, kind: synthetic, compressed: true}", 17, "sensors[2].compressed",
+       "only topic sensors have this field (this one is kind: synthetic)"},
+      {1, 1, "node: lamp-1\npublish_results: maybe", 2, "publish_results", "expected true or false"},
       {16, 16, "  - {name: cam1, kind: folder, path: frames, period: -1ms}", 16,
        "sensors[1].period", "must not be negative"},
       {16, 16, "  - {name: cam1, kind: folder, path: frames, period: 300ms}", 16,

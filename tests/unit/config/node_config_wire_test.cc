@@ -158,6 +158,8 @@ NodeConfig full_config() {
   topic.loop = false;
   topic.period = 333333us;
   topic.phase = 12ms;
+  topic.compressed = true;
+  topic.reliability = TopicReliability::kReliable;
   SensorConfig folder;
   folder.name = "frames";
   folder.kind = SensorKind::kFolder;
@@ -252,8 +254,8 @@ TEST(NodeConfigWire, GarbledInputIsAClearError) {
   EXPECT_TRUE(fails_with("{}", "format: not a node config (expected \"coedge-node-config\", got none)"));
   EXPECT_TRUE(fails_with(replaced(wire, "\"coedge-node-config\"", "\"coedge-scenario\""),
                          "format: not a node config"));
-  EXPECT_TRUE(fails_with(replaced(wire, "\"version\":3", "\"version\":2"),
-                         "version: this coedge reads version 3, got number 2 (are the agent and the server the "
+  EXPECT_TRUE(fails_with(replaced(wire, "\"version\":4", "\"version\":3"),
+                         "version: this coedge reads version 4, got number 3 (are the agent and the server the "
                          "same coedge build?)"));
   EXPECT_TRUE(fails_with(replaced(wire, "\"backend\":\"libtorch\",", ""), "backend: missing field"));
   EXPECT_TRUE(fails_with(replaced(wire, "\"stall_timeout_us\":1500000", "\"stall_timeout_us\":0"),

@@ -1,0 +1,100 @@
+#include "node/cluster/topic_frames.h"
+
+#include "node/core/job_line.h"
+
+#ifdef COEDGE_HAVE_RESULT_PUBLISHER
+#include "node/cluster/result_publisher.h"
+#endif
+
+namespace coedge::node {
+
+bool TopicCounters::count_rejection(FrameRejection reason) {
+  rejected[static_cast<size_t>(reason)].fetch_add(1);
+  const uint64_t n = rejected_total();
+  return n <= 5 || n % 1000 == 0;
+}
+
+uint64_t TopicCounters::rejected_total() const {
+  uint64_t n = 0;
+  for (const auto& r : rejected) n += r.load();
+  return n;
+}
+
+Feed::SensorCounts TopicCounters::counts(uint32_t sensor) const {
+  Feed::SensorCounts c;
+  c.sensor = sensor;
+  c.received = received.load();
+  for (int r = 1; r < kFrameRejectionCount; ++r) {
+    c.rejected.emplace_back(frame_rejection_name(static_cast<FrameRejection>(r)), rejected[static_cast<size_t>(r)].load());
+  }
+  return c;
+}
+
+PublishedFrame release_and_publish(const net::Image& image, int64_t stamp_ns, std::span<const FrameTaker> takers,
+                                   const config::SensorConfig& max, uint32_t pool_sensor,
+                                   const config::NodeConfig& config, Accounting& accounting, Pipeline& pipeline,
+                                   const Clock& clock) {
+  // The job was released when the camera captured the frame: its stamp on the camera's
+  // clock, moved onto this node's monotonic clock.
+  const TimePoint now = clock.now();
+  const int64_t age_us = std::max<int64_t>(0, (realtime_ns() - stamp_ns) / 1000);
+  const TimePoint release = now - std::chrono::microseconds(age_us);
+  const std::string frame_id = bounded_frame_id(image.frame_id);  // a peer's text: capped here
+  std::vector<ipc::JobRef> refs;
+  refs.reserve(takers.size());
+  for (const FrameTaker& taker : takers) {
+    const TaskSpec& task = config.tasks[taker.task];
+    const TimePoint deadline = release + task.deadline;
+    // The frame's identity, from the image's own header (the camera's stamp and frame_id).
+    FrameIdentity identity;
+    identity.sensor = taker.sensor;
+    identity.sequence = taker.sequence;
+    identity.stamp_ns = image.stamp_ns;
+    identity.frame_id = frame_id;
+    identity.capture_unix_us = stamp_ns / 1000;
+    ipc::JobRef ref;
+    ref.task = taker.task;
+    ref.job = accounting.release(taker.task, release, deadline, std::move(identity));
+    ref.release_us = MonotonicClock::to_monotonic_us(release);
+    ref.deadline_us = MonotonicClock::to_monotonic_us(deadline);
+    refs.push_back(ref);
+  }
+  RosFrame frame = decode_ros_frame(image, max.width, max.height);
+  PublishedFrame out;
+  if (!frame.ok()) {
+    for (const ipc::JobRef& ref : refs) accounting.drop(ref.job, DropCause::kBadFrame, clock.now());
+    out.rejected = frame.rejected;
+    out.why = std::move(frame.why);
+    return out;
+  }
+  std::vector<ipc::JobRef> jobs;
+  for (const ipc::JobRef& ref : refs) {
+    if (const DropCause cause = pipeline.task_unavailable(ref.task); cause != DropCause::kNone) {
+      accounting.drop(ref.job, cause, clock.now());
+    } else {
+      jobs.push_back(ref);
+    }
+  }
+  if (!jobs.empty()) pipeline.publish_frame(pool_sensor, frame.bgr, takers.front().sequence, release, jobs);
+  return out;
+}
+
+Result<std::unique_ptr<ResultSink>> start_result_publisher(net::DdsDomain& domain, const FeedContext& context) {
+  if (!context.config->publish_results) return std::unique_ptr<ResultSink>();
+#ifdef COEDGE_HAVE_RESULT_PUBLISHER
+  std::vector<std::string> tasks;
+  for (const TaskSpec& t : context.config->tasks) tasks.push_back(t.name);
+  auto publisher = RosResultPublisher::create(domain, tasks, context.task_kinds);
+  if (!publisher.ok()) return publisher.error();
+  std::unique_ptr<ResultSink> sink = std::move(*publisher);
+  context.results->add_sink(*sink);
+  return sink;
+#else
+  (void)domain;
+  std::fprintf(stderr, "[node %s] results are not published on the bus: this build has no result publisher\n",
+               context.config->name.c_str());
+  return std::unique_ptr<ResultSink>();
+#endif
+}
+
+}  // namespace coedge::node

@@ -1,0 +1,74 @@
+// What both DDS feeds (ClusterFeed, TopicFeed) do with a frame that tasks took from a
+// ROS 2 image topic: decode it once (node/cluster/ros_frame.h), release one job per task
+// that took it, and publish it into the pipeline once with all their jobs. Also the
+// per-topic counters (frames received, rejected by reason) and the rate-limited log of
+// rejections, and the results publisher both feeds create on their DDS domain.
+//
+// The job's release is the frame's stamp moved onto the agent's clock (now − age, age ≥
+// 0: the camera's clock and this host's agree, or the frame is taken as new); its
+// deadline the release plus the task's deadline. The frame's identity carries the stamp
+// and frame_id of its header (a stamp of 0: the identity's stamp stays 0, its capture time
+// is the arrival). Thread-safety: release_and_publish from one feeder thread per feed;
+// TopicCounters are atomics, read from any thread.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "config/node_config.h"
+#include "core/clock.h"
+#include "core/scenario.h"
+#include "net/dds.h"
+#include "node/cluster/ros_frame.h"
+#include "node/core/accounting.h"
+#include "node/core/result_log.h"
+#include "node/feed.h"
+#include "node/pipeline.h"
+
+namespace coedge::node {
+
+struct TopicCounters {
+  std::atomic<uint64_t> received{0};
+  std::array<std::atomic<uint64_t>, kFrameRejectionCount> rejected{};  // by FrameRejection
+  // Counts a rejection; true when it is to be logged (the first 5 of the topic, then
+  // every 1000th), so that a driver sending garbage at 30 fps does not flood the log.
+  bool count_rejection(FrameRejection reason);
+  uint64_t rejected_total() const;
+  // The feed's summary entry for sensor `sensor` (every reason, zeros included).
+  Feed::SensorCounts counts(uint32_t sensor) const;
+};
+
+// One task that took the frame: its index, and the frame's identity as it is to see it
+// (its sensor index and sequence number).
+struct FrameTaker {
+  uint32_t task = 0;
+  uint32_t sensor = 0;
+  uint64_t sequence = 0;
+};
+
+struct PublishedFrame {
+  FrameRejection rejected = FrameRejection::kNone;
+  std::string why;  // when rejected
+};
+
+// Releases a job for every taker (at the frame's stamp, `stamp_ns`: the header's, or the
+// arrival when it has none), decodes the frame once against `max` (the sensor's largest
+// frame), and publishes it into the pipeline under sensor `pool_sensor` with the jobs of
+// the takers whose task can take frames; a rejected frame's jobs are dropped kBadFrame, an
+// unavailable task's with its cause. REQUIRES: takers non-empty.
+PublishedFrame release_and_publish(const net::Image& image, int64_t stamp_ns, std::span<const FrameTaker> takers,
+                                   const config::SensorConfig& max, uint32_t pool_sensor,
+                                   const config::NodeConfig& config, Accounting& accounting, Pipeline& pipeline,
+                                   const Clock& clock);
+
+// The node's results on the bus (node/cluster/result_publisher.h) when the config says
+// publish_results: created on `domain` for every task, and added to the agent's ResultLog.
+// Null when off. Errors: the publisher's (writers refused by DDS).
+Result<std::unique_ptr<ResultSink>> start_result_publisher(net::DdsDomain& domain, const FeedContext& context);
+
+}  // namespace coedge::node
