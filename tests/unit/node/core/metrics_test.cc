@@ -290,6 +290,42 @@ TEST(MetricsSensorTest, SensorCountersAddDeltasAndOnlyStreamsHaveStreamSeries) {
   EXPECT_NE(text.find("coedge_sensor_frames_total"), std::string::npos) << text;
 }
 
+TEST(MetricsSensorTest, TopicSensorsCountRejectionsByReasonAndSampledTasksTheirSkips) {
+  NodeMetrics metrics("edge1", {{"det", "yolo", 0.05, true}, {"cls", "yolo", 0.05, false}}, {"yolo"},
+                      {{"files", false}, {"front", false, true}});
+  auto s = parse(metrics.text());
+  const Labels front = {{"sensor", "front"}};
+  for (const char* reason : {"encoding", "size", "too_large", "corrupt"}) {
+    EXPECT_EQ(value(s, "coedge_sensor_frames_rejected_total", {{"sensor", "front"}, {"reason", reason}}), 0)
+        << reason << ": exported at zero from the start";
+  }
+  EXPECT_EQ(value(s, "coedge_task_frames_skipped_total", {{"task", "det"}}), 0);
+  metrics.on_sensor(1, {.frames = 3});
+  metrics.on_frame_rejected(1, "encoding");
+  metrics.on_frame_rejected(1, "encoding");
+  metrics.on_frame_rejected(1, "too_large");
+  metrics.on_frame_skipped(0);
+  s = parse(metrics.text());
+  EXPECT_EQ(value(s, "coedge_sensor_frames_total", front), 3);
+  EXPECT_EQ(value(s, "coedge_sensor_frames_rejected_total", {{"sensor", "front"}, {"reason", "encoding"}}), 2);
+  EXPECT_EQ(value(s, "coedge_sensor_frames_rejected_total", {{"sensor", "front"}, {"reason", "too_large"}}), 1);
+  EXPECT_EQ(value(s, "coedge_task_frames_skipped_total", {{"task", "det"}}), 1);
+  for (const Sample& sample : s) {
+    const bool front_sample = sample.labels.count("sensor") && sample.labels.at("sensor") == "front";
+    EXPECT_FALSE(front_sample && sample.name == "coedge_sensor_ticks_without_frame_total") << "a topic has no ticks";
+    EXPECT_FALSE(sample.labels.count("sensor") && sample.labels.at("sensor") == "files" &&
+                 sample.name == "coedge_sensor_frames_rejected_total");
+    EXPECT_FALSE(sample.labels.count("task") && sample.labels.at("task") == "cls" &&
+                 sample.name == "coedge_task_frames_skipped_total")
+        << "only a task on a topic has skips";
+  }
+  // Without topic sensors or sampled tasks, neither family is exported.
+  NodeMetrics plain("edge1", {{"det", "yolo", 0.05}}, {"yolo"}, {{"files", false}});
+  const std::string text = plain.text();
+  EXPECT_EQ(text.find("coedge_sensor_frames_rejected_total"), std::string::npos) << text;
+  EXPECT_EQ(text.find("coedge_task_frames_skipped_total"), std::string::npos) << text;
+}
+
 TEST_F(MetricsTest, ProfileRatioWarningsAndTheBatchObserver) {
   std::vector<std::pair<uint32_t, int>> seen;
   metrics_.set_batch_observer([&](uint32_t m, int b, Duration d) {
