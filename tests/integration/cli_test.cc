@@ -134,6 +134,22 @@ TEST(Cli, AnOldPolicyNameRunsWithAOneLineNotice) {
   EXPECT_NE(r.output.find("dispatcher coedge:batch-aware"), std::string::npos) << r.output;
 }
 
+// A node of its own joins DDS only for topic sensors: the DDS options with a config that
+// has none are bad input (exit 2), before anything starts; the cluster-only ones always.
+TEST(Cli, NodeDdsOptionsNeedTopicSensorsOrAScenario) {
+  for (const char* option : {"--domain 3", "--dds-interface 127.0.0.1", "--dds-peer 127.0.0.1"}) {
+    const CliRun r = coedge(std::string("node --config examples/node/resnet-3.yaml ") + option);
+    EXPECT_EQ(r.code, 2) << option << ": " << r.output;
+    EXPECT_NE(r.output.find("--domain, --dds-interface and --dds-peer go with --scenario, or with a config that has "
+                            "topic sensors (kind: topic); examples/node/resnet-3.yaml has none"),
+              std::string::npos)
+        << r.output;
+  }
+  const CliRun peer = coedge("node --config examples/node/resnet-3.yaml --peer n2=127.0.0.1");
+  EXPECT_EQ(peer.code, 2);
+  EXPECT_NE(peer.output.find("--name and --peer go with --scenario"), std::string::npos) << peer.output;
+}
+
 TEST(Cli, AnUnknownSchedulerIsBadInputNamingIt) {
   const CliRun r = coedge("sim examples/lamppost.yaml --no-files -q -s nosuch");
   EXPECT_EQ(r.code, 2);
