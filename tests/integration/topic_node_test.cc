@@ -1,14 +1,15 @@
 // `coedge node --config` with topic sensors, end to end on loopback DDS: this test is the
 // camera driver (CoEdge's own Cyclone writer, net::ImageWriter, like a ROS 2 driver
 // publishing sensor_msgs/Image at its own 30 fps, stamped on capture), the node (isolation
-// none, the stock worker, YOLOv5s-160) runs two tasks at their own periods on one topic,
+// process: frames through shared memory; the stock worker, YOLOv5s-160) runs two tasks at their own periods on one topic,
 // and a third task on a topic whose encoding it does not read (yuv422). Checked: exit 0,
 // every released job accounted (summary, one job line each), per task on the shared
 // topic: taken + skipped = frames received, and the number taken one per period of the
 // stamps it spans (the sampler's rule, node/core/topic_sampler.h); each job's frame is one
 // the driver published, with its stamp and frame_id; the bad topic's taken frames all
 // dropped bad_frame and counted rejected (encoding), in summary.json and metrics.prom.
-// A second test does the same with a CompressedImage (JPEG) topic. No timing is asserted.
+// A second test does the same with a CompressedImage (JPEG) topic, isolation none. No
+// timing is asserted.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -100,10 +101,10 @@ class TopicNode : public ::testing::Test {
 
   // Runs the node on `config_body` while publishing every stream at 30 fps; returns the
   // node's exit code.
-  int run(const std::string& config_body, std::vector<Stream*> streams) {
+  int run(const std::string& isolation, const std::string& config_body, std::vector<Stream*> streams) {
     const fs::path config = dir_ / "topic.yaml";
     std::ofstream(config) << "node: topic-node\n"
-                          << "isolation: none\n"
+                          << "isolation: " << isolation << "\n"
                           << "duration: 6s\n"
                           << "run_dir: " << (dir_ / "run").string() << "\n"
                           << "profiles: " << kProfiles << "\n"
@@ -232,6 +233,7 @@ TEST_F(TopicNode, TwoTasksShareARawTopicAndABadEncodingIsRejectedAndAccounted) {
   Stream odd = raw_stream(*domain, "/test/odd/image_raw", "yuv422", "odd_cam");
   ASSERT_TRUE(front.writer && odd.writer);
   const int code = run(
+      "process",
       "sensors:\n"
       "  - {name: front, kind: topic, topic: /test/front/image_raw, reliability: reliable}\n"
       "  - {name: odd, kind: topic, topic: /test/odd/image_raw}\n"
@@ -317,6 +319,7 @@ TEST_F(TopicNode, TwoTasksShareACompressedTopic) {
     gate.variants.push_back(std::move(image));
   }
   const int code = run(
+      "none",
       "sensors:\n"
       "  - {name: gate, kind: topic, topic: /test/gate/image_raw/compressed}\n"
       "tasks:\n"
