@@ -1,10 +1,12 @@
 // The DDS adapter: CoEdge's typed, plain-C++ view of Cyclone DDS 0.10. A DdsDomain owns one
 // Cyclone domain (configured from DdsOptions: interface, unicast peers, message sizes for
 // 1.2 MB images) and one participant; writers and readers are created on it for the ROS 2
-// compatible image topics ("rt" + ROS topic, type sensor_msgs::msg::dds_::Image_) and the
-// CoEdge control topics (rt/coedge/{node_report,plan,source_stats,command}). No Cyclone
-// type appears here; the generated IDL types stay in the .cc files. Library errors become
-// Error{kIo, "<what> failed: <Cyclone return code>"}; nothing aborts on a library error.
+// compatible image topics ("rt" + ROS topic, type sensor_msgs::msg::dds_::Image_ or
+// ::CompressedImage_), the ROS 2 vision_msgs result topics (Detection2DArray_,
+// Classification_) and the CoEdge control topics
+// (rt/coedge/{node_report,plan,source_stats,command}). No Cyclone type appears here; the
+// generated IDL types stay in the .cc files. Library errors become Error{kIo, "<what>
+// failed: <Cyclone return code>"}; nothing aborts on a library error.
 // See docs/DDS.md for the topics, their QoS and how a ROS 2 camera driver publishes to us.
 //
 // Thread-safety: Cyclone itself is thread-safe, so every writer may be used from one thread
