@@ -31,7 +31,7 @@ constexpr std::string_view kNodeKeys[] = {"name", "cpu_cores"};
 constexpr std::string_view kNetworkKeys[] = {"default_mbps", "default_latency", "links"};
 constexpr std::string_view kLinkKeys[] = {"between", "mbps", "latency"};
 constexpr std::string_view kTaskKeys[] = {"name",     "source",   "model",   "period",
-                                          "deadline", "priority", "epsilon", "replicas"};
+                                          "deadline", "priority", "epsilon", "replicas", "topic"};
 constexpr std::string_view kEventKeys[] = {"at", "link", "mbps"};
 
 // A task may expand into this many copies at most: more is a typo, and would allocate
@@ -414,6 +414,10 @@ class ScenarioParser {
         std::optional<double> e = read_fraction(f, problems_);
         if (e) task.epsilon = *e;
         valid &= e.has_value();
+      } else if (f.key == "topic") {
+        std::optional<std::string> topic = read_ros_topic(f, problems_);
+        if (topic) task.topic = std::move(*topic);
+        valid &= topic.has_value();
       } else if (f.key == "replicas") {
         std::optional<int64_t> r = read_replicas(f, problems_, kMaxReplicas);
         if (r) replicas = *r;

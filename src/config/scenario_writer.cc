@@ -138,6 +138,7 @@ std::string write_scenario_yaml(const Scenario& s) {
     w.raw("\n    model: ").str(s.models[t.model].name).raw("\n    period: ").dur(t.period);
     w.raw("\n    deadline: ").dur(t.deadline).raw("\n    priority: ").num(t.priority);
     w.raw("\n    epsilon: ").num(t.epsilon).raw("\n");
+    if (!t.topic.empty()) w.raw("    topic: ").str(t.topic).raw("\n");
   }
   if (!s.link_changes.empty()) {
     w.raw("events:\n");

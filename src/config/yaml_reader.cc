@@ -149,6 +149,36 @@ std::optional<std::string> read_text(const Field& f, Problems& problems) {
   return f.value.Scalar();
 }
 
+bool is_ros_topic(std::string_view name) {
+  if (name.size() < 2 || name.front() != '/' || name.back() == '/') return false;
+  bool token_start = true;
+  for (const char c : name.substr(1)) {
+    if (c == '/') {
+      if (token_start) return false;  // "//"
+      token_start = true;
+      continue;
+    }
+    const bool digit = c >= '0' && c <= '9';
+    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    if (!letter && !(digit && !token_start)) return false;
+    token_start = false;
+  }
+  return true;
+}
+
+std::optional<std::string> read_ros_topic(const Field& f, Problems& problems) {
+  std::optional<std::string> text = read_name(f, problems);
+  if (!text) return std::nullopt;
+  if (!is_ros_topic(*text)) {
+    problems.add(f.mark(), f.path,
+                 "is not an absolute ROS 2 topic name" + got(f.value) +
+                     " (expected e.g. /front/image_raw: '/' then letters, digits and '_', tokens not "
+                     "starting with a digit, separated by single '/')");
+    return std::nullopt;
+  }
+  return text;
+}
+
 std::optional<int64_t> read_int(const YAML::Node& node, const YAML::Mark& mark,
                                 std::string_view path, Problems& problems) {
   if (is_scalar(node)) {

@@ -97,6 +97,11 @@ std::optional<std::string> read_name(const Field& f, Problems& problems);
 std::optional<std::string> read_name(const YAML::Node& node, const YAML::Mark& mark,
                                      std::string_view path, Problems& problems);
 std::optional<std::string> read_text(const Field& f, Problems& problems);
+// An absolute ROS 2 topic name ("/front/image_raw"): '/' then tokens of letters, digits and
+// '_' separated by single '/', no token starting with a digit, no trailing '/' (ROS 2's
+// rules for a fully qualified name, without substitutions).
+bool is_ros_topic(std::string_view name);
+std::optional<std::string> read_ros_topic(const Field& f, Problems& problems);
 std::optional<int64_t> read_int(const YAML::Node& node, const YAML::Mark& mark,
                                 std::string_view path, Problems& problems);
 std::optional<int64_t> read_int(const Field& f, Problems& problems);

@@ -43,7 +43,8 @@ bool ClusterState::on_report(const net::NodeReport& report) {
 
 void ClusterState::on_source_stats(const net::SourceStats& stats) {
   for (TaskIndex t = 0; t < scenario_.tasks.size(); ++t)
-    if (scenario_.tasks[t].name == stats.task) published_[t] = std::max(published_[t], stats.published);
+    if (scenario_.tasks[t].name == stats.task && scenario_.tasks[t].topic.empty())
+      published_[t] = std::max(published_[t], stats.published);
 }
 
 ClusterState::Counters ClusterState::task_total(TaskIndex t) const {
@@ -107,7 +108,9 @@ std::vector<TaskAccount> ClusterState::accounts() const {
     const Counters total = task_total(t);
     TaskAccount& a = out[t];
     a.accepted = total.released;
-    a.released = published_[t];
+    // A camera driver's topic (TaskSpec::topic) has no camera count: its jobs are the frames
+    // the executing nodes took, and only those a node released and never closed are lost.
+    a.released = scenario_.tasks[t].topic.empty() ? published_[t] : total.released;
     a.met = total.met;
     a.overdue = total.overdue;
     a.dropped_by_nodes = total.dropped;

@@ -7,7 +7,11 @@
 // Final accounting, per task: released = what its camera published; met and overdue = what
 // the executors reported; dropped = what they dropped plus what no node closed ("lost": in
 // flight to a node that died, or captured while the task had no node). A job closed by
-// nodes beyond what was released (surplus) means the accounting does not hold.
+// nodes beyond what was released (surplus) means the accounting does not hold. A task fed
+// by a camera driver (TaskSpec::topic) has no camera count (its source_stats are ignored):
+// its released jobs are the frames the nodes took (one per period, node/core/topic_sampler.h),
+// and lost = what a node released and never closed (its frames a node never received, or
+// took while nobody ran the task, are no jobs: nothing counts them).
 #pragma once
 
 #include <array>
@@ -22,7 +26,7 @@
 namespace coedge::master {
 
 struct TaskAccount {
-  uint64_t released = 0;         // published by the camera
+  uint64_t released = 0;         // published by the camera (a driver's topic: taken by nodes)
   uint64_t accepted = 0;         // released on an executing node
   uint64_t met = 0, overdue = 0;
   uint64_t dropped_by_nodes = 0; // dropped on the executing node (deadline, crash, ...)

@@ -145,8 +145,8 @@ std::string summary_table(const MasterSummary& s) {
   for (const TaskSummary& t : s.tasks) {
     if (t.account.surplus == 0) continue;
     table += "task " + t.task + ": the nodes closed " + std::to_string(t.account.surplus) +
-             " jobs more than its camera reported releasing (a publisher without source_stats?); "
-             "they are not in the rows above\n";
+             " jobs more than its camera reported releasing (frames from a camera driver? name its "
+             "topic in the task's `topic:` field, docs/CLUSTER.md); they are not in the rows above\n";
   }
   return table;
 }

@@ -48,8 +48,8 @@ struct MasterOptions {
 };
 
 // run_master's result when the run completed but its accounting does not hold: the nodes
-// closed jobs the cameras never counted (surplus, e.g. frames from a driver that publishes
-// no source_stats), or met + overdue + dropped != released. `coedge master` exits with it
+// closed jobs the cameras never counted (surplus, e.g. frames from a camera driver on a
+// task's camera topic, whose task does not name it in `topic:`), or met + overdue + dropped != released. `coedge master` exits with it
 // (apps/coedge/commands.h: kExitUnaccounted).
 inline constexpr int kRunUnaccounted = 3;
 

@@ -97,6 +97,10 @@ int run_camera(const Scenario& scenario, const CameraOptions& options) {
   for (TaskIndex t = 0; t < scenario.tasks.size(); ++t) {
     const TaskSpec& task = scenario.tasks[t];
     if (task.source != self) continue;
+    if (!task.topic.empty()) {
+      log(task.name + ": published by a camera driver on " + task.topic + ", not captured here");
+      continue;
+    }
     const ModelProfile& m = scenario.models[task.model];
     if (m.input_shape.size() != 3) return log("error: model " + m.name + " needs input_shape [3, H, W]"), 1;
     auto camera = std::make_unique<Camera>();
@@ -114,7 +118,7 @@ int run_camera(const Scenario& scenario, const CameraOptions& options) {
         " every " + format_duration(task.period) + " on " + camera_topic(options.node, task.name));
     cameras.push_back(std::move(camera));
   }
-  if (cameras.empty()) log("no task has this node as its source: nothing to capture");
+  if (cameras.empty()) log("no task of this node is captured here: nothing to capture");
 
   std::atomic<bool> stop{false};
   auto stop_requested = [&] {

@@ -180,6 +180,24 @@ TEST(ScenarioErrors, EpsilonOutOfRange) {
                          "tasks[0].epsilon", "in [0, 1], got '-0.1'"));
 }
 
+TEST(ScenarioErrors, TopicThatIsNotAnAbsoluteRosTopicName) {
+  for (const char* bad : {"front/image_raw", "/front//image_raw", "/front/", "/front/1st", "/front cam", "/"}) {
+    EXPECT_TRUE(fails_with(replace_line(22, std::string("    period: 100ms\n    topic: \"") + bad + "\""), 23,
+                           "tasks[0].topic", "is not an absolute ROS 2 topic name"))
+        << bad;
+  }
+}
+
+TEST(ScenarioErrors, TopicIsLoadedAndSharedByReplicas) {
+  Result<Scenario> r = config::parse_scenario(
+      replace_line(22, "    period: 100ms\n    topic: /gate/image_raw/compressed\n    replicas: 2"), "x.yaml",
+      kDataDir);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_GE(r->tasks.size(), 2u);
+  EXPECT_EQ(r->tasks[0].topic, "/gate/image_raw/compressed");
+  EXPECT_EQ(r->tasks[1].topic, "/gate/image_raw/compressed");
+}
+
 TEST(ScenarioErrors, CpuCoresBelowOne) {
   EXPECT_TRUE(fails_with(replace_line(12, "    cpu_cores: 0"), 12, "nodes[1].cpu_cores",
                          "must be at least 1"));

@@ -29,6 +29,16 @@ TEST(ScenarioWriter, BaseScenarioRoundTrips) {
   expect_same_scenario(*s, round_trip(*s));
 }
 
+TEST(ScenarioWriter, ADriversTopicRoundTrips) {
+  Result<Scenario> s = config::parse_scenario(testing::kBase, "x.yaml", kDataDir);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  s->tasks[0].topic = "/gate/image_raw/compressed";
+  const Scenario back = round_trip(*s);
+  expect_same_scenario(*s, back);
+  EXPECT_EQ(back.tasks[0].topic, "/gate/image_raw/compressed");
+  EXPECT_EQ(back.tasks[1].topic, "");
+}
+
 TEST(ScenarioWriter, ProfiledScenarioBecomesSelfContained) {
   Result<Scenario> s = config::load_scenario(kDataDir + "/lamppost.yaml");
   ASSERT_TRUE(s.ok()) << s.error().message;

@@ -69,6 +69,24 @@ TEST(ClusterState, FramesNoNodeClosedAreLostAndCountAsDropped) {
   EXPECT_DOUBLE_EQ(accounts[0].miss_rate(), 8.0 / 20.0);
 }
 
+TEST(ClusterState, ADriversTopicCountsTheFramesTheNodesTookAndIgnoresSourceStats) {
+  Scenario s = two_nodes();
+  s.tasks[1].topic = "/gate/image_raw";  // T2: a camera driver's, no camera count
+  master::ClusterState state(s);
+  state.on_source_stats({"T1", "a", 20, 0});
+  state.on_source_stats({"T2", "b", 1000, 0});  // someone else's count: not this task's
+  // T2 ran on a, then on b: 9 + 6 frames taken, one of b's still open (lost), no surplus.
+  state.on_report(report("a", {{"T1", 20, 20, 0, 0, 0, 0, 0}, {"T2", 9, 7, 1, 1, 0, 0, 0}}));
+  state.on_report(report("b", {{"T2", 6, 5, 0, 0, 0, 0, 1}}));
+  const auto accounts = state.accounts();
+  EXPECT_EQ(accounts[0].released, 20u);  // T1 still counts its camera's frames
+  EXPECT_EQ(accounts[1].released, 15u);
+  EXPECT_EQ(accounts[1].accepted, 15u);
+  EXPECT_EQ(accounts[1].lost, 1u);
+  EXPECT_EQ(accounts[1].surplus, 0u);
+  EXPECT_EQ(accounts[1].met + accounts[1].overdue + accounts[1].dropped(), accounts[1].released);
+}
+
 TEST(ClusterState, LinksArePairedAtTheLowerDirectionAndUnknownNodesIgnored) {
   const Scenario s = two_nodes();
   master::ClusterState state(s);
