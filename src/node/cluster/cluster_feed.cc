@@ -487,10 +487,6 @@ Result<std::unique_ptr<ClusterFeed>> ClusterFeed::start(const ClusterOptions& op
   auto readers = net::ImageReaderSet::create(*impl->domain);
   if (!readers.ok()) return readers.error();
   impl->readers = std::move(*readers);
-  // Before any frame, so that no result goes unpublished.
-  auto publisher = start_result_publisher(*impl->domain, context);
-  if (!publisher.ok()) return publisher.error();
-  impl->publisher = std::move(*publisher);
   auto plans = net::PlanReader::create(*impl->domain);
   if (!plans.ok()) return plans.error();
   impl->plans = std::move(*plans);
@@ -511,6 +507,11 @@ Result<std::unique_ptr<ClusterFeed>> ClusterFeed::start(const ClusterOptions& op
     if (!server.ok()) return server.error();
     impl->probe_server = std::move(*server);
   }
+  // Last (nothing can fail after it: the agent's ResultLog keeps the sink), and before
+  // any frame, so that no result goes unpublished.
+  auto publisher = start_result_publisher(*impl->domain, context);
+  if (!publisher.ok()) return publisher.error();
+  impl->publisher = std::move(*publisher);
   Impl* raw = impl.get();
   impl->feeder = std::thread([raw] { raw->feed_loop(); });
   impl->prober = std::thread([raw] { raw->probe_loop(); });

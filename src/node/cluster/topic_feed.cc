@@ -112,10 +112,6 @@ Result<std::unique_ptr<TopicFeed>> TopicFeed::start(const TopicOptions& options,
   auto readers = net::ImageReaderSet::create(*impl->domain);
   if (!readers.ok()) return readers.error();
   impl->readers = std::move(*readers);
-  // Before any frame, so that no result goes unpublished.
-  auto publisher = start_result_publisher(*impl->domain, context);
-  if (!publisher.ok()) return publisher.error();
-  impl->publisher = std::move(*publisher);
   for (uint32_t s = 0; s < config.sensors.size(); ++s) {
     const config::SensorConfig& sensor = config.sensors[s];
     if (sensor.kind != config::SensorKind::kTopic) continue;
@@ -139,6 +135,11 @@ Result<std::unique_ptr<TopicFeed>> TopicFeed::start(const TopicOptions& options,
               std::to_string(sensor.width) + "x" + std::to_string(sensor.height) + ")");
     impl->topics.push_back(std::move(topic));
   }
+  // Last (nothing can fail after it: the agent's ResultLog keeps the sink), and before
+  // any frame, so that no result goes unpublished.
+  auto publisher = start_result_publisher(*impl->domain, context);
+  if (!publisher.ok()) return publisher.error();
+  impl->publisher = std::move(*publisher);
   Impl* raw = impl.get();
   impl->feeder = std::thread([raw] { raw->feed_loop(); });
   return std::unique_ptr<TopicFeed>(new TopicFeed(std::move(impl)));

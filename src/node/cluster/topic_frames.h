@@ -68,7 +68,9 @@ PublishedFrame release_and_publish(const net::Image& image, int64_t stamp_ns, st
 
 // The node's results on the bus (node/cluster/result_publisher.h) when the config says
 // publish_results: created on `domain` for every task, and added to the agent's ResultLog.
-// Null when off. Errors: the publisher's (writers refused by DDS).
+// Null when off. Errors: the publisher's (writers refused by DDS). The ResultLog keeps the
+// sink: the caller keeps it alive until no job can close (the feed, until the agent
+// destroys it after closing every job), so nothing that can fail comes after this call.
 Result<std::unique_ptr<ResultSink>> start_result_publisher(net::DdsDomain& domain, const FeedContext& context);
 
 }  // namespace coedge::node
