@@ -74,28 +74,6 @@ constexpr std::array<std::pair<std::string_view, TopicReliability>, 2> kReliabil
     {"reliable", TopicReliability::kReliable},
 }};
 
-// An absolute ROS 2 topic name: "/" then tokens of letters, digits and '_' separated by
-// single '/', none starting with a digit (ROS 2's name rules, without ~ and {} which a
-// node's own topics use). Empty when fine, else why not.
-std::string ros_topic_problem(std::string_view topic) {
-  if (topic.empty() || topic.front() != '/') return "must be an absolute ROS 2 topic, starting with '/'";
-  if (topic.size() == 1 || topic.back() == '/') return "must not end with '/'";
-  bool token_start = true;
-  for (char c : topic.substr(1)) {
-    const bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-    if (c == '/') {
-      if (token_start) return "must not contain '//'";
-      token_start = true;
-      continue;
-    }
-    if (!word) return std::string("may hold only letters, digits, '_' and '/', not '") + c + "'";
-    if (token_start && c >= '0' && c <= '9') return "a name between '/' must not start with a digit";
-    token_start = false;
-  }
-  if (topic.size() > 200) return "is longer than 200 characters";
-  return "";
-}
-
 // Every replica is a set of worker processes on one machine: more is a typo.
 constexpr int64_t kMaxReplicas = 1000;
 constexpr int64_t kMaxBackendThreads = 1024;
@@ -552,13 +530,7 @@ class NodeConfigParser {
           valid = false;
           continue;
         }
-        std::optional<std::string> name = read_name(f, problems_);
-        if (name) {
-          if (const std::string why = ros_topic_problem(*name); !why.empty()) {
-            problems_.add(f.mark(), f.path, why + ", got '" + *name + "' (e.g. /camera/image_raw)");
-            name.reset();
-          }
-        }
+        std::optional<std::string> name = read_ros_topic(f, problems_);
         if (name) sensor.path = *name;
         valid &= name.has_value();
       } else if (f.key == "compressed") {
@@ -635,12 +607,7 @@ class NodeConfigParser {
                     "/camera/image_raw (sensor_msgs/Image) or /camera/image_raw/compressed");
       valid = false;
     }
-    // image_transport's convention: a CompressedImage topic ends in /compressed.
-    if (topic) {
-      const std::string_view suffix = "/compressed";
-      sensor.compressed = compressed.value_or(sensor.path.size() > suffix.size() &&
-                                              sensor.path.ends_with(suffix));
-    }
+    if (topic) sensor.compressed = compressed.value_or(config::is_compressed_topic(sensor.path));
     if (!valid || sensor.name.empty()) return;
     sensor.kind = *kind;
     info.index = config_.sensors.size();
@@ -1032,6 +999,11 @@ Result<NodeConfig> load_node_config(const std::string& path) {
   Result<std::string> text = read_file(path);
   if (!text) return text.error();
   return parse_node_config(*text, path, fs::path(path).parent_path().string());
+}
+
+bool is_compressed_topic(std::string_view topic) {
+  constexpr std::string_view kSuffix = "/compressed";
+  return topic.size() > kSuffix.size() && topic.ends_with(kSuffix);
 }
 
 }  // namespace coedge::config

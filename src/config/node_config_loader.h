@@ -61,4 +61,8 @@ std::string_view to_string(Isolation isolation);
 // "folder" | "video" | "synthetic" | "stream".
 std::string_view to_string(SensorKind kind);
 
+// image_transport's convention: a sensor_msgs/CompressedImage topic's name ends in
+// "/compressed" (a topic sensor's default `compressed`; a scenario task's `topic:` rule).
+bool is_compressed_topic(std::string_view topic);
+
 }  // namespace coedge::config

@@ -149,31 +149,30 @@ std::optional<std::string> read_text(const Field& f, Problems& problems) {
   return f.value.Scalar();
 }
 
-bool is_ros_topic(std::string_view name) {
-  if (name.size() < 2 || name.front() != '/' || name.back() == '/') return false;
+std::string ros_topic_problem(std::string_view topic) {
+  if (topic.empty() || topic.front() != '/') return "must be an absolute ROS 2 topic, starting with '/'";
+  if (topic.size() == 1 || topic.back() == '/') return "must not end with '/'";
   bool token_start = true;
-  for (const char c : name.substr(1)) {
+  for (char c : topic.substr(1)) {
+    const bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
     if (c == '/') {
-      if (token_start) return false;  // "//"
+      if (token_start) return "must not contain '//'";
       token_start = true;
       continue;
     }
-    const bool digit = c >= '0' && c <= '9';
-    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-    if (!letter && !(digit && !token_start)) return false;
+    if (!word) return std::string("may hold only letters, digits, '_' and '/', not '") + c + "'";
+    if (token_start && c >= '0' && c <= '9') return "a name between '/' must not start with a digit";
     token_start = false;
   }
-  return true;
+  if (topic.size() > 200) return "is longer than 200 characters";
+  return "";
 }
 
 std::optional<std::string> read_ros_topic(const Field& f, Problems& problems) {
   std::optional<std::string> text = read_name(f, problems);
   if (!text) return std::nullopt;
-  if (!is_ros_topic(*text)) {
-    problems.add(f.mark(), f.path,
-                 "is not an absolute ROS 2 topic name" + got(f.value) +
-                     " (expected e.g. /front/image_raw: '/' then letters, digits and '_', tokens not "
-                     "starting with a digit, separated by single '/')");
+  if (const std::string why = ros_topic_problem(*text); !why.empty()) {
+    problems.add(f.mark(), f.path, why + got(f.value) + " (e.g. /camera/image_raw)");
     return std::nullopt;
   }
   return text;

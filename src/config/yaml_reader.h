@@ -98,9 +98,11 @@ std::optional<std::string> read_name(const YAML::Node& node, const YAML::Mark& m
                                      std::string_view path, Problems& problems);
 std::optional<std::string> read_text(const Field& f, Problems& problems);
 // An absolute ROS 2 topic name ("/front/image_raw"): '/' then tokens of letters, digits and
-// '_' separated by single '/', no token starting with a digit, no trailing '/' (ROS 2's
-// rules for a fully qualified name, without substitutions).
-bool is_ros_topic(std::string_view name);
+// '_' separated by single '/', none starting with a digit, no trailing '/', at most 200
+// characters (ROS 2's rules for a fully qualified name, without the ~ and {} substitutions
+// a node's own topics use). Empty when `topic` is one, else why not.
+std::string ros_topic_problem(std::string_view topic);
+// A field holding such a name; a problem names the field, the value and why.
 std::optional<std::string> read_ros_topic(const Field& f, Problems& problems);
 std::optional<int64_t> read_int(const YAML::Node& node, const YAML::Mark& mark,
                                 std::string_view path, Problems& problems);

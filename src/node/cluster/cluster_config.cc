@@ -7,6 +7,13 @@
 #include "node/cluster/cluster_feed.h"
 
 namespace coedge::node {
+namespace {
+
+// The largest frame a task on a camera driver's topic accepts (larger: dropped, too_large).
+constexpr int kDriverMaxWidth = 1920;
+constexpr int kDriverMaxHeight = 1080;
+
+}  // namespace
 
 Result<config::NodeConfig> cluster_node_config(const Scenario& scenario, const ClusterNodeSettings& settings) {
   if (scenario.find_node(settings.node) == kNone) {
@@ -42,9 +49,19 @@ Result<config::NodeConfig> cluster_node_config(const Scenario& scenario, const C
     config::SensorConfig sensor;
     sensor.name = t.name;
     sensor.kind = config::SensorKind::kTopic;
-    sensor.path = camera_topic(scenario.nodes[t.source].name, t.name);
-    sensor.height = static_cast<int>(m.input_shape[1]);
-    sensor.width = static_cast<int>(m.input_shape[2]);
+    if (t.topic.empty()) {
+      // The cluster's camera: frames sized as the model's input, on the task's own topic.
+      sensor.path = camera_topic(scenario.nodes[t.source].name, t.name);
+      sensor.height = static_cast<int>(m.input_shape[1]);
+      sensor.width = static_cast<int>(m.input_shape[2]);
+    } else {
+      // A camera driver's topic (docs/CLUSTER.md, "Camera drivers"): whatever size it
+      // publishes, up to full HD (each frame slot in shared memory is planned that large).
+      sensor.path = t.topic;
+      sensor.compressed = config::is_compressed_topic(t.topic);
+      sensor.width = kDriverMaxWidth;
+      sensor.height = kDriverMaxHeight;
+    }
     sensor.period = t.period;
     config::TaskRuntime runtime;
     runtime.sensor = static_cast<uint32_t>(config.sensors.size());

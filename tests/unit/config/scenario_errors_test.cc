@@ -183,7 +183,7 @@ TEST(ScenarioErrors, EpsilonOutOfRange) {
 TEST(ScenarioErrors, TopicThatIsNotAnAbsoluteRosTopicName) {
   for (const char* bad : {"front/image_raw", "/front//image_raw", "/front/", "/front/1st", "/front cam", "/"}) {
     EXPECT_TRUE(fails_with(replace_line(22, std::string("    period: 100ms\n    topic: \"") + bad + "\""), 23,
-                           "tasks[0].topic", "is not an absolute ROS 2 topic name"))
+                           "tasks[0].topic", "(e.g. /camera/image_raw)"))
         << bad;
   }
 }
