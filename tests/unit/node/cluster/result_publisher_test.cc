@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "node/stock_worker.h"
+
 namespace coedge::node {
 namespace {
 
@@ -195,6 +197,92 @@ TEST(StockResultToRos, AValueInAMessageIsCutShort) {
   ASSERT_FALSE(key.ok());
   EXPECT_NE(key.error().message.find("unexpected key \"xxx"), std::string::npos) << key.error().message;
   EXPECT_LT(key.error().message.size(), 200u) << key.error().message;
+}
+
+// The stock worker's post callback, as the SDK calls it (a 100x100 frame, no letterbox):
+// its result text for `data` of `shape`.
+std::string stock_post(const std::string& kind, int classes, bool labels, const std::vector<float>& data,
+                       std::vector<int64_t> shape, size_t result_size = 64 * 1024) {
+  const coedge_worker_callbacks* cb = stock_worker_callbacks();
+  std::vector<std::string> names;
+  std::vector<const char*> name_ptrs;
+  coedge_task_info info{};
+  info.node = "n";
+  info.task = "t";
+  info.model = "m";
+  info.kind = kind.c_str();
+  info.task_dir = "/nonexistent";
+  info.role = "post";
+  info.input_rank = 3;
+  info.input_shape[0] = 3;
+  info.input_shape[1] = 100;
+  info.input_shape[2] = 100;
+  info.confidence = -1;
+  info.nms_iou = -1;
+  if (labels) {
+    for (int i = 0; i < classes; ++i) names.push_back("class " + std::to_string(i));
+    for (const std::string& n : names) name_ptrs.push_back(n.c_str());
+    info.label_count = classes;
+    info.labels = name_ptrs.data();
+  }
+  char error[512] = {0};
+  void* state = cb->init(&info, error, sizeof error);
+  EXPECT_NE(state, nullptr) << error;
+  if (state == nullptr) return "";
+  coedge_output out{};
+  out.data = data.data();
+  out.elements = data.size();
+  out.rank = static_cast<int32_t>(shape.size());
+  for (size_t i = 0; i < shape.size(); ++i) out.shape[i] = shape[i];
+  out.aux[0] = 1;
+  out.aux[3] = 100;
+  out.aux[4] = 100;
+  std::vector<char> result(result_size, '\0');
+  EXPECT_EQ(cb->post(state, &out, result.data(), result.size(), error, sizeof error), 0) << error;
+  cb->fini(state);
+  return std::string(result.data());
+}
+
+// The format the adapter reads is the one the stock worker writes: if the worker's output
+// changes (a new key, another number format), this fails instead of results silently
+// no longer reaching the bus.
+TEST(StockResultToRos, TheStockWorkersOwnResultsConvert) {
+  std::vector<float> rows;  // [cx, cy, w, h, objectness, p(class 0), p(class 1)]
+  for (int i = 0; i < 40; ++i) {
+    const float x = static_cast<float>(5 + (i % 10) * 10), y = static_cast<float>(5 + (i / 10) * 10);
+    rows.insert(rows.end(), {x, y, 4, 6, 0.9f, i % 3 == 0 ? 0.9f : 0.0f, i % 3 == 0 ? 0.0f : 0.8f});
+  }
+  for (const bool labels : {true, false}) {
+    for (const size_t size : {size_t{64 * 1024}, size_t{700}}) {
+      const std::string text = stock_post("detection", 2, labels, rows, {40, 7}, size);
+      const nlohmann::json j = nlohmann::json::parse(text);
+      ASSERT_FALSE(j["detections"].empty()) << text;
+      EXPECT_EQ(j.contains("truncated"), size < 1000) << text;
+      const auto ros = stock_result_to_ros(text, 1, "f");
+      ASSERT_TRUE(ros.ok()) << text << ": " << ros.error().message;
+      ASSERT_EQ(ros->detections->detections.size(), j["detections"].size());
+      for (size_t i = 0; i < j["detections"].size(); ++i) {
+        const auto& item = j["detections"][i];
+        const net::Detection2D& d = ros->detections->detections[i];
+        const int cls = item["class"].get<int>();
+        EXPECT_EQ(d.results.at(0).class_id, labels ? "class " + std::to_string(cls) : std::to_string(cls));
+        EXPECT_DOUBLE_EQ(d.results.at(0).score, item["score"].get<double>());
+        EXPECT_DOUBLE_EQ(d.bbox.size_x, 4.0);
+        EXPECT_DOUBLE_EQ(d.bbox.size_y, 6.0);
+        // The worker's box is centred on the row's (cx, cy): the message's centre is that.
+        EXPECT_DOUBLE_EQ(d.bbox.center_x, item["box"][0].get<double>() + 2.0);
+        EXPECT_DOUBLE_EQ(d.bbox.center_y, item["box"][1].get<double>() + 3.0);
+      }
+    }
+  }
+  const std::string top = stock_post("classification", 6, true, {0, 5, 1, 0, 3, 0}, {6});
+  const auto ros = stock_result_to_ros(top, 1, "f");
+  ASSERT_TRUE(ros.ok()) << top << ": " << ros.error().message;
+  const nlohmann::json j = nlohmann::json::parse(top);
+  ASSERT_EQ(ros->classification->results.size(), j["top"].size());
+  ASSERT_EQ(ros->classification->results.size(), 5u);
+  EXPECT_EQ(ros->classification->results[0].class_id, "class 1");
+  EXPECT_DOUBLE_EQ(ros->classification->results[0].score, j["top"][0]["p"].get<double>());
 }
 
 TEST(ResultTopic, OneTopicPerTaskAndKindAndNoneForOtherKinds) {
