@@ -495,5 +495,34 @@ TEST_F(ResultPublisherTest, ATaskOfAnotherKindGetsNoTopicAndItsResultsAreCounted
   EXPECT_EQ((*publisher)->counts(0).published + (*publisher)->counts(0).not_stock, 0u) << "the other task untouched";
 }
 
+// ResultLog calls its sinks under each task's own lock, so from several threads at once.
+TEST_F(ResultPublisherTest, ResultsFromSeveralThreadsAreEachCountedOnce) {
+  auto publisher = RosResultPublisher::create(*domain_, {det_, cls_}, {"detection", "classification"});
+  ASSERT_TRUE(publisher.ok()) << publisher.error().message;
+  constexpr int kThreads = 4, kEach = 50;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      JobRecord record;
+      record.task = static_cast<uint32_t>(i % 2);
+      record.frame.stamp_ns = kStamp;
+      for (int k = 0; k < kEach; ++k) {
+        record.id = static_cast<uint64_t>(i * kEach + k + 1);
+        const bool stock = k % 2 == 0;
+        (*publisher)->on_result(record, !stock             ? R"({"custom":true})"
+                                        : record.task == 0 ? R"({"detections":[]})"
+                                                           : R"({"top":[]})");
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (uint32_t task : {0u, 1u}) {
+    const RosResultPublisher::Counts c = (*publisher)->counts(task);
+    EXPECT_EQ(c.published, uint64_t{kThreads / 2 * kEach / 2}) << "task " << task;
+    EXPECT_EQ(c.not_stock, uint64_t{kThreads / 2 * kEach / 2}) << "task " << task;
+    EXPECT_EQ(c.failed, 0u);
+  }
+}
+
 }  // namespace
 }  // namespace coedge::node
