@@ -4,11 +4,15 @@
 # because generated code is not ours. Our own sources build with -Werror. No Cyclone type
 # appears in dds.h, so dependents only see the plain C++ API; the Cyclone link is PUBLIC
 # only because static libraries carry their link dependencies to the final executable.
+# vision_msgs.idl includes ros_image.idl (std_msgs' Header_): its generated header includes
+# ros_image.h, so every type is defined once.
 enable_language(C)
 find_package(CycloneDDS REQUIRED)
 
 idlc_generate(TARGET coedge_net_dds_idl
-  FILES ${CMAKE_CURRENT_SOURCE_DIR}/idl/ros_image.idl ${CMAKE_CURRENT_SOURCE_DIR}/idl/coedge.idl
+  FILES ${CMAKE_CURRENT_SOURCE_DIR}/idl/ros_image.idl ${CMAKE_CURRENT_SOURCE_DIR}/idl/vision_msgs.idl
+        ${CMAKE_CURRENT_SOURCE_DIR}/idl/coedge.idl
+  INCLUDES ${CMAKE_CURRENT_SOURCE_DIR}/idl
   DEFAULT_EXTENSIBILITY final
   FEATURES case-sensitive)
 
@@ -21,6 +25,7 @@ target_compile_options(coedge_net_dds_types PRIVATE -w)
 add_library(coedge_net_dds
   dds.cc
   dds_image.cc
+  dds_vision.cc
   dds_control.cc
   $<TARGET_OBJECTS:coedge_net_dds_types>)
 add_dependencies(coedge_net_dds coedge_net_dds_idl_generate)

@@ -105,11 +105,12 @@ class ImageWriter {
   const std::string& dds_topic() const { return dds_topic_; }
 
  private:
-  ImageWriter(std::string dds_topic, int32_t topic, int32_t writer)
-      : dds_topic_(std::move(dds_topic)), topic_(topic), writer_(writer) {}
+  ImageWriter(std::string dds_topic, int32_t topic, int32_t writer, bool compressed)
+      : dds_topic_(std::move(dds_topic)), topic_(topic), writer_(writer), compressed_(compressed) {}
   std::string dds_topic_;
   int32_t topic_;
   int32_t writer_;
+  bool compressed_;  // writes sensor_msgs/CompressedImage
 };
 
 // A set of image subscriptions served by ONE thread that calls wait(). add(), remove() and
@@ -147,6 +148,7 @@ class ImageReaderSet {
     int32_t topic;
     int32_t reader;
     int32_t condition;
+    bool compressed;  // a sensor_msgs/CompressedImage reader
   };
   int32_t participant_;
   int32_t waitset_;
@@ -158,8 +160,10 @@ class ImageReaderSet {
 
 // ---- Results as ROS 2 vision_msgs (Humble, vision_msgs 4.x; idl/vision_msgs.idl) ----
 // Plain C++ views of vision_msgs/msg/{ObjectHypothesis, Detection2D, Detection2DArray,
-// Classification}. What they leave out is written as zeros: every Detection2D's own header
-// (a copy of its array's), each hypothesis' pose and covariance, bbox.center.theta.
+// Classification}. What they leave out is written as a ROS 2 node that never set it would:
+// every Detection2D's own header is a copy of its array's, bbox.center.theta is 0, each
+// hypothesis' pose is the identity (position 0, orientation w=1, the .msg default) with a
+// zero covariance.
 
 struct ObjectHypothesis {
   std::string class_id;  // the class's name, or its number as text when it has none

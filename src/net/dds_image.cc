@@ -1,7 +1,8 @@
 // Images over DDS: ImageWriter and ImageReaderSet, converting between coedge::net::Image and
-// the ROS 2 type sensor_msgs::msg::dds_::Image_ generated from idl/ros_image.idl. Writers
-// serialize straight from the caller's buffer (no copy); readers copy each loaned sample
-// into an Image. Thread-safety is described in dds.h: ImageWriter is fully thread-safe;
+// the ROS 2 types sensor_msgs::msg::dds_::Image_ and ::CompressedImage_ generated from
+// idl/ros_image.idl. A writer or reader has one kind, fixed at creation (a topic name carries
+// one type); one ImageReaderSet may hold readers of both kinds. Writers serialize straight
+// from the caller's buffer (no copy); readers copy each loaned sample into an Image. Thread-safety is described in dds.h: ImageWriter is fully thread-safe;
 // ImageReaderSet has one waiting thread, and add/remove/wake from any thread, serialized
 // with the waiter's takes by a mutex.
 #include <cstring>
@@ -15,6 +16,7 @@ namespace {
 
 using internal::io_error;
 using RosImage = sensor_msgs_msg_dds__Image_;
+using RosCompressedImage = sensor_msgs_msg_dds__CompressedImage_;
 
 constexpr int32_t kReaderDepth = 4;
 // How long a reliable write may wait for acknowledgements before giving up (Cyclone's
@@ -25,26 +27,18 @@ dds_reliability_kind_t to_dds(Reliability r) {
   return r == Reliability::kReliable ? DDS_RELIABILITY_RELIABLE : DDS_RELIABILITY_BEST_EFFORT;
 }
 
-Status check_ros_topic(const std::string& ros_topic) {
-  if (ros_topic.size() < 2 || ros_topic.front() != '/' || ros_topic.back() == '/' ||
-      ros_topic.find("//") != std::string::npos) {
-    return Error{ErrorCode::kInvalidInput,
-                 "ROS topic '" + ros_topic +
-                     "' is not an absolute topic name (expected e.g. /coedge/n1/Y1/image_raw)"};
-  }
-  return Ok{};
+const dds_topic_descriptor_t* descriptor(bool compressed) {
+  return compressed ? &sensor_msgs_msg_dds__CompressedImage__desc
+                    : &sensor_msgs_msg_dds__Image__desc;
 }
 
-void set_xcdr1(dds_qos_t* q) {
-  // ROS 2 (rmw_cyclonedds) speaks XCDR1 for its final types; say so explicitly.
-  dds_data_representation_id_t rep[] = {DDS_DATA_REPRESENTATION_XCDR1};
-  dds_qset_data_representation(q, 1, rep);
+const char* kind_name(bool compressed) {
+  return compressed ? "sensor_msgs/CompressedImage" : "sensor_msgs/Image";
 }
 
 Image from_ros(const RosImage& m) {
   Image img;
-  img.stamp_ns = static_cast<int64_t>(m.header.stamp.sec) * 1'000'000'000 +
-                 static_cast<int64_t>(m.header.stamp.nanosec);
+  img.stamp_ns = internal::from_ros_stamp(m.header.stamp.sec, m.header.stamp.nanosec);
   img.frame_id = internal::str_or_empty(m.header.frame_id);
   img.height = m.height;
   img.width = m.width;
@@ -56,6 +50,27 @@ Image from_ros(const RosImage& m) {
   return img;
 }
 
+Image from_ros(const RosCompressedImage& m) {
+  Image img;
+  img.stamp_ns = internal::from_ros_stamp(m.header.stamp.sec, m.header.stamp.nanosec);
+  img.frame_id = internal::str_or_empty(m.header.frame_id);
+  img.encoding = internal::str_or_empty(m.format);
+  if (m.data._length > 0 && m.data._buffer != nullptr) {
+    img.data.assign(m.data._buffer, m.data._buffer + m.data._length);
+  }
+  img.compressed = true;
+  return img;
+}
+
+// Takes everything `reader` (of type Sample) holds into `out`, tagged with `id`.
+template <typename Sample, typename Taken>
+void take_images(dds_entity_t reader, uint32_t id, std::vector<Taken>& out) {
+  (void)internal::take_all<Sample>(reader, [&](const Sample& m, const dds_sample_info_t& info) {
+    if (!info.valid_data) return;  // instance state changes carry no image
+    out.push_back(Taken{id, from_ros(m), internal::realtime_ns()});
+  });
+}
+
 }  // namespace
 
 // ---- ImageWriter ----
@@ -63,23 +78,21 @@ Image from_ros(const RosImage& m) {
 Result<std::unique_ptr<ImageWriter>> ImageWriter::create(DdsDomain& domain,
                                                          std::string ros_topic,
                                                          Reliability reliability, bool compressed) {
-  if (compressed) return Error{ErrorCode::kUnsupported, "compressed images are not supported yet"};
-  if (auto c = check_ros_topic(ros_topic); !c) return c.error();
+  if (auto c = internal::check_ros_topic(ros_topic); !c) return c.error();
   std::string name = ros_to_dds_topic(ros_topic);
-  auto topic = internal::create_topic(domain.participant_handle(),
-                                      &sensor_msgs_msg_dds__Image__desc, name);
+  auto topic = internal::create_topic(domain.participant_handle(), descriptor(compressed), name);
   if (!topic) return topic.error();
   internal::Qos qos;
   dds_qset_reliability(qos.get(), to_dds(reliability), kMaxBlockingTime);
   dds_qset_history(qos.get(), DDS_HISTORY_KEEP_LAST, 1);
   dds_qset_durability(qos.get(), DDS_DURABILITY_VOLATILE);
-  set_xcdr1(qos.get());
+  internal::set_xcdr1(qos.get());
   dds_entity_t w = dds_create_writer(domain.participant_handle(), *topic, qos.get(), nullptr);
   if (w < 0) {
     internal::delete_entity(*topic);
     return io_error("creating a DDS image writer on '" + name + "'", w);
   }
-  return std::unique_ptr<ImageWriter>(new ImageWriter(std::move(name), *topic, w));
+  return std::unique_ptr<ImageWriter>(new ImageWriter(std::move(name), *topic, w, compressed));
 }
 
 ImageWriter::~ImageWriter() {
@@ -91,26 +104,40 @@ Status ImageWriter::write(const Image& image) {
   if (image.data.size() > UINT32_MAX) {
     return Error{ErrorCode::kInvalidInput, "image on '" + dds_topic_ + "' is too large"};
   }
-  RosImage m{};
-  // Floor division so negative stamps keep 0 <= nanosec < 1e9, as ROS requires.
-  int64_t sec = image.stamp_ns / 1'000'000'000;
-  int64_t nsec = image.stamp_ns % 1'000'000'000;
-  if (nsec < 0) {
-    nsec += 1'000'000'000;
-    sec -= 1;
+  if (image.compressed != compressed_) {
+    return Error{ErrorCode::kInvalidInput,
+                 std::string(image.compressed ? "a compressed" : "a raw") + " image given to the " +
+                     kind_name(compressed_) + " writer of '" + dds_topic_ + "'"};
   }
-  m.header.stamp.sec = static_cast<int32_t>(sec);
-  m.header.stamp.nanosec = static_cast<uint32_t>(nsec);
-  m.header.frame_id = const_cast<char*>(image.frame_id.c_str());
-  m.height = image.height;
-  m.width = image.width;
-  m.encoding = const_cast<char*>(image.encoding.c_str());
-  m.is_bigendian = 0;
-  m.step = image.step;
-  m.data._length = m.data._maximum = static_cast<uint32_t>(image.data.size());
-  m.data._buffer = const_cast<uint8_t*>(image.data.data());
-  m.data._release = false;
-  dds_return_t rc = dds_write(writer_, &m);
+  const internal::RosStamp stamp = internal::to_ros_stamp(image.stamp_ns);
+  const auto data_length = static_cast<uint32_t>(image.data.size());
+  auto* data = const_cast<uint8_t*>(image.data.data());
+  dds_return_t rc;
+  if (compressed_) {
+    RosCompressedImage m{};
+    m.header.stamp.sec = stamp.sec;
+    m.header.stamp.nanosec = stamp.nanosec;
+    m.header.frame_id = const_cast<char*>(image.frame_id.c_str());
+    m.format = const_cast<char*>(image.encoding.c_str());
+    m.data._length = m.data._maximum = data_length;
+    m.data._buffer = data;
+    m.data._release = false;
+    rc = dds_write(writer_, &m);
+  } else {
+    RosImage m{};
+    m.header.stamp.sec = stamp.sec;
+    m.header.stamp.nanosec = stamp.nanosec;
+    m.header.frame_id = const_cast<char*>(image.frame_id.c_str());
+    m.height = image.height;
+    m.width = image.width;
+    m.encoding = const_cast<char*>(image.encoding.c_str());
+    m.is_bigendian = 0;
+    m.step = image.step;
+    m.data._length = m.data._maximum = data_length;
+    m.data._buffer = data;
+    m.data._release = false;
+    rc = dds_write(writer_, &m);
+  }
   if (rc < 0) return io_error("writing an image on '" + dds_topic_ + "'", rc);
   return Ok{};
 }
@@ -152,18 +179,15 @@ ImageReaderSet::~ImageReaderSet() {
 }
 
 Result<uint32_t> ImageReaderSet::add(std::string ros_topic, Reliability reliability, bool compressed) {
-  if (compressed) return Error{ErrorCode::kUnsupported, "compressed images are not supported yet"};
-  if (auto c = check_ros_topic(ros_topic); !c) return c.error();
+  if (auto c = internal::check_ros_topic(ros_topic); !c) return c.error();
   const std::string name = ros_to_dds_topic(ros_topic);
-  auto topic = internal::create_topic(participant_, &sensor_msgs_msg_dds__Image__desc, name);
+  auto topic = internal::create_topic(participant_, descriptor(compressed), name);
   if (!topic) return topic.error();
   internal::Qos qos;
   dds_qset_reliability(qos.get(), to_dds(reliability), kMaxBlockingTime);
   dds_qset_history(qos.get(), DDS_HISTORY_KEEP_LAST, kReaderDepth);
   dds_qset_durability(qos.get(), DDS_DURABILITY_VOLATILE);
-  dds_data_representation_id_t rep[] = {DDS_DATA_REPRESENTATION_XCDR1,
-                                        DDS_DATA_REPRESENTATION_XCDR2};
-  dds_qset_data_representation(qos.get(), 2, rep);
+  internal::accept_xcdr1_and_2(qos.get());
   dds_entity_t rd = dds_create_reader(participant_, *topic, qos.get(), nullptr);
   if (rd < 0) {
     internal::delete_entity(*topic);
@@ -183,7 +207,7 @@ Result<uint32_t> ImageReaderSet::add(std::string ros_topic, Reliability reliabil
     internal::delete_entity(*topic);
     return io_error("attaching the DDS reader of '" + name + "' to the waitset", rc);
   }
-  subs_.emplace(id, Sub{*topic, rd, cond});
+  subs_.emplace(id, Sub{*topic, rd, cond, compressed});
   (void)dds_set_guardcondition(guard_, true);  // let the waiter see the new reader
   return id;
 }
@@ -216,12 +240,11 @@ size_t ImageReaderSet::wait(Duration timeout, const OnImage& on_image) {
   {
     std::lock_guard lock(mu_);
     for (auto& [id, sub] : subs_) {
-      const uint32_t sub_id = id;
-      (void)internal::take_all<RosImage>(
-          sub.reader, [&](const RosImage& m, const dds_sample_info_t& info) {
-            if (!info.valid_data) return;  // instance state changes carry no image
-            taken.push_back(Taken{sub_id, from_ros(m), internal::realtime_ns()});
-          });
+      if (sub.compressed) {
+        take_images<RosCompressedImage>(sub.reader, id, taken);
+      } else {
+        take_images<RosImage>(sub.reader, id, taken);
+      }
     }
   }
   for (auto& t : taken) on_image(t.id, std::move(t.image), t.received_ns);

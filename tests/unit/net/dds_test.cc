@@ -1,5 +1,5 @@
-// Tests of the DDS adapter (src/net/dds.h): image round trips in one process and across
-// processes, the plan's transient-local delivery, source statistics and commands, node
+// Tests of the DDS adapter (src/net/dds.h): image round trips (sensor_msgs/Image and
+// CompressedImage) in one process and across processes, one type per topic name, the plan's transient-local delivery, source statistics and commands, node
 // reports and the liveliness loss of a killed writer process, and bad options. Each test
 // process uses its own domain id (from its pid) on the loopback interface with unicast
 // discovery to 127.0.0.1, and topic/node names that include the pid, so tests running in
@@ -87,13 +87,41 @@ void expect_same(const Image& a, const Image& b) {
   EXPECT_TRUE(a.data == b.data) << "image payload differs";
 }
 
+// A CompressedImage: JPEG-like bytes (a real encoder is not the adapter's business) whose
+// content depends on `seed`, and a stamp with nanoseconds.
+Image compressed_image(uint32_t seed) {
+  Image img;
+  img.compressed = true;
+  img.stamp_ns = kBaseStamp + 1000 * seed;
+  img.frame_id = "gate_" + std::to_string(seed);
+  img.encoding = seed % 2 == 0 ? "png" : "rgb8; jpeg compressed bgr8";
+  img.data.resize(20'000 + 37 * seed);
+  img.data[0] = 0xFF;
+  img.data[1] = 0xD8;
+  for (size_t i = 2; i < img.data.size(); ++i) img.data[i] = static_cast<uint8_t>(i * seed + 7);
+  return img;
+}
+
+void expect_same_compressed(const Image& got, const Image& sent) {
+  EXPECT_TRUE(got.compressed);
+  EXPECT_EQ(got.stamp_ns, sent.stamp_ns);
+  EXPECT_EQ(got.frame_id, sent.frame_id);
+  EXPECT_EQ(got.encoding, sent.encoding);  // the CompressedImage's format
+  EXPECT_EQ(got.height, 0u);
+  EXPECT_EQ(got.width, 0u);
+  EXPECT_EQ(got.step, 0u);
+  EXPECT_TRUE(got.data == sent.data) << "compressed payload differs";
+}
+
 std::string pid_name(const std::string& base) { return base + std::to_string(getpid()); }
 
 // ---- child processes ----
 
 // "report <domain> <node>": writes one report once the master's reader is matched, then
 // waits to be killed. "images <domain> <ros_topic> <count>": writes `count` big images once
-// matched, then waits for the reader to go away.
+// matched, then waits for the reader to go away. "compressed <domain> <topic_x> <topic_y>":
+// CompressedImage writers on both topics; once y's reader matched, writes one image on each,
+// waits for y's reader to go away and exits 0 if x never matched a reader, else 8.
 int run_child(const std::string& spec) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
   std::istringstream in(spec);
@@ -135,6 +163,21 @@ int run_child(const std::string& spec) {
     // Stay until the reader is gone, so every fragment can still be repaired.
     poll_until([&] { return (*w)->matched_readers() == 0; }, 20s);
     return 0;
+  }
+  if (kind == "compressed") {
+    std::string topic_x, topic_y;
+    in >> topic_x >> topic_y;
+    auto wx = ImageWriter::create(**dds, topic_x, Reliability::kReliable, true);
+    auto wy = ImageWriter::create(**dds, topic_y, Reliability::kReliable, true);
+    if (!wx || !wy) return 3;
+    if (!poll_until([&] { return (*wy)->matched_readers() > 0; })) return 4;
+    bool x_matched = (*wx)->matched_readers() > 0;
+    if (!(*wx)->write(compressed_image(1)) || !(*wy)->write(compressed_image(2))) return 5;
+    poll_until([&] {
+      x_matched = x_matched || (*wx)->matched_readers() > 0;
+      return (*wy)->matched_readers() == 0;
+    }, 20s);
+    return x_matched ? 8 : 0;
   }
   return 7;
 }
@@ -252,6 +295,156 @@ TEST(dds, ImageRoundTripThroughTwoTopicsAndRemove) {
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].first, *id_a);
   expect_same(got[0].second, img_a2);
+}
+
+// One ImageReaderSet serves readers of both kinds: raw images arrive as raw, compressed
+// ones with compressed=true and their format as encoding, every byte intact.
+TEST(dds, RawAndCompressedImagesThroughOneReaderSet) {
+  auto dds = DdsDomain::create(loopback(test_domain()));
+  ASSERT_TRUE(dds) << dds.error().message;
+  const std::string raw_topic = pid_name("/coedge/test") + "/mix/image_raw";
+  const std::string jpeg_topic = raw_topic + "/compressed";
+  const std::string png_topic = pid_name("/coedge/test") + "/mix2/image_raw/compressed";
+
+  auto set = ImageReaderSet::create(**dds);
+  ASSERT_TRUE(set) << set.error().message;
+  auto id_raw = (*set)->add(raw_topic, Reliability::kReliable);
+  auto id_jpeg = (*set)->add(jpeg_topic, Reliability::kBestEffort, true);
+  auto id_png = (*set)->add(png_topic, Reliability::kReliable, true);
+  ASSERT_TRUE(id_raw) << id_raw.error().message;
+  ASSERT_TRUE(id_jpeg) << id_jpeg.error().message;
+  ASSERT_TRUE(id_png) << id_png.error().message;
+
+  auto w_raw = ImageWriter::create(**dds, raw_topic, Reliability::kReliable);
+  auto w_jpeg = ImageWriter::create(**dds, jpeg_topic, Reliability::kReliable, true);
+  auto w_png = ImageWriter::create(**dds, png_topic, Reliability::kReliable, true);
+  ASSERT_TRUE(w_raw && w_jpeg && w_png);
+  EXPECT_EQ((*w_jpeg)->dds_topic(), "rt" + jpeg_topic);
+  ASSERT_TRUE(poll_until([&] {
+    return (*w_raw)->matched_readers() == 1 && (*w_jpeg)->matched_readers() == 1 &&
+           (*w_png)->matched_readers() == 1;
+  }));
+
+  Image raw = big_image(5);
+  raw.encoding = "mono8";
+  const Image jpeg = compressed_image(3);  // odd seed: the "...; jpeg compressed bgr8" format
+  const Image png = compressed_image(4);
+  Image empty_png = compressed_image(6);  // a driver may send an empty buffer
+  empty_png.data.clear();
+  empty_png.frame_id.clear();
+  ASSERT_TRUE((*w_raw)->write(raw));
+  ASSERT_TRUE((*w_jpeg)->write(jpeg));
+  ASSERT_TRUE((*w_png)->write(png));
+  ASSERT_TRUE((*w_png)->write(empty_png));
+
+  std::map<uint32_t, std::vector<Image>> got;
+  size_t count = 0;
+  ASSERT_TRUE(poll_until([&] {
+    count += (*set)->wait(100ms, [&](uint32_t id, Image&& img, int64_t) {
+      got[id].push_back(std::move(img));
+    });
+    return count >= 4;
+  })) << "received " << count << " images";
+  (*set)->wait(0ms, [&](uint32_t id, Image&& img, int64_t) { got[id].push_back(std::move(img)); });
+  ASSERT_EQ(got[*id_raw].size(), 1u);
+  EXPECT_FALSE(got[*id_raw][0].compressed);
+  expect_same(got[*id_raw][0], raw);
+  ASSERT_EQ(got[*id_jpeg].size(), 1u);
+  expect_same_compressed(got[*id_jpeg][0], jpeg);
+  ASSERT_EQ(got[*id_png].size(), 2u);  // in write order (one writer, reliable)
+  expect_same_compressed(got[*id_png][0], png);
+  expect_same_compressed(got[*id_png][1], empty_png);
+}
+
+// A writer writes its own kind only; the other is refused, naming the topic.
+TEST(dds, ImageWriterRefusesTheOtherKind) {
+  auto dds = DdsDomain::create(loopback(test_domain()));
+  ASSERT_TRUE(dds) << dds.error().message;
+  const std::string raw_topic = pid_name("/coedge/test") + "/kind/image_raw";
+  const std::string compressed_topic = raw_topic + "/compressed";
+  auto w_raw = ImageWriter::create(**dds, raw_topic, Reliability::kBestEffort);
+  auto w_compressed = ImageWriter::create(**dds, compressed_topic, Reliability::kBestEffort, true);
+  ASSERT_TRUE(w_raw && w_compressed);
+
+  auto s = (*w_raw)->write(compressed_image(1));
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, ErrorCode::kInvalidInput);
+  EXPECT_NE(s.error().message.find("rt" + raw_topic), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("compressed"), std::string::npos) << s.error().message;
+
+  s = (*w_compressed)->write(big_image(1));
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, ErrorCode::kInvalidInput);
+  EXPECT_NE(s.error().message.find("CompressedImage"), std::string::npos) << s.error().message;
+
+  EXPECT_TRUE((*w_raw)->write(big_image(2)));
+  EXPECT_TRUE((*w_compressed)->write(compressed_image(2)));
+}
+
+// Within one process (one participant) a topic name carries one type. Cyclone 0.10 would
+// accept a second type on the name and match it with nothing (silence); the adapter
+// refuses it with an error that says what happened and what to do.
+TEST(dds, OneTopicNameCarriesOneTypeInAProcess) {
+  auto dds = DdsDomain::create(loopback(test_domain()));
+  ASSERT_TRUE(dds) << dds.error().message;
+  const std::string topic = pid_name("/coedge/test") + "/clash/image_raw";
+  auto set = ImageReaderSet::create(**dds);
+  ASSERT_TRUE(set);
+  auto id = (*set)->add(topic, Reliability::kBestEffort);
+  ASSERT_TRUE(id) << id.error().message;
+
+  auto w = ImageWriter::create(**dds, topic, Reliability::kReliable, true);
+  ASSERT_FALSE(w);
+  EXPECT_EQ(w.error().code, ErrorCode::kInvalidInput);
+  EXPECT_NE(w.error().message.find("rt" + topic), std::string::npos) << w.error().message;
+  EXPECT_NE(w.error().message.find("already used with type sensor_msgs::msg::dds_::Image_"),
+            std::string::npos)
+      << w.error().message;
+  EXPECT_NE(w.error().message.find("sensor_msgs::msg::dds_::CompressedImage_"), std::string::npos)
+      << w.error().message;
+
+  auto id2 = (*set)->add(topic, Reliability::kBestEffort, true);
+  ASSERT_FALSE(id2);
+  EXPECT_EQ(id2.error().code, ErrorCode::kInvalidInput);
+
+  // The same type again is fine (a second reader, a writer).
+  EXPECT_TRUE((*set)->add(topic, Reliability::kReliable));
+  EXPECT_TRUE(ImageWriter::create(**dds, topic, Reliability::kReliable));
+  // Once every entity of the first type is gone, the name may take the other type.
+  set->reset();
+  EXPECT_TRUE(ImageWriter::create(**dds, topic, Reliability::kReliable, true));
+}
+
+// Across processes, a CompressedImage writer does not match an Image reader of the same
+// topic name (DDS matches on topic name AND type name), while a CompressedImage reader in
+// the same participant matches at once.
+TEST(dds, CompressedWriterDoesNotMatchAnImageReaderOfTheSameName) {
+  const uint32_t domain = test_domain();
+  auto dds = DdsDomain::create(loopback(domain));
+  ASSERT_TRUE(dds) << dds.error().message;
+  const std::string topic_x = pid_name("/coedge/test") + "/typed/x";
+  const std::string topic_y = pid_name("/coedge/test") + "/typed/y/compressed";
+  auto set = ImageReaderSet::create(**dds);
+  ASSERT_TRUE(set);
+  auto id_x = (*set)->add(topic_x, Reliability::kBestEffort);  // raw: the wrong type
+  auto id_y = (*set)->add(topic_y, Reliability::kReliable, true);
+  ASSERT_TRUE(id_x && id_y);
+
+  pid_t child = spawn_child("compressed " + std::to_string(domain) + " " + topic_x + " " + topic_y);
+  ASSERT_GT(child, 0);
+  std::map<uint32_t, std::vector<Image>> got;
+  bool y_arrived = poll_until([&] {
+    (*set)->wait(100ms, [&](uint32_t id, Image&& img, int64_t) { got[id].push_back(std::move(img)); });
+    return !got[*id_y].empty();
+  });
+  // Anything from x would have come with y's image (one participant, one discovery).
+  (*set)->wait(200ms, [&](uint32_t id, Image&& img, int64_t) { got[id].push_back(std::move(img)); });
+  (*set)->remove(*id_y);
+  const int rc = reap(child, kCap);
+  ASSERT_TRUE(y_arrived);
+  expect_same_compressed(got[*id_y][0], compressed_image(2));
+  EXPECT_TRUE(got[*id_x].empty());
+  EXPECT_EQ(rc, 0) << "8: the CompressedImage writer matched the Image reader";
 }
 
 TEST(dds, WakeEndsAWaitFromAnotherThread) {
