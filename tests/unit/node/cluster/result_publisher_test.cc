@@ -31,11 +31,12 @@ constexpr int64_t kStamp = 1'764'700'000'123'456'789;  // ns: the nanoseconds mu
 // ---- conversion (no DDS) ----
 
 TEST(StockResultToRos, DetectionsBecomeCentredBoxesWithTheNameOrTheClassNumber) {
-  // As the stock worker prints them: 3-decimal scores, 1-decimal boxes, names or null.
+  // As the stock worker prints them (3-decimal scores, 1-decimal boxes, names or null), and
+  // one class written 3.0, which JSON Schema's "integer" (the stock schema's) allows.
   const auto ros = stock_result_to_ros(
       R"({"detections":[{"class":2,"name":"car","score":0.871,"box":[412.0,230.5,96.2,61.0]},)"
       R"({"class":17,"name":null,"score":0.5,"box":[0.0,0.0,640.0,480.0]},)"
-      R"({"class":3,"name":"","score":0.25,"box":[10.5,20.5,0.0,3.0]}]})",
+      R"({"class":3.0,"name":"","score":0.25,"box":[10.5,20.5,0.0,3.0]}]})",
       kStamp, "front_camera");
   ASSERT_TRUE(ros.ok()) << ros.error().message;
   ASSERT_NE(ros->detections, nullptr);
@@ -58,7 +59,7 @@ TEST(StockResultToRos, DetectionsBecomeCentredBoxesWithTheNameOrTheClassNumber) 
   EXPECT_DOUBLE_EQ(a.detections[1].bbox.center_x, 320.0);
   EXPECT_DOUBLE_EQ(a.detections[1].bbox.center_y, 240.0);
 
-  EXPECT_EQ(a.detections[2].results[0].class_id, "3") << "an empty name names nothing";
+  EXPECT_EQ(a.detections[2].results[0].class_id, "3") << "an empty name names nothing; 3.0 is JSON Schema's integer 3";
   EXPECT_DOUBLE_EQ(a.detections[2].bbox.center_x, 10.5) << "a zero-width box is centred on its edge";
   EXPECT_DOUBLE_EQ(a.detections[2].bbox.center_y, 22.0);
   EXPECT_DOUBLE_EQ(a.detections[2].bbox.size_x, 0.0);
@@ -156,6 +157,8 @@ TEST(StockResultToRos, AnythingElseIsRefusedNamingWhatDiffersAndNothingThrows) {
       {R"({"detections":[{"class":-1,"name":"a","score":0.5,"box":[1,2,3,4]}]})", "detections[0].class: -1 is not an integer >= 0"},
       {R"({"detections":[{"class":1.5,"name":"a","score":0.5,"box":[1,2,3,4]}]})", "detections[0].class: 1.5"},
       {R"({"detections":[{"class":"1","name":"a","score":0.5,"box":[1,2,3,4]}]})", "detections[0].class: \"1\""},
+      {R"({"detections":[{"class":-2.0,"name":"a","score":0.5,"box":[1,2,3,4]}]})", "detections[0].class: -2.0"},
+      {R"({"detections":[{"class":1e300,"name":"a","score":0.5,"box":[1,2,3,4]}]})", "detections[0].class: 1e+300"},
       {R"({"detections":[{"class":1,"name":7,"score":0.5,"box":[1,2,3,4]}]})", "detections[0].name: 7 is neither"},
       {R"({"detections":[{"class":1,"name":"a","score":1.5,"box":[1,2,3,4]}]})", "detections[0].score: 1.5 is outside [0, 1]"},
       {R"({"detections":[{"class":1,"name":"a","score":"high","box":[1,2,3,4]}]})", "detections[0].score: \"high\" is not a number"},
