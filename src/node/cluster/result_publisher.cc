@@ -74,14 +74,15 @@ Result<std::string> class_id(const json& item, const std::string& where) {
   Error error;
   const json* cls = required(item, "class", where, error);
   if (!cls) return error;
-  // nlohmann reads a JSON integer >= 0 as unsigned; JSON Schema's "integer" also takes a
-  // number with a zero fraction (2.0), up to where doubles still count every integer.
-  uint64_t number = 0;
+  // nlohmann reads a JSON integer >= 0 as unsigned; JSON Schema's "integer" (the stock
+  // schema's) also takes a number with a zero fraction (2.0, 1e20): its exact digits.
+  std::string number;
   if (cls->is_number_unsigned()) {
-    number = cls->get<uint64_t>();
-  } else if (const double v = cls->is_number_float() ? cls->get<double>() : -1;
-             v >= 0 && v <= 9007199254740992.0 && v == std::floor(v)) {
-    number = static_cast<uint64_t>(v);
+    number = std::to_string(cls->get<uint64_t>());
+  } else if (const double v = cls->is_number_float() ? cls->get<double>() : -1; v >= 0 && v == std::floor(v)) {
+    char text[320];  // DBL_MAX has 309 digits
+    std::snprintf(text, sizeof text, "%.0f", v);
+    number = text;
   } else {
     return not_stock(where + ".class: " + shown(*cls) + " is not an integer >= 0");
   }
@@ -92,7 +93,7 @@ Result<std::string> class_id(const json& item, const std::string& where) {
   }
   // An empty name (an empty line in the labels file) names nothing: the number says more.
   if (name->is_string() && !name->get_ref<const std::string&>().empty()) return name->get<std::string>();
-  return std::to_string(number);
+  return number;
 }
 
 Result<net::Detection2D> detection(const json& item, const std::string& where) {

@@ -119,6 +119,9 @@ TEST(StockResultToRos, ClassificationIsItsTopClassesWithPAsScore) {
   EXPECT_DOUBLE_EQ(c.results[1].score, 0.1);
   EXPECT_EQ(c.results[2].class_id, "0");
   EXPECT_DOUBLE_EQ(c.results[2].score, 0.0001);
+  const auto big = stock_result_to_ros(R"({"top":[{"class":1e20,"name":null,"p":0.5}]})", 0, "");
+  ASSERT_TRUE(big.ok()) << big.error().message;
+  EXPECT_EQ(big->classification->results.at(0).class_id, "100000000000000000000") << "its digits, not 1e+20";
 }
 
 std::string items(const char* item, int n) {
@@ -127,14 +130,16 @@ std::string items(const char* item, int n) {
   return out;
 }
 
-TEST(StockResultToRos, AnythingElseIsRefusedNamingWhatDiffersAndNothingThrows) {
-  const std::string det = R"({"class":1,"name":"a","score":0.5,"box":[1,2,3,4]})";
-  const std::string top = R"({"class":1,"name":"a","p":0.5})";
-  struct Case {
-    std::string json;
-    std::string says;  // part of the message
-  };
-  const std::vector<Case> cases = {
+// Results that are not the stock format, each with (part of) what its refusal must say.
+struct Refused {
+  std::string json;
+  std::string says;
+};
+const std::string kDet = R"({"class":1,"name":"a","score":0.5,"box":[1,2,3,4]})";
+const std::string kTop = R"({"class":1,"name":"a","p":0.5})";
+
+std::vector<Refused> refused_cases() {
+  return {
       {"", "not JSON"},
       {"{\"detections\":[", "not JSON"},
       {"{\"detections\":[]} {}", "not JSON"},
@@ -149,7 +154,7 @@ TEST(StockResultToRos, AnythingElseIsRefusedNamingWhatDiffersAndNothingThrows) {
       {R"({"detections":{}})", "result.detections: not an array"},
       {R"({"top":"cat"})", "result.top: not an array"},
       {R"({"detections":[7]})", "result.detections[0]: 7 is not an object"},
-      {R"({"detections":[)" + det + R"(,{"class":1,"name":"a","score":0.5}]})", "result.detections[1]: no \"box\""},
+      {R"({"detections":[)" + kDet + R"(,{"class":1,"name":"a","score":0.5}]})", "result.detections[1]: no \"box\""},
       {R"({"detections":[{"name":"a","score":0.5,"box":[1,2,3,4]}]})", "result.detections[0]: no \"class\""},
       {R"({"detections":[{"class":1,"score":0.5,"box":[1,2,3,4]}]})", "result.detections[0]: no \"name\""},
       {R"({"detections":[{"class":1,"name":"a","box":[1,2,3,4]}]})", "result.detections[0]: no \"score\""},
@@ -158,7 +163,6 @@ TEST(StockResultToRos, AnythingElseIsRefusedNamingWhatDiffersAndNothingThrows) {
       {R"({"detections":[{"class":1.5,"name":"a","score":0.5,"box":[1,2,3,4]}]})", "detections[0].class: 1.5"},
       {R"({"detections":[{"class":"1","name":"a","score":0.5,"box":[1,2,3,4]}]})", "detections[0].class: \"1\""},
       {R"({"detections":[{"class":-2.0,"name":"a","score":0.5,"box":[1,2,3,4]}]})", "detections[0].class: -2.0"},
-      {R"({"detections":[{"class":1e300,"name":"a","score":0.5,"box":[1,2,3,4]}]})", "detections[0].class: 1e+300"},
       {R"({"detections":[{"class":1,"name":7,"score":0.5,"box":[1,2,3,4]}]})", "detections[0].name: 7 is neither"},
       {R"({"detections":[{"class":1,"name":"a","score":1.5,"box":[1,2,3,4]}]})", "detections[0].score: 1.5 is outside [0, 1]"},
       {R"({"detections":[{"class":1,"name":"a","score":"high","box":[1,2,3,4]}]})", "detections[0].score: \"high\" is not a number"},
@@ -168,14 +172,17 @@ TEST(StockResultToRos, AnythingElseIsRefusedNamingWhatDiffersAndNothingThrows) {
       {R"({"detections":[{"class":1,"name":"a","score":0.5,"box":[1,2,-3,4]}]})", "detections[0].box[2]: -3 is not a number >= 0"},
       {R"({"detections":[{"class":1,"name":"a","score":0.5,"box":[1,null,3,4]}]})", "detections[0].box[1]: null is not a number"},
       {R"({"detections":[{"class":1,"name":"a","score":0.5,"box":[1e999,2,3,4]}]})", "not JSON"},  // overflows
-      {"{\"detections\":[" + items(det.c_str(), 301) + "]}", "result.detections: 301 items, more than 300"},
-      {"{\"top\":[" + items(top.c_str(), 6) + "]}", "result.top: 6 items, more than 5"},
+      {"{\"detections\":[" + items(kDet.c_str(), 301) + "]}", "result.detections: 301 items, more than 300"},
+      {"{\"top\":[" + items(kTop.c_str(), 6) + "]}", "result.top: 6 items, more than 5"},
       {R"({"top":[{"class":1,"name":"a"}]})", "result.top[0]: no \"p\""},
       {R"({"top":[{"class":1,"name":"a","p":2}]})", "result.top[0].p: 2 is outside [0, 1]"},
       {R"({"top":[{"class":1,"name":"a","p":0.5,"score":0.5}]})", "result.top[0]: unexpected key \"score\""},
       {R"({"top":[{"class":1,"name":"a","p":0.5},[]]})", "result.top[1]: [] is not an object"},
   };
-  for (const Case& c : cases) {
+}
+
+TEST(StockResultToRos, AnythingElseIsRefusedNamingWhatDiffersAndNothingThrows) {
+  for (const Refused& c : refused_cases()) {
     Result<RosResult> r = RosResult{};
     EXPECT_NO_THROW(r = stock_result_to_ros(c.json, kStamp, "f")) << c.json.substr(0, 200);
     ASSERT_FALSE(r.ok()) << c.json.substr(0, 200);
@@ -185,8 +192,61 @@ TEST(StockResultToRos, AnythingElseIsRefusedNamingWhatDiffersAndNothingThrows) {
         << c.json.substr(0, 200) << "\n  says: " << r.error().message << "\n  expected: " << c.says;
   }
   // The limits themselves are the stock format's.
-  EXPECT_TRUE(stock_result_to_ros("{\"detections\":[" + items(det.c_str(), 300) + "]}", 0, "").ok());
-  EXPECT_TRUE(stock_result_to_ros("{\"top\":[" + items(top.c_str(), 5) + "]}", 0, "").ok());
+  EXPECT_TRUE(stock_result_to_ros("{\"detections\":[" + items(kDet.c_str(), 300) + "]}", 0, "").ok());
+  EXPECT_TRUE(stock_result_to_ros("{\"top\":[" + items(kTop.c_str(), 5) + "]}", 0, "").ok());
+}
+
+// "The stock format" is docs/schema/stock-result.schema.json: for every case above, and for
+// results in the format, the adapter takes exactly what the schema validates (Debian's
+// python3-jsonschema, as tests/integration/validate_lines.py uses it). JSON that nlohmann
+// does not parse is left out (Python reads 1e999 as infinity).
+TEST(StockResultToRos, TakesExactlyWhatTheStockSchemaValidates) {
+  std::vector<std::string> texts = {
+      R"({"detections":[]})",
+      R"({"top":[]})",
+      R"({"detections":[],"truncated":true})",
+      R"({"detections":[)" + kDet + "," + kDet + "]}",
+      R"({"detections":[{"class":0,"name":null,"score":0,"box":[0,0,0,0]}]})",
+      R"({"detections":[{"class":3.0,"name":"","score":1,"box":[0.5,0.5,1e6,2]}]})",
+      R"({"top":[{"class":7,"name":null,"p":1.0}],"truncated":true})",
+      R"({"top":[{"class":1e20,"name":null,"p":0.5}]})",
+      "{\"detections\":[" + items(kDet.c_str(), 300) + "]}",
+      "{\"top\":[" + items(kTop.c_str(), 5) + "]}",
+  };
+  for (const Refused& c : refused_cases()) {
+    if (!nlohmann::json::parse(c.json, nullptr, false).is_discarded()) texts.push_back(c.json);
+  }
+  const fs::path file = fs::temp_directory_path() / ("coedge-stock-cases-" + std::to_string(getpid()) + ".jsonl");
+  {
+    std::ofstream out(file);
+    for (const std::string& t : texts) out << nlohmann::json(t).dump() << "\n";  // each text as a JSON string
+  }
+  const std::string script =
+      "import json, sys, jsonschema\n"
+      "schema = json.load(open(sys.argv[1]))\n"
+      "v = jsonschema.Draft202012Validator(schema)\n"
+      "for line in open(sys.argv[2]):\n"
+      "    print(1 if v.is_valid(json.loads(json.loads(line))) else 0)\n";
+  const std::string command = "/usr/bin/python3 -c '" + script + "' " + COEDGE_SOURCE_DIR +
+                              "/docs/schema/stock-result.schema.json " + file.string() + " 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string verdicts;
+  for (int ch; (ch = std::fgetc(pipe)) != EOF;) {
+    if (ch != '\n') verdicts += static_cast<char>(ch);
+  }
+  const int status = ::pclose(pipe);
+  fs::remove(file);
+  ASSERT_EQ(status, 0) << verdicts;
+  ASSERT_EQ(verdicts.size(), texts.size()) << verdicts;
+  size_t valid = 0;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const bool schema_says = verdicts[i] == '1';
+    valid += schema_says;
+    EXPECT_EQ(stock_result_to_ros(texts[i], 0, "").ok(), schema_says)
+        << texts[i].substr(0, 200) << (schema_says ? ": the schema takes it" : ": the schema refuses it");
+  }
+  EXPECT_EQ(valid, 10u) << "the cases in the format, and only they, are valid";
 }
 
 TEST(StockResultToRos, AValueInAMessageIsCutShort) {
