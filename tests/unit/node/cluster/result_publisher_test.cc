@@ -1,10 +1,10 @@
 // A node's results on the ROS 2 bus (node/cluster/result_publisher.h): the stock worker's
 // JSON as vision_msgs (boxes centred, class ids, scores, the header given), everything else
 // refused with a message naming what differs (and nothing thrown), "the stock format" being
-// exactly what stock-result.schema.json validates and what the stock worker writes; then, over DDS on
-// loopback, results written by the agent's ResultLog reaching vision_msgs readers with the
-// frame's stamp and frame_id, equal to the lines of results/<task>.jsonl, and the results
-// that are not published counted.
+// exactly what stock-result.schema.json validates and what the stock worker writes; then,
+// over DDS on loopback, results written by the agent's ResultLog reaching vision_msgs
+// readers with the frame's stamp and frame_id, equal to the lines of results/<task>.jsonl,
+// the results that are not published counted, from several threads at once.
 #include "node/cluster/result_publisher.h"
 
 #include <gtest/gtest.h>
