@@ -76,13 +76,13 @@ Result<std::string> class_id(const json& item, const std::string& where) {
   if (!cls) return error;
   // nlohmann reads a JSON integer >= 0 as unsigned; JSON Schema's "integer" (the stock
   // schema's) also takes a number with a zero fraction (2.0, 1e20): its exact digits.
-  std::string number;
+  std::string digits;
   if (cls->is_number_unsigned()) {
-    number = std::to_string(cls->get<uint64_t>());
+    digits = std::to_string(cls->get<uint64_t>());
   } else if (const double v = cls->is_number_float() ? cls->get<double>() : -1; v >= 0 && v == std::floor(v)) {
     char text[320];  // DBL_MAX has 309 digits
     std::snprintf(text, sizeof text, "%.0f", v);
-    number = text;
+    digits = text;
   } else {
     return not_stock(where + ".class: " + shown(*cls) + " is not an integer >= 0");
   }
@@ -93,7 +93,7 @@ Result<std::string> class_id(const json& item, const std::string& where) {
   }
   // An empty name (an empty line in the labels file) names nothing: the number says more.
   if (name->is_string() && !name->get_ref<const std::string&>().empty()) return name->get<std::string>();
-  return number;
+  return digits;
 }
 
 Result<net::Detection2D> detection(const json& item, const std::string& where) {
