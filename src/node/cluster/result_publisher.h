@@ -30,11 +30,14 @@
 namespace coedge::node {
 
 // The ROS topic of a task's results: "/coedge/<task>/detections" for kind "detection",
-// "/coedge/<task>/classification" for "classification".
+// "/coedge/<task>/classification" for "classification", "" for any other kind (no ROS
+// message: such a task's results are not published).
 std::string result_topic(const std::string& task, const std::string& kind);
 
 // What a stock result becomes (exactly one of the two is set), or why it cannot be:
-// kInvalidInput naming what is not in the stock format. Pure: for tests and the publisher.
+// kInvalidInput naming what is not in the stock format. The stock format is exactly
+// docs/schema/stock-result.schema.json (its keys, types, ranges and list lengths, nothing
+// else); `{"truncated":true}` alone is not. Never throws. Pure: for tests and the publisher.
 struct RosResult {
   std::unique_ptr<net::Detection2DArray> detections;
   std::unique_ptr<net::Classification> classification;
@@ -44,7 +47,9 @@ Result<RosResult> stock_result_to_ros(std::string_view json, int64_t stamp_ns, c
 class RosResultPublisher final : public ResultSink {
  public:
   // `tasks`: the node's task names by index; `kinds`: per task "detection" or
-  // "classification" (PipelineContext::task_kinds). REQUIRES: `domain` outlives this.
+  // "classification" (PipelineContext::task_kinds); a task of any other kind gets no
+  // writer, and its results count as not_stock. Errors: a writer DDS refuses (naming the
+  // task and topic). REQUIRES: `domain` outlives this; tasks.size() == kinds.size().
   static Result<std::unique_ptr<RosResultPublisher>> create(net::DdsDomain& domain,
                                                             const std::vector<std::string>& tasks,
                                                             const std::vector<std::string>& kinds);
@@ -53,7 +58,8 @@ class RosResultPublisher final : public ResultSink {
 
   struct Counts {
     uint64_t published = 0;   // messages written
-    uint64_t not_stock = 0;   // results not in the stock format (not published)
+    uint64_t not_stock = 0;   // results not in the stock format of the task's kind, or
+                              // of a task of another kind (not published; the first logged)
     uint64_t failed = 0;      // DDS refused the write (logged)
   };
   Counts counts(uint32_t task) const;

@@ -2,9 +2,7 @@
 
 #include "node/core/job_line.h"
 
-#ifdef COEDGE_HAVE_RESULT_PUBLISHER
 #include "node/cluster/result_publisher.h"
-#endif
 
 namespace coedge::node {
 
@@ -81,7 +79,6 @@ PublishedFrame release_and_publish(const net::Image& image, int64_t stamp_ns, st
 
 Result<std::unique_ptr<ResultSink>> start_result_publisher(net::DdsDomain& domain, const FeedContext& context) {
   if (!context.config->publish_results) return std::unique_ptr<ResultSink>();
-#ifdef COEDGE_HAVE_RESULT_PUBLISHER
   std::vector<std::string> tasks;
   for (const TaskSpec& t : context.config->tasks) tasks.push_back(t.name);
   auto publisher = RosResultPublisher::create(domain, tasks, context.task_kinds);
@@ -89,12 +86,6 @@ Result<std::unique_ptr<ResultSink>> start_result_publisher(net::DdsDomain& domai
   std::unique_ptr<ResultSink> sink = std::move(*publisher);
   context.results->add_sink(*sink);
   return sink;
-#else
-  (void)domain;
-  std::fprintf(stderr, "[node %s] results are not published on the bus: this build has no result publisher\n",
-               context.config->name.c_str());
-  return std::unique_ptr<ResultSink>();
-#endif
 }
 
 }  // namespace coedge::node
