@@ -18,14 +18,8 @@ namespace {
 using internal::io_error;
 using internal::str_or_empty;
 
-char* borrow(const std::string& s) { return const_cast<char*>(s.c_str()); }
-
-template <typename Seq, typename T>
-void borrow_seq(Seq& seq, std::vector<T>& items) {
-  seq._length = seq._maximum = static_cast<uint32_t>(items.size());
-  seq._buffer = items.empty() ? nullptr : items.data();
-  seq._release = false;
-}
+using internal::borrow;
+using internal::borrow_seq;
 
 template <typename Seq, typename T>
 void borrow_seq(Seq& seq, const std::vector<T>& items) {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/result.h"
 #include "core/time.h"
@@ -77,6 +78,17 @@ inline Result<dds_entity_t> create_topic(dds_entity_t participant,
   dds_entity_t t = dds_create_topic(participant, desc, name.c_str(), nullptr, nullptr);
   if (t < 0) return io_error("creating DDS topic '" + name + "' of type " + desc->m_typename, t);
   return t;
+}
+
+// A writer's sample points into the caller's strings and vectors instead of copying them
+// (Cyclone only reads them in dds_write; _release = false: it never frees them).
+inline char* borrow(const std::string& s) { return const_cast<char*>(s.c_str()); }
+
+template <typename Seq, typename T>
+void borrow_seq(Seq& seq, std::vector<T>& items) {
+  seq._length = seq._maximum = static_cast<uint32_t>(items.size());
+  seq._buffer = items.empty() ? nullptr : items.data();
+  seq._release = false;
 }
 
 // Checks that `ros_topic` is an absolute ROS topic name ("/a/b").

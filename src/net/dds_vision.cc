@@ -30,14 +30,8 @@ using RosHeader = std_msgs_msg_dds__Header_;
 
 constexpr int32_t kDepth = 10;  // ROS 2's default QoS profile
 
-char* borrow(const std::string& s) { return const_cast<char*>(s.c_str()); }
-
-template <typename Seq, typename T>
-void borrow_seq(Seq& seq, std::vector<T>& items) {
-  seq._length = seq._maximum = static_cast<uint32_t>(items.size());
-  seq._buffer = items.empty() ? nullptr : items.data();
-  seq._release = false;
-}
+using internal::borrow;
+using internal::borrow_seq;
 
 // The elements of a received sequence (none when its buffer is null).
 template <typename Seq>
