@@ -1,6 +1,7 @@
 // Helpers shared by the DDS adapter's .cc files (never included outside src/net): Cyclone
 // error conversion, RAII for QoS objects, ROS topic names and their topics, ROS stamps, the
-// data representations, time conversion and a loaned take-everything loop. Everything here is stateless or owns only its own object, so it is
+// data representations, borrowed sample fields, time conversion and a loaned
+// take-everything loop. Everything here is stateless or owns only its own object, so it is
 // safe to use from any thread.
 #pragma once
 
