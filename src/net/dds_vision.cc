@@ -68,7 +68,10 @@ ObjectHypothesis from_ros(const RosHypothesis& m) {
 }
 
 void apply_default_qos(dds_qos_t* q) {
-  dds_qset_reliability(q, DDS_RELIABILITY_RELIABLE, DDS_MSECS(100));
+  // A write never waits for a slow subscriber (max blocking time 0): results are written
+  // from the agent's loop (node/cluster/result_publisher.h), which must not stall on a
+  // peer; a write refused for a full history is the caller's to count.
+  dds_qset_reliability(q, DDS_RELIABILITY_RELIABLE, 0);
   dds_qset_history(q, DDS_HISTORY_KEEP_LAST, kDepth);
   dds_qset_durability(q, DDS_DURABILITY_VOLATILE);
 }

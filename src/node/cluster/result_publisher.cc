@@ -32,8 +32,14 @@ Error not_stock(const std::string& what) {
   return Error{ErrorCode::kInvalidInput, "not the stock result format: " + what};
 }
 
-// A value for a message, cut short: the text is a worker's and may be long.
+// A value for a message, cut short: the text is a worker's and may be long. Arrays and
+// objects are only named with their size: dump() recurses, and a worker's 64 KiB of
+// nesting would overflow the stack.
 std::string shown(const json& value) {
+  if (value.is_structured()) {
+    return std::string("an ") + (value.is_array() ? "array" : "object") + " of " + std::to_string(value.size()) +
+           (value.size() == 1 ? " item" : " items");
+  }
   std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
   if (text.size() > 40) text = text.substr(0, 37) + "...";
   return text;
@@ -81,7 +87,7 @@ Result<std::string> class_id(const json& item, const std::string& where) {
     digits = std::to_string(cls->get<uint64_t>());
   } else if (const double v = cls->is_number_float() ? cls->get<double>() : -1; v >= 0 && v == std::floor(v)) {
     char text[320];  // DBL_MAX has 309 digits
-    std::snprintf(text, sizeof text, "%.0f", v);
+    std::snprintf(text, sizeof text, "%.0f", v + 0.0);  // + 0.0: -0.0 is "0", not "-0"
     digits = text;
   } else {
     return not_stock(where + ".class: " + shown(*cls) + " is not an integer >= 0");

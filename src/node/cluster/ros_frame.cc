@@ -35,9 +35,9 @@ struct Size2 {
 uint32_t be16(const uint8_t* p) { return static_cast<uint32_t>(p[0]) << 8 | p[1]; }
 uint32_t be32(const uint8_t* p) { return be16(p) << 16 | be16(p + 2); }
 
-// PNG: the signature, then the IHDR chunk first (width, height big-endian).
+// PNG: the signature, then the IHDR chunk first (width, height big-endian, bit depth).
 std::optional<Size2> png_size(const std::vector<uint8_t>& d) {
-  if (d.size() < 24 || d[12] != 'I' || d[13] != 'H' || d[14] != 'D' || d[15] != 'R') return std::nullopt;
+  if (d.size() < 25 || d[12] != 'I' || d[13] != 'H' || d[14] != 'D' || d[15] != 'R') return std::nullopt;
   return Size2{be32(&d[16]), be32(&d[20])};
 }
 
@@ -68,6 +68,24 @@ RosFrame decode_compressed(const net::Image& image, int max_width, int max_heigh
   std::string format = image.encoding;
   std::transform(format.begin(), format.end(), format.begin(), [](unsigned char c) { return std::tolower(c); });
   const auto& d = image.data;
+  // image_transport writes "<raw encoding>; <codec> compressed <decoded encoding>": only an
+  // 8-bit colour or mono raw encoding decodes to what a model takes (a 16-bit depth or
+  // mono16 PNG would be cut to a black 8-bit frame).
+  if (const size_t semicolon = format.find(';'); semicolon != std::string::npos) {
+    const std::string raw_encoding = format.substr(0, semicolon);
+    if (raw_encoding != "bgr8" && raw_encoding != "rgb8" && raw_encoding != "mono8" && raw_encoding != "bgra8" &&
+        raw_encoding != "rgba8") {
+      return reject(FrameRejection::kEncoding, "compressed format '" + shown(image.encoding) +
+                                                   "' is not of an 8-bit image (accepted: bgr8, rgb8, mono8)");
+    }
+  }
+  // A file larger than its largest frame uncompressed (and some header room) is no frame of
+  // this sensor's, and cv::Mat takes an int length.
+  const uint64_t most = static_cast<uint64_t>(max_width) * static_cast<uint64_t>(max_height) * 4 + 65536;
+  if (d.size() > most) {
+    return reject(FrameRejection::kTooLarge, "compressed frame of " + std::to_string(d.size()) +
+                                                 " bytes is larger than the sensor's largest frame uncompressed");
+  }
   bool png = false;
   if (format.find("compresseddepth") != std::string::npos) {
     return reject(FrameRejection::kEncoding, "compressed depth image '" + shown(image.encoding) +
@@ -87,16 +105,21 @@ RosFrame decode_compressed(const net::Image& image, int max_width, int max_heigh
   const auto size = png ? png_size(d) : jpeg_size(d);
   const char* kind = png ? "PNG" : "JPEG";
   if (!size) return reject(FrameRejection::kCorrupt, std::string(kind) + " header unreadable (truncated or corrupt)");
+  if (png && d[24] != 8) {  // the IHDR's bit depth (png_size read up to it)
+    return reject(FrameRejection::kEncoding, "PNG of " + std::to_string(d[24]) + "-bit samples (accepted: 8-bit)");
+  }
   if (size->width == 0 || size->height == 0)
     return reject(FrameRejection::kSize, std::string(kind) + " header says " + dims(size->width, size->height));
   if (size->width > static_cast<uint64_t>(max_width) || size->height > static_cast<uint64_t>(max_height))
     return reject(FrameRejection::kTooLarge, std::string(kind) + " of " + dims(size->width, size->height) +
                                                  " is larger than the sensor's largest frame " +
                                                  dims(max_width, max_height));
-  const cv::Mat raw(1, static_cast<int>(d.size()), CV_8UC1, const_cast<uint8_t*>(d.data()));
   RosFrame f;
   try {
-    f.bgr = cv::imdecode(raw, cv::IMREAD_COLOR);
+    const cv::Mat raw(1, static_cast<int>(d.size()), CV_8UC1, const_cast<uint8_t*>(d.data()));
+    // As compressed_image_transport decodes: the pixels as stored, no EXIF rotation (which
+    // would also make the decoded size disagree with the header's).
+    f.bgr = cv::imdecode(raw, cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION);
   } catch (const cv::Exception&) {
     f.bgr.release();
   }

@@ -145,6 +145,30 @@ TEST(RosFrameTest, FramesLargerThanTheSensorsLargestAreRejected) {
   EXPECT_TRUE(decode_ros_frame(encoded(m, ".png", "png"), 64, 48).ok());
 }
 
+// image_transport's 16-bit images (depth, mono16) would decode to a black 8-bit frame: refused
+// by their format and by the PNG's own bit depth; its 8-bit formats are taken.
+TEST(RosFrameTest, SixteenBitCompressedImagesAreRejectedAsEncoding) {
+  cv::Mat deep(48, 64, CV_16UC1, cv::Scalar(1234));
+  const RosFrame by_format = decode_ros_frame(encoded(deep, ".png", "16UC1; png compressed mono16"), 640, 480);
+  EXPECT_EQ(by_format.rejected, FrameRejection::kEncoding) << by_format.why;
+  const RosFrame by_depth = decode_ros_frame(encoded(deep, ".png", "png"), 640, 480);
+  EXPECT_EQ(by_depth.rejected, FrameRejection::kEncoding) << by_depth.why;
+  EXPECT_NE(by_depth.why.find("16-bit"), std::string::npos) << by_depth.why;
+  EXPECT_TRUE(decode_ros_frame(encoded(card(), ".jpg", "bgr8; jpeg compressed bgr8"), 640, 480).ok());
+  EXPECT_TRUE(decode_ros_frame(encoded(card(), ".png", "rgb8; png compressed bgr8"), 640, 480).ok());
+}
+
+// A compressed frame larger than its largest frame uncompressed is refused before anything
+// reads it (cv::Mat takes an int length: a 2 GiB sample must not reach it).
+TEST(RosFrameTest, ACompressedFileLargerThanItsFrameIsTooLarge) {
+  net::Image image = encoded(card(), ".jpg", "jpeg");
+  image.data.resize(64 * 48 * 4 + 65536 + 1, 0);
+  const RosFrame r = decode_ros_frame(image, 64, 48);
+  EXPECT_EQ(r.rejected, FrameRejection::kTooLarge) << r.why;
+  image.data.resize(64 * 48 * 4 + 65536);  // within the bound: the JPEG still decodes
+  EXPECT_TRUE(decode_ros_frame(image, 64, 48).ok());
+}
+
 TEST(RosFrameTest, AHugeDeclaredSizeIsRejectedBeforeDecoding) {
   // A small PNG/JPEG whose header claims 60000x60000 (a decompression bomb): too_large
   // from the header alone.
