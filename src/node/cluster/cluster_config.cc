@@ -1,6 +1,8 @@
 #include "node/cluster/cluster_config.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
 #include <utility>
 
 #include "config/node_config_loader.h"
@@ -44,28 +46,39 @@ Result<config::NodeConfig> cluster_node_config(const Scenario& scenario, const C
     config.models.push_back(m);
     config.model_files.push_back(file);
   }
+  // Tasks on one camera driver's topic share one sensor: each frame is written once into
+  // its pool, planned for all of them, and read in place by each (the cluster's own
+  // camera topics carry one task each).
+  std::map<std::string, uint32_t> driver_sensor;  // topic -> sensor index
   for (const TaskSpec& t : scenario.tasks) {
     const ModelProfile& m = scenario.models[t.model];
-    config::SensorConfig sensor;
-    sensor.name = t.name;
-    sensor.kind = config::SensorKind::kTopic;
-    if (t.topic.empty()) {
-      // The cluster's camera: frames sized as the model's input, on the task's own topic.
-      sensor.path = camera_topic(scenario.nodes[t.source].name, t.name);
-      sensor.height = static_cast<int>(m.input_shape[1]);
-      sensor.width = static_cast<int>(m.input_shape[2]);
-    } else {
-      // A camera driver's topic (docs/CLUSTER.md, "Camera drivers"): whatever size it
-      // publishes, up to full HD (each frame slot in shared memory is planned that large).
-      sensor.path = t.topic;
-      sensor.compressed = config::is_compressed_topic(t.topic);
-      sensor.width = kDriverMaxWidth;
-      sensor.height = kDriverMaxHeight;
-    }
-    sensor.period = t.period;
     config::TaskRuntime runtime;
     runtime.sensor = static_cast<uint32_t>(config.sensors.size());
-    config.sensors.push_back(sensor);
+    if (auto shared = driver_sensor.find(t.topic); !t.topic.empty() && shared != driver_sensor.end()) {
+      runtime.sensor = shared->second;
+      config::SensorConfig& sensor = config.sensors[runtime.sensor];
+      sensor.period = std::min(sensor.period, t.period);
+    } else {
+      config::SensorConfig sensor;
+      sensor.name = t.name;
+      sensor.kind = config::SensorKind::kTopic;
+      if (t.topic.empty()) {
+        // The cluster's camera: frames sized as the model's input, on the task's own topic.
+        sensor.path = camera_topic(scenario.nodes[t.source].name, t.name);
+        sensor.height = static_cast<int>(m.input_shape[1]);
+        sensor.width = static_cast<int>(m.input_shape[2]);
+      } else {
+        // A camera driver's topic (docs/CLUSTER.md, "Camera drivers"): whatever size it
+        // publishes, up to full HD (each frame slot in shared memory is planned that large).
+        sensor.path = t.topic;
+        sensor.compressed = config::is_compressed_topic(t.topic);
+        sensor.width = kDriverMaxWidth;
+        sensor.height = kDriverMaxHeight;
+        driver_sensor.emplace(t.topic, runtime.sensor);
+      }
+      sensor.period = t.period;
+      config.sensors.push_back(sensor);
+    }
     TaskSpec task = t;
     task.source = 0;  // the node's own view: its one node (the camera's node is the topic)
     if (task.deadline.count() <= 0) task.deadline = task.period;

@@ -94,6 +94,7 @@ struct ClusterFeed::Impl {
   uint64_t epoch_rank = 0;
   std::map<uint64_t, uint64_t> epoch_ranks;  // master epoch -> its rank here
   bool accepting = true;
+  bool driver_frames_stopped = false;  // guarded by mu: after the master's "stop-sources"
 
   // Bandwidth, guarded by bw_mu: the last probe per peer and the passive rates.
   std::mutex bw_mu;
@@ -143,15 +144,21 @@ struct ClusterFeed::Impl {
       }
       for (const uint32_t t : sub->tasks) {
         TaskState& state = tasks[t];
-        if (!handover.take(t, stamp)) continue;  // counted there as ignored
         // A driver's topic: one frame per period (the cluster's own cameras publish at
-        // the task's period, and every frame they send is a job).
-        if (state.sampler && !state.sampler->offer(stamp)) {
-          skipped[t].fetch_add(1);
-          if (context.metrics != nullptr) context.metrics->on_frame_skipped(t);
-          continue;
+        // the task's period, and every frame they send is a job). The period rule sees
+        // every frame the node receives, before the hand-over decides whose it is: its
+        // grid is the same on every node (node/core/topic_sampler.h), so the node losing
+        // a task and the node gaining it pick the same frames, and each is taken once.
+        if (state.sampler) {
+          if (driver_frames_stopped) continue;  // the master stopped the sources
+          if (!state.sampler->offer(stamp)) {
+            skipped[t].fetch_add(1);
+            if (context.metrics != nullptr) context.metrics->on_frame_skipped(t);
+            continue;
+          }
         }
-        takers.push_back({t, t, state.sequence++});
+        if (!handover.take(t, stamp)) continue;  // counted there as ignored
+        takers.push_back({t, config.task_runtime[t].sensor, state.sequence++});
         if (!state.first_frame_logged) {
           state.first_frame_logged = true;
           char line[160];
@@ -164,14 +171,16 @@ struct ClusterFeed::Impl {
     }
     if (takers.empty()) return;
     const TaskSpec& task = scenario.tasks[takers.front().task];
-    if (task.source != self) {
+    // A frame's stamp is its send time only for the cluster's own cameras: a driver's is
+    // its exposure, and its latency would read as transfer time.
+    if (task.source != self && task.topic.empty()) {
       std::lock_guard lock(bw_mu);
       bandwidth->record_frame(scenario.nodes[task.source].name, static_cast<int64_t>(image.data.size()),
                               from_wall_ns(stamp), from_wall_ns(received_ns));
     }
     // Decoded once, published once for every task that took it (under the first one's
     // sensor: its frame pool).
-    const config::SensorConfig& sensor = config.sensors[takers.front().task];
+    const config::SensorConfig& sensor = config.sensors[takers.front().sensor];
     const PublishedFrame published = release_and_publish(image, stamp, takers, sensor, takers.front().sensor, config,
                                                          accounting, pipeline, clock);
     if (published.rejected == FrameRejection::kNone) return;
@@ -266,7 +275,7 @@ struct ClusterFeed::Impl {
       }
       if (state.subscribed) continue;
       const TaskSpec& task = scenario.tasks[t];
-      const config::SensorConfig& sensor = config.sensors[t];
+      const config::SensorConfig& sensor = config.sensors[config.task_runtime[t].sensor];
       TopicSub& sub = topics.at(sensor.path);
       if (sub.reader == 0) {
         auto id = readers->add(sensor.path,
@@ -294,7 +303,7 @@ struct ClusterFeed::Impl {
       }
       if (!state.subscribed) continue;
       state.subscribed = false;
-      TopicSub& sub = topics.at(config.sensors[t].path);
+      TopicSub& sub = topics.at(config.sensors[config.task_runtime[t].sensor].path);
       std::erase(sub.tasks, t);
       if (!sub.tasks.empty()) continue;  // another task here still reads the topic
       readers->remove(sub.reader);
@@ -459,11 +468,12 @@ Result<std::unique_ptr<ClusterFeed>> ClusterFeed::start(const ClusterOptions& op
   if (impl->self == kNone) {
     return Error{ErrorCode::kInvalidInput, "node '" + options.node + "' is not in scenario " + scenario.source_file};
   }
-  COEDGE_CHECK(config.sensors.size() == scenario.tasks.size());
+  COEDGE_CHECK(config.task_runtime.size() == scenario.tasks.size());
   impl->tasks.resize(scenario.tasks.size());
   for (uint32_t t = 0; t < scenario.tasks.size(); ++t) {
-    auto [it, fresh] = impl->topics.try_emplace(config.sensors[t].path);
-    if (fresh) it->second.sensor = t;
+    const uint32_t s = config.task_runtime[t].sensor;
+    auto [it, fresh] = impl->topics.try_emplace(config.sensors[s].path);
+    if (fresh) it->second.sensor = s;
     if (!scenario.tasks[t].topic.empty()) {
       impl->tasks[t].sampler = std::make_unique<TopicSampler>(std::chrono::nanoseconds(scenario.tasks[t].period).count());
     }
@@ -530,6 +540,13 @@ bool ClusterFeed::poll(TimePoint now) {
   d.unsubscribe_finished(realtime_ns());
   d.start_and_stop_tasks();
   for (const net::Command& c : d.commands->take()) {
+    if (c.command == "stop-sources" && (c.node.empty() || c.node == d.options.node)) {
+      // The master stops the cameras before the nodes, so that the jobs in flight finish:
+      // a driver does not listen, so its frames stop being taken here.
+      std::lock_guard lock(d.mu);
+      if (!d.driver_frames_stopped) d.log("the master stopped the sources: no more frames taken from drivers' topics");
+      d.driver_frames_stopped = true;
+    }
     if (c.command == "stop" && (c.node.empty() || c.node == d.options.node)) {
       if (!d.stop_requested) d.log("the master asked this node to stop");
       d.stop_requested = true;

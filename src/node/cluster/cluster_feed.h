@@ -73,8 +73,9 @@ std::string camera_topic(const std::string& source_node, const std::string& task
 class ClusterFeed final : public Feed {
  public:
   // `scenario`: the cluster's (nodes, tasks in the agent's config order, models);
-  // context.config: the agent's config, one topic sensor per task, sensor index = task
-  // index (its path the task's topic: its camera's, camera_topic(), or a driver's).
+  // context.config: the agent's config (cluster_node_config): its tasks in the scenario's
+  // order, each with a topic sensor (its path the task's topic: its camera's,
+  // camera_topic(), or a driver's, one sensor shared by the tasks on a driver's topic).
   // REQUIRES: everything passed outlives the feed; the pipeline is started.
   static Result<std::unique_ptr<ClusterFeed>> start(const ClusterOptions& options,
                                                     const Scenario& scenario,

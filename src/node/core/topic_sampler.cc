@@ -9,17 +9,19 @@ TopicSampler::TopicSampler(int64_t period_ns) : period_(period_ns) { COEDGE_CHEC
 void TopicSampler::take(int64_t stamp_ns) {
   last_ = stamp_ns;
   ++taken_;
-  // The first grid point whose early edge lies after this frame: due - P/4 > s.
-  const int64_t tolerance = period_ / 4;
-  const int64_t k = (stamp_ns + tolerance - anchor_) / period_ + 1;  // stamp >= anchor here
-  due_ = anchor_ + k * period_;
+  // The first grid point whose early edge lies after this frame: due - P/4 > s, i.e.
+  // due = (floor((s + P/4) / P) + 1) * P. Stamps come from ROS's int32 seconds (|s| < 2.2e18
+  // ns): no overflow for any period a config allows.
+  const int64_t x = stamp_ns + period_ / 4;
+  const int64_t floor_k = x / period_ - (x % period_ < 0 ? 1 : 0);
+  due_ = (floor_k + 1) * period_;
 }
 
 bool TopicSampler::offer(int64_t stamp_ns) {
   if (!started_ || stamp_ns < last_ - 2 * period_) {
-    // The first frame, or a driver whose clock jumped back: the grid starts here.
+    // The first frame, or a driver whose clock jumped back: taken, and the slots go on
+    // from it.
     started_ = true;
-    anchor_ = stamp_ns;
     take(stamp_ns);
     return true;
   }

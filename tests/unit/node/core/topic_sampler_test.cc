@@ -109,5 +109,37 @@ TEST(TopicSamplerTest, ALateFrameDoesNotMakeTheNextSlotsCatchUp) {
   EXPECT_TRUE(s.offer(1390 * kMs));  // the slot of 1400, 10 ms early
 }
 
+TEST(TopicSamplerTest, TheGridIsTheMultiplesOfThePeriodWhereverTheFirstFrameFalls) {
+  TopicSampler s(100 * kMs);
+  EXPECT_TRUE(s.offer(1030 * kMs));   // the first frame: taken
+  EXPECT_FALSE(s.offer(1063 * kMs));  // the next release is 1100, not 1130
+  EXPECT_TRUE(s.offer(1096 * kMs));
+  EXPECT_FALSE(s.offer(1129 * kMs));
+  EXPECT_TRUE(s.offer(1196 * kMs));
+}
+
+// The hand-over property: a node that subscribed earlier and one that subscribed later
+// (its first frame another one) take the same frames from the later one's next take on,
+// whatever the phase of the driver's frames against the grid.
+TEST(TopicSamplerTest, TwoNodesOfferedOneTopicFromDifferentFramesAgree) {
+  for (const int64_t phase_ms : {0, 7, 13, 29, 41, 77}) {
+    const auto stamps = driver(30, 300, 1'700'000'000'000'000'000 + phase_ms * kMs);
+    for (const size_t late_start : {1u, 2u, 5u, 31u}) {
+      TopicSampler early(200 * kMs), late(200 * kMs);
+      std::vector<size_t> a, b;
+      for (size_t i = 0; i < stamps.size(); ++i) {
+        if (early.offer(stamps[i])) a.push_back(i);
+        if (i >= late_start && late.offer(stamps[i])) b.push_back(i);
+      }
+      // Drop the late node's first take, and what each took up to the later node's second.
+      ASSERT_GE(b.size(), 3u);
+      const size_t from = b[1];
+      std::erase_if(a, [&](size_t i) { return i < from; });
+      std::erase_if(b, [&](size_t i) { return i < from; });
+      EXPECT_EQ(a, b) << "phase " << phase_ms << " ms, second node from frame " << late_start;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace coedge::node
