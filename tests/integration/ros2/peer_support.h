@@ -46,10 +46,10 @@ inline std::vector<nlohmann::json> read_json_lines(const fs::path& file) {
   return lines;
 }
 
-// A DDS domain of this test process: 150..199, clear of master_unaccounted_test's
-// (100..149) and the unit tests' (1..200 by pid, but those use other names), so that test
-// binaries run at the same time do not discover each other's peers.
-inline int test_domain() { return 150 + static_cast<int>(getpid() % 50); }
+// A DDS domain of this test process: 60..99, clear of the other integration tests' (master
+// unaccounted 100..149, cluster 150..229, Prometheus 180..229), so that test processes
+// running at the same time do not discover each other's peers.
+inline int test_domain() { return 60 + static_cast<int>(getpid() % 40); }
 
 // A program in its own process group with stdout and stderr into `log`.
 class Child {
