@@ -11,7 +11,8 @@
 //   (summary and one job line each); reliable: each task's jobs are exactly the frames the
 //   design's period rule (the sampler, re-implemented here) picks from what the peer
 //   published between the task's first and last job, with their stamps and frame_id;
-//   best effort: frames received <= published, every received frame taken or skipped;
+//   every sensor: each frame received taken or skipped by each task on it (summary.json);
+//   best effort: frames received <= published, each job a published frame;
 //   yuv422: every job dropped `bad_frame` and the rejection counted as `encoding`.
 //   Outbound: the peer's vision_msgs Detection2DArray / Classification messages equal the
 //   tasks' results.jsonl for the same jobs (by stamp and frame_id; boxes, classes, scores
@@ -261,30 +262,41 @@ TEST_F(Ros2Node, StandaloneNodeTakesDriverStreamsAndPublishesResults) {
     EXPECT_EQ(got, want);
   }
 
-  // Best effort (/gate, jpeg): received <= published; every frame received was taken (a job)
-  // or skipped by the rule; each job one published frame.
+  // Every frame a topic sensor received is accounted, for each task on it: taken (a job,
+  // whatever became of it) or skipped by the period rule.
+  auto entry = [](const json& list, const char* key, const std::string& name) -> const json* {
+    for (const json& e : list)
+      if (e[key] == name) return &e;
+    return nullptr;
+  };
+  for (const auto& [sensor, tasks] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"front", {"det", "cls"}}, {"gate", {"gdet"}}, {"yuv", {"ydet"}}}) {
+    SCOPED_TRACE(sensor);
+    const json* counts = entry(summary["sensors"], "sensor", sensor);
+    ASSERT_NE(counts, nullptr) << summary["sensors"].dump();
+    const uint64_t received = counts->at("frames_received").get<uint64_t>();
+    for (const std::string& task : tasks) {
+      const json* t = entry(summary["tasks"], "task", task);
+      ASSERT_NE(t, nullptr) << summary["tasks"].dump();
+      const uint64_t skipped = t->at("frames_skipped").get<uint64_t>();
+      std::printf("%s: %llu frames received; task %s: %zu taken, %llu skipped\n", sensor.c_str(),
+                  static_cast<unsigned long long>(received), task.c_str(), jobs[task].size(),
+                  static_cast<unsigned long long>(skipped));
+      EXPECT_EQ(received, jobs[task].size() + skipped) << counts->dump() << "\n" << t->dump();
+    }
+  }
+
+  // Best effort (/gate, jpeg): received <= published; each job is a published frame.
   {
     const std::set<int64_t> gate_set(gate.begin(), gate.end());
+    ASSERT_FALSE(jobs["gdet"].empty());
     for (const json& j : jobs["gdet"]) {
       EXPECT_TRUE(gate_set.count(job_stamp(j))) << "a job for a frame not published: " << j.dump();
       EXPECT_EQ(j["frame"]["frame_id"], "gate_cam");
     }
-    ASSERT_FALSE(jobs["gdet"].empty());
-    const json* gate_sensor = nullptr;
-    for (const json& s : summary["sensors"])
-      if (s["sensor"] == "gate") gate_sensor = &s;
-    ASSERT_NE(gate_sensor, nullptr) << summary["sensors"].dump();
-    const json* gdet_task = nullptr;
-    for (const json& t : summary["tasks"])
-      if (t["task"] == "gdet") gdet_task = &t;
-    ASSERT_NE(gdet_task, nullptr) << summary["tasks"].dump();
-    const uint64_t received = gate_sensor->at("received").get<uint64_t>();
-    const uint64_t skipped = gdet_task->at("skipped").get<uint64_t>();
-    std::printf("gate: %zu published, %llu received, %zu taken, %llu skipped\n", gate.size(),
-                static_cast<unsigned long long>(received), jobs["gdet"].size(),
-                static_cast<unsigned long long>(skipped));
-    EXPECT_LE(received, gate.size());
-    EXPECT_EQ(received, jobs["gdet"].size() + skipped) << gate_sensor->dump() << "\n" << gdet_task->dump();
+    const json* counts = entry(summary["sensors"], "sensor", "gate");
+    ASSERT_NE(counts, nullptr);
+    EXPECT_LE(counts->at("frames_received").get<uint64_t>(), gate.size());
   }
 
   // yuv422: taken frames rejected, their jobs dropped bad_frame, counted as `encoding`.
@@ -296,11 +308,9 @@ TEST_F(Ros2Node, StandaloneNodeTakesDriverStreamsAndPublishesResults) {
       EXPECT_EQ(j["reason"], "bad_frame");
     }
     EXPECT_GE(summary["dropped_by_cause"].value("bad_frame", uint64_t{0}), list.size());
-    const json* yuv_sensor = nullptr;
-    for (const json& s : summary["sensors"])
-      if (s["sensor"] == "yuv") yuv_sensor = &s;
+    const json* yuv_sensor = entry(summary["sensors"], "sensor", "yuv");
     ASSERT_NE(yuv_sensor, nullptr) << summary["sensors"].dump();
-    EXPECT_EQ(yuv_sensor->at("rejected").value("encoding", uint64_t{0}), list.size()) << yuv_sensor->dump();
+    EXPECT_EQ(yuv_sensor->at("rejected_by_reason").value("encoding", uint64_t{0}), list.size()) << yuv_sensor->dump();
     EXPECT_NE(read_file_text(dir_ / "node.txt").find("yuv422"), std::string::npos) << "the log names the encoding";
   }
 
