@@ -18,9 +18,10 @@
 //   tasks' results.jsonl for the same jobs (by stamp and frame_id; boxes, classes, scores
 //   as docs/DDS.md converts them).
 // - ClusterNodeTakesDriverTopics: `coedge master` and one `coedge node --scenario` whose
-//   tasks name the peer's topics (`topic:`); the master exits 0 with every job accounted
-//   and no surplus, the node's jobs carry the frames' stamps and frame_id, and the peer
-//   receives the node's results.
+//   tasks name the peer's topics (`topic:`), two of them on one topic; the master exits 0
+//   with every job accounted and no surplus, the node's jobs carry the frames' stamps and
+//   frame_id and are, on the reliable topic, exactly what the period rule picks, and the
+//   peer receives the node's results, equal to its results.jsonl.
 //
 // No count, rate or duration is asserted beyond what the rules imply; the figures are
 // printed.
@@ -127,8 +128,10 @@ void expect_results_on_the_bus(const std::vector<json>& out, const fs::path& res
     if (m["topic"] == topic)
       messages.emplace(std::make_pair(stamp_ns_of(m["header"]["stamp"]), m["header"]["frame_id"].get<std::string>()), m);
   const std::vector<json> results = read_json_lines(results_file);
-  std::printf("%s: %zu result lines, %zu messages on %s\n", task.c_str(), results.size(), messages.size(),
-              topic.c_str());
+  size_t items = 0;  // detections or classes compared
+  for (const json& r : results) items += r["result"].value(kind == "detections" ? "detections" : "top", json::array()).size();
+  std::printf("%s: %zu result lines (%zu %s), %zu messages on %s\n", task.c_str(), results.size(), items,
+              kind == "detections" ? "detections" : "classes", messages.size(), topic.c_str());
   EXPECT_EQ(messages.size(), results.size());
   for (const json& r : results) {
     const auto key = std::make_pair(job_stamp(r), r["frame"]["frame_id"].get<std::string>());
@@ -144,6 +147,27 @@ std::map<std::string, std::vector<json>> jobs_by_task(const fs::path& jobs_file)
   for (auto& [task, list] : jobs)
     std::sort(list.begin(), list.end(), [](const json& a, const json& b) { return job_stamp(a) < job_stamp(b); });
   return jobs;
+}
+
+// Reliable delivery: `task`'s jobs are exactly the frames the period rule picks from
+// `published` (one topic's stamps, in order) between the task's first and last job, each
+// with `frame_id`.
+void expect_taken_by_the_rule(const std::vector<json>& jobs, const std::vector<int64_t>& published,
+                              int64_t period_ms, const std::string& task, const std::string& frame_id) {
+  SCOPED_TRACE(task);
+  ASSERT_GE(jobs.size(), 2u) << "the task took fewer than two frames";
+  std::vector<int64_t> window;
+  for (int64_t s : published)
+    if (s >= job_stamp(jobs.front()) && s <= job_stamp(jobs.back())) window.push_back(s);
+  std::vector<int64_t> got;
+  for (const json& j : jobs) {
+    got.push_back(job_stamp(j));
+    EXPECT_EQ(j["frame"]["frame_id"], frame_id);
+  }
+  const std::vector<int64_t> want = sample(window, period_ms * 1000000);
+  std::printf("%s: %zu frames published in its window, %zu taken (the rule: %zu)\n", task.c_str(), window.size(),
+              got.size(), want.size());
+  EXPECT_EQ(got, want);
 }
 
 class Ros2Node : public ::testing::Test {
@@ -243,24 +267,10 @@ TEST_F(Ros2Node, StandaloneNodeTakesDriverStreamsAndPublishesResults) {
 
   // Reliable: each task on /front takes exactly the frames the rule picks from what was
   // published between its first and last job.
-  for (const auto& [task, period_ms] : std::vector<std::pair<std::string, int64_t>>{{"det", 200}, {"cls", 500}}) {
-    SCOPED_TRACE(task);
-    const auto& list = jobs[task];
-    ASSERT_GE(list.size(), 2u) << "the task took fewer than two frames";
-    std::vector<int64_t> window;
-    for (int64_t s : front)
-      if (s >= job_stamp(list.front()) && s <= job_stamp(list.back())) window.push_back(s);
-    std::vector<int64_t> got;
-    for (const json& j : list) {
-      got.push_back(job_stamp(j));
-      EXPECT_EQ(j["frame"]["frame_id"], "front_cam");
-      EXPECT_EQ(j["frame"]["sensor"], "front");
-    }
-    const std::vector<int64_t> want = sample(window, period_ms * 1000000);
-    std::printf("%s: %zu frames published in its window, %zu taken (the rule: %zu)\n", task.c_str(), window.size(),
-                got.size(), want.size());
-    EXPECT_EQ(got, want);
-  }
+  expect_taken_by_the_rule(jobs["det"], front, 200, "det", "front_cam");
+  expect_taken_by_the_rule(jobs["cls"], front, 500, "cls", "front_cam");
+  for (const std::string task : {"det", "cls"})
+    for (const json& j : jobs[task]) EXPECT_EQ(j["frame"]["sensor"], "front");
 
   // Every frame a topic sensor received is accounted, for each task on it: taken (a job,
   // whatever became of it) or skipped by the period rule.
@@ -397,8 +407,11 @@ TEST_F(Ros2Node, ClusterNodeTakesDriverTopics) {
   std::printf("cluster: %zu frames published, node released %llu (det %zu, cls %zu, gate %zu)\n", published.size(),
               static_cast<unsigned long long>(node_released), jobs["det"].size(), jobs["cls"].size(),
               jobs["gate"].size());
-  EXPECT_FALSE(jobs["det"].empty());
-  EXPECT_FALSE(jobs["cls"].empty());
+  // Reliable (the peer's default QoS, the cluster node's default reliable subscription):
+  // the two tasks on /front took exactly what the period rule picks.
+  const std::vector<int64_t> front = published_stamps(published, "/front/image_raw");
+  expect_taken_by_the_rule(jobs["det"], front, 250, "det", "front_cam");
+  expect_taken_by_the_rule(jobs["cls"], front, 500, "cls", "front_cam");
   EXPECT_FALSE(jobs["gate"].empty());
 
   const std::vector<json> out = read_json_lines(dir_ / "received.jsonl");

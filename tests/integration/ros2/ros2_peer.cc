@@ -534,7 +534,11 @@ int main(int argc, char** argv) {
     for (const auto& m : reader_matched) all = all && m() > 0;
     if (all) break;
     if (g_stop || std::chrono::steady_clock::now() - t0 > std::chrono::duration<double>(o.wait_match)) {
-      std::fprintf(stderr, "coedge-ros2-peer: not every topic matched within %.1f s:", o.wait_match);
+      if (g_stop)
+        std::fprintf(stderr, "coedge-ros2-peer: stopped after %.1f s, before every topic matched:",
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      else
+        std::fprintf(stderr, "coedge-ros2-peer: not every topic matched within %.1f s:", o.wait_match);
       for (const auto& p : pubs)
         if (p.listener->matched == 0) std::fprintf(stderr, " %s (no reader)", p.stream.topic.c_str());
       for (size_t i = 0; i < reader_matched.size(); ++i)
