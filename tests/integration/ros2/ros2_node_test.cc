@@ -199,6 +199,13 @@ class Ros2Node : public ::testing::Test {
 
 TEST_F(Ros2Node, StandaloneNodeTakesDriverStreamsAndPublishesResults) {
   ASSERT_TRUE(fs::exists(kYolo) && fs::exists(kResnet)) << "built by the `models` target";
+  // The generated models carry random weights: a very low confidence gives the detectors
+  // boxes to compare (docs/MODELS.md). The detector's classes have names here (class_id =
+  // the name); the classifier's have none (class_id = the number as text).
+  {
+    std::ofstream names(dir_ / "names.txt");
+    for (int c = 0; c < 80; ++c) names << "class " << c << "\n";
+  }
   const fs::path config = dir_ / "ros2.yaml";
   std::ofstream(config) << "node: ros2-node\n"
                         << "isolation: none\n"
@@ -206,16 +213,17 @@ TEST_F(Ros2Node, StandaloneNodeTakesDriverStreamsAndPublishesResults) {
                         << "profiles: " << kProfiles << "\n"
                         << "duration: 8s\n"
                         << "models:\n"
-                        << "  - {name: yolov5s-160, file: " << kYolo << "}\n"
+                        << "  - {name: yolov5s-160, file: " << kYolo << ", labels: " << (dir_ / "names.txt").string()
+                        << "}\n"
                         << "  - {name: resnet18-360, file: " << kResnet << "}\n"
                         << "sensors:\n"
                         << "  - {name: front, kind: topic, topic: /front/image_raw, reliability: reliable}\n"
                         << "  - {name: gate, kind: topic, topic: /gate/image_raw/compressed}\n"
                         << "  - {name: yuv, kind: topic, topic: /yuv/image_raw}\n"
                         << "tasks:\n"
-                        << "  - {name: det, model: yolov5s-160, sensor: front, period: 200ms}\n"
+                        << "  - {name: det, model: yolov5s-160, sensor: front, period: 200ms, confidence: 0.0001}\n"
                         << "  - {name: cls, model: resnet18-360, sensor: front, period: 500ms}\n"
-                        << "  - {name: gdet, model: yolov5s-160, sensor: gate, period: 250ms}\n"
+                        << "  - {name: gdet, model: yolov5s-160, sensor: gate, period: 250ms, confidence: 0.0001}\n"
                         << "  - {name: ydet, model: yolov5s-160, sensor: yuv, period: 500ms}\n";
 
   // The peer first: its subscriptions wait for the node's result writers, and its first
