@@ -125,8 +125,9 @@ class Ros2Wire : public ::testing::Test {
         ++expected;
         if (!seen.count(stamp)) missing += " " + line["seq"].dump();
       }
-      if (reliable.count(topic))
+      if (reliable.count(topic)) {
         EXPECT_EQ(seen.size(), expected) << "reliable: every frame from the first received; missing:" << missing;
+      }
     }
   }
 
