@@ -25,8 +25,9 @@
 // needs a --topic, `subscribe` a --detections or --classification. Every endpoint is
 // matched (up to --wait-match, default 60 s: exit 1 otherwise) before the first frame, so
 // that results of every frame reach the subscriptions. Publishing lasts --duration from
-// the first frame (0 = until SIGINT/SIGTERM), subscribing until SIGINT/SIGTERM or
-// --duration after the start. Exit 0; 1 on a DDS failure or no match; 2 on bad arguments.
+// the first frame (0 = until SIGINT/SIGTERM), then waits for the frames' acknowledgements;
+// subscribing lasts until SIGINT/SIGTERM, or (without streams) --duration after the
+// match. Exit 0; 1 on a DDS failure or no match; 2 on bad arguments.
 //
 // Log lines (--log, one per frame written): {"topic", "seq", "stamp": {"sec", "nanosec"},
 // "stamp_ns", "frame_id", "encoding", "width", "height", "step" (0: compressed), "bytes",
