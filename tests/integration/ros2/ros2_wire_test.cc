@@ -247,7 +247,12 @@ TEST_F(Ros2Wire, VisionResultsReachFastDdsFieldByField) {
       const json& r = d[i]["results"][k];
       EXPECT_EQ(r["hypothesis"]["class_id"], want.results[k].class_id);
       EXPECT_EQ(r["hypothesis"]["score"].get<double>(), want.results[k].score);
-      for (const char* axis : {"x", "y", "z"}) EXPECT_EQ(r["pose"]["pose"]["position"][axis].get<double>(), 0.0);
+      // The identity pose (docs/DDS.md, Types): position 0, orientation w = 1 (the .msg default).
+      for (const char* axis : {"x", "y", "z"}) {
+        EXPECT_EQ(r["pose"]["pose"]["position"][axis].get<double>(), 0.0);
+        EXPECT_EQ(r["pose"]["pose"]["orientation"][axis].get<double>(), 0.0);
+      }
+      EXPECT_EQ(r["pose"]["pose"]["orientation"]["w"].get<double>(), 1.0);
       for (double c : r["pose"]["covariance"]) EXPECT_EQ(c, 0.0);
       EXPECT_EQ(r["pose"]["covariance"].size(), 36u);
     }
