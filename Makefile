@@ -12,13 +12,14 @@ PREFIX   ?= /usr/local
 
 # Debian packages the project needs, to build, test, benchmark and plot; OpenCV for
 # inference, python3-onnx and numpy to generate the ONNX models at build time; ffmpeg to
-# encode and serve the stream sensor tests' H.264 clip.
+# encode and serve the stream sensor tests' H.264 clip; libfastrtps-dev and libfastcdr-dev
+# (Fast DDS, ROS 2's default middleware) for the tests' ROS 2 peer only (tests/integration/ros2).
 PACKAGES := g++ make cmake pkg-config libyaml-cpp-dev libcli11-dev nlohmann-json3-dev \
             libgtest-dev libgmock-dev libbenchmark-dev gnuplot-nox \
             libopencv-dev python3-onnx python3-numpy python3-jsonschema \
             bubblewrap prometheus-cpp-dev \
             cyclonedds-dev cyclonedds-tools libiperf-dev iperf3 iproute2 \
-            ffmpeg prometheus
+            ffmpeg prometheus libfastrtps-dev libfastcdr-dev
 
 .PHONY: all setup build install test asan tsan lto check-layers demo bench clean help
 
