@@ -50,18 +50,16 @@ const std::string kProfiles = COEDGE_SOURCE_DIR "/examples/profiles/generated-mo
 std::vector<int64_t> sample(const std::vector<int64_t>& stamps, int64_t period_ns) {
   std::vector<int64_t> taken;
   bool started = false;
-  int64_t anchor = 0, due = 0, last = 0;
+  int64_t due = 0, last = 0;
   const int64_t early = period_ns / 4;
   for (int64_t s : stamps) {
     if (started && s >= last - 2 * period_ns && (s <= last || s < due - early)) continue;  // skipped
-    if (!started || s < last - 2 * period_ns) {
-      started = true;
-      anchor = s;
-    }
+    started = true;
     taken.push_back(s);
     last = s;
-    due = anchor;
-    while (due - early <= s) due += period_ns;  // the first grid point with due - P/4 > s
+    // The next release: the first multiple of the period whose early edge lies after s
+    // (stamps here are positive).
+    due = ((s + early) / period_ns + 1) * period_ns;
   }
   return taken;
 }
