@@ -46,6 +46,9 @@ class Feed {
     uint32_t sensor = 0;
     uint64_t received = 0;
     std::vector<std::pair<std::string, uint64_t>> rejected;  // reason -> frames, every reason
+    // Frames whose header stamp was far off this node's clock (another clock: sim time, a
+    // device's): their jobs were released at arrival instead.
+    uint64_t off_clock = 0;
   };
   struct Counts {
     std::vector<SensorCounts> sensors;

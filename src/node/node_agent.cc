@@ -827,7 +827,8 @@ int run_node_agent(const AgentOptions& options) {
                                   {"topic", sensor.path},
                                   {"frames_received", c.received},
                                   {"frames_rejected", rejected_all},
-                                  {"rejected_by_reason", rejected}});
+                                  {"rejected_by_reason", rejected},
+                                  {"frames_off_clock", c.off_clock}});
   }
   summary["throughput_ips"] = to_s(ran) > 0 ? static_cast<double>(finished_all) / to_s(ran) : 0.0;
   const std::string summary_path =

@@ -183,6 +183,13 @@ struct ClusterFeed::Impl {
     const config::SensorConfig& sensor = config.sensors[takers.front().sensor];
     const PublishedFrame published = release_and_publish(image, stamp, takers, sensor, takers.front().sensor, config,
                                                          accounting, pipeline, clock);
+    if (published.off_clock && sub->counters.count_off_clock()) {
+      char age[64];
+      std::snprintf(age, sizeof age, "%+.3f s", static_cast<double>(published.stamp_age_ns) / 1e9);
+      log("topic " + sensor.path + ": a frame stamped " + age + " off this node's clock (sim time, or the device's clock?): "
+          "its jobs are released at arrival; such frames so far: " + std::to_string(sub->counters.off_clock.load()) +
+          " (logged: the first, then every 1000th)");
+    }
     if (published.rejected == FrameRejection::kNone) return;
     const char* reason = frame_rejection_name(published.rejected);
     if (const int32_t m = metrics_index(sub->sensor); m >= 0) context.metrics->on_frame_rejected(static_cast<uint32_t>(m), reason);

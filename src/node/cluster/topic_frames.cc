@@ -18,10 +18,16 @@ uint64_t TopicCounters::rejected_total() const {
   return n;
 }
 
+bool TopicCounters::count_off_clock() {
+  const uint64_t n = off_clock.fetch_add(1) + 1;
+  return n == 1 || n % 1000 == 0;
+}
+
 Feed::SensorCounts TopicCounters::counts(uint32_t sensor) const {
   Feed::SensorCounts c;
   c.sensor = sensor;
   c.received = received.load();
+  c.off_clock = off_clock.load();
   for (int r = 1; r < kFrameRejectionCount; ++r) {
     c.rejected.emplace_back(frame_rejection_name(static_cast<FrameRejection>(r)), rejected[static_cast<size_t>(r)].load());
   }
@@ -33,9 +39,23 @@ PublishedFrame release_and_publish(const net::Image& image, int64_t stamp_ns, st
                                    const config::NodeConfig& config, Accounting& accounting, Pipeline& pipeline,
                                    const Clock& clock) {
   // The job was released when the camera captured the frame: its stamp on the camera's
-  // clock, moved onto this node's monotonic clock.
+  // clock, moved onto this node's monotonic clock. A stamp on another clock altogether (sim
+  // time, a device's clock since boot: far in the future, or much older than a frame can
+  // travel) would make every job overdue on arrival: such a frame is released at its
+  // arrival, and the caller says so. The bound is wide (10 s, or ten of its deadlines), so
+  // that a frame delayed on a slow link still counts its delay.
+  PublishedFrame out;
   const TimePoint now = clock.now();
-  const int64_t age_us = std::max<int64_t>(0, (realtime_ns() - stamp_ns) / 1000);
+  out.stamp_age_ns = realtime_ns() - stamp_ns;
+  Duration longest = std::chrono::seconds(1);
+  for (const FrameTaker& taker : takers) longest = std::max(longest, config.tasks[taker.task].deadline);
+  longest *= 10;
+  constexpr int64_t kFutureNs = 1'000'000'000;
+  int64_t age_us = std::max<int64_t>(0, out.stamp_age_ns / 1000);
+  if (out.stamp_age_ns < -kFutureNs || out.stamp_age_ns > std::chrono::nanoseconds(longest).count()) {
+    out.off_clock = true;
+    age_us = 0;
+  }
   const TimePoint release = now - std::chrono::microseconds(age_us);
   const std::string frame_id = bounded_frame_id(image.frame_id);  // a peer's text: capped here
   std::vector<ipc::JobRef> refs;
@@ -58,7 +78,6 @@ PublishedFrame release_and_publish(const net::Image& image, int64_t stamp_ns, st
     refs.push_back(ref);
   }
   RosFrame frame = decode_ros_frame(image, max.width, max.height);
-  PublishedFrame out;
   if (!frame.ok()) {
     for (const ipc::JobRef& ref : refs) accounting.drop(ref.job, DropCause::kBadFrame, clock.now());
     out.rejected = frame.rejected;

@@ -39,6 +39,10 @@ struct TopicCounters {
   // every 1000th), so that a driver sending garbage at 30 fps does not flood the log.
   bool count_rejection(FrameRejection reason);
   uint64_t rejected_total() const;
+  std::atomic<uint64_t> off_clock{0};
+  // Counts a frame released at arrival for its stamp; true when it is to be logged (the
+  // first, then every 1000th).
+  bool count_off_clock();
   // The feed's summary entry for sensor `sensor` (every reason, zeros included).
   Feed::SensorCounts counts(uint32_t sensor) const;
 };
@@ -54,6 +58,11 @@ struct FrameTaker {
 struct PublishedFrame {
   FrameRejection rejected = FrameRejection::kNone;
   std::string why;  // when rejected
+  // The stamp was more than a second in the future, or older than ten times max(1 s, the
+  // longest deadline of its takers): not this node's clock (a driver on sim time or its device's
+  // clock). The jobs were released at arrival; `stamp_age_ns` says how far off it was.
+  bool off_clock = false;
+  int64_t stamp_age_ns = 0;
 };
 
 // Releases a job for every taker (at the frame's stamp, `stamp_ns`: the header's, or the

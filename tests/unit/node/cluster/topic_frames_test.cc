@@ -157,6 +157,32 @@ TEST_F(TopicFramesTest, AnUnavailableTaskHasItsJobDroppedWithItsCauseAndTheOther
   EXPECT_EQ(records[0].frame.capture_unix_us, arrival / 1000);
 }
 
+// A driver on sim time or its device's clock: a stamp years old (or in the future) would
+// make every job overdue on arrival; it is released at arrival and said so. A frame a few
+// seconds late on a slow link keeps its delay.
+TEST_F(TopicFramesTest, AStampOnAnotherClockIsReleasedAtArrivalAndSaidSo) {
+  const FrameTaker takers[] = {{0, 0, 1}};
+  for (const int64_t age_ns : {int64_t{3'600'000'000'000}, int64_t{-5'000'000'000}}) {
+    net::Image image = bgr(64, 48);
+    image.stamp_ns = realtime_ns() - age_ns;
+    const PublishedFrame out = release_and_publish(image, image.stamp_ns, takers, config_.sensors[0], 0, config_,
+                                                   *accounting_, pipeline_, clock_);
+    EXPECT_TRUE(out.off_clock) << age_ns;
+    ASSERT_FALSE(pipeline_.published.empty());
+    EXPECT_EQ(pipeline_.published.back().capture, clock_.now()) << "released at arrival";
+  }
+  net::Image late = bgr(64, 48);
+  late.stamp_ns = realtime_ns() - 3'000'000'000;  // 3 s: late, not another clock
+  const PublishedFrame out = release_and_publish(late, late.stamp_ns, takers, config_.sensors[0], 0, config_,
+                                                 *accounting_, pipeline_, clock_);
+  EXPECT_FALSE(out.off_clock);
+  EXPECT_LE(pipeline_.published.back().capture, clock_.now() - 2900ms);
+  TopicCounters counters;
+  EXPECT_TRUE(counters.count_off_clock());
+  EXPECT_FALSE(counters.count_off_clock());
+  EXPECT_EQ(counters.counts(0).off_clock, 2u);
+}
+
 TEST(TopicCountersTest, RejectionsAreCountedByReasonAndLoggedFirstFiveThenEveryThousandth) {
   TopicCounters c;
   int logged = 0;
