@@ -336,6 +336,7 @@ MasterSummary MasterCore::summary() const {
     t.model = scenario_.models[spec.model].name;
     t.source = scenario_.nodes[spec.source].name;
     t.node = k == kNone ? "-" : scenario_.nodes[k].name;
+    t.topic = spec.topic;
     t.account = a;
     t.mean_latency_ms = a.met + a.overdue ? a.latency_sum_ms / static_cast<double>(a.met + a.overdue) : 0.0;
     s.tasks.push_back(std::move(t));

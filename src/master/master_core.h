@@ -109,6 +109,7 @@ struct TaskWhy {
 struct TaskSummary {
   std::string task, model, source;
   std::string node;  // where the last plan put it; "-" for none
+  std::string topic;  // a camera driver's topic (TaskSpec::topic); empty: the cluster's camera
   TaskAccount account;
   double mean_latency_ms = 0;  // over met + overdue
 };

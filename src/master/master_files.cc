@@ -80,6 +80,7 @@ std::string summary_json(const MasterSummary& s) {
   j["tasks"] = nlohmann::json::array();
   for (const TaskSummary& t : s.tasks) {
     nlohmann::json entry = outcome_counts(t.account);
+    if (!t.topic.empty()) entry["topic"] = t.topic;
     entry.update({{"task", t.task}, {"model", t.model}, {"source", t.source}, {"node", t.node},
                   {"accepted", t.account.accepted}, {"mean_latency_ms", t.mean_latency_ms}});
     j["tasks"].push_back(std::move(entry));
@@ -142,6 +143,14 @@ std::string summary_table(const MasterSummary& s) {
   std::string table = account_table(rows);
   // The rows above count what the cameras released; jobs the nodes closed beyond that are
   // not in them, and would read as a clean run: say so under the table.
+  // A driver's task has no camera count: one that took no frame at all reads as a clean
+  // run of nothing. Say why that may be.
+  for (const TaskSummary& t : s.tasks) {
+    if (t.topic.empty() || t.account.released > 0 || t.node == "-") continue;
+    table += "task " + t.task + ": no frame was taken from its driver's topic " + t.topic +
+             " (is the driver publishing there, on this DDS domain? a best-effort (SensorDataQoS) driver needs "
+             "`coedge node --best-effort-frames`; a CompressedImage topic's name ends in /compressed)\n";
+  }
   for (const TaskSummary& t : s.tasks) {
     if (t.account.surplus == 0) continue;
     table += "task " + t.task + ": the nodes closed " + std::to_string(t.account.surplus) +

@@ -640,6 +640,30 @@ TEST(MasterFiles, LinesAndSummaryCarryTheRecordsFields) {
   EXPECT_NE(summary_table(end.finished->value()).find("M1"), std::string::npos);
 }
 
+// A camera driver's task that took no frame (its driver silent, on another topic, or
+// best effort against a reliable reader) reads as a clean run of nothing: the table says
+// why that may be; one that took frames, or was never placed, gets no such line.
+TEST(MasterFiles, ADriversTaskThatTookNoFrameIsPointedOut) {
+  MasterSummary s;
+  TaskSummary silent;
+  silent.task = "gate";
+  silent.node = "a";
+  silent.topic = "/gate/image_raw";
+  TaskSummary busy = silent;
+  busy.task = "yard";
+  busy.account.released = busy.account.met = 4;
+  TaskSummary unplaced = silent;
+  unplaced.task = "dock";
+  unplaced.node = "-";
+  s.tasks = {silent, busy, unplaced};
+  const std::string table = summary_table(s);
+  EXPECT_NE(table.find("task gate: no frame was taken from its driver's topic /gate/image_raw"), std::string::npos)
+      << table;
+  EXPECT_EQ(table.find("task yard: no frame"), std::string::npos) << table;
+  EXPECT_EQ(table.find("task dock: no frame"), std::string::npos) << table;
+  EXPECT_EQ(nlohmann::json::parse(summary_json(s))["tasks"][0]["topic"], "/gate/image_raw");
+}
+
 // Issue 17: the master's log and files say why a task is unplaced, term by term, and
 // stage 2 says why it does not re-admit it only when the reason changes.
 TEST(MasterCore, ExplainsUnplacedTasksInTheLogWindowsAndSummary) {
