@@ -259,8 +259,9 @@ std::function<int()> add_node_command(CLI::App& app) {
                            "scenario's 'profiles:' field); give them there\n");
       return kExitBadInput;
     }
-    if (flags->scenario.empty() && (!flags->name.empty() || !flags->peers.empty())) {
-      std::fprintf(stderr, "coedge node: --name and --peer go with --scenario (a cluster node), not with --config\n");
+    if (flags->scenario.empty() && (!flags->name.empty() || !flags->peers.empty() || flags->best_effort_frames)) {
+      std::fprintf(stderr, "coedge node: --name, --peer and --best-effort-frames go with --scenario (a cluster "
+                           "node), not with --config (a topic sensor's QoS is its `reliability:` field)\n");
       return kExitBadInput;
     }
     Scenario scenario;

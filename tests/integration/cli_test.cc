@@ -145,9 +145,12 @@ TEST(Cli, NodeDdsOptionsNeedTopicSensorsOrAScenario) {
               std::string::npos)
         << r.output;
   }
-  const CliRun peer = coedge("node --config examples/node/resnet-3.yaml --peer n2=127.0.0.1");
-  EXPECT_EQ(peer.code, 2);
-  EXPECT_NE(peer.output.find("--name and --peer go with --scenario"), std::string::npos) << peer.output;
+  for (const char* option : {"--peer n2=127.0.0.1", "--best-effort-frames"}) {
+    const CliRun r = coedge(std::string("node --config examples/node/ros-camera.yaml ") + option);
+    EXPECT_EQ(r.code, 2) << option;
+    EXPECT_NE(r.output.find("--name, --peer and --best-effort-frames go with --scenario"), std::string::npos)
+        << r.output;
+  }
 }
 
 TEST(Cli, AnUnknownSchedulerIsBadInputNamingIt) {
