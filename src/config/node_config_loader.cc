@@ -531,6 +531,14 @@ class NodeConfigParser {
           continue;
         }
         std::optional<std::string> name = read_ros_topic(f, problems_);
+        for (const SensorConfig& other : config_.sensors) {
+          if (name && other.kind == SensorKind::kTopic && other.path == *name) {
+            // One subscription per topic: tasks share a sensor, not a topic.
+            problems_.add(f.mark(), f.path, "topic " + *name + " is already sensor '" + other.name +
+                                                "''s: give its tasks that sensor (several tasks may share one)");
+            name.reset();
+          }
+        }
         if (name) sensor.path = *name;
         valid &= name.has_value();
       } else if (f.key == "compressed") {

@@ -235,6 +235,23 @@ TEST_F(NodeConfigTest, StreamSensorReadsItsSettingsWithDefaults) {
   EXPECT_EQ(gate.stream.reconnect_max, 4s);
 }
 
+// One subscription per topic: a second sensor on a topic is refused at its line (a task
+// shares the first sensor instead).
+TEST_F(NodeConfigTest, TwoSensorsOnOneTopicAreRefused) {
+  const std::string text =
+      "models: [{name: m, file: m1.onnx}]\n"
+      "sensors:\n"
+      "  - {name: front, kind: topic, topic: /front/image_raw}\n"
+      "  - {name: again, kind: topic, topic: /front/image_raw}\n"
+      "tasks:\n"
+      "  - {name: det, model: m, sensor: front, period: 100ms}\n";
+  Result<config::NodeConfig> r = parse(text);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find(":4"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("topic /front/image_raw is already sensor 'front''s"), std::string::npos)
+      << r.error().message;
+}
+
 TEST_F(NodeConfigTest, TopicSensorsReadTheirTopicWithDefaults) {
   const std::string text =
       "models: [{name: m, file: m1.onnx}]\n"
