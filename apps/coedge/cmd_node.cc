@@ -276,7 +276,7 @@ std::function<int()> add_node_command(CLI::App& app) {
     if (flags->scenario.empty() && !topic_node &&
         (domain_opt->count() > 0 || !flags->dds_interface.empty() || !flags->dds_peers.empty())) {
       std::fprintf(stderr, "coedge node: --domain, --dds-interface and --dds-peer go with --scenario, or with a "
-                           "config that has topic sensors (kind: topic); %s has none\n", flags->config.c_str());
+                           "config whose tasks read topic sensors (kind: topic); %s has none\n", flags->config.c_str());
       return kExitBadInput;
     }
     if (!flags->scenario.empty()) {

@@ -145,8 +145,18 @@ Status take_all(dds_entity_t reader, Fn&& fn) {
     dds_sample_info_t infos[kBatch];
     dds_return_t n = dds_take(reader, samples, infos, kBatch, kBatch);
     if (n < 0) return io_error("taking DDS samples", n);
-    for (dds_return_t i = 0; i < n; ++i) fn(*static_cast<const Sample*>(samples[i]), infos[i]);
-    if (n > 0) (void)dds_return_loan(reader, samples, n);
+    {
+      // The loan goes back even when fn throws (e.g. bad_alloc copying a large image).
+      struct ReturnLoan {
+        dds_entity_t reader;
+        void** samples;
+        dds_return_t n;
+        ~ReturnLoan() {
+          if (n > 0) (void)dds_return_loan(reader, samples, n);
+        }
+      } loan{reader, samples, n};
+      for (dds_return_t i = 0; i < n; ++i) fn(*static_cast<const Sample*>(samples[i]), infos[i]);
+    }
     if (static_cast<size_t>(n) < kBatch) return Ok{};
   }
 }

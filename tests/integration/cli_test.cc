@@ -140,8 +140,8 @@ TEST(Cli, NodeDdsOptionsNeedTopicSensorsOrAScenario) {
   for (const char* option : {"--domain 3", "--dds-interface 127.0.0.1", "--dds-peer 127.0.0.1"}) {
     const CliRun r = coedge(std::string("node --config examples/node/resnet-3.yaml ") + option);
     EXPECT_EQ(r.code, 2) << option << ": " << r.output;
-    EXPECT_NE(r.output.find("--domain, --dds-interface and --dds-peer go with --scenario, or with a config that has "
-                            "topic sensors (kind: topic); examples/node/resnet-3.yaml has none"),
+    EXPECT_NE(r.output.find("--domain, --dds-interface and --dds-peer go with --scenario, or with a config "
+                            "whose tasks read topic sensors (kind: topic); examples/node/resnet-3.yaml has none"),
               std::string::npos)
         << r.output;
   }

@@ -178,25 +178,13 @@ struct ClusterFeed::Impl {
       bandwidth->record_frame(scenario.nodes[task.source].name, static_cast<int64_t>(image.data.size()),
                               from_wall_ns(stamp), from_wall_ns(received_ns));
     }
-    // Decoded once, published once for every task that took it (under the first one's
-    // sensor: its frame pool).
+    // Decoded once, published once for every task that took it (under their sensor: the
+    // tasks on one driver topic share it and its frame pool; a camera topic has one task).
     const config::SensorConfig& sensor = config.sensors[takers.front().sensor];
     const PublishedFrame published = release_and_publish(image, stamp, takers, sensor, takers.front().sensor, config,
                                                          accounting, pipeline, clock);
-    if (published.off_clock && sub->counters.count_off_clock()) {
-      char age[64];
-      std::snprintf(age, sizeof age, "%+.3f s", static_cast<double>(published.stamp_age_ns) / 1e9);
-      log("topic " + sensor.path + ": a frame stamped " + age + " off this node's clock (sim time, or the device's clock?): "
-          "its jobs are released at arrival; such frames so far: " + std::to_string(sub->counters.off_clock.load()) +
-          " (logged: the first, then every 1000th)");
-    }
-    if (published.rejected == FrameRejection::kNone) return;
-    const char* reason = frame_rejection_name(published.rejected);
-    if (const int32_t m = metrics_index(sub->sensor); m >= 0) context.metrics->on_frame_rejected(static_cast<uint32_t>(m), reason);
-    if (sub->counters.count_rejection(published.rejected)) {
-      log("topic " + sensor.path + ": frame rejected (" + reason + "): " + published.why + "; rejected so far: " +
-          std::to_string(sub->counters.rejected_total()) + " (logged: the first 5, then every 1000th)");
-    }
+    note_published(published, sub->counters, "topic " + sensor.path, context.metrics, metrics_index(sub->sensor),
+                   [this](const std::string& line) { log(line); });
   }
 
   int32_t metrics_index(uint32_t sensor) const {

@@ -79,23 +79,8 @@ struct TopicFeed::Impl {
     const config::SensorConfig& sensor = config.sensors[topic.sensor];
     const PublishedFrame published = release_and_publish(image, stamp, takers, sensor, topic.sensor, config,
                                                          *context.accounting, *context.pipeline, *context.clock);
-    if (published.off_clock && topic.counters.count_off_clock()) {
-      char age[64];
-      std::snprintf(age, sizeof age, "%+.3f s", static_cast<double>(published.stamp_age_ns) / 1e9);
-      log("sensor " + sensor.name + " (" + sensor.path + ")" + ": a frame stamped " + age + " off this node's clock (sim time, or the device's clock?): "
-          "its jobs are released at arrival; such frames so far: " + std::to_string(topic.counters.off_clock.load()) +
-          " (logged: the first, then every 1000th)");
-    }
-    if (published.rejected == FrameRejection::kNone) return;
-    const char* reason = frame_rejection_name(published.rejected);
-    if (context.metrics != nullptr && metrics_index >= 0) {
-      context.metrics->on_frame_rejected(static_cast<uint32_t>(metrics_index), reason);
-    }
-    if (topic.counters.count_rejection(published.rejected)) {
-      log("sensor " + sensor.name + " (" + sensor.path + "): frame rejected (" + reason + "): " + published.why +
-          "; rejected so far: " + std::to_string(topic.counters.rejected_total()) +
-          " (logged: the first 5, then every 1000th)");
-    }
+    note_published(published, topic.counters, "sensor " + sensor.name + " (" + sensor.path + ")", context.metrics,
+                   metrics_index, [this](const std::string& line) { log(line); });
   }
 };
 

@@ -1,5 +1,7 @@
 #include "node/cluster/topic_frames.h"
 
+#include <cstdio>
+
 #include "node/core/job_line.h"
 
 #include "node/cluster/result_publisher.h"
@@ -94,6 +96,24 @@ PublishedFrame release_and_publish(const net::Image& image, int64_t stamp_ns, st
   }
   if (!jobs.empty()) pipeline.publish_frame(pool_sensor, frame.bgr, takers.front().sequence, release, jobs);
   return out;
+}
+
+void note_published(const PublishedFrame& published, TopicCounters& counters, const std::string& what,
+                    NodeMetrics* metrics, int32_t metrics_index, const std::function<void(const std::string&)>& log) {
+  if (published.off_clock && counters.count_off_clock()) {
+    char age[64];
+    std::snprintf(age, sizeof age, "%+.3f s", static_cast<double>(published.stamp_age_ns) / 1e9);
+    log(what + ": a frame stamped " + age +
+        " off this node's clock (sim time, or the device's clock?): its jobs are released at arrival; such "
+        "frames so far: " + std::to_string(counters.off_clock.load()) + " (logged: the first, then every 1000th)");
+  }
+  if (published.rejected == FrameRejection::kNone) return;
+  const char* reason = frame_rejection_name(published.rejected);
+  if (metrics != nullptr && metrics_index >= 0) metrics->on_frame_rejected(static_cast<uint32_t>(metrics_index), reason);
+  if (counters.count_rejection(published.rejected)) {
+    log(what + ": frame rejected (" + reason + "): " + published.why + "; rejected so far: " +
+        std::to_string(counters.rejected_total()) + " (logged: the first 5, then every 1000th)");
+  }
 }
 
 Result<std::unique_ptr<ResultSink>> start_result_publisher(net::DdsDomain& domain, const FeedContext& context) {

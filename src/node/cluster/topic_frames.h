@@ -15,6 +15,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -74,6 +75,13 @@ PublishedFrame release_and_publish(const net::Image& image, int64_t stamp_ns, st
                                    const config::SensorConfig& max, uint32_t pool_sensor,
                                    const config::NodeConfig& config, Accounting& accounting, Pipeline& pipeline,
                                    const Clock& clock);
+
+// Counts and logs what release_and_publish said about a frame of the topic that `what`
+// names (e.g. "sensor front (/front/image_raw)"): a stamp off this node's clock, a rejected
+// frame (also counted in `metrics` under `metrics_index` when that is >= 0). Logging is
+// throttled by the counters (the first, then every 1000th; the first 5 rejections).
+void note_published(const PublishedFrame& published, TopicCounters& counters, const std::string& what,
+                    NodeMetrics* metrics, int32_t metrics_index, const std::function<void(const std::string&)>& log);
 
 // The node's results on the bus (node/cluster/result_publisher.h) when the config says
 // publish_results: created on `domain` for every task, and added to the agent's ResultLog.

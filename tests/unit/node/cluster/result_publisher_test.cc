@@ -168,7 +168,7 @@ std::vector<Refused> refused_cases() {
       {R"({"detections":[{"class":1,"name":7,"score":0.5,"box":[1,2,3,4]}]})", "detections[0].name: 7 is neither"},
       {R"({"detections":[{"class":1,"name":"a","score":1.5,"box":[1,2,3,4]}]})", "detections[0].score: 1.5 is outside [0, 1]"},
       {R"({"detections":[{"class":1,"name":"a","score":"high","box":[1,2,3,4]}]})", "detections[0].score: \"high\" is not a number"},
-      {R"({"detections":[{"class":1,"name":"a","score":0.5,"box":[1,2,3]}]})", "detections[0].box: [1,2,3] is not [x, y, w, h]"},
+      {R"({"detections":[{"class":1,"name":"a","score":0.5,"box":[1,2,3]}]})", "detections[0].box: an array of 3 items is not [x, y, w, h]"},
       {R"({"detections":[{"class":1,"name":"a","score":0.5,"box":[1,2,3,4,5]}]})", "detections[0].box:"},
       {R"({"detections":[{"class":1,"name":"a","score":0.5,"box":{"x":1}}]})", "detections[0].box:"},
       {R"({"detections":[{"class":1,"name":"a","score":0.5,"box":[1,2,-3,4]}]})", "detections[0].box[2]: -3 is not a number >= 0"},
@@ -179,8 +179,19 @@ std::vector<Refused> refused_cases() {
       {R"({"top":[{"class":1,"name":"a"}]})", "result.top[0]: no \"p\""},
       {R"({"top":[{"class":1,"name":"a","p":2}]})", "result.top[0].p: 2 is outside [0, 1]"},
       {R"({"top":[{"class":1,"name":"a","p":0.5,"score":0.5}]})", "result.top[0]: unexpected key \"score\""},
-      {R"({"top":[{"class":1,"name":"a","p":0.5},[]]})", "result.top[1]: [] is not an object"},
+      {R"({"top":[{"class":1,"name":"a","p":0.5},[]]})", "result.top[1]: an array of 0 items is not an object"},
   };
+}
+
+// A worker's 64 KiB of nesting: named by its size, never dumped (dump() recurses and would
+// overflow the agent's stack).
+TEST(StockResultToRos, DeepNestingIsRefusedWithoutRecursingIntoIt) {
+  const int depth = 30000;
+  const std::string json = "{\"detections\":[],\"truncated\":" + std::string(depth, '[') + std::string(depth, ']') + "}";
+  const auto r = stock_result_to_ros(json, 1, "f");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("result.truncated: an array of 1 item is not true"), std::string::npos)
+      << r.error().message;
 }
 
 TEST(StockResultToRos, AnythingElseIsRefusedNamingWhatDiffersAndNothingThrows) {
