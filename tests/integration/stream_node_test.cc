@@ -33,6 +33,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/child_process.h"
+
 #include "support/loopback.h"
 
 namespace {
@@ -66,67 +68,7 @@ int64_t realtime_ns() {
 }
 
 
-// A program run in its own process group with stdout and stderr into `log`.
-class Process {
- public:
-  Process(std::vector<std::string> argv, const fs::path& log) {
-    pid_ = fork();
-    if (pid_ == 0) {
-      setpgid(0, 0);
-      const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (fd >= 0) {
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        close(fd);
-      }
-      std::vector<char*> args;
-      for (auto& a : argv) args.push_back(a.data());
-      args.push_back(nullptr);
-      execvp(args[0], args.data());
-      _exit(127);
-    }
-  }
-  Process(const Process&) = delete;
-  Process& operator=(const Process&) = delete;
-  ~Process() { kill(SIGKILL); }
-
-  bool started() const { return pid_ > 0; }
-  bool running() {
-    if (pid_ <= 0) return false;
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      status_ = status;
-      pid_ = -1;
-      return false;
-    }
-    return true;
-  }
-  // Sends `sig` to the group and, for SIGKILL, reaps it.
-  void kill(int sig) {
-    if (pid_ <= 0) return;
-    ::kill(-pid_, sig);
-    if (sig == SIGKILL) {
-      waitpid(pid_, &status_, 0);
-      pid_ = -1;
-    }
-  }
-  // Waits for the exit (a hang guard kills it); returns the exit code, -1 if killed.
-  int wait(std::chrono::seconds guard) {
-    const auto until = std::chrono::steady_clock::now() + guard;
-    while (running()) {
-      if (std::chrono::steady_clock::now() > until) {
-        kill(SIGKILL);
-        return -1;
-      }
-      std::this_thread::sleep_for(50ms);
-    }
-    return WIFEXITED(status_) ? WEXITSTATUS(status_) : -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int status_ = 0;
-};
+using Process = coedge::test::ChildProcess;
 
 class StreamNodeTest : public ::testing::Test {
  protected:
@@ -216,7 +158,7 @@ TEST_F(StreamNodeTest, StallsReleasesNothingReconnectsAndAccountsEveryJob) {
   ASSERT_TRUE(wait_for(node, "sensor street: connected to " + url)) << output();
   ASSERT_TRUE(wait_for_jobs(node, 20)) << output();
   // The camera dies; the node reports the lost connection and the stall.
-  server->kill(SIGKILL);
+  server->signal(SIGKILL);
   ASSERT_TRUE(wait_for(node, "sensor street: connection lost")) << output();
   ASSERT_TRUE(wait_for(node, "sensor street: stalled: no frame for")) << output();
   const int64_t outage_from_ns = realtime_ns();  // no frame for stall_timeout by now
@@ -229,9 +171,9 @@ TEST_F(StreamNodeTest, StallsReleasesNothingReconnectsAndAccountsEveryJob) {
   ASSERT_TRUE(wait_for(node, "sensor street: reconnected to " + url)) << output();
   ASSERT_TRUE(wait_for(node, "sensor street: frames again after")) << output();
   ASSERT_TRUE(wait_for_jobs(node, job_lines() + 20)) << output();
-  node.kill(SIGTERM);
+  node.signal(SIGTERM);
   ASSERT_EQ(node.wait(120s), 0) << output();
-  server->kill(SIGKILL);
+  server->signal(SIGKILL);
 
   const std::string log = read_text(dir_ / "node.txt");
   EXPECT_EQ(occurrences(log, "sensor street: stalled: no frame for"), 1u) << "one stall, told once" << output();

@@ -19,6 +19,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/child_process.h"
+
 namespace coedge::test {
 
 namespace fs = std::filesystem;
@@ -51,68 +53,7 @@ inline std::vector<nlohmann::json> read_json_lines(const fs::path& file) {
 // running at the same time do not discover each other's peers.
 inline int test_domain() { return 60 + static_cast<int>(getpid() % 40); }
 
-// A program in its own process group with stdout and stderr into `log`.
-class Child {
- public:
-  Child(std::vector<std::string> argv, const fs::path& log) {
-    pid_ = fork();
-    if (pid_ == 0) {
-      setpgid(0, 0);
-      const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (fd >= 0) {
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        close(fd);
-      }
-      const int null = open("/dev/null", O_RDONLY);
-      if (null >= 0) dup2(null, STDIN_FILENO);
-      std::vector<char*> args;
-      for (auto& a : argv) args.push_back(a.data());
-      args.push_back(nullptr);
-      execvp(args[0], args.data());
-      _exit(127);
-    }
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-  ~Child() { signal(SIGKILL); }
-
-  bool running() {
-    if (pid_ <= 0) return false;
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      status_ = status;
-      pid_ = -1;
-      return false;
-    }
-    return true;
-  }
-  // Sends `sig` to the group; SIGKILL also reaps it.
-  void signal(int sig) {
-    if (pid_ <= 0) return;
-    ::kill(-pid_, sig);
-    if (sig == SIGKILL) {
-      waitpid(pid_, &status_, 0);
-      pid_ = -1;
-    }
-  }
-  // Waits for the exit (the guard kills it); the exit code, -1 if killed by a signal.
-  int wait(std::chrono::seconds guard) {
-    const auto until = std::chrono::steady_clock::now() + guard;
-    while (running()) {
-      if (std::chrono::steady_clock::now() > until) {
-        signal(SIGKILL);
-        return -1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return WIFEXITED(status_) ? WEXITSTATUS(status_) : -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int status_ = 0;
-};
+using Child = ChildProcess;  // tests/support/child_process.h
 
 // The peer's arguments for this test process' domain on loopback.
 inline std::vector<std::string> peer_command(const std::string& command, int domain) {
