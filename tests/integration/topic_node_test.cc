@@ -253,13 +253,22 @@ TEST_F(TopicNode, TwoTasksShareARawTopicAndABadEncodingIsRejectedAndAccounted) {
       "sensors:\n"
       "  - {name: front, kind: topic, topic: /test/front/image_raw, reliability: reliable}\n"
       "  - {name: odd, kind: topic, topic: /test/odd/image_raw}\n"
+      "  - {name: silent, kind: topic, topic: /test/silent/image_raw}\n"
       "tasks:\n"
       "  - {name: a, model: yolov5s-160, sensor: front, period: 200ms}\n"
       "  - {name: b, model: yolov5s-160, sensor: front, period: 500ms}\n"
-      "  - {name: c, model: yolov5s-160, sensor: odd, period: 500ms}\n",
+      "  - {name: c, model: yolov5s-160, sensor: odd, period: 500ms}\n"
+      "  - {name: d, model: yolov5s-160, sensor: silent, period: 500ms}\n",
       {&front, &odd});
   ASSERT_EQ(code, 0);
   const std::string log = read_text(dir_ / "node.log");
+  // A topic nobody publishes on (a wrong name, domain or QoS) is told while the node runs
+  // (the run lasts 6 s), and again in its final line; the others are not.
+  EXPECT_NE(log.find("sensor silent: no frame on /test/silent/image_raw for 5 s: is a driver publishing "
+                     "sensor_msgs/Image there, on DDS domain"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(log.find("sensor front: no frame"), std::string::npos) << log;
   EXPECT_NE(log.find("sensor front: subscribed to /test/front/image_raw (sensor_msgs/Image, reliable"),
             std::string::npos);
   EXPECT_NE(log.find("frame rejected (encoding): encoding 'yuv422' is not supported"), std::string::npos);

@@ -28,6 +28,7 @@ struct TopicFeed::Impl {
     std::vector<uint32_t> tasks;      // the tasks that use it
     uint64_t sequence = 0;            // frames received (feeder thread)
     TopicCounters counters;
+    bool silence_told = false;        // loop thread: "no frame yet" was logged
   };
   std::vector<std::unique_ptr<Topic>> topics;
   std::map<uint32_t, Topic*> topic_of_reader;  // set before the feeder starts
@@ -37,6 +38,16 @@ struct TopicFeed::Impl {
 
   std::atomic<bool> stopping{false};
   std::thread feeder;
+  TimePoint first_poll{};  // loop thread: when the run's polling began
+
+  // Why a topic may stay silent, for the log (the node cannot tell which).
+  std::string silence_hint(const config::SensorConfig& sensor) const {
+    return std::string("is a driver publishing sensor_msgs/") + (sensor.compressed ? "CompressedImage" : "Image") +
+           " there, on DDS domain " + std::to_string(options.domain) +
+           (sensor.reliability == config::TopicReliability::kReliable
+                ? "? A reliable subscription does not match a best-effort (SensorDataQoS) driver."
+                : "?");
+  }
 
   Impl(const TopicOptions& o, const FeedContext& c)
       : options(o), context(c), config(*c.config), samplers(c.config->tasks.size()), skipped(c.config->tasks.size()) {}
@@ -141,7 +152,20 @@ TopicFeed::TopicFeed(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 TopicFeed::~TopicFeed() { stop_accepting(); }
 
-bool TopicFeed::poll(TimePoint) { return false; }
+// Tells, once per topic, that nothing arrived in the run's first 5 s: a wrong topic name,
+// domain or QoS shows up as silence, and only the log can say so while the node runs.
+bool TopicFeed::poll(TimePoint now) {
+  Impl& d = *impl_;
+  if (d.first_poll == TimePoint{}) d.first_poll = now;
+  if (now - d.first_poll < std::chrono::seconds(5)) return false;
+  for (const auto& topic : d.topics) {
+    if (topic->silence_told || topic->counters.received.load() > 0) continue;
+    topic->silence_told = true;
+    const config::SensorConfig& sensor = d.config.sensors[topic->sensor];
+    d.log("sensor " + sensor.name + ": no frame on " + sensor.path + " for 5 s: " + d.silence_hint(sensor));
+  }
+  return false;
+}
 
 void TopicFeed::stop_accepting() {
   impl_->stopping.store(true);
@@ -158,6 +182,7 @@ void TopicFeed::final_report() {
     for (uint32_t t : topic->tasks) {
       line += "; " + impl_->config.tasks[t].name + " skipped " + std::to_string(impl_->skipped[t].load());
     }
+    if (topic->counters.received.load() == 0) line += ": " + impl_->silence_hint(sensor);
     impl_->log(line);
   }
 }

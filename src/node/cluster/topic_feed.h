@@ -39,7 +39,9 @@ class TopicFeed final : public Feed {
   static Result<std::unique_ptr<TopicFeed>> start(const TopicOptions& options, const FeedContext& context);
   ~TopicFeed() override;
 
-  bool poll(TimePoint now) override;  // never asks to stop: the node's duration or a signal does
+  // Logs a topic that stayed silent for the first 5 s; never asks to stop (the node's
+  // duration or a signal does).
+  bool poll(TimePoint now) override;
   void stop_accepting() override;
   void final_report() override;
   Counts counts() const override;
