@@ -33,6 +33,7 @@
 
 #include "core/clock.h"
 #include "net/dds.h"
+#include "support/child_process.h"
 
 namespace {
 
@@ -51,23 +52,7 @@ std::string read_text(const fs::path& file) {
   return ss.str();
 }
 
-pid_t spawn(const std::vector<std::string>& argv, const fs::path& log) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) {
-      dup2(fd, STDOUT_FILENO);
-      dup2(fd, STDERR_FILENO);
-      close(fd);
-    }
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  return pid;
-}
+using coedge::test::ChildProcess;
 
 // One publisher of the driver: a topic, and the image it sends (its data varies per frame).
 struct Stream {
@@ -87,10 +72,7 @@ class TopicNode : public ::testing::Test {
     domain_ = 150 + getpid() % 50;
   }
   void TearDown() override {
-    if (node_ > 0) {
-      kill(node_, SIGKILL);
-      waitpid(node_, nullptr, 0);
-    }
+    node_.reset();  // a node still running is killed
     if (HasFailure()) {
       std::fprintf(stderr, "---- node.log\n%s\n", read_text(dir_ / "node.log").c_str());
       std::printf("kept %s for inspection\n", dir_.c_str());
@@ -115,13 +97,12 @@ class TopicNode : public ::testing::Test {
                                            "--jobs", (dir_ / "jobs.jsonl").string(),
                                            "--domain", std::to_string(domain_),
                                            "--dds-interface", "127.0.0.1", "--dds-peer", "127.0.0.1"};
-    node_ = spawn(node, dir_ / "node.log");
-    if (node_ <= 0) return -1;
-    int status = 0;
+    node_ = std::make_unique<ChildProcess>(node, dir_ / "node.log");
+    if (!node_->started()) return -1;
     uint64_t n = 0;
     auto next = std::chrono::steady_clock::now();
     // Until the node exits (its duration; the test's TIMEOUT bounds a hang).
-    while (waitpid(node_, &status, WNOHANG) != node_) {
+    while (node_->running()) {
       const int64_t stamp = coedge::realtime_ns();
       for (Stream* s : streams) {
         coedge::net::Image& image = s->variants.empty() ? s->image : s->variants[n % s->variants.size()];
@@ -133,8 +114,7 @@ class TopicNode : public ::testing::Test {
       next += std::chrono::microseconds(33'333);  // 30 fps, the driver's own rate
       std::this_thread::sleep_until(next);
     }
-    node_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return node_->wait(std::chrono::seconds(0));  // exited: its code
   }
 
   Stream raw_stream(coedge::net::DdsDomain& domain, const std::string& topic, const std::string& encoding,
@@ -238,7 +218,7 @@ class TopicNode : public ::testing::Test {
 
   fs::path dir_;
   int domain_ = 0;
-  pid_t node_ = -1;
+  std::unique_ptr<ChildProcess> node_;
 };
 
 TEST_F(TopicNode, TwoTasksShareARawTopicAndABadEncodingIsRejectedAndAccounted) {

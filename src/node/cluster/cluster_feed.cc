@@ -482,16 +482,10 @@ Result<std::unique_ptr<ClusterFeed>> ClusterFeed::start(const ClusterOptions& op
   for (const auto& peer : options.peer_addresses) peers += peer.first != options.node ? 1 : 0;
   impl->bandwidth = std::make_unique<net::BandwidthEstimate>(
       2 * static_cast<int64_t>(std::max<size_t>(peers, 1)) * options.probe_every, std::chrono::seconds(10));
-  net::DdsOptions dds;
-  dds.domain = options.domain;
-  dds.interface_address = options.interface_address;
-  dds.peers = options.dds_peers;
-  auto domain = net::DdsDomain::create(dds);
-  if (!domain.ok()) return domain.error();
-  impl->domain = std::move(*domain);
-  auto readers = net::ImageReaderSet::create(*impl->domain);
-  if (!readers.ok()) return readers.error();
-  impl->readers = std::move(*readers);
+  auto dds = join_dds(options.domain, options.interface_address, options.dds_peers);
+  if (!dds.ok()) return dds.error();
+  impl->domain = std::move(dds->domain);
+  impl->readers = std::move(dds->readers);
   auto plans = net::PlanReader::create(*impl->domain);
   if (!plans.ok()) return plans.error();
   impl->plans = std::move(*plans);

@@ -105,16 +105,10 @@ bool has_topic_sensors(const config::NodeConfig& config) {
 Result<std::unique_ptr<TopicFeed>> TopicFeed::start(const TopicOptions& options, const FeedContext& context) {
   auto impl = std::make_unique<Impl>(options, context);
   const config::NodeConfig& config = *context.config;
-  net::DdsOptions dds;
-  dds.domain = options.domain;
-  dds.interface_address = options.interface_address;
-  dds.peers = options.dds_peers;
-  auto domain = net::DdsDomain::create(dds);
-  if (!domain.ok()) return domain.error();
-  impl->domain = std::move(*domain);
-  auto readers = net::ImageReaderSet::create(*impl->domain);
-  if (!readers.ok()) return readers.error();
-  impl->readers = std::move(*readers);
+  auto dds = join_dds(options.domain, options.interface_address, options.dds_peers);
+  if (!dds.ok()) return dds.error();
+  impl->domain = std::move(dds->domain);
+  impl->readers = std::move(dds->readers);
   for (uint32_t s = 0; s < config.sensors.size(); ++s) {
     const config::SensorConfig& sensor = config.sensors[s];
     if (sensor.kind != config::SensorKind::kTopic) continue;

@@ -98,6 +98,21 @@ PublishedFrame release_and_publish(const net::Image& image, int64_t stamp_ns, st
   return out;
 }
 
+Result<FeedDds> join_dds(uint32_t domain, const std::string& interface_address, const std::vector<std::string>& peers) {
+  net::DdsOptions dds;
+  dds.domain = domain;
+  dds.interface_address = interface_address;
+  dds.peers = peers;
+  FeedDds out;
+  auto created = net::DdsDomain::create(dds);
+  if (!created.ok()) return created.error();
+  out.domain = std::move(*created);
+  auto readers = net::ImageReaderSet::create(*out.domain);
+  if (!readers.ok()) return readers.error();
+  out.readers = std::move(*readers);
+  return out;
+}
+
 void note_published(const PublishedFrame& published, TopicCounters& counters, const std::string& what,
                     NodeMetrics* metrics, int32_t metrics_index, const std::function<void(const std::string&)>& log) {
   if (published.off_clock && counters.count_off_clock()) {

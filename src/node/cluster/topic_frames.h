@@ -76,6 +76,14 @@ PublishedFrame release_and_publish(const net::Image& image, int64_t stamp_ns, st
                                    const config::NodeConfig& config, Accounting& accounting, Pipeline& pipeline,
                                    const Clock& clock);
 
+// A feed's DDS domain and the reader set of its image topics (one DdsDomain per process:
+// the feed owns it, and the result publisher is created on it too).
+struct FeedDds {
+  std::unique_ptr<net::DdsDomain> domain;
+  std::unique_ptr<net::ImageReaderSet> readers;
+};
+Result<FeedDds> join_dds(uint32_t domain, const std::string& interface_address, const std::vector<std::string>& peers);
+
 // Counts and logs what release_and_publish said about a frame of the topic that `what`
 // names (e.g. "sensor front (/front/image_raw)"): a stamp off this node's clock, a rejected
 // frame (also counted in `metrics` under `metrics_index` when that is >= 0). Logging is

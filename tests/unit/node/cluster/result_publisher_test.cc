@@ -22,6 +22,8 @@
 
 #include "node/stock_worker.h"
 
+#include "../stock_worker_harness.h"
+
 namespace coedge::node {
 namespace {
 
@@ -279,44 +281,9 @@ TEST(StockResultToRos, AValueInAMessageIsCutShort) {
 // its result text for `data` of `shape`.
 std::string stock_post(const std::string& kind, int classes, bool labels, const std::vector<float>& data,
                        std::vector<int64_t> shape, size_t result_size = 64 * 1024) {
-  const coedge_worker_callbacks* cb = stock_worker_callbacks();
-  std::vector<std::string> names;
-  std::vector<const char*> name_ptrs;
-  coedge_task_info info{};
-  info.node = "n";
-  info.task = "t";
-  info.model = "m";
-  info.kind = kind.c_str();
-  info.task_dir = "/nonexistent";
-  info.role = "post";
-  info.input_rank = 3;
-  info.input_shape[0] = 3;
-  info.input_shape[1] = 100;
-  info.input_shape[2] = 100;
-  info.confidence = -1;
-  info.nms_iou = -1;
-  if (labels) {
-    for (int i = 0; i < classes; ++i) names.push_back("class " + std::to_string(i));
-    for (const std::string& n : names) name_ptrs.push_back(n.c_str());
-    info.label_count = classes;
-    info.labels = name_ptrs.data();
-  }
-  char error[512] = {0};
-  void* state = cb->init(&info, error, sizeof error);
-  EXPECT_NE(state, nullptr) << error;
-  if (state == nullptr) return "";
-  coedge_output out{};
-  out.data = data.data();
-  out.elements = data.size();
-  out.rank = static_cast<int32_t>(shape.size());
-  for (size_t i = 0; i < shape.size(); ++i) out.shape[i] = shape[i];
-  out.aux[0] = 1;
-  out.aux[3] = 100;
-  out.aux[4] = 100;
-  std::vector<char> result(result_size, '\0');
-  EXPECT_EQ(cb->post(state, &out, result.data(), result.size(), error, sizeof error), 0) << error;
-  cb->fini(state);
-  return std::string(result.data());
+  testing::StockWorker worker(kind, classes, -1, -1, labels);
+  if (worker.state == nullptr) return "";
+  return worker.post_text(data, std::move(shape), result_size);
 }
 
 // The format the adapter reads is the one the stock worker writes: if the worker's output
@@ -341,7 +308,7 @@ TEST(StockResultToRos, TheStockWorkersOwnResultsConvert) {
         const auto& item = j["detections"][i];
         const net::Detection2D& d = ros->detections->detections[i];
         const int cls = item["class"].get<int>();
-        EXPECT_EQ(d.results.at(0).class_id, labels ? "class " + std::to_string(cls) : std::to_string(cls));
+        EXPECT_EQ(d.results.at(0).class_id, labels ? "class \"" + std::to_string(cls) + "\"" : std::to_string(cls));
         EXPECT_DOUBLE_EQ(d.results.at(0).score, item["score"].get<double>());
         EXPECT_DOUBLE_EQ(d.bbox.size_x, 4.0);
         EXPECT_DOUBLE_EQ(d.bbox.size_y, 6.0);
@@ -357,7 +324,7 @@ TEST(StockResultToRos, TheStockWorkersOwnResultsConvert) {
   const nlohmann::json j = nlohmann::json::parse(top);
   ASSERT_EQ(ros->classification->results.size(), j["top"].size());
   ASSERT_EQ(ros->classification->results.size(), 5u);
-  EXPECT_EQ(ros->classification->results[0].class_id, "class 1");
+  EXPECT_EQ(ros->classification->results[0].class_id, "class \"1\"");
   EXPECT_DOUBLE_EQ(ros->classification->results[0].score, j["top"][0]["p"].get<double>());
 }
 
