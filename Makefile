@@ -14,12 +14,15 @@ PREFIX   ?= /usr/local
 # inference, python3-onnx and numpy to generate the ONNX models at build time; ffmpeg to
 # encode and serve the stream sensor tests' H.264 clip; libfastrtps-dev and libfastcdr-dev
 # (Fast DDS, ROS 2's default middleware) for the tests' ROS 2 peer only (tests/integration/ros2).
+# libtorch-dev for the torch backend plugin (lib/coedge/coedge_infer_torch.so), python3-torch
+# and python3-torchvision to build the models in PyTorch and export both formats from them.
 PACKAGES := g++ make cmake pkg-config libyaml-cpp-dev libcli11-dev nlohmann-json3-dev \
             libgtest-dev libgmock-dev libbenchmark-dev gnuplot-nox \
             libopencv-dev python3-onnx python3-numpy python3-jsonschema \
             bubblewrap prometheus-cpp-dev \
             cyclonedds-dev cyclonedds-tools libiperf-dev iperf3 iproute2 \
-            ffmpeg prometheus libfastrtps-dev libfastcdr-dev
+            ffmpeg prometheus libfastrtps-dev libfastcdr-dev \
+            libtorch-dev python3-torch python3-torchvision
 
 .PHONY: all setup build install test asan tsan lto check-layers demo bench clean help
 

@@ -78,7 +78,7 @@ class Reader {
   bool ok_ = true;
 };
 
-bool parse_value_info(std::string_view bytes, OnnxTensorInfo& out) {
+bool parse_value_info(std::string_view bytes, TensorInfo& out) {
   Reader r(bytes);
   Field f;
   while (r.next(f)) {
@@ -116,11 +116,11 @@ bool parse_value_info(std::string_view bytes, OnnxTensorInfo& out) {
 
 }  // namespace
 
-Result<OnnxInfo> parse_onnx_info(std::string_view bytes, const std::string& name) {
+Result<ModelInfo> parse_onnx_info(std::string_view bytes, const std::string& name) {
   auto bad = [&](const std::string& why) {
     return Error{ErrorCode::kInvalidInput, name + ": not a usable ONNX model: " + why};
   };
-  OnnxInfo info;
+  ModelInfo info;
   std::string_view graph;
   Reader model(bytes);
   Field f;
@@ -133,7 +133,7 @@ Result<OnnxInfo> parse_onnx_info(std::string_view bytes, const std::string& name
   if (graph.empty()) return bad("the model has no graph");
 
   std::set<std::string> initializers;
-  std::vector<OnnxTensorInfo> inputs;
+  std::vector<TensorInfo> inputs;
   Reader g(graph);
   while (g.next(f)) {
     if (f.wire != 2) continue;
@@ -143,7 +143,7 @@ Result<OnnxInfo> parse_onnx_info(std::string_view bytes, const std::string& name
       while (t.next(tf))
         if (tf.number == kTensorProtoName && tf.wire == 2) initializers.insert(std::string(tf.bytes));
     } else if (f.number == kGraphInput || f.number == kGraphOutput) {
-      OnnxTensorInfo v;
+      TensorInfo v;
       if (!parse_value_info(f.bytes, v)) return bad("a graph input or output is malformed");
       (f.number == kGraphInput ? inputs : info.outputs).push_back(std::move(v));
     }
@@ -157,7 +157,7 @@ Result<OnnxInfo> parse_onnx_info(std::string_view bytes, const std::string& name
   return info;
 }
 
-Result<OnnxInfo> read_onnx_info(const std::string& path) {
+Result<ModelInfo> read_onnx_info(const std::string& path) {
   // Mapped, not read: the parser steps over the weights (length-delimited fields it only
   // skips), so only the pages of the graph's description are touched. Reading the file
   // instead held it twice in memory (700 MB for a 350 MB model), in every agent at start.

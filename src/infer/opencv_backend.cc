@@ -4,12 +4,14 @@
 #include <opencv2/core/utils/logger.hpp>
 #include <opencv2/dnn.hpp>
 
+#include "infer/onnx_info.h"
+
 namespace coedge::infer {
 namespace {
 
 class OpencvModel final : public Model {
  public:
-  OpencvModel(std::string path, OnnxInfo info, cv::dnn::Net net)
+  OpencvModel(std::string path, ModelInfo info, cv::dnn::Net net)
       : Model(std::move(path), std::move(info)), net_(std::move(net)) {}
 
  protected:

@@ -22,7 +22,7 @@
 #include "config/scenario_writer.h"
 #include "core/clock.h"
 #include "infer/make_backend.h"
-#include "infer/onnx_info.h"
+#include "infer/model_info.h"
 #include "infer/profiler.h"
 #include "node/core/accounting.h"
 #include "node/core/agent_loop.h"
@@ -51,7 +51,7 @@ struct ModelShapes {
 Result<ModelShapes> read_shapes(const config::NodeConfig& config) {
   ModelShapes shapes;
   for (const std::string& file : config.model_files) {
-    auto info = infer::read_onnx_info(file);
+    auto info = infer::read_model_info(file);
     if (!info.ok()) return info.error();
     if (info->inputs.empty() || info->outputs.empty()) {
       return Error{ErrorCode::kUnsupported, file + ": the model needs one input and one output"};

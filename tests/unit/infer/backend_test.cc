@@ -40,8 +40,8 @@ class CountingModel final : public infer::Model {
   }
 
  private:
-  static infer::OnnxInfo declared() {
-    infer::OnnxInfo info;
+  static infer::ModelInfo declared() {
+    infer::ModelInfo info;
     info.inputs.push_back({"x", 1, {-1, 3, 32, 32}});
     return info;
   }
@@ -128,6 +128,28 @@ TEST(OpencvBackend, MissingAndNonOnnxFilesAreErrors) {
   ASSERT_FALSE(garbage.ok());
   EXPECT_NE(garbage.error().message.find("not an ONNX"), std::string::npos);
   std::filesystem::remove(path);
+}
+
+TEST(ArgmaxChannels, PicksTheHighestChannelPerPixelWithTiesToTheLowerId) {
+  Tensor logits = Tensor::zeros({2, 3, 1, 2});
+  // item 0: pixel 0 -> class 2, pixel 1 -> tie of 0 and 1 (all zero) -> 0.
+  logits.data[2 * 2 + 0] = 5.0f;
+  // item 1: pixel 0 -> class 1, pixel 1 -> class 1 and 2 tie at 3 -> 1.
+  logits.data[6 + 1 * 2 + 0] = 1.0f;
+  logits.data[6 + 1 * 2 + 1] = 3.0f;
+  logits.data[6 + 2 * 2 + 1] = 3.0f;
+  auto labels = argmax_channels(logits);
+  ASSERT_TRUE(labels.ok()) << labels.error().message;
+  EXPECT_EQ(labels->shape, (std::vector<int64_t>{2, 1, 2}));
+  EXPECT_EQ(labels->data, (std::vector<uint8_t>{2, 0, 1, 1}));
+  EXPECT_EQ(labels->item(1)[0], 1);
+}
+
+TEST(ArgmaxChannels, RefusesWhatIsNotAClassMap) {
+  EXPECT_FALSE(argmax_channels(Tensor::zeros({2, 10})).ok());
+  auto too_many = argmax_channels(Tensor::zeros({1, 257, 1, 1}));
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_NE(too_many.error().message.find("[1, 257, 1, 1]"), std::string::npos) << too_many.error().message;
 }
 
 TEST(Backend, UnknownNameIsAnError) {

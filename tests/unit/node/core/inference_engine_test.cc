@@ -41,8 +41,8 @@ struct Event {
   TimePoint at{};
 };
 
-infer::OnnxInfo fake_info() {
-  infer::OnnxInfo info;
+infer::ModelInfo fake_info() {
+  infer::ModelInfo info;
   info.ir_version = 8;
   info.producer = "test";
   info.inputs.push_back({"x", 1, {-1, 2, 2}});

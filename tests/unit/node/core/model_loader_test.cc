@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 
 class EmptyModel final : public infer::Model {
  public:
-  explicit EmptyModel(std::string path) : infer::Model(std::move(path), infer::OnnxInfo{}) {}
+  explicit EmptyModel(std::string path) : infer::Model(std::move(path), infer::ModelInfo{}) {}
 
  protected:
   Result<infer::Tensor> forward(const infer::Tensor&) override { return infer::Tensor::zeros({1, 1}); }
