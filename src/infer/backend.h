@@ -81,6 +81,9 @@ class Model {
 
 struct BackendOptions {
   int threads = 0;  // CPU threads for inference; 0 = the backend's default (all cores)
+  // The largest batch the caller will run: a backend that pays for the first pass at each
+  // new batch size (torch: oneDNN primitives per shape) warms up every size 1..max_batch.
+  int max_batch = 10;
 };
 
 class Backend {

@@ -1,5 +1,6 @@
 // Builds a Backend (infer/backend.h) by name: the one place that knows every backend, so
-// it lives in coedge_infer with them (OpenCV DNN today), apart from the interface, which
+// it lives in coedge_infer with them (opencv: OpenCV DNN; torch: libtorch through its
+// plugin, torch_backend.h), apart from the interface, which
 // links no backend library.
 #pragma once
 
