@@ -223,6 +223,42 @@ Result<ModelInfo> parse_metadata(std::string_view json, const std::string& where
   return info;
 }
 
+// YOLOv5's export.py (`--include torchscript`) saves extra/config.txt as JSON
+// {"shape": [B, 3, H, W], "stride": 32, "names": [...] or {id: name}}, without the output
+// shape; that is YOLOv5's Detect layout, which follows from the input: 3 anchors per cell
+// on the grids of strides 8, 16 and 32, rows of (cx, cy, w, h, objectness, one score per
+// class). The batch is read as dynamic: the load's warm-up tries each size.
+Result<ModelInfo> parse_yolov5_config(std::string_view json, const std::string& where) {
+  nlohmann::json doc = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object())
+    return Error{ErrorCode::kInvalidInput, where + ": not a JSON object (YOLOv5's export writes one)"};
+  const auto& shape = doc.contains("shape") ? doc["shape"] : nlohmann::json();
+  if (!shape.is_array() || shape.size() != 4 || !shape[1].is_number_integer() || shape[1] != 3 ||
+      !shape[2].is_number_integer() || !shape[3].is_number_integer())
+    return Error{ErrorCode::kInvalidInput, where + ": \"shape\" must be [batch, 3, height, width], got " +
+                                               (doc.contains("shape") ? shape.dump() : std::string("nothing"))};
+  const int64_t h = shape[2].get<int64_t>(), w = shape[3].get<int64_t>();
+  if (h <= 0 || w <= 0 || h % 32 != 0 || w % 32 != 0 || h > 8192 || w > 8192)
+    return Error{ErrorCode::kInvalidInput, where + ": input " + shape.dump() +
+                                               ": YOLOv5's height and width are multiples of 32 (up to 8192)"};
+  if (doc.contains("stride") && doc["stride"] != 32)
+    return Error{ErrorCode::kUnsupported, where + ": stride " + doc["stride"].dump() +
+                                              " is not YOLOv5's 32 (P5 models); add extra/coedge.json with the "
+                                              "output shape instead"};
+  const auto& names = doc.contains("names") ? doc["names"] : nlohmann::json();
+  if (!(names.is_array() || names.is_object()) || names.empty() || names.size() > 100000)
+    return Error{ErrorCode::kInvalidInput, where + ": \"names\" (the class names) is missing or empty"};
+  const auto classes = static_cast<int64_t>(names.size());
+  const int64_t rows = 3 * ((h / 8) * (w / 8) + (h / 16) * (w / 16) + (h / 32) * (w / 32));
+  ModelInfo info;
+  info.format = ModelFormat::kTorchScript;
+  info.producer = "yolov5 export.py (config.txt)";
+  info.inputs.push_back(TensorInfo{"images", 1, {-1, 3, h, w}});
+  info.outputs.push_back(TensorInfo{"output0", 1, {-1, rows, 5 + classes}});
+  info.kind_hint = "detection";
+  return info;
+}
+
 }  // namespace
 
 Result<ModelInfo> parse_torchscript_info(std::string_view bytes, const std::string& name) {
@@ -236,6 +272,13 @@ Result<ModelInfo> parse_torchscript_info(std::string_view bytes, const std::stri
     auto data = zip.stored_data(e);
     if (!data.ok()) return data.error();
     return parse_metadata(data.value(), name + ": " + e.name);
+  }
+  for (const Entry& e : entries.value()) {
+    const auto slash = e.name.find('/');
+    if (slash == std::string::npos || e.name.substr(slash) != "/extra/config.txt") continue;
+    auto data = zip.stored_data(e);
+    if (!data.ok()) return data.error();
+    return parse_yolov5_config(data.value(), name + ": " + e.name);
   }
   bool has_code = false;
   for (const Entry& e : entries.value()) has_code = has_code || ends_with(e.name, "/data.pkl");

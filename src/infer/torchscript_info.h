@@ -3,6 +3,8 @@
 // tools/export_models.py write (torch.jit.save's _extra_files; stored, never compressed):
 //   {"coedge_model": 1, "input": {"name": "images", "shape": [-1, 3, H, W]},
 //    "output": {"name": "...", "shape": [-1, ...]}, "kind": "classification", ...}
+// or, failing that, the entry `<archive>/extra/config.txt` that YOLOv5's export.py writes
+// ({"shape": [B, 3, H, W], "stride": 32, "names": ...}: YOLOv5's Detect output follows),
 // so that the agent and the workers, which never load libtorch, can size shared memory and
 // validate batches. The file is untrusted input: every zip offset and length is checked
 // against the file's size. Pure, thread-safe.

@@ -284,5 +284,33 @@ TEST(TorchscriptInfo, BadMetadataNamesTheEntryAndTheField) {
   }
 }
 
+TEST(TorchscriptInfo, ReadsYolov5sExportConfigWhenThereIsNoCoedgeJson) {
+  // What YOLOv5's export.py --include torchscript writes: the input, stride and class names.
+  const std::string config = R"({"shape": [1, 3, 640, 640], "stride": 32, "names": {"0": "person", "1": "car"}})";
+  auto info = parse_torchscript_info(
+      build_zip({{"yolov5s/data.pkl", "x"}, {"yolov5s/extra/config.txt", config}}, true).bytes, "y.torchscript");
+  ASSERT_TRUE(info.ok()) << info.error().message;
+  EXPECT_EQ(info->inputs[0].shape, (std::vector<int64_t>{-1, 3, 640, 640}));
+  EXPECT_EQ(info->outputs[0].shape, (std::vector<int64_t>{-1, 25200, 7}));  // 3*(80²+40²+20²) rows
+  EXPECT_EQ(info->kind_hint, "detection");
+  // coedge.json, when both are there, is what counts.
+  auto both = model_entries();
+  both.push_back({"m/extra/config.txt", config});
+  auto preferred = parse_torchscript_info(build_zip(both, true).bytes, "b.pt");
+  ASSERT_TRUE(preferred.ok());
+  EXPECT_EQ(preferred->kind_hint, "segmentation");
+  const std::pair<const char*, const char*> bad[] = {
+      {R"({"stride": 32, "names": ["a"]})", "\"shape\" must be [batch, 3, height, width], got nothing"},
+      {R"({"shape": [1, 3, 100, 640], "names": ["a"]})", "input [1,3,100,640]: YOLOv5's height and width are multiples of 32"},
+      {R"({"shape": [1, 3, 640, 640], "stride": 64, "names": ["a"]})", "stride 64 is not YOLOv5's 32"},
+      {R"({"shape": [1, 3, 640, 640], "stride": 32})", "\"names\" (the class names) is missing"},
+  };
+  for (const auto& [text, expect] : bad) {
+    const std::string msg =
+        error_of(parse_torchscript_info(build_zip({{"y/data.pkl", "x"}, {"y/extra/config.txt", text}}, false).bytes, "y.pt"));
+    EXPECT_HAS(msg, std::string("y.pt: y/extra/config.txt: ") + expect);
+  }
+}
+
 }  // namespace
 }  // namespace coedge::infer
