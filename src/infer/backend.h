@@ -81,6 +81,7 @@ class Model {
 
 struct BackendOptions {
   int threads = 0;  // CPU threads for inference; 0 = the backend's default (all cores)
+  int max_batch = 10;  // the largest batch it will run: a backend may warm up every size to it
 };
 
 class Backend {
