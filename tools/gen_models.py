@@ -244,6 +244,44 @@ def tiny_unsupported(rng):
     return m  # deliberately invalid: checked by no checker
 
 
+def tiny_identity(rng, output_identity=True):
+    """tiny-classifier's graph and weights (drawn from tiny-classifier's seed with the
+    default --seed, so the two compute the same function) as torch.onnx.export writes
+    shared parameters: Identity nodes on initializers, one chain of two, and (unless
+    output_identity is False) one whose output is a second graph output."""
+    m = tiny_classifier(np.random.default_rng([2023, zlib.crc32(b"tiny-classifier")]))
+    g = m.graph
+    conv = next(n for n in g.node if n.op_type == "Conv")
+    gemm = next(n for n in g.node if n.op_type == "Gemm")
+    chain = [helper.make_node("Identity", [conv.input[1]], ["conv_w_id1"], name="Identity_0"),
+             helper.make_node("Identity", ["conv_w_id1"], ["conv_w_id2"], name="Identity_1"),
+             helper.make_node("Identity", [gemm.input[1]], ["gemm_w_id"], name="Identity_2")]
+    conv.input[1], gemm.input[1] = "conv_w_id2", "gemm_w_id"
+    g.value_info.append(helper.make_tensor_value_info("conv_w_id2", TensorProto.FLOAT, [8, 3, 3, 3]))
+    for i, n in enumerate(chain):
+        g.node.insert(i, n)
+    if output_identity:
+        g.node.append(helper.make_node("Identity", [gemm.input[2]], ["gemm_bias"], name="Identity_3"))
+        g.output.append(helper.make_tensor_value_info("gemm_bias", TensorProto.FLOAT, [4]))
+    return m
+
+
+def tiny_subgraph(rng):
+    """tiny-identity's Identity nodes plus an If node (a GRAPH attribute): a graph the
+    normalizer must leave as it is."""
+    m = tiny_identity(rng, output_identity=False)
+    g = m.graph
+    cond = numpy_helper.from_array(np.array(True), "cond")
+    branch = lambda name: helper.make_graph(
+        [helper.make_node("Identity", ["logits_pre"], [name + "_out"])], name, [],
+        [helper.make_tensor_value_info(name + "_out", TensorProto.FLOAT, ["N", 4])])
+    g.initializer.append(cond)
+    g.node[-1].output[0] = "logits_pre"
+    g.node.append(helper.make_node("If", ["cond"], ["logits"], then_branch=branch("then"),
+                                   else_branch=branch("else")))
+    return m
+
+
 def tiny_detector(rng):
     g = Graph(rng)
     x = g.conv("images", 3, 6, 4, 4, 0)  # [N, 6, 8, 8]: 64 rows of (cx, cy, w, h, obj, cls)
@@ -258,6 +296,8 @@ FIXTURES = {
     "tiny-fixed-batch": lambda rng: tiny_classifier(rng, batch=2),
     "tiny-unsupported": tiny_unsupported,
     "tiny-detector": tiny_detector,
+    "tiny-identity": tiny_identity,
+    "tiny-subgraph": tiny_subgraph,
 }
 
 MODELS = {
