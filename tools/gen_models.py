@@ -282,6 +282,30 @@ def tiny_subgraph(rng):
     return m
 
 
+def tiny_se(rng):
+    """A squeeze-and-excitation block (MobileNetV3's and EfficientNet's): x * HardSigmoid(
+    Conv(Relu(Conv(GlobalAveragePool(x))))), a Mul of [N,C,H,W] by [N,C,1,1], which OpenCV
+    4.6 imports with a dynamic batch as a Scale layer that fails at batch > 1."""
+    g = Graph(rng)
+    x = g.relu(g.conv("images", 3, 8, 3))
+    s = g.relu(g.conv(g.op("GlobalAveragePool", [x]), 8, 4, 1, p=0))
+    s = g.op("HardSigmoid", [g.conv(s, 4, 8, 1, p=0)], alpha=1.0 / 6, beta=0.5)
+    x = g.op("Mul", [s, x])
+    x = g.op("Flatten", [g.op("GlobalAveragePool", [x])], axis=1)
+    g.gemm(x, 8, 4)
+    g.rename_last("logits")
+    return g.model("tiny_se", [3, 32, 32], "logits", [4])
+
+
+def tiny_bad_gemm(rng):
+    """tiny-classifier with a Gemm whose weights expect 9 inputs where there are 8: loads in
+    OpenCV, fails in its first forward pass (a layer the load-time probe must name)."""
+    m = tiny_classifier(rng)
+    w = next(t for t in m.graph.initializer if list(t.dims) == [4, 8])
+    w.CopyFrom(numpy_helper.from_array(np.ones((4, 9), np.float32), w.name))
+    return m  # deliberately inconsistent: not checked
+
+
 def tiny_detector(rng):
     g = Graph(rng)
     x = g.conv("images", 3, 6, 4, 4, 0)  # [N, 6, 8, 8]: 64 rows of (cx, cy, w, h, obj, cls)
@@ -298,6 +322,8 @@ FIXTURES = {
     "tiny-detector": tiny_detector,
     "tiny-identity": tiny_identity,
     "tiny-subgraph": tiny_subgraph,
+    "tiny-se": tiny_se,
+    "tiny-bad-gemm": tiny_bad_gemm,
 }
 
 MODELS = {
@@ -320,7 +346,7 @@ def main():
     for name in args.only or sorted(table):
         rng = np.random.default_rng([args.seed, zlib.crc32(name.encode())])  # same with --only
         model = table[name](rng)
-        if name != "tiny-unsupported":
+        if name not in ("tiny-unsupported", "tiny-bad-gemm"):
             onnx.checker.check_model(model)
         path = os.path.join(args.out_dir, name + ".onnx")
         tmp = path + ".tmp"

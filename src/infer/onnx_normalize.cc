@@ -73,7 +73,78 @@ std::string_view name_of(std::string_view message, uint32_t field, bool& ok) {
   return name;
 }
 
+// `message` with its fields copied, except the first length-delimited field `number` for
+// which `keep(bytes)` is true: that one is written as `rewrite(bytes)`. False if malformed.
+template <typename Keep, typename Rewrite>
+bool rewrite_first(std::string_view message, uint32_t number, Keep keep, Rewrite rewrite, std::string& out) {
+  Writer w(out);
+  Reader r(message);
+  Field f;
+  bool done = false;
+  while (r.next(f)) {
+    if (!done && f.number == number && f.wire == onnx_wire::kLength && keep(f.bytes)) {
+      std::string inner;
+      if (!rewrite(f.bytes, inner)) return false;
+      w.bytes(number, inner);
+      done = true;
+    } else {
+      w.raw(f.raw);
+    }
+  }
+  return r.ok() && done;
+}
+
 }  // namespace
+
+Result<std::string> pin_onnx_batch(std::string_view bytes, const std::string& name, const std::string& input,
+                                   int64_t batch) {
+  constexpr uint32_t kGraphInput = 11, kValueInfoType = 2, kTypeTensor = 1, kTensorShape = 2, kShapeDim = 1,
+                     kDimValue = 1;
+  auto any = [](std::string_view) { return true; };
+  auto dimension = [&](std::string_view, std::string& out) {
+    Writer w(out);
+    w.key(kDimValue, onnx_wire::kVarint);
+    w.varint(static_cast<uint64_t>(batch));
+    return true;
+  };
+  auto shape = [&](std::string_view b, std::string& out) { return rewrite_first(b, kShapeDim, any, dimension, out); };
+  auto tensor = [&](std::string_view b, std::string& out) { return rewrite_first(b, kTensorShape, any, shape, out); };
+  auto type = [&](std::string_view b, std::string& out) { return rewrite_first(b, kTypeTensor, any, tensor, out); };
+  auto value_info = [&](std::string_view b, std::string& out) {
+    return rewrite_first(b, kValueInfoType, any, type, out);
+  };
+  auto is_input = [&](std::string_view b) {
+    bool ok = true;
+    return name_of(b, kValueInfoName, ok) == input && ok;
+  };
+  auto graph = [&](std::string_view b, std::string& out) {
+    return rewrite_first(b, kGraphInput, is_input, value_info, out);
+  };
+  std::string out;
+  out.reserve(bytes.size() + 16);
+  if (!rewrite_first(bytes, kModelGraph, any, graph, out))
+    return Error{ErrorCode::kInvalidInput, name + ": cannot fix the batch of input '" + input +
+                                               "': the model or its input's shape is malformed"};
+  return out;
+}
+
+std::string onnx_node_op(std::string_view bytes, std::string_view node) {
+  Reader model(bytes);
+  Field f;
+  while (model.next(f)) {
+    if (f.number != kModelGraph || f.wire != onnx_wire::kLength) continue;
+    Reader g(f.bytes);
+    Field gf;
+    while (g.next(gf)) {
+      if (gf.number != kGraphNode || gf.wire != onnx_wire::kLength) continue;
+      Node n;
+      if (!parse_node(gf.bytes, n)) return "";
+      if (n.name == node || (n.name.empty() && !n.outputs.empty() && n.outputs[0] == node))
+        return std::string(n.op_type);
+    }
+  }
+  return "";
+}
 
 std::string NormalizeReport::summary() const {
   std::string s;

@@ -40,4 +40,18 @@ struct NormalizeReport {
 Result<std::optional<std::string>> normalize_onnx(std::string_view bytes, const std::string& name,
                                                   NormalizeReport& report);
 
+// The same file with the batch axis (dim 0) of graph input `input` fixed at `batch` instead
+// of symbolic. For OpenCV 4.6 only: its importer infers shapes once, with a symbolic batch
+// taken as 1, and a Mul of [N,C,H,W] by [N,C,1,1] (the squeeze-and-excitation block of
+// MobileNetV3 and EfficientNet) becomes a Scale layer over axis 1, which fails for N > 1
+// ("shape_utils.hpp:170 total"). Imported with a batch of 2, the same layer scales over
+// axes 0-1 and runs at every batch size. The caller checks the imported net's outputs per
+// item before trusting it (a graph could bake the import batch into a constant).
+Result<std::string> pin_onnx_batch(std::string_view bytes, const std::string& name, const std::string& input,
+                                   int64_t batch);
+
+// The op_type of the top-level node named `node` (or, for a node without a name, whose first
+// output is `node`: OpenCV names its layers that way), or "" if none or malformed.
+std::string onnx_node_op(std::string_view bytes, std::string_view node);
+
 }  // namespace coedge::infer
