@@ -192,6 +192,35 @@ TEST(OnnxNormalize, TheNormalizedExporterStyleFixtureRunsInOpencvLikeTheOriginal
   std::remove(path.c_str());
 }
 
+TEST(OnnxNormalize, PinningTheBatchRewritesOnlyTheInputsFirstDimension) {
+  const auto raw = read_file(testing::fixture_path("tiny-se"));
+  auto pinned = pin_onnx_batch(raw, "tiny-se.onnx", "images", 2);
+  ASSERT_TRUE(pinned.ok()) << pinned.error().message;
+  auto before = parse_onnx_info(raw, "tiny-se.onnx");
+  auto after = parse_onnx_info(*pinned, "tiny-se.onnx");
+  ASSERT_TRUE(before.ok() && after.ok());
+  EXPECT_EQ(before->inputs[0].shape, (std::vector<int64_t>{-1, 3, 32, 32}));
+  EXPECT_EQ(after->inputs[0].shape, (std::vector<int64_t>{2, 3, 32, 32}));
+  EXPECT_EQ(after->outputs[0].shape, before->outputs[0].shape);
+  EXPECT_EQ(parse(*pinned).nodes, parse(raw).nodes);
+  EXPECT_EQ(parse(*pinned).initializers, parse(raw).initializers);
+
+  auto unknown = pin_onnx_batch(raw, "tiny-se.onnx", "no_such_input", 2);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.error().message.find("tiny-se.onnx: cannot fix the batch of input 'no_such_input'"),
+            std::string::npos) << unknown.error().message;
+  for (size_t n : {size_t{0}, raw.size() / 3, raw.size() - 1})
+    EXPECT_FALSE(pin_onnx_batch(std::string_view(raw).substr(0, n), "cut.onnx", "images", 2).ok()) << n;
+}
+
+TEST(OnnxNormalize, NamesTheOperatorOfANodeByNameOrByOutput) {
+  const auto bytes = model({node("Relu", {"x"}, {"r"}), node("Identity", {"r"}, {"y"})}, {}, {"y"});
+  EXPECT_EQ(onnx_node_op(bytes, "r"), "Relu");
+  EXPECT_EQ(onnx_node_op(bytes, "y"), "Identity");
+  EXPECT_EQ(onnx_node_op(bytes, "x"), "");
+  EXPECT_EQ(onnx_node_op("garbage", "x"), "");
+}
+
 // The file is untrusted: every prefix and many corruptions of a real file give an answer
 // (an error, or a rewrite) and never read out of bounds (run under ASan in CI).
 TEST(OnnxNormalize, TruncatedAndCorruptedFilesGiveErrorsNotCrashes) {
