@@ -103,6 +103,7 @@ demo: build
 
 bench: build
 	$(BUILD)/bin/coedge_bench --benchmark_counters_tabular=true
+	$(BUILD)/bin/coedge_backend_bench --parity
 
 clean:
 	rm -rf $(BUILD) build-asan build-tsan build-lto

@@ -1,16 +1,22 @@
 #!/usr/bin/python3
 """Benchmarks of the node runtime (issue 4), run on this machine with the generated models.
 
-  batching    paper §6.5: 3 and 6 concurrent YOLO-160 and ResNet18 tasks, deadline = 4x the
-              profiled single inference; schedulers coedge, edf and fixed, side by side
+  batching    paper §6.5: 3 and 6 concurrent tasks of one model (YOLO-160 and ResNet18, or
+              --rows), deadline = 4x the profiled single inference; schedulers coedge, edf
+              and fixed, side by side; --period sim chooses each row's period by the rule of
+              docs/PERFORMANCE.md §8 (the simulator), --repeat N takes medians of N runs
   overhead    paper Fig. 13: end-to-end time of the sandbox mode minus the none mode (the
               Mono Container), 1 and 3 tasks of YOLO-640 and ResNet18
   throughput  the server saturated (long deadlines, batch 10) against the raw backend at
               batch 10 (`coedge profile`, measured in the same run), in images per second
 
 Each prints a Markdown table and writes it, with every run's summary, under --out.
+--backend opencv|torch runs the models on that backend (NAME.onnx / NAME.pt); --profiles
+names the profile set the schedulers plan with (measured on that backend).
 Needs root (the sandbox). Example (docs/PERFORMANCE.md):
   sudo bench/node_bench.py batching --duration 60s
+  sudo bench/node_bench.py batching --backend torch --profiles results/profiles/torch.yaml \
+      --rows yolov5s-160:3,yolov5s-160:6,mobilenetv3-224:3 --period sim --repeat 3
 """
 import argparse
 import json
@@ -37,12 +43,15 @@ def read_profiles(path):
     return models
 
 
+BACKEND = "opencv"  # --backend: every model's backend in the configs written
+
+
 def write_config(path, name, model, tasks, period_ms, deadline_ms, isolation, scheduler,
                  frame, shared_camera=False, stagger=True):
     """A node config: `tasks` tasks of `model`, each with its own synthetic camera (phases
     staggered over the period) unless shared_camera."""
     lines = [f"node: {name}", f"scheduler: {scheduler}", f"isolation: {isolation}",
-             "models:", f"  - {{name: {model}, file: {ROOT}/build/models/{model}.onnx}}",
+             "models:", f"  - {{name: {model}, file: {ROOT}/build/models/{model}.onnx, backend: {BACKEND}}}",
              "sensors:"]
     cams = 1 if shared_camera else tasks
     for i in range(cams):
@@ -81,32 +90,106 @@ def read_jobs(path):
     return [json.loads(line) for line in open(path)]
 
 
+# The rows of the paper's §6.5 as first measured on OpenCV DNN (docs/PERFORMANCE.md §8),
+# with the periods chosen then; --rows and --period sim for others.
+DEFAULT_ROWS = [("yolov5s-160", 3, 68), ("yolov5s-160", 6, 120), ("resnet18-360", 3, 200),
+                ("resnet18-360", 6, 400)]
+STABLE = 3  # the period rule: coedge <= 1% at this many consecutive periods (below)
+
+
+def sim_miss(model, profile, tasks, period, deadline, scheduler, seed, out):
+    """coedge sim -d local -s SCHEDULER on one node running `tasks` tasks of `model` (random
+    phases, 5% execution jitter, 60 s): the miss rate."""
+    path = os.path.join(out, f"sim-{model}-{tasks}-{period}.yaml")
+    exe = ", ".join(f"{v:g}" for v in profile)
+    with open(path, "w") as f:
+        f.write(f"name: sim-{model}-{tasks}-{period}\nrun: {{duration: 60s, seed: {seed}, "
+                f"random_phase: true, exec_jitter: 0.05}}\n"
+                f"models:\n  - {{name: {model}, input_shape: [3, 8, 8], exe_ms: [{exe}]}}\n"
+                f"nodes:\n  - name: n\nnetwork: {{default_mbps: 100}}\ntasks:\n")
+        for i in range(tasks):
+            f.write(f"  - {{name: t{i}, source: n, model: {model}, period: {period}ms, "
+                    f"deadline: {deadline}ms, priority: {tasks - i}}}\n")
+    doc = json.loads(subprocess.check_output(
+        [os.path.join(ROOT, "build/bin/coedge"), "sim", path, "-d", "local", "-s", scheduler, "--json",
+         "--no-files", "-q"]))
+    return doc["overall"]["miss_rate"]
+
+
+def period_by_rule(model, profile, tasks, deadline, out):
+    """The rule of docs/PERFORMANCE.md §8, fixed before any run: the smallest multiple of 5 ms
+    from which the simulator gives coedge <= 1% (median of seeds 1-3) at STABLE consecutive
+    multiples of 5 ms (one lucky period is not a load coedge sustains): the tightest load
+    at which the local coedge scheduler keeps its deadlines."""
+    ok = {}
+
+    def meets(period):
+        if period not in ok:
+            misses = sorted(sim_miss(model, profile, tasks, period, deadline, "coedge", seed, out) for seed in (1, 2, 3))
+            ok[period] = misses[1] <= 0.01
+        return ok[period]
+
+    period = 5
+    while not all(meets(period + 5 * k) for k in range(STABLE)):
+        period += 5
+        if period > 20 * tasks * profile[0]:
+            sys.exit(f"node_bench: no period gives coedge <= 1% for {tasks} x {model} in the simulator")
+    return period
+
+
 def batching(args):
     profiles = read_profiles(args.profiles)
     rows = []
-    for model, tasks, period in [("yolov5s-160", 3, 68), ("yolov5s-160", 6, 120),
-                                 ("resnet18-360", 3, 200), ("resnet18-360", 6, 400)]:
+    wanted = DEFAULT_ROWS
+    if args.rows:
+        wanted = [(r.split(":")[0], int(r.split(":")[1]), None) for r in args.rows.split(",")]
+    for model, tasks, period in wanted:
+        if model not in profiles:
+            sys.exit(f"node_bench: {args.profiles} has no profile for {model}")
         single = profiles[model][0]
         deadline = round(4 * single)
-        row = {"model": model, "tasks": tasks, "period": period, "deadline": deadline}
-        for scheduler in ["coedge", "edf", "fixed"]:
-            tag = f"batching-{model}-{tasks}-{scheduler}"
-            config = os.path.join(args.out, tag + ".yaml")
-            write_config(config, tag, model, tasks, period, deadline, args.isolation, scheduler,
-                         (640, 360))
-            s, _ = run_node(config, args.out, tag, args.duration, args.profiles)
-            row[scheduler] = s["totals"]["miss_rate"]
-            row[scheduler + "_batch"] = statistics.mean(t["mean_batch"] for t in s["tasks"])
-            row[scheduler + "_released"] = s["totals"]["released"]
+        row = {"model": model, "tasks": tasks, "deadline": deadline, "sim": None}
+        if args.period == "sim" or period is None:
+            period = period_by_rule(model, profiles[model], tasks, deadline, args.out)
+            row["sim"] = {s: sim_miss(model, profiles[model], tasks, period, deadline, s, 1, args.out)
+                          for s in ("coedge", "edf", "fixed")}
+            print(f"  {model} x {tasks}: period {period} ms; simulated miss rates " +
+                  ", ".join(f"{s} {100 * v:.2f}%" for s, v in row["sim"].items()), file=sys.stderr, flush=True)
+        row["period"] = period
+        frame = (640, 360)
+        runs = {s: [] for s in ["coedge", "edf", "fixed"]}
+        # Repeats interleaved (coedge, edf, fixed, coedge, ...): a change of machine load
+        # falls on every scheduler alike.
+        for rep in range(args.repeat):
+            for scheduler in runs:
+                tag = f"batching-{BACKEND}-{model}-{tasks}-{scheduler}" + (f"-{rep + 1}" if args.repeat > 1 else "")
+                config = os.path.join(args.out, tag + ".yaml")
+                write_config(config, tag, model, tasks, period, deadline, args.isolation, scheduler, frame)
+                s, _ = run_node(config, args.out, tag, args.duration, args.profiles)
+                runs[scheduler].append((s["totals"]["miss_rate"],
+                                        statistics.mean(t["mean_batch"] for t in s["tasks"]),
+                                        s["totals"]["released"]))
+        for scheduler, values in runs.items():
+            values.sort()
+            median = values[len(values) // 2]
+            row[scheduler], row[scheduler + "_batch"], row[scheduler + "_released"] = median
+            row[scheduler + "_all"] = [v[0] for v in values]
         rows.append(row)
-    out = ["| model | tasks | period | deadline (4× batch-1) | coedge miss | edf miss | fixed miss "
+    many = args.repeat > 1
+    out = [f"Backend {BACKEND}, profiles {os.path.relpath(args.profiles, ROOT)}"
+           + (f", median of {args.repeat} runs per scheduler (all runs in brackets)" if many else ""), "",
+           "| model | tasks | period | deadline (4× batch-1) | coedge miss | edf miss | fixed miss "
            "| edf ÷ coedge | fixed ÷ coedge | coedge mean batch | jobs per run |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         ratio = lambda s: ("∞" if r["coedge"] == 0 and r[s] > 0 else
                            "—" if r["coedge"] == 0 else f"{r[s] / r['coedge']:.1f}×")
-        out.append(f"| {r['model']} | {r['tasks']} | {r['period']} ms | {r['deadline']} ms "
-                   f"| {100 * r['coedge']:.2f}% | {100 * r['edf']:.2f}% | {100 * r['fixed']:.2f}% "
+        cell = lambda s: f"{100 * r[s]:.2f}%" + (" (" + ", ".join(f"{100 * v:.2f}" for v in r[s + "_all"]) + ")"
+                                                  if many else "")
+        period = f"{r['period']} ms" + (" (sim: " + "/".join(f"{100 * v:.1f}" for v in r["sim"].values()) + "%)"
+                                        if r["sim"] else "")
+        out.append(f"| {r['model']} | {r['tasks']} | {period} | {r['deadline']} ms "
+                   f"| {cell('coedge')} | {cell('edf')} | {cell('fixed')} "
                    f"| {ratio('edf')} | {ratio('fixed')} | {r['coedge_batch']:.2f} "
                    f"| {r['coedge_released']} |")
     return "\n".join(out)
@@ -161,8 +244,8 @@ def throughput(args):
         # Raw: the backend alone, every batch size, measured now (same machine, same minutes).
         raw_file = os.path.join(args.out, f"raw-{model}.yaml")
         subprocess.check_call([os.path.join(ROOT, "build/bin/coedge"), "profile",
-                               f"{ROOT}/build/models/{model}.onnx", "--runs", "10", "--warmup", "2",
-                               "-o", raw_file],
+                               f"{ROOT}/build/models/{model}.onnx", "--backend", BACKEND, "--runs", "10",
+                               "--warmup", "2", "-o", raw_file],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         raw_ms = read_profiles(raw_file)[model]
         # Saturated: ten tasks on one camera release ten jobs at once, a little faster than
@@ -199,7 +282,15 @@ def main():
     p.add_argument("--isolation", default="sandbox", help="batching/throughput runs (default sandbox)")
     p.add_argument("--profiles", default=os.path.join(ROOT, "examples/profiles/generated-models-cpu.yaml"))
     p.add_argument("--out", default=os.path.join(ROOT, "results/node-bench"))
+    p.add_argument("--backend", default="opencv", choices=["opencv", "torch"],
+                   help="the models' backend (default opencv); give --profiles measured on it")
+    p.add_argument("--rows", default="", help="batching: MODEL:TASKS,... (default: the §6.5 rows of §8)")
+    p.add_argument("--period", default="fixed", choices=["fixed", "sim"],
+                   help="batching: the rows' periods as first measured (fixed), or by the simulator rule (sim)")
+    p.add_argument("--repeat", type=int, default=1, help="batching: runs per scheduler, reported as medians")
     args = p.parse_args()
+    global BACKEND
+    BACKEND = args.backend
     if os.geteuid() != 0:
         sys.exit("node_bench: needs root (the node's sandbox and private /dev/shm)")
     os.makedirs(args.out, exist_ok=True)

@@ -244,6 +244,68 @@ def tiny_unsupported(rng):
     return m  # deliberately invalid: checked by no checker
 
 
+def tiny_identity(rng, output_identity=True):
+    """tiny-classifier's graph and weights (drawn from tiny-classifier's seed with the
+    default --seed, so the two compute the same function) as torch.onnx.export writes
+    shared parameters: Identity nodes on initializers, one chain of two, and (unless
+    output_identity is False) one whose output is a second graph output."""
+    m = tiny_classifier(np.random.default_rng([2023, zlib.crc32(b"tiny-classifier")]))
+    g = m.graph
+    conv = next(n for n in g.node if n.op_type == "Conv")
+    gemm = next(n for n in g.node if n.op_type == "Gemm")
+    chain = [helper.make_node("Identity", [conv.input[1]], ["conv_w_id1"], name="Identity_0"),
+             helper.make_node("Identity", ["conv_w_id1"], ["conv_w_id2"], name="Identity_1"),
+             helper.make_node("Identity", [gemm.input[1]], ["gemm_w_id"], name="Identity_2")]
+    conv.input[1], gemm.input[1] = "conv_w_id2", "gemm_w_id"
+    g.value_info.append(helper.make_tensor_value_info("conv_w_id2", TensorProto.FLOAT, [8, 3, 3, 3]))
+    for i, n in enumerate(chain):
+        g.node.insert(i, n)
+    if output_identity:
+        g.node.append(helper.make_node("Identity", [gemm.input[2]], ["gemm_bias"], name="Identity_3"))
+        g.output.append(helper.make_tensor_value_info("gemm_bias", TensorProto.FLOAT, [4]))
+    return m
+
+
+def tiny_subgraph(rng):
+    """tiny-identity's Identity nodes plus an If node (a GRAPH attribute): a graph the
+    normalizer must leave as it is."""
+    m = tiny_identity(rng, output_identity=False)
+    g = m.graph
+    cond = numpy_helper.from_array(np.array(True), "cond")
+    branch = lambda name: helper.make_graph(
+        [helper.make_node("Identity", ["logits_pre"], [name + "_out"])], name, [],
+        [helper.make_tensor_value_info(name + "_out", TensorProto.FLOAT, ["N", 4])])
+    g.initializer.append(cond)
+    g.node[-1].output[0] = "logits_pre"
+    g.node.append(helper.make_node("If", ["cond"], ["logits"], then_branch=branch("then"),
+                                   else_branch=branch("else")))
+    return m
+
+
+def tiny_se(rng):
+    """A squeeze-and-excitation block (MobileNetV3's and EfficientNet's): x * HardSigmoid(
+    Conv(Relu(Conv(GlobalAveragePool(x))))), a Mul of [N,C,H,W] by [N,C,1,1], which OpenCV
+    4.6 imports with a dynamic batch as a Scale layer that fails at batch > 1."""
+    g = Graph(rng)
+    x = g.relu(g.conv("images", 3, 8, 3))
+    s = g.relu(g.conv(g.op("GlobalAveragePool", [x]), 8, 4, 1, p=0))
+    s = g.op("HardSigmoid", [g.conv(s, 4, 8, 1, p=0)], alpha=1.0 / 6, beta=0.5)
+    x = g.op("Mul", [s, x])
+    x = g.op("Flatten", [g.op("GlobalAveragePool", [x])], axis=1)
+    g.gemm(x, 8, 4)
+    g.rename_last("logits")
+    return g.model("tiny_se", [3, 32, 32], "logits", [4])
+
+
+def tiny_bad_gemm(rng):
+    """tiny-classifier with a Gemm whose weights expect 9 inputs where there are 8: loads in
+    OpenCV, fails in its first forward pass (a layer the load-time probe must name)."""
+    m = tiny_classifier(rng)
+    w = next(t for t in m.graph.initializer if list(t.dims) == [4, 8])
+    w.CopyFrom(numpy_helper.from_array(np.ones((4, 9), np.float32), w.name))
+    return m  # deliberately inconsistent: not checked
+
+
 def tiny_detector(rng):
     g = Graph(rng)
     x = g.conv("images", 3, 6, 4, 4, 0)  # [N, 6, 8, 8]: 64 rows of (cx, cy, w, h, obj, cls)
@@ -258,6 +320,10 @@ FIXTURES = {
     "tiny-fixed-batch": lambda rng: tiny_classifier(rng, batch=2),
     "tiny-unsupported": tiny_unsupported,
     "tiny-detector": tiny_detector,
+    "tiny-identity": tiny_identity,
+    "tiny-subgraph": tiny_subgraph,
+    "tiny-se": tiny_se,
+    "tiny-bad-gemm": tiny_bad_gemm,
 }
 
 MODELS = {
@@ -280,7 +346,7 @@ def main():
     for name in args.only or sorted(table):
         rng = np.random.default_rng([args.seed, zlib.crc32(name.encode())])  # same with --only
         model = table[name](rng)
-        if name != "tiny-unsupported":
+        if name not in ("tiny-unsupported", "tiny-bad-gemm"):
             onnx.checker.check_model(model)
         path = os.path.join(args.out_dir, name + ".onnx")
         tmp = path + ".tmp"

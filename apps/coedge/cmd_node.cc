@@ -14,6 +14,7 @@
 #include "data_paths.h"
 #include "process_support.h"
 #include "config/listen_address.h"
+#include "config/model_backend.h"
 #include "config/node_config_loader.h"
 #include "config/scenario_loader.h"
 #include "node/cluster/cluster_config.h"
@@ -38,6 +39,7 @@ struct NodeFlags {
   int metrics_port = -1;
   std::string metrics_address, metrics_linger;  // empty: the config's (default 127.0.0.1, 0)
   int backend_threads = -1;
+  std::string backend;  // empty: the config's (a node config's `backend:`, a cluster node's auto)
   bool json = false;  // the summary's JSON on stdout instead of the table
 };
 
@@ -108,6 +110,15 @@ Result<config::NodeConfig> load_with_overrides(const NodeFlags& f) {
   if (f.metrics_port >= 0) c.metrics_port = f.metrics_port;
   if (Status st = apply_metrics_flags(f, c); !st.ok()) return st.error();
   if (f.backend_threads >= 0) c.backend_threads = f.backend_threads;
+  if (!f.backend.empty()) {
+    c.backend = f.backend;
+    c.model_backend_requests.assign(c.models.size(), std::string());  // the flag overrides every model
+  }
+  // Again, now that --profiles and --backend have had their say (the loader's choice was
+  // made from the file alone), and told.
+  auto backends = config::resolve_model_backends(c);
+  if (!backends.ok()) return backends.error();
+  for (const std::string& notice : *backends) std::fprintf(stderr, "coedge: note: %s\n", notice.c_str());
   return config;
 }
 
@@ -132,8 +143,10 @@ Result<config::NodeConfig> cluster_config(const NodeFlags& f, Scenario& scenario
     settings.isolation = *iso;
   }
   if (f.backend_threads >= 0) settings.backend_threads = f.backend_threads;
+  if (!f.backend.empty()) settings.backend = f.backend;
   auto config = node::cluster_node_config(scenario, settings);
   if (!config.ok()) return config.error();
+  for (const std::string& notice : config->notices) std::fprintf(stderr, "coedge: note: %s\n", notice.c_str());
   if (!f.duration.empty()) {
     auto d = config::parse_duration(f.duration);
     if (!d.ok()) return Error{d.error().code, "--duration: " + d.error().message};
@@ -224,6 +237,11 @@ std::function<int()> add_node_command(CLI::App& app) {
   cmd->add_option("--summary", flags->summary, "write the summary JSON here (default RUN_DIR/summary.json)");
   cmd->add_option("--backend-threads", flags->backend_threads, "override: inference threads (0: all cores)")
       ->check(cli::whole_number(0, 1024));
+  cmd->add_option("--backend", flags->backend,
+                  "override: every model's inference backend: opencv (ONNX on OpenCV DNN), torch (TorchScript on "
+                  "libtorch) or auto (the backend each model's profile was measured on; docs/MODELS.md). "
+                  "Default: the config's backend (opencv), auto for a cluster node")
+      ->check(cli::one_of({"opencv", "torch", "auto"}));
   cmd->add_option("--crash-every", flags->crash_every,
                   "fault injection: SIGKILL a worker (in turn) this often, e.g. 500ms; the agent "
                   "restarts it and counts the jobs it held as dropped (sandbox and process modes)");

@@ -1,8 +1,14 @@
-// `coedge profile`: measures ExeTime(model, batch) of ONNX models on this machine and
-// writes a profile set in the format `coedge sim --profiles`, the dispatcher and the
-// executor read.
+// `coedge profile`: measures ExeTime(model, batch) of models on this machine and writes a
+// profile set in the format `coedge sim --profiles`, the dispatcher and the executor read.
+// Each model is measured on one backend (the one that reads its file, or --backend's), or
+// on both (--backend both|auto), batch size by batch size in alternating order, so that
+// the two are compared under the same machine load; the set records the faster one.
 #include <cstdio>
+#include <algorithm>
 #include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,6 +23,7 @@
 #include "config/scenario_loader.h"
 #include "config/scenario_writer.h"
 #include "infer/make_backend.h"
+#include "infer/model_info.h"
 #include "infer/profiler.h"
 
 namespace coedge::app {
@@ -31,7 +38,7 @@ struct ProfileArgs {
   int runs = 10;
   int warmup = 2;
   int threads = 0;
-  std::string backend = "opencv";
+  std::string backend;  // empty: the backend that reads each file's format
   std::string out;
   bool json = false;  // one JSON document on stdout instead of the tables
   ProgressFlags progress;
@@ -60,9 +67,82 @@ bool parse_batch_range(const std::string& text, int& lo, int& hi) {
   return lo >= 1 && lo <= hi && hi <= kMaxBatch;
 }
 
-nlohmann::ordered_json measurement_json(const infer::ModelMeasurement& m, const std::string& path) {
+// A backend and the file of its format, for one model; model is null when it could not load.
+struct Candidate {
+  std::string backend;
+  std::string path;
+  std::unique_ptr<infer::Model> model = nullptr;
+  std::optional<Error> error = std::nullopt;
+};
+
+double mean_per_image_ms(const infer::ModelMeasurement& m) {
+  double sum = 0;
+  for (const infer::BatchTiming& t : m.batches) sum += t.per_image_ms();
+  return m.batches.empty() ? 0 : sum / static_cast<double>(m.batches.size());
+}
+
+std::string format_ms(double ms) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f", ms);
+  return text;
+}
+
+std::string exe_ms_list(const infer::ModelMeasurement& m) {
+  std::string out = "[";
+  for (const infer::BatchTiming& t : m.batches) out += (out.size() > 1 ? ", " : "") + format_ms(t.median_ms);
+  return out + "]";
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& item : items) out += (out.empty() ? "" : " and ") + item;
+  return out;
+}
+
+// Measures every candidate batch size by batch size, the candidates' order reversed at
+// each size (A B, B A, A B, ...), so that a change of machine load in the middle of the
+// run falls on both alike. One measurement per candidate, in the candidates' order.
+Result<std::vector<infer::ModelMeasurement>> measure_interleaved(std::vector<Candidate>& candidates,
+                                                                 const std::string& name, int lo, int hi,
+                                                                 const ProfileArgs& args, Progress& progress) {
+  std::vector<infer::ModelMeasurement> out(candidates.size());
+  const int steps = (hi - lo + 1) * static_cast<int>(candidates.size());
+  int done = 0;
+  for (int b = lo; b <= hi; ++b) {
+    for (size_t k = 0; k < candidates.size(); ++k) {
+      const size_t i = (b - lo) % 2 == 0 ? k : candidates.size() - 1 - k;
+      infer::ProfileOptions options;
+      options.min_batch = options.max_batch = b;
+      options.runs = args.runs;
+      options.warmup = args.warmup;
+      auto one = infer::profile_model(*candidates[i].model, name, options);
+      if (!one.ok()) return one.error();
+      if (out[i].batches.empty()) {
+        out[i] = std::move(*one);  // kind, shape, and the stock pre/post time, measured once
+      } else {
+        out[i].batches.push_back(one->batches.front());
+      }
+      ++done;
+      if (progress.enabled()) {
+        constexpr int kWidth = 30;
+        const int filled = done * kWidth / steps;
+        char line[200];
+        std::snprintf(line, sizeof line, "%-14s [%s%s] %3d%% batch %d on %s", name.c_str(),
+                      std::string(static_cast<size_t>(filled), '#').c_str(),
+                      std::string(static_cast<size_t>(kWidth - filled), '.').c_str(), done * 100 / steps, b,
+                      candidates[i].backend.c_str());
+        progress.update(line, static_cast<double>(done) / steps);
+      }
+    }
+  }
+  return out;
+}
+
+nlohmann::ordered_json measurement_json(const infer::ModelMeasurement& m, const std::string& path,
+                                        const std::string& backend) {
   nlohmann::ordered_json j;
   j["name"] = m.name;
+  j["backend"] = backend;
   j["kind"] = std::string(to_string(m.kind));
   j["input_shape"] = infer::shape_string(m.input_shape);
   j["file"] = path;
@@ -75,9 +155,9 @@ nlohmann::ordered_json measurement_json(const infer::ModelMeasurement& m, const 
   return j;
 }
 
-void print_measurement(const infer::ModelMeasurement& m, const std::string& path) {
-  std::printf("\n%s (%s, input %s) from %s\n", m.name.c_str(), std::string(to_string(m.kind)).c_str(),
-              infer::shape_string(m.input_shape).c_str(), path.c_str());
+void print_measurement(const infer::ModelMeasurement& m, const std::string& path, const std::string& backend) {
+  std::printf("\n%s (%s, input %s) from %s on %s\n", m.name.c_str(), std::string(to_string(m.kind)).c_str(),
+              infer::shape_string(m.input_shape).c_str(), path.c_str(), backend.c_str());
   std::printf("batch  median ms   p95 ms  per image ms\n");
   for (const infer::BatchTiming& t : m.batches)
     std::printf("%5d  %9.2f  %7.2f  %12.2f\n", t.batch, t.median_ms, t.p95_ms, t.per_image_ms());
@@ -124,43 +204,85 @@ int run_profile(const ProfileArgs& args) {
 
   infer::BackendOptions backend_options;
   backend_options.threads = args.threads;
-  auto backend = infer::make_backend(args.backend, backend_options);
-  if (!backend.ok()) return fail(kExitBadInput, backend.error().message);
+  backend_options.max_batch = hi;
+  std::map<std::string, std::unique_ptr<infer::Backend>> backends;
+  auto backend_named = [&](const std::string& backend_name) -> Result<infer::Backend*> {
+    if (auto it = backends.find(backend_name); it != backends.end()) return it->second.get();
+    auto made = infer::make_backend(backend_name, backend_options);
+    if (!made.ok()) return made.error();
+    return backends.emplace(backend_name, std::move(*made)).first->second.get();
+  };
+  const bool compare = args.backend == "both" || args.backend == "auto";
 
   std::vector<ModelProfile> profiles;
   std::string notes;
+  std::vector<std::string> backends_used;
   nlohmann::ordered_json doc;
-  doc["backend"] = args.backend;
+  doc["backend"] = args.backend.empty() ? std::string("by file") : args.backend;
   doc["models"] = nlohmann::ordered_json::array();
-  for (const auto& [name, path] : targets) {
-    auto model = backend.value()->load(path);
-    if (!model.ok()) return fail(model.error().code == ErrorCode::kIo ? kExitFailure : kExitBadInput,
-                                 model.error().message);
-    infer::ProfileOptions options;
-    options.min_batch = lo;
-    options.max_batch = hi;
-    options.runs = args.runs;
-    options.warmup = args.warmup;
-    Progress progress(args.progress);  // a redrawn bar on a terminal; with --progress elsewhere, a line per 10%
-    if (progress.enabled()) {
-      options.progress = [&name, &progress](int done, int total, const std::string& what) {
-        constexpr int kWidth = 30;
-        const int percent = done * 100 / total;
-        const int filled = done * kWidth / total;
-        char line[160];
-        std::snprintf(line, sizeof line, "%-14s [%s%s] %3d%% %-16s", name.c_str(),
-                      std::string(static_cast<size_t>(filled), '#').c_str(),
-                      std::string(static_cast<size_t>(kWidth - filled), '.').c_str(), percent, what.c_str());
-        progress.update(line, static_cast<double>(done) / total);
-      };
+  for (const auto& [name, given] : targets) {
+    // The candidates: each backend with the file of its format (NAME.onnx, NAME.pt).
+    std::vector<Candidate> candidates;
+    const auto given_info = infer::read_model_info(given);
+    const bool given_torchscript = given_info.ok() && given_info->format == infer::ModelFormat::kTorchScript;
+    const std::string onnx = given_torchscript ? std::filesystem::path(given).replace_extension(".onnx").string() : given;
+    const std::string torchscript = given_torchscript ? given : infer::torchscript_sibling(given);
+    if (compare) {
+      candidates.push_back({"opencv", onnx});
+      candidates.push_back({"torch", torchscript});
+    } else {
+      const std::string backend_name = !args.backend.empty() ? args.backend : given_torchscript ? "torch" : "opencv";
+      candidates.push_back({backend_name, backend_name == "torch" ? torchscript : onnx});
     }
-    auto measured = infer::profile_model(*model.value(), name, options);
+    std::string unloadable;  // with --backend both|auto: the candidates that could not load, and why
+    for (Candidate& c : candidates) {
+      auto backend = backend_named(c.backend);
+      if (!backend.ok()) {
+        c.error = backend.error();
+      } else if (!compare || std::filesystem::exists(c.path)) {
+        auto model = (*backend)->load(c.path);
+        if (model.ok()) c.model = std::move(*model);
+        else c.error = model.error();
+      } else {
+        c.error = Error{ErrorCode::kNotFound, c.path + " does not exist"};
+      }
+      if (c.error && !compare) {
+        return fail(c.error->code == ErrorCode::kIo ? kExitFailure : kExitBadInput, c.error->message);
+      }
+      if (c.error) unloadable += "  " + name + " on " + c.backend + ": cannot load: " + c.error->message + "\n";
+    }
+    std::erase_if(candidates, [](const Candidate& c) { return c.model == nullptr; });
+    if (candidates.empty()) return fail(kExitBadInput, "model " + name + " loads on no backend:\n" + unloadable);
+
+    Progress progress(args.progress);  // a redrawn bar on a terminal; with --progress elsewhere, a line per 10%
+    auto measured = measure_interleaved(candidates, name, lo, hi, args, progress);
     if (!measured.ok()) return fail(kExitFailure, measured.error().message);
-    if (args.json)
-      doc["models"].push_back(measurement_json(measured.value(), path));
-    else
-      print_measurement(measured.value(), path);
-    if (lo == 1 && hi == kMaxBatch) profiles.push_back(infer::to_model_profile(measured.value(), notes));
+    // The faster: the lower mean time per image over the batch sizes measured.
+    size_t best = 0;
+    for (size_t i = 1; i < candidates.size(); ++i)
+      if (mean_per_image_ms((*measured)[i]) < mean_per_image_ms((*measured)[best])) best = i;
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      if (args.json)
+        doc["models"].push_back(measurement_json((*measured)[i], candidates[i].path, candidates[i].backend));
+      else
+        print_measurement((*measured)[i], candidates[i].path, candidates[i].backend);
+    }
+    if (compare) {
+      std::string line = "  " + name + ": " + candidates[best].backend + " (" +
+                         format_ms(mean_per_image_ms((*measured)[best])) + " ms per image)";
+      for (size_t i = 0; i < candidates.size(); ++i)
+        if (i != best)
+          line += ", " + candidates[i].backend + " " + format_ms(mean_per_image_ms((*measured)[i])) +
+                  " ms per image, exe_ms " + exe_ms_list((*measured)[i]);
+      notes += line + "\n" + unloadable;
+      if (!args.json) std::printf("%s: %s is faster\n", name.c_str(), candidates[best].backend.c_str());
+    }
+    if (lo == 1 && hi == kMaxBatch) {
+      profiles.push_back(infer::to_model_profile((*measured)[best], notes));
+      profiles.back().backend = candidates[best].backend;
+    }
+    if (std::find(backends_used.begin(), backends_used.end(), candidates[best].backend) == backends_used.end())
+      backends_used.push_back(candidates[best].backend);
   }
 
   if (profiles.empty()) {  // --batch short of 1-10, without -o (refused above with -o)
@@ -178,9 +300,14 @@ int run_profile(const ProfileArgs& args) {
   const unsigned cores = std::thread::hardware_concurrency();
   const std::string header =
       "Measured by 'coedge profile' on this machine (" + std::to_string(cores) + " cores), backend " +
-      args.backend + ", " + (args.threads > 0 ? std::to_string(args.threads) : std::string("default")) +
+      (args.backend.empty() ? join(backends_used) : args.backend) + ", " + (args.threads > 0 ? std::to_string(args.threads) : std::string("default")) +
       " threads, " + std::to_string(args.runs) + " timed runs per batch size after " +
-      std::to_string(args.warmup) + " warm-up runs. exe_ms are medians.\n" + notes;
+      std::to_string(args.warmup) + " warm-up runs. exe_ms are medians." +
+      (args.backend == "both" || args.backend == "auto"
+           ? " Both backends measured, batch size by batch size in alternating order; each model's entry is the "
+             "faster one (the lower mean time per image over batch sizes 1-10), the other's below:"
+           : "") +
+      "\n" + notes;
   const std::string text = config::write_profile_set_yaml(set_name, "ExeTime measured on this machine",
                                                   profiles, header);
   if (Status st = write_file(out, text); !st.ok()) return fail(kExitFailure, st.error().message);
@@ -198,9 +325,9 @@ int run_profile(const ProfileArgs& args) {
 std::function<int()> add_profile_command(CLI::App& app) {
   auto args = std::make_shared<ProfileArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "profile", "Measure ExeTime(model, batch) of ONNX models on this machine; write a profile set.");
+      "profile", "Measure ExeTime(model, batch) of models on this machine; write a profile set.");
   cli::input_path(cmd->add_option("models", args->model_paths,
-                                  "ONNX model files to profile (the model's name is the file's stem)"),
+                                  "Model files to profile, ONNX or TorchScript (the model's name is the file's stem)"),
                   args->model_paths);
   cmd->add_option("--name", args->name, "With one model file: its name in the profile");
   cli::input_path(cmd->add_option("--scenario", args->scenario,
@@ -217,7 +344,12 @@ std::function<int()> add_profile_command(CLI::App& app) {
       ->default_val(2)->check(cli::whole_number(0, 100000));
   cmd->add_option("--threads", args->threads, "Inference threads (0: the backend's default)")
       ->default_val(0)->check(cli::whole_number(0, 1024));
-  cmd->add_option("--backend", args->backend, "Inference backend: opencv")->default_val("opencv");
+  cmd->add_option("--backend", args->backend,
+                  "Inference backend: opencv (NAME.onnx on OpenCV DNN), torch (NAME.pt on libtorch), or both / auto: "
+                  "measure each model on both, batch size by batch size in alternating order, and record the faster "
+                  "(the lower mean time per image) in the profile set, which `backend: auto` runs it on. "
+                  "Default: the backend that reads each file (.onnx: opencv, TorchScript: torch)")
+      ->check(cli::one_of({"opencv", "torch", "both", "auto"}));
   cmd->add_option("-o,--out", args->out,
                   "Profile-set file to write (default: results/profiles/NAME.yaml for one "
                   "model, results/profiles/machine.yaml for several or --scenario)");

@@ -91,6 +91,8 @@ struct NodeConfig {
   policy::SchedulerSpec scheduler;   // every model's local scheduler; default: the paper's
   Isolation isolation = Isolation::kSandbox;
   std::string run_dir;               // default: /var/tmp/coedge-<name> (set by the loader)
+  // The models' inference backend unless a model names its own: opencv, torch or auto
+  // (config/model_backend.h resolves it per model).
   std::string backend = "opencv";
   int backend_threads = 0;           // 0: the backend's default
   // Where the models' timings come from: a profile-set file (`profiles:`, or `coedge node
@@ -118,7 +120,13 @@ struct NodeConfig {
   // (this node), deadline is resolved (the period when the file gives none).
   std::vector<ModelProfile> models;
   std::vector<TaskSpec> tasks;
-  std::vector<std::string> model_files;   // per model: its ONNX file (absolute)
+  // Per model: the file its backend loads (absolute): its ONNX file on opencv, its
+  // TorchScript file on torch (config/model_backend.h picks the sibling file).
+  std::vector<std::string> model_files;
+  // Per model: the backend it asked for (opencv, torch, auto; empty: the node's `backend`),
+  // and once resolve_model_backends has run, the one that runs it (opencv or torch).
+  std::vector<std::string> model_backend_requests;
+  std::vector<std::string> model_backends;
   // Per model: its class names by class id, from its `labels:` file (one name per line;
   // load_labels_file), and that file (absolute); both empty when the model has none.
   std::vector<std::vector<std::string>> model_labels;

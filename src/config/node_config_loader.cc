@@ -28,6 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/listen_address.h"
+#include "config/model_backend.h"
 #include "config/profile_reader.h"
 #include "config/scenario_loader.h"
 #include "config/yaml_reader.h"
@@ -44,7 +45,7 @@ constexpr std::string_view kTopKeys[] = {
     "publish_results"};
 constexpr std::string_view kBackendKeys[] = {"name", "threads"};
 constexpr std::string_view kMetricsKeys[] = {"port", "address", "linger", "jobs"};
-constexpr std::string_view kModelKeys[] = {"name", "file", "labels"};
+constexpr std::string_view kModelKeys[] = {"name", "file", "labels", "backend"};
 constexpr std::string_view kSensorKeys[] = {"name",   "kind", "path",  "width",
                                             "height", "loop", "period", "phase",
                                             "url",    "open_timeout", "stall_timeout",
@@ -204,6 +205,10 @@ class NodeConfigParser {
     check_sensor_periods();
     if (problems_.any()) return problems_.error();
     if (config_.run_dir.empty()) config_.run_dir = default_run_dir(config_.name);
+    // Which backend runs each model, from the file alone (a caller that changes the profiles
+    // or the backend resolves again, and tells the choices).
+    auto backends = resolve_model_backends(config_);
+    if (!backends.ok()) return Error{backends.error().code, config_.source_file + ": " + backends.error().message};
     return std::move(config_);
   }
 
@@ -247,7 +252,7 @@ class NodeConfigParser {
 
   void read_backend(const Field& section) {
     if (section.value.IsDefined() && section.value.IsScalar()) {  // `backend: opencv`
-      if (std::optional<std::string> name = read_name(section, problems_)) config_.backend = *name;
+      if (std::optional<std::string> name = read_backend_name(section)) config_.backend = *name;
       return;
     }
     if (section.value.IsNull()) return;
@@ -259,7 +264,7 @@ class NodeConfigParser {
     }
     for (const Field& f : read_fields(section.value, section.path, kBackendKeys, problems_)) {
       if (f.key == "name") {
-        if (std::optional<std::string> name = read_name(f, problems_)) config_.backend = *name;
+        if (std::optional<std::string> name = read_backend_name(f)) config_.backend = *name;
       } else if (f.key == "threads") {
         std::optional<int64_t> n = read_int(f, problems_);
         if (n && (*n < 0 || *n > kMaxBackendThreads)) {
@@ -271,6 +276,15 @@ class NodeConfigParser {
         }
       }
     }
+  }
+
+  std::optional<std::string> read_backend_name(const Field& f) {
+    std::optional<std::string> name = read_name(f, problems_);
+    if (name && !is_backend_request(*name)) {
+      problems_.add(f.mark(), f.path, "unknown backend '" + *name + "' (choices: opencv, torch, auto)");
+      return std::nullopt;
+    }
+    return name;
   }
 
   void read_profiles(const Field& f) {
@@ -361,7 +375,7 @@ class NodeConfigParser {
                              const std::string& path) {
       if (!expect_map(node, mark, path, problems_)) return;
       ModelProfile model;
-      std::string file, labels_file;
+      std::string file, labels_file, backend;
       std::vector<std::string> labels;
       bool valid = true;
       const Fields fields = read_fields(node, path, kModelKeys, problems_);
@@ -374,6 +388,10 @@ class NodeConfigParser {
         } else if (f.key == "file") {
           std::optional<std::string> text = read_name(f, problems_);
           valid &= text && check_model_file(f, *text, file);
+        } else if (f.key == "backend") {
+          std::optional<std::string> name = read_backend_name(f);
+          valid &= name.has_value();
+          backend = name.value_or("");
         } else if (f.key == "labels") {
           std::optional<std::string> text = read_name(f, problems_);
           valid &= text.has_value();
@@ -394,6 +412,7 @@ class NodeConfigParser {
         model_index_.emplace(model.name, static_cast<ModelIndex>(config_.models.size()));
         config_.models.push_back(std::move(model));
         config_.model_files.push_back(std::move(file));
+        config_.model_backend_requests.push_back(std::move(backend));
         config_.model_labels.push_back(std::move(labels));
         config_.model_labels_files.push_back(std::move(labels_file));
       }

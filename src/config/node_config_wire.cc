@@ -190,18 +190,19 @@ class WireReader {
       const json& o = (*list_json)[i];
       const std::string path = index("models", i);
       if (!object(o, path, {"name", "file", "input_shape", "input_bytes", "exe_us", "pre_us", "post_us",
-                            "profile_source", "labels", "labels_file"})) {
+                            "profile_source", "backend", "runs_on", "labels", "labels_file"})) {
         return false;
       }
       ModelProfile m;
-      std::string file;
+      std::string file, runs_on;
       const json *shape = nullptr, *exe = nullptr;
       if (!text(o, path, "name", m.name, true) || !text(o, path, "file", file, true) ||
           !list(o, path, "input_shape", shape) ||
           !integer(o, path, "input_bytes", 0, std::numeric_limits<int64_t>::max(), m.input_bytes) ||
           !list(o, path, "exe_us", exe) || !duration(o, path, "pre_us", false, m.pre_time) ||
           !duration(o, path, "post_us", false, m.post_time) ||
-          !text(o, path, "profile_source", m.profile_source)) {
+          !text(o, path, "profile_source", m.profile_source) || !text(o, path, "backend", m.backend) ||
+          !text(o, path, "runs_on", runs_on, true)) {
         return false;
       }
       for (size_t d = 0; d < shape->size(); ++d) {
@@ -232,6 +233,7 @@ class WireReader {
       }
       c.models.push_back(std::move(m));
       c.model_files.push_back(std::move(file));
+      c.model_backends.push_back(std::move(runs_on));
       c.model_labels.push_back(std::move(names));
       c.model_labels_files.push_back(std::move(labels_file));
     }
@@ -395,6 +397,8 @@ std::string write_node_config_wire(const NodeConfig& c) {
                       {"pre_us", p.pre_time.count()},
                       {"post_us", p.post_time.count()},
                       {"profile_source", p.profile_source},
+                      {"backend", p.backend},
+                      {"runs_on", m < c.model_backends.size() ? c.model_backends[m] : c.backend},
                       {"labels", m < c.model_labels.size() ? c.model_labels[m] : std::vector<std::string>{}},
                       {"labels_file", m < c.model_labels_files.size() ? c.model_labels_files[m] : std::string()}});
   }

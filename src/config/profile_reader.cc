@@ -1,6 +1,7 @@
 // Model entries and profile-set files; see profile_reader.h for the contract.
 #include "config/profile_reader.h"
 
+#include <algorithm>
 #include <limits>
 #include <string_view>
 #include <unordered_map>
@@ -9,13 +10,15 @@ namespace coedge::config::internal {
 namespace {
 
 constexpr std::string_view kInlineKeys[] = {"name", "input_shape", "input_bytes", "exe_ms",
-                                            "pre",  "post",        "source"};
+                                            "pre",  "post",        "source",      "backend"};
 constexpr std::string_view kScenarioModelKeys[] = {"name", "input_shape", "input_bytes",
-                                                   "exe_ms", "pre", "post", "source",
+                                                   "exe_ms", "pre", "post", "source", "backend",
                                                    "from", "model"};
 // In a profile set there is nothing to refer to and the source is the file itself.
 constexpr std::string_view kProfileModelKeys[] = {"name", "input_shape", "input_bytes",
-                                                  "exe_ms", "pre", "post"};
+                                                  "exe_ms", "pre", "post", "backend"};
+// The backends a profile can have been measured on (infer/make_backend.h's names).
+constexpr std::string_view kMeasuredBackends[] = {"opencv", "torch"};
 constexpr std::string_view kProfileSetKeys[] = {"profile_set", "description", "models"};
 
 bool is_inline_key(std::string_view key) {
@@ -170,6 +173,15 @@ ModelEntry read_model_entry(const YAML::Node& node, const YAML::Mark& mark,
       std::optional<std::string> text = read_text(f, problems);
       entry.source = text.value_or("");
       valid &= text.has_value();
+    } else if (f.key == "backend") {
+      const std::optional<std::string> read = read_text(f, problems);
+      const std::string text = read.value_or("");
+      const bool known = std::find(std::begin(kMeasuredBackends), std::end(kMeasuredBackends), text) !=
+                         std::end(kMeasuredBackends);
+      if (read && !known)
+        problems.add(f.mark(), f.path, "unknown backend '" + text + "': a profile is measured on opencv or torch");
+      if (known) m.backend = text;
+      valid &= known;
     }
   }
 

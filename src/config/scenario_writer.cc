@@ -91,6 +91,7 @@ void write_models(Writer& w, const std::vector<ModelProfile>& models, bool with_
     for (size_t b = 0; b < m.exe_time.size(); ++b)
       w.raw(b ? ", " : "").raw(internal::format_ms_number(m.exe_time[b]));
     w.raw("]\n    pre: ").dur(m.pre_time).raw("\n    post: ").dur(m.post_time).raw("\n");
+    if (!m.backend.empty()) w.raw("    backend: ").str(m.backend).raw("\n");
     // "inline" is what an absent source reads back as; anything else is provenance
     // worth keeping (e.g. the profile file the numbers were taken from).
     if (with_source && !m.profile_source.empty() && m.profile_source != "inline")

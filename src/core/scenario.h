@@ -34,6 +34,10 @@ struct ModelProfile {
   Duration pre_time{};                         // CPU time of pre-processing, per job
   Duration post_time{};                        // CPU time of post-processing, per job
   std::string profile_source;                  // where exe_time came from, for reports
+  // The inference backend exe_time was measured on ("opencv", "torch"); empty when the
+  // file does not say. A node with `backend: auto` runs the model on this one, so that the
+  // scheduler plans with the numbers of the backend that runs it.
+  std::string backend;
 
   // REQUIRES: 1 <= batch <= kMaxBatch.
   Duration exe(int batch) const { return exe_time[static_cast<size_t>(batch - 1)]; }

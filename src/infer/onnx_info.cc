@@ -10,8 +10,13 @@
 #include <set>
 #include <string_view>
 
+#include "infer/onnx_wire.h"
+
 namespace coedge::infer {
 namespace {
+
+using onnx_wire::Field;
+using onnx_wire::Reader;
 
 // Field numbers from onnx.proto3.
 constexpr uint32_t kModelIrVersion = 1, kModelProducer = 2, kModelGraph = 7;
@@ -20,63 +25,6 @@ constexpr uint32_t kTensorProtoName = 8;
 constexpr uint32_t kValueInfoName = 1, kValueInfoType = 2;
 constexpr uint32_t kTypeTensor = 1, kTensorElemType = 1, kTensorShape = 2;
 constexpr uint32_t kShapeDim = 1, kDimValue = 1;
-
-struct Field {
-  uint32_t number = 0;
-  uint32_t wire = 0;
-  uint64_t varint = 0;
-  std::string_view bytes;  // for length-delimited fields
-};
-
-// One protobuf message's fields, in order. `ok` turns false on malformed input.
-class Reader {
- public:
-  explicit Reader(std::string_view data) : data_(data) {}
-  bool ok() const { return ok_; }
-  bool next(Field& f) {
-    if (pos_ >= data_.size() || !ok_) return false;
-    uint64_t key;
-    if (!varint(key)) return fail();
-    f.number = static_cast<uint32_t>(key >> 3);
-    f.wire = static_cast<uint32_t>(key & 7);
-    switch (f.wire) {
-      case 0: return varint(f.varint) || fail();
-      case 1: return skip(8);
-      case 5: return skip(4);
-      case 2: {
-        uint64_t len;
-        if (!varint(len) || len > data_.size() - pos_) return fail();
-        f.bytes = data_.substr(pos_, len);
-        pos_ += len;
-        return true;
-      }
-      default: return fail();
-    }
-  }
-
- private:
-  bool fail() {
-    ok_ = false;
-    return false;
-  }
-  bool skip(size_t n) {
-    if (n > data_.size() - pos_) return fail();
-    pos_ += n;
-    return true;
-  }
-  bool varint(uint64_t& out) {
-    out = 0;
-    for (int shift = 0; shift < 64 && pos_ < data_.size(); shift += 7) {
-      const auto byte = static_cast<uint8_t>(data_[pos_++]);
-      out |= static_cast<uint64_t>(byte & 0x7f) << shift;
-      if (!(byte & 0x80)) return true;
-    }
-    return false;
-  }
-  std::string_view data_;
-  size_t pos_ = 0;
-  bool ok_ = true;
-};
 
 bool parse_value_info(std::string_view bytes, TensorInfo& out) {
   Reader r(bytes);

@@ -1,10 +1,19 @@
 #include "infer/opencv_backend.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <opencv2/core.hpp>
 #include <opencv2/core/utils/logger.hpp>
 #include <opencv2/dnn.hpp>
 
 #include "infer/onnx_info.h"
+#include "infer/onnx_normalize.h"
 
 namespace coedge::infer {
 namespace {
@@ -39,6 +48,159 @@ class OpencvModel final : public Model {
   cv::dnn::Net net_;
 };
 
+// The model file, mapped read-only (the normalizer and OpenCV read it from memory; weights
+// are not copied unless the graph is rewritten).
+class MappedFile {
+ public:
+  ~MappedFile() {
+    if (data_) ::munmap(data_, size_);
+  }
+  Status open(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Error{ErrorCode::kIo, path + ": cannot open: " + std::strerror(errno)};
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || st.st_size <= 0) {
+      ::close(fd);
+      return Error{ErrorCode::kIo, path + ": cannot read its size (or it is empty)"};
+    }
+    size_ = static_cast<size_t>(st.st_size);
+    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    const int err = errno;
+    ::close(fd);
+    if (p == MAP_FAILED) return Error{ErrorCode::kIo, path + ": cannot map: " + std::strerror(err)};
+    data_ = p;
+    return Ok{};
+  }
+  std::string_view bytes() const { return {static_cast<const char*>(data_), size_}; }
+
+ private:
+  void* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+cv::dnn::Net import(std::string_view onnx) {
+  cv::dnn::Net net = cv::dnn::readNetFromONNX(onnx.data(), onnx.size());
+  if (net.empty()) CV_Error(cv::Error::StsError, "OpenCV DNN read an empty network");
+  net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
+  net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
+  return net;
+}
+
+// A batch of `batch` distinct, seeded items of the model's input shape.
+cv::Mat probe_batch(const std::vector<int64_t>& shape, int batch) {
+  std::vector<int> dims(shape.begin(), shape.end());
+  dims[0] = batch;
+  cv::Mat blob(static_cast<int>(dims.size()), dims.data(), CV_32F);
+  cv::RNG rng(13);
+  rng.fill(blob, cv::RNG::UNIFORM, -1.0, 1.0);
+  return blob;
+}
+
+// One item of a batch output, as a flat row.
+cv::Mat item(const cv::Mat& out, int i) {
+  const size_t per_item = out.total() / static_cast<size_t>(out.size[0]);
+  return cv::Mat(1, static_cast<int>(per_item), CV_32F, const_cast<float*>(out.ptr<float>()) + i * per_item);
+}
+
+// What OpenCV could not run. Its import errors name the node ("Node [Mul@ai.onnx]:(NAME)
+// parse error: ..."); its forward errors name nothing, so the failing layer is searched:
+// net.forward(layer) runs every layer up to that one in OpenCV's order, so failure is
+// monotone in that order and a bisection finds the first failing layer.
+struct Failure {
+  std::string op, layer, reason;
+};
+
+// OpenCV names a layer "onnx_node!NODE" or, for a node without a name,
+// "onnx_node_output_0!OUTPUT": the ONNX name is what the user can find in the file.
+std::string onnx_name(std::string layer) {
+  if (const auto bang = layer.find('!'); bang != std::string::npos && layer.rfind("onnx_node", 0) == 0)
+    layer.erase(0, bang + 1);
+  return layer;
+}
+
+Failure from_import_error(const cv::Exception& e) {
+  Failure f{"", "", e.err};
+  const auto node = e.err.find("Node [");
+  if (node != std::string::npos) {
+    const auto close = e.err.find(']', node);
+    const auto paren = e.err.find(":(", node);
+    const auto paren_end = paren == std::string::npos ? paren : e.err.find(')', paren);
+    if (close != std::string::npos) {
+      f.op = e.err.substr(node + 6, close - node - 6);
+      if (const auto at = f.op.find('@'); at != std::string::npos) f.op.resize(at);
+    }
+    if (paren_end != std::string::npos) f.layer = onnx_name(e.err.substr(paren + 2, paren_end - paren - 2));
+    const auto parse = e.err.find("parse error: ");
+    if (parse != std::string::npos) f.reason = e.err.substr(parse + 13);
+  }
+  while (!f.reason.empty() && (f.reason.back() == '\n' || f.reason.back() == ' ' || f.reason.back() == '>'))
+    f.reason.pop_back();
+  return f;
+}
+
+Failure first_failing_layer(cv::dnn::Net& net, const cv::Mat& input, std::string_view onnx,
+                            const std::string& reason) {
+  Failure f{"", "", reason};
+  const auto names = net.getLayerNames();
+  auto fails = [&](size_t i) {
+    try {
+      net.setInput(input);
+      net.forward(names[i]);
+      return false;
+    } catch (const cv::Exception& e) {
+      f.reason = e.err;
+      return true;
+    }
+  };
+  if (names.empty() || !fails(names.size() - 1)) return f;
+  size_t lo = 0, hi = names.size() - 1;  // names[hi] fails
+  while (lo < hi) {
+    const size_t mid = lo + (hi - lo) / 2;
+    if (fails(mid)) hi = mid;
+    else lo = mid + 1;
+  }
+  fails(hi);  // the reason of that layer
+  std::string layer = names[hi];
+  f.layer = layer = onnx_name(layer);
+  f.op = onnx_node_op(onnx, layer);
+  const std::string type = net.getLayer(net.getLayerId(names[hi]))->type;
+  if (f.op.empty()) f.op = type + " (OpenCV's layer type)";
+  else if (type != f.op) f.layer += ", OpenCV layer " + type;
+  return f;
+}
+
+Error cannot_run(const std::string& path, const Failure& f, int batch) {
+  std::string what = f.op.empty() ? "this model" : "operator " + f.op;
+  if (!f.layer.empty()) what += " (layer " + f.layer + ")";
+  return Error{ErrorCode::kUnsupported,
+               path + ": OpenCV DNN 4.6 cannot run " + what + (batch > 0 ? " at batch " + std::to_string(batch) : "") +
+                   ": " + f.reason + ". Run " + torchscript_sibling(path) + " on the torch backend (backend: torch)" +
+                   (f.op.empty() ? "" : ", or export without " + f.op)};
+}
+
+// Each item of `batch` (run as one batch) against the same item run alone in `reference`.
+bool same_per_item(cv::dnn::Net& net, cv::dnn::Net& reference, const std::vector<int64_t>& shape, int batch) {
+  const cv::Mat input = probe_batch(shape, batch);
+  net.setInput(input);
+  const cv::Mat out = net.forward().clone();
+  if (out.size[0] != batch) return false;
+  for (int i = 0; i < batch; ++i) {
+    std::vector<int> dims(shape.begin(), shape.end());
+    dims[0] = 1;
+    const size_t per_item = input.total() / static_cast<size_t>(batch);
+    const cv::Mat one(static_cast<int>(dims.size()), dims.data(), CV_32F,
+                      const_cast<float*>(input.ptr<float>()) + i * per_item);
+    reference.setInput(one);
+    const cv::Mat alone = reference.forward().clone();
+    const cv::Mat row = item(out, i);
+    if (alone.total() != row.total()) return false;
+    const cv::Mat flat = alone.reshape(1, 1);
+    const double scale = cv::norm(flat, cv::NORM_INF);
+    if (cv::norm(flat, row, cv::NORM_INF) > 1e-4 * scale) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 OpencvBackend::OpencvBackend(const BackendOptions& options) {
@@ -69,24 +231,59 @@ Result<std::unique_ptr<Model>> OpencvBackend::load(const std::string& onnx_path)
                        " has a dynamic dimension other than the batch; export it with fixed sizes"};
     }
   }
+  MappedFile file;
+  if (auto st = file.open(onnx_path); !st.ok()) return st.error();
+  NormalizeReport report;
+  auto normalized = normalize_onnx(file.bytes(), onnx_path, report);
+  if (!normalized.ok()) return normalized.error();
+  const std::string_view onnx = normalized->has_value() ? std::string_view(**normalized) : file.bytes();
+  if (const auto summary = report.summary(); !summary.empty())
+    std::fprintf(stderr, "coedge: %s: for OpenCV DNN: %s\n", onnx_path.c_str(), summary.c_str());
+
+  cv::dnn::Net net;
   try {
-    cv::dnn::Net net = cv::dnn::readNetFromONNX(onnx_path);
-    if (net.empty()) return Error{ErrorCode::kUnsupported, onnx_path + ": OpenCV DNN read an empty network"};
-    net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
-    net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
-    // Build the network now, with a batch of one, so that an operator OpenCV cannot run
-    // fails at load time and not on the first job.
-    std::vector<int> dims(input.shape.begin(), input.shape.end());
-    dims[0] = input.shape[0] > 0 ? static_cast<int>(input.shape[0]) : 1;
-    cv::Mat probe(static_cast<int>(dims.size()), dims.data(), CV_32F, cv::Scalar(0));
-    net.setInput(probe);
-    net.forward();
-    return std::unique_ptr<Model>(std::make_unique<OpencvModel>(onnx_path, std::move(info.value()),
-                                                                 std::move(net)));
+    net = import(onnx);
   } catch (const cv::Exception& e) {
-    return Error{ErrorCode::kUnsupported,
-                 onnx_path + ": OpenCV DNN cannot load this model: " + e.err};
+    return cannot_run(onnx_path, from_import_error(e), 0);
   }
+  // Build and run the network now, so that an operator OpenCV cannot run fails at load
+  // time and not on the first job: at batch 1 and, when the batch is dynamic, at batch 2
+  // too (some layers work at batch 1 only; the scheduler may batch any task).
+  const bool dynamic = input.shape[0] <= 0;
+  std::vector<int> batches{dynamic ? 1 : static_cast<int>(input.shape[0])};
+  if (dynamic) batches.push_back(2);
+  for (int batch : batches) {
+    const cv::Mat probe = probe_batch(input.shape, batch);
+    try {
+      net.setInput(probe);
+      net.forward();
+      continue;
+    } catch (const cv::Exception& e) {
+      const Failure failure = first_failing_layer(net, probe, onnx, e.err);
+      if (batch == 1 || !dynamic) return cannot_run(onnx_path, failure, batch);
+      // Imported with a fixed batch of 2, OpenCV lays out the squeeze-and-excitation Mul
+      // so that it runs at every batch size (onnx_normalize.h, pin_onnx_batch). Trusted
+      // only if every item of batches of 1, 2 and 3 gives what it gives alone in the dynamic net.
+      auto pinned_bytes = pin_onnx_batch(onnx, onnx_path, input.name, 2);
+      if (!pinned_bytes.ok()) return cannot_run(onnx_path, failure, batch);
+      try {
+        cv::dnn::Net pinned = import(*pinned_bytes);
+        if (!same_per_item(pinned, net, input.shape, 1) || !same_per_item(pinned, net, input.shape, 2) ||
+            !same_per_item(pinned, net, input.shape, 3))
+          return cannot_run(onnx_path, failure, batch);
+        std::fprintf(stderr,
+                     "coedge: %s: OpenCV DNN fails at batch > 1 on %s (layer %s) when the batch is dynamic; "
+                     "imported with the batch fixed at 2 instead, which runs every batch size (checked: each "
+                     "item of batches of 1, 2 and 3 equals the item alone)\n",
+                     onnx_path.c_str(), failure.op.c_str(), failure.layer.c_str());
+        net = std::move(pinned);
+        break;
+      } catch (const cv::Exception&) {
+        return cannot_run(onnx_path, failure, batch);
+      }
+    }
+  }
+  return std::unique_ptr<Model>(std::make_unique<OpencvModel>(onnx_path, std::move(info.value()), std::move(net)));
 }
 
 }  // namespace coedge::infer

@@ -21,7 +21,7 @@
 #include <thread>
 
 #include "coedge/worker_invoke.h"
-#include "infer/make_backend.h"
+#include "node/backend_set.h"
 #include "node/core/inference_engine.h"
 #include "node/pipeline.h"
 #include "node/stock_worker.h"
@@ -95,11 +95,12 @@ class InProcessPipeline final : public Pipeline, public EngineSink {
     const config::NodeConfig& config = *ctx_.config;
     infer::BackendOptions options;
     options.threads = config.backend_threads;
-    auto backend = infer::make_backend(config.backend, options);
-    if (!backend.ok()) return backend.error();
+    BackendSet backends(options);
     std::vector<infer::Model*> ptrs;
-    for (const std::string& file : config.model_files) {
-      auto model = (*backend)->load(file);
+    for (size_t m = 0; m < config.model_files.size(); ++m) {
+      auto backend = backends.get(m < config.model_backends.size() ? config.model_backends[m] : config.backend);
+      if (!backend.ok()) return backend.error();
+      auto model = (*backend)->load(config.model_files[m]);
       if (!model.ok()) return model.error();
       models_.push_back(std::move(*model));
       ptrs.push_back(models_.back().get());

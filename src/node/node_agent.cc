@@ -1,3 +1,4 @@
+#include "node/backend_set.h"
 #include "node/node_agent.h"
 
 #include <sys/stat.h>
@@ -21,7 +22,6 @@
 #include "config/node_config_loader.h"
 #include "config/scenario_writer.h"
 #include "core/clock.h"
-#include "infer/make_backend.h"
 #include "infer/model_info.h"
 #include "infer/profiler.h"
 #include "node/core/accounting.h"
@@ -89,12 +89,14 @@ Result<std::string> measure_profiles(const AgentOptions& options, config::NodeCo
                   std::to_string(options.profile_runs) + " runs each)");
   infer::BackendOptions backend_options;
   backend_options.threads = config.backend_threads;
-  auto backend = infer::make_backend(config.backend, backend_options);
-  if (!backend.ok()) return backend.error();
+  BackendSet backends(backend_options);
   std::vector<ModelProfile> profiles;
   std::string notes;
   for (size_t i = 0; i < config.models.size(); ++i) {
     const ModelProfile& m = config.models[i];
+    const std::string& backend_name = i < config.model_backends.size() ? config.model_backends[i] : config.backend;
+    auto backend = backends.get(backend_name);
+    if (!backend.ok()) return backend.error();
     auto model = (*backend)->load(config.model_files[i]);
     if (!model.ok()) return model.error();
     infer::ProfileOptions po;
@@ -116,6 +118,7 @@ Result<std::string> measure_profiles(const AgentOptions& options, config::NodeCo
     else log(config, "profiled " + m.name);
     if (!measured.ok()) return measured.error();
     profiles.push_back(infer::to_model_profile(*measured, notes));
+    profiles.back().backend = backend_name;
   }
   for (size_t i = 0; i < config.models.size(); ++i) config::copy_profile(profiles[i], config.models[i]);
   return config::write_profile_set_yaml("machine", "measured by coedge node at start", profiles, notes);

@@ -19,7 +19,8 @@ std::string reprofile_command(const config::NodeConfig& config, const std::strin
   }
   if (!stems && config.models.size() != 1) return "";
   if (!stems) cmd += " --name " + config.models[0].name;
-  if (config.backend != "opencv") cmd += " --backend " + config.backend;
+  // Each file is measured on the backend that reads its format (NAME.onnx on opencv,
+  // NAME.pt on torch), which is the one that runs it here (config/model_backend.h).
   if (config.backend_threads > 0) cmd += " --threads " + std::to_string(config.backend_threads);
   const std::string out = "results/profiles/" + config.name + ".yaml";
   return cmd + " -o " + out + (cluster ? "; then name it in the scenario's `profiles:`" : "; then run with --profiles " + out);

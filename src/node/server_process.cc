@@ -11,10 +11,10 @@
 
 #include "config/node_config_wire.h"
 #include "core/clock.h"
-#include "infer/make_backend.h"
 #include "ipc/messages.h"
 #include "ipc/node_topology.h"
 #include "ipc/shm_segment.h"
+#include "node/backend_set.h"
 #include "node/core/inference_engine.h"
 #include "node/core/model_loader.h"
 #include "node/core/node_scenario.h"
@@ -144,10 +144,16 @@ int run_server_process(const config::NodeConfig& config, const std::string& dige
   auto scheduler = policy::make_local_scheduler(config.scheduler, scenario);
   infer::BackendOptions backend_options;
   backend_options.threads = config.backend_threads;
-  auto backend = infer::make_backend(config.backend, backend_options);
-  if (!backend.ok()) {
-    std::fprintf(stderr, "coedge server: %s\n", backend.error().message.c_str());
-    return 2;
+  BackendSet backends(backend_options);
+  std::vector<ModelLoader::ModelFile> model_files;
+  for (size_t m = 0; m < config.models.size(); ++m) {
+    auto backend = backends.get(m < config.model_backends.size() ? config.model_backends[m] : config.backend);
+    if (!backend.ok()) {
+      std::fprintf(stderr, "coedge server: model %s: %s\n", config.models[m].name.c_str(),
+                   backend.error().message.c_str());
+      return 2;
+    }
+    model_files.push_back({config.models[m].name, config.model_files[m], *backend});
   }
   auto segment = ipc::Segment::open(ipc::kSegmentFile);
   if (!segment.ok()) {
@@ -191,10 +197,8 @@ int run_server_process(const config::NodeConfig& config, const std::string& dige
   ShmSink sink(ports, *events);
   InferenceEngine engine(scenario, std::move(scheduler),
                          std::vector<infer::Model*>(scenario.models.size(), nullptr), sink, clock);
-  std::vector<ModelLoader::ModelFile> model_files;
-  for (size_t m = 0; m < config.models.size(); ++m) model_files.push_back({config.models[m].name, config.model_files[m]});
   ModelLoader loader(
-      std::move(model_files), **backend, [&engine](uint32_t m, infer::Model* model) { engine.set_model(m, model); },
+      std::move(model_files), [&engine](uint32_t m, infer::Model* model) { engine.set_model(m, model); },
       [&events](uint32_t m, ipc::ModelState state) {
         ipc::JobEvent event;
         event.kind = ipc::EventKind::kModel;

@@ -5,6 +5,7 @@
 #include <map>
 #include <utility>
 
+#include "config/model_backend.h"
 #include "config/node_config_loader.h"
 #include "node/cluster/cluster_feed.h"
 
@@ -30,6 +31,7 @@ Result<config::NodeConfig> cluster_node_config(const Scenario& scenario, const C
   config.scheduler = settings.scheduler;
   config.isolation = settings.isolation;
   config.backend_threads = settings.backend_threads;
+  config.backend = settings.backend;
   config.run_dir = settings.run_dir.empty() ? config::default_run_dir(settings.node) : settings.run_dir;
   // The models and tasks are the scenario's own, profiles included: nothing to convert.
   config.profiles = scenario.source_file;
@@ -85,6 +87,9 @@ Result<config::NodeConfig> cluster_node_config(const Scenario& scenario, const C
     config.tasks.push_back(task);
     config.task_runtime.push_back(runtime);
   }
+  auto backends = config::resolve_model_backends(config);
+  if (!backends.ok()) return Error{backends.error().code, scenario.source_file + ": " + backends.error().message};
+  config.notices = std::move(*backends);
   std::error_code ec;
   std::filesystem::create_directories(config.run_dir, ec);
   if (ec) return Error{ErrorCode::kIo, "cannot create run folder " + config.run_dir + ": " + ec.message()};

@@ -27,6 +27,9 @@ struct ClusterNodeSettings {
   policy::SchedulerSpec scheduler;  // default: the paper's
   config::Isolation isolation = config::Isolation::kSandbox;
   int backend_threads = 1;   // a cluster node is a small computer: one inference thread
+  // opencv, torch or auto (config/model_backend.h): auto runs each model on the backend
+  // its scenario profile was measured on (opencv when the profile records none).
+  std::string backend = "auto";
 };
 
 // Errors: an unknown node, a model file that does not exist, a model whose input is not

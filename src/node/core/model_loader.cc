@@ -9,9 +9,10 @@
 
 namespace coedge::node {
 
-ModelLoader::ModelLoader(std::vector<ModelFile> models, infer::Backend& backend, HandOver hand_over, Tell tell)
-    : models_(std::move(models)), backend_(backend), hand_over_(std::move(hand_over)), tell_(std::move(tell)),
-      slots_(models_.size()) {}
+ModelLoader::ModelLoader(std::vector<ModelFile> models, HandOver hand_over, Tell tell)
+    : models_(std::move(models)), hand_over_(std::move(hand_over)), tell_(std::move(tell)), slots_(models_.size()) {
+  for (const ModelFile& m : models_) COEDGE_CHECK(m.backend != nullptr);
+}
 
 ModelLoader::~ModelLoader() { wait(); }
 
@@ -94,11 +95,12 @@ void ModelLoader::start_next() {
   Slot& slot = slots_[next];
   slot.queued = false;
   const std::string file = models_[next].file;
-  std::fprintf(stderr, "coedge server: loading %s\n", file.c_str());
+  infer::Backend* backend = models_[next].backend;
+  std::fprintf(stderr, "coedge server: loading %s on %s\n", file.c_str(), std::string(backend->name()).c_str());
   slot.started = std::chrono::steady_clock::now();
-  slot.loading = std::async(std::launch::async, [this, file] {
+  slot.loading = std::async(std::launch::async, [backend, file] {
     (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kLoaderNice);
-    return backend_.load(file);
+    return backend->load(file);
   });
 }
 

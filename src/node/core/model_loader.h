@@ -43,14 +43,16 @@ class ModelLoader {
 
   struct ModelFile {
     std::string name;  // for messages
-    std::string file;  // what backend.load() reads
+    std::string file;  // what backend->load() reads
+    infer::Backend* backend = nullptr;  // the one that runs this model; outlives the loader
   };
   // The engine takes a loaded model (or nullptr: no longer) for model index m.
   using HandOver = std::function<void(uint32_t model, infer::Model* loaded)>;
   // What became of a command, for the agent.
   using Tell = std::function<void(uint32_t model, ipc::ModelState state)>;
 
-  ModelLoader(std::vector<ModelFile> models, infer::Backend& backend, HandOver hand_over, Tell tell);
+  // REQUIRES: every model names its backend.
+  ModelLoader(std::vector<ModelFile> models, HandOver hand_over, Tell tell);
   ~ModelLoader();  // waits for a load in flight
   ModelLoader(const ModelLoader&) = delete;
   ModelLoader& operator=(const ModelLoader&) = delete;
@@ -77,7 +79,6 @@ class ModelLoader {
   void unload(uint32_t m);
 
   std::vector<ModelFile> models_;
-  infer::Backend& backend_;
   HandOver hand_over_;
   Tell tell_;
   std::vector<Slot> slots_;

@@ -336,12 +336,12 @@ TEST_F(NodeConfigTest, Defaults) {
 
 TEST_F(NodeConfigTest, OtherSpellings) {
   // `backend:` as a plain name, `stock` worker, empty env and metrics, stock everything.
-  Result<config::NodeConfig> r = parse("backend: onnxruntime\nmetrics:\n" +
+  Result<config::NodeConfig> r = parse("backend: auto\nmetrics:\n" +
                                replace_lines(kMinimal, 3, 3,
                                              "tasks: [{name: t, model: m, sensor: c, period: "
                                              "100ms, worker: stock, env: }]"));
   ASSERT_TRUE(r.ok()) << r.error().message;
-  EXPECT_EQ(r->backend, "onnxruntime");
+  EXPECT_EQ(r->backend, "auto");
   EXPECT_EQ(r->task_runtime[0].worker, "stock");
   EXPECT_TRUE(r->task_runtime[0].env.empty());
   // A worker and env are fine under isolation: process; a sensor period equal to the

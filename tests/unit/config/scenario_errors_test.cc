@@ -370,7 +370,7 @@ TEST(ProfileSetErrors, RequiresNameAndRejectsReferences) {
   EXPECT_EQ(load("models:\n  - {name: a, input_shape: [1], exe_ms: [1,1,1,1,1,1,1,1,1,1]}\n"),
             ":1: profile_set: missing required field");
   EXPECT_EQ(load("profile_set: p\nmodels:\n  - name: a\n    from: x.yaml\n"),
-            ":4: models[0].from: unknown field (known: exe_ms, input_bytes, input_shape, name, "
+            ":4: models[0].from: unknown field (known: backend, exe_ms, input_bytes, input_shape, name, "
             "post, pre)");
   EXPECT_EQ(load("profile_set: p\nmodels:\n  - {name: a, input_shape: [1], exe_ms: [1,1,1,1,1,1,1,1,1,1]}\n"
                  "  - {name: a, input_shape: [1], exe_ms: [1,1,1,1,1,1,1,1,1,1]}\n"),

@@ -76,10 +76,10 @@ class ModelLoaderTest : public testing::Test {
     // Three model files of different sizes: big (3 kB), small (1 kB), middle (2 kB).
     for (const auto& [name, bytes] : std::vector<std::pair<std::string, size_t>>{{"big", 3000}, {"small", 1000}, {"middle", 2000}}) {
       std::ofstream(dir_ / (name + ".onnx")) << std::string(bytes, 'x');
-      files_.push_back({name, (dir_ / (name + ".onnx")).string()});
+      files_.push_back({name, (dir_ / (name + ".onnx")).string(), &backend_});
     }
     loader_ = std::make_unique<ModelLoader>(
-        files_, backend_, [this](uint32_t m, infer::Model* model) { held_[m] = model; },
+        files_, [this](uint32_t m, infer::Model* model) { held_[m] = model; },
         [this](uint32_t m, ipc::ModelState state) { told_.push_back({m, state}); });
   }
   void TearDown() override {
