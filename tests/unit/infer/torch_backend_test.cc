@@ -177,6 +177,14 @@ TEST(TorchBackend, AFileLibtorchRejectsNamesTheFileAndLibtorchsReason) {
   EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;  // one line, no C++ backtrace
 }
 
+TEST(TorchBackend, AModelThatCannotRunAtBatchOneFailsToLoad) {
+  // Metadata that lies about the input: the detector's reshape to 64 rows fails on 28x28.
+  const std::string lying = patched_copy("tiny-detector", "3, 32, 32]", "3, 28, 28]");
+  const std::string msg = load_error(lying);
+  EXPECT_HAS(msg, lying + ": the torch backend cannot load it: a forward pass at batch 1 fails: ");
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+}
+
 TEST(TorchBackend, WrongInputShapeIsCheckedBeforeLibtorch) {
   auto model = load(fixture("tiny-classifier"));
   ASSERT_NE(model, nullptr);
