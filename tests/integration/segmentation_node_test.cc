@@ -5,7 +5,8 @@
 // class areas (named, at least 0.5% each, largest first, summing to at most 1) and the
 // frame's size, each result's mask PNG decodes as an 8-bit single-channel image at the
 // model's resolution with every value a class id (< C), and the areas the result states
-// are the ones its PNG holds (the PNG is that job's mask); the classifier beside it still
+// are the ones its PNG holds (the PNG is that job's mask), every line is valid against
+// docs/schema/segmentation-result.schema.json; the classifier beside it still
 // writes its stock results. And `masks: png` on a classification task is refused before
 // anything runs, naming the task and the model. Never asserts a duration.
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@
 
 #include <array>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -217,6 +219,13 @@ TEST_F(SegmentationNodeTest, ResultsCarryClassAreasAndTheirMasksDecode) {
 
     const auto seg = read_lines(run_dir() / "results" / "seg.jsonl");
     ASSERT_FALSE(seg.empty()) << output;
+    // Every line in the documented format (docs/schema), strictly.
+    const std::string validate = "/usr/bin/python3 " COEDGE_SOURCE_DIR "/tests/integration/validate_lines.py --result " COEDGE_SOURCE_DIR
+                                 "/docs/schema/segmentation-result.schema.json " COEDGE_SOURCE_DIR
+                                 "/docs/schema/result-line.schema.json '" +
+                                 (run_dir() / "results" / "seg.jsonl").string() + "' > '" +
+                                 (dir_ / "validate.txt").string() + "' 2>&1";
+    EXPECT_EQ(std::system(validate.c_str()), 0) << read_text(dir_ / "validate.txt");
     int failures = 0;
     for (const std::string& line : seg) {
       failures += check_segmentation_line(line);
