@@ -7,8 +7,9 @@
 // model's resolution with every value a class id (< C), and the areas the result states
 // are the ones its PNG holds (the PNG is that job's mask), every line is valid against
 // docs/schema/segmentation-result.schema.json; the classifier beside it still
-// writes its stock results. And `masks: png` on a classification task is refused before
-// anything runs, naming the task and the model. Never asserts a duration.
+// writes its stock results. And `masks: png` on a classification task, or a labels file
+// that does not name each of the segmenter's classes, is refused before anything runs.
+// Never asserts a duration.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -248,12 +249,19 @@ TEST_F(SegmentationNodeTest, ResultsCarryClassAreasAndTheirMasksDecode) {
   }
 }
 
-TEST_F(SegmentationNodeTest, MasksOnAClassificationTaskAreRefusedBeforeAnythingRuns) {
+TEST_F(SegmentationNodeTest, MasksOnAClassifierAndTooFewClassNamesAreRefusedBeforeAnythingRuns) {
   std::string output;
   const int code = run_node(write_config("none", ", masks: png"), "1s", output);
   EXPECT_NE(code, 0) << output;  // the start failure of nms_iou on a classifier, too
   EXPECT_NE(output.find("task cls: masks: png is for segmentation models"), std::string::npos) << output;
   EXPECT_NE(output.find("model cls is classification"), std::string::npos) << output;
+  EXPECT_FALSE(fs::exists(run_dir() / "results")) << "a refused config must run nothing";
+
+  // A labels file must name each of the segmentation model's C classes (here 3 of 4).
+  std::ofstream(dir_ / "seg-labels.txt") << "sky\nroad\ncar\n";
+  const int short_code = run_node(write_config("none"), "1s", output);
+  EXPECT_NE(short_code, 0) << output;
+  EXPECT_NE(output.find("names 3 classes, but " + kSegmenter + " has 4"), std::string::npos) << output;
   EXPECT_FALSE(fs::exists(run_dir() / "results")) << "a refused config must run nothing";
 }
 
