@@ -45,16 +45,25 @@ bool WorkerInvoker::pre(const coedge_frame& frame, std::span<float> tensor,
 
 bool WorkerInvoker::post(const OutputItem& item) {
   result_[0] = '\0';  // no result unless this job gives one
-  // The server is another process: its rank, shape and count are checked, never trusted.
-  if (item.shape.size() > COEDGE_MAX_RANK ||
-      (!item.shape.empty() && elements_of(item.shape) != item.data.size())) {
-    error_ = "the output item's shape does not match its " + std::to_string(item.data.size()) +
+  // The server is another process: its dtype, rank, shape and count are checked, never trusted.
+  const bool bytes = item.dtype == COEDGE_DTYPE_U8;
+  if (!bytes && item.dtype != COEDGE_DTYPE_F32) {
+    error_ = "the output item's element type " + std::to_string(item.dtype) + " is unknown";
+    return false;
+  }
+  const size_t elements = bytes ? item.labels.size() : item.data.size();
+  if (item.shape.size() > COEDGE_MAX_RANK || (bytes && !item.data.empty()) ||
+      (!bytes && !item.labels.empty()) ||
+      (!item.shape.empty() && elements_of(item.shape) != elements)) {
+    error_ = "the output item's shape does not match its " + std::to_string(elements) +
              " elements";
     return false;
   }
   coedge_output out{};
-  out.data = item.data.data();
-  out.elements = item.data.size();
+  out.data = bytes ? nullptr : item.data.data();
+  out.elements = elements;
+  out.dtype = item.dtype;
+  out.labels = bytes ? item.labels.data() : nullptr;
   out.rank = static_cast<int32_t>(item.shape.size());
   for (size_t i = 0; i < item.shape.size(); ++i) out.shape[i] = item.shape[i];
   if (item.aux != nullptr) std::memcpy(out.aux, item.aux, sizeof out.aux);

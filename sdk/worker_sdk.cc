@@ -43,6 +43,7 @@ struct Args {
   double confidence = -1, nms_iou = -1;  // -1: not set
   std::vector<std::string> labels;
   std::vector<const char*> label_ptrs;   // into `labels`, for coedge_task_info
+  std::string masks;                     // "png" or "": the task's masks setting
 };
 
 bool parse_fraction(const std::string& text, double& out) {
@@ -78,6 +79,7 @@ bool parse_shape(const std::string& text, std::vector<int64_t>& out) {
 //   confidence X     (in [0, 1])
 //   nms_iou X        (in [0, 1])
 //   label NAME       (one per class, in class order; NAME is the rest of the line)
+//   masks png        (a segmentation task writes each job's label map as a PNG)
 // and `#` comments. No file (a worker started by hand): nothing set. An option given on
 // the command line (--confidence, --nms-iou, --labels) wins over the file.
 bool read_settings(Args& a, bool confidence_given, bool nms_given, bool labels_given, std::string& why) {
@@ -103,6 +105,12 @@ bool read_settings(Args& a, bool confidence_given, bool nms_given, bool labels_g
       if (key == "nms_iou" && !nms_given) a.nms_iou = v;
     } else if (key == "label") {
       labels.push_back(value);
+    } else if (key == "masks") {
+      if (value != "png") {
+        why = where + "bad masks '" + value + "' (png)";
+        return false;
+      }
+      a.masks = value;
     }  // other keys: settings of a newer agent, ignored (the reason this is a file)
   }
   if (!labels_given && !labels.empty()) a.labels = std::move(labels);
@@ -327,9 +335,12 @@ int run_post(const Args& a, sdk::WorkerInvoker& worker) {
     event.infer_start_us = header->infer_start_us;
     event.infer_end_us = header->infer_end_us;
     event.post_start_us = MonotonicClock::monotonic_us();
-    // The item's floats must lie inside its chunk; its rank and shape are checked by
-    // the invoker (the server is another process).
-    const uint64_t room = (pool.chunk_bytes() - ipc::payload_offset<ipc::OutputHeader>()) / sizeof(float);
+    // The item's elements must lie inside its chunk; its dtype, rank and shape are checked
+    // by the invoker (the server is another process).
+    const ipc::OutputDType dtype = header->dtype;
+    const bool bytes = dtype == ipc::OutputDType::kU8;
+    const uint64_t room = (pool.chunk_bytes() - ipc::payload_offset<ipc::OutputHeader>()) /
+                          (bytes ? sizeof(uint8_t) : sizeof(float));
     const int32_t rank = header->rank;
     const uint64_t elements = header->elements;
     bool ok = false;
@@ -340,10 +351,11 @@ int run_post(const Args& a, sdk::WorkerInvoker& worker) {
       for (int i = 0; i < rank; ++i) shape[i] = header->shape[i];
       ipc::Aux aux = header->aux;
       sdk::OutputItem item;
-      item.data = std::span<const float>(
-          reinterpret_cast<const float*>(reinterpret_cast<const uint8_t*>(header) +
-                                         ipc::payload_offset<ipc::OutputHeader>()),
-          elements);
+      const uint8_t* payload = reinterpret_cast<const uint8_t*>(header) + ipc::payload_offset<ipc::OutputHeader>();
+      item.dtype = static_cast<int32_t>(dtype);
+      if (bytes) item.labels = std::span<const uint8_t>(payload, elements);
+      else if (dtype == ipc::OutputDType::kF32)
+        item.data = std::span<const float>(reinterpret_cast<const float*>(payload), elements);
       item.shape = std::span<const int64_t>(shape, static_cast<size_t>(rank));
       item.aux = aux.values;
       item.job = header->ref.job;
@@ -413,6 +425,7 @@ extern "C" int coedge_worker_main(int argc, char** argv, const coedge_worker_cal
   for (const std::string& label : a.labels) a.label_ptrs.push_back(label.c_str());
   info.label_count = static_cast<int32_t>(a.label_ptrs.size());
   info.labels = a.label_ptrs.empty() ? nullptr : a.label_ptrs.data();
+  info.masks = a.masks.c_str();
 
   char error[512] = {0};
   void* state = cb->init(&info, error, sizeof error);

@@ -315,6 +315,18 @@ def tiny_detector(rng):
     return g.model("tiny_detector", [3, 32, 32], "output0", [64, 6])
 
 
+def tiny_segmenter(rng):
+    # Per-pixel logits of 4 classes at the input's resolution, like DeepLabV3's "out" in
+    # miniature; He-initialised convolutions keep the logits of order 1, so every class
+    # wins somewhere on a textured frame.
+    g = Graph(rng)
+    x = g.relu(g.conv("images", 3, 8, 3))
+    x = g.relu(g.conv(x, 8, 8, 3))
+    g.conv(x, 8, 4, 1)
+    g.rename_last("out")
+    return g.model("tiny_segmenter", [3, 32, 32], "out", [4, 32, 32])
+
+
 FIXTURES = {
     "tiny-classifier": tiny_classifier,
     "tiny-fixed-batch": lambda rng: tiny_classifier(rng, batch=2),
@@ -324,6 +336,7 @@ FIXTURES = {
     "tiny-subgraph": tiny_subgraph,
     "tiny-se": tiny_se,
     "tiny-bad-gemm": tiny_bad_gemm,
+    "tiny-segmenter": tiny_segmenter,
 }
 
 MODELS = {

@@ -71,6 +71,10 @@ struct SensorConfig {
   bool operator==(const SensorConfig&) const = default;
 };
 
+// What a segmentation task writes besides its results: nothing, or each job's label map
+// (class id per pixel) as an 8-bit PNG in its task folder (`masks: png`).
+enum class MaskOutput { kNone, kPng };
+
 // The node-only part of a task: where its frames come from and how its workers run.
 struct TaskRuntime {
   uint32_t sensor = 0;            // index into NodeConfig::sensors
@@ -82,6 +86,10 @@ struct TaskRuntime {
   // docs/NODE_CONFIG.md). confidence also filters a classification task's top classes;
   // nms_iou is for detection models only.
   std::optional<double> confidence, nms_iou;
+  // `masks`: for a segmentation task (the agent refuses it on any other), handed to its
+  // workers as coedge_task_info.masks. Not on the server's wire (node_config_wire.h): the
+  // server writes no masks.
+  MaskOutput masks = MaskOutput::kNone;
   bool operator==(const TaskRuntime&) const = default;
 };
 

@@ -56,7 +56,8 @@ constexpr std::string_view kSensorKeys[] = {"name",   "kind", "path",  "width",
 constexpr std::string_view kStreamSchemes[] = {"http", "https", "tcp", "udp", "rtp", "rtsp", "rtsps", "rtmp", "srt"};
 constexpr std::string_view kTaskKeys[] = {"name",    "model",  "sensor", "period",
                                           "deadline", "priority", "epsilon", "worker",
-                                          "rootfs",  "env",    "replicas", "confidence", "nms_iou"};
+                                          "rootfs",  "env",    "replicas", "confidence", "nms_iou",
+                                          "masks"};
 
 constexpr std::array<std::pair<std::string_view, Isolation>, 3> kIsolations = {{
     {"sandbox", Isolation::kSandbox},
@@ -759,6 +760,16 @@ class NodeConfigParser {
           v.reset();
         }
         if (v) (f.key == "confidence" ? runtime.confidence : runtime.nms_iou) = *v;
+        valid &= v.has_value();
+      } else if (f.key == "masks") {
+        std::optional<std::string> v = read_text(f, problems_);
+        if (v && *v != "none" && *v != "png") {
+          problems_.add(f.mark(), f.path,
+                        "a segmentation task's masks are written as 'png' or not at all ('none'), got " +
+                            describe(f.value));
+          v.reset();
+        }
+        if (v) runtime.masks = *v == "png" ? MaskOutput::kPng : MaskOutput::kNone;
         valid &= v.has_value();
       } else if (f.key == "worker") {
         valid &= read_worker(f, runtime.worker);

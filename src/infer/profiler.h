@@ -1,7 +1,9 @@
 // The batch profiler: measures ExeTime(model, b), the wall time of one forward pass of a
 // batch of b inputs, for a range of batch sizes, after warm-up runs, and the stock pre-
 // and post-processing time per frame. Inputs are seeded random tensors (the time of a
-// dense CNN does not depend on the values). Reads the steady clock: this is measurement,
+// dense CNN does not depend on the values). A segmentation model is timed as the server
+// runs it, Model::run_argmax (the pass and the per-pixel argmax), and its post-processing
+// is the class areas of one mask (segmentation.h). Reads the steady clock: this is measurement,
 // not policy. Not thread-safe.
 #pragma once
 

@@ -7,18 +7,39 @@
 namespace coedge::infer {
 
 std::string_view to_string(TaskKind kind) {
-  return kind == TaskKind::kClassification ? "classification" : "detection";
+  switch (kind) {
+    case TaskKind::kClassification: return "classification";
+    case TaskKind::kDetection: return "detection";
+    case TaskKind::kSegmentation: return "segmentation";
+  }
+  return "";
 }
 
-Result<TaskKind> infer_task_kind(const Model& model) {
-  const auto& out = model.info().outputs.front().shape;
+Result<TaskKind> infer_task_kind(const std::string& path, const ModelInfo& info) {
+  if (info.outputs.empty()) return Error{ErrorCode::kUnsupported, path + ": the model declares no output"};
+  const auto& out = info.outputs.front().shape;
+  const bool segmentation = segmentation_classes(out) > 0;
+  if (info.kind_hint == "segmentation" && !segmentation) {
+    return Error{ErrorCode::kUnsupported,
+                 path + ": its metadata says segmentation, but output " + shape_string(out) +
+                     " is not [N, C, H, W] with 2 to 255 classes and a fixed H and W"};
+  }
+  if (segmentation) return TaskKind::kSegmentation;
   if (out.size() == 2 && out[1] > 0) return TaskKind::kClassification;
   if (out.size() == 3 && out[2] >= 6) return TaskKind::kDetection;
+  if (out.size() == 4) {
+    return Error{ErrorCode::kUnsupported,
+                 path + ": output " + shape_string(out) +
+                     " looks like per-pixel classes, but a segmentation output needs 2 to 255 "
+                     "classes (one byte per pixel) and a fixed H and W"};
+  }
   return Error{ErrorCode::kUnsupported,
-               model.path() + ": output " + shape_string(out) +
-                   " is neither [N, classes] (classification) nor [N, rows, 5 + classes] "
-                   "(YOLO-style detection)"};
+               path + ": output " + shape_string(out) +
+                   " is neither [N, classes] (classification), [N, rows, 5 + classes] "
+                   "(YOLO-style detection) nor [N, C, H, W] (segmentation)"};
 }
+
+Result<TaskKind> infer_task_kind(const Model& model) { return infer_task_kind(model.path(), model.info()); }
 
 StockTask::StockTask(Model& model, TaskKind kind) : model_(model), kind_(kind) {
   const auto shape = model.item_shape();
@@ -45,6 +66,17 @@ std::vector<FrameResult> StockTask::run(std::span<const Frame> frames, int max_b
     if (model_.fixed_batch() > 0 && static_cast<int64_t>(good.size()) < model_.fixed_batch()) {
       batch.shape[0] = model_.fixed_batch();
       batch.data.resize(static_cast<size_t>(model_.fixed_batch()) * item, 0.0f);
+    }
+    if (kind_ == TaskKind::kSegmentation) {
+      // What the inference server runs: the argmax, then class areas per item.
+      auto labels = model_.run_argmax(batch);
+      for (size_t i = 0; i < good.size(); ++i) {
+        FrameResult& r = results[good[i]];
+        if (labels.ok()) r.areas = class_areas(labels->item(static_cast<int64_t>(i)));
+        else r.status = labels.error();
+      }
+      good.clear();
+      return;
     }
     auto output = model_.run(batch);
     for (size_t i = 0; i < good.size(); ++i) {
@@ -81,7 +113,7 @@ std::vector<FrameResult> StockTask::run(std::span<const Frame> frames, int max_b
     }
     batch.data.resize((good.size() + 1) * item);
     const std::span<float> slot(batch.data.data() + good.size() * item, item);
-    if (kind_ == TaskKind::kClassification) {
+    if (kind_ != TaskKind::kDetection) {  // segmentation pre-processes as classification
       if (Status st = classification_preprocess(image, classification, slot); !st.ok()) {
         results[f].status = st;
         continue;

@@ -67,7 +67,11 @@ struct ResultHeader {
   uint32_t reserved = 0;
 };
 
-// One item of a batch's output (float32 after the header), server -> post.
+// The element type of an output item: float32, or one byte per element (a segmentation
+// model's per-pixel class ids, taken by the server: infer/segmentation.h).
+enum class OutputDType : uint8_t { kF32 = 0, kU8 = 1 };
+
+// One item of a batch's output (`elements` of `dtype` after the header), server -> post.
 struct OutputHeader {
   JobRef ref;
   int64_t pre_start_us = 0, pre_end_us = 0;
@@ -77,7 +81,12 @@ struct OutputHeader {
   int64_t shape[kMaxRank] = {};  // of this item (without the batch axis)
   Aux aux;
   uint64_t elements = 0;
+  // Appended (issue 13): the fields above and the payload's offset stay where they were
+  // (checked below), so the change to the shared layout is this one field.
+  OutputDType dtype = OutputDType::kF32;
+  uint8_t reserved_dtype[7] = {};
 };
+static_assert(sizeof(OutputHeader) == 184, "OutputHeader's layout is shared by every process of a node");
 
 // What a worker or the server tells the agent about a job. The agent's ledger moves the
 // job from stage to stage and closes it on kDone or kDropped.
@@ -128,5 +137,6 @@ template <typename Header>
 constexpr uint64_t payload_offset() {
   return (sizeof(Header) + kPayloadAlign - 1) / kPayloadAlign * kPayloadAlign;
 }
+static_assert(payload_offset<OutputHeader>() == 192, "the dtype field did not move the output payload");
 
 }  // namespace coedge::ipc

@@ -76,6 +76,7 @@ struct OutputJob {
   int batch = 0;
   std::vector<int64_t> shape;
   std::vector<float> data;
+  std::vector<uint8_t> labels;  // a segmentation job's class ids instead of `data`
   ipc::Aux aux;
 };
 
@@ -215,6 +216,7 @@ class InProcessPipeline final : public Pipeline, public EngineSink {
     }
     info.label_count = static_cast<int32_t>(labels.size());
     info.labels = labels.empty() ? nullptr : labels.data();
+    info.masks = runtime.masks == config::MaskOutput::kPng ? "png" : "";
     char error[512] = {0};
     void* state = cb->init(&info, error, sizeof error);
     if (state == nullptr) {
@@ -313,6 +315,8 @@ class InProcessPipeline final : public Pipeline, public EngineSink {
       stamps.post_start = ctx_.clock->now();
       sdk::OutputItem item;
       item.data = job.data;
+      item.labels = job.labels;
+      item.dtype = job.labels.empty() ? COEDGE_DTYPE_F32 : COEDGE_DTYPE_U8;
       item.shape = job.shape;
       item.aux = job.aux.values;
       item.job = job.ref.job;
@@ -352,6 +356,7 @@ class InProcessPipeline final : public Pipeline, public EngineSink {
     job.batch = out.batch;
     job.shape.assign(out.item_shape.begin(), out.item_shape.end());
     job.data.assign(out.item.begin(), out.item.end());
+    job.labels.assign(out.labels.begin(), out.labels.end());
     job.aux = in.aux;
     ctx_.accounting->inferred(in.job.id, in.job.task, out.infer_start, out.infer_end, out.batch);
     post_queues_[in.job.task]->push(std::move(job));

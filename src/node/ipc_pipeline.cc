@@ -331,8 +331,10 @@ class IpcPipeline final : public Pipeline {
     std::vector<ipc::TaskChannels> tasks;
     for (uint32_t t = 0; t < tasks_; ++t) {
       const ModelIndex m = ctx_.scenario->tasks[t].model;
+      // A segmentation task's output item is a class id per pixel, one byte each.
+      const uint64_t output_element = ctx_.task_kinds[t] == "segmentation" ? 1 : 4;
       tasks.push_back({config.tasks[t].name, sensor_name(t), 4 * elements_of(ctx_.input_shapes[m]),
-                       4 * elements_of(ctx_.output_shapes[m])});
+                       output_element * elements_of(ctx_.output_shapes[m])});
     }
     std::vector<ipc::SensorChannels> sensors;
     for (uint32_t s = 0; s < config.sensors.size(); ++s) {
@@ -383,8 +385,8 @@ class IpcPipeline final : public Pipeline {
     return Ok{};
   }
 
-  // TASK_DIR/coedge-settings: the task's confidence and nms_iou (only those the config
-  // sets) and its model's class names, which the worker SDK reads at start
+  // TASK_DIR/coedge-settings: the task's confidence, nms_iou and masks (only those the
+  // config sets) and its model's class names, which the worker SDK reads at start
   // (sdk/worker_sdk.cc, read_settings; docs/WORKER_SDK.md). A file, not options on the
   // workers' command line: a worker built against an SDK from before these settings
   // ignores it, where it refused the options it did not know (exit 2) and the agent
@@ -403,6 +405,7 @@ class IpcPipeline final : public Pipeline {
     };
     if (runtime.confidence) text += "confidence " + fraction(*runtime.confidence) + "\n";
     if (runtime.nms_iou) text += "nms_iou " + fraction(*runtime.nms_iou) + "\n";
+    if (runtime.masks == config::MaskOutput::kPng) text += "masks png\n";
     if (m < config.model_labels.size()) {
       for (const std::string& name : config.model_labels[m]) text += "label " + name + "\n";
     }

@@ -24,6 +24,7 @@
 #include "core/clock.h"
 #include "infer/model_info.h"
 #include "infer/profiler.h"
+#include "infer/stock_task.h"
 #include "node/core/accounting.h"
 #include "node/core/agent_loop.h"
 #include "node/frame_source.h"
@@ -46,6 +47,7 @@ void log(const config::NodeConfig& config, const std::string& text) {
 struct ModelShapes {
   std::vector<std::vector<int64_t>> inputs, outputs;  // per model, one item
   std::vector<std::string> kinds;                     // per model
+  std::vector<int64_t> classes;  // per model: a segmentation model's class count, else 0
 };
 
 Result<ModelShapes> read_shapes(const config::NodeConfig& config) {
@@ -72,8 +74,14 @@ Result<ModelShapes> read_shapes(const config::NodeConfig& config) {
     if (!in.ok()) return in.error();
     auto out = item(info->outputs.front().shape, "output");
     if (!out.ok()) return out.error();
-    const auto& o = info->outputs.front().shape;
-    shapes.kinds.push_back(o.size() == 2 ? "classification" : o.size() == 3 && o[2] >= 6 ? "detection" : "");
+    // A model of no stock kind may still serve a task with a worker of its own: kind "".
+    auto kind = infer::infer_task_kind(file, *info);
+    shapes.kinds.push_back(kind.ok() ? std::string(infer::to_string(*kind)) : std::string());
+    // A segmentation model's item is what the server sends: one class id per pixel,
+    // [H, W] (infer/segmentation.h), and its output chunks hold H*W bytes (ipc_pipeline.cc).
+    const bool segmentation = kind.ok() && *kind == infer::TaskKind::kSegmentation;
+    shapes.classes.push_back(segmentation ? out->front() : 0);
+    if (segmentation) out->erase(out->begin());
     shapes.inputs.push_back(*in);
     shapes.outputs.push_back(*out);
   }
@@ -357,6 +365,7 @@ Status check_labels_and_thresholds(const config::NodeConfig& config, const Model
     int64_t classes = -1;
     if (shapes.kinds[m] == "classification" && out.size() == 1) classes = out[0];
     if (shapes.kinds[m] == "detection" && out.size() == 2) classes = out[1] - 5;
+    if (shapes.kinds[m] == "segmentation") classes = shapes.classes[m];
     const size_t names = config.model_labels[m].size();
     if (classes >= 0 && static_cast<int64_t>(names) != classes) {
       return Error{ErrorCode::kInvalidInput,
@@ -373,6 +382,12 @@ Status check_labels_and_thresholds(const config::NodeConfig& config, const Model
                    "task " + config.tasks[t].name + ": nms_iou is for detection models; model " +
                        config.models[m].name + " is " +
                        (shapes.kinds[m].empty() ? std::string("neither a classifier nor a detector") : shapes.kinds[m])};
+    }
+    if (config.task_runtime[t].masks != config::MaskOutput::kNone && shapes.kinds[m] != "segmentation") {
+      return Error{ErrorCode::kInvalidInput,
+                   "task " + config.tasks[t].name + ": masks: png is for segmentation models (an output [N, C, H, W]); model " +
+                       config.models[m].name + " is " +
+                       (shapes.kinds[m].empty() ? std::string("of no stock kind") : shapes.kinds[m])};
     }
   }
   return Ok{};

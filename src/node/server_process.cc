@@ -79,7 +79,11 @@ class ShmSink final : public EngineSink {
     event.batch = out.batch;
     event.infer_start_us = us(out.infer_start);
     event.infer_end_us = us(out.infer_end);
-    const uint64_t bytes = ipc::payload_offset<ipc::OutputHeader>() + out.item.size_bytes();
+    // A segmentation job's output is its class ids, one byte per pixel (the engine took
+    // the argmax); any other job's, its float32 item.
+    const bool u8 = !out.labels.empty();
+    const uint64_t payload = u8 ? out.labels.size_bytes() : out.item.size_bytes();
+    const uint64_t bytes = ipc::payload_offset<ipc::OutputHeader>() + payload;
     ipc::ChunkRef chunk;
     if (bytes > port.output_pool.chunk_bytes() || !port.output_pool.alloc(chunk)) {
       event.kind = ipc::EventKind::kDropped;
@@ -97,9 +101,11 @@ class ShmSink final : public EngineSink {
     header->rank = static_cast<int32_t>(std::min<size_t>(out.item_shape.size(), ipc::kMaxRank));
     for (int i = 0; i < header->rank; ++i) header->shape[i] = out.item_shape[static_cast<size_t>(i)];
     header->aux = in.aux;
-    header->elements = out.item.size();
+    header->elements = u8 ? out.labels.size() : out.item.size();
+    header->dtype = u8 ? ipc::OutputDType::kU8 : ipc::OutputDType::kF32;
     std::memcpy(reinterpret_cast<uint8_t*>(header) + ipc::payload_offset<ipc::OutputHeader>(),
-                out.item.data(), out.item.size_bytes());
+                u8 ? static_cast<const void*>(out.labels.data()) : static_cast<const void*>(out.item.data()),
+                payload);
     // Tell the ledger first that the job moved to post-processing (see worker_sdk.cc).
     event.kind = ipc::EventKind::kInferred;
     send(events_, event);

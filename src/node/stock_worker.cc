@@ -1,7 +1,10 @@
 #include "node/stock_worker.h"
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <span>
 #include <string>
@@ -13,12 +16,16 @@
 
 #include "infer/classification.h"
 #include "infer/detection.h"
+#include "infer/segmentation.h"
+#include "media/codecs_plugin.h"
 
 namespace coedge::node {
 namespace {
 
 struct StockState {
   bool detection = false;
+  bool segmentation = false;            // pre as classification; post: class areas
+  std::string masks_dir;                // segmentation with masks: png: TASK_DIR/masks; else ""
   int width = 0, height = 0;
   infer::ClassificationConfig classification;
   infer::DetectionConfig detection_config;
@@ -43,8 +50,9 @@ void set_error(char* error, size_t size, const std::string& text) {
 void* stock_init(const coedge_task_info* info, char* error, size_t error_size) {
   auto state = std::make_unique<StockState>();
   const std::string kind = info->kind ? info->kind : "";
-  if (kind != "classification" && kind != "detection") {
-    set_error(error, error_size, "the stock worker handles classification and detection models, not '" + kind + "'");
+  if (kind != "classification" && kind != "detection" && kind != "segmentation") {
+    set_error(error, error_size,
+              "the stock worker handles classification, detection and segmentation models, not '" + kind + "'");
     return nullptr;
   }
   if (info->input_rank != 3 || info->input_shape[0] != 3) {
@@ -52,6 +60,21 @@ void* stock_init(const coedge_task_info* info, char* error, size_t error_size) {
     return nullptr;
   }
   state->detection = kind == "detection";
+  state->segmentation = kind == "segmentation";
+  if (state->segmentation && info->output_rank != 2) {
+    set_error(error, error_size, "a segmentation task's output item must be its class ids [H, W]");
+    return nullptr;
+  }
+  const std::string masks = info->masks ? info->masks : "";
+  if (state->segmentation && masks == "png" && std::string(info->role ? info->role : "") == "post") {
+    state->masks_dir = std::string(info->task_dir ? info->task_dir : ".") + "/masks";
+    std::error_code ec;
+    std::filesystem::create_directories(state->masks_dir, ec);
+    if (ec) {
+      set_error(error, error_size, "cannot create " + state->masks_dir + " for the masks: " + ec.message());
+      return nullptr;
+    }
+  }
   state->height = static_cast<int>(info->input_shape[1]);
   state->width = static_cast<int>(info->input_shape[2]);
   state->classification.width = state->width;
@@ -85,12 +108,14 @@ int stock_pre(void* opaque, const coedge_frame* frame, coedge_tensor* tensor, ch
   const cv::Mat image(frame->height, frame->width, CV_8UC3, const_cast<uint8_t*>(frame->pixels),
                       static_cast<size_t>(frame->stride));
   const std::span<float> out(tensor->data, tensor->elements);
-  if (!state->detection) {
+  if (!state->detection) {  // segmentation pre-processes as classification
     const Status st = infer::classification_preprocess(image, state->classification, out);
     if (!st.ok()) {
       set_error(error, error_size, st.error().message);
       return 1;
     }
+    tensor->aux[3] = frame->width;  // the frame's size, for the result (the mask is at model size)
+    tensor->aux[4] = frame->height;
     return 0;
   }
   auto letterbox = infer::detection_preprocess(image, state->width, state->height, out);
@@ -111,9 +136,97 @@ bool fits(const std::string& json, const std::string& one, size_t result_size) {
   return json.size() + one.size() + 24 <= result_size;
 }
 
+// Writes `labels` ([height, width] class ids) as an 8-bit single-channel PNG at `path`,
+// through the media plugin, to a temporary name renamed into place (a reader never sees
+// half a file).
+bool write_mask_png(const std::string& path, const uint8_t* labels, int width, int height, std::string& why) {
+  auto codecs = media::codecs();
+  if (!codecs.ok()) {
+    why = codecs.error().message;
+    return false;
+  }
+  const cv::Mat mask(height, width, CV_8UC1, const_cast<uint8_t*>(labels));
+  std::vector<uint8_t> bytes;
+  try {
+    if (!(*codecs)->imencode(".png", mask, bytes)) {
+      why = "cannot encode the mask as PNG";
+      return false;
+    }
+  } catch (const cv::Exception& e) {
+    why = std::string("cannot encode the mask as PNG: ") + e.what();
+    return false;
+  }
+  const std::string temp = path + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out) {
+      why = "cannot write " + temp;
+      return false;
+    }
+  }
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    why = "cannot rename " + temp + " to " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+// {"classes":[{"class":K,"name":...,"area":F},...],"frame":[W,H][,"mask":"PATH"]}: the
+// classes covering at least 0.5% of the mask, largest first (infer::class_areas).
+int segmentation_post(const StockState& state, const coedge_output* output, std::string& json,
+                      std::string& why) {
+  if (output->dtype != COEDGE_DTYPE_U8 || output->labels == nullptr || output->rank != 2 ||
+      output->shape[0] <= 0 || output->shape[1] <= 0 ||
+      static_cast<uint64_t>(output->shape[0] * output->shape[1]) != output->elements) {
+    why = "a segmentation output item must be [H, W] class ids, one byte each";
+    return 1;
+  }
+  const auto areas = infer::class_areas(std::span<const uint8_t>(output->labels, output->elements));
+  json = "{\"classes\":[";
+  for (size_t i = 0; i < areas.size(); ++i) {  // at most 200 (>= 0.5% each): always fits
+    char item[64];
+    std::snprintf(item, sizeof item, "%s{\"class\":%d", i ? "," : "", areas[i].class_id);
+    json += item;
+    append_name(json, state, areas[i].class_id);
+    std::snprintf(item, sizeof item, ",\"area\":%.4f}", areas[i].fraction);
+    json += item;
+  }
+  char frame[64];
+  std::snprintf(frame, sizeof frame, "],\"frame\":[%d,%d]", static_cast<int>(output->aux[3]),
+                static_cast<int>(output->aux[4]));
+  json += frame;
+  if (!state.masks_dir.empty()) {
+    const std::string path = state.masks_dir + "/" + std::to_string(output->job) + ".png";
+    if (!write_mask_png(path, output->labels, static_cast<int>(output->shape[1]), static_cast<int>(output->shape[0]),
+                        why)) {
+      return 1;
+    }
+    json += ",\"mask\":" + nlohmann::json(path).dump();
+  }
+  json += "}";
+  return 0;
+}
+
 int stock_post(void* opaque, const coedge_output* output, char* result, size_t result_size,
                char* error, size_t error_size) {
   auto* state = static_cast<StockState*>(opaque);
+  if (state->segmentation) {
+    std::string json, why;
+    if (segmentation_post(*state, output, json, why) != 0) {
+      set_error(error, error_size, why);
+      return 1;
+    }
+    if (json.size() + 1 > result_size) json = "{\"truncated\":true}";
+    std::memcpy(result, json.c_str(), json.size() + 1);
+    return 0;
+  }
+  if (output->dtype != COEDGE_DTYPE_F32 || output->data == nullptr) {
+    set_error(error, error_size, "the stock worker expects a float32 output for a " +
+                                     std::string(state->detection ? "detection" : "classification") + " task");
+    return 1;
+  }
   const std::span<const float> data(output->data, output->elements);
   std::string json;
   bool truncated = false;  // items left out to fit result_size: "truncated":true says so

@@ -1,4 +1,4 @@
-// The stock workers: CoEdge's own classification and detection pre- and post-processing
+// The stock workers: CoEdge's own classification, detection and segmentation pre- and post-processing
 // (src/infer) behind the worker SDK's callbacks, so they run exactly like a user's
 // worker — as sandboxed processes (apps/worker), or called in-process by the node agent
 // in the "none" isolation mode. The task kind comes from coedge_task_info.kind.

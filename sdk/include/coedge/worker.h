@@ -42,7 +42,8 @@ typedef struct coedge_task_info {
   const char* node;        /* the node's name */
   const char* task;        /* the task's name */
   const char* model;       /* the model's name */
-  const char* kind;        /* "classification", "detection" or "" (from the model's output) */
+  const char* kind;        /* "classification", "detection", "segmentation" or "" (from the
+                              model's output) */
   const char* task_dir;    /* the task's own writable directory */
   const char* role;        /* "pre" or "post" */
   int32_t input_rank;      /* one input item, without the batch axis: e.g. 3, {3, 360, 360} */
@@ -58,6 +59,9 @@ typedef struct coedge_task_info {
   double nms_iou;
   int32_t label_count;
   const char* const* labels;
+  /* Added within ABI 2, at the end: the task's `masks` setting from the node config,
+     "png" (write each job's label map as a PNG) or "" (none). */
+  const char* masks;
 } coedge_task_info;
 
 typedef struct coedge_frame {
@@ -78,8 +82,12 @@ typedef struct coedge_tensor {
                               letterbox scale and padding); zero-initialised */
 } coedge_tensor;
 
+/* coedge_output.dtype: the element type of an output item. */
+#define COEDGE_DTYPE_F32 0 /* float32, in coedge_output.data */
+#define COEDGE_DTYPE_U8 1  /* one byte per element, in coedge_output.labels */
+
 typedef struct coedge_output {
-  const float* data;       /* this job's output item */
+  const float* data;       /* this job's output item; NULL when dtype is COEDGE_DTYPE_U8 */
   uint64_t elements;
   int32_t rank;
   int64_t shape[COEDGE_MAX_RANK];
@@ -87,6 +95,13 @@ typedef struct coedge_output {
   uint64_t job;
   int32_t batch;           /* the size of the batch the job ran in */
   int64_t release_us, deadline_us;
+  /* Added within ABI 2, at the end (a worker built before reads the fields above only,
+     and gets only float32 outputs: classification and detection): the element type, and
+     for COEDGE_DTYPE_U8 the `elements` bytes. A segmentation task's output (task kind
+     "segmentation") is its class id per pixel, shape {H, W}, taken by the inference
+     server so that it crosses shared memory as H*W bytes instead of C*H*W floats. */
+  int32_t dtype;
+  const uint8_t* labels;   /* NULL when dtype is COEDGE_DTYPE_F32 */
 } coedge_output;
 
 typedef struct coedge_worker_callbacks {

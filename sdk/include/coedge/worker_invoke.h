@@ -7,7 +7,7 @@
 // WorkerInvoker wraps one worker instance (its callbacks and the state init returned):
 //   pre:  fills a coedge_frame's tensor (data, elements, rank and shape of one input item)
 //         and calls the worker's pre;
-//   post: hands one output item (validated: rank, shape and element count agree) to the
+//   post: hands one output item (validated: dtype, rank, shape and element count agree) to the
 //         worker's post, refuses a result that filled its whole buffer (no room for the
 //         NUL: it was cut) and keeps the result (result()). It writes no file: the caller
 //         hands the result to the agent's writer (node/core/result_log.h), through the
@@ -33,7 +33,9 @@ inline constexpr size_t kResultBytes = 64 * 1024;  // a post result, with its NU
 // One output item for post-processing, as the inference server produced it. The data and
 // shape are untrusted (another process wrote them): post() checks them before use.
 struct OutputItem {
-  std::span<const float> data;
+  std::span<const float> data;     // a float32 item (COEDGE_DTYPE_F32)
+  std::span<const uint8_t> labels; // or a one-byte item (COEDGE_DTYPE_U8): set one of the two
+  int32_t dtype = COEDGE_DTYPE_F32;
   std::span<const int64_t> shape;  // one item, without the batch axis
   const double* aux = nullptr;     // 6 values from pre-processing; nullptr: zeros
   uint64_t job = 0;

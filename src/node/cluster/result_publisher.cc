@@ -249,10 +249,13 @@ Result<std::unique_ptr<RosResultPublisher>> RosResultPublisher::create(net::DdsD
     t->kind = kinds[i];
     t->topic = result_topic(tasks[i], kinds[i]);
     if (t->topic.empty()) {
-      // A model the stock worker does not run (its own worker's kind): nothing to publish as.
+      // A model the stock worker does not run (its own worker's kind), or a segmentation
+      // model (vision_msgs has no mask or class-area message): nothing to publish as. Its
+      // results stay in RUN_DIR/results, and count as not_stock here.
       std::fprintf(stderr,
-                   "coedge node: task %s: kind '%s' has no ROS message; its results are not published on DDS\n",
-                   t->name.c_str(), t->kind.c_str());
+                   "coedge node: task %s: kind '%s' has no ROS message%s; its results are not published on DDS\n",
+                   t->name.c_str(), t->kind.c_str(),
+                   t->kind == "segmentation" ? " (vision_msgs has no mask type)" : "");
     } else {
       if (!is_ros_token(t->name)) {
         std::fprintf(stderr,

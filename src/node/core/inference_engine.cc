@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "infer/segmentation.h"
+
 namespace coedge::node {
 
 InferenceEngine::InferenceEngine(const Scenario& scenario, std::unique_ptr<policy::LocalScheduler> scheduler,
@@ -12,7 +14,8 @@ InferenceEngine::InferenceEngine(const Scenario& scenario, std::unique_ptr<polic
       models_(std::move(models)),
       sink_(sink),
       clock_(clock),
-      batch_inputs_(models_.size()) {
+      batch_inputs_(models_.size()),
+      segmentation_(models_.size(), false) {
   COEDGE_CHECK(models_.size() == scenario_.models.size());
   for (ModelIndex m = 0; m < models_.size(); ++m) set_model(m, models_[m]);
 }
@@ -22,6 +25,7 @@ InferenceEngine::~InferenceEngine() = default;
 void InferenceEngine::set_model(ModelIndex m, infer::Model* model) {
   COEDGE_CHECK(m < models_.size());
   models_[m] = model;
+  segmentation_[m] = model != nullptr && infer::is_segmentation(model->info());
   if (model != nullptr) {
     std::vector<int64_t> shape = model->item_shape();
     shape.insert(shape.begin(), 0);
@@ -110,25 +114,33 @@ void InferenceEngine::run_batch(const policy::Decision& decision) {
   for (EngineInput* job : jobs) sink_.release(*job);
 
   const TimePoint start = clock_.now();
-  Result<infer::Tensor> output = models_[m]->run(input);
+  Result<infer::Tensor> output = infer::Tensor{};
+  Result<infer::LabelMap> labels = infer::LabelMap{};
+  if (segmentation_[m]) labels = models_[m]->run_argmax(input);
+  else output = models_[m]->run(input);
   const TimePoint end = clock_.now();
   ++stats_.batches;
   stats_.items += static_cast<uint64_t>(b);
   stats_.forward_time += end - start;
 
   // A backend's output must hold one item per job, and as many values as its shape says.
-  if (!output.ok() || output->shape.empty() || output->shape[0] != b ||
-      output->data.size() != output->elements()) {
+  const std::vector<int64_t>* shape = segmentation_[m] ? (labels.ok() ? &labels->shape : nullptr)
+                                                       : (output.ok() ? &output->shape : nullptr);
+  const bool valid = shape != nullptr && !shape->empty() && (*shape)[0] == b &&
+                     (segmentation_[m] ? labels->data.size() == labels->elements()
+                                       : output->data.size() == output->elements());
+  if (!valid) {
     for (EngineInput* job : jobs) {
       ++stats_.dropped;
       sink_.dropped(*job, DropCause::kInferenceError, end);
     }
   } else {
-    const std::span<const int64_t> item_shape(output->shape.data() + 1, output->shape.size() - 1);
+    const std::span<const int64_t> item_shape(shape->data() + 1, shape->size() - 1);
     for (size_t i = 0; i < jobs.size(); ++i) {
       EngineOutput out;
       out.input = jobs[i];
-      out.item = output->item(static_cast<int64_t>(i));
+      if (segmentation_[m]) out.labels = labels->item(static_cast<int64_t>(i));
+      else out.item = output->item(static_cast<int64_t>(i));
       out.item_shape = item_shape;
       out.batch = static_cast<int>(b);
       out.infer_start = start;

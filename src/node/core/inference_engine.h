@@ -3,7 +3,9 @@
 // over the node's models that are loaded (a lean node loads a model when a task that
 // uses it arrives: set_model). Inputs of every task queue here; step() asks the
 // scheduler what to run, reports the jobs it drops, gathers the chosen jobs' inputs into
-// one batch, runs one forward pass, and hands each job its slice of the output.
+// one batch, runs one forward pass, and hands each job its slice of the output. For a
+// segmentation model (infer::is_segmentation, the agent's rule too) the pass is
+// Model::run_argmax and each job gets its per-pixel class ids, one byte per pixel.
 //
 // Inputs are borrowed: `data` points into memory the transport owns (a shared-memory
 // chunk, or a buffer of the in-process mode) until the sink's release() for that input.
@@ -36,7 +38,10 @@ struct EngineInput {
 
 struct EngineOutput {
   const EngineInput* input = nullptr;
-  std::span<const float> item;            // this job's slice of the batch output
+  std::span<const float> item;            // this job's slice of the batch output (f32)
+  // A segmentation model's instead: this job's class id per pixel ([H, W]); `item` is
+  // then empty. Exactly one of the two is non-empty.
+  std::span<const uint8_t> labels;
   std::span<const int64_t> item_shape;    // without the batch axis
   int batch = 0;
   TimePoint infer_start{}, infer_end{};
@@ -108,6 +113,7 @@ class InferenceEngine {
   const Clock& clock_;
   std::unordered_map<uint64_t, EngineInput> waiting_;  // by job id; lookup only
   std::vector<infer::Tensor> batch_inputs_;                   // per model, reused
+  std::vector<bool> segmentation_;                            // per model: run_argmax
   policy::Decision decision_;
   EngineStats stats_;
   bool ran_batch_ = false;

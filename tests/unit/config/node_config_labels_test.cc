@@ -1,5 +1,5 @@
 // A model's labels file (`labels:`, load_labels_file / parse_labels) and a task's
-// detection thresholds (`confidence:`, `nms_iou:`): what they read, each mistake's
+// detection thresholds (`confidence:`, `nms_iou:`) and its masks (`masks:`): what they read, each mistake's
 // FILE:LINE message, and that both survive the node config's wire format (the agent hands
 // the config to its server as that document).
 #include <gtest/gtest.h>
@@ -132,6 +132,33 @@ TEST_F(LabelsConfigTest, TheWireCarriesLabelsAndThresholds) {
   EXPECT_EQ(back->model_labels_files, c->model_labels_files);
   EXPECT_EQ(back->task_runtime, c->task_runtime);
   EXPECT_FALSE(back->task_runtime[0].nms_iou.has_value());
+}
+
+// A segmentation task's `masks:` (png or none; default none). Whether the task's model
+// is segmentation is the agent's check (it reads the model file); the loader checks the value.
+TEST_F(LabelsConfigTest, MasksAreNoneByDefaultPngOrNone) {
+  auto plain = parse(config("", ""));
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_EQ(plain->task_runtime[0].masks, MaskOutput::kNone);
+  auto png = parse(config("", ", masks: png"));
+  ASSERT_TRUE(png.ok()) << png.error().message;
+  EXPECT_EQ(png->task_runtime[0].masks, MaskOutput::kPng);
+  auto none = parse(config("", ", masks: none"));
+  ASSERT_TRUE(none.ok()) << none.error().message;
+  EXPECT_EQ(none->task_runtime[0].masks, MaskOutput::kNone);
+
+  using coedge::testing::error_matches;
+  for (const char* bad : {", masks: jpg", ", masks: PNG", ", masks: [png]"}) {
+    auto r = parse(config("", std::string(bad)));
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_TRUE(error_matches(r.error(), 4, "tasks[0].masks", std::string(bad).find('[') == std::string::npos
+                                                                 ? "written as 'png' or not at all ('none'), got"
+                                                                 : ""))
+        << bad << ": " << r.error().message;
+  }
+  auto typo = parse(config("", ", mask: png"));
+  ASSERT_FALSE(typo.ok());
+  EXPECT_TRUE(error_matches(typo.error(), 4, "tasks[0].mask", "did you mean 'masks'?")) << typo.error().message;
 }
 
 }  // namespace

@@ -108,6 +108,9 @@ TEST_F(WorkerInvokeTest, PostGivesTheItemAndKeepsItsResult) {
   EXPECT_EQ(fake_.output.job, 41u);
   EXPECT_EQ(fake_.output.batch, 2);
   EXPECT_EQ(fake_.output.deadline_us, 20);
+  EXPECT_EQ(fake_.output.dtype, COEDGE_DTYPE_F32);  // the float32 item a worker built before reads
+  EXPECT_EQ(fake_.output.data, data_.data());
+  EXPECT_EQ(fake_.output.labels, nullptr);
   fake_.result = "";  // an empty result: done, nothing to send
   ASSERT_TRUE(w.post(item(42)));
   EXPECT_TRUE(w.result().empty());
@@ -137,6 +140,45 @@ TEST_F(WorkerInvokeTest, PostRefusesAFailureAndAMalformedItemWithoutALine) {
   shape_ = {1, 1, 1, 1, 1, 1, 6};  // rank above COEDGE_MAX_RANK
   EXPECT_FALSE(w.post(item(3)));
   EXPECT_TRUE(w.result().empty());
+}
+
+// A segmentation job's output: one class id per pixel, handed over as bytes (data NULL).
+TEST_F(WorkerInvokeTest, PostGivesAByteItemAsLabelsWithoutData) {
+  WorkerInvoker w(&kCallbacks, &fake_, "test");
+  const std::vector<uint8_t> labels{0, 1, 2, 3, 2, 1};
+  OutputItem it = item(50);
+  it.data = {};
+  it.labels = labels;
+  it.dtype = COEDGE_DTYPE_U8;
+  ASSERT_TRUE(w.post(it)) << w.error();
+  EXPECT_EQ(fake_.output.dtype, COEDGE_DTYPE_U8);
+  EXPECT_EQ(fake_.output.data, nullptr);
+  ASSERT_EQ(fake_.output.labels, labels.data());  // in place, not copied
+  EXPECT_EQ(fake_.output.elements, 6u);
+  ASSERT_EQ(fake_.output.rank, 2);
+  EXPECT_EQ(fake_.output.shape[0], 2);
+  EXPECT_EQ(fake_.output.shape[1], 3);
+  EXPECT_EQ(fake_.output.job, 50u);
+}
+
+TEST_F(WorkerInvokeTest, PostRefusesAByteItemOfTheWrongSizeOrAnUnknownType) {
+  WorkerInvoker w(&kCallbacks, &fake_, "test");
+  const std::vector<uint8_t> labels(5, 1);  // the shape [2, 3] says 6
+  OutputItem it = item(1);
+  it.data = {};
+  it.labels = labels;
+  it.dtype = COEDGE_DTYPE_U8;
+  fake_.output = {};
+  EXPECT_FALSE(w.post(it));
+  EXPECT_NE(w.error().find("5 elements"), std::string::npos) << w.error();
+  it = item(2);
+  it.dtype = 7;
+  EXPECT_FALSE(w.post(it));
+  EXPECT_NE(w.error().find("element type 7"), std::string::npos) << w.error();
+  it = item(3);  // float32 data, but claimed as bytes
+  it.dtype = COEDGE_DTYPE_U8;
+  EXPECT_FALSE(w.post(it));
+  EXPECT_EQ(fake_.output.job, 0u) << "the worker was called with a malformed item";
 }
 
 }  // namespace

@@ -538,6 +538,26 @@ TEST_F(ResultPublisherTest, ATaskOfAnotherKindGetsNoTopicAndItsResultsAreCounted
   EXPECT_EQ((*publisher)->counts(0).published + (*publisher)->counts(0).not_stock, 0u) << "the other task untouched";
 }
 
+// vision_msgs has no mask type: a segmentation task gets no topic, the start log says why,
+// and its (stock) results are counted, not published.
+TEST_F(ResultPublisherTest, ASegmentationTaskIsNotPublishedAndSaysWhyOnce) {
+  ::testing::internal::CaptureStderr();
+  auto publisher = RosResultPublisher::create(*domain_, {"seg"}, {"segmentation"});
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(publisher.ok()) << publisher.error().message;
+  EXPECT_NE(log.find("task seg: kind 'segmentation' has no ROS message (vision_msgs has no mask type)"),
+            std::string::npos)
+      << log;
+  JobRecord record;
+  record.task = 0;
+  for (uint64_t id = 1; id <= 3; ++id) {
+    record.id = id;
+    (*publisher)->on_result(record, R"({"classes":[{"class":0,"name":null,"area":1.0}],"frame":[640,480]})");
+  }
+  EXPECT_EQ((*publisher)->counts(0).not_stock, 3u);
+  EXPECT_EQ((*publisher)->counts(0).published, 0u);
+}
+
 // ResultLog calls its sinks under each task's own lock, so from several threads at once.
 TEST_F(ResultPublisherTest, ResultsFromSeveralThreadsAreEachCountedOnce) {
   auto publisher = RosResultPublisher::create(*domain_, {det_, cls_}, {"detection", "classification"});

@@ -12,8 +12,10 @@
 // items drops the whole batch with kInferenceError; edf and fixed run batch 1 in their
 // order; step() returns the scheduler's wake_at when nothing runs (TimePoint::max() when
 // idle); drop_all(kShutdown) drops and releases everything queued; a model not loaded
-// (set_model(m, nullptr)) ends its inputs as kNotReady. Time is a ManualClock;
-// nothing sleeps.
+// (set_model(m, nullptr)) ends its inputs as kNotReady; a segmentation model (output
+// [N, C, H, W]) runs through Model::run_argmax (the backend's forward_argmax, whether its
+// own or the default argmax over forward's logits) and each job gets its class ids as
+// bytes, with no float item. Time is a ManualClock; nothing sleeps.
 #include "node/core/inference_engine.h"
 
 #include <gtest/gtest.h>
@@ -100,6 +102,7 @@ class FakeModel final : public infer::Model {
 struct Output {
   uint64_t token = 0, id = 0;
   std::vector<float> item;
+  std::vector<uint8_t> labels;  // a segmentation model's item
   std::vector<int64_t> item_shape;
   int batch = 0;
   TimePoint infer_start{}, infer_end{};
@@ -127,6 +130,7 @@ class RecordingSink final : public EngineSink {
     o.token = out.input->token;
     o.id = out.input->job.id;
     if (copy_values) o.item.assign(out.item.begin(), out.item.end());
+    if (copy_values) o.labels.assign(out.labels.begin(), out.labels.end());
     o.item_shape.assign(out.item_shape.begin(), out.item_shape.end());
     o.batch = out.batch;
     o.infer_start = out.infer_start;
@@ -635,6 +639,107 @@ TEST_P(InferenceEngineEveryInput, EndsOnceAndIsReleasedOnce) {
 
 INSTANTIATE_TEST_SUITE_P(Schedulers, InferenceEngineEveryInput,
                          ::testing::Values("coedge", "coedge-wait", "edf", "fixed"));
+
+
+// A segmentation model: input item [2, 2], output [N, 3, 2, 2] logits whose pixel p of
+// item i is won by class (p + sum of the item) % 3. With `own_argmax`, it overrides
+// forward_argmax (as the torch backend does: the argmax in its graph) and returns the ids
+// directly; else the default (forward, then argmax_channels) runs.
+class FakeSegmenter final : public infer::Model {
+ public:
+  FakeSegmenter(bool own_argmax, ManualClock& clock)
+      : infer::Model("seg.onnx", info()), own_argmax_(own_argmax), clock_(clock) {}
+  int forwards = 0, argmax_calls = 0;
+
+  static infer::ModelInfo info() {
+    infer::ModelInfo info;
+    info.inputs.push_back({"x", 1, {-1, 2, 2}});
+    info.outputs.push_back({"out", 1, {-1, 3, 2, 2}});
+    return info;
+  }
+  static uint8_t winner(int64_t pixel, float sum) { return static_cast<uint8_t>((pixel + static_cast<int64_t>(sum)) % 3); }
+
+ protected:
+  Result<infer::Tensor> forward(const infer::Tensor& input) override {
+    ++forwards;
+    clock_.advance(milliseconds(5));
+    const int64_t b = input.shape[0];
+    infer::Tensor out = infer::Tensor::zeros({b, 3, 2, 2});
+    for (int64_t i = 0; i < b; ++i) {
+      float sum = 0;
+      for (float v : input.item(i)) sum += v;
+      auto item = out.item(i);
+      for (int64_t p = 0; p < 4; ++p) item[static_cast<size_t>(winner(p, sum) * 4 + p)] = 1.0f;
+    }
+    return out;
+  }
+  Result<infer::LabelMap> forward_argmax(const infer::Tensor& input) override {
+    ++argmax_calls;
+    if (!own_argmax_) return infer::Model::forward_argmax(input);
+    clock_.advance(milliseconds(5));
+    const int64_t b = input.shape[0];
+    infer::LabelMap out;
+    out.shape = {b, 2, 2};
+    for (int64_t i = 0; i < b; ++i) {
+      float sum = 0;
+      for (float v : input.item(i)) sum += v;
+      for (int64_t p = 0; p < 4; ++p) out.data.push_back(winner(p, sum));
+    }
+    return out;
+  }
+
+ private:
+  bool own_argmax_;
+  ManualClock& clock_;
+};
+
+class SegmentationEngineTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(SegmentationEngineTest, ASegmentationModelRunsTheArgmaxAndEachJobGetsItsClassIdsAsBytes) {
+  ManualClock clock;
+  std::vector<Event> log;
+  RecordingSink sink(log);
+  const Scenario scenario = testing::ScenarioBuilder()
+                                .node("n")
+                                .model(testing::make_model("seg", 5, 1))
+                                .task("s", "n", "seg", 100)
+                                .build();
+  FakeSegmenter model(GetParam(), clock);
+  auto spec = policy::SchedulerSpec::parse("coedge");
+  ASSERT_TRUE(spec.ok());
+  node::InferenceEngine engine(scenario, policy::make_local_scheduler(*spec, scenario), {&model}, sink, clock);
+  std::deque<std::vector<float>> buffers;
+  for (uint64_t id = 1; id <= 3; ++id) {
+    buffers.emplace_back(4, static_cast<float>(id));  // item sum 4 * id
+    node::EngineInput in;
+    in.job.id = id;
+    in.job.task = 0;
+    in.job.model = 0;
+    in.job.release = clock.now();
+    in.job.deadline = clock.now() + milliseconds(100);
+    in.data = buffers.back().data();
+    in.elements = 4;
+    in.token = id;
+    engine.submit(in);
+  }
+  engine.step();
+  ASSERT_TRUE(engine.ran_batch());
+  EXPECT_EQ(model.argmax_calls, 1);                   // one pass for the batch of 3
+  EXPECT_EQ(model.forwards, GetParam() ? 0 : 1);      // the backend's own argmax, or the default's
+  ASSERT_EQ(sink.outputs.size(), 3u);
+  for (const Output& o : sink.outputs) {
+    EXPECT_TRUE(o.item.empty()) << "no float item crosses for a segmentation job";
+    EXPECT_EQ(o.item_shape, (std::vector<int64_t>{2, 2}));
+    EXPECT_EQ(o.batch, 3);
+    ASSERT_EQ(o.labels.size(), 4u);
+    for (int64_t p = 0; p < 4; ++p)
+      EXPECT_EQ(o.labels[static_cast<size_t>(p)], FakeSegmenter::winner(p, 4.0f * static_cast<float>(o.id)))
+          << "job " << o.id << " pixel " << p;
+  }
+  EXPECT_EQ(engine.stats().dropped, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(OwnOrDefaultArgmax, SegmentationEngineTest, ::testing::Bool());
 
 }  // namespace
 }  // namespace coedge::node
