@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Test of tools/export_models.py, kept cheap (ResNet-18 and DeepLabV3 at 64 x 64):
+"""Test of tools/export_models.py, kept cheap (ResNet-18, DeepLabV3 and YOLOv5s at 64 x 64):
 
 - the raw ONNX files are what the exporter writes: each parses, and the test prints how many
   Identity nodes sit on initializers (the construct CoEdge's loader normalizes); at least one
@@ -61,7 +61,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
-            rc = export_models.main(["--out", tmp, "--models", "resnet18,deeplabv3_mobilenet_v3_large",
+            rc = export_models.main(["--out", tmp, "--models", "resnet18,deeplabv3_mobilenet_v3_large,yolov5s",
                                      "--size", "64", "--threads", "1"])
         print(out.getvalue())
         check(rc == 0, f"export_models.py returned {rc}")
@@ -69,7 +69,8 @@ def main():
         check(not CONNECTS, f"network connections attempted: {CONNECTS}")
 
         expected = {"resnet18": ("classification", [-1, 1000]),
-                    "deeplabv3_mobilenet_v3_large": ("segmentation", [-1, 21, 64, 64])}
+                    "deeplabv3_mobilenet_v3_large": ("segmentation", [-1, 21, 64, 64]),
+                    "yolov5s": ("detection", [-1, 3 * (8 * 8 + 4 * 4 + 2 * 2), 85])}
         identities = {}
         for name, (kind, out_shape) in expected.items():
             onnx_path, pt_path = os.path.join(tmp, name + ".onnx"), os.path.join(tmp, name + ".pt")
@@ -93,7 +94,7 @@ def main():
             check(doc.get("output", {}).get("shape") == out_shape, f"{name}: output {doc.get('output')}")
             module = torch.jit.load(pt_path)
             with torch.no_grad():
-                y = module(torch.rand(3, 3, 64, 64))
+                y = export_models.first_tensor(module(torch.rand(3, 3, 64, 64)))  # YOLOv5: a 1-tuple
             check(list(y.shape) == [3, *out_shape[1:]], f"{name}: the .pt gives {list(y.shape)} at batch 3")
             check(y.abs().max().item() > 1e-2, f"{name}: max|output| {y.abs().max().item():.3g} is near 0")
         check(sum(identities.values()) >= 1,
