@@ -33,6 +33,7 @@ Needs Debian's python3-torch, python3-torchvision and python3-onnx (run with /us
 """
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -245,8 +246,8 @@ class DetectionModel(nn.Module):
         m = self.model[-1]
         for mi, s in zip(m.m, m.stride):
             b = mi.bias.view(m.na, -1).detach().clone()
-            b[:, 4] += torch.log(torch.tensor(8 / (640 / s) ** 2))
-            b[:, 5:] += torch.log(torch.tensor(0.6 / (m.nc - 0.99)))
+            b[:, 4] += math.log(8 / (640 / float(s)) ** 2)
+            b[:, 5:] += math.log(0.6 / (m.nc - 0.99))
             mi.bias = torch.nn.Parameter(b.view(-1), requires_grad=True)
 
     def fuse(self):
