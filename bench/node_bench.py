@@ -3,8 +3,8 @@
 
   batching    paper §6.5: 3 and 6 concurrent tasks of one model (YOLO-160 and ResNet18, or
               --rows), deadline = 4x the profiled single inference; schedulers coedge, edf
-              and fixed, side by side; --period sim chooses each row's period by the rule of
-              docs/PERFORMANCE.md §8 (the simulator), --repeat N takes medians of N runs
+              and fixed, side by side; --period sim chooses each row's period by the simulator
+              (rule 1), --period search from there by short real runs (rule 2; docs/PERFORMANCE.md §8), --repeat N takes medians of N runs
   overhead    paper Fig. 13: end-to-end time of the sandbox mode minus the none mode (the
               Mono Container), 1 and 3 tasks of YOLO-640 and ResNet18
   throughput  the server saturated (long deadlines, batch 10) against the raw backend at
@@ -137,6 +137,26 @@ def period_by_rule(model, profile, tasks, deadline, out):
     return period
 
 
+def period_by_real_runs(model, tasks, deadline, start, args):
+    """Rule 2 of docs/PERFORMANCE.md §8, fixed before its runs (rule 1, the simulator's
+    period alone, ignores that pre- and post-processing share this CPU node's two cores
+    with inference: its first row missed 54% for coedge, results/node-bench-torch-rule1):
+    from rule 1's period, the period grows by 10% (rounded up to 5 ms) until a 15 s real
+    run of the coedge scheduler misses <= 1%: the tightest load at which coedge keeps its
+    deadlines on this node."""
+    period = start
+    while True:
+        tag = f"search-{BACKEND}-{model}-{tasks}-{period}"
+        config = os.path.join(args.out, tag + ".yaml")
+        write_config(config, tag, model, tasks, period, deadline, args.isolation, "coedge", (640, 360))
+        s, _ = run_node(config, args.out, tag, "15s", args.profiles)
+        if s["totals"]["miss_rate"] <= 0.01:
+            return period
+        period = int(5 * -(-(period * 1.1) // 5))
+        if period > 40 * tasks * deadline:
+            sys.exit(f"node_bench: no period keeps coedge <= 1% for {tasks} x {model}")
+
+
 def batching(args):
     profiles = read_profiles(args.profiles)
     rows = []
@@ -149,8 +169,11 @@ def batching(args):
         single = profiles[model][0]
         deadline = round(4 * single)
         row = {"model": model, "tasks": tasks, "deadline": deadline, "sim": None}
-        if args.period == "sim" or period is None:
+        if args.period in ("sim", "search") or period is None:
             period = period_by_rule(model, profiles[model], tasks, deadline, args.out)
+            row["rule1"] = period
+            if args.period == "search":
+                period = period_by_real_runs(model, tasks, deadline, period, args)
             row["sim"] = {s: sim_miss(model, profiles[model], tasks, period, deadline, s, 1, args.out)
                           for s in ("coedge", "edf", "fixed")}
             print(f"  {model} x {tasks}: period {period} ms; simulated miss rates " +
@@ -186,7 +209,8 @@ def batching(args):
                            "—" if r["coedge"] == 0 else f"{r[s] / r['coedge']:.1f}×")
         cell = lambda s: f"{100 * r[s]:.2f}%" + (" (" + ", ".join(f"{100 * v:.2f}" for v in r[s + "_all"]) + ")"
                                                   if many else "")
-        period = f"{r['period']} ms" + (" (sim: " + "/".join(f"{100 * v:.1f}" for v in r["sim"].values()) + "%)"
+        period = f"{r['period']} ms" + (f" (rule 1: {r['rule1']} ms; simulated coedge/edf/fixed at {r['period']} ms: " +
+                                        "/".join(f"{100 * v:.1f}" for v in r["sim"].values()) + "%)"
                                         if r["sim"] else "")
         out.append(f"| {r['model']} | {r['tasks']} | {period} | {r['deadline']} ms "
                    f"| {cell('coedge')} | {cell('edf')} | {cell('fixed')} "
@@ -285,8 +309,9 @@ def main():
     p.add_argument("--backend", default="opencv", choices=["opencv", "torch"],
                    help="the models' backend (default opencv); give --profiles measured on it")
     p.add_argument("--rows", default="", help="batching: MODEL:TASKS,... (default: the §6.5 rows of §8)")
-    p.add_argument("--period", default="fixed", choices=["fixed", "sim"],
-                   help="batching: the rows' periods as first measured (fixed), or by the simulator rule (sim)")
+    p.add_argument("--period", default="fixed", choices=["fixed", "sim", "search"],
+                   help="batching: the rows' periods as first measured (fixed), by the simulator rule (sim), or "
+                        "from there by short real coedge runs (search; docs/PERFORMANCE.md §8)")
     p.add_argument("--repeat", type=int, default=1, help="batching: runs per scheduler, reported as medians")
     args = p.parse_args()
     global BACKEND
