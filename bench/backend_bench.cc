@@ -37,6 +37,7 @@
 #include "infer/classification.h"
 #include "infer/detection.h"
 #include "infer/make_backend.h"
+#include "infer/parity.h"
 #include "infer/stock_task.h"
 
 namespace {
@@ -78,7 +79,7 @@ struct Parity {
 struct Loaded {
   std::string model;
   std::unique_ptr<infer::Model> opencv, torch;
-  std::string skipped;  // why the model was left out, when it was
+  std::string skipped;  // why a backend could not load the model (it is measured on the other)
 };
 
 Timing summarize(std::vector<double> ms) {
@@ -107,23 +108,33 @@ double forward_ms(infer::Model& model, const infer::Tensor& input) {
   return ms;
 }
 
+// One backend's timings, or none (NaN) when it could not load the model.
+Timing summarize_or_none(const std::vector<double>& ms) {
+  return ms.empty() ? Timing{std::nan(""), std::nan("")} : summarize(ms);
+}
+
 Row measure(Loaded& m, int batch, const Options& o) {
-  const infer::Tensor input = seeded_batch(*m.opencv, batch, 2023);
+  infer::Model* opencv = m.opencv.get();
+  infer::Model* torch = m.torch.get();
+  const infer::Tensor input = seeded_batch(opencv ? *opencv : *torch, batch, 2023);
+  auto pass = [&](infer::Model* model, std::vector<double>& into) {
+    if (model) into.push_back(forward_ms(*model, input));
+  };
+  std::vector<double> warm, a, b;
   for (int i = 0; i < o.warmup; ++i) {
-    forward_ms(*m.opencv, input);
-    forward_ms(*m.torch, input);
+    pass(opencv, warm);
+    pass(torch, warm);
   }
-  std::vector<double> a, b;
   for (int r = 0; r < o.runs; ++r) {
     if (r % 2 == 0) {
-      a.push_back(forward_ms(*m.opencv, input));
-      b.push_back(forward_ms(*m.torch, input));
+      pass(opencv, a);
+      pass(torch, b);
     } else {
-      b.push_back(forward_ms(*m.torch, input));
-      a.push_back(forward_ms(*m.opencv, input));
+      pass(torch, b);
+      pass(opencv, a);
     }
   }
-  Row row{m.model, batch, summarize(a), summarize(b), ""};
+  Row row{m.model, batch, summarize_or_none(a), summarize_or_none(b), ""};
   if (m.model == "resnet18-224" && (batch == 1 || batch == 4)) {
     const double goal = batch == 1 ? 1.7 : 2.0;
     char text[64];
@@ -151,14 +162,10 @@ Parity check_parity(Loaded& m) {
                                                                                           : "output shapes differ";
     return p;
   }
-  float max_a = 0;
-  for (float v : a->data) max_a = std::max(max_a, std::fabs(v));
-  p.tolerance = 1e-3 * max_a + 1e-4;
-  for (size_t i = 0; i < a->data.size(); ++i) {
-    const double d = std::fabs(static_cast<double>(a->data[i]) - b->data[i]);
-    p.max_abs_diff = std::max(p.max_abs_diff, d);
-    p.elements_over += d > p.tolerance;
-  }
+  const infer::ParityReport tensors = infer::compare_outputs(a->data, b->data);
+  p.tolerance = tensors.tolerance;
+  p.max_abs_diff = tensors.max_diff;
+  p.elements_over = tensors.over;
   bool agree = true;
   if (*kind == infer::TaskKind::kClassification) {
     int same = 0;
@@ -177,7 +184,10 @@ Parity check_parity(Loaded& m) {
     for (int64_t i = 0; i < kBatch; ++i) {
       auto da = infer::detection_postprocess(a->item(i), row_size, box, {});
       auto db = infer::detection_postprocess(b->item(i), row_size, box, {});
-      if (!da.ok() || !db.ok()) continue;
+      if (!da.ok() || !db.ok()) {
+        agree = false;
+        continue;
+      }
       boxes += da->size();
       agree &= da->size() == db->size();
       for (size_t k = 0; k < std::min(da->size(), db->size()); ++k)
@@ -185,6 +195,7 @@ Parity check_parity(Loaded& m) {
     }
     agree &= matched == boxes;
     p.agreement = "boxes " + std::to_string(matched) + "/" + std::to_string(boxes) + " (IoU >= 0.99, same class)";
+    if (boxes == 0) p.agreement = "no boxes above the confidence threshold on either side (tensors compared only)";
   } else {
     auto la = infer::argmax_channels(*a), lb = infer::argmax_channels(*b);
     size_t same = 0;
@@ -214,7 +225,7 @@ void print(const std::vector<Row>& rows, const std::vector<Parity>& parity, cons
       doc["parity"].push_back({{"model", p.model}, {"max_abs_diff", p.max_abs_diff}, {"tolerance", p.tolerance},
                                {"elements_over", p.elements_over}, {"agreement", p.agreement}, {"pass", p.pass}});
     for (const Loaded& l : loaded)
-      if (!l.skipped.empty()) doc["skipped"].push_back({{"model", l.model}, {"why", l.skipped}});
+      if (!l.skipped.empty()) doc["not_loaded"].push_back({{"model", l.model}, {"why", l.skipped}});
     std::printf("%s\n", doc.dump(2).c_str());
     return;
   }
@@ -226,6 +237,8 @@ void print(const std::vector<Row>& rows, const std::vector<Parity>& parity, cons
     char a[48], b[48];
     std::snprintf(a, sizeof a, "%.2f (%.2f)", r.opencv.median_ms / r.batch, r.opencv.p95_ms / r.batch);
     std::snprintf(b, sizeof b, "%.2f (%.2f)", r.torch.median_ms / r.batch, r.torch.p95_ms / r.batch);
+    if (std::isnan(r.opencv.median_ms)) std::snprintf(a, sizeof a, "does not load");
+    if (std::isnan(r.torch.median_ms)) std::snprintf(b, sizeof b, "does not load");
     std::printf(md ? "| %s | %d | %s | %s | %.1f | %.1f | %.2f× | %s |\n" : "%-14s %5d %22s %22s %12.1f %12.1f %8.2fx  %s\n",
                 r.model.c_str(), r.batch, a, b, 1000.0 * r.batch / r.opencv.median_ms,
                 1000.0 * r.batch / r.torch.median_ms, r.ratio(), r.goal.c_str());
@@ -239,7 +252,9 @@ void print(const std::vector<Row>& rows, const std::vector<Parity>& parity, cons
                   p.max_abs_diff, p.tolerance, p.elements_over, p.agreement.c_str(), p.pass ? "PASS" : "FAIL");
   }
   for (const Loaded& l : loaded)
-    if (!l.skipped.empty()) std::printf("\n%s left out: %s\n", l.model.c_str(), l.skipped.c_str());
+    if (!l.skipped.empty())
+      std::printf("\n%s %s: %s\n", l.model.c_str(), l.opencv || l.torch ? "measured on one backend only" : "left out",
+                  l.skipped.c_str());
 }
 
 }  // namespace
@@ -280,20 +295,26 @@ int main(int argc, char** argv) {
     auto b = (*torch)->load(fs::path(onnx).replace_extension(".pt").string());
     if (a.ok()) m.opencv = std::move(*a);
     if (b.ok()) m.torch = std::move(*b);
-    if (!a.ok() || !b.ok()) m.skipped = (!a.ok() ? a.error().message : b.error().message);
+    if (!a.ok()) m.skipped = "OpenCV DNN: " + a.error().message;
+    if (!b.ok()) m.skipped += (m.skipped.empty() ? "" : "; ") + std::string("torch: ") + b.error().message;
     loaded.push_back(std::move(m));
   }
   std::vector<Row> rows;
   std::vector<Parity> parity;
   for (Loaded& m : loaded) {
-    if (!m.skipped.empty()) continue;
-    if (o.parity) parity.push_back(check_parity(m));
+    if (!m.opencv && !m.torch) continue;
+    if (o.parity && m.opencv && m.torch) parity.push_back(check_parity(m));
+    const infer::Model& any = m.opencv ? *m.opencv : *m.torch;
     for (int b : o.batches) {
-      if (m.opencv->fixed_batch() > 0 && m.opencv->fixed_batch() != b) continue;
+      if (any.fixed_batch() > 0 && any.fixed_batch() != b) continue;
       rows.push_back(measure(m, b, o));
       if (::isatty(STDERR_FILENO)) std::fprintf(stderr, "measured %s at batch %d\n", m.model.c_str(), b);
     }
   }
   print(rows, parity, loaded, o);
+  if (rows.empty()) {
+    std::fprintf(stderr, "coedge_backend_bench: no model was measured (every one was left out)\n");
+    return 1;
+  }
   return 0;
 }

@@ -50,7 +50,8 @@ def write_config(path, name, model, tasks, period_ms, deadline_ms, isolation, sc
                  frame, shared_camera=False, stagger=True):
     """A node config: `tasks` tasks of `model`, each with its own synthetic camera (phases
     staggered over the period) unless shared_camera."""
-    lines = [f"node: {name}", f"scheduler: {scheduler}", f"isolation: {isolation}",
+    node = re.sub(r"^[^A-Za-z0-9_]+", "", name[-40:])  # node names: at most 40 characters
+    lines = [f"node: {node}", f"scheduler: {scheduler}", f"isolation: {isolation}",
              "models:", f"  - {{name: {model}, file: {ROOT}/build/models/{model}.onnx, backend: {BACKEND}}}",
              "sensors:"]
     cams = 1 if shared_camera else tasks
@@ -160,16 +161,19 @@ def period_by_real_runs(model, tasks, deadline, start, args):
 def batching(args):
     profiles = read_profiles(args.profiles)
     rows = []
-    wanted = DEFAULT_ROWS
+    wanted = DEFAULT_ROWS if args.period == "fixed" else [(m, t, None) for m, t, _ in DEFAULT_ROWS]
     if args.rows:
-        wanted = [(r.split(":")[0], int(r.split(":")[1]), None) for r in args.rows.split(",")]
+        # MODEL:TASKS, or MODEL:TASKS:PERIOD_MS for a period already chosen (e.g. by an
+        # earlier --period search, whose runs are in its log).
+        wanted = [(r.split(":")[0], int(r.split(":")[1]), int(r.split(":")[2]) if r.count(":") == 2 else None)
+                  for r in args.rows.split(",")]
     for model, tasks, period in wanted:
         if model not in profiles:
             sys.exit(f"node_bench: {args.profiles} has no profile for {model}")
         single = profiles[model][0]
         deadline = round(4 * single)
         row = {"model": model, "tasks": tasks, "deadline": deadline, "sim": None}
-        if args.period in ("sim", "search") or period is None:
+        if period is None:
             period = period_by_rule(model, profiles[model], tasks, deadline, args.out)
             row["rule1"] = period
             if args.period == "search":
@@ -308,7 +312,8 @@ def main():
     p.add_argument("--out", default=os.path.join(ROOT, "results/node-bench"))
     p.add_argument("--backend", default="opencv", choices=["opencv", "torch"],
                    help="the models' backend (default opencv); give --profiles measured on it")
-    p.add_argument("--rows", default="", help="batching: MODEL:TASKS,... (default: the §6.5 rows of §8)")
+    p.add_argument("--rows", default="", help="batching: MODEL:TASKS[:PERIOD_MS],... (default: the §6.5 rows of §8; "
+                                              "without a period, --period chooses it)")
     p.add_argument("--period", default="fixed", choices=["fixed", "sim", "search"],
                    help="batching: the rows' periods as first measured (fixed), by the simulator rule (sim), or "
                         "from there by short real coedge runs (search; docs/PERFORMANCE.md §8)")

@@ -10,8 +10,9 @@ uint64_t elements_of(std::span<const int64_t> shape) {
   if (shape.empty() || shape.size() > COEDGE_MAX_RANK) return 0;
   uint64_t n = 1;
   for (int64_t d : shape) {
-    if (d <= 0) return 0;
-    n *= static_cast<uint64_t>(d);
+    // An overflowing product is as wrong as a non-positive dimension: a shape the agent or
+    // the server wrote is checked, never trusted (0: "does not match").
+    if (d <= 0 || __builtin_mul_overflow(n, static_cast<uint64_t>(d), &n)) return 0;
   }
   return n;
 }

@@ -106,11 +106,9 @@ bool read_settings(Args& a, bool confidence_given, bool nms_given, bool labels_g
     } else if (key == "label") {
       labels.push_back(value);
     } else if (key == "masks") {
-      if (value != "png") {
-        why = where + "bad masks '" + value + "' (png)";
-        return false;
-      }
-      a.masks = value;
+      // A value of a newer agent (another format) is ignored, like a newer key: no masks.
+      if (value == "png") a.masks = value;
+      else std::fprintf(stderr, "coedge worker: %signored masks '%s' (this worker writes png)\n", where.c_str(), value.c_str());
     }  // other keys: settings of a newer agent, ignored (the reason this is a file)
   }
   if (!labels_given && !labels.empty()) a.labels = std::move(labels);

@@ -400,6 +400,12 @@ def export_one(name, out_dir, size, seed):
             torch.onnx.export(module, example, tmp, opset_version=OPSET, do_constant_folding=True,
                               input_names=["images"], output_names=[output_name],
                               dynamic_axes={"images": {0: "batch"}, output_name: {0: "batch"}})
+        if kind == "segmentation":
+            # The one thing a user adds to the exporter's file: CoEdge treats a 4-D output as
+            # per-pixel classes only when the file says so (docs/MODELS.md, "Segmentation").
+            model = onnx.load(tmp)
+            onnx.helper.set_model_props(model, {"coedge.kind": "segmentation"})
+            onnx.save(model, tmp)
         os.replace(tmp, path)
         row["onnx"] = os.path.getsize(path)
         row["identity"] = identity_counts(path)

@@ -176,7 +176,11 @@ def tiny_segmenter(rng):
     x = g.relu(g.conv(x, 8, 8, 3))
     g.conv(x, 8, 4, 1)
     g.rename_last("out")
-    return g.model("tiny_segmenter", [3, 32, 32], "out", [4, 32, 32])
+    m = g.model("tiny_segmenter", [3, 32, 32], "out", [4, 32, 32])
+    # How an ONNX file declares its task kind (docs/MODELS.md, "Segmentation"): a 4-D output
+    # alone may as well be a heatmap that a worker of its own reads as floats.
+    helper.set_model_props(m, {"coedge.kind": "segmentation"})
+    return m
 
 
 FIXTURES = {

@@ -170,7 +170,18 @@ def build(name, out_dir):
         atomic_write(onnx_path, lambda p: torch.onnx.export(
             module, x2, p, opset_version=12, input_names=["images"], output_names=[out_name],
             dynamic_axes={"images": {0: "N"}, out_name: {0: "N"}}, do_constant_folding=True))
+    if kind == "segmentation":
+        declare_kind(onnx_path, kind)
     check_onnx(name, onnx_path)
+
+
+def declare_kind(path, kind):
+    """The metadata prop coedge.kind, how an ONNX file declares a segmentation model
+    (docs/MODELS.md, "Segmentation")."""
+    import onnx
+    model = onnx.load(path)
+    onnx.helper.set_model_props(model, {"coedge.kind": kind})
+    atomic_write(path, lambda p: onnx.save(model, p))
 
 
 def check_onnx(name, path):

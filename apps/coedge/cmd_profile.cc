@@ -3,10 +3,9 @@
 // Each model is measured on one backend (the one that reads its file, or --backend's), or
 // on both (--backend both|auto), batch size by batch size in alternating order, so that
 // the two are compared under the same machine load; the set records the faster one.
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,9 +21,9 @@
 #include "write_file.h"
 #include "config/scenario_loader.h"
 #include "config/scenario_writer.h"
-#include "infer/make_backend.h"
 #include "infer/model_info.h"
 #include "infer/profiler.h"
+#include "node/backend_set.h"
 
 namespace coedge::app {
 namespace {
@@ -115,6 +114,7 @@ Result<std::vector<infer::ModelMeasurement>> measure_interleaved(std::vector<Can
       options.min_batch = options.max_batch = b;
       options.runs = args.runs;
       options.warmup = args.warmup;
+      options.stock = out[i].batches.empty();  // the stock pre/post time, measured once per candidate
       auto one = infer::profile_model(*candidates[i].model, name, options);
       if (!one.ok()) return one.error();
       if (out[i].batches.empty()) {
@@ -205,13 +205,7 @@ int run_profile(const ProfileArgs& args) {
   infer::BackendOptions backend_options;
   backend_options.threads = args.threads;
   backend_options.max_batch = hi;
-  std::map<std::string, std::unique_ptr<infer::Backend>> backends;
-  auto backend_named = [&](const std::string& backend_name) -> Result<infer::Backend*> {
-    if (auto it = backends.find(backend_name); it != backends.end()) return it->second.get();
-    auto made = infer::make_backend(backend_name, backend_options);
-    if (!made.ok()) return made.error();
-    return backends.emplace(backend_name, std::move(*made)).first->second.get();
-  };
+  node::BackendSet backends(backend_options);
   const bool compare = args.backend == "both" || args.backend == "auto";
 
   std::vector<ModelProfile> profiles;
@@ -236,7 +230,7 @@ int run_profile(const ProfileArgs& args) {
     }
     std::string unloadable;  // with --backend both|auto: the candidates that could not load, and why
     for (Candidate& c : candidates) {
-      auto backend = backend_named(c.backend);
+      auto backend = backends.get(c.backend);
       if (!backend.ok()) {
         c.error = backend.error();
       } else if (!compare || std::filesystem::exists(c.path)) {

@@ -25,10 +25,16 @@ namespace coedge::config {
 // The backends a request may name, "auto" included.
 bool is_backend_request(const std::string& name);
 
-// Fills config.model_backends and rewrites config.model_files to the file each backend
-// loads. Returns one line per choice worth telling (an auto choice, a backend that differs
-// from the one the profile was measured on), for the caller to print. Run it again after
-// the profiles change (apply_profile_set): it starts from the requests each time.
+// Fills config.model_backends and sets config.model_files to the file each backend loads. Returns one line per choice worth telling (an auto choice, a backend that differs
+// from the one the profile was measured on), for the caller to print. Run it once the
+// profiles and the backend are final (after `coedge node --profiles/--backend`), or again
+// after they change: it starts each time from the requests and the files as given
+// (model_sources). Errors name the model's FILE:LINE (model_where) when known; on error
+// the config is left unchanged.
 Result<std::vector<std::string>> resolve_model_backends(NodeConfig& config);
+
+// The backend that runs model m: the resolved one, or opencv when the backends were not
+// resolved (a config built by hand, as tests do).
+std::string backend_of(const NodeConfig& config, size_t m);
 
 }  // namespace coedge::config

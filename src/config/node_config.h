@@ -129,8 +129,13 @@ struct NodeConfig {
   std::vector<ModelProfile> models;
   std::vector<TaskSpec> tasks;
   // Per model: the file its backend loads (absolute): its ONNX file on opencv, its
-  // TorchScript file on torch (config/model_backend.h picks the sibling file).
+  // TorchScript file on torch (config/model_backend.h picks the sibling file). Until the
+  // backends are resolved, the file as given.
   std::vector<std::string> model_files;
+  // Per model: the file as the config gave it (absolute), which the backends' files are
+  // found beside, and where (FILE:LINE, for messages; empty when not from a file).
+  std::vector<std::string> model_sources;
+  std::vector<std::string> model_where;
   // Per model: the backend it asked for (opencv, torch, auto; empty: the node's `backend`),
   // and once resolve_model_backends has run, the one that runs it (opencv or torch).
   std::vector<std::string> model_backend_requests;

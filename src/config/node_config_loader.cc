@@ -206,10 +206,6 @@ class NodeConfigParser {
     check_sensor_periods();
     if (problems_.any()) return problems_.error();
     if (config_.run_dir.empty()) config_.run_dir = default_run_dir(config_.name);
-    // Which backend runs each model, from the file alone (a caller that changes the profiles
-    // or the backend resolves again, and tells the choices).
-    auto backends = resolve_model_backends(config_);
-    if (!backends.ok()) return Error{backends.error().code, config_.source_file + ": " + backends.error().message};
     return std::move(config_);
   }
 
@@ -412,7 +408,9 @@ class NodeConfigParser {
       if (valid && !model.name.empty() && !file.empty()) {
         model_index_.emplace(model.name, static_cast<ModelIndex>(config_.models.size()));
         config_.models.push_back(std::move(model));
+        config_.model_sources.push_back(file);
         config_.model_files.push_back(std::move(file));
+        config_.model_where.push_back(config_.source_file + ":" + std::to_string(mark.line + 1));
         config_.model_backend_requests.push_back(std::move(backend));
         config_.model_labels.push_back(std::move(labels));
         config_.model_labels_files.push_back(std::move(labels_file));

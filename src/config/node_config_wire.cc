@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config/model_backend.h"
 #include "config/node_config_loader.h"
 
 namespace coedge::config {
@@ -398,7 +399,7 @@ std::string write_node_config_wire(const NodeConfig& c) {
                       {"post_us", p.post_time.count()},
                       {"profile_source", p.profile_source},
                       {"backend", p.backend},
-                      {"runs_on", m < c.model_backends.size() ? c.model_backends[m] : c.backend},
+                      {"runs_on", backend_of(c, m)},
                       {"labels", m < c.model_labels.size() ? c.model_labels[m] : std::vector<std::string>{}},
                       {"labels_file", m < c.model_labels_files.size() ? c.model_labels_files[m] : std::string()}});
   }

@@ -1,15 +1,11 @@
 #include "infer/onnx_info.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 #include <set>
 #include <string_view>
 
+#include "infer/mapped_file.h"
 #include "infer/onnx_wire.h"
 
 namespace coedge::infer {
@@ -19,7 +15,8 @@ using onnx_wire::Field;
 using onnx_wire::Reader;
 
 // Field numbers from onnx.proto3.
-constexpr uint32_t kModelIrVersion = 1, kModelProducer = 2, kModelGraph = 7;
+constexpr uint32_t kModelIrVersion = 1, kModelProducer = 2, kModelGraph = 7, kModelMetadataProps = 14;
+constexpr uint32_t kEntryKey = 1, kEntryValue = 2;  // StringStringEntryProto
 constexpr uint32_t kGraphInitializer = 5, kGraphInput = 11, kGraphOutput = 12;
 constexpr uint32_t kTensorProtoName = 8;
 constexpr uint32_t kValueInfoName = 1, kValueInfoType = 2;
@@ -76,6 +73,18 @@ Result<ModelInfo> parse_onnx_info(std::string_view bytes, const std::string& nam
     if (f.number == kModelIrVersion && f.wire == 0) info.ir_version = static_cast<int64_t>(f.varint);
     if (f.number == kModelProducer && f.wire == 2) info.producer = std::string(f.bytes);
     if (f.number == kModelGraph && f.wire == 2) graph = f.bytes;
+    if (f.number == kModelMetadataProps && f.wire == 2) {
+      // metadata_props {key: "coedge.kind", value: "segmentation"}: how an ONNX file
+      // declares its task kind (docs/MODELS.md, "Segmentation").
+      Reader entry(f.bytes);
+      Field ef;
+      std::string_view key, value;
+      while (entry.next(ef)) {
+        if (ef.number == kEntryKey && ef.wire == 2) key = ef.bytes;
+        if (ef.number == kEntryValue && ef.wire == 2) value = ef.bytes;
+      }
+      if (entry.ok() && key == "coedge.kind") info.kind_hint = std::string(value);
+    }
   }
   if (!model.ok() || info.ir_version <= 0) return bad("the file is not an ONNX protobuf (or is truncated)");
   if (graph.empty()) return bad("the model has no graph");
@@ -106,35 +115,11 @@ Result<ModelInfo> parse_onnx_info(std::string_view bytes, const std::string& nam
 }
 
 Result<ModelInfo> read_onnx_info(const std::string& path) {
-  // Mapped, not read: the parser steps over the weights (length-delimited fields it only
-  // skips), so only the pages of the graph's description are touched. Reading the file
-  // instead held it twice in memory (700 MB for a 350 MB model), in every agent at start.
-  // A file truncated by another process while mapped would fault (SIGBUS) rather than
-  // read short: model files are not rewritten under a running node.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Error{ErrorCode::kIo, path + ": cannot open: " + std::strerror(errno)};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return Error{ErrorCode::kIo, path + ": cannot stat: " + std::strerror(err)};
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return Error{ErrorCode::kInvalidInput, path + ": not a regular file"};
-  }
-  if (st.st_size == 0) {
-    ::close(fd);
-    return parse_onnx_info(std::string_view(), path);
-  }
-  const auto size = static_cast<size_t>(st.st_size);
-  void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  const int map_errno = errno;
-  ::close(fd);
-  if (mapped == MAP_FAILED) return Error{ErrorCode::kIo, path + ": cannot map: " + std::strerror(map_errno)};
-  auto info = parse_onnx_info(std::string_view(static_cast<const char*>(mapped), size), path);
-  ::munmap(mapped, size);
-  return info;
+  // Mapped (mapped_file.h): the parser steps over the weights (length-delimited fields it
+  // only skips), so only the pages of the graph's description are touched.
+  auto file = MappedFile::open(path);
+  if (!file.ok()) return file.error();
+  return parse_onnx_info(file->bytes(), path);
 }
 
 }  // namespace coedge::infer

@@ -1,10 +1,5 @@
 #include "infer/opencv_backend.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -12,6 +7,7 @@
 #include <opencv2/core/utils/logger.hpp>
 #include <opencv2/dnn.hpp>
 
+#include "infer/mapped_file.h"
 #include "infer/onnx_info.h"
 #include "infer/onnx_normalize.h"
 
@@ -46,36 +42,6 @@ class OpencvModel final : public Model {
 
  private:
   cv::dnn::Net net_;
-};
-
-// The model file, mapped read-only (the normalizer and OpenCV read it from memory; weights
-// are not copied unless the graph is rewritten).
-class MappedFile {
- public:
-  ~MappedFile() {
-    if (data_) ::munmap(data_, size_);
-  }
-  Status open(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return Error{ErrorCode::kIo, path + ": cannot open: " + std::strerror(errno)};
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || st.st_size <= 0) {
-      ::close(fd);
-      return Error{ErrorCode::kIo, path + ": cannot read its size (or it is empty)"};
-    }
-    size_ = static_cast<size_t>(st.st_size);
-    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-    const int err = errno;
-    ::close(fd);
-    if (p == MAP_FAILED) return Error{ErrorCode::kIo, path + ": cannot map: " + std::strerror(err)};
-    data_ = p;
-    return Ok{};
-  }
-  std::string_view bytes() const { return {static_cast<const char*>(data_), size_}; }
-
- private:
-  void* data_ = nullptr;
-  size_t size_ = 0;
 };
 
 cv::dnn::Net import(std::string_view onnx) {
@@ -203,7 +169,16 @@ bool same_per_item(cv::dnn::Net& net, cv::dnn::Net& reference, const std::vector
 
 }  // namespace
 
-OpencvBackend::OpencvBackend(const BackendOptions& options) {
+// Sizes the file left symbolic (-1) beyond the batch axis, from an output measured at
+// batch 1; declared sizes stay as they are (Model::run checks outputs against nothing,
+// the agent sizes shared memory from these).
+static void declare_measured_sizes(std::vector<int64_t>& declared, const cv::Mat& measured) {
+  if (measured.dims != static_cast<int>(declared.size())) return;
+  for (size_t i = 1; i < declared.size(); ++i)
+    if (declared[i] <= 0) declared[i] = measured.size[static_cast<int>(i)];
+}
+
+OpencvBackend::OpencvBackend(const BackendOptions& options) : max_batch_(std::max(1, options.max_batch)) {
   // OpenCV logs to stderr on its own; our callers report errors themselves.
   cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
   if (options.threads > 0) cv::setNumThreads(options.threads);
@@ -224,19 +199,34 @@ Result<std::unique_ptr<Model>> OpencvBackend::load(const std::string& onnx_path)
                  "axis, got type " + std::to_string(input.element_type) + " shape " +
                  shape_string(input.shape)};
   }
+  // The file is untrusted: an item of more than 2^28 floats (1 GiB), or a dimension past
+  // what OpenCV's int sizes hold, is refused before OpenCV allocates anything.
+  constexpr int64_t kMaxItemElements = int64_t{1} << 28;
+  int64_t item_elements = 1;
   for (size_t i = 1; i < input.shape.size(); ++i) {
     if (input.shape[i] <= 0) {
       return Error{ErrorCode::kUnsupported,
                    onnx_path + ": input '" + input.name + "' " + shape_string(input.shape) +
                        " has a dynamic dimension other than the batch; export it with fixed sizes"};
     }
+    if (input.shape[i] > kMaxItemElements || item_elements > kMaxItemElements / input.shape[i]) {
+      return Error{ErrorCode::kUnsupported, onnx_path + ": input '" + input.name + "' " + shape_string(input.shape) +
+                                                " is larger than CoEdge takes (2^28 values per item)"};
+    }
+    item_elements *= input.shape[i];
   }
-  MappedFile file;
-  if (auto st = file.open(onnx_path); !st.ok()) return st.error();
+  if (input.shape[0] > 1024) {
+    return Error{ErrorCode::kUnsupported, onnx_path + ": input '" + input.name + "' fixes the batch size to " +
+                                              std::to_string(input.shape[0]) + "; CoEdge runs batches of 1 to 10"};
+  }
+  // The file, mapped (the normalizer and OpenCV read it from memory; weights are not
+  // copied unless the graph is rewritten).
+  auto file = MappedFile::open(onnx_path);
+  if (!file.ok()) return file.error();
   NormalizeReport report;
-  auto normalized = normalize_onnx(file.bytes(), onnx_path, report);
+  auto normalized = normalize_onnx(file->bytes(), onnx_path, report);
   if (!normalized.ok()) return normalized.error();
-  const std::string_view onnx = normalized->has_value() ? std::string_view(**normalized) : file.bytes();
+  const std::string_view onnx = normalized->has_value() ? std::string_view(**normalized) : file->bytes();
   if (const auto summary = report.summary(); !summary.empty())
     std::fprintf(stderr, "coedge: %s: for OpenCV DNN: %s\n", onnx_path.c_str(), summary.c_str());
 
@@ -253,12 +243,18 @@ Result<std::unique_ptr<Model>> OpencvBackend::load(const std::string& onnx_path)
   std::vector<int> batches{dynamic ? 1 : static_cast<int>(input.shape[0])};
   if (dynamic) batches.push_back(2);
   for (int batch : batches) {
-    const cv::Mat probe = probe_batch(input.shape, batch);
+    cv::Mat probe;
     try {
+      probe = probe_batch(input.shape, batch);
       net.setInput(probe);
-      net.forward();
+      const cv::Mat out = net.forward();
+      // torch.onnx.export often declares output sizes it could not infer as symbols
+      // ([batch, ?, ?] for YOLOv5's Detect, [batch, ?, ?, ?] for DeepLabV3): the pass has
+      // just measured them, at batch 1, so the Model declares them.
+      if (batch == 1 && !info->outputs.empty()) declare_measured_sizes(info->outputs.front().shape, out);
       continue;
     } catch (const cv::Exception& e) {
+      if (probe.empty()) return cannot_run(onnx_path, {"", "", e.err}, batch);
       const Failure failure = first_failing_layer(net, probe, onnx, e.err);
       if (batch == 1 || !dynamic) return cannot_run(onnx_path, failure, batch);
       // Imported with a fixed batch of 2, OpenCV lays out the squeeze-and-excitation Mul
@@ -269,13 +265,16 @@ Result<std::unique_ptr<Model>> OpencvBackend::load(const std::string& onnx_path)
       try {
         cv::dnn::Net pinned = import(*pinned_bytes);
         if (!same_per_item(pinned, net, input.shape, 1) || !same_per_item(pinned, net, input.shape, 2) ||
-            !same_per_item(pinned, net, input.shape, 3))
+            !same_per_item(pinned, net, input.shape, 3) ||
+            (max_batch_ > 3 && !same_per_item(pinned, net, input.shape, max_batch_)))
           return cannot_run(onnx_path, failure, batch);
+        const std::string where = (failure.op.empty() ? std::string("a layer") : failure.op) +
+                                  (failure.layer.empty() ? "" : " (layer " + failure.layer + ")");
         std::fprintf(stderr,
-                     "coedge: %s: OpenCV DNN fails at batch > 1 on %s (layer %s) when the batch is dynamic; "
-                     "imported with the batch fixed at 2 instead, which runs every batch size (checked: each "
-                     "item of batches of 1, 2 and 3 equals the item alone)\n",
-                     onnx_path.c_str(), failure.op.c_str(), failure.layer.c_str());
+                     "coedge: %s: OpenCV DNN fails at batch > 1 on %s when the batch is dynamic; imported with the "
+                     "batch fixed at 2 instead, which runs every batch size (checked: each item of batches of 1, 2, 3 "
+                     "and %d equals the item alone)\n",
+                     onnx_path.c_str(), where.c_str(), std::max(3, max_batch_));
         net = std::move(pinned);
         break;
       } catch (const cv::Exception&) {

@@ -23,6 +23,9 @@ class OpencvBackend final : public Backend {
   explicit OpencvBackend(const BackendOptions& options);
   std::string_view name() const override { return "opencv"; }
   Result<std::unique_ptr<Model>> load(const std::string& onnx_path) override;
+
+ private:
+  int max_batch_;
 };
 
 }  // namespace coedge::infer

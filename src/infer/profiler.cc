@@ -61,7 +61,7 @@ Result<ModelMeasurement> profile_model(Model& model, const std::string& name,
   m.input_shape = model.item_shape();
 
   const int per_batch = o.warmup + o.runs;
-  const int stock_passes = 2 * (o.warmup + o.runs);
+  const int stock_passes = o.stock ? 2 * (o.warmup + o.runs) : 0;
   const int total = per_batch * (o.max_batch - o.min_batch + 1) + stock_passes;
   int done = 0;
   auto step = [&](const std::string& what) {
@@ -94,6 +94,7 @@ Result<ModelMeasurement> profile_model(Model& model, const std::string& name,
     m.batches.push_back({b, quantile(times, 0.5), quantile(times, 0.95)});
   }
 
+  if (!o.stock) return m;
   // Stock pre/post on one frame, with a real output of the model to post-process.
   StockTask task(model, m.kind);
   const auto jpeg = sample_frame();

@@ -23,6 +23,7 @@ struct ProfileOptions {
   int max_batch = kMaxBatch;
   int runs = 10;    // timed forward passes per batch size
   int warmup = 2;   // untimed passes per batch size before those
+  bool stock = true;  // also time the stock pre- and post-processing (pre_ms, post_ms)
   // Called after every pass with (passes done, passes in all, what is being measured).
   std::function<void(int, int, const std::string&)> progress;
 };
@@ -39,8 +40,8 @@ struct ModelMeasurement {
   TaskKind kind = TaskKind::kClassification;
   std::vector<int64_t> input_shape;  // one item, e.g. {3, 360, 360}
   std::vector<BatchTiming> batches;
-  double pre_ms = 0;   // median stock pre-processing of a 1280x720 JPEG frame
-  double post_ms = 0;  // median stock post-processing of one output
+  double pre_ms = 0;   // median stock pre-processing of a 1280x720 JPEG frame (0 unless stock)
+  double post_ms = 0;  // median stock post-processing of one output (0 unless stock)
 };
 
 Result<ModelMeasurement> profile_model(Model& model, const std::string& name,

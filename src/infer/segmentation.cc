@@ -14,7 +14,8 @@ int64_t segmentation_classes(std::span<const int64_t> shape) {
 }
 
 bool is_segmentation(const ModelInfo& info) {
-  return !info.outputs.empty() && segmentation_classes(info.outputs.front().shape) > 0;
+  return info.kind_hint == "segmentation" && !info.outputs.empty() &&
+         segmentation_classes(info.outputs.front().shape) > 0;
 }
 
 std::vector<ClassArea> class_areas(std::span<const uint8_t> labels, double min_fraction) {

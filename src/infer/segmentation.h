@@ -24,9 +24,12 @@ inline constexpr int64_t kMaxSegmentationClasses = 255;
 // with 2 <= C <= 255 and H, W fixed and positive; 0 for any other shape.
 int64_t segmentation_classes(std::span<const int64_t> output_shape);
 
-// True when the file's first output is a segmentation output (segmentation_classes > 0).
-// The server takes the argmax for exactly these models, and the agent sizes their output
-// chunks at H*W bytes: one rule for both.
+// True when the file declares itself a segmentation model (ModelInfo::kind_hint: a
+// TorchScript file's coedge.json "kind", an ONNX file's metadata prop "coedge.kind") and
+// its first output is one (segmentation_classes > 0). Declared, not guessed from the
+// shape: a [N, C, H, W] output may as well be a heatmap or a feature map that a task's
+// own worker reads as floats. The server takes the argmax for exactly these models, and
+// the agent sizes their output chunks at H*W bytes: one rule for both.
 bool is_segmentation(const ModelInfo& info);
 
 // Classes covering less than this fraction of the image are left out of the stock result.

@@ -18,7 +18,7 @@ std::string_view to_string(TaskKind kind) {
 Result<TaskKind> infer_task_kind(const std::string& path, const ModelInfo& info) {
   if (info.outputs.empty()) return Error{ErrorCode::kUnsupported, path + ": the model declares no output"};
   const auto& out = info.outputs.front().shape;
-  const bool segmentation = segmentation_classes(out) > 0;
+  const bool segmentation = is_segmentation(info);
   if (info.kind_hint == "segmentation" && !segmentation) {
     return Error{ErrorCode::kUnsupported,
                  path + ": its metadata says segmentation, but output " + shape_string(out) +
@@ -30,8 +30,9 @@ Result<TaskKind> infer_task_kind(const std::string& path, const ModelInfo& info)
   if (out.size() == 4) {
     return Error{ErrorCode::kUnsupported,
                  path + ": output " + shape_string(out) +
-                     " looks like per-pixel classes, but a segmentation output needs 2 to 255 "
-                     "classes (one byte per pixel) and a fixed H and W"};
+                     " may be per-pixel classes: a segmentation model declares itself (an ONNX file's metadata "
+                     "prop coedge.kind = segmentation, a TorchScript file's coedge.json \"kind\"; docs/MODELS.md), "
+                     "with 2 to 255 classes (one byte per pixel) and a fixed H and W"};
   }
   return Error{ErrorCode::kUnsupported,
                path + ": output " + shape_string(out) +

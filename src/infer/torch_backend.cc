@@ -1,5 +1,8 @@
 #include "infer/torch_backend.h"
 
+#include <sched.h>
+
+#include <algorithm>
 #include <thread>
 
 #include "infer/torch_plugin.h"
@@ -61,6 +64,16 @@ class TorchModel final : public Model {
     Sink sink;
     std::string error;
     if (!module_->forward_argmax(input.data.data(), input.shape, sink, error)) return failed(error);
+    // [N, C, H, W] declared, [N, H, W] computed: the same check as forward's.
+    const auto& declared = info().outputs.front().shape;
+    const auto& got = sink.labels_out.shape;
+    const bool matches = declared.size() == 4 && got.size() == 3 && got[0] == input.shape[0] &&
+                         got[1] == declared[2] && got[2] == declared[3];
+    if (!matches)
+      return Error{ErrorCode::kInvalidInput, path() + ": the model's class map " + shape_string(got) +
+                                                 " does not match extra/coedge.json's output " + shape_string(declared) +
+                                                 " for input " + shape_string(input.shape) +
+                                                 "; correct the metadata and re-save the file"};
     return std::move(sink.labels_out);
   }
 
@@ -74,7 +87,13 @@ class TorchModel final : public Model {
 }  // namespace
 
 TorchBackend::TorchBackend(const BackendOptions& options) : options_(options) {
-  if (options_.threads <= 0) options_.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (options_.threads <= 0) {
+    // Every core this process may run on (its affinity), not every core of the machine.
+    cpu_set_t cpus;
+    CPU_ZERO(&cpus);
+    const int allowed = ::sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 0;
+    options_.threads = allowed > 0 ? allowed : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
   if (options_.max_batch < 1) options_.max_batch = 1;
 }
 

@@ -27,9 +27,14 @@
 
 namespace coedge::infer {
 
-inline constexpr int kTorchPluginAbi = 1;
+#define COEDGE_TORCH_PLUGIN_ABI 1
+#define COEDGE_TORCH_STRINGIFY2(x) #x
+#define COEDGE_TORCH_STRINGIFY(x) COEDGE_TORCH_STRINGIFY2(x)
+inline constexpr int kTorchPluginAbi = COEDGE_TORCH_PLUGIN_ABI;
 inline constexpr const char* kTorchPluginFile = "coedge_infer_torch.so";
-inline constexpr const char* kTorchPluginEntry = "coedge_infer_torch_runtime_v1";
+// The entry's name carries the ABI number, made from the same macro, so the two cannot
+// drift apart.
+inline constexpr const char* kTorchPluginEntry = "coedge_infer_torch_runtime_v" COEDGE_TORCH_STRINGIFY(COEDGE_TORCH_PLUGIN_ABI);
 
 // Where a forward pass writes its result: the plugin asks for room of the given shape
 // and copies the output into it (floats, or class ids for forward_argmax).
@@ -41,7 +46,7 @@ class TorchOutputSink {
 };
 
 struct TorchLoadOptions {
-  int threads = 0;                 // intra-op threads in forward; 0 = libtorch's default
+  int threads = 0;                 // intra-op threads in forward (TorchBackend passes >= 1)
   int min_batch = 1;               // warm-up runs every batch size min_batch..max_batch at
   int max_batch = 10;              // load (a fixed-batch model: min_batch = max_batch = it)
   std::vector<int64_t> item_shape; // the input without the batch axis, e.g. {3, 224, 224}
@@ -67,7 +72,7 @@ class TorchRuntime {
  public:
   virtual ~TorchRuntime() = default;
   // Loads, freezes and optimizes `path` for inference, and warms it up at every batch
-  // size 1..max_batch. Null and `error` (one line: libtorch's reason) on failure.
+  // size min_batch..max_batch. Null and `error` (one line: libtorch's reason) on failure.
   virtual std::unique_ptr<TorchModule> load(const std::string& path, const TorchLoadOptions& options,
                                             std::string& error) = 0;
   // Where libtorch's warnings go, one line each, each distinct warning once (libtorch

@@ -10,16 +10,13 @@
 // the file is checked against the file's size before it is used: a model file is untrusted.
 #include "infer/torchscript_info.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <optional>
+
+#include "infer/mapped_file.h"
 
 namespace coedge::infer {
 namespace {
@@ -184,10 +181,22 @@ Result<TensorInfo> tensor_field(const nlohmann::json& doc, const char* key, cons
   }
   if (!t.contains("shape") || !t["shape"].is_array() || t["shape"].size() < 2 || t["shape"].size() > 8)
     return bad("shape must be an array of 2 to 8 integers, e.g. [-1, 3, 224, 224]");
+  // Only the batch may be dynamic; a fixed batch is 1 to 1024, and an item holds at most
+  // 2^28 values (1 GiB of floats): the file is untrusted, and the agent sizes shared
+  // memory, and the backend its warm-up passes, from these numbers.
+  constexpr int64_t kMaxItemElements = int64_t{1} << 28;
+  int64_t item = 1;
   for (const auto& d : t["shape"]) {
-    if (!d.is_number_integer() || d.get<int64_t>() < -1 || d.get<int64_t>() == 0)
-      return bad("shape " + t["shape"].dump() + " has an entry that is not -1 (dynamic) or a positive integer");
-    info.shape.push_back(d.get<int64_t>());
+    const size_t axis = info.shape.size();
+    const bool integer = d.is_number_integer();
+    const int64_t v = integer ? d.get<int64_t>() : 0;
+    const bool fits = axis == 0 ? (v == -1 || (v >= 1 && v <= 1024))
+                                : (v >= 1 && v <= kMaxItemElements && item <= kMaxItemElements / v);
+    if (!integer || !fits)
+      return bad("shape " + t["shape"].dump() + ": the batch (first) entry must be -1 (dynamic) or 1 to 1024, the " +
+                 "others positive, at most 2^28 values per item");
+    if (axis > 0) item *= v;
+    info.shape.push_back(v);
   }
   return info;
 }
@@ -293,32 +302,11 @@ Result<ModelInfo> parse_torchscript_info(std::string_view bytes, const std::stri
 }
 
 Result<ModelInfo> read_torchscript_info(const std::string& path) {
-  // Mapped, not read, as read_onnx_info does: only the end of the archive and one entry
-  // are touched, however large the weights.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Error{ErrorCode::kIo, path + ": cannot open: " + std::strerror(errno)};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return Error{ErrorCode::kIo, path + ": cannot stat: " + std::strerror(err)};
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return Error{ErrorCode::kInvalidInput, path + ": not a regular file"};
-  }
-  if (st.st_size == 0) {
-    ::close(fd);
-    return parse_torchscript_info(std::string_view(), path);
-  }
-  const auto size = static_cast<size_t>(st.st_size);
-  void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  const int map_errno = errno;
-  ::close(fd);
-  if (mapped == MAP_FAILED) return Error{ErrorCode::kIo, path + ": cannot map: " + std::strerror(map_errno)};
-  auto info = parse_torchscript_info(std::string_view(static_cast<const char*>(mapped), size), path);
-  ::munmap(mapped, size);
-  return info;
+  // Mapped (mapped_file.h): only the end of the archive and one entry are touched, however
+  // large the weights.
+  auto file = MappedFile::open(path);
+  if (!file.ok()) return file.error();
+  return parse_torchscript_info(file->bytes(), path);
 }
 
 }  // namespace coedge::infer

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "coedge/worker_invoke.h"
+#include "config/model_backend.h"
 #include "node/backend_set.h"
 #include "node/core/inference_engine.h"
 #include "node/pipeline.h"
@@ -99,7 +100,7 @@ class InProcessPipeline final : public Pipeline, public EngineSink {
     BackendSet backends(options);
     std::vector<infer::Model*> ptrs;
     for (size_t m = 0; m < config.model_files.size(); ++m) {
-      auto backend = backends.get(m < config.model_backends.size() ? config.model_backends[m] : config.backend);
+      auto backend = backends.get(config::backend_of(config, m));
       if (!backend.ok()) return backend.error();
       auto model = (*backend)->load(config.model_files[m]);
       if (!model.ok()) return model.error();

@@ -1,4 +1,3 @@
-#include "node/backend_set.h"
 #include "node/node_agent.h"
 
 #include <sys/stat.h>
@@ -19,12 +18,14 @@
 #include <nlohmann/json.hpp>
 
 #include "config/listen_address.h"
+#include "config/model_backend.h"
 #include "config/node_config_loader.h"
 #include "config/scenario_writer.h"
 #include "core/clock.h"
 #include "infer/model_info.h"
 #include "infer/profiler.h"
 #include "infer/stock_task.h"
+#include "node/backend_set.h"
 #include "node/core/accounting.h"
 #include "node/core/agent_loop.h"
 #include "node/frame_source.h"
@@ -55,6 +56,22 @@ Result<ModelShapes> read_shapes(const config::NodeConfig& config) {
   for (const std::string& file : config.model_files) {
     auto info = infer::read_model_info(file);
     if (!info.ok()) return info.error();
+    // An ONNX output whose sizes the exporter left symbolic (torch.onnx.export does for
+    // YOLOv5 and DeepLabV3) is measured by the OpenCV backend's load-time pass, as the
+    // server's load will measure it.
+    if (info->format == infer::ModelFormat::kOnnx && !info->outputs.empty() &&
+        std::any_of(info->outputs.front().shape.begin() + (info->outputs.front().shape.empty() ? 0 : 1),
+                    info->outputs.front().shape.end(), [](int64_t d) { return d <= 0; })) {
+      infer::BackendOptions options;
+      options.threads = config.backend_threads;
+      options.max_batch = 2;
+      BackendSet backends(options);
+      auto opencv = backends.get("opencv");
+      if (!opencv.ok()) return opencv.error();
+      auto model = (*opencv)->load(file);
+      if (!model.ok()) return model.error();
+      info = (*model)->info();
+    }
     if (info->inputs.empty() || info->outputs.empty()) {
       return Error{ErrorCode::kUnsupported, file + ": the model needs one input and one output"};
     }
@@ -76,6 +93,8 @@ Result<ModelShapes> read_shapes(const config::NodeConfig& config) {
     if (!out.ok()) return out.error();
     // A model of no stock kind may still serve a task with a worker of its own: kind "".
     auto kind = infer::infer_task_kind(file, *info);
+    // A file that declares a kind it does not have is a mistake worth stopping for.
+    if (!kind.ok() && !info->kind_hint.empty()) return kind.error();
     shapes.kinds.push_back(kind.ok() ? std::string(infer::to_string(*kind)) : std::string());
     // A segmentation model's item is what the server sends: one class id per pixel,
     // [H, W] (infer/segmentation.h), and its output chunks hold H*W bytes (ipc_pipeline.cc).
@@ -102,7 +121,7 @@ Result<std::string> measure_profiles(const AgentOptions& options, config::NodeCo
   std::string notes;
   for (size_t i = 0; i < config.models.size(); ++i) {
     const ModelProfile& m = config.models[i];
-    const std::string& backend_name = i < config.model_backends.size() ? config.model_backends[i] : config.backend;
+    const std::string backend_name = config::backend_of(config, i);
     auto backend = backends.get(backend_name);
     if (!backend.ok()) return backend.error();
     auto model = (*backend)->load(config.model_files[i]);

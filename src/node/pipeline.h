@@ -41,7 +41,7 @@ struct PipelineContext {
   const Clock* clock = nullptr;
   std::string coedge_exe;                      // this binary: runs `coedge node-server`
   std::string worker_exe;                      // the stock worker executable
-  std::vector<std::string> task_kinds;         // per task: "classification" / "detection"
+  std::vector<std::string> task_kinds;         // per task: "classification", "detection", "segmentation" or ""
   std::vector<std::vector<int64_t>> input_shapes, output_shapes;  // per model, one item
   Duration restart_backoff_max = std::chrono::seconds(5);  // longest delay before a restart
   // Lean nodes: a model no active task has used for this long is unloaded (a task that

@@ -9,6 +9,7 @@
 #include <memory>
 #include <thread>
 
+#include "config/model_backend.h"
 #include "config/node_config_wire.h"
 #include "core/clock.h"
 #include "ipc/messages.h"
@@ -153,7 +154,7 @@ int run_server_process(const config::NodeConfig& config, const std::string& dige
   BackendSet backends(backend_options);
   std::vector<ModelLoader::ModelFile> model_files;
   for (size_t m = 0; m < config.models.size(); ++m) {
-    auto backend = backends.get(m < config.model_backends.size() ? config.model_backends[m] : config.backend);
+    auto backend = backends.get(config::backend_of(config, m));
     if (!backend.ok()) {
       std::fprintf(stderr, "coedge server: model %s: %s\n", config.models[m].name.c_str(),
                    backend.error().message.c_str());

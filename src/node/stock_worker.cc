@@ -1,6 +1,7 @@
 #include "node/stock_worker.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -175,32 +176,36 @@ bool write_mask_png(const std::string& path, const uint8_t* labels, int width, i
 
 // {"classes":[{"class":K,"name":...,"area":F},...],"frame":[W,H][,"mask":"PATH"]}: the
 // classes covering at least 0.5% of the mask, largest first (infer::class_areas).
-int segmentation_post(const StockState& state, const coedge_output* output, std::string& json,
+// `names`: with each class's name (left out when the result would not fit otherwise).
+int segmentation_post(const StockState& state, const coedge_output* output, bool names, std::string& json,
                       std::string& why) {
+  constexpr int64_t kMaxSide = 1 << 16;  // a mask side the PNG writer (int sizes) takes
   if (output->dtype != COEDGE_DTYPE_U8 || output->labels == nullptr || output->rank != 2 ||
-      output->shape[0] <= 0 || output->shape[1] <= 0 ||
+      output->shape[0] <= 0 || output->shape[1] <= 0 || output->shape[0] > kMaxSide || output->shape[1] > kMaxSide ||
       static_cast<uint64_t>(output->shape[0] * output->shape[1]) != output->elements) {
-    why = "a segmentation output item must be [H, W] class ids, one byte each";
+    why = "a segmentation output item must be [H, W] class ids, one byte each, sides up to 65536";
     return 1;
   }
+  // The frame's size, as the pre-processing wrote it into aux (a worker's own numbers).
+  const auto side = [](double v) { return std::isfinite(v) && v >= 0 && v <= kMaxSide ? static_cast<int>(v) : 0; };
   const auto areas = infer::class_areas(std::span<const uint8_t>(output->labels, output->elements));
   json = "{\"classes\":[";
   for (size_t i = 0; i < areas.size(); ++i) {  // at most 200 (>= 0.5% each): always fits
     char item[64];
     std::snprintf(item, sizeof item, "%s{\"class\":%d", i ? "," : "", areas[i].class_id);
     json += item;
-    append_name(json, state, areas[i].class_id);
+    if (names) append_name(json, state, areas[i].class_id);
     std::snprintf(item, sizeof item, ",\"area\":%.4f}", areas[i].fraction);
     json += item;
   }
   char frame[64];
-  std::snprintf(frame, sizeof frame, "],\"frame\":[%d,%d]", static_cast<int>(output->aux[3]),
-                static_cast<int>(output->aux[4]));
+  std::snprintf(frame, sizeof frame, "],\"frame\":[%d,%d]", side(output->aux[3]), side(output->aux[4]));
   json += frame;
   if (!state.masks_dir.empty()) {
     const std::string path = state.masks_dir + "/" + std::to_string(output->job) + ".png";
-    if (!write_mask_png(path, output->labels, static_cast<int>(output->shape[1]), static_cast<int>(output->shape[0]),
-                        why)) {
+    // Written once: a second call for the same job (without names) only names the file.
+    if (names && !write_mask_png(path, output->labels, static_cast<int>(output->shape[1]),
+                                 static_cast<int>(output->shape[0]), why)) {
       return 1;
     }
     json += ",\"mask\":" + nlohmann::json(path).dump();
@@ -214,11 +219,19 @@ int stock_post(void* opaque, const coedge_output* output, char* result, size_t r
   auto* state = static_cast<StockState*>(opaque);
   if (state->segmentation) {
     std::string json, why;
-    if (segmentation_post(*state, output, json, why) != 0) {
+    if (segmentation_post(*state, output, true, json, why) != 0) {
       set_error(error, error_size, why);
       return 1;
     }
-    if (json.size() + 1 > result_size) json = "{\"truncated\":true}";
+    // Too long with names (200 classes with long ones): the ids and areas, which always fit.
+    if (json.size() + 1 > result_size && segmentation_post(*state, output, false, json, why) != 0) {
+      set_error(error, error_size, why);
+      return 1;
+    }
+    if (json.size() + 1 > result_size) {
+      set_error(error, error_size, "the segmentation result does not fit the result buffer");
+      return 1;
+    }
     std::memcpy(result, json.c_str(), json.size() + 1);
     return 0;
   }
@@ -260,7 +273,9 @@ int stock_post(void* opaque, const coedge_output* output, char* result, size_t r
     lb.scale = output->aux[0];
     lb.pad_x = output->aux[1];
     lb.pad_y = output->aux[2];
-    lb.frame = cv::Size(static_cast<int>(output->aux[3]), static_cast<int>(output->aux[4]));
+    // aux is what the pre-processing wrote: a worker's numbers, checked before the casts.
+    const auto side = [](double v) { return std::isfinite(v) && v >= 0 && v <= (1 << 16) ? static_cast<int>(v) : 0; };
+    lb.frame = cv::Size(side(output->aux[3]), side(output->aux[4]));
     auto detections = infer::detection_postprocess(data, static_cast<int>(output->shape[1]), lb,
                                             state->detection_config);
     if (!detections.ok()) {

@@ -16,10 +16,9 @@
 //    log says so.
 //  - The first pass at each NEW batch size is 1.2-2.4x slower than the next (oneDNN
 //    primitives are created per shape, measured), so warm-up runs every batch size the
-//    server may use, 1..max_batch, not only 1 and 2. A failure at the smallest batch fails
-//    the load (the model cannot run at all; e.g. a trace that baked in another batch size);
-//    a failure at a larger one ends the warm-up with a log line, and that batch size fails
-//    at inference with the model's own message (a model may refuse large batches).
+//    server may use, min_batch..max_batch, not only 1 and 2. A failure at any of them fails
+//    the load, naming the batch size (e.g. a trace that baked in another batch size): the
+//    scheduler may batch any task up to max_batch, as the OpenCV backend's load says too.
 // forward: c10::InferenceMode; at::set_num_threads on the forward thread, the first time
 //  each thread runs (libtorch's setting is per thread once set; measured); the input wrapped
 //  with from_blob (no copy); the output unwrapped and copied once into the caller's sink.
@@ -103,9 +102,21 @@ class OnceWarnings final : public c10::WarningHandler {
   std::set<std::string> seen_;
 };
 
+// c10's warning handler is per thread (libtorch 1.13 keeps it thread-local): installed on
+// every thread that loads or runs a module, or that thread's warnings go to glog, which is
+// silenced below ERROR.
+void install_warning_handler(c10::WarningHandler* handler) {
+  thread_local c10::WarningHandler* installed = nullptr;
+  if (installed != handler) {
+    c10::Warning::set_warning_handler(handler);
+    installed = handler;
+  }
+}
+
 class Module final : public TorchModule {
  public:
-  Module(torch::jit::Module module, int threads) : module_(std::move(module)), threads_(threads) {}
+  Module(torch::jit::Module module, int threads, c10::WarningHandler* warnings)
+      : module_(std::move(module)), threads_(threads), warnings_(warnings) {}
 
   bool forward(const float* input, std::span<const int64_t> shape, TorchOutputSink& out,
                std::string& error) override {
@@ -128,6 +139,7 @@ class Module final : public TorchModule {
 
  private:
   void set_threads_here() {
+    install_warning_handler(warnings_);
     // Per thread and per value: a thread that served a module with another count re-sets.
     thread_local int applied = 0;
     if (threads_ > 0 && applied != threads_) {
@@ -192,6 +204,7 @@ class Module final : public TorchModule {
 
   torch::jit::Module module_;
   const int threads_;
+  c10::WarningHandler* const warnings_;
   std::atomic<int> threads_seen_{0};
 };
 
@@ -205,7 +218,8 @@ at::Tensor probe_batch(int64_t b, const std::vector<int64_t>& item) {
 }
 
 // How far the optimized module's output is from the frozen one's, against the parity
-// tolerance; empty when they agree.
+// tolerance, or that the optimized one fails where the frozen one runs; empty when they
+// agree.
 std::string optimization_changes_outputs(torch::jit::Module& frozen, torch::jit::Module& optimized, int64_t b,
                                          const std::vector<int64_t>& item) {
   c10::InferenceMode guard;
@@ -216,7 +230,15 @@ std::string optimization_changes_outputs(torch::jit::Module& frozen, torch::jit:
       return y.toTupleRef().elements()[0].toTensor();
     return at::Tensor();
   };
-  const at::Tensor want = as_tensor(frozen.forward({x})), got = as_tensor(optimized.forward({x}));
+  const at::Tensor want = as_tensor(frozen.forward({x}));  // throws: the model cannot run (the caller says so)
+  at::Tensor got;
+  try {
+    got = as_tensor(optimized.forward({x}));
+  } catch (const c10::Error& e) {  // e.g. an adaptive pooling the oneDNN rewrite does not take
+    return "the optimized module fails: " + one_line(e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    return std::string("the optimized module fails: ") + one_line(e.what());
+  }
   if (!want.defined() || !got.defined()) return "";  // outputs of other kinds: not compared
   if (want.sizes() != got.sizes()) return "output shape changes";
   const double max_abs = want.abs().max().item<double>();
@@ -235,7 +257,6 @@ class Runtime final : public TorchRuntime {
     FLAGS_logtostderr = true;
     FLAGS_minloglevel = google::GLOG_ERROR;
     if (!google::IsGoogleLoggingInitialized()) google::InitGoogleLogging("coedge-torch");
-    c10::Warning::set_warning_handler(&warnings_);
     // One inter-op thread: the server runs one forward at a time. Settable once, before any
     // parallel work; a second setter throws, which is not ours to report.
     try {
@@ -247,6 +268,7 @@ class Runtime final : public TorchRuntime {
   std::unique_ptr<TorchModule> load(const std::string& path, const TorchLoadOptions& options,
                                     std::string& error) override {
     try {
+      install_warning_handler(&warnings_);
       torch::jit::Module raw = torch::jit::load(path, c10::kCPU);
       raw.eval();
       // Two frozen copies: optimize_for_inference rewrites the module it is given in place.
@@ -262,11 +284,11 @@ class Runtime final : public TorchRuntime {
         // The warm-up below reports a model that cannot run.
       }
       if (!changed.empty()) {
-        log_(path + ": libtorch's optimize_for_inference changes this model's outputs (" + changed +
+        log_(path + ": libtorch's optimize_for_inference does not serve this model (" + changed +
              "), so it runs frozen but not optimized (slower)");
         optimized = frozen;
       }
-      auto module = std::make_unique<Module>(optimized, options.threads);
+      auto module = std::make_unique<Module>(optimized, options.threads, &warnings_);
       for (int64_t b = first; b <= last; ++b) {
         try {
           module->warm_up(b, options.item_shape);
@@ -274,12 +296,9 @@ class Runtime final : public TorchRuntime {
           const std::string why = e.what();
           const auto* c10 = dynamic_cast<const c10::Error*>(&e);
           const std::string line = one_line(c10 != nullptr ? c10->what_without_backtrace() : why);
-          if (b == first) {
-            error = "a forward pass at batch " + std::to_string(b) + " fails: " + line;
-            return nullptr;
-          }
-          log_(path + ": warm-up stopped at batch " + std::to_string(b) + ", which fails: " + line);
-          break;
+          // At any batch size, as the OpenCV backend: the scheduler may batch any task.
+          error = "a forward pass at batch " + std::to_string(b) + " fails: " + line;
+          return nullptr;
         }
       }
       return module;
@@ -302,6 +321,7 @@ class Runtime final : public TorchRuntime {
 }  // namespace
 }  // namespace coedge::infer
 
+static_assert(COEDGE_TORCH_PLUGIN_ABI == 1, "the entry point's name below carries the ABI number: rename it");
 extern "C" __attribute__((visibility("default"))) coedge::infer::TorchRuntime* coedge_infer_torch_runtime_v1() {
   // Never destroyed: libtorch keeps a pointer to its warning handler until the very end.
   static auto* runtime = new coedge::infer::Runtime();

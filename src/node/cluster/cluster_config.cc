@@ -36,10 +36,15 @@ Result<config::NodeConfig> cluster_node_config(const Scenario& scenario, const C
   // The models and tasks are the scenario's own, profiles included: nothing to convert.
   config.profiles = scenario.source_file;
   for (const ModelProfile& m : scenario.models) {
-    const std::string file = std::filesystem::absolute(settings.models_dir + "/" + m.name + ".onnx").string();
+    // NAME.onnx or NAME.pt: the backend that runs the model picks the file of its format
+    // (config/model_backend.h).
+    const std::string stem = std::filesystem::absolute(settings.models_dir + "/" + m.name).string();
+    std::string file = stem + ".onnx";
+    if (!std::filesystem::exists(file) && std::filesystem::exists(stem + ".pt")) file = stem + ".pt";
     if (!std::filesystem::exists(file)) {
       return Error{ErrorCode::kNotFound, "model " + m.name + ": " + file +
-                                             " does not exist (--models-dir names the folder holding <model>.onnx)"};
+                                             " does not exist (--models-dir names the folder holding <model>.onnx "
+                                             "or <model>.pt)"};
     }
     if (m.input_shape.size() != 3 || m.input_shape[0] != 3) {
       return Error{ErrorCode::kUnsupported, scenario.source_file + ": model " + m.name +

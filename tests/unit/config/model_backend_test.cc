@@ -32,11 +32,16 @@ class ModelBackendTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
+  // Loaded and resolved, as `coedge node` does once its options are applied.
   Result<NodeConfig> parse(const std::string& node_backend, const std::string& models) {
-    return parse_node_config("node: n\nisolation: process\nbackend: " + node_backend + "\nmodels: " + models +
-                                 "\nsensors: [{name: c, kind: synthetic}]\n"
-                                 "tasks: [{name: t, model: a, sensor: c, period: 100ms}]\n",
-                             "x.yaml", dir_.string());
+    auto c = parse_node_config("node: n\nisolation: process\nbackend: " + node_backend + "\nmodels: " + models +
+                                   "\nsensors: [{name: c, kind: synthetic}]\n"
+                                   "tasks: [{name: t, model: a, sensor: c, period: 100ms}]\n",
+                               "x.yaml", dir_.string());
+    if (!c.ok()) return c;
+    auto told = resolve_model_backends(*c);
+    if (!told.ok()) return told.error();
+    return c;
   }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
@@ -61,6 +66,7 @@ TEST_F(ModelBackendTest, ABackendItsFilesCannotServeIsAnErrorNamingTheModelAndTh
                                        ", which does not exist"),
             std::string::npos)
       << no_pt.error().message;
+  EXPECT_NE(no_pt.error().message.find("x.yaml:4: model a"), std::string::npos) << no_pt.error().message;
   auto no_onnx = parse("opencv", "[{name: a, file: script.pt}]");
   ASSERT_FALSE(no_onnx.ok());
   EXPECT_NE(no_onnx.error().message.find("OpenCV DNN reads ONNX"), std::string::npos) << no_onnx.error().message;
@@ -91,6 +97,13 @@ TEST_F(ModelBackendTest, AutoRunsAModelOnTheBackendItsProfileWasMeasuredOn) {
   c->models[0].backend.clear();  // a profile from before backends were recorded: opencv's
   ASSERT_TRUE(resolve_model_backends(*c).ok());
   EXPECT_EQ(c->model_backends, std::vector<std::string>{"opencv"});
+  // ... so a model asking for torch on it is told that its profile is opencv's.
+  c->model_backend_requests[0] = "torch";
+  auto old_profile = resolve_model_backends(*c);
+  ASSERT_TRUE(old_profile.ok());
+  ASSERT_EQ(old_profile->size(), 1u);
+  EXPECT_NE(old_profile->front().find("was measured on opencv"), std::string::npos) << old_profile->front();
+  c->model_backend_requests[0].clear();
   c->models[0].backend = "torch";
   ASSERT_TRUE(resolve_model_backends(*c).ok());
   EXPECT_EQ(c->model_backends, std::vector<std::string>{"torch"});
@@ -103,6 +116,25 @@ TEST_F(ModelBackendTest, AutoRunsAModelOnTheBackendItsProfileWasMeasuredOn) {
   EXPECT_EQ(c->model_backends, std::vector<std::string>{"opencv"});
   ASSERT_EQ(warned->size(), 1u);
   EXPECT_NE(warned->front().find("coedge profile --backend opencv"), std::string::npos) << warned->front();
+}
+
+TEST_F(ModelBackendTest, ResolvingAgainStartsFromTheFileAsGivenAndAFailureChangesNothing) {
+  std::ofstream(dir_ / "odd.torchscript") << "PK\x03\x04 zip";
+  std::ofstream(dir_ / "odd.onnx") << "\x08\x07";
+  auto c = parse("torch", "[{name: a, file: odd.torchscript}]");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->model_files, std::vector<std::string>{path("odd.torchscript")});
+  c->backend = "opencv";
+  ASSERT_TRUE(resolve_model_backends(*c).ok());
+  EXPECT_EQ(c->model_files, std::vector<std::string>{path("odd.onnx")});
+  c->backend = "torch";  // back from the ONNX file to the one given, not to odd.pt
+  ASSERT_TRUE(resolve_model_backends(*c).ok());
+  EXPECT_EQ(c->model_files, std::vector<std::string>{path("odd.torchscript")});
+  fs::remove(dir_ / "odd.onnx");
+  c->backend = "opencv";
+  EXPECT_FALSE(resolve_model_backends(*c).ok());
+  EXPECT_EQ(c->model_backends, std::vector<std::string>{"torch"});
+  EXPECT_EQ(c->model_files, std::vector<std::string>{path("odd.torchscript")});
 }
 
 TEST_F(ModelBackendTest, TheChoiceTravelsToTheServer) {

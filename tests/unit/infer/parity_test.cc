@@ -17,6 +17,7 @@
 
 #include "infer/detection.h"
 #include "infer/make_backend.h"
+#include "infer/parity.h"
 
 namespace coedge::infer {
 namespace {
@@ -54,24 +55,18 @@ Pair load_both(const std::string& name) {
   return p;
 }
 
-// The elementwise tolerance; reports the worst element.
+// The elementwise tolerance (infer/parity.h; a non-finite value fails); reports
+// the worst element.
 void expect_close(const Tensor& a, const Tensor& b, const std::string& what) {
   ASSERT_EQ(a.shape, b.shape) << what;
-  float peak = 0;
-  for (float v : a.data) peak = std::max(peak, std::abs(v));
-  const float tolerance = 1e-3f * peak + 1e-4f;
-  size_t worst = 0;
-  float worst_diff = -1;
-  for (size_t i = 0; i < a.data.size(); ++i) {
-    const float d = std::abs(a.data[i] - b.data[i]);
-    if (d > worst_diff) worst_diff = d, worst = i;
-  }
-  std::cout << what << ": max|a-b| = " << worst_diff << ", tolerance = " << tolerance << ", max|a| = " << peak
+  const ParityReport r = compare_outputs(a.data, b.data);
+  std::cout << what << ": max|a-b| = " << r.max_diff << ", tolerance = " << r.tolerance << ", max|a| = " << r.max_abs
             << '\n';
-  EXPECT_LE(worst_diff, tolerance) << what << ": worst element " << worst << " of " << shape_string(a.shape)
-                                   << ": torch " << a.data[worst] << ", opencv " << b.data[worst]
-                                   << " (|a-b| " << worst_diff << " > 1e-3*max|a| + 1e-4 = " << tolerance << ")";
-  EXPECT_GT(peak, 0.1f) << what << ": outputs near 0 make the tolerance meaningless";
+  EXPECT_TRUE(r.pass()) << what << ": " << r.over << " elements beyond the tolerance; worst element " << r.worst
+                        << " of " << shape_string(a.shape) << ": torch " << a.data[r.worst] << ", opencv "
+                        << b.data[r.worst] << " (|a-b| " << r.max_diff << " > 1e-3*max|a| + 1e-4 = " << r.tolerance
+                        << ")";
+  EXPECT_GT(r.max_abs, 0.1) << what << ": outputs near 0 make the tolerance meaningless";
 }
 
 TEST(BackendParity, Classifier) {

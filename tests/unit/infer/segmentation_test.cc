@@ -33,21 +33,31 @@ TEST(Segmentation, AnOutputOfTwoTo255ClassesPerPixelIsSegmentation) {
   EXPECT_EQ(segmentation_classes(std::vector<int64_t>{-1, 256, 8, 8}), 0);  // a byte holds the id
   EXPECT_EQ(segmentation_classes(std::vector<int64_t>{-1, 21, -1, -1}), 0);  // H, W must be fixed
   EXPECT_EQ(segmentation_classes(std::vector<int64_t>{-1, 1000}), 0);
-  EXPECT_TRUE(is_segmentation(info_with_output({-1, 21, 64, 64})));
-  EXPECT_FALSE(is_segmentation(info_with_output({-1, 1000})));
+  // Declared, not guessed: the same output without the declaration is not segmentation
+  // (a heatmap or feature map that a worker of its own reads as floats).
+  EXPECT_TRUE(is_segmentation(info_with_output({-1, 21, 64, 64}, "segmentation")));
+  EXPECT_FALSE(is_segmentation(info_with_output({-1, 21, 64, 64})));
+  EXPECT_FALSE(is_segmentation(info_with_output({-1, 1000}, "segmentation")));
 }
 
 TEST(Segmentation, TaskKindByOutputAndHint) {
-  EXPECT_EQ(infer_task_kind("m.onnx", info_with_output({-1, 21, 64, 64})).value(), TaskKind::kSegmentation);
+  EXPECT_EQ(infer_task_kind("m.onnx", info_with_output({-1, 21, 64, 64}, "segmentation")).value(),
+            TaskKind::kSegmentation);
   EXPECT_EQ(infer_task_kind("m.pt", info_with_output({-1, 21, 64, 64}, "segmentation")).value(),
             TaskKind::kSegmentation);
+  // Undeclared, a 4-D output is no stock kind (a worker of its own may still serve it).
+  auto undeclared = infer_task_kind("m.onnx", info_with_output({-1, 21, 64, 64}));
+  ASSERT_FALSE(undeclared.ok());
+  EXPECT_NE(undeclared.error().message.find("coedge.kind = segmentation"), std::string::npos)
+      << undeclared.error().message;
   EXPECT_EQ(infer_task_kind("m.onnx", info_with_output({-1, 1000})).value(), TaskKind::kClassification);
   EXPECT_EQ(infer_task_kind("m.onnx", info_with_output({-1, 300, 85})).value(), TaskKind::kDetection);
   EXPECT_EQ(to_string(TaskKind::kSegmentation), "segmentation");
 
-  auto too_many = infer_task_kind("m.onnx", info_with_output({-1, 300, 64, 64}));
+  auto too_many = infer_task_kind("m.onnx", info_with_output({-1, 300, 64, 64}, "segmentation"));
   ASSERT_FALSE(too_many.ok());
-  EXPECT_NE(too_many.error().message.find("m.onnx: output [N, 300, 64, 64]"), std::string::npos)
+  EXPECT_NE(too_many.error().message.find("m.onnx: its metadata says segmentation, but output [N, 300, 64, 64]"),
+            std::string::npos)
       << too_many.error().message;
   EXPECT_NE(too_many.error().message.find("2 to 255 classes"), std::string::npos) << too_many.error().message;
 

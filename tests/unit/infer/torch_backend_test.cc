@@ -30,10 +30,10 @@ Tensor seeded_batch(int64_t n, uint32_t seed = 7) {
   return t;
 }
 
-std::unique_ptr<Model> load(const std::string& path, int threads = 1) {
+std::unique_ptr<Model> load(const std::string& path, int threads = 1, int max_batch = 4) {
   BackendOptions options;
   options.threads = threads;
-  options.max_batch = 4;
+  options.max_batch = max_batch;
   TorchBackend backend(options);
   auto model = backend.load(path);
   EXPECT_TRUE(model.ok()) << model.error().message;
@@ -196,8 +196,9 @@ TEST(TorchBackend, WrongInputShapeIsCheckedBeforeLibtorch) {
 }
 
 TEST(TorchBackend, AnExceptionInsideTheModel) {
-  // tiny-raises refuses batches larger than 3: the load warms up 1..3 and stops there.
-  auto model = load(fixture("tiny-raises"));
+  // tiny-raises refuses batches larger than 3: loaded for batches up to 3 (warm-up 1..3),
+  // it raises when given 4 anyway; loaded for batches up to 4, the load refuses it.
+  auto model = load(fixture("tiny-raises"), 1, 3);
   ASSERT_NE(model, nullptr);
   auto fine = model->run(seeded_batch(3));
   ASSERT_TRUE(fine.ok()) << fine.error().message;
@@ -208,6 +209,13 @@ TEST(TorchBackend, AnExceptionInsideTheModel) {
                                         "tiny-raises refuses batches larger than 3");
   auto after = model->run(seeded_batch(2));  // the model still serves after an exception
   EXPECT_TRUE(after.ok());
+  BackendOptions up_to_4;
+  up_to_4.max_batch = 4;
+  auto refused = TorchBackend(up_to_4).load(fixture("tiny-raises"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("a forward pass at batch 4 fails: builtins.RuntimeError: tiny-raises refuses"),
+            std::string::npos)
+      << refused.error().message;
 }
 
 TEST(TorchBackend, MissingPlugin) {

@@ -12,6 +12,7 @@
 
 #include "infer/make_backend.h"
 #include "infer/onnx_normalize.h"
+#include "infer/parity.h"
 
 namespace coedge::infer {
 namespace {
@@ -46,9 +47,6 @@ TEST(TorchExport, ARawExportLoadsInOpencvAndMatchesPytorchAtEveryBatch) {
   const auto expected = read_floats((dir / "output.f32").string());
   ASSERT_EQ(input.size(), 4u * 3 * 64 * 64);
   ASSERT_EQ(expected.size(), 4u * 10);
-  double max_abs = 0;
-  for (float v : expected) max_abs = std::max(max_abs, static_cast<double>(std::abs(v)));
-  const double tolerance = 1e-3 * max_abs + 1e-4;  // the parity rule
   for (int64_t batch = 1; batch <= 4; ++batch) {
     SCOPED_TRACE(batch);
     Tensor t = Tensor::zeros({batch, 3, 64, 64});
@@ -56,11 +54,11 @@ TEST(TorchExport, ARawExportLoadsInOpencvAndMatchesPytorchAtEveryBatch) {
     auto out = model.value()->run(t);
     ASSERT_TRUE(out.ok()) << out.error().message;
     ASSERT_EQ(out->shape, (std::vector<int64_t>{batch, 10}));
-    double worst = 0;
-    for (size_t i = 0; i < out->data.size(); ++i)
-      worst = std::max(worst, static_cast<double>(std::abs(out->data[i] - expected[i])));
-    EXPECT_LE(worst, tolerance) << "max|torch| = " << max_abs;
-    std::cerr << "batch " << batch << ": max|opencv - torch| = " << worst << " (tolerance " << tolerance << ")\n";
+    // The parity rule (infer/parity.h), torch's output the reference.
+    const ParityReport r =
+        compare_outputs(std::span<const float>(expected.data(), out->data.size()), out->data);
+    EXPECT_TRUE(r.pass()) << "max|opencv - torch| = " << r.max_diff << ", tolerance " << r.tolerance;
+    std::cerr << "batch " << batch << ": max|opencv - torch| = " << r.max_diff << " (tolerance " << r.tolerance << ")\n";
   }
   std::filesystem::remove_all(dir);
 }

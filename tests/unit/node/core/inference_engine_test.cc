@@ -655,6 +655,7 @@ class FakeSegmenter final : public infer::Model {
     infer::ModelInfo info;
     info.inputs.push_back({"x", 1, {-1, 2, 2}});
     info.outputs.push_back({"out", 1, {-1, 3, 2, 2}});
+    info.kind_hint = "segmentation";  // declared (a 4-D output alone is not)
     return info;
   }
   static uint8_t winner(int64_t pixel, float sum) { return static_cast<uint8_t>((pixel + static_cast<int64_t>(sum)) % 3); }
