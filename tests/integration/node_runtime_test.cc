@@ -29,6 +29,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/node_test_inputs.h"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -55,15 +57,6 @@ std::vector<std::string> read_lines(const fs::path& file) {
 }
 
 bool is_root() { return geteuid() == 0; }
-
-[[maybe_unused]] bool bwrap_available() {
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    if (!dir.empty() && access((dir + "/bwrap").c_str(), X_OK) == 0) return true;
-  }
-  return false;
-}
 
 // Processes whose command line mentions `needle` (the test's unique folder).
 std::vector<std::string> processes_mentioning(const std::string& needle) {
@@ -379,27 +372,6 @@ TEST_F(NodeRuntimeTest, NoneModeRunsAndAccountsEveryJob) {
 
 // --- one worker-invocation path: the same results in every isolation mode --------------
 
-// Three 320x240 pictures (binary PPM), each a different pattern of bright boxes on a
-// gradient, so that a detector sees different things in each.
-void write_frames(const fs::path& dir) {
-  fs::create_directories(dir);
-  for (int n = 0; n < 3; ++n) {
-    const int w = 320, h = 240;
-    std::string pixels(static_cast<size_t>(w * h * 3), '\0');
-    for (int y = 0; y < h; ++y) {
-      for (int x = 0; x < w; ++x) {
-        const size_t i = static_cast<size_t>((y * w + x) * 3);
-        const bool box = ((x / (40 + 20 * n)) + (y / (30 + 10 * n))) % 3 == n;
-        pixels[i] = static_cast<char>(box ? 250 : x * 255 / w);
-        pixels[i + 1] = static_cast<char>(box ? 40 * n : y * 255 / h);
-        pixels[i + 2] = static_cast<char>(box ? 255 - 60 * n : 128);
-      }
-    }
-    std::ofstream out(dir / ("frame" + std::to_string(n) + ".ppm"), std::ios::binary);
-    out << "P6\n" << w << " " << h << "\n255\n" << pixels;
-  }
-}
-
 // Per task: the distinct results of its results.jsonl, without the job id and the rest of
 // the line (docs/schema/result-line.schema.json; the result depends only on the frame).
 std::map<std::string, std::set<std::string>> read_results(const fs::path& run_dir, std::string& bad) {
@@ -426,11 +398,11 @@ std::map<std::string, std::set<std::string>> read_results(const fs::path& run_di
 // and nothing the stock worker sends is refused.
 TEST_F(NodeRuntimeTest, EveryIsolationModeWritesTheSameResults) {
   const fs::path frames = dir_ / "frames";
-  write_frames(frames);
+  coedge::test::write_test_frames(frames);
   std::vector<std::string> modes{"none"};
   if (is_root()) {
     modes.push_back("process");
-    if (bwrap_available()) modes.push_back("sandbox");
+    if (coedge::test::bwrap_available()) modes.push_back("sandbox");
   }
   std::map<std::string, std::map<std::string, std::set<std::string>>> results;
   for (const std::string& mode : modes) {
@@ -475,7 +447,7 @@ class NodeRuntimeIsolationTest : public NodeRuntimeTest,
 TEST_P(NodeRuntimeIsolationTest, RunsAccountsAndLeavesNothingBehind) {
   const std::string mode = GetParam();
   if (!is_root()) GTEST_SKIP() << "isolation " << mode << " needs root (private /dev/shm)";
-  if (mode == "sandbox" && !bwrap_available()) GTEST_SKIP() << "bwrap (bubblewrap) is not in PATH";
+  if (mode == "sandbox" && !coedge::test::bwrap_available()) GTEST_SKIP() << "bwrap (bubblewrap) is not in PATH";
   const auto config = write_three_task_config(mode);
   const NodeRun run = run_node(config, {"--duration", "6s", "--jobs", jobs_file().string()});
   const std::string why = describe(run);
@@ -763,7 +735,7 @@ double largest_same_class_iou(const json& detections) {
 
 class ResultContractTest : public NodeRuntimeTest {
  protected:
-  // A folder of three images (write_frames), a labels file naming YOLO's 80 classes
+  // A folder of three images (coedge::test::write_test_frames), a labels file naming YOLO's 80 classes
   // "label-0".."label-79", and a node in `isolation` with two detection tasks on those
   // images: `loose` keeps every box (confidence 0, nms_iou 1: nothing suppressed) and
   // `strict` keeps every score but suppresses any overlap of two boxes of one class
@@ -773,7 +745,7 @@ class ResultContractTest : public NodeRuntimeTest {
   // and none overlapping in `strict`, show nms_iou did.
   fs::path write_detect_config(const std::string& isolation, const std::string& labels_name = "labels.txt",
                                int label_count = 80, const std::string& frames_name = "frames") {
-    if (frames_name == "frames") write_frames(dir_ / frames_name);
+    if (frames_name == "frames") coedge::test::write_test_frames(dir_ / frames_name);
     std::ofstream labels(dir_ / labels_name);
     for (int i = 0; i < label_count; ++i) labels << "label-" << i << "\n";
     labels.close();
@@ -803,7 +775,7 @@ TEST_F(ResultContractTest, ResultLinesNameTheImageTheClassesAndTheBoxesInTheSche
   std::vector<std::string> modes{"none"};
   if (is_root()) {
     modes.push_back("process");
-    if (bwrap_available()) modes.push_back("sandbox");
+    if (coedge::test::bwrap_available()) modes.push_back("sandbox");
   }
   const std::set<std::string> images{"frame0.ppm", "frame1.ppm", "frame2.ppm"};
   for (const std::string& mode : modes) {
@@ -1033,7 +1005,7 @@ TEST_F(NodeRuntimeTest, TheSdkReadsTheTaskSettingsFileAndNamesABadValue) {
 // its own sequence number: no two files ever share one (a bad frame's number was reused).
 TEST_F(ResultContractTest, BadFramesAndFileNamesThatAreNotUtf8KeepLinesValidAndSequencesUnique) {
   const fs::path folder = dir_ / "odd";
-  write_frames(folder);
+  coedge::test::write_test_frames(folder);
   fs::rename(folder / "frame1.ppm", folder / "caf\xe9.ppm");
   std::ofstream(folder / "bad.ppm") << "P6\n320 240\n255\nnot enough pixels";
   const NodeRun run = run_node(write_detect_config("none", "labels.txt", 80, "odd"), {"--duration", "2s"});

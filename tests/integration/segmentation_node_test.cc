@@ -26,6 +26,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "support/child_process.h"
+#include "support/node_test_inputs.h"
 
 namespace {
 
@@ -53,35 +54,6 @@ std::vector<std::string> read_lines(const fs::path& file) {
   return lines;
 }
 
-bool bwrap_available() {
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    if (!dir.empty() && access((dir + "/bwrap").c_str(), X_OK) == 0) return true;
-  }
-  return false;
-}
-
-// Three 320x240 pictures (binary PPM) of boxes on gradients: something for every class.
-void write_frames(const fs::path& dir) {
-  fs::create_directories(dir);
-  for (int n = 0; n < 3; ++n) {
-    const int w = 320, h = 240;
-    std::string pixels(static_cast<size_t>(w * h * 3), '\0');
-    for (int y = 0; y < h; ++y) {
-      for (int x = 0; x < w; ++x) {
-        const size_t i = static_cast<size_t>((y * w + x) * 3);
-        const bool box = ((x / (40 + 20 * n)) + (y / (30 + 10 * n))) % 3 == n;
-        pixels[i] = static_cast<char>(box ? 250 : x * 255 / w);
-        pixels[i + 1] = static_cast<char>(box ? 40 * n : y * 255 / h);
-        pixels[i + 2] = static_cast<char>(box ? 255 - 60 * n : 128);
-      }
-    }
-    std::ofstream out(dir / ("frame" + std::to_string(n) + ".ppm"), std::ios::binary);
-    out << "P6\n" << w << " " << h << "\n255\n" << pixels;
-  }
-}
-
 class SegmentationNodeTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -89,7 +61,7 @@ class SegmentationNodeTest : public ::testing::Test {
     dir_ = fs::path("/var/tmp") / ("coedge-seg-test-" + std::to_string(getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    write_frames(dir_ / "frames");
+    coedge::test::write_test_frames(dir_ / "frames");
     std::ofstream labels(dir_ / "seg-labels.txt");
     for (const std::string& name : kNames) labels << name << "\n";
     // Profiles of the two tiny models (a few ms at most on any machine): the node plans
@@ -196,7 +168,7 @@ TEST_F(SegmentationNodeTest, ResultsCarryClassAreasAndTheirMasksDecode) {
   std::vector<std::string> modes{"none"};
   if (geteuid() == 0) {
     modes.push_back("process");
-    if (bwrap_available()) modes.push_back("sandbox");
+    if (coedge::test::bwrap_available()) modes.push_back("sandbox");
   }
   for (const std::string& mode : modes) {
     SCOPED_TRACE("isolation " + mode);
