@@ -279,7 +279,10 @@ class Runtime final : public TorchRuntime {
       std::string changed;
       try {
         if (options.threads > 0) at::set_num_threads(options.threads);
-        changed = optimization_changes_outputs(frozen, optimized, std::min<int64_t>(2, last), options.item_shape);
+        // Batch 2 for a dynamic batch (where the oneDNN rewrite's shapes matter), the model's
+        // own batch size for a fixed one.
+        const int64_t probe = std::min<int64_t>(std::max<int64_t>(2, first), last);
+        changed = optimization_changes_outputs(frozen, optimized, probe, options.item_shape);
       } catch (const std::exception&) {
         // The warm-up below reports a model that cannot run.
       }
