@@ -80,16 +80,17 @@ def calibrate_batch_norms(module, make_input, passes=2):
     module.eval()
 
 
-def kaiming(module, gen):
+def kaiming(module, gen, bias=None):
     """He initialisation (fan in) for a network without batch norms, so that activations keep
-    their scale through the depth."""
+    their scale through the depth. Biases: N(0, 0.01), or bias(shape, gen) when given."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
             fan_in = m.weight[0].numel()
             with torch.no_grad():
                 m.weight.copy_(torch.randn(m.weight.shape, generator=gen) * (2.0 / fan_in) ** 0.5)
                 if m.bias is not None:
-                    m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.01)
+                    m.bias.copy_(bias(m.bias.shape, gen) if bias else
+                                 torch.randn(m.bias.shape, generator=gen) * 0.01)
 
 
 # ---------------------------------------------------------------- classifiers

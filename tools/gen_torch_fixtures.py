@@ -35,20 +35,16 @@ import zlib
 import torch
 from torch import nn
 
+import gen_models_torch as gm  # noqa: E402  (the He initialisation)
+
 SEED = 20240613
 H = W = 32
 CLASSES = 4
 
 
 def init_(module, gen):
-    """Seeded He-normal weights, small seeded biases: outputs of order 1."""
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            fan_in = m.weight[0].numel()
-            with torch.no_grad():
-                m.weight.copy_(torch.randn(m.weight.shape, generator=gen) * (2.0 / fan_in) ** 0.5)
-                if m.bias is not None:
-                    m.bias.copy_(torch.rand(m.bias.shape, generator=gen) - 0.5)
+    """Seeded He-normal weights (the generator's), biases U[-0.5, 0.5): outputs of order 1."""
+    gm.kaiming(module, gen, bias=lambda shape, g: torch.rand(shape, generator=g) - 0.5)
 
 
 class Classifier(nn.Module):

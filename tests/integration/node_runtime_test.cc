@@ -40,21 +40,8 @@ const std::string kCoedge = COEDGE_BINARY_DIR "/bin/coedge";
 const std::string kModel = COEDGE_BINARY_DIR "/models/yolov5s-160.onnx";  // 24 ms per inference
 const std::string kProfiles = COEDGE_SOURCE_DIR "/examples/profiles/generated-models-cpu.yaml";
 
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::vector<std::string> read_lines(const fs::path& file) {
-  std::ifstream in(file);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) lines.push_back(line);
-  }
-  return lines;
-}
+using coedge::test::read_lines;
+using coedge::test::read_text;
 
 bool is_root() { return geteuid() == 0; }
 

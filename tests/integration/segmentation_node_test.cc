@@ -38,21 +38,8 @@ const std::string kSegmenter = COEDGE_BINARY_DIR "/models/fixtures/tiny-segmente
 const std::string kClassifier = COEDGE_BINARY_DIR "/models/fixtures/tiny-classifier.onnx";
 const std::array<std::string, 4> kNames{"sky", "road", "car", "person"};
 
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::vector<std::string> read_lines(const fs::path& file) {
-  std::ifstream in(file);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) lines.push_back(line);
-  }
-  return lines;
-}
+using coedge::test::read_lines;
+using coedge::test::read_text;
 
 class SegmentationNodeTest : public ::testing::Test {
  protected:

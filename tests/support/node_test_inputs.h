@@ -1,7 +1,8 @@
-// Inputs the node integration tests share: whether the sandbox can run here (bubblewrap on
-// PATH), and a folder of three 320x240 pictures (binary PPM), each a different pattern of
+// What the node integration tests share: whether the sandbox can run here (bubblewrap on
+// PATH), a folder of three 320x240 pictures (binary PPM), each a different pattern of
 // bright boxes on a gradient, so that a detector or a segmenter sees different things in
-// each. Header-only, test code only.
+// each, and reading back what a run wrote (a whole file, or its non-empty lines).
+// Header-only, test code only.
 #pragma once
 
 #include <unistd.h>
@@ -11,8 +12,26 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace coedge::test {
+
+inline std::string read_text(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The file's non-empty lines (JSON-lines files end with a newline).
+inline std::vector<std::string> read_lines(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) lines.push_back(line);
+  }
+  return lines;
+}
 
 inline bool bwrap_available() {
   const char* path = std::getenv("PATH");
