@@ -26,6 +26,7 @@ std::string_view to_string(DropCause cause) {
     case DropCause::kShutdown: return "shutdown";
     case DropCause::kOverload: return "overload";
     case DropCause::kNotReady: return "not_ready";
+    case DropCause::kProtocolViolation: return "protocol_violation";
   }
   return "?";
 }

@@ -30,8 +30,11 @@ enum class DropCause : uint8_t {
   kUnreachable = 10,     // its input cannot reach the executing node (no link)
   kNotReady = 11,        // its task was not ready on the node yet: workers starting or
                          // its model loading (a node starts a task when a plan gives it)
+  kProtocolViolation = 12,  // its task's worker broke the worker protocol (wrote something
+                            // the agent or server refused: docs/SECURITY.md), or the task is
+                            // quarantined for doing so repeatedly
 };
-inline constexpr int kDropCauseCount = 12;
+inline constexpr int kDropCauseCount = 13;
 
 std::string_view to_string(JobOutcome outcome);  // "open", "met", "overdue", "dropped"
 std::string_view to_string(DropCause cause);     // "none", "unplaced", ..., "overload"

@@ -718,7 +718,14 @@ class IpcPipeline final : public Pipeline {
           break;
         }
         case ipc::EventKind::kDropped: {
-          const auto reason = static_cast<DropCause>(e.reason);
+          // A worker may give up a job for a bad frame or for lack of queue space; any
+          // other cause it names (or a number outside the vocabulary) breaks the protocol.
+          auto reason = static_cast<DropCause>(e.reason);
+          if (!from_server && reason != DropCause::kBadFrame && reason != DropCause::kOverload) {
+            reason = DropCause::kProtocolViolation;
+          } else if (from_server && e.reason >= kDropCauseCount) {
+            reason = DropCause::kServerCrash;  // cannot happen: the server is ours
+          }
           if (reason == DropCause::kScheduler || reason == DropCause::kInferenceError) server_activity_ = now;
           else if (e.post_start_us != 0) last_activity_[task][1] = now;
           else last_activity_[task][0] = now;

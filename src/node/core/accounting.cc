@@ -80,6 +80,9 @@ void Accounting::done(uint64_t id, const JobRecord& stamps, TimePoint now) {
 }
 
 void Accounting::drop(uint64_t id, DropCause reason, TimePoint now) {
+  // A cause outside the vocabulary is a caller's bug: what a worker writes is checked
+  // where it is read (node/ipc_pipeline.cc), never passed through.
+  COEDGE_CHECK(static_cast<int>(reason) < kDropCauseCount);
   if (auto record = ledger_.drop(id, reason, now)) closed(*record);
 }
 

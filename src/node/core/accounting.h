@@ -86,7 +86,7 @@ class Accounting {
   mutable std::mutex stats_mu_;
   std::vector<TaskStats> stats_;
   std::vector<LatencySums> sums_;
-  std::vector<uint64_t> drops_by_cause_ = std::vector<uint64_t>(16, 0);
+  std::vector<uint64_t> drops_by_cause_ = std::vector<uint64_t>(kDropCauseCount, 0);
   mutable std::mutex batch_mu_;
   std::vector<TimePoint> last_batch_start_;  // per model: a new start is a new batch
   std::vector<std::array<BatchTime, kMaxBatch>> batch_times_;  // per model
