@@ -9,7 +9,9 @@
 
 #include <cerrno>
 #include <csignal>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "core/clock.h"
 #include "os/errno_text.h"
@@ -54,7 +56,22 @@ Result<pid_t> SystemLauncher::start(const LaunchSpec& spec) {
                    "cannot open log file '" + spec.log_path + "': " + errno_text(errno)};
     }
   }
+  std::vector<Fd> reopened;  // closed once the child has its copies
   SpawnOptions options;
+  for (const PassFd& pass : spec.pass_fds) {
+    if (!pass.reopen) {
+      options.pass_fds.push_back(pass.fd);
+      continue;
+    }
+    const std::string path = "/proc/self/fd/" + std::to_string(pass.fd);
+    Fd fresh(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fresh.valid()) {
+      return Error{ErrorCode::kIo,
+                   "cannot reopen descriptor " + std::to_string(pass.fd) + ": " + errno_text(errno)};
+    }
+    options.pass_fds.push_back(fresh.get());
+    reopened.push_back(std::move(fresh));
+  }
   options.env = spec.env;
   options.cwd = spec.cwd;
   options.stdin_fd = spec.stdin_fd >= 0 ? spec.stdin_fd : dev_null.get();

@@ -7,8 +7,8 @@
 //
 // SystemLauncher is the real one: os::spawn (the child leads its own process group, dies
 // with the thread that started it, stdin /dev/null or LaunchSpec::stdin_fd, no descriptor
-// but 0-2, stdout and
-// stderr appended to the log file), ::kill on the group, waitid/waitpid, the monotonic
+// but 0-2 and LaunchSpec::pass_fds, stdout and stderr appended to the log file), ::kill
+// on the group, waitid/waitpid, the monotonic
 // clock. It holds no state: one instance (system_launcher()) serves every supervisor, from
 // any thread. A fake for tests lives in tests/unit/os/fake_process_launcher.h.
 //
@@ -30,6 +30,17 @@
 
 namespace coedge::os {
 
+// A descriptor handed to a child (LaunchSpec::pass_fds).
+struct PassFd {
+  int fd = -1;  // ours; the caller keeps it open while the child may be (re)started
+  // false: the child shares our open file description (its offset and status flags).
+  // true: every start gets a new one, opened read-only from /proc/self/fd/<fd> just
+  // before the fork, so a reader that read() it to its end (bwrap's --seccomp) finds it
+  // at offset 0 again after a restart. Only for what can be reopened that way (a
+  // memfd or a regular file; not a pipe's write end, not a socket).
+  bool reopen = false;
+};
+
 // How to start a child process (ProcessSupervisor's ChildSpec adds its restart policy).
 struct LaunchSpec {
   std::string name;               // for logs and events, e.g. "t0/pre"
@@ -41,6 +52,9 @@ struct LaunchSpec {
   // (re)started, e.g. a sealed_memory_file (os/fd.h), which every start reads from its
   // beginning; -1: /dev/null.
   int stdin_fd = -1;
+  // Descriptors the child gets as 3, 4, 5... (pass_fds[i] as 3+i), at every start. Not
+  // owned: the caller keeps them open as long as the child may be (re)started.
+  std::vector<PassFd> pass_fds;
 };
 
 // How a reaped child ended.
@@ -56,7 +70,7 @@ class ProcessLauncher {
   // Starts a child as described, leading a process group of its own (pid == pgid), dying
   // with the thread that started it. Returns its pid once it runs the program. Errors
   // have no prefix (the caller names the child): "cannot open /dev/null: …", "cannot open
-  // log file '…': …", or os::spawn's (executable not found, cwd, exec failure).
+  // log file '…': …", "cannot reopen descriptor N: …", or os::spawn's (executable not found, cwd, exec failure).
   // REQUIRES !spec.argv.empty().
   virtual Result<pid_t> start(const LaunchSpec& spec) = 0;
 

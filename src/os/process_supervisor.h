@@ -3,10 +3,11 @@
 // crash, retires one without restart, and stops them all without leaving any behind. The
 // OS is reached through a ProcessLauncher (os/process_launcher.h; by default the system's:
 // os::spawn, each child in its own process group so signals reach its descendants, dying
-// with the agent through PR_SET_PDEATHSIG, inheriting no file descriptor but 0-2, stdin
-// /dev/null unless the spec names one). Time is injected: poll(), start() and retire() take `now`; stop() and
-// stop_all() wait through the launcher (real time with the system's, a test's clock with
-// a fake), so every decision can be tested on a manual clock.
+// with the agent through PR_SET_PDEATHSIG, inheriting no file descriptor but 0-2 and the
+// spec's pass_fds (again at every restart), stdin /dev/null unless the spec names one).
+// Time is injected: poll(), start() and retire() take `now`; stop() and stop_all() wait
+// through the launcher (real time with the system's, a test's clock with a fake), so
+// every decision can be tested on a manual clock.
 //
 // Not thread-safe: one thread (the agent's supervision loop) owns it. With the system
 // launcher that thread must live as long as the children: PR_SET_PDEATHSIG fires when the
@@ -29,7 +30,9 @@
 
 namespace coedge::os {
 
-// What to start (name, argv, env, cwd, log_path: LaunchSpec) and how to restart it.
+// What to start (name, argv, env, cwd, log_path, pass_fds: LaunchSpec) and how to
+// restart it. The supervisor does not own the descriptors a spec names (stdin_fd,
+// pass_fds): the caller keeps them open as long as the child may be (re)started.
 struct ChildSpec : LaunchSpec {
   // The restart delay: backoff_initial after the first exit, doubled per consecutive
   // exit up to backoff_max; a child that ran for stable_after starts again from

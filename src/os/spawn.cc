@@ -126,15 +126,22 @@ Result<pid_t> spawn(const std::vector<std::string>& argv_in, const SpawnOptions&
                  "'" + argv_in.front() + "' not found in PATH '" + search_path + "'"};
   }
 
-  COEDGE_CHECK(options.fd3 < 0 || options.fd3 > 2);
+  COEDGE_CHECK(options.fd3 < 0 || options.pass_fds.empty());
+  std::vector<int> pass = options.pass_fds;
+  if (options.fd3 >= 0) pass.push_back(options.fd3);
+  for (int fd : pass) COEDGE_CHECK(fd > 2);
+  const int first_free = 3 + static_cast<int>(pass.size());  // above every target
   Result<Pipe> pipe = make_pipe();
   if (!pipe.ok()) return pipe.error();
-  if (options.fd3 >= 0 && pipe->write.get() <= 3) {  // the child's descriptor 3 would overwrite it
-    const int moved = ::fcntl(pipe->write.get(), F_DUPFD_CLOEXEC, 4);
+  if (!pass.empty() && pipe->write.get() < first_free) {  // a target would overwrite it
+    const int moved = ::fcntl(pipe->write.get(), F_DUPFD_CLOEXEC, first_free);
     if (moved < 0) return Error{ErrorCode::kIo, "pipe: " + errno_text(errno)};
     pipe->write = Fd(moved);
   }
   const int report_fd = pipe->write.get();
+  // The child's copies of `pass`, above every target (filled in by the child: allocated
+  // here, since the child may not allocate).
+  std::vector<int> staged(pass.size(), -1);
 
   std::vector<std::string> argv_strings = argv_in;
   std::vector<char*> argv = c_strings(argv_strings);
@@ -181,8 +188,16 @@ Result<pid_t> spawn(const std::vector<std::string>& argv_in, const SpawnOptions&
       const int err = options.before_exec();
       if (err != 0) fail_in_child(report_fd, kStageBeforeExec, err);
     }
+    // Two steps, so that a source that is some other entry's target is not overwritten
+    // before it is copied: first every source above the targets, then into place.
+    for (size_t i = 0; i < pass.size(); ++i) {
+      staged[i] = ::fcntl(pass[i], F_DUPFD_CLOEXEC, first_free);
+      if (staged[i] < 0) fail_in_child(report_fd, kStageDup, errno);
+    }
     close_inherited_fds(max_fd);
-    if (options.fd3 >= 0 && !redirect(options.fd3, 3)) fail_in_child(report_fd, kStageDup, errno);
+    for (size_t i = 0; i < staged.size(); ++i) {
+      if (!redirect(staged[i], 3 + static_cast<int>(i))) fail_in_child(report_fd, kStageDup, errno);
+    }
     sigset_t none;
     ::sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -206,7 +221,7 @@ Result<pid_t> spawn(const std::vector<std::string>& argv_in, const SpawnOptions&
     (void)wait_for_exit(pid);
     std::string what;
     switch (failure.stage) {
-      case kStageDup: what = "cannot redirect stdio"; break;
+      case kStageDup: what = "cannot redirect stdio or pass descriptors"; break;
       case kStageChdir: what = "cannot enter working directory '" + options.cwd + "'"; break;
       case kStageBeforeExec: what = options.before_exec_what; break;
       default: what = "cannot execute '" + exe + "'"; break;

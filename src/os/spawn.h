@@ -2,15 +2,16 @@
 // argv (never through a shell) with chosen descriptors as 0-2, an extended environment,
 // a working directory, optionally in its own process group, dying with its parent, and
 // with a caller's async-signal-safe step before exec (joining a network namespace or a
-// cgroup), and a pipe for its answer as descriptor 3. The wait helpers reap children
-// without losing EINTR races.
+// cgroup), and chosen descriptors as 3, 4, 5... (a pipe for its answer, shared memory,
+// a seccomp program). The wait helpers reap children without losing EINTR races.
 //
 // fork+exec rather than posix_spawn because a child may need PR_SET_PDEATHSIG, which
 // posix_spawn cannot set. Between fork and exec the child makes async-signal-safe calls
 // only: everything that allocates (argv, envp, the executable's path) is prepared by the
 // parent, so spawn() is safe in a multi-threaded process. The child starts with every
 // signal at its default disposition and none blocked, and inherits no descriptor but 0-2
-// and SpawnOptions::fd3 (everything else is made close-on-exec). A failure between fork and exec (redirection,
+// and SpawnOptions::pass_fds / fd3 (everything else is made close-on-exec). A failure
+// between fork and exec (redirection,
 // chdir, before_exec, exec itself) comes back to the parent through a close-on-exec pipe,
 // so spawn() either returns a running process or says why not.
 //
@@ -50,8 +51,13 @@ struct SpawnOptions {
   // PR_SET_PDEATHSIG(SIGKILL): the child dies with the thread that spawned it.
   bool die_with_parent = false;
   // A descriptor the child gets as descriptor 3 (e.g. the write end of a pipe on which it
-  // answers); -1: none. Must be above 2.
+  // answers); -1: none. Must be above 2. Shorthand for pass_fds = {fd3}: not both.
   int fd3 = -1;
+  // Descriptors the child gets as 3, 4, 5...: pass_fds[i] becomes 3+i, whatever its
+  // number here (a source that is itself in 3..3+n-1 is moved out of the way first),
+  // without close-on-exec. The same descriptor may be listed twice. Each must be open
+  // and above 2; the child shares its open file description (offset, flags) with us.
+  std::vector<int> pass_fds;
   // Runs in the child after the redirections, before exec: async-signal-safe calls only.
   // Returns 0 or an errno, which fails the spawn with before_exec_what and that errno.
   std::function<int()> before_exec;
@@ -61,7 +67,7 @@ struct SpawnOptions {
 // Starts argv[0] — a path when it contains a '/', else searched in PATH (options.env's,
 // else ours) — with argv. Returns the child's pid; the caller reaps it. Errors (no prefix:
 // callers say who was started): kNotFound "'x' not found in PATH '...'" or an ENOENT from
-// exec/chdir; kIo "cannot redirect stdio: …", "cannot enter working directory '…': …",
+// exec/chdir; kIo "cannot redirect stdio or pass descriptors: …", "cannot enter working directory '…': …",
 // "<before_exec_what>: …", "cannot execute '/path': …", "fork: …", "pipe: …".
 // REQUIRES !argv.empty().
 Result<pid_t> spawn(const std::vector<std::string>& argv, const SpawnOptions& options = {});

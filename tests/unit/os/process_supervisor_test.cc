@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,6 +24,8 @@
 #include <sstream>
 #include <string>
 #include <thread>
+
+#include "os/fd.h"
 
 namespace coedge::os {
 namespace {
@@ -525,6 +528,56 @@ TEST(ProcessSupervisorTest, TwoHundredRestartsLeakNoDescriptor) {
     EXPECT_GE(exits, 200);
   }
   EXPECT_EQ(count_own_fds(), before);
+}
+
+// pass_fds reach every start at 3, 4..., and nothing else does. A reopened descriptor is
+// a new open file description per start (read from its beginning again, as bwrap reads
+// its --seccomp program); a plain one is shared with us and every start (its offset
+// stays where the first reader left it).
+TEST(ProcessSupervisorTest, PassedDescriptorsReachEveryRestart) {
+  TempDir dir;
+  Result<Fd> program = sealed_memory_file("coedge-test-pass", "hello");
+  ASSERT_TRUE(program.ok()) << program.error().message;
+  ASSERT_EQ(::lseek(program->get(), 0, SEEK_SET), 0);  // where its writer left it
+  os::ProcessSupervisor sup;
+  os::ChildSpec spec = sh("reader", "cat <&3; cat <&4; echo; exec sleep 100");
+  spec.pass_fds = {{program->get(), true}, {program->get(), false}};
+  spec.log_path = dir.file("reader.log");
+  spec.backoff_initial = 1s;
+  const int id = sup.add(spec);
+  ASSERT_TRUE(sup.start(id, t0));
+  ASSERT_TRUE(eventually([&] { return read_file(dir.file("reader.log")) == "hellohello\n"; }))
+      << read_file(dir.file("reader.log"));
+  EXPECT_EQ(fds_of("/proc/" + std::to_string(sup.pid(id))),
+            (std::set<std::string>{"0", "1", "2", "3", "4"}));
+
+  sup.kill(id);
+  poll_until(sup, id, Kind::kExited, t0);
+  ASSERT_NE(find(sup.poll(t0 + 1s), id, Kind::kStarted), nullptr);
+  ASSERT_TRUE(eventually([&] { return read_file(dir.file("reader.log")) == "hellohello\nhello\n"; }))
+      << read_file(dir.file("reader.log"));
+  EXPECT_EQ(fds_of("/proc/" + std::to_string(sup.pid(id))),
+            (std::set<std::string>{"0", "1", "2", "3", "4"}));
+  sup.stop_all(1s);
+  // The supervisor does not own them: still open here.
+  EXPECT_GE(::fcntl(program->get(), F_GETFD), 0);
+}
+
+TEST(ProcessSupervisorTest, ADescriptorThatCannotBeReopenedFailsTheStart) {
+  int pair[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+  Fd socket(pair[0]);
+  Fd peer(pair[1]);
+  os::ProcessSupervisor sup;
+  os::ChildSpec spec = sh("reader", "exit 0");
+  spec.pass_fds = {{socket.get(), true}};  // /proc/self/fd/N of a socket cannot be opened
+  const int id = sup.add(spec);
+  const Status s = sup.start(id, t0);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("cannot start 'reader': cannot reopen descriptor " +
+                                   std::to_string(socket.get())),
+            std::string::npos)
+      << s.error().message;
 }
 
 TEST(ProcessSupervisorTest, ChildDiesWithTheAgent) {

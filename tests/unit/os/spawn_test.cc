@@ -155,6 +155,59 @@ TEST(Spawn, GivesFd3ToTheChildAndNoOtherDescriptor) {
   EXPECT_EQ(reap_if_exited(*pid), -1);
 }
 
+// pass_fds: each listed descriptor arrives at 3+i (one listed twice), and nothing else
+// does: the shell finds no descriptor of its own above 5 (up to far above ours).
+TEST(Spawn, PassesDescriptorsAtThreeOnwardAndNoOther) {
+  Result<Pipe> a = make_pipe();
+  Result<Pipe> b = make_pipe();
+  Result<Pipe> other = make_pipe();  // open in the parent: must not reach the child
+  ASSERT_TRUE(a.ok() && b.ok() && other.ok());
+  SpawnOptions options;
+  options.pass_fds = {b->write.get(), a->write.get(), b->write.get()};
+  const std::string probe =
+      "echo to-b >&3; echo to-a >&4; echo again-b >&5; "
+      "for n in $(seq 6 200); do [ -e /proc/$$/fd/$n ] && echo leaked $n >&4; done; exit 0";
+  Result<pid_t> pid = spawn({"/bin/sh", "-c", probe}, options);
+  ASSERT_TRUE(pid.ok()) << pid.error().message;
+  a->write.reset();
+  b->write.reset();
+  other->write.reset();
+  EXPECT_EQ(read_all(a->read.get()), "to-a\n");
+  EXPECT_EQ(read_all(b->read.get()), "to-b\nagain-b\n");
+  EXPECT_EQ(WEXITSTATUS(wait_for_exit(*pid)), 0);
+}
+
+// Sources that are each other's targets: our 4 becomes the child's 3 and our 3 its 4 (a
+// naive dup2 in order would overwrite our 3 before passing it).
+TEST(Spawn, PassesDescriptorsThatAreEachOthersTargets) {
+  Result<Pipe> a = make_pipe();
+  Result<Pipe> b = make_pipe();
+  ASSERT_TRUE(a.ok() && b.ok());
+  // Keep every end above 99, so that 3 and 4 are free to hold the two write ends.
+  for (Fd* end : {&a->read, &a->write, &b->read, &b->write}) {
+    *end = Fd(::fcntl(end->get(), F_DUPFD_CLOEXEC, 100));
+    ASSERT_TRUE(end->valid());
+  }
+  if (::fcntl(3, F_GETFD) >= 0 || ::fcntl(4, F_GETFD) >= 0) {
+    GTEST_SKIP() << "descriptors 3 and 4 are in use by the test runner";
+  }
+  Fd at3(::dup3(b->write.get(), 3, O_CLOEXEC));
+  Fd at4(::dup3(a->write.get(), 4, O_CLOEXEC));
+  ASSERT_EQ(at3.get(), 3);
+  ASSERT_EQ(at4.get(), 4);
+  SpawnOptions options;
+  options.pass_fds = {4, 3};  // a becomes the child's 3, b its 4
+  Result<pid_t> pid = spawn({"/bin/sh", "-c", "echo a >&3; echo b >&4"}, options);
+  ASSERT_TRUE(pid.ok()) << pid.error().message;
+  a->write.reset();
+  b->write.reset();
+  at3.reset();
+  at4.reset();
+  EXPECT_EQ(read_all(a->read.get()), "a\n");
+  EXPECT_EQ(read_all(b->read.get()), "b\n");
+  EXPECT_EQ(WEXITSTATUS(wait_for_exit(*pid)), 0);
+}
+
 TEST(ReapIfExited, NulloptWhileRunning) {
   Result<Pipe> pipe = make_pipe();
   ASSERT_TRUE(pipe.ok());
