@@ -1,7 +1,10 @@
 // Builds bwrap command lines (see sandbox.h). The order of the mounts matters: bwrap
 // applies them in argument order and a later mount hides what an earlier one put below
-// its target, so the root comes first, then /dev, /proc, /dev/shm, /tmp, the task
-// directory and last the read-only binds (which may lie below any of them).
+// its target, so the root comes first, then the private paths (hiding what lies below
+// them), /dev, /proc, /dev/shm, /tmp, the task directory and the read-only binds (which
+// may lie below any of them, and so show through a hidden directory), and last the
+// remounts read-only (of the rootfs' tmpfs root and of the hiding tmpfs: the mount
+// points of the binds below them had to be created first).
 #include "os/sandbox.h"
 
 #include <unistd.h>
@@ -9,8 +12,10 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
 #include <system_error>
 
+#include "os/seccomp_filter.h"
 #include "os/spawn.h"
 
 namespace coedge::os {
@@ -100,6 +105,95 @@ Result<std::string> find_bwrap() {
   return find_bwrap(path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin");
 }
 
+namespace {
+
+// The process's one seccomp program file (SandboxSpec::seccomp_fd == -1), made on first
+// use; a failure is not cached, so a later call tries again.
+Result<int> shared_seccomp_fd() {
+  static std::mutex mutex;
+  static Fd file;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (!file.valid()) {
+    Result<Fd> made = seccomp_program_file();
+    if (!made) {
+      return Error{made.error().code, "sandbox: cannot make the seccomp program: " + made.error().message};
+    }
+    file = std::move(made.value());
+  }
+  return file.get();
+}
+
+// A path to hide: a directory under an empty tmpfs, a file under /dev/null.
+struct Mask {
+  std::string path;
+  bool directory = true;
+};
+
+// Whether `path` exists in the sandbox's view before any bind: the host's, or the
+// rootfs' (whose top-level entries make the root). lstat: a symlink exists as such.
+bool exists_in_view(const std::string& rootfs, const std::string& path, bool* directory) {
+  std::error_code ec;
+  const std::string where = rootfs.empty() ? path : rootfs + path;
+  if (!fs::exists(fs::symlink_status(where, ec))) return false;
+  *directory = fs::is_directory(fs::status(where, ec));
+  return true;
+}
+
+Result<std::vector<Mask>> private_masks(const SandboxSpec& spec, const std::string& task_dir,
+                                        const std::string& ipc_dir, const std::string& rootfs) {
+  std::vector<Mask> masks;
+  auto add_mask = [&](const std::string& what, const std::string& raw, bool required) -> Status {
+    if (raw.empty() || raw.front() != '/') {
+      return invalid("sandbox: " + what + " '" + raw + "' is not an absolute path");
+    }
+    const std::string path = normalized(raw);
+    if (path == "/") return invalid("sandbox: " + what + " '/' would hide everything");
+    if (is_within(path, "/tmp")) return Ok{};  // the worker's /tmp is ipc_dir: nothing to hide
+    if (is_within(path, task_dir) || is_within(path, ipc_dir)) {
+      return invalid("sandbox: " + what + " '" + path + "' lies inside the task's own directory '" +
+                     (is_within(path, task_dir) ? task_dir : ipc_dir) + "'");
+    }
+    bool directory = true;
+    if (!exists_in_view(rootfs, path, &directory)) {
+      if (required && rootfs.empty()) return not_found("sandbox: " + what + " '" + path + "' does not exist");
+      return Ok{};  // nothing there to hide
+    }
+    masks.push_back(Mask{path, directory});
+    return Ok{};
+  };
+  if (!spec.run_dir.empty()) {
+    if (auto st = check_path("run_dir", spec.run_dir, true); !st) return st.error();
+    const std::string run_dir = normalized(spec.run_dir);
+    if (!is_within(task_dir, run_dir) || task_dir == run_dir) {
+      return invalid("sandbox: task_dir '" + task_dir + "' is not inside run_dir '" + run_dir + "'");
+    }
+    // Not through add_mask: task_dir lies inside it by design (bound back later).
+    bool directory = true;
+    if (!is_within(run_dir, "/tmp") && exists_in_view(rootfs, run_dir, &directory)) {
+      masks.push_back(Mask{run_dir, true});
+    }
+  }
+  for (const std::string& path : kDefaultPrivatePaths) {
+    if (auto st = add_mask("default private path", path, false); !st) return st.error();
+  }
+  for (const std::string& path : spec.private_paths) {
+    if (auto st = add_mask("private path", path, true); !st) return st.error();
+  }
+  // Parents first, and nothing below a hidden directory (a tmpfs over it would only be
+  // hidden by the parent's, and its --remount-ro would hit the parent's).
+  std::sort(masks.begin(), masks.end(), [](const Mask& a, const Mask& b) { return a.path < b.path; });
+  std::vector<Mask> outermost;
+  for (Mask& m : masks) {
+    const bool covered = std::any_of(outermost.begin(), outermost.end(), [&](const Mask& o) {
+      return o.directory && is_within(m.path, o.path);
+    });
+    if (!covered) outermost.push_back(std::move(m));
+  }
+  return outermost;
+}
+
+}  // namespace
+
 Result<LaunchCommand> sandbox_command(const SandboxSpec& spec,
                                       const std::vector<std::string>& command) {
   COEDGE_CHECK(!command.empty() && !command.front().empty());
@@ -112,15 +206,27 @@ Result<LaunchCommand> sandbox_command(const SandboxSpec& spec,
     }
   }
 
+  std::vector<PassFd> pass_fds;
+  for (int fd : spec.pass_fds) {
+    if (fd < 3) return invalid("sandbox: pass_fds holds " + std::to_string(fd) + "; 0-2 are stdio");
+    pass_fds.push_back(PassFd{fd, false});
+  }
+
   if (spec.mode == LaunchMode::kProcess) {
-    return LaunchCommand{command, spec.env, task_dir};
+    return LaunchCommand{command, spec.env, task_dir, std::move(pass_fds)};
   }
 
   if (auto s = check_path("ipc_dir", spec.ipc_dir, true); !s) return s.error();
-  if (auto s = check_path("shm_dir", spec.shm_dir, true); !s) return s.error();
+  const std::string ipc_dir = normalized(spec.ipc_dir);
+  if (!spec.shm_dir.empty()) {
+    if (auto s = check_path("shm_dir", spec.shm_dir, true); !s) return s.error();
+  }
   if (!spec.rootfs.empty()) {
     if (auto s = check_path("rootfs", spec.rootfs, true); !s) return s.error();
   }
+  const std::string rootfs = spec.rootfs.empty() ? std::string() : normalized(spec.rootfs);
+  Result<std::vector<Mask>> masks = private_masks(spec, task_dir, ipc_dir, rootfs);
+  if (!masks) return masks.error();
   for (const std::string& bind : spec.read_only_binds) {
     if (auto s = check_path("read-only bind", bind, false); !s) return s.error();
   }
@@ -136,50 +242,82 @@ Result<LaunchCommand> sandbox_command(const SandboxSpec& spec,
   }
 
   std::vector<std::string> argv = {bwrap};
-  // No --unshare-ipc: the node's shared memory is a file in /dev/shm, and keeping the
-  // host's System V IPC namespace costs nothing. --cap-drop ALL matters when the agent runs as
-  // root: bwrap then keeps every capability unless told otherwise, and CAP_SYS_ADMIN
-  // could remount the read-only root writable. No --new-session: the supervisor stops a
-  // worker by signalling its process group, which the worker must stay in to get
-  // SIGTERM and finish cleanly (flush its results); its stdin is /dev/null and its
-  // output goes to a log, so it holds no terminal to inject input into.
-  add(argv, {"--die-with-parent", "--unshare-pid", "--unshare-net",
+  // --unshare-ipc: no System V IPC or POSIX message queue shared with the host or other
+  // tasks (the node's shared memory is files or memfds, not System V). --cap-drop ALL
+  // matters when the agent runs as root: bwrap then keeps every capability unless told
+  // otherwise, and CAP_SYS_ADMIN could remount the read-only root writable. No
+  // --new-session: the supervisor stops a worker by signalling its process group, which
+  // the worker must stay in to get SIGTERM and finish cleanly (flush its results); its
+  // stdin is /dev/null and its output goes to a log, so it holds no terminal to inject
+  // input into. No --unshare-cgroup: the worker's /proc/self/cgroup then names its task
+  // cgroup, where OpenCV finds its CPU quota (and sizes its thread pool by it).
+  add(argv, {"--die-with-parent", "--unshare-pid", "--unshare-net", "--unshare-ipc",
              "--unshare-uts", "--cap-drop", "ALL"});
-  if (spec.rootfs.empty()) {
+  if (spec.seccomp) {
+    int program = spec.seccomp_fd;
+    if (program < 0) {
+      Result<int> shared = shared_seccomp_fd();
+      if (!shared) return shared.error();
+      program = *shared;
+    }
+    // The last descriptor; a fresh description per start, as bwrap read()s it to its end.
+    add(argv, {"--seccomp", std::to_string(3 + pass_fds.size())});
+    pass_fds.push_back(PassFd{program, true});
+  }
+  if (rootfs.empty()) {
     add(argv, {"--ro-bind", "/", "/"});
-  } else if (auto s = add_rootfs(argv, normalized(spec.rootfs)); !s) {
+  } else if (auto s = add_rootfs(argv, rootfs); !s) {
     return s.error();
   }
+  for (const Mask& mask : *masks) {
+    if (mask.directory) {
+      add(argv, {"--tmpfs", mask.path});
+    } else {
+      add(argv, {"--ro-bind", "/dev/null", mask.path});
+    }
+  }
   add(argv, {"--dev", "/dev", "--proc", "/proc"});
-  add(argv, {"--bind", normalized(spec.shm_dir), "/dev/shm"});
-  add(argv, {"--bind", normalized(spec.ipc_dir), "/tmp"});
+  if (spec.shm_dir.empty()) {
+    add(argv, {"--tmpfs", "/dev/shm"});
+  } else {
+    add(argv, {"--bind", normalized(spec.shm_dir), "/dev/shm"});
+  }
+  add(argv, {"--bind", ipc_dir, "/tmp"});
   add(argv, {"--bind", task_dir, task_dir});
 
   std::vector<std::string> ro_binds;
   for (const std::string& bind : spec.read_only_binds) ro_binds.push_back(normalized(bind));
-  if (!spec.rootfs.empty() && command.front().front() == '/') {
-    // The executable is bound from the host unless the rootfs or a bind already shows it.
+  if (command.front().front() == '/') {
+    // The executable is bound from the host unless the view already shows it: with a
+    // rootfs, when the rootfs has it; without, unless a private path hides it (a worker
+    // built under /home).
     const std::string exe = normalized(command.front());
     std::error_code ec;
-    const bool in_rootfs = fs::exists(fs::symlink_status(normalized(spec.rootfs) + exe, ec));
+    const bool visible =
+        rootfs.empty()
+            ? std::none_of(masks->begin(), masks->end(),
+                           [&](const Mask& m) { return is_within(exe, m.path); })
+            : fs::exists(fs::symlink_status(rootfs + exe, ec));
     const bool in_binds = std::any_of(ro_binds.begin(), ro_binds.end(),
                                       [&](const std::string& b) { return is_within(exe, b); });
-    if (!in_rootfs && !in_binds) {
+    if (!visible && !in_binds) {
       if (auto s = check_path("executable", exe, false); !s) return s.error();
       ro_binds.push_back(exe);
     }
   }
   for (const std::string& bind : ro_binds) add(argv, {"--ro-bind", bind, bind});
-  if (!spec.rootfs.empty()) {
-    // The tmpfs root holding the mount points is writable until now.
-    add(argv, {"--remount-ro", "/"});
+  // The tmpfs holding mount points are writable until now: the rootfs' root, and each
+  // hiding tmpfs (a worker could otherwise fill them, or leave files for its restart).
+  if (!rootfs.empty()) add(argv, {"--remount-ro", "/"});
+  for (const Mask& mask : *masks) {
+    if (mask.directory) add(argv, {"--remount-ro", mask.path});
   }
 
   add(argv, {"--chdir", task_dir});
   for (const auto& [name, value] : spec.env) add(argv, {"--setenv", name, value});
   argv.push_back("--");
   argv.insert(argv.end(), command.begin(), command.end());
-  return LaunchCommand{std::move(argv), {}, {}};
+  return LaunchCommand{std::move(argv), {}, {}, std::move(pass_fds)};
 }
 
 }  // namespace coedge::os

@@ -1,11 +1,16 @@
 // The command line that launches one worker process of a task, isolated as the node's
-// `LaunchMode` says: kSandbox wraps the worker in bubblewrap (bwrap) — own PID, network
-// and UTS namespaces, no capabilities, a read-only view of the filesystem except its
-// task directory, /tmp (the IPC directory) and /dev/shm — while kProcess runs it as a
-// plain process (the node's isolation modes "sandbox" and "process"; its mode "none",
-// workers inside the agent, has no command line). Nothing is started: the result is handed to ProcessSupervisor (a ChildSpec
-// takes argv, env and cwd as returned). Pure functions apart from reading the
-// filesystem to validate paths (and $PATH in find_bwrap()); safe to call from any thread.
+// `LaunchMode` says: kSandbox wraps the worker in bubblewrap (bwrap) — own PID, network,
+// IPC and UTS namespaces, no capabilities, the seccomp filter of os/seccomp_filter.h, a
+// read-only view of the filesystem with private paths hidden (the node's run directory
+// but the task's own directory, /root, /home, SSH and TLS keys, password hashes, and
+// what the node marks private), writable only in its task directory, /tmp (the IPC
+// directory) and a private empty /dev/shm — while kProcess runs it as a plain process
+// (the node's isolation modes "sandbox" and "process"; its mode "none", workers inside
+// the agent, has no command line). Nothing is started: the result is handed to
+// ProcessSupervisor (a ChildSpec takes argv, env, cwd and pass_fds as returned). Pure
+// functions apart from reading the filesystem to validate paths, $PATH in find_bwrap(),
+// and creating the process's one seccomp program file on first use; safe to call from
+// any thread.
 #pragma once
 
 #include <string>
@@ -13,6 +18,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "os/process_launcher.h"
 
 namespace coedge::os {
 
@@ -29,7 +35,31 @@ struct SandboxSpec {
   // read-only bind below /tmp) gets its empty mount-point directory created inside
   // ipc_dir on the host, so prefer run directories outside /tmp.
   std::string ipc_dir;
-  std::string shm_dir = "/dev/shm";  // bound read-write at /dev/shm (the node's shared-memory segment)
+  // Empty: /dev/shm is a private, empty tmpfs (shared memory reaches the worker as
+  // descriptors, pass_fds). Else a directory bound read-write at /dev/shm (the node's
+  // shared-memory segment as a file, before memfds): the worker can then unlink,
+  // replace or truncate what is in it.
+  std::string shm_dir;
+  // Optional, absolute: the node's run directory. Hidden whole (an empty read-only tmpfs
+  // at its path), then only task_dir is bound back: a worker sees no other task's
+  // folder, log or result. task_dir must lie inside it.
+  std::string run_dir;
+  // More paths to hide (absolute, existing): a directory becomes an empty read-only
+  // tmpfs, a file /dev/null. Always hidden too when they exist (kDefaultPrivatePaths):
+  // /root, /home, /etc/ssh, /etc/ssl/private and the password hashes. Anything bound
+  // later (task_dir, read_only_binds, the executable) is visible again below a hidden
+  // directory; paths under /tmp need no hiding (the worker's /tmp is ipc_dir). A path
+  // inside task_dir or ipc_dir is an error (the worker owns those).
+  std::vector<std::string> private_paths;
+  // The worker's own descriptors: pass_fds[i] is its descriptor 3+i.
+  std::vector<int> pass_fds;
+  // Install the worker seccomp filter (bwrap --seccomp). Its program reaches bwrap as one
+  // more descriptor after the worker's, reopened at every start, and is closed by bwrap
+  // before the worker runs.
+  bool seccomp = true;
+  // The program file to pass (seccomp_program_file()); -1: the process's own one, made
+  // on first use and kept open for the process's lifetime.
+  int seccomp_fd = -1;
   // Optional: a directory that replaces the host's / (read-only), so that tasks can
   // see different library versions. Its top-level entries are mounted on an empty
   // root (directories and files bound read-only, symlinks recreated), so it only needs
@@ -40,29 +70,42 @@ struct SandboxSpec {
   std::string rootfs;
   // Extra host paths visible read-only at the same path; with a rootfs, whatever the
   // worker needs from the host (its executable, its shared libraries, the models).
-  // Without a rootfs the whole host is visible anyway (read-only) except /tmp.
+  // Without a rootfs the host is visible anyway (read-only) except /tmp and the
+  // private paths.
   std::vector<std::string> read_only_binds;
   std::vector<std::pair<std::string, std::string>> env;  // extra environment variables
   std::string bwrap;  // path of the bwrap executable; empty: find_bwrap()
 };
 
-// What to start: give all three to the ProcessSupervisor's ChildSpec.
+// Hidden in every sandbox when they exist (see SandboxSpec::private_paths).
+inline const std::vector<std::string> kDefaultPrivatePaths = {
+    "/root", "/home", "/etc/ssh", "/etc/ssl/private",
+    "/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-"};
+
+// What to start: give all four to the ProcessSupervisor's ChildSpec.
 struct LaunchCommand {
   std::vector<std::string> argv;
   // Added to the agent's environment. Empty for kSandbox, where bwrap's --setenv
   // carries the variables so that argv alone is a complete command.
   std::vector<std::pair<std::string, std::string>> env;
   std::string cwd;  // kProcess: task_dir; kSandbox: empty (bwrap's --chdir)
+  // The child's descriptors 3, 4...: the worker's pass_fds, then (kSandbox with seccomp)
+  // the program file, with reopen set. The caller keeps them open while the child may be
+  // (re)started (the program file, when the spec gave none, lives as long as the process).
+  std::vector<PassFd> pass_fds;
 };
 
 // REQUIRES a non-empty command[0] (the worker's
 // executable; with a rootfs, an absolute one is bound from the host unless the rootfs
 // or a read-only bind already provides it).
 // kSandbox errors: bwrap not found, a relative path, a missing task_dir, ipc_dir,
-// shm_dir, rootfs or read-only bind, an environment variable name that is empty or has
-// '='. kProcess uses task_dir and env only (rootfs, ipc_dir, shm_dir and read_only_binds
-// have no meaning without a sandbox: the worker sees the host) and fails on a relative
-// or missing task_dir or a bad variable name.
+// shm_dir, run_dir, rootfs, private path or read-only bind, a task_dir outside run_dir,
+// a private path inside task_dir or ipc_dir or that is "/", an environment variable name
+// that is empty or has '=', a pass_fds entry below 3, the seccomp program file that
+// cannot be made. kProcess uses task_dir, env and pass_fds only (no seccomp; rootfs,
+// ipc_dir, shm_dir, run_dir, private_paths and read_only_binds have no meaning without
+// a sandbox: the worker sees the host) and fails on a relative or missing task_dir or a
+// bad variable name.
 Result<LaunchCommand> sandbox_command(const SandboxSpec& spec,
                                       const std::vector<std::string>& command);
 

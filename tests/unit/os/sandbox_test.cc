@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "os/fd.h"
 #include "os/process_supervisor.h"
 
 namespace coedge::os {
@@ -54,6 +55,7 @@ RunResult run(const os::LaunchCommand& cmd, const std::string& log_path) {
   spec.argv = cmd.argv;
   spec.env = cmd.env;
   spec.cwd = cmd.cwd;
+  spec.pass_fds = cmd.pass_fds;
   spec.log_path = log_path;
   spec.restart = false;
   const int id = sup.add(spec);
@@ -126,7 +128,7 @@ class SandboxTest : public ::testing::Test {
     static const std::string reason = [this] {
       Result<std::string> bwrap = os::find_bwrap();
       if (!bwrap) return bwrap.error().message;
-      RunResult r = run(os::LaunchCommand{{*bwrap, "--ro-bind", "/", "/", "true"}, {}, {}}, log());
+      RunResult r = run(os::LaunchCommand{{*bwrap, "--ro-bind", "/", "/", "true"}, {}, {}, {}}, log());
       if (!r.started || r.exit_code != 0) return "bwrap cannot run here: " + r.output;
       r = sh(spec(), "true");
       if (!r.started || r.exit_code != 0)
@@ -156,34 +158,113 @@ TEST_F(SandboxTest, ProcessIsolationIsThePlainCommand) {
   EXPECT_EQ(cmd->cwd, task_dir());
 }
 
+// The index of `seq` in `v`, or -1.
+long index_of(const std::vector<std::string>& v, const std::vector<std::string>& seq) {
+  const auto it = std::search(v.begin(), v.end(), seq.begin(), seq.end());
+  return it == v.end() ? -1 : static_cast<long>(it - v.begin());
+}
+
 TEST_F(SandboxTest, SandboxCommandLine) {
   os::SandboxSpec s = spec();
   s.bwrap = "/bin/true";  // any executable: the command is not run
   s.env = {{"COEDGE_TASK", "t0"}};
   s.read_only_binds = {"/usr/share"};
+  s.run_dir = base_;
+  s.pass_fds = {7, 9};
+  s.seccomp_fd = 11;
   Result<os::LaunchCommand> cmd = os::sandbox_command(s, {"/bin/echo", "hi"});
   ASSERT_TRUE(cmd) << cmd.error().message;
   const std::vector<std::string>& a = cmd->argv;
   EXPECT_EQ(a.front(), "/bin/true");
-  for (const char* flag :
-       {"--unshare-pid", "--unshare-net", "--die-with-parent"}) {
+  for (const char* flag : {"--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+                           "--die-with-parent"}) {
     EXPECT_TRUE(contains(a, {flag})) << flag;
   }
-  // The worker stays in the process group the supervisor signals (sandbox.cc).
+  // The worker stays in the process group the supervisor signals (sandbox.cc), and in
+  // its task cgroup's view (OpenCV reads its CPU quota there).
   EXPECT_FALSE(contains(a, {"--new-session"}));
-  EXPECT_FALSE(contains(a, {"--unshare-ipc"}));
+  EXPECT_FALSE(contains(a, {"--unshare-cgroup"}));
+  EXPECT_FALSE(contains(a, {"--unshare-cgroup-try"}));
   EXPECT_TRUE(contains(a, {"--cap-drop", "ALL"}));
-  EXPECT_TRUE(contains(a, {"--ro-bind", "/", "/"}));
-  EXPECT_TRUE(contains(a, {"--bind", "/dev/shm", "/dev/shm"}));
-  EXPECT_TRUE(contains(a, {"--bind", ipc_dir(), "/tmp"}));
-  EXPECT_TRUE(contains(a, {"--bind", task_dir(), task_dir()}));
-  EXPECT_TRUE(contains(a, {"--chdir", task_dir()}));
-  EXPECT_TRUE(contains(a, {"--ro-bind", "/usr/share", "/usr/share"}));
+  // The worker's descriptors are 3 and 4; the seccomp program comes after them, reopened
+  // at every start.
+  EXPECT_TRUE(contains(a, {"--seccomp", "5"}));
+  EXPECT_EQ(cmd->pass_fds.size(), 3u);
+  EXPECT_EQ(cmd->pass_fds[0].fd, 7);
+  EXPECT_FALSE(cmd->pass_fds[0].reopen);
+  EXPECT_EQ(cmd->pass_fds[1].fd, 9);
+  EXPECT_FALSE(cmd->pass_fds[1].reopen);
+  EXPECT_EQ(cmd->pass_fds[2].fd, 11);
+  EXPECT_TRUE(cmd->pass_fds[2].reopen);
+  // The mounts, in their order: root, the hidden paths, /dev, /proc, a private /dev/shm,
+  // /tmp, the task directory, the read-only binds, the remounts.
+  const std::vector<long> order = {
+      index_of(a, {"--ro-bind", "/", "/"}),
+      index_of(a, {"--tmpfs", base_}),
+      index_of(a, {"--dev", "/dev", "--proc", "/proc"}),
+      index_of(a, {"--tmpfs", "/dev/shm"}),
+      index_of(a, {"--bind", ipc_dir(), "/tmp"}),
+      index_of(a, {"--bind", task_dir(), task_dir()}),
+      index_of(a, {"--ro-bind", "/usr/share", "/usr/share"}),
+      index_of(a, {"--remount-ro", base_}),
+      index_of(a, {"--chdir", task_dir()}),
+      index_of(a, {"--", "/bin/echo", "hi"})};
+  for (size_t i = 0; i < order.size(); ++i) {
+    EXPECT_GE(order[i], 0) << "mount " << i << " missing";
+    if (i > 0) {
+      EXPECT_LT(order[i - 1], order[i]) << "mount " << i << " out of order";
+    }
+  }
+  // The default private paths, between the root and /dev, and remounted at the end.
+  for (const std::vector<std::string>& mount :
+       {std::vector<std::string>{"--tmpfs", "/root"}, {"--ro-bind", "/dev/null", "/etc/shadow"}}) {
+    EXPECT_LT(index_of(a, {"--ro-bind", "/", "/"}), index_of(a, mount)) << mount[1];
+    EXPECT_LT(index_of(a, mount), index_of(a, {"--dev", "/dev"})) << mount[1];
+  }
+  EXPECT_LT(index_of(a, {"--ro-bind", "/usr/share", "/usr/share"}), index_of(a, {"--remount-ro", "/root"}));
+  EXPECT_FALSE(contains(a, {"--bind", "/dev/shm", "/dev/shm"}));
   EXPECT_TRUE(contains(a, {"--setenv", "COEDGE_TASK", "t0"}));
-  EXPECT_TRUE(contains(a, {"--", "/bin/echo", "hi"}));
   EXPECT_EQ(a.back(), "hi");
   EXPECT_TRUE(cmd->env.empty());
   EXPECT_TRUE(cmd->cwd.empty());
+
+  // Without seccomp no --seccomp and no extra descriptor; a shm_dir is bound (the
+  // node's shared memory as a file, until it is passed as descriptors).
+  s.seccomp = false;
+  s.shm_dir = "/dev/shm";
+  cmd = os::sandbox_command(s, {"/bin/echo", "hi"});
+  ASSERT_TRUE(cmd) << cmd.error().message;
+  EXPECT_FALSE(contains(cmd->argv, {"--seccomp"}));
+  EXPECT_EQ(cmd->pass_fds.size(), 2u);
+  EXPECT_TRUE(contains(cmd->argv, {"--bind", "/dev/shm", "/dev/shm"}));
+  EXPECT_FALSE(contains(cmd->argv, {"--tmpfs", "/dev/shm"}));
+
+  // kProcess passes the worker's descriptors alone.
+  s.mode = LaunchMode::kProcess;
+  s.seccomp = true;
+  cmd = os::sandbox_command(s, {"/bin/echo", "hi"});
+  ASSERT_TRUE(cmd) << cmd.error().message;
+  ASSERT_EQ(cmd->pass_fds.size(), 2u);
+  EXPECT_EQ(cmd->pass_fds[1].fd, 9);
+}
+
+// Private paths: nested ones collapse into the outermost, /tmp needs none, an
+// executable under a hidden directory is bound back.
+TEST_F(SandboxTest, PrivatePathsCommandLine) {
+  os::SandboxSpec s = spec();
+  s.bwrap = "/bin/true";
+  s.seccomp = false;
+  write_file(base_ + "/secret/inner/key", "k");
+  write_file(base_ + "/bin/worker", "#!/bin/sh\n");
+  s.private_paths = {base_ + "/secret/inner", base_ + "/secret", "/tmp", base_ + "/bin"};
+  Result<os::LaunchCommand> cmd = os::sandbox_command(s, {base_ + "/bin/worker"});
+  ASSERT_TRUE(cmd) << cmd.error().message;
+  const std::vector<std::string>& a = cmd->argv;
+  EXPECT_TRUE(contains(a, {"--tmpfs", base_ + "/secret"}));
+  EXPECT_FALSE(contains(a, {"--tmpfs", base_ + "/secret/inner"}));
+  EXPECT_FALSE(contains(a, {"--tmpfs", "/tmp"}));
+  EXPECT_LT(index_of(a, {"--tmpfs", base_ + "/bin"}),
+            index_of(a, {"--ro-bind", base_ + "/bin/worker", base_ + "/bin/worker"}));
 }
 
 TEST_F(SandboxTest, Errors) {
@@ -219,6 +300,32 @@ TEST_F(SandboxTest, Errors) {
   SandboxSpec bind = s;
   bind.read_only_binds = {"/nonexistent/model.onnx"};
   EXPECT_NE(error_of(bind).find("/nonexistent/model.onnx"), std::string::npos) << error_of(bind);
+
+  SandboxSpec outside_run = s;
+  outside_run.run_dir = ipc_dir();
+  EXPECT_NE(error_of(outside_run).find("is not inside run_dir '" + ipc_dir() + "'"), std::string::npos)
+      << error_of(outside_run);
+
+  SandboxSpec private_relative = s;
+  private_relative.private_paths = {"keys"};
+  EXPECT_NE(error_of(private_relative).find("private path 'keys' is not an absolute path"), std::string::npos)
+      << error_of(private_relative);
+  SandboxSpec private_missing = s;
+  private_missing.private_paths = {base_ + "/no-keys"};
+  EXPECT_NE(error_of(private_missing).find("private path '" + base_ + "/no-keys' does not exist"),
+            std::string::npos)
+      << error_of(private_missing);
+  SandboxSpec private_own = s;
+  private_own.private_paths = {task_dir()};
+  EXPECT_NE(error_of(private_own).find("lies inside the task's own directory"), std::string::npos)
+      << error_of(private_own);
+  SandboxSpec private_root = s;
+  private_root.private_paths = {"/"};
+  EXPECT_NE(error_of(private_root).find("would hide everything"), std::string::npos) << error_of(private_root);
+
+  SandboxSpec stdio = s;
+  stdio.pass_fds = {1};
+  EXPECT_NE(error_of(stdio).find("pass_fds holds 1"), std::string::npos) << error_of(stdio);
 
   SandboxSpec bad_env = s;
   bad_env.env = {{"A=B", "c"}};
@@ -334,7 +441,15 @@ TEST_F(SandboxTest, TmpIsTheIpcDirectory) {
   EXPECT_EQ(r.output, "h\n");
   EXPECT_EQ(read_file(ipc_dir() + "/from_worker"), "from-worker\n");
   const std::string shm = "/dev/shm/coedge_sandbox_test_" + std::to_string(::getpid());
-  EXPECT_EQ(read_file(shm), "shm\n") << "/dev/shm is the host's shm_dir";
+  EXPECT_FALSE(fs::exists(shm)) << "/dev/shm is private to the sandbox";
+  fs::remove(shm);
+
+  // With a shm_dir, /dev/shm is the host's.
+  os::SandboxSpec shared = spec();
+  shared.shm_dir = "/dev/shm";
+  r = sh(shared, "echo shm > " + shm);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(read_file(shm), "shm\n");
   fs::remove(shm);
 }
 
@@ -420,6 +535,81 @@ TEST_F(SandboxTest, RootfsGivesEachTaskItsOwnLibraries) {
   EXPECT_EQ(r.output, "1.0\n");
 }
 
+TEST_F(SandboxTest, RunDirAndPrivatePathsAreHidden) {
+  require_bwrap();
+  // A keystore outside the run directory, marked private; the run directory holds the
+  // task's folder, another task's and a log.
+  const std::string keys = base_ + "-keys";
+  write_file(keys + "/node.key", "SECRET\n");
+  write_file(keys + "/public.pem", "PUBLIC\n");
+  write_file(other_task_dir() + "/result", "OTHER\n");
+  write_file(base_ + "/logs/agent.log", "LOG\n");
+  write_file(task_dir() + "/mine", "MINE\n");
+  os::SandboxSpec s = spec();
+  s.run_dir = base_;
+  s.private_paths = {keys, keys + "/public.pem"};
+  const std::string script =
+      "cat " + task_dir() + "/mine; echo run: $(ls " + base_ + "); echo tasks: $(ls " + base_ + "/tasks); "
+      "cat " + other_task_dir() + "/result " + base_ + "/logs/agent.log " + keys + "/node.key 2>/dev/null; "
+      "echo keys: $(ls " + keys + "); echo root: $(ls -A /root); echo shadow: $(cat /etc/shadow 2>/dev/null | wc -c); "
+      "{ echo x > " + base_ + "/x; } 2>/dev/null && echo WROTE_RUN_DIR; "
+      "{ echo x > " + keys + "/x; } 2>/dev/null && echo WROTE_KEYS; "
+      "{ echo x > /root/x; } 2>/dev/null && echo WROTE_ROOT; "
+      "echo ok > " + task_dir() + "/written && echo DONE";
+  RunResult r = sh(s, script);
+  std::error_code ec;
+  fs::remove_all(keys, ec);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, "MINE\nrun: tasks\ntasks: t0\nkeys:\nroot:\nshadow: 0\nDONE\n");
+  EXPECT_EQ(read_file(task_dir() + "/written"), "ok\n");
+  EXPECT_FALSE(fs::exists(base_ + "/x"));
+}
+
+// The worker gets its descriptors at 3, 4..., runs under the seccomp filter, and does
+// not see the program's descriptor; a restart gets both again (the program is read from
+// its start by every bwrap).
+TEST_F(SandboxTest, DescriptorsAndSeccompReachEveryStart) {
+  require_bwrap();
+  Result<Pipe> answer = make_pipe();
+  ASSERT_TRUE(answer.ok());
+  os::SandboxSpec s = spec();
+  s.pass_fds = {answer->write.get()};
+  Result<os::LaunchCommand> cmd = os::sandbox_command(
+      s, {"/bin/sh", "-c",
+          "echo \"$(grep -E '^(Seccomp|CapEff):' /proc/self/status | tr -s '\\t\\n' '  ')fds: $(ls /proc/self/fd | "
+          "sort -n | tr '\\n' ' ')\" >&3; "
+          "unshare -U true 2>/dev/null && echo UNSHARED >&3; exit 3"});
+  ASSERT_TRUE(cmd) << cmd.error().message;
+  os::ProcessSupervisor sup;
+  os::ChildSpec child;
+  child.name = "boxed";
+  child.argv = cmd->argv;
+  child.pass_fds = cmd->pass_fds;
+  child.log_path = log();
+  child.backoff_initial = 0s;
+  const int id = sup.add(child);
+  ASSERT_TRUE(sup.start(id, kEpoch));
+  int exits = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (exits < 2 && std::chrono::steady_clock::now() < deadline) {
+    for (const os::ChildEvent& e : sup.poll(kEpoch)) {
+      if (e.kind != os::ChildEvent::Kind::kExited) continue;
+      ++exits;
+      EXPECT_EQ(e.exit_code, 3) << read_file(log());
+    }
+    std::this_thread::sleep_for(2ms);
+  }
+  sup.stop_all(1s);
+  answer->write.reset();
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(answer->read.get(), buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  ASSERT_GE(exits, 2) << read_file(log());
+  // ls holds one more descriptor (3+1) while it lists them.
+  const std::string line = "CapEff: 0000000000000000 Seccomp: 2 fds: 0 1 2 3 4 \n";
+  EXPECT_EQ(out.substr(0, 2 * line.size()), line + line) << read_file(log());
+}
+
 TEST_F(SandboxTest, StoppingTheSandboxStopsTheWorker) {
   require_bwrap();
   // A unique command line to find the sandboxed process from the host.
@@ -445,6 +635,7 @@ TEST_F(SandboxTest, StoppingTheSandboxStopsTheWorker) {
   os::ChildSpec child;
   child.name = "boxed-sleep";
   child.argv = cmd->argv;
+  child.pass_fds = cmd->pass_fds;
   const int id = sup.add(child);
   ASSERT_TRUE(sup.start(id, kEpoch));
   const auto deadline = std::chrono::steady_clock::now() + 10s;
