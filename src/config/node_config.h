@@ -13,6 +13,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -75,6 +77,46 @@ struct SensorConfig {
 // (class id per pixel) as an 8-bit PNG in its task folder (`masks: png`).
 enum class MaskOutput { kNone, kPng };
 
+// The resource limits of one task's workers, its pre and post worker together (one
+// cgroup per task: docs/NODE_CONFIG.md, "Sandbox and limits"). 0 in a field: no limit of
+// that kind. The defaults are the node's `worker_limits` defaults. The os layer has its
+// own os::CgroupLimits; the node converts (config does not depend on os).
+struct WorkerLimits {
+  double cpus = 1.0;                        // CPUs' worth of time (CFS quota / period)
+  uint64_t memory_bytes = 512ull << 20;     // memory.limit_in_bytes
+  uint32_t pids = 64;                       // pids.max: processes and threads
+  bool operator==(const WorkerLimits&) const = default;
+};
+// The loader's bounds (docs/NODE_CONFIG.md): below them a worker cannot start, above
+// cpus the value is a typo. The kernel refuses a CFS quota under 1 ms per 100 ms period.
+inline constexpr double kMinWorkerCpus = 0.01;
+inline constexpr double kMaxWorkerCpus = 1024;
+inline constexpr uint64_t kMinWorkerMemory = 16ull << 20;
+inline constexpr uint32_t kMinWorkerPids = 8;
+inline constexpr uint32_t kMaxWorkerPids = 4194304;  // the kernel's PID_MAX_LIMIT
+
+// How the sandbox (isolation: sandbox) is tightened beyond its namespaces.
+struct SandboxConfig {
+  // The seccomp filter that denies what a pre/post worker never needs (ptrace, mount,
+  // bpf, ...). Off only for debugging; whoever starts the workers logs that it is off.
+  bool seccomp = true;
+  // Absolute, normalised paths hidden from every worker (an empty tmpfs over each), on
+  // top of the node's own defaults. A path may not exist yet (the loader notes it).
+  std::vector<std::string> private_paths;
+  bool operator==(const SandboxConfig&) const = default;
+};
+inline constexpr size_t kMaxPrivatePaths = 256;
+
+// What a worker that breaks the protocol gets (node/core/violations.h): every violation
+// kills it; the `limit`-th kill of one task within `window` quarantines the task until a
+// new plan activates it again. limit 0: never quarantine.
+struct ViolationPolicy {
+  uint32_t limit = 3;
+  Duration window = std::chrono::seconds(60);
+  bool operator==(const ViolationPolicy&) const = default;
+};
+inline constexpr uint32_t kMaxViolationLimit = 1000000;
+
 // The node-only part of a task: where its frames come from and how its workers run.
 struct TaskRuntime {
   uint32_t sensor = 0;            // index into NodeConfig::sensors
@@ -90,6 +132,10 @@ struct TaskRuntime {
   // workers as coedge_task_info.masks. Not on the server's wire (node_config_wire.h): the
   // server writes no masks.
   MaskOutput masks = MaskOutput::kNone;
+  // The node's `worker_limits` with the task's own `limits:` applied field by field
+  // (resolved by the loader; a config built in code gets the defaults). Every replica of
+  // a task has its own cgroup with these limits.
+  WorkerLimits limits;
   bool operator==(const TaskRuntime&) const = default;
 };
 
@@ -98,6 +144,11 @@ struct NodeConfig {
   std::string source_file;           // where it was loaded from, for messages
   policy::SchedulerSpec scheduler;   // every model's local scheduler; default: the paper's
   Isolation isolation = Isolation::kSandbox;
+  SandboxConfig sandbox;             // isolation: sandbox only
+  // The default limits of every task's workers (`worker_limits:`); each task's resolved
+  // limits are in task_runtime[i].limits. Not applied with isolation: none.
+  WorkerLimits worker_limits;
+  ViolationPolicy violations;
   std::string run_dir;               // default: /var/tmp/coedge-<name> (set by the loader)
   // The models' inference backend unless a model names its own: opencv, torch or auto
   // (config/model_backend.h resolves it per model).

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -42,7 +43,10 @@ namespace fs = std::filesystem;
 constexpr std::string_view kTopKeys[] = {
     "node",   "scheduler", "isolation", "run_dir",      "backend", "profiles", "window",
     "duration", "hang_timeout", "metrics", "models", "sensors", "tasks", "profile_margin",
-    "publish_results"};
+    "publish_results", "sandbox", "worker_limits", "violations"};
+constexpr std::string_view kSandboxKeys[] = {"seccomp", "private_paths"};
+constexpr std::string_view kLimitsKeys[] = {"cpus", "memory", "pids"};
+constexpr std::string_view kViolationsKeys[] = {"limit", "window"};
 constexpr std::string_view kBackendKeys[] = {"name", "threads"};
 constexpr std::string_view kMetricsKeys[] = {"port", "address", "linger", "jobs"};
 constexpr std::string_view kModelKeys[] = {"name", "file", "labels", "backend"};
@@ -57,7 +61,7 @@ constexpr std::string_view kStreamSchemes[] = {"http", "https", "tcp", "udp", "r
 constexpr std::string_view kTaskKeys[] = {"name",    "model",  "sensor", "period",
                                           "deadline", "priority", "epsilon", "worker",
                                           "rootfs",  "env",    "replicas", "confidence", "nms_iou",
-                                          "masks"};
+                                          "masks", "limits"};
 
 constexpr std::array<std::pair<std::string_view, Isolation>, 3> kIsolations = {{
     {"sandbox", Isolation::kSandbox},
@@ -115,6 +119,35 @@ std::string isolation_choices() {
   std::string out;
   for (const auto& [name, value] : kIsolations) out += (out.empty() ? "" : ", ") + std::string(name);
   return out;
+}
+
+// `none`: a limit switched off (as 0 is).
+bool is_none(const YAML::Node& v) { return v.IsDefined() && v.IsScalar() && v.Scalar() == "none"; }
+
+// A memory size "512MiB", "1.5 GiB", "65536KiB" in bytes (units are powers of 1024; a
+// unit is required, so that 512 is not read as bytes by surprise); nullopt when `text` is
+// not one or exceeds 2^60 bytes.
+std::optional<uint64_t> parse_memory_size(std::string_view text) {
+  constexpr std::pair<std::string_view, uint64_t> kUnits[] = {
+      {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30}, {"TiB", 1ull << 40}};
+  for (const auto& [unit, factor] : kUnits) {
+    if (!text.ends_with(unit)) continue;
+    std::string_view number = text.substr(0, text.size() - unit.size());
+    if (!number.empty() && number.back() == ' ') number.remove_suffix(1);
+    // Digits with an optional fraction: no sign, exponent, hex or inf.
+    if (number.empty() || number.front() == '.' || number.back() == '.' ||
+        !std::all_of(number.begin(), number.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; }) ||
+        std::count(number.begin(), number.end(), '.') > 1 || number.size() > 24) {
+      return std::nullopt;
+    }
+    double value = 0;
+    const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+    if (ec != std::errc() || end != number.data() + number.size()) return std::nullopt;
+    const double bytes = value * static_cast<double>(factor);
+    if (!(bytes >= 0) || bytes > static_cast<double>(1ull << 60)) return std::nullopt;
+    return static_cast<uint64_t>(bytes + 0.5);
+  }
+  return std::nullopt;
 }
 
 // Iterates a sequence with its index.
@@ -197,6 +230,11 @@ class NodeConfigParser {
       if (auto d = read_positive_duration(*f, problems_)) config_.hang_timeout = *d;
     }
     if (const Field* f = get("metrics")) read_metrics(*f);
+    if (const Field* f = get("sandbox")) read_sandbox(*f);
+    if (const Field* f = get("worker_limits")) {
+      if (needs_isolation(*f, false, "worker_limits")) read_limits(*f, config_.worker_limits);
+    }
+    if (const Field* f = get("violations")) read_violations(*f);
     if (const Field* f = get("publish_results")) {
       if (std::optional<bool> b = read_bool(*f, problems_)) config_.publish_results = *b;
     }
@@ -338,6 +376,134 @@ class NodeConfigParser {
       } else if (f.key == "jobs") {
         if (std::optional<std::string> file = read_name(f, problems_))
           config_.jobs_jsonl = absolute_path(*file).string();
+      }
+    }
+  }
+
+  // `sandbox: {seccomp: BOOL, private_paths: [ABS_PATH, ...]}`.
+  void read_sandbox(const Field& section) {
+    if (section.value.IsNull()) return;
+    if (!expect_map(section.value, section.mark(), section.path, problems_)) return;
+    if (!needs_isolation(section, true, "sandbox")) return;
+    for (const Field& f : read_fields(section.value, section.path, kSandboxKeys, problems_)) {
+      if (f.key == "seccomp") {
+        if (std::optional<bool> b = read_bool(f, problems_)) config_.sandbox.seccomp = *b;
+      } else if (f.key == "private_paths") {
+        read_private_paths(f);
+      }
+    }
+  }
+
+  void read_private_paths(const Field& list) {
+    if (list.value.IsNull()) return;
+    if (!expect_list(list.value, list.mark(), list.path, problems_)) return;
+    if (list.value.size() > kMaxPrivatePaths) {
+      problems_.add(list.mark(), list.path,
+                    "at most " + std::to_string(kMaxPrivatePaths) + " paths, got " +
+                        std::to_string(list.value.size()));
+      return;
+    }
+    for_each_entry(list, [&](const YAML::Node& node, const YAML::Mark& mark, const std::string& path) {
+      std::optional<std::string> text = read_name(node, mark, path, problems_);
+      if (!text) return;
+      // Absolute: relative to what? The workers' view of the file system is the host's.
+      if (text->front() != '/') {
+        problems_.add(mark, path,
+                      "'" + *text + "' is not an absolute path (a private path is hidden from workers "
+                      "wherever the node runs from: give it from /)");
+        return;
+      }
+      const std::string normal = fs::path(*text).lexically_normal().string();
+      const std::string clean = normal.size() > 1 && normal.back() == '/' ? normal.substr(0, normal.size() - 1) : normal;
+      if (clean == "/") {
+        problems_.add(mark, path,
+                      "'" + *text + "' is the root folder: hiding it would hide the workers' own "
+                      "programs (give the folders to hide)");
+        return;
+      }
+      std::error_code ec;
+      if (!fs::exists(fs::symlink_status(clean, ec))) {
+        // Allowed: a keystore may be mounted after the node starts. Said, because a typo
+        // would otherwise hide nothing without a word.
+        config_.notices.push_back(config_.source_file + ":" + std::to_string(mark.line + 1) + ": " + path +
+                                  ": " + clean +
+                                  " does not exist (yet); it is hidden from workers started once it does");
+      }
+      config_.sandbox.private_paths.push_back(clean);
+    });
+  }
+
+  // `{cpus: N, memory: SIZE, pids: N}` (any subset) into `out`, field by field; `none` or
+  // 0 switches a field off. Returns false when a field was wrong.
+  bool read_limits(const Field& section, WorkerLimits& out) {
+    if (section.value.IsNull()) return true;
+    if (!expect_map(section.value, section.mark(), section.path, problems_)) return false;
+    bool valid = true;
+    for (const Field& f : read_fields(section.value, section.path, kLimitsKeys, problems_)) {
+      const bool off = is_none(f.value);
+      if (f.key == "cpus") {
+        std::optional<double> v = off ? 0.0 : read_number(f, problems_);
+        if (v && *v != 0 && !(*v >= kMinWorkerCpus && *v <= kMaxWorkerCpus)) {
+          problems_.add(f.mark(), f.path,
+                        "must be from 0.01 to 1024 CPUs (a share of CPU time; the kernel refuses less "
+                        "than 0.01), or none for no limit, got " + describe(f.value));
+          v.reset();
+        }
+        if (v) out.cpus = *v;
+        valid &= v.has_value();
+      } else if (f.key == "memory") {
+        std::optional<uint64_t> bytes;
+        if (off || (f.value.IsScalar() && f.value.Scalar() == "0")) {
+          bytes = 0;
+        } else if (f.value.IsScalar()) {
+          bytes = parse_memory_size(f.value.Scalar());
+          if (!bytes) {
+            problems_.add(f.mark(), f.path,
+                          "expected a size with a unit, such as 512MiB or 1.5GiB (KiB, MiB, GiB, TiB), or "
+                          "none for no limit, got " + describe(f.value));
+          } else if (*bytes < kMinWorkerMemory) {
+            problems_.add(f.mark(), f.path,
+                          "must be at least 16MiB (a worker cannot start in less), or none for no "
+                          "limit, got " + describe(f.value));
+            bytes.reset();
+          }
+        } else {
+          problems_.add(f.mark(), f.path, "expected a size such as 512MiB, or none, got " + describe(f.value));
+        }
+        if (bytes) out.memory_bytes = *bytes;
+        valid &= bytes.has_value();
+      } else if (f.key == "pids") {
+        std::optional<int64_t> n = off ? 0 : read_int(f, problems_);
+        if (n && *n != 0 && (*n < kMinWorkerPids || *n > kMaxWorkerPids)) {
+          problems_.add(f.mark(), f.path,
+                        "must be from 8 to 4194304 processes and threads (a worker and its sandbox "
+                        "need a few), or none for no limit, got " + describe(f.value));
+          n.reset();
+        }
+        if (n) out.pids = static_cast<uint32_t>(*n);
+        valid &= n.has_value();
+      }
+    }
+    return valid;
+  }
+
+  // `violations: {limit: N, window: DURATION}`.
+  void read_violations(const Field& section) {
+    if (section.value.IsNull()) return;
+    if (!expect_map(section.value, section.mark(), section.path, problems_)) return;
+    for (const Field& f : read_fields(section.value, section.path, kViolationsKeys, problems_)) {
+      if (f.key == "limit") {
+        std::optional<int64_t> n = is_none(f.value) ? 0 : read_int(f, problems_);
+        if (n && (*n < 0 || *n > kMaxViolationLimit)) {
+          problems_.add(f.mark(), f.path,
+                        "must be from 1 to " + std::to_string(kMaxViolationLimit) +
+                            " kills of a task's workers, or none (0) to never quarantine, got " +
+                            describe(f.value));
+        } else if (n) {
+          config_.violations.limit = static_cast<uint32_t>(*n);
+        }
+      } else if (f.key == "window") {
+        if (auto d = read_positive_duration(f, problems_)) config_.violations.window = *d;
       }
     }
   }
@@ -702,6 +868,7 @@ class NodeConfigParser {
     if (!expect_map(node, mark, path, problems_)) return;
     TaskSpec task;
     TaskRuntime runtime;
+    runtime.limits = config_.worker_limits;  // the task's `limits:` override field by field
     task.source = 0;  // this node
     std::optional<std::string> name;
     const Field* name_field = nullptr;
@@ -773,6 +940,8 @@ class NodeConfigParser {
         valid &= read_worker(f, runtime.worker);
       } else if (f.key == "rootfs") {
         valid &= read_rootfs(f, runtime.rootfs);
+      } else if (f.key == "limits") {
+        valid &= needs_isolation(f, false, "limits") && read_limits(f, runtime.limits);
       } else if (f.key == "env") {
         valid &= read_env(f, runtime.env);
       } else if (f.key == "replicas") {

@@ -52,6 +52,10 @@ std::string describe(const json& j) {
   return std::string(j.type_name()) + " " + text;
 }
 
+json limits_json(const WorkerLimits& l) {
+  return {{"cpus", l.cpus}, {"memory_bytes", l.memory_bytes}, {"pids", l.pids}};
+}
+
 class WireReader {
  public:
   explicit WireReader(std::string origin) : origin_(std::move(origin)) {}
@@ -158,7 +162,8 @@ class WireReader {
   bool top(const json& root, NodeConfig& c) {
     if (!object(root, "", {"format", "version", "name", "source_file", "scheduler", "isolation", "run_dir",
                            "backend", "backend_threads", "profiles", "window_us", "duration_us", "hang_timeout_us",
-                           "metrics_port", "metrics_address", "metrics_linger_us", "jobs_jsonl", "models", "sensors", "tasks"})) {
+                           "metrics_port", "metrics_address", "metrics_linger_us", "jobs_jsonl", "sandbox",
+                           "worker_limits", "violations", "models", "sensors", "tasks"})) {
       return false;
     }
     std::string scheduler, isolation;
@@ -181,7 +186,60 @@ class WireReader {
     auto iso = parse_isolation(isolation);
     if (!iso.ok()) return fail("isolation", iso.error().message);
     c.isolation = *iso;
-    return models(root, c) && sensors(root, c) && tasks(root, c);
+    return sandbox(root, c) && limits(root, "", "worker_limits", c.worker_limits) && violations(root, c) &&
+           models(root, c) && sensors(root, c) && tasks(root, c);
+  }
+
+  bool sandbox(const json& root, NodeConfig& c) {
+    const json& o = root.at("sandbox");
+    const json* paths = nullptr;
+    if (!object(o, "sandbox", {"seccomp", "private_paths"}) || !boolean(o, "sandbox", "seccomp", c.sandbox.seccomp) ||
+        !list(o, "sandbox", "private_paths", paths)) {
+      return false;
+    }
+    if (paths->size() > kMaxPrivatePaths) {
+      return fail("sandbox.private_paths", "at most " + std::to_string(kMaxPrivatePaths) + " paths, got " +
+                                               std::to_string(paths->size()));
+    }
+    for (size_t i = 0; i < paths->size(); ++i) {
+      const json& p = (*paths)[i];
+      if (!p.is_string() || p.get<std::string>().size() < 2 || p.get<std::string>().front() != '/') {
+        return fail(index("sandbox.private_paths", i), "expected an absolute path other than /, got " + describe(p));
+      }
+      c.sandbox.private_paths.push_back(p.get<std::string>());
+    }
+    return true;
+  }
+
+  // The loader's ranges, 0 being "no limit".
+  bool limits(const json& parent, const std::string& path, const char* key, WorkerLimits& out) {
+    const json& o = parent.at(key);
+    const std::string here = join(path, key);
+    if (!object(o, here, {"cpus", "memory_bytes", "pids"})) return false;
+    const json& cpus = o.at("cpus");
+    if (!cpus.is_number() || !(cpus.get<double>() == 0 || (cpus.get<double>() >= kMinWorkerCpus &&
+                                                           cpus.get<double>() <= kMaxWorkerCpus))) {
+      return fail(here + ".cpus", "expected 0 or a number from 0.01 to 1024, got " + describe(cpus));
+    }
+    out.cpus = cpus.get<double>();
+    int64_t memory = 0;
+    if (!integer(o, here, "memory_bytes", 0, std::numeric_limits<int64_t>::max(), memory)) return false;
+    if (memory != 0 && static_cast<uint64_t>(memory) < kMinWorkerMemory) {
+      return fail(here + ".memory_bytes", "expected 0 or at least 16 MiB, got " + std::to_string(memory));
+    }
+    out.memory_bytes = static_cast<uint64_t>(memory);
+    if (!integer(o, here, "pids", 0, kMaxWorkerPids, out.pids)) return false;
+    if (out.pids != 0 && out.pids < kMinWorkerPids) {
+      return fail(here + ".pids", "expected 0 or at least 8, got " + std::to_string(out.pids));
+    }
+    return true;
+  }
+
+  bool violations(const json& root, NodeConfig& c) {
+    const json& o = root.at("violations");
+    return object(o, "violations", {"limit", "window_us"}) &&
+           integer(o, "violations", "limit", 0, kMaxViolationLimit, c.violations.limit) &&
+           duration(o, "violations", "window_us", true, c.violations.window);
   }
 
   bool models(const json& root, NodeConfig& c) {
@@ -296,7 +354,7 @@ class WireReader {
       const json& o = (*list_json)[i];
       const std::string path = index("tasks", i);
       if (!object(o, path, {"name", "source", "model", "period_us", "deadline_us", "priority", "epsilon", "sensor",
-                            "worker", "rootfs", "env", "confidence", "nms_iou"})) {
+                            "worker", "rootfs", "env", "confidence", "nms_iou", "limits"})) {
         return false;
       }
       TaskSpec t;
@@ -350,6 +408,7 @@ class WireReader {
         }
         (std::string_view(key) == "confidence" ? r.confidence : r.nms_iou) = v.get<double>();
       }
+      if (!limits(o, path, "limits", r.limits)) return false;
       c.tasks.push_back(std::move(t));
       c.task_runtime.push_back(std::move(r));
     }
@@ -384,7 +443,10 @@ std::string write_node_config_wire(const NodeConfig& c) {
                {"metrics_port", c.metrics_port},
                {"metrics_address", c.metrics_address},
                {"metrics_linger_us", c.metrics_linger.count()},
-               {"jobs_jsonl", c.jobs_jsonl}};
+               {"jobs_jsonl", c.jobs_jsonl},
+               {"sandbox", {{"seccomp", c.sandbox.seccomp}, {"private_paths", c.sandbox.private_paths}}},
+               {"worker_limits", limits_json(c.worker_limits)},
+               {"violations", {{"limit", c.violations.limit}, {"window_us", c.violations.window.count()}}}};
   json models = json::array();
   for (size_t m = 0; m < c.models.size(); ++m) {
     const ModelProfile& p = c.models[m];
@@ -441,7 +503,8 @@ std::string write_node_config_wire(const NodeConfig& c) {
                      {"rootfs", runtime.rootfs},
                      {"env", env},
                      {"confidence", runtime.confidence ? json(*runtime.confidence) : json(nullptr)},
-                     {"nms_iou", runtime.nms_iou ? json(*runtime.nms_iou) : json(nullptr)}});
+                     {"nms_iou", runtime.nms_iou ? json(*runtime.nms_iou) : json(nullptr)},
+                     {"limits", limits_json(runtime.limits)}});
   }
   root["tasks"] = std::move(tasks);
   return root.dump();

@@ -28,7 +28,8 @@ namespace coedge::config {
 // 2: models carry labels and labels_file, tasks confidence and nms_iou.
 // 3: sensors carry their stream settings (kind "stream").
 // 4: sensors carry compressed and reliability (kind "topic").
-inline constexpr int kNodeConfigWireVersion = 4;
+// 5: sandbox, worker_limits and violations; tasks carry their resolved limits.
+inline constexpr int kNodeConfigWireVersion = 5;
 
 // The document for `config` (its notices are left out: they are for the agent to print).
 std::string write_node_config_wire(const NodeConfig& config);

@@ -715,6 +715,11 @@ TEST(NodeConfigExamples, EveryExampleLoads) {
   // mixed.yaml names a profile set: its models carry their ExeTime from the load on.
   EXPECT_GT(mixed->models[0].exe(1).count(), 0);
   EXPECT_NE(mixed->tasks[0].model, mixed->tasks[1].model);
+  // mixed.yaml also shows the sandbox, the limits and a task's own limits.
+  EXPECT_TRUE(mixed->sandbox.seccomp);
+  EXPECT_EQ(mixed->sandbox.private_paths, std::vector<std::string>{"/root"});
+  EXPECT_EQ(mixed->task_runtime[0].limits, config::WorkerLimits{});
+  EXPECT_EQ(mixed->task_runtime[1].limits, (config::WorkerLimits{1.0, 768ull << 20, 64}));
   Result<config::NodeConfig> folder = load_example(examples / "detect-folder.yaml");
   ASSERT_TRUE(folder.ok());
   ASSERT_EQ(folder->tasks.size(), 2u);
@@ -742,4 +747,152 @@ TEST_F(NodeConfigTest, SensorPhase) {
       2, "sensors[0].phase", ""));
 }
 
+}  // namespace coedge::config
+
+namespace coedge::config {
+namespace {
+
+using ::coedge::testing::error_matches;
+
+// `sandbox`, `worker_limits`, a task's `limits` and `violations`: lines 1-3 are kMinimal's.
+const std::string kHardenedTail =
+    "sandbox: {seccomp: false, private_paths: [/srv/keys/, /etc/../root]}\n"  // 4
+    "worker_limits: {cpus: 0.5, memory: 1.5GiB, pids: 100}\n"                 // 5
+    "violations: {limit: 5, window: 2min}\n";                                  // 6
+
+Result<NodeConfig> parse_in(const std::string& text, const std::string& dir) {
+  return parse_node_config(text, "x.yaml", dir);
+}
+
+class HardeningTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("coedge-node-hardening-test-" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+    std::ofstream(dir_ / "m1.onnx") << "stand-in";
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  Result<NodeConfig> parse(const std::string& text) { return parse_in(text, dir_.string()); }
+  ::testing::AssertionResult fails_with(const std::string& text, int line, const std::string& field,
+                                        const std::string& reason) {
+    Result<NodeConfig> r = parse(text);
+    if (r.ok()) return ::testing::AssertionFailure() << "parsed without error:\n" << text;
+    return error_matches(r.error(), line, field, reason);
+  }
+  fs::path dir_;
+};
+
+TEST_F(HardeningTest, DefaultsWhenNotGiven) {
+  Result<NodeConfig> r = parse(kMinimal);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(r->sandbox.seccomp);
+  EXPECT_TRUE(r->sandbox.private_paths.empty());
+  EXPECT_EQ(r->worker_limits.cpus, 1.0);
+  EXPECT_EQ(r->worker_limits.memory_bytes, 512ull << 20);
+  EXPECT_EQ(r->worker_limits.pids, 64u);
+  EXPECT_EQ(r->task_runtime[0].limits, r->worker_limits);
+  EXPECT_EQ(r->violations.limit, 3u);
+  EXPECT_EQ(r->violations.window, std::chrono::seconds(60));
+  // A config built in code (a cluster node's) has the same defaults.
+  EXPECT_EQ(TaskRuntime{}.limits, NodeConfig{}.worker_limits);
+  EXPECT_EQ(NodeConfig{}.violations, r->violations);
+}
+
+TEST_F(HardeningTest, ReadsEveryFieldAndTaskOverridesFieldByField) {
+  const std::string text =
+      "models: [{name: m, file: m1.onnx}]\n"
+      "sensors: [{name: c, kind: synthetic}]\n"
+      "tasks:\n"
+      "  - {name: a, model: m, sensor: c, period: 100ms}\n"
+      "  - {name: b, model: m, sensor: c, period: 100ms, limits: {cpus: none, memory: 64 MiB}}\n"
+      "  - {name: r, model: m, sensor: c, period: 100ms, replicas: 2, limits: {pids: 0, memory: 0}}\n" +
+      kHardenedTail;
+  Result<NodeConfig> r = parse(text);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_FALSE(r->sandbox.seccomp);
+  // Normalised, without a trailing '/'.
+  EXPECT_EQ(r->sandbox.private_paths, (std::vector<std::string>{"/srv/keys", "/root"}));
+  const WorkerLimits node{0.5, 3ull << 29, 100};
+  EXPECT_EQ(r->worker_limits, node);
+  ASSERT_EQ(r->task_runtime.size(), 4u);
+  EXPECT_EQ(r->task_runtime[0].limits, node);
+  EXPECT_EQ(r->task_runtime[1].limits, (WorkerLimits{0, 64ull << 20, 100}));  // none and 0: no limit
+  EXPECT_EQ(r->task_runtime[2].limits, (WorkerLimits{0.5, 0, 0}));
+  EXPECT_EQ(r->task_runtime[3].limits, r->task_runtime[2].limits);  // every replica
+  EXPECT_EQ(r->violations.limit, 5u);
+  EXPECT_EQ(r->violations.window, std::chrono::minutes(2));
+  EXPECT_TRUE(parse(kMinimal + "violations: {limit: none}\n")->violations.limit == 0);
+  EXPECT_EQ(parse(kMinimal + "worker_limits: {memory: 65536KiB}\n")->worker_limits.memory_bytes, 64ull << 20);
+  EXPECT_EQ(parse(kMinimal + "worker_limits: {cpus: 1024}\n")->worker_limits.cpus, 1024.0);
+  EXPECT_EQ(parse(kMinimal + "worker_limits: {memory: 1TiB}\n")->worker_limits.memory_bytes, 1ull << 40);
+}
+
+TEST_F(HardeningTest, AMissingPrivatePathIsANotice) {
+  const std::string gone = (dir_ / "not-here").string();
+  Result<NodeConfig> r = parse(kMinimal + "sandbox: {private_paths: [" + gone + ", " + dir_.string() + "]}\n");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->sandbox.private_paths, (std::vector<std::string>{gone, dir_.string()}));
+  ASSERT_EQ(r->notices.size(), 1u);
+  EXPECT_EQ(r->notices[0], "x.yaml:4: sandbox.private_paths[0]: " + gone +
+                               " does not exist (yet); it is hidden from workers started once it does");
+}
+
+TEST_F(HardeningTest, Errors) {
+  const std::string m = kMinimal;
+  auto top = [&](const std::string& line) { return m + line + "\n"; };
+  auto task_limits = [&](const std::string& limits) {
+    return replace_lines(m, 3, 3, "tasks: [{name: t, model: m, sensor: c, period: 100ms, limits: " + limits + "}]");
+  };
+  // sandbox
+  EXPECT_TRUE(fails_with(top("sandbox: {private_paths: [keys]}"), 4, "sandbox.private_paths[0]",
+                         "'keys' is not an absolute path"));
+  EXPECT_TRUE(fails_with(top("sandbox: {private_paths: [/srv, /..]}"), 4, "sandbox.private_paths[1]",
+                         "'/..' is the root folder"));
+  EXPECT_TRUE(fails_with(top("sandbox: {private_paths: /srv}"), 4, "sandbox.private_paths", "expected a list"));
+  EXPECT_TRUE(fails_with(top("sandbox: {seccomp: off}"), 4, "sandbox.seccomp", "expected true or false"));
+  EXPECT_TRUE(fails_with(top("sandbox: {seccom: true}"), 4, "sandbox.seccom", "did you mean 'seccomp'"));
+  EXPECT_TRUE(fails_with(top("isolation: process\nsandbox: {seccomp: true}"), 5, "sandbox",
+                         "sandbox needs isolation: sandbox (isolation is process)"));
+  // worker_limits and a task's limits: file:line, field, value and why.
+  EXPECT_TRUE(fails_with(top("worker_limits: {cpus: -1}"), 4, "worker_limits.cpus",
+                         "must be from 0.01 to 1024 CPUs (a share of CPU time; the kernel refuses less than "
+                         "0.01), or none for no limit, got '-1'"));
+  EXPECT_TRUE(fails_with(top("worker_limits: {cpus: 1025}"), 4, "worker_limits.cpus", "got '1025'"));
+  EXPECT_TRUE(fails_with(top("worker_limits: {cpus: 0.001}"), 4, "worker_limits.cpus", "got '0.001'"));
+  EXPECT_TRUE(fails_with(top("worker_limits: {cpus: lots}"), 4, "worker_limits.cpus", "expected a number"));
+  EXPECT_TRUE(fails_with(top("worker_limits: {memory: 512}"), 4, "worker_limits.memory",
+                         "expected a size with a unit, such as 512MiB or 1.5GiB (KiB, MiB, GiB, TiB), or none "
+                         "for no limit, got '512'"));
+  EXPECT_TRUE(fails_with(top("worker_limits: {memory: 15MiB}"), 4, "worker_limits.memory",
+                         "must be at least 16MiB (a worker cannot start in less), or none for no limit, got '15MiB'"));
+  EXPECT_TRUE(fails_with(top("worker_limits: {memory: -1GiB}"), 4, "worker_limits.memory", "expected a size"));
+  EXPECT_TRUE(fails_with(top("worker_limits: {memory: 1e3MiB}"), 4, "worker_limits.memory", "expected a size"));
+  EXPECT_TRUE(fails_with(top("worker_limits: {memory: 512MB}"), 4, "worker_limits.memory", "expected a size"));
+  EXPECT_TRUE(fails_with(top("worker_limits: {memory: 99999999999TiB}"), 4, "worker_limits.memory", "expected a size"));
+  EXPECT_TRUE(fails_with(top("worker_limits: {memory: [1]}"), 4, "worker_limits.memory", "expected a size"));
+  EXPECT_TRUE(fails_with(top("worker_limits: {pids: 7}"), 4, "worker_limits.pids",
+                         "must be from 8 to 4194304 processes and threads (a worker and its sandbox need a "
+                         "few), or none for no limit, got '7'"));
+  EXPECT_TRUE(fails_with(top("worker_limits: {pids: -8}"), 4, "worker_limits.pids", "got '-8'"));
+  EXPECT_TRUE(fails_with(top("worker_limits: {pids: 4194305}"), 4, "worker_limits.pids", "got '4194305'"));
+  EXPECT_TRUE(fails_with(top("worker_limits: {pids: 1.5}"), 4, "worker_limits.pids", "expected a whole number"));
+  EXPECT_TRUE(fails_with(top("worker_limits: {cpu: 1}"), 4, "worker_limits.cpu", "unknown field (known: cpus, memory, pids)"));
+  EXPECT_TRUE(fails_with(top("worker_limits: 1"), 4, "worker_limits", "expected a map"));
+  EXPECT_TRUE(fails_with(top("isolation: none\nworker_limits: {cpus: 1}"), 5, "worker_limits",
+                         "worker_limits needs isolation: process or sandbox (isolation is none)"));
+  EXPECT_TRUE(fails_with(task_limits("{memory: 8MiB}"), 3, "tasks[0].limits.memory", "must be at least 16MiB"));
+  EXPECT_TRUE(fails_with(task_limits("{gpus: 1}"), 3, "tasks[0].limits.gpus", "unknown field"));
+  EXPECT_TRUE(fails_with("isolation: none\n" + task_limits("{cpus: 1}"), 4, "tasks[0].limits",
+                         "limits needs isolation: process or sandbox"));
+  // violations
+  EXPECT_TRUE(fails_with(top("violations: {limit: -1}"), 4, "violations.limit",
+                         "must be from 1 to 1000000 kills of a task's workers, or none (0) to never quarantine, got '-1'"));
+  EXPECT_TRUE(fails_with(top("violations: {window: 0s}"), 4, "violations.window", "must be positive"));
+  EXPECT_TRUE(fails_with(top("violations: {window: 60}"), 4, "violations.window", ""));
+}
+
+}  // namespace
 }  // namespace coedge::config

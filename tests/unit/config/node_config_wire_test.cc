@@ -189,7 +189,12 @@ NodeConfig full_config() {
   r.worker = "/bin/my-worker";
   r.rootfs = "/srv/rootfs";
   r.env = {{"OMP_NUM_THREADS", "1"}, {"MODE", "fast, \"quoted\"\n"}};
+  r.limits = {0.1 + 0.2, 0, 4096};  // not a short decimal; no memory limit
   c.task_runtime = {TaskRuntime{}, r};
+  c.sandbox.seccomp = false;
+  c.sandbox.private_paths = {"/srv/keys", "/etc/odd \"name\""};
+  c.worker_limits = {2.5, 3ull << 30, 0};
+  c.violations = {7, 90s};
   c.notices = {"not sent"};
   return c;
 }
@@ -216,6 +221,10 @@ TEST(NodeConfigWire, ReadsBackExactly) {
   EXPECT_EQ(back->metrics_address, c.metrics_address);
   EXPECT_EQ(back->metrics_linger, c.metrics_linger);
   EXPECT_EQ(back->jobs_jsonl, c.jobs_jsonl);
+  EXPECT_EQ(back->sandbox, c.sandbox);
+  EXPECT_EQ(back->worker_limits, c.worker_limits);
+  EXPECT_EQ(back->violations, c.violations);
+  EXPECT_EQ(back->task_runtime[1].limits.cpus, 0.1 + 0.2);  // exactly
   EXPECT_EQ(back->models, c.models);
   EXPECT_EQ(back->model_files, c.model_files);
   EXPECT_EQ(back->sensors, c.sensors);
@@ -254,8 +263,8 @@ TEST(NodeConfigWire, GarbledInputIsAClearError) {
   EXPECT_TRUE(fails_with("{}", "format: not a node config (expected \"coedge-node-config\", got none)"));
   EXPECT_TRUE(fails_with(replaced(wire, "\"coedge-node-config\"", "\"coedge-scenario\""),
                          "format: not a node config"));
-  EXPECT_TRUE(fails_with(replaced(wire, "\"version\":4", "\"version\":3"),
-                         "version: this coedge reads version 4, got number 3 (are the agent and the server the "
+  EXPECT_TRUE(fails_with(replaced(wire, "\"version\":5", "\"version\":4"),
+                         "version: this coedge reads version 5, got number 4 (are the agent and the server the "
                          "same coedge build?)"));
   EXPECT_TRUE(fails_with(replaced(wire, "\"backend\":\"libtorch\",", ""), "backend: missing field"));
   EXPECT_TRUE(fails_with(replaced(wire, "\"stall_timeout_us\":1500000", "\"stall_timeout_us\":0"),
@@ -285,6 +294,23 @@ TEST(NodeConfigWire, GarbledInputIsAClearError) {
   EXPECT_TRUE(fails_with(replaced(wire, "[\"OMP_NUM_THREADS\",\"1\"]", "[\"OMP_NUM_THREADS\"]"),
                          "tasks[1].env[0]: expected [NAME, VALUE] (two texts)"));
   EXPECT_TRUE(fails_with(replaced(wire, "\"source\":0", "\"source\":3"), "tasks[0].source: must be between 0 and 0"));
+  // The sandbox, the limits and the violation policy, with the loader's ranges.
+  EXPECT_TRUE(fails_with(replaced(wire, "\"seccomp\":false", "\"seccomp\":0"),
+                         "sandbox.seccomp: expected true or false, got number 0"));
+  EXPECT_TRUE(fails_with(replaced(wire, "\"/srv/keys\"", "\"srv/keys\""),
+                         "sandbox.private_paths[0]: expected an absolute path other than /"));
+  EXPECT_TRUE(fails_with(replaced(wire, "\"/srv/keys\"", "\"/\""), "sandbox.private_paths[0]: expected an absolute path"));
+  EXPECT_TRUE(fails_with(replaced(wire, "\"cpus\":2.5", "\"cpus\":2000"),
+                         "worker_limits.cpus: expected 0 or a number from 0.01 to 1024, got number 2000"));
+  EXPECT_TRUE(fails_with(replaced(wire, "\"memory_bytes\":3221225472", "\"memory_bytes\":4096"),
+                         "worker_limits.memory_bytes: expected 0 or at least 16 MiB, got 4096"));
+  EXPECT_TRUE(fails_with(replaced(wire, "\"pids\":4096", "\"pids\":3"), "tasks[1].limits.pids: expected 0 or at least 8"));
+  EXPECT_TRUE(fails_with(replaced(wire, "\"pids\":4096", "\"pids\":-1"), "tasks[1].limits.pids: must be between 0 and"));
+  EXPECT_TRUE(fails_with(replaced(wire, ",\"limits\":{\"cpus\":0.30000000000000004,\"memory_bytes\":0,\"pids\":4096}", ""),
+                         "tasks[1].limits: missing field"));
+  EXPECT_TRUE(fails_with(replaced(wire, "\"window_us\":90000000", "\"window_us\":0"),
+                         "violations.window_us: must be between 1 and"));
+  EXPECT_TRUE(fails_with(replaced(wire, "\"limit\":7", "\"limit\":-7"), "violations.limit: must be between 0 and 1000000"));
 }
 
 TEST(NodeConfigWire, DigestMismatchIsAnError) {
