@@ -104,6 +104,10 @@ class IpcPipeline final : public Pipeline {
       if (Status st = write_task_settings(t); !st.ok()) return st;
     }
     if (Status st = create_segment(); !st.ok()) return st;
+    if (config.isolation == config::Isolation::kSandbox && !config.sandbox.seccomp) {
+      std::fprintf(stderr, "coedge node: sandbox.seccomp is false: the workers run WITHOUT the seccomp filter "
+                           "(ptrace, mount, bpf, ... are open to them; docs/SECURITY.md)\n");
+    }
 
     const TimePoint now = ctx_.clock->now();
     ChildSpec server;
@@ -445,6 +449,13 @@ class IpcPipeline final : public Pipeline {
     sandbox.task_dir = task_dir(task.name);
     sandbox.ipc_dir = task_dir(task.name) + "/tmp";  // the worker's /tmp is its own
     sandbox.shm_dir = "/dev/shm";
+    sandbox.run_dir = config.run_dir;  // hidden but for the task's own folder
+    sandbox.seccomp = config.sandbox.seccomp;
+    for (const std::string& path : config.sandbox.private_paths) {
+      // A private path that does not exist (yet) holds nothing to hide at this start.
+      std::error_code exists_ec;
+      if (std::filesystem::exists(path, exists_ec)) sandbox.private_paths.push_back(path);
+    }
     sandbox.rootfs = runtime.rootfs;
     sandbox.env = runtime.env;
     if (!runtime.rootfs.empty()) sandbox.read_only_binds.push_back(exe);
@@ -453,6 +464,7 @@ class IpcPipeline final : public Pipeline {
     ChildSpec spec;
     spec.name = task.name + "/" + role;
     spec.argv = launch->argv;
+    spec.pass_fds = launch->pass_fds;  // the seccomp program reaches bwrap as a descriptor
     spec.env = launch->env;
     spec.cwd = launch->cwd;
     spec.log_path = log_dir_ + "/" + log_name(spec.name);
