@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "os/cgroup_limits.h"
 #include "os/errno_text.h"
 #include "os/fd.h"
 #include "os/spawn.h"
@@ -71,6 +72,24 @@ Result<pid_t> SystemLauncher::start(const LaunchSpec& spec) {
     }
     options.pass_fds.push_back(fresh.get());
     reopened.push_back(std::move(fresh));
+  }
+  std::vector<Fd> cgroup_files;
+  std::vector<int> cgroup_fds;
+  std::string joined;
+  for (const std::string& file : spec.join_cgroups) {
+    Fd fd(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd.valid()) {
+      return Error{ErrorCode::kIo, "cannot open cgroup file '" + file + "': " + errno_text(errno)};
+    }
+    cgroup_fds.push_back(fd.get());
+    cgroup_files.push_back(std::move(fd));
+    joined += (joined.empty() ? "" : "', '") + file;
+  }
+  if (!cgroup_fds.empty()) {
+    const int* fds = cgroup_fds.data();
+    const size_t n = cgroup_fds.size();
+    options.before_exec = [fds, n] { return join_cgroups_in_child(fds, n); };
+    options.before_exec_what = "cannot join cgroups '" + joined + "'";
   }
   options.env = spec.env;
   options.cwd = spec.cwd;

@@ -7,7 +7,8 @@
 //
 // SystemLauncher is the real one: os::spawn (the child leads its own process group, dies
 // with the thread that started it, stdin /dev/null or LaunchSpec::stdin_fd, no descriptor
-// but 0-2 and LaunchSpec::pass_fds, stdout and stderr appended to the log file), ::kill
+// but 0-2 and LaunchSpec::pass_fds, in the LaunchSpec's cgroups, stdout and stderr
+// appended to the log file), ::kill
 // on the group, waitid/waitpid, the monotonic
 // clock. It holds no state: one instance (system_launcher()) serves every supervisor, from
 // any thread. A fake for tests lives in tests/unit/os/fake_process_launcher.h.
@@ -55,6 +56,10 @@ struct LaunchSpec {
   // Descriptors the child gets as 3, 4, 5... (pass_fds[i] as 3+i), at every start. Not
   // owned: the caller keeps them open as long as the child may be (re)started.
   std::vector<PassFd> pass_fds;
+  // cgroup.procs files (TaskCgroup::join_files()) the child joins before it executes
+  // argv, so that it and everything it starts run inside. Opened by the parent, written
+  // by the child.
+  std::vector<std::string> join_cgroups;
 };
 
 // How a reaped child ended.
@@ -70,7 +75,8 @@ class ProcessLauncher {
   // Starts a child as described, leading a process group of its own (pid == pgid), dying
   // with the thread that started it. Returns its pid once it runs the program. Errors
   // have no prefix (the caller names the child): "cannot open /dev/null: …", "cannot open
-  // log file '…': …", "cannot reopen descriptor N: …", or os::spawn's (executable not found, cwd, exec failure).
+  // log file '…': …", "cannot reopen descriptor N: …", "cannot open cgroup file '…': …",
+  // "cannot join cgroups '…': …", or os::spawn's (executable not found, cwd, exec failure).
   // REQUIRES !spec.argv.empty().
   virtual Result<pid_t> start(const LaunchSpec& spec) = 0;
 
