@@ -687,8 +687,8 @@ int run_node_agent(const AgentOptions& options) {
   AgentLoop loop(loop_config, start);
   TimePoint next_metrics_file = start;
   int crashes_injected = 0;
-  const int fds_at_start = count_open_fds();
-  const PipelineHealth health_at_start = pipeline->health();
+  PipelineHealth health_at_start = pipeline->health();
+  health_at_start.agent_fds = count_open_fds();
   // Where the run's duration ends: the tick that began the drain, taken before the sensors
   // are stopped, so that no wait of theirs counts as running time.
   TimePoint run_end{};
@@ -743,8 +743,8 @@ int run_node_agent(const AgentOptions& options) {
     pipeline->poll(act.wake_at >= now + cap ? cap : std::max(Duration(0), act.wake_at - now));
   }
   // Give crashed processes their restart before measuring what is left (health below).
-  const PipelineHealth health_at_end = pipeline->health();
-  const int fds_at_end = count_open_fds();
+  PipelineHealth health_at_end = pipeline->health();
+  health_at_end.agent_fds = count_open_fds();
   pipeline->stop();
   accounting.close_all(DropCause::kShutdown, clock.now());
   accounting.refresh_gauges(clock.now());
@@ -842,7 +842,9 @@ int run_node_agent(const AgentOptions& options) {
   summary["health"] = {{"crashes_injected", crashes_injected},
                        {"worker_restarts", health_at_end.worker_restarts},
                        {"server_restarts", health_at_end.server_restarts},
-                       {"agent_fds", {{"start", fds_at_start}, {"end", fds_at_end}}},
+                       {"protocol_violations", health_at_end.protocol_violations},
+                       {"quarantined_tasks", health_at_end.quarantined_tasks},
+                       {"agent_fds", {{"start", health_at_start.agent_fds}, {"end", health_at_end.agent_fds}}},
                        {"server_fds", {{"start", health_at_start.server_fds}, {"end", health_at_end.server_fds}}},
                        {"processes", {{"start", health_at_start.processes}, {"end", health_at_end.processes}}},
                        {"shm_files", {{"start", health_at_start.shm_files},

@@ -61,6 +61,13 @@ struct PipelineHealth {
   int processes = 0;            // worker and server processes running
   int shm_files = 0;            // files in the node's private /dev/shm (its segment: 1)
   uint64_t chunks_in_use = 0;   // shared-memory chunks not free (filling or held)
+  // Protocol violations by the workers since the start (every one, kills or not:
+  // node/core/violations.h), and the tasks quarantined now. IPC modes; 0 otherwise.
+  uint64_t protocol_violations = 0;
+  uint32_t quarantined_tasks = 0;
+  // The agent's own open descriptors (/proc/self/fd), counted by whoever builds the
+  // summary (not the pipeline: the agent holds more than the pipeline's); -1: unknown.
+  int agent_fds = -1;
 };
 
 enum class CrashTarget { kWorker, kServer };

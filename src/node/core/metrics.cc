@@ -130,6 +130,18 @@ NodeMetrics::NodeMetrics(std::string node, std::vector<MetricsTask> tasks,
                           .Help("Restarts of a task's pre- or post-processing worker")
                           .Labels(node_label)
                           .Register(*registry_);
+  auto& violations = prometheus::BuildCounter()
+                         .Name("coedge_node_protocol_violations_total")
+                         .Help("Protocol violations by a task's pre or post worker, by kind; each "
+                               "kills the worker (one kill per worker until its replacement runs)")
+                         .Labels(node_label)
+                         .Register(*registry_);
+  auto& quarantined = prometheus::BuildGauge()
+                          .Name("coedge_node_task_quarantined")
+                          .Help("1 while the task is quarantined for repeated protocol violations "
+                                "(its jobs are dropped as protocol_violation), else 0")
+                          .Labels(node_label)
+                          .Register(*registry_);
   auto& batch_size = prometheus::BuildHistogram()
                          .Name("coedge_batch_size_jobs")
                          .Help("Jobs per inference batch")
@@ -262,6 +274,15 @@ NodeMetrics::NodeMetrics(std::string node, std::vector<MetricsTask> tasks,
     s.pre_restarts = &restarts_family_->Add({{"task", name}, {"role", "pre"}});
     s.post_restarts = &restarts_family_->Add({{"task", name}, {"role", "post"}});
     if (t.sampled) s.frames_skipped = &skipped->Add({{"task", name}});
+    for (WorkerRole role : {WorkerRole::kPre, WorkerRole::kPost}) {
+      for (size_t k = 0; k < kViolationKindCount; ++k) {
+        s.violations[static_cast<size_t>(role)][k] =
+            &violations.Add({{"task", name},
+                             {"role", std::string(to_string(role))},
+                             {"kind", std::string(to_string(static_cast<ViolationKind>(k)))}});
+      }
+    }
+    s.quarantined = &quarantined.Add({{"task", name}});
     task_series_.push_back(s);
   }
   for (const std::string& name : models_) {
@@ -405,6 +426,17 @@ void NodeMetrics::on_worker_restart(uint32_t t, std::string_view role) {
 }
 
 void NodeMetrics::on_server_restart() { server_restarts_->Increment(); }
+
+void NodeMetrics::on_protocol_violation(uint32_t t, WorkerRole role, ViolationKind kind) {
+  const auto r = static_cast<size_t>(role);
+  const auto k = static_cast<size_t>(kind);
+  COEDGE_CHECK(r < 2 && k < kViolationKindCount);
+  task(t).violations[r][k]->Increment();
+}
+
+void NodeMetrics::set_quarantined(uint32_t t, bool quarantined) {
+  task(t).quarantined->Set(quarantined ? 1 : 0);
+}
 
 std::string NodeMetrics::text() const {
   return prometheus::TextSerializer().Serialize(registry_->Collect());

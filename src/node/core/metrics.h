@@ -29,6 +29,7 @@
 #include "core/result.h"
 #include "core/time.h"
 #include "node/core/job_record.h"
+#include "node/core/violations.h"
 
 namespace prometheus {
 class Counter;
@@ -107,6 +108,10 @@ class NodeMetrics {
   void set_window_miss_rate(uint32_t task, double ratio);
   void on_worker_restart(uint32_t task, std::string_view role);  // role "pre" or "post"
   void on_server_restart();
+  // A protocol violation by the task's `role` worker (node/core/violations.h), and the
+  // task entering (true) or leaving (false) quarantine.
+  void on_protocol_violation(uint32_t task, WorkerRole role, ViolationKind kind);
+  void set_quarantined(uint32_t task, bool quarantined);
   // Called by the sensor's capture thread (each tick) and once more when it stopped; a
   // topic sensor's by its feed, per frame received.
   void on_sensor(uint32_t sensor, const SensorDelta& delta);
@@ -134,6 +139,9 @@ class NodeMetrics {
     prometheus::Counter* pre_restarts = nullptr;
     prometheus::Counter* post_restarts = nullptr;
     prometheus::Counter* frames_skipped = nullptr;  // sampled tasks only
+    // [role][kind], every one at zero from the start.
+    std::array<std::array<prometheus::Counter*, kViolationKindCount>, 2> violations{};
+    prometheus::Gauge* quarantined = nullptr;
   };
   struct ModelSeries {
     prometheus::Histogram* batch_size = nullptr;

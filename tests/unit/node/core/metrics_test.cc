@@ -142,7 +142,8 @@ TEST_F(MetricsTest, FreshMetricsExportEveryKnownSeriesAtZeroWithHelp) {
         "coedge_job_stage_seconds", "coedge_batch_size_jobs", "coedge_inference_seconds",
         "coedge_queue_jobs", "coedge_task_miss_ratio", "coedge_worker_restarts_total",
         "coedge_server_restarts_total", "coedge_model_profile_ratio",
-        "coedge_profile_warnings_total"}) {
+        "coedge_profile_warnings_total", "coedge_node_protocol_violations_total",
+        "coedge_node_task_quarantined"}) {
     EXPECT_NE(text.find(std::string("\n# HELP ") + family + " "), std::string::npos) << family;
   }
   EXPECT_NE(text.find("# TYPE coedge_job_latency_seconds histogram"), std::string::npos);
@@ -251,6 +252,57 @@ TEST_F(MetricsTest, BatchesQueuesMissRatesAndRestarts) {
   EXPECT_EQ(value(s, "coedge_worker_restarts_total", {{"task", "det"}, {"role", "post"}}), 0);
   EXPECT_EQ(value(s, "coedge_worker_restarts_total", {{"task", "cls"}, {"role", "post"}}), 2);
   EXPECT_EQ(value(s, "coedge_server_restarts_total", {}), 1);
+}
+
+// Protocol violations: every task x role x kind at zero from the start (so that a rate or
+// an alert sees the first one), counted by exactly their labels; quarantine a 0/1 gauge;
+// and a job dropped as protocol_violation counted under that reason of the finished jobs.
+TEST_F(MetricsTest, ProtocolViolationsQuarantineAndTheirDrops) {
+  auto s = parse(metrics_.text());
+  size_t series = 0;
+  for (const Sample& x : s) series += x.name == "coedge_node_protocol_violations_total" ? 1 : 0;
+  EXPECT_EQ(series, 2 * 2 * kViolationKindCount);  // tasks x roles x kinds
+  EXPECT_EQ(value(s, "coedge_node_protocol_violations_total",
+                  {{"task", "cls"}, {"role", "post"}, {"kind", "corrupt_ring"}}),
+            0);
+  EXPECT_EQ(value(s, "coedge_node_task_quarantined", {{"task", "det"}}), 0);
+  EXPECT_EQ(value(s, "coedge_jobs_finished_total",
+                  {{"task", "det"}, {"outcome", "dropped"}, {"reason", "protocol_violation"}}),
+            0);
+
+  metrics_.on_protocol_violation(0, WorkerRole::kPre, ViolationKind::kForeignTask);
+  metrics_.on_protocol_violation(0, WorkerRole::kPre, ViolationKind::kForeignTask);
+  metrics_.on_protocol_violation(0, WorkerRole::kPost, ViolationKind::kBadResult);
+  metrics_.on_protocol_violation(1, WorkerRole::kPre, ViolationKind::kFlood);
+  metrics_.set_quarantined(1, true);
+  JobRecord dropped;
+  dropped.id = 9;
+  dropped.task = 1;
+  dropped.release = at_ms(100);
+  dropped.end = at_ms(100);
+  dropped.outcome = JobOutcome::kDropped;
+  dropped.reason = DropCause::kProtocolViolation;
+  metrics_.on_finished(dropped);
+
+  s = parse(metrics_.text());
+  auto violations = [&](const char* task, const char* role, const char* kind) {
+    return value(s, "coedge_node_protocol_violations_total", {{"task", task}, {"role", role}, {"kind", kind}});
+  };
+  EXPECT_EQ(violations("det", "pre", "foreign_task"), 2);
+  EXPECT_EQ(violations("det", "post", "foreign_task"), 0);
+  EXPECT_EQ(violations("det", "post", "bad_result"), 1);
+  EXPECT_EQ(violations("cls", "pre", "flood"), 1);
+  EXPECT_EQ(violations("cls", "pre", "foreign_task"), 0);
+  double total = 0;
+  for (const Sample& x : s) total += x.name == "coedge_node_protocol_violations_total" ? x.value : 0;
+  EXPECT_EQ(total, 4);
+  EXPECT_EQ(value(s, "coedge_node_task_quarantined", {{"task", "cls"}}), 1);
+  EXPECT_EQ(value(s, "coedge_node_task_quarantined", {{"task", "det"}}), 0);
+  EXPECT_EQ(value(s, "coedge_jobs_finished_total",
+                  {{"task", "cls"}, {"outcome", "dropped"}, {"reason", "protocol_violation"}}),
+            1);
+  metrics_.set_quarantined(1, false);  // a new plan activated it again
+  EXPECT_EQ(value(parse(metrics_.text()), "coedge_node_task_quarantined", {{"task", "cls"}}), 0);
 }
 
 // Sensors: every sensor has frames and ticks without a frame; a stream also has stalls,
