@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -199,6 +200,24 @@ Status CpuLimit::destroy() {
   if (!cpu_dir_.empty()) dirs.push_back(cpu_dir_);
   if (!acct_dir_.empty()) dirs.push_back(acct_dir_);
   if (dirs.empty()) return first;
+  // What the node made below its limit (its tasks' cgroups) and left behind, e.g. when
+  // its agent was killed: emptied and removed first, deepest first, or rmdir fails EBUSY.
+  std::vector<std::string> below;
+  for (const std::string& d : dirs) {
+    std::error_code ec;
+    for (auto it = std::filesystem::recursive_directory_iterator(d, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      if (it->is_directory(ec)) below.push_back(it->path().string());
+    }
+  }
+  std::sort(below.begin(), below.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  if (!below.empty()) {
+    if (Status s = empty_cgroups(below); !s) first = s;
+    for (const std::string& d : below) {
+      Status r = remove_cgroup_dir(d);
+      if (!r && first) first = r;
+    }
+  }
   if (Status s = empty_cgroups(dirs); !s) first = s;
   for (const std::string& d : dirs) {
     Status r = remove_cgroup_dir(d);
@@ -233,9 +252,36 @@ int CpuLimit::join(const char* procs_path) {
   return acct_rc == ENOENT ? 0 : acct_rc;
 }
 
+// cgroup v1 refuses a parent a CPU quota below one of its children's (EINVAL): the
+// node's own task cgroups (os/cgroup_limits.h, `worker_limits`) sit below a node's limit.
+// Lowers every descendant's quota that is above `cores` (deepest first) to `cores`, which
+// changes nothing they can use: the node's quota caps them anyway.
+static Status clamp_descendants(const std::string& dir, double cores) {
+  std::error_code ec;
+  std::vector<std::string> children;
+  for (auto it = std::filesystem::directory_iterator(dir, ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec)) {
+    if (it->is_directory(ec)) children.push_back(it->path().string());
+  }
+  for (const std::string& child : children) {
+    if (Status s = clamp_descendants(child, cores); !s) return s;
+    std::ifstream period_in(child + "/cpu.cfs_period_us"), quota_in(child + "/cpu.cfs_quota_us");
+    long long period = 0, quota = -1;
+    if (!(period_in >> period) || !(quota_in >> quota) || period <= 0) continue;
+    const long long most = std::max<long long>(1000, std::llround(cores * static_cast<double>(period)));
+    if (quota > most) {  // -1 (none) is fine: it inherits the parent's
+      if (Status s = write_file(child + "/cpu.cfs_quota_us", std::to_string(most)); !s) return s;
+    }
+  }
+  return Ok{};
+}
+
 Status CpuLimit::set_cores(double cores) {
   const auto period_us = static_cast<double>(period_.count());
   const int64_t quota_us = cores <= 0 ? -1 : std::max<int64_t>(1000, std::llround(cores * period_us));
+  if (cores > 0) {
+    if (Status s = clamp_descendants(cpu_dir_, cores); !s) return s.error();
+  }
   if (Status s = write_file(cpu_dir_ + "/cpu.cfs_quota_us", std::to_string(quota_us)); !s) return s.error();
   if (cores > 0) cores_ = cores;
   return Ok{};

@@ -20,10 +20,12 @@
 // against another SDK) is refused: retired, logged with the task, its file and both
 // versions; its task never becomes ready (and the node's start fails, naming it).
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -37,6 +39,7 @@
 #include "ipc/shm_segment.h"
 #include "node/core/result_log.h"
 #include "node/pipeline.h"
+#include "os/cgroup_limits.h"
 #include "os/fd.h"
 #include "os/process_supervisor.h"
 #include "os/sandbox.h"
@@ -103,6 +106,7 @@ class IpcPipeline final : public Pipeline {
       if (ec) return Error{ErrorCode::kIo, "cannot create " + dir + ": " + ec.message()};
       if (Status st = write_task_settings(t); !st.ok()) return st;
     }
+    if (Status st = create_task_cgroups(); !st.ok()) return st;
     if (Status st = create_segment(); !st.ok()) return st;
     if (config.isolation == config::Isolation::kSandbox && !config.sandbox.seccomp) {
       std::fprintf(stderr, "coedge node: sandbox.seccomp is false: the workers run WITHOUT the seccomp filter "
@@ -262,6 +266,11 @@ class IpcPipeline final : public Pipeline {
       for (uint32_t t = 0; t < tasks_; ++t) reclaim_results(t);
     }
     supervisor_.stop_all(std::chrono::seconds(1));
+    // Whatever a worker forked and left behind goes with its task's cgroup.
+    for (auto& cgroup : task_cgroups_) {
+      if (!cgroup) continue;
+      if (Status st = cgroup->remove(); !st.ok()) std::fprintf(stderr, "coedge node: %s\n", st.error().message.c_str());
+    }
   }
 
   bool inject_crash(CrashTarget target) override {
@@ -328,6 +337,52 @@ class IpcPipeline final : public Pipeline {
     std::string name = child;
     std::replace(name.begin(), name.end(), '/', '.');
     return name + ".log";
+  }
+
+  // One cgroup per task (cgroup v1 cpu, memory, pids) with the task's resolved limits
+  // (config/node_config.h, WorkerLimits), joined by both its workers at every start. A task
+  // whose limits are all 0 gets none. Named after the node, the agent's pid and the task's
+  // index, so that two nodes on one machine never share one.
+  Status create_task_cgroups() {
+    const config::NodeConfig& config = *ctx_.config;
+    task_cgroups_.resize(tasks_);
+    bool swept = false;
+    for (uint32_t t = 0; t < tasks_; ++t) {
+      const config::WorkerLimits& l = config.task_runtime[t].limits;
+      if (l.cpus == 0 && l.memory_bytes == 0 && l.pids == 0) continue;
+      const std::string name = "coedge-" + std::to_string(getpid()) + "-" + std::to_string(t);
+      auto cgroup = os::TaskCgroup::create(name, os::CgroupLimits{l.cpus, l.memory_bytes, l.pids});
+      if (!cgroup.ok()) {
+        return Error{cgroup.error().code, "task " + config.tasks[t].name + ": cannot limit its workers: " +
+                                              cgroup.error().message +
+                                              " (worker_limits and tasks[].limits in docs/NODE_CONFIG.md; "
+                                              "`none` turns a limit off)"};
+      }
+      task_cgroups_[t] = std::make_unique<os::TaskCgroup>(std::move(*cgroup));
+      if (!swept) remove_stale_cgroups(task_cgroups_[t]->dirs());
+      swept = true;
+    }
+    return Ok{};
+  }
+
+  // Task cgroups of an agent that is gone (killed before it could remove them) lie beside
+  // ours, named coedge-PID-TASK: removed, with anything still inside them.
+  static void remove_stale_cgroups(const std::vector<std::string>& ours) {
+    for (const std::string& dir : ours) {
+      const std::filesystem::path parent = std::filesystem::path(dir).parent_path();
+      std::error_code ec;
+      for (auto it = std::filesystem::directory_iterator(parent, ec);
+           !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        long pid = 0;
+        char rest = 0;
+        if (std::sscanf(name.c_str(), "coedge-%ld-%*u%c", &pid, &rest) < 1 || pid <= 0 || pid == getpid()) continue;
+        if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // its agent still runs
+        if (Status st = os::empty_and_remove_cgroups({it->path().string()}, std::chrono::milliseconds(2000)); !st.ok()) {
+          std::fprintf(stderr, "coedge node: a dead agent's cgroup: %s\n", st.error().message.c_str());
+        }
+      }
+    }
   }
 
   Status create_segment() {
@@ -465,6 +520,7 @@ class IpcPipeline final : public Pipeline {
     spec.name = task.name + "/" + role;
     spec.argv = launch->argv;
     spec.pass_fds = launch->pass_fds;  // the seccomp program reaches bwrap as a descriptor
+    if (task_cgroups_[t]) spec.join_cgroups = task_cgroups_[t]->join_files();  // bwrap and the worker inside
     spec.env = launch->env;
     spec.cwd = launch->cwd;
     spec.log_path = log_dir_ + "/" + log_name(spec.name);
@@ -912,6 +968,7 @@ class IpcPipeline final : public Pipeline {
   std::vector<std::array<TimePoint, 2>> last_activity_;  // per task: pre, post
   TimePoint server_activity_{};
   std::unique_ptr<ipc::Segment> segment_;
+  std::vector<std::unique_ptr<os::TaskCgroup>> task_cgroups_;  // per task; null: no limits
   os::Fd server_config_;  // the server's stdin: its config (node_config_wire.h), sealed
   std::optional<ipc::Doorbell> bell_;           // the agent's: rung by every event
   std::optional<ipc::Ring> server_events_;
