@@ -29,6 +29,7 @@
 // and aborts. Not thread-safe.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <string_view>
