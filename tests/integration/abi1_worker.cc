@@ -1,11 +1,12 @@
 // A worker as one built against worker ABI 1 (before results went to the agent) behaves
 // towards the agent: it connects to the node's segment and says it is ready without a
-// protocol version (a v1 kReady carries 0 where v2 carries COEDGE_WORKER_ABI_VERSION),
+// protocol version (a v1 kReady carries 0 where v2 and v3 carry COEDGE_WORKER_ABI_VERSION),
 // then waits. The agent must refuse it, naming the task, this file and both versions
 // (node_runtime_test.cc). It speaks the segment's messages directly: an old SDK cannot be
 // built from this tree. With COEDGE_TEST_FORGE_TASK=N in its environment it is also
 // hostile: before its own, it sends a kReady for task index N (another task's), which the
-// agent must ignore as not its to send.
+// agent must treat as a protocol violation (foreign_task): never applied, and the worker
+// killed (node_runtime_test.cc, AWorkersEventForAnotherTaskIsAViolation).
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>

@@ -538,15 +538,16 @@ TEST_F(NodeRuntimeTest, RefusesAWorkerBuiltAgainstAnOlderWorkerAbi) {
   EXPECT_NE(run.code, 0) << why;
   EXPECT_FALSE(run.timed_out) << why;
   EXPECT_NE(run.output.find("task old: worker " + worker.string()), std::string::npos) << why;
-  EXPECT_NE(run.output.find("built against worker ABI 1, this node needs ABI 2"), std::string::npos) << why;
+  EXPECT_NE(run.output.find("built against worker ABI 1, this node needs ABI 3"), std::string::npos) << why;
   expect_no_leftovers(dir_);
 }
 
 // A worker's events speak for its own task only: the same old worker, made hostile, first
 // says "ready, ABI 1" in the name of the task before it (index 0, a stock task), from both
-// its pre and its post worker. The agent
-// ignores that event (and says so); it refuses the hostile worker's own task only.
-TEST_F(NodeRuntimeTest, AWorkersEventForAnotherTaskIsIgnored) {
+// its pre and its post worker. That event is a protocol violation (foreign_task): never
+// applied, logged, and the worker is killed (so the node's start fails, naming the rogue
+// task's worker); the victim task is neither refused nor made ready by it.
+TEST_F(NodeRuntimeTest, AWorkersEventForAnotherTaskIsAViolation) {
   if (!is_root()) GTEST_SKIP() << "isolation process needs root (private /dev/shm)";
   const fs::path worker = fs::path(COEDGE_BINARY_DIR) / "tests/integration/coedge-test-abi1-worker";
   ASSERT_TRUE(fs::exists(worker)) << worker;
@@ -557,14 +558,14 @@ TEST_F(NodeRuntimeTest, AWorkersEventForAnotherTaskIsIgnored) {
           ", env: {COEDGE_TEST_FORGE_TASK: \"0\"}}\n");
   const NodeRun run = run_node(config, {"--duration", "5s"});
   const std::string why = describe(run);
-  EXPECT_NE(run.code, 0) << why;  // the rogue task itself is refused
+  EXPECT_NE(run.code, 0) << why;  // the rogue task's worker is killed while starting
   EXPECT_FALSE(run.timed_out) << why;
-  // Both of its workers forge before they say ready; whichever the agent hears first is
-  // refused (and stops the node), so only that one's forgery is sure to be read.
-  const bool pre = run.output.find("task rogue's pre worker sent an event that is not its to send") != std::string::npos;
-  const bool post = run.output.find("task rogue's post worker sent an event that is not its to send") != std::string::npos;
+  // Both of its workers forge before they say ready; whichever the agent reads first is
+  // killed (and stops the node's start), so only that one's violation is sure to be read.
+  const bool pre = run.output.find("task rogue's pre worker broke the worker protocol (foreign_task") != std::string::npos;
+  const bool post = run.output.find("task rogue's post worker broke the worker protocol (foreign_task") != std::string::npos;
   EXPECT_TRUE(pre || post) << why;
-  EXPECT_NE(run.output.find("task rogue: worker " + worker.string()), std::string::npos) << why;
+  EXPECT_EQ(run.output.find("task victim's"), std::string::npos) << why;
   EXPECT_EQ(run.output.find("task victim: worker"), std::string::npos) << why;
   expect_no_leftovers(dir_);
 }
