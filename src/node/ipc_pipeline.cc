@@ -41,7 +41,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <deque>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -53,6 +52,7 @@
 #include "ipc/worker_checks.h"
 #include "node/core/frame_holds.h"
 #include "node/core/result_log.h"
+#include "node/core/violations.h"
 #include "node/pipeline.h"
 #include "os/fd.h"
 #include "os/process_supervisor.h"
@@ -104,6 +104,7 @@ class IpcPipeline final : public Pipeline {
         foreign_events_(tasks_, 0),
         delivered_(tasks_, 0),
         quarantined_(tasks_),
+        violations_(tasks_, ctx_.config->violations.limit, ctx_.config->violations.window),
         models_(ctx_.scenario->models.size()),
         model_state_(ctx_.scenario->models.size()),
         last_activity_(tasks_) {
@@ -156,7 +157,7 @@ class IpcPipeline final : public Pipeline {
     refused_[task].clear();
     // A new plan gives the task back: its quarantine (if any) ends here.
     quarantined_[task] = false;
-    violation_kills_[task].clear();
+    violations_.clear(task);
     for (const char* role : {"pre", "post"}) {
       const bool pre = std::string(role) == "pre";
       int& id = pre ? pre_ids_[task] : post_ids_[task];
@@ -689,9 +690,7 @@ class IpcPipeline final : public Pipeline {
   }
 
   static constexpr size_t kMaxEventsPerDrain = 4096;
-  // Until node::ViolationTracker and the node config's `violations` are wired in.
-  static constexpr size_t kViolationLimit = 3;
-  static constexpr Duration kViolationWindow = std::chrono::seconds(60);
+
 
   // Whose event ring it is: the server's, or one worker's (its task and role).
   struct EventSource {
@@ -854,22 +853,34 @@ class IpcPipeline final : public Pipeline {
       if (role == ipc::Role::kPre) release_hold(task, job);
       ctx_.accounting->drop(job, DropCause::kProtocolViolation, now);
     }
+    const WorkerRole worker = role == ipc::Role::kPre ? WorkerRole::kPre : WorkerRole::kPost;
+    const ViolationAction action = violations_.on_violation(task, worker, kind_of(code), now);
     const uint64_t n = ++foreign_events_[task];
-    const char* who = role == ipc::Role::kPre ? "pre" : "post";
     if (n <= 20 || n % 1000 == 0) {
-      std::fprintf(stderr, "coedge node: task %s's %s worker broke the worker protocol (%s: %s): killing it (%llu so far)\n",
-                   ctx_.config->tasks[task].name.c_str(), who, ipc::to_string(code), detail.c_str(),
-                   static_cast<unsigned long long>(n));
+      std::fprintf(stderr, "coedge node: task %s's %s worker broke the worker protocol (%s: %s)%s (%llu so far)\n",
+                   ctx_.config->tasks[task].name.c_str(), std::string(to_string(worker)).c_str(), ipc::to_string(code),
+                   detail.c_str(), action.kill_worker ? ": killing it" : "", static_cast<unsigned long long>(n));
     }
     const int id = role == ipc::Role::kPre ? pre_ids_[task] : post_ids_[task];
-    if (id < 0 || condemned(id) || !supervisor_.running(id)) return;  // already dealt with
-    kill_reason_[id] = DropCause::kProtocolViolation;
-    supervisor_.kill(id, SIGKILL);
-    // Quarantine: the limit-th kill of one task within the window (ViolationPolicy).
-    auto& kills = violation_kills_[task];
-    kills.push_back(now);
-    while (!kills.empty() && now - kills.front() > kViolationWindow) kills.pop_front();
-    if (kViolationLimit > 0 && kills.size() >= kViolationLimit && !quarantined_[task].load()) quarantine(task, now);
+    if (action.kill_worker && id >= 0 && !condemned(id) && supervisor_.running(id)) {
+      kill_reason_[id] = DropCause::kProtocolViolation;
+      supervisor_.kill(id, SIGKILL);
+    }
+    if (action.quarantine) quarantine(task, now);
+  }
+
+  // ipc's codes (what the checks and the server say) as the tracker's and the metrics'
+  // kinds: the same list, in the same order, one apart (ipc's 0 is kNone).
+  static ViolationKind kind_of(ipc::Violation code) {
+    static_assert(static_cast<int>(ipc::Violation::kForeignTask) == 1 &&
+                  static_cast<int>(ViolationKind::kForeignTask) == 0 &&
+                  static_cast<int>(ipc::Violation::kCorruptRing) - 1 == static_cast<int>(ViolationKind::kCorruptRing) &&
+                  static_cast<int>(ipc::Violation::kFlood) - 1 == static_cast<int>(ViolationKind::kFlood) &&
+                  static_cast<int>(ipc::Violation::kForgedJob) - 1 == static_cast<int>(ViolationKind::kForgedJob) &&
+                  ipc::kViolationCount - 1 == static_cast<int>(kViolationKindCount));
+    const int v = static_cast<int>(code);
+    COEDGE_CHECK(v >= 1 && v < ipc::kViolationCount);
+    return static_cast<ViolationKind>(v - 1);
   }
 
   // The task runs no more jobs here until a new plan activates it again: its workers are
@@ -877,10 +888,10 @@ class IpcPipeline final : public Pipeline {
   // every job it releases a protocol_violation drop.
   void quarantine(uint32_t task, TimePoint now) {
     quarantined_[task] = true;
-    std::fprintf(stderr, "coedge node: task %s quarantined: its workers broke the protocol %zu times within %s; it "
-                 "runs no job here until a new plan gives it to this node again\n",
-                 ctx_.config->tasks[task].name.c_str(), violation_kills_[task].size(),
-                 format_duration(kViolationWindow).c_str());
+    std::fprintf(stderr, "coedge node: task %s quarantined: its workers were killed %u times within %s for breaking "
+                 "the worker protocol; it runs no job here until a new plan gives it to this node again\n",
+                 ctx_.config->tasks[task].name.c_str(), ctx_.config->violations.limit,
+                 format_duration(ctx_.config->violations.window).c_str());
     for (int id : {pre_ids_[task], post_ids_[task]}) {
       if (id < 0) continue;
       kill_reason_[id] = DropCause::kProtocolViolation;
@@ -947,6 +958,10 @@ class IpcPipeline final : public Pipeline {
       if (e.kind == ChildEvent::Kind::kStarted) {  // a restart (first starts are not polled)
         if (e.id == server_id_) ctx_.metrics->on_server_restart();
         for (uint32_t t = 0; t < tasks_; ++t) {
+          // Its replacement runs (what the killed one left in its rings was discarded when
+          // it exited): the next violation is a new kill.
+          if (e.id == pre_ids_[t]) violations_.on_worker_started(t, WorkerRole::kPre);
+          if (e.id == post_ids_[t]) violations_.on_worker_started(t, WorkerRole::kPost);
           if (e.id == pre_ids_[t]) ctx_.metrics->on_worker_restart(t, "pre");
           if (e.id == post_ids_[t]) ctx_.metrics->on_worker_restart(t, "post");
           if (e.id == pre_ids_[t] || e.id == post_ids_[t]) ++worker_restarts_;
@@ -1075,7 +1090,7 @@ class IpcPipeline final : public Pipeline {
   std::vector<ipc::JobTable> job_tables_;  // per task; written by its sensor's thread
   FrameHolds frame_holds_;
   std::vector<std::atomic<bool>> quarantined_;  // per task (read by any thread through task_unavailable)
-  std::map<uint32_t, std::deque<TimePoint>> violation_kills_;  // per task: recent kills for violations
+  ViolationTracker violations_;  // the policy: kill, quarantine (loop thread only)
   std::map<int, DropCause> kill_reason_;  // per child id: killed by the agent for this, not yet reaped
   std::map<uint32_t, std::array<uint64_t, 2>> corrupt_seen_;  // per task: ring corruptions already counted
   int worker_restarts_ = 0;

@@ -570,6 +570,54 @@ TEST_F(NodeRuntimeTest, AWorkersEventForAnotherTaskIsAViolation) {
   expect_no_leftovers(dir_);
 }
 
+// A running worker that breaks the protocol (tests/integration/abi1_worker.cc with
+// COEDGE_TEST_ATTACK): a kDropped with drop cause 200 (once a throw in the agent's
+// accounting), or a kDropped of another task's jobs. Each is a violation, never applied:
+// the agent does not crash, the rogue's worker is killed (its jobs dropped as
+// protocol_violation), the task is quarantined after violations.limit kills, the node
+// runs to its duration, every job is accounted, and the victim task on the same camera
+// loses no job to it.
+class NodeRuntimeAttackTest : public NodeRuntimeTest, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(NodeRuntimeAttackTest, AViolatingWorkerIsKilledAndQuarantinedAndHarmsNoOtherTask) {
+  if (!is_root()) GTEST_SKIP() << "isolation process needs root (private /dev/shm)";
+  const std::string attack = GetParam();
+  const fs::path worker = fs::path(COEDGE_BINARY_DIR) / "tests/integration/coedge-test-abi1-worker";
+  ASSERT_TRUE(fs::exists(worker)) << worker;
+  const fs::path config = write_process_config(
+      "attack.yaml", "violations: {limit: 2, window: 60s}\n",
+      "  - {name: victim, model: yolov5s-160, sensor: cam0, period: 100ms}\n"
+      "  - {name: rogue, model: yolov5s-160, sensor: cam0, period: 100ms, worker: " + worker.string() +
+          ", env: {COEDGE_TEST_ATTACK: " + attack + "}}\n");
+  const NodeRun run = run_node(config, {"--duration", "6s", "--restart-backoff-max", "200ms", "--jobs",
+                                        jobs_file().string()});
+  const std::string why = describe(run);
+  ASSERT_EQ(run.code, 0) << why;
+  ASSERT_FALSE(run.timed_out) << why;
+  const std::string code = attack == "reason200" ? "bad_reason" : "foreign_task";
+  EXPECT_NE(run.output.find("task rogue's pre worker broke the worker protocol (" + code), std::string::npos) << why;
+  EXPECT_NE(run.output.find("task rogue quarantined"), std::string::npos) << why;
+  EXPECT_EQ(run.output.find("task victim's"), std::string::npos) << why;
+  expect_no_leftovers(dir_);
+  const json s = read_summary();
+  expect_accounted(s, why);
+  ASSERT_TRUE(s["dropped_by_cause"].contains("protocol_violation")) << s.dump(2) << "\n" << why;
+  std::map<std::string, std::map<std::string, uint64_t>> by_task;  // task -> outcome or drop cause -> jobs
+  for (const std::string& line : read_lines(jobs_file())) {
+    const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    ASSERT_TRUE(j.is_object()) << line;
+    const std::string outcome = j.value("outcome", "");
+    ++by_task[j.value("task", "")][outcome == "dropped" ? j.value("reason", "") : outcome];
+  }
+  EXPECT_GT(by_task["victim"]["met"], 0u) << why;
+  EXPECT_EQ(by_task["victim"].count("protocol_violation"), 0u) << why;
+  EXPECT_EQ(by_task["victim"].count("worker_crash"), 0u) << why;
+  EXPECT_GT(by_task["rogue"]["protocol_violation"], 0u) << why;
+  EXPECT_EQ(by_task["rogue"].count("met"), 0u) << why;
+}
+
+INSTANTIATE_TEST_SUITE_P(Attacks, NodeRuntimeAttackTest, ::testing::Values("reason200", "foreign"));
+
 // --- stopping on SIGTERM ---------------------------------------------------------------
 
 TEST_F(NodeRuntimeTest, StopsCleanlyOnSigterm) {
