@@ -4,6 +4,11 @@
 // kDone or kDropped from post. A post result goes to the agent through the task's result
 // ring, before the job's kDone (ipc/messages.h): the agent writes the results file. Each
 // worker's kReady carries its protocol (COEDGE_WORKER_ABI_VERSION), which the agent checks.
+// Protocol 3: a pre worker takes FrameTickets (frame chunk + its job) and never writes the
+// frame (the agent releases it when the job's kPreDone or kDropped arrives); its tensor
+// names the job by id and job-table slot. Everything this runtime sends obeys the checks
+// of ipc/worker_checks.h (a worker that breaks them is killed by the agent). What it reads
+// from the agent and the server is copied once and bounds-checked before use.
 // The callbacks are called through sdk::WorkerInvoker (coedge/worker_invoke.h), as in
 // --isolation none. Single-threaded; stops on SIGTERM/SIGINT.
 #include "coedge/worker.h"
@@ -21,6 +26,7 @@
 #include "ipc/messages.h"
 #include "ipc/node_topology.h"
 #include "ipc/shm_segment.h"
+#include "ipc/worker_checks.h"
 #include "core/job_outcome.h"
 
 // What the worker tells the agent in its kReady is the protocol it speaks; a result the
@@ -215,30 +221,33 @@ int run_pre(const Args& a, sdk::WorkerInvoker& worker) {
       bell.wait(seen, std::chrono::milliseconds(200));
       continue;
     }
-    ipc::ChunkRef frame_ref;
-    std::memcpy(&frame_ref, entry, sizeof frame_ref);
-    ipc::Pool frame_pool = must(segment->pool(frame_ref.pool), a);
-    const auto* frame = static_cast<const ipc::FrameHeader*>(frame_pool.data(frame_ref));
-    if (frame == nullptr) {  // a chunk outside its pool: nothing to read or release
-      frames.commit();
-      continue;
-    }
-    int slot = -1;
-    for (int i = 0; i < frame->job_count && i < ipc::kMaxJobsPerFrame; ++i) {
-      if (frame->jobs[i].task == a.task_index) slot = i;
-    }
-    if (slot < 0) {  // not addressed to this task: nothing to release for it
-      frames.commit();
-      continue;
-    }
-    const ipc::JobRef ref = frame->jobs[slot];
+    ipc::FrameTicket ticket;
+    std::memcpy(&ticket, entry, sizeof ticket);
+    // The frame's header, copied once and checked with the ticket; its pixels are read in
+    // place (the agent wrote them; this worker never writes the frame).
+    auto frame_pool = segment->pool(ticket.frame.pool);
+    const void* frame_chunk = frame_pool.ok() ? frame_pool->data(ticket.frame) : nullptr;
+    ipc::FrameHeader frame;
+    if (frame_chunk != nullptr) std::memcpy(&frame, frame_chunk, sizeof frame);
+    const std::string bad = ipc::check_ticket(ticket, a.task_index, frame_chunk != nullptr, frame,
+                                              frame_pool.ok() ? frame_pool->chunk_bytes() : 0);
+    const ipc::JobRef ref = ticket.job;
     ipc::JobEvent event;
     event.ref = ref;
     event.pre_start_us = MonotonicClock::monotonic_us();
+    if (!bad.empty()) {
+      frames.commit();
+      std::fprintf(stderr, "coedge worker %s/pre: %s: skipped\n", a.task.c_str(), bad.c_str());
+      if (ref.task == a.task_index) {  // our job: give it up, so that it does not wait for its deadline
+        event.kind = ipc::EventKind::kDropped;
+        event.reason = static_cast<uint8_t>(DropCause::kBadFrame);
+        send_event(events, event);
+      }
+      continue;
+    }
     ipc::ChunkRef tensor_ref;
     if (!tensor_pool.alloc(tensor_ref)) {
       // The server holds every tensor chunk of this task: it is far behind.
-      frame_pool.release(frame_ref, uint64_t{1} << slot);
       frames.commit();
       event.kind = ipc::EventKind::kDropped;
       event.reason = static_cast<uint8_t>(DropCause::kOverload);
@@ -248,13 +257,13 @@ int run_pre(const Args& a, sdk::WorkerInvoker& worker) {
     void* chunk = tensor_pool.data(tensor_ref);
     auto* header = new (chunk) ipc::TensorHeader();
     coedge_frame in{};
-    in.pixels = reinterpret_cast<const uint8_t*>(frame) + ipc::payload_offset<ipc::FrameHeader>();
-    in.width = frame->width;
-    in.height = frame->height;
-    in.channels = frame->channels;
-    in.stride = frame->stride;
-    in.sequence = frame->sequence;
-    in.capture_us = frame->capture_us;
+    in.pixels = static_cast<const uint8_t*>(frame_chunk) + ipc::payload_offset<ipc::FrameHeader>();
+    in.width = frame.width;
+    in.height = frame.height;
+    in.channels = frame.channels;
+    in.stride = frame.stride;
+    in.sequence = frame.sequence;
+    in.capture_us = frame.capture_us;
     in.job = ref.job;
     in.deadline_us = ref.deadline_us;
     const std::span<float> tensor(
@@ -262,9 +271,7 @@ int run_pre(const Args& a, sdk::WorkerInvoker& worker) {
         elements);
     ipc::Aux aux;
     const bool ok = worker.pre(in, tensor, a.input_shape, aux.values);
-    // Release before commit: if this process dies in between, the agent releases the
-    // entry again, which is harmless (shm_segment.h).
-    frame_pool.release(frame_ref, uint64_t{1} << slot);
+    // Done with the frame: the agent releases it when this job's event arrives (below).
     frames.commit();
     event.pre_end_us = MonotonicClock::monotonic_us();
     if (!ok) {
@@ -275,7 +282,8 @@ int run_pre(const Args& a, sdk::WorkerInvoker& worker) {
       send_event(events, event);
       continue;
     }
-    header->ref = ref;
+    header->job = ref.job;
+    header->table_slot = ticket.table_slot;
     header->pre_start_us = event.pre_start_us;
     header->pre_end_us = event.pre_end_us;
     header->aux = aux;
@@ -319,53 +327,48 @@ int run_post(const Args& a, sdk::WorkerInvoker& worker) {
     }
     ipc::ChunkRef ref;
     std::memcpy(&ref, entry, sizeof ref);
-    ipc::Pool pool = must(segment->pool(ref.pool), a);
-    const auto* header = static_cast<const ipc::OutputHeader*>(pool.data(ref));
-    if (header == nullptr) {  // a chunk outside its pool: nothing to read or release
+    auto found = segment->pool(ref.pool);
+    const void* chunk = found.ok() ? found->data(ref) : nullptr;
+    if (chunk == nullptr) {  // a chunk outside its pool: nothing to read or release
       outputs.commit();
       continue;
     }
+    ipc::Pool& pool = *found;
+    // The header copied once, then checked: the item's elements must lie inside its chunk,
+    // its rank and dtype be known (the server is another process). The shape itself is
+    // checked by the invoker.
+    ipc::OutputHeader header;
+    std::memcpy(&header, chunk, sizeof header);
     ipc::JobEvent event;
-    event.ref = header->ref;
-    event.batch = header->batch;
-    event.pre_start_us = header->pre_start_us;
-    event.pre_end_us = header->pre_end_us;
-    event.infer_start_us = header->infer_start_us;
-    event.infer_end_us = header->infer_end_us;
+    event.ref = header.ref;
     event.post_start_us = MonotonicClock::monotonic_us();
-    // The item's elements must lie inside its chunk; its dtype, rank and shape are checked
-    // by the invoker (the server is another process).
-    const ipc::OutputDType dtype = header->dtype;
-    const bool bytes = dtype == ipc::OutputDType::kU8;
-    const uint64_t room = (pool.chunk_bytes() - ipc::payload_offset<ipc::OutputHeader>()) /
-                          (bytes ? sizeof(uint8_t) : sizeof(float));
-    const int32_t rank = header->rank;
-    const uint64_t elements = header->elements;
+    const std::string bad = ipc::check_output(header, a.task_index, pool.chunk_bytes());
     bool ok = false;
-    if (elements > room || rank < 0 || rank > COEDGE_MAX_RANK) {
-      worker.report(event.ref.job, "post-processing", "the server's output item does not fit its chunk");
+    if (!bad.empty()) {
+      worker.report(event.ref.job, "post-processing", bad.c_str());
     } else {
+      const bool bytes = header.dtype == ipc::OutputDType::kU8;
+      const uint64_t elements = header.elements;
       int64_t shape[COEDGE_MAX_RANK];
-      for (int i = 0; i < rank; ++i) shape[i] = header->shape[i];
-      ipc::Aux aux = header->aux;
+      for (int i = 0; i < header.rank; ++i) shape[i] = header.shape[i];
       sdk::OutputItem item;
-      const uint8_t* payload = reinterpret_cast<const uint8_t*>(header) + ipc::payload_offset<ipc::OutputHeader>();
-      item.dtype = static_cast<int32_t>(dtype);
+      const uint8_t* payload = static_cast<const uint8_t*>(chunk) + ipc::payload_offset<ipc::OutputHeader>();
+      item.dtype = static_cast<int32_t>(header.dtype);
       if (bytes) item.labels = std::span<const uint8_t>(payload, elements);
-      else if (dtype == ipc::OutputDType::kF32)
-        item.data = std::span<const float>(reinterpret_cast<const float*>(payload), elements);
-      item.shape = std::span<const int64_t>(shape, static_cast<size_t>(rank));
-      item.aux = aux.values;
-      item.job = header->ref.job;
-      item.batch = header->batch;
-      item.release_us = header->ref.release_us;
-      item.deadline_us = header->ref.deadline_us;
+      else item.data = std::span<const float>(reinterpret_cast<const float*>(payload), elements);
+      item.shape = std::span<const int64_t>(shape, static_cast<size_t>(header.rank));
+      item.aux = header.aux.values;
+      item.job = header.ref.job;
+      item.batch = header.batch;
+      item.release_us = header.ref.release_us;
+      item.deadline_us = header.ref.deadline_us;
       ok = worker.post(item);
       if (!ok) worker.report(event.ref.job, "post-processing");
     }
     pool.release(ref, ipc::kSoleHolder);
     outputs.commit();
     event.post_end_us = MonotonicClock::monotonic_us();
+    if (event.ref.task != a.task_index) continue;  // not this task's (the check said so): not ours to report
     // A failure is the user's code (or the server's item) rejecting the job.
     event.kind = ok ? ipc::EventKind::kDone : ipc::EventKind::kDropped;
     if (!ok) event.reason = static_cast<uint8_t>(DropCause::kBadFrame);
@@ -388,9 +391,9 @@ extern "C" int coedge_worker_main(int argc, char** argv, const coedge_worker_cal
     std::fprintf(stderr, "coedge worker: its callbacks are incomplete (init, pre and post are required)\n");
     return 2;
   }
-  // ABI 1's callbacks are ABI 2's (2 changed the protocol with the agent, which this
-  // runtime speaks): a worker whose source says 1 is accepted once rebuilt.
-  if (cb->abi_version != COEDGE_WORKER_ABI_VERSION && cb->abi_version != 1) {
+  // ABI 1's and 2's callbacks are ABI 3's (2 and 3 changed the protocol with the agent,
+  // which this runtime speaks): a worker whose source says 1 or 2 is accepted once rebuilt.
+  if (cb->abi_version != COEDGE_WORKER_ABI_VERSION && cb->abi_version != 1 && cb->abi_version != 2) {
     std::fprintf(stderr, "coedge worker: built for worker ABI %d, this SDK is ABI %d: rebuild it\n",
                  cb->abi_version, COEDGE_WORKER_ABI_VERSION);
     return 2;

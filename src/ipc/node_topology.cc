@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "core/result.h"
+#include "ipc/job_table.h"
 #include "ipc/messages.h"
 
 namespace coedge::ipc {
@@ -59,13 +60,22 @@ std::optional<ReceivedResult> take_result(Ring& ring, Pool& pool) {
   ReceivedResult out;
   // Checked against the plan and the pool's own copy of its layout (fixed when the
   // segment was created), never against a pool header in shared memory.
-  const auto* base = static_cast<const char*>(pool.data(chunk));
-  if (chunk.pool != pool.pool_index() || chunk.index >= kResultChunks || base == nullptr ||
+  if (chunk.pool != pool.pool_index() || chunk.index >= kResultChunks || !pool.contains(chunk) ||
       pool.chunk_bytes() < kResultChunkBytes) {
     ring.commit();
     out.status = ReceivedResult::Status::kBadChunk;
     out.error = "a chunk reference outside the task's result pool (pool " + std::to_string(chunk.pool) +
                 ", chunk " + std::to_string(chunk.index) + ")";
+    return out;
+  }
+  // The publication the worker pushed, or nothing: a reference to a free chunk, or to an
+  // earlier generation, reads nothing and releases nothing (release() checks it too).
+  const auto* base = static_cast<const char*>(pool.published(chunk));
+  if (base == nullptr) {
+    ring.commit();
+    out.status = ReceivedResult::Status::kBadChunk;
+    out.error = "a result chunk (" + std::to_string(chunk.index) + ", generation " + std::to_string(chunk.generation) +
+                ") that is not published in that generation";
     return out;
   }
   ResultHeader header;
@@ -103,7 +113,7 @@ SegmentPlan node_segment_plan(const std::vector<TaskChannels>& tasks,
   plan.rings.push_back({kServerEvents, kEventRing, event_bytes, kAgentBell});
   plan.rings.push_back({kServerControl, 64, sizeof(ServerCommand), kServerBell});
   for (const TaskChannels& t : tasks) {
-    plan.rings.push_back({frame_ring(t.name), kFramesPerReader + 4, sizeof(ChunkRef), pre_bell(t.name)});
+    plan.rings.push_back({frame_ring(t.name), kFramesPerReader + 4, sizeof(FrameTicket), pre_bell(t.name)});
     plan.rings.push_back({tensor_ring(t.name), kTensorsPerTask, sizeof(ChunkRef), kServerBell});
     plan.rings.push_back({output_ring(t.name), kOutputsPerTask, sizeof(ChunkRef), post_bell(t.name)});
     plan.rings.push_back({pre_events(t.name), kEventRing, event_bytes, kAgentBell});
@@ -113,10 +123,16 @@ SegmentPlan node_segment_plan(const std::vector<TaskChannels>& tasks,
     plan.pools.push_back({output_pool(t.name), payload_offset<OutputHeader>() + t.output_bytes, kOutputsPerTask + 2});
     plan.pools.push_back({result_pool(t.name), kResultChunkBytes, kResultChunks});
   }
+  // Control region (agent and server only): each task's job table, one chunk.
+  for (const TaskChannels& t : tasks) plan.pools.push_back({job_table_pool(t.name), JobTable::kBytes, 1});
   for (const SensorChannels& s : sensors) {
     plan.pools.push_back({frame_pool(s.name), payload_offset<FrameHeader>() + s.frame_bytes,
                           kFramesPerReader * (s.tasks + 1) + 2});
   }
+  // A job-table slot is rewritten kJobSlots deliveries later: by then its job has left the
+  // pipeline (at most a ring of tickets, one frame at the pre worker, the tensor pool and
+  // the output pool are in flight per task).
+  static_assert(kJobSlots > (kFramesPerReader + 4) + 1 + (kTensorsPerTask + 2) + (kOutputsPerTask + 2));
   // The server packs a chunk reference into 64 bits (server_process.cc).
   COEDGE_CHECK(plan.pools.size() < 65536);
   for (const PoolPlan& p : plan.pools) COEDGE_CHECK(p.count < 65536);

@@ -4,6 +4,9 @@
 // their parts up by the same names. Pure.
 //
 //   agent --frame/<task>--> pre worker --tensor/<task>--> server --output/<task>--> post worker
+//   (frame/<task> carries FrameTickets: the frame's chunk and the job; the frame itself,
+//   in frames/<sensor>, is written by the agent only)
+//   agent --jobs/<task>--> server (the job table: releases and deadlines, ipc/job_table.h)
 //   post worker --result/<task>--> agent (its results; the agent writes RUN_DIR/results/<task>.jsonl)
 //   each of them --event/...--> agent (job events: one ring per producer process)
 //   agent --control/server--> server (which models to hold)
@@ -39,6 +42,9 @@ inline std::string frame_pool(const std::string& sensor) { return "frames/" + se
 inline std::string tensor_pool(const std::string& task) { return "tensors/" + task; }
 inline std::string output_pool(const std::string& task) { return "outputs/" + task; }
 inline std::string result_pool(const std::string& task) { return "results/" + task; }
+// One chunk holding the task's JobTable: written by the agent, read by the server; never
+// a worker's to map (the node's control region).
+inline std::string job_table_pool(const std::string& task) { return "jobs/" + task; }
 
 // A task's result ring and pool, as planned (the agent checks chunk references against
 // these, never against the pool's header in shared memory, which a worker can write).
@@ -83,7 +89,8 @@ bool send_result(Pool& pool, Ring& ring, const JobRef& ref, std::string_view jso
 struct ReceivedResult {
   enum class Status : uint8_t {
     kOk,
-    kBadChunk,   // a chunk reference outside the task's result pool
+    kBadChunk,   // a chunk reference outside the task's result pool, or to a chunk not
+                 // published in the reference's generation
     kBadLength,  // a length of 0, beyond kMaxResultBytes or beyond the chunk
   };
   Status status = Status::kOk;

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstddef>
 #include <cstring>
 #include <limits>
 #include <new>
@@ -78,6 +79,12 @@ struct PoolHeader {
   uint32_t index;
   std::atomic<uint32_t> hint;  // unused (kept: the layout is shared with built workers)
 };
+
+// Part of the worker ABI (ipc/abi_layout.h): a built worker's SDK walks these.
+static_assert(offsetof(RingHeader, head) == 0 && offsetof(RingHeader, tail) == 64 &&
+              offsetof(RingHeader, capacity) == 128 && offsetof(RingHeader, entry_bytes) == 132 &&
+              offsetof(RingHeader, doorbell) == 136 && sizeof(RingHeader) == 192);
+static_assert(sizeof(ChunkSlot) == 64 && sizeof(DoorbellSlot) == 128);
 
 static_assert(std::atomic<uint32_t>::is_always_lock_free && std::atomic<uint64_t>::is_always_lock_free,
               "shared-memory atomics must be lock-free to work across processes");
@@ -246,6 +253,13 @@ void Pool::prefault(uint32_t chunks) {
 void* Pool::data(ChunkRef ref) const {
   if (!contains(ref)) return nullptr;
   return reinterpret_cast<uint8_t*>(chunk_slot(chunks_, stride_, ref.index)) + align_up(sizeof(ChunkSlot));
+}
+
+const void* Pool::published(ChunkRef ref) const {
+  if (!contains(ref)) return nullptr;
+  const uint64_t w = chunk_slot(chunks_, stride_, ref.index)->word.load(std::memory_order_acquire);
+  if (state_of(w) != kPublished || generation_of(w) != (ref.generation & 0x3fffffffu)) return nullptr;
+  return data(ref);
 }
 
 void Pool::publish(ChunkRef ref, uint64_t holders) {

@@ -161,6 +161,11 @@ class Pool {
   bool contains(ChunkRef ref) const { return ref.pool == index_ && ref.index < count_; }
   // The chunk's payload (chunk_bytes() bytes), or nullptr when !contains(ref).
   void* data(ChunkRef ref) const;
+  // For a consumer of untrusted references: the payload only when `ref` names a chunk of
+  // this pool that is published, in ref's generation (the publication the producer
+  // pushed); nullptr otherwise. The state is read once, here: the caller copies what it
+  // reads and checks the copy (the producer may still write the chunk).
+  const void* published(ChunkRef ref) const;
   uint64_t chunk_bytes() const { return chunk_bytes_; }
   uint32_t count() const { return count_; }
   uint32_t pool_index() const { return index_; }

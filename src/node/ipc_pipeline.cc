@@ -19,6 +19,18 @@
 // them. A worker whose kReady says another protocol than ipc::kWorkerProtocol (built
 // against another SDK) is refused: retired, logged with the task, its file and both
 // versions; its task never becomes ready (and the node's start fails, naming it).
+// Untrusted workers (ipc/worker_checks.h): every event a worker sends is copied once and
+// checked against the ring it came on and the ledger before it is applied; one that fails
+// is never applied, and is a violation (so is a tensor the server refuses, which it
+// reports as a kViolation event): the job it names, if open and the task's, is dropped as
+// protocol_violation; the worker is SIGKILLed and what it held is closed as
+// protocol_violation (not worker_crash), and the supervisor restarts it under its backoff;
+// too many kills of one task in a window quarantine it (its workers retired, every job it
+// releases dropped as protocol_violation) until a new plan deactivates and activates it.
+// Frames: a pre worker never writes the frame segment. The agent publishes each frame with
+// one holder bit per job, writes the job into its task's job table (ipc/job_table.h) and
+// pushes a FrameTicket; it releases a task's bit itself (node/core/frame_holds.h) when the
+// job leaves pre-processing, when the pre worker dies, or when the job closes otherwise.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,14 +42,19 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
 
 #include "config/node_config_wire.h"
+#include "ipc/job_table.h"
 #include "ipc/node_topology.h"
 #include "ipc/shm_segment.h"
+#include "ipc/worker_checks.h"
+#include "node/core/frame_holds.h"
 #include "node/core/result_log.h"
+#include "node/core/violations.h"
 #include "node/pipeline.h"
 #include "os/cgroup_limits.h"
 #include "os/fd.h"
@@ -88,6 +105,9 @@ class IpcPipeline final : public Pipeline {
         ever_ready_(tasks_),
         refused_(tasks_),
         foreign_events_(tasks_, 0),
+        delivered_(tasks_, 0),
+        quarantined_(tasks_),
+        violations_(tasks_, ctx_.config->violations.limit, ctx_.config->violations.window),
         models_(ctx_.scenario->models.size()),
         model_state_(ctx_.scenario->models.size()),
         last_activity_(tasks_) {
@@ -139,6 +159,9 @@ class IpcPipeline final : public Pipeline {
     const TimePoint now = ctx_.clock->now();
     ever_ready_[task] = false;
     refused_[task].clear();
+    // A new plan gives the task back: its quarantine (if any) ends here.
+    quarantined_[task] = false;
+    violations_.clear(task);
     for (const char* role : {"pre", "post"}) {
       const bool pre = std::string(role) == "pre";
       int& id = pre ? pre_ids_[task] : post_ids_[task];
@@ -188,6 +211,7 @@ class IpcPipeline final : public Pipeline {
   }
   DropCause task_unavailable(uint32_t task) const override {
     if (!active_[task].load()) return DropCause::kNotReady;
+    if (quarantined_[task].load()) return DropCause::kProtocolViolation;
     if (!server_ready_.load()) return DropCause::kServerCrash;
     const ModelIndex m = ctx_.scenario->tasks[task].model;
     switch (model_state_[m].load()) {
@@ -227,8 +251,6 @@ class IpcPipeline final : public Pipeline {
     header->height = frame.rows;
     header->channels = frame.channels();
     header->stride = stride;
-    header->job_count = static_cast<int32_t>(jobs.size());
-    std::copy(jobs.begin(), jobs.end(), header->jobs);
     // The one write of the frame into shared memory; every task reads it in place.
     auto* pixels = reinterpret_cast<uint8_t*>(header) + ipc::payload_offset<ipc::FrameHeader>();
     for (int y = 0; y < frame.rows; ++y) {
@@ -237,19 +259,38 @@ class IpcPipeline final : public Pipeline {
     const uint64_t all = jobs.size() >= 64 ? ~uint64_t{0} : (uint64_t{1} << jobs.size()) - 1;
     pool.publish(chunk, all);
     for (size_t i = 0; i < jobs.size(); ++i) {
-      if (!frame_rings_[jobs[i].task].push(&chunk)) {
-        // The task's pre-processing worker is behind by a whole ring of frames.
-        pool.release(chunk, uint64_t{1} << i);
-        ctx_.accounting->drop(jobs[i].job, DropCause::kOverload, ctx_.clock->now());
+      const ipc::JobRef& job = jobs[i];
+      const uint32_t task = job.task;
+      COEDGE_CHECK(task < tasks_);
+      // The job goes into the task's job table before its ticket, so the server finds it
+      // there when the tensor comes. This thread is the table's one writer (a task has one
+      // sensor), and delivered_[task] its own.
+      ipc::FrameTicket ticket;
+      ticket.frame = chunk;
+      ticket.job = job;
+      ticket.table_slot = ipc::job_slot(delivered_[task]);
+      job_tables_[task].write(ticket.table_slot, {task, job.job, job.release_us, job.deadline_us});
+      const uint64_t bit = uint64_t{1} << i;
+      // Held before the push, so the pre worker's news of it always finds the hold.
+      frame_holds_.add({sensor, chunk, bit, task, job.job});
+      if (frame_rings_[task].push(&ticket)) {
+        ++delivered_[task];
+        continue;
       }
+      // The task's pre-processing worker is behind by a whole ring of frames.
+      if (frame_holds_.take_job(task, job.job)) pool.release(chunk, bit);
+      ctx_.accounting->drop(job.job, DropCause::kOverload, ctx_.clock->now());
     }
   }
 
   void poll(Duration timeout) override {
     if (!started_) return;
+    // The wait is bounded by the caller (at most 100 ms: the agent's loop checks its
+    // duration and SIGTERM between polls), and every drain below is bounded per ring.
     bell_->wait(bell_->value(), timeout);
     drain_events();
     supervise();
+    sweep_frame_holds();
     unload_unused();
   }
 
@@ -257,13 +298,21 @@ class IpcPipeline final : public Pipeline {
     if (stopped_) return;
     stopped_ = true;
     started_ = false;
-    // Workers first (they feed the server), then the server.
+    // Workers first (they feed the server), then the server. One grace for all workers
+    // (they were all told at once), not one each.
     for (int id : worker_ids()) supervisor_.kill(id, SIGTERM);
-    for (int id : worker_ids()) supervisor_.stop(id, std::chrono::seconds(2));
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    for (int id : worker_ids()) {
+      const auto left = std::chrono::duration_cast<Duration>(until - std::chrono::steady_clock::now());
+      supervisor_.stop(id, std::max(left, Duration(0)));
+    }
     if (server_id_ >= 0) supervisor_.stop(server_id_, std::chrono::seconds(3));
     if (segment_) {
       drain_events();
-      for (uint32_t t = 0; t < tasks_; ++t) reclaim_results(t);
+      for (uint32_t t = 0; t < tasks_; ++t) {
+        reclaim_results(t);
+        release_holds(frame_holds_.take_task(t));
+      }
     }
     supervisor_.stop_all(std::chrono::seconds(1));
     // Whatever a worker forked and left behind goes with its task's cgroup.
@@ -431,7 +480,9 @@ class IpcPipeline final : public Pipeline {
       auto post = segment_->ring(ipc::post_events(t.name));
       auto results = segment_->ring(ipc::result_ring(t.name));
       auto result_pool = segment_->pool(ipc::result_pool(t.name));
-      if (!frames.ok() || !outputs.ok() || !pre.ok() || !post.ok() || !results.ok() || !result_pool.ok()) {
+      auto jobs = segment_->pool(ipc::job_table_pool(t.name));
+      if (!frames.ok() || !outputs.ok() || !pre.ok() || !post.ok() || !results.ok() || !result_pool.ok() ||
+          !jobs.ok() || jobs->chunk_bytes() < ipc::JobTable::kBytes) {
         return Error{ErrorCode::kInvalidInput, "shared memory lacks the rings of task " + t.name};
       }
       frame_rings_.push_back(*frames);
@@ -440,6 +491,7 @@ class IpcPipeline final : public Pipeline {
       post_events_.push_back(*post);
       result_rings_.push_back(*results);
       result_pools_.push_back(*result_pool);
+      job_tables_.emplace_back(jobs->data(ipc::ChunkRef{jobs->pool_index(), 0, 0, 0}));
     }
     return Ok{};
   }
@@ -652,12 +704,25 @@ class IpcPipeline final : public Pipeline {
     }
   }
 
+  // The order matters for the stage checks (ipc/worker_checks.h): a post worker's news of a
+  // job was pushed after the server's kInferred of it. So the post rings' entries are
+  // counted first, then the server's ring is read, then at most those entries of each post
+  // ring: the kInferred of every one of them has been applied. (The server's ring holds
+  // at most kEventRing < kMaxEventsPerDrain entries, so one drain empties it.) Pre rings go
+  // before the server's, so a kPreDone is mostly applied before its kInferred (the ledger
+  // and the checks take either order).
   void drain_events() {
-    drain_ring(*server_events_, EventSource{});
+    std::vector<size_t> post_now(tasks_);
+    for (uint32_t t = 0; t < tasks_; ++t) post_now[t] = post_events_[t].size();
     for (uint32_t t = 0; t < tasks_; ++t) {
-      drain_ring(pre_events_[t], EventSource{false, t, ipc::Role::kPre});
+      if (!condemned(pre_ids_[t])) drain_ring(pre_events_[t], EventSource{false, t, ipc::Role::kPre}, kMaxEventsPerDrain);
+    }
+    drain_ring(*server_events_, EventSource{}, kMaxEventsPerDrain);
+    for (uint32_t t = 0; t < tasks_; ++t) {
       ctx_.results->drain(t, result_rings_[t], result_pools_[t]);
-      drain_ring(post_events_[t], EventSource{false, t, ipc::Role::kPost});
+      if (!condemned(post_ids_[t])) {
+        drain_ring(post_events_[t], EventSource{false, t, ipc::Role::kPost}, std::min(post_now[t], kMaxEventsPerDrain));
+      }
     }
   }
 
@@ -682,6 +747,7 @@ class IpcPipeline final : public Pipeline {
 
   static constexpr size_t kMaxEventsPerDrain = 4096;
 
+
   // Whose event ring it is: the server's, or one worker's (its task and role).
   struct EventSource {
     bool server = true;
@@ -689,134 +755,255 @@ class IpcPipeline final : public Pipeline {
     ipc::Role role = ipc::Role::kServer;
   };
 
-  // Whether a worker's event is its own to send: a worker's events are untrusted and
-  // speak only for its own task and role (its kReady), and only of jobs of that task, in
-  // the kinds of its role (pre: kPreDone, kDropped; post: kDone, kDropped). A job no
-  // longer open passes: the ledger ignores it.
-  bool own_event(const EventSource& source, const ipc::JobEvent& e) const {
-    if (e.ref.task != source.task) return false;
-    switch (e.kind) {
-      case ipc::EventKind::kReady: return e.reason == static_cast<uint8_t>(source.role);
-      case ipc::EventKind::kPreDone: if (source.role != ipc::Role::kPre) return false; break;
-      case ipc::EventKind::kDone: if (source.role != ipc::Role::kPost) return false; break;
-      case ipc::EventKind::kDropped: break;
-      default: return false;  // kInferred, kModel: the server's
+  // The ledger as the checks see it (ipc::JobView).
+  class LedgerView final : public ipc::JobView {
+   public:
+    explicit LedgerView(const JobLedger& ledger) : ledger_(ledger) {}
+    ipc::JobFacts lookup(uint64_t job) const override {
+      const JobLedger::Facts f = ledger_.facts(job);
+      ipc::JobFacts out;
+      out.state = !f.released ? ipc::JobFacts::State::kNeverReleased
+                  : !f.open   ? ipc::JobFacts::State::kClosed
+                              : ipc::JobFacts::State::kOpen;
+      out.task = f.task;
+      out.stage = f.stage == JobStage::kPre ? ipc::JobPhase::kPre
+                  : f.stage == JobStage::kServer ? ipc::JobPhase::kServer
+                                                 : ipc::JobPhase::kPost;
+      out.release_us = MonotonicClock::to_monotonic_us(f.release);
+      return out;
     }
-    const std::optional<uint32_t> owner = ctx_.accounting->ledger().task_of(e.ref.job);
-    return !owner || *owner == source.task;
-  }
 
-  // A worker's event that was not its own: dropped, counted, logged (the first 20 per
-  // task, then every 1000th). It changes nothing, for its task or any other.
-  void refuse_event(const EventSource& source, const ipc::JobEvent& e) {
-    const uint64_t n = ++foreign_events_[source.task];
-    if (n > 20 && n % 1000 != 0) return;
-    std::fprintf(stderr,
-                 "coedge node: task %s's %s worker sent an event that is not its to send (kind %u, task %u, job "
-                 "%llu): ignored (%llu so far)\n",
-                 ctx_.config->tasks[source.task].name.c_str(), source.role == ipc::Role::kPre ? "pre" : "post",
-                 static_cast<unsigned>(e.kind), e.ref.task, static_cast<unsigned long long>(e.ref.job),
-                 static_cast<unsigned long long>(n));
-  }
+   private:
+    const JobLedger& ledger_;
+  };
 
-  void drain_ring(ipc::Ring& ring, const EventSource& source) {
-    const bool from_server = source.server;
-    const TimePoint now = ctx_.clock->now();
-    auto tp = [](int64_t us) { return us ? MonotonicClock::from_monotonic_us(us) : TimePoint{}; };
-    // A bounded number per call, so that a process that keeps writing events cannot hold
-    // the agent's loop (the rest waits for the next poll, a few ms away).
-    for (size_t n = 0; n < kMaxEventsPerDrain; ++n) {
+  static TimePoint tp(int64_t us) { return us ? MonotonicClock::from_monotonic_us(us) : TimePoint{}; }
+
+  // At most `limit` events of one ring per call, so that a process that keeps writing
+  // events cannot hold the agent's loop (the rest waits for the next poll, a few ms away).
+  // Each is copied out of the ring once; a worker's is checked on the copy, and applied
+  // only if sound. After a violation the ring is left for this poll (its worker is being
+  // killed; what it sent after is discarded when it exits).
+  void drain_ring(ipc::Ring& ring, const EventSource& source, size_t limit) {
+    const LedgerView view(ctx_.accounting->ledger());
+    for (size_t n = 0; n < limit; ++n) {
       const void* entry = ring.peek();
       if (entry == nullptr) break;
       ipc::JobEvent e;
       std::memcpy(&e, entry, sizeof e);
       ring.commit();
-      if (!from_server && !own_event(source, e)) {
-        refuse_event(source, e);
+      const TimePoint now = ctx_.clock->now();  // after the event was pushed: its stamps precede it
+      if (source.server) {
+        apply_server_event(e, now);
         continue;
       }
-      if (e.kind == ipc::EventKind::kModel) {
-        if (from_server) on_model_event(e);
+      const ipc::EventCheck c =
+          ipc::check_worker_event({source.task, source.role}, e, view, MonotonicClock::to_monotonic_us(now));
+      if (c.verdict == ipc::Verdict::kViolation) {
+        on_violation(source.task, source.role, c.code, c.detail, c.drop_job ? e.ref.job : 0, now);
+        return;
+      }
+      if (c.verdict == ipc::Verdict::kIgnore) {
+        // A closed job: nothing to apply; its frame hold (if any) goes at the sweep.
         continue;
       }
-      const uint32_t task = e.ref.task;
-      if (task >= tasks_) continue;  // not from this node's configuration
-      switch (e.kind) {
-        case ipc::EventKind::kReady:
-          if (e.reason == static_cast<uint8_t>(ipc::Role::kServer)) {
-            if (from_server) on_server_ready();
-          } else if (from_server || !active_[task].load()) {
-            break;  // a retired worker's last word, or not a worker's to say
-          } else if (e.batch != ipc::kWorkerProtocol) {
-            refuse_worker(task, e.reason == static_cast<uint8_t>(ipc::Role::kPre) ? ipc::Role::kPre : ipc::Role::kPost,
-                          e.batch);
-          } else if (!refused_[task].empty()) {
-            break;  // its other worker was refused: the task does not run
-          } else {
-            (e.reason == static_cast<uint8_t>(ipc::Role::kPre) ? pre_ready_ : post_ready_)[task] = true;
-            if (pre_ready_[task].load() && post_ready_[task].load()) ever_ready_[task] = true;
-          }
-          break;
-        case ipc::EventKind::kModel:
-          break;
-        case ipc::EventKind::kPreDone:
-          last_activity_[task][0] = now;
-          ctx_.accounting->pre_done(e.ref.job, tp(e.pre_start_us), tp(e.pre_end_us));
-          break;
-        case ipc::EventKind::kInferred:
-          server_activity_ = now;
-          ctx_.accounting->inferred(e.ref.job, task, tp(e.infer_start_us), tp(e.infer_end_us), e.batch);
-          break;
-        case ipc::EventKind::kDone: {
-          last_activity_[task][1] = now;
-          // Its result, if any, was pushed before this event: take it while the job is open.
-          if (!from_server) ctx_.results->drain(task, result_rings_[task], result_pools_[task]);
-          if (e.reason == ipc::kResultNotSent) {
-            ctx_.results->refuse(task, e.ref.job, ResultRejection::kNotSent, "the worker's result ring stayed full");
-          }
-          JobRecord stamps;
-          stamps.pre_start = tp(e.pre_start_us);
-          stamps.pre_end = tp(e.pre_end_us);
-          stamps.infer_start = tp(e.infer_start_us);
-          stamps.infer_end = tp(e.infer_end_us);
-          stamps.post_start = tp(e.post_start_us);
-          stamps.post_end = tp(e.post_end_us);
-          stamps.batch = e.batch;
-          ctx_.accounting->done(e.ref.job, stamps, now);
-          break;
-        }
-        case ipc::EventKind::kDropped: {
-          // A worker may give up a job for a bad frame or for lack of queue space; any
-          // other cause it names (or a number outside the vocabulary) breaks the protocol.
-          auto reason = static_cast<DropCause>(e.reason);
-          if (!from_server && reason != DropCause::kBadFrame && reason != DropCause::kOverload) {
-            reason = DropCause::kProtocolViolation;
-          } else if (from_server && e.reason >= kDropCauseCount) {
-            reason = DropCause::kServerCrash;  // cannot happen: the server is ours
-          }
-          if (reason == DropCause::kScheduler || reason == DropCause::kInferenceError) server_activity_ = now;
-          else if (e.post_start_us != 0) last_activity_[task][1] = now;
-          else last_activity_[task][0] = now;
-          ctx_.accounting->drop(e.ref.job, reason, now);
-          break;
-        }
-      }
+      apply_worker_event(source, e, now);
     }
+    if (!source.server && ring.corrupt() && ring.corruptions() > corrupt_seen_[source.task][source.role == ipc::Role::kPre ? 0 : 1]) {
+      corrupt_seen_[source.task][source.role == ipc::Role::kPre ? 0 : 1] = ring.corruptions();
+      on_violation(source.task, source.role, ipc::Violation::kCorruptRing, "its event ring's indices disagree", 0,
+                   ctx_.clock->now());
+    }
+  }
+
+  // A checked worker event (check_worker_event said kApply): the task is the ring's, the
+  // job open and the task's, its kind, reason and stamps the role's.
+  void apply_worker_event(const EventSource& source, const ipc::JobEvent& e, TimePoint now) {
+    const uint32_t task = source.task;
+    const bool pre = source.role == ipc::Role::kPre;
+    switch (e.kind) {
+      case ipc::EventKind::kReady:
+        if (!active_[task].load()) break;  // a retired worker's last word
+        if (e.batch != ipc::kWorkerProtocol) {
+          refuse_worker(task, source.role, e.batch);
+        } else if (refused_[task].empty()) {  // else its other worker was refused: the task does not run
+          (pre ? pre_ready_ : post_ready_)[task] = true;
+          if (pre_ready_[task].load() && post_ready_[task].load()) ever_ready_[task] = true;
+        }
+        break;
+      case ipc::EventKind::kPreDone:
+        last_activity_[task][0] = now;
+        release_hold(task, e.ref.job);
+        ctx_.accounting->pre_done(e.ref.job, tp(e.pre_start_us), tp(e.pre_end_us));
+        break;
+      case ipc::EventKind::kDone: {
+        last_activity_[task][1] = now;
+        // Its result, if any, was pushed before this event: take it while the job is open.
+        ctx_.results->drain(task, result_rings_[task], result_pools_[task]);
+        if (e.reason == ipc::kResultNotSent) {
+          ctx_.results->refuse(task, e.ref.job, ResultRejection::kNotSent, "the worker's result ring stayed full");
+        }
+        // Only the post worker's own stamps: the ledger has the pre and inference ones
+        // (from kPreDone and the server's kInferred), and the batch.
+        JobRecord stamps;
+        stamps.post_start = tp(e.post_start_us);
+        stamps.post_end = tp(e.post_end_us);
+        ctx_.accounting->done(e.ref.job, stamps, now);
+        break;
+      }
+      case ipc::EventKind::kDropped:
+        // bad_frame or overload (checked).
+        last_activity_[task][pre ? 0 : 1] = now;
+        if (pre) release_hold(task, e.ref.job);
+        ctx_.accounting->drop(e.ref.job, static_cast<DropCause>(e.reason), now);
+        break;
+      default:
+        break;  // not a worker's (refused by the checks)
+    }
+  }
+
+  // The server is ours: its events are applied as they are (task indices bounded).
+  void apply_server_event(const ipc::JobEvent& e, TimePoint now) {
+    if (e.kind == ipc::EventKind::kModel) {
+      on_model_event(e);
+      return;
+    }
+    if (e.kind == ipc::EventKind::kReady) {
+      if (e.reason == static_cast<uint8_t>(ipc::Role::kServer)) on_server_ready();
+      return;
+    }
+    const uint32_t task = e.ref.task;
+    if (task >= tasks_) return;  // not from this node's configuration
+    switch (e.kind) {
+      case ipc::EventKind::kInferred:
+        server_activity_ = now;
+        ctx_.accounting->inferred(e.ref.job, task, tp(e.infer_start_us), tp(e.infer_end_us), e.batch);
+        break;
+      case ipc::EventKind::kDropped: {
+        auto reason = static_cast<DropCause>(e.reason);
+        if (e.reason >= kDropCauseCount) reason = DropCause::kServerCrash;  // cannot happen: the server is ours
+        if (reason == DropCause::kScheduler || reason == DropCause::kInferenceError) server_activity_ = now;
+        ctx_.accounting->drop(e.ref.job, reason, now);
+        break;
+      }
+      case ipc::EventKind::kViolation:
+        // The server refused a tensor of this task's pre worker (it dropped the job itself
+        // when the job was the task's: a kDropped of its own).
+        if (e.reason > 0 && e.reason < ipc::kViolationCount) {
+          on_violation(task, ipc::Role::kPre, static_cast<ipc::Violation>(e.reason),
+                       "the server refused its tensor (job " + std::to_string(e.ref.job) + ")", 0, now);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  // A worker broke the protocol (ipc/worker_checks.h): the job it named, if open and the
+  // task's, is dropped; the worker is killed (what it held is closed as protocol_violation
+  // when it exits, supervise()); a log line (rate-limited) and the metric; the task is
+  // quarantined after too many kills in a window.
+  void on_violation(uint32_t task, ipc::Role role, ipc::Violation code, const std::string& detail, uint64_t job,
+                    TimePoint now) {
+    if (job != 0) {
+      if (role == ipc::Role::kPre) release_hold(task, job);
+      ctx_.accounting->drop(job, DropCause::kProtocolViolation, now);
+    }
+    const WorkerRole worker = role == ipc::Role::kPre ? WorkerRole::kPre : WorkerRole::kPost;
+    const ViolationAction action = violations_.on_violation(task, worker, kind_of(code), now);
+    const uint64_t n = ++foreign_events_[task];
+    if (n <= 20 || n % 1000 == 0) {
+      std::fprintf(stderr, "coedge node: task %s's %s worker broke the worker protocol (%s: %s)%s (%llu so far)\n",
+                   ctx_.config->tasks[task].name.c_str(), std::string(to_string(worker)).c_str(), ipc::to_string(code),
+                   detail.c_str(), action.kill_worker ? ": killing it" : "", static_cast<unsigned long long>(n));
+    }
+    const int id = role == ipc::Role::kPre ? pre_ids_[task] : post_ids_[task];
+    if (action.kill_worker && id >= 0 && !condemned(id) && supervisor_.running(id)) {
+      kill_reason_[id] = DropCause::kProtocolViolation;
+      supervisor_.kill(id, SIGKILL);
+    }
+    if (action.quarantine) quarantine(task, now);
+  }
+
+  // ipc's codes (what the checks and the server say) as the tracker's and the metrics'
+  // kinds: the same list, in the same order, one apart (ipc's 0 is kNone).
+  static ViolationKind kind_of(ipc::Violation code) {
+    static_assert(static_cast<int>(ipc::Violation::kForeignTask) == 1 &&
+                  static_cast<int>(ViolationKind::kForeignTask) == 0 &&
+                  static_cast<int>(ipc::Violation::kCorruptRing) - 1 == static_cast<int>(ViolationKind::kCorruptRing) &&
+                  static_cast<int>(ipc::Violation::kFlood) - 1 == static_cast<int>(ViolationKind::kFlood) &&
+                  static_cast<int>(ipc::Violation::kForgedJob) - 1 == static_cast<int>(ViolationKind::kForgedJob) &&
+                  ipc::kViolationCount - 1 == static_cast<int>(kViolationKindCount));
+    const int v = static_cast<int>(code);
+    COEDGE_CHECK(v >= 1 && v < ipc::kViolationCount);
+    return static_cast<ViolationKind>(v - 1);
+  }
+
+  // The task runs no more jobs here until a new plan activates it again: its workers are
+  // retired (what they hold is closed as protocol_violation), and task_unavailable() makes
+  // every job it releases a protocol_violation drop.
+  void quarantine(uint32_t task, TimePoint now) {
+    quarantined_[task] = true;
+    std::fprintf(stderr, "coedge node: task %s quarantined: its workers were killed %u times within %s for breaking "
+                 "the worker protocol; it runs no job here until a new plan gives it to this node again\n",
+                 ctx_.config->tasks[task].name.c_str(), ctx_.config->violations.limit,
+                 format_duration(ctx_.config->violations.window).c_str());
+    for (int id : {pre_ids_[task], post_ids_[task]}) {
+      if (id < 0) continue;
+      kill_reason_[id] = DropCause::kProtocolViolation;
+      supervisor_.retire(id, now, Duration(0));
+    }
+    pre_ready_[task] = false;
+    post_ready_[task] = false;
+  }
+
+  // A worker killed for a violation, not reaped yet: its ring is not read meanwhile.
+  bool condemned(int id) const { return id >= 0 && kill_reason_.count(id) != 0; }
+
+  // Why a worker that exited is gone: protocol_violation when the agent killed it for
+  // one (its later events are discarded: a violator's word is not taken), else crash.
+  DropCause exit_cause(int id, DropCause otherwise) {
+    auto it = kill_reason_.find(id);
+    if (it == kill_reason_.end()) return otherwise;
+    const DropCause cause = it->second;
+    kill_reason_.erase(it);
+    for (uint32_t t = 0; t < tasks_; ++t) {
+      if (id == pre_ids_[t]) pre_events_[t].drain([](const void*) {});
+      if (id == post_ids_[t]) post_events_[t].drain([](const void*) {});
+    }
+    return cause;
+  }
+
+  void release_hold(uint32_t task, uint64_t job) {
+    if (auto h = frame_holds_.take_job(task, job)) frame_pools_[h->sensor].release(h->frame, h->bit);
+  }
+  void release_holds(const std::vector<FrameHolds::Hold>& holds) {
+    for (const FrameHolds::Hold& h : holds) frame_pools_[h.sensor].release(h.frame, h.bit);
+  }
+  // A hold whose job is no longer at pre-processing (closed, or moved on without its pre
+  // worker's word reaching us) is released here, once per poll.
+  void sweep_frame_holds() {
+    const JobLedger& ledger = ctx_.accounting->ledger();
+    release_holds(frame_holds_.take_if([&](const FrameHolds::Hold& h) {
+      const JobLedger::Facts f = ledger.facts(h.job);
+      return !f.open || f.stage != JobStage::kPre;
+    }));
   }
 
   // A retired worker is gone (its task left this node): what it still held (past its
   // deadline by now, as the hand-over keeps a task a grace period beyond its last frame)
   // is closed, and the chunks it held are freed. REQUIRES: the worker is not running.
   void on_retired_exit(int id, TimePoint now) {
+    const DropCause cause = exit_cause(id, DropCause::kShutdown);  // protocol_violation: quarantined
     for (uint32_t t = 0; t < tasks_; ++t) {
       if (id == pre_ids_[t]) {
         reclaim_frames(t);
-        ctx_.accounting->drop_stage(t, JobStage::kPre, DropCause::kShutdown, now);
+        ctx_.accounting->drop_stage(t, JobStage::kPre, cause, now);
       }
       if (id == post_ids_[t]) {
         reclaim_outputs(t);
         reclaim_results(t);
-        ctx_.accounting->drop_stage(t, JobStage::kPost, DropCause::kShutdown, now);
+        ctx_.accounting->drop_stage(t, JobStage::kPost, cause, now);
       }
     }
   }
@@ -827,6 +1014,10 @@ class IpcPipeline final : public Pipeline {
       if (e.kind == ChildEvent::Kind::kStarted) {  // a restart (first starts are not polled)
         if (e.id == server_id_) ctx_.metrics->on_server_restart();
         for (uint32_t t = 0; t < tasks_; ++t) {
+          // Its replacement runs (what the killed one left in its rings was discarded when
+          // it exited): the next violation is a new kill.
+          if (e.id == pre_ids_[t]) violations_.on_worker_started(t, WorkerRole::kPre);
+          if (e.id == post_ids_[t]) violations_.on_worker_started(t, WorkerRole::kPost);
           if (e.id == pre_ids_[t]) ctx_.metrics->on_worker_restart(t, "pre");
           if (e.id == post_ids_[t]) ctx_.metrics->on_worker_restart(t, "post");
           if (e.id == pre_ids_[t] || e.id == post_ids_[t]) ++worker_restarts_;
@@ -856,36 +1047,32 @@ class IpcPipeline final : public Pipeline {
         }
         ctx_.accounting->drop_stage(std::nullopt, JobStage::kServer, DropCause::kServerCrash, now);
       }
+      // A worker the agent killed for a protocol violation: what it held is closed with
+      // that cause (its events since the violation are discarded, never applied).
+      const DropCause cause = exit_cause(e.id, DropCause::kWorkerCrash);
       for (uint32_t t = 0; t < tasks_; ++t) {
         if (e.id == pre_ids_[t]) {
           pre_ready_[t] = false;
           reclaim_frames(t);
-          ctx_.accounting->drop_stage(t, JobStage::kPre, DropCause::kWorkerCrash, now);
+          ctx_.accounting->drop_stage(t, JobStage::kPre, cause, now);
         }
         if (e.id == post_ids_[t]) {
           post_ready_[t] = false;
           reclaim_outputs(t);
           reclaim_results(t);
-          ctx_.accounting->drop_stage(t, JobStage::kPost, DropCause::kWorkerCrash, now);
+          ctx_.accounting->drop_stage(t, JobStage::kPost, cause, now);
         }
       }
     }
     find_hung(now);
   }
 
-  // A dead pre-processing worker's frames: it had released none it had not committed
-  // (worker_sdk.cc), so releasing its bit on every entry left is exact.
+  // A dead pre-processing worker's frames: its tickets left in the ring are discarded
+  // (their jobs are closed with the stage), and every frame hold of the task is released
+  // from the agent's own record, never from what the worker wrote.
   void reclaim_frames(uint32_t task) {
-    frame_rings_[task].drain([&](const void* entry) {
-      ipc::ChunkRef ref;
-      std::memcpy(&ref, entry, sizeof ref);
-      auto pool = segment_->pool(ref.pool);
-      if (!pool.ok() || !pool->contains(ref)) return;
-      const auto* header = static_cast<const ipc::FrameHeader*>(pool->data(ref));
-      for (int i = 0; i < header->job_count && i < ipc::kMaxJobsPerFrame; ++i) {
-        if (header->jobs[i].task == task) pool->release(ref, uint64_t{1} << i);
-      }
-    });
+    frame_rings_[task].drain([](const void*) {});
+    release_holds(frame_holds_.take_task(task));
   }
 
   void reclaim_outputs(uint32_t task) {
@@ -954,7 +1141,14 @@ class IpcPipeline final : public Pipeline {
   std::vector<std::atomic<bool>> ever_ready_;  // per task: both workers ready since activate()
   // Per task: why a worker was refused since activate() (another protocol), or empty.
   std::vector<std::string> refused_;
-  std::vector<uint64_t> foreign_events_;  // per task: events its workers sent that were not theirs to send
+  std::vector<uint64_t> foreign_events_;  // per task: protocol violations of its workers (for the log's rate)
+  std::vector<uint64_t> delivered_;  // per task: tickets pushed (its sensor thread's): the job-table slot
+  std::vector<ipc::JobTable> job_tables_;  // per task; written by its sensor's thread
+  FrameHolds frame_holds_;
+  std::vector<std::atomic<bool>> quarantined_;  // per task (read by any thread through task_unavailable)
+  ViolationTracker violations_;  // the policy: kill, quarantine (loop thread only)
+  std::map<int, DropCause> kill_reason_;  // per child id: killed by the agent for this, not yet reaped
+  std::map<uint32_t, std::array<uint64_t, 2>> corrupt_seen_;  // per task: ring corruptions already counted
   int worker_restarts_ = 0;
   // Per model: the active tasks using it and since when none has (loop thread only), and
   // what the server holds (any thread reads it, through task_unavailable()).

@@ -12,9 +12,11 @@
 #include "config/model_backend.h"
 #include "config/node_config_wire.h"
 #include "core/clock.h"
+#include "ipc/job_table.h"
 #include "ipc/messages.h"
 #include "ipc/node_topology.h"
 #include "ipc/shm_segment.h"
+#include "ipc/worker_checks.h"
 #include "node/backend_set.h"
 #include "node/core/inference_engine.h"
 #include "node/core/model_loader.h"
@@ -52,13 +54,43 @@ ipc::ChunkRef unpack(uint64_t token) {
                        static_cast<uint32_t>(token), 0};
 }
 
-// Per task: the server's ends of the rings, and the pool its outputs are written into.
+// Per task: the server's ends of the rings, the pool its outputs are written into, and
+// the agent's job table of the task (releases and deadlines).
 struct TaskPorts {
   ipc::Ring tensors;
   ipc::Ring outputs;
   ipc::Pool output_pool;
   ipc::Pool tensor_pool;
+  ipc::JobTable jobs;
 };
+
+// A tensor the server refused (ipc::check_tensor): the job, if the table says it is the
+// task's, is dropped as protocol_violation; the agent is told (kViolation), and kills
+// the pre worker. Logged (the first 20 per task, then every 1000th).
+void refuse_tensor(ipc::Ring& events, uint32_t task, const std::string& name, uint64_t named_job,
+                   const ipc::TensorCheck& c, std::vector<uint64_t>& refused) {
+  if (c.job) {
+    ipc::JobEvent drop;
+    drop.ref.job = c.job->job;
+    drop.ref.task = task;
+    drop.ref.release_us = c.job->release_us;
+    drop.ref.deadline_us = c.job->deadline_us;
+    drop.kind = ipc::EventKind::kDropped;
+    drop.reason = static_cast<uint8_t>(DropCause::kProtocolViolation);
+    send(events, drop);
+  }
+  ipc::JobEvent told;
+  told.ref.task = task;
+  told.ref.job = named_job;
+  told.kind = ipc::EventKind::kViolation;
+  told.reason = static_cast<uint8_t>(c.code);
+  send(events, told);
+  const uint64_t n = ++refused[task];
+  if (n <= 20 || n % 1000 == 0) {
+    std::fprintf(stderr, "coedge server: task %s: a tensor refused (%s: %s; %llu so far)\n", name.c_str(),
+                 ipc::to_string(c.code), c.detail.c_str(), static_cast<unsigned long long>(n));
+  }
+}
 
 class ShmSink final : public EngineSink {
  public:
@@ -180,11 +212,14 @@ int run_server_process(const config::NodeConfig& config, const std::string& dige
     auto outputs = (*segment)->ring(ipc::output_ring(t.name));
     auto output_pool = (*segment)->pool(ipc::output_pool(t.name));
     auto tensor_pool = (*segment)->pool(ipc::tensor_pool(t.name));
-    if (!tensors.ok() || !outputs.ok() || !output_pool.ok() || !tensor_pool.ok()) {
+    auto jobs = (*segment)->pool(ipc::job_table_pool(t.name));
+    if (!tensors.ok() || !outputs.ok() || !output_pool.ok() || !tensor_pool.ok() || !jobs.ok() ||
+        jobs->chunk_bytes() < ipc::JobTable::kBytes) {
       std::fprintf(stderr, "coedge server: the node's shared memory lacks task %s\n", t.name.c_str());
       return 1;
     }
-    ports.push_back({*tensors, *outputs, *output_pool, *tensor_pool});
+    ports.push_back({*tensors, *outputs, *output_pool, *tensor_pool,
+                     ipc::JobTable(jobs->data(ipc::ChunkRef{jobs->pool_index(), 0, 0, 0}))});
   }
   // A restarted server starts clean: the jobs its predecessor held were closed by the
   // agent, so their tensors are released and any output it was writing is freed.
@@ -224,6 +259,7 @@ int run_server_process(const config::NodeConfig& config, const std::string& dige
                config.scheduler.text().c_str());
 
   TimePoint wake_at = TimePoint::max();
+  std::vector<uint64_t> refused(ports.size(), 0);  // per task: tensors refused (for the log's rate)
   while (!g_stop) {
     const uint32_t seen = bell->value();
     bool arrived = loader.poll();
@@ -234,29 +270,49 @@ int run_server_process(const config::NodeConfig& config, const std::string& dige
       loader.on_command(command);
     }
     for (size_t t = 0; t < ports.size(); ++t) {
-      while (const void* entry = ports[t].tensors.peek()) {
+      // At most a ring's worth per task per pass: a pre worker that keeps pushing cannot
+      // hold this loop (the rest waits for the next pass).
+      for (uint32_t n = 0; n < ports[t].tensors.capacity(); ++n) {
+        const void* entry = ports[t].tensors.peek();
+        if (entry == nullptr) break;
         ipc::ChunkRef ref;
         std::memcpy(&ref, entry, sizeof ref);
         // The server keeps the chunk while the job waits; the ring entry goes now.
         ports[t].tensors.commit();
         arrived = true;
-        // nullptr for a reference outside the task's tensor pool (the pre worker is
-        // untrusted): nothing to read or release; the agent closes the job at its deadline.
-        const auto* header = static_cast<const ipc::TensorHeader*>(ports[t].tensor_pool.data(ref));
-        if (header == nullptr) continue;
+        // Untrusted (the task's pre worker wrote it): the header is copied once, then
+        // checked; the job's identity, release and deadline are the agent's job table's,
+        // the task is the ring's, the model and priority the scenario's.
+        const auto task = static_cast<uint32_t>(t);
+        const void* chunk = ports[t].tensor_pool.published(ref);
+        ipc::TensorInput check;
+        check.task = task;
+        check.chunk_published = chunk != nullptr;
+        if (chunk != nullptr) std::memcpy(&check.header, chunk, sizeof check.header);
+        check.expected_elements = engine.item_elements(scenario.tasks[t].model);
+        check.chunk_bytes = ports[t].tensor_pool.chunk_bytes();
+        check.now_us = MonotonicClock::monotonic_us();
+        if (check.expected_elements == 0) check.expected_elements = check.header.elements;  // no model yet: the engine drops it as not_ready
+        const ipc::TensorCheck verdict = ipc::check_tensor(check, ports[t].jobs);
+        if (verdict.code != ipc::Violation::kNone) {
+          if (chunk != nullptr) ports[t].tensor_pool.release(ref, ipc::kSoleHolder);
+          refuse_tensor(*events, task, config.tasks[t].name, check.header.job, verdict, refused);
+          continue;
+        }
+        const ipc::TensorHeader& header = check.header;
         EngineInput in;
-        in.job.id = header->ref.job;
+        in.job.id = verdict.job->job;
         in.job.task = static_cast<TaskIndex>(t);
         in.job.model = scenario.tasks[t].model;
-        in.job.release = MonotonicClock::from_monotonic_us(header->ref.release_us);
-        in.job.deadline = MonotonicClock::from_monotonic_us(header->ref.deadline_us);
+        in.job.release = MonotonicClock::from_monotonic_us(verdict.job->release_us);
+        in.job.deadline = MonotonicClock::from_monotonic_us(verdict.job->deadline_us);
         in.job.priority = scenario.tasks[t].priority;
-        in.data = reinterpret_cast<const float*>(reinterpret_cast<const uint8_t*>(header) +
+        in.data = reinterpret_cast<const float*>(static_cast<const uint8_t*>(chunk) +
                                                  ipc::payload_offset<ipc::TensorHeader>());
-        in.elements = header->elements;
-        in.pre_start = MonotonicClock::from_monotonic_us(header->pre_start_us);
-        in.pre_end = MonotonicClock::from_monotonic_us(header->pre_end_us);
-        in.aux = header->aux;
+        in.elements = header.elements;
+        in.pre_start = MonotonicClock::from_monotonic_us(header.pre_start_us);
+        in.pre_end = MonotonicClock::from_monotonic_us(header.pre_end_us);
+        in.aux = header.aux;
         in.token = pack(ref);
         engine.submit(in);
       }

@@ -1,17 +1,28 @@
 // A worker as one built against worker ABI 1 (before results went to the agent) behaves
 // towards the agent: it connects to the node's segment and says it is ready without a
-// protocol version (a v1 kReady carries 0 where v2 carries COEDGE_WORKER_ABI_VERSION),
+// protocol version (a v1 kReady carries 0 where v2 and v3 carry COEDGE_WORKER_ABI_VERSION),
 // then waits. The agent must refuse it, naming the task, this file and both versions
 // (node_runtime_test.cc). It speaks the segment's messages directly: an old SDK cannot be
 // built from this tree. With COEDGE_TEST_FORGE_TASK=N in its environment it is also
 // hostile: before its own, it sends a kReady for task index N (another task's), which the
-// agent must ignore as not its to send.
+// agent must treat as a protocol violation (foreign_task): never applied, and the worker
+// killed (node_runtime_test.cc, AWorkersEventForAnotherTaskIsAViolation).
+// With COEDGE_TEST_ATTACK it is instead a current (protocol 3) worker that breaks the
+// protocol once it has a job: it says ready as protocol 3, then the pre worker answers
+// each frame ticket with an event the agent must refuse — `reason200`: a kDropped of its
+// own job with drop cause 200 (outside the vocabulary: it once made the agent throw);
+// `foreign`: a kDropped (bad_frame) of the job ids next to its own (another task's, on a
+// shared camera). The post worker gives up each output it gets (kDropped bad_frame, a
+// sound event).
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <unistd.h>
 
+#include "core/clock.h"
+#include "core/job_outcome.h"
 #include "ipc/messages.h"
 #include "ipc/node_topology.h"
 #include "ipc/shm_segment.h"
@@ -47,12 +58,57 @@ int main(int argc, char** argv) {
     forged.batch = 0;
     ipc::send_event(*events, forged, "abi1 worker");
   }
+  const char* attack = std::getenv("COEDGE_TEST_ATTACK");
   ipc::JobEvent ready;
   ready.kind = ipc::EventKind::kReady;
   ready.ref.task = index;
   ready.reason = static_cast<uint8_t>(role == "pre" ? ipc::Role::kPre : ipc::Role::kPost);
-  ready.batch = 0;  // what every v1 worker sent
+  ready.batch = attack != nullptr ? ipc::kWorkerProtocol : 0;  // 0: what every v1 worker sent
   ipc::send_event(*events, ready, "abi1 worker");
-  while (!g_stop) ::usleep(20000);
+  if (attack == nullptr) {
+    while (!g_stop) ::usleep(20000);
+    return 0;
+  }
+  const std::string mode = attack;
+  auto input = (*segment)->ring(role == "pre" ? ipc::frame_ring(task) : ipc::output_ring(task));
+  auto outputs = (*segment)->pool(ipc::output_pool(task));
+  if (!input.ok() || !outputs.ok()) return 1;
+  while (!g_stop) {
+    const void* entry = input->peek();
+    if (entry == nullptr) {
+      ::usleep(2000);
+      continue;
+    }
+    ipc::JobEvent e;
+    e.ref.task = index;
+    e.kind = ipc::EventKind::kDropped;
+    e.reason = static_cast<uint8_t>(DropCause::kBadFrame);
+    if (role == "post") {
+      ipc::ChunkRef ref;
+      std::memcpy(&ref, entry, sizeof ref);
+      ipc::OutputHeader header;
+      if (const void* chunk = outputs->data(ref)) std::memcpy(&header, chunk, sizeof header);
+      outputs->release(ref, ipc::kSoleHolder);
+      input->commit();
+      e.ref.job = header.ref.job;
+      e.post_start_us = e.post_end_us = MonotonicClock::monotonic_us();
+      ipc::send_event(*events, e, "abi1 worker");
+      continue;
+    }
+    ipc::FrameTicket ticket;
+    std::memcpy(&ticket, entry, sizeof ticket);
+    input->commit();
+    e.pre_start_us = e.pre_end_us = MonotonicClock::monotonic_us();
+    if (mode == "reason200") {
+      e.ref.job = ticket.job.job;
+      e.reason = 200;
+      ipc::send_event(*events, e, "abi1 worker");
+    } else {  // foreign
+      for (uint64_t job : {ticket.job.job - 1, ticket.job.job + 1}) {
+        e.ref.job = job;
+        ipc::send_event(*events, e, "abi1 worker");
+      }
+    }
+  }
   return 0;
 }

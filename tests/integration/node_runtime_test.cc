@@ -538,15 +538,16 @@ TEST_F(NodeRuntimeTest, RefusesAWorkerBuiltAgainstAnOlderWorkerAbi) {
   EXPECT_NE(run.code, 0) << why;
   EXPECT_FALSE(run.timed_out) << why;
   EXPECT_NE(run.output.find("task old: worker " + worker.string()), std::string::npos) << why;
-  EXPECT_NE(run.output.find("built against worker ABI 1, this node needs ABI 2"), std::string::npos) << why;
+  EXPECT_NE(run.output.find("built against worker ABI 1, this node needs ABI 3"), std::string::npos) << why;
   expect_no_leftovers(dir_);
 }
 
 // A worker's events speak for its own task only: the same old worker, made hostile, first
 // says "ready, ABI 1" in the name of the task before it (index 0, a stock task), from both
-// its pre and its post worker. The agent
-// ignores that event (and says so); it refuses the hostile worker's own task only.
-TEST_F(NodeRuntimeTest, AWorkersEventForAnotherTaskIsIgnored) {
+// its pre and its post worker. That event is a protocol violation (foreign_task): never
+// applied, logged, and the worker is killed (so the node's start fails, naming the rogue
+// task's worker); the victim task is neither refused nor made ready by it.
+TEST_F(NodeRuntimeTest, AWorkersEventForAnotherTaskIsAViolation) {
   if (!is_root()) GTEST_SKIP() << "isolation process needs root (private /dev/shm)";
   const fs::path worker = fs::path(COEDGE_BINARY_DIR) / "tests/integration/coedge-test-abi1-worker";
   ASSERT_TRUE(fs::exists(worker)) << worker;
@@ -557,17 +558,65 @@ TEST_F(NodeRuntimeTest, AWorkersEventForAnotherTaskIsIgnored) {
           ", env: {COEDGE_TEST_FORGE_TASK: \"0\"}}\n");
   const NodeRun run = run_node(config, {"--duration", "5s"});
   const std::string why = describe(run);
-  EXPECT_NE(run.code, 0) << why;  // the rogue task itself is refused
+  EXPECT_NE(run.code, 0) << why;  // the rogue task's worker is killed while starting
   EXPECT_FALSE(run.timed_out) << why;
-  // Both of its workers forge before they say ready; whichever the agent hears first is
-  // refused (and stops the node), so only that one's forgery is sure to be read.
-  const bool pre = run.output.find("task rogue's pre worker sent an event that is not its to send") != std::string::npos;
-  const bool post = run.output.find("task rogue's post worker sent an event that is not its to send") != std::string::npos;
+  // Both of its workers forge before they say ready; whichever the agent reads first is
+  // killed (and stops the node's start), so only that one's violation is sure to be read.
+  const bool pre = run.output.find("task rogue's pre worker broke the worker protocol (foreign_task") != std::string::npos;
+  const bool post = run.output.find("task rogue's post worker broke the worker protocol (foreign_task") != std::string::npos;
   EXPECT_TRUE(pre || post) << why;
-  EXPECT_NE(run.output.find("task rogue: worker " + worker.string()), std::string::npos) << why;
+  EXPECT_EQ(run.output.find("task victim's"), std::string::npos) << why;
   EXPECT_EQ(run.output.find("task victim: worker"), std::string::npos) << why;
   expect_no_leftovers(dir_);
 }
+
+// A running worker that breaks the protocol (tests/integration/abi1_worker.cc with
+// COEDGE_TEST_ATTACK): a kDropped with drop cause 200 (once a throw in the agent's
+// accounting), or a kDropped of another task's jobs. Each is a violation, never applied:
+// the agent does not crash, the rogue's worker is killed (its jobs dropped as
+// protocol_violation), the task is quarantined after violations.limit kills, the node
+// runs to its duration, every job is accounted, and the victim task on the same camera
+// loses no job to it.
+class NodeRuntimeAttackTest : public NodeRuntimeTest, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(NodeRuntimeAttackTest, AViolatingWorkerIsKilledAndQuarantinedAndHarmsNoOtherTask) {
+  if (!is_root()) GTEST_SKIP() << "isolation process needs root (private /dev/shm)";
+  const std::string attack = GetParam();
+  const fs::path worker = fs::path(COEDGE_BINARY_DIR) / "tests/integration/coedge-test-abi1-worker";
+  ASSERT_TRUE(fs::exists(worker)) << worker;
+  const fs::path config = write_process_config(
+      "attack.yaml", "violations: {limit: 2, window: 60s}\n",
+      "  - {name: victim, model: yolov5s-160, sensor: cam0, period: 100ms}\n"
+      "  - {name: rogue, model: yolov5s-160, sensor: cam0, period: 100ms, worker: " + worker.string() +
+          ", env: {COEDGE_TEST_ATTACK: " + attack + "}}\n");
+  const NodeRun run = run_node(config, {"--duration", "6s", "--restart-backoff-max", "200ms", "--jobs",
+                                        jobs_file().string()});
+  const std::string why = describe(run);
+  ASSERT_EQ(run.code, 0) << why;
+  ASSERT_FALSE(run.timed_out) << why;
+  const std::string code = attack == "reason200" ? "bad_reason" : "foreign_task";
+  EXPECT_NE(run.output.find("task rogue's pre worker broke the worker protocol (" + code), std::string::npos) << why;
+  EXPECT_NE(run.output.find("task rogue quarantined"), std::string::npos) << why;
+  EXPECT_EQ(run.output.find("task victim's"), std::string::npos) << why;
+  expect_no_leftovers(dir_);
+  const json s = read_summary();
+  expect_accounted(s, why);
+  ASSERT_TRUE(s["dropped_by_cause"].contains("protocol_violation")) << s.dump(2) << "\n" << why;
+  std::map<std::string, std::map<std::string, uint64_t>> by_task;  // task -> outcome or drop cause -> jobs
+  for (const std::string& line : read_lines(jobs_file())) {
+    const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    ASSERT_TRUE(j.is_object()) << line;
+    const std::string outcome = j.value("outcome", "");
+    ++by_task[j.value("task", "")][outcome == "dropped" ? j.value("reason", "") : outcome];
+  }
+  EXPECT_GT(by_task["victim"]["met"], 0u) << why;
+  EXPECT_EQ(by_task["victim"].count("protocol_violation"), 0u) << why;
+  EXPECT_EQ(by_task["victim"].count("worker_crash"), 0u) << why;
+  EXPECT_GT(by_task["rogue"]["protocol_violation"], 0u) << why;
+  EXPECT_EQ(by_task["rogue"].count("met"), 0u) << why;
+}
+
+INSTANTIATE_TEST_SUITE_P(Attacks, NodeRuntimeAttackTest, ::testing::Values("reason200", "foreign"));
 
 // --- stopping on SIGTERM ---------------------------------------------------------------
 

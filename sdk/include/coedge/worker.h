@@ -32,10 +32,14 @@ extern "C" {
 #endif
 
 /* 2: results go to the agent through shared memory, and the agent refuses a worker built
-   against another version (docs/WORKER_SDK.md, "ABI versioning"). The callbacks are the
-   same as in 1: a worker's source compiles unchanged, and callbacks that say 1 are
-   accepted; the worker must be rebuilt (relinked with this SDK). */
-#define COEDGE_WORKER_ABI_VERSION 2
+   against another version (docs/WORKER_SDK.md, "ABI versioning").
+   3: the shared-memory protocol is checked (a pre worker gets a ticket per job and never
+   writes the frame; tensors name their job by id and job-table slot; a worker whose
+   message breaks the protocol is killed: docs/WORKER_SDK.md, "What a worker may send").
+   The callbacks are the same as in 1 and 2: a worker's source compiles unchanged, and
+   callbacks that say 1 or 2 are accepted; the worker must be rebuilt (relinked with this
+   SDK). */
+#define COEDGE_WORKER_ABI_VERSION 3
 #define COEDGE_MAX_RANK 6
 
 typedef struct coedge_task_info {
@@ -105,7 +109,7 @@ typedef struct coedge_output {
 } coedge_output;
 
 typedef struct coedge_worker_callbacks {
-  int32_t abi_version;     /* COEDGE_WORKER_ABI_VERSION (1 is accepted too: same callbacks) */
+  int32_t abi_version;     /* COEDGE_WORKER_ABI_VERSION (1 and 2 are accepted too: same callbacks) */
   /* Called once at start. Returns your state (passed to every callback; may be any
      non-NULL pointer), or NULL after writing why into `error` (the worker then exits). */
   void* (*init)(const coedge_task_info* info, char* error, size_t error_size);

@@ -36,6 +36,14 @@ void InferenceEngine::set_model(ModelIndex m, infer::Model* model) {
   batch_inputs_[m].shape.clear();
 }
 
+uint64_t InferenceEngine::item_elements(ModelIndex m) const {
+  if (m >= models_.size() || models_[m] == nullptr) return 0;
+  const auto& shape = batch_inputs_[m].shape;
+  int64_t per_item = 1;
+  for (size_t i = 1; i < shape.size(); ++i) per_item *= shape[i];
+  return static_cast<uint64_t>(per_item);
+}
+
 void InferenceEngine::submit(EngineInput input) {
   const TimePoint now = clock_.now();
   const auto model = input.job.model;

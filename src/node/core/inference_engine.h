@@ -82,6 +82,9 @@ class InferenceEngine {
   // until a model is set again).
   // REQUIRES: m < scenario.models.size(); `model` outlives its use here.
   void set_model(ModelIndex m, infer::Model* model);
+  // Elements of one input item of model m (its per-item shape's product), or 0 while it
+  // has no model: what a submitted input must carry (the server checks tensors with it).
+  uint64_t item_elements(ModelIndex m) const;
   bool has_model(ModelIndex m) const { return m < models_.size() && models_[m] != nullptr; }
 
   // A malformed input (wrong element count, unknown model) is dropped at once, with

@@ -97,6 +97,19 @@ std::optional<JobRecord> JobLedger::drop(uint64_t id, DropCause reason, TimePoin
   return close(it, JobOutcome::kDropped, reason, now);
 }
 
+JobLedger::Facts JobLedger::facts(uint64_t id) const {
+  std::lock_guard lock(mu_);
+  Facts f;
+  f.released = id != 0 && id < next_id_;
+  auto it = open_.find(id);
+  if (it == open_.end()) return f;
+  f.open = true;
+  f.task = it->second.record.task;
+  f.stage = it->second.stage;
+  f.release = it->second.record.release;
+  return f;
+}
+
 ResultClaim JobLedger::claim_result(uint64_t id, uint32_t task) {
   std::lock_guard lock(mu_);
   auto it = open_.find(id);

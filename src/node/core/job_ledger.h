@@ -83,6 +83,16 @@ class JobLedger {
   std::optional<JobStage> stage(uint64_t id) const;
   // The open job's task; nullopt when the job is not open (never released, or closed).
   std::optional<uint32_t> task_of(uint64_t id) const;
+  // What the ledger knows of `id` in one look, for checking a worker's news of it
+  // (ipc/worker_checks.h): released ever, open now, and if open its task, stage, release.
+  struct Facts {
+    bool released = false;
+    bool open = false;
+    uint32_t task = 0;
+    JobStage stage = JobStage::kPre;
+    TimePoint release{};
+  };
+  Facts facts(uint64_t id) const;
 
  private:
   struct Open {

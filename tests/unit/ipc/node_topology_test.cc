@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "ipc/messages.h"
+#include "ipc/worker_checks.h"
 
 namespace coedge::ipc {
 namespace {
@@ -163,7 +164,7 @@ TEST(NodeTopology, NamesAreUniqueWithinTheirKind) {
   for (const PoolPlan& p : plan.pools) EXPECT_TRUE(pools.insert(p.name).second) << p.name;
   EXPECT_EQ(plan.doorbells.size(), 2u + 2 * 3);
   EXPECT_EQ(plan.rings.size(), 2u + 6 * 3);  // the server's events and control, six per task
-  EXPECT_EQ(plan.pools.size(), 3u * 3 + 2);
+  EXPECT_EQ(plan.pools.size(), 3u * 4 + 2);  // tensors, outputs, results, job table per task; frames per sensor
 }
 
 TEST(NodeTopology, EachRingRingsItsConsumersDoorbell) {
@@ -182,13 +183,13 @@ TEST(NodeTopology, EachRingRingsItsConsumersDoorbell) {
   }
 }
 
-TEST(NodeTopology, EntriesAreChunkRefsOrJobEvents) {
+TEST(NodeTopology, EntriesAreTicketsChunkRefsOrJobEvents) {
   const auto tasks = three_tasks();
   const SegmentPlan plan = node_segment_plan(tasks, two_sensors());
   EXPECT_EQ(find_ring(plan, kServerEvents)->entry_bytes, sizeof(JobEvent));
   EXPECT_EQ(find_ring(plan, kServerControl)->entry_bytes, sizeof(ServerCommand));
   for (const TaskChannels& t : tasks) {
-    EXPECT_EQ(find_ring(plan, frame_ring(t.name))->entry_bytes, sizeof(ChunkRef));
+    EXPECT_EQ(find_ring(plan, frame_ring(t.name))->entry_bytes, sizeof(FrameTicket));
     EXPECT_EQ(find_ring(plan, tensor_ring(t.name))->entry_bytes, sizeof(ChunkRef));
     EXPECT_EQ(find_ring(plan, output_ring(t.name))->entry_bytes, sizeof(ChunkRef));
     EXPECT_EQ(find_ring(plan, pre_events(t.name))->entry_bytes, sizeof(JobEvent));
@@ -259,8 +260,8 @@ TEST(NodeTopology, AFullFrameAndTensorFitTheirChunks) {
   auto segment = Segment::create(path.str(), node_segment_plan(tasks, sensors));
   ASSERT_TRUE(segment.ok()) << segment.error().message;
 
-  // The agent writes a full-size frame for two tasks; the pre worker of "classify" reads it
-  // through the pool index in the reference.
+  // The agent writes a full-size frame for two tasks and pushes a ticket to each; the pre
+  // worker of "classify" reads it through the pool index in its ticket's reference.
   Pool frames = *(*segment)->pool(frame_pool("cam0"));
   ChunkRef ref;
   ASSERT_TRUE(frames.alloc(ref));
@@ -269,29 +270,46 @@ TEST(NodeTopology, AFullFrameAndTensorFitTheirChunks) {
   header->height = 480;
   header->channels = 3;
   header->stride = 640 * 3;
-  header->job_count = 2;
-  header->jobs[0].task = 0;
-  header->jobs[1].task = 1;
   ASSERT_LE(payload_offset<FrameHeader>() + header->payload_bytes(), frames.chunk_bytes());
   auto* pixels = static_cast<uint8_t*>(frames.data(ref)) + payload_offset<FrameHeader>();
   std::memset(pixels, 0x7f, header->payload_bytes());
   frames.publish(ref, 0b11);
   Ring frame_ring0 = *(*segment)->ring(frame_ring("detect"));
   Ring frame_ring1 = *(*segment)->ring(frame_ring("classify"));
-  ASSERT_TRUE(frame_ring0.push(&ref));
-  ASSERT_TRUE(frame_ring1.push(&ref));
+  ASSERT_EQ(frame_ring1.entry_bytes(), sizeof(FrameTicket));
+  FrameTicket to0, to1;
+  to0.frame = to1.frame = ref;
+  to0.job.task = 0;
+  to1.job.task = 1;
+  to1.job.job = 7;
+  to1.table_slot = 3;
+  ASSERT_TRUE(frame_ring0.push(&to0));
+  ASSERT_TRUE(frame_ring1.push(&to1));
 
-  ChunkRef got;
+  FrameTicket got;
   std::memcpy(&got, frame_ring1.peek(), sizeof got);
-  Pool by_index = *(*segment)->pool(got.pool);
-  const auto* seen = static_cast<const FrameHeader*>(by_index.data(got));
+  EXPECT_EQ(got.job.job, 7u);
+  EXPECT_EQ(got.table_slot, 3u);
+  Pool by_index = *(*segment)->pool(got.frame.pool);
+  const auto* seen = static_cast<const FrameHeader*>(by_index.data(got.frame));
   EXPECT_EQ(seen->width, 640);
-  EXPECT_EQ(seen->jobs[1].task, 1u);
+  FrameHeader copy;
+  std::memcpy(&copy, seen, sizeof copy);
+  EXPECT_EQ(check_ticket(got, 1, true, copy, by_index.chunk_bytes()), "");
   const auto* seen_pixels = reinterpret_cast<const uint8_t*>(seen) + payload_offset<FrameHeader>();
   EXPECT_EQ(seen_pixels[header->payload_bytes() - 1], 0x7f);
-  by_index.release(got, uint64_t{1} << 1);
   frame_ring1.commit();
+  // The agent releases the task's hold (the worker writes nothing to the frame).
+  frames.release(ref, uint64_t{1} << 1);
   EXPECT_EQ(frames.in_use(), 1u);
+
+  // Each task has a job table in the plan, one chunk large enough.
+  for (const TaskChannels& t : tasks) {
+    auto jobs = (*segment)->pool(job_table_pool(t.name));
+    ASSERT_TRUE(jobs.ok()) << t.name;
+    EXPECT_EQ(jobs->count(), 1u);
+    EXPECT_GE(jobs->chunk_bytes(), JobTable::kBytes);
+  }
 
   // A full tensor of "seg.2" fits its chunk, up to its last element.
   Pool tensors = *(*segment)->pool(tensor_pool("seg.2"));
