@@ -252,6 +252,10 @@ TEST_F(SandboxEscapeTest, EveryEscapeIsRefused) {
   char frame[8] = {};
   EXPECT_EQ(::pread(frames_.get(), frame, sizeof frame, 0), 5);
   EXPECT_EQ(std::string(frame), "FRAME");
+  // The sandbox's inner processes (bwrap's init, the probe) were killed with their
+  // group; the last of them leave the cgroup once reaped, a moment after the leader.
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (!cgroup->pids().empty() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
   EXPECT_TRUE(cgroup->pids().empty()) << "processes left in the task cgroup";
   EXPECT_TRUE(cgroup->remove());
 }
