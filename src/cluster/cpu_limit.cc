@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "cluster/host.h"
+#include "os/cgroup_limits.h"
 #include "os/errno_text.h"
 
 namespace coedge::cluster {
@@ -34,18 +35,6 @@ bool exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-Status write_file(const std::string& path, const std::string& text) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return Error{ErrorCode::kIo, "cannot open " + path + ": " + os::errno_text(errno)};
-  ssize_t w = ::write(fd, text.data(), text.size());
-  int err = errno;
-  ::close(fd);
-  if (w != static_cast<ssize_t>(text.size()))
-    return Error{ErrorCode::kIo, "writing '" + text + "' to " + path + ": " +
-                                     (w < 0 ? os::errno_text(err) : "short write")};
-  return Ok{};
-}
-
 Result<std::string> read_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) return Error{ErrorCode::kIo, "cannot read " + path + ": " + os::errno_text(errno)};
@@ -54,39 +43,10 @@ Result<std::string> read_file(const std::string& path) {
   return ss.str();
 }
 
-std::vector<pid_t> read_pids(const std::string& procs_file) {
-  std::vector<pid_t> pids;
-  Result<std::string> text = read_file(procs_file);
-  if (!text) return pids;
-  std::istringstream in(*text);
-  long pid = 0;
-  while (in >> pid) pids.push_back(static_cast<pid_t>(pid));
-  return pids;
-}
-
-// rmdir, retrying briefly on EBUSY (a killed task may take a moment to leave); ENOENT is Ok.
-Status remove_cgroup_dir(const std::string& dir) {
-  for (int attempt = 0;; ++attempt) {
-    if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return Ok{};
-    if (errno != EBUSY || attempt >= 200)
-      return Error{ErrorCode::kIo, "cannot remove cgroup " + dir + ": " + os::errno_text(errno)};
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-}
-
-// Kills everything in `dirs`' cgroup.procs until all are empty.
-Status empty_cgroups(const std::vector<std::string>& dirs) {
-  auto list = [&] {
-    std::vector<pid_t> all;
-    for (const std::string& d : dirs) {
-      std::vector<pid_t> p = read_pids(d + "/cgroup.procs");
-      all.insert(all.end(), p.begin(), p.end());
-    }
-    return all;
-  };
-  std::string what = "cgroup";
-  for (const std::string& d : dirs) what += " " + d;
-  return kill_until_gone(list, kKillBound, what);
+// Kills everything in `dirs`' cgroup.procs, then removes them, the last first (give
+// parents before children). os/cgroup_limits.h: shared with the node's task cgroups.
+Status empty_and_remove(const std::vector<std::string>& dirs) {
+  return os::empty_and_remove_cgroups(dirs, std::chrono::duration_cast<std::chrono::milliseconds>(kKillBound));
 }
 
 // Depth-first removal of a cgroup tree, killing what is inside.
@@ -101,9 +61,7 @@ Status remove_tree(const std::string& dir) {
     Status s = remove_tree(child);
     if (!s && first) first = s;
   }
-  Status k = empty_cgroups({dir});
-  if (!k && first) first = k;
-  Status r = remove_cgroup_dir(dir);
+  Status r = empty_and_remove({dir});
   if (!r && first) first = r;
   return first;
 }
@@ -175,9 +133,9 @@ Result<std::unique_ptr<CpuLimit>> CpuLimit::create(const std::string& prefix, co
   limit->period_ = Duration(period_us);
   limit->cpu_dir_ = std::string(kCpuRoot) + "/" + prefix + "/" + name;
   // From here on the destructor removes what exists.
-  if (Status s = write_file(limit->cpu_dir_ + "/cpu.cfs_period_us", std::to_string(period_us)); !s)
+  if (Status s = os::write_cgroup_file(limit->cpu_dir_ + "/cpu.cfs_period_us", std::to_string(period_us)); !s)
     return s.error();
-  if (Status s = write_file(limit->cpu_dir_ + "/cpu.cfs_quota_us", std::to_string(quota_us)); !s)
+  if (Status s = os::write_cgroup_file(limit->cpu_dir_ + "/cpu.cfs_quota_us", std::to_string(quota_us)); !s)
     return s.error();
   if (separate_cpuacct()) {
     if (Status s = make_cgroup(kAcctRoot, prefix, name); !s) return s.error();
@@ -212,17 +170,10 @@ Status CpuLimit::destroy() {
   }
   std::sort(below.begin(), below.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
   if (!below.empty()) {
-    if (Status s = empty_cgroups(below); !s) first = s;
-    for (const std::string& d : below) {
-      Status r = remove_cgroup_dir(d);
-      if (!r && first) first = r;
-    }
+    // empty_and_remove removes the last first: shallowest first in, deepest removed first.
+    if (Status s = empty_and_remove({below.rbegin(), below.rend()}); !s) first = s;
   }
-  if (Status s = empty_cgroups(dirs); !s) first = s;
-  for (const std::string& d : dirs) {
-    Status r = remove_cgroup_dir(d);
-    if (!r && first) first = r;
-  }
+  if (Status s = empty_and_remove(dirs); !s && first) first = s;
   // The <prefix> directories, unless other CpuLimits still use them.
   for (const char* root : {kCpuRoot, kAcctRoot}) {
     std::string parent = std::string(root) + "/" + prefix_;
@@ -270,7 +221,7 @@ static Status clamp_descendants(const std::string& dir, double cores) {
     if (!(period_in >> period) || !(quota_in >> quota) || period <= 0) continue;
     const long long most = std::max<long long>(1000, std::llround(cores * static_cast<double>(period)));
     if (quota > most) {  // -1 (none) is fine: it inherits the parent's
-      if (Status s = write_file(child + "/cpu.cfs_quota_us", std::to_string(most)); !s) return s;
+      if (Status s = os::write_cgroup_file(child + "/cpu.cfs_quota_us", std::to_string(most)); !s) return s;
     }
   }
   return Ok{};
@@ -282,18 +233,18 @@ Status CpuLimit::set_cores(double cores) {
   if (cores > 0) {
     if (Status s = clamp_descendants(cpu_dir_, cores); !s) return s.error();
   }
-  if (Status s = write_file(cpu_dir_ + "/cpu.cfs_quota_us", std::to_string(quota_us)); !s) return s.error();
+  if (Status s = os::write_cgroup_file(cpu_dir_ + "/cpu.cfs_quota_us", std::to_string(quota_us)); !s) return s.error();
   if (cores > 0) cores_ = cores;
   return Ok{};
 }
 
 Status CpuLimit::add(pid_t pid) {
-  if (Status s = write_file(procs_path(), std::to_string(pid)); !s) return s;
-  if (!acct_dir_.empty()) return write_file(acct_dir_ + "/cgroup.procs", std::to_string(pid));
+  if (Status s = os::write_cgroup_file(procs_path(), std::to_string(pid)); !s) return s;
+  if (!acct_dir_.empty()) return os::write_cgroup_file(acct_dir_ + "/cgroup.procs", std::to_string(pid));
   return Ok{};
 }
 
-std::vector<pid_t> CpuLimit::pids() const { return read_pids(procs_path()); }
+std::vector<pid_t> CpuLimit::pids() const { return os::read_cgroup_procs(procs_path()); }
 
 Result<Duration> CpuLimit::cpu_used() const {
   if (usage_file_.empty())

@@ -2,7 +2,7 @@
 // `LaunchMode` says: kSandbox wraps the worker in bubblewrap (bwrap) — own PID, network,
 // IPC and UTS namespaces, no capabilities, the seccomp filter of os/seccomp_filter.h, a
 // read-only view of the filesystem with private paths hidden (the node's run directory
-// but the task's own directory, /root, /home, SSH and TLS keys, password hashes, and
+// but the task's own directory, /root, /home, /run, SSH and TLS keys, password hashes, and
 // what the node marks private), writable only in its task directory, /tmp (the IPC
 // directory) and a private empty /dev/shm — while kProcess runs it as a plain process
 // (the node's isolation modes "sandbox" and "process"; its mode "none", workers inside
@@ -46,7 +46,7 @@ struct SandboxSpec {
   std::string run_dir;
   // More paths to hide (absolute, existing): a directory becomes an empty read-only
   // tmpfs, a file /dev/null. Always hidden too when they exist (kDefaultPrivatePaths):
-  // /root, /home, /etc/ssh, /etc/ssl/private and the password hashes. Anything bound
+  // /root, /home, /run, /etc/ssh, /etc/ssl/private and the password hashes. Anything bound
   // later (task_dir, read_only_binds, the executable) is visible again below a hidden
   // directory; paths under /tmp need no hiding (the worker's /tmp is ipc_dir). A path
   // inside task_dir or ipc_dir is an error (the worker owns those).
@@ -78,8 +78,9 @@ struct SandboxSpec {
 };
 
 // Hidden in every sandbox when they exist (see SandboxSpec::private_paths).
+// /run: daemons' sockets and state (also the seccomp filter refuses AF_UNIX sockets).
 inline const std::vector<std::string> kDefaultPrivatePaths = {
-    "/root", "/home", "/etc/ssh", "/etc/ssl/private",
+    "/root", "/home", "/run", "/etc/ssh", "/etc/ssl/private",
     "/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-"};
 
 // What to start: give all four to the ProcessSupervisor's ChildSpec.

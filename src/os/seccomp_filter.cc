@@ -6,6 +6,7 @@
 #include <linux/audit.h>
 #include <linux/seccomp.h>
 #include <sched.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -34,7 +35,7 @@ constexpr uint32_t kNamespaceFlags = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUT
 
 // Where a jump goes: the next instruction or a label at the end of the program, in this
 // order (classic BPF only jumps forward: the argument checks come before the returns).
-enum Label { kNext = -1, kCloneCheck = 0, kPersonalityCheck, kAllow, kDeny, kNoSys, kKill, kLabels };
+enum Label { kNext = -1, kCloneCheck = 0, kPersonalityCheck, kSocketCheck, kAllow, kDeny, kNoSys, kKill, kLabels };
 
 struct Insn {
   uint16_t code;
@@ -97,6 +98,7 @@ std::vector<sock_filter> worker_seccomp_program() {
   body.push_back(jump_if_equal(SYS_clone3, kNoSys));
   body.push_back(jump_if_equal(SYS_clone, kCloneCheck));
   body.push_back(jump_if_equal(SYS_personality, kPersonalityCheck));
+  body.push_back(jump_if_equal(SYS_socket, kSocketCheck));
   for (const DeniedSyscall& call : denied_syscalls()) {
     body.push_back(jump_if_equal(static_cast<uint32_t>(call.number), kDeny));
   }
@@ -111,6 +113,7 @@ std::vector<sock_filter> worker_seccomp_program() {
   tail[kCloneCheck] = {load(kArg0Low), {BPF_JMP | BPF_JSET | BPF_K, kNamespaceFlags, kDeny, kAllow}};
   tail[kPersonalityCheck] = {load(kArg0Low), jump_if_equal(0, kAllow),
                              jump_if_equal(0xffffffffU, kAllow, kDeny)};
+  tail[kSocketCheck] = {load(kArg0Low), jump_if_equal(AF_UNIX, kDeny, kAllow)};
 
   std::vector<size_t> label_at(kLabels);
   std::vector<Insn> all = body;

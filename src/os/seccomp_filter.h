@@ -17,8 +17,12 @@
 //      NEWNET) in its first argument → EPERM; threads and fork pass;
 //   5. personality with an argument other than 0 (PER_LINUX) or 0xffffffff (a query) →
 //      EPERM (no ADDR_NO_RANDOMIZE, no READ_IMPLIES_EXEC);
-//   6. the deny list (denied_syscalls()) → EPERM;
-//   7. anything else → allowed.
+//   6. socket(AF_UNIX, …) → EPERM: a path-named Unix socket of the host (a daemon's
+//      control socket anywhere in the read-only view) is reachable by connect() however
+//      the mount is read-only, and the network namespace does not cover it.
+//      socketpair() stays allowed (it reaches nothing outside the process);
+//   7. the deny list (denied_syscalls()) → EPERM;
+//   8. anything else → allowed.
 //
 // What it does not do: it does not limit file, socket or memory calls (the mount and
 // network namespaces and the cgroup do); it reduces the kernel's attack surface but does

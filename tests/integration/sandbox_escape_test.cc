@@ -19,6 +19,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -135,6 +136,7 @@ class SandboxEscapeTest : public ::testing::Test {
     std::error_code ec;
     if (!base_.empty()) fs::remove_all(base_, ec);
     if (!shm_name_.empty()) fs::remove("/dev/shm/" + shm_name_, ec);
+    if (!run_file_.empty()) fs::remove(run_file_, ec);
   }
 
   // Runs the probe in the sandbox, in `cgroup`, to its end (bounded).
@@ -200,10 +202,20 @@ class SandboxEscapeTest : public ::testing::Test {
     return run;
   }
 
+  static Fd unix_listen(const std::string& path) {
+    Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un ua{};
+    ua.sun_family = AF_UNIX;
+    std::snprintf(ua.sun_path, sizeof ua.sun_path, "%s", path.c_str());
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ua), sizeof ua) != 0 || ::listen(fd.get(), 4) != 0) return Fd();
+    return fd;
+  }
+
   Result<TaskCgroup> make_cgroup(const CgroupLimits& limits) {
     return TaskCgroup::create("coedge-escape-" + std::to_string(::getpid()), limits);
   }
 
+  std::string run_file_;
   std::string probe_, base_, run_dir_, task_dir_, other_task_dir_, keys_dir_, shm_name_, marker_;
   pid_t sentinel_ = -1;
   Fd frames_;
@@ -211,15 +223,22 @@ class SandboxEscapeTest : public ::testing::Test {
 
 TEST_F(SandboxEscapeTest, EveryEscapeIsRefused) {
   Listener listener;
+  // A host daemon's Unix socket (outside every hidden path) and a file under /run.
+  const std::string unix_path = base_ + "/host.sock";
+  Fd unix_listener = unix_listen(unix_path);
+  ASSERT_TRUE(unix_listener.valid());
+  run_file_ = "/run/coedge-escape-" + std::to_string(::getpid());
+  write_file(run_file_, "x\n");
   Result<TaskCgroup> cgroup = make_cgroup({1.0, 256u << 20, 64});
   ASSERT_TRUE(cgroup.ok()) << cgroup.error().message;
   ProbeRun run = run_probe({"all", "--port", std::to_string(listener.port()), "--sentinel", std::to_string(sentinel_),
                             "--marker", marker_, "--run-dir", run_dir_, "--task-dir", task_dir_,
                             "--other-task-dir", other_task_dir_, "--keystore", keys_dir_ + "/node.key",
-                            "--secret", kSecret, "--ro-fd", "3", "--shm-name", shm_name_},
+                            "--secret", kSecret, "--ro-fd", "3", "--shm-name", shm_name_, "--unix-socket",
+                            unix_path, "--run-file", run_file_},
                            *cgroup);
   const std::vector<std::string> expected = {
-      "net_host_listener", "net_outside", "net_only_loopback",
+      "net_host_listener", "net_outside", "net_only_loopback", "unix_socket_to_host", "run_hidden",
       "signal_host_sentinel", "kill_host_sentinel", "proc_shows_only_sandbox", "ptrace_sibling",
       "ptrace_host_sentinel", "process_vm_readv",
       "write_etc", "write_usr", "write_root_dir", "write_run_dir", "write_other_task", "write_keystore_dir",
@@ -243,6 +262,8 @@ TEST_F(SandboxEscapeTest, EveryEscapeIsRefused) {
 
   // From the host's side.
   EXPECT_FALSE(listener.reached()) << "a connection reached the host's listener";
+  pollfd unix_poll{unix_listener.get(), POLLIN, 0};
+  EXPECT_EQ(::poll(&unix_poll, 1, 0), 0) << "a connection reached the host's Unix socket";
   EXPECT_EQ(::kill(sentinel_, 0), 0) << "the sentinel died";
   EXPECT_FALSE(fs::exists("/dev/shm/" + shm_name_)) << "the probe's /dev/shm is the host's";
   EXPECT_EQ(read_file(other_task_dir_ + "/secret"), kSecret + "\n");
@@ -264,12 +285,14 @@ TEST_F(SandboxEscapeTest, EveryEscapeIsRefused) {
 // its harmless checks look for, so an OK above is the sandbox's doing.
 TEST_F(SandboxEscapeTest, WithoutTheSandboxTheProbeSeesTheEscapes) {
   Listener listener;
+  Fd unix_listener = unix_listen(base_ + "/host.sock");
+  ASSERT_TRUE(unix_listener.valid());
   TaskCgroup none;
-  ProbeRun run = run_probe({"harmless", "--port", std::to_string(listener.port()), "--sentinel",
+  ProbeRun run = run_probe({"harmless", "--unix-socket", base_ + "/host.sock", "--port", std::to_string(listener.port()), "--sentinel",
                             std::to_string(sentinel_), "--run-dir", run_dir_, "--other-task-dir", other_task_dir_,
                             "--keystore", keys_dir_ + "/node.key", "--secret", kSecret},
                            none, LaunchMode::kProcess);
-  for (const char* check : {"net_host_listener", "signal_host_sentinel", "write_run_dir", "write_other_task",
+  for (const char* check : {"net_host_listener", "unix_socket_to_host", "signal_host_sentinel", "write_run_dir", "write_other_task",
                             "read_other_task", "read_keystore", "seccomp_filter"}) {
     ASSERT_TRUE(run.checks.count(check)) << check << "\n" << run.output;
     EXPECT_NE(run.checks[check], "OK") << check << " saw no escape without the sandbox";

@@ -13,7 +13,8 @@
 // Options: --port P (a host TCP listener on 127.0.0.1), --sentinel PID (a host process),
 //   --marker TEXT (in the sentinel's command line), --run-dir D, --task-dir D,
 //   --other-task-dir D, --keystore FILE, --secret TEXT (what the keystore and the other
-//   task's file hold), --ro-fd N (a descriptor passed read-only), --shm-name NAME.
+//   task's file hold), --ro-fd N (a descriptor passed read-only), --shm-name NAME,
+//   --unix-socket PATH (a host Unix socket listening), --run-file PATH (a file under /run).
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -26,6 +27,7 @@
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -62,6 +64,7 @@ void result(const std::string& check, bool refused, const std::string& detail) {
 std::string err(int e) { return std::string(std::strerror(e)); }
 
 bool tcp_connect(uint32_t addr, int port, int* error);
+bool unix_connect(const std::string& path);
 bool create_refused(const std::string& path, std::string* detail);
 std::string status_field(const std::string& name);
 
@@ -80,6 +83,8 @@ void check_harmless() {
   int e = 0;
   const int port = std::atoi(opt("port").c_str());
   result("net_host_listener", !tcp_connect(INADDR_LOOPBACK, port, &e), "connected to the host's 127.0.0.1:" + opt("port"));
+  result("unix_socket_to_host", !unix_connect(opt("unix-socket")),
+         "connected to the host's Unix socket " + opt("unix-socket"));
   const pid_t sentinel = static_cast<pid_t>(std::atol(opt("sentinel").c_str()));
   const int r0 = ::kill(sentinel, 0);
   result("signal_host_sentinel", r0 != 0 && errno == ESRCH, "kill(" + opt("sentinel") + ", 0) succeeded");
@@ -112,6 +117,17 @@ bool tcp_connect(uint32_t addr, int port, int* error) {
   return connected;
 }
 
+bool unix_connect(const std::string& path) {
+  const int u = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (u < 0) return false;
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path.c_str());
+  const bool connected = ::connect(u, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+  ::close(u);
+  return connected;
+}
+
 void check_network() {
   int e = 0;
   const int port = std::atoi(opt("port").c_str());
@@ -132,6 +148,11 @@ void check_network() {
     names += name + " ";
   }
   result("net_only_loopback", interfaces == 1 && names == "lo ", "interfaces: " + names);
+
+  // A host daemon's Unix socket: the network namespace does not cover path-named sockets.
+  result("unix_socket_to_host", !unix_connect(opt("unix-socket")),
+         "connected to the host's Unix socket " + opt("unix-socket"));
+  result("run_hidden", ::access(opt("run-file").c_str(), F_OK) != 0, opt("run-file") + " is visible");
 }
 
 // --- processes ---

@@ -13,6 +13,7 @@
 #include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -121,6 +122,7 @@ TEST(SeccompFilter, EveryDeniedCallFailsWithEperm) {
     // rather than mount anything on the host.
     expect_errno(out, "mount", ::mount("none", "/nonexistent-coedge-target", "tmpfs", 0, nullptr), EPERM);
     expect_errno(out, "clone3", raw(SYS_clone3), ENOSYS);
+    expect_errno(out, "socket(AF_UNIX)", ::socket(AF_UNIX, SOCK_STREAM, 0), EPERM);
     expect_errno(out, "personality(ADDR_NO_RANDOMIZE)", raw(SYS_personality, ADDR_NO_RANDOMIZE), EPERM);
 #if defined(__x86_64__)
     expect_errno(out, "x32 getpid", raw(0x40000000L | SYS_getpid), EPERM);
@@ -146,6 +148,10 @@ TEST(SeccompFilter, WhatAWorkerDoesStillWorks) {
     else std::memset(map, 1, 1 << 20);
     const int mem = ::memfd_create("coedge-test", MFD_CLOEXEC);
     if (mem < 0 || ::ftruncate(mem, 4096) != 0) report(out, "memfd");
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0) report(out, "socketpair");
+    const int inet = ::socket(AF_INET, SOCK_STREAM, 0);  // the network namespace confines it
+    if (inet < 0) report(out, "socket(AF_INET)");
     // Threads: glibc tries clone3, gets ENOSYS, falls back to clone; futex in join.
     std::atomic<int> sum{0};
     std::vector<std::thread> threads;
