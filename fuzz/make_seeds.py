@@ -13,9 +13,11 @@ Seeds, small on purpose (the fuzzer grows its own corpus from them):
 - fuzz_torchscript_info: the tiny TorchScript fixtures (BUILD_DIR/models/fixtures/torch)
   and zips made here byte by byte: classic, zip64, zip64 with saturated central headers,
   a compressed entry, YOLOv5's config.txt.
+The YAML and JSON dictionaries (fuzz/dict/) are rewritten from the readers' string literals.
 Files already in a corpus folder (crash reproducers added by hand, named crash-*) stay.
 """
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -73,10 +75,49 @@ def model_entries(meta_name="m/extra/coedge.json", meta=META, method=0):
     return [("m/data.pkl", b"p" * 40, 0, 0), (meta_name, meta, method, 17), ("m/data/0", b"w" * 64, 0, 50)]
 
 
+YAML_TOKENS = ['": "', '"- "', '"{"', '"}"', '"["', '"]"', '", "', '"\\x0a"', '"\\x0a  "', '"\\x0a  - "', '"---"',
+               '"..."', '"&a"', '"*a"', '"<<: "', '"!!str "', '"~"', '"null"', '"true"', '"false"', '"1.5s"',
+               '"700ms"', '"250us"', '"2min"', '"1h"', '"1e308"', '"-1"', '"0x7fffffff"', '"\'"']
+JSON_TOKENS = ['"{"', '"}"', '"["', '"]"', '":"', '","', '"null"', '"true"', '"false"', '"coedge-node-config"',
+               '"1e400"', '"-9223372036854775808"', '"18446744073709551615"', '"\\\\u0000"']
+
+
+def literals(files):
+    out = set()
+    for f in files:
+        with open(os.path.join(ROOT, f)) as src:
+            out.update(re.findall(r'"([a-z][a-z0-9_./-]{1,30})"', src.read()))
+    return sorted(out)
+
+
+def write_dict(target, header, sources, tokens):
+    with open(os.path.join(ROOT, "fuzz", "dict", target + ".dict"), "w") as f:
+        f.write(header)
+        for t in tokens + ['"%s"' % k for k in literals(sources)]:
+            f.write(t + "\n")
+
+
+def dictionaries():
+    scenario = ["src/config/scenario_loader.cc", "src/config/profile_reader.cc"]
+    head = "# libFuzzer dictionary (fuzz/make_seeds.py): YAML syntax and the string literals of %s.\n"
+    write_dict("fuzz_scenario", head % ", ".join(scenario), scenario, YAML_TOKENS)
+    write_dict("fuzz_profile_set", head % ", ".join(scenario), scenario, YAML_TOKENS)
+    node = ["src/config/node_config_loader.cc", "src/config/profile_reader.cc", "src/config/listen_address.cc",
+            "src/config/model_backend.cc"]
+    write_dict("fuzz_node_config", head % ", ".join(node) + "# and paths that exist relative to examples/node.\n", node,
+               YAML_TOKENS + ['"../profiles/generated-models-cpu.yaml"', '"../../build/models/yolov5s-160.onnx"',
+                              '"../../build/models/resnet18-360.pt"', '"coco.names"', '"frames"', '"stock"'])
+    wire = ["src/config/node_config_wire.cc"]
+    write_dict("fuzz_node_config_wire",
+               "# libFuzzer dictionary (fuzz/make_seeds.py): JSON syntax and the string literals of %s.\n" % wire[0],
+               wire, JSON_TOKENS)
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     build, fuzz_build = sys.argv[1], sys.argv[2]
+    dictionaries()
     copy("fuzz_scenario", ls("examples", ".yaml") + ["tests/data/explain/small-fleet.yaml"])
     copy("fuzz_scenario", ["tests/data/config/lamppost.yaml"], prefix="tests-")
     copy("fuzz_profile_set", ls("examples/profiles", ".yaml"))
@@ -101,6 +142,16 @@ def main():
     for name, data in made.items():
         with open(os.path.join(ts, name), "wb") as f:
             f.write(data)
+    # fuzz_worker_messages: the first byte picks the message (0 event, 1 tensor, 2 ticket,
+    # 3 output, 4 results); the rest is read by FuzzedDataProvider (numbers from the end,
+    # structs from the front), so plain patterns are enough to start from.
+    wm = os.path.join(CORPUS, "fuzz_worker_messages")
+    os.makedirs(wm, exist_ok=True)
+    modes = ["event", "tensor", "ticket", "output", "results"]
+    for mode, name in enumerate(modes):
+        for pattern, fill in (("zeros", b"\0"), ("ones", b"\x01"), ("ff", b"\xff")):
+            with open(os.path.join(wm, "%d-%s-%s" % (mode, name, pattern)), "wb") as f:
+                f.write(bytes([mode]) + fill * 600)
 
 
 if __name__ == "__main__":
