@@ -14,6 +14,7 @@ PREFIX   ?= /usr/local
 # inference, python3-onnx and numpy to generate the ONNX models at build time; ffmpeg to
 # encode and serve the stream sensor tests' H.264 clip; libfastrtps-dev and libfastcdr-dev
 # (Fast DDS, ROS 2's default middleware) for the tests' ROS 2 peer only (tests/integration/ros2).
+# clang and libclang-rt-14-dev (libFuzzer, clang's sanitizers) for the fuzz targets (make fuzz).
 # libtorch-dev for the torch backend plugin (lib/coedge/coedge_infer_torch.so), python3-torch
 # and python3-torchvision to build the models in PyTorch and export both formats from them.
 PACKAGES := g++ make cmake pkg-config libyaml-cpp-dev libcli11-dev nlohmann-json3-dev \
@@ -22,9 +23,10 @@ PACKAGES := g++ make cmake pkg-config libyaml-cpp-dev libcli11-dev nlohmann-json
             bubblewrap prometheus-cpp-dev \
             cyclonedds-dev cyclonedds-tools libiperf-dev iperf3 iproute2 \
             ffmpeg prometheus libfastrtps-dev libfastcdr-dev \
-            libtorch-dev python3-torch python3-torchvision
+            libtorch-dev python3-torch python3-torchvision \
+            clang libclang-rt-14-dev
 
-.PHONY: all setup build install test asan tsan lto check-layers demo bench clean help
+.PHONY: all setup build install test asan tsan lto fuzz fuzz-smoke check-layers demo bench clean help
 
 all: build
 
@@ -36,6 +38,8 @@ help:
 	@echo "make asan    build and run the tests under AddressSanitizer + UBSan"
 	@echo "make tsan    run the parallel 'coedge sweep' under ThreadSanitizer"
 	@echo "make lto     build the coedge command with LTO, ODR violations as errors (build-lto/)"
+	@echo "make fuzz    build the libFuzzer targets of fuzz/ with clang, ASan and UBSan (build-fuzz/)"
+	@echo "make fuzz-smoke  run each fuzz target on its seed corpus for FUZZ_SECONDS (default 15) s; fails on any finding"
 	@echo "make check-layers  check that every #include stays within its target's links"
 	@echo "make demo    setup + build + the lamppost experiment run for real on an emulated cluster (root; ~6 min)"
 	@echo "make bench   setup + build + the benchmarks (docs/PERFORMANCE.md)"
@@ -89,6 +93,36 @@ lto: setup
 	$(CMAKE) --preset lto
 	$(CMAKE) --build build-lto -j $(JOBS) --target coedge
 
+# The libFuzzer targets (fuzz/, docs/SECURITY.md "Fuzzing"): the readers of untrusted files
+# and of what the agent and the server read from workers, built by clang with ASan + UBSan
+# into build-fuzz/ (only the libraries they parse with). fuzz-smoke runs each on a copy of
+# its seed corpus (fuzz/corpus/TARGET, left unchanged) with its dictionary for FUZZ_SECONDS;
+# any crash, leak, timeout (FUZZ_TIMEOUT s for one input) or sanitizer report fails it, and
+# the reproducer is kept in build-fuzz/findings/. Long recorded runs: tools/fuzz_long.sh.
+FUZZ_TARGETS ?= $(sort $(basename $(notdir $(wildcard fuzz/fuzz_*.cc))))
+FUZZ_SECONDS ?= 15
+FUZZ_TIMEOUT ?= 5
+
+fuzz: setup
+	$(CMAKE) --preset fuzz
+	$(CMAKE) --build build-fuzz -j $(JOBS)
+
+fuzz-smoke: fuzz
+	@rm -rf build-fuzz/smoke build-fuzz/findings; mkdir -p build-fuzz/findings; failed=; \
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build-fuzz/smoke/$$t && cp -r fuzz/corpus/$$t/. build-fuzz/smoke/$$t/; \
+	  dict=; [ -f fuzz/dict/$$t.dict ] && dict=-dict=fuzz/dict/$$t.dict; \
+	  echo "== $$t ($(FUZZ_SECONDS) s)"; \
+	  if build-fuzz/bin/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=$(FUZZ_TIMEOUT) -rss_limit_mb=2048 \
+	       -malloc_limit_mb=2048 -print_final_stats=1 -artifact_prefix=build-fuzz/findings/$$t- $$dict \
+	       build-fuzz/smoke/$$t > build-fuzz/smoke/$$t.log 2>&1; then \
+	    echo "$$(grep -E '^Done' build-fuzz/smoke/$$t.log), $$(grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [^ ]+' build-fuzz/smoke/$$t.log | tail -n 1)"; \
+	  else \
+	    tail -n 40 build-fuzz/smoke/$$t.log; failed="$$failed $$t"; \
+	  fi; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz-smoke: findings in:$$failed (reproducers in build-fuzz/findings/)"; exit 1; fi
+
 # The header-layering check (tools/check_layers.py): src/ is one include root, so only this
 # stops a layer from including a header of a layer its target does not link. It reads the
 # targets from $(BUILD)/layers.json, which CMake writes when it configures the build.
@@ -106,4 +140,4 @@ bench: build
 	$(BUILD)/bin/coedge_backend_bench --parity
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan build-lto
+	rm -rf $(BUILD) build-asan build-tsan build-lto build-fuzz

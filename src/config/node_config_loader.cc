@@ -952,7 +952,9 @@ class NodeConfigParser {
     }
     for (std::string_view key : {"name", "model", "sensor", "period"})
       fields.require(key, mark, path, problems_);
-    if (!valid || !name || !period) return;
+    // A task without its model or sensor was reported above (require); it must not be kept
+    // either, with the default index 0 into possibly empty lists (found by fuzz_node_config).
+    if (!valid || !name || !period || !fields.has("model") || !fields.has("sensor")) return;
     task.period = *period;
     task.deadline = deadline.value_or(*period);
     for (std::string& copy :

@@ -3,8 +3,11 @@
 
 #include <algorithm>
 #include <limits>
+#include <sstream>
 #include <string_view>
 #include <unordered_map>
+
+#include <yaml-cpp/eventhandler.h>
 
 namespace coedge::config::internal {
 namespace {
@@ -20,6 +23,32 @@ constexpr std::string_view kProfileModelKeys[] = {"name", "input_shape", "input_
 // The backends a profile can have been measured on (infer/make_backend.h's names).
 constexpr std::string_view kMeasuredBackends[] = {"opencv", "torch"};
 constexpr std::string_view kProfileSetKeys[] = {"profile_set", "description", "models"};
+
+// Where each YAML document of a stream starts (its start, and its first node: the mark a
+// second document is reported at), from yaml-cpp's event parser (load_document).
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> marks;
+  std::vector<YAML::Mark> first_nodes;
+  void OnDocumentStart(const YAML::Mark& mark) override { marks.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override { node(mark); }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    node(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    node(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void node(const YAML::Mark& mark) {
+    if (first_nodes.size() < marks.size()) first_nodes.push_back(mark);
+  }
+};
 
 bool is_inline_key(std::string_view key) {
   for (std::string_view k : kInlineKeys)
@@ -219,30 +248,47 @@ ModelEntry read_model_entry(const YAML::Node& node, const YAML::Mark& mark,
 }
 
 YAML::Node load_document(const std::string& text, Problems& problems) {
-  std::vector<YAML::Node> docs;
+  // Counted with yaml-cpp's event parser, not YAML::LoadAll: in yaml-cpp 0.7 (Debian 12)
+  // some malformed streams (a stray ',' outside any collection, say) make the parser
+  // report an empty document at the same place forever without consuming anything, and
+  // LoadAll collects them until memory runs out (yaml-cpp issue 1040, fixed upstream in
+  // 0.8.1; found by fuzz/fuzz_scenario). Two documents are all we need to look at: a
+  // second one that starts where the first did is that stuck parser, a syntax error.
+  YAML::Node doc;
   try {
-    docs = YAML::LoadAll(text);
+    DocumentStarts starts;
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    for (int i = 0; i < 2 && parser.HandleNextDocument(starts); ++i) {
+    }
+    if (starts.marks.size() > 1 && starts.marks[1].pos == starts.marks[0].pos) {
+      const YAML::Mark& at = starts.marks[1];
+      const std::string what =
+          at.pos >= 0 && static_cast<size_t>(at.pos) < text.size() ? " at '" + text.substr(at.pos, 1) + "'" : "";
+      problems.add(at, "", "YAML syntax error: the text cannot be read on from here" + what +
+                               " (a stray character outside any list or map?)");
+      return YAML::Node();
+    }
+    if (starts.marks.size() > 1) {
+      problems.add(starts.first_nodes.size() > 1 ? starts.first_nodes[1] : starts.marks[1], "",
+                   "only one YAML document is allowed per file; a second one starts here "
+                   "(after a '---')");
+      return YAML::Node();
+    }
+    if (!starts.marks.empty()) doc = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     problems.add(e.mark, "", "YAML syntax error: " + e.msg);
     return YAML::Node();
   }
-  if (docs.size() > 1) {
-    problems.add(docs[1].Mark(), "",
-                 "only one YAML document is allowed per file; a second one starts here "
-                 "(after a '---')");
-    return YAML::Node();
-  }
-  if (docs.empty() || docs[0].IsNull()) {
+  if (doc.IsNull()) {
     problems.add(YAML::Mark::null_mark(), "", "the file is empty");
     return YAML::Node();
   }
-  if (!docs[0].IsMap()) {
-    problems.add(docs[0].Mark(), "",
-                 "the top level must be a map of fields (name: value lines), got " +
-                     describe(docs[0]));
+  if (!doc.IsMap()) {
+    problems.add(doc.Mark(), "", "the top level must be a map of fields (name: value lines), got " + describe(doc));
     return YAML::Node();
   }
-  return docs[0];
+  return doc;
 }
 
 Result<ProfileSet> parse_profile_set_text(const std::string& text, const std::string& file_name) {

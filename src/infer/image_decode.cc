@@ -4,11 +4,15 @@
 
 #include "infer/image.h"
 #include "media/codecs_plugin.h"
+#include "media/image_format.h"
 
 namespace coedge::infer {
 
 Result<cv::Mat> decode_image(std::span<const uint8_t> bytes) {
   if (bytes.empty()) return Error{ErrorCode::kInvalidInput, "empty frame: no image bytes"};
+  // Only the allowed formats reach OpenCV's decoders (media/image_format.h): frames come
+  // from the network and from other processes.
+  if (Status format = media::check_image_format(bytes, "cannot decode frame"); !format.ok()) return format.error();
   auto codecs = media::codecs();
   if (!codecs.ok()) return Error{codecs.error().code, "cannot decode frame: " + codecs.error().message};
   try {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "media/codecs_plugin.h"
+#include "media/image_format.h"
 #include "node/stream_source.h"
 
 namespace coedge::node {
@@ -154,9 +155,14 @@ class FolderSource final : public FrameSource {
     const std::string& path = files_[i];
     auto codecs = media::codecs();
     if (!codecs.ok()) return Error{ErrorCode::kNotFound, "cannot read image " + path + ": " + codecs.error().message};
+    // Read here and checked against the format allow-list (media/image_format.h), then
+    // decoded from memory: imread would hand any format OpenCV knows to its decoder.
+    auto file = media::read_image_file(path);
+    if (!file.ok()) return Error{file.error().code, "cannot read " + file.error().message};
     cv::Mat image;
     try {
-      image = to_bgr8((*codecs)->imread(path, cv::IMREAD_UNCHANGED));
+      const cv::Mat encoded(1, static_cast<int>(file->size()), CV_8U, file->data());
+      image = to_bgr8((*codecs)->imdecode(encoded, cv::IMREAD_UNCHANGED));
     } catch (const std::exception& e) {
       return Error{ErrorCode::kInvalidInput, "cannot decode image " + path + ": " + e.what()};
     }

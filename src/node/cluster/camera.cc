@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "core/rng.h"
 #include "media/codecs_plugin.h"
+#include "media/image_format.h"
 #include "node/cluster/cluster_feed.h"
 
 namespace coedge::node {
@@ -43,9 +44,16 @@ Result<std::vector<cv::Mat>> make_frames(const std::string& dir, int width, int 
     for (const auto& entry : std::filesystem::directory_iterator(dir)) files.push_back(entry.path().string());
     std::sort(files.begin(), files.end());
     for (const std::string& f : files) {
+      // Only allowed formats are decoded (media/image_format.h). A file that is no image
+      // is skipped as before; an image in a refused format is an error naming it.
+      auto bytes = media::read_image_file(f);
+      if (!bytes.ok() && bytes.error().code == ErrorCode::kUnsupported) {
+        return Error{bytes.error().code, "--frames " + dir + ": " + bytes.error().message};
+      }
+      if (!bytes.ok()) continue;
       cv::Mat image;
       try {
-        image = (*codecs)->imread(f, cv::IMREAD_COLOR);
+        image = (*codecs)->imdecode(cv::Mat(1, static_cast<int>(bytes->size()), CV_8U, bytes->data()), cv::IMREAD_COLOR);
       } catch (const cv::Exception&) {
         continue;  // not an image OpenCV can read: skipped, like a file it returns empty for
       }

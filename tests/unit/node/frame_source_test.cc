@@ -223,6 +223,27 @@ TEST(FrameSourceTest, GrayscaleAndBgraImagesBecomeBgr) {
   EXPECT_EQ(pgm->type(), CV_8UC3);
 }
 
+// An image in a format outside the allow-list (media/image_format.h) is refused with an
+// error naming the file and the format, whatever its name: OpenCV would decode this TIFF.
+TEST(FrameSourceTest, ImageInARefusedFormatIsAnErrorNamingFileAndFormat) {
+  TempDir dir("refused");
+  std::vector<uint8_t> tiff;
+  ASSERT_TRUE(cv::imencode(".tiff", cv::Mat(8, 8, CV_8UC3, cv::Scalar(1, 2, 3)), tiff));
+  std::ofstream(dir.path() / "a.png", std::ios::binary).write(reinterpret_cast<const char*>(tiff.data()), tiff.size());
+  ASSERT_TRUE(cv::imwrite((dir.path() / "b.png").string(), cv::Mat(8, 8, CV_8UC3, cv::Scalar(4, 5, 6))));
+  auto source = node::open_frame_source(folder(dir.path(), false));
+  ASSERT_TRUE(source.ok()) << source.error().message;
+  auto a = take(**source);
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.error().code, ErrorCode::kUnsupported);
+  EXPECT_NE(a.error().message.find((dir.path() / "a.png").string() + ": a TIFF image; only JPEG, PNG, PPM/PGM or BMP"),
+            std::string::npos)
+      << a.error().message;
+  auto b = take(**source);  // the next file still reads
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  EXPECT_EQ(b->at<cv::Vec3b>(0, 0), cv::Vec3b(4, 5, 6));
+}
+
 TEST(FrameSourceTest, EmptyOrMissingFolderIsAnError) {
   TempDir dir("empty");
   std::ofstream(dir.path() / "readme.txt") << "no images here";
