@@ -719,7 +719,7 @@ class IpcPipeline final : public Pipeline {
     }
     drain_ring(*server_events_, EventSource{}, kMaxEventsPerDrain);
     for (uint32_t t = 0; t < tasks_; ++t) {
-      ctx_.results->drain(t, result_rings_[t], result_pools_[t]);
+      if (!condemned(post_ids_[t])) take_results(t);
       if (!condemned(post_ids_[t])) {
         drain_ring(post_events_[t], EventSource{false, t, ipc::Role::kPost}, std::min(post_now[t], kMaxEventsPerDrain));
       }
@@ -839,7 +839,7 @@ class IpcPipeline final : public Pipeline {
       case ipc::EventKind::kDone: {
         last_activity_[task][1] = now;
         // Its result, if any, was pushed before this event: take it while the job is open.
-        ctx_.results->drain(task, result_rings_[task], result_pools_[task]);
+        take_results(task);
         if (e.reason == ipc::kResultNotSent) {
           ctx_.results->refuse(task, e.ref.job, ResultRejection::kNotSent, "the worker's result ring stayed full");
         }
@@ -972,6 +972,31 @@ class IpcPipeline final : public Pipeline {
       if (id == post_ids_[t]) post_events_[t].drain([](const void*) {});
     }
     return cause;
+  }
+
+  // The task's results from its live post worker (ResultLog checks each). A result refused
+  // for what only a broken protocol explains — a chunk outside the pool or not published,
+  // a bad length, a job never released, another task's job, a second result for a job —
+  // is a violation (bad_result). Content the user's code got wrong (not one JSON object)
+  // and late results (the job closed) are refused and counted, not violations.
+  void take_results(uint32_t task) {
+    static constexpr ResultRejection kBroken[] = {ResultRejection::kBadChunk, ResultRejection::kBadLength,
+                                                  ResultRejection::kUnknownJob, ResultRejection::kOtherTask,
+                                                  ResultRejection::kDuplicate};
+    auto broken = [&] {
+      const ResultLog::Counts c = ctx_.results->counts(task);
+      uint64_t n = 0;
+      for (ResultRejection r : kBroken) n += c.by_reason[static_cast<size_t>(r)];
+      return n;
+    };
+    const uint64_t before = broken();
+    ctx_.results->drain(task, result_rings_[task], result_pools_[task]);
+    const uint64_t after = broken();
+    if (after > before) {
+      on_violation(task, ipc::Role::kPost, ipc::Violation::kBadResult,
+                   std::to_string(after - before) + " result(s) refused (see the results' refusals above)", 0,
+                   ctx_.clock->now());
+    }
   }
 
   void release_hold(uint32_t task, uint64_t job) {
