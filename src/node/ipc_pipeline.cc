@@ -160,6 +160,7 @@ class IpcPipeline final : public Pipeline {
     ever_ready_[task] = false;
     refused_[task].clear();
     // A new plan gives the task back: its quarantine (if any) ends here.
+    if (quarantined_[task].load()) ctx_.metrics->set_quarantined(task, false);
     quarantined_[task] = false;
     violations_.clear(task);
     for (const char* role : {"pre", "post"}) {
@@ -344,6 +345,8 @@ class IpcPipeline final : public Pipeline {
     PipelineHealth h;
     // Restarts after a crash only: a task that comes back after leaving starts afresh.
     h.worker_restarts = worker_restarts_;
+    for (uint32_t t = 0; t < tasks_; ++t) h.protocol_violations += violations_.violations(t);
+    h.quarantined_tasks = violations_.quarantined_tasks();
     if (server_id_ >= 0) h.server_restarts = supervisor_.restarts(server_id_);
     for (int id : worker_ids()) h.processes += supervisor_.running(id) ? 1 : 0;
     if (server_id_ >= 0 && supervisor_.running(server_id_)) {
@@ -911,6 +914,7 @@ class IpcPipeline final : public Pipeline {
     }
     const WorkerRole worker = role == ipc::Role::kPre ? WorkerRole::kPre : WorkerRole::kPost;
     const ViolationAction action = violations_.on_violation(task, worker, kind_of(code), now);
+    ctx_.metrics->on_protocol_violation(task, worker, kind_of(code));
     const uint64_t n = ++foreign_events_[task];
     if (n <= 20 || n % 1000 == 0) {
       std::fprintf(stderr, "coedge node: task %s's %s worker broke the worker protocol (%s: %s)%s (%llu so far)\n",
@@ -944,6 +948,7 @@ class IpcPipeline final : public Pipeline {
   // every job it releases a protocol_violation drop.
   void quarantine(uint32_t task, TimePoint now) {
     quarantined_[task] = true;
+    ctx_.metrics->set_quarantined(task, true);
     std::fprintf(stderr, "coedge node: task %s quarantined: its workers were killed %u times within %s for breaking "
                  "the worker protocol; it runs no job here until a new plan gives it to this node again\n",
                  ctx_.config->tasks[task].name.c_str(), ctx_.config->violations.limit,
