@@ -160,6 +160,7 @@ class IpcPipeline final : public Pipeline {
     ever_ready_[task] = false;
     refused_[task].clear();
     // A new plan gives the task back: its quarantine (if any) ends here.
+    if (quarantined_[task].load()) ctx_.metrics->set_quarantined(task, false);
     quarantined_[task] = false;
     violations_.clear(task);
     for (const char* role : {"pre", "post"}) {
@@ -344,6 +345,8 @@ class IpcPipeline final : public Pipeline {
     PipelineHealth h;
     // Restarts after a crash only: a task that comes back after leaving starts afresh.
     h.worker_restarts = worker_restarts_;
+    for (uint32_t t = 0; t < tasks_; ++t) h.protocol_violations += violations_.violations(t);
+    h.quarantined_tasks = violations_.quarantined_tasks();
     if (server_id_ >= 0) h.server_restarts = supervisor_.restarts(server_id_);
     for (int id : worker_ids()) h.processes += supervisor_.running(id) ? 1 : 0;
     if (server_id_ >= 0 && supervisor_.running(server_id_)) {
@@ -719,7 +722,7 @@ class IpcPipeline final : public Pipeline {
     }
     drain_ring(*server_events_, EventSource{}, kMaxEventsPerDrain);
     for (uint32_t t = 0; t < tasks_; ++t) {
-      ctx_.results->drain(t, result_rings_[t], result_pools_[t]);
+      if (!condemned(post_ids_[t])) take_results(t);
       if (!condemned(post_ids_[t])) {
         drain_ring(post_events_[t], EventSource{false, t, ipc::Role::kPost}, std::min(post_now[t], kMaxEventsPerDrain));
       }
@@ -839,7 +842,7 @@ class IpcPipeline final : public Pipeline {
       case ipc::EventKind::kDone: {
         last_activity_[task][1] = now;
         // Its result, if any, was pushed before this event: take it while the job is open.
-        ctx_.results->drain(task, result_rings_[task], result_pools_[task]);
+        take_results(task);
         if (e.reason == ipc::kResultNotSent) {
           ctx_.results->refuse(task, e.ref.job, ResultRejection::kNotSent, "the worker's result ring stayed full");
         }
@@ -911,6 +914,7 @@ class IpcPipeline final : public Pipeline {
     }
     const WorkerRole worker = role == ipc::Role::kPre ? WorkerRole::kPre : WorkerRole::kPost;
     const ViolationAction action = violations_.on_violation(task, worker, kind_of(code), now);
+    ctx_.metrics->on_protocol_violation(task, worker, kind_of(code));
     const uint64_t n = ++foreign_events_[task];
     if (n <= 20 || n % 1000 == 0) {
       std::fprintf(stderr, "coedge node: task %s's %s worker broke the worker protocol (%s: %s)%s (%llu so far)\n",
@@ -944,6 +948,7 @@ class IpcPipeline final : public Pipeline {
   // every job it releases a protocol_violation drop.
   void quarantine(uint32_t task, TimePoint now) {
     quarantined_[task] = true;
+    ctx_.metrics->set_quarantined(task, true);
     std::fprintf(stderr, "coedge node: task %s quarantined: its workers were killed %u times within %s for breaking "
                  "the worker protocol; it runs no job here until a new plan gives it to this node again\n",
                  ctx_.config->tasks[task].name.c_str(), ctx_.config->violations.limit,
@@ -972,6 +977,31 @@ class IpcPipeline final : public Pipeline {
       if (id == post_ids_[t]) post_events_[t].drain([](const void*) {});
     }
     return cause;
+  }
+
+  // The task's results from its live post worker (ResultLog checks each). A result refused
+  // for what only a broken protocol explains — a chunk outside the pool or not published,
+  // a bad length, a job never released, another task's job, a second result for a job —
+  // is a violation (bad_result). Content the user's code got wrong (not one JSON object)
+  // and late results (the job closed) are refused and counted, not violations.
+  void take_results(uint32_t task) {
+    static constexpr ResultRejection kBroken[] = {ResultRejection::kBadChunk, ResultRejection::kBadLength,
+                                                  ResultRejection::kUnknownJob, ResultRejection::kOtherTask,
+                                                  ResultRejection::kDuplicate};
+    auto broken = [&] {
+      const ResultLog::Counts c = ctx_.results->counts(task);
+      uint64_t n = 0;
+      for (ResultRejection r : kBroken) n += c.by_reason[static_cast<size_t>(r)];
+      return n;
+    };
+    const uint64_t before = broken();
+    ctx_.results->drain(task, result_rings_[task], result_pools_[task]);
+    const uint64_t after = broken();
+    if (after > before) {
+      on_violation(task, ipc::Role::kPost, ipc::Violation::kBadResult,
+                   std::to_string(after - before) + " result(s) refused (see the results' refusals above)", 0,
+                   ctx_.clock->now());
+    }
   }
 
   void release_hold(uint32_t task, uint64_t job) {

@@ -408,6 +408,43 @@ TEST(NodeTopology, TakeResultRefusesForeignChunksAndBadLengths) {
   EXPECT_EQ(other.in_use(), 1u) << "another pool's chunk must not be released by the agent";
 }
 
+// A result reference to a chunk of the right pool that is not published in the
+// reference's generation (free, still being filled, or an earlier publication) reads
+// nothing and releases nothing: the current publication stays its holder's.
+TEST(NodeTopology, TakeResultRefusesUnpublishedChunksAndStaleGenerations) {
+  ShmPath path;
+  auto segment = Segment::create(path.str(), node_segment_plan(three_tasks(), two_sensors()));
+  ASSERT_TRUE(segment.ok()) << segment.error().message;
+  Pool pool = *(*segment)->pool(result_pool("detect"));
+  Ring ring = *(*segment)->ring(result_ring("detect"));
+  ChunkRef filling;
+  ASSERT_TRUE(pool.alloc(filling));
+  new (pool.data(filling)) ResultHeader{JobRef{}, 2, 0};
+  ASSERT_TRUE(ring.push(&filling));  // pushed before it was published
+  ChunkRef never{pool.pool_index(), 5, 1, 0};  // a chunk nobody took
+  ASSERT_TRUE(ring.push(&never));
+  ChunkRef published;
+  ASSERT_TRUE(pool.alloc(published));
+  auto* h = new (pool.data(published)) ResultHeader();
+  h->bytes = 2;
+  std::memcpy(reinterpret_cast<char*>(h) + payload_offset<ResultHeader>(), "{}", 2);
+  pool.publish(published, kSoleHolder);
+  ChunkRef stale = published;
+  stale.generation -= 1;
+  ASSERT_TRUE(ring.push(&stale));
+  for (int i = 0; i < 3; ++i) {
+    auto r = take_result(ring, pool);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, ReceivedResult::Status::kBadChunk) << i << ": " << r->error;
+    EXPECT_TRUE(r->json.empty());
+  }
+  EXPECT_FALSE(take_result(ring, pool).has_value());
+  EXPECT_EQ(pool.in_use(), 2u) << "the filling chunk and the current publication stay taken";
+  EXPECT_NE(pool.published(published), nullptr);
+  EXPECT_EQ(pool.published(stale), nullptr);
+  EXPECT_EQ(pool.published(filling), nullptr);
+}
+
 TEST(NodeTopology, NoTasksOrSensorsStillPlansTheAgentAndServer) {
   const SegmentPlan plan = node_segment_plan({}, {});
   EXPECT_TRUE(has_doorbell(plan, kAgentBell));
