@@ -229,10 +229,10 @@ std::unique_ptr<ipc::Segment> map_task(const Args& a) {
 
 int run_pre(const Args& a, sdk::WorkerInvoker& worker) {
   auto segment = map_task(a);
-  // TODO(shm): ipc::Access::kReadOnly once the agent releases frame holds itself (the
-  // agent then seals the frames writer-only).
+  // The frames, read-only: the agent wrote them and releases them (this worker cannot
+  // write them, its mapping nor any other: the agent sealed them).
   auto frame_segment = must(ipc::Segment::map(a.frames_fd, ipc::frame_segment_plan({a.sensor, a.frame_bytes, a.frame_readers}),
-                                              ipc::Access::kReadWrite),
+                                              ipc::Access::kReadOnly),
                             a);
   ipc::Ring frames = must(segment->ring(ipc::frame_ring(a.task)), a);
   ipc::Ring tensors = must(segment->ring(ipc::tensor_ring(a.task)), a);

@@ -447,8 +447,7 @@ class IpcPipeline final : public Pipeline {
   }
 
   // The node's shared memory (ipc/node_topology.h): the control segment, one per task,
-  // one per sensor (its frames, writable by the agent only once the workers no longer
-  // write frame chunks).
+  // one per sensor (its frames, writable by the agent only).
   Status create_segments() {
     const config::NodeConfig& config = *ctx_.config;
     for (uint32_t t = 0; t < tasks_; ++t) {
@@ -478,9 +477,10 @@ class IpcPipeline final : public Pipeline {
       task_segments_.push_back(std::move(*segment));
     }
     for (const ipc::SensorChannels& sensor : sensor_channels_) {
-      // TODO(shm): Sealing::kWriterOnly (and the pre workers' maps read-only) once the
-      // agent releases frame holds itself: today a pre worker releases its frame chunk.
-      auto segment = ipc::Segment::create_sealed(ipc::frame_segment(sensor.name), ipc::frame_segment_plan(sensor));
+      // Writer-only: the agent writes each frame once, through its own mapping; the pre
+      // workers of the sensor's tasks can map it read-only and nothing else.
+      auto segment = ipc::Segment::create_sealed(ipc::frame_segment(sensor.name), ipc::frame_segment_plan(sensor),
+                                                 ipc::Sealing::kWriterOnly);
       if (!segment.ok()) return Error{segment.error().code, "sensor " + sensor.name + ": " + segment.error().message};
       frame_segments_.push_back(std::move(*segment));
     }

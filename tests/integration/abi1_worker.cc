@@ -37,7 +37,7 @@ void on_signal(int) { g_stop = 1; }
 int main(int argc, char** argv) {
   using namespace coedge;
   std::string role, task, kind;
-  std::vector<int64_t> input, output;
+  std::vector<int64_t> input_shape, output_shape;
   uint32_t index = 0;
   int fd = -1;
   auto shape = [](const char* text) {
@@ -55,13 +55,13 @@ int main(int argc, char** argv) {
     if (key == "--role") role = argv[i + 1];
     if (key == "--task") task = argv[i + 1];
     if (key == "--kind") kind = argv[i + 1];
-    if (key == "--input-shape") input = shape(argv[i + 1]);
-    if (key == "--output-shape") output = shape(argv[i + 1]);
+    if (key == "--input-shape") input_shape = shape(argv[i + 1]);
+    if (key == "--output-shape") output_shape = shape(argv[i + 1]);
     if (key == "--shm-task-fd") fd = static_cast<int>(std::strtol(argv[i + 1], nullptr, 10));
     if (key == "--task-index") index = static_cast<uint32_t>(std::strtoul(argv[i + 1], nullptr, 10));
   }
   std::signal(SIGTERM, on_signal);
-  auto segment = ipc::Segment::map(fd, ipc::task_segment_plan(ipc::task_channels(task, input, output, kind)),
+  auto segment = ipc::Segment::map(fd, ipc::task_segment_plan(ipc::task_channels(task, input_shape, output_shape, kind)),
                                    ipc::Access::kReadWrite);
   if (!segment.ok()) {
     std::fprintf(stderr, "abi1 worker: %s\n", segment.error().message.c_str());
