@@ -372,11 +372,11 @@ class IpcPipeline final : public Pipeline {
       ++h.shm_files;
     }
     // Memfds: none of the node's shared memory is a file there (a leak would be).
-    for (const auto* segments : {&task_segments_, &frame_segments_}) {
-      for (const auto& segment : *segments) {
-        for (uint32_t i = 0; i < segment->pool_count(); ++i) h.chunks_in_use += segment->pool(i)->in_use();
-      }
+    for (const auto& segment : task_segments_) {
+      for (uint32_t i = 0; i < segment->pool_count(); ++i) h.chunks_in_use += segment->pool(i)->in_use();
     }
+    for (const ipc::Pool& frames : frame_pools_) h.frame_chunks_in_use += frames.in_use();
+    h.chunks_in_use += h.frame_chunks_in_use;
     return h;
   }
 

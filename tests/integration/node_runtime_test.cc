@@ -302,6 +302,7 @@ void expect_no_leftovers(const fs::path& dir) {
 [[maybe_unused]] void expect_shared_memory_released(const json& s, const std::string& why) {
   ASSERT_TRUE(s.is_object());
   EXPECT_EQ(s["health"]["chunks_in_use"]["end"].get<int64_t>(), 0) << why;
+  EXPECT_EQ(s["health"]["frame_chunks_in_use"]["end"].get<int64_t>(), 0) << why;
   EXPECT_EQ(s["health"]["shm_files"]["end"].get<int64_t>(), 0) << why;
 }
 
@@ -332,6 +333,7 @@ TEST_F(NodeRuntimeTest, SurvivesRepeatedWorkerCrashesWithoutLeaks) {
   ASSERT_TRUE(s["dropped_by_cause"].contains("worker_crash")) << s.dump(2) << "\n" << why;
   EXPECT_GT(s["dropped_by_cause"]["worker_crash"].get<uint64_t>(), 0u) << why;
   EXPECT_EQ(h["chunks_in_use"]["end"].get<int64_t>(), 0) << s.dump(2);
+  EXPECT_EQ(h["frame_chunks_in_use"]["end"].get<int64_t>(), 0) << s.dump(2);
   EXPECT_EQ(h["shm_files"]["end"].get<int64_t>(), 0) << s.dump(2);
   EXPECT_EQ(h["agent_fds"]["start"].get<int64_t>(), h["agent_fds"]["end"].get<int64_t>()) << s.dump(2);
   const auto server_start = h["server_fds"]["start"].get<int64_t>();
