@@ -157,16 +157,15 @@ void output(FuzzedDataProvider& in) {
   if (static_cast<unsigned __int128>(h.elements) * size > room) fail("an output accepted that does not fit its chunk");
 }
 
-// One result ring and pool as node_segment_plan sizes them, in a file of our own.
+// One result ring and pool as task_segment_plan sizes them, in a memfd of our own.
 struct ResultSegment {
-  std::string path = "/dev/shm/coedge-fuzz-results-" + std::to_string(::getpid());
   std::unique_ptr<Segment> segment;
   ResultSegment() {
     SegmentPlan plan;
     plan.doorbells = {"agent"};
     plan.rings = {{"result/t", kResultRing, sizeof(ChunkRef), "agent"}};
     plan.pools = {{"results/t", kResultChunkBytes, kResultChunks}};
-    auto s = Segment::create(path, plan);
+    auto s = Segment::create_sealed("coedge-fuzz-results", plan);
     if (!s.ok()) {
       std::fprintf(stderr, "%s\n", s.error().message.c_str());
       std::abort();
@@ -211,14 +210,13 @@ void results(FuzzedDataProvider& in) {
       }
     }
   }
-  // Scribbles over the segment file as mapped by another process: ring indices, state
-  // words, headers, texts, the directory.
+  // Scribbles over the segment as mapped by another process: ring indices, state words,
+  // the header, texts.
   const int scribbles = in.ConsumeIntegralInRange(0, 8);
   if (scribbles > 0) {
-    const int fd = ::open(rs.path.c_str(), O_RDWR);
+    const int fd = rs.segment->fd();
     const off_t size = ::lseek(fd, 0, SEEK_END);
     void* map = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    ::close(fd);
     if (map == MAP_FAILED) fail("cannot map the segment");
     for (int i = 0; i < scribbles; ++i) {
       const size_t at = in.ConsumeIntegralInRange<size_t>(0, static_cast<size_t>(size) - 8);

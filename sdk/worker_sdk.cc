@@ -1,4 +1,6 @@
-// The worker SDK's runtime: argument parsing, the node's shared memory, and the pre or
+// The worker SDK's runtime: argument parsing, the node's shared memory (its task's
+// segment and, for pre, its sensor's frames, handed over as descriptors and mapped with
+// the plans computed from the command line: ipc/node_topology.h), and the pre or
 // post loop around the user's callbacks (sdk/include/coedge/worker.h). Every job a
 // worker takes ends in one event to the agent's ledger: kPreDone or kDropped from pre,
 // kDone or kDropped from post. A post result goes to the agent through the task's result
@@ -13,8 +15,11 @@
 // --isolation none. Single-threaded; stops on SIGTERM/SIGINT.
 #include "coedge/worker.h"
 
+#include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -50,6 +55,9 @@ struct Args {
   std::vector<std::string> labels;
   std::vector<const char*> label_ptrs;   // into `labels`, for coedge_task_info
   std::string masks;                     // "png" or "": the task's masks setting
+  int task_fd = -1, frames_fd = -1;      // the shared memory's descriptors
+  uint64_t frame_bytes = 0;              // pre: its sensor's frame segment, as planned
+  uint32_t frame_readers = 0;
 };
 
 bool parse_fraction(const std::string& text, double& out) {
@@ -127,7 +135,9 @@ int usage(const char* why) {
                "A CoEdge worker is started by the node agent (coedge node), with:\n"
                "  --role pre|post --node NAME --task NAME --task-index N --model NAME\n"
                "  --kind KIND --sensor NAME --task-dir DIR --input-shape C,H,W\n"
-               "  --output-shape D1[,D2...] [--results 0|1 (0: send no results)]\n"
+               "  --output-shape D1[,D2...] --shm-task-fd FD\n"
+               "  [--shm-frames-fd FD --frame-bytes N --frame-readers N (pre)]\n"
+               "  [--results 0|1 (0: send no results)]\n"
                "  [--confidence X] [--nms-iou X] (in [0, 1]) [--labels NAMES (one per line)]\n"
                "(the last three override the task's settings, which the agent writes to\n"
                "DIR/coedge-settings: docs/WORKER_SDK.md)\n",
@@ -166,6 +176,20 @@ bool parse_args(int argc, char** argv, Args& a, std::string& why) {
       if (value.empty() || *end != '\0' || v > 1000000) { why = "bad --task-index " + value; return false; }
       a.task_index = static_cast<uint32_t>(v);
     }
+    else if (key == "--shm-task-fd" || key == "--shm-frames-fd" || key == "--frame-bytes" || key == "--frame-readers") {
+      char* end = nullptr;
+      errno = 0;
+      const unsigned long long v = std::strtoull(value.c_str(), &end, 10);
+      const bool fd = key == "--shm-task-fd" || key == "--shm-frames-fd";
+      if (value.empty() || *end != '\0' || errno != 0 || (fd && (v < 3 || v > 1000000)) || v > (uint64_t{1} << 40)) {
+        why = "bad " + key + " " + value;
+        return false;
+      }
+      if (key == "--shm-task-fd") a.task_fd = static_cast<int>(v);
+      else if (key == "--shm-frames-fd") a.frames_fd = static_cast<int>(v);
+      else if (key == "--frame-bytes") a.frame_bytes = v;
+      else a.frame_readers = static_cast<uint32_t>(std::min<uint64_t>(v, 1000000));
+    }
     else if (key == "--input-shape") { if (!parse_shape(value, a.input_shape)) { why = "bad --input-shape " + value; return false; } }
     else if (key == "--output-shape") { if (!parse_shape(value, a.output_shape)) { why = "bad --output-shape " + value; return false; } }
     else { why = "unknown option " + key; return false; }
@@ -176,6 +200,11 @@ bool parse_args(int argc, char** argv, Args& a, std::string& why) {
     return false;
   }
   if (a.role == "pre" && a.sensor.empty()) { why = "--sensor is required for --role pre"; return false; }
+  if (a.task_fd < 0) { why = "--shm-task-fd is required (the node agent hands the worker its shared memory)"; return false; }
+  if (a.role == "pre" && (a.frames_fd < 0 || a.frame_bytes == 0)) {
+    why = "--shm-frames-fd and --frame-bytes are required for --role pre";
+    return false;
+  }
   return true;
 }
 
@@ -192,8 +221,19 @@ T must(Result<T> r, const Args& a) {
   return std::move(r).value();
 }
 
+// The task's segment, read-write, from the plan its command line gives.
+std::unique_ptr<ipc::Segment> map_task(const Args& a) {
+  const ipc::TaskChannels channels = ipc::task_channels(a.task, a.input_shape, a.output_shape, a.kind);
+  return must(ipc::Segment::map(a.task_fd, ipc::task_segment_plan(channels), ipc::Access::kReadWrite), a);
+}
+
 int run_pre(const Args& a, sdk::WorkerInvoker& worker) {
-  auto segment = must(ipc::Segment::open(ipc::kSegmentFile), a);
+  auto segment = map_task(a);
+  // The frames, read-only: the agent wrote them and releases them (this worker cannot
+  // write them, its mapping nor any other: the agent sealed them).
+  auto frame_segment = must(ipc::Segment::map(a.frames_fd, ipc::frame_segment_plan({a.sensor, a.frame_bytes, a.frame_readers}),
+                                              ipc::Access::kReadOnly),
+                            a);
   ipc::Ring frames = must(segment->ring(ipc::frame_ring(a.task)), a);
   ipc::Ring tensors = must(segment->ring(ipc::tensor_ring(a.task)), a);
   ipc::Pool tensor_pool = must(segment->pool(ipc::tensor_pool(a.task)), a);
@@ -225,7 +265,7 @@ int run_pre(const Args& a, sdk::WorkerInvoker& worker) {
     std::memcpy(&ticket, entry, sizeof ticket);
     // The frame's header, copied once and checked with the ticket; its pixels are read in
     // place (the agent wrote them; this worker never writes the frame).
-    auto frame_pool = segment->pool(ticket.frame.pool);
+    auto frame_pool = frame_segment->pool(ticket.frame.pool);
     const void* frame_chunk = frame_pool.ok() ? frame_pool->data(ticket.frame) : nullptr;
     ipc::FrameHeader frame;
     if (frame_chunk != nullptr) std::memcpy(&frame, frame_chunk, sizeof frame);
@@ -304,7 +344,7 @@ int run_pre(const Args& a, sdk::WorkerInvoker& worker) {
 }
 
 int run_post(const Args& a, sdk::WorkerInvoker& worker) {
-  auto segment = must(ipc::Segment::open(ipc::kSegmentFile), a);
+  auto segment = map_task(a);
   ipc::Ring outputs = must(segment->ring(ipc::output_ring(a.task)), a);
   ipc::Ring events = must(segment->ring(ipc::post_events(a.task)), a);
   ipc::Doorbell bell = must(segment->doorbell(ipc::post_bell(a.task)), a);

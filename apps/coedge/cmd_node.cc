@@ -389,7 +389,11 @@ std::function<int()> add_node_server_command(CLI::App& app) {
   cmd->group("");  // not listed in --help: users run `coedge node`
   auto digest = std::make_shared<std::string>();
   cmd->add_option("--config-digest", *digest, "the digest of the config document on stdin (from the agent)");
-  return [digest] {
+  auto shm_fds = std::make_shared<std::string>();
+  auto shm_sizes = std::make_shared<std::string>();
+  cmd->add_option("--shm-fds", *shm_fds, "its shared memory: the control segment's descriptor, then each task's");
+  cmd->add_option("--shm-task-sizes", *shm_sizes, "each task's tensor and output item bytes, TENSOR:OUTPUT,...");
+  return [digest, shm_fds, shm_sizes] {
     if (::isatty(STDIN_FILENO) != 0) {
       std::fprintf(stderr, "coedge node-server: reads the node's config from its stdin, as `coedge node` "
                            "hands it over; run `coedge node` instead\n");
@@ -400,7 +404,12 @@ std::function<int()> add_node_server_command(CLI::App& app) {
       std::fprintf(stderr, "coedge node-server: %s\n", config.error().message.c_str());
       return kExitBadInput;
     }
-    return node::run_server_process(*config, *digest);
+    auto shm = node::parse_server_shm(*shm_fds, *shm_sizes, config->tasks.size());
+    if (!shm.ok()) {
+      std::fprintf(stderr, "coedge node-server: %s\n", shm.error().message.c_str());
+      return kExitBadInput;
+    }
+    return node::run_server_process(*config, *digest, *shm);
   };
 }
 

@@ -95,47 +95,70 @@ std::optional<ReceivedResult> take_result(Ring& ring, Pool& pool) {
   return out;
 }
 
-SegmentPlan node_segment_plan(const std::vector<TaskChannels>& tasks,
-                              const std::vector<SensorChannels>& sensors) {
-  // Depths: a pre worker holds one frame at a time, a few more may wait; the server may
-  // queue many tensors of a task (jobs wait up to their deadline); a post worker keeps up.
-  constexpr uint32_t kFramesPerReader = 4;
-  constexpr uint32_t kTensorsPerTask = 32;
-  constexpr uint32_t kOutputsPerTask = 16;
-  constexpr uint32_t kEventRing = 1024;
+TaskChannels task_channels(const std::string& task, const std::vector<int64_t>& input_shape,
+                           const std::vector<int64_t>& output_shape, const std::string& kind) {
+  auto elements = [](const std::vector<int64_t>& shape) {
+    uint64_t n = 1;
+    for (int64_t d : shape) n *= static_cast<uint64_t>(d);
+    return n;
+  };
+  // A segmentation task's output item is a class id per pixel, one byte each.
+  const uint64_t output_element = kind == "segmentation" ? 1 : 4;
+  return {task, 4 * elements(input_shape), output_element * elements(output_shape)};
+}
+
+namespace {
+// Depths: a pre worker holds one frame at a time, a few more may wait; the server may
+// queue many tensors of a task (jobs wait up to their deadline); a post worker keeps up.
+constexpr uint32_t kFramesPerReader = 4;
+constexpr uint32_t kTensorsPerTask = 32;
+constexpr uint32_t kOutputsPerTask = 16;
+constexpr uint32_t kEventRing = 1024;
+constexpr uint32_t kEventBytes = sizeof(JobEvent);
+
+// The server packs a chunk reference into 64 bits (server_process.cc).
+void check_packable(const SegmentPlan& plan) {
+  COEDGE_CHECK(plan.pools.size() < 65536);
+  for (const PoolPlan& p : plan.pools) COEDGE_CHECK(p.count < 65536);
+}
+}  // namespace
+
+SegmentPlan control_segment_plan(const std::vector<std::string>& tasks) {
   SegmentPlan plan;
   plan.doorbells = {kAgentBell, kServerBell};
-  for (const TaskChannels& t : tasks) {
-    plan.doorbells.push_back(pre_bell(t.name));
-    plan.doorbells.push_back(post_bell(t.name));
-  }
-  const uint32_t event_bytes = sizeof(JobEvent);
-  plan.rings.push_back({kServerEvents, kEventRing, event_bytes, kAgentBell});
+  plan.rings.push_back({kServerEvents, kEventRing, kEventBytes, kAgentBell});
   plan.rings.push_back({kServerControl, 64, sizeof(ServerCommand), kServerBell});
-  for (const TaskChannels& t : tasks) {
-    plan.rings.push_back({frame_ring(t.name), kFramesPerReader + 4, sizeof(FrameTicket), pre_bell(t.name)});
-    plan.rings.push_back({tensor_ring(t.name), kTensorsPerTask, sizeof(ChunkRef), kServerBell});
-    plan.rings.push_back({output_ring(t.name), kOutputsPerTask, sizeof(ChunkRef), post_bell(t.name)});
-    plan.rings.push_back({pre_events(t.name), kEventRing, event_bytes, kAgentBell});
-    plan.rings.push_back({post_events(t.name), kEventRing, event_bytes, kAgentBell});
-    plan.rings.push_back({result_ring(t.name), kResultRing, sizeof(ChunkRef), kAgentBell});
-    plan.pools.push_back({tensor_pool(t.name), payload_offset<TensorHeader>() + t.tensor_bytes, kTensorsPerTask + 2});
-    plan.pools.push_back({output_pool(t.name), payload_offset<OutputHeader>() + t.output_bytes, kOutputsPerTask + 2});
-    plan.pools.push_back({result_pool(t.name), kResultChunkBytes, kResultChunks});
-  }
-  // Control region (agent and server only): each task's job table, one chunk.
-  for (const TaskChannels& t : tasks) plan.pools.push_back({job_table_pool(t.name), JobTable::kBytes, 1});
-  for (const SensorChannels& s : sensors) {
-    plan.pools.push_back({frame_pool(s.name), payload_offset<FrameHeader>() + s.frame_bytes,
-                          kFramesPerReader * (s.tasks + 1) + 2});
-  }
+  // Each task's job table, one chunk: written by the agent, read by the server.
+  for (const std::string& t : tasks) plan.pools.push_back({job_table_pool(t), JobTable::kBytes, 1});
   // A job-table slot is rewritten kJobSlots deliveries later: by then its job has left the
   // pipeline (at most a ring of tickets, one frame at the pre worker, the tensor pool and
   // the output pool are in flight per task).
   static_assert(kJobSlots > (kFramesPerReader + 4) + 1 + (kTensorsPerTask + 2) + (kOutputsPerTask + 2));
-  // The server packs a chunk reference into 64 bits (server_process.cc).
-  COEDGE_CHECK(plan.pools.size() < 65536);
-  for (const PoolPlan& p : plan.pools) COEDGE_CHECK(p.count < 65536);
+  check_packable(plan);
+  return plan;
+}
+
+SegmentPlan task_segment_plan(const TaskChannels& t) {
+  SegmentPlan plan;
+  plan.doorbells = {kAgentBell, kServerBell, pre_bell(t.name), post_bell(t.name)};
+  plan.rings.push_back({frame_ring(t.name), kFramesPerReader + 4, sizeof(FrameTicket), pre_bell(t.name)});
+  plan.rings.push_back({tensor_ring(t.name), kTensorsPerTask, sizeof(ChunkRef), kServerBell});
+  plan.rings.push_back({output_ring(t.name), kOutputsPerTask, sizeof(ChunkRef), post_bell(t.name)});
+  plan.rings.push_back({pre_events(t.name), kEventRing, kEventBytes, kAgentBell});
+  plan.rings.push_back({post_events(t.name), kEventRing, kEventBytes, kAgentBell});
+  plan.rings.push_back({result_ring(t.name), kResultRing, sizeof(ChunkRef), kAgentBell});
+  plan.pools.push_back({tensor_pool(t.name), payload_offset<TensorHeader>() + t.tensor_bytes, kTensorsPerTask + 2});
+  plan.pools.push_back({output_pool(t.name), payload_offset<OutputHeader>() + t.output_bytes, kOutputsPerTask + 2});
+  plan.pools.push_back({result_pool(t.name), kResultChunkBytes, kResultChunks});
+  check_packable(plan);
+  return plan;
+}
+
+SegmentPlan frame_segment_plan(const SensorChannels& s) {
+  SegmentPlan plan;
+  plan.pools.push_back({frame_pool(s.name), payload_offset<FrameHeader>() + s.frame_bytes,
+                        kFramesPerReader * (s.tasks + 1) + 2});
+  check_packable(plan);
   return plan;
 }
 

@@ -1,15 +1,30 @@
-// How one node's processes are wired through its shared-memory segment: the names of
-// the rings, pools and doorbells of every task, and the plan that sizes them. The
-// agent creates the segment from node_segment_plan(); the server and each worker look
-// their parts up by the same names. Pure.
+// How one node's processes are wired through shared memory: which segments there are,
+// who maps each and how, the names of their rings, pools and doorbells, and the plans
+// that size them. The agent creates every segment (ipc::Segment::create_sealed) and
+// hands each process the descriptors it may have; each process computes the layout from
+// the same plan function (never from the segment). Pure.
+//
+//   segment            agent   server   task t's pre   task t's post
+//   control            RW      RW       -              -
+//   task/<t>           RW      RW       RW             RW
+//   frames/<sensor>    RW(*)   -        RO (its sensor's) -
+//   (*) sealed writer-only: no process but the agent can ever map it writable.
+// So a worker can write its own task's rings, pools and doorbells (harming only its own
+// task: every reader of them checks what it reads) and read its camera's frames; it
+// never maps the agent's or the server's own structures, nor another task's.
 //
 //   agent --frame/<task>--> pre worker --tensor/<task>--> server --output/<task>--> post worker
 //   (frame/<task> carries FrameTickets: the frame's chunk and the job; the frame itself,
 //   in frames/<sensor>, is written by the agent only)
-//   agent --jobs/<task>--> server (the job table: releases and deadlines, ipc/job_table.h)
+//   agent --jobs/<task>--> server (in the control segment: the job table, releases and
+//   deadlines, ipc/job_table.h)
 //   post worker --result/<task>--> agent (its results; the agent writes RUN_DIR/results/<task>.jsonl)
 //   each of them --event/...--> agent (job events: one ring per producer process)
 //   agent --control/server--> server (which models to hold)
+// Doorbells: the control segment holds the agent's and the server's own; each task
+// segment has its own "agent" and "server" bells (rung by that task's rings towards
+// them: a worker that plays with its bell disturbs only its task's wake-ups) and its
+// workers' bells. The agent and the server sleep on all of theirs at once (bell_waiter.h).
 // send_result() and take_result() are the two ends of a result ring: the post worker's
 // and the agent's (which checks what the worker wrote: chunk, length).
 #pragma once
@@ -26,8 +41,10 @@
 
 namespace coedge::ipc {
 
-// Where the segment lives: in the node's private /dev/shm (os/private_mounts.h).
-inline constexpr const char* kSegmentFile = "/dev/shm/coedge-node";
+// The segments' memfd names (they show in /proc/PID/fd; nothing looks them up).
+inline constexpr const char* kControlSegment = "coedge-control";
+inline std::string task_segment(const std::string& task) { return "coedge-task-" + task; }
+inline std::string frame_segment(const std::string& sensor) { return "coedge-frames-" + sensor; }
 
 inline std::string frame_ring(const std::string& task) { return "frame/" + task; }
 inline std::string tensor_ring(const std::string& task) { return "tensor/" + task; }
@@ -52,6 +69,7 @@ inline constexpr uint32_t kResultRing = 16;
 inline constexpr uint32_t kResultChunks = kResultRing + 2;
 inline constexpr uint64_t kResultChunkBytes = payload_offset<ResultHeader>() + kMaxResultBytes;
 
+// In the control segment AND in each task segment (each its own word).
 inline constexpr const char* kAgentBell = "agent";
 inline constexpr const char* kServerBell = "server";
 inline std::string pre_bell(const std::string& task) { return task + "/pre"; }
@@ -62,10 +80,13 @@ inline constexpr uint64_t kSoleHolder = 1;
 
 struct TaskChannels {
   std::string name;
-  std::string sensor;
   uint64_t tensor_bytes = 0;  // one input item (float32), header excluded
-  uint64_t output_bytes = 0;  // one output item (float32), header excluded
+  uint64_t output_bytes = 0;  // one output item (float32, or u8 for segmentation), header excluded
 };
+// A task's channels from what its workers are told on their command line (the agent, the
+// server and the SDK all size a task segment with this).
+TaskChannels task_channels(const std::string& task, const std::vector<int64_t>& input_shape,
+                           const std::vector<int64_t>& output_shape, const std::string& kind);
 
 struct SensorChannels {
   std::string name;
@@ -103,7 +124,14 @@ struct ReceivedResult {
 // The header and the text are copied out of shared memory once, before they are checked.
 std::optional<ReceivedResult> take_result(Ring& ring, Pool& pool);
 
-SegmentPlan node_segment_plan(const std::vector<TaskChannels>& tasks,
-                              const std::vector<SensorChannels>& sensors);
+// The agent's and the server's own: the server's event and control rings, their bells,
+// and each task's job table (`tasks`: the node's task names, in order).
+SegmentPlan control_segment_plan(const std::vector<std::string>& tasks);
+// One task's: its frame ring (agent -> pre: FrameTickets), tensor ring and pool (pre -> server), output
+// ring and pool (server -> post), result ring and pool (post -> agent), its workers'
+// event rings, and its four bells. Pool indices: tensors 0, outputs 1, results 2.
+SegmentPlan task_segment_plan(const TaskChannels& task);
+// One sensor's frames: a pool (index 0) and nothing else, written by the agent only.
+SegmentPlan frame_segment_plan(const SensorChannels& sensor);
 
 }  // namespace coedge::ipc

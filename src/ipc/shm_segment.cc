@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -19,43 +20,33 @@ namespace coedge::ipc {
 namespace {
 
 constexpr uint64_t kMagic = 0x6567644563454f43ull;  // "COEcEdge"
-constexpr uint32_t kVersion = 2;
+// 3: memfds mapped from each process's own plan; no directory in the segment.
+constexpr uint32_t kVersion = 3;
 constexpr uint64_t kAlign = 64;
-constexpr size_t kNameBytes = 64;
+// Every segment: nobody may shrink it (another process's mapping would fault: SIGBUS),
+// grow it, or change its seals.
+constexpr int kSeals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
 
 constexpr uint64_t align_up(uint64_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
 // --- The structs that live in the segment (plain, fixed layout, no pointers) --------
+// Written by the creator, checked once by map(): never used to find anything.
 struct SegmentHeader {
   uint64_t magic;
   uint32_t version;
-  uint32_t doorbells, rings, pools;
+  uint32_t reserved;
+  uint64_t digest;  // SegmentPlan::digest()
   uint64_t bytes;
-  uint64_t doorbells_offset, rings_offset, pools_offset;
 };
 
 struct alignas(kAlign) DoorbellSlot {
-  char name[kNameBytes];
   std::atomic<uint32_t> seq;
   std::atomic<uint32_t> waiters;
-};
-
-struct RingEntryDir {
-  char name[kNameBytes];
-  uint64_t offset;
-};
-
-struct PoolEntryDir {
-  char name[kNameBytes];
-  uint64_t offset;
 };
 
 struct RingHeader {
   alignas(kAlign) std::atomic<uint64_t> head;  // written by the producer
   alignas(kAlign) std::atomic<uint64_t> tail;  // written by the consumer
-  alignas(kAlign) uint32_t capacity;
-  uint32_t entry_bytes;
-  uint32_t doorbell;
 };
 
 enum : uint64_t { kFree = 0, kFilling = 1, kPublished = 2 };
@@ -72,19 +63,10 @@ struct alignas(kAlign) ChunkSlot {
   std::atomic<uint64_t> word;
 };
 
-struct PoolHeader {
-  uint64_t chunk_bytes;
-  uint64_t stride;  // slot header + payload
-  uint32_t count;
-  uint32_t index;
-  std::atomic<uint32_t> hint;  // unused (kept: the layout is shared with built workers)
-};
-
 // Part of the worker ABI (ipc/abi_layout.h): a built worker's SDK walks these.
-static_assert(offsetof(RingHeader, head) == 0 && offsetof(RingHeader, tail) == 64 &&
-              offsetof(RingHeader, capacity) == 128 && offsetof(RingHeader, entry_bytes) == 132 &&
-              offsetof(RingHeader, doorbell) == 136 && sizeof(RingHeader) == 192);
-static_assert(sizeof(ChunkSlot) == 64 && sizeof(DoorbellSlot) == 128);
+static_assert(offsetof(RingHeader, head) == 0 && offsetof(RingHeader, tail) == 64 && sizeof(RingHeader) == 128);
+static_assert(sizeof(ChunkSlot) == 64 && sizeof(DoorbellSlot) == 64 && offsetof(DoorbellSlot, seq) == 0 &&
+              offsetof(DoorbellSlot, waiters) == 4 && sizeof(SegmentHeader) == 32);
 
 static_assert(std::atomic<uint32_t>::is_always_lock_free && std::atomic<uint64_t>::is_always_lock_free,
               "shared-memory atomics must be lock-free to work across processes");
@@ -93,21 +75,12 @@ uint64_t ring_bytes(const RingPlan& r) {
   return align_up(sizeof(RingHeader)) + align_up(uint64_t{r.capacity} * r.entry_bytes);
 }
 uint64_t pool_stride(const PoolPlan& p) { return align_up(sizeof(ChunkSlot)) + align_up(p.chunk_bytes); }
-uint64_t pool_bytes(const PoolPlan& p) { return align_up(sizeof(PoolHeader)) + pool_stride(p) * p.count; }
-
-void copy_name(char (&dst)[kNameBytes], const std::string& name) {
-  std::memset(dst, 0, kNameBytes);
-  std::memcpy(dst, name.data(), std::min(name.size(), kNameBytes - 1));
-}
 
 template <typename T>
 T* at(void* base, uint64_t offset) {
   return reinterpret_cast<T*>(static_cast<uint8_t*>(base) + offset);
 }
 
-// Only the changing state of these headers is read after create/open: a ring's head and
-// tail. capacity, entry_bytes, doorbell, and a pool header's fields, are written by the
-// creator and read once by Segment::open (shm_segment.h, "Trust").
 RingHeader* ring_header(void* h) { return static_cast<RingHeader*>(h); }
 
 ChunkSlot* chunk_slot(uint8_t* chunks, uint64_t stride, uint32_t index) {
@@ -121,16 +94,6 @@ bool grow(uint64_t& offset, uint64_t n, uint64_t limit) {
   return true;
 }
 
-// A name as stored in a fixed field: NUL-terminated inside it, not empty.
-bool read_name(const char (&field)[kNameBytes], std::string& out) {
-  char copy[kNameBytes];
-  std::memcpy(copy, field, kNameBytes);  // once: another process may be writing it
-  const size_t n = strnlen(copy, kNameBytes);
-  if (n == 0 || n == kNameBytes) return false;
-  out.assign(copy, n);
-  return true;
-}
-
 std::atomic<uint32_t>& seq_of(void* word) { return static_cast<DoorbellSlot*>(word)->seq; }
 std::atomic<uint32_t>& waiters_of(void* word) { return static_cast<DoorbellSlot*>(word)->waiters; }
 
@@ -139,9 +102,23 @@ long futex(std::atomic<uint32_t>* word, int op, uint32_t value, const timespec* 
   return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, value, timeout, nullptr, 0);
 }
 
-Error io_error(const std::string& what, const std::string& path) {
-  return Error{ErrorCode::kIo, what + " " + path + ": " + std::strerror(errno)};
-}
+Error io_error(const std::string& what) { return Error{ErrorCode::kIo, what + ": " + std::strerror(errno)}; }
+
+// FNV-1a, 64 bits: enough to tell two plans apart (a skew check, not a defence).
+struct Digest {
+  uint64_t h = 0xcbf29ce484222325ull;
+  void bytes(const void* p, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      h ^= static_cast<const uint8_t*>(p)[i];
+      h *= 0x100000001b3ull;
+    }
+  }
+  void u64(uint64_t v) { bytes(&v, sizeof v); }
+  void text(const std::string& s) {
+    u64(s.size());
+    bytes(s.data(), s.size());
+  }
+};
 
 }  // namespace
 
@@ -164,6 +141,61 @@ void Doorbell::ring() {
   if (waiters_of(word_).load(std::memory_order_seq_cst) > 0) {
     futex(&seq_of(word_), FUTEX_WAKE, INT_MAX, nullptr);
   }
+}
+
+Doorbell::WaitAny Doorbell::wait_any(std::span<const Doorbell> bells, std::span<const uint32_t> seen,
+                                     Duration timeout, std::vector<size_t>& woke) {
+  COEDGE_CHECK(bells.size() == seen.size());
+#ifdef __NR_futex_waitv
+  static_assert(kMaxWaitAny == FUTEX_WAITV_MAX);
+  if (bells.size() > kMaxWaitAny) return WaitAny::kUnsupported;
+  if (timeout <= Duration(0)) return WaitAny::kTimedOut;
+  // The absolute CLOCK_MONOTONIC deadline futex_waitv takes.
+  timespec deadline{};
+  ::clock_gettime(CLOCK_MONOTONIC, &deadline);
+  const int64_t ns = deadline.tv_nsec + static_cast<int64_t>(timeout.count() % 1000000) * 1000;
+  deadline.tv_sec += static_cast<time_t>(timeout.count() / 1000000 + ns / 1000000000);
+  deadline.tv_nsec = static_cast<long>(ns % 1000000000);
+  futex_waitv waiters[kMaxWaitAny] = {};
+  for (size_t i = 0; i < bells.size(); ++i) {
+    waiters[i].val = seen[i];
+    waiters[i].uaddr = reinterpret_cast<uintptr_t>(&seq_of(bells[i].word_));
+    waiters[i].flags = FUTEX_32;  // FUTEX2_SIZE_U32; shared: not FUTEX2_PRIVATE
+    waiters_of(bells[i].word_).fetch_add(1, std::memory_order_seq_cst);
+  }
+  // As in wait(): a ring after `seen` was read but before the count went up is seen here.
+  bool moved = false;
+  for (size_t i = 0; i < bells.size(); ++i) {
+    if (seq_of(bells[i].word_).load(std::memory_order_seq_cst) != seen[i]) {
+      woke.push_back(i);
+      moved = true;
+    }
+  }
+  WaitAny result = WaitAny::kWoken;
+  if (!moved) {
+    const long rc = syscall(__NR_futex_waitv, waiters, static_cast<unsigned>(bells.size()), 0, &deadline,
+                            CLOCK_MONOTONIC);
+    if (rc >= 0 && static_cast<size_t>(rc) < bells.size()) {
+      woke.push_back(static_cast<size_t>(rc));
+    } else if (rc < 0 && errno == ENOSYS) {
+      result = WaitAny::kUnsupported;
+    } else if (rc < 0 && errno == ETIMEDOUT) {
+      result = WaitAny::kTimedOut;
+    } else {  // EAGAIN (a value moved on the way in), EINTR: find which, if any
+      for (size_t i = 0; i < bells.size(); ++i) {
+        if (seq_of(bells[i].word_).load(std::memory_order_seq_cst) != seen[i]) woke.push_back(i);
+      }
+    }
+  }
+  for (size_t i = 0; i < bells.size(); ++i) waiters_of(bells[i].word_).fetch_sub(1, std::memory_order_seq_cst);
+  return result;
+#else
+  (void)bells;
+  (void)seen;
+  (void)timeout;
+  (void)woke;
+  return WaitAny::kUnsupported;
+#endif
 }
 
 // --- Ring ---------------------------------------------------------------------------
@@ -220,6 +252,7 @@ bool Ring::corrupt() const {
 
 // --- Pool ---------------------------------------------------------------------------
 bool Pool::alloc(ChunkRef& out) {
+  COEDGE_CHECK(writable_);
   // The lowest free chunk: the chunks in use stay few and low, so the memory a pool
   // touches is what its peak of chunks in flight needs, not the whole pool.
   for (uint32_t i = 0; i < count_; ++i) {
@@ -236,6 +269,7 @@ bool Pool::alloc(ChunkRef& out) {
 }
 
 void Pool::prefault(uint32_t chunks) {
+  COEDGE_CHECK(writable_);
   chunks = std::min(chunks, count_);
   if (chunks == 0) return;
   const long page = ::sysconf(_SC_PAGESIZE);
@@ -263,6 +297,7 @@ const void* Pool::published(ChunkRef ref) const {
 }
 
 void Pool::publish(ChunkRef ref, uint64_t holders) {
+  COEDGE_CHECK(writable_);
   if (!contains(ref)) return;
   ChunkSlot* c = chunk_slot(chunks_, stride_, ref.index);
   const uint64_t w = c->word.load(std::memory_order_relaxed);
@@ -270,6 +305,7 @@ void Pool::publish(ChunkRef ref, uint64_t holders) {
 }
 
 void Pool::discard(ChunkRef ref) {
+  COEDGE_CHECK(writable_);
   if (!contains(ref)) return;
   ChunkSlot* c = chunk_slot(chunks_, stride_, ref.index);
   const uint64_t w = c->word.load(std::memory_order_relaxed);
@@ -293,11 +329,13 @@ void release_word(ChunkSlot* c, uint32_t generation, bool any, uint64_t bit) {
 }  // namespace
 
 void Pool::release(ChunkRef ref, uint64_t bit) {
+  COEDGE_CHECK(writable_);
   if (!contains(ref)) return;
   release_word(chunk_slot(chunks_, stride_, ref.index), ref.generation & 0x3fffffffu, false, bit & kHolderMask);
 }
 
 void Pool::reclaim_filling() {
+  COEDGE_CHECK(writable_);
   for (uint32_t i = 0; i < count_; ++i) {
     ChunkSlot* c = chunk_slot(chunks_, stride_, i);
     uint64_t w = c->word.load(std::memory_order_acquire);
@@ -308,6 +346,7 @@ void Pool::reclaim_filling() {
 }
 
 void Pool::release_all(uint64_t bit) {
+  COEDGE_CHECK(writable_);
   for (uint32_t i = 0; i < count_; ++i) release_word(chunk_slot(chunks_, stride_, i), 0, true, bit & kHolderMask);
 }
 
@@ -323,71 +362,40 @@ uint32_t Pool::in_use() const {
 uint64_t SegmentPlan::bytes() const {
   uint64_t n = align_up(sizeof(SegmentHeader));
   n += align_up(sizeof(DoorbellSlot) * doorbells.size());
-  n += align_up(sizeof(RingEntryDir) * rings.size());
-  n += align_up(sizeof(PoolEntryDir) * pools.size());
   for (const RingPlan& r : rings) n += ring_bytes(r);
-  for (const PoolPlan& p : pools) n += pool_bytes(p);
+  for (const PoolPlan& p : pools) n += pool_stride(p) * p.count;
   return n;
 }
 
-bool Segment::lay_out(const SegmentPlan& plan, uint64_t limit, Layout& out) {
-  out = Layout{};
-  uint64_t offset = 0;
-  if (!grow(offset, align_up(sizeof(SegmentHeader)), limit)) return false;
-  out.doorbells_offset = offset;
-  for (size_t i = 0; i < plan.doorbells.size(); ++i) {
-    out.doorbells.push_back({plan.doorbells[i], offset + i * sizeof(DoorbellSlot)});
+uint64_t SegmentPlan::digest() const {
+  Digest d;
+  d.u64(kVersion);
+  d.u64(doorbells.size());
+  for (const std::string& b : doorbells) d.text(b);
+  d.u64(rings.size());
+  for (const RingPlan& r : rings) {
+    d.text(r.name);
+    d.u64(r.capacity);
+    d.u64(r.entry_bytes);
+    d.text(r.doorbell);
   }
-  if (!grow(offset, align_up(sizeof(DoorbellSlot) * plan.doorbells.size()), limit)) return false;
-  out.rings_dir = offset;
-  if (!grow(offset, align_up(sizeof(RingEntryDir) * plan.rings.size()), limit)) return false;
-  out.pools_dir = offset;
-  if (!grow(offset, align_up(sizeof(PoolEntryDir) * plan.pools.size()), limit)) return false;
-  for (const RingPlan& r : plan.rings) {
-    RingLayout l;
-    l.name = r.name;
-    l.offset = offset;
-    l.slots_offset = offset + align_up(sizeof(RingHeader));
-    l.capacity = r.capacity;
-    l.entry_bytes = r.entry_bytes;
-    l.doorbell = ~uint32_t{0};
-    for (size_t d = 0; d < plan.doorbells.size() && l.doorbell == ~uint32_t{0}; ++d) {
-      if (plan.doorbells[d] == r.doorbell) l.doorbell = static_cast<uint32_t>(d);
-    }
-    if (l.doorbell == ~uint32_t{0} || r.capacity == 0 || r.entry_bytes == 0) return false;
-    if (!grow(offset, ring_bytes(r), limit)) return false;  // < 2^64: two 32-bit factors
-    out.rings.push_back(std::move(l));
+  d.u64(pools.size());
+  for (const PoolPlan& p : pools) {
+    d.text(p.name);
+    d.u64(p.chunk_bytes);
+    d.u64(p.count);
   }
-  for (const PoolPlan& p : plan.pools) {
-    PoolLayout l;
-    l.name = p.name;
-    if (!grow(offset, align_up(sizeof(PoolHeader)), limit)) return false;
-    l.chunks_offset = offset;
-    if (p.chunk_bytes > limit) return false;  // so that the stride cannot wrap
-    l.chunk_bytes = p.chunk_bytes;
-    l.stride = pool_stride(p);
-    l.count = p.count;
-    if (p.count > 0 && l.stride > (limit - offset) / p.count) return false;
-    offset += l.stride * p.count;
-    out.pools.push_back(std::move(l));
-  }
-  out.bytes = offset;
-  return true;
+  return d.h;
 }
 
-Result<std::unique_ptr<Segment>> Segment::create(const std::string& path, const SegmentPlan& plan) {
-  // Names are stored in fixed fields and looked up whole: refuse what would not fit.
-  auto check_names = [](const std::vector<std::string>& names, const char* kind) -> Status {
+Result<Segment::Layout> Segment::lay_out(const SegmentPlan& plan) {
+  auto invalid = [](const std::string& why) { return Error{ErrorCode::kInvalidInput, "shared-memory plan: " + why}; };
+  // Names are looked up whole: refuse what no lookup could tell apart.
+  auto check_names = [&](const std::vector<std::string>& names, const char* kind) -> Status {
     for (size_t i = 0; i < names.size(); ++i) {
-      if (names[i].empty() || names[i].size() >= kNameBytes) {
-        return Error{ErrorCode::kInvalidInput, std::string("shared-memory plan: ") + kind + " name '" +
-                                                   names[i] + "' must have 1 to " +
-                                                   std::to_string(kNameBytes - 1) + " bytes (shorten the task or sensor name)"};
-      }
+      if (names[i].empty()) return invalid(std::string("a ") + kind + " without a name");
       for (size_t k = 0; k < i; ++k) {
-        if (names[k] == names[i]) {
-          return Error{ErrorCode::kInvalidInput, std::string("shared-memory plan: ") + kind + " '" + names[i] + "' twice"};
-        }
+        if (names[k] == names[i]) return invalid(std::string(kind) + " '" + names[i] + "' twice");
       }
     }
     return Ok{};
@@ -400,195 +408,156 @@ Result<std::unique_ptr<Segment>> Segment::create(const std::string& path, const 
                              Named{&pool_names, "pool"}}) {
     if (Status st = check_names(*named.first, named.second); !st.ok()) return st.error();
   }
+  const uint64_t limit = static_cast<uint64_t>(std::numeric_limits<off_t>::max());
+  const Error too_large = invalid("the segment would be too large");
+  Layout out;
+  uint64_t offset = 0;
+  if (!grow(offset, align_up(sizeof(SegmentHeader)), limit)) return too_large;
+  for (size_t i = 0; i < plan.doorbells.size(); ++i) {
+    out.doorbells.push_back({plan.doorbells[i], offset + i * sizeof(DoorbellSlot)});
+  }
+  if (!grow(offset, align_up(sizeof(DoorbellSlot) * plan.doorbells.size()), limit)) return too_large;
   for (const RingPlan& r : plan.rings) {
-    bool found = false;
-    for (const auto& d : plan.doorbells) found = found || d == r.doorbell;
-    if (!found || r.capacity == 0 || r.entry_bytes == 0) {
-      return Error{ErrorCode::kInvalidInput, "shared-memory plan: ring " + r.name +
-                                                 " needs a capacity, an entry size and a known doorbell"};
+    RingLayout l;
+    l.name = r.name;
+    l.offset = offset;
+    l.slots_offset = offset + align_up(sizeof(RingHeader));
+    l.capacity = r.capacity;
+    l.entry_bytes = r.entry_bytes;
+    l.doorbell = ~uint32_t{0};
+    for (size_t d = 0; d < plan.doorbells.size() && l.doorbell == ~uint32_t{0}; ++d) {
+      if (plan.doorbells[d] == r.doorbell) l.doorbell = static_cast<uint32_t>(d);
     }
+    if (l.doorbell == ~uint32_t{0} || r.capacity == 0 || r.entry_bytes == 0) {
+      return invalid("ring " + r.name + " needs a capacity, an entry size and a known doorbell");
+    }
+    if (!grow(offset, ring_bytes(r), limit)) return too_large;  // < 2^64: two 32-bit factors
+    out.rings.push_back(std::move(l));
   }
-  Layout layout;
-  if (!lay_out(plan, static_cast<uint64_t>(std::numeric_limits<off_t>::max()), layout)) {
-    return Error{ErrorCode::kInvalidInput, "shared-memory plan: the segment would be too large"};
+  for (const PoolPlan& p : plan.pools) {
+    PoolLayout l;
+    l.name = p.name;
+    l.chunks_offset = offset;
+    if (p.chunk_bytes > limit) return too_large;  // so that the stride cannot wrap
+    l.chunk_bytes = p.chunk_bytes;
+    l.stride = pool_stride(p);
+    l.count = p.count;
+    if (p.count > 0 && l.stride > (limit - offset) / p.count) return too_large;
+    offset += l.stride * p.count;
+    out.pools.push_back(std::move(l));
   }
-  const uint64_t bytes = layout.bytes;
-  ::unlink(path.c_str());  // a stale segment from a crashed run
-  const int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
-  if (fd < 0) return io_error("cannot create", path);
-  if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
-    Error e = io_error("cannot size (" + std::to_string(bytes) + " bytes)", path);
+  out.bytes = offset;
+  return out;
+}
+
+Result<std::unique_ptr<Segment>> Segment::create_sealed(const std::string& name, const SegmentPlan& plan,
+                                                        Sealing sealing) {
+  auto layout = lay_out(plan);
+  if (!layout.ok()) return layout.error();
+  const uint64_t bytes = layout->bytes;
+  const std::string what = "shared memory " + name;
+  const int fd = ::memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return io_error("cannot create " + what + " (memfd_create)");
+  auto fail = [&](const std::string& why) {
+    Error e = io_error(why);
     ::close(fd);
-    ::unlink(path.c_str());
     return e;
+  };
+  if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
+    return fail("cannot size " + what + " (" + std::to_string(bytes) + " bytes)");
   }
-  // Not populated: the segment is sized for every task the node may run, and only the
+  // Not populated: a node's segments are sized for every task it may run, and only the
   // chunks that are used take memory (Pool::prefault backs a task's first chunks when it
   // starts, so that its first jobs do not pay the page faults).
   void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  ::close(fd);
-  if (base == MAP_FAILED) {
-    Error e = io_error("cannot map", path);
-    ::unlink(path.c_str());
+  if (base == MAP_FAILED) return fail("cannot map " + what);
+  // The header is written for the processes that map it (which check it once); nobody
+  // reads a layout from here. A fresh memfd is zeros: the doorbells, ring indices and
+  // chunk words start at 0, free, generation 0.
+  auto* header = new (base) SegmentHeader{};
+  header->magic = kMagic;
+  header->version = kVersion;
+  header->digest = plan.digest();
+  header->bytes = bytes;
+  for (const DoorbellLayout& d : layout->doorbells) new (at<DoorbellSlot>(base, d.offset)) DoorbellSlot{};
+  for (const RingLayout& r : layout->rings) new (at<RingHeader>(base, r.offset)) RingHeader{};
+  // Sealed after this process mapped it writable: a future-write seal leaves that mapping
+  // writable and forbids every new one (and write(), and mprotect to writable).
+  const int seals = kSeals | (sealing == Sealing::kWriterOnly ? F_SEAL_FUTURE_WRITE : 0);
+  if (::fcntl(fd, F_ADD_SEALS, seals) != 0) {
+    Error e = io_error("cannot seal " + what);
+    ::munmap(base, bytes);
+    ::close(fd);
     return e;
   }
-  // The headers are written for openers (which check them against their size); this
-  // process keeps `layout` and never reads them back.
-  auto* header = new (base) SegmentHeader{};
-  header->version = kVersion;
-  header->doorbells = static_cast<uint32_t>(plan.doorbells.size());
-  header->rings = static_cast<uint32_t>(plan.rings.size());
-  header->pools = static_cast<uint32_t>(plan.pools.size());
-  header->bytes = bytes;
-  header->doorbells_offset = layout.doorbells_offset;
-  header->rings_offset = layout.rings_dir;
-  header->pools_offset = layout.pools_dir;
-  for (const DoorbellLayout& d : layout.doorbells) {
-    auto* slot = new (at<DoorbellSlot>(base, d.offset)) DoorbellSlot{};
-    copy_name(slot->name, d.name);
-  }
-  for (size_t i = 0; i < layout.rings.size(); ++i) {
-    const RingLayout& r = layout.rings[i];
-    auto* dir = at<RingEntryDir>(base, layout.rings_dir + i * sizeof(RingEntryDir));
-    copy_name(dir->name, r.name);
-    dir->offset = r.offset;
-    auto* ring = new (at<RingHeader>(base, r.offset)) RingHeader{};
-    ring->capacity = r.capacity;
-    ring->entry_bytes = r.entry_bytes;
-    ring->doorbell = r.doorbell;
-  }
-  for (size_t i = 0; i < layout.pools.size(); ++i) {
-    const PoolLayout& p = layout.pools[i];
-    const uint64_t offset = p.chunks_offset - align_up(sizeof(PoolHeader));
-    auto* dir = at<PoolEntryDir>(base, layout.pools_dir + i * sizeof(PoolEntryDir));
-    copy_name(dir->name, p.name);
-    dir->offset = offset;
-    auto* pool = new (at<PoolHeader>(base, offset)) PoolHeader{};
-    pool->chunk_bytes = p.chunk_bytes;
-    pool->stride = p.stride;
-    pool->count = p.count;
-    pool->index = static_cast<uint32_t>(i);
-    for (uint32_t c = 0; c < p.count; ++c) new (at<ChunkSlot>(base, p.chunks_offset + p.stride * c)) ChunkSlot{};
-  }
-  // Last, with release order: a reader that sees the magic sees a complete layout.
-  std::atomic_ref<uint64_t>(header->magic).store(kMagic, std::memory_order_release);
-  return std::unique_ptr<Segment>(new Segment(path, base, bytes, true, std::move(layout)));
+  return std::unique_ptr<Segment>(new Segment(fd, base, bytes, false, std::move(*layout)));
 }
 
-Result<std::unique_ptr<Segment>> Segment::open(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) return io_error("cannot open the node's shared memory", path);
+Result<std::unique_ptr<Segment>> Segment::map(int fd, const SegmentPlan& plan, Access access) {
+  const std::string what = "shared memory (descriptor " + std::to_string(fd) + ")";
+  auto invalid = [&](const std::string& why) { return Error{ErrorCode::kInvalidInput, what + ": " + why}; };
+  auto layout = lay_out(plan);
+  if (!layout.ok()) return invalid(layout.error().message);
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || st.st_size < static_cast<off_t>(sizeof(SegmentHeader))) {
-    ::close(fd);
-    return Error{ErrorCode::kInvalidInput, path + " is not a CoEdge shared-memory segment"};
+  if (::fstat(fd, &st) != 0) return io_error("cannot use " + what);
+  const int seals = ::fcntl(fd, F_GET_SEALS);
+  if (seals < 0 || (seals & kSeals) != kSeals) {
+    return invalid("not a sealed CoEdge segment (seals " + std::to_string(seals) + ", need " +
+                   std::to_string(kSeals) + ")");
   }
-  const auto bytes = static_cast<uint64_t>(st.st_size);
+  if (static_cast<uint64_t>(st.st_size) != layout->bytes) {
+    return invalid("has " + std::to_string(st.st_size) + " bytes where this process's plan makes " +
+                   std::to_string(layout->bytes) + " (built from another version or plan? rebuild it)");
+  }
+  const bool read_only = access == Access::kReadOnly;
   // Not populated: this process touches only its own parts (a minor fault per page, once).
-  void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  ::close(fd);
-  if (base == MAP_FAILED) return io_error("cannot map", path);
-  auto fail = [&](const std::string& why) -> Error {
-    ::munmap(base, bytes);
-    return Error{ErrorCode::kInvalidInput, path + " " + why};
-  };
-  const uint64_t magic =
-      std::atomic_ref<uint64_t>(static_cast<SegmentHeader*>(base)->magic).load(std::memory_order_acquire);
+  void* base = ::mmap(nullptr, layout->bytes, read_only ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (base == MAP_FAILED) return io_error("cannot map " + what + (read_only ? " read-only" : " read-write"));
   SegmentHeader header;
-  std::memcpy(&header, base, sizeof header);  // once: any process can write it
-  if (magic != kMagic || header.version != kVersion || header.bytes != bytes) {
-    return fail("is not a CoEdge shared-memory segment of this version (rebuild the worker?)");
+  std::memcpy(&header, base, sizeof header);  // once, only to compare
+  if (header.magic != kMagic || header.version != kVersion || header.digest != plan.digest() ||
+      header.bytes != layout->bytes) {
+    ::munmap(base, layout->bytes);
+    return invalid(header.magic != kMagic ? "not a CoEdge segment"
+                   : header.version != kVersion
+                       ? "a segment of format " + std::to_string(header.version) + ", this process speaks " +
+                             std::to_string(kVersion) + " (rebuild it against this CoEdge)"
+                       : "made from another plan (digest " + std::to_string(header.digest) + ", this process's " +
+                             std::to_string(plan.digest()) +
+                             "): the creator and this process disagree on the node's tasks or sizes");
   }
-  // Read what the creator wrote, ONCE, into a plan (each read inside the file), then lay
-  // that plan out as the creator did and require every stored offset to be where it says.
-  const std::string bad = "has a damaged layout (written over by a process that maps it?)";
-  auto inside = [&](uint64_t offset, uint64_t n) { return offset <= bytes && n <= bytes - offset; };
-  if (!inside(header.doorbells_offset, uint64_t{header.doorbells} * sizeof(DoorbellSlot)) ||
-      !inside(header.rings_offset, uint64_t{header.rings} * sizeof(RingEntryDir)) ||
-      !inside(header.pools_offset, uint64_t{header.pools} * sizeof(PoolEntryDir))) {
-    return fail(bad);
-  }
-  SegmentPlan plan;
-  for (uint32_t i = 0; i < header.doorbells; ++i) {
-    std::string name;
-    if (!read_name(at<DoorbellSlot>(base, header.doorbells_offset + i * sizeof(DoorbellSlot))->name, name)) {
-      return fail(bad);
-    }
-    plan.doorbells.push_back(std::move(name));
-  }
-  std::vector<uint64_t> ring_offsets, pool_offsets;
-  std::vector<uint32_t> ring_bells;
-  for (uint32_t i = 0; i < header.rings; ++i) {
-    RingEntryDir dir;
-    std::memcpy(&dir, at<RingEntryDir>(base, header.rings_offset + i * sizeof(RingEntryDir)), sizeof dir);
-    RingPlan r;
-    if (!read_name(dir.name, r.name) || !inside(dir.offset, sizeof(RingHeader))) return fail(bad);
-    const auto* ring = at<RingHeader>(base, dir.offset);
-    r.capacity = ring->capacity;
-    r.entry_bytes = ring->entry_bytes;
-    const uint32_t doorbell = ring->doorbell;
-    if (doorbell >= plan.doorbells.size()) return fail(bad);
-    r.doorbell = plan.doorbells[doorbell];
-    ring_offsets.push_back(dir.offset);
-    ring_bells.push_back(doorbell);
-    plan.rings.push_back(std::move(r));
-  }
-  std::vector<uint64_t> strides;
-  for (uint32_t i = 0; i < header.pools; ++i) {
-    PoolEntryDir dir;
-    std::memcpy(&dir, at<PoolEntryDir>(base, header.pools_offset + i * sizeof(PoolEntryDir)), sizeof dir);
-    PoolPlan p;
-    if (!read_name(dir.name, p.name) || !inside(dir.offset, sizeof(PoolHeader))) return fail(bad);
-    const auto* pool = at<PoolHeader>(base, dir.offset);
-    if (pool->index != i) return fail(bad);
-    p.chunk_bytes = pool->chunk_bytes;
-    p.count = pool->count;
-    pool_offsets.push_back(dir.offset);
-    strides.push_back(pool->stride);
-    plan.pools.push_back(std::move(p));
-  }
-  Layout layout;
-  bool same = lay_out(plan, bytes, layout) && layout.bytes == bytes &&
-              layout.doorbells_offset == header.doorbells_offset && layout.rings_dir == header.rings_offset &&
-              layout.pools_dir == header.pools_offset;
-  for (size_t i = 0; same && i < layout.rings.size(); ++i) {
-    same = layout.rings[i].offset == ring_offsets[i];
-  }
-  for (size_t i = 0; same && i < layout.pools.size(); ++i) {
-    same = layout.pools[i].chunks_offset - align_up(sizeof(PoolHeader)) == pool_offsets[i] &&
-           layout.pools[i].stride == strides[i];
-  }
-  // A ring's doorbell as stored must be the one its name picks (the creator refuses
-  // duplicate names).
-  for (size_t i = 0; same && i < layout.rings.size(); ++i) same = layout.rings[i].doorbell == ring_bells[i];
-  if (!same) return fail(bad);
-  return std::unique_ptr<Segment>(new Segment(path, base, bytes, false, std::move(layout)));
+  return std::unique_ptr<Segment>(new Segment(-1, base, layout->bytes, read_only, std::move(*layout)));
 }
 
 Segment::~Segment() {
   ::munmap(base_, bytes_);
-  if (owner_) ::unlink(path_.c_str());
+  if (fd_ >= 0) ::close(fd_);
 }
 
 Result<Doorbell> Segment::doorbell(const std::string& name) const {
   for (const DoorbellLayout& d : layout_.doorbells) {
-    if (d.name == name) return Doorbell(at<DoorbellSlot>(base_, d.offset));
+    if (d.name != name) continue;
+    if (read_only_) break;
+    return Doorbell(at<DoorbellSlot>(base_, d.offset));
   }
-  return Error{ErrorCode::kNotFound, "shared memory has no doorbell '" + name + "'"};
+  return Error{ErrorCode::kNotFound, std::string("shared memory has no ") + (read_only_ ? "writable " : "") +
+                                         "doorbell '" + name + "'"};
 }
 
 Result<Ring> Segment::ring(const std::string& name) const {
   for (const RingLayout& r : layout_.rings) {
     if (r.name != name) continue;
+    if (read_only_) break;
     return Ring(at<RingHeader>(base_, r.offset), at<uint8_t>(base_, r.slots_offset), r.capacity, r.entry_bytes,
                 Doorbell(at<DoorbellSlot>(base_, layout_.doorbells[r.doorbell].offset)));
   }
-  return Error{ErrorCode::kNotFound, "shared memory has no ring '" + name + "'"};
+  return Error{ErrorCode::kNotFound,
+               std::string("shared memory has no ") + (read_only_ ? "writable " : "") + "ring '" + name + "'"};
 }
 
 Pool Segment::make_pool(uint32_t index) const {
   const PoolLayout& p = layout_.pools[index];
-  return Pool(at<uint8_t>(base_, p.chunks_offset), index, p.chunk_bytes, p.stride, p.count);
+  return Pool(at<uint8_t>(base_, p.chunks_offset), index, p.chunk_bytes, p.stride, p.count, !read_only_);
 }
 
 Result<Pool> Segment::pool(const std::string& name) const {

@@ -1,5 +1,5 @@
-// The node's shared-memory transport: one segment (a file in the node's private
-// /dev/shm, mapped by the agent, the inference server and every worker) holding
+// The node's shared-memory transport: segments (sealed in-memory files, memfds, handed
+// to other processes as descriptors, never as paths) holding
 //  - pools of fixed-size chunks, each pool written by exactly one producer process;
 //  - single-producer single-consumer rings of fixed-size entries (a chunk reference,
 //    or a small message such as a job event);
@@ -23,13 +23,20 @@
 // are thin views. Thread-safety: a Ring has one producer thread and one consumer thread
 // (any processes); a Pool's alloc() is called by one producer thread; release() by any.
 //
-// Trust: every process that maps the segment can write all of it, and workers are
-// untrusted (DESIGN.md, "Trust boundaries"). So the layout — where each doorbell, ring
-// and pool lies, a ring's capacity and entry size, a pool's chunk size, stride and count —
-// is fixed in the Segment when it is created (from the plan) or opened (read from the
-// segment ONCE and checked: every region must be where the plan it describes puts it,
-// inside the file), and Ring and Pool views carry their copy of it; nothing here reads a
-// layout field from shared memory again. What stays shared is only what changes: a ring's
+// Trust: workers are untrusted (DESIGN.md, "Trust boundaries"), and a process that maps
+// a segment read-write can write all of it. So the node has several segments (which
+// process maps which: ipc/node_topology.h), and no layout is ever read from shared
+// memory: every process computes where each doorbell, ring and pool lies — a ring's
+// capacity and entry size, a pool's chunk size, stride and count — from the plan it
+// knows (Segment::lay_out), the creator and every process that maps it alike. map()
+// checks, once, that the descriptor is what that plan makes: its size, its seals, and a
+// header {magic, version, plan digest} that turns a version or plan skew into a clear
+// error (the digest is compared, never used to find anything). Ring and Pool views carry
+// their copy of the layout. The seals (create_sealed) forbid shrinking or growing the
+// file, so no process can make another's mapping fault (SIGBUS); a kWriterOnly segment
+// is also sealed against every new writable mapping, write() and mprotect(PROT_WRITE)
+// once its creator has mapped it, so a process given it can only read it, even one that
+// reopens /proc/self/fd/N for writing. What stays shared is only what changes: a ring's
 // head and tail, each chunk's state word, the doorbells. Each value read from there is
 // checked against the copied layout before use:
 //  - a chunk reference is used only if it names this pool and a chunk below its count
@@ -43,13 +50,13 @@
 //    deadlines, counted, never a crash;
 //  - a slot's position is taken modulo the copied capacity, so any index in range
 //    addresses a slot of this ring; drain() visits at most what was there when it began.
-// An opener reads a ring's doorbell once too (range-checked; which one it is, is the
-// creator's word). Entry and chunk CONTENTS are the callers' to check (node_topology.h).
+// Entry and chunk CONTENTS are the callers' to check (node_topology.h).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -89,7 +96,16 @@ struct SegmentPlan {
   std::vector<RingPlan> rings;
   std::vector<PoolPlan> pools;
   uint64_t bytes() const;  // the segment's size
+  // Of everything above and the segment format's version: two processes with the same
+  // digest lay the segment out the same way.
+  uint64_t digest() const;
 };
+
+// How a process maps a segment.
+enum class Access : uint8_t { kReadWrite, kReadOnly };
+// Who may write a segment once it exists: every process given it (kShared), or only its
+// creator (kWriterOnly: sealed F_SEAL_FUTURE_WRITE after the creator mapped it).
+enum class Sealing : uint8_t { kShared, kWriterOnly };
 
 class Segment;
 
@@ -100,6 +116,16 @@ class Doorbell {
   // are possible: callers re-check their rings.
   void wait(uint32_t seen, Duration timeout);
   void ring();
+
+  // Sleeps until one of `bells` is rung after its `seen` value was read, or `timeout`
+  // passes (futex_waitv, Linux 5.16+). Appends to `woke` the index of each bell that
+  // woke it or whose value no longer is its `seen`. kUnsupported (nothing waited): more
+  // than kMaxWaitAny bells, or a kernel without futex_waitv. REQUIRES: bells.size() ==
+  // seen.size().
+  enum class WaitAny : uint8_t { kWoken, kTimedOut, kUnsupported };
+  static constexpr size_t kMaxWaitAny = 128;
+  static WaitAny wait_any(std::span<const Doorbell> bells, std::span<const uint32_t> seen, Duration timeout,
+                          std::vector<size_t>& woke);
 
  private:
   friend class Segment;
@@ -193,35 +219,48 @@ class Pool {
 
  private:
   friend class Segment;
-  Pool(uint8_t* chunks, uint32_t index, uint64_t chunk_bytes, uint64_t stride, uint32_t count)
-      : chunks_(chunks), index_(index), chunk_bytes_(chunk_bytes), stride_(stride), count_(count) {}
+  Pool(uint8_t* chunks, uint32_t index, uint64_t chunk_bytes, uint64_t stride, uint32_t count, bool writable)
+      : chunks_(chunks), index_(index), chunk_bytes_(chunk_bytes), stride_(stride), count_(count),
+        writable_(writable) {}
   uint8_t* chunks_;  // the first chunk's slot; the rest is the Segment's copy of the layout
   uint32_t index_;
   uint64_t chunk_bytes_;
   uint64_t stride_;  // slot header + payload
   uint32_t count_;
+  bool writable_;  // false in a read-only mapping: the changing calls are bugs there
 };
 
 class Segment {
  public:
-  // Creates the segment file (replacing a stale one) and lays it out. Errors name the
-  // path and errno text, or a name that is empty, too long (63 bytes at most) or twice
-  // in the plan.
-  static Result<std::unique_ptr<Segment>> create(const std::string& path, const SegmentPlan& plan);
-  // Maps an existing segment and reads its layout once. Errors: missing, not a CoEdge
-  // segment, other version, or a layout that is not what its own plan would make (a
-  // region out of place or past the end: written over by some process).
-  static Result<std::unique_ptr<Segment>> open(const std::string& path);
-  ~Segment();  // unmaps; the creator also removes the file
+  // Creates an in-memory file (memfd `name`, close-on-exec), sizes and lays it out from
+  // `plan`, maps it read-write and seals it (no shrink, no grow, no further seals; and,
+  // kWriterOnly, no new writable mapping). Errors: a plan with an empty or duplicate
+  // name, a ring without capacity, entry size or known doorbell, a segment too large;
+  // or the system call that failed, with its errno text.
+  static Result<std::unique_ptr<Segment>> create_sealed(const std::string& name, const SegmentPlan& plan,
+                                                        Sealing sealing = Sealing::kShared);
+  // Maps the segment another process created from `plan` and handed over as `fd` (not
+  // taken: the caller keeps or closes it). The layout is this process's, from `plan`;
+  // nothing is read from the segment but its header, once, to check it. Errors (naming
+  // the descriptor): not a sealed memfd, a size other than plan.bytes(), or a header of
+  // another version or plan (version skew: rebuild the worker).
+  static Result<std::unique_ptr<Segment>> map(int fd, const SegmentPlan& plan, Access access);
+  ~Segment();  // unmaps; the creator also closes its descriptor
   Segment(const Segment&) = delete;
   Segment& operator=(const Segment&) = delete;
 
+  // The creator's descriptor, to hand to other processes; -1 in a process that map()ped.
+  int fd() const { return fd_; }
+  bool read_only() const { return read_only_; }
+
   // By name; errors name what is missing (a plan mismatch between processes). From the
-  // layout fixed at create/open, never from shared memory.
+  // layout of this process's plan, never from shared memory. A read-only segment has no
+  // ring or doorbell to give (both are written by every user).
   Result<Ring> ring(const std::string& name) const;
   Result<Pool> pool(const std::string& name) const;
   Result<Pool> pool(uint32_t index) const;
   Result<Doorbell> doorbell(const std::string& name) const;
+  uint32_t pool_count() const { return static_cast<uint32_t>(layout_.pools.size()); }
 
  private:
   // The layout, this process's own copy (offsets from the segment's start).
@@ -245,22 +284,22 @@ class Segment {
     uint64_t offset = 0;
   };
   struct Layout {
-    uint64_t doorbells_offset = 0, rings_dir = 0, pools_dir = 0;  // the directories
-    uint64_t bytes = 0;                                             // the whole segment
+    uint64_t bytes = 0;  // the whole segment
     std::vector<DoorbellLayout> doorbells;
     std::vector<RingLayout> rings;
     std::vector<PoolLayout> pools;
   };
   // Where everything of a segment made from `plan` lies (the one place that decides it,
-  // for the creator and every opener). False when it needs more than `limit` bytes.
-  static bool lay_out(const SegmentPlan& plan, uint64_t limit, Layout& out);
-  Segment(std::string path, void* base, uint64_t bytes, bool owner, Layout layout)
-      : path_(std::move(path)), base_(base), bytes_(bytes), owner_(owner), layout_(std::move(layout)) {}
+  // for the creator and every process that maps it). An error for a plan that cannot
+  // be laid out (see create_sealed).
+  static Result<Layout> lay_out(const SegmentPlan& plan);
+  Segment(int fd, void* base, uint64_t bytes, bool read_only, Layout layout)
+      : fd_(fd), base_(base), bytes_(bytes), read_only_(read_only), layout_(std::move(layout)) {}
   Pool make_pool(uint32_t index) const;
-  std::string path_;
+  int fd_;  // owned: the creator's; -1 otherwise
   void* base_;
   uint64_t bytes_;
-  bool owner_;
+  bool read_only_;
   Layout layout_;
 };
 

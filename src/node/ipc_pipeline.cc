@@ -1,9 +1,11 @@
 // The "process" and "sandbox" isolation modes: every task's pre- and post-processing is
 // its own worker process (in a bubblewrap sandbox for "sandbox"), the inference server is
 // one shared process, and they exchange frames, tensors and outputs as references to
-// chunks of the node's shared-memory segment, which lives in the node's private /dev/shm
-// (private_mounts.h). The agent creates the segment and starts the server, which holds no
-// model yet; the server runs on the agent's own config, handed over as its stdin (a
+// chunks of the node's shared memory: sealed in-memory files that the agent creates and
+// hands to each process as descriptors, each process only those it needs
+// (ipc/node_topology.h: the control segment to the server, each task's segment to the
+// server and that task's workers, a sensor's frames to the pre workers of its tasks). The
+// agent creates them and starts the server, which holds no model yet; the server runs on the agent's own config, handed over as its stdin (a
 // sealed in-memory file holding config/node_config_wire.h's document, with its digest on
 // the command line), so a restarted server reads the same bytes again. A task runs from activate(): its two workers start and the server is asked
 // for its model (ipc::ServerCommand); it is ready once all three say so. deactivate()
@@ -48,6 +50,7 @@
 #include <thread>
 
 #include "config/node_config_wire.h"
+#include "ipc/bell_waiter.h"
 #include "ipc/job_table.h"
 #include "ipc/node_topology.h"
 #include "ipc/shm_segment.h"
@@ -72,12 +75,6 @@ std::string join_shape(const std::vector<int64_t>& shape) {
   std::string out;
   for (int64_t d : shape) out += (out.empty() ? "" : ",") + std::to_string(d);
   return out;
-}
-
-uint64_t elements_of(const std::vector<int64_t>& shape) {
-  uint64_t n = 1;
-  for (int64_t d : shape) n *= static_cast<uint64_t>(d);
-  return n;
 }
 
 std::string tail(const std::string& path, size_t lines) {
@@ -127,7 +124,7 @@ class IpcPipeline final : public Pipeline {
       if (Status st = write_task_settings(t); !st.ok()) return st;
     }
     if (Status st = create_task_cgroups(); !st.ok()) return st;
-    if (Status st = create_segment(); !st.ok()) return st;
+    if (Status st = create_segments(); !st.ok()) return st;
     if (config.isolation == config::Isolation::kSandbox && !config.sandbox.seccomp) {
       std::fprintf(stderr, "coedge node: sandbox.seccomp is false: the workers run WITHOUT the seccomp filter "
                            "(ptrace, mount, bpf, ... are open to them; docs/SECURITY.md)\n");
@@ -142,6 +139,18 @@ class IpcPipeline final : public Pipeline {
     if (!handed.ok()) return Error{handed.error().code, "cannot hand the server its config: " + handed.error().message};
     server_config_ = std::move(*handed);
     server.argv = {ctx_.coedge_exe, "node-server", "--config-digest", config::wire_digest(wire)};
+    // Its shared memory: the control segment, then every task's, as descriptors 3, 4...,
+    // with each task's sizes, from which it computes the task's plan (server_process.h).
+    std::string fds, sizes;
+    server.pass_fds.push_back(os::PassFd{control_->fd()});
+    fds = "3";
+    for (uint32_t t = 0; t < tasks_; ++t) {
+      server.pass_fds.push_back(os::PassFd{task_segments_[t]->fd()});
+      fds += "," + std::to_string(4 + t);
+      sizes += (t == 0 ? "" : ",") + std::to_string(task_channels_[t].tensor_bytes) + ":" +
+               std::to_string(task_channels_[t].output_bytes);
+    }
+    server.argv.insert(server.argv.end(), {"--shm-fds", fds, "--shm-task-sizes", sizes});
     server.stdin_fd = server_config_.get();
     server.log_path = log_dir_ + "/server.log";
     server.backoff_max = ctx_.restart_backoff_max;
@@ -288,7 +297,7 @@ class IpcPipeline final : public Pipeline {
     if (!started_) return;
     // The wait is bounded by the caller (at most 100 ms: the agent's loop checks its
     // duration and SIGTERM between polls), and every drain below is bounded per ring.
-    bell_->wait(bell_->value(), timeout);
+    wait_for_bells(timeout);
     drain_events();
     supervise();
     sweep_frame_holds();
@@ -308,7 +317,7 @@ class IpcPipeline final : public Pipeline {
       supervisor_.stop(id, std::max(left, Duration(0)));
     }
     if (server_id_ >= 0) supervisor_.stop(server_id_, std::chrono::seconds(3));
-    if (segment_) {
+    if (control_) {
       drain_events();
       for (uint32_t t = 0; t < tasks_; ++t) {
         reclaim_results(t);
@@ -365,19 +374,22 @@ class IpcPipeline final : public Pipeline {
          !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
       ++h.shm_files;
     }
-    if (segment_) {
-      for (uint32_t i = 0;; ++i) {
-        auto pool = segment_->pool(i);
-        if (!pool.ok()) break;
-        h.chunks_in_use += pool->in_use();
-      }
+    // Memfds: none of the node's shared memory is a file there (a leak would be).
+    for (const auto& segment : task_segments_) {
+      for (uint32_t i = 0; i < segment->pool_count(); ++i) h.chunks_in_use += segment->pool(i)->in_use();
     }
+    for (const ipc::Pool& frames : frame_pools_) h.frame_chunks_in_use += frames.in_use();
+    h.chunks_in_use += h.frame_chunks_in_use;
     return h;
   }
 
   void release_shared_memory() override {
     stop();
-    segment_.reset();  // unmaps and removes the segment file
+    // Unmaps and closes the memfds: their memory goes with the last process holding them.
+    waiter_.reset();
+    task_segments_.clear();
+    frame_segments_.clear();
+    control_.reset();
   }
 
  private:
@@ -437,17 +449,15 @@ class IpcPipeline final : public Pipeline {
     }
   }
 
-  Status create_segment() {
+  // The node's shared memory (ipc/node_topology.h): the control segment, one per task,
+  // one per sensor (its frames, writable by the agent only).
+  Status create_segments() {
     const config::NodeConfig& config = *ctx_.config;
-    std::vector<ipc::TaskChannels> tasks;
     for (uint32_t t = 0; t < tasks_; ++t) {
       const ModelIndex m = ctx_.scenario->tasks[t].model;
-      // A segmentation task's output item is a class id per pixel, one byte each.
-      const uint64_t output_element = ctx_.task_kinds[t] == "segmentation" ? 1 : 4;
-      tasks.push_back({config.tasks[t].name, sensor_name(t), 4 * elements_of(ctx_.input_shapes[m]),
-                       output_element * elements_of(ctx_.output_shapes[m])});
+      task_channels_.push_back(ipc::task_channels(config.tasks[t].name, ctx_.input_shapes[m],
+                                                  ctx_.output_shapes[m], ctx_.task_kinds[t]));
     }
-    std::vector<ipc::SensorChannels> sensors;
     for (uint32_t s = 0; s < config.sensors.size(); ++s) {
       const config::SensorConfig& sensor = config.sensors[s];
       uint32_t readers = 0;
@@ -457,36 +467,54 @@ class IpcPipeline final : public Pipeline {
       const bool known = sensor.kind == config::SensorKind::kSynthetic || sensor.kind == config::SensorKind::kTopic;
       const uint64_t w = known ? sensor.width : std::max(sensor.width, 1920);
       const uint64_t h = known ? sensor.height : std::max(sensor.height, 1080);
-      sensors.push_back({sensor.name, w * h * 3, readers});
+      sensor_channels_.push_back({sensor.name, w * h * 3, readers});
     }
-    auto segment = ipc::Segment::create(ipc::kSegmentFile, ipc::node_segment_plan(tasks, sensors));
-    if (!segment.ok()) return segment.error();
-    segment_ = std::move(*segment);
-    auto bell = segment_->doorbell(ipc::kAgentBell);
-    auto server_events = segment_->ring(ipc::kServerEvents);
-    auto server_control = segment_->ring(ipc::kServerControl);
+    std::vector<std::string> task_names;
+    for (const TaskSpec& t : config.tasks) task_names.push_back(t.name);
+    auto control = ipc::Segment::create_sealed(ipc::kControlSegment, ipc::control_segment_plan(task_names));
+    if (!control.ok()) return control.error();
+    control_ = std::move(*control);
+    for (const ipc::TaskChannels& t : task_channels_) {
+      auto segment = ipc::Segment::create_sealed(ipc::task_segment(t.name), ipc::task_segment_plan(t));
+      if (!segment.ok()) return Error{segment.error().code, "task " + t.name + ": " + segment.error().message};
+      task_segments_.push_back(std::move(*segment));
+    }
+    for (const ipc::SensorChannels& sensor : sensor_channels_) {
+      // Writer-only: the agent writes each frame once, through its own mapping; the pre
+      // workers of the sensor's tasks can map it read-only and nothing else.
+      auto segment = ipc::Segment::create_sealed(ipc::frame_segment(sensor.name), ipc::frame_segment_plan(sensor),
+                                                 ipc::Sealing::kWriterOnly);
+      if (!segment.ok()) return Error{segment.error().code, "sensor " + sensor.name + ": " + segment.error().message};
+      frame_segments_.push_back(std::move(*segment));
+    }
+    auto bell = control_->doorbell(ipc::kAgentBell);
+    auto server_events = control_->ring(ipc::kServerEvents);
+    auto server_control = control_->ring(ipc::kServerControl);
     if (!bell.ok()) return bell.error();
     if (!server_events.ok()) return server_events.error();
     if (!server_control.ok()) return server_control.error();
-    bell_ = *bell;
     server_events_ = *server_events;
     server_control_ = *server_control;
-    for (const config::SensorConfig& sensor : config.sensors) {
-      auto pool = segment_->pool(ipc::frame_pool(sensor.name));
+    for (uint32_t s = 0; s < config.sensors.size(); ++s) {
+      auto pool = frame_segments_[s]->pool(ipc::frame_pool(config.sensors[s].name));
       if (!pool.ok()) return pool.error();
       frame_pools_.push_back(*pool);
     }
-    for (const TaskSpec& t : config.tasks) {
-      auto frames = segment_->ring(ipc::frame_ring(t.name));
-      auto outputs = segment_->ring(ipc::output_ring(t.name));
-      auto pre = segment_->ring(ipc::pre_events(t.name));
-      auto post = segment_->ring(ipc::post_events(t.name));
-      auto results = segment_->ring(ipc::result_ring(t.name));
-      auto result_pool = segment_->pool(ipc::result_pool(t.name));
-      auto jobs = segment_->pool(ipc::job_table_pool(t.name));
+    std::vector<ipc::Doorbell> task_bells;
+    for (uint32_t t = 0; t < tasks_; ++t) {
+      const TaskSpec& task = config.tasks[t];
+      const ipc::Segment& segment = *task_segments_[t];
+      auto frames = segment.ring(ipc::frame_ring(task.name));
+      auto outputs = segment.ring(ipc::output_ring(task.name));
+      auto pre = segment.ring(ipc::pre_events(task.name));
+      auto post = segment.ring(ipc::post_events(task.name));
+      auto results = segment.ring(ipc::result_ring(task.name));
+      auto result_pool = segment.pool(ipc::result_pool(task.name));
+      auto task_bell = segment.doorbell(ipc::kAgentBell);
+      auto jobs = control_->pool(ipc::job_table_pool(task.name));
       if (!frames.ok() || !outputs.ok() || !pre.ok() || !post.ok() || !results.ok() || !result_pool.ok() ||
-          !jobs.ok() || jobs->chunk_bytes() < ipc::JobTable::kBytes) {
-        return Error{ErrorCode::kInvalidInput, "shared memory lacks the rings of task " + t.name};
+          !task_bell.ok() || !jobs.ok() || jobs->chunk_bytes() < ipc::JobTable::kBytes) {
+        return Error{ErrorCode::kInvalidInput, "shared memory lacks the rings of task " + task.name};
       }
       frame_rings_.push_back(*frames);
       output_rings_.push_back(*outputs);
@@ -495,8 +523,42 @@ class IpcPipeline final : public Pipeline {
       result_rings_.push_back(*results);
       result_pools_.push_back(*result_pool);
       job_tables_.emplace_back(jobs->data(ipc::ChunkRef{jobs->pool_index(), 0, 0, 0}));
+      task_bells.push_back(*task_bell);
     }
+    waiter_.emplace(*bell, std::move(task_bells), "coedge node");
+    bell_floods_.assign(tasks_, 0);
     return Ok{};
+  }
+
+  // Sleeps until a process rings the agent (the server through the control segment, a
+  // task's workers through their task's segment) or `timeout` passes. A task whose bell
+  // keeps waking the agent without work is left out of the wait for a while (its rings
+  // are still drained on every call) and counted (ipc/bell_waiter.h).
+  void wait_for_bells(Duration timeout) {
+    waiter_->wait(timeout, ctx_.clock->now());
+    // Armed before the rings are looked at: a ring from now on ends the next wait at once.
+    waiter_->arm();
+    const TimePoint now = ctx_.clock->now();
+    for (uint32_t t : waiter_->woken()) {
+      const bool work = pre_events_[t].size() + post_events_[t].size() + result_rings_[t].size() > 0;
+      if (waiter_->settle(t, work, now)) on_bell_flood(t);
+    }
+  }
+
+  // A task's workers ring the agent's bell of its segment over and over without sending
+  // anything: said (the first 5 per task, then every 100th) and counted in
+  // bell_floods_. TODO(violations): count a `flood` violation against the task.
+  void on_bell_flood(uint32_t task) {
+    const uint64_t n = ++bell_floods_[task];
+    if (n > 5 && n % 100 != 0) return;
+    std::fprintf(stderr,
+                 "coedge node: task %s's workers wake the agent without sending anything (a flood): its doorbell is "
+                 "ignored for %lld ms, its rings are still read (%llu so far)\n",
+                 ctx_.config->tasks[task].name.c_str(),
+                 static_cast<long long>(
+                     std::chrono::duration_cast<std::chrono::milliseconds>(ipc::BellFloodGuard::Options{}.demotion)
+                         .count()),
+                 static_cast<unsigned long long>(n));
   }
 
   // TASK_DIR/coedge-settings: the task's confidence, nms_iou and masks (only those the
@@ -549,6 +611,16 @@ class IpcPipeline final : public Pipeline {
         std::to_string(t), "--model", config.models[m].name, "--kind", ctx_.task_kinds[t], "--sensor",
         sensor_name(t), "--task-dir", task_dir(task.name), "--input-shape",
         join_shape(ctx_.input_shapes[m]), "--output-shape", join_shape(ctx_.output_shapes[m])};
+    // Its shared memory, as descriptors (never a path): its task's segment as 3 and, for
+    // pre, its sensor's frames as 4, with the sizes from which it computes their plans.
+    std::vector<int> fds = {task_segments_[t]->fd()};
+    command.insert(command.end(), {"--shm-task-fd", "3"});
+    if (role == "pre") {
+      const ipc::SensorChannels& sensor = sensor_channels_[runtime.sensor];
+      fds.push_back(frame_segments_[runtime.sensor]->fd());
+      command.insert(command.end(), {"--shm-frames-fd", "4", "--frame-bytes", std::to_string(sensor.frame_bytes),
+                                     "--frame-readers", std::to_string(sensor.tasks)});
+    }
     // The task's thresholds and class names are not options but TASK_DIR/coedge-settings
     // (write_task_settings), which a worker built against an older SDK ignores.
     // This pipeline runs the isolation modes "sandbox" and "process" only.
@@ -558,7 +630,6 @@ class IpcPipeline final : public Pipeline {
                                                                    : os::LaunchMode::kProcess;
     sandbox.task_dir = task_dir(task.name);
     sandbox.ipc_dir = task_dir(task.name) + "/tmp";  // the worker's /tmp is its own
-    sandbox.shm_dir = "/dev/shm";
     sandbox.run_dir = config.run_dir;  // hidden but for the task's own folder
     sandbox.seccomp = config.sandbox.seccomp;
     for (const std::string& path : config.sandbox.private_paths) {
@@ -566,6 +637,7 @@ class IpcPipeline final : public Pipeline {
       std::error_code exists_ec;
       if (std::filesystem::exists(path, exists_ec)) sandbox.private_paths.push_back(path);
     }
+    sandbox.pass_fds = fds;  // and no /dev/shm of the host: shm_dir stays empty (a private tmpfs)
     sandbox.rootfs = runtime.rootfs;
     sandbox.env = runtime.env;
     if (!runtime.rootfs.empty()) sandbox.read_only_binds.push_back(exe);
@@ -578,6 +650,7 @@ class IpcPipeline final : public Pipeline {
     if (task_cgroups_[t]) spec.join_cgroups = task_cgroups_[t]->join_files();  // bwrap and the worker inside
     spec.env = launch->env;
     spec.cwd = launch->cwd;
+    spec.pass_fds = launch->pass_fds;
     spec.log_path = log_dir_ + "/" + log_name(spec.name);
     spec.backoff_max = ctx_.restart_backoff_max;
     spec.backoff_initial = std::min(spec.backoff_initial, spec.backoff_max);
@@ -589,9 +662,10 @@ class IpcPipeline final : public Pipeline {
   void prefault_pools(uint32_t task) {
     constexpr uint32_t kWarmChunks = 4;
     const TaskSpec& t = ctx_.config->tasks[task];
-    for (const std::string& name : {ipc::tensor_pool(t.name), ipc::output_pool(t.name), ipc::frame_pool(sensor_name(task))}) {
-      if (auto pool = segment_->pool(name); pool.ok()) pool->prefault(kWarmChunks);
+    for (const std::string& name : {ipc::tensor_pool(t.name), ipc::output_pool(t.name)}) {
+      if (auto pool = task_segments_[task]->pool(name); pool.ok()) pool->prefault(kWarmChunks);
     }
+    frame_pools_[ctx_.config->task_runtime[task].sensor].prefault(kWarmChunks);
   }
 
   std::vector<int> worker_ids() const {
@@ -618,7 +692,7 @@ class IpcPipeline final : public Pipeline {
   Status wait_until(Done done, Duration timeout, const std::string& what) {
     const TimePoint give_up = ctx_.clock->now() + timeout;
     while (!done()) {
-      bell_->wait(bell_->value(), std::chrono::milliseconds(100));
+      wait_for_bells(std::chrono::milliseconds(100));
       drain_events();
       for (const ChildEvent& e : supervisor_.poll(ctx_.clock->now())) {
         if (e.kind == ChildEvent::Kind::kExited && e.retired) {
@@ -1109,7 +1183,7 @@ class IpcPipeline final : public Pipeline {
     output_rings_[task].drain([&](const void* entry) {
       ipc::ChunkRef ref;
       std::memcpy(&ref, entry, sizeof ref);
-      if (auto pool = segment_->pool(ref.pool); pool.ok()) pool->release(ref, ipc::kSoleHolder);
+      if (auto pool = task_segments_[task]->pool(ref.pool); pool.ok()) pool->release(ref, ipc::kSoleHolder);
     });
   }
 
@@ -1191,10 +1265,18 @@ class IpcPipeline final : public Pipeline {
   std::vector<std::atomic<ModelMemo>> model_state_;
   std::vector<std::array<TimePoint, 2>> last_activity_;  // per task: pre, post
   TimePoint server_activity_{};
-  std::unique_ptr<ipc::Segment> segment_;
+  // The shared memory (ipc/node_topology.h): created by start(), handed to the children
+  // as descriptors at every (re)start.
+  std::unique_ptr<ipc::Segment> control_;
+  std::vector<std::unique_ptr<ipc::Segment>> task_segments_;   // per task
+  std::vector<std::unique_ptr<ipc::Segment>> frame_segments_;  // per sensor
+  std::vector<ipc::TaskChannels> task_channels_;               // per task: its segment's sizes
+  std::vector<ipc::SensorChannels> sensor_channels_;           // per sensor: its segment's sizes
   std::vector<std::unique_ptr<os::TaskCgroup>> task_cgroups_;  // per task; null: no limits
   os::Fd server_config_;  // the server's stdin: its config (node_config_wire.h), sealed
-  std::optional<ipc::Doorbell> bell_;           // the agent's: rung by every event
+  // The agent's sleep: its control bell and each task segment's agent bell.
+  std::optional<ipc::BellWaiter> waiter_;
+  std::vector<uint64_t> bell_floods_;  // per task: floods of its agent bell
   std::optional<ipc::Ring> server_events_;
   std::optional<ipc::Ring> server_control_;  // the agent's commands to the server
   std::vector<ipc::Ring> pre_events_, post_events_;  // per task

@@ -850,7 +850,9 @@ int run_node_agent(const AgentOptions& options) {
                        {"shm_files", {{"start", health_at_start.shm_files},
                                       {"end", health_at_end.shm_files}}},
                        {"chunks_in_use", {{"start", health_at_start.chunks_in_use},
-                                          {"end", health_at_end.chunks_in_use}}}};
+                                          {"end", health_at_end.chunks_in_use}}},
+                       {"frame_chunks_in_use", {{"start", health_at_start.frame_chunks_in_use},
+                                                {"end", health_at_end.frame_chunks_in_use}}}};
   summary["profile_check"] = profile_monitor.summary(config.window);
   summary["sensors"] = nlohmann::json::array();
   for (const auto& s : sensors) summary["sensors"].push_back(s->summary());

@@ -59,8 +59,9 @@ struct PipelineHealth {
   int server_restarts = 0;
   int server_fds = -1;          // open file descriptors of the server process; -1: n/a
   int processes = 0;            // worker and server processes running
-  int shm_files = 0;            // files in the node's private /dev/shm (its segment: 1)
-  uint64_t chunks_in_use = 0;   // shared-memory chunks not free (filling or held)
+  int shm_files = 0;            // files in the node's private /dev/shm (its memory is memfds: 0)
+  uint64_t chunks_in_use = 0;   // shared-memory chunks not free (filling or held), every pool
+  uint64_t frame_chunks_in_use = 0;  // of those, frame chunks (the sensors' pools)
   // Protocol violations by the workers since the start (every one, kills or not:
   // node/core/violations.h), and the tasks quarantined now. IPC modes; 0 otherwise.
   uint64_t protocol_violations = 0;

@@ -3,8 +3,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <thread>
@@ -12,6 +14,7 @@
 #include "config/model_backend.h"
 #include "config/node_config_wire.h"
 #include "core/clock.h"
+#include "ipc/bell_waiter.h"
 #include "ipc/job_table.h"
 #include "ipc/messages.h"
 #include "ipc/node_topology.h"
@@ -45,7 +48,7 @@ ipc::JobRef ref_of(const EngineInput& in) {
 }
 
 // A tensor chunk as the engine's 64-bit token: pool and index (16 bits each, checked by
-// node_segment_plan) and the publication's generation.
+// task_segment_plan) and the publication's generation.
 uint64_t pack(ipc::ChunkRef ref) {
   return (uint64_t{ref.pool} << 48) | (uint64_t{ref.index & 0xffff} << 32) | ref.generation;
 }
@@ -176,7 +179,56 @@ Result<config::NodeConfig> receive_server_config(int fd, const std::string& dige
   return config::read_node_config_wire(*text, origin, digest);
 }
 
-int run_server_process(const config::NodeConfig& config, const std::string& digest) {
+Result<ServerShm> parse_server_shm(const std::string& fds, const std::string& sizes, size_t tasks) {
+  auto split = [](const std::string& text) {
+    std::vector<std::string> parts;
+    size_t pos = 0;
+    while (!text.empty() && pos <= text.size()) {
+      const size_t comma = text.find(',', pos);
+      parts.push_back(text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
+      if (comma == std::string::npos) break;
+      pos = comma + 1;
+    }
+    return parts;
+  };
+  auto number = [](const std::string& text, uint64_t max, uint64_t& out) {
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || errno != 0 || v > max) return false;
+    out = v;
+    return true;
+  };
+  const auto fd_parts = split(fds);
+  const auto size_parts = split(sizes);
+  if (fd_parts.size() != tasks + 1 || size_parts.size() != tasks) {
+    return Error{ErrorCode::kInvalidInput,
+                 "--shm-fds '" + fds + "' and --shm-task-sizes '" + sizes + "': the node config has " +
+                     std::to_string(tasks) + " tasks, so " + std::to_string(tasks + 1) + " descriptors (control first) and " +
+                     std::to_string(tasks) + " sizes are needed (`coedge node` starts the server)"};
+  }
+  ServerShm shm;
+  for (size_t i = 0; i < fd_parts.size(); ++i) {
+    uint64_t fd = 0;
+    if (!number(fd_parts[i], 1u << 20, fd) || fd < 3) {
+      return Error{ErrorCode::kInvalidInput, "--shm-fds: bad descriptor '" + fd_parts[i] + "' (3 or more)"};
+    }
+    (i == 0 ? shm.control_fd : shm.task_fds.emplace_back()) = static_cast<int>(fd);
+  }
+  for (const std::string& part : size_parts) {
+    const size_t colon = part.find(':');
+    uint64_t tensor = 0, output = 0;
+    if (colon == std::string::npos || !number(part.substr(0, colon), uint64_t{1} << 40, tensor) ||
+        !number(part.substr(colon + 1), uint64_t{1} << 40, output)) {
+      return Error{ErrorCode::kInvalidInput, "--shm-task-sizes: bad 'TENSOR:OUTPUT' bytes '" + part + "'"};
+    }
+    shm.tensor_bytes.push_back(tensor);
+    shm.output_bytes.push_back(output);
+  }
+  return shm;
+}
+
+int run_server_process(const config::NodeConfig& config, const std::string& digest, const ServerShm& shm) {
   std::signal(SIGTERM, on_signal);
   std::signal(SIGINT, on_signal);
   const Scenario scenario = node_scenario(config);
@@ -194,11 +246,17 @@ int run_server_process(const config::NodeConfig& config, const std::string& dige
     }
     model_files.push_back({config.models[m].name, config.model_files[m], *backend});
   }
-  auto segment = ipc::Segment::open(ipc::kSegmentFile);
+  // The control segment and every task's, mapped from the plans computed here; the
+  // descriptors are closed once mapped (a restarted server is handed them again).
+  COEDGE_CHECK(shm.task_fds.size() == config.tasks.size());
+  std::vector<std::string> task_names;
+  for (const TaskSpec& t : config.tasks) task_names.push_back(t.name);
+  auto segment = ipc::Segment::map(shm.control_fd, ipc::control_segment_plan(task_names), ipc::Access::kReadWrite);
   if (!segment.ok()) {
-    std::fprintf(stderr, "coedge server: %s\n", segment.error().message.c_str());
+    std::fprintf(stderr, "coedge server: the control segment: %s\n", segment.error().message.c_str());
     return 1;
   }
+  ::close(shm.control_fd);
   auto events = (*segment)->ring(ipc::kServerEvents);
   auto control = (*segment)->ring(ipc::kServerControl);
   auto bell = (*segment)->doorbell(ipc::kServerBell);
@@ -206,21 +264,40 @@ int run_server_process(const config::NodeConfig& config, const std::string& dige
     std::fprintf(stderr, "coedge server: the node's shared memory lacks the server's parts\n");
     return 1;
   }
+  std::vector<std::unique_ptr<ipc::Segment>> task_segments;
   std::vector<TaskPorts> ports;
-  for (const TaskSpec& t : config.tasks) {
-    auto tensors = (*segment)->ring(ipc::tensor_ring(t.name));
-    auto outputs = (*segment)->ring(ipc::output_ring(t.name));
-    auto output_pool = (*segment)->pool(ipc::output_pool(t.name));
-    auto tensor_pool = (*segment)->pool(ipc::tensor_pool(t.name));
-    auto jobs = (*segment)->pool(ipc::job_table_pool(t.name));
-    if (!tensors.ok() || !outputs.ok() || !output_pool.ok() || !tensor_pool.ok() || !jobs.ok() ||
+  std::vector<ipc::Doorbell> task_bells;
+  for (size_t i = 0; i < config.tasks.size(); ++i) {
+    const TaskSpec& t = config.tasks[i];
+    const ipc::TaskChannels channels{t.name, shm.tensor_bytes[i], shm.output_bytes[i]};
+    auto mapped = ipc::Segment::map(shm.task_fds[i], ipc::task_segment_plan(channels), ipc::Access::kReadWrite);
+    if (!mapped.ok()) {
+      std::fprintf(stderr, "coedge server: task %s: %s\n", t.name.c_str(), mapped.error().message.c_str());
+      return 1;
+    }
+    ::close(shm.task_fds[i]);
+    const ipc::Segment& s = **mapped;
+    auto tensors = s.ring(ipc::tensor_ring(t.name));
+    auto outputs = s.ring(ipc::output_ring(t.name));
+    auto output_pool = s.pool(ipc::output_pool(t.name));
+    auto tensor_pool = s.pool(ipc::tensor_pool(t.name));
+    auto task_bell = s.doorbell(ipc::kServerBell);
+    auto jobs = (*segment)->pool(ipc::job_table_pool(t.name));  // in the control segment
+    if (!tensors.ok() || !outputs.ok() || !output_pool.ok() || !tensor_pool.ok() || !task_bell.ok() || !jobs.ok() ||
         jobs->chunk_bytes() < ipc::JobTable::kBytes) {
       std::fprintf(stderr, "coedge server: the node's shared memory lacks task %s\n", t.name.c_str());
       return 1;
     }
     ports.push_back({*tensors, *outputs, *output_pool, *tensor_pool,
                      ipc::JobTable(jobs->data(ipc::ChunkRef{jobs->pool_index(), 0, 0, 0}))});
+    task_bells.push_back(*task_bell);
+    task_segments.push_back(std::move(*mapped));
   }
+  // Sleeps on its control bell and every task's server bell; a task whose bell keeps
+  // waking it without tensors is left out for a while (ipc/bell_waiter.h).
+  ipc::BellWaiter waiter(*bell, std::move(task_bells), "coedge server");
+  bool woke = false;  // the last wait ended: its wakes are still to be settled
+  uint64_t floods_logged = 0;
   // A restarted server starts clean: the jobs its predecessor held were closed by the
   // agent, so their tensors are released and any output it was writing is freed.
   for (TaskPorts& p : ports) {
@@ -260,8 +337,9 @@ int run_server_process(const config::NodeConfig& config, const std::string& dige
 
   TimePoint wake_at = TimePoint::max();
   std::vector<uint64_t> refused(ports.size(), 0);  // per task: tensors refused (for the log's rate)
+  std::vector<bool> got(ports.size());
   while (!g_stop) {
-    const uint32_t seen = bell->value();
+    waiter.arm();  // before the rings are looked at: a ring from now on ends the wait at once
     bool arrived = loader.poll();
     while (const void* entry = control->peek()) {
       ipc::ServerCommand command;
@@ -270,6 +348,7 @@ int run_server_process(const config::NodeConfig& config, const std::string& dige
       loader.on_command(command);
     }
     for (size_t t = 0; t < ports.size(); ++t) {
+      got[t] = ports[t].tensors.peek() != nullptr;
       // At most a ring's worth per task per pass: a pre worker that keeps pushing cannot
       // hold this loop (the rest waits for the next pass).
       for (uint32_t n = 0; n < ports[t].tensors.capacity(); ++n) {
@@ -317,6 +396,17 @@ int run_server_process(const config::NodeConfig& config, const std::string& dige
         engine.submit(in);
       }
     }
+    if (woke) {
+      woke = false;
+      for (uint32_t t : waiter.woken()) {
+        if (!waiter.settle(t, got[t], clock.now())) continue;
+        // TODO(violations): tell the agent (a flood of task t), which counts it.
+        if (++floods_logged <= 5 || floods_logged % 100 == 0) {
+          std::fprintf(stderr, "coedge server: task %s's bell wakes the server without tensors (a flood): ignored "
+                               "for a while, its ring is still read\n", config.tasks[t].name.c_str());
+        }
+      }
+    }
     const bool had_batch = engine.ran_batch();
     wake_at = engine.step();
     if (engine.ran_batch() || arrived || had_batch) continue;  // look again before sleeping
@@ -324,7 +414,8 @@ int run_server_process(const config::NodeConfig& config, const std::string& dige
     const Duration cap = loader.loading() ? std::chrono::milliseconds(20) : std::chrono::milliseconds(200);
     const Duration timeout =
         wake_at == TimePoint::max() ? cap : std::clamp(wake_at - clock.now(), Duration(0), cap);
-    bell->wait(seen, timeout);
+    waiter.wait(timeout, clock.now());
+    woke = true;
   }
   engine.drop_all(DropCause::kShutdown);
   loader.wait();

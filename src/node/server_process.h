@@ -12,9 +12,15 @@
 // included, handed over as a document (config/node_config_wire.h) on a descriptor — the
 // agent makes it the server's stdin — with its digest on the command line
 // (`coedge node-server --config-digest HEX`): the server derives nothing from files.
+// Its shared memory comes as descriptors (`--shm-fds 3,4,...`: the control segment, then
+// each task's, in the config's task order; ipc/node_topology.h), with each task's tensor
+// and output item sizes (`--shm-task-sizes T:O,...`), from which it computes the plans it
+// maps them with; it never opens a path.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "config/node_config.h"
 #include "core/result.h"
@@ -30,9 +36,19 @@ inline constexpr size_t kMaxServerConfigBytes = 64u << 20;
 // that does not match.
 Result<config::NodeConfig> receive_server_config(int fd, const std::string& digest);
 
+// The server's shared memory as the agent hands it over.
+struct ServerShm {
+  int control_fd = -1;
+  std::vector<int> task_fds;  // per task of the config, in its order
+  std::vector<uint64_t> tensor_bytes, output_bytes;  // per task: one item, header excluded
+};
+// From `--shm-fds` and `--shm-task-sizes`. Errors name the option and the bad part; one
+// task descriptor and one size pair per task of the config is required.
+Result<ServerShm> parse_server_shm(const std::string& fds, const std::string& sizes, size_t tasks);
+
 // Returns the process exit code (non-zero when the backend or the shared memory is unusable;
 // a model that does not load is reported to the agent, and the server goes on).
 // `digest`: the config's, for the log.
-int run_server_process(const config::NodeConfig& config, const std::string& digest);
+int run_server_process(const config::NodeConfig& config, const std::string& digest, const ServerShm& shm);
 
 }  // namespace coedge::node

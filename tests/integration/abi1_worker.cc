@@ -1,5 +1,6 @@
 // A worker as one built against worker ABI 1 (before results went to the agent) behaves
-// towards the agent: it connects to the node's segment and says it is ready without a
+// towards the agent: it maps its task's segment (the descriptor it is handed, with the
+// plan its command line gives, as the SDK does) and says it is ready without a
 // protocol version (a v1 kReady carries 0 where v2 and v3 carry COEDGE_WORKER_ABI_VERSION),
 // then waits. The agent must refuse it, naming the task, this file and both versions
 // (node_runtime_test.cc). It speaks the segment's messages directly: an old SDK cannot be
@@ -19,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 #include <unistd.h>
 
 #include "core/clock.h"
@@ -34,16 +36,33 @@ void on_signal(int) { g_stop = 1; }
 
 int main(int argc, char** argv) {
   using namespace coedge;
-  std::string role, task;
+  std::string role, task, kind;
+  std::vector<int64_t> input_shape, output_shape;
   uint32_t index = 0;
+  int fd = -1;
+  auto shape = [](const char* text) {
+    std::vector<int64_t> out;
+    for (const char* p = text; *p != '\0';) {
+      char* end = nullptr;
+      out.push_back(std::strtoll(p, &end, 10));
+      p = *end == ',' ? end + 1 : end;
+      if (end == p && *p != '\0') break;
+    }
+    return out;
+  };
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string key = argv[i];
     if (key == "--role") role = argv[i + 1];
     if (key == "--task") task = argv[i + 1];
+    if (key == "--kind") kind = argv[i + 1];
+    if (key == "--input-shape") input_shape = shape(argv[i + 1]);
+    if (key == "--output-shape") output_shape = shape(argv[i + 1]);
+    if (key == "--shm-task-fd") fd = static_cast<int>(std::strtol(argv[i + 1], nullptr, 10));
     if (key == "--task-index") index = static_cast<uint32_t>(std::strtoul(argv[i + 1], nullptr, 10));
   }
   std::signal(SIGTERM, on_signal);
-  auto segment = ipc::Segment::open(ipc::kSegmentFile);
+  auto segment = ipc::Segment::map(fd, ipc::task_segment_plan(ipc::task_channels(task, input_shape, output_shape, kind)),
+                                   ipc::Access::kReadWrite);
   if (!segment.ok()) {
     std::fprintf(stderr, "abi1 worker: %s\n", segment.error().message.c_str());
     return 1;

@@ -302,7 +302,8 @@ void expect_no_leftovers(const fs::path& dir) {
 [[maybe_unused]] void expect_shared_memory_released(const json& s, const std::string& why) {
   ASSERT_TRUE(s.is_object());
   EXPECT_EQ(s["health"]["chunks_in_use"]["end"].get<int64_t>(), 0) << why;
-  EXPECT_EQ(s["health"]["shm_files"]["end"].get<int64_t>(), 1) << why;
+  EXPECT_EQ(s["health"]["frame_chunks_in_use"]["end"].get<int64_t>(), 0) << why;
+  EXPECT_EQ(s["health"]["shm_files"]["end"].get<int64_t>(), 0) << why;
 }
 
 #ifdef COEDGE_NODE_SLOW_TESTS  // the `slow` binary: only the long crash test
@@ -332,7 +333,8 @@ TEST_F(NodeRuntimeTest, SurvivesRepeatedWorkerCrashesWithoutLeaks) {
   ASSERT_TRUE(s["dropped_by_cause"].contains("worker_crash")) << s.dump(2) << "\n" << why;
   EXPECT_GT(s["dropped_by_cause"]["worker_crash"].get<uint64_t>(), 0u) << why;
   EXPECT_EQ(h["chunks_in_use"]["end"].get<int64_t>(), 0) << s.dump(2);
-  EXPECT_EQ(h["shm_files"]["end"].get<int64_t>(), 1) << s.dump(2);
+  EXPECT_EQ(h["frame_chunks_in_use"]["end"].get<int64_t>(), 0) << s.dump(2);
+  EXPECT_EQ(h["shm_files"]["end"].get<int64_t>(), 0) << s.dump(2);
   EXPECT_EQ(h["agent_fds"]["start"].get<int64_t>(), h["agent_fds"]["end"].get<int64_t>()) << s.dump(2);
   const auto server_start = h["server_fds"]["start"].get<int64_t>();
   const auto server_end = h["server_fds"]["end"].get<int64_t>();
@@ -1009,7 +1011,8 @@ TEST_F(ResultContractTest, AWorkerThatRefusesUnknownOptionsStartsAndSettingsReac
 }
 
 // The SDK reads TASK_DIR/coedge-settings: a worker started by hand on a task folder with a
-// good file gets past its arguments and init (then finds no node: exit 1); a bad value
+// good file gets past its arguments and init (then finds no shared memory behind its
+// descriptor: exit 1); a bad value
 // there is refused at once, exit 2, naming the file, the line and the value.
 TEST_F(NodeRuntimeTest, TheSdkReadsTheTaskSettingsFileAndNamesABadValue) {
   const fs::path stock = fs::path(COEDGE_BINARY_DIR) / "bin/coedge-worker";
@@ -1021,7 +1024,7 @@ TEST_F(NodeRuntimeTest, TheSdkReadsTheTaskSettingsFileAndNamesABadValue) {
     const fs::path out = dir_ / "worker.txt";
     const std::string command = "'" + stock.string() + "' --role post --node n --task t --task-index 0 --model m" +
                                 " --kind detection --sensor cam0 --task-dir '" + task_dir.string() +
-                                "' --input-shape 3,160,160 --output-shape 1575,85 > '" + out.string() + "' 2>&1";
+                                "' --input-shape 3,160,160 --output-shape 1575,85 --shm-task-fd 9 9<&- > '" + out.string() + "' 2>&1";
     const int status = std::system(command.c_str());
     output = read_text(out);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -1,5 +1,6 @@
 // Tests of ipc/node_topology.h: the names the agent, the server and the workers look up,
-// and node_segment_plan(), which must plan every one of them with room for its messages.
+// and the three plans (control, task, frames), which must plan every one of them, each in
+// its own segment, with room for its messages.
 // The lookups below mirror node/ipc_pipeline.cc (agent), node/server_process.cc (server)
 // and sdk/worker_sdk.cc (pre and post workers).
 #include "ipc/node_topology.h"
@@ -16,34 +17,22 @@
 #include <string>
 #include <vector>
 
+#include "ipc/job_table.h"
 #include "ipc/messages.h"
 #include "ipc/worker_checks.h"
 
 namespace coedge::ipc {
 namespace {
 
-std::string unique_path() {
-  static std::atomic<int> counter{0};
-  return "/dev/shm/coedge-ipc-topology-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
-}
-
-class ShmPath {
- public:
-  ShmPath() : path_(unique_path()) {}
-  ~ShmPath() { ::unlink(path_.c_str()); }
-  ShmPath(const ShmPath&) = delete;
-  ShmPath& operator=(const ShmPath&) = delete;
-  const std::string& str() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 std::vector<TaskChannels> three_tasks() {
-  // Small models and frames keep the segment (all of it touched by create) a few MB.
-  return {{"detect", "cam0", 3 * 320 * 320 * 4, 84 * 2100 * 4},
-          {"classify", "cam0", 3 * 224 * 224 * 4, 1000 * 4},
-          {"seg.2", "cam-1", 3 * 128 * 128 * 4, 21 * 64 * 64 * 4}};
+  return {{"detect", 3 * 320 * 320 * 4, 84 * 2100 * 4},
+          {"classify", 3 * 224 * 224 * 4, 1000 * 4},
+          {"seg.2", 3 * 128 * 128 * 4, 21 * 64 * 64 * 4}};
+}
+std::vector<std::string> task_names() {
+  std::vector<std::string> names;
+  for (const TaskChannels& t : three_tasks()) names.push_back(t.name);
+  return names;
 }
 std::vector<SensorChannels> two_sensors() { return {{"cam0", 640 * 480 * 3, 2}, {"cam-1", 320 * 240 * 3, 1}}; }
 
@@ -66,50 +55,37 @@ bool has_doorbell(const SegmentPlan& plan, const std::string& name) {
   return false;
 }
 
-// Every lookup a process of the node makes, by role; "" when all succeed, else what failed.
-std::string lookup_everything(const Segment& s, const std::vector<TaskChannels>& tasks,
-                              const std::vector<SensorChannels>& sensors) {
+std::unique_ptr<Segment> make(const std::string& name, const SegmentPlan& plan, Sealing sealing = Sealing::kShared) {
+  auto s = Segment::create_sealed(name, plan, sealing);
+  EXPECT_TRUE(s.ok()) << (s.ok() ? std::string() : s.error().message);
+  return s.ok() ? std::move(*s) : nullptr;
+}
+
+// Every lookup the agent and the server make in the control segment; "" when all succeed.
+std::string lookup_control(const Segment& s) {
   std::string missing;
-  auto need = [&](bool ok, const std::string& what) {
-    if (!ok) missing += " " + what;
-  };
-  // The agent.
-  need(s.doorbell(kAgentBell).ok(), kAgentBell);
-  need(s.ring(kServerEvents).ok(), kServerEvents);
-  for (const SensorChannels& sensor : sensors) need(s.pool(frame_pool(sensor.name)).ok(), frame_pool(sensor.name));
-  for (const TaskChannels& t : tasks) {
-    need(s.ring(frame_ring(t.name)).ok(), frame_ring(t.name));
-    need(s.ring(output_ring(t.name)).ok(), output_ring(t.name));
-    need(s.ring(pre_events(t.name)).ok(), pre_events(t.name));
-    need(s.ring(post_events(t.name)).ok(), post_events(t.name));
-    need(s.ring(result_ring(t.name)).ok(), result_ring(t.name));
-    need(s.pool(result_pool(t.name)).ok(), result_pool(t.name));
+  for (const char* bell : {kAgentBell, kServerBell}) {
+    if (!s.doorbell(bell).ok()) missing += std::string(" ") + bell;
   }
-  // The server.
-  need(s.doorbell(kServerBell).ok(), kServerBell);
-  for (const TaskChannels& t : tasks) {
-    need(s.ring(tensor_ring(t.name)).ok(), tensor_ring(t.name));
-    need(s.ring(output_ring(t.name)).ok(), output_ring(t.name));
-    need(s.pool(output_pool(t.name)).ok(), output_pool(t.name));
-    need(s.pool(tensor_pool(t.name)).ok(), tensor_pool(t.name));
+  for (const char* ring : {kServerEvents, kServerControl}) {
+    if (!s.ring(ring).ok()) missing += std::string(" ") + ring;
   }
-  // The workers of each task (a pre worker finds frame pools by the index in a ref).
-  for (const TaskChannels& t : tasks) {
-    need(s.ring(frame_ring(t.name)).ok(), frame_ring(t.name));
-    need(s.ring(tensor_ring(t.name)).ok(), tensor_ring(t.name));
-    need(s.pool(tensor_pool(t.name)).ok(), tensor_pool(t.name));
-    need(s.ring(pre_events(t.name)).ok(), pre_events(t.name));
-    need(s.doorbell(pre_bell(t.name)).ok(), pre_bell(t.name));
-    need(s.ring(output_ring(t.name)).ok(), output_ring(t.name));
-    need(s.ring(post_events(t.name)).ok(), post_events(t.name));
-    need(s.doorbell(post_bell(t.name)).ok(), post_bell(t.name));
-    need(s.ring(result_ring(t.name)).ok(), result_ring(t.name));
-    need(s.pool(result_pool(t.name)).ok(), result_pool(t.name));
+  return missing;
+}
+
+// Every lookup a process makes in task `t`'s segment (the agent, the server, its two
+// workers: node/ipc_pipeline.cc, node/server_process.cc, sdk/worker_sdk.cc).
+std::string lookup_task(const Segment& s, const std::string& t) {
+  std::string missing;
+  for (const std::string& bell : {std::string(kAgentBell), std::string(kServerBell), pre_bell(t), post_bell(t)}) {
+    if (!s.doorbell(bell).ok()) missing += " " + bell;
   }
-  for (const SensorChannels& sensor : sensors) {
-    auto by_name = s.pool(frame_pool(sensor.name));
-    if (!by_name.ok()) continue;
-    need(s.pool(by_name->pool_index()).ok(), "pool #" + std::to_string(by_name->pool_index()));
+  for (const std::string& ring :
+       {frame_ring(t), tensor_ring(t), output_ring(t), pre_events(t), post_events(t), result_ring(t)}) {
+    if (!s.ring(ring).ok()) missing += " " + ring;
+  }
+  for (const std::string& pool : {tensor_pool(t), output_pool(t), result_pool(t)}) {
+    if (!s.pool(pool).ok()) missing += " " + pool;
   }
   return missing;
 }
@@ -127,85 +103,86 @@ TEST(NodeTopology, NamesFollowTheDocumentedScheme) {
   EXPECT_EQ(output_pool("t"), "outputs/t");
   EXPECT_EQ(pre_bell("t"), "t/pre");
   EXPECT_EQ(post_bell("t"), "t/post");
-  EXPECT_STREQ(kSegmentFile, "/dev/shm/coedge-node");
+  EXPECT_STREQ(kControlSegment, "coedge-control");
+  EXPECT_EQ(task_segment("t"), "coedge-task-t");
+  EXPECT_EQ(frame_segment("s"), "coedge-frames-s");
   EXPECT_EQ(kSoleHolder, 1u);
 }
 
-TEST(NodeTopology, PlanHasEveryNameTheProcessesLookUp) {
-  const auto tasks = three_tasks();
-  const auto sensors = two_sensors();
-  const SegmentPlan plan = node_segment_plan(tasks, sensors);
-  EXPECT_TRUE(has_doorbell(plan, kAgentBell));
-  EXPECT_TRUE(has_doorbell(plan, kServerBell));
-  EXPECT_NE(find_ring(plan, kServerEvents), nullptr);
-  EXPECT_NE(find_ring(plan, kServerControl), nullptr);
-  for (const TaskChannels& t : tasks) {
+// The split: the control segment holds only the agent's and the server's own parts (no
+// task's ring, pool or bell), a task segment only its task's, a frame segment a pool.
+TEST(NodeTopology, EachSegmentHoldsOnlyItsOwnParts) {
+  const SegmentPlan control = control_segment_plan(task_names());
+  EXPECT_EQ(control.doorbells, (std::vector<std::string>{kAgentBell, kServerBell}));
+  ASSERT_EQ(control.rings.size(), 2u);
+  EXPECT_EQ(find_ring(control, kServerEvents)->doorbell, kAgentBell);
+  EXPECT_EQ(find_ring(control, kServerControl)->doorbell, kServerBell);  // agent -> server
+  // Each task's job table (the agent writes it, the server reads it): one chunk.
+  ASSERT_EQ(control.pools.size(), 3u);
+  for (const TaskChannels& t : three_tasks()) {
+    const PoolPlan* jobs = find_pool(control, job_table_pool(t.name));
+    ASSERT_NE(jobs, nullptr) << t.name;
+    EXPECT_EQ(jobs->count, 1u);
+    EXPECT_GE(jobs->chunk_bytes, JobTable::kBytes);
+  }
+
+  for (const TaskChannels& t : three_tasks()) {
     SCOPED_TRACE(t.name);
+    const SegmentPlan plan = task_segment_plan(t);
+    EXPECT_EQ(plan.doorbells.size(), 4u);
+    EXPECT_TRUE(has_doorbell(plan, kAgentBell));
+    EXPECT_TRUE(has_doorbell(plan, kServerBell));
     EXPECT_TRUE(has_doorbell(plan, pre_bell(t.name)));
     EXPECT_TRUE(has_doorbell(plan, post_bell(t.name)));
-    for (const std::string& ring :
-         {frame_ring(t.name), tensor_ring(t.name), output_ring(t.name), pre_events(t.name), post_events(t.name),
-          result_ring(t.name)}) {
-      EXPECT_NE(find_ring(plan, ring), nullptr) << ring;
-    }
-    EXPECT_NE(find_pool(plan, tensor_pool(t.name)), nullptr);
-    EXPECT_NE(find_pool(plan, output_pool(t.name)), nullptr);
-    EXPECT_NE(find_pool(plan, result_pool(t.name)), nullptr);
-  }
-  for (const SensorChannels& s : sensors) EXPECT_NE(find_pool(plan, frame_pool(s.name)), nullptr) << s.name;
-}
-
-TEST(NodeTopology, NamesAreUniqueWithinTheirKind) {
-  const SegmentPlan plan = node_segment_plan(three_tasks(), two_sensors());
-  std::set<std::string> bells(plan.doorbells.begin(), plan.doorbells.end());
-  EXPECT_EQ(bells.size(), plan.doorbells.size());
-  std::set<std::string> rings, pools;
-  for (const RingPlan& r : plan.rings) EXPECT_TRUE(rings.insert(r.name).second) << r.name;
-  for (const PoolPlan& p : plan.pools) EXPECT_TRUE(pools.insert(p.name).second) << p.name;
-  EXPECT_EQ(plan.doorbells.size(), 2u + 2 * 3);
-  EXPECT_EQ(plan.rings.size(), 2u + 6 * 3);  // the server's events and control, six per task
-  EXPECT_EQ(plan.pools.size(), 3u * 4 + 2);  // tensors, outputs, results, job table per task; frames per sensor
-}
-
-TEST(NodeTopology, EachRingRingsItsConsumersDoorbell) {
-  const auto tasks = three_tasks();
-  const SegmentPlan plan = node_segment_plan(tasks, two_sensors());
-  EXPECT_EQ(find_ring(plan, kServerEvents)->doorbell, kAgentBell);
-  EXPECT_EQ(find_ring(plan, kServerControl)->doorbell, kServerBell);  // agent -> server
-  for (const TaskChannels& t : tasks) {
-    SCOPED_TRACE(t.name);
+    EXPECT_EQ(plan.rings.size(), 6u);
+    EXPECT_EQ(find_ring(plan, kServerEvents), nullptr);
+    EXPECT_EQ(find_ring(plan, kServerControl), nullptr);
+    // Each ring rings its consumer's doorbell, the task's own.
     EXPECT_EQ(find_ring(plan, frame_ring(t.name))->doorbell, pre_bell(t.name));    // agent -> pre
     EXPECT_EQ(find_ring(plan, tensor_ring(t.name))->doorbell, kServerBell);        // pre -> server
     EXPECT_EQ(find_ring(plan, output_ring(t.name))->doorbell, post_bell(t.name));  // server -> post
     EXPECT_EQ(find_ring(plan, pre_events(t.name))->doorbell, kAgentBell);
     EXPECT_EQ(find_ring(plan, post_events(t.name))->doorbell, kAgentBell);
     EXPECT_EQ(find_ring(plan, result_ring(t.name))->doorbell, kAgentBell);  // post -> agent
+    // Pool indices are the segment's: the same for every task.
+    ASSERT_EQ(plan.pools.size(), 3u);
+    EXPECT_EQ(plan.pools[0].name, tensor_pool(t.name));
+    EXPECT_EQ(plan.pools[1].name, output_pool(t.name));
+    EXPECT_EQ(plan.pools[2].name, result_pool(t.name));
+    for (const RingPlan& r : plan.rings) EXPECT_EQ(r.name.find(t.name) != std::string::npos, true) << r.name;
   }
+  for (const SensorChannels& s : two_sensors()) {
+    const SegmentPlan plan = frame_segment_plan(s);
+    EXPECT_TRUE(plan.doorbells.empty());
+    EXPECT_TRUE(plan.rings.empty());
+    ASSERT_EQ(plan.pools.size(), 1u);
+    EXPECT_EQ(plan.pools[0].name, frame_pool(s.name));
+  }
+  // Two tasks' segments differ (a worker given another task's descriptor cannot map it).
+  EXPECT_NE(task_segment_plan(three_tasks()[0]).digest(), task_segment_plan(three_tasks()[1]).digest());
 }
 
 TEST(NodeTopology, EntriesAreTicketsChunkRefsOrJobEvents) {
-  const auto tasks = three_tasks();
-  const SegmentPlan plan = node_segment_plan(tasks, two_sensors());
-  EXPECT_EQ(find_ring(plan, kServerEvents)->entry_bytes, sizeof(JobEvent));
-  EXPECT_EQ(find_ring(plan, kServerControl)->entry_bytes, sizeof(ServerCommand));
-  for (const TaskChannels& t : tasks) {
+  const SegmentPlan control = control_segment_plan(task_names());
+  EXPECT_EQ(find_ring(control, kServerEvents)->entry_bytes, sizeof(JobEvent));
+  EXPECT_EQ(find_ring(control, kServerControl)->entry_bytes, sizeof(ServerCommand));
+  for (const TaskChannels& t : three_tasks()) {
+    const SegmentPlan plan = task_segment_plan(t);
     EXPECT_EQ(find_ring(plan, frame_ring(t.name))->entry_bytes, sizeof(FrameTicket));
     EXPECT_EQ(find_ring(plan, tensor_ring(t.name))->entry_bytes, sizeof(ChunkRef));
     EXPECT_EQ(find_ring(plan, output_ring(t.name))->entry_bytes, sizeof(ChunkRef));
     EXPECT_EQ(find_ring(plan, pre_events(t.name))->entry_bytes, sizeof(JobEvent));
     EXPECT_EQ(find_ring(plan, post_events(t.name))->entry_bytes, sizeof(JobEvent));
     EXPECT_EQ(find_ring(plan, result_ring(t.name))->entry_bytes, sizeof(ChunkRef));
+    for (const RingPlan& r : plan.rings) EXPECT_GT(r.capacity, 0u) << r.name;
+    for (const PoolPlan& p : plan.pools) EXPECT_GT(p.count, 0u) << p.name;
   }
-  for (const RingPlan& r : plan.rings) EXPECT_GT(r.capacity, 0u) << r.name;
-  for (const PoolPlan& p : plan.pools) EXPECT_GT(p.count, 0u) << p.name;
 }
 
 TEST(NodeTopology, ChunksHoldTheHeaderAndThePayload) {
-  const auto tasks = three_tasks();
-  const auto sensors = two_sensors();
-  const SegmentPlan plan = node_segment_plan(tasks, sensors);
-  for (const TaskChannels& t : tasks) {
+  for (const TaskChannels& t : three_tasks()) {
     SCOPED_TRACE(t.name);
+    const SegmentPlan plan = task_segment_plan(t);
     EXPECT_GE(find_pool(plan, tensor_pool(t.name))->chunk_bytes, payload_offset<TensorHeader>() + t.tensor_bytes);
     EXPECT_GE(find_pool(plan, output_pool(t.name))->chunk_bytes, payload_offset<OutputHeader>() + t.output_bytes);
     // More chunks than ring slots: a producer can fill one while its ring is full.
@@ -217,54 +194,59 @@ TEST(NodeTopology, ChunksHoldTheHeaderAndThePayload) {
     EXPECT_GE(kResultChunkBytes, payload_offset<ResultHeader>() + kMaxResultBytes);
     EXPECT_GT(kResultChunks, find_ring(plan, result_ring(t.name))->capacity);
   }
-  for (const SensorChannels& s : sensors) {
+  for (const SensorChannels& s : two_sensors()) {
     SCOPED_TRACE(s.name);
-    const PoolPlan* pool = find_pool(plan, frame_pool(s.name));
-    EXPECT_GE(pool->chunk_bytes, payload_offset<FrameHeader>() + s.frame_bytes);
-    EXPECT_GE(pool->count, 2u);
+    const PoolPlan& pool = frame_segment_plan(s).pools[0];
+    EXPECT_GE(pool.chunk_bytes, payload_offset<FrameHeader>() + s.frame_bytes);
+    EXPECT_GE(pool.count, 4u * (s.tasks + 1));  // each reader holds a few; the agent fills one
   }
   EXPECT_GE(payload_offset<FrameHeader>(), sizeof(FrameHeader));
   EXPECT_EQ(payload_offset<TensorHeader>() % kPayloadAlign, 0u);
 }
 
-TEST(NodeTopology, SegmentFromThePlanServesEveryLookup) {
-  const auto tasks = three_tasks();
-  const auto sensors = two_sensors();
-  const SegmentPlan plan = node_segment_plan(tasks, sensors);
-  ShmPath path;
-  auto created = Segment::create(path.str(), plan);
-  ASSERT_TRUE(created.ok()) << created.error().message;
-  EXPECT_EQ(lookup_everything(**created, tasks, sensors), "");
-  // As the server and workers do: through their own mapping.
-  auto opened = Segment::open(path.str());
-  ASSERT_TRUE(opened.ok()) << opened.error().message;
-  EXPECT_EQ(lookup_everything(**opened, tasks, sensors), "");
-  // Sizes as planned, seen from the other mapping.
-  for (const PoolPlan& p : plan.pools) {
-    auto pool = (*opened)->pool(p.name);
-    ASSERT_TRUE(pool.ok()) << p.name;
-    EXPECT_EQ(pool->chunk_bytes(), p.chunk_bytes) << p.name;
-    EXPECT_EQ(pool->count(), p.count) << p.name;
-  }
-  for (const RingPlan& r : plan.rings) {
-    auto ring = (*opened)->ring(r.name);
-    ASSERT_TRUE(ring.ok()) << r.name;
-    EXPECT_EQ(ring->entry_bytes(), r.entry_bytes) << r.name;
+// The agent, the server and the SDK size a task from what a worker is told.
+TEST(NodeTopology, TaskChannelsComeFromTheShapesAndTheKind) {
+  const TaskChannels d = task_channels("d", {3, 160, 160}, {84, 525}, "detection");
+  EXPECT_EQ(d.name, "d");
+  EXPECT_EQ(d.tensor_bytes, 4u * 3 * 160 * 160);
+  EXPECT_EQ(d.output_bytes, 4u * 84 * 525);
+  const TaskChannels s = task_channels("s", {3, 64, 64}, {21, 64, 64}, "segmentation");
+  EXPECT_EQ(s.output_bytes, 21u * 64 * 64) << "class ids, one byte each";
+}
+
+TEST(NodeTopology, SegmentsFromThePlansServeEveryLookupInEveryMapping) {
+  auto control = make(kControlSegment, control_segment_plan(task_names()));
+  ASSERT_NE(control, nullptr);
+  EXPECT_EQ(lookup_control(*control), "");
+  auto server_view = Segment::map(control->fd(), control_segment_plan(task_names()), Access::kReadWrite);
+  ASSERT_TRUE(server_view.ok()) << server_view.error().message;
+  EXPECT_EQ(lookup_control(**server_view), "");
+  for (const TaskChannels& t : three_tasks()) {
+    auto task = make(task_segment(t.name), task_segment_plan(t));
+    ASSERT_NE(task, nullptr);
+    EXPECT_EQ(lookup_task(*task, t.name), "");
+    auto worker_view = Segment::map(task->fd(), task_segment_plan(t), Access::kReadWrite);
+    ASSERT_TRUE(worker_view.ok()) << worker_view.error().message;
+    EXPECT_EQ(lookup_task(**worker_view, t.name), "");
+    for (const PoolPlan& p : task_segment_plan(t).pools) {
+      auto pool = (*worker_view)->pool(p.name);
+      ASSERT_TRUE(pool.ok()) << p.name;
+      EXPECT_EQ(pool->chunk_bytes(), p.chunk_bytes) << p.name;
+      EXPECT_EQ(pool->count(), p.count) << p.name;
+    }
+    // Another task's plan does not map it.
+    EXPECT_FALSE(Segment::map(task->fd(), control_segment_plan(task_names()), Access::kReadWrite).ok());
   }
 }
 
-TEST(NodeTopology, AFullFrameAndTensorFitTheirChunks) {
-  const auto tasks = three_tasks();
-  const auto sensors = two_sensors();
-  ShmPath path;
-  auto segment = Segment::create(path.str(), node_segment_plan(tasks, sensors));
-  ASSERT_TRUE(segment.ok()) << segment.error().message;
-
-  // The agent writes a full-size frame for two tasks and pushes a ticket to each; the pre
-  // worker of "classify" reads it through the pool index in its ticket's reference.
-  Pool frames = *(*segment)->pool(frame_pool("cam0"));
+TEST(NodeTopology, AFullFrameIsWrittenByTheAgentAndReadInPlaceByTwoTasks) {
+  const SensorChannels cam = two_sensors()[0];
+  auto agent = make(frame_segment(cam.name), frame_segment_plan(cam), Sealing::kWriterOnly);
+  ASSERT_NE(agent, nullptr);
+  Pool frames = *agent->pool(frame_pool(cam.name));
   ChunkRef ref;
   ASSERT_TRUE(frames.alloc(ref));
+  EXPECT_EQ(ref.pool, 0u);
   auto* header = new (frames.data(ref)) FrameHeader();
   header->width = 640;
   header->height = 480;
@@ -274,45 +256,35 @@ TEST(NodeTopology, AFullFrameAndTensorFitTheirChunks) {
   auto* pixels = static_cast<uint8_t*>(frames.data(ref)) + payload_offset<FrameHeader>();
   std::memset(pixels, 0x7f, header->payload_bytes());
   frames.publish(ref, 0b11);
-  Ring frame_ring0 = *(*segment)->ring(frame_ring("detect"));
-  Ring frame_ring1 = *(*segment)->ring(frame_ring("classify"));
-  ASSERT_EQ(frame_ring1.entry_bytes(), sizeof(FrameTicket));
-  FrameTicket to0, to1;
-  to0.frame = to1.frame = ref;
-  to0.job.task = 0;
-  to1.job.task = 1;
-  to1.job.job = 7;
-  to1.table_slot = 3;
-  ASSERT_TRUE(frame_ring0.push(&to0));
-  ASSERT_TRUE(frame_ring1.push(&to1));
-
-  FrameTicket got;
-  std::memcpy(&got, frame_ring1.peek(), sizeof got);
-  EXPECT_EQ(got.job.job, 7u);
-  EXPECT_EQ(got.table_slot, 3u);
-  Pool by_index = *(*segment)->pool(got.frame.pool);
-  const auto* seen = static_cast<const FrameHeader*>(by_index.data(got.frame));
-  EXPECT_EQ(seen->width, 640);
-  FrameHeader copy;
-  std::memcpy(&copy, seen, sizeof copy);
-  EXPECT_EQ(check_ticket(got, 1, true, copy, by_index.chunk_bytes()), "");
-  const auto* seen_pixels = reinterpret_cast<const uint8_t*>(seen) + payload_offset<FrameHeader>();
-  EXPECT_EQ(seen_pixels[header->payload_bytes() - 1], 0x7f);
-  frame_ring1.commit();
-  // The agent releases the task's hold (the worker writes nothing to the frame).
-  frames.release(ref, uint64_t{1} << 1);
-  EXPECT_EQ(frames.in_use(), 1u);
-
-  // Each task has a job table in the plan, one chunk large enough.
-  for (const TaskChannels& t : tasks) {
-    auto jobs = (*segment)->pool(job_table_pool(t.name));
-    ASSERT_TRUE(jobs.ok()) << t.name;
-    EXPECT_EQ(jobs->count(), 1u);
-    EXPECT_GE(jobs->chunk_bytes(), JobTable::kBytes);
+  // The pre workers of two tasks map it read-only and find the frame by the reference in
+  // their ticket.
+  for (uint32_t reader = 0; reader < 2; ++reader) {
+    auto view = Segment::map(agent->fd(), frame_segment_plan(cam), Access::kReadOnly);
+    ASSERT_TRUE(view.ok()) << view.error().message;
+    FrameTicket ticket;
+    ticket.frame = ref;
+    ticket.job.task = reader;
+    ticket.job.job = 7 + reader;
+    Pool by_index = *(*view)->pool(ticket.frame.pool);
+    const auto* seen = static_cast<const FrameHeader*>(by_index.data(ticket.frame));
+    ASSERT_NE(seen, nullptr);
+    EXPECT_EQ(seen->width, 640);
+    FrameHeader copy;
+    std::memcpy(&copy, seen, sizeof copy);
+    EXPECT_EQ(check_ticket(ticket, reader, true, copy, by_index.chunk_bytes()), "");
+    const auto* seen_pixels = reinterpret_cast<const uint8_t*>(seen) + payload_offset<FrameHeader>();
+    EXPECT_EQ(seen_pixels[header->payload_bytes() - 1], 0x7f);
+    EXPECT_EQ(seen_pixels, reinterpret_cast<const uint8_t*>(by_index.data(ref)) + payload_offset<FrameHeader>());
+    EXPECT_FALSE(Segment::map(agent->fd(), frame_segment_plan(cam), Access::kReadWrite).ok());
   }
+  frames.release(ref, 0b11);
+  EXPECT_EQ(frames.in_use(), 0u);
 
   // A full tensor of "seg.2" fits its chunk, up to its last element.
-  Pool tensors = *(*segment)->pool(tensor_pool("seg.2"));
+  const TaskChannels seg = three_tasks()[2];
+  auto task = make(task_segment(seg.name), task_segment_plan(seg));
+  ASSERT_NE(task, nullptr);
+  Pool tensors = *task->pool(tensor_pool(seg.name));
   ChunkRef t;
   ASSERT_TRUE(tensors.alloc(t));
   auto* th = new (tensors.data(t)) TensorHeader();
@@ -327,12 +299,10 @@ TEST(NodeTopology, AFullFrameAndTensorFitTheirChunks) {
 // The two ends of a result ring: what a post worker sends, the agent takes, as a copy, and
 // the chunk is free again.
 TEST(NodeTopology, AResultSentIsTakenWholeAndItsChunkFreed) {
-  const auto tasks = three_tasks();
-  ShmPath path;
-  auto segment = Segment::create(path.str(), node_segment_plan(tasks, two_sensors()));
-  ASSERT_TRUE(segment.ok()) << segment.error().message;
-  Pool pool = *(*segment)->pool(result_pool("classify"));
-  Ring ring = *(*segment)->ring(result_ring("classify"));
+  auto segment = make("t", task_segment_plan(three_tasks()[1]));
+  ASSERT_NE(segment, nullptr);
+  Pool pool = *segment->pool(result_pool("classify"));
+  Ring ring = *segment->ring(result_ring("classify"));
   EXPECT_FALSE(take_result(ring, pool).has_value());
   JobRef ref;
   ref.job = 42;
@@ -357,11 +327,10 @@ TEST(NodeTopology, AResultSentIsTakenWholeAndItsChunkFreed) {
 
 // A full ring: the worker waits a little, then drops the result (false), leaking nothing.
 TEST(NodeTopology, AFullResultRingDropsTheResultWithoutLeakingAChunk) {
-  ShmPath path;
-  auto segment = Segment::create(path.str(), node_segment_plan(three_tasks(), two_sensors()));
-  ASSERT_TRUE(segment.ok()) << segment.error().message;
-  Pool pool = *(*segment)->pool(result_pool("detect"));
-  Ring ring = *(*segment)->ring(result_ring("detect"));
+  auto segment = make("t", task_segment_plan(three_tasks()[0]));
+  ASSERT_NE(segment, nullptr);
+  Pool pool = *segment->pool(result_pool("detect"));
+  Ring ring = *segment->ring(result_ring("detect"));
   JobRef ref;
   for (uint32_t i = 0; i < kResultRing; ++i) ASSERT_TRUE(send_result(pool, ring, ref, "{}", "test")) << i;
   EXPECT_FALSE(send_result(pool, ring, ref, "{}", "test"));
@@ -374,12 +343,11 @@ TEST(NodeTopology, AFullResultRingDropsTheResultWithoutLeakingAChunk) {
 // What a hostile post worker can put in its result ring: a reference into another pool or
 // beyond its pool, a length beyond the chunk or zero. Each is consumed and refused.
 TEST(NodeTopology, TakeResultRefusesForeignChunksAndBadLengths) {
-  ShmPath path;
-  auto segment = Segment::create(path.str(), node_segment_plan(three_tasks(), two_sensors()));
-  ASSERT_TRUE(segment.ok()) << segment.error().message;
-  Pool pool = *(*segment)->pool(result_pool("detect"));
-  Pool other = *(*segment)->pool(result_pool("classify"));
-  Ring ring = *(*segment)->ring(result_ring("detect"));
+  auto segment = make("t", task_segment_plan(three_tasks()[0]));
+  ASSERT_NE(segment, nullptr);
+  Pool pool = *segment->pool(result_pool("detect"));
+  Pool other = *segment->pool(output_pool("detect"));  // another pool of the same segment
+  Ring ring = *segment->ring(result_ring("detect"));
   ChunkRef foreign;
   ASSERT_TRUE(other.alloc(foreign));
   ASSERT_TRUE(ring.push(&foreign));
@@ -412,11 +380,10 @@ TEST(NodeTopology, TakeResultRefusesForeignChunksAndBadLengths) {
 // reference's generation (free, still being filled, or an earlier publication) reads
 // nothing and releases nothing: the current publication stays its holder's.
 TEST(NodeTopology, TakeResultRefusesUnpublishedChunksAndStaleGenerations) {
-  ShmPath path;
-  auto segment = Segment::create(path.str(), node_segment_plan(three_tasks(), two_sensors()));
-  ASSERT_TRUE(segment.ok()) << segment.error().message;
-  Pool pool = *(*segment)->pool(result_pool("detect"));
-  Ring ring = *(*segment)->ring(result_ring("detect"));
+  auto segment = make("t", task_segment_plan(three_tasks()[0]));
+  const std::string task = three_tasks()[0].name;
+  Pool pool = *segment->pool(result_pool(task));
+  Ring ring = *segment->ring(result_ring(task));
   ChunkRef filling;
   ASSERT_TRUE(pool.alloc(filling));
   new (pool.data(filling)) ResultHeader{JobRef{}, 2, 0};
@@ -445,35 +412,22 @@ TEST(NodeTopology, TakeResultRefusesUnpublishedChunksAndStaleGenerations) {
   EXPECT_EQ(pool.published(filling), nullptr);
 }
 
-TEST(NodeTopology, NoTasksOrSensorsStillPlansTheAgentAndServer) {
-  const SegmentPlan plan = node_segment_plan({}, {});
-  EXPECT_TRUE(has_doorbell(plan, kAgentBell));
-  EXPECT_TRUE(has_doorbell(plan, kServerBell));
-  EXPECT_NE(find_ring(plan, kServerEvents), nullptr);
-  ShmPath path;
-  auto segment = Segment::create(path.str(), plan);
-  ASSERT_TRUE(segment.ok()) << segment.error().message;
-  EXPECT_EQ(lookup_everything(**segment, {}, {}), "");
-}
-
 TEST(NodeTopology, ASensorWithoutReadersStillGetsAPool) {
-  const SegmentPlan plan = node_segment_plan({}, {{"idle", 100, 0}});
+  const SegmentPlan plan = frame_segment_plan({"idle", 100, 0});
   const PoolPlan* pool = find_pool(plan, frame_pool("idle"));
   ASSERT_NE(pool, nullptr);
   EXPECT_GT(pool->count, 0u);
+  EXPECT_NE(make(frame_segment("idle"), plan, Sealing::kWriterOnly), nullptr);
 }
 
 // The config allows names of up to 40 characters (node_config_loader.cc) plus a replica
-// suffix; every shared-memory name built from them must fit its 63-byte field.
+// suffix; memfd names may have 249 bytes.
 TEST(NodeTopology, TheLongestTaskNameTheConfigAllowsFits) {
-  const std::string long_task(40, 't');  // + ".1000" for a replica: the config's limit
-  const std::string replica = long_task + ".1000";
-  const std::vector<TaskChannels> tasks = {{replica, "cam0", 1024, 1024}};
-  const std::vector<SensorChannels> sensors = {{"cam0", 1024, 1}};
-  ShmPath path;
-  auto segment = Segment::create(path.str(), node_segment_plan(tasks, sensors));
-  ASSERT_TRUE(segment.ok()) << segment.error().message;
-  EXPECT_EQ(lookup_everything(**segment, tasks, sensors), "");
+  const std::string replica = std::string(40, 't') + ".1000";
+  const TaskChannels task{replica, 1024, 1024};
+  auto segment = make(task_segment(replica), task_segment_plan(task));
+  ASSERT_NE(segment, nullptr);
+  EXPECT_EQ(lookup_task(*segment, replica), "");
 }
 
 }  // namespace

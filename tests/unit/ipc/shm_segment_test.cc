@@ -1,14 +1,15 @@
-// Tests of the node's shared-memory transport (ipc/shm_segment.h): the segment file, SPSC
+// Tests of the node's shared-memory transport (ipc/shm_segment.h): the sealed segment, SPSC
 // rings, chunk pools with holder masks, futex doorbells, and the crash-recovery protocol
 // the header promises (a consumer releases its bit before it commits; the agent re-releases
 // every uncommitted entry of a dead consumer; a restarted producer reclaims FILLING chunks).
 // Cross-process tests fork(); children report through their exit status only and end with
-// _exit(), so they never unlink the parent's segment or run gtest code.
-// Segment files live in /dev/shm under unique names (pid + counter) and are removed.
+// _exit(), so they never run gtest code; they map the parent's segment through the
+// descriptor they inherit, as a worker maps the one it is handed.
 #include "ipc/shm_segment.h"
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,56 +42,6 @@ using SteadyClock = std::chrono::steady_clock;
 // Generous guards against hangs only; no test asserts on how long anything takes.
 constexpr auto kGuard = std::chrono::seconds(60);
 
-std::string unique_path(const std::string& tag) {
-  static std::atomic<int> counter{0};
-  return "/dev/shm/coedge-ipc-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
-         tag;
-}
-
-// A unique /dev/shm path, removed when the test ends (the creating Segment removes its
-// file too; this covers failed tests and the files the tests write themselves).
-class ShmPath {
- public:
-  explicit ShmPath(const std::string& tag = "seg") : path_(unique_path(tag)) {}
-  ~ShmPath() { ::unlink(path_.c_str()); }
-  ShmPath(const ShmPath&) = delete;
-  ShmPath& operator=(const ShmPath&) = delete;
-  const std::string& str() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-bool file_exists(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0;
-}
-
-int64_t file_size(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : -1;
-}
-
-std::vector<uint8_t> read_file(const std::string& path) {
-  std::vector<uint8_t> bytes;
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return bytes;
-  uint8_t buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) bytes.insert(bytes.end(), buffer, buffer + n);
-  std::fclose(f);
-  return bytes;
-}
-
-void write_file(const std::string& path, const std::vector<uint8_t>& bytes) {
-  FILE* f = std::fopen(path.c_str(), "wb");
-  ASSERT_NE(f, nullptr) << path;
-  if (!bytes.empty()) {
-    ASSERT_EQ(std::fwrite(bytes.data(), 1, bytes.size(), f), bytes.size());
-  }
-  std::fclose(f);
-}
-
 // Lookups of names the test itself planned: a failure fails the test (value() throws).
 template <typename T>
 T get(Result<T> r) {
@@ -98,15 +49,16 @@ T get(Result<T> r) {
   return std::move(r).value();
 }
 
-std::unique_ptr<Segment> create_segment(const std::string& path, const SegmentPlan& plan) {
-  auto s = Segment::create(path, plan);
+std::unique_ptr<Segment> create_segment(const SegmentPlan& plan) {
+  auto s = Segment::create_sealed("coedge-test", plan);
   EXPECT_TRUE(s.ok()) << (s.ok() ? std::string() : s.error().message);
   if (!s.ok()) return nullptr;
   return std::move(*s);
 }
 
-std::unique_ptr<Segment> open_segment(const std::string& path) {
-  auto s = Segment::open(path);
+// Another process's mapping of `creator` (here, this process's second one).
+std::unique_ptr<Segment> open_segment(const Segment& creator, const SegmentPlan& plan) {
+  auto s = Segment::map(creator.fd(), plan, Access::kReadWrite);
   EXPECT_TRUE(s.ok()) << (s.ok() ? std::string() : s.error().message);
   if (!s.ok()) return nullptr;
   return std::move(*s);
@@ -225,14 +177,13 @@ const void* wait_peek(Ring& ring, Doorbell& bell, SteadyClock::time_point give_u
 }
 
 // =====================================================================================
-// Segment: create, open, errors
+// Segment: create_sealed, map, errors
 // =====================================================================================
 
 TEST(ShmSegment, SecondMappingSeesTheSameRingsPoolsAndDoorbells) {
-  ShmPath path;
-  auto creator = create_segment(path.str(), basic_plan());
+  auto creator = create_segment(basic_plan());
   ASSERT_NE(creator, nullptr);
-  auto other = open_segment(path.str());
+  auto other = open_segment(*creator, basic_plan());
   ASSERT_NE(other, nullptr);
 
   Ring a_refs = get(creator->ring("refs"));
@@ -270,161 +221,224 @@ TEST(ShmSegment, SecondMappingSeesTheSameRingsPoolsAndDoorbells) {
   EXPECT_NE(b_bell.value(), before);
 }
 
-TEST(ShmSegment, CreatorRemovesTheFileAndAnOpenerDoesNot) {
-  ShmPath path;
-  auto creator = create_segment(path.str(), basic_plan());
+TEST(ShmSegment, TheSegmentIsAnInMemoryFileOfThePlannedSizeThatNobodyCanResize) {
+  auto creator = create_segment(basic_plan());
   ASSERT_NE(creator, nullptr);
-  EXPECT_TRUE(file_exists(path.str()));
-  EXPECT_EQ(file_size(path.str()), static_cast<int64_t>(basic_plan().bytes()));
-  {
-    auto other = open_segment(path.str());
-    ASSERT_NE(other, nullptr);
-  }
-  EXPECT_TRUE(file_exists(path.str())) << "an opener must not remove the segment";
-  creator.reset();
-  EXPECT_FALSE(file_exists(path.str()));
+  ASSERT_GE(creator->fd(), 0);
+  struct stat st {};
+  ASSERT_EQ(::fstat(creator->fd(), &st), 0);
+  EXPECT_EQ(static_cast<uint64_t>(st.st_size), basic_plan().bytes());
+  const int seals = ::fcntl(creator->fd(), F_GET_SEALS);
+  EXPECT_EQ(seals & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL), F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+  EXPECT_EQ(seals & F_SEAL_FUTURE_WRITE, 0) << "kShared: every process given it may map it writable";
+  // Shrinking would make every other mapping fault (SIGBUS); growing, and unsealing, are refused too.
+  EXPECT_NE(::ftruncate(creator->fd(), 4096), 0);
+  EXPECT_EQ(errno, EPERM);
+  EXPECT_NE(::ftruncate(creator->fd(), st.st_size + 4096), 0);
+  EXPECT_NE(::fcntl(creator->fd(), F_ADD_SEALS, F_SEAL_WRITE), 0);
+  // ... also through a descriptor reopened from /proc (what a worker could try).
+  const int again = ::open(("/proc/self/fd/" + std::to_string(creator->fd())).c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(again, 0);
+  EXPECT_NE(::ftruncate(again, 0), 0);
+  ::close(again);
+  auto other = open_segment(*creator, basic_plan());
+  EXPECT_EQ(other->fd(), -1) << "a mapping owns no descriptor";
 }
 
-TEST(ShmSegment, OpenOfAMissingFileNamesThePath) {
-  ShmPath path;
-  auto s = Segment::open(path.str());
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().code, ErrorCode::kIo);
-  EXPECT_NE(s.error().message.find(path.str()), std::string::npos) << s.error().message;
-  EXPECT_NE(s.error().message.find(std::strerror(ENOENT)), std::string::npos) << s.error().message;
-}
-
-TEST(ShmSegment, OpenOfAGarbageFileIsRejected) {
-  ShmPath path;
-  std::vector<uint8_t> garbage(8192);
-  std::mt19937 rng(7);
-  for (auto& b : garbage) b = static_cast<uint8_t>(rng());
-  write_file(path.str(), garbage);
-  auto s = Segment::open(path.str());
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().code, ErrorCode::kInvalidInput);
-  EXPECT_NE(s.error().message.find(path.str()), std::string::npos) << s.error().message;
-  EXPECT_NE(s.error().message.find("not a CoEdge"), std::string::npos) << s.error().message;
-}
-
-TEST(ShmSegment, OpenOfAnEmptyOrTinyFileIsRejected) {
-  for (size_t n : {size_t{0}, size_t{3}, size_t{16}}) {
-    ShmPath path;
-    write_file(path.str(), std::vector<uint8_t>(n, 0xab));
-    auto s = Segment::open(path.str());
-    ASSERT_FALSE(s.ok()) << n << " bytes";
-    EXPECT_EQ(s.error().code, ErrorCode::kInvalidInput) << n << " bytes";
-    EXPECT_NE(s.error().message.find(path.str()), std::string::npos) << s.error().message;
-  }
-}
-
-TEST(ShmSegment, OpenOfATruncatedOrExtendedSegmentIsRejected) {
-  ShmPath original;
-  auto creator = create_segment(original.str(), basic_plan());
-  ASSERT_NE(creator, nullptr);
-  const std::vector<uint8_t> bytes = read_file(original.str());
-  ASSERT_EQ(bytes.size(), basic_plan().bytes());
-
-  // A copy is cut or grown (the creator's own mapping is never shrunk under it).
-  for (size_t size : {bytes.size() / 2, bytes.size() - 1, bytes.size() + 4096}) {
-    ShmPath copy("copy");
-    std::vector<uint8_t> changed(bytes.begin(), bytes.begin() + std::min(size, bytes.size()));
-    changed.resize(size, 0);
-    write_file(copy.str(), changed);
-    auto s = Segment::open(copy.str());
-    ASSERT_FALSE(s.ok()) << size << " of " << bytes.size() << " bytes";
-    EXPECT_EQ(s.error().code, ErrorCode::kInvalidInput);
-    EXPECT_NE(s.error().message.find(copy.str()), std::string::npos) << s.error().message;
-  }
-  // An exact copy is a valid segment (so the rejections above are about the size).
-  ShmPath copy("copy");
-  write_file(copy.str(), bytes);
-  EXPECT_TRUE(Segment::open(copy.str()).ok());
-}
-
-TEST(ShmSegment, OpenOfAnotherVersionIsRejected) {
-  ShmPath original;
-  auto creator = create_segment(original.str(), basic_plan());
-  ASSERT_NE(creator, nullptr);
-  std::vector<uint8_t> bytes = read_file(original.str());
-  // The header starts with the 8-byte magic, then the 4-byte version.
-  uint32_t version;
-  std::memcpy(&version, bytes.data() + 8, sizeof version);
-  ++version;
-  std::memcpy(bytes.data() + 8, &version, sizeof version);
-  ShmPath copy("copy");
-  write_file(copy.str(), bytes);
-  auto s = Segment::open(copy.str());
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().code, ErrorCode::kInvalidInput);
-  EXPECT_NE(s.error().message.find("version"), std::string::npos) << s.error().message;
-}
-
-TEST(ShmSegment, CreateReplacesAStaleFile) {
-  ShmPath path;
-  write_file(path.str(), std::vector<uint8_t>(123, 0x5a));  // garbage from a crashed run
-  auto first = create_segment(path.str(), basic_plan());
-  ASSERT_NE(first, nullptr);
-  EXPECT_EQ(file_size(path.str()), static_cast<int64_t>(basic_plan().bytes()));
-
-  // A stale *segment* of another plan, still mapped by a process of the old run.
-  Pool old_pool = get(first->pool("small"));
+// A writer-only segment (the frames): the creator writes through its own mapping, and
+// no process given the descriptor can write it in any way, even as root.
+TEST(ShmSegment, AWriterOnlySegmentCanBeMappedOnlyReadOnlyByOthers) {
+  auto s = Segment::create_sealed("coedge-test-frames", basic_plan(), Sealing::kWriterOnly);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  Segment& creator = **s;
+  Pool mine = get(creator.pool("big"));
   ChunkRef ref;
-  ASSERT_TRUE(old_pool.alloc(ref));
-  SegmentPlan plan;
-  plan.doorbells = {"bell"};
-  plan.rings = {{"fresh", 16, 8, "bell"}};
-  plan.pools = {{"small", 64, 1}};
-  auto second = create_segment(path.str(), plan);
-  ASSERT_NE(second, nullptr);
-  auto reopened = open_segment(path.str());
-  ASSERT_NE(reopened, nullptr);
-  EXPECT_TRUE(reopened->ring("fresh").ok());
-  EXPECT_FALSE(reopened->ring("refs").ok());
-  Pool fresh_pool = get(reopened->pool("small"));
-  EXPECT_EQ(fresh_pool.count(), 1u);
-  EXPECT_EQ(fresh_pool.in_use(), 0u) << "the new segment starts empty";
-  EXPECT_EQ(old_pool.in_use(), 1u) << "the old mapping is untouched";
+  ASSERT_TRUE(mine.alloc(ref));
+  stamp_chunk(mine, ref, 77);  // the creator's mapping stays writable
+  mine.publish(ref, 1);
+  mine.prefault(2);
+  EXPECT_NE(::fcntl(creator.fd(), F_GET_SEALS) & F_SEAL_FUTURE_WRITE, 0);
+
+  const int fd = creator.fd();
+  const uint64_t bytes = basic_plan().bytes();
+  EXPECT_EQ(::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), MAP_FAILED);
+  EXPECT_EQ(errno, EPERM);
+  const char byte = 1;
+  EXPECT_EQ(::pwrite(fd, &byte, 1, 4096), -1);
+  EXPECT_NE(::ftruncate(fd, 0), 0);
+  const int reopened = ::open(("/proc/self/fd/" + std::to_string(fd)).c_str(), O_RDWR | O_CLOEXEC);
+  if (reopened >= 0) {  // opening may be allowed; mapping it writable is not
+    EXPECT_EQ(::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, reopened, 0), MAP_FAILED);
+    EXPECT_EQ(::pwrite(reopened, &byte, 1, 4096), -1);
+    ::close(reopened);
+  }
+  // A read-only mapping works, sees the creator's writes, and cannot be made writable.
+  auto ro = Segment::map(fd, basic_plan(), Access::kReadOnly);
+  ASSERT_TRUE(ro.ok()) << ro.error().message;
+  EXPECT_TRUE((*ro)->read_only());
+  Pool theirs = get((*ro)->pool("big"));
+  EXPECT_TRUE(chunk_has_stamp(theirs, ref, 77));
+  EXPECT_EQ(theirs.in_use(), 1u);
+  void* page = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(theirs.data(ref)) & ~uintptr_t{4095});
+  EXPECT_NE(::mprotect(page, 4096, PROT_READ | PROT_WRITE), 0);
+  // A read-write map of it is refused with a message, not a crash.
+  auto rw = Segment::map(fd, basic_plan(), Access::kReadWrite);
+  ASSERT_FALSE(rw.ok());
+  EXPECT_NE(rw.error().message.find("read-write"), std::string::npos) << rw.error().message;
+  // Rings and doorbells are written by every user: a read-only mapping gives none.
+  EXPECT_FALSE((*ro)->ring("refs").ok());
+  EXPECT_FALSE((*ro)->doorbell("consumer").ok());
 }
 
-TEST(ShmSegment, CreateInAMissingDirectoryNamesThePath) {
-  const std::string path = unique_path("dir") + "/segment";
-  auto s = Segment::create(path, basic_plan());
+TEST(ShmSegment, AReadOnlyMappingCannotBeWrittenEvenOfASharedSegment) {
+  auto creator = create_segment(basic_plan());
+  ASSERT_NE(creator, nullptr);
+  auto ro = Segment::map(creator->fd(), basic_plan(), Access::kReadOnly);
+  ASSERT_TRUE(ro.ok()) << ro.error().message;
+  Pool pool = get((*ro)->pool("small"));
+  ChunkRef ref;
+  EXPECT_DEATH(pool.alloc(ref), "writable") << "a changing call on a read-only view is a bug, said as one";
+}
+
+TEST(ShmSegment, AMapFromAnotherPlanIsRefusedWithAClearMessage) {
+  auto creator = create_segment(basic_plan());
+  ASSERT_NE(creator, nullptr);
+  // Another size.
+  SegmentPlan bigger = basic_plan();
+  bigger.pools[1].count = 3;
+  auto s = Segment::map(creator->fd(), bigger, Access::kReadWrite);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, ErrorCode::kInvalidInput);
+  EXPECT_NE(s.error().message.find("descriptor " + std::to_string(creator->fd())), std::string::npos)
+      << s.error().message;
+  EXPECT_NE(s.error().message.find("bytes"), std::string::npos) << s.error().message;
+  // The same size, another plan (a ring renamed: the digest differs).
+  SegmentPlan renamed = basic_plan();
+  renamed.rings[0].name = "refz";
+  ASSERT_EQ(renamed.bytes(), basic_plan().bytes());
+  ASSERT_NE(renamed.digest(), basic_plan().digest());
+  s = Segment::map(creator->fd(), renamed, Access::kReadWrite);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("another plan"), std::string::npos) << s.error().message;
+  // Capacities and doorbells count too.
+  SegmentPlan rebelled = basic_plan();
+  rebelled.rings[0].doorbell = "producer";
+  EXPECT_NE(rebelled.digest(), basic_plan().digest());
+  EXPECT_FALSE(Segment::map(creator->fd(), rebelled, Access::kReadWrite).ok());
+  EXPECT_TRUE(Segment::map(creator->fd(), basic_plan(), Access::kReadWrite).ok());
+}
+
+TEST(ShmSegment, AMapOfAnotherVersionIsRefused) {
+  auto creator = create_segment(basic_plan());
+  ASSERT_NE(creator, nullptr);
+  // The header starts with the 8-byte magic, then the 4-byte version.
+  void* base = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, creator->fd(), 0);
+  ASSERT_NE(base, MAP_FAILED);
+  uint32_t version;
+  std::memcpy(&version, static_cast<uint8_t*>(base) + 8, sizeof version);
+  ++version;
+  std::memcpy(static_cast<uint8_t*>(base) + 8, &version, sizeof version);
+  auto s = Segment::map(creator->fd(), basic_plan(), Access::kReadWrite);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("format"), std::string::npos) << s.error().message;
+  std::memset(base, 0x5a, 8);
+  s = Segment::map(creator->fd(), basic_plan(), Access::kReadWrite);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("not a CoEdge segment"), std::string::npos) << s.error().message;
+  ::munmap(base, 4096);
+}
+
+TEST(ShmSegment, AMapOfAnUnsealedOrForeignDescriptorIsRefused) {
+  // A plain memfd of the right size, never sealed: someone could shrink it under us.
+  const int fd = ::memfd_create("coedge-test-unsealed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::ftruncate(fd, static_cast<off_t>(basic_plan().bytes())), 0);
+  auto s = Segment::map(fd, basic_plan(), Access::kReadWrite);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("not a sealed"), std::string::npos) << s.error().message;
+  ::close(fd);
+  // A pipe, and a descriptor that is not open.
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  EXPECT_FALSE(Segment::map(pipe_fds[0], basic_plan(), Access::kReadOnly).ok());
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
+  s = Segment::map(pipe_fds[0], basic_plan(), Access::kReadOnly);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, ErrorCode::kIo);
-  EXPECT_NE(s.error().message.find(path), std::string::npos) << s.error().message;
+}
+
+// Nothing is laid out from shared memory: whatever a process writes over the header and
+// every byte that is not a ring index, a doorbell or a chunk word, the views of every
+// mapping, made before or after, address exactly what the plan says.
+TEST(ShmSegment, ScribblingOverTheSegmentMovesNoLookup) {
+  auto creator = create_segment(basic_plan());
+  ASSERT_NE(creator, nullptr);
+  auto before = open_segment(*creator, basic_plan());
+  ASSERT_NE(before, nullptr);
+  Pool pool_before = get(before->pool("big"));
+  Ring ring_before = get(before->ring("msgs"));
+  ChunkRef ref;
+  ASSERT_TRUE(pool_before.alloc(ref));
+  void* data_before = pool_before.data(ref);
+  // Every byte of the first 4 KiB (header, doorbells, ring headers), as a hostile worker would.
+  void* base = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, creator->fd(), 0);
+  ASSERT_NE(base, MAP_FAILED);
+  const uint64_t header_bytes = 64;  // the header alone: a later map must refuse it
+  std::mt19937 rng(11);
+  for (size_t i = header_bytes; i < 4096; ++i) static_cast<uint8_t*>(base)[i] = static_cast<uint8_t>(rng());
+  auto after = open_segment(*creator, basic_plan());
+  ASSERT_NE(after, nullptr) << "a map after the scribble checks only the header";
+  Pool creators = get(creator->pool("big"));
+  stamp_chunk(creators, ref, 5);
+  for (const Segment* s : {before.get(), after.get(), creator.get()}) {
+    Pool p = get(s->pool("big"));
+    EXPECT_TRUE(chunk_has_stamp(p, ref, 5)) << "every mapping finds the chunk where the plan puts it";
+    EXPECT_EQ(p.chunk_bytes(), 4096u);
+    EXPECT_EQ(p.count(), 2u);
+    Ring r = get(s->ring("msgs"));
+    EXPECT_EQ(r.capacity(), 8u);
+    EXPECT_EQ(r.entry_bytes(), sizeof(Msg));
+  }
+  EXPECT_EQ(get(before->pool("big")).data(ref), data_before);
+  // The scrambled ring indices read as corrupt or as some entries, never beyond the ring.
+  EXPECT_LE(ring_before.size(), 8u);
+  for (size_t i = 0; i < header_bytes; ++i) static_cast<uint8_t*>(base)[i] = static_cast<uint8_t>(rng());
+  EXPECT_FALSE(Segment::map(creator->fd(), basic_plan(), Access::kReadWrite).ok());
+  EXPECT_EQ(get(before->pool("big")).count(), 2u) << "mappings made before do not look at it";
+  ::munmap(base, 4096);
 }
 
 TEST(ShmSegment, AnEmptyPlanMakesAUsableSegment) {
-  ShmPath path;
-  auto s = create_segment(path.str(), SegmentPlan{});
+  auto s = create_segment(SegmentPlan{});
   ASSERT_NE(s, nullptr);
-  EXPECT_NE(open_segment(path.str()), nullptr);
+  EXPECT_NE(open_segment(*s, SegmentPlan{}), nullptr);
   EXPECT_FALSE(s->ring("x").ok());
   EXPECT_FALSE(s->pool(0).ok());
 }
 
 TEST(ShmSegmentPlan, RingWithAnUnknownDoorbellIsRejected) {
-  ShmPath path;
   SegmentPlan plan = basic_plan();
   plan.rings.push_back({"orphan", 4, 8, "nobody"});
-  auto s = Segment::create(path.str(), plan);
+  auto s = Segment::create_sealed("coedge-test", plan);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, ErrorCode::kInvalidInput);
   EXPECT_NE(s.error().message.find("orphan"), std::string::npos) << s.error().message;
-  EXPECT_FALSE(file_exists(path.str()));
 }
 
 TEST(ShmSegmentPlan, RingWithZeroCapacityOrEntrySizeIsRejected) {
   for (int which = 0; which < 2; ++which) {
-    ShmPath path;
     SegmentPlan plan = basic_plan();
     plan.rings.push_back({"empty", which == 0 ? 0u : 4u, which == 0 ? 8u : 0u, "consumer"});
-    auto s = Segment::create(path.str(), plan);
+    auto s = Segment::create_sealed("coedge-test", plan);
     ASSERT_FALSE(s.ok()) << which;
     EXPECT_EQ(s.error().code, ErrorCode::kInvalidInput);
     EXPECT_NE(s.error().message.find("empty"), std::string::npos) << s.error().message;
-    EXPECT_FALSE(file_exists(path.str()));
+    // A process mapping with such a plan is refused the same way.
+    auto creator = create_segment(basic_plan());
+    auto m = Segment::map(creator->fd(), plan, Access::kReadWrite);
+    ASSERT_FALSE(m.ok());
+    EXPECT_NE(m.error().message.find("empty"), std::string::npos) << m.error().message;
   }
 }
 
@@ -439,11 +453,14 @@ TEST(ShmSegmentPlan, BytesGrowWithWhatIsPlanned) {
   EXPECT_GT(more_ring.bytes(), base.bytes());
   EXPECT_GE(more_chunks.bytes(), base.bytes() + 96 * 100);
   EXPECT_GE(bigger_chunks.bytes(), base.bytes() + 2 * ((1 << 20) - 4096));
+  EXPECT_NE(more_ring.digest(), base.digest());
+  EXPECT_NE(more_chunks.digest(), base.digest());
+  EXPECT_NE(bigger_chunks.digest(), base.digest());
+  EXPECT_EQ(basic_plan().digest(), base.digest());
 }
 
 TEST(ShmSegment, LookupsOfMissingNamesSayWhatIsMissing) {
-  ShmPath path;
-  auto s = create_segment(path.str(), basic_plan());
+  auto s = create_segment(basic_plan());
   ASSERT_NE(s, nullptr);
   auto r = s->ring("no-such-ring");
   ASSERT_FALSE(r.ok());
@@ -466,9 +483,9 @@ TEST(ShmSegment, LookupsOfMissingNamesSayWhatIsMissing) {
 }
 
 TEST(ShmSegment, PoolByIndexIsPoolByName) {
-  ShmPath path;
-  auto s = create_segment(path.str(), basic_plan());
+  auto s = create_segment(basic_plan());
   ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->pool_count(), 2u);
   for (uint32_t i = 0; i < 2; ++i) {
     Pool by_index = get(s->pool(i));
     Pool by_name = get(s->pool(basic_plan().pools[i].name));
@@ -484,33 +501,27 @@ TEST(ShmSegment, PoolByIndexIsPoolByName) {
   }
 }
 
-// If create() accepts a name, looking it up must find it. Names are stored in 64-byte
-// fields and silently truncated to 63 bytes (copy_name in shm_segment.cc), so a longer
-// name is created without complaint and then is never found: every process fails at
-// startup with "shared memory has no ring '...'" (see NodeTopology.DISABLED_LongTaskNames
-// for how a valid task name reaches this). Two long names sharing their first 63 bytes
-// also collide. create() should reject over-long names (or store them whole).
-TEST(ShmSegment, NamesThatDoNotFitAreRejected) {
-  ShmPath path;
+// Names are no longer stored in the segment: any length is found again whole.
+TEST(ShmSegment, LongNamesAreFoundWhole) {
   SegmentPlan plan;
   plan.doorbells = {"d"};
-  plan.rings = {{std::string(70, 'r'), 4, 8, "d"}};
-  auto s = Segment::create(path.str(), plan);
-  ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.error().message.find("1 to 63 bytes"), std::string::npos) << s.error().message;
-  plan.rings = {{std::string(63, 'r'), 4, 8, "d"}};
-  auto fits = Segment::create(path.str(), plan);
+  plan.rings = {{std::string(70, 'r'), 4, 8, "d"}, {std::string(70, 'r') + "x", 4, 8, "d"}};
+  auto fits = Segment::create_sealed("coedge-test", plan);
   ASSERT_TRUE(fits.ok()) << fits.error().message;
-  EXPECT_TRUE((*fits)->ring(std::string(63, 'r')).ok());
+  EXPECT_EQ(get((*fits)->ring(std::string(70, 'r'))).capacity(), 4u);
+  EXPECT_TRUE((*fits)->ring(std::string(70, 'r') + "x").ok());
 }
 
-TEST(ShmSegment, DuplicateNamesAreRejected) {
-  ShmPath path;
+TEST(ShmSegment, EmptyAndDuplicateNamesAreRejected) {
   SegmentPlan plan;
   plan.doorbells = {"d", "d"};
-  auto s = Segment::create(path.str(), plan);
+  auto s = Segment::create_sealed("coedge-test", plan);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.error().message.find("twice"), std::string::npos) << s.error().message;
+  plan.doorbells = {""};
+  s = Segment::create_sealed("coedge-test", plan);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("without a name"), std::string::npos) << s.error().message;
 }
 
 // =====================================================================================
@@ -520,7 +531,7 @@ TEST(ShmSegment, DuplicateNamesAreRejected) {
 class RingTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    segment_ = create_segment(path_.str(), basic_plan());
+    segment_ = create_segment(basic_plan());
     ASSERT_NE(segment_, nullptr);
     refs_ = std::make_unique<Ring>(get(segment_->ring("refs")));
     msgs_ = std::make_unique<Ring>(get(segment_->ring("msgs")));
@@ -531,7 +542,6 @@ class RingTest : public ::testing::Test {
     std::memcpy(&m, e, sizeof m);
     return m;
   }
-  ShmPath path_;
   std::unique_ptr<Segment> segment_;
   std::unique_ptr<Ring> refs_, msgs_;
 };
@@ -669,7 +679,7 @@ TEST_F(RingTest, PushRingsTheConsumersDoorbellOnly) {
 class PoolTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    segment_ = create_segment(path_.str(), basic_plan());
+    segment_ = create_segment(basic_plan());
     ASSERT_NE(segment_, nullptr);
     small_ = std::make_unique<Pool>(get(segment_->pool("small")));
     big_ = std::make_unique<Pool>(get(segment_->pool("big")));
@@ -680,7 +690,6 @@ class PoolTest : public ::testing::Test {
     while (refs.size() <= pool.count() && pool.alloc(ref)) refs.push_back(ref);
     return refs;
   }
-  ShmPath path_;
   std::unique_ptr<Segment> segment_;
   std::unique_ptr<Pool> small_, big_;
 };
@@ -844,7 +853,7 @@ TEST_F(PoolTest, ReleaseAllReleasesOneBitOnEveryPublishedChunk) {
 class DoorbellTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    segment_ = create_segment(path_.str(), basic_plan());
+    segment_ = create_segment(basic_plan());
     ASSERT_NE(segment_, nullptr);
   }
   // Runs `wait` on another thread; true when it returned within the guard. If it did not,
@@ -861,7 +870,6 @@ class DoorbellTest : public ::testing::Test {
     while (done.wait_for(10ms) != std::future_status::ready) bell.ring();
     return false;
   }
-  ShmPath path_;
   std::unique_ptr<Segment> segment_;
 };
 
@@ -918,7 +926,7 @@ TEST_F(DoorbellTest, RingFromAnotherThreadWakesAWaiter) {
 
 TEST_F(DoorbellTest, RingThroughOneMappingWakesAWaiterOnAnother) {
   // The futex is shared: the two mappings have different addresses.
-  auto other = open_segment(path_.str());
+  auto other = open_segment(*segment_, basic_plan());
   ASSERT_NE(other, nullptr);
   Doorbell ringer = get(segment_->doorbell("producer"));
   Doorbell waiter = get(other->doorbell("producer"));
@@ -966,13 +974,12 @@ bool child_get(Result<T> r, T& out) {
 }
 
 TEST(ShmCrossProcess, ChildProducerMessagesArriveInOrder) {
-  ShmPath path;
-  auto segment = create_segment(path.str(), fork_plan());
+  auto segment = create_segment(fork_plan());
   ASSERT_NE(segment, nullptr);
   constexpr uint64_t kCount = 5000;  // hundreds of times the capacity
-  const std::string file = path.str();
+  const int fd = segment->fd();
   Child child = Child::start([&]() -> int {
-    auto s = Segment::open(file);
+    auto s = Segment::map(fd, fork_plan(), Access::kReadWrite);
     if (!s.ok()) return 2;
     auto ring = (*s)->ring("msgs");
     auto bell = (*s)->doorbell("child");
@@ -1012,13 +1019,12 @@ TEST(ShmCrossProcess, ChildProducerMessagesArriveInOrder) {
 }
 
 TEST(ShmCrossProcess, ChildProducerChunksArriveInOrderWithTheirPayloads) {
-  ShmPath path;
-  auto segment = create_segment(path.str(), fork_plan());
+  auto segment = create_segment(fork_plan());
   ASSERT_NE(segment, nullptr);
   constexpr uint64_t kCount = 2000;  // the 3 chunks are reused hundreds of times
-  const std::string file = path.str();
+  const int fd = segment->fd();
   Child producer = Child::start([&]() -> int {
-    auto s = Segment::open(file);
+    auto s = Segment::map(fd, fork_plan(), Access::kReadWrite);
     if (!s.ok()) return 2;
     auto ring = (*s)->ring("chunks");
     auto pool = (*s)->pool("frames");
@@ -1076,8 +1082,7 @@ enum class DeathKind { kSigkill, kExit };
 // bit 1; `other` is the holder mask of another consumer (0: none) that keeps its chunks
 // outside any ring (like a second task reading the same frame).
 void dead_consumer_scenario(DeathPoint point, DeathKind kind, uint64_t other) {
-  ShmPath path;
-  auto segment = create_segment(path.str(), fork_plan());
+  auto segment = create_segment(fork_plan());
   ASSERT_NE(segment, nullptr);
   Ring ring = get(segment->ring("chunks"));
   Pool pool = get(segment->pool("frames"));
@@ -1093,9 +1098,9 @@ void dead_consumer_scenario(DeathPoint point, DeathKind kind, uint64_t other) {
     sent.push_back(ref);
   }
 
-  const std::string file = path.str();
+  const int fd = segment->fd();
   Child consumer = Child::start([&]() -> int {
-    auto s = Segment::open(file);
+    auto s = Segment::map(fd, fork_plan(), Access::kReadWrite);
     if (!s.ok()) return 2;
     Ring r = *(*s)->ring("chunks");
     auto p = (*s)->pool(0);
@@ -1175,15 +1180,14 @@ TEST(ShmCrossProcess, ConsumerKilledAfterReleaseLeavesChunksOfAnotherHolder) {
 
 // --- A producer that dies while filling ----------------------------------------------
 void dead_producer_scenario(DeathKind kind) {
-  ShmPath path;
-  auto segment = create_segment(path.str(), fork_plan());
+  auto segment = create_segment(fork_plan());
   ASSERT_NE(segment, nullptr);
   Ring ring = get(segment->ring("chunks"));
   Pool pool = get(segment->pool("frames"));
-  const std::string file = path.str();
+  const int fd = segment->fd();
 
   Child first = Child::start([&]() -> int {
-    auto s = Segment::open(file);
+    auto s = Segment::map(fd, fork_plan(), Access::kReadWrite);
     if (!s.ok()) return 2;
     Ring r = *(*s)->ring("chunks");
     Pool p = *(*s)->pool("frames");
@@ -1208,7 +1212,7 @@ void dead_producer_scenario(DeathKind kind) {
   EXPECT_EQ(ring.size(), 1u);
 
   Child second = Child::start([&]() -> int {  // the restarted producer
-    auto s = Segment::open(file);
+    auto s = Segment::map(fd, fork_plan(), Access::kReadWrite);
     if (!s.ok()) return 2;
     Ring r = *(*s)->ring("chunks");
     Pool p = *(*s)->pool("frames");
@@ -1254,10 +1258,9 @@ TEST(ShmCrossProcess, ProducerExitingWhileFillingIsReclaimedByItsSuccessor) {
 // it again before the agent drained the dead consumer's ring. The agent's re-release of
 // the stale entry must not touch the new publication: the generation tells them apart.
 TEST(ShmCrashRecovery, AStaleEntryOfADeadConsumerReleasesNothingOnceTheChunkIsReused) {
-  ShmPath path;
   SegmentPlan plan = fork_plan();
   plan.pools = {{"outputs", 64, 1}};
-  auto segment = create_segment(path.str(), plan);
+  auto segment = create_segment(plan);
   ASSERT_NE(segment, nullptr);
   Ring ring = get(segment->ring("chunks"));
   Pool pool = get(segment->pool("outputs"));
@@ -1290,14 +1293,13 @@ TEST(ShmCrashRecovery, AStaleEntryOfADeadConsumerReleasesNothingOnceTheChunkIsRe
 // no drain releases it and reclaim_filling() skips it; for tensors, the next server
 // restart (release_all) recovers it.
 TEST(ShmCrashRecovery, DISABLED_GapProducerKilledBetweenPublishAndPushLeaksTheChunk) {
-  ShmPath path;
-  auto segment = create_segment(path.str(), fork_plan());
+  auto segment = create_segment(fork_plan());
   ASSERT_NE(segment, nullptr);
   Ring ring = get(segment->ring("chunks"));
   Pool pool = get(segment->pool("frames"));
-  const std::string file = path.str();
+  const int fd = segment->fd();
   Child producer = Child::start([&]() -> int {
-    auto s = Segment::open(file);
+    auto s = Segment::map(fd, fork_plan(), Access::kReadWrite);
     if (!s.ok()) return 2;
     Pool p = *(*s)->pool("frames");
     ChunkRef ref;
@@ -1483,8 +1485,7 @@ class RandomizedModel {
 TEST(ShmRandomized, PoolAndRingsAgreeWithAModel) {
   for (uint32_t seed : {1u, 2u, 3u, 20240601u, 987654321u}) {
     SCOPED_TRACE("seed " + std::to_string(seed));
-    ShmPath path;
-    auto segment = create_segment(path.str(), RandomizedModel::plan());
+    auto segment = create_segment(RandomizedModel::plan());
     ASSERT_NE(segment, nullptr);
     RandomizedModel model(*segment, seed);
     for (int i = 0; i < 20000; ++i) {

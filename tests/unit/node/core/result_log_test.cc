@@ -240,11 +240,8 @@ TEST(ResultLogOpen, DoesNotFollowASymbolicLinkLeftWhereItsFileGoes) {
 // send_result on its own mapping of the segment), the agent drains the task's result ring
 // into the log. Good results reach the file; a hostile entry is refused.
 TEST_F(ResultLogTest, APostWorkersResultReachesResultsJsonlThroughTheSegment) {
-  static std::atomic<int> counter{0};
-  const std::string path = "/dev/shm/coedge-result-log-test-" + std::to_string(::getpid()) + "-" +
-                           std::to_string(counter++);
-  const std::vector<ipc::TaskChannels> tasks = {{"a", "cam0", 64, 64}, {"b", "cam0", 64, 64}};
-  auto segment = ipc::Segment::create(path, ipc::node_segment_plan(tasks, {{"cam0", 64, 2}}));
+  const ipc::TaskChannels task_a{"a", 64, 64};
+  auto segment = ipc::Segment::create_sealed(ipc::task_segment("a"), ipc::task_segment_plan(task_a));
   ASSERT_TRUE(segment.ok()) << segment.error().message;
   const uint64_t j1 = ledger_.release(0, at(0), at(100));
   const uint64_t j2 = ledger_.release(0, at(0), at(100));
@@ -253,7 +250,7 @@ TEST_F(ResultLogTest, APostWorkersResultReachesResultsJsonlThroughTheSegment) {
   const pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    auto s = ipc::Segment::open(path);
+    auto s = ipc::Segment::map((*segment)->fd(), ipc::task_segment_plan(task_a), ipc::Access::kReadWrite);
     if (!s.ok()) ::_exit(10);
     auto pool = (*s)->pool(ipc::result_pool("a"));
     auto ring = (*s)->ring(ipc::result_ring("a"));
