@@ -604,6 +604,8 @@ TEST_P(NodeRuntimeAttackTest, AViolatingWorkerIsKilledAndQuarantinedAndHarmsNoOt
   const json s = read_summary();
   expect_accounted(s, why);
   ASSERT_TRUE(s["dropped_by_cause"].contains("protocol_violation")) << s.dump(2) << "\n" << why;
+  EXPECT_GE(s["health"]["protocol_violations"].get<uint64_t>(), 2u) << s.dump(2);  // at least the limit's kills
+  EXPECT_EQ(s["health"]["quarantined_tasks"].get<uint32_t>(), 1u) << s.dump(2);
   std::map<std::string, std::map<std::string, uint64_t>> by_task;  // task -> outcome or drop cause -> jobs
   for (const std::string& line : read_lines(jobs_file())) {
     const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
