@@ -742,10 +742,15 @@ int run_node_agent(const AgentOptions& options) {
     const Duration cap = std::chrono::milliseconds(loop.phase() == AgentPhase::kRunning ? 50 : 20);
     pipeline->poll(act.wake_at >= now + cap ? cap : std::max(Duration(0), act.wake_at - now));
   }
-  // Give crashed processes their restart before measuring what is left (health below).
+  // One more look at the pipeline's news before measuring what is left (health below):
+  // the jobs that closed in the last tick release their frames at the pipeline's next poll.
+  pipeline->poll(Duration(0));
   PipelineHealth health_at_end = pipeline->health();
   health_at_end.agent_fds = count_open_fds();
   pipeline->stop();
+  // Frames are the agent's own: once the workers are gone every hold is released, also
+  // those of jobs a worker still held when the run ended (a worker stuck in its code).
+  health_at_end.frame_chunks_in_use = pipeline->health().frame_chunks_in_use;
   accounting.close_all(DropCause::kShutdown, clock.now());
   accounting.refresh_gauges(clock.now());
   Feed::Counts feed_counts;

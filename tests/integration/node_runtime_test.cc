@@ -622,6 +622,75 @@ TEST_P(NodeRuntimeAttackTest, AViolatingWorkerIsKilledAndQuarantinedAndHarmsNoOt
 
 INSTANTIATE_TEST_SUITE_P(Attacks, NodeRuntimeAttackTest, ::testing::Values("reason200", "foreign"));
 
+// The hostile worker (tests/integration/hostile_worker.cc; docs/SECURITY.md), sandboxed with
+// seccomp and its task's limits, behaves for 10 frames, then attacks through everything it
+// can reach: forged chunk references and tensors (refs), garbage and forged events
+// (events), full rings and bell floods (flood), random bytes over its whole task segment
+// and attempts to write its camera's frames (scribble), the CPU (spin). Whatever it does,
+// the node runs to its duration and stops, every job is accounted, the victim on the same
+// camera loses no job to it, its frames are all released, and nothing is left behind.
+// (bench/hostile_bench.py measures the same attacks against a baseline, for the miss rates.)
+class NodeRuntimeHostileTest : public NodeRuntimeTest, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(NodeRuntimeHostileTest, AHostileSandboxedWorkerHarmsOnlyItsOwnTask) {
+  if (!is_root()) GTEST_SKIP() << "isolation sandbox needs root";
+  if (!coedge::test::bwrap_available()) GTEST_SKIP() << "bwrap (bubblewrap) is not in PATH";
+  const std::string attack = GetParam();
+  const fs::path worker = fs::path(COEDGE_BINARY_DIR) / "bin/coedge-test-hostile-worker";
+  ASSERT_TRUE(fs::exists(worker)) << worker;
+  const fs::path config = write_process_config(
+      "hostile.yaml", "violations: {limit: 2, window: 60s}\n",
+      "  - {name: victim, model: yolov5s-160, sensor: cam0, period: 150ms}\n"
+      "  - {name: rogue, model: yolov5s-160, sensor: cam0, period: 150ms, worker: " + worker.string() +
+          ", limits: {cpus: 0.5}, env: {COEDGE_HOSTILE_ATTACK: " + attack + ", COEDGE_HOSTILE_AFTER: \"10\"}}\n");
+  {  // the same node, sandboxed
+    std::ifstream in(config);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    text.replace(text.find("isolation: process"), std::string("isolation: process").size(), "isolation: sandbox");
+    std::ofstream(config) << text;
+  }
+  const NodeRun run = run_node(config, {"--duration", "8s", "--restart-backoff-max", "200ms", "--jobs",
+                                        jobs_file().string()});
+  const std::string why = describe(run);
+  ASSERT_FALSE(run.timed_out) << why;
+  ASSERT_EQ(run.code, 0) << why;
+  EXPECT_EQ(run.output.find("task victim's"), std::string::npos) << why;
+  expect_no_leftovers(dir_);
+  const json s = read_summary();
+  expect_accounted(s, why);
+  EXPECT_EQ(s["health"]["frame_chunks_in_use"]["end"].get<int64_t>(), 0) << why;
+  EXPECT_EQ(s["health"]["shm_files"]["end"].get<int64_t>(), 0) << why;
+  EXPECT_EQ(s["health"]["agent_fds"]["start"], s["health"]["agent_fds"]["end"]) << why;
+  std::map<std::string, std::map<std::string, uint64_t>> by_task;  // task -> outcome or drop cause -> jobs
+  for (const std::string& line : read_lines(jobs_file())) {
+    const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    ASSERT_TRUE(j.is_object()) << line;
+    const std::string outcome = j.value("outcome", "");
+    ++by_task[j.value("task", "")][outcome == "dropped" ? j.value("reason", "") : outcome];
+  }
+  EXPECT_GT(by_task["victim"]["met"], 0u) << why;
+  for (const char* cause : {"protocol_violation", "worker_crash", "bad_frame", "lost"}) {
+    EXPECT_EQ(by_task["victim"].count(cause), 0u) << cause << "\n" << why;
+  }
+  // The rogue's own jobs end with a cause once it attacks: a violation for the attacks the
+  // checks see, a kill as hung (worker_crash) for spin, a ring it corrupted (lost) for scribble.
+  uint64_t rogue_dropped = 0;
+  for (const auto& [outcome, n] : by_task["rogue"]) rogue_dropped += outcome == "met" || outcome == "overdue" ? 0 : n;
+  EXPECT_GT(rogue_dropped, 0u) << why;
+  if (attack == "refs" || attack == "events") {
+    EXPECT_GT(by_task["rogue"]["protocol_violation"], 0u) << why;
+    EXPECT_NE(run.output.find("task rogue quarantined"), std::string::npos) << why;
+  }
+  if (attack == "scribble") {
+    for (const char* attempt : {"mmap PROT_WRITE", "pwrite", "ftruncate", "mprotect PROT_WRITE"}) {
+      EXPECT_EQ(run.output.find(std::string("frames: ") + attempt + " ALLOWED"), std::string::npos) << attempt;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Hostile, NodeRuntimeHostileTest,
+                         ::testing::Values("refs", "events", "flood", "scribble", "spin"));
+
 // --- stopping on SIGTERM ---------------------------------------------------------------
 
 TEST_F(NodeRuntimeTest, StopsCleanlyOnSigterm) {
