@@ -965,10 +965,15 @@ class IpcPipeline final : public Pipeline {
       }
       case ipc::EventKind::kViolation:
         // The server refused a tensor of this task's pre worker (it dropped the job itself
-        // when the job was the task's: a kDropped of its own).
+        // when the job was the task's: a kDropped of its own), or the task's server bell
+        // flooded it (ipc/bell_waiter.h).
         if (e.reason > 0 && e.reason < ipc::kViolationCount) {
-          on_violation(task, ipc::Role::kPre, static_cast<ipc::Violation>(e.reason),
-                       "the server refused its tensor (job " + std::to_string(e.ref.job) + ")", 0, now);
+          const auto code = static_cast<ipc::Violation>(e.reason);
+          on_violation(task, ipc::Role::kPre, code,
+                       code == ipc::Violation::kFlood
+                           ? "it woke the server over and over without a tensor (its bell is ignored for a while)"
+                           : "the server refused its tensor (job " + std::to_string(e.ref.job) + ")",
+                       0, now);
         }
         break;
       default:

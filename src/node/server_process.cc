@@ -400,7 +400,12 @@ int run_server_process(const config::NodeConfig& config, const std::string& dige
       woke = false;
       for (uint32_t t : waiter.woken()) {
         if (!waiter.settle(t, got[t], clock.now())) continue;
-        // TODO(violations): tell the agent (a flood of task t), which counts it.
+        // The agent counts it against the task's pre worker (whose ring this bell serves).
+        ipc::JobEvent told;
+        told.ref.task = t;
+        told.kind = ipc::EventKind::kViolation;
+        told.reason = static_cast<uint8_t>(ipc::Violation::kFlood);
+        send(*events, told);
         if (++floods_logged <= 5 || floods_logged % 100 == 0) {
           std::fprintf(stderr, "coedge server: task %s's bell wakes the server without tensors (a flood): ignored "
                                "for a while, its ring is still read\n", config.tasks[t].name.c_str());
