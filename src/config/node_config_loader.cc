@@ -427,7 +427,7 @@ class NodeConfigParser {
         // would otherwise hide nothing without a word.
         config_.notices.push_back(config_.source_file + ":" + std::to_string(mark.line + 1) + ": " + path +
                                   ": " + clean +
-                                  " does not exist (yet); it is hidden from workers started once it does");
+                                  " does not exist (yet); it is hidden from the workers of tasks started after it exists (a task's workers keep the view they started with, across restarts)");
       }
       config_.sandbox.private_paths.push_back(clean);
     });

@@ -110,7 +110,6 @@ TaskChannels task_channels(const std::string& task, const std::vector<int64_t>& 
 namespace {
 // Depths: a pre worker holds one frame at a time, a few more may wait; the server may
 // queue many tensors of a task (jobs wait up to their deadline); a post worker keeps up.
-constexpr uint32_t kFramesPerReader = 4;
 constexpr uint32_t kTensorsPerTask = 32;
 constexpr uint32_t kOutputsPerTask = 16;
 constexpr uint32_t kEventRing = 1024;

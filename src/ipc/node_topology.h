@@ -75,6 +75,11 @@ inline constexpr const char* kServerBell = "server";
 inline std::string pre_bell(const std::string& task) { return task + "/pre"; }
 inline std::string post_bell(const std::string& task) { return task + "/post"; }
 
+// A sensor's frame pool holds this many frames per task that reads it (and as many more
+// spare): the agent lets no task hold more at once (node/ipc_pipeline.cc), so a task that
+// keeps its frames can never take another task's.
+inline constexpr uint32_t kFramesPerReader = 4;
+
 // A tensor or output chunk has one consumer: this is its holder bit.
 inline constexpr uint64_t kSoleHolder = 1;
 

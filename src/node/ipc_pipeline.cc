@@ -119,7 +119,8 @@ class IpcPipeline final : public Pipeline {
     std::filesystem::create_directories(log_dir_, ec);
     for (uint32_t t = 0; t < config.tasks.size(); ++t) {
       const std::string dir = task_dir(config.tasks[t].name);
-      std::filesystem::create_directories(dir + "/tmp", ec);
+      std::filesystem::create_directories(dir, ec);
+      if (!ec) std::filesystem::create_directories(ipc_dir(config.tasks[t].name), ec);
       if (ec) return Error{ErrorCode::kIo, "cannot create " + dir + ": " + ec.message()};
       if (Status st = write_task_settings(t); !st.ok()) return st;
     }
@@ -272,6 +273,14 @@ class IpcPipeline final : public Pipeline {
       const ipc::JobRef& job = jobs[i];
       const uint32_t task = job.task;
       COEDGE_CHECK(task < tasks_);
+      const uint64_t bit = uint64_t{1} << i;
+      // A task whose pre worker keeps its frames (slow, stuck or hostile) holds at most its
+      // share of the camera's pool: its next jobs are its own overload, never the others'.
+      if (frame_holds_.held(task) >= ipc::kFramesPerReader) {
+        pool.release(chunk, bit);
+        ctx_.accounting->drop(job.job, DropCause::kOverload, ctx_.clock->now());
+        continue;
+      }
       // The job goes into the task's job table before its ticket, so the server finds it
       // there when the tensor comes. This thread is the table's one writer (a task has one
       // sensor), and delivered_[task] its own.
@@ -280,7 +289,6 @@ class IpcPipeline final : public Pipeline {
       ticket.job = job;
       ticket.table_slot = ipc::job_slot(delivered_[task]);
       job_tables_[task].write(ticket.table_slot, {task, job.job, job.release_us, job.deadline_us});
-      const uint64_t bit = uint64_t{1} << i;
       // Held before the push, so the pre worker's news of it always finds the hold.
       frame_holds_.add({sensor, chunk, bit, task, job.job});
       if (frame_rings_[task].push(&ticket)) {
@@ -394,6 +402,9 @@ class IpcPipeline final : public Pipeline {
 
  private:
   std::string task_dir(const std::string& task) const { return ctx_.config->run_dir + "/tasks/" + task; }
+  // A worker's /tmp: outside its task folder, which it writes (a link planted there would
+  // be followed by bwrap at its next start), and inside the run folder, hidden from it.
+  std::string ipc_dir(const std::string& task) const { return ctx_.config->run_dir + "/ipc/" + task; }
   const std::string& sensor_name(uint32_t task) const {
     return ctx_.config->sensors[ctx_.config->task_runtime[task].sensor].name;
   }
@@ -517,6 +528,7 @@ class IpcPipeline final : public Pipeline {
         return Error{ErrorCode::kInvalidInput, "shared memory lacks the rings of task " + task.name};
       }
       frame_rings_.push_back(*frames);
+      frame_ring_drains_.push_back(*frames);
       output_rings_.push_back(*outputs);
       pre_events_.push_back(*pre);
       post_events_.push_back(*post);
@@ -629,7 +641,7 @@ class IpcPipeline final : public Pipeline {
     sandbox.mode = config.isolation == config::Isolation::kSandbox ? os::LaunchMode::kSandbox
                                                                    : os::LaunchMode::kProcess;
     sandbox.task_dir = task_dir(task.name);
-    sandbox.ipc_dir = task_dir(task.name) + "/tmp";  // the worker's /tmp is its own
+    sandbox.ipc_dir = ipc_dir(task.name);  // the worker's /tmp is its own
     sandbox.run_dir = config.run_dir;  // hidden but for the task's own folder
     sandbox.seccomp = config.sandbox.seccomp;
     for (const std::string& path : config.sandbox.private_paths) {
@@ -1180,7 +1192,7 @@ class IpcPipeline final : public Pipeline {
   // (their jobs are closed with the stage), and every frame hold of the task is released
   // from the agent's own record, never from what the worker wrote.
   void reclaim_frames(uint32_t task) {
-    frame_rings_[task].drain([](const void*) {});
+    frame_ring_drains_[task].drain([](const void*) {});
     release_holds(frame_holds_.take_task(task));
   }
 
@@ -1286,6 +1298,8 @@ class IpcPipeline final : public Pipeline {
   std::optional<ipc::Ring> server_control_;  // the agent's commands to the server
   std::vector<ipc::Ring> pre_events_, post_events_;  // per task
   std::vector<ipc::Ring> frame_rings_;  // per task; pushed by its sensor's thread
+  // The same rings, this loop's own views (a view counts what it sees: one per thread).
+  std::vector<ipc::Ring> frame_ring_drains_;
   std::vector<ipc::Ring> output_rings_;  // per task; drained here only after a crash
   std::vector<ipc::Ring> result_rings_;  // per task: its post worker's results
   std::vector<ipc::Pool> result_pools_;  // per task

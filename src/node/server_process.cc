@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -337,6 +338,10 @@ int run_server_process(const config::NodeConfig& config, const std::string& dige
 
   TimePoint wake_at = TimePoint::max();
   std::vector<uint64_t> refused(ports.size(), 0);  // per task: tensors refused (for the log's rate)
+  // Per task and job-table slot: the job whose tensor this server took. A second tensor of
+  // one job (a replay, to get the shared accelerator more often) is refused.
+  std::vector<std::array<uint64_t, ipc::kJobSlots>> accepted(ports.size());
+  for (auto& a : accepted) a.fill(0);
   std::vector<bool> got(ports.size());
   while (!g_stop) {
     waiter.arm();  // before the rings are looked at: a ring from now on ends the wait at once
@@ -372,12 +377,17 @@ int run_server_process(const config::NodeConfig& config, const std::string& dige
         check.chunk_bytes = ports[t].tensor_pool.chunk_bytes();
         check.now_us = MonotonicClock::monotonic_us();
         if (check.expected_elements == 0) check.expected_elements = check.header.elements;  // no model yet: the engine drops it as not_ready
-        const ipc::TensorCheck verdict = ipc::check_tensor(check, ports[t].jobs);
+        ipc::TensorCheck verdict = ipc::check_tensor(check, ports[t].jobs);
+        if (verdict.code == ipc::Violation::kNone && accepted[t][check.header.table_slot] == verdict.job->job) {
+          verdict.code = ipc::Violation::kForgedJob;
+          verdict.detail = "a second tensor of job " + std::to_string(verdict.job->job);
+        }
         if (verdict.code != ipc::Violation::kNone) {
           if (chunk != nullptr) ports[t].tensor_pool.release(ref, ipc::kSoleHolder);
           refuse_tensor(*events, task, config.tasks[t].name, check.header.job, verdict, refused);
-          continue;
+          break;  // one refusal per task and pass: the agent kills the worker; the rest waits
         }
+        accepted[t][check.header.table_slot] = verdict.job->job;
         const ipc::TensorHeader& header = check.header;
         EngineInput in;
         in.job.id = verdict.job->job;

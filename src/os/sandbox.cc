@@ -27,6 +27,17 @@ Error invalid(std::string message) { return Error{ErrorCode::kInvalidInput, std:
 Error not_found(std::string message) { return Error{ErrorCode::kNotFound, std::move(message)}; }
 
 // Checks that `path` is absolute and exists; `what` names it in the message.
+// A directory bound read-write must not be a symbolic link: bwrap follows it, and a
+// worker that could plant one (in a folder it writes) before its restart would get the
+// link's target bound writable.
+Status check_not_a_link(const std::string& what, const std::string& path) {
+  std::error_code ec;
+  if (fs::is_symlink(fs::symlink_status(path, ec))) {
+    return invalid("sandbox: " + what + " '" + path + "' is a symbolic link; a writable bind must be a real directory");
+  }
+  return Ok{};
+}
+
 Status check_path(const std::string& what, const std::string& path, bool must_be_dir) {
   if (path.empty()) return invalid("sandbox: " + what + " is not set");
   if (path.front() != '/') {
@@ -199,6 +210,7 @@ Result<LaunchCommand> sandbox_command(const SandboxSpec& spec,
   COEDGE_CHECK(!command.empty() && !command.front().empty());
 
   if (auto s = check_path("task_dir", spec.task_dir, true); !s) return s.error();
+  if (auto s = check_not_a_link("task_dir", spec.task_dir); !s) return s.error();
   const std::string task_dir = normalized(spec.task_dir);
   for (const auto& [name, value] : spec.env) {
     if (name.empty() || name.find('=') != std::string::npos) {
@@ -217,6 +229,7 @@ Result<LaunchCommand> sandbox_command(const SandboxSpec& spec,
   }
 
   if (auto s = check_path("ipc_dir", spec.ipc_dir, true); !s) return s.error();
+  if (auto s = check_not_a_link("ipc_dir", spec.ipc_dir); !s) return s.error();
   const std::string ipc_dir = normalized(spec.ipc_dir);
   if (!spec.shm_dir.empty()) {
     if (auto s = check_path("shm_dir", spec.shm_dir, true); !s) return s.error();

@@ -6,6 +6,7 @@
 #include <linux/audit.h>
 #include <linux/seccomp.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -35,7 +36,7 @@ constexpr uint32_t kNamespaceFlags = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUT
 
 // Where a jump goes: the next instruction or a label at the end of the program, in this
 // order (classic BPF only jumps forward: the argument checks come before the returns).
-enum Label { kNext = -1, kCloneCheck = 0, kPersonalityCheck, kSocketCheck, kAllow, kDeny, kNoSys, kKill, kLabels };
+enum Label { kNext = -1, kCloneCheck = 0, kPersonalityCheck, kSocketCheck, kIoctlCheck, kAllow, kDeny, kNoSys, kKill, kLabels };
 
 struct Insn {
   uint16_t code;
@@ -48,6 +49,9 @@ constexpr uint32_t kNrOffset = offsetof(seccomp_data, nr);
 constexpr uint32_t kArchOffset = offsetof(seccomp_data, arch);
 // The low 32 bits of the first argument (little-endian on both architectures).
 constexpr uint32_t kArg0Low = offsetof(seccomp_data, args);
+// The low half of args[1] (little-endian), an ioctl's request: the kernel compares 32 bits.
+constexpr uint32_t kArg1Low = offsetof(seccomp_data, args) + sizeof(uint64_t);
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "args' low halves are at their start");
 
 Insn load(uint32_t offset) { return {BPF_LD | BPF_W | BPF_ABS, offset}; }
 Insn jump_if_equal(uint32_t k, Label jt, Label jf = kNext) { return {BPF_JMP | BPF_JEQ | BPF_K, k, jt, jf}; }
@@ -99,6 +103,7 @@ std::vector<sock_filter> worker_seccomp_program() {
   body.push_back(jump_if_equal(SYS_clone, kCloneCheck));
   body.push_back(jump_if_equal(SYS_personality, kPersonalityCheck));
   body.push_back(jump_if_equal(SYS_socket, kSocketCheck));
+  body.push_back(jump_if_equal(SYS_ioctl, kIoctlCheck));
   for (const DeniedSyscall& call : denied_syscalls()) {
     body.push_back(jump_if_equal(static_cast<uint32_t>(call.number), kDeny));
   }
@@ -114,6 +119,10 @@ std::vector<sock_filter> worker_seccomp_program() {
   tail[kPersonalityCheck] = {load(kArg0Low), jump_if_equal(0, kAllow),
                              jump_if_equal(0xffffffffU, kAllow, kDeny)};
   tail[kSocketCheck] = {load(kArg0Low), jump_if_equal(AF_UNIX, kDeny, kAllow)};
+  // A worker shares the agent's session (sandbox.cc keeps it, for the process-group
+  // kill): TIOCSTI would type into the operator's terminal (CVE-2017-5226), TIOCLINUX
+  // too on a virtual console.
+  tail[kIoctlCheck] = {load(kArg1Low), jump_if_equal(TIOCSTI, kDeny), jump_if_equal(TIOCLINUX, kDeny, kAllow)};
 
   std::vector<size_t> label_at(kLabels);
   std::vector<Insn> all = body;

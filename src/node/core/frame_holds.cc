@@ -19,6 +19,13 @@ std::optional<FrameHolds::Hold> FrameHolds::take_job(uint32_t task, uint64_t job
   return h;
 }
 
+size_t FrameHolds::held(uint32_t task) const {
+  std::lock_guard lock(mu_);
+  size_t n = 0;
+  for (const auto& [job, h] : holds_) n += h.task == task ? 1 : 0;
+  return n;
+}
+
 std::vector<FrameHolds::Hold> FrameHolds::take_task(uint32_t task) {
   return take_if([task](const Hold& h) { return h.task == task; });
 }

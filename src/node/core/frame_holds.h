@@ -41,6 +41,7 @@ class FrameHolds {
   std::vector<Hold> take_task(uint32_t task);
   std::vector<Hold> take_if(const std::function<bool(const Hold&)>& done);
   size_t size() const;
+  size_t held(uint32_t task) const;  // the holds of one task
 
  private:
   mutable std::mutex mu_;

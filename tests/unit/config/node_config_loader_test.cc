@@ -837,7 +837,7 @@ TEST_F(HardeningTest, AMissingPrivatePathIsANotice) {
   EXPECT_EQ(r->sandbox.private_paths, (std::vector<std::string>{gone, dir_.string()}));
   ASSERT_EQ(r->notices.size(), 1u);
   EXPECT_EQ(r->notices[0], "x.yaml:4: sandbox.private_paths[0]: " + gone +
-                               " does not exist (yet); it is hidden from workers started once it does");
+                               " does not exist (yet); it is hidden from the workers of tasks started after it exists (a task's workers keep the view they started with, across restarts)");
 }
 
 TEST_F(HardeningTest, Errors) {

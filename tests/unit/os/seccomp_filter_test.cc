@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/ioctl.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -124,6 +125,11 @@ TEST(SeccompFilter, EveryDeniedCallFailsWithEperm) {
     expect_errno(out, "clone3", raw(SYS_clone3), ENOSYS);
     expect_errno(out, "socket(AF_UNIX)", ::socket(AF_UNIX, SOCK_STREAM, 0), EPERM);
     expect_errno(out, "personality(ADDR_NO_RANDOMIZE)", raw(SYS_personality, ADDR_NO_RANDOMIZE), EPERM);
+    // Typing into the terminal the worker shares with the agent: refused before the kernel
+    // looks at the descriptor (fd 0 may not even be a terminal here).
+    char c = 'x';
+    expect_errno(out, "ioctl(TIOCSTI)", raw(SYS_ioctl, 0, TIOCSTI, reinterpret_cast<long>(&c)), EPERM);
+    expect_errno(out, "ioctl(TIOCLINUX)", raw(SYS_ioctl, 0, TIOCLINUX, reinterpret_cast<long>(&c)), EPERM);
 #if defined(__x86_64__)
     expect_errno(out, "x32 getpid", raw(0x40000000L | SYS_getpid), EPERM);
 #endif
@@ -143,6 +149,9 @@ TEST(SeccompFilter, WhatAWorkerDoesStillWorks) {
   auto [status, out] = run_filtered([](int out) {
     if (::getpid() <= 0) report(out, "getpid");
     if (::personality(0xffffffff) < 0) report(out, "personality query");
+    int pending = 0;  // other ioctls pass the filter (FIONREAD on a pipe)
+    int p[2];
+    if (::pipe(p) != 0 || ::ioctl(p[0], FIONREAD, &pending) != 0) report(out, "ioctl(FIONREAD)");
     void* map = ::mmap(nullptr, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (map == MAP_FAILED) report(out, "mmap");
     else std::memset(map, 1, 1 << 20);
