@@ -121,9 +121,11 @@ void tensor(FuzzedDataProvider& in) {
     if (!t.chunk_published) fail("a tensor accepted from an unpublished chunk");
     if (!c.job) fail("a sound tensor without its job");
     if (t.header.elements != t.expected_elements) fail("a tensor accepted with another element count");
-    const unsigned __int128 need = static_cast<unsigned __int128>(t.header.elements) * sizeof(float) +
-                                   payload_offset<TensorHeader>();
-    if (need > t.chunk_bytes) fail("a tensor accepted that does not fit its chunk");
+    // (A chunk smaller than the header itself holds no payload: only 0 elements fit.)
+    const uint64_t room =
+        t.chunk_bytes > payload_offset<TensorHeader>() ? t.chunk_bytes - payload_offset<TensorHeader>() : 0;
+    if (static_cast<unsigned __int128>(t.header.elements) * sizeof(float) > room)
+      fail("a tensor accepted that does not fit its chunk");
     if (t.header.table_slot >= kJobSlots) fail("a tensor accepted with a table slot out of range");
   }
   (void)to_string(c.code);
