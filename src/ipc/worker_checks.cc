@@ -1,5 +1,7 @@
 #include "ipc/worker_checks.h"
 
+#include <limits>
+
 #include <string>
 
 #include "core/job_outcome.h"
@@ -30,7 +32,10 @@ EventCheck violation(Violation code, std::string detail) {
 // A stamp pair of one stage: each set one in [release - slack, now], start <= end; both set
 // when `both`. Empty when sound, else what is wrong.
 std::string check_stamps(const char* stage, int64_t start, int64_t end, bool both, int64_t release, int64_t now) {
-  const int64_t earliest = release - kStampSlackUs;
+  // Saturating: release is the agent's (a real time), but this must not overflow whatever it is.
+  const int64_t earliest =
+      release < std::numeric_limits<int64_t>::min() + kStampSlackUs ? std::numeric_limits<int64_t>::min()
+                                                                     : release - kStampSlackUs;
   auto bad = [&](const char* which, int64_t v) -> std::string {
     if (v == 0) return both ? std::string(stage) + "_" + which + " is not set" : std::string();
     if (v < earliest) {
