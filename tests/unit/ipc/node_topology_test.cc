@@ -196,7 +196,8 @@ TEST(NodeTopology, ChunksHoldTheHeaderAndThePayload) {
   }
   for (const SensorChannels& s : two_sensors()) {
     SCOPED_TRACE(s.name);
-    const PoolPlan& pool = frame_segment_plan(s).pools[0];
+    const SegmentPlan plan = frame_segment_plan(s);
+    const PoolPlan& pool = plan.pools[0];
     EXPECT_GE(pool.chunk_bytes, payload_offset<FrameHeader>() + s.frame_bytes);
     EXPECT_GE(pool.count, 4u * (s.tasks + 1));  // each reader holds a few; the agent fills one
   }
