@@ -110,7 +110,8 @@ fuzz: setup
 fuzz-smoke: fuzz
 	@rm -rf build-fuzz/smoke build-fuzz/findings; mkdir -p build-fuzz/findings; failed=; \
 	for t in $(FUZZ_TARGETS); do \
-	  mkdir -p build-fuzz/smoke/$$t && cp -r fuzz/corpus/$$t/. build-fuzz/smoke/$$t/ || { echo "fuzz-smoke: no seed corpus fuzz/corpus/$$t"; exit 2; }; \
+	  mkdir -p build-fuzz/smoke/$$t; for seeds in fuzz/corpus/$$t build-fuzz/seeds/$$t; do [ ! -d $$seeds ] || cp -r $$seeds/. build-fuzz/smoke/$$t/; done; \
+	  [ -n "$$(ls -A build-fuzz/smoke/$$t)" ] || { echo "fuzz-smoke: no seeds for $$t (fuzz/corpus/$$t, build-fuzz/seeds/$$t)"; exit 2; }; \
 	  dict=; [ -f fuzz/dict/$$t.dict ] && dict=-dict=fuzz/dict/$$t.dict; \
 	  echo "== $$t ($(FUZZ_SECONDS) s)"; \
 	  if build-fuzz/bin/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=$(FUZZ_TIMEOUT) -rss_limit_mb=2048 \

@@ -9,7 +9,7 @@ Seeds, small on purpose (the fuzzer grows its own corpus from them):
 - fuzz_node_config: examples/node/*.yaml;
 - fuzz_node_config_wire: those node configs as the agent hands them to its server
   (written by FUZZ_BUILD_DIR/bin/write_wire_seeds; needs BUILD_DIR/models);
-- fuzz_onnx_header: the tiny ONNX fixtures the build generates (BUILD_DIR/models/fixtures);
+- fuzz_onnx_header: none (the fuzz build generates the tiny ONNX fixtures as its seeds);
 - fuzz_torchscript_info: the tiny TorchScript fixtures (BUILD_DIR/models/fixtures/torch)
   and zips made here byte by byte: classic, zip64, zip64 with saturated central headers,
   a compressed entry, YOLOv5's config.txt.
@@ -128,8 +128,7 @@ def main():
     subprocess.run([os.path.join(fuzz_build, "bin", "write_wire_seeds"), wire] + ls("examples/node", ".yaml"),
                    env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))  # a config whose worker is not built is skipped
     fixtures = os.path.join(build, "models", "fixtures")
-    copy("fuzz_onnx_header", ls(fixtures, ".onnx"))
-    copy("fuzz_onnx_header", ls(os.path.join(fixtures, "torch"), ".onnx"), prefix="torch-")
+    # fuzz_onnx_header: none here; the fuzz build generates its ONNX seeds (fuzz/CMakeLists.txt).
     copy("fuzz_torchscript_info", ls(os.path.join(fixtures, "torch"), ".pt"))
     ts = os.path.join(CORPUS, "fuzz_torchscript_info")
     made = {

@@ -21,11 +21,15 @@ minutes=$2
 build=${FUZZ_BUILD:-build-fuzz}
 bin=$build/bin/$target
 [ -x "$bin" ] || { echo "$bin not built: run make fuzz" >&2; exit 2; }
-[ -d "fuzz/corpus/$target" ] || { echo "no seed corpus fuzz/corpus/$target" >&2; exit 2; }
+# Seeds: fuzz/corpus/TARGET, and what the fuzz build generates (build-fuzz/seeds/TARGET).
+[ -d "fuzz/corpus/$target" ] || [ -d "$build/seeds/$target" ] ||
+  { echo "no seeds for $target: fuzz/corpus/$target or $build/seeds/$target (make fuzz)" >&2; exit 2; }
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 work=${FUZZ_RUNS_DIR:-/var/tmp/coedge-fuzz}/$target-$stamp
 mkdir -p "$work/corpus" "$work/artifacts"
-cp -r "fuzz/corpus/$target/." "$work/corpus/"
+for seeds in "fuzz/corpus/$target" "$build/seeds/$target"; do
+  [ ! -d "$seeds" ] || cp -r "$seeds/." "$work/corpus/"
+done
 dict=()
 [ -f "fuzz/dict/$target.dict" ] && dict=(-dict="fuzz/dict/$target.dict")
 seconds=$(awk -v m="$minutes" 'BEGIN{printf "%d", m * 60}')
