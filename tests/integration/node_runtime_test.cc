@@ -292,6 +292,20 @@ void expect_accounted(const json& s, const std::string& why) {
   EXPECT_EQ(bad, 0u);
 }
 
+// A jobs file's lines counted per task: outcome ("met", "overdue") or, for a dropped job,
+// its drop cause -> jobs. A line that is not a JSON object fails the test.
+std::map<std::string, std::map<std::string, uint64_t>> jobs_by_task(const fs::path& jobs) {
+  std::map<std::string, std::map<std::string, uint64_t>> by_task;
+  for (const std::string& line : read_lines(jobs)) {
+    const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    EXPECT_TRUE(j.is_object()) << line;
+    if (!j.is_object()) continue;
+    const std::string outcome = j.value("outcome", "");
+    ++by_task[j.value("task", "")][outcome == "dropped" ? j.value("reason", "") : outcome];
+  }
+  return by_task;
+}
+
 void expect_no_leftovers(const fs::path& dir) {
   const auto left = processes_mentioning(dir.string());
   std::string list;
@@ -606,13 +620,7 @@ TEST_P(NodeRuntimeAttackTest, AViolatingWorkerIsKilledAndQuarantinedAndHarmsNoOt
   ASSERT_TRUE(s["dropped_by_cause"].contains("protocol_violation")) << s.dump(2) << "\n" << why;
   EXPECT_GE(s["health"]["protocol_violations"].get<uint64_t>(), 2u) << s.dump(2);  // at least the limit's kills
   EXPECT_EQ(s["health"]["quarantined_tasks"].get<uint32_t>(), 1u) << s.dump(2);
-  std::map<std::string, std::map<std::string, uint64_t>> by_task;  // task -> outcome or drop cause -> jobs
-  for (const std::string& line : read_lines(jobs_file())) {
-    const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
-    ASSERT_TRUE(j.is_object()) << line;
-    const std::string outcome = j.value("outcome", "");
-    ++by_task[j.value("task", "")][outcome == "dropped" ? j.value("reason", "") : outcome];
-  }
+  auto by_task = jobs_by_task(jobs_file());
   EXPECT_GT(by_task["victim"]["met"], 0u) << why;
   EXPECT_EQ(by_task["victim"].count("protocol_violation"), 0u) << why;
   EXPECT_EQ(by_task["victim"].count("worker_crash"), 0u) << why;
@@ -661,13 +669,7 @@ TEST_P(NodeRuntimeHostileTest, AHostileSandboxedWorkerHarmsOnlyItsOwnTask) {
   EXPECT_EQ(s["health"]["frame_chunks_in_use"]["end"].get<int64_t>(), 0) << why;
   EXPECT_EQ(s["health"]["shm_files"]["end"].get<int64_t>(), 0) << why;
   EXPECT_EQ(s["health"]["agent_fds"]["start"], s["health"]["agent_fds"]["end"]) << why;
-  std::map<std::string, std::map<std::string, uint64_t>> by_task;  // task -> outcome or drop cause -> jobs
-  for (const std::string& line : read_lines(jobs_file())) {
-    const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
-    ASSERT_TRUE(j.is_object()) << line;
-    const std::string outcome = j.value("outcome", "");
-    ++by_task[j.value("task", "")][outcome == "dropped" ? j.value("reason", "") : outcome];
-  }
+  auto by_task = jobs_by_task(jobs_file());
   EXPECT_GT(by_task["victim"]["met"], 0u) << why;
   for (const char* cause : {"protocol_violation", "worker_crash", "bad_frame", "lost"}) {
     EXPECT_EQ(by_task["victim"].count(cause), 0u) << cause << "\n" << why;
