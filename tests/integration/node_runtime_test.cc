@@ -294,7 +294,8 @@ void expect_accounted(const json& s, const std::string& why) {
 
 // A jobs file's lines counted per task: outcome ("met", "overdue") or, for a dropped job,
 // its drop cause -> jobs. A line that is not a JSON object fails the test.
-std::map<std::string, std::map<std::string, uint64_t>> jobs_by_task(const fs::path& jobs) {
+[[maybe_unused]] std::map<std::string, std::map<std::string, uint64_t>> jobs_by_task(
+    const fs::path& jobs) {
   std::map<std::string, std::map<std::string, uint64_t>> by_task;
   for (const std::string& line : read_lines(jobs)) {
     const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
