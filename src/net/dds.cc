@@ -92,6 +92,9 @@ Status validate(const DdsOptions& o) {
 
 }  // namespace
 
+std::string node_partition(const std::string& node) { return "coedge.node." + node; }
+std::string camera_partition(const std::string& camera) { return "coedge.camera." + camera; }
+
 std::string ros_to_dds_topic(const std::string& ros_topic) {
   if (!ros_topic.empty() && ros_topic.front() == '/') return "rt" + ros_topic;
   return "rt/" + ros_topic;

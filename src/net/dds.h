@@ -40,11 +40,36 @@ inline constexpr const char* kTaskAckTopic = "rt/coedge/task_ack";
 // The DDS topic of a ROS 2 topic: "/a/b" -> "rt/a/b".
 std::string ros_to_dds_topic(const std::string& ros_topic);
 
+// The DDS Security files of one participant (OMG DDS Security 1.1, as SROS2 lays them
+// out: security/keystore.h makes them). Absolute paths; `crl` may be empty (no revocations
+// known). Cyclone reads them all once, when the participant is created: a revocation takes
+// effect in a participant only when it restarts.
+struct DdsSecurityFiles {
+  std::string identity_ca;      // identity CA certificate (PEM)
+  std::string certificate;      // this participant's identity certificate (PEM)
+  std::string private_key;      // its private key (PEM)
+  std::string permissions_ca;   // permissions CA certificate (PEM)
+  std::string governance;       // signed governance document (S/MIME, .p7s)
+  std::string permissions;      // signed permissions document of this identity (.p7s)
+  std::string crl;              // certificate revocation list of the identity CA (PEM) or ""
+};
+
+// Partitions of the topics a participant writes only about itself (node reports and task
+// claims: node_partition; a camera's source statistics: camera_partition). DDS Security
+// grants topics per partition, not per key value, so a node's permissions allow it exactly
+// its own partition, and a reader learns the sender's name from the writer's partition
+// (NodeReport::sender, ...). Readers subscribe to every such partition with a wildcard.
+std::string node_partition(const std::string& node);      // "coedge.node.<node>"
+std::string camera_partition(const std::string& camera);  // "coedge.camera.<camera>"
+
 struct DdsOptions {
   uint32_t domain = 0;            // 0..232 (the RTPS port formula limits the id)
   std::string interface_address;  // e.g. "10.77.0.3"; empty = Cyclone's default choice
   std::vector<std::string> peers;  // unicast discovery peers (IP addresses); empty = multicast
   Duration lease = std::chrono::seconds(1);  // liveliness lease of ReportWriter
+  // DDS Security (authentication, access control, encryption) with these files; none =
+  // an open domain that any participant may join.
+  std::optional<DdsSecurityFiles> security;
 };
 
 // The Cyclone XML configuration DdsDomain::create uses for `options` (for docs and logs).
@@ -297,6 +322,10 @@ struct NodeReport {  // key: node
   // The node's last report, sent after its drain: every job it released is closed and
   // counted in `tasks`; the node stops. A master needs no more from it.
   bool final_report = false;
+  // Received only: the name in the sending writer's partition (node_partition), i.e. the
+  // node whose permissions let it write; "" when the writer has no such partition. A report
+  // whose `node` differs is another node's forgery.
+  std::string sender;
 };
 
 struct Assignment {
@@ -325,6 +354,7 @@ struct SourceStats {  // key: task
   std::string node;
   uint64_t published = 0;
   int64_t last_stamp_ns = 0;
+  std::string sender;  // received only: the camera named by the writer's camera_partition
 };
 
 // A node's claim of a task it was given (ready-based hand-over, node/cluster/handover_table.h):
@@ -335,6 +365,7 @@ struct TaskAck {  // key: task (the newest claim per task)
   uint64_t epoch = 0;    // of the plan that gave the task (Plan::epoch, Plan::version)
   uint64_t version = 0;
   int64_t from_ns = 0;   // CLOCK_REALTIME
+  std::string sender;    // received only: the node named by the writer's node_partition
 };
 
 struct Command {  // no key. {"stop", ""} stops every agent

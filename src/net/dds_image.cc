@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "net/dds.h"
+#include "net/dds_convert.h"
 #include "net/dds_internal.h"
 #include "ros_image.h"
 
@@ -15,6 +16,7 @@ namespace coedge::net {
 namespace {
 
 using internal::io_error;
+using internal::from_ros;
 using RosImage = sensor_msgs_msg_dds__Image_;
 using RosCompressedImage = sensor_msgs_msg_dds__CompressedImage_;
 
@@ -34,32 +36,6 @@ const dds_topic_descriptor_t* descriptor(bool compressed) {
 
 const char* kind_name(bool compressed) {
   return compressed ? "sensor_msgs/CompressedImage" : "sensor_msgs/Image";
-}
-
-Image from_ros(const RosImage& m) {
-  Image img;
-  img.stamp_ns = internal::from_ros_stamp(m.header.stamp.sec, m.header.stamp.nanosec);
-  img.frame_id = internal::str_or_empty(m.header.frame_id);
-  img.height = m.height;
-  img.width = m.width;
-  img.encoding = internal::str_or_empty(m.encoding);
-  img.step = m.step;
-  if (m.data._length > 0 && m.data._buffer != nullptr) {
-    img.data.assign(m.data._buffer, m.data._buffer + m.data._length);
-  }
-  return img;
-}
-
-Image from_ros(const RosCompressedImage& m) {
-  Image img;
-  img.stamp_ns = internal::from_ros_stamp(m.header.stamp.sec, m.header.stamp.nanosec);
-  img.frame_id = internal::str_or_empty(m.header.frame_id);
-  img.encoding = internal::str_or_empty(m.format);
-  if (m.data._length > 0 && m.data._buffer != nullptr) {
-    img.data.assign(m.data._buffer, m.data._buffer + m.data._length);
-  }
-  img.compressed = true;
-  return img;
 }
 
 // Takes everything `reader` (of type Sample) holds into `out`, tagged with `id`.

@@ -209,7 +209,7 @@ int run_camera(const Scenario& scenario, const CameraOptions& options) {
   auto send_stats = [&] {
     for (auto& camera : cameras) {
       (void)(*stats)->write({scenario.tasks[camera->task].name, options.node, camera->published.load(),
-                             camera->last_stamp.load()});
+                             camera->last_stamp.load(), ""});
     }
   };
   while (!stop_requested()) {

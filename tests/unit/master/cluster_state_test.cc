@@ -59,7 +59,7 @@ TEST(ClusterState, ARestartedNodeKeepsWhatItReportedBefore) {
 TEST(ClusterState, FramesNoNodeClosedAreLostAndCountAsDropped) {
   const Scenario s = two_nodes();
   master::ClusterState state(s);
-  state.on_source_stats({"T1", "a", 20, 0});
+  state.on_source_stats({"T1", "a", 20, 0, ""});
   state.on_report(report("a", {{"T1", 15, 12, 1, 1, 0, 0, 1}}));  // one still open
   const auto accounts = state.accounts();
   EXPECT_EQ(accounts[0].released, 20u);
@@ -73,8 +73,8 @@ TEST(ClusterState, ADriversTopicCountsTheFramesTheNodesTookAndIgnoresSourceStats
   Scenario s = two_nodes();
   s.tasks[1].topic = "/gate/image_raw";  // T2: a camera driver's, no camera count
   master::ClusterState state(s);
-  state.on_source_stats({"T1", "a", 20, 0});
-  state.on_source_stats({"T2", "b", 1000, 0});  // someone else's count: not this task's
+  state.on_source_stats({"T1", "a", 20, 0, ""});
+  state.on_source_stats({"T2", "b", 1000, 0, ""});  // someone else's count: not this task's
   // T2 ran on a, then on b: 9 + 6 frames taken, one of b's still open (lost), no surplus.
   state.on_report(report("a", {{"T1", 20, 20, 0, 0, 0, 0, 0}, {"T2", 9, 7, 1, 1, 0, 0, 0}}));
   state.on_report(report("b", {{"T2", 6, 5, 0, 0, 0, 0, 1}}));

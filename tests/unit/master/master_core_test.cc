@@ -327,8 +327,8 @@ TEST(MasterCore, StopsCamerasThenNodesAndAccountsForEveryReleasedJob) {
   Master m;
   m.start(1s);
   m.set(8s);
-  m.core().on_source_stats({"M1", "a", 10, 0}, m.now());
-  m.core().on_source_stats({"M2", "b", 10, 0}, m.now());
+  m.core().on_source_stats({"M1", "a", 10, 0, ""}, m.now());
+  m.core().on_source_stats({"M2", "b", 10, 0, ""}, m.now());
   m.report(report("a", {{"M1", 10, 8, 1, 0, 900, 900, 1}, {"M2", 9, 9, 0, 0, 900, 900, 0}}, 1));
   EXPECT_EQ(m.tick_at(11s).windows.size(), 1u);
   EXPECT_EQ(m.tick_at(21s).windows.size(), 1u);
@@ -344,8 +344,8 @@ TEST(MasterCore, StopsCamerasThenNodesAndAccountsForEveryReleasedJob) {
   EXPECT_EQ(a.wake_at, m.at(25s) + 1s + 700ms);  // settle: 1 s + the longest deadline
   // While settling, the last frames arrive and close; liveliness no longer moves tasks.
   m.set(26s);
-  m.core().on_source_stats({"M1", "a", 12, 0}, m.now());
-  m.core().on_source_stats({"M2", "b", 11, 0}, m.now());
+  m.core().on_source_stats({"M1", "a", 12, 0, ""}, m.now());
+  m.core().on_source_stats({"M2", "b", 11, 0, ""}, m.now());
   m.report(report("a", {{"M1", 12, 10, 1, 0, 1100, 1100, 1}, {"M2", 11, 10, 0, 1, 1000, 1000, 0}}, 1));
   m.liveliness("c", false);
   a = m.tick();
@@ -420,7 +420,7 @@ TEST(MasterCore, TheDrainEndsAtItsLimitAndWhatNoNodeClosedIsLost) {
   Master m(c);
   m.start(1s);
   m.set(20s);
-  m.core().on_source_stats({"M1", "a", 20, 0}, m.now());
+  m.core().on_source_stats({"M1", "a", 20, 0, ""}, m.now());
   m.report(report("a", {{"M1", 15, 15, 0, 0, 1500, 1500, 0}}, 1));
   Actions a = m.tick_at(21s);
   EXPECT_EQ(a.windows.size(), 1u);  // window 2 (window 1, at 11 s, had no tick: merged)
@@ -462,8 +462,8 @@ TEST(MasterCore, TheDrainEndsWhenEveryNodeHasSentItsFinalReport) {
   // The nodes' final reports come, their processes still up: their liveliness has not
   // lapsed, but nothing more is to come from them.
   m.set(7s);
-  m.core().on_source_stats({"M1", "a", 4, 0}, m.now());
-  m.core().on_source_stats({"M2", "b", 3, 0}, m.now());
+  m.core().on_source_stats({"M1", "a", 4, 0, ""}, m.now());
+  m.core().on_source_stats({"M2", "b", 3, 0, ""}, m.now());
   m.report(final_report(report("a", {{"M1", 4, 4, 0, 0, 400, 400, 0}, {"M2", 3, 3, 0, 0, 300, 300, 0}}, 1)));
   m.report(final_report(report("b", {}, 1)));
   EXPECT_FALSE(m.tick().finished.has_value());  // c has said nothing yet
@@ -606,7 +606,7 @@ TEST(MasterFiles, LinesAndSummaryCarryTheRecordsFields) {
   EXPECT_DOUBLE_EQ(plan["effective_unix_s"].get<double>(), static_cast<double>(m.wall() + 500'000'000) / 1e9);
 
   m.set(5s);
-  m.core().on_source_stats({"M1", "a", 10, 0}, m.now());
+  m.core().on_source_stats({"M1", "a", 10, 0, ""}, m.now());
   m.report(report("a", {{"M1", 10, 9, 1, 0, 1000, 1000, 0}}, 1));
   net::NodeReport b = report("b");
   b.links = {{"a", 40, "probe"}};

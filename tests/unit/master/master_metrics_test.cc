@@ -134,7 +134,7 @@ TEST_F(MasterMetricsTest, FollowsPlansNodesAndCounters) {
   EXPECT_EQ(value("coedge_master_placement_changes_total", {{"task", "M1"}}), 1);
 
   clock_.set(start_ + 5s);
-  core_.on_source_stats({"M1", "a", 20, 0}, clock_.now());
+  core_.on_source_stats({"M1", "a", 20, 0, ""}, clock_.now());
   report("a", {{"M1", 20, 15, 3, 1, 1500, 1500, 0}});
   tick_at(5s);
   EXPECT_EQ(value("coedge_cluster_jobs_released_total", {{"task", "M1"}}), 20);
@@ -164,7 +164,7 @@ TEST_F(MasterMetricsTest, TheEndCountsWhatNoNodeClosedAsDropped) {
   for (const char* n : {"a", "b", "c"}) report(n, {});
   tick_at(1s);
   clock_.set(start_ + 20s);
-  core_.on_source_stats({"M1", "a", 20, 0}, clock_.now());
+  core_.on_source_stats({"M1", "a", 20, 0, ""}, clock_.now());
   report("a", {{"M1", 15, 15, 0, 0, 1500, 1500, 0}});
   tick_at(20s);
   EXPECT_EQ(value("coedge_cluster_jobs_finished_total", {{"task", "M1"}, {"outcome", "dropped"}}), 0);

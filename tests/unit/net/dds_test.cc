@@ -544,9 +544,9 @@ TEST(dds, SourceStatsAndCommandsRoundTrip) {
   auto sr = SourceStatsReader::create(**dds);
   ASSERT_TRUE(sw && sr);
   ASSERT_TRUE(poll_until([&] { return (*sw)->matched_readers() == 1; }));
-  ASSERT_TRUE((*sw)->write(SourceStats{"Y1", "n1", 10, 111}));
-  ASSERT_TRUE((*sw)->write(SourceStats{"R1", "n2", 20, 222}));
-  ASSERT_TRUE((*sw)->write(SourceStats{"Y1", "n1", 11, 333}));  // replaces the first
+  ASSERT_TRUE((*sw)->write(SourceStats{"Y1", "n1", 10, 111, ""}));
+  ASSERT_TRUE((*sw)->write(SourceStats{"R1", "n2", 20, 222, ""}));
+  ASSERT_TRUE((*sw)->write(SourceStats{"Y1", "n1", 11, 333, ""}));  // replaces the first
   std::vector<SourceStats> stats;
   ASSERT_TRUE(poll_until([&] {
     for (auto& s : (*sr)->take()) stats.push_back(s);
