@@ -136,7 +136,7 @@ int run_child(const std::string& spec) {
   if (kind == "report") {
     std::string node;
     in >> node;
-    auto w = ReportWriter::create(**dds);
+    auto w = ReportWriter::create(**dds, node);
     if (!w) return 3;
     if (!poll_until([&] { return (*w)->matched_readers() > 0; })) return 4;
     NodeReport r;
@@ -540,7 +540,7 @@ TEST(dds, SourceStatsAndCommandsRoundTrip) {
   EXPECT_EQ(cmds[0].command, "stop");
   EXPECT_EQ(cmds[0].node, "");
 
-  auto sw = SourceStatsWriter::create(**dds);
+  auto sw = SourceStatsWriter::create(**dds, "cam1");
   auto sr = SourceStatsReader::create(**dds);
   ASSERT_TRUE(sw && sr);
   ASSERT_TRUE(poll_until([&] { return (*sw)->matched_readers() == 1; }));
@@ -558,6 +558,7 @@ TEST(dds, SourceStatsAndCommandsRoundTrip) {
   EXPECT_EQ(by_task["Y1"].published, 11u);
   EXPECT_EQ(by_task["Y1"].last_stamp_ns, 333);
   EXPECT_EQ(by_task["R1"].node, "n2");
+  EXPECT_EQ(by_task["R1"].sender, "cam1");  // the writer's camera partition
   EXPECT_FALSE((*sw)->write(SourceStats{}));  // a task name is required
 }
 
@@ -566,12 +567,13 @@ TEST(dds, ReportRoundTripAndDeletedWriterIsNotAlive) {
   ASSERT_TRUE(dds) << dds.error().message;
   auto reader = ReportReader::create(**dds);
   ASSERT_TRUE(reader) << reader.error().message;
-  auto writer = ReportWriter::create(**dds);
+  const std::string node = pid_name("node");
+  auto writer = ReportWriter::create(**dds, node);
   ASSERT_TRUE(writer) << writer.error().message;
   ASSERT_TRUE(poll_until([&] { return (*writer)->matched_readers() == 1; }));
 
   NodeReport r;
-  r.node = pid_name("node");
+  r.node = node;
   r.seq = 7;
   r.stamp_ns = 1'700'000'000'000'000'000;
   r.plan_epoch = 1'700'000'000'000'000'042;
@@ -587,6 +589,7 @@ TEST(dds, ReportRoundTripAndDeletedWriterIsNotAlive) {
   ASSERT_EQ(got.size(), 1u);
   const NodeReport& g = got[0];
   EXPECT_EQ(g.node, r.node);
+  EXPECT_EQ(g.sender, node);  // from the writer's partition
   EXPECT_EQ(g.seq, 7u);
   EXPECT_EQ(g.stamp_ns, r.stamp_ns);
   EXPECT_EQ(g.plan_epoch, r.plan_epoch);
