@@ -38,8 +38,10 @@ struct Grant {
   std::vector<Criterion> subscribe;
 };
 
-// Domains 0..232, the ids the RTPS port formula allows (net::DdsOptions::domain).
-inline constexpr int kMaxDomainId = 232;
+// Domains 0..230: Cyclone 0.10's access control refuses a document naming a domain id
+// above 230 ("Can not parse governance file"), though net::DdsOptions::domain allows 232;
+// a secure domain is therefore 0..230.
+inline constexpr int kMaxDomainId = 230;
 
 // The domain's rules: no unauthenticated participant, join access control, discovery and
 // liveliness encrypted, RTPS messages not protected as a whole (the submessages are);
