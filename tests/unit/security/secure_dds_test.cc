@@ -6,6 +6,7 @@
 //    master's reader (which subscribes to every node's partition, "coedge.node.*");
 //  - n1 may not create a plan writer, nor a node_report writer in node n2's partition:
 //    Cyclone refuses them locally (dds_create_writer fails);
+//  - a participant without credentials, writing "n1's" reports, is matched by nobody;
 //  - the revoked node, still holding its key and the CRL from before its revocation, starts
 //    (its own CRL does not list it) but the master, which has the current CRL, never
 //    authenticates it: nothing it writes arrives, its writer matches no reader.
@@ -22,6 +23,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -65,9 +67,19 @@ std::string config_xml(const net::DdsSecurityFiles& f) {
   return x.str();
 }
 
-// A participant on `domain` with `files`; returns its handle or a negative return code.
-dds_entity_t join(uint32_t domain, const net::DdsSecurityFiles& files) {
-  const std::string xml = config_xml(files);
+// The same discovery, without DDS Security: a participant with no credentials.
+std::string open_config_xml() {
+  return "<CycloneDDS xmlns=\"https://cdds.io/config\"><Domain Id=\"any\">"
+         "<General><Interfaces><NetworkInterface address=\"127.0.0.1\"/></Interfaces>"
+         "<AllowMulticast>false</AllowMulticast></General>"
+         "<Discovery><ParticipantIndex>auto</ParticipantIndex><MaxAutoParticipantIndex>12</MaxAutoParticipantIndex>"
+         "<Peers><Peer Address=\"127.0.0.1\"/></Peers></Discovery></Domain></CycloneDDS>";
+}
+
+// A participant on `domain` with `files` (none: without security); returns its handle or
+// a negative return code.
+dds_entity_t join(uint32_t domain, const std::optional<net::DdsSecurityFiles>& files) {
+  const std::string xml = files ? config_xml(*files) : open_config_xml();
   const dds_entity_t d = dds_create_domain(domain, xml.c_str());
   if (d < 0) return d;
   return dds_create_participant(domain, nullptr, nullptr);
@@ -100,8 +112,8 @@ void report(int fd, const std::string& line) {
 // A node: writes reports about `name` in `partition` until told to stop; first reports
 // the return codes of its writers' creation. `try_forbidden`: also tries the writers its
 // permissions deny.
-void run_node(uint32_t domain, const net::DdsSecurityFiles& files, const std::string& name, bool try_forbidden,
-              int out_fd, int stop_fd) {
+void run_node(uint32_t domain, const std::optional<net::DdsSecurityFiles>& files, const std::string& name,
+              const std::string& partition, bool try_forbidden, int out_fd, int stop_fd) {
   const Clock::time_point limit = Clock::now() + std::chrono::seconds(90);
   std::ostringstream r;
   const dds_entity_t participant = join(domain, files);
@@ -111,7 +123,7 @@ void run_node(uint32_t domain, const net::DdsSecurityFiles& files, const std::st
     _exit(0);
   }
   const dds_entity_t reports = dds_create_topic(participant, &coedge_msg_NodeReport_desc, net::kNodeReportTopic, nullptr, nullptr);
-  const dds_entity_t own = writer_in(participant, reports, net::node_partition(name).c_str());
+  const dds_entity_t own = writer_in(participant, reports, partition.c_str());
   r << " own=" << (own < 0 ? own : 0);
   if (try_forbidden) {
     const dds_entity_t plans = dds_create_topic(participant, &coedge_msg_Plan_desc, net::kPlanTopic, nullptr, nullptr);
@@ -182,8 +194,8 @@ void run_master(uint32_t domain, const net::DdsSecurityFiles& files, int out_fd)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   std::ostringstream r;
-  r << "participant=0 n1=" << received["n1"] << " gone=" << received["gone"] << " others=" << received.size() - received.count("n1") - received.count("gone")
-    << " matched=" << max_matched;
+  r << "participant=0 n1=" << received["n1"] << " gone=" << received["gone"] << " rogue=" << received["rogue"]
+    << " others=" << received.size() - 3 << " matched=" << max_matched;
   report(out_fd, r.str());
   dds_delete(DDS_CYCLONEDDS_HANDLE);
   _exit(0);
@@ -197,13 +209,22 @@ std::string read_line(FILE* f) {
   return s;
 }
 
-TEST(SecureDds, PermissionsAndRevocationHoldWithCyclonesPlugins) {
+}  // namespace
+
+void PrintTo(TopicProtection p, std::ostream* os) { *os << (p == TopicProtection::kSign ? "sign" : "encrypt"); }
+
+namespace {
+
+// Both governance variants (images signed, or encrypted) are run: Cyclone must parse each.
+class SecureDds : public ::testing::TestWithParam<TopicProtection> {};
+
+TEST_P(SecureDds, PermissionsAndRevocationHoldWithCyclonesPlugins) {
   if (!fs::exists(std::string(kPlugins) + "libdds_security_ac.so")) GTEST_SKIP() << "no Cyclone security plugins";
   char tmpl[] = "/tmp/coedge-secure-dds-XXXXXX";
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
   const fs::path root = tmpl;
   const std::string ks = (root / "ks").string();
-  ASSERT_TRUE(create_keystore(ks, KeystoreOptions{}).ok());
+  ASSERT_TRUE(create_keystore(ks, KeystoreOptions{.images = GetParam(), .validity_days = 10}).ok());
   for (auto [role, name] : {std::pair{Role::kMaster, ""}, std::pair{Role::kNode, "n1"}, std::pair{Role::kNode, "gone"}})
     ASSERT_TRUE(add_identity(ks, role, name).ok()) << name;
   auto master = identity_files(ks, Role::kMaster, "");
@@ -218,11 +239,12 @@ TEST(SecureDds, PermissionsAndRevocationHoldWithCyclonesPlugins) {
   ASSERT_TRUE(revoke_identity(ks, Role::kNode, "gone").ok());
 
   const uint32_t domain = 1 + static_cast<uint32_t>(::getpid()) % 200;
-  int stop[2], out_master[2], out_n1[2], out_gone[2];
+  int stop[2], out_master[2], out_n1[2], out_gone[2], out_rogue[2];
   ASSERT_EQ(::pipe(stop), 0);
   ASSERT_EQ(::pipe(out_master), 0);
   ASSERT_EQ(::pipe(out_n1), 0);
   ASSERT_EQ(::pipe(out_gone), 0);
+  ASSERT_EQ(::pipe(out_rogue), 0);
   std::vector<pid_t> children;
   auto spawn = [&](auto body, int out) {
     const pid_t pid = ::fork();
@@ -235,17 +257,24 @@ TEST(SecureDds, PermissionsAndRevocationHoldWithCyclonesPlugins) {
     ::close(out);
   };
   spawn([&](int out) { run_master(domain, *master, out); }, out_master[1]);
-  spawn([&](int out) { run_node(domain, *n1, "n1", true, out, stop[0]); }, out_n1[1]);
-  spawn([&](int out) { run_node(domain, *gone, "gone", false, out, stop[0]); }, out_gone[1]);
+  spawn([&](int out) { run_node(domain, *n1, "n1", net::node_partition("n1"), true, out, stop[0]); }, out_n1[1]);
+  spawn([&](int out) { run_node(domain, *gone, "gone", net::node_partition("gone"), false, out, stop[0]); },
+        out_gone[1]);
+  // No credentials at all, pretending to be n1.
+  spawn([&](int out) { run_node(domain, std::nullopt, "rogue", net::node_partition("n1"), false, out, stop[0]); },
+        out_rogue[1]);
   FILE* from_master = ::fdopen(out_master[0], "r");
   FILE* from_n1 = ::fdopen(out_n1[0], "r");
   FILE* from_gone = ::fdopen(out_gone[0], "r");
+  FILE* from_rogue = ::fdopen(out_rogue[0], "r");
   const std::string n1_writers = read_line(from_n1);
   const std::string gone_writers = read_line(from_gone);
+  const std::string rogue_writers = read_line(from_rogue);
   const std::string master_result = read_line(from_master);
   ::close(stop[1]);  // the nodes stop writing
   const std::string n1_matched = read_line(from_n1);
   const std::string gone_matched = read_line(from_gone);
+  const std::string rogue_matched = read_line(from_rogue);
   for (pid_t pid : children) {
     int status = 0;
     ::waitpid(pid, &status, 0);
@@ -254,6 +283,7 @@ TEST(SecureDds, PermissionsAndRevocationHoldWithCyclonesPlugins) {
   std::fclose(from_master);
   std::fclose(from_n1);
   std::fclose(from_gone);
+  std::fclose(from_rogue);
   fs::remove_all(root);
 
   const std::string refused = std::to_string(DDS_RETCODE_NOT_ALLOWED_BY_SECURITY);
@@ -266,10 +296,16 @@ TEST(SecureDds, PermissionsAndRevocationHoldWithCyclonesPlugins) {
   // ...but the master authenticates only n1: n1's reports arrive, the revoked node's never.
   EXPECT_EQ(master_result.substr(0, 16), "participant=0 n1") << master_result;
   EXPECT_EQ(master_result.find(" n1=0 "), std::string::npos) << master_result;
-  EXPECT_NE(master_result.find(" gone=0 others=0 matched=1"), std::string::npos) << master_result;
+  EXPECT_NE(master_result.find(" gone=0 rogue=0 others=0 matched=1"), std::string::npos) << master_result;
   EXPECT_EQ(n1_matched, "matched=1");
   EXPECT_EQ(gone_matched, "matched=0");
+  // A participant without credentials runs, but is matched by no secure participant.
+  EXPECT_EQ(rogue_writers, "participant=0 own=0");
+  EXPECT_EQ(rogue_matched, "matched=0");
 }
+
+INSTANTIATE_TEST_SUITE_P(Images, SecureDds, ::testing::Values(TopicProtection::kSign, TopicProtection::kEncrypt),
+                         [](const auto& info) { return info.param == TopicProtection::kSign ? "Signed" : "Encrypted"; });
 
 }  // namespace
 }  // namespace coedge::security
