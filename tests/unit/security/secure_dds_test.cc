@@ -29,6 +29,8 @@
 #include <thread>
 
 #include "coedge.h"  // the generated C types (build/src/net)
+#include "ros_image.h"
+#include "vision_msgs.h"
 #include "net/dds.h"
 #include "security/keystore.h"
 
@@ -207,6 +209,117 @@ std::string read_line(FILE* f) {
   std::string s = buf;
   if (!s.empty() && s.back() == '\n') s.pop_back();
   return s;
+}
+
+// Each role's endpoints, checked locally: Cyclone's access control decides when the
+// writer or reader is created (and a topic no rule names cannot even be created). One
+// domain per identity in this process (DDS Security is configured per domain).
+struct Endpoint {
+  bool writer;
+  const char* topic;
+  const dds_topic_descriptor_t* type;
+  const char* partition;  // nullptr: the default partition
+  bool allowed;
+};
+
+std::string endpoint_text(const Endpoint& e) {
+  return std::string(e.writer ? "writer " : "reader ") + e.topic + " in " + (e.partition ? e.partition : "\"\"");
+}
+
+dds_entity_t create_endpoint(dds_entity_t participant, const Endpoint& e) {
+  const dds_entity_t topic = dds_create_topic(participant, e.type, e.topic, nullptr, nullptr);
+  if (topic < 0) return topic;
+  if (e.writer) return writer_in(participant, topic, e.partition);
+  dds_qos_t* qos = dds_create_qos();
+  dds_entity_t subscriber = participant;
+  if (e.partition != nullptr) {
+    dds_qset_partition1(qos, e.partition);
+    subscriber = dds_create_subscriber(participant, qos, nullptr);
+  }
+  const dds_entity_t r = subscriber < 0 ? subscriber : dds_create_reader(subscriber, topic, qos, nullptr);
+  dds_delete_qos(qos);
+  return r;
+}
+
+TEST(SecureDdsPermissions, EveryRoleMayCreateExactlyItsEndpoints) {
+  if (!fs::exists(std::string(kPlugins) + "libdds_security_ac.so")) GTEST_SKIP() << "no Cyclone security plugins";
+  char tmpl[] = "/tmp/coedge-secure-perm-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const fs::path root = tmpl;
+  const std::string ks = (root / "ks").string();
+  ASSERT_TRUE(create_keystore(ks, KeystoreOptions{}).ok());
+  const auto* report = &coedge_msg_NodeReport_desc;
+  const auto* plan = &coedge_msg_Plan_desc;
+  const auto* command = &coedge_msg_Command_desc;
+  const auto* ack = &coedge_msg_TaskAck_desc;
+  const auto* stats = &coedge_msg_SourceStats_desc;
+  const auto* image = &sensor_msgs_msg_dds__Image__desc;
+  const auto* detections = &vision_msgs_msg_dds__Detection2DArray__desc;
+  const auto* classification = &vision_msgs_msg_dds__Classification__desc;
+  struct Case {
+    Role role;
+    const char* name;
+    std::vector<Endpoint> endpoints;
+  };
+  const std::vector<Case> cases = {
+      {Role::kMaster, "",
+       {{true, net::kPlanTopic, plan, nullptr, true},
+        {true, net::kCommandTopic, command, nullptr, true},
+        {true, net::kNodeReportTopic, report, "coedge.node.n1", false},
+        {true, "rt/coedge/n1/t1/image_raw", image, nullptr, false},
+        {false, net::kNodeReportTopic, report, "coedge.node.*", true},
+        {false, net::kSourceStatsTopic, stats, "coedge.camera.*", true},
+        {false, net::kTaskAckTopic, ack, "coedge.node.*", true}}},
+      {Role::kNode, "n1",
+       {{true, net::kNodeReportTopic, report, "coedge.node.n1", true},
+        {true, net::kTaskAckTopic, ack, "coedge.node.n1", true},
+        {true, net::kTaskAckTopic, ack, "coedge.node.n2", false},
+        {true, net::kTaskAckTopic, ack, nullptr, false},
+        {true, net::kNodeReportTopic, report, nullptr, false},
+        {true, net::kCommandTopic, command, nullptr, false},
+        {true, net::kSourceStatsTopic, stats, "coedge.camera.n1", false},
+        {true, "rt/coedge/t1/detections", detections, nullptr, true},
+        {true, "rt/coedge/t2/classification", classification, nullptr, true},
+        {true, "rt/coedge/n1/t1/image_raw", image, nullptr, false},
+        {false, net::kPlanTopic, plan, nullptr, true},
+        {false, net::kCommandTopic, command, nullptr, true},
+        {false, net::kTaskAckTopic, ack, "coedge.node.*", true},
+        {false, "rt/coedge/n1/t1/image_raw", image, nullptr, true},
+        {false, "rt/front/image_raw", image, nullptr, true}}},
+      {Role::kCamera, "n1",
+       {{true, "rt/coedge/n1/t1/image_raw", image, nullptr, true},
+        {true, "rt/coedge/n1/t1/image_raw", image, "coedge.camera.n1", true},
+        {true, "rt/coedge/n2/t1/image_raw", image, nullptr, false},
+        {true, "rt/coedge/n10/t1/image_raw", image, nullptr, false},
+        {true, net::kSourceStatsTopic, stats, "coedge.camera.n1", true},
+        {true, net::kSourceStatsTopic, stats, "coedge.camera.n2", false},
+        {true, net::kSourceStatsTopic, stats, nullptr, false},
+        {true, net::kNodeReportTopic, report, "coedge.node.n1", false},
+        {true, net::kPlanTopic, plan, nullptr, false},
+        {false, net::kPlanTopic, plan, nullptr, true},
+        {false, net::kTaskAckTopic, ack, "coedge.node.*", true},
+        {false, net::kNodeReportTopic, report, "coedge.node.*", false}}},
+  };
+  const uint32_t base = 1 + static_cast<uint32_t>(::getpid()) % 200;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
+    SCOPED_TRACE(std::string(role_name(c.role)) + " " + c.name);
+    ASSERT_TRUE(add_identity(ks, c.role, c.name).ok());
+    auto files = identity_files(ks, c.role, c.name);
+    ASSERT_TRUE(files.ok()) << files.error().message;
+    const dds_entity_t participant = join((base + static_cast<uint32_t>(i)) % 231, *files);
+    ASSERT_GT(participant, 0) << dds_strretcode(participant);
+    for (const Endpoint& e : c.endpoints) {
+      const dds_entity_t got = create_endpoint(participant, e);
+      if (e.allowed) {
+        EXPECT_GT(got, 0) << endpoint_text(e) << ": " << dds_strretcode(got);
+      } else {
+        EXPECT_EQ(got, DDS_RETCODE_NOT_ALLOWED_BY_SECURITY) << endpoint_text(e) << ": " << dds_strretcode(got);
+      }
+    }
+  }
+  dds_delete(DDS_CYCLONEDDS_HANDLE);
+  fs::remove_all(root);
 }
 
 }  // namespace
