@@ -134,9 +134,11 @@ TEST(PermissionsXml, NodeWritesReportsAndClaimsOnlyInItsOwnPartition) {
             (std::vector<std::string>{"rt/coedge/node_report@coedge.node.n1", "rt/coedge/task_ack@coedge.node.n1",
                                       "rt/coedge/*/detections@", "rt/coedge/*/classification@"}));
   EXPECT_EQ(allowed(xml, "subscribe"),
-            (std::vector<std::string>{"rt/coedge/plan@", "rt/coedge/plan@coedge.node.*", "rt/coedge/command@",
+            (std::vector<std::string>{"rt/coedge/plan@", "rt/coedge/plan@coedge.master", "rt/coedge/plan@coedge.node.*",
+                                      "rt/coedge/command@", "rt/coedge/command@coedge.master",
                                       "rt/coedge/command@coedge.node.*", "rt/coedge/task_ack@",
-                                      "rt/coedge/task_ack@coedge.node.*", "*@", "*@coedge.camera.*"}));
+                                      "rt/coedge/task_ack@coedge.master", "rt/coedge/task_ack@coedge.node.*", "*@",
+                                      "*@coedge.camera.*"}));
 }
 
 TEST(PermissionsXml, CameraWritesOnlyItsImagesAndItsSourceStats) {

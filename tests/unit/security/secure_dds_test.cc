@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -32,6 +33,8 @@
 #include "ros_image.h"
 #include "vision_msgs.h"
 #include "net/dds.h"
+#include "security/crypto.h"
+#include "security/dds_documents.h"
 #include "security/keystore.h"
 
 namespace coedge::security {
@@ -261,10 +264,12 @@ TEST(SecureDdsPermissions, EveryRoleMayCreateExactlyItsEndpoints) {
     const char* name;
     std::vector<Endpoint> endpoints;
   };
-  const std::vector<Case> cases = {
+  std::vector<Case> cases = {
       {Role::kMaster, "",
        {{true, net::kPlanTopic, plan, nullptr, true},
         {true, net::kCommandTopic, command, nullptr, true},
+        {true, net::kPlanTopic, plan, kMasterPartition, true},
+        {true, net::kCommandTopic, command, kMasterPartition, true},
         {true, net::kNodeReportTopic, report, "coedge.node.n1", false},
         {true, "rt/coedge/n1/t1/image_raw", image, nullptr, false},
         {false, net::kNodeReportTopic, report, "coedge.node.*", true},
@@ -277,11 +282,13 @@ TEST(SecureDdsPermissions, EveryRoleMayCreateExactlyItsEndpoints) {
         {true, net::kTaskAckTopic, ack, nullptr, false},
         {true, net::kNodeReportTopic, report, nullptr, false},
         {true, net::kCommandTopic, command, nullptr, false},
+        {true, net::kCommandTopic, command, kMasterPartition, false},
         {true, net::kSourceStatsTopic, stats, "coedge.camera.n1", false},
         {true, "rt/coedge/t1/detections", detections, nullptr, true},
         {true, "rt/coedge/t2/classification", classification, nullptr, true},
         {true, "rt/coedge/n1/t1/image_raw", image, nullptr, false},
         {false, net::kPlanTopic, plan, nullptr, true},
+        {false, net::kPlanTopic, plan, kMasterPartition, true},
         {false, net::kCommandTopic, command, nullptr, true},
         {false, net::kTaskAckTopic, ack, "coedge.node.*", true},
         {false, "rt/coedge/n1/t1/image_raw", image, nullptr, true},
@@ -296,15 +303,48 @@ TEST(SecureDdsPermissions, EveryRoleMayCreateExactlyItsEndpoints) {
         {true, net::kSourceStatsTopic, stats, nullptr, false},
         {true, net::kNodeReportTopic, report, "coedge.node.n1", false},
         {true, net::kPlanTopic, plan, nullptr, false},
+        {true, net::kPlanTopic, plan, kMasterPartition, false},
         {false, net::kPlanTopic, plan, nullptr, true},
+        {false, net::kCommandTopic, command, kMasterPartition, true},
         {false, net::kTaskAckTopic, ack, "coedge.node.*", true},
         {false, net::kNodeReportTopic, report, "coedge.node.*", false}}},
+  };
+  // What SROS2's `ros2 security create_enclave` grants by default (policy "/*": publish
+  // and subscribe "rt/*", no partitions, so the default partition only), here given to
+  // the identity "camera ros": it may write a plan in the default partition, but not in
+  // the master's partition.
+  cases.push_back({Role::kCamera, "ros",
+                   {{true, net::kPlanTopic, plan, nullptr, true},
+                    {true, net::kPlanTopic, plan, kMasterPartition, false},
+                    {true, net::kCommandTopic, command, kMasterPartition, false},
+                    {true, "rt/front/image_raw", image, nullptr, true}}});
+  auto sros2_default = [&]() {
+    const fs::path e = fs::path(ks) / "enclaves/coedge/camera/ros";
+    std::ifstream cert_in(e / "cert.pem"), ca_in(fs::path(ks) / "public/ca.cert.pem"),
+        key_in(fs::path(ks) / "private/ca.key.pem");
+    std::stringstream cert_text, ca_text, key_text;
+    cert_text << cert_in.rdbuf();
+    ca_text << ca_in.rdbuf();
+    key_text << key_in.rdbuf();
+    auto cert = internal::read_cert_pem(cert_text.str(), "cert");
+    auto ca = internal::read_cert_pem(ca_text.str(), "ca");
+    auto key = internal::read_key_pem(key_text.str(), "key");
+    ASSERT_TRUE(cert.ok() && ca.ok() && key.ok());
+    Grant g = role_grant(Role::kCamera, "ros", *internal::subject_rfc2253(cert->get()),
+                         internal::iso8601(X509_get0_notBefore(cert->get())),
+                         internal::iso8601(X509_get0_notAfter(cert->get())));
+    g.publish = {{.topics = {"rt/*"}, .partitions = {""}}};
+    g.subscribe = {{.topics = {"rt/*"}, .partitions = {""}}};
+    auto p7s = internal::smime_sign(permissions_xml({g}), ca->get(), key->get());
+    ASSERT_TRUE(p7s.ok());
+    std::ofstream(e / "permissions.p7s") << *p7s;
   };
   const uint32_t base = 1 + static_cast<uint32_t>(::getpid()) % 200;
   for (size_t i = 0; i < cases.size(); ++i) {
     const Case& c = cases[i];
     SCOPED_TRACE(std::string(role_name(c.role)) + " " + c.name);
     ASSERT_TRUE(add_identity(ks, c.role, c.name).ok());
+    if (std::string(c.name) == "ros") sros2_default();
     auto files = identity_files(ks, c.role, c.name);
     ASSERT_TRUE(files.ok()) << files.error().message;
     const dds_entity_t participant = join((base + static_cast<uint32_t>(i)) % 231, *files);
