@@ -46,6 +46,7 @@ Result<std::pair<Role, std::string>> parse_identity(const std::vector<std::strin
   }
   if (role != "node" && role != "camera")
     return Error{ErrorCode::kInvalidInput, "unknown role '" + role + "': it is master, node or camera"};
+  if (words.size() > 2) return Error{ErrorCode::kInvalidInput, "one identity at a time (got '" + words[2] + "' after the name)"};
   if (words.size() != 2)
     return Error{ErrorCode::kInvalidInput, role + " needs exactly one name (the scenario's node name), e.g. " + role + " n1"};
   return std::pair{role == "node" ? Role::kNode : Role::kCamera, words[1]};
@@ -131,9 +132,7 @@ std::function<int()> add_keys_command(CLI::App& app) {
       ->required()
       ->check(cli::one_of({"init", "add", "revoke", "list"}));
   cmd->add_option("dir", f->dir, "the keystore folder")->required()->type_name("DIR");
-  cmd->add_option("identity", f->identity, "add and revoke: master, node NAME or camera NAME")
-      ->type_name("ROLE [NAME]")
-      ->expected(0, 2);
+  cmd->add_option("identity", f->identity, "add and revoke: master, node NAME or camera NAME");
   cmd->add_option("--images", f->images,
                   "init: how topics other than the control topics (images, results) are protected: signed "
                   "(authenticated, readable by a capture on the network) or encrypted; control topics are "

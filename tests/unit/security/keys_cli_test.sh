@@ -40,6 +40,7 @@ expect 2 "bad node name 'a\.b'" -- "$COEDGE" keys add "$K" node a.b
 expect 2 "unknown role 'robot'" -- "$COEDGE" keys add "$K" robot x
 expect 2 "needs exactly one name" -- "$COEDGE" keys add "$K" node
 expect 2 "master has no name" -- "$COEDGE" keys add "$K" master m1
+expect 2 "one identity at a time" -- "$COEDGE" keys add "$K" node n7 n8
 expect 2 "--days applies to init only" -- "$COEDGE" keys add "$K" node extra2 --days 3
 expect 2 "not empty" -- "$COEDGE" keys init "$K"
 expect 2 "expected 'init', 'add', 'revoke' or 'list', got 'rotate'" -- "$COEDGE" keys rotate "$K"
