@@ -49,6 +49,9 @@ constexpr ControlQos kSourceStatsQos{false, false};
 constexpr ControlQos kCommandQos{true, false};
 constexpr ControlQos kTaskAckQos{true, false};
 
+// How many nodes a ReportReader tracks the liveliness of.
+constexpr size_t kMaxTrackedNodes = 4096;
+
 // The prefixes of node_partition and camera_partition (a sender's name follows them).
 constexpr const char* kNodePrefix = "coedge.node.";
 constexpr const char* kCameraPrefix = "coedge.camera.";
@@ -467,7 +470,13 @@ void ReportReader::pump() {
           r->sender = std::move(sender);
           // A report about another node than its sender's (a forgery the master refuses)
           // says nothing about either node's liveliness.
-          if (r->sender.empty() || r->sender == r->node) {
+          // Bounded: beyond kMaxTrackedNodes distinct instances (only a hostile peer makes
+          // them) new nodes are delivered but their liveliness is not tracked.
+          bool room = (s.instances.size() < kMaxTrackedNodes ||
+                       s.instances.count(info.instance_handle) > 0) &&
+                      (s.writers.size() < 4 * kMaxTrackedNodes ||
+                       s.writers.count(info.publication_handle) > 0);
+          if (room && (r->sender.empty() || r->sender == r->node)) {
             s.instances[info.instance_handle] = r->node;
             s.writers[info.publication_handle] = r->node;
             s.current[r->node] = info.publication_handle;
