@@ -161,7 +161,8 @@ std::string type_name_for(const std::string& sub, const std::string& name, const
   static const std::map<std::string, std::string> by_subcommand = {
       {"city out", "FILE"},        {"profile out", "FILE"},      {"sweep nodes", "N,N,..."},
       {"sweep loads", "LOAD,..."}, {"sweep bandwidths", "MBPS,..."}, {"city nodes", "N"},
-      {"explain task", "TASK"},    {"profile models", "MODEL.onnx"}};
+      {"explain task", "TASK"},    {"profile models", "MODEL.onnx"}, {"keys action", "ACTION"},
+      {"keys dir", "DIR"},         {"keys identity", "ROLE [NAME]"}};
   static const std::map<std::string, std::string> by_name = {
       {"duration", "DURATION"},    {"window", "DURATION"},        {"plan-lead", "DURATION"},
       {"wait-for-nodes", "DURATION"}, {"probe-every", "DURATION"}, {"crash-every", "DURATION"},

@@ -69,6 +69,12 @@ Status validate(const DdsOptions& o) {
                                                " is out of range: use 0.." +
                                                std::to_string(kMaxDomainId)};
   }
+  if (o.security && o.domain > kMaxSecureDomainId) {
+    return Error{ErrorCode::kInvalidInput,
+                 "DDS domain id " + std::to_string(o.domain) +
+                     " cannot be secured: Cyclone's access control accepts domains 0.." +
+                     std::to_string(kMaxSecureDomainId) + " only"};
+  }
   if (o.lease <= Duration::zero()) {
     return Error{ErrorCode::kInvalidInput,
                  "DDS liveliness lease must be positive, got " + format_duration(o.lease)};

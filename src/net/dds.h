@@ -66,6 +66,11 @@ std::string camera_partition(const std::string& camera);  // "coedge.camera.<cam
 // permissions allow "rt/*" (SROS2's default for `ros2 security create_enclave`) could write
 // a plan or a stop.
 inline constexpr const char* kMasterPartition = "coedge.master";
+
+// The highest domain id a secure participant may use: Cyclone 0.10's access control
+// refuses governance and permissions documents naming ids above 230 (the RTPS port formula
+// alone would allow 232).
+inline constexpr uint32_t kMaxSecureDomainId = 230;
 // The partitions the readers of those topics subscribe to (DDS partition wildcards).
 inline constexpr const char* kAllNodePartitions = "coedge.node.*";
 inline constexpr const char* kAllCameraPartitions = "coedge.camera.*";

@@ -43,10 +43,9 @@ struct Grant {
 // SROS2's do: so even a ROS 2 enclave made with SROS2's default (allow-all "rt/*")
 // permissions in the same keystore cannot write them.
 
-// Domains 0..230: Cyclone 0.10's access control refuses a document naming a domain id
-// above 230 ("Can not parse governance file"), though net::DdsOptions::domain allows 232;
-// a secure domain is therefore 0..230.
-inline constexpr int kMaxDomainId = 230;
+// Domains 0..net::kMaxSecureDomainId (230): Cyclone 0.10's access control refuses a
+// document naming a domain id above 230 ("Can not parse governance file").
+inline constexpr int kMaxDomainId = static_cast<int>(net::kMaxSecureDomainId);
 
 // The domain's rules: no unauthenticated participant, join access control, discovery and
 // liveliness encrypted, RTPS messages not protected as a whole (the submessages are);

@@ -178,7 +178,7 @@ TEST(CliTable, HelpHasNoInternalTypeNames) {
   for (const char* line : {"  0  success", "  1  an I/O failure", "  2  bad input", "  3  a run that completed"})
     EXPECT_TRUE(has(main_help.out, line)) << line;
   for (const char* sub : {"sim", "city", "profile", "sweep", "node", "master", "camera", "cluster", "demo",
-                          "policies", "explain", "node-server"}) {
+                          "policies", "explain", "node-server", "keys"}) {
     const CliRun r = coedge(std::string(sub) + " --help");
     EXPECT_EQ(r.code, 0) << sub;
     for (const char* internal : {" TEXT", " UINT", " INT", " FLOAT", ":INT", ":FLOAT", "e+18", "- 4e", "IsMember"})
