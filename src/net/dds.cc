@@ -282,6 +282,10 @@ std::string dds_config_xml(const DdsOptions& o) {
   // A reliable writer blocks once this much data is unacknowledged; it must hold several
   // whole images.
   x << "<Watermarks><WhcHigh>8MiB</WhcHigh></Watermarks>";
+  // Cyclone drops (with a warning) any sample whose serialized size exceeds this, before
+  // reassembling it: a peer cannot make it hold a 2 GiB sample (its default). The largest
+  // sample CoEdge accepts is an image of kMaxImageBytes; 1 MiB more covers its header.
+  x << "<MaxSampleSize>" << (kMaxImageBytes + (size_t{1} << 20)) << "B</MaxSampleSize>";
   x << "</Internal>";
   if (o.security) {
     const DdsSecurityFiles& f = *o.security;

@@ -4,7 +4,11 @@
 // compatible image topics ("rt" + ROS topic, type sensor_msgs::msg::dds_::Image_ or
 // ::CompressedImage_), the ROS 2 vision_msgs result topics (Detection2DArray_,
 // Classification_) and the CoEdge control topics
-// (rt/coedge/{node_report,plan,source_stats,command}). No Cyclone type appears here; the
+// (rt/coedge/{node_report,plan,source_stats,command,task_ack}, each in its partition:
+// node_partition, camera_partition or kMasterPartition, so that DDS Security permissions
+// can say who writes what). Received samples are checked against the caps below and carry
+// their sender (the writer's partition). With DdsOptions::security the participant uses
+// DDS Security (Cyclone's plugins). No Cyclone type appears here; the
 // generated IDL types stay in the .cc files. Library errors become Error{kIo, "<what>
 // failed: <Cyclone return code>"}; nothing aborts on a library error.
 // See docs/DDS.md for the topics, their QoS and how a ROS 2 camera driver publishes to us.

@@ -4,7 +4,8 @@
 // duration of dds_write (no copies); readers copy out of loaned samples, after
 // dds_convert.h has checked them against the caps of dds.h (over-cap samples are dropped and
 // counted in the reader's ReaderState). Writers of the per-identity topics (node reports,
-// task claims, source statistics) write in their node's or camera's partition; their
+// task claims, source statistics) write in their node's or camera's partition (the plan and
+// commands: kMasterPartition); their
 // readers learn each sample's sender from the partition of the writer that sent it
 // (dds_get_matched_publication_data, cached per publication handle when the writer matches,
 // so that a writer that leaves right after its last sample is still known).

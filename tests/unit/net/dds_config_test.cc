@@ -44,6 +44,11 @@ TEST(DdsConfigXml, PlainDomainHasNoSecurity) {
   EXPECT_EQ(xml.find("<Security>"), std::string::npos) << xml;
   EXPECT_EQ(count(xml, "<Domain "), 1u);
   EXPECT_NE(xml.find("<Peer Address=\"10.0.0.2\"/>"), std::string::npos) << xml;
+  // Cyclone drops any sample above the image cap (+1 MiB) before reassembling it.
+  EXPECT_NE(xml.find("<MaxSampleSize>" + std::to_string(kMaxImageBytes + (size_t{1} << 20)) +
+                     "B</MaxSampleSize>"),
+            std::string::npos)
+      << xml;
 }
 
 TEST(DdsConfigXml, SecurityNamesThePluginsByFullPathAndTheFilesAsFileUris) {
