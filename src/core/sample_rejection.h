@@ -49,6 +49,11 @@ enum class SampleRejection : uint8_t {
 };
 inline constexpr int kSampleRejectionCount = 15;
 
+// The fastest link a report may carry (Mbit/s: 1 Tbit/s). A node never reports more (a
+// passive reading above it is a clock artifact: node/cluster/cluster_feed.cc clamps it), so
+// a report that does is refused (kAbsurdValue).
+inline constexpr double kMaxReportedMbps = 1e6;
+
 constexpr std::string_view to_string(SampleTopic topic) {
   switch (topic) {
     case SampleTopic::kNodeReport: return "node_report";

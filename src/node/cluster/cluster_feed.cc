@@ -1,5 +1,7 @@
 #include "node/cluster/cluster_feed.h"
 
+#include <algorithm>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <limits>
@@ -447,7 +449,11 @@ struct ClusterFeed::Impl {
       for (NodeIndex k = 0; k < scenario.nodes.size(); ++k) {
         if (k == self) continue;
         const std::string& peer = scenario.nodes[k].name;
-        if (auto reading = bandwidth->estimate(peer, now)) r.links.push_back({peer, reading->mbps, reading->method});
+        // Only a rate the master accepts (master/report_checks.h): a passive reading over
+        // kMaxReportedMbps is a frame stamped a moment before it arrived (clocks), not a link.
+        auto reading = bandwidth->estimate(peer, now);
+        if (reading && std::isfinite(reading->mbps) && reading->mbps > 0)
+          r.links.push_back({peer, std::min(reading->mbps, kMaxReportedMbps), reading->method});
       }
     }
     // The profiles as measured here: per batch size, the mean inference time of the
