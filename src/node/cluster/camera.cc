@@ -88,7 +88,7 @@ int run_camera(const Scenario& scenario, const CameraOptions& options) {
   if (!domain.ok()) return log("error: " + domain.error().message), 1;
   auto plans = net::PlanReader::create(**domain);
   auto commands = net::CommandReader::create(**domain);
-  auto stats = net::SourceStatsWriter::create(**domain);
+  auto stats = net::SourceStatsWriter::create(**domain, options.node);
   auto acks = net::TaskAckReader::create(**domain);
   if (!plans.ok() || !commands.ok() || !stats.ok() || !acks.ok()) {
     return log("error: cannot create the DDS readers/writers"), 1;

@@ -514,13 +514,13 @@ Result<std::unique_ptr<ClusterFeed>> ClusterFeed::start(const ClusterOptions& op
   auto plans = net::PlanReader::create(*impl->domain);
   if (!plans.ok()) return plans.error();
   impl->plans = std::move(*plans);
-  auto reports = net::ReportWriter::create(*impl->domain);
+  auto reports = net::ReportWriter::create(*impl->domain, options.node);
   if (!reports.ok()) return reports.error();
   impl->reports = std::move(*reports);
   auto commands = net::CommandReader::create(*impl->domain);
   if (!commands.ok()) return commands.error();
   impl->commands = std::move(*commands);
-  auto ack_writer = net::TaskAckWriter::create(*impl->domain);
+  auto ack_writer = net::TaskAckWriter::create(*impl->domain, options.node);
   if (!ack_writer.ok()) return ack_writer.error();
   impl->ack_writer = std::move(*ack_writer);
   auto ack_reader = net::TaskAckReader::create(*impl->domain);
