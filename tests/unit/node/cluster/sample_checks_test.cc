@@ -183,6 +183,16 @@ struct FakeReader {
 };
 struct OldReader {};  // one without: refuses nothing
 
+// src/net's readers have the API, so their cap refusals are counted (not the fallback).
+template <typename Reader>
+constexpr bool kCountsRefusals = requires(Reader& r) {
+  r.rejected();
+  r.take_rejections();
+};
+static_assert(kCountsRefusals<net::PlanReader> && kCountsRefusals<net::CommandReader> &&
+              kCountsRefusals<net::TaskAckReader> && kCountsRefusals<net::ImageReaderSet> &&
+              kCountsRefusals<net::ReportReader> && kCountsRefusals<net::SourceStatsReader>);
+
 TEST(ControlGate, CountsWhatTheReadersRefusedOverTheirCaps) {
   const Scenario s = scenario();
   ControlGate gate(s);
