@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "core/time.h"
 
@@ -47,6 +48,11 @@ enum class SampleRejection : uint8_t {
                      // (net/dds.h kMaxSample*)
 };
 inline constexpr int kSampleRejectionCount = 15;
+
+// The fastest link a report may carry (Mbit/s: 1 Tbit/s). A node never reports more (a
+// passive reading above it is a clock artifact: node/cluster/cluster_feed.cc clamps it), so
+// a report that does is refused (kAbsurdValue).
+inline constexpr double kMaxReportedMbps = 1e6;
 
 constexpr std::string_view to_string(SampleTopic topic) {
   switch (topic) {
@@ -106,18 +112,18 @@ class RejectionCounter {
  public:
   explicit RejectionCounter(Duration every = std::chrono::seconds(10)) : every_(every) {}
 
-  // Counts one; returns how many refusals a log line now stands for (this one and those
-  // of its (topic, reason) not logged since the last line), or 0: not to be logged.
-  uint64_t count(SampleTopic topic, SampleRejection reason, TimePoint now) {
+  // Counts `n` (one by default); returns how many refusals a log line now stands for (these
+  // and those of its (topic, reason) not logged since the last line), or 0: not to be logged.
+  uint64_t count(SampleTopic topic, SampleRejection reason, TimePoint now, uint64_t n = 1) {
     Slot& s = slot(topic, reason);
-    ++s.total;
-    ++s.unlogged;
+    s.total += n;
+    s.unlogged += n;
     if (s.logged && now - s.last_log < every_) return 0;
     s.logged = true;
     s.last_log = now;
-    const uint64_t n = s.unlogged;
+    const uint64_t lines = s.unlogged;
     s.unlogged = 0;
-    return n;
+    return lines;
   }
   // Adds `n` refusals counted elsewhere (e.g. by a DDS reader), without logging.
   void add(SampleTopic topic, SampleRejection reason, uint64_t n) { slot(topic, reason).total += n; }
@@ -150,5 +156,25 @@ class RejectionCounter {
   Duration every_;
   std::array<std::array<Slot, kSampleRejectionCount>, kSampleTopicCount> slots_{};
 };
+
+// What a DDS reader refused over its caps since the last call (net/dds.h: a reader's
+// rejected(), the total since its creation, and take_rejections(), the reasons since the
+// last call). `seen`: the caller's copy of the total at the last call. A reader without
+// them (an older src/net) refuses nothing.
+struct ReaderRefusals {
+  uint64_t count = 0;
+  std::vector<std::string> reasons;  // at most the reader's few kept, in order
+};
+template <typename Reader>
+ReaderRefusals take_reader_refusals(Reader& reader, uint64_t& seen) {
+  ReaderRefusals out;
+  if constexpr (requires { reader.rejected(); reader.take_rejections(); }) {
+    const uint64_t total = reader.rejected();
+    out.count = total > seen ? total - seen : 0;
+    seen = total;
+    for (auto& why : reader.take_rejections()) out.reasons.emplace_back(std::move(why));
+  }
+  return out;
+}
 
 }  // namespace coedge

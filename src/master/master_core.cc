@@ -53,8 +53,8 @@ MasterCore::MasterCore(const Scenario& scenario, MasterConfig config, TimePoint 
 
 MasterCore::~MasterCore() = default;
 
-void MasterCore::refused(SampleTopic topic, const SampleVerdict& verdict, TimePoint now) {
-  const uint64_t n = rejections_.count(topic, verdict.reason, now);
+void MasterCore::refused(SampleTopic topic, const SampleVerdict& verdict, TimePoint now, uint64_t count) {
+  const uint64_t n = rejections_.count(topic, verdict.reason, now, count);
   if (n == 0) return;
   std::string line = "refused a " + std::string(to_string(topic)) + " sample (" + std::string(to_string(verdict.reason)) +
                      "): " + verdict.why;
@@ -62,8 +62,9 @@ void MasterCore::refused(SampleTopic topic, const SampleVerdict& verdict, TimePo
   queued_logs_.push_back(std::move(line));
 }
 
-void MasterCore::on_refused_elsewhere(SampleTopic topic, SampleRejection reason, uint64_t n) {
-  rejections_.add(topic, reason, n);
+void MasterCore::on_refused_elsewhere(SampleTopic topic, SampleRejection reason, uint64_t n, const std::string& why,
+                                      TimePoint now) {
+  if (n > 0) refused(topic, SampleVerdict{reason, why.empty() ? "refused by the DDS reader" : why}, now, n);
 }
 
 void MasterCore::on_report(const net::NodeReport& report, TimePoint now) {

@@ -204,8 +204,9 @@ class MasterCore {
   // A camera's count of a task's frames; checked the same way.
   void on_source_stats(const net::SourceStats& stats, TimePoint now);
   // `n` samples of `topic` refused before they reached the core (the DDS reader's caps:
-  // kOversized), counted with the others.
-  void on_refused_elsewhere(SampleTopic topic, SampleRejection reason, uint64_t n);
+  // kOversized; `why`: one of their reasons, or ""), counted and logged with the others.
+  void on_refused_elsewhere(SampleTopic topic, SampleRejection reason, uint64_t n, const std::string& why,
+                            TimePoint now);
   // A node's liveliness changed (net::LivelinessEvent). Unknown nodes are ignored.
   void on_liveliness(const std::string& node, bool alive, TimePoint now);
   // Stop (SIGINT, SIGTERM): the stop sequence starts at the next tick. Idempotent.
@@ -242,7 +243,7 @@ class MasterCore {
   void begin_stopping(TimePoint now, Actions& out);
   void finish(Actions& out);
   void enter(Phase phase, Actions& out);
-  void refused(SampleTopic topic, const SampleVerdict& verdict, TimePoint now);
+  void refused(SampleTopic topic, const SampleVerdict& verdict, TimePoint now, uint64_t count = 1);
   void publish(const policy::Plan& plan, TimePoint now, int64_t wall_now_ns, Actions& out);
   MasterSummary summary() const;
   TimePoint wake_at(TimePoint now) const;

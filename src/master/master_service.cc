@@ -65,9 +65,16 @@ int run_master(Scenario scenario, const MasterOptions& options) {
   const MonotonicClock clock;
   MasterCore core(scenario, config, clock.now());
 
+  uint64_t reports_refused = 0, sources_refused = 0;  // by the readers, at the last look
   while (true) {
     for (const net::NodeReport& r : (*reports)->take()) core.on_report(r, clock.now());
     for (const net::SourceStats& s : (*sources)->take()) core.on_source_stats(s, clock.now());
+    // Samples the readers refused over their caps (net/dds.h) count with the core's.
+    for (auto [topic, refusals] : {std::pair{SampleTopic::kNodeReport, take_reader_refusals(**reports, reports_refused)},
+                                   std::pair{SampleTopic::kSourceStats, take_reader_refusals(**sources, sources_refused)}}) {
+      core.on_refused_elsewhere(topic, SampleRejection::kOversized, refusals.count,
+                                refusals.reasons.empty() ? "" : refusals.reasons.front(), clock.now());
+    }
     for (const net::LivelinessEvent& e : (*reports)->take_liveliness()) core.on_liveliness(e.node, e.alive, clock.now());
     if (options.stop != nullptr && options.stop->load()) core.request_stop(clock.now());
     const TimePoint now = clock.now();

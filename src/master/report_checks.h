@@ -53,7 +53,7 @@ namespace coedge::master {
 
 inline constexpr uint64_t kMaxCounter = uint64_t{1} << 53;
 inline constexpr uint32_t kMaxQueueLength = 1u << 20;
-inline constexpr double kMaxLinkMbps = 1e6;            // 1 Tbit/s
+inline constexpr double kMaxLinkMbps = kMaxReportedMbps;  // 1 Tbit/s
 inline constexpr double kMaxTimeMs = 3'600'000.0;      // an hour: per job, or per batch
 
 struct CheckOptions {

@@ -146,9 +146,20 @@ int run_camera(const Scenario& scenario, const CameraOptions& options) {
     });
     log(line);
   };
+  uint64_t plans_refused = 0, commands_refused = 0, acks_refused = 0;  // by the readers (take_reader_refusals)
+  auto follow_readers = [&] {
+    for (auto [topic, refusals] :
+         {std::pair{SampleTopic::kPlan, take_reader_refusals(**plans, plans_refused)},
+          std::pair{SampleTopic::kCommand, take_reader_refusals(**commands, commands_refused)},
+          std::pair{SampleTopic::kTaskAck, take_reader_refusals(**acks, acks_refused)}}) {
+      gate.refused_by_reader(topic, refusals, mono.now());
+    }
+    (void)admitted(SampleVerdict{});
+  };
   std::atomic<bool> stop{false};
   auto stop_requested = [&] {
     if (options.stop != nullptr && options.stop->load()) return true;
+    follow_readers();
     for (const net::Command& c : (*commands)->take()) {
       if (!admitted(gate.admit_command(c, mono.now()))) continue;
       if ((c.command == "stop" || c.command == "stop-sources") && (c.node.empty() || c.node == options.node)) return stop = true;

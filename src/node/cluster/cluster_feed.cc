@@ -1,5 +1,7 @@
 #include "node/cluster/cluster_feed.h"
 
+#include <algorithm>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <limits>
@@ -114,6 +116,8 @@ struct ClusterFeed::Impl {
   // Loop thread only (its counts also read by counts()): the checks of received control
   // samples, with the plans admitted and what was refused (sample_checks.h).
   std::optional<ControlGate> gate;
+  // What the DDS readers refused over their caps, at the last look (take_reader_refusals).
+  uint64_t plans_refused = 0, commands_refused = 0, acks_refused = 0, images_refused = 0;
 
   Impl(const ClusterOptions& o, const Scenario& s, const FeedContext& c)
       : options(o), scenario(s), context(c), config(*c.config), accounting(*c.accounting), pipeline(*c.pipeline),
@@ -445,7 +449,11 @@ struct ClusterFeed::Impl {
       for (NodeIndex k = 0; k < scenario.nodes.size(); ++k) {
         if (k == self) continue;
         const std::string& peer = scenario.nodes[k].name;
-        if (auto reading = bandwidth->estimate(peer, now)) r.links.push_back({peer, reading->mbps, reading->method});
+        // Only a rate the master accepts (master/report_checks.h): a passive reading over
+        // kMaxReportedMbps is a frame stamped a moment before it arrived (clocks), not a link.
+        auto reading = bandwidth->estimate(peer, now);
+        if (reading && std::isfinite(reading->mbps) && reading->mbps > 0)
+          r.links.push_back({peer, std::min(reading->mbps, kMaxReportedMbps), reading->method});
       }
     }
     // The profiles as measured here: per batch size, the mean inference time of the
@@ -542,6 +550,18 @@ ClusterFeed::~ClusterFeed() { stop_accepting(); }
 
 bool ClusterFeed::poll(TimePoint now) {
   Impl& d = *impl_;
+  // Samples the readers refused over their caps (net/dds.h) count with the gate's; an
+  // image's too (its jobs were never released: the frame never reached the feed).
+  for (auto [topic, refusals] :
+       {std::pair{SampleTopic::kPlan, take_reader_refusals(*d.plans, d.plans_refused)},
+        std::pair{SampleTopic::kCommand, take_reader_refusals(*d.commands, d.commands_refused)},
+        std::pair{SampleTopic::kTaskAck, take_reader_refusals(*d.ack_reader, d.acks_refused)},
+        std::pair{SampleTopic::kImage, take_reader_refusals(*d.readers, d.images_refused)}}) {
+    if (refusals.count == 0) continue;
+    d.gate->refused_by_reader(topic, refusals, now);
+    if (d.context.metrics != nullptr) d.context.metrics->on_sample_rejected(topic, SampleRejection::kOversized, refusals.count);
+    for (const std::string& line : d.gate->take_logs()) d.log(line);
+  }
   if (auto plan = d.plans->take()) {
     if (d.admitted(SampleTopic::kPlan, d.gate->admit_plan(*plan, realtime_ns(), now))) d.apply(*plan);
   }

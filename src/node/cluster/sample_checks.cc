@@ -97,9 +97,9 @@ SampleVerdict check_command(const Scenario& scenario, const net::Command& comman
 ControlGate::ControlGate(const Scenario& scenario, SampleCheckOptions options)
     : scenario_(scenario), options_(options) {}
 
-SampleVerdict ControlGate::note(SampleTopic topic, SampleVerdict verdict, TimePoint now) {
+SampleVerdict ControlGate::note(SampleTopic topic, SampleVerdict verdict, TimePoint now, uint64_t count) {
   if (verdict.ok()) return verdict;
-  if (const uint64_t n = rejections_.count(topic, verdict.reason, now); n > 0) {
+  if (const uint64_t n = rejections_.count(topic, verdict.reason, now, count); n > 0) {
     logs_.push_back("refused a " + std::string(to_string(topic)) + " sample (" + std::string(to_string(verdict.reason)) +
                     "): " + verdict.why +
                     (n > 1 ? " (and " + std::to_string(n - 1) + " more such since the last line)" : ""));
@@ -123,6 +123,13 @@ SampleVerdict ControlGate::admit_ack(const net::TaskAck& ack, int64_t now_ns, Ti
 
 SampleVerdict ControlGate::admit_command(const net::Command& command, TimePoint now) {
   return note(SampleTopic::kCommand, check_command(scenario_, command), now);
+}
+
+void ControlGate::refused_by_reader(SampleTopic topic, const ReaderRefusals& refusals, TimePoint now) {
+  if (refusals.count == 0) return;
+  note(topic,
+       refuse(SampleRejection::kOversized, refusals.reasons.empty() ? "refused by the DDS reader" : refusals.reasons.front()),
+       now, refusals.count);
 }
 
 std::vector<std::string> ControlGate::take_logs() {

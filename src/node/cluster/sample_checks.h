@@ -79,8 +79,9 @@ class ControlGate {
   SampleVerdict admit_plan(const net::Plan& plan, int64_t now_ns, TimePoint now);
   SampleVerdict admit_ack(const net::TaskAck& ack, int64_t now_ns, TimePoint now);
   SampleVerdict admit_command(const net::Command& command, TimePoint now);
-  // `n` samples of `topic` refused before they reached the gate (a DDS reader's caps).
-  void add_refused(SampleTopic topic, SampleRejection reason, uint64_t n) { rejections_.add(topic, reason, n); }
+  // What the DDS reader of `topic` refused over its caps since the last look
+  // (take_reader_refusals): counted as kOversized, logged like the others.
+  void refused_by_reader(SampleTopic topic, const ReaderRefusals& refusals, TimePoint now);
 
   std::vector<std::string> take_logs();  // the lines queued since the last call, in order
   const RejectionCounter& rejections() const { return rejections_; }
@@ -90,7 +91,7 @@ class ControlGate {
   static constexpr size_t kKept = 16;
 
  private:
-  SampleVerdict note(SampleTopic topic, SampleVerdict verdict, TimePoint now);
+  SampleVerdict note(SampleTopic topic, SampleVerdict verdict, TimePoint now, uint64_t count = 1);
 
   const Scenario& scenario_;
   SampleCheckOptions options_;

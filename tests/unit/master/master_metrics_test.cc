@@ -133,7 +133,8 @@ TEST_F(MasterMetricsTest, CountsRefusedSamplesByTopicAndReason) {
   report("b", {}, "a");  // a writes about b
   report("b", {}, "a");
   core_.on_source_stats({"M1", "b", 20, 0, "b"}, clock_.now());  // M1's source is a
-  core_.on_refused_elsewhere(SampleTopic::kNodeReport, SampleRejection::kOversized, 3);
+  core_.on_refused_elsewhere(SampleTopic::kNodeReport, SampleRejection::kOversized, 3, "tasks has 5000, more than the cap 4096",
+                             clock_.now());
   tick_at(1s);
   EXPECT_EQ(value("coedge_master_rejected_samples_total", {{"topic", "node_report"}, {"reason", "sender_mismatch"}}), 2);
   EXPECT_EQ(value("coedge_master_rejected_samples_total", {{"topic", "source_stats"}, {"reason", "not_source"}}), 1);

@@ -4,6 +4,8 @@
 // front of their logic (a plan naming an unknown task is not applied, and is counted).
 #include "node/cluster/sample_checks.h"
 
+#include <utility>
+
 #include <gtest/gtest.h>
 
 #include "../../scenario_builder.h"
@@ -170,6 +172,46 @@ TEST(ControlGate, KeepsOnlyTheNewestPlans) {
   ASSERT_EQ(gate.applied().size(), ControlGate::kKept);
   EXPECT_EQ(gate.applied().front().version, 5u);
   EXPECT_EQ(gate.applied().back().version, ControlGate::kKept + 4);
+}
+
+// A reader as src/net's count what they refuse over their caps.
+struct FakeReader {
+  uint64_t total = 0;
+  std::vector<std::string> kept;
+  uint64_t rejected() const { return total; }
+  std::vector<std::string> take_rejections() { return std::exchange(kept, {}); }
+};
+struct OldReader {};  // one without: refuses nothing
+
+// src/net's readers have the API, so their cap refusals are counted (not the fallback).
+template <typename Reader>
+constexpr bool kCountsRefusals = requires(Reader& r) {
+  r.rejected();
+  r.take_rejections();
+};
+static_assert(kCountsRefusals<net::PlanReader> && kCountsRefusals<net::CommandReader> &&
+              kCountsRefusals<net::TaskAckReader> && kCountsRefusals<net::ImageReaderSet> &&
+              kCountsRefusals<net::ReportReader> && kCountsRefusals<net::SourceStatsReader>);
+
+TEST(ControlGate, CountsWhatTheReadersRefusedOverTheirCaps) {
+  const Scenario s = scenario();
+  ControlGate gate(s);
+  FakeReader reader{3, {"plan: assignments has 5000, more than the cap 4096"}};
+  uint64_t seen = 0;
+  const ReaderRefusals first = take_reader_refusals(reader, seen);
+  EXPECT_EQ(first.count, 3u);
+  gate.refused_by_reader(SampleTopic::kPlan, first, TimePoint{});
+  EXPECT_EQ(gate.rejections().total(SampleTopic::kPlan, R::kOversized), 3u);
+  const std::vector<std::string> logs = gate.take_logs();
+  ASSERT_EQ(logs.size(), 1u);
+  EXPECT_NE(logs[0].find("refused a plan sample (oversized): plan: assignments has 5000"), std::string::npos) << logs[0];
+  EXPECT_NE(logs[0].find("and 2 more"), std::string::npos) << logs[0];
+  reader.total = 5;
+  EXPECT_EQ(take_reader_refusals(reader, seen).count, 2u);  // the difference since the last look
+  EXPECT_EQ(take_reader_refusals(reader, seen).count, 0u);
+  OldReader old;
+  uint64_t old_seen = 0;
+  EXPECT_EQ(take_reader_refusals(old, old_seen).count, 0u);
 }
 
 }  // namespace

@@ -342,6 +342,23 @@ TEST(MetricsSensorTest, SensorCountersAddDeltasAndOnlyStreamsHaveStreamSeries) {
   EXPECT_NE(text.find("coedge_sensor_frames_total"), std::string::npos) << text;
 }
 
+TEST(MetricsSamplesTest, RefusedControlSamplesByTopicAndReason) {
+  NodeMetrics metrics("edge1", {{"det", "yolo", 0.05}}, {"yolo"});
+  // Not a cluster node's until its feed declares the topics it reads: no series yet.
+  EXPECT_EQ(metrics.text().find("coedge_node_rejected_samples_total"), std::string::npos);
+  const SampleTopic topics[] = {SampleTopic::kPlan, SampleTopic::kCommand};
+  metrics.declare_rejected_samples(topics);
+  auto s = parse(metrics.text());
+  EXPECT_EQ(value(s, "coedge_node_rejected_samples_total", {{"topic", "plan"}, {"reason", "unknown_task"}}), 0);
+  EXPECT_EQ(value(s, "coedge_node_rejected_samples_total", {{"topic", "command"}, {"reason", "unknown_command"}}), 0);
+  metrics.on_sample_rejected(SampleTopic::kPlan, SampleRejection::kUnknownTask);
+  metrics.on_sample_rejected(SampleTopic::kPlan, SampleRejection::kUnknownTask);
+  metrics.on_sample_rejected(SampleTopic::kImage, SampleRejection::kOversized, 5);
+  s = parse(metrics.text());
+  EXPECT_EQ(value(s, "coedge_node_rejected_samples_total", {{"topic", "plan"}, {"reason", "unknown_task"}}), 2);
+  EXPECT_EQ(value(s, "coedge_node_rejected_samples_total", {{"topic", "image"}, {"reason", "oversized"}}), 5);
+}
+
 TEST(MetricsSensorTest, TopicSensorsCountRejectionsByReasonAndSampledTasksTheirSkips) {
   NodeMetrics metrics("edge1", {{"det", "yolo", 0.05, true}, {"cls", "yolo", 0.05, false}}, {"yolo"},
                       {{"files", false}, {"front", false, true}});
