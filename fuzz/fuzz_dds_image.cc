@@ -5,11 +5,13 @@
 //                1920x1080 (config::SensorConfig's width/height).
 // The rest is the serialized payload, encapsulation header included (XCDR1 or XCDR2, either
 // byte order). It goes through Cyclone's own receive path (dds_receive.h), our conversion
-// (net::internal::from_ros, net/dds_convert.h), then what the node does with every frame
+// (net::internal::from_ros, net/dds_convert.h: caps on lengths), then what the node does
+// with every frame
 // before anything else sees it: node::decode_ros_frame (node/cluster/ros_frame.h: raw
 // bgr8/rgb8/mono8 checked against step, height and the largest frame; JPEG and PNG sized
 // from their headers before OpenCV decodes them). The sample is freed as a returned loan is.
-// Oracles: the conversion copies the sample faithfully; an accepted frame is a non-empty
+// Oracles: the conversion refuses exactly the samples over a cap and copies the others
+// faithfully; an accepted frame is a non-empty
 // 8-bit BGR image no larger than the largest frame (a raw one of the image's own size);
 // a rejected one says why. The codecs' own warnings are silenced (QuietCodecs, below).
 // FUZZ_DDS_VERBOSE=1 in the environment prints what became of
@@ -53,6 +55,14 @@ template <typename Seq>
 bool same_data(const std::vector<uint8_t>& v, const Seq& seq) {
   if (seq._buffer == nullptr || seq._length == 0) return v.empty();
   return v.size() == seq._length && std::memcmp(v.data(), seq._buffer, v.size()) == 0;
+}
+
+// The conversion's caps on strings (the data's, 64 MiB, is beyond any input here).
+bool over(const char* s) { return s != nullptr && std::strlen(s) > net::kMaxSampleText; }
+
+void conversion_refused(const coedge::Result<net::Image>& r) {
+  expect(!r.error().message.empty(), "a refused conversion says why");
+  if (kVerbose) std::fprintf(stderr, "fuzz_dds_image: conversion refused: %s\n", r.error().message.c_str());
 }
 
 constexpr int kMax[3][2] = {{64, 48}, {640, 480}, {1920, 1080}};
@@ -108,7 +118,10 @@ void raw(const ReceivedType& type, const uint8_t* data, size_t size, int max_w, 
     return;
   }
   const sensor_msgs_msg_dds__Image_& m = s.get();
-  const net::Image img = net::internal::from_ros(m);
+  auto converted = net::internal::from_ros(m);
+  expect(converted.ok() != (over(m.header.frame_id) || over(m.encoding)), "Image: refused exactly when over a cap");
+  if (!converted.ok()) return conversion_refused(converted);
+  const net::Image& img = *converted;
   expect(!img.compressed && img.width == m.width && img.height == m.height && img.step == m.step &&
              same(img.encoding, m.encoding) && same(img.frame_id, m.header.frame_id) && same_data(img.data, m.data),
          "Image fields");
@@ -123,7 +136,10 @@ void compressed(const ReceivedType& type, const uint8_t* data, size_t size, int 
     return;
   }
   const sensor_msgs_msg_dds__CompressedImage_& m = s.get();
-  const net::Image img = net::internal::from_ros(m);
+  auto converted = net::internal::from_ros(m);
+  expect(converted.ok() != (over(m.header.frame_id) || over(m.format)), "CompressedImage: refused exactly when over a cap");
+  if (!converted.ok()) return conversion_refused(converted);
+  const net::Image& img = *converted;
   expect(img.compressed && same(img.encoding, m.format) && same(img.frame_id, m.header.frame_id) &&
              same_data(img.data, m.data),
          "CompressedImage fields");

@@ -4,7 +4,8 @@
 // Each seed is a valid sample as a peer would send it, serialized by Cyclone's own writer
 // code (dds_stream_write_sample, and its big-endian twin for the byte-swap case) in XCDR1
 // and XCDR2, after the target's selector byte: node reports with tasks, links and profiles,
-// plans, source statistics, task acks, commands; raw bgr8/rgb8/mono8 images and JPEG/PNG
+// plans, source statistics, task acks, commands (names of examples/lamppost.yaml, the
+// scenario fuzz_dds_control checks them against, and valid there); raw bgr8/rgb8/mono8 images and JPEG/PNG
 // compressed ones (encoded here by OpenCV). Every seed is read back through the targets'
 // receive path (dds_receive.h) and must be accepted: the build fails if the mirror of
 // Cyclone's receive path refuses what Cyclone writes.
@@ -162,7 +163,7 @@ void control_seeds(const fs::path& dir) {
   r.stamp_ns = 1764748800000000000;
   write_all(dir, "report-empty", 0, report, r);
   std::vector<coedge_msg_TaskReport> tasks = {
-      {s("Y1"), 120, 110, 8, 2, 5230.5, 4100.25, 3},
+      {s("Y1"), 120, 110, 5, 2, 5230.5, 4100.25, 3},
       {s("V1"), 40, 40, 0, 0, 1900.0, 1500.0, 0},
   };
   std::vector<coedge_msg_LinkReport> links = {{s("n2"), 94.5, s("probe")}, {s("n3"), 12.25, s("passive")}};
@@ -171,7 +172,7 @@ void control_seeds(const fs::path& dir) {
   std::vector<double> exe2 = {55.0};
   std::vector<uint64_t> batches2 = {0};
   std::vector<coedge_msg_ProfileReport> profiles(2);
-  profiles[0].model = s("yolov5n");
+  profiles[0].model = s("yolov5s-640");
   seq(profiles[0].exe_ms, exe);
   seq(profiles[0].batches, batches);
   profiles[0].pre_ms = 1.5;
@@ -198,20 +199,21 @@ void control_seeds(const fs::path& dir) {
   p.version = 4;
   p.effective_ns = 1764748801000000000;
   p.epoch = 1764748790000000000;
-  std::vector<coedge_msg_Assignment> as = {{s("Y1"), s("n1")}, {s("V1"), s("n2")}, {s("C1"), s("")}};
+  std::vector<coedge_msg_Assignment> as = {{s("Y1"), s("n1")}, {s("V1"), s("n2")}, {s("R1"), s("")}};
   seq(p.assignments, as);
   write_all(dir, "plan", 1, plan, p);
   write_short_last_int64(dir, "plan-short-epoch", 1, plan, p);
   coedge_msg_Plan empty_plan{};
   empty_plan.version = 1;
-  empty_plan.epoch = 1;
+  empty_plan.epoch = p.epoch;
+  empty_plan.effective_ns = p.effective_ns;
   write_all(dir, "plan-empty", 1, plan, empty_plan);
 
   coedge_msg_SourceStats st{s("Y1"), s("n1"), 300, 1764748805000000000};
   write_all(dir, "source-stats", 2, stats, st);
   write_short_last_int64(dir, "source-stats-short-stamp", 2, stats, st);
 
-  coedge_msg_TaskAck a{s("Y1"), s("n2"), 1764748790000000000, 4, 1764748801500000000};
+  coedge_msg_TaskAck a{s("V1"), s("n2"), 1764748790000000000, 4, 1764748801500000000};
   write_all(dir, "task-ack", 3, ack, a);
   write_short_last_int64(dir, "task-ack-short-from", 3, ack, a);
 
@@ -219,6 +221,8 @@ void control_seeds(const fs::path& dir) {
   write_all(dir, "command-stop", 4, command, stop_all);
   coedge_msg_Command stop_one{s("stop"), s("n3")};
   write_all(dir, "command-stop-n3", 4, command, stop_one);
+  coedge_msg_Command stop_sources{s("stop-sources"), s("")};
+  write_all(dir, "command-stop-sources", 4, command, stop_sources);
 }
 
 void image_seeds(const fs::path& dir) {
