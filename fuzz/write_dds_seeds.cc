@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -114,17 +115,23 @@ void write_short_last_int64(const fs::path& dir, const std::string& name, uint8_
   }
 }
 
+// The element types of ProfileReport's sequences, whatever idl/coedge.idl makes them
+// (8-byte values are what the finding needs; a 4-byte type avoids it).
+using ExeMs = std::remove_pointer_t<decltype(coedge_msg_ProfileReport{}.exe_ms._buffer)>;
+using Batches = std::remove_pointer_t<decltype(coedge_msg_ProfileReport{}.batches._buffer)>;
+
 // The other regression input of that finding: a node report in XCDR2, big-endian, whose
-// last profile's `batches` (a sequence of 8-byte integers, found by its first value,
-// `marker`) claims as many elements as fit in 4 bytes each up to the end of the data.
-// Cyclone's normalize accepts the count and byte-swaps 8 bytes per element: past the end
-// of the serdata's allocation. Our harness refuses it (dds_receive.h: the canary).
-void write_long_int64_sequence(const fs::path& dir, const ReceivedType& type, const coedge_msg_NodeReport& r,
-                               uint64_t marker) {
+// last profile's `batches` (found by its first value, `marker`) claims as many elements
+// as fit in 4 bytes each up to the end of the data. With 8-byte elements, Cyclone's
+// normalize accepts the count and byte-swaps 8 bytes per element: past the end of the
+// serdata's allocation; our harness refuses it (dds_receive.h: the canary). With 4-byte
+// elements the count is simply wrong, and refused.
+void write_long_batches(const fs::path& dir, const ReceivedType& type, const coedge_msg_NodeReport& r, Batches marker) {
   std::vector<uint8_t> payload = serialize(type, &r, 2, true);
-  uint8_t be[8];
-  for (int i = 0; i < 8; ++i) be[i] = static_cast<uint8_t>(marker >> (56 - 8 * i));
-  auto at = std::search(payload.begin(), payload.end(), be, be + 8);
+  constexpr int w = sizeof(Batches);
+  uint8_t be[w];
+  for (int i = 0; i < w; ++i) be[i] = static_cast<uint8_t>(static_cast<uint64_t>(marker) >> (8 * (w - 1 - i)));
+  auto at = std::search(payload.begin(), payload.end(), be, be + w);
   if (at == payload.end() || at - payload.begin() < 8) die("node report: the batches marker is not in the payload");
   const size_t first = static_cast<size_t>(at - payload.begin());
   const uint32_t n = static_cast<uint32_t>((payload.size() - first) / 4 - 1);
@@ -132,11 +139,11 @@ void write_long_int64_sequence(const fs::path& dir, const ReceivedType& type, co
   coedge::fuzz::Sample<coedge_msg_NodeReport> back(type);
   const uint64_t before = type.cyclone_overruns();
   const bool accepted = back.read(payload.data(), payload.size());
-  std::printf("write_dds_seeds: report-long-batches (XCDR2 big-endian, %u batches in %zu bytes): %s\n", n,
-              payload.size() - first,
+  std::printf("write_dds_seeds: report-long-batches (XCDR2 big-endian, %u batches of %d bytes in %zu bytes): %s\n",
+              n, w, payload.size() - first,
               type.cyclone_overruns() > before ? "Cyclone swaps past its buffer (the 0.10.2 finding)"
               : accepted                        ? "Cyclone accepts it"
-                                                : "Cyclone refuses it (fixed)");
+                                                : "Cyclone refuses it");
   std::ofstream f(dir / "regress-report-long-batches-x2be", std::ios::binary);
   f.put(0);
   f.write(reinterpret_cast<const char*>(payload.data()), static_cast<std::streamsize>(payload.size()));
@@ -167,10 +174,10 @@ void control_seeds(const fs::path& dir) {
       {s("V1"), 40, 40, 0, 0, 1900.0, 1500.0, 0},
   };
   std::vector<coedge_msg_LinkReport> links = {{s("n2"), 94.5, s("probe")}, {s("n3"), 12.25, s("passive")}};
-  std::vector<double> exe = {12.5, 20.1, 27.0, 33.9};
-  std::vector<uint64_t> batches = {40, 12, 5, 0};
-  std::vector<double> exe2 = {55.0};
-  std::vector<uint64_t> batches2 = {0};
+  std::vector<ExeMs> exe = {12.5, 20.25, 27.0, 33.75};
+  std::vector<Batches> batches = {40, 12, 5, 0};
+  std::vector<ExeMs> exe2 = {55.0};
+  std::vector<Batches> batches2 = {0};
   std::vector<coedge_msg_ProfileReport> profiles(2);
   profiles[0].model = s("yolov5s-640");
   seq(profiles[0].exe_ms, exe);
@@ -189,11 +196,12 @@ void control_seeds(const fs::path& dir) {
   write_all(dir, "report-busy", 0, report, r);
   r.final_report = true;
   write_all(dir, "report-final", 0, report, r);
-  std::vector<uint64_t> marked = {0x0123456789abcdefULL, 3, 1};
+  const Batches marker = static_cast<Batches>(sizeof(Batches) == 8 ? 0x0123456789abcdefULL : 0x01234567ULL);
+  std::vector<Batches> marked = {marker, 3, 1};
   seq(profiles[1].batches, marked);
-  std::vector<double> exe3 = {55.0, 70.0, 90.0};
+  std::vector<ExeMs> exe3 = {55.0, 70.0, 90.0};
   seq(profiles[1].exe_ms, exe3);
-  write_long_int64_sequence(dir, report, r, marked[0]);
+  write_long_batches(dir, report, r, marker);
 
   coedge_msg_Plan p{};
   p.version = 4;
