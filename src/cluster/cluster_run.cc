@@ -176,6 +176,11 @@ Result<ClusterRunResult> run_cluster(const Scenario& scenario, const ClusterRunO
       "--wait-for-nodes", "240s", "--out", options.out_dir + "/master", "--domain", domain,
       "--dds-interface", (*network)->master_address()};
   for (std::string& a : metrics_args((*network)->master_address())) master_argv.push_back(std::move(a));
+  // --keystore: every program as its own identity (the master's, node N's, camera N's).
+  auto keystore_args = [&]() {
+    return options.keystore.empty() ? std::vector<std::string>{} : std::vector<std::string>{"--keystore", options.keystore};
+  };
+  for (std::string& a : keystore_args()) master_argv.push_back(std::move(a));
   Status st = start("master", master_argv, (*network)->master_netns_path(), "");
   if (!st.ok()) return fail(st.error());
   std::vector<size_t> agent_of(scenario.nodes.size());
@@ -191,16 +196,22 @@ Result<ClusterRunResult> run_cluster(const Scenario& scenario, const ClusterRunO
     for (NodeIndex j = 0; j < scenario.nodes.size(); ++j)
       if (j != k) argv.insert(argv.end(), {"--peer", scenario.nodes[j].name + "=" + (*network)->address(j)});
     for (std::string& a : metrics_args((*network)->address(k))) argv.push_back(std::move(a));
+    for (std::string& a : keystore_args()) argv.push_back(std::move(a));
     agent_of[k] = children.size();
     st = start("node-" + name, argv, (*network)->netns_path(k), limits[k]->procs_path());
     if (!st.ok()) return fail(st.error());
-    st = start("camera-" + name,
-               {options.coedge_exe, "camera", "--scenario", options.scenario_file, "--node", name, "--domain", domain,
-                "--dds-interface", (*network)->address(k)},
-               (*network)->netns_path(k), "");
+    std::vector<std::string> camera_argv = {options.coedge_exe, "camera", "--scenario", options.scenario_file,
+                                            "--node", name, "--domain", domain, "--dds-interface",
+                                            (*network)->address(k)};
+    for (std::string& a : keystore_args()) camera_argv.push_back(std::move(a));
+    st = start("camera-" + name, camera_argv, (*network)->netns_path(k), "");
     if (!st.ok()) return fail(st.error());
   }
-  say("started the master, " + std::to_string(scenario.nodes.size()) + " node agents and their cameras; logs in " + logs);
+  say("started the master, " + std::to_string(scenario.nodes.size()) + " node agents and their cameras (" +
+      (options.keystore.empty() ? std::string("plain: an open DDS domain")
+                                : (options.security_label.empty() ? std::string("secure") : options.security_label) +
+                                      ", keystore " + options.keystore) +
+      "); logs in " + logs);
 
   // Wait for the master's first plan, then play the events.
   const std::string plans = options.out_dir + "/master/plans.jsonl";
@@ -263,7 +274,10 @@ Result<ClusterRunResult> run_cluster(const Scenario& scenario, const ClusterRunO
         result.notes.push_back(note);
       }
       if (t >= next_progress && t <= to_s(duration)) {
-        if (options.progress) say(std::to_string(static_cast<int>(t)) + " / " + std::to_string(static_cast<int>(to_s(duration))) + " s");
+        if (options.progress) {
+          say(std::to_string(static_cast<int>(t)) + " / " + std::to_string(static_cast<int>(to_s(duration))) + " s" +
+              (options.keystore.empty() ? " (plain)" : " (secure)"));
+        }
         next_progress += 20;
       }
       if (t > to_s(duration) + 240) {
