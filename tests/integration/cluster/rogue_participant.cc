@@ -3,7 +3,7 @@
 // (docs/SECURITY.md). It joins the domain, without credentials or with an SROS2-style
 // enclave folder (--enclave: a stolen, a valid or a revoked identity), and for --duration
 // publishes what a peer must not be able to steer the cluster with:
-//   --plan NODE      a plan moving every --task to NODE, of a newer epoch than any master's
+//   --plan NODE      a plan moving every --task to NODE, of a newer epoch than the master's
 //   --stop           {"stop", ""} on rt/coedge/command
 //   --report-about N forged node reports about N: NaN latencies, decreasing and absurd
 //                    counters, written in node_partition(--report-as, default N)
@@ -191,7 +191,9 @@ int main(int argc, char** argv) {
   if (!report_about.empty()) create_writer(participant, &coedge_msg_NodeReport_desc, false, report);
   if (!frames_topic.empty()) create_writer(participant, &sensor_msgs_msg_dds__Image__desc, false, frames);
 
-  // The samples. The plan's epoch is in the future, so that it supersedes any master's.
+  // The samples. The plan's epoch is the rogue's start, so that it supersedes the running
+  // master's (a master's epoch is its own start), as a restarted master's would.
+  const uint64_t epoch = static_cast<uint64_t>(realtime_ns());
   std::vector<coedge_msg_Assignment> assignments;
   for (const std::string& t : tasks) assignments.push_back(coedge_msg_Assignment{borrow(t), borrow(plan_node)});
   const std::string stop_text = "stop", all_nodes;
@@ -207,7 +209,7 @@ int main(int argc, char** argv) {
       coedge_msg_Plan m{};
       m.version = 1000000 + round;
       m.effective_ns = realtime_ns();
-      m.epoch = static_cast<uint64_t>(realtime_ns()) + 3600ull * 1000000000ull;
+      m.epoch = epoch;
       m.assignments._buffer = assignments.data();
       m.assignments._length = m.assignments._maximum = static_cast<uint32_t>(assignments.size());
       m.assignments._release = false;
