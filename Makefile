@@ -17,6 +17,8 @@ PREFIX   ?= /usr/local
 # clang and libclang-rt-14-dev (libFuzzer, clang's sanitizers) for the fuzz targets (make fuzz).
 # libtorch-dev for the torch backend plugin (lib/coedge/coedge_infer_torch.so), python3-torch
 # and python3-torchvision to build the models in PyTorch and export both formats from them.
+# libssl-dev (libcrypto) for `coedge keys`, the DDS Security keystore (src/security), and
+# openssl, the command line its tests verify that keystore with.
 PACKAGES := g++ make cmake pkg-config libyaml-cpp-dev libcli11-dev nlohmann-json3-dev \
             libgtest-dev libgmock-dev libbenchmark-dev gnuplot-nox \
             libopencv-dev python3-onnx python3-numpy python3-jsonschema \
@@ -24,7 +26,7 @@ PACKAGES := g++ make cmake pkg-config libyaml-cpp-dev libcli11-dev nlohmann-json
             cyclonedds-dev cyclonedds-tools libiperf-dev iperf3 iproute2 \
             ffmpeg prometheus libfastrtps-dev libfastcdr-dev \
             libtorch-dev python3-torch python3-torchvision \
-            clang libclang-rt-14-dev
+            clang libclang-rt-14-dev libssl-dev openssl
 
 .PHONY: all setup build install test asan tsan lto fuzz fuzz-smoke check-layers demo bench clean help
 

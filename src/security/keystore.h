@@ -51,8 +51,9 @@ struct KeystoreOptions {
 Status create_keystore(const std::string& dir, const KeystoreOptions& options);
 
 // Issues the identity of (role, name); `name` is "" for the master and a node's name
-// otherwise ([A-Za-z0-9_-], 1..63 characters: it becomes a partition and part of topic
-// names, so no wildcard characters). Errors: it exists (revoke it first), a bad name.
+// otherwise ([A-Za-z0-9_-], 1..49 characters: it becomes a partition and part of topic
+// names, so no wildcard characters, and "/coedge/camera/<name>" must fit the 64 characters
+// of a certificate's common name). Errors: it exists (revoke it first), a bad name.
 Status add_identity(const std::string& dir, Role role, const std::string& name);
 
 // Adds the identity's certificate to the CRL (re-signed) and deletes its private key. A

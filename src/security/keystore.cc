@@ -1,0 +1,473 @@
+// The keystore on disk (keystore.h). Every file is written atomically (a temporary file in
+// the same folder, fsync, rename) and a new keystore or enclave is built in a temporary
+// folder renamed into place, so that an interrupted `coedge keys` leaves no half file: at
+// worst a ".tmp" entry that every reader here skips.
+#include "security/keystore.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <openssl/x509.h>
+
+#include "security/crypto.h"
+#include "security/dds_documents.h"
+
+namespace coedge::security {
+namespace fs = std::filesystem;
+using namespace internal;
+
+namespace {
+
+constexpr mode_t kPrivateFile = 0600, kPrivateDir = 0700, kPublicFile = 0644, kPublicDir = 0755;
+// Certificates and permissions start an hour in the past, so that a host whose clock is a
+// little behind the one that issued them does not refuse them as "not yet valid".
+constexpr std::time_t kBackdate = 3600;
+// A certificate's common name has at most 64 characters (RFC 5280 ub-common-name; OpenSSL
+// refuses more): "/coedge/camera/" leaves 49 for the name.
+constexpr size_t kMaxNameLength = 49;
+
+Error io_error(const std::string& what, int err) {
+  return Error{ErrorCode::kIo, what + " failed: " + std::strerror(err)};
+}
+Error bad(const std::string& dir, const std::string& why) {
+  return Error{ErrorCode::kInvalidInput, "keystore " + dir + ": " + why};
+}
+
+std::string mode_text(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+  return buf;
+}
+
+Result<std::string> read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return io_error("reading " + path.string(), errno);
+  std::ostringstream s;
+  s << in.rdbuf();
+  if (in.bad()) return io_error("reading " + path.string(), errno);
+  return s.str();
+}
+
+Status make_dir(const fs::path& path, mode_t mode) {
+  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) return io_error("creating the folder " + path.string(), errno);
+  if (::chmod(path.c_str(), mode) != 0) return io_error("chmod " + path.string(), errno);  // not the umask's
+  return Ok{};
+}
+
+// Writes `content` to `path` with `mode`, atomically: a temporary file created 0600 in the
+// same folder (so a key is never readable by others, even for a moment), then rename.
+Status write_atomic(const fs::path& path, const std::string& content, mode_t mode) {
+  std::string tmp = (path.parent_path() / ("." + path.filename().string() + ".tmpXXXXXX")).string();
+  const int fd = ::mkstemp(tmp.data());
+  if (fd < 0) return io_error("creating a temporary file next to " + path.string(), errno);
+  size_t done = 0;
+  int err = 0;
+  while (done < content.size()) {
+    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      err = errno;
+      break;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (err == 0 && ::fchmod(fd, mode) != 0) err = errno;
+  if (err == 0 && ::fsync(fd) != 0) err = errno;
+  if (::close(fd) != 0 && err == 0) err = errno;
+  if (err == 0 && ::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
+  if (err != 0) {
+    ::unlink(tmp.c_str());
+    return io_error("writing " + path.string(), err);
+  }
+  return Ok{};
+}
+
+Status link_atomic(const std::string& target, const fs::path& path) {
+  const std::string tmp = (path.parent_path() / ("." + path.filename().string() + ".tmp-link")).string();
+  ::unlink(tmp.c_str());
+  if (::symlink(target.c_str(), tmp.c_str()) != 0) return io_error("linking " + path.string(), errno);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return io_error("linking " + path.string(), err);
+  }
+  return Ok{};
+}
+
+bool valid_name(const std::string& name) {
+  if (name.empty() || name.size() > kMaxNameLength) return false;
+  for (char c : name)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+      return false;
+  return true;
+}
+
+Status check_identity_name(const std::string& dir, Role role, const std::string& name) {
+  if (role == Role::kMaster) {
+    if (!name.empty()) return bad(dir, "the master's identity has no name (got '" + name + "')");
+    return Ok{};
+  }
+  if (!valid_name(name)) {
+    return bad(dir, "bad " + std::string(role_name(role)) + " name '" + name +
+                        "': it must be 1 to " + std::to_string(kMaxNameLength) + " characters of A-Z, a-z, 0-9, '_' and '-' (it becomes a DDS "
+                        "partition and part of topic names, where other characters are wildcards or "
+                        "separators)");
+  }
+  return Ok{};
+}
+
+fs::path enclave_dir(const fs::path& dir, Role role, const std::string& name) {
+  const fs::path base = dir / "enclaves" / "coedge";
+  return role == Role::kMaster ? base / "master" : base / std::string(role_name(role)) / name;
+}
+
+// From an enclave folder back to the keystore root: "../../.." for the master, one more
+// level for a node or camera.
+std::string up_to_root(Role role) { return role == Role::kMaster ? "../../.." : "../../../.."; }
+
+std::string who(Role role, const std::string& name) {
+  return role == Role::kMaster ? "the master" : std::string(role_name(role)) + " '" + name + "'";
+}
+
+struct Ca {
+  Cert cert;
+  Key key;
+};
+
+Result<Ca> load_ca(const fs::path& dir) {
+  const fs::path cert_path = dir / "public" / "ca.cert.pem", key_path = dir / "private" / "ca.key.pem";
+  if (!fs::exists(cert_path) || !fs::exists(key_path)) {
+    return bad(dir.string(), "no CA here (" + cert_path.string() + " and " + key_path.string() +
+                                 "): create the keystore with `coedge keys init " + dir.string() +
+                                 "`, or run this where the CA's private key is kept");
+  }
+  auto cert_text = read_text(cert_path);
+  if (!cert_text) return cert_text.error();
+  auto key_text = read_text(key_path);
+  if (!key_text) return key_text.error();
+  auto cert = read_cert_pem(*cert_text, cert_path.string());
+  if (!cert) return cert.error();
+  auto key = read_key_pem(*key_text, key_path.string());
+  if (!key) return key.error();
+  return Ca{.cert = std::move(*cert), .key = std::move(*key)};
+}
+
+Result<Crl> load_crl(const fs::path& dir) {
+  const fs::path path = dir / "public" / "crl.pem";
+  auto text = read_text(path);
+  if (!text) return text.error();
+  return read_crl_pem(*text, path.string());
+}
+
+Result<Cert> load_cert(const fs::path& path) {
+  auto text = read_text(path);
+  if (!text) return text.error();
+  return read_cert_pem(*text, path.string());
+}
+
+bool is_revoked(X509_CRL* crl, X509* cert) {
+  const std::string serial = serial_hex(cert);
+  for (const Revoked& r : revoked_of(crl))
+    if (r.serial_hex == serial) return true;
+  return false;
+}
+
+// Time from `from` until the CA expires: an identity, and the CRL, expire with the CA.
+struct Span {
+  int days = 0;
+  int seconds = 0;
+};
+Span until_ca_expires(X509* ca, std::time_t from) {
+  Span s;
+  struct Asn1TimeFree {
+    void operator()(ASN1_TIME* p) const { ASN1_TIME_free(p); }
+  };
+  std::unique_ptr<ASN1_TIME, Asn1TimeFree> start(ASN1_TIME_set(nullptr, from));
+  if (!start || ASN1_TIME_diff(&s.days, &s.seconds, start.get(), X509_get0_notAfter(ca)) != 1 || s.days < 0 ||
+      s.seconds < 0)
+    return Span{.days = 1, .seconds = 0};
+  return s;
+}
+int days_left(X509* ca) { return std::max(1, until_ca_expires(ca, std::time(nullptr)).days); }
+
+Status write_crl(const fs::path& dir, const Ca& ca, const std::vector<Revoked>& revoked, std::time_t now) {
+  auto crl = make_crl(ca.cert.get(), ca.key.get(), revoked, now, days_left(ca.cert.get()));
+  if (!crl) return crl.error();
+  auto pem = crl_pem(crl->get());
+  if (!pem) return pem.error();
+  return write_atomic(dir / "public" / "crl.pem", *pem, kPublicFile);
+}
+
+// The files of a new enclave, written into `out` (a fresh temporary folder).
+Status write_enclave(const fs::path& out, const Ca& ca, Role role, const std::string& name) {
+  const std::time_t now = std::time(nullptr);
+  const std::time_t start = now - kBackdate;
+  auto key = generate_key();
+  if (!key) return key.error();
+  const std::string enclave = enclave_name(role, name);
+  auto cert = make_certificate(CertRequest{.common_name = enclave,
+                                           .key = key->get(),
+                                           .issuer = ca.cert.get(),
+                                           .issuer_key = ca.key.get(),
+                                           .ca = false,
+                                           .not_before = start,
+                                           .days = until_ca_expires(ca.cert.get(), start).days,
+                                           .seconds = until_ca_expires(ca.cert.get(), start).seconds});
+  if (!cert) return cert.error();
+  auto subject = subject_rfc2253(cert->get());
+  if (!subject) return subject.error();
+  const std::string xml = permissions_xml({role_grant(role, name, *subject, iso8601(X509_get0_notBefore(cert->get())),
+                                                      iso8601(X509_get0_notAfter(cert->get())))});
+  auto p7s = smime_sign(xml, ca.cert.get(), ca.key.get());
+  if (!p7s) return p7s.error();
+  auto cert_text = cert_pem(cert->get());
+  if (!cert_text) return cert_text.error();
+  auto key_text = key_pem(key->get());
+  if (!key_text) return key_text.error();
+  const std::string root = up_to_root(role);
+  for (Status s : {write_atomic(out / "key.pem", *key_text, kPrivateFile),
+                   write_atomic(out / "cert.pem", *cert_text, kPublicFile),
+                   write_atomic(out / "permissions.xml", xml, kPublicFile),
+                   write_atomic(out / "permissions.p7s", *p7s, kPublicFile),
+                   link_atomic(root + "/public/identity_ca.cert.pem", out / "identity_ca.cert.pem"),
+                   link_atomic(root + "/public/permissions_ca.cert.pem", out / "permissions_ca.cert.pem"),
+                   link_atomic(root + "/public/crl.pem", out / "crl.pem"),
+                   link_atomic(root + "/enclaves/governance.p7s", out / "governance.p7s")})
+    if (!s) return s;
+  return Ok{};
+}
+
+Result<fs::path> make_temp_dir(const fs::path& parent, const std::string& stem) {
+  std::string tmp = (parent / ("." + stem + ".tmpXXXXXX")).string();
+  if (::mkdtemp(tmp.data()) == nullptr) return io_error("creating a temporary folder in " + parent.string(), errno);
+  return fs::path(tmp);
+}
+
+// Refuses a private file or folder that group or others may read, write or enter.
+Status check_private(const std::string& dir, const fs::path& path, bool is_dir) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) return io_error("checking " + path.string(), errno);
+  if ((st.st_mode & 077) != 0) {
+    return bad(dir, path.string() + " has mode " + mode_text(st.st_mode) +
+                        ": it holds a private key, so group and others must have no access; fix it with "
+                        "`chmod " +
+                        (is_dir ? "700 " : "600 ") + path.string() + "`");
+  }
+  return Ok{};
+}
+
+}  // namespace
+
+std::string_view role_name(Role role) {
+  switch (role) {
+    case Role::kMaster: return "master";
+    case Role::kNode: return "node";
+    case Role::kCamera: return "camera";
+  }
+  return "?";
+}
+
+Status create_keystore(const std::string& dir_text, const KeystoreOptions& options) {
+  if (options.validity_days < 1 || options.validity_days > 36500)
+    return bad(dir_text, "validity of " + std::to_string(options.validity_days) + " days: it must be 1 to 36500");
+  const fs::path dir = fs::absolute(dir_text).lexically_normal();
+  std::error_code ec;
+  if (fs::exists(dir, ec)) {
+    if (!fs::is_directory(dir, ec)) return bad(dir_text, "it exists and is not a folder");
+    if (!fs::is_empty(dir, ec)) return bad(dir_text, "the folder exists and is not empty (a keystore is created in a new or empty folder)");
+  }
+  const fs::path parent = dir.has_filename() ? dir.parent_path() : dir.parent_path().parent_path();
+  if (!fs::is_directory(parent, ec)) return bad(dir_text, "its parent folder " + parent.string() + " does not exist");
+  auto tmp = make_temp_dir(parent, dir.filename().string());
+  if (!tmp) return tmp.error();
+  const fs::path t = *tmp;
+  auto built = [&]() -> Status {
+    for (Status s : {make_dir(t, kPublicDir), make_dir(t / "public", kPublicDir), make_dir(t / "private", kPrivateDir),
+                     make_dir(t / "enclaves", kPublicDir), make_dir(t / "enclaves" / "coedge", kPublicDir)})
+      if (!s) return s;
+    const std::time_t now = std::time(nullptr);
+    auto key = generate_key();
+    if (!key) return key.error();
+    auto cert = make_certificate(CertRequest{.common_name = "CoEdge cluster CA",
+                                             .key = key->get(),
+                                             .issuer = nullptr,
+                                             .issuer_key = nullptr,
+                                             .ca = true,
+                                             .not_before = now - kBackdate,
+                                             .days = options.validity_days,
+                                             .seconds = 0});
+    if (!cert) return cert.error();
+    auto cert_text = cert_pem(cert->get());
+    if (!cert_text) return cert_text.error();
+    auto key_text = key_pem(key->get());
+    if (!key_text) return key_text.error();
+    const std::string governance = governance_xml(options.images);
+    auto governance_p7s = smime_sign(governance, cert->get(), key->get());
+    if (!governance_p7s) return governance_p7s.error();
+    // One CA plays both roles, as SROS2's keystore: identity_ca and permissions_ca link to it.
+    for (Status s : {write_atomic(t / "private" / "ca.key.pem", *key_text, kPrivateFile),
+                     link_atomic("ca.key.pem", t / "private" / "identity_ca.key.pem"),
+                     link_atomic("ca.key.pem", t / "private" / "permissions_ca.key.pem"),
+                     write_atomic(t / "public" / "ca.cert.pem", *cert_text, kPublicFile),
+                     link_atomic("ca.cert.pem", t / "public" / "identity_ca.cert.pem"),
+                     link_atomic("ca.cert.pem", t / "public" / "permissions_ca.cert.pem"),
+                     write_atomic(t / "enclaves" / "governance.xml", governance, kPublicFile),
+                     write_atomic(t / "enclaves" / "governance.p7s", *governance_p7s, kPublicFile)})
+      if (!s) return s;
+    return write_crl(t, Ca{.cert = std::move(*cert), .key = std::move(*key)}, {}, now);
+  }();
+  // rename(2) replaces an empty folder, so "DIR exists and is empty" needs no special case.
+  if (built.ok() && ::rename(t.c_str(), dir.c_str()) != 0) built = io_error("renaming " + t.string() + " to " + dir.string(), errno);
+  if (!built.ok()) fs::remove_all(t, ec);
+  return built;
+}
+
+Status add_identity(const std::string& dir_text, Role role, const std::string& name) {
+  if (auto s = check_identity_name(dir_text, role, name); !s) return s;
+  const fs::path dir = fs::absolute(dir_text).lexically_normal();
+  auto ca = load_ca(dir);
+  if (!ca) return ca.error();
+  const fs::path enclave = enclave_dir(dir, role, name);
+  const bool replacing = fs::exists(enclave);
+  if (replacing) {
+    auto crl = load_crl(dir);
+    if (!crl) return crl.error();
+    auto cert = load_cert(enclave / "cert.pem");
+    if (!cert) {
+      return bad(dir_text, "the identity of " + who(role, name) + " exists (" + enclave.string() +
+                               ") but its certificate cannot be read: " + cert.error().message);
+    }
+    if (!is_revoked(crl->get(), cert->get())) {
+      return bad(dir_text, "the identity of " + who(role, name) + " exists (" + enclave.string() +
+                               "); to issue a new one, revoke it first (`coedge keys revoke`)");
+    }
+  }
+  if (auto s = make_dir(enclave.parent_path(), kPublicDir); !s) return s;
+  auto tmp = make_temp_dir(enclave.parent_path(), enclave.filename().string());
+  if (!tmp) return tmp.error();
+  std::error_code ec;
+  Status built = write_enclave(*tmp, *ca, role, name);
+  if (built.ok()) built = make_dir(*tmp, kPrivateDir);  // it holds key.pem
+  fs::path old;
+  if (built.ok() && replacing) {
+    // The revoked identity's folder moves aside, then goes; its certificate stays in the CRL.
+    auto aside = make_temp_dir(enclave.parent_path(), enclave.filename().string() + ".revoked");
+    if (!aside) built = aside.error();
+    else if (::rename(enclave.c_str(), aside->c_str()) != 0) built = io_error("moving " + enclave.string() + " aside", errno);
+    else old = *aside;
+  }
+  if (built.ok() && ::rename(tmp->c_str(), enclave.c_str()) != 0) built = io_error("renaming " + tmp->string() + " to " + enclave.string(), errno);
+  if (!built.ok()) fs::remove_all(*tmp, ec);
+  if (!old.empty()) fs::remove_all(old, ec);
+  return built;
+}
+
+Status revoke_identity(const std::string& dir_text, Role role, const std::string& name) {
+  if (auto s = check_identity_name(dir_text, role, name); !s) return s;
+  const fs::path dir = fs::absolute(dir_text).lexically_normal();
+  auto ca = load_ca(dir);
+  if (!ca) return ca.error();
+  const fs::path enclave = enclave_dir(dir, role, name);
+  if (!fs::exists(enclave / "cert.pem"))
+    return bad(dir_text, "no identity of " + who(role, name) + " (" + (enclave / "cert.pem").string() + " does not exist)");
+  auto cert = load_cert(enclave / "cert.pem");
+  if (!cert) return cert.error();
+  auto crl = load_crl(dir);
+  if (!crl) return crl.error();
+  if (is_revoked(crl->get(), cert->get())) return bad(dir_text, "the identity of " + who(role, name) + " is already revoked");
+  std::vector<Revoked> revoked = revoked_of(crl->get());
+  const std::time_t now = std::time(nullptr);
+  revoked.push_back(Revoked{.serial_hex = serial_hex(cert->get()), .when = now});
+  if (auto s = write_crl(dir, *ca, revoked, now); !s) return s;
+  std::error_code ec;
+  fs::remove(enclave / "key.pem", ec);
+  if (ec) return io_error("deleting " + (enclave / "key.pem").string(), ec.value());
+  return Ok{};
+}
+
+Result<std::vector<IdentityInfo>> list_identities(const std::string& dir_text) {
+  const fs::path dir = fs::absolute(dir_text).lexically_normal();
+  if (!fs::is_directory(dir / "enclaves" / "coedge"))
+    return bad(dir_text, "not a CoEdge keystore (no " + (dir / "enclaves" / "coedge").string() + ")");
+  auto crl = load_crl(dir);
+  if (!crl) return crl.error();
+  std::vector<std::pair<Role, std::string>> found;
+  if (fs::exists(enclave_dir(dir, Role::kMaster, ""))) found.emplace_back(Role::kMaster, "");
+  for (Role role : {Role::kNode, Role::kCamera}) {
+    const fs::path folder = dir / "enclaves" / "coedge" / std::string(role_name(role));
+    if (!fs::is_directory(folder)) continue;
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(folder)) {
+      const std::string n = entry.path().filename().string();
+      if (entry.is_directory() && valid_name(n)) names.push_back(n);  // skips ".tmp" leftovers
+    }
+    std::sort(names.begin(), names.end());
+    for (auto& n : names) found.emplace_back(role, n);
+  }
+  std::vector<IdentityInfo> out;
+  for (const auto& [role, name] : found) {
+    auto cert = load_cert(enclave_dir(dir, role, name) / "cert.pem");
+    if (!cert) return cert.error();
+    auto subject = subject_rfc2253(cert->get());
+    if (!subject) return subject.error();
+    out.push_back(IdentityInfo{.role = role,
+                               .name = name,
+                               .subject = *subject,
+                               .not_after = iso8601(X509_get0_notAfter(cert->get())),
+                               .revoked = is_revoked(crl->get(), cert->get())});
+  }
+  return out;
+}
+
+Result<net::DdsSecurityFiles> identity_files(const std::string& dir_text, Role role, const std::string& name) {
+  if (auto s = check_identity_name(dir_text, role, name); !s) return s.error();
+  const fs::path dir = fs::absolute(dir_text).lexically_normal();
+  const fs::path enclave = enclave_dir(dir, role, name);
+  if (!fs::is_directory(enclave)) {
+    return bad(dir_text, "no identity of " + who(role, name) + " (" + enclave.string() +
+                             " does not exist; issue one with `coedge keys add`)");
+  }
+  // The CA's key need not be on a participant's host (it should not); when it is, it too
+  // must be private.
+  if (fs::exists(dir / "private")) {
+    if (auto s = check_private(dir_text, dir / "private", true); !s) return s.error();
+    if (fs::exists(dir / "private" / "ca.key.pem"))
+      if (auto s = check_private(dir_text, dir / "private" / "ca.key.pem", false); !s) return s.error();
+  }
+  if (auto s = check_private(dir_text, enclave, true); !s) return s.error();
+  net::DdsSecurityFiles files{.identity_ca = (enclave / "identity_ca.cert.pem").string(),
+                              .certificate = (enclave / "cert.pem").string(),
+                              .private_key = (enclave / "key.pem").string(),
+                              .permissions_ca = (enclave / "permissions_ca.cert.pem").string(),
+                              .governance = (enclave / "governance.p7s").string(),
+                              .permissions = (enclave / "permissions.p7s").string(),
+                              .crl = (enclave / "crl.pem").string()};
+  for (const std::string* f : {&files.identity_ca, &files.certificate, &files.permissions_ca, &files.governance,
+                               &files.permissions, &files.crl}) {
+    if (!fs::exists(*f)) return bad(dir_text, *f + " is missing (or is a link to a missing file)");
+  }
+  auto cert = load_cert(files.certificate);
+  if (!cert) return cert.error();
+  auto crl_text = read_text(files.crl);
+  if (!crl_text) return crl_text.error();
+  auto crl = read_crl_pem(*crl_text, files.crl);
+  if (!crl) return crl.error();
+  if (is_revoked(crl->get(), cert->get()))
+    return bad(dir_text, "the identity of " + who(role, name) + " is revoked (its serial is in " + files.crl + ")");
+  if (!fs::exists(files.private_key)) return bad(dir_text, files.private_key + " is missing");
+  if (auto s = check_private(dir_text, files.private_key, false); !s) return s.error();
+  return files;
+}
+
+}  // namespace coedge::security
