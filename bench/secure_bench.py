@@ -18,11 +18,13 @@ rate: the difference in percentage points); the criterion of issue 15 is a secur
 rate within 2 pp of the plain one (the "within 2 pp" column). Writes secure_bench.json,
 table.md and every run's folder under --out. Needs root (coedge cluster).
 
-Scenario: --scenario FILE; default the demo's scaled lamppost (results/demo/scenario.yaml,
-written by `make demo`) when it exists, else a small built-in one (three nodes, three
-YOLOv5s-160 tasks at 1 s) that runs anywhere. Examples (docs/PERFORMANCE.md):
-  sudo bench/secure_bench.py                                   # 60 s runs, median of 3
-  sudo bench/secure_bench.py --scenario small --duration 20s --repeat 1   # a quick check
+Scenario: by default the demo's CoEdge run, as `coedge demo` runs it: its scaled lamppost
+(results/demo/scenario.yaml, written by `make demo`, with the scenario's duration and window:
+120 s and 30 s), the demo's CoEdge dispatcher, its node CPU quota (results/demo/results.json's
+node_cores) and sandbox isolation. `--scenario small` is a built-in three-node one (three
+YOLOv5s-160 tasks at 1 s, 60 s runs) that runs anywhere. Examples (docs/PERFORMANCE.md):
+  sudo make demo && sudo bench/secure_bench.py               # the demo's CoEdge run, median of 3
+  sudo bench/secure_bench.py --scenario small --duration 20s --window 5s --repeat 1   # a quick check
 """
 import argparse
 import json
@@ -33,6 +35,8 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COEDGE = os.path.join(ROOT, "build", "bin", "coedge")
+DEMO = os.path.join(ROOT, "results", "demo")
+DEMO_DISPATCHER = "coedge:batch-aware,blocking-aware,useful-evictions"  # cmd_demo.cc's default
 MODES = {"plain": [], "sign": ["--secure", "--images", "sign"], "encrypt": ["--secure", "--images", "encrypt"]}
 
 SMALL_SCENARIO = f"""name: secure-bench-small
@@ -64,11 +68,12 @@ def percentile(values, q):
 
 def run_once(args, scenario, mode, rep):
     out = os.path.join(args.out, f"{mode}-{rep}")
-    cmd = [COEDGE, "cluster", scenario, "-o", out, "--duration", args.duration, "--window", args.window,
+    cmd = [COEDGE, "cluster", scenario, "-o", out, "--dispatcher", args.dispatcher, "--isolation", args.isolation,
            "--domain", str(args.domain), "--prefix", "csb",
            "--models-dir", os.path.join(ROOT, "build", "models")] + MODES[mode]
-    if args.node_cores:
-        cmd += ["--node-cores", str(args.node_cores)]
+    for flag, value in (("--duration", args.duration), ("--window", args.window), ("--node-cores", args.node_cores)):
+        if value:
+            cmd += [flag, str(value)]
     print("$ " + " ".join(cmd), flush=True)
     os.makedirs(args.out, exist_ok=True)
     with open(out + ".log", "w") as log:
@@ -114,11 +119,14 @@ def main():
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     p.add_argument("--scenario", default="",
                    help="scenario file, or 'small' (built in); default results/demo/scenario.yaml, else small")
-    p.add_argument("--duration", default="60s", help="each run's length from the first plan (default 60s)")
-    p.add_argument("--window", default="15s", help="stage-2 period (default 15s)")
+    p.add_argument("--duration", default="", help="each run's length from the first plan (default: the scenario's)")
+    p.add_argument("--window", default="", help="stage-2 period (default: the scenario's)")
+    p.add_argument("--dispatcher", default=DEMO_DISPATCHER, help=f"the master's dispatcher (default the demo's, {DEMO_DISPATCHER})")
+    p.add_argument("--isolation", default="sandbox", help="the node agents' isolation (default sandbox, the demo's)")
     p.add_argument("--repeat", type=int, default=3, help="runs per configuration (default 3; medians)")
     p.add_argument("--modes", default="plain,sign,encrypt", help="configurations, in their interleaved order")
-    p.add_argument("--node-cores", type=float, default=0, help="each node's CPU quota (default: coedge cluster's)")
+    p.add_argument("--node-cores", type=float, default=0,
+                   help="each node's CPU quota (default: the demo's, from results/demo/results.json, else coedge cluster's)")
     p.add_argument("--domain", type=int, default=61, help="DDS domain id of the runs (default 61)")
     p.add_argument("--out", default=os.path.join(ROOT, "results", "secure-bench"), help="results folder")
     args = p.parse_args()
@@ -135,8 +143,12 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     scenario = args.scenario
     if not scenario:
-        demo = os.path.join(ROOT, "results", "demo", "scenario.yaml")
-        scenario = demo if os.path.exists(demo) else "small"
+        scenario = os.path.join(DEMO, "scenario.yaml")
+        if not os.path.exists(scenario):
+            sys.exit(f"secure_bench: no {scenario}: run `sudo make demo` first (it scales the lamppost to this "
+                     "machine), or give --scenario small or FILE")
+        if not args.node_cores and os.path.exists(os.path.join(DEMO, "results.json")):
+            args.node_cores = json.load(open(os.path.join(DEMO, "results.json"))).get("node_cores", 0)
     if scenario == "small":
         scenario = os.path.join(args.out, "small.yaml")
         with open(scenario, "w") as f:
@@ -171,13 +183,15 @@ def main():
                     f"| {fmt(m['latency_p95_ms'])} | {ratio(m['latency_p95_ms'], base['latency_p95_ms'])} "
                     f"| {100 * m['miss_rate']:.1f} | {delta_pp:+.1f} | {'yes' if verdicts[mode] else 'NO'} |")
     table = "\n".join(rows)
-    header = (f"DDS Security overhead: {os.path.basename(scenario)}, {args.duration} runs, "
+    length = args.duration or "the scenario's duration"
+    header = (f"DDS Security overhead: {scenario}, {length} runs, "
               f"median of {args.repeat} per configuration (interleaved)")
     print("\n" + header + "\n\n" + table)
     with open(os.path.join(args.out, "table.md"), "w") as f:
         f.write(header + "\n\n" + table + "\n")
     with open(os.path.join(args.out, "secure_bench.json"), "w") as f:
-        json.dump({"scenario": scenario, "duration": args.duration, "window": args.window, "repeat": args.repeat,
+        json.dump({"scenario": scenario, "dispatcher": args.dispatcher, "node_cores": args.node_cores,
+                   "isolation": args.isolation, "duration": args.duration, "window": args.window, "repeat": args.repeat,
                    "modes": modes, "runs": runs, "medians": medians, "within_2pp": verdicts}, f, indent=2)
     print(f"\nwrote {os.path.join(args.out, 'table.md')} and secure_bench.json")
 
