@@ -14,6 +14,7 @@
 #include "config/scenario_loader.h"
 #include "policy_options.h"
 #include "process_support.h"
+#include "run_keystore.h"
 #include "security/keystore.h"
 #include "terminal.h"
 
@@ -33,29 +34,6 @@ Result<std::vector<cluster::KillEvent>> parse_kills(const std::vector<std::strin
     out.push_back({item.substr(0, at), *t});
   }
   return out;
-}
-
-// --secure without --keystore: a fresh keystore in the run folder, <out>/keystore (replacing
-// the previous run's), with the master's identity, every node's and every node's camera
-// process's (`coedge cluster` starts one per node).
-Result<std::string> make_run_keystore(const std::string& out_dir, const Scenario& scenario,
-                                      security::TopicProtection images) {
-  const std::string dir = out_dir + "/keystore";
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
-  if (ec) return Error{ErrorCode::kIo, "cannot remove the previous run's keystore " + dir + ": " + ec.message()};
-  std::filesystem::create_directories(out_dir, ec);
-  if (ec) return Error{ErrorCode::kIo, "cannot create " + out_dir + ": " + ec.message()};
-  security::KeystoreOptions options;
-  options.images = images;
-  if (Status st = security::create_keystore(dir, options); !st.ok()) return st.error();
-  if (Status st = security::add_identity(dir, security::Role::kMaster, ""); !st.ok()) return st.error();
-  for (const NodeSpec& n : scenario.nodes) {
-    for (security::Role role : {security::Role::kNode, security::Role::kCamera}) {
-      if (Status st = security::add_identity(dir, role, n.name); !st.ok()) return st.error();
-    }
-  }
-  return dir;
 }
 
 }  // namespace
@@ -220,7 +198,7 @@ std::function<int()> add_cluster_command(CLI::App& app) {
           return kExitFailure;
         }
         options.keystore = *made;
-        options.security_label = std::string("secure, images ") + (f->images == "encrypt" ? "encrypted" : "signed");
+        options.security_label = secure_label(images);
       } else {
         options.keystore = std::filesystem::absolute(f->keystore).string();
         options.security_label = "secure";

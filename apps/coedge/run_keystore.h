@@ -1,0 +1,21 @@
+// The keystore of one `coedge cluster --secure` or `coedge demo --secure` run: a fresh one
+// in the run's folder, <out>/keystore (replacing the previous run's there), holding every
+// identity the run starts — the master's, and every node's and every node's camera
+// process's (cluster_run starts one camera process per node) — and the label the run shows.
+#pragma once
+
+#include <string>
+
+#include "core/result.h"
+#include "core/scenario.h"
+#include "security/keystore.h"
+
+namespace coedge::app {
+
+Result<std::string> make_run_keystore(const std::string& out_dir, const Scenario& scenario,
+                                      security::TopicProtection images);
+
+// "secure, images signed" / "secure, images encrypted".
+std::string secure_label(security::TopicProtection images);
+
+}  // namespace coedge::app
