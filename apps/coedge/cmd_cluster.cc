@@ -165,8 +165,7 @@ std::function<int()> add_cluster_command(CLI::App& app) {
       }
       for (const auto& [role, name] : needed) {
         if (auto files = security::identity_files(dir, role, name); !files.ok()) {
-          std::fprintf(stderr, "coedge cluster: --keystore %s: %s\n", f->keystore.c_str(),
-                       files.error().message.c_str());
+          std::fprintf(stderr, "coedge cluster: --keystore: %s\n", files.error().message.c_str());
           return cli::exit_code_of(files.error());
         }
       }

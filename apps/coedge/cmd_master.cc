@@ -48,7 +48,7 @@ Result<net::DdsOptions> to_dds(const DdsFlags& f, security::Role role, const std
   o.peers = f.peers;
   if (!f.keystore.empty()) {
     auto files = security::identity_files(std::filesystem::absolute(f.keystore).string(), role, name);
-    if (!files.ok()) return Error{files.error().code, "--keystore " + f.keystore + ": " + files.error().message};
+    if (!files.ok()) return Error{files.error().code, "--keystore: " + files.error().message};
     o.security = std::move(*files);
   }
   return o;

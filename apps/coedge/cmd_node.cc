@@ -338,8 +338,7 @@ std::function<int()> add_node_command(CLI::App& app) {
         auto files = security::identity_files(std::filesystem::absolute(flags->keystore).string(),
                                               security::Role::kNode, flags->name);
         if (!files.ok()) {
-          std::fprintf(stderr, "coedge node: --keystore %s: %s\n", flags->keystore.c_str(),
-                       files.error().message.c_str());
+          std::fprintf(stderr, "coedge node: --keystore: %s\n", files.error().message.c_str());
           return cli::exit_code_of(files.error());
         }
         if (Status st = set_node_security(cluster, std::move(*files)); !st.ok()) {

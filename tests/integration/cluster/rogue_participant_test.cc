@@ -257,3 +257,47 @@ TEST_F(RogueParticipant, SecureClusterRefusesRoguesWithoutWithAndWithRevokedCred
 }
 
 }  // namespace
+
+namespace {
+
+// Checked before anything starts, and without root: a keystore that cannot serve the run
+// is named, with exit code 2.
+TEST(SecureOptions, ABadKeystoreOrAMisplacedOptionIsNamedWithExitCode2) {
+  namespace sec = coedge::security;
+  const fs::path dir = fs::path("/var/tmp") / ("coedge-secure-options-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir / "s.yaml") << "name: options\n"
+                                   "profiles: " COEDGE_SOURCE_DIR "/examples/profiles/generated-models-cpu.yaml\n"
+                                   "nodes:\n  - {name: n1}\n"
+                                   "tasks:\n  - {name: A, source: n1, model: yolov5s-160, period: 1s}\n";
+  const std::string ks = (dir / "keystore").string();
+  ASSERT_TRUE(sec::create_keystore(ks, sec::KeystoreOptions{}).ok());
+  ASSERT_TRUE(sec::add_identity(ks, sec::Role::kNode, "n1").ok());  // no master, no camera
+  const std::string scenario = (dir / "s.yaml").string(), log = (dir / "out.log").string();
+  const std::string cluster = kCoedge + " cluster " + scenario + " -o " + (dir / "out").string() + " ";
+  EXPECT_EQ(run(cluster + "--images sign", log), 2);
+  EXPECT_NE(read_text(log).find("--images and --keystore go with --secure"), std::string::npos) << read_text(log);
+  EXPECT_EQ(run(cluster + "--secure --keystore " + ks + " --images encrypt", log), 2);
+  EXPECT_NE(read_text(log).find("--images"), std::string::npos) << read_text(log);
+  // The keystore lacks the master's identity: named before anything starts.
+  EXPECT_EQ(run(cluster + "--secure --keystore " + ks, log), 2);
+  EXPECT_NE(read_text(log).find("--keystore: keystore " + ks), std::string::npos) << read_text(log);
+  EXPECT_NE(read_text(log).find("master"), std::string::npos) << read_text(log);
+  EXPECT_EQ(run(kCoedge + " master --scenario " + scenario + " --keystore " + ks + " --duration 1s", log), 2);
+  EXPECT_NE(read_text(log).find("coedge master: --keystore: keystore " + ks), std::string::npos) << read_text(log);
+  EXPECT_EQ(run(kCoedge + " camera --scenario " + scenario + " --node n1 --keystore " + ks, log), 2);
+  EXPECT_NE(read_text(log).find("coedge camera: --keystore: keystore " + ks), std::string::npos) << read_text(log);
+  // A node's private key readable by others: refused.
+  auto n1 = sec::identity_files(ks, sec::Role::kNode, "n1");
+  ASSERT_TRUE(n1.ok()) << n1.error().message;
+  fs::permissions(n1->private_key, fs::perms::others_read, fs::perm_options::add);
+  EXPECT_EQ(run(kCoedge + " node --scenario " + scenario + " --name n1 --keystore " + ks, log), 2);
+  EXPECT_NE(read_text(log).find("coedge node: --keystore: keystore " + ks), std::string::npos) << read_text(log);
+  EXPECT_NE(read_text(log).find(n1->private_key), std::string::npos) << read_text(log);
+  // --keystore is for a cluster node.
+  EXPECT_EQ(run(kCoedge + " node --config " COEDGE_SOURCE_DIR "/examples/node/resnet-3.yaml --keystore " + ks, log), 2);
+  fs::remove_all(dir);
+}
+
+}  // namespace
