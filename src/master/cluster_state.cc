@@ -10,25 +10,27 @@ ClusterState::ClusterState(const Scenario& scenario)
       retired_(scenario.nodes.size(), std::vector<Counters>(scenario.tasks.size())),
       profiles_(scenario.nodes.size(), std::vector<net::ProfileReport>(scenario.models.size())),
       at_last_window_(scenario.tasks.size()),
-      published_(scenario.tasks.size(), 0) {}
+      published_(scenario.tasks.size(), 0),
+      retired_published_(scenario.tasks.size(), 0) {}
 
 ClusterState::Counters ClusterState::add(const Counters& a, const Counters& b) {
   return Counters{a.released + b.released, a.met + b.met, a.overdue + b.overdue, a.dropped + b.dropped,
                   a.latency_sum_ms + b.latency_sum_ms, a.node_latency_sum_ms + b.node_latency_sum_ms};
 }
 
-bool ClusterState::on_report(const net::NodeReport& report) {
+bool ClusterState::on_report(const net::NodeReport& report, bool new_lifetime) {
   const NodeIndex k = scenario_.find_node(report.node);
   if (k == kNone) return false;
+  if (new_lifetime) {  // restarted: its earlier run's counts stay, its new ones start at 0
+    for (TaskIndex t = 0; t < scenario_.tasks.size(); ++t) {
+      retired_[k][t] = add(retired_[k][t], latest_[k][t]);
+      latest_[k][t] = Counters{};
+    }
+  }
   for (const net::TaskReport& r : report.tasks) {
-    TaskIndex t = kNone;
-    for (TaskIndex i = 0; i < scenario_.tasks.size(); ++i)
-      if (scenario_.tasks[i].name == r.task) t = i;
+    const TaskIndex t = scenario_.find_task(r.task);
     if (t == kNone) continue;
-    Counters now{r.released, r.met, r.overdue, r.dropped, r.latency_sum_ms, r.node_latency_sum_ms};
-    Counters& last = latest_[k][t];
-    if (now.released < last.released) retired_[k][t] = add(retired_[k][t], last);  // restarted
-    last = now;
+    latest_[k][t] = Counters{r.released, r.met, r.overdue, r.dropped, r.latency_sum_ms, r.node_latency_sum_ms};
   }
   for (const net::ProfileReport& p : report.profiles) {
     const ModelIndex m = scenario_.find_model(p.model);
@@ -41,10 +43,14 @@ bool ClusterState::on_report(const net::NodeReport& report) {
   return true;
 }
 
-void ClusterState::on_source_stats(const net::SourceStats& stats) {
-  for (TaskIndex t = 0; t < scenario_.tasks.size(); ++t)
-    if (scenario_.tasks[t].name == stats.task && scenario_.tasks[t].topic.empty())
-      published_[t] = std::max(published_[t], stats.published);
+void ClusterState::on_source_stats(const net::SourceStats& stats, bool new_lifetime) {
+  const TaskIndex t = scenario_.find_task(stats.task);
+  if (t == kNone || !scenario_.tasks[t].topic.empty()) return;
+  if (new_lifetime) {
+    retired_published_[t] += published_[t];
+    published_[t] = 0;
+  }
+  published_[t] = std::max(published_[t], stats.published);
 }
 
 ClusterState::Counters ClusterState::task_total(TaskIndex t) const {
@@ -110,7 +116,7 @@ std::vector<TaskAccount> ClusterState::accounts() const {
     a.accepted = total.released;
     // A camera driver's topic (TaskSpec::topic) has no camera count: its jobs are the frames
     // the executing nodes took, and only those a node released and never closed are lost.
-    a.released = scenario_.tasks[t].topic.empty() ? published_[t] : total.released;
+    a.released = scenario_.tasks[t].topic.empty() ? published_[t] + retired_published_[t] : total.released;
     a.met = total.met;
     a.overdue = total.overdue;
     a.dropped_by_nodes = total.dropped;

@@ -1,8 +1,10 @@
 // What the master knows of its cluster, from the nodes' reports and the cameras' counts:
 // per task, the jobs its executors closed (summed over every node that ever ran it), the
 // per-window view the dispatcher's stage 2 needs, and the final accounting. Reports carry
-// cumulative counters, so a lost report loses nothing; a node that restarts (its counters
-// go back) keeps what it reported before. Pure: no threads, no I/O, time passed in.
+// cumulative counters, so a lost report loses nothing; a node or camera that restarts (a
+// new lifetime, whose counters start again: master/report_checks.h says when) keeps what
+// it reported before. It takes only samples the checks accepted (report_checks.h): it
+// trusts their names and numbers. Pure: no threads, no I/O, time passed in.
 //
 // Final accounting, per task: released = what its camera published; met and overdue = what
 // the executors reported; dropped = what they dropped plus what no node closed ("lost": in
@@ -45,8 +47,12 @@ class ClusterState {
   explicit ClusterState(const Scenario& scenario);
 
   // A node's report; returns false (and ignores it) when it names an unknown node.
-  bool on_report(const net::NodeReport& report);
-  void on_source_stats(const net::SourceStats& stats);
+  // `new_lifetime`: the node restarted; what it reported before is kept, and its counters
+  // count again from this report's.
+  bool on_report(const net::NodeReport& report, bool new_lifetime = false);
+  // A camera's count of a task's frames; `new_lifetime`: the camera restarted (its count
+  // adds to what it counted before).
+  void on_source_stats(const net::SourceStats& stats, bool new_lifetime = false);
 
   // What happened since the previous call (the dispatcher's stage-2 input): per task the
   // jobs closed in the window, and the links measured (per pair, the lower of the two
@@ -78,6 +84,7 @@ class ClusterState {
   std::vector<std::vector<net::ProfileReport>> profiles_;  // per node, its latest, per model
   std::vector<Counters> at_last_window_;                   // per task
   std::vector<uint64_t> published_;                        // per task, from the cameras
+  std::vector<uint64_t> retired_published_;                // per task, earlier camera lifetimes
   std::map<std::pair<NodeIndex, NodeIndex>, double> links_;  // (from, to) -> Mbit/s, this window
 };
 

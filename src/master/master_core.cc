@@ -41,6 +41,9 @@ MasterCore::MasterCore(const Scenario& scenario, MasterConfig config, TimePoint 
       dispatcher_(policy::make_dispatcher(config_.dispatcher, scenario)),
       alive_(scenario.nodes.size(), false),
       nodes_(scenario.nodes.size()),
+      accepted_(scenario.nodes.size()),
+      gone_since_(scenario.nodes.size(), false),
+      accepted_stats_(scenario.tasks.size()),
       started_(now),
       next_note_(now + config_.waiting_note_every),
       evictions_(scenario.tasks.size(), 0) {
@@ -50,17 +53,31 @@ MasterCore::MasterCore(const Scenario& scenario, MasterConfig config, TimePoint 
 
 MasterCore::~MasterCore() = default;
 
+void MasterCore::refused(SampleTopic topic, const SampleVerdict& verdict, TimePoint now) {
+  const uint64_t n = rejections_.count(topic, verdict.reason, now);
+  if (n == 0) return;
+  std::string line = "refused a " + std::string(to_string(topic)) + " sample (" + std::string(to_string(verdict.reason)) +
+                     "): " + verdict.why;
+  if (n > 1) line += " (and " + std::to_string(n - 1) + " more such since the last line)";
+  queued_logs_.push_back(std::move(line));
+}
+
+void MasterCore::on_refused_elsewhere(SampleTopic topic, SampleRejection reason, uint64_t n) {
+  rejections_.add(topic, reason, n);
+}
+
 void MasterCore::on_report(const net::NodeReport& report, TimePoint now) {
   if (phase_ == Phase::kDone) return;
-  if (!state_.on_report(report)) {
-    if (std::find(unknown_reported_.begin(), unknown_reported_.end(), report.node) == unknown_reported_.end()) {
-      unknown_reported_.push_back(report.node);
-      queued_logs_.push_back("ignoring reports from '" + report.node + "', which is not a node of " +
-                             scenario_.source_file);
-    }
-    return;
-  }
   const NodeIndex k = scenario_.find_node(report.node);
+  const CheckOptions options{config_.require_sender};
+  const AcceptedReport* last = k != kNone && accepted_[k] ? &*accepted_[k] : nullptr;
+  const ReportVerdict verdict = check_report(scenario_, report, last, k != kNone && gone_since_[k], options);
+  if (!verdict.ok()) return refused(SampleTopic::kNodeReport, verdict, now);
+  if (verdict.new_lifetime) queued_logs_.push_back("node " + report.node + " restarted: its counters start again");
+  if (!accepted_[k]) accepted_[k].emplace();
+  remember(scenario_, report, *accepted_[k]);
+  gone_since_[k] = report.final_report;
+  (void)state_.on_report(report, verdict.new_lifetime);
   NodeInfo& info = nodes_[k];
   ++info.reports;
   info.plan_epoch = report.plan_epoch;
@@ -91,13 +108,21 @@ void MasterCore::on_report(const net::NodeReport& report, TimePoint now) {
   }
 }
 
-void MasterCore::on_source_stats(const net::SourceStats& stats, TimePoint /*now*/) {
-  if (phase_ != Phase::kDone) state_.on_source_stats(stats);
+void MasterCore::on_source_stats(const net::SourceStats& stats, TimePoint now) {
+  if (phase_ == Phase::kDone) return;
+  const TaskIndex t = scenario_.find_task(stats.task);
+  const AcceptedStats* last = t != kNone && accepted_stats_[t] ? &*accepted_stats_[t] : nullptr;
+  const StatsVerdict verdict = check_source_stats(scenario_, stats, last, CheckOptions{config_.require_sender});
+  if (!verdict.ok()) return refused(SampleTopic::kSourceStats, verdict, now);
+  if (verdict.new_lifetime) queued_logs_.push_back("the camera of task " + stats.task + " restarted: its count starts again");
+  accepted_stats_[t] = AcceptedStats{stats.published, stats.last_stamp_ns};
+  state_.on_source_stats(stats, verdict.new_lifetime);
 }
 
 void MasterCore::on_liveliness(const std::string& node, bool alive, TimePoint /*now*/) {
   const NodeIndex k = scenario_.find_node(node);
   if (k == kNone) return;
+  if (!alive) gone_since_[k] = true;  // its next report may be a restart's (report_checks.h)
   // After its final report a node is done; an "alive" seen since is older news (the
   // reader may have noticed the node's lapse and its last report in one go): only a new
   // report brings it back (on_report).
@@ -374,6 +399,9 @@ MasterSummary MasterCore::summary() const {
       if (current_[task] == k) n.tasks.push_back(scenario_.tasks[task].name);
     s.nodes.push_back(std::move(n));
   }
+  rejections_.for_each([&](SampleTopic topic, SampleRejection reason, uint64_t n) {
+    s.rejected_samples.push_back({std::string(to_string(topic)), std::string(to_string(reason)), n});
+  });
   // Why: the dispatcher's present view of each task that did not do well.
   for (TaskIndex task = 0; task < accounts.size() && !current_.empty(); ++task) {
     const TaskSpec& spec = scenario_.tasks[task];

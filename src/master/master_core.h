@@ -28,6 +28,13 @@
 // start, a node that stops is waited for again.
 //  - kDone: the final summary (or, when the nodes never came up, the error) was returned.
 //
+// Every report and source statistics sample is checked before use (master/report_checks.h):
+// one refused changes nothing — not the accounting, not the node's liveliness or up state,
+// not its plan — and is counted per (topic, reason) (rejections(), the summary's
+// rejected_samples, the metrics) and logged: the first of each (topic, reason), then at
+// most one line per 10 s with the count since. A node's restart (a new lifetime of its
+// counters) is recognised there; ClusterState keeps what its earlier lifetime reported.
+//
 // Plans are de-duplicated: an assignment equal to the last published one is not published
 // again. Published plans have versions 1, 2, ... (one per published plan), the master's
 // epoch, and effective_ns = wall_now + plan_lead, where wall_now is the CLOCK_REALTIME the
@@ -46,9 +53,11 @@
 #include <vector>
 
 #include "core/result.h"
+#include "core/sample_rejection.h"
 #include "core/scenario.h"
 #include "core/time.h"
 #include "master/cluster_state.h"
+#include "master/report_checks.h"
 #include "net/dds.h"
 #include "policy/dispatcher.h"
 #include "policy/policy_spec.h"
@@ -67,6 +76,15 @@ struct MasterConfig {
   // Appended to the error when nodes never report, e.g. "are their agents running, on DDS
   // domain 7?".
   std::string missing_nodes_hint;
+  // A secure DDS domain: a report or source statistics sample from a writer in no node's
+  // partition (an empty sender) is refused (report_checks.h).
+  bool require_sender = false;
+};
+
+// Samples refused, per (topic, reason) (core/sample_rejection.h names), for summary.json.
+struct RejectedSamples {
+  std::string topic, reason;
+  uint64_t count = 0;
 };
 
 // After stop-sources, reports are absorbed this long plus the longest deadline.
@@ -152,6 +170,7 @@ struct MasterSummary {
   std::vector<std::pair<std::string, ClusterState::MeasuredProfile>> measured_profiles;  // measured ones
   std::vector<NodeSummary> nodes;  // scenario order
   std::vector<TaskWhy> why;        // scenario order, only the tasks that need one
+  std::vector<RejectedSamples> rejected_samples;  // every (topic, reason) counted, enum order
   // Every released job ended met, overdue or dropped, and no node closed more than released.
   bool accounted() const {
     return totals.surplus == 0 && totals.met + totals.overdue + totals.dropped() == totals.released;
@@ -179,9 +198,14 @@ class MasterCore {
   MasterCore(const MasterCore&) = delete;
   MasterCore& operator=(const MasterCore&) = delete;
 
-  // A node's report (cumulative counters). Before the start, it marks the node up.
+  // A node's report (cumulative counters). Before the start, it marks the node up. Checked
+  // first (report_checks.h): a refused one is only counted and logged.
   void on_report(const net::NodeReport& report, TimePoint now);
+  // A camera's count of a task's frames; checked the same way.
   void on_source_stats(const net::SourceStats& stats, TimePoint now);
+  // `n` samples of `topic` refused before they reached the core (the DDS reader's caps:
+  // kOversized), counted with the others.
+  void on_refused_elsewhere(SampleTopic topic, SampleRejection reason, uint64_t n);
   // A node's liveliness changed (net::LivelinessEvent). Unknown nodes are ignored.
   void on_liveliness(const std::string& node, bool alive, TimePoint now);
   // Stop (SIGINT, SIGTERM): the stop sequence starts at the next tick. Idempotent.
@@ -194,6 +218,7 @@ class MasterCore {
   uint64_t plan_version() const { return version_; }  // of the last plan published; 0: none
   const std::vector<NodeIndex>& assignment() const { return current_; }  // per task; empty before stage 1
   bool node_alive(NodeIndex k) const { return alive_[k]; }
+  const RejectionCounter& rejections() const { return rejections_; }
 
  private:
   struct NodeInfo {
@@ -217,6 +242,7 @@ class MasterCore {
   void begin_stopping(TimePoint now, Actions& out);
   void finish(Actions& out);
   void enter(Phase phase, Actions& out);
+  void refused(SampleTopic topic, const SampleVerdict& verdict, TimePoint now);
   void publish(const policy::Plan& plan, TimePoint now, int64_t wall_now_ns, Actions& out);
   MasterSummary summary() const;
   TimePoint wake_at(TimePoint now) const;
@@ -229,7 +255,12 @@ class MasterCore {
   Phase phase_ = Phase::kWaiting;
   std::vector<bool> alive_;      // per node
   std::vector<NodeInfo> nodes_;  // per node
-  std::vector<std::string> unknown_reported_;  // names of non-nodes already logged
+  // Per node: its last accepted report, and whether it was gone (liveliness lost, final
+  // report) since; per task, its camera's last accepted statistics (report_checks.h).
+  std::vector<std::optional<AcceptedReport>> accepted_;
+  std::vector<bool> gone_since_;
+  std::vector<std::optional<AcceptedStats>> accepted_stats_;
+  RejectionCounter rejections_;
   std::vector<Change> changes_;  // liveliness changes the dispatcher has not seen (running)
   std::vector<std::string> queued_logs_;  // from the inputs, handed out by the next tick
   bool stop_requested_ = false;

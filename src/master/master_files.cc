@@ -106,6 +106,14 @@ std::string summary_json(const MasterSummary& s) {
     if (!w.explanation_json.empty()) entry["explanation"] = nlohmann::json::parse(w.explanation_json);
     j["why"][w.task] = std::move(entry);
   }
+  // Samples refused by the checks (report_checks.h): {topic: {reason: count}}, and their sum.
+  j["rejected_samples"] = nlohmann::json::object();
+  uint64_t rejected = 0;
+  for (const RejectedSamples& r : s.rejected_samples) {
+    j["rejected_samples"][r.topic][r.reason] = r.count;
+    rejected += r.count;
+  }
+  j["rejected_samples_total"] = rejected;
   // Seconds since the master started; null: did not happen.
   j["startup"] = {{"first_plan_s", seconds_or_null(s.first_plan_s)},
                   {"all_first_met_s", seconds_or_null(s.all_first_met_s())}};
@@ -156,6 +164,13 @@ std::string summary_table(const MasterSummary& s) {
     table += "task " + t.task + ": the nodes closed " + std::to_string(t.account.surplus) +
              " jobs more than its camera reported releasing (frames from a camera driver? name its "
              "topic in the task's `topic:` field, docs/CLUSTER.md); they are not in the rows above\n";
+  }
+  // Refused samples changed nothing above; a count says someone sent them.
+  if (!s.rejected_samples.empty()) {
+    table += "samples refused:";
+    for (const RejectedSamples& r : s.rejected_samples)
+      table += " " + r.topic + "/" + r.reason + " " + std::to_string(r.count);
+    table += " (see the log)\n";
   }
   return table;
 }

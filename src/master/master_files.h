@@ -24,8 +24,9 @@ std::string window_json_line(const Scenario& scenario, const WindowRecord& windo
 // summary.json (indented): scenario, dispatcher, duration_s, window_s, epoch,
 // plan_versions, tasks, models, totals (with surplus and accounted), measured_profiles,
 // allocation (per node, its tasks), nodes (per node: reports, the plan it runs, stopped)
-// and why (per task unplaced, missing its epsilon or evicted: status, text, evictions,
-// explanation).
+// why (per task unplaced, missing its epsilon or evicted: status, text, evictions,
+// explanation), rejected_samples ({topic: {reason: count}}, the samples the checks refused:
+// master/report_checks.h) and rejected_samples_total.
 std::string summary_json(const MasterSummary& summary);
 // One row of the accounting table; mean_ms < 0 leaves the mean latency out (the "all" row).
 struct AccountRow {

@@ -11,12 +11,15 @@
 #include <exception>
 
 #include "core/build_info.h"
+#include "core/sample_rejection.h"
 #include "master/master_core.h"
 
 namespace coedge::master {
 namespace {
 
 constexpr Phase kPhases[] = {Phase::kWaiting, Phase::kRunning, Phase::kSettling, Phase::kDraining, Phase::kDone};
+// The topics the master reads, whose refused samples it counts.
+constexpr SampleTopic kMasterTopics[] = {SampleTopic::kNodeReport, SampleTopic::kSourceStats};
 
 }  // namespace
 
@@ -58,6 +61,20 @@ MasterMetrics::MasterMetrics(const Scenario& scenario)
                     .Register(r);
   for (Phase p : kPhases) phase_.push_back(&phase.Add({{"phase", std::string(to_string(p))}}));
   phase_.front()->Set(1);
+
+  auto& rejected = prometheus::BuildCounter()
+                      .Name("coedge_master_rejected_samples_total")
+                      .Help("Samples the master received and refused (dropped unused), by topic and reason "
+                            "(docs/METRICS.md lists the reasons)")
+                      .Register(r);
+  rejected_.assign(kSampleTopicCount, std::vector<prometheus::Counter*>(kSampleRejectionCount, nullptr));
+  for (SampleTopic topic : kMasterTopics) {
+    for (int reason = 1; reason < kSampleRejectionCount; ++reason) {
+      rejected_[static_cast<size_t>(topic)][static_cast<size_t>(reason)] =
+          &rejected.Add({{"topic", std::string(to_string(topic))},
+                         {"reason", std::string(to_string(static_cast<SampleRejection>(reason)))}});
+    }
+  }
 
   auto& info = prometheus::BuildGauge()
                    .Name("coedge_cluster_task_info")
@@ -164,6 +181,11 @@ void MasterMetrics::update(const MasterCore& core) {
   }
   nodes_up_->Set(up);
   for (size_t p = 0; p < phase_.size(); ++p) phase_[p]->Set(kPhases[p] == core.phase() ? 1 : 0);
+  core.rejections().for_each([&](SampleTopic topic, SampleRejection reason, uint64_t n) {
+    if (prometheus::Counter* c = rejected_[static_cast<size_t>(topic)][static_cast<size_t>(reason)]) {
+      raise_to(*c, static_cast<double>(n));
+    }
+  });
 }
 
 void MasterMetrics::finish(const MasterSummary& summary) {

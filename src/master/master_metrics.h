@@ -4,7 +4,9 @@
 // cluster-wide counters — released (what the task's camera published) and finished by
 // outcome (met, overdue, dropped: what the executing nodes reported, summed over every
 // node that ever ran the task) — with the last stage-2 window's miss ratio next to the
-// task's ε. Series have no `node` label of their own: a node's series come from the node.
+// task's ε; and the samples the master refused (coedge_master_rejected_samples_total{topic,
+// reason}: master/report_checks.h), every (topic, reason) of its topics at zero from the
+// start. Series have no `node` label of their own: a node's series come from the node.
 //
 // The counters follow the nodes' cumulative reports (ClusterState), so they only grow. One
 // difference from the nodes' own counters: jobs that no node ever closed (in flight to a
@@ -79,6 +81,8 @@ class MasterMetrics {
   prometheus::Gauge* nodes_up_ = nullptr;
   prometheus::Gauge* plan_version_ = nullptr;
   prometheus::Counter* plans_published_ = nullptr;
+  // [topic][reason] for the master's topics (node_report, source_stats); null elsewhere.
+  std::vector<std::vector<prometheus::Counter*>> rejected_;
   uint64_t last_version_ = 0;
 };
 

@@ -58,6 +58,9 @@ int run_master(Scenario scenario, const MasterOptions& options) {
   config.progress_every = options.progress_every;
   config.epoch = static_cast<uint64_t>(realtime_ns());  // later than any earlier master's
   config.missing_nodes_hint = "are their agents running, on DDS domain " + dds_domain + "?";
+  // With DDS Security every node and camera writes in its own partition: a sample from a
+  // writer in none is nobody's (master/report_checks.h).
+  config.require_sender = options.dds.security.has_value();
   log("waiting for " + std::to_string(scenario.nodes.size()) + " nodes to report (DDS domain " + dds_domain + ")");
   const MonotonicClock clock;
   MasterCore core(scenario, config, clock.now());

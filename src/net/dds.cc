@@ -1,12 +1,19 @@
 // DdsDomain: validates DdsOptions, renders them as a Cyclone XML configuration and creates
-// the domain and its participant; also the ROS topic name mapping. Stateless functions and
-// an immutable object, so thread-safe.
+// the domain and its participant; also the ROS topic name mapping and partition names.
+// Stateless functions and an immutable object, so thread-safe. With DDS Security, the
+// plugins and files are checked here first (Cyclone's own refusal only says "error"), and a
+// participant Cyclone refuses is retried once with Cyclone's tracing into a private
+// temporary file, whose error lines become part of the message.
 #include "net/dds.h"
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
+#include <unistd.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -90,7 +97,139 @@ Status validate(const DdsOptions& o) {
   return Ok{};
 }
 
+// The security plugins, as Cyclone's XML names them: element, file, init and finalize
+// functions.
+struct Plugin {
+  const char* element;
+  const char* file;
+  const char* init;
+  const char* finalize;
+};
+constexpr Plugin kPlugins[] = {
+    {"Authentication", "libdds_security_auth.so", "init_authentication", "finalize_authentication"},
+    {"AccessControl", "libdds_security_ac.so", "init_access_control", "finalize_access_control"},
+    {"Cryptographic", "libdds_security_crypto.so", "init_crypto", "finalize_crypto"},
+};
+
+std::string plugin_path(const std::string& dir, const char* file) {
+  return dir.empty() ? std::string(file) : dir + "/" + file;
+}
+
+std::string file_uri(const std::string& path) { return xml_escape("file:" + path); }
+
+// Every security file named in `f`, with what it is for (crl only when set).
+std::vector<std::pair<const char*, std::string>> security_files(const DdsSecurityFiles& f) {
+  std::vector<std::pair<const char*, std::string>> out = {
+      {"identity CA certificate", f.identity_ca}, {"identity certificate", f.certificate},
+      {"private key", f.private_key},             {"permissions CA certificate", f.permissions_ca},
+      {"governance document", f.governance},      {"permissions document", f.permissions}};
+  if (!f.crl.empty()) out.emplace_back("certificate revocation list", f.crl);
+  return out;
+}
+
+Status check_security(const DdsSecurityFiles& f) {
+  const std::string dir = dds_security_plugin_dir();
+  for (const auto& p : kPlugins) {
+    std::string path = plugin_path(dir, p.file);
+    if (dir.empty() || access(path.c_str(), R_OK) != 0) {
+      return Error{ErrorCode::kNotFound,
+                   std::string("DDS Security needs Cyclone's ") + p.element + " plugin " +
+                       path + ", which " + (dir.empty() ? "was not found when CoEdge was built"
+                                                        : "cannot be read") +
+                       ": install Cyclone DDS with its security plugins (Debian: libddsc0debian) "
+                       "or set COEDGE_DDS_SECURITY_PLUGIN_DIR to the folder holding "
+                       "libdds_security_{auth,ac,crypto}.so"};
+    }
+  }
+  for (const auto& [what, path] : security_files(f)) {
+    if (path.empty()) {
+      return Error{ErrorCode::kNotFound, std::string("DDS Security: no ") + what + " file given"};
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in || in.peek() == std::ifstream::traits_type::eof()) {
+      return Error{ErrorCode::kNotFound,
+                   std::string("DDS Security: the ") + what + " " + path + " " +
+                       (std::filesystem::exists(path) ? "cannot be read or is empty"
+                                                      : "does not exist") +
+                       " (check the keystore: coedge keys)"};
+    }
+  }
+  return Ok{};
+}
+
+// Cyclone's error lines from a trace file (at most a few; the rest is discovery chatter).
+std::string trace_errors(const std::string& path) {
+  std::ifstream in(path);
+  std::string line, out;
+  int kept = 0;
+  while (std::getline(in, line) && kept < 6) {
+    std::string lower = line;
+    for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (lower.find("error") == std::string::npos && lower.find("fail") == std::string::npos &&
+        lower.find("invalid") == std::string::npos && lower.find("revoked") == std::string::npos &&
+        lower.find("expired") == std::string::npos && lower.find("not ") == std::string::npos) {
+      continue;
+    }
+    // Trace lines start with a timestamp and thread name: keep the text after them.
+    if (auto colon = line.find(": "); colon != std::string::npos && colon < 60) {
+      line = line.substr(colon + 2);
+    }
+    out += (out.empty() ? "" : "; ") + line;
+    ++kept;
+  }
+  return out;
+}
+
+// Creates the participant of a secure domain again, with Cyclone's tracing into a private
+// temporary file, to learn why it refused; "" when that tells nothing.
+std::string secure_refusal_reason(const DdsOptions& options) {
+  std::error_code ec;
+  std::filesystem::path tmp = std::filesystem::temp_directory_path(ec);
+  if (ec) tmp = "/tmp";
+  std::string path = (tmp / "coedge-dds-XXXXXX").string();
+  int fd = mkstemp(path.data());
+  if (fd < 0) return "";
+  close(fd);
+  std::string xml = dds_config_xml(options);
+  const std::string tracing = "<Tracing><Category>fatal,error,warning</Category><OutputFile>" +
+                              xml_escape(path) + "</OutputFile></Tracing>";
+  xml.insert(xml.rfind("</Domain>"), tracing);
+  std::string reason;
+  dds_entity_t domain = dds_create_domain(options.domain, xml.c_str());
+  if (domain >= 0) {
+    dds_entity_t participant = dds_create_participant(options.domain, nullptr, nullptr);
+    internal::delete_entity(participant);
+    internal::delete_entity(domain);
+    reason = trace_errors(path);
+  }
+  std::filesystem::remove(path, ec);
+  return reason;
+}
+
 }  // namespace
+
+Status check_partition_name(const std::string& what, const std::string& name) {
+  if (name.empty()) return Error{ErrorCode::kInvalidInput, what + " is empty"};
+  if (name.size() > kMaxSampleName) {
+    return Error{ErrorCode::kInvalidInput, what + " '" + name.substr(0, 32) + "...' is longer than " +
+                                               std::to_string(kMaxSampleName) + " characters"};
+  }
+  if (auto bad = name.find_first_of("*?[]\\"); bad != std::string::npos) {
+    return Error{ErrorCode::kInvalidInput,
+                 what + " '" + name + "' contains '" + name[bad] +
+                     "', a DDS partition wildcard character (names may not contain * ? [ ] \\)"};
+  }
+  return Ok{};
+}
+
+std::string dds_security_plugin_dir() {
+  // The one environment variable below apps/: the plugins are part of the installed
+  // Cyclone, not of a cluster's configuration, and a packager or test needs to point at them.
+  if (const char* env = std::getenv("COEDGE_DDS_SECURITY_PLUGIN_DIR"); env != nullptr && *env) {
+    return env;
+  }
+  return COEDGE_DDS_SECURITY_PLUGIN_DIR;
+}
 
 std::string node_partition(const std::string& node) { return "coedge.node." + node; }
 std::string camera_partition(const std::string& camera) { return "coedge.camera." + camera; }
@@ -138,12 +277,41 @@ std::string dds_config_xml(const DdsOptions& o) {
   // whole images.
   x << "<Watermarks><WhcHigh>8MiB</WhcHigh></Watermarks>";
   x << "</Internal>";
+  if (o.security) {
+    const DdsSecurityFiles& f = *o.security;
+    const std::string dir = dds_security_plugin_dir();
+    auto library = [&](const Plugin& p) {
+      x << "<Library path=\"" << xml_escape(plugin_path(dir, p.file)) << "\" initFunction=\""
+        << p.init << "\" finalizeFunction=\"" << p.finalize << "\"/>";
+    };
+    x << "<Security>";
+    x << "<Authentication>";
+    library(kPlugins[0]);
+    x << "<IdentityCA>" << file_uri(f.identity_ca) << "</IdentityCA>";
+    x << "<IdentityCertificate>" << file_uri(f.certificate) << "</IdentityCertificate>";
+    x << "<PrivateKey>" << file_uri(f.private_key) << "</PrivateKey>";
+    if (!f.crl.empty()) x << "<CRL>" << file_uri(f.crl) << "</CRL>";
+    x << "</Authentication>";
+    x << "<AccessControl>";
+    library(kPlugins[1]);
+    x << "<PermissionsCA>" << file_uri(f.permissions_ca) << "</PermissionsCA>";
+    x << "<Governance>" << file_uri(f.governance) << "</Governance>";
+    x << "<Permissions>" << file_uri(f.permissions) << "</Permissions>";
+    x << "</AccessControl>";
+    x << "<Cryptographic>";
+    library(kPlugins[2]);
+    x << "</Cryptographic>";
+    x << "</Security>";
+  }
   x << "</Domain></CycloneDDS>";
   return x.str();
 }
 
 Result<std::unique_ptr<DdsDomain>> DdsDomain::create(const DdsOptions& options) {
   if (auto v = validate(options); !v) return v.error();
+  if (options.security) {
+    if (auto v = check_security(*options.security); !v) return v.error();
+  }
   const std::string where =
       "DDS domain " + std::to_string(options.domain) +
       (options.interface_address.empty() ? "" : " on interface " + options.interface_address);
@@ -160,7 +328,22 @@ Result<std::unique_ptr<DdsDomain>> DdsDomain::create(const DdsOptions& options) 
   dds_entity_t participant = dds_create_participant(options.domain, nullptr, nullptr);
   if (participant < 0) {
     internal::delete_entity(domain);
-    return io_error("creating the DDS participant of " + where, participant);
+    if (!options.security) return io_error("creating the DDS participant of " + where, participant);
+    const DdsSecurityFiles& f = *options.security;
+    std::string reason = secure_refusal_reason(options);
+    return Error{ErrorCode::kIo,
+                 "the DDS participant of " + where + " could not authenticate or was refused (" +
+                     dds_strretcode(participant) +
+                     "): its identity certificate " + f.certificate +
+                     " must be signed by the identity CA " + f.identity_ca +
+                     ", unexpired, not revoked" + (f.crl.empty() ? "" : " (CRL " + f.crl + ")") +
+                     " and match the private key " + f.private_key + "; the governance " +
+                     f.governance + " and permissions " + f.permissions +
+                     " must be signed by the permissions CA " + f.permissions_ca +
+                     ", and the permissions must grant domain " + std::to_string(options.domain) +
+                     " to this certificate's subject. " +
+                     (reason.empty() ? std::string("Cyclone gave no reason in its trace")
+                                     : "Cyclone says: " + reason)};
   }
   return std::unique_ptr<DdsDomain>(new DdsDomain(options, domain, participant));
 }

@@ -34,3 +34,22 @@ target_include_directories(coedge_net_dds
   PUBLIC ${PROJECT_SOURCE_DIR}/src
   PRIVATE ${CMAKE_CURRENT_BINARY_DIR})
 target_link_libraries(coedge_net_dds PUBLIC coedge_core CycloneDDS::ddsc PRIVATE coedge_warnings)
+
+# DDS Security: Cyclone loads its plugins (libdds_security_{auth,ac,crypto}.so) by path. They
+# live next to libddsc, or in Debian's private folder libddsc0debian/ beside it. The folder
+# found here is compiled in; COEDGE_DDS_SECURITY_PLUGIN_DIR overrides it at run time
+# (net::dds_security_plugin_dir). Not found: "" (secure domains then refuse to start).
+get_target_property(_coedge_ddsc_lib CycloneDDS::ddsc LOCATION)
+get_filename_component(_coedge_ddsc_dir "${_coedge_ddsc_lib}" DIRECTORY)
+find_file(COEDGE_DDS_SECURITY_AUTH_PLUGIN libdds_security_auth.so
+  PATHS "${_coedge_ddsc_dir}" "${_coedge_ddsc_dir}/libddsc0debian"
+  NO_DEFAULT_PATH)
+if(COEDGE_DDS_SECURITY_AUTH_PLUGIN)
+  get_filename_component(_coedge_dds_plugin_dir "${COEDGE_DDS_SECURITY_AUTH_PLUGIN}" DIRECTORY)
+  message(STATUS "DDS Security plugins: ${_coedge_dds_plugin_dir}")
+else()
+  set(_coedge_dds_plugin_dir "")
+  message(STATUS "DDS Security plugins: not found next to ${_coedge_ddsc_lib} (set COEDGE_DDS_SECURITY_PLUGIN_DIR at run time)")
+endif()
+set_source_files_properties(dds.cc PROPERTIES
+  COMPILE_DEFINITIONS "COEDGE_DDS_SECURITY_PLUGIN_DIR=\"${_coedge_dds_plugin_dir}\"")

@@ -61,6 +61,37 @@ struct DdsSecurityFiles {
 // (NodeReport::sender, ...). Readers subscribe to every such partition with a wildcard.
 std::string node_partition(const std::string& node);      // "coedge.node.<node>"
 std::string camera_partition(const std::string& camera);  // "coedge.camera.<camera>"
+// The partitions the readers of those topics subscribe to (DDS partition wildcards).
+inline constexpr const char* kAllNodePartitions = "coedge.node.*";
+inline constexpr const char* kAllCameraPartitions = "coedge.camera.*";
+// Checks a name used in a partition: not empty, at most kMaxSampleName characters, and none
+// of DDS's partition wildcard characters * ? [ ] \ (a node named "*" would otherwise write
+// in, and be granted, every node's partition). kInvalidInput naming `what` and the name.
+Status check_partition_name(const std::string& what, const std::string& name);
+
+// Caps on what a received control or image sample may hold. Cyclone has already
+// deserialized a sample when we see it (its own limit is the 64 kB..MaxMessageSize-bounded
+// reassembly of one sample); these caps bound the work and memory of converting it and of
+// everything downstream that iterates over it. They are far above anything CoEdge writes
+// (a cluster of tens of nodes, tens of tasks, ten batch sizes, 1920x1080 frames), so only
+// a broken or hostile peer reaches them. A sample over a cap is dropped whole and counted
+// (ControlReader::rejected, ImageReaderSet::rejected), never truncated.
+inline constexpr size_t kMaxSampleTasks = 4096;        // TaskReport per NodeReport
+inline constexpr size_t kMaxSampleLinks = 1024;        // LinkReport per NodeReport
+inline constexpr size_t kMaxSampleProfiles = 1024;     // ProfileReport per NodeReport
+inline constexpr size_t kMaxSampleBatchSizes = 64;     // exe_ms / batches per profile
+inline constexpr size_t kMaxSampleAssignments = 4096;  // Assignment per Plan
+inline constexpr size_t kMaxSampleName = 256;          // node, task, camera, model, peer names
+inline constexpr size_t kMaxSampleText = 1024;         // other strings (frame_id, encoding, ...)
+inline constexpr size_t kMaxImageBytes = size_t{64} << 20;  // Image::data (64 MiB)
+// How many rejection reasons a reader keeps between two take_rejections() calls (the
+// counter counts them all).
+inline constexpr size_t kMaxKeptRejections = 16;
+
+// The folder of Cyclone's DDS Security plugins (libdds_security_{auth,ac,crypto}.so):
+// $COEDGE_DDS_SECURITY_PLUGIN_DIR when set and not empty, else the folder CMake found next
+// to libddsc at configure time (Debian: <libdir>/libddsc0debian), else "".
+std::string dds_security_plugin_dir();
 
 struct DdsOptions {
   uint32_t domain = 0;            // 0..232 (the RTPS port formula limits the id)
@@ -73,13 +104,21 @@ struct DdsOptions {
 };
 
 // The Cyclone XML configuration DdsDomain::create uses for `options` (for docs and logs).
+// With `security`, a <Security> element: the three plugins by full path (in
+// dds_security_plugin_dir()), the files as file: URIs (XML-escaped), <CRL> only when set.
 std::string dds_config_xml(const DdsOptions& options);
 
 // One Cyclone domain and one participant. Thread-safe (it is immutable after create()).
 class DdsDomain {
  public:
-  // Errors: kInvalidInput for a bad domain id, lease or interface address (naming it),
-  // kIo when Cyclone refuses (e.g. the domain already exists in this process).
+  // Errors: kInvalidInput for a bad domain id, lease or interface address (naming it);
+  // with security, kNotFound for a missing security plugin or a missing or unreadable
+  // security file (naming it); kIo when Cyclone refuses (e.g. the domain already exists in
+  // this process), and with security, when the participant cannot be created because its
+  // identity does not validate (a certificate not signed by the identity CA, expired or
+  // revoked, a key that does not match) or its permissions are refused (a bad signature,
+  // or no grant for this domain): the message names the files and quotes Cyclone's reason.
+
   static Result<std::unique_ptr<DdsDomain>> create(const DdsOptions& options);
   ~DdsDomain();  // deletes the participant and the domain (and anything left on them)
   DdsDomain(const DdsDomain&) = delete;
@@ -167,6 +206,11 @@ class ImageReaderSet {
   size_t wait(Duration timeout, const OnImage& on_image);
   // Makes a concurrent (or the next) wait() return early.
   void wake();
+  // Images dropped since creation because they were over a cap (kMaxImageBytes,
+  // kMaxSampleText), and why, for those since the last call (at most kMaxKeptRejections),
+  // as ControlReader's. Any thread.
+  uint64_t rejected() const;
+  std::vector<std::string> take_rejections();
 
  private:
   ImageReaderSet(int32_t participant, int32_t waitset, int32_t guard)
@@ -176,6 +220,7 @@ class ImageReaderSet {
     int32_t reader;
     int32_t condition;
     bool compressed;  // a sensor_msgs/CompressedImage reader
+    std::string dds_topic;
   };
   int32_t participant_;
   int32_t waitset_;
@@ -183,6 +228,9 @@ class ImageReaderSet {
   std::mutex mu_;  // guards subs_ and next_id_, and serializes takes with remove()
   std::unordered_map<uint32_t, Sub> subs_;
   uint32_t next_id_ = 1;
+  mutable std::mutex rejections_mu_;  // guards the two below
+  uint64_t rejected_ = 0;
+  std::vector<std::string> rejections_;
 };
 
 // ---- Results as ROS 2 vision_msgs (Humble, vision_msgs 4.x; idl/vision_msgs.idl) ----
@@ -323,8 +371,9 @@ struct NodeReport {  // key: node
   // counted in `tasks`; the node stops. A master needs no more from it.
   bool final_report = false;
   // Received only: the name in the sending writer's partition (node_partition), i.e. the
-  // node whose permissions let it write; "" when the writer has no such partition. A report
-  // whose `node` differs is another node's forgery.
+  // node whose permissions let it write; "" when the writer has no such partition or its
+  // discovery data could not be read. A report whose `node` differs is another node's
+  // forgery (the master refuses it).
   std::string sender;
 };
 
@@ -395,17 +444,29 @@ class ControlWriter {
   int32_t writer_;
 };
 
-// A reader of one control topic.
+// What a control reader keeps besides its Cyclone entities: the senders of its matched
+// writers, its rejections (internal to src/net).
+struct ReaderState;
+
+// A reader of one control topic. A sample that cannot be converted (over a cap of dds.h)
+// is dropped and counted here; the readers' take() never returns it.
 class ControlReader {
  public:
   ControlReader(const ControlReader&) = delete;
   ControlReader& operator=(const ControlReader&) = delete;
+  // Samples dropped since creation because they were over a cap.
+  uint64_t rejected() const;
+  // Why, for those dropped since the last call (at most kMaxKeptRejections; the counter
+  // has them all), oldest first: "node report from writer partition 'coedge.node.n1':
+  // tasks has 5000 entries, more than the cap 4096".
+  std::vector<std::string> take_rejections();
 
  protected:
   ~ControlReader();
-  ControlReader(int32_t topic, int32_t reader) : topic_(topic), reader_(reader) {}
+  ControlReader(int32_t topic, int32_t reader, std::unique_ptr<ReaderState> state);
   int32_t topic_;
   int32_t reader_;
+  std::unique_ptr<ReaderState> state_;
 };
 }  // namespace detail
 
@@ -415,9 +476,12 @@ class ControlReader {
 
 // rt/coedge/node_report: reliable, KEEP_LAST 1 per node, volatile, liveliness AUTOMATIC
 // with lease = DdsOptions::lease, so the master sees a killed node within about a lease.
+// The writer of node `node` writes in node_partition(node) only (its permissions grant it
+// that partition); kInvalidInput when check_partition_name refuses `node`. Its readers
+// subscribe to kAllNodePartitions.
 class ReportWriter : public detail::ControlWriter {
  public:
-  static Result<std::unique_ptr<ReportWriter>> create(DdsDomain& domain);
+  static Result<std::unique_ptr<ReportWriter>> create(DdsDomain& domain, const std::string& node);
   Status write(const NodeReport& report);
 
  private:
@@ -428,7 +492,7 @@ class ReportReader : public detail::ControlReader {
  public:
   static Result<std::unique_ptr<ReportReader>> create(DdsDomain& domain);
   ~ReportReader();
-  // The reports received since the last call, oldest first.
+  // The reports received since the last call, oldest first, each with its `sender`.
   std::vector<NodeReport> take();
   // Liveliness changes since the last call, in order: alive=true when a node's first
   // report arrives or it comes back after being reported dead; alive=false when its writer
@@ -438,9 +502,10 @@ class ReportReader : public detail::ControlReader {
   struct State;  // internal
 
  private:
-  ReportReader(int32_t topic, int32_t reader, std::unique_ptr<State> state);
-  void pump();  // moves everything Cyclone holds into state_ (with state_->mu held)
-  std::unique_ptr<State> state_;
+  ReportReader(int32_t topic, int32_t reader, std::unique_ptr<detail::ReaderState> base,
+               std::unique_ptr<State> state);
+  void pump();  // moves everything Cyclone holds into report_ (with report_->mu held)
+  std::unique_ptr<State> report_;
 };
 
 // rt/coedge/plan: reliable, TRANSIENT_LOCAL, KEEP_LAST 1, so a reader created after the
@@ -464,10 +529,13 @@ class PlanReader : public detail::ControlReader {
   using ControlReader::ControlReader;
 };
 
-// rt/coedge/source_stats: reliable, KEEP_LAST 1 per task, volatile.
+// rt/coedge/source_stats: reliable, KEEP_LAST 1 per task, volatile. The writer of camera
+// `camera` writes in camera_partition(camera) only; readers subscribe to
+// kAllCameraPartitions.
 class SourceStatsWriter : public detail::ControlWriter {
  public:
-  static Result<std::unique_ptr<SourceStatsWriter>> create(DdsDomain& domain);
+  static Result<std::unique_ptr<SourceStatsWriter>> create(DdsDomain& domain,
+                                                           const std::string& camera);
   Status write(const SourceStats& stats);
 
  private:
@@ -477,17 +545,19 @@ class SourceStatsWriter : public detail::ControlWriter {
 class SourceStatsReader : public detail::ControlReader {
  public:
   static Result<std::unique_ptr<SourceStatsReader>> create(DdsDomain& domain);
-  std::vector<SourceStats> take();  // new samples, oldest first (at most one per task)
+  // New samples, oldest first (at most one per task), each with its `sender`.
+  std::vector<SourceStats> take();
 
  private:
   using ControlReader::ControlReader;
 };
 
 // rt/coedge/task_ack: reliable, TRANSIENT_LOCAL, KEEP_LAST 1 per task (a node or camera
-// that starts late still sees every task's newest claim).
+// that starts late still sees every task's newest claim). The writer of node `node` writes
+// in node_partition(node) only; readers subscribe to kAllNodePartitions.
 class TaskAckWriter : public detail::ControlWriter {
  public:
-  static Result<std::unique_ptr<TaskAckWriter>> create(DdsDomain& domain);
+  static Result<std::unique_ptr<TaskAckWriter>> create(DdsDomain& domain, const std::string& node);
   Status write(const TaskAck& ack);
 
  private:
@@ -497,7 +567,8 @@ class TaskAckWriter : public detail::ControlWriter {
 class TaskAckReader : public detail::ControlReader {
  public:
   static Result<std::unique_ptr<TaskAckReader>> create(DdsDomain& domain);
-  std::vector<TaskAck> take();  // new claims, oldest first (at most one per task)
+  // New claims, oldest first (at most one per task), each with its `sender`.
+  std::vector<TaskAck> take();
 
  private:
   using ControlReader::ControlReader;

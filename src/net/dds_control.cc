@@ -1,12 +1,20 @@
 // The CoEdge control topics over DDS: node reports (with node liveliness), the plan, source
 // statistics and commands, converting between the plain structs of dds.h and the types
 // generated from idl/coedge.idl. Writers borrow the caller's strings and vectors for the
-// duration of dds_write (no copies); readers copy out of loaned samples. Thread-safety as
-// in dds.h: writers are fully thread-safe; readers too (ReportReader keeps its queues under
-// a mutex, and its Cyclone listener only appends to a separately locked list).
+// duration of dds_write (no copies); readers copy out of loaned samples, after
+// dds_convert.h has checked them against the caps of dds.h (over-cap samples are dropped and
+// counted in the reader's ReaderState). Writers of the per-identity topics (node reports,
+// task claims, source statistics) write in their node's or camera's partition; their
+// readers learn each sample's sender from the partition of the writer that sent it
+// (dds_get_matched_publication_data, cached per publication handle when the writer matches,
+// so that a writer that leaves right after its last sample is still known).
+// Thread-safety as in dds.h: writers are fully thread-safe; readers too (a reader's
+// ReaderState has its own locks, ReportReader keeps its queues under a mutex, and the Cyclone
+// listeners only touch separately locked members).
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <unordered_map>
 
 #include "coedge.h"
 #include "net/dds.h"
@@ -41,6 +49,10 @@ constexpr ControlQos kSourceStatsQos{false, false};
 constexpr ControlQos kCommandQos{true, false};
 constexpr ControlQos kTaskAckQos{true, false};
 
+// The prefixes of node_partition and camera_partition (a sender's name follows them).
+constexpr const char* kNodePrefix = "coedge.node.";
+constexpr const char* kCameraPrefix = "coedge.camera.";
+
 void apply(dds_qos_t* q, const ControlQos& c) {
   dds_qset_reliability(q, DDS_RELIABILITY_RELIABLE, DDS_MSECS(100));
   dds_qset_history(q, DDS_HISTORY_KEEP_LAST, 1);
@@ -53,12 +65,17 @@ struct Created {
   dds_entity_t entity;
 };
 
+// A writer (in `partition` unless it is empty: then the default partition). The partition
+// goes into the QoS of the implicit publisher Cyclone creates for the writer (and deletes
+// with it).
 Result<Created> make_writer(DdsDomain& domain, const dds_topic_descriptor_t* desc,
-                            const char* name, const ControlQos& c) {
+                            const char* name, const ControlQos& c,
+                            const std::string& partition = "") {
   auto topic = internal::create_topic(domain.participant_handle(), desc, name);
   if (!topic) return topic.error();
   internal::Qos qos;
   apply(qos.get(), c);
+  if (!partition.empty()) dds_qset_partition1(qos.get(), partition.c_str());
   if (c.liveliness) {
     dds_qset_liveliness(qos.get(), DDS_LIVELINESS_AUTOMATIC,
                         internal::to_dds_duration(domain.options().lease));
@@ -75,11 +92,12 @@ Result<Created> make_writer(DdsDomain& domain, const dds_topic_descriptor_t* des
 
 Result<Created> make_reader(DdsDomain& domain, const dds_topic_descriptor_t* desc,
                             const char* name, const ControlQos& c,
-                            const dds_listener_t* listener = nullptr) {
+                            const dds_listener_t* listener, const char* partition) {
   auto topic = internal::create_topic(domain.participant_handle(), desc, name);
   if (!topic) return topic.error();
   internal::Qos qos;
   apply(qos.get(), c);
+  if (partition != nullptr) dds_qset_partition1(qos.get(), partition);
   // Requested liveliness AUTOMATIC/infinite accepts any offered lease.
   dds_qset_liveliness(qos.get(), DDS_LIVELINESS_AUTOMATIC, DDS_INFINITY);
   dds_entity_t r = dds_create_reader(domain.participant_handle(), *topic, qos.get(), listener);
@@ -97,13 +115,188 @@ Status write_sample(dds_entity_t writer, const Sample& m, const char* what) {
   return Ok{};
 }
 
-// Takes all valid samples of `reader`, converted by `convert`.
-template <typename Sample, typename T, typename Convert>
-std::vector<T> take_valid(dds_entity_t reader, Convert convert) {
+}  // namespace
+
+// ---- what every control reader keeps ----
+
+namespace detail {
+
+struct ReaderState {
+  ReaderState(const char* topic, const char* sender_prefix)
+      : topic(topic), sender_prefix(sender_prefix) {}
+  const std::string topic;          // DDS topic name, for rejection reasons
+  const std::string sender_prefix;  // kNodePrefix, kCameraPrefix, or "" (no sender)
+
+  // The sender of each matched writer, by publication handle; filled by the
+  // subscription-matched listener (on a Cyclone thread) or at the first sample. `gone`
+  // marks writers that unmatched: they are forgotten after the next take, which takes their
+  // last samples. Bounded by kMaxSenders (beyond it, senders are looked up per sample).
+  static constexpr size_t kMaxSenders = 1024;
+  struct Sender {
+    std::string name;
+    bool gone = false;
+  };
+  std::mutex senders_mu;  // locked alone, never while calling Cyclone
+  std::unordered_map<dds_instance_handle_t, Sender> senders;
+
+  std::mutex rejections_mu;  // guards the two below
+  uint64_t rejected = 0;
+  std::vector<std::string> rejections;
+
+  // ReportReader only: liveliness changes recorded by its listener (on a Cyclone thread).
+  // Only ever locked alone and without calling Cyclone, so it cannot deadlock with
+  // Cyclone's own locks.
+  struct Change {
+    dds_instance_handle_t writer;
+    int32_t alive_change;
+    int32_t not_alive_change;
+  };
+  std::mutex changes_mu;
+  std::vector<Change> changes;
+
+  // The sender name in the partitions of publication `handle` as `reader` sees it: the
+  // part after sender_prefix of its only partition with that prefix, if that is a valid
+  // name; "" otherwise (none, several, a wildcard, or the writer is no longer known).
+  std::string lookup(dds_entity_t reader, dds_instance_handle_t handle) const {
+    dds_builtintopic_endpoint_t* ep = dds_get_matched_publication_data(reader, handle);
+    if (ep == nullptr) return "";
+    std::string found;
+    int matches = 0;
+    uint32_t n = 0;
+    char** ps = nullptr;
+    if (ep->qos != nullptr && dds_qget_partition(ep->qos, &n, &ps)) {
+      for (uint32_t i = 0; i < n; ++i) {
+        std::string p = ps[i] != nullptr ? ps[i] : "";
+        if (p.size() > sender_prefix.size() &&
+            p.compare(0, sender_prefix.size(), sender_prefix) == 0) {
+          std::string name = p.substr(sender_prefix.size());
+          if (matches == 0 || name != found) ++matches;
+          found = std::move(name);
+        }
+        dds_free(ps[i]);
+      }
+      dds_free(ps);
+    }
+    dds_builtintopic_free_endpoint(ep);
+    if (matches != 1 || !check_partition_name("sender", found)) return "";
+    return found;
+  }
+
+  // The sender of a sample from `handle`.
+  std::string sender(dds_entity_t reader, dds_instance_handle_t handle) {
+    if (sender_prefix.empty()) return "";
+    {
+      std::lock_guard lock(senders_mu);
+      if (auto it = senders.find(handle); it != senders.end()) return it->second.name;
+    }
+    std::string name = lookup(reader, handle);
+    if (!name.empty()) {
+      std::lock_guard lock(senders_mu);
+      if (senders.size() < kMaxSenders) senders.emplace(handle, Sender{name, false});
+    }
+    return name;
+  }
+
+  // The handles of writers gone by now (forget() them after the take that follows).
+  std::vector<dds_instance_handle_t> gone() {
+    std::vector<dds_instance_handle_t> out;
+    std::lock_guard lock(senders_mu);
+    for (const auto& [h, s] : senders) {
+      if (s.gone) out.push_back(h);
+    }
+    return out;
+  }
+  void forget(const std::vector<dds_instance_handle_t>& handles) {
+    if (handles.empty()) return;
+    std::lock_guard lock(senders_mu);
+    for (auto h : handles) senders.erase(h);
+  }
+
+  void reject(const std::string& sender_name, const Error& error) {
+    std::lock_guard lock(rejections_mu);
+    ++rejected;
+    if (rejections.size() < kMaxKeptRejections) {
+      rejections.push_back(topic + " sample from " +
+                           (sender_name.empty() ? std::string("an unnamed writer")
+                                                : "'" + sender_name + "'") +
+                           " dropped: " + error.message);
+    }
+  }
+};
+
+}  // namespace detail
+
+namespace {
+
+using detail::ReaderState;
+
+void on_subscription_matched(dds_entity_t reader, const dds_subscription_matched_status_t st,
+                             void* arg) {
+  auto* s = static_cast<ReaderState*>(arg);
+  if (s->sender_prefix.empty()) return;
+  if (st.current_count_change > 0) {
+    // Looked up now, while the writer is surely known; calling Cyclone from this listener
+    // is safe: Cyclone invokes it without the reader's locks held.
+    std::string name = s->lookup(reader, st.last_publication_handle);
+    if (name.empty()) return;
+    std::lock_guard lock(s->senders_mu);
+    if (s->senders.size() < ReaderState::kMaxSenders) {
+      s->senders[st.last_publication_handle] = ReaderState::Sender{name, false};
+    }
+  } else if (st.current_count_change < 0) {
+    std::lock_guard lock(s->senders_mu);
+    if (auto it = s->senders.find(st.last_publication_handle); it != s->senders.end()) {
+      it->second.gone = true;
+    }
+  }
+}
+
+void on_liveliness_changed(dds_entity_t, const dds_liveliness_changed_status_t status,
+                           void* arg) {
+  auto* state = static_cast<ReaderState*>(arg);
+  std::lock_guard lock(state->changes_mu);
+  state->changes.push_back(ReaderState::Change{
+      status.last_publication_handle, status.alive_count_change, status.not_alive_count_change});
+}
+
+// A control reader's entities and state: `partition` is the wildcard partition of a
+// per-identity topic (senders named after `sender_prefix`), or null (default partition).
+struct CreatedReader {
+  Created entities;
+  std::unique_ptr<ReaderState> state;
+};
+Result<CreatedReader> make_control_reader(DdsDomain& domain, const dds_topic_descriptor_t* desc,
+                                          const char* name, const ControlQos& c,
+                                          const char* partition, const char* sender_prefix,
+                                          bool liveliness = false) {
+  auto state = std::make_unique<ReaderState>(name, sender_prefix);
+  dds_listener_t* listener = dds_create_listener(state.get());
+  if (sender_prefix[0] != '\0') dds_lset_subscription_matched(listener, on_subscription_matched);
+  if (liveliness) dds_lset_liveliness_changed(listener, on_liveliness_changed);
+  auto r = make_reader(domain, desc, name, c, listener, partition);
+  dds_delete_listener(listener);
+  if (!r) return r.error();
+  return CreatedReader{*r, std::move(state)};
+}
+
+// Takes all valid samples of `reader`, converted (dds_convert.h) and with their sender;
+// over-cap samples go to `state`'s rejections.
+template <typename Sample, typename T>
+std::vector<T> take_converted(dds_entity_t reader, ReaderState& state) {
   std::vector<T> out;
+  std::vector<dds_instance_handle_t> gone = state.gone();
   (void)internal::take_all<Sample>(reader, [&](const Sample& m, const dds_sample_info_t& info) {
-    if (info.valid_data) out.push_back(convert(m));
+    if (!info.valid_data) return;
+    std::string sender = state.sender(reader, info.publication_handle);
+    Result<T> v = from_msg(m);
+    if (!v) {
+      state.reject(sender, v.error());
+      return;
+    }
+    if constexpr (requires { v->sender; }) v->sender = std::move(sender);
+    out.push_back(std::move(*v));
   });
+  state.forget(gone);
   return out;
 }
 
@@ -124,17 +317,37 @@ uint64_t ControlWriter::matched_readers() const {
   return st.current_count;
 }
 
+ControlReader::ControlReader(int32_t topic, int32_t reader, std::unique_ptr<ReaderState> state)
+    : topic_(topic), reader_(reader), state_(std::move(state)) {}
+
 ControlReader::~ControlReader() {
+  // The reader goes first (deleting it waits for a running listener), then the state its
+  // listener points to (a member, destroyed after this body).
   internal::delete_entity(reader_);
   internal::delete_entity(topic_);
+}
+
+uint64_t ControlReader::rejected() const {
+  std::lock_guard lock(state_->rejections_mu);
+  return state_->rejected;
+}
+
+std::vector<std::string> ControlReader::take_rejections() {
+  std::lock_guard lock(state_->rejections_mu);
+  std::vector<std::string> out;
+  out.swap(state_->rejections);
+  return out;
 }
 
 }  // namespace detail
 
 // ---- node reports ----
 
-Result<std::unique_ptr<ReportWriter>> ReportWriter::create(DdsDomain& domain) {
-  auto c = make_writer(domain, &coedge_msg_NodeReport_desc, kNodeReportTopic, kReportQos);
+Result<std::unique_ptr<ReportWriter>> ReportWriter::create(DdsDomain& domain,
+                                                           const std::string& node) {
+  if (auto v = check_partition_name("node name of a report writer", node); !v) return v.error();
+  auto c = make_writer(domain, &coedge_msg_NodeReport_desc, kNodeReportTopic, kReportQos,
+                       node_partition(node));
   if (!c) return c.error();
   return std::unique_ptr<ReportWriter>(new ReportWriter(c->topic, c->entity));
 }
@@ -190,16 +403,6 @@ struct ReportReader::State {
   std::map<dds_instance_handle_t, std::string> writers;    // publication handle -> node
   std::map<std::string, dds_instance_handle_t> current;   // node -> its latest writer
 
-  // Liveliness changes recorded by the listener (on a Cyclone thread). Only ever locked
-  // alone and without calling Cyclone, so it cannot deadlock with Cyclone's own locks.
-  struct Change {
-    dds_instance_handle_t writer;
-    int32_t alive_change;
-    int32_t not_alive_change;
-  };
-  std::mutex changes_mu;
-  std::vector<Change> changes;
-
   void set_alive(const std::string& node, bool now_alive) {
     auto [it, inserted] = alive.try_emplace(node, !now_alive);
     if (!inserted && it->second == now_alive) return;
@@ -209,29 +412,18 @@ struct ReportReader::State {
   }
 };
 
-namespace {
-void on_liveliness_changed(dds_entity_t, const dds_liveliness_changed_status_t status,
-                           void* arg) {
-  auto* state = static_cast<ReportReader::State*>(arg);
-  std::lock_guard lock(state->changes_mu);
-  state->changes.push_back(ReportReader::State::Change{
-      status.last_publication_handle, status.alive_count_change, status.not_alive_count_change});
-}
-}  // namespace
-
 Result<std::unique_ptr<ReportReader>> ReportReader::create(DdsDomain& domain) {
-  auto state = std::make_unique<State>();
-  dds_listener_t* listener = dds_create_listener(state.get());
-  dds_lset_liveliness_changed(listener, on_liveliness_changed);
-  auto c = make_reader(domain, &coedge_msg_NodeReport_desc, kNodeReportTopic, kReportQos,
-                       listener);
-  dds_delete_listener(listener);
+  auto c = make_control_reader(domain, &coedge_msg_NodeReport_desc, kNodeReportTopic,
+                               kReportQos, kAllNodePartitions, kNodePrefix, true);
   if (!c) return c.error();
-  return std::unique_ptr<ReportReader>(new ReportReader(c->topic, c->entity, std::move(state)));
+  return std::unique_ptr<ReportReader>(new ReportReader(
+      c->entities.topic, c->entities.entity, std::move(c->state), std::make_unique<State>()));
 }
 
-ReportReader::ReportReader(int32_t topic, int32_t reader, std::unique_ptr<State> state)
-    : ControlReader(topic, reader), state_(std::move(state)) {}
+ReportReader::ReportReader(int32_t topic, int32_t reader,
+                           std::unique_ptr<detail::ReaderState> base,
+                           std::unique_ptr<State> state)
+    : ControlReader(topic, reader, std::move(base)), report_(std::move(state)) {}
 
 ReportReader::~ReportReader() {
   // Delete the reader (which waits for a running listener) before the state it points to.
@@ -240,13 +432,14 @@ ReportReader::~ReportReader() {
 }
 
 void ReportReader::pump() {
-  State& s = *state_;
+  State& s = *report_;
+  ReaderState& base = *state_;
   // Liveliness changes first: a change recorded by now happened before any sample taken
   // below, so a node that died and came back ends alive.
-  std::vector<State::Change> changes;
+  std::vector<ReaderState::Change> changes;
   {
-    std::lock_guard lock(s.changes_mu);
-    changes.swap(s.changes);
+    std::lock_guard lock(base.changes_mu);
+    changes.swap(base.changes);
   }
   for (const auto& c : changes) {
     auto it = s.writers.find(c.writer);
@@ -261,15 +454,26 @@ void ReportReader::pump() {
     // A writer that merely becomes alive has not said which node it is: its first report
     // does (below).
   }
+  std::vector<dds_instance_handle_t> gone = base.gone();
   (void)internal::take_all<coedge_msg_NodeReport>(
       reader_, [&](const coedge_msg_NodeReport& m, const dds_sample_info_t& info) {
         if (info.valid_data) {
-          NodeReport r = from_msg(m);
-          s.instances[info.instance_handle] = r.node;
-          s.writers[info.publication_handle] = r.node;
-          s.current[r.node] = info.publication_handle;
-          s.set_alive(r.node, true);
-          s.reports.push_back(std::move(r));
+          std::string sender = base.sender(reader_, info.publication_handle);
+          Result<NodeReport> r = from_msg(m);
+          if (!r) {
+            base.reject(sender, r.error());
+            return;
+          }
+          r->sender = std::move(sender);
+          // A report about another node than its sender's (a forgery the master refuses)
+          // says nothing about either node's liveliness.
+          if (r->sender.empty() || r->sender == r->node) {
+            s.instances[info.instance_handle] = r->node;
+            s.writers[info.publication_handle] = r->node;
+            s.current[r->node] = info.publication_handle;
+            s.set_alive(r->node, true);
+          }
+          s.reports.push_back(std::move(*r));
           return;
         }
         if (info.instance_state == DDS_IST_ALIVE) return;
@@ -277,27 +481,26 @@ void ReportReader::pump() {
         std::string node;
         if (auto it = s.instances.find(info.instance_handle); it != s.instances.end()) {
           node = it->second;
-        } else {
-          node = str_or_empty(m.node);  // invalid samples still carry the key
         }
         if (!node.empty()) s.set_alive(node, false);
       });
+  base.forget(gone);
 }
 
 std::vector<NodeReport> ReportReader::take() {
-  std::lock_guard lock(state_->mu);
+  std::lock_guard lock(report_->mu);
   pump();
-  std::vector<NodeReport> out(std::make_move_iterator(state_->reports.begin()),
-                              std::make_move_iterator(state_->reports.end()));
-  state_->reports.clear();
+  std::vector<NodeReport> out(std::make_move_iterator(report_->reports.begin()),
+                              std::make_move_iterator(report_->reports.end()));
+  report_->reports.clear();
   return out;
 }
 
 std::vector<LivelinessEvent> ReportReader::take_liveliness() {
-  std::lock_guard lock(state_->mu);
+  std::lock_guard lock(report_->mu);
   pump();
-  std::vector<LivelinessEvent> out(state_->events.begin(), state_->events.end());
-  state_->events.clear();
+  std::vector<LivelinessEvent> out(report_->events.begin(), report_->events.end());
+  report_->events.clear();
   return out;
 }
 
@@ -324,23 +527,27 @@ Status PlanWriter::write(const Plan& plan) {
 }
 
 Result<std::unique_ptr<PlanReader>> PlanReader::create(DdsDomain& domain) {
-  auto c = make_reader(domain, &coedge_msg_Plan_desc, kPlanTopic, kPlanQos);
+  auto c = make_control_reader(domain, &coedge_msg_Plan_desc, kPlanTopic, kPlanQos, nullptr, "");
   if (!c) return c.error();
-  return std::unique_ptr<PlanReader>(new PlanReader(c->topic, c->entity));
+  return std::unique_ptr<PlanReader>(
+      new PlanReader(c->entities.topic, c->entities.entity, std::move(c->state)));
 }
 
 std::optional<Plan> PlanReader::take() {
-  auto plans = take_valid<coedge_msg_Plan, Plan>(
-      reader_, [](const coedge_msg_Plan& m) { return from_msg(m); });
+  auto plans = take_converted<coedge_msg_Plan, Plan>(reader_, *state_);
   if (plans.empty()) return std::nullopt;
   return std::move(plans.back());
 }
 
 // ---- source statistics ----
 
-Result<std::unique_ptr<SourceStatsWriter>> SourceStatsWriter::create(DdsDomain& domain) {
+Result<std::unique_ptr<SourceStatsWriter>> SourceStatsWriter::create(DdsDomain& domain,
+                                                                     const std::string& camera) {
+  if (auto v = check_partition_name("camera name of a source statistics writer", camera); !v) {
+    return v.error();
+  }
   auto c = make_writer(domain, &coedge_msg_SourceStats_desc, kSourceStatsTopic,
-                       kSourceStatsQos);
+                       kSourceStatsQos, camera_partition(camera));
   if (!c) return c.error();
   return std::unique_ptr<SourceStatsWriter>(new SourceStatsWriter(c->topic, c->entity));
 }
@@ -354,21 +561,26 @@ Status SourceStatsWriter::write(const SourceStats& s) {
 }
 
 Result<std::unique_ptr<SourceStatsReader>> SourceStatsReader::create(DdsDomain& domain) {
-  auto c = make_reader(domain, &coedge_msg_SourceStats_desc, kSourceStatsTopic,
-                       kSourceStatsQos);
+  auto c = make_control_reader(domain, &coedge_msg_SourceStats_desc, kSourceStatsTopic,
+                               kSourceStatsQos, kAllCameraPartitions, kCameraPrefix);
   if (!c) return c.error();
-  return std::unique_ptr<SourceStatsReader>(new SourceStatsReader(c->topic, c->entity));
+  return std::unique_ptr<SourceStatsReader>(
+      new SourceStatsReader(c->entities.topic, c->entities.entity, std::move(c->state)));
 }
 
 std::vector<SourceStats> SourceStatsReader::take() {
-  return take_valid<coedge_msg_SourceStats, SourceStats>(
-      reader_, [](const coedge_msg_SourceStats& m) { return from_msg(m); });
+  return take_converted<coedge_msg_SourceStats, SourceStats>(reader_, *state_);
 }
 
 // ---- task acknowledgements ----
 
-Result<std::unique_ptr<TaskAckWriter>> TaskAckWriter::create(DdsDomain& domain) {
-  auto c = make_writer(domain, &coedge_msg_TaskAck_desc, kTaskAckTopic, kTaskAckQos);
+Result<std::unique_ptr<TaskAckWriter>> TaskAckWriter::create(DdsDomain& domain,
+                                                             const std::string& node) {
+  if (auto v = check_partition_name("node name of a task acknowledgement writer", node); !v) {
+    return v.error();
+  }
+  auto c = make_writer(domain, &coedge_msg_TaskAck_desc, kTaskAckTopic, kTaskAckQos,
+                       node_partition(node));
   if (!c) return c.error();
   return std::unique_ptr<TaskAckWriter>(new TaskAckWriter(c->topic, c->entity));
 }
@@ -380,14 +592,15 @@ Status TaskAckWriter::write(const TaskAck& ack) {
 }
 
 Result<std::unique_ptr<TaskAckReader>> TaskAckReader::create(DdsDomain& domain) {
-  auto c = make_reader(domain, &coedge_msg_TaskAck_desc, kTaskAckTopic, kTaskAckQos);
+  auto c = make_control_reader(domain, &coedge_msg_TaskAck_desc, kTaskAckTopic, kTaskAckQos,
+                               kAllNodePartitions, kNodePrefix);
   if (!c) return c.error();
-  return std::unique_ptr<TaskAckReader>(new TaskAckReader(c->topic, c->entity));
+  return std::unique_ptr<TaskAckReader>(
+      new TaskAckReader(c->entities.topic, c->entities.entity, std::move(c->state)));
 }
 
 std::vector<TaskAck> TaskAckReader::take() {
-  return take_valid<coedge_msg_TaskAck, TaskAck>(
-      reader_, [](const coedge_msg_TaskAck& m) { return from_msg(m); });
+  return take_converted<coedge_msg_TaskAck, TaskAck>(reader_, *state_);
 }
 
 // ---- commands ----
@@ -404,14 +617,15 @@ Status CommandWriter::write(const Command& command) {
 }
 
 Result<std::unique_ptr<CommandReader>> CommandReader::create(DdsDomain& domain) {
-  auto c = make_reader(domain, &coedge_msg_Command_desc, kCommandTopic, kCommandQos);
+  auto c = make_control_reader(domain, &coedge_msg_Command_desc, kCommandTopic, kCommandQos,
+                               nullptr, "");
   if (!c) return c.error();
-  return std::unique_ptr<CommandReader>(new CommandReader(c->topic, c->entity));
+  return std::unique_ptr<CommandReader>(
+      new CommandReader(c->entities.topic, c->entities.entity, std::move(c->state)));
 }
 
 std::vector<Command> CommandReader::take() {
-  return take_valid<coedge_msg_Command, Command>(
-      reader_, [](const coedge_msg_Command& m) { return from_msg(m); });
+  return take_converted<coedge_msg_Command, Command>(reader_, *state_);
 }
 
 }  // namespace coedge::net

@@ -38,12 +38,19 @@ const char* kind_name(bool compressed) {
   return compressed ? "sensor_msgs/CompressedImage" : "sensor_msgs/Image";
 }
 
-// Takes everything `reader` (of type Sample) holds into `out`, tagged with `id`.
+// Takes everything `reader` (of type Sample) holds into `out`, tagged with `id`; the
+// reasons of images over a cap go to `rejected` (prefixed with `dds_topic`).
 template <typename Sample, typename Taken>
-void take_images(dds_entity_t reader, uint32_t id, std::vector<Taken>& out) {
+void take_images(dds_entity_t reader, uint32_t id, const std::string& dds_topic,
+                 std::vector<Taken>& out, std::vector<std::string>& rejected) {
   (void)internal::take_all<Sample>(reader, [&](const Sample& m, const dds_sample_info_t& info) {
     if (!info.valid_data) return;  // instance state changes carry no image
-    out.push_back(Taken{id, from_ros(m), internal::realtime_ns()});
+    auto image = from_ros(m);
+    if (!image) {
+      rejected.push_back(dds_topic + ": " + image.error().message);
+      return;
+    }
+    out.push_back(Taken{id, std::move(*image), internal::realtime_ns()});
   });
 }
 
@@ -183,7 +190,7 @@ Result<uint32_t> ImageReaderSet::add(std::string ros_topic, Reliability reliabil
     internal::delete_entity(*topic);
     return io_error("attaching the DDS reader of '" + name + "' to the waitset", rc);
   }
-  subs_.emplace(id, Sub{*topic, rd, cond, compressed});
+  subs_.emplace(id, Sub{*topic, rd, cond, compressed, name});
   (void)dds_set_guardcondition(guard_, true);  // let the waiter see the new reader
   return id;
 }
@@ -213,18 +220,38 @@ size_t ImageReaderSet::wait(Duration timeout, const OnImage& on_image) {
     int64_t received_ns;
   };
   std::vector<Taken> taken;
+  std::vector<std::string> rejected;
   {
     std::lock_guard lock(mu_);
     for (auto& [id, sub] : subs_) {
       if (sub.compressed) {
-        take_images<RosCompressedImage>(sub.reader, id, taken);
+        take_images<RosCompressedImage>(sub.reader, id, sub.dds_topic, taken, rejected);
       } else {
-        take_images<RosImage>(sub.reader, id, taken);
+        take_images<RosImage>(sub.reader, id, sub.dds_topic, taken, rejected);
       }
+    }
+  }
+  if (!rejected.empty()) {
+    std::lock_guard lock(rejections_mu_);
+    rejected_ += rejected.size();
+    for (auto& r : rejected) {
+      if (rejections_.size() < kMaxKeptRejections) rejections_.push_back(std::move(r));
     }
   }
   for (auto& t : taken) on_image(t.id, std::move(t.image), t.received_ns);
   return taken.size();
+}
+
+uint64_t ImageReaderSet::rejected() const {
+  std::lock_guard lock(rejections_mu_);
+  return rejected_;
+}
+
+std::vector<std::string> ImageReaderSet::take_rejections() {
+  std::lock_guard lock(rejections_mu_);
+  std::vector<std::string> out;
+  out.swap(rejections_);
+  return out;
 }
 
 }  // namespace coedge::net

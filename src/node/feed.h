@@ -50,9 +50,15 @@ class Feed {
     // device's): their jobs were released at arrival instead.
     uint64_t off_clock = 0;
   };
+  // Control samples refused (node/cluster/sample_checks.h): per (topic, reason) counted.
+  struct RejectedSamples {
+    std::string topic, reason;  // core/sample_rejection.h names
+    uint64_t count = 0;
+  };
   struct Counts {
     std::vector<SensorCounts> sensors;
     std::vector<uint64_t> skipped;  // per task; empty: none counted
+    std::vector<RejectedSamples> rejected_samples;
   };
   virtual Counts counts() const { return {}; }
 };

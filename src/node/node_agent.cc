@@ -876,6 +876,14 @@ int run_node_agent(const AgentOptions& options) {
                                   {"rejected_by_reason", rejected},
                                   {"frames_off_clock", c.off_clock}});
   }
+  // Control samples the feed refused (a cluster node: node/cluster/sample_checks.h).
+  summary["rejected_samples"] = nlohmann::json::object();
+  uint64_t rejected_samples = 0;
+  for (const Feed::RejectedSamples& r : feed_counts.rejected_samples) {
+    summary["rejected_samples"][r.topic][r.reason] = r.count;
+    rejected_samples += r.count;
+  }
+  summary["rejected_samples_total"] = rejected_samples;
   summary["throughput_ips"] = to_s(ran) > 0 ? static_cast<double>(finished_all) / to_s(ran) : 0.0;
   const std::string summary_path =
       options.summary_json.empty() ? config.run_dir + "/summary.json" : options.summary_json;

@@ -16,6 +16,7 @@
 #include "media/codecs_plugin.h"
 #include "media/image_format.h"
 #include "node/cluster/cluster_feed.h"
+#include "node/cluster/sample_checks.h"
 
 namespace coedge::node {
 namespace {
@@ -87,7 +88,7 @@ int run_camera(const Scenario& scenario, const CameraOptions& options) {
   if (!domain.ok()) return log("error: " + domain.error().message), 1;
   auto plans = net::PlanReader::create(**domain);
   auto commands = net::CommandReader::create(**domain);
-  auto stats = net::SourceStatsWriter::create(**domain);
+  auto stats = net::SourceStatsWriter::create(**domain, options.node);
   auto acks = net::TaskAckReader::create(**domain);
   if (!plans.ok() || !commands.ok() || !stats.ok() || !acks.ok()) {
     return log("error: cannot create the DDS readers/writers"), 1;
@@ -128,11 +129,30 @@ int run_camera(const Scenario& scenario, const CameraOptions& options) {
   }
   if (cameras.empty()) log("no task of this node is captured here: nothing to capture");
 
+  // Received control samples are checked before use (sample_checks.h); a refused one is
+  // counted and logged (the first of each (topic, reason), then at most one line per 10 s),
+  // and the counts are logged at the end. Main thread only.
+  const MonotonicClock mono;
+  ControlGate gate(scenario, SampleCheckOptions{options.dds.security.has_value()});
+  auto admitted = [&](const SampleVerdict& v) {
+    for (const std::string& line : gate.take_logs()) log(line);
+    return v.ok();
+  };
+  auto log_refused = [&] {
+    if (gate.rejections().total() == 0) return;
+    std::string line = "samples refused:";
+    gate.rejections().for_each([&](SampleTopic topic, SampleRejection reason, uint64_t n) {
+      line += " " + std::string(to_string(topic)) + "/" + std::string(to_string(reason)) + " " + std::to_string(n);
+    });
+    log(line);
+  };
   std::atomic<bool> stop{false};
   auto stop_requested = [&] {
     if (options.stop != nullptr && options.stop->load()) return true;
-    for (const net::Command& c : (*commands)->take())
+    for (const net::Command& c : (*commands)->take()) {
+      if (!admitted(gate.admit_command(c, mono.now()))) continue;
       if ((c.command == "stop" || c.command == "stop-sources") && (c.node.empty() || c.node == options.node)) return stop = true;
+    }
     return stop.load();
   };
   // Each task starts capturing when the node the master's first plan gives it is ready
@@ -142,18 +162,21 @@ int run_camera(const Scenario& scenario, const CameraOptions& options) {
   log("waiting for the master's plan");
   std::optional<net::Plan> first_plan;
   while (!first_plan) {
-    if (stop_requested()) return 0;
+    if (stop_requested()) return log_refused(), 0;
     first_plan = (*plans)->take();
+    if (first_plan && !admitted(gate.admit_plan(*first_plan, realtime_ns(), mono.now()))) first_plan.reset();
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  // Claims are checked against the plan the camera follows: the first (the gate's).
   constexpr int64_t kReadyTimeoutNs = 60'000'000'000;
   std::vector<bool> placed(scenario.tasks.size(), false);  // by the first plan
   for (const net::Assignment& a : first_plan->assignments) {
     if (const TaskIndex t = scenario.find_task(a.task); t != kNone && !a.node.empty()) placed[t] = true;
   }
   auto decide_starts = [&] {
-    const std::vector<net::TaskAck> claims = (*acks)->take();
+    std::vector<net::TaskAck> claims = (*acks)->take();
     const int64_t now = realtime_ns();
+    std::erase_if(claims, [&](const net::TaskAck& c) { return !admitted(gate.admit_ack(c, now, mono.now())); });
     for (auto& camera : cameras) {
       if (camera->start_ns.load() != 0) continue;
       const std::string& name = scenario.tasks[camera->task].name;
@@ -225,6 +248,7 @@ int run_camera(const Scenario& scenario, const CameraOptions& options) {
   uint64_t total = 0;
   for (auto& camera : cameras) total += camera->published.load();
   log("stopped after " + std::to_string(total) + " frames");
+  log_refused();
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // let the last stats reach the master
   return 0;
 }

@@ -13,6 +13,7 @@
 #include "net/dds.h"
 #include "net/passive_rate.h"
 #include "node/cluster/handover_table.h"
+#include "node/cluster/sample_checks.h"
 #include "node/cluster/topic_frames.h"
 #include "node/core/topic_sampler.h"
 
@@ -26,6 +27,8 @@ constexpr int64_t kUnsubscribeAfterNs = 3'000'000'000;
 // the node losing the task (and the camera) before the first frame it claims: DDS
 // delivers in milliseconds on a LAN; the margin covers a loaded host.
 constexpr int64_t kAckLeadNs = 300'000'000;
+// The control topics a cluster node reads, whose refused samples it counts.
+constexpr SampleTopic kNodeTopics[] = {SampleTopic::kPlan, SampleTopic::kTaskAck, SampleTopic::kCommand};
 
 }  // namespace
 
@@ -108,6 +111,9 @@ struct ClusterFeed::Impl {
   uint64_t report_seq = 0;
   TimePoint next_report{};
   bool stop_requested = false;
+  // Loop thread only (its counts also read by counts()): the checks of received control
+  // samples, with the plans admitted and what was refused (sample_checks.h).
+  std::optional<ControlGate> gate;
 
   Impl(const ClusterOptions& o, const Scenario& s, const FeedContext& c)
       : options(o), scenario(s), context(c), config(*c.config), accounting(*c.accounting), pipeline(*c.pipeline),
@@ -115,6 +121,14 @@ struct ClusterFeed::Impl {
 
   void log(const std::string& text) const {
     std::fprintf(stderr, "[node %s] %s\n", options.node.c_str(), text.c_str());
+  }
+
+  // Loop thread: whether the gate admitted a control sample; a refused one is counted in
+  // the metrics too, and the gate's log lines are written.
+  bool admitted(SampleTopic topic, const SampleVerdict& verdict) {
+    if (!verdict.ok() && context.metrics != nullptr) context.metrics->on_sample_rejected(topic, verdict.reason);
+    for (const std::string& line : gate->take_logs()) log(line);
+    return verdict.ok();
   }
 
   void feed_loop() {
@@ -238,6 +252,7 @@ struct ClusterFeed::Impl {
       plan_epoch = plan.epoch;
       plan_version = plan.version;
     }
+
     const uint64_t order = *order_of(plan.epoch, plan.version);
     std::lock_guard lock(mu);
     if (handover.knows(order)) return;
@@ -377,6 +392,7 @@ struct ClusterFeed::Impl {
       }
     }
     for (const net::TaskAck& c : claims) {
+      if (!admitted(SampleTopic::kTaskAck, gate->admit_ack(c, now_ns, clock.now()))) continue;
       if (c.node == options.node) continue;  // our own, back from DDS
       const TaskIndex t = scenario.find_task(c.task);
       const auto order = order_of(c.epoch, c.version);
@@ -460,6 +476,7 @@ Result<std::unique_ptr<ClusterFeed>> ClusterFeed::start(const ClusterOptions& op
   const Clock& clock = *context.clock;
   auto impl = std::make_unique<Impl>(options, scenario, context);
   impl->self = scenario.find_node(options.node);
+  impl->gate.emplace(scenario, SampleCheckOptions{options.security.has_value()});
   if (impl->self == kNone) {
     return Error{ErrorCode::kInvalidInput, "node '" + options.node + "' is not in scenario " + scenario.source_file};
   }
@@ -482,20 +499,20 @@ Result<std::unique_ptr<ClusterFeed>> ClusterFeed::start(const ClusterOptions& op
   for (const auto& peer : options.peer_addresses) peers += peer.first != options.node ? 1 : 0;
   impl->bandwidth = std::make_unique<net::BandwidthEstimate>(
       2 * static_cast<int64_t>(std::max<size_t>(peers, 1)) * options.probe_every, std::chrono::seconds(10));
-  auto dds = join_dds(options.domain, options.interface_address, options.dds_peers);
+  auto dds = join_dds(options.domain, options.interface_address, options.dds_peers, options.security);
   if (!dds.ok()) return dds.error();
   impl->domain = std::move(dds->domain);
   impl->readers = std::move(dds->readers);
   auto plans = net::PlanReader::create(*impl->domain);
   if (!plans.ok()) return plans.error();
   impl->plans = std::move(*plans);
-  auto reports = net::ReportWriter::create(*impl->domain);
+  auto reports = net::ReportWriter::create(*impl->domain, options.node);
   if (!reports.ok()) return reports.error();
   impl->reports = std::move(*reports);
   auto commands = net::CommandReader::create(*impl->domain);
   if (!commands.ok()) return commands.error();
   impl->commands = std::move(*commands);
-  auto ack_writer = net::TaskAckWriter::create(*impl->domain);
+  auto ack_writer = net::TaskAckWriter::create(*impl->domain, options.node);
   if (!ack_writer.ok()) return ack_writer.error();
   impl->ack_writer = std::move(*ack_writer);
   auto ack_reader = net::TaskAckReader::create(*impl->domain);
@@ -515,6 +532,7 @@ Result<std::unique_ptr<ClusterFeed>> ClusterFeed::start(const ClusterOptions& op
   impl->feeder = std::thread([raw] { raw->feed_loop(); });
   impl->prober = std::thread([raw] { raw->probe_loop(); });
   impl->next_report = clock.now();
+  if (context.metrics != nullptr) context.metrics->declare_rejected_samples(kNodeTopics);
   return std::unique_ptr<ClusterFeed>(new ClusterFeed(std::move(impl)));
 }
 
@@ -524,11 +542,14 @@ ClusterFeed::~ClusterFeed() { stop_accepting(); }
 
 bool ClusterFeed::poll(TimePoint now) {
   Impl& d = *impl_;
-  if (auto plan = d.plans->take()) d.apply(*plan);
+  if (auto plan = d.plans->take()) {
+    if (d.admitted(SampleTopic::kPlan, d.gate->admit_plan(*plan, realtime_ns(), now))) d.apply(*plan);
+  }
   d.follow_readiness_and_acks(realtime_ns());
   d.unsubscribe_finished(realtime_ns());
   d.start_and_stop_tasks();
   for (const net::Command& c : d.commands->take()) {
+    if (!d.admitted(SampleTopic::kCommand, d.gate->admit_command(c, now))) continue;
     if (c.command == "stop-sources" && (c.node.empty() || c.node == d.options.node)) {
       // The master stops the cameras before the nodes, so that the jobs in flight finish:
       // a driver does not listen, so its frames stop being taken here.
@@ -566,6 +587,9 @@ Feed::Counts ClusterFeed::counts() const {
   Counts c;
   for (const auto& [path, sub] : impl_->topics) c.sensors.push_back(sub.counters.counts(sub.sensor));
   for (const auto& s : impl_->skipped) c.skipped.push_back(s.load());
+  impl_->gate->rejections().for_each([&](SampleTopic topic, SampleRejection reason, uint64_t n) {
+    c.rejected_samples.push_back({std::string(to_string(topic)), std::string(to_string(reason)), n});
+  });
   return c;
 }
 

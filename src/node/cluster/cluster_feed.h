@@ -32,6 +32,11 @@
 // took it (node/cluster/topic_frames.h); a rejected one's jobs are dropped kBadFrame. The
 // node's results are published on the bus (node/cluster/result_publisher.h).
 //
+// Received control samples are checked before use (node/cluster/sample_checks.h): a plan,
+// a task claim or a command refused is not applied, and is counted per (topic, reason)
+// (counts().rejected_samples for the node's summary.json, coedge_node_rejected_samples_total)
+// and logged: the first of each (topic, reason), then at most one line per 10 s.
+//
 // Threads: a feeder thread of its own takes frames from DDS and publishes them into the
 // pipeline (the one producer of every topic sensor's pool); a probe thread measures
 // bandwidth; poll() and the rest are called from the agent's loop thread only.
@@ -39,6 +44,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -47,6 +53,7 @@
 #include "core/clock.h"
 #include "core/result.h"
 #include "core/scenario.h"
+#include "net/dds.h"
 #include "node/core/accounting.h"
 #include "node/feed.h"
 #include "node/pipeline.h"
@@ -65,6 +72,9 @@ struct ClusterOptions {
   Duration probe_length = std::chrono::milliseconds(250);
   Duration report_every = std::chrono::seconds(1);
   bool best_effort_frames = false;       // subscribe best-effort (ROS 2 SensorDataQoS cameras)
+  // DDS Security files of this node's identity (its keystore); none: an open domain. With
+  // them, a task claim from a writer in no node's partition is refused (sample_checks.h).
+  std::optional<net::DdsSecurityFiles> security;
 };
 
 // The ROS 2 topic of a task's camera: /coedge/<source node>/<task>/image_raw.

@@ -11,6 +11,10 @@
 namespace coedge::node {
 namespace {
 
+// A raw row's step is at most this many bytes a pixel of the sensor's width, plus padding.
+constexpr uint64_t kMaxBytesPerPixel = 4;
+constexpr uint64_t kMaxRowPadding = 4096;
+
 // A peer's text, shown in a message: printable and short.
 std::string shown(const std::string& text) {
   std::string out;
@@ -162,10 +166,18 @@ RosFrame decode_ros_frame(const net::Image& image, int max_width, int max_height
   if (image.step < w * channels)
     return reject(FrameRejection::kSize, image.encoding + " image of " + dims(w, h) + ": step " +
                                              std::to_string(image.step) + " < width x " + std::to_string(channels));
-  if (image.data.size() < static_cast<uint64_t>(image.step) * h)
+  // A row may be padded, but not beyond 4 bytes a pixel of the sensor's widest row (and
+  // some alignment): with the data exactly step x height, the frame's memory stays bounded
+  // by the sensor's largest frame whatever the peer declares.
+  if (image.step > kMaxBytesPerPixel * static_cast<uint64_t>(max_width) + kMaxRowPadding)
+    return reject(FrameRejection::kTooLarge, image.encoding + " image of " + dims(w, h) + ": step " +
+                                                 std::to_string(image.step) + " beyond the sensor's largest row (" +
+                                                 std::to_string(max_width) + " pixels)");
+  if (image.data.size() != static_cast<uint64_t>(image.step) * h)
     return reject(FrameRejection::kSize, image.encoding + " image of " + dims(w, h) + ", step " +
                                              std::to_string(image.step) + ": " + std::to_string(image.data.size()) +
-                                             " bytes of data, fewer than step x height");
+                                             " bytes of data, not step x height = " +
+                                             std::to_string(static_cast<uint64_t>(image.step) * h));
   cv::Mat view(static_cast<int>(h), static_cast<int>(w), channels == 3 ? CV_8UC3 : CV_8UC1,
                const_cast<uint8_t*>(image.data.data()), image.step);
   RosFrame f;

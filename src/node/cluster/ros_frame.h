@@ -4,9 +4,12 @@
 // becomes an 8-bit BGR frame (CV_8UC3), as every worker takes it. Anything else is
 // rejected with a reason and a message naming the encoding or the size:
 //   kEncoding  an encoding or format this does not read (yuv422, 16UC1, bayer_*, ...);
-//   kSize      zero or inconsistent dimensions (step < width·channels, data shorter than
-//              step·height, a decoded size other than the file's header says);
-//   kTooLarge  larger than the sensor's largest frame (its width/height);
+//   kSize      zero or inconsistent dimensions (step < width·channels, data other than
+//              step·height bytes — sensor_msgs/Image's rule —, a decoded size other than
+//              the file's header says);
+//   kTooLarge  larger than the sensor's largest frame (its width/height; a raw row's step
+//              beyond 4 bytes a pixel of its width plus 4 KiB of padding; a compressed
+//              file beyond the largest frame's size uncompressed plus 64 KiB);
 //   kCorrupt   a compressed file whose magic bytes are not its format's, whose header is
 //              unreadable, or which does not decode.
 // A compressed image's size is read from its header (PNG IHDR, JPEG SOFn) and checked

@@ -98,11 +98,13 @@ PublishedFrame release_and_publish(const net::Image& image, int64_t stamp_ns, st
   return out;
 }
 
-Result<FeedDds> join_dds(uint32_t domain, const std::string& interface_address, const std::vector<std::string>& peers) {
+Result<FeedDds> join_dds(uint32_t domain, const std::string& interface_address, const std::vector<std::string>& peers,
+                         const std::optional<net::DdsSecurityFiles>& security) {
   net::DdsOptions dds;
   dds.domain = domain;
   dds.interface_address = interface_address;
   dds.peers = peers;
+  dds.security = security;
   FeedDds out;
   auto created = net::DdsDomain::create(dds);
   if (!created.ok()) return created.error();

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -82,7 +83,9 @@ struct FeedDds {
   std::unique_ptr<net::DdsDomain> domain;
   std::unique_ptr<net::ImageReaderSet> readers;
 };
-Result<FeedDds> join_dds(uint32_t domain, const std::string& interface_address, const std::vector<std::string>& peers);
+// `security`: the participant's DDS Security files (none: an open domain).
+Result<FeedDds> join_dds(uint32_t domain, const std::string& interface_address, const std::vector<std::string>& peers,
+                         const std::optional<net::DdsSecurityFiles>& security = std::nullopt);
 
 // Counts and logs what release_and_publish said about a frame of the topic that `what`
 // names (e.g. "sensor front (/front/image_raw)"): a stamp off this node's clock, a rejected

@@ -176,6 +176,13 @@ NodeMetrics::NodeMetrics(std::string node, std::vector<MetricsTask> tasks,
                               .Labels(node_label)
                               .Register(*registry_);
 
+  rejected_samples_ = &prometheus::BuildCounter()
+                           .Name("coedge_node_rejected_samples_total")
+                           .Help("Control samples the node received and refused (dropped unused), by topic "
+                                 "and reason (docs/METRICS.md lists the reasons)")
+                           .Labels(node_label)
+                           .Register(*registry_);
+
   auto& sensor_frames = prometheus::BuildCounter()
                             .Name("coedge_sensor_frames_total")
                             .Help("Frames from a sensor: for a stream, the frames that arrived "
@@ -397,6 +404,20 @@ void NodeMetrics::on_frame_rejected(uint32_t index, std::string_view reason) {
   const SensorSeries& s = sensor_series_[index];
   COEDGE_CHECK(s.rejected != nullptr);
   s.rejected->Add({{"sensor", s.name}, {"reason", std::string(reason)}}).Increment();
+}
+
+void NodeMetrics::on_sample_rejected(SampleTopic topic, SampleRejection reason, uint64_t n) {
+  rejected_samples_->Add({{"topic", std::string(to_string(topic))}, {"reason", std::string(to_string(reason))}})
+      .Increment(static_cast<double>(n));
+}
+
+void NodeMetrics::declare_rejected_samples(std::span<const SampleTopic> topics) {
+  for (const SampleTopic topic : topics) {
+    for (int r = 1; r < kSampleRejectionCount; ++r) {
+      rejected_samples_->Add({{"topic", std::string(to_string(topic))},
+                              {"reason", std::string(to_string(static_cast<SampleRejection>(r)))}});
+    }
+  }
 }
 
 void NodeMetrics::on_frame_skipped(uint32_t t) {

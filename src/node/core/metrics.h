@@ -22,11 +22,13 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/result.h"
+#include "core/sample_rejection.h"
 #include "core/time.h"
 #include "node/core/job_record.h"
 #include "node/core/violations.h"
@@ -119,6 +121,12 @@ class NodeMetrics {
   void on_frame_rejected(uint32_t sensor, std::string_view reason);
   // A frame of a topic that the task's sampler skipped (REQUIRES: the task is `sampled`).
   void on_frame_skipped(uint32_t task);
+  // A control sample the node received and refused (node/cluster/sample_checks.h), or `n`
+  // of them (refused by a DDS reader): coedge_node_rejected_samples_total{topic,reason}.
+  void on_sample_rejected(SampleTopic topic, SampleRejection reason, uint64_t n = 1);
+  // Makes every (topic, reason) series of these topics exist at zero (a cluster node's feed
+  // calls it when it starts: the topics it reads).
+  void declare_rejected_samples(std::span<const SampleTopic> topics);
 
   // The Prometheus exposition text of every series (what /metrics returns).
   std::string text() const;
@@ -174,6 +182,7 @@ class NodeMetrics {
   std::vector<ModelSeries> model_series_;
   std::vector<SensorSeries> sensor_series_;
   prometheus::Counter* server_restarts_ = nullptr;
+  prometheus::Family<prometheus::Counter>* rejected_samples_ = nullptr;
   BatchObserver batch_observer_;
 
   mutable std::mutex exposer_mutex_;

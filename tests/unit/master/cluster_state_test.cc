@@ -48,12 +48,25 @@ TEST(ClusterState, AWindowIsTheDifferenceOfCumulativeCountersSummedOverNodes) {
 TEST(ClusterState, ARestartedNodeKeepsWhatItReportedBefore) {
   const Scenario s = two_nodes();
   master::ClusterState state(s);
-  state.on_report(report("a", {{"T1", 10, 10, 0, 0, 100.0, 100.0, 0}}));
-  state.on_report(report("a", {{"T1", 3, 2, 0, 1, 20.0, 20.0, 0}}));  // counters went back
+  state.on_report(report("a", {{"T1", 10, 10, 0, 0, 100.0, 100.0, 0}, {"T2", 4, 4, 0, 0, 8.0, 8.0, 0}}));
+  // Restarted (report_checks.h decides): counters start again; T2 not run yet in this life.
+  state.on_report(report("a", {{"T1", 3, 2, 0, 1, 20.0, 20.0, 0}}), /*new_lifetime=*/true);
+  state.on_report(report("a", {{"T1", 5, 4, 0, 1, 40.0, 40.0, 0}, {"T2", 1, 1, 0, 0, 2.0, 2.0, 0}}));
   const auto accounts = state.accounts();
-  EXPECT_EQ(accounts[0].accepted, 13u);
-  EXPECT_EQ(accounts[0].met, 12u);
+  EXPECT_EQ(accounts[0].accepted, 15u);
+  EXPECT_EQ(accounts[0].met, 14u);
   EXPECT_EQ(accounts[0].dropped_by_nodes, 1u);
+  EXPECT_EQ(accounts[1].accepted, 5u);
+  EXPECT_DOUBLE_EQ(accounts[1].latency_sum_ms, 10.0);
+}
+
+TEST(ClusterState, ARestartedCameraAddsItsNewCountToItsOldOne) {
+  const Scenario s = two_nodes();
+  master::ClusterState state(s);
+  state.on_source_stats({"T1", "a", 40, 1000, "a"});
+  state.on_source_stats({"T1", "a", 3, 2000, "a"}, /*new_lifetime=*/true);
+  state.on_source_stats({"T1", "a", 7, 3000, "a"});
+  EXPECT_EQ(state.accounts()[0].released, 47u);
 }
 
 TEST(ClusterState, FramesNoNodeClosedAreLostAndCountAsDropped) {

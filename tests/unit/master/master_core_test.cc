@@ -5,6 +5,7 @@
 #include "master/master_core.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -83,7 +84,15 @@ class Master {
   int64_t wall() const { return kWallStart + (clock_.now() - start_).count() * 1000; }
   void set(Duration since_start) { clock_.set(start_ + since_start); }
 
-  void report(const net::NodeReport& r) { core_.on_report(r, now()); }
+  // A node's next report: numbered and stamped as a node does (seq 1, 2, ... per node, the
+  // wall clock), unless the test set them.
+  void report(net::NodeReport r) {
+    uint64_t& seq = seqs_[r.node];
+    if (r.seq == 0) r.seq = ++seq;
+    else seq = r.seq;
+    if (r.stamp_ns == 0) r.stamp_ns = wall();
+    core_.on_report(r, now());
+  }
   void liveliness(const std::string& node, bool alive) { core_.on_liveliness(node, alive, now()); }
   Actions tick() { return core_.tick(now(), wall()); }
   Actions tick_at(Duration since_start) {
@@ -102,6 +111,7 @@ class Master {
   ManualClock clock_;
   MasterCore core_;
   TimePoint start_;
+  std::map<std::string, uint64_t> seqs_;
 };
 
 TEST(MasterCore, WaitsForEveryNodesFirstReportThenPublishesStage1) {
@@ -269,9 +279,10 @@ TEST(MasterCore, ANodeThatNeverReportsEndsTheWaitWithAnErrorNamingIt) {
   m.report(report("c"));
   m.report(report("stranger"));
   Actions a = m.tick();
-  EXPECT_TRUE(has_log(a, "ignoring reports from 'stranger'"));
+  EXPECT_TRUE(has_log(a, "refused a node_report sample (unknown_node): node 'stranger' is not in the scenario"));
   m.report(report("stranger"));
-  EXPECT_FALSE(has_log(m.tick(), "stranger"));  // said once
+  EXPECT_FALSE(has_log(m.tick(), "stranger"));  // said once (then at most every 10 s)
+  EXPECT_EQ(m.core().rejections().total(SampleTopic::kNodeReport, SampleRejection::kUnknownNode), 2u);
   a = m.tick_at(120s);  // not yet: the limit is "more than 120 s"
   EXPECT_FALSE(a.finished.has_value());
   EXPECT_EQ(a.wake_at, m.at(120s) + 1us);
@@ -518,6 +529,115 @@ TEST(MasterCore, AFinalReportBeforeTheStartIsANodeToWaitForAgain) {
   EXPECT_TRUE(a.plans.empty());
   m.report(report("a"));  // back
   EXPECT_EQ(m.tick().plans.size(), 1u);
+}
+
+// The rule: a report signed by node A about node B is refused. It changes neither
+// B's accounting nor its liveliness (not even a final report's "gone"), and it is counted.
+TEST(MasterCore, AReportSignedByOneNodeAboutAnotherChangesNothingAndIsCounted) {
+  MasterConfig c = config();
+  c.require_sender = true;
+  Master m(c);
+  m.set(1s);
+  for (const char* n : {"a", "b"}) {
+    net::NodeReport r = report(n);
+    r.sender = n;
+    m.report(r);
+  }
+  net::NodeReport forged = report("c");  // a claims c is up: c must still be waited for
+  forged.sender = "a";
+  m.report(forged);
+  Actions a = m.tick();
+  EXPECT_TRUE(a.plans.empty());
+  EXPECT_EQ(m.core().phase(), Phase::kWaiting);
+  EXPECT_TRUE(has_log(a, "refused a node_report sample (sender_mismatch): report about 'c' written by 'a'"));
+  net::NodeReport own = report("c");
+  own.sender = "c";
+  m.report(own);
+  ASSERT_EQ(m.tick().plans.size(), 1u);  // running: M1 and M2 on a
+
+  m.set(3s);
+  net::NodeReport b = report("b", {{"M2", 10, 9, 1, 0, 100.0, 50.0, 0}});
+  b.sender = "b";
+  m.report(b);
+  const TaskAccount before = m.core().state().accounts()[1];
+  forged = report("b", {{"M2", 500, 0, 0, 500, 0.0, 0.0, 0}, {"M1", 9, 0, 0, 9, 0.0, 0.0, 0}});
+  forged.sender = "a";
+  forged.final_report = true;  // "b is gone": must not move b out of the plan
+  m.report(forged);
+  net::NodeReport unsigned_report = report("b", {{"M2", 500, 0, 0, 500, 0.0, 0.0, 0}});  // no partition
+  m.report(unsigned_report);
+  a = m.tick();
+  EXPECT_TRUE(a.plans.empty());
+  EXPECT_TRUE(m.core().node_alive(1));
+  const TaskAccount after = m.core().state().accounts()[1];
+  EXPECT_EQ(after.accepted, before.accepted);
+  EXPECT_EQ(after.met, before.met);
+  EXPECT_EQ(after.dropped_by_nodes, before.dropped_by_nodes);
+  EXPECT_EQ(m.core().state().accounts()[0].dropped_by_nodes, 0u);
+  EXPECT_EQ(m.core().rejections().total(SampleTopic::kNodeReport, SampleRejection::kSenderMismatch), 3u);
+
+  // The summary carries the counts.
+  m.core().request_stop(m.now());
+  std::optional<Result<MasterSummary>> finished;
+  for (Duration t = 4s; !finished && t < 60s; t += 1s) finished = m.tick_at(t).finished;
+  ASSERT_TRUE(finished.has_value() && finished->ok());
+  const auto j = nlohmann::json::parse(summary_json(finished->value()));
+  EXPECT_EQ(j["rejected_samples"]["node_report"]["sender_mismatch"], 3);
+  EXPECT_EQ(j["rejected_samples_total"], 3);
+  EXPECT_NE(summary_table(finished->value()).find("samples refused: node_report/sender_mismatch 3"), std::string::npos);
+}
+
+TEST(MasterCore, ADecreasingReportIsRefusedWhileARestartedNodeIsAccepted) {
+  Master m;
+  m.start(1s);
+  m.set(3s);
+  m.report(report("a", {{"M1", 20, 15, 3, 1, 1500.0, 1000.0, 1}}));
+  const TaskAccount before = m.core().state().accounts()[0];
+  m.set(4s);
+  m.report(report("a", {{"M1", 12, 10, 1, 1, 900.0, 600.0, 0}}));  // seq goes on, counters went down
+  Actions a = m.tick();
+  EXPECT_TRUE(has_log(a, "refused a node_report sample (counter_decreased): task M1: released went down"));
+  EXPECT_EQ(m.core().state().accounts()[0].accepted, before.accepted);
+  EXPECT_EQ(m.core().state().accounts()[0].met, before.met);
+  EXPECT_EQ(m.core().rejections().total(SampleTopic::kNodeReport, SampleRejection::kCounterDecreased), 1u);
+
+  // a restarts: its seq begins again at 1, its stamp is newer, its counters start at 0.
+  m.set(6s);
+  net::NodeReport restarted = report("a", {{"M1", 4, 4, 0, 0, 400.0, 200.0, 0}});
+  restarted.seq = 1;
+  m.report(restarted);
+  a = m.tick();
+  EXPECT_TRUE(has_log(a, "node a restarted: its counters start again"));
+  const TaskAccount after = m.core().state().accounts()[0];
+  EXPECT_EQ(after.accepted, 20u + 4u);  // the earlier lifetime's jobs stay counted
+  EXPECT_EQ(after.met, 15u + 4u);
+  m.set(7s);
+  m.report(report("a", {{"M1", 6, 6, 0, 0, 600.0, 300.0, 0}}));  // seq 2 of the new lifetime
+  EXPECT_EQ(m.core().state().accounts()[0].met, 15u + 6u);
+  // A replay of the old lifetime's report (seq 5, older stamp) is stale.
+  net::NodeReport replay = report("a", {{"M1", 20, 15, 3, 1, 1500.0, 1000.0, 1}});
+  replay.seq = 2;
+  replay.stamp_ns = 1;
+  m.report(replay);
+  EXPECT_EQ(m.core().rejections().total(SampleTopic::kNodeReport, SampleRejection::kStale), 1u);
+  EXPECT_EQ(m.core().state().accounts()[0].met, 15u + 6u);
+}
+
+TEST(MasterCore, SourceStatsFromAnotherCameraOrGoingDownAreRefused) {
+  Master m;
+  m.start(1s);
+  m.set(2s);
+  m.core().on_source_stats({"M1", "a", 30, 100, "a"}, m.now());
+  m.core().on_source_stats({"M1", "b", 900, 200, "b"}, m.now());  // b's camera is not M1's source
+  m.core().on_source_stats({"M1", "a", 900, 200, "b"}, m.now());  // b writing as a
+  m.core().on_source_stats({"M1", "a", 10, 100, "a"}, m.now());   // went down, no newer stamp
+  EXPECT_EQ(m.core().state().accounts()[0].released, 30u);
+  m.core().on_source_stats({"M1", "a", 5, 300, "a"}, m.now());  // a's camera restarted
+  EXPECT_EQ(m.core().state().accounts()[0].released, 35u);
+  const RejectionCounter& r = m.core().rejections();
+  EXPECT_EQ(r.total(SampleTopic::kSourceStats, SampleRejection::kNotSource), 1u);
+  EXPECT_EQ(r.total(SampleTopic::kSourceStats, SampleRejection::kSenderMismatch), 1u);
+  EXPECT_EQ(r.total(SampleTopic::kSourceStats, SampleRejection::kCounterDecreased), 1u);
 }
 
 TEST(MasterCore, AStopBeforeAnyWindowStillPublishesStage1AndStops) {

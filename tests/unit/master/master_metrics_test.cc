@@ -89,12 +89,16 @@ class MasterMetricsTest : public ::testing::Test {
     EXPECT_NE(it, samples.end()) << name;
     return it == samples.end() ? NAN : it->second;
   }
-  void report(const std::string& node, std::vector<net::TaskReport> tasks) {
+  void report(const std::string& node, std::vector<net::TaskReport> tasks, std::string sender = "") {
     net::NodeReport r;
     r.node = node;
+    r.seq = ++seq_;  // one sequence for every node: each node's still goes up
+    r.stamp_ns = kWallStart + (clock_.now() - start_).count() * 1000;
     r.tasks = std::move(tasks);
+    r.sender = std::move(sender);
     core_.on_report(r, clock_.now());
   }
+  uint64_t seq_ = 0;
 
   Scenario scenario_ = three_nodes();
   ManualClock clock_;
@@ -119,6 +123,22 @@ TEST_F(MasterMetricsTest, EverySeriesExistsFromTheStart) {
   EXPECT_EQ(value("coedge_cluster_task_placement", {{"task", "M1"}, {"node", "a"}}), 0);
   EXPECT_EQ(value("coedge_master_placement_changes_total", {{"task", "M2"}}), 0);
   EXPECT_EQ(value("coedge_cluster_task_miss_ratio", {{"task", "M2"}}), 0);
+  EXPECT_EQ(value("coedge_master_rejected_samples_total", {{"topic", "node_report"}, {"reason", "sender_mismatch"}}), 0);
+  EXPECT_EQ(value("coedge_master_rejected_samples_total", {{"topic", "source_stats"}, {"reason", "not_source"}}), 0);
+}
+
+TEST_F(MasterMetricsTest, CountsRefusedSamplesByTopicAndReason) {
+  clock_.set(start_ + 1s);
+  report("a", {}, "a");
+  report("b", {}, "a");  // a writes about b
+  report("b", {}, "a");
+  core_.on_source_stats({"M1", "b", 20, 0, "b"}, clock_.now());  // M1's source is a
+  core_.on_refused_elsewhere(SampleTopic::kNodeReport, SampleRejection::kOversized, 3);
+  tick_at(1s);
+  EXPECT_EQ(value("coedge_master_rejected_samples_total", {{"topic", "node_report"}, {"reason", "sender_mismatch"}}), 2);
+  EXPECT_EQ(value("coedge_master_rejected_samples_total", {{"topic", "source_stats"}, {"reason", "not_source"}}), 1);
+  EXPECT_EQ(value("coedge_master_rejected_samples_total", {{"topic", "node_report"}, {"reason", "oversized"}}), 3);
+  EXPECT_EQ(value("coedge_master_node_up", {{"node", "b"}}), 0);  // b never reported itself
 }
 
 TEST_F(MasterMetricsTest, FollowsPlansNodesAndCounters) {

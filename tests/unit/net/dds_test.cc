@@ -1,6 +1,8 @@
 // Tests of the DDS adapter (src/net/dds.h): image round trips (sensor_msgs/Image and
-// CompressedImage) in one process and across processes, one type per topic name, the plan's transient-local delivery, source statistics and commands, node
-// reports and the liveliness loss of a killed writer process, and bad options. Each test
+// CompressedImage) in one process and across processes, one type per topic name, the plan's
+// transient-local delivery, source statistics and commands, node reports and the liveliness
+// loss of a killed writer process, senders from the writers' partitions, over-cap samples
+// dropped and counted, and bad options (DDS Security: dds_security_test). Each test
 // process uses its own domain id (from its pid) on the loopback interface with unicast
 // discovery to 127.0.0.1, and topic/node names that include the pid, so tests running in
 // parallel cannot see each other. Cross-process tests re-execute this binary as the child
@@ -136,7 +138,7 @@ int run_child(const std::string& spec) {
   if (kind == "report") {
     std::string node;
     in >> node;
-    auto w = ReportWriter::create(**dds);
+    auto w = ReportWriter::create(**dds, node);
     if (!w) return 3;
     if (!poll_until([&] { return (*w)->matched_readers() > 0; })) return 4;
     NodeReport r;
@@ -540,7 +542,7 @@ TEST(dds, SourceStatsAndCommandsRoundTrip) {
   EXPECT_EQ(cmds[0].command, "stop");
   EXPECT_EQ(cmds[0].node, "");
 
-  auto sw = SourceStatsWriter::create(**dds);
+  auto sw = SourceStatsWriter::create(**dds, "cam1");
   auto sr = SourceStatsReader::create(**dds);
   ASSERT_TRUE(sw && sr);
   ASSERT_TRUE(poll_until([&] { return (*sw)->matched_readers() == 1; }));
@@ -558,6 +560,7 @@ TEST(dds, SourceStatsAndCommandsRoundTrip) {
   EXPECT_EQ(by_task["Y1"].published, 11u);
   EXPECT_EQ(by_task["Y1"].last_stamp_ns, 333);
   EXPECT_EQ(by_task["R1"].node, "n2");
+  EXPECT_EQ(by_task["R1"].sender, "cam1");  // the writer's camera partition
   EXPECT_FALSE((*sw)->write(SourceStats{}));  // a task name is required
 }
 
@@ -566,12 +569,13 @@ TEST(dds, ReportRoundTripAndDeletedWriterIsNotAlive) {
   ASSERT_TRUE(dds) << dds.error().message;
   auto reader = ReportReader::create(**dds);
   ASSERT_TRUE(reader) << reader.error().message;
-  auto writer = ReportWriter::create(**dds);
+  const std::string node = pid_name("node");
+  auto writer = ReportWriter::create(**dds, node);
   ASSERT_TRUE(writer) << writer.error().message;
   ASSERT_TRUE(poll_until([&] { return (*writer)->matched_readers() == 1; }));
 
   NodeReport r;
-  r.node = pid_name("node");
+  r.node = node;
   r.seq = 7;
   r.stamp_ns = 1'700'000'000'000'000'000;
   r.plan_epoch = 1'700'000'000'000'000'042;
@@ -587,6 +591,7 @@ TEST(dds, ReportRoundTripAndDeletedWriterIsNotAlive) {
   ASSERT_EQ(got.size(), 1u);
   const NodeReport& g = got[0];
   EXPECT_EQ(g.node, r.node);
+  EXPECT_EQ(g.sender, node);  // from the writer's partition
   EXPECT_EQ(g.seq, 7u);
   EXPECT_EQ(g.stamp_ns, r.stamp_ns);
   EXPECT_EQ(g.plan_epoch, r.plan_epoch);
@@ -625,6 +630,126 @@ TEST(dds, ReportRoundTripAndDeletedWriterIsNotAlive) {
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[1].node, r.node);
   EXPECT_FALSE(events[1].alive);
+}
+
+TEST(dds, TheSenderIsTheWritersPartitionWhateverTheReportSays) {
+  auto dds = DdsDomain::create(loopback(test_domain()));
+  ASSERT_TRUE(dds) << dds.error().message;
+  auto reader = ReportReader::create(**dds);
+  const std::string n1 = pid_name("n1"), n2 = pid_name("n2");
+  auto writer = ReportWriter::create(**dds, n1);
+  ASSERT_TRUE(reader && writer);
+  ASSERT_TRUE(poll_until([&] { return (*writer)->matched_readers() == 1; }));
+  NodeReport r;
+  r.node = n1;
+  ASSERT_TRUE((*writer)->write(r));
+  r.node = n2;  // n1 writing about n2: the adapter delivers it, the master refuses it
+  ASSERT_TRUE((*writer)->write(r));
+  std::vector<NodeReport> got;
+  ASSERT_TRUE(poll_until([&] {
+    for (auto& g : (*reader)->take()) got.push_back(std::move(g));
+    return got.size() >= 2;
+  }));
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].node, n1);
+  EXPECT_EQ(got[1].node, n2);
+  EXPECT_EQ(got[0].sender, n1);
+  EXPECT_EQ(got[1].sender, n1);
+  // Only n1 came alive: the forgery says nothing about n2's liveliness.
+  auto events = (*reader)->take_liveliness();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].node, n1);
+
+  // Task claims: the node partition too; source statistics: the camera partition.
+  auto acks = TaskAckReader::create(**dds);
+  auto ack_writer = TaskAckWriter::create(**dds, n2);
+  ASSERT_TRUE(acks && ack_writer);
+  ASSERT_TRUE(poll_until([&] { return (*ack_writer)->matched_readers() == 1; }));
+  ASSERT_TRUE((*ack_writer)->write(TaskAck{"Y1", n1, 1, 2, 3, ""}));
+  std::vector<TaskAck> claims;
+  ASSERT_TRUE(poll_until([&] { return !(claims = (*acks)->take()).empty(); }));
+  EXPECT_EQ(claims[0].node, n1);
+  EXPECT_EQ(claims[0].sender, n2);
+}
+
+TEST(dds, WritersRefuseNamesThatAreNotOnePartition) {
+  auto dds = DdsDomain::create(loopback(test_domain()));
+  ASSERT_TRUE(dds) << dds.error().message;
+  for (std::string bad : {"", "*", "n?", "n[1]", "a\\b"}) {
+    auto w = ReportWriter::create(**dds, bad);
+    ASSERT_FALSE(w) << bad;
+    EXPECT_EQ(w.error().code, ErrorCode::kInvalidInput);
+    auto a = TaskAckWriter::create(**dds, bad);
+    ASSERT_FALSE(a) << bad;
+    auto s = SourceStatsWriter::create(**dds, bad);
+    ASSERT_FALSE(s) << bad;
+    EXPECT_NE(s.error().message.find("camera name"), std::string::npos) << s.error().message;
+  }
+}
+
+TEST(dds, OverCapSamplesAreDroppedAndCounted) {
+  auto dds = DdsDomain::create(loopback(test_domain()));
+  ASSERT_TRUE(dds) << dds.error().message;
+  auto reader = ReportReader::create(**dds);
+  const std::string node = pid_name("big");
+  auto writer = ReportWriter::create(**dds, node);
+  ASSERT_TRUE(reader && writer);
+  ASSERT_TRUE(poll_until([&] { return (*writer)->matched_readers() == 1; }));
+  NodeReport big;
+  big.node = node;
+  big.tasks.assign(kMaxSampleTasks + 1, TaskReport{"Y1", 1, 1, 0, 0, 1.0, 1.0, 0});
+  ASSERT_TRUE((*writer)->write(big));  // writers do not cap: a peer's might not either
+  std::vector<NodeReport> got;
+  ASSERT_TRUE(poll_until([&] {
+    for (auto& g : (*reader)->take()) got.push_back(std::move(g));
+    return (*reader)->rejected() == 1;
+  }));
+  // KEEP_LAST 1 per node: the next report is written once the big one has been taken.
+  NodeReport fine;
+  fine.node = node;
+  fine.seq = 2;
+  ASSERT_TRUE((*writer)->write(fine));
+  ASSERT_TRUE(poll_until([&] {
+    for (auto& g : (*reader)->take()) got.push_back(std::move(g));
+    return !got.empty();
+  }));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].seq, 2u);
+  auto why = (*reader)->take_rejections();
+  ASSERT_EQ(why.size(), 1u);
+  EXPECT_NE(why[0].find("rt/coedge/node_report"), std::string::npos) << why[0];
+  EXPECT_NE(why[0].find("'" + node + "'"), std::string::npos) << why[0];
+  EXPECT_NE(why[0].find("tasks has 4097 entries"), std::string::npos) << why[0];
+  EXPECT_TRUE((*reader)->take_rejections().empty());
+  EXPECT_EQ((*reader)->rejected(), 1u);
+
+  // Images: an encoding over kMaxSampleText is dropped and counted by the reader set.
+  auto set = ImageReaderSet::create(**dds);
+  ASSERT_TRUE(set);
+  const std::string topic = "/coedge/" + pid_name("cap") + "/image_raw";
+  auto id = (*set)->add(topic, Reliability::kReliable);
+  auto iw = ImageWriter::create(**dds, topic, Reliability::kReliable);
+  ASSERT_TRUE(id && iw);
+  ASSERT_TRUE(poll_until([&] { return (*iw)->matched_readers() == 1; }));
+  Image bad = big_image(1);
+  bad.encoding.assign(kMaxSampleText + 1, 'x');
+  ASSERT_TRUE((*iw)->write(bad));
+  std::vector<Image> images;
+  auto on_image = [&](uint32_t, Image&& img, int64_t) { images.push_back(std::move(img)); };
+  ASSERT_TRUE(poll_until([&] {
+    (*set)->wait(100ms, on_image);
+    return (*set)->rejected() == 1;
+  }));
+  ASSERT_TRUE((*iw)->write(big_image(2)));  // KEEP_LAST 1, as above
+  ASSERT_TRUE(poll_until([&] {
+    (*set)->wait(100ms, on_image);
+    return !images.empty();
+  }));
+  ASSERT_EQ(images.size(), 1u);
+  expect_same(images[0], big_image(2));
+  auto image_why = (*set)->take_rejections();
+  ASSERT_EQ(image_why.size(), 1u);
+  EXPECT_NE(image_why[0].find("encoding"), std::string::npos) << image_why[0];
 }
 
 TEST(dds, KilledWriterProcessLosesLiveliness) {

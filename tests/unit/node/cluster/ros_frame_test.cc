@@ -124,6 +124,18 @@ TEST(RosFrameTest, InconsistentRawSizesAreRejected) {
   net::Image shortdata = raw(m, "bgr8");
   shortdata.data.resize(shortdata.data.size() - 1);
   EXPECT_EQ(decode_ros_frame(shortdata, 1280, 720).rejected, FrameRejection::kSize);
+  net::Image longdata = raw(m, "bgr8");  // sensor_msgs/Image: data is step x height bytes
+  longdata.data.push_back(0);
+  RosFrame lf = decode_ros_frame(longdata, 1280, 720);
+  EXPECT_EQ(lf.rejected, FrameRejection::kSize);
+  EXPECT_NE(lf.why.find("not step x height"), std::string::npos) << lf.why;
+  // A padded row far beyond the sensor's widest (memory the peer would make us hold).
+  net::Image wide_step = raw(m, "bgr8");
+  wide_step.step = 4 * 1280 + 4096 + 1;
+  wide_step.data.assign(static_cast<size_t>(wide_step.step) * m.rows, 0);
+  EXPECT_EQ(decode_ros_frame(wide_step, 1280, 720).rejected, FrameRejection::kTooLarge);
+  net::Image padded = raw(m, "bgr8", 4096);  // padding within the bound
+  EXPECT_TRUE(decode_ros_frame(padded, 1280, 720).ok());
   net::Image zero = raw(m, "rgb8");
   zero.width = 0;
   EXPECT_EQ(decode_ros_frame(zero, 1280, 720).rejected, FrameRejection::kSize);

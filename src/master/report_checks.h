@@ -1,0 +1,94 @@
+// The master's checks of what the nodes and cameras send it (DESIGN: trust boundaries): a
+// node report or a camera's source statistics is a network peer's untrusted input, and
+// is used only once these functions accepted it. Pure: no I/O, no clock reads, no state
+// of their own (the caller keeps what was accepted before and passes it in); the fuzz
+// targets call them too. Reasons: core/sample_rejection.h.
+//
+// Sender. The DDS reader names the writer's partition (NodeReport::sender,
+// SourceStats::sender: net/dds.h); with DDS Security a node's permissions allow it only
+// its own partition, so a report whose `node` differs from its sender is another node's
+// forgery, refused (kSenderMismatch). An EMPTY sender means a writer in no node's
+// partition: refused when `require_sender` (a secure domain, where every legitimate writer
+// has one), accepted otherwise — in an open domain any participant can write any
+// partition, so the check there only catches mistakes; it is not a protection.
+//
+// Content. A report is refused, whole, when it names an unknown node, task, model or link
+// peer, the same task/model/peer twice, a NaN/infinite/negative time, sum or rate, or an
+// absurd value: met + overdue + dropped > released, a counter over 2^53 (beyond what a
+// double holds exactly: no run gets there), a queue over kMaxQueueLength or over its
+// open jobs, a latency sum over an hour per job, a link over kMaxLinkMbps, a link method
+// other than "probe"/"passive", profile vectors longer than kMaxBatch or of two lengths.
+//
+// History, per node: its counters are cumulative over one run of the node process (a
+// LIFETIME), and its seq goes 1, 2, ... within it (node/cluster/cluster_feed.cc). Against
+// the last accepted report of the node:
+//   - seq higher: the same lifetime; a counter of a task both reported that went down is
+//     refused (kCounterDecreased) — unless the node was gone since (liveliness lost or
+//     its final report: `gone_since`), when it is a restart whose first report the master
+//     missed: a new lifetime;
+//   - seq not higher and a newer stamp: the node restarted (its seq began again at 1): a
+//     new lifetime, whose counters start again (the master keeps the earlier lifetime's:
+//     ClusterState);
+//   - seq not higher and a stamp not newer: an old or repeated sample (kStale).
+// Limits: a restart whose first report the master missed, while the node's liveliness
+// never lapsed, after an earlier lifetime of a single report, reads as a decrease and
+// is refused until the node's counters pass the old ones.
+//
+// Source statistics (one camera per task, its source node, named in the sample):
+// unknown task or node, a sender other than the node, a node that is not the task's
+// source, a task fed by a camera driver (TaskSpec::topic: no camera count), a count over
+// 2^53, or a count below the last accepted one (kCounterDecreased) — unless its last
+// stamp is newer: the camera restarted, a new lifetime whose count adds to the old one.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "core/sample_rejection.h"
+#include "core/scenario.h"
+#include "net/dds.h"
+
+namespace coedge::master {
+
+inline constexpr uint64_t kMaxCounter = uint64_t{1} << 53;
+inline constexpr uint32_t kMaxQueueLength = 1u << 20;
+inline constexpr double kMaxLinkMbps = 1e6;            // 1 Tbit/s
+inline constexpr double kMaxTimeMs = 3'600'000.0;      // an hour: per job, or per batch
+
+struct CheckOptions {
+  bool require_sender = false;  // a secure domain: a sample without a sender is refused
+};
+
+// What the master keeps of a node's last accepted report.
+struct AcceptedReport {
+  uint64_t seq = 0;
+  int64_t stamp_ns = 0;
+  std::vector<std::optional<net::TaskReport>> tasks;  // per scenario task: its last counters
+};
+
+struct ReportVerdict : SampleVerdict {
+  bool new_lifetime = false;  // accepted as the first report of a restarted node
+};
+
+// `last`: the node's last accepted report (null: none yet); `gone_since`: its liveliness
+// was lost, or it sent its final report, after that report.
+ReportVerdict check_report(const Scenario& scenario, const net::NodeReport& report, const AcceptedReport* last,
+                           bool gone_since, const CheckOptions& options);
+// Records an accepted report as the node's last. REQUIRES: check_report accepted it.
+void remember(const Scenario& scenario, const net::NodeReport& report, AcceptedReport& last);
+
+struct AcceptedStats {
+  uint64_t published = 0;
+  int64_t last_stamp_ns = 0;
+};
+
+struct StatsVerdict : SampleVerdict {
+  bool new_lifetime = false;  // the camera restarted: its count started again
+};
+
+// `last`: the task's last accepted statistics (null: none yet).
+StatsVerdict check_source_stats(const Scenario& scenario, const net::SourceStats& stats, const AcceptedStats* last,
+                                const CheckOptions& options);
+
+}  // namespace coedge::master
