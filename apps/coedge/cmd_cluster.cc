@@ -151,6 +151,10 @@ std::function<int()> add_cluster_command(CLI::App& app) {
       std::fprintf(stderr, "coedge cluster: --images and --keystore go with --secure\n");
       return kExitBadInput;
     }
+    if (f->secure && f->domain > kMaxSecureDomain) {
+      std::fprintf(stderr, "coedge cluster: %s\n", secure_domain_error(f->domain).message.c_str());
+      return kExitBadInput;
+    }
     if (!f->keystore.empty() && !f->images.empty()) {
       std::fprintf(stderr, "coedge cluster: --images: a given --keystore's governance already decides how images "
                            "are protected (`coedge keys create --images`); give one or the other\n");

@@ -535,6 +535,10 @@ std::function<int()> add_demo_command(CLI::App& app) {
     Status st = fill_default(f->scenario, example_file(kDemoScenario), "--scenario");
     if (st.ok()) st = fill_default(f->models_dir, default_models_dir(), "--models-dir");
     if (!st.ok()) return std::fprintf(stderr, "coedge demo: %s\n", st.error().message.c_str()), kExitFailure;
+    if (f->secure && f->domain > kMaxSecureDomain) {
+      std::fprintf(stderr, "coedge demo: %s\n", secure_domain_error(f->domain).message.c_str());
+      return kExitBadInput;
+    }
     if (!f->images.empty() && !f->secure) {
       std::fprintf(stderr, "coedge demo: --images goes with --secure\n");
       return kExitBadInput;

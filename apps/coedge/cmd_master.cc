@@ -14,6 +14,7 @@
 #include "master/master_service.h"
 #include "node/cluster/camera.h"
 #include "policy_options.h"
+#include "run_keystore.h"
 #include "security/keystore.h"
 
 namespace coedge::app {
@@ -47,6 +48,7 @@ Result<net::DdsOptions> to_dds(const DdsFlags& f, security::Role role, const std
   o.interface_address = f.interface_address;
   o.peers = f.peers;
   if (!f.keystore.empty()) {
+    if (f.domain > kMaxSecureDomain) return secure_domain_error(f.domain);
     auto files = security::identity_files(std::filesystem::absolute(f.keystore).string(), role, name);
     if (!files.ok()) return Error{files.error().code, "--keystore: " + files.error().message};
     o.security = std::move(*files);

@@ -22,6 +22,7 @@
 #include "node/node_agent.h"
 #include "node/server_process.h"
 #include "policy_options.h"
+#include "run_keystore.h"
 #include "security/keystore.h"
 
 namespace coedge::app {
@@ -322,6 +323,10 @@ std::function<int()> add_node_command(CLI::App& app) {
       cluster.probe_every = *every;
       cluster.best_effort_frames = flags->best_effort_frames;
       if (!flags->keystore.empty()) {
+        if (flags->domain > kMaxSecureDomain) {
+          std::fprintf(stderr, "coedge node: %s\n", secure_domain_error(flags->domain).message.c_str());
+          return kExitBadInput;
+        }
         auto files = security::identity_files(std::filesystem::absolute(flags->keystore).string(),
                                               security::Role::kNode, flags->name);
         if (!files.ok()) {

@@ -25,6 +25,12 @@ Result<std::string> make_run_keystore(const std::string& out_dir, const Scenario
   return dir;
 }
 
+Error secure_domain_error(uint32_t domain) {
+  return Error{ErrorCode::kInvalidInput, "--domain " + std::to_string(domain) + ": DDS Security takes domain ids 0-" +
+                                             std::to_string(kMaxSecureDomain) +
+                                             " (Cyclone's access control refuses higher ones)"};
+}
+
 std::string secure_label(security::TopicProtection images) {
   return std::string("secure, images ") + (images == security::TopicProtection::kEncrypt ? "encrypted" : "signed");
 }

@@ -299,6 +299,9 @@ TEST(SecureOptions, ABadKeystoreOrAMisplacedOptionIsNamedWithExitCode2) {
   EXPECT_NE(read_text(log).find("--images and --keystore go with --secure"), std::string::npos) << read_text(log);
   EXPECT_EQ(run(cluster + "--secure --keystore " + ks + " --images encrypt", log), 2);
   EXPECT_NE(read_text(log).find("--images"), std::string::npos) << read_text(log);
+  EXPECT_EQ(run(cluster + "--secure --domain 231", log), 2);
+  EXPECT_NE(read_text(log).find("--domain 231: DDS Security takes domain ids 0-230"), std::string::npos)
+      << read_text(log);
   // The keystore lacks the master's identity: named before anything starts.
   EXPECT_EQ(run(cluster + "--secure --keystore " + ks, log), 2);
   EXPECT_NE(read_text(log).find("--keystore: keystore " + ks), std::string::npos) << read_text(log);
