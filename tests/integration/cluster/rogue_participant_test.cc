@@ -250,6 +250,8 @@ TEST_F(RogueParticipant, SecureClusterRefusesRoguesWithoutWithAndWithRevokedCred
     EXPECT_TRUE(report.value("created", false)) << report.dump();
     EXPECT_GE(report.value("matched_readers_max", 0u), 1u) << report.dump();
     EXPECT_GT(rejected(summary, "node_report", "sender_mismatch"), 0u) << summary["rejected_samples"].dump();
+    // ... arriving with its true sender, the node whose partition its permissions grant.
+    EXPECT_NE(master_log.find("report about 'n1' written by 'n2'"), std::string::npos) << master_log;
     // n1's accounting is its own: nothing near the forged counters (a million jobs).
     for (const json& task : summary["tasks"]) EXPECT_LE(task["released"].get<uint64_t>(), 4u * kRunSeconds) << task.dump();
   }
