@@ -61,6 +61,11 @@ struct DdsSecurityFiles {
 // (NodeReport::sender, ...). Readers subscribe to every such partition with a wildcard.
 std::string node_partition(const std::string& node);      // "coedge.node.<node>"
 std::string camera_partition(const std::string& camera);  // "coedge.camera.<camera>"
+// The partition of the master's topics (plan, command), writers and readers alike: only the
+// master's permissions grant writing there. In the default partition, any identity whose
+// permissions allow "rt/*" (SROS2's default for `ros2 security create_enclave`) could write
+// a plan or a stop.
+inline constexpr const char* kMasterPartition = "coedge.master";
 // The partitions the readers of those topics subscribe to (DDS partition wildcards).
 inline constexpr const char* kAllNodePartitions = "coedge.node.*";
 inline constexpr const char* kAllCameraPartitions = "coedge.camera.*";
@@ -349,9 +354,9 @@ struct LinkReport {
 
 struct ProfileReport {
   std::string model;
-  std::vector<double> exe_ms;  // batch 1..10
+  std::vector<double> exe_ms;  // batch 1..10 (sent as float: ~7 significant digits)
   // Per batch size, how many batches exe_ms[b - 1] is the mean of, when the node measured
-  // it; empty when exe_ms is a profile.
+  // it; empty when exe_ms is a profile. Sent as 32-bit counts (saturating at 2^32 - 1).
   std::vector<uint64_t> batches;
   double pre_ms = 0;
   double post_ms = 0;
@@ -509,7 +514,7 @@ class ReportReader : public detail::ControlReader {
 };
 
 // rt/coedge/plan: reliable, TRANSIENT_LOCAL, KEEP_LAST 1, so a reader created after the
-// write still gets the current plan.
+// write still gets the current plan. Partition kMasterPartition (writer and readers).
 class PlanWriter : public detail::ControlWriter {
  public:
   static Result<std::unique_ptr<PlanWriter>> create(DdsDomain& domain);
@@ -575,7 +580,7 @@ class TaskAckReader : public detail::ControlReader {
 };
 
 // rt/coedge/command: reliable, TRANSIENT_LOCAL, KEEP_LAST 1 (an agent that starts late still
-// sees the last command).
+// sees the last command). Partition kMasterPartition (writer and readers).
 class CommandWriter : public detail::ControlWriter {
  public:
   static Result<std::unique_ptr<CommandWriter>> create(DdsDomain& domain);

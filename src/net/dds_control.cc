@@ -49,6 +49,9 @@ constexpr ControlQos kSourceStatsQos{false, false};
 constexpr ControlQos kCommandQos{true, false};
 constexpr ControlQos kTaskAckQos{true, false};
 
+// How many nodes a ReportReader tracks the liveliness of.
+constexpr size_t kMaxTrackedNodes = 4096;
+
 // The prefixes of node_partition and camera_partition (a sender's name follows them).
 constexpr const char* kNodePrefix = "coedge.node.";
 constexpr const char* kCameraPrefix = "coedge.camera.";
@@ -368,13 +371,22 @@ Status ReportWriter::write(const NodeReport& r) {
   for (const auto& l : r.links) {
     links.push_back(coedge_msg_LinkReport{borrow(l.peer), l.mbps, borrow(l.method)});
   }
+  // The wire has float times and 32-bit batch counts (idl/coedge.idl says why): narrowed
+  // copies, kept alive until dds_write returns. Counts above 2^32-1 saturate.
+  std::vector<std::vector<float>> exe_ms(r.profiles.size());
+  std::vector<std::vector<uint32_t>> batches(r.profiles.size());
   std::vector<coedge_msg_ProfileReport> profiles;
   profiles.reserve(r.profiles.size());
-  for (const auto& p : r.profiles) {
+  for (size_t i = 0; i < r.profiles.size(); ++i) {
+    const auto& p = r.profiles[i];
+    for (double x : p.exe_ms) exe_ms[i].push_back(static_cast<float>(x));
+    for (uint64_t b : p.batches) {
+      batches[i].push_back(static_cast<uint32_t>(std::min<uint64_t>(b, UINT32_MAX)));
+    }
     coedge_msg_ProfileReport m{};
     m.model = borrow(p.model);
-    borrow_seq(m.exe_ms, p.exe_ms);
-    borrow_seq(m.batches, p.batches);
+    borrow_seq(m.exe_ms, exe_ms[i]);
+    borrow_seq(m.batches, batches[i]);
     m.pre_ms = p.pre_ms;
     m.post_ms = p.post_ms;
     profiles.push_back(m);
@@ -465,9 +477,16 @@ void ReportReader::pump() {
             return;
           }
           r->sender = std::move(sender);
-          // A report about another node than its sender's (a forgery the master refuses)
-          // says nothing about either node's liveliness.
-          if (r->sender.empty() || r->sender == r->node) {
+          // Only a report about its own sender's node counts for liveliness: one about
+          // another node (a forgery the master refuses), without a node name, or whose
+          // sender is unknown is handed up and says nothing about any node's liveliness.
+          // Bounded: beyond kMaxTrackedNodes distinct instances (only a hostile peer makes
+          // them) new nodes are delivered but their liveliness is not tracked.
+          bool room = (s.instances.size() < kMaxTrackedNodes ||
+                       s.instances.count(info.instance_handle) > 0) &&
+                      (s.writers.size() < 4 * kMaxTrackedNodes ||
+                       s.writers.count(info.publication_handle) > 0);
+          if (room && !r->node.empty() && r->sender == r->node) {
             s.instances[info.instance_handle] = r->node;
             s.writers[info.publication_handle] = r->node;
             s.current[r->node] = info.publication_handle;
@@ -507,7 +526,7 @@ std::vector<LivelinessEvent> ReportReader::take_liveliness() {
 // ---- plan ----
 
 Result<std::unique_ptr<PlanWriter>> PlanWriter::create(DdsDomain& domain) {
-  auto c = make_writer(domain, &coedge_msg_Plan_desc, kPlanTopic, kPlanQos);
+  auto c = make_writer(domain, &coedge_msg_Plan_desc, kPlanTopic, kPlanQos, kMasterPartition);
   if (!c) return c.error();
   return std::unique_ptr<PlanWriter>(new PlanWriter(c->topic, c->entity));
 }
@@ -527,7 +546,8 @@ Status PlanWriter::write(const Plan& plan) {
 }
 
 Result<std::unique_ptr<PlanReader>> PlanReader::create(DdsDomain& domain) {
-  auto c = make_control_reader(domain, &coedge_msg_Plan_desc, kPlanTopic, kPlanQos, nullptr, "");
+  auto c = make_control_reader(domain, &coedge_msg_Plan_desc, kPlanTopic, kPlanQos,
+                               kMasterPartition, "");
   if (!c) return c.error();
   return std::unique_ptr<PlanReader>(
       new PlanReader(c->entities.topic, c->entities.entity, std::move(c->state)));
@@ -606,7 +626,8 @@ std::vector<TaskAck> TaskAckReader::take() {
 // ---- commands ----
 
 Result<std::unique_ptr<CommandWriter>> CommandWriter::create(DdsDomain& domain) {
-  auto c = make_writer(domain, &coedge_msg_Command_desc, kCommandTopic, kCommandQos);
+  auto c = make_writer(domain, &coedge_msg_Command_desc, kCommandTopic, kCommandQos,
+                       kMasterPartition);
   if (!c) return c.error();
   return std::unique_ptr<CommandWriter>(new CommandWriter(c->topic, c->entity));
 }
@@ -618,7 +639,7 @@ Status CommandWriter::write(const Command& command) {
 
 Result<std::unique_ptr<CommandReader>> CommandReader::create(DdsDomain& domain) {
   auto c = make_control_reader(domain, &coedge_msg_Command_desc, kCommandTopic, kCommandQos,
-                               nullptr, "");
+                               kMasterPartition, "");
   if (!c) return c.error();
   return std::unique_ptr<CommandReader>(
       new CommandReader(c->entities.topic, c->entities.entity, std::move(c->state)));

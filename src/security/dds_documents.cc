@@ -110,9 +110,9 @@ Grant role_grant(Role role, const std::string& name, const std::string& subject_
           .subscribe = {}};
   // The readers of task claims subscribe to every node's partition with the wildcard
   // "coedge.node.*", which this pattern allows (see the contract above); plan and command
-  // are in the default partition.
+  // are read in net::kMasterPartition (or the default partition).
   const Criterion control_reader{.topics = {topic(net::kPlanTopic), topic(net::kCommandTopic), topic(net::kTaskAckTopic)},
-                                 .partitions = {"", "coedge.node.*"}};
+                                 .partitions = {"", net::kMasterPartition, "coedge.node.*"}};
   switch (role) {
     case Role::kMaster:
       g.publish.push_back({.topics = {topic(net::kPlanTopic), topic(net::kCommandTopic)}, .partitions = {"*"}});

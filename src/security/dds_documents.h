@@ -38,8 +38,15 @@ struct Grant {
   std::vector<Criterion> subscribe;
 };
 
-// Domains 0..232, the ids the RTPS port formula allows (net::DdsOptions::domain).
-inline constexpr int kMaxDomainId = 232;
+// Plan and command are in net::kMasterPartition, which only the master's grant may write
+// in ("*"). Permissions that name no partition allow the default partition only, as
+// SROS2's do: so even a ROS 2 enclave made with SROS2's default (allow-all "rt/*")
+// permissions in the same keystore cannot write them.
+
+// Domains 0..230: Cyclone 0.10's access control refuses a document naming a domain id
+// above 230 ("Can not parse governance file"), though net::DdsOptions::domain allows 232;
+// a secure domain is therefore 0..230.
+inline constexpr int kMaxDomainId = 230;
 
 // The domain's rules: no unauthenticated participant, join access control, discovery and
 // liveliness encrypted, RTPS messages not protected as a whole (the submessages are);
@@ -54,8 +61,8 @@ std::string governance_xml(TopicProtection other_topics);
 //  master: publishes plan and command (any partition), subscribes to everything;
 //  node N: publishes node_report and task_ack in node_partition(N) only, and the result
 //    topics rt/coedge/*/detections and rt/coedge/*/classification (default partition);
-//    subscribes plan, command, task_ack (default partition or the readers' wildcard
-//    "coedge.node.*") and every topic of the default partition and of "coedge.camera.*"
+//    subscribes plan, command, task_ack (the default partition, net::kMasterPartition or the
+//    readers' wildcard "coedge.node.*") and every topic of the default partition and of "coedge.camera.*"
 //    (images, results, source statistics);
 //  camera N: publishes rt/coedge/N/*/image_raw (default partition or its own
 //    camera_partition(N)) and source_stats in camera_partition(N) only; subscribes plan,

@@ -105,7 +105,7 @@ bool has_topic_sensors(const config::NodeConfig& config) {
 Result<std::unique_ptr<TopicFeed>> TopicFeed::start(const TopicOptions& options, const FeedContext& context) {
   auto impl = std::make_unique<Impl>(options, context);
   const config::NodeConfig& config = *context.config;
-  auto dds = join_dds(options.domain, options.interface_address, options.dds_peers);
+  auto dds = join_dds(options.domain, options.interface_address, options.dds_peers, options.security);
   if (!dds.ok()) return dds.error();
   impl->domain = std::move(dds->domain);
   impl->readers = std::move(dds->readers);

@@ -18,10 +18,12 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/result.h"
+#include "net/dds.h"
 #include "node/feed.h"
 
 namespace coedge::node {
@@ -30,6 +32,7 @@ struct TopicOptions {
   uint32_t domain = 0;                   // DDS domain id
   std::string interface_address;         // DDS interface; empty: Cyclone's default
   std::vector<std::string> dds_peers;    // unicast discovery peers; empty: multicast
+  std::optional<net::DdsSecurityFiles> security;  // DDS Security files; none: an open domain
 };
 
 class TopicFeed final : public Feed {

@@ -55,7 +55,7 @@ TEST(DdsConvert, ReportAtTheCapsConvertsAndOverTheCapsIsRefused) {
   expect_cap_error(r.error(), "links", kMaxSampleLinks);
 
   point(m.links, &link, 1);
-  double exe[1] = {30};
+  float exe[1] = {30};
   coedge_msg_ProfileReport profile{};
   profile.model = name.data();
   point(profile.exe_ms, exe, kMaxSampleBatchSizes + 1);

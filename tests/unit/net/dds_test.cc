@@ -660,6 +660,26 @@ TEST(dds, TheSenderIsTheWritersPartitionWhateverTheReportSays) {
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].node, n1);
 
+  // A writer that leaves right after its last sample (a node's final report) is still
+  // named: its sender was recorded when it matched.
+  const std::string n3 = pid_name("n3");
+  {
+    auto last = ReportWriter::create(**dds, n3);
+    ASSERT_TRUE(last);
+    ASSERT_TRUE(poll_until([&] { return (*last)->matched_readers() == 1; }));
+    NodeReport final_report;
+    final_report.node = n3;
+    final_report.final_report = true;
+    ASSERT_TRUE((*last)->write(final_report));
+  }  // deleted before the reader takes
+  got.clear();
+  ASSERT_TRUE(poll_until([&] {
+    for (auto& g : (*reader)->take()) got.push_back(std::move(g));
+    return !got.empty();
+  }));
+  EXPECT_EQ(got[0].node, n3);
+  EXPECT_EQ(got[0].sender, n3);
+
   // Task claims: the node partition too; source statistics: the camera partition.
   auto acks = TaskAckReader::create(**dds);
   auto ack_writer = TaskAckWriter::create(**dds, n2);

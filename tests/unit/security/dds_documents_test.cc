@@ -52,7 +52,7 @@ TEST(GovernanceXml, DomainRuleProtectsDiscoveryAndRefusesTheUnauthenticated) {
   EXPECT_NE(xml.find("omg_shared_ca_governance.xsd"), std::string::npos);
   EXPECT_EQ(count(xml, "<domain_rule>"), 1u);
   EXPECT_EQ(value(xml, "min"), "0");
-  EXPECT_EQ(value(xml, "max"), "232");
+  EXPECT_EQ(value(xml, "max"), "230");
   EXPECT_EQ(value(xml, "allow_unauthenticated_participants"), "false");
   EXPECT_EQ(value(xml, "enable_join_access_control"), "true");
   EXPECT_EQ(value(xml, "discovery_protection_kind"), "ENCRYPT");
@@ -110,7 +110,7 @@ TEST(PermissionsXml, GrantNamesTheSubjectValidityAndDeniesByDefault) {
   EXPECT_EQ(value(xml, "default"), "DENY");
   EXPECT_EQ(count(xml, "<allow_rule>"), 1u);
   EXPECT_EQ(count(xml, "<deny_rule>"), 0u);
-  EXPECT_EQ(value(element(xml, "allow_rule", 0), "max"), "232");
+  EXPECT_EQ(value(element(xml, "allow_rule", 0), "max"), "230");
 }
 
 TEST(PermissionsXml, MasterAloneWritesPlanAndCommand) {
@@ -134,9 +134,11 @@ TEST(PermissionsXml, NodeWritesReportsAndClaimsOnlyInItsOwnPartition) {
             (std::vector<std::string>{"rt/coedge/node_report@coedge.node.n1", "rt/coedge/task_ack@coedge.node.n1",
                                       "rt/coedge/*/detections@", "rt/coedge/*/classification@"}));
   EXPECT_EQ(allowed(xml, "subscribe"),
-            (std::vector<std::string>{"rt/coedge/plan@", "rt/coedge/plan@coedge.node.*", "rt/coedge/command@",
+            (std::vector<std::string>{"rt/coedge/plan@", "rt/coedge/plan@coedge.master", "rt/coedge/plan@coedge.node.*",
+                                      "rt/coedge/command@", "rt/coedge/command@coedge.master",
                                       "rt/coedge/command@coedge.node.*", "rt/coedge/task_ack@",
-                                      "rt/coedge/task_ack@coedge.node.*", "*@", "*@coedge.camera.*"}));
+                                      "rt/coedge/task_ack@coedge.master", "rt/coedge/task_ack@coedge.node.*", "*@",
+                                      "*@coedge.camera.*"}));
 }
 
 TEST(PermissionsXml, CameraWritesOnlyItsImagesAndItsSourceStats) {

@@ -94,7 +94,9 @@ TEST_F(KeystoreTest, LayoutAndModesAsSros2) {
   ASSERT_TRUE(add_identity(dir_, Role::kNode, "n1").ok());
   const fs::path d = dir_;
   for (const char* f : {"public/ca.cert.pem", "public/identity_ca.cert.pem", "public/permissions_ca.cert.pem",
-                        "public/crl.pem", "private/ca.key.pem", "enclaves/governance.xml", "enclaves/governance.p7s"})
+                        "public/crl.pem", "private/ca.key.pem", "enclaves/governance.xml", "enclaves/governance.p7s",
+                        // what SROS2 checks before `ros2 security create_enclave` (is_valid_keystore)
+                        "private/identity_ca.key.pem", "private/permissions_ca.key.pem"})
     EXPECT_TRUE(fs::exists(d / f)) << f;
   EXPECT_EQ(mode_of(d / "private"), 0700u);
   EXPECT_EQ(mode_of(d / "private/ca.key.pem"), 0600u);
