@@ -4,7 +4,10 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "cluster/cluster_run.h"
 #include "cluster_report.h"
@@ -225,6 +228,21 @@ std::function<int()> add_cluster_command(CLI::App& app) {
                     ? ("off (plain: any participant on domain " + std::to_string(options.domain) +
                        " could steer this run; --secure turns it on)").c_str()
                     : ("on (" + options.security_label + "; keystore " + options.keystore + ")").c_str());
+    if (!options.keystore.empty()) {  // what the sentry saw (cluster_run.h)
+      std::ifstream in(options.out_dir + "/sentry.json");
+      const auto sentry = nlohmann::json::parse(in, nullptr, false);
+      if (sentry.is_discarded() || !sentry.contains("unauthenticated_writers")) {
+        std::printf("Unauthenticated writers: unknown (the sentry wrote no %s/sentry.json)\n", options.out_dir.c_str());
+      } else if (sentry["unauthenticated_writers"].empty()) {
+        std::printf("Unauthenticated writers: none seen\n");
+      } else {
+        std::string seen;
+        for (const auto& [topic, n] : sentry["unauthenticated_writers"].items())
+          seen += (seen.empty() ? "" : ", ") + topic + " " + std::to_string(n.get<uint64_t>());
+        std::printf("Unauthenticated writers: %s (attempts refused; %s/sentry.json)\n", seen.c_str(),
+                    options.out_dir.c_str());
+      }
+    }
     std::printf("\nResults in %s (master/summary.json, master/windows.jsonl, master/plans.jsonl, logs/)\n",
                 options.out_dir.c_str());
     return summary->accounted ? kExitOk : kExitUnaccounted;

@@ -132,6 +132,7 @@ Result<ClusterRunResult> run_cluster(const Scenario& scenario, const ClusterRunO
   for (const char* stale : {"plans.jsonl", "windows.jsonl", "summary.json"}) {
     std::filesystem::remove(options.out_dir + "/master/" + stale, ec);
   }
+  std::filesystem::remove(options.out_dir + "/sentry.json", ec);
   // A node appends its job lines run after run; a cluster run's folder holds one run.
   for (const NodeSpec& n : scenario.nodes) std::filesystem::remove(options.out_dir + "/nodes/" + n.name + "/jobs.jsonl", ec);
 
@@ -183,6 +184,18 @@ Result<ClusterRunResult> run_cluster(const Scenario& scenario, const ClusterRunO
   for (std::string& a : keystore_args()) master_argv.push_back(std::move(a));
   Status st = start("master", master_argv, (*network)->master_netns_path(), "");
   if (!st.ok()) return fail(st.error());
+  // A secure run's sentry: a participant without credentials in the master's namespace that
+  // logs every writer it can see on CoEdge's topics, i.e. every unauthenticated attempt
+  // (`coedge sentry`), into OUT/sentry.json when it is stopped after the master.
+  size_t sentry = 0;
+  if (!options.keystore.empty()) {
+    sentry = children.size();
+    st = start("sentry",
+               {options.coedge_exe, "sentry", "--domain", domain, "--dds-interface", (*network)->master_address(),
+                "--json", options.out_dir + "/sentry.json"},
+               (*network)->master_netns_path(), "");
+    if (!st.ok()) return fail(st.error());
+  }
   std::vector<size_t> agent_of(scenario.nodes.size());
   for (NodeIndex k = 0; k < scenario.nodes.size(); ++k) {
     const std::string& name = scenario.nodes[k].name;
@@ -303,6 +316,7 @@ Result<ClusterRunResult> run_cluster(const Scenario& scenario, const ClusterRunO
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   result.run_s = started ? seconds_since(run_start) : 0;
+  if (sentry > 0 && children[sentry].running) kill(children[sentry].pid, SIGTERM);  // writes sentry.json
   wait_all(started ? 30 : 0);  // a master that ran told the nodes and cameras to stop
   if (any_running(children)) {
     say("stopping the programs still running");

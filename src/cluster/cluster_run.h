@@ -10,7 +10,9 @@
 // namespaces and cgroups behind; the next run with the same prefix removes them first.
 //
 // With a keystore (ClusterRunOptions::keystore), every program joins the domain with DDS
-// Security as its own identity; without, the domain is open.
+// Security as its own identity, and a sentry (`coedge sentry`, no credentials) in the
+// master's namespace records every unauthenticated writer on CoEdge's topics into
+// <out>/sentry.json; without, the domain is open.
 //
 // Each program's output goes to <out>/logs/<program>.log; the master's results to
 // <out>/master/. Needs root. Single-threaded; not reentrant (one run per process).

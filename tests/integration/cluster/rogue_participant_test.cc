@@ -16,9 +16,10 @@
 //         (the CRL is read when a participant starts): matches no reader, the master
 //         never hears of n3; its log shows Cyclone refusing the handshake ("certificate
 //         revoked").
-// A rogue without credentials leaves no trace in the cluster's logs (Cyclone ignores an
-// unauthenticated participant silently at its default verbosity): its refusal is seen in
-// its own report (writers that never match a reader).
+// A rogue without credentials leaves no trace in the secure programs' logs (Cyclone ignores
+// an unauthenticated participant silently at its default verbosity): the run's sentry
+// (`coedge sentry`, OUT/sentry.json) sees its writers, and its own report shows they never
+// matched a reader.
 // Assertions are on what was accounted, matched and refused, never on timing. Needs root
 // (namespaces, tc, cgroups); skips itself otherwise.
 #include <gtest/gtest.h>
@@ -227,6 +228,14 @@ TEST_F(RogueParticipant, SecureClusterRefusesRoguesWithoutWithAndWithRevokedCred
       EXPECT_TRUE(node["final_report"].get<bool>()) << n << node.dump();
       EXPECT_EQ(node["plan_epoch"], summary["epoch"]) << n << " applied a plan of another epoch: " << node.dump();
     }
+    // The attempts are visible: the secure run's sentry (a participant without credentials,
+    // coedge sentry) saw the rogue's writers, which no secure participant would show it.
+    const json sentry = json::parse(read_text(dir_ / "out/sentry.json"), nullptr, false);
+    ASSERT_FALSE(sentry.is_discarded()) << read_text(dir_ / "out/logs/sentry.log");
+    for (const char* topic : {"rt/coedge/plan", "rt/coedge/command", "rt/coedge/node_report", "rt/coedge/n1/A/image_raw"}) {
+      EXPECT_GE(sentry["unauthenticated_writers"].value(topic, 0u), 1u) << topic << sentry.dump();
+    }
+    EXPECT_NE(read_text(dir_ / "out.log").find("Unauthenticated writers: "), std::string::npos);
     // The attempts: every writer was created and wrote, and no reader ever matched it.
     const json rogue = rogue_report("rogue");
     EXPECT_EQ(rogue.value("participant", ""), "created") << rogue.dump();
