@@ -154,7 +154,9 @@ int main(int argc, char** argv) {
   app.add_option("--plan", plan_node, "publish a plan moving every --task to this node");
   app.add_option("--task", tasks, "a task the plan moves (repeat)");
   app.add_flag("--stop", stop, "publish {\"stop\", \"\"} on rt/coedge/command");
-  app.add_option("--control-partition", control_partition, "partition of the plan and command writers (default none)");
+  control_partition = coedge::net::kMasterPartition;  // where the master writes them (readers subscribe there)
+  app.add_option("--control-partition", control_partition, "partition of the plan and command writers")
+      ->capture_default_str();
   app.add_option("--report-about", report_about, "publish forged node reports about this node");
   app.add_option("--report-as", report_as, "write them in this node's partition (default: --report-about's)");
   app.add_option("--frames", frames_topic, "publish frames on this ROS image topic, e.g. /coedge/n1/A/image_raw");
