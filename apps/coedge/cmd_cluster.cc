@@ -4,7 +4,10 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "cluster/cluster_run.h"
 #include "cluster_report.h"
@@ -14,6 +17,8 @@
 #include "config/scenario_loader.h"
 #include "policy_options.h"
 #include "process_support.h"
+#include "run_keystore.h"
+#include "security/keystore.h"
 #include "terminal.h"
 
 namespace coedge::app {
@@ -52,6 +57,8 @@ std::function<int()> add_cluster_command(CLI::App& app) {
     std::vector<std::string> kills;
     ProgressFlags progress;
     int metrics_port = 0;
+    bool secure = false;
+    std::string images, keystore;
   };
   auto f = std::make_shared<Flags>();
   cli::input_path(cmd->add_option("scenario", f->scenario, "the scenario file (its models need <name>.onnx in --models-dir)")
@@ -81,6 +88,18 @@ std::function<int()> add_cluster_command(CLI::App& app) {
   cmd->add_option("--prefix", f->prefix,
                   "names of the namespaces and cgroups it creates (one run per prefix at a time)")
       ->capture_default_str();
+  cmd->add_flag("--secure", f->secure,
+                "DDS Security for every program: authenticated participants, per-identity permissions, "
+                "encrypted control topics, with a fresh keystore in OUT/keystore (docs/SECURITY.md); "
+                "default: plain, an open domain");
+  cmd->add_option("--images", f->images,
+                  "with --secure: protection of the image and result topics, sign (authenticated) or "
+                  "encrypt (also confidential); default sign")
+      ->check(cli::one_of({"sign", "encrypt"}));
+  cmd->add_option("--keystore", f->keystore,
+                  "with --secure: use this keystore (`coedge keys`) instead of a fresh one; it must hold the "
+                  "master's identity and every node's and camera's");
+  cli::input_path(cmd->get_option("--keystore"), f->keystore, cli::PathKind::kInputDir);
   add_progress_flags(cmd, f->progress);
   cli::output_path(cmd->get_option("--out"), f->out);
   cli::input_path(cmd->get_option("--models-dir"), f->models_dir, cli::PathKind::kInputDir);
@@ -131,6 +150,33 @@ std::function<int()> add_cluster_command(CLI::App& app) {
                    f->models_dir.c_str());
       return kExitBadInput;
     }
+    if (!f->secure && (!f->images.empty() || !f->keystore.empty())) {
+      std::fprintf(stderr, "coedge cluster: --images and --keystore go with --secure\n");
+      return kExitBadInput;
+    }
+    if (f->secure && f->domain > kMaxSecureDomain) {
+      std::fprintf(stderr, "coedge cluster: %s\n", secure_domain_error(f->domain).message.c_str());
+      return kExitBadInput;
+    }
+    if (!f->keystore.empty() && !f->images.empty()) {
+      std::fprintf(stderr, "coedge cluster: --images: a given --keystore's governance already decides how images "
+                           "are protected (`coedge keys create --images`); give one or the other\n");
+      return kExitBadInput;
+    }
+    if (!f->keystore.empty()) {  // every identity the run needs, checked before anything starts
+      const std::string dir = std::filesystem::absolute(f->keystore).string();
+      std::vector<std::pair<security::Role, std::string>> needed = {{security::Role::kMaster, ""}};
+      for (const NodeSpec& n : scenario->nodes) {
+        needed.emplace_back(security::Role::kNode, n.name);
+        needed.emplace_back(security::Role::kCamera, n.name);
+      }
+      for (const auto& [role, name] : needed) {
+        if (auto files = security::identity_files(dir, role, name); !files.ok()) {
+          std::fprintf(stderr, "coedge cluster: --keystore: %s\n", files.error().message.c_str());
+          return cli::exit_code_of(files.error());
+        }
+      }
+    }
     if (geteuid() != 0) {
       std::fprintf(stderr,
                    "coedge cluster: needs root, to create network namespaces, shaped links and CPU "
@@ -149,6 +195,21 @@ std::function<int()> add_cluster_command(CLI::App& app) {
     options.prefix = f->prefix;
     options.kills = *kills;
     options.progress = Progress(f->progress).enabled();
+    if (f->secure) {
+      const auto images = f->images == "encrypt" ? security::TopicProtection::kEncrypt : security::TopicProtection::kSign;
+      if (f->keystore.empty()) {
+        auto made = make_run_keystore(options.out_dir, *scenario, images);
+        if (!made.ok()) {
+          std::fprintf(stderr, "coedge cluster: creating the run's keystore: %s\n", made.error().message.c_str());
+          return kExitFailure;
+        }
+        options.keystore = *made;
+        options.security_label = secure_label(images);
+      } else {
+        options.keystore = std::filesystem::absolute(f->keystore).string();
+        options.security_label = "secure";
+      }
+    }
     options.stop = install_stop_signals();
     auto run = cluster::run_cluster(*scenario, options);
     if (!run.ok()) {
@@ -162,6 +223,26 @@ std::function<int()> add_cluster_command(CLI::App& app) {
     }
     std::printf("%s", format_cluster_summary(*scenario, *summary).c_str());
     for (const std::string& note : run->notes) std::printf("During the run: %s\n", note.c_str());
+    std::printf("DDS Security: %s\n",
+                options.keystore.empty()
+                    ? ("off (plain: any participant on domain " + std::to_string(options.domain) +
+                       " could steer this run; --secure turns it on)").c_str()
+                    : ("on (" + options.security_label + "; keystore " + options.keystore + ")").c_str());
+    if (!options.keystore.empty()) {  // what the sentry saw (cluster_run.h)
+      std::ifstream in(options.out_dir + "/sentry.json");
+      const auto sentry = nlohmann::json::parse(in, nullptr, false);
+      if (sentry.is_discarded() || !sentry.contains("unauthenticated_writers")) {
+        std::printf("Unauthenticated writers: unknown (the sentry wrote no %s/sentry.json)\n", options.out_dir.c_str());
+      } else if (sentry["unauthenticated_writers"].empty()) {
+        std::printf("Unauthenticated writers: none seen\n");
+      } else {
+        std::string seen;
+        for (const auto& [topic, n] : sentry["unauthenticated_writers"].items())
+          seen += (seen.empty() ? "" : ", ") + topic + " " + std::to_string(n.get<uint64_t>());
+        std::printf("Unauthenticated writers: %s (attempts refused; %s/sentry.json)\n", seen.c_str(),
+                    options.out_dir.c_str());
+      }
+    }
     std::printf("\nResults in %s (master/summary.json, master/windows.jsonl, master/plans.jsonl, logs/)\n",
                 options.out_dir.c_str());
     return summary->accounted ? kExitOk : kExitUnaccounted;

@@ -37,6 +37,7 @@
 #include "os/spawn.h"
 #include "sim/report.h"
 #include "sim/simulator.h"
+#include "run_keystore.h"
 #include "terminal.h"
 #include "write_file.h"
 
@@ -50,6 +51,8 @@ struct DemoFlags {
   double cores = 0.25;
   uint32_t domain = 43;
   ProgressFlags progress;
+  bool secure = false;
+  std::string images;  // with secure: "sign" (default) or "encrypt"
 };
 
 void say(const std::string& text) { std::fprintf(stderr, "[demo] %s\n", text.c_str()); }
@@ -329,6 +332,16 @@ int run_demo(const DemoFlags& f) {
     options.domain = f.domain;
     options.label = label;
     options.stop = stop;
+    if (f.secure) {  // a fresh keystore per run, in its folder, as `coedge cluster --secure`
+      const auto images = f.images == "encrypt" ? security::TopicProtection::kEncrypt : security::TopicProtection::kSign;
+      auto keystore = make_run_keystore(options.out_dir, scaled, images);
+      if (!keystore.ok()) {
+        return std::fprintf(stderr, "coedge demo: creating the run's keystore: %s\n", keystore.error().message.c_str()),
+               kExitFailure;
+      }
+      options.keystore = *keystore;
+      options.security_label = secure_label(images);
+    }
     auto run = cluster::run_cluster(scaled, options);
     if (!run.ok()) return std::fprintf(stderr, "coedge demo: %s: %s\n", label, run.error().message.c_str()), kExitFailure;
     auto summary = read_cluster_summary(run->summary_json);
@@ -368,7 +381,12 @@ int run_demo(const DemoFlags& f) {
 
   // Table 4 and Fig. 9a.
   std::string report = "\nCoEdge: the " + pairs[0].policy.dispatcher.text() + " dispatcher with the coedge batching scheduler; Local+EDF: every "
-                       "task on its source, EDF, batch 1.\n\nTable 4: allocation per node at the end of the run\n";
+                       "task on its source, EDF, batch 1.\n" +
+                       std::string(f.secure ? "DDS Security: on (" + secure_label(f.images == "encrypt"
+                                                                          ? security::TopicProtection::kEncrypt
+                                                                          : security::TopicProtection::kSign) + ")\n"
+                                             : "DDS Security: off (plain, an open DDS domain)\n") +
+                       "\nTable 4: allocation per node at the end of the run\n";
   char line[256];
   std::snprintf(line, sizeof line, "%-6s %-22s %-22s %-22s\n", "node", "CoEdge (emulated)", "CoEdge (simulated)",
                 "Local+EDF");
@@ -391,7 +409,8 @@ int run_demo(const DemoFlags& f) {
   report += line;
   std::vector<std::string> model_names;
   std::vector<std::vector<double>> columns(4);
-  nlohmann::json results{{"scenario", scaled.source_file}, {"node_cores", f.cores}, {"models", nlohmann::json::object()}};
+  nlohmann::json results{{"scenario", scaled.source_file}, {"node_cores", f.cores},
+                             {"secure", f.secure}, {"models", nlohmann::json::object()}};
   auto sim_rate_in = [&](std::map<std::string, sim::RunSummary>& runs, const std::string& label, const std::string& model) {
     const sim::RunSummary& r = runs[label];
     for (size_t i = 0; i < r.model_names.size(); ++i)
@@ -502,6 +521,11 @@ std::function<int()> add_demo_command(CLI::App& app) {
                   "written ('coedge policies', docs/POLICIES.md)")
       ->capture_default_str();
   cmd->add_option("--domain", f->domain, "DDS domain id (0-232)")->capture_default_str()->check(cli::whole_number(0, 232));
+  cmd->add_flag("--secure", f->secure,
+                "both runs with DDS Security, as `coedge cluster --secure` (a fresh keystore in each run's "
+                "folder; docs/SECURITY.md); default: plain, an open domain");
+  cmd->add_option("--images", f->images, "with --secure: the image and result topics signed (default) or encrypted")
+      ->check(cli::one_of({"sign", "encrypt"}));
   add_progress_flags(cmd, f->progress);
   cli::input_path(cmd->get_option("--scenario"), f->scenario);
   cli::input_path(cmd->get_option("--profiles"), f->profiles);
@@ -511,6 +535,14 @@ std::function<int()> add_demo_command(CLI::App& app) {
     Status st = fill_default(f->scenario, example_file(kDemoScenario), "--scenario");
     if (st.ok()) st = fill_default(f->models_dir, default_models_dir(), "--models-dir");
     if (!st.ok()) return std::fprintf(stderr, "coedge demo: %s\n", st.error().message.c_str()), kExitFailure;
+    if (f->secure && f->domain > kMaxSecureDomain) {
+      std::fprintf(stderr, "coedge demo: %s\n", secure_domain_error(f->domain).message.c_str());
+      return kExitBadInput;
+    }
+    if (!f->images.empty() && !f->secure) {
+      std::fprintf(stderr, "coedge demo: --images goes with --secure\n");
+      return kExitBadInput;
+    }
     return run_demo(*f);
   };
 }

@@ -14,6 +14,8 @@
 #include "master/master_service.h"
 #include "node/cluster/camera.h"
 #include "policy_options.h"
+#include "run_keystore.h"
+#include "security/keystore.h"
 
 namespace coedge::app {
 namespace {
@@ -22,6 +24,7 @@ struct DdsFlags {
   uint32_t domain = 0;
   std::string interface_address;
   std::vector<std::string> peers;
+  std::string keystore;  // empty: no DDS Security
 };
 
 void add_dds_options(CLI::App* cmd, DdsFlags& f) {
@@ -31,13 +34,25 @@ void add_dds_options(CLI::App* cmd, DdsFlags& f) {
   cmd->add_option("--dds-interface", f.interface_address,
                   "address of the network interface DDS uses (default: Cyclone's choice)");
   cmd->add_option("--dds-peer", f.peers, "unicast discovery peer address (repeat); default: multicast discovery");
+  cli::input_path(cmd->add_option("--keystore", f.keystore,
+                                  "join the domain with DDS Security, as this program's identity in this keystore "
+                                  "(`coedge keys`; docs/SECURITY.md); default: no security, an open domain"),
+                  f.keystore, cli::PathKind::kInputDir);
 }
 
-net::DdsOptions to_dds(const DdsFlags& f) {
+// The DDS options of the flags, with the security files of (role, name) when --keystore is
+// given. Errors name --keystore and why the keystore is refused (security::identity_files).
+Result<net::DdsOptions> to_dds(const DdsFlags& f, security::Role role, const std::string& name) {
   net::DdsOptions o;
   o.domain = f.domain;
   o.interface_address = f.interface_address;
   o.peers = f.peers;
+  if (!f.keystore.empty()) {
+    if (f.domain > kMaxSecureDomain) return secure_domain_error(f.domain);
+    auto files = security::identity_files(std::filesystem::absolute(f.keystore).string(), role, name);
+    if (!files.ok()) return Error{files.error().code, "--keystore: " + files.error().message};
+    o.security = std::move(*files);
+  }
   return o;
 }
 
@@ -96,7 +111,12 @@ std::function<int()> add_master_command(CLI::App& app) {
       return kExitBadInput;
     }
     options.dispatcher = std::move(dispatcher.value());
-    options.dds = to_dds(f->dds);
+    auto dds = to_dds(f->dds, security::Role::kMaster, "");
+    if (!dds.ok()) {
+      std::fprintf(stderr, "coedge master: %s\n", dds.error().message.c_str());
+      return cli::exit_code_of(dds.error());
+    }
+    options.dds = std::move(*dds);
     options.out_dir = f->out;
     for (auto [text, target, name] : {std::tuple{&f->window, &options.window, "--window"},
                                       std::tuple{&f->duration, &options.duration, "--duration"},
@@ -144,7 +164,12 @@ std::function<int()> add_camera_command(CLI::App& app) {
     }
     node::CameraOptions options;
     options.node = f->node;
-    options.dds = to_dds(f->dds);
+    auto dds = to_dds(f->dds, security::Role::kCamera, f->node);
+    if (!dds.ok()) {
+      std::fprintf(stderr, "coedge camera: %s\n", dds.error().message.c_str());
+      return cli::exit_code_of(dds.error());
+    }
+    options.dds = std::move(*dds);
     options.frames_dir = f->frames;
     options.best_effort = f->best_effort;
     options.stop = install_stop_signals();

@@ -22,6 +22,8 @@
 #include "node/node_agent.h"
 #include "node/server_process.h"
 #include "policy_options.h"
+#include "run_keystore.h"
+#include "security/keystore.h"
 
 namespace coedge::app {
 namespace {
@@ -30,6 +32,7 @@ struct NodeFlags {
   std::string config, isolation, scheduler, duration, profiles, jobs, summary, run_dir, worker;
   // A cluster node: its scenario and name, where its models are, how it reaches the others.
   std::string scenario, name, models_dir /* empty: the shipped models */, dds_interface;
+  std::string keystore;  // with --scenario: DDS Security as node --name of this keystore
   std::vector<std::string> dds_peers, peers;
   uint32_t domain = 0;
   int probe_port = 5201;
@@ -204,6 +207,9 @@ std::function<int()> add_node_command(CLI::App& app) {
   cmd->add_option("--dds-peer", flags->dds_peers,
                   "with --scenario, or --config with topic sensors: unicast discovery peer address "
                   "(repeat); default: multicast discovery");
+  cmd->add_option("--keystore", flags->keystore,
+                  "with --scenario: join the domain with DDS Security, as node --name's identity in this "
+                  "keystore (`coedge keys`; docs/SECURITY.md); default: no security, an open domain");
   cmd->add_option("--peer", flags->peers,
                   "with --scenario: NODE=ADDRESS of a peer whose bandwidth this node probes (repeat)");
   cmd->add_flag("--best-effort-frames", flags->best_effort_frames,
@@ -260,6 +266,7 @@ std::function<int()> add_node_command(CLI::App& app) {
   cli::input_path(cmd->get_option("--profiles"), flags->profiles);
   cli::input_path(cmd->get_option("--worker"), flags->worker, cli::PathKind::kExecutable);
   cli::input_path(cmd->get_option("--models-dir"), flags->models_dir, cli::PathKind::kInputDir);
+  cli::input_path(cmd->get_option("--keystore"), flags->keystore, cli::PathKind::kInputDir);
   cli::output_path(cmd->get_option("--run-dir"), flags->run_dir);
   cli::output_path(cmd->get_option("--jobs"), flags->jobs, cli::PathKind::kOutputFile);
   cli::output_path(cmd->get_option("--summary"), flags->summary, cli::PathKind::kOutputFile);
@@ -277,9 +284,10 @@ std::function<int()> add_node_command(CLI::App& app) {
                            "scenario's 'profiles:' field); give them there\n");
       return kExitBadInput;
     }
-    if (flags->scenario.empty() && (!flags->name.empty() || !flags->peers.empty() || flags->best_effort_frames)) {
-      std::fprintf(stderr, "coedge node: --name, --peer and --best-effort-frames go with --scenario (a cluster "
-                           "node), not with --config (a topic sensor's QoS is its `reliability:` field)\n");
+    if (flags->scenario.empty() &&
+        (!flags->name.empty() || !flags->peers.empty() || flags->best_effort_frames || !flags->keystore.empty())) {
+      std::fprintf(stderr, "coedge node: --name, --peer, --keystore and --best-effort-frames go with --scenario (a "
+                           "cluster node), not with --config (a topic sensor's QoS is its `reliability:` field)\n");
       return kExitBadInput;
     }
     Scenario scenario;
@@ -314,6 +322,19 @@ std::function<int()> add_node_command(CLI::App& app) {
       cluster.probe_port = flags->probe_port;
       cluster.probe_every = *every;
       cluster.best_effort_frames = flags->best_effort_frames;
+      if (!flags->keystore.empty()) {
+        if (flags->domain > kMaxSecureDomain) {
+          std::fprintf(stderr, "coedge node: %s\n", secure_domain_error(flags->domain).message.c_str());
+          return kExitBadInput;
+        }
+        auto files = security::identity_files(std::filesystem::absolute(flags->keystore).string(),
+                                              security::Role::kNode, flags->name);
+        if (!files.ok()) {
+          std::fprintf(stderr, "coedge node: --keystore: %s\n", files.error().message.c_str());
+          return cli::exit_code_of(files.error());
+        }
+        cluster.security = std::move(*files);
+      }
     }
     const std::atomic<bool>* stop = install_stop_signals();
     node::AgentOptions options;

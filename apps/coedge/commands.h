@@ -28,5 +28,6 @@ std::function<int()> add_demo_command(CLI::App& app);
 std::function<int()> add_policies_command(CLI::App& app);
 std::function<int()> add_explain_command(CLI::App& app);
 std::function<int()> add_keys_command(CLI::App& app);
+std::function<int()> add_sentry_command(CLI::App& app);
 
 }  // namespace coedge::app

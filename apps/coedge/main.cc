@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   auto policies = coedge::app::add_policies_command(app);
   auto explain = coedge::app::add_explain_command(app);
   auto keys = coedge::app::add_keys_command(app);
+  auto sentry = coedge::app::add_sentry_command(app);
   coedge::app::cli::finish(app);
   if (auto code = coedge::app::cli::parse(app, argc, argv)) return *code;
   if (auto code = coedge::app::cli::check_paths(app)) return *code;
@@ -66,6 +67,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("policies")) return policies();
     if (app.got_subcommand("explain")) return explain();
     if (app.got_subcommand("keys")) return keys();
+    if (app.got_subcommand("sentry")) return sentry();
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "coedge: out of memory (the scenario is too large for this machine)\n");
     return coedge::app::kExitFailure;

@@ -132,6 +132,7 @@ Result<ClusterRunResult> run_cluster(const Scenario& scenario, const ClusterRunO
   for (const char* stale : {"plans.jsonl", "windows.jsonl", "summary.json"}) {
     std::filesystem::remove(options.out_dir + "/master/" + stale, ec);
   }
+  std::filesystem::remove(options.out_dir + "/sentry.json", ec);
   // A node appends its job lines run after run; a cluster run's folder holds one run.
   for (const NodeSpec& n : scenario.nodes) std::filesystem::remove(options.out_dir + "/nodes/" + n.name + "/jobs.jsonl", ec);
 
@@ -176,8 +177,28 @@ Result<ClusterRunResult> run_cluster(const Scenario& scenario, const ClusterRunO
       "--wait-for-nodes", "240s", "--out", options.out_dir + "/master", "--domain", domain,
       "--dds-interface", (*network)->master_address()};
   for (std::string& a : metrics_args((*network)->master_address())) master_argv.push_back(std::move(a));
+  // --keystore: every program as its own identity (the master's, node N's, camera N's).
+  auto keystore_args = [&]() {
+    return options.keystore.empty() ? std::vector<std::string>{} : std::vector<std::string>{"--keystore", options.keystore};
+  };
+  for (std::string& a : keystore_args()) master_argv.push_back(std::move(a));
   Status st = start("master", master_argv, (*network)->master_netns_path(), "");
   if (!st.ok()) return fail(st.error());
+  // A secure run's sentry: a participant without credentials in the master's namespace that
+  // logs every writer it can see on CoEdge's topics, i.e. every unauthenticated attempt
+  // (`coedge sentry`), into OUT/sentry.json when it is stopped after the master.
+  // It starts with the run (the master's first plan): started with the programs, it saw
+  // nothing in our runs (a Cyclone plain participant that starts among secure ones that
+  // are still starting missed later plain ones; not understood).
+  size_t sentry = 0;
+  auto start_sentry = [&]() -> Status {
+    if (options.keystore.empty()) return Ok{};
+    sentry = children.size();
+    return start("sentry",
+                 {options.coedge_exe, "sentry", "--domain", domain, "--dds-interface", (*network)->master_address(),
+                  "--json", options.out_dir + "/sentry.json"},
+                 (*network)->master_netns_path(), "");
+  };
   std::vector<size_t> agent_of(scenario.nodes.size());
   for (NodeIndex k = 0; k < scenario.nodes.size(); ++k) {
     const std::string& name = scenario.nodes[k].name;
@@ -191,16 +212,22 @@ Result<ClusterRunResult> run_cluster(const Scenario& scenario, const ClusterRunO
     for (NodeIndex j = 0; j < scenario.nodes.size(); ++j)
       if (j != k) argv.insert(argv.end(), {"--peer", scenario.nodes[j].name + "=" + (*network)->address(j)});
     for (std::string& a : metrics_args((*network)->address(k))) argv.push_back(std::move(a));
+    for (std::string& a : keystore_args()) argv.push_back(std::move(a));
     agent_of[k] = children.size();
     st = start("node-" + name, argv, (*network)->netns_path(k), limits[k]->procs_path());
     if (!st.ok()) return fail(st.error());
-    st = start("camera-" + name,
-               {options.coedge_exe, "camera", "--scenario", options.scenario_file, "--node", name, "--domain", domain,
-                "--dds-interface", (*network)->address(k)},
-               (*network)->netns_path(k), "");
+    std::vector<std::string> camera_argv = {options.coedge_exe, "camera", "--scenario", options.scenario_file,
+                                            "--node", name, "--domain", domain, "--dds-interface",
+                                            (*network)->address(k)};
+    for (std::string& a : keystore_args()) camera_argv.push_back(std::move(a));
+    st = start("camera-" + name, camera_argv, (*network)->netns_path(k), "");
     if (!st.ok()) return fail(st.error());
   }
-  say("started the master, " + std::to_string(scenario.nodes.size()) + " node agents and their cameras; logs in " + logs);
+  say("started the master, " + std::to_string(scenario.nodes.size()) + " node agents and their cameras (" +
+      (options.keystore.empty() ? std::string("plain: an open DDS domain")
+                                : (options.security_label.empty() ? std::string("secure") : options.security_label) +
+                                      ", keystore " + options.keystore) +
+      "); logs in " + logs);
 
   // Wait for the master's first plan, then play the events.
   const std::string plans = options.out_dir + "/master/plans.jsonl";
@@ -221,6 +248,7 @@ Result<ClusterRunResult> run_cluster(const Scenario& scenario, const ClusterRunO
         }
         started = true;
         run_start = Clock::now();
+        if (Status sentried = start_sentry(); !sentried.ok()) return fail(sentried.error());
         say("the master placed the tasks after " + std::to_string(static_cast<int>(seconds_since(launched))) +
             " s of start-up; running for " + format_duration(duration));
         next_progress = 20;
@@ -263,7 +291,10 @@ Result<ClusterRunResult> run_cluster(const Scenario& scenario, const ClusterRunO
         result.notes.push_back(note);
       }
       if (t >= next_progress && t <= to_s(duration)) {
-        if (options.progress) say(std::to_string(static_cast<int>(t)) + " / " + std::to_string(static_cast<int>(to_s(duration))) + " s");
+        if (options.progress) {
+          say(std::to_string(static_cast<int>(t)) + " / " + std::to_string(static_cast<int>(to_s(duration))) + " s" +
+              (options.keystore.empty() ? " (plain)" : " (secure)"));
+        }
         next_progress += 20;
       }
       if (t > to_s(duration) + 240) {
@@ -289,6 +320,7 @@ Result<ClusterRunResult> run_cluster(const Scenario& scenario, const ClusterRunO
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   result.run_s = started ? seconds_since(run_start) : 0;
+  if (sentry > 0 && children[sentry].running) kill(children[sentry].pid, SIGTERM);  // writes sentry.json
   wait_all(started ? 30 : 0);  // a master that ran told the nodes and cameras to stop
   if (any_running(children)) {
     say("stopping the programs still running");

@@ -9,6 +9,11 @@
 // cameras and the nodes, then everything is torn down. A run that crashed leaves
 // namespaces and cgroups behind; the next run with the same prefix removes them first.
 //
+// With a keystore (ClusterRunOptions::keystore), every program joins the domain with DDS
+// Security as its own identity, and a sentry (`coedge sentry`, no credentials) in the
+// master's namespace records every unauthenticated writer on CoEdge's topics into
+// <out>/sentry.json; without, the domain is open.
+//
 // Each program's output goes to <out>/logs/<program>.log; the master's results to
 // <out>/master/. Needs root. Single-threaded; not reentrant (one run per process).
 #pragma once
@@ -49,6 +54,12 @@ struct ClusterRunOptions {
   // address (the master 10.77.0.254, node i 10.77.0.<i+1>), reachable from the namespaces
   // (e.g. a Prometheus started with `ip netns exec <prefix>-master`), not from the host.
   int metrics_port = 0;
+  // DDS Security: every program joins the domain as its own identity in this keystore
+  // (absolute; `coedge master|node|camera --keystore`): the master's, node N's and camera
+  // N's, which it must hold (security/keystore.h). Empty: a plain, open domain, which any
+  // participant on it can steer (docs/SECURITY.md).
+  std::string keystore;
+  std::string security_label;   // how the run's security is shown, e.g. "secure, images signed"
   const std::atomic<bool>* stop = nullptr;
 };
 

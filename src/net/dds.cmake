@@ -28,6 +28,7 @@ add_library(coedge_net_dds
   dds_vision.cc
   dds_control.cc
   dds_convert.cc
+  dds_discovery.cc
   $<TARGET_OBJECTS:coedge_net_dds_types>)
 add_dependencies(coedge_net_dds coedge_net_dds_idl_generate)
 target_include_directories(coedge_net_dds
