@@ -458,7 +458,9 @@ void ReportReader::pump() {
     auto it = s.writers.find(c.writer);
     if (it == s.writers.end()) continue;  // a writer that has not reported yet
     const std::string& node = it->second;
-    if (s.current[node] != c.writer) continue;  // an older writer of a node that came back
+    if (auto cur = s.current.find(node); cur == s.current.end() || cur->second != c.writer) {
+      continue;
+    }  // an older writer of a node that came back
     if (c.alive_change < 0) {
       s.set_alive(node, false);  // lost liveliness, or deleted/unmatched
     } else if (c.alive_change > 0 && c.not_alive_change < 0) {
@@ -497,12 +499,18 @@ void ReportReader::pump() {
           return;
         }
         if (info.instance_state == DDS_IST_ALIVE) return;
-        // Disposed or no writers left: the node's report writer is gone.
-        std::string node;
-        if (auto it = s.instances.find(info.instance_handle); it != s.instances.end()) {
-          node = it->second;
-        }
-        if (!node.empty()) s.set_alive(node, false);
+        // Disposed or no writers left: the node's report writer is gone, but only if the
+        // writer that disposed or unregistered the instance is the node's current one (and
+        // so named after the node, see above). Another writer (node n1 writing a report
+        // about n2, then disposing it or just deleting its writer, which auto-disposes) says
+        // nothing about n2: ignored. A node's own writer leaving is also seen by the
+        // liveliness listener above.
+        auto it = s.instances.find(info.instance_handle);
+        if (it == s.instances.end()) return;
+        const std::string& node = it->second;
+        auto cur = s.current.find(node);
+        if (cur == s.current.end() || cur->second != info.publication_handle) return;
+        s.set_alive(node, false);
       });
   base.forget(gone);
 }

@@ -11,6 +11,9 @@
 // Waiting is always a poll against a deadline; only the deadlines are asserted.
 #include "net/dds.h"
 
+#include "coedge.h"
+
+#include <dds/dds.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
@@ -690,6 +693,95 @@ TEST(dds, TheSenderIsTheWritersPartitionWhateverTheReportSays) {
   ASSERT_TRUE(poll_until([&] { return !(claims = (*acks)->take()).empty(); }));
   EXPECT_EQ(claims[0].node, n1);
   EXPECT_EQ(claims[0].sender, n2);
+}
+
+// A raw Cyclone writer of node reports in node `node`'s partition (as a peer holding that
+// node's credentials can create), so that a test can dispose and unregister instances.
+dds_entity_t raw_report_writer(DdsDomain& dds, const std::string& node) {
+  dds_entity_t pp = dds.participant_handle();
+  dds_entity_t tp = dds_create_topic(pp, &coedge_msg_NodeReport_desc, kNodeReportTopic,
+                                     nullptr, nullptr);
+  if (tp < 0) return tp;
+  dds_qos_t* q = dds_create_qos();
+  dds_qset_reliability(q, DDS_RELIABILITY_RELIABLE, DDS_MSECS(100));
+  dds_qset_partition1(q, node_partition(node).c_str());
+  dds_qset_liveliness(q, DDS_LIVELINESS_AUTOMATIC, DDS_SECS(1));
+  dds_data_representation_id_t rep[] = {DDS_DATA_REPRESENTATION_XCDR1};
+  dds_qset_data_representation(q, 1, rep);
+  dds_entity_t w = dds_create_writer(pp, tp, q, nullptr);
+  dds_delete_qos(q);
+  return w;
+}
+
+// Hostile: node n1's credentials write a report about n2, then dispose it, unregister it,
+// and delete the writer (which auto-disposes). n2's own writer is still there: n2 stays
+// alive; only n1 is lost.
+TEST(dds, AForgedReportDisposedByAnotherWriterDoesNotKillItsNode) {
+  auto dds = DdsDomain::create(loopback(test_domain()));
+  ASSERT_TRUE(dds) << dds.error().message;
+  auto reader = ReportReader::create(**dds);
+  const std::string n1 = pid_name("n1"), n2 = pid_name("n2");
+  dds_entity_t forger = raw_report_writer(**dds, n1);
+  ASSERT_GT(forger, 0) << dds_strretcode(forger);
+  auto genuine = ReportWriter::create(**dds, n2);
+  ASSERT_TRUE(reader && genuine);
+  dds_publication_matched_status_t st{};
+  ASSERT_TRUE(poll_until([&] {
+    return dds_get_publication_matched_status(forger, &st) == 0 && st.current_count == 1 &&
+           (*genuine)->matched_readers() == 1;
+  }));
+  NodeReport r;
+  r.node = n2;
+  ASSERT_TRUE((*genuine)->write(r));
+  std::string n1_name = n1, n2_name = n2;
+  coedge_msg_NodeReport m{};
+  m.node = n1_name.data();
+  ASSERT_EQ(dds_write(forger, &m), 0);
+  std::vector<LivelinessEvent> events;
+  ASSERT_TRUE(poll_until([&] {
+    (void)(*reader)->take();
+    for (auto& e : (*reader)->take_liveliness()) events.push_back(e);
+    return events.size() >= 2;
+  }));
+  events.clear();
+  auto drain = [&] {
+    (void)(*reader)->take();
+    for (auto& e : (*reader)->take_liveliness()) events.push_back(e);
+  };
+  m.node = n2_name.data();  // the forgery: n1 writing n2's instance
+  ASSERT_EQ(dds_write(forger, &m), 0);
+  // Taken first: a dispose then comes as an invalid sample (with an unread sample, Cyclone
+  // only marks that sample's instance state).
+  ASSERT_TRUE(poll_until([&] { return !(*reader)->take().empty(); }));
+  ASSERT_EQ(dds_dispose(forger, &m), 0);
+  drain();
+  ASSERT_EQ(dds_write(forger, &m), 0);
+  ASSERT_TRUE(poll_until([&] { return !(*reader)->take().empty(); }));
+  ASSERT_EQ(dds_unregister_instance(forger, &m), 0);
+  drain();
+  ASSERT_EQ(dds_write(forger, &m), 0);
+  ASSERT_TRUE(poll_until([&] { return !(*reader)->take().empty(); }));
+  ASSERT_EQ(dds_delete(forger), 0);  // auto-disposes n1's and n2's instances
+  // n1 is lost (its writer left); wait for that, then for anything else pending.
+  ASSERT_TRUE(poll_until([&] {
+    drain();
+    return !events.empty();
+  }));
+  std::this_thread::sleep_for(300ms);  // lets a (wrong) event about n2 arrive too
+  drain();
+  ASSERT_EQ(events.size(), 1u) << "a liveliness event about " << events.back().node;
+  EXPECT_EQ(events[0].node, n1);
+  EXPECT_FALSE(events[0].alive);
+
+  // n2's own writer leaving still marks it lost.
+  genuine->reset();
+  events.clear();
+  ASSERT_TRUE(poll_until([&] {
+    drain();
+    return !events.empty();
+  }));
+  EXPECT_EQ(events[0].node, n2);
+  EXPECT_FALSE(events[0].alive);
 }
 
 TEST(dds, WritersRefuseNamesThatAreNotOnePartition) {
