@@ -50,6 +50,19 @@ constexpr ControlQos kSourceStatsQos{false, false};
 constexpr ControlQos kCommandQos{true, false};
 constexpr ControlQos kTaskAckQos{true, false};
 
+// History of the readers of the per-identity topics (node reports, task claims, source
+// statistics): KEEP_ALL within these resource limits, not KEEP_LAST 1. Their key (node,
+// task) is a field the sender writes, so with KEEP_LAST 1 a credentialed peer writing
+// samples about another node's key would replace that node's genuine unread samples (the
+// master refuses the forgeries, and would never see the genuine one); a forged
+// transient-local claim would hide the real one from a late joiner. With KEEP_ALL every
+// sample is delivered and checked. When a limit is reached Cyclone rejects further samples
+// and the reliable writers resend them after the next take (history is not part of
+// matching: the writers keep KEEP_LAST 1). Readers take everything on every poll.
+constexpr int32_t kMaxReaderInstances = 4096;
+constexpr int32_t kMaxSamplesPerInstance = 64;
+constexpr int32_t kMaxReaderSamples = 16384;
+
 // How many nodes a ReportReader tracks the liveliness of.
 constexpr size_t kMaxTrackedNodes = 4096;
 
@@ -96,11 +109,17 @@ Result<Created> make_writer(DdsDomain& domain, const dds_topic_descriptor_t* des
 
 Result<Created> make_reader(DdsDomain& domain, const dds_topic_descriptor_t* desc,
                             const char* name, const ControlQos& c,
-                            const dds_listener_t* listener, const char* partition) {
+                            const dds_listener_t* listener, const char* partition,
+                            bool keep_all) {
   auto topic = internal::create_topic(domain.participant_handle(), desc, name);
   if (!topic) return topic.error();
   internal::Qos qos;
   apply(qos.get(), c);
+  if (keep_all) {
+    dds_qset_history(qos.get(), DDS_HISTORY_KEEP_ALL, 0);
+    dds_qset_resource_limits(qos.get(), kMaxReaderSamples, kMaxReaderInstances,
+                             kMaxSamplesPerInstance);
+  }
   if (partition != nullptr) dds_qset_partition1(qos.get(), partition);
   // Requested liveliness AUTOMATIC/infinite accepts any offered lease.
   dds_qset_liveliness(qos.get(), DDS_LIVELINESS_AUTOMATIC, DDS_INFINITY);
@@ -277,7 +296,8 @@ Result<CreatedReader> make_control_reader(DdsDomain& domain, const dds_topic_des
   dds_listener_t* listener = dds_create_listener(state.get());
   if (sender_prefix[0] != '\0') dds_lset_subscription_matched(listener, on_subscription_matched);
   if (liveliness) dds_lset_liveliness_changed(listener, on_liveliness_changed);
-  auto r = make_reader(domain, desc, name, c, listener, partition);
+  // The per-identity topics (a sender prefix) keep all samples: see kMaxReaderInstances.
+  auto r = make_reader(domain, desc, name, c, listener, partition, sender_prefix[0] != '\0');
   dds_delete_listener(listener);
   if (!r) return r.error();
   return CreatedReader{*r, std::move(state)};

@@ -551,13 +551,13 @@ TEST(dds, SourceStatsAndCommandsRoundTrip) {
   ASSERT_TRUE(poll_until([&] { return (*sw)->matched_readers() == 1; }));
   ASSERT_TRUE((*sw)->write(SourceStats{"Y1", "n1", 10, 111, ""}));
   ASSERT_TRUE((*sw)->write(SourceStats{"R1", "n2", 20, 222, ""}));
-  ASSERT_TRUE((*sw)->write(SourceStats{"Y1", "n1", 11, 333, ""}));  // replaces the first
+  ASSERT_TRUE((*sw)->write(SourceStats{"Y1", "n1", 11, 333, ""}));  // kept too, in order
   std::vector<SourceStats> stats;
   ASSERT_TRUE(poll_until([&] {
     for (auto& s : (*sr)->take()) stats.push_back(s);
-    return stats.size() >= 2;
+    return stats.size() >= 3;
   }));
-  ASSERT_EQ(stats.size(), 2u);
+  ASSERT_EQ(stats.size(), 3u);
   std::map<std::string, SourceStats> by_task;
   for (auto& s : stats) by_task[s.task] = s;
   EXPECT_EQ(by_task["Y1"].published, 11u);
@@ -782,6 +782,86 @@ TEST(dds, AForgedReportDisposedByAnotherWriterDoesNotKillItsNode) {
   }));
   EXPECT_EQ(events[0].node, n2);
   EXPECT_FALSE(events[0].alive);
+}
+
+// Hostile: samples forged by n1 about n2's key (the key is a field the sender writes) never
+// replace n2's genuine unread ones: every sample is delivered, with its sender, for the
+// checks above the adapter to refuse the forgeries. Task claims (transient-local) too, for
+// a reader that joins late.
+TEST(dds, ForgedSamplesAboutAKeyDoNotReplaceTheGenuineOnes) {
+  auto dds = DdsDomain::create(loopback(test_domain()));
+  ASSERT_TRUE(dds) << dds.error().message;
+  const std::string n1 = pid_name("n1"), n2 = pid_name("n2");
+  auto reader = ReportReader::create(**dds);
+  auto forger = ReportWriter::create(**dds, n1);
+  auto genuine = ReportWriter::create(**dds, n2);
+  ASSERT_TRUE(reader && forger && genuine);
+  ASSERT_TRUE(poll_until([&] {
+    return (*forger)->matched_readers() == 1 && (*genuine)->matched_readers() == 1;
+  }));
+  NodeReport r;
+  r.node = n2;
+  r.seq = 1;
+  ASSERT_TRUE((*genuine)->write(r));
+  for (uint64_t i = 0; i < 5; ++i) {
+    r.seq = 1000 + i;
+    ASSERT_TRUE((*forger)->write(r));
+  }
+  r.seq = 2;
+  ASSERT_TRUE((*genuine)->write(r));
+  std::vector<NodeReport> got;
+  ASSERT_TRUE(poll_until([&] {
+    for (auto& g : (*reader)->take()) got.push_back(std::move(g));
+    return got.size() >= 7;
+  }));
+  ASSERT_EQ(got.size(), 7u);
+  std::vector<uint64_t> from_n2;
+  for (const auto& g : got) {
+    EXPECT_EQ(g.node, n2);
+    if (g.sender == n2) from_n2.push_back(g.seq);
+    else EXPECT_EQ(g.sender, n1);
+  }
+  EXPECT_EQ(from_n2, (std::vector<uint64_t>{1, 2}));
+
+  // A late-joining reader of task claims gets both the genuine claim and the forgery.
+  const std::string task = pid_name("T");
+  auto real_claim = TaskAckWriter::create(**dds, n2);
+  auto forged_claim = TaskAckWriter::create(**dds, n1);
+  ASSERT_TRUE(real_claim && forged_claim);
+  ASSERT_TRUE((*real_claim)->write(TaskAck{task, n2, 5, 1, 10, ""}));
+  ASSERT_TRUE((*forged_claim)->write(TaskAck{task, n1, 5, 1, 20, ""}));
+  auto acks = TaskAckReader::create(**dds);
+  ASSERT_TRUE(acks);
+  std::vector<TaskAck> claims;
+  ASSERT_TRUE(poll_until([&] {
+    for (auto& c : (*acks)->take()) claims.push_back(std::move(c));
+    return claims.size() >= 2;
+  }));
+  ASSERT_EQ(claims.size(), 2u);
+  std::map<std::string, std::string> node_by_sender;
+  for (const auto& c : claims) node_by_sender[c.sender] = c.node;
+  EXPECT_EQ(node_by_sender[n2], n2);
+  EXPECT_EQ(node_by_sender[n1], n1);
+
+  // Source statistics (key: task) likewise.
+  auto stats = SourceStatsReader::create(**dds);
+  auto cam1 = SourceStatsWriter::create(**dds, "cam1");
+  auto cam2 = SourceStatsWriter::create(**dds, "cam2");
+  ASSERT_TRUE(stats && cam1 && cam2);
+  ASSERT_TRUE(poll_until([&] {
+    return (*cam1)->matched_readers() == 1 && (*cam2)->matched_readers() == 1;
+  }));
+  ASSERT_TRUE((*cam2)->write(SourceStats{task, n2, 7, 70, ""}));
+  ASSERT_TRUE((*cam1)->write(SourceStats{task, n2, 0, 0, ""}));
+  std::vector<SourceStats> all;
+  ASSERT_TRUE(poll_until([&] {
+    for (auto& x : (*stats)->take()) all.push_back(std::move(x));
+    return all.size() >= 2;
+  }));
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].sender, "cam2");
+  EXPECT_EQ(all[0].published, 7u);
+  EXPECT_EQ(all[1].sender, "cam1");
 }
 
 TEST(dds, WritersRefuseNamesThatAreNotOnePartition) {
