@@ -433,6 +433,10 @@ struct ReportReader::State {
   std::deque<LivelinessEvent> events;
   std::map<std::string, bool> alive;                      // node -> last reported state
   std::map<dds_instance_handle_t, std::string> instances;  // instance -> node
+  // The current writer of each node (the last one that sent a report about its own node)
+  // both ways. Only current writers are kept: an older writer of a node (a restarted
+  // process, a failover) is dropped when a newer one reports, so `writers` never holds
+  // more entries than `current`, which has one per node (at most kMaxTrackedNodes).
   std::map<dds_instance_handle_t, std::string> writers;    // publication handle -> node
   std::map<std::string, dds_instance_handle_t> current;   // node -> its latest writer
 
@@ -476,7 +480,7 @@ void ReportReader::pump() {
   }
   for (const auto& c : changes) {
     auto it = s.writers.find(c.writer);
-    if (it == s.writers.end()) continue;  // a writer that has not reported yet
+    if (it == s.writers.end()) continue;  // not a node's current writer (or not yet)
     const std::string& node = it->second;
     if (auto cur = s.current.find(node); cur == s.current.end() || cur->second != c.writer) {
       continue;
@@ -505,14 +509,16 @@ void ReportReader::pump() {
           // sender is unknown is handed up and says nothing about any node's liveliness.
           // Bounded: beyond kMaxTrackedNodes distinct instances (only a hostile peer makes
           // them) new nodes are delivered but their liveliness is not tracked.
-          bool room = (s.instances.size() < kMaxTrackedNodes ||
-                       s.instances.count(info.instance_handle) > 0) &&
-                      (s.writers.size() < 4 * kMaxTrackedNodes ||
-                       s.writers.count(info.publication_handle) > 0);
+          bool room = s.instances.size() < kMaxTrackedNodes ||
+                      s.instances.count(info.instance_handle) > 0;
           if (room && !r->node.empty() && r->sender == r->node) {
             s.instances[info.instance_handle] = r->node;
+            auto [cur, inserted] = s.current.try_emplace(r->node, info.publication_handle);
+            if (!inserted && cur->second != info.publication_handle) {
+              s.writers.erase(cur->second);  // no longer the node's writer: forgotten
+              cur->second = info.publication_handle;
+            }
             s.writers[info.publication_handle] = r->node;
-            s.current[r->node] = info.publication_handle;
             s.set_alive(r->node, true);
           }
           s.reports.push_back(std::move(*r));

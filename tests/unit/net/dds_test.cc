@@ -864,6 +864,50 @@ TEST(dds, ForgedSamplesAboutAKeyDoNotReplaceTheGenuineOnes) {
   EXPECT_EQ(all[1].sender, "cam1");
 }
 
+// A node's writer changes (a restart, a failover, the old process back): only the writer
+// that reported last counts for liveliness. The reader keeps only current writers (so its
+// writer table stays bounded by the nodes); a writer that became current again after being
+// dropped is tracked again.
+TEST(dds, OnlyTheNodesLatestWriterCountsForLiveliness) {
+  auto dds = DdsDomain::create(loopback(test_domain()));
+  ASSERT_TRUE(dds) << dds.error().message;
+  const std::string n1 = pid_name("n1");
+  auto reader = ReportReader::create(**dds);
+  auto a = ReportWriter::create(**dds, n1);
+  auto b = ReportWriter::create(**dds, n1);
+  ASSERT_TRUE(reader && a && b);
+  ASSERT_TRUE(poll_until([&] {
+    return (*a)->matched_readers() == 1 && (*b)->matched_readers() == 1;
+  }));
+  NodeReport r;
+  r.node = n1;
+  std::vector<LivelinessEvent> events;
+  auto drain = [&] {
+    (void)(*reader)->take();
+    for (auto& e : (*reader)->take_liveliness()) events.push_back(e);
+  };
+  // a, then b, then a again report: a is current; each report is taken before the next.
+  for (auto* w : {&*a, &*b, &*a}) {
+    ASSERT_TRUE((*w)->write(r));
+    ASSERT_TRUE(poll_until([&] { return !(*reader)->take().empty(); }));
+  }
+  drain();
+  ASSERT_EQ(events.size(), 1u);  // alive once
+  EXPECT_TRUE(events[0].alive);
+  events.clear();
+  b->reset();  // not the current writer: says nothing
+  std::this_thread::sleep_for(300ms);  // lets a (wrong) event arrive
+  drain();
+  EXPECT_TRUE(events.empty());
+  a->reset();  // the current writer leaves: n1 is lost
+  ASSERT_TRUE(poll_until([&] {
+    drain();
+    return !events.empty();
+  }));
+  EXPECT_EQ(events[0].node, n1);
+  EXPECT_FALSE(events[0].alive);
+}
+
 TEST(dds, WritersRefuseNamesThatAreNotOnePartition) {
   auto dds = DdsDomain::create(loopback(test_domain()));
   ASSERT_TRUE(dds) << dds.error().message;
