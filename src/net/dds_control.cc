@@ -150,10 +150,13 @@ struct ReaderState {
   const std::string topic;          // DDS topic name, for rejection reasons
   const std::string sender_prefix;  // kNodePrefix, kCameraPrefix, or "" (no sender)
 
-  // The sender of each matched writer, by publication handle; filled by the
-  // subscription-matched listener (on a Cyclone thread) or at the first sample. `gone`
-  // marks writers that unmatched: they are forgotten after the next take, which takes their
-  // last samples. Bounded by kMaxSenders (beyond it, senders are looked up per sample).
+  // The sender of each matched writer, by publication handle; filled only by the
+  // subscription-matched listener (on a Cyclone thread), which also marks `gone` the writers
+  // that unmatched: they are forgotten after the next take, which takes their last samples.
+  // Only the listener adds entries: had the take path cached a miss, a writer unmatching
+  // between its lookup and its insert would stay cached, never marked gone, for ever (and
+  // enough of them would fill the cache). Bounded by kMaxSenders (beyond it, or when the
+  // listener's lookup failed, senders are looked up per sample, uncached).
   static constexpr size_t kMaxSenders = 1024;
   struct Sender {
     std::string name;
@@ -212,12 +215,7 @@ struct ReaderState {
       std::lock_guard lock(senders_mu);
       if (auto it = senders.find(handle); it != senders.end()) return it->second.name;
     }
-    std::string name = lookup(reader, handle);
-    if (!name.empty()) {
-      std::lock_guard lock(senders_mu);
-      if (senders.size() < kMaxSenders) senders.emplace(handle, Sender{name, false});
-    }
-    return name;
+    return lookup(reader, handle);  // not cached: see `senders`
   }
 
   // The handles of writers gone by now (forget() them after the take that follows).

@@ -908,6 +908,40 @@ TEST(dds, OnlyTheNodesLatestWriterCountsForLiveliness) {
   EXPECT_FALSE(events[0].alive);
 }
 
+// Writers that come and go, each leaving right after its last sample, more of them than the
+// reader's sender cache holds (1024): every sample is still named, so the cache forgets
+// the writers that left.
+TEST(dds, SendersOfWritersThatLeftAreForgottenSoLaterOnesAreStillNamed) {
+  auto dds = DdsDomain::create(loopback(test_domain()));
+  ASSERT_TRUE(dds) << dds.error().message;
+  auto reader = TaskAckReader::create(**dds);
+  ASSERT_TRUE(reader);
+  constexpr int kWriters = 1100;
+  constexpr int kPerTake = 100;
+  int named = 0, taken = 0;
+  for (int i = 0; i < kWriters; ++i) {
+    const std::string node = pid_name("n" + std::to_string(i) + "_");
+    {
+      auto w = TaskAckWriter::create(**dds, node);
+      ASSERT_TRUE(w);
+      ASSERT_TRUE(poll_until([&] { return (*w)->matched_readers() == 1; }));
+      ASSERT_TRUE((*w)->write(TaskAck{"T" + std::to_string(i), node, 1, 1, 1, ""}));
+    }  // gone before the reader takes
+    if ((i + 1) % kPerTake == 0 || i + 1 == kWriters) {
+      const int expected = i + 1;
+      ASSERT_TRUE(poll_until([&] {
+        for (const auto& a : (*reader)->take()) {
+          ++taken;
+          if (a.sender == a.node) ++named;
+        }
+        return taken >= expected;
+      }));
+    }
+  }
+  EXPECT_EQ(taken, kWriters);
+  EXPECT_EQ(named, kWriters);
+}
+
 TEST(dds, WritersRefuseNamesThatAreNotOnePartition) {
   auto dds = DdsDomain::create(loopback(test_domain()));
   ASSERT_TRUE(dds) << dds.error().message;
