@@ -11,9 +11,12 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <sstream>
 
@@ -164,16 +167,23 @@ Status check_security(const DdsSecurityFiles& f) {
 }
 
 // Cyclone's error lines from a trace file (at most a few; the rest is discovery chatter).
+// A line is kept when it has one of these words or phrases; a bare "not " would also match
+// warnings about discovery ("... not found in ..."), so only negations that say why
+// something was refused are listed.
 std::string trace_errors(const std::string& path) {
+  static constexpr const char* kErrorWords[] = {
+      "error",         "fail",          "invalid",      "revoked",   "expired",
+      "not yet valid", "not valid",     "not allowed",  "not permitted",
+      "denied",        "refused",       "unable to",    "could not", "cannot"};
   std::ifstream in(path);
   std::string line, out;
   int kept = 0;
   while (std::getline(in, line) && kept < 6) {
     std::string lower = line;
     for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (lower.find("error") == std::string::npos && lower.find("fail") == std::string::npos &&
-        lower.find("invalid") == std::string::npos && lower.find("revoked") == std::string::npos &&
-        lower.find("expired") == std::string::npos && lower.find("not ") == std::string::npos) {
+    if (std::none_of(std::begin(kErrorWords), std::end(kErrorWords), [&](const char* w) {
+          return lower.find(w) != std::string::npos;
+        })) {
       continue;
     }
     // Trace lines start with a timestamp and thread name: keep the text after them.

@@ -108,7 +108,9 @@ inline constexpr size_t kMaxKeptRejections = 16;
 std::string dds_security_plugin_dir();
 
 struct DdsOptions {
-  uint32_t domain = 0;            // 0..232 (the RTPS port formula limits the id)
+  // 0..232 (the RTPS port formula limits the id); with `security`, 0..kMaxSecureDomainId
+  // (230: Cyclone's access control refuses higher ids).
+  uint32_t domain = 0;
   std::string interface_address;  // e.g. "10.77.0.3"; empty = Cyclone's default choice
   std::vector<std::string> peers;  // unicast discovery peers (IP addresses); empty = multicast
   Duration lease = std::chrono::seconds(1);  // liveliness lease of ReportWriter

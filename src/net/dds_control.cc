@@ -50,6 +50,19 @@ constexpr ControlQos kSourceStatsQos{false, false};
 constexpr ControlQos kCommandQos{true, false};
 constexpr ControlQos kTaskAckQos{true, false};
 
+// History of the readers of the per-identity topics (node reports, task claims, source
+// statistics): KEEP_ALL within these resource limits, not KEEP_LAST 1. Their key (node,
+// task) is a field the sender writes, so with KEEP_LAST 1 a credentialed peer writing
+// samples about another node's key would replace that node's genuine unread samples (the
+// master refuses the forgeries, and would never see the genuine one); a forged
+// transient-local claim would hide the real one from a late joiner. With KEEP_ALL every
+// sample is delivered and checked. When a limit is reached Cyclone rejects further samples
+// and the reliable writers resend them after the next take (history is not part of
+// matching: the writers keep KEEP_LAST 1). Readers take everything on every poll.
+constexpr int32_t kMaxReaderInstances = 4096;
+constexpr int32_t kMaxSamplesPerInstance = 64;
+constexpr int32_t kMaxReaderSamples = 16384;
+
 // How many nodes a ReportReader tracks the liveliness of.
 constexpr size_t kMaxTrackedNodes = 4096;
 
@@ -96,11 +109,17 @@ Result<Created> make_writer(DdsDomain& domain, const dds_topic_descriptor_t* des
 
 Result<Created> make_reader(DdsDomain& domain, const dds_topic_descriptor_t* desc,
                             const char* name, const ControlQos& c,
-                            const dds_listener_t* listener, const char* partition) {
+                            const dds_listener_t* listener, const char* partition,
+                            bool keep_all) {
   auto topic = internal::create_topic(domain.participant_handle(), desc, name);
   if (!topic) return topic.error();
   internal::Qos qos;
   apply(qos.get(), c);
+  if (keep_all) {
+    dds_qset_history(qos.get(), DDS_HISTORY_KEEP_ALL, 0);
+    dds_qset_resource_limits(qos.get(), kMaxReaderSamples, kMaxReaderInstances,
+                             kMaxSamplesPerInstance);
+  }
   if (partition != nullptr) dds_qset_partition1(qos.get(), partition);
   // Requested liveliness AUTOMATIC/infinite accepts any offered lease.
   dds_qset_liveliness(qos.get(), DDS_LIVELINESS_AUTOMATIC, DDS_INFINITY);
@@ -131,10 +150,13 @@ struct ReaderState {
   const std::string topic;          // DDS topic name, for rejection reasons
   const std::string sender_prefix;  // kNodePrefix, kCameraPrefix, or "" (no sender)
 
-  // The sender of each matched writer, by publication handle; filled by the
-  // subscription-matched listener (on a Cyclone thread) or at the first sample. `gone`
-  // marks writers that unmatched: they are forgotten after the next take, which takes their
-  // last samples. Bounded by kMaxSenders (beyond it, senders are looked up per sample).
+  // The sender of each matched writer, by publication handle; filled only by the
+  // subscription-matched listener (on a Cyclone thread), which also marks `gone` the writers
+  // that unmatched: they are forgotten after the next take, which takes their last samples.
+  // Only the listener adds entries: had the take path cached a miss, a writer unmatching
+  // between its lookup and its insert would stay cached, never marked gone, for ever (and
+  // enough of them would fill the cache). Bounded by kMaxSenders (beyond it, or when the
+  // listener's lookup failed, senders are looked up per sample, uncached).
   static constexpr size_t kMaxSenders = 1024;
   struct Sender {
     std::string name;
@@ -193,12 +215,7 @@ struct ReaderState {
       std::lock_guard lock(senders_mu);
       if (auto it = senders.find(handle); it != senders.end()) return it->second.name;
     }
-    std::string name = lookup(reader, handle);
-    if (!name.empty()) {
-      std::lock_guard lock(senders_mu);
-      if (senders.size() < kMaxSenders) senders.emplace(handle, Sender{name, false});
-    }
-    return name;
+    return lookup(reader, handle);  // not cached: see `senders`
   }
 
   // The handles of writers gone by now (forget() them after the take that follows).
@@ -277,7 +294,8 @@ Result<CreatedReader> make_control_reader(DdsDomain& domain, const dds_topic_des
   dds_listener_t* listener = dds_create_listener(state.get());
   if (sender_prefix[0] != '\0') dds_lset_subscription_matched(listener, on_subscription_matched);
   if (liveliness) dds_lset_liveliness_changed(listener, on_liveliness_changed);
-  auto r = make_reader(domain, desc, name, c, listener, partition);
+  // The per-identity topics (a sender prefix) keep all samples: see kMaxReaderInstances.
+  auto r = make_reader(domain, desc, name, c, listener, partition, sender_prefix[0] != '\0');
   dds_delete_listener(listener);
   if (!r) return r.error();
   return CreatedReader{*r, std::move(state)};
@@ -413,6 +431,10 @@ struct ReportReader::State {
   std::deque<LivelinessEvent> events;
   std::map<std::string, bool> alive;                      // node -> last reported state
   std::map<dds_instance_handle_t, std::string> instances;  // instance -> node
+  // The current writer of each node (the last one that sent a report about its own node)
+  // both ways. Only current writers are kept: an older writer of a node (a restarted
+  // process, a failover) is dropped when a newer one reports, so `writers` never holds
+  // more entries than `current`, which has one per node (at most kMaxTrackedNodes).
   std::map<dds_instance_handle_t, std::string> writers;    // publication handle -> node
   std::map<std::string, dds_instance_handle_t> current;   // node -> its latest writer
 
@@ -456,9 +478,11 @@ void ReportReader::pump() {
   }
   for (const auto& c : changes) {
     auto it = s.writers.find(c.writer);
-    if (it == s.writers.end()) continue;  // a writer that has not reported yet
+    if (it == s.writers.end()) continue;  // not a node's current writer (or not yet)
     const std::string& node = it->second;
-    if (s.current[node] != c.writer) continue;  // an older writer of a node that came back
+    if (auto cur = s.current.find(node); cur == s.current.end() || cur->second != c.writer) {
+      continue;
+    }  // an older writer of a node that came back
     if (c.alive_change < 0) {
       s.set_alive(node, false);  // lost liveliness, or deleted/unmatched
     } else if (c.alive_change > 0 && c.not_alive_change < 0) {
@@ -483,26 +507,34 @@ void ReportReader::pump() {
           // sender is unknown is handed up and says nothing about any node's liveliness.
           // Bounded: beyond kMaxTrackedNodes distinct instances (only a hostile peer makes
           // them) new nodes are delivered but their liveliness is not tracked.
-          bool room = (s.instances.size() < kMaxTrackedNodes ||
-                       s.instances.count(info.instance_handle) > 0) &&
-                      (s.writers.size() < 4 * kMaxTrackedNodes ||
-                       s.writers.count(info.publication_handle) > 0);
+          bool room = s.instances.size() < kMaxTrackedNodes ||
+                      s.instances.count(info.instance_handle) > 0;
           if (room && !r->node.empty() && r->sender == r->node) {
             s.instances[info.instance_handle] = r->node;
+            auto [cur, inserted] = s.current.try_emplace(r->node, info.publication_handle);
+            if (!inserted && cur->second != info.publication_handle) {
+              s.writers.erase(cur->second);  // no longer the node's writer: forgotten
+              cur->second = info.publication_handle;
+            }
             s.writers[info.publication_handle] = r->node;
-            s.current[r->node] = info.publication_handle;
             s.set_alive(r->node, true);
           }
           s.reports.push_back(std::move(*r));
           return;
         }
         if (info.instance_state == DDS_IST_ALIVE) return;
-        // Disposed or no writers left: the node's report writer is gone.
-        std::string node;
-        if (auto it = s.instances.find(info.instance_handle); it != s.instances.end()) {
-          node = it->second;
-        }
-        if (!node.empty()) s.set_alive(node, false);
+        // Disposed or no writers left: the node's report writer is gone, but only if the
+        // writer that disposed or unregistered the instance is the node's current one (and
+        // so named after the node, see above). Another writer (node n1 writing a report
+        // about n2, then disposing it or just deleting its writer, which auto-disposes) says
+        // nothing about n2: ignored. A node's own writer leaving is also seen by the
+        // liveliness listener above.
+        auto it = s.instances.find(info.instance_handle);
+        if (it == s.instances.end()) return;
+        const std::string& node = it->second;
+        auto cur = s.current.find(node);
+        if (cur == s.current.end() || cur->second != info.publication_handle) return;
+        s.set_alive(node, false);
       });
   base.forget(gone);
 }

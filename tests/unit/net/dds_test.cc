@@ -11,6 +11,9 @@
 // Waiting is always a poll against a deadline; only the deadlines are asserted.
 #include "net/dds.h"
 
+#include "coedge.h"
+
+#include <dds/dds.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
@@ -548,13 +551,13 @@ TEST(dds, SourceStatsAndCommandsRoundTrip) {
   ASSERT_TRUE(poll_until([&] { return (*sw)->matched_readers() == 1; }));
   ASSERT_TRUE((*sw)->write(SourceStats{"Y1", "n1", 10, 111, ""}));
   ASSERT_TRUE((*sw)->write(SourceStats{"R1", "n2", 20, 222, ""}));
-  ASSERT_TRUE((*sw)->write(SourceStats{"Y1", "n1", 11, 333, ""}));  // replaces the first
+  ASSERT_TRUE((*sw)->write(SourceStats{"Y1", "n1", 11, 333, ""}));  // kept too, in order
   std::vector<SourceStats> stats;
   ASSERT_TRUE(poll_until([&] {
     for (auto& s : (*sr)->take()) stats.push_back(s);
-    return stats.size() >= 2;
+    return stats.size() >= 3;
   }));
-  ASSERT_EQ(stats.size(), 2u);
+  ASSERT_EQ(stats.size(), 3u);
   std::map<std::string, SourceStats> by_task;
   for (auto& s : stats) by_task[s.task] = s;
   EXPECT_EQ(by_task["Y1"].published, 11u);
@@ -690,6 +693,253 @@ TEST(dds, TheSenderIsTheWritersPartitionWhateverTheReportSays) {
   ASSERT_TRUE(poll_until([&] { return !(claims = (*acks)->take()).empty(); }));
   EXPECT_EQ(claims[0].node, n1);
   EXPECT_EQ(claims[0].sender, n2);
+}
+
+// A raw Cyclone writer of node reports in node `node`'s partition (as a peer holding that
+// node's credentials can create), so that a test can dispose and unregister instances.
+dds_entity_t raw_report_writer(DdsDomain& dds, const std::string& node) {
+  dds_entity_t pp = dds.participant_handle();
+  dds_entity_t tp = dds_create_topic(pp, &coedge_msg_NodeReport_desc, kNodeReportTopic,
+                                     nullptr, nullptr);
+  if (tp < 0) return tp;
+  dds_qos_t* q = dds_create_qos();
+  dds_qset_reliability(q, DDS_RELIABILITY_RELIABLE, DDS_MSECS(100));
+  dds_qset_partition1(q, node_partition(node).c_str());
+  dds_qset_liveliness(q, DDS_LIVELINESS_AUTOMATIC, DDS_SECS(1));
+  dds_data_representation_id_t rep[] = {DDS_DATA_REPRESENTATION_XCDR1};
+  dds_qset_data_representation(q, 1, rep);
+  dds_entity_t w = dds_create_writer(pp, tp, q, nullptr);
+  dds_delete_qos(q);
+  return w;
+}
+
+// Hostile: node n1's credentials write a report about n2, then dispose it, unregister it,
+// and delete the writer (which auto-disposes). n2's own writer is still there: n2 stays
+// alive; only n1 is lost.
+TEST(dds, AForgedReportDisposedByAnotherWriterDoesNotKillItsNode) {
+  auto dds = DdsDomain::create(loopback(test_domain()));
+  ASSERT_TRUE(dds) << dds.error().message;
+  auto reader = ReportReader::create(**dds);
+  const std::string n1 = pid_name("n1"), n2 = pid_name("n2");
+  dds_entity_t forger = raw_report_writer(**dds, n1);
+  ASSERT_GT(forger, 0) << dds_strretcode(forger);
+  auto genuine = ReportWriter::create(**dds, n2);
+  ASSERT_TRUE(reader && genuine);
+  dds_publication_matched_status_t st{};
+  ASSERT_TRUE(poll_until([&] {
+    return dds_get_publication_matched_status(forger, &st) == 0 && st.current_count == 1 &&
+           (*genuine)->matched_readers() == 1;
+  }));
+  NodeReport r;
+  r.node = n2;
+  ASSERT_TRUE((*genuine)->write(r));
+  std::string n1_name = n1, n2_name = n2;
+  coedge_msg_NodeReport m{};
+  m.node = n1_name.data();
+  ASSERT_EQ(dds_write(forger, &m), 0);
+  std::vector<LivelinessEvent> events;
+  ASSERT_TRUE(poll_until([&] {
+    (void)(*reader)->take();
+    for (auto& e : (*reader)->take_liveliness()) events.push_back(e);
+    return events.size() >= 2;
+  }));
+  events.clear();
+  auto drain = [&] {
+    (void)(*reader)->take();
+    for (auto& e : (*reader)->take_liveliness()) events.push_back(e);
+  };
+  m.node = n2_name.data();  // the forgery: n1 writing n2's instance
+  ASSERT_EQ(dds_write(forger, &m), 0);
+  // Taken first: a dispose then comes as an invalid sample (with an unread sample, Cyclone
+  // only marks that sample's instance state).
+  ASSERT_TRUE(poll_until([&] { return !(*reader)->take().empty(); }));
+  ASSERT_EQ(dds_dispose(forger, &m), 0);
+  drain();
+  ASSERT_EQ(dds_write(forger, &m), 0);
+  ASSERT_TRUE(poll_until([&] { return !(*reader)->take().empty(); }));
+  ASSERT_EQ(dds_unregister_instance(forger, &m), 0);
+  drain();
+  ASSERT_EQ(dds_write(forger, &m), 0);
+  ASSERT_TRUE(poll_until([&] { return !(*reader)->take().empty(); }));
+  ASSERT_EQ(dds_delete(forger), 0);  // auto-disposes n1's and n2's instances
+  // n1 is lost (its writer left); wait for that, then for anything else pending.
+  ASSERT_TRUE(poll_until([&] {
+    drain();
+    return !events.empty();
+  }));
+  std::this_thread::sleep_for(300ms);  // lets a (wrong) event about n2 arrive too
+  drain();
+  ASSERT_EQ(events.size(), 1u) << "a liveliness event about " << events.back().node;
+  EXPECT_EQ(events[0].node, n1);
+  EXPECT_FALSE(events[0].alive);
+
+  // n2's own writer leaving still marks it lost.
+  genuine->reset();
+  events.clear();
+  ASSERT_TRUE(poll_until([&] {
+    drain();
+    return !events.empty();
+  }));
+  EXPECT_EQ(events[0].node, n2);
+  EXPECT_FALSE(events[0].alive);
+}
+
+// Hostile: samples forged by n1 about n2's key (the key is a field the sender writes) never
+// replace n2's genuine unread ones: every sample is delivered, with its sender, for the
+// checks above the adapter to refuse the forgeries. Task claims (transient-local) too, for
+// a reader that joins late.
+TEST(dds, ForgedSamplesAboutAKeyDoNotReplaceTheGenuineOnes) {
+  auto dds = DdsDomain::create(loopback(test_domain()));
+  ASSERT_TRUE(dds) << dds.error().message;
+  const std::string n1 = pid_name("n1"), n2 = pid_name("n2");
+  auto reader = ReportReader::create(**dds);
+  auto forger = ReportWriter::create(**dds, n1);
+  auto genuine = ReportWriter::create(**dds, n2);
+  ASSERT_TRUE(reader && forger && genuine);
+  ASSERT_TRUE(poll_until([&] {
+    return (*forger)->matched_readers() == 1 && (*genuine)->matched_readers() == 1;
+  }));
+  NodeReport r;
+  r.node = n2;
+  r.seq = 1;
+  ASSERT_TRUE((*genuine)->write(r));
+  for (uint64_t i = 0; i < 5; ++i) {
+    r.seq = 1000 + i;
+    ASSERT_TRUE((*forger)->write(r));
+  }
+  r.seq = 2;
+  ASSERT_TRUE((*genuine)->write(r));
+  std::vector<NodeReport> got;
+  ASSERT_TRUE(poll_until([&] {
+    for (auto& g : (*reader)->take()) got.push_back(std::move(g));
+    return got.size() >= 7;
+  }));
+  ASSERT_EQ(got.size(), 7u);
+  std::vector<uint64_t> from_n2;
+  for (const auto& g : got) {
+    EXPECT_EQ(g.node, n2);
+    if (g.sender == n2) from_n2.push_back(g.seq);
+    else EXPECT_EQ(g.sender, n1);
+  }
+  EXPECT_EQ(from_n2, (std::vector<uint64_t>{1, 2}));
+
+  // A late-joining reader of task claims gets both the genuine claim and the forgery.
+  const std::string task = pid_name("T");
+  auto real_claim = TaskAckWriter::create(**dds, n2);
+  auto forged_claim = TaskAckWriter::create(**dds, n1);
+  ASSERT_TRUE(real_claim && forged_claim);
+  ASSERT_TRUE((*real_claim)->write(TaskAck{task, n2, 5, 1, 10, ""}));
+  ASSERT_TRUE((*forged_claim)->write(TaskAck{task, n1, 5, 1, 20, ""}));
+  auto acks = TaskAckReader::create(**dds);
+  ASSERT_TRUE(acks);
+  std::vector<TaskAck> claims;
+  ASSERT_TRUE(poll_until([&] {
+    for (auto& c : (*acks)->take()) claims.push_back(std::move(c));
+    return claims.size() >= 2;
+  }));
+  ASSERT_EQ(claims.size(), 2u);
+  std::map<std::string, std::string> node_by_sender;
+  for (const auto& c : claims) node_by_sender[c.sender] = c.node;
+  EXPECT_EQ(node_by_sender[n2], n2);
+  EXPECT_EQ(node_by_sender[n1], n1);
+
+  // Source statistics (key: task) likewise.
+  auto stats = SourceStatsReader::create(**dds);
+  auto cam1 = SourceStatsWriter::create(**dds, "cam1");
+  auto cam2 = SourceStatsWriter::create(**dds, "cam2");
+  ASSERT_TRUE(stats && cam1 && cam2);
+  ASSERT_TRUE(poll_until([&] {
+    return (*cam1)->matched_readers() == 1 && (*cam2)->matched_readers() == 1;
+  }));
+  ASSERT_TRUE((*cam2)->write(SourceStats{task, n2, 7, 70, ""}));
+  ASSERT_TRUE((*cam1)->write(SourceStats{task, n2, 0, 0, ""}));
+  std::vector<SourceStats> all;
+  ASSERT_TRUE(poll_until([&] {
+    for (auto& x : (*stats)->take()) all.push_back(std::move(x));
+    return all.size() >= 2;
+  }));
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].sender, "cam2");
+  EXPECT_EQ(all[0].published, 7u);
+  EXPECT_EQ(all[1].sender, "cam1");
+}
+
+// A node's writer changes (a restart, a failover, the old process back): only the writer
+// that reported last counts for liveliness. The reader keeps only current writers (so its
+// writer table stays bounded by the nodes); a writer that became current again after being
+// dropped is tracked again.
+TEST(dds, OnlyTheNodesLatestWriterCountsForLiveliness) {
+  auto dds = DdsDomain::create(loopback(test_domain()));
+  ASSERT_TRUE(dds) << dds.error().message;
+  const std::string n1 = pid_name("n1");
+  auto reader = ReportReader::create(**dds);
+  auto a = ReportWriter::create(**dds, n1);
+  auto b = ReportWriter::create(**dds, n1);
+  ASSERT_TRUE(reader && a && b);
+  ASSERT_TRUE(poll_until([&] {
+    return (*a)->matched_readers() == 1 && (*b)->matched_readers() == 1;
+  }));
+  NodeReport r;
+  r.node = n1;
+  std::vector<LivelinessEvent> events;
+  auto drain = [&] {
+    (void)(*reader)->take();
+    for (auto& e : (*reader)->take_liveliness()) events.push_back(e);
+  };
+  // a, then b, then a again report: a is current; each report is taken before the next.
+  for (auto* w : {&*a, &*b, &*a}) {
+    ASSERT_TRUE((*w)->write(r));
+    ASSERT_TRUE(poll_until([&] { return !(*reader)->take().empty(); }));
+  }
+  drain();
+  ASSERT_EQ(events.size(), 1u);  // alive once
+  EXPECT_TRUE(events[0].alive);
+  events.clear();
+  b->reset();  // not the current writer: says nothing
+  std::this_thread::sleep_for(300ms);  // lets a (wrong) event arrive
+  drain();
+  EXPECT_TRUE(events.empty());
+  a->reset();  // the current writer leaves: n1 is lost
+  ASSERT_TRUE(poll_until([&] {
+    drain();
+    return !events.empty();
+  }));
+  EXPECT_EQ(events[0].node, n1);
+  EXPECT_FALSE(events[0].alive);
+}
+
+// Writers that come and go, each leaving right after its last sample, more of them than the
+// reader's sender cache holds (1024): every sample is still named, so the cache forgets
+// the writers that left.
+TEST(dds, SendersOfWritersThatLeftAreForgottenSoLaterOnesAreStillNamed) {
+  auto dds = DdsDomain::create(loopback(test_domain()));
+  ASSERT_TRUE(dds) << dds.error().message;
+  auto reader = TaskAckReader::create(**dds);
+  ASSERT_TRUE(reader);
+  constexpr int kWriters = 1100;
+  constexpr int kPerTake = 100;
+  int named = 0, taken = 0;
+  for (int i = 0; i < kWriters; ++i) {
+    const std::string node = pid_name("n" + std::to_string(i) + "_");
+    {
+      auto w = TaskAckWriter::create(**dds, node);
+      ASSERT_TRUE(w);
+      ASSERT_TRUE(poll_until([&] { return (*w)->matched_readers() == 1; }));
+      ASSERT_TRUE((*w)->write(TaskAck{"T" + std::to_string(i), node, 1, 1, 1, ""}));
+    }  // gone before the reader takes
+    if ((i + 1) % kPerTake == 0 || i + 1 == kWriters) {
+      const int expected = i + 1;
+      ASSERT_TRUE(poll_until([&] {
+        for (const auto& a : (*reader)->take()) {
+          ++taken;
+          if (a.sender == a.node) ++named;
+        }
+        return taken >= expected;
+      }));
+    }
+  }
+  EXPECT_EQ(taken, kWriters);
+  EXPECT_EQ(named, kWriters);
 }
 
 TEST(dds, WritersRefuseNamesThatAreNotOnePartition) {
