@@ -30,8 +30,9 @@ using namespace internal;
 namespace {
 
 constexpr mode_t kPrivateFile = 0600, kPrivateDir = 0700, kPublicFile = 0644, kPublicDir = 0755;
-// Certificates and permissions start an hour in the past, so that a host whose clock is a
-// little behind the one that issued them does not refuse them as "not yet valid".
+// Certificates, permissions and the CRL (its lastUpdate) start an hour in the past, so that a
+// host whose clock is a little behind the one that issued them does not refuse them as "not
+// yet valid".
 constexpr std::time_t kBackdate = 3600;
 // A certificate's common name has at most 64 characters (RFC 5280 ub-common-name; OpenSSL
 // refuses more): "/coedge/camera/" leaves 49 for the name.
@@ -199,10 +200,11 @@ Span until_ca_expires(X509* ca, std::time_t from) {
     return Span{.days = 1, .seconds = 0};
   return s;
 }
-int days_left(X509* ca) { return std::max(1, until_ca_expires(ca, std::time(nullptr)).days); }
 
 Status write_crl(const fs::path& dir, const Ca& ca, const std::vector<Revoked>& revoked, std::time_t now) {
-  auto crl = make_crl(ca.cert.get(), ca.key.get(), revoked, now, days_left(ca.cert.get()));
+  const Span left = until_ca_expires(ca.cert.get(), now);
+  auto crl = make_crl(ca.cert.get(), ca.key.get(), revoked, now - kBackdate,
+                      now + static_cast<std::time_t>(left.days) * 86400 + left.seconds);
   if (!crl) return crl.error();
   auto pem = crl_pem(crl->get());
   if (!pem) return pem.error();

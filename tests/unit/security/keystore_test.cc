@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -182,6 +183,28 @@ TEST_F(KeystoreTest, OpensslVerifiesCertificatesDocumentsAndCrl) {
   EXPECT_NE(r.out.find("revoked"), std::string::npos) << r.out;
   r = run("openssl verify -crl_check -CAfile " + ca + " -CRLfile " + crl + " " + enclave("camera/n1").string() + "/cert.pem");
   EXPECT_EQ(r.status, 0) << r.out;
+}
+
+// A host whose clock lags the issuer's (here by a minute) still accepts the identities and
+// the CRL: the CRL's lastUpdate is backdated as the certificates are, so it is not "not yet
+// valid" there. Both after init (empty CRL) and after a revocation (re-signed CRL).
+TEST_F(KeystoreTest, CrlIsValidOnAHostWhoseClockLags) {
+  make();
+  ASSERT_TRUE(add_identity(dir_, Role::kNode, "n1").ok());
+  ASSERT_TRUE(add_identity(dir_, Role::kNode, "n2").ok());
+  const std::string ca = dir_ + "/public/ca.cert.pem", crl = dir_ + "/public/crl.pem";
+  const auto verify_lagging = [&](const std::string& who) {
+    return run("openssl verify -crl_check -attime " + std::to_string(std::time(nullptr) - 60) + " -CAfile " + ca +
+               " -CRLfile " + crl + " " + enclave(who).string() + "/cert.pem");
+  };
+  Output r = verify_lagging("node/n1");
+  EXPECT_EQ(r.status, 0) << r.out;
+  ASSERT_TRUE(revoke_identity(dir_, Role::kNode, "n2").ok());
+  r = verify_lagging("node/n1");
+  EXPECT_EQ(r.status, 0) << r.out;
+  r = verify_lagging("node/n2");
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("revoked"), std::string::npos) << r.out;
 }
 
 TEST_F(KeystoreTest, GovernanceFollowsTheImagesOption) {
