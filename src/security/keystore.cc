@@ -269,6 +269,89 @@ Status check_private(const std::string& dir, const fs::path& path, bool is_dir) 
   return Ok{};
 }
 
+// Who may change what a participant reads: the current user and root. Anyone else who owns,
+// or may write, one of its files, or one of the folders in which their names are looked up,
+// could swap the CA or the CRL (or a link to them).
+Status check_owner(const std::string& dir, const fs::path& path, const struct stat& st) {
+  if (st.st_uid == ::geteuid() || st.st_uid == 0) return Ok{};
+  return bad(dir, path.string() + " belongs to uid " + std::to_string(st.st_uid) + ", not to this user (uid " +
+                      std::to_string(::geteuid()) + ") or root: its owner could replace what DDS Security reads; fix "
+                      "it with `chown " + std::to_string(::geteuid()) + " " + path.string() + "`");
+}
+
+// A folder in which a name is looked up: owned by this user or root, and not writable by
+// group or others, unless it is root's and sticky (as /tmp: others cannot rename or delete
+// what they do not own).
+Status check_folder(const std::string& dir, const fs::path& path) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) return io_error("checking " + path.string(), errno);
+  if (auto s = check_owner(dir, path, st); !s) return s;
+  const bool sticky_roots = st.st_uid == 0 && (st.st_mode & S_ISVTX) != 0;
+  if ((st.st_mode & 022) != 0 && !sticky_roots) {
+    return bad(dir, "the folder " + path.string() + " has mode " + mode_text(st.st_mode) +
+                        ": group or others may write it, so they could replace the CA, the CRL or an identity "
+                        "in it; fix it with `chmod go-w " + path.string() + "`");
+  }
+  return Ok{};
+}
+
+// Resolves `rel` (a path inside the keystore whose real path is `root`) one name at a time as
+// the kernel would, checking every folder in which a name is looked up (from `root` on, and
+// wherever a link leads), the owner of every link followed, and the file found: a regular
+// file owned by this user or root, with no access for group and others if `private_file`,
+// else not writable by them. Returns the file's real path.
+Result<fs::path> resolve_checked(const std::string& dir, const fs::path& root, const fs::path& rel, bool private_file) {
+  std::vector<std::string> todo;  // names still to look up, last first
+  const auto push = [&todo](const fs::path& p) {
+    std::vector<std::string> names;
+    for (const auto& part : p.relative_path()) names.push_back(part.string());
+    for (auto it = names.rbegin(); it != names.rend(); ++it) todo.push_back(*it);
+  };
+  push(rel);
+  fs::path at = root;
+  int links = 0;
+  while (!todo.empty()) {
+    const std::string name = todo.back();
+    todo.pop_back();
+    if (name.empty() || name == ".") continue;
+    if (name == "..") {
+      at = at.parent_path();
+      continue;
+    }
+    if (auto s = check_folder(dir, at); !s) return s.error();
+    const fs::path next = at / name;
+    struct stat st{};
+    if (::lstat(next.c_str(), &st) != 0) return io_error("checking " + next.string(), errno);
+    if (S_ISLNK(st.st_mode)) {
+      if (auto s = check_owner(dir, next, st); !s) return s.error();
+      if (++links > 40) return bad(dir, (root / rel).string() + ": too many links on the way");
+      std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
+      const ssize_t n = ::readlink(next.c_str(), target.data(), target.size());
+      if (n < 0 || static_cast<size_t>(n) >= target.size()) return io_error("reading the link " + next.string(), errno);
+      target.resize(static_cast<size_t>(n));
+      if (fs::path(target).is_absolute()) at = "/";
+      push(fs::path(target));
+      continue;
+    }
+    if (S_ISDIR(st.st_mode) && !todo.empty()) {
+      at = next;
+      continue;
+    }
+    if (!todo.empty()) return bad(dir, (root / rel).string() + ": " + next.string() + " is not a folder");
+    if (!S_ISREG(st.st_mode)) return bad(dir, (root / rel).string() + " leads to " + next.string() + ", which is not a regular file");
+    if (auto s = check_owner(dir, next, st); !s) return s.error();
+    if (private_file) {
+      if (auto s = check_private(dir, next, false); !s) return s.error();
+    } else if ((st.st_mode & 022) != 0) {
+      return bad(dir, next.string() + " has mode " + mode_text(st.st_mode) +
+                          ": group or others may write it, so they could replace what DDS Security trusts; fix "
+                          "it with `chmod go-w " + next.string() + "`");
+    }
+    return next;
+  }
+  return bad(dir, (root / rel).string() + " names no file");
+}
+
 }  // namespace
 
 std::string_view role_name(Role role) {
@@ -467,8 +550,24 @@ Result<net::DdsSecurityFiles> identity_files(const std::string& dir_text, Role r
   if (!crl) return crl.error();
   if (is_revoked(crl->get(), cert->get()))
     return bad(dir_text, "the identity of " + who(role, name) + " is revoked (its serial is in " + files.crl + ")");
-  if (!fs::exists(files.private_key)) return bad(dir_text, files.private_key + " is missing");
+  // The key itself, not a link to it (a link would be one more name someone could swap).
+  struct stat key_st{};
+  if (::lstat(files.private_key.c_str(), &key_st) != 0) return bad(dir_text, files.private_key + " is missing");
+  if (!S_ISREG(key_st.st_mode))
+    return bad(dir_text, files.private_key + " is not a regular file (a link?): the private key must be the file itself");
   if (auto s = check_private(dir_text, files.private_key, false); !s) return s.error();
+  // Nobody but this user and root may change what is read: every file (through its links)
+  // and every folder on the way, from the keystore's root.
+  char* real = ::realpath(dir.c_str(), nullptr);
+  if (real == nullptr) return io_error("resolving " + dir.string(), errno);
+  const fs::path root = real;
+  std::free(real);
+  for (const std::string* f : {&files.private_key, &files.identity_ca, &files.certificate, &files.permissions_ca,
+                               &files.governance, &files.permissions, &files.crl}) {
+    const fs::path rel = fs::path(*f).lexically_relative(dir);
+    auto checked = resolve_checked(dir_text, root, rel, f == &files.private_key);
+    if (!checked) return checked.error();
+  }
   return files;
 }
 

@@ -263,6 +263,84 @@ TEST_F(KeystoreTest, RefusesPrivateFilesOthersCanAccess) {
   }
 }
 
+// A local user who may write the CA, the CRL, or a folder on the way to them (or to what a
+// link points at) could swap them: refused, naming the path, its mode and the fix.
+TEST_F(KeystoreTest, RefusesPublicFilesAndFoldersOthersCanChange) {
+  make();
+  ASSERT_TRUE(add_identity(dir_, Role::kNode, "n1").ok());
+  ASSERT_TRUE(identity_files(dir_, Role::kNode, "n1").ok());
+  const fs::path d = dir_;
+  struct Case {
+    fs::path path;
+    mode_t bad_mode;
+  };
+  for (const Case& c : {Case{d, 0775}, Case{d / "public", 0757}, Case{d / "public" / "crl.pem", 0646},
+                        Case{d / "public" / "ca.cert.pem", 0664}, Case{d / "enclaves", 0777},
+                        Case{d / "enclaves" / "coedge", 0775}, Case{d / "enclaves" / "coedge" / "node", 0757},
+                        Case{d / "enclaves" / "governance.p7s", 0666}, Case{enclave("node/n1") / "cert.pem", 0602}}) {
+    SCOPED_TRACE(c.path);
+    const mode_t good = mode_of(c.path);
+    ASSERT_EQ(::chmod(c.path.c_str(), c.bad_mode), 0);
+    auto files = identity_files(dir_, Role::kNode, "n1");
+    ASSERT_FALSE(files.ok());
+    EXPECT_EQ(files.error().code, ErrorCode::kInvalidInput);
+    const std::string& m = files.error().message;
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(c.bad_mode));
+    EXPECT_NE(m.find(std::string(mode)), std::string::npos) << m;
+    EXPECT_NE(m.find("chmod go-w " + c.path.string()), std::string::npos) << m;
+    ASSERT_EQ(::chmod(c.path.c_str(), good), 0);
+    EXPECT_TRUE(identity_files(dir_, Role::kNode, "n1").ok());
+  }
+
+  // The enclave's crl.pem linked to a copy in a folder anyone may write: refused; in a
+  // folder like /tmp (root's, sticky) with a file of this user: accepted.
+  const fs::path link = enclave("node/n1") / "crl.pem";
+  const fs::path open_dir = root_ / "open";
+  fs::create_directory(open_dir);
+  ASSERT_EQ(::chmod(open_dir.c_str(), 0777), 0);
+  fs::copy_file(d / "public" / "crl.pem", open_dir / "crl.pem");
+  fs::remove(link);
+  fs::create_symlink(open_dir / "crl.pem", link);
+  auto files = identity_files(dir_, Role::kNode, "n1");
+  ASSERT_FALSE(files.ok());
+  EXPECT_NE(files.error().message.find("the folder " + open_dir.string() + " has mode 0777"), std::string::npos)
+      << files.error().message;
+  ASSERT_EQ(::chmod(open_dir.c_str(), 01777), 0);
+  if (::geteuid() == 0) {  // a sticky folder passes when root owns it
+    files = identity_files(dir_, Role::kNode, "n1");
+    EXPECT_TRUE(files.ok()) << files.error().message;
+  }
+  fs::remove(link);
+  fs::create_symlink("../../../../public/crl.pem", link);
+  ASSERT_TRUE(identity_files(dir_, Role::kNode, "n1").ok());
+
+  // The key must be the file itself, not a link.
+  const fs::path key = enclave("node/n1") / "key.pem";
+  fs::rename(key, root_ / "key.pem");
+  fs::create_symlink(root_ / "key.pem", key);
+  files = identity_files(dir_, Role::kNode, "n1");
+  ASSERT_FALSE(files.ok());
+  EXPECT_NE(files.error().message.find("not a regular file"), std::string::npos) << files.error().message;
+  fs::remove(key);
+  fs::rename(root_ / "key.pem", key);
+  ASSERT_TRUE(identity_files(dir_, Role::kNode, "n1").ok());
+
+  // Another user's file or folder (only root can make one here).
+  if (::geteuid() == 0) {
+    for (const fs::path& p : {d / "public" / "crl.pem", d / "public"}) {
+      SCOPED_TRACE(p);
+      ASSERT_EQ(::chown(p.c_str(), 65534, static_cast<gid_t>(-1)), 0);
+      files = identity_files(dir_, Role::kNode, "n1");
+      ASSERT_FALSE(files.ok());
+      EXPECT_NE(files.error().message.find(p.string() + " belongs to uid 65534"), std::string::npos)
+          << files.error().message;
+      ASSERT_EQ(::chown(p.c_str(), 0, static_cast<gid_t>(-1)), 0);
+    }
+    EXPECT_TRUE(identity_files(dir_, Role::kNode, "n1").ok());
+  }
+}
+
 TEST_F(KeystoreTest, RefusesBadNames) {
   make();
   for (const std::string& name : {std::string(""), std::string("a*"), std::string("n?"), std::string("a/b"),
