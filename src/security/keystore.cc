@@ -115,16 +115,7 @@ bool valid_name(const std::string& name) {
 }
 
 Status check_identity_name(const std::string& dir, Role role, const std::string& name) {
-  if (role == Role::kMaster) {
-    if (!name.empty()) return bad(dir, "the master's identity has no name (got '" + name + "')");
-    return Ok{};
-  }
-  if (!valid_name(name)) {
-    return bad(dir, "bad " + std::string(role_name(role)) + " name '" + name +
-                        "': it must be 1 to " + std::to_string(kMaxNameLength) + " characters of A-Z, a-z, 0-9, '_' and '-' (it becomes a DDS "
-                        "partition and part of topic names, where other characters are wildcards or "
-                        "separators)");
-  }
+  if (auto s = check_identity(role, name); !s) return bad(dir, s.error().message);
   return Ok{};
 }
 
@@ -353,6 +344,21 @@ Result<fs::path> resolve_checked(const std::string& dir, const fs::path& root, c
 }
 
 }  // namespace
+
+Status check_identity(Role role, const std::string& name) {
+  if (role == Role::kMaster) {
+    if (!name.empty()) return Error{ErrorCode::kInvalidInput, "the master's identity has no name (got '" + name + "')"};
+    return Ok{};
+  }
+  if (!valid_name(name)) {
+    return Error{ErrorCode::kInvalidInput,
+                 "bad " + std::string(role_name(role)) + " name '" + name + "': it must be 1 to " +
+                     std::to_string(kMaxNameLength) +
+                     " characters of A-Z, a-z, 0-9, '_' and '-' (it becomes a DDS partition and part of topic names, "
+                     "where other characters are wildcards or separators)"};
+  }
+  return Ok{};
+}
 
 std::string_view role_name(Role role) {
   switch (role) {

@@ -50,6 +50,11 @@ struct KeystoreOptions {
 // and the signed governance. No identity yet.
 Status create_keystore(const std::string& dir, const KeystoreOptions& options);
 
+// Whether (role, name) can have an identity (the name rules of add_identity below), without
+// touching any keystore: `coedge keys init --scenario` checks every name before it creates
+// anything. Error{kInvalidInput} saying what is wrong with the name.
+Status check_identity(Role role, const std::string& name);
+
 // Issues the identity of (role, name); `name` is "" for the master and a node's name
 // otherwise ([A-Za-z0-9_-], 1..49 characters: it becomes a partition and part of topic
 // names, so no wildcard characters, and "/coedge/camera/<name>" must fit the 64 characters
