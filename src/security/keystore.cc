@@ -5,6 +5,7 @@
 #include "security/keystore.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -247,6 +248,37 @@ Result<fs::path> make_temp_dir(const fs::path& parent, const std::string& stem) 
   return fs::path(tmp);
 }
 
+// An exclusive flock(2) on DIR/.lock, held while a `coedge keys` reads, changes and writes the
+// CRL or an enclave: two at once (add and revoke, or two revokes) would otherwise each re-sign
+// the CRL they read, and one revocation would be lost. Released when destroyed (close).
+class KeystoreLock {
+ public:
+  static Result<KeystoreLock> take(const fs::path& dir) {
+    const fs::path path = dir / ".lock";
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, kPrivateFile);
+    if (fd < 0) return io_error("opening the lock file " + path.string(), errno);
+    int rc;
+    do rc = ::flock(fd, LOCK_EX);
+    while (rc != 0 && errno == EINTR);
+    if (rc != 0) {
+      const int err = errno;
+      ::close(fd);
+      return io_error("locking " + path.string(), err);
+    }
+    return KeystoreLock(fd);
+  }
+  KeystoreLock(KeystoreLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  KeystoreLock& operator=(KeystoreLock&&) = delete;
+  KeystoreLock(const KeystoreLock&) = delete;
+  ~KeystoreLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+ private:
+  explicit KeystoreLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
 // Refuses a private file or folder that group or others may read, write or enter.
 Status check_private(const std::string& dir, const fs::path& path, bool is_dir) {
   struct stat st{};
@@ -429,6 +461,8 @@ Status add_identity(const std::string& dir_text, Role role, const std::string& n
   const fs::path dir = fs::absolute(dir_text).lexically_normal();
   auto ca = load_ca(dir);
   if (!ca) return ca.error();
+  auto lock = KeystoreLock::take(dir);
+  if (!lock) return lock.error();
   const fs::path enclave = enclave_dir(dir, role, name);
   const bool replacing = fs::exists(enclave);
   if (replacing) {
@@ -469,6 +503,8 @@ Status revoke_identity(const std::string& dir_text, Role role, const std::string
   const fs::path dir = fs::absolute(dir_text).lexically_normal();
   auto ca = load_ca(dir);
   if (!ca) return ca.error();
+  auto lock = KeystoreLock::take(dir);
+  if (!lock) return lock.error();
   const fs::path enclave = enclave_dir(dir, role, name);
   if (!fs::exists(enclave / "cert.pem"))
     return bad(dir_text, "no identity of " + who(role, name) + " (" + (enclave / "cert.pem").string() + " does not exist)");
@@ -481,6 +517,14 @@ Status revoke_identity(const std::string& dir_text, Role role, const std::string
   const std::time_t now = std::time(nullptr);
   revoked.push_back(Revoked{.serial_hex = serial_hex(cert->get()), .when = now});
   if (auto s = write_crl(dir, *ca, revoked, now); !s) return s;
+  // Read back what is now on disk: the key is deleted only once its serial is surely listed.
+  auto written = load_crl(dir);
+  if (!written) return written.error();
+  if (!is_revoked(written->get(), cert->get())) {
+    return Error{ErrorCode::kIo, "keystore " + dir_text + ": " + (dir / "public" / "crl.pem").string() +
+                                     " does not list the serial " + serial_hex(cert->get()) + " of " + who(role, name) +
+                                     " after writing it (changed by another program?); the key is kept: revoke again"};
+  }
   std::error_code ec;
   fs::remove(enclave / "key.pem", ec);
   if (ec) return io_error("deleting " + (enclave / "key.pem").string(), ec.value());

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -16,6 +17,8 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace coedge::security {
 namespace {
@@ -205,6 +208,34 @@ TEST_F(KeystoreTest, CrlIsValidOnAHostWhoseClockLags) {
   r = verify_lagging("node/n2");
   EXPECT_NE(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("revoked"), std::string::npos) << r.out;
+}
+
+// Revocations at once (two operators, or a script revoking in parallel): each one reads the
+// CRL, adds its serial and re-signs; without the keystore's lock one would overwrite another's
+// and a revoked identity would silently stay valid. Every one must be listed.
+TEST_F(KeystoreTest, ConcurrentRevocationsAreAllListed) {
+  make();
+  constexpr int kNodes = 8;
+  for (int i = 0; i < kNodes; ++i) ASSERT_TRUE(add_identity(dir_, Role::kNode, "n" + std::to_string(i)).ok());
+  std::atomic<int> ready{0};
+  std::vector<std::string> errors(kNodes);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kNodes; ++i) {
+    threads.emplace_back([&, i] {
+      ready.fetch_add(1);
+      while (ready.load() < kNodes) std::this_thread::yield();
+      auto s = revoke_identity(dir_, Role::kNode, "n" + std::to_string(i));
+      if (!s.ok()) errors[i] = s.error().message;
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kNodes; ++i) EXPECT_EQ(errors[i], "") << "n" << i;
+  auto list = list_identities(dir_);
+  ASSERT_TRUE(list.ok()) << list.error().message;
+  ASSERT_EQ(list->size(), static_cast<size_t>(kNodes));
+  for (const IdentityInfo& i : *list) EXPECT_TRUE(i.revoked) << i.name << " is missing from the CRL";
+  const Output r = run("openssl crl -in " + dir_ + "/public/crl.pem -CAfile " + dir_ + "/public/ca.cert.pem -noout -text");
+  EXPECT_NE(r.out.find("verify OK"), std::string::npos) << r.out;
 }
 
 TEST_F(KeystoreTest, GovernanceFollowsTheImagesOption) {
