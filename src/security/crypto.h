@@ -66,8 +66,11 @@ struct Revoked {
   std::string serial_hex;
   std::time_t when = 0;
 };
+// `number` is its CRL number (RFC 5280 5.2.3), which must grow with every re-signing.
 Result<Crl> make_crl(X509* issuer, EVP_PKEY* issuer_key, const std::vector<Revoked>& revoked,
-                     std::time_t last_update, std::time_t next_update);
+                     std::time_t last_update, std::time_t next_update, int64_t number);
+// The CRL number of `crl`; -1 if it has none (or an unreadable one).
+int64_t crl_number(X509_CRL* crl);
 Result<std::string> crl_pem(X509_CRL* crl);
 Result<Crl> read_crl_pem(const std::string& pem, const std::string& where);
 std::vector<Revoked> revoked_of(X509_CRL* crl);

@@ -193,10 +193,16 @@ Span until_ca_expires(X509* ca, std::time_t from) {
   return s;
 }
 
-Status write_crl(const fs::path& dir, const Ca& ca, const std::vector<Revoked>& revoked, std::time_t now) {
+// `previous`: the CRL being replaced (null for the first one). The new CRL number is the time
+// in seconds, or one more than the previous number when that is not more (two revocations in
+// one second, or a clock stepped back): a verifier may keep the CRL with the higher number.
+Status write_crl(const fs::path& dir, const Ca& ca, const std::vector<Revoked>& revoked, std::time_t now,
+                 X509_CRL* previous) {
   const Span left = until_ca_expires(ca.cert.get(), now);
+  const int64_t before = previous ? crl_number(previous) : -1;
+  const int64_t number = std::max<int64_t>(static_cast<int64_t>(now), before + 1);
   auto crl = make_crl(ca.cert.get(), ca.key.get(), revoked, now - kBackdate,
-                      now + static_cast<std::time_t>(left.days) * 86400 + left.seconds);
+                      now + static_cast<std::time_t>(left.days) * 86400 + left.seconds, number);
   if (!crl) return crl.error();
   auto pem = crl_pem(crl->get());
   if (!pem) return pem.error();
@@ -448,7 +454,7 @@ Status create_keystore(const std::string& dir_text, const KeystoreOptions& optio
                      write_atomic(t / "enclaves" / "governance.xml", governance, kPublicFile),
                      write_atomic(t / "enclaves" / "governance.p7s", *governance_p7s, kPublicFile)})
       if (!s) return s;
-    return write_crl(t, Ca{.cert = std::move(*cert), .key = std::move(*key)}, {}, now);
+    return write_crl(t, Ca{.cert = std::move(*cert), .key = std::move(*key)}, {}, now, nullptr);
   }();
   // rename(2) replaces an empty folder, so "DIR exists and is empty" needs no special case.
   if (built.ok() && ::rename(t.c_str(), dir.c_str()) != 0) built = io_error("renaming " + t.string() + " to " + dir.string(), errno);
@@ -516,7 +522,7 @@ Status revoke_identity(const std::string& dir_text, Role role, const std::string
   std::vector<Revoked> revoked = revoked_of(crl->get());
   const std::time_t now = std::time(nullptr);
   revoked.push_back(Revoked{.serial_hex = serial_hex(cert->get()), .when = now});
-  if (auto s = write_crl(dir, *ca, revoked, now); !s) return s;
+  if (auto s = write_crl(dir, *ca, revoked, now, crl->get()); !s) return s;
   // Read back what is now on disk: the key is deleted only once its serial is surely listed.
   auto written = load_crl(dir);
   if (!written) return written.error();

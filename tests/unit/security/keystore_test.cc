@@ -3,6 +3,7 @@
 // give back their XML, the CRL is CA-signed and lists a revoked serial; and the refusals
 // (modes, names, twice the same identity, a revoked identity).
 #include "security/keystore.h"
+#include "security/crypto.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -236,6 +237,43 @@ TEST_F(KeystoreTest, ConcurrentRevocationsAreAllListed) {
   for (const IdentityInfo& i : *list) EXPECT_TRUE(i.revoked) << i.name << " is missing from the CRL";
   const Output r = run("openssl crl -in " + dir_ + "/public/crl.pem -CAfile " + dir_ + "/public/ca.cert.pem -noout -text");
   EXPECT_NE(r.out.find("verify OK"), std::string::npos) << r.out;
+}
+
+// The CRL number grows with every re-signing, even within one second or when the clock is
+// behind the previous number (here a CRL numbered an hour ahead, as a clock stepped back
+// would leave): one more than the previous, never the time again.
+TEST_F(KeystoreTest, CrlNumberGrowsWithEveryRevocation) {
+  make();
+  for (const char* n : {"n1", "n2", "n3"}) ASSERT_TRUE(add_identity(dir_, Role::kNode, n).ok());
+  const fs::path crl_path = fs::path(dir_) / "public" / "crl.pem";
+  const auto number = [&]() -> int64_t {
+    auto crl = internal::read_crl_pem(slurp(crl_path), crl_path.string());
+    return crl.ok() ? internal::crl_number(crl->get()) : -2;
+  };
+  const int64_t first = number();
+  EXPECT_GE(first, static_cast<int64_t>(std::time(nullptr)) - 5);
+  ASSERT_TRUE(revoke_identity(dir_, Role::kNode, "n1").ok());
+  ASSERT_TRUE(revoke_identity(dir_, Role::kNode, "n2").ok());  // most likely in the same second
+  const int64_t second = number();
+  EXPECT_GE(second, first + 2);
+
+  // A CRL numbered an hour ahead, signed by the CA.
+  auto ca_cert = internal::read_cert_pem(slurp(fs::path(dir_) / "public/ca.cert.pem"), "ca");
+  auto ca_key = internal::read_key_pem(slurp(fs::path(dir_) / "private/ca.key.pem"), "ca key");
+  ASSERT_TRUE(ca_cert.ok() && ca_key.ok());
+  auto old = internal::read_crl_pem(slurp(crl_path), crl_path.string());
+  ASSERT_TRUE(old.ok());
+  const std::time_t now = std::time(nullptr);
+  const int64_t ahead = static_cast<int64_t>(now) + 3600;
+  auto forged = internal::make_crl(ca_cert->get(), ca_key->get(), internal::revoked_of(old->get()), now - 3600,
+                                   now + 86400, ahead);
+  ASSERT_TRUE(forged.ok()) << forged.error().message;
+  auto pem = internal::crl_pem(forged->get());
+  ASSERT_TRUE(pem.ok());
+  std::ofstream(crl_path, std::ios::trunc) << *pem;
+  ASSERT_EQ(number(), ahead);
+  ASSERT_TRUE(revoke_identity(dir_, Role::kNode, "n3").ok());
+  EXPECT_EQ(number(), ahead + 1);
 }
 
 TEST_F(KeystoreTest, GovernanceFollowsTheImagesOption) {
