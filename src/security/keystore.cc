@@ -17,6 +17,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include <openssl/x509.h>
@@ -104,6 +105,14 @@ Status link_atomic(const std::string& target, const fs::path& path) {
     ::unlink(tmp.c_str());
     return io_error("linking " + path.string(), err);
   }
+  return Ok{};
+}
+
+// Runs `steps` in order and stops at the first that fails (a braced list of Status values
+// would run every call before looking at any result).
+Status in_order(std::initializer_list<std::function<Status()>> steps) {
+  for (const auto& step : steps)
+    if (Status s = step(); !s) return s;
   return Ok{};
 }
 
@@ -236,16 +245,16 @@ Status write_enclave(const fs::path& out, const Ca& ca, Role role, const std::st
   auto key_text = key_pem(key->get());
   if (!key_text) return key_text.error();
   const std::string root = up_to_root(role);
-  for (Status s : {write_atomic(out / "key.pem", *key_text, kPrivateFile),
-                   write_atomic(out / "cert.pem", *cert_text, kPublicFile),
-                   write_atomic(out / "permissions.xml", xml, kPublicFile),
-                   write_atomic(out / "permissions.p7s", *p7s, kPublicFile),
-                   link_atomic(root + "/public/identity_ca.cert.pem", out / "identity_ca.cert.pem"),
-                   link_atomic(root + "/public/permissions_ca.cert.pem", out / "permissions_ca.cert.pem"),
-                   link_atomic(root + "/public/crl.pem", out / "crl.pem"),
-                   link_atomic(root + "/enclaves/governance.p7s", out / "governance.p7s")})
-    if (!s) return s;
-  return Ok{};
+  return in_order({
+      [&] { return write_atomic(out / "key.pem", *key_text, kPrivateFile); },
+      [&] { return write_atomic(out / "cert.pem", *cert_text, kPublicFile); },
+      [&] { return write_atomic(out / "permissions.xml", xml, kPublicFile); },
+      [&] { return write_atomic(out / "permissions.p7s", *p7s, kPublicFile); },
+      [&] { return link_atomic(root + "/public/identity_ca.cert.pem", out / "identity_ca.cert.pem"); },
+      [&] { return link_atomic(root + "/public/permissions_ca.cert.pem", out / "permissions_ca.cert.pem"); },
+      [&] { return link_atomic(root + "/public/crl.pem", out / "crl.pem"); },
+      [&] { return link_atomic(root + "/enclaves/governance.p7s", out / "governance.p7s"); },
+  });
 }
 
 Result<fs::path> make_temp_dir(const fs::path& parent, const std::string& stem) {
@@ -422,9 +431,15 @@ Status create_keystore(const std::string& dir_text, const KeystoreOptions& optio
   if (!tmp) return tmp.error();
   const fs::path t = *tmp;
   auto built = [&]() -> Status {
-    for (Status s : {make_dir(t, kPublicDir), make_dir(t / "public", kPublicDir), make_dir(t / "private", kPrivateDir),
-                     make_dir(t / "enclaves", kPublicDir), make_dir(t / "enclaves" / "coedge", kPublicDir)})
-      if (!s) return s;
+    if (Status s = in_order({
+            [&] { return make_dir(t, kPublicDir); },
+            [&] { return make_dir(t / "public", kPublicDir); },
+            [&] { return make_dir(t / "private", kPrivateDir); },
+            [&] { return make_dir(t / "enclaves", kPublicDir); },
+            [&] { return make_dir(t / "enclaves" / "coedge", kPublicDir); },
+        });
+        !s)
+      return s;
     const std::time_t now = std::time(nullptr);
     auto key = generate_key();
     if (!key) return key.error();
@@ -445,15 +460,18 @@ Status create_keystore(const std::string& dir_text, const KeystoreOptions& optio
     auto governance_p7s = smime_sign(governance, cert->get(), key->get());
     if (!governance_p7s) return governance_p7s.error();
     // One CA plays both roles, as SROS2's keystore: identity_ca and permissions_ca link to it.
-    for (Status s : {write_atomic(t / "private" / "ca.key.pem", *key_text, kPrivateFile),
-                     link_atomic("ca.key.pem", t / "private" / "identity_ca.key.pem"),
-                     link_atomic("ca.key.pem", t / "private" / "permissions_ca.key.pem"),
-                     write_atomic(t / "public" / "ca.cert.pem", *cert_text, kPublicFile),
-                     link_atomic("ca.cert.pem", t / "public" / "identity_ca.cert.pem"),
-                     link_atomic("ca.cert.pem", t / "public" / "permissions_ca.cert.pem"),
-                     write_atomic(t / "enclaves" / "governance.xml", governance, kPublicFile),
-                     write_atomic(t / "enclaves" / "governance.p7s", *governance_p7s, kPublicFile)})
-      if (!s) return s;
+    if (Status s = in_order({
+            [&] { return write_atomic(t / "private" / "ca.key.pem", *key_text, kPrivateFile); },
+            [&] { return link_atomic("ca.key.pem", t / "private" / "identity_ca.key.pem"); },
+            [&] { return link_atomic("ca.key.pem", t / "private" / "permissions_ca.key.pem"); },
+            [&] { return write_atomic(t / "public" / "ca.cert.pem", *cert_text, kPublicFile); },
+            [&] { return link_atomic("ca.cert.pem", t / "public" / "identity_ca.cert.pem"); },
+            [&] { return link_atomic("ca.cert.pem", t / "public" / "permissions_ca.cert.pem"); },
+            [&] { return write_atomic(t / "enclaves" / "governance.xml", governance, kPublicFile); },
+            [&] { return write_atomic(t / "enclaves" / "governance.p7s", *governance_p7s, kPublicFile); },
+        });
+        !s)
+      return s;
     return write_crl(t, Ca{.cert = std::move(*cert), .key = std::move(*key)}, {}, now, nullptr);
   }();
   // rename(2) replaces an empty folder, so "DIR exists and is empty" needs no special case.
