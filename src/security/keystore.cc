@@ -62,10 +62,21 @@ Result<std::string> read_text(const fs::path& path) {
   return s.str();
 }
 
-Status make_dir(const fs::path& path, mode_t mode) {
-  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) return io_error("creating the folder " + path.string(), errno);
-  if (::chmod(path.c_str(), mode) != 0) return io_error("chmod " + path.string(), errno);  // not the umask's
+Status set_mode(const fs::path& path, mode_t mode) {
+  if (::chmod(path.c_str(), mode) != 0) return io_error("chmod " + path.string(), errno);
   return Ok{};
+}
+
+// Creates the folder with `mode` (not the umask's). A folder that exists is left as it is:
+// its operator may have tightened it.
+Status make_dir(const fs::path& path, mode_t mode) {
+  if (::mkdir(path.c_str(), mode) != 0) {
+    const int err = errno;
+    std::error_code ec;
+    if (err == EEXIST && fs::is_directory(path, ec)) return Ok{};
+    return io_error("creating the folder " + path.string(), err);
+  }
+  return set_mode(path, mode);
 }
 
 // Writes `content` to `path` with `mode`, atomically: a temporary file created 0600 in the
@@ -432,7 +443,7 @@ Status create_keystore(const std::string& dir_text, const KeystoreOptions& optio
   const fs::path t = *tmp;
   auto built = [&]() -> Status {
     if (Status s = in_order({
-            [&] { return make_dir(t, kPublicDir); },
+            [&] { return set_mode(t, kPublicDir); },  // mkdtemp made it 0700
             [&] { return make_dir(t / "public", kPublicDir); },
             [&] { return make_dir(t / "private", kPrivateDir); },
             [&] { return make_dir(t / "enclaves", kPublicDir); },
@@ -507,7 +518,7 @@ Status add_identity(const std::string& dir_text, Role role, const std::string& n
   if (!tmp) return tmp.error();
   std::error_code ec;
   Status built = write_enclave(*tmp, *ca, role, name);
-  if (built.ok()) built = make_dir(*tmp, kPrivateDir);  // it holds key.pem
+  if (built.ok()) built = set_mode(*tmp, kPrivateDir);  // it holds key.pem (mkdtemp made it 0700 already)
   fs::path old;
   if (built.ok() && replacing) {
     // The revoked identity's folder moves aside, then goes; its certificate stays in the CRL.

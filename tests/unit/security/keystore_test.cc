@@ -276,6 +276,24 @@ TEST_F(KeystoreTest, CrlNumberGrowsWithEveryRevocation) {
   EXPECT_EQ(number(), ahead + 1);
 }
 
+// A folder the operator tightened stays as tight when an identity is added into it.
+TEST_F(KeystoreTest, AddLeavesExistingFoldersModesAlone) {
+  make();
+  ASSERT_TRUE(add_identity(dir_, Role::kNode, "n1").ok());
+  const fs::path nodes = enclave("node");
+  EXPECT_EQ(mode_of(dir_), 0755u);  // made by mkdtemp (0700), then opened
+  EXPECT_EQ(mode_of(nodes), 0755u);
+  ASSERT_EQ(::chmod(nodes.c_str(), 0700), 0);
+  ASSERT_EQ(::chmod(enclave("").c_str(), 0711), 0);
+  ASSERT_TRUE(add_identity(dir_, Role::kNode, "n2").ok());
+  ASSERT_TRUE(add_identity(dir_, Role::kCamera, "n2").ok());
+  EXPECT_EQ(mode_of(nodes), 0700u);
+  EXPECT_EQ(mode_of(enclave("")), 0711u);
+  EXPECT_EQ(mode_of(enclave("camera")), 0755u);  // created now
+  EXPECT_EQ(mode_of(enclave("node/n2")), 0700u);
+  EXPECT_TRUE(identity_files(dir_, Role::kNode, "n2").ok());
+}
+
 TEST_F(KeystoreTest, GovernanceFollowsTheImagesOption) {
   make(TopicProtection::kEncrypt);
   const std::string xml = slurp(fs::path(dir_) / "enclaves/governance.xml");
