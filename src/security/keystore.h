@@ -21,7 +21,10 @@
 // signed or encrypted as KeystoreOptions::images says.
 //
 // Private keys are created 0600 in 0700 folders; identity_files() refuses a keystore whose
-// private files or folders are readable or writable by others. Errors are
+// private files or folders are readable or writable by others, and one where another local
+// user could change what DDS Security reads: a file (through its links) or a folder on the
+// way to it, from the keystore's root, owned by another user or writable by group/others.
+// add_identity and revoke_identity hold an exclusive flock on DIR/.lock. Errors are
 // Error{kInvalidInput} naming the file or name and why, or Error{kIo} for the file system
 // or OpenSSL (with OpenSSL's own reason).
 #pragma once
