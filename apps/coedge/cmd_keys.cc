@@ -79,6 +79,11 @@ int run_init(const Flags& f) {
     auto scenario = config::load_scenario(f.scenario);
     if (!scenario) return fail(scenario.error());
     identities = scenario_identities(*scenario);
+    // Every name first: a name that cannot be an identity must not leave a half keystore.
+    for (const auto& [role, name] : identities)
+      if (auto s = security::check_identity(role, name); !s)
+        return fail(Error{ErrorCode::kInvalidInput, "scenario " + f.scenario + ": " + s.error().message +
+                                                        "; nothing was created"});
   }
   const security::KeystoreOptions options{
       .images = f.images == "encrypt" ? security::TopicProtection::kEncrypt : security::TopicProtection::kSign,

@@ -175,10 +175,10 @@ std::string iso8601(std::time_t time) {
 }
 
 Result<Crl> make_crl(X509* issuer, EVP_PKEY* issuer_key, const std::vector<Revoked>& revoked,
-                     std::time_t now, int days) {
+                     std::time_t last_update, std::time_t next_update, int64_t number_value) {
   Crl crl(X509_CRL_new());
-  Asn1Time last(ASN1_TIME_set(nullptr, now));
-  Asn1Time next(ASN1_TIME_adj(nullptr, now, days, 0));
+  Asn1Time last(ASN1_TIME_set(nullptr, last_update));
+  Asn1Time next(ASN1_TIME_set(nullptr, next_update));
   if (!crl || !last || !next || X509_CRL_set_version(crl.get(), X509_CRL_VERSION_2) != 1 ||
       X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(issuer)) != 1 ||
       X509_CRL_set1_lastUpdate(crl.get(), last.get()) != 1 ||
@@ -197,14 +197,20 @@ Result<Crl> make_crl(X509* issuer, EVP_PKEY* issuer_key, const std::vector<Revok
       return openssl_error("adding the serial " + r.serial_hex + " to the CRL");
     entry.release();  // owned by the CRL now
   }
-  // The CRL number (RFC 5280 5.2.3): lastUpdate in seconds grows with every re-signing.
   Asn1Int number(ASN1_INTEGER_new());
-  if (!number || ASN1_INTEGER_set_int64(number.get(), static_cast<int64_t>(now)) != 1 ||
+  if (!number || ASN1_INTEGER_set_int64(number.get(), number_value) != 1 ||
       X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, number.get(), 0, 0) != 1)
     return openssl_error("adding the CRL number");
   if (X509_CRL_sort(crl.get()) != 1 || X509_CRL_sign(crl.get(), issuer_key, EVP_sha256()) <= 0)
     return openssl_error("signing the CRL");
   return crl;
+}
+
+int64_t crl_number(X509_CRL* crl) {
+  Asn1Int number(static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl, NID_crl_number, nullptr, nullptr)));
+  int64_t value = -1;
+  if (!number || ASN1_INTEGER_get_int64(&value, number.get()) != 1) return -1;
+  return value;
 }
 
 Result<std::string> crl_pem(X509_CRL* crl) {

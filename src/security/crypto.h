@@ -57,14 +57,20 @@ std::string serial_hex(X509* cert);                  // upper-case hex, no separ
 std::string iso8601(const ASN1_TIME* time);          // "2036-11-30T10:00:00Z"; "" if unreadable
 std::string iso8601(std::time_t time);
 
-// A CRL of `issuer` listing `revoked` (serial, revocation time), lastUpdate `now`,
-// nextUpdate `now + days`, signed by `issuer_key`.
+// A CRL of `issuer` listing `revoked` (serial, revocation time), lastUpdate `last_update`,
+// nextUpdate `next_update`, signed by `issuer_key`. The caller backdates lastUpdate as it
+// backdates certificates: a verifier refuses a CRL whose lastUpdate is in its future
+// (X509_V_ERR_CRL_NOT_YET_VALID), so a host whose clock lags by a second would refuse every
+// identity.
 struct Revoked {
   std::string serial_hex;
   std::time_t when = 0;
 };
+// `number` is its CRL number (RFC 5280 5.2.3), which must grow with every re-signing.
 Result<Crl> make_crl(X509* issuer, EVP_PKEY* issuer_key, const std::vector<Revoked>& revoked,
-                     std::time_t now, int days);
+                     std::time_t last_update, std::time_t next_update, int64_t number);
+// The CRL number of `crl`; -1 if it has none (or an unreadable one).
+int64_t crl_number(X509_CRL* crl);
 Result<std::string> crl_pem(X509_CRL* crl);
 Result<Crl> read_crl_pem(const std::string& pem, const std::string& where);
 std::vector<Revoked> revoked_of(X509_CRL* crl);

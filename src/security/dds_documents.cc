@@ -115,7 +115,10 @@ Grant role_grant(Role role, const std::string& name, const std::string& subject_
                                  .partitions = {"", net::kMasterPartition, "coedge.node.*"}};
   switch (role) {
     case Role::kMaster:
-      g.publish.push_back({.topics = {topic(net::kPlanTopic), topic(net::kCommandTopic)}, .partitions = {"*"}});
+      // Only where the master writes them (net::kMasterPartition): a grant for "*" would let
+      // a stolen master key write them in partitions nobody expects, for no use.
+      g.publish.push_back(
+          {.topics = {topic(net::kPlanTopic), topic(net::kCommandTopic)}, .partitions = {net::kMasterPartition}});
       g.subscribe.push_back({.topics = {"*"}, .partitions = {"*"}});
       break;
     case Role::kNode:

@@ -5,6 +5,7 @@
 #include "security/keystore.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include <openssl/x509.h>
@@ -30,8 +32,9 @@ using namespace internal;
 namespace {
 
 constexpr mode_t kPrivateFile = 0600, kPrivateDir = 0700, kPublicFile = 0644, kPublicDir = 0755;
-// Certificates and permissions start an hour in the past, so that a host whose clock is a
-// little behind the one that issued them does not refuse them as "not yet valid".
+// Certificates, permissions and the CRL (its lastUpdate) start an hour in the past, so that a
+// host whose clock is a little behind the one that issued them does not refuse them as "not
+// yet valid".
 constexpr std::time_t kBackdate = 3600;
 // A certificate's common name has at most 64 characters (RFC 5280 ub-common-name; OpenSSL
 // refuses more): "/coedge/camera/" leaves 49 for the name.
@@ -59,10 +62,21 @@ Result<std::string> read_text(const fs::path& path) {
   return s.str();
 }
 
-Status make_dir(const fs::path& path, mode_t mode) {
-  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) return io_error("creating the folder " + path.string(), errno);
-  if (::chmod(path.c_str(), mode) != 0) return io_error("chmod " + path.string(), errno);  // not the umask's
+Status set_mode(const fs::path& path, mode_t mode) {
+  if (::chmod(path.c_str(), mode) != 0) return io_error("chmod " + path.string(), errno);
   return Ok{};
+}
+
+// Creates the folder with `mode` (not the umask's). A folder that exists is left as it is:
+// its operator may have tightened it.
+Status make_dir(const fs::path& path, mode_t mode) {
+  if (::mkdir(path.c_str(), mode) != 0) {
+    const int err = errno;
+    std::error_code ec;
+    if (err == EEXIST && fs::is_directory(path, ec)) return Ok{};
+    return io_error("creating the folder " + path.string(), err);
+  }
+  return set_mode(path, mode);
 }
 
 // Writes `content` to `path` with `mode`, atomically: a temporary file created 0600 in the
@@ -105,6 +119,14 @@ Status link_atomic(const std::string& target, const fs::path& path) {
   return Ok{};
 }
 
+// Runs `steps` in order and stops at the first that fails (a braced list of Status values
+// would run every call before looking at any result).
+Status in_order(std::initializer_list<std::function<Status()>> steps) {
+  for (const auto& step : steps)
+    if (Status s = step(); !s) return s;
+  return Ok{};
+}
+
 bool valid_name(const std::string& name) {
   if (name.empty() || name.size() > kMaxNameLength) return false;
   for (char c : name)
@@ -114,16 +136,7 @@ bool valid_name(const std::string& name) {
 }
 
 Status check_identity_name(const std::string& dir, Role role, const std::string& name) {
-  if (role == Role::kMaster) {
-    if (!name.empty()) return bad(dir, "the master's identity has no name (got '" + name + "')");
-    return Ok{};
-  }
-  if (!valid_name(name)) {
-    return bad(dir, "bad " + std::string(role_name(role)) + " name '" + name +
-                        "': it must be 1 to " + std::to_string(kMaxNameLength) + " characters of A-Z, a-z, 0-9, '_' and '-' (it becomes a DDS "
-                        "partition and part of topic names, where other characters are wildcards or "
-                        "separators)");
-  }
+  if (auto s = check_identity(role, name); !s) return bad(dir, s.error().message);
   return Ok{};
 }
 
@@ -199,10 +212,17 @@ Span until_ca_expires(X509* ca, std::time_t from) {
     return Span{.days = 1, .seconds = 0};
   return s;
 }
-int days_left(X509* ca) { return std::max(1, until_ca_expires(ca, std::time(nullptr)).days); }
 
-Status write_crl(const fs::path& dir, const Ca& ca, const std::vector<Revoked>& revoked, std::time_t now) {
-  auto crl = make_crl(ca.cert.get(), ca.key.get(), revoked, now, days_left(ca.cert.get()));
+// `previous`: the CRL being replaced (null for the first one). The new CRL number is the time
+// in seconds, or one more than the previous number when that is not more (two revocations in
+// one second, or a clock stepped back): a verifier may keep the CRL with the higher number.
+Status write_crl(const fs::path& dir, const Ca& ca, const std::vector<Revoked>& revoked, std::time_t now,
+                 X509_CRL* previous) {
+  const Span left = until_ca_expires(ca.cert.get(), now);
+  const int64_t before = previous ? crl_number(previous) : -1;
+  const int64_t number = std::max<int64_t>(static_cast<int64_t>(now), before + 1);
+  auto crl = make_crl(ca.cert.get(), ca.key.get(), revoked, now - kBackdate,
+                      now + static_cast<std::time_t>(left.days) * 86400 + left.seconds, number);
   if (!crl) return crl.error();
   auto pem = crl_pem(crl->get());
   if (!pem) return pem.error();
@@ -236,16 +256,16 @@ Status write_enclave(const fs::path& out, const Ca& ca, Role role, const std::st
   auto key_text = key_pem(key->get());
   if (!key_text) return key_text.error();
   const std::string root = up_to_root(role);
-  for (Status s : {write_atomic(out / "key.pem", *key_text, kPrivateFile),
-                   write_atomic(out / "cert.pem", *cert_text, kPublicFile),
-                   write_atomic(out / "permissions.xml", xml, kPublicFile),
-                   write_atomic(out / "permissions.p7s", *p7s, kPublicFile),
-                   link_atomic(root + "/public/identity_ca.cert.pem", out / "identity_ca.cert.pem"),
-                   link_atomic(root + "/public/permissions_ca.cert.pem", out / "permissions_ca.cert.pem"),
-                   link_atomic(root + "/public/crl.pem", out / "crl.pem"),
-                   link_atomic(root + "/enclaves/governance.p7s", out / "governance.p7s")})
-    if (!s) return s;
-  return Ok{};
+  return in_order({
+      [&] { return write_atomic(out / "key.pem", *key_text, kPrivateFile); },
+      [&] { return write_atomic(out / "cert.pem", *cert_text, kPublicFile); },
+      [&] { return write_atomic(out / "permissions.xml", xml, kPublicFile); },
+      [&] { return write_atomic(out / "permissions.p7s", *p7s, kPublicFile); },
+      [&] { return link_atomic(root + "/public/identity_ca.cert.pem", out / "identity_ca.cert.pem"); },
+      [&] { return link_atomic(root + "/public/permissions_ca.cert.pem", out / "permissions_ca.cert.pem"); },
+      [&] { return link_atomic(root + "/public/crl.pem", out / "crl.pem"); },
+      [&] { return link_atomic(root + "/enclaves/governance.p7s", out / "governance.p7s"); },
+  });
 }
 
 Result<fs::path> make_temp_dir(const fs::path& parent, const std::string& stem) {
@@ -253,6 +273,37 @@ Result<fs::path> make_temp_dir(const fs::path& parent, const std::string& stem) 
   if (::mkdtemp(tmp.data()) == nullptr) return io_error("creating a temporary folder in " + parent.string(), errno);
   return fs::path(tmp);
 }
+
+// An exclusive flock(2) on DIR/.lock, held while a `coedge keys` reads, changes and writes the
+// CRL or an enclave: two at once (add and revoke, or two revokes) would otherwise each re-sign
+// the CRL they read, and one revocation would be lost. Released when destroyed (close).
+class KeystoreLock {
+ public:
+  static Result<KeystoreLock> take(const fs::path& dir) {
+    const fs::path path = dir / ".lock";
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, kPrivateFile);
+    if (fd < 0) return io_error("opening the lock file " + path.string(), errno);
+    int rc;
+    do rc = ::flock(fd, LOCK_EX);
+    while (rc != 0 && errno == EINTR);
+    if (rc != 0) {
+      const int err = errno;
+      ::close(fd);
+      return io_error("locking " + path.string(), err);
+    }
+    return KeystoreLock(fd);
+  }
+  KeystoreLock(KeystoreLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  KeystoreLock& operator=(KeystoreLock&&) = delete;
+  KeystoreLock(const KeystoreLock&) = delete;
+  ~KeystoreLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+ private:
+  explicit KeystoreLock(int fd) : fd_(fd) {}
+  int fd_;
+};
 
 // Refuses a private file or folder that group or others may read, write or enter.
 Status check_private(const std::string& dir, const fs::path& path, bool is_dir) {
@@ -267,7 +318,105 @@ Status check_private(const std::string& dir, const fs::path& path, bool is_dir) 
   return Ok{};
 }
 
+// Who may change what a participant reads: the current user and root. Anyone else who owns,
+// or may write, one of its files, or one of the folders in which their names are looked up,
+// could swap the CA or the CRL (or a link to them).
+Status check_owner(const std::string& dir, const fs::path& path, const struct stat& st) {
+  if (st.st_uid == ::geteuid() || st.st_uid == 0) return Ok{};
+  return bad(dir, path.string() + " belongs to uid " + std::to_string(st.st_uid) + ", not to this user (uid " +
+                      std::to_string(::geteuid()) + ") or root: its owner could replace what DDS Security reads; fix "
+                      "it with `chown " + std::to_string(::geteuid()) + " " + path.string() + "`");
+}
+
+// A folder in which a name is looked up: owned by this user or root, and not writable by
+// group or others, unless it is root's and sticky (as /tmp: others cannot rename or delete
+// what they do not own).
+Status check_folder(const std::string& dir, const fs::path& path) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) return io_error("checking " + path.string(), errno);
+  if (auto s = check_owner(dir, path, st); !s) return s;
+  const bool sticky_roots = st.st_uid == 0 && (st.st_mode & S_ISVTX) != 0;
+  if ((st.st_mode & 022) != 0 && !sticky_roots) {
+    return bad(dir, "the folder " + path.string() + " has mode " + mode_text(st.st_mode) +
+                        ": group or others may write it, so they could replace the CA, the CRL or an identity "
+                        "in it; fix it with `chmod go-w " + path.string() + "`");
+  }
+  return Ok{};
+}
+
+// Resolves `rel` (a path inside the keystore whose real path is `root`) one name at a time as
+// the kernel would, checking every folder in which a name is looked up (from `root` on, and
+// wherever a link leads), the owner of every link followed, and the file found: a regular
+// file owned by this user or root, with no access for group and others if `private_file`,
+// else not writable by them. Returns the file's real path.
+Result<fs::path> resolve_checked(const std::string& dir, const fs::path& root, const fs::path& rel, bool private_file) {
+  std::vector<std::string> todo;  // names still to look up, last first
+  const auto push = [&todo](const fs::path& p) {
+    std::vector<std::string> names;
+    for (const auto& part : p.relative_path()) names.push_back(part.string());
+    for (auto it = names.rbegin(); it != names.rend(); ++it) todo.push_back(*it);
+  };
+  push(rel);
+  fs::path at = root;
+  int links = 0;
+  while (!todo.empty()) {
+    const std::string name = todo.back();
+    todo.pop_back();
+    if (name.empty() || name == ".") continue;
+    if (name == "..") {
+      at = at.parent_path();
+      continue;
+    }
+    if (auto s = check_folder(dir, at); !s) return s.error();
+    const fs::path next = at / name;
+    struct stat st{};
+    if (::lstat(next.c_str(), &st) != 0) return io_error("checking " + next.string(), errno);
+    if (S_ISLNK(st.st_mode)) {
+      if (auto s = check_owner(dir, next, st); !s) return s.error();
+      if (++links > 40) return bad(dir, (root / rel).string() + ": too many links on the way");
+      std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
+      const ssize_t n = ::readlink(next.c_str(), target.data(), target.size());
+      if (n < 0 || static_cast<size_t>(n) >= target.size()) return io_error("reading the link " + next.string(), errno);
+      target.resize(static_cast<size_t>(n));
+      if (fs::path(target).is_absolute()) at = "/";
+      push(fs::path(target));
+      continue;
+    }
+    if (S_ISDIR(st.st_mode) && !todo.empty()) {
+      at = next;
+      continue;
+    }
+    if (!todo.empty()) return bad(dir, (root / rel).string() + ": " + next.string() + " is not a folder");
+    if (!S_ISREG(st.st_mode)) return bad(dir, (root / rel).string() + " leads to " + next.string() + ", which is not a regular file");
+    if (auto s = check_owner(dir, next, st); !s) return s.error();
+    if (private_file) {
+      if (auto s = check_private(dir, next, false); !s) return s.error();
+    } else if ((st.st_mode & 022) != 0) {
+      return bad(dir, next.string() + " has mode " + mode_text(st.st_mode) +
+                          ": group or others may write it, so they could replace what DDS Security trusts; fix "
+                          "it with `chmod go-w " + next.string() + "`");
+    }
+    return next;
+  }
+  return bad(dir, (root / rel).string() + " names no file");
+}
+
 }  // namespace
+
+Status check_identity(Role role, const std::string& name) {
+  if (role == Role::kMaster) {
+    if (!name.empty()) return Error{ErrorCode::kInvalidInput, "the master's identity has no name (got '" + name + "')"};
+    return Ok{};
+  }
+  if (!valid_name(name)) {
+    return Error{ErrorCode::kInvalidInput,
+                 "bad " + std::string(role_name(role)) + " name '" + name + "': it must be 1 to " +
+                     std::to_string(kMaxNameLength) +
+                     " characters of A-Z, a-z, 0-9, '_' and '-' (it becomes a DDS partition and part of topic names, "
+                     "where other characters are wildcards or separators)"};
+  }
+  return Ok{};
+}
 
 std::string_view role_name(Role role) {
   switch (role) {
@@ -293,9 +442,15 @@ Status create_keystore(const std::string& dir_text, const KeystoreOptions& optio
   if (!tmp) return tmp.error();
   const fs::path t = *tmp;
   auto built = [&]() -> Status {
-    for (Status s : {make_dir(t, kPublicDir), make_dir(t / "public", kPublicDir), make_dir(t / "private", kPrivateDir),
-                     make_dir(t / "enclaves", kPublicDir), make_dir(t / "enclaves" / "coedge", kPublicDir)})
-      if (!s) return s;
+    if (Status s = in_order({
+            [&] { return set_mode(t, kPublicDir); },  // mkdtemp made it 0700
+            [&] { return make_dir(t / "public", kPublicDir); },
+            [&] { return make_dir(t / "private", kPrivateDir); },
+            [&] { return make_dir(t / "enclaves", kPublicDir); },
+            [&] { return make_dir(t / "enclaves" / "coedge", kPublicDir); },
+        });
+        !s)
+      return s;
     const std::time_t now = std::time(nullptr);
     auto key = generate_key();
     if (!key) return key.error();
@@ -316,16 +471,19 @@ Status create_keystore(const std::string& dir_text, const KeystoreOptions& optio
     auto governance_p7s = smime_sign(governance, cert->get(), key->get());
     if (!governance_p7s) return governance_p7s.error();
     // One CA plays both roles, as SROS2's keystore: identity_ca and permissions_ca link to it.
-    for (Status s : {write_atomic(t / "private" / "ca.key.pem", *key_text, kPrivateFile),
-                     link_atomic("ca.key.pem", t / "private" / "identity_ca.key.pem"),
-                     link_atomic("ca.key.pem", t / "private" / "permissions_ca.key.pem"),
-                     write_atomic(t / "public" / "ca.cert.pem", *cert_text, kPublicFile),
-                     link_atomic("ca.cert.pem", t / "public" / "identity_ca.cert.pem"),
-                     link_atomic("ca.cert.pem", t / "public" / "permissions_ca.cert.pem"),
-                     write_atomic(t / "enclaves" / "governance.xml", governance, kPublicFile),
-                     write_atomic(t / "enclaves" / "governance.p7s", *governance_p7s, kPublicFile)})
-      if (!s) return s;
-    return write_crl(t, Ca{.cert = std::move(*cert), .key = std::move(*key)}, {}, now);
+    if (Status s = in_order({
+            [&] { return write_atomic(t / "private" / "ca.key.pem", *key_text, kPrivateFile); },
+            [&] { return link_atomic("ca.key.pem", t / "private" / "identity_ca.key.pem"); },
+            [&] { return link_atomic("ca.key.pem", t / "private" / "permissions_ca.key.pem"); },
+            [&] { return write_atomic(t / "public" / "ca.cert.pem", *cert_text, kPublicFile); },
+            [&] { return link_atomic("ca.cert.pem", t / "public" / "identity_ca.cert.pem"); },
+            [&] { return link_atomic("ca.cert.pem", t / "public" / "permissions_ca.cert.pem"); },
+            [&] { return write_atomic(t / "enclaves" / "governance.xml", governance, kPublicFile); },
+            [&] { return write_atomic(t / "enclaves" / "governance.p7s", *governance_p7s, kPublicFile); },
+        });
+        !s)
+      return s;
+    return write_crl(t, Ca{.cert = std::move(*cert), .key = std::move(*key)}, {}, now, nullptr);
   }();
   // rename(2) replaces an empty folder, so "DIR exists and is empty" needs no special case.
   if (built.ok() && ::rename(t.c_str(), dir.c_str()) != 0) built = io_error("renaming " + t.string() + " to " + dir.string(), errno);
@@ -338,6 +496,8 @@ Status add_identity(const std::string& dir_text, Role role, const std::string& n
   const fs::path dir = fs::absolute(dir_text).lexically_normal();
   auto ca = load_ca(dir);
   if (!ca) return ca.error();
+  auto lock = KeystoreLock::take(dir);
+  if (!lock) return lock.error();
   const fs::path enclave = enclave_dir(dir, role, name);
   const bool replacing = fs::exists(enclave);
   if (replacing) {
@@ -358,7 +518,7 @@ Status add_identity(const std::string& dir_text, Role role, const std::string& n
   if (!tmp) return tmp.error();
   std::error_code ec;
   Status built = write_enclave(*tmp, *ca, role, name);
-  if (built.ok()) built = make_dir(*tmp, kPrivateDir);  // it holds key.pem
+  if (built.ok()) built = set_mode(*tmp, kPrivateDir);  // it holds key.pem (mkdtemp made it 0700 already)
   fs::path old;
   if (built.ok() && replacing) {
     // The revoked identity's folder moves aside, then goes; its certificate stays in the CRL.
@@ -378,6 +538,8 @@ Status revoke_identity(const std::string& dir_text, Role role, const std::string
   const fs::path dir = fs::absolute(dir_text).lexically_normal();
   auto ca = load_ca(dir);
   if (!ca) return ca.error();
+  auto lock = KeystoreLock::take(dir);
+  if (!lock) return lock.error();
   const fs::path enclave = enclave_dir(dir, role, name);
   if (!fs::exists(enclave / "cert.pem"))
     return bad(dir_text, "no identity of " + who(role, name) + " (" + (enclave / "cert.pem").string() + " does not exist)");
@@ -389,7 +551,15 @@ Status revoke_identity(const std::string& dir_text, Role role, const std::string
   std::vector<Revoked> revoked = revoked_of(crl->get());
   const std::time_t now = std::time(nullptr);
   revoked.push_back(Revoked{.serial_hex = serial_hex(cert->get()), .when = now});
-  if (auto s = write_crl(dir, *ca, revoked, now); !s) return s;
+  if (auto s = write_crl(dir, *ca, revoked, now, crl->get()); !s) return s;
+  // Read back what is now on disk: the key is deleted only once its serial is surely listed.
+  auto written = load_crl(dir);
+  if (!written) return written.error();
+  if (!is_revoked(written->get(), cert->get())) {
+    return Error{ErrorCode::kIo, "keystore " + dir_text + ": " + (dir / "public" / "crl.pem").string() +
+                                     " does not list the serial " + serial_hex(cert->get()) + " of " + who(role, name) +
+                                     " after writing it (changed by another program?); the key is kept: revoke again"};
+  }
   std::error_code ec;
   fs::remove(enclave / "key.pem", ec);
   if (ec) return io_error("deleting " + (enclave / "key.pem").string(), ec.value());
@@ -465,8 +635,24 @@ Result<net::DdsSecurityFiles> identity_files(const std::string& dir_text, Role r
   if (!crl) return crl.error();
   if (is_revoked(crl->get(), cert->get()))
     return bad(dir_text, "the identity of " + who(role, name) + " is revoked (its serial is in " + files.crl + ")");
-  if (!fs::exists(files.private_key)) return bad(dir_text, files.private_key + " is missing");
+  // The key itself, not a link to it (a link would be one more name someone could swap).
+  struct stat key_st{};
+  if (::lstat(files.private_key.c_str(), &key_st) != 0) return bad(dir_text, files.private_key + " is missing");
+  if (!S_ISREG(key_st.st_mode))
+    return bad(dir_text, files.private_key + " is not a regular file (a link?): the private key must be the file itself");
   if (auto s = check_private(dir_text, files.private_key, false); !s) return s.error();
+  // Nobody but this user and root may change what is read: every file (through its links)
+  // and every folder on the way, from the keystore's root.
+  char* real = ::realpath(dir.c_str(), nullptr);
+  if (real == nullptr) return io_error("resolving " + dir.string(), errno);
+  const fs::path root = real;
+  std::free(real);
+  for (const std::string* f : {&files.private_key, &files.identity_ca, &files.certificate, &files.permissions_ca,
+                               &files.governance, &files.permissions, &files.crl}) {
+    const fs::path rel = fs::path(*f).lexically_relative(dir);
+    auto checked = resolve_checked(dir_text, root, rel, f == &files.private_key);
+    if (!checked) return checked.error();
+  }
   return files;
 }
 

@@ -21,7 +21,10 @@
 // signed or encrypted as KeystoreOptions::images says.
 //
 // Private keys are created 0600 in 0700 folders; identity_files() refuses a keystore whose
-// private files or folders are readable or writable by others. Errors are
+// private files or folders are readable or writable by others, and one where another local
+// user could change what DDS Security reads: a file (through its links) or a folder on the
+// way to it, from the keystore's root, owned by another user or writable by group/others.
+// add_identity and revoke_identity hold an exclusive flock on DIR/.lock. Errors are
 // Error{kInvalidInput} naming the file or name and why, or Error{kIo} for the file system
 // or OpenSSL (with OpenSSL's own reason).
 #pragma once
@@ -49,6 +52,11 @@ struct KeystoreOptions {
 // Creates a keystore in `dir` (which must not exist, or be empty): the CA, the CRL (empty)
 // and the signed governance. No identity yet.
 Status create_keystore(const std::string& dir, const KeystoreOptions& options);
+
+// Whether (role, name) can have an identity (the name rules of add_identity below), without
+// touching any keystore: `coedge keys init --scenario` checks every name before it creates
+// anything. Error{kInvalidInput} saying what is wrong with the name.
+Status check_identity(Role role, const std::string& name);
 
 // Issues the identity of (role, name); `name` is "" for the master and a node's name
 // otherwise ([A-Za-z0-9_-], 1..49 characters: it becomes a partition and part of topic

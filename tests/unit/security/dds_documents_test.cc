@@ -116,7 +116,7 @@ TEST(PermissionsXml, GrantNamesTheSubjectValidityAndDeniesByDefault) {
 TEST(PermissionsXml, MasterAloneWritesPlanAndCommand) {
   const std::string master = permissions_xml({role_grant(Role::kMaster, "", "CN=/coedge/master", "a", "b")});
   EXPECT_EQ(allowed(master, "publish"),
-            (std::vector<std::string>{"rt/coedge/plan@*", "rt/coedge/command@*"}));
+            (std::vector<std::string>{"rt/coedge/plan@coedge.master", "rt/coedge/command@coedge.master"}));
   EXPECT_EQ(allowed(master, "subscribe"), (std::vector<std::string>{"*@*"}));
   for (Role role : {Role::kNode, Role::kCamera}) {
     const std::string xml = permissions_xml({role_grant(role, "n1", "CN=x", "a", "b")});

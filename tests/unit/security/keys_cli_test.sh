@@ -50,6 +50,12 @@ expect 2 "already revoked" -- "$COEDGE" keys revoke "$K" node extra1
 expect 0 "issued node extra1" -- "$COEDGE" keys add "$K" node extra1
 expect 0 "^node +extra1 .* no$" -- "$COEDGE" keys list "$K"
 expect 2 "not a CoEdge keystore" -- "$COEDGE" keys list "$WORK/nothing"
+# A scenario whose node name cannot be an identity: refused before anything is created.
+sed 's/\bn2\b/edge.2/g' "$SRC/examples/lamppost.yaml" >"$WORK/dotted.yaml"
+ln -s "$SRC/examples/profiles" "$WORK/profiles"  # the scenario's profiles, relative to it
+grep -q "name: edge.2" "$WORK/dotted.yaml" || { echo "FAIL: the dotted scenario was not made"; failures=$((failures + 1)); }
+expect 2 "scenario .*dotted.yaml: bad node name 'edge\.2'.*nothing was created" -- "$COEDGE" keys init "$WORK/half" --scenario "$WORK/dotted.yaml"
+[ ! -e "$WORK/half" ] || { echo "FAIL: a refused init left $WORK/half"; failures=$((failures + 1)); }
 expect 0 "coedge keys init DIR" -- "$COEDGE" keys --help
 [ "$(stat -c %a "$K/private/ca.key.pem")" = 600 ] || { echo "FAIL: ca.key.pem mode"; failures=$((failures + 1)); }
 [ "$(stat -c %a "$K/enclaves/coedge/node/extra1/key.pem")" = 600 ] || { echo "FAIL: key.pem mode"; failures=$((failures + 1)); }

@@ -3,18 +3,23 @@
 // give back their XML, the CRL is CA-signed and lists a revoked serial; and the refusals
 // (modes, names, twice the same identity, a revoked identity).
 #include "security/keystore.h"
+#include "security/crypto.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace coedge::security {
 namespace {
@@ -184,6 +189,111 @@ TEST_F(KeystoreTest, OpensslVerifiesCertificatesDocumentsAndCrl) {
   EXPECT_EQ(r.status, 0) << r.out;
 }
 
+// A host whose clock lags the issuer's (here by a minute) still accepts the identities and
+// the CRL: the CRL's lastUpdate is backdated as the certificates are, so it is not "not yet
+// valid" there. Both after init (empty CRL) and after a revocation (re-signed CRL).
+TEST_F(KeystoreTest, CrlIsValidOnAHostWhoseClockLags) {
+  make();
+  ASSERT_TRUE(add_identity(dir_, Role::kNode, "n1").ok());
+  ASSERT_TRUE(add_identity(dir_, Role::kNode, "n2").ok());
+  const std::string ca = dir_ + "/public/ca.cert.pem", crl = dir_ + "/public/crl.pem";
+  const auto verify_lagging = [&](const std::string& who) {
+    return run("openssl verify -crl_check -attime " + std::to_string(std::time(nullptr) - 60) + " -CAfile " + ca +
+               " -CRLfile " + crl + " " + enclave(who).string() + "/cert.pem");
+  };
+  Output r = verify_lagging("node/n1");
+  EXPECT_EQ(r.status, 0) << r.out;
+  ASSERT_TRUE(revoke_identity(dir_, Role::kNode, "n2").ok());
+  r = verify_lagging("node/n1");
+  EXPECT_EQ(r.status, 0) << r.out;
+  r = verify_lagging("node/n2");
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("revoked"), std::string::npos) << r.out;
+}
+
+// Revocations at once (two operators, or a script revoking in parallel): each one reads the
+// CRL, adds its serial and re-signs; without the keystore's lock one would overwrite another's
+// and a revoked identity would silently stay valid. Every one must be listed.
+TEST_F(KeystoreTest, ConcurrentRevocationsAreAllListed) {
+  make();
+  constexpr int kNodes = 8;
+  for (int i = 0; i < kNodes; ++i) ASSERT_TRUE(add_identity(dir_, Role::kNode, "n" + std::to_string(i)).ok());
+  std::atomic<int> ready{0};
+  std::vector<std::string> errors(kNodes);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kNodes; ++i) {
+    threads.emplace_back([&, i] {
+      ready.fetch_add(1);
+      while (ready.load() < kNodes) std::this_thread::yield();
+      auto s = revoke_identity(dir_, Role::kNode, "n" + std::to_string(i));
+      if (!s.ok()) errors[i] = s.error().message;
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kNodes; ++i) EXPECT_EQ(errors[i], "") << "n" << i;
+  auto list = list_identities(dir_);
+  ASSERT_TRUE(list.ok()) << list.error().message;
+  ASSERT_EQ(list->size(), static_cast<size_t>(kNodes));
+  for (const IdentityInfo& i : *list) EXPECT_TRUE(i.revoked) << i.name << " is missing from the CRL";
+  const Output r = run("openssl crl -in " + dir_ + "/public/crl.pem -CAfile " + dir_ + "/public/ca.cert.pem -noout -text");
+  EXPECT_NE(r.out.find("verify OK"), std::string::npos) << r.out;
+}
+
+// The CRL number grows with every re-signing, even within one second or when the clock is
+// behind the previous number (here a CRL numbered an hour ahead, as a clock stepped back
+// would leave): one more than the previous, never the time again.
+TEST_F(KeystoreTest, CrlNumberGrowsWithEveryRevocation) {
+  make();
+  for (const char* n : {"n1", "n2", "n3"}) ASSERT_TRUE(add_identity(dir_, Role::kNode, n).ok());
+  const fs::path crl_path = fs::path(dir_) / "public" / "crl.pem";
+  const auto number = [&]() -> int64_t {
+    auto crl = internal::read_crl_pem(slurp(crl_path), crl_path.string());
+    return crl.ok() ? internal::crl_number(crl->get()) : -2;
+  };
+  const int64_t first = number();
+  EXPECT_GE(first, static_cast<int64_t>(std::time(nullptr)) - 5);
+  ASSERT_TRUE(revoke_identity(dir_, Role::kNode, "n1").ok());
+  ASSERT_TRUE(revoke_identity(dir_, Role::kNode, "n2").ok());  // most likely in the same second
+  const int64_t second = number();
+  EXPECT_GE(second, first + 2);
+
+  // A CRL numbered an hour ahead, signed by the CA.
+  auto ca_cert = internal::read_cert_pem(slurp(fs::path(dir_) / "public/ca.cert.pem"), "ca");
+  auto ca_key = internal::read_key_pem(slurp(fs::path(dir_) / "private/ca.key.pem"), "ca key");
+  ASSERT_TRUE(ca_cert.ok() && ca_key.ok());
+  auto old = internal::read_crl_pem(slurp(crl_path), crl_path.string());
+  ASSERT_TRUE(old.ok());
+  const std::time_t now = std::time(nullptr);
+  const int64_t ahead = static_cast<int64_t>(now) + 3600;
+  auto forged = internal::make_crl(ca_cert->get(), ca_key->get(), internal::revoked_of(old->get()), now - 3600,
+                                   now + 86400, ahead);
+  ASSERT_TRUE(forged.ok()) << forged.error().message;
+  auto pem = internal::crl_pem(forged->get());
+  ASSERT_TRUE(pem.ok());
+  std::ofstream(crl_path, std::ios::trunc) << *pem;
+  ASSERT_EQ(number(), ahead);
+  ASSERT_TRUE(revoke_identity(dir_, Role::kNode, "n3").ok());
+  EXPECT_EQ(number(), ahead + 1);
+}
+
+// A folder the operator tightened stays as tight when an identity is added into it.
+TEST_F(KeystoreTest, AddLeavesExistingFoldersModesAlone) {
+  make();
+  ASSERT_TRUE(add_identity(dir_, Role::kNode, "n1").ok());
+  const fs::path nodes = enclave("node");
+  EXPECT_EQ(mode_of(dir_), 0755u);  // made by mkdtemp (0700), then opened
+  EXPECT_EQ(mode_of(nodes), 0755u);
+  ASSERT_EQ(::chmod(nodes.c_str(), 0700), 0);
+  ASSERT_EQ(::chmod(enclave("").c_str(), 0711), 0);
+  ASSERT_TRUE(add_identity(dir_, Role::kNode, "n2").ok());
+  ASSERT_TRUE(add_identity(dir_, Role::kCamera, "n2").ok());
+  EXPECT_EQ(mode_of(nodes), 0700u);
+  EXPECT_EQ(mode_of(enclave("")), 0711u);
+  EXPECT_EQ(mode_of(enclave("camera")), 0755u);  // created now
+  EXPECT_EQ(mode_of(enclave("node/n2")), 0700u);
+  EXPECT_TRUE(identity_files(dir_, Role::kNode, "n2").ok());
+}
+
 TEST_F(KeystoreTest, GovernanceFollowsTheImagesOption) {
   make(TopicProtection::kEncrypt);
   const std::string xml = slurp(fs::path(dir_) / "enclaves/governance.xml");
@@ -236,6 +346,84 @@ TEST_F(KeystoreTest, RefusesPrivateFilesOthersCanAccess) {
     EXPECT_NE(m.find(mode), std::string::npos) << m;
     EXPECT_NE(m.find(std::string(c.fix) + " " + c.path.string()), std::string::npos) << m;
     ASSERT_EQ(::chmod(c.path.c_str(), good), 0);
+    EXPECT_TRUE(identity_files(dir_, Role::kNode, "n1").ok());
+  }
+}
+
+// A local user who may write the CA, the CRL, or a folder on the way to them (or to what a
+// link points at) could swap them: refused, naming the path, its mode and the fix.
+TEST_F(KeystoreTest, RefusesPublicFilesAndFoldersOthersCanChange) {
+  make();
+  ASSERT_TRUE(add_identity(dir_, Role::kNode, "n1").ok());
+  ASSERT_TRUE(identity_files(dir_, Role::kNode, "n1").ok());
+  const fs::path d = dir_;
+  struct Case {
+    fs::path path;
+    mode_t bad_mode;
+  };
+  for (const Case& c : {Case{d, 0775}, Case{d / "public", 0757}, Case{d / "public" / "crl.pem", 0646},
+                        Case{d / "public" / "ca.cert.pem", 0664}, Case{d / "enclaves", 0777},
+                        Case{d / "enclaves" / "coedge", 0775}, Case{d / "enclaves" / "coedge" / "node", 0757},
+                        Case{d / "enclaves" / "governance.p7s", 0666}, Case{enclave("node/n1") / "cert.pem", 0602}}) {
+    SCOPED_TRACE(c.path);
+    const mode_t good = mode_of(c.path);
+    ASSERT_EQ(::chmod(c.path.c_str(), c.bad_mode), 0);
+    auto files = identity_files(dir_, Role::kNode, "n1");
+    ASSERT_FALSE(files.ok());
+    EXPECT_EQ(files.error().code, ErrorCode::kInvalidInput);
+    const std::string& m = files.error().message;
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(c.bad_mode));
+    EXPECT_NE(m.find(std::string(mode)), std::string::npos) << m;
+    EXPECT_NE(m.find("chmod go-w " + c.path.string()), std::string::npos) << m;
+    ASSERT_EQ(::chmod(c.path.c_str(), good), 0);
+    EXPECT_TRUE(identity_files(dir_, Role::kNode, "n1").ok());
+  }
+
+  // The enclave's crl.pem linked to a copy in a folder anyone may write: refused; in a
+  // folder like /tmp (root's, sticky) with a file of this user: accepted.
+  const fs::path link = enclave("node/n1") / "crl.pem";
+  const fs::path open_dir = root_ / "open";
+  fs::create_directory(open_dir);
+  ASSERT_EQ(::chmod(open_dir.c_str(), 0777), 0);
+  fs::copy_file(d / "public" / "crl.pem", open_dir / "crl.pem");
+  fs::remove(link);
+  fs::create_symlink(open_dir / "crl.pem", link);
+  auto files = identity_files(dir_, Role::kNode, "n1");
+  ASSERT_FALSE(files.ok());
+  EXPECT_NE(files.error().message.find("the folder " + open_dir.string() + " has mode 0777"), std::string::npos)
+      << files.error().message;
+  ASSERT_EQ(::chmod(open_dir.c_str(), 01777), 0);
+  if (::geteuid() == 0) {  // a sticky folder passes when root owns it
+    files = identity_files(dir_, Role::kNode, "n1");
+    EXPECT_TRUE(files.ok()) << files.error().message;
+  }
+  fs::remove(link);
+  fs::create_symlink("../../../../public/crl.pem", link);
+  ASSERT_TRUE(identity_files(dir_, Role::kNode, "n1").ok());
+
+  // The key must be the file itself, not a link.
+  const fs::path key = enclave("node/n1") / "key.pem";
+  fs::rename(key, root_ / "key.pem");
+  fs::create_symlink(root_ / "key.pem", key);
+  files = identity_files(dir_, Role::kNode, "n1");
+  ASSERT_FALSE(files.ok());
+  EXPECT_NE(files.error().message.find("not a regular file"), std::string::npos) << files.error().message;
+  fs::remove(key);
+  fs::rename(root_ / "key.pem", key);
+  ASSERT_TRUE(identity_files(dir_, Role::kNode, "n1").ok());
+
+  // Another user's file or folder (only root can make one here).
+  if (::geteuid() == 0) {
+    for (const fs::path& p : {d / "public" / "crl.pem", d / "public"}) {
+      SCOPED_TRACE(p);
+      ASSERT_EQ(::chown(p.c_str(), 65534, static_cast<gid_t>(-1)), 0);
+      files = identity_files(dir_, Role::kNode, "n1");
+      ASSERT_FALSE(files.ok());
+      EXPECT_NE(files.error().message.find(p.string() + " belongs to uid 65534"), std::string::npos)
+          << files.error().message;
+      ASSERT_EQ(::chown(p.c_str(), 0, static_cast<gid_t>(-1)), 0);
+    }
     EXPECT_TRUE(identity_files(dir_, Role::kNode, "n1").ok());
   }
 }

@@ -266,8 +266,9 @@ TEST(SecureDdsPermissions, EveryRoleMayCreateExactlyItsEndpoints) {
   };
   std::vector<Case> cases = {
       {Role::kMaster, "",
-       {{true, net::kPlanTopic, plan, nullptr, true},
-        {true, net::kCommandTopic, command, nullptr, true},
+       {{true, net::kPlanTopic, plan, nullptr, false},
+        {true, net::kCommandTopic, command, nullptr, false},
+        {true, net::kPlanTopic, plan, "coedge.node.n1", false},
         {true, net::kPlanTopic, plan, net::kMasterPartition, true},
         {true, net::kCommandTopic, command, net::kMasterPartition, true},
         {true, net::kNodeReportTopic, report, "coedge.node.n1", false},
