@@ -67,16 +67,16 @@ void MasterCore::on_refused_elsewhere(SampleTopic topic, SampleRejection reason,
   if (n > 0) refused(topic, SampleVerdict{reason, why.empty() ? "refused by the DDS reader" : why}, now, n);
 }
 
-void MasterCore::on_report(const net::NodeReport& report, TimePoint now) {
+void MasterCore::on_report(const net::NodeReport& report, TimePoint now, int64_t wall_now_ns) {
   if (phase_ == Phase::kDone) return;
   const NodeIndex k = scenario_.find_node(report.node);
   const CheckOptions options{config_.require_sender};
   const AcceptedReport* last = k != kNone && accepted_[k] ? &*accepted_[k] : nullptr;
-  const ReportVerdict verdict = check_report(scenario_, report, last, k != kNone && gone_since_[k], options);
+  const ReportVerdict verdict = check_report(scenario_, report, last, k != kNone && gone_since_[k], options, wall_now_ns);
   if (!verdict.ok()) return refused(SampleTopic::kNodeReport, verdict, now);
   if (verdict.new_lifetime) queued_logs_.push_back("node " + report.node + " restarted: its counters start again");
   if (!accepted_[k]) accepted_[k].emplace();
-  remember(scenario_, report, *accepted_[k]);
+  remember(scenario_, report, *accepted_[k], verdict.new_lifetime);
   gone_since_[k] = report.final_report;
   (void)state_.on_report(report, verdict.new_lifetime);
   NodeInfo& info = nodes_[k];
@@ -109,11 +109,11 @@ void MasterCore::on_report(const net::NodeReport& report, TimePoint now) {
   }
 }
 
-void MasterCore::on_source_stats(const net::SourceStats& stats, TimePoint now) {
+void MasterCore::on_source_stats(const net::SourceStats& stats, TimePoint now, int64_t wall_now_ns) {
   if (phase_ == Phase::kDone) return;
   const TaskIndex t = scenario_.find_task(stats.task);
   const AcceptedStats* last = t != kNone && accepted_stats_[t] ? &*accepted_stats_[t] : nullptr;
-  const StatsVerdict verdict = check_source_stats(scenario_, stats, last, CheckOptions{config_.require_sender});
+  const StatsVerdict verdict = check_source_stats(scenario_, stats, last, CheckOptions{config_.require_sender}, wall_now_ns);
   if (!verdict.ok()) return refused(SampleTopic::kSourceStats, verdict, now);
   if (verdict.new_lifetime) queued_logs_.push_back("the camera of task " + stats.task + " restarted: its count starts again");
   accepted_stats_[t] = AcceptedStats{stats.published, stats.last_stamp_ns};

@@ -199,10 +199,11 @@ class MasterCore {
   MasterCore& operator=(const MasterCore&) = delete;
 
   // A node's report (cumulative counters). Before the start, it marks the node up. Checked
-  // first (report_checks.h): a refused one is only counted and logged.
-  void on_report(const net::NodeReport& report, TimePoint now);
+  // first (report_checks.h): a refused one is only counted and logged. `wall_now_ns`:
+  // CLOCK_REALTIME at `now` (the bound on the sender's stamps).
+  void on_report(const net::NodeReport& report, TimePoint now, int64_t wall_now_ns);
   // A camera's count of a task's frames; checked the same way.
-  void on_source_stats(const net::SourceStats& stats, TimePoint now);
+  void on_source_stats(const net::SourceStats& stats, TimePoint now, int64_t wall_now_ns);
   // `n` samples of `topic` refused before they reached the core (the DDS reader's caps:
   // kOversized; `why`: one of their reasons, or ""), counted and logged with the others.
   void on_refused_elsewhere(SampleTopic topic, SampleRejection reason, uint64_t n, const std::string& why,

@@ -19,6 +19,10 @@
 // open jobs, a latency sum over an hour per job, a link over kMaxLinkMbps, a link method
 // other than "probe"/"passive", profile vectors longer than kMaxBatch or of two lengths.
 //
+// Time and order. A seq over 2^53 (kAbsurdValue), a stamp of 0 or less, or more than
+// kMaxAheadNs ahead of the master's wall clock (kAbsurdTime) is refused: one accepted
+// report with a far-future stamp or the highest seq would make every later one stale.
+//
 // History, per node: its counters are cumulative over one run of the node process (a
 // LIFETIME), and its seq goes 1, 2, ... within it (node/cluster/cluster_feed.cc). Against
 // the last accepted report of the node:
@@ -26,7 +30,8 @@
 //     refused (kCounterDecreased) — unless the node was gone since (liveliness lost or
 //     its final report: `gone_since`), when it is a restart whose first report the master
 //     missed: a new lifetime;
-//   - seq not higher and a newer stamp: the node restarted (its seq began again at 1): a
+//   - seq not higher and a newer stamp, or the node gone since whatever the stamp (its
+//     clock may have been stepped back): the node restarted (its seq began again at 1): a
 //     new lifetime, whose counters start again (the master keeps the earlier lifetime's:
 //     ClusterState);
 //   - seq not higher and a stamp not newer: an old or repeated sample (kStale).
@@ -55,6 +60,9 @@ inline constexpr uint64_t kMaxCounter = uint64_t{1} << 53;
 inline constexpr uint32_t kMaxQueueLength = 1u << 20;
 inline constexpr double kMaxLinkMbps = kMaxReportedMbps;  // 1 Tbit/s
 inline constexpr double kMaxTimeMs = 3'600'000.0;      // an hour: per job, or per batch
+// How far ahead of the master's wall clock a sender's stamp may be (clocks of a cluster
+// agree far better): a stamp beyond it would make every later report or count look stale.
+inline constexpr int64_t kMaxAheadNs = int64_t{3'600} * 1'000'000'000;  // an hour
 
 struct CheckOptions {
   bool require_sender = false;  // a secure domain: a sample without a sender is refused
@@ -72,11 +80,17 @@ struct ReportVerdict : SampleVerdict {
 };
 
 // `last`: the node's last accepted report (null: none yet); `gone_since`: its liveliness
-// was lost, or it sent its final report, after that report.
+// was lost, or it sent its final report, after that report; `wall_now_ns`: the master's
+// CLOCK_REALTIME, against which a stamp more than kMaxAheadNs ahead is refused (null: no
+// such bound, for callers without a clock, e.g. the fuzz targets).
 ReportVerdict check_report(const Scenario& scenario, const net::NodeReport& report, const AcceptedReport* last,
-                           bool gone_since, const CheckOptions& options);
-// Records an accepted report as the node's last. REQUIRES: check_report accepted it.
-void remember(const Scenario& scenario, const net::NodeReport& report, AcceptedReport& last);
+                           bool gone_since, const CheckOptions& options,
+                           std::optional<int64_t> wall_now_ns = std::nullopt);
+// Records an accepted report as the node's last. REQUIRES: check_report accepted it, with
+// `new_lifetime` its verdict's: then the earlier lifetime's counters are forgotten, every
+// task's (the next report's counters are compared with this lifetime's only).
+void remember(const Scenario& scenario, const net::NodeReport& report, AcceptedReport& last,
+              bool new_lifetime = false);
 
 struct AcceptedStats {
   uint64_t published = 0;
@@ -87,8 +101,9 @@ struct StatsVerdict : SampleVerdict {
   bool new_lifetime = false;  // the camera restarted: its count started again
 };
 
-// `last`: the task's last accepted statistics (null: none yet).
+// `last`: the task's last accepted statistics (null: none yet); `wall_now_ns`: as for
+// check_report (a last_stamp_ns more than kMaxAheadNs ahead is refused).
 StatsVerdict check_source_stats(const Scenario& scenario, const net::SourceStats& stats, const AcceptedStats* last,
-                                const CheckOptions& options);
+                                const CheckOptions& options, std::optional<int64_t> wall_now_ns = std::nullopt);
 
 }  // namespace coedge::master
