@@ -115,6 +115,7 @@ void MasterCore::on_source_stats(const net::SourceStats& stats, TimePoint now, i
   const AcceptedStats* last = t != kNone && accepted_stats_[t] ? &*accepted_stats_[t] : nullptr;
   const StatsVerdict verdict = check_source_stats(scenario_, stats, last, CheckOptions{config_.require_sender}, wall_now_ns);
   if (!verdict.ok()) return refused(SampleTopic::kSourceStats, verdict, now);
+  if (verdict.empty) return;  // a camera before its first frame: nothing to count
   if (verdict.new_lifetime) queued_logs_.push_back("the camera of task " + stats.task + " restarted: its count starts again");
   accepted_stats_[t] = AcceptedStats{stats.published, stats.last_stamp_ns};
   state_.on_source_stats(stats, verdict.new_lifetime);

@@ -218,6 +218,10 @@ StatsVerdict check_source_stats(const Scenario& scenario, const net::SourceStats
       return refused(v.reason, "task " + task.name + ": " + v.why);
   }
   StatsVerdict out;
+  if (stats.published == 0 && stats.last_stamp_ns == 0) {  // no frame yet: nothing to count
+    out.empty = true;
+    return out;
+  }
   if (last == nullptr || stats.published >= last->published) return out;
   if (stats.last_stamp_ns > last->last_stamp_ns) {
     out.new_lifetime = true;

@@ -42,8 +42,11 @@
 // Source statistics (one camera per task, its source node, named in the sample):
 // unknown task or node, a sender other than the node, a node that is not the task's
 // source, a task fed by a camera driver (TaskSpec::topic: no camera count), a count over
-// 2^53, or a count below the last accepted one (kCounterDecreased) — unless its last
-// stamp is newer: the camera restarted, a new lifetime whose count adds to the old one.
+// 2^53, a last stamp more than kMaxAheadNs ahead of the master's clock (kAbsurdTime), or a
+// count below the last accepted one (kCounterDecreased) — unless its last stamp is newer:
+// the camera restarted, a new lifetime whose count adds to the old one. A sample with no
+// frame yet (published 0, last stamp 0) is empty: accepted, ignored (StatsVerdict::empty),
+// not refused — a restarted camera sends one every second until its first frame.
 #pragma once
 
 #include <cstdint>
@@ -99,6 +102,9 @@ struct AcceptedStats {
 
 struct StatsVerdict : SampleVerdict {
   bool new_lifetime = false;  // the camera restarted: its count started again
+  // Accepted but empty (published 0, no frame yet: a camera started or restarted, before its
+  // first frame, says so every second): it changes nothing, and is not remembered.
+  bool empty = false;
 };
 
 // `last`: the task's last accepted statistics (null: none yet); `wall_now_ns`: as for

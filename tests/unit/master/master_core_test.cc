@@ -676,7 +676,10 @@ TEST(MasterCore, SourceStatsFromAnotherCameraOrGoingDownAreRefused) {
   m.core().on_source_stats({"M1", "a", 900, 200, "b"}, m.now(), m.wall());  // b writing as a
   m.core().on_source_stats({"M1", "a", 10, 100, "a"}, m.now(), m.wall());   // went down, no newer stamp
   EXPECT_EQ(m.core().state().accounts()[0].released, 30u);
-  m.core().on_source_stats({"M1", "a", 5, 300, "a"}, m.now(), m.wall());  // a's camera restarted
+  // a's camera restarted: before its first frame it says (0, 0) every second: ignored, not refused.
+  for (int i = 0; i < 3; ++i) m.core().on_source_stats({"M1", "a", 0, 0, "a"}, m.now(), m.wall());
+  EXPECT_EQ(m.core().state().accounts()[0].released, 30u);
+  m.core().on_source_stats({"M1", "a", 5, 300, "a"}, m.now(), m.wall());  // its first frames
   EXPECT_EQ(m.core().state().accounts()[0].released, 35u);
   const RejectionCounter& r = m.core().rejections();
   EXPECT_EQ(r.total(SampleTopic::kSourceStats, SampleRejection::kNotSource), 1u);

@@ -290,7 +290,15 @@ TEST(SourceStatsChecks, EachReason) {
   const AcceptedStats last{20, 1'000};
   EXPECT_EQ(stats_reason({"T1", "a", 25, 1'100, "a"}, &last), R::kNone);
   EXPECT_EQ(stats_reason({"T1", "a", 19, 1'000, "a"}, &last), R::kCounterDecreased);
-  EXPECT_EQ(stats_reason({"T1", "a", 0, 0, "a"}, &last), R::kCounterDecreased);
+  EXPECT_EQ(stats_reason({"T1", "a", 0, 1'000, "a"}, &last), R::kCounterDecreased);
+  // A camera (re)started, before its first frame: empty, accepted, not a decrease.
+  const StatsVerdict empty = check_source_stats(scenario(), {"T1", "a", 0, 0, "a"}, &last, CheckOptions{});
+  EXPECT_TRUE(empty.ok()) << empty.why;
+  EXPECT_TRUE(empty.empty);
+  EXPECT_FALSE(empty.new_lifetime);
+  EXPECT_FALSE(check_source_stats(scenario(), {"T1", "a", 20, 1'000, "a"}, &last, CheckOptions{}).empty);
+  // Still checked for who sent it.
+  EXPECT_EQ(stats_reason({"T1", "a", 0, 0, "b"}, &last), R::kSenderMismatch);
   const StatsVerdict restarted = check_source_stats(scenario(), {"T1", "a", 3, 2'000, "a"}, &last, CheckOptions{});
   EXPECT_TRUE(restarted.ok());
   EXPECT_TRUE(restarted.new_lifetime);
