@@ -62,6 +62,18 @@ void MasterCore::refused(SampleTopic topic, const SampleVerdict& verdict, TimePo
   queued_logs_.push_back(std::move(line));
 }
 
+void MasterCore::restarted(size_t which, std::string line, TimePoint now) {
+  RestartLog& r = restarts_[which];
+  ++r.total;
+  ++r.unlogged;
+  if (r.logged && now - r.last_log < kRestartLogEvery) return;
+  if (r.unlogged > 1) line += " (and " + std::to_string(r.unlogged - 1) + " more such since the last line)";
+  r.logged = true;
+  r.last_log = now;
+  r.unlogged = 0;
+  queued_logs_.push_back(std::move(line));
+}
+
 void MasterCore::on_refused_elsewhere(SampleTopic topic, SampleRejection reason, uint64_t n, const std::string& why,
                                       TimePoint now) {
   if (n > 0) refused(topic, SampleVerdict{reason, why.empty() ? "refused by the DDS reader" : why}, now, n);
@@ -74,7 +86,7 @@ void MasterCore::on_report(const net::NodeReport& report, TimePoint now, int64_t
   const AcceptedReport* last = k != kNone && accepted_[k] ? &*accepted_[k] : nullptr;
   const ReportVerdict verdict = check_report(scenario_, report, last, k != kNone && gone_since_[k], options, wall_now_ns);
   if (!verdict.ok()) return refused(SampleTopic::kNodeReport, verdict, now);
-  if (verdict.new_lifetime) queued_logs_.push_back("node " + report.node + " restarted: its counters start again");
+  if (verdict.new_lifetime) restarted(0, "node " + report.node + " restarted: its counters start again", now);
   if (!accepted_[k]) accepted_[k].emplace();
   remember(scenario_, report, *accepted_[k], verdict.new_lifetime);
   gone_since_[k] = report.final_report;
@@ -116,7 +128,7 @@ void MasterCore::on_source_stats(const net::SourceStats& stats, TimePoint now, i
   const StatsVerdict verdict = check_source_stats(scenario_, stats, last, CheckOptions{config_.require_sender}, wall_now_ns);
   if (!verdict.ok()) return refused(SampleTopic::kSourceStats, verdict, now);
   if (verdict.empty) return;  // a camera before its first frame: nothing to count
-  if (verdict.new_lifetime) queued_logs_.push_back("the camera of task " + stats.task + " restarted: its count starts again");
+  if (verdict.new_lifetime) restarted(1, "the camera of task " + stats.task + " restarted: its count starts again", now);
   accepted_stats_[t] = AcceptedStats{stats.published, stats.last_stamp_ns};
   state_.on_source_stats(stats, verdict.new_lifetime);
 }

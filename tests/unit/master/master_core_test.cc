@@ -667,6 +667,38 @@ TEST(MasterCore, AReportStampedFarAheadCannotMakeLaterOnesStale) {
   EXPECT_EQ(m.core().state().accounts()[0].released, 5u);
 }
 
+TEST(MasterCore, RestartLinesAreThrottledAndCounted) {
+  Master m;
+  m.start(1s);
+  // a claims a restart every report (seq back, newer stamp): one line, then one per period.
+  for (int i = 0; i < 5; ++i) {
+    m.set(2s + i * 100ms);
+    net::NodeReport r = report("a");
+    r.seq = 1;
+    m.report(r);
+  }
+  Actions a = m.tick();
+  EXPECT_EQ(std::count_if(a.logs.begin(), a.logs.end(),
+                          [](const std::string& l) { return l.find("restarted") != std::string::npos; }),
+            1);
+  EXPECT_EQ(m.core().node_restarts(), 5u);
+  m.set(2s + kRestartLogEvery);
+  net::NodeReport r = report("a");
+  r.seq = 1;
+  m.report(r);
+  a = m.tick();
+  EXPECT_TRUE(has_log(a, "node a restarted: its counters start again (and 4 more such since the last line)"));
+  EXPECT_EQ(m.core().node_restarts(), 6u);
+  // Cameras: their own throttle and count.
+  m.core().on_source_stats({"M1", "a", 30, 100, "a"}, m.now(), m.wall());
+  m.core().on_source_stats({"M1", "a", 5, 300, "a"}, m.now(), m.wall());
+  m.core().on_source_stats({"M1", "a", 2, 400, "a"}, m.now(), m.wall());
+  a = m.tick();
+  EXPECT_TRUE(has_log(a, "the camera of task M1 restarted"));
+  EXPECT_FALSE(has_log(a, "more such"));
+  EXPECT_EQ(m.core().camera_restarts(), 2u);
+}
+
 TEST(MasterCore, SourceStatsFromAnotherCameraOrGoingDownAreRefused) {
   Master m;
   m.start(1s);
