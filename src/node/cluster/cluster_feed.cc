@@ -29,8 +29,11 @@ constexpr int64_t kUnsubscribeAfterNs = 3'000'000'000;
 // the node losing the task (and the camera) before the first frame it claims: DDS
 // delivers in milliseconds on a LAN; the margin covers a loaded host.
 constexpr int64_t kAckLeadNs = 300'000'000;
-// The control topics a cluster node reads, whose refused samples it counts.
-constexpr SampleTopic kNodeTopics[] = {SampleTopic::kPlan, SampleTopic::kTaskAck, SampleTopic::kCommand};
+// The topics a cluster node reads whose refused samples it counts (coedge_node_rejected_
+// samples_total, every series at zero from the start): the control topics, and images (a
+// frame its DDS reader refused over its caps: poll()).
+constexpr SampleTopic kNodeTopics[] = {SampleTopic::kPlan, SampleTopic::kTaskAck, SampleTopic::kCommand,
+                                       SampleTopic::kImage};
 
 }  // namespace
 
