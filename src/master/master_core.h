@@ -88,6 +88,9 @@ struct RejectedSamples {
   uint64_t count = 0;
 };
 
+// At most one new lifetime (restart: report_checks.h) per node, and per task's camera, per
+// this; another within it is refused as stale (its later reports are taken after it).
+inline constexpr Duration kMinLifetime = std::chrono::seconds(5);
 // At most one "restarted" log line per this, per nodes and per cameras (the others counted).
 inline constexpr Duration kRestartLogEvery = std::chrono::seconds(10);
 // After stop-sources, reports are absorbed this long plus the longest deadline.
@@ -269,6 +272,8 @@ class MasterCore {
   std::vector<std::optional<AcceptedReport>> accepted_;
   std::vector<bool> gone_since_;
   std::vector<std::optional<AcceptedStats>> accepted_stats_;
+  // Per node, per task's camera: when its last new lifetime was accepted (kMinLifetime).
+  std::vector<std::optional<TimePoint>> lifetime_at_, stats_lifetime_at_;
   RejectionCounter rejections_;
   // Restarts of nodes [0] and cameras [1]: counted, and logged like refusals (the first,
   // then at most one line per kRestartLogEvery) — a peer can claim restarts at will.

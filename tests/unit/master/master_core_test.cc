@@ -667,36 +667,44 @@ TEST(MasterCore, AReportStampedFarAheadCannotMakeLaterOnesStale) {
   EXPECT_EQ(m.core().state().accounts()[0].released, 5u);
 }
 
-TEST(MasterCore, RestartLinesAreThrottledAndCounted) {
+TEST(MasterCore, RestartLinesAreThrottledAndCountedAndRestartsRateLimited) {
   Master m;
   m.start(1s);
-  // a claims a restart every report (seq back, newer stamp): one line, then one per period.
-  for (int i = 0; i < 5; ++i) {
-    m.set(2s + i * 100ms);
-    net::NodeReport r = report("a");
+  auto restart = [&](Duration at) {  // a claims a restart: seq back, newer stamp
+    m.set(at);
+    net::NodeReport r = report("a", {{"M1", 1, 1, 0, 0, 10.0, 5.0, 0}});
     r.seq = 1;
     m.report(r);
-  }
+  };
+  auto restart_lines = [](const Actions& a) {
+    return std::count_if(a.logs.begin(), a.logs.end(),
+                         [](const std::string& l) { return l.find("restarted:") != std::string::npos; });
+  };
+  restart(2s);
+  restart(2500ms);  // again within kMinLifetime: refused, stale
   Actions a = m.tick();
-  EXPECT_EQ(std::count_if(a.logs.begin(), a.logs.end(),
-                          [](const std::string& l) { return l.find("restarted") != std::string::npos; }),
-            1);
-  EXPECT_EQ(m.core().node_restarts(), 5u);
-  m.set(2s + kRestartLogEvery);
-  net::NodeReport r = report("a");
-  r.seq = 1;
-  m.report(r);
+  EXPECT_EQ(restart_lines(a), 1);
+  EXPECT_TRUE(has_log(a, "refused a node_report sample (stale): node a restarted again within"));
+  EXPECT_EQ(m.core().node_restarts(), 1u);
+  EXPECT_EQ(m.core().rejections().total(SampleTopic::kNodeReport, SampleRejection::kStale), 1u);
+  EXPECT_EQ(m.core().state().accounts()[0].met, 1u);  // the refused one added nothing
+  restart(2s + kMinLifetime);
+  EXPECT_EQ(restart_lines(m.tick()), 0);  // within kRestartLogEvery of the last line: counted only
+  EXPECT_EQ(m.core().node_restarts(), 2u);
+  restart(2s + kRestartLogEvery);
   a = m.tick();
-  EXPECT_TRUE(has_log(a, "node a restarted: its counters start again (and 4 more such since the last line)"));
-  EXPECT_EQ(m.core().node_restarts(), 6u);
-  // Cameras: their own throttle and count.
+  EXPECT_TRUE(has_log(a, "node a restarted: its counters start again (and 1 more such since the last line)"));
+  EXPECT_EQ(m.core().node_restarts(), 3u);
+  EXPECT_EQ(m.core().state().accounts()[0].met, 3u);
+  // Cameras: their own throttle, count and rate limit.
   m.core().on_source_stats({"M1", "a", 30, 100, "a"}, m.now(), m.wall());
   m.core().on_source_stats({"M1", "a", 5, 300, "a"}, m.now(), m.wall());
-  m.core().on_source_stats({"M1", "a", 2, 400, "a"}, m.now(), m.wall());
+  m.core().on_source_stats({"M1", "a", 2, 400, "a"}, m.now(), m.wall());  // again at once: stale
   a = m.tick();
   EXPECT_TRUE(has_log(a, "the camera of task M1 restarted"));
-  EXPECT_FALSE(has_log(a, "more such"));
-  EXPECT_EQ(m.core().camera_restarts(), 2u);
+  EXPECT_EQ(m.core().camera_restarts(), 1u);
+  EXPECT_EQ(m.core().rejections().total(SampleTopic::kSourceStats, SampleRejection::kStale), 1u);
+  EXPECT_EQ(m.core().state().accounts()[0].released, 35u);
 }
 
 TEST(MasterCore, SourceStatsFromAnotherCameraOrGoingDownAreRefused) {
