@@ -73,8 +73,14 @@ SampleVerdict check_task_ack(const Scenario& scenario, const net::TaskAck& ack, 
   if (absurd_time(ack.from_ns, now_ns))
     return refuse(R::kAbsurdTime, which + ": from " + std::to_string(ack.from_ns) +
                                       " ns, 0 or more than an hour ahead of " + std::to_string(now_ns));
-  if (ack.epoch < followed_epoch)
-    return refuse(R::kStale, which + ": for epoch " + std::to_string(ack.epoch) + ", older than the one followed");
+  // An older master's claim is stale only if the receiver never applied a plan of that
+  // epoch: the hand-over table orders the plans of every epoch it followed (cluster_feed.cc
+  // order_of), so a claim for one of them still decides who takes the task's frames
+  // (refusing it, two nodes would take them).
+  if (ack.epoch < followed_epoch &&
+      std::none_of(applied.begin(), applied.end(), [&](const AppliedPlan& p) { return p.epoch == ack.epoch; }))
+    return refuse(R::kStale, which + ": for epoch " + std::to_string(ack.epoch) +
+                                 ", older than the one followed and never applied here");
   for (const AppliedPlan& p : applied) {
     if (p.epoch != ack.epoch || p.version != ack.version) continue;
     if (t < p.node_of_task.size() && p.node_of_task[t] != k)

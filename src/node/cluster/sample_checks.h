@@ -18,7 +18,9 @@
 // Task claim (TaskAck): refused when its sender (the writer's node partition) is not the
 // node it names (or it has none, in a secure domain), it names an unknown task or node, a
 // version of 0 or beyond 32 bits, a from time of 0 or less or beyond kMaxAheadNs, an epoch in
-// the future, an epoch older than the one followed (kStale), or when the plan it names is
+// the future, an epoch older than the one followed of which the receiver applied no plan
+// (among `applied`: an older master's claim of a plan the node applied still orders the
+// hand-over, cluster_feed.cc order_of) (kStale), or when the plan it names is
 // one the receiver applied and that plan gives the task to another node (kNotAssigned). A
 // claim for a plan the receiver has not seen (it may arrive before its plan) cannot be
 // checked against it: it is accepted on the rest.

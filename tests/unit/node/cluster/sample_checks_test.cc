@@ -114,7 +114,11 @@ TEST(TaskAckChecks, EachReason) {
   a = ack();
   a.epoch = 0;
   EXPECT_EQ(ack_reason(a), R::kAbsurdTime);
-  EXPECT_EQ(ack_reason(ack(), false, kEpoch + 1), R::kStale);
+  a = ack();
+  a.epoch = kEpoch - 1;  // older than the one followed, and no plan of it applied here
+  EXPECT_EQ(ack_reason(a, false, kEpoch + 1), R::kStale);
+  // An older master's claim for a plan applied here still orders the hand-over: accepted.
+  EXPECT_EQ(ack_reason(ack(), false, kEpoch + 1), R::kNone);
   EXPECT_EQ(ack_reason(ack("b", "b")), R::kNotAssigned);  // plan 3 gives T1 to a
   a = ack("b", "b");
   a.task = "T2";  // plan 3 places T2 nowhere
