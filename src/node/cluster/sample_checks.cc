@@ -38,7 +38,7 @@ SampleVerdict check_plan(const Scenario& scenario, const net::Plan& plan, uint64
   if (plan.version == 0 || plan.version > kMaxPlanVersion)
     return refuse(R::kAbsurdValue, which + ": version out of 1..2^32-1");
   if (absurd_epoch(plan.epoch, now_ns))
-    return refuse(R::kAbsurdTime, which + ": its epoch (its master's start) is 0 or in the future");
+    return refuse(R::kAbsurdTime, which + ": its epoch (its master's start) is 0 or more than an hour ahead");
   if (absurd_time(plan.effective_ns, now_ns))
     return refuse(R::kAbsurdTime, which + ": effective at " + std::to_string(plan.effective_ns) +
                                       " ns, 0 or more than an hour ahead of " + std::to_string(now_ns));
@@ -69,7 +69,7 @@ SampleVerdict check_task_ack(const Scenario& scenario, const net::TaskAck& ack, 
   if (ack.version == 0 || ack.version > kMaxPlanVersion)
     return refuse(R::kAbsurdValue, which + ": plan version " + std::to_string(ack.version) + " out of 1..2^32-1");
   if (absurd_epoch(ack.epoch, now_ns))
-    return refuse(R::kAbsurdTime, which + ": plan epoch " + std::to_string(ack.epoch) + " is 0 or in the future");
+    return refuse(R::kAbsurdTime, which + ": plan epoch " + std::to_string(ack.epoch) + " is 0 or more than an hour ahead");
   if (absurd_time(ack.from_ns, now_ns))
     return refuse(R::kAbsurdTime, which + ": from " + std::to_string(ack.from_ns) +
                                       " ns, 0 or more than an hour ahead of " + std::to_string(now_ns));
