@@ -117,8 +117,19 @@ SampleVerdict ControlGate::admit_plan(const net::Plan& plan, int64_t now_ns, Tim
   SampleVerdict v = check_plan(scenario_, plan, followed_epoch_, now_ns);
   if (v.ok()) {
     followed_epoch_ = std::max(followed_epoch_, plan.epoch);
+    // One entry per (epoch, version): a repeated plan (a late joiner's, a replay) replaces
+    // its entry rather than pushing genuine ones out. Full: the lowest (epoch, version)
+    // goes, not the earliest to arrive (plans arrive in any order).
+    auto same = std::find_if(applied_.begin(), applied_.end(), [&](const AppliedPlan& p) {
+      return p.epoch == plan.epoch && p.version == plan.version;
+    });
+    if (same != applied_.end()) applied_.erase(same);
     applied_.push_back(applied_plan(scenario_, plan));
-    if (applied_.size() > kKept) applied_.erase(applied_.begin());
+    if (applied_.size() > kKept) {
+      applied_.erase(std::min_element(applied_.begin(), applied_.end(), [](const AppliedPlan& a, const AppliedPlan& b) {
+        return std::pair{a.epoch, a.version} < std::pair{b.epoch, b.version};
+      }));
+    }
   }
   return note(SampleTopic::kPlan, std::move(v), now);
 }

@@ -89,7 +89,9 @@ class ControlGate {
   std::vector<std::string> take_logs();  // the lines queued since the last call, in order
   const RejectionCounter& rejections() const { return rejections_; }
   uint64_t followed_epoch() const { return followed_epoch_; }
-  std::span<const AppliedPlan> applied() const { return applied_; }  // newest last, at most kKept
+  // One per (epoch, version), the last admitted last; at most kKept (the highest
+  // (epoch, version) kept).
+  std::span<const AppliedPlan> applied() const { return applied_; }
 
   static constexpr size_t kKept = 16;
 
