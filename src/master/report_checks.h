@@ -35,9 +35,20 @@
 //     new lifetime, whose counters start again (the master keeps the earlier lifetime's:
 //     ClusterState);
 //   - seq not higher and a stamp not newer: an old or repeated sample (kStale).
-// Limits: a restart whose first report the master missed, while the node's liveliness
-// never lapsed, after an earlier lifetime of a single report, reads as a decrease and
-// is refused until the node's counters pass the old ones.
+// Limits (what these checks cannot tell):
+//   - a restart whose first report the master missed, while the node's liveliness never
+//     lapsed, reads as a decrease and is refused until the node's counters pass the old
+//     ones (or its liveliness lapses);
+//   - restarts are told by the sender's seq and wall-clock stamp: a node with its own
+//     credentials (or any participant of an open domain) can claim one — MasterCore takes
+//     at most one new lifetime per node per kMinLifetime and sums saturate, but each
+//     accepted one adds up to a lifetime's counters; two processes of one node writing in
+//     turn (an old one back after a fail-over) do the same;
+//   - numbers are checked for consistency, not truth: a node may under- or over-report
+//     its own jobs within the bounds (met + overdue + dropped <= released, 2^53, an hour);
+//   - a stamp may lag the master's clock by any amount (only the future is bounded); a
+//     replayed old report of a node seen gone reads as a restart;
+//   - a camera's count is its source node's word: that node may inflate or hide it.
 //
 // Source statistics (one camera per task, its source node, named in the sample):
 // unknown task or node, a sender other than the node, a node that is not the task's
