@@ -5,9 +5,11 @@
 // "rejected_samples" (docs/METRICS.md). A fixed, small set: the names are what files and
 // metrics carry. Header-only.
 //
-// Images are not in here: a frame refused by its decoder keeps its own reasons
-// (node/cluster/ros_frame.h) and counters (coedge_sensor_frames_rejected_total), because
-// its jobs were released and are accounted as dropped (kBadFrame).
+// Images are here only as what a node's DDS reader refused over its caps (topic "image",
+// kOversized: the frame never reached the node, no job was released). A frame refused by
+// its decoder keeps its own reasons (node/cluster/ros_frame.h) and counters
+// (coedge_sensor_frames_rejected_total), because its jobs were released and are accounted
+// as dropped (kBadFrame).
 #pragma once
 
 #include <array>

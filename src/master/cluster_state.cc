@@ -14,8 +14,9 @@ ClusterState::ClusterState(const Scenario& scenario)
       retired_published_(scenario.tasks.size(), 0) {}
 
 ClusterState::Counters ClusterState::add(const Counters& a, const Counters& b) {
-  return Counters{a.released + b.released, a.met + b.met, a.overdue + b.overdue, a.dropped + b.dropped,
-                  a.latency_sum_ms + b.latency_sum_ms, a.node_latency_sum_ms + b.node_latency_sum_ms};
+  return Counters{saturating_add(a.released, b.released), saturating_add(a.met, b.met),
+                  saturating_add(a.overdue, b.overdue),   saturating_add(a.dropped, b.dropped),
+                  a.latency_sum_ms + b.latency_sum_ms,    a.node_latency_sum_ms + b.node_latency_sum_ms};
 }
 
 bool ClusterState::on_report(const net::NodeReport& report, bool new_lifetime) {
@@ -47,7 +48,7 @@ void ClusterState::on_source_stats(const net::SourceStats& stats, bool new_lifet
   const TaskIndex t = scenario_.find_task(stats.task);
   if (t == kNone || !scenario_.tasks[t].topic.empty()) return;
   if (new_lifetime) {
-    retired_published_[t] += published_[t];
+    retired_published_[t] = saturating_add(retired_published_[t], published_[t]);
     published_[t] = 0;
   }
   published_[t] = std::max(published_[t], stats.published);
@@ -116,12 +117,12 @@ std::vector<TaskAccount> ClusterState::accounts() const {
     a.accepted = total.released;
     // A camera driver's topic (TaskSpec::topic) has no camera count: its jobs are the frames
     // the executing nodes took, and only those a node released and never closed are lost.
-    a.released = scenario_.tasks[t].topic.empty() ? published_[t] + retired_published_[t] : total.released;
+    a.released = scenario_.tasks[t].topic.empty() ? saturating_add(published_[t], retired_published_[t]) : total.released;
     a.met = total.met;
     a.overdue = total.overdue;
     a.dropped_by_nodes = total.dropped;
     a.latency_sum_ms = total.latency_sum_ms;
-    const uint64_t closed = total.met + total.overdue + total.dropped;
+    const uint64_t closed = saturating_add(saturating_add(total.met, total.overdue), total.dropped);
     a.lost = a.released > closed ? a.released - closed : 0;
     a.surplus = closed > a.released ? closed - a.released : 0;
   }

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -26,6 +27,11 @@
 #include "policy/dispatcher.h"
 
 namespace coedge::master {
+
+// a + b, or the largest uint64_t when that overflows: sums over lifetimes, nodes and tasks
+// of counters a peer sent (each checked <= 2^53, but a peer claiming restart after restart
+// adds lifetime after lifetime) never wrap around.
+constexpr uint64_t saturating_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
 
 struct TaskAccount {
   uint64_t released = 0;         // published by the camera (a driver's topic: taken by nodes)

@@ -44,6 +44,8 @@ MasterCore::MasterCore(const Scenario& scenario, MasterConfig config, TimePoint 
       accepted_(scenario.nodes.size()),
       gone_since_(scenario.nodes.size(), false),
       accepted_stats_(scenario.tasks.size()),
+      lifetime_at_(scenario.nodes.size()),
+      stats_lifetime_at_(scenario.tasks.size()),
       started_(now),
       next_note_(now + config_.waiting_note_every),
       evictions_(scenario.tasks.size(), 0) {
@@ -62,21 +64,46 @@ void MasterCore::refused(SampleTopic topic, const SampleVerdict& verdict, TimePo
   queued_logs_.push_back(std::move(line));
 }
 
+void MasterCore::restarted(size_t which, std::string line, TimePoint now) {
+  RestartLog& r = restarts_[which];
+  ++r.total;
+  ++r.unlogged;
+  if (r.logged && now - r.last_log < kRestartLogEvery) return;
+  if (r.unlogged > 1) line += " (and " + std::to_string(r.unlogged - 1) + " more such since the last line)";
+  r.logged = true;
+  r.last_log = now;
+  r.unlogged = 0;
+  queued_logs_.push_back(std::move(line));
+}
+
 void MasterCore::on_refused_elsewhere(SampleTopic topic, SampleRejection reason, uint64_t n, const std::string& why,
                                       TimePoint now) {
   if (n > 0) refused(topic, SampleVerdict{reason, why.empty() ? "refused by the DDS reader" : why}, now, n);
 }
 
-void MasterCore::on_report(const net::NodeReport& report, TimePoint now) {
+void MasterCore::on_report(const net::NodeReport& report, TimePoint now, int64_t wall_now_ns) {
   if (phase_ == Phase::kDone) return;
   const NodeIndex k = scenario_.find_node(report.node);
   const CheckOptions options{config_.require_sender};
   const AcceptedReport* last = k != kNone && accepted_[k] ? &*accepted_[k] : nullptr;
-  const ReportVerdict verdict = check_report(scenario_, report, last, k != kNone && gone_since_[k], options);
+  const ReportVerdict verdict = check_report(scenario_, report, last, k != kNone && gone_since_[k], options, wall_now_ns);
   if (!verdict.ok()) return refused(SampleTopic::kNodeReport, verdict, now);
-  if (verdict.new_lifetime) queued_logs_.push_back("node " + report.node + " restarted: its counters start again");
+  if (verdict.new_lifetime) {
+    // One new lifetime per node per kMinLifetime: a peer forging restarts (or two writers of
+    // one node alternating, an old process back after a fail-over) would otherwise add a
+    // lifetime's counters with every report. A genuine restart's later reports are accepted
+    // once the period passed (counters are cumulative: nothing is lost).
+    if (lifetime_at_[k] && now - *lifetime_at_[k] < kMinLifetime)
+      return refused(SampleTopic::kNodeReport,
+                     refuse(SampleRejection::kStale, "node " + report.node + " restarted again within " +
+                                                         format_duration(kMinLifetime) + " (seq " +
+                                                         std::to_string(report.seq) + ")"),
+                     now);
+    lifetime_at_[k] = now;
+    restarted(0, "node " + report.node + " restarted: its counters start again", now);
+  }
   if (!accepted_[k]) accepted_[k].emplace();
-  remember(scenario_, report, *accepted_[k]);
+  remember(scenario_, report, *accepted_[k], verdict.new_lifetime);
   gone_since_[k] = report.final_report;
   (void)state_.on_report(report, verdict.new_lifetime);
   NodeInfo& info = nodes_[k];
@@ -109,13 +136,22 @@ void MasterCore::on_report(const net::NodeReport& report, TimePoint now) {
   }
 }
 
-void MasterCore::on_source_stats(const net::SourceStats& stats, TimePoint now) {
+void MasterCore::on_source_stats(const net::SourceStats& stats, TimePoint now, int64_t wall_now_ns) {
   if (phase_ == Phase::kDone) return;
   const TaskIndex t = scenario_.find_task(stats.task);
   const AcceptedStats* last = t != kNone && accepted_stats_[t] ? &*accepted_stats_[t] : nullptr;
-  const StatsVerdict verdict = check_source_stats(scenario_, stats, last, CheckOptions{config_.require_sender});
+  const StatsVerdict verdict = check_source_stats(scenario_, stats, last, CheckOptions{config_.require_sender}, wall_now_ns);
   if (!verdict.ok()) return refused(SampleTopic::kSourceStats, verdict, now);
-  if (verdict.new_lifetime) queued_logs_.push_back("the camera of task " + stats.task + " restarted: its count starts again");
+  if (verdict.empty) return;  // a camera before its first frame: nothing to count
+  if (verdict.new_lifetime) {  // at most one per task's camera per kMinLifetime (on_report)
+    if (stats_lifetime_at_[t] && now - *stats_lifetime_at_[t] < kMinLifetime)
+      return refused(SampleTopic::kSourceStats,
+                     refuse(SampleRejection::kStale, "the camera of task " + stats.task + " restarted again within " +
+                                                         format_duration(kMinLifetime)),
+                     now);
+    stats_lifetime_at_[t] = now;
+    restarted(1, "the camera of task " + stats.task + " restarted: its count starts again", now);
+  }
   accepted_stats_[t] = AcceptedStats{stats.published, stats.last_stamp_ns};
   state_.on_source_stats(stats, verdict.new_lifetime);
 }
@@ -367,13 +403,13 @@ MasterSummary MasterCore::summary() const {
     t.mean_latency_ms = a.met + a.overdue ? a.latency_sum_ms / static_cast<double>(a.met + a.overdue) : 0.0;
     s.tasks.push_back(std::move(t));
     for (TaskAccount* sum : {&per_model[spec.model], &s.totals}) {
-      sum->released += a.released;
-      sum->accepted += a.accepted;
-      sum->met += a.met;
-      sum->overdue += a.overdue;
-      sum->dropped_by_nodes += a.dropped_by_nodes;
-      sum->lost += a.lost;
-      sum->surplus += a.surplus;
+      sum->released = saturating_add(sum->released, a.released);
+      sum->accepted = saturating_add(sum->accepted, a.accepted);
+      sum->met = saturating_add(sum->met, a.met);
+      sum->overdue = saturating_add(sum->overdue, a.overdue);
+      sum->dropped_by_nodes = saturating_add(sum->dropped_by_nodes, a.dropped_by_nodes);
+      sum->lost = saturating_add(sum->lost, a.lost);
+      sum->surplus = saturating_add(sum->surplus, a.surplus);
       sum->latency_sum_ms += a.latency_sum_ms;
     }
   }

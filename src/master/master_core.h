@@ -46,6 +46,7 @@
 // (and may queue log lines); every decision and output comes from tick(). Not thread-safe.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -87,6 +88,11 @@ struct RejectedSamples {
   uint64_t count = 0;
 };
 
+// At most one new lifetime (restart: report_checks.h) per node, and per task's camera, per
+// this; another within it is refused as stale (its later reports are taken after it).
+inline constexpr Duration kMinLifetime = std::chrono::seconds(5);
+// At most one "restarted" log line per this, per nodes and per cameras (the others counted).
+inline constexpr Duration kRestartLogEvery = std::chrono::seconds(10);
 // After stop-sources, reports are absorbed this long plus the longest deadline.
 inline constexpr Duration kSettleTime = std::chrono::seconds(1);
 // After stop, the nodes are waited for at most this long plus twice the longest deadline.
@@ -199,10 +205,11 @@ class MasterCore {
   MasterCore& operator=(const MasterCore&) = delete;
 
   // A node's report (cumulative counters). Before the start, it marks the node up. Checked
-  // first (report_checks.h): a refused one is only counted and logged.
-  void on_report(const net::NodeReport& report, TimePoint now);
+  // first (report_checks.h): a refused one is only counted and logged. `wall_now_ns`:
+  // CLOCK_REALTIME at `now` (the bound on the sender's stamps).
+  void on_report(const net::NodeReport& report, TimePoint now, int64_t wall_now_ns);
   // A camera's count of a task's frames; checked the same way.
-  void on_source_stats(const net::SourceStats& stats, TimePoint now);
+  void on_source_stats(const net::SourceStats& stats, TimePoint now, int64_t wall_now_ns);
   // `n` samples of `topic` refused before they reached the core (the DDS reader's caps:
   // kOversized; `why`: one of their reasons, or ""), counted and logged with the others.
   void on_refused_elsewhere(SampleTopic topic, SampleRejection reason, uint64_t n, const std::string& why,
@@ -220,6 +227,9 @@ class MasterCore {
   const std::vector<NodeIndex>& assignment() const { return current_; }  // per task; empty before stage 1
   bool node_alive(NodeIndex k) const { return alive_[k]; }
   const RejectionCounter& rejections() const { return rejections_; }
+  // New lifetimes accepted so far (report_checks.h): of nodes, and of cameras.
+  uint64_t node_restarts() const { return restarts_[0].total; }
+  uint64_t camera_restarts() const { return restarts_[1].total; }
 
  private:
   struct NodeInfo {
@@ -244,6 +254,7 @@ class MasterCore {
   void finish(Actions& out);
   void enter(Phase phase, Actions& out);
   void refused(SampleTopic topic, const SampleVerdict& verdict, TimePoint now, uint64_t count = 1);
+  void restarted(size_t which, std::string line, TimePoint now);
   void publish(const policy::Plan& plan, TimePoint now, int64_t wall_now_ns, Actions& out);
   MasterSummary summary() const;
   TimePoint wake_at(TimePoint now) const;
@@ -261,7 +272,17 @@ class MasterCore {
   std::vector<std::optional<AcceptedReport>> accepted_;
   std::vector<bool> gone_since_;
   std::vector<std::optional<AcceptedStats>> accepted_stats_;
+  // Per node, per task's camera: when its last new lifetime was accepted (kMinLifetime).
+  std::vector<std::optional<TimePoint>> lifetime_at_, stats_lifetime_at_;
   RejectionCounter rejections_;
+  // Restarts of nodes [0] and cameras [1]: counted, and logged like refusals (the first,
+  // then at most one line per kRestartLogEvery) — a peer can claim restarts at will.
+  struct RestartLog {
+    uint64_t total = 0, unlogged = 0;
+    bool logged = false;
+    TimePoint last_log{};
+  };
+  std::array<RestartLog, 2> restarts_{};
   std::vector<Change> changes_;  // liveliness changes the dispatcher has not seen (running)
   std::vector<std::string> queued_logs_;  // from the inputs, handed out by the next tick
   bool stop_requested_ = false;

@@ -67,8 +67,8 @@ int run_master(Scenario scenario, const MasterOptions& options) {
 
   uint64_t reports_refused = 0, sources_refused = 0;  // by the readers, at the last look
   while (true) {
-    for (const net::NodeReport& r : (*reports)->take()) core.on_report(r, clock.now());
-    for (const net::SourceStats& s : (*sources)->take()) core.on_source_stats(s, clock.now());
+    for (const net::NodeReport& r : (*reports)->take()) core.on_report(r, clock.now(), realtime_ns());
+    for (const net::SourceStats& s : (*sources)->take()) core.on_source_stats(s, clock.now(), realtime_ns());
     // Samples the readers refused over their caps (net/dds.h) count with the core's.
     for (auto [topic, refusals] : {std::pair{SampleTopic::kNodeReport, take_reader_refusals(**reports, reports_refused)},
                                    std::pair{SampleTopic::kSourceStats, take_reader_refusals(**sources, sources_refused)}}) {

@@ -2,6 +2,7 @@
 #include "master/report_checks.h"
 
 #include <cmath>
+#include <cstdio>
 #include <string>
 
 namespace coedge::master {
@@ -29,6 +30,16 @@ SampleVerdict check_sender(const std::string& sender, const std::string& named, 
   if (sender != named)
     return refuse(R::kSenderMismatch, std::string(what) + " about " + shown_text(named) + " written by " +
                                           shown_text(sender));
+  return {};
+}
+
+// A sender's wall-clock stamp: after 1970, and at most kMaxAheadNs ahead of the master's.
+SampleVerdict check_stamp(int64_t stamp_ns, const char* field, std::optional<int64_t> wall_now_ns) {
+  if (stamp_ns <= 0) return refuse(R::kAbsurdTime, std::string(field) + " " + std::to_string(stamp_ns));
+  if (wall_now_ns && stamp_ns > *wall_now_ns && stamp_ns - *wall_now_ns > kMaxAheadNs)
+    return refuse(R::kAbsurdTime, std::string(field) + " " + std::to_string(stamp_ns) + " is " +
+                                      num(static_cast<double>(stamp_ns - *wall_now_ns) / 1e9) +
+                                      " s ahead of the master's clock (at most an hour)");
   return {};
 }
 
@@ -83,7 +94,7 @@ SampleVerdict check_profile(const net::ProfileReport& p) {
 }  // namespace
 
 ReportVerdict check_report(const Scenario& scenario, const net::NodeReport& report, const AcceptedReport* last,
-                           bool gone_since, const CheckOptions& options) {
+                           bool gone_since, const CheckOptions& options, std::optional<int64_t> wall_now_ns) {
   auto refused = [](SampleVerdict v) {
     ReportVerdict out;
     out.reason = v.reason;
@@ -93,6 +104,9 @@ ReportVerdict check_report(const Scenario& scenario, const net::NodeReport& repo
   const NodeIndex k = scenario.find_node(report.node);
   if (k == kNone) return refused(refuse(R::kUnknownNode, "node " + shown_text(report.node) + " is not in the scenario"));
   if (SampleVerdict v = check_sender(report.sender, report.node, "report", options); !v.ok()) return refused(std::move(v));
+  if (report.seq > kMaxCounter)
+    return refused(refuse(R::kAbsurdValue, "seq " + std::to_string(report.seq) + " > 2^53"));
+  if (SampleVerdict v = check_stamp(report.stamp_ns, "stamp_ns", wall_now_ns); !v.ok()) return refused(std::move(v));
 
   std::vector<bool> seen_task(scenario.tasks.size(), false);
   for (const net::TaskReport& t : report.tasks) {
@@ -127,8 +141,11 @@ ReportVerdict check_report(const Scenario& scenario, const net::NodeReport& repo
   ReportVerdict out;
   if (last == nullptr) return out;
   if (report.seq <= last->seq) {
-    if (report.stamp_ns > last->stamp_ns) {
-      out.new_lifetime = true;  // the node restarted: its seq began again
+    // The node restarted: its seq began again. Gone since, it restarted whatever its stamp
+    // (its clock may have been stepped back; a replay of an old report while it is gone
+    // reads as a restart too, and is one lifetime's worth of counters at most).
+    if (report.stamp_ns > last->stamp_ns || gone_since) {
+      out.new_lifetime = true;
       return out;
     }
     return refused(refuse(R::kStale, "seq " + std::to_string(report.seq) + " after " + std::to_string(last->seq) +
@@ -157,9 +174,13 @@ ReportVerdict check_report(const Scenario& scenario, const net::NodeReport& repo
   return out;
 }
 
-void remember(const Scenario& scenario, const net::NodeReport& report, AcceptedReport& last) {
+void remember(const Scenario& scenario, const net::NodeReport& report, AcceptedReport& last, bool new_lifetime) {
   last.seq = report.seq;
   last.stamp_ns = report.stamp_ns;
+  // A new lifetime's counters start again: what the earlier one reported of a task is no
+  // floor for them, even for the tasks this report does not name (a restarted node's first
+  // report usually names none).
+  if (new_lifetime) last.tasks.assign(scenario.tasks.size(), std::nullopt);
   last.tasks.resize(scenario.tasks.size());
   for (const net::TaskReport& t : report.tasks) {
     const TaskIndex i = scenario.find_task(t.task);
@@ -168,7 +189,7 @@ void remember(const Scenario& scenario, const net::NodeReport& report, AcceptedR
 }
 
 StatsVerdict check_source_stats(const Scenario& scenario, const net::SourceStats& stats, const AcceptedStats* last,
-                                const CheckOptions& options) {
+                                const CheckOptions& options, std::optional<int64_t> wall_now_ns) {
   auto refused = [](SampleRejection reason, std::string why) {
     StatsVerdict out;
     out.reason = reason;
@@ -192,7 +213,15 @@ StatsVerdict check_source_stats(const Scenario& scenario, const net::SourceStats
     return refused(R::kAbsurdValue, "task " + task.name + ": published " + std::to_string(stats.published) + " > 2^53");
   if (stats.last_stamp_ns < 0)
     return refused(R::kAbsurdTime, "task " + task.name + ": last_stamp_ns " + std::to_string(stats.last_stamp_ns));
+  if (stats.last_stamp_ns > 0) {  // 0: no frame yet
+    if (SampleVerdict v = check_stamp(stats.last_stamp_ns, "last_stamp_ns", wall_now_ns); !v.ok())
+      return refused(v.reason, "task " + task.name + ": " + v.why);
+  }
   StatsVerdict out;
+  if (stats.published == 0 && stats.last_stamp_ns == 0) {  // no frame yet: nothing to count
+    out.empty = true;
+    return out;
+  }
   if (last == nullptr || stats.published >= last->published) return out;
   if (stats.last_stamp_ns > last->last_stamp_ns) {
     out.new_lifetime = true;

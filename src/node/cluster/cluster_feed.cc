@@ -29,8 +29,11 @@ constexpr int64_t kUnsubscribeAfterNs = 3'000'000'000;
 // the node losing the task (and the camera) before the first frame it claims: DDS
 // delivers in milliseconds on a LAN; the margin covers a loaded host.
 constexpr int64_t kAckLeadNs = 300'000'000;
-// The control topics a cluster node reads, whose refused samples it counts.
-constexpr SampleTopic kNodeTopics[] = {SampleTopic::kPlan, SampleTopic::kTaskAck, SampleTopic::kCommand};
+// The topics a cluster node reads whose refused samples it counts (coedge_node_rejected_
+// samples_total, every series at zero from the start): the control topics, and images (a
+// frame its DDS reader refused over its caps: poll()).
+constexpr SampleTopic kNodeTopics[] = {SampleTopic::kPlan, SampleTopic::kTaskAck, SampleTopic::kCommand,
+                                       SampleTopic::kImage};
 
 }  // namespace
 
@@ -98,6 +101,13 @@ struct ClusterFeed::Impl {
   uint64_t plan_epoch = 0, plan_version = 0;
   uint64_t epoch_rank = 0;
   std::map<uint64_t, uint64_t> epoch_ranks;  // master epoch -> its rank here
+  // At most this many epochs are ranked (the newest): each is a master's start, so more
+  // within the hand-over table's history are fail-overs no cluster has, or a peer's
+  // forged epochs; an older one's plans and claims are then unordered (stale).
+  static constexpr size_t kMaxEpochs = 16;
+  // "a new master" lines: the first, then at most one per 10 s, with the count since.
+  int64_t new_master_logged_ns = 0;
+  uint64_t new_masters_unlogged = 0;
   bool accepting = true;
   bool driver_frames_stopped = false;  // guarded by mu: after the master's "stop-sources"
 
@@ -247,10 +257,22 @@ struct ClusterFeed::Impl {
   void apply(const net::Plan& plan) {
     if (plan.epoch < plan_epoch) return;  // a master older than the one followed
     if (plan.epoch > plan_epoch) {
-      if (plan_epoch != 0)
-        log("a new master (epoch " + std::to_string(plan.epoch) + ", was " + std::to_string(plan_epoch) +
-            "): following its plans from version " + std::to_string(plan.version));
+      if (plan_epoch != 0) {
+        ++new_masters_unlogged;
+        const int64_t wall = realtime_ns();
+        if (new_master_logged_ns == 0 || wall - new_master_logged_ns >= 10'000'000'000) {
+          log("a new master (epoch " + std::to_string(plan.epoch) + ", was " + std::to_string(plan_epoch) +
+              "): following its plans from version " + std::to_string(plan.version) +
+              (new_masters_unlogged > 1 ? " (and " + std::to_string(new_masters_unlogged - 1) +
+                                              " more new masters since the last line)"
+                                        : ""));
+          new_master_logged_ns = wall;
+          new_masters_unlogged = 0;
+        }
+      }
       epoch_ranks[plan.epoch] = ++epoch_rank;
+      // Epochs only go up here (older ones are refused above), so the lowest is the oldest.
+      while (epoch_ranks.size() > kMaxEpochs) epoch_ranks.erase(epoch_ranks.begin());
     }
     if (net::plan_supersedes(plan_epoch, plan_version, plan.epoch, plan.version)) {
       plan_epoch = plan.epoch;

@@ -167,8 +167,11 @@ RosFrame decode_ros_frame(const net::Image& image, int max_width, int max_height
     return reject(FrameRejection::kSize, image.encoding + " image of " + dims(w, h) + ": step " +
                                              std::to_string(image.step) + " < width x " + std::to_string(channels));
   // A row may be padded, but not beyond 4 bytes a pixel of the sensor's widest row (and
-  // some alignment): with the data exactly step x height, the frame's memory stays bounded
-  // by the sensor's largest frame whatever the peer declares.
+  // some alignment). This bounds no allocation: the data is already in memory, under the
+  // DDS reader's cap (net/dds.h kMaxImageBytes), and the view below copies nothing (a
+  // conversion allocates w x h x 3 bytes, bounded by the sensor's largest frame). It
+  // refuses rows a camera never sends; the exact step x height check after it is what
+  // keeps the view inside the data.
   if (image.step > kMaxBytesPerPixel * static_cast<uint64_t>(max_width) + kMaxRowPadding)
     return reject(FrameRejection::kTooLarge, image.encoding + " image of " + dims(w, h) + ": step " +
                                                  std::to_string(image.step) + " beyond the sensor's largest row (" +

@@ -38,7 +38,7 @@ SampleVerdict check_plan(const Scenario& scenario, const net::Plan& plan, uint64
   if (plan.version == 0 || plan.version > kMaxPlanVersion)
     return refuse(R::kAbsurdValue, which + ": version out of 1..2^32-1");
   if (absurd_epoch(plan.epoch, now_ns))
-    return refuse(R::kAbsurdTime, which + ": its epoch (its master's start) is 0 or in the future");
+    return refuse(R::kAbsurdTime, which + ": its epoch (its master's start) is 0 or more than an hour ahead");
   if (absurd_time(plan.effective_ns, now_ns))
     return refuse(R::kAbsurdTime, which + ": effective at " + std::to_string(plan.effective_ns) +
                                       " ns, 0 or more than an hour ahead of " + std::to_string(now_ns));
@@ -69,12 +69,18 @@ SampleVerdict check_task_ack(const Scenario& scenario, const net::TaskAck& ack, 
   if (ack.version == 0 || ack.version > kMaxPlanVersion)
     return refuse(R::kAbsurdValue, which + ": plan version " + std::to_string(ack.version) + " out of 1..2^32-1");
   if (absurd_epoch(ack.epoch, now_ns))
-    return refuse(R::kAbsurdTime, which + ": plan epoch " + std::to_string(ack.epoch) + " is 0 or in the future");
+    return refuse(R::kAbsurdTime, which + ": plan epoch " + std::to_string(ack.epoch) + " is 0 or more than an hour ahead");
   if (absurd_time(ack.from_ns, now_ns))
     return refuse(R::kAbsurdTime, which + ": from " + std::to_string(ack.from_ns) +
                                       " ns, 0 or more than an hour ahead of " + std::to_string(now_ns));
-  if (ack.epoch < followed_epoch)
-    return refuse(R::kStale, which + ": for epoch " + std::to_string(ack.epoch) + ", older than the one followed");
+  // An older master's claim is stale only if the receiver never applied a plan of that
+  // epoch: the hand-over table orders the plans of every epoch it followed (cluster_feed.cc
+  // order_of), so a claim for one of them still decides who takes the task's frames
+  // (refusing it, two nodes would take them).
+  if (ack.epoch < followed_epoch &&
+      std::none_of(applied.begin(), applied.end(), [&](const AppliedPlan& p) { return p.epoch == ack.epoch; }))
+    return refuse(R::kStale, which + ": for epoch " + std::to_string(ack.epoch) +
+                                 ", older than the one followed and never applied here");
   for (const AppliedPlan& p : applied) {
     if (p.epoch != ack.epoch || p.version != ack.version) continue;
     if (t < p.node_of_task.size() && p.node_of_task[t] != k)
@@ -111,8 +117,19 @@ SampleVerdict ControlGate::admit_plan(const net::Plan& plan, int64_t now_ns, Tim
   SampleVerdict v = check_plan(scenario_, plan, followed_epoch_, now_ns);
   if (v.ok()) {
     followed_epoch_ = std::max(followed_epoch_, plan.epoch);
+    // One entry per (epoch, version): a repeated plan (a late joiner's, a replay) replaces
+    // its entry rather than pushing genuine ones out. Full: the lowest (epoch, version)
+    // goes, not the earliest to arrive (plans arrive in any order).
+    auto same = std::find_if(applied_.begin(), applied_.end(), [&](const AppliedPlan& p) {
+      return p.epoch == plan.epoch && p.version == plan.version;
+    });
+    if (same != applied_.end()) applied_.erase(same);
     applied_.push_back(applied_plan(scenario_, plan));
-    if (applied_.size() > kKept) applied_.erase(applied_.begin());
+    if (applied_.size() > kKept) {
+      applied_.erase(std::min_element(applied_.begin(), applied_.end(), [](const AppliedPlan& a, const AppliedPlan& b) {
+        return std::pair{a.epoch, a.version} < std::pair{b.epoch, b.version};
+      }));
+    }
   }
   return note(SampleTopic::kPlan, std::move(v), now);
 }

@@ -8,8 +8,9 @@
 //
 // Plan: refused, whole, when an assignment names an unknown task or node (a node "" is
 // "unplaced"), a task twice, a version of 0 or beyond 32 bits (the hand-over table orders
-// plans by epoch rank and a 32-bit version), an epoch of 0 or in the future (an epoch is
-// its master's start: a future one would outrank every real master's plans for good), an
+// plans by epoch rank and a 32-bit version), an epoch of 0 or more than kMaxAheadNs ahead
+// of `now_ns` (an epoch is its master's start: a far-future one would outrank every real
+// master's plans for good; within the hour, a master whose clock runs ahead), an
 // effective time of 0 or less or more than kMaxAheadNs ahead, or an epoch older than the
 // one followed (a stale master's, kStale). A plan of the followed epoch with a lower
 // version is NOT refused: the hand-over table takes plans in any order (a late plan still
@@ -17,8 +18,10 @@
 //
 // Task claim (TaskAck): refused when its sender (the writer's node partition) is not the
 // node it names (or it has none, in a secure domain), it names an unknown task or node, a
-// version of 0 or beyond 32 bits, a from time of 0 or less or beyond kMaxAheadNs, an epoch in
-// the future, an epoch older than the one followed (kStale), or when the plan it names is
+// version of 0 or beyond 32 bits, a from time of 0 or less or beyond kMaxAheadNs, an epoch
+// more than kMaxAheadNs ahead, an epoch older than the one followed of which the receiver applied no plan
+// (among `applied`: an older master's claim of a plan the node applied still orders the
+// hand-over, cluster_feed.cc order_of) (kStale), or when the plan it names is
 // one the receiver applied and that plan gives the task to another node (kNotAssigned). A
 // claim for a plan the receiver has not seen (it may arrive before its plan) cannot be
 // checked against it: it is accepted on the rest.
@@ -86,7 +89,9 @@ class ControlGate {
   std::vector<std::string> take_logs();  // the lines queued since the last call, in order
   const RejectionCounter& rejections() const { return rejections_; }
   uint64_t followed_epoch() const { return followed_epoch_; }
-  std::span<const AppliedPlan> applied() const { return applied_; }  // newest last, at most kKept
+  // One per (epoch, version), the last admitted last; at most kKept (the highest
+  // (epoch, version) kept).
+  std::span<const AppliedPlan> applied() const { return applied_; }
 
   static constexpr size_t kKept = 16;
 

@@ -69,6 +69,22 @@ TEST(ClusterState, ARestartedCameraAddsItsNewCountToItsOldOne) {
   EXPECT_EQ(state.accounts()[0].released, 47u);
 }
 
+TEST(ClusterState, SumsOverLifetimesSaturateInsteadOfWrappingAround) {
+  const Scenario s = two_nodes();
+  master::ClusterState state(s);
+  constexpr uint64_t kBig = uint64_t{1} << 53;  // the most a check lets through
+  for (int life = 0; life < 3000; ++life)  // 3000 x 2^53 > 2^64
+    state.on_report(report("a", {{"T1", kBig, kBig, 0, 0, 0.0, 0.0, 0}}), /*new_lifetime=*/life > 0);
+  for (int life = 0; life < 3000; ++life) state.on_source_stats({"T1", "a", kBig, 1000 + life, "a"}, life > 0);
+  const auto accounts = state.accounts();
+  EXPECT_EQ(accounts[0].accepted, UINT64_MAX);
+  EXPECT_EQ(accounts[0].met, UINT64_MAX);
+  EXPECT_EQ(accounts[0].released, UINT64_MAX);
+  EXPECT_EQ(master::saturating_add(UINT64_MAX - 1, 1), UINT64_MAX);
+  EXPECT_EQ(master::saturating_add(UINT64_MAX, UINT64_MAX), UINT64_MAX);
+  EXPECT_EQ(master::saturating_add(2, 3), 5u);
+}
+
 TEST(ClusterState, FramesNoNodeClosedAreLostAndCountAsDropped) {
   const Scenario s = two_nodes();
   master::ClusterState state(s);

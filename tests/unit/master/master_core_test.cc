@@ -5,6 +5,7 @@
 #include "master/master_core.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -91,7 +92,7 @@ class Master {
     if (r.seq == 0) r.seq = ++seq;
     else seq = r.seq;
     if (r.stamp_ns == 0) r.stamp_ns = wall();
-    core_.on_report(r, now());
+    core_.on_report(r, now(), wall());
   }
   void liveliness(const std::string& node, bool alive) { core_.on_liveliness(node, alive, now()); }
   Actions tick() { return core_.tick(now(), wall()); }
@@ -338,8 +339,8 @@ TEST(MasterCore, StopsCamerasThenNodesAndAccountsForEveryReleasedJob) {
   Master m;
   m.start(1s);
   m.set(8s);
-  m.core().on_source_stats({"M1", "a", 10, 0, ""}, m.now());
-  m.core().on_source_stats({"M2", "b", 10, 0, ""}, m.now());
+  m.core().on_source_stats({"M1", "a", 10, 0, ""}, m.now(), m.wall());
+  m.core().on_source_stats({"M2", "b", 10, 0, ""}, m.now(), m.wall());
   m.report(report("a", {{"M1", 10, 8, 1, 0, 900, 900, 1}, {"M2", 9, 9, 0, 0, 900, 900, 0}}, 1));
   EXPECT_EQ(m.tick_at(11s).windows.size(), 1u);
   EXPECT_EQ(m.tick_at(21s).windows.size(), 1u);
@@ -355,8 +356,8 @@ TEST(MasterCore, StopsCamerasThenNodesAndAccountsForEveryReleasedJob) {
   EXPECT_EQ(a.wake_at, m.at(25s) + 1s + 700ms);  // settle: 1 s + the longest deadline
   // While settling, the last frames arrive and close; liveliness no longer moves tasks.
   m.set(26s);
-  m.core().on_source_stats({"M1", "a", 12, 0, ""}, m.now());
-  m.core().on_source_stats({"M2", "b", 11, 0, ""}, m.now());
+  m.core().on_source_stats({"M1", "a", 12, 0, ""}, m.now(), m.wall());
+  m.core().on_source_stats({"M2", "b", 11, 0, ""}, m.now(), m.wall());
   m.report(report("a", {{"M1", 12, 10, 1, 0, 1100, 1100, 1}, {"M2", 11, 10, 0, 1, 1000, 1000, 0}}, 1));
   m.liveliness("c", false);
   a = m.tick();
@@ -431,7 +432,7 @@ TEST(MasterCore, TheDrainEndsAtItsLimitAndWhatNoNodeClosedIsLost) {
   Master m(c);
   m.start(1s);
   m.set(20s);
-  m.core().on_source_stats({"M1", "a", 20, 0, ""}, m.now());
+  m.core().on_source_stats({"M1", "a", 20, 0, ""}, m.now(), m.wall());
   m.report(report("a", {{"M1", 15, 15, 0, 0, 1500, 1500, 0}}, 1));
   Actions a = m.tick_at(21s);
   EXPECT_EQ(a.windows.size(), 1u);  // window 2 (window 1, at 11 s, had no tick: merged)
@@ -473,8 +474,8 @@ TEST(MasterCore, TheDrainEndsWhenEveryNodeHasSentItsFinalReport) {
   // The nodes' final reports come, their processes still up: their liveliness has not
   // lapsed, but nothing more is to come from them.
   m.set(7s);
-  m.core().on_source_stats({"M1", "a", 4, 0, ""}, m.now());
-  m.core().on_source_stats({"M2", "b", 3, 0, ""}, m.now());
+  m.core().on_source_stats({"M1", "a", 4, 0, ""}, m.now(), m.wall());
+  m.core().on_source_stats({"M2", "b", 3, 0, ""}, m.now(), m.wall());
   m.report(final_report(report("a", {{"M1", 4, 4, 0, 0, 400, 400, 0}, {"M2", 3, 3, 0, 0, 300, 300, 0}}, 1)));
   m.report(final_report(report("b", {}, 1)));
   EXPECT_FALSE(m.tick().finished.has_value());  // c has said nothing yet
@@ -623,16 +624,102 @@ TEST(MasterCore, ADecreasingReportIsRefusedWhileARestartedNodeIsAccepted) {
   EXPECT_EQ(m.core().state().accounts()[0].met, 15u + 6u);
 }
 
+TEST(MasterCore, ARestartedNodesFirstReportWithoutTasksDoesNotBlockItsNext) {
+  Master m;
+  m.start(1s);
+  m.set(3s);
+  m.report(report("a", {{"M1", 500, 490, 5, 5, 50000.0, 25000.0, 0}}));
+  // a restarts: its first report comes before any job (no task), its second counts 3.
+  m.set(6s);
+  net::NodeReport first = report("a");
+  first.seq = 1;
+  m.report(first);
+  EXPECT_TRUE(has_log(m.tick(), "node a restarted"));
+  m.set(7s);
+  m.report(report("a", {{"M1", 3, 2, 0, 0, 200.0, 100.0, 1}}));  // seq 2 of the new lifetime
+  const Actions a = m.tick();
+  EXPECT_FALSE(has_log(a, "refused")) << (a.logs.empty() ? "" : a.logs.front());
+  EXPECT_EQ(m.core().rejections().total(), 0u);
+  EXPECT_EQ(m.core().state().accounts()[0].accepted, 500u + 3u);
+  EXPECT_EQ(m.core().state().accounts()[0].met, 490u + 2u);
+}
+
+TEST(MasterCore, AReportStampedFarAheadCannotMakeLaterOnesStale) {
+  Master m;
+  m.start(1s);
+  m.set(3s);
+  net::NodeReport poison = report("a", {{"M1", 1, 1, 0, 0, 10.0, 5.0, 0}});
+  poison.seq = std::numeric_limits<uint64_t>::max();
+  poison.stamp_ns = std::numeric_limits<int64_t>::max();
+  m.report(poison);
+  poison.seq = 3;
+  m.report(poison);  // a sane seq, the stamp still far ahead
+  EXPECT_EQ(m.core().rejections().total(SampleTopic::kNodeReport, SampleRejection::kAbsurdValue), 1u);
+  EXPECT_EQ(m.core().rejections().total(SampleTopic::kNodeReport, SampleRejection::kAbsurdTime), 1u);
+  m.set(4s);
+  m.report(report("a", {{"M1", 4, 3, 0, 0, 300.0, 150.0, 1}}));  // seq 4, the wall clock
+  EXPECT_EQ(m.core().rejections().total(), 2u);
+  EXPECT_EQ(m.core().state().accounts()[0].met, 3u);
+  // The same for a camera's count: a last stamp far ahead is refused.
+  m.core().on_source_stats({"M1", "a", 9, m.wall() + kMaxAheadNs + 1, "a"}, m.now(), m.wall());
+  EXPECT_EQ(m.core().rejections().total(SampleTopic::kSourceStats, SampleRejection::kAbsurdTime), 1u);
+  m.core().on_source_stats({"M1", "a", 5, m.wall(), "a"}, m.now(), m.wall());
+  EXPECT_EQ(m.core().state().accounts()[0].released, 5u);
+}
+
+TEST(MasterCore, RestartLinesAreThrottledAndCountedAndRestartsRateLimited) {
+  Master m;
+  m.start(1s);
+  auto restart = [&](Duration at) {  // a claims a restart: seq back, newer stamp
+    m.set(at);
+    net::NodeReport r = report("a", {{"M1", 1, 1, 0, 0, 10.0, 5.0, 0}});
+    r.seq = 1;
+    m.report(r);
+  };
+  auto restart_lines = [](const Actions& a) {
+    return std::count_if(a.logs.begin(), a.logs.end(),
+                         [](const std::string& l) { return l.find("restarted:") != std::string::npos; });
+  };
+  restart(2s);
+  restart(2500ms);  // again within kMinLifetime: refused, stale
+  Actions a = m.tick();
+  EXPECT_EQ(restart_lines(a), 1);
+  EXPECT_TRUE(has_log(a, "refused a node_report sample (stale): node a restarted again within"));
+  EXPECT_EQ(m.core().node_restarts(), 1u);
+  EXPECT_EQ(m.core().rejections().total(SampleTopic::kNodeReport, SampleRejection::kStale), 1u);
+  EXPECT_EQ(m.core().state().accounts()[0].met, 1u);  // the refused one added nothing
+  restart(2s + kMinLifetime);
+  EXPECT_EQ(restart_lines(m.tick()), 0);  // within kRestartLogEvery of the last line: counted only
+  EXPECT_EQ(m.core().node_restarts(), 2u);
+  restart(2s + kRestartLogEvery);
+  a = m.tick();
+  EXPECT_TRUE(has_log(a, "node a restarted: its counters start again (and 1 more such since the last line)"));
+  EXPECT_EQ(m.core().node_restarts(), 3u);
+  EXPECT_EQ(m.core().state().accounts()[0].met, 3u);
+  // Cameras: their own throttle, count and rate limit.
+  m.core().on_source_stats({"M1", "a", 30, 100, "a"}, m.now(), m.wall());
+  m.core().on_source_stats({"M1", "a", 5, 300, "a"}, m.now(), m.wall());
+  m.core().on_source_stats({"M1", "a", 2, 400, "a"}, m.now(), m.wall());  // again at once: stale
+  a = m.tick();
+  EXPECT_TRUE(has_log(a, "the camera of task M1 restarted"));
+  EXPECT_EQ(m.core().camera_restarts(), 1u);
+  EXPECT_EQ(m.core().rejections().total(SampleTopic::kSourceStats, SampleRejection::kStale), 1u);
+  EXPECT_EQ(m.core().state().accounts()[0].released, 35u);
+}
+
 TEST(MasterCore, SourceStatsFromAnotherCameraOrGoingDownAreRefused) {
   Master m;
   m.start(1s);
   m.set(2s);
-  m.core().on_source_stats({"M1", "a", 30, 100, "a"}, m.now());
-  m.core().on_source_stats({"M1", "b", 900, 200, "b"}, m.now());  // b's camera is not M1's source
-  m.core().on_source_stats({"M1", "a", 900, 200, "b"}, m.now());  // b writing as a
-  m.core().on_source_stats({"M1", "a", 10, 100, "a"}, m.now());   // went down, no newer stamp
+  m.core().on_source_stats({"M1", "a", 30, 100, "a"}, m.now(), m.wall());
+  m.core().on_source_stats({"M1", "b", 900, 200, "b"}, m.now(), m.wall());  // b's camera is not M1's source
+  m.core().on_source_stats({"M1", "a", 900, 200, "b"}, m.now(), m.wall());  // b writing as a
+  m.core().on_source_stats({"M1", "a", 10, 100, "a"}, m.now(), m.wall());   // went down, no newer stamp
   EXPECT_EQ(m.core().state().accounts()[0].released, 30u);
-  m.core().on_source_stats({"M1", "a", 5, 300, "a"}, m.now());  // a's camera restarted
+  // a's camera restarted: before its first frame it says (0, 0) every second: ignored, not refused.
+  for (int i = 0; i < 3; ++i) m.core().on_source_stats({"M1", "a", 0, 0, "a"}, m.now(), m.wall());
+  EXPECT_EQ(m.core().state().accounts()[0].released, 30u);
+  m.core().on_source_stats({"M1", "a", 5, 300, "a"}, m.now(), m.wall());  // its first frames
   EXPECT_EQ(m.core().state().accounts()[0].released, 35u);
   const RejectionCounter& r = m.core().rejections();
   EXPECT_EQ(r.total(SampleTopic::kSourceStats, SampleRejection::kNotSource), 1u);
@@ -726,7 +813,7 @@ TEST(MasterFiles, LinesAndSummaryCarryTheRecordsFields) {
   EXPECT_DOUBLE_EQ(plan["effective_unix_s"].get<double>(), static_cast<double>(m.wall() + 500'000'000) / 1e9);
 
   m.set(5s);
-  m.core().on_source_stats({"M1", "a", 10, 0, ""}, m.now());
+  m.core().on_source_stats({"M1", "a", 10, 0, ""}, m.now(), m.wall());
   m.report(report("a", {{"M1", 10, 9, 1, 0, 1000, 1000, 0}}, 1));
   net::NodeReport b = report("b");
   b.links = {{"a", 40, "probe"}};

@@ -79,7 +79,7 @@ class MasterMetricsTest : public ::testing::Test {
   }
   Actions tick_at(Duration since_start) {
     clock_.set(start_ + since_start);
-    Actions a = core_.tick(clock_.now(), kWallStart + (clock_.now() - start_).count() * 1000);
+    Actions a = core_.tick(clock_.now(), wall());
     metrics_.update(core_);
     return a;
   }
@@ -93,11 +93,12 @@ class MasterMetricsTest : public ::testing::Test {
     net::NodeReport r;
     r.node = node;
     r.seq = ++seq_;  // one sequence for every node: each node's still goes up
-    r.stamp_ns = kWallStart + (clock_.now() - start_).count() * 1000;
+    r.stamp_ns = wall();
     r.tasks = std::move(tasks);
     r.sender = std::move(sender);
-    core_.on_report(r, clock_.now());
+    core_.on_report(r, clock_.now(), wall());
   }
+  int64_t wall() const { return kWallStart + (clock_.now() - start_).count() * 1000; }
   uint64_t seq_ = 0;
 
   Scenario scenario_ = three_nodes();
@@ -132,7 +133,7 @@ TEST_F(MasterMetricsTest, CountsRefusedSamplesByTopicAndReason) {
   report("a", {}, "a");
   report("b", {}, "a");  // a writes about b
   report("b", {}, "a");
-  core_.on_source_stats({"M1", "b", 20, 0, "b"}, clock_.now());  // M1's source is a
+  core_.on_source_stats({"M1", "b", 20, 0, "b"}, clock_.now(), wall());  // M1's source is a
   core_.on_refused_elsewhere(SampleTopic::kNodeReport, SampleRejection::kOversized, 3, "tasks has 5000, more than the cap 4096",
                              clock_.now());
   tick_at(1s);
@@ -155,7 +156,7 @@ TEST_F(MasterMetricsTest, FollowsPlansNodesAndCounters) {
   EXPECT_EQ(value("coedge_master_placement_changes_total", {{"task", "M1"}}), 1);
 
   clock_.set(start_ + 5s);
-  core_.on_source_stats({"M1", "a", 20, 0, ""}, clock_.now());
+  core_.on_source_stats({"M1", "a", 20, 0, ""}, clock_.now(), wall());
   report("a", {{"M1", 20, 15, 3, 1, 1500, 1500, 0}});
   tick_at(5s);
   EXPECT_EQ(value("coedge_cluster_jobs_released_total", {{"task", "M1"}}), 20);
@@ -185,7 +186,7 @@ TEST_F(MasterMetricsTest, TheEndCountsWhatNoNodeClosedAsDropped) {
   for (const char* n : {"a", "b", "c"}) report(n, {});
   tick_at(1s);
   clock_.set(start_ + 20s);
-  core_.on_source_stats({"M1", "a", 20, 0, ""}, clock_.now());
+  core_.on_source_stats({"M1", "a", 20, 0, ""}, clock_.now(), wall());
   report("a", {{"M1", 15, 15, 0, 0, 1500, 1500, 0}});
   tick_at(20s);
   EXPECT_EQ(value("coedge_cluster_jobs_finished_total", {{"task", "M1"}, {"outcome", "dropped"}}), 0);

@@ -216,6 +216,51 @@ TEST(ReportChecks, ARestartedNodeStartsANewLifetime) {
   EXPECT_FALSE(back.new_lifetime);
 }
 
+TEST(ReportChecks, ANewLifetimeForgetsTheEarlierCountersOfEveryTask) {
+  AcceptedReport last = accepted(valid(5, 5'000));  // T1 released 10
+  net::NodeReport first = valid(1, 9'000);          // restarted: its first report names no task
+  first.tasks.clear();
+  const ReportVerdict v = check_report(scenario(), first, &last, false, CheckOptions{});
+  ASSERT_TRUE(v.ok()) << v.why;
+  ASSERT_TRUE(v.new_lifetime);
+  remember(scenario(), first, last, v.new_lifetime);
+  net::NodeReport second = valid(2, 10'000);  // its second: T1 with 3 jobs, below the old 10
+  second.tasks[0] = {"T1", 3, 1, 0, 0, 10.0, 5.0, 2};
+  const ReportVerdict next = check_report(scenario(), second, &last, false, CheckOptions{});
+  EXPECT_TRUE(next.ok()) << next.why;
+  EXPECT_FALSE(next.new_lifetime);
+  // Without the new lifetime's word, the old counters stay the floor (the same lifetime).
+  AcceptedReport kept = accepted(valid(5, 5'000));
+  remember(scenario(), first, kept, /*new_lifetime=*/false);
+  EXPECT_EQ(check_report(scenario(), second, &kept, false, CheckOptions{}).reason, R::kCounterDecreased);
+}
+
+TEST(ReportChecks, AFarFutureStampOrAHugeSeqIsRefused) {
+  constexpr int64_t kWall = 1'700'000'000'000'000'000;
+  auto with_clock = [&](const net::NodeReport& r, const AcceptedReport* last = nullptr, bool gone = false) {
+    return check_report(scenario(), r, last, gone, CheckOptions{}, kWall);
+  };
+  EXPECT_TRUE(with_clock(valid(5, kWall + kMaxAheadNs)).ok());  // an hour ahead: still taken
+  const ReportVerdict ahead = with_clock(valid(5, kWall + kMaxAheadNs + 1));
+  EXPECT_EQ(ahead.reason, R::kAbsurdTime);
+  EXPECT_NE(ahead.why.find("ahead of the master's clock"), std::string::npos) << ahead.why;
+  EXPECT_EQ(with_clock(valid(5, std::numeric_limits<int64_t>::max())).reason, R::kAbsurdTime);
+  EXPECT_EQ(with_clock(valid(5, 0)).reason, R::kAbsurdTime);
+  EXPECT_EQ(with_clock(valid(5, -1)).reason, R::kAbsurdTime);
+  EXPECT_EQ(with_clock(valid(kMaxCounter + 1, kWall)).reason, R::kAbsurdValue);
+  EXPECT_EQ(with_clock(valid(std::numeric_limits<uint64_t>::max(), kWall)).reason, R::kAbsurdValue);
+  EXPECT_TRUE(with_clock(valid(kMaxCounter, kWall)).ok());
+}
+
+TEST(ReportChecks, ANodeBackWithItsClockSteppedBackIsARestart) {
+  const AcceptedReport last = accepted(valid(5, 5'000));
+  const net::NodeReport r = valid(1, 4'000);  // seq began again, the clock went back
+  EXPECT_EQ(reason(r, &last, /*gone=*/false), R::kStale);  // still there: an old sample
+  const ReportVerdict v = check_report(scenario(), r, &last, /*gone=*/true, CheckOptions{});
+  EXPECT_TRUE(v.ok()) << v.why;
+  EXPECT_TRUE(v.new_lifetime);
+}
+
 TEST(ReportChecks, AMessageShowsAPeersTextPrintableAndShort) {
   net::NodeReport r = valid();
   r.tasks[0].task = std::string("\x01\x02") + std::string(100, 'x');
@@ -245,7 +290,15 @@ TEST(SourceStatsChecks, EachReason) {
   const AcceptedStats last{20, 1'000};
   EXPECT_EQ(stats_reason({"T1", "a", 25, 1'100, "a"}, &last), R::kNone);
   EXPECT_EQ(stats_reason({"T1", "a", 19, 1'000, "a"}, &last), R::kCounterDecreased);
-  EXPECT_EQ(stats_reason({"T1", "a", 0, 0, "a"}, &last), R::kCounterDecreased);
+  EXPECT_EQ(stats_reason({"T1", "a", 0, 1'000, "a"}, &last), R::kCounterDecreased);
+  // A camera (re)started, before its first frame: empty, accepted, not a decrease.
+  const StatsVerdict empty = check_source_stats(scenario(), {"T1", "a", 0, 0, "a"}, &last, CheckOptions{});
+  EXPECT_TRUE(empty.ok()) << empty.why;
+  EXPECT_TRUE(empty.empty);
+  EXPECT_FALSE(empty.new_lifetime);
+  EXPECT_FALSE(check_source_stats(scenario(), {"T1", "a", 20, 1'000, "a"}, &last, CheckOptions{}).empty);
+  // Still checked for who sent it.
+  EXPECT_EQ(stats_reason({"T1", "a", 0, 0, "b"}, &last), R::kSenderMismatch);
   const StatsVerdict restarted = check_source_stats(scenario(), {"T1", "a", 3, 2'000, "a"}, &last, CheckOptions{});
   EXPECT_TRUE(restarted.ok());
   EXPECT_TRUE(restarted.new_lifetime);

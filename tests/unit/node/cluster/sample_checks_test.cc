@@ -4,6 +4,8 @@
 // front of their logic (a plan naming an unknown task is not applied, and is counted).
 #include "node/cluster/sample_checks.h"
 
+#include <algorithm>
+
 #include <utility>
 
 #include <gtest/gtest.h>
@@ -114,7 +116,11 @@ TEST(TaskAckChecks, EachReason) {
   a = ack();
   a.epoch = 0;
   EXPECT_EQ(ack_reason(a), R::kAbsurdTime);
-  EXPECT_EQ(ack_reason(ack(), false, kEpoch + 1), R::kStale);
+  a = ack();
+  a.epoch = kEpoch - 1;  // older than the one followed, and no plan of it applied here
+  EXPECT_EQ(ack_reason(a, false, kEpoch + 1), R::kStale);
+  // An older master's claim for a plan applied here still orders the hand-over: accepted.
+  EXPECT_EQ(ack_reason(ack(), false, kEpoch + 1), R::kNone);
   EXPECT_EQ(ack_reason(ack("b", "b")), R::kNotAssigned);  // plan 3 gives T1 to a
   a = ack("b", "b");
   a.task = "T2";  // plan 3 places T2 nowhere
@@ -172,6 +178,25 @@ TEST(ControlGate, KeepsOnlyTheNewestPlans) {
   ASSERT_EQ(gate.applied().size(), ControlGate::kKept);
   EXPECT_EQ(gate.applied().front().version, 5u);
   EXPECT_EQ(gate.applied().back().version, ControlGate::kKept + 4);
+}
+
+TEST(ControlGate, ARepeatedOrLatePlanDoesNotPushOutTheNewestOnes) {
+  const Scenario s = scenario();
+  ControlGate gate(s);
+  for (uint64_t v = 1; v <= ControlGate::kKept; ++v) ASSERT_TRUE(gate.admit_plan(plan(v), kNow, TimePoint{}).ok());
+  // The same plan again and again (a replay, a late joiner's copy): one entry.
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE(gate.admit_plan(plan(3), kNow, TimePoint{}).ok());
+  ASSERT_EQ(gate.applied().size(), ControlGate::kKept);
+  auto has = [&](uint64_t version) {
+    return std::any_of(gate.applied().begin(), gate.applied().end(),
+                       [&](const AppliedPlan& p) { return p.version == version; });
+  };
+  for (uint64_t v = 1; v <= ControlGate::kKept; ++v) EXPECT_TRUE(has(v)) << v;
+  // Full, a newer plan pushes out the lowest (epoch, version), not the earliest to arrive.
+  ASSERT_TRUE(gate.admit_plan(plan(ControlGate::kKept + 1), kNow, TimePoint{}).ok());
+  EXPECT_FALSE(has(1));
+  EXPECT_TRUE(has(3));
+  EXPECT_TRUE(has(ControlGate::kKept + 1));
 }
 
 // A reader as src/net's count what they refuse over their caps.
