@@ -143,8 +143,10 @@ ReportVerdict check_report(const Scenario& scenario, const net::NodeReport& repo
   if (report.seq <= last->seq) {
     // The node restarted: its seq began again. Gone since, it restarted whatever its stamp
     // (its clock may have been stepped back; a replay of an old report while it is gone
-    // reads as a restart too, and is one lifetime's worth of counters at most).
-    if (report.stamp_ns > last->stamp_ns || gone_since) {
+    // reads as a restart too, and is one lifetime's worth of counters at most) — but the
+    // very report last accepted (same seq and stamp), delivered again, stays a duplicate.
+    const bool same_as_last = report.seq == last->seq && report.stamp_ns == last->stamp_ns;
+    if (report.stamp_ns > last->stamp_ns || (gone_since && !same_as_last)) {
       out.new_lifetime = true;
       return out;
     }

@@ -259,6 +259,8 @@ TEST(ReportChecks, ANodeBackWithItsClockSteppedBackIsARestart) {
   const ReportVerdict v = check_report(scenario(), r, &last, /*gone=*/true, CheckOptions{});
   EXPECT_TRUE(v.ok()) << v.why;
   EXPECT_TRUE(v.new_lifetime);
+  // The last accepted report itself, delivered again while the node is gone: a duplicate.
+  EXPECT_EQ(reason(valid(5, 5'000), &last, /*gone=*/true), R::kStale);
 }
 
 TEST(ReportChecks, AMessageShowsAPeersTextPrintableAndShort) {
