@@ -148,7 +148,7 @@ TEST(Cli, NodeDdsOptionsNeedTopicSensorsOrAScenario) {
   for (const char* option : {"--peer n2=127.0.0.1", "--best-effort-frames"}) {
     const CliRun r = coedge(std::string("node --config examples/node/ros-camera.yaml ") + option);
     EXPECT_EQ(r.code, 2) << option;
-    EXPECT_NE(r.output.find("--name, --peer and --best-effort-frames go with --scenario"), std::string::npos)
+    EXPECT_NE(r.output.find("--name, --peer, --keystore and --best-effort-frames go with --scenario"), std::string::npos)
         << r.output;
   }
 }
