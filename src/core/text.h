@@ -30,6 +30,10 @@ std::optional<Duration> parse_plain_ms(std::string_view text);
 // 'text', cut after 60 characters: a message names a value, it does not repeat a block.
 std::string quoted(std::string_view text);
 
+// `text` with XML's five special characters as entities (&amp; &lt; &gt; &quot; &apos;),
+// safe inside an element or an attribute value of either quote.
+std::string xml_escape(std::string_view text);
+
 // Edit distance (optimal string alignment: a swap of neighbours counts 1).
 size_t edit_distance(std::string_view a, std::string_view b);
 

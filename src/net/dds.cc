@@ -20,6 +20,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/text.h"
 #include "net/dds_internal.h"
 
 namespace coedge::net {
@@ -29,21 +30,6 @@ using internal::io_error;
 
 // Highest domain id whose RTPS ports (7400 + 250 * id + offsets) fit in 16 bits.
 constexpr uint32_t kMaxDomainId = 232;
-
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 // The IPv4 addresses of this machine's interfaces, or an empty set if they cannot be read.
 std::set<std::string> local_ipv4_addresses() {

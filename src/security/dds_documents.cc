@@ -2,25 +2,11 @@
 
 #include <sstream>
 
+#include "core/text.h"
 #include "net/dds.h"
 
 namespace coedge::security {
 namespace {
-
-std::string escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 const char* kHeader = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 
@@ -40,7 +26,7 @@ const char* flag(bool b) { return b ? "true" : "false"; }
 void topic_rule(std::ostringstream& x, const std::string& expression, bool protect_discovery,
                 const char* protection) {
   x << "        <topic_rule>\n"
-    << "          <topic_expression>" << escape(expression) << "</topic_expression>\n"
+    << "          <topic_expression>" << xml_escape(expression) << "</topic_expression>\n"
     << "          <enable_discovery_protection>" << flag(protect_discovery) << "</enable_discovery_protection>\n"
     << "          <enable_liveliness_protection>" << flag(protect_discovery) << "</enable_liveliness_protection>\n"
     << "          <enable_read_access_control>true</enable_read_access_control>\n"
@@ -52,11 +38,11 @@ void topic_rule(std::ostringstream& x, const std::string& expression, bool prote
 
 void criterion(std::ostringstream& x, const char* kind, const Criterion& c) {
   x << "        <" << kind << ">\n          <topics>\n";
-  for (const auto& t : c.topics) x << "            <topic>" << escape(t) << "</topic>\n";
+  for (const auto& t : c.topics) x << "            <topic>" << xml_escape(t) << "</topic>\n";
   x << "          </topics>\n          <partitions>\n";
   for (const auto& p : c.partitions) {
     // An empty element is the default partition (Cyclone reads it as "").
-    x << "            <partition>" << escape(p) << "</partition>\n";
+    x << "            <partition>" << xml_escape(p) << "</partition>\n";
   }
   x << "          </partitions>\n        </" << kind << ">\n";
 }
@@ -145,11 +131,11 @@ std::string permissions_xml(const std::vector<Grant>& grants) {
        "xsi:noNamespaceSchemaLocation=\"http://www.omg.org/spec/DDS-SECURITY/20170901/omg_shared_ca_permissions.xsd\">\n"
     << "  <permissions>\n";
   for (const Grant& g : grants) {
-    x << "    <grant name=\"" << escape(g.name) << "\">\n"
-      << "      <subject_name>" << escape(g.subject_name) << "</subject_name>\n"
+    x << "    <grant name=\"" << xml_escape(g.name) << "\">\n"
+      << "      <subject_name>" << xml_escape(g.subject_name) << "</subject_name>\n"
       << "      <validity>\n"
-      << "        <not_before>" << escape(g.not_before) << "</not_before>\n"
-      << "        <not_after>" << escape(g.not_after) << "</not_after>\n"
+      << "        <not_before>" << xml_escape(g.not_before) << "</not_before>\n"
+      << "        <not_after>" << xml_escape(g.not_after) << "</not_after>\n"
       << "      </validity>\n"
       << "      <allow_rule>\n"
       << domains("        ");
