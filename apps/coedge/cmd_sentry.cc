@@ -91,7 +91,8 @@ std::function<int()> add_sentry_command(CLI::App& app) {
       }
       participants_max = std::max(participants_max, (*watcher)->participants());
     };
-    while (!stop->load() && std::chrono::steady_clock::now() - start < duration) {
+    // kNever is compared before it meets a finer clock (Duration::max() in ns overflows).
+    while (!stop->load() && (duration == kNever || std::chrono::steady_clock::now() - start < duration)) {
       poll();
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }

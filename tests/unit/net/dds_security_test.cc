@@ -170,8 +170,9 @@ struct Keystores {
   DdsSecurityFiles revoked;  // n3, crl set
   std::string error;
 };
+// Never destroyed: the atexit cleanup below runs after static destructors registered later.
 const Keystores& keystores() {
-  static const Keystores k = [] {
+  static const Keystores& k = *new Keystores([] {
     Keystores k;
     std::string tmpl = (std::filesystem::temp_directory_path() / "coedge-ks-XXXXXX").string();
     if (mkdtemp(tmpl.data()) == nullptr) return k.error = "mkdtemp failed", k;
@@ -196,7 +197,7 @@ const Keystores& keystores() {
     step(security::revoke_identity(k.cluster, Role::kNode, "n3"));
     std::atexit([] { std::filesystem::remove_all(keystores().dir); });
     return k;
-  }();
+  }());
   return k;
 }
 const std::string& keystore() { return keystores().cluster; }
