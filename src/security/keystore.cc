@@ -491,14 +491,30 @@ Status create_keystore(const std::string& dir_text, const KeystoreOptions& optio
   return built;
 }
 
-Status add_identity(const std::string& dir_text, Role role, const std::string& name) {
-  if (auto s = check_identity_name(dir_text, role, name); !s) return s;
+// What changing one identity needs: the keystore, its CA, the keystore's lock (held until
+// this is destroyed) and the identity's enclave folder. Checks the name first.
+struct IdentityChange {
+  fs::path dir;
+  Ca ca;
+  KeystoreLock lock;
+  fs::path enclave;
+};
+Result<IdentityChange> begin_identity_change(const std::string& dir_text, Role role, const std::string& name) {
+  if (auto s = check_identity_name(dir_text, role, name); !s) return s.error();
   const fs::path dir = fs::absolute(dir_text).lexically_normal();
   auto ca = load_ca(dir);
   if (!ca) return ca.error();
   auto lock = KeystoreLock::take(dir);
   if (!lock) return lock.error();
-  const fs::path enclave = enclave_dir(dir, role, name);
+  return IdentityChange{dir, std::move(*ca), std::move(*lock), enclave_dir(dir, role, name)};
+}
+
+Status add_identity(const std::string& dir_text, Role role, const std::string& name) {
+  auto change = begin_identity_change(dir_text, role, name);
+  if (!change) return change.error();
+  const fs::path& dir = change->dir;
+  const Ca& ca = change->ca;
+  const fs::path& enclave = change->enclave;
   const bool replacing = fs::exists(enclave);
   if (replacing) {
     auto crl = load_crl(dir);
@@ -517,7 +533,7 @@ Status add_identity(const std::string& dir_text, Role role, const std::string& n
   auto tmp = make_temp_dir(enclave.parent_path(), enclave.filename().string());
   if (!tmp) return tmp.error();
   std::error_code ec;
-  Status built = write_enclave(*tmp, *ca, role, name);
+  Status built = write_enclave(*tmp, ca, role, name);
   if (built.ok()) built = set_mode(*tmp, kPrivateDir);  // it holds key.pem (mkdtemp made it 0700 already)
   fs::path old;
   if (built.ok() && replacing) {
@@ -534,13 +550,11 @@ Status add_identity(const std::string& dir_text, Role role, const std::string& n
 }
 
 Status revoke_identity(const std::string& dir_text, Role role, const std::string& name) {
-  if (auto s = check_identity_name(dir_text, role, name); !s) return s;
-  const fs::path dir = fs::absolute(dir_text).lexically_normal();
-  auto ca = load_ca(dir);
-  if (!ca) return ca.error();
-  auto lock = KeystoreLock::take(dir);
-  if (!lock) return lock.error();
-  const fs::path enclave = enclave_dir(dir, role, name);
+  auto change = begin_identity_change(dir_text, role, name);
+  if (!change) return change.error();
+  const fs::path& dir = change->dir;
+  const Ca& ca = change->ca;
+  const fs::path& enclave = change->enclave;
   if (!fs::exists(enclave / "cert.pem"))
     return bad(dir_text, "no identity of " + who(role, name) + " (" + (enclave / "cert.pem").string() + " does not exist)");
   auto cert = load_cert(enclave / "cert.pem");
@@ -551,7 +565,7 @@ Status revoke_identity(const std::string& dir_text, Role role, const std::string
   std::vector<Revoked> revoked = revoked_of(crl->get());
   const std::time_t now = std::time(nullptr);
   revoked.push_back(Revoked{.serial_hex = serial_hex(cert->get()), .when = now});
-  if (auto s = write_crl(dir, *ca, revoked, now, crl->get()); !s) return s;
+  if (auto s = write_crl(dir, ca, revoked, now, crl->get()); !s) return s;
   // Read back what is now on disk: the key is deleted only once its serial is surely listed.
   auto written = load_crl(dir);
   if (!written) return written.error();
