@@ -38,7 +38,7 @@ help:
 	@echo "make install build, then install into $(PREFIX) (PREFIX=DIR to choose; DESTDIR=DIR to stage; docs/ARCHITECTURE.md, Installed layout)"
 	@echo "make test    setup + build + every test (ctest, labels unit/integration/slow)"
 	@echo "make asan    build and run the tests under AddressSanitizer + UBSan"
-	@echo "make tsan    run the parallel 'coedge sweep' under ThreadSanitizer"
+	@echo "make tsan    run the parallel sweep (src/sim/sweep.cc, 'coedge sweep') under ThreadSanitizer"
 	@echo "make lto     build the coedge command with LTO, ODR violations as errors (build-lto/)"
 	@echo "make fuzz    build the libFuzzer targets of fuzz/ with clang, ASan and UBSan (build-fuzz/)"
 	@echo "make fuzz-smoke  run each fuzz target on its seed corpus for FUZZ_SECONDS (default 15) s; fails on any finding"
@@ -75,16 +75,17 @@ asan: setup
 	$(CMAKE) --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 
-# The one concurrent part that ThreadSanitizer can check: `coedge sweep`'s worker threads.
+# The one concurrent part that ThreadSanitizer can check: `coedge sweep`'s worker threads,
+# which live in src/sim/sweep.cc; its tests (1 thread against 4, progress) run under TSan,
+# which needs only the simulator's layers built (core, policy, sim), not the whole command.
 # The node's threads run OpenCV inference, which is not instrumented: TSan then reports
 # OpenCV's own thread pool (tried: suppressing those reports made a 15 s node run take
 # over 10 minutes; switching its interceptors off gave false mutex reports from TBB). The
 # node's concurrency is covered by its tests under ASan and by its crash tests.
 tsan: setup
 	$(CMAKE) --preset tsan
-	$(CMAKE) --build build-tsan -j $(JOBS) --target coedge
-	TSAN_OPTIONS=halt_on_error=1 build-tsan/bin/coedge sweep --nodes 6,12 --loads 0.8,1.2 \
-	  --bandwidths 100 --seeds 2 --duration 60s --threads 4 -o build-tsan/sweep-smoke
+	$(CMAKE) --build build-tsan -j $(JOBS) --target sim_tests
+	TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/unit/sim/sim_tests --gtest_filter='Sweep.*'
 
 # Whole-program build of the `coedge` command (it links every layer): with LTO, GCC sees all
 # translation units at once and reports two different definitions of one class or inline

@@ -1,14 +1,12 @@
 // `coedge sweep`: robustness of the policies across generated city fleets — loads,
 // bandwidths, fleet sizes and seeds — with the capacity lower bound for each, and a plot
-// of miss rate against load. Simulations run in parallel threads, each on its own
+// of miss rate against load. The simulations run in parallel threads (sim/sweep.h), each on its own
 // scenario; results are gathered by cell, so the output does not depend on scheduling.
 #include <algorithm>
 #include <cstdarg>
-#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <map>
-#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -23,10 +21,8 @@
 #include "plot.h"
 #include "policy/policy_spec.h"
 #include "policy_options.h"
-#include "sim/city_generator.h"
-#include "sim/lower_bound.h"
 #include "sim/report.h"
-#include "sim/simulator.h"
+#include "sim/sweep.h"
 #include "terminal.h"
 #include "write_file.h"
 
@@ -55,17 +51,6 @@ struct SweepArgs {
   bool plot = false;
   bool json = false;  // one JSON document on stdout instead of the tables
   ProgressFlags progress;
-};
-
-struct Cell {
-  uint32_t nodes;
-  double load, mbps;
-  uint64_t seed;
-};
-
-struct Outcome {
-  double miss = 0, p99_ms = 0;
-  uint64_t released = 0;
 };
 
 int fail(int code, const std::string& message) {
@@ -141,69 +126,32 @@ int run_sweep(const SweepArgs& args) {
   auto models = config::load_profile_set(profiles);
   if (!models.ok()) return fail(cli::exit_code_of(models.error()), models.error().message);
 
-  std::vector<Cell> cells;
+  std::vector<sim::SweepCell> cells;
   for (uint32_t n : node_counts)
     for (double load : loads)
       for (double mbps : bandwidths)
         for (uint64_t seed = 1; seed <= args.seeds; ++seed) cells.push_back({n, load, mbps, seed});
   const size_t pair_count = pairs->size();
-  std::vector<Outcome> outcomes(cells.size() * pair_count);
-  std::vector<double> bounds(cells.size());
-  std::vector<std::string> errors(cells.size());
-
-  std::atomic<size_t> next{0}, done{0};
-  std::mutex print;
+  sim::SweepOptions options;
+  options.duration = duration.value();
+  options.threads = args.threads ? args.threads : std::max(1u, std::thread::hardware_concurrency());
   Progress progress(args.progress);
-  auto worker = [&] {
-    for (size_t c; (c = next++) < cells.size();) {
-      sim::CityOptions city;
-      city.nodes = cells[c].nodes;
-      city.load = cells[c].load;
-      city.seed = cells[c].seed;
-      city.near_mbps = cells[c].mbps;
-      city.far_mbps = cells[c].mbps / 2;
-      city.duration = duration.value();
-      auto scenario = sim::generate_city(city, models.value());
-      if (!scenario.ok()) {
-        errors[c] = scenario.error().message;
-        continue;
-      }
-      // The bound on each run's released jobs, the smallest over the pairs: below every
-      // run's miss rate (sim/lower_bound.h; as `coedge sim --compare` does).
-      bounds[c] = sim::miss_rate_lower_bound(scenario.value()).miss_rate;
-      for (size_t p = 0; p < pair_count; ++p) {
-        sim::SimOptions options;
-        options.policy = (*pairs)[p];
-        const sim::SimResult result = sim::simulate(scenario.value(), options);
-        std::vector<uint64_t> released;
-        for (const sim::TaskTally& t : result.tasks) released.push_back(t.released);
-        const double bound = sim::miss_rate_lower_bound(scenario.value(), released).miss_rate;
-        bounds[c] = p == 0 ? bound : std::min(bounds[c], bound);
-        const sim::RunSummary s = sim::summarize(scenario.value(), result, (*pairs)[p].label());
-        outcomes[c * pair_count + p] = {s.overall.miss_rate, s.overall.p99_ms, s.overall.released};
-      }
-      const size_t finished = ++done;
-      if (progress.enabled()) {
-        std::lock_guard<std::mutex> lock(print);
-        progress.update("sweep: " + std::to_string(finished) + " of " + std::to_string(cells.size()) +
-                            " fleets simulated",
-                        static_cast<double>(finished) / static_cast<double>(cells.size()));
-      }
-    }
-  };
-  const unsigned threads =
-      args.threads ? args.threads : std::max(1u, std::thread::hardware_concurrency());
-  std::vector<std::thread> pool;
-  for (unsigned i = 0; i < threads; ++i) pool.emplace_back(worker);
-  for (auto& t : pool) t.join();
-  for (size_t c = 0; c < cells.size(); ++c)
-    if (!errors[c].empty()) return fail(kExitBadInput, errors[c]);
+  if (progress.enabled()) {
+    options.progress = [&progress](size_t finished, size_t total) {
+      progress.update("sweep: " + std::to_string(finished) + " of " + std::to_string(total) + " fleets simulated",
+                      static_cast<double>(finished) / static_cast<double>(total));
+    };
+  }
+  auto swept = sim::run_sweep(cells, *pairs, models.value(), options);
+  if (!swept.ok()) return fail(kExitBadInput, swept.error().message);
+  const std::vector<sim::SweepOutcome>& outcomes = swept->outcomes;
+  const std::vector<double>& bounds = swept->lower_bounds;
 
   // sweep.csv: every cell and policy.
   std::string csv = "nodes,load,mbps,seed,policy,released,miss_rate,p99_ms,lower_bound\n";
   for (size_t c = 0; c < cells.size(); ++c) {
     for (size_t p = 0; p < pair_count; ++p) {
-      const Outcome& o = outcomes[c * pair_count + p];
+      const sim::SweepOutcome& o = outcomes[c * pair_count + p];
       char line[256];
       std::snprintf(line, sizeof line, "%u,%g,%g,%llu,", cells[c].nodes, cells[c].load,
                     cells[c].mbps, static_cast<unsigned long long>(cells[c].seed));
