@@ -548,6 +548,10 @@ TEST(ProcessSupervisorTest, PassedDescriptorsReachEveryRestart) {
   ASSERT_TRUE(sup.start(id, t0));
   ASSERT_TRUE(eventually([&] { return read_file(dir.file("reader.log")) == "hellohello\n"; }))
       << read_file(dir.file("reader.log"));
+  // Listed once the shell has become `sleep`: the shell itself, between its echo and its
+  // exec, may hold a descriptor of its own (seen under ASan's slower start: a fd 5).
+  auto exec_done = [&] { return read_file("/proc/" + std::to_string(sup.pid(id)) + "/comm") == "sleep\n"; };
+  ASSERT_TRUE(eventually(exec_done));
   EXPECT_EQ(fds_of("/proc/" + std::to_string(sup.pid(id))),
             (std::set<std::string>{"0", "1", "2", "3", "4"}));
 
@@ -556,6 +560,7 @@ TEST(ProcessSupervisorTest, PassedDescriptorsReachEveryRestart) {
   ASSERT_NE(find(sup.poll(t0 + 1s), id, Kind::kStarted), nullptr);
   ASSERT_TRUE(eventually([&] { return read_file(dir.file("reader.log")) == "hellohello\nhello\n"; }))
       << read_file(dir.file("reader.log"));
+  ASSERT_TRUE(eventually(exec_done));
   EXPECT_EQ(fds_of("/proc/" + std::to_string(sup.pid(id))),
             (std::set<std::string>{"0", "1", "2", "3", "4"}));
   sup.stop_all(1s);
