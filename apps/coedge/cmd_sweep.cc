@@ -1,7 +1,8 @@
 // `coedge sweep`: robustness of the policies across generated city fleets — loads,
 // bandwidths, fleet sizes and seeds — with the capacity lower bound for each, and a plot
-// of miss rate against load. The simulations run in parallel threads (sim/sweep.h), each on its own
-// scenario; results are gathered by cell, so the output does not depend on scheduling.
+// of miss rate against load. The simulations run in parallel threads (sim/sweep.h), each
+// on its own scenario; results are gathered by cell, so the output does not depend on
+// scheduling.
 #include <algorithm>
 #include <cstdarg>
 #include <cmath>

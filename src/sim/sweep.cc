@@ -38,6 +38,7 @@ Result<SweepResult> run_sweep(const std::vector<SweepCell>& cells, const std::ve
         errors[c] = scenario.error().message;
         continue;
       }
+      // The bound on each run's released jobs, the smallest over the pairs (sweep.h).
       double& bound = result.lower_bounds[c];
       bound = miss_rate_lower_bound(*scenario).miss_rate;
       for (size_t p = 0; p < pair_count; ++p) {
