@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -35,12 +36,16 @@ Result<SweepResult> run_sweep(const std::vector<SweepCell>& cells, const std::ve
       city.duration = options.duration;
       auto scenario = generate_city(city, models);
       if (!scenario.ok()) {
-        errors[c] = scenario.error().message;
+        char where[160];
+        std::snprintf(where, sizeof where, "the fleet of %u nodes at load %g, %g Mbit/s, seed %llu: ", city.nodes,
+                      city.load, city.near_mbps, static_cast<unsigned long long>(city.seed));
+        errors[c] = where + scenario.error().message;
         continue;
       }
-      // The bound on each run's released jobs, the smallest over the pairs (sweep.h).
+      // The bound on each run's released jobs, the smallest over the pairs (sweep.h); with
+      // no pair, the bound on the scenario's own releases.
       double& bound = result.lower_bounds[c];
-      bound = miss_rate_lower_bound(*scenario).miss_rate;
+      if (pair_count == 0) bound = miss_rate_lower_bound(*scenario).miss_rate;
       for (size_t p = 0; p < pair_count; ++p) {
         SimOptions sim_options;
         sim_options.policy = pairs[p];

@@ -548,10 +548,10 @@ TEST(ProcessSupervisorTest, PassedDescriptorsReachEveryRestart) {
   ASSERT_TRUE(sup.start(id, t0));
   ASSERT_TRUE(eventually([&] { return read_file(dir.file("reader.log")) == "hellohello\n"; }))
       << read_file(dir.file("reader.log"));
-  // Exactly the passed descriptors, once the shell has exec'ed `sleep`: until the kernel
-  // has closed the close-on-exec ones (after it renames the process, so /proc/PID/comm
-  // does not tell), a listing may show one more (a fd 5, seen under load). A descriptor
-  // that leaked stays, and fails this after eventually's 10 s.
+  // Exactly the passed descriptors, once the shell has exec'ed `sleep`. A listing around
+  // the exec may show one more, gone moments later (a fd 5, seen under load and with
+  // --gtest_repeat, even once /proc/PID/comm read "sleep"), so the test waits for the set;
+  // a descriptor that leaked stays, and fails this after eventually's 10 s.
   const std::set<std::string> passed{"0", "1", "2", "3", "4"};
   auto only_passed = [&] { return fds_of("/proc/" + std::to_string(sup.pid(id))) == passed; };
   EXPECT_TRUE(eventually(only_passed)) << ::testing::PrintToString(fds_of("/proc/" + std::to_string(sup.pid(id))));

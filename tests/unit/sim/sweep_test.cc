@@ -74,6 +74,8 @@ TEST(Sweep, ACellWhoseCityCannotBeMadeIsAnError) {
   auto r = run_sweep(cells, pairs({"local+edf"}), kModels, options);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::kInvalidInput);
+  EXPECT_NE(r.error().message.find("the fleet of 0 nodes at load 1, 100 Mbit/s, seed 1: "), std::string::npos)
+      << r.error().message;
 }
 
 }  // namespace
