@@ -287,6 +287,17 @@ int exit_code_of(const Error& error) {
   return error.code == ErrorCode::kIo || error.code == ErrorCode::kNotFound ? kExitFailure : kExitBadInput;
 }
 
+int fail(const char* command, int code, const std::string& message) {
+  std::fprintf(stderr, "coedge %s: %s\n", command, message.c_str());
+  return code;
+}
+
+std::string percent(double rate) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.2f%%", 100 * rate);
+  return b;
+}
+
 CLI::Validator whole_number(uint64_t min, uint64_t max) {
   return CLI::Validator(
       [min, max](std::string& text) -> std::string {

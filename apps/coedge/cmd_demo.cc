@@ -180,12 +180,6 @@ Result<std::vector<ModelProfile>> measure(const Scenario& scenario, const DemoFl
   return out;
 }
 
-std::string pct(double v) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.2f%%", 100 * v);
-  return b;
-}
-
 Status draw(const std::string& png, const std::vector<std::string>& models,
             const std::vector<std::vector<double>>& columns, const std::vector<std::string>& titles) {
   const std::string stem = png.substr(0, png.size() - 4);
@@ -420,8 +414,8 @@ int run_demo(const DemoFlags& f) {
   for (const ModelProfile& m : scaled.models) {
     const double a = measured["CoEdge"].models[m.name].miss_rate, b = measured["Local+EDF"].models[m.name].miss_rate;
     const double sa = sim_rate_in(predicted, "CoEdge", m.name), sb = sim_rate_in(predicted, "Local+EDF", m.name);
-    std::snprintf(line, sizeof line, "%-14s %12s %12s %12s %12s\n", m.name.c_str(), pct(a).c_str(), pct(b).c_str(),
-                  pct(sa).c_str(), pct(sb).c_str());
+    std::snprintf(line, sizeof line, "%-14s %12s %12s %12s %12s\n", m.name.c_str(), cli::percent(a).c_str(), cli::percent(b).c_str(),
+                  cli::percent(sa).c_str(), cli::percent(sb).c_str());
     report += line;
     model_names.push_back(m.name);
     for (auto [c, v] : {std::pair{0, a}, std::pair{1, b}, std::pair{2, sa}, std::pair{3, sb}}) columns[c].push_back(v);
@@ -429,8 +423,8 @@ int run_demo(const DemoFlags& f) {
                                  {"slowdown", slowdown[m.name]}};
   }
   const double all_a = measured["CoEdge"].miss_rate, all_b = measured["Local+EDF"].miss_rate;
-  std::snprintf(line, sizeof line, "%-14s %12s %12s %12s %12s\n", "overall", pct(all_a).c_str(), pct(all_b).c_str(),
-                pct(predicted["CoEdge"].overall.miss_rate).c_str(), pct(predicted["Local+EDF"].overall.miss_rate).c_str());
+  std::snprintf(line, sizeof line, "%-14s %12s %12s %12s %12s\n", "overall", cli::percent(all_a).c_str(), cli::percent(all_b).c_str(),
+                cli::percent(predicted["CoEdge"].overall.miss_rate).c_str(), cli::percent(predicted["Local+EDF"].overall.miss_rate).c_str());
   report += line;
   report += "\nThe simulator against the emulation, per model (" + speed_note + "):\n";
   std::snprintf(line, sizeof line, "%-10s %-14s %10s %16s %10s %22s %8s\n", "policy", "model", "emulated",
@@ -441,8 +435,8 @@ int run_demo(const DemoFlags& f) {
     for (const ModelProfile& m : scaled.models) {
       const double e = measured[label].models[m.name].miss_rate;
       const double p1 = sim_rate_in(predicted, label, m.name), p2 = sim_rate_in(predicted_measured, label, m.name);
-      std::snprintf(line, sizeof line, "%-10s %-14s %10s %16s %+10.1f %22s %+8.1f\n", label, m.name.c_str(), pct(e).c_str(),
-                    pct(p1).c_str(), 100 * (p1 - e), pct(p2).c_str(), 100 * (p2 - e));
+      std::snprintf(line, sizeof line, "%-10s %-14s %10s %16s %+10.1f %22s %+8.1f\n", label, m.name.c_str(), cli::percent(e).c_str(),
+                    cli::percent(p1).c_str(), 100 * (p1 - e), cli::percent(p2).c_str(), 100 * (p2 - e));
       report += line;
       versus.push_back({{"policy", label}, {"model", m.name}, {"emulated", e}, {"sim_profiles", p1}, {"sim_measured_speed", p2}});
     }

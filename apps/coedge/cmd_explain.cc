@@ -556,23 +556,18 @@ bool has_job_lines(const fs::path& dir) {
   return false;
 }
 
-int fail(int code, const std::string& message) {
-  std::fprintf(stderr, "coedge explain: %s\n", message.c_str());
-  return code;
-}
-
 int run_explain(const std::string& dir_text, const std::string& task) {
   const fs::path dir(dir_text);
   std::error_code ec;
-  if (!fs::exists(dir, ec)) return fail(kExitFailure, "no such folder: " + dir_text);
-  if (!fs::is_directory(dir, ec)) return fail(kExitBadInput, dir_text + " is not a folder (give a run's output folder)");
+  if (!fs::exists(dir, ec)) return cli::fail("explain", kExitFailure, "no such folder: " + dir_text);
+  if (!fs::is_directory(dir, ec)) return cli::fail("explain", kExitBadInput, dir_text + " is not a folder (give a run's output folder)");
   try {
     if (fs::exists(dir / "compare.json")) {
       std::vector<std::string> subs;
       for (const auto& e : fs::directory_iterator(dir))
         if (e.is_directory() && fs::exists(e.path() / "summary.json")) subs.push_back(e.path().filename().string());
       std::sort(subs.begin(), subs.end());
-      return fail(kExitBadInput, dir_text + " holds a comparison: give one policy's folder, e.g. " +
+      return cli::fail("explain", kExitBadInput, dir_text + " holds a comparison: give one policy's folder, e.g. " +
                                      (dir / (subs.empty() ? std::string("coedge+coedge") : subs.front())).string() +
                                      " (there: " + known(subs) + ")");
     }
@@ -590,22 +585,22 @@ int run_explain(const std::string& dir_text, const std::string& task) {
     } else if (has_job_lines(dir)) {
       std::vector<std::string> files;
       const auto jobs = node_jobs(dir, task, files);
-      if (jobs.empty()) return fail(kExitBadInput, "no job line of task '" + task + "' in " + known(files));
+      if (jobs.empty()) return cli::fail("explain", kExitBadInput, "no job line of task '" + task + "' in " + known(files));
       text = "Task " + task + " (a node's job lines; the dispatcher's view is in the master's summary.json)\n" +
              stage_report(jobs, known(files));
     } else {
-      return fail(kExitBadInput, dir_text + " is not a run folder: expected summary.json (`coedge sim -o DIR`), "
+      return cli::fail("explain", kExitBadInput, dir_text + " is not a run folder: expected summary.json (`coedge sim -o DIR`), "
                                             "master/summary.json (`coedge cluster --out DIR`) or jobs.jsonl (a node's "
                                             "metrics.jobs file)");
     }
     std::printf("%s", text.c_str());
     return kExitOk;
   } catch (const Failure& f) {
-    return fail(f.code, f.message);
+    return cli::fail("explain", f.code, f.message);
   } catch (const fs::filesystem_error& e) {  // a folder that cannot be listed or read: I/O
-    return fail(kExitFailure, dir_text + ": " + e.what());
+    return cli::fail("explain", kExitFailure, dir_text + ": " + e.what());
   } catch (const std::exception& e) {  // a malformed file (e.g. a missing CSV column)
-    return fail(kExitBadInput, dir_text + ": unreadable run files: " + e.what());
+    return cli::fail("explain", kExitBadInput, dir_text + ": unreadable run files: " + e.what());
   }
 }
 

@@ -43,11 +43,6 @@ struct ProfileArgs {
   ProgressFlags progress;
 };
 
-int fail(int code, const std::string& message) {
-  std::fprintf(stderr, "coedge profile: %s\n", message.c_str());
-  return code;
-}
-
 bool parse_batch_range(const std::string& text, int& lo, int& hi) {
   const auto dash = text.find('-');
   try {
@@ -168,29 +163,29 @@ void print_measurement(const infer::ModelMeasurement& m, const std::string& path
 int run_profile(const ProfileArgs& args) {
   int lo = 1, hi = kMaxBatch;
   if (!parse_batch_range(args.batch, lo, hi))
-    return fail(kExitBadInput, "--batch '" + args.batch + "': expected B or LO-HI within 1-10");
+    return cli::fail("profile", kExitBadInput, "--batch '" + args.batch + "': expected B or LO-HI within 1-10");
   if (args.model_paths.empty() == args.scenario.empty())
-    return fail(kExitBadInput, "give either MODEL.onnx files or --scenario FILE (see --help)");
+    return cli::fail("profile", kExitBadInput, "give either MODEL.onnx files or --scenario FILE (see --help)");
   if (!args.name.empty() && args.model_paths.size() != 1)
-    return fail(kExitBadInput, "--name goes with exactly one MODEL.onnx");
+    return cli::fail("profile", kExitBadInput, "--name goes with exactly one MODEL.onnx");
   // A profile file holds batch sizes 1-10: asked for a file, a part range is a mistake,
   // said before anything is measured (it used to measure, then write nothing, and exit 0).
   if (!args.out.empty() && !(lo == 1 && hi == kMaxBatch))
-    return fail(kExitBadInput, "-o " + args.out + " asks for a profile file, which needs batch sizes 1-10; --batch " +
+    return cli::fail("profile", kExitBadInput, "-o " + args.out + " asks for a profile file, which needs batch sizes 1-10; --batch " +
                                    args.batch + " measures only some (leave out -o to print their timings)");
 
   // (name, path) of every model to profile.
   std::vector<std::pair<std::string, std::string>> targets;
   if (!args.scenario.empty()) {
     auto scenario = config::load_scenario(args.scenario);
-    if (!scenario.ok()) return fail(cli::exit_code_of(scenario.error()), scenario.error().message);
+    if (!scenario.ok()) return cli::fail("profile", cli::exit_code_of(scenario.error()), scenario.error().message);
     std::string models_dir = args.models_dir;
     if (Status st = fill_default(models_dir, default_models_dir(), "--models-dir"); !st.ok())
-      return fail(kExitFailure, st.error().message);
+      return cli::fail("profile", kExitFailure, st.error().message);
     for (const ModelProfile& m : scenario->models) {
       const std::string path = (std::filesystem::path(models_dir) / (m.name + ".onnx")).string();
       if (!std::filesystem::exists(path)) {
-        return fail(kExitFailure, "model '" + m.name + "' of " + args.scenario + ": no file " + path +
+        return cli::fail("profile", kExitFailure, "model '" + m.name + "' of " + args.scenario + ": no file " + path +
                                        " (build the generated models with 'make', or point "
                                        "--models-dir at a folder of NAME.onnx files)");
       }
@@ -241,16 +236,16 @@ int run_profile(const ProfileArgs& args) {
         c.error = Error{ErrorCode::kNotFound, c.path + " does not exist"};
       }
       if (c.error && !compare) {
-        return fail(c.error->code == ErrorCode::kIo ? kExitFailure : kExitBadInput, c.error->message);
+        return cli::fail("profile", c.error->code == ErrorCode::kIo ? kExitFailure : kExitBadInput, c.error->message);
       }
       if (c.error) unloadable += "  " + name + " on " + c.backend + ": cannot load: " + c.error->message + "\n";
     }
     std::erase_if(candidates, [](const Candidate& c) { return c.model == nullptr; });
-    if (candidates.empty()) return fail(kExitBadInput, "model " + name + " loads on no backend:\n" + unloadable);
+    if (candidates.empty()) return cli::fail("profile", kExitBadInput, "model " + name + " loads on no backend:\n" + unloadable);
 
     Progress progress(args.progress);  // a redrawn bar on a terminal; with --progress elsewhere, a line per 10%
     auto measured = measure_interleaved(candidates, name, lo, hi, args, progress);
-    if (!measured.ok()) return fail(kExitFailure, measured.error().message);
+    if (!measured.ok()) return cli::fail("profile", kExitFailure, measured.error().message);
     // The faster: the lower mean time per image over the batch sizes measured.
     size_t best = 0;
     for (size_t i = 1; i < candidates.size(); ++i)
@@ -304,7 +299,7 @@ int run_profile(const ProfileArgs& args) {
       "\n" + notes;
   const std::string text = config::write_profile_set_yaml(set_name, "ExeTime measured on this machine",
                                                   profiles, header);
-  if (Status st = write_file(out, text); !st.ok()) return fail(kExitFailure, st.error().message);
+  if (Status st = write_file(out, text); !st.ok()) return cli::fail("profile", kExitFailure, st.error().message);
   std::fprintf(args.json ? stderr : stdout, "\nProfile set '%s' written to %s\n", set_name.c_str(), out.c_str());
   if (args.json) {
     doc["profile_set"] = set_name;

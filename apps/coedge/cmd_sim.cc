@@ -157,11 +157,6 @@ std::string headline(const std::vector<sim::RunSummary>& summaries) {
   return out;
 }
 
-int fail(int code, const std::string& message) {
-  std::fprintf(stderr, "coedge sim: %s\n", message.c_str());
-  return code;
-}
-
 sim::SimOptions options_for(const PolicyPair& pair) {
   sim::SimOptions options;
   options.policy = pair.policy;
@@ -186,7 +181,7 @@ int run_seed_sweep(Scenario scenario, const std::vector<PolicyPair>& pairs, cons
   if (!args.json) std::printf("%s", sim::format_seed_sweep(scenario, first, runs).c_str());
   if (!args.no_files) {
     if (Status st = sim::write_seed_sweep_file(out_dir, first, runs); !st.ok())
-      return fail(kExitFailure, st.error().message);
+      return cli::fail("sim", kExitFailure, st.error().message);
     if (!args.json) std::printf("\nResults written to %s/seeds.csv\n", out_dir.c_str());
   }
   if (args.json) {
@@ -269,19 +264,19 @@ Status apply_triton_options(const SimArgs& args, std::vector<PolicyPair>& pairs)
 
 int run_sim(const SimArgs& args) {
   auto loaded = config::load_scenario(args.scenario_path);
-  if (!loaded.ok()) return fail(cli::exit_code_of(loaded.error()), loaded.error().message);
+  if (!loaded.ok()) return cli::fail("sim", cli::exit_code_of(loaded.error()), loaded.error().message);
   Scenario scenario = std::move(loaded.value());
   if (!args.profiles.empty()) {
     auto profiles = config::load_profile_set(args.profiles);
-    if (!profiles.ok()) return fail(cli::exit_code_of(profiles.error()), profiles.error().message);
+    if (!profiles.ok()) return cli::fail("sim", cli::exit_code_of(profiles.error()), profiles.error().message);
     if (Status st = config::apply_profile_set(scenario, profiles.value(), args.profiles); !st.ok())
-      return fail(kExitBadInput, st.error().message);
+      return cli::fail("sim", kExitBadInput, st.error().message);
   }
   if (args.seed) scenario.run.seed = *args.seed;
   if (!args.duration.empty()) {
     auto d = config::parse_duration(args.duration);
     if (!d.ok() || d.value().count() <= 0)
-      return fail(kExitBadInput, "--duration '" + args.duration +
+      return cli::fail("sim", kExitBadInput, "--duration '" + args.duration +
                                      "': expected a positive duration with a unit, e.g. 600s");
     scenario.run.duration = d.value();
   }
@@ -293,18 +288,18 @@ int run_sim(const SimArgs& args) {
   } else if (args.compare == "all") {
     pairs = all_pairs();
   } else if (comparing) {  // cli::one_of() refused it already
-    return fail(kExitBadInput, "--compare takes 'paper' (the default) or 'all', got '" +
+    return cli::fail("sim", kExitBadInput, "--compare takes 'paper' (the default) or 'all', got '" +
                                    args.compare + "'");
   } else {
     auto dispatcher = dispatcher_option("--dispatcher", args.dispatcher);
-    if (!dispatcher.ok()) return fail(kExitBadInput, dispatcher.error().message);
+    if (!dispatcher.ok()) return cli::fail("sim", kExitBadInput, dispatcher.error().message);
     auto scheduler = scheduler_option("--scheduler", args.scheduler);
-    if (!scheduler.ok()) return fail(kExitBadInput, scheduler.error().message);
+    if (!scheduler.ok()) return cli::fail("sim", kExitBadInput, scheduler.error().message);
     policy::PolicySpec spec{std::move(dispatcher.value()), std::move(scheduler.value())};
     pairs.push_back({spec.label(), spec});
   }
   if (Status st = apply_triton_options(args, pairs); !st.ok())
-    return fail(kExitBadInput, st.error().message);
+    return cli::fail("sim", kExitBadInput, st.error().message);
   const std::string out_dir = args.out.empty() ? "results/" + scenario.name : args.out;
   if (args.seeds > 1) return run_seed_sweep(std::move(scenario), pairs, args, out_dir);
 
@@ -328,7 +323,7 @@ int run_sim(const SimArgs& args) {
       // Side by side, each pair in a folder named for its label: out/local+edf/.
       const std::string dir = comparing ? out_dir + "/" + pair.policy.label() : out_dir;
       if (Status st = sim::write_run_files(dir, scenario, results.back(), summaries.back()); !st.ok())
-        return fail(kExitFailure, st.error().message);
+        return cli::fail("sim", kExitFailure, st.error().message);
     }
   }
 
@@ -339,7 +334,7 @@ int run_sim(const SimArgs& args) {
       std::printf("%s", sim::comparison_json(scenario, summaries, bound).c_str());
       if (!args.no_files)
         if (Status st = sim::write_comparison_files(out_dir, scenario, summaries, bound); !st.ok())
-          return fail(kExitFailure, st.error().message);
+          return cli::fail("sim", kExitFailure, st.error().message);
     } else {
       std::printf("%s", sim::run_summary_json(scenario, results[0], summaries[0]).c_str());
     }
@@ -349,7 +344,7 @@ int run_sim(const SimArgs& args) {
     std::printf("\n%s", headline(summaries).c_str());
     if (!args.no_files)
       if (Status st = sim::write_comparison_files(out_dir, scenario, summaries, bound); !st.ok())
-        return fail(kExitFailure, st.error().message);
+        return cli::fail("sim", kExitFailure, st.error().message);
   } else {
     std::printf("%s", sim::format_run(scenario, results[0], summaries[0]).c_str());
   }
@@ -358,10 +353,10 @@ int run_sim(const SimArgs& args) {
                         "End-to-end latency of completed jobs: " + scenario.name,
                         "latency (ms, log scale)", "fraction of completed jobs", true};
     if (Status st = plot_lines(spec, latency_cdfs(results, summaries)); !st.ok())
-      return fail(kExitFailure, st.error().message);
+      return cli::fail("sim", kExitFailure, st.error().message);
     std::fprintf(args.json ? stderr : stdout, "\nPlot written to %s\n", spec.png.c_str());
     if (Status st = plot_miss_against_load(scenario, pairs, out_dir, args.json); !st.ok())
-      return fail(kExitFailure, st.error().message);
+      return cli::fail("sim", kExitFailure, st.error().message);
   }
   if (!args.no_files) std::fprintf(args.json ? stderr : stdout, "\nResults written to %s/\n", out_dir.c_str());
   return kExitOk;

@@ -54,11 +54,6 @@ struct SweepArgs {
   ProgressFlags progress;
 };
 
-int fail(int code, const std::string& message) {
-  std::fprintf(stderr, "coedge sweep: %s\n", message.c_str());
-  return code;
-}
-
 // The tables, on stdout unless --json prints the document instead.
 bool g_tables = true;
 void table(const char* format, ...) {
@@ -98,34 +93,28 @@ double mean(const std::vector<double>& v) {
   return v.empty() ? 0 : sum / static_cast<double>(v.size());
 }
 
-std::string pct(double rate) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f%%", rate * 100);
-  return buf;
-}
-
 int run_sweep(const SweepArgs& args) {
   std::vector<uint32_t> node_counts;
   std::vector<double> loads, bandwidths;
   if (!parse_list(args.nodes, node_counts) ||
       std::any_of(node_counts.begin(), node_counts.end(), [](uint32_t n) { return n < 1; }))
-    return fail(kExitBadInput, "--nodes '" + args.nodes + "': expected positive integers, e.g. 6,30,100");
+    return cli::fail("sweep", kExitBadInput, "--nodes '" + args.nodes + "': expected positive integers, e.g. 6,30,100");
   if (!parse_list(args.loads, loads) ||
       std::any_of(loads.begin(), loads.end(), [](double l) { return !(l > 0 && l <= 100); }))
-    return fail(kExitBadInput, "--loads '" + args.loads + "': expected numbers in (0, 100], e.g. 0.5,1.0");
+    return cli::fail("sweep", kExitBadInput, "--loads '" + args.loads + "': expected numbers in (0, 100], e.g. 0.5,1.0");
   if (!parse_list(args.bandwidths, bandwidths) ||
       std::any_of(bandwidths.begin(), bandwidths.end(), [](double b) { return !(b >= 0.002); }))
-    return fail(kExitBadInput, "--bandwidths '" + args.bandwidths + "': expected Mbit/s values >= 0.002");
+    return cli::fail("sweep", kExitBadInput, "--bandwidths '" + args.bandwidths + "': expected Mbit/s values >= 0.002");
   auto pairs = parse_pairs(args.pairs);
-  if (!pairs.ok()) return fail(kExitBadInput, pairs.error().message);
+  if (!pairs.ok()) return cli::fail("sweep", kExitBadInput, pairs.error().message);
   auto duration = config::parse_duration(args.duration);
   if (!duration.ok() || duration->count() <= 0)
-    return fail(kExitBadInput, "--duration '" + args.duration + "': expected e.g. 300s");
+    return cli::fail("sweep", kExitBadInput, "--duration '" + args.duration + "': expected e.g. 300s");
   std::string profiles = args.profiles;
   if (Status st = fill_default(profiles, example_file(kDefaultProfileSet), "--profiles"); !st.ok())
-    return fail(kExitFailure, st.error().message);
+    return cli::fail("sweep", kExitFailure, st.error().message);
   auto models = config::load_profile_set(profiles);
-  if (!models.ok()) return fail(cli::exit_code_of(models.error()), models.error().message);
+  if (!models.ok()) return cli::fail("sweep", cli::exit_code_of(models.error()), models.error().message);
 
   std::vector<sim::SweepCell> cells;
   for (uint32_t n : node_counts)
@@ -144,7 +133,7 @@ int run_sweep(const SweepArgs& args) {
     };
   }
   auto swept = sim::run_sweep(cells, *pairs, models.value(), options);
-  if (!swept.ok()) return fail(kExitBadInput, swept.error().message);
+  if (!swept.ok()) return cli::fail("sweep", kExitBadInput, swept.error().message);
   const std::vector<sim::SweepOutcome>& outcomes = swept->outcomes;
   const std::vector<double>& bounds = swept->lower_bounds;
 
@@ -162,7 +151,7 @@ int run_sweep(const SweepArgs& args) {
       csv += line;
     }
   }
-  if (Status st = write_file(args.out + "/sweep.csv", csv); !st.ok()) return fail(kExitFailure, st.error().message);
+  if (Status st = write_file(args.out + "/sweep.csv", csv); !st.ok()) return cli::fail("sweep", kExitFailure, st.error().message);
 
   g_tables = !args.json;
   nlohmann::ordered_json doc;
@@ -209,11 +198,11 @@ int run_sweep(const SweepArgs& args) {
                                {"above_bound", mean(above)}, {"worst_vs_first", worst},
                                {"best_vs_first", best}});
     table("%-*s %9s %6.2f pp %11s %8.2f pp %+9.2f pp %+9.2f pp\n", width,
-                (*pairs)[p].label().c_str(), pct(mean(all)).c_str(), mean(spreads) * 100,
-                pct(mean(high)).c_str(), mean(above) * 100, worst * 100, best * 100);
+                (*pairs)[p].label().c_str(), cli::percent(mean(all)).c_str(), mean(spreads) * 100,
+                cli::percent(mean(high)).c_str(), mean(above) * 100, worst * 100, best * 100);
   }
   std::vector<double> all_bounds(bounds);
-  table("%-*s %9s\n\n", width, "lower bound", pct(mean(all_bounds)).c_str());
+  table("%-*s %9s\n\n", width, "lower bound", cli::percent(mean(all_bounds)).c_str());
   doc["lower_bound"] = mean(all_bounds);
   doc["by_load"] = nlohmann::ordered_json::object();
 
@@ -251,7 +240,7 @@ int run_sweep(const SweepArgs& args) {
     const PlotSpec spec{args.out + "/miss_vs_load.png", "Deadline miss rate against offered load",
                         "offered load (1.0 = every accelerator busy at batch size 1)",
                         "miss rate (%)", false};
-    if (Status st = plot_lines(spec, series); !st.ok()) return fail(kExitFailure, st.error().message);
+    if (Status st = plot_lines(spec, series); !st.ok()) return cli::fail("sweep", kExitFailure, st.error().message);
     std::fprintf(args.json ? stderr : stdout, "\nPlot written to %s\n", spec.png.c_str());
     doc["plot"] = spec.png;
   }

@@ -28,7 +28,7 @@ constexpr const char* kCpuRoot = "/sys/fs/cgroup/cpu";
 constexpr const char* kAcctRoot = "/sys/fs/cgroup/cpuacct";
 constexpr const char* kCpuPrefix = "/sys/fs/cgroup/cpu/";
 constexpr const char* kAcctPrefix = "/sys/fs/cgroup/cpuacct/";
-constexpr Duration kKillBound = std::chrono::seconds(5);
+constexpr Duration kCgroupKillBound = std::chrono::seconds(5);
 
 bool exists(const std::string& path) {
   struct stat st {};
@@ -46,7 +46,7 @@ Result<std::string> read_file(const std::string& path) {
 // Kills everything in `dirs`' cgroup.procs, then removes them, the last first (give
 // parents before children). os/cgroup_limits.h: shared with the node's task cgroups.
 Status empty_and_remove(const std::vector<std::string>& dirs) {
-  return os::empty_and_remove_cgroups(dirs, std::chrono::duration_cast<std::chrono::milliseconds>(kKillBound));
+  return os::empty_and_remove_cgroups(dirs, std::chrono::duration_cast<std::chrono::milliseconds>(kCgroupKillBound));
 }
 
 // Depth-first removal of a cgroup tree, killing what is inside.

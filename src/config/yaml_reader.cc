@@ -60,7 +60,8 @@ std::string describe(const YAML::Node& node) {
   if (!node.IsDefined() || node.IsNull()) return "nothing";
   if (node.IsMap()) return "a map";
   if (node.IsSequence()) return "a list";
-  return quoted(node.Scalar());
+  // Qualified: std::quoted is found by argument-dependent lookup where <iomanip> is in.
+  return coedge::quoted(node.Scalar());
 }
 
 Fields read_fields(const YAML::Node& map, std::string_view path,

@@ -18,6 +18,12 @@ struct Error {
   std::string message;  // complete, user-facing: what, where and why
 };
 
+// The two most common errors, by their code.
+inline Error invalid_input(std::string message) {
+  return Error{ErrorCode::kInvalidInput, std::move(message)};
+}
+inline Error not_found(std::string message) { return Error{ErrorCode::kNotFound, std::move(message)}; }
+
 template <typename T>
 class [[nodiscard]] Result {
  public:

@@ -77,10 +77,7 @@ void apply(dds_qos_t* q, const ControlQos& c) {
                                            : DDS_DURABILITY_VOLATILE);
 }
 
-struct Created {
-  dds_entity_t topic;
-  dds_entity_t entity;
-};
+using internal::Created;
 
 // A writer (in `partition` unless it is empty: then the default partition). The partition
 // goes into the QoS of the implicit publisher Cyclone creates for the writer (and deletes

@@ -116,6 +116,12 @@ inline void accept_xcdr1_and_2(dds_qos_t* q) {
   dds_qset_data_representation(q, 2, rep);
 }
 
+// A topic and the writer or reader just created on it (the caller owns both).
+struct Created {
+  dds_entity_t topic;
+  dds_entity_t entity;
+};
+
 // builtin_interfaces/Time <-> nanoseconds. Floor division so negative stamps keep
 // 0 <= nanosec < 1e9, as ROS requires; sec is int32 as in ROS (it wraps after 2038).
 struct RosStamp {

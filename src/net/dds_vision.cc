@@ -76,10 +76,7 @@ void apply_default_qos(dds_qos_t* q) {
   dds_qset_durability(q, DDS_DURABILITY_VOLATILE);
 }
 
-struct Created {
-  dds_entity_t topic;
-  dds_entity_t entity;
-};
+using internal::Created;
 
 // A topic of `desc` for `ros_topic` and a writer (or reader) on it with ROS 2's default QoS.
 Result<Created> make_endpoint(DdsDomain& domain, const dds_topic_descriptor_t* desc,

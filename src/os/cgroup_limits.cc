@@ -22,7 +22,6 @@ namespace {
 
 constexpr auto kKillBound = std::chrono::milliseconds(5000);
 
-Error invalid(std::string message) { return Error{ErrorCode::kInvalidInput, std::move(message)}; }
 
 bool valid_name(const std::string& name) {
   if (name.empty() || name.size() > 64 || name == "." || name == "..") return false;
@@ -61,7 +60,7 @@ Result<std::map<std::string, std::string>> parse_proc_cgroup(std::string_view te
     const size_t first = line.find(':');
     const size_t second = first == std::string_view::npos ? first : line.find(':', first + 1);
     if (second == std::string_view::npos || second + 1 >= line.size() || line[second + 1] != '/') {
-      return invalid("/proc/self/cgroup line " + std::to_string(line_no) + " '" + std::string(line) +
+      return invalid_input("/proc/self/cgroup line " + std::to_string(line_no) + " '" + std::string(line) +
                      "' is not 'ID:CONTROLLERS:/PATH'");
     }
     const std::string path(line.substr(second + 1));
@@ -80,14 +79,14 @@ Result<std::map<std::string, std::string>> parse_proc_cgroup(std::string_view te
 Result<CgroupPlan> plan_task_cgroup(const std::string& name, const CgroupLimits& limits,
                                     const std::map<std::string, std::string>& own, const std::string& root) {
   if (!valid_name(name)) {
-    return invalid("cgroup name '" + name + "' must be 1 to 64 of A-Z a-z 0-9 _ . - (not '.' or '..')");
+    return invalid_input("cgroup name '" + name + "' must be 1 to 64 of A-Z a-z 0-9 _ . - (not '.' or '..')");
   }
   if (!std::isfinite(limits.cpus) || limits.cpus < 0 || limits.cpus > 1024) {
-    return invalid("cgroup '" + name + "': cpus must be in [0, 1024] (0: unlimited), got " +
+    return invalid_input("cgroup '" + name + "': cpus must be in [0, 1024] (0: unlimited), got " +
                    std::to_string(limits.cpus));
   }
   if (limits.memory_bytes != 0 && limits.memory_bytes < (uint64_t{1} << 20)) {
-    return invalid("cgroup '" + name + "': memory must be at least 1 MiB (0: unlimited), got " +
+    return invalid_input("cgroup '" + name + "': memory must be at least 1 MiB (0: unlimited), got " +
                    std::to_string(limits.memory_bytes) + " bytes");
   }
   CgroupPlan plan;

@@ -23,8 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-Error invalid(std::string message) { return Error{ErrorCode::kInvalidInput, std::move(message)}; }
-Error not_found(std::string message) { return Error{ErrorCode::kNotFound, std::move(message)}; }
 
 // Checks that `path` is absolute and exists; `what` names it in the message.
 // A directory bound read-write must not be a symbolic link: bwrap follows it, and a
@@ -33,15 +31,15 @@ Error not_found(std::string message) { return Error{ErrorCode::kNotFound, std::m
 Status check_not_a_link(const std::string& what, const std::string& path) {
   std::error_code ec;
   if (fs::is_symlink(fs::symlink_status(path, ec))) {
-    return invalid("sandbox: " + what + " '" + path + "' is a symbolic link; a writable bind must be a real directory");
+    return invalid_input("sandbox: " + what + " '" + path + "' is a symbolic link; a writable bind must be a real directory");
   }
   return Ok{};
 }
 
 Status check_path(const std::string& what, const std::string& path, bool must_be_dir) {
-  if (path.empty()) return invalid("sandbox: " + what + " is not set");
+  if (path.empty()) return invalid_input("sandbox: " + what + " is not set");
   if (path.front() != '/') {
-    return invalid("sandbox: " + what + " '" + path + "' is a relative path; it must be absolute");
+    return invalid_input("sandbox: " + what + " '" + path + "' is a relative path; it must be absolute");
   }
   std::error_code ec;
   const fs::file_status st = fs::status(path, ec);
@@ -49,7 +47,7 @@ Status check_path(const std::string& what, const std::string& path, bool must_be
     return not_found("sandbox: " + what + " '" + path + "' does not exist");
   }
   if (must_be_dir && !fs::is_directory(st)) {
-    return invalid("sandbox: " + what + " '" + path + "' is not a directory");
+    return invalid_input("sandbox: " + what + " '" + path + "' is not a directory");
   }
   return Ok{};
 }
@@ -155,13 +153,13 @@ Result<std::vector<Mask>> private_masks(const SandboxSpec& spec, const std::stri
   std::vector<Mask> masks;
   auto add_mask = [&](const std::string& what, const std::string& raw, bool required) -> Status {
     if (raw.empty() || raw.front() != '/') {
-      return invalid("sandbox: " + what + " '" + raw + "' is not an absolute path");
+      return invalid_input("sandbox: " + what + " '" + raw + "' is not an absolute path");
     }
     const std::string path = normalized(raw);
-    if (path == "/") return invalid("sandbox: " + what + " '/' would hide everything");
+    if (path == "/") return invalid_input("sandbox: " + what + " '/' would hide everything");
     if (is_within(path, "/tmp")) return Ok{};  // the worker's /tmp is ipc_dir: nothing to hide
     if (is_within(path, task_dir) || is_within(path, ipc_dir)) {
-      return invalid("sandbox: " + what + " '" + path + "' lies inside the task's own directory '" +
+      return invalid_input("sandbox: " + what + " '" + path + "' lies inside the task's own directory '" +
                      (is_within(path, task_dir) ? task_dir : ipc_dir) + "'");
     }
     bool directory = true;
@@ -176,7 +174,7 @@ Result<std::vector<Mask>> private_masks(const SandboxSpec& spec, const std::stri
     if (auto st = check_path("run_dir", spec.run_dir, true); !st) return st.error();
     const std::string run_dir = normalized(spec.run_dir);
     if (!is_within(task_dir, run_dir) || task_dir == run_dir) {
-      return invalid("sandbox: task_dir '" + task_dir + "' is not inside run_dir '" + run_dir + "'");
+      return invalid_input("sandbox: task_dir '" + task_dir + "' is not inside run_dir '" + run_dir + "'");
     }
     // Not through add_mask: task_dir lies inside it by design (bound back later).
     bool directory = true;
@@ -214,13 +212,13 @@ Result<LaunchCommand> sandbox_command(const SandboxSpec& spec,
   const std::string task_dir = normalized(spec.task_dir);
   for (const auto& [name, value] : spec.env) {
     if (name.empty() || name.find('=') != std::string::npos) {
-      return invalid("sandbox: invalid environment variable name '" + name + "'");
+      return invalid_input("sandbox: invalid environment variable name '" + name + "'");
     }
   }
 
   std::vector<PassFd> pass_fds;
   for (int fd : spec.pass_fds) {
-    if (fd < 3) return invalid("sandbox: pass_fds holds " + std::to_string(fd) + "; 0-2 are stdio");
+    if (fd < 3) return invalid_input("sandbox: pass_fds holds " + std::to_string(fd) + "; 0-2 are stdio");
     pass_fds.push_back(PassFd{fd, false});
   }
 

@@ -3,11 +3,6 @@
 #include <algorithm>
 
 namespace coedge::policy {
-namespace {
-// std::*_heap build max-heaps; "greater" puts the earliest deadline on top.
-bool later_deadline(const Job& a, const Job& b) { return earlier_deadline(b, a); }
-}  // namespace
-
 CoedgeScheduler::CoedgeScheduler(const std::vector<ModelProfile>& models,
                                  CoedgeSchedulerOptions options)
     : models_(models), options_(options), queues_(models.size()) {}

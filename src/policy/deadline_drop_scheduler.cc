@@ -3,10 +3,6 @@
 #include <algorithm>
 
 namespace coedge::policy {
-namespace {
-bool later_deadline(const Job& a, const Job& b) { return earlier_deadline(b, a); }
-}  // namespace
-
 DeadlineDropScheduler::DeadlineDropScheduler(const std::vector<ModelProfile>& models)
     : models_(models), queues_(models.size()) {}
 

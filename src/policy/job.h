@@ -23,5 +23,7 @@ struct Job {
 inline bool earlier_deadline(const Job& a, const Job& b) {
   return a.deadline != b.deadline ? a.deadline < b.deadline : a.id < b.id;
 }
+// Its reverse, for std::*_heap (which builds max-heaps): puts the earliest deadline on top.
+inline bool later_deadline(const Job& a, const Job& b) { return earlier_deadline(b, a); }
 
 }  // namespace coedge::policy

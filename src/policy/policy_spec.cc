@@ -98,8 +98,6 @@ std::vector<std::string> names_of(PolicyRole role) {
   return out;
 }
 
-Error invalid(std::string message) { return Error{ErrorCode::kInvalidInput, std::move(message)}; }
-
 }  // namespace
 
 std::string_view to_string(PolicyRole role) {
@@ -179,7 +177,7 @@ Status Spec::set_token(std::string_view token, std::string_view whole) {
     std::vector<std::string> known;
     for (const OptionInfo& o : options) known.emplace_back(o.name);
     std::string hint = closest(name, known);
-    return invalid(where + "unknown option " + quoted(name) + " of " + std::string(base()) +
+    return invalid_input(where + "unknown option " + quoted(name) + " of " + std::string(base()) +
                    (hint.empty() ? "" : " (did you mean '" + hint + "'?)") + "; " +
                    (known.empty() ? std::string(base()) + " takes no options"
                                   : "its options: " + known_list(known, 16)) +
@@ -190,7 +188,7 @@ Status Spec::set_token(std::string_view token, std::string_view whole) {
   switch (o.kind) {
     case Kind::kFlag:
       if (eq != std::string_view::npos)
-        return invalid(where + "option '" + std::string(o.name) + "' is a flag and takes no value");
+        return invalid_input(where + "option '" + std::string(o.name) + "' is a flag and takes no value");
       break;
     case Kind::kDuration:
     case Kind::kDurationOrNone: {
@@ -200,10 +198,10 @@ Status Spec::set_token(std::string_view token, std::string_view whole) {
       }
       Result<Duration> d = parse_signed_duration(value);
       if (!d.ok())
-        return invalid(where + "option '" + std::string(o.name) + "' " + d.error().message +
+        return invalid_input(where + "option '" + std::string(o.name) + "' " + d.error().message +
                        (o.kind == Kind::kDurationOrNone ? ", or 'none'" : ""));
       if (d->count() < 0)
-        return invalid(where + "option '" + std::string(o.name) + "' must not be negative");
+        return invalid_input(where + "option '" + std::string(o.name) + "' must not be negative");
       v.duration = *d;
       break;
     }
@@ -217,7 +215,7 @@ Status Spec::set_token(std::string_view token, std::string_view whole) {
         const auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), size);
         if (!is_digits(item) || ec != std::errc{} || end != item.data() + item.size() ||
             size < 1 || size > kMaxBatch)
-          return invalid(where + "option '" + std::string(o.name) +
+          return invalid_input(where + "option '" + std::string(o.name) +
                          "' takes batch sizes within 1-" + std::to_string(kMaxBatch) +
                          ", e.g. " + std::string(o.name) + "=4,8; got " + quoted(item));
         v.sizes.push_back(size);
@@ -257,7 +255,7 @@ Result<Spec> Spec::parse(PolicyRole role, std::string_view text, std::string* no
     for (const AliasInfo& a : kAliases)
       if (a.role == role) known.emplace_back(a.alias);
     const std::string hint = closest(base, known);
-    return invalid("unknown " + std::string(to_string(role)) + " " + quoted(text) +
+    return invalid_input("unknown " + std::string(to_string(role)) + " " + quoted(text) +
                    (hint.empty() ? "" : " (did you mean '" + hint + "'?)") + "; one of: " +
                    base_names(role) + ", with options as 'coedge policies' lists");
   }
@@ -271,7 +269,7 @@ Result<Spec> Spec::parse(PolicyRole role, std::string_view text, std::string* no
     if (pending.empty()) return Ok{};
     const std::string name(trim(std::string_view(pending).substr(0, pending.find('='))));
     if (spec.has(name))
-      return invalid(std::string(to_string(role)) + " " + quoted(text) + ": option '" + name +
+      return invalid_input(std::string(to_string(role)) + " " + quoted(text) + ": option '" + name +
                      "' is given twice");
     Status st = spec.set_token(pending, text);
     pending.clear();
@@ -281,7 +279,7 @@ Result<Spec> Spec::parse(PolicyRole role, std::string_view text, std::string* no
     const size_t comma = rest.find(',');
     const std::string_view token = trim(rest.substr(0, comma));
     if (token.empty())
-      return invalid(std::string(to_string(role)) + " " + quoted(text) +
+      return invalid_input(std::string(to_string(role)) + " " + quoted(text) +
                      ": an empty option (options are separated by single commas)");
     if (is_digits(token) && pending.find('=') != std::string::npos) {
       pending += ",";
@@ -324,16 +322,16 @@ Result<PolicySpec> PolicySpec::parse(std::string_view label, std::vector<std::st
         (split == std::string_view::npos || a.alias.size() > split))
       split = a.alias.size();
   if (split == std::string_view::npos)
-    return invalid("policy pair " + quoted(label) + ": expected DISPATCHER" + kPairSeparator +
+    return invalid_input("policy pair " + quoted(label) + ": expected DISPATCHER" + kPairSeparator +
                    "SCHEDULER, e.g. 'coedge" + kPairSeparator + "edf'");
   std::string notice;
   PolicySpec out;
   auto d = DispatcherSpec::parse(label.substr(0, split), &notice);
-  if (!d.ok()) return invalid("policy pair " + quoted(label) + ": " + d.error().message);
+  if (!d.ok()) return invalid_input("policy pair " + quoted(label) + ": " + d.error().message);
   if (!notice.empty() && notices) notices->push_back(notice);
   notice.clear();
   auto s = SchedulerSpec::parse(label.substr(split + 1), &notice);
-  if (!s.ok()) return invalid("policy pair " + quoted(label) + ": " + s.error().message);
+  if (!s.ok()) return invalid_input("policy pair " + quoted(label) + ": " + s.error().message);
   if (!notice.empty() && notices) notices->push_back(notice);
   out.dispatcher = std::move(d.value());
   out.scheduler = std::move(s.value());

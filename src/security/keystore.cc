@@ -491,6 +491,8 @@ Status create_keystore(const std::string& dir_text, const KeystoreOptions& optio
   return built;
 }
 
+namespace {
+
 // What changing one identity needs: the keystore, its CA, the keystore's lock (held until
 // this is destroyed) and the identity's enclave folder. Checks the name first.
 struct IdentityChange {
@@ -508,6 +510,8 @@ Result<IdentityChange> begin_identity_change(const std::string& dir_text, Role r
   if (!lock) return lock.error();
   return IdentityChange{dir, std::move(*ca), std::move(*lock), enclave_dir(dir, role, name)};
 }
+
+}  // namespace
 
 Status add_identity(const std::string& dir_text, Role role, const std::string& name) {
   auto change = begin_identity_change(dir_text, role, name);

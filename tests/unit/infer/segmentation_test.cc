@@ -178,9 +178,9 @@ TEST(Segmentation, TheStockTaskReportsClassAreasOfAPicture) {
 }
 
 // The loaded segmenter, counting which of its passes the profiler runs.
-class CountingModel final : public Model {
+class CountingSegmenter final : public Model {
  public:
-  explicit CountingModel(Model& inner) : Model(inner.path(), inner.info()), inner_(inner) {}
+  explicit CountingSegmenter(Model& inner) : Model(inner.path(), inner.info()), inner_(inner) {}
   int forwards = 0, argmax_passes = 0;
 
  protected:
@@ -200,7 +200,7 @@ class CountingModel final : public Model {
 TEST(Segmentation, TheProfilerTimesTheArgmaxPassAndClassAreas) {
   auto loaded = load_segmenter();
   ASSERT_NE(loaded, nullptr);
-  CountingModel model(*loaded);
+  CountingSegmenter model(*loaded);
   ProfileOptions options;
   options.min_batch = 1;
   options.max_batch = 2;

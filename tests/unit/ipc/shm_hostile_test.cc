@@ -26,6 +26,7 @@
 #include "ipc/messages.h"
 #include "ipc/node_topology.h"
 #include "ipc/shm_segment.h"
+#include "support/expect_ok.h"
 
 namespace coedge::ipc {
 namespace {
@@ -38,12 +39,6 @@ constexpr uint64_t kRingHeaderBytes = 128;
 constexpr uint64_t kRingHead = 0, kRingTail = 64;
 constexpr uint64_t kHeaderBytes = 64;
 constexpr uint64_t kSmallPoolOffset = 64 + 2 * 64 + (128 + 8 * 16) + (128 + 4 * 16);
-
-template <typename T>
-T get(Result<T> r) {
-  EXPECT_TRUE(r.ok()) << (r.ok() ? std::string() : r.error().message);
-  return std::move(r).value();
-}
 
 // A second, raw mapping of the segment: what a hostile worker sees and writes.
 class RawMapping {
@@ -74,7 +69,7 @@ class RawMapping {
   size_t bytes_ = 0;
 };
 
-struct Msg {
+struct TwoWordMsg {
   uint64_t seq = 0;
   uint64_t check = 0;
 };
@@ -82,7 +77,7 @@ struct Msg {
 SegmentPlan hostile_plan() {
   SegmentPlan plan;
   plan.doorbells = {"agent", "worker"};
-  plan.rings = {{"msgs", 8, sizeof(Msg), "agent"}, {"refs", 4, sizeof(ChunkRef), "worker"}};
+  plan.rings = {{"msgs", 8, sizeof(TwoWordMsg), "agent"}, {"refs", 4, sizeof(ChunkRef), "worker"}};
   plan.pools = {{"small", 100, 4}, {"big", 4096, 2}};
   return plan;
 }
@@ -96,14 +91,14 @@ class ShmHostile : public ::testing::Test {
     raw_ = std::make_unique<RawMapping>(segment_->fd());
     ASSERT_TRUE(raw_->ok());
     // The offsets above are the ones the segment uses (else every test here is void).
-    Pool small = get(segment_->pool("small"));
+    Pool small = test::expect_ok(segment_->pool("small"));
     std::memset(small.data(ChunkRef{small.pool_index(), 0, 0, 0}), 0x3c, 8);
     ASSERT_EQ(raw_->base()[kSmallPoolOffset + kChunkSlotBytes], 0x3c);
   }
   // Address in the raw mapping of the byte at `p` in the creator's mapping (both map the
   // same memory, so offsets agree).
   uint8_t* raw_at(const void* p) {
-    Pool small = get(segment_->pool("small"));
+    Pool small = test::expect_ok(segment_->pool("small"));
     const auto* first = static_cast<const uint8_t*>(small.data(ChunkRef{small.pool_index(), 0, 0, 0}));
     const uint8_t* creator_base = first - kChunkSlotBytes - kSmallPoolOffset;
     return raw_->base() + (static_cast<const uint8_t*>(p) - creator_base);
@@ -113,7 +108,7 @@ class ShmHostile : public ::testing::Test {
 };
 
 TEST_F(ShmHostile, ScribblingBeforeAPoolChangesNothingTheAgentAddresses) {
-  Pool pool = get(segment_->pool("small"));
+  Pool pool = test::expect_ok(segment_->pool("small"));
   std::vector<const void*> before;
   for (uint32_t i = 0; i < 4; ++i) before.push_back(pool.data(ChunkRef{pool.pool_index(), i, 0, 0}));
   ChunkRef ref;
@@ -124,7 +119,7 @@ TEST_F(ShmHostile, ScribblingBeforeAPoolChangesNothingTheAgentAddresses) {
   std::mt19937 rng(3);
   for (uint64_t b = 0; b < kSmallPoolOffset; ++b) raw_->base()[b] = static_cast<uint8_t>(rng());
 
-  for (Pool p : {pool, get(segment_->pool("small")), get(segment_->pool(pool.pool_index()))}) {
+  for (Pool p : {pool, test::expect_ok(segment_->pool("small")), test::expect_ok(segment_->pool(pool.pool_index()))}) {
     EXPECT_EQ(p.count(), 4u);
     EXPECT_EQ(p.chunk_bytes(), 100u);
     for (uint32_t i = 0; i < 4; ++i) EXPECT_EQ(p.data(ChunkRef{p.pool_index(), i, 0, 0}), before[i]) << i;
@@ -154,16 +149,16 @@ TEST_F(ShmHostile, ScribblingBeforeAPoolChangesNothingTheAgentAddresses) {
 }
 
 TEST_F(ShmHostile, ARewrittenHeaderDoesNotMoveTheAgentsLookups) {
-  Pool small = get(segment_->pool("small"));
-  Ring msgs = get(segment_->ring("msgs"));
+  Pool small = test::expect_ok(segment_->pool("small"));
+  Ring msgs = test::expect_ok(segment_->ring("msgs"));
   const void* first = small.data(ChunkRef{small.pool_index(), 0, 0, 0});
-  const Msg m{1, 2};
+  const TwoWordMsg m{1, 2};
   ASSERT_TRUE(msgs.push(&m));
   const void* slot = msgs.peek();
   // The whole header set to nonsense.
   for (size_t b = 0; b < kHeaderBytes; ++b) raw_->base()[b] = 0xee;
-  EXPECT_EQ(get(segment_->pool("small")).data(ChunkRef{small.pool_index(), 0, 0, 0}), first);
-  EXPECT_EQ(get(segment_->ring("msgs")).peek(), slot);
+  EXPECT_EQ(test::expect_ok(segment_->pool("small")).data(ChunkRef{small.pool_index(), 0, 0, 0}), first);
+  EXPECT_EQ(test::expect_ok(segment_->ring("msgs")).peek(), slot);
   EXPECT_TRUE(segment_->doorbell("worker").ok());
   EXPECT_TRUE(segment_->pool(1).ok());
   EXPECT_FALSE(segment_->pool(2).ok());
@@ -176,13 +171,13 @@ TEST_F(ShmHostile, TakeResultRefusesChunksOutsideThePlanWhateverThePoolHeaderSay
   plan.pools = {{"results/t", kResultChunkBytes, kResultChunks}};
   auto s = Segment::create_sealed("coedge-test-results", plan);
   ASSERT_TRUE(s.ok()) << s.error().message;
-  Ring ring = get((*s)->ring("result/t"));
-  Pool pool = get((*s)->pool("results/t"));
+  Ring ring = test::expect_ok((*s)->ring("result/t"));
+  Pool pool = test::expect_ok((*s)->pool("results/t"));
   // The worker's side, through its own mapping.
   auto w = Segment::map((*s)->fd(), plan, Access::kReadWrite);
   ASSERT_TRUE(w.ok()) << w.error().message;
-  Ring worker_ring = get((*w)->ring("result/t"));
-  Pool worker_pool = get((*w)->pool("results/t"));
+  Ring worker_ring = test::expect_ok((*w)->ring("result/t"));
+  Pool worker_pool = test::expect_ok((*w)->pool("results/t"));
   JobRef job;
   job.job = 42;
   ASSERT_TRUE(send_result(worker_pool, worker_ring, job, "{\"ok\":1}", "test"));
@@ -211,8 +206,8 @@ TEST_F(ShmHostile, TakeResultRefusesChunksOutsideThePlanWhateverThePoolHeaderSay
 }
 
 TEST_F(ShmHostile, InconsistentRingIndicesMakeACorruptRingThatReadsEmptyAndFull) {
-  Ring msgs = get(segment_->ring("msgs"));
-  const Msg m{1, 2};
+  Ring msgs = test::expect_ok(segment_->ring("msgs"));
+  const TwoWordMsg m{1, 2};
   ASSERT_TRUE(msgs.push(&m));
   const uint8_t* slot0 = static_cast<const uint8_t*>(msgs.peek());
   uint8_t* h = raw_at(slot0 - kRingHeaderBytes);
@@ -227,7 +222,7 @@ TEST_F(ShmHostile, InconsistentRingIndicesMakeACorruptRingThatReadsEmptyAndFull)
   for (const Case& c : {Case{tail + 9, tail}, Case{uint64_t{1} << 63, 0}, Case{5, 6}, Case{0, ~uint64_t{0} - 20}}) {
     raw_->put<uint64_t>(h + kRingHead, c.head);
     raw_->put<uint64_t>(h + kRingTail, c.tail);
-    Ring r = get(segment_->ring("msgs"));
+    Ring r = test::expect_ok(segment_->ring("msgs"));
     EXPECT_TRUE(r.corrupt()) << c.head << " " << c.tail;
     EXPECT_EQ(r.peek(), nullptr);
     EXPECT_EQ(r.size(), 0u);
@@ -247,7 +242,7 @@ TEST_F(ShmHostile, InconsistentRingIndicesMakeACorruptRingThatReadsEmptyAndFull)
   // and every slot it hands out is a planned one.
   raw_->put<uint64_t>(h + kRingHead, uint64_t{5});
   raw_->put<uint64_t>(h + kRingTail, ~uint64_t{0} - 2);  // head - tail == 8 == capacity
-  Ring r = get(segment_->ring("msgs"));
+  Ring r = test::expect_ok(segment_->ring("msgs"));
   EXPECT_FALSE(r.corrupt());
   EXPECT_EQ(r.size(), 8u);
   EXPECT_FALSE(r.push(&m));  // full
@@ -255,7 +250,7 @@ TEST_F(ShmHostile, InconsistentRingIndicesMakeACorruptRingThatReadsEmptyAndFull)
   r.drain([&](const void* e) {
     ++visited;
     EXPECT_GE(static_cast<const uint8_t*>(e), slot0);
-    EXPECT_LT(static_cast<const uint8_t*>(e), slot0 + 8 * sizeof(Msg));
+    EXPECT_LT(static_cast<const uint8_t*>(e), slot0 + 8 * sizeof(TwoWordMsg));
   });
   EXPECT_EQ(visited, 8);
   EXPECT_EQ(r.size(), 0u);
@@ -263,16 +258,16 @@ TEST_F(ShmHostile, InconsistentRingIndicesMakeACorruptRingThatReadsEmptyAndFull)
 }
 
 TEST_F(ShmHostile, DrainVisitsOnlyWhatWasThereWhileAProducerKeepsPushing) {
-  Ring msgs = get(segment_->ring("msgs"));
-  Ring producer = get(segment_->ring("msgs"));
+  Ring msgs = test::expect_ok(segment_->ring("msgs"));
+  Ring producer = test::expect_ok(segment_->ring("msgs"));
   for (uint64_t i = 0; i < 3; ++i) {
-    const Msg m{i, 0};
+    const TwoWordMsg m{i, 0};
     ASSERT_TRUE(producer.push(&m));
   }
   int visited = 0;
   msgs.drain([&](const void*) {
     ++visited;
-    const Msg m{100, 0};
+    const TwoWordMsg m{100, 0};
     producer.push(&m);  // one more for every one taken: an endless supply
   });
   EXPECT_EQ(visited, 3);
@@ -302,10 +297,10 @@ TEST_F(ShmHostile, AMapAfterTheHeaderWasRewrittenIsRefused) {
     std::memcpy(raw_->base() + e.offset, saved, e.bytes);
   }
   EXPECT_TRUE(Segment::map(segment_->fd(), hostile_plan(), Access::kReadOnly).ok());
-  Pool small = get((*before)->pool("small"));
+  Pool small = test::expect_ok((*before)->pool("small"));
   EXPECT_EQ(small.count(), 4u);
   EXPECT_EQ(small.data(ChunkRef{small.pool_index(), 4, 0, 0}), nullptr);
-  EXPECT_EQ(get((*before)->ring("msgs")).capacity(), 8u);
+  EXPECT_EQ(test::expect_ok((*before)->ring("msgs")).capacity(), 8u);
 }
 
 }  // namespace

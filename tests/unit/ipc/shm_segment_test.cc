@@ -6,6 +6,7 @@
 // _exit(), so they never run gtest code; they map the parent's segment through the
 // descriptor they inherit, as a worker maps the one it is handed.
 #include "ipc/shm_segment.h"
+#include "support/expect_ok.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -41,13 +42,6 @@ using SteadyClock = std::chrono::steady_clock;
 
 // Generous guards against hangs only; no test asserts on how long anything takes.
 constexpr auto kGuard = std::chrono::seconds(60);
-
-// Lookups of names the test itself planned: a failure fails the test (value() throws).
-template <typename T>
-T get(Result<T> r) {
-  EXPECT_TRUE(r.ok()) << (r.ok() ? std::string() : r.error().message);
-  return std::move(r).value();
-}
 
 std::unique_ptr<Segment> create_segment(const SegmentPlan& plan) {
   auto s = Segment::create_sealed("coedge-test", plan);
@@ -186,10 +180,10 @@ TEST(ShmSegment, SecondMappingSeesTheSameRingsPoolsAndDoorbells) {
   auto other = open_segment(*creator, basic_plan());
   ASSERT_NE(other, nullptr);
 
-  Ring a_refs = get(creator->ring("refs"));
-  Ring b_refs = get(other->ring("refs"));
-  Pool a_pool = get(creator->pool("small"));
-  Pool b_pool = get(other->pool("small"));
+  Ring a_refs = test::expect_ok(creator->ring("refs"));
+  Ring b_refs = test::expect_ok(other->ring("refs"));
+  Pool a_pool = test::expect_ok(creator->pool("small"));
+  Pool b_pool = test::expect_ok(other->pool("small"));
   EXPECT_EQ(b_pool.chunk_bytes(), 100u);
   EXPECT_EQ(b_pool.count(), 4u);
   EXPECT_EQ(b_refs.entry_bytes(), sizeof(ChunkRef));
@@ -214,8 +208,8 @@ TEST(ShmSegment, SecondMappingSeesTheSameRingsPoolsAndDoorbells) {
   EXPECT_EQ(a_pool.in_use(), 0u);
   EXPECT_EQ(a_refs.size(), 0u);
 
-  Doorbell a_bell = get(creator->doorbell("consumer"));
-  Doorbell b_bell = get(other->doorbell("consumer"));
+  Doorbell a_bell = test::expect_ok(creator->doorbell("consumer"));
+  Doorbell b_bell = test::expect_ok(other->doorbell("consumer"));
   const uint32_t before = b_bell.value();
   a_bell.ring();
   EXPECT_NE(b_bell.value(), before);
@@ -251,7 +245,7 @@ TEST(ShmSegment, AWriterOnlySegmentCanBeMappedOnlyReadOnlyByOthers) {
   auto s = Segment::create_sealed("coedge-test-frames", basic_plan(), Sealing::kWriterOnly);
   ASSERT_TRUE(s.ok()) << s.error().message;
   Segment& creator = **s;
-  Pool mine = get(creator.pool("big"));
+  Pool mine = test::expect_ok(creator.pool("big"));
   ChunkRef ref;
   ASSERT_TRUE(mine.alloc(ref));
   stamp_chunk(mine, ref, 77);  // the creator's mapping stays writable
@@ -276,7 +270,7 @@ TEST(ShmSegment, AWriterOnlySegmentCanBeMappedOnlyReadOnlyByOthers) {
   auto ro = Segment::map(fd, basic_plan(), Access::kReadOnly);
   ASSERT_TRUE(ro.ok()) << ro.error().message;
   EXPECT_TRUE((*ro)->read_only());
-  Pool theirs = get((*ro)->pool("big"));
+  Pool theirs = test::expect_ok((*ro)->pool("big"));
   EXPECT_TRUE(chunk_has_stamp(theirs, ref, 77));
   EXPECT_EQ(theirs.in_use(), 1u);
   void* page = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(theirs.data(ref)) & ~uintptr_t{4095});
@@ -295,7 +289,7 @@ TEST(ShmSegment, AReadOnlyMappingCannotBeWrittenEvenOfASharedSegment) {
   ASSERT_NE(creator, nullptr);
   auto ro = Segment::map(creator->fd(), basic_plan(), Access::kReadOnly);
   ASSERT_TRUE(ro.ok()) << ro.error().message;
-  Pool pool = get((*ro)->pool("small"));
+  Pool pool = test::expect_ok((*ro)->pool("small"));
   ChunkRef ref;
   EXPECT_DEATH(pool.alloc(ref), "writable") << "a changing call on a read-only view is a bug, said as one";
 }
@@ -376,8 +370,8 @@ TEST(ShmSegment, ScribblingOverTheSegmentMovesNoLookup) {
   ASSERT_NE(creator, nullptr);
   auto before = open_segment(*creator, basic_plan());
   ASSERT_NE(before, nullptr);
-  Pool pool_before = get(before->pool("big"));
-  Ring ring_before = get(before->ring("msgs"));
+  Pool pool_before = test::expect_ok(before->pool("big"));
+  Ring ring_before = test::expect_ok(before->ring("msgs"));
   ChunkRef ref;
   ASSERT_TRUE(pool_before.alloc(ref));
   void* data_before = pool_before.data(ref);
@@ -389,23 +383,23 @@ TEST(ShmSegment, ScribblingOverTheSegmentMovesNoLookup) {
   for (size_t i = header_bytes; i < 4096; ++i) static_cast<uint8_t*>(base)[i] = static_cast<uint8_t>(rng());
   auto after = open_segment(*creator, basic_plan());
   ASSERT_NE(after, nullptr) << "a map after the scribble checks only the header";
-  Pool creators = get(creator->pool("big"));
+  Pool creators = test::expect_ok(creator->pool("big"));
   stamp_chunk(creators, ref, 5);
   for (const Segment* s : {before.get(), after.get(), creator.get()}) {
-    Pool p = get(s->pool("big"));
+    Pool p = test::expect_ok(s->pool("big"));
     EXPECT_TRUE(chunk_has_stamp(p, ref, 5)) << "every mapping finds the chunk where the plan puts it";
     EXPECT_EQ(p.chunk_bytes(), 4096u);
     EXPECT_EQ(p.count(), 2u);
-    Ring r = get(s->ring("msgs"));
+    Ring r = test::expect_ok(s->ring("msgs"));
     EXPECT_EQ(r.capacity(), 8u);
     EXPECT_EQ(r.entry_bytes(), sizeof(Msg));
   }
-  EXPECT_EQ(get(before->pool("big")).data(ref), data_before);
+  EXPECT_EQ(test::expect_ok(before->pool("big")).data(ref), data_before);
   // The scrambled ring indices read as corrupt or as some entries, never beyond the ring.
   EXPECT_LE(ring_before.size(), 8u);
   for (size_t i = 0; i < header_bytes; ++i) static_cast<uint8_t*>(base)[i] = static_cast<uint8_t>(rng());
   EXPECT_FALSE(Segment::map(creator->fd(), basic_plan(), Access::kReadWrite).ok());
-  EXPECT_EQ(get(before->pool("big")).count(), 2u) << "mappings made before do not look at it";
+  EXPECT_EQ(test::expect_ok(before->pool("big")).count(), 2u) << "mappings made before do not look at it";
   ::munmap(base, 4096);
 }
 
@@ -487,8 +481,8 @@ TEST(ShmSegment, PoolByIndexIsPoolByName) {
   ASSERT_NE(s, nullptr);
   EXPECT_EQ(s->pool_count(), 2u);
   for (uint32_t i = 0; i < 2; ++i) {
-    Pool by_index = get(s->pool(i));
-    Pool by_name = get(s->pool(basic_plan().pools[i].name));
+    Pool by_index = test::expect_ok(s->pool(i));
+    Pool by_name = test::expect_ok(s->pool(basic_plan().pools[i].name));
     EXPECT_EQ(by_index.pool_index(), i);
     EXPECT_EQ(by_name.pool_index(), i);
     EXPECT_EQ(by_index.chunk_bytes(), by_name.chunk_bytes());
@@ -508,7 +502,7 @@ TEST(ShmSegment, LongNamesAreFoundWhole) {
   plan.rings = {{std::string(70, 'r'), 4, 8, "d"}, {std::string(70, 'r') + "x", 4, 8, "d"}};
   auto fits = Segment::create_sealed("coedge-test", plan);
   ASSERT_TRUE(fits.ok()) << fits.error().message;
-  EXPECT_EQ(get((*fits)->ring(std::string(70, 'r'))).capacity(), 4u);
+  EXPECT_EQ(test::expect_ok((*fits)->ring(std::string(70, 'r'))).capacity(), 4u);
   EXPECT_TRUE((*fits)->ring(std::string(70, 'r') + "x").ok());
 }
 
@@ -533,8 +527,8 @@ class RingTest : public ::testing::Test {
   void SetUp() override {
     segment_ = create_segment(basic_plan());
     ASSERT_NE(segment_, nullptr);
-    refs_ = std::make_unique<Ring>(get(segment_->ring("refs")));
-    msgs_ = std::make_unique<Ring>(get(segment_->ring("msgs")));
+    refs_ = std::make_unique<Ring>(test::expect_ok(segment_->ring("refs")));
+    msgs_ = std::make_unique<Ring>(test::expect_ok(segment_->ring("msgs")));
   }
   static Msg msg(uint64_t seq) { return Msg{seq, check_of(seq), seq * 3}; }
   static Msg read(const void* e) {
@@ -658,8 +652,8 @@ TEST_F(RingTest, DrainVisitsEveryUncommittedEntryInOrderAndEmptiesTheRing) {
 }
 
 TEST_F(RingTest, PushRingsTheConsumersDoorbellOnly) {
-  Doorbell consumer = get(segment_->doorbell("consumer"));
-  Doorbell producer = get(segment_->doorbell("producer"));
+  Doorbell consumer = test::expect_ok(segment_->doorbell("consumer"));
+  Doorbell producer = test::expect_ok(segment_->doorbell("producer"));
   const uint32_t c0 = consumer.value(), p0 = producer.value();
   const ChunkRef ref{0, 1};
   ASSERT_TRUE(refs_->push(&ref));  // "refs" rings "consumer"
@@ -681,8 +675,8 @@ class PoolTest : public ::testing::Test {
   void SetUp() override {
     segment_ = create_segment(basic_plan());
     ASSERT_NE(segment_, nullptr);
-    small_ = std::make_unique<Pool>(get(segment_->pool("small")));
-    big_ = std::make_unique<Pool>(get(segment_->pool("big")));
+    small_ = std::make_unique<Pool>(test::expect_ok(segment_->pool("small")));
+    big_ = std::make_unique<Pool>(test::expect_ok(segment_->pool("big")));
   }
   std::vector<ChunkRef> alloc_all(Pool& pool) {
     std::vector<ChunkRef> refs;
@@ -743,7 +737,7 @@ TEST_F(PoolTest, PayloadsAreAlignedDistinctAndHoldChunkBytes) {
   EXPECT_EQ(small_->chunk_bytes(), 100u);
   EXPECT_EQ(big_->chunk_bytes(), 4096u);
   // The rings' memory is not touched by chunk writes either.
-  Ring msgs = get(segment_->ring("msgs"));
+  Ring msgs = test::expect_ok(segment_->ring("msgs"));
   EXPECT_EQ(msgs.size(), 0u);
   EXPECT_EQ(msgs.entry_bytes(), sizeof(Msg));
 }
@@ -874,7 +868,7 @@ class DoorbellTest : public ::testing::Test {
 };
 
 TEST_F(DoorbellTest, RingAdvancesTheValue) {
-  Doorbell bell = get(segment_->doorbell("consumer"));
+  Doorbell bell = test::expect_ok(segment_->doorbell("consumer"));
   const uint32_t v = bell.value();
   bell.ring();
   EXPECT_EQ(bell.value(), v + 1);
@@ -884,14 +878,14 @@ TEST_F(DoorbellTest, RingAdvancesTheValue) {
 
 TEST_F(DoorbellTest, WaitReturnsAtOnceWhenRungAfterTheValueWasRead) {
   // No lost wake-up: the ring happened between value() and wait().
-  Doorbell bell = get(segment_->doorbell("consumer"));
+  Doorbell bell = test::expect_ok(segment_->doorbell("consumer"));
   const uint32_t seen = bell.value();
   bell.ring();
   EXPECT_TRUE(returns(bell, seen, std::chrono::hours(1)));
 }
 
 TEST_F(DoorbellTest, WaitReturnsWhenTheTimeoutPasses) {
-  Doorbell bell = get(segment_->doorbell("consumer"));
+  Doorbell bell = test::expect_ok(segment_->doorbell("consumer"));
   // Only a lower bound: the kernel never ends a timed wait early, so a wait that returned
   // before its timeout, unrung and with no signal, means a broken timeout (e.g. a
   // malformed timespec, which the kernel rejects at once). How much later it returned
@@ -907,7 +901,7 @@ TEST_F(DoorbellTest, WaitReturnsWhenTheTimeoutPasses) {
 }
 
 TEST_F(DoorbellTest, RingFromAnotherThreadWakesAWaiter) {
-  Doorbell bell = get(segment_->doorbell("consumer"));
+  Doorbell bell = test::expect_ok(segment_->doorbell("consumer"));
   for (int round = 0; round < 3; ++round) {
     const uint32_t seen = bell.value();
     std::promise<void> about_to_wait;
@@ -928,8 +922,8 @@ TEST_F(DoorbellTest, RingThroughOneMappingWakesAWaiterOnAnother) {
   // The futex is shared: the two mappings have different addresses.
   auto other = open_segment(*segment_, basic_plan());
   ASSERT_NE(other, nullptr);
-  Doorbell ringer = get(segment_->doorbell("producer"));
-  Doorbell waiter = get(other->doorbell("producer"));
+  Doorbell ringer = test::expect_ok(segment_->doorbell("producer"));
+  Doorbell waiter = test::expect_ok(other->doorbell("producer"));
   const uint32_t seen = waiter.value();
   std::promise<void> about_to_wait;
   auto done = std::async(std::launch::async, [&] {
@@ -944,8 +938,8 @@ TEST_F(DoorbellTest, RingThroughOneMappingWakesAWaiterOnAnother) {
 }
 
 TEST_F(DoorbellTest, DoorbellsAreIndependent) {
-  Doorbell a = get(segment_->doorbell("consumer"));
-  Doorbell b = get(segment_->doorbell("producer"));
+  Doorbell a = test::expect_ok(segment_->doorbell("consumer"));
+  Doorbell b = test::expect_ok(segment_->doorbell("producer"));
   const uint32_t b0 = b.value();
   a.ring();
   a.ring();
@@ -998,9 +992,9 @@ TEST(ShmCrossProcess, ChildProducerMessagesArriveInOrder) {
   });
   ASSERT_TRUE(child.started());
 
-  Ring ring = get(segment->ring("msgs"));
-  Doorbell mine = get(segment->doorbell("parent"));
-  Doorbell theirs = get(segment->doorbell("child"));
+  Ring ring = test::expect_ok(segment->ring("msgs"));
+  Doorbell mine = test::expect_ok(segment->doorbell("parent"));
+  Doorbell theirs = test::expect_ok(segment->doorbell("child"));
   const auto give_up = SteadyClock::now() + kGuard;
   for (uint64_t i = 0; i < kCount; ++i) {
     const void* e = wait_peek(ring, mine, give_up);
@@ -1052,10 +1046,10 @@ TEST(ShmCrossProcess, ChildProducerChunksArriveInOrderWithTheirPayloads) {
   });
   ASSERT_TRUE(producer.started());
 
-  Ring ring = get(segment->ring("chunks"));
-  Pool pool = get(segment->pool("frames"));
-  Doorbell mine = get(segment->doorbell("parent"));
-  Doorbell theirs = get(segment->doorbell("child"));
+  Ring ring = test::expect_ok(segment->ring("chunks"));
+  Pool pool = test::expect_ok(segment->pool("frames"));
+  Doorbell mine = test::expect_ok(segment->doorbell("parent"));
+  Doorbell theirs = test::expect_ok(segment->doorbell("child"));
   const auto give_up = SteadyClock::now() + kGuard;
   for (uint64_t i = 0; i < kCount; ++i) {
     const void* e = wait_peek(ring, mine, give_up);
@@ -1084,8 +1078,8 @@ enum class DeathKind { kSigkill, kExit };
 void dead_consumer_scenario(DeathPoint point, DeathKind kind, uint64_t other) {
   auto segment = create_segment(fork_plan());
   ASSERT_NE(segment, nullptr);
-  Ring ring = get(segment->ring("chunks"));
-  Pool pool = get(segment->pool("frames"));
+  Ring ring = test::expect_ok(segment->ring("chunks"));
+  Pool pool = test::expect_ok(segment->pool("frames"));
   constexpr uint64_t kDead = 1;
 
   std::vector<ChunkRef> sent;
@@ -1182,8 +1176,8 @@ TEST(ShmCrossProcess, ConsumerKilledAfterReleaseLeavesChunksOfAnotherHolder) {
 void dead_producer_scenario(DeathKind kind) {
   auto segment = create_segment(fork_plan());
   ASSERT_NE(segment, nullptr);
-  Ring ring = get(segment->ring("chunks"));
-  Pool pool = get(segment->pool("frames"));
+  Ring ring = test::expect_ok(segment->ring("chunks"));
+  Pool pool = test::expect_ok(segment->pool("frames"));
   const int fd = segment->fd();
 
   Child first = Child::start([&]() -> int {
@@ -1262,8 +1256,8 @@ TEST(ShmCrashRecovery, AStaleEntryOfADeadConsumerReleasesNothingOnceTheChunkIsRe
   plan.pools = {{"outputs", 64, 1}};
   auto segment = create_segment(plan);
   ASSERT_NE(segment, nullptr);
-  Ring ring = get(segment->ring("chunks"));
-  Pool pool = get(segment->pool("outputs"));
+  Ring ring = test::expect_ok(segment->ring("chunks"));
+  Pool pool = test::expect_ok(segment->pool("outputs"));
 
   ChunkRef ref;
   ASSERT_TRUE(pool.alloc(ref));  // producer
@@ -1295,8 +1289,8 @@ TEST(ShmCrashRecovery, AStaleEntryOfADeadConsumerReleasesNothingOnceTheChunkIsRe
 TEST(ShmCrashRecovery, DISABLED_GapProducerKilledBetweenPublishAndPushLeaksTheChunk) {
   auto segment = create_segment(fork_plan());
   ASSERT_NE(segment, nullptr);
-  Ring ring = get(segment->ring("chunks"));
-  Pool pool = get(segment->pool("frames"));
+  Ring ring = test::expect_ok(segment->ring("chunks"));
+  Pool pool = test::expect_ok(segment->pool("frames"));
   const int fd = segment->fd();
   Child producer = Child::start([&]() -> int {
     auto s = Segment::map(fd, fork_plan(), Access::kReadWrite);

@@ -401,7 +401,7 @@ TEST(AgentLoop, WakeAtIsNeverLaterThanTheNextDueAction) {
       ASSERT_LT(ticks, 100000) << "run " << run;
       const TimePoint now = clock.now();
       const AgentActions a = loop.tick(now, now - start < close_at ? 1 : 0);
-      SCOPED_TRACE(testing::Message() << "run " << run << " at " << to_s(now - start) << " s");
+      SCOPED_TRACE(::testing::Message() << "run " << run << " at " << to_s(now - start) << " s");
       if (!stopped) {
         ASSERT_EQ(a.sweep, now >= start && now == next_sweep);
         if (a.sweep) next_sweep = now + c.sweep_every;
@@ -452,7 +452,7 @@ TEST(AgentLoop, ALoopThatFellBehindNeverSpins) {
     for (int ticks = 0;; ++ticks) {
       ASSERT_LT(ticks, 100000) << "run " << run;
       const AgentActions a = loop.tick(clock.now(), rng() % 8 == 0 ? 0 : 1);
-      SCOPED_TRACE(testing::Message() << "run " << run << " at " << to_s(clock.now() - loop.start()) << " s");
+      SCOPED_TRACE(::testing::Message() << "run " << run << " at " << to_s(clock.now() - loop.start()) << " s");
       if (owed) {
         ASSERT_TRUE(any(a)) << "asked to tick at once for nothing";
       }

@@ -17,13 +17,13 @@ namespace {
 
 using nlohmann::json;
 
-TimePoint at_ms(int64_t ms) { return TimePoint{} + std::chrono::milliseconds(ms); }
+TimePoint zero_plus_ms(int64_t ms) { return TimePoint{} + std::chrono::milliseconds(ms); }
 
 RunContext run() {
   RunContext r;
   r.run_id = "20261202T170138Z-00abcd";
   r.node = "edge \"1\"";
-  r.epoch = at_ms(1000);
+  r.epoch = zero_plus_ms(1000);
   r.tasks = {"det", "cls"};
   r.sensors = {"cam0", "cam1"};
   return r;
@@ -33,15 +33,15 @@ JobRecord met_job() {
   JobRecord job;
   job.id = 7;
   job.task = 0;
-  job.release = at_ms(1500);
-  job.deadline = at_ms(1700);
-  job.pre_start = at_ms(1501);
-  job.pre_end = at_ms(1502);
-  job.infer_start = at_ms(1503);
-  job.infer_end = at_ms(1520);
-  job.post_start = at_ms(1521);
-  job.post_end = at_ms(1522);
-  job.end = at_ms(1522);
+  job.release = zero_plus_ms(1500);
+  job.deadline = zero_plus_ms(1700);
+  job.pre_start = zero_plus_ms(1501);
+  job.pre_end = zero_plus_ms(1502);
+  job.infer_start = zero_plus_ms(1503);
+  job.infer_end = zero_plus_ms(1520);
+  job.post_start = zero_plus_ms(1521);
+  job.post_end = zero_plus_ms(1522);
+  job.end = zero_plus_ms(1522);
   job.batch = 1;
   job.outcome = JobOutcome::kMet;
   job.frame.sensor = 1;
@@ -155,7 +155,7 @@ TEST(JobLine, KeepsEveryJobJsonFieldAndAddsTheIdentity) {
   JobRecord shifted = job;  // job_json's own times are what the caller gives it
   for (TimePoint* t : {&shifted.release, &shifted.deadline, &shifted.pre_start, &shifted.pre_end, &shifted.infer_start,
                        &shifted.infer_end, &shifted.post_start, &shifted.post_end, &shifted.end}) {
-    *t = TimePoint(*t - at_ms(1000));
+    *t = TimePoint(*t - zero_plus_ms(1000));
   }
   const json old = json::parse(job_json(shifted, "edge \"1\"", "det"));
   const json j = json::parse(job_line(run(), job));

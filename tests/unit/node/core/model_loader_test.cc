@@ -68,7 +68,7 @@ class GatedBackend final : public infer::Backend {
   int in_flight_ = 0, most_in_flight_ = 0;
 };
 
-class ModelLoaderTest : public testing::Test {
+class ModelLoaderTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() / ("coedge-loader-" + std::to_string(::getpid()));
