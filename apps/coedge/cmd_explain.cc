@@ -25,6 +25,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli.h"
 #include "commands.h"
 
 namespace coedge::app {
