@@ -22,7 +22,6 @@ namespace {
 
 constexpr auto kKillBound = std::chrono::milliseconds(5000);
 
-
 bool valid_name(const std::string& name) {
   if (name.empty() || name.size() > 64 || name == "." || name == "..") return false;
   return std::all_of(name.begin(), name.end(), [](char c) {

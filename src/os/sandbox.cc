@@ -23,7 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-
 // Checks that `path` is absolute and exists; `what` names it in the message.
 // A directory bound read-write must not be a symbolic link: bwrap follows it, and a
 // worker that could plant one (in a folder it writes) before its restart would get the
