@@ -292,11 +292,6 @@ int fail(const char* command, int code, const std::string& message) {
   return code;
 }
 
-std::string percent(double rate) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.2f%%", 100 * rate);
-  return b;
-}
 
 CLI::Validator whole_number(uint64_t min, uint64_t max) {
   return CLI::Validator(

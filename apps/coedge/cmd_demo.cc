@@ -31,6 +31,7 @@
 #include "process_support.h"
 #include "config/scenario_loader.h"
 #include "config/scenario_writer.h"
+#include "core/text.h"
 #include "infer/make_backend.h"
 #include "infer/profiler.h"
 #include "os/fd.h"
@@ -414,8 +415,8 @@ int run_demo(const DemoFlags& f) {
   for (const ModelProfile& m : scaled.models) {
     const double a = measured["CoEdge"].models[m.name].miss_rate, b = measured["Local+EDF"].models[m.name].miss_rate;
     const double sa = sim_rate_in(predicted, "CoEdge", m.name), sb = sim_rate_in(predicted, "Local+EDF", m.name);
-    std::snprintf(line, sizeof line, "%-14s %12s %12s %12s %12s\n", m.name.c_str(), cli::percent(a).c_str(), cli::percent(b).c_str(),
-                  cli::percent(sa).c_str(), cli::percent(sb).c_str());
+    std::snprintf(line, sizeof line, "%-14s %12s %12s %12s %12s\n", m.name.c_str(), percent(a).c_str(), percent(b).c_str(),
+                  percent(sa).c_str(), percent(sb).c_str());
     report += line;
     model_names.push_back(m.name);
     for (auto [c, v] : {std::pair{0, a}, std::pair{1, b}, std::pair{2, sa}, std::pair{3, sb}}) columns[c].push_back(v);
@@ -423,8 +424,8 @@ int run_demo(const DemoFlags& f) {
                                  {"slowdown", slowdown[m.name]}};
   }
   const double all_a = measured["CoEdge"].miss_rate, all_b = measured["Local+EDF"].miss_rate;
-  std::snprintf(line, sizeof line, "%-14s %12s %12s %12s %12s\n", "overall", cli::percent(all_a).c_str(), cli::percent(all_b).c_str(),
-                cli::percent(predicted["CoEdge"].overall.miss_rate).c_str(), cli::percent(predicted["Local+EDF"].overall.miss_rate).c_str());
+  std::snprintf(line, sizeof line, "%-14s %12s %12s %12s %12s\n", "overall", percent(all_a).c_str(), percent(all_b).c_str(),
+                percent(predicted["CoEdge"].overall.miss_rate).c_str(), percent(predicted["Local+EDF"].overall.miss_rate).c_str());
   report += line;
   report += "\nThe simulator against the emulation, per model (" + speed_note + "):\n";
   std::snprintf(line, sizeof line, "%-10s %-14s %10s %16s %10s %22s %8s\n", "policy", "model", "emulated",
@@ -435,8 +436,8 @@ int run_demo(const DemoFlags& f) {
     for (const ModelProfile& m : scaled.models) {
       const double e = measured[label].models[m.name].miss_rate;
       const double p1 = sim_rate_in(predicted, label, m.name), p2 = sim_rate_in(predicted_measured, label, m.name);
-      std::snprintf(line, sizeof line, "%-10s %-14s %10s %16s %+10.1f %22s %+8.1f\n", label, m.name.c_str(), cli::percent(e).c_str(),
-                    cli::percent(p1).c_str(), 100 * (p1 - e), cli::percent(p2).c_str(), 100 * (p2 - e));
+      std::snprintf(line, sizeof line, "%-10s %-14s %10s %16s %+10.1f %22s %+8.1f\n", label, m.name.c_str(), percent(e).c_str(),
+                    percent(p1).c_str(), 100 * (p1 - e), percent(p2).c_str(), 100 * (p2 - e));
       report += line;
       versus.push_back({{"policy", label}, {"model", m.name}, {"emulated", e}, {"sim_profiles", p1}, {"sim_measured_speed", p2}});
     }

@@ -19,6 +19,7 @@
 #include "commands.h"
 #include "data_paths.h"
 #include "config/scenario_loader.h"
+#include "core/text.h"
 #include "plot.h"
 #include "policy/policy_spec.h"
 #include "policy_options.h"
@@ -198,11 +199,11 @@ int run_sweep(const SweepArgs& args) {
                                {"above_bound", mean(above)}, {"worst_vs_first", worst},
                                {"best_vs_first", best}});
     table("%-*s %9s %6.2f pp %11s %8.2f pp %+9.2f pp %+9.2f pp\n", width,
-                (*pairs)[p].label().c_str(), cli::percent(mean(all)).c_str(), mean(spreads) * 100,
-                cli::percent(mean(high)).c_str(), mean(above) * 100, worst * 100, best * 100);
+                (*pairs)[p].label().c_str(), percent(mean(all)).c_str(), mean(spreads) * 100,
+                percent(mean(high)).c_str(), mean(above) * 100, worst * 100, best * 100);
   }
   std::vector<double> all_bounds(bounds);
-  table("%-*s %9s\n\n", width, "lower bound", cli::percent(mean(all_bounds)).c_str());
+  table("%-*s %9s\n\n", width, "lower bound", percent(mean(all_bounds)).c_str());
   doc["lower_bound"] = mean(all_bounds);
   doc["by_load"] = nlohmann::ordered_json::object();
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 
 namespace coedge {
 namespace {
@@ -158,6 +159,12 @@ std::string known_list(std::vector<std::string> names, size_t limit) {
   }
   if (names.size() > limit) out += ", ... (" + std::to_string(names.size()) + " in all)";
   return out;
+}
+
+std::string percent(double rate, int decimals) {
+  char b[48];
+  std::snprintf(b, sizeof b, "%.*f%%", decimals, 100 * rate);
+  return b;
 }
 
 std::string xml_escape(std::string_view text) {

@@ -30,6 +30,9 @@ std::optional<Duration> parse_plain_ms(std::string_view text);
 // 'text', cut after 60 characters: a message names a value, it does not repeat a block.
 std::string quoted(std::string_view text);
 
+// A rate as a percentage: percent(0.0576) is "5.76%", percent(0.0576, 0) "6%".
+std::string percent(double rate, int decimals = 2);
+
 // `text` with XML's five special characters as entities (&amp; &lt; &gt; &quot; &apos;),
 // safe inside an element or an attribute value of either quote.
 std::string xml_escape(std::string_view text);

@@ -60,7 +60,7 @@ Result<std::map<std::string, std::string>> parse_proc_cgroup(std::string_view te
     const size_t second = first == std::string_view::npos ? first : line.find(':', first + 1);
     if (second == std::string_view::npos || second + 1 >= line.size() || line[second + 1] != '/') {
       return invalid_input("/proc/self/cgroup line " + std::to_string(line_no) + " '" + std::string(line) +
-                     "' is not 'ID:CONTROLLERS:/PATH'");
+                           "' is not 'ID:CONTROLLERS:/PATH'");
     }
     const std::string path(line.substr(second + 1));
     std::string_view controllers = line.substr(first + 1, second - first - 1);
@@ -82,11 +82,11 @@ Result<CgroupPlan> plan_task_cgroup(const std::string& name, const CgroupLimits&
   }
   if (!std::isfinite(limits.cpus) || limits.cpus < 0 || limits.cpus > 1024) {
     return invalid_input("cgroup '" + name + "': cpus must be in [0, 1024] (0: unlimited), got " +
-                   std::to_string(limits.cpus));
+                         std::to_string(limits.cpus));
   }
   if (limits.memory_bytes != 0 && limits.memory_bytes < (uint64_t{1} << 20)) {
     return invalid_input("cgroup '" + name + "': memory must be at least 1 MiB (0: unlimited), got " +
-                   std::to_string(limits.memory_bytes) + " bytes");
+                         std::to_string(limits.memory_bytes) + " bytes");
   }
   CgroupPlan plan;
   auto dir_for = [&](const std::string& controller, const char* limit) -> Result<std::string> {

@@ -159,7 +159,7 @@ Result<std::vector<Mask>> private_masks(const SandboxSpec& spec, const std::stri
     if (is_within(path, "/tmp")) return Ok{};  // the worker's /tmp is ipc_dir: nothing to hide
     if (is_within(path, task_dir) || is_within(path, ipc_dir)) {
       return invalid_input("sandbox: " + what + " '" + path + "' lies inside the task's own directory '" +
-                     (is_within(path, task_dir) ? task_dir : ipc_dir) + "'");
+                           (is_within(path, task_dir) ? task_dir : ipc_dir) + "'");
     }
     bool directory = true;
     if (!exists_in_view(rootfs, path, &directory)) {

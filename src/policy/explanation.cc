@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/text.h"
+
 namespace coedge::policy {
 namespace {
 
@@ -17,11 +19,6 @@ int rank(Verdict v) {
   }
 }
 
-std::string percent(double share) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.0f%%", share * 100.0);
-  return buf;
-}
 
 }  // namespace
 
@@ -124,8 +121,8 @@ std::string describe_estimate(const Scenario& s, const TaskSpec& task, const Nod
     case Verdict::kFits: out += ": fits"; break;
     case Verdict::kMissesDeadline: break;
     case Verdict::kBreaksOther:
-      out += ", but it would break " + other + " there (node load " + percent(e.load) +
-             " of the accelerator > " + percent(e.capacity) + ", the most at which " + other +
+      out += ", but it would break " + other + " there (node load " + percent(e.load, 0) +
+             " of the accelerator > " + percent(e.capacity, 0) + ", the most at which " + other +
              " meets its deadline)";
       break;
     case Verdict::kWorstCase:

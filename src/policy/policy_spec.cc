@@ -178,10 +178,10 @@ Status Spec::set_token(std::string_view token, std::string_view whole) {
     for (const OptionInfo& o : options) known.emplace_back(o.name);
     std::string hint = closest(name, known);
     return invalid_input(where + "unknown option " + quoted(name) + " of " + std::string(base()) +
-                   (hint.empty() ? "" : " (did you mean '" + hint + "'?)") + "; " +
-                   (known.empty() ? std::string(base()) + " takes no options"
-                                  : "its options: " + known_list(known, 16)) +
-                   " ('coedge policies' describes them)");
+                         (hint.empty() ? "" : " (did you mean '" + hint + "'?)") + "; " +
+                         (known.empty() ? std::string(base()) + " takes no options"
+                                        : "its options: " + known_list(known, 16)) +
+                         " ('coedge policies' describes them)");
   }
   const OptionInfo& o = options[index];
   Value v{index, std::nullopt, {}};
@@ -199,7 +199,7 @@ Status Spec::set_token(std::string_view token, std::string_view whole) {
       Result<Duration> d = parse_signed_duration(value);
       if (!d.ok())
         return invalid_input(where + "option '" + std::string(o.name) + "' " + d.error().message +
-                       (o.kind == Kind::kDurationOrNone ? ", or 'none'" : ""));
+                             (o.kind == Kind::kDurationOrNone ? ", or 'none'" : ""));
       if (d->count() < 0)
         return invalid_input(where + "option '" + std::string(o.name) + "' must not be negative");
       v.duration = *d;
@@ -216,8 +216,8 @@ Status Spec::set_token(std::string_view token, std::string_view whole) {
         if (!is_digits(item) || ec != std::errc{} || end != item.data() + item.size() ||
             size < 1 || size > kMaxBatch)
           return invalid_input(where + "option '" + std::string(o.name) +
-                         "' takes batch sizes within 1-" + std::to_string(kMaxBatch) +
-                         ", e.g. " + std::string(o.name) + "=4,8; got " + quoted(item));
+                               "' takes batch sizes within 1-" + std::to_string(kMaxBatch) +
+                               ", e.g. " + std::string(o.name) + "=4,8; got " + quoted(item));
         v.sizes.push_back(size);
         if (comma == std::string_view::npos) break;
         rest = rest.substr(comma + 1);
@@ -256,8 +256,8 @@ Result<Spec> Spec::parse(PolicyRole role, std::string_view text, std::string* no
       if (a.role == role) known.emplace_back(a.alias);
     const std::string hint = closest(base, known);
     return invalid_input("unknown " + std::string(to_string(role)) + " " + quoted(text) +
-                   (hint.empty() ? "" : " (did you mean '" + hint + "'?)") + "; one of: " +
-                   base_names(role) + ", with options as 'coedge policies' lists");
+                         (hint.empty() ? "" : " (did you mean '" + hint + "'?)") + "; one of: " +
+                         base_names(role) + ", with options as 'coedge policies' lists");
   }
   Spec spec(role, index);
   if (colon == std::string_view::npos) return spec;
@@ -270,7 +270,7 @@ Result<Spec> Spec::parse(PolicyRole role, std::string_view text, std::string* no
     const std::string name(trim(std::string_view(pending).substr(0, pending.find('='))));
     if (spec.has(name))
       return invalid_input(std::string(to_string(role)) + " " + quoted(text) + ": option '" + name +
-                     "' is given twice");
+                           "' is given twice");
     Status st = spec.set_token(pending, text);
     pending.clear();
     return st;
@@ -280,7 +280,7 @@ Result<Spec> Spec::parse(PolicyRole role, std::string_view text, std::string* no
     const std::string_view token = trim(rest.substr(0, comma));
     if (token.empty())
       return invalid_input(std::string(to_string(role)) + " " + quoted(text) +
-                     ": an empty option (options are separated by single commas)");
+                           ": an empty option (options are separated by single commas)");
     if (is_digits(token) && pending.find('=') != std::string::npos) {
       pending += ",";
       pending += token;
@@ -323,7 +323,7 @@ Result<PolicySpec> PolicySpec::parse(std::string_view label, std::vector<std::st
       split = a.alias.size();
   if (split == std::string_view::npos)
     return invalid_input("policy pair " + quoted(label) + ": expected DISPATCHER" + kPairSeparator +
-                   "SCHEDULER, e.g. 'coedge" + kPairSeparator + "edf'");
+                         "SCHEDULER, e.g. 'coedge" + kPairSeparator + "edf'");
   std::string notice;
   PolicySpec out;
   auto d = DispatcherSpec::parse(label.substr(0, split), &notice);

@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/text.h"
+
 namespace coedge::sim {
 namespace {
 
@@ -56,11 +58,6 @@ std::string fmt(const char* format, auto... args) {
   std::snprintf(out.data(), out.size() + 1, format, args...);
   return out;
 }
-
-// RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled. Names
-// in scenarios are free text.
-
-std::string percent(double rate) { return fmt("%.2f%%", rate * 100.0); }
 
 std::string node_name(const Scenario& s, NodeIndex k) {
   return k == kNone ? std::string("-") : s.nodes[k].name;

@@ -5,9 +5,11 @@
 //   - Plain (no DDS Security): the attack is real — the nodes obey the rogue's stop, the
 //     master loses them before the end of the run.
 //   - Secure (`--secure --keystore`), three rogues at once:
-//     (a) without credentials: every writer is created and writes, and matches no reader;
-//         the run completes its full duration, every job is accounted, no node obeyed a
-//         foreign plan (their last plan is the master's epoch) or stopped early;
+//     (a) without credentials: every writer is created and writes; its control writers
+//         match no reader, and n1 receives none of its frames (no more than n1's camera
+//         published); the run completes its full duration, every job is accounted, no
+//         node obeyed a foreign plan (their last plan is the master's epoch) or stopped
+//         early;
 //     (b) with node n2's valid credentials: its own permissions refuse a plan, command or
 //         image writer (or no reader matches it), while its report about n1, written in
 //         its own partition, arrives and the master refuses it (rejected_samples
@@ -157,6 +159,23 @@ class RogueParticipant : public ::testing::Test {
     return rc;
   }
 
+  // What camera `node` logged at its end: "stopped after N frames" (node/cluster/camera.cc).
+  uint64_t camera_frames_published(const std::string& node) const {
+    const std::string log = read_text(dir_ / ("out/logs/camera-" + node + ".log"));
+    const std::string marker = "stopped after ";
+    const size_t at = log.rfind(marker);
+    EXPECT_NE(at, std::string::npos) << "camera-" << node << ".log has no final count:\n" << log;
+    return at == std::string::npos ? 0 : std::strtoull(log.c_str() + at + marker.size(), nullptr, 10);
+  }
+  // frames_received of a node summary's sensor on `topic`.
+  static uint64_t frames_received(const json& summary, const std::string& topic) {
+    if (summary.is_object() && summary.contains("sensors"))
+      for (const json& s : summary["sensors"])
+        if (s.value("topic", "") == topic) return s.value("frames_received", uint64_t{0});
+    ADD_FAILURE() << "no sensor on " << topic << " in " << summary.dump();
+    return 0;
+  }
+
   static uint64_t rejected(const json& summary, const char* topic, const char* reason) {
     const json& r = summary.value("rejected_samples", json::object());
     return r.contains(topic) && r[topic].contains(reason) ? r[topic][reason].get<uint64_t>() : 0;
@@ -235,15 +254,30 @@ TEST_F(RogueParticipant, SecureClusterRefusesRoguesWithoutWithAndWithRevokedCred
     for (const char* topic : {"rt/coedge/plan", "rt/coedge/command", "rt/coedge/node_report", "rt/coedge/n1/A/image_raw"})
       EXPECT_GE(seen.value(topic, 0u), 1u) << topic << " " << sentry.dump();
     EXPECT_NE(read_text(dir_ / "out.log").find("Unauthenticated writers: "), std::string::npos);
-    // The attempts: every writer was created and wrote, and no reader ever matched it.
+    // The attempts: every writer was created and wrote; no reader of a control topic ever
+    // matched it (their discovery is protected, so the rogue never even learns of them).
     const json rogue = rogue_report("rogue");
     EXPECT_EQ(rogue.value("participant", ""), "created") << rogue.dump();
     for (const char* attack : {"plan", "stop", "reports", "frames"}) {
       const json& a = rogue["attacks"][attack];
       EXPECT_TRUE(a.value("created", false)) << attack << a.dump();
       EXPECT_GE(a.value("written", 0u), 1u) << attack << a.dump();
-      EXPECT_EQ(a.value("matched_readers_max", 1u), 0u) << attack << a.dump();
+      if (std::string(attack) != "frames") {
+        EXPECT_EQ(a.value("matched_readers_max", 1u), 0u) << attack << a.dump();
+      }
     }
+    // The image topics' discovery is not protected (governance "*": signed data, clear
+    // discovery), so the rogue can hear n1's reader announced and count it as matched on
+    // its side (seen once in CI: matched_readers_max 1); n1, which never authenticated the
+    // rogue, drops what it sends. So the frames are checked where they would land: n1
+    // received on A's topic no more frames than n1's camera (A's) published (the rogue wrote
+    // dozens there, ten a second).
+    const uint64_t rogue_frames = rogue["attacks"]["frames"].value("written", 0u);
+    const uint64_t camera_frames = camera_frames_published("n1");
+    const uint64_t received = frames_received(json::parse(read_text(dir_ / "out/nodes/n1/summary.json"), nullptr, false),
+                                              "/coedge/n1/A/image_raw");
+    EXPECT_GT(rogue_frames, camera_frames) << "the rogue wrote too few frames to tell its own from the camera's";
+    EXPECT_LE(received, camera_frames) << "n1 received frames the camera never published: " << rogue.dump();
   }
   {  // (b) a node's valid credentials: no plan, command or foreign frames; its report about
      // another node arrives and is refused
