@@ -1,8 +1,10 @@
 // `coedge sentry`: a participant WITHOUT credentials, on purpose, that watches a domain's
-// discovery for writers on CoEdge's topics. In a secure cluster the secure participants'
-// discovery is protected and they ignore unauthenticated ones, so every writer it sees on
-// rt/coedge/... is an unauthenticated participant's: an attempt, which would otherwise leave
-// no trace (Cyclone drops unauthenticated participants silently). It logs each one, and
+// discovery for writers on CoEdge's topics. In a secure cluster the discovery of the control
+// topics is protected and the secure participants ignore unauthenticated ones, so a writer
+// it sees on a control topic is an unauthenticated participant's: an attempt, which would
+// otherwise leave no trace (Cyclone drops unauthenticated participants silently). Image and
+// result topics are discovered in the clear: a cluster's own writer announced by multicast
+// after the sentry joined could be listed too (docs/SECURITY.md, "What is not protected"). It logs each one, and
 // writes a JSON summary (--json) at exit. On a plain domain it sees every writer, the
 // cluster's own included: it is for secure domains. `coedge cluster --secure` runs one in
 // the master's namespace (OUT/sentry.json).
