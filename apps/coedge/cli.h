@@ -36,7 +36,6 @@ int exit_code_of(const Error& error);
 // ends on an error.
 int fail(const char* command, int code, const std::string& message);
 
-
 // Values checked as text before CLI11 converts them, with messages in the user's words.
 CLI::Validator whole_number(uint64_t min, uint64_t max);  // "a whole number from 1 to 100000"
 CLI::Validator number(double min, double max);            // "a number from 0.05 to 2"

@@ -1,7 +1,8 @@
 // Text a user types, read the same way everywhere: durations with a unit ("700ms",
 // "1.3s"), plain milliseconds, and "did you mean" suggestions for misspelt names. Pure
 // functions; used by the configuration files, the policy specs and the command line, so
-// that a duration or a typo is answered in one voice whichever way it came in.
+// that a duration or a typo is answered in one voice whichever way it came in. Also the
+// small formats every report shares (percent, xml_escape).
 #pragma once
 
 #include <optional>
