@@ -70,6 +70,8 @@ install: build
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# Every test but the slow crash loop (COEDGE_SLOW_TESTS=OFF in the asan preset), under
+# AddressSanitizer + UBSan, in build-asan/.
 asan: setup
 	$(CMAKE) --preset asan
 	$(CMAKE) --build build-asan -j $(JOBS)
