@@ -292,7 +292,6 @@ int fail(const char* command, int code, const std::string& message) {
   return code;
 }
 
-
 CLI::Validator whole_number(uint64_t min, uint64_t max) {
   return CLI::Validator(
       [min, max](std::string& text) -> std::string {

@@ -4,10 +4,10 @@
 // it sees on a control topic is an unauthenticated participant's: an attempt, which would
 // otherwise leave no trace (Cyclone drops unauthenticated participants silently). Image and
 // result topics are discovered in the clear: a cluster's own writer announced by multicast
-// after the sentry joined could be listed too (docs/SECURITY.md, "What is not protected"). It logs each one, and
-// writes a JSON summary (--json) at exit. On a plain domain it sees every writer, the
-// cluster's own included: it is for secure domains. `coedge cluster --secure` runs one in
-// the master's namespace (OUT/sentry.json).
+// after the sentry joined could be listed too (docs/SECURITY.md, "What is not protected").
+// It logs each one, and writes a JSON summary (--json) at exit. On a plain domain it sees
+// every writer, the cluster's own included: it is for secure domains. `coedge cluster
+// --secure` runs one in the master's namespace (OUT/sentry.json).
 #include <chrono>
 #include <cstdio>
 #include <filesystem>

@@ -19,7 +19,6 @@ int rank(Verdict v) {
   }
 }
 
-
 }  // namespace
 
 std::string_view to_string(Verdict verdict) {
