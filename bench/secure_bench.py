@@ -3,7 +3,7 @@
 
 `coedge cluster` on one scenario in three configurations, interleaved (plain, signed,
 encrypted, plain, ...) so that machine drift hits all three alike, --repeat times each:
-  plain    no DDS Security (an open domain)
+  plain    --plain: no DDS Security (an open domain)
   sign     --secure --images sign: authenticated participants, access control, control
            topics encrypted, images and results signed (HMAC) but sent in the clear
   encrypt  --secure --images encrypt: the same, images and results encrypted too (AES-GCM)
@@ -44,7 +44,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COEDGE = os.path.join(ROOT, "build", "bin", "coedge")
 DEMO = os.path.join(ROOT, "results", "demo")
 DEMO_DISPATCHER = "coedge:batch-aware,blocking-aware,useful-evictions"  # cmd_demo.cc's default
-MODES = {"plain": [], "sign": ["--secure", "--images", "sign"], "encrypt": ["--secure", "--images", "encrypt"]}
+MODES = {"plain": ["--plain"], "sign": ["--secure", "--images", "sign"], "encrypt": ["--secure", "--images", "encrypt"]}
 
 SMALL_SCENARIO = f"""name: secure-bench-small
 profiles: {ROOT}/examples/profiles/generated-models-cpu.yaml

@@ -46,7 +46,8 @@ std::function<int()> add_cluster_command(CLI::App& app) {
       "cluster",
       "Run the scenario's cluster for real on this machine: each node in its own network "
       "namespace with its CPU quota, the scenario's link bandwidths enforced with tc, the "
-      "master, node agents and cameras as separate programs over DDS. Plays the scenario's "
+      "master, node agents and cameras as separate programs over DDS, with DDS Security (a fresh "
+      "keystore) unless --plain. Plays the scenario's "
       "link changes and --kill events, prints the per-task accounting. Needs root; tears "
       "everything down on exit or Ctrl-C (and cleans up after a crashed run).");
   struct Flags {
@@ -57,7 +58,7 @@ std::function<int()> add_cluster_command(CLI::App& app) {
     std::vector<std::string> kills;
     ProgressFlags progress;
     int metrics_port = 0;
-    bool secure = false;
+    bool secure = false, plain = false;  // secure is the default; --secure only says so
     std::string images, keystore;
   };
   auto f = std::make_shared<Flags>();
@@ -88,16 +89,20 @@ std::function<int()> add_cluster_command(CLI::App& app) {
   cmd->add_option("--prefix", f->prefix,
                   "names of the namespaces and cgroups it creates (one run per prefix at a time)")
       ->capture_default_str();
-  cmd->add_flag("--secure", f->secure,
-                "DDS Security for every program: authenticated participants, per-identity permissions, "
-                "encrypted control topics, with a fresh keystore in OUT/keystore (docs/SECURITY.md); "
-                "default: plain, an open domain");
+  auto* secure = cmd->add_flag("--secure", f->secure,
+                               "the default: DDS Security for every program, authenticated participants, "
+                               "per-identity permissions, encrypted control topics, with a fresh keystore "
+                               "in OUT/keystore unless --keystore (docs/SECURITY.md)");
+  cmd->add_flag("--plain", f->plain,
+                "no DDS Security: an open domain, on which any participant can steer the run (a network "
+                "nobody else reaches)")
+      ->excludes(secure);
   cmd->add_option("--images", f->images,
-                  "with --secure: protection of the image and result topics, sign (authenticated) or "
-                  "encrypt (also confidential); default sign")
+                  "protection of the image and result topics of a secure run: encrypt (confidential and "
+                  "authenticated) or sign (authenticated, in the clear); default encrypt")
       ->check(cli::one_of({"sign", "encrypt"}));
   cmd->add_option("--keystore", f->keystore,
-                  "with --secure: use this keystore (`coedge keys`) instead of a fresh one; it must hold the "
+                  "a secure run's keystore (`coedge keys`) instead of a fresh one; it must hold the "
                   "master's identity and every node's and camera's");
   cli::input_path(cmd->get_option("--keystore"), f->keystore, cli::PathKind::kInputDir);
   add_progress_flags(cmd, f->progress);
@@ -150,12 +155,13 @@ std::function<int()> add_cluster_command(CLI::App& app) {
                    f->models_dir.c_str());
       return kExitBadInput;
     }
-    if (!f->secure && (!f->images.empty() || !f->keystore.empty())) {
-      std::fprintf(stderr, "coedge cluster: --images and --keystore go with --secure\n");
+    const bool secure = !f->plain;
+    if (!secure && (!f->images.empty() || !f->keystore.empty())) {
+      std::fprintf(stderr, "coedge cluster: --images and --keystore are for a secure run, not with --plain\n");
       return kExitBadInput;
     }
-    if (f->secure && f->domain > kMaxSecureDomain) {
-      std::fprintf(stderr, "coedge cluster: %s\n", secure_domain_error(f->domain).message.c_str());
+    if (secure && f->domain > kMaxSecureDomain) {
+      std::fprintf(stderr, "coedge cluster: %s; --plain runs without it\n", secure_domain_error(f->domain).message.c_str());
       return kExitBadInput;
     }
     if (!f->keystore.empty() && !f->images.empty()) {
@@ -195,8 +201,8 @@ std::function<int()> add_cluster_command(CLI::App& app) {
     options.prefix = f->prefix;
     options.kills = *kills;
     options.progress = Progress(f->progress).enabled();
-    if (f->secure) {
-      const auto images = f->images == "encrypt" ? security::TopicProtection::kEncrypt : security::TopicProtection::kSign;
+    if (secure) {
+      const auto images = f->images == "sign" ? security::TopicProtection::kSign : security::TopicProtection::kEncrypt;
       if (f->keystore.empty()) {
         auto made = make_run_keystore(options.out_dir, *scenario, images);
         if (!made.ok()) {
@@ -225,8 +231,8 @@ std::function<int()> add_cluster_command(CLI::App& app) {
     for (const std::string& note : run->notes) std::printf("During the run: %s\n", note.c_str());
     std::printf("DDS Security: %s\n",
                 options.keystore.empty()
-                    ? ("off (plain: any participant on domain " + std::to_string(options.domain) +
-                       " could steer this run; --secure turns it on)").c_str()
+                    ? ("off (--plain: any participant on domain " + std::to_string(options.domain) +
+                       " could steer this run)").c_str()
                     : ("on (" + options.security_label + "; keystore " + options.keystore + ")").c_str());
     if (!options.keystore.empty()) {  // what the sentry saw (cluster_run.h)
       std::ifstream in(options.out_dir + "/sentry.json");

@@ -52,8 +52,8 @@ struct DemoFlags {
   double cores = 0.25;
   uint32_t domain = 43;
   ProgressFlags progress;
-  bool secure = false;
-  std::string images;  // with secure: "sign" (default) or "encrypt"
+  bool secure = false, plain = false;  // secure is the default; --secure only says so
+  std::string images;  // a secure run's: "encrypt" (default) or "sign"
 };
 
 void say(const std::string& text) { std::fprintf(stderr, "[demo] %s\n", text.c_str()); }
@@ -327,8 +327,8 @@ int run_demo(const DemoFlags& f) {
     options.domain = f.domain;
     options.label = label;
     options.stop = stop;
-    if (f.secure) {  // a fresh keystore per run, in its folder, as `coedge cluster --secure`
-      const auto images = f.images == "encrypt" ? security::TopicProtection::kEncrypt : security::TopicProtection::kSign;
+    if (!f.plain) {  // a fresh keystore per run, in its folder, as `coedge cluster`
+      const auto images = f.images == "sign" ? security::TopicProtection::kSign : security::TopicProtection::kEncrypt;
       auto keystore = make_run_keystore(options.out_dir, scaled, images);
       if (!keystore.ok()) {
         return std::fprintf(stderr, "coedge demo: creating the run's keystore: %s\n", keystore.error().message.c_str()),
@@ -377,10 +377,10 @@ int run_demo(const DemoFlags& f) {
   // Table 4 and Fig. 9a.
   std::string report = "\nCoEdge: the " + pairs[0].policy.dispatcher.text() + " dispatcher with the coedge batching scheduler; Local+EDF: every "
                        "task on its source, EDF, batch 1.\n" +
-                       std::string(f.secure ? "DDS Security: on (" + secure_label(f.images == "encrypt"
-                                                                          ? security::TopicProtection::kEncrypt
-                                                                          : security::TopicProtection::kSign) + ")\n"
-                                             : "DDS Security: off (plain, an open DDS domain)\n") +
+                       std::string(!f.plain ? "DDS Security: on (" + secure_label(f.images == "sign"
+                                                                          ? security::TopicProtection::kSign
+                                                                          : security::TopicProtection::kEncrypt) + ")\n"
+                                             : "DDS Security: off (--plain, an open DDS domain)\n") +
                        "\nTable 4: allocation per node at the end of the run\n";
   char line[256];
   std::snprintf(line, sizeof line, "%-6s %-22s %-22s %-22s\n", "node", "CoEdge (emulated)", "CoEdge (simulated)",
@@ -405,7 +405,7 @@ int run_demo(const DemoFlags& f) {
   std::vector<std::string> model_names;
   std::vector<std::vector<double>> columns(4);
   nlohmann::json results{{"scenario", scaled.source_file}, {"node_cores", f.cores},
-                             {"secure", f.secure}, {"models", nlohmann::json::object()}};
+                             {"secure", !f.plain}, {"models", nlohmann::json::object()}};
   auto sim_rate_in = [&](std::map<std::string, sim::RunSummary>& runs, const std::string& label, const std::string& model) {
     const sim::RunSummary& r = runs[label];
     for (size_t i = 0; i < r.model_names.size(); ++i)
@@ -516,10 +516,12 @@ std::function<int()> add_demo_command(CLI::App& app) {
                   "written ('coedge policies', docs/POLICIES.md)")
       ->capture_default_str();
   cmd->add_option("--domain", f->domain, "DDS domain id (0-232)")->capture_default_str()->check(cli::whole_number(0, 232));
-  cmd->add_flag("--secure", f->secure,
-                "both runs with DDS Security, as `coedge cluster --secure` (a fresh keystore in each run's "
-                "folder; docs/SECURITY.md); default: plain, an open domain");
-  cmd->add_option("--images", f->images, "with --secure: the image and result topics signed (default) or encrypted")
+  auto* secure = cmd->add_flag("--secure", f->secure,
+                               "the default: both runs with DDS Security, as `coedge cluster` (a fresh keystore "
+                               "in each run's folder; docs/SECURITY.md)");
+  cmd->add_flag("--plain", f->plain, "both runs without DDS Security, on an open domain")->excludes(secure);
+  cmd->add_option("--images", f->images,
+                  "a secure run's image and result topics: encrypt (default) or sign (authenticated, in the clear)")
       ->check(cli::one_of({"sign", "encrypt"}));
   add_progress_flags(cmd, f->progress);
   cli::input_path(cmd->get_option("--scenario"), f->scenario);
@@ -530,12 +532,12 @@ std::function<int()> add_demo_command(CLI::App& app) {
     Status st = fill_default(f->scenario, example_file(kDemoScenario), "--scenario");
     if (st.ok()) st = fill_default(f->models_dir, default_models_dir(), "--models-dir");
     if (!st.ok()) return std::fprintf(stderr, "coedge demo: %s\n", st.error().message.c_str()), kExitFailure;
-    if (f->secure && f->domain > kMaxSecureDomain) {
-      std::fprintf(stderr, "coedge demo: %s\n", secure_domain_error(f->domain).message.c_str());
+    if (!f->plain && f->domain > kMaxSecureDomain) {
+      std::fprintf(stderr, "coedge demo: %s; --plain runs without it\n", secure_domain_error(f->domain).message.c_str());
       return kExitBadInput;
     }
-    if (!f->images.empty() && !f->secure) {
-      std::fprintf(stderr, "coedge demo: --images goes with --secure\n");
+    if (!f->images.empty() && f->plain) {
+      std::fprintf(stderr, "coedge demo: --images is for a secure run, not with --plain\n");
       return kExitBadInput;
     }
     return run_demo(*f);

@@ -55,7 +55,7 @@ Result<std::pair<Role, std::string>> parse_identity(const std::vector<std::strin
 struct Flags {
   std::string action, dir;
   std::vector<std::string> identity;  // ROLE [NAME]
-  std::string images = "sign", scenario;
+  std::string images = "encrypt", scenario;
   int days = 3650;
 };
 
@@ -139,9 +139,9 @@ std::function<int()> add_keys_command(CLI::App& app) {
   cmd->add_option("dir", f->dir, "the keystore folder")->required()->type_name("DIR");
   cmd->add_option("identity", f->identity, "add and revoke: master, node NAME or camera NAME");
   cmd->add_option("--images", f->images,
-                  "init: how topics other than the control topics (images, results) are protected: signed "
-                  "(authenticated, readable by a capture on the network) or encrypted; control topics are "
-                  "always encrypted")
+                  "init: how topics other than the control topics (images, results) are protected: encrypt "
+                  "(confidential and authenticated) or sign (authenticated, readable by a capture on the "
+                  "network); control topics are always encrypted")
       ->capture_default_str()
       ->check(cli::one_of({"sign", "encrypt"}));
   cmd->add_option("--days", f->days, "init: validity of the CA and of every identity it issues, in days")

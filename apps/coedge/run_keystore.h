@@ -1,5 +1,5 @@
-// The keystore of one `coedge cluster --secure` or `coedge demo --secure` run: a fresh one
-// in the run's folder, <out>/keystore (replacing the previous run's there), holding every
+// The keystore of one secure `coedge cluster` or `coedge demo` run (their default): a fresh
+// one in the run's folder, <out>/keystore (replacing the previous run's there), holding every
 // identity the run starts — the master's, and every node's and every node's camera
 // process's (cluster_run starts one camera process per node) — and the label the run shows.
 #pragma once

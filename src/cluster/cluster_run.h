@@ -59,7 +59,7 @@ struct ClusterRunOptions {
   // N's, which it must hold (security/keystore.h). Empty: a plain, open domain, which any
   // participant on it can steer (docs/SECURITY.md).
   std::string keystore;
-  std::string security_label;   // how the run's security is shown, e.g. "secure, images signed"
+  std::string security_label;   // how the run's security is shown, e.g. "secure, images encrypted"
   const std::atomic<bool>* stop = nullptr;
 };
 

@@ -45,7 +45,7 @@ std::string_view role_name(Role role);  // "master", "node", "camera"
 enum class TopicProtection { kSign, kEncrypt };
 
 struct KeystoreOptions {
-  TopicProtection images = TopicProtection::kSign;
+  TopicProtection images = TopicProtection::kEncrypt;  // as SROS2's default governance
   int validity_days = 3650;  // of the CA and of every identity issued
 };
 

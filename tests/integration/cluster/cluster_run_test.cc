@@ -1,5 +1,6 @@
 // `coedge cluster` as a user runs it: a three-node cluster on this machine (network
-// namespaces, shaped links, CPU quotas, the master, node agents and cameras over DDS),
+// namespaces, shaped links, CPU quotas, the master, node agents and cameras over DDS with
+// DDS Security, the default),
 // with a node agent killed mid-run, and its errors. Assertions are on what the run
 // accounts for, what the master decided and what it leaves behind, never on timing.
 // Needs root (namespaces, tc, cgroups); skips itself otherwise.
@@ -127,6 +128,11 @@ class ClusterRunInput : public ClusterRunFixture {};
 
 TEST_F(ClusterRun, RunsEveryTaskAccountsForEveryJobAndLeavesNothingBehind) {
   ASSERT_EQ(run(cluster_command(""), dir_ / "out.log"), 0);
+  // DDS Security is the default: a fresh keystore, images encrypted, every program in it.
+  const std::string out = read_text(dir_ / "out.log");
+  EXPECT_NE(out.find("DDS Security: on (secure, images encrypted; keystore " + (dir_ / "out/keystore").string()),
+            std::string::npos) << out;
+  EXPECT_NE(out.find("Unauthenticated writers: "), std::string::npos) << out;  // its sentry ran
   const json summary = json::parse(read_text(dir_ / "out/master/summary.json"));
   expect_every_task_accounted(summary);
   // Every task ran: at least one job met each, which any machine reaches (no rate is

@@ -2,9 +2,10 @@
 // cluster (`coedge cluster`, 20 s) runs while coedge-test-rogue (rogue_participant.cc),
 // started in the master's network namespace once the master has placed the tasks,
 // publishes a plan moving every task, {"stop", ""}, forged node reports and frames.
-//   - Plain (no DDS Security): the attack is real — the nodes obey the rogue's stop, the
+//   - Plain (`--plain`, no DDS Security): the attack is real — the nodes obey the rogue's stop, the
 //     master loses them before the end of the run.
-//   - Secure (`--secure --keystore`), three rogues at once:
+//   - Secure (the default; here with a given keystore, `--secure --keystore`), three rogues
+//     at once:
 //     (a) without credentials: every writer is created and writes; its control writers
 //         match no reader, and no node receives its frames (none more than n1's camera
 //         published); the run completes its full duration, every job is accounted, no
@@ -192,7 +193,7 @@ constexpr const char* kAllAttacks =
 // Without DDS Security, a participant without credentials stops the cluster: the threat
 // the secure test below shows refused.
 TEST_F(RogueParticipant, PlainClusterIsStoppedByARogueWithoutCredentials) {
-  run_attacked_cluster("", {rogue_command("rogue", kAllAttacks)});
+  run_attacked_cluster("--plain", {rogue_command("rogue", kAllAttacks)});
   const json rogue = rogue_report("rogue");
   EXPECT_EQ(rogue.value("participant", ""), "created") << rogue.dump();
   EXPECT_GE(rogue["attacks"]["stop"].value("matched_readers_max", 0u), 1u) << rogue.dump();
@@ -344,13 +345,20 @@ TEST(SecureOptions, ABadKeystoreOrAMisplacedOptionIsNamedWithExitCode2) {
   ASSERT_TRUE(sec::add_identity(ks, sec::Role::kNode, "n1").ok());  // no master, no camera
   const std::string scenario = (dir / "s.yaml").string(), log = (dir / "out.log").string();
   const std::string cluster = kCoedge + " cluster " + scenario + " -o " + (dir / "out").string() + " ";
-  EXPECT_EQ(run(cluster + "--images sign", log), 2);
-  EXPECT_NE(read_text(log).find("--images and --keystore go with --secure"), std::string::npos) << read_text(log);
+  EXPECT_EQ(run(cluster + "--plain --images sign", log), 2);
+  EXPECT_NE(read_text(log).find("--images and --keystore are for a secure run, not with --plain"), std::string::npos)
+      << read_text(log);
+  EXPECT_EQ(run(cluster + "--plain --secure", log), 2);
+  EXPECT_NE(read_text(log).find("excludes"), std::string::npos) << read_text(log);  // CLI11's words
   EXPECT_EQ(run(cluster + "--secure --keystore " + ks + " --images encrypt", log), 2);
   EXPECT_NE(read_text(log).find("--images"), std::string::npos) << read_text(log);
-  EXPECT_EQ(run(cluster + "--secure --domain 231", log), 2);
-  EXPECT_NE(read_text(log).find("--domain 231: DDS Security takes domain ids 0-230"), std::string::npos)
-      << read_text(log);
+  // Secure is the default, so a domain it cannot take is refused without --secure too.
+  for (const char* secure : {"--secure ", ""}) {
+    EXPECT_EQ(run(cluster + secure + "--domain 231", log), 2);
+    EXPECT_NE(read_text(log).find("--domain 231: DDS Security takes domain ids 0-230"), std::string::npos)
+        << read_text(log);
+    EXPECT_NE(read_text(log).find("--plain runs without it"), std::string::npos) << read_text(log);
+  }
   // The keystore lacks the master's identity: named before anything starts.
   EXPECT_EQ(run(cluster + "--secure --keystore " + ks, log), 2);
   EXPECT_NE(read_text(log).find("--keystore: keystore " + ks), std::string::npos) << read_text(log);
