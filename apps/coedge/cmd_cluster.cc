@@ -46,10 +46,10 @@ std::function<int()> add_cluster_command(CLI::App& app) {
       "cluster",
       "Run the scenario's cluster for real on this machine: each node in its own network "
       "namespace with its CPU quota, the scenario's link bandwidths enforced with tc, the "
-      "master, node agents and cameras as separate programs over DDS, with DDS Security (a fresh "
-      "keystore) unless --plain. Plays the scenario's "
-      "link changes and --kill events, prints the per-task accounting. Needs root; tears "
-      "everything down on exit or Ctrl-C (and cleans up after a crashed run).");
+      "master, node agents and cameras as separate programs over DDS, with DDS Security (a "
+      "fresh keystore) unless --plain. Plays the scenario's link changes and --kill events, "
+      "prints the per-task accounting. Needs root; tears everything down on exit or Ctrl-C "
+      "(and cleans up after a crashed run).");
   struct Flags {
     std::string scenario, out = "results/cluster", dispatcher = "coedge", scheduler = "coedge",
                 isolation = "sandbox", duration, window, models_dir /* empty: the shipped models */, prefix = "coedge";
@@ -202,7 +202,7 @@ std::function<int()> add_cluster_command(CLI::App& app) {
     options.kills = *kills;
     options.progress = Progress(f->progress).enabled();
     if (secure) {
-      const auto images = f->images == "sign" ? security::TopicProtection::kSign : security::TopicProtection::kEncrypt;
+      const auto images = images_protection(f->images);
       if (f->keystore.empty()) {
         auto made = make_run_keystore(options.out_dir, *scenario, images);
         if (!made.ok()) {

@@ -328,7 +328,7 @@ int run_demo(const DemoFlags& f) {
     options.label = label;
     options.stop = stop;
     if (!f.plain) {  // a fresh keystore per run, in its folder, as `coedge cluster`
-      const auto images = f.images == "sign" ? security::TopicProtection::kSign : security::TopicProtection::kEncrypt;
+      const auto images = images_protection(f.images);
       auto keystore = make_run_keystore(options.out_dir, scaled, images);
       if (!keystore.ok()) {
         return std::fprintf(stderr, "coedge demo: creating the run's keystore: %s\n", keystore.error().message.c_str()),
@@ -377,9 +377,7 @@ int run_demo(const DemoFlags& f) {
   // Table 4 and Fig. 9a.
   std::string report = "\nCoEdge: the " + pairs[0].policy.dispatcher.text() + " dispatcher with the coedge batching scheduler; Local+EDF: every "
                        "task on its source, EDF, batch 1.\n" +
-                       std::string(!f.plain ? "DDS Security: on (" + secure_label(f.images == "sign"
-                                                                          ? security::TopicProtection::kSign
-                                                                          : security::TopicProtection::kEncrypt) + ")\n"
+                       std::string(!f.plain ? "DDS Security: on (" + secure_label(images_protection(f.images)) + ")\n"
                                              : "DDS Security: off (--plain, an open DDS domain)\n") +
                        "\nTable 4: allocation per node at the end of the run\n";
   char line[256];

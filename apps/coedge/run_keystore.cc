@@ -31,6 +31,10 @@ Error secure_domain_error(uint32_t domain) {
                                              " (Cyclone's access control refuses higher ones)"};
 }
 
+security::TopicProtection images_protection(const std::string& images_option) {
+  return images_option == "sign" ? security::TopicProtection::kSign : security::TopicProtection::kEncrypt;
+}
+
 std::string secure_label(security::TopicProtection images) {
   return std::string("secure, images ") + (images == security::TopicProtection::kEncrypt ? "encrypted" : "signed");
 }

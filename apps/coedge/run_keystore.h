@@ -21,6 +21,9 @@ Result<std::string> make_run_keystore(const std::string& out_dir, const Scenario
 inline constexpr uint32_t kMaxSecureDomain = 230;
 Error secure_domain_error(uint32_t domain);  // kInvalidInput: "--domain N: ..."
 
+// The --images option's protection: "sign", or "encrypt" (also when not given: the default).
+security::TopicProtection images_protection(const std::string& images_option);
+
 // "secure, images signed" / "secure, images encrypted".
 std::string secure_label(security::TopicProtection images);
 
