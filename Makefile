@@ -19,8 +19,8 @@ PREFIX   ?= /usr/local
 # and python3-torchvision to build the models in PyTorch and export both formats from them.
 # libssl-dev (libcrypto) for `coedge keys`, the DDS Security keystore (src/security), and
 # openssl, the command line its tests verify that keystore with. ninja-build: the presets'
-# generator (it keeps both cores busy across targets: the same cold build took 12.8 min
-# with it, 16.0 with Make; README, "Continuous integration").
+# generator (the same cold build took 12.8 min with it, 16.0 with Make; README, "Continuous
+# integration").
 PACKAGES := g++ make cmake ninja-build pkg-config libyaml-cpp-dev libcli11-dev nlohmann-json3-dev \
             libgtest-dev libgmock-dev libbenchmark-dev gnuplot-nox \
             libopencv-dev python3-onnx python3-numpy python3-jsonschema \

@@ -2,8 +2,8 @@
 // cluster (`coedge cluster`, 20 s) runs while coedge-test-rogue (rogue_participant.cc),
 // started in the master's network namespace once the master has placed the tasks,
 // publishes a plan moving every task, {"stop", ""}, forged node reports and frames.
-//   - Plain (`--plain`, no DDS Security): the attack is real — the nodes obey the rogue's stop, the
-//     master loses them before the end of the run.
+//   - Plain (`--plain`, no DDS Security): the attack is real — the nodes obey the rogue's
+//     stop, the master loses them before the end of the run.
 //   - Secure (the default; here with a given keystore, `--secure --keystore`), three rogues
 //     at once:
 //     (a) without credentials: every writer is created and writes; its control writers
